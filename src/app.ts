@@ -1,0 +1,67 @@
+import { Hono } from 'hono';
+import type { Logger } from 'pino';
+import type { AppEnv } from './app-env.ts';
+import { createAuthenticator } from './auth.ts';
+import type { Config } from './config.ts';
+import { ApiError } from './errors.ts';
+import { createCompletionHandler } from './routes/create-completion.ts';
+import { createStoredCompletionRoutes } from './routes/stored-completions.ts';
+import type { Store } from './store.ts';
+import type { Upstream } from './upstream.ts';
+import { newRequestId } from './wire.ts';
+
+export interface AppDeps {
+  store: Store;
+  upstream: Upstream;
+  config: Config;
+  logger: Logger;
+}
+
+const PROJECT_HASH_SECRET = 'project_hash_secret';
+
+/**
+ * Builds the HTTP app from its dependencies. Nothing is read from globals, so
+ * tests build as many apps as they like, each over its own database.
+ */
+export function createApp({ store, upstream, config, logger }: AppDeps) {
+  const app = new Hono<AppEnv>();
+  const authenticate = createAuthenticator({
+    apiKeys: config.apiKeys,
+    upstreamApiKey: config.upstreamApiKey,
+    // Kept in the database, so a key maps to the same project after a restart.
+    projectHashSecret: store.getOrCreateSetting(PROJECT_HASH_SECRET, () => crypto.randomUUID() + crypto.randomUUID()),
+  });
+
+  app.use('*', async (c, next) => {
+    const requestId = newRequestId();
+    c.set('requestId', requestId);
+    c.header('x-request-id', requestId);
+    await next();
+  });
+
+  // Authentication comes before anything else on /v1: no upstream call, no database work without a key.
+  app.use('/v1/*', async (c, next) => {
+    c.set('tenant', authenticate(c.req.header('authorization')));
+    await next();
+  });
+
+  app.post('/v1/chat/completions', createCompletionHandler({ store, upstream, config }));
+  app.route('/v1/chat/completions', createStoredCompletionRoutes(store, config.bodyLimitBytes));
+
+  app.notFound((c) => {
+    const error = ApiError.invalidUrl(c.req.method, c.req.path);
+    return c.json(error.toBody(), 404);
+  });
+
+  app.onError((err, c) => {
+    c.header('x-request-id', c.var.requestId);
+    if (err instanceof ApiError) {
+      return c.json(err.toBody(), err.status as 400);
+    }
+    logger.error({ err, requestId: c.var.requestId, path: c.req.path }, 'unexpected error');
+    const error = new ApiError(500, 'The server had an error while processing your request. Sorry about that!', 'server_error');
+    return c.json(error.toBody(), 500);
+  });
+
+  return app;
+}

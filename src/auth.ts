@@ -1,0 +1,77 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { ApiError } from './errors.ts';
+
+/** Who is calling: the project whose completions they see, and how to authenticate upstream for them. */
+export interface Tenant {
+  project: string;
+  /** The `Authorization` header to send upstream, or undefined to send none. */
+  upstreamAuthorization: string | undefined;
+}
+
+export interface AuthOptions {
+  /** key -> project (`API_KEYS` mode); undefined for pass-through mode. */
+  apiKeys: Map<string, string> | undefined;
+  upstreamApiKey: string | undefined;
+  /** The per-database secret that turns a pass-through key into a project name. */
+  projectHashSecret: string;
+}
+
+const NO_KEY_MESSAGE =
+  "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys.";
+
+/** OpenAI's way of showing a wrong key: a short prefix and the last four characters, the rest starred. */
+export function maskKey(key: string): string {
+  if (key.length <= 8) return '*'.repeat(key.length);
+  const prefixLength = Math.min(5, key.length - 8);
+  return key.slice(0, prefixLength) + '*'.repeat(key.length - prefixLength - 4) + key.slice(-4);
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/** The bearer key of an Authorization header, or undefined when there is none or it is not Bearer. */
+function bearerKey(header: string | undefined): string | undefined {
+  const match = header === undefined ? null : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  return match?.[1];
+}
+
+/**
+ * Returns the function that maps an Authorization header to a tenant, or throws
+ * OpenAI's 401. Configured keys are compared through their SHA-256 digests with
+ * timingSafeEqual, every key each time, so the time taken says nothing of how
+ * close a guess came.
+ */
+export function createAuthenticator(options: AuthOptions): (authorization: string | undefined) => Tenant {
+  const upstreamFromConfig = options.upstreamApiKey === undefined ? undefined : `Bearer ${options.upstreamApiKey}`;
+  const configured = options.apiKeys
+    ? [...options.apiKeys].map(([key, project]) => ({ digest: digest(key), project }))
+    : undefined;
+
+  return (authorization) => {
+    const key = bearerKey(authorization);
+    if (key === undefined) throw new ApiError(401, NO_KEY_MESSAGE, 'invalid_request_error');
+
+    if (!configured) {
+      // Pass-through: the project is a keyed hash of the key, never the key itself.
+      const project = createHmac('sha256', options.projectHashSecret).update(key).digest('base64url');
+      return { project, upstreamAuthorization: upstreamFromConfig ?? `Bearer ${key}` };
+    }
+
+    const presented = digest(key);
+    let project: string | undefined;
+    for (const entry of configured) {
+      if (timingSafeEqual(entry.digest, presented)) project = entry.project;
+    }
+    if (project === undefined) {
+      throw new ApiError(
+        401,
+        `Incorrect API key provided: ${maskKey(key)}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+        'invalid_request_error',
+        null,
+        'invalid_api_key',
+      );
+    }
+    return { project, upstreamAuthorization: upstreamFromConfig };
+  };
+}

@@ -1,0 +1,118 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * The service's whole configuration, parsed once from the environment.
+ * This module is the only reader of `process.env`; everything else receives a
+ * `Config` from its caller, so tests build apps with whatever config they like.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  upstreamBaseUrl: string;
+  upstreamApiKey: string | undefined;
+  /** key -> project; undefined means pass-through mode (any bearer key accepted). */
+  apiKeys: Map<string, string> | undefined;
+  storeDefault: boolean;
+  upstreamForwardStore: boolean;
+  upstreamTimeoutMs: number;
+  bodyLimitBytes: number;
+  shutdownGraceMs: number;
+  retentionDays: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+const booleanString = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const integerString = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, { message: 'expected a whole number' })
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const envSchema = z.object({
+  PORT: integerString(0, 65535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z.string().min(1).default('./data/completions.db'),
+  UPSTREAM_BASE_URL: z
+    .url({ protocol: /^https?$/, message: 'expected an http(s) URL' })
+    .default('https://api.openai.com/v1')
+    .transform((u) => u.replace(/\/+$/, '')),
+  UPSTREAM_API_KEY: z.string().min(1).optional(),
+  API_KEYS: z.string().optional(),
+  API_KEYS_FILE: z.string().min(1).optional(),
+  STORE_DEFAULT: booleanString.default(false),
+  UPSTREAM_FORWARD_STORE: booleanString.default(false),
+  UPSTREAM_TIMEOUT_MS: integerString(1, 86_400_000).default(600_000),
+  BODY_LIMIT_BYTES: integerString(1024, 1024 * 1024 * 1024).default(33_554_432),
+  SHUTDOWN_GRACE_MS: integerString(0, 3_600_000).default(30_000),
+  RETENTION_DAYS: integerString(0, 36_500).default(0),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses `key:project` pairs, separated by commas or new lines; `#` starts a comment line. */
+export function parseApiKeys(text: string, source: string): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const raw of text.split(/[,\n]/)) {
+    const entry = raw.trim();
+    if (entry === '' || entry.startsWith('#')) continue;
+    const colon = entry.lastIndexOf(':');
+    const key = entry.slice(0, colon).trim();
+    const project = entry.slice(colon + 1).trim();
+    if (colon <= 0 || key === '' || project === '') {
+      throw new ConfigError(`${source}: expected key:project pairs, got an entry without a key or project`);
+    }
+    keys.set(key, project);
+  }
+  if (keys.size === 0) throw new ConfigError(`${source}: no key:project pairs found`);
+  return keys;
+}
+
+/** Builds the config from an environment (process.env by default); throws ConfigError naming each bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // An empty variable means "unset", as docker compose passes `VAR=` for missing values.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+
+  let apiKeys: Map<string, string> | undefined;
+  if (e.API_KEYS !== undefined) apiKeys = parseApiKeys(e.API_KEYS, 'API_KEYS');
+  if (e.API_KEYS_FILE !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(e.API_KEYS_FILE, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`API_KEYS_FILE: cannot read ${e.API_KEYS_FILE}: ${(err as Error).message}`);
+    }
+    const fromFile = parseApiKeys(text, 'API_KEYS_FILE');
+    apiKeys = new Map([...(apiKeys ?? []), ...fromFile]);
+  }
+
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    upstreamBaseUrl: e.UPSTREAM_BASE_URL,
+    upstreamApiKey: e.UPSTREAM_API_KEY,
+    apiKeys,
+    storeDefault: e.STORE_DEFAULT,
+    upstreamForwardStore: e.UPSTREAM_FORWARD_STORE,
+    upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    retentionDays: e.RETENTION_DAYS,
+    logLevel: e.LOG_LEVEL,
+  };
+}

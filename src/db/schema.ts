@@ -1,0 +1,128 @@
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+/**
+ * Tenants. Every stored row carries the small integer `id` instead of the
+ * project's name (a hash of a key in pass-through mode), which keeps the
+ * list indexes narrow.
+ */
+export const projects = sqliteTable('projects', {
+  id: integer().primaryKey({ autoIncrement: true }),
+  name: text().notNull().unique(),
+});
+
+/** Per-database values that must outlive restarts (the secret that hashes keys into projects). */
+export const settings = sqliteTable('settings', {
+  key: text().primaryKey(),
+  value: text().notNull(),
+});
+
+/**
+ * One row per stored completion.
+ *
+ * Ordering contract: every read sorts by (`created`, `id`); `id` breaks ties
+ * bytewise (SQLite's BINARY collation), so pages never skip or repeat a row
+ * however many completions share one second.
+ *
+ * `body` is the stored `chat.completion` JSON without `choices` and `metadata`,
+ * kept as text so that a list page is assembled by concatenation, not by
+ * re-serializing objects. `metadata` is the current map as JSON text (update
+ * rewrites it); the `metadata` table below holds the same pairs for filtering.
+ */
+export const completions = sqliteTable(
+  'completions',
+  {
+    seq: integer().primaryKey({ autoIncrement: true }),
+    projectId: integer().notNull(),
+    id: text().notNull(),
+    created: integer().notNull(),
+    /** The model the upstream named in its response. */
+    model: text().notNull(),
+    /** The model the request asked for; the list's `model` filter matches either. */
+    requestedModel: text().notNull(),
+    metadata: text().notNull(),
+    body: text().notNull(),
+  },
+  (t) => [
+    uniqueIndex('completions_project_id_idx').on(t.projectId, t.id),
+    // Keyset pages without a filter walk this index in order.
+    index('completions_project_created_idx').on(t.projectId, t.created, t.id),
+  ],
+);
+
+/** A completion's choices, each as its `chat.completion` choice JSON, in `index` order. */
+export const choices = sqliteTable(
+  'choices',
+  {
+    completionSeq: integer()
+      .notNull()
+      .references(() => completions.seq, { onDelete: 'cascade' }),
+    idx: integer().notNull(),
+    body: text().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.completionSeq, t.idx] })],
+);
+
+/**
+ * The request's input messages in request order; `body` is the message item
+ * JSON without its `id` (which is derived: `<completion id>-<idx>`).
+ */
+export const inputMessages = sqliteTable(
+  'input_messages',
+  {
+    completionSeq: integer()
+      .notNull()
+      .references(() => completions.seq, { onDelete: 'cascade' }),
+    idx: integer().notNull(),
+    body: text().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.completionSeq, t.idx] })],
+);
+
+/**
+ * Metadata pairs, for filtering. The index is ordered by (project, key, value,
+ * created, completion id) so a `metadata[k]=v` page walks it in list order and
+ * touches about one page of entries, however rare the pair.
+ * Rows are deleted explicitly with their completion (a foreign-key cascade
+ * would need a second index on (project, completion id)).
+ */
+export const metadata = sqliteTable(
+  'metadata',
+  {
+    projectId: integer().notNull(),
+    key: text().notNull(),
+    value: text().notNull(),
+    created: integer().notNull(),
+    completionId: text().notNull(),
+  },
+  (t) => [index('metadata_filter_idx').on(t.projectId, t.key, t.value, t.created, t.completionId)],
+);
+
+/**
+ * The models a completion answers to in the `model` filter: the requested one
+ * and, when different, the one the upstream named. Ordered like `metadata`.
+ */
+export const completionModels = sqliteTable(
+  'completion_models',
+  {
+    projectId: integer().notNull(),
+    model: text().notNull(),
+    created: integer().notNull(),
+    completionId: text().notNull(),
+  },
+  (t) => [index('completion_models_filter_idx').on(t.projectId, t.model, t.created, t.completionId)],
+);
+
+/**
+ * Ids of deleted completions, with their position. An `after` cursor naming one
+ * keeps working, and an upstream that hands out the same id again gets a fresh
+ * one, so a cursor never changes meaning.
+ */
+export const deletedCompletions = sqliteTable(
+  'deleted_completions',
+  {
+    projectId: integer().notNull(),
+    id: text().notNull(),
+    created: integer().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.id] })],
+);

@@ -1,0 +1,60 @@
+/**
+ * The one error class. Handlers throw it; `renderError` turns it into OpenAI's
+ * exact error body, with all four fields present.
+ */
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'rate_limit_error'
+  | 'server_error';
+
+export interface ErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type: ErrorType = 'invalid_request_error',
+    readonly param: string | null = null,
+    readonly code: string | null = null,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  toBody(): ErrorBody {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+
+  static badRequest(message: string, param: string | null = null, code: string | null = null): ApiError {
+    return new ApiError(400, message, 'invalid_request_error', param, code);
+  }
+
+  static notFoundCompletion(id: string): ApiError {
+    return new ApiError(404, `No chat completion found with id '${id}'.`, 'invalid_request_error');
+  }
+
+  static invalidUrl(method: string, path: string): ApiError {
+    return new ApiError(404, `Invalid URL (${method} ${path})`, 'invalid_request_error');
+  }
+
+  static invalidJson(): ApiError {
+    return ApiError.badRequest(
+      "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please visit https://help.openai.com.)",
+    );
+  }
+}
+
+/** OpenAI's wording for the JSON type of a value ("an integer", "a string", ...). */
+export function describeJsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : 'a decimal';
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'boolean') return 'a boolean';
+  return `a ${typeof value}`;
+}

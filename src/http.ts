@@ -1,0 +1,68 @@
+import type { Context } from 'hono';
+import { ApiError, describeJsonType } from './errors.ts';
+
+/** Deeper JSON than this is refused: nothing legitimate nests so far, and re-serializing it could overflow the stack. */
+const MAX_JSON_DEPTH = 128;
+
+/** Reads the raw body, refusing (413) more than `limit` bytes whatever Content-Length claims. */
+export async function readBody(c: Context, limit: number): Promise<Uint8Array> {
+  const tooLarge = () =>
+    new ApiError(413, `Request body too large: the maximum is ${limit} bytes.`, 'invalid_request_error', null, 'request_too_large');
+  const declared = Number(c.req.header('content-length'));
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+  const stream = c.req.raw.body;
+  if (!stream) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > limit) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function depthExceeds(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** The body as a JSON object, or OpenAI's 400 for anything else. */
+export async function readJsonObject(c: Context, limit: number): Promise<Record<string, unknown>> {
+  const raw = await readBody(c, limit);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
+  } catch {
+    throw ApiError.invalidJson();
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw ApiError.badRequest(
+      `Invalid body: expected a JSON object, but got ${describeJsonType(parsed)} instead.`,
+      null,
+      'invalid_type',
+    );
+  }
+  if (depthExceeds(parsed, MAX_JSON_DEPTH)) {
+    throw ApiError.badRequest(`Invalid body: JSON nested deeper than ${MAX_JSON_DEPTH} levels.`, null, 'invalid_value');
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** A JSON text we already hold as a string, sent without re-serializing. */
+export function jsonText(c: Context, text: string, status: 200 | 201 = 200): Response {
+  return c.body(text, status, { 'content-type': 'application/json' });
+}
+
+/** The query string as URLSearchParams (keys and values percent-decoded, `+` as space). */
+export function queryParams(c: Context): URLSearchParams {
+  const url = c.req.url;
+  const q = url.indexOf('?');
+  return new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+}

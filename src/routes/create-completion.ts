@@ -1,0 +1,117 @@
+import type { Context } from 'hono';
+import type { AppEnv } from '../app-env.ts';
+import type { Config } from '../config.ts';
+import { ApiError, describeJsonType } from '../errors.ts';
+import { readJsonObject } from '../http.ts';
+import type { Store } from '../store.ts';
+import { forwardResponseHeaders, normalizeUpstreamError, type Upstream } from '../upstream.ts';
+import { parseMetadata, type Metadata } from '../validation.ts';
+import { newCompletionId, toCompletionRecord } from '../wire.ts';
+
+export interface CreateCompletionDeps {
+  store: Store;
+  upstream: Upstream;
+  config: Pick<Config, 'storeDefault' | 'upstreamForwardStore' | 'bodyLimitBytes'>;
+}
+
+/** What the proxy decided about one create request before calling the provider. */
+export interface CreatePlan {
+  request: Record<string, unknown>;
+  /** The body sent upstream: `store` and `metadata` taken out unless configured to forward them. */
+  forwarded: Record<string, unknown>;
+  store: boolean;
+  metadata: Metadata;
+}
+
+/** Validates what OpenAI would refuse before any upstream call, so a bad request costs the provider nothing. */
+export function planCreate(request: Record<string, unknown>, config: CreateCompletionDeps['config']): CreatePlan {
+  const metadata = parseMetadata(request.metadata);
+  const store = request.store;
+  if (store !== undefined && store !== null && typeof store !== 'boolean') {
+    throw ApiError.badRequest(
+      `Invalid type for 'store': expected a boolean, but got ${describeJsonType(store)} instead.`,
+      'store',
+      'invalid_type',
+    );
+  }
+  if (request.stream_options !== undefined && request.stream_options !== null && request.stream !== true) {
+    throw ApiError.badRequest(
+      "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+      'stream_options',
+      null,
+    );
+  }
+  const forwarded = { ...request };
+  if (!config.upstreamForwardStore) {
+    delete forwarded.store;
+    delete forwarded.metadata;
+  }
+  // An explicit `store: false` is never stored, whatever STORE_DEFAULT says.
+  return { request, forwarded, store: store === true || ((store === undefined || store === null) && config.storeDefault), metadata };
+}
+
+/** The upstream's error, status kept, body in OpenAI's error shape. */
+export async function upstreamErrorResponse(c: Context<AppEnv>, response: Response): Promise<Response> {
+  const headers = forwardResponseHeaders(response.headers);
+  headers.set('content-type', 'application/json');
+  const text = await response.text();
+  return c.body(normalizeUpstreamError(response.status, text), response.status as 400, Object.fromEntries(headers));
+}
+
+/**
+ * `POST /v1/chat/completions`, non-streaming: forwards to the provider and,
+ * when asked to store, writes the completion before answering, so a 200 means
+ * it is on disk.
+ */
+export async function createCompletion(c: Context<AppEnv>, deps: CreateCompletionDeps, plan: CreatePlan): Promise<Response> {
+  const { tenant, requestId } = c.var;
+  const response = await deps.upstream.send('/chat/completions', {
+    method: 'POST',
+    headers: c.req.raw.headers,
+    authorization: tenant.upstreamAuthorization,
+    body: JSON.stringify(plan.forwarded),
+    signal: c.req.raw.signal,
+  });
+  if (!response.ok) return upstreamErrorResponse(c, response);
+
+  const headers = forwardResponseHeaders(response.headers);
+  const text = await response.text();
+  let parsed: unknown;
+  if (plan.store) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+  }
+  if (!plan.store || typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return c.body(text, response.status as 200, Object.fromEntries(headers));
+  }
+
+  const completion = parsed as Record<string, unknown>;
+  const upstreamId = completion.id;
+  // No await between the check and the write: no other request can take the id in between.
+  const id =
+    typeof upstreamId === 'string' && upstreamId !== '' && !deps.store.isIdTaken(tenant.project, upstreamId)
+      ? upstreamId
+      : newCompletionId();
+  deps.store.saveCompletion(
+    tenant.project,
+    toCompletionRecord({ request: plan.request, response: completion, id, requestId, metadata: plan.metadata, now: unixNow() }),
+  );
+  const answer = id === upstreamId ? text : JSON.stringify({ ...completion, id });
+  return c.body(answer, response.status as 200, Object.fromEntries(headers));
+}
+
+export function unixNow(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/** Reads and plans the request, then hands it to the streaming or the plain path. */
+export function createCompletionHandler(deps: CreateCompletionDeps) {
+  return async (c: Context<AppEnv>): Promise<Response> => {
+    const request = await readJsonObject(c, deps.config.bodyLimitBytes);
+    const plan = planCreate(request, deps.config);
+    return createCompletion(c, deps, plan);
+  };
+}

@@ -1,0 +1,50 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../app-env.ts';
+import { ApiError } from '../errors.ts';
+import { jsonText, queryParams, readJsonObject } from '../http.ts';
+import type { Store } from '../store.ts';
+import { parseListParams, parseMetadata, parsePageParams } from '../validation.ts';
+import { serializeCompletion, serializeCompletionList, serializeDeleted, serializeMessageList } from '../wire.ts';
+
+/** List, retrieve, update, delete and messages of stored completions; each sees only the caller's project. */
+export function createStoredCompletionRoutes(store: Store, bodyLimitBytes: number) {
+  const routes = new Hono<AppEnv>();
+
+  routes.get('/', (c) => {
+    const page = store.listCompletions(c.var.tenant.project, parseListParams(queryParams(c)));
+    return jsonText(c, serializeCompletionList(page));
+  });
+
+  routes.get('/:id', (c) => {
+    const id = c.req.param('id');
+    const row = store.getCompletion(c.var.tenant.project, id);
+    if (!row) throw ApiError.notFoundCompletion(id);
+    return jsonText(c, serializeCompletion(row));
+  });
+
+  routes.post('/:id', async (c) => {
+    const id = c.req.param('id');
+    const body = await readJsonObject(c, bodyLimitBytes);
+    if (!('metadata' in body)) {
+      throw ApiError.badRequest("Missing required parameter: 'metadata'.", 'metadata', 'missing_required_parameter');
+    }
+    const row = store.updateMetadata(c.var.tenant.project, id, parseMetadata(body.metadata));
+    if (!row) throw ApiError.notFoundCompletion(id);
+    return jsonText(c, serializeCompletion(row));
+  });
+
+  routes.delete('/:id', (c) => {
+    const id = c.req.param('id');
+    if (!store.deleteCompletion(c.var.tenant.project, id)) throw ApiError.notFoundCompletion(id);
+    return jsonText(c, serializeDeleted(id));
+  });
+
+  routes.get('/:id/messages', (c) => {
+    const id = c.req.param('id');
+    const page = store.listMessages(c.var.tenant.project, id, parsePageParams(queryParams(c)));
+    if (!page) throw ApiError.notFoundCompletion(id);
+    return jsonText(c, serializeMessageList(id, page));
+  });
+
+  return routes;
+}

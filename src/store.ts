@@ -1,0 +1,351 @@
+import type { Statement } from 'better-sqlite3';
+import type { SqliteDatabase } from './db/client.ts';
+import { ApiError } from './errors.ts';
+import type { ListParams, Metadata, PageParams } from './validation.ts';
+
+/**
+ * All SQL lives here. The store speaks in rows of pre-serialized JSON text; the
+ * wire module turns them into OpenAI's objects. better-sqlite3 is synchronous,
+ * so each method below runs start to end without yielding, and the write
+ * methods wrap their statements in one transaction: a completion and all its
+ * rows commit together or not at all.
+ */
+
+/** A completion ready to be written: JSON text for everything the API serves back. */
+export interface CompletionRecord {
+  id: string;
+  created: number;
+  model: string;
+  requestedModel: string;
+  metadata: Metadata;
+  /** The stored `chat.completion` JSON object without `choices` and `metadata`. */
+  body: string;
+  /** Each choice's JSON, in `index` order. */
+  choices: string[];
+  /** Each input message item's JSON without `id`, in request order. */
+  messages: string[];
+}
+
+/** A stored completion as read back: its id and the three JSON texts it is served from. */
+export interface CompletionRow {
+  id: string;
+  body: string;
+  metadata: string;
+  /** The choices' JSON texts joined by commas (an array's inside). */
+  choices: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  hasMore: boolean;
+}
+
+export interface MessageRow {
+  idx: number;
+  body: string;
+}
+
+/** A filter the list can walk in (created, id) order, or check for one row. */
+interface ListFilter {
+  table: 'metadata' | 'completion_models';
+  where: string;
+  args: string[];
+}
+
+/** How many index entries a filter's size estimate may touch: enough to tell a rare pair from a common one. */
+const ESTIMATE_CAP = 1000;
+
+/** Prefixes a filter's column names with a table alias: `key = ?` -> `w.key = ?`. */
+function qualify(where: string, alias: string): string {
+  return where.replace(/(\w+) = \?/g, `${alias}.$1 = ?`);
+}
+
+const COMPLETION_COLUMNS = `c.id, c.body, c.metadata,
+  (SELECT group_concat(ch.body, ',' ORDER BY ch.idx) FROM choices ch WHERE ch.completion_seq = c.seq) AS choices`;
+
+export type Store = ReturnType<typeof createStore>;
+
+export function createStore(db: SqliteDatabase) {
+  const statements = new Map<string, Statement>();
+  /** Prepares each distinct SQL text once; list queries come in a few dozen shapes. */
+  const prepare = (sql: string): Statement => {
+    let statement = statements.get(sql);
+    if (!statement) {
+      statement = db.prepare(sql);
+      statements.set(sql, statement);
+    }
+    return statement;
+  };
+
+  const projectIds = new Map<string, number>();
+
+  function findProjectId(name: string): number | undefined {
+    const cached = projectIds.get(name);
+    if (cached !== undefined) return cached;
+    const row = prepare('SELECT id FROM projects WHERE name = ?').get(name) as { id: number } | undefined;
+    if (row) projectIds.set(name, row.id);
+    return row?.id;
+  }
+
+  function ensureProjectId(name: string): number {
+    const existing = findProjectId(name);
+    if (existing !== undefined) return existing;
+    const row = prepare('INSERT INTO projects (name) VALUES (?) RETURNING id').get(name) as { id: number };
+    projectIds.set(name, row.id);
+    return row.id;
+  }
+
+  /** The completion's position, whether it is stored or was deleted; undefined when never stored. */
+  function findPosition(projectId: number, id: string): number | undefined {
+    const row = prepare(
+      `SELECT created FROM completions WHERE project_id = ? AND id = ?
+       UNION ALL SELECT created FROM deleted_completions WHERE project_id = ? AND id = ? LIMIT 1`,
+    ).get(projectId, id, projectId, id) as { created: number } | undefined;
+    return row?.created;
+  }
+
+  function metadataFilter(key: string, value: string): ListFilter {
+    return { table: 'metadata', where: 'key = ? AND value = ?', args: [key, value] };
+  }
+
+  function modelFilter(model: string): ListFilter {
+    return { table: 'completion_models', where: 'model = ?', args: [model] };
+  }
+
+  /** Rows matching a filter, counted up to ESTIMATE_CAP: picks which index to walk. */
+  function estimate(projectId: number, filter: ListFilter): number {
+    const row = prepare(
+      `SELECT count(*) AS n FROM (SELECT 1 FROM ${filter.table} WHERE project_id = ? AND ${filter.where} LIMIT ${ESTIMATE_CAP})`,
+    ).get(projectId, ...filter.args) as { n: number };
+    return row.n;
+  }
+
+  function insertPairs(projectId: number, metadata: Metadata, created: number, id: string): void {
+    const insert = prepare('INSERT INTO metadata (project_id, key, value, created, completion_id) VALUES (?, ?, ?, ?, ?)');
+    for (const [key, value] of Object.entries(metadata)) insert.run(projectId, key, value, created, id);
+  }
+
+  function deletePairs(projectId: number, metadataJson: string, created: number, id: string): void {
+    const remove = prepare(
+      'DELETE FROM metadata WHERE project_id = ? AND key = ? AND value = ? AND created = ? AND completion_id = ?',
+    );
+    for (const [key, value] of Object.entries(JSON.parse(metadataJson) as Metadata)) {
+      remove.run(projectId, key, value, created, id);
+    }
+  }
+
+  const save = db.transaction((projectName: string, record: CompletionRecord) => {
+    const projectId = ensureProjectId(projectName);
+    const { seq } = prepare(
+      `INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body)
+       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+    ).get(
+      projectId,
+      record.id,
+      record.created,
+      record.model,
+      record.requestedModel,
+      JSON.stringify(record.metadata),
+      record.body,
+    ) as { seq: number };
+    const insertChoice = prepare('INSERT INTO choices (completion_seq, idx, body) VALUES (?, ?, ?)');
+    record.choices.forEach((body, idx) => insertChoice.run(seq, idx, body));
+    const insertMessage = prepare('INSERT INTO input_messages (completion_seq, idx, body) VALUES (?, ?, ?)');
+    record.messages.forEach((body, idx) => insertMessage.run(seq, idx, body));
+    insertPairs(projectId, record.metadata, record.created, record.id);
+    const insertModel = prepare('INSERT INTO completion_models (project_id, model, created, completion_id) VALUES (?, ?, ?, ?)');
+    insertModel.run(projectId, record.requestedModel, record.created, record.id);
+    if (record.model !== record.requestedModel) insertModel.run(projectId, record.model, record.created, record.id);
+  });
+
+  const saveMany = db.transaction((projectName: string, records: CompletionRecord[]) => {
+    for (const record of records) save(projectName, record);
+  });
+
+  const updateMetadata = db.transaction((projectName: string, id: string, metadata: Metadata): CompletionRow | undefined => {
+    const projectId = findProjectId(projectName);
+    if (projectId === undefined) return undefined;
+    const row = prepare('SELECT created, metadata FROM completions WHERE project_id = ? AND id = ?').get(projectId, id) as
+      | { created: number; metadata: string }
+      | undefined;
+    if (!row) return undefined;
+    deletePairs(projectId, row.metadata, row.created, id);
+    insertPairs(projectId, metadata, row.created, id);
+    prepare('UPDATE completions SET metadata = ? WHERE project_id = ? AND id = ?').run(JSON.stringify(metadata), projectId, id);
+    return getCompletion(projectName, id);
+  });
+
+  const deleteCompletion = db.transaction((projectName: string, id: string): boolean => {
+    const projectId = findProjectId(projectName);
+    if (projectId === undefined) return false;
+    const row = prepare(
+      'SELECT seq, created, model, requested_model AS requestedModel, metadata FROM completions WHERE project_id = ? AND id = ?',
+    ).get(projectId, id) as { seq: number; created: number; model: string; requestedModel: string; metadata: string } | undefined;
+    if (!row) return false;
+    deletePairs(projectId, row.metadata, row.created, id);
+    const removeModel = prepare(
+      'DELETE FROM completion_models WHERE project_id = ? AND model = ? AND created = ? AND completion_id = ?',
+    );
+    removeModel.run(projectId, row.requestedModel, row.created, id);
+    removeModel.run(projectId, row.model, row.created, id);
+    // Choices and input messages go with it through their foreign keys' cascade.
+    prepare('DELETE FROM completions WHERE seq = ?').run(row.seq);
+    prepare('INSERT OR IGNORE INTO deleted_completions (project_id, id, created) VALUES (?, ?, ?)').run(projectId, id, row.created);
+    return true;
+  });
+
+  function getCompletion(projectName: string, id: string): CompletionRow | undefined {
+    const projectId = findProjectId(projectName);
+    if (projectId === undefined) return undefined;
+    return prepare(`SELECT ${COMPLETION_COLUMNS} FROM completions c WHERE c.project_id = ? AND c.id = ?`).get(projectId, id) as
+      | CompletionRow
+      | undefined;
+  }
+
+  /**
+   * One keyset page in (created, id) order. With filters, the rarest one's
+   * index is walked in order and the others are checked per row by a point
+   * lookup, so the cost follows the page size, not the table size.
+   */
+  function listCompletions(projectName: string, params: ListParams): Page<CompletionRow> {
+    const query = buildListQuery(projectName, params);
+    if (!query) return { items: [], hasMore: false };
+    const rows = prepare(query.sql).all(...query.args) as CompletionRow[];
+    const hasMore = rows.length > params.limit;
+    if (hasMore) rows.pop();
+    return { items: rows, hasMore };
+  }
+
+  /** The SQL and arguments of a list page; undefined when the project has stored nothing yet. */
+  function buildListQuery(projectName: string, params: ListParams): { sql: string; args: unknown[] } | undefined {
+    const projectId = findProjectId(projectName);
+    const cursor = resolveCursor(projectId, params.after);
+    if (projectId === undefined) return undefined;
+
+    const filters: ListFilter[] = params.metadata.map(([k, v]) => metadataFilter(k, v));
+    if (params.model !== undefined) filters.push(modelFilter(params.model));
+    const direction = params.order === 'asc' ? 'ASC' : 'DESC';
+    const comparison = params.order === 'asc' ? '>' : '<';
+    const args: unknown[] = [];
+    let sql: string;
+
+    if (filters.length === 0) {
+      sql = `SELECT ${COMPLETION_COLUMNS} FROM completions c WHERE c.project_id = ?`;
+      args.push(projectId);
+      if (cursor) {
+        sql += ` AND (c.created, c.id) ${comparison} (?, ?)`;
+        args.push(cursor.created, cursor.id);
+      }
+      sql += ` ORDER BY c.created ${direction}, c.id ${direction} LIMIT ?`;
+    } else {
+      if (filters.length > 1) {
+        const sizes = new Map(filters.map((f) => [f, estimate(projectId, f)]));
+        filters.sort((a, b) => sizes.get(a)! - sizes.get(b)!);
+      }
+      const [walked, ...checked] = filters as [ListFilter, ...ListFilter[]];
+      // CROSS JOIN pins the walked index as the outer loop, so rows come out in its order.
+      sql = `SELECT ${COMPLETION_COLUMNS} FROM ${walked.table} w
+        CROSS JOIN completions c ON c.project_id = w.project_id AND c.id = w.completion_id
+        WHERE w.project_id = ? AND ${qualify(walked.where, 'w')}`;
+      args.push(projectId, ...walked.args);
+      for (const filter of checked) {
+        sql += ` AND EXISTS (SELECT 1 FROM ${filter.table} x WHERE x.project_id = w.project_id AND ${qualify(filter.where, 'x')}
+          AND x.created = w.created AND x.completion_id = w.completion_id)`;
+        args.push(...filter.args);
+      }
+      if (cursor) {
+        sql += ` AND (w.created, w.completion_id) ${comparison} (?, ?)`;
+        args.push(cursor.created, cursor.id);
+      }
+      sql += ` ORDER BY w.created ${direction}, w.completion_id ${direction} LIMIT ?`;
+    }
+    args.push(params.limit + 1);
+    return { sql, args };
+  }
+
+  /** `EXPLAIN QUERY PLAN` of a list page's query: lets tests check that it walks one index in order. */
+  function explainList(projectName: string, params: ListParams): string[] {
+    const query = buildListQuery(projectName, params);
+    if (!query) return [];
+    const rows = db.prepare(`EXPLAIN QUERY PLAN ${query.sql}`).all(...query.args) as { detail: string }[];
+    return rows.map((r) => r.detail);
+  }
+
+  /** The `after` cursor's position; a 400 when the id was never stored in this project. */
+  function resolveCursor(projectId: number | undefined, after: string | undefined): { created: number; id: string } | undefined {
+    if (after === undefined) return undefined;
+    const created = projectId === undefined ? undefined : findPosition(projectId, after);
+    if (created === undefined) {
+      throw ApiError.badRequest(`Invalid 'after': no chat completion found with id '${after}'.`, 'after');
+    }
+    return { created, id: after };
+  }
+
+  /** A completion's input messages, or undefined when the completion does not exist (for this project). */
+  function listMessages(projectName: string, completionId: string, params: PageParams): Page<MessageRow> | undefined {
+    const projectId = findProjectId(projectName);
+    if (projectId === undefined) return undefined;
+    const completion = prepare('SELECT seq FROM completions WHERE project_id = ? AND id = ?').get(projectId, completionId) as
+      | { seq: number }
+      | undefined;
+    if (!completion) return undefined;
+
+    let afterIdx: number | undefined;
+    if (params.after !== undefined) {
+      const prefix = `${completionId}-`;
+      const suffix = params.after.startsWith(prefix) ? params.after.slice(prefix.length) : '';
+      afterIdx = /^(0|[1-9]\d{0,8})$/.test(suffix) ? Number(suffix) : undefined;
+      const exists =
+        afterIdx !== undefined &&
+        prepare('SELECT 1 FROM input_messages WHERE completion_seq = ? AND idx = ?').get(completion.seq, afterIdx);
+      if (!exists) {
+        throw ApiError.badRequest(
+          `Invalid 'after': no message found with id '${params.after}' in chat completion '${completionId}'.`,
+          'after',
+        );
+      }
+    }
+    const direction = params.order === 'asc' ? 'ASC' : 'DESC';
+    const comparison = params.order === 'asc' ? '>' : '<';
+    const rows = prepare(
+      `SELECT idx, body FROM input_messages WHERE completion_seq = ?${afterIdx === undefined ? '' : ` AND idx ${comparison} ?`}
+       ORDER BY idx ${direction} LIMIT ?`,
+    ).all(...(afterIdx === undefined ? [completion.seq] : [completion.seq, afterIdx]), params.limit + 1) as MessageRow[];
+    const hasMore = rows.length > params.limit;
+    if (hasMore) rows.pop();
+    return { items: rows, hasMore };
+  }
+
+  /** True when the id is stored or was stored (deleted ids stay taken so old cursors keep their meaning). */
+  function isIdTaken(projectName: string, id: string): boolean {
+    const projectId = findProjectId(projectName);
+    return projectId !== undefined && findPosition(projectId, id) !== undefined;
+  }
+
+  /** A per-database value created on first use and kept from then on. */
+  function getOrCreateSetting(key: string, create: () => string): string {
+    prepare('INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)').run(key, create());
+    return (prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string }).value;
+  }
+
+  return {
+    saveCompletion: (projectName: string, record: CompletionRecord): void => save(projectName, record),
+    /** Writes many completions in one transaction (seeding, imports). */
+    saveCompletions: (projectName: string, records: CompletionRecord[]): void => saveMany(projectName, records),
+    getCompletion,
+    listCompletions,
+    updateMetadata: (projectName: string, id: string, metadata: Metadata): CompletionRow | undefined =>
+      updateMetadata(projectName, id, metadata),
+    deleteCompletion: (projectName: string, id: string): boolean => deleteCompletion(projectName, id),
+    listMessages,
+    isIdTaken,
+    getOrCreateSetting,
+    /** For health checks: a trivial query that fails when the database does. */
+    ping: (): void => {
+      prepare('SELECT 1').get();
+    },
+    /** For tests and benchmarks: the plan SQLite picks for a list query. */
+    explainList,
+  };
+
+}

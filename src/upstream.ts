@@ -1,0 +1,159 @@
+import { ApiError, type ErrorBody } from './errors.ts';
+
+/**
+ * The provider: every call to it goes through here, so timeouts, credentials and
+ * the translation of its failures into OpenAI's error shape live in one place.
+ */
+
+export interface UpstreamOptions {
+  baseUrl: string;
+  timeoutMs: number;
+}
+
+export interface UpstreamRequest {
+  method: string;
+  /** Headers as the client sent them; hop-by-hop ones and credentials are replaced here. */
+  headers: Headers;
+  authorization: string | undefined;
+  body?: string | Uint8Array | ReadableStream<Uint8Array> | null;
+  /** Aborted when the client goes away. */
+  signal?: AbortSignal;
+}
+
+export interface Upstream {
+  readonly baseUrl: string;
+  readonly timeoutMs: number;
+  /** Calls `baseUrl + path`; throws ApiError 502 when unreachable and 504 after the timeout. */
+  send(path: string, request: UpstreamRequest): Promise<Response>;
+}
+
+/** Headers that describe one connection, not the message: never copied across the proxy. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'content-length',
+]);
+
+/** Client headers to send on: hop-by-hop ones dropped, the client's own key replaced by the tenant's upstream credentials. */
+export function forwardRequestHeaders(incoming: Headers, authorization: string | undefined): Headers {
+  const headers = new Headers();
+  const connectionListed = (incoming.get('connection') ?? '').toLowerCase().split(',').map((s) => s.trim());
+  incoming.forEach((value, name) => {
+    if (HOP_BY_HOP.has(name) || connectionListed.includes(name) || name === 'authorization') return;
+    // fetch negotiates (and decodes) its own compression.
+    if (name === 'accept-encoding') return;
+    headers.set(name, value);
+  });
+  if (authorization !== undefined) headers.set('authorization', authorization);
+  return headers;
+}
+
+/** Upstream response headers to hand to the client. fetch has already decoded the body, so its encoding and length no longer apply. */
+export function forwardResponseHeaders(upstream: Headers): Headers {
+  const headers = new Headers();
+  upstream.forEach((value, name) => {
+    if (HOP_BY_HOP.has(name) || name === 'content-encoding') return;
+    // The client gets our request id; the provider's stays visible under its own name.
+    if (name === 'x-request-id') headers.set('x-upstream-request-id', value);
+    else headers.append(name, value);
+  });
+  return headers;
+}
+
+export function createUpstream(options: UpstreamOptions): Upstream {
+  return {
+    baseUrl: options.baseUrl,
+    timeoutMs: options.timeoutMs,
+    async send(path, request) {
+      const timeout = AbortSignal.timeout(options.timeoutMs);
+      const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
+      try {
+        return await fetch(options.baseUrl + path, {
+          method: request.method,
+          headers: forwardRequestHeaders(request.headers, request.authorization),
+          body: request.body ?? null,
+          signal,
+          redirect: 'manual',
+          // Required by Node's fetch for a streamed request body.
+          ...(request.body instanceof ReadableStream ? { duplex: 'half' } : {}),
+        } as RequestInit);
+      } catch (err) {
+        throw toUpstreamFailure(err, timeout);
+      }
+    },
+  };
+}
+
+/** What a failed call to the provider becomes: 504 after the timeout, 502 when it could not be reached. */
+export function toUpstreamFailure(err: unknown, timeout: AbortSignal): ApiError {
+  if (timeout.aborted) {
+    return new ApiError(504, 'The upstream provider did not answer in time.', 'server_error');
+  }
+  const cause = (err as { cause?: { code?: string } }).cause?.code;
+  return new ApiError(
+    502,
+    `Could not reach the upstream provider${cause ? ` (${cause})` : ''}.`,
+    'server_error',
+  );
+}
+
+function errorTypeForStatus(status: number): string {
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  if (status === 404) return 'not_found_error';
+  if (status === 429) return 'rate_limit_error';
+  if (status >= 500) return 'server_error';
+  return 'invalid_request_error';
+}
+
+function isErrorShape(value: unknown): value is ErrorBody {
+  const error = (value as { error?: unknown } | null)?.error;
+  return typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string';
+}
+
+/** The most useful message in a non-OpenAI error body: vLLM's `message`, FastAPI's `detail`, a bare string, or the text itself. */
+function findMessage(parsed: unknown, text: string, status: number): string {
+  if (typeof parsed === 'string' && parsed !== '') return parsed;
+  if (typeof parsed === 'object' && parsed !== null) {
+    const p = parsed as Record<string, unknown>;
+    for (const field of ['message', 'detail', 'error', 'msg']) {
+      if (typeof p[field] === 'string' && p[field] !== '') return p[field] as string;
+    }
+    if (Array.isArray(p.detail)) return JSON.stringify(p.detail);
+  }
+  const plain = text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  return plain === '' ? `The upstream provider answered with status ${status}.` : plain.slice(0, 1000);
+}
+
+/**
+ * An upstream error body for the client: OpenAI's shape passes unchanged; any
+ * other body (HTML, vLLM's `{"object":"error"}`, plain text) is rewritten into
+ * it, keeping the provider's message.
+ */
+export function normalizeUpstreamError(status: number, text: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (isErrorShape(parsed)) return text;
+  const p = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
+  const body: ErrorBody = {
+    error: {
+      message: findMessage(parsed, text, status),
+      type: typeof p.type === 'string' ? p.type : errorTypeForStatus(status),
+      param: typeof p.param === 'string' ? p.param : null,
+      code: typeof p.code === 'string' ? p.code : null,
+    },
+  };
+  return JSON.stringify(body);
+}

@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto';
+import type { CompletionRecord, CompletionRow, MessageRow, Page } from './store.ts';
+import type { Metadata } from './validation.ts';
+
+/**
+ * OpenAI's wire format, in one place: how a request and the upstream's response
+ * become a stored record, and how stored rows become OpenAI's JSON again.
+ * OpenAI owns this format; the tables are ours, so nothing here is derived from them.
+ */
+
+type Json = Record<string, unknown>;
+
+/** Request fields a stored completion echoes back, with the name it carries there; null when the request had none. */
+const ECHOED_REQUEST_FIELDS: [requestField: string, storedField: string][] = [
+  ['seed', 'seed'],
+  ['temperature', 'temperature'],
+  ['top_p', 'top_p'],
+  ['presence_penalty', 'presence_penalty'],
+  ['frequency_penalty', 'frequency_penalty'],
+  ['tool_choice', 'tool_choice'],
+  ['tools', 'tools'],
+  ['user', 'input_user'],
+  ['response_format', 'response_format'],
+];
+
+const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** A fresh completion id in OpenAI's form: `chatcmpl-` and 29 letters and digits. */
+export function newCompletionId(): string {
+  const bytes = randomBytes(29);
+  let id = 'chatcmpl-';
+  // 62 letters and digits from a byte: the slight bias of `% 62` does not matter for uniqueness.
+  for (const byte of bytes) id += ID_ALPHABET[byte % ID_ALPHABET.length];
+  return id;
+}
+
+/** A request id in OpenAI's form: `req_` and 32 hex digits. */
+export function newRequestId(): string {
+  return `req_${randomBytes(16).toString('hex')}`;
+}
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The text of an input message's content: strings as they are, text parts joined by new lines. */
+function contentText(content: unknown): string | null {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return null;
+  const texts = content
+    .filter((part): part is Json => isObject(part) && part.type === 'text' && typeof part.text === 'string')
+    .map((part) => part.text as string);
+  return texts.length === 0 ? null : texts.join('\n');
+}
+
+/** A stored input message item without its id: the fields OpenAI serves for messages. */
+export function toMessageItem(message: unknown): Json {
+  const m = isObject(message) ? message : {};
+  const item: Json = {
+    role: m.role ?? null,
+    content: contentText(m.content),
+    refusal: m.refusal ?? null,
+    name: m.name ?? null,
+    content_parts: Array.isArray(m.content) ? m.content : null,
+  };
+  for (const field of ['tool_calls', 'tool_call_id', 'audio', 'function_call']) {
+    if (m[field] !== undefined) item[field] = m[field];
+  }
+  return item;
+}
+
+/** A choice as the stored completion schema requires it: index, message, finish_reason and logprobs always present. */
+function toStoredChoice(choice: unknown, position: number): Json {
+  const c = isObject(choice) ? choice : {};
+  const message = isObject(c.message) ? c.message : {};
+  return {
+    ...c,
+    index: typeof c.index === 'number' ? c.index : position,
+    message: { role: 'assistant', content: null, refusal: null, ...message },
+    finish_reason: c.finish_reason ?? null,
+    logprobs: c.logprobs ?? null,
+  };
+}
+
+export interface StoredCompletionInput {
+  /** The client's request body as it arrived (before `store`/`metadata` were taken out). */
+  request: Json;
+  /** The upstream's `chat.completion` (or a completion assembled from a stream). */
+  response: Json;
+  id: string;
+  requestId: string;
+  metadata: Metadata;
+  /** Used when the upstream gave no `created`. */
+  now: number;
+}
+
+/**
+ * Builds the record the store writes: every field the upstream returned, kept as
+ * it came, plus the request fields OpenAI echoes on a stored completion.
+ */
+export function toCompletionRecord({ request, response, id, requestId, metadata, now }: StoredCompletionInput): CompletionRecord {
+  const { choices, metadata: _upstreamMetadata, ...rest } = response;
+  const requestedModel = typeof request.model === 'string' ? request.model : '';
+  const model = typeof rest.model === 'string' ? rest.model : requestedModel;
+  const created = Number.isSafeInteger(rest.created) ? (rest.created as number) : now;
+  const body: Json = { ...rest, id, object: 'chat.completion', created, model, request_id: requestId };
+  for (const [requestField, storedField] of ECHOED_REQUEST_FIELDS) body[storedField] = request[requestField] ?? null;
+  const messages = Array.isArray(request.messages) ? request.messages : [];
+  return {
+    id,
+    created,
+    model,
+    requestedModel,
+    metadata,
+    body: JSON.stringify(body),
+    choices: (Array.isArray(choices) ? choices : []).map((c, i) => JSON.stringify(toStoredChoice(c, i))),
+    messages: messages.map((m) => JSON.stringify(toMessageItem(m))),
+  };
+}
+
+/** A stored completion's JSON, put together from its stored texts without parsing them. */
+export function serializeCompletion(row: CompletionRow): string {
+  return `${row.body.slice(0, -1)},"choices":[${row.choices ?? ''}],"metadata":${row.metadata}}`;
+}
+
+function serializeList(items: string[], firstId: string | null, lastId: string | null, hasMore: boolean): string {
+  return `{"object":"list","data":[${items.join(',')}],"first_id":${JSON.stringify(firstId)},"last_id":${JSON.stringify(lastId)},"has_more":${hasMore}}`;
+}
+
+export function serializeCompletionList(page: Page<CompletionRow>): string {
+  const { items } = page;
+  return serializeList(items.map(serializeCompletion), items[0]?.id ?? null, items.at(-1)?.id ?? null, page.hasMore);
+}
+
+export function serializeMessageList(completionId: string, page: Page<MessageRow>): string {
+  const ids = page.items.map((m) => `${completionId}-${m.idx}`);
+  const items = page.items.map((m, i) => `{"id":${JSON.stringify(ids[i])},${m.body.slice(1)}`);
+  return serializeList(items, ids[0] ?? null, ids.at(-1) ?? null, page.hasMore);
+}
+
+export function serializeDeleted(id: string): string {
+  return JSON.stringify({ object: 'chat.completion.deleted', id, deleted: true });
+}

@@ -1,0 +1,285 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fakeCompletion, sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { assertMatchesSchema } from './helpers/openai-schema.ts';
+import { DEFAULT_KEY, startService, type Service } from './helpers/service.ts';
+
+let upstream: FakeUpstream;
+let service: Service;
+
+beforeEach(async () => {
+  upstream = await startFakeUpstream();
+  service = await startService({ upstreamUrl: upstream.url });
+});
+
+afterEach(async () => {
+  await service.close();
+  await upstream.close();
+});
+
+const messages = [
+  { role: 'system' as const, content: 'Be brief.' },
+  { role: 'user' as const, content: 'Hello there' },
+];
+
+/** What a stored completion made by the default fake upstream looks like, given what varies. */
+function expectedStored(id: string, requestId: string, extra: Record<string, unknown> = {}) {
+  return {
+    ...fakeCompletion({ model: 'gpt-4o', messages }, id, 1_700_000_000),
+    request_id: requestId,
+    seed: null,
+    temperature: null,
+    top_p: null,
+    presence_penalty: null,
+    frequency_penalty: null,
+    tool_choice: null,
+    tools: null,
+    input_user: null,
+    response_format: null,
+    metadata: {},
+    ...extra,
+  };
+}
+
+describe('post /v1/chat/completions', () => {
+  it('returns the upstream completion unchanged and stores it with store: true', async () => {
+    const client = service.client();
+    const { data: created, response } = await client.chat.completions
+      .create({ model: 'gpt-4o', messages, store: true, metadata: { user: 'u1', env: 'prod' }, temperature: 0.5, seed: 7, user: 'end-user-1' })
+      .withResponse();
+    expect(response.status).toBe(200);
+    const requestId = response.headers.get('x-request-id')!;
+    expect(requestId).toMatch(/^req_[0-9a-f]{32}$/);
+    expect(created).toEqual(fakeCompletion({ model: 'gpt-4o', messages }, 'chatcmpl-fake-1', 1_700_000_000));
+    assertMatchesSchema('CreateChatCompletionResponse', created);
+
+    const res = await service.request('/v1/chat/completions/chatcmpl-fake-1');
+    expect(res.status).toBe(200);
+    const stored = await res.json();
+    expect(stored).toEqual(
+      expectedStored('chatcmpl-fake-1', requestId, { metadata: { user: 'u1', env: 'prod' }, temperature: 0.5, seed: 7, input_user: 'end-user-1' }),
+    );
+    assertMatchesSchema('CreateChatCompletionResponse', stored);
+    expect(await client.chat.completions.retrieve('chatcmpl-fake-1')).toEqual(stored);
+  });
+
+  it('does not forward store and metadata upstream, and forwards everything else and the key', async () => {
+    await service.client().chat.completions.create({ model: 'gpt-4o', messages, store: true, metadata: { a: 'b' }, max_completion_tokens: 5 });
+    expect(upstream.received).toHaveLength(1);
+    const [sent] = upstream.received;
+    expect(sent!.path).toBe('/v1/chat/completions');
+    expect(sent!.json).toEqual({ model: 'gpt-4o', messages, max_completion_tokens: 5 });
+    expect(sent!.headers.authorization).toBe(`Bearer ${DEFAULT_KEY}`);
+  });
+
+  it('forwards store and metadata with UPSTREAM_FORWARD_STORE=true', async () => {
+    const forwarding = await startService({ upstreamUrl: upstream.url, env: { UPSTREAM_FORWARD_STORE: 'true' } });
+    try {
+      await forwarding.client().chat.completions.create({ model: 'gpt-4o', messages, store: true, metadata: { a: 'b' } });
+      expect(upstream.received[0]!.json).toEqual({ model: 'gpt-4o', messages, store: true, metadata: { a: 'b' } });
+    } finally {
+      await forwarding.close();
+    }
+  });
+
+  it('authenticates upstream with UPSTREAM_API_KEY when set', async () => {
+    const withKey = await startService({ upstreamUrl: upstream.url, env: { UPSTREAM_API_KEY: 'sk-upstream-secret' } });
+    try {
+      await withKey.client().chat.completions.create({ model: 'gpt-4o', messages });
+      expect(upstream.received[0]!.headers.authorization).toBe('Bearer sk-upstream-secret');
+    } finally {
+      await withKey.close();
+    }
+  });
+
+  it('stores nothing without store, or with store: false', async () => {
+    const client = service.client();
+    await client.chat.completions.create({ model: 'gpt-4o', messages });
+    await client.chat.completions.create({ model: 'gpt-4o', messages, store: false, metadata: { a: 'b' } });
+    const list = await service.request('/v1/chat/completions');
+    expect(await list.json()).toEqual({ object: 'list', data: [], first_id: null, last_id: null, has_more: false });
+    const res = await service.request('/v1/chat/completions/chatcmpl-fake-1');
+    expect(res.status).toBe(404);
+  });
+
+  it('stores requests that omit store when STORE_DEFAULT=true, but never an explicit store: false', async () => {
+    const storing = await startService({ upstreamUrl: upstream.url, env: { STORE_DEFAULT: 'true' } });
+    try {
+      const client = storing.client();
+      await client.chat.completions.create({ model: 'gpt-4o', messages });
+      await client.chat.completions.create({ model: 'gpt-4o', messages, store: false });
+      const page = await client.chat.completions.list();
+      expect(page.data.map((c) => c.id)).toEqual(['chatcmpl-fake-1']);
+    } finally {
+      await storing.close();
+    }
+  });
+
+  it('keeps every choice when n > 1, and unknown upstream fields as they came', async () => {
+    upstream.handler = (request, res) =>
+      sendJson(res, 200, { ...fakeCompletion(request.json!, 'chatcmpl-n2', 1_700_000_000), provider_extra: { x: [1, 2] } });
+    await service.client().chat.completions.create({ model: 'gpt-4o', messages, n: 2, store: true });
+    const stored = await (await service.request('/v1/chat/completions/chatcmpl-n2')).json();
+    expect(stored.choices.map((c: { index: number; message: { content: string } }) => [c.index, c.message.content])).toEqual([
+      [0, 'echo 0: Hello there'],
+      [1, 'echo 1: Hello there'],
+    ]);
+    expect(stored.provider_extra).toEqual({ x: [1, 2] });
+  });
+
+  it('gives a fresh id when the upstream reuses a stored id, and tells the client', async () => {
+    upstream.nextIds = ['chatcmpl-same', 'chatcmpl-same'];
+    const client = service.client();
+    const first = await client.chat.completions.create({ model: 'gpt-4o', messages, store: true, metadata: { n: '1' } });
+    const second = await client.chat.completions.create({ model: 'gpt-4o', messages, store: true, metadata: { n: '2' } });
+    expect(first.id).toBe('chatcmpl-same');
+    expect(second.id).toMatch(/^chatcmpl-[A-Za-z0-9]{29}$/);
+    expect((await client.chat.completions.retrieve('chatcmpl-same')).metadata).toEqual({ n: '1' });
+    expect((await client.chat.completions.retrieve(second.id)).metadata).toEqual({ n: '2' });
+  });
+
+  it('counts an id as taken after its completion is deleted', async () => {
+    upstream.nextIds = ['chatcmpl-reused', 'chatcmpl-reused'];
+    const client = service.client();
+    await client.chat.completions.create({ model: 'gpt-4o', messages, store: true });
+    await client.chat.completions.delete('chatcmpl-reused');
+    const second = await client.chat.completions.create({ model: 'gpt-4o', messages, store: true });
+    expect(second.id).not.toBe('chatcmpl-reused');
+    expect((await client.chat.completions.retrieve(second.id)).id).toBe(second.id);
+  });
+
+  it('refuses bad metadata with a 400 before calling the upstream', async () => {
+    const tooMany = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v']));
+    const res = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, store: true, metadata: tooMany }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      error: {
+        message: "Invalid 'metadata': too many properties. Expected an object with at most 16 properties, but got an object with 17 properties instead.",
+        type: 'invalid_request_error',
+        param: 'metadata',
+        code: 'object_above_max_properties',
+      },
+    });
+
+    const long = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, store: true, metadata: { note: 'x'.repeat(600) } }),
+    });
+    expect(long.status).toBe(400);
+    expect(await long.json()).toEqual({
+      error: {
+        message: "Invalid 'metadata.note': string too long. Expected a string with maximum length 512, but got a string with length 600 instead.",
+        type: 'invalid_request_error',
+        param: 'metadata.note',
+        code: 'string_above_max_length',
+      },
+    });
+
+    const notString = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, store: true, metadata: { n: 5 } }),
+    });
+    expect(notString.status).toBe(400);
+    expect(await notString.json()).toEqual({
+      error: {
+        message: "Invalid type for 'metadata.n': expected a string, but got an integer instead.",
+        type: 'invalid_request_error',
+        param: 'metadata.n',
+        code: 'invalid_type',
+      },
+    });
+    expect(upstream.received).toHaveLength(0);
+  });
+
+  it('refuses stream_options without stream', async () => {
+    const res = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, stream_options: { include_usage: true } }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      error: {
+        message: "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+        type: 'invalid_request_error',
+        param: 'stream_options',
+        code: null,
+      },
+    });
+    expect(upstream.received).toHaveLength(0);
+  });
+
+  it('passes an upstream error in OpenAI shape through unchanged and stores nothing', async () => {
+    const body = { error: { message: 'Rate limit reached', type: 'requests', param: null, code: 'rate_limit_exceeded' } };
+    upstream.handler = (_request, res) => {
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '3' });
+      res.end(JSON.stringify(body));
+    };
+    const res = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, store: true }),
+    });
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('3');
+    expect(res.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{32}$/);
+    expect(await res.json()).toEqual(body);
+    expect(service.db.prepare('SELECT count(*) AS n FROM completions').get()).toEqual({ n: 0 });
+  });
+
+  it('rewrites a non-OpenAI upstream error body into the error shape', async () => {
+    upstream.handler = (_request, res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ object: 'error', message: 'maximum context length is 4096 tokens', type: 'BadRequestError', param: null, code: 400 }));
+    };
+    const res = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, store: true }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      error: { message: 'maximum context length is 4096 tokens', type: 'BadRequestError', param: null, code: null },
+    });
+
+    upstream.handler = (_request, res) => {
+      res.writeHead(502, { 'content-type': 'text/html' });
+      res.end('<html><body><h1>502 Bad Gateway</h1></body></html>');
+    };
+    const html = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, store: true }),
+    });
+    expect(html.status).toBe(502);
+    expect(html.headers.get('content-type')).toBe('application/json');
+    expect(await html.json()).toEqual({ error: { message: '502 Bad Gateway', type: 'server_error', param: null, code: null } });
+    expect(service.db.prepare('SELECT count(*) AS n FROM completions').get()).toEqual({ n: 0 });
+  });
+
+  it('answers 502 in the error shape when the upstream cannot be reached', async () => {
+    // A port that was just free: nothing listens there.
+    const closed = await startFakeUpstream();
+    await closed.close();
+    const unreachable = await startService({ upstreamUrl: closed.url });
+    try {
+      const res = await unreachable.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages, store: true }),
+      });
+      expect(res.status).toBe(502);
+      expect(await res.json()).toEqual({
+        error: { message: 'Could not reach the upstream provider (ECONNREFUSED).', type: 'server_error', param: null, code: null },
+      });
+      expect(unreachable.db.prepare('SELECT count(*) AS n FROM completions').get()).toEqual({ n: 0 });
+    } finally {
+      await unreachable.close();
+    }
+  });
+});

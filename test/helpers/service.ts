@@ -1,0 +1,89 @@
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import OpenAI from 'openai';
+import { createApp } from '../../src/app.ts';
+import { type Config, loadConfig } from '../../src/config.ts';
+import { openDatabase, type SqliteDatabase } from '../../src/db/client.ts';
+import { createLogger } from '../../src/logger.ts';
+import { createStore, type Store } from '../../src/store.ts';
+import { createUpstream } from '../../src/upstream.ts';
+
+/** A running service: the real app over a real SQLite file, listening on an ephemeral port. */
+export interface Service {
+  /** `http://127.0.0.1:PORT` (no /v1). */
+  origin: string;
+  baseURL: string;
+  db: SqliteDatabase;
+  store: Store;
+  config: Config;
+  databasePath: string;
+  /** The official client pointed at the service with the given key. */
+  client(apiKey?: string): OpenAI;
+  /** Plain fetch against the service, with `Authorization: Bearer <key>` unless `auth: false`. */
+  request(path: string, init?: RequestInit & { key?: string; auth?: boolean }): Promise<Response>;
+  /** Stops listening and closes the database; keeps the file (for restarts). */
+  stop(): Promise<void>;
+  /** Stops and deletes the database folder. */
+  close(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  upstreamUrl: string;
+  /** Environment variables on top of the defaults, as a user would set them. */
+  env?: Record<string, string>;
+  /** Reuse this database file (restart tests). */
+  databasePath?: string;
+}
+
+export const DEFAULT_KEY = 'sk-test-key-0001';
+
+export async function startService(options: ServiceOptions): Promise<Service> {
+  const folder = options.databasePath ? undefined : mkdtempSync(join(tmpdir(), 'stored-completions-'));
+  const databasePath = options.databasePath ?? join(folder!, 'completions.db');
+  const config = loadConfig({
+    DATABASE_URL: databasePath,
+    UPSTREAM_BASE_URL: options.upstreamUrl,
+    LOG_LEVEL: 'silent',
+    ...options.env,
+  });
+  const db = openDatabase(config.databaseUrl);
+  const store = createStore(db);
+  const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs });
+  const app = createApp({ store, upstream, config, logger: createLogger(config.logLevel) });
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+  await once(server, 'listening');
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const stop = async () => {
+    server.closeAllConnections();
+    server.close();
+    await once(server, 'close');
+    db.close();
+  };
+
+  return {
+    origin,
+    baseURL: `${origin}/v1`,
+    db,
+    store,
+    config,
+    databasePath,
+    client: (apiKey = DEFAULT_KEY) => new OpenAI({ apiKey, baseURL: `${origin}/v1`, maxRetries: 0 }),
+    request: (path, init = {}) => {
+      const { key = DEFAULT_KEY, auth = true, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (auth && !headers.has('authorization')) headers.set('authorization', `Bearer ${key}`);
+      return fetch(origin + path, { ...rest, headers });
+    },
+    stop,
+    close: async () => {
+      await stop();
+      if (folder) rmSync(folder, { recursive: true, force: true });
+    },
+  };
+}
