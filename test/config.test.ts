@@ -1,0 +1,61 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config).toEqual({
+      port: 8080,
+      host: '127.0.0.1',
+      databaseUrl: './data/completions.db',
+      upstreamBaseUrl: 'https://api.openai.com/v1',
+      upstreamApiKey: undefined,
+      apiKeys: undefined,
+      storeDefault: false,
+      upstreamForwardStore: false,
+      upstreamTimeoutMs: 600000,
+      bodyLimitBytes: 33554432,
+      shutdownGraceMs: 30000,
+      retentionDays: 0,
+      logLevel: 'info',
+    });
+  });
+
+  it('reads API_KEYS and API_KEYS_FILE as key:project pairs', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'keys-'));
+    try {
+      const file = join(folder, 'keys.txt');
+      writeFileSync(file, '# team keys\nsk-file-1:proj-c\n\nsk-file-2:proj-c\n');
+      const config = loadConfig({ API_KEYS: 'sk-a:proj-a, sk-b:proj-b', API_KEYS_FILE: file });
+      expect([...config.apiKeys!]).toEqual([
+        ['sk-a', 'proj-a'],
+        ['sk-b', 'proj-b'],
+        ['sk-file-1', 'proj-c'],
+        ['sk-file-2', 'proj-c'],
+      ]);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('names every bad variable', () => {
+    expect(() => loadConfig({ PORT: 'eighty', STORE_DEFAULT: 'maybe', UPSTREAM_BASE_URL: 'ftp://x', LOG_LEVEL: 'loud' })).toThrow(
+      /PORT: expected a whole number[\s\S]*UPSTREAM_BASE_URL: expected an http\(s\) URL[\s\S]*STORE_DEFAULT: expected true or false[\s\S]*LOG_LEVEL/,
+    );
+    expect(() => loadConfig({ API_KEYS: 'no-project-here' })).toThrow(/API_KEYS: expected key:project pairs/);
+  });
+
+  it('stops the process at start with the message when a value is bad', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      env: { ...process.env, PORT: '99999', DATABASE_URL: ':memory:' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('Invalid configuration:\n  PORT:');
+  });
+});

@@ -1,0 +1,170 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { assertMatchesSchema } from './helpers/openai-schema.ts';
+import { startService, type Service } from './helpers/service.ts';
+
+let upstream: FakeUpstream;
+let service: Service;
+
+beforeEach(async () => {
+  upstream = await startFakeUpstream();
+  service = await startService({ upstreamUrl: upstream.url, env: { BODY_LIMIT_BYTES: '4096' } });
+});
+
+afterEach(async () => {
+  await service.close();
+  await upstream.close();
+});
+
+function invalid(message: string, param: string | null = null, code: string | null = null) {
+  return { error: { message, type: 'invalid_request_error', param, code } };
+}
+
+async function expectError(res: Response, status: number, body: unknown): Promise<void> {
+  const text = await res.text();
+  expect(res.status, text).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+  expect(res.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{32}$/);
+  const parsed = JSON.parse(text);
+  expect(parsed).toEqual(body);
+  assertMatchesSchema('ErrorResponse', parsed);
+}
+
+const listCases: [query: string, body: unknown][] = [
+  ['limit=101', invalid("Invalid 'limit': integer above maximum value. Expected a value <= 100, but got 101 instead.", 'limit', 'integer_above_max_value')],
+  ['limit=0', invalid("Invalid 'limit': integer below minimum value. Expected a value >= 1, but got 0 instead.", 'limit', 'integer_below_min_value')],
+  ['limit=-5', invalid("Invalid 'limit': integer below minimum value. Expected a value >= 1, but got -5 instead.", 'limit', 'integer_below_min_value')],
+  ['limit=abc', invalid("Invalid 'limit': expected an integer, but got 'abc' instead.", 'limit', 'invalid_type')],
+  ['limit=2.5', invalid("Invalid 'limit': expected an integer, but got '2.5' instead.", 'limit', 'invalid_type')],
+  ['order=sideways', invalid("Invalid value: 'sideways'. Supported values are: 'asc' and 'desc'.", 'order', 'invalid_value')],
+  ['limit=1&limit=2', invalid("Invalid 'limit': expected a single value, but got 2 values.", 'limit', 'invalid_type')],
+  ['metadata=abc', invalid("Invalid type for 'metadata': expected an object, but got a string instead.", 'metadata', 'invalid_type')],
+  [
+    `metadata[note]=${'x'.repeat(600)}`,
+    invalid("Invalid 'metadata.note': string too long. Expected a string with maximum length 512, but got a string with length 600 instead.", 'metadata.note', 'string_above_max_length'),
+  ],
+  [
+    `metadata[${'k'.repeat(65)}]=v`,
+    invalid("Invalid 'metadata': key too long. Expected a key with maximum length 64, but got a key with length 65 instead.", 'metadata', 'string_above_max_length'),
+  ],
+  [
+    Array.from({ length: 17 }, (_, i) => `metadata[k${i}]=v`).join('&'),
+    invalid("Invalid 'metadata': too many properties. Expected an object with at most 16 properties, but got an object with 17 properties instead.", 'metadata', 'object_above_max_properties'),
+  ],
+];
+
+describe('errors in OpenAI shape', () => {
+  for (const [query, body] of listCases) {
+    it(`get /v1/chat/completions?${query.slice(0, 40)} is a 400`, async () => {
+      await expectError(await service.request(`/v1/chat/completions?${query}`), 400, body);
+    });
+  }
+
+  it('the messages endpoint validates limit and order the same way', async () => {
+    await expectError(
+      await service.request('/v1/chat/completions/chatcmpl-x/messages?limit=1000'),
+      400,
+      invalid("Invalid 'limit': integer above maximum value. Expected a value <= 100, but got 1000 instead.", 'limit', 'integer_above_max_value'),
+    );
+    await expectError(
+      await service.request('/v1/chat/completions/chatcmpl-x/messages?order=up'),
+      400,
+      invalid("Invalid value: 'up'. Supported values are: 'asc' and 'desc'.", 'order', 'invalid_value'),
+    );
+  });
+
+  it('malformed JSON is a 400 with OpenAI text, and the upstream is not called', async () => {
+    const parseError = invalid(
+      "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please visit https://help.openai.com.)",
+    );
+    for (const body of ['{"model": "gpt-4o",', '', 'not json', '\uFEFF{}x']) {
+      await expectError(
+        await service.request('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body }),
+        400,
+        parseError,
+      );
+    }
+    await expectError(
+      await service.request('/v1/chat/completions/chatcmpl-x', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' }),
+      400,
+      parseError,
+    );
+    expect(upstream.received).toHaveLength(0);
+  });
+
+  it('a JSON body that is not an object is a 400', async () => {
+    await expectError(
+      await service.request('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[1,2]' }),
+      400,
+      invalid('Invalid body: expected a JSON object, but got an array instead.', null, 'invalid_type'),
+    );
+    await expectError(
+      await service.request('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '"text"' }),
+      400,
+      invalid('Invalid body: expected a JSON object, but got a string instead.', null, 'invalid_type'),
+    );
+  });
+
+  it('a store that is not a boolean is a 400', async () => {
+    await expectError(
+      await service.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages: [], store: 'yes' }),
+      }),
+      400,
+      invalid("Invalid type for 'store': expected a boolean, but got a string instead.", 'store', 'invalid_type'),
+    );
+  });
+
+  it('a body over BODY_LIMIT_BYTES is a 413, whether Content-Length says so or not', async () => {
+    const big = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(5000) }] });
+    const tooLarge = { error: { message: 'Request body too large: the maximum is 4096 bytes.', type: 'invalid_request_error', param: null, code: 'request_too_large' } };
+    await expectError(
+      await service.request('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: big }),
+      413,
+      tooLarge,
+    );
+    // A streamed (chunked) body carries no Content-Length: the limit is counted as it arrives.
+    const chunked = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(big));
+        controller.close();
+      },
+    });
+    await expectError(
+      await service.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: chunked,
+        duplex: 'half',
+      } as RequestInit),
+      413,
+      tooLarge,
+    );
+    expect(upstream.received).toHaveLength(0);
+  });
+
+  it('unknown routes outside /v1 and unsupported methods are a 404 Invalid URL', async () => {
+    await expectError(await service.request('/nope', { auth: false }), 404, invalid('Invalid URL (GET /nope)'));
+    await expectError(
+      await service.request('/v1/chat/completions/chatcmpl-x', { method: 'PUT', body: '{}' }),
+      404,
+      invalid('Invalid URL (PUT /v1/chat/completions/chatcmpl-x)'),
+    );
+  });
+
+  it('a request without a key is a 401 with OpenAI text, and the upstream is not called', async () => {
+    const noKey = invalid(
+      "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys.",
+    );
+    await expectError(await service.request('/v1/chat/completions', { auth: false }), 401, noKey);
+    await expectError(
+      await service.request('/v1/chat/completions', { method: 'POST', auth: false, body: '{"model":"gpt-4o","messages":[]}' }),
+      401,
+      noKey,
+    );
+    await expectError(await service.request('/v1/chat/completions', { headers: { authorization: 'Basic abc' } }), 401, noKey);
+    expect(upstream.received).toHaveLength(0);
+  });
+});

@@ -1,0 +1,212 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { assertMatchesSchema } from './helpers/openai-schema.ts';
+import { startService, type Service } from './helpers/service.ts';
+
+let upstream: FakeUpstream;
+let service: Service;
+
+beforeEach(async () => {
+  upstream = await startFakeUpstream();
+  service = await startService({ upstreamUrl: upstream.url });
+});
+
+afterEach(async () => {
+  await service.close();
+  await upstream.close();
+});
+
+function notFound(id: string) {
+  return { error: { message: `No chat completion found with id '${id}'.`, type: 'invalid_request_error', param: null, code: null } };
+}
+
+async function createStored(metadata: Record<string, string> = {}, model = 'gpt-4o') {
+  return service.client().chat.completions.create({
+    model,
+    messages: [{ role: 'user', content: 'hi' }],
+    store: true,
+    metadata,
+  });
+}
+
+describe('get /v1/chat/completions/{id}', () => {
+  it('returns 404 with OpenAI text for an unknown id', async () => {
+    const res = await service.request('/v1/chat/completions/chatcmpl-nope');
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual(notFound('chatcmpl-nope'));
+  });
+
+  it('is reached by the official client, which maps 404 to NotFoundError', async () => {
+    await expect(service.client().chat.completions.retrieve('chatcmpl-nope')).rejects.toMatchObject({
+      status: 404,
+      error: notFound('chatcmpl-nope').error,
+    });
+  });
+});
+
+describe('post /v1/chat/completions/{id}', () => {
+  it('replaces the whole metadata map and returns the updated completion', async () => {
+    const created = await createStored({ user: 'u1', env: 'prod' });
+    const client = service.client();
+    const updated = await client.chat.completions.update(created.id, { metadata: { env: 'dev', team: 'a' } });
+    expect(updated.metadata).toEqual({ env: 'dev', team: 'a' });
+    assertMatchesSchema('CreateChatCompletionResponse', updated);
+    const retrieved = await client.chat.completions.retrieve(created.id);
+    expect(retrieved).toEqual(updated);
+
+    // The filter index follows the new map: old pairs no longer match, new ones do.
+    expect((await client.chat.completions.list({ metadata: { user: 'u1' } })).data).toEqual([]);
+    expect((await client.chat.completions.list({ metadata: { team: 'a' } })).data.map((c) => c.id)).toEqual([created.id]);
+  });
+
+  it('clears the map with metadata: null', async () => {
+    const created = await createStored({ user: 'u1' });
+    const updated = await service.client().chat.completions.update(created.id, { metadata: null });
+    expect(updated.metadata).toEqual({});
+    expect((await service.client().chat.completions.list({ metadata: { user: 'u1' } })).data).toEqual([]);
+  });
+
+  it('refuses a body without metadata', async () => {
+    const created = await createStored();
+    const res = await service.request(`/v1/chat/completions/${created.id}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      error: { message: "Missing required parameter: 'metadata'.", type: 'invalid_request_error', param: 'metadata', code: 'missing_required_parameter' },
+    });
+  });
+
+  it('refuses invalid metadata and keeps the old map', async () => {
+    const created = await createStored({ user: 'u1' });
+    const res = await service.request(`/v1/chat/completions/${created.id}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ metadata: { k: ['x'] } }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      error: { message: "Invalid type for 'metadata.k': expected a string, but got an array instead.", type: 'invalid_request_error', param: 'metadata.k', code: 'invalid_type' },
+    });
+    expect((await service.client().chat.completions.retrieve(created.id)).metadata).toEqual({ user: 'u1' });
+  });
+
+  it('returns 404 for an unknown id', async () => {
+    const res = await service.request('/v1/chat/completions/chatcmpl-nope', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ metadata: { a: 'b' } }),
+    });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual(notFound('chatcmpl-nope'));
+  });
+});
+
+describe('delete /v1/chat/completions/{id}', () => {
+  it('deletes, then 404s on retrieve, update, messages and a second delete', async () => {
+    const created = await createStored({ user: 'u1' });
+    const client = service.client();
+    const deleted = await client.chat.completions.delete(created.id);
+    expect(deleted).toEqual({ object: 'chat.completion.deleted', id: created.id, deleted: true });
+    assertMatchesSchema('ChatCompletionDeleted', deleted);
+
+    for (const [path, init] of [
+      [`/v1/chat/completions/${created.id}`, { method: 'GET' }],
+      [`/v1/chat/completions/${created.id}`, { method: 'DELETE' }],
+      [`/v1/chat/completions/${created.id}/messages`, { method: 'GET' }],
+      [`/v1/chat/completions/${created.id}`, { method: 'POST', body: '{"metadata":{}}', headers: { 'content-type': 'application/json' } }],
+    ] as const) {
+      const res = await service.request(path, init);
+      expect(res.status, `${init.method} ${path}`).toBe(404);
+      expect(await res.json()).toEqual(notFound(created.id));
+    }
+    expect((await client.chat.completions.list()).data).toEqual([]);
+    expect((await client.chat.completions.list({ metadata: { user: 'u1' } })).data).toEqual([]);
+    // Every row of the completion is gone, not just hidden.
+    for (const table of ['completions', 'choices', 'input_messages', 'metadata', 'completion_models']) {
+      expect(service.db.prepare(`SELECT count(*) AS n FROM ${table}`).get(), table).toEqual({ n: 0 });
+    }
+  });
+});
+
+describe('get /v1/chat/completions/{id}/messages', () => {
+  const input = [
+    { role: 'developer' as const, content: 'You are terse.' },
+    { role: 'user' as const, content: [{ type: 'text' as const, text: 'first part' }, { type: 'text' as const, text: 'second part' }], name: 'ann' },
+    {
+      role: 'assistant' as const,
+      content: null,
+      tool_calls: [{ id: 'call_1', type: 'function' as const, function: { name: 'lookup', arguments: '{"q":"x"}' } }],
+    },
+    { role: 'tool' as const, content: '42', tool_call_id: 'call_1' },
+    { role: 'user' as const, content: [{ type: 'image_url' as const, image_url: { url: 'https://example.com/a.png' } }] },
+  ];
+
+  async function createWithMessages() {
+    return service.client().chat.completions.create({ model: 'gpt-4o', messages: input, store: true });
+  }
+
+  it('returns the input messages in order with ids, refusal, name and content_parts', async () => {
+    const created = await createWithMessages();
+    const res = await service.request(`/v1/chat/completions/${created.id}/messages`);
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    const id = created.id;
+    expect(body).toEqual({
+      object: 'list',
+      data: [
+        { id: `${id}-0`, role: 'developer', content: 'You are terse.', refusal: null, name: null, content_parts: null },
+        { id: `${id}-1`, role: 'user', content: 'first part\nsecond part', refusal: null, name: 'ann', content_parts: input[1]!.content },
+        { id: `${id}-2`, role: 'assistant', content: null, refusal: null, name: null, content_parts: null, tool_calls: input[2]!.tool_calls },
+        { id: `${id}-3`, role: 'tool', content: '42', refusal: null, name: null, content_parts: null, tool_call_id: 'call_1' },
+        { id: `${id}-4`, role: 'user', content: null, refusal: null, name: null, content_parts: input[4]!.content },
+      ],
+      first_id: `${id}-0`,
+      last_id: `${id}-4`,
+      has_more: false,
+    });
+    assertMatchesSchema('ChatCompletionMessageList', body);
+  });
+
+  it('pages with after, limit and order, through the official client too', async () => {
+    const created = await createWithMessages();
+    const id = created.id;
+    const firstPage = await (await service.request(`/v1/chat/completions/${id}/messages?limit=2&order=desc`)).json();
+    expect(firstPage.data.map((m: { id: string }) => m.id)).toEqual([`${id}-4`, `${id}-3`]);
+    expect([firstPage.first_id, firstPage.last_id, firstPage.has_more]).toEqual([`${id}-4`, `${id}-3`, true]);
+    const next = await (await service.request(`/v1/chat/completions/${id}/messages?limit=2&order=desc&after=${id}-3`)).json();
+    expect(next.data.map((m: { id: string }) => m.id)).toEqual([`${id}-2`, `${id}-1`]);
+    const last = await (await service.request(`/v1/chat/completions/${id}/messages?limit=2&order=desc&after=${id}-1`)).json();
+    expect(last).toMatchObject({ first_id: `${id}-0`, last_id: `${id}-0`, has_more: false });
+    const end = await (await service.request(`/v1/chat/completions/${id}/messages?order=desc&after=${id}-0`)).json();
+    expect(end).toEqual({ object: 'list', data: [], first_id: null, last_id: null, has_more: false });
+
+    const seen: string[] = [];
+    for await (const message of service.client().chat.completions.messages.list(id, { limit: 2 })) seen.push(message.id);
+    expect(seen).toEqual([0, 1, 2, 3, 4].map((i) => `${id}-${i}`));
+  });
+
+  it('refuses an after that is not one of the completion message ids', async () => {
+    const created = await createWithMessages();
+    for (const after of [`${created.id}-9`, 'chatcmpl-other-1', `${created.id}-01`, `${created.id}-`]) {
+      const res = await service.request(`/v1/chat/completions/${created.id}/messages?after=${encodeURIComponent(after)}`);
+      expect(res.status, after).toBe(400);
+      expect(await res.json()).toEqual({
+        error: {
+          message: `Invalid 'after': no message found with id '${after}' in chat completion '${created.id}'.`,
+          type: 'invalid_request_error',
+          param: 'after',
+          code: null,
+        },
+      });
+    }
+  });
+
+  it('returns 404 for an unknown completion', async () => {
+    const res = await service.request('/v1/chat/completions/chatcmpl-nope/messages');
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual(notFound('chatcmpl-nope'));
+  });
+});
