@@ -98,7 +98,7 @@ describe('maskKey', () => {
   });
 });
 
-describe.each([
+describe.each<{ mode: string; env: Record<string, string> }>([
   { mode: 'pass-through mode', env: {} },
   { mode: 'API_KEYS mode', env: { API_KEYS: 'sk-good-key-000000000001:alpha' } },
 ])('no or malformed Authorization in $mode', ({ env }) => {

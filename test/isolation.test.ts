@@ -1,3 +1,4 @@
+import type { ChatCompletionListParams } from 'openai/resources/chat/completions';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { startService, type Service } from './helpers/service.ts';
@@ -174,7 +175,7 @@ describe.each(MODES)('$name', (mode) => {
     for (const caller of CALLERS) {
       const visible = CALLERS.filter((c) => sameProject(caller, c)).flatMap((c) => ids[c]);
       const client = service.client(KEYS[caller]);
-      const listIds = async (query: Parameters<typeof client.chat.completions.list>[0]) => {
+      const listIds = async (query: ChatCompletionListParams) => {
         const seen: string[] = [];
         for await (const completion of client.chat.completions.list(query)) seen.push(completion.id);
         return seen;
