@@ -169,7 +169,12 @@ export function parseListParams(params: URLSearchParams): ListParams {
     if (!match) continue;
     const key = match[1]!;
     if (seen.has(key)) {
-      throw ApiError.badRequest(`Invalid 'metadata.${key}': expected a single value.`, `metadata.${key}`, 'invalid_type');
+      const count = params.getAll(name).length;
+      throw ApiError.badRequest(
+        `Invalid 'metadata.${key}': expected a single value, but got ${count} values.`,
+        `metadata.${key}`,
+        'invalid_type',
+      );
     }
     seen.add(key);
     checkPair(key, value);
