@@ -144,6 +144,8 @@ describe.each(MODES)('$name', (mode) => {
   for (const endpoint of ENDPOINTS) {
     for (const owner of CALLERS) {
       it(`${endpoint.name}: a completion of ${owner}'s project answers only callers of that project`, async () => {
+        // Every caller has stored something, so each has a project of its own in the database to confuse.
+        for (const caller of CALLERS) await create(caller, { owner: caller });
         const id = await create(owner, { owner });
         const stored = await retrieveJson(owner, id);
         const outsiders = CALLERS.filter((c) => !sameProject(owner, c));
