@@ -89,7 +89,7 @@ describe('maskKey', () => {
     expect(maskKey('sk-proj-0123456789abcdef')).toBe(`sk-pr${'*'.repeat(15)}cdef`);
   });
 
-  it('never shows more than half of a short key, and stars a key of 8 characters or fewer entirely', () => {
+  it('always hides at least four characters, and stars a key of 8 characters or fewer entirely', () => {
     expect(maskKey('123456789')).toBe('1****6789');
     expect(maskKey('1234567890')).toBe('12****7890');
     expect(maskKey('12345678')).toBe('********');
