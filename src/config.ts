@@ -58,9 +58,12 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Parses `key:project` pairs, separated by commas or new lines; `#` starts a comment line. */
-export function parseApiKeys(text: string, source: string): Map<string, string> {
-  const keys = new Map<string, string>();
+/**
+ * Parses `key:project` pairs, separated by commas or new lines; `#` starts a comment line.
+ * A key named twice for different projects is refused: which tenant it belongs to must never be a guess.
+ */
+export function parseApiKeys(text: string, source: string, keys = new Map<string, string>()): Map<string, string> {
+  let pairs = 0;
   for (const raw of text.split(/[,\n]/)) {
     const entry = raw.trim();
     if (entry === '' || entry.startsWith('#')) continue;
@@ -70,9 +73,18 @@ export function parseApiKeys(text: string, source: string): Map<string, string> 
     if (colon <= 0 || key === '' || project === '') {
       throw new ConfigError(`${source}: expected key:project pairs, got an entry without a key or project`);
     }
+    if (/\s/.test(key)) {
+      // A bearer token has no spaces, so such a key could never be presented.
+      throw new ConfigError(`${source}: a key contains whitespace`);
+    }
+    const known = keys.get(key);
+    if (known !== undefined && known !== project) {
+      throw new ConfigError(`${source}: a key is listed for two projects ('${known}' and '${project}')`);
+    }
     keys.set(key, project);
+    pairs++;
   }
-  if (keys.size === 0) throw new ConfigError(`${source}: no key:project pairs found`);
+  if (pairs === 0) throw new ConfigError(`${source}: no key:project pairs found`);
   return keys;
 }
 
@@ -96,8 +108,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     } catch (err) {
       throw new ConfigError(`API_KEYS_FILE: cannot read ${e.API_KEYS_FILE}: ${(err as Error).message}`);
     }
-    const fromFile = parseApiKeys(text, 'API_KEYS_FILE');
-    apiKeys = new Map([...(apiKeys ?? []), ...fromFile]);
+    apiKeys = parseApiKeys(text, 'API_KEYS_FILE', apiKeys);
   }
 
   return {

@@ -14,10 +14,16 @@ export async function readBody(c: Context, limit: number): Promise<Uint8Array> {
   if (!stream) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
-    size += chunk.byteLength;
-    if (size > limit) throw tooLarge();
-    chunks.push(chunk);
+  try {
+    for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+      size += chunk.byteLength;
+      if (size > limit) throw tooLarge();
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    // The client went away or sent a broken body: its fault, not a server error worth a 500 in the logs.
+    throw ApiError.badRequest('We could not read the body of your request: the connection ended before the body was complete.');
   }
   return Buffer.concat(chunks);
 }

@@ -1,5 +1,6 @@
 import { serve } from '@hono/node-server';
 import { createApp } from './app.ts';
+import { answerClientError } from './client-error.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { openDatabase } from './db/client.ts';
 import { createLogger } from './logger.ts';
@@ -32,6 +33,7 @@ const server = serve({ fetch: app.fetch, port: config.port, hostname: config.hos
     'listening',
   );
 });
+server.on('clientError', answerClientError);
 
 let stopping = false;
 function shutdown(signal: string): void {

@@ -16,19 +16,39 @@ function checkPairCount(count: number): void {
   }
 }
 
+/** Length in Unicode code points, as OpenAI counts: an emoji is one character, not two UTF-16 units. */
+function characterCount(text: string): number {
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+}
+
+/** With the `u` flag a surrogate class matches only unpaired halves. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 function checkPair(key: string, value: string): void {
-  if (key.length > METADATA_KEY_MAX_LENGTH) {
+  const keyLength = characterCount(key);
+  if (keyLength > METADATA_KEY_MAX_LENGTH) {
     throw ApiError.badRequest(
-      `Invalid 'metadata': key too long. Expected a key with maximum length ${METADATA_KEY_MAX_LENGTH}, but got a key with length ${key.length} instead.`,
+      `Invalid 'metadata': key too long. Expected a key with maximum length ${METADATA_KEY_MAX_LENGTH}, but got a key with length ${keyLength} instead.`,
       'metadata',
       'string_above_max_length',
     );
   }
-  if (value.length > METADATA_VALUE_MAX_LENGTH) {
+  const valueLength = characterCount(value);
+  if (valueLength > METADATA_VALUE_MAX_LENGTH) {
     throw ApiError.badRequest(
-      `Invalid 'metadata.${key}': string too long. Expected a string with maximum length ${METADATA_VALUE_MAX_LENGTH}, but got a string with length ${value.length} instead.`,
+      `Invalid 'metadata.${key}': string too long. Expected a string with maximum length ${METADATA_VALUE_MAX_LENGTH}, but got a string with length ${valueLength} instead.`,
       `metadata.${key}`,
       'string_above_max_length',
+    );
+  }
+  // A lone surrogate (JSON allows "\ud800") is not text: SQLite would store bytes no UTF-8 query string can name.
+  if (LONE_SURROGATE.test(key) || LONE_SURROGATE.test(value)) {
+    throw ApiError.badRequest(
+      `Invalid 'metadata.${key}': keys and values must be valid Unicode text.`,
+      `metadata.${key}`,
+      'invalid_value',
     );
   }
 }
@@ -48,7 +68,6 @@ export function parseMetadata(value: unknown): Metadata {
   }
   const entries = Object.entries(value);
   checkPairCount(entries.length);
-  const result: Metadata = {};
   for (const [key, v] of entries) {
     if (typeof v !== 'string') {
       throw ApiError.badRequest(
@@ -58,9 +77,9 @@ export function parseMetadata(value: unknown): Metadata {
       );
     }
     checkPair(key, v);
-    result[key] = v;
   }
-  return result;
+  // fromEntries defines own properties: `result[key] = v` would drop a `__proto__` key (it sets the prototype instead).
+  return Object.fromEntries(entries) as Metadata;
 }
 
 export type SortOrder = 'asc' | 'desc';
@@ -150,7 +169,12 @@ export function parseListParams(params: URLSearchParams): ListParams {
     if (!match) continue;
     const key = match[1]!;
     if (seen.has(key)) {
-      throw ApiError.badRequest(`Invalid 'metadata.${key}': expected a single value.`, `metadata.${key}`, 'invalid_type');
+      const count = params.getAll(name).length;
+      throw ApiError.badRequest(
+        `Invalid 'metadata.${key}': expected a single value, but got ${count} values.`,
+        `metadata.${key}`,
+        'invalid_type',
+      );
     }
     seen.add(key);
     checkPair(key, value);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import OpenAI from 'openai';
 import { createApp } from '../../src/app.ts';
+import { answerClientError } from '../../src/client-error.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { openDatabase, type SqliteDatabase } from '../../src/db/client.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -56,6 +57,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs });
   const app = createApp({ store, upstream, config, logger: createLogger(config.logLevel) });
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+  server.on('clientError', answerClientError);
   await once(server, 'listening');
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
