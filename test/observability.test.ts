@@ -1,3 +1,4 @@
+import type { APIError } from 'openai';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/logger.ts';
 import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
@@ -127,7 +128,10 @@ describe('request logs', () => {
       const client = logged.client('sk-live-secret-0123456789');
       const failed = await client.chat.completions
         .create({ model: 'gpt-4o', messages: [{ role: 'user', content: secretContent }], store: true, metadata: { user: 'alice@example.com' } })
-        .catch((err: unknown) => err as { status: number; requestID: string });
+        .then(
+          () => expect.fail('the provider refused this request'),
+          (err: unknown) => err as APIError,
+        );
       expect(failed.status).toBe(400);
       const wrongKey = await logged.request('/v1/chat/completions?metadata[user]=alice@example.com', { key: 'sk-wrong-secret-9876543210' });
       expect(wrongKey.status).toBe(401);
