@@ -52,7 +52,10 @@ export function observeRequests({ metrics, logger }: { metrics: Metrics; logger:
       else logger.info(line, 'request');
     };
     const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
-    if (outgoing && !outgoing.writableFinished) {
+    if (outgoing?.destroyed && !outgoing.writableFinished) {
+      // The connection was cut (client gone, or a forced stop) before the handler even returned.
+      record(true);
+    } else if (outgoing && !outgoing.writableFinished) {
       // 'finish' when the last byte is handed to the socket; 'close' alone when the client went away first.
       let recorded = false;
       outgoing.once('finish', () => {

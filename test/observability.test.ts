@@ -168,6 +168,59 @@ describe('request logs', () => {
     }
   });
 
+  it('logs a request whose client went away as aborted', async () => {
+    let logged!: () => void;
+    const lineWritten = new Promise<void>((resolve) => {
+      logged = resolve;
+    });
+    const lines: string[] = [];
+    const service2 = await startService({
+      upstreamUrl: upstream.url,
+      logger: createLogger('info', {
+        write: (line: string) => {
+          lines.push(line);
+          logged();
+        },
+      }),
+    });
+    let received!: () => void;
+    const upstreamReached = new Promise<void>((resolve) => {
+      received = resolve;
+    });
+    upstream.handler = (_request, res) => {
+      received();
+      res.on('close', () => res.destroy());
+    };
+    try {
+      const abort = new AbortController();
+      const inFlight = service2.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages }),
+        signal: abort.signal,
+      });
+      await upstreamReached;
+      abort.abort();
+      await expect(inFlight).rejects.toThrow();
+      await lineWritten;
+      expect(lines.map((line) => JSON.parse(line) as unknown)).toEqual([
+        {
+          level: 30,
+          time: expect.any(String),
+          requestId: expect.stringMatching(/^req_[0-9a-f]{32}$/),
+          method: 'POST',
+          route: '/v1/chat/completions',
+          status: expect.any(Number),
+          durationMs: expect.any(Number),
+          aborted: true,
+          msg: 'request',
+        },
+      ]);
+    } finally {
+      await service2.close();
+    }
+  });
+
   it('logs /healthz and /metrics at debug only, so polling does not flood the log', async () => {
     const lines: string[] = [];
     const logged = await startService({ upstreamUrl: upstream.url, logger: createLogger('info', { write: (line: string) => void lines.push(line) }) });
