@@ -25,7 +25,10 @@ export function createShutdown({ server, graceMs, logger, release, exit }: Shutd
   let stopping = false;
 
   // Requests that arrive on an already open keep-alive connection while draining are served, then that connection is closed.
-  const closeAfterResponse = (_req: IncomingMessage, res: ServerResponse) => res.setHeader('connection', 'close');
+  // Prepended below: the app's own listener can answer synchronously, after which no header can be set.
+  const closeAfterResponse = (_req: IncomingMessage, res: ServerResponse) => {
+    if (!res.headersSent) res.setHeader('connection', 'close');
+  };
 
   return (signal) => {
     if (stopping) {
@@ -34,8 +37,7 @@ export function createShutdown({ server, graceMs, logger, release, exit }: Shutd
       return;
     }
     stopping = true;
-    logger.info({ signal, graceMs }, 'shutting down');
-    server.on('request', closeAfterResponse);
+    server.prependListener('request', closeAfterResponse);
 
     const idleSweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
     const deadline = setTimeout(() => {
@@ -60,5 +62,7 @@ export function createShutdown({ server, graceMs, logger, release, exit }: Shutd
       exit(0);
     });
     server.closeIdleConnections();
+    // Logged once the listening socket is closed: from this line on, new connections are refused.
+    logger.info({ signal, graceMs }, 'shutting down');
   };
 }

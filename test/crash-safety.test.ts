@@ -27,10 +27,10 @@ afterEach(async () => {
 });
 
 const KEY = 'sk-crash-test-0001';
-const ROUNDS = 4;
+const ROUNDS = 3;
 const WORKERS = 12;
 /** Acknowledged creates per round before the kill: the kill lands while the other workers' requests are in flight. */
-const ACKS_BEFORE_KILL = 60;
+const ACKS_BEFORE_KILL = 80;
 
 /** A create the service answered 200: what was sent and what came back. */
 interface Acknowledged {

@@ -1,5 +1,7 @@
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { once } from 'node:events';
 import { request, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -110,6 +112,42 @@ describe('shutdown on SIGTERM', () => {
     } finally {
       db.close();
     }
+  });
+
+  it('serves a request that arrives during the drain on an open connection, then closes that connection', async () => {
+    const server = await start();
+    const release = deferred();
+    releaseUpstream = () => release.resolve();
+    const received = holdUpstream(async (json, res) => {
+      await release.promise;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(fakeCompletion(json, 'chatcmpl-first', 1_700_000_000)));
+    });
+    const { port } = new URL(server.origin);
+    const socket = connect(Number(port), '127.0.0.1');
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+    });
+    const ended = once(socket, 'end');
+    const body = JSON.stringify({ model: 'gpt-4o', messages, store: true });
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${KEY}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    await received;
+    server.process.kill('SIGTERM');
+    await server.waitForLog('shutting down');
+    // Pipelined behind the create still in flight: it reaches the server only now, during the drain.
+    socket.write('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n');
+    release.resolve();
+    await ended;
+
+    const responses = text.split(/(?=HTTP\/1\.1 )/);
+    expect(responses.map((r) => r.split('\r\n')[0])).toEqual(['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK']);
+    expect(responses[0]).toContain('"id":"chatcmpl-first"');
+    expect(responses[1]!.toLowerCase()).toContain('\r\nconnection: close\r\n');
+    expect(responses[1]!.endsWith('\r\n\r\n{"status":"ok"}')).toBe(true);
+    expect(await server.exited).toEqual({ code: 0, signal: null });
   });
 
   it('lets an SSE response in flight stream to its end unchanged', async () => {
