@@ -4,6 +4,8 @@ import type { AppEnv } from './app-env.ts';
 import { createAuthenticator } from './auth.ts';
 import type { Config } from './config.ts';
 import { ApiError } from './errors.ts';
+import { createMetrics, instrumentStore, instrumentUpstream, type Metrics } from './metrics.ts';
+import { createOperationalRoutes, observeRequests } from './observability.ts';
 import { createCompletionHandler } from './routes/create-completion.ts';
 import { createStoredCompletionRoutes } from './routes/stored-completions.ts';
 import type { Store } from './store.ts';
@@ -15,6 +17,8 @@ export interface AppDeps {
   upstream: Upstream;
   config: Config;
   logger: Logger;
+  /** Where the app counts; a fresh registry per app when omitted, so tests never share counters. */
+  metrics?: Metrics;
 }
 
 const PROJECT_HASH_SECRET = 'project_hash_secret';
@@ -23,8 +27,11 @@ const PROJECT_HASH_SECRET = 'project_hash_secret';
  * Builds the HTTP app from its dependencies. Nothing is read from globals, so
  * tests build as many apps as they like, each over its own database.
  */
-export function createApp({ store, upstream, config, logger }: AppDeps) {
+export function createApp({ config, logger, ...deps }: AppDeps) {
   const app = new Hono<AppEnv>();
+  const metrics = deps.metrics ?? createMetrics();
+  const store = instrumentStore(deps.store, metrics);
+  const upstream = instrumentUpstream(deps.upstream, metrics);
   const authenticate = createAuthenticator({
     apiKeys: config.apiKeys,
     upstreamApiKey: config.upstreamApiKey,
@@ -38,6 +45,8 @@ export function createApp({ store, upstream, config, logger }: AppDeps) {
     c.header('x-request-id', requestId);
     await next();
   });
+  app.use('*', observeRequests({ metrics, logger }));
+  app.route('/', createOperationalRoutes({ store, metrics }));
 
   // Authentication comes before anything else on /v1: no upstream call, no database work without a key.
   app.use('/v1/*', async (c, next) => {

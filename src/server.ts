@@ -1,9 +1,13 @@
+import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.ts';
 import { answerClientError } from './client-error.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { openDatabase } from './db/client.ts';
+import { createShutdown } from './lifecycle.ts';
 import { createLogger } from './logger.ts';
+import { createMetrics } from './metrics.ts';
+import { createRetention } from './retention.ts';
 import { createStore } from './store.ts';
 import { createUpstream } from './upstream.ts';
 
@@ -25,33 +29,37 @@ const logger = createLogger(config.logLevel);
 const db = openDatabase(config.databaseUrl);
 const store = createStore(db);
 const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs });
-const app = createApp({ store, upstream, config, logger });
+const metrics = createMetrics({ processMetrics: true });
+const app = createApp({ store, upstream, config, logger, metrics });
+const retention = createRetention({ store, retentionDays: config.retentionDays, logger, metrics });
 
 const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
   logger.info(
-    { port: info.port, host: config.host, database: config.databaseUrl, upstream: config.upstreamBaseUrl, startupMs: Math.round(performance.now() - startedAt) },
+    {
+      port: info.port,
+      host: config.host,
+      database: config.databaseUrl,
+      upstream: config.upstreamBaseUrl,
+      retentionDays: config.retentionDays,
+      startupMs: Math.round(performance.now() - startedAt),
+    },
     'listening',
   );
-});
+  retention.start();
+}) as Server;
 server.on('clientError', answerClientError);
 
-let stopping = false;
-function shutdown(signal: string): void {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'shutting down');
-  const force = setTimeout(() => {
-    logger.warn('grace period over, closing remaining connections');
-    (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-  }, config.shutdownGraceMs);
-  force.unref();
-  server.close(() => {
+const shutdown = createShutdown({
+  server,
+  graceMs: config.shutdownGraceMs,
+  logger,
+  release: () => {
+    retention.stop();
+    // Folds the WAL into the main file, so a stopped service is one self-contained file to copy or back up.
     db.pragma('wal_checkpoint(TRUNCATE)');
     db.close();
-    logger.info('stopped');
-    process.exit(0);
-  });
-  (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
-}
+  },
+  exit: (code) => process.exit(code),
+});
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));

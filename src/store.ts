@@ -175,23 +175,56 @@ export function createStore(db: SqliteDatabase) {
     return getCompletion(projectName, id);
   });
 
-  const deleteCompletion = db.transaction((projectName: string, id: string): boolean => {
-    const projectId = findProjectId(projectName);
-    if (projectId === undefined) return false;
-    const row = prepare(
-      'SELECT seq, created, model, requested_model AS requestedModel, metadata FROM completions WHERE project_id = ? AND id = ?',
-    ).get(projectId, id) as { seq: number; created: number; model: string; requestedModel: string; metadata: string } | undefined;
-    if (!row) return false;
-    deletePairs(projectId, row.metadata, row.created, id);
+  /** What removing a completion needs to know: where its index rows are. */
+  interface StoredPosition {
+    seq: number;
+    projectId: number;
+    id: string;
+    created: number;
+    model: string;
+    requestedModel: string;
+    metadata: string;
+  }
+
+  const POSITION_COLUMNS = 'seq, project_id AS projectId, id, created, model, requested_model AS requestedModel, metadata';
+
+  /** Removes a completion and every row that points at it; the one place that knows them all. */
+  function removeCompletion(row: StoredPosition): void {
+    deletePairs(row.projectId, row.metadata, row.created, row.id);
     const removeModel = prepare(
       'DELETE FROM completion_models WHERE project_id = ? AND model = ? AND created = ? AND completion_id = ?',
     );
-    removeModel.run(projectId, row.requestedModel, row.created, id);
-    removeModel.run(projectId, row.model, row.created, id);
+    removeModel.run(row.projectId, row.requestedModel, row.created, row.id);
+    removeModel.run(row.projectId, row.model, row.created, row.id);
     // Choices and input messages go with it through their foreign keys' cascade.
     prepare('DELETE FROM completions WHERE seq = ?').run(row.seq);
+  }
+
+  const deleteCompletion = db.transaction((projectName: string, id: string): boolean => {
+    const projectId = findProjectId(projectName);
+    if (projectId === undefined) return false;
+    const row = prepare(`SELECT ${POSITION_COLUMNS} FROM completions WHERE project_id = ? AND id = ?`).get(projectId, id) as
+      | StoredPosition
+      | undefined;
+    if (!row) return false;
+    removeCompletion(row);
     prepare('INSERT OR IGNORE INTO deleted_completions (project_id, id, created) VALUES (?, ?, ?)').run(projectId, id, row.created);
     return true;
+  });
+
+  /**
+   * Removes up to `batchSize` completions created before `beforeCreated` (unix
+   * seconds), in one transaction, and returns how many. No tombstones: expired
+   * data is meant to free space, and an `after` cursor naming an expired
+   * completion is as unknown as one never stored.
+   */
+  const deleteExpired = db.transaction((beforeCreated: number, batchSize: number): number => {
+    const rows = prepare(`SELECT ${POSITION_COLUMNS} FROM completions WHERE created < ? LIMIT ?`).all(
+      beforeCreated,
+      batchSize,
+    ) as StoredPosition[];
+    for (const row of rows) removeCompletion(row);
+    return rows.length;
   });
 
   function getCompletion(projectName: string, id: string): CompletionRow | undefined {
@@ -337,6 +370,7 @@ export function createStore(db: SqliteDatabase) {
     updateMetadata: (projectName: string, id: string, metadata: Metadata): CompletionRow | undefined =>
       updateMetadata(projectName, id, metadata),
     deleteCompletion: (projectName: string, id: string): boolean => deleteCompletion(projectName, id),
+    deleteExpired: (beforeCreated: number, batchSize: number): number => deleteExpired(beforeCreated, batchSize),
     listMessages,
     isIdTaken,
     getOrCreateSetting,

@@ -46,6 +46,8 @@ export const completions = sqliteTable(
     uniqueIndex('completions_project_id_idx').on(t.projectId, t.id),
     // Keyset pages without a filter walk this index in order.
     index('completions_project_created_idx').on(t.projectId, t.created, t.id),
+    // Retention sweeps by age across all projects; the index above starts with project_id and cannot serve that.
+    index('completions_created_idx').on(t.created),
   ],
 );
 

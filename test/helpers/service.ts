@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import OpenAI from 'openai';
+import type { Logger } from 'pino';
 import { createApp } from '../../src/app.ts';
 import { answerClientError } from '../../src/client-error.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
@@ -39,6 +40,8 @@ export interface ServiceOptions {
   env?: Record<string, string>;
   /** Reuse this database file (restart tests). */
   databasePath?: string;
+  /** A logger of the test's own (to capture its lines); silent by default. */
+  logger?: Logger;
 }
 
 export const DEFAULT_KEY = 'sk-test-key-0001';
@@ -55,7 +58,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const db = openDatabase(config.databaseUrl);
   const store = createStore(db);
   const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs });
-  const app = createApp({ store, upstream, config, logger: createLogger(config.logLevel) });
+  const app = createApp({ store, upstream, config, logger: options.logger ?? createLogger(config.logLevel) });
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
   server.on('clientError', answerClientError);
   await once(server, 'listening');

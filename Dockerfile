@@ -1,0 +1,43 @@
+# syntax=docker/dockerfile:1
+
+# Build stage: better-sqlite3 is a native addon; when no prebuilt binary can be
+# fetched it compiles, which needs python3, make and g++. None of them reach
+# the runtime image.
+FROM node:20-bookworm-slim AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()" \
+ && npm cache clean --force
+# Keep only the compiled addon: SQLite's sources and the objects (about 25 MB) are build leftovers.
+RUN cd node_modules/better-sqlite3 \
+ && rm -rf deps src build/Release/obj build/Release/obj.target build/Release/.deps build/Release/sqlite3.a build/Release/test_extension.node \
+ && cd /app && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"
+
+# Runtime stage: node, the production node_modules, the sources and the migrations.
+# TypeScript runs through tsx (a runtime dependency), exactly as `npm start`
+# and the tests run it: one code path, no build output to drift from the sources.
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=8080 \
+    DATABASE_URL=/data/completions.db
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY package.json ./
+COPY src ./src
+COPY migrations ./migrations
+# The database lives on a volume owned by the unprivileged `node` user of the base image.
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME ["/data"]
+EXPOSE 8080
+# The image has no curl: node's own fetch checks the database through /healthz.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# node itself is the main process (not npm), so SIGTERM reaches the server's graceful stop.
+STOPSIGNAL SIGTERM
+CMD ["node", "--import", "tsx", "src/server.ts"]

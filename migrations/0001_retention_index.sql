@@ -1,0 +1,1 @@
+CREATE INDEX `completions_created_idx` ON `completions` (`created`);

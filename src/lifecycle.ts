@@ -1,0 +1,68 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+
+export interface ShutdownOptions {
+  server: Server;
+  /** How long in-flight requests and streams may go on once a stop is asked for. */
+  graceMs: number;
+  logger: Logger;
+  /** Runs once no connection is left: stop background work, checkpoint and close the database. */
+  release: () => void;
+  exit: (code: number) => void;
+}
+
+/** How often idle keep-alive connections are closed while draining (a request that just finished leaves one). */
+const IDLE_SWEEP_MS = 100;
+
+/**
+ * Graceful stop, for SIGTERM and SIGINT: stop accepting connections, let the
+ * requests and streams in flight finish for up to `graceMs`, cut what is left,
+ * then release the database and exit 0. A second signal cuts at once.
+ * Every completion acknowledged with a 200 was committed before its response
+ * was sent, so cutting a connection loses nothing that was acknowledged.
+ */
+export function createShutdown({ server, graceMs, logger, release, exit }: ShutdownOptions): (signal: string) => void {
+  let stopping = false;
+
+  // Requests that arrive on an already open keep-alive connection while draining are served, then that connection is closed.
+  // Prepended below: the app's own listener can answer synchronously, after which no header can be set.
+  const closeAfterResponse = (_req: IncomingMessage, res: ServerResponse) => {
+    if (!res.headersSent) res.setHeader('connection', 'close');
+  };
+
+  return (signal) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second stop signal: closing all connections now');
+      server.closeAllConnections();
+      return;
+    }
+    stopping = true;
+    server.prependListener('request', closeAfterResponse);
+
+    const idleSweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+    const deadline = setTimeout(() => {
+      logger.warn({ graceMs }, 'grace period over: closing the connections still open');
+      server.closeAllConnections();
+    }, graceMs);
+    // Neither timer keeps the process alive: open connections do, and when they are gone the close below runs.
+    idleSweep.unref();
+    deadline.unref();
+
+    server.close(() => {
+      clearInterval(idleSweep);
+      clearTimeout(deadline);
+      try {
+        release();
+      } catch (err) {
+        logger.error({ err }, 'releasing resources failed');
+        exit(1);
+        return;
+      }
+      logger.info('stopped');
+      exit(0);
+    });
+    server.closeIdleConnections();
+    // Logged once the listening socket is closed: from this line on, new connections are refused.
+    logger.info({ signal, graceMs }, 'shutting down');
+  };
+}

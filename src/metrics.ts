@@ -1,0 +1,123 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { ApiError } from './errors.ts';
+import type { Store } from './store.ts';
+import type { Upstream } from './upstream.ts';
+
+/**
+ * The service's Prometheus metrics, each registered on a registry of its own
+ * (never prom-client's global one), so every app a test builds counts alone.
+ */
+export interface Metrics {
+  registry: Registry;
+  /** Labelled by route pattern, never the raw path: ids in paths would make a series per completion. */
+  httpRequests: Counter<'method' | 'route' | 'status'>;
+  httpRequestDuration: Histogram<'method' | 'route' | 'status'>;
+  /** Time to the provider's response headers (to the first byte of a stream); status `error` when unreachable or timed out. */
+  upstreamDuration: Histogram<'status'>;
+  storedCompletions: Counter;
+  databaseErrors: Counter<'operation'>;
+  retentionDeleted: Counter;
+}
+
+export interface MetricsOptions {
+  /** Also export the process's CPU, memory, event-loop lag and GC (the server does; tests building many apps need not). */
+  processMetrics?: boolean;
+}
+
+/** LLM calls take from milliseconds (cached, errors) to minutes (long generations). */
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+export function createMetrics({ processMetrics = false }: MetricsOptions = {}): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  if (processMetrics) collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests answered, by method, route pattern and status.',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    }),
+    httpRequestDuration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Time from a request arriving to its response (streams included) being sent, by method, route pattern and status.',
+      labelNames: ['method', 'route', 'status'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    upstreamDuration: new Histogram({
+      name: 'upstream_request_duration_seconds',
+      help: "Time from calling the upstream provider to its response headers, by the provider's status (error: unreachable or timed out).",
+      labelNames: ['status'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    }),
+    storedCompletions: new Counter({
+      name: 'stored_completions_written_total',
+      help: 'Completions written to the database (store: true).',
+      registers,
+    }),
+    databaseErrors: new Counter({
+      name: 'database_errors_total',
+      help: 'Store operations that failed in the database, by operation.',
+      labelNames: ['operation'],
+      registers,
+    }),
+    retentionDeleted: new Counter({
+      name: 'retention_deleted_completions_total',
+      help: 'Completions deleted because they were older than RETENTION_DAYS.',
+      registers,
+    }),
+  };
+}
+
+/** The provider, timed: every call's latency lands in `upstream_request_duration_seconds`. */
+export function instrumentUpstream(upstream: Upstream, metrics: Metrics): Upstream {
+  return {
+    baseUrl: upstream.baseUrl,
+    timeoutMs: upstream.timeoutMs,
+    async send(path, request) {
+      const stop = metrics.upstreamDuration.startTimer();
+      try {
+        const response = await upstream.send(path, request);
+        stop({ status: String(response.status) });
+        return response;
+      } catch (err) {
+        stop({ status: 'error' });
+        throw err;
+      }
+    },
+  };
+}
+
+/**
+ * The store, counted: completions written, and failures of the database
+ * itself. An ApiError is a refusal of the client's input (a bad cursor), not a
+ * database failure, so it is not counted.
+ */
+export function instrumentStore(store: Store, metrics: Metrics): Store {
+  const counted: Record<string, unknown> = {};
+  for (const [operation, method] of Object.entries(store) as [string, (...args: unknown[]) => unknown][]) {
+    counted[operation] = (...args: unknown[]) => {
+      try {
+        return method(...args);
+      } catch (err) {
+        if (!(err instanceof ApiError)) metrics.databaseErrors.inc({ operation });
+        throw err;
+      }
+    };
+  }
+  const written = counted as Store;
+  return {
+    ...written,
+    saveCompletion: (projectName, record) => {
+      written.saveCompletion(projectName, record);
+      metrics.storedCompletions.inc();
+    },
+    saveCompletions: (projectName, records) => {
+      written.saveCompletions(projectName, records);
+      metrics.storedCompletions.inc(records.length);
+    },
+  };
+}

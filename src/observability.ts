@@ -1,0 +1,93 @@
+import type { ServerResponse } from 'node:http';
+import type { Context, MiddlewareHandler } from 'hono';
+import { Hono } from 'hono';
+import { routePath } from 'hono/route';
+import type { Logger } from 'pino';
+import type { AppEnv } from './app-env.ts';
+import type { Metrics } from './metrics.ts';
+import type { Store } from './store.ts';
+
+/** Operational routes: polled every few seconds, so their log lines go to debug, not info. */
+const QUIET_ROUTES = new Set(['/healthz', '/metrics']);
+
+/**
+ * The route pattern a request matched (`/v1/chat/completions/:id`), never its
+ * raw path: metric labels and log fields must not grow with the number of ids.
+ * The last matched route is the handler when there is one, else the widest
+ * middleware pattern (`/v1/*`); a request that matched nothing but the
+ * catch-all middleware is `unmatched`.
+ */
+export function routeLabel(c: Context): string {
+  const path = routePath(c, -1);
+  return path === '' || path === '*' || path === '/*' ? 'unmatched' : path;
+}
+
+/**
+ * One JSON log line and one metrics sample per request: request id, method,
+ * route pattern, status, duration. Never headers, query strings or bodies, so
+ * keys and message contents cannot reach the log.
+ * Under Node the request is recorded when its response has been written to the
+ * end (a stream included), not when the handler returns.
+ */
+export function observeRequests({ metrics, logger }: { metrics: Metrics; logger: Logger }): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const started = performance.now();
+    await next();
+    const record = (aborted: boolean) => {
+      const route = routeLabel(c);
+      const status = c.res.status;
+      const seconds = (performance.now() - started) / 1000;
+      const labels = { method: c.req.method, route, status: String(status) };
+      metrics.httpRequests.inc(labels);
+      metrics.httpRequestDuration.observe(labels, seconds);
+      const line = {
+        requestId: c.var.requestId,
+        method: c.req.method,
+        route,
+        status,
+        durationMs: Math.round(seconds * 100_000) / 100,
+        ...(aborted ? { aborted } : {}),
+      };
+      if (QUIET_ROUTES.has(route)) logger.debug(line, 'request');
+      else logger.info(line, 'request');
+    };
+    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    if (outgoing?.destroyed && !outgoing.writableFinished) {
+      // The connection was cut (client gone, or a forced stop) before the handler even returned.
+      record(true);
+    } else if (outgoing && !outgoing.writableFinished) {
+      // 'finish' when the last byte is handed to the socket; 'close' alone when the client went away first.
+      let recorded = false;
+      outgoing.once('finish', () => {
+        recorded = true;
+        record(false);
+      });
+      outgoing.once('close', () => {
+        if (!recorded) record(true);
+      });
+    } else {
+      record(false);
+    }
+  };
+}
+
+/** `GET /healthz` (200 when the database answers, else 503) and `GET /metrics` (Prometheus text). No key: they live outside /v1. */
+export function createOperationalRoutes({ store, metrics }: { store: Store; metrics: Metrics }) {
+  const routes = new Hono<AppEnv>();
+
+  routes.get('/healthz', (c) => {
+    try {
+      store.ping();
+    } catch {
+      return c.json({ status: 'unavailable' }, 503);
+    }
+    return c.json({ status: 'ok' }, 200);
+  });
+
+  routes.get('/metrics', async (c) => {
+    const text = await metrics.registry.metrics();
+    return c.body(text, 200, { 'content-type': metrics.registry.contentType });
+  });
+
+  return routes;
+}

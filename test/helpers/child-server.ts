@@ -1,0 +1,86 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { dirname, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** A log line of the child, parsed. */
+export type LogLine = Record<string, unknown> & { msg?: string };
+
+/** The real entry point (`src/server.ts`) running as its own process, as under docker or systemd. */
+export interface ChildServer {
+  origin: string;
+  process: ChildProcess;
+  /** Every JSON line the child wrote to stdout so far. */
+  logs: LogLine[];
+  /** Resolves with the first log line whose `msg` is this, now or later. */
+  waitForLog(msg: string): Promise<LogLine>;
+  /** Resolves when the process has ended. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface ChildServerOptions {
+  databasePath: string;
+  upstreamUrl: string;
+  env?: Record<string, string>;
+}
+
+/** Starts `node --import tsx src/server.ts` on an ephemeral port and resolves once it listens. */
+export async function startChildServer(options: ChildServerOptions): Promise<ChildServer> {
+  // Only what the service and node need: nothing of the test runner's environment leaks into the config.
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    ...(process.env.HOME ? { HOME: process.env.HOME } : {}),
+    ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: options.databasePath,
+    UPSTREAM_BASE_URL: options.upstreamUrl,
+    LOG_LEVEL: 'info',
+    ...options.env,
+  };
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+
+  const logs: LogLine[] = [];
+  const waiters: { msg: string; resolve: (line: LogLine) => void }[] = [];
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  createInterface({ input: child.stdout! }).on('line', (text) => {
+    let line: LogLine;
+    try {
+      line = JSON.parse(text) as LogLine;
+    } catch {
+      line = { msg: text };
+    }
+    logs.push(line);
+    for (const waiter of waiters.filter((w) => w.msg === line.msg)) {
+      waiters.splice(waiters.indexOf(waiter), 1);
+      waiter.resolve(line);
+    }
+  });
+
+  const waitForLog = (msg: string) =>
+    new Promise<LogLine>((resolveLine, reject) => {
+      const seen = logs.find((line) => line.msg === msg);
+      if (seen) return resolveLine(seen);
+      waiters.push({ msg, resolve: resolveLine });
+      void exited.then(({ code, signal }) => reject(new Error(`server exited (${code ?? signal}) before logging '${msg}':\n${stderr}`)));
+    });
+
+  const listening = await waitForLog('listening');
+  return { origin: `http://127.0.0.1:${listening.port as number}`, process: child, logs, waitForLog, exited };
+}
+
+/** A promise with its resolve handle, for letting a test decide when a fake upstream answers. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolveIt!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolveIt = r;
+  });
+  return { promise, resolve: resolveIt };
+}

@@ -1,0 +1,140 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/logger.ts';
+import { createMetrics } from '../src/metrics.ts';
+import { createRetention } from '../src/retention.ts';
+import type { CompletionRecord } from '../src/store.ts';
+import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { startService, type Service } from './helpers/service.ts';
+
+let upstream: FakeUpstream;
+let service: Service;
+
+beforeEach(async () => {
+  upstream = await startFakeUpstream();
+  // Two projects, so the sweep is shown to cross them.
+  service = await startService({ upstreamUrl: upstream.url, env: { API_KEYS: 'sk-a-000001:team-a,sk-b-000001:team-b' } });
+});
+
+afterEach(async () => {
+  await service.close();
+  await upstream.close();
+});
+
+const DAY = 86_400;
+/** The injected clock: 2027-01-15T08:00:00Z. */
+const NOW_SECONDS = 1_800_000_000;
+const now = () => NOW_SECONDS * 1000;
+const logger = createLogger('silent');
+
+function record(id: string, created: number): CompletionRecord {
+  return {
+    id,
+    created,
+    model: 'gpt-4o-2024-08-06',
+    requestedModel: 'gpt-4o',
+    metadata: { user: `u-${id}`, env: 'prod' },
+    body: JSON.stringify({ id, object: 'chat.completion', created, model: 'gpt-4o-2024-08-06' }),
+    choices: [JSON.stringify({ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop', logprobs: null })],
+    messages: [JSON.stringify({ role: 'system', content: 'x' }), JSON.stringify({ role: 'user', content: 'y' })],
+  };
+}
+
+function rowCounts(): Record<string, number> {
+  const count = (table: string) => (service.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+  return Object.fromEntries(
+    ['completions', 'choices', 'input_messages', 'metadata', 'completion_models', 'deleted_completions'].map((t) => [t, count(t)]),
+  );
+}
+
+async function listIds(key: string): Promise<string[]> {
+  const res = await service.request('/v1/chat/completions?limit=100', { key });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { data: { id: string }[] }).data.map((c) => c.id);
+}
+
+describe('retention', () => {
+  it('deletes completions older than RETENTION_DAYS with all their rows, across projects, in batches, leaving no tombstones', async () => {
+    const cutoff = NOW_SECONDS - 30 * DAY;
+    // 1,203 expired completions: more than two batches of 500.
+    const expired = (project: string, n: number) => Array.from({ length: n }, (_, i) => record(`chatcmpl-old-${project}-${i}`, cutoff - 1 - i));
+    service.store.saveCompletions('team-a', expired('a', 700));
+    service.store.saveCompletions('team-b', expired('b', 503));
+    service.store.saveCompletions('team-a', [record('chatcmpl-edge-a', cutoff), record('chatcmpl-new-a', NOW_SECONDS - DAY)]);
+    service.store.saveCompletions('team-b', [record('chatcmpl-new-b', NOW_SECONDS)]);
+    expect(rowCounts()).toEqual({
+      completions: 1206,
+      choices: 1206,
+      input_messages: 2412,
+      metadata: 2412,
+      completion_models: 2412,
+      deleted_completions: 0,
+    });
+
+    const metrics = createMetrics();
+    const retention = createRetention({ store: service.store, retentionDays: 30, logger, metrics, now, batchSize: 500 });
+    expect(await retention.sweep()).toBe(1203);
+
+    // Created exactly at the cutoff is not older than 30 days: kept.
+    expect(await listIds('sk-a-000001')).toEqual(['chatcmpl-edge-a', 'chatcmpl-new-a']);
+    expect(await listIds('sk-b-000001')).toEqual(['chatcmpl-new-b']);
+    expect(rowCounts()).toEqual({
+      completions: 3,
+      choices: 3,
+      input_messages: 6,
+      metadata: 6,
+      completion_models: 6,
+      deleted_completions: 0,
+    });
+    const gone = await service.request('/v1/chat/completions/chatcmpl-old-a-0', { key: 'sk-a-000001' });
+    expect(gone.status).toBe(404);
+    const filtered = await service.request('/v1/chat/completions?metadata[user]=u-chatcmpl-old-b-7', { key: 'sk-b-000001' });
+    expect(await filtered.json()).toEqual({ object: 'list', data: [], first_id: null, last_id: null, has_more: false });
+    expect(await metrics.registry.getSingleMetricAsString('retention_deleted_completions_total')).toContain(
+      'retention_deleted_completions_total 1203',
+    );
+
+    expect(await retention.sweep()).toBe(0);
+  });
+
+  it('follows the clock: what was recent expires once time moves on', async () => {
+    service.store.saveCompletions('team-a', [record('chatcmpl-day-0', NOW_SECONDS), record('chatcmpl-day-5', NOW_SECONDS + 5 * DAY)]);
+    let clock = NOW_SECONDS;
+    const retention = createRetention({ store: service.store, retentionDays: 7, logger, now: () => clock * 1000 });
+    expect(await retention.sweep()).toBe(0);
+    clock = NOW_SECONDS + 7 * DAY + 1;
+    expect(await retention.sweep()).toBe(1);
+    expect(await listIds('sk-a-000001')).toEqual(['chatcmpl-day-5']);
+  });
+
+  it('keeps everything with RETENTION_DAYS=0', async () => {
+    service.store.saveCompletions('team-a', [record('chatcmpl-ancient', 1)]);
+    const retention = createRetention({ store: service.store, retentionDays: 0, logger, now });
+    expect(await retention.sweep()).toBe(0);
+    retention.start();
+    retention.stop();
+    expect(await listIds('sk-a-000001')).toEqual(['chatcmpl-ancient']);
+  });
+
+  it('keeps explicit deletes and retention apart: a deleted id stays a valid cursor, an expired one does not', async () => {
+    service.store.saveCompletions('team-a', [
+      record('chatcmpl-expired', NOW_SECONDS - 40 * DAY),
+      record('chatcmpl-deleted', NOW_SECONDS - 2 * DAY),
+      record('chatcmpl-kept', NOW_SECONDS - DAY),
+    ]);
+    expect(service.store.deleteCompletion('team-a', 'chatcmpl-deleted')).toBe(true);
+    await createRetention({ store: service.store, retentionDays: 30, logger, now }).sweep();
+
+    const afterDeleted = await service.request('/v1/chat/completions?after=chatcmpl-deleted', { key: 'sk-a-000001' });
+    expect(((await afterDeleted.json()) as { data: { id: string }[] }).data.map((c) => c.id)).toEqual(['chatcmpl-kept']);
+    const afterExpired = await service.request('/v1/chat/completions?after=chatcmpl-expired', { key: 'sk-a-000001' });
+    expect(afterExpired.status).toBe(400);
+    expect(await afterExpired.json()).toEqual({
+      error: {
+        message: "Invalid 'after': no chat completion found with id 'chatcmpl-expired'.",
+        type: 'invalid_request_error',
+        param: 'after',
+        code: null,
+      },
+    });
+  });
+});

@@ -1,0 +1,213 @@
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { once } from 'node:events';
+import { request, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/db/client.ts';
+import { createStore } from '../src/store.ts';
+import { deferred, startChildServer, type ChildServer } from './helpers/child-server.ts';
+import { fakeCompletion, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
+
+let upstream: FakeUpstream;
+let folder: string;
+let databasePath: string;
+let child: ChildServer | undefined;
+/** Lets a held upstream response go; called in afterEach too, so nothing is left hanging. */
+let releaseUpstream: () => void;
+
+const KEY = 'sk-shutdown-test-0001';
+const messages = [{ role: 'user', content: 'Take your time' }];
+
+beforeEach(async () => {
+  upstream = await startFakeUpstream();
+  folder = mkdtempSync(join(tmpdir(), 'stored-completions-shutdown-'));
+  databasePath = join(folder, 'completions.db');
+  releaseUpstream = () => {};
+});
+
+afterEach(async () => {
+  releaseUpstream();
+  if (child && child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
+  await child?.exited;
+  child = undefined;
+  await upstream.close();
+  rmSync(folder, { recursive: true, force: true });
+});
+
+async function start(env: Record<string, string> = {}): Promise<ChildServer> {
+  child = await startChildServer({ databasePath, upstreamUrl: upstream.url, env: { API_KEYS: `${KEY}:team-a`, ...env } });
+  return child;
+}
+
+/** Answers every upstream call with `answer`; resolves when the first one has arrived. */
+function holdUpstream(answer: (json: Record<string, unknown>, res: ServerResponse) => Promise<void>): Promise<void> {
+  const received = deferred();
+  upstream.handler = async (req, res) => {
+    received.resolve();
+    await answer(req.json!, res);
+  };
+  return received.promise;
+}
+
+function post(origin: string, body: unknown): Promise<Response> {
+  return fetch(`${origin}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+/** A brand-new TCP connection (no pooled keep-alive one): how a new client would try. */
+function connectFresh(origin: string): Promise<string> {
+  return new Promise((resolve) => {
+    const req = request(`${origin}/healthz`, { agent: false }, (res) => {
+      res.resume();
+      resolve(`status ${res.statusCode}`);
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    req.end();
+  });
+}
+
+/** A clean stop folds the WAL back into the database file. */
+function expectCheckpointed(): void {
+  const wal = `${databasePath}-wal`;
+  expect(existsSync(wal) ? statSync(wal).size : 0).toBe(0);
+}
+
+describe('shutdown on SIGTERM', () => {
+  it('finishes and stores a slow create in flight, refuses new connections meanwhile, then exits 0 checkpointed', async () => {
+    const server = await start();
+    const release = deferred();
+    releaseUpstream = () => release.resolve();
+    const received = holdUpstream(async (json, res) => {
+      await release.promise;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(fakeCompletion(json, 'chatcmpl-slow-1', 1_700_000_000)));
+    });
+
+    const inFlight = post(server.origin, { model: 'gpt-4o', messages, store: true, metadata: { kind: 'slow' } });
+    await received;
+    server.process.kill('SIGTERM');
+    await server.waitForLog('shutting down');
+    expect(await connectFresh(server.origin)).toBe('ECONNREFUSED');
+
+    release.resolve();
+    const res = await inFlight;
+    const body = await res.json();
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(body).toEqual(fakeCompletion({ model: 'gpt-4o', messages }, 'chatcmpl-slow-1', 1_700_000_000));
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(server.logs.map((line) => line.msg)).toEqual(['listening', 'shutting down', 'request', 'stopped']);
+    expectCheckpointed();
+
+    const db = openDatabase(databasePath);
+    try {
+      const stored = createStore(db).getCompletion('team-a', 'chatcmpl-slow-1');
+      expect(stored?.id).toBe('chatcmpl-slow-1');
+      expect(JSON.parse(stored!.metadata)).toEqual({ kind: 'slow' });
+      expect(JSON.parse(`[${stored!.choices}]`)).toEqual(fakeCompletion({ model: 'gpt-4o', messages }, 'x', 0).choices);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('serves a request that arrives during the drain on an open connection, then closes that connection', async () => {
+    const server = await start();
+    const release = deferred();
+    releaseUpstream = () => release.resolve();
+    const received = holdUpstream(async (json, res) => {
+      await release.promise;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(fakeCompletion(json, 'chatcmpl-first', 1_700_000_000)));
+    });
+    const { port } = new URL(server.origin);
+    const socket = connect(Number(port), '127.0.0.1');
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+    });
+    const ended = once(socket, 'end');
+    const body = JSON.stringify({ model: 'gpt-4o', messages, store: true });
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${KEY}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    await received;
+    server.process.kill('SIGTERM');
+    await server.waitForLog('shutting down');
+    // Pipelined behind the create still in flight: it reaches the server only now, during the drain.
+    socket.write('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n');
+    release.resolve();
+    await ended;
+
+    const responses = text.split(/(?=HTTP\/1\.1 )/);
+    expect(responses.map((r) => r.split('\r\n')[0])).toEqual(['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK']);
+    expect(responses[0]).toContain('"id":"chatcmpl-first"');
+    expect(responses[1]!.toLowerCase()).toContain('\r\nconnection: close\r\n');
+    expect(responses[1]!.endsWith('\r\n\r\n{"status":"ok"}')).toBe(true);
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('lets an SSE response in flight stream to its end unchanged', async () => {
+    const server = await start();
+    const chunk = (delta: Record<string, unknown>, finish: string | null) =>
+      `data: ${JSON.stringify({ id: 'chatcmpl-sse-1', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'gpt-4o', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
+    const first = chunk({ role: 'assistant', content: '' }, null);
+    const rest = [chunk({ content: 'Slow' }, null), chunk({ content: ' answer' }, null), chunk({}, 'stop'), 'data: [DONE]\n\n'];
+    const release = deferred();
+    releaseUpstream = () => release.resolve();
+    const received = holdUpstream(async (_json, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(first);
+      await release.promise;
+      for (const part of rest) res.write(part);
+      res.end();
+    });
+
+    const inFlight = post(server.origin, { model: 'gpt-4o', messages, stream: true });
+    await received;
+    server.process.kill('SIGTERM');
+    await server.waitForLog('shutting down');
+    release.resolve();
+
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    expect(await res.text()).toBe([first, ...rest].join(''));
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expectCheckpointed();
+  });
+
+  it('cuts a request still running after SHUTDOWN_GRACE_MS (on SIGINT too) and still exits 0', async () => {
+    const server = await start({ SHUTDOWN_GRACE_MS: '200' });
+    const release = deferred();
+    releaseUpstream = () => release.resolve();
+    const received = holdUpstream(async (json, res) => {
+      await release.promise;
+      if (!res.destroyed) res.end(JSON.stringify(fakeCompletion(json, 'chatcmpl-too-slow', 1_700_000_000)));
+    });
+
+    const inFlight = post(server.origin, { model: 'gpt-4o', messages, store: true });
+    await received;
+    server.process.kill('SIGINT');
+    await expect(inFlight).rejects.toThrow('fetch failed');
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    // Whether the cut request's own line makes it out before the exit is a race, and beside the point here.
+    expect(server.logs.map((line) => line.msg).filter((msg) => msg !== 'request')).toEqual([
+      'listening',
+      'shutting down',
+      'grace period over: closing the connections still open',
+      'stopped',
+    ]);
+    expectCheckpointed();
+
+    const db = openDatabase(databasePath);
+    try {
+      expect(createStore(db).getCompletion('team-a', 'chatcmpl-too-slow')).toBeUndefined();
+    } finally {
+      db.close();
+    }
+  });
+});
