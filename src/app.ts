@@ -5,6 +5,7 @@ import { createAuthenticator } from './auth.ts';
 import type { Config } from './config.ts';
 import { ApiError } from './errors.ts';
 import { createCompletionHandler } from './routes/create-completion.ts';
+import { createPassthroughHandler } from './routes/passthrough.ts';
 import { createStoredCompletionRoutes } from './routes/stored-completions.ts';
 import type { Store } from './store.ts';
 import type { Upstream } from './upstream.ts';
@@ -47,6 +48,8 @@ export function createApp({ store, upstream, config, logger }: AppDeps) {
 
   app.post('/v1/chat/completions', createCompletionHandler({ store, upstream, config }));
   app.route('/v1/chat/completions', createStoredCompletionRoutes(store, config.bodyLimitBytes));
+  // After our own routes: whatever they do not serve under /v1 goes to the provider.
+  app.all('/v1/*', createPassthroughHandler({ upstream, bodyLimitBytes: config.bodyLimitBytes }));
 
   app.notFound((c) => {
     const error = ApiError.invalidUrl(c.req.method, c.req.path);
