@@ -177,7 +177,13 @@ export function createCompletionAssembler(): CompletionAssembler {
           if (state.toolCalls.size > 0) message.tool_calls = [...state.toolCalls.entries()].sort(([a], [b]) => a - b).map(([, call]) => call);
           return { ...state.choice, message };
         });
-      return { ...top, id, object: 'chat.completion', choices: assembled };
+      // OpenAI's order for a non-streamed completion, so a stored stream is byte-identical to a stored plain call.
+      const ordered: Json = { id, object: 'chat.completion' };
+      for (const key of ['created', 'model']) if (key in top) ordered[key] = top[key];
+      ordered.choices = assembled;
+      for (const key of ['usage', 'service_tier', 'system_fingerprint']) if (key in top) ordered[key] = top[key];
+      for (const [key, value] of Object.entries(top)) if (!(key in ordered)) ordered[key] = value;
+      return ordered;
     },
   };
 }
