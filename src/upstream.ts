@@ -112,12 +112,25 @@ function headersTimeout(ms: number): { signal: AbortSignal; clear(): void } {
  * UPSTREAM_TIMEOUT_MS, applied to each wait between two chunks once a body is
  * streaming. On failure the upstream body is cancelled, which closes its connection.
  */
-export function withIdleTimeout(body: ReadableStream<Uint8Array>, ms: number): ReadableStream<Uint8Array> {
+export function withIdleTimeout(
+  body: ReadableStream<Uint8Array>,
+  ms: number,
+  /** Ends the client's response abruptly (so it cannot pass for a complete body); the stream then closes quietly. Without it the stream errors. */
+  breakResponse?: () => void,
+): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        const result = await readWithin(reader, ms);
+        let result: ReadResult<Uint8Array>;
+        try {
+          result = await readWithin(reader, ms);
+        } catch (err) {
+          if (!breakResponse) throw err;
+          breakResponse();
+          controller.close();
+          return;
+        }
         if (result.done) controller.close();
         else controller.enqueue(result.value);
       },

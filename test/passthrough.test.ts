@@ -265,3 +265,42 @@ describe('other /v1 routes go to the upstream', () => {
     expect(upstream.received).toHaveLength(0);
   });
 });
+
+describe('pass-through faults', () => {
+  it('breaks the client response when the upstream drops mid-body, and closes both connections', async () => {
+    const raw = await startRawUpstream((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.write('first part', () => res.destroy());
+    });
+    const streaming = await startService({ upstreamUrl: raw.url });
+    try {
+      const res = await streaming.request('/v1/files/file-1/content');
+      expect(res.status).toBe(200);
+      await expect(res.text()).rejects.toThrow();
+    } finally {
+      await streaming.close();
+      await raw.close();
+    }
+  });
+
+  it('breaks the client response when the upstream goes silent mid-body for UPSTREAM_TIMEOUT_MS, and closes the upstream', async () => {
+    let upstreamClosed!: Promise<boolean>;
+    const raw = await startRawUpstream((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.write('first part');
+      upstreamClosed = new Promise((resolve) => res.on('close', () => resolve(res.writableFinished)));
+    });
+    const impatient = await startService({ upstreamUrl: raw.url, env: { UPSTREAM_TIMEOUT_MS: '150' } });
+    try {
+      const res = await impatient.request('/v1/files/file-1/content');
+      expect(res.status).toBe(200);
+      await expect(res.text()).rejects.toThrow();
+      expect(await upstreamClosed).toBe(false);
+    } finally {
+      await impatient.close();
+      await raw.close();
+    }
+  });
+});

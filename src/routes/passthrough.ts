@@ -72,6 +72,10 @@ export function createPassthroughHandler({ upstream, bodyLimitBytes }: Passthrou
 
     const headers = Object.fromEntries(forwardResponseHeaders(response.headers));
     if (!response.body) return c.body(null, response.status as 200, headers);
-    return c.body(withIdleTimeout(response.body, upstream.timeoutMs), response.status as 200, headers);
+    // Under @hono/node-server the Node response is at hand: destroying it is how a broken upstream body
+    // reaches the client (a truncated chunked body), without the adapter's stack trace on stderr.
+    const outgoing = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
+    const breakResponse = outgoing ? () => outgoing.destroy() : undefined;
+    return c.body(withIdleTimeout(response.body, upstream.timeoutMs, breakResponse), response.status as 200, headers);
   };
 }
