@@ -24,6 +24,11 @@ export interface UpstreamRequest {
    * gaps in the body (see `withIdleTimeout`). Otherwise it bounds the whole call.
    */
   streamed?: boolean;
+  /**
+   * The client's Content-Length, for a body forwarded unchanged: kept so the
+   * provider gets a sized upload rather than a chunked one (some refuse those).
+   */
+  contentLength?: string;
 }
 
 export interface Upstream {
@@ -82,9 +87,11 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       const timeout = request.streamed ? headersTimeout(options.timeoutMs) : { signal: AbortSignal.timeout(options.timeoutMs), clear() {} };
       const signal = request.signal ? AbortSignal.any([request.signal, timeout.signal]) : timeout.signal;
       try {
+        const headers = forwardRequestHeaders(request.headers, request.authorization);
+        if (request.contentLength !== undefined) headers.set('content-length', request.contentLength);
         return await fetch(options.baseUrl + path, {
           method: request.method,
-          headers: forwardRequestHeaders(request.headers, request.authorization),
+          headers,
           body: request.body ?? null,
           signal,
           redirect: 'manual',

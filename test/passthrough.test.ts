@@ -92,6 +92,9 @@ describe('other /v1 routes go to the upstream', () => {
     expect(sent!.body).toContain(`filename="train.jsonl"`);
     expect(sent!.body).toContain(`\r\n\r\n${content}\r\n--${boundary}`);
     expect(sent!.body.endsWith(`--${boundary}--\r\n`)).toBe(true);
+    // Sized as the client sized it, not re-chunked.
+    expect(sent!.headers['content-length']).toBe(String(Buffer.byteLength(sent!.body)));
+    expect(sent!.headers['transfer-encoding']).toBeUndefined();
   });
 
   it('streams the request body: the upstream has the first part before the client sends the rest', async () => {

@@ -242,6 +242,18 @@ describe('post /v1/chat/completions with stream: true', () => {
     expect(storedCount()).toEqual({ n: 0 });
   });
 
+  it('hands on a JSON answer from a provider that ignored stream: true, and stores nothing', async () => {
+    upstream.handler = (_request, res) => sendJson(res, 200, plainText);
+    const res = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual(plainText);
+    expect(storedCount()).toEqual({ n: 0 });
+  });
+
   it('aborts the upstream request when the client goes away mid-stream, and stores nothing', async () => {
     let upstreamClosed: Promise<{ finished: boolean }> | undefined;
     upstream.handler = (_request, res) => {

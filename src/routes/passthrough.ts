@@ -46,7 +46,8 @@ export function createPassthroughHandler({ upstream, bodyLimitBytes }: Passthrou
     const path = c.req.path;
     if (OWN_PATH.test(path)) throw ApiError.invalidUrl(c.req.method, path);
 
-    const declared = Number(c.req.header('content-length'));
+    const contentLength = c.req.header('content-length');
+    const declared = Number(contentLength);
     if (Number.isFinite(declared) && declared > bodyLimitBytes) throw tooLarge(bodyLimitBytes);
     let exceeded = false;
     const raw = c.req.raw.body;
@@ -63,6 +64,7 @@ export function createPassthroughHandler({ upstream, bodyLimitBytes }: Passthrou
         body,
         signal: c.req.raw.signal,
         streamed: true,
+        ...(body && contentLength !== undefined && /^\d+$/.test(contentLength) ? { contentLength } : {}),
       });
     } catch (err) {
       if (exceeded) throw tooLarge(bodyLimitBytes);

@@ -62,6 +62,11 @@ export function createStreamCompletion(deps: CreateCompletionDeps) {
       streamed: true,
     });
     if (!response.ok) return upstreamErrorResponse(c, response);
+    const headers = Object.fromEntries(forwardResponseHeaders(response.headers));
+    // A provider that ignored `stream: true` and answered one JSON document: handed on as it came, not read as events.
+    if ((response.headers.get('content-type') ?? '').toLowerCase().startsWith('application/json')) {
+      return c.body(await response.arrayBuffer(), response.status as 200, headers);
+    }
 
     const reader = (response.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() })).getReader();
     const parser = createSseParser();
@@ -196,6 +201,6 @@ export function createStreamCompletion(deps: CreateCompletionDeps) {
       { highWaterMark: 0 },
     );
 
-    return c.body(stream, response.status as 200, Object.fromEntries(forwardResponseHeaders(response.headers)));
+    return c.body(stream, response.status as 200, headers);
   };
 }
