@@ -3,7 +3,7 @@
  * straight from the fake upstream, on 127.0.0.1, requests alternating so both
  * see the same machine noise. The proxy's overhead is the difference.
  *
- *   npx tsx bench/ttfb.ts [iterations=2000]
+ *   npx tsx bench/ttfb.ts [iterations=2000] [nostore]
  */
 import { completionToChunks, openSse } from '../test/helpers/fake-sse.ts';
 import { startFakeUpstream } from '../test/helpers/fake-upstream.ts';
@@ -28,7 +28,8 @@ upstream.handler = (_request, res) => {
   sse.done();
 };
 const service = await startService({ upstreamUrl: upstream.url });
-const body = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], stream: true, store: true });
+const store = process.argv[3] !== 'nostore';
+const body = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], stream: true, store });
 const headers = { authorization: 'Bearer sk-ttfb-000001', 'content-type': 'application/json' };
 
 /** Milliseconds from sending the request to the first body bytes; the rest is read to the end. */

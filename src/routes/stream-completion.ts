@@ -120,10 +120,12 @@ export function createStreamCompletion(deps: CreateCompletionDeps) {
       }
     }
 
+    const isDone = (event: SseEvent) => !failed && !doneSeen && event.data?.trim() === '[DONE]';
+
     /** What to forward for one upstream event ('' to forward nothing). */
     function relay(event: SseEvent): string {
       if (failed || doneSeen || event.data === undefined) return event.raw;
-      if (event.data.trim() === '[DONE]') {
+      if (isDone(event)) {
         doneSeen = true;
         if (plan.store && !save()) {
           failed = true;
@@ -184,7 +186,16 @@ export function createStreamCompletion(deps: CreateCompletionDeps) {
               return finish(unfinished ? errorEvent('The upstream provider ended the stream before it finished.') : parser.pending());
             }
             let out = '';
-            for (const event of parser.push(result.value)) out += relay(event);
+            for (const event of parser.push(result.value)) {
+              if (out !== '' && isDone(event)) {
+                // The chunks before [DONE] go out before the (synchronous) write to the database, not after it.
+                controller.enqueue(encoder.encode(out));
+                out = '';
+                await new Promise((resolve) => setImmediate(resolve));
+                if (ended) return;
+              }
+              out += relay(event);
+            }
             if (doneSeen) release();
             if (out !== '') {
               controller.enqueue(encoder.encode(out));
