@@ -3,7 +3,7 @@ import type { AppEnv } from '../app-env.ts';
 import type { ErrorBody } from '../errors.ts';
 import { createCompletionAssembler } from '../streaming/assemble.ts';
 import { createSseParser, formatSseData, type SseEvent } from '../streaming/sse.ts';
-import { forwardResponseHeaders, readWithin, type ReadResult, UpstreamIdleTimeout } from '../upstream.ts';
+import { forwardResponseHeaders, readWithin, type ReadResult, UpstreamIdleTimeout, withIdleTimeout } from '../upstream.ts';
 import { newCompletionId, toCompletionRecord } from '../wire.ts';
 import { upstreamErrorResponse, type CreateCompletionDeps, type CreatePlan } from './create-completion.ts';
 
@@ -65,7 +65,7 @@ export function createStreamCompletion(deps: CreateCompletionDeps) {
     const headers = Object.fromEntries(forwardResponseHeaders(response.headers));
     // A provider that ignored `stream: true` and answered one JSON document: handed on as it came, not read as events.
     if ((response.headers.get('content-type') ?? '').toLowerCase().startsWith('application/json')) {
-      return c.body(await response.arrayBuffer(), response.status as 200, headers);
+      return c.body(response.body ? withIdleTimeout(response.body, deps.upstream.timeoutMs) : '', response.status as 200, headers);
     }
 
     const reader = (response.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() })).getReader();
