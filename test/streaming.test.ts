@@ -228,6 +228,31 @@ describe('post /v1/chat/completions with stream: true', () => {
     expect((await client.chat.completions.retrieve(freshId)).metadata).toEqual({ n: '2' });
   });
 
+  it('gives a fresh id to the second of two concurrent streams with the same upstream id', async () => {
+    const chunks = completionToChunks(plainText);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    upstream.handler = async (_request, res) => {
+      const sse = openSse(res);
+      sse.send(chunks[0]);
+      await gate;
+      for (const chunk of chunks.slice(1)) sse.send(chunk);
+      sse.done();
+    };
+    const client = service.client();
+    const first = (await client.chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true }))[Symbol.asyncIterator]();
+    const second = (await client.chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true }))[Symbol.asyncIterator]();
+    const firstId = (await first.next()).value!.id;
+    const secondId = (await second.next()).value!.id;
+    expect(firstId).toBe('chatcmpl-text');
+    expect(secondId).toMatch(/^chatcmpl-[A-Za-z0-9]{29}$/);
+    release();
+    for (let r = await first.next(); !r.done; r = await first.next()) expect(r.value.id).toBe(firstId);
+    for (let r = await second.next(); !r.done; r = await second.next()) expect(r.value.id).toBe(secondId);
+    const stored = await client.chat.completions.list();
+    expect(stored.data.map((c) => c.id).sort()).toEqual([firstId, secondId].sort());
+  });
+
   it('forwards an unstored stream untouched and does not ask for usage', async () => {
     upstream.handler = streamingHandler(plainText);
     const res = await service.request('/v1/chat/completions', {
