@@ -7,6 +7,7 @@ import { ApiError } from './errors.ts';
 import { createMetrics, instrumentStore, instrumentUpstream, type Metrics } from './metrics.ts';
 import { createOperationalRoutes, observeRequests } from './observability.ts';
 import { createCompletionHandler } from './routes/create-completion.ts';
+import { createPassthroughHandler } from './routes/passthrough.ts';
 import { createStoredCompletionRoutes } from './routes/stored-completions.ts';
 import type { Store } from './store.ts';
 import type { Upstream } from './upstream.ts';
@@ -56,6 +57,8 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
 
   app.post('/v1/chat/completions', createCompletionHandler({ store, upstream, config }));
   app.route('/v1/chat/completions', createStoredCompletionRoutes(store, config.bodyLimitBytes));
+  // After our own routes: whatever they do not serve under /v1 goes to the provider.
+  app.all('/v1/*', createPassthroughHandler({ upstream, bodyLimitBytes: config.bodyLimitBytes }));
 
   app.notFound((c) => {
     const error = ApiError.invalidUrl(c.req.method, c.req.path);

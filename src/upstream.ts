@@ -18,6 +18,17 @@ export interface UpstreamRequest {
   body?: string | Uint8Array | ReadableStream<Uint8Array> | null;
   /** Aborted when the client goes away. */
   signal?: AbortSignal;
+  /**
+   * The body is read as it arrives (streams, pass-through): the timeout then
+   * bounds only the wait for the response headers, and the caller bounds the
+   * gaps in the body (see `withIdleTimeout`). Otherwise it bounds the whole call.
+   */
+  streamed?: boolean;
+  /**
+   * The client's Content-Length, for a body forwarded unchanged: kept so the
+   * provider gets a sized upload rather than a chunked one (some refuse those).
+   */
+  contentLength?: string;
 }
 
 export interface Upstream {
@@ -73,12 +84,14 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     baseUrl: options.baseUrl,
     timeoutMs: options.timeoutMs,
     async send(path, request) {
-      const timeout = AbortSignal.timeout(options.timeoutMs);
-      const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
+      const timeout = request.streamed ? headersTimeout(options.timeoutMs) : { signal: AbortSignal.timeout(options.timeoutMs), clear() {} };
+      const signal = request.signal ? AbortSignal.any([request.signal, timeout.signal]) : timeout.signal;
       try {
+        const headers = forwardRequestHeaders(request.headers, request.authorization);
+        if (request.contentLength !== undefined) headers.set('content-length', request.contentLength);
         return await fetch(options.baseUrl + path, {
           method: request.method,
-          headers: forwardRequestHeaders(request.headers, request.authorization),
+          headers,
           body: request.body ?? null,
           signal,
           redirect: 'manual',
@@ -86,10 +99,77 @@ export function createUpstream(options: UpstreamOptions): Upstream {
           ...(request.body instanceof ReadableStream ? { duplex: 'half' } : {}),
         } as RequestInit);
       } catch (err) {
-        throw toUpstreamFailure(err, timeout);
+        throw toUpstreamFailure(err, timeout.signal);
+      } finally {
+        timeout.clear();
       }
     },
   };
+}
+
+/** A timeout that can be called off once the headers are in, so it never cuts a long stream short. */
+function headersTimeout(ms: number): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException('The upstream did not answer in time.', 'TimeoutError')), ms);
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+}
+
+/**
+ * A body stream that fails when the upstream sends nothing for `ms`: the same
+ * UPSTREAM_TIMEOUT_MS, applied to each wait between two chunks once a body is
+ * streaming. On failure the upstream body is cancelled, which closes its connection.
+ */
+export function withIdleTimeout(
+  body: ReadableStream<Uint8Array>,
+  ms: number,
+  /** Ends the client's response abruptly (so it cannot pass for a complete body); the stream then closes quietly. Without it the stream errors. */
+  breakResponse?: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let result: ReadResult<Uint8Array>;
+        try {
+          result = await readWithin(reader, ms);
+        } catch (err) {
+          if (!breakResponse) throw err;
+          breakResponse();
+          controller.close();
+          return;
+        }
+        if (result.done) controller.close();
+        else controller.enqueue(result.value);
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** What one `read()` of a stream gives (the DOM's ReadableStreamReadResult, absent from Node's lib types). */
+export type ReadResult<T> = Awaited<ReturnType<ReadableStreamDefaultReader<T>['read']>>;
+
+export class UpstreamIdleTimeout extends Error {
+  override name = 'UpstreamIdleTimeout';
+}
+
+/** One read from the upstream, or UpstreamIdleTimeout (and the upstream cancelled) when nothing comes within `ms`. */
+export async function readWithin<T>(reader: ReadableStreamDefaultReader<T>, ms: number): Promise<ReadResult<T>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const idle = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UpstreamIdleTimeout(`The upstream provider sent nothing for ${ms} ms.`)), ms);
+  });
+  try {
+    return await Promise.race([reader.read(), idle]);
+  } catch (err) {
+    if (err instanceof UpstreamIdleTimeout) reader.cancel(err).catch(() => {});
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** What a failed call to the provider becomes: 504 after the timeout, 502 when it could not be reached. */

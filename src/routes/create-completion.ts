@@ -7,6 +7,7 @@ import type { Store } from '../store.ts';
 import { forwardResponseHeaders, normalizeUpstreamError, type Upstream } from '../upstream.ts';
 import { parseMetadata, type Metadata } from '../validation.ts';
 import { newCompletionId, toCompletionRecord } from '../wire.ts';
+import { createStreamCompletion } from './stream-completion.ts';
 
 export interface CreateCompletionDeps {
   store: Store;
@@ -109,9 +110,11 @@ export function unixNow(): number {
 
 /** Reads and plans the request, then hands it to the streaming or the plain path. */
 export function createCompletionHandler(deps: CreateCompletionDeps) {
+  const streamCompletion = createStreamCompletion(deps);
   return async (c: Context<AppEnv>): Promise<Response> => {
     const request = await readJsonObject(c, deps.config.bodyLimitBytes);
     const plan = planCreate(request, deps.config);
+    if (request.stream === true) return streamCompletion(c, plan);
     return createCompletion(c, deps, plan);
   };
 }

@@ -1,0 +1,83 @@
+import type { Context } from 'hono';
+import type { AppEnv } from '../app-env.ts';
+import { ApiError } from '../errors.ts';
+import { forwardResponseHeaders, withIdleTimeout, type Upstream } from '../upstream.ts';
+import { upstreamErrorResponse } from './create-completion.ts';
+
+export interface PassthroughDeps {
+  upstream: Upstream;
+  bodyLimitBytes: number;
+}
+
+/** Our own resource: a method we do not serve there is our 404, not the provider's business. */
+const OWN_PATH = /^\/v1\/chat\/completions(\/|$)/;
+
+function tooLarge(limit: number): ApiError {
+  return new ApiError(413, `Request body too large: the maximum is ${limit} bytes.`, 'invalid_request_error', null, 'request_too_large');
+}
+
+/** The request body as a stream that fails past `limit` bytes, so nothing is buffered and nothing unbounded goes upstream. */
+function limitBody(body: ReadableStream<Uint8Array>, limit: number, onExceeded: () => void): ReadableStream<Uint8Array> {
+  let size = 0;
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        size += chunk.byteLength;
+        if (size > limit) {
+          onExceeded();
+          controller.error(tooLarge(limit));
+          return;
+        }
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+}
+
+/**
+ * Every other `/v1/...` route (models, embeddings, responses, files, audio, ...):
+ * sent to the provider as it came, any method, bodies streamed both ways and
+ * nothing stored. Only the credentials change (the tenant's upstream key), as
+ * for chat completions. Error statuses get the same normalization as there, so
+ * clients always read OpenAI's error shape.
+ */
+export function createPassthroughHandler({ upstream, bodyLimitBytes }: PassthroughDeps) {
+  return async (c: Context<AppEnv>): Promise<Response> => {
+    const path = c.req.path;
+    if (OWN_PATH.test(path)) throw ApiError.invalidUrl(c.req.method, path);
+
+    const contentLength = c.req.header('content-length');
+    const declared = Number(contentLength);
+    if (Number.isFinite(declared) && declared > bodyLimitBytes) throw tooLarge(bodyLimitBytes);
+    let exceeded = false;
+    const raw = c.req.raw.body;
+    const body = raw ? limitBody(raw, bodyLimitBytes, () => (exceeded = true)) : null;
+
+    // The path and query exactly as sent (still percent-encoded), minus the `/v1` our base URL already ends with.
+    const url = new URL(c.req.url);
+    let response: Response;
+    try {
+      response = await upstream.send(url.pathname.slice('/v1'.length) + url.search, {
+        method: c.req.method,
+        headers: c.req.raw.headers,
+        authorization: c.var.tenant.upstreamAuthorization,
+        body,
+        signal: c.req.raw.signal,
+        streamed: true,
+        ...(body && contentLength !== undefined && /^\d+$/.test(contentLength) ? { contentLength } : {}),
+      });
+    } catch (err) {
+      if (exceeded) throw tooLarge(bodyLimitBytes);
+      throw err;
+    }
+    if (response.status >= 400 && c.req.method !== 'HEAD') return upstreamErrorResponse(c, response);
+
+    const headers = Object.fromEntries(forwardResponseHeaders(response.headers));
+    if (!response.body) return c.body(null, response.status as 200, headers);
+    // Under @hono/node-server the Node response is at hand: destroying it is how a broken upstream body
+    // reaches the client (a truncated chunked body), without the adapter's stack trace on stderr.
+    const outgoing = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
+    const breakResponse = outgoing ? () => outgoing.destroy() : undefined;
+    return c.body(withIdleTimeout(response.body, upstream.timeoutMs, breakResponse), response.status as 200, headers);
+  };
+}

@@ -1,0 +1,217 @@
+import type { Context } from 'hono';
+import type { AppEnv } from '../app-env.ts';
+import type { ErrorBody } from '../errors.ts';
+import { createCompletionAssembler } from '../streaming/assemble.ts';
+import { createSseParser, formatSseData, type SseEvent } from '../streaming/sse.ts';
+import { forwardResponseHeaders, readWithin, type ReadResult, UpstreamIdleTimeout, withIdleTimeout } from '../upstream.ts';
+import { newCompletionId, toCompletionRecord } from '../wire.ts';
+import { upstreamErrorResponse, type CreateCompletionDeps, type CreatePlan } from './create-completion.ts';
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function errorEvent(message: string): string {
+  const body: ErrorBody = { error: { message, type: 'server_error', param: null, code: null } };
+  return formatSseData(JSON.stringify(body));
+}
+
+/**
+ * The body sent upstream. A stored stream always asks for usage, so the stored
+ * completion carries it; `hideUsage` says the client did not ask, and must not
+ * see the usage-only chunk (code reading `chunk.choices[0]` would break).
+ */
+function planUpstreamBody(plan: CreatePlan): { body: Json; hideUsage: boolean } {
+  const options = plan.forwarded.stream_options;
+  const clientAsked = isObject(options) && options.include_usage === true;
+  // A malformed stream_options goes upstream as it came, for the provider to refuse.
+  if (!plan.store || clientAsked || (options !== undefined && options !== null && !isObject(options))) {
+    return { body: plan.forwarded, hideUsage: false };
+  }
+  return { body: { ...plan.forwarded, stream_options: { ...(options ?? {}), include_usage: true } }, hideUsage: true };
+}
+
+/**
+ * `POST /v1/chat/completions` with `stream: true`. Each upstream event is
+ * forwarded as soon as it is complete, byte for byte unless it has to change
+ * (a fresh id, the usage we asked for on the client's behalf). Meanwhile the
+ * chunks are assembled into a `chat.completion`, stored when the upstream sends
+ * `[DONE]` and before the client receives it, so a client that has seen
+ * `[DONE]` can retrieve the completion. An error event, a dropped or silent
+ * upstream, or a client that goes away stores nothing.
+ *
+ * The id is decided at the first chunk, since the client sees it there: when
+ * the upstream's id is already stored for this tenant (or held by another
+ * stream in flight) every chunk forwarded carries a fresh one instead.
+ */
+export function createStreamCompletion(deps: CreateCompletionDeps) {
+  /** `project \0 id` of the streams in flight: their ids are taken although not yet stored. */
+  const inFlightIds = new Set<string>();
+
+  return async function streamCompletion(c: Context<AppEnv>, plan: CreatePlan): Promise<Response> {
+    const { tenant, requestId } = c.var;
+    const { body, hideUsage } = planUpstreamBody(plan);
+    const response = await deps.upstream.send('/chat/completions', {
+      method: 'POST',
+      headers: c.req.raw.headers,
+      authorization: tenant.upstreamAuthorization,
+      body: JSON.stringify(body),
+      signal: c.req.raw.signal,
+      streamed: true,
+    });
+    if (!response.ok) return upstreamErrorResponse(c, response);
+    const headers = Object.fromEntries(forwardResponseHeaders(response.headers));
+    // A provider that ignored `stream: true` and answered one JSON document: handed on as it came, not read as events.
+    if ((response.headers.get('content-type') ?? '').toLowerCase().startsWith('application/json')) {
+      return c.body(response.body ? withIdleTimeout(response.body, deps.upstream.timeoutMs) : '', response.status as 200, headers);
+    }
+
+    const reader = (response.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() })).getReader();
+    const parser = createSseParser();
+    const assembler = createCompletionAssembler();
+    const encoder = new TextEncoder();
+    const idleMs = deps.upstream.timeoutMs;
+
+    let id: string | undefined;
+    let rewriteId = false;
+    let reservation: string | undefined;
+    let sawChunk = false;
+    /** After an error event or an unreadable event nothing is stored, and the rest passes through as it comes. */
+    let failed = false;
+    let doneSeen = false;
+    let ended = false;
+
+    const release = () => {
+      if (reservation !== undefined) inFlightIds.delete(reservation);
+      reservation = undefined;
+    };
+
+    function decideId(upstreamId: unknown): void {
+      const candidate = typeof upstreamId === 'string' && upstreamId !== '' ? upstreamId : undefined;
+      const taken = (value: string) => deps.store.isIdTaken(tenant.project, value) || inFlightIds.has(`${tenant.project}\0${value}`);
+      id = candidate !== undefined && !taken(candidate) ? candidate : newCompletionId();
+      rewriteId = id !== candidate;
+      reservation = `${tenant.project}\0${id}`;
+      inFlightIds.add(reservation);
+    }
+
+    /** Writes the assembled completion; false when it could not be written. */
+    function save(): boolean {
+      if (!sawChunk || id === undefined) return true;
+      // Another process on the same database may have taken the id since the first chunk: never overwrite.
+      const storedId = deps.store.isIdTaken(tenant.project, id) ? newCompletionId() : id;
+      try {
+        deps.store.saveCompletion(
+          tenant.project,
+          toCompletionRecord({
+            request: plan.request,
+            response: assembler.result(storedId),
+            id: storedId,
+            requestId,
+            metadata: plan.metadata,
+            now: Math.floor(Date.now() / 1000),
+          }),
+        );
+        return true;
+      } catch {
+        return false;
+      }
+    }
+
+    const isDone = (event: SseEvent) => !failed && !doneSeen && event.data?.trim() === '[DONE]';
+
+    /** What to forward for one upstream event ('' to forward nothing). */
+    function relay(event: SseEvent): string {
+      if (failed || doneSeen || event.data === undefined) return event.raw;
+      if (isDone(event)) {
+        doneSeen = true;
+        if (plan.store && !save()) {
+          failed = true;
+          return errorEvent('The completion could not be stored.');
+        }
+        return event.raw;
+      }
+      let chunk: unknown;
+      try {
+        chunk = JSON.parse(event.data);
+      } catch {
+        failed = true;
+        return event.raw;
+      }
+      if (!isObject(chunk) || (chunk.error !== undefined && chunk.error !== null)) {
+        failed = true;
+        return event.raw;
+      }
+      if (!plan.store) return event.raw;
+
+      if (!sawChunk) decideId(chunk.id);
+      sawChunk = true;
+      assembler.add(chunk);
+      if (hideUsage && Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage != null) return '';
+      const stripUsage = hideUsage && 'usage' in chunk && chunk.usage === null;
+      if (!rewriteId && !stripUsage) return event.raw;
+      const changed: Json = { ...chunk };
+      if (rewriteId) changed.id = id;
+      if (stripUsage) delete changed.usage;
+      return formatSseData(JSON.stringify(changed));
+    }
+
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          const finish = (text: string) => {
+            ended = true;
+            release();
+            if (text !== '') controller.enqueue(encoder.encode(text));
+            controller.close();
+          };
+          // Loops until something is forwarded: a pull that enqueues nothing is not called again.
+          for (;;) {
+            let result: ReadResult<Uint8Array>;
+            try {
+              result = await readWithin(reader, idleMs);
+            } catch (err) {
+              if (ended) return;
+              failed = true;
+              const message =
+                err instanceof UpstreamIdleTimeout ? err.message : 'The upstream provider closed the connection before the stream finished.';
+              return finish(errorEvent(message));
+            }
+            // The client went away while we waited: cancel() has already cleaned up.
+            if (ended) return;
+            if (result.done) {
+              const unfinished = !doneSeen && !failed;
+              return finish(unfinished ? errorEvent('The upstream provider ended the stream before it finished.') : parser.pending());
+            }
+            let out = '';
+            for (const event of parser.push(result.value)) {
+              if (out !== '' && isDone(event)) {
+                // The chunks before [DONE] go out before the (synchronous) write to the database, not after it.
+                controller.enqueue(encoder.encode(out));
+                out = '';
+                await new Promise((resolve) => setImmediate(resolve));
+                if (ended) return;
+              }
+              out += relay(event);
+            }
+            if (doneSeen) release();
+            if (out !== '') {
+              controller.enqueue(encoder.encode(out));
+              return;
+            }
+          }
+        },
+        async cancel(reason) {
+          ended = true;
+          release();
+          await reader.cancel(reason).catch(() => {});
+        },
+      },
+      { highWaterMark: 0 },
+    );
+
+    return c.body(stream, response.status as 200, headers);
+  };
+}

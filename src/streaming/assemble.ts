@@ -1,0 +1,189 @@
+/**
+ * Builds, from the `chat.completion.chunk`s of a stream, the `chat.completion`
+ * the upstream would have returned without streaming: the object a plain call
+ * stores, so stored streams and stored plain calls have the same shape.
+ *
+ * Merging rules (the same as the official SDK's own accumulator):
+ * - top level: every field kept; a later chunk's value replaces an earlier one,
+ *   except that null never replaces a value (`usage: null` on every chunk, then
+ *   the totals on the last). `obfuscation` is per-chunk padding and is dropped.
+ * - choices by `index`; `finish_reason` the last non-null one; logprobs'
+ *   `content` and `refusal` arrays concatenated.
+ * - delta: `role` replaced; `content` and `refusal` strings concatenated (null
+ *   until a string arrives); `tool_calls` merged by `index`, `id`, `type` and
+ *   `function.name` replaced, `function.arguments` concatenated; the legacy
+ *   `function_call` likewise; `audio` with `data` and `transcript` concatenated.
+ *   Any other delta field: strings concatenate (`reasoning_content`, ...),
+ *   arrays concatenate, objects merge by the same rule, other values replace.
+ */
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The generic rule for fields we do not know. */
+function mergeValue(current: unknown, next: unknown): unknown {
+  if (next === null || next === undefined) return current ?? next;
+  if (typeof next === 'string' && typeof current === 'string') return current + next;
+  if (Array.isArray(next) && Array.isArray(current)) return [...current, ...next];
+  if (isObject(next) && isObject(current)) return mergeObject(current, next);
+  return next;
+}
+
+function mergeObject(target: Json, delta: Json): Json {
+  for (const [key, value] of Object.entries(delta)) target[key] = mergeValue(target[key], value);
+  return target;
+}
+
+/** Replaces unless the new value is null or absent. */
+function replaceValue(current: unknown, next: unknown): unknown {
+  return next === null || next === undefined ? current : next;
+}
+
+function concatString(current: unknown, next: unknown): unknown {
+  if (typeof next !== 'string') return current;
+  return typeof current === 'string' ? current + next : next;
+}
+
+function mergeFunction(target: Json, delta: Json): void {
+  for (const [key, value] of Object.entries(delta)) {
+    if (key === 'arguments') target.arguments = concatString(target.arguments, value);
+    else if (key === 'name') target.name = replaceValue(target.name, value);
+    else target[key] = mergeValue(target[key], value);
+  }
+}
+
+interface ChoiceState {
+  choice: Json;
+  message: Json;
+  /** Tool calls by their stream `index`, in order of first appearance. */
+  toolCalls: Map<number, Json>;
+}
+
+function mergeToolCalls(state: ChoiceState, deltas: unknown[]): void {
+  deltas.forEach((delta, position) => {
+    if (!isObject(delta)) return;
+    const index = typeof delta.index === 'number' ? delta.index : position;
+    let call = state.toolCalls.get(index);
+    if (!call) {
+      call = {};
+      state.toolCalls.set(index, call);
+    }
+    for (const [key, value] of Object.entries(delta)) {
+      // The stream's `index` only says which call a delta belongs to; a completion's tool calls carry none.
+      if (key === 'index') continue;
+      if (key === 'id' || key === 'type') call[key] = replaceValue(call[key], value);
+      else if (key === 'function' && isObject(value)) {
+        const fn = isObject(call.function) ? call.function : (call.function = {});
+        mergeFunction(fn, value);
+      } else call[key] = mergeValue(call[key], value);
+    }
+  });
+}
+
+function mergeAudio(message: Json, audio: Json): void {
+  const target = isObject(message.audio) ? message.audio : (message.audio = {});
+  for (const [key, value] of Object.entries(audio)) {
+    if (key === 'data' || key === 'transcript') target[key] = concatString(target[key], value);
+    else target[key] = replaceValue(target[key], value);
+  }
+}
+
+function mergeDelta(state: ChoiceState, delta: Json): void {
+  const { message } = state;
+  for (const [key, value] of Object.entries(delta)) {
+    switch (key) {
+      case 'role':
+        message.role = replaceValue(message.role, value);
+        break;
+      case 'content':
+      case 'refusal':
+        message[key] = concatString(message[key], value);
+        break;
+      case 'tool_calls':
+        if (Array.isArray(value)) mergeToolCalls(state, value);
+        break;
+      case 'function_call':
+        if (isObject(value)) mergeFunction(isObject(message.function_call) ? message.function_call : (message.function_call = {}), value);
+        break;
+      case 'audio':
+        if (isObject(value)) mergeAudio(message, value);
+        break;
+      default:
+        message[key] = mergeValue(message[key], value);
+    }
+  }
+}
+
+function mergeLogprobs(choice: Json, logprobs: unknown): void {
+  if (!isObject(logprobs)) return;
+  if (!isObject(choice.logprobs)) {
+    choice.logprobs = { ...logprobs };
+    return;
+  }
+  const target = choice.logprobs;
+  for (const [key, value] of Object.entries(logprobs)) target[key] = mergeValue(target[key], value);
+}
+
+export interface CompletionAssembler {
+  /** Adds one parsed chunk (an object carrying `choices`, possibly empty). */
+  add(chunk: Json): void;
+  /** The `chat.completion` so far, with the given id. */
+  result(id: string): Json;
+}
+
+export function createCompletionAssembler(): CompletionAssembler {
+  const top: Json = {};
+  const choices = new Map<number, ChoiceState>();
+
+  function choiceState(index: number): ChoiceState {
+    let state = choices.get(index);
+    if (!state) {
+      // role/content/refusal first and present, as in a non-streamed message.
+      const message: Json = { role: null, content: null, refusal: null };
+      state = { choice: { index, message, logprobs: null, finish_reason: null }, message, toolCalls: new Map() };
+      choices.set(index, state);
+    }
+    return state;
+  }
+
+  return {
+    add(chunk) {
+      for (const [key, value] of Object.entries(chunk)) {
+        if (key === 'choices' || key === 'obfuscation') continue;
+        top[key] = replaceValue(top[key], value);
+      }
+      if (!Array.isArray(chunk.choices)) return;
+      chunk.choices.forEach((raw, position) => {
+        if (!isObject(raw)) return;
+        const state = choiceState(typeof raw.index === 'number' ? raw.index : position);
+        for (const [key, value] of Object.entries(raw)) {
+          if (key === 'index') continue;
+          if (key === 'delta') {
+            if (isObject(value)) mergeDelta(state, value);
+          } else if (key === 'logprobs') mergeLogprobs(state.choice, value);
+          else if (key === 'finish_reason') state.choice.finish_reason = replaceValue(state.choice.finish_reason, value);
+          else state.choice[key] = replaceValue(state.choice[key], value);
+        }
+      });
+    },
+    result(id) {
+      const assembled = [...choices.entries()]
+        .sort(([a], [b]) => a - b)
+        .map(([, state]) => {
+          const message: Json = { ...state.message, role: state.message.role ?? 'assistant' };
+          if (state.toolCalls.size > 0) message.tool_calls = [...state.toolCalls.entries()].sort(([a], [b]) => a - b).map(([, call]) => call);
+          return { ...state.choice, message };
+        });
+      // OpenAI's order for a non-streamed completion, so a stored stream is byte-identical to a stored plain call.
+      const ordered: Json = { id, object: 'chat.completion' };
+      for (const key of ['created', 'model']) if (key in top) ordered[key] = top[key];
+      ordered.choices = assembled;
+      for (const key of ['usage', 'service_tier', 'system_fingerprint']) if (key in top) ordered[key] = top[key];
+      for (const [key, value] of Object.entries(top)) if (!(key in ordered)) ordered[key] = value;
+      return ordered;
+    },
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * A server-sent events reader that keeps each event's exact text, so the proxy
+ * can forward an event byte for byte (fields we do not know included) and only
+ * re-serialize the few it has to change.
+ */
+
+export interface SseEvent {
+  /** The event's text as received, up to and including the blank line that ended it. */
+  raw: string;
+  /** The `data:` lines joined by "\n"; undefined for an event without data (a comment or keep-alive). */
+  data: string | undefined;
+}
+
+export interface SseParser {
+  /** Feeds bytes as they arrive; returns the events they completed. */
+  push(bytes: Uint8Array): SseEvent[];
+  /** Text received after the last complete event (an event the upstream never finished). */
+  pending(): string;
+}
+
+export function createSseParser(): SseParser {
+  // `stream: true` keeps a multi-byte character split across two reads intact.
+  const decoder = new TextDecoder('utf-8');
+  let buffer = '';
+  let eventRaw = '';
+  let dataLines: string[] = [];
+
+  function takeLine(line: string, terminator: string, events: SseEvent[]): void {
+    eventRaw += line + terminator;
+    if (line === '') {
+      events.push({ raw: eventRaw, data: dataLines.length === 0 ? undefined : dataLines.join('\n') });
+      eventRaw = '';
+      dataLines = [];
+      return;
+    }
+    if (line.startsWith(':')) return;
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    if (field !== 'data') return;
+    let value = colon === -1 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    dataLines.push(value);
+  }
+
+  return {
+    push(bytes) {
+      buffer += decoder.decode(bytes, { stream: true });
+      const events: SseEvent[] = [];
+      let start = 0;
+      for (;;) {
+        const lf = buffer.indexOf('\n', start);
+        const cr = buffer.indexOf('\r', start);
+        if (lf === -1 && cr === -1) break;
+        if (cr !== -1 && (lf === -1 || cr < lf)) {
+          // A trailing "\r" may be the first half of "\r\n": wait for the next read.
+          if (cr === buffer.length - 1) break;
+          const crlf = buffer[cr + 1] === '\n';
+          takeLine(buffer.slice(start, cr), crlf ? '\r\n' : '\r', events);
+          start = cr + (crlf ? 2 : 1);
+        } else {
+          takeLine(buffer.slice(start, lf), '\n', events);
+          start = lf + 1;
+        }
+      }
+      buffer = buffer.slice(start);
+      return events;
+    },
+    pending() {
+      return eventRaw + buffer;
+    },
+  };
+}
+
+/** One event in the form the upstream itself uses. */
+export function formatSseData(data: string): string {
+  return `data: ${data}\n\n`;
+}

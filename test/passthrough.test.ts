@@ -1,0 +1,309 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { toFile } from 'openai';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { DEFAULT_KEY, startService, type Service } from './helpers/service.ts';
+
+let upstream: FakeUpstream;
+let service: Service;
+
+beforeEach(async () => {
+  upstream = await startFakeUpstream();
+  service = await startService({ upstreamUrl: upstream.url });
+});
+
+afterEach(async () => {
+  await service.close();
+  await upstream.close();
+});
+
+/** A provider that hands each raw request to the test as it arrives, before its body is read, for the streaming cases. */
+async function startRawUpstream(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer(handle);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    close: async () => {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
+
+function storedCount(): unknown {
+  return service.db.prepare('SELECT count(*) AS n FROM completions').get();
+}
+
+describe('other /v1 routes go to the upstream', () => {
+  it('get /v1/models through the official client, with the query string and the tenant credentials', async () => {
+    const models = { object: 'list', data: [{ id: 'gpt-4o', object: 'model', created: 1_700_000_000, owned_by: 'openai' }] };
+    upstream.handler = (request, res) => sendJson(res, 200, models);
+    const page = await service.client().models.list();
+    expect(page.data).toEqual(models.data);
+
+    const res = await service.request('/v1/models?limit=5&x=a%20b');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{32}$/);
+    expect(res.headers.get('x-upstream-request-id')).toBe('req_upstream');
+    expect(await res.json()).toEqual(models);
+    expect(upstream.received.map((r) => [r.method, r.path, r.headers.authorization])).toEqual([
+      ['GET', '/v1/models', `Bearer ${DEFAULT_KEY}`],
+      ['GET', '/v1/models?limit=5&x=a%20b', `Bearer ${DEFAULT_KEY}`],
+    ]);
+    expect(storedCount()).toEqual({ n: 0 });
+  });
+
+  it('post /v1/embeddings through the official client, body unchanged', async () => {
+    const embedding = { object: 'list', data: [{ object: 'embedding', index: 0, embedding: [0.5, -0.25] }], model: 'text-embedding-3-small', usage: { prompt_tokens: 2, total_tokens: 2 } };
+    upstream.handler = (request, res) => sendJson(res, 200, embedding);
+    const result = await service.client().embeddings.create({ model: 'text-embedding-3-small', input: 'hello world', encoding_format: 'float' });
+    expect(result).toEqual(embedding);
+    expect(upstream.received[0]!.path).toBe('/v1/embeddings');
+    expect(upstream.received[0]!.json).toEqual({ model: 'text-embedding-3-small', input: 'hello world', encoding_format: 'float' });
+  });
+
+  it('uses UPSTREAM_API_KEY for pass-through routes too', async () => {
+    const withKey = await startService({ upstreamUrl: upstream.url, env: { UPSTREAM_API_KEY: 'sk-upstream-secret' } });
+    try {
+      upstream.handler = (request, res) => sendJson(res, 200, { object: 'list', data: [] });
+      await withKey.client().models.list();
+      expect(upstream.received[0]!.headers.authorization).toBe('Bearer sk-upstream-secret');
+    } finally {
+      await withKey.close();
+    }
+  });
+
+  it('forwards a multipart upload as sent', async () => {
+    const file = { id: 'file-abc', object: 'file', bytes: 24, created_at: 1_700_000_000, filename: 'train.jsonl', purpose: 'fine-tune', status: 'processed' };
+    upstream.handler = (request, res) => sendJson(res, 200, file);
+    const content = '{"messages":[]}\n{"a":1}\n';
+    const created = await service.client().files.create({ file: await toFile(Buffer.from(content), 'train.jsonl'), purpose: 'fine-tune' });
+    expect(created).toEqual(file);
+    const [sent] = upstream.received;
+    expect(sent!.method).toBe('POST');
+    expect(sent!.path).toBe('/v1/files');
+    const boundary = /boundary=(.+)$/.exec(sent!.headers['content-type']!)![1]!;
+    expect(sent!.body).toContain(`--${boundary}\r\n`);
+    expect(sent!.body).toContain('name="purpose"\r\n\r\nfine-tune\r\n');
+    expect(sent!.body).toContain(`filename="train.jsonl"`);
+    expect(sent!.body).toContain(`\r\n\r\n${content}\r\n--${boundary}`);
+    expect(sent!.body.endsWith(`--${boundary}--\r\n`)).toBe(true);
+    // Sized as the client sized it, not re-chunked.
+    expect(sent!.headers['content-length']).toBe(String(Buffer.byteLength(sent!.body)));
+    expect(sent!.headers['transfer-encoding']).toBeUndefined();
+  });
+
+  it('streams the request body: the upstream has the first part before the client sends the rest', async () => {
+    let firstPartArrived!: () => void;
+    const arrived = new Promise<void>((resolve) => (firstPartArrived = resolve));
+    const raw = await startRawUpstream(async (req, res) => {
+      const parts: string[] = [];
+      for await (const chunk of req) {
+        parts.push(String(chunk));
+        if (parts.length === 1) firstPartArrived();
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ received: parts.join('') }));
+    });
+    const streaming = await startService({ upstreamUrl: raw.url });
+    try {
+      const encoder = new TextEncoder();
+      let sendRest!: () => void;
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(encoder.encode('part one;'));
+          sendRest = () => {
+            controller.enqueue(encoder.encode('part two'));
+            controller.close();
+          };
+        },
+      });
+      const responsePromise = streaming.request('/v1/audio/transcriptions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+        body,
+        duplex: 'half',
+      } as RequestInit);
+      // Would never resolve if the proxy waited for the whole body.
+      await arrived;
+      sendRest();
+      const res = await responsePromise;
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ received: 'part one;part two' });
+    } finally {
+      await streaming.close();
+      await raw.close();
+    }
+  });
+
+  it('streams a non-JSON response: the client reads the first bytes before the upstream sends the rest', async () => {
+    let sendRest!: () => void;
+    const raw = await startRawUpstream((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'audio/mpeg', 'x-request-id': 'req_audio' });
+      res.write(Buffer.from([0xff, 0xfb, 0x90, 0x00]));
+      sendRest = () => res.end(Buffer.from([0x01, 0x02]));
+    });
+    const streaming = await startService({ upstreamUrl: raw.url });
+    try {
+      const res = await streaming.request('/v1/audio/speech', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'tts-1', input: 'hi', voice: 'alloy' }),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('audio/mpeg');
+      expect(res.headers.get('x-upstream-request-id')).toBe('req_audio');
+      const reader = res.body!.getReader();
+      const first = await reader.read();
+      expect([...first.value!]).toEqual([0xff, 0xfb, 0x90, 0x00]);
+      sendRest();
+      const rest: number[] = [];
+      for (let r = await reader.read(); !r.done; r = await reader.read()) rest.push(...r.value);
+      expect(rest).toEqual([0x01, 0x02]);
+    } finally {
+      await streaming.close();
+      await raw.close();
+    }
+  });
+
+  it('passes any method through, and an upstream error status with its error body', async () => {
+    upstream.handler = (request, res) => sendJson(res, 404, { error: { message: `No such file: file-x (${request.method})`, type: 'invalid_request_error', param: 'id', code: null } });
+    const res = await service.request('/v1/files/file-x', { method: 'DELETE' });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: { message: 'No such file: file-x (DELETE)', type: 'invalid_request_error', param: 'id', code: null } });
+    expect(upstream.received.map((r) => [r.method, r.path])).toEqual([['DELETE', '/v1/files/file-x']]);
+  });
+
+  it('rewrites a non-OpenAI error body into the error shape', async () => {
+    upstream.handler = (_request, res) => {
+      res.writeHead(503, { 'content-type': 'text/html' });
+      res.end('<html><body>Service Unavailable</body></html>');
+    };
+    const res = await service.request('/v1/models');
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ error: { message: 'Service Unavailable', type: 'server_error', param: null, code: null } });
+  });
+
+  it('answers 413 for a declared body above BODY_LIMIT_BYTES without calling the upstream', async () => {
+    const small = await startService({ upstreamUrl: upstream.url, env: { BODY_LIMIT_BYTES: '2048' } });
+    try {
+      const res = await small.request('/v1/embeddings', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ input: 'x'.repeat(4000) }),
+      });
+      expect(res.status).toBe(413);
+      expect(await res.json()).toEqual({
+        error: { message: 'Request body too large: the maximum is 2048 bytes.', type: 'invalid_request_error', param: null, code: 'request_too_large' },
+      });
+      expect(upstream.received).toHaveLength(0);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('answers 413 when a streamed body without a length grows past BODY_LIMIT_BYTES', async () => {
+    const small = await startService({ upstreamUrl: upstream.url, env: { BODY_LIMIT_BYTES: '2048' } });
+    try {
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new Uint8Array(1500));
+          controller.enqueue(new Uint8Array(1500));
+          controller.close();
+        },
+      });
+      const res = await small.request('/v1/files', { method: 'POST', body, duplex: 'half' } as RequestInit);
+      expect(res.status).toBe(413);
+      expect(await res.json()).toEqual({
+        error: { message: 'Request body too large: the maximum is 2048 bytes.', type: 'invalid_request_error', param: null, code: 'request_too_large' },
+      });
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('answers 504 when the upstream does not answer in time', async () => {
+    const impatient = await startService({ upstreamUrl: upstream.url, env: { UPSTREAM_TIMEOUT_MS: '100' } });
+    try {
+      upstream.handler = () => {};
+      const res = await impatient.request('/v1/models');
+      expect(res.status).toBe(504);
+      expect(await res.json()).toEqual({
+        error: { message: 'The upstream provider did not answer in time.', type: 'server_error', param: null, code: null },
+      });
+    } finally {
+      await impatient.close();
+    }
+  });
+
+  it('requires a key before forwarding anything', async () => {
+    const res = await service.request('/v1/models', { auth: false });
+    expect(res.status).toBe(401);
+    expect(upstream.received).toHaveLength(0);
+  });
+
+  it('keeps our own chat-completions paths local: a method we do not serve is our 404', async () => {
+    for (const [method, path] of [
+      ['PUT', '/v1/chat/completions/x'],
+      ['PATCH', '/v1/chat/completions'],
+      ['POST', '/v1/chat/completions/x/messages'],
+      ['GET', '/v1/chat/completions/x/messages/y'],
+    ] as const) {
+      const res = await service.request(path, { method });
+      expect(res.status, path).toBe(404);
+      expect(await res.json()).toEqual({ error: { message: `Invalid URL (${method} ${path})`, type: 'invalid_request_error', param: null, code: null } });
+    }
+    expect(upstream.received).toHaveLength(0);
+  });
+
+  it('keeps unknown paths outside /v1 local', async () => {
+    const res = await service.request('/v2/models');
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: { message: 'Invalid URL (GET /v2/models)', type: 'invalid_request_error', param: null, code: null } });
+    expect(upstream.received).toHaveLength(0);
+  });
+});
+
+describe('pass-through faults', () => {
+  it('breaks the client response when the upstream drops mid-body, and closes both connections', async () => {
+    const raw = await startRawUpstream((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.write('first part', () => res.destroy());
+    });
+    const streaming = await startService({ upstreamUrl: raw.url });
+    try {
+      const res = await streaming.request('/v1/files/file-1/content');
+      expect(res.status).toBe(200);
+      await expect(res.text()).rejects.toThrow();
+    } finally {
+      await streaming.close();
+      await raw.close();
+    }
+  });
+
+  it('breaks the client response when the upstream goes silent mid-body for UPSTREAM_TIMEOUT_MS, and closes the upstream', async () => {
+    let upstreamClosed!: Promise<boolean>;
+    const raw = await startRawUpstream((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.write('first part');
+      upstreamClosed = new Promise((resolve) => res.on('close', () => resolve(res.writableFinished)));
+    });
+    const impatient = await startService({ upstreamUrl: raw.url, env: { UPSTREAM_TIMEOUT_MS: '150' } });
+    try {
+      const res = await impatient.request('/v1/files/file-1/content');
+      expect(res.status).toBe(200);
+      await expect(res.text()).rejects.toThrow();
+      expect(await upstreamClosed).toBe(false);
+    } finally {
+      await impatient.close();
+      await raw.close();
+    }
+  });
+});

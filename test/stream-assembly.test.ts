@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { createCompletionAssembler } from '../src/streaming/assemble.ts';
+import { createSseParser } from '../src/streaming/sse.ts';
+
+const encode = (text: string) => new TextEncoder().encode(text);
+
+describe('sse parser', () => {
+  it('keeps each event exact, across any split of the bytes and any line ending', () => {
+    const text = 'data: {"a":1}\n\n: keep-alive\n\ndata: {"b":"é"}\r\n\r\ndata: line1\ndata: line2\r\rdata: [DONE]\n\n';
+    const bytes = encode(text);
+    for (let size = 1; size <= bytes.length; size++) {
+      const parser = createSseParser();
+      const events = [];
+      for (let i = 0; i < bytes.length; i += size) events.push(...parser.push(bytes.slice(i, i + size)));
+      expect(events, `split every ${size} bytes`).toEqual([
+        { raw: 'data: {"a":1}\n\n', data: '{"a":1}' },
+        { raw: ': keep-alive\n\n', data: undefined },
+        { raw: 'data: {"b":"é"}\r\n\r\n', data: '{"b":"é"}' },
+        { raw: 'data: line1\ndata: line2\r\r', data: 'line1\nline2' },
+        { raw: 'data: [DONE]\n\n', data: '[DONE]' },
+      ]);
+      expect(parser.pending()).toBe('');
+    }
+  });
+
+  it('holds an unfinished event back', () => {
+    const parser = createSseParser();
+    expect(parser.push(encode('data: {"a":1}\n\ndata: {"b"'))).toEqual([{ raw: 'data: {"a":1}\n\n', data: '{"a":1}' }]);
+    expect(parser.pending()).toBe('data: {"b"');
+  });
+});
+
+describe('completion assembler', () => {
+  const envelope = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm' };
+
+  it('merges deltas: content, tool calls by index, audio, unknown string fields; later non-null top-level values win', () => {
+    const assembler = createCompletionAssembler();
+    const chunks = [
+      { ...envelope, usage: null, obfuscation: 'x', choices: [{ index: 0, delta: { role: 'assistant', content: '', reasoning_content: 'Th' }, logprobs: null, finish_reason: null }] },
+      { ...envelope, usage: null, choices: [{ index: 0, delta: { reasoning_content: 'ink', tool_calls: [{ index: 1, id: 'call_b', type: 'function', function: { name: 'b', arguments: '' } }] }, finish_reason: null }] },
+      { ...envelope, usage: null, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'a', arguments: '{"x"' } }] } }] },
+      { ...envelope, usage: null, choices: [{ index: 0, delta: { tool_calls: [{ index: 1, function: { arguments: '{}' } }, { index: 0, function: { arguments: ':1}' } }] } }] },
+      { ...envelope, usage: null, choices: [{ index: 0, delta: { audio: { id: 'audio_1', transcript: 'he', data: 'AA' } } }] },
+      { ...envelope, usage: null, choices: [{ index: 0, delta: { audio: { transcript: 'llo', data: 'BB', expires_at: 9 } } }] },
+      { ...envelope, usage: null, choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] },
+      { ...envelope, choices: [], usage: { total_tokens: 3 } },
+    ];
+    for (const chunk of chunks) assembler.add(chunk);
+    expect(assembler.result('chatcmpl-stored')).toEqual({
+      id: 'chatcmpl-stored',
+      object: 'chat.completion',
+      created: 1,
+      model: 'm',
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            content: '',
+            refusal: null,
+            reasoning_content: 'Think',
+            audio: { id: 'audio_1', transcript: 'hello', data: 'AABB', expires_at: 9 },
+            tool_calls: [
+              { id: 'call_a', type: 'function', function: { name: 'a', arguments: '{"x":1}' } },
+              { id: 'call_b', type: 'function', function: { name: 'b', arguments: '{}' } },
+            ],
+          },
+          logprobs: null,
+          finish_reason: 'tool_calls',
+        },
+      ],
+      usage: { total_tokens: 3 },
+    });
+  });
+
+  it('concatenates logprobs arrays and keeps choices in index order', () => {
+    const assembler = createCompletionAssembler();
+    const token = (t: string) => ({ token: t, logprob: -1, bytes: null, top_logprobs: [] });
+    assembler.add({ ...envelope, choices: [{ index: 1, delta: { role: 'assistant', content: 'B' }, logprobs: { content: [token('B')], refusal: null } }] });
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { role: 'assistant', content: 'A' }, logprobs: { content: [token('A')], refusal: null } }] });
+    assembler.add({ ...envelope, choices: [{ index: 1, delta: { content: 'b' }, logprobs: { content: [token('b')], refusal: null }, finish_reason: 'stop' }] });
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: 'length' }] });
+    const result = assembler.result('x') as { choices: unknown[] };
+    expect(result.choices).toEqual([
+      { index: 0, message: { role: 'assistant', content: 'A', refusal: null }, logprobs: { content: [token('A')], refusal: null }, finish_reason: 'length' },
+      { index: 1, message: { role: 'assistant', content: 'Bb', refusal: null }, logprobs: { content: [token('B'), token('b')], refusal: null }, finish_reason: 'stop' },
+    ]);
+  });
+});

@@ -1,0 +1,453 @@
+import { APIError, RateLimitError } from 'openai';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { completionToChunks, openSse, parseSseText, sseEvent, streamingHandler } from './helpers/fake-sse.ts';
+import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { assertMatchesSchema } from './helpers/openai-schema.ts';
+import { startService, type Service } from './helpers/service.ts';
+
+let upstream: FakeUpstream;
+let service: Service;
+
+beforeEach(async () => {
+  upstream = await startFakeUpstream();
+  service = await startService({ upstreamUrl: upstream.url });
+});
+
+afterEach(async () => {
+  await service.close();
+  await upstream.close();
+});
+
+const messages = [
+  { role: 'system' as const, content: 'Be brief.' },
+  { role: 'user' as const, content: 'Weather in Paris?' },
+];
+
+type Json = Record<string, unknown>;
+
+const usage = {
+  prompt_tokens: 19,
+  completion_tokens: 10,
+  total_tokens: 29,
+  prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+  completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+};
+
+function completion(id: string, choices: Json[], extra: Json = {}): Json {
+  return {
+    id,
+    object: 'chat.completion',
+    created: 1_700_000_100,
+    model: 'gpt-4o-2024-08-06',
+    choices,
+    usage,
+    service_tier: 'default',
+    system_fingerprint: 'fp_stream',
+    ...extra,
+  };
+}
+
+const textChoice = (index: number, content: string): Json => ({
+  index,
+  message: { role: 'assistant', content, refusal: null },
+  logprobs: null,
+  finish_reason: 'stop',
+});
+
+const plainText = completion('chatcmpl-text', [textChoice(0, 'It is sunny in Paris, 21 degrees and a light breeze.')], {
+  provider_extra: { region: 'eu' },
+});
+
+const toolCalls = completion('chatcmpl-tools', [
+  {
+    index: 0,
+    message: {
+      role: 'assistant',
+      content: null,
+      refusal: null,
+      tool_calls: [
+        { id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris","unit":"celsius"}' } },
+        { id: 'call_b', type: 'function', function: { name: 'get_time', arguments: '{"timezone":"Europe/Paris"}' } },
+      ],
+    },
+    logprobs: null,
+    finish_reason: 'tool_calls',
+  },
+]);
+
+const twoChoices = completion('chatcmpl-n2', [textChoice(0, 'Sunny, 21 degrees.'), textChoice(1, 'Clear skies and mild.')]);
+
+const withLogprobs = completion('chatcmpl-logprobs', [
+  {
+    index: 0,
+    message: { role: 'assistant', content: 'Sunny today', refusal: null },
+    logprobs: {
+      content: [
+        { token: 'Sunny', logprob: -0.1, bytes: [83, 117, 110, 110, 121], top_logprobs: [] },
+        { token: ' today', logprob: -0.2, bytes: [32, 116, 111, 100, 97, 121], top_logprobs: [] },
+      ],
+      refusal: null,
+    },
+    finish_reason: 'stop',
+  },
+]);
+
+const refusal = completion('chatcmpl-refusal', [
+  { index: 0, message: { role: 'assistant', content: null, refusal: "I'm sorry, I can't help with that." }, logprobs: null, finish_reason: 'stop' },
+]);
+
+const legacyFunctionCall = completion('chatcmpl-function', [
+  {
+    index: 0,
+    message: { role: 'assistant', content: null, refusal: null, function_call: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+    logprobs: null,
+    finish_reason: 'function_call',
+  },
+]);
+
+/** What the proxy stores for `upstreamCompletion`, apart from the request id. */
+function storedShape(upstreamCompletion: Json, requestId: string, extra: Json = {}): Json {
+  return {
+    ...upstreamCompletion,
+    request_id: requestId,
+    seed: null,
+    temperature: null,
+    top_p: null,
+    presence_penalty: null,
+    frequency_penalty: null,
+    tool_choice: null,
+    tools: null,
+    input_user: null,
+    response_format: null,
+    metadata: {},
+    ...extra,
+  };
+}
+
+async function collect(stream: AsyncIterable<unknown>): Promise<Json[]> {
+  const chunks: Json[] = [];
+  for await (const chunk of stream) {
+    assertMatchesSchema('CreateChatCompletionStreamResponse', chunk);
+    chunks.push(chunk as Json);
+  }
+  return chunks;
+}
+
+function storedCount(s: Service = service): unknown {
+  return s.db.prepare('SELECT count(*) AS n FROM completions').get();
+}
+
+describe('post /v1/chat/completions with stream: true', () => {
+  it('streams plain text: the client sees the upstream chunks, usage hidden, and the assembled completion is stored', async () => {
+    upstream.handler = streamingHandler(plainText);
+    const client = service.client();
+    const { data: stream, response } = await client.chat.completions
+      .create({ model: 'gpt-4o', messages, stream: true, store: true, metadata: { user: 'u1' } })
+      .withResponse();
+    const requestId = response.headers.get('x-request-id')!;
+    expect(requestId).toMatch(/^req_[0-9a-f]{32}$/);
+    expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(response.headers.get('x-upstream-request-id')).toBe('req_upstream_stream');
+
+    // Exactly what a direct call without include_usage would have streamed.
+    expect(await collect(stream)).toEqual(completionToChunks(plainText));
+    // ...although the upstream was asked for usage.
+    expect(upstream.received[0]!.json).toEqual({ model: 'gpt-4o', messages, stream: true, stream_options: { include_usage: true } });
+
+    const stored = await client.chat.completions.retrieve('chatcmpl-text');
+    expect(stored).toEqual(storedShape(plainText, requestId, { metadata: { user: 'u1' } }));
+    assertMatchesSchema('CreateChatCompletionResponse', stored);
+  });
+
+  it('passes every chunk through, usage chunk included, when the client asks for include_usage', async () => {
+    upstream.handler = streamingHandler(plainText);
+    const client = service.client();
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages,
+      stream: true,
+      store: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks = await collect(stream);
+    expect(chunks).toEqual(completionToChunks(plainText, { includeUsage: true }));
+    expect(chunks.at(-1)).toMatchObject({ choices: [], usage });
+    expect((await client.chat.completions.retrieve('chatcmpl-text')).usage).toEqual(usage);
+  });
+
+  it('merges tool calls split across many deltas', async () => {
+    upstream.handler = streamingHandler(toolCalls, { pieceLength: 2 });
+    const client = service.client();
+    const chunks = await collect(await client.chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true }));
+    expect(chunks.length).toBeGreaterThan(20);
+    expect(chunks).toEqual(completionToChunks(toolCalls, { pieceLength: 2 }));
+    const stored = await client.chat.completions.retrieve('chatcmpl-tools');
+    expect(stored.choices).toEqual(toolCalls.choices);
+    expect(stored.usage).toEqual(usage);
+  });
+
+  it('stores every choice of n: 2, interleaved in the stream', async () => {
+    upstream.handler = streamingHandler(twoChoices);
+    const client = service.client();
+    const chunks = await collect(await client.chat.completions.create({ model: 'gpt-4o', messages, n: 2, stream: true, store: true }));
+    expect(chunks.map((c) => (c.choices as { index: number }[])[0]!.index).slice(0, 4)).toEqual([0, 1, 0, 1]);
+    const stored = await client.chat.completions.retrieve('chatcmpl-n2');
+    expect(stored.choices).toEqual(twoChoices.choices);
+  });
+
+  for (const [name, upstreamCompletion] of Object.entries({ plainText, toolCalls, twoChoices, withLogprobs, refusal, legacyFunctionCall })) {
+    it(`stores the same completion as a non-streamed call would (${name})`, async () => {
+      // Two keys, two projects: the same upstream id is free in each.
+      upstream.handler = (request, res) =>
+        request.json?.stream === true ? streamingHandler(upstreamCompletion, { pieceLength: 3 })(request, res) : sendJson(res, 200, upstreamCompletion);
+      const plainClient = service.client('sk-plain-0000001');
+      const streamClient = service.client('sk-stream-000001');
+      const params = { model: 'gpt-4o', messages, store: true, metadata: { case: name }, temperature: 0.2 };
+      await plainClient.chat.completions.create(params);
+      await collect(await streamClient.chat.completions.create({ ...params, stream: true }));
+
+      const id = upstreamCompletion.id as string;
+      const { request_id: _plainRequestId, ...plainStored } = await plainClient.chat.completions.retrieve(id) as unknown as Json;
+      const { request_id: _streamRequestId, ...streamStored } = await streamClient.chat.completions.retrieve(id) as unknown as Json;
+      expect(streamStored).toEqual(plainStored);
+      // Byte for byte in content, not only in meaning.
+      const raw = (s: string) => service.request(`/v1/chat/completions/${id}`, { key: s }).then((r) => r.text());
+      expect((await raw('sk-stream-000001')).replace(/req_[0-9a-f]{32}/, 'REQ')).toBe((await raw('sk-plain-0000001')).replace(/req_[0-9a-f]{32}/, 'REQ'));
+    });
+  }
+
+  it('gives a fresh id, in every chunk, when the upstream id is already stored', async () => {
+    upstream.handler = streamingHandler(plainText);
+    const client = service.client();
+    await collect(await client.chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true, metadata: { n: '1' } }));
+    const second = await collect(await client.chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true, metadata: { n: '2' } }));
+    const freshId = second[0]!.id as string;
+    expect(freshId).toMatch(/^chatcmpl-[A-Za-z0-9]{29}$/);
+    expect(second).toEqual(completionToChunks(plainText).map((chunk) => ({ ...chunk, id: freshId })));
+    expect((await client.chat.completions.retrieve('chatcmpl-text')).metadata).toEqual({ n: '1' });
+    expect((await client.chat.completions.retrieve(freshId)).metadata).toEqual({ n: '2' });
+  });
+
+  it('gives a fresh id to the second of two concurrent streams with the same upstream id', async () => {
+    const chunks = completionToChunks(plainText);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    upstream.handler = async (_request, res) => {
+      const sse = openSse(res);
+      sse.send(chunks[0]);
+      await gate;
+      for (const chunk of chunks.slice(1)) sse.send(chunk);
+      sse.done();
+    };
+    const client = service.client();
+    const first = (await client.chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true }))[Symbol.asyncIterator]();
+    const second = (await client.chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true }))[Symbol.asyncIterator]();
+    const firstId = (await first.next()).value!.id;
+    const secondId = (await second.next()).value!.id;
+    expect(firstId).toBe('chatcmpl-text');
+    expect(secondId).toMatch(/^chatcmpl-[A-Za-z0-9]{29}$/);
+    release();
+    for (let r = await first.next(); !r.done; r = await first.next()) expect(r.value.id).toBe(firstId);
+    for (let r = await second.next(); !r.done; r = await second.next()) expect(r.value.id).toBe(secondId);
+    const stored = await client.chat.completions.list();
+    expect(stored.data.map((c) => c.id).sort()).toEqual([firstId, secondId].sort());
+  });
+
+  it('forwards an unstored stream untouched and does not ask for usage', async () => {
+    upstream.handler = streamingHandler(plainText);
+    const res = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, stream: true }),
+    });
+    expect(res.status).toBe(200);
+    const expected = completionToChunks(plainText).map(sseEvent).join('') + sseEvent('[DONE]');
+    expect(await res.text()).toBe(expected);
+    expect(upstream.received[0]!.json).toEqual({ model: 'gpt-4o', messages, stream: true });
+    expect(storedCount()).toEqual({ n: 0 });
+  });
+
+  it('hands on a JSON answer from a provider that ignored stream: true, and stores nothing', async () => {
+    upstream.handler = (_request, res) => sendJson(res, 200, plainText);
+    const res = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual(plainText);
+    expect(storedCount()).toEqual({ n: 0 });
+  });
+
+  it('aborts the upstream request when the client goes away mid-stream, and stores nothing', async () => {
+    let upstreamClosed: Promise<{ finished: boolean }> | undefined;
+    upstream.handler = (_request, res) => {
+      const sse = openSse(res);
+      upstreamClosed = sse.closed;
+      sse.send(completionToChunks(plainText)[0]);
+      // ...and nothing more until the connection goes.
+    };
+    const stream = await service.client().chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true });
+    for await (const chunk of stream) {
+      expect(chunk.id).toBe('chatcmpl-text');
+      break; // The SDK aborts the request.
+    }
+    expect(await upstreamClosed).toEqual({ finished: false });
+    expect(storedCount()).toEqual({ n: 0 });
+  });
+
+  it('ends the client stream with an error when the upstream drops the connection, and stores nothing', async () => {
+    upstream.handler = (_request, res) => {
+      const sse = openSse(res);
+      for (const chunk of completionToChunks(plainText).slice(0, 3)) sse.send(chunk);
+      // Once those bytes are on the wire, the connection goes without a proper end.
+      res.write('', () => res.destroy());
+    };
+    const stream = await service.client().chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true });
+    const seen: unknown[] = [];
+    const error = await (async () => {
+      try {
+        for await (const chunk of stream) seen.push(chunk);
+      } catch (err) {
+        return err;
+      }
+    })();
+    expect(seen).toEqual(completionToChunks(plainText).slice(0, 3));
+    expect(error).toBeInstanceOf(APIError);
+    expect((error as APIError).error).toEqual({
+      message: 'The upstream provider closed the connection before the stream finished.',
+      type: 'server_error',
+      param: null,
+      code: null,
+    });
+    expect(storedCount()).toEqual({ n: 0 });
+  });
+
+  it('ends with an error when the upstream closes cleanly without [DONE]', async () => {
+    upstream.handler = (_request, res) => {
+      const sse = openSse(res);
+      sse.send(completionToChunks(plainText)[0]);
+      res.end();
+    };
+    const res = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true }),
+    });
+    expect(parseSseText(await res.text()).map((d) => JSON.parse(d))).toEqual([
+      completionToChunks(plainText)[0],
+      { error: { message: 'The upstream provider ended the stream before it finished.', type: 'server_error', param: null, code: null } },
+    ]);
+    expect(storedCount()).toEqual({ n: 0 });
+  });
+
+  it('passes a mid-stream error event on, byte for byte, and stores nothing', async () => {
+    const errorData = '{"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}';
+    upstream.handler = (_request, res) => {
+      const sse = openSse(res);
+      sse.send(completionToChunks(plainText)[0]);
+      sse.raw(`data: ${errorData}\n\n`);
+      res.end();
+    };
+    const stream = await service.client().chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true });
+    await expect(collect(stream)).rejects.toThrow('The server had an error while processing your request.');
+
+    const res = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true, stream_options: { include_usage: true } }),
+    });
+    expect(await res.text()).toBe(sseEvent(completionToChunks(plainText)[0]) + `data: ${errorData}\n\n`);
+    expect(storedCount()).toEqual({ n: 0 });
+  });
+
+  it('passes an upstream 429 before the stream through, and stores nothing', async () => {
+    const body = { error: { message: 'Rate limit reached', type: 'requests', param: null, code: 'rate_limit_exceeded' } };
+    upstream.handler = (_request, res) => {
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '2' });
+      res.end(JSON.stringify(body));
+    };
+    const error = await service
+      .client()
+      .chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true })
+      .catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect((error as RateLimitError).status).toBe(429);
+    expect((error as RateLimitError).error).toEqual(body.error);
+    expect((error as RateLimitError).headers?.get('retry-after')).toBe('2');
+    expect(storedCount()).toEqual({ n: 0 });
+  });
+
+  it('answers 502 when the upstream cannot be reached', async () => {
+    const closed = await startFakeUpstream();
+    await closed.close();
+    const unreachable = await startService({ upstreamUrl: closed.url });
+    try {
+      const res = await unreachable.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true }),
+      });
+      expect(res.status).toBe(502);
+      expect(await res.json()).toEqual({
+        error: { message: 'Could not reach the upstream provider (ECONNREFUSED).', type: 'server_error', param: null, code: null },
+      });
+      expect(storedCount(unreachable)).toEqual({ n: 0 });
+    } finally {
+      await unreachable.close();
+    }
+  });
+
+  describe('with UPSTREAM_TIMEOUT_MS', () => {
+    let impatient: Service;
+    beforeEach(async () => {
+      impatient = await startService({ upstreamUrl: upstream.url, env: { UPSTREAM_TIMEOUT_MS: '150' } });
+    });
+    afterEach(async () => {
+      await impatient.close();
+    });
+
+    it('answers 504 when the upstream sends no headers in time', async () => {
+      upstream.handler = () => {
+        // Never answers.
+      };
+      const res = await impatient.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true }),
+      });
+      expect(res.status).toBe(504);
+      expect(await res.json()).toEqual({
+        error: { message: 'The upstream provider did not answer in time.', type: 'server_error', param: null, code: null },
+      });
+      expect(storedCount(impatient)).toEqual({ n: 0 });
+    });
+
+    it('ends the stream with an error when the upstream goes silent between chunks, and closes the upstream', async () => {
+      let upstreamClosed: Promise<{ finished: boolean }> | undefined;
+      upstream.handler = (_request, res) => {
+        const sse = openSse(res);
+        upstreamClosed = sse.closed;
+        sse.send(completionToChunks(plainText)[0]);
+      };
+      const stream = await impatient.client().chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true });
+      await expect(collect(stream)).rejects.toThrow('The upstream provider sent nothing for 150 ms.');
+      expect(await upstreamClosed).toEqual({ finished: false });
+      expect(storedCount(impatient)).toEqual({ n: 0 });
+    });
+
+    it('lets a stream run longer than the timeout as long as chunks keep coming', async () => {
+      upstream.handler = async (_request, res) => {
+        const sse = openSse(res);
+        for (const chunk of completionToChunks(plainText)) {
+          sse.send(chunk);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        sse.done();
+      };
+      const chunks = await collect(await impatient.client().chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true }));
+      expect(chunks).toEqual(completionToChunks(plainText));
+      expect(storedCount(impatient)).toEqual({ n: 1 });
+    });
+  });
+});
