@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
-import { routePath } from 'hono/route';
+import { matchedRoutes } from 'hono/route';
 import type { Logger } from 'pino';
 import type { AppEnv } from './app-env.ts';
 import type { Metrics } from './metrics.ts';
@@ -13,12 +13,14 @@ const QUIET_ROUTES = new Set(['/healthz', '/metrics']);
 /**
  * The route pattern a request matched (`/v1/chat/completions/:id`), never its
  * raw path: metric labels and log fields must not grow with the number of ids.
- * The last matched route is the handler when there is one, else the widest
- * middleware pattern (`/v1/*`); a request that matched nothing but the
- * catch-all middleware is `unmatched`.
+ * Our endpoints are registered for one method, middleware and the /v1
+ * pass-through for all: the last single-method match is the endpoint, else the
+ * last match (`/v1/*`, the pass-through); a request that matched nothing but
+ * the catch-all middleware is `unmatched`.
  */
 export function routeLabel(c: Context): string {
-  const path = routePath(c, -1);
+  const routes = matchedRoutes(c);
+  const path = (routes.findLast((route) => route.method !== 'ALL') ?? routes.at(-1))?.path ?? '';
   return path === '' || path === '*' || path === '/*' ? 'unmatched' : path;
 }
 

@@ -205,7 +205,7 @@ describe('hostile completion ids', () => {
     });
   }
 
-  it('a raw slash or .. in the path is no completion route: 404 Invalid URL', async () => {
+  it('a raw slash in an id is no completion route, and .. leaves the completion routes', async () => {
     expect(await errorOf(await service.request('/v1/chat/completions/a/b'))).toEqual({
       status: 404,
       body: error('Invalid URL (GET /v1/chat/completions/a/b)'),
@@ -214,8 +214,10 @@ describe('hostile completion ids', () => {
     const raw = await rawExchange(
       'GET /v1/chat/completions/../../x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer sk-k\r\nConnection: close\r\n\r\n',
     );
+    // /v1/x is no route of ours, so it goes to the provider, whose 404 comes back.
     expect(raw.startsWith('HTTP/1.1 404 ')).toBe(true);
-    expect(bodiesOf(raw)).toEqual([error('Invalid URL (GET /v1/x)')]);
+    expect(bodiesOf(raw)).toEqual([error('fake upstream: no route GET /v1/x')]);
+    expect(upstream.received.map((r) => r.path)).toEqual(['/v1/x']);
   });
 
   it('an id too long for the request line gets 431 in the error shape', async () => {
