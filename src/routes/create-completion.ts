@@ -1,12 +1,13 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
+import { createIdAllocator, type IdAllocator } from '../completion-ids.ts';
 import type { Config } from '../config.ts';
 import { ApiError, describeJsonType } from '../errors.ts';
 import { readJsonObject } from '../http.ts';
 import type { Store } from '../store.ts';
 import { forwardResponseHeaders, normalizeUpstreamError, type Upstream } from '../upstream.ts';
 import { parseMetadata, type Metadata } from '../validation.ts';
-import { newCompletionId, toCompletionRecord } from '../wire.ts';
+import { toCompletionRecord } from '../wire.ts';
 import { createStreamCompletion } from './stream-completion.ts';
 
 export interface CreateCompletionDeps {
@@ -64,7 +65,7 @@ export async function upstreamErrorResponse(c: Context<AppEnv>, response: Respon
  * when asked to store, writes the completion before answering, so a 200 means
  * it is on disk.
  */
-export async function createCompletion(c: Context<AppEnv>, deps: CreateCompletionDeps, plan: CreatePlan): Promise<Response> {
+export async function createCompletion(c: Context<AppEnv>, deps: CreateCompletionDeps, ids: IdAllocator, plan: CreatePlan): Promise<Response> {
   const { tenant, requestId } = c.var;
   const response = await deps.upstream.send('/chat/completions', {
     method: 'POST',
@@ -90,17 +91,18 @@ export async function createCompletion(c: Context<AppEnv>, deps: CreateCompletio
   }
 
   const completion = parsed as Record<string, unknown>;
-  const upstreamId = completion.id;
-  // No await between the check and the write: no other request can take the id in between.
-  const id =
-    typeof upstreamId === 'string' && upstreamId !== '' && !deps.store.isIdTaken(tenant.project, upstreamId)
-      ? upstreamId
-      : newCompletionId();
-  deps.store.saveCompletion(
-    tenant.project,
-    toCompletionRecord({ request: plan.request, response: completion, id, requestId, metadata: plan.metadata, now: unixNow() }),
-  );
-  const answer = id === upstreamId ? text : JSON.stringify({ ...completion, id });
+  // No await between the reservation and the write: it is held only against streams in flight.
+  const reservation = ids.reserve(tenant.project, completion.id);
+  const { id } = reservation;
+  try {
+    deps.store.saveCompletion(
+      tenant.project,
+      toCompletionRecord({ request: plan.request, response: completion, id, requestId, metadata: plan.metadata, now: unixNow() }),
+    );
+  } finally {
+    reservation.release();
+  }
+  const answer = reservation.replaced ? JSON.stringify({ ...completion, id }) : text;
   return c.body(answer, response.status as 200, Object.fromEntries(headers));
 }
 
@@ -110,11 +112,12 @@ export function unixNow(): number {
 
 /** Reads and plans the request, then hands it to the streaming or the plain path. */
 export function createCompletionHandler(deps: CreateCompletionDeps) {
-  const streamCompletion = createStreamCompletion(deps);
+  const ids = createIdAllocator(deps.store);
+  const streamCompletion = createStreamCompletion(deps, ids);
   return async (c: Context<AppEnv>): Promise<Response> => {
     const request = await readJsonObject(c, deps.config.bodyLimitBytes);
     const plan = planCreate(request, deps.config);
     if (request.stream === true) return streamCompletion(c, plan);
-    return createCompletion(c, deps, plan);
+    return createCompletion(c, deps, ids, plan);
   };
 }

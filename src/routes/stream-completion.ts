@@ -1,10 +1,11 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
+import type { IdAllocator, IdReservation } from '../completion-ids.ts';
 import type { ErrorBody } from '../errors.ts';
 import { createCompletionAssembler } from '../streaming/assemble.ts';
 import { createSseParser, formatSseData, type SseEvent } from '../streaming/sse.ts';
 import { forwardResponseHeaders, readWithin, type ReadResult, UpstreamIdleTimeout, withIdleTimeout } from '../upstream.ts';
-import { newCompletionId, toCompletionRecord } from '../wire.ts';
+import { toCompletionRecord } from '../wire.ts';
 import { upstreamErrorResponse, type CreateCompletionDeps, type CreatePlan } from './create-completion.ts';
 
 type Json = Record<string, unknown>;
@@ -46,10 +47,7 @@ function planUpstreamBody(plan: CreatePlan): { body: Json; hideUsage: boolean } 
  * the upstream's id is already stored for this tenant (or held by another
  * stream in flight) every chunk forwarded carries a fresh one instead.
  */
-export function createStreamCompletion(deps: CreateCompletionDeps) {
-  /** `project \0 id` of the streams in flight: their ids are taken although not yet stored. */
-  const inFlightIds = new Set<string>();
-
+export function createStreamCompletion(deps: CreateCompletionDeps, ids: IdAllocator) {
   return async function streamCompletion(c: Context<AppEnv>, plan: CreatePlan): Promise<Response> {
     const { tenant, requestId } = c.var;
     const { body, hideUsage } = planUpstreamBody(plan);
@@ -74,34 +72,20 @@ export function createStreamCompletion(deps: CreateCompletionDeps) {
     const encoder = new TextEncoder();
     const idleMs = deps.upstream.timeoutMs;
 
-    let id: string | undefined;
-    let rewriteId = false;
-    let reservation: string | undefined;
+    let reservation: IdReservation | undefined;
     let sawChunk = false;
     /** After an error event or an unreadable event nothing is stored, and the rest passes through as it comes. */
     let failed = false;
     let doneSeen = false;
     let ended = false;
 
-    const release = () => {
-      if (reservation !== undefined) inFlightIds.delete(reservation);
-      reservation = undefined;
-    };
-
-    function decideId(upstreamId: unknown): void {
-      const candidate = typeof upstreamId === 'string' && upstreamId !== '' ? upstreamId : undefined;
-      const taken = (value: string) => deps.store.isIdTaken(tenant.project, value) || inFlightIds.has(`${tenant.project}\0${value}`);
-      id = candidate !== undefined && !taken(candidate) ? candidate : newCompletionId();
-      rewriteId = id !== candidate;
-      reservation = `${tenant.project}\0${id}`;
-      inFlightIds.add(reservation);
-    }
+    const release = () => reservation?.release();
 
     /** Writes the assembled completion; false when it could not be written. */
     function save(): boolean {
-      if (!sawChunk || id === undefined) return true;
+      if (!sawChunk || reservation === undefined) return true;
       // Another process on the same database may have taken the id since the first chunk: never overwrite.
-      const storedId = deps.store.isIdTaken(tenant.project, id) ? newCompletionId() : id;
+      const storedId = ids.finalId(tenant.project, reservation);
       try {
         deps.store.saveCompletion(
           tenant.project,
@@ -146,14 +130,15 @@ export function createStreamCompletion(deps: CreateCompletionDeps) {
       }
       if (!plan.store) return event.raw;
 
-      if (!sawChunk) decideId(chunk.id);
+      if (!sawChunk) reservation = ids.reserve(tenant.project, chunk.id);
       sawChunk = true;
       assembler.add(chunk);
       if (hideUsage && Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage != null) return '';
       const stripUsage = hideUsage && 'usage' in chunk && chunk.usage === null;
+      const rewriteId = reservation!.replaced;
       if (!rewriteId && !stripUsage) return event.raw;
       const changed: Json = { ...chunk };
-      if (rewriteId) changed.id = id;
+      if (rewriteId) changed.id = reservation!.id;
       if (stripUsage) delete changed.usage;
       return formatSseData(JSON.stringify(changed));
     }
