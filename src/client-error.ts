@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { ApiError } from './errors.ts';
+import { newRequestId } from './wire.ts';
 
 /**
  * Node's answer to a request its HTTP parser refuses (a Content-Length that is
@@ -22,6 +23,6 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
     : 'We could not parse your HTTP request.';
   const body = JSON.stringify(new ApiError(status, message, 'invalid_request_error').toBody());
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\nx-request-id: ${newRequestId()}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }

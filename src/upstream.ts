@@ -79,6 +79,9 @@ export function forwardResponseHeaders(upstream: Headers): Headers {
   return headers;
 }
 
+/** Statuses whose responses have no body (the Response constructor refuses one). */
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
 export function createUpstream(options: UpstreamOptions): Upstream {
   return {
     baseUrl: options.baseUrl,
@@ -89,7 +92,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       try {
         const headers = forwardRequestHeaders(request.headers, request.authorization);
         if (request.contentLength !== undefined) headers.set('content-length', request.contentLength);
-        return await fetch(options.baseUrl + path, {
+        const response = await fetch(options.baseUrl + path, {
           method: request.method,
           headers,
           body: request.body ?? null,
@@ -98,13 +101,33 @@ export function createUpstream(options: UpstreamOptions): Upstream {
           // Required by Node's fetch for a streamed request body.
           ...(request.body instanceof ReadableStream ? { duplex: 'half' } : {}),
         } as RequestInit);
+        if (request.streamed) return response;
+        return await readWhole(response, timeout.signal);
       } catch (err) {
+        if (err instanceof ApiError) throw err;
         throw toUpstreamFailure(err, timeout.signal);
       } finally {
         timeout.clear();
       }
     },
   };
+}
+
+/**
+ * A non-streamed response, read to its end under the call's timeout: a provider
+ * that resets or stalls after its headers is a 502 or 504 too, never our 500.
+ */
+async function readWhole(response: Response, timeout: AbortSignal): Promise<Response> {
+  let body: ArrayBuffer | null = null;
+  if (!NULL_BODY_STATUSES.has(response.status)) {
+    try {
+      body = await response.arrayBuffer();
+    } catch (err) {
+      if (timeout.aborted) throw toUpstreamFailure(err, timeout);
+      throw new ApiError(502, 'The upstream provider closed the connection before its response was complete.', 'server_error');
+    }
+  }
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 
 /** A timeout that can be called off once the headers are in, so it never cuts a long stream short. */
@@ -194,10 +217,28 @@ function errorTypeForStatus(status: number): string {
   return 'invalid_request_error';
 }
 
+/** OpenAI's own error body: an `error` object with all four fields, which passes to the client unchanged. */
 function isErrorShape(value: unknown): value is ErrorBody {
   const error = (value as { error?: unknown } | null)?.error;
-  return typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string';
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as Record<string, unknown>;
+  return (
+    typeof e.message === 'string' &&
+    typeof e.type === 'string' &&
+    (e.param === null || typeof e.param === 'string') &&
+    (e.code === null || typeof e.code === 'string')
+  );
 }
+
+/** The error types OpenAI's clients know; a provider's own names (vLLM's `BadRequestError`) are replaced by the status's. */
+const OPENAI_ERROR_TYPES = new Set([
+  'invalid_request_error',
+  'authentication_error',
+  'permission_error',
+  'not_found_error',
+  'rate_limit_error',
+  'server_error',
+]);
 
 /** The most useful message in a non-OpenAI error body: vLLM's `message`, FastAPI's `detail`, a bare string, or the text itself. */
 function findMessage(parsed: unknown, text: string, status: number): string {
@@ -226,11 +267,14 @@ export function normalizeUpstreamError(status: number, text: string): string {
     parsed = undefined;
   }
   if (isErrorShape(parsed)) return text;
-  const p = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
+  const outer = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  // `{"error": {...}}` missing some of the four fields: its own fields are the source, completed below.
+  const nested = typeof outer.error === 'object' && outer.error !== null && !Array.isArray(outer.error);
+  const p = (nested ? outer.error : outer) as Record<string, unknown>;
   const body: ErrorBody = {
     error: {
-      message: findMessage(parsed, text, status),
-      type: typeof p.type === 'string' ? p.type : errorTypeForStatus(status),
+      message: findMessage(nested ? p : parsed, text, status),
+      type: typeof p.type === 'string' && OPENAI_ERROR_TYPES.has(p.type) ? p.type : errorTypeForStatus(status),
       param: typeof p.param === 'string' ? p.param : null,
       code: typeof p.code === 'string' ? p.code : null,
     },

@@ -244,7 +244,7 @@ describe('post /v1/chat/completions', () => {
     });
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({
-      error: { message: 'maximum context length is 4096 tokens', type: 'BadRequestError', param: null, code: null },
+      error: { message: 'maximum context length is 4096 tokens', type: 'invalid_request_error', param: null, code: null },
     });
 
     upstream.handler = (_request, res) => {
@@ -259,6 +259,53 @@ describe('post /v1/chat/completions', () => {
     expect(html.status).toBe(502);
     expect(html.headers.get('content-type')).toBe('application/json');
     expect(await html.json()).toEqual({ error: { message: '502 Bad Gateway', type: 'server_error', param: null, code: null } });
+    expect(service.db.prepare('SELECT count(*) AS n FROM completions').get()).toEqual({ n: 0 });
+  });
+
+  it('completes an error body that has only some of the four fields', async () => {
+    upstream.handler = (_request, res) => sendJson(res, 429, { error: { message: 'slow down' } });
+    const res = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, store: true }),
+    });
+    expect(res.status).toBe(429);
+    expect(await res.json()).toEqual({ error: { message: 'slow down', type: 'rate_limit_error', param: null, code: null } });
+  });
+
+  it('answers 502 when the upstream breaks off after its headers, and 504 when it stalls there', async () => {
+    upstream.handler = (_request, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '500' });
+      res.write('{"id":"chatcmpl-1",');
+      setTimeout(() => res.destroy(), 20);
+    };
+    const post = (target: Service) =>
+      target.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages, store: true }),
+      });
+    const broken = await post(service);
+    expect(broken.status).toBe(502);
+    expect(await broken.json()).toEqual({
+      error: { message: 'The upstream provider closed the connection before its response was complete.', type: 'server_error', param: null, code: null },
+    });
+
+    const impatient = await startService({ upstreamUrl: upstream.url, env: { UPSTREAM_TIMEOUT_MS: '300' } });
+    try {
+      upstream.handler = (_request, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '500' });
+        res.write('{"id":"chatcmpl-1",');
+      };
+      const stalled = await post(impatient);
+      expect(stalled.status).toBe(504);
+      expect(await stalled.json()).toEqual({
+        error: { message: 'The upstream provider did not answer in time.', type: 'server_error', param: null, code: null },
+      });
+      expect(impatient.db.prepare('SELECT count(*) AS n FROM completions').get()).toEqual({ n: 0 });
+    } finally {
+      await impatient.close();
+    }
     expect(service.db.prepare('SELECT count(*) AS n FROM completions').get()).toEqual({ n: 0 });
   });
 

@@ -341,6 +341,22 @@ describe('post /v1/chat/completions with stream: true', () => {
     expect(storedCount()).toEqual({ n: 0 });
   });
 
+  it('relays an unstored stream that ends without [DONE] as the upstream ended it', async () => {
+    const sent = `data: ${JSON.stringify(completionToChunks(plainText)[0])}\n\n`;
+    upstream.handler = (_request, res) => {
+      const sse = openSse(res);
+      sse.raw(sent);
+      res.end();
+    };
+    const res = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, stream: true }),
+    });
+    expect(await res.text()).toBe(sent);
+    expect(storedCount()).toEqual({ n: 0 });
+  });
+
   it('passes a mid-stream error event on, byte for byte, and stores nothing', async () => {
     const errorData = '{"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}';
     upstream.handler = (_request, res) => {

@@ -5,7 +5,7 @@ import type { Config } from '../config.ts';
 import { ApiError, describeJsonType } from '../errors.ts';
 import { readJsonObject } from '../http.ts';
 import type { Store } from '../store.ts';
-import { forwardResponseHeaders, normalizeUpstreamError, type Upstream } from '../upstream.ts';
+import { forwardResponseHeaders, normalizeUpstreamError, type Upstream, withIdleTimeout } from '../upstream.ts';
 import { parseMetadata, type Metadata } from '../validation.ts';
 import { toCompletionRecord } from '../wire.ts';
 import { createStreamCompletion } from './stream-completion.ts';
@@ -53,10 +53,12 @@ export function planCreate(request: Record<string, unknown>, config: CreateCompl
 }
 
 /** The upstream's error, status kept, body in OpenAI's error shape. */
-export async function upstreamErrorResponse(c: Context<AppEnv>, response: Response): Promise<Response> {
+export async function upstreamErrorResponse(c: Context<AppEnv>, response: Response, timeoutMs: number): Promise<Response> {
   const headers = forwardResponseHeaders(response.headers);
   headers.set('content-type', 'application/json');
-  const text = await response.text();
+  // A streamed error body is read under the idle timeout; one that breaks off leaves only the status to report.
+  const body = response.body ? withIdleTimeout(response.body, timeoutMs) : null;
+  const text = await new Response(body).text().catch(() => '');
   return c.body(normalizeUpstreamError(response.status, text), response.status as 400, Object.fromEntries(headers));
 }
 
@@ -74,7 +76,7 @@ export async function createCompletion(c: Context<AppEnv>, deps: CreateCompletio
     body: JSON.stringify(plan.forwarded),
     signal: c.req.raw.signal,
   });
-  if (!response.ok) return upstreamErrorResponse(c, response);
+  if (!response.ok) return upstreamErrorResponse(c, response, deps.upstream.timeoutMs);
 
   const headers = forwardResponseHeaders(response.headers);
   const text = await response.text();

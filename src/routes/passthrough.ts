@@ -70,7 +70,7 @@ export function createPassthroughHandler({ upstream, bodyLimitBytes }: Passthrou
       if (exceeded) throw tooLarge(bodyLimitBytes);
       throw err;
     }
-    if (response.status >= 400 && c.req.method !== 'HEAD') return upstreamErrorResponse(c, response);
+    if (response.status >= 400 && c.req.method !== 'HEAD') return upstreamErrorResponse(c, response, upstream.timeoutMs);
 
     const headers = Object.fromEntries(forwardResponseHeaders(response.headers));
     if (!response.body) return c.body(null, response.status as 200, headers);

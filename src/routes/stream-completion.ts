@@ -59,7 +59,7 @@ export function createStreamCompletion(deps: CreateCompletionDeps, ids: IdAlloca
       signal: c.req.raw.signal,
       streamed: true,
     });
-    if (!response.ok) return upstreamErrorResponse(c, response);
+    if (!response.ok) return upstreamErrorResponse(c, response, deps.upstream.timeoutMs);
     const headers = Object.fromEntries(forwardResponseHeaders(response.headers));
     // A provider that ignored `stream: true` and answered one JSON document: handed on as it came, not read as events.
     if ((response.headers.get('content-type') ?? '').toLowerCase().startsWith('application/json')) {
@@ -167,7 +167,8 @@ export function createStreamCompletion(deps: CreateCompletionDeps, ids: IdAlloca
             // The client went away while we waited: cancel() has already cleaned up.
             if (ended) return;
             if (result.done) {
-              const unfinished = !doneSeen && !failed;
+              // Only a stored stream needs [DONE]: an unstored one is relayed as the provider ended it.
+              const unfinished = plan.store && !doneSeen && !failed;
               return finish(unfinished ? errorEvent('The upstream provider ended the stream before it finished.') : parser.pending());
             }
             let out = '';
