@@ -4,7 +4,7 @@ import type { Store } from './store.ts';
 
 export interface RetentionOptions {
   store: Store;
-  /** Completions whose `created` is older than this many days are deleted; 0 keeps everything. */
+  /** Completions stored longer ago than this many days are deleted; 0 keeps everything. */
   retentionDays: number;
   logger: Logger;
   metrics?: Metrics;

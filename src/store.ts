@@ -15,6 +15,8 @@ import type { ListParams, Metadata, PageParams } from './validation.ts';
 export interface CompletionRecord {
   id: string;
   created: number;
+  /** Unix seconds when it is stored: what retention ages by. */
+  storedAt: number;
   model: string;
   requestedModel: string;
   metadata: Metadata;
@@ -137,8 +139,8 @@ export function createStore(db: SqliteDatabase) {
   const save = db.transaction((projectName: string, record: CompletionRecord) => {
     const projectId = ensureProjectId(projectName);
     const { seq } = prepare(
-      `INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body)
-       VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+      `INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body, stored_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
     ).get(
       projectId,
       record.id,
@@ -147,6 +149,7 @@ export function createStore(db: SqliteDatabase) {
       record.requestedModel,
       JSON.stringify(record.metadata),
       record.body,
+      record.storedAt,
     ) as { seq: number };
     const insertChoice = prepare('INSERT INTO choices (completion_seq, idx, body) VALUES (?, ?, ?)');
     record.choices.forEach((body, idx) => insertChoice.run(seq, idx, body));
@@ -218,9 +221,9 @@ export function createStore(db: SqliteDatabase) {
    * data is meant to free space, and an `after` cursor naming an expired
    * completion is as unknown as one never stored.
    */
-  const deleteExpired = db.transaction((beforeCreated: number, batchSize: number): number => {
-    const rows = prepare(`SELECT ${POSITION_COLUMNS} FROM completions WHERE created < ? LIMIT ?`).all(
-      beforeCreated,
+  const deleteExpired = db.transaction((storedBefore: number, batchSize: number): number => {
+    const rows = prepare(`SELECT ${POSITION_COLUMNS} FROM completions WHERE stored_at < ? ORDER BY stored_at LIMIT ?`).all(
+      storedBefore,
       batchSize,
     ) as StoredPosition[];
     for (const row of rows) removeCompletion(row);
@@ -370,7 +373,8 @@ export function createStore(db: SqliteDatabase) {
     updateMetadata: (projectName: string, id: string, metadata: Metadata): CompletionRow | undefined =>
       updateMetadata(projectName, id, metadata),
     deleteCompletion: (projectName: string, id: string): boolean => deleteCompletion(projectName, id),
-    deleteExpired: (beforeCreated: number, batchSize: number): number => deleteExpired(beforeCreated, batchSize),
+    /** Deletes up to `batchSize` completions stored before `storedBefore` (unix seconds); returns how many. */
+    deleteExpired: (storedBefore: number, batchSize: number): number => deleteExpired(storedBefore, batchSize),
     listMessages,
     isIdTaken,
     getOrCreateSetting,

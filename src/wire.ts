@@ -90,7 +90,7 @@ export interface StoredCompletionInput {
   id: string;
   requestId: string;
   metadata: Metadata;
-  /** Used when the upstream gave no `created`. */
+  /** Unix seconds now: when it is stored, and `created` when the upstream gave none. */
   now: number;
 }
 
@@ -109,6 +109,7 @@ export function toCompletionRecord({ request, response, id, requestId, metadata,
   return {
     id,
     created,
+    storedAt: now,
     model,
     requestedModel,
     metadata,

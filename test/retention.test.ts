@@ -26,10 +26,12 @@ const NOW_SECONDS = 1_800_000_000;
 const now = () => NOW_SECONDS * 1000;
 const logger = createLogger('silent');
 
-function record(id: string, created: number): CompletionRecord {
+/** A completion stored at `storedAt`; the provider's `created` is the same unless given. */
+function record(id: string, storedAt: number, created = storedAt): CompletionRecord {
   return {
     id,
     created,
+    storedAt,
     model: 'gpt-4o-2024-08-06',
     requestedModel: 'gpt-4o',
     metadata: { user: `u-${id}`, env: 'prod' },
@@ -74,7 +76,7 @@ describe('retention', () => {
     const retention = createRetention({ store: service.store, retentionDays: 30, logger, metrics, now, batchSize: 500 });
     expect(await retention.sweep()).toBe(1203);
 
-    // Created exactly at the cutoff is not older than 30 days: kept.
+    // Stored exactly at the cutoff is not older than 30 days: kept.
     expect(await listIds('sk-a-000001')).toEqual(['chatcmpl-edge-a', 'chatcmpl-new-a']);
     expect(await listIds('sk-b-000001')).toEqual(['chatcmpl-new-b']);
     expect(rowCounts()).toEqual({
@@ -104,6 +106,16 @@ describe('retention', () => {
     clock = NOW_SECONDS + 7 * DAY + 1;
     expect(await retention.sweep()).toBe(1);
     expect(await listIds('sk-a-000001')).toEqual(['chatcmpl-day-5']);
+  });
+
+  it('ages by when the completion was stored, not by the provider created', async () => {
+    service.store.saveCompletions('team-a', [
+      record('chatcmpl-old-created', NOW_SECONDS, 1_000),
+      record('chatcmpl-future-created', NOW_SECONDS - 40 * DAY, NOW_SECONDS + 400 * DAY),
+    ]);
+    const retention = createRetention({ store: service.store, retentionDays: 30, logger, now });
+    expect(await retention.sweep()).toBe(1);
+    expect(await listIds('sk-a-000001')).toEqual(['chatcmpl-old-created']);
   });
 
   it('keeps everything with RETENTION_DAYS=0', async () => {

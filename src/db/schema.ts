@@ -41,13 +41,19 @@ export const completions = sqliteTable(
     requestedModel: text().notNull(),
     metadata: text().notNull(),
     body: text().notNull(),
+    /**
+     * Unix seconds when this service stored it: what RETENTION_DAYS ages by.
+     * Not `created`, which is the provider's word and may be 0 or long past.
+     */
+    storedAt: integer().notNull().default(0),
   },
   (t) => [
     uniqueIndex('completions_project_id_idx').on(t.projectId, t.id),
     // Keyset pages without a filter walk this index in order.
     index('completions_project_created_idx').on(t.projectId, t.created, t.id),
-    // Retention sweeps by age across all projects; the index above starts with project_id and cannot serve that.
-    index('completions_created_idx').on(t.created),
+    // Retention sweeps by the time a completion was stored, oldest first, across all projects;
+    // the index above starts with project_id and cannot serve that.
+    index('completions_stored_at_idx').on(t.storedAt),
   ],
 );
 
