@@ -134,7 +134,7 @@ export function createStore(db: SqliteDatabase) {
     }
   }
 
-  const save = db.transaction((projectName: string, record: CompletionRecord) => {
+  function insertCompletion(projectName: string, record: CompletionRecord): void {
     const projectId = ensureProjectId(projectName);
     const { seq } = prepare(
       `INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body)
@@ -156,10 +156,13 @@ export function createStore(db: SqliteDatabase) {
     const insertModel = prepare('INSERT INTO completion_models (project_id, model, created, completion_id) VALUES (?, ?, ?, ?)');
     insertModel.run(projectId, record.requestedModel, record.created, record.id);
     if (record.model !== record.requestedModel) insertModel.run(projectId, record.model, record.created, record.id);
-  });
+  }
 
+  const save = db.transaction(insertCompletion);
+
+  // Calls the unwrapped insert: a nested transaction would cost a SAVEPOINT and RELEASE per completion.
   const saveMany = db.transaction((projectName: string, records: CompletionRecord[]) => {
-    for (const record of records) save(projectName, record);
+    for (const record of records) insertCompletion(projectName, record);
   });
 
   const updateMetadata = db.transaction((projectName: string, id: string, metadata: Metadata): CompletionRow | undefined => {
