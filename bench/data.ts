@@ -1,4 +1,6 @@
-import type { Store, CompletionRecord } from '../src/store.ts';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import type { CompletionRecord, Store } from '../src/store.ts';
 import { newCompletionId, toCompletionRecord } from '../src/wire.ts';
 
 /**
@@ -144,13 +146,29 @@ const BATCH = 10_000;
 
 /**
  * Stores completions number `from` up to (not including) `to` through the
- * store, in large transactions, as an import would.
+ * store, in large transactions, as an import would. A worker thread builds
+ * each batch while the previous one is written.
  */
-export function seedCompletions(store: Store, generator: CompletionGenerator, from: number, to: number): void {
-  for (let start = from; start < to; start += BATCH) {
-    const end = Math.min(to, start + BATCH);
-    const byProject = new Map<string, CompletionRecord[]>(PROJECTS.map((p) => [p, []]));
-    for (let n = start; n < end; n++) byProject.get(projectOf(n))!.push(generator.record(n));
-    for (const [project, records] of byProject) store.saveCompletions(project, records);
+export async function seedCompletions(store: Store, from: number, to: number): Promise<void> {
+  // A worker does not inherit tsx's loader: register it, then load the TypeScript entry.
+  const entry = new URL('./seed-worker.ts', import.meta.url).href;
+  const worker = new Worker(
+    `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`,
+    { eval: true },
+  );
+  try {
+    const build = (start: number): Promise<Record<string, CompletionRecord[]>> => {
+      const built = once(worker, 'message') as Promise<[Record<string, CompletionRecord[]>]>;
+      worker.postMessage({ from: start, to: Math.min(to, start + BATCH) });
+      return built.then(([batch]) => batch);
+    };
+    let next = from < to ? build(from) : undefined;
+    for (let start = from; start < to; start += BATCH) {
+      const batch = await next!;
+      next = start + BATCH < to ? build(start + BATCH) : undefined;
+      for (const project of PROJECTS) store.saveCompletions(project, batch[project]!);
+    }
+  } finally {
+    await worker.terminate();
   }
 }
