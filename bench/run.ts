@@ -109,7 +109,7 @@ async function main() {
     log('measuring HTTP list throughput');
     let trivialBest = 0;
     let listBest = 0;
-    let listRun;
+    let listRun: Awaited<ReturnType<typeof runLoad>> | undefined;
     for (let r = 0; r < rounds; r++) {
       // Alternated, best of each: other work on a shared machine only ever slows a round down.
       const trivial = await runLoad({ url: `${server.origin}/trivial`, connections: 16, durationSeconds: loadSeconds });
@@ -141,7 +141,7 @@ async function main() {
     const directLatency = await sequentialLatency(`${upstream.url}/chat/completions`, { count, ...post });
     const createLatency = await sequentialLatency(`${server.origin}/v1/chat/completions`, { count, ...post });
 
-    const results = {
+    const results: BenchResults = {
       date: new Date().toISOString(),
       command: `npm run bench -- --rows ${rows}${quick ? ' --quick' : ''}`,
       machine: { ...info, loadAverageAtEnd: loadavg().map((l) => round(l, 2)) },
@@ -180,33 +180,56 @@ async function main() {
 function listRow(small: ShapeResult, full: ShapeResult) {
   return {
     shape: small.shape,
-    small: { p50Ms: round(small.p50Ms), p99Ms: round(small.p99Ms), serializeP50Ms: round(small.serializeP50Ms), items: round(small.items, 1) },
-    full: { p50Ms: round(full.p50Ms), p99Ms: round(full.p99Ms), serializeP50Ms: round(full.serializeP50Ms), items: round(full.items, 1) },
+    small: { p50Ms: round(small.p50Ms), p99Ms: round(small.p99Ms), cpuP99Ms: round(small.cpuP99Ms), serializeP50Ms: round(small.serializeP50Ms), items: round(small.items, 1) },
+    full: { p50Ms: round(full.p50Ms), p99Ms: round(full.p99Ms), cpuP99Ms: round(full.cpuP99Ms), serializeP50Ms: round(full.serializeP50Ms), items: round(full.items, 1) },
     p50Ratio: round(full.p50Ms / small.p50Ms, 2),
   };
 }
 
-type Results = Parameters<typeof report>[0];
-
-function report(results: {
+interface BenchResults {
+  date: string;
+  command: string;
+  machine: ReturnType<typeof machine> & { loadAverageAtEnd: number[] };
   rows: number;
   smallRows: number;
+  seeding: { seconds: number; completionsPerSecond: number };
   listLatency: ReturnType<typeof listRow>[];
-  [key: string]: unknown;
-}) {
-  const r = results as Results & Record<string, any>;
+  httpList: {
+    connections: number;
+    listRequestsPerSecond: number;
+    trivialRequestsPerSecond: number;
+    ratio: number;
+    listP50Ms: number | undefined;
+    listP99Ms: number | undefined;
+  };
+  create: {
+    connections: number;
+    storedPerSecond: number;
+    directPerSecond: number;
+    directP50Ms: number;
+    createP50Ms: number;
+    addedP50Ms: number;
+    addedP99Ms: number;
+  };
+  disk: ReturnType<typeof measureDisk>;
+  memory: { rssWhileServingListMb: number; rssAfterCreateMb: number; peakRssMb: number };
+}
+
+function report(results: BenchResults) {
+  const r = results;
   const k = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
   const lines: string[] = [];
   lines.push(`List latency, in-process (store + serializer), 20 items a page, ms:`, '');
   lines.push(
     markdownTable(
-      ['shape', `p50 @${k(r.smallRows)}`, `p99 @${k(r.smallRows)}`, `p50 @${k(r.rows)}`, `p99 @${k(r.rows)}`, 'p50 ratio', `serialize p50 @${k(r.rows)}`, `items @${k(r.smallRows)}/${k(r.rows)}`],
+      ['shape', `p50 @${k(r.smallRows)}`, `p99 @${k(r.smallRows)}`, `p50 @${k(r.rows)}`, `p99 @${k(r.rows)}`, `p99 cpu @${k(r.rows)}`, 'p50 ratio', `serialize p50 @${k(r.rows)}`, `items @${k(r.smallRows)}/${k(r.rows)}`],
       r.listLatency.map((s) => [
         s.shape,
         s.small.p50Ms.toFixed(3),
         s.small.p99Ms.toFixed(3),
         s.full.p50Ms.toFixed(3),
         s.full.p99Ms.toFixed(3),
+        s.full.cpuP99Ms.toFixed(3),
         s.p50Ratio.toFixed(2),
         s.full.serializeP50Ms.toFixed(3),
         `${s.small.items}/${s.full.items}`,
@@ -214,15 +237,18 @@ function report(results: {
     ),
   );
   const worstP99 = Math.max(...r.listLatency.map((s) => s.full.p99Ms));
-  const worstRatio = Math.max(...r.listLatency.map((s) => s.p50Ratio));
+  const worstCpuP99 = Math.max(...r.listLatency.map((s) => s.full.cpuP99Ms));
+  // A 1-in-1000 filter cannot fill a page at 10k rows: its ratio compares pages of different sizes.
+  const fullPages = r.listLatency.filter((s) => s.small.items === 20 && s.full.items === 20);
+  const worstRatio = Math.max(...fullPages.map((s) => s.p50Ratio));
   lines.push('', 'Summary:', '');
   lines.push(
     markdownTable(
       ['measure', 'value', 'target'],
       [
         [`seeding ${k(r.rows)} completions`, `${r.seeding.seconds} s (${r.seeding.completionsPerSecond}/s)`, '< 60 s for 1M'],
-        [`list p99 @${k(r.rows)}, worst shape`, `${worstP99.toFixed(3)} ms`, '< 1 ms'],
-        [`list p50 @${k(r.rows)} / @${k(r.smallRows)}, worst shape`, `${worstRatio.toFixed(2)}x`, '<= 1.5x'],
+        [`list p99 @${k(r.rows)}, worst shape: wall clock (CPU time)`, `${worstP99.toFixed(3)} ms (${worstCpuP99.toFixed(3)} ms)`, '< 1 ms'],
+        [`list p50 @${k(r.rows)} / @${k(r.smallRows)}, worst shape with full pages at both`, `${worstRatio.toFixed(2)}x`, '<= 1.5x'],
         [
           'HTTP list (20 items) / trivial Hono JSON, 16 connections',
           `${r.httpList.listRequestsPerSecond} / ${r.httpList.trivialRequestsPerSecond} req/s = ${r.httpList.ratio}`,
