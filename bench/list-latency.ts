@@ -16,11 +16,6 @@ export interface ShapeResult {
   shape: string;
   p50Ms: number;
   p99Ms: number;
-  /**
-   * p99 of the CPU time (user + system) each page took: on a shared machine a
-   * wall-clock p99 also counts the time other processes held the core.
-   */
-  cpuP99Ms: number;
   /** The serializer's share of the p50 page (median of its own time). */
   serializeP50Ms: number;
   /** Mean items per page: a rare filter on a small database cannot fill a page. */
@@ -96,19 +91,15 @@ export function measureListLatency(db: SqliteDatabase, store: Store, options: La
         for (let i = 0; i < options.warmup; i++) serializeCompletionList(store.listCompletions(project, paramsFor(i)));
         const total: number[] = [];
         const serialize: number[] = [];
-        const cpu: number[] = [];
         let items = 0;
         for (let i = 0; i < options.iterations; i++) {
           const params = paramsFor(i);
-          const c0 = process.cpuUsage();
           const t0 = process.hrtime.bigint();
           const page = store.listCompletions(project, params);
           const t1 = process.hrtime.bigint();
           const json = serializeCompletionList(page);
           const t2 = process.hrtime.bigint();
-          const c1 = process.cpuUsage(c0);
           if (json.length === 0) throw new Error('empty page');
-          cpu.push((c1.user + c1.system) / 1000);
           total.push(Number(t2 - t0) / 1e6);
           serialize.push(Number(t2 - t1) / 1e6);
           items += page.items.length;
@@ -118,7 +109,6 @@ export function measureListLatency(db: SqliteDatabase, store: Store, options: La
           shape: shapeName(filter.name, withCursor, order),
           p50Ms: percentile(sorted, 0.5),
           p99Ms: percentile(sorted, 0.99),
-          cpuP99Ms: percentile(sortedCopy(cpu), 0.99),
           serializeP50Ms: percentile(sortedCopy(serialize), 0.5),
           items: items / options.iterations,
         });
