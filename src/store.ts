@@ -1,7 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from './db/client.ts';
 import { ApiError } from './errors.ts';
-import type { ListParams, Metadata, PageParams } from './validation.ts';
+import type { ListParams, Metadata, PageParams, SortOrder } from './validation.ts';
 
 /**
  * All SQL lives here. The store speaks in rows of pre-serialized JSON text; the
@@ -54,16 +54,29 @@ interface ListFilter {
   args: string[];
 }
 
-/** How many index entries a filter's size estimate may touch: enough to tell a rare pair from a common one. */
-const ESTIMATE_CAP = 1000;
+
+/** The table whose index a list query walks in order, and the filter values it walks (none for `completions`). */
+export interface WalkedIndex {
+  table: 'completions' | ListFilter['table'];
+  args: string[];
+}
+
+export interface ListPlan {
+  /** Undefined when the project has stored nothing (no query runs). */
+  walked: WalkedIndex | undefined;
+  /** The `detail` column of `EXPLAIN QUERY PLAN`, one line per step. */
+  steps: string[];
+}
 
 /** Prefixes a filter's column names with a table alias: `key = ?` -> `w.key = ?`. */
 function qualify(where: string, alias: string): string {
   return where.replace(/(\w+) = \?/g, `${alias}.$1 = ?`);
 }
 
+// The ordered subquery feeds group_concat in the choices' primary-key order; `group_concat(... ORDER BY idx)`
+// would build and sort a temporary b-tree for every row of the page instead.
 const COMPLETION_COLUMNS = `c.id, c.body, c.metadata,
-  (SELECT group_concat(ch.body, ',' ORDER BY ch.idx) FROM choices ch WHERE ch.completion_seq = c.seq) AS choices`;
+  (SELECT group_concat(body, ',') FROM (SELECT ch.body FROM choices ch WHERE ch.completion_seq = c.seq ORDER BY ch.idx)) AS choices`;
 
 export type Store = ReturnType<typeof createStore>;
 
@@ -114,12 +127,49 @@ export function createStore(db: SqliteDatabase) {
     return { table: 'completion_models', where: 'model = ?', args: [model] };
   }
 
-  /** Rows matching a filter, counted up to ESTIMATE_CAP: picks which index to walk. */
-  function estimate(projectId: number, filter: ListFilter): number {
-    const row = prepare(
-      `SELECT count(*) AS n FROM (SELECT 1 FROM ${filter.table} WHERE project_id = ? AND ${filter.where} LIMIT ${ESTIMATE_CAP})`,
-    ).get(projectId, ...filter.args) as { n: number };
-    return row.n;
+  /**
+   * Where the filter's `reach`-th entry after the cursor lies in walk order;
+   * undefined when fewer entries are left. Of several filters, the one whose
+   * entry lies farthest is the rarest where the page is, so walking it touches
+   * the fewest entries. Costs `reach` index steps, whatever the table's size
+   * (a count would have to be capped, and two capped counts tell nothing).
+   */
+  function findReach(
+    projectId: number,
+    filter: ListFilter,
+    cursor: { created: number; id: string } | undefined,
+    order: SortOrder,
+    reach: number,
+  ): { created: number; id: string } | undefined {
+    const direction = order === 'asc' ? 'ASC' : 'DESC';
+    const after = cursor ? ` AND (created, completion_id) ${order === 'asc' ? '>' : '<'} (?, ?)` : '';
+    return prepare(
+      `SELECT created, completion_id AS id FROM ${filter.table} WHERE project_id = ? AND ${filter.where}${after}
+       ORDER BY created ${direction}, completion_id ${direction} LIMIT 1 OFFSET ?`,
+    ).get(projectId, ...filter.args, ...(cursor ? [cursor.created, cursor.id] : []), reach - 1) as
+      | { created: number; id: string }
+      | undefined;
+  }
+
+  /** The filters, rarest near the cursor first: the first is walked, the others are checked per row. */
+  function rankFilters(
+    projectId: number,
+    filters: ListFilter[],
+    cursor: { created: number; id: string } | undefined,
+    order: SortOrder,
+    reach: number,
+  ): ListFilter[] {
+    if (filters.length < 2) return filters;
+    const reaches = new Map(filters.map((f) => [f, findReach(projectId, f, cursor, order, reach)]));
+    const sign = order === 'asc' ? -1 : 1;
+    // Array.prototype.sort is stable: filters that tie keep the order the query named them in.
+    return [...filters].sort((a, b) => {
+      const ra = reaches.get(a);
+      const rb = reaches.get(b);
+      if (!ra || !rb) return ra ? 1 : rb ? -1 : 0;
+      if (ra.created !== rb.created) return sign * (ra.created - rb.created);
+      return ra.id === rb.id ? 0 : sign * (ra.id < rb.id ? -1 : 1);
+    });
   }
 
   function insertPairs(projectId: number, metadata: Metadata, created: number, id: string): void {
@@ -136,7 +186,7 @@ export function createStore(db: SqliteDatabase) {
     }
   }
 
-  const save = db.transaction((projectName: string, record: CompletionRecord) => {
+  function insertCompletion(projectName: string, record: CompletionRecord): void {
     const projectId = ensureProjectId(projectName);
     const { seq } = prepare(
       `INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body, stored_at)
@@ -159,10 +209,13 @@ export function createStore(db: SqliteDatabase) {
     const insertModel = prepare('INSERT INTO completion_models (project_id, model, created, completion_id) VALUES (?, ?, ?, ?)');
     insertModel.run(projectId, record.requestedModel, record.created, record.id);
     if (record.model !== record.requestedModel) insertModel.run(projectId, record.model, record.created, record.id);
-  });
+  }
 
+  const save = db.transaction(insertCompletion);
+
+  // Calls the unwrapped insert: a nested transaction would cost a SAVEPOINT and RELEASE per completion.
   const saveMany = db.transaction((projectName: string, records: CompletionRecord[]) => {
-    for (const record of records) save(projectName, record);
+    for (const record of records) insertCompletion(projectName, record);
   });
 
   const updateMetadata = db.transaction((projectName: string, id: string, metadata: Metadata): CompletionRow | undefined => {
@@ -252,8 +305,8 @@ export function createStore(db: SqliteDatabase) {
     return { items: rows, hasMore };
   }
 
-  /** The SQL and arguments of a list page; undefined when the project has stored nothing yet. */
-  function buildListQuery(projectName: string, params: ListParams): { sql: string; args: unknown[] } | undefined {
+  /** The SQL and arguments of a list page, and the index it walks; undefined when the project has stored nothing yet. */
+  function buildListQuery(projectName: string, params: ListParams): { sql: string; args: unknown[]; walked: WalkedIndex } | undefined {
     const projectId = findProjectId(projectName);
     const cursor = resolveCursor(projectId, params.after);
     if (projectId === undefined) return undefined;
@@ -264,8 +317,10 @@ export function createStore(db: SqliteDatabase) {
     const comparison = params.order === 'asc' ? '>' : '<';
     const args: unknown[] = [];
     let sql: string;
+    let walked: WalkedIndex;
 
     if (filters.length === 0) {
+      walked = { table: 'completions', args: [] };
       sql = `SELECT ${COMPLETION_COLUMNS} FROM completions c WHERE c.project_id = ?`;
       args.push(projectId);
       if (cursor) {
@@ -274,16 +329,16 @@ export function createStore(db: SqliteDatabase) {
       }
       sql += ` ORDER BY c.created ${direction}, c.id ${direction} LIMIT ?`;
     } else {
-      if (filters.length > 1) {
-        const sizes = new Map(filters.map((f) => [f, estimate(projectId, f)]));
-        filters.sort((a, b) => sizes.get(a)! - sizes.get(b)!);
-      }
-      const [walked, ...checked] = filters as [ListFilter, ...ListFilter[]];
+      const [first, ...checked] = rankFilters(projectId, filters, cursor, params.order, params.limit + 1) as [
+        ListFilter,
+        ...ListFilter[],
+      ];
+      walked = { table: first.table, args: first.args };
       // CROSS JOIN pins the walked index as the outer loop, so rows come out in its order.
-      sql = `SELECT ${COMPLETION_COLUMNS} FROM ${walked.table} w
+      sql = `SELECT ${COMPLETION_COLUMNS} FROM ${first.table} w
         CROSS JOIN completions c ON c.project_id = w.project_id AND c.id = w.completion_id
-        WHERE w.project_id = ? AND ${qualify(walked.where, 'w')}`;
-      args.push(projectId, ...walked.args);
+        WHERE w.project_id = ? AND ${qualify(first.where, 'w')}`;
+      args.push(projectId, ...first.args);
       for (const filter of checked) {
         sql += ` AND EXISTS (SELECT 1 FROM ${filter.table} x WHERE x.project_id = w.project_id AND ${qualify(filter.where, 'x')}
           AND x.created = w.created AND x.completion_id = w.completion_id)`;
@@ -296,15 +351,18 @@ export function createStore(db: SqliteDatabase) {
       sql += ` ORDER BY w.created ${direction}, w.completion_id ${direction} LIMIT ?`;
     }
     args.push(params.limit + 1);
-    return { sql, args };
+    return { sql, args, walked };
   }
 
-  /** `EXPLAIN QUERY PLAN` of a list page's query: lets tests check that it walks one index in order. */
-  function explainList(projectName: string, params: ListParams): string[] {
+  /**
+   * `EXPLAIN QUERY PLAN` of a list page's query, and which filter's index it
+   * walks: lets tests check that it walks one index in order, the rarest.
+   */
+  function explainList(projectName: string, params: ListParams): ListPlan {
     const query = buildListQuery(projectName, params);
-    if (!query) return [];
+    if (!query) return { walked: undefined, steps: [] };
     const rows = db.prepare(`EXPLAIN QUERY PLAN ${query.sql}`).all(...query.args) as { detail: string }[];
-    return rows.map((r) => r.detail);
+    return { walked: query.walked, steps: rows.map((r) => r.detail) };
   }
 
   /** The `after` cursor's position; a 400 when the id was never stored in this project. */

@@ -1,0 +1,151 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { percentile, sortedCopy } from './stats.ts';
+
+/** The service in a child process (bench/serve.ts), its origin, and its memory as the kernel counts it. */
+export interface BenchServer {
+  origin: string;
+  /** Resident memory now (VmRSS), in MB. */
+  rssMb(): number;
+  /** Highest resident memory so far (VmHWM), in MB. */
+  peakRssMb(): number;
+  stop(): Promise<void>;
+}
+
+function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : Number.NaN;
+}
+
+export async function startBenchServer(databasePath: string, upstreamUrl: string, apiKeys: string): Promise<BenchServer> {
+  const entry = join(dirname(fileURLToPath(import.meta.url)), 'serve.ts');
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entry, databasePath, upstreamUrl, apiKeys], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const [first] = (await once(lines, 'line')) as [string];
+  const { port } = JSON.parse(first) as { port: number };
+  const pid = child.pid!;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    rssMb: () => statusMb(pid, 'VmRSS'),
+    peakRssMb: () => statusMb(pid, 'VmHWM'),
+    stop: async () => {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await once(child, 'exit');
+    },
+  };
+}
+
+/**
+ * An upstream that answers at once with a fixed completion, a fresh id each
+ * time: the create path's cost is then all ours.
+ */
+export async function startInstantUpstream(): Promise<{ url: string; close(): Promise<void> }> {
+  const tail = JSON.stringify({
+    object: 'chat.completion',
+    created: 1_767_225_600,
+    model: 'gpt-4o-2024-08-06',
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: 'Benchmarks measure; tests assert. '.repeat(12).trim(), refusal: null, annotations: [] },
+        logprobs: null,
+        finish_reason: 'stop',
+      },
+    ],
+    usage: { prompt_tokens: 80, completion_tokens: 96, total_tokens: 176 },
+    service_tier: 'default',
+    system_fingerprint: 'fp_bench',
+  }).slice(1);
+  let counter = 0;
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const body = `{"id":"chatcmpl-bench${process.pid}x${++counter}",${tail}`;
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    close: async () => {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
+
+export interface LoadResult {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+}
+
+export async function runLoad(options: {
+  url: string;
+  connections: number;
+  durationSeconds: number;
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+}): Promise<LoadResult> {
+  const result = await autocannon({
+    url: options.url,
+    connections: options.connections,
+    duration: options.durationSeconds,
+    method: options.method ?? 'GET',
+    headers: options.headers,
+    body: options.body,
+  });
+  return {
+    requestsPerSecond: result.requests.average,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}
+
+/**
+ * Latency of one request at a time, to sub-millisecond precision (autocannon
+ * rounds to whole milliseconds): the service's added latency is a difference
+ * of two such medians.
+ */
+export async function sequentialLatency(url: string, options: { count: number; headers: Record<string, string>; body: string }) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const send = () =>
+    new Promise<void>((resolve, reject) => {
+      const req = httpRequest(url, { method: 'POST', agent, headers: { ...options.headers, 'content-length': Buffer.byteLength(options.body) } }, (res) => {
+        if (res.statusCode !== 200) reject(new Error(`${url}: status ${res.statusCode}`));
+        res.resume();
+        res.on('end', resolve);
+      });
+      req.on('error', reject);
+      req.end(options.body);
+    });
+  for (let i = 0; i < Math.min(100, options.count); i++) await send();
+  const samples: number[] = [];
+  for (let i = 0; i < options.count; i++) {
+    const start = process.hrtime.bigint();
+    await send();
+    samples.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  agent.destroy();
+  const sorted = sortedCopy(samples);
+  return { p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99) };
+}

@@ -1,0 +1,119 @@
+import type { SqliteDatabase } from '../src/db/client.ts';
+import type { Store } from '../src/store.ts';
+import type { ListParams, SortOrder } from '../src/validation.ts';
+import { serializeCompletionList } from '../src/wire.ts';
+import { MODELS, PROJECTS, USER_COUNT } from './data.ts';
+import { percentile, sortedCopy } from './stats.ts';
+
+/**
+ * List latency per query shape, in-process: `store.listCompletions` and
+ * `serializeCompletionList`, which is all the endpoint does besides HTTP.
+ * Each shape rotates through several filter values and deep cursors, so the
+ * figures are not one hot page served over and over.
+ */
+
+export interface ShapeResult {
+  shape: string;
+  p50Ms: number;
+  p99Ms: number;
+  /** The serializer's share of the p50 page (median of its own time). */
+  serializeP50Ms: number;
+  /** Mean items per page: a rare filter on a small database cannot fill a page. */
+  items: number;
+}
+
+type Filter = { name: string; params: (variant: number) => Pick<ListParams, 'model' | 'metadata'> };
+
+const FILTERS: Filter[] = [
+  { name: 'no filter', params: () => ({ model: undefined, metadata: [] }) },
+  { name: 'model', params: (v) => ({ model: MODELS[v % MODELS.length], metadata: [] }) },
+  { name: 'user (1 in 1000)', params: (v) => ({ model: undefined, metadata: [['user', userValue(v)]] }) },
+  { name: 'env (1 in 2)', params: (v) => ({ model: undefined, metadata: [['env', v % 2 ? 'prod' : 'staging']] }) },
+  {
+    // The common pair is named first: the store must still walk the rare one.
+    name: 'env + user',
+    params: (v) => ({ model: undefined, metadata: [['env', v % 2 ? 'prod' : 'staging'], ['user', userValue(v)]] }),
+  },
+];
+
+function userValue(variant: number): string {
+  return `user-${(variant * 37) % USER_COUNT}`;
+}
+
+const VARIANTS = 16;
+
+/** Ids from the middle of the project's history (40% to 60% of its rows), for "deep cursor" pages. */
+export function deepCursors(db: SqliteDatabase, project: string, count = VARIANTS): string[] {
+  const { projectId } = db.prepare('SELECT id AS projectId FROM projects WHERE name = ?').get(project) as { projectId: number };
+  // The seed writes in time order, so seq order is time order within a project.
+  const { lo, hi } = db
+    .prepare('SELECT min(seq) AS lo, max(seq) AS hi FROM completions WHERE project_id = ?')
+    .get(projectId) as { lo: number; hi: number };
+  const pick = db.prepare('SELECT id FROM completions WHERE project_id = ? AND seq >= ? ORDER BY seq LIMIT 1');
+  return Array.from({ length: count }, (_, i) => {
+    const seq = Math.floor(lo + (hi - lo) * (0.4 + (0.2 * i) / count));
+    return (pick.get(projectId, seq) as { id: string }).id;
+  });
+}
+
+export interface LatencyOptions {
+  iterations: number;
+  warmup: number;
+}
+
+export function shapeNames(): string[] {
+  const names: string[] = [];
+  for (const filter of FILTERS) {
+    for (const cursor of [false, true]) {
+      for (const order of ['desc', 'asc'] as SortOrder[]) names.push(shapeName(filter.name, cursor, order));
+    }
+  }
+  return names;
+}
+
+function shapeName(filter: string, cursor: boolean, order: SortOrder): string {
+  return `${filter}, ${cursor ? 'deep cursor' : 'first page'}, ${order}`;
+}
+
+export function measureListLatency(db: SqliteDatabase, store: Store, options: LatencyOptions): ShapeResult[] {
+  const project = PROJECTS[0];
+  const cursors = deepCursors(db, project);
+  const results: ShapeResult[] = [];
+  for (const filter of FILTERS) {
+    for (const withCursor of [false, true]) {
+      for (const order of ['desc', 'asc'] as SortOrder[]) {
+        const paramsFor = (i: number): ListParams => ({
+          ...filter.params(i % VARIANTS),
+          after: withCursor ? cursors[i % VARIANTS] : undefined,
+          limit: 20,
+          order,
+        });
+        for (let i = 0; i < options.warmup; i++) serializeCompletionList(store.listCompletions(project, paramsFor(i)));
+        const total: number[] = [];
+        const serialize: number[] = [];
+        let items = 0;
+        for (let i = 0; i < options.iterations; i++) {
+          const params = paramsFor(i);
+          const t0 = process.hrtime.bigint();
+          const page = store.listCompletions(project, params);
+          const t1 = process.hrtime.bigint();
+          const json = serializeCompletionList(page);
+          const t2 = process.hrtime.bigint();
+          if (json.length === 0) throw new Error('empty page');
+          total.push(Number(t2 - t0) / 1e6);
+          serialize.push(Number(t2 - t1) / 1e6);
+          items += page.items.length;
+        }
+        const sorted = sortedCopy(total);
+        results.push({
+          shape: shapeName(filter.name, withCursor, order),
+          p50Ms: percentile(sorted, 0.5),
+          p99Ms: percentile(sorted, 0.99),
+          serializeP50Ms: percentile(sortedCopy(serialize), 0.5),
+          items: items / options.iterations,
+        });
+      }
+    }
+  }
+  return results;
+}
