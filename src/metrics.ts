@@ -88,6 +88,7 @@ export function instrumentUpstream(upstream: Upstream, metrics: Metrics): Upstre
         throw err;
       }
     },
+    close: () => upstream.close(),
   };
 }
 

@@ -55,6 +55,7 @@ const shutdown = createShutdown({
   logger,
   release: () => {
     retention.stop();
+    void upstream.close();
     // Folds the WAL into the main file, so a stopped service is one self-contained file to copy or back up.
     db.pragma('wal_checkpoint(TRUNCATE)');
     db.close();

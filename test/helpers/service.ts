@@ -68,6 +68,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     server.closeAllConnections();
     server.close();
     await once(server, 'close');
+    await upstream.close();
     db.close();
   };
 
