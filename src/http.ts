@@ -10,12 +10,15 @@ export async function readBody(c: Context, limit: number): Promise<Uint8Array> {
     new ApiError(413, `Request body too large: the maximum is ${limit} bytes.`, 'invalid_request_error', null, 'request_too_large');
   const declared = Number(c.req.header('content-length'));
   if (Number.isFinite(declared) && declared > limit) throw tooLarge();
-  const stream = c.req.raw.body;
+  // Under @hono/node-server the Node request is at hand: iterating it directly costs a fraction of
+  // the web ReadableStream that wraps it (which showed in the create path's profile).
+  const incoming = (c.env as { incoming?: AsyncIterable<Uint8Array> & { readableEnded?: boolean } } | undefined)?.incoming;
+  const stream = incoming ?? (c.req.raw.body as unknown as AsyncIterable<Uint8Array> | null);
   if (!stream) return new Uint8Array();
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
-    for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+    for await (const chunk of stream) {
       size += chunk.byteLength;
       if (size > limit) throw tooLarge();
       chunks.push(chunk);
