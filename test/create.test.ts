@@ -1,20 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fakeCompletion, sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
-import { DEFAULT_KEY, startService, type Service } from './helpers/service.ts';
+import { DEFAULT_KEY, startService, type Service, useServiceEachTest } from './helpers/service.ts';
 
 let upstream: FakeUpstream;
 let service: Service;
 
-beforeEach(async () => {
-  upstream = await startFakeUpstream();
-  service = await startService({ upstreamUrl: upstream.url });
-});
-
-afterEach(async () => {
-  await service.close();
-  await upstream.close();
-});
+useServiceEachTest((started) => ({ upstream, service } = started));
 
 const messages = [
   { role: 'system' as const, content: 'Be brief.' },

@@ -1,20 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { describe, expect, it } from 'vitest';
+import type { FakeUpstream } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
-import { startService, type Service } from './helpers/service.ts';
+import { type Service, useServiceEachTest } from './helpers/service.ts';
 
 let upstream: FakeUpstream;
 let service: Service;
 
-beforeEach(async () => {
-  upstream = await startFakeUpstream();
-  service = await startService({ upstreamUrl: upstream.url, env: { BODY_LIMIT_BYTES: '4096' } });
-});
-
-afterEach(async () => {
-  await service.close();
-  await upstream.close();
-});
+useServiceEachTest((started) => ({ upstream, service } = started), { BODY_LIMIT_BYTES: '4096' });
 
 function invalid(message: string, param: string | null = null, code: string | null = null) {
   return { error: { message, type: 'invalid_request_error', param, code } };

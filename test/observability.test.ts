@@ -1,21 +1,13 @@
 import type { APIError } from 'openai';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/logger.ts';
 import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
-import { DEFAULT_KEY, startService, type Service } from './helpers/service.ts';
+import { DEFAULT_KEY, startService, type Service, useServiceEachTest } from './helpers/service.ts';
 
 let upstream: FakeUpstream;
 let service: Service;
 
-beforeEach(async () => {
-  upstream = await startFakeUpstream();
-  service = await startService({ upstreamUrl: upstream.url });
-});
-
-afterEach(async () => {
-  await service.close();
-  await upstream.close();
-});
+useServiceEachTest((started) => ({ upstream, service } = started));
 
 const messages = [{ role: 'user' as const, content: 'Hello there' }];
 

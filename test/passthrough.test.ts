@@ -2,22 +2,14 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { toFile } from 'openai';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
-import { DEFAULT_KEY, startService, type Service } from './helpers/service.ts';
+import { describe, expect, it } from 'vitest';
+import { sendJson, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { DEFAULT_KEY, startService, type Service, useServiceEachTest } from './helpers/service.ts';
 
 let upstream: FakeUpstream;
 let service: Service;
 
-beforeEach(async () => {
-  upstream = await startFakeUpstream();
-  service = await startService({ upstreamUrl: upstream.url });
-});
-
-afterEach(async () => {
-  await service.close();
-  await upstream.close();
-});
+useServiceEachTest((started) => ({ upstream, service } = started));
 
 /** A provider that hands each raw request to the test as it arrives, before its body is read, for the streaming cases. */
 async function startRawUpstream(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; close(): Promise<void> }> {

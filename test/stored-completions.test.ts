@@ -1,20 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { describe, expect, it } from 'vitest';
+import type { FakeUpstream } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
-import { startService, type Service } from './helpers/service.ts';
+import { type Service, useServiceEachTest } from './helpers/service.ts';
 
 let upstream: FakeUpstream;
 let service: Service;
 
-beforeEach(async () => {
-  upstream = await startFakeUpstream();
-  service = await startService({ upstreamUrl: upstream.url });
-});
-
-afterEach(async () => {
-  await service.close();
-  await upstream.close();
-});
+useServiceEachTest((started) => ({ upstream, service } = started));
 
 function notFound(id: string) {
   return { error: { message: `No chat completion found with id '${id}'.`, type: 'invalid_request_error', param: null, code: null } };

@@ -3,20 +3,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { completionToChunks, openSse, parseSseText, sseEvent, streamingHandler } from './helpers/fake-sse.ts';
 import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
-import { startService, type Service } from './helpers/service.ts';
+import { startService, type Service, useServiceEachTest } from './helpers/service.ts';
 
 let upstream: FakeUpstream;
 let service: Service;
 
-beforeEach(async () => {
-  upstream = await startFakeUpstream();
-  service = await startService({ upstreamUrl: upstream.url });
-});
-
-afterEach(async () => {
-  await service.close();
-  await upstream.close();
-});
+useServiceEachTest((started) => ({ upstream, service } = started));
 
 const messages = [
   { role: 'system' as const, content: 'Be brief.' },

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import OpenAI from 'openai';
+import { afterEach, beforeEach } from 'vitest';
 import type { Logger } from 'pino';
 import { createApp } from '../../src/app.ts';
 import { answerClientError } from '../../src/client-error.ts';
@@ -14,6 +15,7 @@ import { openDatabase, type SqliteDatabase } from '../../src/db/client.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createStore, type Store } from '../../src/store.ts';
 import { createUpstream } from '../../src/upstream.ts';
+import { startFakeUpstream, type FakeUpstream } from './fake-upstream.ts';
 
 /** A running service: the real app over a real SQLite file, listening on an ephemeral port. */
 export interface Service {
@@ -92,4 +94,25 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       if (folder) rmSync(folder, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Gives every test of the calling file a fresh fake upstream and a service over
+ * its own database, both closed after the test; `bind` receives them so the file
+ * keeps plain `upstream` and `service` variables.
+ */
+export function useServiceEachTest(
+  bind: (started: { upstream: FakeUpstream; service: Service }) => void,
+  env?: Record<string, string>,
+): void {
+  let started: { upstream: FakeUpstream; service: Service } | undefined;
+  beforeEach(async () => {
+    const upstream = await startFakeUpstream();
+    started = { upstream, service: await startService({ upstreamUrl: upstream.url, ...(env ? { env } : {}) }) };
+    bind(started);
+  });
+  afterEach(async () => {
+    await started?.service.close();
+    await started?.upstream.close();
+  });
 }
