@@ -38,6 +38,10 @@ export class ApiError extends Error {
     return new ApiError(404, `No chat completion found with id '${id}'.`, 'invalid_request_error');
   }
 
+  static bodyTooLarge(limit: number): ApiError {
+    return new ApiError(413, `Request body too large: the maximum is ${limit} bytes.`, 'invalid_request_error', null, 'request_too_large');
+  }
+
   static invalidUrl(method: string, path: string): ApiError {
     return new ApiError(404, `Invalid URL (${method} ${path})`, 'invalid_request_error');
   }

@@ -6,8 +6,7 @@ const MAX_JSON_DEPTH = 128;
 
 /** Reads the raw body, refusing (413) more than `limit` bytes whatever Content-Length claims. */
 export async function readBody(c: Context, limit: number): Promise<Uint8Array> {
-  const tooLarge = () =>
-    new ApiError(413, `Request body too large: the maximum is ${limit} bytes.`, 'invalid_request_error', null, 'request_too_large');
+  const tooLarge = () => ApiError.bodyTooLarge(limit);
   const declared = Number(c.req.header('content-length'));
   if (Number.isFinite(declared) && declared > limit) throw tooLarge();
   // Under @hono/node-server the Node request is at hand: iterating it directly costs a fraction of

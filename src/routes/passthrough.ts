@@ -12,10 +12,6 @@ export interface PassthroughDeps {
 /** Our own resource: a method we do not serve there is our 404, not the provider's business. */
 const OWN_PATH = /^\/v1\/chat\/completions(\/|$)/;
 
-function tooLarge(limit: number): ApiError {
-  return new ApiError(413, `Request body too large: the maximum is ${limit} bytes.`, 'invalid_request_error', null, 'request_too_large');
-}
-
 /** The request body as a stream that fails past `limit` bytes, so nothing is buffered and nothing unbounded goes upstream. */
 function limitBody(body: ReadableStream<Uint8Array>, limit: number, onExceeded: () => void): ReadableStream<Uint8Array> {
   let size = 0;
@@ -25,7 +21,7 @@ function limitBody(body: ReadableStream<Uint8Array>, limit: number, onExceeded: 
         size += chunk.byteLength;
         if (size > limit) {
           onExceeded();
-          controller.error(tooLarge(limit));
+          controller.error(ApiError.bodyTooLarge(limit));
           return;
         }
         controller.enqueue(chunk);
@@ -48,7 +44,7 @@ export function createPassthroughHandler({ upstream, bodyLimitBytes }: Passthrou
 
     const contentLength = c.req.header('content-length');
     const declared = Number(contentLength);
-    if (Number.isFinite(declared) && declared > bodyLimitBytes) throw tooLarge(bodyLimitBytes);
+    if (Number.isFinite(declared) && declared > bodyLimitBytes) throw ApiError.bodyTooLarge(bodyLimitBytes);
     let exceeded = false;
     const raw = c.req.raw.body;
     const body = raw ? limitBody(raw, bodyLimitBytes, () => (exceeded = true)) : null;
@@ -67,7 +63,7 @@ export function createPassthroughHandler({ upstream, bodyLimitBytes }: Passthrou
         ...(body && contentLength !== undefined && /^\d+$/.test(contentLength) ? { contentLength } : {}),
       });
     } catch (err) {
-      if (exceeded) throw tooLarge(bodyLimitBytes);
+      if (exceeded) throw ApiError.bodyTooLarge(bodyLimitBytes);
       throw err;
     }
     if (response.status >= 400 && c.req.method !== 'HEAD') return upstreamErrorResponse(c, response, upstream.timeoutMs);
