@@ -1,14 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { CompletionRecord, CompletionRow, MessageRow, Page } from './store.ts';
 import type { Metadata } from './validation.ts';
+import { isObject, type Json } from './json.ts';
 
 /**
  * OpenAI's wire format, in one place: how a request and the upstream's response
  * become a stored record, and how stored rows become OpenAI's JSON again.
  * OpenAI owns this format; the tables are ours, so nothing here is derived from them.
  */
-
-type Json = Record<string, unknown>;
 
 /** Request fields a stored completion echoes back, with the name it carries there; null when the request had none. */
 const ECHOED_REQUEST_FIELDS: [requestField: string, storedField: string][] = [
@@ -41,10 +40,6 @@ export function newCompletionId(): string {
  */
 export function newRequestId(): string {
   return `req_${randomUUID().replaceAll('-', '')}`;
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** The text of an input message's content: strings as they are, text parts joined by new lines. */

@@ -7,12 +7,7 @@ import { createSseParser, formatSseData, type SseEvent } from '../streaming/sse.
 import { forwardResponseHeaders, readWithin, type ReadResult, UpstreamIdleTimeout, withIdleTimeout } from '../upstream.ts';
 import { toCompletionRecord } from '../wire.ts';
 import { upstreamErrorResponse, type CreateCompletionDeps, type CreatePlan } from './create-completion.ts';
-
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+import { isObject, type Json } from '../json.ts';
 
 function errorEvent(message: string): string {
   const body: ErrorBody = { error: { message, type: 'server_error', param: null, code: null } };

@@ -17,11 +17,7 @@
  *   arrays concatenate, objects merge by the same rule, other values replace.
  */
 
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+import { isObject, type Json } from '../json.ts';
 
 /** The generic rule for fields we do not know. */
 function mergeValue(current: unknown, next: unknown): unknown {
