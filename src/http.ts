@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { ApiError, describeJsonType } from './errors.ts';
+import { isObject } from './json.ts';
 
 /** Deeper JSON than this is refused: nothing legitimate nests so far, and re-serializing it could overflow the stack. */
 const MAX_JSON_DEPTH = 128;
@@ -50,7 +51,7 @@ export async function readJsonObject(c: Context, limit: number): Promise<Record<
   } catch {
     throw ApiError.invalidJson();
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+  if (!isObject(parsed)) {
     throw ApiError.badRequest(
       `Invalid body: expected a JSON object, but got ${describeJsonType(parsed)} instead.`,
       null,
@@ -60,7 +61,7 @@ export async function readJsonObject(c: Context, limit: number): Promise<Record<
   if (depthExceeds(parsed, MAX_JSON_DEPTH)) {
     throw ApiError.badRequest(`Invalid body: JSON nested deeper than ${MAX_JSON_DEPTH} levels.`, null, 'invalid_value');
   }
-  return parsed as Record<string, unknown>;
+  return parsed;
 }
 
 /** A JSON text we already hold as a string, sent without re-serializing. */

@@ -1,5 +1,6 @@
 import { Agent, type Dispatcher } from 'undici';
 import { ApiError, type ErrorBody } from './errors.ts';
+import { isObject } from './json.ts';
 
 /**
  * The provider: every call to it goes through here, so timeouts, credentials and
@@ -297,7 +298,7 @@ export function normalizeUpstreamError(status: number, text: string): string {
   if (isErrorShape(parsed)) return text;
   const outer = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
   // `{"error": {...}}` missing some of the four fields: its own fields are the source, completed below.
-  const nested = typeof outer.error === 'object' && outer.error !== null && !Array.isArray(outer.error);
+  const nested = isObject(outer.error);
   const p = (nested ? outer.error : outer) as Record<string, unknown>;
   const body: ErrorBody = {
     error: {

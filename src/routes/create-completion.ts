@@ -9,6 +9,7 @@ import { forwardResponseHeaders, normalizeUpstreamError, type Upstream, withIdle
 import { parseMetadata, type Metadata } from '../validation.ts';
 import { toCompletionRecord } from '../wire.ts';
 import { createStreamCompletion } from './stream-completion.ts';
+import { isObject } from '../json.ts';
 
 export interface CreateCompletionDeps {
   store: Store;
@@ -88,12 +89,11 @@ export async function createCompletion(c: Context<AppEnv>, deps: CreateCompletio
       parsed = undefined;
     }
   }
-  if (!plan.store || typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+  if (!plan.store || !isObject(parsed)) {
     return c.body(text, response.status as 200, Object.fromEntries(headers));
   }
-
-  const completion = parsed as Record<string, unknown>;
-  // No await between the reservation and the write: it is held only against streams in flight.
+  const completion = parsed;
+  // No await between the reservation and the write: the hold matters only against streams in flight.
   const reservation = ids.reserve(tenant.project, completion.id);
   const { id } = reservation;
   try {
