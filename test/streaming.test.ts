@@ -333,6 +333,38 @@ describe('post /v1/chat/completions with stream: true', () => {
     expect(storedCount()).toEqual({ n: 0 });
   });
 
+  it('asks again without stream_options when the provider refuses the usage it did not ask for, and still stores', async () => {
+    const stream = streamingHandler(plainText);
+    upstream.handler = (request, res) => {
+      if (request.json?.stream_options !== undefined) {
+        return sendJson(res, 400, { object: 'error', message: "Unrecognized request argument supplied: stream_options", type: 'BadRequestError', param: null, code: 400 });
+      }
+      return stream(request, res);
+    };
+    const chunks = [];
+    for await (const chunk of await service.client().chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true })) {
+      chunks.push(chunk);
+    }
+    expect(chunks).toEqual(completionToChunks(plainText));
+    expect(upstream.received.map((r) => r.json?.stream_options)).toEqual([{ include_usage: true }, undefined]);
+    const stored = await service.client().chat.completions.retrieve('chatcmpl-text');
+    expect(stored.choices[0]!.message.content).toBe('It is sunny in Paris, 21 degrees and a light breeze.');
+    expect(stored.usage).toBeUndefined();
+  });
+
+  it('passes any other error of a stored stream through after one upstream call', async () => {
+    upstream.handler = (_request, res) => sendJson(res, 404, { error: { message: 'The model does not exist', type: 'invalid_request_error', param: 'model', code: 'model_not_found' } });
+    const res = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-nope', messages, stream: true, store: true }),
+    });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: { message: 'The model does not exist', type: 'invalid_request_error', param: 'model', code: 'model_not_found' } });
+    expect(upstream.received).toHaveLength(1);
+    expect(storedCount()).toEqual({ n: 0 });
+  });
+
   it('relays an unstored stream that ends without [DONE] as the upstream ended it', async () => {
     const sent = `data: ${JSON.stringify(completionToChunks(plainText)[0])}\n\n`;
     upstream.handler = (_request, res) => {

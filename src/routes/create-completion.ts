@@ -55,11 +55,19 @@ export function planCreate(request: Record<string, unknown>, config: CreateCompl
 
 /** The upstream's error, status kept, body in OpenAI's error shape. */
 export async function upstreamErrorResponse(c: Context<AppEnv>, response: Response, timeoutMs: number): Promise<Response> {
+  return upstreamErrorFromText(c, response, await readErrorText(response, timeoutMs));
+}
+
+/** An error body, read under the idle timeout; one that breaks off leaves only the status to report. */
+export async function readErrorText(response: Response, timeoutMs: number): Promise<string> {
+  const body = response.body ? withIdleTimeout(response.body, timeoutMs) : null;
+  return new Response(body).text().catch(() => '');
+}
+
+/** The upstream's error status with its already-read body, in OpenAI's error shape. */
+export function upstreamErrorFromText(c: Context<AppEnv>, response: Response, text: string): Response {
   const headers = forwardResponseHeaders(response.headers);
   headers.set('content-type', 'application/json');
-  // A streamed error body is read under the idle timeout; one that breaks off leaves only the status to report.
-  const body = response.body ? withIdleTimeout(response.body, timeoutMs) : null;
-  const text = await new Response(body).text().catch(() => '');
   return c.body(normalizeUpstreamError(response.status, text), response.status as 400, Object.fromEntries(headers));
 }
 

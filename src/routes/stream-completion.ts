@@ -6,7 +6,13 @@ import { createCompletionAssembler } from '../streaming/assemble.ts';
 import { createSseParser, formatSseData, type SseEvent } from '../streaming/sse.ts';
 import { forwardResponseHeaders, readWithin, type ReadResult, UpstreamIdleTimeout, withIdleTimeout } from '../upstream.ts';
 import { toCompletionRecord } from '../wire.ts';
-import { upstreamErrorResponse, type CreateCompletionDeps, type CreatePlan } from './create-completion.ts';
+import {
+  readErrorText,
+  upstreamErrorFromText,
+  upstreamErrorResponse,
+  type CreateCompletionDeps,
+  type CreatePlan,
+} from './create-completion.ts';
 import { isObject, type Json } from '../json.ts';
 
 function errorEvent(message: string): string {
@@ -45,15 +51,26 @@ function planUpstreamBody(plan: CreatePlan): { body: Json; hideUsage: boolean } 
 export function createStreamCompletion(deps: CreateCompletionDeps, ids: IdAllocator) {
   return async function streamCompletion(c: Context<AppEnv>, plan: CreatePlan): Promise<Response> {
     const { tenant, requestId } = c.var;
-    const { body, hideUsage } = planUpstreamBody(plan);
-    const response = await deps.upstream.send('/chat/completions', {
-      method: 'POST',
-      headers: c.req.raw.headers,
-      authorization: tenant.upstreamAuthorization,
-      body: JSON.stringify(body),
-      signal: c.req.raw.signal,
-      streamed: true,
-    });
+    const planned = planUpstreamBody(plan);
+    let { hideUsage } = planned;
+    const send = (body: Json) =>
+      deps.upstream.send('/chat/completions', {
+        method: 'POST',
+        headers: c.req.raw.headers,
+        authorization: tenant.upstreamAuthorization,
+        body: JSON.stringify(body),
+        signal: c.req.raw.signal,
+        streamed: true,
+      });
+    let response = await send(planned.body);
+    if (hideUsage && !response.ok) {
+      const text = await readErrorText(response, deps.upstream.timeoutMs);
+      // A provider that refuses the stream_options we added on the client's behalf: ask again as the
+      // client asked. The stream is still stored, only without usage. Any other error is the client's answer.
+      if (!/stream_options|include_usage/.test(text)) return upstreamErrorFromText(c, response, text);
+      response = await send(plan.forwarded);
+      hideUsage = false;
+    }
     if (!response.ok) return upstreamErrorResponse(c, response, deps.upstream.timeoutMs);
     const headers = Object.fromEntries(forwardResponseHeaders(response.headers));
     // A provider that ignored `stream: true` and answered one JSON document: handed on as it came, not read as events.
