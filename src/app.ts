@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { cors } from 'hono/cors';
 import type { Logger } from 'pino';
 import type { AppEnv } from './app-env.ts';
 import { createAuthenticator } from './auth.ts';
@@ -48,6 +49,11 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
   });
   app.use('*', observeRequests({ metrics, logger }));
   app.route('/', createOperationalRoutes({ store, metrics }));
+
+  // Browser apps (the SDKs' dangerouslyAllowBrowser) reach OpenAI across origins; its API answers CORS
+  // preflights, which carry no key, so they are answered before authentication. A key is still required
+  // for every real request, so allowing any origin grants nothing.
+  app.use('/v1/*', cors({ origin: '*', exposeHeaders: ['x-request-id'], maxAge: 600 }));
 
   // Authentication comes before anything else on /v1: no upstream call, no database work without a key.
   app.use('/v1/*', async (c, next) => {

@@ -160,3 +160,29 @@ describe('errors in OpenAI shape', () => {
     expect(upstream.received).toHaveLength(0);
   });
 });
+
+describe('cross-origin requests', () => {
+  it('answers a CORS preflight without a key, and real requests still need one', async () => {
+    const preflight = await service.request('/v1/chat/completions', {
+      method: 'OPTIONS',
+      auth: false,
+      headers: {
+        origin: 'https://app.example.com',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type, x-stainless-os',
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('authorization,content-type,x-stainless-os');
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(upstream.received).toHaveLength(0);
+
+    const withoutKey = await service.request('/v1/chat/completions', { auth: false, headers: { origin: 'https://app.example.com' } });
+    expect(withoutKey.status).toBe(401);
+    expect(withoutKey.headers.get('access-control-allow-origin')).toBe('*');
+    const withKey = await service.request('/v1/chat/completions', { headers: { origin: 'https://app.example.com' } });
+    expect(withKey.status).toBe(200);
+    expect(withKey.headers.get('access-control-expose-headers')).toBe('x-request-id');
+  });
+});
