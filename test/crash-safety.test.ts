@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startChildServer, type ChildServer } from './helpers/child-server.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { storedCompletion } from './helpers/stored-shape.ts';
 
 let upstream: FakeUpstream;
 let folder: string;
@@ -104,20 +105,7 @@ async function verifyNext(child: ChildServer, queue: Acknowledged[]): Promise<vo
     const res = await fetch(`${child.origin}/v1/chat/completions/${id}`, authorized());
     const stored = await res.json();
     expect(res.status, JSON.stringify(stored)).toBe(200);
-    expect(stored).toEqual({
-      ...ack.response,
-      request_id: ack.requestId,
-      metadata: ack.metadata,
-      seed: null,
-      temperature: null,
-      top_p: null,
-      presence_penalty: null,
-      frequency_penalty: null,
-      tool_choice: null,
-      tools: null,
-      input_user: null,
-      response_format: null,
-    });
+    expect(stored).toEqual(storedCompletion(ack.response, ack.requestId, { metadata: ack.metadata }));
     const messagesRes = await fetch(`${child.origin}/v1/chat/completions/${id}/messages`, authorized());
     const messages = (await messagesRes.json()) as { data: unknown[] };
     expect(messagesRes.status).toBe(200);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fakeCompletion, sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
+import { storedCompletion } from './helpers/stored-shape.ts';
 import { DEFAULT_KEY, startService, type Service, useServiceEachTest } from './helpers/service.ts';
 
 let upstream: FakeUpstream;
@@ -15,21 +16,7 @@ const messages = [
 
 /** What a stored completion made by the default fake upstream looks like, given what varies. */
 function expectedStored(id: string, requestId: string, extra: Record<string, unknown> = {}) {
-  return {
-    ...fakeCompletion({ model: 'gpt-4o', messages }, id, 1_700_000_000),
-    request_id: requestId,
-    seed: null,
-    temperature: null,
-    top_p: null,
-    presence_penalty: null,
-    frequency_penalty: null,
-    tool_choice: null,
-    tools: null,
-    input_user: null,
-    response_format: null,
-    metadata: {},
-    ...extra,
-  };
+  return storedCompletion(fakeCompletion({ model: 'gpt-4o', messages }, id, 1_700_000_000), requestId, extra);
 }
 
 describe('post /v1/chat/completions', () => {

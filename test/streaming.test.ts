@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { completionToChunks, openSse, parseSseText, sseEvent, streamingHandler } from './helpers/fake-sse.ts';
 import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
+import { storedCompletion } from './helpers/stored-shape.ts';
 import { startService, type Service, useServiceEachTest } from './helpers/service.ts';
 
 let upstream: FakeUpstream;
@@ -97,24 +98,6 @@ const legacyFunctionCall = completion('chatcmpl-function', [
   },
 ]);
 
-/** What the proxy stores for `upstreamCompletion`, apart from the request id. */
-function storedShape(upstreamCompletion: Json, requestId: string, extra: Json = {}): Json {
-  return {
-    ...upstreamCompletion,
-    request_id: requestId,
-    seed: null,
-    temperature: null,
-    top_p: null,
-    presence_penalty: null,
-    frequency_penalty: null,
-    tool_choice: null,
-    tools: null,
-    input_user: null,
-    response_format: null,
-    metadata: {},
-    ...extra,
-  };
-}
 
 async function collect(stream: AsyncIterable<unknown>): Promise<Json[]> {
   const chunks: Json[] = [];
@@ -147,7 +130,7 @@ describe('post /v1/chat/completions with stream: true', () => {
     expect(upstream.received[0]!.json).toEqual({ model: 'gpt-4o', messages, stream: true, stream_options: { include_usage: true } });
 
     const stored = await client.chat.completions.retrieve('chatcmpl-text');
-    expect(stored).toEqual(storedShape(plainText, requestId, { metadata: { user: 'u1' } }));
+    expect(stored).toEqual(storedCompletion(plainText, requestId, { metadata: { user: 'u1' } }));
     assertMatchesSchema('CreateChatCompletionResponse', stored);
   });
 
