@@ -98,7 +98,6 @@ const legacyFunctionCall = completion('chatcmpl-function', [
   },
 ]);
 
-
 async function collect(stream: AsyncIterable<unknown>): Promise<Json[]> {
   const chunks: Json[] = [];
   for await (const chunk of stream) {
