@@ -55,6 +55,8 @@ const HOP_BY_HOP = new Set([
   'upgrade',
   'host',
   'content-length',
+  // Node's server has already answered `100 Continue`; undici refuses to send the header on.
+  'expect',
 ]);
 
 /** Client headers to send on: hop-by-hop ones dropped, the client's own key replaced by the tenant's upstream credentials. */
@@ -71,15 +73,20 @@ export function forwardRequestHeaders(incoming: Headers, authorization: string |
   return headers;
 }
 
+/** Response headers as Hono takes them; repeated `set-cookie` headers stay separate values. */
+export type HeaderRecord = Record<string, string | string[]>;
+
 /** Upstream response headers to hand to the client. fetch has already decoded the body, so its encoding and length no longer apply. */
-export function forwardResponseHeaders(upstream: Headers): Headers {
-  const headers = new Headers();
+export function forwardResponseHeaders(upstream: Headers): HeaderRecord {
+  const headers: HeaderRecord = {};
   upstream.forEach((value, name) => {
-    if (HOP_BY_HOP.has(name) || name === 'content-encoding') return;
+    if (HOP_BY_HOP.has(name) || name === 'content-encoding' || name === 'set-cookie') return;
     // The client gets our request id; the provider's stays visible under its own name.
-    if (name === 'x-request-id') headers.set('x-upstream-request-id', value);
-    else headers.append(name, value);
+    headers[name === 'x-request-id' ? 'x-upstream-request-id' : name] = value;
   });
+  // Cookies cannot be joined with commas like other repeated headers: each is its own header.
+  const cookies = upstream.getSetCookie();
+  if (cookies.length > 0) headers['set-cookie'] = cookies;
   return headers;
 }
 

@@ -299,3 +299,47 @@ describe('pass-through faults', () => {
     }
   });
 });
+
+describe('headers across the proxy', () => {
+  it('keeps repeated set-cookie headers apart, and the length of a HEAD answer', async () => {
+    upstream.handler = (_request, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '12345', 'set-cookie': ['a=1; Path=/', 'b=2; Path=/'] });
+      res.end();
+    };
+    const res = await service.request('/v1/files/file-1/content', { method: 'HEAD' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-length')).toBe('12345');
+    expect(res.headers.getSetCookie()).toEqual(['a=1; Path=/', 'b=2; Path=/']);
+  });
+
+  it('serves clients that send Expect: 100-continue (curl does for large bodies), on every kind of route', async () => {
+    const { request } = await import('node:http');
+    const post = (path: string, body: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(`${service.origin}${path}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${DEFAULT_KEY}`, 'content-type': 'application/json', expect: '100-continue' },
+        });
+        req.on('continue', () => req.end(body));
+        req.on('response', (res) => {
+          let text = '';
+          res.on('data', (chunk) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        });
+        req.on('error', reject);
+      });
+    const chat = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], store: true });
+    const plain = await post('/v1/chat/completions', chat);
+    expect(plain.status, plain.body).toBe(200);
+    expect(JSON.parse(plain.body).object).toBe('chat.completion');
+    const embeddings = await post('/v1/embeddings', JSON.stringify({ model: 'text-embedding-3-small', input: 'x' }));
+    expect(embeddings.status).toBe(404); // the fake upstream has no embeddings route: its 404 came back, so the call went through
+    expect(JSON.parse(embeddings.body)).toEqual({
+      error: { message: 'fake upstream: no route POST /v1/embeddings', type: 'invalid_request_error', param: null, code: null },
+    });
+    expect(upstream.received.map((r) => [r.path, r.headers.expect])).toEqual([
+      ['/v1/chat/completions', undefined],
+      ['/v1/embeddings', undefined],
+    ]);
+  });
+});

@@ -67,8 +67,8 @@ export async function readErrorText(response: Response, timeoutMs: number): Prom
 /** The upstream's error status with its already-read body, in OpenAI's error shape. */
 export function upstreamErrorFromText(c: Context<AppEnv>, response: Response, text: string): Response {
   const headers = forwardResponseHeaders(response.headers);
-  headers.set('content-type', 'application/json');
-  return c.body(normalizeUpstreamError(response.status, text), response.status as 400, Object.fromEntries(headers));
+  headers['content-type'] = 'application/json';
+  return c.body(normalizeUpstreamError(response.status, text), response.status as 400, headers);
 }
 
 /**
@@ -98,7 +98,7 @@ export async function createCompletion(c: Context<AppEnv>, deps: CreateCompletio
     }
   }
   if (!plan.store || !isObject(parsed)) {
-    return c.body(text, response.status as 200, Object.fromEntries(headers));
+    return c.body(text, response.status as 200, headers);
   }
   const completion = parsed;
   // No await between the reservation and the write: the hold matters only against streams in flight.
@@ -113,7 +113,7 @@ export async function createCompletion(c: Context<AppEnv>, deps: CreateCompletio
     reservation.release();
   }
   const answer = reservation.replaced ? JSON.stringify({ ...completion, id }) : text;
-  return c.body(answer, response.status as 200, Object.fromEntries(headers));
+  return c.body(answer, response.status as 200, headers);
 }
 
 export function unixNow(): number {

@@ -68,7 +68,10 @@ export function createPassthroughHandler({ upstream, bodyLimitBytes }: Passthrou
     }
     if (response.status >= 400 && c.req.method !== 'HEAD') return upstreamErrorResponse(c, response, upstream.timeoutMs);
 
-    const headers = Object.fromEntries(forwardResponseHeaders(response.headers));
+    const headers = forwardResponseHeaders(response.headers);
+    const length = response.headers.get('content-length');
+    // A HEAD answer has no body for fetch to decode: its length still describes the resource.
+    if (c.req.method === 'HEAD' && length !== null && !response.headers.has('content-encoding')) headers['content-length'] = length;
     if (!response.body) return c.body(null, response.status as 200, headers);
     // Under @hono/node-server the Node response is at hand: destroying it is how a broken upstream body
     // reaches the client (a truncated chunked body), without the adapter's stack trace on stderr.
