@@ -347,6 +347,40 @@ describe('post /v1/chat/completions with stream: true', () => {
     expect(storedCount()).toEqual({ n: 0 });
   });
 
+  it('stores nothing when a vLLM-style error object arrives mid-stream, even if [DONE] follows', async () => {
+    const errorData = '{"object":"error","message":"CUDA out of memory","type":"InternalServerError","param":null,"code":500}';
+    upstream.handler = (_request, res) => {
+      const sse = openSse(res);
+      sse.send(completionToChunks(plainText)[0]);
+      sse.raw(`data: ${errorData}\n\n`);
+      sse.done();
+    };
+    const res = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true }),
+    });
+    expect(parseSseText(await res.text())).toEqual([JSON.stringify(completionToChunks(plainText)[0]), errorData, '[DONE]']);
+    expect(storedCount()).toEqual({ n: 0 });
+  });
+
+  for (const [name, ending] of [
+    ['a final [DONE] without its blank line', '\n'],
+    ['only carriage returns as line ends', '\r'],
+  ] as const) {
+    it(`stores a stream that ends with ${name}`, async () => {
+      upstream.handler = (_request, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const eol = ending === '\r' ? '\r' : '\n';
+        for (const chunk of completionToChunks(plainText, { includeUsage: true })) res.write(`data: ${JSON.stringify(chunk)}${eol}${eol}`);
+        res.end(ending === '\r' ? 'data: [DONE]\r\r' : 'data: [DONE]\n');
+      };
+      const chunks = await collect(await service.client().chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true }));
+      expect(chunks).toEqual(completionToChunks(plainText));
+      expect(storedCount()).toEqual({ n: 1 });
+    });
+  }
+
   it('relays an unstored stream that ends without [DONE] as the upstream ended it', async () => {
     const sent = `data: ${JSON.stringify(completionToChunks(plainText)[0])}\n\n`;
     upstream.handler = (_request, res) => {

@@ -72,7 +72,7 @@ export function createStreamCompletion(deps: CreateCompletionDeps, ids: IdAlloca
       hideUsage = false;
     }
     if (!response.ok) return upstreamErrorResponse(c, response, deps.upstream.timeoutMs);
-    const headers = Object.fromEntries(forwardResponseHeaders(response.headers));
+    const headers = forwardResponseHeaders(response.headers);
     // A provider that ignored `stream: true` and answered one JSON document: handed on as it came, not read as events.
     if ((response.headers.get('content-type') ?? '').toLowerCase().startsWith('application/json')) {
       return c.body(response.body ? withIdleTimeout(response.body, deps.upstream.timeoutMs) : '', response.status as 200, headers);
@@ -136,7 +136,8 @@ export function createStreamCompletion(deps: CreateCompletionDeps, ids: IdAlloca
         failed = true;
         return event.raw;
       }
-      if (!isObject(chunk) || (chunk.error !== undefined && chunk.error !== null)) {
+      // An error event in OpenAI's shape, or vLLM's `{"object": "error", ...}`: passed on, and nothing stored.
+      if (!isObject(chunk) || (chunk.error !== undefined && chunk.error !== null) || chunk.object === 'error') {
         failed = true;
         return event.raw;
       }
@@ -179,9 +180,12 @@ export function createStreamCompletion(deps: CreateCompletionDeps, ids: IdAlloca
             // The client went away while we waited: cancel() has already cleaned up.
             if (ended) return;
             if (result.done) {
+              // A last event the provider did not close with a blank line still counts, [DONE] included.
+              let out = '';
+              for (const event of parser.end()) out += relay(event);
               // Only a stored stream needs [DONE]: an unstored one is relayed as the provider ended it.
               const unfinished = plan.store && !doneSeen && !failed;
-              return finish(unfinished ? errorEvent('The upstream provider ended the stream before it finished.') : parser.pending());
+              return finish(unfinished ? out + errorEvent('The upstream provider ended the stream before it finished.') : out);
             }
             let out = '';
             for (const event of parser.push(result.value)) {

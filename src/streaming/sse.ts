@@ -16,6 +16,12 @@ export interface SseParser {
   push(bytes: Uint8Array): SseEvent[];
   /** Text received after the last complete event (an event the upstream never finished). */
   pending(): string;
+  /**
+   * The stream has ended: returns what is left as a last event (a final line
+   * without its blank line, `data: [DONE]\n` and close, or a lone `\r` ending),
+   * as clients that read the provider directly accept it. Nothing is pending after.
+   */
+  end(): SseEvent[];
 }
 
 export function createSseParser(): SseParser {
@@ -67,6 +73,18 @@ export function createSseParser(): SseParser {
     },
     pending() {
       return eventRaw + buffer;
+    },
+    end() {
+      buffer += decoder.decode();
+      const events: SseEvent[] = [];
+      // push() has taken every complete line: at most one unterminated line is left, maybe ending in a lone "\r".
+      if (buffer.endsWith('\r')) takeLine(buffer.slice(0, -1), '\r', events);
+      else if (buffer !== '') takeLine(buffer, '', events);
+      buffer = '';
+      if (eventRaw !== '') events.push({ raw: eventRaw, data: dataLines.length === 0 ? undefined : dataLines.join('\n') });
+      eventRaw = '';
+      dataLines = [];
+      return events;
     },
   };
 }
