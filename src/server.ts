@@ -33,13 +33,22 @@ const metrics = createMetrics({ processMetrics: true });
 const app = createApp({ store, upstream, config, logger, metrics });
 const retention = createRetention({ store, retentionDays: config.retentionDays, logger, metrics });
 
+function withoutCredentials(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.username === '' && parsed.password === '') return url;
+  parsed.username = '***';
+  parsed.password = '';
+  return parsed.toString();
+}
+
 const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
   logger.info(
     {
       port: info.port,
       host: config.host,
       database: config.databaseUrl,
-      upstream: config.upstreamBaseUrl,
+      // A base URL may carry credentials (https://user:pass@host): the log shows where, never who.
+      upstream: withoutCredentials(config.upstreamBaseUrl),
       retentionDays: config.retentionDays,
       startupMs: Math.round(performance.now() - startedAt),
     },
