@@ -269,8 +269,8 @@ export function createStore(db: SqliteDatabase) {
   });
 
   /**
-   * Removes up to `batchSize` completions created before `beforeCreated` (unix
-   * seconds), in one transaction, and returns how many. No tombstones: expired
+   * Removes up to `batchSize` completions stored before `storedBefore` (unix
+   * seconds), oldest first, in one transaction, and returns how many. No tombstones: expired
    * data is meant to free space, and an `after` cursor naming an expired
    * completion is as unknown as one never stored.
    */
