@@ -120,5 +120,9 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
       written.saveCompletions(projectName, records);
       metrics.storedCompletions.inc(records.length);
     },
+    saveCompletionBatch: (writes) => {
+      written.saveCompletionBatch(writes);
+      metrics.storedCompletions.inc(writes.length);
+    },
   };
 }

@@ -186,8 +186,7 @@ export function createStore(db: SqliteDatabase) {
     }
   }
 
-  function insertCompletion(projectName: string, record: CompletionRecord): void {
-    const projectId = ensureProjectId(projectName);
+  function insertCompletion(projectId: number, record: CompletionRecord): void {
     const { seq } = prepare(
       `INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body, stored_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
@@ -211,11 +210,13 @@ export function createStore(db: SqliteDatabase) {
     if (record.model !== record.requestedModel) insertModel.run(projectId, record.model, record.created, record.id);
   }
 
+  // Project ids are resolved (and a new project committed) before a write's transaction opens:
+  // an id cached from a transaction that then rolled back could later be handed to another project.
   const save = db.transaction(insertCompletion);
 
   // Calls the unwrapped insert: a nested transaction would cost a SAVEPOINT and RELEASE per completion.
-  const saveMany = db.transaction((projectName: string, records: CompletionRecord[]) => {
-    for (const record of records) insertCompletion(projectName, record);
+  const saveMany = db.transaction((writes: [projectId: number, record: CompletionRecord][]) => {
+    for (const [projectId, record] of writes) insertCompletion(projectId, record);
   });
 
   const updateMetadata = db.transaction((projectName: string, id: string, metadata: Metadata): CompletionRow | undefined => {
@@ -423,9 +424,15 @@ export function createStore(db: SqliteDatabase) {
   }
 
   return {
-    saveCompletion: (projectName: string, record: CompletionRecord): void => save(projectName, record),
-    /** Writes many completions in one transaction (seeding, imports). */
-    saveCompletions: (projectName: string, records: CompletionRecord[]): void => saveMany(projectName, records),
+    saveCompletion: (projectName: string, record: CompletionRecord): void => save(ensureProjectId(projectName), record),
+    /** Writes many completions of one project in one transaction (seeding, imports). */
+    saveCompletions: (projectName: string, records: CompletionRecord[]): void => {
+      const projectId = ensureProjectId(projectName);
+      saveMany(records.map((record) => [projectId, record]));
+    },
+    /** Writes completions of any projects in one transaction: one commit for many creates (group commit). */
+    saveCompletionBatch: (writes: [projectName: string, record: CompletionRecord][]): void =>
+      saveMany(writes.map(([projectName, record]) => [ensureProjectId(projectName), record])),
     getCompletion,
     listCompletions,
     updateMetadata: (projectName: string, id: string, metadata: Metadata): CompletionRow | undefined =>

@@ -8,6 +8,7 @@ import type { Store } from '../store.ts';
 import { forwardResponseHeaders, normalizeUpstreamError, type Upstream, withIdleTimeout } from '../upstream.ts';
 import { parseMetadata, type Metadata } from '../validation.ts';
 import { toCompletionRecord } from '../wire.ts';
+import { createWriteBatcher, type WriteBatcher } from '../write-batcher.ts';
 import { createStreamCompletion } from './stream-completion.ts';
 import { isObject } from '../json.ts';
 
@@ -76,7 +77,12 @@ export function upstreamErrorFromText(c: Context<AppEnv>, response: Response, te
  * when asked to store, writes the completion before answering, so a 200 means
  * it is on disk.
  */
-export async function createCompletion(c: Context<AppEnv>, deps: CreateCompletionDeps, ids: IdAllocator, plan: CreatePlan): Promise<Response> {
+export async function createCompletion(
+  c: Context<AppEnv>,
+  deps: CreateCompletionDeps,
+  { ids, writer }: { ids: IdAllocator; writer: WriteBatcher },
+  plan: CreatePlan,
+): Promise<Response> {
   const { tenant, requestId } = c.var;
   const response = await deps.upstream.send('/chat/completions', {
     method: 'POST',
@@ -101,11 +107,11 @@ export async function createCompletion(c: Context<AppEnv>, deps: CreateCompletio
     return c.body(text, response.status as 200, headers);
   }
   const completion = parsed;
-  // No await between the reservation and the write: the hold matters only against streams in flight.
+  // The id stays held until its commit, so no create or stream in flight can take it meanwhile.
   const reservation = ids.reserve(tenant.project, completion.id);
   const { id } = reservation;
   try {
-    deps.store.saveCompletion(
+    await writer.save(
       tenant.project,
       toCompletionRecord({ request: plan.request, response: completion, id, requestId, metadata: plan.metadata, now: unixNow() }),
     );
@@ -123,11 +129,12 @@ export function unixNow(): number {
 /** Reads and plans the request, then hands it to the streaming or the plain path. */
 export function createCompletionHandler(deps: CreateCompletionDeps) {
   const ids = createIdAllocator(deps.store);
+  const writer = createWriteBatcher(deps.store);
   const streamCompletion = createStreamCompletion(deps, ids);
   return async (c: Context<AppEnv>): Promise<Response> => {
     const request = await readJsonObject(c, deps.config.bodyLimitBytes);
     const plan = planCreate(request, deps.config);
     if (request.stream === true) return streamCompletion(c, plan);
-    return createCompletion(c, deps, ids, plan);
+    return createCompletion(c, deps, { ids, writer }, plan);
   };
 }

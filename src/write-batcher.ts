@@ -1,0 +1,66 @@
+import type { CompletionRecord, Store } from './store.ts';
+
+/** At most this many completions share one transaction. */
+const MAX_BATCH = 256;
+
+interface PendingWrite {
+  project: string;
+  record: CompletionRecord;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Group commit for stored creates. Creates that finish in the same turn of the
+ * event loop are written in one transaction: the commit is most of a write's
+ * cost (measured ~280 µs alone against ~100 µs in a batch). Each caller's
+ * promise settles only after the commit that holds its completion, so a 200 is
+ * still sent only for what is on disk. A batch that fails is retried one write
+ * at a time, so one bad write fails alone.
+ */
+export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCompletionBatch'>) {
+  let pending: PendingWrite[] = [];
+  let scheduled = false;
+
+  function writeOneByOne(writes: PendingWrite[]): void {
+    for (const write of writes) {
+      try {
+        store.saveCompletion(write.project, write.record);
+        write.resolve();
+      } catch (err) {
+        write.reject(err);
+      }
+    }
+  }
+
+  function flush(): void {
+    scheduled = false;
+    const writes = pending;
+    pending = [];
+    for (let start = 0; start < writes.length; start += MAX_BATCH) {
+      const batch = writes.slice(start, start + MAX_BATCH);
+      try {
+        store.saveCompletionBatch(batch.map((write) => [write.project, write.record]));
+      } catch {
+        writeOneByOne(batch);
+        continue;
+      }
+      for (const write of batch) write.resolve();
+    }
+  }
+
+  return {
+    /** Resolves once the completion is committed; rejects when it could not be written. */
+    save(project: string, record: CompletionRecord): Promise<void> {
+      return new Promise((resolve, reject) => {
+        pending.push({ project, record, resolve, reject });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      });
+    },
+  };
+}
+
+export type WriteBatcher = ReturnType<typeof createWriteBatcher>;

@@ -1,0 +1,75 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase, type SqliteDatabase } from '../src/db/client.ts';
+import { createStore, type Store } from '../src/store.ts';
+import { toCompletionRecord } from '../src/wire.ts';
+import { createWriteBatcher } from '../src/write-batcher.ts';
+import { fakeCompletion, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { useServiceEachTest, type Service } from './helpers/service.ts';
+
+function record(id: string) {
+  const request = { model: 'gpt-4o', messages: [{ role: 'user', content: id }] };
+  return toCompletionRecord({ request, response: fakeCompletion(request, id, 1_700_000_000), id, requestId: 'req_x', metadata: { id }, now: 1_700_000_000 });
+}
+
+describe('group commit', () => {
+  let folder: string;
+  let db: SqliteDatabase;
+  let store: Store;
+  beforeEach(() => {
+    folder = mkdtempSync(join(tmpdir(), 'batcher-'));
+    db = openDatabase(join(folder, 'c.db'));
+    store = createStore(db);
+  });
+  afterEach(() => {
+    db.close();
+    rmSync(folder, { recursive: true, force: true });
+  });
+
+  it('writes the creates of one turn together, across projects, once the turn ends', async () => {
+    const writer = createWriteBatcher(store);
+    const saves = ['a', 'b', 'c'].map((id, i) => writer.save(i % 2 ? 'project-1' : 'project-2', record(`chatcmpl-${id}`)));
+    // Nothing is written before the turn ends.
+    expect(db.prepare('SELECT count(*) AS n FROM completions').get()).toEqual({ n: 0 });
+    await Promise.all(saves);
+    expect(db.prepare('SELECT id FROM completions ORDER BY seq').all()).toEqual([{ id: 'chatcmpl-a' }, { id: 'chatcmpl-b' }, { id: 'chatcmpl-c' }]);
+    expect(store.getCompletion('project-1', 'chatcmpl-b')?.id).toBe('chatcmpl-b');
+    expect(store.getCompletion('project-2', 'chatcmpl-c')?.id).toBe('chatcmpl-c');
+  });
+
+  it('fails only the write that cannot be stored when a batch fails', async () => {
+    const writer = createWriteBatcher(store);
+    const results = await Promise.allSettled([
+      writer.save('p', record('chatcmpl-one')),
+      writer.save('p', record('chatcmpl-twice')),
+      writer.save('p', record('chatcmpl-twice')),
+      writer.save('p', record('chatcmpl-three')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect(db.prepare('SELECT id FROM completions ORDER BY id').all()).toEqual([
+      { id: 'chatcmpl-one' },
+      { id: 'chatcmpl-three' },
+      { id: 'chatcmpl-twice' },
+    ]);
+  });
+});
+
+describe('post /v1/chat/completions under concurrency', () => {
+  let upstream: FakeUpstream;
+  let service: Service;
+  useServiceEachTest((started) => ({ upstream, service } = started));
+
+  it('stores every one of 64 concurrent creates, each retrievable once its 200 arrived', async () => {
+    const client = service.client();
+    const created = await Promise.all(
+      Array.from({ length: 64 }, (_, i) =>
+        client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: `n${i}` }], store: true, metadata: { n: String(i) } }),
+      ),
+    );
+    expect(new Set(created.map((c) => c.id)).size).toBe(64);
+    for (const [i, c] of created.entries()) expect((await client.chat.completions.retrieve(c.id)).metadata).toEqual({ n: String(i) });
+    expect(upstream.received).toHaveLength(64);
+  });
+});
