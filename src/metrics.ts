@@ -12,7 +12,7 @@ export interface Metrics {
   /** Labelled by route pattern, never the raw path: ids in paths would make a series per completion. */
   httpRequests: Counter<'method' | 'route' | 'status'>;
   httpRequestDuration: Histogram<'method' | 'route' | 'status'>;
-  /** Time to the provider's response headers (to the first byte of a stream); status `error` when unreachable or timed out. */
+  /** Time to the provider's whole response, or to its headers for streams and pass-through; status `error` when unreachable or timed out. */
   upstreamDuration: Histogram<'status'>;
   storedCompletions: Counter;
   databaseErrors: Counter<'operation'>;
@@ -48,7 +48,7 @@ export function createMetrics({ processMetrics = false }: MetricsOptions = {}): 
     }),
     upstreamDuration: new Histogram({
       name: 'upstream_request_duration_seconds',
-      help: "Time from calling the upstream provider to its response headers, by the provider's status (error: unreachable or timed out).",
+      help: "Time from calling the upstream provider to its whole response (to its headers for streams and pass-through), by the provider's status (error: unreachable or timed out).",
       labelNames: ['status'],
       buckets: DURATION_BUCKETS,
       registers,

@@ -99,6 +99,9 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   // streams cost more than the call itself. Our own timeout governs, so
   // undici's (300 s by default) are off.
   const agent = new Agent({ headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 10_000 });
+  // Split once, not per call: undici's request API takes the origin and the path apart.
+  const { origin } = new URL(options.baseUrl);
+  const basePath = options.baseUrl.slice(origin.length);
   return {
     baseUrl: options.baseUrl,
     timeoutMs: options.timeoutMs,
@@ -108,7 +111,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       const headers = forwardRequestHeaders(request.headers, request.authorization);
       if (request.contentLength !== undefined) headers.set('content-length', request.contentLength);
       try {
-        if (!request.streamed) return await sendWhole(agent, options.baseUrl + path, request, headers, signal, timeout.signal);
+        if (!request.streamed) return await sendWhole(agent, { origin, path: basePath + path }, request, headers, signal, timeout.signal);
         return await fetch(options.baseUrl + path, {
           method: request.method,
           headers,
@@ -135,16 +138,14 @@ export function createUpstream(options: UpstreamOptions): Upstream {
  */
 async function sendWhole(
   agent: Agent,
-  url: string,
+  target: { origin: string; path: string },
   request: UpstreamRequest,
   headers: Headers,
   signal: AbortSignal,
   timeout: AbortSignal,
 ): Promise<Response> {
-  const { origin } = new URL(url);
   const answer = await agent.request({
-    origin,
-    path: url.slice(origin.length),
+    ...target,
     method: request.method as Dispatcher.HttpMethod,
     headers: Object.fromEntries(headers),
     body: (request.body ?? null) as string | Uint8Array | null,
