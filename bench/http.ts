@@ -2,11 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { listenOnLoopback } from '../test/helpers/fake-upstream.ts';
 import { percentile, sortedCopy } from './stats.ts';
 
 /** The service in a child process (bench/serve.ts), its origin, and its memory as the kernel counts it. */
@@ -74,16 +74,7 @@ export async function startInstantUpstream(): Promise<{ url: string; close(): Pr
       res.end(body);
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
-    close: async () => {
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
-    },
-  };
+  return listenOnLoopback(server);
 }
 
 export interface LoadResult {

@@ -1,9 +1,7 @@
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { toFile } from 'openai';
 import { describe, expect, it } from 'vitest';
-import { sendJson, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { listenOnLoopback, sendJson, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { DEFAULT_KEY, startService, type Service, useServiceEachTest } from './helpers/service.ts';
 
 let upstream: FakeUpstream;
@@ -12,18 +10,8 @@ let service: Service;
 useServiceEachTest((started) => ({ upstream, service } = started));
 
 /** A provider that hands each raw request to the test as it arrives, before its body is read, for the streaming cases. */
-async function startRawUpstream(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; close(): Promise<void> }> {
-  const server: Server = createServer(handle);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
-    close: async () => {
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
-    },
-  };
+function startRawUpstream(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; close(): Promise<void> }> {
+  return listenOnLoopback(createServer(handle));
 }
 
 function storedCount(): unknown {

@@ -78,11 +78,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       }
       sendJson(res, 404, { error: { message: `fake upstream: no route ${request.method} ${request.path}`, type: 'invalid_request_error', param: null, code: null } });
     },
-    close: async () => {
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
-    },
+    close: async () => listening.close(),
   };
 
   const server: Server = createServer(async (req, res) => {
@@ -104,8 +100,24 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       else res.destroy();
     }
   });
+  const listening = await listenOnLoopback(server);
+  fake.url = listening.url;
+  return fake;
+}
+
+/**
+ * Starts a provider-side server on an ephemeral loopback port. `url` is its
+ * OpenAI-style base URL (ending in /v1); `close` also ends kept-alive connections.
+ */
+export async function listenOnLoopback(server: Server): Promise<{ url: string; close(): Promise<void> }> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-  return fake;
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    close: async () => {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    },
+  };
 }
