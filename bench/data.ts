@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import type { CompletionRecord, Store } from '../src/store.ts';
+import type { CompletionRecord, Store } from '../src/store/index.ts';
 import { newCompletionId, toCompletionRecord } from '../src/wire.ts';
 
 /**
@@ -166,7 +166,7 @@ export async function seedCompletions(store: Store, from: number, to: number): P
     for (let start = from; start < to; start += BATCH) {
       const batch = await next!;
       next = start + BATCH < to ? build(start + BATCH) : undefined;
-      for (const project of PROJECTS) store.saveCompletions(project, batch[project]!);
+      for (const project of PROJECTS) await store.saveCompletions(project, batch[project]!);
     }
   } finally {
     await worker.terminate();

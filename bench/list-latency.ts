@@ -1,5 +1,5 @@
 import type { SqliteDatabase } from '../src/db/client.ts';
-import type { Store } from '../src/store.ts';
+import type { Store } from '../src/store/index.ts';
 import type { ListParams, SortOrder } from '../src/validation.ts';
 import { serializeCompletionList } from '../src/wire.ts';
 import { MODELS, PROJECTS, USER_COUNT } from './data.ts';
@@ -75,7 +75,7 @@ function shapeName(filter: string, cursor: boolean, order: SortOrder): string {
   return `${filter}, ${cursor ? 'deep cursor' : 'first page'}, ${order}`;
 }
 
-export function measureListLatency(db: SqliteDatabase, store: Store, options: LatencyOptions): ShapeResult[] {
+export async function measureListLatency(db: SqliteDatabase, store: Store, options: LatencyOptions): Promise<ShapeResult[]> {
   const project = PROJECTS[0];
   const cursors = deepCursors(db, project);
   const results: ShapeResult[] = [];
@@ -88,14 +88,14 @@ export function measureListLatency(db: SqliteDatabase, store: Store, options: La
           limit: 20,
           order,
         });
-        for (let i = 0; i < options.warmup; i++) serializeCompletionList(store.listCompletions(project, paramsFor(i)));
+        for (let i = 0; i < options.warmup; i++) serializeCompletionList(await store.listCompletions(project, paramsFor(i)));
         const total: number[] = [];
         const serialize: number[] = [];
         let items = 0;
         for (let i = 0; i < options.iterations; i++) {
           const params = paramsFor(i);
           const t0 = process.hrtime.bigint();
-          const page = store.listCompletions(project, params);
+          const page = await store.listCompletions(project, params);
           const t1 = process.hrtime.bigint();
           const json = serializeCompletionList(page);
           const t2 = process.hrtime.bigint();

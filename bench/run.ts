@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openDatabase, type SqliteDatabase } from '../src/db/client.ts';
-import { createStore, type Store } from '../src/store.ts';
+import { createSqliteStore, type Store } from '../src/store/index.ts';
 import { serializeCompletion, serializeMessageList } from '../src/wire.ts';
 import { createGenerator, PROJECTS, seedCompletions } from './data.ts';
 import { runLoad, sequentialLatency, startBenchServer, startInstantUpstream } from './http.ts';
@@ -55,7 +55,7 @@ async function seed(store: Store, from: number, to: number): Promise<number> {
 }
 
 /** File size per stored completion after a checkpoint, against the JSON the API serves for it. */
-function measureDisk(db: SqliteDatabase, store: Store, databasePath: string, total: number) {
+async function measureDisk(db: SqliteDatabase, store: Store, databasePath: string, total: number) {
   db.pragma('wal_checkpoint(TRUNCATE)');
   const fileBytes = statSync(databasePath).size;
   const sample = db
@@ -66,8 +66,8 @@ function measureDisk(db: SqliteDatabase, store: Store, databasePath: string, tot
     .all() as { id: string; project: string }[];
   let jsonBytes = 0;
   for (const { id, project } of sample) {
-    jsonBytes += Buffer.byteLength(serializeCompletion(store.getCompletion(project, id)!));
-    const messages = store.listMessages(project, id, { after: undefined, limit: 100, order: 'asc' })!;
+    jsonBytes += Buffer.byteLength(serializeCompletion((await store.getCompletion(project, id))!));
+    const messages = (await store.listMessages(project, id, { after: undefined, limit: 100, order: 'asc' }))!;
     jsonBytes += Buffer.byteLength(serializeMessageList(id, messages));
   }
   const tables = db
@@ -96,18 +96,18 @@ async function main() {
 
 async function measure(info: ReturnType<typeof machine>, databasePath: string) {
   const db = openDatabase(databasePath);
-  const store = createStore(db);
+  const store = createSqliteStore(db);
   const latencyOptions = quick ? { iterations: 300, warmup: 30 } : { iterations: 2000, warmup: 200 };
 
   const smallSeedSeconds = await seed(store, 0, smallRows);
   log(`seeded ${smallRows} in ${smallSeedSeconds.toFixed(1)} s; measuring list latency`);
-  const small = measureListLatency(db, store, latencyOptions);
+  const small = await measureListLatency(db, store, latencyOptions);
   const fullSeedSeconds = await seed(store, smallRows, rows);
   const seedSeconds = smallSeedSeconds + fullSeedSeconds;
   log(`seeded ${rows} in ${seedSeconds.toFixed(1)} s (${Math.round(rows / seedSeconds)}/s); measuring list latency`);
-  const full = measureListLatency(db, store, latencyOptions);
+  const full = await measureListLatency(db, store, latencyOptions);
   log('measuring disk');
-  const disk = measureDisk(db, store, databasePath, rows);
+  const disk = await measureDisk(db, store, databasePath, rows);
   db.close();
 
   const upstream = await startInstantUpstream();
@@ -218,7 +218,7 @@ interface BenchResults {
     addedP50Ms: number;
     addedP99Ms: number;
   };
-  disk: ReturnType<typeof measureDisk>;
+  disk: Awaited<ReturnType<typeof measureDisk>>;
   memory: { rssWhileServingListMb: number; rssAfterCreateMb: number; peakRssMb: number };
 }
 

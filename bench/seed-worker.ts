@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import type { CompletionRecord } from '../src/store.ts';
+import type { CompletionRecord } from '../src/store/index.ts';
 import { createGenerator, PROJECTS, projectOf } from './data.ts';
 
 /**

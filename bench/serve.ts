@@ -7,7 +7,7 @@ import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db/client.ts';
 import { createLogger } from '../src/logger.ts';
-import { createStore } from '../src/store.ts';
+import { createSqliteStore } from '../src/store/index.ts';
 import { createUpstream } from '../src/upstream.ts';
 
 /**
@@ -20,7 +20,7 @@ import { createUpstream } from '../src/upstream.ts';
 const [databaseUrl, upstreamUrl, apiKeys] = process.argv.slice(2) as [string, string, string];
 const config = loadConfig({ DATABASE_URL: databaseUrl, UPSTREAM_BASE_URL: upstreamUrl, API_KEYS: apiKeys, LOG_LEVEL: 'silent' });
 const db = openDatabase(config.databaseUrl);
-const store = createStore(db);
+const store = createSqliteStore(db);
 const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs });
 const app = createApp({ store, upstream, config, logger: createLogger(config.logLevel) });
 

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import type { Logger } from 'pino';
 import type { AppEnv } from './app-env.ts';
-import { createAuthenticator } from './auth.ts';
+import { type Authenticate, createAuthenticator } from './auth.ts';
 import type { Config } from './config.ts';
 import { ApiError } from './errors.ts';
 import { createMetrics, instrumentStore, instrumentUpstream, type Metrics } from './metrics.ts';
@@ -10,7 +10,7 @@ import { createOperationalRoutes, observeRequests } from './observability.ts';
 import { createCompletionHandler } from './routes/create-completion.ts';
 import { createPassthroughHandler } from './routes/passthrough.ts';
 import { createStoredCompletionRoutes } from './routes/stored-completions.ts';
-import type { Store } from './store.ts';
+import type { Store } from './store/index.ts';
 import type { Upstream } from './upstream.ts';
 import { newRequestId } from './wire.ts';
 
@@ -34,12 +34,21 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
   const metrics = deps.metrics ?? createMetrics();
   const store = instrumentStore(deps.store, metrics);
   const upstream = instrumentUpstream(deps.upstream, metrics);
-  const authenticate = createAuthenticator({
-    apiKeys: config.apiKeys,
-    upstreamApiKey: config.upstreamApiKey,
-    // Kept in the database, so a key maps to the same project after a restart.
-    projectHashSecret: store.getOrCreateSetting(PROJECT_HASH_SECRET, () => crypto.randomUUID() + crypto.randomUUID()),
-  });
+  // The secret is read from the database once, at the first /v1 request; a failed read is tried again next time.
+  let authenticator: Promise<Authenticate> | undefined;
+  const authenticate = async (authorization: string | undefined) => {
+    authenticator ??= store
+      // Kept in the database, so a key maps to the same project after a restart and on every instance.
+      .getOrCreateSetting(PROJECT_HASH_SECRET, () => crypto.randomUUID() + crypto.randomUUID())
+      .then((projectHashSecret) =>
+        createAuthenticator({ apiKeys: config.apiKeys, upstreamApiKey: config.upstreamApiKey, projectHashSecret }),
+      )
+      .catch((err: unknown) => {
+        authenticator = undefined;
+        throw err;
+      });
+    return (await authenticator)(authorization);
+  };
 
   app.use('*', async (c, next) => {
     const requestId = newRequestId();
@@ -57,7 +66,7 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
 
   // Authentication comes before anything else on /v1: no upstream call, no database work without a key.
   app.use('/v1/*', async (c, next) => {
-    c.set('tenant', authenticate(c.req.header('authorization')));
+    c.set('tenant', await authenticate(c.req.header('authorization')));
     await next();
   });
 

@@ -42,7 +42,9 @@ function bearerKey(header: string | undefined): string | undefined {
  * timingSafeEqual, every key each time, so the time taken says nothing of how
  * close a guess came.
  */
-export function createAuthenticator(options: AuthOptions): (authorization: string | undefined) => Tenant {
+export type Authenticate = (authorization: string | undefined) => Tenant;
+
+export function createAuthenticator(options: AuthOptions): Authenticate {
   const upstreamFromConfig = options.upstreamApiKey === undefined ? undefined : `Bearer ${options.upstreamApiKey}`;
   const configured = options.apiKeys
     ? [...options.apiKeys].map(([key, project]) => ({ digest: digest(key), project }))

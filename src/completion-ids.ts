@@ -1,4 +1,4 @@
-import type { Store } from './store.ts';
+import type { Store } from './store/index.ts';
 import { newCompletionId } from './wire.ts';
 
 /**
@@ -28,20 +28,34 @@ export function createIdAllocator(store: Pick<Store, 'isIdTaken'>) {
   /** `project \0 id` of completions decided but not yet stored. */
   const held = new Set<string>();
 
-  function isFree(project: string, id: string): boolean {
-    return !held.has(`${project}\0${id}`) && !store.isIdTaken(project, id);
+  /** Holds the id and keeps it when the database has never seen it; it is held before the (async) look-up, so no other caller can take it meanwhile. */
+  async function tryHold(project: string, id: string): Promise<boolean> {
+    const key = `${project}\0${id}`;
+    if (held.has(key)) return false;
+    held.add(key);
+    try {
+      if (!(await store.isIdTaken(project, id))) return true;
+    } catch (err) {
+      held.delete(key);
+      throw err;
+    }
+    held.delete(key);
+    return false;
   }
 
   return {
-    reserve(project: string, upstreamId: unknown): IdReservation {
-      const id = isAddressable(upstreamId) && isFree(project, upstreamId) ? upstreamId : newCompletionId();
+    async reserve(project: string, upstreamId: unknown): Promise<IdReservation> {
+      let id = isAddressable(upstreamId) && (await tryHold(project, upstreamId)) ? upstreamId : undefined;
+      if (id === undefined) {
+        id = newCompletionId();
+        held.add(`${project}\0${id}`);
+      }
       const key = `${project}\0${id}`;
-      held.add(key);
       return { id, replaced: id !== upstreamId, release: () => held.delete(key) };
     },
     /** The id to write under at store time: the reserved one unless another process took it meanwhile (never overwrite). */
-    finalId(project: string, reservation: IdReservation): string {
-      return store.isIdTaken(project, reservation.id) ? newCompletionId() : reservation.id;
+    async finalId(project: string, reservation: IdReservation): Promise<string> {
+      return (await store.isIdTaken(project, reservation.id)) ? newCompletionId() : reservation.id;
     },
   };
 }

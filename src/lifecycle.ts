@@ -7,7 +7,7 @@ export interface ShutdownOptions {
   graceMs: number;
   logger: Logger;
   /** Runs once no connection is left: stop background work, checkpoint and close the database. */
-  release: () => void;
+  release: () => void | Promise<void>;
   exit: (code: number) => void;
 }
 
@@ -48,11 +48,11 @@ export function createShutdown({ server, graceMs, logger, release, exit }: Shutd
     idleSweep.unref();
     deadline.unref();
 
-    server.close(() => {
+    server.close(async () => {
       clearInterval(idleSweep);
       clearTimeout(deadline);
       try {
-        release();
+        await release();
       } catch (err) {
         logger.error({ err }, 'releasing resources failed');
         exit(1);

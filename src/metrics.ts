@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import { ApiError } from './errors.ts';
-import type { Store } from './store.ts';
+import type { Store } from './store/index.ts';
 import type { Upstream } from './upstream.ts';
 
 /**
@@ -99,29 +99,29 @@ export function instrumentUpstream(upstream: Upstream, metrics: Metrics): Upstre
  */
 export function instrumentStore(store: Store, metrics: Metrics): Store {
   const counted: Record<string, unknown> = {};
-  for (const [operation, method] of Object.entries(store) as [string, (...args: unknown[]) => unknown][]) {
-    counted[operation] = (...args: unknown[]) => {
+  for (const [operation, method] of Object.entries(store) as [string, (...args: unknown[]) => Promise<unknown>][]) {
+    counted[operation] = async (...args: unknown[]) => {
       try {
-        return method(...args);
+        return await method(...args);
       } catch (err) {
         if (!(err instanceof ApiError)) metrics.databaseErrors.inc({ operation });
         throw err;
       }
     };
   }
-  const written = counted as Store;
+  const written = counted as unknown as Store;
   return {
     ...written,
-    saveCompletion: (projectName, record) => {
-      written.saveCompletion(projectName, record);
+    saveCompletion: async (projectName, record) => {
+      await written.saveCompletion(projectName, record);
       metrics.storedCompletions.inc();
     },
-    saveCompletions: (projectName, records) => {
-      written.saveCompletions(projectName, records);
+    saveCompletions: async (projectName, records) => {
+      await written.saveCompletions(projectName, records);
       metrics.storedCompletions.inc(records.length);
     },
-    saveCompletionBatch: (writes) => {
-      written.saveCompletionBatch(writes);
+    saveCompletionBatch: async (writes) => {
+      await written.saveCompletionBatch(writes);
       metrics.storedCompletions.inc(writes.length);
     },
   };

@@ -5,7 +5,7 @@ import { matchedRoutes } from 'hono/route';
 import type { Logger } from 'pino';
 import type { AppEnv } from './app-env.ts';
 import type { Metrics } from './metrics.ts';
-import type { Store } from './store.ts';
+import type { Store } from './store/index.ts';
 
 /** Operational routes: polled every few seconds, so their log lines go to debug, not info. */
 const QUIET_ROUTES = new Set(['/healthz', '/metrics']);
@@ -77,9 +77,9 @@ export function observeRequests({ metrics, logger }: { metrics: Metrics; logger:
 export function createOperationalRoutes({ store, metrics }: { store: Store; metrics: Metrics }) {
   const routes = new Hono<AppEnv>();
 
-  routes.get('/healthz', (c) => {
+  routes.get('/healthz', async (c) => {
     try {
-      store.ping();
+      await store.ping();
     } catch {
       return c.json({ status: 'unavailable' }, 503);
     }

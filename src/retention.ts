@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.ts';
-import type { Store } from './store.ts';
+import type { Store } from './store/index.ts';
 
 export interface RetentionOptions {
   store: Store;
@@ -45,7 +45,7 @@ export function createRetention({
     const before = Math.floor(now() / 1000) - retentionDays * SECONDS_PER_DAY;
     let total = 0;
     while (!stopped) {
-      const deleted = store.deleteExpired(before, batchSize);
+      const deleted = await store.deleteExpired(before, batchSize);
       total += deleted;
       metrics?.retentionDeleted.inc(deleted);
       if (deleted < batchSize) break;

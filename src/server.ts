@@ -8,7 +8,7 @@ import { createShutdown } from './lifecycle.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { createRetention } from './retention.ts';
-import { createStore } from './store.ts';
+import { createSqliteStore } from './store/index.ts';
 import { createUpstream } from './upstream.ts';
 
 /** The entry point: the only file with side effects at start. */
@@ -26,8 +26,7 @@ try {
 }
 
 const logger = createLogger(config.logLevel);
-const db = openDatabase(config.databaseUrl);
-const store = createStore(db);
+const store = createSqliteStore(openDatabase(config.databaseUrl));
 const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs });
 const metrics = createMetrics({ processMetrics: true });
 const app = createApp({ store, upstream, config, logger, metrics });
@@ -62,12 +61,10 @@ const shutdown = createShutdown({
   server,
   graceMs: config.shutdownGraceMs,
   logger,
-  release: () => {
+  release: async () => {
     retention.stop();
     void upstream.close();
-    // Folds the WAL into the main file, so a stopped service is one self-contained file to copy or back up.
-    db.pragma('wal_checkpoint(TRUNCATE)');
-    db.close();
+    await store.close();
   },
   exit: (code) => process.exit(code),
 });

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { CompletionRecord, CompletionRow, MessageRow, Page } from './store.ts';
+import type { CompletionRecord, CompletionRow, MessageRow, Page } from './store/index.ts';
 import type { Metadata } from './validation.ts';
 import { isObject, type Json } from './json.ts';
 

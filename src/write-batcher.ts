@@ -1,4 +1,4 @@
-import type { CompletionRecord, Store } from './store.ts';
+import type { CompletionRecord, Store } from './store/index.ts';
 
 /** At most this many completions share one transaction. */
 const MAX_BATCH = 256;
@@ -22,11 +22,13 @@ interface PendingWrite {
 export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCompletionBatch'>) {
   let pending: PendingWrite[] = [];
   let scheduled = false;
+  /** True while a batch is being written: what arrives meanwhile waits and goes into the next batch. */
+  let flushing = false;
 
-  function writeOneByOne(writes: PendingWrite[]): void {
+  async function writeOneByOne(writes: PendingWrite[]): Promise<void> {
     for (const write of writes) {
       try {
-        store.saveCompletion(write.project, write.record);
+        await store.saveCompletion(write.project, write.record);
         write.resolve();
       } catch (err) {
         write.reject(err);
@@ -34,19 +36,27 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
     }
   }
 
-  function flush(): void {
+  async function writeBatch(batch: PendingWrite[]): Promise<void> {
+    try {
+      await store.saveCompletionBatch(batch.map((write) => [write.project, write.record]));
+    } catch {
+      await writeOneByOne(batch);
+      return;
+    }
+    for (const write of batch) write.resolve();
+  }
+
+  async function flush(): Promise<void> {
     scheduled = false;
-    const writes = pending;
-    pending = [];
-    for (let start = 0; start < writes.length; start += MAX_BATCH) {
-      const batch = writes.slice(start, start + MAX_BATCH);
-      try {
-        store.saveCompletionBatch(batch.map((write) => [write.project, write.record]));
-      } catch {
-        writeOneByOne(batch);
-        continue;
+    flushing = true;
+    try {
+      while (pending.length > 0) {
+        const writes = pending;
+        pending = [];
+        for (let start = 0; start < writes.length; start += MAX_BATCH) await writeBatch(writes.slice(start, start + MAX_BATCH));
       }
-      for (const write of batch) write.resolve();
+    } finally {
+      flushing = false;
     }
   }
 
@@ -55,9 +65,9 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
     save(project: string, record: CompletionRecord): Promise<void> {
       return new Promise((resolve, reject) => {
         pending.push({ project, record, resolve, reject });
-        if (!scheduled) {
+        if (!scheduled && !flushing) {
           scheduled = true;
-          setImmediate(flush);
+          setImmediate(() => void flush());
         }
       });
     },

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type SqliteDatabase } from '../src/db/client.ts';
-import { createStore, type Store } from '../src/store.ts';
+import { createSqliteStore, type Store } from '../src/store/index.ts';
 import type { ListParams, Metadata, SortOrder } from '../src/validation.ts';
 import { toCompletionRecord } from '../src/wire.ts';
 
@@ -28,9 +28,9 @@ function modelOf(n: number): string {
   return n % 50 === 0 ? 'o3-mini' : n % 2 === 0 ? 'gpt-4o' : 'gpt-4o-mini';
 }
 
-beforeEach(() => {
+beforeEach(async () => {
   db = openDatabase(':memory:');
-  store = createStore(db);
+  store = createSqliteStore(db);
   const records = Array.from({ length: COUNT }, (_, n) =>
     toCompletionRecord({
       request: { model: modelOf(n), messages: [{ role: 'user', content: `question ${n}` }] },
@@ -46,7 +46,7 @@ beforeEach(() => {
       now: 0,
     }),
   );
-  store.saveCompletions(PROJECT, records);
+  await store.saveCompletions(PROJECT, records);
 });
 
 afterEach(() => {
@@ -117,8 +117,8 @@ describe('list query plans', () => {
   for (const shape of SHAPES) {
     for (const cursor of [false, true]) {
       for (const order of ['asc', 'desc'] as const) {
-        it(`${shape.name}, ${cursor ? 'after a cursor' : 'first page'}, ${order}: walks one index in order and looks rows up by key`, () => {
-          const plan = store.explainList(PROJECT, params({ ...shape.filter, order, after: cursor ? CURSOR : undefined }));
+        it(`${shape.name}, ${cursor ? 'after a cursor' : 'first page'}, ${order}: walks one index in order and looks rows up by key`, async () => {
+          const plan = await store.explainList(PROJECT, params({ ...shape.filter, order, after: cursor ? CURSOR : undefined }));
           expect(plan.steps).toEqual([...shape.walkedSteps(order, cursor), ...CHOICES_STEPS]);
           expect(plan.steps.filter((step) => step.includes('TEMP B-TREE'))).toEqual([]);
           expect(plan.steps.filter((step) => /^SCAN (?!\(subquery-\d+\)$)/.test(step))).toEqual([]);
@@ -129,37 +129,37 @@ describe('list query plans', () => {
 });
 
 describe('which filter a list walks', () => {
-  it('walks the rarer metadata pair, whichever order the query names them in', () => {
+  it('walks the rarer metadata pair, whichever order the query names them in', async () => {
     const common: [string, string] = ['env', 'prod'];
     const rare: [string, string] = ['user', 'u8'];
     for (const metadata of [[common, rare], [rare, common]]) {
       for (const order of ['asc', 'desc'] as const) {
-        expect(store.explainList(PROJECT, params({ metadata, order })).walked).toEqual({ table: 'metadata', args: rare });
-        expect(store.explainList(PROJECT, params({ metadata, order, after: CURSOR })).walked).toEqual({ table: 'metadata', args: rare });
+        expect((await store.explainList(PROJECT, params({ metadata, order }))).walked).toEqual({ table: 'metadata', args: rare });
+        expect((await store.explainList(PROJECT, params({ metadata, order, after: CURSOR }))).walked).toEqual({ table: 'metadata', args: rare });
       }
     }
   });
 
-  it('walks the model when it is rarer than the pair, and the pair when the model is commoner', () => {
-    expect(store.explainList(PROJECT, params({ model: 'o3-mini', metadata: [['env', 'prod']] })).walked).toEqual({
+  it('walks the model when it is rarer than the pair, and the pair when the model is commoner', async () => {
+    expect((await store.explainList(PROJECT, params({ model: 'o3-mini', metadata: [['env', 'prod']] }))).walked).toEqual({
       table: 'completion_models',
       args: ['o3-mini'],
     });
-    expect(store.explainList(PROJECT, params({ model: 'gpt-4o', metadata: [['user', 'u8']] })).walked).toEqual({
+    expect((await store.explainList(PROJECT, params({ model: 'gpt-4o', metadata: [['user', 'u8']] }))).walked).toEqual({
       table: 'metadata',
       args: ['user', 'u8'],
     });
   });
 
-  it('judges rarity where the page is: a pair dense early and absent later is walked only where it is rare', () => {
+  it('judges rarity where the page is: a pair dense early and absent later is walked only where it is rare', async () => {
     const metadata: [string, string][] = [['burst', 'yes'], ['env', 'prod']];
     // From the start, `burst` is on every completion and `env=prod` on every other one.
-    expect(store.explainList(PROJECT, params({ metadata, order: 'asc' })).walked).toEqual({ table: 'metadata', args: ['env', 'prod'] });
+    expect((await store.explainList(PROJECT, params({ metadata, order: 'asc' }))).walked).toEqual({ table: 'metadata', args: ['env', 'prod'] });
     // From the end backwards, `burst` is 300 completions away.
-    expect(store.explainList(PROJECT, params({ metadata, order: 'desc' })).walked).toEqual({ table: 'metadata', args: ['burst', 'yes'] });
+    expect((await store.explainList(PROJECT, params({ metadata, order: 'desc' }))).walked).toEqual({ table: 'metadata', args: ['burst', 'yes'] });
   });
 
-  it('returns the same page whichever filter it walks', () => {
+  it('returns the same page whichever filter it walks', async () => {
     const expectedIds = Array.from({ length: COUNT }, (_, n) => n)
       .filter((n) => n < 100 && n % 2 === 0)
       .map((n) => `chatcmpl-${String(n).padStart(4, '0')}`);
@@ -167,7 +167,7 @@ describe('which filter a list walks', () => {
       const ids: string[] = [];
       let after: string | undefined;
       for (;;) {
-        const page = store.listCompletions(PROJECT, params({ metadata: [['burst', 'yes'], ['env', 'prod']], order, after, limit: 7 }));
+        const page = await store.listCompletions(PROJECT, params({ metadata: [['burst', 'yes'], ['env', 'prod']], order, after, limit: 7 }));
         ids.push(...page.items.map((row) => row.id));
         if (!page.hasMore) break;
         after = page.items.at(-1)!.id;
@@ -178,9 +178,9 @@ describe('which filter a list walks', () => {
 });
 
 describe('rows a list reads', () => {
-  it('serves choices in index order (the ordered subquery that avoids a sort per row)', () => {
+  it('serves choices in index order (the ordered subquery that avoids a sort per row)', async () => {
     const choices = [2, 0, 1].map((index) => ({ index, message: { role: 'assistant', content: `choice ${index}` }, finish_reason: 'stop' }));
-    store.saveCompletion(
+    await store.saveCompletion(
       'project-b',
       toCompletionRecord({
         request: { model: 'gpt-4o', messages: [] },
@@ -191,7 +191,7 @@ describe('rows a list reads', () => {
         now: 0,
       }),
     );
-    const page = store.listCompletions('project-b', params({}));
+    const page = await store.listCompletions('project-b', params({}));
     const served = JSON.parse(`[${page.items[0]!.choices}]`) as { index: number }[];
     expect(served.map((c) => c.index)).toEqual([0, 1, 2]);
   });

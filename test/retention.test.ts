@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/logger.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { createRetention } from '../src/retention.ts';
-import type { CompletionRecord } from '../src/store.ts';
+import type { CompletionRecord } from '../src/store/index.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { startService, type Service } from './helpers/service.ts';
 
@@ -59,10 +59,10 @@ describe('retention', () => {
     const cutoff = NOW_SECONDS - 30 * DAY;
     // 1,203 expired completions: more than two batches of 500.
     const expired = (project: string, n: number) => Array.from({ length: n }, (_, i) => record(`chatcmpl-old-${project}-${i}`, cutoff - 1 - i));
-    service.store.saveCompletions('team-a', expired('a', 700));
-    service.store.saveCompletions('team-b', expired('b', 503));
-    service.store.saveCompletions('team-a', [record('chatcmpl-edge-a', cutoff), record('chatcmpl-new-a', NOW_SECONDS - DAY)]);
-    service.store.saveCompletions('team-b', [record('chatcmpl-new-b', NOW_SECONDS)]);
+    await service.store.saveCompletions('team-a', expired('a', 700));
+    await service.store.saveCompletions('team-b', expired('b', 503));
+    await service.store.saveCompletions('team-a', [record('chatcmpl-edge-a', cutoff), record('chatcmpl-new-a', NOW_SECONDS - DAY)]);
+    await service.store.saveCompletions('team-b', [record('chatcmpl-new-b', NOW_SECONDS)]);
     expect(rowCounts()).toEqual({
       completions: 1206,
       choices: 1206,
@@ -99,7 +99,7 @@ describe('retention', () => {
   });
 
   it('follows the clock: what was recent expires once time moves on', async () => {
-    service.store.saveCompletions('team-a', [record('chatcmpl-day-0', NOW_SECONDS), record('chatcmpl-day-5', NOW_SECONDS + 5 * DAY)]);
+    await service.store.saveCompletions('team-a', [record('chatcmpl-day-0', NOW_SECONDS), record('chatcmpl-day-5', NOW_SECONDS + 5 * DAY)]);
     let clock = NOW_SECONDS;
     const retention = createRetention({ store: service.store, retentionDays: 7, logger, now: () => clock * 1000 });
     expect(await retention.sweep()).toBe(0);
@@ -109,7 +109,7 @@ describe('retention', () => {
   });
 
   it('ages by when the completion was stored, not by the provider created', async () => {
-    service.store.saveCompletions('team-a', [
+    await service.store.saveCompletions('team-a', [
       record('chatcmpl-old-created', NOW_SECONDS, 1_000),
       record('chatcmpl-future-created', NOW_SECONDS - 40 * DAY, NOW_SECONDS + 400 * DAY),
     ]);
@@ -119,7 +119,7 @@ describe('retention', () => {
   });
 
   it('keeps everything with RETENTION_DAYS=0', async () => {
-    service.store.saveCompletions('team-a', [record('chatcmpl-ancient', 1)]);
+    await service.store.saveCompletions('team-a', [record('chatcmpl-ancient', 1)]);
     const retention = createRetention({ store: service.store, retentionDays: 0, logger, now });
     expect(await retention.sweep()).toBe(0);
     retention.start();
@@ -128,12 +128,12 @@ describe('retention', () => {
   });
 
   it('keeps explicit deletes and retention apart: a deleted id stays a valid cursor, an expired one does not', async () => {
-    service.store.saveCompletions('team-a', [
+    await service.store.saveCompletions('team-a', [
       record('chatcmpl-expired', NOW_SECONDS - 40 * DAY),
       record('chatcmpl-deleted', NOW_SECONDS - 2 * DAY),
       record('chatcmpl-kept', NOW_SECONDS - DAY),
     ]);
-    expect(service.store.deleteCompletion('team-a', 'chatcmpl-deleted')).toBe(true);
+    expect(await service.store.deleteCompletion('team-a', 'chatcmpl-deleted')).toBe(true);
     await createRetention({ store: service.store, retentionDays: 30, logger, now }).sweep();
 
     const afterDeleted = await service.request('/v1/chat/completions?after=chatcmpl-deleted', { key: 'sk-a-000001' });

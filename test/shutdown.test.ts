@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/client.ts';
-import { createStore } from '../src/store.ts';
+import { createSqliteStore } from '../src/store/index.ts';
 import { deferred, startChildServer, type ChildServer } from './helpers/child-server.ts';
 import { fakeCompletion, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
 
@@ -105,7 +105,7 @@ describe('shutdown on SIGTERM', () => {
 
     const db = openDatabase(databasePath);
     try {
-      const stored = createStore(db).getCompletion('team-a', 'chatcmpl-slow-1');
+      const stored = await createSqliteStore(db).getCompletion('team-a', 'chatcmpl-slow-1');
       expect(stored?.id).toBe('chatcmpl-slow-1');
       expect(JSON.parse(stored!.metadata)).toEqual({ kind: 'slow' });
       expect(JSON.parse(`[${stored!.choices}]`)).toEqual(fakeCompletion({ model: 'gpt-4o', messages }, 'x', 0).choices);
@@ -205,7 +205,7 @@ describe('shutdown on SIGTERM', () => {
 
     const db = openDatabase(databasePath);
     try {
-      expect(createStore(db).getCompletion('team-a', 'chatcmpl-too-slow')).toBeUndefined();
+      expect(await createSqliteStore(db).getCompletion('team-a', 'chatcmpl-too-slow')).toBeUndefined();
     } finally {
       db.close();
     }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type SqliteDatabase } from '../src/db/client.ts';
-import { createStore, type Store } from '../src/store.ts';
+import { createSqliteStore, type Store } from '../src/store/index.ts';
 import { toCompletionRecord } from '../src/wire.ts';
 import { createWriteBatcher } from '../src/write-batcher.ts';
 import { fakeCompletion, type FakeUpstream } from './helpers/fake-upstream.ts';
@@ -21,7 +21,7 @@ describe('group commit', () => {
   beforeEach(() => {
     folder = mkdtempSync(join(tmpdir(), 'batcher-'));
     db = openDatabase(join(folder, 'c.db'));
-    store = createStore(db);
+    store = createSqliteStore(db);
   });
   afterEach(() => {
     db.close();
@@ -35,8 +35,8 @@ describe('group commit', () => {
     expect(db.prepare('SELECT count(*) AS n FROM completions').get()).toEqual({ n: 0 });
     await Promise.all(saves);
     expect(db.prepare('SELECT id FROM completions ORDER BY seq').all()).toEqual([{ id: 'chatcmpl-a' }, { id: 'chatcmpl-b' }, { id: 'chatcmpl-c' }]);
-    expect(store.getCompletion('project-1', 'chatcmpl-b')?.id).toBe('chatcmpl-b');
-    expect(store.getCompletion('project-2', 'chatcmpl-c')?.id).toBe('chatcmpl-c');
+    expect((await store.getCompletion('project-1', 'chatcmpl-b'))?.id).toBe('chatcmpl-b');
+    expect((await store.getCompletion('project-2', 'chatcmpl-c'))?.id).toBe('chatcmpl-c');
   });
 
   it('fails only the write that cannot be stored when a batch fails', async () => {

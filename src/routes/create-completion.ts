@@ -4,7 +4,7 @@ import { createIdAllocator, type IdAllocator } from '../completion-ids.ts';
 import type { Config } from '../config.ts';
 import { ApiError, describeJsonType } from '../errors.ts';
 import { readJsonObject } from '../http.ts';
-import type { Store } from '../store.ts';
+import type { Store } from '../store/index.ts';
 import { forwardResponseHeaders, normalizeUpstreamError, type Upstream, withIdleTimeout } from '../upstream.ts';
 import { parseMetadata, type Metadata } from '../validation.ts';
 import { toCompletionRecord } from '../wire.ts';
@@ -108,7 +108,7 @@ export async function createCompletion(
   }
   const completion = parsed;
   // The id stays held until its commit, so no create or stream in flight can take it meanwhile.
-  const reservation = ids.reserve(tenant.project, completion.id);
+  const reservation = await ids.reserve(tenant.project, completion.id);
   const { id } = reservation;
   try {
     await writer.save(

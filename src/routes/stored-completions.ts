@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { ApiError } from '../errors.ts';
 import { jsonText, queryParams, readJsonObject } from '../http.ts';
-import type { Store } from '../store.ts';
+import type { Store } from '../store/index.ts';
 import { parseListParams, parseMetadata, parsePageParams } from '../validation.ts';
 import { serializeCompletion, serializeCompletionList, serializeDeleted, serializeMessageList } from '../wire.ts';
 
@@ -10,14 +10,14 @@ import { serializeCompletion, serializeCompletionList, serializeDeleted, seriali
 export function createStoredCompletionRoutes(store: Store, bodyLimitBytes: number) {
   const routes = new Hono<AppEnv>();
 
-  routes.get('/', (c) => {
-    const page = store.listCompletions(c.var.tenant.project, parseListParams(queryParams(c)));
+  routes.get('/', async (c) => {
+    const page = await store.listCompletions(c.var.tenant.project, parseListParams(queryParams(c)));
     return jsonText(c, serializeCompletionList(page));
   });
 
-  routes.get('/:id', (c) => {
+  routes.get('/:id', async (c) => {
     const id = c.req.param('id');
-    const row = store.getCompletion(c.var.tenant.project, id);
+    const row = await store.getCompletion(c.var.tenant.project, id);
     if (!row) throw ApiError.notFoundCompletion(id);
     return jsonText(c, serializeCompletion(row));
   });
@@ -28,20 +28,20 @@ export function createStoredCompletionRoutes(store: Store, bodyLimitBytes: numbe
     if (!('metadata' in body)) {
       throw ApiError.badRequest("Missing required parameter: 'metadata'.", 'metadata', 'missing_required_parameter');
     }
-    const row = store.updateMetadata(c.var.tenant.project, id, parseMetadata(body.metadata));
+    const row = await store.updateMetadata(c.var.tenant.project, id, parseMetadata(body.metadata));
     if (!row) throw ApiError.notFoundCompletion(id);
     return jsonText(c, serializeCompletion(row));
   });
 
-  routes.delete('/:id', (c) => {
+  routes.delete('/:id', async (c) => {
     const id = c.req.param('id');
-    if (!store.deleteCompletion(c.var.tenant.project, id)) throw ApiError.notFoundCompletion(id);
+    if (!(await store.deleteCompletion(c.var.tenant.project, id))) throw ApiError.notFoundCompletion(id);
     return jsonText(c, serializeDeleted(id));
   });
 
-  routes.get('/:id/messages', (c) => {
+  routes.get('/:id/messages', async (c) => {
     const id = c.req.param('id');
-    const page = store.listMessages(c.var.tenant.project, id, parsePageParams(queryParams(c)));
+    const page = await store.listMessages(c.var.tenant.project, id, parsePageParams(queryParams(c)));
     if (!page) throw ApiError.notFoundCompletion(id);
     return jsonText(c, serializeMessageList(id, page));
   });

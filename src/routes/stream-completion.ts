@@ -94,12 +94,12 @@ export function createStreamCompletion(deps: CreateCompletionDeps, ids: IdAlloca
     const release = () => reservation?.release();
 
     /** Writes the assembled completion; false when it could not be written. */
-    function save(): boolean {
+    async function save(): Promise<boolean> {
       if (!sawChunk || reservation === undefined) return true;
-      // Another process on the same database may have taken the id since the first chunk: never overwrite.
-      const storedId = ids.finalId(tenant.project, reservation);
       try {
-        deps.store.saveCompletion(
+        // Another process on the same database may have taken the id since the first chunk: never overwrite.
+        const storedId = await ids.finalId(tenant.project, reservation);
+        await deps.store.saveCompletion(
           tenant.project,
           toCompletionRecord({
             request: plan.request,
@@ -119,11 +119,11 @@ export function createStreamCompletion(deps: CreateCompletionDeps, ids: IdAlloca
     const isDone = (event: SseEvent) => !failed && !doneSeen && event.data?.trim() === '[DONE]';
 
     /** What to forward for one upstream event ('' to forward nothing). */
-    function relay(event: SseEvent): string {
+    async function relay(event: SseEvent): Promise<string> {
       if (failed || doneSeen || event.data === undefined) return event.raw;
       if (isDone(event)) {
         doneSeen = true;
-        if (plan.store && !save()) {
+        if (plan.store && !(await save())) {
           failed = true;
           return errorEvent('The completion could not be stored.');
         }
@@ -143,7 +143,11 @@ export function createStreamCompletion(deps: CreateCompletionDeps, ids: IdAlloca
       }
       if (!plan.store) return event.raw;
 
-      if (!sawChunk) reservation = ids.reserve(tenant.project, chunk.id);
+      if (!sawChunk) {
+        reservation = await ids.reserve(tenant.project, chunk.id);
+        // The client may have gone away while the id was looked up: cancel() released nothing then.
+        if (ended) reservation.release();
+      }
       sawChunk = true;
       assembler.add(chunk);
       if (hideUsage && Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage != null) return '';
@@ -182,7 +186,7 @@ export function createStreamCompletion(deps: CreateCompletionDeps, ids: IdAlloca
             if (result.done) {
               // A last event the provider did not close with a blank line still counts, [DONE] included.
               let out = '';
-              for (const event of parser.end()) out += relay(event);
+              for (const event of parser.end()) out += await relay(event);
               // Only a stored stream needs [DONE]: an unstored one is relayed as the provider ended it.
               const unfinished = plan.store && !doneSeen && !failed;
               return finish(unfinished ? out + errorEvent('The upstream provider ended the stream before it finished.') : out);
@@ -190,13 +194,13 @@ export function createStreamCompletion(deps: CreateCompletionDeps, ids: IdAlloca
             let out = '';
             for (const event of parser.push(result.value)) {
               if (out !== '' && isDone(event)) {
-                // The chunks before [DONE] go out before the (synchronous) write to the database, not after it.
+                // The chunks before [DONE] go out before the write to the database, not after it.
                 controller.enqueue(encoder.encode(out));
                 out = '';
                 await new Promise((resolve) => setImmediate(resolve));
                 if (ended) return;
               }
-              out += relay(event);
+              out += await relay(event);
             }
             if (doneSeen) release();
             if (out !== '') {

@@ -13,7 +13,7 @@ import { answerClientError } from '../../src/client-error.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { openDatabase, type SqliteDatabase } from '../../src/db/client.ts';
 import { createLogger } from '../../src/logger.ts';
-import { createStore, type Store } from '../../src/store.ts';
+import { createSqliteStore, type Store } from '../../src/store/index.ts';
 import { createUpstream } from '../../src/upstream.ts';
 import { startFakeUpstream, type FakeUpstream } from './fake-upstream.ts';
 
@@ -58,7 +58,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     ...options.env,
   });
   const db = openDatabase(config.databaseUrl);
-  const store = createStore(db);
+  const store = createSqliteStore(db);
   const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs });
   const app = createApp({ store, upstream, config, logger: options.logger ?? createLogger(config.logLevel) });
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
@@ -71,7 +71,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     server.close();
     await once(server, 'close');
     await upstream.close();
-    db.close();
+    await store.close();
   };
 
   return {

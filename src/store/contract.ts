@@ -1,0 +1,93 @@
+import type { ListParams, Metadata, PageParams } from '../validation.ts';
+
+/**
+ * The store's contract: everything the service keeps, behind one backend-neutral
+ * interface. Handlers, the write batcher, retention and the CLI see only this;
+ * `sqlite/` and (when present) `postgres/` implement it, and every backend must
+ * pass the same contract tests.
+ *
+ * Every method is async: a PostgreSQL query is I/O. The SQLite backend answers
+ * synchronously inside (better-sqlite3), which keeps its transactions atomic.
+ *
+ * Ordering contract: every list reads in (`created`, `id`) order, `id` compared
+ * bytewise, so pages never skip or repeat an item and both backends agree on ties.
+ */
+
+/** A completion ready to be written: JSON text for everything the API serves back. */
+export interface CompletionRecord {
+  id: string;
+  created: number;
+  /** Unix seconds when it is stored: what retention ages by. */
+  storedAt: number;
+  model: string;
+  requestedModel: string;
+  metadata: Metadata;
+  /** The stored `chat.completion` JSON object without `choices` and `metadata`. */
+  body: string;
+  /** Each choice's JSON, in `index` order. */
+  choices: string[];
+  /** Each input message item's JSON without `id`, in request order. */
+  messages: string[];
+}
+
+/** A stored completion as read back: its id and the three JSON texts it is served from. */
+export interface CompletionRow {
+  id: string;
+  body: string;
+  metadata: string;
+  /** The choices' JSON texts joined by commas (an array's inside). */
+  choices: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  hasMore: boolean;
+}
+
+export interface MessageRow {
+  idx: number;
+  body: string;
+}
+
+/** The index a list query walks in order, and the filter values it walks (none for `completions`). */
+export interface WalkedIndex {
+  table: 'completions' | 'metadata' | 'completion_models';
+  args: string[];
+}
+
+export interface ListPlan {
+  /** Undefined when the project has stored nothing (no query runs). */
+  walked: WalkedIndex | undefined;
+  /** The backend's plan, one line per step (`EXPLAIN QUERY PLAN` details on SQLite). */
+  steps: string[];
+}
+
+export interface Store {
+  /** Writes one completion and all its rows in one transaction. */
+  saveCompletion(project: string, record: CompletionRecord): Promise<void>;
+  /** Writes many completions of one project in one transaction (seeding, imports). */
+  saveCompletions(project: string, records: CompletionRecord[]): Promise<void>;
+  /** Writes completions of any projects in one transaction: one commit for many creates (group commit). */
+  saveCompletionBatch(writes: [project: string, record: CompletionRecord][]): Promise<void>;
+  getCompletion(project: string, id: string): Promise<CompletionRow | undefined>;
+  /** One keyset page; an `after` never stored in this project is a 400 (`ApiError`). */
+  listCompletions(project: string, params: ListParams): Promise<Page<CompletionRow>>;
+  /** Replaces the whole metadata map; undefined when the completion does not exist. */
+  updateMetadata(project: string, id: string, metadata: Metadata): Promise<CompletionRow | undefined>;
+  /** Deletes and tombstones; false when the completion does not exist. */
+  deleteCompletion(project: string, id: string): Promise<boolean>;
+  /** Deletes up to `batchSize` completions stored before `storedBefore` (unix seconds), oldest first; returns how many. */
+  deleteExpired(storedBefore: number, batchSize: number): Promise<number>;
+  /** A completion's input messages, or undefined when the completion does not exist (for this project). */
+  listMessages(project: string, completionId: string, params: PageParams): Promise<Page<MessageRow> | undefined>;
+  /** True when the id is stored or was stored (deleted ids stay taken so old cursors keep their meaning). */
+  isIdTaken(project: string, id: string): Promise<boolean>;
+  /** A per-database value created on first use and kept from then on (shared by every instance on the database). */
+  getOrCreateSetting(key: string, create: () => string): Promise<string>;
+  /** For health checks: a trivial query that fails when the database does. */
+  ping(): Promise<void>;
+  /** For tests and benchmarks: the plan the backend picks for a list query, and which index it walks. */
+  explainList(project: string, params: ListParams): Promise<ListPlan>;
+  /** Releases the database (connections, file handles). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,2 @@
+export type { CompletionRecord, CompletionRow, ListPlan, MessageRow, Page, Store, WalkedIndex } from './contract.ts';
+export { createSqliteStore } from './sqlite/index.ts';

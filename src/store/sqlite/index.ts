@@ -1,0 +1,122 @@
+import type { SqliteDatabase } from '../../db/client.ts';
+import type { ListParams, Metadata } from '../../validation.ts';
+import type { CompletionRecord, CompletionRow, Page, Store } from '../contract.ts';
+import { COMPLETION_COLUMNS, createListQueries } from './list-query.ts';
+import { listMessagePage } from './messages.ts';
+import { createProjectIds } from './projects.ts';
+import { createStatementCache } from './statements.ts';
+import { createRowWrites, POSITION_COLUMNS, type StoredPosition } from './writes.ts';
+
+/**
+ * The SQLite backend. better-sqlite3 is synchronous, so each method runs start
+ * to end without yielding, and each write wraps its statements in one
+ * transaction: a completion and all its rows commit together or not at all.
+ * The methods are async only to meet the contract.
+ */
+export function createSqliteStore(db: SqliteDatabase): Store {
+  const prepare = createStatementCache(db);
+  const projects = createProjectIds(prepare);
+  const rows = createRowWrites(prepare);
+  const lists = createListQueries(prepare);
+
+  // Calls the unwrapped insert: a nested transaction would cost a SAVEPOINT and RELEASE per completion.
+  const saveMany = db.transaction((writes: [projectId: number, record: CompletionRecord][]) => {
+    for (const [projectId, record] of writes) rows.insertCompletion(projectId, record);
+  });
+
+  function getCompletion(project: string, id: string): CompletionRow | undefined {
+    const projectId = projects.find(project);
+    if (projectId === undefined) return undefined;
+    return prepare(`SELECT ${COMPLETION_COLUMNS} FROM completions c WHERE c.project_id = ? AND c.id = ?`).get(projectId, id) as
+      | CompletionRow
+      | undefined;
+  }
+
+  const updateMetadata = db.transaction((project: string, id: string, metadata: Metadata): CompletionRow | undefined => {
+    const projectId = projects.find(project);
+    if (projectId === undefined) return undefined;
+    const position = prepare('SELECT created, metadata FROM completions WHERE project_id = ? AND id = ?').get(projectId, id) as
+      | { created: number; metadata: string }
+      | undefined;
+    if (!position) return undefined;
+    rows.replaceMetadata(projectId, id, position, metadata);
+    return getCompletion(project, id);
+  });
+
+  const deleteCompletion = db.transaction((project: string, id: string): boolean => {
+    const projectId = projects.find(project);
+    if (projectId === undefined) return false;
+    const row = prepare(`SELECT ${POSITION_COLUMNS} FROM completions WHERE project_id = ? AND id = ?`).get(projectId, id) as
+      | StoredPosition
+      | undefined;
+    if (!row) return false;
+    rows.removeCompletion(row);
+    prepare('INSERT OR IGNORE INTO deleted_completions (project_id, id, created) VALUES (?, ?, ?)').run(projectId, id, row.created);
+    return true;
+  });
+
+  // No tombstones: expired data is meant to free space, and an `after` cursor naming an expired
+  // completion is as unknown as one never stored.
+  const deleteExpired = db.transaction((storedBefore: number, batchSize: number): number => {
+    const expired = prepare(`SELECT ${POSITION_COLUMNS} FROM completions WHERE stored_at < ? ORDER BY stored_at LIMIT ?`).all(
+      storedBefore,
+      batchSize,
+    ) as StoredPosition[];
+    for (const row of expired) rows.removeCompletion(row);
+    return expired.length;
+  });
+
+  function listCompletions(project: string, params: ListParams): Page<CompletionRow> {
+    const query = lists.buildListQuery(projects.find(project), params);
+    if (!query) return { items: [], hasMore: false };
+    const items = prepare(query.sql).all(...query.args) as CompletionRow[];
+    const hasMore = items.length > params.limit;
+    if (hasMore) items.pop();
+    return { items, hasMore };
+  }
+
+  return {
+    saveCompletion: async (project, record) => saveMany([[projects.ensure(project), record]]),
+    saveCompletions: async (project, records) => {
+      const projectId = projects.ensure(project);
+      saveMany(records.map((record) => [projectId, record]));
+    },
+    saveCompletionBatch: async (writes) => saveMany(writes.map(([project, record]) => [projects.ensure(project), record])),
+    getCompletion: async (project, id) => getCompletion(project, id),
+    listCompletions: async (project, params) => listCompletions(project, params),
+    updateMetadata: async (project, id, metadata) => updateMetadata(project, id, metadata),
+    deleteCompletion: async (project, id) => deleteCompletion(project, id),
+    deleteExpired: async (storedBefore, batchSize) => deleteExpired(storedBefore, batchSize),
+    listMessages: async (project, completionId, params) => {
+      const projectId = projects.find(project);
+      if (projectId === undefined) return undefined;
+      const completion = prepare('SELECT seq FROM completions WHERE project_id = ? AND id = ?').get(projectId, completionId) as
+        | { seq: number }
+        | undefined;
+      return completion && listMessagePage(prepare, completion.seq, completionId, params);
+    },
+    isIdTaken: async (project, id) => {
+      const projectId = projects.find(project);
+      return projectId !== undefined && lists.findPosition(projectId, id) !== undefined;
+    },
+    getOrCreateSetting: async (key, create) => {
+      prepare('INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)').run(key, create());
+      return (prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string }).value;
+    },
+    ping: async () => {
+      prepare('SELECT 1').get();
+    },
+    explainList: async (project, params) => {
+      const query = lists.buildListQuery(projects.find(project), params);
+      if (!query) return { walked: undefined, steps: [] };
+      const plan = db.prepare(`EXPLAIN QUERY PLAN ${query.sql}`).all(...query.args) as { detail: string }[];
+      return { walked: query.walked, steps: plan.map((r) => r.detail) };
+    },
+    close: async () => {
+      if (!db.open) return;
+      // Folds the WAL into the main file, so a stopped service is one self-contained file to copy or back up.
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      db.close();
+    },
+  };
+}

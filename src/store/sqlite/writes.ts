@@ -1,0 +1,82 @@
+import type { Metadata } from '../../validation.ts';
+import type { CompletionRecord } from '../contract.ts';
+import type { Prepare } from './statements.ts';
+
+/** What removing a completion needs to know: where its index rows are. */
+export interface StoredPosition {
+  seq: number;
+  projectId: number;
+  id: string;
+  created: number;
+  model: string;
+  requestedModel: string;
+  metadata: string;
+}
+
+export const POSITION_COLUMNS = 'seq, project_id AS projectId, id, created, model, requested_model AS requestedModel, metadata';
+
+/**
+ * The row-level writes of a completion: its row, choices, input messages and
+ * the index rows the list walks (metadata pairs, models). Callers wrap them in
+ * a transaction; none of them opens one.
+ */
+export function createRowWrites(prepare: Prepare) {
+  function insertPairs(projectId: number, metadata: Metadata, created: number, id: string): void {
+    const insert = prepare('INSERT INTO metadata (project_id, key, value, created, completion_id) VALUES (?, ?, ?, ?, ?)');
+    for (const [key, value] of Object.entries(metadata)) insert.run(projectId, key, value, created, id);
+  }
+
+  function deletePairs(projectId: number, metadataJson: string, created: number, id: string): void {
+    const remove = prepare(
+      'DELETE FROM metadata WHERE project_id = ? AND key = ? AND value = ? AND created = ? AND completion_id = ?',
+    );
+    for (const [key, value] of Object.entries(JSON.parse(metadataJson) as Metadata)) {
+      remove.run(projectId, key, value, created, id);
+    }
+  }
+
+  function insertCompletion(projectId: number, record: CompletionRecord): void {
+    const { seq } = prepare(
+      `INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body, stored_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+    ).get(
+      projectId,
+      record.id,
+      record.created,
+      record.model,
+      record.requestedModel,
+      JSON.stringify(record.metadata),
+      record.body,
+      record.storedAt,
+    ) as { seq: number };
+    const insertChoice = prepare('INSERT INTO choices (completion_seq, idx, body) VALUES (?, ?, ?)');
+    record.choices.forEach((body, idx) => insertChoice.run(seq, idx, body));
+    const insertMessage = prepare('INSERT INTO input_messages (completion_seq, idx, body) VALUES (?, ?, ?)');
+    record.messages.forEach((body, idx) => insertMessage.run(seq, idx, body));
+    insertPairs(projectId, record.metadata, record.created, record.id);
+    const insertModel = prepare('INSERT INTO completion_models (project_id, model, created, completion_id) VALUES (?, ?, ?, ?)');
+    insertModel.run(projectId, record.requestedModel, record.created, record.id);
+    if (record.model !== record.requestedModel) insertModel.run(projectId, record.model, record.created, record.id);
+  }
+
+  /** Rewrites the metadata map and its index rows. */
+  function replaceMetadata(projectId: number, id: string, position: { created: number; metadata: string }, metadata: Metadata): void {
+    deletePairs(projectId, position.metadata, position.created, id);
+    insertPairs(projectId, metadata, position.created, id);
+    prepare('UPDATE completions SET metadata = ? WHERE project_id = ? AND id = ?').run(JSON.stringify(metadata), projectId, id);
+  }
+
+  /** Removes a completion and every row that points at it; the one place that knows them all. */
+  function removeCompletion(row: StoredPosition): void {
+    deletePairs(row.projectId, row.metadata, row.created, row.id);
+    const removeModel = prepare(
+      'DELETE FROM completion_models WHERE project_id = ? AND model = ? AND created = ? AND completion_id = ?',
+    );
+    removeModel.run(row.projectId, row.requestedModel, row.created, row.id);
+    removeModel.run(row.projectId, row.model, row.created, row.id);
+    // Choices and input messages go with it through their foreign keys' cascade.
+    prepare('DELETE FROM completions WHERE seq = ?').run(row.seq);
+  }
+
+  return { insertCompletion, replaceMetadata, removeCompletion };
+}
