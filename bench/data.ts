@@ -16,6 +16,9 @@ export const MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'o3-mini'] as const;
 export const USER_COUNT = 1000;
 export const ENVS = ['prod', 'staging'] as const;
 /** The first completion's `created`; completions come four to a second, so ids break ties within a project. */
+/** The list page the HTTP benchmark requests (and whose bytes the bare ceiling endpoint serves). */
+export const LIST_PATH = '/v1/chat/completions?limit=20&order=desc';
+
 export const FIRST_CREATED = 1_735_689_600;
 
 const WORDS = (

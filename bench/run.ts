@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { openDatabase, type SqliteDatabase } from '../src/db/client.ts';
 import { createSqliteStore, type Store } from '../src/store/index.ts';
 import { serializeCompletion, serializeMessageList } from '../src/wire.ts';
-import { createGenerator, PROJECTS, seedCompletions } from './data.ts';
+import { createGenerator, LIST_PATH, PROJECTS, seedCompletions } from './data.ts';
 import { runLoad, sequentialLatency, startBenchServer, startInstantUpstream } from './http.ts';
 import { measureListLatency, type ShapeResult } from './list-latency.ts';
 import { markdownTable, round } from './stats.ts';
@@ -122,7 +122,7 @@ async function measure(info: ReturnType<typeof machine>, databasePath: string) {
       // Alternated, best of each: other work on a shared machine only ever slows a round down.
       const trivial = await runLoad({ url: `${server.origin}/trivial`, connections: 16, durationSeconds: loadSeconds });
       const list = await runLoad({
-        url: `${server.origin}/v1/chat/completions?limit=20&order=desc`,
+        url: `${server.origin}${LIST_PATH}`,
         connections: 16,
         durationSeconds: loadSeconds,
         headers: auth,

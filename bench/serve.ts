@@ -9,12 +9,15 @@ import { openDatabase } from '../src/db/client.ts';
 import { createLogger } from '../src/logger.ts';
 import { createSqliteStore } from '../src/store/index.ts';
 import { createUpstream } from '../src/upstream.ts';
+import { LIST_PATH } from './data.ts';
 
 /**
  * The service as the benchmark serves it, in its own process so that the load
  * generator does not share its event loop and its resident memory is the
- * service's alone. Beside the real app, the same process serves a trivial Hono
- * JSON endpoint: the framework's ceiling, measured in the same run.
+ * service's alone. Beside the real app, the same process serves bare Hono
+ * endpoints, the ceilings measured in the same run: `/trivial`, a tiny JSON
+ * body (the framework's floor cost per request), and `/ceiling`, the very bytes
+ * of a 20-item list page served from memory (the cost of serving that payload).
  * Arguments: <database path> <upstream base URL> <API_KEYS>. Prints `{"port":N}`.
  */
 const [databaseUrl, upstreamUrl, apiKeys] = process.argv.slice(2) as [string, string, string];
@@ -24,11 +27,18 @@ const store = createSqliteStore(db);
 const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs });
 const app = createApp({ store, upstream, config, logger: createLogger(config.logLevel) });
 
-const trivial = new Hono();
-trivial.get('/trivial', (c) => c.json({ object: 'list', data: [], first_id: null, last_id: null, has_more: false }));
+// The ceiling for a list page's payload: the same bytes the app serves for LIST_PATH, from memory.
+const benchKey = apiKeys.split(',')[0]!.split(':')[0]!;
+const listPage = await app.fetch(new Request(`http://bench${LIST_PATH}`, { headers: { authorization: `Bearer ${benchKey}` } }));
+const listBytes = await listPage.text();
+
+const bare = new Hono();
+bare.get('/trivial', (c) => c.json({ object: 'list', data: [], first_id: null, last_id: null, has_more: false }));
+bare.get('/ceiling', (c) => c.body(listBytes, 200, { 'content-type': 'application/json' }));
+const BARE_PATHS = new Set(['/trivial', '/ceiling']);
 
 const server = serve({
-  fetch: (request: Request) => (request.url.endsWith('/trivial') ? trivial.fetch(request) : app.fetch(request)),
+  fetch: (request: Request) => (BARE_PATHS.has(new URL(request.url).pathname) ? bare.fetch(request) : app.fetch(request)),
   port: 0,
   hostname: '127.0.0.1',
 }) as Server;
