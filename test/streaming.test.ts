@@ -241,16 +241,24 @@ describe('post /v1/chat/completions with stream: true', () => {
     expect(storedCount()).toEqual({ n: 0 });
   });
 
-  it('hands on a JSON answer from a provider that ignored stream: true, and stores nothing', async () => {
+  it('hands on a JSON answer from a provider that ignored stream: true, and stores it when asked to', async () => {
     upstream.handler = (_request, res) => sendJson(res, 200, plainText);
-    const res = await service.request('/v1/chat/completions', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true }),
-    });
-    expect(res.status).toBe(200);
-    expect(await res.json()).toEqual(plainText);
+    const request = (store: boolean) =>
+      service.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store }),
+      });
+    const unstored = await request(false);
+    expect(unstored.status).toBe(200);
+    expect(await unstored.json()).toEqual(plainText);
     expect(storedCount()).toEqual({ n: 0 });
+
+    const stored = await request(true);
+    expect(stored.status).toBe(200);
+    expect(await stored.json()).toEqual(plainText);
+    expect(storedCount()).toEqual({ n: 1 });
+    expect((await service.client().chat.completions.retrieve('chatcmpl-text')).choices).toEqual(plainText.choices);
   });
 
   it('aborts the upstream request when the client goes away mid-stream, and stores nothing', async () => {
@@ -347,7 +355,7 @@ describe('post /v1/chat/completions with stream: true', () => {
     expect(storedCount()).toEqual({ n: 0 });
   });
 
-  it('stores nothing when a vLLM-style error object arrives mid-stream, even if [DONE] follows', async () => {
+  it('ends a stored stream with a vLLM-style error object put in OpenAI’s shape, stores nothing, and drops the [DONE] that follows', async () => {
     const errorData = '{"object":"error","message":"CUDA out of memory","type":"InternalServerError","param":null,"code":500}';
     upstream.handler = (_request, res) => {
       const sse = openSse(res);
@@ -360,7 +368,10 @@ describe('post /v1/chat/completions with stream: true', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true }),
     });
-    expect(parseSseText(await res.text())).toEqual([JSON.stringify(completionToChunks(plainText)[0]), errorData, '[DONE]']);
+    expect(parseSseText(await res.text())).toEqual([
+      JSON.stringify(completionToChunks(plainText)[0]),
+      '{"error":{"message":"CUDA out of memory","type":"server_error","param":null,"code":null}}',
+    ]);
     expect(storedCount()).toEqual({ n: 0 });
   });
 

@@ -5,12 +5,13 @@ import type { Config } from '../config.ts';
 import { ApiError, describeJsonType } from '../errors.ts';
 import { readJsonObject } from '../http.ts';
 import type { Store } from '../store/index.ts';
-import { forwardResponseHeaders, normalizeUpstreamError, type Upstream, withIdleTimeout } from '../upstream.ts';
+import { forwardResponseHeaders, type HeaderRecord, normalizeUpstreamError, type Upstream, withIdleTimeout } from '../upstream.ts';
+import { notStoredError, parseCompletionText } from '../upstream-answer.ts';
 import { parseMetadata, type Metadata } from '../validation.ts';
 import { toCompletionRecord } from '../wire.ts';
 import { createWriteBatcher, type WriteBatcher } from '../write-batcher.ts';
 import { createStreamCompletion } from './stream-completion.ts';
-import { isObject } from '../json.ts';
+import type { Json } from '../json.ts';
 
 export interface CreateCompletionDeps {
   store: Store;
@@ -83,7 +84,7 @@ export async function createCompletion(
   { ids, writer }: { ids: IdAllocator; writer: WriteBatcher },
   plan: CreatePlan,
 ): Promise<Response> {
-  const { tenant, requestId } = c.var;
+  const { tenant } = c.var;
   const response = await deps.upstream.send('/chat/completions', {
     method: 'POST',
     headers: c.req.raw.headers,
@@ -95,18 +96,25 @@ export async function createCompletion(
 
   const headers = forwardResponseHeaders(response.headers);
   const text = await response.text();
-  let parsed: unknown;
-  if (plan.store) {
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-  }
-  if (!plan.store || !isObject(parsed)) {
-    return c.body(text, response.status as 200, headers);
-  }
-  const completion = parsed;
+  if (!plan.store) return c.body(text, response.status as 200, headers);
+  const parsed = parseCompletionText(text);
+  if ('problem' in parsed) throw notStoredError(parsed.problem, response.status);
+  return storeAndAnswer(c, { ids, writer }, plan, { completion: parsed.completion, text, status: response.status, headers });
+}
+
+/**
+ * Writes a provider's completion and answers the client with it, once it is
+ * committed: a 200 means it is on disk. The client gets the provider's own
+ * text unless the id had to change.
+ */
+export async function storeAndAnswer(
+  c: Context<AppEnv>,
+  { ids, writer }: { ids: IdAllocator; writer: WriteBatcher },
+  plan: CreatePlan,
+  answer: { completion: Json; text: string; status: number; headers: HeaderRecord },
+): Promise<Response> {
+  const { tenant, requestId } = c.var;
+  const { completion } = answer;
   // The id stays held until its commit, so no create or stream in flight can take it meanwhile.
   const reservation = await ids.reserve(tenant.project, completion.id);
   const { id } = reservation;
@@ -118,8 +126,8 @@ export async function createCompletion(
   } finally {
     reservation.release();
   }
-  const answer = reservation.replaced ? JSON.stringify({ ...completion, id }) : text;
-  return c.body(answer, response.status as 200, headers);
+  const body = reservation.replaced ? JSON.stringify({ ...completion, id }) : answer.text;
+  return c.body(body, answer.status as 200, answer.headers);
 }
 
 export function unixNow(): number {
@@ -130,7 +138,7 @@ export function unixNow(): number {
 export function createCompletionHandler(deps: CreateCompletionDeps) {
   const ids = createIdAllocator(deps.store);
   const writer = createWriteBatcher(deps.store);
-  const streamCompletion = createStreamCompletion(deps, ids);
+  const streamCompletion = createStreamCompletion(deps, { ids, writer });
   return async (c: Context<AppEnv>): Promise<Response> => {
     const request = await readJsonObject(c, deps.config.bodyLimitBytes);
     const plan = planCreate(request, deps.config);

@@ -1,13 +1,23 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import type { IdAllocator, IdReservation } from '../completion-ids.ts';
-import type { ErrorBody } from '../errors.ts';
+import { ApiError, type ErrorBody } from '../errors.ts';
 import { createCompletionAssembler } from '../streaming/assemble.ts';
-import { createSseParser, formatSseData, type SseEvent } from '../streaming/sse.ts';
-import { forwardResponseHeaders, readWithin, type ReadResult, UpstreamIdleTimeout, withIdleTimeout } from '../upstream.ts';
+import { createSseParser, formatSseData, type SseEvent, type SseParser } from '../streaming/sse.ts';
+import {
+  forwardResponseHeaders,
+  normalizeUpstreamError,
+  readWithin,
+  type ReadResult,
+  UpstreamIdleTimeout,
+  withIdleTimeout,
+} from '../upstream.ts';
+import { notStoredError, parseCompletionText, problemWithCompletion, quote } from '../upstream-answer.ts';
 import { toCompletionRecord } from '../wire.ts';
+import type { WriteBatcher } from '../write-batcher.ts';
 import {
   readErrorText,
+  storeAndAnswer,
   upstreamErrorFromText,
   upstreamErrorResponse,
   type CreateCompletionDeps,
@@ -35,20 +45,79 @@ function planUpstreamBody(plan: CreatePlan): { body: Json; hideUsage: boolean } 
   return { body: { ...plan.forwarded, stream_options: { ...(options ?? {}), include_usage: true } }, hideUsage: true };
 }
 
+/** What a stored stream's event holds: a chunk to relay, or what the provider sent instead and the event that tells the client. */
+type ReadEvent = { chunk: Json } | { problem: string; errorEvent: string };
+
+/**
+ * Reads one event of a stored stream. A provider's own error (OpenAI's shape,
+ * or vLLM's `{"object": "error"}` put into it, so the SDKs raise it) is
+ * relayed as an error; anything else that is no chunk gets our own error event.
+ */
+function readEvent(data: string): ReadEvent {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data);
+  } catch {
+    const problem = `an event that is not JSON: ${quote(data)}`;
+    return { problem, errorEvent: errorEvent(notStoredMessage(problem)) };
+  }
+  const problem = problemWithCompletion(parsed, 'chat.completion.chunk');
+  if (problem === undefined) return { chunk: parsed as Json };
+  const isError = isObject(parsed) && ((parsed.error !== undefined && parsed.error !== null) || parsed.object === 'error');
+  return { problem, errorEvent: isError ? formatSseData(normalizeUpstreamError(502, data)) : errorEvent(notStoredMessage(problem)) };
+}
+
+function notStoredMessage(problem: string): string {
+  return `The upstream provider sent ${problem} instead of a chat completion chunk; nothing was stored.`;
+}
+
+/**
+ * A stored stream's events up to its first data event, read before anything
+ * is answered: a provider whose 200 carries no chunk (an error, an empty
+ * stream, something else) gets the client a 502 rather than a 200 that stores
+ * nothing. Comments before it (keep-alives) are kept, to be relayed.
+ */
+async function readFirstEvents(reader: ReadableStreamDefaultReader<Uint8Array>, parser: SseParser, idleMs: number): Promise<SseEvent[]> {
+  const events: SseEvent[] = [];
+  for (;;) {
+    let result: ReadResult<Uint8Array>;
+    try {
+      result = await readWithin(reader, idleMs);
+    } catch (err) {
+      if (err instanceof UpstreamIdleTimeout) throw new ApiError(504, err.message, 'server_error');
+      throw new ApiError(502, 'The upstream provider closed the connection before the stream finished.', 'server_error');
+    }
+    events.push(...(result.done ? parser.end() : parser.push(result.value)));
+    const first = events.find((event) => event.data !== undefined);
+    if (first !== undefined && first.data!.trim() !== '[DONE]') {
+      const read = readEvent(first.data!);
+      if ('chunk' in read) return events;
+      reader.cancel().catch(() => {});
+      throw new ApiError(502, notStoredMessage(read.problem), 'server_error');
+    }
+    if (first !== undefined || result.done) {
+      reader.cancel().catch(() => {});
+      throw new ApiError(502, 'The upstream provider ended the stream without sending a chunk; nothing was stored.', 'server_error');
+    }
+  }
+}
+
 /**
  * `POST /v1/chat/completions` with `stream: true`. Each upstream event is
  * forwarded as soon as it is complete, byte for byte unless it has to change
  * (a fresh id, the usage we asked for on the client's behalf). Meanwhile the
  * chunks are assembled into a `chat.completion`, stored when the upstream sends
  * `[DONE]` and before the client receives it, so a client that has seen
- * `[DONE]` can retrieve the completion. An error event, a dropped or silent
- * upstream, or a client that goes away stores nothing.
+ * `[DONE]` can retrieve the completion. An error event, an event that is no
+ * chunk, a dropped or silent upstream, or a client that goes away stores
+ * nothing; a stored stream then ends with an error event, never `[DONE]`.
  *
  * The id is decided at the first chunk, since the client sees it there: when
  * the upstream's id is already stored for this tenant (or held by another
  * stream in flight) every chunk forwarded carries a fresh one instead.
  */
-export function createStreamCompletion(deps: CreateCompletionDeps, ids: IdAllocator) {
+export function createStreamCompletion(deps: CreateCompletionDeps, writes: { ids: IdAllocator; writer: WriteBatcher }) {
+  const { ids } = writes;
   return async function streamCompletion(c: Context<AppEnv>, plan: CreatePlan): Promise<Response> {
     const { tenant, requestId } = c.var;
     const planned = planUpstreamBody(plan);
@@ -73,21 +142,30 @@ export function createStreamCompletion(deps: CreateCompletionDeps, ids: IdAlloca
     }
     if (!response.ok) return upstreamErrorResponse(c, response, deps.upstream.timeoutMs);
     const headers = forwardResponseHeaders(response.headers);
-    // A provider that ignored `stream: true` and answered one JSON document: handed on as it came, not read as events.
+    const idleMs = deps.upstream.timeoutMs;
+    // A provider that ignored `stream: true` and answered one JSON document: handed on as it came, not read
+    // as events; stored like a plain call's answer when asked to, and a 502 when it is no completion.
     if ((response.headers.get('content-type') ?? '').toLowerCase().startsWith('application/json')) {
-      return c.body(response.body ? withIdleTimeout(response.body, deps.upstream.timeoutMs) : '', response.status as 200, headers);
+      const body = response.body ? withIdleTimeout(response.body, idleMs) : null;
+      if (!plan.store) return c.body(body ?? '', response.status as 200, headers);
+      const text = await new Response(body).text().catch(() => {
+        throw new ApiError(502, 'The upstream provider closed the connection before its response was complete.', 'server_error');
+      });
+      const parsed = parseCompletionText(text);
+      if ('problem' in parsed) throw notStoredError(parsed.problem, response.status);
+      return storeAndAnswer(c, writes, plan, { completion: parsed.completion, text, status: response.status, headers });
     }
 
     const reader = (response.body ?? new ReadableStream<Uint8Array>({ start: (ctl) => ctl.close() })).getReader();
     const parser = createSseParser();
     const assembler = createCompletionAssembler();
     const encoder = new TextEncoder();
-    const idleMs = deps.upstream.timeoutMs;
+    let pending = plan.store ? await readFirstEvents(reader, parser, idleMs) : [];
 
     let reservation: IdReservation | undefined;
     let sawChunk = false;
-    /** After an error event or an unreadable event nothing is stored, and the rest passes through as it comes. */
-    let failed = false;
+    /** A stored stream that must end after what relay() returned: the provider sent an error or no chunk, or the write failed. */
+    let stop = false;
     let doneSeen = false;
     let ended = false;
 
@@ -116,33 +194,26 @@ export function createStreamCompletion(deps: CreateCompletionDeps, ids: IdAlloca
       }
     }
 
-    const isDone = (event: SseEvent) => !failed && !doneSeen && event.data?.trim() === '[DONE]';
+    const isDone = (event: SseEvent) => !doneSeen && event.data?.trim() === '[DONE]';
 
-    /** What to forward for one upstream event ('' to forward nothing). */
+    /** What to forward for one upstream event ('' to forward nothing). An unstored stream is relayed untouched. */
     async function relay(event: SseEvent): Promise<string> {
-      if (failed || doneSeen || event.data === undefined) return event.raw;
+      if (!plan.store || doneSeen || event.data === undefined) return event.raw;
       if (isDone(event)) {
         doneSeen = true;
-        if (plan.store && !(await save())) {
-          failed = true;
+        if (!(await save())) {
+          stop = true;
           return errorEvent('The completion could not be stored.');
         }
         return event.raw;
       }
-      let chunk: unknown;
-      try {
-        chunk = JSON.parse(event.data);
-      } catch {
-        failed = true;
-        return event.raw;
+      const read = readEvent(event.data);
+      if (!('chunk' in read)) {
+        stop = true;
+        // A provider's error in OpenAI's shape goes on byte for byte.
+        return read.errorEvent === formatSseData(event.data) ? event.raw : read.errorEvent;
       }
-      // An error event in OpenAI's shape, or vLLM's `{"object": "error", ...}`: passed on, and nothing stored.
-      if (!isObject(chunk) || (chunk.error !== undefined && chunk.error !== null) || chunk.object === 'error') {
-        failed = true;
-        return event.raw;
-      }
-      if (!plan.store) return event.raw;
-
+      const { chunk } = read;
       if (!sawChunk) {
         reservation = await ids.reserve(tenant.project, chunk.id);
         // The client may have gone away while the id was looked up: cancel() released nothing then.
@@ -171,28 +242,37 @@ export function createStreamCompletion(deps: CreateCompletionDeps, ids: IdAlloca
           };
           // Loops until something is forwarded: a pull that enqueues nothing is not called again.
           for (;;) {
-            let result: ReadResult<Uint8Array>;
-            try {
-              result = await readWithin(reader, idleMs);
-            } catch (err) {
+            let events: SseEvent[];
+            if (pending.length > 0) {
+              events = pending;
+              pending = [];
+            } else {
+              let result: ReadResult<Uint8Array>;
+              try {
+                result = await readWithin(reader, idleMs);
+              } catch (err) {
+                if (ended) return;
+                const message =
+                  err instanceof UpstreamIdleTimeout ? err.message : 'The upstream provider closed the connection before the stream finished.';
+                return finish(errorEvent(message));
+              }
+              // The client went away while we waited: cancel() has already cleaned up.
               if (ended) return;
-              failed = true;
-              const message =
-                err instanceof UpstreamIdleTimeout ? err.message : 'The upstream provider closed the connection before the stream finished.';
-              return finish(errorEvent(message));
-            }
-            // The client went away while we waited: cancel() has already cleaned up.
-            if (ended) return;
-            if (result.done) {
-              // A last event the provider did not close with a blank line still counts, [DONE] included.
-              let out = '';
-              for (const event of parser.end()) out += await relay(event);
-              // Only a stored stream needs [DONE]: an unstored one is relayed as the provider ended it.
-              const unfinished = plan.store && !doneSeen && !failed;
-              return finish(unfinished ? out + errorEvent('The upstream provider ended the stream before it finished.') : out);
+              if (result.done) {
+                // A last event the provider did not close with a blank line still counts, [DONE] included.
+                let out = '';
+                for (const event of parser.end()) {
+                  out += await relay(event);
+                  if (stop) return finish(out);
+                }
+                // Only a stored stream needs [DONE]: an unstored one is relayed as the provider ended it.
+                const unfinished = plan.store && !doneSeen;
+                return finish(unfinished ? out + errorEvent('The upstream provider ended the stream before it finished.') : out);
+              }
+              events = parser.push(result.value);
             }
             let out = '';
-            for (const event of parser.push(result.value)) {
+            for (const event of events) {
               if (out !== '' && isDone(event)) {
                 // The chunks before [DONE] go out before the write to the database, not after it.
                 controller.enqueue(encoder.encode(out));
@@ -201,6 +281,11 @@ export function createStreamCompletion(deps: CreateCompletionDeps, ids: IdAlloca
                 if (ended) return;
               }
               out += await relay(event);
+              if (stop) {
+                // Nothing more of this stream can be stored: the provider's connection is closed now.
+                reader.cancel().catch(() => {});
+                return finish(out);
+              }
             }
             if (doneSeen) release();
             if (out !== '') {

@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import { completionToChunks, openSse, sseEvent } from './helpers/fake-sse.ts';
+import { fakeCompletion, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { type Service, useServiceEachTest } from './helpers/service.ts';
+
+let upstream: FakeUpstream;
+let service: Service;
+
+useServiceEachTest((started) => ({ upstream, service } = started));
+
+const messages = [{ role: 'user', content: 'Hello' }];
+
+function create(body: Record<string, unknown>): Promise<Response> {
+  return service.request('/v1/chat/completions', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o', messages, ...body }),
+  });
+}
+
+function storedCount(): unknown {
+  return service.db.prepare('SELECT count(*) AS n FROM completions').get();
+}
+
+function badGateway(message: string) {
+  return { error: { message, type: 'server_error', param: null, code: null } };
+}
+
+const valid = fakeCompletion({ model: 'gpt-4o', messages }, 'chatcmpl-ok', 1_700_000_000);
+
+/** 200s no client may take for a stored completion: the body as the provider sent it, and what the 502 says it was. */
+const notCompletions: [name: string, body: string, what: string][] = [
+  ['an empty body', '', 'an empty body'],
+  ['HTML', '<html>Bad gateway</html>', 'a body that is not JSON: "<html>Bad gateway</html>"'],
+  ['a JSON array', JSON.stringify([valid]), 'a JSON array'],
+  ['a JSON string', '"ok"', 'JSON that is a string'],
+  ['an error object', JSON.stringify({ error: { message: 'You exceeded your quota', type: 'insufficient_quota' } }), 'an error: "You exceeded your quota"'],
+  ["vLLM's error object", JSON.stringify({ object: 'error', message: 'CUDA out of memory', code: 500 }), 'an error: "CUDA out of memory"'],
+  ['a list', JSON.stringify({ object: 'list', data: [] }), "an object of type 'list'"],
+  ['choices that is no array', JSON.stringify({ ...valid, choices: 'none' }), "'choices' that is a string"],
+  ['no choices', JSON.stringify({ id: 'chatcmpl-x', object: 'chat.completion', created: 1 }), "an object without 'choices'"],
+  ['a choice that is no object', JSON.stringify({ ...valid, choices: ['hi'] }), 'a choice that is a string'],
+];
+
+describe('a 200 from the provider that is not a chat completion', () => {
+  for (const [name, body, what] of notCompletions) {
+    it(`${name}: a stored create is a 502 saying so, nothing stored; an unstored one passes it through`, async () => {
+      upstream.handler = (_request, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(body);
+      };
+      const stored = await create({ store: true });
+      expect(stored.status).toBe(502);
+      expect(await stored.json()).toEqual(
+        badGateway(`The upstream provider answered 200 with ${what} instead of a chat completion; nothing was stored.`),
+      );
+      expect(storedCount()).toEqual({ n: 0 });
+
+      const unstored = await create({});
+      expect(unstored.status).toBe(200);
+      expect(await unstored.text()).toBe(body);
+      expect(storedCount()).toEqual({ n: 0 });
+    });
+  }
+
+  it('a stored create of a real completion still answers 200 and stores it', async () => {
+    upstream.nextIds.push('chatcmpl-ok');
+    const res = await create({ store: true });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual(valid);
+    expect(storedCount()).toEqual({ n: 1 });
+  });
+
+  it('a stream that ignored stream: true and answered a non-completion is a 502 when stored', async () => {
+    upstream.handler = (_request, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"object":"list","data":[]}');
+    };
+    const res = await create({ stream: true, store: true });
+    expect(res.status).toBe(502);
+    expect(await res.json()).toEqual(
+      badGateway("The upstream provider answered 200 with an object of type 'list' instead of a chat completion; nothing was stored."),
+    );
+    expect(storedCount()).toEqual({ n: 0 });
+  });
+});
+
+const chunks = completionToChunks(valid, { includeUsage: true });
+
+/** Streams whose events are not chunks: what the provider writes, and what the 502 of a stored stream says. */
+const notChunkStreams: [name: string, text: string, message: string][] = [
+  ['no event at all', '', 'The upstream provider ended the stream without sending a chunk; nothing was stored.'],
+  ['only [DONE]', sseEvent('[DONE]'), 'The upstream provider ended the stream without sending a chunk; nothing was stored.'],
+  [
+    'an event that is not JSON',
+    'data: hello\n\n' + sseEvent('[DONE]'),
+    'The upstream provider sent an event that is not JSON: "hello" instead of a chat completion chunk; nothing was stored.',
+  ],
+  [
+    'a whole completion as its event',
+    sseEvent(valid) + sseEvent('[DONE]'),
+    "The upstream provider sent an object of type 'chat.completion' instead of a chat completion chunk; nothing was stored.",
+  ],
+  [
+    'an error as its first event',
+    ': keep-alive\n\n' + sseEvent({ error: { message: 'The server is overloaded', type: 'server_error', param: null, code: null } }),
+    'The upstream provider sent an error: "The server is overloaded" instead of a chat completion chunk; nothing was stored.',
+  ],
+  [
+    'chunks without choices',
+    sseEvent({ id: 'chatcmpl-ok', object: 'chat.completion.chunk', created: 1 }) + sseEvent('[DONE]'),
+    "The upstream provider sent an object without 'choices' instead of a chat completion chunk; nothing was stored.",
+  ],
+];
+
+describe('a stream whose events are not chunks', () => {
+  for (const [name, text, message] of notChunkStreams) {
+    it(`${name}: a stored stream is a 502 before anything is relayed; an unstored one is relayed as it came`, async () => {
+      upstream.handler = (_request, res) => {
+        const sse = openSse(res);
+        sse.raw(text);
+        res.end();
+      };
+      const stored = await create({ stream: true, store: true });
+      expect(stored.status).toBe(502);
+      expect(await stored.json()).toEqual(badGateway(message));
+      expect(storedCount()).toEqual({ n: 0 });
+
+      const unstored = await create({ stream: true });
+      expect(unstored.status).toBe(200);
+      expect(await unstored.text()).toBe(text);
+    });
+  }
+
+  it('a non-chunk after the first chunk ends a stored stream with an error event, no [DONE], nothing stored', async () => {
+    const sent = sseEvent(chunks[0]) + sseEvent({ object: 'list', data: [] }) + sseEvent(chunks[1]) + sseEvent('[DONE]');
+    upstream.handler = (_request, res) => {
+      const sse = openSse(res);
+      sse.raw(sent);
+      res.end();
+    };
+    const stored = await create({ stream: true, store: true, stream_options: { include_usage: true } });
+    expect(stored.status).toBe(200);
+    expect(await stored.text()).toBe(
+      sseEvent(chunks[0]) +
+        sseEvent(badGateway("The upstream provider sent an object of type 'list' instead of a chat completion chunk; nothing was stored.")),
+    );
+    expect(storedCount()).toEqual({ n: 0 });
+
+    const unstored = await create({ stream: true, stream_options: { include_usage: true } });
+    expect(await unstored.text()).toBe(sent);
+  });
+});
