@@ -19,6 +19,12 @@ export interface Config {
   upstreamTimeoutMs: number;
   bodyLimitBytes: number;
   shutdownGraceMs: number;
+  /** How long a connection may take to send a request's line and headers, counted from when it opens or starts a request. */
+  headersTimeoutMs: number;
+  /** How long a connection may take to send a whole request, body included; a response is never cut by it. */
+  requestTimeoutMs: number;
+  /** How long a kept-alive connection may sit idle between two requests. */
+  keepAliveTimeoutMs: number;
   retentionDays: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -50,6 +56,9 @@ const envSchema = z.object({
   UPSTREAM_TIMEOUT_MS: integerString(1, 86_400_000).default(600_000),
   BODY_LIMIT_BYTES: integerString(1024, 1024 * 1024 * 1024).default(33_554_432),
   SHUTDOWN_GRACE_MS: integerString(0, 3_600_000).default(30_000),
+  HEADERS_TIMEOUT_MS: integerString(100, 3_600_000).default(10_000),
+  REQUEST_TIMEOUT_MS: integerString(100, 3_600_000).default(120_000),
+  KEEP_ALIVE_TIMEOUT_MS: integerString(100, 3_600_000).default(5_000),
   RETENTION_DAYS: integerString(0, 36_500).default(0),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -101,6 +110,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  if (e.HEADERS_TIMEOUT_MS > e.REQUEST_TIMEOUT_MS) {
+    // The headers are part of the request: Node refuses a headers timeout longer than the request's.
+    throw new ConfigError(
+      `Invalid configuration:\n  HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS (${e.HEADERS_TIMEOUT_MS} > ${e.REQUEST_TIMEOUT_MS})`,
+    );
+  }
 
   let apiKeys: Map<string, string> | undefined;
   if (e.API_KEYS !== undefined) apiKeys = parseApiKeys(e.API_KEYS, 'API_KEYS');
@@ -126,6 +141,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
     retentionDays: e.RETENTION_DAYS,
     logLevel: e.LOG_LEVEL,
   };

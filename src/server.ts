@@ -3,6 +3,7 @@ import { serve } from '@hono/node-server';
 import { createApp } from './app.ts';
 import { answerClientError } from './client-error.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
+import { connectionTimeouts } from './connection-timeouts.ts';
 import { openDatabase } from './db/client.ts';
 import { createShutdown } from './lifecycle.ts';
 import { createLogger } from './logger.ts';
@@ -40,7 +41,7 @@ function withoutCredentials(url: string): string {
   return parsed.toString();
 }
 
-const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
+const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host, serverOptions: connectionTimeouts(config) }, (info) => {
   logger.info(
     {
       port: info.port,

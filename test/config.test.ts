@@ -20,6 +20,9 @@ describe('configuration', () => {
       upstreamTimeoutMs: 600000,
       bodyLimitBytes: 33554432,
       shutdownGraceMs: 30000,
+      headersTimeoutMs: 10000,
+      requestTimeoutMs: 120000,
+      keepAliveTimeoutMs: 5000,
       retentionDays: 0,
       logLevel: 'info',
     });
@@ -47,6 +50,9 @@ describe('configuration', () => {
       /PORT: expected a whole number[\s\S]*UPSTREAM_BASE_URL: expected an http\(s\) URL[\s\S]*STORE_DEFAULT: expected true or false[\s\S]*LOG_LEVEL/,
     );
     expect(() => loadConfig({ API_KEYS: 'no-project-here' })).toThrow(/API_KEYS: expected key:project pairs/);
+    expect(() => loadConfig({ HEADERS_TIMEOUT_MS: '60000', REQUEST_TIMEOUT_MS: '30000' })).toThrow(
+      'HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS (60000 > 30000)',
+    );
   });
 
   it('stops the process at start with the message when a value is bad', () => {

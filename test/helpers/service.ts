@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { createApp } from '../../src/app.ts';
 import { answerClientError } from '../../src/client-error.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
+import { connectionTimeouts } from '../../src/connection-timeouts.ts';
 import { openDatabase, type SqliteDatabase } from '../../src/db/client.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createSqliteStore, type Store } from '../../src/store/index.ts';
@@ -61,7 +62,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const store = createSqliteStore(db);
   const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs });
   const app = createApp({ store, upstream, config, logger: options.logger ?? createLogger(config.logLevel) });
-  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', serverOptions: connectionTimeouts(config) }) as Server;
   server.on('clientError', answerClientError);
   await once(server, 'listening');
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
