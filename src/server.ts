@@ -4,7 +4,8 @@ import { createApp } from './app.ts';
 import { answerClientError } from './client-error.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { connectionTimeouts } from './connection-timeouts.ts';
-import { openDatabase } from './db/client.ts';
+import { openDatabase, type SqliteDatabase } from './db/client.ts';
+import { DatabaseOpenError } from './db/open-errors.ts';
 import { createShutdown } from './lifecycle.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
@@ -15,19 +16,24 @@ import { createUpstream } from './upstream.ts';
 /** The entry point: the only file with side effects at start. */
 const startedAt = performance.now();
 
+/** A start that cannot succeed ends here: the message alone (no stack: it is the operator's problem, not the code's), exit 1. */
+function startFailed(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
 let config: Config;
+let db: SqliteDatabase;
 try {
   config = loadConfig();
+  db = openDatabase(config.databaseUrl);
 } catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(1);
-  }
+  if (err instanceof ConfigError || err instanceof DatabaseOpenError) startFailed(err.message);
   throw err;
 }
 
 const logger = createLogger(config.logLevel);
-const store = createSqliteStore(openDatabase(config.databaseUrl));
+const store = createSqliteStore(db);
 const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs });
 const metrics = createMetrics({ processMetrics: true });
 const app = createApp({ store, upstream, config, logger, metrics });
@@ -57,6 +63,10 @@ const server = serve({ fetch: app.fetch, port: config.port, hostname: config.hos
   retention.start();
 }) as Server;
 server.on('clientError', answerClientError);
+server.once('error', (err: NodeJS.ErrnoException) => {
+  // Only listen() fails this way (a port in use, an address not on this host); a running server reports nothing here.
+  startFailed(`PORT/HOST: cannot listen on ${config.host}:${config.port} (${err.code ?? ''}: ${err.message})`);
+});
 
 const shutdown = createShutdown({
   server,
