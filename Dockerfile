@@ -35,7 +35,9 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 8080
-# The image has no curl: node's own fetch checks the database through /healthz.
+# Readiness, not liveness: /healthz is 503 when the database cannot take a write (disk full,
+# read-only, locked), so an orchestrator or load balancer stops sending work to this instance.
+# The image has no curl: node's own fetch asks.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # node itself is the main process (not npm), so SIGTERM reaches the server's graceful stop.

@@ -57,7 +57,7 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
     await next();
   });
   app.use('*', observeRequests({ metrics, logger }));
-  app.route('/', createOperationalRoutes({ store, metrics }));
+  app.route('/', createOperationalRoutes({ store, metrics, healthCheckIntervalMs: config.healthCheckIntervalMs }));
 
   // Browser apps (the SDKs' dangerouslyAllowBrowser) reach OpenAI across origins; its API answers CORS
   // preflights, which carry no key, so they are answered before authentication. A key is still required

@@ -26,6 +26,8 @@ export interface Config {
   /** How long a kept-alive connection may sit idle between two requests. */
   keepAliveTimeoutMs: number;
   retentionDays: number;
+  /** How long /healthz reuses the result of its database write check. */
+  healthCheckIntervalMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -60,6 +62,7 @@ const envSchema = z.object({
   REQUEST_TIMEOUT_MS: integerString(100, 3_600_000).default(120_000),
   KEEP_ALIVE_TIMEOUT_MS: integerString(100, 3_600_000).default(5_000),
   RETENTION_DAYS: integerString(0, 36_500).default(0),
+  HEALTH_CHECK_INTERVAL_MS: integerString(0, 3_600_000).default(5_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -145,6 +148,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
     retentionDays: e.RETENTION_DAYS,
+    healthCheckIntervalMs: e.HEALTH_CHECK_INTERVAL_MS,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -4,11 +4,12 @@ import { Hono } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import type { Logger } from 'pino';
 import type { AppEnv } from './app-env.ts';
+import { createHealthCheck } from './health.ts';
 import type { Metrics } from './metrics.ts';
 import type { Store } from './store/index.ts';
 
 /** Operational routes: polled every few seconds, so their log lines go to debug, not info. */
-const QUIET_ROUTES = new Set(['/healthz', '/metrics']);
+const QUIET_ROUTES = new Set(['/healthz', '/livez', '/metrics']);
 
 /**
  * The route pattern a request matched (`/v1/chat/completions/:id`), never its
@@ -73,18 +74,23 @@ export function observeRequests({ metrics, logger }: { metrics: Metrics; logger:
   };
 }
 
-/** `GET /healthz` (200 when the database answers, else 503) and `GET /metrics` (Prometheus text). No key: they live outside /v1. */
-export function createOperationalRoutes({ store, metrics }: { store: Store; metrics: Metrics }) {
+/**
+ * `GET /healthz`: readiness, 200 when the database takes a write, else 503 with
+ * the reason, so a health check or a load balancer takes an instance that
+ * cannot store out of service. `GET /livez`: liveness, 200 whenever the process
+ * answers at all (restarting it would not fix a full disk). `GET /metrics`:
+ * Prometheus text. No key: they live outside /v1.
+ */
+export function createOperationalRoutes({ store, metrics, healthCheckIntervalMs }: { store: Store; metrics: Metrics; healthCheckIntervalMs: number }) {
   const routes = new Hono<AppEnv>();
+  const health = createHealthCheck(store, healthCheckIntervalMs);
 
   routes.get('/healthz', async (c) => {
-    try {
-      await store.ping();
-    } catch {
-      return c.json({ status: 'unavailable' }, 503);
-    }
-    return c.json({ status: 'ok' }, 200);
+    const { ok, reason } = await health();
+    return ok ? c.json({ status: 'ok' }, 200) : c.json({ status: 'unavailable', reason }, 503);
   });
+
+  routes.get('/livez', (c) => c.json({ status: 'ok' }, 200));
 
   routes.get('/metrics', async (c) => {
     const text = await metrics.registry.metrics();

@@ -24,6 +24,7 @@ describe('configuration', () => {
       requestTimeoutMs: 120000,
       keepAliveTimeoutMs: 5000,
       retentionDays: 0,
+      healthCheckIntervalMs: 5000,
       logLevel: 'info',
     });
   });

@@ -25,11 +25,11 @@ describe('get /healthz', () => {
     expect(await res.json()).toEqual({ status: 'ok' });
   });
 
-  it('returns 503 {"status":"unavailable"} when the database does not answer', async () => {
+  it('returns 503 {"status":"unavailable"} with the reason when the database does not answer', async () => {
     service.db.close();
     const res = await service.request('/healthz', { auth: false });
     expect(res.status).toBe(503);
-    expect(await res.json()).toEqual({ status: 'unavailable' });
+    expect(await res.json()).toEqual({ status: 'unavailable', reason: 'the database cannot take a write (The database connection is not open)' });
   });
 });
 
@@ -86,7 +86,7 @@ describe('get /metrics', () => {
 
     const text = await (await service.request('/metrics', { auth: false })).text();
     expect(samples(text, 'upstream_request_duration_seconds_count')).toEqual(['upstream_request_duration_seconds_count{status="error"} 1']);
-    expect(samples(text, 'database_errors_total')).toEqual(['database_errors_total{operation="ping"} 1']);
+    expect(samples(text, 'database_errors_total')).toEqual(['database_errors_total{operation="checkWritable"} 1']);
     upstream = await startFakeUpstream();
   });
 

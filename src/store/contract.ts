@@ -86,6 +86,13 @@ export interface Store {
   getOrCreateSetting(key: string, create: () => string): Promise<string>;
   /** For health checks: a trivial query that fails when the database does. */
   ping(): Promise<void>;
+  /**
+   * For health checks: commits a one-row write and fails when the database
+   * cannot take one (disk full, read-only, locked past the busy timeout). A
+   * rolled-back write or an empty write transaction would not do: neither
+   * reaches the disk, so both succeed on a full one. Call it at most every few seconds.
+   */
+  checkWritable(): Promise<void>;
   /** For tests and benchmarks: the plan the backend picks for a list query, and which index it walks. */
   explainList(project: string, params: ListParams): Promise<ListPlan>;
   /** Releases the database (connections, file handles). */

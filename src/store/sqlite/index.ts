@@ -106,6 +106,11 @@ export function createSqliteStore(db: SqliteDatabase): Store {
     ping: async () => {
       prepare('SELECT 1').get();
     },
+    checkWritable: async () => {
+      prepare("INSERT INTO settings (key, value) VALUES ('health_checked_at', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(
+        String(Date.now()),
+      );
+    },
     explainList: async (project, params) => {
       const query = lists.buildListQuery(projects.find(project), params);
       if (!query) return { walked: undefined, steps: [] };

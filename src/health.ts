@@ -1,0 +1,39 @@
+import type { Store } from './store/index.ts';
+
+export interface Health {
+  ok: boolean;
+  /** Why not, when not ok: the database's own error. */
+  reason?: string;
+}
+
+/**
+ * Readiness: can this instance do its job, which is storing completions? It
+ * can when its database takes a write. The write is real (a committed one-row
+ * write: see `checkWritable`), so the answer is kept for `intervalMs` and
+ * probes in between, and concurrent ones, share it: a load balancer polling
+ * every second costs one small commit every few seconds.
+ */
+export function createHealthCheck(store: Pick<Store, 'checkWritable'>, intervalMs: number): () => Promise<Health> {
+  let last: { at: number; health: Health } | undefined;
+  let running: Promise<Health> | undefined;
+
+  async function check(): Promise<Health> {
+    try {
+      await store.checkWritable();
+      return { ok: true };
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      return { ok: false, reason: `the database cannot take a write (${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)})` };
+    }
+  }
+
+  return () => {
+    if (last && performance.now() - last.at < intervalMs) return Promise.resolve(last.health);
+    running ??= check().then((health) => {
+      last = { at: performance.now(), health };
+      running = undefined;
+      return health;
+    });
+    return running;
+  };
+}

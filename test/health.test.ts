@@ -1,0 +1,125 @@
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { startService, type Service } from './helpers/service.ts';
+
+let upstream: FakeUpstream;
+let folder: string;
+let service: Service | undefined;
+
+beforeEach(async () => {
+  upstream = await startFakeUpstream();
+  folder = mkdtempSync(join(tmpdir(), 'stored-completions-health-'));
+});
+
+afterEach(async () => {
+  await service?.stop();
+  service = undefined;
+  await upstream.close();
+  spawnSync('umount', [join(folder, 'mnt')], { stdio: 'ignore' });
+  rmSync(folder, { recursive: true, force: true });
+});
+
+async function get(path: string): Promise<{ status: number; body: unknown }> {
+  const res = await service!.request(path, { auth: false });
+  return { status: res.status, body: await res.json() };
+}
+
+function storedCreate(): Promise<Response> {
+  return service!.request('/v1/chat/completions', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(2_000) }], store: true }),
+  });
+}
+
+const ok = { status: 200, body: { status: 'ok' } };
+
+/** A tmpfs of `size` at folder/mnt, or a skip where this machine cannot mount one. */
+function mountTmpfs(context: { skip(note: string): void }, size: string): string {
+  const mount = join(folder, 'mnt');
+  mkdirSync(mount);
+  if (spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mount]).status !== 0) {
+    context.skip('cannot mount a tmpfs here (needs root); CI runs as root');
+  }
+  return mount;
+}
+
+/** Fills the file system holding `path` with one file, until no byte fits. */
+function fill(path: string): void {
+  const fd = openSync(path, 'w');
+  const block = Buffer.alloc(64 * 1024, 1);
+  try {
+    for (;;) writeSync(fd, block);
+  } catch {
+    // ENOSPC: full.
+  }
+  for (const size of [4096, 512, 1]) {
+    try {
+      for (;;) writeSync(fd, block, 0, size);
+    } catch {
+      // ENOSPC at this size too.
+    }
+  }
+  closeSync(fd);
+}
+
+describe('health', () => {
+  it('/healthz and /livez answer 200 {"status":"ok"} without a key on a working database', async () => {
+    service = await startService({ upstreamUrl: upstream.url, databasePath: join(folder, 'completions.db') });
+    expect(await get('/healthz')).toEqual(ok);
+    expect(await get('/livez')).toEqual(ok);
+  });
+
+  it('/healthz is 503 with the reason while the disk is full, /livez stays 200, and /healthz recovers when space is freed', async (context) => {
+    const mount = mountTmpfs(context, '2m');
+    service = await startService({ upstreamUrl: upstream.url, databasePath: join(mount, 'completions.db'), env: { HEALTH_CHECK_INTERVAL_MS: '0' } });
+    expect((await storedCreate()).status).toBe(200);
+    expect(await get('/healthz')).toEqual(ok);
+
+    fill(join(mount, 'filler'));
+    // What the health check must report: stored creates now fail.
+    expect((await storedCreate()).status).toBe(500);
+    expect(await get('/healthz')).toEqual({
+      status: 503,
+      body: { status: 'unavailable', reason: 'the database cannot take a write (SQLITE_FULL: database or disk is full)' },
+    });
+    expect(await get('/livez')).toEqual(ok);
+
+    rmSync(join(mount, 'filler'));
+    expect(await get('/healthz')).toEqual(ok);
+    expect((await storedCreate()).status).toBe(200);
+  });
+
+  it('/healthz is 503 while another process holds the write lock past the busy timeout', async () => {
+    const path = join(folder, 'completions.db');
+    service = await startService({ upstreamUrl: upstream.url, databasePath: path, env: { HEALTH_CHECK_INTERVAL_MS: '0' } });
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      expect(await get('/healthz')).toEqual({
+        status: 503,
+        body: { status: 'unavailable', reason: 'the database cannot take a write (SQLITE_BUSY: database is locked)' },
+      });
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    expect(await get('/healthz')).toEqual(ok);
+  });
+
+  it('reuses one check for HEALTH_CHECK_INTERVAL_MS, so frequent probes do not each write', async () => {
+    const path = join(folder, 'completions.db');
+    service = await startService({ upstreamUrl: upstream.url, databasePath: path, env: { HEALTH_CHECK_INTERVAL_MS: '60000' } });
+    expect(await get('/healthz')).toEqual(ok);
+    const written = () => service!.db.prepare("SELECT value FROM settings WHERE key = 'health_checked_at'").get();
+    const first = written();
+    expect(first).toBeDefined();
+    for (let i = 0; i < 5; i++) expect(await get('/healthz')).toEqual(ok);
+    expect(written()).toEqual(first);
+  });
+});
