@@ -24,7 +24,7 @@ const [databaseUrl, upstreamUrl, apiKeys] = process.argv.slice(2) as [string, st
 const config = loadConfig({ DATABASE_URL: databaseUrl, UPSTREAM_BASE_URL: upstreamUrl, API_KEYS: apiKeys, LOG_LEVEL: 'silent' });
 const db = openDatabase(config.databaseUrl);
 const store = createSqliteStore(db);
-const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs });
+const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs, responseLimitBytes: config.upstreamResponseLimitBytes });
 const app = createApp({ store, upstream, config, logger: createLogger(config.logLevel) });
 
 // The ceiling for a list page's payload: the same bytes the app serves for LIST_PATH, from memory.

@@ -18,6 +18,8 @@ export interface Config {
   upstreamForwardStore: boolean;
   upstreamTimeoutMs: number;
   bodyLimitBytes: number;
+  /** The largest provider answer read into memory; a larger one is a 502. */
+  upstreamResponseLimitBytes: number;
   shutdownGraceMs: number;
   /** How long a connection may take to send a request's line and headers, counted from when it opens or starts a request. */
   headersTimeoutMs: number;
@@ -57,6 +59,7 @@ const envSchema = z.object({
   UPSTREAM_FORWARD_STORE: booleanString.default(false),
   UPSTREAM_TIMEOUT_MS: integerString(1, 86_400_000).default(600_000),
   BODY_LIMIT_BYTES: integerString(1024, 1024 * 1024 * 1024).default(33_554_432),
+  UPSTREAM_RESPONSE_LIMIT_BYTES: integerString(1024, 1024 * 1024 * 1024).default(67_108_864),
   SHUTDOWN_GRACE_MS: integerString(0, 3_600_000).default(30_000),
   HEADERS_TIMEOUT_MS: integerString(100, 3_600_000).default(10_000),
   REQUEST_TIMEOUT_MS: integerString(100, 3_600_000).default(120_000),
@@ -143,6 +146,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     upstreamForwardStore: e.UPSTREAM_FORWARD_STORE,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    upstreamResponseLimitBytes: e.UPSTREAM_RESPONSE_LIMIT_BYTES,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,

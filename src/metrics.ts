@@ -77,6 +77,7 @@ export function instrumentUpstream(upstream: Upstream, metrics: Metrics): Upstre
   return {
     baseUrl: upstream.baseUrl,
     timeoutMs: upstream.timeoutMs,
+    responseLimitBytes: upstream.responseLimitBytes,
     async send(path, request) {
       const stop = metrics.upstreamDuration.startTimer();
       try {

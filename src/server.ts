@@ -34,7 +34,7 @@ try {
 
 const logger = createLogger(config.logLevel);
 const store = createSqliteStore(db);
-const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs });
+const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs, responseLimitBytes: config.upstreamResponseLimitBytes });
 const metrics = createMetrics({ processMetrics: true });
 const app = createApp({ store, upstream, config, logger, metrics });
 const retention = createRetention({ store, retentionDays: config.retentionDays, logger, metrics });

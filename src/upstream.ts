@@ -10,6 +10,8 @@ import { isObject } from './json.ts';
 export interface UpstreamOptions {
   baseUrl: string;
   timeoutMs: number;
+  /** The largest answer read into memory (a non-streamed completion, a stored stream, an error body). */
+  responseLimitBytes: number;
 }
 
 export interface UpstreamRequest {
@@ -36,6 +38,7 @@ export interface UpstreamRequest {
 export interface Upstream {
   readonly baseUrl: string;
   readonly timeoutMs: number;
+  readonly responseLimitBytes: number;
   /** Calls `baseUrl + path`; throws ApiError 502 when unreachable and 504 after the timeout. */
   send(path: string, request: UpstreamRequest): Promise<Response>;
   /** Closes the pooled connections (at shutdown). */
@@ -105,13 +108,17 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   return {
     baseUrl: options.baseUrl,
     timeoutMs: options.timeoutMs,
+    responseLimitBytes: options.responseLimitBytes,
     async send(path, request) {
       const timeout = request.streamed ? headersTimeout(options.timeoutMs) : { signal: AbortSignal.timeout(options.timeoutMs), clear() {} };
       const signal = request.signal ? AbortSignal.any([request.signal, timeout.signal]) : timeout.signal;
       const headers = forwardRequestHeaders(request.headers, request.authorization);
       if (request.contentLength !== undefined) headers.set('content-length', request.contentLength);
       try {
-        if (!request.streamed) return await sendWhole(agent, { origin, path: basePath + path }, request, headers, signal, timeout.signal);
+        if (!request.streamed) {
+          const target = { origin, path: basePath + path };
+          return await sendWhole(agent, target, request, { headers, signal, timeout: timeout.signal, limit: options.responseLimitBytes });
+        }
         return await fetch(options.baseUrl + path, {
           method: request.method,
           headers,
@@ -140,9 +147,7 @@ async function sendWhole(
   agent: Agent,
   target: { origin: string; path: string },
   request: UpstreamRequest,
-  headers: Headers,
-  signal: AbortSignal,
-  timeout: AbortSignal,
+  { headers, signal, timeout, limit }: { headers: Headers; signal: AbortSignal; timeout: AbortSignal; limit: number },
 ): Promise<Response> {
   const answer = await agent.request({
     ...target,
@@ -151,10 +156,11 @@ async function sendWhole(
     body: (request.body ?? null) as string | Uint8Array | null,
     signal,
   });
-  let body: ArrayBuffer | null = null;
+  let body: Buffer | null = null;
   try {
-    body = await answer.body.arrayBuffer();
+    body = await readCapped(answer.body, Number(answer.headers['content-length']), limit);
   } catch (err) {
+    if (err instanceof ApiError) throw err;
     if (timeout.aborted) throw toUpstreamFailure(err, timeout);
     throw new ApiError(502, 'The upstream provider closed the connection before its response was complete.', 'server_error');
   }
@@ -163,6 +169,62 @@ async function sendWhole(
     for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) responseHeaders.append(name, one);
   }
   return new Response(NULL_BODY_STATUSES.has(answer.statusCode) ? null : body, { status: answer.statusCode, headers: responseHeaders });
+}
+
+/** The 502 for a provider's answer over UPSTREAM_RESPONSE_LIMIT_BYTES. */
+export function answerTooLarge(limit: number): ApiError {
+  return new ApiError(
+    502,
+    `The upstream provider's answer is larger than UPSTREAM_RESPONSE_LIMIT_BYTES (${limit} bytes); it was not read further, and nothing was stored.`,
+    'server_error',
+  );
+}
+
+/**
+ * Reads a whole body into one buffer, but never more than `limit` bytes: past
+ * that (or when Content-Length already says so) the connection is closed and
+ * what was read is let go, so one huge answer cannot take the process's memory.
+ */
+function readCapped(body: Dispatcher.ResponseData['body'], declaredLength: number, limit: number): Promise<Buffer> {
+  if (declaredLength > limit) {
+    body.destroy();
+    return Promise.reject(answerTooLarge(limit));
+  }
+  return new Promise((resolve, reject) => {
+    let chunks: Buffer[] = [];
+    let size = 0;
+    body.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      chunks = [];
+      reject(answerTooLarge(limit));
+      body.destroy();
+    });
+    body.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    body.once('error', reject);
+  });
+}
+
+/** A web body read as text, at most `limit` bytes (else `answerTooLarge`), each read within `idleMs`. */
+export async function readTextCapped(body: ReadableStream<Uint8Array> | null, limit: number, idleMs: number): Promise<string> {
+  if (!body) return '';
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  let size = 0;
+  for (;;) {
+    const result = await readWithin(reader, idleMs);
+    if (result.done) return text + decoder.decode();
+    size += result.value.byteLength;
+    if (size > limit) {
+      reader.cancel().catch(() => {});
+      throw answerTooLarge(limit);
+    }
+    text += decoder.decode(result.value, { stream: true });
+  }
 }
 
 /** A timeout that can be called off once the headers are in, so it never cuts a long stream short. */

@@ -19,6 +19,7 @@ describe('configuration', () => {
       upstreamForwardStore: false,
       upstreamTimeoutMs: 600000,
       bodyLimitBytes: 33554432,
+      upstreamResponseLimitBytes: 67108864,
       shutdownGraceMs: 30000,
       headersTimeoutMs: 10000,
       requestTimeoutMs: 120000,

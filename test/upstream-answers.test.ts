@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { completionToChunks, openSse, sseEvent } from './helpers/fake-sse.ts';
 import { fakeCompletion, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { postCompletion as create, storedCount } from './helpers/create-request.ts';
 import { type Service, useServiceEachTest } from './helpers/service.ts';
 
 let upstream: FakeUpstream;
@@ -9,18 +10,6 @@ let service: Service;
 useServiceEachTest((started) => ({ upstream, service } = started));
 
 const messages = [{ role: 'user', content: 'Hello' }];
-
-function create(body: Record<string, unknown>): Promise<Response> {
-  return service.request('/v1/chat/completions', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'gpt-4o', messages, ...body }),
-  });
-}
-
-function storedCount(): unknown {
-  return service.db.prepare('SELECT count(*) AS n FROM completions').get();
-}
 
 function badGateway(message: string) {
   return { error: { message, type: 'server_error', param: null, code: null } };
@@ -49,26 +38,26 @@ describe('a 200 from the provider that is not a chat completion', () => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(body);
       };
-      const stored = await create({ store: true });
+      const stored = await create(service, { store: true });
       expect(stored.status).toBe(502);
       expect(await stored.json()).toEqual(
         badGateway(`The upstream provider answered 200 with ${what} instead of a chat completion; nothing was stored.`),
       );
-      expect(storedCount()).toEqual({ n: 0 });
+      expect(storedCount(service)).toEqual({ n: 0 });
 
-      const unstored = await create({});
+      const unstored = await create(service, {});
       expect(unstored.status).toBe(200);
       expect(await unstored.text()).toBe(body);
-      expect(storedCount()).toEqual({ n: 0 });
+      expect(storedCount(service)).toEqual({ n: 0 });
     });
   }
 
   it('a stored create of a real completion still answers 200 and stores it', async () => {
     upstream.nextIds.push('chatcmpl-ok');
-    const res = await create({ store: true });
+    const res = await create(service, { store: true });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual(valid);
-    expect(storedCount()).toEqual({ n: 1 });
+    expect(storedCount(service)).toEqual({ n: 1 });
   });
 
   it('a stream that ignored stream: true and answered a non-completion is a 502 when stored', async () => {
@@ -76,12 +65,12 @@ describe('a 200 from the provider that is not a chat completion', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{"object":"list","data":[]}');
     };
-    const res = await create({ stream: true, store: true });
+    const res = await create(service, { stream: true, store: true });
     expect(res.status).toBe(502);
     expect(await res.json()).toEqual(
       badGateway("The upstream provider answered 200 with an object of type 'list' instead of a chat completion; nothing was stored."),
     );
-    expect(storedCount()).toEqual({ n: 0 });
+    expect(storedCount(service)).toEqual({ n: 0 });
   });
 });
 
@@ -121,12 +110,12 @@ describe('a stream whose events are not chunks', () => {
         sse.raw(text);
         res.end();
       };
-      const stored = await create({ stream: true, store: true });
+      const stored = await create(service, { stream: true, store: true });
       expect(stored.status).toBe(502);
       expect(await stored.json()).toEqual(badGateway(message));
-      expect(storedCount()).toEqual({ n: 0 });
+      expect(storedCount(service)).toEqual({ n: 0 });
 
-      const unstored = await create({ stream: true });
+      const unstored = await create(service, { stream: true });
       expect(unstored.status).toBe(200);
       expect(await unstored.text()).toBe(text);
     });
@@ -139,15 +128,15 @@ describe('a stream whose events are not chunks', () => {
       sse.raw(sent);
       res.end();
     };
-    const stored = await create({ stream: true, store: true, stream_options: { include_usage: true } });
+    const stored = await create(service, { stream: true, store: true, stream_options: { include_usage: true } });
     expect(stored.status).toBe(200);
     expect(await stored.text()).toBe(
       sseEvent(chunks[0]) +
         sseEvent(badGateway("The upstream provider sent an object of type 'list' instead of a chat completion chunk; nothing was stored.")),
     );
-    expect(storedCount()).toEqual({ n: 0 });
+    expect(storedCount(service)).toEqual({ n: 0 });
 
-    const unstored = await create({ stream: true, stream_options: { include_usage: true } });
+    const unstored = await create(service, { stream: true, stream_options: { include_usage: true } });
     expect(await unstored.text()).toBe(sent);
   });
 });

@@ -5,7 +5,7 @@ import type { Config } from '../config.ts';
 import { ApiError, describeJsonType } from '../errors.ts';
 import { readJsonObject } from '../http.ts';
 import type { Store } from '../store/index.ts';
-import { forwardResponseHeaders, type HeaderRecord, normalizeUpstreamError, type Upstream, withIdleTimeout } from '../upstream.ts';
+import { forwardResponseHeaders, type HeaderRecord, normalizeUpstreamError, readTextCapped, type Upstream } from '../upstream.ts';
 import { notStoredError, parseCompletionText } from '../upstream-answer.ts';
 import { parseMetadata, type Metadata } from '../validation.ts';
 import { toCompletionRecord } from '../wire.ts';
@@ -56,14 +56,13 @@ export function planCreate(request: Record<string, unknown>, config: CreateCompl
 }
 
 /** The upstream's error, status kept, body in OpenAI's error shape. */
-export async function upstreamErrorResponse(c: Context<AppEnv>, response: Response, timeoutMs: number): Promise<Response> {
-  return upstreamErrorFromText(c, response, await readErrorText(response, timeoutMs));
+export async function upstreamErrorResponse(c: Context<AppEnv>, response: Response, upstream: Upstream): Promise<Response> {
+  return upstreamErrorFromText(c, response, await readErrorText(response, upstream));
 }
 
-/** An error body, read under the idle timeout; one that breaks off leaves only the status to report. */
-export async function readErrorText(response: Response, timeoutMs: number): Promise<string> {
-  const body = response.body ? withIdleTimeout(response.body, timeoutMs) : null;
-  return new Response(body).text().catch(() => '');
+/** An error body, read under the idle timeout and the size limit; one that breaks off or is too large leaves only the status to report. */
+export async function readErrorText(response: Response, upstream: Pick<Upstream, 'timeoutMs' | 'responseLimitBytes'>): Promise<string> {
+  return readTextCapped(response.body, upstream.responseLimitBytes, upstream.timeoutMs).catch(() => '');
 }
 
 /** The upstream's error status with its already-read body, in OpenAI's error shape. */
@@ -92,7 +91,7 @@ export async function createCompletion(
     body: JSON.stringify(plan.forwarded),
     signal: c.req.raw.signal,
   });
-  if (!response.ok) return upstreamErrorResponse(c, response, deps.upstream.timeoutMs);
+  if (!response.ok) return upstreamErrorResponse(c, response, deps.upstream);
 
   const headers = forwardResponseHeaders(response.headers);
   const text = await response.text();

@@ -66,7 +66,7 @@ export function createPassthroughHandler({ upstream, bodyLimitBytes }: Passthrou
       if (exceeded) throw ApiError.bodyTooLarge(bodyLimitBytes);
       throw err;
     }
-    if (response.status >= 400 && c.req.method !== 'HEAD') return upstreamErrorResponse(c, response, upstream.timeoutMs);
+    if (response.status >= 400 && c.req.method !== 'HEAD') return upstreamErrorResponse(c, response, upstream);
 
     const headers = forwardResponseHeaders(response.headers);
     const length = response.headers.get('content-length');

@@ -5,8 +5,10 @@ import { ApiError, type ErrorBody } from '../errors.ts';
 import { createCompletionAssembler } from '../streaming/assemble.ts';
 import { createSseParser, formatSseData, type SseEvent, type SseParser } from '../streaming/sse.ts';
 import {
+  answerTooLarge,
   forwardResponseHeaders,
   normalizeUpstreamError,
+  readTextCapped,
   readWithin,
   type ReadResult,
   UpstreamIdleTimeout,
@@ -67,6 +69,13 @@ function readEvent(data: string): ReadEvent {
   return { problem, errorEvent: isError ? formatSseData(normalizeUpstreamError(502, data)) : errorEvent(notStoredMessage(problem)) };
 }
 
+/** What a failed read from the provider becomes while the client has no answer yet. */
+function readFailure(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof UpstreamIdleTimeout) return new ApiError(504, err.message, 'server_error');
+  return new ApiError(502, 'The upstream provider closed the connection before its response was complete.', 'server_error');
+}
+
 function notStoredMessage(problem: string): string {
   return `The upstream provider sent ${problem} instead of a chat completion chunk; nothing was stored.`;
 }
@@ -77,15 +86,18 @@ function notStoredMessage(problem: string): string {
  * stream, something else) gets the client a 502 rather than a 200 that stores
  * nothing. Comments before it (keep-alives) are kept, to be relayed.
  */
-async function readFirstEvents(reader: ReadableStreamDefaultReader<Uint8Array>, parser: SseParser, idleMs: number): Promise<SseEvent[]> {
+async function readFirstEvents(
+  read: () => Promise<ReadResult<Uint8Array>>,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  parser: SseParser,
+): Promise<SseEvent[]> {
   const events: SseEvent[] = [];
   for (;;) {
     let result: ReadResult<Uint8Array>;
     try {
-      result = await readWithin(reader, idleMs);
+      result = await read();
     } catch (err) {
-      if (err instanceof UpstreamIdleTimeout) throw new ApiError(504, err.message, 'server_error');
-      throw new ApiError(502, 'The upstream provider closed the connection before the stream finished.', 'server_error');
+      throw readFailure(err);
     }
     events.push(...(result.done ? parser.end() : parser.push(result.value)));
     const first = events.find((event) => event.data !== undefined);
@@ -133,23 +145,23 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: { ids
       });
     let response = await send(planned.body);
     if (hideUsage && !response.ok) {
-      const text = await readErrorText(response, deps.upstream.timeoutMs);
+      const text = await readErrorText(response, deps.upstream);
       // A provider that refuses the stream_options we added on the client's behalf: ask again as the
       // client asked. The stream is still stored, only without usage. Any other error is the client's answer.
       if (!/stream_options|include_usage/.test(text)) return upstreamErrorFromText(c, response, text);
       response = await send(plan.forwarded);
       hideUsage = false;
     }
-    if (!response.ok) return upstreamErrorResponse(c, response, deps.upstream.timeoutMs);
+    if (!response.ok) return upstreamErrorResponse(c, response, deps.upstream);
     const headers = forwardResponseHeaders(response.headers);
     const idleMs = deps.upstream.timeoutMs;
+    const limit = deps.upstream.responseLimitBytes;
     // A provider that ignored `stream: true` and answered one JSON document: handed on as it came, not read
     // as events; stored like a plain call's answer when asked to, and a 502 when it is no completion.
     if ((response.headers.get('content-type') ?? '').toLowerCase().startsWith('application/json')) {
-      const body = response.body ? withIdleTimeout(response.body, idleMs) : null;
-      if (!plan.store) return c.body(body ?? '', response.status as 200, headers);
-      const text = await new Response(body).text().catch(() => {
-        throw new ApiError(502, 'The upstream provider closed the connection before its response was complete.', 'server_error');
+      if (!plan.store) return c.body(response.body ? withIdleTimeout(response.body, idleMs) : '', response.status as 200, headers);
+      const text = await readTextCapped(response.body, limit, idleMs).catch((err) => {
+        throw readFailure(err);
       });
       const parsed = parseCompletionText(text);
       if ('problem' in parsed) throw notStoredError(parsed.problem, response.status);
@@ -160,7 +172,17 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: { ids
     const parser = createSseParser();
     const assembler = createCompletionAssembler();
     const encoder = new TextEncoder();
-    let pending = plan.store ? await readFirstEvents(reader, parser, idleMs) : [];
+    let received = 0;
+    /** One read from the provider. A stored stream is assembled in memory, so it may not grow past the response limit. */
+    const read = async (): Promise<ReadResult<Uint8Array>> => {
+      const result = await readWithin(reader, idleMs);
+      if (!result.done && plan.store && (received += result.value.byteLength) > limit) {
+        reader.cancel().catch(() => {});
+        throw answerTooLarge(limit);
+      }
+      return result;
+    };
+    let pending = plan.store ? await readFirstEvents(read, reader, parser) : [];
 
     let reservation: IdReservation | undefined;
     let sawChunk = false;
@@ -249,11 +271,13 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: { ids
             } else {
               let result: ReadResult<Uint8Array>;
               try {
-                result = await readWithin(reader, idleMs);
+                result = await read();
               } catch (err) {
                 if (ended) return;
                 const message =
-                  err instanceof UpstreamIdleTimeout ? err.message : 'The upstream provider closed the connection before the stream finished.';
+                  err instanceof UpstreamIdleTimeout || err instanceof ApiError
+                    ? err.message
+                    : 'The upstream provider closed the connection before the stream finished.';
                 return finish(errorEvent(message));
               }
               // The client went away while we waited: cancel() has already cleaned up.

@@ -60,7 +60,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   });
   const db = openDatabase(config.databaseUrl);
   const store = createSqliteStore(db);
-  const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs });
+  const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs, responseLimitBytes: config.upstreamResponseLimitBytes });
   const app = createApp({ store, upstream, config, logger: options.logger ?? createLogger(config.logLevel) });
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', serverOptions: connectionTimeouts(config) }) as Server;
   server.on('clientError', answerClientError);

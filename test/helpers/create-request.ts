@@ -1,0 +1,15 @@
+import type { Service } from './service.ts';
+
+/** `POST /v1/chat/completions` as raw HTTP (statuses and bodies the SDK would hide), model and one message filled in. */
+export function postCompletion(service: Service, body: Record<string, unknown>): Promise<Response> {
+  return service.request('/v1/chat/completions', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hello' }], ...body }),
+  });
+}
+
+/** How many completions the service's database holds, across projects. */
+export function storedCount(service: Service): unknown {
+  return service.db.prepare('SELECT count(*) AS n FROM completions').get();
+}

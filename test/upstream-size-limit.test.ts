@@ -1,0 +1,112 @@
+import type { ServerResponse } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { completionToChunks, openSse, sseEvent } from './helpers/fake-sse.ts';
+import { fakeCompletion, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { postCompletion as create, storedCount } from './helpers/create-request.ts';
+import { type Service, useServiceEachTest } from './helpers/service.ts';
+
+let upstream: FakeUpstream;
+let service: Service;
+
+const LIMIT = 1024 * 1024;
+
+useServiceEachTest((started) => ({ upstream, service } = started), { UPSTREAM_RESPONSE_LIMIT_BYTES: String(LIMIT) });
+
+const messages = [{ role: 'user', content: 'Write a lot' }];
+
+const tooLarge = {
+  error: {
+    message: `The upstream provider's answer is larger than UPSTREAM_RESPONSE_LIMIT_BYTES (${LIMIT} bytes); it was not read further, and nothing was stored.`,
+    type: 'server_error',
+    param: null,
+    code: null,
+  },
+};
+
+function completionOf(size: number): Record<string, unknown> {
+  const completion = fakeCompletion({ model: 'gpt-4o', messages }, 'chatcmpl-big', 1_700_000_000);
+  (completion.choices as { message: { content: string } }[])[0]!.message.content = 'x'.repeat(size);
+  return completion;
+}
+
+/** Writes `piece` for as long as the connection takes it, minding backpressure; resolves with how the response ended. */
+function writeForever(res: ServerResponse, piece: string): Promise<{ finished: boolean }> {
+  const closed = new Promise<{ finished: boolean }>((resolve) => res.on('close', () => resolve({ finished: res.writableFinished })));
+  const pump = () => {
+    while (!res.destroyed && res.write(piece));
+    if (!res.destroyed) res.once('drain', pump);
+  };
+  pump();
+  return closed;
+}
+
+describe('UPSTREAM_RESPONSE_LIMIT_BYTES', () => {
+  it('a stored answer over the limit is a 502 saying so, and nothing is stored', async () => {
+    const text = JSON.stringify(completionOf(2 * LIMIT));
+    upstream.handler = (_request, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    };
+    const res = await create(service, { store: true });
+    expect(res.status).toBe(502);
+    expect(await res.json()).toEqual(tooLarge);
+    expect(storedCount(service)).toEqual({ n: 0 });
+  });
+
+  it('an answer that never ends is cut at the limit, not read to the end: 502, and the provider connection is closed', async () => {
+    let upstreamClosed: Promise<{ finished: boolean }> | undefined;
+    upstream.handler = (_request, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"id":"chatcmpl-endless","object":"chat.completion","choices":[{"message":{"content":"');
+      upstreamClosed = writeForever(res, 'y'.repeat(64 * 1024));
+    };
+    const res = await create(service, { store: true });
+    expect(res.status).toBe(502);
+    expect(await res.json()).toEqual(tooLarge);
+    expect(await upstreamClosed).toEqual({ finished: false });
+    expect(storedCount(service)).toEqual({ n: 0 });
+  });
+
+  it('an answer just under the limit is stored', async () => {
+    const completion = completionOf(LIMIT - 4096);
+    upstream.handler = (_request, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(completion));
+    };
+    const res = await create(service, { store: true });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual(completion);
+    expect(storedCount(service)).toEqual({ n: 1 });
+  });
+
+  it('a stored stream that grows past the limit ends with an error event, no [DONE], nothing stored, the provider cut off', async () => {
+    const [first] = completionToChunks(completionOf(10));
+    let upstreamClosed: Promise<{ finished: boolean }> | undefined;
+    upstream.handler = (_request, res) => {
+      const sse = openSse(res);
+      sse.send(first);
+      upstreamClosed = writeForever(res, sseEvent({ ...first, choices: [{ index: 0, delta: { content: 'z'.repeat(60_000) }, finish_reason: null }] }));
+    };
+    const res = await create(service, { stream: true, store: true, stream_options: { include_usage: true } });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text.startsWith(sseEvent(first))).toBe(true);
+    expect(text.endsWith(sseEvent(tooLarge))).toBe(true);
+    expect(text).not.toContain('[DONE]');
+    expect(await upstreamClosed).toEqual({ finished: false });
+    expect(storedCount(service)).toEqual({ n: 0 });
+  });
+
+  it('an unstored stream larger than the limit is relayed whole: it is never held in memory', async () => {
+    const [first] = completionToChunks(completionOf(10));
+    const piece = sseEvent({ ...first, choices: [{ index: 0, delta: { content: 'z'.repeat(60_000) }, finish_reason: null }] });
+    const pieces = Math.ceil((3 * LIMIT) / piece.length);
+    upstream.handler = (_request, res) => {
+      const sse = openSse(res);
+      for (let i = 0; i < pieces; i++) sse.raw(piece);
+      sse.done();
+    };
+    const res = await create(service, { stream: true });
+    expect(await res.text()).toBe(piece.repeat(pieces) + sseEvent('[DONE]'));
+  });
+});
