@@ -24,9 +24,9 @@ function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return match ? Number(match[1]) / 1024 : Number.NaN;
 }
 
-export async function startBenchServer(databasePath: string, upstreamUrl: string, apiKeys: string): Promise<BenchServer> {
+export async function startBenchServer(databasePath: string, upstreamUrl: string, apiKeys: string, synchronous = ''): Promise<BenchServer> {
   const entry = join(dirname(fileURLToPath(import.meta.url)), 'serve.ts');
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entry, databasePath, upstreamUrl, apiKeys], {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entry, databasePath, upstreamUrl, apiKeys, synchronous], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });

@@ -18,11 +18,17 @@ import { LIST_PATH } from './data.ts';
  * endpoints, the ceilings measured in the same run: `/trivial`, a tiny JSON
  * body (the framework's floor cost per request), and `/ceiling`, the very bytes
  * of a 20-item list page served from memory (the cost of serving that payload).
- * Arguments: <database path> <upstream base URL> <API_KEYS>. Prints `{"port":N}`.
+ * Arguments: <database path> <upstream base URL> <API_KEYS> [SQLITE_SYNCHRONOUS]. Prints `{"port":N}`.
  */
-const [databaseUrl, upstreamUrl, apiKeys] = process.argv.slice(2) as [string, string, string];
-const config = loadConfig({ DATABASE_URL: databaseUrl, UPSTREAM_BASE_URL: upstreamUrl, API_KEYS: apiKeys, LOG_LEVEL: 'silent' });
-const db = openDatabase(config.databaseUrl);
+const [databaseUrl, upstreamUrl, apiKeys, synchronous] = process.argv.slice(2) as [string, string, string, string | undefined];
+const config = loadConfig({
+  DATABASE_URL: databaseUrl,
+  UPSTREAM_BASE_URL: upstreamUrl,
+  API_KEYS: apiKeys,
+  LOG_LEVEL: 'silent',
+  SQLITE_SYNCHRONOUS: synchronous,
+});
+const db = openDatabase(config.databaseUrl, { synchronous: config.sqliteSynchronous });
 const store = createSqliteStore(db);
 const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs, responseLimitBytes: config.upstreamResponseLimitBytes });
 const app = createApp({ store, upstream, config, logger: createLogger(config.logLevel) });

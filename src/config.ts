@@ -28,6 +28,8 @@ export interface Config {
   /** How long a kept-alive connection may sit idle between two requests. */
   keepAliveTimeoutMs: number;
   retentionDays: number;
+  /** SQLite's `synchronous` (see db/client.ts): FULL also keeps acknowledged writes through an OS crash or power loss. */
+  sqliteSynchronous: 'FULL' | 'NORMAL';
   /** How long /healthz reuses the result of its database write check. */
   healthCheckIntervalMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -65,6 +67,12 @@ const envSchema = z.object({
   REQUEST_TIMEOUT_MS: integerString(100, 3_600_000).default(120_000),
   KEEP_ALIVE_TIMEOUT_MS: integerString(100, 3_600_000).default(5_000),
   RETENTION_DAYS: integerString(0, 36_500).default(0),
+  SQLITE_SYNCHRONOUS: z
+    .string()
+    .transform((v) => v.toUpperCase())
+    .pipe(z.enum(['FULL', 'NORMAL'], { message: 'expected FULL or NORMAL' }))
+    // NORMAL by measurement: FULL cost 34% of stored creates per second in `npm run bench` (docs/operations.md).
+    .default('NORMAL'),
   HEALTH_CHECK_INTERVAL_MS: integerString(0, 3_600_000).default(5_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -152,6 +160,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
     retentionDays: e.RETENTION_DAYS,
+    sqliteSynchronous: e.SQLITE_SYNCHRONOUS,
     healthCheckIntervalMs: e.HEALTH_CHECK_INTERVAL_MS,
     logLevel: e.LOG_LEVEL,
   };

@@ -26,7 +26,7 @@ let config: Config;
 let db: SqliteDatabase;
 try {
   config = loadConfig();
-  db = openDatabase(config.databaseUrl);
+  db = openDatabase(config.databaseUrl, { synchronous: config.sqliteSynchronous });
 } catch (err) {
   if (err instanceof ConfigError || err instanceof DatabaseOpenError) startFailed(err.message);
   throw err;

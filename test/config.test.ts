@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
+import { startFakeUpstream } from './helpers/fake-upstream.ts';
+import { startService } from './helpers/service.ts';
 
 describe('configuration', () => {
   it('has the documented defaults', () => {
@@ -25,6 +27,7 @@ describe('configuration', () => {
       requestTimeoutMs: 120000,
       keepAliveTimeoutMs: 5000,
       retentionDays: 0,
+      sqliteSynchronous: 'NORMAL',
       healthCheckIntervalMs: 5000,
       logLevel: 'info',
     });
@@ -52,9 +55,24 @@ describe('configuration', () => {
       /PORT: expected a whole number[\s\S]*UPSTREAM_BASE_URL: expected an http\(s\) URL[\s\S]*STORE_DEFAULT: expected true or false[\s\S]*LOG_LEVEL/,
     );
     expect(() => loadConfig({ API_KEYS: 'no-project-here' })).toThrow(/API_KEYS: expected key:project pairs/);
+    expect(() => loadConfig({ SQLITE_SYNCHRONOUS: 'OFF' })).toThrow(/SQLITE_SYNCHRONOUS: expected FULL or NORMAL/);
+    expect(loadConfig({ SQLITE_SYNCHRONOUS: 'full' }).sqliteSynchronous).toBe('FULL');
     expect(() => loadConfig({ HEADERS_TIMEOUT_MS: '60000', REQUEST_TIMEOUT_MS: '30000' })).toThrow(
       'HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS (60000 > 30000)',
     );
+  });
+
+  it('SQLITE_SYNCHRONOUS reaches SQLite: NORMAL (1) by default, FULL (2) when set', async () => {
+    const upstream = await startFakeUpstream();
+    for (const [env, expected] of [[{}, 1], [{ SQLITE_SYNCHRONOUS: 'FULL' }, 2]] as const) {
+      const service = await startService({ upstreamUrl: upstream.url, env });
+      try {
+        expect(service.db.pragma('synchronous', { simple: true })).toBe(expected);
+      } finally {
+        await service.close();
+      }
+    }
+    await upstream.close();
   });
 
   it('stops the process at start with the message when a value is bad', () => {

@@ -10,13 +10,21 @@ const migrationsFolder = resolve(dirname(fileURLToPath(import.meta.url)), '../..
 export type SqliteDatabase = Database.Database;
 
 /**
+ * SQLite's `synchronous` in WAL mode. Both survive a crash of the process.
+ * FULL syncs the WAL at every commit: an acknowledged write also survives an
+ * operating-system crash or a power loss. NORMAL syncs only at checkpoints:
+ * the last commits before such a crash can be lost.
+ */
+export type Synchronous = 'FULL' | 'NORMAL';
+
+/**
  * Opens (creating its folder when needed) and migrates a SQLite database.
  * `migrate()` is synchronous for this driver, so the schema is current before
  * the caller serves anything; reopening an up-to-date database changes nothing.
  * A file that cannot serve throws a DatabaseOpenError whose one-line message
  * names DATABASE_URL, the path and the cause, and leaves no file behind.
  */
-export function openDatabase(url: string): SqliteDatabase {
+export function openDatabase(url: string, { synchronous = 'NORMAL' }: { synchronous?: Synchronous } = {}): SqliteDatabase {
   const onDisk = url !== ':memory:' && !url.startsWith('file:');
   const path = onDisk ? resolve(url) : url;
   if (onDisk) checkDatabasePath(path);
@@ -24,11 +32,9 @@ export function openDatabase(url: string): SqliteDatabase {
   let sqlite: SqliteDatabase | undefined;
   try {
     sqlite = new Database(url);
-    // WAL lets readers go on while a write commits; NORMAL syncs at checkpoints,
-    // which in WAL mode still survives a process crash (only an OS crash or power
-    // loss can lose the last transactions).
+    // WAL lets readers go on while a write commits; group commit (write-batcher.ts) makes a sync per batch cheap.
     sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma(`synchronous = ${synchronous}`);
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('cache_size = -65536');

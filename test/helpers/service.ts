@@ -58,7 +58,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     LOG_LEVEL: 'silent',
     ...options.env,
   });
-  const db = openDatabase(config.databaseUrl);
+  const db = openDatabase(config.databaseUrl, { synchronous: config.sqliteSynchronous });
   const store = createSqliteStore(db);
   const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs, responseLimitBytes: config.upstreamResponseLimitBytes });
   const app = createApp({ store, upstream, config, logger: options.logger ?? createLogger(config.logLevel) });
