@@ -1,4 +1,4 @@
-import type { Store } from './store/index.ts';
+import { CompletionIdTaken, type Store } from './store/index.ts';
 import { newCompletionId } from './wire.ts';
 
 /**
@@ -53,11 +53,25 @@ export function createIdAllocator(store: Pick<Store, 'isIdTaken'>) {
       const key = `${project}\0${id}`;
       return { id, replaced: id !== upstreamId, release: () => held.delete(key) };
     },
-    /** The id to write under at store time: the reserved one unless another process took it meanwhile (never overwrite). */
-    async finalId(project: string, reservation: IdReservation): Promise<string> {
-      return (await store.isIdTaken(project, reservation.id)) ? newCompletionId() : reservation.id;
-    },
   };
 }
 
 export type IdAllocator = ReturnType<typeof createIdAllocator>;
+
+/**
+ * Saves under `id`, or under a fresh one when the database refuses it because
+ * another process on the same file stored that id since it was reserved
+ * (nothing is ever overwritten); returns the id the completion is stored under.
+ * A fresh id is random, so a second refusal would be a freak: a third is an error.
+ */
+export async function saveUnderFreeId(id: string, save: (id: string) => Promise<void>): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await save(id);
+      return id;
+    } catch (err) {
+      if (!(err instanceof CompletionIdTaken) || attempt === 3) throw err;
+      id = newCompletionId();
+    }
+  }
+}

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import { ApiError } from './errors.ts';
-import type { Store } from './store/index.ts';
+import { CompletionIdTaken, type Store } from './store/index.ts';
 import type { Upstream } from './upstream.ts';
 
 /**
@@ -105,7 +105,7 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
       try {
         return await method(...args);
       } catch (err) {
-        if (!(err instanceof ApiError)) metrics.databaseErrors.inc({ operation });
+        if (!(err instanceof ApiError) && !(err instanceof CompletionIdTaken)) metrics.databaseErrors.inc({ operation });
         throw err;
       }
     };

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startChildServer, type ChildServer } from './helpers/child-server.ts';
+import { startChildServer, stopChildren, type ChildServer } from './helpers/child-server.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { storedCompletion } from './helpers/stored-shape.ts';
 
@@ -19,10 +19,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
-    await child.exited;
-  }
+  await stopChildren(children.splice(0));
   await upstream.close();
   rmSync(folder, { recursive: true, force: true });
 });

@@ -1,8 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { drizzle } from 'drizzle-orm/better-sqlite3';
-import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { checkDatabasePath, describeSqliteError, filesToCleanUp, removeCreatedFiles } from './open-errors.ts';
 
 const migrationsFolder = resolve(dirname(fileURLToPath(import.meta.url)), '../../migrations');
@@ -16,6 +15,36 @@ export type SqliteDatabase = Database.Database;
  * the last commits before such a crash can be lost.
  */
 export type Synchronous = 'FULL' | 'NORMAL';
+
+/** How long a statement waits for another process's lock before failing with SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5_000;
+/** The same at start, while another process starting on the same file may be migrating it. */
+const MIGRATION_BUSY_TIMEOUT_MS = 60_000;
+
+/**
+ * drizzle-kit's migrations, applied as drizzle's migrator applies them (same
+ * `__drizzle_migrations` table, same rule: every migration newer than the last
+ * one recorded), but in one exclusive transaction that also reads what is
+ * applied: two processes starting at once on a new file take turns, and the
+ * second finds everything done. (drizzle's own migrator reads outside its
+ * transaction, so the second one ran the same CREATE TABLEs again and failed.)
+ */
+function applyMigrations(sqlite: SqliteDatabase): void {
+  const migrations = readMigrationFiles({ migrationsFolder });
+  const apply = sqlite.transaction(() => {
+    sqlite.exec('CREATE TABLE IF NOT EXISTS "__drizzle_migrations" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)');
+    const last = sqlite.prepare('SELECT created_at FROM "__drizzle_migrations" ORDER BY created_at DESC LIMIT 1').get() as
+      | { created_at: number | string }
+      | undefined;
+    const record = sqlite.prepare('INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES (?, ?)');
+    for (const migration of migrations) {
+      if (last !== undefined && Number(last.created_at) >= migration.folderMillis) continue;
+      for (const statement of migration.sql) if (statement.trim() !== '') sqlite.exec(statement);
+      record.run(migration.hash, migration.folderMillis);
+    }
+  });
+  apply.exclusive();
+}
 
 /**
  * Opens (creating its folder when needed) and migrates a SQLite database.
@@ -32,13 +61,15 @@ export function openDatabase(url: string, { synchronous = 'NORMAL' }: { synchron
   let sqlite: SqliteDatabase | undefined;
   try {
     sqlite = new Database(url);
+    // First, so that every statement below waits for a lock another process holds instead of failing.
+    sqlite.pragma(`busy_timeout = ${MIGRATION_BUSY_TIMEOUT_MS}`);
     // WAL lets readers go on while a write commits; group commit (write-batcher.ts) makes a sync per batch cheap.
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma(`synchronous = ${synchronous}`);
     sqlite.pragma('foreign_keys = ON');
-    sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('cache_size = -65536');
-    migrate(drizzle(sqlite), { migrationsFolder });
+    applyMigrations(sqlite);
+    sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     return sqlite;
   } catch (err) {
     try {

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
-import { createIdAllocator, type IdAllocator } from '../completion-ids.ts';
+import { createIdAllocator, type IdAllocator, saveUnderFreeId } from '../completion-ids.ts';
 import type { Config } from '../config.ts';
 import { ApiError, describeJsonType } from '../errors.ts';
 import { readJsonObject } from '../http.ts';
@@ -116,16 +116,18 @@ export async function storeAndAnswer(
   const { completion } = answer;
   // The id stays held until its commit, so no create or stream in flight can take it meanwhile.
   const reservation = await ids.reserve(tenant.project, completion.id);
-  const { id } = reservation;
+  let id: string;
   try {
-    await writer.save(
-      tenant.project,
-      toCompletionRecord({ request: plan.request, response: completion, id, requestId, metadata: plan.metadata, now: unixNow() }),
+    id = await saveUnderFreeId(reservation.id, (candidate) =>
+      writer.save(
+        tenant.project,
+        toCompletionRecord({ request: plan.request, response: completion, id: candidate, requestId, metadata: plan.metadata, now: unixNow() }),
+      ),
     );
   } finally {
     reservation.release();
   }
-  const body = reservation.replaced ? JSON.stringify({ ...completion, id }) : answer.text;
+  const body = id !== completion.id ? JSON.stringify({ ...completion, id }) : answer.text;
   return c.body(body, answer.status as 200, answer.headers);
 }
 

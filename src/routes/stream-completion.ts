@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
-import type { IdAllocator, IdReservation } from '../completion-ids.ts';
+import { type IdAllocator, type IdReservation, saveUnderFreeId } from '../completion-ids.ts';
 import { ApiError, type ErrorBody } from '../errors.ts';
 import { createCompletionAssembler } from '../streaming/assemble.ts';
 import { createSseParser, formatSseData, type SseEvent, type SseParser } from '../streaming/sse.ts';
@@ -197,18 +197,20 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: { ids
     async function save(): Promise<boolean> {
       if (!sawChunk || reservation === undefined) return true;
       try {
-        // Another process on the same database may have taken the id since the first chunk: never overwrite.
-        const storedId = await ids.finalId(tenant.project, reservation);
-        await deps.store.saveCompletion(
-          tenant.project,
-          toCompletionRecord({
-            request: plan.request,
-            response: assembler.result(storedId),
-            id: storedId,
-            requestId,
-            metadata: plan.metadata,
-            now: Math.floor(Date.now() / 1000),
-          }),
+        // Another process on the same database may have taken the id since the first chunk: then it is
+        // stored under a fresh one the client does not learn (its chunks are gone), never overwriting.
+        await saveUnderFreeId(reservation.id, (id) =>
+          deps.store.saveCompletion(
+            tenant.project,
+            toCompletionRecord({
+              request: plan.request,
+              response: assembler.result(id),
+              id,
+              requestId,
+              metadata: plan.metadata,
+              now: Math.floor(Date.now() / 1000),
+            }),
+          ),
         );
         return true;
       } catch {

@@ -13,6 +13,20 @@ import type { ListParams, Metadata, PageParams } from '../validation.ts';
  * bytewise, so pages never skip or repeat an item and both backends agree on ties.
  */
 
+/**
+ * A save refused because the project has (or had: deleted ids stay taken) a
+ * completion with that id. Another process on the same database may have
+ * stored it a moment ago, whatever any check before the write said: the
+ * database is the final judge, and the caller retries under a fresh id.
+ */
+export class CompletionIdTaken extends Error {
+  override name = 'CompletionIdTaken';
+
+  constructor(readonly id: string) {
+    super(`A completion with id '${id}' is already stored in this project.`);
+  }
+}
+
 /** A completion ready to be written: JSON text for everything the API serves back. */
 export interface CompletionRecord {
   id: string;
@@ -63,11 +77,11 @@ export interface ListPlan {
 }
 
 export interface Store {
-  /** Writes one completion and all its rows in one transaction. */
+  /** Writes one completion and all its rows in one transaction; rejects with CompletionIdTaken when its id is taken. */
   saveCompletion(project: string, record: CompletionRecord): Promise<void>;
   /** Writes many completions of one project in one transaction (seeding, imports). */
   saveCompletions(project: string, records: CompletionRecord[]): Promise<void>;
-  /** Writes completions of any projects in one transaction: one commit for many creates (group commit). */
+  /** Writes completions of any projects in one transaction: one commit for many creates (group commit); nothing when one id is taken. */
   saveCompletionBatch(writes: [project: string, record: CompletionRecord][]): Promise<void>;
   getCompletion(project: string, id: string): Promise<CompletionRow | undefined>;
   /** One keyset page; an `after` never stored in this project is a 400 (`ApiError`). */

@@ -1,2 +1,3 @@
 export type { CompletionRecord, CompletionRow, ListPlan, MessageRow, Page, Store, WalkedIndex } from './contract.ts';
+export { CompletionIdTaken } from './contract.ts';
 export { createSqliteStore } from './sqlite/index.ts';

@@ -76,6 +76,14 @@ export async function startChildServer(options: ChildServerOptions): Promise<Chi
   return { origin: `http://127.0.0.1:${listening.port as number}`, process: child, logs, waitForLog, exited };
 }
 
+/** Ends every child still running with `signal` and waits until each has exited (for afterEach). */
+export async function stopChildren(children: ChildServer[], signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  for (const child of children) {
+    if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill(signal);
+    await child.exited;
+  }
+}
+
 /** A promise with its resolve handle, for letting a test decide when a fake upstream answers. */
 export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolveIt!: (value: T) => void;

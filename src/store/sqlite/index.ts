@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3';
 import type { SqliteDatabase } from '../../db/client.ts';
 import type { ListParams, Metadata } from '../../validation.ts';
 import type { CompletionRecord, CompletionRow, Page, Store } from '../contract.ts';
@@ -12,7 +13,18 @@ import { createRowWrites, POSITION_COLUMNS, type StoredPosition } from './writes
  * to end without yielding, and each write wraps its statements in one
  * transaction: a completion and all its rows commit together or not at all.
  * The methods are async only to meet the contract.
+ *
+ * Several processes may share the file (a rolling restart, `--scale`), so every
+ * write transaction begins IMMEDIATE: it takes the write lock first, waiting
+ * for the busy timeout. A deferred one that reads and then writes fails at
+ * once with SQLITE_BUSY when another process wrote in between, since waiting
+ * cannot make its stale read current.
  */
+/** better-sqlite3's transaction function, begun with BEGIN IMMEDIATE. */
+function immediate<A extends unknown[], R>(transaction: Database.Transaction<(...args: A) => R>): (...args: A) => R {
+  return (...args) => transaction.immediate(...args);
+}
+
 export function createSqliteStore(db: SqliteDatabase): Store {
   const prepare = createStatementCache(db);
   const projects = createProjectIds(prepare);
@@ -20,9 +32,11 @@ export function createSqliteStore(db: SqliteDatabase): Store {
   const lists = createListQueries(prepare);
 
   // Calls the unwrapped insert: a nested transaction would cost a SAVEPOINT and RELEASE per completion.
-  const saveMany = db.transaction((writes: [projectId: number, record: CompletionRecord][]) => {
-    for (const [projectId, record] of writes) rows.insertCompletion(projectId, record);
-  });
+  const saveMany = immediate(
+    db.transaction((writes: [projectId: number, record: CompletionRecord][]) => {
+      for (const [projectId, record] of writes) rows.insertCompletion(projectId, record);
+    }),
+  );
 
   function getCompletion(project: string, id: string): CompletionRow | undefined {
     const projectId = projects.find(project);
@@ -32,7 +46,7 @@ export function createSqliteStore(db: SqliteDatabase): Store {
       | undefined;
   }
 
-  const updateMetadata = db.transaction((project: string, id: string, metadata: Metadata): CompletionRow | undefined => {
+  const updateMetadata = immediate(db.transaction((project: string, id: string, metadata: Metadata): CompletionRow | undefined => {
     const projectId = projects.find(project);
     if (projectId === undefined) return undefined;
     const position = prepare('SELECT created, metadata FROM completions WHERE project_id = ? AND id = ?').get(projectId, id) as
@@ -41,9 +55,9 @@ export function createSqliteStore(db: SqliteDatabase): Store {
     if (!position) return undefined;
     rows.replaceMetadata(projectId, id, position, metadata);
     return getCompletion(project, id);
-  });
+  }));
 
-  const deleteCompletion = db.transaction((project: string, id: string): boolean => {
+  const deleteCompletion = immediate(db.transaction((project: string, id: string): boolean => {
     const projectId = projects.find(project);
     if (projectId === undefined) return false;
     const row = prepare(`SELECT ${POSITION_COLUMNS} FROM completions WHERE project_id = ? AND id = ?`).get(projectId, id) as
@@ -53,18 +67,18 @@ export function createSqliteStore(db: SqliteDatabase): Store {
     rows.removeCompletion(row);
     prepare('INSERT OR IGNORE INTO deleted_completions (project_id, id, created) VALUES (?, ?, ?)').run(projectId, id, row.created);
     return true;
-  });
+  }));
 
   // No tombstones: expired data is meant to free space, and an `after` cursor naming an expired
   // completion is as unknown as one never stored.
-  const deleteExpired = db.transaction((storedBefore: number, batchSize: number): number => {
+  const deleteExpired = immediate(db.transaction((storedBefore: number, batchSize: number): number => {
     const expired = prepare(`SELECT ${POSITION_COLUMNS} FROM completions WHERE stored_at < ? ORDER BY stored_at LIMIT ?`).all(
       storedBefore,
       batchSize,
     ) as StoredPosition[];
     for (const row of expired) rows.removeCompletion(row);
     return expired.length;
-  });
+  }));
 
   function listCompletions(project: string, params: ListParams): Page<CompletionRow> {
     const query = lists.buildListQuery(projects.find(project), params);

@@ -19,9 +19,9 @@ export function createProjectIds(prepare: Prepare) {
   function ensure(name: string): number {
     const existing = find(name);
     if (existing !== undefined) return existing;
-    const row = prepare('INSERT INTO projects (name) VALUES (?) RETURNING id').get(name) as { id: number };
-    ids.set(name, row.id);
-    return row.id;
+    // Another process on the same database may create the same project at the same moment: its row is as good as ours.
+    prepare('INSERT INTO projects (name) VALUES (?) ON CONFLICT (name) DO NOTHING').run(name);
+    return find(name)!;
   }
 
   return { find, ensure };

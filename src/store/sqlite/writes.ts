@@ -1,5 +1,5 @@
 import type { Metadata } from '../../validation.ts';
-import type { CompletionRecord } from '../contract.ts';
+import { CompletionIdTaken, type CompletionRecord } from '../contract.ts';
 import type { Prepare } from './statements.ts';
 
 /** What removing a completion needs to know: where its index rows are. */
@@ -35,20 +35,31 @@ export function createRowWrites(prepare: Prepare) {
     }
   }
 
+  /** Inserts a completion and its rows; CompletionIdTaken when its id is stored or tombstoned (by any process: the caller's transaction holds the write lock). */
   function insertCompletion(projectId: number, record: CompletionRecord): void {
-    const { seq } = prepare(
-      `INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body, stored_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-    ).get(
-      projectId,
-      record.id,
-      record.created,
-      record.model,
-      record.requestedModel,
-      JSON.stringify(record.metadata),
-      record.body,
-      record.storedAt,
-    ) as { seq: number };
+    if (prepare('SELECT 1 FROM deleted_completions WHERE project_id = ? AND id = ?').get(projectId, record.id)) {
+      throw new CompletionIdTaken(record.id);
+    }
+    let seq: number;
+    try {
+      ({ seq } = prepare(
+        `INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body, stored_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+      ).get(
+        projectId,
+        record.id,
+        record.created,
+        record.model,
+        record.requestedModel,
+        JSON.stringify(record.metadata),
+        record.body,
+        record.storedAt,
+      ) as { seq: number });
+    } catch (err) {
+      // The unique index on (project_id, id) is the final judge of an id stored a moment ago.
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new CompletionIdTaken(record.id);
+      throw err;
+    }
     const insertChoice = prepare('INSERT INTO choices (completion_seq, idx, body) VALUES (?, ?, ?)');
     record.choices.forEach((body, idx) => insertChoice.run(seq, idx, body));
     const insertMessage = prepare('INSERT INTO input_messages (completion_seq, idx, body) VALUES (?, ?, ?)');
