@@ -109,4 +109,18 @@ describe('UPSTREAM_RESPONSE_LIMIT_BYTES', () => {
     const res = await create(service, { stream: true });
     expect(await res.text()).toBe(piece.repeat(pieces) + sseEvent('[DONE]'));
   });
+
+  it('an event that never ends is cut at the limit even in an unstored stream, with an error event', async () => {
+    const [first] = completionToChunks(completionOf(10));
+    let upstreamClosed: Promise<{ finished: boolean }> | undefined;
+    upstream.handler = (_request, res) => {
+      const sse = openSse(res);
+      sse.send(first);
+      sse.raw('data: {"never":"');
+      upstreamClosed = writeForever(res, 'n'.repeat(64 * 1024));
+    };
+    const res = await create(service, { stream: true });
+    expect(await res.text()).toBe(sseEvent(first) + sseEvent(tooLarge));
+    expect(await upstreamClosed).toEqual({ finished: false });
+  });
 });

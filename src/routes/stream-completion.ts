@@ -296,6 +296,11 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: { ids
                 return finish(unfinished ? out + errorEvent('The upstream provider ended the stream before it finished.') : out);
               }
               events = parser.push(result.value);
+              // Even an unstored stream holds an event until it is complete: one that never ends is cut at the limit.
+              if (parser.pendingLength() > limit) {
+                reader.cancel().catch(() => {});
+                return finish(errorEvent(answerTooLarge(limit).message));
+              }
             }
             let out = '';
             for (const event of events) {

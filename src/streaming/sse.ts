@@ -16,6 +16,8 @@ export interface SseParser {
   push(bytes: Uint8Array): SseEvent[];
   /** Text received after the last complete event (an event the upstream never finished). */
   pending(): string;
+  /** The length of `pending()`, without building it: what an event that never ends holds in memory. */
+  pendingLength(): number;
   /**
    * The stream has ended: returns what is left as a last event (a final line
    * without its blank line, `data: [DONE]\n` and close, or a lone `\r` ending),
@@ -73,6 +75,9 @@ export function createSseParser(): SseParser {
     },
     pending() {
       return eventRaw + buffer;
+    },
+    pendingLength() {
+      return eventRaw.length + buffer.length;
     },
     end() {
       buffer += decoder.decode();
