@@ -15,7 +15,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
-  spawnSync('umount', [join(folder, 'mnt')], { stdio: 'ignore' });
+  spawnSync('umount', ['-l', join(folder, 'mnt')], { stdio: 'ignore' });
   rmSync(folder, { recursive: true, force: true });
 });
 
