@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import type { Logger } from 'pino';
 import type { AppEnv } from './app-env.ts';
-import { type Authenticate, createAuthenticator } from './auth.ts';
+import { type Authenticate, createAuthenticator, loadProjectHashSecret } from './auth.ts';
 import type { Config } from './config.ts';
 import { ApiError } from './errors.ts';
 import { createMetrics, instrumentStore, instrumentUpstream, type Metrics } from './metrics.ts';
@@ -23,8 +23,6 @@ export interface AppDeps {
   metrics?: Metrics;
 }
 
-const PROJECT_HASH_SECRET = 'project_hash_secret';
-
 /**
  * Builds the HTTP app from its dependencies. Nothing is read from globals, so
  * tests build as many apps as they like, each over its own database.
@@ -37,9 +35,7 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
   // The secret is read from the database once, at the first /v1 request; a failed read is tried again next time.
   let authenticator: Promise<Authenticate> | undefined;
   const authenticate = async (authorization: string | undefined) => {
-    authenticator ??= store
-      // Kept in the database, so a key maps to the same project after a restart and on every instance.
-      .getOrCreateSetting(PROJECT_HASH_SECRET, () => crypto.randomUUID() + crypto.randomUUID())
+    authenticator ??= loadProjectHashSecret(store)
       .then((projectHashSecret) =>
         createAuthenticator({ apiKeys: config.apiKeys, upstreamApiKey: config.upstreamApiKey, projectHashSecret }),
       )

@@ -1,5 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { ApiError } from './errors.ts';
+import type { Store } from './store/index.ts';
 
 /** Who is calling: the project whose completions they see, and how to authenticate upstream for them. */
 export interface Tenant {
@@ -24,6 +25,15 @@ export function maskKey(key: string): string {
   if (key.length <= 8) return '*'.repeat(key.length);
   const prefixLength = Math.min(5, key.length - 8);
   return key.slice(0, prefixLength) + '*'.repeat(key.length - prefixLength - 4) + key.slice(-4);
+}
+
+/**
+ * The per-database secret that hashes pass-through keys into projects, created
+ * on first use. Kept in the database, so a key maps to the same project after a
+ * restart, and the command-line tool finds a key's project as the service does.
+ */
+export function loadProjectHashSecret(store: Pick<Store, 'getOrCreateSetting'>): Promise<string> {
+  return store.getOrCreateSetting('project_hash_secret', () => crypto.randomUUID() + crypto.randomUUID());
 }
 
 function digest(value: string): Buffer {

@@ -7,7 +7,7 @@ import { newCompletionId } from './wire.ts';
  * `.` or `..` (which URL normalization swallows), control characters or
  * kilobytes get a fresh OpenAI-style id instead.
  */
-function isAddressable(id: unknown): id is string {
+export function isAddressable(id: unknown): id is string {
   return typeof id === 'string' && id.length > 0 && id.length <= 256 && id !== '.' && id !== '..' && !/[\u0000-\u001f\u007f]/.test(id);
 }
 

@@ -132,10 +132,26 @@ export function serializeCompletionList(page: Page<CompletionRow>): string {
   return serializeList(items.map(serializeCompletion), items[0]?.id ?? null, items.at(-1)?.id ?? null, page.hasMore);
 }
 
+/** The id the messages endpoint gives an input message: its completion's id and its position. */
+export function messageItemId(completionId: string, idx: number): string {
+  return `${completionId}-${idx}`;
+}
+
+/** One item of the messages endpoint: the stored text with its derived id put first. */
+export function serializeMessageItem(completionId: string, message: MessageRow): string {
+  return `{"id":${JSON.stringify(messageItemId(completionId, message.idx))},${message.body.slice(1)}`;
+}
+
 export function serializeMessageList(completionId: string, page: Page<MessageRow>): string {
-  const ids = page.items.map((m) => `${completionId}-${m.idx}`);
-  const items = page.items.map((m, i) => `{"id":${JSON.stringify(ids[i])},${m.body.slice(1)}`);
-  return serializeList(items, ids[0] ?? null, ids.at(-1) ?? null, page.hasMore);
+  const { items } = page;
+  const first = items[0];
+  const last = items.at(-1);
+  return serializeList(
+    items.map((m) => serializeMessageItem(completionId, m)),
+    first ? messageItemId(completionId, first.idx) : null,
+    last ? messageItemId(completionId, last.idx) : null,
+    page.hasMore,
+  );
 }
 
 export function serializeDeleted(id: string): string {

@@ -1,0 +1,105 @@
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { EXPORT_FORMATS, type ExportFormat, SKIP_REASONS, type SkipReason } from '../export/formats.ts';
+import { exportLines, type ExportTally, newTally } from '../export/run-export.ts';
+import type { Command } from './command.ts';
+import { CliError, UsageError } from './errors.ts';
+import { FILTER_HELP, FILTER_OPTIONS, parseCommandArgs, parseFilters, parsePositiveInteger, PROJECT_HELP, PROJECT_OPTIONS } from './options.ts';
+import { createProgress, rate } from './progress.ts';
+import { openStore, resolveProject } from './target.ts';
+
+const HELP = `Usage: stored-completions export (--key KEY | --project NAME) [options]
+
+Writes a project's stored completions as JSON lines, in (created, id) order.
+
+Formats (--format):
+  completions  each completion exactly as retrieve returns it, plus "input_messages"
+               (every item of its messages endpoint); what \`import\` reads (default)
+  finetune     OpenAI's chat fine-tuning lines: the input messages as sent, then the
+               reply of one choice; completions that make no valid example (empty
+               reply, refusal, cut off, unpaired tool calls) are skipped and counted
+  eval         {"item": {id, model, input, output, metadata}} for an eval's JSONL data source
+
+Options:
+${PROJECT_HELP}
+  --format FORMAT       completions | finetune | eval (default completions)
+  --choice N            the choice finetune and eval lines are made of (default 0)
+${FILTER_HELP}
+  --limit N             at most N lines
+  --out FILE            write to FILE instead of standard output
+  -h, --help            this text
+
+Example:
+  stored-completions export --key sk-... --format finetune --model gpt-4o-mini \\
+    --metadata env=prod --created-after 2025-01-01 --out train.jsonl`;
+
+function parseFormat(text: string | undefined): ExportFormat {
+  if (text === undefined) return 'completions';
+  if ((EXPORT_FORMATS as readonly string[]).includes(text)) return text as ExportFormat;
+  throw new UsageError(`--format: expected one of ${EXPORT_FORMATS.join(', ')}, got '${text}'`);
+}
+
+/** The summary's account of skipped completions: how many, and why. */
+export function describeSkips(tally: ExportTally): string {
+  const entries = Object.entries(tally.skipped) as [SkipReason, number][];
+  if (entries.length === 0) return '';
+  const total = entries.reduce((sum, [, n]) => sum + n, 0);
+  return `; skipped ${total}: ${entries.map(([reason, n]) => `${n} ${reason} (${SKIP_REASONS[reason]})`).join(', ')}`;
+}
+
+async function write(out: Writable, chunk: string): Promise<void> {
+  if (!out.write(chunk)) await once(out, 'drain');
+}
+
+export const exportCommand: Command = {
+  name: 'export',
+  summary: 'write stored completions as JSON lines (completions, finetune or eval format)',
+  help: HELP,
+  async run(argv, context) {
+    const { values } = parseCommandArgs(argv, {
+      ...PROJECT_OPTIONS,
+      ...FILTER_OPTIONS,
+      format: { type: 'string' },
+      choice: { type: 'string' },
+      limit: { type: 'string' },
+      out: { type: 'string' },
+    });
+    if (values.help) {
+      context.stdout.write(`${HELP}\n`);
+      return;
+    }
+    const format = parseFormat(values.format);
+    const choice = values.choice === undefined ? 0 : parsePositiveInteger(values.choice, 'choice', 0);
+    const limit = values.limit === undefined ? undefined : parsePositiveInteger(values.limit, 'limit');
+    const filters = parseFilters(values);
+    const config = context.config();
+    const store = openStore(config.databaseUrl);
+    try {
+      const project = await resolveProject(config, store, values);
+      const out = values.out === undefined ? context.stdout : createWriteStream(values.out);
+      if (values.out !== undefined) {
+        await Promise.race([
+          once(out, 'open'),
+          once(out, 'error').then(([err]) => {
+            throw new CliError(`--out: cannot write ${values.out}: ${(err as Error).message}`);
+          }),
+        ]);
+      }
+      const progress = createProgress(context.stderr, 'export');
+      const tally = newTally();
+      const startedAt = performance.now();
+      for await (const chunk of exportLines(store, { project, filters, format, choice, limit }, tally)) {
+        await write(out, chunk);
+        progress.update({ read: tally.read, written: tally.written });
+      }
+      if (out !== context.stdout) {
+        out.end();
+        await once(out, 'finish');
+      }
+      progress.finish(`export: ${tally.written} lines (${format}) from ${tally.read} completions in ${rate(tally.read, startedAt)}${describeSkips(tally)}`);
+    } finally {
+      await store.close();
+    }
+  },
+};

@@ -1,0 +1,130 @@
+import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { createInterface } from 'node:readline';
+import { InvalidCompletionError, toImportedRecord } from '../import/completion-line.ts';
+import type { CompletionRecord } from '../store/index.ts';
+import type { Command } from './command.ts';
+import { CliError, UsageError } from './errors.ts';
+import { parseCommandArgs, PROJECT_HELP, PROJECT_OPTIONS } from './options.ts';
+import { createProgress, rate } from './progress.ts';
+import { openStore, resolveProject } from './target.ts';
+import { saveImported } from './save-imported.ts';
+
+const HELP = `Usage: stored-completions import FILE (--key KEY | --project NAME) [options]
+
+Stores the completions of a file in the \`completions\` export format (one
+chat.completion with its "input_messages" per line; FILE - reads standard input)
+into a project, with their ids, created times, metadata, choices, usage and
+message ids unchanged. Importing the same file again stores nothing twice: an
+id already stored (or deleted) in the project is skipped and counted.
+Written in batches, each one transaction. A bad line stops the import with its
+line number; what was committed before it stays.
+
+Options:
+${PROJECT_HELP}
+  --skip-invalid        report bad lines and go on instead of stopping
+  --batch N             completions per transaction (default 500)
+  -h, --help            this text
+
+Example:
+  stored-completions import examples/completions.jsonl --key sk-my-key`;
+
+/** Opens the input; a missing or unreadable file is a clear error before anything is written. */
+async function openInput(path: string, stdin: Readable): Promise<Readable> {
+  if (path === '-') return stdin;
+  const stream = createReadStream(path);
+  await Promise.race([
+    once(stream, 'open'),
+    once(stream, 'error').then(([err]) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new CliError(code === 'ENOENT' ? `no such file: ${path}` : `cannot read ${path}: ${(err as Error).message}`);
+    }),
+  ]);
+  return stream;
+}
+
+/** Why a line is not a completion, in words. */
+function describeBadLine(text: string): string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return `not JSON (${(err as Error).message})`;
+  }
+  try {
+    toImportedRecord(value, 0);
+    return '';
+  } catch (err) {
+    if (err instanceof InvalidCompletionError) return `not a completion: ${err.message}`;
+    throw err;
+  }
+}
+
+export const importCommand: Command = {
+  name: 'import',
+  summary: 'store completions from a file in the completions format (idempotent)',
+  help: HELP,
+  async run(argv, context) {
+    const { values, positionals } = parseCommandArgs(
+      argv,
+      { ...PROJECT_OPTIONS, 'skip-invalid': { type: 'boolean' }, batch: { type: 'string' } },
+      true,
+    );
+    if (values.help) {
+      context.stdout.write(`${HELP}\n`);
+      return;
+    }
+    if (positionals.length !== 1) throw new UsageError('expected one FILE (or - for standard input)');
+    const batchSize = values.batch === undefined ? 500 : Math.min(10_000, Number(values.batch) || 0);
+    if (batchSize < 1) throw new UsageError(`--batch: expected a whole number from 1 to 10000, got '${values.batch}'`);
+    const path = positionals[0]!;
+    const config = context.config();
+    const store = openStore(config.databaseUrl);
+    try {
+      const project = await resolveProject(config, store, values);
+      const input = await openInput(path, context.stdin);
+      const progress = createProgress(context.stderr, 'import');
+      const startedAt = performance.now();
+      const counts = { lines: 0, stored: 0, existing: 0, invalid: 0 };
+      let batch: CompletionRecord[] = [];
+      const flush = async () => {
+        const result = await saveImported(store, project, batch);
+        counts.stored += result.stored;
+        counts.existing += result.skipped;
+        batch = [];
+        progress.update({ lines: counts.lines, stored: counts.stored, 'already there': counts.existing, invalid: counts.invalid });
+      };
+      const now = Math.floor(Date.now() / 1000);
+      for await (const text of createInterface({ input, crlfDelay: Infinity })) {
+        counts.lines++;
+        if (text.trim() === '') continue;
+        let record: CompletionRecord;
+        try {
+          record = toImportedRecord(JSON.parse(text), now);
+        } catch (err) {
+          if (!(err instanceof SyntaxError || err instanceof InvalidCompletionError)) throw err;
+          const problem = `line ${counts.lines}: ${describeBadLine(text)}`;
+          if (!values['skip-invalid']) {
+            await flush();
+            throw new CliError(
+              `${problem}\nstopped: ${counts.stored} stored before it stay, ${counts.existing} were already there (--skip-invalid skips bad lines)`,
+            );
+          }
+          counts.invalid++;
+          progress.note(`skipped ${problem}`);
+          continue;
+        }
+        batch.push(record);
+        if (batch.length >= batchSize) await flush();
+      }
+      await flush();
+      progress.finish(
+        `import: ${counts.stored} stored, ${counts.existing} already there (skipped), ${counts.invalid} invalid lines skipped, ` +
+          `${counts.lines} lines in ${rate(counts.lines, startedAt)}`,
+      );
+    } finally {
+      await store.close();
+    }
+  },
+};

@@ -1,0 +1,95 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ApiError } from '../errors.ts';
+import type { CompletionFilters } from '../export/run-export.ts';
+import { parseMetadata } from '../validation.ts';
+import { UsageError } from './errors.ts';
+
+type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
+
+/** Options every command that reads or writes one project takes. */
+export const PROJECT_OPTIONS = {
+  key: { type: 'string' },
+  project: { type: 'string' },
+} as const satisfies OptionsConfig;
+
+/** The filters of OpenAI's list (and of its Evals stored-completions data source), as options. */
+export const FILTER_OPTIONS = {
+  model: { type: 'string' },
+  metadata: { type: 'string', multiple: true },
+  'created-after': { type: 'string' },
+  'created-before': { type: 'string' },
+} as const satisfies OptionsConfig;
+
+export const PROJECT_HELP = `  --key KEY             the project this key sees (in either tenancy mode)
+  --project NAME        the project by name (with API_KEYS)`;
+
+export const FILTER_HELP = `  --model NAME          only completions of this model (requested or answered)
+  --metadata KEY=VALUE  only completions with this metadata pair; repeat to AND several
+  --created-after T     created at or after T (Unix seconds or an ISO date, UTC unless it says otherwise)
+  --created-before T    created before T`;
+
+/** Parses a command's arguments; an unknown option or a missing value is a usage error, not a stack trace. */
+export function parseCommandArgs<T extends OptionsConfig>(argv: string[], options: T, allowPositionals = false) {
+  try {
+    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+/**
+ * A time as Unix seconds: whole seconds as they are, or an ISO 8601 date or
+ * date-time, read as UTC when it names no offset (a server's clock is not the
+ * operator's wall clock, and the stored `created` is UTC).
+ */
+export function parseTime(text: string, option: string): number {
+  if (/^\d+$/.test(text)) return Number(text);
+  if (ISO_DATE.test(text)) {
+    const withZone = /T/i.test(text) && !/(Z|[+-]\d{2}:?\d{2})$/i.test(text) ? `${text}Z` : text;
+    const ms = Date.parse(withZone);
+    if (Number.isFinite(ms)) return Math.floor(ms / 1000);
+  }
+  throw new UsageError(`--${option}: expected Unix seconds or an ISO date such as 2025-01-31 or 2025-01-31T12:00:00Z, got '${text}'`);
+}
+
+export function parsePositiveInteger(text: string, option: string, min = 1): number {
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)) || Number(text) < min) {
+    throw new UsageError(`--${option}: expected a whole number >= ${min}, got '${text}'`);
+  }
+  return Number(text);
+}
+
+/** `--metadata k=v` pairs, checked by the same rules as the list's filter (OpenAI's limits). */
+export function parseMetadataPairs(pairs: string[] | undefined): [string, string][] {
+  const parsed: [string, string][] = [];
+  for (const pair of pairs ?? []) {
+    const equals = pair.indexOf('=');
+    if (equals <= 0) throw new UsageError(`--metadata: expected KEY=VALUE, got '${pair}'`);
+    parsed.push([pair.slice(0, equals), pair.slice(equals + 1)]);
+  }
+  const keys = new Set(parsed.map(([k]) => k));
+  if (keys.size !== parsed.length) throw new UsageError('--metadata: each key may be given once');
+  try {
+    parseMetadata(Object.fromEntries(parsed));
+  } catch (err) {
+    if (err instanceof ApiError) throw new UsageError(`--metadata: ${err.message}`);
+    throw err;
+  }
+  return parsed;
+}
+
+export function parseFilters(values: {
+  model?: string | undefined;
+  metadata?: string[] | undefined;
+  'created-after'?: string | undefined;
+  'created-before'?: string | undefined;
+}): CompletionFilters {
+  return {
+    model: values.model,
+    metadata: parseMetadataPairs(values.metadata),
+    createdAfter: values['created-after'] === undefined ? undefined : parseTime(values['created-after'], 'created-after'),
+    createdBefore: values['created-before'] === undefined ? undefined : parseTime(values['created-before'], 'created-before'),
+  };
+}

@@ -1,0 +1,50 @@
+import { createAuthenticator, loadProjectHashSecret } from '../auth.ts';
+import type { Config } from '../config.ts';
+import { openDatabase } from '../db/client.ts';
+import { ApiError } from '../errors.ts';
+import { createSqliteStore, type Store } from '../store/index.ts';
+import { UsageError } from './errors.ts';
+
+/** The database a command works on, opened as the service opens it (migrations included). */
+export function openStore(databaseUrl: string): Store {
+  return createSqliteStore(openDatabase(databaseUrl));
+}
+
+/**
+ * The project a command acts for: the one `--key` sees through the service
+ * (the same derivation as src/auth.ts, in either tenancy mode), or the one
+ * `--project` names, which must be one of API_KEYS' projects so that a typo
+ * cannot create a project no key will ever see.
+ */
+export async function resolveProject(
+  config: Config,
+  store: Pick<Store, 'getOrCreateSetting'>,
+  options: { key?: string | undefined; project?: string | undefined },
+): Promise<string> {
+  if ((options.key === undefined) === (options.project === undefined)) {
+    throw new UsageError('say which project: --key KEY or --project NAME (one of them)');
+  }
+  if (options.project !== undefined) {
+    if (!config.apiKeys) {
+      throw new UsageError(
+        '--project needs API_KEYS (or API_KEYS_FILE): in pass-through mode a project is a hash of its key, so name it with --key',
+      );
+    }
+    const known = new Set(config.apiKeys.values());
+    if (!known.has(options.project)) {
+      throw new UsageError(`--project: '${options.project}' is not a project of API_KEYS (known: ${[...known].sort().join(', ')})`);
+    }
+    return options.project;
+  }
+  const authenticate = createAuthenticator({
+    apiKeys: config.apiKeys,
+    upstreamApiKey: config.upstreamApiKey,
+    projectHashSecret: await loadProjectHashSecret(store),
+  });
+  try {
+    return authenticate(`Bearer ${options.key}`).project;
+  } catch (err) {
+    if (err instanceof ApiError) throw new UsageError(`--key: ${err.message.replace(/ You can find.*$/, '')} It is not one of API_KEYS.`);
+    throw err;
+  }
+}

@@ -1,0 +1,71 @@
+import { isAddressable } from '../completion-ids.ts';
+import { ApiError } from '../errors.ts';
+import { isObject, type Json } from '../json.ts';
+import type { CompletionRecord } from '../store/index.ts';
+import { parseMetadata } from '../validation.ts';
+import { messageItemId } from '../wire.ts';
+
+/**
+ * Reading one completion in the `completions` export format (what retrieve
+ * returns plus `input_messages`), for `import` and `mirror`. The record keeps
+ * every field as it came: the stored texts are the parsed object written back
+ * by JSON.stringify, which gives back exactly what this service served (it
+ * wrote them that way), so a round trip is byte for byte.
+ */
+
+/** Why a line cannot be imported; the message names the field. */
+export class InvalidCompletionError extends Error {
+  override name = 'InvalidCompletionError';
+}
+
+/** A dated snapshot name (`gpt-4o-mini-2024-07-18`) and the alias it was most likely asked for by. */
+const DATED_SNAPSHOT = /^(.+)-\d{4}-\d{2}-\d{2}$/;
+
+function fail(message: string): never {
+  throw new InvalidCompletionError(message);
+}
+
+/**
+ * The record to store for a completion in the export format. `now` (Unix
+ * seconds) becomes its storage time, which retention ages by: an imported
+ * history is kept as long as if it had been stored today.
+ */
+export function toImportedRecord(value: unknown, now: number): CompletionRecord {
+  if (!isObject(value)) fail('expected a JSON object (a chat.completion with input_messages)');
+  const { choices, metadata, input_messages: inputMessages, ...body } = value;
+  const { id, object, created, model } = body;
+  if (object !== 'chat.completion') fail(`expected "object": "chat.completion", got ${JSON.stringify(object) ?? 'nothing'}`);
+  if (!isAddressable(id)) fail('"id" must be a string of 1 to 256 characters without control characters');
+  if (!Number.isSafeInteger(created) || (created as number) < 0) fail('"created" must be a whole number of Unix seconds');
+  if (typeof model !== 'string' || model === '') fail('"model" must be a non-empty string');
+  if (!Array.isArray(choices) || !choices.every(isObject)) fail('"choices" must be an array of objects');
+  let checkedMetadata;
+  try {
+    checkedMetadata = parseMetadata(metadata);
+  } catch (err) {
+    if (err instanceof ApiError) fail(err.message);
+    throw err;
+  }
+  const items = inputMessages ?? [];
+  if (!Array.isArray(items) || !items.every(isObject)) fail('"input_messages" must be an array of message objects');
+  const messages = (items as Json[]).map((item, idx) => {
+    const { id: itemId, ...rest } = item;
+    // Message ids are derived from their position; one that says otherwise would be served differently than it came.
+    if (itemId !== undefined && itemId !== messageItemId(id, idx)) {
+      fail(`input_messages[${idx}].id must be ${JSON.stringify(messageItemId(id, idx))}, got ${JSON.stringify(itemId)}`);
+    }
+    if (typeof rest.role !== 'string') fail(`input_messages[${idx}].role must be a string`);
+    return JSON.stringify(rest);
+  });
+  return {
+    id,
+    created: created as number,
+    storedAt: now,
+    model,
+    requestedModel: DATED_SNAPSHOT.exec(model)?.[1] ?? model,
+    metadata: checkedMetadata,
+    body: JSON.stringify(body),
+    choices: (choices as Json[]).map((choice) => JSON.stringify(choice)),
+    messages,
+  };
+}

@@ -1,0 +1,45 @@
+import { spawn } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  /** Environment variables for the tool (DATABASE_URL, API_KEYS, ...), on top of PATH and HOME only. */
+  env: Record<string, string>;
+  /** Written to the tool's standard input, which is then closed. */
+  input?: string;
+  /** Called with the child once it runs (to interrupt it). */
+  onSpawn?: (child: ReturnType<typeof spawn>) => void;
+}
+
+/** Runs `stored-completions <args>` as its own process, exactly as an operator would (through bin/). */
+export function runCli(args: string[], options: CliOptions): Promise<CliResult> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    ...(process.env.HOME ? { HOME: process.env.HOME } : {}),
+    ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
+    ...options.env,
+  };
+  const child = spawn(process.execPath, [resolve(repoRoot, 'bin/stored-completions.mjs'), ...args], {
+    cwd: repoRoot,
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  options.onSpawn?.(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdin.end(options.input ?? '');
+  return new Promise((resolvePromise, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}
