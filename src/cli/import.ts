@@ -9,7 +9,6 @@ import { CliError, UsageError } from './errors.ts';
 import { parseCommandArgs, PROJECT_HELP, PROJECT_OPTIONS } from './options.ts';
 import { createProgress, rate } from './progress.ts';
 import { openStore, resolveProject } from './target.ts';
-import { saveImported } from './save-imported.ts';
 
 const HELP = `Usage: stored-completions import FILE (--key KEY | --project NAME) [options]
 
@@ -89,9 +88,9 @@ export const importCommand: Command = {
       const counts = { lines: 0, stored: 0, existing: 0, invalid: 0 };
       let batch: CompletionRecord[] = [];
       const flush = async () => {
-        const result = await saveImported(store, project, batch);
+        const result = await store.importCompletions(project, batch);
         counts.stored += result.stored;
-        counts.existing += result.skipped;
+        counts.existing += result.skipped.length;
         batch = [];
         progress.update({ lines: counts.lines, stored: counts.stored, 'already there': counts.existing, invalid: counts.invalid });
       };

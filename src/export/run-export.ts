@@ -1,5 +1,5 @@
 import type { Store } from '../store/index.ts';
-import { type ExportFormat, type ExportItem, formatLine, type SkipReason } from './formats.ts';
+import { type ExportFormat, formatLine, type SkipReason } from './formats.ts';
 
 /** The list filters an export applies (those of OpenAI's Evals stored-completions data source). */
 export interface CompletionFilters {
@@ -47,41 +47,43 @@ export function newTally(): ExportTally {
  */
 export async function* exportLines(store: Store, request: ExportRequest, tally: ExportTally): AsyncGenerator<string> {
   const { filters } = request;
+  const limitReached = () => request.limit !== undefined && tally.written >= request.limit;
   let after: string | undefined;
   for (;;) {
-    const wanted = request.limit === undefined ? EXPORT_PAGE_SIZE : Math.min(EXPORT_PAGE_SIZE, request.limit - tally.written);
-    if (wanted <= 0) return;
     const page = await store.listCompletions(request.project, {
       model: filters.model,
       metadata: filters.metadata,
       after,
-      // A finetune page may skip some: read a full page anyway, the limit is applied to lines.
-      limit: request.format === 'finetune' ? EXPORT_PAGE_SIZE : wanted,
+      // Finetune may skip some, so every page is read whole; the limit counts lines.
+      limit: request.limit === undefined || request.format === 'finetune' ? EXPORT_PAGE_SIZE : Math.min(EXPORT_PAGE_SIZE, request.limit - tally.written),
       order: 'asc',
     });
+    const messages = await store.listMessagesOf(
+      request.project,
+      page.items.map((completion) => completion.id),
+    );
     let chunk = '';
+    let ended = !page.hasMore;
     for (const completion of page.items) {
       after = completion.id;
       tally.read++;
       // TODO(ext): the list takes created_after/created_before once that lands; until then they are applied here.
       const created = (JSON.parse(completion.body) as { created: number }).created;
       if (filters.createdBefore !== undefined && created >= filters.createdBefore) {
-        if (chunk !== '') yield chunk;
-        return;
+        ended = true;
+        break;
       }
       if (filters.createdAfter !== undefined && created < filters.createdAfter) continue;
-      const messages = await store.listMessages(request.project, completion.id, { after: undefined, limit: Number.MAX_SAFE_INTEGER, order: 'asc' });
-      const item: ExportItem = { completion, messages: messages?.items ?? [] };
-      const formatted = formatLine(item, request);
+      const formatted = formatLine({ completion, messages: messages.get(completion.id) ?? [] }, request);
       if ('skipped' in formatted) {
         tally.skipped[formatted.skipped] = (tally.skipped[formatted.skipped] ?? 0) + 1;
         continue;
       }
       chunk += `${formatted.line}\n`;
       tally.written++;
-      if (request.limit !== undefined && tally.written >= request.limit) break;
+      if (limitReached()) break;
     }
     if (chunk !== '') yield chunk;
-    if (!page.hasMore || (request.limit !== undefined && tally.written >= request.limit)) return;
+    if (ended || limitReached()) return;
   }
 }

@@ -83,6 +83,12 @@ export interface Store {
   saveCompletions(project: string, records: CompletionRecord[]): Promise<void>;
   /** Writes completions of any projects in one transaction: one commit for many creates (group commit); nothing when one id is taken. */
   saveCompletionBatch(writes: [project: string, record: CompletionRecord][]): Promise<void>;
+  /**
+   * Writes the completions whose ids the project has never had (neither stored
+   * nor deleted, nor earlier in `records`), all in one transaction, and reports
+   * the ids it left out: import and mirror are idempotent through it.
+   */
+  importCompletions(project: string, records: CompletionRecord[]): Promise<{ stored: number; skipped: string[] }>;
   getCompletion(project: string, id: string): Promise<CompletionRow | undefined>;
   /** One keyset page; an `after` never stored in this project is a 400 (`ApiError`). */
   listCompletions(project: string, params: ListParams): Promise<Page<CompletionRow>>;
@@ -94,6 +100,12 @@ export interface Store {
   deleteExpired(storedBefore: number, batchSize: number): Promise<number>;
   /** A completion's input messages, or undefined when the completion does not exist (for this project). */
   listMessages(project: string, completionId: string, params: PageParams): Promise<Page<MessageRow> | undefined>;
+  /**
+   * Every input message of each named completion (all pages at once), for
+   * exports that read completions a page at a time; a completion the project
+   * does not have is absent from the map.
+   */
+  listMessagesOf(project: string, completionIds: string[]): Promise<Map<string, MessageRow[]>>;
   /** True when the id is stored or was stored (deleted ids stay taken so old cursors keep their meaning). */
   isIdTaken(project: string, id: string): Promise<boolean>;
   /** A per-database value created on first use and kept from then on (shared by every instance on the database). */

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { SqliteDatabase } from '../../db/client.ts';
 import type { ListParams, Metadata } from '../../validation.ts';
-import type { CompletionRecord, CompletionRow, Page, Store } from '../contract.ts';
+import type { CompletionRecord, CompletionRow, MessageRow, Page, Store } from '../contract.ts';
 import { COMPLETION_COLUMNS, createListQueries } from './list-query.ts';
 import { listMessagePage } from './messages.ts';
 import { createProjectIds } from './projects.ts';
@@ -37,6 +37,37 @@ export function createSqliteStore(db: SqliteDatabase): Store {
       for (const [projectId, record] of writes) rows.insertCompletion(projectId, record);
     }),
   );
+
+  const importMany = db.transaction((projectId: number, records: CompletionRecord[]): { stored: number; skipped: string[] } => {
+    const skipped: string[] = [];
+    const seen = new Set<string>();
+    for (const record of records) {
+      if (seen.has(record.id) || lists.findPosition(projectId, record.id) !== undefined) {
+        skipped.push(record.id);
+        continue;
+      }
+      seen.add(record.id);
+      rows.insertCompletion(projectId, record);
+    }
+    return { stored: records.length - skipped.length, skipped };
+  });
+
+  function listMessagesOf(project: string, completionIds: string[]): Map<string, MessageRow[]> {
+    const messages = new Map<string, MessageRow[]>();
+    const projectId = projects.find(project);
+    if (projectId === undefined || completionIds.length === 0) return messages;
+    // One statement whatever the number of ids: they arrive as one JSON array.
+    const found = prepare(
+      `SELECT c.id AS completionId, m.idx, m.body FROM completions c JOIN input_messages m ON m.completion_seq = c.seq
+       WHERE c.project_id = ? AND c.id IN (SELECT value FROM json_each(?)) ORDER BY c.seq, m.idx`,
+    ).all(projectId, JSON.stringify(completionIds)) as (MessageRow & { completionId: string })[];
+    for (const { completionId, idx, body } of found) {
+      let list = messages.get(completionId);
+      if (!list) messages.set(completionId, (list = []));
+      list.push({ idx, body });
+    }
+    return messages;
+  }
 
   function getCompletion(project: string, id: string): CompletionRow | undefined {
     const projectId = projects.find(project);
@@ -96,6 +127,7 @@ export function createSqliteStore(db: SqliteDatabase): Store {
       saveMany(records.map((record) => [projectId, record]));
     },
     saveCompletionBatch: async (writes) => saveMany(writes.map(([project, record]) => [projects.ensure(project), record])),
+    importCompletions: async (project, records) => importMany(projects.ensure(project), records),
     getCompletion: async (project, id) => getCompletion(project, id),
     listCompletions: async (project, params) => listCompletions(project, params),
     updateMetadata: async (project, id, metadata) => updateMetadata(project, id, metadata),
@@ -109,6 +141,7 @@ export function createSqliteStore(db: SqliteDatabase): Store {
         | undefined;
       return completion && listMessagePage(prepare, completion.seq, completionId, params);
     },
+    listMessagesOf: async (project, completionIds) => listMessagesOf(project, completionIds),
     isIdTaken: async (project, id) => {
       const projectId = projects.find(project);
       return projectId !== undefined && lists.findPosition(projectId, id) !== undefined;
