@@ -26,6 +26,17 @@ function characterCount(text: string): number {
 /** With the `u` flag a surrogate class matches only unpaired halves. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
+function checkStringLength(param: string, value: string, max: number): void {
+  const length = characterCount(value);
+  if (length > max) {
+    throw ApiError.badRequest(
+      `Invalid '${param}': string too long. Expected a string with maximum length ${max}, but got a string with length ${length} instead.`,
+      param,
+      'string_above_max_length',
+    );
+  }
+}
+
 function checkPair(key: string, value: string): void {
   const keyLength = characterCount(key);
   if (keyLength > METADATA_KEY_MAX_LENGTH) {
@@ -35,14 +46,7 @@ function checkPair(key: string, value: string): void {
       'string_above_max_length',
     );
   }
-  const valueLength = characterCount(value);
-  if (valueLength > METADATA_VALUE_MAX_LENGTH) {
-    throw ApiError.badRequest(
-      `Invalid 'metadata.${key}': string too long. Expected a string with maximum length ${METADATA_VALUE_MAX_LENGTH}, but got a string with length ${valueLength} instead.`,
-      `metadata.${key}`,
-      'string_above_max_length',
-    );
-  }
+  checkStringLength(`metadata.${key}`, value, METADATA_VALUE_MAX_LENGTH);
   // A lone surrogate (JSON allows "\ud800") is not text: SQLite would store bytes no UTF-8 query string can name.
   if (LONE_SURROGATE.test(key) || LONE_SURROGATE.test(value)) {
     throw ApiError.badRequest(
@@ -90,11 +94,26 @@ export interface PageParams {
   order: SortOrder;
 }
 
-export interface ListParams extends PageParams {
+/** What selects completions, shared by the list, usage and export (everything but paging). */
+export interface ListFilters {
   model: string | undefined;
   /** AND-ed exact pairs, in the order the query named them. */
   metadata: [string, string][];
+  /** Unix seconds, inclusive: only completions with `created >= createdAfter`. */
+  createdAfter?: number | undefined;
+  /** Unix seconds, exclusive: only completions with `created < createdBefore`. */
+  createdBefore?: number | undefined;
+  /**
+   * Full-text search as the user typed it (never blank): completions whose input messages and
+   * replies contain every word of it. Words, not a query language: the store quotes each one.
+   */
+  search?: string | undefined;
 }
+
+export interface ListParams extends PageParams, ListFilters {}
+
+/** Longest `search` accepted: longer text is not a search a person types, and each word costs an index lookup. */
+export const SEARCH_MAX_LENGTH = 1000;
 
 /** Each scalar parameter may appear once: a repeated one is ambiguous, so it is refused rather than guessed. */
 function single(params: URLSearchParams, name: string): string | undefined {
@@ -145,12 +164,41 @@ export function parsePageParams(params: URLSearchParams): PageParams {
 
 const METADATA_PARAM = /^metadata\[(.*)\]$/s;
 
+/** `created_after` / `created_before`: whole Unix seconds (an empty value means no bound, like `model=`). */
+function parseUnixSeconds(params: URLSearchParams, name: string): number | undefined {
+  const raw = single(params, name);
+  if (raw === undefined || raw === '') return undefined;
+  const value = /^[+-]?\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(value)) {
+    throw ApiError.badRequest(
+      `Invalid '${name}': expected an integer (Unix seconds), but got '${raw}' instead.`,
+      name,
+      'invalid_type',
+    );
+  }
+  return value;
+}
+
+function parseSearch(params: URLSearchParams): string | undefined {
+  const raw = single(params, 'search');
+  if (raw === undefined) return undefined;
+  if (raw.trim() === '') {
+    throw ApiError.badRequest(
+      "Invalid 'search': expected at least one word, but got an empty or blank string instead.",
+      'search',
+      'string_below_min_length',
+    );
+  }
+  checkStringLength('search', raw, SEARCH_MAX_LENGTH);
+  return raw;
+}
+
 /**
- * The list's query: `metadata[k]=v` pairs (keys arrive decoded; `]` and `[`
- * inside a key are kept as written), a bare `metadata=` meaning no filter.
+ * The filters every listing endpoint takes (list, usage, export): `model`, `metadata[k]=v`
+ * pairs (keys arrive decoded; `]` and `[` inside a key are kept as written; a bare `metadata=`
+ * means no filter), `created_after`, `created_before` and `search`.
  */
-export function parseListParams(params: URLSearchParams): ListParams {
-  const page = parsePageParams(params);
+export function parseListFilters(params: URLSearchParams): ListFilters {
   const model = single(params, 'model');
   const metadata: [string, string][] = [];
   const seen = new Set<string>();
@@ -181,5 +229,16 @@ export function parseListParams(params: URLSearchParams): ListParams {
     metadata.push([key, value]);
   }
   checkPairCount(metadata.length);
-  return { ...page, model: model === '' ? undefined : model, metadata };
+  return {
+    model: model === '' ? undefined : model,
+    metadata,
+    createdAfter: parseUnixSeconds(params, 'created_after'),
+    createdBefore: parseUnixSeconds(params, 'created_before'),
+    search: parseSearch(params),
+  };
+}
+
+/** The list's query: its filters and the page (`after`, `limit`, `order`). */
+export function parseListParams(params: URLSearchParams): ListParams {
+  return { ...parsePageParams(params), ...parseListFilters(params) };
 }
