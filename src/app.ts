@@ -8,6 +8,7 @@ import { ApiError } from './errors.ts';
 import { createMetrics, instrumentStore, instrumentUpstream, type Metrics } from './metrics.ts';
 import { createOperationalRoutes, observeRequests } from './observability.ts';
 import { createCompletionHandler } from './routes/create-completion.ts';
+import { createExportRoutes } from './routes/export.ts';
 import { createPassthroughHandler } from './routes/passthrough.ts';
 import { createStoredCompletionRoutes } from './routes/stored-completions.ts';
 import type { Store } from './store/index.ts';
@@ -68,6 +69,11 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
 
   app.post('/v1/chat/completions', createCompletionHandler({ store, upstream, config }));
   app.route('/v1/chat/completions', createStoredCompletionRoutes(store, config.bodyLimitBytes));
+  app.route('/v1/stored-completions', createExportRoutes(store, metrics));
+  // Every path under /v1/stored-completions/ is ours: one we do not serve is a 404 here, never a call to the provider.
+  app.all('/v1/stored-completions/*', (c) => {
+    throw ApiError.invalidUrl(c.req.method, c.req.path);
+  });
   // After our own routes: whatever they do not serve under /v1 goes to the provider.
   app.all('/v1/*', createPassthroughHandler({ upstream, bodyLimitBytes: config.bodyLimitBytes }));
 

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ApiError } from './errors.ts';
 import { CompletionIdTaken, type Store } from './store/index.ts';
 import type { Upstream } from './upstream.ts';
@@ -17,6 +17,8 @@ export interface Metrics {
   storedCompletions: Counter;
   databaseErrors: Counter<'operation'>;
   retentionDeleted: Counter;
+  /** Export streams still reading the store: back to 0 once every client has finished or gone. */
+  exportsInProgress: Gauge;
 }
 
 export interface MetricsOptions {
@@ -67,6 +69,11 @@ export function createMetrics({ processMetrics = false }: MetricsOptions = {}): 
     retentionDeleted: new Counter({
       name: 'retention_deleted_completions_total',
       help: 'Completions deleted because they were older than RETENTION_DAYS.',
+      registers,
+    }),
+    exportsInProgress: new Gauge({
+      name: 'stored_completions_exports_in_progress',
+      help: 'GET /v1/stored-completions/export responses still streaming.',
       registers,
     }),
   };

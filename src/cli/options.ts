@@ -1,7 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ApiError } from '../errors.ts';
-import type { CompletionFilters } from '../export/run-export.ts';
-import { parseMetadata } from '../validation.ts';
+import { type ListFilters, parseMetadata } from '../validation.ts';
 import { UsageError } from './errors.ts';
 
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
@@ -18,6 +17,7 @@ export const FILTER_OPTIONS = {
   metadata: { type: 'string', multiple: true },
   'created-after': { type: 'string' },
   'created-before': { type: 'string' },
+  search: { type: 'string' },
 } as const satisfies OptionsConfig;
 
 export const PROJECT_HELP = `  --key KEY             the project this key sees (in either tenancy mode)
@@ -26,7 +26,8 @@ export const PROJECT_HELP = `  --key KEY             the project this key sees (
 export const FILTER_HELP = `  --model NAME          only completions of this model (requested or answered)
   --metadata KEY=VALUE  only completions with this metadata pair; repeat to AND several
   --created-after T     created at or after T (Unix seconds or an ISO date, UTC unless it says otherwise)
-  --created-before T    created before T`;
+  --created-before T    created before T
+  --search WORDS        only completions whose messages or replies contain every word`;
 
 /** Parses a command's arguments; an unknown option or a missing value is a usage error, not a stack trace. */
 export function parseCommandArgs<T extends OptionsConfig>(argv: string[], options: T, allowPositionals = false) {
@@ -85,11 +86,14 @@ export function parseFilters(values: {
   metadata?: string[] | undefined;
   'created-after'?: string | undefined;
   'created-before'?: string | undefined;
-}): CompletionFilters {
+  search?: string | undefined;
+}): ListFilters {
+  if (values.search !== undefined && values.search.trim() === '') throw new UsageError('--search: expected at least one word');
   return {
     model: values.model,
     metadata: parseMetadataPairs(values.metadata),
     createdAfter: values['created-after'] === undefined ? undefined : parseTime(values['created-after'], 'created-after'),
     createdBefore: values['created-before'] === undefined ? undefined : parseTime(values['created-before'], 'created-before'),
+    search: values.search,
   };
 }

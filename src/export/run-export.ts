@@ -1,20 +1,11 @@
 import type { Store } from '../store/index.ts';
+import type { ListFilters } from '../validation.ts';
 import { type ExportFormat, formatLine, type SkipReason } from './formats.ts';
-
-/** The list filters an export applies (those of OpenAI's Evals stored-completions data source). */
-export interface CompletionFilters {
-  model: string | undefined;
-  /** AND-ed exact pairs. */
-  metadata: [string, string][];
-  /** Unix seconds, inclusive. */
-  createdAfter: number | undefined;
-  /** Unix seconds, exclusive. */
-  createdBefore: number | undefined;
-}
 
 export interface ExportRequest {
   project: string;
-  filters: CompletionFilters;
+  /** The list's filters (model, metadata, created range, search). */
+  filters: ListFilters;
   format: ExportFormat;
   /** The choice finetune and eval lines are made of. */
   choice: number;
@@ -51,8 +42,7 @@ export async function* exportLines(store: Store, request: ExportRequest, tally: 
   let after: string | undefined;
   for (;;) {
     const page = await store.listCompletions(request.project, {
-      model: filters.model,
-      metadata: filters.metadata,
+      ...filters,
       after,
       // Finetune may skip some, so every page is read whole; the limit counts lines.
       limit: request.limit === undefined || request.format === 'finetune' ? EXPORT_PAGE_SIZE : Math.min(EXPORT_PAGE_SIZE, request.limit - tally.written),

@@ -1,0 +1,52 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../app-env.ts';
+import { parseExportParams } from '../export/params.ts';
+import { exportLines, newTally } from '../export/run-export.ts';
+import { queryParams } from '../http.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Store } from '../store/index.ts';
+
+/**
+ * `GET /v1/stored-completions/export`: the command-line export over HTTP, for
+ * the caller's project only, streamed as NDJSON. The body is pulled: a page is
+ * read from the store only when the client has taken the previous one, and a
+ * client that goes away cancels the stream, which ends the reads.
+ */
+export function createExportRoutes(store: Store, metrics: Metrics) {
+  const routes = new Hono<AppEnv>();
+
+  routes.get('/export', (c) => {
+    const params = parseExportParams(queryParams(c));
+    const lines = exportLines(store, { project: c.var.tenant.project, ...params }, newTally());
+    const encoder = new TextEncoder();
+    let open = true;
+    const finish = () => {
+      if (open) metrics.exportsInProgress.dec();
+      open = false;
+    };
+    metrics.exportsInProgress.inc();
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          const next = await lines.next();
+          if (next.done) {
+            finish();
+            controller.close();
+          } else {
+            controller.enqueue(encoder.encode(next.value));
+          }
+        } catch (err) {
+          finish();
+          controller.error(err);
+        }
+      },
+      async cancel() {
+        finish();
+        await lines.return(undefined);
+      },
+    });
+    return c.body(body, 200, { 'content-type': 'application/x-ndjson' });
+  });
+
+  return routes;
+}

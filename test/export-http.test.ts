@@ -1,0 +1,145 @@
+import { request as httpRequest } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import type { FakeUpstream } from './helpers/fake-upstream.ts';
+import { DEFAULT_KEY, type Service, useServiceEachTest } from './helpers/service.ts';
+import { toCompletionRecord } from '../src/wire.ts';
+
+let upstream: FakeUpstream;
+let service: Service;
+
+useServiceEachTest((started) => ({ upstream, service } = started));
+
+const OTHER_KEY = 'sk-test-key-0002';
+
+async function create(key: string, content: string, created: number, metadata: Record<string, string> = {}, model = 'gpt-4o') {
+  upstream.created = created;
+  return service.client(key).chat.completions.create({ model, messages: [{ role: 'user', content }], store: true, metadata });
+}
+
+async function exportText(query: string, key = DEFAULT_KEY): Promise<{ status: number; type: string | null; body: string }> {
+  const res = await service.request(`/v1/stored-completions/export${query}`, { key });
+  return { status: res.status, type: res.headers.get('content-type'), body: await res.text() };
+}
+
+const ids = (body: string) => body.trim().split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { id: string }).id);
+
+describe('get /v1/stored-completions/export', () => {
+  it("streams the caller's project only, in (created, id) order, as NDJSON", async () => {
+    const late = await create(DEFAULT_KEY, 'late', 1_700_000_100);
+    const early = await create(DEFAULT_KEY, 'early', 1_700_000_000);
+    await create(OTHER_KEY, 'someone else', 1_700_000_050);
+    const res = await exportText('');
+    expect(res.status, res.body).toBe(200);
+    expect(res.type).toBe('application/x-ndjson');
+    expect(ids(res.body)).toEqual([early.id, late.id]);
+    const line = res.body.split('\n')[0]!;
+    const retrieved = await (await service.request(`/v1/chat/completions/${early.id}`)).text();
+    const messages = await (await service.request(`/v1/chat/completions/${early.id}/messages`)).json();
+    expect(line).toBe(`${retrieved.slice(0, -1)},"input_messages":${JSON.stringify(messages.data)}}`);
+    expect(ids((await exportText('', OTHER_KEY)).body)).toHaveLength(1);
+  });
+
+  it('applies model, metadata, created range and limit', async () => {
+    const a = await create(DEFAULT_KEY, 'a', 1_700_000_000, { env: 'prod', user: 'u1' });
+    const b = await create(DEFAULT_KEY, 'b', 1_700_000_010, { env: 'prod', user: 'u2' }, 'gpt-4o-mini');
+    const c = await create(DEFAULT_KEY, 'c', 1_700_000_020, { env: 'dev' });
+    const d = await create(DEFAULT_KEY, 'd', 1_700_000_030, { env: 'prod' });
+    expect(ids((await exportText('?metadata[env]=prod')).body)).toEqual([a.id, b.id, d.id]);
+    expect(ids((await exportText('?metadata[env]=prod&metadata[user]=u2')).body)).toEqual([b.id]);
+    expect(ids((await exportText('?model=gpt-4o-mini')).body)).toEqual([b.id]);
+    expect(ids((await exportText('?created_after=1700000010&created_before=1700000030')).body)).toEqual([b.id, c.id]);
+    expect(ids((await exportText('?limit=3')).body)).toEqual([a.id, b.id, c.id]);
+    expect(ids((await exportText('?metadata[env]=prod&limit=2')).body)).toEqual([a.id, b.id]);
+    expect((await exportText('?metadata[env]=none')).body).toBe('');
+  });
+
+  it('writes finetune and eval lines', async () => {
+    const a = await create(DEFAULT_KEY, 'hello', 1_700_000_000, { env: 'prod' });
+    const finetune = await exportText('?format=finetune');
+    expect(finetune.body).toBe(
+      `${JSON.stringify({ messages: [{ role: 'user', content: 'hello' }, { role: 'assistant', content: 'echo 0: hello' }] })}\n`,
+    );
+    const evalLine = await exportText('?format=eval');
+    expect(evalLine.body).toBe(
+      `${JSON.stringify({
+        item: { id: a.id, model: 'gpt-4o-2024-01-01', input: [{ role: 'user', content: 'hello' }], output: 'echo 0: hello', metadata: { env: 'prod' } },
+      })}\n`,
+    );
+  });
+
+  it('refuses bad parameters in OpenAI’s error shape', async () => {
+    expect(await exportText('?format=xml')).toEqual({
+      status: 400,
+      type: 'application/json',
+      body: JSON.stringify({
+        error: { message: "Invalid value: 'xml'. Supported values are: 'completions', 'finetune' and 'eval'.", type: 'invalid_request_error', param: 'format', code: 'invalid_value' },
+      }),
+    });
+    const limit = await exportText('?limit=0');
+    expect(limit.status).toBe(400);
+    expect(JSON.parse(limit.body).error).toEqual({
+      message: "Invalid 'limit': integer below minimum value. Expected a value >= 1, but got 0 instead.",
+      type: 'invalid_request_error',
+      param: 'limit',
+      code: 'integer_below_min_value',
+    });
+    const created = await exportText('?created_after=yesterday');
+    expect(created.status).toBe(400);
+    expect(JSON.parse(created.body).error.param).toBe('created_after');
+    const unauthenticated = await service.request('/v1/stored-completions/export', { auth: false });
+    expect(unauthenticated.status).toBe(401);
+    const unknown = await service.request('/v1/stored-completions/nothing-here');
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual({
+      error: { message: 'Invalid URL (GET /v1/stored-completions/nothing-here)', type: 'invalid_request_error', param: null, code: null },
+    });
+    expect(upstream.received).toEqual([]);
+  });
+
+  it('stops reading the store when the client goes away midway', async () => {
+    // Enough completions that the body outgrows every socket buffer, so the export is still running when the client leaves.
+    await create(DEFAULT_KEY, 'seed', 1_700_000_000);
+    const firstLine = (await exportText('')).body;
+    const template = JSON.parse(firstLine) as Record<string, unknown>;
+    const projectName = await projectOf(DEFAULT_KEY);
+    const padding = 'x'.repeat(4000);
+    for (let batch = 0; batch < 10; batch++) {
+      await service.store.saveCompletions(
+        projectName,
+        Array.from({ length: 1000 }, (_, i) =>
+          toCompletionRecord({
+            request: { model: 'gpt-4o', messages: [{ role: 'user', content: `${padding} ${batch}-${i}` }] },
+            response: { ...template, choices: [{ index: 0, message: { role: 'assistant', content: padding }, finish_reason: 'stop' }] },
+            id: `chatcmpl-bulk-${batch}-${i}`,
+            requestId: 'req_0',
+            metadata: {},
+            now: 1_700_000_001,
+          }),
+        ),
+      );
+    }
+    const gauge = async () => Number(/^stored_completions_exports_in_progress (\d+)$/m.exec(await (await service.request('/metrics')).text())?.[1]);
+
+    // A client that reads the first chunk, stops reading, then hangs up.
+    const req = httpRequest(new URL(`${service.origin}/v1/stored-completions/export`), { headers: { authorization: `Bearer ${DEFAULT_KEY}` } });
+    const firstChunk = new Promise<Buffer>((resolve, reject) => {
+      req.on('response', (res) => res.once('data', (chunk: Buffer) => (res.pause(), resolve(chunk))));
+      req.on('error', reject);
+    });
+    req.end();
+    expect((await firstChunk).length).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await gauge()).toBe(1);
+    req.destroy();
+    const deadline = Date.now() + 5000;
+    while ((await gauge()) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await gauge()).toBe(0);
+  });
+});
+
+/** The project a key sees, as the service derives it (pass-through mode). */
+async function projectOf(key: string): Promise<string> {
+  const { createAuthenticator, loadProjectHashSecret } = await import('../src/auth.ts');
+  const authenticate = createAuthenticator({ apiKeys: undefined, upstreamApiKey: undefined, projectHashSecret: await loadProjectHashSecret(service.store) });
+  return authenticate(`Bearer ${key}`).project;
+}
