@@ -3,9 +3,9 @@ import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { EXPORT_FORMATS, type ExportFormat, SKIP_REASONS, type SkipReason } from '../export/formats.ts';
 import { exportLines, type ExportTally, newTally } from '../export/run-export.ts';
-import type { Command } from './command.ts';
+import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
-import { FILTER_HELP, FILTER_OPTIONS, parseCommandArgs, parseFilters, parsePositiveInteger, PROJECT_HELP, PROJECT_OPTIONS } from './options.ts';
+import { FILTER_HELP, FILTER_OPTIONS, parseFilters, parsePositiveInteger, PROJECT_HELP, PROJECT_OPTIONS } from './options.ts';
 import { createProgress, rate } from './progress.ts';
 import { openStore, resolveProject } from './target.ts';
 
@@ -52,23 +52,19 @@ async function write(out: Writable, chunk: string): Promise<void> {
   if (!out.write(chunk)) await once(out, 'drain');
 }
 
-export const exportCommand: Command = {
+export const exportCommand = defineCommand({
   name: 'export',
   summary: 'write stored completions as JSON lines (completions, finetune or eval format)',
   help: HELP,
-  async run(argv, context) {
-    const { values } = parseCommandArgs(argv, {
-      ...PROJECT_OPTIONS,
-      ...FILTER_OPTIONS,
-      format: { type: 'string' },
-      choice: { type: 'string' },
-      limit: { type: 'string' },
-      out: { type: 'string' },
-    });
-    if (values.help) {
-      context.stdout.write(`${HELP}\n`);
-      return;
-    }
+  options: {
+    ...PROJECT_OPTIONS,
+    ...FILTER_OPTIONS,
+    format: { type: 'string' },
+    choice: { type: 'string' },
+    limit: { type: 'string' },
+    out: { type: 'string' },
+  },
+  async run({ values }, context) {
     const format = parseFormat(values.format);
     const choice = values.choice === undefined ? 0 : parsePositiveInteger(values.choice, 'choice', 0);
     const limit = values.limit === undefined ? undefined : parsePositiveInteger(values.limit, 'limit');
@@ -102,4 +98,4 @@ export const exportCommand: Command = {
       await store.close();
     }
   },
-};
+});

@@ -4,9 +4,9 @@ import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { InvalidCompletionError, toImportedRecord } from '../import/completion-line.ts';
 import type { CompletionRecord } from '../store/index.ts';
-import type { Command } from './command.ts';
+import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
-import { parseCommandArgs, PROJECT_HELP, PROJECT_OPTIONS } from './options.ts';
+import { PROJECT_HELP, PROJECT_OPTIONS } from './options.ts';
 import { createProgress, rate } from './progress.ts';
 import { openStore, resolveProject } from './target.ts';
 
@@ -60,20 +60,13 @@ function describeBadLine(text: string): string {
   }
 }
 
-export const importCommand: Command = {
+export const importCommand = defineCommand({
   name: 'import',
   summary: 'store completions from a file in the completions format (idempotent)',
   help: HELP,
-  async run(argv, context) {
-    const { values, positionals } = parseCommandArgs(
-      argv,
-      { ...PROJECT_OPTIONS, 'skip-invalid': { type: 'boolean' }, batch: { type: 'string' } },
-      true,
-    );
-    if (values.help) {
-      context.stdout.write(`${HELP}\n`);
-      return;
-    }
+  positionals: true,
+  options: { ...PROJECT_OPTIONS, 'skip-invalid': { type: 'boolean' }, batch: { type: 'string' } },
+  async run({ values, positionals }, context) {
     if (positionals.length !== 1) throw new UsageError('expected one FILE (or - for standard input)');
     const batchSize = values.batch === undefined ? 500 : Math.min(10_000, Number(values.batch) || 0);
     if (batchSize < 1) throw new UsageError(`--batch: expected a whole number from 1 to 10000, got '${values.batch}'`);
@@ -126,4 +119,4 @@ export const importCommand: Command = {
       await store.close();
     }
   },
-};
+});

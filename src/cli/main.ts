@@ -3,6 +3,7 @@ import type { Command, CommandContext } from './command.ts';
 import { CliError } from './errors.ts';
 import { exportCommand } from './export.ts';
 import { importCommand } from './import.ts';
+import { mirrorCommand } from './mirror.ts';
 
 /**
  * `stored-completions <command> [options]`: the operator's tool. It reads the
@@ -10,7 +11,7 @@ import { importCommand } from './import.ts';
  * same database while the service runs.
  */
 
-const COMMANDS: Command[] = [exportCommand, importCommand];
+const COMMANDS: Command[] = [exportCommand, importCommand, mirrorCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,9 +1,8 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ApiError } from '../errors.ts';
 import { type ListFilters, parseMetadata } from '../validation.ts';
+import type { OptionsConfig } from './command.ts';
 import { UsageError } from './errors.ts';
 
-type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
 /** Options every command that reads or writes one project takes. */
 export const PROJECT_OPTIONS = {
@@ -28,15 +27,6 @@ export const FILTER_HELP = `  --model NAME          only completions of this mod
   --created-after T     created at or after T (Unix seconds or an ISO date, UTC unless it says otherwise)
   --created-before T    created before T
   --search WORDS        only completions whose messages or replies contain every word`;
-
-/** Parses a command's arguments; an unknown option or a missing value is a usage error, not a stack trace. */
-export function parseCommandArgs<T extends OptionsConfig>(argv: string[], options: T, allowPositionals = false) {
-  try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
 

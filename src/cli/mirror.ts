@@ -1,0 +1,103 @@
+import { createSourceClient, SourceError } from '../mirror/source-client.ts';
+import { type MirrorTally, runMirror } from '../mirror/run-mirror.ts';
+import { defineCommand } from './command.ts';
+import { CliError, UsageError } from './errors.ts';
+import { parseMetadataPairs, parsePositiveInteger, parseTime, PROJECT_HELP, PROJECT_OPTIONS } from './options.ts';
+import { createProgress, rate } from './progress.ts';
+import { openStore, resolveProject } from './target.ts';
+
+const HELP = `Usage: stored-completions mirror --from URL --source-key KEY (--key KEY | --project NAME) [options]
+
+Copies every stored completion the source key can list from a server that
+speaks OpenAI's stored-completions API (OpenAI itself, Azure OpenAI, another
+instance of this service) into a project here, with ids, created times,
+metadata, choices, usage, echoed request fields and message ids unchanged.
+Completions the project already has are skipped without being fetched, so a
+mirror that was stopped continues when run again, and duplicates nothing.
+429 and 5xx answers and dropped connections are retried with backoff (the
+source's Retry-After is honoured); a refused key stops it with exit code 1.
+
+Options:
+  --from URL            the source's API base URL, e.g. https://api.openai.com/v1
+  --source-key KEY      the key to read the source with
+${PROJECT_HELP}
+  --model NAME          only completions of this model
+  --metadata KEY=VALUE  only completions with this metadata pair; repeat to AND several
+  --since T             only completions created at or after T (Unix seconds or an ISO date)
+  --created-before T    only completions created before T
+  --concurrency N       requests in flight at most (default 4)
+  -h, --help            this text
+
+Example:
+  stored-completions mirror --from https://api.openai.com/v1 --source-key "$OPENAI_API_KEY" \\
+    --key "$OPENAI_API_KEY" --since 2025-01-01`;
+
+export const mirrorCommand = defineCommand({
+  name: 'mirror',
+  summary: "copy stored completions from OpenAI's hosted storage (or any compatible server)",
+  help: HELP,
+  options: {
+      ...PROJECT_OPTIONS,
+      from: { type: 'string' },
+      'source-key': { type: 'string' },
+      model: { type: 'string' },
+      metadata: { type: 'string', multiple: true },
+      since: { type: 'string' },
+      'created-after': { type: 'string' },
+      'created-before': { type: 'string' },
+      concurrency: { type: 'string' },
+    },
+  async run({ values }, context) {
+    if (values.from === undefined) throw new UsageError('--from URL is required (the source API, e.g. https://api.openai.com/v1)');
+    if (!/^https?:\/\/[^/]/i.test(values.from)) throw new UsageError(`--from: expected an http(s) URL, got '${values.from}'`);
+    if (values['source-key'] === undefined) throw new UsageError('--source-key KEY is required');
+    const since = values.since ?? values['created-after'];
+    const filters = {
+      model: values.model,
+      metadata: parseMetadataPairs(values.metadata),
+      createdAfter: since === undefined ? undefined : parseTime(since, values.since === undefined ? 'created-after' : 'since'),
+      createdBefore: values['created-before'] === undefined ? undefined : parseTime(values['created-before'], 'created-before'),
+    };
+    const concurrency = values.concurrency === undefined ? 4 : Math.min(32, parsePositiveInteger(values.concurrency, 'concurrency'));
+
+    const config = context.config();
+    const store = openStore(config.databaseUrl);
+    try {
+      const project = await resolveProject(config, store, values);
+      const progress = createProgress(context.stderr, 'mirror');
+      const tally: MirrorTally = { pages: 0, listed: 0, copied: 0, present: 0, vanished: 0, invalid: 0 };
+      let retries = 0;
+      const startedAt = performance.now();
+      const show = () =>
+        progress.update({
+          copied: tally.copied,
+          'already there': tally.present,
+          rate: `${Math.round(tally.copied / Math.max((performance.now() - startedAt) / 1000, 0.001))}/s`,
+          pages: tally.pages,
+          retries,
+        });
+      const source = createSourceClient({
+        baseUrl: values.from,
+        apiKey: values['source-key'],
+        onRetry: ({ path, reason, delayMs }) => {
+          retries++;
+          progress.note(`retrying ${path} in ${(delayMs / 1000).toFixed(1)} s: ${reason}`);
+        },
+      });
+      try {
+        await runMirror({ source, store, project, filters, concurrency }, tally, { onPage: show, onNote: (text) => progress.note(text) });
+      } catch (err) {
+        if (err instanceof SourceError) {
+          throw new CliError(`${err.message}\nstopped after ${tally.copied} copied (they stay; run again to continue)`);
+        }
+        throw err;
+      }
+      progress.finish(
+        `mirror: ${tally.copied} copied, ${tally.present} already there, ${tally.vanished} deleted at the source meanwhile, ` +
+          `${tally.invalid} not storable; ${tally.listed} listed on ${tally.pages} pages, ${retries} retries, ${rate(tally.copied, startedAt)}`,
+      );
+    } finally {
+      await store.close();
+    }
+  },
+});

@@ -1,0 +1,147 @@
+import { InvalidCompletionError, toImportedRecord } from '../import/completion-line.ts';
+import { isObject, type Json } from '../json.ts';
+import type { CompletionRecord, Store } from '../store/index.ts';
+import { type SourceClient, SourceError, SourceNotFoundError } from './source-client.ts';
+
+/**
+ * Copies every stored completion a source lists into one project of the
+ * store: the list paged with `after` in ascending order, each new completion's
+ * messages fetched (every page) a few at a time, each list page's completions
+ * written in one transaction. Completions the project already has are neither
+ * fetched nor written again, so a run that was stopped, run again, goes on
+ * where it was and stores nothing twice.
+ */
+
+export interface MirrorFilters {
+  model: string | undefined;
+  metadata: [string, string][];
+  /** Unix seconds, inclusive (`--since`, `--created-after`). */
+  createdAfter: number | undefined;
+  /** Unix seconds, exclusive. */
+  createdBefore: number | undefined;
+}
+
+export interface MirrorRequest {
+  source: SourceClient;
+  store: Store;
+  project: string;
+  filters: MirrorFilters;
+  /** Message fetches in flight at once. */
+  concurrency: number;
+}
+
+export interface MirrorTally {
+  pages: number;
+  listed: number;
+  copied: number;
+  /** Already in the project (an earlier run, or an import). */
+  present: number;
+  /** Listed, then gone from the source before its messages were read. */
+  vanished: number;
+  /** Served by the source in a shape this service cannot store as it is (each reported through `onNote`). */
+  invalid: number;
+}
+
+/** Completions per list page: OpenAI's maximum, the fewest requests. */
+const LIST_PAGE_SIZE = 100;
+const MESSAGES_PAGE_SIZE = 100;
+
+/** Every input message item of a completion, following `has_more`. */
+async function fetchMessages(source: SourceClient, id: string): Promise<Json[]> {
+  const items: Json[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const query: [string, string][] = [['limit', String(MESSAGES_PAGE_SIZE)], ['order', 'asc']];
+    if (after !== undefined) query.push(['after', after]);
+    const page = await source.get(`/chat/completions/${encodeURIComponent(id)}/messages`, query);
+    const data = Array.isArray(page.data) ? (page.data as Json[]) : [];
+    items.push(...data);
+    const last = data.at(-1);
+    if (page.has_more !== true || !last || typeof last.id !== 'string') return items;
+    after = last.id;
+  }
+}
+
+/** Runs `work` over `items` with at most `limit` in flight; results in the items' order. */
+async function mapWithLimit<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+function listQuery(filters: MirrorFilters, after: string | undefined): [string, string][] {
+  const query: [string, string][] = [['limit', String(LIST_PAGE_SIZE)], ['order', 'asc']];
+  if (filters.model !== undefined) query.push(['model', filters.model]);
+  for (const [key, value] of filters.metadata) query.push([`metadata[${key}]`, value]);
+  if (after !== undefined) query.push(['after', after]);
+  return query;
+}
+
+export interface MirrorEvents {
+  /** After each list page is stored. */
+  onPage?: () => void;
+  /** A completion skipped for a reason the operator should read. */
+  onNote?: (text: string) => void;
+}
+
+export async function runMirror(request: MirrorRequest, tally: MirrorTally, events: MirrorEvents = {}): Promise<void> {
+  const { source, store, project, filters } = request;
+  let after: string | undefined;
+  const now = Math.floor(Date.now() / 1000);
+  for (;;) {
+    const page = await source.get('/chat/completions', listQuery(filters, after));
+    if (!Array.isArray(page.data)) throw new SourceError('the source answered its list without a "data" array: is --from an OpenAI API?', undefined);
+    const listed = (page.data as unknown[]).filter(isObject);
+    tally.pages++;
+    tally.listed += listed.length;
+    // The created range is applied here: OpenAI's list has no such filter; order is ascending, so the end ends the walk.
+    let reachedEnd = false;
+    const wanted: Json[] = [];
+    for (const item of listed) {
+      const created = Number(item.created);
+      if (filters.createdBefore !== undefined && created >= filters.createdBefore) {
+        reachedEnd = true;
+        break;
+      }
+      if (filters.createdAfter !== undefined && created < filters.createdAfter) continue;
+      if (typeof item.id === 'string' && (await store.isIdTaken(project, item.id))) {
+        tally.present++;
+        continue;
+      }
+      wanted.push(item);
+    }
+    const records = await mapWithLimit(wanted, request.concurrency, async (item): Promise<CompletionRecord | undefined> => {
+      try {
+        return toImportedRecord({ ...item, input_messages: await fetchMessages(source, String(item.id)) }, now);
+      } catch (err) {
+        if (err instanceof SourceNotFoundError) {
+          tally.vanished++;
+          return undefined;
+        }
+        if (err instanceof InvalidCompletionError) {
+          tally.invalid++;
+          events.onNote?.(`skipped ${String(item.id)}: ${err.message}`);
+          return undefined;
+        }
+        throw err;
+      }
+    });
+    const fresh = records.filter((r): r is CompletionRecord => r !== undefined);
+    if (fresh.length > 0) {
+      const { stored, skipped } = await store.importCompletions(project, fresh);
+      tally.copied += stored;
+      tally.present += skipped.length;
+    }
+    events.onPage?.();
+    const last = listed.at(-1);
+    if (reachedEnd || page.has_more !== true || !last || typeof last.id !== 'string') return;
+    after = last.id;
+  }
+}

@@ -1,0 +1,137 @@
+import { isObject, type Json } from '../json.ts';
+
+/**
+ * A polite client of another server's stored-completions API (OpenAI, Azure
+ * OpenAI, another instance of this service): GETs only, answers parsed as JSON,
+ * 429 and 5xx answers and broken connections retried with exponential backoff
+ * that honours the server's `retry-after-ms` / `Retry-After`, and a refused key
+ * or a server that is not an OpenAI API reported as such, never retried.
+ */
+
+export interface SourceClientOptions {
+  /** The source's OpenAI base URL, e.g. https://api.openai.com/v1. */
+  baseUrl: string;
+  apiKey: string;
+  /** Attempts after the first, per request. */
+  maxRetries?: number;
+  /** Backoff before the first retry when the server names no delay; doubles each time. */
+  initialDelayMs?: number;
+  /** No single wait is longer. */
+  maxDelayMs?: number;
+  /** Per request, headers to the end of the body. */
+  timeoutMs?: number;
+  /** Told about each retry, for the progress line and the summary. */
+  onRetry?: (info: { path: string; reason: string; delayMs: number; attempt: number }) => void;
+}
+
+/** The source refused or cannot serve the request, and retrying would not change that. */
+export class SourceError extends Error {
+  override name = 'SourceError';
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** A completion the source no longer has (deleted while mirroring). */
+export class SourceNotFoundError extends SourceError {
+  override name = 'SourceNotFoundError';
+}
+
+const RETRIED_STATUSES = (status: number) => status === 429 || status === 408 || status === 409 || status >= 500;
+
+/** The delay the server asked for: `retry-after-ms` (OpenAI's), else `Retry-After` in seconds or as a date. */
+export function requestedDelayMs(headers: Headers, now = Date.now()): number | undefined {
+  const ms = Number(headers.get('retry-after-ms'));
+  if (headers.has('retry-after-ms') && Number.isFinite(ms) && ms >= 0) return ms;
+  const value = headers.get('retry-after');
+  if (value === null) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
+}
+
+function errorMessage(body: unknown): string | undefined {
+  if (isObject(body) && isObject(body.error) && typeof body.error.message === 'string') return body.error.message;
+  return undefined;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function createSourceClient(options: SourceClientOptions) {
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const maxRetries = options.maxRetries ?? 8;
+  const initialDelayMs = options.initialDelayMs ?? 500;
+  const maxDelayMs = options.maxDelayMs ?? 60_000;
+  const timeoutMs = options.timeoutMs ?? 120_000;
+
+  /** One attempt: the parsed body, or what went wrong and whether it is worth another try. */
+  async function attempt(url: string): Promise<{ body: Json } | { retry: string; delayMs: number | undefined } | { fail: SourceError }> {
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(url, {
+        headers: { authorization: `Bearer ${options.apiKey}`, accept: 'application/json' },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      text = await response.text();
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      return { retry: `connection failed (${cause?.code ?? cause?.message ?? (err as Error).message})`, delayMs: undefined };
+    }
+    const type = response.headers.get('content-type') ?? '';
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    if (RETRIED_STATUSES(response.status)) {
+      return { retry: `HTTP ${response.status}${errorMessage(body) ? ` (${errorMessage(body)})` : ''}`, delayMs: requestedDelayMs(response.headers) };
+    }
+    if (response.status === 401 || response.status === 403) {
+      return {
+        fail: new SourceError(
+          `the source refused --source-key (HTTP ${response.status}${errorMessage(body) ? `: ${errorMessage(body)}` : ''})`,
+          response.status,
+        ),
+      };
+    }
+    if (body === undefined || !isObject(body)) {
+      const what = /html/i.test(type) || /^\s*</.test(text) ? 'an HTML page' : `${type || 'a body'} that is not a JSON object`;
+      return {
+        fail: new SourceError(
+          `the source answered ${url.split('?')[0]} with ${what} (HTTP ${response.status}), not OpenAI's API: --from must be the API's base URL, such as https://api.openai.com/v1`,
+          response.status,
+        ),
+      };
+    }
+    if (response.status === 404) return { fail: new SourceNotFoundError(errorMessage(body) ?? 'not found', 404) };
+    if (!response.ok) {
+      return { fail: new SourceError(`the source answered HTTP ${response.status}: ${errorMessage(body) ?? text.slice(0, 200)}`, response.status) };
+    }
+    return { body };
+  }
+
+  return {
+    /** GET `path` (under the base URL) with `query`; retried as described above. */
+    async get(path: string, query: [string, string][] = []): Promise<Json> {
+      const search = new URLSearchParams(query).toString();
+      const url = `${baseUrl}${path}${search ? `?${search}` : ''}`;
+      for (let tries = 0; ; tries++) {
+        const outcome = await attempt(url);
+        if ('body' in outcome) return outcome.body;
+        if ('fail' in outcome) throw outcome.fail;
+        if (tries >= maxRetries) throw new SourceError(`giving up on ${path} after ${tries + 1} attempts: ${outcome.retry}`, undefined);
+        const backoff = Math.min(maxDelayMs, initialDelayMs * 2 ** tries) * (0.5 + Math.random() / 2);
+        const delayMs = Math.min(maxDelayMs, outcome.delayMs ?? backoff);
+        options.onRetry?.({ path, reason: outcome.retry, delayMs, attempt: tries + 1 });
+        await sleep(delayMs);
+      }
+    },
+  };
+}
+
+export type SourceClient = ReturnType<typeof createSourceClient>;

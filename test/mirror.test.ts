@@ -1,0 +1,225 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { toCompletionRecord } from '../src/wire.ts';
+import { runCli } from './helpers/cli.ts';
+import { type FakeUpstream, listenOnLoopback, startFakeUpstream } from './helpers/fake-upstream.ts';
+import { DEFAULT_KEY, type Service, startService } from './helpers/service.ts';
+import { storeVariety } from './helpers/variety.ts';
+import { loadProjectHashSecret, createAuthenticator } from '../src/auth.ts';
+
+let upstream: FakeUpstream;
+let source: Service;
+let folder: string;
+const closers: (() => Promise<void>)[] = [];
+
+beforeEach(async () => {
+  folder = mkdtempSync(join(tmpdir(), 'mirror-'));
+  upstream = await startFakeUpstream();
+  source = await startService({ upstreamUrl: upstream.url });
+});
+
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+  await source.close();
+  await upstream.close();
+  rmSync(folder, { recursive: true, force: true });
+});
+
+async function projectOf(service: Service, key: string): Promise<string> {
+  const authenticate = createAuthenticator({ apiKeys: undefined, upstreamApiKey: undefined, projectHashSecret: await loadProjectHashSecret(service.store) });
+  return authenticate(`Bearer ${key}`).project;
+}
+
+/** The variety through the official client, 240 more written directly (three list pages), one with 130 input messages (two message pages). */
+async function fillSource(): Promise<number> {
+  const ids = await storeVariety(source, upstream);
+  const project = await projectOf(source, DEFAULT_KEY);
+  const records = Array.from({ length: 240 }, (_, i) =>
+    toCompletionRecord({
+      request: {
+        model: 'gpt-4o-mini',
+        messages: Array.from({ length: i === 0 ? 130 : 2 }, (_, m) => ({ role: m % 2 ? 'assistant' : 'user', content: `turn ${m} of ${i}` })),
+      },
+      response: {
+        id: 'x',
+        object: 'chat.completion',
+        created: 1_700_001_000 + Math.floor(i / 3),
+        model: 'gpt-4o-mini-2024-07-18',
+        choices: [{ index: 0, message: { role: 'assistant', content: `reply ${i}`, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+        usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+      },
+      id: `chatcmpl-bulk${String(i).padStart(4, '0')}`,
+      requestId: `req_${String(i).padStart(32, '0')}`,
+      metadata: { batch: String(i % 4) },
+      now: 1_700_001_000,
+    }),
+  );
+  await source.store.saveCompletions(project, records);
+  return ids.length + records.length;
+}
+
+interface Proxy {
+  url: string;
+  requests: number;
+  /** Answers given instead of the source's: 429s, 503s and dropped connections. */
+  faults: string[];
+}
+
+/**
+ * A proxy in front of the source that answers 429 with Retry-After now and
+ * then, a 503 once, and drops one connection without answering.
+ */
+async function startFlakyProxy(target: string, delayMs = 0): Promise<Proxy> {
+  const proxy: Proxy = { url: '', requests: 0, faults: [] };
+  const server = createServer((req, res) => {
+    const n = ++proxy.requests;
+    if (n === 2) {
+      proxy.faults.push('429 Retry-After: 1');
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' });
+      res.end(JSON.stringify({ error: { message: 'Rate limit reached', type: 'requests', param: null, code: 'rate_limit_exceeded' } }));
+      return;
+    }
+    if (n % 25 === 0) {
+      proxy.faults.push('429 retry-after-ms: 20');
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after-ms': '20', 'retry-after': '1' });
+      res.end(JSON.stringify({ error: { message: 'Rate limit reached', type: 'requests', param: null, code: 'rate_limit_exceeded' } }));
+      return;
+    }
+    if (n === 6) {
+      proxy.faults.push('503');
+      res.writeHead(503, { 'content-type': 'text/html' });
+      res.end('<html><body>Service Unavailable</body></html>');
+      return;
+    }
+    if (n === 9) {
+      proxy.faults.push('dropped');
+      req.socket.destroy();
+      return;
+    }
+    setTimeout(() => {
+      const forwarded = httpRequest(`${target}${req.url}`, { method: req.method, headers: req.headers }, (upstreamRes) => {
+        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+        upstreamRes.pipe(res);
+      });
+      forwarded.on('error', () => res.destroy());
+      req.pipe(forwarded);
+    }, delayMs);
+  });
+  const listening = await listenOnLoopback(server);
+  closers.push(listening.close);
+  proxy.url = listening.url;
+  return proxy;
+}
+
+async function exportOf(service: Service): Promise<string> {
+  const res = await service.request('/v1/stored-completions/export');
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+async function startCopy(path: string): Promise<Service> {
+  const copy = await startService({ upstreamUrl: upstream.url, databasePath: path });
+  closers.push(() => copy.stop());
+  return copy;
+}
+
+const mirrorArgs = (proxy: Proxy) => ['mirror', '--from', proxy.url, '--source-key', DEFAULT_KEY, '--key', DEFAULT_KEY];
+
+describe('mirror', () => {
+  it('copies everything the source lists, through 429s, a 503 and a dropped connection; a second run copies nothing', async () => {
+    const total = await fillSource();
+    const proxy = await startFlakyProxy(source.origin);
+    const target = join(folder, 'copy.db');
+    const started = Date.now();
+    const run = await runCli(mirrorArgs(proxy), { env: { DATABASE_URL: target } });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(new RegExp(`mirror: ${total} copied, 0 already there`));
+    expect(proxy.faults).toEqual(expect.arrayContaining(['429 Retry-After: 1', '503', 'dropped', '429 retry-after-ms: 20']));
+    expect(run.stderr).toMatch(/retrying \/chat\/completions\S* in 1\.0 s: HTTP 429 \(Rate limit reached\)\n/);
+    expect(Date.now() - started).toBeGreaterThan(1000);
+
+    const copy = await startCopy(target);
+    expect(await exportOf(copy)).toBe(await exportOf(source));
+    for (const path of ['/v1/chat/completions/chatcmpl-bulk0000/messages?limit=100', '/v1/chat/completions?limit=100&order=desc', '/v1/chat/completions/chatcmpl-stream-1']) {
+      expect(await (await copy.request(path)).text()).toBe(await (await source.request(path)).text());
+    }
+
+    const again = await runCli(mirrorArgs(proxy), { env: { DATABASE_URL: target } });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(new RegExp(`mirror: 0 copied, ${total} already there`));
+  });
+
+  it('interrupted midway, continues when run again and stores nothing twice', async () => {
+    const total = await fillSource();
+    const proxy = await startFlakyProxy(source.origin, 5);
+    const target = join(folder, 'copy.db');
+    const killed = await runCli(mirrorArgs(proxy), {
+      env: { DATABASE_URL: target },
+      onSpawn: (child) => {
+        const timer = setInterval(() => {
+          // Past the first list page and a good part of its messages: the second page is under way.
+          if (proxy.requests > 140) {
+            clearInterval(timer);
+            child.kill('SIGKILL');
+          }
+        }, 5);
+      },
+    });
+    expect(killed.code).toBe(null);
+
+    const copy = await startCopy(target);
+    const partial = (await exportOf(copy)).split('\n').filter(Boolean).length;
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(total);
+    await copy.stop();
+    closers.pop();
+
+    const resumed = await runCli(mirrorArgs(proxy), { env: { DATABASE_URL: target } });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(new RegExp(`mirror: ${total - partial} copied, ${partial} already there`));
+    const whole = await startCopy(target);
+    expect(await exportOf(whole)).toBe(await exportOf(source));
+  });
+
+  it('copies only what the filters and --since select', async () => {
+    await fillSource();
+    const proxy = await startFlakyProxy(source.origin);
+    const target = join(folder, 'copy.db');
+    const run = await runCli([...mirrorArgs(proxy), '--metadata', 'batch=2', '--since', '1700001040'], { env: { DATABASE_URL: target } });
+    expect(run.code, run.stderr).toBe(0);
+    const copy = await startCopy(target);
+    const expected = (await (await source.request('/v1/stored-completions/export?metadata[batch]=2&created_after=1700001040')).text());
+    expect(expected.split('\n').filter(Boolean).length).toBe(30);
+    expect(await exportOf(copy)).toBe(expected);
+  });
+
+  it('stops with a clear message and exit code 1 when the source refuses the key', async () => {
+    const guarded = await startService({ upstreamUrl: upstream.url, env: { API_KEYS: 'sk-right-key-000:team' } });
+    closers.push(() => guarded.close());
+    const run = await runCli(['mirror', '--from', guarded.baseURL, '--source-key', 'sk-wrong-key-999', '--key', DEFAULT_KEY], {
+      env: { DATABASE_URL: join(folder, 'copy.db') },
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      'stored-completions mirror: the source refused --source-key (HTTP 401: Incorrect API key provided: sk-wr*******-999. You can find your API key at https://platform.openai.com/account/api-keys.)\n' +
+        'stopped after 0 copied (they stay; run again to continue)\n',
+    );
+  });
+
+  it('says so when the source answers HTML instead of the API', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end('<!doctype html><html><body>Welcome</body></html>');
+    });
+    const site = await listenOnLoopback(server);
+    closers.push(site.close);
+    const run = await runCli(['mirror', '--from', site.url, '--source-key', 'sk-x', '--key', DEFAULT_KEY], { env: { DATABASE_URL: join(folder, 'copy.db') } });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /^stored-completions mirror: the source answered http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions with an HTML page \(HTTP 200\), not OpenAI's API: --from must be the API's base URL, such as https:\/\/api\.openai\.com\/v1\n/,
+    );
+  });
+});
