@@ -27,7 +27,8 @@ function formatFields(fields: Record<string, string | number>, startedAt: number
 export function createProgress(stream: Writable & { isTTY?: boolean }, label: string): Progress {
   const terminal = stream.isTTY === true;
   const startedAt = performance.now();
-  let lastShown = -Infinity;
+  // A plain line only once the work has lasted a while: a short run prints its summary alone.
+  let lastShown = terminal ? -Infinity : startedAt;
   let drawn = false;
   const clear = () => {
     if (drawn) stream.write('\r\x1b[K');

@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import { type ExportItem, formatLine, type SkipReason } from '../src/export/formats.ts';
+import type { Json } from '../src/json.ts';
+import { toCompletionRecord } from '../src/wire.ts';
+
+/** An export item as the store would hand it over, from a request and the provider's reply. */
+function item(request: Json, choices: Json[], metadata: Record<string, string> = {}): ExportItem {
+  const record = toCompletionRecord({
+    request: { model: 'gpt-4o', ...request },
+    response: { id: 'chatcmpl-1', object: 'chat.completion', created: 1_700_000_000, model: 'gpt-4o-2024-08-06', choices },
+    id: 'chatcmpl-1',
+    requestId: 'req_1',
+    metadata,
+    now: 1_700_000_000,
+  });
+  return {
+    completion: { id: record.id, body: record.body, metadata: JSON.stringify(record.metadata), choices: record.choices.join(',') },
+    messages: record.messages.map((body, idx) => ({ idx, body })),
+  };
+}
+
+const reply = (message: Json, finish_reason = 'stop', index = 0): Json => ({ index, message: { role: 'assistant', refusal: null, ...message }, logprobs: null, finish_reason });
+
+const ROLES = new Set(['system', 'user', 'assistant', 'tool', 'function']);
+const MESSAGE_KEYS = new Set(['role', 'content', 'name', 'function_call', 'tool_calls', 'tool_call_id', 'weight']);
+
+/**
+ * The rules OpenAI's fine-tuning upload checks for a chat example (its data
+ * preparation guide): known keys and roles, content on every message but an
+ * assistant's tool call, the assistant last, every tool call answered by a tool
+ * message before the conversation moves on, and `tools` when tools are used.
+ */
+function finetuneProblems(line: string): string[] {
+  const problems: string[] = [];
+  const example = JSON.parse(line) as Json;
+  for (const key of Object.keys(example)) if (!['messages', 'tools', 'parallel_tool_calls'].includes(key)) problems.push(`unknown key ${key}`);
+  const messages = example.messages as Json[];
+  if (!Array.isArray(messages) || messages.length === 0) return [...problems, 'no messages'];
+  const open = new Set<unknown>();
+  let usesTools = false;
+  messages.forEach((m, i) => {
+    if (!ROLES.has(m.role as string)) problems.push(`message ${i}: role ${String(m.role)}`);
+    for (const key of Object.keys(m)) if (!MESSAGE_KEYS.has(key)) problems.push(`message ${i}: key ${key}`);
+    const calls = Array.isArray(m.tool_calls) ? (m.tool_calls as Json[]) : [];
+    if (m.content === undefined && calls.length === 0) problems.push(`message ${i}: no content`);
+    if (m.content !== undefined && typeof m.content !== 'string' && !Array.isArray(m.content)) problems.push(`message ${i}: content type`);
+    if (m.role === 'tool') {
+      if (!open.delete(m.tool_call_id)) problems.push(`message ${i}: tool result without its call`);
+    } else if (open.size > 0) {
+      problems.push(`message ${i}: tool calls left unanswered`);
+    }
+    if (calls.length > 0) usesTools = true;
+    if (i < messages.length - 1) for (const call of calls) open.add(call.id);
+  });
+  if (messages.at(-1)!.role !== 'assistant') problems.push('last message is not the assistant');
+  if (usesTools && !Array.isArray(example.tools)) problems.push('tool calls without tools');
+  return problems;
+}
+
+function finetune(source: ExportItem, choice = 0): string {
+  const formatted = formatLine(source, { format: 'finetune', choice });
+  if (!('line' in formatted)) throw new Error(`skipped: ${formatted.skipped}`);
+  expect(finetuneProblems(formatted.line)).toEqual([]);
+  return formatted.line;
+}
+
+const weather = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } };
+const call = (id: string, city: string) => ({ id, type: 'function', function: { name: 'get_weather', arguments: JSON.stringify({ city }) } });
+
+describe('finetune lines', () => {
+  it('are the input messages as sent, then the reply', () => {
+    const line = finetune(
+      item({ messages: [{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Hi', name: 'ann' }] }, [reply({ content: 'Hello!' })]),
+    );
+    expect(JSON.parse(line)).toEqual({
+      messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi', name: 'ann' }, { role: 'assistant', content: 'Hello!' }],
+    });
+  });
+
+  it('keep content parts (images by URL) as parts', () => {
+    const parts = [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: 'https://example.com/a.png' } }];
+    const line = finetune(item({ messages: [{ role: 'user', content: parts }] }, [reply({ content: 'A cat.' })]));
+    expect(JSON.parse(line).messages[0]).toEqual({ role: 'user', content: parts });
+  });
+
+  it('keep tool calls with their results, and the tools', () => {
+    const line = finetune(
+      item(
+        {
+          tools: [weather],
+          messages: [
+            { role: 'user', content: 'Paris and Oslo?' },
+            { role: 'assistant', content: null, tool_calls: [call('c1', 'Paris'), call('c2', 'Oslo')] },
+            { role: 'tool', tool_call_id: 'c1', content: '21' },
+            { role: 'tool', tool_call_id: 'c2', content: '12' },
+          ],
+        },
+        [reply({ content: 'Paris 21, Oslo 12.' })],
+      ),
+    );
+    expect(JSON.parse(line)).toEqual({
+      messages: [
+        { role: 'user', content: 'Paris and Oslo?' },
+        { role: 'assistant', tool_calls: [call('c1', 'Paris'), call('c2', 'Oslo')] },
+        { role: 'tool', tool_call_id: 'c1', content: '21' },
+        { role: 'tool', tool_call_id: 'c2', content: '12' },
+        { role: 'assistant', content: 'Paris 21, Oslo 12.' },
+      ],
+      tools: [weather],
+    });
+  });
+
+  it('end with a tool call when that is the reply', () => {
+    const line = finetune(item({ tools: [weather], messages: [{ role: 'user', content: 'Oslo?' }] }, [reply({ content: null, tool_calls: [call('c9', 'Oslo')] }, 'tool_calls')]));
+    expect(JSON.parse(line).messages.at(-1)).toEqual({ role: 'assistant', tool_calls: [call('c9', 'Oslo')] });
+  });
+
+  it('take the choice asked for', () => {
+    const source = item({ n: 2, messages: [{ role: 'user', content: 'Hi' }] }, [reply({ content: 'first' }), reply({ content: 'second' }, 'stop', 1)]);
+    expect(JSON.parse(finetune(source, 1)).messages.at(-1)).toEqual({ role: 'assistant', content: 'second' });
+  });
+
+  const user = [{ role: 'user', content: 'Hi' }];
+  const skips: [SkipReason, ExportItem, number?][] = [
+    ['missing_choice', item({ messages: user }, [reply({ content: 'only one' })]), 1],
+    ['empty_reply', item({ messages: user }, [reply({ content: '' })])],
+    ['empty_reply', item({ messages: user }, [reply({ content: null })])],
+    ['refusal', item({ messages: user }, [reply({ content: null, refusal: "I can't help with that." })])],
+    ['length', item({ messages: user }, [reply({ content: 'It all began' }, 'length')])],
+    ['content_filter', item({ messages: user }, [reply({ content: 'Well' }, 'content_filter')])],
+    [
+      'unpaired_tool_call',
+      item({ tools: [weather], messages: [{ role: 'user', content: 'Oslo?' }, { role: 'assistant', content: null, tool_calls: [call('c1', 'Oslo')] }, { role: 'user', content: 'Well?' }] }, [
+        reply({ content: 'Sorry.' }),
+      ]),
+    ],
+    ['unpaired_tool_call', item({ tools: [weather], messages: [{ role: 'user', content: 'x' }, { role: 'tool', tool_call_id: 'nope', content: '1' }] }, [reply({ content: 'ok' })])],
+    ['tools_missing', item({ messages: [{ role: 'user', content: 'Oslo?' }] }, [reply({ content: null, tool_calls: [call('c1', 'Oslo')] }, 'tool_calls')])],
+  ];
+  it.each(skips)('are skipped for %s', (reason, source, choice = 0) => {
+    expect(formatLine(source, { format: 'finetune', choice })).toEqual({ skipped: reason });
+  });
+});
+
+describe('eval lines', () => {
+  it('carry the id, model, input, reply text and metadata', () => {
+    const source = item({ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }] }, [reply({ content: 'Hello!' })], { env: 'prod' });
+    const formatted = formatLine(source, { format: 'eval', choice: 0 });
+    expect(formatted).toEqual({
+      line: JSON.stringify({
+        item: {
+          id: 'chatcmpl-1',
+          model: 'gpt-4o-2024-08-06',
+          input: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }],
+          output: 'Hello!',
+          metadata: { env: 'prod' },
+        },
+      }),
+    });
+  });
+
+  it('are written for every completion, an empty output when the reply has no text', () => {
+    const formatted = formatLine(item({ messages: [{ role: 'user', content: 'Hi' }] }, [reply({ content: null, refusal: 'No.' })]), { format: 'eval', choice: 0 });
+    const line = JSON.parse((formatted as { line: string }).line) as { item: Json };
+    expect(Object.keys(line)).toEqual(['item']);
+    expect(Object.keys(line.item)).toEqual(['id', 'model', 'input', 'output', 'metadata']);
+    expect(line.item.output).toBe('');
+  });
+});
