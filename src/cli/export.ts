@@ -75,12 +75,11 @@ export const exportCommand = defineCommand({
       const project = await resolveProject(config, store, values);
       const out = values.out === undefined ? context.stdout : createWriteStream(values.out);
       if (values.out !== undefined) {
-        await Promise.race([
-          once(out, 'open'),
-          once(out, 'error').then(([err]) => {
-            throw new CliError(`--out: cannot write ${values.out}: ${(err as Error).message}`);
-          }),
-        ]);
+        try {
+          await once(out, 'open');
+        } catch (err) {
+          throw new CliError(`--out: cannot write ${values.out}: ${(err as Error).message}`);
+        }
       }
       const progress = createProgress(context.stderr, 'export');
       const tally = newTally();

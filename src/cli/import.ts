@@ -33,13 +33,12 @@ Example:
 async function openInput(path: string, stdin: Readable): Promise<Readable> {
   if (path === '-') return stdin;
   const stream = createReadStream(path);
-  await Promise.race([
-    once(stream, 'open'),
-    once(stream, 'error').then(([err]) => {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new CliError(code === 'ENOENT' ? `no such file: ${path}` : `cannot read ${path}: ${(err as Error).message}`);
-    }),
-  ]);
+  try {
+    await once(stream, 'open');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CliError(code === 'ENOENT' ? `no such file: ${path}` : `cannot read ${path}: ${(err as Error).message}`);
+  }
   return stream;
 }
 

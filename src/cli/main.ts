@@ -1,59 +1,11 @@
-import { ConfigError, loadConfig, type Config } from '../config.ts';
-import type { Command, CommandContext } from './command.ts';
-import { CliError } from './errors.ts';
-import { exportCommand } from './export.ts';
-import { importCommand } from './import.ts';
-import { mirrorCommand } from './mirror.ts';
+import { runCli } from './run-cli.ts';
 
-/**
- * `stored-completions <command> [options]`: the operator's tool. It reads the
- * service's own configuration (DATABASE_URL, API_KEYS, ...) and works on the
- * same database while the service runs.
- */
+/** The command-line tool's entry: the only file of src/cli/ with side effects. */
 
-const COMMANDS: Command[] = [exportCommand, importCommand, mirrorCommand];
+// `export ... | head` closes the pipe early: that is the reader's choice, not an error worth a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(0);
+});
 
-function overview(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
-  return `Usage: stored-completions <command> [options]
-
-Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
-
-It reads the service's configuration from the environment (DATABASE_URL, API_KEYS, ...).
-\`stored-completions <command> --help\` shows a command's options and an example.`;
-}
-
-/** Runs one command line; returns the exit code. */
-export async function main(argv: string[], streams: Omit<CommandContext, 'config'>): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    streams.stdout.write(`${overview()}\n`);
-    return name === undefined ? 2 : 0;
-  }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
-    streams.stderr.write(`stored-completions: unknown command '${name}'\n\n${overview()}\n`);
-    return 2;
-  }
-  let config: Config | undefined;
-  const context: CommandContext = { ...streams, config: () => (config ??= loadConfig()) };
-  try {
-    await command.run(rest, context);
-    return 0;
-  } catch (err) {
-    if (err instanceof CliError) {
-      streams.stderr.write(`stored-completions ${name}: ${err.message}\n`);
-      if (err.exitCode === 2) streams.stderr.write(`(stored-completions ${name} --help shows the options)\n`);
-      return err.exitCode;
-    }
-    if (err instanceof ConfigError) {
-      streams.stderr.write(`${err.message}\n`);
-      return 1;
-    }
-    throw err;
-  }
-}
-
-const code = await main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
-process.exitCode = code;
+process.exitCode = await runCli(process.argv.slice(2), undefined, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });

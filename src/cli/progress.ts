@@ -51,7 +51,8 @@ export function createProgress(stream: Writable & { isTTY?: boolean }, label: st
     note(text) {
       clear();
       stream.write(`${text}\n`);
-      lastShown = -Infinity;
+      // On a terminal the progress line is redrawn below the note at once.
+      if (terminal) lastShown = -Infinity;
     },
     finish(summary) {
       clear();

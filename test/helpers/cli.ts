@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { runCli as runCliHere } from '../../src/cli/run-cli.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -42,4 +44,27 @@ export function runCli(args: string[], options: CliOptions): Promise<CliResult> 
     child.on('error', reject);
     child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
   });
+}
+
+/**
+ * The same command run inside the test process (the same code as bin/ runs,
+ * without the second or two a process takes to start): for checking messages
+ * and outcomes where being a separate process does not matter.
+ */
+export async function runCliInProcess(args: string[], options: Omit<CliOptions, 'onSpawn'>): Promise<CliResult> {
+  const collect = () => {
+    const stream = new PassThrough();
+    let text = '';
+    stream.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+    return { stream, text: () => text };
+  };
+  const stdout = collect();
+  const stderr = collect();
+  const code = await runCliHere(args, options.env, {
+    stdin: Readable.from([options.input ?? '']),
+    stdout: stdout.stream,
+    stderr: stderr.stream,
+  });
+  await new Promise((resolveLater) => setImmediate(resolveLater));
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
 }

@@ -1,0 +1,56 @@
+import { ConfigError, loadConfig, type Config } from '../config.ts';
+import type { Command, CommandContext } from './command.ts';
+import { CliError } from './errors.ts';
+import { exportCommand } from './export.ts';
+import { importCommand } from './import.ts';
+import { mirrorCommand } from './mirror.ts';
+
+/**
+ * `stored-completions <command> [options]`: the operator's tool. It reads the
+ * service's own configuration (DATABASE_URL, API_KEYS, ...) and works on the
+ * same database while the service runs.
+ */
+
+const COMMANDS: Command[] = [exportCommand, importCommand, mirrorCommand];
+
+function overview(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return `Usage: stored-completions <command> [options]
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
+
+It reads the service's configuration from the environment (DATABASE_URL, API_KEYS, ...).
+\`stored-completions <command> --help\` shows a command's options and an example.`;
+}
+
+/** Runs one command line; `env` replaces the process environment as the configuration's source (tests). Returns the exit code. */
+export async function runCli(argv: string[], env: Record<string, string | undefined> | undefined, streams: Omit<CommandContext, 'config'>): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    streams.stdout.write(`${overview()}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    streams.stderr.write(`stored-completions: unknown command '${name}'\n\n${overview()}\n`);
+    return 2;
+  }
+  let config: Config | undefined;
+  const context: CommandContext = { ...streams, config: () => (config ??= loadConfig(env)) };
+  try {
+    await command.run(rest, context);
+    return 0;
+  } catch (err) {
+    if (err instanceof CliError) {
+      streams.stderr.write(`stored-completions ${name}: ${err.message}\n`);
+      if (err.exitCode === 2) streams.stderr.write(`(stored-completions ${name} --help shows the options)\n`);
+      return err.exitCode;
+    }
+    if (err instanceof ConfigError) {
+      streams.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,138 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli, runCliInProcess } from './helpers/cli.ts';
+
+const EXAMPLES = resolve(import.meta.dirname, '../examples/completions.jsonl');
+const exampleLines = readFileSync(EXAMPLES, 'utf8').trim().split('\n');
+
+let folder: string;
+let env: Record<string, string>;
+
+beforeEach(() => {
+  folder = mkdtempSync(join(tmpdir(), 'cli-input-'));
+  env = { DATABASE_URL: join(folder, 'db.sqlite') };
+});
+afterEach(() => rmSync(folder, { recursive: true, force: true }));
+
+function fileOf(lines: string[]): string {
+  const path = join(folder, 'input.jsonl');
+  writeFileSync(path, `${lines.join('\n')}\n`);
+  return path;
+}
+
+const exported = async () => (await runCliInProcess(['export', '--key', 'sk-a'], { env })).stdout;
+const exportedIds = async () => (await exported()).trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: string }).id);
+const idOf = (line: string) => (JSON.parse(line) as { id: string }).id;
+
+const tooManyPairs = (() => {
+  const value = JSON.parse(exampleLines[2]!) as Record<string, unknown>;
+  value.metadata = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v']));
+  return JSON.stringify(value);
+})();
+const longValue = (() => {
+  const value = JSON.parse(exampleLines[2]!) as Record<string, unknown>;
+  value.metadata = { note: 'x'.repeat(513) };
+  return JSON.stringify(value);
+})();
+const notACompletion = JSON.stringify({ id: 'chatcmpl-x', object: 'list', data: [] });
+
+// Most of these run the tool inside the test process (the same code bin/ runs); those reading standard
+// input or failing on a file run it as its own process, as an operator would.
+describe('import refuses bad lines', () => {
+  it.each([
+    ['not JSON', '{"id": "chatcmpl-broken", ', /^stored-completions import: line 3: not JSON \(.+\)\n/],
+    ['not a completion', notACompletion, /^stored-completions import: line 3: not a completion: expected "object": "chat.completion", got "list"\n/],
+    [
+      'too many metadata pairs',
+      tooManyPairs,
+      /^stored-completions import: line 3: not a completion: Invalid 'metadata': too many properties\. Expected an object with at most 16 properties, but got an object with 17 properties instead\.\n/,
+    ],
+    [
+      'a metadata value too long',
+      longValue,
+      /^stored-completions import: line 3: not a completion: Invalid 'metadata\.note': string too long\. Expected a string with maximum length 512, but got a string with length 513 instead\.\n/,
+    ],
+    ['a message id that is not its position', exampleLines[2]!.replace('-0","role"', '-7","role"'), /^stored-completions import: line 3: not a completion: input_messages\[0\]\.id must be/],
+  ])('stops at %s with its line number; what came before stays', async (_kind, bad, message) => {
+    const run = await runCliInProcess(['import', fileOf([exampleLines[0]!, exampleLines[1]!, bad, exampleLines[3]!]), '--key', 'sk-a'], { env });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr).toMatch(/stopped: 2 stored before it stay, 0 were already there \(--skip-invalid skips bad lines\)\n$/);
+    expect(await exportedIds()).toEqual([idOf(exampleLines[0]!), idOf(exampleLines[1]!)]);
+  });
+
+  it('with --skip-invalid, reports each bad line and stores the rest', async () => {
+    const run = await runCliInProcess(['import', fileOf([exampleLines[0]!, 'nonsense', notACompletion, exampleLines[1]!]), '--key', 'sk-a', '--skip-invalid'], { env });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/^skipped line 2: not JSON .*\nskipped line 3: not a completion: .*\nimport: 2 stored, 0 already there \(skipped\), 2 invalid lines skipped, 4 lines in/);
+    expect(await exportedIds()).toEqual([idOf(exampleLines[0]!), idOf(exampleLines[1]!)]);
+  });
+
+  it('reads standard input with -, and skips ids already stored', async () => {
+    const first = await runCli(['import', '-', '--key', 'sk-a'], { env, input: `${exampleLines.slice(0, 5).join('\n')}\n` });
+    expect(first.code, first.stderr).toBe(0);
+    const again = await runCliInProcess(['import', '-', '--key', 'sk-a'], { env, input: `${exampleLines.join('\n')}\n${exampleLines[0]}\n` });
+    expect(again.stderr).toMatch(new RegExp(`^import: ${exampleLines.length - 5} stored, 6 already there`));
+    expect(await exported()).toBe(readFileSync(EXAMPLES, 'utf8'));
+  });
+
+  it('says so when the file does not exist', async () => {
+    const run = await runCli(['import', join(folder, 'missing.jsonl'), '--key', 'sk-a'], { env });
+    expect(run).toMatchObject({ code: 1, stderr: `stored-completions import: no such file: ${join(folder, 'missing.jsonl')}\n` });
+  });
+});
+
+describe('choosing the project', () => {
+  it('refuses a --key that is not one of API_KEYS, masked as the service masks it', async () => {
+    const run = await runCliInProcess(['import', EXAMPLES, '--key', 'sk-wrong-key-1234'], { env: { ...env, API_KEYS: 'sk-right-key-0000:team' } });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      'stored-completions import: --key: Incorrect API key provided: sk-wr********1234. It is not one of API_KEYS.\n(stored-completions import --help shows the options)\n',
+    );
+  });
+
+  it('sees with --key exactly what the service shows that key, and with --project what its keys see', async () => {
+    const keys = { ...env, API_KEYS: 'sk-right-key-0000:team,sk-other-key-000:team' };
+    expect((await runCliInProcess(['import', EXAMPLES, '--key', 'sk-right-key-0000'], { env: keys })).code).toBe(0);
+    expect((await runCliInProcess(['export', '--key', 'sk-other-key-000'], { env: keys })).stdout).toBe(readFileSync(EXAMPLES, 'utf8'));
+    expect((await runCliInProcess(['export', '--project', 'team', '--limit', '1'], { env: keys })).stdout).toBe(`${exampleLines[0]}\n`);
+    const unknown = await runCliInProcess(['export', '--project', 'teem'], { env: keys });
+    expect(unknown.stderr).toMatch(/^stored-completions export: --project: 'teem' is not a project of API_KEYS \(known: team\)\n/);
+  });
+
+  it('needs one of --key and --project', async () => {
+    const run = await runCliInProcess(['export'], { env });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^stored-completions export: say which project: --key KEY or --project NAME \(one of them\)\n/);
+    const passThrough = await runCliInProcess(['export', '--project', 'x'], { env });
+    expect(passThrough.stderr).toMatch(/--project needs API_KEYS/);
+  });
+});
+
+describe('export', () => {
+  it('filters by model, metadata and created time (ISO dates or seconds), and counts finetune skips by reason', async () => {
+    expect((await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a'], { env })).code).toBe(0);
+    const byModel = await runCliInProcess(['export', '--key', 'sk-a', '--model', 'gpt-4.1-mini', '--metadata', 'app=review-triage'], { env });
+    expect(byModel.stdout.trim().split('\n')).toHaveLength(3);
+    const created = (n: number) => (JSON.parse(exampleLines[n]!) as { created: number }).created;
+    const iso = new Date(created(3) * 1000).toISOString();
+    const range = await runCliInProcess(['export', '--key', 'sk-a', '--created-after', iso, '--created-before', String(created(6))], { env });
+    expect(range.stdout).toBe(`${exampleLines.slice(3, 6).join('\n')}\n`);
+    const finetune = await runCliInProcess(['export', '--key', 'sk-a', '--format', 'finetune', '--out', join(folder, 'train.jsonl')], { env });
+    expect(finetune.code, finetune.stderr).toBe(0);
+    expect(finetune.stderr).toMatch(
+      /^export: 28 lines \(finetune\) from 30 completions in .*; skipped 2: 1 refusal \(the reply is a refusal\), 1 length \(the reply was cut off by the token limit\)\n$/,
+    );
+    expect(readFileSync(join(folder, 'train.jsonl'), 'utf8').trim().split('\n')).toHaveLength(28);
+  });
+
+  it('refuses bad options with a usage error', async () => {
+    const format = await runCliInProcess(['export', '--key', 'sk-a', '--format', 'csv'], { env });
+    expect(format).toMatchObject({ code: 2 });
+    expect(format.stderr).toMatch(/^stored-completions export: --format: expected one of completions, finetune, eval, got 'csv'\n/);
+    const time = await runCliInProcess(['export', '--key', 'sk-a', '--created-after', 'last tuesday'], { env });
+    expect(time.stderr).toMatch(/--created-after: expected Unix seconds or an ISO date/);
+  });
+});
