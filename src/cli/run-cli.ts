@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import type { Command, CommandContext } from './command.ts';
 import { CliError } from './errors.ts';
+import { copyCommand } from './copy.ts';
 import { exportCommand } from './export.ts';
 import { importCommand } from './import.ts';
 import { mirrorCommand } from './mirror.ts';
@@ -11,7 +12,7 @@ import { mirrorCommand } from './mirror.ts';
  * same database while the service runs.
  */
 
-const COMMANDS: Command[] = [exportCommand, importCommand, mirrorCommand];
+const COMMANDS: Command[] = [exportCommand, importCommand, mirrorCommand, copyCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -76,6 +76,13 @@ export interface ListPlan {
   steps: string[];
 }
 
+/** One thing a database holds, as `copy` moves it between databases (and backends). */
+export type DumpItem =
+  | { kind: 'setting'; key: string; value: string }
+  | { kind: 'completion'; project: string; record: CompletionRecord }
+  /** A deleted completion's id and position: it stays taken, and cursors naming it keep working. */
+  | { kind: 'tombstone'; project: string; id: string; created: number };
+
 export interface Store {
   /** Writes one completion and all its rows in one transaction; rejects with CompletionIdTaken when its id is taken. */
   saveCompletion(project: string, record: CompletionRecord): Promise<void>;
@@ -121,6 +128,16 @@ export interface Store {
   checkWritable(): Promise<void>;
   /** For tests and benchmarks: the plan the backend picks for a list query, and which index it walks. */
   explainList(project: string, params: ListParams): Promise<ListPlan>;
+  /**
+   * Everything the database holds (settings, every project's completions with
+   * their storage times, tombstones), in batches of about `batchSize`, read by
+   * keyset so memory stays flat: the source side of `copy`.
+   */
+  dump(batchSize: number): AsyncGenerator<DumpItem[]>;
+  /** Writes dumped items in one transaction: the target side of `copy`. */
+  restore(items: DumpItem[]): Promise<void>;
+  /** True when nothing was ever written (no project, no setting): `copy` only writes into such a database. */
+  isEmpty(): Promise<boolean>;
   /** Releases the database (connections, file handles). */
   close(): Promise<void>;
 }

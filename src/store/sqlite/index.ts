@@ -3,6 +3,7 @@ import type { SqliteDatabase } from '../../db/client.ts';
 import type { ListParams, Metadata } from '../../validation.ts';
 import type { CompletionRecord, CompletionRow, MessageRow, Page, Store } from '../contract.ts';
 import { COMPLETION_COLUMNS, createListQueries } from './list-query.ts';
+import { createDump } from './dump.ts';
 import { listMessagePage } from './messages.ts';
 import { createProjectIds } from './projects.ts';
 import { createStatementCache } from './statements.ts';
@@ -30,6 +31,7 @@ export function createSqliteStore(db: SqliteDatabase): Store {
   const projects = createProjectIds(prepare);
   const rows = createRowWrites(prepare);
   const lists = createListQueries(prepare);
+  const dumps = createDump(db, prepare, projects, rows);
 
   // Calls the unwrapped insert: a nested transaction would cost a SAVEPOINT and RELEASE per completion.
   const saveMany = immediate(
@@ -164,6 +166,9 @@ export function createSqliteStore(db: SqliteDatabase): Store {
       const plan = db.prepare(`EXPLAIN QUERY PLAN ${query.sql}`).all(...query.args) as { detail: string }[];
       return { walked: query.walked, steps: plan.map((r) => r.detail) };
     },
+    dump: (batchSize) => dumps.dump(batchSize),
+    restore: async (items) => dumps.restore(items),
+    isEmpty: async () => dumps.isEmpty(),
     close: async () => {
       if (!db.open) return;
       // Folds the WAL into the main file, so a stopped service is one self-contained file to copy or back up.

@@ -1,0 +1,58 @@
+import { resolve } from 'node:path';
+import { defineCommand } from './command.ts';
+import { CliError, UsageError } from './errors.ts';
+import { parsePositiveInteger } from './options.ts';
+import { createProgress, rate } from './progress.ts';
+import { openStore } from './target.ts';
+
+const HELP = `Usage: stored-completions copy --from DATABASE_URL --to DATABASE_URL [options]
+
+Copies a whole database into an empty one: every project's completions (with
+their ids, storage times and message ids), the ids of deleted completions (so
+old cursors keep working), and the settings, including the secret that turns
+pass-through keys into projects (so every key sees the same completions in the
+copy). It reads one consistent snapshot, so the service may go on running on
+the source. The target must be empty: copy never merges.
+
+Options:
+  --from URL            the source database (a SQLite file path, as DATABASE_URL)
+  --to URL              the target database, created when missing
+  --batch N             completions per transaction (default 1000)
+  -h, --help            this text
+
+Example:
+  stored-completions copy --from ./data/completions.db --to /backup/completions-copy.db`;
+
+export const copyCommand = defineCommand({
+  name: 'copy',
+  summary: 'copy a whole database (every project, tombstones, settings) into an empty one',
+  help: HELP,
+  options: { from: { type: 'string' }, to: { type: 'string' }, batch: { type: 'string' } },
+  async run({ values }, context) {
+    if (values.from === undefined || values.to === undefined) throw new UsageError('--from and --to are both required');
+    if (values.from !== ':memory:' && resolve(values.from) === resolve(values.to)) throw new UsageError('--from and --to name the same database');
+    const batchSize = values.batch === undefined ? 1000 : parsePositiveInteger(values.batch, 'batch');
+    const source = openStore(values.from);
+    try {
+      const target = openStore(values.to);
+      try {
+        if (!(await target.isEmpty())) throw new CliError(`the target ${values.to} already holds data: copy only writes into an empty database`);
+        const progress = createProgress(context.stderr, 'copy');
+        const counts = { completions: 0, tombstones: 0, settings: 0 };
+        const startedAt = performance.now();
+        for await (const batch of source.dump(batchSize)) {
+          await target.restore(batch);
+          for (const item of batch) counts[item.kind === 'completion' ? 'completions' : item.kind === 'tombstone' ? 'tombstones' : 'settings']++;
+          progress.update(counts);
+        }
+        progress.finish(
+          `copy: ${counts.completions} completions, ${counts.tombstones} deleted ids, ${counts.settings} settings in ${rate(counts.completions, startedAt)}`,
+        );
+      } finally {
+        await target.close();
+      }
+    } finally {
+      await source.close();
+    }
+  },
+});

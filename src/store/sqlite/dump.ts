@@ -1,0 +1,115 @@
+import type { SqliteDatabase } from '../../db/client.ts';
+import type { Metadata } from '../../validation.ts';
+import type { CompletionRecord, DumpItem } from '../contract.ts';
+import type { ProjectIds } from './projects.ts';
+import type { Prepare } from './statements.ts';
+import type { createRowWrites } from './writes.ts';
+
+interface DumpedCompletion {
+  seq: number;
+  project: string;
+  id: string;
+  created: number;
+  storedAt: number;
+  model: string;
+  requestedModel: string;
+  metadata: string;
+  body: string;
+}
+
+/** Rows of one completion's child table (choices or input messages) for a range of completions, by completion. */
+function childBodies(prepare: Prepare, table: 'choices' | 'input_messages', seqs: number[]): Map<number, string[]> {
+  const bodies = new Map<number, string[]>();
+  const rows = prepare(
+    `SELECT completion_seq AS seq, body FROM ${table} WHERE completion_seq IN (SELECT value FROM json_each(?)) ORDER BY completion_seq, idx`,
+  ).all(JSON.stringify(seqs)) as { seq: number; body: string }[];
+  for (const { seq, body } of rows) {
+    let list = bodies.get(seq);
+    if (!list) bodies.set(seq, (list = []));
+    list.push(body);
+  }
+  return bodies;
+}
+
+/**
+ * The whole database as dump items, and their restore: `copy` between
+ * databases. Completions are read in storage order (`seq`) a batch at a time,
+ * and written back through the same row writes as any save, so every index
+ * table of the target is rebuilt by its own code.
+ */
+export function createDump(db: SqliteDatabase, prepare: Prepare, projects: ProjectIds, rows: ReturnType<typeof createRowWrites>) {
+  async function* dump(batchSize: number): AsyncGenerator<DumpItem[]> {
+    // One read transaction for the whole dump: in WAL mode it sees one snapshot while the service goes on writing,
+    // so a completion deleted meanwhile cannot arrive both as a completion and as a tombstone.
+    db.exec('BEGIN');
+    try {
+      yield* dumpSnapshot(batchSize);
+    } finally {
+      db.exec('COMMIT');
+    }
+  }
+
+  async function* dumpSnapshot(batchSize: number): AsyncGenerator<DumpItem[]> {
+    const settings = prepare('SELECT key, value FROM settings ORDER BY key').all() as { key: string; value: string }[];
+    if (settings.length > 0) yield settings.map(({ key, value }) => ({ kind: 'setting', key, value }));
+
+    let afterSeq = 0;
+    for (;;) {
+      const page = prepare(
+        `SELECT c.seq, p.name AS project, c.id, c.created, c.stored_at AS storedAt, c.model, c.requested_model AS requestedModel, c.metadata, c.body
+         FROM completions c JOIN projects p ON p.id = c.project_id WHERE c.seq > ? ORDER BY c.seq LIMIT ?`,
+      ).all(afterSeq, batchSize) as DumpedCompletion[];
+      if (page.length === 0) break;
+      const seqs = page.map((c) => c.seq);
+      const choices = childBodies(prepare, 'choices', seqs);
+      const messages = childBodies(prepare, 'input_messages', seqs);
+      yield page.map((c): DumpItem => {
+        const record: CompletionRecord = {
+          id: c.id,
+          created: c.created,
+          storedAt: c.storedAt,
+          model: c.model,
+          requestedModel: c.requestedModel,
+          metadata: JSON.parse(c.metadata) as Metadata,
+          body: c.body,
+          choices: choices.get(c.seq) ?? [],
+          messages: messages.get(c.seq) ?? [],
+        };
+        return { kind: 'completion', project: c.project, record };
+      });
+      afterSeq = page.at(-1)!.seq;
+    }
+
+    let after: { projectId: number; id: string } = { projectId: 0, id: '' };
+    for (;;) {
+      const page = prepare(
+        `SELECT d.project_id AS projectId, p.name AS project, d.id, d.created FROM deleted_completions d JOIN projects p ON p.id = d.project_id
+         WHERE (d.project_id, d.id) > (?, ?) ORDER BY d.project_id, d.id LIMIT ?`,
+      ).all(after.projectId, after.id, batchSize) as { projectId: number; project: string; id: string; created: number }[];
+      if (page.length === 0) break;
+      yield page.map(({ project, id, created }) => ({ kind: 'tombstone', project, id, created }));
+      after = page.at(-1)!;
+    }
+  }
+
+  const restoreAll = db.transaction((items: DumpItem[], projectIdOf: Map<string, number>) => {
+    for (const item of items) {
+      if (item.kind === 'setting') prepare('INSERT INTO settings (key, value) VALUES (?, ?)').run(item.key, item.value);
+      else if (item.kind === 'completion') rows.insertCompletion(projectIdOf.get(item.project)!, item.record);
+      else prepare('INSERT INTO deleted_completions (project_id, id, created) VALUES (?, ?, ?)').run(projectIdOf.get(item.project)!, item.id, item.created);
+    }
+  });
+
+  return {
+    dump,
+    restore(items: DumpItem[]): void {
+      // Projects first, each committed on its own (as every write does), so no cached id comes from a rolled-back transaction.
+      const projectIdOf = new Map<string, number>();
+      for (const item of items) if (item.kind !== 'setting' && !projectIdOf.has(item.project)) projectIdOf.set(item.project, projects.ensure(item.project));
+      restoreAll(items, projectIdOf);
+    },
+    isEmpty(): boolean {
+      return !prepare('SELECT 1 FROM projects UNION ALL SELECT 1 FROM settings LIMIT 1').get();
+    },
+  };
+}
