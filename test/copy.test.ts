@@ -3,25 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, runCliInProcess } from './helpers/cli.ts';
-import { type FakeUpstream, startFakeUpstream } from './helpers/fake-upstream.ts';
+import type { FakeUpstream } from './helpers/fake-upstream.ts';
 import { DEFAULT_KEY, type Service, startService } from './helpers/service.ts';
+import { projectOf, type SourceSetup, useSourceEachTest } from './helpers/source-service.ts';
 import { storeVariety } from './helpers/variety.ts';
 
 let upstream: FakeUpstream;
 let source: Service;
 let folder: string;
+let later: SourceSetup['later'];
 
-beforeEach(async () => {
-  folder = mkdtempSync(join(tmpdir(), 'copy-'));
-  upstream = await startFakeUpstream();
-  source = await startService({ upstreamUrl: upstream.url });
-});
-
-afterEach(async () => {
-  await source.close();
-  await upstream.close();
-  rmSync(folder, { recursive: true, force: true });
-});
+useSourceEachTest((setup) => ({ upstream, source, folder, later } = setup));
 
 const OTHER_KEY = 'sk-test-key-0002';
 

@@ -2,6 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import type { FakeUpstream } from './helpers/fake-upstream.ts';
 import { DEFAULT_KEY, type Service, useServiceEachTest } from './helpers/service.ts';
+import { projectOf } from './helpers/source-service.ts';
 import { toCompletionRecord } from '../src/wire.ts';
 
 let upstream: FakeUpstream;
@@ -101,7 +102,7 @@ describe('get /v1/stored-completions/export', () => {
     await create(DEFAULT_KEY, 'seed', 1_700_000_000);
     const firstLine = (await exportText('')).body;
     const template = JSON.parse(firstLine) as Record<string, unknown>;
-    const projectName = await projectOf(DEFAULT_KEY);
+    const projectName = await projectOf(service, DEFAULT_KEY);
     const padding = 'x'.repeat(4000);
     for (let batch = 0; batch < 10; batch++) {
       await service.store.saveCompletions(
@@ -136,10 +137,3 @@ describe('get /v1/stored-completions/export', () => {
     expect(await gauge()).toBe(0);
   });
 });
-
-/** The project a key sees, as the service derives it (pass-through mode). */
-async function projectOf(key: string): Promise<string> {
-  const { createAuthenticator, loadProjectHashSecret } = await import('../src/auth.ts');
-  const authenticate = createAuthenticator({ apiKeys: undefined, upstreamApiKey: undefined, projectHashSecret: await loadProjectHashSecret(service.store) });
-  return authenticate(`Bearer ${key}`).project;
-}

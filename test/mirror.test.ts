@@ -4,34 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { toCompletionRecord } from '../src/wire.ts';
-import { runCli } from './helpers/cli.ts';
-import { type FakeUpstream, listenOnLoopback, startFakeUpstream } from './helpers/fake-upstream.ts';
+import { runCli, runCliInProcess } from './helpers/cli.ts';
+import { type FakeUpstream, listenOnLoopback } from './helpers/fake-upstream.ts';
 import { DEFAULT_KEY, type Service, startService } from './helpers/service.ts';
+import { projectOf, type SourceSetup, useSourceEachTest } from './helpers/source-service.ts';
 import { storeVariety } from './helpers/variety.ts';
-import { loadProjectHashSecret, createAuthenticator } from '../src/auth.ts';
 
 let upstream: FakeUpstream;
 let source: Service;
 let folder: string;
-const closers: (() => Promise<void>)[] = [];
+let later: SourceSetup['later'];
 
-beforeEach(async () => {
-  folder = mkdtempSync(join(tmpdir(), 'mirror-'));
-  upstream = await startFakeUpstream();
-  source = await startService({ upstreamUrl: upstream.url });
-});
+useSourceEachTest((setup) => ({ upstream, source, folder, later } = setup));
 
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
-  await source.close();
-  await upstream.close();
-  rmSync(folder, { recursive: true, force: true });
-});
-
-async function projectOf(service: Service, key: string): Promise<string> {
-  const authenticate = createAuthenticator({ apiKeys: undefined, upstreamApiKey: undefined, projectHashSecret: await loadProjectHashSecret(service.store) });
-  return authenticate(`Bearer ${key}`).project;
-}
 
 /** The variety through the official client, 240 more written directly (three list pages), one with 130 input messages (two message pages). */
 async function fillSource(): Promise<number> {
@@ -109,7 +94,7 @@ async function startFlakyProxy(target: string, delayMs = 0): Promise<Proxy> {
     }, delayMs);
   });
   const listening = await listenOnLoopback(server);
-  closers.push(listening.close);
+  later(listening.close);
   proxy.url = listening.url;
   return proxy;
 }
@@ -122,7 +107,7 @@ async function exportOf(service: Service): Promise<string> {
 
 async function startCopy(path: string): Promise<Service> {
   const copy = await startService({ upstreamUrl: upstream.url, databasePath: path });
-  closers.push(() => copy.stop());
+  later(() => copy.stop());
   return copy;
 }
 
@@ -170,12 +155,11 @@ describe('mirror', () => {
     });
     expect(killed.code).toBe(null);
 
-    const copy = await startCopy(target);
+    const copy = await startService({ upstreamUrl: upstream.url, databasePath: target });
     const partial = (await exportOf(copy)).split('\n').filter(Boolean).length;
+    await copy.stop();
     expect(partial).toBeGreaterThan(0);
     expect(partial).toBeLessThan(total);
-    await copy.stop();
-    closers.pop();
 
     const resumed = await runCli(mirrorArgs(proxy), { env: { DATABASE_URL: target } });
     expect(resumed.code, resumed.stderr).toBe(0);
@@ -188,7 +172,7 @@ describe('mirror', () => {
     await fillSource();
     const proxy = await startFlakyProxy(source.origin);
     const target = join(folder, 'copy.db');
-    const run = await runCli([...mirrorArgs(proxy), '--metadata', 'batch=2', '--since', '1700001040'], { env: { DATABASE_URL: target } });
+    const run = await runCliInProcess([...mirrorArgs(proxy), '--metadata', 'batch=2', '--since', '1700001040'], { env: { DATABASE_URL: target } });
     expect(run.code, run.stderr).toBe(0);
     const copy = await startCopy(target);
     const expected = (await (await source.request('/v1/stored-completions/export?metadata[batch]=2&created_after=1700001040')).text());
@@ -198,8 +182,8 @@ describe('mirror', () => {
 
   it('stops with a clear message and exit code 1 when the source refuses the key', async () => {
     const guarded = await startService({ upstreamUrl: upstream.url, env: { API_KEYS: 'sk-right-key-000:team' } });
-    closers.push(() => guarded.close());
-    const run = await runCli(['mirror', '--from', guarded.baseURL, '--source-key', 'sk-wrong-key-999', '--key', DEFAULT_KEY], {
+    later(() => guarded.close());
+    const run = await runCliInProcess(['mirror', '--from', guarded.baseURL, '--source-key', 'sk-wrong-key-999', '--key', DEFAULT_KEY], {
       env: { DATABASE_URL: join(folder, 'copy.db') },
     });
     expect(run.code).toBe(1);
@@ -215,8 +199,8 @@ describe('mirror', () => {
       res.end('<!doctype html><html><body>Welcome</body></html>');
     });
     const site = await listenOnLoopback(server);
-    closers.push(site.close);
-    const run = await runCli(['mirror', '--from', site.url, '--source-key', 'sk-x', '--key', DEFAULT_KEY], { env: { DATABASE_URL: join(folder, 'copy.db') } });
+    later(site.close);
+    const run = await runCliInProcess(['mirror', '--from', site.url, '--source-key', 'sk-x', '--key', DEFAULT_KEY], { env: { DATABASE_URL: join(folder, 'copy.db') } });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(
       /^stored-completions mirror: the source answered http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions with an HTML page \(HTTP 200\), not OpenAI's API: --from must be the API's base URL, such as https:\/\/api\.openai\.com\/v1\n/,
