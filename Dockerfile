@@ -30,8 +30,12 @@ COPY --from=build /app/node_modules ./node_modules
 COPY package.json ./
 COPY src ./src
 COPY migrations ./migrations
+COPY bin ./bin
+COPY examples/completions.jsonl ./examples/
 # The database lives on a volume owned by the unprivileged `node` user of the base image.
-RUN mkdir -p /data && chown node:node /data
+# The command-line tool is on PATH: `docker compose exec stored-completions stored-completions export ...`.
+RUN mkdir -p /data && chown node:node /data \
+ && ln -s /app/bin/stored-completions.mjs /usr/local/bin/stored-completions
 USER node
 VOLUME ["/data"]
 EXPOSE 8080
