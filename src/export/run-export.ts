@@ -58,12 +58,14 @@ export async function* exportLines(store: Store, request: ExportRequest, tally: 
       after = completion.id;
       tally.read++;
       // TODO(ext): the list takes created_after/created_before once that lands; until then they are applied here.
-      const created = (JSON.parse(completion.body) as { created: number }).created;
-      if (filters.createdBefore !== undefined && created >= filters.createdBefore) {
-        ended = true;
-        break;
+      if (filters.createdAfter !== undefined || filters.createdBefore !== undefined) {
+        const created = (JSON.parse(completion.body) as { created: number }).created;
+        if (filters.createdBefore !== undefined && created >= filters.createdBefore) {
+          ended = true;
+          break;
+        }
+        if (filters.createdAfter !== undefined && created < filters.createdAfter) continue;
       }
-      if (filters.createdAfter !== undefined && created < filters.createdAfter) continue;
       const formatted = formatLine({ completion, messages: messages.get(completion.id) ?? [] }, request);
       if ('skipped' in formatted) {
         tally.skipped[formatted.skipped] = (tally.skipped[formatted.skipped] ?? 0) + 1;
