@@ -3,10 +3,14 @@ import type { Config } from '../config.ts';
 import { openDatabase } from '../db/client.ts';
 import { ApiError } from '../errors.ts';
 import { createSqliteStore, type Store } from '../store/index.ts';
-import { UsageError } from './errors.ts';
+import { CliError, UsageError } from './errors.ts';
 
 /** The database a command works on, opened as the service opens it (migrations included). */
 export function openStore(databaseUrl: string): Store {
+  // TODO(postgres): open the PostgreSQL backend here once it is on main, as the service does.
+  if (/^postgres(ql)?:\/\//i.test(databaseUrl)) {
+    throw new CliError(`${databaseUrl.replace(/\/\/[^@/]*@/, '//***@')}: this build has no PostgreSQL backend yet`);
+  }
   return createSqliteStore(openDatabase(databaseUrl));
 }
 
