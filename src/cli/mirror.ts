@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createSourceClient, SourceError } from '../mirror/source-client.ts';
 import { type MirrorTally, runMirror } from '../mirror/run-mirror.ts';
 import { defineCommand } from './command.ts';
@@ -12,8 +13,9 @@ Copies every stored completion the source key can list from a server that
 speaks OpenAI's stored-completions API (OpenAI itself, Azure OpenAI, another
 instance of this service) into a project here, with ids, created times,
 metadata, choices, usage, echoed request fields and message ids unchanged.
-Completions the project already has are skipped without being fetched, so a
-mirror that was stopped continues when run again, and duplicates nothing.
+Its position is kept in the database after each page, so a mirror that was
+stopped lists on from there when run again; completions the project already
+has are skipped without being fetched, so nothing is stored twice.
 429 and 5xx answers and dropped connections are retried with backoff (the
 source's Retry-After is honoured); a refused key stops it with exit code 1.
 
@@ -26,6 +28,7 @@ ${PROJECT_HELP}
   --since T             only completions created at or after T (Unix seconds or an ISO date)
   --created-before T    only completions created before T
   --concurrency N       requests in flight at most (default 4)
+  --from-start          list from the start, not from where the last run stopped
   -h, --help            this text
 
 Example:
@@ -46,6 +49,7 @@ export const mirrorCommand = defineCommand({
       'created-after': { type: 'string' },
       'created-before': { type: 'string' },
       concurrency: { type: 'string' },
+      'from-start': { type: 'boolean' },
     },
   async run({ values }, context) {
     if (values.from === undefined) throw new UsageError('--from URL is required (the source API, e.g. https://api.openai.com/v1)');
@@ -65,7 +69,11 @@ export const mirrorCommand = defineCommand({
     try {
       const project = await resolveProject(config, store, values);
       const progress = createProgress(context.stderr, 'mirror');
-      const tally: MirrorTally = { pages: 0, listed: 0, copied: 0, present: 0, vanished: 0, invalid: 0 };
+      const tally: MirrorTally = { pages: 0, listed: 0, copied: 0, present: 0, vanished: 0, invalid: 0, resumed: false };
+      // One position per source, source key, target project and filters; a digest, so no key is stored.
+      const checkpointKey = `mirror_position:${createHash('sha256')
+        .update(JSON.stringify([values.from.replace(/\/+$/, ''), values['source-key'], project, filters]))
+        .digest('base64url')}`;
       let retries = 0;
       const startedAt = performance.now();
       const show = () =>
@@ -85,7 +93,7 @@ export const mirrorCommand = defineCommand({
         },
       });
       try {
-        await runMirror({ source, store, project, filters, concurrency }, tally, { onPage: show, onNote: (text) => progress.note(text) });
+        await runMirror({ source, store, project, filters, concurrency, checkpointKey, fromStart: values['from-start'] === true }, tally, { onPage: show, onNote: (text) => progress.note(text) });
       } catch (err) {
         if (err instanceof SourceError) {
           throw new CliError(`${err.message}\nstopped after ${tally.copied} copied (they stay; run again to continue)`);
@@ -93,7 +101,7 @@ export const mirrorCommand = defineCommand({
         throw err;
       }
       progress.finish(
-        `mirror: ${tally.copied} copied, ${tally.present} already there, ${tally.vanished} deleted at the source meanwhile, ` +
+        `mirror${tally.resumed ? ' (resumed where the last run stopped)' : ''}: ${tally.copied} copied, ${tally.present} already there, ${tally.vanished} deleted at the source meanwhile, ` +
           `${tally.invalid} not storable; ${tally.listed} listed on ${tally.pages} pages, ${retries} retries, ${rate(tally.copied, startedAt)}`,
       );
     } finally {

@@ -7,9 +7,10 @@ import { type SourceClient, SourceError, SourceNotFoundError } from './source-cl
  * Copies every stored completion a source lists into one project of the
  * store: the list paged with `after` in ascending order, each new completion's
  * messages fetched (every page) a few at a time, each list page's completions
- * written in one transaction. Completions the project already has are neither
- * fetched nor written again, so a run that was stopped, run again, goes on
- * where it was and stores nothing twice.
+ * written in one transaction, after which the position is kept in the
+ * store's settings. A run that was stopped, run again, lists on from there;
+ * completions the project already has are neither fetched nor written again,
+ * so nothing is stored twice whichever way it resumes.
  */
 
 export interface MirrorFilters {
@@ -23,6 +24,14 @@ export interface MirrorFilters {
 
 export interface MirrorRequest {
   source: SourceClient;
+  /**
+   * Where this mirror's position is kept in the store's settings (one key per
+   * source, key, project and filters), so a run that was stopped lists on from
+   * the last page it stored instead of from the start; undefined to keep none.
+   */
+  checkpointKey: string | undefined;
+  /** List from the start even when a position was kept (what was copied is still skipped). */
+  fromStart: boolean;
   store: Store;
   project: string;
   filters: MirrorFilters;
@@ -38,6 +47,8 @@ export interface MirrorTally {
   present: number;
   /** Listed, then gone from the source before its messages were read. */
   vanished: number;
+  /** True when the run began at a position an earlier run kept. */
+  resumed: boolean;
   /** Served by the source in a shape this service cannot store as it is (each reported through `onNote`). */
   invalid: number;
 }
@@ -92,8 +103,26 @@ export interface MirrorEvents {
 }
 
 export async function runMirror(request: MirrorRequest, tally: MirrorTally, events: MirrorEvents = {}): Promise<void> {
-  const { source, store, project, filters } = request;
-  let after: string | undefined;
+  const { store, checkpointKey } = request;
+  const saved = checkpointKey === undefined || request.fromStart ? undefined : await store.getSetting(checkpointKey);
+  if (saved !== undefined) {
+    tally.resumed = true;
+    try {
+      await mirrorFrom(request, tally, events, saved);
+      return;
+    } catch (err) {
+      // The completion the position names is gone from the source (a 400 or 404 on `after`): walk from the start instead.
+      if (!(err instanceof SourceError) || (err.status !== 400 && err.status !== 404) || tally.pages > 0) throw err;
+      events.onNote?.(`the source no longer knows the position the last run stopped at (${saved}): listing from the start`);
+      tally.resumed = false;
+    }
+  }
+  await mirrorFrom(request, tally, events, undefined);
+}
+
+async function mirrorFrom(request: MirrorRequest, tally: MirrorTally, events: MirrorEvents, start: string | undefined): Promise<void> {
+  const { source, store, project, filters, checkpointKey } = request;
+  let after = start;
   const now = Math.floor(Date.now() / 1000);
   for (;;) {
     const page = await source.get('/chat/completions', listQuery(filters, after));
@@ -139,8 +168,10 @@ export async function runMirror(request: MirrorRequest, tally: MirrorTally, even
       tally.copied += stored;
       tally.present += skipped.length;
     }
-    events.onPage?.();
     const last = listed.at(-1);
+    // Kept only once the page is stored: a run stopped before that lists this page again.
+    if (checkpointKey !== undefined && last && typeof last.id === 'string') await store.setSetting(checkpointKey, last.id);
+    events.onPage?.();
     if (reachedEnd || page.has_more !== true || !last || typeof last.id !== 'string') return;
     after = last.id;
   }

@@ -117,6 +117,9 @@ export interface Store {
   isIdTaken(project: string, id: string): Promise<boolean>;
   /** A per-database value created on first use and kept from then on (shared by every instance on the database). */
   getOrCreateSetting(key: string, create: () => string): Promise<string>;
+  /** A per-database value that changes (a mirror's position); undefined when never set. */
+  getSetting(key: string): Promise<string | undefined>;
+  setSetting(key: string, value: string): Promise<void>;
   /** For health checks: a trivial query that fails when the database does. */
   ping(): Promise<void>;
   /**

@@ -148,6 +148,10 @@ export function createSqliteStore(db: SqliteDatabase): Store {
       const projectId = projects.find(project);
       return projectId !== undefined && lists.findPosition(projectId, id) !== undefined;
     },
+    getSetting: async (key) => (prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined)?.value,
+    setSetting: async (key, value) => {
+      prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+    },
     getOrCreateSetting: async (key, create) => {
       prepare('INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)').run(key, create());
       return (prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string }).value;
