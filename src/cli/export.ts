@@ -48,6 +48,13 @@ export function describeSkips(tally: ExportTally): string {
   return `; skipped ${total}: ${entries.map(([reason, n]) => `${n} ${reason} (${SKIP_REASONS[reason]})`).join(', ')}`;
 }
 
+/**
+ * Bytes the file stream may hold before the export waits: a few pages, so the
+ * next page is read and formatted while the last one is being written (a
+ * 16 KB default would make every page wait for its own write).
+ */
+const OUT_BUFFER_BYTES = 8 * 1024 * 1024;
+
 async function write(out: Writable, chunk: string): Promise<void> {
   if (!out.write(chunk)) await once(out, 'drain');
 }
@@ -73,7 +80,7 @@ export const exportCommand = defineCommand({
     const store = openStore(config.databaseUrl);
     try {
       const project = await resolveProject(config, store, values);
-      const out = values.out === undefined ? context.stdout : createWriteStream(values.out);
+      const out = values.out === undefined ? context.stdout : createWriteStream(values.out, { highWaterMark: OUT_BUFFER_BYTES });
       if (values.out !== undefined) {
         try {
           await once(out, 'open');

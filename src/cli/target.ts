@@ -11,8 +11,14 @@ export function openStore(databaseUrl: string): Store {
   if (/^postgres(ql)?:\/\//i.test(databaseUrl)) {
     throw new CliError(`${databaseUrl.replace(/\/\/[^@/]*@/, '//***@')}: this build has no PostgreSQL backend yet`);
   }
-  return createSqliteStore(openDatabase(databaseUrl));
+  const db = openDatabase(databaseUrl);
+  // The tool reads and writes once through; the service's 64 MB page cache would only add to its memory.
+  db.pragma(`cache_size = -${CLI_CACHE_KIB}`);
+  return createSqliteStore(db);
 }
+
+/** SQLite page cache of the tool, in KiB. */
+const CLI_CACHE_KIB = 16 * 1024;
 
 /**
  * The project a command acts for: the one `--key` sees through the service
