@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig, type Config } from '../config.ts';
+import { DatabaseOpenError } from '../db/open-errors.ts';
 import type { Command, CommandContext } from './command.ts';
 import { CliError } from './errors.ts';
 import { copyCommand } from './copy.ts';
@@ -48,7 +49,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
       if (err.exitCode === 2) streams.stderr.write(`(stored-completions ${name} --help shows the options)\n`);
       return err.exitCode;
     }
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof DatabaseOpenError) {
       streams.stderr.write(`${err.message}\n`);
       return 1;
     }

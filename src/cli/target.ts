@@ -6,12 +6,12 @@ import { createSqliteStore, type Store } from '../store/index.ts';
 import { CliError, UsageError } from './errors.ts';
 
 /** The database a command works on, opened as the service opens it (migrations included). */
-export function openStore(databaseUrl: string): Store {
+export function openStore(databaseUrl: string, synchronous: Config['sqliteSynchronous'] = 'NORMAL'): Store {
   // TODO(postgres): open the PostgreSQL backend here once it is on main, as the service does.
   if (/^postgres(ql)?:\/\//i.test(databaseUrl)) {
     throw new CliError(`${databaseUrl.replace(/\/\/[^@/]*@/, '//***@')}: this build has no PostgreSQL backend yet`);
   }
-  const db = openDatabase(databaseUrl);
+  const db = openDatabase(databaseUrl, { synchronous });
   // The tool reads and writes once through; the service's 64 MB page cache would only add to its memory.
   db.pragma(`cache_size = -${CLI_CACHE_KIB}`);
   return createSqliteStore(db);

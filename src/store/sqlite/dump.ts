@@ -106,7 +106,7 @@ export function createDump(db: SqliteDatabase, prepare: Prepare, projects: Proje
       // Projects first, each committed on its own (as every write does), so no cached id comes from a rolled-back transaction.
       const projectIdOf = new Map<string, number>();
       for (const item of items) if (item.kind !== 'setting' && !projectIdOf.has(item.project)) projectIdOf.set(item.project, projects.ensure(item.project));
-      restoreAll(items, projectIdOf);
+      restoreAll.immediate(items, projectIdOf);
     },
     isEmpty(): boolean {
       return !prepare('SELECT 1 FROM projects UNION ALL SELECT 1 FROM settings LIMIT 1').get();

@@ -40,7 +40,8 @@ export function createSqliteStore(db: SqliteDatabase): Store {
     }),
   );
 
-  const importMany = db.transaction((projectId: number, records: CompletionRecord[]): { stored: number; skipped: string[] } => {
+  // IMMEDIATE like every write here: the check of taken ids and the inserts happen under the write lock.
+  const importMany = immediate(db.transaction((projectId: number, records: CompletionRecord[]): { stored: number; skipped: string[] } => {
     const skipped: string[] = [];
     const seen = new Set<string>();
     for (const record of records) {
@@ -52,7 +53,7 @@ export function createSqliteStore(db: SqliteDatabase): Store {
       rows.insertCompletion(projectId, record);
     }
     return { stored: records.length - skipped.length, skipped };
-  });
+  }));
 
   function listMessagesOf(project: string, completionIds: string[]): Map<string, MessageRow[]> {
     const messages = new Map<string, MessageRow[]>();
