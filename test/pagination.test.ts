@@ -3,6 +3,7 @@ import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
+import { idsInListOrder, type MadeCompletion } from './helpers/list-order.ts';
 import { startService, type Service } from './helpers/service.ts';
 
 /**
@@ -10,13 +11,7 @@ import { startService, type Service } from './helpers/service.ts';
  * random order, so only the (created, id) keyset can page them right.
  * Read-only tests share this set; tests that delete build their own service.
  */
-interface Made {
-  id: string;
-  created: number;
-  requestedModel: string;
-  model: string;
-  metadata: Record<string, string>;
-}
+type Made = MadeCompletion;
 
 let upstream: FakeUpstream;
 let service: Service;
@@ -61,13 +56,8 @@ afterAll(async () => {
   await upstream.close();
 });
 
-/** The ids the contract says a list returns: matching completions by (created, id), ids compared bytewise. */
 function expectedIds(filter: (m: Made) => boolean, order: 'asc' | 'desc', from: Made[] = made): string[] {
-  const sorted = from
-    .filter(filter)
-    .sort((a, b) => a.created - b.created || Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)))
-    .map((m) => m.id);
-  return order === 'asc' ? sorted : sorted.reverse();
+  return idsInListOrder(from, filter, order);
 }
 
 async function collect(client: OpenAI, query: OpenAI.Chat.Completions.ChatCompletionListParams): Promise<string[]> {

@@ -46,6 +46,14 @@ export const completions = sqliteTable(
      * Not `created`, which is the provider's word and may be 0 or long past.
      */
     storedAt: integer().notNull().default(0),
+    /**
+     * The response's `usage` figures (0 when missing or not an integer), kept apart from `body`
+     * so usage over a filtered walk reads three integers, not a JSON document, and a delete
+     * knows what to take out of `usage_daily`.
+     */
+    promptTokens: integer().notNull().default(0),
+    completionTokens: integer().notNull().default(0),
+    totalTokens: integer().notNull().default(0),
   },
   (t) => [
     uniqueIndex('completions_project_id_idx').on(t.projectId, t.id),
@@ -133,4 +141,26 @@ export const deletedCompletions = sqliteTable(
     created: integer().notNull(),
   },
   (t) => [primaryKey({ columns: [t.projectId, t.id] })],
+);
+
+/**
+ * Completions and tokens per project, UTC day (`floor(created / 86400)`), responded model and
+ * requested model: the usage endpoint's unfiltered and model-filtered figures, read without
+ * touching the completions. Kept in the same transaction as every write, delete and retention
+ * sweep; a row whose count falls to 0 is deleted. The requested model is part of the key because
+ * the `model` filter matches either model, while the figures are reported per responded model.
+ */
+export const usageDaily = sqliteTable(
+  'usage_daily',
+  {
+    projectId: integer().notNull(),
+    day: integer().notNull(),
+    model: text().notNull(),
+    requestedModel: text().notNull(),
+    completions: integer().notNull(),
+    promptTokens: integer().notNull(),
+    completionTokens: integer().notNull(),
+    totalTokens: integer().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.day, t.model, t.requestedModel] })],
 );

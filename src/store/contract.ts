@@ -65,7 +65,7 @@ export interface MessageRow {
 
 /** The index a list query walks in order, and the filter values it walks (none for `completions`). */
 export interface WalkedIndex {
-  table: 'completions' | 'metadata' | 'completion_models';
+  table: 'completions' | 'metadata' | 'completion_models' | 'completion_search';
   args: string[];
 }
 

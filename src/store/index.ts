@@ -1,3 +1,3 @@
 export type { CompletionRecord, CompletionRow, DumpItem, ListPlan, MessageRow, Page, Store, WalkedIndex } from './contract.ts';
 export { CompletionIdTaken } from './contract.ts';
-export { createSqliteStore } from './sqlite/index.ts';
+export { createSqliteStore, type SqliteStoreOptions } from './sqlite/index.ts';

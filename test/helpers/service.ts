@@ -14,7 +14,7 @@ import { type Config, loadConfig } from '../../src/config.ts';
 import { connectionTimeouts } from '../../src/connection-timeouts.ts';
 import { openDatabase, type SqliteDatabase } from '../../src/db/client.ts';
 import { createLogger } from '../../src/logger.ts';
-import { createSqliteStore, type Store } from '../../src/store/index.ts';
+import { createSqliteStore, type SqliteStoreOptions, type Store } from '../../src/store/index.ts';
 import { createUpstream } from '../../src/upstream.ts';
 import { startFakeUpstream, type FakeUpstream } from './fake-upstream.ts';
 
@@ -45,6 +45,8 @@ export interface ServiceOptions {
   databasePath?: string;
   /** A logger of the test's own (to capture its lines); silent by default. */
   logger?: Logger;
+  /** The SQLite store's tuning (tests drive both search strategies on a small database). */
+  storeOptions?: SqliteStoreOptions;
 }
 
 export const DEFAULT_KEY = 'sk-test-key-0001';
@@ -59,7 +61,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     ...options.env,
   });
   const db = openDatabase(config.databaseUrl, { synchronous: config.sqliteSynchronous });
-  const store = createSqliteStore(db);
+  const store = createSqliteStore(db, options.storeOptions);
   const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs, responseLimitBytes: config.upstreamResponseLimitBytes });
   const app = createApp({ store, upstream, config, logger: options.logger ?? createLogger(config.logLevel) });
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', serverOptions: connectionTimeouts(config) }) as Server;

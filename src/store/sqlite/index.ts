@@ -26,11 +26,16 @@ function immediate<A extends unknown[], R>(transaction: Database.Transaction<(..
   return (...args) => transaction.immediate(...args);
 }
 
-export function createSqliteStore(db: SqliteDatabase): Store {
+export interface SqliteStoreOptions {
+  /** Tests lower it to drive both search strategies over a small database (see SEARCH_SORT_THRESHOLD). */
+  searchSortThreshold?: number;
+}
+
+export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOptions = {}): Store {
   const prepare = createStatementCache(db);
   const projects = createProjectIds(prepare);
   const rows = createRowWrites(prepare);
-  const lists = createListQueries(prepare);
+  const lists = createListQueries(prepare, options.searchSortThreshold);
   const dumps = createDump(db, prepare, projects, rows);
 
   // Calls the unwrapped insert: a nested transaction would cost a SAVEPOINT and RELEASE per completion.

@@ -1,6 +1,7 @@
 import { ApiError } from '../../errors.ts';
-import type { ListParams, SortOrder } from '../../validation.ts';
+import type { ListFilters, ListParams, SortOrder } from '../../validation.ts';
 import type { WalkedIndex } from '../contract.ts';
+import { searchWords } from '../derived-fields.ts';
 import type { Prepare } from './statements.ts';
 
 /** A filter the list can walk in (created, id) order, or check for one row. */
@@ -23,6 +24,56 @@ export interface ListQuery {
 export const COMPLETION_COLUMNS = `c.id, c.body, c.metadata,
   (SELECT group_concat(body, ',') FROM (SELECT ch.body FROM choices ch WHERE ch.completion_seq = c.seq ORDER BY ch.idx)) AS choices`;
 
+/**
+ * Below this many matches in the project, a search takes its matches from the full-text index
+ * and sorts them (cost: the matches); from it on, it walks the list's ordered index and asks the
+ * full-text index about each row (cost: the rows walked until a page is full, few when the words
+ * are common). Counting stops at the threshold, so the estimate itself costs at most that many
+ * index entries. Set from `npm run bench` at 1M rows (see bench/README.md).
+ */
+export const SEARCH_SORT_THRESHOLD = 2000;
+
+/** A search's words as an FTS5 query: each word one quoted phrase (quotes doubled), all of them required. */
+export function toFtsQuery(words: string[]): string {
+  return words.map((word) => `"${word.replaceAll('"', '""')}"`).join(' AND ');
+}
+
+/**
+ * The created range and the cursor as conditions on a walked index's (created, id) columns.
+ * The cursor and one side of the range bound the same end of the walk: only the tighter is
+ * kept, so the index range starts where the first row can be, never at the looser bound.
+ */
+function rangeConditions(
+  created: string,
+  id: string,
+  cursor: Position | undefined,
+  order: SortOrder,
+  range: Pick<ListFilters, 'createdAfter' | 'createdBefore'>,
+): { sql: string; args: unknown[] } {
+  let after = range.createdAfter;
+  let before = range.createdBefore;
+  const parts: string[] = [];
+  const args: unknown[] = [];
+  if (cursor && order === 'asc' && (after === undefined || cursor.created >= after)) {
+    parts.push(`(${created}, ${id}) > (?, ?)`);
+    args.push(cursor.created, cursor.id);
+    after = undefined;
+  } else if (cursor && order === 'desc' && (before === undefined || cursor.created < before)) {
+    parts.push(`(${created}, ${id}) < (?, ?)`);
+    args.push(cursor.created, cursor.id);
+    before = undefined;
+  }
+  if (after !== undefined) {
+    parts.push(`${created} >= ?`);
+    args.push(after);
+  }
+  if (before !== undefined) {
+    parts.push(`${created} < ?`);
+    args.push(before);
+  }
+  return { sql: parts.map((part) => ` AND ${part}`).join(''), args };
+}
+
 /** Prefixes a filter's column names with a table alias: `key = ?` -> `w.key = ?`. */
 function qualify(where: string, alias: string): string {
   return where.replace(/(\w+) = \?/g, `${alias}.$1 = ?`);
@@ -41,7 +92,7 @@ function modelFilter(model: string): ListFilter {
  * order and the others are checked per row by a point lookup, so the cost
  * follows the page size, not the table size.
  */
-export function createListQueries(prepare: Prepare) {
+export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH_SORT_THRESHOLD) {
   /** The completion's position, whether it is stored or was deleted; undefined when never stored. */
   function findPosition(projectId: number, id: string): number | undefined {
     const row = prepare(
@@ -68,20 +119,20 @@ export function createListQueries(prepare: Prepare) {
    * the fewest entries. Costs `reach` index steps, whatever the table's size
    * (a count would have to be capped, and two capped counts tell nothing).
    */
-  function findReach(projectId: number, filter: ListFilter, cursor: Position | undefined, order: SortOrder, reach: number) {
-    const direction = order === 'asc' ? 'ASC' : 'DESC';
-    const after = cursor ? ` AND (created, completion_id) ${order === 'asc' ? '>' : '<'} (?, ?)` : '';
+  function findReach(projectId: number, filter: ListFilter, cursor: Position | undefined, params: ListParams, reach: number) {
+    const direction = params.order === 'asc' ? 'ASC' : 'DESC';
+    const bounds = rangeConditions('created', 'completion_id', cursor, params.order, params);
     return prepare(
-      `SELECT created, completion_id AS id FROM ${filter.table} WHERE project_id = ? AND ${filter.where}${after}
+      `SELECT created, completion_id AS id FROM ${filter.table} WHERE project_id = ? AND ${filter.where}${bounds.sql}
        ORDER BY created ${direction}, completion_id ${direction} LIMIT 1 OFFSET ?`,
-    ).get(projectId, ...filter.args, ...(cursor ? [cursor.created, cursor.id] : []), reach - 1) as Position | undefined;
+    ).get(projectId, ...filter.args, ...bounds.args, reach - 1) as Position | undefined;
   }
 
   /** The filters, rarest near the cursor first: the first is walked, the others are checked per row. */
-  function rankFilters(projectId: number, filters: ListFilter[], cursor: Position | undefined, order: SortOrder, reach: number) {
+  function rankFilters(projectId: number, filters: ListFilter[], cursor: Position | undefined, params: ListParams, reach: number) {
     if (filters.length < 2) return filters;
-    const reaches = new Map(filters.map((f) => [f, findReach(projectId, f, cursor, order, reach)]));
-    const sign = order === 'asc' ? -1 : 1;
+    const reaches = new Map(filters.map((f) => [f, findReach(projectId, f, cursor, params, reach)]));
+    const sign = params.order === 'asc' ? -1 : 1;
     // Array.prototype.sort is stable: filters that tie keep the order the query named them in.
     return [...filters].sort((a, b) => {
       const ra = reaches.get(a);
@@ -92,50 +143,75 @@ export function createListQueries(prepare: Prepare) {
     });
   }
 
-  /** The SQL and arguments of a list page, and the index it walks; undefined when the project has stored nothing yet. */
-  function buildListQuery(projectId: number | undefined, params: ListParams): ListQuery | undefined {
+  /** How many completions of the project the search matches, counted up to `cap`. */
+  function countMatches(projectId: number, match: string, cap: number): number {
+    const row = prepare(
+      'SELECT count(*) AS n FROM (SELECT rowid FROM completion_search WHERE completion_search MATCH ? LIMIT ?)',
+    ).get(`project : "${projectId}" AND text : (${match})`, cap) as { n: number };
+    return row.n;
+  }
+
+  /**
+   * The SQL and arguments of a list page, and the index it walks; undefined when nothing can
+   * match (the project has stored nothing yet, or the search has no word).
+   * `columns` are what each row yields (the served completion by default).
+   */
+  function buildListQuery(projectId: number | undefined, params: ListParams, columns = COMPLETION_COLUMNS): ListQuery | undefined {
     const cursor = resolveCursor(projectId, params.after);
     if (projectId === undefined) return undefined;
+    const words = params.search === undefined ? undefined : searchWords(params.search);
+    if (words?.length === 0) return undefined;
+    const match = words && toFtsQuery(words);
 
     const filters: ListFilter[] = params.metadata.map(([k, v]) => metadataFilter(k, v));
     if (params.model !== undefined) filters.push(modelFilter(params.model));
     const direction = params.order === 'asc' ? 'ASC' : 'DESC';
-    const comparison = params.order === 'asc' ? '>' : '<';
     const args: unknown[] = [];
-    let sql: string;
+    let sql = '';
     let walked: WalkedIndex;
-
-    if (filters.length === 0) {
-      walked = { table: 'completions', args: [] };
-      sql = `SELECT ${COMPLETION_COLUMNS} FROM completions c WHERE c.project_id = ?`;
-      args.push(projectId);
-      if (cursor) {
-        sql += ` AND (c.created, c.id) ${comparison} (?, ?)`;
-        args.push(cursor.created, cursor.id);
+    /** Checks each walked row against the filters it does not walk: point lookups in their indexes. */
+    const checkFilters = (checked: ListFilter[], project: string, created: string, id: string) => {
+      for (const filter of checked) {
+        sql += ` AND EXISTS (SELECT 1 FROM ${filter.table} x WHERE x.project_id = ${project} AND ${qualify(filter.where, 'x')}
+          AND x.created = ${created} AND x.completion_id = ${id})`;
+        args.push(...filter.args);
       }
-      sql += ` ORDER BY c.created ${direction}, c.id ${direction} LIMIT ?`;
+    };
+    /** The walked index's (created, id) columns: the range, the cursor and the order apply to them. */
+    let position: [created: string, id: string];
+
+    if (match !== undefined && countMatches(projectId, match, searchSortThreshold) < searchSortThreshold) {
+      // Few matches: take them all from the full-text index (CROSS JOIN keeps it the outer loop) and sort them.
+      walked = { table: 'completion_search', args: words! };
+      sql = `SELECT ${columns} FROM completion_search s CROSS JOIN completions c ON c.seq = s.rowid
+        WHERE s.completion_search MATCH ? AND c.project_id = ?`;
+      args.push(`project : "${projectId}" AND text : (${match})`, projectId);
+      checkFilters(filters, 'c.project_id', 'c.created', 'c.id');
+      position = ['c.created', 'c.id'];
+    } else if (filters.length === 0) {
+      walked = { table: 'completions', args: [] };
+      sql = `SELECT ${columns} FROM completions c WHERE c.project_id = ?`;
+      args.push(projectId);
+      position = ['c.created', 'c.id'];
     } else {
-      const [first, ...checked] = rankFilters(projectId, filters, cursor, params.order, params.limit + 1) as [
-        ListFilter,
-        ...ListFilter[],
-      ];
+      const [first, ...checked] = rankFilters(projectId, filters, cursor, params, params.limit + 1) as [ListFilter, ...ListFilter[]];
       walked = { table: first.table, args: first.args };
       // CROSS JOIN pins the walked index as the outer loop, so rows come out in its order.
-      sql = `SELECT ${COMPLETION_COLUMNS} FROM ${first.table} w
+      sql = `SELECT ${columns} FROM ${first.table} w
         CROSS JOIN completions c ON c.project_id = w.project_id AND c.id = w.completion_id
         WHERE w.project_id = ? AND ${qualify(first.where, 'w')}`;
       args.push(projectId, ...first.args);
-      for (const filter of checked) {
-        sql += ` AND EXISTS (SELECT 1 FROM ${filter.table} x WHERE x.project_id = w.project_id AND ${qualify(filter.where, 'x')}
-          AND x.created = w.created AND x.completion_id = w.completion_id)`;
-        args.push(...filter.args);
-      }
-      if (cursor) {
-        sql += ` AND (w.created, w.completion_id) ${comparison} (?, ?)`;
-        args.push(cursor.created, cursor.id);
-      }
-      sql += ` ORDER BY w.created ${direction}, w.completion_id ${direction} LIMIT ?`;
+      checkFilters(checked, 'w.project_id', 'w.created', 'w.completion_id');
+      position = ['w.created', 'w.completion_id'];
     }
+    if (match !== undefined && walked.table !== 'completion_search') {
+      // Many matches: the walk goes in list order, and each row is one lookup in the full-text index.
+      sql += ' AND EXISTS (SELECT 1 FROM completion_search s WHERE s.completion_search MATCH ? AND s.rowid = c.seq)';
+      args.push(`text : (${match})`);
+    }
+    const bounds = rangeConditions(...position, cursor, params.order, params);
+    sql += `${bounds.sql} ORDER BY ${position[0]} ${direction}, ${position[1]} ${direction} LIMIT ?`;
+    args.push(...bounds.args);
     args.push(params.limit + 1);
     return { sql, args, walked };
   }

@@ -1,5 +1,6 @@
 import type { Metadata } from '../../validation.ts';
 import { CompletionIdTaken, type CompletionRecord } from '../contract.ts';
+import { searchTextOf, tokenCountsOf, utcDayOf, type TokenCounts } from '../derived-fields.ts';
 import type { Prepare } from './statements.ts';
 
 /** What removing a completion needs to know: where its index rows are. */
@@ -11,9 +12,13 @@ export interface StoredPosition {
   model: string;
   requestedModel: string;
   metadata: string;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
 }
 
-export const POSITION_COLUMNS = 'seq, project_id AS projectId, id, created, model, requested_model AS requestedModel, metadata';
+export const POSITION_COLUMNS = `seq, project_id AS projectId, id, created, model, requested_model AS requestedModel, metadata,
+  prompt_tokens AS promptTokens, completion_tokens AS completionTokens, total_tokens AS totalTokens`;
 
 /**
  * The row-level writes of a completion: its row, choices, input messages and
@@ -35,16 +40,38 @@ export function createRowWrites(prepare: Prepare) {
     }
   }
 
+  /** Adds one completion (sign 1) to its day's usage, or takes one out (sign -1); a row that falls to 0 completions goes. */
+  function addUsage(projectId: number, created: number, model: string, requestedModel: string, tokens: TokenCounts, sign: 1 | -1): void {
+    const day = utcDayOf(created);
+    prepare(
+      `INSERT INTO usage_daily (project_id, day, model, requested_model, completions, prompt_tokens, completion_tokens, total_tokens)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT DO UPDATE SET completions = completions + excluded.completions,
+         prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = completion_tokens + excluded.completion_tokens,
+         total_tokens = total_tokens + excluded.total_tokens`,
+    ).run(projectId, day, model, requestedModel, sign, sign * tokens.promptTokens, sign * tokens.completionTokens, sign * tokens.totalTokens);
+    if (sign < 0) {
+      prepare('DELETE FROM usage_daily WHERE project_id = ? AND day = ? AND model = ? AND requested_model = ? AND completions <= 0').run(
+        projectId,
+        day,
+        model,
+        requestedModel,
+      );
+    }
+  }
+
   /** Inserts a completion and its rows; CompletionIdTaken when its id is stored or tombstoned (by any process: the caller's transaction holds the write lock). */
   function insertCompletion(projectId: number, record: CompletionRecord): void {
+    const tokens = tokenCountsOf(record);
     if (prepare('SELECT 1 FROM deleted_completions WHERE project_id = ? AND id = ?').get(projectId, record.id)) {
       throw new CompletionIdTaken(record.id);
     }
     let seq: number;
     try {
       ({ seq } = prepare(
-        `INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body, stored_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+        `INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body, stored_at,
+           prompt_tokens, completion_tokens, total_tokens)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
       ).get(
         projectId,
         record.id,
@@ -54,6 +81,9 @@ export function createRowWrites(prepare: Prepare) {
         JSON.stringify(record.metadata),
         record.body,
         record.storedAt,
+        tokens.promptTokens,
+        tokens.completionTokens,
+        tokens.totalTokens,
       ) as { seq: number });
     } catch (err) {
       // The unique index on (project_id, id) is the final judge of an id stored a moment ago.
@@ -68,6 +98,8 @@ export function createRowWrites(prepare: Prepare) {
     const insertModel = prepare('INSERT INTO completion_models (project_id, model, created, completion_id) VALUES (?, ?, ?, ?)');
     insertModel.run(projectId, record.requestedModel, record.created, record.id);
     if (record.model !== record.requestedModel) insertModel.run(projectId, record.model, record.created, record.id);
+    prepare('INSERT INTO completion_search (rowid, project, text) VALUES (?, ?, ?)').run(seq, projectId, searchTextOf(record));
+    addUsage(projectId, record.created, record.model, record.requestedModel, tokens, 1);
   }
 
   /** Rewrites the metadata map and its index rows. */
@@ -85,6 +117,8 @@ export function createRowWrites(prepare: Prepare) {
     );
     removeModel.run(row.projectId, row.requestedModel, row.created, row.id);
     removeModel.run(row.projectId, row.model, row.created, row.id);
+    prepare('DELETE FROM completion_search WHERE rowid = ?').run(row.seq);
+    addUsage(row.projectId, row.created, row.model, row.requestedModel, row, -1);
     // Choices and input messages go with it through their foreign keys' cascade.
     prepare('DELETE FROM completions WHERE seq = ?').run(row.seq);
   }

@@ -1,0 +1,78 @@
+import { isObject } from '../json.ts';
+import type { CompletionRecord } from './contract.ts';
+
+/**
+ * What every backend derives from a record the same way: the text `search`
+ * looks at, the token counts usage adds up, and the UTC day a completion counts in.
+ */
+
+export interface TokenCounts {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+
+function tokenCount(usage: Record<string, unknown>, field: string): number {
+  const value = usage[field];
+  return Number.isSafeInteger(value) && (value as number) >= 0 ? (value as number) : 0;
+}
+
+/** The response's `usage` figures; a missing, negative or non-integer one counts as 0. */
+export function tokenCountsOf(record: CompletionRecord): TokenCounts {
+  const parsed: unknown = JSON.parse(record.body);
+  const usage = isObject(parsed) && isObject(parsed.usage) ? parsed.usage : {};
+  return {
+    promptTokens: tokenCount(usage, 'prompt_tokens'),
+    completionTokens: tokenCount(usage, 'completion_tokens'),
+    totalTokens: tokenCount(usage, 'total_tokens'),
+  };
+}
+
+/**
+ * The text `search` matches: each input message's `content` (the text of its text parts
+ * when it was an array) and each choice's `content` and `refusal`, one per line.
+ * Tool call arguments, images and audio are not text a person searches for.
+ */
+export function searchTextOf(record: CompletionRecord): string {
+  const texts: string[] = [];
+  for (const json of record.messages) {
+    const item: unknown = JSON.parse(json);
+    if (isObject(item) && typeof item.content === 'string') texts.push(item.content);
+  }
+  for (const json of record.choices) {
+    const choice: unknown = JSON.parse(json);
+    const message = isObject(choice) && isObject(choice.message) ? choice.message : {};
+    if (typeof message.content === 'string') texts.push(message.content);
+    if (typeof message.refusal === 'string') texts.push(message.refusal);
+  }
+  return texts.join('\n');
+}
+
+/** A letter or digit (what full-text indexes keep as tokens; everything else separates them). */
+const WORD_CHARACTER = /[\p{L}\p{N}\p{Co}]/u;
+
+/**
+ * A search as the words that must all occur: split on whitespace, a word without
+ * any letter or digit dropped (`*`, `--`). Empty when nothing is left, which matches nothing.
+ * Each word is matched whole, its punctuation-separated parts side by side ("don't", "e-mail").
+ */
+export function searchWords(search: string): string[] {
+  return search.split(/\s+/u).filter((word) => WORD_CHARACTER.test(word));
+}
+
+const SECONDS_PER_DAY = 86_400;
+
+/** The UTC day a `created` counts in, as days since 1970-01-01 (negative before). */
+export function utcDayOf(created: number): number {
+  return Math.floor(created / SECONDS_PER_DAY);
+}
+
+/** `2026-12-01` for a day number. */
+export function formatUtcDay(day: number): string {
+  return new Date(day * SECONDS_PER_DAY * 1000).toISOString().slice(0, 10);
+}
+
+/** True when a `created_after` / `created_before` bound falls on a UTC day boundary (or is absent). */
+export function isDayBoundary(seconds: number | undefined): boolean {
+  return seconds === undefined || seconds % SECONDS_PER_DAY === 0;
+}
