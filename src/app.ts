@@ -11,6 +11,7 @@ import { createCompletionHandler } from './routes/create-completion.ts';
 import { createExportRoutes } from './routes/export.ts';
 import { createPassthroughHandler } from './routes/passthrough.ts';
 import { createStoredCompletionRoutes } from './routes/stored-completions.ts';
+import { createUsageRoutes } from './routes/usage.ts';
 import type { Store } from './store/index.ts';
 import type { Upstream } from './upstream.ts';
 import { newRequestId } from './wire.ts';
@@ -69,6 +70,7 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
 
   app.post('/v1/chat/completions', createCompletionHandler({ store, upstream, config }));
   app.route('/v1/chat/completions', createStoredCompletionRoutes(store, config.bodyLimitBytes));
+  app.route('/v1/stored-completions/usage', createUsageRoutes(store));
   app.route('/v1/stored-completions', createExportRoutes(store, metrics));
   // Every path under /v1/stored-completions/ is ours: one we do not serve is a 404 here, never a call to the provider.
   app.all('/v1/stored-completions/*', (c) => {

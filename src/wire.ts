@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { CompletionRecord, CompletionRow, MessageRow, Page } from './store/index.ts';
+import type { CompletionRecord, CompletionRow, MessageRow, Page, UsageSummary } from './store/index.ts';
+import { formatUtcDay } from './store/derived-fields.ts';
 import type { Metadata } from './validation.ts';
 import { isObject, type Json } from './json.ts';
 
@@ -156,4 +157,17 @@ export function serializeMessageList(completionId: string, page: Page<MessageRow
 
 export function serializeDeleted(id: string): string {
   return JSON.stringify({ object: 'chat.completion.deleted', id, deleted: true });
+}
+
+/** The usage extension's body (docs/api.md): one item per day and model, and whether the figures were bounded. */
+export function serializeUsage(summary: UsageSummary): string {
+  const data = summary.rows.map((row) => ({
+    day: formatUtcDay(row.day),
+    model: row.model,
+    completions: row.completions,
+    prompt_tokens: row.promptTokens,
+    completion_tokens: row.completionTokens,
+    total_tokens: row.totalTokens,
+  }));
+  return JSON.stringify({ object: 'list', data, truncated: summary.truncated });
 }

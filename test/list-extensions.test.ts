@@ -1,32 +1,18 @@
-import { randomBytes } from 'node:crypto';
 import type OpenAI from 'openai';
 import type { ChatCompletionListParams } from 'openai/resources/chat/completions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fakeCompletion, sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
-import { idsInListOrder, type MadeCompletion } from './helpers/list-order.ts';
+import { idsInListOrder } from './helpers/list-order.ts';
+import { FIRST_CREATED, type Made, matchesSearch, OPERATORS_TEXT, seedSearchable, SPACING } from './helpers/searchable-seed.ts';
 import { startService, type Service } from './helpers/service.ts';
 
 /**
  * The list's extensions (docs/api.md): `created_after` / `created_before` and
  * `search`, alone and with every filter, paged to the end through the official
  * client (its list passes unknown query keys through), and their bad input.
- *
- * 150 completions over about three days, four sharing each second, ids random:
- * words are planted so that `apple` is in every other input, `zebra` in one in
- * 17, `banana` only in some replies, and FTS5's syntax (quotes, `*`, `-`,
- * `NEAR`, `OR`, parentheses) as plain text in one in 10.
+ * The completions are test/helpers/searchable-seed.ts's.
  */
-interface Made extends MadeCompletion {
-  /** Everything search looks at: input message texts and the reply. */
-  text: string;
-}
-
-const COUNT = 150;
-const FIRST_CREATED = 1_767_225_600; // 2026-01-01T00:00:00Z
-const MODELS = ['model-a', 'model-b', 'model-c'];
-const OPERATORS_TEXT = 'she wrote "NEAR" (x OR y) -minus *star* AND col:umn';
-
 let upstream: FakeUpstream;
 let service: Service;
 const made: Made[] = [];
@@ -37,52 +23,6 @@ const made: Made[] = [];
  */
 let walking: Service;
 const walkingMade: Made[] = [];
-
-function inputText(i: number): string {
-  const words = [`question n${i}`];
-  if (i % 2 === 0) words.push('apple');
-  if (i % 17 === 0) words.push('Zebra');
-  if (i % 10 === 3) words.push(OPERATORS_TEXT);
-  if (i % 25 === 1) words.push('Crème brûlée');
-  return words.join(' ');
-}
-
-function replyText(i: number): string {
-  return i % 3 === 0 ? `banana answer ${i}` : `cherry answer ${i}`;
-}
-
-export async function seedSearchable(target: Service, fake: FakeUpstream, into: Made[]): Promise<void> {
-  const replies = new Map<string, string>();
-  fake.handler = (request, res) => {
-    const id = fake.nextIds.shift()!;
-    const completion = fakeCompletion(request.json!, id, fake.created) as { choices: { message: { content: string } }[] };
-    const reply = replies.get(id);
-    if (reply !== undefined) completion.choices[0]!.message.content = reply;
-    sendJson(res, 200, completion);
-  };
-  const client = target.client();
-  for (let i = 0; i < COUNT; i++) {
-    const id = `chatcmpl-${randomBytes(12).toString('base64url')}`;
-    // Four to a second, a second every half hour: about three days of completions.
-    const created = FIRST_CREATED + Math.floor(i / 4) * 1800;
-    const requestedModel = MODELS[i % 3]!;
-    const metadata = { user: `u${i % 4}`, env: i % 2 === 0 ? 'prod' : 'dev' };
-    fake.created = created;
-    fake.nextIds.push(id);
-    replies.set(id, replyText(i));
-    const content = inputText(i);
-    await client.chat.completions.create({
-      model: requestedModel,
-      messages: [
-        { role: 'system', content: 'You answer fruit questions.' },
-        { role: 'user', content: [{ type: 'text', text: content }] },
-      ],
-      store: true,
-      metadata,
-    });
-    into.push({ id, created, requestedModel, model: `${requestedModel}-2024-01-01`, metadata, text: `You answer fruit questions. ${content} ${replyText(i)}` });
-  }
-}
 
 beforeAll(async () => {
   upstream = await startFakeUpstream();
@@ -97,25 +37,6 @@ afterAll(async () => {
   await walking.close();
   await upstream.close();
 });
-
-/** Lowercased words as the search sees them (letters and digits; accents folded). */
-function words(text: string): string[] {
-  return (text.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []);
-}
-
-/**
- * The search's contract: every whitespace-separated word must occur; a word that punctuation
- * splits ("col:umn", "don't") must occur as those tokens side by side; a word without letters
- * or digits is ignored, and a search with none matches nothing.
- */
-function matchesSearch(m: Made, search: string): boolean {
-  const have = words(m.text).join(' ');
-  const wanted = search
-    .split(/\s+/)
-    .map(words)
-    .filter((tokens) => tokens.length > 0);
-  return wanted.length > 0 && wanted.every((tokens) => ` ${have} `.includes(` ${tokens.join(' ')} `));
-}
 
 function expectedIds(filter: (m: Made) => boolean, order: 'asc' | 'desc', from: Made[] = made): string[] {
   return idsInListOrder(from, filter, order);
@@ -133,8 +54,8 @@ async function errorOf(path: string): Promise<{ status: number; body: unknown }>
   return { status: res.status, body: await res.json() };
 }
 
-const AFTER = FIRST_CREATED + 10 * 1800; // completions 40 and later
-const BEFORE = FIRST_CREATED + 30 * 1800; // completions before 120
+const AFTER = FIRST_CREATED + 10 * SPACING; // completions 40 and later
+const BEFORE = FIRST_CREATED + 30 * SPACING; // completions before 120
 
 type Shape = [name: string, query: Record<string, unknown>, filter: (m: Made) => boolean];
 
@@ -215,7 +136,7 @@ describe('get /v1/chat/completions with created_after, created_before and search
   });
 
   it('treats the bounds as inclusive after and exclusive before, to the second', async () => {
-    const second = FIRST_CREATED + 5 * 1800;
+    const second = FIRST_CREATED + 5 * SPACING;
     const ids = await collect(service.client(), { created_after: second, created_before: second + 1 });
     expect(ids).toEqual(expectedIds((m) => m.created === second, 'asc'));
     expect(ids).toHaveLength(4);

@@ -9,8 +9,11 @@ export interface PassthroughDeps {
   bodyLimitBytes: number;
 }
 
-/** Our own resource: a method we do not serve there is our 404, not the provider's business. */
-const OWN_PATH = /^\/v1\/chat\/completions(\/|$)/;
+/**
+ * Our own resources: a method or path we do not serve there is our 404, not the provider's business.
+ * Everything under /v1/stored-completions/ is ours (docs/api.md): never forwarded.
+ */
+const OWN_PATH = /^\/v1\/(chat\/completions|stored-completions)(\/|$)/;
 
 /** The request body as a stream that fails past `limit` bytes, so nothing is buffered and nothing unbounded goes upstream. */
 function limitBody(body: ReadableStream<Uint8Array>, limit: number, onExceeded: () => void): ReadableStream<Uint8Array> {

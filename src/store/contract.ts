@@ -1,4 +1,4 @@
-import type { ListParams, Metadata, PageParams } from '../validation.ts';
+import type { ListFilters, ListParams, Metadata, PageParams } from '../validation.ts';
 
 /**
  * The store's contract: everything the service keeps, behind one backend-neutral
@@ -83,6 +83,25 @@ export type DumpItem =
   /** A deleted completion's id and position: it stays taken, and cursors naming it keep working. */
   | { kind: 'tombstone'; project: string; id: string; created: number };
 
+/** Completions and tokens of one UTC day and one responded model. */
+export interface UsageRow {
+  /** Days since 1970-01-01 UTC: `floor(created / 86400)`. */
+  day: number;
+  /** The model the response named. */
+  model: string;
+  completions: number;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+
+export interface UsageSummary {
+  /** Ordered by day, then model bytewise. */
+  rows: UsageRow[];
+  /** True when more completions matched than a filtered summary adds up: the rows cover the newest ones. */
+  truncated: boolean;
+}
+
 export interface Store {
   /** Writes one completion and all its rows in one transaction; rejects with CompletionIdTaken when its id is taken. */
   saveCompletion(project: string, record: CompletionRecord): Promise<void>;
@@ -99,6 +118,13 @@ export interface Store {
   getCompletion(project: string, id: string): Promise<CompletionRow | undefined>;
   /** One keyset page; an `after` never stored in this project is a 400 (`ApiError`). */
   listCompletions(project: string, params: ListParams): Promise<Page<CompletionRow>>;
+  /**
+   * Completions and tokens per (UTC day of `created`, responded model) of the completions the
+   * list's filters select (missing usage counts 0). Exact from a rollup when filtered at most by
+   * model and a day-aligned range; otherwise added up over at most a bounded number of the newest
+   * matches, `truncated` when more matched.
+   */
+  summarizeUsage(project: string, filters: ListFilters): Promise<UsageSummary>;
   /** Replaces the whole metadata map; undefined when the completion does not exist. */
   updateMetadata(project: string, id: string, metadata: Metadata): Promise<CompletionRow | undefined>;
   /** Deletes and tombstones; false when the completion does not exist. */

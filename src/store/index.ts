@@ -1,3 +1,14 @@
-export type { CompletionRecord, CompletionRow, DumpItem, ListPlan, MessageRow, Page, Store, WalkedIndex } from './contract.ts';
+export type {
+  CompletionRecord,
+  CompletionRow,
+  DumpItem,
+  ListPlan,
+  MessageRow,
+  Page,
+  Store,
+  UsageRow,
+  UsageSummary,
+  WalkedIndex,
+} from './contract.ts';
 export { CompletionIdTaken } from './contract.ts';
 export { createSqliteStore, type SqliteStoreOptions } from './sqlite/index.ts';

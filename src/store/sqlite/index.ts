@@ -7,6 +7,7 @@ import { createDump } from './dump.ts';
 import { listMessagePage } from './messages.ts';
 import { createProjectIds } from './projects.ts';
 import { createStatementCache } from './statements.ts';
+import { createUsageQueries } from './usage.ts';
 import { createRowWrites, POSITION_COLUMNS, type StoredPosition } from './writes.ts';
 
 /**
@@ -29,6 +30,8 @@ function immediate<A extends unknown[], R>(transaction: Database.Transaction<(..
 export interface SqliteStoreOptions {
   /** Tests lower it to drive both search strategies over a small database (see SEARCH_SORT_THRESHOLD). */
   searchSortThreshold?: number;
+  /** Tests lower it to reach a truncated usage summary (see USAGE_WALK_LIMIT). */
+  usageWalkLimit?: number;
 }
 
 export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOptions = {}): Store {
@@ -37,6 +40,7 @@ export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOption
   const rows = createRowWrites(prepare);
   const lists = createListQueries(prepare, options.searchSortThreshold);
   const dumps = createDump(db, prepare, projects, rows);
+  const usage = createUsageQueries(prepare, lists, options.usageWalkLimit);
 
   // Calls the unwrapped insert: a nested transaction would cost a SAVEPOINT and RELEASE per completion.
   const saveMany = immediate(
@@ -138,6 +142,7 @@ export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOption
     importCompletions: async (project, records) => importMany(projects.ensure(project), records),
     getCompletion: async (project, id) => getCompletion(project, id),
     listCompletions: async (project, params) => listCompletions(project, params),
+    summarizeUsage: async (project, filters) => usage.summarize(projects.find(project), filters),
     updateMetadata: async (project, id, metadata) => updateMetadata(project, id, metadata),
     deleteCompletion: async (project, id) => deleteCompletion(project, id),
     deleteExpired: async (storedBefore, batchSize) => deleteExpired(storedBefore, batchSize),
