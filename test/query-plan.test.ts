@@ -67,37 +67,46 @@ const CHOICES_STEPS = [
   'SCAN (subquery-1)',
 ];
 
-function range(order: SortOrder, cursor: boolean, idColumn: string): string {
-  return cursor ? ` AND (created,${idColumn})${order === 'asc' ? '>' : '<'}(?,?)` : '';
+/** The walked index's bounds: the cursor, and with the test's created range its two sides. */
+function range(order: SortOrder, cursor: boolean, idColumn: string, createdRange = false): string {
+  const keyset = `(created,${idColumn})${order === 'asc' ? '>' : '<'}(?,?)`;
+  if (!createdRange) return cursor ? ` AND ${keyset}` : '';
+  // The cursor lies inside the range: it replaces the range's bound on its side of the walk.
+  if (!cursor) return ' AND created>? AND created<?';
+  return order === 'asc' ? ` AND ${keyset} AND created<?` : ` AND created>? AND ${keyset}`;
 }
 
-const SHAPES: { name: string; filter: Partial<ListParams>; walkedSteps: (order: SortOrder, cursor: boolean) => string[] }[] = [
+const SHAPES: {
+  name: string;
+  filter: Partial<ListParams>;
+  walkedSteps: (order: SortOrder, cursor: boolean, createdRange?: boolean) => string[];
+}[] = [
   {
     name: 'no filter',
     filter: {},
-    walkedSteps: (order, cursor) => [`SEARCH c USING INDEX completions_project_created_idx (project_id=?${range(order, cursor, 'id')})`],
+    walkedSteps: (order, cursor, createdRange) => [`SEARCH c USING INDEX completions_project_created_idx (project_id=?${range(order, cursor, 'id', createdRange)})`],
   },
   {
     name: 'model',
     filter: { model: 'gpt-4o' },
-    walkedSteps: (order, cursor) => [
-      `SEARCH w USING COVERING INDEX completion_models_filter_idx (project_id=? AND model=?${range(order, cursor, 'completion_id')})`,
+    walkedSteps: (order, cursor, createdRange) => [
+      `SEARCH w USING COVERING INDEX completion_models_filter_idx (project_id=? AND model=?${range(order, cursor, 'completion_id', createdRange)})`,
       'SEARCH c USING INDEX completions_project_id_idx (project_id=? AND id=?)',
     ],
   },
   {
     name: 'one metadata pair',
     filter: { metadata: [['user', 'u7']] },
-    walkedSteps: (order, cursor) => [
-      `SEARCH w USING COVERING INDEX metadata_filter_idx (project_id=? AND key=? AND value=?${range(order, cursor, 'completion_id')})`,
+    walkedSteps: (order, cursor, createdRange) => [
+      `SEARCH w USING COVERING INDEX metadata_filter_idx (project_id=? AND key=? AND value=?${range(order, cursor, 'completion_id', createdRange)})`,
       'SEARCH c USING INDEX completions_project_id_idx (project_id=? AND id=?)',
     ],
   },
   {
     name: 'two metadata pairs',
     filter: { metadata: [['env', 'prod'], ['user', 'u8']] },
-    walkedSteps: (order, cursor) => [
-      `SEARCH w USING COVERING INDEX metadata_filter_idx (project_id=? AND key=? AND value=?${range(order, cursor, 'completion_id')})`,
+    walkedSteps: (order, cursor, createdRange) => [
+      `SEARCH w USING COVERING INDEX metadata_filter_idx (project_id=? AND key=? AND value=?${range(order, cursor, 'completion_id', createdRange)})`,
       'SEARCH x EXISTS USING COVERING INDEX metadata_filter_idx (project_id=? AND key=? AND value=? AND created=? AND completion_id=?)',
       'SEARCH c USING INDEX completions_project_id_idx (project_id=? AND id=?)',
     ],
@@ -105,27 +114,92 @@ const SHAPES: { name: string; filter: Partial<ListParams>; walkedSteps: (order: 
   {
     name: 'model and a metadata pair',
     filter: { model: 'gpt-4o', metadata: [['user', 'u8']] },
-    walkedSteps: (order, cursor) => [
-      `SEARCH w USING COVERING INDEX metadata_filter_idx (project_id=? AND key=? AND value=?${range(order, cursor, 'completion_id')})`,
+    walkedSteps: (order, cursor, createdRange) => [
+      `SEARCH w USING COVERING INDEX metadata_filter_idx (project_id=? AND key=? AND value=?${range(order, cursor, 'completion_id', createdRange)})`,
       'SEARCH x EXISTS USING COVERING INDEX completion_models_filter_idx (project_id=? AND model=? AND created=? AND completion_id=?)',
       'SEARCH c USING INDEX completions_project_id_idx (project_id=? AND id=?)',
     ],
   },
 ];
 
+/** A walk that starts in a temporary b-tree or scans a table grows with the data. */
+function expectNoSortNorScan(steps: string[]): void {
+  expect(steps.filter((step) => step.includes('TEMP B-TREE'))).toEqual([]);
+  expect(steps.filter((step) => /^SCAN (?!\(subquery-\d+\)$)(?!s EXISTS VIRTUAL TABLE INDEX 0:=M)/.test(step))).toEqual([]);
+}
+
+/** Completions 100 to 299 (CURSOR, 200, lies inside). */
+const CREATED_RANGE = { createdAfter: 1_700_000_050, createdBefore: 1_700_000_150 };
+
+/** A common word (in every completion) is found by the walk and one full-text probe per row. */
+const SEARCH_PROBE = 'SCAN s EXISTS VIRTUAL TABLE INDEX 0:=M2';
+
 describe('list query plans', () => {
   for (const shape of SHAPES) {
     for (const cursor of [false, true]) {
       for (const order of ['asc', 'desc'] as const) {
+        const page = () => params({ ...shape.filter, order, after: cursor ? CURSOR : undefined });
         it(`${shape.name}, ${cursor ? 'after a cursor' : 'first page'}, ${order}: walks one index in order and looks rows up by key`, async () => {
-          const plan = await store.explainList(PROJECT, params({ ...shape.filter, order, after: cursor ? CURSOR : undefined }));
+          const plan = await store.explainList(PROJECT, page());
           expect(plan.steps).toEqual([...shape.walkedSteps(order, cursor), ...CHOICES_STEPS]);
-          expect(plan.steps.filter((step) => step.includes('TEMP B-TREE'))).toEqual([]);
-          expect(plan.steps.filter((step) => /^SCAN (?!\(subquery-\d+\)$)/.test(step))).toEqual([]);
+          expectNoSortNorScan(plan.steps);
+        });
+
+        it(`${shape.name}, ${cursor ? 'after a cursor' : 'first page'}, ${order}, in a created range: the range bounds the same walk`, async () => {
+          const plan = await store.explainList(PROJECT, { ...page(), ...CREATED_RANGE });
+          expect(plan.steps).toEqual([...shape.walkedSteps(order, cursor, true), ...CHOICES_STEPS]);
+          expectNoSortNorScan(plan.steps);
+        });
+
+        it(`${shape.name}, ${cursor ? 'after a cursor' : 'first page'}, ${order}, searching a common word: the same walk, a probe per row`, async () => {
+          const walking = createSqliteStore(db, { searchSortThreshold: 100 });
+          const plan = await walking.explainList(PROJECT, { ...page(), ...CREATED_RANGE, search: 'question' });
+          expect(plan.steps).toEqual([...shape.walkedSteps(order, cursor, true), SEARCH_PROBE, ...CHOICES_STEPS]);
+          expectNoSortNorScan(plan.steps);
         });
       }
     }
   }
+
+  it('drops a cursor looser than the range: the walk starts at the range, not at the cursor', async () => {
+    const early = 'chatcmpl-0010';
+    const asc = await store.explainList(PROJECT, params({ after: early, ...CREATED_RANGE }));
+    expect(asc.steps[0]).toBe('SEARCH c USING INDEX completions_project_created_idx (project_id=? AND created>? AND created<?)');
+    const late = 'chatcmpl-0390';
+    const desc = await store.explainList(PROJECT, params({ after: late, order: 'desc', ...CREATED_RANGE }));
+    expect(desc.steps[0]).toBe('SEARCH c USING INDEX completions_project_created_idx (project_id=? AND created>? AND created<?)');
+  });
+
+  it('searching a rare word takes its few matches from the full-text index and sorts only them', async () => {
+    const walking = createSqliteStore(db, { searchSortThreshold: 100 });
+    for (const filter of [{}, { metadata: [['env', 'prod']] as [string, string][] }]) {
+      const plan = await walking.explainList(PROJECT, params({ ...filter, search: '7', after: CURSOR }));
+      expect(plan.walked).toEqual({ table: 'completion_search', args: ['7'] });
+      expect(plan.steps.slice(0, 2)).toEqual(['SCAN s VIRTUAL TABLE INDEX 0:M2', 'SEARCH c USING INTEGER PRIMARY KEY (rowid=?)']);
+      // The sort is of the matches alone: fewer than the threshold, counted before choosing.
+      expect(plan.steps.at(-1)).toBe('USE TEMP B-TREE FOR ORDER BY');
+    }
+  });
+
+  it('chooses by the count of matches in the project, up to the threshold', async () => {
+    const common = (threshold: number) => createSqliteStore(db, { searchSortThreshold: threshold }).explainList(PROJECT, params({ search: 'question' }));
+    expect((await common(400)).walked).toEqual({ table: 'completions', args: [] });
+    expect((await common(401)).walked).toEqual({ table: 'completion_search', args: ['question'] });
+    // Another project's matches do not count: `question` is in none of project-b's completions.
+    await store.saveCompletion(
+      'project-b',
+      toCompletionRecord({
+        request: { model: 'gpt-4o', messages: [{ role: 'user', content: 'question' }] },
+        response: { id: 'chatcmpl-b', created: 1_700_000_000, model: 'gpt-4o', choices: [] },
+        id: 'chatcmpl-b',
+        requestId: 'req_b',
+        metadata: {},
+        now: 0,
+      }),
+    );
+    const other = await createSqliteStore(db, { searchSortThreshold: 2 }).explainList('project-b', params({ search: 'question' }));
+    expect(other.walked).toEqual({ table: 'completion_search', args: ['question'] });
+  });
 });
 
 describe('which filter a list walks', () => {
