@@ -77,6 +77,16 @@ export function modelOf(n: number): string {
   return MODELS[(n >>> 2) % MODELS.length]!;
 }
 
+/** Planted for the search bench: in half of all completions, and in 1 in 10,000 (both spread evenly over projects). */
+export const COMMON_WORD = 'marigold';
+export const RARE_WORD = 'zyzzyva';
+
+/** The words planted in completion n's prompt: independent of user, env, model and project. */
+function plantedWords(n: number): string {
+  const h = mix(n ^ 0x5bd1e995);
+  return `${h % 2 === 0 ? ` ${COMMON_WORD}` : ''}${Math.floor(h / 2) % 10_000 === 0 ? ` ${RARE_WORD}` : ''}`;
+}
+
 export function projectOf(n: number): string {
   return PROJECTS[n % PROJECTS.length]!;
 }
@@ -90,7 +100,7 @@ export function createGenerator(seed = 1): CompletionGenerator {
   function exchange(n: number) {
     const model = modelOf(n);
     const created = FIRST_CREATED + Math.floor(n / 4);
-    const prompt = userPrompts[n % userPrompts.length]!;
+    const prompt = userPrompts[n % userPrompts.length]! + plantedWords(n);
     const answer = answers[(n * 7) % answers.length]!;
     const request = {
       model,

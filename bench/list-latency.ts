@@ -2,7 +2,7 @@ import type { SqliteDatabase } from '../src/db/client.ts';
 import type { Store } from '../src/store/index.ts';
 import type { ListParams, SortOrder } from '../src/validation.ts';
 import { serializeCompletionList } from '../src/wire.ts';
-import { MODELS, PROJECTS, USER_COUNT } from './data.ts';
+import { COMMON_WORD, MODELS, PROJECTS, RARE_WORD, USER_COUNT } from './data.ts';
 import { percentile, sortedCopy } from './stats.ts';
 
 /**
@@ -22,9 +22,9 @@ export interface ShapeResult {
   items: number;
 }
 
-type Filter = { name: string; params: (variant: number) => Pick<ListParams, 'model' | 'metadata'> };
+type Filter = { name: string; params: (variant: number) => Pick<ListParams, 'model' | 'metadata' | 'search'> };
 
-const FILTERS: Filter[] = [
+export const LIST_FILTERS: Filter[] = [
   { name: 'no filter', params: () => ({ model: undefined, metadata: [] }) },
   { name: 'model', params: (v) => ({ model: MODELS[v % MODELS.length], metadata: [] }) },
   { name: 'user (1 in 1000)', params: (v) => ({ model: undefined, metadata: [['user', userValue(v)]] }) },
@@ -34,6 +34,15 @@ const FILTERS: Filter[] = [
     name: 'env + user',
     params: (v) => ({ model: undefined, metadata: [['env', v % 2 ? 'prod' : 'staging'], ['user', userValue(v)]] }),
   },
+];
+
+/** Search shapes: a word in 1 of 10,000 completions and one in half of them, alone and with a metadata filter. */
+export const SEARCH_FILTERS: Filter[] = [
+  { name: 'search rare (1 in 10000)', params: () => ({ model: undefined, metadata: [], search: RARE_WORD }) },
+  { name: 'search common (1 in 2)', params: () => ({ model: undefined, metadata: [], search: COMMON_WORD }) },
+  { name: 'search rare + env (1 in 2)', params: (v) => ({ model: undefined, metadata: [['env', v % 2 ? 'prod' : 'staging']], search: RARE_WORD }) },
+  { name: 'search common + user (1 in 1000)', params: (v) => ({ model: undefined, metadata: [['user', userValue(v)]], search: COMMON_WORD }) },
+  { name: 'search common + env (1 in 2)', params: (v) => ({ model: undefined, metadata: [['env', v % 2 ? 'prod' : 'staging']], search: COMMON_WORD }) },
 ];
 
 function userValue(variant: number): string {
@@ -61,25 +70,20 @@ export interface LatencyOptions {
   warmup: number;
 }
 
-export function shapeNames(): string[] {
-  const names: string[] = [];
-  for (const filter of FILTERS) {
-    for (const cursor of [false, true]) {
-      for (const order of ['desc', 'asc'] as SortOrder[]) names.push(shapeName(filter.name, cursor, order));
-    }
-  }
-  return names;
-}
-
 function shapeName(filter: string, cursor: boolean, order: SortOrder): string {
   return `${filter}, ${cursor ? 'deep cursor' : 'first page'}, ${order}`;
 }
 
-export async function measureListLatency(db: SqliteDatabase, store: Store, options: LatencyOptions): Promise<ShapeResult[]> {
+export async function measureListLatency(
+  db: SqliteDatabase,
+  store: Store,
+  options: LatencyOptions,
+  filters: Filter[] = LIST_FILTERS,
+): Promise<ShapeResult[]> {
   const project = PROJECTS[0];
   const cursors = deepCursors(db, project);
   const results: ShapeResult[] = [];
-  for (const filter of FILTERS) {
+  for (const filter of filters) {
     for (const withCursor of [false, true]) {
       for (const order of ['desc', 'asc'] as SortOrder[]) {
         const paramsFor = (i: number): ListParams => ({

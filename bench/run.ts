@@ -8,7 +8,8 @@ import { createSqliteStore, type Store } from '../src/store/index.ts';
 import { serializeCompletion, serializeMessageList } from '../src/wire.ts';
 import { createGenerator, LIST_PATH, PROJECTS, seedCompletions } from './data.ts';
 import { runLoad, sequentialLatency, startBenchServer, startInstantUpstream } from './http.ts';
-import { measureListLatency, type ShapeResult } from './list-latency.ts';
+import { measureListLatency, SEARCH_FILTERS, type ShapeResult } from './list-latency.ts';
+import { measureUsageLatency, type UsageShapeResult } from './usage-latency.ts';
 import { markdownTable, round } from './stats.ts';
 
 /**
@@ -98,14 +99,21 @@ async function measure(info: ReturnType<typeof machine>, databasePath: string) {
   const db = openDatabase(databasePath);
   const store = createSqliteStore(db);
   const latencyOptions = quick ? { iterations: 300, warmup: 30 } : { iterations: 2000, warmup: 200 };
+  // Searches and walked usage summaries take milliseconds, not microseconds: fewer rounds say as much.
+  const searchOptions = quick ? { iterations: 50, warmup: 5 } : { iterations: 200, warmup: 20 };
+  const usageOptions = quick ? { iterations: 10, warmup: 2 } : { iterations: 50, warmup: 5 };
 
   const smallSeedSeconds = await seed(store, 0, smallRows);
   log(`seeded ${smallRows} in ${smallSeedSeconds.toFixed(1)} s; measuring list latency`);
   const small = await measureListLatency(db, store, latencyOptions);
+  const smallSearch = await measureListLatency(db, store, searchOptions, SEARCH_FILTERS);
   const fullSeedSeconds = await seed(store, smallRows, rows);
   const seedSeconds = smallSeedSeconds + fullSeedSeconds;
   log(`seeded ${rows} in ${seedSeconds.toFixed(1)} s (${Math.round(rows / seedSeconds)}/s); measuring list latency`);
   const full = await measureListLatency(db, store, latencyOptions);
+  log('measuring search and usage latency');
+  const fullSearch = await measureListLatency(db, store, searchOptions, SEARCH_FILTERS);
+  const usage = await measureUsageLatency(store, usageOptions);
   log('measuring disk');
   const disk = await measureDisk(db, store, databasePath, rows);
   db.close();
@@ -161,6 +169,8 @@ async function measure(info: ReturnType<typeof machine>, databasePath: string) {
       smallRows,
       seeding: { seconds: round(seedSeconds, 1), completionsPerSecond: Math.round(rows / seedSeconds) },
       listLatency: small.map((s, i) => listRow(s, full[i]!)),
+      searchLatency: smallSearch.map((s, i) => listRow(s, fullSearch[i]!)),
+      usageLatency: usage.map((u) => ({ ...u, p50Ms: round(u.p50Ms), p99Ms: round(u.p99Ms) })),
       httpList: {
         connections: 16,
         listRequestsPerSecond: Math.round(listBest),
@@ -237,6 +247,8 @@ interface BenchResults {
   smallRows: number;
   seeding: { seconds: number; completionsPerSecond: number };
   listLatency: ReturnType<typeof listRow>[];
+  searchLatency: ReturnType<typeof listRow>[];
+  usageLatency: UsageShapeResult[];
   httpList: {
     connections: number;
     listRequestsPerSecond: number;
@@ -263,11 +275,10 @@ function report(results: BenchResults) {
   const r = results;
   const k = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
   const lines: string[] = [];
-  lines.push(`List latency, in-process (store + serializer), 20 items a page, ms:`, '');
-  lines.push(
+  const latencyTable = (rows: ReturnType<typeof listRow>[]) =>
     markdownTable(
       ['shape', `p50 @${k(r.smallRows)}`, `p99 @${k(r.smallRows)}`, `p50 @${k(r.rows)}`, `p99 @${k(r.rows)}`, 'p50 ratio', `serialize p50 @${k(r.rows)}`, `items @${k(r.smallRows)}/${k(r.rows)}`],
-      r.listLatency.map((s) => [
+      rows.map((s) => [
         s.shape,
         s.small.p50Ms.toFixed(3),
         s.small.p99Ms.toFixed(3),
@@ -277,8 +288,18 @@ function report(results: BenchResults) {
         s.full.serializeP50Ms.toFixed(3),
         `${s.small.items}/${s.full.items}`,
       ]),
+    );
+  lines.push(`List latency, in-process (store + serializer), 20 items a page, ms:`, '', latencyTable(r.listLatency));
+  lines.push('', `Search latency, in-process, 20 items a page, ms (target < 50 ms @1M):`, '', latencyTable(r.searchLatency));
+  lines.push('', `Usage summary latency @${k(r.rows)}, in-process (store + serializer), ms (rollup target < 20 ms @1M):`, '');
+  lines.push(
+    markdownTable(
+      ['shape', 'source', 'p50', 'p99', 'completions counted', 'truncated'],
+      r.usageLatency.map((u) => [u.shape, u.rollup ? 'rollup' : 'walk', u.p50Ms.toFixed(3), u.p99Ms.toFixed(3), u.completions, String(u.truncated)]),
     ),
   );
+  const worstSearchP99 = Math.max(...r.searchLatency.map((s) => s.full.p99Ms));
+  const worstRollupP99 = Math.max(...r.usageLatency.filter((u) => u.rollup).map((u) => u.p99Ms));
   const worstP99 = Math.max(...r.listLatency.map((s) => s.full.p99Ms));
   // A 1-in-1000 filter cannot fill a page at 10k rows: its ratio compares pages of different sizes.
   const fullPages = r.listLatency.filter((s) => s.small.items === 20 && s.full.items === 20);
@@ -290,6 +311,8 @@ function report(results: BenchResults) {
       [
         [`seeding ${k(r.rows)} completions`, `${r.seeding.seconds} s (${r.seeding.completionsPerSecond}/s)`, '< 60 s for 1M'],
         [`list p99 @${k(r.rows)}, worst shape`, `${worstP99.toFixed(3)} ms`, '< 1 ms'],
+        [`search page p99 @${k(r.rows)}, worst shape`, `${worstSearchP99.toFixed(3)} ms`, '< 50 ms'],
+        [`usage p99 @${k(r.rows)}, unfiltered or by model (rollup), worst shape`, `${worstRollupP99.toFixed(3)} ms`, '< 20 ms'],
         [`list p50 @${k(r.rows)} / @${k(r.smallRows)}, worst shape with full pages at both`, `${worstRatio.toFixed(2)}x`, '<= 1.5x'],
         [
           'HTTP list (20 items) / trivial Hono JSON, 16 connections',

@@ -170,14 +170,26 @@ describe('list query plans', () => {
     expect(desc.steps[0]).toBe('SEARCH c USING INDEX completions_project_created_idx (project_id=? AND created>? AND created<?)');
   });
 
-  it('searching a rare word takes its few matches from the full-text index and sorts only them', async () => {
+  it('searching a rare word sorts the keys of its few matches, then reads one page of rows', async () => {
     const walking = createSqliteStore(db, { searchSortThreshold: 100 });
-    for (const filter of [{}, { metadata: [['env', 'prod']] as [string, string][] }]) {
-      const plan = await walking.explainList(PROJECT, params({ ...filter, search: '7', after: CURSOR }));
+    for (const metadata of [[], [['env', 'prod']]] as [string, string][][]) {
+      const plan = await walking.explainList(PROJECT, params({ metadata, search: '7', after: CURSOR }));
       expect(plan.walked).toEqual({ table: 'completion_search', args: ['7'] });
-      expect(plan.steps.slice(0, 2)).toEqual(['SCAN s VIRTUAL TABLE INDEX 0:M2', 'SEARCH c USING INTEGER PRIMARY KEY (rowid=?)']);
-      // The sort is of the matches alone: fewer than the threshold, counted before choosing.
-      expect(plan.steps.at(-1)).toBe('USE TEMP B-TREE FOR ORDER BY');
+      expect(plan.steps).toEqual([
+        'CO-ROUTINE page',
+        'SCAN s VIRTUAL TABLE INDEX 0:M2',
+        'SEARCH c USING INTEGER PRIMARY KEY (rowid=?)',
+        ...(metadata.length
+          ? ['SEARCH x EXISTS USING COVERING INDEX metadata_filter_idx (project_id=? AND key=? AND value=? AND created=? AND completion_id=?)']
+          : []),
+        // The matches' keys alone: fewer than the threshold, counted before choosing.
+        'USE TEMP B-TREE FOR ORDER BY',
+        'SCAN page',
+        'SEARCH c USING INTEGER PRIMARY KEY (rowid=?)',
+        ...CHOICES_STEPS,
+        // One page, put back in order.
+        'USE TEMP B-TREE FOR ORDER BY',
+      ]);
     }
   });
 

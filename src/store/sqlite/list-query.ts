@@ -181,9 +181,10 @@ export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH
     let position: [created: string, id: string];
 
     if (match !== undefined && countMatches(projectId, match, searchSortThreshold) < searchSortThreshold) {
-      // Few matches: take them all from the full-text index (CROSS JOIN keeps it the outer loop) and sort them.
+      // Few matches: take them all from the full-text index (CROSS JOIN keeps it the outer loop) and sort
+      // their keys; the page's columns are read after the sort, for its rows only (see the end).
       walked = { table: 'completion_search', args: words! };
-      sql = `SELECT ${columns} FROM completion_search s CROSS JOIN completions c ON c.seq = s.rowid
+      sql = `SELECT c.seq FROM completion_search s CROSS JOIN completions c ON c.seq = s.rowid
         WHERE s.completion_search MATCH ? AND c.project_id = ?`;
       args.push(`project : "${projectId}" AND text : (${match})`, projectId);
       checkFilters(filters, 'c.project_id', 'c.created', 'c.id');
@@ -210,9 +211,15 @@ export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH
       args.push(`text : (${match})`);
     }
     const bounds = rangeConditions(...position, cursor, params.order, params);
-    sql += `${bounds.sql} ORDER BY ${position[0]} ${direction}, ${position[1]} ${direction} LIMIT ?`;
+    const orderBy = ` ORDER BY ${position[0]} ${direction}, ${position[1]} ${direction}`;
+    sql += `${bounds.sql}${orderBy} LIMIT ?`;
     args.push(...bounds.args);
     args.push(params.limit + 1);
+    if (walked.table === 'completion_search') {
+      // A sort computes its rows' columns before sorting: the choices subquery and the body would be read
+      // for every match. Sorting the keys first, then reading one page, costs a second sort of one page.
+      sql = `SELECT ${columns} FROM (${sql}) AS page CROSS JOIN completions c ON c.seq = page.seq${orderBy}`;
+    }
     return { sql, args, walked };
   }
 
