@@ -194,6 +194,10 @@ describe('the bound on filtered usage', () => {
       };
       const prod = (m: Made) => m.metadata.env === 'prod';
       expect(await usage('metadata[env]=prod', own)).toEqual({ status: 200, body: { object: 'list', data: expectedUsage(newest(prod, 10)), truncated: true } });
+      // With a search, the most recently stored matches (`mine` is in the order they were stored).
+      const apple = mine.filter((m) => matchesSearch(m, 'apple'));
+      expect(await usage('search=apple', own)).toEqual({ status: 200, body: { object: 'list', data: expectedUsage(apple.slice(-10)), truncated: true } });
+      expect(await usage('search=zebra', own)).toEqual({ status: 200, body: { object: 'list', data: expectedUsage(mine.filter((m) => matchesSearch(m, 'zebra'))), truncated: false } });
       // Exactly at the bound is not truncated.
       const ten = (m: Made) => m.metadata.user === 'u1' && m.created >= mine[112]!.created;
       expect(mine.filter(ten)).toHaveLength(10);

@@ -154,9 +154,15 @@ export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH
   /**
    * The SQL and arguments of a list page, and the index it walks; undefined when nothing can
    * match (the project has stored nothing yet, or the search has no word).
-   * `columns` are what each row yields (the served completion by default).
+   * `columns` are what each row yields (the served completion by default). With
+   * `searchInStoredOrder`, a search reads its matches newest stored first, in the full-text index's
+   * own order, with no sort and no probes: for adding up many rows (usage), not for pages.
    */
-  function buildListQuery(projectId: number | undefined, params: ListParams, columns = COMPLETION_COLUMNS): ListQuery | undefined {
+  function buildListQuery(
+    projectId: number | undefined,
+    params: ListParams,
+    { columns = COMPLETION_COLUMNS, searchInStoredOrder = false } = {},
+  ): ListQuery | undefined {
     const cursor = resolveCursor(projectId, params.after);
     if (projectId === undefined) return undefined;
     const words = params.search === undefined ? undefined : searchWords(params.search);
@@ -180,11 +186,13 @@ export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH
     /** The walked index's (created, id) columns: the range, the cursor and the order apply to them. */
     let position: [created: string, id: string];
 
-    if (match !== undefined && countMatches(projectId, match, searchSortThreshold) < searchSortThreshold) {
+    const fromSearchIndex =
+      match !== undefined && (searchInStoredOrder || countMatches(projectId, match, searchSortThreshold) < searchSortThreshold);
+    if (fromSearchIndex) {
       // Few matches: take them all from the full-text index (CROSS JOIN keeps it the outer loop) and sort
       // their keys; the page's columns are read after the sort, for its rows only (see the end).
       walked = { table: 'completion_search', args: words! };
-      sql = `SELECT c.seq FROM completion_search s CROSS JOIN completions c ON c.seq = s.rowid
+      sql = `SELECT ${searchInStoredOrder ? columns : 'c.seq'} FROM completion_search s CROSS JOIN completions c ON c.seq = s.rowid
         WHERE s.completion_search MATCH ? AND c.project_id = ?`;
       args.push(`project : "${projectId}" AND text : (${match})`, projectId);
       checkFilters(filters, 'c.project_id', 'c.created', 'c.id');
@@ -211,6 +219,11 @@ export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH
       args.push(`text : (${match})`);
     }
     const bounds = rangeConditions(...position, cursor, params.order, params);
+    if (fromSearchIndex && searchInStoredOrder) {
+      sql += `${bounds.sql} ORDER BY s.rowid DESC LIMIT ?`;
+      args.push(...bounds.args, params.limit + 1);
+      return { sql, args, walked };
+    }
     const orderBy = ` ORDER BY ${position[0]} ${direction}, ${position[1]} ${direction}`;
     sql += `${bounds.sql}${orderBy} LIMIT ?`;
     args.push(...bounds.args);

@@ -5,10 +5,11 @@ import type { createListQueries } from './list-query.ts';
 import type { Prepare } from './statements.ts';
 
 /**
- * Most completions a filtered usage summary adds up, newest first; beyond them the summary says
- * `truncated`. 100,000 rows of three integers each: tens of milliseconds (bench/README.md).
+ * Most completions a filtered usage summary adds up; beyond them the summary says `truncated`.
+ * Each costs a few microseconds (a row read, a point lookup per filter): 20,000 keep a filtered
+ * summary near a page load at any database size (bench/README.md has the figures).
  */
-export const USAGE_WALK_LIMIT = 100_000;
+export const USAGE_WALK_LIMIT = 20_000;
 
 /** The UTC day of `created` in SQL, rounding down before 1970 as `utcDayOf` does. */
 const DAY_OF_CREATED = '(created - ((created % 86400) + 86400) % 86400) / 86400';
@@ -18,7 +19,8 @@ const USAGE_COLUMNS = 'c.created AS created, c.model AS model, c.prompt_tokens A
 /**
  * Usage per UTC day and responded model. Unfiltered, model-filtered and day-aligned ranges read
  * the `usage_daily` rollup (cost: days x models). Metadata, search and ranges that cut a day add
- * up the completions themselves through the list's own query, newest first, at most `walkLimit`.
+ * up the completions themselves through the list's own query, at most `walkLimit` of them: the
+ * newest by `created`, or with a search the most recently stored matches.
  */
 export function createUsageQueries(prepare: Prepare, lists: ReturnType<typeof createListQueries>, walkLimit = USAGE_WALK_LIMIT) {
   function fromRollup(projectId: number, filters: ListFilters): UsageSummary {
@@ -44,9 +46,15 @@ export function createUsageQueries(prepare: Prepare, lists: ReturnType<typeof cr
   }
 
   function fromCompletions(projectId: number, filters: ListFilters): UsageSummary {
-    const query = lists.buildListQuery(projectId, { ...filters, after: undefined, order: 'desc', limit: walkLimit }, USAGE_COLUMNS);
+    // With a search, the matches come in the full-text index's order (newest stored first): walking the
+    // list's order would cost a full-text probe per row, thousands of times over.
+    const query = lists.buildListQuery(
+      projectId,
+      { ...filters, after: undefined, order: 'desc', limit: walkLimit },
+      { columns: USAGE_COLUMNS, searchInStoredOrder: true },
+    );
     if (!query) return { rows: [], truncated: false };
-    // The walk yields up to walkLimit + 1 rows, newest first; the extra one only says there is more.
+    // The walk yields up to walkLimit + 1 rows; the extra one only says there is more.
     const rows = prepare(
       `SELECT ${DAY_OF_CREATED} AS day, model, sum(n <= ${walkLimit}) AS completions,
          sum(CASE WHEN n <= ${walkLimit} THEN p ELSE 0 END) AS promptTokens,
