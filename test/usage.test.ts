@@ -205,6 +205,13 @@ describe('the bound on filtered usage', () => {
         status: 200,
         body: { object: 'list', data: expectedUsage(mine.filter(ten)), truncated: false },
       });
+      // A range that cuts a day: the whole days exact from the rollup, the cut day bounded.
+      const cutDay = (m: Made) => m.created >= FIRST_CREATED + 1 && m.created < FIRST_CREATED + DAY;
+      expect(mine.filter(cutDay).length).toBeGreaterThan(10);
+      expect(await usage(`created_after=${FIRST_CREATED + 1}`, own)).toEqual({
+        status: 200,
+        body: { object: 'list', data: expectedUsage([...newest(cutDay, 10), ...mine.filter((m) => m.created >= FIRST_CREATED + DAY)]), truncated: true },
+      });
       // The rollup is never bounded.
       expect(await usage('', own)).toEqual({ status: 200, body: { object: 'list', data: expectedUsage(mine), truncated: false } });
     } finally {

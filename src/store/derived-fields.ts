@@ -60,7 +60,7 @@ export function searchWords(search: string): string[] {
   return search.split(/\s+/u).filter((word) => WORD_CHARACTER.test(word));
 }
 
-const SECONDS_PER_DAY = 86_400;
+export const SECONDS_PER_DAY = 86_400;
 
 /** The UTC day a `created` counts in, as days since 1970-01-01 (negative before). */
 export function utcDayOf(created: number): number {

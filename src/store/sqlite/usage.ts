@@ -1,6 +1,6 @@
 import type { ListFilters } from '../../validation.ts';
 import type { UsageRow, UsageSummary } from '../contract.ts';
-import { isDayBoundary, utcDayOf } from '../derived-fields.ts';
+import { isDayBoundary, SECONDS_PER_DAY, utcDayOf } from '../derived-fields.ts';
 import type { createListQueries } from './list-query.ts';
 import type { Prepare } from './statements.ts';
 
@@ -17,10 +17,11 @@ const DAY_OF_CREATED = '(created - ((created % 86400) + 86400) % 86400) / 86400'
 const USAGE_COLUMNS = 'c.created AS created, c.model AS model, c.prompt_tokens AS p, c.completion_tokens AS ct, c.total_tokens AS t';
 
 /**
- * Usage per UTC day and responded model. Unfiltered, model-filtered and day-aligned ranges read
- * the `usage_daily` rollup (cost: days x models). Metadata, search and ranges that cut a day add
- * up the completions themselves through the list's own query, at most `walkLimit` of them: the
- * newest by `created`, or with a search the most recently stored matches.
+ * Usage per UTC day and responded model. Unfiltered and model-filtered figures read the
+ * `usage_daily` rollup (cost: days x models), and so do the whole days of a created range; the
+ * days a range cuts, metadata and search add up the completions themselves through the list's own
+ * query, at most `walkLimit` of them per query: the newest by `created`, or with a search the most
+ * recently stored matches.
  */
 export function createUsageQueries(prepare: Prepare, lists: ReturnType<typeof createListQueries>, walkLimit = USAGE_WALK_LIMIT) {
   function fromRollup(projectId: number, filters: ListFilters): UsageSummary {
@@ -70,14 +71,29 @@ export function createUsageQueries(prepare: Prepare, lists: ReturnType<typeof cr
     };
   }
 
+  /**
+   * A range that cuts days: its whole days from the rollup, the cut days at its edges (less than a
+   * day each) from the completions. The parts hold different days, so they only need ordering.
+   */
+  function fromRollupAndEdges(projectId: number, filters: ListFilters): UsageSummary {
+    const { createdAfter: after, createdBefore: before } = filters;
+    const wholeFrom = after === undefined ? undefined : Math.ceil(after / SECONDS_PER_DAY) * SECONDS_PER_DAY;
+    const wholeTo = before === undefined ? undefined : Math.floor(before / SECONDS_PER_DAY) * SECONDS_PER_DAY;
+    if (wholeFrom !== undefined && wholeTo !== undefined && wholeFrom >= wholeTo) return fromCompletions(projectId, filters);
+    const parts = [fromRollup(projectId, { ...filters, createdAfter: wholeFrom, createdBefore: wholeTo })];
+    if (after !== wholeFrom) parts.push(fromCompletions(projectId, { ...filters, createdAfter: after, createdBefore: wholeFrom }));
+    if (before !== wholeTo) parts.push(fromCompletions(projectId, { ...filters, createdAfter: wholeTo, createdBefore: before }));
+    const rows = parts
+      .flatMap((part) => part.rows)
+      .sort((a, b) => a.day - b.day || Buffer.compare(Buffer.from(a.model), Buffer.from(b.model)));
+    return { rows, truncated: parts.some((part) => part.truncated) };
+  }
+
   function summarize(projectId: number | undefined, filters: ListFilters): UsageSummary {
     if (projectId === undefined) return { rows: [], truncated: false };
-    const rollupServes =
-      filters.metadata.length === 0 &&
-      filters.search === undefined &&
-      isDayBoundary(filters.createdAfter) &&
-      isDayBoundary(filters.createdBefore);
-    return rollupServes ? fromRollup(projectId, filters) : fromCompletions(projectId, filters);
+    if (filters.metadata.length > 0 || filters.search !== undefined) return fromCompletions(projectId, filters);
+    if (isDayBoundary(filters.createdAfter) && isDayBoundary(filters.createdBefore)) return fromRollup(projectId, filters);
+    return fromRollupAndEdges(projectId, filters);
   }
 
   return { summarize };
