@@ -38,6 +38,11 @@ export function toFtsQuery(words: string[]): string {
   return words.map((word) => `"${word.replaceAll('"', '""')}"`).join(' AND ');
 }
 
+/** The words within one project: its id is a token of the index's `project` column. */
+function projectMatch(projectId: number, match: string): string {
+  return `project : "${projectId}" AND text : (${match})`;
+}
+
 /**
  * The created range and the cursor as conditions on a walked index's (created, id) columns.
  * The cursor and one side of the range bound the same end of the walk: only the tighter is
@@ -147,7 +152,7 @@ export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH
   function countMatches(projectId: number, match: string, cap: number): number {
     const row = prepare(
       'SELECT count(*) AS n FROM (SELECT rowid FROM completion_search WHERE completion_search MATCH ? LIMIT ?)',
-    ).get(`project : "${projectId}" AND text : (${match})`, cap) as { n: number };
+    ).get(projectMatch(projectId, match), cap) as { n: number };
     return row.n;
   }
 
@@ -194,7 +199,7 @@ export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH
       walked = { table: 'completion_search', args: words! };
       sql = `SELECT ${searchInStoredOrder ? columns : 'c.seq'} FROM completion_search s CROSS JOIN completions c ON c.seq = s.rowid
         WHERE s.completion_search MATCH ? AND c.project_id = ?`;
-      args.push(`project : "${projectId}" AND text : (${match})`, projectId);
+      args.push(projectMatch(projectId, match!), projectId);
       checkFilters(filters, 'c.project_id', 'c.created', 'c.id');
       position = ['c.created', 'c.id'];
     } else if (filters.length === 0) {
@@ -213,7 +218,7 @@ export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH
       checkFilters(checked, 'w.project_id', 'w.created', 'w.completion_id');
       position = ['w.created', 'w.completion_id'];
     }
-    if (match !== undefined && walked.table !== 'completion_search') {
+    if (match !== undefined && !fromSearchIndex) {
       // Many matches: the walk goes in list order, and each row is one lookup in the full-text index.
       sql += ' AND EXISTS (SELECT 1 FROM completion_search s WHERE s.completion_search MATCH ? AND s.rowid = c.seq)';
       args.push(`text : (${match})`);
@@ -228,7 +233,7 @@ export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH
     sql += `${bounds.sql}${orderBy} LIMIT ?`;
     args.push(...bounds.args);
     args.push(params.limit + 1);
-    if (walked.table === 'completion_search') {
+    if (fromSearchIndex) {
       // A sort computes its rows' columns before sorting: the choices subquery and the body would be read
       // for every match. Sorting the keys first, then reading one page, costs a second sort of one page.
       sql = `SELECT ${columns} FROM (${sql}) AS page CROSS JOIN completions c ON c.seq = page.seq${orderBy}`;
