@@ -17,9 +17,10 @@ let upstream: FakeUpstream;
 let service: Service;
 const made: Made[] = [];
 /**
- * The same completions behind a store that never sorts a search's matches: every search walks
- * the list's index and asks the full-text index per row. The default store sorts them (fewer
- * than its threshold here), so the two cover both strategies the store chooses between.
+ * The same completions behind a store that walks for every search: it walks the list's index and
+ * asks the full-text index per row, and after 9 entries sorts the matches if the page is not full.
+ * The default store sorts them (fewer than its threshold here), so the two cover every way a
+ * search is served.
  */
 let walking: Service;
 const walkingMade: Made[] = [];
@@ -28,7 +29,7 @@ beforeAll(async () => {
   upstream = await startFakeUpstream();
   service = await startService({ upstreamUrl: upstream.url });
   await seedSearchable(service, upstream, made);
-  walking = await startService({ upstreamUrl: upstream.url, storeOptions: { searchSortThreshold: 0 } });
+  walking = await startService({ upstreamUrl: upstream.url, storeOptions: { searchSortThreshold: 0, searchWalkLimit: 9 } });
   await seedSearchable(walking, upstream, walkingMade);
 });
 

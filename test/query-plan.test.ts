@@ -193,6 +193,24 @@ describe('list query plans', () => {
     }
   });
 
+  it('cuts a search walk after the walk limit, and sorts the matches when the page is not full by then', async () => {
+    const cut = createSqliteStore(db, { searchSortThreshold: 100, searchWalkLimit: 3 });
+    const page = params({ metadata: [['user', 'u7']], search: 'answer' });
+    const plan = await cut.explainList(PROJECT, page);
+    expect(plan.walked).toEqual({ table: 'metadata', args: ['user', 'u7'] });
+    expect(plan.steps).toEqual([
+      'SEARCH w USING COVERING INDEX metadata_filter_idx (project_id=? AND key=? AND value=? AND (created,completion_id)<(?,?))',
+      'SEARCH c USING INDEX completions_project_id_idx (project_id=? AND id=?)',
+      SEARCH_PROBE,
+      ...CHOICES_STEPS,
+    ]);
+    // The three walked entries hold three matches, fewer than a page: the page comes from the sorted matches.
+    const expected = Array.from({ length: 10 }, (_, k) => `chatcmpl-${String(40 * k + 7).padStart(4, '0')}`);
+    expect((await cut.listCompletions(PROJECT, page)).items.map((row) => row.id)).toEqual(expected);
+    expect((await cut.listCompletions(PROJECT, { ...page, limit: 3 })).items.map((row) => row.id)).toEqual(expected.slice(0, 3));
+    expect((await cut.listCompletions(PROJECT, { ...page, limit: 2 })).hasMore).toBe(true);
+  });
+
   it('chooses by the count of matches in the project, up to the threshold', async () => {
     const common = (threshold: number) => createSqliteStore(db, { searchSortThreshold: threshold }).explainList(PROJECT, params({ search: 'question' }));
     expect((await common(400)).walked).toEqual({ table: 'completions', args: [] });

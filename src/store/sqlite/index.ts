@@ -30,6 +30,8 @@ function immediate<A extends unknown[], R>(transaction: Database.Transaction<(..
 export interface SqliteStoreOptions {
   /** Tests lower it to drive both search strategies over a small database (see SEARCH_SORT_THRESHOLD). */
   searchSortThreshold?: number;
+  /** Tests lower it to cut a search's walk over a small database (see SEARCH_WALK_LIMIT). */
+  searchWalkLimit?: number;
   /** Tests lower it to reach a truncated usage summary (see USAGE_WALK_LIMIT). */
   usageWalkLimit?: number;
 }
@@ -38,7 +40,7 @@ export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOption
   const prepare = createStatementCache(db);
   const projects = createProjectIds(prepare);
   const rows = createRowWrites(prepare);
-  const lists = createListQueries(prepare, options.searchSortThreshold);
+  const lists = createListQueries(prepare, options.searchSortThreshold, options.searchWalkLimit);
   const dumps = createDump(db, prepare, projects, rows);
   const usage = createUsageQueries(prepare, lists, options.usageWalkLimit);
 
@@ -124,9 +126,15 @@ export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOption
   }));
 
   function listCompletions(project: string, params: ListParams): Page<CompletionRow> {
-    const query = lists.buildListQuery(projects.find(project), params);
+    const projectId = projects.find(project);
+    const query = lists.buildListQuery(projectId, params);
     if (!query) return { items: [], hasMore: false };
-    const items = prepare(query.sql).all(...query.args) as CompletionRow[];
+    let items = prepare(query.sql).all(...query.args) as CompletionRow[];
+    if (query.walkCut && items.length <= params.limit) {
+      // The search's walk was cut before the page filled: the word is rare there after all, so sort its matches.
+      const sorted = lists.buildListQuery(projectId, params, { sortSearchMatches: true })!;
+      items = prepare(sorted.sql).all(...sorted.args) as CompletionRow[];
+    }
     const hasMore = items.length > params.limit;
     if (hasMore) items.pop();
     return { items, hasMore };

@@ -11,12 +11,22 @@ interface ListFilter {
   args: string[];
 }
 
+/** An index the list walks: a filter's, or (no filter) the completions' own (created, id) index. */
+type WalkSource = ListFilter | { table: 'completions'; where: undefined; args: [] };
+
+const COMPLETIONS_WALK: WalkSource = { table: 'completions', where: undefined, args: [] };
+
 type Position = { created: number; id: string };
 
 export interface ListQuery {
   sql: string;
   args: unknown[];
   walked: WalkedIndex;
+  /**
+   * True when a search's walk was cut after the store's walk limit: a page with fewer rows than
+   * asked may then miss matches beyond the cut, and must be asked again with `sortSearchMatches`.
+   */
+  walkCut: boolean;
 }
 
 // The ordered subquery feeds group_concat in the choices' primary-key order; `group_concat(... ORDER BY idx)`
@@ -32,6 +42,13 @@ export const COMPLETION_COLUMNS = `c.id, c.body, c.metadata,
  * index entries. Set from `npm run bench` at 1M rows (see bench/README.md).
  */
 export const SEARCH_SORT_THRESHOLD = 2000;
+
+/**
+ * Most index entries a search walks with a probe each (~0.05-0.1 ms) before giving up on the walk
+ * and sorting the word's matches instead: a word common in the project may be rare where the walk
+ * goes (with a filter it seldom meets), and an unbounded walk would then probe every entry.
+ */
+export const SEARCH_WALK_LIMIT = 2000;
 
 /** A search's words as an FTS5 query: each word one quoted phrase (quotes doubled), all of them required. */
 export function toFtsQuery(words: string[]): string {
@@ -97,7 +114,7 @@ function modelFilter(model: string): ListFilter {
  * order and the others are checked per row by a point lookup, so the cost
  * follows the page size, not the table size.
  */
-export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH_SORT_THRESHOLD) {
+export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH_SORT_THRESHOLD, searchWalkLimit = SEARCH_WALK_LIMIT) {
   /** The completion's position, whether it is stored or was deleted; undefined when never stored. */
   function findPosition(projectId: number, id: string): number | undefined {
     const row = prepare(
@@ -124,13 +141,14 @@ export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH
    * the fewest entries. Costs `reach` index steps, whatever the table's size
    * (a count would have to be capped, and two capped counts tell nothing).
    */
-  function findReach(projectId: number, filter: ListFilter, cursor: Position | undefined, params: ListParams, reach: number) {
+  function findReach(projectId: number, source: WalkSource, cursor: Position | undefined, params: ListParams, reach: number) {
     const direction = params.order === 'asc' ? 'ASC' : 'DESC';
-    const bounds = rangeConditions('created', 'completion_id', cursor, params.order, params);
+    const id = source.table === 'completions' ? 'id' : 'completion_id';
+    const bounds = rangeConditions('created', id, cursor, params.order, params);
     return prepare(
-      `SELECT created, completion_id AS id FROM ${filter.table} WHERE project_id = ? AND ${filter.where}${bounds.sql}
-       ORDER BY created ${direction}, completion_id ${direction} LIMIT 1 OFFSET ?`,
-    ).get(projectId, ...filter.args, ...bounds.args, reach - 1) as Position | undefined;
+      `SELECT created, ${id} AS id FROM ${source.table} WHERE project_id = ?${source.where ? ` AND ${source.where}` : ''}${bounds.sql}
+       ORDER BY created ${direction}, ${id} ${direction} LIMIT 1 OFFSET ?`,
+    ).get(projectId, ...source.args, ...bounds.args, reach - 1) as Position | undefined;
   }
 
   /** The filters, rarest near the cursor first: the first is walked, the others are checked per row. */
@@ -161,12 +179,13 @@ export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH
    * match (the project has stored nothing yet, or the search has no word).
    * `columns` are what each row yields (the served completion by default). With
    * `searchInStoredOrder`, a search reads its matches newest stored first, in the full-text index's
-   * own order, with no sort and no probes: for adding up many rows (usage), not for pages.
+   * own order, with no sort and no probes: for adding up many rows (usage), not for pages. With
+   * `sortSearchMatches`, a search sorts its matches however many there are (after a cut walk).
    */
   function buildListQuery(
     projectId: number | undefined,
     params: ListParams,
-    { columns = COMPLETION_COLUMNS, searchInStoredOrder = false } = {},
+    { columns = COMPLETION_COLUMNS, searchInStoredOrder = false, sortSearchMatches = false } = {},
   ): ListQuery | undefined {
     const cursor = resolveCursor(projectId, params.after);
     if (projectId === undefined) return undefined;
@@ -192,7 +211,9 @@ export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH
     let position: [created: string, id: string];
 
     const fromSearchIndex =
-      match !== undefined && (searchInStoredOrder || countMatches(projectId, match, searchSortThreshold) < searchSortThreshold);
+      match !== undefined &&
+      (searchInStoredOrder || sortSearchMatches || countMatches(projectId, match, searchSortThreshold) < searchSortThreshold);
+    let source: WalkSource = COMPLETIONS_WALK;
     if (fromSearchIndex) {
       // Few matches: take them all from the full-text index (CROSS JOIN keeps it the outer loop) and sort
       // their keys; the page's columns are read after the sort, for its rows only (see the end).
@@ -210,6 +231,7 @@ export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH
     } else {
       const [first, ...checked] = rankFilters(projectId, filters, cursor, params, params.limit + 1) as [ListFilter, ...ListFilter[]];
       walked = { table: first.table, args: first.args };
+      source = first;
       // CROSS JOIN pins the walked index as the outer loop, so rows come out in its order.
       sql = `SELECT ${columns} FROM ${first.table} w
         CROSS JOIN completions c ON c.project_id = w.project_id AND c.id = w.completion_id
@@ -218,16 +240,24 @@ export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH
       checkFilters(checked, 'w.project_id', 'w.created', 'w.completion_id');
       position = ['w.created', 'w.completion_id'];
     }
+    let walkCut = false;
     if (match !== undefined && !fromSearchIndex) {
       // Many matches: the walk goes in list order, and each row is one lookup in the full-text index.
       sql += ' AND EXISTS (SELECT 1 FROM completion_search s WHERE s.completion_search MATCH ? AND s.rowid = c.seq)';
       args.push(`text : (${match})`);
+      // ... for at most searchWalkLimit entries: the entry there ends the walk (found in that many index steps).
+      const end = findReach(projectId, source, cursor, params, searchWalkLimit);
+      if (end) {
+        sql += ` AND (${position[0]}, ${position[1]}) ${params.order === 'asc' ? '<=' : '>='} (?, ?)`;
+        args.push(end.created, end.id);
+        walkCut = true;
+      }
     }
     const bounds = rangeConditions(...position, cursor, params.order, params);
     if (fromSearchIndex && searchInStoredOrder) {
       sql += `${bounds.sql} ORDER BY s.rowid DESC LIMIT ?`;
       args.push(...bounds.args, params.limit + 1);
-      return { sql, args, walked };
+      return { sql, args, walked, walkCut };
     }
     const orderBy = ` ORDER BY ${position[0]} ${direction}, ${position[1]} ${direction}`;
     sql += `${bounds.sql}${orderBy} LIMIT ?`;
@@ -238,7 +268,7 @@ export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH
       // for every match. Sorting the keys first, then reading one page, costs a second sort of one page.
       sql = `SELECT ${columns} FROM (${sql}) AS page CROSS JOIN completions c ON c.seq = page.seq${orderBy}`;
     }
-    return { sql, args, walked };
+    return { sql, args, walked, walkCut };
   }
 
   return { buildListQuery, findPosition };
