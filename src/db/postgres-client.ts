@@ -17,6 +17,13 @@ export const pgMigrationsFolder = resolve(dirname(fileURLToPath(import.meta.url)
  */
 export const MIGRATION_LOCK_KEY = 7_262_011_330_201_947;
 
+const INT8_OID = 20;
+
+/** PostgreSQL could not be opened at start (unreachable past the start-up timeout, or refusing): the message says why, password masked. */
+export class PostgresStartError extends Error {
+  override name = 'PostgresStartError';
+}
+
 export interface PostgresOptions {
   poolSize: number;
   statementTimeoutMs: number;
@@ -75,6 +82,8 @@ export async function openPostgres(url: string, options: PostgresOptions): Promi
     idleTimeoutMillis: 30_000,
     keepAlive: true,
     application_name: 'stored-completions',
+    // Unix seconds and row numbers are int8: read them as numbers (exact up to 2^53), as SQLite hands them out.
+    types: { getTypeParser: (oid: number, format?: string) => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text')) } as pg.CustomTypesConfig,
   });
   // A pooled idle connection that the server closes (a restart) emits 'error' on the pool; unhandled, it would end
   // the process. The pool drops that connection and opens a fresh one for the next query.
@@ -123,10 +132,10 @@ async function withStartupRetry(url: string, options: PostgresOptions, attempt: 
       const message = hideDatabasePassword((err as Error).message, url);
       const remainingMs = deadline - Date.now();
       if (!retryable || remainingMs <= 0) {
-        throw new Error(
+        throw new PostgresStartError(
           retryable
-            ? `PostgreSQL at ${maskDatabaseUrl(url)} still unreachable after ${tries} attempts over ${Math.round(options.startupTimeoutMs / 1000)} s (DATABASE_STARTUP_TIMEOUT_MS): ${message}`
-            : `PostgreSQL at ${maskDatabaseUrl(url)} refused to start the service: ${message}`,
+            ? `DATABASE_URL: PostgreSQL at ${maskDatabaseUrl(url)} still unreachable after ${tries} attempts over ${Math.round(options.startupTimeoutMs / 1000)} s (DATABASE_STARTUP_TIMEOUT_MS): ${message}`
+            : `DATABASE_URL: PostgreSQL at ${maskDatabaseUrl(url)} refused the connection: ${message}`,
         );
       }
       const waitMs = Math.min(delayMs, remainingMs);

@@ -1,6 +1,6 @@
-import { ApiError } from '../../errors.ts';
 import type { ListParams, SortOrder } from '../../validation.ts';
 import type { WalkedIndex } from '../contract.ts';
+import { badCursor, type ListQuery, rankByReach, type Position } from '../list-ranking.ts';
 import type { Prepare } from './statements.ts';
 
 /** A filter the list can walk in (created, id) order, or check for one row. */
@@ -8,14 +8,6 @@ interface ListFilter {
   table: 'metadata' | 'completion_models';
   where: string;
   args: string[];
-}
-
-type Position = { created: number; id: string };
-
-export interface ListQuery {
-  sql: string;
-  args: unknown[];
-  walked: WalkedIndex;
 }
 
 // The ordered subquery feeds group_concat in the choices' primary-key order; `group_concat(... ORDER BY idx)`
@@ -55,9 +47,7 @@ export function createListQueries(prepare: Prepare) {
   function resolveCursor(projectId: number | undefined, after: string | undefined): Position | undefined {
     if (after === undefined) return undefined;
     const created = projectId === undefined ? undefined : findPosition(projectId, after);
-    if (created === undefined) {
-      throw ApiError.badRequest(`Invalid 'after': no chat completion found with id '${after}'.`, 'after');
-    }
+    if (created === undefined) throw badCursor(after);
     return { created, id: after };
   }
 
@@ -75,21 +65,6 @@ export function createListQueries(prepare: Prepare) {
       `SELECT created, completion_id AS id FROM ${filter.table} WHERE project_id = ? AND ${filter.where}${after}
        ORDER BY created ${direction}, completion_id ${direction} LIMIT 1 OFFSET ?`,
     ).get(projectId, ...filter.args, ...(cursor ? [cursor.created, cursor.id] : []), reach - 1) as Position | undefined;
-  }
-
-  /** The filters, rarest near the cursor first: the first is walked, the others are checked per row. */
-  function rankFilters(projectId: number, filters: ListFilter[], cursor: Position | undefined, order: SortOrder, reach: number) {
-    if (filters.length < 2) return filters;
-    const reaches = new Map(filters.map((f) => [f, findReach(projectId, f, cursor, order, reach)]));
-    const sign = order === 'asc' ? -1 : 1;
-    // Array.prototype.sort is stable: filters that tie keep the order the query named them in.
-    return [...filters].sort((a, b) => {
-      const ra = reaches.get(a);
-      const rb = reaches.get(b);
-      if (!ra || !rb) return ra ? 1 : rb ? -1 : 0;
-      if (ra.created !== rb.created) return sign * (ra.created - rb.created);
-      return ra.id === rb.id ? 0 : sign * (ra.id < rb.id ? -1 : 1);
-    });
   }
 
   /** The SQL and arguments of a list page, and the index it walks; undefined when the project has stored nothing yet. */
@@ -115,7 +90,8 @@ export function createListQueries(prepare: Prepare) {
       }
       sql += ` ORDER BY c.created ${direction}, c.id ${direction} LIMIT ?`;
     } else {
-      const [first, ...checked] = rankFilters(projectId, filters, cursor, params.order, params.limit + 1) as [
+      const reaches = filters.length < 2 ? [] : filters.map((f) => findReach(projectId, f, cursor, params.order, params.limit + 1));
+      const [first, ...checked] = rankByReach(filters, reaches, params.order) as [
         ListFilter,
         ...ListFilter[],
       ];

@@ -1,17 +1,9 @@
 import type { Metadata } from '../../validation.ts';
 import { CompletionIdTaken, type CompletionRecord } from '../contract.ts';
+import type { StoredPosition } from '../stored-position.ts';
 import type { Prepare } from './statements.ts';
 
-/** What removing a completion needs to know: where its index rows are. */
-export interface StoredPosition {
-  seq: number;
-  projectId: number;
-  id: string;
-  created: number;
-  model: string;
-  requestedModel: string;
-  metadata: string;
-}
+export type { StoredPosition };
 
 export const POSITION_COLUMNS = 'seq, project_id AS projectId, id, created, model, requested_model AS requestedModel, metadata';
 

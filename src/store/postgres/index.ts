@@ -1,0 +1,155 @@
+import type { SqlDatabase, SqlSession } from '../../db/sql-client.ts';
+import type { ListParams } from '../../validation.ts';
+import type { CompletionRecord, CompletionRow, Page, Store } from '../contract.ts';
+import { COMPLETION_COLUMNS, createListQueries } from './list-query.ts';
+import { listMessagePage } from './messages.ts';
+import { createProjectIds } from './projects.ts';
+import { createRowWrites, POSITION_COLUMNS, type StoredPosition } from './writes.ts';
+
+/**
+ * The PostgreSQL backend: the same contract, tables and keyset design as the
+ * SQLite one, for several instances sharing one database. Each write is one
+ * transaction; rows that must agree across instances (one id per completion, one
+ * project per name, the settings) are decided by the database's constraints,
+ * never by a check in one instance's memory.
+ */
+export function createPostgresStore(db: SqlDatabase): Store {
+  const projects = createProjectIds(db);
+  const lists = createListQueries(db);
+
+  async function getCompletion(session: SqlSession, projectId: number, id: string): Promise<CompletionRow | undefined> {
+    const [row] = await session.query<CompletionRow>(`SELECT ${COMPLETION_COLUMNS} FROM completions c WHERE c.project_id = $1 AND c.id = $2`, [
+      projectId,
+      id,
+    ]);
+    return row;
+  }
+
+  async function saveMany(writes: [projectId: number, record: CompletionRecord][]): Promise<string[]> {
+    if (writes.length === 0) return [];
+    return db.transaction((tx) => createRowWrites(tx).insertCompletions(writes));
+  }
+
+  async function listCompletions(project: string, params: ListParams): Promise<Page<CompletionRow>> {
+    const query = await lists.buildListQuery(await projects.find(project), params);
+    if (!query) return { items: [], hasMore: false };
+    const items = await db.query<CompletionRow>(query.sql, query.args);
+    const hasMore = items.length > params.limit;
+    if (hasMore) items.pop();
+    return { items, hasMore };
+  }
+
+  return {
+    saveCompletion: async (project, record) => {
+      await saveMany([[await projects.ensure(project), record]]);
+    },
+    saveCompletions: async (project, records) => {
+      const projectId = await projects.ensure(project);
+      await saveMany(records.map((record) => [projectId, record]));
+    },
+    saveCompletionBatch: async (writes) => {
+      const projectIds = await Promise.all(writes.map(([project]) => projects.ensure(project)));
+      await saveMany(writes.map(([, record], i) => [projectIds[i]!, record]));
+    },
+    getCompletion: async (project, id) => {
+      const projectId = await projects.find(project);
+      return projectId === undefined ? undefined : getCompletion(db, projectId, id);
+    },
+    listCompletions,
+    updateMetadata: async (project, id, metadata) => {
+      const projectId = await projects.find(project);
+      if (projectId === undefined) return undefined;
+      return db.transaction(async (tx) => {
+        // FOR UPDATE: two instances updating one completion at once apply one map after the other, never a mix.
+        const [position] = await tx.query<{ created: number; metadata: string }>(
+          'SELECT created, metadata FROM completions WHERE project_id = $1 AND id = $2 FOR UPDATE',
+          [projectId, id],
+        );
+        if (!position) return undefined;
+        await createRowWrites(tx).replaceMetadata(projectId, id, position, metadata);
+        return getCompletion(tx, projectId, id);
+      });
+    },
+    deleteCompletion: async (project, id) => {
+      const projectId = await projects.find(project);
+      if (projectId === undefined) return false;
+      return db.transaction(async (tx) => {
+        const [row] = await tx.query<StoredPosition>(
+          `SELECT ${POSITION_COLUMNS} FROM completions WHERE project_id = $1 AND id = $2 FOR UPDATE`,
+          [projectId, id],
+        );
+        if (!row) return false;
+        await createRowWrites(tx).removeCompletions([row]);
+        await tx.query('INSERT INTO deleted_completions (project_id, id, created) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+          projectId,
+          id,
+          row.created,
+        ]);
+        return true;
+      });
+    },
+    // No tombstones (as on SQLite). SKIP LOCKED: instances sweeping at the same time take different rows.
+    deleteExpired: async (storedBefore, batchSize) =>
+      db.transaction(async (tx) => {
+        const expired = await tx.query<StoredPosition>(
+          `SELECT ${POSITION_COLUMNS} FROM completions WHERE stored_at < $1 ORDER BY stored_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+          [storedBefore, batchSize],
+        );
+        await createRowWrites(tx).removeCompletions(expired);
+        return expired.length;
+      }),
+    listMessages: async (project, completionId, params) => {
+      const projectId = await projects.find(project);
+      if (projectId === undefined) return undefined;
+      const [completion] = await db.query<{ seq: number }>('SELECT seq FROM completions WHERE project_id = $1 AND id = $2', [
+        projectId,
+        completionId,
+      ]);
+      return completion && listMessagePage(db, completion.seq, completionId, params);
+    },
+    isIdTaken: async (project, id) => {
+      const projectId = await projects.find(project);
+      return projectId !== undefined && (await lists.findPosition(projectId, id)) !== undefined;
+    },
+    getOrCreateSetting: async (key, create) => {
+      // The first instance to write wins; every instance then reads that one value.
+      await db.query('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, create()]);
+      const [row] = await db.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [key]);
+      return row!.value;
+    },
+    ping: async () => {
+      await db.query('SELECT 1');
+    },
+    explainList: async (project, params) => {
+      const query = await lists.buildListQuery(await projects.find(project), params);
+      if (!query) return { walked: undefined, steps: [] };
+      const [row] = await db.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${query.sql}`, query.args);
+      return { walked: query.walked, steps: planSteps(row!['QUERY PLAN']) };
+    },
+    close: () => db.close(),
+  };
+}
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  'Scan Direction'?: string;
+  Plans?: PlanNode[];
+}
+
+/** The plan as lines `<node type> [on <table>] [using <index>] [<direction>]`, depth first, indented by depth. */
+function planSteps(plan: unknown): string[] {
+  const root = ((typeof plan === 'string' ? JSON.parse(plan) : plan) as { Plan: PlanNode }[])[0]!.Plan;
+  const steps: string[] = [];
+  const visit = (node: PlanNode, depth: number) => {
+    let step = node['Node Type'];
+    if (node['Relation Name']) step += ` on ${node['Relation Name']}`;
+    if (node['Index Name']) step += ` using ${node['Index Name']}`;
+    if (node['Scan Direction'] && node['Scan Direction'] !== 'NoMovement') step += ` ${node['Scan Direction']}`;
+    steps.push(`${'  '.repeat(depth)}${step}`);
+    for (const child of node.Plans ?? []) visit(child, depth + 1);
+  };
+  visit(root, 0);
+  return steps;
+}
