@@ -176,3 +176,24 @@ export function useServiceEachTest(
     await started?.upstream.close();
   });
 }
+
+/** A store alone (no HTTP), on the backend under test, over an empty database of its own; `close` also deletes it. */
+export interface TestStore {
+  store: Store;
+  countRows(table: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function openTestStore(backend: Backend = TEST_BACKEND): Promise<TestStore> {
+  const options: ServiceOptions = { upstreamUrl: 'http://127.0.0.1:9/v1' };
+  const opened = backend === 'postgres' ? await openPostgresBackend(options) : openSqliteBackend(options);
+  return {
+    store: opened.store,
+    countRows: opened.countRows,
+    close: async () => {
+      await opened.store.close();
+      await opened.release();
+      if (opened.folder) rmSync(opened.folder, { recursive: true, force: true });
+    },
+  };
+}

@@ -40,16 +40,14 @@ export function createPostgresStore(db: SqlDatabase): Store {
   }
 
   return {
-    saveCompletion: async (project, record) => {
-      await saveMany([[await projects.ensure(project), record]]);
-    },
+    saveCompletion: async (project, record) => (await saveMany([[await projects.ensure(project), record]]))[0]!,
     saveCompletions: async (project, records) => {
       const projectId = await projects.ensure(project);
       await saveMany(records.map((record) => [projectId, record]));
     },
     saveCompletionBatch: async (writes) => {
       const projectIds = await Promise.all(writes.map(([project]) => projects.ensure(project)));
-      await saveMany(writes.map(([, record], i) => [projectIds[i]!, record]));
+      return saveMany(writes.map(([, record], i) => [projectIds[i]!, record]));
     },
     getCompletion: async (project, id) => {
       const projectId = await projects.find(project);
