@@ -116,6 +116,7 @@ interface OpenedBackend {
   /** A temporary folder to delete at close. */
   folder?: string;
   countRows(table: string): Promise<number>;
+  analyze(): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -135,6 +136,7 @@ function openSqliteBackend(options: ServiceOptions): OpenedBackend {
     sqlite,
     ...(folder ? { folder } : {}),
     countRows: async (table) => (sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n,
+    analyze: async () => {},
     release: async () => {},
   };
 }
@@ -152,6 +154,9 @@ async function openPostgresBackend(options: ServiceOptions): Promise<OpenedBacke
     store,
     databasePath: config.databaseUrl,
     countRows: async (table) => (await lease.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`))[0]!.n,
+    analyze: async () => {
+      await lease.db.query('ANALYZE');
+    },
     release: lease.release,
   };
 }
@@ -181,6 +186,8 @@ export function useServiceEachTest(
 export interface TestStore {
   store: Store;
   countRows(table: string): Promise<number>;
+  /** Refreshes the planner's statistics, as autovacuum or a maintenance window would (a no-op on SQLite). */
+  analyze(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -190,6 +197,7 @@ export async function openTestStore(backend: Backend = TEST_BACKEND): Promise<Te
   return {
     store: opened.store,
     countRows: opened.countRows,
+    analyze: opened.analyze,
     close: async () => {
       await opened.store.close();
       await opened.release();

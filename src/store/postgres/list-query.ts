@@ -90,9 +90,11 @@ export function createListQueries(db: SqlSession) {
       sql = `SELECT ${COMPLETION_COLUMNS} FROM ${first.table} w
         JOIN completions c ON c.project_id = w.project_id AND c.id = w.completion_id
         WHERE w.project_id = ${add(projectId)} AND ${matches(first, 'w', add)}`;
+      // A correlated scalar subquery stays a per-row point lookup; an EXISTS would be planned as a
+      // semi-join, which may hash the other filter's every entry and then sort the page.
       for (const filter of checked) {
-        sql += ` AND EXISTS (SELECT 1 FROM ${filter.table} x WHERE x.project_id = w.project_id AND ${matches(filter, 'x', add)}
-          AND x.created = w.created AND x.completion_id = w.completion_id)`;
+        sql += ` AND (SELECT true FROM ${filter.table} x WHERE x.project_id = w.project_id AND ${matches(filter, 'x', add)}
+          AND x.created = w.created AND x.completion_id = w.completion_id LIMIT 1)`;
       }
       if (cursor) sql += ` AND (w.created, w.completion_id) ${comparison} (${add(cursor.created)}, ${add(cursor.id)})`;
       sql += ` ORDER BY w.created ${direction}, w.completion_id ${direction}`;
