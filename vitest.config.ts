@@ -26,8 +26,8 @@ export default defineConfig({
       { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'], exclude: POSTGRES_ONLY } },
       {
         extends: true,
-        // Starting the embedded PGlite takes seconds on a busy machine.
-        test: { name: 'postgres', include: [...BOTH_BACKENDS, ...POSTGRES_ONLY], env: { TEST_BACKEND: 'postgres' }, hookTimeout: 120_000 },
+        // Starting the embedded PGlite takes seconds on a busy machine (tens when a test opens a second one).
+        test: { name: 'postgres', include: [...BOTH_BACKENDS, ...POSTGRES_ONLY], env: { TEST_BACKEND: 'postgres' }, testTimeout: 120_000, hookTimeout: 120_000 },
       },
     ],
   },
