@@ -12,6 +12,7 @@ const BOTH_BACKENDS = [
   'test/pagination.test.ts',
   'test/isolation.test.ts',
   'test/create.test.ts',
+  'test/hostile-input.test.ts',
 ];
 /** PostgreSQL's own cases: its query plans, several instances on one database, restarts. */
 const POSTGRES_ONLY = ['test/postgres-*.test.ts'];

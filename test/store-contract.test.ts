@@ -205,6 +205,25 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     expect(await walk('team-2', {})).toEqual(['same-id']);
   });
 
+  it('stores and filters on text PostgreSQL cannot hold (NUL), never mixing it up with the text that encodes it', async () => {
+    const nul = 'a\u0000b';
+    const lookalike = `\u0001${JSON.stringify(nul)}`;
+    await store.saveCompletions(PROJECT, [
+      record('nul', 1_700_000_000, { metadata: { [nul]: nul }, requestedModel: nul }),
+      record('lookalike', 1_700_000_001, { metadata: { [lookalike]: lookalike }, requestedModel: lookalike }),
+    ]);
+    expect((await store.getCompletion(PROJECT, 'nul'))?.metadata).toBe(JSON.stringify({ [nul]: nul }));
+    expect(await walk(PROJECT, { metadata: [[nul, nul]] })).toEqual(['nul']);
+    expect(await walk(PROJECT, { metadata: [[lookalike, lookalike]] })).toEqual(['lookalike']);
+    expect(await walk(PROJECT, { model: nul })).toEqual(['nul']);
+    expect(await walk(PROJECT, { model: lookalike })).toEqual(['lookalike']);
+    expect(await store.getCompletion(PROJECT, 'nu\u0000l')).toBeUndefined();
+    expect(await store.isIdTaken(PROJECT, 'nu\u0000l')).toBe(false);
+    await expect(store.listCompletions(PROJECT, params({ after: 'nu\u0000l' }))).rejects.toMatchObject({ status: 400, param: 'after' });
+    expect(await store.deleteCompletion(PROJECT, 'nul')).toBe(true);
+    expect(await opened.countRows('metadata')).toBe(1);
+  });
+
   it('keeps the first value of a setting', async () => {
     expect(await store.getOrCreateSetting('secret', () => 'first')).toBe('first');
     expect(await store.getOrCreateSetting('secret', () => 'second')).toBe('first');

@@ -4,6 +4,7 @@ import type { CompletionRecord, CompletionRow, Page, Store } from '../contract.t
 import { COMPLETION_COLUMNS, createListQueries } from './list-query.ts';
 import { listMessagePage } from './messages.ts';
 import { createProjectIds } from './projects.ts';
+import { isStorableId } from './text.ts';
 import { createRowWrites, POSITION_COLUMNS, type StoredPosition } from './writes.ts';
 
 /**
@@ -16,6 +17,11 @@ import { createRowWrites, POSITION_COLUMNS, type StoredPosition } from './writes
 export function createPostgresStore(db: SqlDatabase): Store {
   const projects = createProjectIds(db);
   const lists = createListQueries(db);
+
+  /** The project's id when a completion `id` could be stored in it; undefined when nothing can match. */
+  async function projectHolding(project: string, id: string): Promise<number | undefined> {
+    return isStorableId(id) ? projects.find(project) : undefined;
+  }
 
   async function getCompletion(session: SqlSession, projectId: number, id: string): Promise<CompletionRow | undefined> {
     const [row] = await session.query<CompletionRow>(`SELECT ${COMPLETION_COLUMNS} FROM completions c WHERE c.project_id = $1 AND c.id = $2`, [
@@ -50,12 +56,12 @@ export function createPostgresStore(db: SqlDatabase): Store {
       return saveMany(writes.map(([, record], i) => [projectIds[i]!, record]));
     },
     getCompletion: async (project, id) => {
-      const projectId = await projects.find(project);
+      const projectId = await projectHolding(project, id);
       return projectId === undefined ? undefined : getCompletion(db, projectId, id);
     },
     listCompletions,
     updateMetadata: async (project, id, metadata) => {
-      const projectId = await projects.find(project);
+      const projectId = await projectHolding(project, id);
       if (projectId === undefined) return undefined;
       return db.transaction(async (tx) => {
         // FOR UPDATE: two instances updating one completion at once apply one map after the other, never a mix.
@@ -69,7 +75,7 @@ export function createPostgresStore(db: SqlDatabase): Store {
       });
     },
     deleteCompletion: async (project, id) => {
-      const projectId = await projects.find(project);
+      const projectId = await projectHolding(project, id);
       if (projectId === undefined) return false;
       return db.transaction(async (tx) => {
         const [row] = await tx.query<StoredPosition>(
@@ -97,7 +103,7 @@ export function createPostgresStore(db: SqlDatabase): Store {
         return expired.length;
       }),
     listMessages: async (project, completionId, params) => {
-      const projectId = await projects.find(project);
+      const projectId = await projectHolding(project, completionId);
       if (projectId === undefined) return undefined;
       const [completion] = await db.query<{ seq: number }>('SELECT seq FROM completions WHERE project_id = $1 AND id = $2', [
         projectId,
@@ -106,7 +112,7 @@ export function createPostgresStore(db: SqlDatabase): Store {
       return completion && listMessagePage(db, completion.seq, completionId, params);
     },
     isIdTaken: async (project, id) => {
-      const projectId = await projects.find(project);
+      const projectId = await projectHolding(project, id);
       return projectId !== undefined && (await lists.findPosition(projectId, id)) !== undefined;
     },
     getOrCreateSetting: async (key, create) => {

@@ -2,6 +2,7 @@ import type { SqlSession } from '../../db/sql-client.ts';
 import type { ListParams, SortOrder } from '../../validation.ts';
 import type { WalkedIndex } from '../contract.ts';
 import { badCursor, type ListQuery, rankByReach, type Position } from '../list-ranking.ts';
+import { filterText, isStorableId } from './text.ts';
 
 /** A filter the list can walk in (created, id) order, or check for one row. */
 interface ListFilter {
@@ -46,7 +47,7 @@ export function createListQueries(db: SqlSession) {
 
   async function resolveCursor(projectId: number | undefined, after: string | undefined): Promise<Position | undefined> {
     if (after === undefined) return undefined;
-    const created = projectId === undefined ? undefined : await findPosition(projectId, after);
+    const created = projectId === undefined || !isStorableId(after) ? undefined : await findPosition(projectId, after);
     if (created === undefined) throw badCursor(after);
     return { created, id: after };
   }
@@ -67,8 +68,12 @@ export function createListQueries(db: SqlSession) {
     const cursor = await resolveCursor(projectId, params.after);
     if (projectId === undefined) return undefined;
 
-    const filters: ListFilter[] = params.metadata.map(([k, v]) => ({ table: 'metadata', columns: ['key', 'value'], args: [k, v] }));
-    if (params.model !== undefined) filters.push({ table: 'completion_models', columns: ['model'], args: [params.model] });
+    const filters: ListFilter[] = params.metadata.map(([k, v]) => ({
+      table: 'metadata',
+      columns: ['key', 'value'],
+      args: [filterText(k), filterText(v)],
+    }));
+    if (params.model !== undefined) filters.push({ table: 'completion_models', columns: ['model'], args: [filterText(params.model)] });
     const direction = params.order === 'asc' ? 'ASC' : 'DESC';
     const comparison = params.order === 'asc' ? '>' : '<';
     const args: unknown[] = [];

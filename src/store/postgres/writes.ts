@@ -2,6 +2,7 @@ import type { SqlSession } from '../../db/sql-client.ts';
 import type { Metadata } from '../../validation.ts';
 import { newCompletionId } from '../../wire.ts';
 import type { CompletionRecord } from '../contract.ts';
+import { filterText } from './text.ts';
 import type { StoredPosition } from '../stored-position.ts';
 
 export type { StoredPosition };
@@ -20,8 +21,8 @@ function pairColumns(rows: { projectId: number; metadata: Metadata; created: num
   for (const row of rows) {
     for (const [key, value] of Object.entries(row.metadata)) {
       columns[0].push(row.projectId);
-      columns[1].push(key);
-      columns[2].push(value);
+      columns[1].push(filterText(key));
+      columns[2].push(filterText(value));
       columns[3].push(row.created);
       columns[4].push(row.id);
     }
@@ -82,8 +83,8 @@ export function createRowWrites(db: SqlSession) {
           pending.map((w) => w.projectId),
           pending.map((w) => w.record.id),
           pending.map((w) => w.record.created),
-          pending.map((w) => w.record.model),
-          pending.map((w) => w.record.requestedModel),
+          pending.map((w) => filterText(w.record.model)),
+          pending.map((w) => filterText(w.record.requestedModel)),
           pending.map((w) => JSON.stringify(w.record.metadata)),
           pending.map((w) => w.record.body),
           pending.map((w) => w.record.storedAt),
@@ -121,7 +122,7 @@ export function createRowWrites(db: SqlSession) {
       });
       for (const model of record.model === record.requestedModel ? [record.model] : [record.requestedModel, record.model]) {
         models[0].push(projectId);
-        models[1].push(model);
+        models[1].push(filterText(model));
         models[2].push(record.created);
         models[3].push(record.id);
       }
