@@ -184,6 +184,7 @@ describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and starte
       expect(await health()).toBe(503);
       const list = await fetch(`${origin}/v1/chat/completions`, { headers: { authorization: `Bearer ${KEY}` }, signal: AbortSignal.timeout(15_000) });
       expect(list.status).toBe(503);
+      expect(list.headers.get('retry-after')).toBe('1');
       expect(await list.json()).toEqual(OPENAI_503);
       await cluster.start();
       const backBy = Date.now() + 20_000;
