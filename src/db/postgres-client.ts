@@ -227,6 +227,31 @@ function wrapPool(pool: pg.Pool, url: string): PostgresDatabase {
         }
       }
     },
+    async readSnapshot() {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      } catch (err) {
+        throw translate(err, url);
+      }
+      const session = sessionOf(client);
+      let broken = false;
+      return {
+        async query<Row>(sql: string, params?: readonly unknown[]) {
+          try {
+            return await session.query<Row>(sql, params);
+          } catch (err) {
+            if (isUnavailableError(err)) broken = true;
+            throw translate(err, url);
+          }
+        },
+        release: async () => {
+          if (!broken) await client.query('COMMIT').catch(() => (broken = true));
+          client.release(broken);
+        },
+      };
+    },
     close: () => pool.end(),
   };
 }

@@ -22,6 +22,23 @@ export async function openPglite(): Promise<SqlDatabase> {
   return {
     ...session(pglite),
     transaction: (work) => pglite.transaction((tx) => work(session(tx))),
+    // PGlite is one connection: the snapshot is a transaction held open until released (its queries
+    // run inside it, everyone else's wait).
+    readSnapshot: async () => {
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      const opened = new Promise<SqlSession>((resolve) => {
+        void pglite.transaction(async (tx) => {
+          resolve(session(tx));
+          await released;
+        });
+      });
+      const reserved = await opened;
+      return {
+        ...reserved,
+        release: async () => release(),
+      };
+    },
     close: () => pglite.close(),
   };
 }

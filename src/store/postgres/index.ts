@@ -33,7 +33,8 @@ export function createPostgresStore(db: SqlDatabase): Store {
 
   async function saveMany(writes: [projectId: number, record: CompletionRecord][]): Promise<string[]> {
     if (writes.length === 0) return [];
-    return db.transaction((tx) => createRowWrites(tx).insertCompletions(writes));
+    // Every write is stored, under a fresh id when its own was taken.
+    return (await db.transaction((tx) => createRowWrites(tx).insertCompletions(writes))) as string[];
   }
 
   async function listCompletions(project: string, params: ListParams): Promise<Page<CompletionRow>> {

@@ -4,11 +4,15 @@
  * as `\u0000`), but the columns the filters match on hold raw strings: there a
  * string with a NUL is written as `\u0001` + its JSON, and so is one that
  * already starts with `\u0001`, so two different strings never meet. Filters
- * only compare these columns for equality, and nothing serves them back, so
- * they are never decoded.
+ * only compare these columns for equality; what reads them back (a dump)
+ * decodes them with `fromFilterText`.
  */
 export function filterText(text: string): string {
   return text.includes('\u0000') || text.startsWith('\u0001') ? `\u0001${JSON.stringify(text)}` : text;
+}
+
+export function fromFilterText(stored: string): string {
+  return stored.startsWith('\u0001') ? (JSON.parse(stored.slice(1)) as string) : stored;
 }
 
 /**

@@ -66,9 +66,13 @@ export function createRowWrites(db: SqlSession) {
    * stored under, in order. An id already stored or tombstoned in its project
    * (another instance took it since it was checked) is never overwritten: that
    * completion gets a fresh id, decided here inside the database's uniqueness
-   * check, so no unique violation ever reaches a client.
+   * check, so no unique violation ever reaches a client. With `taken: 'skip'`
+   * (imports, which must stay idempotent) it is left out instead, its id undefined.
    */
-  async function insertCompletions(writes: [projectId: number, record: CompletionRecord][]): Promise<string[]> {
+  async function insertCompletions(
+    writes: [projectId: number, record: CompletionRecord][],
+    taken: 'fresh-id' | 'skip' = 'fresh-id',
+  ): Promise<(string | undefined)[]> {
     let pending = writes.map(([projectId, record], position) => ({ position, projectId, record }));
     const stored: { position: number; projectId: number; record: CompletionRecord; seq: number }[] = [];
     while (pending.length > 0) {
@@ -96,7 +100,7 @@ export function createRowWrites(db: SqlSession) {
         const key = keyOf(write.projectId, write.record.id);
         const seq = seqs.get(key);
         if (seq === undefined) {
-          retry.push({ ...write, record: withFreshId(write.record) });
+          if (taken === 'fresh-id') retry.push({ ...write, record: withFreshId(write.record) });
         } else {
           // A second write of one id in the same batch finds the key used up: it is retried under a fresh id.
           seqs.delete(key);
@@ -142,7 +146,9 @@ export function createRowWrites(db: SqlSession) {
       models,
     );
     await insertPairs(stored.map(({ projectId, record }) => ({ projectId, metadata: record.metadata, created: record.created, id: record.id })));
-    return stored.sort((a, b) => a.position - b.position).map((s) => s.record.id);
+    const ids: (string | undefined)[] = writes.map(() => undefined);
+    for (const { position, record } of stored) ids[position] = record.id;
+    return ids;
   }
 
   async function replaceMetadata(projectId: number, id: string, position: { created: number; metadata: string }, metadata: Metadata) {
