@@ -33,8 +33,9 @@ export function createPostgresStore(db: SqlDatabase): Store {
 
   async function saveMany(writes: [projectId: number, record: CompletionRecord][]): Promise<string[]> {
     if (writes.length === 0) return [];
-    // Every write is stored, under a fresh id when its own was taken.
-    return (await db.transaction((tx) => createRowWrites(tx).insertCompletions(writes))) as string[];
+    // Every write is stored, under a fresh id when its own was taken. One statement, so no BEGIN and COMMIT:
+    // the completions whose ids were taken (rare) are written by a second one.
+    return (await createRowWrites(db).insertCompletions(writes)) as string[];
   }
 
   async function listCompletions(project: string, params: ListParams): Promise<Page<CompletionRow>> {

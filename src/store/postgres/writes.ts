@@ -68,87 +68,109 @@ export function createRowWrites(db: SqlSession) {
    * completion gets a fresh id, decided here inside the database's uniqueness
    * check, so no unique violation ever reaches a client. With `taken: 'skip'`
    * (imports, which must stay idempotent) it is left out instead, its id undefined.
+   *
+   * Each attempt is one statement (a round trip, and atomic without BEGIN and
+   * COMMIT): the completions row and, through data-modifying CTEs, the rows of
+   * every table that points at it, for the completions the insert kept only.
+   * Only completions whose id was taken need a second attempt.
    */
   async function insertCompletions(
     writes: [projectId: number, record: CompletionRecord][],
     taken: 'fresh-id' | 'skip' = 'fresh-id',
   ): Promise<(string | undefined)[]> {
+    const ids: (string | undefined)[] = writes.map(() => undefined);
     let pending = writes.map(([projectId, record], position) => ({ position, projectId, record }));
-    const stored: { position: number; projectId: number; record: CompletionRecord; seq: number }[] = [];
     while (pending.length > 0) {
-      const inserted = await db.query<{ seq: number; project_id: number; id: string }>(
-        `INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body, stored_at)
-         SELECT u.* FROM unnest($1::int[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int8[])
-           AS u(project_id, id, created, model, requested_model, metadata, body, stored_at)
-         WHERE NOT EXISTS (SELECT 1 FROM deleted_completions d WHERE d.project_id = u.project_id AND d.id = u.id)
-         ON CONFLICT (project_id, id) DO NOTHING
-         RETURNING seq, project_id, id`,
-        [
-          pending.map((w) => w.projectId),
-          pending.map((w) => w.record.id),
-          pending.map((w) => w.record.created),
-          pending.map((w) => filterText(w.record.model)),
-          pending.map((w) => filterText(w.record.requestedModel)),
-          pending.map((w) => JSON.stringify(w.record.metadata)),
-          pending.map((w) => w.record.body),
-          pending.map((w) => w.record.storedAt),
-        ],
-      );
-      const seqs = new Map(inserted.map((row) => [keyOf(row.project_id, row.id), row.seq]));
-      const retry: typeof pending = [];
+      // One id twice in one statement would give both the one row it inserts: the second waits for the next attempt.
+      const seen = new Set<string>();
+      const attempt: typeof pending = [];
+      const later: typeof pending = [];
       for (const write of pending) {
         const key = keyOf(write.projectId, write.record.id);
-        const seq = seqs.get(key);
-        if (seq === undefined) {
-          if (taken === 'fresh-id') retry.push({ ...write, record: withFreshId(write.record) });
-        } else {
-          // A second write of one id in the same batch finds the key used up: it is retried under a fresh id.
-          seqs.delete(key);
-          stored.push({ ...write, seq });
-        }
+        (seen.has(key) ? later : attempt).push(write);
+        seen.add(key);
+      }
+      const stored = new Set((await insertAttempt(attempt)).map((row) => row.pos));
+      const retry: typeof pending = [...later];
+      for (const write of attempt) {
+        if (stored.has(write.position)) ids[write.position] = write.record.id;
+        else if (taken === 'fresh-id') retry.push({ ...write, record: withFreshId(write.record) });
       }
       pending = retry;
     }
+    return ids;
+  }
 
+  async function insertAttempt(writes: { position: number; projectId: number; record: CompletionRecord }[]): Promise<{ pos: number }[]> {
     const choices: [number[], number[], string[]] = [[], [], []];
     const messages: [number[], number[], string[]] = [[], [], []];
-    const models: [number[], string[], number[], string[]] = [[], [], [], []];
-    for (const { projectId, record, seq } of stored) {
+    const models: [number[], string[]] = [[], []];
+    const pairs: [number[], string[], string[]] = [[], [], []];
+    for (const { position, record } of writes) {
       record.choices.forEach((body, idx) => {
-        choices[0].push(seq);
+        choices[0].push(position);
         choices[1].push(idx);
         choices[2].push(body);
       });
       record.messages.forEach((body, idx) => {
-        messages[0].push(seq);
+        messages[0].push(position);
         messages[1].push(idx);
         messages[2].push(body);
       });
       for (const model of record.model === record.requestedModel ? [record.model] : [record.requestedModel, record.model]) {
-        models[0].push(projectId);
+        models[0].push(position);
         models[1].push(filterText(model));
-        models[2].push(record.created);
-        models[3].push(record.id);
+      }
+      for (const [key, value] of Object.entries(record.metadata)) {
+        pairs[0].push(position);
+        pairs[1].push(filterText(key));
+        pairs[2].push(filterText(value));
       }
     }
-    if (choices[0].length > 0) {
-      await db.query('INSERT INTO choices (completion_seq, idx, body) SELECT * FROM unnest($1::int8[], $2::int[], $3::text[])', choices);
-    }
-    if (messages[0].length > 0) {
-      await db.query(
-        'INSERT INTO input_messages (completion_seq, idx, body) SELECT * FROM unnest($1::int8[], $2::int[], $3::text[])',
-        messages,
-      );
-    }
-    await db.query(
-      `INSERT INTO completion_models (project_id, model, created, completion_id)
-       SELECT * FROM unnest($1::int[], $2::text[], $3::int8[], $4::text[])`,
-      models,
+    return db.query<{ pos: number }>(
+      `WITH input AS (
+         SELECT * FROM unnest($1::int[], $2::int[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int8[])
+           AS u(pos, project_id, id, created, model, requested_model, metadata, body, stored_at)
+       ), inserted AS (
+         INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body, stored_at)
+         SELECT project_id, id, created, model, requested_model, metadata, body, stored_at FROM input u
+         WHERE NOT EXISTS (SELECT 1 FROM deleted_completions d WHERE d.project_id = u.project_id AND d.id = u.id)
+         ORDER BY pos
+         ON CONFLICT (project_id, id) DO NOTHING
+         RETURNING seq, project_id, id
+       ), kept AS (
+         SELECT i.seq, u.pos, u.project_id, u.id, u.created FROM inserted i JOIN input u ON u.project_id = i.project_id AND u.id = i.id
+       ), choice_rows AS (
+         INSERT INTO choices (completion_seq, idx, body)
+         SELECT k.seq, r.idx, r.body FROM unnest($10::int[], $11::int[], $12::text[]) AS r(pos, idx, body) JOIN kept k ON k.pos = r.pos
+       ), message_rows AS (
+         INSERT INTO input_messages (completion_seq, idx, body)
+         SELECT k.seq, r.idx, r.body FROM unnest($13::int[], $14::int[], $15::text[]) AS r(pos, idx, body) JOIN kept k ON k.pos = r.pos
+       ), model_rows AS (
+         INSERT INTO completion_models (project_id, model, created, completion_id)
+         SELECT k.project_id, r.model, k.created, k.id FROM unnest($16::int[], $17::text[]) AS r(pos, model) JOIN kept k ON k.pos = r.pos
+       ), pair_rows AS (
+         INSERT INTO metadata (project_id, key, value, created, completion_id)
+         SELECT k.project_id, r.key, r.value, k.created, k.id FROM unnest($18::int[], $19::text[], $20::text[]) AS r(pos, key, value)
+         JOIN kept k ON k.pos = r.pos
+       )
+       SELECT pos FROM kept`,
+      [
+        writes.map((w) => w.position),
+        writes.map((w) => w.projectId),
+        writes.map((w) => w.record.id),
+        writes.map((w) => w.record.created),
+        writes.map((w) => filterText(w.record.model)),
+        writes.map((w) => filterText(w.record.requestedModel)),
+        writes.map((w) => JSON.stringify(w.record.metadata)),
+        writes.map((w) => w.record.body),
+        writes.map((w) => w.record.storedAt),
+        ...choices,
+        ...messages,
+        ...models,
+        ...pairs,
+      ],
     );
-    await insertPairs(stored.map(({ projectId, record }) => ({ projectId, metadata: record.metadata, created: record.created, id: record.id })));
-    const ids: (string | undefined)[] = writes.map(() => undefined);
-    for (const { position, record } of stored) ids[position] = record.id;
-    return ids;
   }
 
   async function replaceMetadata(projectId: number, id: string, position: { created: number; metadata: string }, metadata: Metadata) {
