@@ -13,6 +13,7 @@ const BOTH_BACKENDS = [
   'test/isolation.test.ts',
   'test/create.test.ts',
   'test/hostile-input.test.ts',
+  'test/retention.test.ts',
 ];
 /** PostgreSQL's own cases: its query plans, several instances on one database, restarts. */
 const POSTGRES_ONLY = ['test/postgres-*.test.ts'];
