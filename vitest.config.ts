@@ -14,6 +14,9 @@ const BOTH_BACKENDS = [
   'test/create.test.ts',
   'test/hostile-input.test.ts',
   'test/retention.test.ts',
+  'test/streaming.test.ts',
+  'test/passthrough.test.ts',
+  'test/errors.test.ts',
 ];
 /** PostgreSQL's own cases: its query plans, several instances on one database, restarts. */
 const POSTGRES_ONLY = ['test/postgres-*.test.ts'];
