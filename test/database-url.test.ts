@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { parse } from 'pg-connection-string';
 import { hideDatabasePassword, isPostgresUrl, maskDatabaseUrl } from '../src/db/database-url.ts';
+import { withLibpqSslModes } from '../src/db/postgres-client.ts';
 
 describe('DATABASE_URL', () => {
   it('selects PostgreSQL for postgres:// and postgresql:// only', () => {
@@ -26,5 +28,16 @@ describe('DATABASE_URL', () => {
     expect(hideDatabasePassword(`cannot reach ${url}: password s@cret rejected (s%40cret)`, url)).toBe(
       'cannot reach postgres://app:***@db:5432/completions: password *** rejected (***)',
     );
+  });
+
+  it('reads sslmode as libpq does: require encrypts without verifying, verify-full verifies, disable is plain', () => {
+    const ssl = (mode: string) => parse(withLibpqSslModes(`postgres://app:pw@db:5432/x?sslmode=${mode}`)).ssl;
+    expect(ssl('disable')).toBe(false);
+    expect(ssl('require')).toEqual({ rejectUnauthorized: false });
+    expect(ssl('prefer')).toEqual({ rejectUnauthorized: false });
+    expect(ssl('allow')).toEqual({ rejectUnauthorized: false });
+    expect(ssl('no-verify')).toEqual({ rejectUnauthorized: false });
+    expect(ssl('verify-full')).toEqual({});
+    expect(parse(withLibpqSslModes('postgres://app:pw@db:5432/x')).ssl).toBeUndefined();
   });
 });

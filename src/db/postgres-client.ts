@@ -37,6 +37,22 @@ export interface PostgresDatabase extends SqlDatabase {
   pool: pg.Pool;
 }
 
+/**
+ * The URL as node-postgres should read it for `sslmode` to mean what it means
+ * to libpq (psql, every other client): `require` encrypts without verifying the
+ * certificate, `verify-ca` checks the chain only, `prefer` and `allow` use TLS
+ * without verifying. Left alone, node-postgres reads all three as `verify-full`
+ * and refuses a server with a self-signed certificate that psql accepts.
+ */
+export function withLibpqSslModes(url: string): string {
+  const parsed = new URL(url);
+  const mode = parsed.searchParams.get('sslmode');
+  if (mode === null || parsed.searchParams.has('uselibpqcompat')) return url;
+  if (mode === 'allow') parsed.searchParams.set('sslmode', 'prefer');
+  if (['allow', 'prefer', 'require', 'verify-ca'].includes(mode)) parsed.searchParams.set('uselibpqcompat', 'true');
+  return parsed.toString();
+}
+
 /** SQLSTATE classes and driver errors that mean "the server cannot be reached now", not "the query is wrong". */
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH',
@@ -73,7 +89,7 @@ function isRetryable(err: unknown): boolean {
  */
 export async function openPostgres(url: string, options: PostgresOptions): Promise<PostgresDatabase> {
   const pool = new pg.Pool({
-    connectionString: url,
+    connectionString: withLibpqSslModes(url),
     max: options.poolSize,
     connectionTimeoutMillis: options.connectTimeoutMs,
     // The server cancels a slow statement; the client-side timeout also covers a server that stopped answering at all.
