@@ -69,3 +69,70 @@ describe('ids taken meanwhile, on PostgreSQL', () => {
     expect(await opened.countRows('metadata')).toBe(4);
   });
 });
+
+/** The methods the PostgreSQL store has ahead of the contract (imports, copies, the writability check). */
+interface AheadOfContract {
+  importCompletions(project: string, records: CompletionRecord[]): Promise<{ stored: number; skipped: string[] }>;
+  listMessagesOf(project: string, ids: string[]): Promise<Map<string, { idx: number; body: string }[]>>;
+  checkWritable(): Promise<void>;
+  dump(batchSize: number): AsyncGenerator<unknown[]>;
+  restore(items: unknown[]): Promise<void>;
+  isEmpty(): Promise<boolean>;
+}
+
+describe('imports and copies on PostgreSQL, ahead of the contract', () => {
+  it('imports only ids the project never had, lists messages of many, and proves it can write', async () => {
+    const ahead = store as unknown as AheadOfContract;
+    expect(await ahead.isEmpty()).toBe(true);
+    await store.saveCompletion('p', record('chatcmpl-kept', 'stored'));
+    await store.saveCompletion('p', record('chatcmpl-gone', 'deleted'));
+    await store.deleteCompletion('p', 'chatcmpl-gone');
+    expect(
+      await ahead.importCompletions('p', [
+        record('chatcmpl-kept', 'again'),
+        record('chatcmpl-gone', 'again'),
+        record('chatcmpl-new', 'new'),
+        record('chatcmpl-new', 'twice'),
+      ]),
+    ).toEqual({ stored: 1, skipped: ['chatcmpl-kept', 'chatcmpl-gone', 'chatcmpl-new'] });
+    expect((await store.getCompletion('p', 'chatcmpl-new'))!.metadata).toBe('{"content":"new"}');
+    const messages = await ahead.listMessagesOf('p', ['chatcmpl-new', 'chatcmpl-kept', 'chatcmpl-none', 'a\u0000b']);
+    expect([...messages]).toEqual([
+      ['chatcmpl-kept', [{ idx: 0, body: JSON.stringify({ role: 'user', content: 'stored' }) }]],
+      ['chatcmpl-new', [{ idx: 0, body: JSON.stringify({ role: 'user', content: 'new' }) }]],
+    ]);
+    await ahead.checkWritable();
+    expect(await ahead.isEmpty()).toBe(false);
+  });
+
+  it('copies a whole database (settings, completions, tombstones, text PostgreSQL cannot hold) into an empty one', async () => {
+    const source = store as unknown as AheadOfContract;
+    await store.getOrCreateSetting('project_hash_secret', () => 'the-secret');
+    const nul = { ...record('chatcmpl-nul', 'nul'), metadata: { 'k\u0000': 'v\u0000' }, requestedModel: 'm\u0000' };
+    await store.saveCompletions('p', [record('chatcmpl-a', 'a'), nul]);
+    await store.saveCompletion('q', record('chatcmpl-b', 'b'));
+    await store.saveCompletion('q', record('chatcmpl-c', 'c'));
+    await store.deleteCompletion('q', 'chatcmpl-c');
+
+    const target = await openTestStore('postgres');
+    try {
+      const copy = target.store as unknown as AheadOfContract;
+      expect(await copy.isEmpty()).toBe(true);
+      for await (const batch of source.dump(2)) await copy.restore(batch);
+      expect(await target.store.getOrCreateSetting('project_hash_secret', () => 'other')).toBe('the-secret');
+      for (const [project, id] of [['p', 'chatcmpl-a'], ['p', 'chatcmpl-nul'], ['q', 'chatcmpl-b']] as const) {
+        expect(await target.store.getCompletion(project, id)).toEqual(await store.getCompletion(project, id));
+      }
+      const page = { after: undefined, limit: 10, order: 'asc' as const, model: undefined };
+      expect((await target.store.listCompletions('p', { ...page, metadata: [['k\u0000', 'v\u0000']] })).items.map((r) => r.id)).toEqual(['chatcmpl-nul']);
+      expect((await target.store.listCompletions('p', { ...page, metadata: [], model: 'm\u0000' })).items.map((r) => r.id)).toEqual(['chatcmpl-nul']);
+      expect(await target.store.isIdTaken('q', 'chatcmpl-c')).toBe(true);
+      expect((await target.store.listCompletions('q', { ...page, metadata: [], after: 'chatcmpl-c' })).items).toEqual([]);
+      for (const table of ['completions', 'choices', 'input_messages', 'metadata', 'completion_models', 'deleted_completions', 'settings']) {
+        expect(await target.countRows(table), table).toBe(await opened.countRows(table));
+      }
+    } finally {
+      await target.close();
+    }
+  });
+});

@@ -1,6 +1,7 @@
 import type { SqlDatabase, SqlSession } from '../../db/sql-client.ts';
 import type { ListParams } from '../../validation.ts';
-import type { CompletionRecord, CompletionRow, Page, Store } from '../contract.ts';
+import type { CompletionRecord, CompletionRow, MessageRow, Page, Store } from '../contract.ts';
+import { createDump } from './dump.ts';
 import { COMPLETION_COLUMNS, createListQueries } from './list-query.ts';
 import { listMessagePage } from './messages.ts';
 import { createProjectIds } from './projects.ts';
@@ -17,6 +18,7 @@ import { createRowWrites, POSITION_COLUMNS, type StoredPosition } from './writes
 export function createPostgresStore(db: SqlDatabase): Store {
   const projects = createProjectIds(db);
   const lists = createListQueries(db);
+  const dumps = createDump(db, projects);
 
   /** The project's id when a completion `id` could be stored in it; undefined when nothing can match. */
   async function projectHolding(project: string, id: string): Promise<number | undefined> {
@@ -47,7 +49,52 @@ export function createPostgresStore(db: SqlDatabase): Store {
     return { items, hasMore };
   }
 
+  /**
+   * Methods other work of this round adds to the contract (imports and copies,
+   * a writability check for /healthz), ready here so the PostgreSQL store meets
+   * the contract as soon as it has them. A spread, not literal members: until
+   * then the contract does not name them.
+   */
+  const aheadOfContract = {
+    /** Writes the completions whose ids the project never had (stored, deleted, or earlier in `records`), in one transaction. */
+    importCompletions: async (project: string, records: CompletionRecord[]): Promise<{ stored: number; skipped: string[] }> => {
+      const projectId = await projects.ensure(project);
+      const ids = await db.transaction((tx) => createRowWrites(tx).insertCompletions(records.map((record) => [projectId, record]), 'skip'));
+      const skipped = records.filter((_, i) => ids[i] === undefined).map((record) => record.id);
+      return { stored: records.length - skipped.length, skipped };
+    },
+    /** Every input message of each named completion the project has, in order. */
+    listMessagesOf: async (project: string, completionIds: string[]): Promise<Map<string, MessageRow[]>> => {
+      const messages = new Map<string, MessageRow[]>();
+      const projectId = await projects.find(project);
+      const ids = completionIds.filter(isStorableId);
+      if (projectId === undefined || ids.length === 0) return messages;
+      const rows = await db.query<MessageRow & { completionId: string }>(
+        `SELECT c.id AS "completionId", m.idx, m.body FROM completions c JOIN input_messages m ON m.completion_seq = c.seq
+         WHERE c.project_id = $1 AND c.id = ANY($2::text[]) ORDER BY c.seq, m.idx`,
+        [projectId, ids],
+      );
+      for (const { completionId, idx, body } of rows) {
+        let list = messages.get(completionId);
+        if (!list) messages.set(completionId, (list = []));
+        list.push({ idx, body });
+      }
+      return messages;
+    },
+    /** A committed one-row write: only that proves the database can take one (the row is shared by every instance). */
+    checkWritable: async (): Promise<void> => {
+      await db.query(
+        "INSERT INTO settings (key, value) VALUES ('health_checked_at', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [String(Date.now())],
+      );
+    },
+    dump: dumps.dump,
+    restore: dumps.restore,
+    isEmpty: dumps.isEmpty,
+  };
+
   return {
+    ...aheadOfContract,
     saveCompletion: async (project, record) => (await saveMany([[await projects.ensure(project), record]]))[0]!,
     saveCompletions: async (project, records) => {
       const projectId = await projects.ensure(project);
