@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CompletionRecord, Store } from '../src/store/index.ts';
+import { CompletionIdTaken, type CompletionRecord, type Store } from '../src/store/index.ts';
 import { openTestStore, type TestStore } from './helpers/service.ts';
 
 /**
  * What only a database shared by several instances can meet: an id another
- * instance stored (or deleted) since this one checked it. The store never
- * overwrites it and never fails: the completion gets a fresh id, its body says
- * so, and the caller learns it.
+ * instance stored (or deleted) since this one checked it. The database decides:
+ * the save is refused with CompletionIdTaken, whole (a group commit writes all
+ * or nothing), never overwriting, and the caller retries under a fresh id.
  */
 
 let opened: TestStore;
@@ -35,38 +35,46 @@ function record(id: string, content: string): CompletionRecord {
   };
 }
 
-const FRESH_ID = /^chatcmpl-[A-Za-z0-9]{29}$/;
+const ALL_TABLES = ['completions', 'choices', 'input_messages', 'metadata', 'completion_models', 'deleted_completions'];
+
+async function rowCounts(): Promise<number[]> {
+  const counts: number[] = [];
+  for (const table of ALL_TABLES) counts.push(await opened.countRows(table));
+  return counts;
+}
 
 describe('ids taken meanwhile, on PostgreSQL', () => {
-  it('stores a completion whose id is already stored under a fresh one, with its own rows, and says which', async () => {
-    expect(await store.saveCompletion('p', record('chatcmpl-same', 'first'))).toBe('chatcmpl-same');
-    const second = await store.saveCompletion('p', record('chatcmpl-same', 'second'));
-    expect(second).toMatch(FRESH_ID);
-    expect(JSON.parse((await store.getCompletion('p', second))!.body).id).toBe(second);
-    expect((await store.getCompletion('p', second))!.choices).toContain('second');
-    expect((await store.getCompletion('p', 'chatcmpl-same'))!.choices).toContain('first');
-    expect((await store.listMessages('p', second, { after: undefined, limit: 10, order: 'asc' }))!.items).toEqual([
-      { idx: 0, body: JSON.stringify({ role: 'user', content: 'second' }) },
-    ]);
-  });
-
-  it('gives the second of two writes of one id in one batch a fresh id, and a deleted id a fresh one too', async () => {
+  it('refuses an id already stored or deleted in the project with CompletionIdTaken, and keeps what was there', async () => {
+    await store.saveCompletion('p', record('chatcmpl-same', 'first'));
     await store.saveCompletion('p', record('chatcmpl-gone', 'deleted'));
     await store.deleteCompletion('p', 'chatcmpl-gone');
-    const ids = await store.saveCompletionBatch([
-      ['p', record('chatcmpl-twice', 'one')],
-      ['p', record('chatcmpl-twice', 'two')],
-      ['p', record('chatcmpl-gone', 'again')],
-      ['q', record('chatcmpl-twice', 'other project')],
-    ]);
-    expect(ids[0]).toBe('chatcmpl-twice');
-    expect(ids[1]).toMatch(FRESH_ID);
-    expect(ids[2]).toMatch(FRESH_ID);
-    expect(ids[3]).toBe('chatcmpl-twice');
-    const page = await store.listCompletions('p', { after: undefined, limit: 10, order: 'asc', model: undefined, metadata: [] });
-    expect(page.items.map((row) => row.metadata).sort()).toEqual(['{"content":"again"}', '{"content":"one"}', '{"content":"two"}']);
-    expect(await opened.countRows('choices')).toBe(4);
-    expect(await opened.countRows('metadata')).toBe(4);
+    const before = await rowCounts();
+    await expect(store.saveCompletion('p', record('chatcmpl-same', 'second'))).rejects.toBeInstanceOf(CompletionIdTaken);
+    await expect(store.saveCompletion('p', record('chatcmpl-gone', 'again'))).rejects.toMatchObject({ id: 'chatcmpl-gone' });
+    expect(await rowCounts()).toEqual(before);
+    expect((await store.getCompletion('p', 'chatcmpl-same'))!.choices).toContain('first');
+    // Another project may use the id.
+    await store.saveCompletion('q', record('chatcmpl-same', 'other project'));
+  });
+
+  it('writes a group commit all or nothing: one taken id, or one id twice, and none of it is stored', async () => {
+    await store.saveCompletion('p', record('chatcmpl-taken', 'first'));
+    const before = await rowCounts();
+    await expect(
+      store.saveCompletionBatch([
+        ['p', record('chatcmpl-new-1', 'one')],
+        ['p', record('chatcmpl-taken', 'two')],
+      ]),
+    ).rejects.toMatchObject({ id: 'chatcmpl-taken' });
+    await expect(
+      store.saveCompletionBatch([
+        ['p', record('chatcmpl-twice', 'one')],
+        ['q', record('chatcmpl-twice', 'other project')],
+        ['p', record('chatcmpl-twice', 'two')],
+      ]),
+    ).rejects.toMatchObject({ id: 'chatcmpl-twice' });
+    expect(await rowCounts()).toEqual(before);
+    expect(await store.getCompletion('p', 'chatcmpl-new-1')).toBeUndefined();
   });
 });
 

@@ -114,8 +114,31 @@ export async function openPostgres(url: string, options: PostgresOptions): Promi
   return wrapPool(pool, url);
 }
 
-async function migrateOnce(pool: pg.Pool): Promise<void> {
+/**
+ * A client checked out of the pool. While it is out, the pool no longer listens
+ * for its errors: a connection the server drops between two queries (a restart)
+ * would emit an 'error' nobody handles, which ends the process. `broken` then
+ * says it must be closed, not returned to the pool.
+ */
+async function checkOut(pool: pg.Pool): Promise<{ client: pg.PoolClient; broken: () => boolean; release: (broken: boolean) => void }> {
   const client = await pool.connect();
+  let dropped = false;
+  const onError = () => {
+    dropped = true;
+  };
+  client.on('error', onError);
+  return {
+    client,
+    broken: () => dropped,
+    release: (broken) => {
+      client.off('error', onError);
+      client.release(broken || dropped);
+    },
+  };
+}
+
+async function migrateOnce(pool: pg.Pool): Promise<void> {
+  const { client, release } = await checkOut(pool);
   let broken = false;
   try {
     // Waiting for another instance's migration is not a slow statement.
@@ -132,7 +155,7 @@ async function migrateOnce(pool: pg.Pool): Promise<void> {
     throw err;
   } finally {
     // A connection that failed mid-way may still hold the lock or a changed setting: it is closed, not reused.
-    client.release(broken);
+    release(broken);
   }
 }
 
@@ -202,7 +225,7 @@ function wrapPool(pool: pg.Pool, url: string): PostgresDatabase {
   const poolSession = sessionOf(pool);
 
   async function transactionOnce<T>(work: (tx: SqlSession) => Promise<T>): Promise<T> {
-    const client = await pool.connect();
+    const { client, release } = await checkOut(pool);
     let broken = false;
     try {
       await client.query('BEGIN');
@@ -220,7 +243,7 @@ function wrapPool(pool: pg.Pool, url: string): PostgresDatabase {
       if (isUnavailableError(err)) broken = true;
       throw err;
     } finally {
-      client.release(broken);
+      release(broken);
     }
   }
 
@@ -244,11 +267,17 @@ function wrapPool(pool: pg.Pool, url: string): PostgresDatabase {
       }
     },
     async readSnapshot() {
-      let client: pg.PoolClient;
+      let checkedOut: Awaited<ReturnType<typeof checkOut>>;
       try {
-        client = await pool.connect();
+        checkedOut = await checkOut(pool);
+      } catch (err) {
+        throw translate(err, url);
+      }
+      const { client } = checkedOut;
+      try {
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       } catch (err) {
+        checkedOut.release(true);
         throw translate(err, url);
       }
       const session = sessionOf(client);
@@ -263,8 +292,8 @@ function wrapPool(pool: pg.Pool, url: string): PostgresDatabase {
           }
         },
         release: async () => {
-          if (!broken) await client.query('COMMIT').catch(() => (broken = true));
-          client.release(broken);
+          if (!broken && !checkedOut.broken()) await client.query('COMMIT').catch(() => (broken = true));
+          checkedOut.release(broken);
         },
       };
     },

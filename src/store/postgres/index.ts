@@ -1,6 +1,6 @@
 import type { SqlDatabase, SqlSession } from '../../db/sql-client.ts';
 import type { ListParams } from '../../validation.ts';
-import type { CompletionRecord, CompletionRow, MessageRow, Page, Store } from '../contract.ts';
+import { type CompletionRecord, CompletionIdTaken, type CompletionRow, type MessageRow, type Page, type Store } from '../contract.ts';
 import { createDump } from './dump.ts';
 import { COMPLETION_COLUMNS, createListQueries } from './list-query.ts';
 import { listMessagePage } from './messages.ts';
@@ -33,11 +33,18 @@ export function createPostgresStore(db: SqlDatabase): Store {
     return row;
   }
 
-  async function saveMany(writes: [projectId: number, record: CompletionRecord][]): Promise<string[]> {
-    if (writes.length === 0) return [];
-    // Every write is stored, under a fresh id when its own was taken. One statement, so no BEGIN and COMMIT:
-    // the completions whose ids were taken (rare) are written by a second one.
-    return (await createRowWrites(db).insertCompletions(writes)) as string[];
+  /**
+   * All the completions or none: one INSERT statement for the lot (BEGIN and COMMIT around it), and a
+   * CompletionIdTaken when the database finds one id already stored or deleted in its project (another
+   * instance may have stored it a moment ago): the caller retries under a fresh id.
+   */
+  async function saveMany(writes: [projectId: number, record: CompletionRecord][]): Promise<void> {
+    if (writes.length === 0) return;
+    await db.transaction(async (tx) => {
+      const ids = await createRowWrites(tx).insertCompletions(writes);
+      const taken = ids.findIndex((id) => id === undefined);
+      if (taken >= 0) throw new CompletionIdTaken(writes[taken]![1].id);
+    });
   }
 
   async function listCompletions(project: string, params: ListParams): Promise<Page<CompletionRow>> {
@@ -50,8 +57,8 @@ export function createPostgresStore(db: SqlDatabase): Store {
   }
 
   /**
-   * Methods other work of this round adds to the contract (imports and copies,
-   * a writability check for /healthz), ready here so the PostgreSQL store meets
+   * Methods other work of this round adds to the contract (imports and copies),
+   * ready here so the PostgreSQL store meets
    * the contract as soon as it has them. A spread, not literal members: until
    * then the contract does not name them.
    */
@@ -59,7 +66,7 @@ export function createPostgresStore(db: SqlDatabase): Store {
     /** Writes the completions whose ids the project never had (stored, deleted, or earlier in `records`), in one transaction. */
     importCompletions: async (project: string, records: CompletionRecord[]): Promise<{ stored: number; skipped: string[] }> => {
       const projectId = await projects.ensure(project);
-      const ids = await db.transaction((tx) => createRowWrites(tx).insertCompletions(records.map((record) => [projectId, record]), 'skip'));
+      const ids = await db.transaction((tx) => createRowWrites(tx).insertCompletions(records.map((record) => [projectId, record])));
       const skipped = records.filter((_, i) => ids[i] === undefined).map((record) => record.id);
       return { stored: records.length - skipped.length, skipped };
     },
@@ -81,13 +88,6 @@ export function createPostgresStore(db: SqlDatabase): Store {
       }
       return messages;
     },
-    /** A committed one-row write: only that proves the database can take one (the row is shared by every instance). */
-    checkWritable: async (): Promise<void> => {
-      await db.query(
-        "INSERT INTO settings (key, value) VALUES ('health_checked_at', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        [String(Date.now())],
-      );
-    },
     dump: dumps.dump,
     restore: dumps.restore,
     isEmpty: dumps.isEmpty,
@@ -95,14 +95,14 @@ export function createPostgresStore(db: SqlDatabase): Store {
 
   return {
     ...aheadOfContract,
-    saveCompletion: async (project, record) => (await saveMany([[await projects.ensure(project), record]]))[0]!,
+    saveCompletion: async (project, record) => saveMany([[await projects.ensure(project), record]]),
     saveCompletions: async (project, records) => {
       const projectId = await projects.ensure(project);
       await saveMany(records.map((record) => [projectId, record]));
     },
     saveCompletionBatch: async (writes) => {
       const projectIds = await Promise.all(writes.map(([project]) => projects.ensure(project)));
-      return saveMany(writes.map(([, record], i) => [projectIds[i]!, record]));
+      await saveMany(writes.map(([, record], i) => [projectIds[i]!, record]));
     },
     getCompletion: async (project, id) => {
       const projectId = await projectHolding(project, id);
@@ -172,6 +172,13 @@ export function createPostgresStore(db: SqlDatabase): Store {
     },
     ping: async () => {
       await db.query('SELECT 1');
+    },
+    // A committed one-row write: only that proves the database can take one (the row is shared by every instance).
+    checkWritable: async () => {
+      await db.query(
+        "INSERT INTO settings (key, value) VALUES ('health_checked_at', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [String(Date.now())],
+      );
     },
     explainList: async (project, params) => {
       const query = await lists.buildListQuery(await projects.find(project), params);

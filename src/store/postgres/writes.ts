@@ -1,6 +1,5 @@
 import type { SqlSession } from '../../db/sql-client.ts';
 import type { Metadata } from '../../validation.ts';
-import { newCompletionId } from '../../wire.ts';
 import type { CompletionRecord } from '../contract.ts';
 import { filterText } from './text.ts';
 import type { StoredPosition } from '../stored-position.ts';
@@ -8,12 +7,6 @@ import type { StoredPosition } from '../stored-position.ts';
 export type { StoredPosition };
 
 export const POSITION_COLUMNS = 'seq, project_id AS "projectId", id, created, model, requested_model AS "requestedModel", metadata';
-
-/** The record under a fresh id, its body saying so too (the key keeps its place in the JSON). */
-function withFreshId(record: CompletionRecord): CompletionRecord {
-  const id = newCompletionId();
-  return { ...record, id, body: JSON.stringify({ ...(JSON.parse(record.body) as object), id }) };
-}
 
 /** The metadata rows of some completions as columns (project, key, value, created, completion id), for `unnest`. */
 function pairColumns(rows: { projectId: number; metadata: Metadata; created: number; id: string }[]) {
@@ -62,22 +55,17 @@ export function createRowWrites(db: SqlSession) {
   }
 
   /**
-   * Inserts the completions and all their rows; returns the ids they were
-   * stored under, in order. An id already stored or tombstoned in its project
-   * (another instance took it since it was checked) is never overwritten: that
-   * completion gets a fresh id, decided here inside the database's uniqueness
-   * check, so no unique violation ever reaches a client. With `taken: 'skip'`
-   * (imports, which must stay idempotent) it is left out instead, its id undefined.
+   * Inserts the completions and all their rows, except those whose id the
+   * project has (stored or deleted, or earlier in `writes`): the database's
+   * uniqueness check decides, never a check before it. Returns, in order, the
+   * id each was stored under, undefined for those left out.
    *
-   * Each attempt is one statement (a round trip, and atomic without BEGIN and
-   * COMMIT): the completions row and, through data-modifying CTEs, the rows of
-   * every table that points at it, for the completions the insert kept only.
-   * Only completions whose id was taken need a second attempt.
+   * Each attempt is one statement: the completions rows and, through
+   * data-modifying CTEs, the rows of every table that points at them, for the
+   * completions the insert kept only. A second write of one id in the same
+   * call waits for a second attempt, where the first one's row turns it away.
    */
-  async function insertCompletions(
-    writes: [projectId: number, record: CompletionRecord][],
-    taken: 'fresh-id' | 'skip' = 'fresh-id',
-  ): Promise<(string | undefined)[]> {
+  async function insertCompletions(writes: [projectId: number, record: CompletionRecord][]): Promise<(string | undefined)[]> {
     const ids: (string | undefined)[] = writes.map(() => undefined);
     let pending = writes.map(([projectId, record], position) => ({ position, projectId, record }));
     while (pending.length > 0) {
@@ -91,12 +79,8 @@ export function createRowWrites(db: SqlSession) {
         seen.add(key);
       }
       const stored = new Set((await insertAttempt(attempt)).map((row) => row.pos));
-      const retry: typeof pending = [...later];
-      for (const write of attempt) {
-        if (stored.has(write.position)) ids[write.position] = write.record.id;
-        else if (taken === 'fresh-id') retry.push({ ...write, record: withFreshId(write.record) });
-      }
-      pending = retry;
+      for (const write of attempt) if (stored.has(write.position)) ids[write.position] = write.record.id;
+      pending = later;
     }
     return ids;
   }
