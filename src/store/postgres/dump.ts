@@ -1,21 +1,9 @@
 import type { SqlDatabase } from '../../db/sql-client.ts';
 import type { Metadata } from '../../validation.ts';
-import type { CompletionRecord } from '../contract.ts';
+import type { CompletionRecord, DumpItem } from '../contract.ts';
 import type { ProjectIds } from './projects.ts';
 import { fromFilterText } from './text.ts';
 import { createRowWrites } from './writes.ts';
-
-/**
- * One thing a database holds, as `copy` moves it between databases (and
- * backends). The export/import work adds this type and `dump`/`restore`/`isEmpty`
- * to the store contract; until that lands, the PostgreSQL store has them ready
- * (the same shapes), so the copy works on both backends from the merge on.
- */
-export type DumpItem =
-  | { kind: 'setting'; key: string; value: string }
-  | { kind: 'completion'; project: string; record: CompletionRecord }
-  /** A deleted completion's id and position: it stays taken, and cursors naming it keep working. */
-  | { kind: 'tombstone'; project: string; id: string; created: number };
 
 interface DumpedCompletion {
   seq: number;

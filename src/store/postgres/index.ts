@@ -56,13 +56,8 @@ export function createPostgresStore(db: SqlDatabase): Store {
     return { items, hasMore };
   }
 
-  /**
-   * Methods other work of this round adds to the contract (imports and copies),
-   * ready here so the PostgreSQL store meets
-   * the contract as soon as it has them. A spread, not literal members: until
-   * then the contract does not name them.
-   */
-  const aheadOfContract = {
+  /** Imports and copies (the command-line tool's import, mirror and copy). */
+  const transfers: Pick<Store, 'importCompletions' | 'listMessagesOf' | 'dump' | 'restore' | 'isEmpty'> = {
     /** Writes the completions whose ids the project never had (stored, deleted, or earlier in `records`), in one transaction. */
     importCompletions: async (project: string, records: CompletionRecord[]): Promise<{ stored: number; skipped: string[] }> => {
       const projectId = await projects.ensure(project);
@@ -94,7 +89,7 @@ export function createPostgresStore(db: SqlDatabase): Store {
   };
 
   return {
-    ...aheadOfContract,
+    ...transfers,
     saveCompletion: async (project, record) => saveMany([[await projects.ensure(project), record]]),
     saveCompletions: async (project, records) => {
       const projectId = await projects.ensure(project);
@@ -169,6 +164,10 @@ export function createPostgresStore(db: SqlDatabase): Store {
       await db.query('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, create()]);
       const [row] = await db.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [key]);
       return row!.value;
+    },
+    getSetting: async (key) => (await db.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [key]))[0]?.value,
+    setSetting: async (key, value) => {
+      await db.query('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
     },
     ping: async () => {
       await db.query('SELECT 1');
