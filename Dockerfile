@@ -30,6 +30,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY package.json ./
 COPY src ./src
 COPY migrations ./migrations
+COPY migrations-pg ./migrations-pg
 COPY bin ./bin
 COPY examples/completions.jsonl ./examples/
 # The database lives on a volume owned by the unprivileged `node` user of the base image.

@@ -1,11 +1,39 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * The test files that run on both backends, from one source: the `postgres`
+ * project runs them again with TEST_BACKEND=postgres (test/helpers/test-database.ts
+ * gives each file a database of its own on the server named by TEST_POSTGRES_URL,
+ * or on the embedded PGlite without one).
+ */
+const BOTH_BACKENDS = [
+  'test/store-contract.test.ts',
+  'test/stored-completions.test.ts',
+  'test/pagination.test.ts',
+  'test/isolation.test.ts',
+  'test/create.test.ts',
+  'test/hostile-input.test.ts',
+  'test/retention.test.ts',
+  'test/streaming.test.ts',
+  'test/passthrough.test.ts',
+  'test/errors.test.ts',
+];
+/** PostgreSQL's own cases: its query plans, several instances on one database, restarts. */
+const POSTGRES_ONLY = ['test/postgres-*.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     // Every test builds its own app and database, so files run in parallel safely.
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    projects: [
+      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'], exclude: POSTGRES_ONLY } },
+      {
+        extends: true,
+        // Starting the embedded PGlite takes seconds on a busy machine (tens when a test opens a second one).
+        test: { name: 'postgres', include: [...BOTH_BACKENDS, ...POSTGRES_ONLY], env: { TEST_BACKEND: 'postgres' }, testTimeout: 120_000, hookTimeout: 120_000 },
+      },
+    ],
   },
 });

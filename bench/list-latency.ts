@@ -1,4 +1,3 @@
-import type { SqliteDatabase } from '../src/db/client.ts';
 import type { Store } from '../src/store/index.ts';
 import type { ListParams, SortOrder } from '../src/validation.ts';
 import { serializeCompletionList } from '../src/wire.ts';
@@ -49,21 +48,7 @@ function userValue(variant: number): string {
   return `user-${(variant * 37) % USER_COUNT}`;
 }
 
-const VARIANTS = 16;
-
-/** Ids from the middle of the project's history (40% to 60% of its rows), for "deep cursor" pages. */
-export function deepCursors(db: SqliteDatabase, project: string, count = VARIANTS): string[] {
-  const { projectId } = db.prepare('SELECT id AS projectId FROM projects WHERE name = ?').get(project) as { projectId: number };
-  // The seed writes in time order, so seq order is time order within a project.
-  const { lo, hi } = db
-    .prepare('SELECT min(seq) AS lo, max(seq) AS hi FROM completions WHERE project_id = ?')
-    .get(projectId) as { lo: number; hi: number };
-  const pick = db.prepare('SELECT id FROM completions WHERE project_id = ? AND seq >= ? ORDER BY seq LIMIT 1');
-  return Array.from({ length: count }, (_, i) => {
-    const seq = Math.floor(lo + (hi - lo) * (0.4 + (0.2 * i) / count));
-    return (pick.get(projectId, seq) as { id: string }).id;
-  });
-}
+export const VARIANTS = 16;
 
 export interface LatencyOptions {
   iterations: number;
@@ -74,14 +59,14 @@ function shapeName(filter: string, cursor: boolean, order: SortOrder): string {
   return `${filter}, ${cursor ? 'deep cursor' : 'first page'}, ${order}`;
 }
 
+/** `cursors`: ids from the middle of the project's history (BenchDatabase.deepCursors), for "deep cursor" pages. */
 export async function measureListLatency(
-  db: SqliteDatabase,
   store: Store,
+  cursors: string[],
   options: LatencyOptions,
   filters: Filter[] = LIST_FILTERS,
 ): Promise<ShapeResult[]> {
   const project = PROJECTS[0];
-  const cursors = deepCursors(db, project);
   const results: ShapeResult[] = [];
   for (const filter of filters) {
     for (const withCursor of [false, true]) {

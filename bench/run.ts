@@ -1,24 +1,25 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { openDatabase, type SqliteDatabase } from '../src/db/client.ts';
-import { createSqliteStore, type Store } from '../src/store/index.ts';
-import { serializeCompletion, serializeMessageList } from '../src/wire.ts';
+import type { Store } from '../src/store/index.ts';
+import { type BenchDatabase, type DiskFigures, openBenchDatabase } from './database.ts';
 import { createGenerator, LIST_PATH, PROJECTS, seedCompletions } from './data.ts';
 import { runLoad, sequentialLatency, startBenchServer, startInstantUpstream } from './http.ts';
-import { measureListLatency, SEARCH_FILTERS, type ShapeResult } from './list-latency.ts';
+import { measureListLatency, SEARCH_FILTERS, type ShapeResult, VARIANTS } from './list-latency.ts';
 import { measureUsageLatency, type UsageShapeResult } from './usage-latency.ts';
 import { markdownTable, round } from './stats.ts';
 
 /**
- * `npm run bench [-- --rows N] [--quick] [--keep]`: seeds a database of N
+ * `npm run bench [-- --rows N] [--quick] [--keep] [--database postgres://...]`: seeds a database of N
  * stored completions (default 1,000,000), measures list latency per query
  * shape at 10k rows and at N, HTTP list throughput beside a trivial endpoint,
  * create-with-store throughput and added latency, bytes on disk and resident
  * memory; prints a table and writes JSON to bench/results/.
  * `--quick` shortens every measurement (CI smoke: `npm run bench:smoke`).
+ * `--database postgres://user:pw@host/db` runs it all on PostgreSQL, in a fresh
+ * database created on that server and dropped at the end (kept with --keep).
  */
 
 const { values } = parseArgs({
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     rows: { type: 'string', default: '1000000' },
     quick: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    database: { type: 'string' },
   },
 });
 const rows = Number(values.rows);
@@ -55,49 +57,19 @@ async function seed(store: Store, from: number, to: number): Promise<number> {
   return (performance.now() - start) / 1000;
 }
 
-/** File size per stored completion after a checkpoint, against the JSON the API serves for it. */
-async function measureDisk(db: SqliteDatabase, store: Store, databasePath: string, total: number) {
-  db.pragma('wal_checkpoint(TRUNCATE)');
-  const fileBytes = statSync(databasePath).size;
-  const sample = db
-    .prepare(
-      `SELECT c.id, p.name AS project FROM completions c JOIN projects p ON p.id = c.project_id
-       WHERE c.seq IN (SELECT seq FROM completions ORDER BY random() LIMIT 500)`,
-    )
-    .all() as { id: string; project: string }[];
-  let jsonBytes = 0;
-  for (const { id, project } of sample) {
-    jsonBytes += Buffer.byteLength(serializeCompletion((await store.getCompletion(project, id))!));
-    const messages = (await store.listMessages(project, id, { after: undefined, limit: 100, order: 'asc' }))!;
-    jsonBytes += Buffer.byteLength(serializeMessageList(id, messages));
-  }
-  const tables = db
-    .prepare('SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC')
-    .all() as { name: string; bytes: number }[];
-  return {
-    fileBytes,
-    bytesPerCompletion: Math.round(fileBytes / total),
-    jsonBytesPerCompletion: Math.round(jsonBytes / sample.length),
-    ratio: round(fileBytes / total / (jsonBytes / sample.length), 2),
-    bytesPerCompletionByTable: Object.fromEntries(tables.map((t) => [t.name, Math.round(t.bytes / total)])),
-  };
-}
-
 async function main() {
   const info = machine();
-  const folder = mkdtempSync(join(tmpdir(), 'stored-completions-bench-'));
-  const databasePath = join(folder, 'bench.db');
-  log(`database ${databasePath}; ${rows} rows (${smallRows} for the small stage)${quick ? ', quick' : ''}`);
+  const database = await openBenchDatabase(values.database);
+  log(`database ${database.description}; ${rows} rows (${smallRows} for the small stage)${quick ? ', quick' : ''}`);
   try {
-    await measure(info, databasePath);
+    await measure(info, database);
   } finally {
-    if (!values.keep) rmSync(folder, { recursive: true, force: true });
+    await database.dispose(values.keep!);
   }
 }
 
-async function measure(info: ReturnType<typeof machine>, databasePath: string) {
-  const db = openDatabase(databasePath);
-  const store = createSqliteStore(db);
+async function measure(info: ReturnType<typeof machine>, database: BenchDatabase) {
+  const { store } = database;
   const latencyOptions = quick ? { iterations: 300, warmup: 30 } : { iterations: 2000, warmup: 200 };
   // Searches and walked usage summaries take milliseconds, not microseconds: fewer rounds say as much.
   const searchOptions = quick ? { iterations: 50, warmup: 5 } : { iterations: 200, warmup: 20 };
@@ -105,21 +77,25 @@ async function measure(info: ReturnType<typeof machine>, databasePath: string) {
 
   const smallSeedSeconds = await seed(store, 0, smallRows);
   log(`seeded ${smallRows} in ${smallSeedSeconds.toFixed(1)} s; measuring list latency`);
-  const small = await measureListLatency(db, store, latencyOptions);
-  const smallSearch = await measureListLatency(db, store, searchOptions, SEARCH_FILTERS);
+  const smallCursors = await database.deepCursors(PROJECTS[0], VARIANTS);
+  const small = await measureListLatency(store, smallCursors, latencyOptions);
+  // Search and usage are SQLite's for now (full-text search and the usage rollup have no PostgreSQL version yet).
+  const searches = database.backend === 'sqlite';
+  const smallSearch = searches ? await measureListLatency(store, smallCursors, searchOptions, SEARCH_FILTERS) : [];
   const fullSeedSeconds = await seed(store, smallRows, rows);
   const seedSeconds = smallSeedSeconds + fullSeedSeconds;
   log(`seeded ${rows} in ${seedSeconds.toFixed(1)} s (${Math.round(rows / seedSeconds)}/s); measuring list latency`);
-  const full = await measureListLatency(db, store, latencyOptions);
+  const fullCursors = await database.deepCursors(PROJECTS[0], VARIANTS);
+  const full = await measureListLatency(store, fullCursors, latencyOptions);
   log('measuring search and usage latency');
-  const fullSearch = await measureListLatency(db, store, searchOptions, SEARCH_FILTERS);
-  const usage = await measureUsageLatency(store, usageOptions);
+  const fullSearch = searches ? await measureListLatency(store, fullCursors, searchOptions, SEARCH_FILTERS) : [];
+  const usage = searches ? await measureUsageLatency(store, usageOptions) : [];
   log('measuring disk');
-  const disk = await measureDisk(db, store, databasePath, rows);
-  db.close();
+  const disk = await database.measureDisk(rows);
+  await database.closeStore();
 
   const upstream = await startInstantUpstream();
-  const server = await startBenchServer(databasePath, upstream.url, `${API_KEY}:${PROJECTS[0]}`);
+  const server = await startBenchServer(database.url, upstream.url, `${API_KEY}:${PROJECTS[0]}`);
   const auth = { authorization: `Bearer ${API_KEY}` };
   try {
     log('measuring HTTP list throughput');
@@ -158,12 +134,17 @@ async function measure(info: ReturnType<typeof machine>, databasePath: string) {
     const createLatency = await sequentialLatency(`${server.origin}/v1/chat/completions`, { count, ...post });
     const rssAfterCreateMb = server.rssMb();
 
-    log('measuring create-with-store with SQLITE_SYNCHRONOUS=FULL and NORMAL');
-    const bySynchronous = await createThroughputBySynchronous(databasePath, upstream.url, post);
+    // SQLITE_SYNCHRONOUS is SQLite's alone: PostgreSQL's commits wait for the WAL's fsync (synchronous_commit = on).
+    let bySynchronous: Record<'FULL' | 'NORMAL', number> | undefined;
+    if (database.backend === 'sqlite') {
+      log('measuring create-with-store with SQLITE_SYNCHRONOUS=FULL and NORMAL');
+      bySynchronous = await createThroughputBySynchronous(database.url, upstream.url, post);
+    }
 
     const results: BenchResults = {
       date: new Date().toISOString(),
-      command: `npm run bench -- --rows ${rows}${quick ? ' --quick' : ''}`,
+      command: `npm run bench -- --rows ${rows}${quick ? ' --quick' : ''}${database.backend === 'postgres' ? ' --database postgres://...' : ''}`,
+      backend: database.backend,
       machine: { ...info, loadAverageAtEnd: loadavg().map((l) => round(l, 2)) },
       rows,
       smallRows,
@@ -188,11 +169,13 @@ async function measure(info: ReturnType<typeof machine>, databasePath: string) {
         addedP50Ms: round(createLatency.p50Ms - directLatency.p50Ms),
         addedP99Ms: round(createLatency.p99Ms - directLatency.p99Ms),
       },
-      createBySynchronous: {
-        FULL: Math.round(bySynchronous.FULL),
-        NORMAL: Math.round(bySynchronous.NORMAL),
-        fullCostPercent: round((1 - bySynchronous.FULL / bySynchronous.NORMAL) * 100, 1),
-      },
+      ...(bySynchronous && {
+        createBySynchronous: {
+          FULL: Math.round(bySynchronous.FULL),
+          NORMAL: Math.round(bySynchronous.NORMAL),
+          fullCostPercent: round((1 - bySynchronous.FULL / bySynchronous.NORMAL) * 100, 1),
+        },
+      }),
       disk,
       memory: { rssWhileServingListMb: Math.round(rssListMb), rssAfterCreateMb: Math.round(rssAfterCreateMb), peakRssMb: Math.round(server.peakRssMb()) },
     };
@@ -242,6 +225,7 @@ function listRow(small: ShapeResult, full: ShapeResult) {
 interface BenchResults {
   date: string;
   command: string;
+  backend: BenchDatabase['backend'];
   machine: ReturnType<typeof machine> & { loadAverageAtEnd: number[] };
   rows: number;
   smallRows: number;
@@ -266,8 +250,9 @@ interface BenchResults {
     addedP50Ms: number;
     addedP99Ms: number;
   };
-  createBySynchronous: { FULL: number; NORMAL: number; fullCostPercent: number };
-  disk: Awaited<ReturnType<typeof measureDisk>>;
+  /** SQLite only. */
+  createBySynchronous?: { FULL: number; NORMAL: number; fullCostPercent: number };
+  disk: DiskFigures;
   memory: { rssWhileServingListMb: number; rssAfterCreateMb: number; peakRssMb: number };
 }
 
@@ -275,6 +260,7 @@ function report(results: BenchResults) {
   const r = results;
   const k = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
   const lines: string[] = [];
+  lines.push(`Backend: ${r.backend}`, '');
   const latencyTable = (rows: ReturnType<typeof listRow>[]) =>
     markdownTable(
       ['shape', `p50 @${k(r.smallRows)}`, `p99 @${k(r.smallRows)}`, `p50 @${k(r.rows)}`, `p99 @${k(r.rows)}`, 'p50 ratio', `serialize p50 @${k(r.rows)}`, `items @${k(r.smallRows)}/${k(r.rows)}`],
@@ -320,11 +306,15 @@ function report(results: BenchResults) {
           '>= 0.30',
         ],
         ['create-with-store, 32 connections', `${r.create.storedPerSecond}/s (upstream alone ${r.create.directPerSecond}/s)`, '>= 2000/s'],
-        [
-          'create-with-store by SQLITE_SYNCHRONOUS, FULL / NORMAL',
-          `${r.createBySynchronous.FULL}/s / ${r.createBySynchronous.NORMAL}/s (FULL costs ${r.createBySynchronous.fullCostPercent}%)`,
-          'FULL default if < 15%',
-        ],
+        ...(r.createBySynchronous
+          ? [
+              [
+                'create-with-store by SQLITE_SYNCHRONOUS, FULL / NORMAL',
+                `${r.createBySynchronous.FULL}/s / ${r.createBySynchronous.NORMAL}/s (FULL costs ${r.createBySynchronous.fullCostPercent}%)`,
+                'FULL default if < 15%',
+              ],
+            ]
+          : []),
         ['create latency added over the upstream, p50 (one client)', `${r.create.addedP50Ms.toFixed(3)} ms`, '< 1 ms'],
         [
           'bytes on disk per completion / its JSON',
@@ -343,7 +333,7 @@ function report(results: BenchResults) {
 
   const folder = join(dirname(fileURLToPath(import.meta.url)), 'results');
   mkdirSync(folder, { recursive: true });
-  const file = join(folder, `${r.date.replace(/[:.]/g, '-')}-${r.rows}.json`);
+  const file = join(folder, `${r.date.replace(/[:.]/g, '-')}-${r.rows}${r.backend === 'postgres' ? '-postgres' : ''}.json`);
   writeFileSync(file, `${JSON.stringify({ ...results, table: text }, null, 2)}\n`);
   log(`wrote ${file}`);
 }

@@ -5,9 +5,8 @@ import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
-import { openDatabase } from '../src/db/client.ts';
 import { createLogger } from '../src/logger.ts';
-import { createSqliteStore } from '../src/store/index.ts';
+import { openStore } from '../src/store/open.ts';
 import { createUpstream } from '../src/upstream.ts';
 import { LIST_PATH } from './data.ts';
 
@@ -18,7 +17,7 @@ import { LIST_PATH } from './data.ts';
  * endpoints, the ceilings measured in the same run: `/trivial`, a tiny JSON
  * body (the framework's floor cost per request), and `/ceiling`, the very bytes
  * of a 20-item list page served from memory (the cost of serving that payload).
- * Arguments: <database path> <upstream base URL> <API_KEYS> [SQLITE_SYNCHRONOUS]. Prints `{"port":N}`.
+ * Arguments: <DATABASE_URL (SQLite path or postgres://)> <upstream base URL> <API_KEYS> [SQLITE_SYNCHRONOUS]. Prints `{"port":N}`.
  */
 const [databaseUrl, upstreamUrl, apiKeys, synchronous] = process.argv.slice(2) as [string, string, string, string | undefined];
 const config = loadConfig({
@@ -28,8 +27,7 @@ const config = loadConfig({
   LOG_LEVEL: 'silent',
   SQLITE_SYNCHRONOUS: synchronous,
 });
-const db = openDatabase(config.databaseUrl, { synchronous: config.sqliteSynchronous });
-const store = createSqliteStore(db);
+const store = await openStore(config);
 const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs, responseLimitBytes: config.upstreamResponseLimitBytes });
 const app = createApp({ store, upstream, config, logger: createLogger(config.logLevel) });
 
@@ -54,7 +52,6 @@ process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo)
 process.on('SIGTERM', () => {
   server.closeAllConnections();
   server.close(() => {
-    db.close();
-    process.exit(0);
+    void store.close().then(() => process.exit(0));
   });
 });

@@ -87,6 +87,8 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
   app.onError((err, c) => {
     c.header('x-request-id', c.var.requestId);
     if (err instanceof ApiError) {
+      // The official clients wait this long and retry a 503 by themselves.
+      if (err.status === 503) c.header('retry-after', '1');
       return c.json(err.toBody(), err.status as 400);
     }
     logger.error({ err, requestId: c.var.requestId, path: c.req.path }, 'unexpected error');

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { postgresUrlProblem } from './db/database-url.ts';
 
 /**
  * The service's whole configuration, parsed once from the environment.
@@ -32,6 +33,14 @@ export interface Config {
   sqliteSynchronous: 'FULL' | 'NORMAL';
   /** How long /healthz reuses the result of its database write check. */
   healthCheckIntervalMs: number;
+  /** PostgreSQL only (DATABASE_URL postgres://...): connections each instance keeps at most. */
+  databasePoolSize: number;
+  /** PostgreSQL only: a query running longer is cancelled (the request gets a 503). */
+  databaseStatementTimeoutMs: number;
+  /** PostgreSQL only: how long opening one connection may take. */
+  databaseConnectTimeoutMs: number;
+  /** PostgreSQL only: how long start-up keeps retrying an unreachable database before exiting. */
+  databaseStartupTimeoutMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -49,7 +58,14 @@ const integerString = (min: number, max: number) =>
 const envSchema = z.object({
   PORT: integerString(0, 65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
-  DATABASE_URL: z.string().min(1).default('./data/completions.db'),
+  DATABASE_URL: z
+    .string()
+    .min(1)
+    .default('./data/completions.db')
+    .superRefine((url, ctx) => {
+      const problem = postgresUrlProblem(url);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
   UPSTREAM_BASE_URL: z
     .url({ protocol: /^https?$/, message: 'expected an http(s) URL' })
     .default('https://api.openai.com/v1')
@@ -74,6 +90,10 @@ const envSchema = z.object({
     // NORMAL by measurement: FULL cost 34% of stored creates per second in `npm run bench` (docs/operations.md).
     .default('NORMAL'),
   HEALTH_CHECK_INTERVAL_MS: integerString(0, 3_600_000).default(5_000),
+  DATABASE_POOL_SIZE: integerString(1, 1000).default(10),
+  DATABASE_STATEMENT_TIMEOUT_MS: integerString(100, 3_600_000).default(30_000),
+  DATABASE_CONNECT_TIMEOUT_MS: integerString(100, 600_000).default(5_000),
+  DATABASE_STARTUP_TIMEOUT_MS: integerString(0, 3_600_000).default(60_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -162,6 +182,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retentionDays: e.RETENTION_DAYS,
     sqliteSynchronous: e.SQLITE_SYNCHRONOUS,
     healthCheckIntervalMs: e.HEALTH_CHECK_INTERVAL_MS,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    databaseStatementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+    databaseConnectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
+    databaseStartupTimeoutMs: e.DATABASE_STARTUP_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   };
 }

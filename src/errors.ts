@@ -42,6 +42,11 @@ export class ApiError extends Error {
     return new ApiError(413, `Request body too large: the maximum is ${limit} bytes.`, 'invalid_request_error', null, 'request_too_large');
   }
 
+  /** The database cannot be reached (PostgreSQL restarting, network cut, pool exhausted): retrying later helps. */
+  static databaseUnavailable(): ApiError {
+    return new ApiError(503, 'The database is unavailable; please retry your request shortly.', 'server_error');
+  }
+
   static invalidUrl(method: string, path: string): ApiError {
     return new ApiError(404, `Invalid URL (${method} ${path})`, 'invalid_request_error');
   }

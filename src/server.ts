@@ -4,13 +4,15 @@ import { createApp } from './app.ts';
 import { answerClientError } from './client-error.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { connectionTimeouts } from './connection-timeouts.ts';
-import { openDatabase, type SqliteDatabase } from './db/client.ts';
+import { maskDatabaseUrl } from './db/database-url.ts';
 import { DatabaseOpenError } from './db/open-errors.ts';
+import { PostgresStartError } from './db/postgres-client.ts';
 import { createShutdown } from './lifecycle.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { createRetention } from './retention.ts';
-import { createSqliteStore } from './store/index.ts';
+import type { Store } from './store/index.ts';
+import { openStore } from './store/open.ts';
 import { createUpstream } from './upstream.ts';
 
 /** The entry point: the only file with side effects at start. */
@@ -23,17 +25,22 @@ function startFailed(message: string): never {
 }
 
 let config: Config;
-let db: SqliteDatabase;
 try {
   config = loadConfig();
-  db = openDatabase(config.databaseUrl, { synchronous: config.sqliteSynchronous });
 } catch (err) {
-  if (err instanceof ConfigError || err instanceof DatabaseOpenError) startFailed(err.message);
+  if (err instanceof ConfigError) startFailed(err.message);
   throw err;
 }
 
 const logger = createLogger(config.logLevel);
-const store = createSqliteStore(db);
+let store: Store;
+try {
+  // PostgreSQL: waits (logging each retry) up to DATABASE_STARTUP_TIMEOUT_MS for a server that is not up yet.
+  store = await openStore(config, logger);
+} catch (err) {
+  if (err instanceof DatabaseOpenError || err instanceof PostgresStartError) startFailed(err.message);
+  throw err;
+}
 const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs, responseLimitBytes: config.upstreamResponseLimitBytes });
 const metrics = createMetrics({ processMetrics: true });
 const app = createApp({ store, upstream, config, logger, metrics });
@@ -52,7 +59,7 @@ const server = serve({ fetch: app.fetch, port: config.port, hostname: config.hos
     {
       port: info.port,
       host: config.host,
-      database: config.databaseUrl,
+      database: maskDatabaseUrl(config.databaseUrl),
       // A base URL may carry credentials (https://user:pass@host): the log shows where, never who.
       upstream: withoutCredentials(config.upstreamBaseUrl),
       retentionDays: config.retentionDays,

@@ -1,3 +1,4 @@
+import { ApiError } from './errors.ts';
 import type { CompletionRecord, Store } from './store/index.ts';
 
 /** At most this many completions share one transaction. */
@@ -17,7 +18,8 @@ interface PendingWrite {
  * on 32 connections). Each caller's
  * promise settles only after the commit that holds its completion, so a 200 is
  * still sent only for what is on disk. A batch that fails is retried one write
- * at a time, so one bad write fails alone.
+ * at a time, so one bad write fails alone; one that fails because the database
+ * is unreachable (a 503) fails whole, at once.
  */
 export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCompletionBatch'>) {
   let pending: PendingWrite[] = [];
@@ -39,7 +41,13 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
   async function writeBatch(batch: PendingWrite[]): Promise<void> {
     try {
       await store.saveCompletionBatch(batch.map((write) => [write.project, write.record]));
-    } catch {
+    } catch (err) {
+      // The database being unreachable is no one write's fault: one at a time, each would wait out
+      // the connect timeout again, and the last caller would wait for all of them.
+      if (err instanceof ApiError && err.status === 503) {
+        for (const write of batch) write.reject(err);
+        return;
+      }
       await writeOneByOne(batch);
       return;
     }

@@ -29,6 +29,10 @@ describe('configuration', () => {
       retentionDays: 0,
       sqliteSynchronous: 'NORMAL',
       healthCheckIntervalMs: 5000,
+      databasePoolSize: 10,
+      databaseStatementTimeoutMs: 30000,
+      databaseConnectTimeoutMs: 5000,
+      databaseStartupTimeoutMs: 60000,
       logLevel: 'info',
     });
   });
@@ -73,6 +77,32 @@ describe('configuration', () => {
       }
     }
     await upstream.close();
+  });
+
+  it('refuses a PostgreSQL URL it cannot use without repeating its password', () => {
+    const attempts = ['postgres://app:pa55word@:5432/db', 'postgresql://app:pa55word@db/x?sslmode=sometimes', 'postgres://app:pa55word@db:port/x'];
+    const messages = attempts.map((url) => {
+      try {
+        loadConfig({ DATABASE_URL: url });
+        return 'accepted';
+      } catch (err) {
+        return (err as Error).message;
+      }
+    });
+    expect(messages).toEqual([
+      'Invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL (a password with @, : or / must be percent-encoded)',
+      'Invalid configuration:\n  DATABASE_URL: sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full, no-verify',
+      'Invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL (a password with @, : or / must be percent-encoded)',
+    ]);
+    expect(loadConfig({ DATABASE_URL: 'postgresql://app:pa55word@db.internal/x?sslmode=verify-full' }).databaseUrl).toBe(
+      'postgresql://app:pa55word@db.internal/x?sslmode=verify-full',
+    );
+  });
+
+  it('names a bad PostgreSQL setting', () => {
+    expect(() => loadConfig({ DATABASE_POOL_SIZE: '0', DATABASE_STATEMENT_TIMEOUT_MS: 'soon' })).toThrow(
+      'Invalid configuration:\n  DATABASE_POOL_SIZE: Too small: expected number to be >=1\n  DATABASE_STATEMENT_TIMEOUT_MS: expected a whole number',
+    );
   });
 
   it('stops the process at start with the message when a value is bad', () => {

@@ -208,7 +208,7 @@ describe('post /v1/chat/completions', () => {
     expect(res.headers.get('retry-after')).toBe('3');
     expect(res.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{32}$/);
     expect(await res.json()).toEqual(body);
-    expect(service.db.prepare('SELECT count(*) AS n FROM completions').get()).toEqual({ n: 0 });
+    expect(await service.countRows('completions')).toBe(0);
   });
 
   it('rewrites a non-OpenAI upstream error body into the error shape', async () => {
@@ -238,7 +238,7 @@ describe('post /v1/chat/completions', () => {
     expect(html.status).toBe(502);
     expect(html.headers.get('content-type')).toBe('application/json');
     expect(await html.json()).toEqual({ error: { message: '502 Bad Gateway', type: 'server_error', param: null, code: null } });
-    expect(service.db.prepare('SELECT count(*) AS n FROM completions').get()).toEqual({ n: 0 });
+    expect(await service.countRows('completions')).toBe(0);
   });
 
   it('completes an error body that has only some of the four fields', async () => {
@@ -281,11 +281,11 @@ describe('post /v1/chat/completions', () => {
       expect(await stalled.json()).toEqual({
         error: { message: 'The upstream provider did not answer in time.', type: 'server_error', param: null, code: null },
       });
-      expect(impatient.db.prepare('SELECT count(*) AS n FROM completions').get()).toEqual({ n: 0 });
+      expect(await impatient.countRows('completions')).toBe(0);
     } finally {
       await impatient.close();
     }
-    expect(service.db.prepare('SELECT count(*) AS n FROM completions').get()).toEqual({ n: 0 });
+    expect(await service.countRows('completions')).toBe(0);
   });
 
   it('answers 502 in the error shape when the upstream cannot be reached', async () => {
@@ -303,7 +303,7 @@ describe('post /v1/chat/completions', () => {
       expect(await res.json()).toEqual({
         error: { message: 'Could not reach the upstream provider (ECONNREFUSED).', type: 'server_error', param: null, code: null },
       });
-      expect(unreachable.db.prepare('SELECT count(*) AS n FROM completions').get()).toEqual({ n: 0 });
+      expect(await unreachable.countRows('completions')).toBe(0);
     } finally {
       await unreachable.close();
     }

@@ -41,11 +41,12 @@ function record(id: string, storedAt: number, created = storedAt): CompletionRec
   };
 }
 
-function rowCounts(): Record<string, number> {
-  const count = (table: string) => (service.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
-  return Object.fromEntries(
-    ['completions', 'choices', 'input_messages', 'metadata', 'completion_models', 'deleted_completions'].map((t) => [t, count(t)]),
-  );
+async function rowCounts(): Promise<Record<string, number>> {
+  const counts: [string, number][] = [];
+  for (const table of ['completions', 'choices', 'input_messages', 'metadata', 'completion_models', 'deleted_completions']) {
+    counts.push([table, await service.countRows(table)]);
+  }
+  return Object.fromEntries(counts);
 }
 
 async function listIds(key: string): Promise<string[]> {
@@ -63,7 +64,7 @@ describe('retention', () => {
     await service.store.saveCompletions('team-b', expired('b', 503));
     await service.store.saveCompletions('team-a', [record('chatcmpl-edge-a', cutoff), record('chatcmpl-new-a', NOW_SECONDS - DAY)]);
     await service.store.saveCompletions('team-b', [record('chatcmpl-new-b', NOW_SECONDS)]);
-    expect(rowCounts()).toEqual({
+    expect(await rowCounts()).toEqual({
       completions: 1206,
       choices: 1206,
       input_messages: 2412,
@@ -79,7 +80,7 @@ describe('retention', () => {
     // Stored exactly at the cutoff is not older than 30 days: kept.
     expect(await listIds('sk-a-000001')).toEqual(['chatcmpl-edge-a', 'chatcmpl-new-a']);
     expect(await listIds('sk-b-000001')).toEqual(['chatcmpl-new-b']);
-    expect(rowCounts()).toEqual({
+    expect(await rowCounts()).toEqual({
       completions: 3,
       choices: 3,
       input_messages: 6,

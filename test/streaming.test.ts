@@ -107,8 +107,8 @@ async function collect(stream: AsyncIterable<unknown>): Promise<Json[]> {
   return chunks;
 }
 
-function storedCount(s: Service = service): unknown {
-  return s.db.prepare('SELECT count(*) AS n FROM completions').get();
+async function storedCount(s: Service = service): Promise<{ n: number }> {
+  return { n: await s.countRows('completions') };
 }
 
 describe('post /v1/chat/completions with stream: true', () => {
@@ -238,7 +238,7 @@ describe('post /v1/chat/completions with stream: true', () => {
     const expected = completionToChunks(plainText).map(sseEvent).join('') + sseEvent('[DONE]');
     expect(await res.text()).toBe(expected);
     expect(upstream.received[0]!.json).toEqual({ model: 'gpt-4o', messages, stream: true });
-    expect(storedCount()).toEqual({ n: 0 });
+    expect(await storedCount()).toEqual({ n: 0 });
   });
 
   it('hands on a JSON answer from a provider that ignored stream: true, and stores it when asked to', async () => {
@@ -252,12 +252,12 @@ describe('post /v1/chat/completions with stream: true', () => {
     const unstored = await request(false);
     expect(unstored.status).toBe(200);
     expect(await unstored.json()).toEqual(plainText);
-    expect(storedCount()).toEqual({ n: 0 });
+    expect(await storedCount()).toEqual({ n: 0 });
 
     const stored = await request(true);
     expect(stored.status).toBe(200);
     expect(await stored.json()).toEqual(plainText);
-    expect(storedCount()).toEqual({ n: 1 });
+    expect(await storedCount()).toEqual({ n: 1 });
     expect((await service.client().chat.completions.retrieve('chatcmpl-text')).choices).toEqual(plainText.choices);
   });
 
@@ -275,7 +275,7 @@ describe('post /v1/chat/completions with stream: true', () => {
       break; // The SDK aborts the request.
     }
     expect(await upstreamClosed).toEqual({ finished: false });
-    expect(storedCount()).toEqual({ n: 0 });
+    expect(await storedCount()).toEqual({ n: 0 });
   });
 
   it('ends the client stream with an error when the upstream drops the connection, and stores nothing', async () => {
@@ -302,7 +302,7 @@ describe('post /v1/chat/completions with stream: true', () => {
       param: null,
       code: null,
     });
-    expect(storedCount()).toEqual({ n: 0 });
+    expect(await storedCount()).toEqual({ n: 0 });
   });
 
   it('ends with an error when the upstream closes cleanly without [DONE]', async () => {
@@ -320,7 +320,7 @@ describe('post /v1/chat/completions with stream: true', () => {
       completionToChunks(plainText)[0],
       { error: { message: 'The upstream provider ended the stream before it finished.', type: 'server_error', param: null, code: null } },
     ]);
-    expect(storedCount()).toEqual({ n: 0 });
+    expect(await storedCount()).toEqual({ n: 0 });
   });
 
   it('asks again without stream_options when the provider refuses the usage it did not ask for, and still stores', async () => {
@@ -352,7 +352,7 @@ describe('post /v1/chat/completions with stream: true', () => {
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ error: { message: 'The model does not exist', type: 'invalid_request_error', param: 'model', code: 'model_not_found' } });
     expect(upstream.received).toHaveLength(1);
-    expect(storedCount()).toEqual({ n: 0 });
+    expect(await storedCount()).toEqual({ n: 0 });
   });
 
   it('ends a stored stream with a vLLM-style error object put in OpenAI’s shape, stores nothing, and drops the [DONE] that follows', async () => {
@@ -372,7 +372,7 @@ describe('post /v1/chat/completions with stream: true', () => {
       JSON.stringify(completionToChunks(plainText)[0]),
       '{"error":{"message":"CUDA out of memory","type":"server_error","param":null,"code":null}}',
     ]);
-    expect(storedCount()).toEqual({ n: 0 });
+    expect(await storedCount()).toEqual({ n: 0 });
   });
 
   for (const [name, ending] of [
@@ -388,7 +388,7 @@ describe('post /v1/chat/completions with stream: true', () => {
       };
       const chunks = await collect(await service.client().chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true }));
       expect(chunks).toEqual(completionToChunks(plainText));
-      expect(storedCount()).toEqual({ n: 1 });
+      expect(await storedCount()).toEqual({ n: 1 });
     });
   }
 
@@ -405,7 +405,7 @@ describe('post /v1/chat/completions with stream: true', () => {
       body: JSON.stringify({ model: 'gpt-4o', messages, stream: true }),
     });
     expect(await res.text()).toBe(sent);
-    expect(storedCount()).toEqual({ n: 0 });
+    expect(await storedCount()).toEqual({ n: 0 });
   });
 
   it('passes a mid-stream error event on, byte for byte, and stores nothing', async () => {
@@ -425,7 +425,7 @@ describe('post /v1/chat/completions with stream: true', () => {
       body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true, stream_options: { include_usage: true } }),
     });
     expect(await res.text()).toBe(sseEvent(completionToChunks(plainText)[0]) + `data: ${errorData}\n\n`);
-    expect(storedCount()).toEqual({ n: 0 });
+    expect(await storedCount()).toEqual({ n: 0 });
   });
 
   it('passes an upstream 429 before the stream through, and stores nothing', async () => {
@@ -442,7 +442,7 @@ describe('post /v1/chat/completions with stream: true', () => {
     expect((error as RateLimitError).status).toBe(429);
     expect((error as RateLimitError).error).toEqual(body.error);
     expect((error as RateLimitError).headers?.get('retry-after')).toBe('2');
-    expect(storedCount()).toEqual({ n: 0 });
+    expect(await storedCount()).toEqual({ n: 0 });
   });
 
   it('answers 502 when the upstream cannot be reached', async () => {
@@ -459,7 +459,7 @@ describe('post /v1/chat/completions with stream: true', () => {
       expect(await res.json()).toEqual({
         error: { message: 'Could not reach the upstream provider (ECONNREFUSED).', type: 'server_error', param: null, code: null },
       });
-      expect(storedCount(unreachable)).toEqual({ n: 0 });
+      expect(await storedCount(unreachable)).toEqual({ n: 0 });
     } finally {
       await unreachable.close();
     }
@@ -487,7 +487,7 @@ describe('post /v1/chat/completions with stream: true', () => {
       expect(await res.json()).toEqual({
         error: { message: 'The upstream provider did not answer in time.', type: 'server_error', param: null, code: null },
       });
-      expect(storedCount(impatient)).toEqual({ n: 0 });
+      expect(await storedCount(impatient)).toEqual({ n: 0 });
     });
 
     it('ends the stream with an error when the upstream goes silent between chunks, and closes the upstream', async () => {
@@ -500,7 +500,7 @@ describe('post /v1/chat/completions with stream: true', () => {
       const stream = await impatient.client().chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true });
       await expect(collect(stream)).rejects.toThrow('The upstream provider sent nothing for 150 ms.');
       expect(await upstreamClosed).toEqual({ finished: false });
-      expect(storedCount(impatient)).toEqual({ n: 0 });
+      expect(await storedCount(impatient)).toEqual({ n: 0 });
     });
 
     it('lets a stream run longer than the timeout as long as chunks keep coming', async () => {
@@ -514,7 +514,7 @@ describe('post /v1/chat/completions with stream: true', () => {
       };
       const chunks = await collect(await impatient.client().chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true }));
       expect(chunks).toEqual(completionToChunks(plainText));
-      expect(storedCount(impatient)).toEqual({ n: 1 });
+      expect(await storedCount(impatient)).toEqual({ n: 1 });
     });
   });
 });

@@ -3,6 +3,7 @@ import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { parsePositiveInteger } from './options.ts';
 import { createProgress, rate } from './progress.ts';
+import { maskDatabaseUrl } from '../db/database-url.ts';
 import { openStore } from './target.ts';
 
 const HELP = `Usage: stored-completions copy --from DATABASE_URL --to DATABASE_URL [options]
@@ -32,11 +33,11 @@ export const copyCommand = defineCommand({
     if (values.from === undefined || values.to === undefined) throw new UsageError('--from and --to are both required');
     if (values.from !== ':memory:' && resolve(values.from) === resolve(values.to)) throw new UsageError('--from and --to name the same database');
     const batchSize = values.batch === undefined ? 1000 : parsePositiveInteger(values.batch, 'batch');
-    const source = openStore(values.from);
+    const source = await openStore(values.from);
     try {
-      const target = openStore(values.to);
+      const target = await openStore(values.to);
       try {
-        if (!(await target.isEmpty())) throw new CliError(`the target ${values.to} already holds data: copy only writes into an empty database`);
+        if (!(await target.isEmpty())) throw new CliError(`the target ${maskDatabaseUrl(values.to)} already holds data: copy only writes into an empty database`);
         const progress = createProgress(context.stderr, 'copy');
         const counts = { completions: 0, tombstones: 0, settings: 0 };
         const startedAt = performance.now();

@@ -77,7 +77,7 @@ export const exportCommand = defineCommand({
     const limit = values.limit === undefined ? undefined : parsePositiveInteger(values.limit, 'limit');
     const filters = parseFilters(values);
     const config = context.config();
-    const store = openStore(config.databaseUrl, config.sqliteSynchronous);
+    const store = await openStore(config.databaseUrl, config.sqliteSynchronous);
     try {
       const project = await resolveProject(config, store, values);
       const out = values.out === undefined ? context.stdout : createWriteStream(values.out, { highWaterMark: OUT_BUFFER_BYTES });

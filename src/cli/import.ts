@@ -71,7 +71,7 @@ export const importCommand = defineCommand({
     if (batchSize < 1) throw new UsageError(`--batch: expected a whole number from 1 to 10000, got '${values.batch}'`);
     const path = positionals[0]!;
     const config = context.config();
-    const store = openStore(config.databaseUrl, config.sqliteSynchronous);
+    const store = await openStore(config.databaseUrl, config.sqliteSynchronous);
     try {
       const project = await resolveProject(config, store, values);
       const input = await openInput(path, context.stdin);

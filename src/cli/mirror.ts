@@ -65,7 +65,7 @@ export const mirrorCommand = defineCommand({
     const concurrency = values.concurrency === undefined ? 4 : Math.min(32, parsePositiveInteger(values.concurrency, 'concurrency'));
 
     const config = context.config();
-    const store = openStore(config.databaseUrl, config.sqliteSynchronous);
+    const store = await openStore(config.databaseUrl, config.sqliteSynchronous);
     try {
       const project = await resolveProject(config, store, values);
       const progress = createProgress(context.stderr, 'mirror');

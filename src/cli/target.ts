@@ -2,14 +2,24 @@ import { createAuthenticator, loadProjectHashSecret } from '../auth.ts';
 import type { Config } from '../config.ts';
 import { openDatabase } from '../db/client.ts';
 import { ApiError } from '../errors.ts';
-import { createSqliteStore, type Store } from '../store/index.ts';
+import { isPostgresUrl } from '../db/database-url.ts';
+import { openPostgres, PostgresStartError } from '../db/postgres-client.ts';
+import { createPostgresStore, createSqliteStore, type Store } from '../store/index.ts';
 import { CliError, UsageError } from './errors.ts';
 
-/** The database a command works on, opened as the service opens it (migrations included). */
-export function openStore(databaseUrl: string, synchronous: Config['sqliteSynchronous'] = 'NORMAL'): Store {
-  // TODO(postgres): open the PostgreSQL backend here once it is on main, as the service does.
-  if (/^postgres(ql)?:\/\//i.test(databaseUrl)) {
-    throw new CliError(`${databaseUrl.replace(/\/\/[^@/]*@/, '//***@')}: this build has no PostgreSQL backend yet`);
+/** What the tool's PostgreSQL connections allow: a few connections, and long statements (it moves whole databases). */
+const CLI_POSTGRES = { poolSize: 4, statementTimeoutMs: 600_000, connectTimeoutMs: 10_000, startupTimeoutMs: 10_000 };
+
+/** The database a command works on, opened as the service opens it (migrations included): SQLite, or PostgreSQL for a postgres:// URL. */
+export async function openStore(databaseUrl: string, synchronous: Config['sqliteSynchronous'] = 'NORMAL'): Promise<Store> {
+  if (isPostgresUrl(databaseUrl)) {
+    try {
+      return createPostgresStore(await openPostgres(databaseUrl, CLI_POSTGRES));
+    } catch (err) {
+      // Its message names the database with the password masked.
+      if (err instanceof PostgresStartError) throw new CliError(err.message);
+      throw err;
+    }
   }
   const db = openDatabase(databaseUrl, { synchronous });
   // The tool reads and writes once through; the service's 64 MB page cache would only add to its memory.

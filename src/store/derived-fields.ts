@@ -20,7 +20,12 @@ function tokenCount(usage: Record<string, unknown>, field: string): number {
 /** The response's `usage` figures; a missing, negative or non-integer one counts as 0. */
 export function tokenCountsOf(record: CompletionRecord): TokenCounts {
   const parsed: unknown = JSON.parse(record.body);
-  const usage = isObject(parsed) && isObject(parsed.usage) ? parsed.usage : {};
+  return tokenCountsOfUsage(isObject(parsed) ? parsed.usage : undefined);
+}
+
+/** The figures of a response's `usage` object (anything else counts as all 0). */
+export function tokenCountsOfUsage(value: unknown): TokenCounts {
+  const usage = isObject(value) ? value : {};
   return {
     promptTokens: tokenCount(usage, 'prompt_tokens'),
     completionTokens: tokenCount(usage, 'completion_tokens'),

@@ -25,6 +25,8 @@ export interface ChildServerOptions {
   databasePath: string;
   upstreamUrl: string;
   env?: Record<string, string>;
+  /** Sees every log line as it comes, before the server listens too. */
+  onLog?: (line: LogLine) => void;
 }
 
 /** Starts `node --import tsx src/server.ts` on an ephemeral port and resolves once it listens. */
@@ -58,6 +60,7 @@ export async function startChildServer(options: ChildServerOptions): Promise<Chi
       line = { msg: text };
     }
     logs.push(line);
+    options.onLog?.(line);
     for (const waiter of waiters.filter((w) => w.msg === line.msg)) {
       waiters.splice(waiters.indexOf(waiter), 1);
       waiter.resolve(line);

@@ -14,16 +14,26 @@ import { type Config, loadConfig } from '../../src/config.ts';
 import { connectionTimeouts } from '../../src/connection-timeouts.ts';
 import { openDatabase, type SqliteDatabase } from '../../src/db/client.ts';
 import { createLogger } from '../../src/logger.ts';
-import { createSqliteStore, type SqliteStoreOptions, type Store } from '../../src/store/index.ts';
+import { createPostgresStore, createSqliteStore, type SqliteStoreOptions, type Store } from '../../src/store/index.ts';
+import { openStore } from '../../src/store/open.ts';
 import { createUpstream } from '../../src/upstream.ts';
 import { startFakeUpstream, type FakeUpstream } from './fake-upstream.ts';
+import { type Backend, leasePostgres, POSTGRES_OPTIONS, TEST_BACKEND } from './test-database.ts';
 
-/** A running service: the real app over a real SQLite file, listening on an ephemeral port. */
+/**
+ * A running service: the real app over a real database (a SQLite file, or a
+ * PostgreSQL database of its own: the test server's, or PGlite without one),
+ * listening on an ephemeral port.
+ */
 export interface Service {
   /** `http://127.0.0.1:PORT` (no /v1). */
   origin: string;
   baseURL: string;
+  backend: Backend;
+  /** The SQLite database (SQLite-only tests; throws on PostgreSQL). */
   db: SqliteDatabase;
+  /** Rows in one of the store's tables, on either backend. */
+  countRows(table: string): Promise<number>;
   store: Store;
   config: Config;
   databasePath: string;
@@ -41,8 +51,10 @@ export interface ServiceOptions {
   upstreamUrl: string;
   /** Environment variables on top of the defaults, as a user would set them. */
   env?: Record<string, string>;
-  /** Reuse this database file (restart tests). */
+  /** Reuse this database file (restart tests; SQLite only). */
   databasePath?: string;
+  /** The backend; by default the one the vitest project runs (TEST_BACKEND). */
+  backend?: Backend;
   /** A logger of the test's own (to capture its lines); silent by default. */
   logger?: Logger;
   /** The SQLite store's tuning (tests drive both search strategies on a small database). */
@@ -52,16 +64,9 @@ export interface ServiceOptions {
 export const DEFAULT_KEY = 'sk-test-key-0001';
 
 export async function startService(options: ServiceOptions): Promise<Service> {
-  const folder = options.databasePath ? undefined : mkdtempSync(join(tmpdir(), 'stored-completions-'));
-  const databasePath = options.databasePath ?? join(folder!, 'completions.db');
-  const config = loadConfig({
-    DATABASE_URL: databasePath,
-    UPSTREAM_BASE_URL: options.upstreamUrl,
-    LOG_LEVEL: 'silent',
-    ...options.env,
-  });
-  const db = openDatabase(config.databaseUrl, { synchronous: config.sqliteSynchronous });
-  const store = createSqliteStore(db, options.storeOptions);
+  const backend = options.backend ?? TEST_BACKEND;
+  const opened = backend === 'postgres' ? await openPostgresBackend(options) : openSqliteBackend(options);
+  const { config, store, databasePath } = opened;
   const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs, responseLimitBytes: config.upstreamResponseLimitBytes });
   const app = createApp({ store, upstream, config, logger: options.logger ?? createLogger(config.logLevel) });
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', serverOptions: connectionTimeouts(config) }) as Server;
@@ -75,12 +80,18 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     await once(server, 'close');
     await upstream.close();
     await store.close();
+    await opened.release();
   };
 
   return {
     origin,
     baseURL: `${origin}/v1`,
-    db,
+    backend,
+    get db(): SqliteDatabase {
+      if (!opened.sqlite) throw new Error('service.db is the SQLite database: this test runs on PostgreSQL');
+      return opened.sqlite;
+    },
+    countRows: opened.countRows,
     store,
     config,
     databasePath,
@@ -94,8 +105,61 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     stop,
     close: async () => {
       await stop();
-      if (folder) rmSync(folder, { recursive: true, force: true });
+      if (opened.folder) rmSync(opened.folder, { recursive: true, force: true });
     },
+  };
+}
+
+interface OpenedBackend {
+  config: Config;
+  store: Store;
+  databasePath: string;
+  sqlite?: SqliteDatabase;
+  /** A temporary folder to delete at close. */
+  folder?: string;
+  countRows(table: string): Promise<number>;
+  analyze(): Promise<void>;
+  release(): Promise<void>;
+}
+
+function configFor(options: ServiceOptions, databaseUrl: string): Config {
+  return loadConfig({ DATABASE_URL: databaseUrl, UPSTREAM_BASE_URL: options.upstreamUrl, LOG_LEVEL: 'silent', ...options.env });
+}
+
+function openSqliteBackend(options: ServiceOptions): OpenedBackend {
+  const folder = options.databasePath ? undefined : mkdtempSync(join(tmpdir(), 'stored-completions-'));
+  const databasePath = options.databasePath ?? join(folder!, 'completions.db');
+  const config = configFor(options, databasePath);
+  const sqlite = openDatabase(config.databaseUrl, { synchronous: config.sqliteSynchronous });
+  return {
+    config,
+    store: createSqliteStore(sqlite, options.storeOptions),
+    databasePath,
+    sqlite,
+    ...(folder ? { folder } : {}),
+    countRows: async (table) => (sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n,
+    analyze: async () => {},
+    release: async () => {},
+  };
+}
+
+/** A PostgreSQL database leased for this service: opened as the server opens it when a real server runs, else over PGlite. */
+async function openPostgresBackend(options: ServiceOptions): Promise<OpenedBackend> {
+  const lease = await leasePostgres();
+  const config = configFor(options, lease.url ?? 'postgres://pglite.invalid/embedded');
+  const store = lease.url
+    ? await openStore({ ...config, databasePoolSize: POSTGRES_OPTIONS.poolSize })
+    : // The embedded database outlives this service (the next test reuses it): the store must not close it.
+      createPostgresStore({ ...lease.db, close: async () => {} });
+  return {
+    config,
+    store,
+    databasePath: config.databaseUrl,
+    countRows: async (table) => (await lease.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`))[0]!.n,
+    analyze: async () => {
+      await lease.db.query('ANALYZE');
+    },
+    release: lease.release,
   };
 }
 
@@ -118,4 +182,28 @@ export function useServiceEachTest(
     await started?.service.close();
     await started?.upstream.close();
   });
+}
+
+/** A store alone (no HTTP), on the backend under test, over an empty database of its own; `close` also deletes it. */
+export interface TestStore {
+  store: Store;
+  countRows(table: string): Promise<number>;
+  /** Refreshes the planner's statistics, as autovacuum or a maintenance window would (a no-op on SQLite). */
+  analyze(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openTestStore(backend: Backend = TEST_BACKEND): Promise<TestStore> {
+  const options: ServiceOptions = { upstreamUrl: 'http://127.0.0.1:9/v1' };
+  const opened = backend === 'postgres' ? await openPostgresBackend(options) : openSqliteBackend(options);
+  return {
+    store: opened.store,
+    countRows: opened.countRows,
+    analyze: opened.analyze,
+    close: async () => {
+      await opened.store.close();
+      await opened.release();
+      if (opened.folder) rmSync(opened.folder, { recursive: true, force: true });
+    },
+  };
 }

@@ -1,0 +1,302 @@
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { ApiError } from '../errors.ts';
+import { hideDatabasePassword, maskDatabaseUrl } from './database-url.ts';
+import type { SqlDatabase, SqlSession } from './sql-client.ts';
+
+export const pgMigrationsFolder = resolve(dirname(fileURLToPath(import.meta.url)), '../../migrations-pg');
+
+/**
+ * Any 64-bit number, the same for every instance: while one holds this advisory
+ * lock the others wait, so instances starting together migrate exactly once and
+ * none serves before the schema is current.
+ */
+export const MIGRATION_LOCK_KEY = 7_262_011_330_201_947;
+
+const INT8_OID = 20;
+
+/** PostgreSQL could not be opened at start (unreachable past the start-up timeout, or refusing): the message says why, password masked. */
+export class PostgresStartError extends Error {
+  override name = 'PostgresStartError';
+}
+
+export interface PostgresOptions {
+  poolSize: number;
+  statementTimeoutMs: number;
+  connectTimeoutMs: number;
+  /** How long start-up retries an unreachable server before giving up; 0 tries once. */
+  startupTimeoutMs: number;
+  logger?: Logger;
+}
+
+export interface PostgresDatabase extends SqlDatabase {
+  pool: pg.Pool;
+}
+
+/**
+ * The URL as node-postgres should read it for `sslmode` to mean what it means
+ * to libpq (psql, every other client): `require` encrypts without verifying the
+ * certificate, `verify-ca` checks the chain only, `prefer` and `allow` use TLS
+ * without verifying. Left alone, node-postgres reads all three as `verify-full`
+ * and refuses a server with a self-signed certificate that psql accepts.
+ */
+export function withLibpqSslModes(url: string): string {
+  const parsed = new URL(url);
+  const mode = parsed.searchParams.get('sslmode');
+  if (mode === null || parsed.searchParams.has('uselibpqcompat')) return url;
+  if (mode === 'allow') parsed.searchParams.set('sslmode', 'prefer');
+  if (['allow', 'prefer', 'require', 'verify-ca'].includes(mode)) parsed.searchParams.set('uselibpqcompat', 'true');
+  return parsed.toString();
+}
+
+/** SQLSTATE classes and driver errors that mean "the server cannot be reached now", not "the query is wrong". */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH',
+  '57P01', // admin_shutdown: the server is stopping
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now: starting up or shutting down
+  '57014', // query_canceled: the statement timeout fired
+  '53300', // too_many_connections
+  '40001', // serialization_failure, once our own retries are spent
+  '40P01', // deadlock_detected, likewise
+]);
+
+/** True when an error says the database is unreachable or overloaded, so the request should get a 503. */
+export function isUnavailableError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
+  // node-postgres raises these without a code when a connection dies or a pool slot never frees up.
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection ended|not queryable/i.test(
+    err.message,
+  );
+}
+
+/** SQLSTATEs worth one more try inside the database before the client hears of it. */
+function isRetryable(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === '40001' || code === '40P01';
+}
+
+/**
+ * Opens a pool on the server, waiting (with backoff) while it is unreachable,
+ * then applies the migrations under an advisory lock. Throws when the server
+ * stays unreachable for `startupTimeoutMs`, with the password hidden.
+ */
+export async function openPostgres(url: string, options: PostgresOptions): Promise<PostgresDatabase> {
+  const pool = new pg.Pool({
+    connectionString: withLibpqSslModes(url),
+    max: options.poolSize,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    // The server cancels a slow statement; the client-side timeout also covers a server that stopped answering at all.
+    statement_timeout: options.statementTimeoutMs,
+    query_timeout: options.statementTimeoutMs + options.connectTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+    application_name: 'stored-completions',
+    // Unix seconds and row numbers are int8: read them as numbers (exact up to 2^53), as SQLite hands them out.
+    types: { getTypeParser: (oid: number, format?: string) => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text')) } as pg.CustomTypesConfig,
+  });
+  // A pooled idle connection that the server closes (a restart) emits 'error' on the pool; unhandled, it would end
+  // the process. The pool drops that connection and opens a fresh one for the next query.
+  pool.on('error', (err) => options.logger?.warn({ err: maskError(err, url) }, 'database connection lost'));
+
+  try {
+    await withStartupRetry(url, options, () => migrateOnce(pool));
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw err;
+  }
+  return wrapPool(pool, url);
+}
+
+/**
+ * A client checked out of the pool. While it is out, the pool no longer listens
+ * for its errors: a connection the server drops between two queries (a restart)
+ * would emit an 'error' nobody handles, which ends the process. `broken` then
+ * says it must be closed, not returned to the pool.
+ */
+async function checkOut(pool: pg.Pool): Promise<{ client: pg.PoolClient; broken: () => boolean; release: (broken: boolean) => void }> {
+  const client = await pool.connect();
+  let dropped = false;
+  const onError = () => {
+    dropped = true;
+  };
+  client.on('error', onError);
+  return {
+    client,
+    broken: () => dropped,
+    release: (broken) => {
+      client.off('error', onError);
+      client.release(broken || dropped);
+    },
+  };
+}
+
+async function migrateOnce(pool: pg.Pool): Promise<void> {
+  const { client, release } = await checkOut(pool);
+  let broken = false;
+  try {
+    // Waiting for another instance's migration is not a slow statement.
+    await client.query('SET statement_timeout = 0');
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    try {
+      await migrate(drizzle({ client }), { migrationsFolder: pgMigrationsFolder });
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    }
+    await client.query('RESET statement_timeout');
+  } catch (err) {
+    broken = true;
+    throw err;
+  } finally {
+    // A connection that failed mid-way may still hold the lock or a changed setting: it is closed, not reused.
+    release(broken);
+  }
+}
+
+async function withStartupRetry(url: string, options: PostgresOptions, attempt: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + options.startupTimeoutMs;
+  let delayMs = 250;
+  for (let tries = 1; ; tries++) {
+    try {
+      await attempt();
+      return;
+    } catch (err) {
+      const retryable = isUnavailableError(err);
+      const message = hideDatabasePassword((err as Error).message, url);
+      const remainingMs = deadline - Date.now();
+      if (!retryable || remainingMs <= 0) {
+        throw new PostgresStartError(
+          retryable
+            ? `DATABASE_URL: PostgreSQL at ${maskDatabaseUrl(url)} still unreachable after ${tries} attempts over ${Math.round(options.startupTimeoutMs / 1000)} s (DATABASE_STARTUP_TIMEOUT_MS): ${message}`
+            : `DATABASE_URL: PostgreSQL at ${maskDatabaseUrl(url)} refused the connection: ${message}`,
+        );
+      }
+      const waitMs = Math.min(delayMs, remainingMs);
+      options.logger?.warn({ database: maskDatabaseUrl(url), attempt: tries, retryInMs: waitMs, error: message }, 'database unreachable, retrying');
+      await new Promise((r) => setTimeout(r, waitMs));
+      delayMs = Math.min(delayMs * 2, 5_000);
+    }
+  }
+}
+
+function maskError(err: Error, url: string): Error {
+  const masked = new Error(hideDatabasePassword(err.message, url));
+  Object.assign(masked, { code: (err as { code?: unknown }).code });
+  return masked;
+}
+
+/**
+ * Every failure leaves here either as a 503 (the database is unreachable) or
+ * as an error whose message cannot hold the password.
+ */
+function translate(err: unknown, url: string): unknown {
+  if (err instanceof ApiError) return err;
+  if (isUnavailableError(err)) return ApiError.databaseUnavailable();
+  if (err instanceof Error) {
+    const hidden = hideDatabasePassword(err.message, url);
+    if (hidden !== err.message) err.message = hidden;
+  }
+  return err;
+}
+
+function wrapPool(pool: pg.Pool, url: string): PostgresDatabase {
+  // One server-side prepared statement per distinct SQL text (node-postgres prepares it once per connection).
+  const names = new Map<string, string>();
+  const named = (sql: string, params: readonly unknown[] | undefined): pg.QueryConfig => {
+    let name = names.get(sql);
+    if (name === undefined) {
+      name = `s${names.size}`;
+      names.set(sql, name);
+    }
+    return { name, text: sql, values: params as unknown[] | undefined };
+  };
+
+  const sessionOf = (client: pg.Pool | pg.PoolClient): SqlSession => ({
+    async query<Row>(sql: string, params?: readonly unknown[]) {
+      return (await client.query(named(sql, params))).rows as Row[];
+    },
+  });
+  const poolSession = sessionOf(pool);
+
+  async function transactionOnce<T>(work: (tx: SqlSession) => Promise<T>): Promise<T> {
+    const { client, release } = await checkOut(pool);
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      try {
+        const result = await work(sessionOf(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
+        throw err;
+      }
+    } catch (err) {
+      if (isUnavailableError(err)) broken = true;
+      throw err;
+    } finally {
+      release(broken);
+    }
+  }
+
+  return {
+    pool,
+    async query<Row>(sql: string, params?: readonly unknown[]) {
+      try {
+        return await poolSession.query<Row>(sql, params);
+      } catch (err) {
+        throw translate(err, url);
+      }
+    },
+    async transaction<T>(work: (tx: SqlSession) => Promise<T>): Promise<T> {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await transactionOnce(work);
+        } catch (err) {
+          if (attempt < 3 && isRetryable(err)) continue;
+          throw translate(err, url);
+        }
+      }
+    },
+    async readSnapshot() {
+      let checkedOut: Awaited<ReturnType<typeof checkOut>>;
+      try {
+        checkedOut = await checkOut(pool);
+      } catch (err) {
+        throw translate(err, url);
+      }
+      const { client } = checkedOut;
+      try {
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      } catch (err) {
+        checkedOut.release(true);
+        throw translate(err, url);
+      }
+      const session = sessionOf(client);
+      let broken = false;
+      return {
+        async query<Row>(sql: string, params?: readonly unknown[]) {
+          try {
+            return await session.query<Row>(sql, params);
+          } catch (err) {
+            if (isUnavailableError(err)) broken = true;
+            throw translate(err, url);
+          }
+        },
+        release: async () => {
+          if (!broken && !checkedOut.broken()) await client.query('COMMIT').catch(() => (broken = true));
+          checkedOut.release(broken);
+        },
+      };
+    },
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,127 @@
+import type { SqlDatabase } from '../../db/sql-client.ts';
+import type { Metadata } from '../../validation.ts';
+import type { CompletionRecord, DumpItem } from '../contract.ts';
+import type { ProjectIds } from './projects.ts';
+import { fromFilterText } from './text.ts';
+import { createRowWrites } from './writes.ts';
+
+interface DumpedCompletion {
+  seq: number;
+  project: string;
+  id: string;
+  created: number;
+  storedAt: number;
+  requestedModel: string;
+  metadata: string;
+  body: string;
+}
+
+/** Child rows (choices or input messages) of some completions, by completion, in `idx` order. */
+async function childBodies(db: Pick<SqlDatabase, 'query'>, table: 'choices' | 'input_messages', seqs: number[]): Promise<Map<number, string[]>> {
+  const bodies = new Map<number, string[]>();
+  const rows = await db.query<{ seq: number; body: string }>(
+    `SELECT completion_seq AS seq, body FROM ${table} WHERE completion_seq = ANY($1::int8[]) ORDER BY completion_seq, idx`,
+    [seqs],
+  );
+  for (const { seq, body } of rows) {
+    let list = bodies.get(seq);
+    if (!list) bodies.set(seq, (list = []));
+    list.push(body);
+  }
+  return bodies;
+}
+
+/**
+ * The whole database as dump items, and their restore (`copy` between
+ * databases, either backend): read in one snapshot, by keyset, a batch at a
+ * time; written back through the same row writes as any save.
+ */
+export function createDump(db: SqlDatabase, projects: ProjectIds) {
+  async function* dump(batchSize: number): AsyncGenerator<DumpItem[]> {
+    // One snapshot for the whole dump: a completion deleted meanwhile cannot arrive both as a completion and as a tombstone.
+    const snapshot = await db.readSnapshot();
+    try {
+      const settings = await snapshot.query<{ key: string; value: string }>('SELECT key, value FROM settings ORDER BY key');
+      if (settings.length > 0) yield settings.map(({ key, value }) => ({ kind: 'setting', key, value }));
+
+      let afterSeq = 0;
+      for (;;) {
+        // model and requested_model hold filter text (text.ts): decoded below.
+        const page = await snapshot.query<DumpedCompletion & { model: string }>(
+          `SELECT c.seq, p.name AS project, c.id, c.created, c.stored_at AS "storedAt", c.metadata, c.body,
+             c.model, c.requested_model AS "requestedModel"
+           FROM completions c JOIN projects p ON p.id = c.project_id WHERE c.seq > $1 ORDER BY c.seq LIMIT $2`,
+          [afterSeq, batchSize],
+        );
+        if (page.length === 0) break;
+        const seqs = page.map((c) => c.seq);
+        const choices = await childBodies(snapshot, 'choices', seqs);
+        const messages = await childBodies(snapshot, 'input_messages', seqs);
+        yield page.map((c): DumpItem => {
+          const record: CompletionRecord = {
+            id: c.id,
+            created: c.created,
+            storedAt: c.storedAt,
+            model: fromFilterText(c.model),
+            requestedModel: fromFilterText(c.requestedModel),
+            metadata: JSON.parse(c.metadata) as Metadata,
+            body: c.body,
+            choices: choices.get(c.seq) ?? [],
+            messages: messages.get(c.seq) ?? [],
+          };
+          return { kind: 'completion', project: c.project, record };
+        });
+        afterSeq = page.at(-1)!.seq;
+      }
+
+      let after = { projectId: 0, id: '' };
+      for (;;) {
+        const page = await snapshot.query<{ projectId: number; project: string; id: string; created: number }>(
+          `SELECT d.project_id AS "projectId", p.name AS project, d.id, d.created FROM deleted_completions d JOIN projects p ON p.id = d.project_id
+           WHERE (d.project_id, d.id) > ($1, $2) ORDER BY d.project_id, d.id LIMIT $3`,
+          [after.projectId, after.id, batchSize],
+        );
+        if (page.length === 0) break;
+        yield page.map(({ project, id, created }) => ({ kind: 'tombstone', project, id, created }));
+        after = page.at(-1)!;
+      }
+    } finally {
+      await snapshot.release();
+    }
+  }
+
+  async function restore(items: DumpItem[]): Promise<void> {
+    // Projects first, each committed on its own (as every write does), so no cached id comes from a rolled-back transaction.
+    const projectIdOf = new Map<string, number>();
+    for (const item of items) {
+      if (item.kind !== 'setting' && !projectIdOf.has(item.project)) projectIdOf.set(item.project, await projects.ensure(item.project));
+    }
+    await db.transaction(async (tx) => {
+      const settings = items.filter((item) => item.kind === 'setting');
+      if (settings.length > 0) {
+        await tx.query('INSERT INTO settings (key, value) SELECT * FROM unnest($1::text[], $2::text[])', [
+          settings.map((s) => s.key),
+          settings.map((s) => s.value),
+        ]);
+      }
+      const completions = items.filter((item) => item.kind === 'completion');
+      if (completions.length > 0) {
+        await createRowWrites(tx).insertCompletions(completions.map((c) => [projectIdOf.get(c.project)!, c.record]));
+      }
+      const tombstones = items.filter((item) => item.kind === 'tombstone');
+      if (tombstones.length > 0) {
+        await tx.query('INSERT INTO deleted_completions (project_id, id, created) SELECT * FROM unnest($1::int[], $2::text[], $3::int8[])', [
+          tombstones.map((t) => projectIdOf.get(t.project)!),
+          tombstones.map((t) => t.id),
+          tombstones.map((t) => t.created),
+        ]);
+      }
+    });
+  }
+
+  async function isEmpty(): Promise<boolean> {
+    return (await db.query('SELECT 1 FROM projects UNION ALL SELECT 1 FROM settings LIMIT 1')).length === 0;
+  }
+
+  return { dump, restore, isEmpty };
+}

@@ -1,0 +1,218 @@
+import type { SqlDatabase, SqlSession } from '../../db/sql-client.ts';
+import type { ListParams } from '../../validation.ts';
+import { type CompletionRecord, CompletionIdTaken, type CompletionRow, type MessageRow, type Page, type Store } from '../contract.ts';
+import { createDump } from './dump.ts';
+import { COMPLETION_COLUMNS, createListQueries } from './list-query.ts';
+import { listMessagePage } from './messages.ts';
+import { createProjectIds } from './projects.ts';
+import { isStorableId } from './text.ts';
+import { createRowWrites, POSITION_COLUMNS, type StoredPosition } from './writes.ts';
+import { createUsageQueries } from './usage.ts';
+
+/**
+ * The PostgreSQL backend: the same contract, tables and keyset design as the
+ * SQLite one, for several instances sharing one database. Each write is one
+ * transaction; rows that must agree across instances (one id per completion, one
+ * project per name, the settings) are decided by the database's constraints,
+ * never by a check in one instance's memory.
+ */
+export function createPostgresStore(db: SqlDatabase): Store {
+  const projects = createProjectIds(db);
+  const lists = createListQueries(db);
+  const dumps = createDump(db, projects);
+
+  /** The project's id when a completion `id` could be stored in it; undefined when nothing can match. */
+  async function projectHolding(project: string, id: string): Promise<number | undefined> {
+    return isStorableId(id) ? projects.find(project) : undefined;
+  }
+
+  async function getCompletion(session: SqlSession, projectId: number, id: string): Promise<CompletionRow | undefined> {
+    const [row] = await session.query<CompletionRow>(`SELECT ${COMPLETION_COLUMNS} FROM completions c WHERE c.project_id = $1 AND c.id = $2`, [
+      projectId,
+      id,
+    ]);
+    return row;
+  }
+
+  /**
+   * All the completions or none: one INSERT statement for the lot (BEGIN and COMMIT around it), and a
+   * CompletionIdTaken when the database finds one id already stored or deleted in its project (another
+   * instance may have stored it a moment ago): the caller retries under a fresh id.
+   */
+  async function saveMany(writes: [projectId: number, record: CompletionRecord][]): Promise<void> {
+    if (writes.length === 0) return;
+    await db.transaction(async (tx) => {
+      const ids = await createRowWrites(tx).insertCompletions(writes);
+      const taken = ids.findIndex((id) => id === undefined);
+      if (taken >= 0) throw new CompletionIdTaken(writes[taken]![1].id);
+    });
+  }
+
+  const summarizeUsage = createUsageQueries(db, lists);
+
+  async function listCompletions(project: string, params: ListParams): Promise<Page<CompletionRow>> {
+    const query = await lists.buildListQuery(await projects.find(project), params);
+    if (!query) return { items: [], hasMore: false };
+    const items = await db.query<CompletionRow>(query.sql, query.args);
+    const hasMore = items.length > params.limit;
+    if (hasMore) items.pop();
+    return { items, hasMore };
+  }
+
+  /** Imports and copies (the command-line tool's import, mirror and copy). */
+  const transfers: Pick<Store, 'importCompletions' | 'listMessagesOf' | 'dump' | 'restore' | 'isEmpty'> = {
+    /** Writes the completions whose ids the project never had (stored, deleted, or earlier in `records`), in one transaction. */
+    importCompletions: async (project: string, records: CompletionRecord[]): Promise<{ stored: number; skipped: string[] }> => {
+      const projectId = await projects.ensure(project);
+      const ids = await db.transaction((tx) => createRowWrites(tx).insertCompletions(records.map((record) => [projectId, record])));
+      const skipped = records.filter((_, i) => ids[i] === undefined).map((record) => record.id);
+      return { stored: records.length - skipped.length, skipped };
+    },
+    /** Every input message of each named completion the project has, in order. */
+    listMessagesOf: async (project: string, completionIds: string[]): Promise<Map<string, MessageRow[]>> => {
+      const messages = new Map<string, MessageRow[]>();
+      const projectId = await projects.find(project);
+      const ids = completionIds.filter(isStorableId);
+      if (projectId === undefined || ids.length === 0) return messages;
+      const rows = await db.query<MessageRow & { completionId: string }>(
+        `SELECT c.id AS "completionId", m.idx, m.body FROM completions c JOIN input_messages m ON m.completion_seq = c.seq
+         WHERE c.project_id = $1 AND c.id = ANY($2::text[]) ORDER BY c.seq, m.idx`,
+        [projectId, ids],
+      );
+      for (const { completionId, idx, body } of rows) {
+        let list = messages.get(completionId);
+        if (!list) messages.set(completionId, (list = []));
+        list.push({ idx, body });
+      }
+      return messages;
+    },
+    dump: dumps.dump,
+    restore: dumps.restore,
+    isEmpty: dumps.isEmpty,
+  };
+
+  return {
+    ...transfers,
+    saveCompletion: async (project, record) => saveMany([[await projects.ensure(project), record]]),
+    saveCompletions: async (project, records) => {
+      const projectId = await projects.ensure(project);
+      await saveMany(records.map((record) => [projectId, record]));
+    },
+    saveCompletionBatch: async (writes) => {
+      const projectIds = await Promise.all(writes.map(([project]) => projects.ensure(project)));
+      await saveMany(writes.map(([, record], i) => [projectIds[i]!, record]));
+    },
+    getCompletion: async (project, id) => {
+      const projectId = await projectHolding(project, id);
+      return projectId === undefined ? undefined : getCompletion(db, projectId, id);
+    },
+    listCompletions,
+    summarizeUsage: async (project, filters) => summarizeUsage(await projects.find(project), filters),
+    updateMetadata: async (project, id, metadata) => {
+      const projectId = await projectHolding(project, id);
+      if (projectId === undefined) return undefined;
+      return db.transaction(async (tx) => {
+        // FOR UPDATE: two instances updating one completion at once apply one map after the other, never a mix.
+        const [position] = await tx.query<{ created: number; metadata: string }>(
+          'SELECT created, metadata FROM completions WHERE project_id = $1 AND id = $2 FOR UPDATE',
+          [projectId, id],
+        );
+        if (!position) return undefined;
+        await createRowWrites(tx).replaceMetadata(projectId, id, position, metadata);
+        return getCompletion(tx, projectId, id);
+      });
+    },
+    deleteCompletion: async (project, id) => {
+      const projectId = await projectHolding(project, id);
+      if (projectId === undefined) return false;
+      return db.transaction(async (tx) => {
+        const [row] = await tx.query<StoredPosition>(
+          `SELECT ${POSITION_COLUMNS} FROM completions WHERE project_id = $1 AND id = $2 FOR UPDATE`,
+          [projectId, id],
+        );
+        if (!row) return false;
+        await createRowWrites(tx).removeCompletions([row]);
+        await tx.query('INSERT INTO deleted_completions (project_id, id, created) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+          projectId,
+          id,
+          row.created,
+        ]);
+        return true;
+      });
+    },
+    // No tombstones (as on SQLite). SKIP LOCKED: instances sweeping at the same time take different rows.
+    deleteExpired: async (storedBefore, batchSize) =>
+      db.transaction(async (tx) => {
+        const expired = await tx.query<StoredPosition>(
+          `SELECT ${POSITION_COLUMNS} FROM completions WHERE stored_at < $1 ORDER BY stored_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
+          [storedBefore, batchSize],
+        );
+        await createRowWrites(tx).removeCompletions(expired);
+        return expired.length;
+      }),
+    listMessages: async (project, completionId, params) => {
+      const projectId = await projectHolding(project, completionId);
+      if (projectId === undefined) return undefined;
+      const [completion] = await db.query<{ seq: number }>('SELECT seq FROM completions WHERE project_id = $1 AND id = $2', [
+        projectId,
+        completionId,
+      ]);
+      return completion && listMessagePage(db, completion.seq, completionId, params);
+    },
+    isIdTaken: async (project, id) => {
+      const projectId = await projectHolding(project, id);
+      return projectId !== undefined && (await lists.findPosition(projectId, id)) !== undefined;
+    },
+    getOrCreateSetting: async (key, create) => {
+      // The first instance to write wins; every instance then reads that one value.
+      await db.query('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, create()]);
+      const [row] = await db.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [key]);
+      return row!.value;
+    },
+    getSetting: async (key) => (await db.query<{ value: string }>('SELECT value FROM settings WHERE key = $1', [key]))[0]?.value,
+    setSetting: async (key, value) => {
+      await db.query('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
+    },
+    ping: async () => {
+      await db.query('SELECT 1');
+    },
+    // A committed one-row write: only that proves the database can take one (the row is shared by every instance).
+    checkWritable: async () => {
+      await db.query(
+        "INSERT INTO settings (key, value) VALUES ('health_checked_at', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [String(Date.now())],
+      );
+    },
+    explainList: async (project, params) => {
+      const query = await lists.buildListQuery(await projects.find(project), params);
+      if (!query) return { walked: undefined, steps: [] };
+      const [row] = await db.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${query.sql}`, query.args);
+      return { walked: query.walked, steps: planSteps(row!['QUERY PLAN']) };
+    },
+    close: () => db.close(),
+  };
+}
+
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  'Scan Direction'?: string;
+  Plans?: PlanNode[];
+}
+
+/** The plan as lines `<node type> [on <table>] [using <index>] [<direction>]`, depth first, indented by depth. */
+function planSteps(plan: unknown): string[] {
+  const root = ((typeof plan === 'string' ? JSON.parse(plan) : plan) as { Plan: PlanNode }[])[0]!.Plan;
+  const steps: string[] = [];
+  const visit = (node: PlanNode, depth: number) => {
+    let step = node['Node Type'];
+    if (node['Relation Name']) step += ` on ${node['Relation Name']}`;
+    if (node['Index Name']) step += ` using ${node['Index Name']}`;
+    if (node['Scan Direction'] && node['Scan Direction'] !== 'NoMovement') step += ` ${node['Scan Direction']}`;
+    steps.push(`${'  '.repeat(depth)}${step}`);
+    for (const child of node.Plans ?? []) visit(child, depth + 1);
+  };
+  visit(root, 0);
+  return steps;
+}

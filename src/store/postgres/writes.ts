@@ -1,0 +1,189 @@
+import type { SqlSession } from '../../db/sql-client.ts';
+import type { Metadata } from '../../validation.ts';
+import type { CompletionRecord } from '../contract.ts';
+import { filterText } from './text.ts';
+import type { StoredPosition } from '../stored-position.ts';
+
+export type { StoredPosition };
+
+export const POSITION_COLUMNS = 'seq, project_id AS "projectId", id, created, model, requested_model AS "requestedModel", metadata';
+
+/** The metadata rows of some completions as columns (project, key, value, created, completion id), for `unnest`. */
+function pairColumns(rows: { projectId: number; metadata: Metadata; created: number; id: string }[]) {
+  const columns: [number[], string[], string[], number[], string[]] = [[], [], [], [], []];
+  for (const row of rows) {
+    for (const [key, value] of Object.entries(row.metadata)) {
+      columns[0].push(row.projectId);
+      columns[1].push(filterText(key));
+      columns[2].push(filterText(value));
+      columns[3].push(row.created);
+      columns[4].push(row.id);
+    }
+  }
+  return columns;
+}
+
+/** `(project_id, id)` as one string key. */
+const keyOf = (projectId: number, id: string) => `${projectId}\0${id}`;
+
+/**
+ * The row-level writes, each a few statements whatever the number of
+ * completions: rows go in as arrays through `unnest`, so a group commit of 200
+ * completions costs five INSERTs, not a thousand round trips. Callers wrap them
+ * in a transaction; none of them opens one.
+ */
+export function createRowWrites(db: SqlSession) {
+  async function insertPairs(rows: { projectId: number; metadata: Metadata; created: number; id: string }[]): Promise<void> {
+    const columns = pairColumns(rows);
+    if (columns[0].length === 0) return;
+    await db.query(
+      `INSERT INTO metadata (project_id, key, value, created, completion_id)
+       SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::int8[], $5::text[])`,
+      columns,
+    );
+  }
+
+  async function deletePairs(rows: { projectId: number; metadata: string; created: number; id: string }[]): Promise<void> {
+    const columns = pairColumns(rows.map((row) => ({ ...row, metadata: JSON.parse(row.metadata) as Metadata })));
+    if (columns[0].length === 0) return;
+    // Each pair is found through the filter index by its whole key.
+    await db.query(
+      `DELETE FROM metadata m USING unnest($1::int[], $2::text[], $3::text[], $4::int8[], $5::text[]) AS u(p, k, v, c, i)
+       WHERE m.project_id = u.p AND m.key = u.k AND m.value = u.v AND m.created = u.c AND m.completion_id = u.i`,
+      columns,
+    );
+  }
+
+  /**
+   * Inserts the completions and all their rows, except those whose id the
+   * project has (stored or deleted, or earlier in `writes`): the database's
+   * uniqueness check decides, never a check before it. Returns, in order, the
+   * id each was stored under, undefined for those left out.
+   *
+   * Each attempt is one statement: the completions rows and, through
+   * data-modifying CTEs, the rows of every table that points at them, for the
+   * completions the insert kept only. A second write of one id in the same
+   * call waits for a second attempt, where the first one's row turns it away.
+   */
+  async function insertCompletions(writes: [projectId: number, record: CompletionRecord][]): Promise<(string | undefined)[]> {
+    const ids: (string | undefined)[] = writes.map(() => undefined);
+    let pending = writes.map(([projectId, record], position) => ({ position, projectId, record }));
+    while (pending.length > 0) {
+      // One id twice in one statement would give both the one row it inserts: the second waits for the next attempt.
+      const seen = new Set<string>();
+      const attempt: typeof pending = [];
+      const later: typeof pending = [];
+      for (const write of pending) {
+        const key = keyOf(write.projectId, write.record.id);
+        (seen.has(key) ? later : attempt).push(write);
+        seen.add(key);
+      }
+      const stored = new Set((await insertAttempt(attempt)).map((row) => row.pos));
+      for (const write of attempt) if (stored.has(write.position)) ids[write.position] = write.record.id;
+      pending = later;
+    }
+    return ids;
+  }
+
+  async function insertAttempt(writes: { position: number; projectId: number; record: CompletionRecord }[]): Promise<{ pos: number }[]> {
+    const choices: [number[], number[], string[]] = [[], [], []];
+    const messages: [number[], number[], string[]] = [[], [], []];
+    const models: [number[], string[]] = [[], []];
+    const pairs: [number[], string[], string[]] = [[], [], []];
+    for (const { position, record } of writes) {
+      record.choices.forEach((body, idx) => {
+        choices[0].push(position);
+        choices[1].push(idx);
+        choices[2].push(body);
+      });
+      record.messages.forEach((body, idx) => {
+        messages[0].push(position);
+        messages[1].push(idx);
+        messages[2].push(body);
+      });
+      for (const model of record.model === record.requestedModel ? [record.model] : [record.requestedModel, record.model]) {
+        models[0].push(position);
+        models[1].push(filterText(model));
+      }
+      for (const [key, value] of Object.entries(record.metadata)) {
+        pairs[0].push(position);
+        pairs[1].push(filterText(key));
+        pairs[2].push(filterText(value));
+      }
+    }
+    return db.query<{ pos: number }>(
+      `WITH input AS (
+         SELECT * FROM unnest($1::int[], $2::int[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int8[])
+           AS u(pos, project_id, id, created, model, requested_model, metadata, body, stored_at)
+       ), inserted AS (
+         INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body, stored_at)
+         SELECT project_id, id, created, model, requested_model, metadata, body, stored_at FROM input u
+         WHERE NOT EXISTS (SELECT 1 FROM deleted_completions d WHERE d.project_id = u.project_id AND d.id = u.id)
+         ORDER BY pos
+         ON CONFLICT (project_id, id) DO NOTHING
+         RETURNING seq, project_id, id
+       ), kept AS (
+         SELECT i.seq, u.pos, u.project_id, u.id, u.created FROM inserted i JOIN input u ON u.project_id = i.project_id AND u.id = i.id
+       ), choice_rows AS (
+         INSERT INTO choices (completion_seq, idx, body)
+         SELECT k.seq, r.idx, r.body FROM unnest($10::int[], $11::int[], $12::text[]) AS r(pos, idx, body) JOIN kept k ON k.pos = r.pos
+       ), message_rows AS (
+         INSERT INTO input_messages (completion_seq, idx, body)
+         SELECT k.seq, r.idx, r.body FROM unnest($13::int[], $14::int[], $15::text[]) AS r(pos, idx, body) JOIN kept k ON k.pos = r.pos
+       ), model_rows AS (
+         INSERT INTO completion_models (project_id, model, created, completion_id)
+         SELECT k.project_id, r.model, k.created, k.id FROM unnest($16::int[], $17::text[]) AS r(pos, model) JOIN kept k ON k.pos = r.pos
+       ), pair_rows AS (
+         INSERT INTO metadata (project_id, key, value, created, completion_id)
+         SELECT k.project_id, r.key, r.value, k.created, k.id FROM unnest($18::int[], $19::text[], $20::text[]) AS r(pos, key, value)
+         JOIN kept k ON k.pos = r.pos
+       )
+       SELECT pos FROM kept`,
+      [
+        writes.map((w) => w.position),
+        writes.map((w) => w.projectId),
+        writes.map((w) => w.record.id),
+        writes.map((w) => w.record.created),
+        writes.map((w) => filterText(w.record.model)),
+        writes.map((w) => filterText(w.record.requestedModel)),
+        writes.map((w) => JSON.stringify(w.record.metadata)),
+        writes.map((w) => w.record.body),
+        writes.map((w) => w.record.storedAt),
+        ...choices,
+        ...messages,
+        ...models,
+        ...pairs,
+      ],
+    );
+  }
+
+  async function replaceMetadata(projectId: number, id: string, position: { created: number; metadata: string }, metadata: Metadata) {
+    await deletePairs([{ projectId, id, ...position }]);
+    await insertPairs([{ projectId, id, created: position.created, metadata }]);
+    await db.query('UPDATE completions SET metadata = $1 WHERE project_id = $2 AND id = $3', [JSON.stringify(metadata), projectId, id]);
+  }
+
+  /** Removes completions and every row that points at them; the one place that knows them all. */
+  async function removeCompletions(rows: StoredPosition[]): Promise<void> {
+    if (rows.length === 0) return;
+    await deletePairs(rows);
+    const models: [number[], string[], number[], string[]] = [[], [], [], []];
+    for (const row of rows) {
+      for (const model of [row.requestedModel, row.model]) {
+        models[0].push(row.projectId);
+        models[1].push(model);
+        models[2].push(row.created);
+        models[3].push(row.id);
+      }
+    }
+    await db.query(
+      `DELETE FROM completion_models m USING unnest($1::int[], $2::text[], $3::int8[], $4::text[]) AS u(p, model, c, i)
+       WHERE m.project_id = u.p AND m.model = u.model AND m.created = u.c AND m.completion_id = u.i`,
+      models,
+    );
+    // Choices and input messages go with them through their foreign keys' cascade.
+    await db.query('DELETE FROM completions WHERE seq = ANY($1::int8[])', [rows.map((row) => row.seq)]);
+  }
+
+  return { insertCompletions, replaceMetadata, removeCompletions };
+}

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { parse } from 'pg-connection-string';
+import { hideDatabasePassword, isPostgresUrl, maskDatabaseUrl } from '../src/db/database-url.ts';
+import { withLibpqSslModes } from '../src/db/postgres-client.ts';
+
+describe('DATABASE_URL', () => {
+  it('selects PostgreSQL for postgres:// and postgresql:// only', () => {
+    expect(['postgres://h/db', 'postgresql://h/db', 'POSTGRES://h/db', './data/completions.db', ':memory:', 'file:x.db'].map(isPostgresUrl)).toEqual([
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
+  });
+
+  it('masks the password and keeps the rest', () => {
+    expect(maskDatabaseUrl('postgres://app:s%40cret@db:5432/completions?sslmode=require')).toBe(
+      'postgres://app:***@db:5432/completions?sslmode=require',
+    );
+    expect(maskDatabaseUrl('postgres://db/completions')).toBe('postgres://db/completions');
+    expect(maskDatabaseUrl('./data/completions.db')).toBe('./data/completions.db');
+  });
+
+  it('hides the password, raw or decoded, wherever a message repeats it', () => {
+    const url = 'postgres://app:s%40cret@db:5432/completions';
+    expect(hideDatabasePassword(`cannot reach ${url}: password s@cret rejected (s%40cret)`, url)).toBe(
+      'cannot reach postgres://app:***@db:5432/completions: password *** rejected (***)',
+    );
+  });
+
+  it('reads sslmode as libpq does: require encrypts without verifying, verify-full verifies, disable is plain', () => {
+    const ssl = (mode: string) => parse(withLibpqSslModes(`postgres://app:pw@db:5432/x?sslmode=${mode}`)).ssl;
+    expect(ssl('disable')).toBe(false);
+    expect(ssl('require')).toEqual({ rejectUnauthorized: false });
+    expect(ssl('prefer')).toEqual({ rejectUnauthorized: false });
+    expect(ssl('allow')).toEqual({ rejectUnauthorized: false });
+    expect(ssl('no-verify')).toEqual({ rejectUnauthorized: false });
+    expect(ssl('verify-full')).toEqual({});
+    expect(parse(withLibpqSslModes('postgres://app:pw@db:5432/x')).ssl).toBeUndefined();
+  });
+});

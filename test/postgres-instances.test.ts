@@ -1,0 +1,277 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ChildServer, startChildServer } from './helpers/child-server.ts';
+import { fakeCompletion, type FakeUpstream, sendJson, startFakeUpstream } from './helpers/fake-upstream.ts';
+import { findPostgresBinaries, type PrivatePostgres, startPrivatePostgres } from './helpers/private-postgres.ts';
+import { createTestDatabase, hasPostgresServer, noteSkippedServerCases, REQUIRE_POSTGRES } from './helpers/test-database.ts';
+
+/**
+ * Several real service processes (src/server.ts) on one PostgreSQL database,
+ * and the database going away under them. These need a real server; without
+ * TEST_POSTGRES_URL they are skipped with a note, unless REQUIRE_POSTGRES=1
+ * (CI), which makes that a failure.
+ */
+
+const KEY = 'sk-shared-key-000001';
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const withServer = hasPostgresServer();
+const withBinaries = findPostgresBinaries() !== undefined;
+if (REQUIRE_POSTGRES && !withBinaries) throw new Error('REQUIRE_POSTGRES=1 but no PostgreSQL binaries under /usr/lib/postgresql');
+if (!withServer) noteSkippedServerCases();
+
+/** Bytewise (UTF-8) order of ids, as both backends compare them. */
+const bytewise = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** A provider that reuses a few ids and seconds, so instances race for the same ids and ties are everywhere. */
+function reusingUpstream(upstream: FakeUpstream): void {
+  let n = 0;
+  upstream.handler = (request, res) => {
+    const i = n++;
+    sendJson(res, 200, fakeCompletion(request.json!, `chatcmpl-reused-${i % 25}`, 1_700_000_000 + (i % 7)));
+  };
+}
+
+/** Runs `work(i)` for i in [0, count) with at most `width` at a time. */
+async function inParallel(count: number, width: number, work: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < count) await work(next++);
+  }));
+}
+
+const clientOf = (server: ChildServer) => new OpenAI({ apiKey: KEY, baseURL: `${server.origin}/v1`, maxRetries: 0 });
+
+describe.skipIf(!withServer)('two instances on one PostgreSQL database', () => {
+  let upstream: FakeUpstream;
+  let instances: ChildServer[] = [];
+
+  beforeAll(async () => {
+    upstream = await startFakeUpstream();
+    reusingUpstream(upstream);
+    const url = await createTestDatabase();
+    // Started together: both migrate under the advisory lock, one of them for real.
+    instances = await Promise.all([0, 1].map(() => startChildServer({ databasePath: url, upstreamUrl: upstream.url, })));
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const instance of instances) instance.process.kill('SIGTERM');
+    await Promise.all(instances.map((instance) => instance.exited));
+    await upstream?.close();
+  });
+
+  it('stores 500 concurrent creates over both, each once under its own id, and both list them all in order, a cursor from one paging on the other', async () => {
+    const clients = instances.map(clientOf);
+    const acknowledged: { id: string; created: number; odd: boolean }[] = [];
+    await inParallel(500, 16, async (i) => {
+      const completion = await clients[i % 2]!.chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: `question ${i}` }],
+        store: true,
+        metadata: { n: String(i), parity: i % 2 ? 'odd' : 'even' },
+      });
+      acknowledged.push({ id: completion.id, created: completion.created, odd: i % 2 === 1 });
+    });
+    expect(new Set(acknowledged.map((c) => c.id)).size).toBe(500);
+    const expected = [...acknowledged].sort((a, b) => a.created - b.created || bytewise(a.id, b.id)).map((c) => c.id);
+
+    for (const client of clients) {
+      const listed: string[] = [];
+      for await (const completion of client.chat.completions.list({ limit: 37 })) listed.push(completion.id);
+      expect(listed).toEqual(expected);
+      const descending: string[] = [];
+      for await (const completion of client.chat.completions.list({ limit: 100, order: 'desc' })) descending.push(completion.id);
+      expect(descending).toEqual([...expected].reverse());
+    }
+
+    // A cursor handed out by one instance pages on correctly on the other, filtered too.
+    const [first, second] = clients as [OpenAI, OpenAI];
+    const page = await first.chat.completions.list({ limit: 50 });
+    const onward = await second.chat.completions.list({ limit: 50, after: page.data.at(-1)!.id });
+    expect([...page.data, ...onward.data].map((c) => c.id)).toEqual(expected.slice(0, 100));
+    const odd = new Set(acknowledged.filter((c) => c.odd).map((c) => c.id));
+    const oddPage = await second.chat.completions.list({ limit: 20, metadata: { parity: 'odd' } });
+    const oddOnward = await first.chat.completions.list({ limit: 20, metadata: { parity: 'odd' }, after: oddPage.data.at(-1)!.id });
+    const oddExpected = expected.filter((id) => odd.has(id));
+    expect([...oddPage.data, ...oddOnward.data].map((c) => c.id)).toEqual(oddExpected.slice(0, 40));
+
+    // What one instance updates or deletes, the other serves at once.
+    await first.chat.completions.update(expected[0]!, { metadata: { edited: 'yes' } });
+    expect((await second.chat.completions.retrieve(expected[0]!)).metadata).toEqual({ edited: 'yes' });
+    await second.chat.completions.delete(expected[1]!);
+    const afterDeleted = await first.chat.completions.list({ limit: 2, after: expected[1]! });
+    expect(afterDeleted.data.map((c) => c.id)).toEqual(expected.slice(2, 4));
+  }, 180_000);
+});
+
+const OPENAI_503 = {
+  error: { message: 'The database is unavailable; please retry your request shortly.', type: 'server_error', param: null, code: null },
+};
+
+describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and started under traffic', () => {
+  let upstream: FakeUpstream;
+  let cluster: PrivatePostgres;
+  let instance: ChildServer | undefined;
+
+  beforeAll(async () => {
+    upstream = await startFakeUpstream();
+    cluster = await startPrivatePostgres(await freePort());
+  }, 120_000);
+
+  afterAll(async () => {
+    instance?.process.kill('SIGTERM');
+    if (instance) await instance.exited;
+    await cluster?.destroy();
+    await upstream?.close();
+  });
+
+  it('answers 503s in OpenAI shape while it is down, reports it on /healthz, recovers by itself and loses nothing acknowledged', async () => {
+    instance = await startChildServer({
+      databasePath: cluster.url,
+      upstreamUrl: upstream.url,
+      // HEALTH_CHECK_INTERVAL_MS=0: /healthz checks on every probe (by default it reuses a check for 5 s).
+      env: { DATABASE_CONNECT_TIMEOUT_MS: '1000', DATABASE_STATEMENT_TIMEOUT_MS: '3000', HEALTH_CHECK_INTERVAL_MS: '0' },
+    });
+    const origin = instance.origin;
+    const acknowledged: string[] = [];
+    const statuses = new Map<number, number>();
+    const unexpected: string[] = [];
+    let running = true;
+
+    const create = async (i: number) => {
+      try {
+        const res = await fetch(`${origin}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `q${i}` }], store: true }),
+          // Never a hang: every answer comes well within the connect and statement timeouts.
+          signal: AbortSignal.timeout(15_000),
+        });
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        const body = await res.json();
+        if (res.status === 200) acknowledged.push(body.id as string);
+        else if (res.status !== 503 || JSON.stringify(body) !== JSON.stringify(OPENAI_503)) unexpected.push(`${res.status} ${JSON.stringify(body)}`);
+      } catch (err) {
+        unexpected.push(`no answer: ${(err as Error).message}`);
+      }
+    };
+    let n = 0;
+    const traffic = Promise.all(
+      [0, 1, 2, 3].map(async () => {
+        while (running) await create(n++);
+      }),
+    );
+    const health = async () => (await fetch(`${origin}/healthz`, { signal: AbortSignal.timeout(15_000) })).status;
+
+    let acknowledgedBeforeRecovery: number;
+    try {
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(await health()).toBe(200);
+      await cluster.stop();
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(await health()).toBe(503);
+      const list = await fetch(`${origin}/v1/chat/completions`, { headers: { authorization: `Bearer ${KEY}` }, signal: AbortSignal.timeout(15_000) });
+      expect(list.status).toBe(503);
+      expect(list.headers.get('retry-after')).toBe('1');
+      expect(await list.json()).toEqual(OPENAI_503);
+      await cluster.start();
+      const backBy = Date.now() + 20_000;
+      while ((await health()) !== 200) {
+        expect(Date.now()).toBeLessThan(backBy);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      acknowledgedBeforeRecovery = acknowledged.length;
+      await new Promise((r) => setTimeout(r, 1_000));
+    } finally {
+      running = false;
+      await traffic;
+    }
+
+    expect(unexpected).toEqual([]);
+    expect(statuses.get(503)).toBeGreaterThan(0);
+    expect(acknowledged.length).toBeGreaterThan(acknowledgedBeforeRecovery);
+    const client = new OpenAI({ apiKey: KEY, baseURL: `${origin}/v1`, maxRetries: 0 });
+    const stored = new Set<string>();
+    for await (const completion of client.chat.completions.list({ limit: 100 })) stored.add(completion.id);
+    expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+    // The password never reaches a log line.
+    expect(instance.logs.filter((line) => JSON.stringify(line).includes(cluster.password))).toEqual([]);
+    expect(instance.logs.find((line) => line.msg === 'listening')?.database).toBe(cluster.url.replace(cluster.password, '***'));
+  }, 120_000);
+
+  it('waits for a server that is not up yet, then serves', async () => {
+    await cluster.stop();
+    let retried: () => void;
+    const firstRetry = new Promise<void>((r) => (retried = r));
+    const starting = startChildServer({
+      databasePath: cluster.url,
+      upstreamUrl: upstream.url,
+      env: { DATABASE_STARTUP_TIMEOUT_MS: '60000' },
+      onLog: (line) => line.msg === 'database unreachable, retrying' && retried(),
+    });
+    await firstRetry;
+    await cluster.start();
+    const late = await starting;
+    try {
+      const retries = late.logs.filter((line) => line.msg === 'database unreachable, retrying');
+      expect(retries.length).toBeGreaterThan(0);
+      expect(JSON.stringify(retries)).not.toContain(cluster.password);
+      expect((await fetch(`${late.origin}/healthz`)).status).toBe(200);
+    } finally {
+      late.process.kill('SIGTERM');
+      await late.exited;
+    }
+  }, 120_000);
+});
+
+describe('PostgreSQL unreachable at start', () => {
+  it('retries with backoff, then exits non-zero with the password masked', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      cwd: repoRoot,
+      env: {
+        PATH: process.env.PATH ?? '',
+        PORT: '0',
+        DATABASE_URL: `postgres://app:hunter2-secret@127.0.0.1:${port}/completions`,
+        DATABASE_STARTUP_TIMEOUT_MS: '1500',
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(1);
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const retries = lines.filter((line) => line.msg === 'database unreachable, retrying');
+    expect(retries.length).toBeGreaterThanOrEqual(2);
+    expect(retries.map((line) => line.retryInMs)).toEqual(
+      [250, 500, 1000, 2000].slice(0, retries.length).map((ms, i) => (i === retries.length - 1 ? retries[i]!.retryInMs : ms)),
+    );
+    expect(retries[0]!.database).toBe(`postgres://app:***@127.0.0.1:${port}/completions`);
+    // The one line a failed start prints, as for a SQLite file that cannot be used.
+    expect(stderr).toMatch(
+      /^DATABASE_URL: PostgreSQL at postgres:\/\/app:\*\*\*@127\.0\.0\.1:\d+\/completions still unreachable after \d+ attempts over 2 s \(DATABASE_STARTUP_TIMEOUT_MS\): connect ECONNREFUSED 127\.0\.0\.1:\d+\n$/,
+    );
+    const output = stdout + stderr;
+    expect(output).not.toContain('hunter2');
+  }, 60_000);
+});

@@ -1,0 +1,136 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CompletionIdTaken, type CompletionRecord, type Store } from '../src/store/index.ts';
+import { openTestStore, type TestStore } from './helpers/service.ts';
+
+/**
+ * What only a database shared by several instances can meet: an id another
+ * instance stored (or deleted) since this one checked it. The database decides:
+ * the save is refused with CompletionIdTaken, whole (a group commit writes all
+ * or nothing), never overwriting, and the caller retries under a fresh id.
+ */
+
+let opened: TestStore;
+let store: Store;
+
+beforeEach(async () => {
+  opened = await openTestStore('postgres');
+  store = opened.store;
+});
+
+afterEach(async () => {
+  await opened.close();
+});
+
+function record(id: string, content: string): CompletionRecord {
+  return {
+    id,
+    created: 1_700_000_000,
+    storedAt: 1_700_000_000,
+    model: 'gpt-4o',
+    requestedModel: 'gpt-4o',
+    metadata: { content },
+    body: JSON.stringify({ id, object: 'chat.completion', created: 1_700_000_000, model: 'gpt-4o' }),
+    choices: [JSON.stringify({ index: 0, message: { role: 'assistant', content } })],
+    messages: [JSON.stringify({ role: 'user', content })],
+  };
+}
+
+const ALL_TABLES = ['completions', 'choices', 'input_messages', 'metadata', 'completion_models', 'deleted_completions'];
+
+async function rowCounts(): Promise<number[]> {
+  const counts: number[] = [];
+  for (const table of ALL_TABLES) counts.push(await opened.countRows(table));
+  return counts;
+}
+
+describe('ids taken meanwhile, on PostgreSQL', () => {
+  it('refuses an id already stored or deleted in the project with CompletionIdTaken, and keeps what was there', async () => {
+    await store.saveCompletion('p', record('chatcmpl-same', 'first'));
+    await store.saveCompletion('p', record('chatcmpl-gone', 'deleted'));
+    await store.deleteCompletion('p', 'chatcmpl-gone');
+    const before = await rowCounts();
+    await expect(store.saveCompletion('p', record('chatcmpl-same', 'second'))).rejects.toBeInstanceOf(CompletionIdTaken);
+    await expect(store.saveCompletion('p', record('chatcmpl-gone', 'again'))).rejects.toMatchObject({ id: 'chatcmpl-gone' });
+    expect(await rowCounts()).toEqual(before);
+    expect((await store.getCompletion('p', 'chatcmpl-same'))!.choices).toContain('first');
+    // Another project may use the id.
+    await store.saveCompletion('q', record('chatcmpl-same', 'other project'));
+  });
+
+  it('writes a group commit all or nothing: one taken id, or one id twice, and none of it is stored', async () => {
+    await store.saveCompletion('p', record('chatcmpl-taken', 'first'));
+    const before = await rowCounts();
+    await expect(
+      store.saveCompletionBatch([
+        ['p', record('chatcmpl-new-1', 'one')],
+        ['p', record('chatcmpl-taken', 'two')],
+      ]),
+    ).rejects.toMatchObject({ id: 'chatcmpl-taken' });
+    await expect(
+      store.saveCompletionBatch([
+        ['p', record('chatcmpl-twice', 'one')],
+        ['q', record('chatcmpl-twice', 'other project')],
+        ['p', record('chatcmpl-twice', 'two')],
+      ]),
+    ).rejects.toMatchObject({ id: 'chatcmpl-twice' });
+    expect(await rowCounts()).toEqual(before);
+    expect(await store.getCompletion('p', 'chatcmpl-new-1')).toBeUndefined();
+  });
+});
+
+describe('imports and copies on PostgreSQL', () => {
+  it('imports only ids the project never had, lists messages of many, and proves it can write', async () => {
+    const ahead = store;
+    expect(await ahead.isEmpty()).toBe(true);
+    await store.saveCompletion('p', record('chatcmpl-kept', 'stored'));
+    await store.saveCompletion('p', record('chatcmpl-gone', 'deleted'));
+    await store.deleteCompletion('p', 'chatcmpl-gone');
+    expect(
+      await ahead.importCompletions('p', [
+        record('chatcmpl-kept', 'again'),
+        record('chatcmpl-gone', 'again'),
+        record('chatcmpl-new', 'new'),
+        record('chatcmpl-new', 'twice'),
+      ]),
+    ).toEqual({ stored: 1, skipped: ['chatcmpl-kept', 'chatcmpl-gone', 'chatcmpl-new'] });
+    expect((await store.getCompletion('p', 'chatcmpl-new'))!.metadata).toBe('{"content":"new"}');
+    const messages = await ahead.listMessagesOf('p', ['chatcmpl-new', 'chatcmpl-kept', 'chatcmpl-none', 'a\u0000b']);
+    expect([...messages]).toEqual([
+      ['chatcmpl-kept', [{ idx: 0, body: JSON.stringify({ role: 'user', content: 'stored' }) }]],
+      ['chatcmpl-new', [{ idx: 0, body: JSON.stringify({ role: 'user', content: 'new' }) }]],
+    ]);
+    await ahead.checkWritable();
+    expect(await ahead.isEmpty()).toBe(false);
+  });
+
+  it('copies a whole database (settings, completions, tombstones, text PostgreSQL cannot hold) into an empty one', async () => {
+    const source = store;
+    await store.getOrCreateSetting('project_hash_secret', () => 'the-secret');
+    const nul = { ...record('chatcmpl-nul', 'nul'), metadata: { 'k\u0000': 'v\u0000' }, requestedModel: 'm\u0000' };
+    await store.saveCompletions('p', [record('chatcmpl-a', 'a'), nul]);
+    await store.saveCompletion('q', record('chatcmpl-b', 'b'));
+    await store.saveCompletion('q', record('chatcmpl-c', 'c'));
+    await store.deleteCompletion('q', 'chatcmpl-c');
+
+    const target = await openTestStore('postgres');
+    try {
+      const copy = target.store;
+      expect(await copy.isEmpty()).toBe(true);
+      for await (const batch of source.dump(2)) await copy.restore(batch);
+      expect(await target.store.getOrCreateSetting('project_hash_secret', () => 'other')).toBe('the-secret');
+      for (const [project, id] of [['p', 'chatcmpl-a'], ['p', 'chatcmpl-nul'], ['q', 'chatcmpl-b']] as const) {
+        expect(await target.store.getCompletion(project, id)).toEqual(await store.getCompletion(project, id));
+      }
+      const page = { after: undefined, limit: 10, order: 'asc' as const, model: undefined };
+      expect((await target.store.listCompletions('p', { ...page, metadata: [['k\u0000', 'v\u0000']] })).items.map((r) => r.id)).toEqual(['chatcmpl-nul']);
+      expect((await target.store.listCompletions('p', { ...page, metadata: [], model: 'm\u0000' })).items.map((r) => r.id)).toEqual(['chatcmpl-nul']);
+      expect(await target.store.isIdTaken('q', 'chatcmpl-c')).toBe(true);
+      expect((await target.store.listCompletions('q', { ...page, metadata: [], after: 'chatcmpl-c' })).items).toEqual([]);
+      for (const table of ['completions', 'choices', 'input_messages', 'metadata', 'completion_models', 'deleted_completions', 'settings']) {
+        expect(await target.countRows(table), table).toBe(await opened.countRows(table));
+      }
+    } finally {
+      await target.close();
+    }
+  });
+});

@@ -1,0 +1,232 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CompletionRecord, Store } from '../src/store/index.ts';
+import type { ListParams, Metadata } from '../src/validation.ts';
+import { openTestStore, type TestStore } from './helpers/service.ts';
+import { TEST_BACKEND } from './helpers/test-database.ts';
+
+/**
+ * The store's contract, one source for every backend: vitest runs this file in
+ * the `sqlite` project and again in the `postgres` one. A backend is done when
+ * it passes these, with the same answers, byte for byte and in the same order.
+ */
+
+let opened: TestStore;
+let store: Store;
+
+beforeEach(async () => {
+  opened = await openTestStore();
+  store = opened.store;
+});
+
+afterEach(async () => {
+  await opened.close();
+});
+
+const PROJECT = 'project-a';
+
+function record(id: string, created: number, overrides: Partial<CompletionRecord> = {}): CompletionRecord {
+  return {
+    id,
+    created,
+    storedAt: created,
+    model: 'gpt-4o-2024-08-06',
+    requestedModel: 'gpt-4o',
+    metadata: {},
+    body: JSON.stringify({ id, object: 'chat.completion', created, model: 'gpt-4o-2024-08-06' }),
+    choices: [JSON.stringify({ index: 0, message: { role: 'assistant', content: `answer ${id}` }, finish_reason: 'stop' })],
+    messages: [JSON.stringify({ role: 'user', content: `question ${id}` })],
+    ...overrides,
+  };
+}
+
+function params(overrides: Partial<ListParams> = {}): ListParams {
+  return { after: undefined, limit: 20, order: 'asc', model: undefined, metadata: [], ...overrides };
+}
+
+/** Every id of a list, walked page by page with `after`. */
+async function walk(project: string, overrides: Partial<ListParams>): Promise<string[]> {
+  const ids: string[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.listCompletions(project, params({ ...overrides, after }));
+    ids.push(...page.items.map((row) => row.id));
+    if (!page.hasMore) return ids;
+    after = page.items.at(-1)!.id;
+  }
+}
+
+/** Bytewise (UTF-8) order, as both backends must compare ids. */
+const bytewise = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+describe(`store contract on ${TEST_BACKEND}`, () => {
+  it('stores a completion and reads back the exact texts, choices in index order', async () => {
+    const choices = [0, 1, 2].map((index) => JSON.stringify({ index, message: { role: 'assistant', content: `c${index}` } }));
+    const saved = record('chatcmpl-one', 1_700_000_000, { metadata: { user: 'u1' }, choices });
+    await store.saveCompletion(PROJECT, saved);
+    expect(await store.getCompletion(PROJECT, 'chatcmpl-one')).toEqual({
+      id: 'chatcmpl-one',
+      body: saved.body,
+      metadata: '{"user":"u1"}',
+      choices: choices.join(','),
+    });
+    expect(await store.getCompletion('project-b', 'chatcmpl-one')).toBeUndefined();
+    expect(await store.getCompletion(PROJECT, 'chatcmpl-none')).toBeUndefined();
+  });
+
+  it('orders ties on created by id, bytewise, in both orders and across pages', async () => {
+    const ids = ['b', 'B', 'a', '_x', 'A-1', 'é', 'z', 'Z9', 'chatcmpl-10', 'chatcmpl-9'];
+    await store.saveCompletions(PROJECT, ids.map((id) => record(id, 1_700_000_000)));
+    await store.saveCompletions(PROJECT, [record('earlier', 1_699_999_999), record('later', 1_700_000_001)]);
+    const expected = ['earlier', ...[...ids].sort(bytewise), 'later'];
+    expect(await walk(PROJECT, { limit: 3 })).toEqual(expected);
+    expect(await walk(PROJECT, { limit: 4, order: 'desc' })).toEqual([...expected].reverse());
+    expect(await walk(PROJECT, { limit: 100 })).toEqual(expected);
+  });
+
+  it('filters by model (requested or responded) and metadata pairs, AND-ed, in list order', async () => {
+    const metadataOf = (n: number): Metadata => ({ env: n % 2 === 0 ? 'prod' : 'dev', user: `u${n % 3}` });
+    await store.saveCompletions(
+      PROJECT,
+      Array.from({ length: 30 }, (_, n) =>
+        record(`c${String(n).padStart(2, '0')}`, 1_700_000_000 + Math.floor(n / 4), {
+          metadata: metadataOf(n),
+          requestedModel: n % 5 === 0 ? 'o3-mini' : 'gpt-4o',
+          model: n % 5 === 0 ? 'o3-mini-2025' : 'gpt-4o-2024-08-06',
+        }),
+      ),
+    );
+    const matching = (keep: (n: number) => boolean) =>
+      Array.from({ length: 30 }, (_, n) => n).filter(keep).map((n) => `c${String(n).padStart(2, '0')}`);
+    expect(await walk(PROJECT, { model: 'o3-mini', limit: 2 })).toEqual(matching((n) => n % 5 === 0));
+    expect(await walk(PROJECT, { model: 'o3-mini-2025', limit: 2 })).toEqual(matching((n) => n % 5 === 0));
+    expect(await walk(PROJECT, { metadata: [['env', 'prod'], ['user', 'u1']], limit: 2, order: 'desc' })).toEqual(
+      matching((n) => n % 2 === 0 && n % 3 === 1).reverse(),
+    );
+    expect(await walk(PROJECT, { model: 'gpt-4o', metadata: [['user', 'u0']], limit: 3 })).toEqual(matching((n) => n % 5 !== 0 && n % 3 === 0));
+    expect(await walk(PROJECT, { metadata: [['env', 'nowhere']] })).toEqual([]);
+  });
+
+  it('walks the rarer metadata pair, whichever order the query names them in', async () => {
+    await store.saveCompletions(
+      PROJECT,
+      Array.from({ length: 120 }, (_, n) => record(`c${String(n).padStart(3, '0')}`, 1_700_000_000 + n, { metadata: { env: 'prod', user: `u${n % 40}` } })),
+    );
+    for (const metadata of [[['env', 'prod'], ['user', 'u8']], [['user', 'u8'], ['env', 'prod']]] as [string, string][][]) {
+      expect((await store.explainList(PROJECT, params({ metadata }))).walked).toEqual({ table: 'metadata', args: ['user', 'u8'] });
+    }
+    expect((await store.explainList(PROJECT, params({}))).walked).toEqual({ table: 'completions', args: [] });
+    expect(await store.explainList('project-never', params({}))).toEqual({ walked: undefined, steps: [] });
+  });
+
+  it('keeps a deleted completion as a cursor and as a taken id; a never-stored cursor is a 400', async () => {
+    await store.saveCompletions(PROJECT, ['a1', 'a2', 'a3', 'a4'].map((id, n) => record(id, 1_700_000_000 + n, { metadata: { k: 'v' } })));
+    expect(await store.deleteCompletion(PROJECT, 'a2')).toBe(true);
+    expect(await store.deleteCompletion(PROJECT, 'a2')).toBe(false);
+    expect(await store.deleteCompletion('project-b', 'a3')).toBe(false);
+    expect((await store.listCompletions(PROJECT, params({ after: 'a2' }))).items.map((r) => r.id)).toEqual(['a3', 'a4']);
+    expect((await store.listCompletions(PROJECT, params({ after: 'a2', order: 'desc' }))).items.map((r) => r.id)).toEqual(['a1']);
+    expect((await store.listCompletions(PROJECT, params({ after: 'a2', metadata: [['k', 'v']] }))).items.map((r) => r.id)).toEqual(['a3', 'a4']);
+    expect(await store.isIdTaken(PROJECT, 'a2')).toBe(true);
+    expect(await store.isIdTaken(PROJECT, 'a9')).toBe(false);
+    expect(await store.isIdTaken('project-b', 'a1')).toBe(false);
+    await expect(store.listCompletions(PROJECT, params({ after: 'a9' }))).rejects.toMatchObject({
+      status: 400,
+      param: 'after',
+      message: "Invalid 'after': no chat completion found with id 'a9'.",
+    });
+    await expect(store.listCompletions('project-b', params({ after: 'a1' }))).rejects.toMatchObject({ status: 400, param: 'after' });
+  });
+
+  it('replaces the whole metadata map on update, and the filters follow', async () => {
+    await store.saveCompletion(PROJECT, record('m1', 1_700_000_000, { metadata: { old: '1', keep: 'x' } }));
+    const updated = await store.updateMetadata(PROJECT, 'm1', { keep: 'x', fresh: '2' });
+    expect(updated?.metadata).toBe('{"keep":"x","fresh":"2"}');
+    expect(await walk(PROJECT, { metadata: [['old', '1']] })).toEqual([]);
+    expect(await walk(PROJECT, { metadata: [['fresh', '2'], ['keep', 'x']] })).toEqual(['m1']);
+    expect(await store.updateMetadata(PROJECT, 'm-none', {})).toBeUndefined();
+    expect(await store.updateMetadata('project-b', 'm1', {})).toBeUndefined();
+    expect((await store.updateMetadata(PROJECT, 'm1', {}))?.metadata).toBe('{}');
+    expect(await opened.countRows('metadata')).toBe(0);
+  });
+
+  it('deletes every row of a completion, and expired ones oldest first in batches without tombstones', async () => {
+    await store.saveCompletions(PROJECT, [
+      record('old-1', 1_000, { metadata: { a: 'b' } }),
+      record('old-2', 2_000, { requestedModel: 'x', model: 'y' }),
+      record('new-1', 9_000),
+    ]);
+    await store.saveCompletion('project-b', record('old-b', 1_500));
+    expect(await store.deleteExpired(5_000, 2)).toBe(2);
+    expect(await store.deleteExpired(5_000, 2)).toBe(1);
+    expect(await store.deleteExpired(5_000, 2)).toBe(0);
+    expect(await walk(PROJECT, {})).toEqual(['new-1']);
+    expect(await walk('project-b', {})).toEqual([]);
+    expect(await store.isIdTaken(PROJECT, 'old-1')).toBe(false);
+    const counts = [];
+    for (const table of ['completions', 'choices', 'input_messages', 'metadata', 'completion_models', 'deleted_completions']) {
+      counts.push([table, await opened.countRows(table)]);
+    }
+    expect(Object.fromEntries(counts)).toEqual({
+      completions: 1,
+      choices: 1,
+      input_messages: 1,
+      metadata: 0,
+      // The requested model and the one the upstream named.
+      completion_models: 2,
+      deleted_completions: 0,
+    });
+  });
+
+  it('pages a completion\'s input messages in order, with a cursor', async () => {
+    const messages = Array.from({ length: 5 }, (_, n) => JSON.stringify({ role: 'user', content: `m${n}` }));
+    await store.saveCompletion(PROJECT, record('msg', 1_700_000_000, { messages }));
+    expect(await store.listMessages(PROJECT, 'msg', { after: 'msg-1', limit: 2, order: 'asc' })).toEqual({
+      items: [
+        { idx: 2, body: messages[2] },
+        { idx: 3, body: messages[3] },
+      ],
+      hasMore: true,
+    });
+    expect(await store.listMessages(PROJECT, 'msg', { after: 'msg-1', limit: 2, order: 'desc' })).toEqual({
+      items: [{ idx: 0, body: messages[0] }],
+      hasMore: false,
+    });
+    await expect(store.listMessages(PROJECT, 'msg', { after: 'msg-7', limit: 2, order: 'asc' })).rejects.toMatchObject({ status: 400 });
+    expect(await store.listMessages('project-b', 'msg', { after: undefined, limit: 2, order: 'asc' })).toBeUndefined();
+  });
+
+  it('writes a batch across projects in one call', async () => {
+    await store.saveCompletionBatch([
+      ['team-1', record('same-id', 1_700_000_000)],
+      ['team-2', record('same-id', 1_700_000_000)],
+      ['team-1', record('other', 1_700_000_001)],
+    ]);
+    expect(await walk('team-1', {})).toEqual(['same-id', 'other']);
+    expect(await walk('team-2', {})).toEqual(['same-id']);
+  });
+
+  it('stores and filters on text PostgreSQL cannot hold (NUL), never mixing it up with the text that encodes it', async () => {
+    const nul = 'a\u0000b';
+    const lookalike = `\u0001${JSON.stringify(nul)}`;
+    await store.saveCompletions(PROJECT, [
+      record('nul', 1_700_000_000, { metadata: { [nul]: nul }, requestedModel: nul }),
+      record('lookalike', 1_700_000_001, { metadata: { [lookalike]: lookalike }, requestedModel: lookalike }),
+    ]);
+    expect((await store.getCompletion(PROJECT, 'nul'))?.metadata).toBe(JSON.stringify({ [nul]: nul }));
+    expect(await walk(PROJECT, { metadata: [[nul, nul]] })).toEqual(['nul']);
+    expect(await walk(PROJECT, { metadata: [[lookalike, lookalike]] })).toEqual(['lookalike']);
+    expect(await walk(PROJECT, { model: nul })).toEqual(['nul']);
+    expect(await walk(PROJECT, { model: lookalike })).toEqual(['lookalike']);
+    expect(await store.getCompletion(PROJECT, 'nu\u0000l')).toBeUndefined();
+    expect(await store.isIdTaken(PROJECT, 'nu\u0000l')).toBe(false);
+    await expect(store.listCompletions(PROJECT, params({ after: 'nu\u0000l' }))).rejects.toMatchObject({ status: 400, param: 'after' });
+    expect(await store.deleteCompletion(PROJECT, 'nul')).toBe(true);
+    expect(await opened.countRows('metadata')).toBe(1);
+  });
+
+  it('keeps the first value of a setting', async () => {
+    expect(await store.getOrCreateSetting('secret', () => 'first')).toBe('first');
+    expect(await store.getOrCreateSetting('secret', () => 'second')).toBe('first');
+    await store.ping();
+  });
+});
