@@ -4,7 +4,7 @@
 import { allMessages, api, completionPath } from './api.js';
 import { announce, copyButton, h, replaceChildren } from './dom.js';
 import { finishReasons, formatInteger, isoTime, localTime, relativeTime } from './format.js';
-import { conversationCards, jsonBlock, messageCard } from './message-render.js';
+import { conversationCards, jsonBlock, messageCard, toolList } from './message-render.js';
 import { createMetadataEditor } from './metadata-editor.js';
 import { curlSnippet, openaiSnippet, replayRequest } from './replay.js';
 
@@ -127,7 +127,7 @@ export function createConversationView(id, { onChanged, backHash = '#/' }) {
           h('section', null, h('h2', null, 'Metadata'), metadataChips(completion.metadata)),
           h('section', null, h('h2', null, 'Usage'), usageSection(completion.usage)),
           h('section', null, h('h2', null, 'Request'), requestEntries.length ? definitionList(requestEntries) : h('p', { class: 'muted' }, 'No sampling fields were set.')),
-          tools ? h('section', null, h('h2', null, `Tools (${tools.length})`), jsonBlock(tools)) : null,
+          Array.isArray(tools) && tools.length ? h('section', null, h('h2', null, `Tools (${tools.length})`), toolList(tools)) : null,
           h('section', { class: 'replay' },
             h('h2', null, 'Replay'),
             h('div', { class: 'toolbar' },

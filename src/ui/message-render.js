@@ -80,6 +80,30 @@ export function renderContent(content) {
   return jsonBlock(content);
 }
 
+/** A tool's output is often JSON in a string: pretty-printed like the arguments when it is. */
+function renderToolOutput(content) {
+  if (typeof content === 'string' && /^\s*[[{]/.test(content) && content.length < 1_000_000) {
+    try {
+      return jsonBlock(JSON.parse(content));
+    } catch {
+      // Not JSON after all: shown as the text it is.
+    }
+  }
+  return renderContent(content);
+}
+
+/** The request's tools: name and description, each schema behind its own disclosure. */
+export function toolList(tools) {
+  return h('ul', { class: 'tool-list' }, tools.map((tool) => {
+    const fn = tool?.function ?? tool?.custom ?? {};
+    return h('li', null,
+      h('code', null, fn.name ?? tool?.type ?? 'tool'),
+      fn.description ? h('span', { class: 'muted' }, ` ${fn.description}`) : null,
+      h('details', null, h('summary', null, 'Definition'), jsonBlock(tool)),
+    );
+  }));
+}
+
 export function refusalBlock(text) {
   return h('div', { class: 'refusal' }, partLabel('Refusal'), longText(text));
 }
@@ -92,7 +116,7 @@ function toolCallBlock(call, result) {
     h('div', { class: 'tool-call-head' }, partLabel('Tool call'), h('code', null, name), call?.id ? h('span', { class: 'muted' }, ` ${call.id}`) : null),
     jsonBlock(argumentsText),
     result
-      ? h('div', { class: 'tool-result' }, h('div', { class: 'tool-call-head' }, partLabel('Result'), result.name ? h('code', null, result.name) : null), renderContent(result.content_parts ?? result.content))
+      ? h('div', { class: 'tool-result' }, h('div', { class: 'tool-call-head' }, partLabel('Result'), result.name ? h('code', null, result.name) : null), renderToolOutput(result.content_parts ?? result.content))
       : null,
   );
 }

@@ -24,11 +24,8 @@ export interface SeedSpec {
   request?: Partial<ChatCompletionCreateParamsNonStreaming>;
 }
 
-let seeded = 0;
-
 /** Upstream ids with no pattern worth relying on (`chatcmpl-` + 29 letters and digits, as OpenAI's). */
 function upstreamId(): string {
-  seeded += 1;
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
   let id = 'chatcmpl-';
   for (let i = 0; i < 29; i++) id += alphabet[Math.floor(Math.random() * alphabet.length)];
@@ -119,4 +116,37 @@ export function toolCallSpec(created: number, metadata?: Record<string, string>)
     replies: [{ content: 'It is 18 °C in Paris with light rain: take an umbrella.' }],
     usage: { prompt_tokens: 96, completion_tokens: 17 },
   };
+}
+
+const DEMO_MODELS = ['gpt-4o-mini', 'gpt-4o', 'llama-3.1-8b-instruct', 'o3-mini'];
+const DEMO_QUESTIONS: [string, string][] = [
+  ['Summarize this support ticket: the customer was charged twice for the March invoice.', 'The customer was billed twice for March; refund the duplicate charge and confirm by email.'],
+  ['Translate "Where is the train station?" into German.', 'Wo ist der Bahnhof?'],
+  ['Write a haiku about database indexes.', 'Sorted, patient keys\nwaiting in their B-tree rows:\none seek, and you are home.'],
+  ['Classify the sentiment of: "The update broke my workflow again."', 'negative'],
+  ['Extract the order number from: "Re: order #A-10293 arrived damaged"', '{"order_number":"A-10293"}'],
+  ['Explain keyset pagination in two sentences.', 'Keyset pagination continues after the last row seen, using an index on the sort key. Each page costs the same however deep you go.'],
+  ['Suggest a name for a self-hosted logging service.', 'Ledger, Logbook or Tally.'],
+  ['Is 2027 a prime number?', 'Yes: 2027 has no divisors other than 1 and itself.'],
+];
+
+/** A month of varied completions for screenshots and manual checks: four models, a few users, two environments. */
+export function demoSpecs(now: number, count = 48): SeedSpec[] {
+  const specs: SeedSpec[] = [];
+  for (let i = 0; i < count; i++) {
+    const [question, answer] = DEMO_QUESTIONS[i % DEMO_QUESTIONS.length]!;
+    const day = Math.floor((i * 13) / count);
+    specs.push({
+      created: now - day * 86_400 - ((i * 3917) % 80_000),
+      model: DEMO_MODELS[(i * 7) % DEMO_MODELS.length]!,
+      metadata: { env: i % 3 === 0 ? 'staging' : 'prod', user: `u_${100 + (i % 5)}`, ...(i % 4 === 0 ? { feature: 'support-triage' } : {}) },
+      messages: [
+        { role: 'system', content: 'You are a helpful assistant.' },
+        { role: 'user', content: question },
+      ],
+      replies: [{ content: answer }],
+      usage: { prompt_tokens: 40 + ((i * 37) % 300), completion_tokens: 10 + ((i * 53) % 200) },
+    });
+  }
+  return specs;
 }

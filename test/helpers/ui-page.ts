@@ -1,0 +1,57 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { expect } from 'vitest';
+import type { Service } from './service.ts';
+import { DEFAULT_KEY } from './service.ts';
+
+/** A fresh tab (its own sessionStorage) on the service's UI, in UTC so date fields read the same everywhere. */
+export async function openUi(browser: Browser, service: Service, hash = ''): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ timezoneId: 'UTC', locale: 'en-US', viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(`${service.origin}/${hash}`);
+  return { context, page };
+}
+
+export async function signIn(page: Page, key = DEFAULT_KEY): Promise<void> {
+  await page.getByRole('textbox', { name: 'API key' }).fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
+/** The completion ids the list shows, in order (each row's link is named by its id). */
+export function rowIds(page: Page): Promise<string[]> {
+  return page.locator('ol.rows a.row-link').allTextContents();
+}
+
+/** Polls until the list shows exactly `expected`, in order. */
+export async function expectRows(page: Page, expected: string[]): Promise<void> {
+  await expect.poll(() => rowIds(page), { timeout: 8_000 }).toEqual(expected);
+}
+
+/** Clicks "Load more" until the list says it is complete. */
+export async function loadAll(page: Page): Promise<void> {
+  const more = page.getByRole('button', { name: 'Load more' });
+  for (;;) {
+    await expect.poll(() => page.locator('.list-view[aria-busy=true]').count()).toBe(0);
+    if (!(await more.isVisible())) return;
+    await more.click();
+  }
+}
+
+/** Every id the API lists for a query string (without `after`/`limit`), following the cursor: what the UI must show. */
+export async function apiIds(service: Service, query: string): Promise<string[]> {
+  const ids: string[] = [];
+  let after = '';
+  for (;;) {
+    const res = await service.request(`/v1/chat/completions?limit=100${query ? `&${query}` : ''}${after ? `&after=${after}` : ''}`);
+    const page = (await res.json()) as { data: { id: string }[]; has_more: boolean };
+    expect(res.status, JSON.stringify(page)).toBe(200);
+    ids.push(...page.data.map((c) => c.id));
+    if (!page.has_more) return ids;
+    after = page.data.at(-1)!.id;
+  }
+}
+
+/** `datetime-local` text for Unix seconds, in UTC (the test tabs' time zone). */
+export function utcInput(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().slice(0, 19);
+}
