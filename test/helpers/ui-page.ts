@@ -6,6 +6,8 @@ import { DEFAULT_KEY } from './service.ts';
 /** A fresh tab (its own sessionStorage) on the service's UI, in UTC so date fields read the same everywhere. */
 export async function openUi(browser: Browser, service: Service, hash = ''): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ timezoneId: 'UTC', locale: 'en-US', viewport: { width: 1280, height: 900 } });
+  // Short waits: a missing control fails at its own line, well inside the test's timeout.
+  context.setDefaultTimeout(8_000);
   const page = await context.newPage();
   await page.goto(`${service.origin}/${hash}`);
   return { context, page };
@@ -38,11 +40,11 @@ export async function loadAll(page: Page): Promise<void> {
 }
 
 /** Every id the API lists for a query string (without `after`/`limit`), following the cursor: what the UI must show. */
-export async function apiIds(service: Service, query: string): Promise<string[]> {
+export async function apiIds(service: Service, query: string, key = DEFAULT_KEY): Promise<string[]> {
   const ids: string[] = [];
   let after = '';
   for (;;) {
-    const res = await service.request(`/v1/chat/completions?limit=100${query ? `&${query}` : ''}${after ? `&after=${after}` : ''}`);
+    const res = await service.request(`/v1/chat/completions?limit=100${query ? `&${query}` : ''}${after ? `&after=${after}` : ''}`, { key });
     const page = (await res.json()) as { data: { id: string }[]; has_more: boolean };
     expect(res.status, JSON.stringify(page)).toBe(200);
     ids.push(...page.data.map((c) => c.id));
