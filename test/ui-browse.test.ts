@@ -1,10 +1,8 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { browserAvailable, launchBrowser } from './helpers/browser.ts';
-import { type FakeUpstream, startFakeUpstream } from './helpers/fake-upstream.ts';
+import { describe, expect, it } from 'vitest';
+import { browserAvailable } from './helpers/browser.ts';
 import { seedCompletion, toolCallSpec } from './helpers/seed.ts';
-import { DEFAULT_KEY, type Service, startService } from './helpers/service.ts';
-import { apiIds, expectRows, loadAll, openUi, rowIds, signIn, utcInput } from './helpers/ui-page.ts';
+import { DEFAULT_KEY } from './helpers/service.ts';
+import { apiIds, expectRows, loadAll, rowIds, signIn, useUiSuite, utcInput } from './helpers/ui-page.ts';
 import { UI_CONTENT_SECURITY_POLICY } from '../src/routes/ui.ts';
 
 const BASE = 1_760_000_000;
@@ -12,18 +10,11 @@ const PLAIN = 45;
 const HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>[click me](javascript:window.__pwned=1)';
 
 describe.skipIf(!browserAvailable)('web UI: browsing', () => {
-  let browser: Browser;
-  let upstream: FakeUpstream;
-  let service: Service;
   let toolCallId: string;
   let twoChoicesId: string;
   let hostileId: string;
   let longId: string;
-  const contexts: { close(): Promise<void> }[] = [];
-
-  beforeAll(async () => {
-    [browser, upstream] = await Promise.all([launchBrowser(), startFakeUpstream()]);
-    service = await startService({ upstreamUrl: upstream.url });
+  const suite = useUiSuite(async ({ service, upstream }) => {
     const client = service.client();
     for (let i = 0; i < PLAIN; i++) {
       // Three completions per second: paging must hold across ties in `created`.
@@ -66,29 +57,14 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
       replies: [{ content: 'ok' }],
     });
   });
-
-  afterEach(async () => {
-    await Promise.all(contexts.splice(0).map((c) => c.close()));
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await service?.close();
-    await upstream?.close();
-  });
-
-  async function open(hash = '') {
-    const opened = await openUi(browser, service, hash);
-    contexts.push(opened.context);
-    return opened.page;
-  }
+  const open = (hash?: string) => suite.open(hash);
 
   it('signs in and lists the newest completions first, sending the key only as a header to this origin', async () => {
     const page = await open();
     const requests: { url: string; authorization: string | undefined }[] = [];
     page.on('request', (request) => requests.push({ url: request.url(), authorization: request.headers().authorization }));
     await signIn(page);
-    const newest = (await apiIds(service, 'order=desc')).slice(0, 20);
+    const newest = (await apiIds(suite.service, 'order=desc')).slice(0, 20);
     await expectRows(page, newest);
     expect(newest[0]).toBe(longId);
     const row = page.locator('li.row', { has: page.getByRole('link', { name: toolCallId, exact: true }) });
@@ -101,7 +77,7 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     expect(text).toContain('stop');
     expect(text).toContain(new Date((BASE + 10_000) * 1000).getUTCFullYear().toString());
     for (const request of requests) {
-      expect(request.url.startsWith(`${service.origin}/`), request.url).toBe(true);
+      expect(request.url.startsWith(`${suite.service.origin}/`), request.url).toBe(true);
       expect(request.url).not.toContain(DEFAULT_KEY);
       if (request.url.includes('/v1/')) expect(request.authorization).toBe(`Bearer ${DEFAULT_KEY}`);
       else expect(request.authorization).toBeUndefined();
@@ -114,7 +90,7 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     const page = await open();
     await signIn(page);
     await loadAll(page);
-    const all = await apiIds(service, 'order=desc');
+    const all = await apiIds(suite.service, 'order=desc');
     expect(all).toHaveLength(PLAIN + 4);
     expect(await rowIds(page)).toEqual(all);
     await expect.poll(() => page.locator('.summary').textContent()).toBe(`Showing all ${PLAIN + 4} completions.`);
@@ -135,30 +111,30 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     await page.getByRole('combobox', { name: 'Model' }).fill('gpt-4o');
     await page.waitForURL(/model=gpt-4o/);
     await loadAll(page);
-    await expectRows(page, await apiIds(service, 'model=gpt-4o&order=desc'));
+    await expectRows(page, await apiIds(suite.service, 'model=gpt-4o&order=desc'));
     expect((await rowIds(page)).length).toBe(15 + 1);
 
     await page.getByRole('textbox', { name: 'Key', exact: true }).fill('env');
     await page.getByRole('textbox', { name: 'Value', exact: true }).fill('prod');
     await page.getByRole('button', { name: 'Add metadata filter' }).click();
-    await expectRows(page, await apiIds(service, 'model=gpt-4o&metadata[env]=prod&order=desc'));
+    await expectRows(page, await apiIds(suite.service, 'model=gpt-4o&metadata[env]=prod&order=desc'));
     await page.getByRole('textbox', { name: 'Key', exact: true }).fill('user');
     await page.getByRole('textbox', { name: 'Value', exact: true }).fill('u_3');
     await page.getByRole('textbox', { name: 'Value', exact: true }).press('Enter');
-    const both = await apiIds(service, 'model=gpt-4o&metadata[env]=prod&metadata[user]=u_3&order=desc');
+    const both = await apiIds(suite.service, 'model=gpt-4o&metadata[env]=prod&metadata[user]=u_3&order=desc');
     expect(both.length).toBeGreaterThan(0);
     await expectRows(page, both);
     expect(page.url()).toContain('metadata%5Benv%5D=prod');
 
     // Back undoes the last filter; forward brings it again.
     await page.goBack();
-    await expectRows(page, await apiIds(service, 'model=gpt-4o&metadata[env]=prod&order=desc'));
+    await expectRows(page, await apiIds(suite.service, 'model=gpt-4o&metadata[env]=prod&order=desc'));
     await page.goForward();
     await expectRows(page, both);
 
     // A removed chip drops its pair; the shared URL opens the same view in a new tab.
     await page.getByRole('button', { name: 'Remove filter env = prod' }).click();
-    const userOnly = await apiIds(service, 'model=gpt-4o&metadata[user]=u_3&order=desc');
+    const userOnly = await apiIds(suite.service, 'model=gpt-4o&metadata[user]=u_3&order=desc');
     await expectRows(page, userOnly);
     const shared = await open(new URL(page.url()).hash);
     await signIn(shared);
@@ -168,14 +144,14 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     await page.getByRole('button', { name: 'Clear filters' }).click();
     await page.getByRole('textbox', { name: 'Created after' }).fill(utcInput(BASE + 5 * 60));
     await page.getByRole('textbox', { name: 'Created before' }).fill(utcInput(BASE + 9 * 60));
-    const range = await apiIds(service, `created_after=${BASE + 5 * 60}&created_before=${BASE + 9 * 60}&order=desc`);
+    const range = await apiIds(suite.service, `created_after=${BASE + 5 * 60}&created_before=${BASE + 9 * 60}&order=desc`);
     expect(range).toHaveLength(12);
     await expectRows(page, range);
 
     await page.getByRole('button', { name: 'Clear filters' }).click();
     await page.getByRole('searchbox', { name: 'Search' }).fill('lighthouse');
     await page.getByRole('searchbox', { name: 'Search' }).press('Enter');
-    const found = await apiIds(service, 'search=lighthouse&order=desc');
+    const found = await apiIds(suite.service, 'search=lighthouse&order=desc');
     expect(found).toHaveLength(5);
     await expectRows(page, found);
     expect(page.url()).toContain('search=lighthouse');
@@ -188,7 +164,7 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     await page.waitForURL(/usage=1/);
     const panel = page.getByRole('region', { name: 'Usage' });
     await expect.poll(() => panel.getByRole('img').count()).toBe(2);
-    const usage = await (await service.request('/v1/stored-completions/usage?model=gpt-4o-mini')).json() as { data: { model: string; completions: number; total_tokens: number }[] };
+    const usage = await (await suite.service.request('/v1/stored-completions/usage?model=gpt-4o-mini')).json() as { data: { model: string; completions: number; total_tokens: number }[] };
     const completions = usage.data.reduce((a, item) => a + item.completions, 0);
     expect(completions).toBe(30 + 3);
     const table = panel.getByRole('table', { name: 'Per model' });
@@ -231,7 +207,7 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
   });
 
   it('keeps hostile content as text: nothing runs, nothing is linked, the CSP is strict', async () => {
-    const response = await fetch(`${service.origin}/`);
+    const response = await fetch(`${suite.service.origin}/`);
     expect(response.headers.get('content-security-policy')).toBe(UI_CONTENT_SECURITY_POLICY);
     expect(UI_CONTENT_SECURITY_POLICY).toContain("script-src 'self'");
     expect(UI_CONTENT_SECURITY_POLICY).toContain("frame-ancestors 'none'");

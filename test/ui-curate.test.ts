@@ -1,26 +1,16 @@
 import { readFileSync } from 'node:fs';
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { browserAvailable, launchBrowser } from './helpers/browser.ts';
-import { type FakeUpstream, startFakeUpstream } from './helpers/fake-upstream.ts';
+import { describe, expect, it } from 'vitest';
+import { browserAvailable } from './helpers/browser.ts';
 import { seedCompletion } from './helpers/seed.ts';
-import { type Service, startService } from './helpers/service.ts';
-import { apiIds, expectRows, openUi, signIn } from './helpers/ui-page.ts';
+import { apiIds, expectRows, signIn, useUiSuite } from './helpers/ui-page.ts';
 
 const KEY = 'sk-ui-curate-key-0001';
 const BASE = 1_760_000_000;
 
 describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, export', () => {
-  let browser: Browser;
-  let upstream: FakeUpstream;
-  let service: Service;
   const ids: string[] = [];
-  const contexts: { close(): Promise<void> }[] = [];
-
-  beforeAll(async () => {
-    [browser, upstream] = await Promise.all([launchBrowser(), startFakeUpstream()]);
-    // Named keys: any other key is refused with OpenAI's 401.
-    service = await startService({ upstreamUrl: upstream.url, env: { API_KEYS: `${KEY}:ui-project` } });
+  // Named keys: any other key is refused with OpenAI's 401.
+  const suite = useUiSuite(async ({ service, upstream }) => {
     const client = service.client(KEY);
     for (let i = 0; i < 6; i++) {
       ids.push(
@@ -32,32 +22,17 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
         }),
       );
     }
-  });
-
-  afterEach(async () => {
-    await Promise.all(contexts.splice(0).map((c) => c.close()));
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await service?.close();
-    await upstream?.close();
-  });
-
-  async function open(hash = '') {
-    const opened = await openUi(browser, service, hash);
-    contexts.push(opened.context);
-    return opened.page;
-  }
+  }, { API_KEYS: `${KEY}:ui-project` });
+  const open = (hash?: string) => suite.open(hash);
 
   async function retrieve(id: string) {
-    const res = await service.request(`/v1/chat/completions/${id}`, { key: KEY });
+    const res = await suite.service.request(`/v1/chat/completions/${id}`, { key: KEY });
     return { status: res.status, body: (await res.json()) as { metadata: Record<string, string> } };
   }
 
   it('shows OpenAI\'s 401 message for a wrong key and stays signed out', async () => {
     const wrong = 'sk-wrong-key-abcd1234';
-    const expected = (await (await service.request('/v1/chat/completions', { key: wrong })).json()) as { error: { message: string } };
+    const expected = (await (await suite.service.request('/v1/chat/completions', { key: wrong })).json()) as { error: { message: string } };
     const page = await open();
     await page.getByRole('textbox', { name: 'API key' }).fill(wrong);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -116,7 +91,7 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     await page.getByRole('textbox', { name: 'Value', exact: true }).fill('u_1');
     await page.getByRole('button', { name: 'Add metadata filter' }).click();
     await expect.poll(() => page.locator('.summary').textContent()).toBe('No completions match these filters.');
-    expect(await apiIds(service, 'metadata[user]=u_1', KEY)).toEqual([]);
+    expect(await apiIds(suite.service, 'metadata[user]=u_1', KEY)).toEqual([]);
   });
 
   it('deletes after a confirmation, through the public endpoint', async () => {
@@ -141,7 +116,7 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
   it('exports the current view as JSONL', async () => {
     const page = await open('#/?metadata[env]=prod');
     await signIn(page, KEY);
-    const expected = await apiIds(service, 'metadata[env]=prod&order=asc', KEY);
+    const expected = await apiIds(suite.service, 'metadata[env]=prod&order=asc', KEY);
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export' }).click()]);
     expect(download.suggestedFilename()).toMatch(/^stored-completions-completions-.*\.jsonl$/);
     const lines = readFileSync((await download.path())!, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { id: string });

@@ -1,7 +1,8 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { expect } from 'vitest';
-import type { Service } from './service.ts';
-import { DEFAULT_KEY } from './service.ts';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { launchBrowser } from './browser.ts';
+import { type FakeUpstream, startFakeUpstream } from './fake-upstream.ts';
+import { DEFAULT_KEY, type Service, startService } from './service.ts';
 
 /** A fresh tab (its own sessionStorage) on the service's UI, in UTC so date fields read the same everywhere. */
 export async function openUi(browser: Browser, service: Service, hash = ''): Promise<{ context: BrowserContext; page: Page }> {
@@ -56,4 +57,49 @@ export async function apiIds(service: Service, query: string, key = DEFAULT_KEY)
 /** `datetime-local` text for Unix seconds, in UTC (the test tabs' time zone). */
 export function utcInput(seconds: number): string {
   return new Date(seconds * 1000).toISOString().slice(0, 19);
+}
+
+export interface UiSuite {
+  readonly service: Service;
+  readonly upstream: FakeUpstream;
+  /** A fresh tab on the UI at `hash`, closed after the test. */
+  open(hash?: string): Promise<Page>;
+}
+
+/**
+ * One browser, one fake provider and one service for a whole test file (browsers are slow to start),
+ * seeded once by `seed`; each test opens its own tabs, closed after it.
+ */
+export function useUiSuite(seed: (suite: UiSuite) => Promise<void>, env?: Record<string, string>): UiSuite {
+  let browser: Browser | undefined;
+  let service: Service | undefined;
+  let upstream: FakeUpstream | undefined;
+  const contexts: BrowserContext[] = [];
+  const suite: UiSuite = {
+    get service() {
+      return service!;
+    },
+    get upstream() {
+      return upstream!;
+    },
+    async open(hash = '') {
+      const opened = await openUi(browser!, service!, hash);
+      contexts.push(opened.context);
+      return opened.page;
+    },
+  };
+  beforeAll(async () => {
+    [browser, upstream] = await Promise.all([launchBrowser(), startFakeUpstream()]);
+    service = await startService({ upstreamUrl: upstream.url, ...(env ? { env } : {}) });
+    await seed(suite);
+  });
+  afterEach(async () => {
+    await Promise.all(contexts.splice(0).map((c) => c.close()));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await service?.close();
+    await upstream?.close();
+  });
+  return suite;
 }
