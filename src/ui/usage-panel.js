@@ -93,7 +93,7 @@ function renderUsage(items) {
       h('strong', null, formatInteger(totals[3])), ' tokens (',
       formatInteger(totals[1]), ' prompt, ', formatInteger(totals[2]), ' completion)',
     ),
-    h('ul', { class: 'legend', 'aria-label': 'Models' },
+    h('ul', { class: 'legend', 'aria-label': 'Chart legend' },
       models.map((model, m) => h('li', null, h('span', { class: `swatch series-${m % SERIES_COLOURS}`, 'aria-hidden': 'true' }), model)),
     ),
     h('div', { class: 'charts' },
