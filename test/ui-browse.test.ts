@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { browserAvailable } from './helpers/browser.ts';
 import { seedCompletion, toolCallSpec } from './helpers/seed.ts';
 import { DEFAULT_KEY } from './helpers/service.ts';
-import { apiIds, expectRows, loadAll, rowIds, signIn, useUiSuite, utcInput } from './helpers/ui-page.ts';
+import { apiIds, expectRows, loadAll, rowIds, signIn, unnamedControls, useUiSuite, utcInput } from './helpers/ui-page.ts';
 import { UI_CONTENT_SECURITY_POLICY } from '../src/routes/ui.ts';
 
 const BASE = 1_760_000_000;
@@ -170,6 +170,7 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     const table = panel.getByRole('table', { name: 'Per model' });
     const cells = await table.getByRole('row').nth(1).getByRole('cell').allTextContents();
     expect(cells[0]).toBe(String(completions));
+    expect(await unnamedControls(page)).toEqual([]);
   });
 
   it('shows a tool-call conversation with the arguments pretty-printed beside the tool result', async () => {
@@ -192,6 +193,7 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     await page.locator('details.raw summary').click();
     expect(await page.locator('details.raw').textContent()).toContain(`"id": "${toolCallId}"`);
     expect(await page.locator('details.replay, .replay').textContent()).toContain('"tool_call_id": "call_weather_paris"');
+    expect(await unnamedControls(page)).toEqual([]);
     await page.getByRole('link', { name: '← Completions' }).click();
     await expect.poll(() => page.evaluate('document.activeElement.textContent')).toBe(toolCallId);
   });
@@ -241,5 +243,27 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     expect(((await user.locator('.text').textContent()) ?? '').length).toBe(3000);
     await user.getByRole('button', { name: 'Show more' }).click();
     expect(((await user.locator('.text').textContent()) ?? '').length).toBe(103_000);
+  });
+
+  it('works from the keyboard alone: sign in, open a conversation, come back', async () => {
+    const page = await open();
+    await page.keyboard.type(DEFAULT_KEY);
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    const first = (await apiIds(suite.service, 'order=desc'))[0]!;
+    await expectRows(page, (await apiIds(suite.service, 'order=desc')).slice(0, 20));
+    expect(await unnamedControls(page)).toEqual([]);
+    // Tab until the first row's link has focus, then open it with Enter.
+    for (let i = 0; i < 40; i++) {
+      await page.keyboard.press('Tab');
+      if ((await page.evaluate('document.activeElement.textContent')) === first) break;
+    }
+    expect(await page.evaluate('document.activeElement.textContent')).toBe(first);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(new RegExp(`#/completions/${first}$`));
+    await expect.poll(() => page.evaluate('document.activeElement.textContent')).toBe(first);
+    expect(await page.evaluate('document.activeElement.tagName')).toBe('H1');
+    await page.goBack();
+    await expect.poll(() => page.evaluate('document.activeElement.className')).toBe('row-link');
   });
 });

@@ -4,7 +4,7 @@
 import { allMessages, api, completionPath } from './api.js';
 import { announce, copyButton, h, replaceChildren } from './dom.js';
 import { finishReasons, formatInteger, isoTime, localTime, relativeTime } from './format.js';
-import { conversationCards, jsonBlock, messageCard, toolList } from './message-render.js';
+import { conversationCards, jsonBlock, longText, messageCard, toolList } from './message-render.js';
 import { createMetadataEditor } from './metadata-editor.js';
 import { curlSnippet, openaiSnippet, replayRequest } from './replay.js';
 
@@ -134,8 +134,8 @@ export function createConversationView(id, { onChanged, backHash = '#/' }) {
               copyButton('Copy curl command', () => curlSnippet(request)),
               copyButton('Copy openai snippet', () => openaiSnippet(request)),
             ),
-            h('details', null, h('summary', null, 'curl'), h('pre', { class: 'code' }, curlSnippet(request))),
-            h('details', null, h('summary', null, 'openai (Node)'), h('pre', { class: 'code' }, openaiSnippet(request))),
+            h('details', null, h('summary', null, 'curl'), longText(curlSnippet(request), 'code')),
+            h('details', null, h('summary', null, 'openai (Node)'), longText(openaiSnippet(request), 'code')),
           ),
         ),
       ),

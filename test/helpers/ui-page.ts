@@ -103,3 +103,20 @@ export function useUiSuite(seed: (suite: UiSuite) => Promise<void>, env?: Record
   });
   return suite;
 }
+
+/**
+ * The controls on the page that a screen reader could not name: every visible button, link, field and
+ * select needs a label, text or aria-label. Evaluated in the page (a string: no DOM types here).
+ */
+export function unnamedControls(page: Page): Promise<string[]> {
+  return page.evaluate(`[...document.querySelectorAll('button, a[href], input, select, textarea, [role=img]')]
+    .filter((el) => el.getClientRects().length > 0)
+    .filter((el) => {
+      const labelled = (el.labels && [...el.labels].some((l) => l.textContent.trim()))
+        || (el.getAttribute('aria-label') || '').trim()
+        || (el.getAttribute('aria-labelledby') && document.getElementById(el.getAttribute('aria-labelledby'))?.textContent.trim());
+      const text = ['BUTTON', 'A'].includes(el.tagName) && el.textContent.trim();
+      return !(labelled || text);
+    })
+    .map((el) => el.outerHTML.slice(0, 120))`);
+}
