@@ -107,9 +107,16 @@ export function createListView() {
     loadMoreButton,
   );
 
-  function navigate(next) {
+  /** A word typed in several pauses is one step back, not one per pause. */
+  let typedSinceLastStep = false;
+
+  /** `replace` rewrites the current history entry instead of adding one (each pause while typing a word). */
+  function navigate(next, { replace = false } = {}) {
     const hash = listHash(next);
-    if (hash !== location.hash && !(hash === '#/' && location.hash === '')) location.hash = hash;
+    if (hash === location.hash || (hash === '#/' && location.hash === '')) return;
+    if (replace) location.replace(hash);
+    else location.hash = hash;
+    typedSinceLastStep = false;
   }
 
   function withFilters(changes) {
@@ -117,7 +124,7 @@ export function createListView() {
   }
 
   /** The text and date fields as they read now, applied if they differ from the URL. */
-  function applyFields() {
+  function applyFields({ typing = false } = {}) {
     if (!route) return;
     const next = withFilters({
       search: searchInput.value.trim() || undefined,
@@ -126,13 +133,14 @@ export function createListView() {
       created_before: fromLocalInput(beforeInput.value),
     });
     next.order = orderSelect.value === 'asc' ? 'asc' : 'desc';
-    navigate(next);
+    navigate(next, { replace: typedSinceLastStep });
+    typedSinceLastStep = typing;
   }
 
   let typingTimer = null;
   function applySoon() {
     clearTimeout(typingTimer);
-    typingTimer = setTimeout(applyFields, TYPING_DELAY_MS);
+    typingTimer = setTimeout(() => applyFields({ typing: true }), TYPING_DELAY_MS);
   }
   function applyNow() {
     clearTimeout(typingTimer);
