@@ -3,6 +3,7 @@
 
 import { allMessages, api, completionPath } from './api.js';
 import { announce, copyButton, h, replaceChildren } from './dom.js';
+import { listHash } from './filters.js';
 import { finishReasons, formatInteger, isoTime, localTime, relativeTime } from './format.js';
 import { conversationCards, jsonBlock, longText, messageCard, toolList } from './message-render.js';
 import { createMetadataEditor } from './metadata-editor.js';
@@ -48,7 +49,10 @@ function usageSection(usage) {
 function metadataChips(metadata) {
   const pairs = Object.entries(metadata ?? {});
   if (pairs.length === 0) return h('p', { class: 'muted' }, 'No metadata.');
-  return h('ul', { class: 'chips', 'aria-label': 'Metadata' }, pairs.map(([key, value]) => h('li', { class: 'chip' }, `${key}: ${value}`)));
+  // Each pair links to the list filtered on it (the href is ours, built from URLSearchParams).
+  return h('ul', { class: 'chips', 'aria-label': 'Metadata' }, pairs.map(([key, value]) =>
+    h('li', null, h('a', { class: 'chip', href: listHash({ filters: { metadata: [[key, value]] }, order: 'desc', usage: false }), title: 'All completions with this pair' }, `${key}: ${value}`)),
+  ));
 }
 
 function choiceCards(choices) {
