@@ -202,8 +202,35 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     expect(await details.textContent()).toContain('Total tokens113');
     await page.locator('details.raw summary').click();
     expect(await page.locator('details.raw').textContent()).toContain(`"id": "${toolCallId}"`);
-    expect(await page.locator('details.replay, .replay').textContent()).toContain('"tool_call_id": "call_weather_paris"');
     expect(await unnamedControls(page)).toEqual([]);
+
+    // The copy buttons put the id and a replay that really sends the same request on the clipboard.
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: suite.service.origin });
+    await page.getByRole('button', { name: 'Copy id' }).click();
+    expect(await page.evaluate('navigator.clipboard.readText()')).toBe(toolCallId);
+    await page.getByRole('button', { name: 'Copy curl command' }).click();
+    const curl = (await page.evaluate('navigator.clipboard.readText()')) as string;
+    expect(curl.split('\n').slice(0, 4)).toEqual([
+      `curl ${suite.service.origin}/v1/chat/completions \\`,
+      '  -H "Authorization: Bearer $OPENAI_API_KEY" \\',
+      "  -H 'Content-Type: application/json' \\",
+      "  -d @- <<'JSON'",
+    ]);
+    const body = curl.slice(curl.indexOf('\n{') + 1, curl.lastIndexOf('\nJSON'));
+    const replayed = await suite.service.request('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(replayed.status, await replayed.clone().text()).toBe(200);
+    const replayedId = ((await replayed.json()) as { id: string }).id;
+    const messagesOf = async (id: string) =>
+      ((await (await suite.service.request(`/v1/chat/completions/${id}/messages`)).json()) as { data: { id: string }[] }).data.map(({ id: _, ...m }) => m);
+    expect(await messagesOf(replayedId)).toEqual(await messagesOf(toolCallId));
+    const echoed = async (id: string) => {
+      const { temperature, seed, tools, metadata } = (await (await suite.service.request(`/v1/chat/completions/${id}`)).json()) as Record<string, unknown>;
+      return { temperature, seed, tools, metadata };
+    };
+    expect(await echoed(replayedId)).toEqual(await echoed(toolCallId));
+    await suite.service.request(`/v1/chat/completions/${replayedId}`, { method: 'DELETE' });
+    await page.getByRole('button', { name: 'Copy openai snippet' }).click();
+    expect(await page.evaluate('navigator.clipboard.readText()')).toContain(`const client = new OpenAI({ baseURL: '${suite.service.origin}/v1' });`);
     await page.getByRole('link', { name: '← Completions' }).click();
     await expect.poll(() => page.evaluate('document.activeElement.textContent')).toBe(toolCallId);
   });
