@@ -85,6 +85,15 @@ describe('the web UI as served', () => {
     expect(list.status).toBe(401);
   });
 
+  it('never hands text to an HTML parser or to eval in the UI sources', () => {
+    const bundle = loadUiBundle();
+    for (const [name, asset] of bundle.assets) {
+      if (!name.endsWith('.js')) continue;
+      const source = asset.identity.toString('utf8');
+      expect(source, name).not.toMatch(/\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write|\beval\(|new Function\(|createContextualFragment|DOMParser/);
+    }
+  });
+
   it('keeps every script the page loads, compressed, under 200 KB', () => {
     const bundle = loadUiBundle();
     let total = 0;
