@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { browserAvailable } from './helpers/browser.ts';
+import { browserAvailable, waitForIdle } from './helpers/browser.ts';
 import { seedCompletion, toolCallSpec } from './helpers/seed.ts';
 import { DEFAULT_KEY } from './helpers/service.ts';
 import { apiIds, expectRows, loadAll, rowIds, signIn, unnamedControls, useUiSuite, utcInput } from './helpers/ui-page.ts';
@@ -302,5 +302,16 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     expect(await page.evaluate('document.activeElement.tagName')).toBe('H1');
     await page.goBack();
     await expect.poll(() => page.evaluate('document.activeElement.className')).toBe('row-link');
+  });
+
+  it('fits a phone\'s width: no view scrolls sideways', async () => {
+    const page = await open();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await signIn(page);
+    for (const hash of ['#/?usage=1', `#/completions/${toolCallId}`, `#/completions/${hostileId}`]) {
+      await page.goto(`${suite.service.origin}/${hash}`);
+      await waitForIdle(page);
+      expect(await page.evaluate('document.documentElement.scrollWidth'), hash).toBe(390);
+    }
   });
 });

@@ -69,12 +69,13 @@ function stackedChart({ title, items, days, models, measure, unit }) {
   );
 }
 
+/** A table that scrolls sideways on its own when a phone is too narrow for it, never the page. */
 function table(caption, headings, rows) {
-  return h('table', null,
+  return h('div', { class: 'table-scroll' }, h('table', null,
     h('caption', null, caption),
     h('thead', null, h('tr', null, headings.map((text, i) => h('th', { scope: 'col', class: i > 0 && i >= headings.length - 4 ? 'number' : null }, text)))),
     h('tbody', null, rows.map((cells) => h('tr', null, cells.map((cell, i) => (i === 0 ? h('th', { scope: 'row' }, cell) : h('td', { class: typeof cell === 'number' ? 'number' : null }, typeof cell === 'number' ? formatInteger(cell) : cell)))))),
-  );
+  ));
 }
 
 function renderUsage(items) {

@@ -28,6 +28,8 @@ export function launchBrowser(): Promise<Browser> {
 
 /** Waits until the page has no region marked busy (lists, usage, a conversation still loading). */
 export async function waitForIdle(page: import('playwright-core').Page): Promise<void> {
-  // A string, evaluated in the page: the project's TypeScript has no DOM types.
-  await page.waitForFunction('!document.querySelector("[aria-busy=true]")', null, { timeout: 10_000 });
+  // A function, not a string: playwright evaluates a string predicate with eval, which the page's CSP
+  // refuses. The project's TypeScript has no DOM types, hence the loose `globalThis`.
+  const noneBusy = () => !(globalThis as unknown as { document: { querySelector(s: string): unknown } }).document.querySelector('[aria-busy=true]');
+  await page.waitForFunction(noneBusy, null, { timeout: 10_000 });
 }
