@@ -96,7 +96,8 @@ export function createConversationView(id, { onChanged, backHash = '#/' }) {
         close: () => {
           replaceChildren(editorSlot);
           editButton.setAttribute('aria-expanded', 'false');
-          editButton.focus();
+          // After a save the view was drawn again: focus goes to the new button, not the detached one.
+          (editButton.isConnected ? editButton : body.querySelector('[aria-expanded]'))?.focus();
         },
       });
       editButton.setAttribute('aria-expanded', 'true');
