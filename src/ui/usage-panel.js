@@ -11,9 +11,9 @@ const SERIES_COLOURS = 8;
 const MAX_DRAWN_DAYS = 120;
 const CHART = { width: 640, height: 170, top: 14, bottom: 22, left: 8, right: 8 };
 
-export async function loadUsage(filters, signal) {
-  const page = await api(`/v1/stored-completions/usage${queryString(filterPairs(filters))}`, { signal });
-  return page.data;
+/** `{ data, truncated }`: figures filtered by metadata or search stop at the API's bound (docs/api.md). */
+export function loadUsage(filters, signal) {
+  return api(`/v1/stored-completions/usage${queryString(filterPairs(filters))}`, { signal });
 }
 
 const DAY_MS = 86_400_000;
@@ -78,8 +78,11 @@ function table(caption, headings, rows) {
   ));
 }
 
-function renderUsage(items) {
+function renderUsage({ data: items, truncated }) {
   if (items.length === 0) return [h('p', { class: 'muted' }, 'No completions in this view.')];
+  const bound = truncated
+    ? h('p', { class: 'hint', role: 'note' }, 'More completions match than a filtered summary reads: these figures cover the newest matches only, and the oldest day shown may be partial. Filter by model and whole days for exact figures.')
+    : null;
   const models = [...new Set(items.map((item) => item.model))].sort();
   const days = dayRange(items);
   const perModel = models.map((model) => {
@@ -89,6 +92,7 @@ function renderUsage(items) {
   });
   const totals = perModel.reduce((acc, row) => acc.map((v, i) => v + row[i + 1]), [0, 0, 0, 0]);
   return [
+    bound,
     h('p', { class: 'usage-totals' },
       h('strong', null, formatInteger(totals[0])), ' completions · ',
       h('strong', null, formatInteger(totals[3])), ' tokens (',
@@ -122,7 +126,7 @@ export function createUsagePanel({ onModels }) {
 
   // The model field's suggestions: every model of the project, from the unfiltered usage.
   loadUsage({ metadata: [] })
-    .then((items) => onModels([...new Set(items.map((item) => item.model))].sort()))
+    .then((usage) => onModels([...new Set(usage.data.map((item) => item.model))].sort()))
     .catch(() => {});
 
   return {
@@ -139,8 +143,8 @@ export function createUsagePanel({ onModels }) {
       element.setAttribute('aria-busy', 'true');
       replaceChildren(body, h('p', { class: 'muted' }, 'Loading usage…'));
       loadUsage(filters, signal)
-        .then((items) => {
-          if (!signal.aborted) replaceChildren(body, renderUsage(items));
+        .then((usage) => {
+          if (!signal.aborted) replaceChildren(body, renderUsage(usage));
         })
         .catch((failure) => {
           if (signal.aborted) return;
