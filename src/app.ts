@@ -11,6 +11,7 @@ import { createCompletionHandler } from './routes/create-completion.ts';
 import { createExportRoutes } from './routes/export.ts';
 import { createPassthroughHandler } from './routes/passthrough.ts';
 import { createStoredCompletionRoutes } from './routes/stored-completions.ts';
+import { createUiRoutes } from './routes/ui.ts';
 import { createUsageRoutes } from './routes/usage.ts';
 import type { Store } from './store/index.ts';
 import type { Upstream } from './upstream.ts';
@@ -78,6 +79,8 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
   });
   // After our own routes: whatever they do not serve under /v1 goes to the provider.
   app.all('/v1/*', createPassthroughHandler({ upstream, bodyLimitBytes: config.bodyLimitBytes }));
+  // The web UI is a client of the routes above: the browser holds the key, the page itself needs none.
+  app.route('/', createUiRoutes());
 
   app.notFound((c) => {
     const error = ApiError.invalidUrl(c.req.method, c.req.path);

@@ -1,0 +1,67 @@
+/**
+ * `npm run screenshots`: starts the service over a fresh database with the fake provider, seeds a month
+ * of completions through the official client, and saves PNGs of the list, the usage panel and a
+ * conversation (light and dark, laptop and phone) into docs/screenshots/.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startFakeUpstream } from '../test/helpers/fake-upstream.ts';
+import { BROWSER_PATH, launchBrowser, waitForIdle } from '../test/helpers/browser.ts';
+import { demoSpecs, seedCompletion, toolCallSpec } from '../test/helpers/seed.ts';
+import { DEFAULT_KEY, startService } from '../test/helpers/service.ts';
+
+const OUTPUT = join(import.meta.dirname, '..', 'docs', 'screenshots');
+
+const upstream = await startFakeUpstream();
+const service = await startService({ upstreamUrl: upstream.url });
+const browser = await launchBrowser();
+try {
+  const client = service.client();
+  const now = Math.floor(Date.now() / 1000);
+  for (const spec of demoSpecs(now - 3600)) await seedCompletion(client, upstream, spec);
+  await seedCompletion(client, upstream, {
+    created: now - 1500,
+    model: 'gpt-4o',
+    metadata: { env: 'prod', user: 'u_102', feature: 'naming' },
+    messages: [{ role: 'user', content: 'Give me two taglines for a self-hosted completion log.' }],
+    replies: [
+      { content: 'Your prompts, your disk, your history.' },
+      { content: 'Every completion, kept where you can read it.' },
+    ],
+    usage: { prompt_tokens: 21, completion_tokens: 30 },
+  });
+  const toolCall = await seedCompletion(client, upstream, toolCallSpec(now - 600, { env: 'prod', user: 'u_101', feature: 'travel' }));
+
+  mkdirSync(OUTPUT, { recursive: true });
+  const shots: { name: string; hash: string; width: number; height: number; dark?: boolean; fullPage?: boolean }[] = [
+    { name: 'list', hash: '#/', width: 1280, height: 860 },
+    { name: 'usage', hash: '#/?usage=1', width: 1280, height: 860 },
+    { name: 'conversation', hash: `#/completions/${toolCall}`, width: 1280, height: 1000 },
+    { name: 'conversation-dark', hash: `#/completions/${toolCall}`, width: 1280, height: 1000, dark: true },
+    { name: 'list-phone', hash: '#/?metadata[env]=prod', width: 390, height: 844 },
+  ];
+  for (const shot of shots) {
+    const context = await browser.newContext({
+      viewport: { width: shot.width, height: shot.height },
+      colorScheme: shot.dark ? 'dark' : 'light',
+      deviceScaleFactor: 1,
+    });
+    const page = await context.newPage();
+    await page.goto(`${service.origin}/`);
+    await page.getByLabel('API key').fill(DEFAULT_KEY);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Completions' }).waitFor();
+    await page.goto(`${service.origin}/${shot.hash}`);
+    await waitForIdle(page);
+    await page.waitForTimeout(400);
+    const path = join(OUTPUT, `${shot.name}.png`);
+    await page.screenshot({ path, fullPage: shot.fullPage ?? false });
+    console.log(path);
+    await context.close();
+  }
+} finally {
+  await browser.close();
+  await service.close();
+  await upstream.close();
+}
+console.log(`browser: ${BROWSER_PATH}`);

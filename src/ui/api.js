@@ -1,0 +1,100 @@
+// The page's only way to the service: same-origin requests to the public API, with the key the user
+// typed sent as the Authorization header and nowhere else. The key lives in this tab's sessionStorage.
+
+const KEY_STORAGE = 'stored-completions:api-key';
+
+export function storedKey() {
+  try {
+    return sessionStorage.getItem(KEY_STORAGE);
+  } catch {
+    return null;
+  }
+}
+
+export function rememberKey(key) {
+  sessionStorage.setItem(KEY_STORAGE, key);
+}
+
+export function forgetKey() {
+  sessionStorage.removeItem(KEY_STORAGE);
+}
+
+/** "sk-ab…wxyz": enough to tell keys apart on screen, never the whole key. */
+export function maskKey(key) {
+  if (key.length <= 8) return '•'.repeat(key.length);
+  return `${key.slice(0, 5)}…${key.slice(-4)}`;
+}
+
+/** An error answered by the API, carrying OpenAI's error body. */
+export class ApiRequestError extends Error {
+  constructor(status, error) {
+    super(error?.message || `The service answered ${status}.`);
+    this.name = 'ApiRequestError';
+    this.status = status;
+    this.param = error?.param ?? null;
+    this.code = error?.code ?? null;
+  }
+}
+
+const unauthorizedListeners = new Set();
+
+/** Called with the error when any request is refused with 401 (the key was revoked, or is wrong). */
+export function onUnauthorized(listener) {
+  unauthorizedListeners.add(listener);
+}
+
+/** A raw response from `path` (same origin), thrown as ApiRequestError unless 2xx. */
+export async function apiResponse(path, { method = 'GET', body, signal, key = storedKey() } = {}) {
+  const headers = { authorization: `Bearer ${key ?? ''}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal,
+    credentials: 'omit',
+    cache: 'no-store',
+  });
+  if (!response.ok) {
+    let error = null;
+    try {
+      error = (await response.json())?.error ?? null;
+    } catch {
+      error = null;
+    }
+    const failure = new ApiRequestError(response.status, error);
+    if (response.status === 401) for (const listener of unauthorizedListeners) listener(failure);
+    throw failure;
+  }
+  return response;
+}
+
+export async function api(path, options) {
+  const response = await apiResponse(path, options);
+  return response.json();
+}
+
+/** A query string from pairs, skipping absent values (an empty string is a value: `metadata[k]=` filters on it). */
+export function queryString(pairs) {
+  const params = new URLSearchParams();
+  for (const [name, value] of pairs) {
+    if (value === undefined || value === null) continue;
+    params.append(name, String(value));
+  }
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+export const completionPath = (id) => `/v1/chat/completions/${encodeURIComponent(id)}`;
+
+/** Every input message of a completion, following the cursor (a conversation rarely needs more than one page). */
+export async function allMessages(id, signal) {
+  const messages = [];
+  let after;
+  for (;;) {
+    const page = await api(`${completionPath(id)}/messages${queryString([['limit', 100], ['after', after]])}`, { signal });
+    messages.push(...page.data);
+    if (!page.has_more || page.data.length === 0) return messages;
+    after = page.data[page.data.length - 1].id;
+  }
+}

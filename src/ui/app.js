@@ -1,0 +1,129 @@
+// The entry: sign-in, and a router over the URL's hash between the list and a conversation.
+
+import { api, forgetKey, maskKey, onUnauthorized, rememberKey, storedKey } from './api.js';
+import { createConversationView } from './conversation-view.js';
+import { announce, field, h, replaceChildren } from './dom.js';
+import { parseRoute } from './filters.js';
+import { createListView } from './list-view.js';
+
+const main = document.getElementById('main');
+const signOutButton = document.getElementById('sign-out');
+const signedIn = document.getElementById('signed-in');
+
+/** The list survives a visit to a conversation, so coming back keeps its pages and scroll position. */
+let listView = null;
+let conversationView = null;
+let lastOpenedId = null;
+/** Where "← Completions" leads: the list as it was filtered when a conversation was opened. */
+let lastListHash = '#/';
+
+function dropViews() {
+  conversationView?.destroy();
+  conversationView = null;
+  listView?.destroy();
+  listView = null;
+}
+
+function renderSignIn(message) {
+  dropViews();
+  signOutButton.hidden = true;
+  signedIn.hidden = true;
+  document.title = 'Sign in · Stored completions';
+  const keyInput = h('input', {
+    type: 'text',
+    class: 'secret',
+    name: 'api-key',
+    autocomplete: 'off',
+    autocapitalize: 'off',
+    spellcheck: 'false',
+    required: true,
+  });
+  const error = h('p', { class: 'error', role: 'alert' }, message ?? '');
+  error.hidden = !message;
+  const submit = h('button', { type: 'submit' }, 'Sign in');
+  const form = h(
+    'form',
+    { class: 'sign-in card', 'aria-labelledby': 'sign-in-title' },
+    h('h1', { id: 'sign-in-title' }, 'Sign in'),
+    h('p', { class: 'muted' }, 'Use the API key your clients use: you will see the completions stored for its project. The key stays in this browser tab and is sent only to this service.'),
+    field('API key', keyInput),
+    error,
+    submit,
+  );
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const key = keyInput.value.trim();
+    if (!key) {
+      error.textContent = 'Enter an API key.';
+      error.hidden = false;
+      keyInput.focus();
+      return;
+    }
+    submit.disabled = true;
+    form.setAttribute('aria-busy', 'true');
+    try {
+      // Any listing proves the key: the service answers 401 with OpenAI's message otherwise.
+      await api('/v1/chat/completions?limit=1', { key });
+      rememberKey(key);
+      announce('Signed in');
+      route();
+    } catch (failure) {
+      error.textContent = failure.message;
+      error.hidden = false;
+      keyInput.select();
+      keyInput.focus();
+    } finally {
+      submit.disabled = false;
+      form.removeAttribute('aria-busy');
+    }
+  });
+  replaceChildren(main, form);
+  keyInput.focus();
+}
+
+function signOut() {
+  forgetKey();
+  renderSignIn();
+  announce('Signed out');
+}
+
+function route() {
+  const key = storedKey();
+  if (!key) {
+    renderSignIn();
+    return;
+  }
+  signOutButton.hidden = false;
+  signedIn.hidden = false;
+  signedIn.textContent = `Key ${maskKey(key)}`;
+  const current = parseRoute();
+  if (current.view === 'completion') {
+    lastOpenedId = current.id;
+    listView?.hide();
+    conversationView?.destroy();
+    conversationView = createConversationView(current.id, { onChanged: () => listView?.markStale(), backHash: lastListHash });
+    main.append(conversationView.element);
+    conversationView.focus();
+    return;
+  }
+  conversationView?.destroy();
+  conversationView = null;
+  if (!listView) {
+    replaceChildren(main);
+    listView = createListView();
+    main.append(listView.element);
+  }
+  lastListHash = location.hash || '#/';
+  listView.show(current, lastOpenedId);
+  lastOpenedId = null;
+}
+
+signOutButton.addEventListener('click', signOut);
+// A key revoked while the page is open: back to the sign-in form, with the service's message.
+onUnauthorized((failure) => {
+  if (!storedKey()) return;
+  forgetKey();
+  renderSignIn(failure.message);
+});
+window.addEventListener('hashchange', route);
+route();

@@ -1,0 +1,212 @@
+// One stored completion: the conversation as sent and received, every choice, usage, the echoed
+// request fields, metadata (editable), delete, raw JSON and replay snippets.
+
+import { allMessages, api, completionPath } from './api.js';
+import { announce, copyButton, h, replaceChildren } from './dom.js';
+import { listHash } from './filters.js';
+import { finishReasons, formatInteger, isoTime, localTime, relativeTime } from './format.js';
+import { conversationCards, jsonBlock, longText, messageCard, toolList } from './message-render.js';
+import { createMetadataEditor } from './metadata-editor.js';
+import { curlSnippet, openaiSnippet, replayRequest } from './replay.js';
+
+const REQUEST_FIELDS = [
+  ['temperature', 'Temperature'],
+  ['top_p', 'Top p'],
+  ['seed', 'Seed'],
+  ['presence_penalty', 'Presence penalty'],
+  ['frequency_penalty', 'Frequency penalty'],
+  ['tool_choice', 'Tool choice'],
+  ['response_format', 'Response format'],
+  ['input_user', 'User'],
+  ['service_tier', 'Service tier'],
+  ['system_fingerprint', 'System fingerprint'],
+  ['request_id', 'Request id'],
+];
+
+function definitionList(entries) {
+  return h('dl', { class: 'facts-list' }, entries.map(([term, value]) => [h('dt', null, term), h('dd', null, value)]));
+}
+
+function fieldValue(value) {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return h('code', null, String(value));
+  return jsonBlock(value);
+}
+
+function usageSection(usage) {
+  if (!usage) return h('p', { class: 'muted' }, 'The provider reported no usage.');
+  const entries = [
+    ['Prompt tokens', formatInteger(usage.prompt_tokens)],
+    ['Completion tokens', formatInteger(usage.completion_tokens)],
+    ['Total tokens', formatInteger(usage.total_tokens)],
+  ];
+  const cached = usage.prompt_tokens_details?.cached_tokens;
+  const reasoning = usage.completion_tokens_details?.reasoning_tokens;
+  if (cached) entries.push(['Cached prompt tokens', formatInteger(cached)]);
+  if (reasoning) entries.push(['Reasoning tokens', formatInteger(reasoning)]);
+  return definitionList(entries);
+}
+
+function metadataChips(metadata) {
+  const pairs = Object.entries(metadata ?? {});
+  if (pairs.length === 0) return h('p', { class: 'muted' }, 'No metadata.');
+  // Each pair links to the list filtered on it (the href is ours, built from URLSearchParams).
+  return h('ul', { class: 'chips', 'aria-label': 'Metadata' }, pairs.map(([key, value]) =>
+    h('li', null, h('a', { class: 'chip', href: listHash({ filters: { metadata: [[key, value]] }, order: 'desc', usage: false }), title: 'All completions with this pair' }, `${key}: ${value}`)),
+  ));
+}
+
+function choiceCards(choices) {
+  return choices.map((choice) =>
+    messageCard(choice.message ?? {}, {
+      heading: choices.length > 1 ? `Choice ${choice.index}` : 'Assistant',
+      extra: h('span', { class: 'finish muted' }, ` · finish reason: ${choice.finish_reason ?? 'none'}${choice.logprobs ? ' · logprobs stored' : ''}`),
+    }),
+  );
+}
+
+export function createConversationView(id, { onChanged, backHash = '#/' }) {
+  const heading = h('h1', { tabindex: '-1', class: 'completion-id' }, id);
+  const body = h('div', { class: 'conversation-body' }, h('p', { class: 'muted' }, 'Loading…'));
+  const element = h('section', { class: 'conversation-view', 'aria-labelledby': 'conversation-title', 'aria-busy': 'true' },
+    h('nav', { class: 'breadcrumbs', 'aria-label': 'Breadcrumbs' }, h('a', { href: backHash }, '← Completions')),
+    h('div', { class: 'title-row' }, heading, copyButton('Copy id', () => id)),
+    body,
+  );
+  heading.id = 'conversation-title';
+  document.title = `${id} · Stored completions`;
+  const controller = new AbortController();
+  let messages = [];
+
+  function render(completion) {
+    const editorSlot = h('div', { class: 'editor-slot' });
+    const editButton = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false' }, 'Edit metadata');
+    const deleteButton = h('button', { type: 'button', class: 'danger' }, 'Delete');
+    const choices = completion.choices ?? [];
+    const request = replayRequest(completion, messages);
+
+    editButton.addEventListener('click', () => {
+      if (editButton.getAttribute('aria-expanded') === 'true') return;
+      const editor = createMetadataEditor(completion.metadata, {
+        save: async (metadata) => {
+          const updated = await api(completionPath(id), { method: 'POST', body: { metadata } });
+          onChanged?.();
+          announce('Metadata saved');
+          render(updated);
+        },
+        close: () => {
+          replaceChildren(editorSlot);
+          editButton.setAttribute('aria-expanded', 'false');
+          // After a save the view was drawn again: focus goes to the new button, not the detached one.
+          (editButton.isConnected ? editButton : body.querySelector('[aria-expanded]'))?.focus();
+        },
+      });
+      editButton.setAttribute('aria-expanded', 'true');
+      replaceChildren(editorSlot, editor.element);
+      editor.focus();
+    });
+
+    deleteButton.addEventListener('click', () => confirmDelete(deleteButton));
+
+    const tools = completion.tools;
+    const requestEntries = REQUEST_FIELDS.filter(([name]) => completion[name] !== null && completion[name] !== undefined).map(([name, label]) => [label, fieldValue(completion[name])]);
+
+    replaceChildren(
+      body,
+      h('p', { class: 'facts' },
+        h('time', { datetime: isoTime(completion.created) }, localTime(completion.created)),
+        h('span', { class: 'muted' }, ` (${relativeTime(completion.created)})`),
+        ' · ', h('span', { class: 'model' }, completion.model),
+        ' · ', `${formatInteger(completion.usage?.total_tokens)} tokens`,
+        ' · ', `finish: ${finishReasons(completion)}`,
+      ),
+      h('div', { class: 'toolbar' }, editButton, deleteButton),
+      editorSlot,
+      h('div', { class: 'conversation-layout' },
+        h('div', { class: 'conversation' },
+          h('h2', null, `Input messages (${messages.length})`),
+          messages.length ? conversationCards(messages) : h('p', { class: 'muted' }, 'No input messages were stored.'),
+          h('h2', null, choices.length > 1 ? `Choices (${choices.length})` : 'Reply'),
+          choiceCards(choices),
+        ),
+        h('aside', { class: 'details', 'aria-label': 'Details' },
+          h('section', null, h('h2', null, 'Metadata'), metadataChips(completion.metadata)),
+          h('section', null, h('h2', null, 'Usage'), usageSection(completion.usage)),
+          h('section', null, h('h2', null, 'Request'), requestEntries.length ? definitionList(requestEntries) : h('p', { class: 'muted' }, 'No sampling fields were set.')),
+          Array.isArray(tools) && tools.length ? h('section', null, h('h2', null, `Tools (${tools.length})`), toolList(tools)) : null,
+          h('section', { class: 'replay' },
+            h('h2', null, 'Replay'),
+            h('div', { class: 'toolbar' },
+              copyButton('Copy curl command', () => curlSnippet(request)),
+              copyButton('Copy openai snippet', () => openaiSnippet(request)),
+            ),
+            h('details', null, h('summary', null, 'curl'), longText(curlSnippet(request), 'code')),
+            h('details', null, h('summary', null, 'openai (Node)'), longText(openaiSnippet(request), 'code')),
+          ),
+        ),
+      ),
+      h('details', { class: 'raw' },
+        h('summary', null, 'Raw JSON'),
+        h('div', { class: 'toolbar' }, copyButton('Copy raw JSON', () => JSON.stringify({ ...completion, input_messages: messages }, null, 2))),
+        jsonBlock({ ...completion, input_messages: messages }),
+      ),
+    );
+  }
+
+  function confirmDelete(trigger) {
+    const confirm = h('button', { type: 'button', class: 'danger' }, 'Delete');
+    const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
+    const error = h('p', { class: 'error', role: 'alert' });
+    error.hidden = true;
+    const dialog = h('dialog', { class: 'confirm', 'aria-labelledby': 'delete-title', 'aria-describedby': 'delete-text' },
+      h('h2', { id: 'delete-title' }, 'Delete this completion?'),
+      h('p', { id: 'delete-text' }, `${id} and its input messages will be deleted for good. This cannot be undone.`),
+      error,
+      h('div', { class: 'actions' }, cancel, confirm),
+    );
+    // While the question is open the page has one "Delete": the one that answers it.
+    trigger.hidden = true;
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      trigger.hidden = false;
+      if (element.isConnected) trigger.focus();
+    });
+    cancel.addEventListener('click', () => dialog.close());
+    confirm.addEventListener('click', async () => {
+      confirm.disabled = true;
+      try {
+        await api(completionPath(id), { method: 'DELETE' });
+        onChanged?.();
+        announce(`Deleted ${id}`);
+        dialog.close();
+        location.replace(backHash);
+      } catch (failure) {
+        error.textContent = failure.message;
+        error.hidden = false;
+        confirm.disabled = false;
+      }
+    });
+    element.append(dialog);
+    dialog.showModal();
+    cancel.focus();
+  }
+
+  Promise.all([api(completionPath(id), { signal: controller.signal }), allMessages(id, controller.signal)])
+    .then(([completion, stored]) => {
+      messages = stored;
+      render(completion);
+    })
+    .catch((failure) => {
+      if (controller.signal.aborted) return;
+      replaceChildren(body, h('p', { class: 'error', role: 'alert' }, failure.message));
+    })
+    .finally(() => element.removeAttribute('aria-busy'));
+
+  return {
+    element,
+    focus: () => heading.focus(),
+    destroy() {
+      controller.abort();
+      element.remove();
+    },
+  };
+}

@@ -1,0 +1,103 @@
+// Every element of the page is built here, from createElement and text nodes: stored data never
+// passes through an HTML parser, so a completion that says <script> shows the word, nothing runs.
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+function applyAttributes(el, attrs) {
+  for (const [name, value] of Object.entries(attrs ?? {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === 'text') el.textContent = String(value);
+    else if (name === 'class') el.setAttribute('class', value);
+    else if (name.startsWith('on') && typeof value === 'function') el.addEventListener(name.slice(2), value);
+    else if (name === 'value' || name === 'checked' || name === 'selected') el[name] = value;
+    else el.setAttribute(name, value === true ? '' : String(value));
+  }
+}
+
+function append(el, children) {
+  for (const child of children) {
+    if (child === undefined || child === null || child === false) continue;
+    if (Array.isArray(child)) append(el, child);
+    else el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** `h('button', { type: 'button', onclick }, 'Save')`: an element with attributes and children (strings become text). */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  applyAttributes(el, attrs);
+  append(el, children);
+  return el;
+}
+
+/** The same for SVG elements (the usage chart). */
+export function s(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  applyAttributes(el, attrs);
+  append(el, children);
+  return el;
+}
+
+export function replaceChildren(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+}
+
+/** Says something to screen readers (and to tests) without moving focus. */
+export function announce(message) {
+  const announcer = document.getElementById('announcer');
+  if (!announcer) return;
+  announcer.textContent = '';
+  // A fresh text node in a later task, so the same message twice is read twice.
+  setTimeout(() => {
+    announcer.textContent = message;
+  }, 30);
+}
+
+let nextId = 0;
+/** A unique id for label/field pairs. */
+export function uid(prefix) {
+  nextId += 1;
+  return `${prefix}-${nextId}`;
+}
+
+/** A labelled form field: `<label>` then the control, tied by id. */
+export function field(label, control, hint) {
+  control.id ||= uid('field');
+  const hintEl = hint ? h('span', { class: 'hint', id: `${control.id}-hint` }, hint) : null;
+  if (hintEl) control.setAttribute('aria-describedby', hintEl.id);
+  return h('div', { class: 'field' }, h('label', { for: control.id }, label), control, hintEl);
+}
+
+/** Copies text, falling back to a selected textarea where the async clipboard is missing (plain http on a LAN). */
+export async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    const area = h('textarea', { class: 'visually-hidden', readonly: true, 'aria-hidden': 'true' });
+    area.value = text;
+    document.body.append(area);
+    area.select();
+    let copied = false;
+    try {
+      copied = document.execCommand('copy');
+    } catch {
+      copied = false;
+    }
+    area.remove();
+    return copied;
+  }
+}
+
+/** A button that copies `getText()` and says so. */
+export function copyButton(label, getText) {
+  const button = h('button', { type: 'button', class: 'secondary small' }, label);
+  button.addEventListener('click', async () => {
+    const ok = await copyText(getText());
+    announce(ok ? 'Copied to the clipboard' : 'Could not copy: select the text and copy it by hand');
+    button.dataset.copied = ok ? 'yes' : 'no';
+    setTimeout(() => delete button.dataset.copied, 1500);
+  });
+  return button;
+}

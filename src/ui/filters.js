@@ -1,0 +1,69 @@
+// The page's state lives in the URL's hash, in the API's own parameter names, so a filtered view can be
+// bookmarked and shared, back/forward work, and the same filter pasted into a curl command means the same.
+//   #/?model=gpt-4o&metadata[env]=prod&created_after=1700000000&search=refund&order=asc&usage=1
+//   #/completions/chatcmpl-abc
+
+const METADATA_PARAM = /^metadata\[(.*)\]$/s;
+
+/** The current route: `{ view: 'list', filters, order, usage }` or `{ view: 'completion', id }`. */
+export function parseRoute(hash = location.hash) {
+  const text = hash.replace(/^#/, '');
+  const completion = /^\/completions\/([^?]+)/.exec(text);
+  if (completion) return { view: 'completion', id: decodeURIComponent(completion[1]) };
+  const query = text.includes('?') ? text.slice(text.indexOf('?') + 1) : '';
+  const params = new URLSearchParams(query);
+  const metadata = [];
+  for (const [name, value] of params) {
+    const match = METADATA_PARAM.exec(name);
+    if (match && !metadata.some(([key]) => key === match[1])) metadata.push([match[1], value]);
+  }
+  const text_ = (name) => params.get(name) || undefined;
+  const seconds = (name) => (/^-?\d+$/.test(params.get(name) ?? '') ? params.get(name) : undefined);
+  return {
+    view: 'list',
+    filters: {
+      model: text_('model'),
+      metadata,
+      created_after: seconds('created_after'),
+      created_before: seconds('created_before'),
+      search: text_('search'),
+    },
+    order: params.get('order') === 'asc' ? 'asc' : 'desc',
+    usage: params.get('usage') === '1',
+  };
+}
+
+/** The API query pairs of a filter (the list's, the usage's and the export's). */
+export function filterPairs(filters) {
+  return [
+    ['model', filters.model],
+    ...filters.metadata.map(([key, value]) => [`metadata[${key}]`, value]),
+    ['created_after', filters.created_after],
+    ['created_before', filters.created_before],
+    ['search', filters.search],
+  ];
+}
+
+export function listHash({ filters, order, usage }) {
+  const params = new URLSearchParams();
+  for (const [name, value] of filterPairs(filters)) {
+    if (value !== undefined && value !== null) params.append(name, value);
+  }
+  if (order === 'asc') params.set('order', 'asc');
+  if (usage) params.set('usage', '1');
+  const query = params.toString();
+  return query ? `#/?${query}` : '#/';
+}
+
+export function completionHash(id) {
+  return `#/completions/${encodeURIComponent(id)}`;
+}
+
+export function hasFilters(filters) {
+  return Boolean(filters.model || filters.metadata.length || filters.created_after || filters.created_before || filters.search);
+}
+
+/** A stable key for "the same list": used to keep the loaded pages when coming back from a conversation. */
+export function listKey(route) {
+  return listHash({ ...route, usage: false });
+}

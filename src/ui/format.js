@@ -1,0 +1,122 @@
+// Turning API objects into short human text: times, token counts, previews.
+
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+const integer = new Intl.NumberFormat();
+
+export function formatInteger(n) {
+  return typeof n === 'number' && Number.isFinite(n) ? integer.format(n) : '—';
+}
+
+export function localTime(unixSeconds) {
+  return dateTime.format(new Date(unixSeconds * 1000));
+}
+
+const UNITS = [
+  ['year', 365 * 86400],
+  ['month', 30 * 86400],
+  ['week', 7 * 86400],
+  ['day', 86400],
+  ['hour', 3600],
+  ['minute', 60],
+  ['second', 1],
+];
+
+/** "3 minutes ago", "yesterday". */
+export function relativeTime(unixSeconds, nowMs = Date.now()) {
+  const delta = unixSeconds - nowMs / 1000;
+  for (const [unit, seconds] of UNITS) {
+    if (Math.abs(delta) >= seconds || unit === 'second') return relative.format(Math.round(delta / seconds), unit);
+  }
+  return '';
+}
+
+/** A `<time>`-friendly ISO string. */
+export function isoTime(unixSeconds) {
+  return new Date(unixSeconds * 1000).toISOString();
+}
+
+/** `datetime-local` field value (local time, to the second) for Unix seconds, and back. */
+export function toLocalInput(unixSeconds) {
+  if (unixSeconds === undefined || unixSeconds === null || unixSeconds === '') return '';
+  const d = new Date(Number(unixSeconds) * 1000);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+export function fromLocalInput(value) {
+  if (!value) return undefined;
+  const ms = new Date(value).getTime();
+  return Number.isFinite(ms) ? String(Math.floor(ms / 1000)) : undefined;
+}
+
+/** The text of a message's content: a string, or the text parts of an array, other parts named. */
+export function contentText(content) {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  return content
+    .map((part) => {
+      if (part?.type === 'text') return String(part.text ?? '');
+      return `[${String(part?.type ?? 'part')}]`;
+    })
+    .join('\n');
+}
+
+/** One line of text for a preview; the cut is made before any layout sees the whole (a 1 MB message). */
+export function previewText(text, max = 240) {
+  const head = text.length > max * 4 ? text.slice(0, max * 4) : text;
+  const line = head.replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/** What a stored input message said, for a preview. */
+export function messagePreview(message) {
+  if (!message) return '';
+  const parts = message.content_parts ?? message.content;
+  const text = contentText(parts);
+  if (text) return previewText(text);
+  if (message.tool_calls?.length) return previewText(toolCallsSummary(message.tool_calls));
+  return '';
+}
+
+export function toolCallsSummary(toolCalls) {
+  return toolCalls
+    .map((call) => `${call?.function?.name ?? call?.type ?? 'tool'}(${previewText(String(call?.function?.arguments ?? ''), 60)})`)
+    .join(', ');
+}
+
+/** The reply of a completion's first choice, for a preview. */
+export function replyPreview(completion) {
+  const message = completion.choices?.[0]?.message;
+  if (!message) return '';
+  if (message.refusal) return `Refusal: ${previewText(String(message.refusal))}`;
+  const text = contentText(message.content);
+  if (text) return previewText(text);
+  if (message.tool_calls?.length) return `→ ${previewText(toolCallsSummary(message.tool_calls))}`;
+  return '';
+}
+
+export function finishReasons(completion) {
+  const reasons = [...new Set((completion.choices ?? []).map((c) => c.finish_reason ?? 'none'))];
+  return reasons.join(', ');
+}
+
+/** Pretty JSON when `text` is JSON (tool arguments), else the text as it came. */
+export function prettyJsonText(text) {
+  if (typeof text !== 'string') return JSON.stringify(text, null, 2);
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+/** Metadata limits of the API (SPEC: at most 16 pairs, keys ≤ 64 and values ≤ 512 characters). */
+export const METADATA_LIMITS = { pairs: 16, keyLength: 64, valueLength: 512 };
+
+/** Length in code points, as the API counts. */
+export function characterCount(text) {
+  let count = 0;
+  for (const _ of text) count += 1;
+  return count;
+}

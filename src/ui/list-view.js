@@ -1,0 +1,399 @@
+// The list: filters (all in the URL), rows paged by the API's keyset cursor, the usage panel, export.
+
+import { api, apiResponse, completionPath, queryString } from './api.js';
+import { announce, field, h, replaceChildren } from './dom.js';
+import { completionHash, filterPairs, hasFilters, listHash, listKey } from './filters.js';
+import {
+  characterCount,
+  finishReasons,
+  formatInteger,
+  fromLocalInput,
+  isoTime,
+  localTime,
+  messagePreview,
+  METADATA_LIMITS,
+  relativeTime,
+  replyPreview,
+  toLocalInput,
+} from './format.js';
+import { createUsagePanel } from './usage-panel.js';
+
+const PAGE_SIZE = 20;
+/** Previews of the last user message need one request per row; a few at a time keeps the page's own requests ahead. */
+const PREVIEW_CONCURRENCY = 4;
+const TYPING_DELAY_MS = 400;
+
+export function createListView() {
+  let route = null;
+  let currentKey = null;
+  let stale = false;
+  let loaded = [];
+  let hasMore = false;
+  let controller = null;
+
+  // ---- filters -------------------------------------------------------------------------------------
+  const searchInput = h('input', { type: 'search', name: 'search', autocomplete: 'off', placeholder: 'Words in messages or replies' });
+  const modelInput = h('input', { type: 'text', name: 'model', list: 'known-models', autocomplete: 'off', placeholder: 'Any model' });
+  const knownModels = h('datalist', { id: 'known-models' });
+  const afterInput = h('input', { type: 'datetime-local', name: 'created_after', step: '1' });
+  const beforeInput = h('input', { type: 'datetime-local', name: 'created_before', step: '1' });
+  const orderSelect = h(
+    'select',
+    { name: 'order' },
+    h('option', { value: 'desc' }, 'Newest first'),
+    h('option', { value: 'asc' }, 'Oldest first'),
+  );
+  const keyInput = h('input', { type: 'text', name: 'metadata-key', autocomplete: 'off', maxlength: String(METADATA_LIMITS.keyLength * 2) });
+  const valueInput = h('input', { type: 'text', name: 'metadata-value', autocomplete: 'off' });
+  const addFilterButton = h('button', { type: 'button', class: 'secondary' }, 'Add metadata filter');
+  const metadataChips = h('ul', { class: 'chips', 'aria-label': 'Metadata filters' });
+  const clearButton = h('button', { type: 'button', class: 'link-button' }, 'Clear filters');
+  const filterError = h('p', { class: 'error', role: 'alert' });
+  filterError.hidden = true;
+
+  const filtersForm = h(
+    'form',
+    { class: 'filters', role: 'search', 'aria-label': 'Filters' },
+    h('div', { class: 'filter-grid' },
+      field('Search', searchInput),
+      field('Model', modelInput),
+      knownModels,
+      field('Created after', afterInput),
+      field('Created before', beforeInput),
+      field('Order', orderSelect),
+    ),
+    h('fieldset', { class: 'metadata-filter' },
+      h('legend', null, 'Metadata'),
+      field('Key', keyInput),
+      h('span', { class: 'equals', 'aria-hidden': 'true' }, '='),
+      field('Value', valueInput),
+      addFilterButton,
+    ),
+    h('div', { class: 'active-filters' }, metadataChips, clearButton),
+    filterError,
+  );
+
+  // ---- results ------------------------------------------------------------------------------------
+  const usageToggle = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false', 'aria-controls': 'usage-panel' }, 'Usage');
+  const exportFormat = h(
+    'select',
+    { name: 'export-format', 'aria-label': 'Export format' },
+    h('option', { value: 'completions' }, 'Completions (JSONL)'),
+    h('option', { value: 'finetune' }, 'Fine-tuning (JSONL)'),
+    h('option', { value: 'eval' }, 'Evals (JSONL)'),
+  );
+  const exportButton = h('button', { type: 'button', class: 'secondary' }, 'Export');
+  const usagePanel = createUsagePanel({ onModels: fillKnownModels });
+  usagePanel.element.id = 'usage-panel';
+  const summary = h('p', { class: 'summary', 'aria-live': 'polite' });
+  const rows = h('ol', { class: 'rows', 'aria-label': 'Completions' });
+  const listError = h('p', { class: 'error', role: 'alert' });
+  listError.hidden = true;
+  const loadMoreButton = h('button', { type: 'button', class: 'load-more' }, 'Load more');
+  loadMoreButton.hidden = true;
+
+  const element = h(
+    'section',
+    { class: 'list-view', 'aria-labelledby': 'list-title' },
+    h('div', { class: 'title-row' },
+      h('h1', { id: 'list-title', tabindex: '-1' }, 'Completions'),
+      h('div', { class: 'toolbar' }, usageToggle, exportFormat, exportButton),
+    ),
+    filtersForm,
+    usagePanel.element,
+    listError,
+    summary,
+    rows,
+    loadMoreButton,
+  );
+
+  /** A word typed in several pauses is one step back, not one per pause. */
+  let typedSinceLastStep = false;
+
+  /** `replace` rewrites the current history entry instead of adding one (each pause while typing a word). */
+  function navigate(next, { replace = false } = {}) {
+    const hash = listHash(next);
+    if (hash === location.hash || (hash === '#/' && location.hash === '')) return;
+    if (replace) location.replace(hash);
+    else location.hash = hash;
+    typedSinceLastStep = false;
+  }
+
+  function withFilters(changes) {
+    return { ...route, filters: { ...route.filters, ...changes } };
+  }
+
+  /** The text and date fields as they read now, applied if they differ from the URL. */
+  function applyFields({ typing = false } = {}) {
+    if (!route) return;
+    const next = withFilters({
+      search: searchInput.value.trim() || undefined,
+      model: modelInput.value.trim() || undefined,
+      created_after: fromLocalInput(afterInput.value),
+      created_before: fromLocalInput(beforeInput.value),
+    });
+    next.order = orderSelect.value === 'asc' ? 'asc' : 'desc';
+    navigate(next, { replace: typedSinceLastStep });
+    typedSinceLastStep = typing;
+  }
+
+  let typingTimer = null;
+  function applySoon() {
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(() => applyFields({ typing: true }), TYPING_DELAY_MS);
+  }
+  function applyNow() {
+    clearTimeout(typingTimer);
+    applyFields();
+  }
+  for (const input of [searchInput, modelInput]) {
+    input.addEventListener('input', applySoon);
+    input.addEventListener('change', applyNow);
+  }
+  for (const input of [afterInput, beforeInput, orderSelect]) input.addEventListener('change', applyNow);
+  filtersForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    applyNow();
+  });
+
+  function showFilterError(message, focus) {
+    filterError.textContent = message;
+    filterError.hidden = !message;
+    if (message && focus) focus.focus();
+  }
+
+  function addMetadataFilter() {
+    const key = keyInput.value;
+    const value = valueInput.value;
+    if (!key) return showFilterError('Enter a metadata key to filter on.', keyInput);
+    if (characterCount(key) > METADATA_LIMITS.keyLength) return showFilterError(`Metadata keys are at most ${METADATA_LIMITS.keyLength} characters.`, keyInput);
+    if (characterCount(value) > METADATA_LIMITS.valueLength) return showFilterError(`Metadata values are at most ${METADATA_LIMITS.valueLength} characters.`, valueInput);
+    const metadata = route.filters.metadata.filter(([k]) => k !== key);
+    if (metadata.length >= METADATA_LIMITS.pairs) return showFilterError(`At most ${METADATA_LIMITS.pairs} metadata filters.`, keyInput);
+    showFilterError('');
+    metadata.push([key, value]);
+    keyInput.value = '';
+    valueInput.value = '';
+    navigate(withFilters({ metadata }));
+    keyInput.focus();
+  }
+  addFilterButton.addEventListener('click', addMetadataFilter);
+  for (const input of [keyInput, valueInput]) {
+    input.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') {
+        event.preventDefault();
+        addMetadataFilter();
+      }
+    });
+  }
+  clearButton.addEventListener('click', () => {
+    navigate({ ...route, filters: { model: undefined, metadata: [], created_after: undefined, created_before: undefined, search: undefined } });
+    searchInput.focus();
+  });
+
+  usageToggle.addEventListener('click', () => navigate({ ...route, usage: !route.usage }));
+  exportButton.addEventListener('click', () => exportView());
+
+  /** Puts the URL's filters into the fields (after back/forward or a shared link). */
+  function syncFields() {
+    const { filters } = route;
+    if (document.activeElement !== searchInput) searchInput.value = filters.search ?? '';
+    if (document.activeElement !== modelInput) modelInput.value = filters.model ?? '';
+    afterInput.value = toLocalInput(filters.created_after);
+    beforeInput.value = toLocalInput(filters.created_before);
+    orderSelect.value = route.order;
+    replaceChildren(
+      metadataChips,
+      filters.metadata.map(([key, value]) =>
+        h('li', { class: 'chip filter-chip' },
+          h('span', null, `${key} = ${value}`),
+          h('button', {
+            type: 'button',
+            class: 'chip-remove',
+            'aria-label': `Remove filter ${key} = ${value}`,
+            onclick: () => navigate(withFilters({ metadata: route.filters.metadata.filter(([k]) => k !== key) })),
+          }, '×'),
+        ),
+      ),
+    );
+    clearButton.hidden = !hasFilters(filters);
+    usageToggle.setAttribute('aria-pressed', String(route.usage));
+  }
+
+  function fillKnownModels(models) {
+    replaceChildren(knownModels, models.map((model) => h('option', { value: model })));
+  }
+
+  // ---- loading ------------------------------------------------------------------------------------
+  function listPath(after) {
+    return `/v1/chat/completions${queryString([...filterPairs(route.filters), ['order', route.order], ['limit', PAGE_SIZE], ['after', after]])}`;
+  }
+
+  async function reload() {
+    controller?.abort();
+    controller = new AbortController();
+    loaded = [];
+    hasMore = false;
+    replaceChildren(rows);
+    loadMoreButton.hidden = true;
+    summary.textContent = 'Loading…';
+    await loadPage(undefined, controller.signal);
+  }
+
+  async function loadPage(after, signal) {
+    listError.hidden = true;
+    element.setAttribute('aria-busy', 'true');
+    loadMoreButton.disabled = true;
+    try {
+      const page = await api(listPath(after), { signal });
+      if (signal.aborted) return;
+      const fresh = page.data.filter((c) => !loaded.some((seen) => seen.id === c.id));
+      loaded.push(...fresh);
+      hasMore = page.has_more;
+      const newRows = fresh.map(renderRow);
+      rows.append(...newRows.map((row) => row.element));
+      loadPreviews(newRows, signal);
+      updateSummary();
+      if (after) announce(`${fresh.length} more completions loaded`);
+    } catch (failure) {
+      if (signal.aborted || failure.name === 'AbortError') return;
+      listError.textContent = failure.message;
+      listError.hidden = false;
+      summary.textContent = '';
+    } finally {
+      if (!signal.aborted) {
+        element.removeAttribute('aria-busy');
+        loadMoreButton.disabled = false;
+        loadMoreButton.hidden = !hasMore;
+      }
+    }
+  }
+
+  function updateSummary() {
+    const count = formatInteger(loaded.length);
+    if (loaded.length === 0) {
+      summary.textContent = hasFilters(route.filters) ? 'No completions match these filters.' : 'No stored completions yet: create one with "store": true.';
+    } else {
+      summary.textContent = hasMore ? `Showing ${count} completions; more below.` : `Showing all ${count} completions.`;
+    }
+  }
+
+  loadMoreButton.addEventListener('click', () => {
+    const last = loaded[loaded.length - 1];
+    if (last && controller) loadPage(last.id, controller.signal);
+  });
+
+  function renderRow(completion) {
+    const userPreview = h('span', { class: 'preview-text' }, '…');
+    const tokens = completion.usage?.total_tokens;
+    const metadata = Object.entries(completion.metadata ?? {});
+    const element = h(
+      'li',
+      { class: 'row', 'data-id': completion.id },
+      h('div', { class: 'row-head' },
+        h('a', { class: 'row-link', href: completionHash(completion.id) }, completion.id),
+        h('time', { datetime: isoTime(completion.created), title: isoTime(completion.created) },
+          localTime(completion.created),
+          h('span', { class: 'relative' }, ` · ${relativeTime(completion.created)}`),
+        ),
+      ),
+      h('div', { class: 'row-facts' },
+        h('span', { class: 'model' }, completion.model),
+        h('span', { class: 'tokens' }, tokens === undefined ? 'no usage' : `${formatInteger(tokens)} tokens`),
+        completion.choices?.length > 1 ? h('span', { class: 'choices' }, `${completion.choices.length} choices`) : null,
+        h('span', { class: 'finish' }, finishReasons(completion)),
+      ),
+      h('p', { class: 'preview' }, h('span', { class: 'preview-label' }, 'User'), userPreview),
+      h('p', { class: 'preview' }, h('span', { class: 'preview-label' }, 'Reply'), h('span', { class: 'preview-text' }, replyPreview(completion) || '(empty)')),
+      metadata.length
+        ? h('ul', { class: 'chips', 'aria-label': 'Metadata' },
+            metadata.map(([key, value]) =>
+              h('li', null,
+                h('button', {
+                  type: 'button',
+                  class: 'chip',
+                  title: 'Filter on this pair',
+                  'aria-label': `Filter on ${key} = ${value}`,
+                  onclick: () => navigate(withFilters({ metadata: [...route.filters.metadata.filter(([k]) => k !== key), [key, value]] })),
+                }, `${key}: ${value}`),
+              ),
+            ),
+          )
+        : null,
+    );
+    return { element, id: completion.id, userPreview };
+  }
+
+  /** The list endpoint carries no input messages: each row asks for its conversation's last ones. */
+  function loadPreviews(pending, signal) {
+    const queue = [...pending];
+    const worker = async () => {
+      while (queue.length && !signal.aborted) {
+        const row = queue.shift();
+        try {
+          const page = await api(`${completionPath(row.id)}/messages?order=desc&limit=20`, { signal });
+          const lastUser = page.data.find((m) => m.role === 'user') ?? page.data[0];
+          row.userPreview.textContent = messagePreview(lastUser) || '(empty)';
+        } catch {
+          if (!signal.aborted) row.userPreview.textContent = '(not available)';
+        }
+      }
+    };
+    for (let i = 0; i < PREVIEW_CONCURRENCY; i++) worker();
+  }
+
+  // ---- export -------------------------------------------------------------------------------------
+  async function exportView() {
+    exportButton.disabled = true;
+    announce('Exporting…');
+    try {
+      const format = exportFormat.value;
+      const response = await apiResponse(`/v1/stored-completions/export${queryString([['format', format], ...filterPairs(route.filters)])}`);
+      const blob = await response.blob();
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+      const link = h('a', { href: URL.createObjectURL(blob), download: `stored-completions-${format}-${stamp}.jsonl`, hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+      announce('Export downloaded');
+    } catch (failure) {
+      listError.textContent = `Export failed: ${failure.message}`;
+      listError.hidden = false;
+    } finally {
+      exportButton.disabled = false;
+    }
+  }
+
+  return {
+    element,
+    show(next, focusId) {
+      route = next;
+      element.hidden = false;
+      document.title = 'Completions · Stored completions';
+      syncFields();
+      usagePanel.show(route.usage ? route.filters : null);
+      const key = listKey(next);
+      if (key !== currentKey || stale) {
+        currentKey = key;
+        stale = false;
+        reload();
+      }
+      const back = focusId && [...rows.querySelectorAll('a.row-link')].find((a) => a.textContent === focusId);
+      if (back) back.focus();
+    },
+    hide() {
+      element.hidden = true;
+    },
+    markStale() {
+      stale = true;
+      usagePanel.invalidate();
+    },
+    destroy() {
+      controller?.abort();
+      clearTimeout(typingTimer);
+      usagePanel.destroy();
+      element.remove();
+    },
+  };
+}

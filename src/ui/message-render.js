@@ -1,0 +1,167 @@
+// How a message looks: roles, text (collapsed when long), content parts, tool calls beside their
+// results, refusals. Everything is text nodes; images only from http(s) and data:image URLs.
+
+import { h } from './dom.js';
+import { formatInteger, prettyJsonText } from './format.js';
+
+/** Characters shown before "Show more", and added by each click: a 1 MB message never lays out at once. */
+const COLLAPSED_LENGTH = 3000;
+const EXPAND_STEP = 100_000;
+
+export function longText(text, className = 'text') {
+  const value = String(text ?? '');
+  const node = document.createTextNode(value.length > COLLAPSED_LENGTH ? value.slice(0, COLLAPSED_LENGTH) : value);
+  const block = h('div', { class: className }, node);
+  if (value.length <= COLLAPSED_LENGTH) return block;
+  let shown = COLLAPSED_LENGTH;
+  const rest = h('span', { class: 'rest muted' });
+  const button = h('button', { type: 'button', class: 'secondary small' }, 'Show more');
+  const update = () => {
+    rest.textContent = `… ${formatInteger(value.length - shown)} more characters`;
+    if (shown >= value.length) {
+      rest.remove();
+      button.remove();
+    }
+  };
+  button.addEventListener('click', () => {
+    shown = Math.min(value.length, shown + EXPAND_STEP);
+    node.data = value.slice(0, shown);
+    update();
+  });
+  update();
+  return h('div', { class: 'long-text' }, block, h('div', { class: 'expand' }, rest, button));
+}
+
+export function jsonBlock(value) {
+  return longText(typeof value === 'string' ? prettyJsonText(value) : JSON.stringify(value, null, 2), 'code');
+}
+
+const SAFE_IMAGE = /^(https?:\/\/|data:image\/)/i;
+
+function describeUrl(url) {
+  if (url.startsWith('data:')) return `${url.slice(0, url.indexOf(',') + 1 || 40).slice(0, 60)} (${formatInteger(url.length)} characters)`;
+  return url.length > 300 ? `${url.slice(0, 300)}…` : url;
+}
+
+function partLabel(text) {
+  return h('span', { class: 'part-label' }, text);
+}
+
+function renderPart(part) {
+  const type = String(part?.type ?? 'unknown');
+  if (type === 'text') return longText(part.text);
+  if (type === 'refusal') return refusalBlock(part.refusal);
+  if (type === 'image_url') {
+    const url = String(part.image_url?.url ?? '');
+    const detail = part.image_url?.detail ? ` · detail ${part.image_url.detail}` : '';
+    if (SAFE_IMAGE.test(url)) {
+      return h('figure', { class: 'part image-part' },
+        h('img', { src: url, alt: 'Image sent with the message', loading: 'lazy', decoding: 'async', referrerpolicy: 'no-referrer' }),
+        h('figcaption', { class: 'muted' }, `Image: ${describeUrl(url)}${detail}`),
+      );
+    }
+    return h('div', { class: 'part' }, partLabel('Image (not shown)'), h('span', { class: 'muted' }, ` ${describeUrl(url)}`));
+  }
+  if (type === 'input_audio') {
+    const size = String(part.input_audio?.data ?? '').length;
+    return h('div', { class: 'part' }, partLabel('Audio'), ` ${part.input_audio?.format ?? 'unknown format'}, ${formatInteger(size)} characters of base64`);
+  }
+  if (type === 'file') {
+    const file = part.file ?? {};
+    return h('div', { class: 'part' }, partLabel('File'), ` ${file.filename ?? file.file_id ?? 'inline data'}`);
+  }
+  return h('div', { class: 'part' }, partLabel(`${type} part`), jsonBlock(part));
+}
+
+export function renderContent(content) {
+  if (content === null || content === undefined || content === '') return null;
+  if (typeof content === 'string') return longText(content);
+  if (Array.isArray(content)) return h('div', { class: 'parts' }, content.map(renderPart));
+  return jsonBlock(content);
+}
+
+/** A tool's output is often JSON in a string: pretty-printed like the arguments when it is. */
+function renderToolOutput(content) {
+  if (typeof content === 'string' && /^\s*[[{]/.test(content) && content.length < 1_000_000) {
+    try {
+      return jsonBlock(JSON.parse(content));
+    } catch {
+      // Not JSON after all: shown as the text it is.
+    }
+  }
+  return renderContent(content);
+}
+
+/** The request's tools: name and description, each schema behind its own disclosure. */
+export function toolList(tools) {
+  return h('ul', { class: 'tool-list' }, tools.map((tool) => {
+    const fn = tool?.function ?? tool?.custom ?? {};
+    return h('li', null,
+      h('code', null, fn.name ?? tool?.type ?? 'tool'),
+      fn.description ? h('span', { class: 'muted' }, ` ${fn.description}`) : null,
+      h('details', null, h('summary', null, 'Definition'), jsonBlock(tool)),
+    );
+  }));
+}
+
+export function refusalBlock(text) {
+  return h('div', { class: 'refusal' }, partLabel('Refusal'), longText(text));
+}
+
+function toolCallBlock(call, result) {
+  const fn = call?.function ?? call?.custom ?? {};
+  const name = fn.name ?? call?.type ?? 'tool';
+  const argumentsText = fn.arguments ?? fn.input ?? '';
+  return h('div', { class: 'tool-call' },
+    h('div', { class: 'tool-call-head' }, partLabel('Tool call'), h('code', null, name), call?.id ? h('span', { class: 'muted' }, ` ${call.id}`) : null),
+    jsonBlock(argumentsText),
+    result
+      ? h('div', { class: 'tool-result' }, h('div', { class: 'tool-call-head' }, partLabel('Result'), result.name ? h('code', null, result.name) : null), renderToolOutput(result.content_parts ?? result.content))
+      : null,
+  );
+}
+
+const ROLE_NAMES = { system: 'System', developer: 'Developer', user: 'User', assistant: 'Assistant', tool: 'Tool', function: 'Function' };
+
+/**
+ * One message card. `results` maps tool_call_id to the tool message answering it, shown under the call;
+ * `heading` overrides the role's name (a choice).
+ */
+export function messageCard(message, { results = new Map(), heading, extra } = {}) {
+  const role = String(message?.role ?? 'unknown');
+  const toolCalls = Array.isArray(message?.tool_calls) ? message.tool_calls : [];
+  const content = message?.content_parts ?? message?.content;
+  return h('article', { class: `message role-${ROLE_NAMES[role] ? role : 'other'}` },
+    h('header', { class: 'message-head' },
+      h('span', { class: 'role' }, heading ?? ROLE_NAMES[role] ?? role),
+      message?.name ? h('span', { class: 'muted' }, ` ${message.name}`) : null,
+      message?.tool_call_id ? h('span', { class: 'muted' }, ` result of ${message.tool_call_id}`) : null,
+      extra ?? null,
+    ),
+    renderContent(content),
+    message?.refusal ? refusalBlock(message.refusal) : null,
+    toolCalls.map((call) => toolCallBlock(call, results.get(call?.id))),
+    message?.function_call ? toolCallBlock({ function: message.function_call }, null) : null,
+    message?.audio ? h('div', { class: 'part' }, partLabel('Audio'), ` ${message.audio.id ?? ''} ${message.audio.transcript ? `: ${message.audio.transcript}` : ''}`) : null,
+    Array.isArray(message?.annotations) && message.annotations.length
+      ? h('div', { class: 'part' }, partLabel('Annotations'), jsonBlock(message.annotations))
+      : null,
+  );
+}
+
+/**
+ * The input messages as cards. A tool message that answers a call made earlier in the conversation is
+ * shown under that call, not on its own.
+ */
+export function conversationCards(messages) {
+  const calls = new Set();
+  const results = new Map();
+  for (const message of messages) {
+    for (const call of message.tool_calls ?? []) if (call?.id) calls.add(call.id);
+    if (message.role === 'tool' && message.tool_call_id && calls.has(message.tool_call_id) && !results.has(message.tool_call_id)) {
+      results.set(message.tool_call_id, message);
+    }
+  }
+  const answered = new Set(results.values());
+  return messages.filter((m) => !answered.has(m)).map((m) => messageCard(m, { results }));
+}

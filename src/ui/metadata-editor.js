@@ -1,0 +1,136 @@
+// Editing a completion's metadata: add, change and remove pairs, with the API's limits checked before
+// "Save" sends the whole map (the update endpoint replaces it).
+
+import { field, h, replaceChildren } from './dom.js';
+import { characterCount, METADATA_LIMITS } from './format.js';
+
+/** Why `pairs` would be refused by the API, or null. */
+export function metadataProblem(pairs) {
+  if (pairs.length > METADATA_LIMITS.pairs) return `At most ${METADATA_LIMITS.pairs} pairs: remove ${pairs.length - METADATA_LIMITS.pairs}.`;
+  for (const [key, value] of pairs) {
+    if (!key) return 'A key cannot be empty.';
+    if (characterCount(key) > METADATA_LIMITS.keyLength) return `The key "${key.slice(0, 20)}…" is longer than ${METADATA_LIMITS.keyLength} characters.`;
+    if (characterCount(value) > METADATA_LIMITS.valueLength) return `The value of "${key}" is longer than ${METADATA_LIMITS.valueLength} characters (${characterCount(value)}).`;
+  }
+  return null;
+}
+
+/**
+ * `save(metadata)` sends the map and resolves when the API accepted it (it throws the API's error
+ * otherwise); `close()` is called on cancel and after a save.
+ */
+export function createMetadataEditor(metadata, { save, close }) {
+  const pairs = Object.entries(metadata ?? {});
+  const list = h('ul', { class: 'pairs', 'aria-label': 'Metadata pairs' });
+  const count = h('p', { class: 'muted', 'aria-live': 'polite' });
+  const keyInput = h('input', { type: 'text', autocomplete: 'off', name: 'key' });
+  const valueInput = h('input', { type: 'text', autocomplete: 'off', name: 'value' });
+  const addButton = h('button', { type: 'button', class: 'secondary' }, 'Add pair');
+  const error = h('p', { class: 'error', role: 'alert' });
+  error.hidden = true;
+  const saveButton = h('button', { type: 'submit' }, 'Save');
+  const cancelButton = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
+
+  function showError(message) {
+    error.textContent = message ?? '';
+    error.hidden = !message;
+  }
+
+  function renderPairs() {
+    replaceChildren(
+      list,
+      pairs.map(([key, value], index) =>
+        h('li', null,
+          h('code', { class: 'pair-key' }, key),
+          h('span', { 'aria-hidden': 'true' }, ' = '),
+          h('span', { class: 'pair-value' }, value),
+          h('span', { class: 'pair-actions' },
+            h('button', { type: 'button', class: 'link-button', 'aria-label': `Change ${key}`, onclick: () => {
+              keyInput.value = key;
+              valueInput.value = value;
+              valueInput.focus();
+            } }, 'Change'),
+            h('button', { type: 'button', class: 'link-button', 'aria-label': `Remove ${key}`, onclick: () => {
+              pairs.splice(index, 1);
+              renderPairs();
+              keyInput.focus();
+            } }, 'Remove'),
+          ),
+        ),
+      ),
+    );
+    if (pairs.length === 0) list.append(h('li', { class: 'muted' }, 'No metadata.'));
+    count.textContent = `${pairs.length} of ${METADATA_LIMITS.pairs} pairs`;
+  }
+
+  /** Puts the Key and Value fields into the pairs (replacing the key's old value); false when they are invalid. */
+  function takeFields({ required }) {
+    const key = keyInput.value;
+    const value = valueInput.value;
+    if (!key && !value) {
+      if (required) showError('Enter a key and a value.');
+      return !required;
+    }
+    const index = pairs.findIndex(([k]) => k === key);
+    const next = [...pairs];
+    if (index >= 0) next[index] = [key, value];
+    else next.push([key, value]);
+    const problem = metadataProblem(next);
+    if (problem) {
+      showError(problem);
+      return false;
+    }
+    pairs.splice(0, pairs.length, ...next);
+    keyInput.value = '';
+    valueInput.value = '';
+    showError(null);
+    renderPairs();
+    return true;
+  }
+
+  addButton.addEventListener('click', () => {
+    if (takeFields({ required: true })) keyInput.focus();
+  });
+  for (const input of [keyInput, valueInput]) {
+    input.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && input === keyInput) {
+        event.preventDefault();
+        valueInput.focus();
+      }
+    });
+  }
+  cancelButton.addEventListener('click', () => close());
+
+  const form = h('form', { class: 'metadata-editor card', 'aria-label': 'Edit metadata', novalidate: true },
+    h('h2', null, 'Edit metadata'),
+    h('p', { class: 'hint' }, `Up to ${METADATA_LIMITS.pairs} pairs; keys up to ${METADATA_LIMITS.keyLength} characters, values up to ${METADATA_LIMITS.valueLength}. Saving replaces all of the completion's metadata.`),
+    list,
+    count,
+    h('div', { class: 'pair-fields' },
+      field('Key', keyInput),
+      h('span', { class: 'equals', 'aria-hidden': 'true' }, '='),
+      field('Value', valueInput),
+      addButton,
+    ),
+    error,
+    h('div', { class: 'actions' }, saveButton, cancelButton),
+  );
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    // A pair typed but not yet added is part of what the user means to save.
+    if (!takeFields({ required: false })) return;
+    const problem = metadataProblem(pairs);
+    if (problem) return showError(problem);
+    saveButton.disabled = true;
+    try {
+      await save(Object.fromEntries(pairs));
+      close();
+    } catch (failure) {
+      showError(failure.message);
+    } finally {
+      saveButton.disabled = false;
+    }
+  });
+  renderPairs();
+  return { element: form, focus: () => keyInput.focus() };
+}

@@ -1,0 +1,166 @@
+// Completions and tokens per day and per model for the current filter, from /v1/stored-completions/usage:
+// two small stacked bar charts (SVG built element by element) and the figures as tables.
+
+import { api, queryString } from './api.js';
+import { h, replaceChildren, s } from './dom.js';
+import { filterPairs } from './filters.js';
+import { formatInteger } from './format.js';
+
+const SERIES_COLOURS = 8;
+/** Past this many days between the first and last, empty days are left out rather than drawn as gaps. */
+const MAX_DRAWN_DAYS = 120;
+const CHART = { width: 640, height: 170, top: 14, bottom: 22, left: 8, right: 8 };
+
+/** `{ data, truncated }`: figures filtered by metadata or search stop at the API's bound (docs/api.md). */
+export function loadUsage(filters, signal) {
+  return api(`/v1/stored-completions/usage${queryString(filterPairs(filters))}`, { signal });
+}
+
+const DAY_MS = 86_400_000;
+
+function dayRange(items) {
+  const present = [...new Set(items.map((item) => item.day))].sort();
+  if (present.length < 2) return present;
+  const first = Date.parse(`${present[0]}T00:00:00Z`);
+  const last = Date.parse(`${present[present.length - 1]}T00:00:00Z`);
+  const span = Math.round((last - first) / DAY_MS) + 1;
+  if (span > MAX_DRAWN_DAYS) return present;
+  return Array.from({ length: span }, (_, i) => new Date(first + i * DAY_MS).toISOString().slice(0, 10));
+}
+
+function stackedChart({ title, items, days, models, measure, unit }) {
+  const byDay = new Map(days.map((day) => [day, new Map()]));
+  for (const item of items) byDay.get(item.day)?.set(item.model, (byDay.get(item.day).get(item.model) ?? 0) + item[measure]);
+  const totals = days.map((day) => [...byDay.get(day).values()].reduce((a, b) => a + b, 0));
+  const max = Math.max(1, ...totals);
+  const plotHeight = CHART.height - CHART.top - CHART.bottom;
+  const slot = (CHART.width - CHART.left - CHART.right) / Math.max(1, days.length);
+  const barWidth = Math.max(1, slot * 0.8);
+  const bars = [];
+  days.forEach((day, i) => {
+    let y = CHART.top + plotHeight;
+    models.forEach((model, m) => {
+      const value = byDay.get(day).get(model) ?? 0;
+      if (!value) return;
+      const height = (value / max) * plotHeight;
+      y -= height;
+      bars.push(
+        s('rect', { x: (CHART.left + i * slot + (slot - barWidth) / 2).toFixed(2), y: y.toFixed(2), width: barWidth.toFixed(2), height: Math.max(0.5, height).toFixed(2), class: `series-${m % SERIES_COLOURS}` },
+          s('title', null, `${day} · ${model}: ${formatInteger(value)} ${unit}`),
+        ),
+      );
+    });
+  });
+  const labels = days.length ? [days[0], days[days.length - 1]] : [];
+  const total = totals.reduce((a, b) => a + b, 0);
+  const label = `${title}: ${formatInteger(total)} ${unit} over ${days.length} day${days.length === 1 ? '' : 's'}, at most ${formatInteger(max)} a day`;
+  return h('figure', { class: 'chart' },
+    h('figcaption', null, title),
+    s('svg', { viewBox: `0 0 ${CHART.width} ${CHART.height}`, role: 'img', 'aria-label': label, preserveAspectRatio: 'none' },
+      s('line', { x1: CHART.left, x2: CHART.width - CHART.right, y1: CHART.top + plotHeight, y2: CHART.top + plotHeight, class: 'axis' }),
+      s('line', { x1: CHART.left, x2: CHART.width - CHART.right, y1: CHART.top, y2: CHART.top, class: 'grid' }),
+      bars,
+    ),
+    h('div', { class: 'chart-scale' },
+      h('span', null, labels[0] ?? ''),
+      h('span', null, `max ${formatInteger(max)} / day`),
+      h('span', null, labels.length > 1 && labels[1] !== labels[0] ? labels[1] : ''),
+    ),
+  );
+}
+
+/** A table that scrolls sideways on its own when a phone is too narrow for it, never the page. */
+function table(caption, headings, rows) {
+  return h('div', { class: 'table-scroll' }, h('table', null,
+    h('caption', null, caption),
+    h('thead', null, h('tr', null, headings.map((text, i) => h('th', { scope: 'col', class: i > 0 && i >= headings.length - 4 ? 'number' : null }, text)))),
+    h('tbody', null, rows.map((cells) => h('tr', null, cells.map((cell, i) => (i === 0 ? h('th', { scope: 'row' }, cell) : h('td', { class: typeof cell === 'number' ? 'number' : null }, typeof cell === 'number' ? formatInteger(cell) : cell)))))),
+  ));
+}
+
+function renderUsage({ data: items, truncated }) {
+  if (items.length === 0) return [h('p', { class: 'muted' }, 'No completions in this view.')];
+  const bound = truncated
+    ? h('p', { class: 'hint', role: 'note' }, 'More completions match than a filtered summary reads: these figures cover the newest matches only, and the oldest day shown may be partial. Filter by model and whole days for exact figures.')
+    : null;
+  const models = [...new Set(items.map((item) => item.model))].sort();
+  const days = dayRange(items);
+  const perModel = models.map((model) => {
+    const own = items.filter((item) => item.model === model);
+    const sum = (field) => own.reduce((a, item) => a + item[field], 0);
+    return [model, sum('completions'), sum('prompt_tokens'), sum('completion_tokens'), sum('total_tokens')];
+  });
+  const totals = perModel.reduce((acc, row) => acc.map((v, i) => v + row[i + 1]), [0, 0, 0, 0]);
+  return [
+    bound,
+    h('p', { class: 'usage-totals' },
+      h('strong', null, formatInteger(totals[0])), ' completions · ',
+      h('strong', null, formatInteger(totals[3])), ' tokens (',
+      formatInteger(totals[1]), ' prompt, ', formatInteger(totals[2]), ' completion)',
+    ),
+    h('ul', { class: 'legend', 'aria-label': 'Chart legend' },
+      models.map((model, m) => h('li', null, h('span', { class: `swatch series-${m % SERIES_COLOURS}`, 'aria-hidden': 'true' }), model)),
+    ),
+    h('div', { class: 'charts' },
+      stackedChart({ title: 'Completions per day', items, days, models, measure: 'completions', unit: 'completions' }),
+      stackedChart({ title: 'Tokens per day', items, days, models, measure: 'total_tokens', unit: 'tokens' }),
+    ),
+    table('Per model', ['Model', 'Completions', 'Prompt tokens', 'Completion tokens', 'Total tokens'], perModel),
+    h('details', { class: 'daily' },
+      h('summary', null, `Per day and model (${formatInteger(items.length)} rows)`),
+      table('Per day and model (UTC days)', ['Day', 'Model', 'Completions', 'Prompt tokens', 'Completion tokens', 'Total tokens'],
+        items.map((item) => [item.day, item.model, item.completions, item.prompt_tokens, item.completion_tokens, item.total_tokens])),
+    ),
+  ];
+}
+
+export function createUsagePanel({ onModels }) {
+  const body = h('div', { class: 'usage-body' });
+  const element = h('section', { class: 'usage card', 'aria-labelledby': 'usage-title' },
+    h('h2', { id: 'usage-title' }, 'Usage'),
+    body,
+  );
+  element.hidden = true;
+  let shownKey = null;
+  let controller = null;
+
+  // The model field's suggestions: every model of the project, from the unfiltered usage.
+  loadUsage({ metadata: [] })
+    .then((usage) => onModels([...new Set(usage.data.map((item) => item.model))].sort()))
+    .catch(() => {});
+
+  return {
+    element,
+    show(filters) {
+      element.hidden = !filters;
+      if (!filters) return;
+      const key = JSON.stringify(filterPairs(filters));
+      if (key === shownKey) return;
+      shownKey = key;
+      controller?.abort();
+      controller = new AbortController();
+      const { signal } = controller;
+      element.setAttribute('aria-busy', 'true');
+      replaceChildren(body, h('p', { class: 'muted' }, 'Loading usage…'));
+      loadUsage(filters, signal)
+        .then((usage) => {
+          if (!signal.aborted) replaceChildren(body, renderUsage(usage));
+        })
+        .catch((failure) => {
+          if (signal.aborted) return;
+          shownKey = null;
+          replaceChildren(body, h('p', { class: 'error', role: 'alert' }, `Usage is not available: ${failure.message}`));
+        })
+        .finally(() => {
+          if (!signal.aborted) element.removeAttribute('aria-busy');
+        });
+    },
+    /** After an edit or delete, the figures may have changed. */
+    invalidate() {
+      shownKey = null;
+    },
+    destroy() {
+      controller?.abort();
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { launchBrowser } from './browser.ts';
+import { type FakeUpstream, startFakeUpstream } from './fake-upstream.ts';
+import { DEFAULT_KEY, type Service, startService } from './service.ts';
+
+/** A fresh tab (its own sessionStorage) on the service's UI, in UTC so date fields read the same everywhere. */
+export async function openUi(browser: Browser, service: Service, hash = ''): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ timezoneId: 'UTC', locale: 'en-US', viewport: { width: 1280, height: 900 } });
+  // Short waits: a missing control fails at its own line, well inside the test's timeout.
+  context.setDefaultTimeout(8_000);
+  const page = await context.newPage();
+  await page.goto(`${service.origin}/${hash}`);
+  return { context, page };
+}
+
+export async function signIn(page: Page, key = DEFAULT_KEY): Promise<void> {
+  await page.getByRole('textbox', { name: 'API key' }).fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
+/** The completion ids the list shows, in order (each row's link is named by its id). */
+export function rowIds(page: Page): Promise<string[]> {
+  return page.locator('ol.rows a.row-link').allTextContents();
+}
+
+/** Polls until the list shows exactly `expected`, in order. */
+export async function expectRows(page: Page, expected: string[]): Promise<void> {
+  await expect.poll(() => rowIds(page), { timeout: 8_000 }).toEqual(expected);
+}
+
+/** Clicks "Load more" until the list says it is complete. */
+export async function loadAll(page: Page): Promise<void> {
+  const more = page.getByRole('button', { name: 'Load more' });
+  for (;;) {
+    await expect.poll(() => page.locator('.list-view[aria-busy=true]').count()).toBe(0);
+    if (!(await more.isVisible())) return;
+    await more.click();
+  }
+}
+
+/** Every id the API lists for a query string (without `after`/`limit`), following the cursor: what the UI must show. */
+export async function apiIds(service: Service, query: string, key = DEFAULT_KEY): Promise<string[]> {
+  const ids: string[] = [];
+  let after = '';
+  for (;;) {
+    const res = await service.request(`/v1/chat/completions?limit=100${query ? `&${query}` : ''}${after ? `&after=${after}` : ''}`, { key });
+    const page = (await res.json()) as { data: { id: string }[]; has_more: boolean };
+    expect(res.status, JSON.stringify(page)).toBe(200);
+    ids.push(...page.data.map((c) => c.id));
+    if (!page.has_more) return ids;
+    after = page.data.at(-1)!.id;
+  }
+}
+
+/** `datetime-local` text for Unix seconds, in UTC (the test tabs' time zone). */
+export function utcInput(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().slice(0, 19);
+}
+
+export interface UiSuite {
+  readonly service: Service;
+  readonly upstream: FakeUpstream;
+  /** A fresh tab on the UI at `hash`, closed after the test. */
+  open(hash?: string): Promise<Page>;
+}
+
+/**
+ * One browser, one fake provider and one service for a whole test file (browsers are slow to start),
+ * seeded once by `seed`; each test opens its own tabs, closed after it.
+ */
+export function useUiSuite(seed: (suite: UiSuite) => Promise<void>, env?: Record<string, string>): UiSuite {
+  let browser: Browser | undefined;
+  let service: Service | undefined;
+  let upstream: FakeUpstream | undefined;
+  const contexts: BrowserContext[] = [];
+  const suite: UiSuite = {
+    get service() {
+      return service!;
+    },
+    get upstream() {
+      return upstream!;
+    },
+    async open(hash = '') {
+      const opened = await openUi(browser!, service!, hash);
+      contexts.push(opened.context);
+      return opened.page;
+    },
+  };
+  beforeAll(async () => {
+    [browser, upstream] = await Promise.all([launchBrowser(), startFakeUpstream()]);
+    service = await startService({ upstreamUrl: upstream.url, ...(env ? { env } : {}) });
+    await seed(suite);
+  });
+  afterEach(async () => {
+    await Promise.all(contexts.splice(0).map((c) => c.close()));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await service?.close();
+    await upstream?.close();
+  });
+  return suite;
+}
+
+/**
+ * The controls on the page that a screen reader could not name: every visible button, link, field and
+ * select needs a label, text or aria-label. Evaluated in the page (a string: no DOM types here).
+ */
+export function unnamedControls(page: Page): Promise<string[]> {
+  return page.evaluate(`[...document.querySelectorAll('button, a[href], input, select, textarea, [role=img]')]
+    .filter((el) => el.getClientRects().length > 0)
+    .filter((el) => {
+      const labelled = (el.labels && [...el.labels].some((l) => l.textContent.trim()))
+        || (el.getAttribute('aria-label') || '').trim()
+        || (el.getAttribute('aria-labelledby') && document.getElementById(el.getAttribute('aria-labelledby'))?.textContent.trim());
+      const text = ['BUTTON', 'A'].includes(el.tagName) && el.textContent.trim();
+      return !(labelled || text);
+    })
+    .map((el) => el.outerHTML.slice(0, 120))`);
+}

@@ -1,0 +1,317 @@
+import { describe, expect, it } from 'vitest';
+import { browserAvailable, waitForIdle } from './helpers/browser.ts';
+import { seedCompletion, toolCallSpec } from './helpers/seed.ts';
+import { DEFAULT_KEY } from './helpers/service.ts';
+import { apiIds, expectRows, loadAll, rowIds, signIn, unnamedControls, useUiSuite, utcInput } from './helpers/ui-page.ts';
+import { UI_CONTENT_SECURITY_POLICY } from '../src/routes/ui.ts';
+
+const BASE = 1_760_000_000;
+const PLAIN = 45;
+const HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>[click me](javascript:window.__pwned=1)';
+
+describe.skipIf(!browserAvailable)('web UI: browsing', () => {
+  let toolCallId: string;
+  let twoChoicesId: string;
+  let hostileId: string;
+  let longId: string;
+  const suite = useUiSuite(async ({ service, upstream }) => {
+    const client = service.client();
+    for (let i = 0; i < PLAIN; i++) {
+      // Three completions per second: paging must hold across ties in `created`.
+      await seedCompletion(client, upstream, {
+        created: BASE + Math.floor(i / 3) * 60,
+        model: i % 3 === 0 ? 'gpt-4o' : 'gpt-4o-mini',
+        metadata: { env: i % 2 ? 'prod' : 'staging', user: `u_${i % 5}` },
+        messages: [{ role: 'user', content: `Question ${i}: ${i % 9 === 0 ? 'where is the lighthouse' : 'how are you'}?` }],
+        replies: [{ content: `Answer ${i}` }],
+      });
+    }
+    toolCallId = await seedCompletion(client, upstream, toolCallSpec(BASE + 10_000, { env: 'prod' }));
+    twoChoicesId = await seedCompletion(client, upstream, {
+      created: BASE + 10_001,
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'Two taglines, please.' }],
+      replies: [{ content: 'First tagline.' }, { content: 'Second tagline.', finish_reason: 'length' }],
+    });
+    hostileId = await seedCompletion(client, upstream, {
+      created: BASE + 10_002,
+      model: 'gpt-4o-mini',
+      metadata: { note: '<b onmouseover="window.__pwned=1">bold</b>' },
+      messages: [
+        { role: 'system', content: HOSTILE },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: HOSTILE },
+            { type: 'image_url', image_url: { url: 'javascript:window.__pwned=1' } },
+            { type: 'image_url', image_url: { url: 'data:image/svg+xml,<svg xmlns="http://www.w3.org/2000/svg" onload="window.__pwned=1"><script>window.__pwned=1</script></svg>' } },
+          ],
+        },
+      ],
+      replies: [{ content: `Sure: ${HOSTILE}` }],
+    });
+    longId = await seedCompletion(client, upstream, {
+      created: BASE + 10_003,
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: `Long start ${'x'.repeat(1_000_000)} long end` }],
+      replies: [{ content: 'ok' }],
+    });
+  });
+  const open = (hash?: string) => suite.open(hash);
+
+  it('signs in and lists the newest completions first, sending the key only as a header to this origin', async () => {
+    const page = await open();
+    const requests: { url: string; authorization: string | undefined }[] = [];
+    page.on('request', (request) => requests.push({ url: request.url(), authorization: request.headers().authorization }));
+    await signIn(page);
+    const newest = (await apiIds(suite.service, 'order=desc')).slice(0, 20);
+    await expectRows(page, newest);
+    expect(newest[0]).toBe(longId);
+    const row = page.locator('li.row', { has: page.getByRole('link', { name: toolCallId, exact: true }) });
+    await expect.poll(() => row.textContent()).toContain('What is the weather in Paris right now?');
+    const text = await row.textContent();
+    expect(text).toContain('gpt-4o-mini');
+    expect(text).toContain('113 tokens');
+    expect(text).toContain('It is 18 °C in Paris with light rain');
+    expect(text).toContain('env: prod');
+    expect(text).toContain('stop');
+    expect(text).toContain(new Date((BASE + 10_000) * 1000).getUTCFullYear().toString());
+    for (const request of requests) {
+      expect(request.url.startsWith(`${suite.service.origin}/`), request.url).toBe(true);
+      expect(request.url).not.toContain(DEFAULT_KEY);
+      if (request.url.includes('/v1/')) expect(request.authorization).toBe(`Bearer ${DEFAULT_KEY}`);
+      else expect(request.authorization).toBeUndefined();
+    }
+    expect(await page.evaluate('sessionStorage.length')).toBe(1);
+    expect(await page.evaluate('localStorage.length')).toBe(0);
+  });
+
+  it('pages to the end with Load more, nothing skipped or repeated, in either order', async () => {
+    const page = await open();
+    await signIn(page);
+    await loadAll(page);
+    const all = await apiIds(suite.service, 'order=desc');
+    expect(all).toHaveLength(PLAIN + 4);
+    expect(await rowIds(page)).toEqual(all);
+    await expect.poll(() => page.locator('.summary').textContent()).toBe(`Showing all ${PLAIN + 4} completions.`);
+
+    await page.getByRole('combobox', { name: 'Order' }).selectOption('asc');
+    await page.waitForURL(/order=asc/);
+    await expectRows(page, all.slice().reverse().slice(0, 20));
+    await loadAll(page);
+    expect(await rowIds(page)).toEqual(all.slice().reverse());
+    await page.goBack();
+    await expectRows(page, all.slice(0, 20));
+  });
+
+  it('filters by model and metadata pairs (AND), all held in the URL, with back and forward', async () => {
+    const page = await open();
+    await signIn(page);
+
+    await page.getByRole('combobox', { name: 'Model' }).fill('gpt-4o');
+    await page.waitForURL(/model=gpt-4o/);
+    await loadAll(page);
+    await expectRows(page, await apiIds(suite.service, 'model=gpt-4o&order=desc'));
+    expect((await rowIds(page)).length).toBe(15 + 1);
+
+    await page.getByRole('textbox', { name: 'Key', exact: true }).fill('env');
+    await page.getByRole('textbox', { name: 'Value', exact: true }).fill('prod');
+    await page.getByRole('button', { name: 'Add metadata filter' }).click();
+    await expectRows(page, await apiIds(suite.service, 'model=gpt-4o&metadata[env]=prod&order=desc'));
+    await page.getByRole('textbox', { name: 'Key', exact: true }).fill('user');
+    await page.getByRole('textbox', { name: 'Value', exact: true }).fill('u_3');
+    await page.getByRole('textbox', { name: 'Value', exact: true }).press('Enter');
+    const both = await apiIds(suite.service, 'model=gpt-4o&metadata[env]=prod&metadata[user]=u_3&order=desc');
+    expect(both.length).toBeGreaterThan(0);
+    await expectRows(page, both);
+    expect(page.url()).toContain('metadata%5Benv%5D=prod');
+
+    // Back undoes the last filter; forward brings it again.
+    await page.goBack();
+    await expectRows(page, await apiIds(suite.service, 'model=gpt-4o&metadata[env]=prod&order=desc'));
+    await page.goForward();
+    await expectRows(page, both);
+
+    // A removed chip drops its pair; the shared URL opens the same view in a new tab.
+    await page.getByRole('button', { name: 'Remove filter env = prod' }).click();
+    const userOnly = await apiIds(suite.service, 'model=gpt-4o&metadata[user]=u_3&order=desc');
+    await expectRows(page, userOnly);
+    const shared = await open(new URL(page.url()).hash);
+    await signIn(shared);
+    await expectRows(shared, userOnly);
+    expect(await shared.getByRole('combobox', { name: 'Model' }).inputValue()).toBe('gpt-4o');
+
+  });
+
+  it('filters by a created range and by full-text search', async () => {
+    const page = await open();
+    await signIn(page);
+    await page.getByRole('textbox', { name: 'Created after' }).fill(utcInput(BASE + 5 * 60));
+    await page.getByRole('textbox', { name: 'Created before' }).fill(utcInput(BASE + 9 * 60));
+    const range = await apiIds(suite.service, `created_after=${BASE + 5 * 60}&created_before=${BASE + 9 * 60}&order=desc`);
+    expect(range).toHaveLength(12);
+    await expectRows(page, range);
+
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    // Typed in two pauses, one word is one history entry.
+    const search = page.getByRole('searchbox', { name: 'Search' });
+    await search.fill('lightho');
+    await page.waitForURL(/search=lightho$/);
+    await search.fill('lighthouse');
+    await search.press('Enter');
+    const found = await apiIds(suite.service, 'search=lighthouse&order=desc');
+    expect(found).toHaveLength(5);
+    await expectRows(page, found);
+    expect(page.url()).toContain('search=lighthouse');
+    await page.goBack();
+    await expect.poll(() => new URL(page.url()).hash).toBe('#/');
+  });
+
+  it('shows the usage of the current filter as a chart and a table', async () => {
+    const page = await open('#/?model=gpt-4o-mini');
+    await signIn(page);
+    await page.getByRole('button', { name: 'Usage' }).click();
+    await page.waitForURL(/usage=1/);
+    const panel = page.getByRole('region', { name: 'Usage' });
+    await expect.poll(() => panel.getByRole('img').count()).toBe(2);
+    const usage = await (await suite.service.request('/v1/stored-completions/usage?model=gpt-4o-mini')).json() as { data: { model: string; completions: number; total_tokens: number }[] };
+    const completions = usage.data.reduce((a, item) => a + item.completions, 0);
+    expect(completions).toBe(30 + 3);
+    const table = panel.getByRole('table', { name: 'Per model' });
+    const cells = await table.getByRole('row').nth(1).getByRole('cell').allTextContents();
+    expect(cells[0]).toBe(String(completions));
+    expect(await unnamedControls(page)).toEqual([]);
+  });
+
+  it('shows a tool-call conversation with the arguments pretty-printed beside the tool result', async () => {
+    const page = await open();
+    await signIn(page);
+    await page.getByRole('link', { name: toolCallId, exact: true }).click();
+    await page.waitForURL(new RegExp(`#/completions/${toolCallId}$`));
+    await page.getByRole('heading', { name: 'Reply' }).waitFor();
+    const call = page.locator('.tool-call');
+    expect(await call.locator('.code').first().textContent()).toBe('{\n  "city": "Paris",\n  "unit": "c"\n}');
+    expect(await call.locator('.tool-result').textContent()).toContain('"condition": "light rain"');
+    expect(await call.textContent()).toContain('get_weather');
+    const main = await page.locator('main').textContent();
+    expect(main).toContain('You are a concise travel assistant.');
+    expect(main).toContain('It is 18 °C in Paris with light rain: take an umbrella.');
+    const details = page.getByRole('complementary', { name: 'Details' });
+    expect(await details.textContent()).toContain('Temperature0.2');
+    expect(await details.textContent()).toContain('Seed42');
+    expect(await details.textContent()).toContain('Total tokens113');
+    await page.locator('details.raw summary').click();
+    expect(await page.locator('details.raw').textContent()).toContain(`"id": "${toolCallId}"`);
+    expect(await unnamedControls(page)).toEqual([]);
+
+    // The copy buttons put the id and a replay that really sends the same request on the clipboard.
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: suite.service.origin });
+    await page.getByRole('button', { name: 'Copy id' }).click();
+    expect(await page.evaluate('navigator.clipboard.readText()')).toBe(toolCallId);
+    await page.getByRole('button', { name: 'Copy curl command' }).click();
+    const curl = (await page.evaluate('navigator.clipboard.readText()')) as string;
+    expect(curl.split('\n').slice(0, 4)).toEqual([
+      `curl ${suite.service.origin}/v1/chat/completions \\`,
+      '  -H "Authorization: Bearer $OPENAI_API_KEY" \\',
+      "  -H 'Content-Type: application/json' \\",
+      "  -d @- <<'JSON'",
+    ]);
+    const body = curl.slice(curl.indexOf('\n{') + 1, curl.lastIndexOf('\nJSON'));
+    const replayed = await suite.service.request('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(replayed.status, await replayed.clone().text()).toBe(200);
+    const replayedId = ((await replayed.json()) as { id: string }).id;
+    const messagesOf = async (id: string) =>
+      ((await (await suite.service.request(`/v1/chat/completions/${id}/messages`)).json()) as { data: { id: string }[] }).data.map(({ id: _, ...m }) => m);
+    expect(await messagesOf(replayedId)).toEqual(await messagesOf(toolCallId));
+    const echoed = async (id: string) => {
+      const { temperature, seed, tools, metadata } = (await (await suite.service.request(`/v1/chat/completions/${id}`)).json()) as Record<string, unknown>;
+      return { temperature, seed, tools, metadata };
+    };
+    expect(await echoed(replayedId)).toEqual(await echoed(toolCallId));
+    await suite.service.request(`/v1/chat/completions/${replayedId}`, { method: 'DELETE' });
+    await page.getByRole('button', { name: 'Copy openai snippet' }).click();
+    expect(await page.evaluate('navigator.clipboard.readText()')).toContain(`const client = new OpenAI({ baseURL: '${suite.service.origin}/v1' });`);
+    await page.getByRole('link', { name: '← Completions' }).click();
+    await expect.poll(() => page.evaluate('document.activeElement.textContent')).toBe(toolCallId);
+  });
+
+  it('shows every choice of an n=2 completion', async () => {
+    const page = await open(`#/completions/${twoChoicesId}`);
+    await signIn(page);
+    await page.getByRole('heading', { name: 'Choices (2)' }).waitFor();
+    const choices = page.locator('.conversation article.role-assistant');
+    expect(await choices.count()).toBe(2);
+    expect(await choices.nth(0).textContent()).toBe('Choice 0 · finish reason: stopFirst tagline.');
+    expect(await choices.nth(1).textContent()).toBe('Choice 1 · finish reason: lengthSecond tagline.');
+  });
+
+  it('keeps hostile content as text: nothing runs, nothing is linked, the CSP is strict', async () => {
+    const response = await fetch(`${suite.service.origin}/`);
+    expect(response.headers.get('content-security-policy')).toBe(UI_CONTENT_SECURITY_POLICY);
+    expect(UI_CONTENT_SECURITY_POLICY).toContain("script-src 'self'");
+    expect(UI_CONTENT_SECURITY_POLICY).toContain("frame-ancestors 'none'");
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+
+    const page = await open();
+    await signIn(page);
+    const row = page.locator('li.row', { has: page.getByRole('link', { name: hostileId, exact: true }) });
+    await expect.poll(() => row.textContent()).toContain('<img src=x onerror="window.__pwned=1">');
+    await row.getByRole('button', { name: /note = / }).hover();
+    await page.getByRole('link', { name: hostileId, exact: true }).click();
+    await page.getByRole('heading', { name: 'Reply' }).waitFor();
+    const main = (await page.locator('main').textContent()) ?? '';
+    expect(main).toContain('<script>window.__pwned=1</script>');
+    expect(main).toContain('[click me](javascript:window.__pwned=1)');
+    expect(main).toContain('Image (not shown)');
+    await page.locator('img').first().hover().catch(() => {});
+    await page.waitForTimeout(300);
+    expect(await page.evaluate('window.__pwned')).toBeUndefined();
+    expect(await page.locator('main script, main a[href^="javascript:"], main [onerror], main [onload], main [onmouseover]').count()).toBe(0);
+    expect(await page.locator('main img').count()).toBe(1);
+  });
+
+  it('collapses a 1 MB message behind Show more', async () => {
+    const page = await open(`#/completions/${longId}`);
+    await signIn(page);
+    await page.getByRole('heading', { name: 'Reply' }).waitFor();
+    const user = page.locator('article.role-user');
+    expect(await user.textContent()).toContain('997,020 more characters');
+    expect(((await user.locator('.text').textContent()) ?? '').length).toBe(3000);
+    await user.getByRole('button', { name: 'Show more' }).click();
+    expect(((await user.locator('.text').textContent()) ?? '').length).toBe(103_000);
+  });
+
+  it('works from the keyboard alone: sign in, open a conversation, come back', async () => {
+    const page = await open();
+    await page.keyboard.type(DEFAULT_KEY);
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    const first = (await apiIds(suite.service, 'order=desc'))[0]!;
+    await expectRows(page, (await apiIds(suite.service, 'order=desc')).slice(0, 20));
+    expect(await unnamedControls(page)).toEqual([]);
+    // Tab until the first row's link has focus, then open it with Enter.
+    for (let i = 0; i < 40; i++) {
+      await page.keyboard.press('Tab');
+      if ((await page.evaluate('document.activeElement.textContent')) === first) break;
+    }
+    expect(await page.evaluate('document.activeElement.textContent')).toBe(first);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(new RegExp(`#/completions/${first}$`));
+    await expect.poll(() => page.evaluate('document.activeElement.textContent')).toBe(first);
+    expect(await page.evaluate('document.activeElement.tagName')).toBe('H1');
+    await page.goBack();
+    await expect.poll(() => page.evaluate('document.activeElement.className')).toBe('row-link');
+  });
+
+  it('fits a phone\'s width: no view scrolls sideways', async () => {
+    const page = await open();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await signIn(page);
+    for (const hash of ['#/?usage=1', `#/completions/${toolCallId}`, `#/completions/${hostileId}`]) {
+      await page.goto(`${suite.service.origin}/${hash}`);
+      await waitForIdle(page);
+      expect(await page.evaluate('document.documentElement.scrollWidth'), hash).toBe(390);
+    }
+  });
+});

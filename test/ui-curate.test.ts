@@ -1,0 +1,138 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { browserAvailable } from './helpers/browser.ts';
+import { seedCompletion } from './helpers/seed.ts';
+import { apiIds, expectRows, signIn, useUiSuite } from './helpers/ui-page.ts';
+
+const KEY = 'sk-ui-curate-key-0001';
+const BASE = 1_760_000_000;
+
+describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, export', () => {
+  const ids: string[] = [];
+  // Named keys: any other key is refused with OpenAI's 401.
+  const suite = useUiSuite(async ({ service, upstream }) => {
+    const client = service.client(KEY);
+    for (let i = 0; i < 6; i++) {
+      ids.push(
+        await seedCompletion(client, upstream, {
+          created: BASE + i,
+          model: 'gpt-4o-mini',
+          metadata: { env: 'prod', user: `u_${i}` },
+          messages: [{ role: 'user', content: `Message ${i}` }],
+        }),
+      );
+    }
+  }, { API_KEYS: `${KEY}:ui-project` });
+  const open = (hash?: string) => suite.open(hash);
+
+  async function retrieve(id: string) {
+    const res = await suite.service.request(`/v1/chat/completions/${id}`, { key: KEY });
+    return { status: res.status, body: (await res.json()) as { metadata: Record<string, string> } };
+  }
+
+  it('shows OpenAI\'s 401 message for a wrong key and stays signed out', async () => {
+    const wrong = 'sk-wrong-key-abcd1234';
+    const expected = (await (await suite.service.request('/v1/chat/completions', { key: wrong })).json()) as { error: { message: string } };
+    const page = await open();
+    await page.getByRole('textbox', { name: 'API key' }).fill(wrong);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe(expected.error.message);
+    expect(expected.error.message).toMatch(/^Incorrect API key provided: sk-wr\*+1234\./);
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
+    expect(await page.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(false);
+  });
+
+  it('edits metadata within the API limits, and the filters follow', async () => {
+    const id = ids[1]!;
+    const page = await open(`#/completions/${id}`);
+    await signIn(page, KEY);
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    const editor = page.getByRole('form', { name: 'Edit metadata' });
+
+    // Limits are checked before anything is sent.
+    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('k'.repeat(65));
+    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('v');
+    await editor.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => editor.getByRole('alert').textContent()).toContain('longer than 64 characters');
+    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('big');
+    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('v'.repeat(513));
+    await editor.getByRole('button', { name: 'Add pair' }).click();
+    await expect.poll(() => editor.getByRole('alert').textContent()).toContain('longer than 512 characters');
+    for (let i = 0; i < 15; i++) {
+      await editor.getByRole('textbox', { name: 'Key', exact: true }).fill(`extra_${i}`);
+      await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('x');
+      await editor.getByRole('button', { name: 'Add pair' }).click();
+    }
+    await expect.poll(() => editor.getByRole('alert').textContent()).toContain('At most 16 pairs: remove 1.');
+    expect(await editor.textContent()).toContain('16 of 16 pairs');
+    expect((await retrieve(id)).body.metadata).toEqual({ env: 'prod', user: 'u_1' });
+    await editor.getByRole('button', { name: 'Cancel' }).click();
+
+    // Add one pair, change one, remove one.
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    await editor.getByRole('button', { name: 'Remove user' }).click();
+    await editor.getByRole('button', { name: 'Change env' }).click();
+    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('staging');
+    await editor.getByRole('button', { name: 'Add pair' }).click();
+    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('reviewed');
+    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('yes');
+    await editor.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(async () => (await retrieve(id)).body.metadata).toEqual({ env: 'staging', reviewed: 'yes' });
+    await expect.poll(() => page.getByRole('complementary', { name: 'Details' }).getByRole('list', { name: 'Metadata' }).textContent()).toBe('env: stagingreviewed: yes');
+
+    // The list filtered on the new pair finds it, and only it; on the removed pair no longer.
+    await page.getByRole('link', { name: '← Completions' }).click();
+    await page.getByRole('textbox', { name: 'Key', exact: true }).fill('reviewed');
+    await page.getByRole('textbox', { name: 'Value', exact: true }).fill('yes');
+    await page.getByRole('button', { name: 'Add metadata filter' }).click();
+    await expectRows(page, [id]);
+    await page.getByRole('button', { name: 'Remove filter reviewed = yes' }).click();
+    await page.getByRole('textbox', { name: 'Key', exact: true }).fill('user');
+    await page.getByRole('textbox', { name: 'Value', exact: true }).fill('u_1');
+    await page.getByRole('button', { name: 'Add metadata filter' }).click();
+    await expect.poll(() => page.locator('.summary').textContent()).toBe('No completions match these filters.');
+    expect(await apiIds(suite.service, 'metadata[user]=u_1', KEY)).toEqual([]);
+  });
+
+  it('deletes after a confirmation, through the public endpoint', async () => {
+    const id = ids[2]!;
+    const page = await open();
+    await signIn(page, KEY);
+    await page.getByRole('link', { name: id, exact: true }).click();
+    await page.getByRole('button', { name: 'Delete' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete this completion?' });
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    expect(await dialog.count()).toBe(0);
+    expect((await retrieve(id)).status).toBe(200);
+
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+    await page.waitForURL((url) => url.hash === '#/');
+    await expect.poll(async () => (await retrieve(id)).status).toBe(404);
+    await expect.poll(() => page.locator('ol.rows a.row-link').allTextContents()).not.toContain(id);
+    expect(await page.locator('ol.rows a.row-link').count()).toBe(ids.length - 1);
+  });
+
+  it('exports the current view as JSONL', async () => {
+    const page = await open('#/?metadata[env]=prod');
+    await signIn(page, KEY);
+    const expected = await apiIds(suite.service, 'metadata[env]=prod&order=asc', KEY);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export' }).click()]);
+    expect(download.suggestedFilename()).toMatch(/^stored-completions-completions-.*\.jsonl$/);
+    const lines = readFileSync((await download.path())!, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { id: string });
+    expect(lines.map((line) => line.id)).toEqual(expected);
+  });
+
+  it('signs out: the key is forgotten, also after a reload', async () => {
+    const page = await open();
+    await signIn(page, KEY);
+    expect(await page.evaluate('sessionStorage.length')).toBe(1);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
+    expect(await page.locator('ol.rows').count()).toBe(0);
+    await page.reload();
+    await page.getByRole('textbox', { name: 'API key' }).waitFor();
+    expect(await page.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(false);
+  });
+});
