@@ -173,9 +173,6 @@ export function createPostgresStore(db: SqlDatabase): Store {
     setSetting: async (key, value) => {
       await db.query('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
     },
-    ping: async () => {
-      await db.query('SELECT 1');
-    },
     // A committed one-row write: only that proves the database can take one (the row is shared by every instance).
     checkWritable: async () => {
       await db.query(

@@ -175,9 +175,6 @@ export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOption
       prepare('INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)').run(key, create());
       return (prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string }).value;
     },
-    ping: async () => {
-      prepare('SELECT 1').get();
-    },
     checkWritable: async () => {
       prepare("INSERT INTO settings (key, value) VALUES ('health_checked_at', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(
         String(Date.now()),
