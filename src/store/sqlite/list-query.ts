@@ -1,7 +1,7 @@
-import { ApiError } from '../../errors.ts';
 import type { ListFilters, ListParams, SortOrder } from '../../validation.ts';
 import type { WalkedIndex } from '../contract.ts';
 import { searchWords } from '../derived-fields.ts';
+import { badCursor, type Position, rankByReach } from '../list-ranking.ts';
 import type { Prepare } from './statements.ts';
 
 /** A filter the list can walk in (created, id) order, or check for one row. */
@@ -16,7 +16,6 @@ type WalkSource = ListFilter | { table: 'completions'; where: undefined; args: [
 
 const COMPLETIONS_WALK: WalkSource = { table: 'completions', where: undefined, args: [] };
 
-type Position = { created: number; id: string };
 
 export interface ListQuery {
   sql: string;
@@ -129,7 +128,7 @@ export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH
     if (after === undefined) return undefined;
     const created = projectId === undefined ? undefined : findPosition(projectId, after);
     if (created === undefined) {
-      throw ApiError.badRequest(`Invalid 'after': no chat completion found with id '${after}'.`, 'after');
+      throw badCursor(after);
     }
     return { created, id: after };
   }
@@ -154,16 +153,7 @@ export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH
   /** The filters, rarest near the cursor first: the first is walked, the others are checked per row. */
   function rankFilters(projectId: number, filters: ListFilter[], cursor: Position | undefined, params: ListParams, reach: number) {
     if (filters.length < 2) return filters;
-    const reaches = new Map(filters.map((f) => [f, findReach(projectId, f, cursor, params, reach)]));
-    const sign = params.order === 'asc' ? -1 : 1;
-    // Array.prototype.sort is stable: filters that tie keep the order the query named them in.
-    return [...filters].sort((a, b) => {
-      const ra = reaches.get(a);
-      const rb = reaches.get(b);
-      if (!ra || !rb) return ra ? 1 : rb ? -1 : 0;
-      if (ra.created !== rb.created) return sign * (ra.created - rb.created);
-      return ra.id === rb.id ? 0 : sign * (ra.id < rb.id ? -1 : 1);
-    });
+    return rankByReach(filters, filters.map((f) => findReach(projectId, f, cursor, params, reach)), params.order);
   }
 
   /** How many completions of the project the search matches, counted up to `cap`. */
