@@ -49,11 +49,12 @@ export function describeSkips(tally: ExportTally): string {
 }
 
 /**
- * Bytes the file stream may hold before the export waits: a few pages, so the
+ * Bytes the file stream may hold before the export waits: about a page, so the
  * next page is read and formatted while the last one is being written (a
- * 16 KB default would make every page wait for its own write).
+ * 16 KB default would make every page wait for its own write). 1 MB exported
+ * 100k completions at 40-42k/s against 34-36k/s with 8 MB, in the same session.
  */
-const OUT_BUFFER_BYTES = 8 * 1024 * 1024;
+const OUT_BUFFER_BYTES = 1024 * 1024;
 
 async function write(out: Writable, chunk: string): Promise<void> {
   if (!out.write(chunk)) await once(out, 'drain');
