@@ -224,6 +224,39 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     expect(await opened.countRows('metadata')).toBe(1);
   });
 
+  it('bounds a list by created_after (inclusive) and created_before (exclusive), with every filter and a cursor', async () => {
+    const usage = (n: number) => JSON.stringify({ id: `r${n}`, object: 'chat.completion', created: n, model: 'gpt-4o-2024-08-06', usage: { prompt_tokens: n, completion_tokens: 1, total_tokens: n + 1 } });
+    await store.saveCompletions(
+      PROJECT,
+      [100, 200, 300, 400, 500].map((n) => record(`r${n}`, n, { metadata: { env: n % 200 === 0 ? 'prod' : 'dev' }, body: usage(n) })),
+    );
+    for (const order of ['asc', 'desc'] as const) {
+      const expected = order === 'asc' ? ['r200', 'r300', 'r400'] : ['r400', 'r300', 'r200'];
+      expect(await walk(PROJECT, { order, limit: 1, createdAfter: 200, createdBefore: 500 })).toEqual(expected);
+      expect(await walk(PROJECT, { order, limit: 1, createdAfter: 200, createdBefore: 500, model: 'gpt-4o' })).toEqual(expected);
+      expect(await walk(PROJECT, { order, createdAfter: 200, createdBefore: 500, metadata: [['env', 'prod']] })).toEqual(
+        order === 'asc' ? ['r200', 'r400'] : ['r400', 'r200'],
+      );
+    }
+    const page = await store.listCompletions(PROJECT, params({ after: 'r100', createdBefore: 300 }));
+    expect(page.items.map((row) => row.id)).toEqual(['r200']);
+    const summary = await store.summarizeUsage(PROJECT, { model: undefined, metadata: [], createdAfter: 200, createdBefore: 500 });
+    expect(summary).toEqual({
+      rows: [{ day: 0, model: 'gpt-4o-2024-08-06', completions: 3, promptTokens: 900, completionTokens: 3, totalTokens: 903 }],
+      truncated: false,
+    });
+  });
+
+  it(TEST_BACKEND === 'postgres' ? 'refuses search on PostgreSQL with a 400 naming it' : 'searches on SQLite', async () => {
+    await store.saveCompletions(PROJECT, [record('s1', 1)]);
+    const searched = store.listCompletions(PROJECT, params({ search: 'question' }));
+    if (TEST_BACKEND === 'postgres') {
+      await expect(searched).rejects.toMatchObject({ status: 400, param: 'search', code: 'unsupported_parameter' });
+    } else {
+      expect((await searched).items.map((row) => row.id)).toEqual(['s1']);
+    }
+  });
+
   it('keeps the first value of a setting', async () => {
     expect(await store.getOrCreateSetting('secret', () => 'first')).toBe('first');
     expect(await store.getOrCreateSetting('secret', () => 'second')).toBe('first');
