@@ -298,8 +298,9 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     expect(await page.evaluate('document.activeElement.textContent')).toBe(first);
     await page.keyboard.press('Enter');
     await page.waitForURL(new RegExp(`#/completions/${first}$`));
-    await expect.poll(() => page.evaluate('document.activeElement.textContent')).toBe(first);
-    expect(await page.evaluate('document.activeElement.tagName')).toBe('H1');
+    // Waits for the heading itself: until the view is redrawn, the row's link (same text) still has focus.
+    await expect.poll(() => page.evaluate('document.activeElement.tagName')).toBe('H1');
+    expect(await page.evaluate('document.activeElement.textContent')).toBe(first);
     await page.goBack();
     await expect.poll(() => page.evaluate('document.activeElement.className')).toBe('row-link');
   });
