@@ -1,21 +1,11 @@
 import type { Metadata } from '../../validation.ts';
 import { CompletionIdTaken, type CompletionRecord } from '../contract.ts';
 import { searchTextOf, tokenCountsOf, utcDayOf, type TokenCounts } from '../derived-fields.ts';
+import type { StoredPosition as IndexedPosition } from '../stored-position.ts';
 import type { Prepare } from './statements.ts';
 
-/** What removing a completion needs to know: where its index rows are. */
-export interface StoredPosition {
-  seq: number;
-  projectId: number;
-  id: string;
-  created: number;
-  model: string;
-  requestedModel: string;
-  metadata: string;
-  promptTokens: number;
-  completionTokens: number;
-  totalTokens: number;
-}
+/** Where a completion's index rows are, and (for the usage rollup, which SQLite keeps) the tokens it counted. */
+export interface StoredPosition extends IndexedPosition, TokenCounts {}
 
 export const POSITION_COLUMNS = `seq, project_id AS projectId, id, created, model, requested_model AS requestedModel, metadata,
   prompt_tokens AS promptTokens, completion_tokens AS completionTokens, total_tokens AS totalTokens`;
