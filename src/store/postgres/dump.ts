@@ -1,6 +1,6 @@
 import type { SqlDatabase } from '../../db/sql-client.ts';
-import type { Metadata } from '../../validation.ts';
-import type { CompletionRecord, DumpItem } from '../contract.ts';
+import type { DumpItem } from '../contract.ts';
+import { toDumpedCompletion } from '../dumped-completion.ts';
 import type { ProjectIds } from './projects.ts';
 import { fromFilterText } from './text.ts';
 import { createRowWrites } from './writes.ts';
@@ -57,20 +57,7 @@ export function createDump(db: SqlDatabase, projects: ProjectIds) {
         const seqs = page.map((c) => c.seq);
         const choices = await childBodies(snapshot, 'choices', seqs);
         const messages = await childBodies(snapshot, 'input_messages', seqs);
-        yield page.map((c): DumpItem => {
-          const record: CompletionRecord = {
-            id: c.id,
-            created: c.created,
-            storedAt: c.storedAt,
-            model: fromFilterText(c.model),
-            requestedModel: fromFilterText(c.requestedModel),
-            metadata: JSON.parse(c.metadata) as Metadata,
-            body: c.body,
-            choices: choices.get(c.seq) ?? [],
-            messages: messages.get(c.seq) ?? [],
-          };
-          return { kind: 'completion', project: c.project, record };
-        });
+        yield page.map((c) => toDumpedCompletion({ ...c, model: fromFilterText(c.model), requestedModel: fromFilterText(c.requestedModel) }, choices, messages));
         afterSeq = page.at(-1)!.seq;
       }
 

@@ -1,6 +1,6 @@
 import type { SqliteDatabase } from '../../db/client.ts';
-import type { Metadata } from '../../validation.ts';
-import type { CompletionRecord, DumpItem } from '../contract.ts';
+import type { DumpItem } from '../contract.ts';
+import { toDumpedCompletion } from '../dumped-completion.ts';
 import type { ProjectIds } from './projects.ts';
 import type { Prepare } from './statements.ts';
 import type { createRowWrites } from './writes.ts';
@@ -63,20 +63,7 @@ export function createDump(db: SqliteDatabase, prepare: Prepare, projects: Proje
       const seqs = page.map((c) => c.seq);
       const choices = childBodies(prepare, 'choices', seqs);
       const messages = childBodies(prepare, 'input_messages', seqs);
-      yield page.map((c): DumpItem => {
-        const record: CompletionRecord = {
-          id: c.id,
-          created: c.created,
-          storedAt: c.storedAt,
-          model: c.model,
-          requestedModel: c.requestedModel,
-          metadata: JSON.parse(c.metadata) as Metadata,
-          body: c.body,
-          choices: choices.get(c.seq) ?? [],
-          messages: messages.get(c.seq) ?? [],
-        };
-        return { kind: 'completion', project: c.project, record };
-      });
+      yield page.map((c) => toDumpedCompletion(c, choices, messages));
       afterSeq = page.at(-1)!.seq;
     }
 
