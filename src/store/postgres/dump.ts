@@ -1,20 +1,9 @@
 import type { SqlDatabase } from '../../db/sql-client.ts';
 import type { DumpItem } from '../contract.ts';
-import { toDumpedCompletion } from '../dumped-completion.ts';
+import { type DumpedRow as DumpedCompletion, toDumpedCompletion } from '../dumped-completion.ts';
 import type { ProjectIds } from './projects.ts';
 import { fromFilterText } from './text.ts';
 import { createRowWrites } from './writes.ts';
-
-interface DumpedCompletion {
-  seq: number;
-  project: string;
-  id: string;
-  created: number;
-  storedAt: number;
-  requestedModel: string;
-  metadata: string;
-  body: string;
-}
 
 /** Child rows (choices or input messages) of some completions, by completion, in `idx` order. */
 async function childBodies(db: Pick<SqlDatabase, 'query'>, table: 'choices' | 'input_messages', seqs: number[]): Promise<Map<number, string[]>> {

@@ -1,21 +1,9 @@
 import type { SqliteDatabase } from '../../db/client.ts';
 import type { DumpItem } from '../contract.ts';
-import { toDumpedCompletion } from '../dumped-completion.ts';
+import { type DumpedRow as DumpedCompletion, toDumpedCompletion } from '../dumped-completion.ts';
 import type { ProjectIds } from './projects.ts';
 import type { Prepare } from './statements.ts';
 import type { createRowWrites } from './writes.ts';
-
-interface DumpedCompletion {
-  seq: number;
-  project: string;
-  id: string;
-  created: number;
-  storedAt: number;
-  model: string;
-  requestedModel: string;
-  metadata: string;
-  body: string;
-}
 
 /** Rows of one completion's child table (choices or input messages) for a range of completions, by completion. */
 function childBodies(prepare: Prepare, table: 'choices' | 'input_messages', seqs: number[]): Map<number, string[]> {
