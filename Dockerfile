@@ -17,9 +17,13 @@ RUN cd node_modules/better-sqlite3 \
  && rm -rf deps src build/Release/obj build/Release/obj.target build/Release/.deps build/Release/sqlite3.a build/Release/test_extension.node \
  && cd /app && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"
 
-# Runtime stage: node, the production node_modules, the sources and the migrations.
-# TypeScript runs through tsx (a runtime dependency), exactly as `npm start`
-# and the tests run it: one code path, no build output to drift from the sources.
+# Bundle the service and the command-line tool into plain JavaScript (dist/), as `npm start`
+# and `npm run cli` do: no transpiler in the running process (about 45 MB less resident memory).
+COPY scripts/build.mjs ./scripts/
+COPY src ./src
+RUN node scripts/build.mjs --force
+
+# Runtime stage: node, the production node_modules, the bundles, the UI's files and the migrations.
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
@@ -28,7 +32,8 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY package.json ./
-COPY src ./src
+COPY --from=build /app/dist ./dist
+COPY src/ui ./src/ui
 COPY migrations ./migrations
 COPY migrations-pg ./migrations-pg
 COPY bin ./bin
@@ -47,4 +52,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # node itself is the main process (not npm), so SIGTERM reaches the server's graceful stop.
 STOPSIGNAL SIGTERM
-CMD ["node", "--import", "tsx", "src/server.ts"]
+CMD ["node", "dist/server.mjs"]

@@ -24,7 +24,8 @@ const POSTGRES_ONLY = ['test/postgres-*.test.ts'];
 export default defineConfig({
   test: {
     // Says once when the browser tests cannot run (no Chromium), or fails the run under REQUIRE_BROWSER=1.
-    globalSetup: ['test/helpers/browser-setup.ts'],
+    // The bundles the process tests run, built once before any file starts.
+    globalSetup: ['test/helpers/build-bundles.ts', 'test/helpers/browser-setup.ts'],
     // Every test builds its own app and database, so files run in parallel safely.
     pool: 'forks',
     testTimeout: 30_000,

@@ -36,7 +36,7 @@ interface Run {
 /** One CLI command in its own process: wall time, peak memory, its summary line. */
 function runTool(args: string[], databaseUrl: string): Promise<Run> {
   const started = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'cli-child.ts'), ...args], {
+  const child = spawn(process.execPath, ['--import', join(here, 'peak-rss.mjs'), join(here, '..', 'dist', 'cli.mjs'), ...args], {
     env: { ...env, DATABASE_URL: databaseUrl },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
+import { SERVICE_ENTRY } from './helpers/child-server.ts';
 import { startFakeUpstream } from './helpers/fake-upstream.ts';
 import { startService } from './helpers/service.ts';
 
@@ -106,7 +107,7 @@ describe('configuration', () => {
   });
 
   it('stops the process at start with the message when a value is bad', () => {
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const result = spawnSync(process.execPath, [SERVICE_ENTRY], {
       env: { ...process.env, PORT: '99999', DATABASE_URL: ':memory:' },
       encoding: 'utf8',
       timeout: 20_000,

@@ -5,7 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ChildServer, startChildServer } from './helpers/child-server.ts';
+import { type ChildServer, SERVICE_ENTRY, startChildServer } from './helpers/child-server.ts';
 import { fakeCompletion, type FakeUpstream, sendJson, startFakeUpstream } from './helpers/fake-upstream.ts';
 import { findPostgresBinaries, type PrivatePostgres, startPrivatePostgres } from './helpers/private-postgres.ts';
 import { createTestDatabase, hasPostgresServer, noteSkippedServerCases, REQUIRE_POSTGRES } from './helpers/test-database.ts';
@@ -240,7 +240,7 @@ describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and starte
 describe('PostgreSQL unreachable at start', () => {
   it('retries with backoff, then exits non-zero with the password masked', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const child = spawn(process.execPath, [SERVICE_ENTRY], {
       cwd: repoRoot,
       env: {
         PATH: process.env.PATH ?? '',

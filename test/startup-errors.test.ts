@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/client.ts';
+import { SERVICE_ENTRY } from './helpers/child-server.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 let folder: string;
@@ -28,7 +29,7 @@ interface Start {
 /** Starts the real entry point on DATABASE_URL and waits for it to exit (it is killed after 15 s: a start that hangs fails). */
 function start(databaseUrl: string, user?: { uid: number; gid: number }): Promise<Start> {
   const started = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, [SERVICE_ENTRY], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: databaseUrl, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,10 +1,10 @@
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
+import { PROJECT_ROOT } from '../project-root.ts';
 import { checkDatabasePath, describeSqliteError, filesToCleanUp, removeCreatedFiles } from './open-errors.ts';
 
-const migrationsFolder = resolve(dirname(fileURLToPath(import.meta.url)), '../../migrations');
+const migrationsFolder = join(PROJECT_ROOT, 'migrations');
 
 export type SqliteDatabase = Database.Database;
 

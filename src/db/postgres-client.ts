@@ -1,14 +1,14 @@
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { ApiError } from '../errors.ts';
+import { PROJECT_ROOT } from '../project-root.ts';
 import { hideDatabasePassword, maskDatabaseUrl } from './database-url.ts';
 import type { SqlDatabase, SqlSession } from './sql-client.ts';
 
-export const pgMigrationsFolder = resolve(dirname(fileURLToPath(import.meta.url)), '../../migrations-pg');
+export const pgMigrationsFolder = join(PROJECT_ROOT, 'migrations-pg');
 
 /**
  * Any 64-bit number, the same for every instance: while one holds this advisory

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
+import { PROJECT_ROOT } from '../project-root.ts';
 
 /** The UI's sources, served as they are: plain ES modules and CSS, no build step. */
-const UI_FOLDER = fileURLToPath(new URL('../ui/', import.meta.url));
+const UI_FOLDER = join(PROJECT_ROOT, 'src', 'ui');
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -6,10 +6,17 @@ import { fileURLToPath } from 'node:url';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
+/**
+ * What `npm start` and the image run: the bundle of src/server.ts (built before the tests
+ * start, by test/helpers/build-bundles.ts). Tests that start the service as its own process
+ * run this, so they test the code users run.
+ */
+export const SERVICE_ENTRY = resolve(repoRoot, 'dist/server.mjs');
+
 /** A log line of the child, parsed. */
 export type LogLine = Record<string, unknown> & { msg?: string };
 
-/** The real entry point (`src/server.ts`) running as its own process, as under docker or systemd. */
+/** The real entry point (`dist/server.mjs`, the bundle of `src/server.ts`) running as its own process, as under docker or systemd. */
 export interface ChildServer {
   origin: string;
   process: ChildProcess;
@@ -29,7 +36,7 @@ export interface ChildServerOptions {
   onLog?: (line: LogLine) => void;
 }
 
-/** Starts `node --import tsx src/server.ts` on an ephemeral port and resolves once it listens. */
+/** Starts `node dist/server.mjs` on an ephemeral port and resolves once it listens. */
 export async function startChildServer(options: ChildServerOptions): Promise<ChildServer> {
   // Only what the service and node need: nothing of the test runner's environment leaks into the config.
   const env: Record<string, string> = {
@@ -43,7 +50,7 @@ export async function startChildServer(options: ChildServerOptions): Promise<Chi
     LOG_LEVEL: 'info',
     ...options.env,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [SERVICE_ENTRY], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
 
   const logs: LogLine[] = [];

@@ -1,0 +1,4 @@
+/** The bundles scripts/build.mjs makes: name in dist/ → entry point. */
+export declare const BUNDLES: Record<string, string>;
+/** Builds every bundle older than a source (all of them with `force`); resolves to the names built. */
+export declare function ensureBuilt(options?: { force?: boolean }): Promise<string[]>;
