@@ -4,7 +4,7 @@ import { type ExportFormat, formatLine, type SkipReason } from './formats.ts';
 
 export interface ExportRequest {
   project: string;
-  /** The list's filters (model, metadata, created range, search). */
+  /** The list's filters (model, metadata, created range, search), applied by the store's list. */
   filters: ListFilters;
   format: ExportFormat;
   /** The choice finetune and eval lines are made of. */
@@ -53,19 +53,10 @@ export async function* exportLines(store: Store, request: ExportRequest, tally: 
       page.items.map((completion) => completion.id),
     );
     let chunk = '';
-    let ended = !page.hasMore;
+    const ended = !page.hasMore;
     for (const completion of page.items) {
       after = completion.id;
       tally.read++;
-      // TODO(ext): the list takes created_after/created_before once that lands; until then they are applied here.
-      if (filters.createdAfter !== undefined || filters.createdBefore !== undefined) {
-        const created = (JSON.parse(completion.body) as { created: number }).created;
-        if (filters.createdBefore !== undefined && created >= filters.createdBefore) {
-          ended = true;
-          break;
-        }
-        if (filters.createdAfter !== undefined && created < filters.createdAfter) continue;
-      }
       const formatted = formatLine({ completion, messages: messages.get(completion.id) ?? [] }, request);
       if ('skipped' in formatted) {
         tally.skipped[formatted.skipped] = (tally.skipped[formatted.skipped] ?? 0) + 1;
