@@ -6,10 +6,11 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { bundle } from '../scripts/build.mjs';
 import { listenOnLoopback } from '../test/helpers/fake-upstream.ts';
 import { percentile, sortedCopy } from './stats.ts';
 
-/** The service in a child process (bench/serve.ts), its origin, and its memory as the kernel counts it. */
+/** The service in a child process (bench/serve.ts, bundled into dist/bench-serve.mjs), its origin, and its memory as the kernel counts it. */
 export interface BenchServer {
   origin: string;
   /** Resident memory now (VmRSS), in MB. */
@@ -25,8 +26,10 @@ function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 }
 
 export async function startBenchServer(databasePath: string, upstreamUrl: string, apiKeys: string, synchronous = ''): Promise<BenchServer> {
-  const entry = join(dirname(fileURLToPath(import.meta.url)), 'serve.ts');
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', entry, databasePath, upstreamUrl, apiKeys, synchronous], {
+  // Bundled as `npm start` bundles the service, so its memory and speed are the service's as users run it.
+  await bundle({ 'bench-serve.mjs': 'bench/serve.ts' });
+  const entry = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'bench-serve.mjs');
+  const child: ChildProcess = spawn(process.execPath, [entry, databasePath, upstreamUrl, apiKeys, synchronous], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });
