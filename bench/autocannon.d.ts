@@ -18,6 +18,8 @@ declare module 'autocannon' {
     requests: Histogram;
     latency: Histogram;
     non2xx: number;
+    /** Answers by status code. */
+    statusCodeStats: Record<string, { count: number }>;
     errors: number;
   }
   function autocannon(options: Options): Promise<Result>;

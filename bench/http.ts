@@ -86,6 +86,8 @@ export interface LoadResult {
   p99Ms: number;
   requests: number;
   non2xx: number;
+  /** Answers whose status was not `expectedStatus` (any other than 2xx when none was given). */
+  unexpected: number;
   errors: number;
 }
 
@@ -96,6 +98,8 @@ export async function runLoad(options: {
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
   body?: string;
+  /** The status every answer must have (a probe of an error path expects its error). */
+  expectedStatus?: number;
 }): Promise<LoadResult> {
   const result = await autocannon({
     url: options.url,
@@ -111,6 +115,10 @@ export async function runLoad(options: {
     p99Ms: result.latency.p99,
     requests: result.requests.total,
     non2xx: result.non2xx,
+    unexpected:
+      options.expectedStatus === undefined
+        ? result.non2xx
+        : result.requests.total - (result.statusCodeStats[String(options.expectedStatus)]?.count ?? 0),
     errors: result.errors,
   };
 }

@@ -1,0 +1,91 @@
+import { LIST_PATH } from './data.ts';
+import { type LoadResult, runLoad } from './http.ts';
+import { markdownTable } from './stats.ts';
+
+/**
+ * What the service adds to each request over bare Hono in the same process
+ * (bench/serve.ts serves both): each of our endpoints beside the bare endpoint
+ * that is its ceiling, at 16 connections.
+ * - the list page (20 items) against `/ceiling`, the same bytes from memory;
+ * - `/healthz` through the whole middleware (request id, logging, metrics,
+ *   routing) against `/trivial`; it answers from its cached check, so it does
+ *   no database work between two checks (HEALTH_CHECK_INTERVAL_MS);
+ * - an authenticated `/v1` request that does no database work against
+ *   `/trivial`: the 404 for an unknown `/v1/stored-completions/` path. It runs
+ *   the request id, logging, metrics, CORS, the key check, the routing and the
+ *   error renderer, and nothing else: no route of ours under /v1 answers
+ *   without the store or the provider.
+ */
+export const NO_DATABASE_V1_PATH = '/v1/stored-completions/bench-no-such-route';
+
+export interface Probe {
+  name: 'trivial' | 'ceiling' | 'list' | 'healthz' | 'v1';
+  path: string;
+  authenticated: boolean;
+  expectedStatus: number;
+}
+
+export const PROBES: Probe[] = [
+  { name: 'trivial', path: '/trivial', authenticated: false, expectedStatus: 200 },
+  { name: 'ceiling', path: '/ceiling', authenticated: false, expectedStatus: 200 },
+  { name: 'list', path: LIST_PATH, authenticated: true, expectedStatus: 200 },
+  { name: 'healthz', path: '/healthz', authenticated: false, expectedStatus: 200 },
+  { name: 'v1', path: NO_DATABASE_V1_PATH, authenticated: true, expectedStatus: 404 },
+];
+
+export type HttpOverhead = Record<Probe['name'], LoadResult>;
+
+/**
+ * Every probe in turn, `rounds` times, the best round of each: other work on a
+ * shared machine only ever slows a round down, and alternating spreads it over
+ * all of them.
+ */
+export async function measureHttpOverhead(
+  origin: string,
+  authorization: string,
+  options: { rounds: number; durationSeconds: number; connections?: number },
+): Promise<HttpOverhead> {
+  const best: Partial<HttpOverhead> = {};
+  for (let r = 0; r < options.rounds; r++) {
+    for (const probe of PROBES) {
+      const run = await runLoad({
+        url: `${origin}${probe.path}`,
+        connections: options.connections ?? 16,
+        durationSeconds: options.durationSeconds,
+        headers: probe.authenticated ? { authorization } : undefined,
+        expectedStatus: probe.expectedStatus,
+      });
+      if (run.unexpected + run.errors > 0) {
+        throw new Error(`HTTP ${probe.path}: ${run.unexpected} answers other than ${probe.expectedStatus}, ${run.errors} errors`);
+      }
+      const previous = best[probe.name];
+      if (!previous || run.requestsPerSecond > previous.requestsPerSecond) best[probe.name] = run;
+    }
+  }
+  return best as HttpOverhead;
+}
+
+/** The targets of issue 13, as ratios of two throughputs taken in the same run. */
+export const HTTP_TARGETS = { listOverCeiling: 0.4, healthzOverTrivial: 0.8, v1OverTrivial: 0.6 } as const;
+
+/** The summary rows: measure, value, target. */
+export function httpOverheadRows(o: HttpOverhead): [string, string, string][] {
+  const row = (measure: string, ours: LoadResult, bare: LoadResult, target: number): [string, string, string] => [
+    measure,
+    `${Math.round(ours.requestsPerSecond)} / ${Math.round(bare.requestsPerSecond)} req/s = ${(ours.requestsPerSecond / bare.requestsPerSecond).toFixed(2)}`,
+    `>= ${target.toFixed(2)}`,
+  ];
+  return [
+    row('HTTP list (20 items) / the same bytes from bare Hono, 16 connections', o.list, o.ceiling, HTTP_TARGETS.listOverCeiling),
+    row('HTTP /healthz / trivial bare Hono JSON, 16 connections', o.healthz, o.trivial, HTTP_TARGETS.healthzOverTrivial),
+    row('HTTP authenticated /v1 without database (404) / trivial, 16 connections', o.v1, o.trivial, HTTP_TARGETS.v1OverTrivial),
+  ];
+}
+
+export function formatHttpOverhead(o: HttpOverhead): string {
+  const latency = markdownTable(
+    ['endpoint', 'req/s', 'p50 ms', 'p99 ms'],
+    PROBES.map((p) => [p.path, Math.round(o[p.name].requestsPerSecond), o[p.name].p50Ms, o[p.name].p99Ms]),
+  );
+  return `${latency}\n\n${markdownTable(['measure', 'value', 'target'], httpOverheadRows(o))}`;
+}
