@@ -22,7 +22,7 @@ const API_KEY = 'sk-bench-project-a';
 const upstream = await startInstantUpstream();
 const server = await startBenchServer(values.database, upstream.url, `${API_KEY}:${PROJECTS[0]}`);
 try {
-  const overhead = await measureHttpOverhead(server.origin, `Bearer ${API_KEY}`, {
+  const overhead = await measureHttpOverhead(server, `Bearer ${API_KEY}`, {
     rounds: Number(values.rounds),
     durationSeconds: Number(values.seconds),
   });

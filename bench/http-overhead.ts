@@ -1,5 +1,5 @@
 import { LIST_PATH } from './data.ts';
-import { type LoadResult, runLoad } from './http.ts';
+import { type BenchServer, type LoadResult, runLoad } from './http.ts';
 import { markdownTable } from './stats.ts';
 
 /**
@@ -33,7 +33,12 @@ export const PROBES: Probe[] = [
   { name: 'v1', path: NO_DATABASE_V1_PATH, authenticated: true, expectedStatus: 404 },
 ];
 
-export type HttpOverhead = Record<Probe['name'], LoadResult>;
+export interface ProbeResult extends LoadResult {
+  /** The service's CPU time per request (user + system), in microseconds: the lowest of the rounds. */
+  cpuMicrosPerRequest: number;
+}
+
+export type HttpOverhead = Record<Probe['name'], ProbeResult>;
 
 /**
  * Every probe in turn, `rounds` times, the best round of each: other work on a
@@ -41,25 +46,31 @@ export type HttpOverhead = Record<Probe['name'], LoadResult>;
  * all of them.
  */
 export async function measureHttpOverhead(
-  origin: string,
+  server: Pick<BenchServer, 'origin' | 'cpuSeconds'>,
   authorization: string,
   options: { rounds: number; durationSeconds: number; connections?: number },
 ): Promise<HttpOverhead> {
   const best: Partial<HttpOverhead> = {};
   for (let r = 0; r < options.rounds; r++) {
     for (const probe of PROBES) {
-      const run = await runLoad({
-        url: `${origin}${probe.path}`,
+      const cpuBefore = server.cpuSeconds();
+      const load = await runLoad({
+        url: `${server.origin}${probe.path}`,
         connections: options.connections ?? 16,
         durationSeconds: options.durationSeconds,
         headers: probe.authenticated ? { authorization } : undefined,
         expectedStatus: probe.expectedStatus,
       });
+      const run = { ...load, cpuMicrosPerRequest: ((server.cpuSeconds() - cpuBefore) * 1e6) / load.requests };
       if (run.unexpected + run.errors > 0) {
         throw new Error(`HTTP ${probe.path}: ${run.unexpected} answers other than ${probe.expectedStatus}, ${run.errors} errors`);
       }
       const previous = best[probe.name];
-      if (!previous || run.requestsPerSecond > previous.requestsPerSecond) best[probe.name] = run;
+      if (!previous || run.requestsPerSecond > previous.requestsPerSecond) {
+        best[probe.name] = { ...run, cpuMicrosPerRequest: Math.min(run.cpuMicrosPerRequest, previous?.cpuMicrosPerRequest ?? Infinity) };
+      } else {
+        previous.cpuMicrosPerRequest = Math.min(previous.cpuMicrosPerRequest, run.cpuMicrosPerRequest);
+      }
     }
   }
   return best as HttpOverhead;
@@ -84,8 +95,8 @@ export function httpOverheadRows(o: HttpOverhead): [string, string, string][] {
 
 export function formatHttpOverhead(o: HttpOverhead): string {
   const latency = markdownTable(
-    ['endpoint', 'req/s', 'p50 ms', 'p99 ms'],
-    PROBES.map((p) => [p.path, Math.round(o[p.name].requestsPerSecond), o[p.name].p50Ms, o[p.name].p99Ms]),
+    ['endpoint', 'req/s', 'p50 ms', 'p99 ms', 'service CPU µs/request'],
+    PROBES.map((p) => [p.path, Math.round(o[p.name].requestsPerSecond), o[p.name].p50Ms, o[p.name].p99Ms, Math.round(o[p.name].cpuMicrosPerRequest)]),
   );
   return `${latency}\n\n${markdownTable(['measure', 'value', 'target'], httpOverheadRows(o))}`;
 }

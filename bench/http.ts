@@ -17,12 +17,22 @@ export interface BenchServer {
   rssMb(): number;
   /** Highest resident memory so far (VmHWM), in MB. */
   peakRssMb(): number;
+  /** CPU time the process has used so far (user + system), in seconds. */
+  cpuSeconds(): number;
   stop(): Promise<void>;
 }
 
 function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Number(match[1]) / 1024 : Number.NaN;
+}
+
+/** utime + stime of /proc/PID/stat, in clock ticks of 1/100 s (USER_HZ, 100 on Linux). */
+function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces: count the fields after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 export async function startBenchServer(databasePath: string, upstreamUrl: string, apiKeys: string, synchronous = ''): Promise<BenchServer> {
@@ -40,6 +50,7 @@ export async function startBenchServer(databasePath: string, upstreamUrl: string
     origin: `http://127.0.0.1:${port}`,
     rssMb: () => statusMb(pid, 'VmRSS'),
     peakRssMb: () => statusMb(pid, 'VmHWM'),
+    cpuSeconds: () => cpuSecondsOf(pid),
     stop: async () => {
       child.kill('SIGTERM');
       if (child.exitCode === null) await once(child, 'exit');

@@ -42,7 +42,10 @@ bare.get('/ceiling', (c) => c.body(listBytes, 200, { 'content-type': 'applicatio
 const BARE_PATHS = new Set(['/trivial', '/ceiling']);
 
 const server = serve({
-  fetch: (request: Request) => (BARE_PATHS.has(new URL(request.url).pathname) ? bare.fetch(request) : app.fetch(request)),
+  // The adapter's second argument (the Node request and response) goes on to both apps, as `serve({ fetch: app.fetch })` in
+  // src/server.ts hands it on: the app reads request bodies and sets its headers through it.
+  fetch: (request: Request, env: unknown) =>
+    BARE_PATHS.has(new URL(request.url).pathname) ? bare.fetch(request, env) : app.fetch(request, env),
   port: 0,
   hostname: '127.0.0.1',
 }) as Server;

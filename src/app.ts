@@ -1,9 +1,9 @@
 import { Hono } from 'hono';
-import { cors } from 'hono/cors';
 import type { Logger } from 'pino';
 import type { AppEnv } from './app-env.ts';
 import { type Authenticate, createAuthenticator, loadProjectHashSecret } from './auth.ts';
 import type { Config } from './config.ts';
+import { apiCors, withoutProviderCors } from './cors.ts';
 import { ApiError } from './errors.ts';
 import { createMetrics, instrumentStore, instrumentUpstream, type Metrics } from './metrics.ts';
 import { createOperationalRoutes, observeRequests } from './observability.ts';
@@ -13,6 +13,7 @@ import { createPassthroughHandler } from './routes/passthrough.ts';
 import { createStoredCompletionRoutes } from './routes/stored-completions.ts';
 import { createUiRoutes } from './routes/ui.ts';
 import { createUsageRoutes } from './routes/usage.ts';
+import { setResponseHeader } from './response-headers.ts';
 import type { Store } from './store/index.ts';
 import type { Upstream } from './upstream.ts';
 import { newRequestId } from './wire.ts';
@@ -34,7 +35,7 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
   const app = new Hono<AppEnv>();
   const metrics = deps.metrics ?? createMetrics();
   const store = instrumentStore(deps.store, metrics);
-  const upstream = instrumentUpstream(deps.upstream, metrics);
+  const upstream = withoutProviderCors(instrumentUpstream(deps.upstream, metrics));
   // The secret is read from the database once, at the first /v1 request; a failed read is tried again next time.
   let authenticator: Promise<Authenticate> | undefined;
   const authenticate = async (authorization: string | undefined) => {
@@ -52,16 +53,14 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
   app.use('*', async (c, next) => {
     const requestId = newRequestId();
     c.set('requestId', requestId);
-    c.header('x-request-id', requestId);
+    setResponseHeader(c, 'x-request-id', requestId);
     await next();
   });
   app.use('*', observeRequests({ metrics, logger }));
   app.route('/', createOperationalRoutes({ store, metrics, healthCheckIntervalMs: config.healthCheckIntervalMs }));
 
-  // Browser apps (the SDKs' dangerouslyAllowBrowser) reach OpenAI across origins; its API answers CORS
-  // preflights, which carry no key, so they are answered before authentication. A key is still required
-  // for every real request, so allowing any origin grants nothing.
-  app.use('/v1/*', cors({ origin: '*', exposeHeaders: ['x-request-id'], maxAge: 600 }));
+  // CORS preflights carry no key: they are answered before authentication.
+  app.use('/v1/*', apiCors());
 
   // Authentication comes before anything else on /v1: no upstream call, no database work without a key.
   app.use('/v1/*', async (c, next) => {
@@ -88,13 +87,12 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
   });
 
   app.onError((err, c) => {
-    c.header('x-request-id', c.var.requestId);
     if (err instanceof ApiError) {
       // The official clients wait this long and retry a 503 by themselves.
       if (err.status === 503) c.header('retry-after', '1');
       return c.json(err.toBody(), err.status as 400);
     }
-    logger.error({ err, requestId: c.var.requestId, path: c.req.path }, 'unexpected error');
+    logger.error({ err, requestId: c.get('requestId'), path: c.req.path }, 'unexpected error');
     const error = new ApiError(500, 'The server had an error while processing your request. Sorry about that!', 'server_error');
     return c.json(error.toBody(), 500);
   });

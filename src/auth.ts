@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { ApiError } from './errors.ts';
 import type { Store } from './store/index.ts';
 
@@ -36,8 +36,9 @@ export function loadProjectHashSecret(store: Pick<Store, 'getOrCreateSetting'>):
   return store.getOrCreateSetting('project_hash_secret', () => crypto.randomUUID() + crypto.randomUUID());
 }
 
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
+/** A key's SHA-256 digest, the only form in which keys are looked up or cached. */
+function digest(key: string): string {
+  return createHash('sha256').update(key).digest('base64');
 }
 
 /** The bearer key of an Authorization header, or undefined when there is none or it is not Bearer. */
@@ -46,35 +47,46 @@ function bearerKey(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+/** Pass-through keys whose project is remembered; past this, the oldest is forgotten (its next request hashes it again). */
+const PROJECT_CACHE_SIZE = 10_000;
+
 /**
  * Returns the function that maps an Authorization header to a tenant, or throws
- * OpenAI's 401. Configured keys are compared through their SHA-256 digests with
- * timingSafeEqual, every key each time, so the time taken says nothing of how
- * close a guess came.
+ * OpenAI's 401.
+ *
+ * Keys are looked up by their SHA-256 digest, never compared as they are: a
+ * guess one character away from a key has a digest unrelated to the key's, so
+ * the time a lookup takes says nothing of how close a guess came. In
+ * pass-through mode the project (an HMAC of the key) is remembered by digest
+ * for the last PROJECT_CACHE_SIZE keys seen, so a client's requests after its
+ * first cost a digest, not an HMAC.
  */
 export type Authenticate = (authorization: string | undefined) => Tenant;
 
 export function createAuthenticator(options: AuthOptions): Authenticate {
   const upstreamFromConfig = options.upstreamApiKey === undefined ? undefined : `Bearer ${options.upstreamApiKey}`;
-  const configured = options.apiKeys
-    ? [...options.apiKeys].map(([key, project]) => ({ digest: digest(key), project }))
-    : undefined;
+  const configured = options.apiKeys ? new Map([...options.apiKeys].map(([key, project]) => [digest(key), project])) : undefined;
+  const passThroughProjects = new Map<string, string>();
+
+  /** Pass-through: the project is a keyed hash of the key, never the key itself. */
+  const passThroughProject = (key: string, keyDigest: string): string => {
+    let project = passThroughProjects.get(keyDigest);
+    if (project === undefined) {
+      project = createHmac('sha256', options.projectHashSecret).update(key).digest('base64url');
+      if (passThroughProjects.size >= PROJECT_CACHE_SIZE) passThroughProjects.delete(passThroughProjects.keys().next().value!);
+      passThroughProjects.set(keyDigest, project);
+    }
+    return project;
+  };
 
   return (authorization) => {
     const key = bearerKey(authorization);
     if (key === undefined) throw new ApiError(401, NO_KEY_MESSAGE, 'invalid_request_error');
+    const keyDigest = digest(key);
 
-    if (!configured) {
-      // Pass-through: the project is a keyed hash of the key, never the key itself.
-      const project = createHmac('sha256', options.projectHashSecret).update(key).digest('base64url');
-      return { project, upstreamAuthorization: upstreamFromConfig ?? `Bearer ${key}` };
-    }
+    if (!configured) return { project: passThroughProject(key, keyDigest), upstreamAuthorization: upstreamFromConfig ?? `Bearer ${key}` };
 
-    const presented = digest(key);
-    let project: string | undefined;
-    for (const entry of configured) {
-      if (timingSafeEqual(entry.digest, presented)) project = entry.project;
-    }
+    const project = configured.get(keyDigest);
     if (project === undefined) {
       throw new ApiError(
         401,

@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import { Hono } from 'hono';
 import { matchedRoutes } from 'hono/route';
@@ -6,6 +5,7 @@ import type { Logger } from 'pino';
 import type { AppEnv } from './app-env.ts';
 import { createHealthCheck } from './health.ts';
 import type { Metrics } from './metrics.ts';
+import { nodeResponse } from './response-headers.ts';
 import type { Store } from './store/index.ts';
 
 /** Operational routes: polled every few seconds, so their log lines go to debug, not info. */
@@ -38,36 +38,35 @@ export function observeRequests({ metrics, logger }: { metrics: Metrics; logger:
     await next();
     const record = (aborted: boolean) => {
       const route = routeLabel(c);
+      const method = c.req.method;
       const status = c.res.status;
       const seconds = (performance.now() - started) / 1000;
-      const labels = { method: c.req.method, route, status: String(status) };
+      const labels = { method, route, status: String(status) };
       metrics.httpRequests.inc(labels);
       metrics.httpRequestDuration.observe(labels, seconds);
+      const level = QUIET_ROUTES.has(route) ? 'debug' : 'info';
+      // The line is built only when it is written: at LOG_LEVEL=warn and above, a request costs no log work.
+      if (!logger.isLevelEnabled(level)) return;
       const line = {
-        requestId: c.var.requestId,
-        method: c.req.method,
+        requestId: c.get('requestId'),
+        method,
         route,
         status,
         durationMs: Math.round(seconds * 100_000) / 100,
         ...(aborted ? { aborted } : {}),
       };
-      if (QUIET_ROUTES.has(route)) logger.debug(line, 'request');
-      else logger.info(line, 'request');
+      logger[level](line, 'request');
     };
-    const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
-    if (outgoing?.destroyed && !outgoing.writableFinished) {
-      // The connection was cut (client gone, or a forced stop) before the handler even returned.
-      record(true);
-    } else if (outgoing && !outgoing.writableFinished) {
-      // 'finish' when the last byte is handed to the socket; 'close' alone when the client went away first.
-      let recorded = false;
-      outgoing.once('finish', () => {
-        recorded = true;
-        record(false);
-      });
-      outgoing.once('close', () => {
-        if (!recorded) record(true);
-      });
+    const outgoing = nodeResponse(c);
+    if (outgoing && !outgoing.writableFinished) {
+      if (outgoing.destroyed) {
+        // The connection was cut (client gone, or a forced stop) before the handler even returned.
+        record(true);
+      } else {
+        // 'close' comes once the last byte is handed to the socket ('finish' first), or when the client
+        // went away first: one listener tells both apart.
+        outgoing.once('close', () => record(!outgoing.writableFinished));
+      }
     } else {
       record(false);
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { FakeUpstream } from './helpers/fake-upstream.ts';
+import { fakeCompletion, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
 import { type Service, useServiceEachTest } from './helpers/service.ts';
 
@@ -184,5 +184,35 @@ describe('cross-origin requests', () => {
     const withKey = await service.request('/v1/chat/completions', { headers: { origin: 'https://app.example.com' } });
     expect(withKey.status).toBe(200);
     expect(withKey.headers.get('access-control-expose-headers')).toBe('x-request-id');
+  });
+
+  it("answers with its own CORS headers, not the provider's, on the answers it forwards", async () => {
+    upstream.handler = (request, res) => {
+      const body = request.path === '/v1/models' ? { object: 'list', data: [] } : fakeCompletion(request.json!, 'chatcmpl-cors', 1_767_225_600);
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'access-control-allow-origin': 'https://platform.example.com',
+        'access-control-expose-headers': 'openai-processing-ms',
+        'access-control-allow-credentials': 'true',
+      });
+      res.end(JSON.stringify(body));
+    };
+    const origin = { origin: 'https://app.example.com' };
+    const forwarded = [
+      await service.request('/v1/models', { headers: origin }),
+      await service.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { ...origin, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }),
+      }),
+    ];
+    for (const res of forwarded) {
+      expect(res.status, await res.text()).toBe(200);
+      expect(res.headers.get('access-control-allow-origin')).toBe('*');
+      expect(res.headers.get('access-control-expose-headers')).toBe('x-request-id');
+      // What this service does not set itself still comes through, as before.
+      expect(res.headers.get('access-control-allow-credentials')).toBe('true');
+      expect(res.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{32}$/);
+    }
   });
 });

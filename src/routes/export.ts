@@ -17,7 +17,7 @@ export function createExportRoutes(store: Store, metrics: Metrics) {
 
   routes.get('/export', (c) => {
     const params = parseExportParams(queryParams(c));
-    const lines = exportLines(store, { project: c.var.tenant.project, ...params }, newTally());
+    const lines = exportLines(store, { project: c.get('tenant').project, ...params }, newTally());
     const encoder = new TextEncoder();
     let open = true;
     const finish = () => {

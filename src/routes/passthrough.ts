@@ -59,7 +59,7 @@ export function createPassthroughHandler({ upstream, bodyLimitBytes }: Passthrou
       response = await upstream.send(url.pathname.slice('/v1'.length) + url.search, {
         method: c.req.method,
         headers: c.req.raw.headers,
-        authorization: c.var.tenant.upstreamAuthorization,
+        authorization: c.get('tenant').upstreamAuthorization,
         body,
         signal: c.req.raw.signal,
         streamed: true,

@@ -11,13 +11,13 @@ export function createStoredCompletionRoutes(store: Store, bodyLimitBytes: numbe
   const routes = new Hono<AppEnv>();
 
   routes.get('/', async (c) => {
-    const page = await store.listCompletions(c.var.tenant.project, parseListParams(queryParams(c)));
+    const page = await store.listCompletions(c.get('tenant').project, parseListParams(queryParams(c)));
     return jsonText(c, serializeCompletionList(page));
   });
 
   routes.get('/:id', async (c) => {
     const id = c.req.param('id');
-    const row = await store.getCompletion(c.var.tenant.project, id);
+    const row = await store.getCompletion(c.get('tenant').project, id);
     if (!row) throw ApiError.notFoundCompletion(id);
     return jsonText(c, serializeCompletion(row));
   });
@@ -28,20 +28,20 @@ export function createStoredCompletionRoutes(store: Store, bodyLimitBytes: numbe
     if (!('metadata' in body)) {
       throw ApiError.badRequest("Missing required parameter: 'metadata'.", 'metadata', 'missing_required_parameter');
     }
-    const row = await store.updateMetadata(c.var.tenant.project, id, parseMetadata(body.metadata));
+    const row = await store.updateMetadata(c.get('tenant').project, id, parseMetadata(body.metadata));
     if (!row) throw ApiError.notFoundCompletion(id);
     return jsonText(c, serializeCompletion(row));
   });
 
   routes.delete('/:id', async (c) => {
     const id = c.req.param('id');
-    if (!(await store.deleteCompletion(c.var.tenant.project, id))) throw ApiError.notFoundCompletion(id);
+    if (!(await store.deleteCompletion(c.get('tenant').project, id))) throw ApiError.notFoundCompletion(id);
     return jsonText(c, serializeDeleted(id));
   });
 
   routes.get('/:id/messages', async (c) => {
     const id = c.req.param('id');
-    const page = await store.listMessages(c.var.tenant.project, id, parsePageParams(queryParams(c)));
+    const page = await store.listMessages(c.get('tenant').project, id, parsePageParams(queryParams(c)));
     if (!page) throw ApiError.notFoundCompletion(id);
     return jsonText(c, serializeMessageList(id, page));
   });

@@ -9,7 +9,7 @@ import { serializeUsage } from '../wire.ts';
 export function createUsageRoutes(store: Store) {
   const routes = new Hono<AppEnv>();
   routes.get('/', async (c) => {
-    const summary = await store.summarizeUsage(c.var.tenant.project, parseListFilters(queryParams(c)));
+    const summary = await store.summarizeUsage(c.get('tenant').project, parseListFilters(queryParams(c)));
     return jsonText(c, serializeUsage(summary));
   });
   return routes;
