@@ -48,11 +48,12 @@ export type HttpOverhead = Record<Probe['name'], ProbeResult>;
 export async function measureHttpOverhead(
   server: Pick<BenchServer, 'origin' | 'cpuSeconds'>,
   authorization: string,
-  options: { rounds: number; durationSeconds: number; connections?: number },
-): Promise<HttpOverhead> {
+  options: { rounds: number; durationSeconds: number; connections?: number; only?: Probe['name'][] },
+): Promise<Partial<HttpOverhead>> {
   const best: Partial<HttpOverhead> = {};
+  const probes = PROBES.filter((p) => !options.only || options.only.includes(p.name));
   for (let r = 0; r < options.rounds; r++) {
-    for (const probe of PROBES) {
+    for (const probe of probes) {
       const cpuBefore = server.cpuSeconds();
       const load = await runLoad({
         url: `${server.origin}${probe.path}`,
@@ -73,7 +74,7 @@ export async function measureHttpOverhead(
       }
     }
   }
-  return best as HttpOverhead;
+  return best;
 }
 
 /** The targets of issue 13, as ratios of two throughputs taken in the same run. */
@@ -93,10 +94,14 @@ export function httpOverheadRows(o: HttpOverhead): [string, string, string][] {
   ];
 }
 
-export function formatHttpOverhead(o: HttpOverhead): string {
+export function formatHttpOverhead(o: Partial<HttpOverhead>): string {
   const latency = markdownTable(
     ['endpoint', 'req/s', 'p50 ms', 'p99 ms', 'service CPU µs/request'],
-    PROBES.map((p) => [p.path, Math.round(o[p.name].requestsPerSecond), o[p.name].p50Ms, o[p.name].p99Ms, Math.round(o[p.name].cpuMicrosPerRequest)]),
+    PROBES.filter((p) => o[p.name]).map((p) => {
+      const r = o[p.name]!;
+      return [p.path, Math.round(r.requestsPerSecond), r.p50Ms, r.p99Ms, Math.round(r.cpuMicrosPerRequest)];
+    }),
   );
-  return `${latency}\n\n${markdownTable(['measure', 'value', 'target'], httpOverheadRows(o))}`;
+  const complete = PROBES.every((p) => o[p.name]);
+  return complete ? `${latency}\n\n${markdownTable(['measure', 'value', 'target'], httpOverheadRows(o as HttpOverhead))}` : latency;
 }

@@ -22,7 +22,12 @@ export class ApiError extends Error {
     readonly param: string | null = null,
     readonly code: string | null = null,
   ) {
+    // A client's mistake (4xx) is answered, never debugged: capturing its stack was the costliest step of a
+    // 404 or a 401 (await chains make V8 walk the async frames too). A server error keeps its stack for the log.
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (status < 500) Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = 'ApiError';
   }
 
