@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Store } from '../src/store/index.ts';
 import { type BenchDatabase, type DiskFigures, openBenchDatabase } from './database.ts';
-import { createGenerator, LIST_PATH, PROJECTS, seedCompletions } from './data.ts';
+import { createGenerator, PROJECTS, seedCompletions } from './data.ts';
 import { runLoad, sequentialLatency, startBenchServer, startInstantUpstream } from './http.ts';
+import { cpuPerRequestLine, httpOverheadRows, measureHttpOverhead, PROBES, type Probe } from './http-overhead.ts';
 import { measureListLatency, SEARCH_FILTERS, type ShapeResult, VARIANTS } from './list-latency.ts';
 import { measureUsageLatency, type UsageShapeResult } from './usage-latency.ts';
 import { markdownTable, round } from './stats.ts';
@@ -98,23 +99,8 @@ async function measure(info: ReturnType<typeof machine>, database: BenchDatabase
   const server = await startBenchServer(database.url, upstream.url, `${API_KEY}:${PROJECTS[0]}`);
   const auth = { authorization: `Bearer ${API_KEY}` };
   try {
-    log('measuring HTTP list throughput');
-    let trivialBest = 0;
-    let listBest = 0;
-    let listRun: Awaited<ReturnType<typeof runLoad>> | undefined;
-    for (let r = 0; r < rounds; r++) {
-      // Alternated, best of each: other work on a shared machine only ever slows a round down.
-      const trivial = await runLoad({ url: `${server.origin}/trivial`, connections: 16, durationSeconds: loadSeconds });
-      const list = await runLoad({
-        url: `${server.origin}${LIST_PATH}`,
-        connections: 16,
-        durationSeconds: loadSeconds,
-        headers: auth,
-      });
-      if (list.non2xx + list.errors > 0 || trivial.non2xx + trivial.errors > 0) throw new Error('HTTP list: failed requests');
-      trivialBest = Math.max(trivialBest, trivial.requestsPerSecond);
-      if (list.requestsPerSecond > listBest) [listBest, listRun] = [list.requestsPerSecond, list];
-    }
+    log('measuring HTTP throughput: bare Hono, the list, /healthz and an authenticated /v1 request');
+    const http = await measureHttpOverhead(server, auth.authorization, { rounds, durationSeconds: loadSeconds });
     const rssListMb = server.rssMb();
 
     log('measuring create-with-store');
@@ -152,14 +138,12 @@ async function measure(info: ReturnType<typeof machine>, database: BenchDatabase
       listLatency: small.map((s, i) => listRow(s, full[i]!)),
       searchLatency: smallSearch.map((s, i) => listRow(s, fullSearch[i]!)),
       usageLatency: usage.map((u) => ({ ...u, p50Ms: round(u.p50Ms), p99Ms: round(u.p99Ms) })),
-      httpList: {
-        connections: 16,
-        listRequestsPerSecond: Math.round(listBest),
-        trivialRequestsPerSecond: Math.round(trivialBest),
-        ratio: round(listBest / trivialBest, 2),
-        listP50Ms: listRun?.p50Ms,
-        listP99Ms: listRun?.p99Ms,
-      },
+      http: Object.fromEntries(
+        PROBES.map((p) => {
+          const r = http[p.name]!;
+          return [p.name, { path: p.path, requestsPerSecond: Math.round(r.requestsPerSecond), p50Ms: r.p50Ms, p99Ms: r.p99Ms, cpuMicrosPerRequest: Math.round(r.cpuMicrosPerRequest) }];
+        }),
+      ) as BenchResults['http'],
       create: {
         connections: 32,
         storedPerSecond: Math.round(createBest),
@@ -233,14 +217,8 @@ interface BenchResults {
   listLatency: ReturnType<typeof listRow>[];
   searchLatency: ReturnType<typeof listRow>[];
   usageLatency: UsageShapeResult[];
-  httpList: {
-    connections: number;
-    listRequestsPerSecond: number;
-    trivialRequestsPerSecond: number;
-    ratio: number;
-    listP50Ms: number | undefined;
-    listP99Ms: number | undefined;
-  };
+  /** 16 connections each, best of the rounds; the service's CPU time per request is the lowest of them. */
+  http: Record<Probe['name'], { path: string; requestsPerSecond: number; p50Ms: number; p99Ms: number; cpuMicrosPerRequest: number }>;
   create: {
     connections: number;
     storedPerSecond: number;
@@ -302,11 +280,7 @@ function report(results: BenchResults) {
         [`search page p99 @${k(r.rows)}, worst shape`, worstSearchP99, '< 50 ms'],
         [`usage p99 @${k(r.rows)}, unfiltered or by model (rollup), worst shape`, worstRollupP99, '< 20 ms'],
         [`list p50 @${k(r.rows)} / @${k(r.smallRows)}, worst shape with full pages at both`, `${worstRatio.toFixed(2)}x`, '<= 1.5x'],
-        [
-          'HTTP list (20 items) / trivial Hono JSON, 16 connections',
-          `${r.httpList.listRequestsPerSecond} / ${r.httpList.trivialRequestsPerSecond} req/s = ${r.httpList.ratio}`,
-          '>= 0.30',
-        ],
+        ...httpOverheadRows(r.http),
         ['create-with-store, 32 connections', `${r.create.storedPerSecond}/s (upstream alone ${r.create.directPerSecond}/s)`, '>= 2000/s'],
         ...(r.createBySynchronous
           ? [
@@ -327,7 +301,8 @@ function report(results: BenchResults) {
       ],
     ),
   );
-  lines.push('', `Disk by table and index, bytes per completion: ${JSON.stringify(r.disk.bytesPerCompletionByTable)}`);
+  lines.push('', cpuPerRequestLine(r.http));
+  lines.push(`Disk by table and index, bytes per completion: ${JSON.stringify(r.disk.bytesPerCompletionByTable)}`);
   lines.push(`Machine: ${r.machine.nproc} cores, ${r.machine.cpuModel}, ${r.machine.memoryGb} GB, Node ${r.machine.node}; load average ${r.machine.loadAverageAtStart.join(' ')} at start, ${r.machine.loadAverageAtEnd.join(' ')} at end`);
   lines.push(`Command: ${r.command}`);
   const text = lines.join('\n');
