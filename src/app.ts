@@ -13,10 +13,8 @@ import { createPassthroughHandler } from './routes/passthrough.ts';
 import { createStoredCompletionRoutes } from './routes/stored-completions.ts';
 import { createUiRoutes } from './routes/ui.ts';
 import { createUsageRoutes } from './routes/usage.ts';
-import { setResponseHeader } from './response-headers.ts';
 import type { Store } from './store/index.ts';
 import type { Upstream } from './upstream.ts';
-import { newRequestId } from './wire.ts';
 
 export interface AppDeps {
   store: Store;
@@ -37,25 +35,19 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
   const store = instrumentStore(deps.store, metrics);
   const upstream = withoutProviderCors(instrumentUpstream(deps.upstream, metrics));
   // The secret is read from the database once, at the first /v1 request; a failed read is tried again next time.
-  let authenticator: Promise<Authenticate> | undefined;
-  const authenticate = async (authorization: string | undefined) => {
-    authenticator ??= loadProjectHashSecret(store)
+  // Once read, every request authenticates synchronously.
+  let authenticate: Authenticate | undefined;
+  let loading: Promise<Authenticate> | undefined;
+  const loadAuthenticator = () =>
+    (loading ??= loadProjectHashSecret(store)
       .then((projectHashSecret) =>
         createAuthenticator({ apiKeys: config.apiKeys, upstreamApiKey: config.upstreamApiKey, projectHashSecret }),
       )
       .catch((err: unknown) => {
-        authenticator = undefined;
+        loading = undefined;
         throw err;
-      });
-    return (await authenticator)(authorization);
-  };
+      }));
 
-  app.use('*', async (c, next) => {
-    const requestId = newRequestId();
-    c.set('requestId', requestId);
-    setResponseHeader(c, 'x-request-id', requestId);
-    await next();
-  });
   app.use('*', observeRequests({ metrics, logger }));
   app.route('/', createOperationalRoutes({ store, metrics, healthCheckIntervalMs: config.healthCheckIntervalMs }));
 
@@ -64,7 +56,8 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
 
   // Authentication comes before anything else on /v1: no upstream call, no database work without a key.
   app.use('/v1/*', async (c, next) => {
-    c.set('tenant', await authenticate(c.req.header('authorization')));
+    authenticate ??= await loadAuthenticator();
+    c.set('tenant', authenticate(c.req.header('authorization')));
     await next();
   });
 

@@ -5,8 +5,9 @@ import type { Logger } from 'pino';
 import type { AppEnv } from './app-env.ts';
 import { createHealthCheck } from './health.ts';
 import type { Metrics } from './metrics.ts';
-import { nodeResponse } from './response-headers.ts';
+import { nodeResponse, setResponseHeader } from './response-headers.ts';
 import type { Store } from './store/index.ts';
+import { newRequestId } from './wire.ts';
 
 /** Operational routes: polled every few seconds, so their log lines go to debug, not info. */
 const QUIET_ROUTES = new Set(['/healthz', '/livez', '/metrics']);
@@ -25,52 +26,64 @@ export function routeLabel(c: Context): string {
   return path === '' || path === '*' || path === '/*' ? 'unmatched' : path;
 }
 
+interface Observers {
+  metrics: Metrics;
+  logger: Logger;
+}
+
 /**
- * One JSON log line and one metrics sample per request: request id, method,
- * route pattern, status, duration. Never headers, query strings or bodies, so
- * keys and message contents cannot reach the log.
+ * Each request's id (`x-request-id` on its response, `request_id` on a
+ * completion it stores), then one JSON log line and one metrics sample per
+ * request: request id, method, route pattern, status, duration. Never headers,
+ * query strings or bodies, so keys and message contents cannot reach the log.
  * Under Node the request is recorded when its response has been written to the
- * end (a stream included), not when the handler returns.
+ * end (a stream included), not when the handler returns. One middleware, not
+ * two: every request passes through it, and each level of middleware costs.
  */
-export function observeRequests({ metrics, logger }: { metrics: Metrics; logger: Logger }): MiddlewareHandler<AppEnv> {
+export function observeRequests(observers: Observers): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = performance.now();
+    const requestId = newRequestId();
+    c.set('requestId', requestId);
+    setResponseHeader(c, 'x-request-id', requestId);
     await next();
-    const record = (aborted: boolean) => {
-      const route = routeLabel(c);
-      const method = c.req.method;
-      const status = c.res.status;
-      const seconds = (performance.now() - started) / 1000;
-      const labels = { method, route, status: String(status) };
-      metrics.httpRequests.inc(labels);
-      metrics.httpRequestDuration.observe(labels, seconds);
-      const level = QUIET_ROUTES.has(route) ? 'debug' : 'info';
-      // The line is built only when it is written: at LOG_LEVEL=warn and above, a request costs no log work.
-      if (!logger.isLevelEnabled(level)) return;
-      const line = {
-        requestId: c.get('requestId'),
-        method,
-        route,
-        status,
-        durationMs: Math.round(seconds * 100_000) / 100,
-        ...(aborted ? { aborted } : {}),
-      };
-      logger[level](line, 'request');
-    };
     const outgoing = nodeResponse(c);
     if (outgoing && !outgoing.writableFinished) {
       if (outgoing.destroyed) {
         // The connection was cut (client gone, or a forced stop) before the handler even returned.
-        record(true);
+        record(observers, c, requestId, started, true);
       } else {
         // 'close' comes once the last byte is handed to the socket ('finish' first), or when the client
         // went away first: one listener tells both apart.
-        outgoing.once('close', () => record(!outgoing.writableFinished));
+        outgoing.once('close', () => record(observers, c, requestId, started, !outgoing.writableFinished));
       }
     } else {
-      record(false);
+      record(observers, c, requestId, started, false);
     }
   };
+}
+
+/** A module function, not a closure made per request: this runs for every request. */
+function record({ metrics, logger }: Observers, c: Context, requestId: string, started: number, aborted: boolean): void {
+  const route = routeLabel(c);
+  const method = c.req.method;
+  const status = c.res.status;
+  const seconds = (performance.now() - started) / 1000;
+  const labels = { method, route, status: String(status) };
+  metrics.httpRequests.inc(labels);
+  metrics.httpRequestDuration.observe(labels, seconds);
+  const level = QUIET_ROUTES.has(route) ? 'debug' : 'info';
+  // The line is built only when it is written: at LOG_LEVEL=warn and above, a request costs no log work.
+  if (!logger.isLevelEnabled(level)) return;
+  const line = {
+    requestId,
+    method,
+    route,
+    status,
+    durationMs: Math.round(seconds * 100_000) / 100,
+    ...(aborted ? { aborted } : {}),
+  };
+  logger[level](line, 'request');
 }
 
 /**
