@@ -90,7 +90,7 @@ const SHAPES: {
     name: 'model',
     filter: { model: 'gpt-4o' },
     walkedSteps: (order, cursor, createdRange) => [
-      `SEARCH w USING COVERING INDEX completion_models_filter_idx (project_id=? AND model=?${range(order, cursor, 'completion_id', createdRange)})`,
+      `SEARCH w USING PRIMARY KEY (project_id=? AND model=?${range(order, cursor, 'completion_id', createdRange)})`,
       'SEARCH c USING INDEX completions_project_id_idx (project_id=? AND id=?)',
     ],
   },
@@ -98,7 +98,7 @@ const SHAPES: {
     name: 'one metadata pair',
     filter: { metadata: [['user', 'u7']] },
     walkedSteps: (order, cursor, createdRange) => [
-      `SEARCH w USING COVERING INDEX metadata_filter_idx (project_id=? AND key=? AND value=?${range(order, cursor, 'completion_id', createdRange)})`,
+      `SEARCH w USING PRIMARY KEY (project_id=? AND key=? AND value=?${range(order, cursor, 'completion_id', createdRange)})`,
       'SEARCH c USING INDEX completions_project_id_idx (project_id=? AND id=?)',
     ],
   },
@@ -106,8 +106,8 @@ const SHAPES: {
     name: 'two metadata pairs',
     filter: { metadata: [['env', 'prod'], ['user', 'u8']] },
     walkedSteps: (order, cursor, createdRange) => [
-      `SEARCH w USING COVERING INDEX metadata_filter_idx (project_id=? AND key=? AND value=?${range(order, cursor, 'completion_id', createdRange)})`,
-      'SEARCH x EXISTS USING COVERING INDEX metadata_filter_idx (project_id=? AND key=? AND value=? AND created=? AND completion_id=?)',
+      `SEARCH w USING PRIMARY KEY (project_id=? AND key=? AND value=?${range(order, cursor, 'completion_id', createdRange)})`,
+      'SEARCH x EXISTS USING PRIMARY KEY (project_id=? AND key=? AND value=? AND created=? AND completion_id=?)',
       'SEARCH c USING INDEX completions_project_id_idx (project_id=? AND id=?)',
     ],
   },
@@ -115,8 +115,8 @@ const SHAPES: {
     name: 'model and a metadata pair',
     filter: { model: 'gpt-4o', metadata: [['user', 'u8']] },
     walkedSteps: (order, cursor, createdRange) => [
-      `SEARCH w USING COVERING INDEX metadata_filter_idx (project_id=? AND key=? AND value=?${range(order, cursor, 'completion_id', createdRange)})`,
-      'SEARCH x EXISTS USING COVERING INDEX completion_models_filter_idx (project_id=? AND model=? AND created=? AND completion_id=?)',
+      `SEARCH w USING PRIMARY KEY (project_id=? AND key=? AND value=?${range(order, cursor, 'completion_id', createdRange)})`,
+      'SEARCH x EXISTS USING PRIMARY KEY (project_id=? AND model=? AND created=? AND completion_id=?)',
       'SEARCH c USING INDEX completions_project_id_idx (project_id=? AND id=?)',
     ],
   },
@@ -180,7 +180,7 @@ describe('list query plans', () => {
         'SCAN s VIRTUAL TABLE INDEX 0:M2',
         'SEARCH c USING INTEGER PRIMARY KEY (rowid=?)',
         ...(metadata.length
-          ? ['SEARCH x EXISTS USING COVERING INDEX metadata_filter_idx (project_id=? AND key=? AND value=? AND created=? AND completion_id=?)']
+          ? ['SEARCH x EXISTS USING PRIMARY KEY (project_id=? AND key=? AND value=? AND created=? AND completion_id=?)']
           : []),
         // The matches' keys alone: fewer than the threshold, counted before choosing.
         'USE TEMP B-TREE FOR ORDER BY',
@@ -199,7 +199,7 @@ describe('list query plans', () => {
     const plan = await cut.explainList(PROJECT, page);
     expect(plan.walked).toEqual({ table: 'metadata', args: ['user', 'u7'] });
     expect(plan.steps).toEqual([
-      'SEARCH w USING COVERING INDEX metadata_filter_idx (project_id=? AND key=? AND value=? AND (created,completion_id)<(?,?))',
+      'SEARCH w USING PRIMARY KEY (project_id=? AND key=? AND value=? AND (created,completion_id)<(?,?))',
       'SEARCH c USING INDEX completions_project_id_idx (project_id=? AND id=?)',
       SEARCH_PROBE,
       ...CHOICES_STEPS,

@@ -95,11 +95,15 @@ export const inputMessages = sqliteTable(
 );
 
 /**
- * Metadata pairs, for filtering. The index is ordered by (project, key, value,
+ * Metadata pairs, for filtering. The key is ordered by (project, key, value,
  * created, completion id) so a `metadata[k]=v` page walks it in list order and
  * touches about one page of entries, however rare the pair.
  * Rows are deleted explicitly with their completion (a foreign-key cascade
  * would need a second index on (project, completion id)).
+ *
+ * WITHOUT ROWID (migration 0006, which drizzle cannot express): every column is
+ * in the key, so the table is its key's b-tree. As a rowid table with an index
+ * on all its columns it stored each pair twice (~130 bytes a completion).
  */
 export const metadata = sqliteTable(
   'metadata',
@@ -110,12 +114,13 @@ export const metadata = sqliteTable(
     created: integer().notNull(),
     completionId: text().notNull(),
   },
-  (t) => [index('metadata_filter_idx').on(t.projectId, t.key, t.value, t.created, t.completionId)],
+  (t) => [primaryKey({ columns: [t.projectId, t.key, t.value, t.created, t.completionId] })],
 );
 
 /**
  * The models a completion answers to in the `model` filter: the requested one
- * and, when different, the one the upstream named. Ordered like `metadata`.
+ * and, when different, the one the upstream named. Ordered, and stored
+ * WITHOUT ROWID, like `metadata`.
  */
 export const completionModels = sqliteTable(
   'completion_models',
@@ -125,7 +130,7 @@ export const completionModels = sqliteTable(
     created: integer().notNull(),
     completionId: text().notNull(),
   },
-  (t) => [index('completion_models_filter_idx').on(t.projectId, t.model, t.created, t.completionId)],
+  (t) => [primaryKey({ columns: [t.projectId, t.model, t.created, t.completionId] })],
 );
 
 /**

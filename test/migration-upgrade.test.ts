@@ -1,0 +1,148 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase, type SqliteDatabase } from '../src/db/client.ts';
+import { createSqliteStore, type Store } from '../src/store/index.ts';
+import type { ListParams, Metadata } from '../src/validation.ts';
+import { toCompletionRecord } from '../src/wire.ts';
+
+/**
+ * Migrations that move stored data (0006 rebuilds the filter tables WITHOUT ROWID and the
+ * full-text index with `text` first) must leave a database that answers exactly as before: every
+ * list, filter, search and usage figure. Checked on a file at the migration before them, filled
+ * through the store, then opened as the service opens it.
+ */
+
+const MIGRATIONS_FOLDER = new URL('../migrations', import.meta.url).pathname;
+/** The last migration before the ones that move data. */
+const BEFORE = '0005_search_and_usage_backfill';
+const PROJECT = 'project-a';
+
+let folder: string;
+let path: string;
+
+beforeEach(() => {
+  folder = mkdtempSync(join(tmpdir(), 'migration-upgrade-'));
+  path = join(folder, 'old.db');
+});
+
+afterEach(() => {
+  rmSync(folder, { recursive: true, force: true });
+});
+
+/** A database file migrated up to and including `last`, recorded as drizzle's migrator records it. */
+function openAtMigration(last: string): SqliteDatabase {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  const migrations = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER });
+  // readMigrationFiles gives no names: the journal lists them in the same order.
+  const { entries } = JSON.parse(readFileSync(`${MIGRATIONS_FOLDER}/meta/_journal.json`, 'utf8')) as { entries: { tag: string }[] };
+  db.exec('CREATE TABLE "__drizzle_migrations" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)');
+  for (const [n, migration] of migrations.entries()) {
+    for (const statement of migration.sql) if (statement.trim() !== '') db.exec(statement);
+    db.prepare('INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES (?, ?)').run(migration.hash, migration.folderMillis);
+    if (entries[n]!.tag === last) return db;
+  }
+  throw new Error(`no migration ${last}`);
+}
+
+function metadataOf(n: number): Metadata {
+  return { env: n % 2 === 0 ? 'prod' : 'staging', user: `u${n % 7}` };
+}
+
+/** Completions number `from` up to (not including) `to`. */
+function recordsOf(from: number, to: number) {
+  return Array.from({ length: to - from }, (_, i) => from + i).map((n) =>
+    toCompletionRecord({
+      request: { model: n % 3 === 0 ? 'o3-mini' : 'gpt-4o', messages: [{ role: 'user', content: `question ${n} word${n % 5} don't` }] },
+      response: {
+        id: `chatcmpl-${String(n).padStart(3, '0')}`,
+        created: 1_767_225_600 + n * 7_000,
+        model: n % 3 === 0 ? 'o3-mini' : 'gpt-4o-2024-08-06',
+        choices: [{ index: 0, message: { role: 'assistant', content: `answer ${n} reply${n % 4}` }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: n, completion_tokens: 2 * n, total_tokens: 3 * n },
+      },
+      id: `chatcmpl-${String(n).padStart(3, '0')}`,
+      requestId: `req_${n}`,
+      metadata: metadataOf(n),
+      now: 0,
+    }),
+  );
+}
+
+async function fill(store: Store): Promise<void> {
+  await store.saveCompletions(PROJECT, recordsOf(0, 60));
+  await store.deleteCompletion(PROJECT, 'chatcmpl-010');
+  await store.updateMetadata(PROJECT, 'chatcmpl-011', { env: 'test', user: 'u-new' });
+}
+
+/** Everything a client can read back, as serialized ids and figures. */
+async function answers(store: Store) {
+  const list = async (overrides: Partial<ListParams>) =>
+    (await store.listCompletions(PROJECT, { after: undefined, limit: 100, order: 'asc', model: undefined, metadata: [], ...overrides })).items;
+  const shapes: Record<string, Partial<ListParams>> = {
+    all: {},
+    desc: { order: 'desc' },
+    model: { model: 'o3-mini' },
+    requestedModel: { model: 'gpt-4o' },
+    respondedModel: { model: 'gpt-4o-2024-08-06' },
+    env: { metadata: [['env', 'prod']] },
+    pair: { metadata: [['env', 'staging'], ['user', 'u3']] },
+    updated: { metadata: [['user', 'u-new']] },
+    after: { after: 'chatcmpl-030', model: 'gpt-4o', order: 'desc' },
+    word: { search: 'word2' },
+    reply: { search: 'reply3', metadata: [['env', 'prod']] },
+    apostrophe: { search: "don't" },
+    phrase: { search: 'question 12' },
+    deleted: { search: 'question 10' },
+  };
+  const lists: Record<string, unknown> = {};
+  for (const [name, shape] of Object.entries(shapes)) lists[name] = await list(shape);
+  return {
+    lists,
+    usage: await store.summarizeUsage(PROJECT, { model: undefined, metadata: [] }),
+    modelUsage: await store.summarizeUsage(PROJECT, { model: 'o3-mini', metadata: [] }),
+    one: await store.getCompletion(PROJECT, 'chatcmpl-042'),
+    messages: await store.listMessages(PROJECT, 'chatcmpl-042', { after: undefined, limit: 10, order: 'asc' }),
+  };
+}
+
+describe(`upgrading a database from ${BEFORE}`, () => {
+  it('keeps every completion, filter, search and usage figure', async () => {
+    const old = openAtMigration(BEFORE);
+    const oldStore = createSqliteStore(old);
+    await fill(oldStore);
+    const before = await answers(oldStore);
+    expect((before.lists.pair as unknown[]).length).toBeGreaterThan(0);
+    expect((before.lists.word as unknown[]).length).toBe(12);
+    expect(before.lists.deleted).toEqual([]);
+    await oldStore.close();
+
+    const upgraded = openDatabase(path);
+    try {
+      const schema = upgraded.prepare("SELECT name, sql FROM sqlite_schema WHERE name IN ('metadata', 'completion_models', 'completion_search')").all() as {
+        name: string;
+        sql: string;
+      }[];
+      for (const { name, sql } of schema) {
+        if (name === 'completion_search') expect(sql).toMatch(/fts5\(\s*`text`, `project`/);
+        else expect(sql).toContain('WITHOUT ROWID');
+      }
+      expect(upgraded.prepare("SELECT count(*) FROM sqlite_schema WHERE name IN ('metadata_filter_idx', 'completion_models_filter_idx')").pluck().get()).toBe(0);
+      const store = createSqliteStore(upgraded);
+      expect(await answers(store)).toEqual(before);
+      // And it goes on working: new completions are found by their filters and words, the old ones still are.
+      await store.saveCompletions(PROJECT, recordsOf(60, 80));
+      const found = await store.listCompletions(PROJECT, {
+        after: undefined, limit: 100, order: 'asc', model: 'o3-mini', metadata: [['env', 'prod']], search: 'word3',
+      });
+      expect(found.items.map((row) => row.id)).toEqual(['chatcmpl-018', 'chatcmpl-048', 'chatcmpl-078']);
+    } finally {
+      upgraded.close();
+    }
+  });
+});
