@@ -68,11 +68,13 @@ export function createDump(db: SqliteDatabase, prepare: Prepare, projects: Proje
   }
 
   const restoreAll = db.transaction((items: DumpItem[], projectIdOf: Map<string, number>) => {
+    const inserts = rows.startInserts();
     for (const item of items) {
       if (item.kind === 'setting') prepare('INSERT INTO settings (key, value) VALUES (?, ?)').run(item.key, item.value);
-      else if (item.kind === 'completion') rows.insertCompletion(projectIdOf.get(item.project)!, item.record);
-      else prepare('INSERT INTO deleted_completions (project_id, id, created) VALUES (?, ?, ?)').run(projectIdOf.get(item.project)!, item.id, item.created);
+      else if (item.kind === 'completion') inserts.insert(projectIdOf.get(item.project)!, item.record);
+      else inserts.insertTombstone(projectIdOf.get(item.project)!, item.id, item.created);
     }
+    inserts.finish();
   });
 
   return {

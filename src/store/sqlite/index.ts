@@ -44,10 +44,12 @@ export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOption
   const dumps = createDump(db, prepare, projects, rows);
   const usage = createUsageQueries(prepare, lists, options.usageWalkLimit);
 
-  // Calls the unwrapped insert: a nested transaction would cost a SAVEPOINT and RELEASE per completion.
+  // Calls the unwrapped inserts: a nested transaction would cost a SAVEPOINT and RELEASE per completion.
   const saveMany = immediate(
     db.transaction((writes: [projectId: number, record: CompletionRecord][]) => {
-      for (const [projectId, record] of writes) rows.insertCompletion(projectId, record);
+      const inserts = rows.startInserts();
+      for (const [projectId, record] of writes) inserts.insert(projectId, record);
+      inserts.finish();
     }),
   );
 
@@ -55,14 +57,16 @@ export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOption
   const importMany = immediate(db.transaction((projectId: number, records: CompletionRecord[]): { stored: number; skipped: string[] } => {
     const skipped: string[] = [];
     const seen = new Set<string>();
+    const inserts = rows.startInserts();
     for (const record of records) {
       if (seen.has(record.id) || lists.findPosition(projectId, record.id) !== undefined) {
         skipped.push(record.id);
         continue;
       }
       seen.add(record.id);
-      rows.insertCompletion(projectId, record);
+      inserts.insert(projectId, record);
     }
+    inserts.finish();
     return { stored: records.length - skipped.length, skipped };
   }));
 
