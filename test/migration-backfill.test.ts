@@ -4,6 +4,7 @@ import { openDatabase, type SqliteDatabase } from '../src/db/client.ts';
 import { createSqliteStore, type Store } from '../src/store/index.ts';
 import type { ListParams } from '../src/validation.ts';
 import { toCompletionRecord } from '../src/wire.ts';
+import { storeJsonWhole } from './helpers/whole-stored-json.ts';
 
 /**
  * Migration 0005 fills the search index, the token columns and the usage rollup for completions
@@ -96,6 +97,8 @@ describe('migration 0005 backfill', () => {
     expect(wiped.usage.rows).toEqual([]);
     expect(wiped.searched.alpha).toEqual([]);
 
+    // 0005 ran on the JSON as it was stored then, whole (0007 compacts it).
+    storeJsonWhole(db);
     const statements = readFileSync(MIGRATION, 'utf8').split('--> statement-breakpoint');
     expect(statements[0]).toContain('CREATE VIRTUAL TABLE');
     for (const statement of statements.slice(1)) db.exec(statement);

@@ -8,10 +8,11 @@ import { openDatabase, type SqliteDatabase } from '../src/db/client.ts';
 import { createSqliteStore, type Store } from '../src/store/index.ts';
 import type { ListParams, Metadata } from '../src/validation.ts';
 import { toCompletionRecord } from '../src/wire.ts';
+import { storeJsonWhole } from './helpers/whole-stored-json.ts';
 
 /**
  * Migrations that move stored data (0006 rebuilds the filter tables WITHOUT ROWID and the
- * full-text index with `text` first) must leave a database that answers exactly as before: every
+ * full-text index with `text` first, 0007 compacts the stored JSON) must leave a database that answers exactly as before: every
  * list, filter, search and usage figure. Checked on a file at the migration before them, filled
  * through the store, then opened as the service opens it.
  */
@@ -58,9 +59,17 @@ function metadataOf(n: number): Metadata {
 function recordsOf(from: number, to: number) {
   return Array.from({ length: to - from }, (_, i) => from + i).map((n) =>
     toCompletionRecord({
-      request: { model: n % 3 === 0 ? 'o3-mini' : 'gpt-4o', messages: [{ role: 'user', content: `question ${n} word${n % 5} don't` }] },
+      request: {
+        model: n % 3 === 0 ? 'o3-mini' : 'gpt-4o',
+        messages: [
+          { role: 'system', content: 'be brief', ...(n % 4 === 0 ? { name: 'ops' } : {}) },
+          { role: 'user', content: `question ${n} word${n % 5} don't` },
+        ],
+      },
       response: {
         id: `chatcmpl-${String(n).padStart(3, '0')}`,
+        // As OpenAI's responses, but one in ten without `object` (so its body does not start as a stored body is compacted).
+        ...(n % 10 === 0 ? {} : { object: 'chat.completion' }),
         created: 1_767_225_600 + n * 7_000,
         model: n % 3 === 0 ? 'o3-mini' : 'gpt-4o-2024-08-06',
         choices: [{ index: 0, message: { role: 'assistant', content: `answer ${n} reply${n % 4}` }, finish_reason: 'stop' }],
@@ -116,6 +125,8 @@ describe(`upgrading a database from ${BEFORE}`, () => {
     const old = openAtMigration(BEFORE);
     const oldStore = createSqliteStore(old);
     await fill(oldStore);
+    // Stored as the code of that time stored it.
+    storeJsonWhole(old);
     const before = await answers(oldStore);
     expect((before.lists.pair as unknown[]).length).toBeGreaterThan(0);
     expect((before.lists.word as unknown[]).length).toBe(12);
@@ -133,6 +144,14 @@ describe(`upgrading a database from ${BEFORE}`, () => {
         else expect(sql).toContain('WITHOUT ROWID');
       }
       expect(upgraded.prepare("SELECT count(*) FROM sqlite_schema WHERE name IN ('metadata_filter_idx', 'completion_models_filter_idx')").pluck().get()).toBe(0);
+      // 0007 compacted every body and message of the usual shape, and left the others whole
+      // (bodies without `object`: 0, 20, 30, 40, 50; system messages with a name: every fourth)...
+      expect(upgraded.prepare("SELECT id FROM completions WHERE body LIKE '{%' ORDER BY id").pluck().all()).toEqual(
+        ['chatcmpl-000', 'chatcmpl-020', 'chatcmpl-030', 'chatcmpl-040', 'chatcmpl-050'],
+      );
+      expect(upgraded.prepare("SELECT count(*) FROM input_messages WHERE body LIKE '%}'").pluck().get()).toBe(15);
+      expect(upgraded.prepare('SELECT count(*) FROM input_messages').pluck().get()).toBe(59 * 2);
+      // ...and every read serves the same bytes.
       const store = createSqliteStore(upgraded);
       expect(await answers(store)).toEqual(before);
       // And it goes on working: new completions are found by their filters and words, the old ones still are.

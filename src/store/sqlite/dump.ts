@@ -4,12 +4,13 @@ import { type DumpedRow as DumpedCompletion, toDumpedCompletion } from '../dumpe
 import type { ProjectIds } from './projects.ts';
 import type { Prepare } from './statements.ts';
 import type { createRowWrites } from './writes.ts';
+import { bodySql, messageSql } from './stored-json.ts';
 
 /** Rows of one completion's child table (choices or input messages) for a range of completions, by completion. */
 function childBodies(prepare: Prepare, table: 'choices' | 'input_messages', seqs: number[]): Map<number, string[]> {
   const bodies = new Map<number, string[]>();
   const rows = prepare(
-    `SELECT completion_seq AS seq, body FROM ${table} WHERE completion_seq IN (SELECT value FROM json_each(?)) ORDER BY completion_seq, idx`,
+    `SELECT completion_seq AS seq, ${table === 'input_messages' ? messageSql('body') : 'body'} AS body FROM ${table} WHERE completion_seq IN (SELECT value FROM json_each(?)) ORDER BY completion_seq, idx`,
   ).all(JSON.stringify(seqs)) as { seq: number; body: string }[];
   for (const { seq, body } of rows) {
     let list = bodies.get(seq);
@@ -44,7 +45,8 @@ export function createDump(db: SqliteDatabase, prepare: Prepare, projects: Proje
     let afterSeq = 0;
     for (;;) {
       const page = prepare(
-        `SELECT c.seq, p.name AS project, c.id, c.created, c.stored_at AS storedAt, c.model, c.requested_model AS requestedModel, c.metadata, c.body
+        `SELECT c.seq, p.name AS project, c.id, c.created, c.stored_at AS storedAt, c.model, c.requested_model AS requestedModel, c.metadata,
+           ${bodySql('c')} AS body
          FROM completions c JOIN projects p ON p.id = c.project_id WHERE c.seq > ? ORDER BY c.seq LIMIT ?`,
       ).all(afterSeq, batchSize) as DumpedCompletion[];
       if (page.length === 0) break;

@@ -9,6 +9,7 @@ import { createProjectIds } from './projects.ts';
 import { createStatementCache } from './statements.ts';
 import { createUsageQueries } from './usage.ts';
 import { createRowWrites, POSITION_COLUMNS, type StoredPosition } from './writes.ts';
+import { messageSql } from './stored-json.ts';
 
 /**
  * The SQLite backend. better-sqlite3 is synchronous, so each method runs start
@@ -76,7 +77,7 @@ export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOption
     if (projectId === undefined || completionIds.length === 0) return messages;
     // One statement whatever the number of ids: they arrive as one JSON array.
     const found = prepare(
-      `SELECT c.id AS completionId, m.idx, m.body FROM completions c JOIN input_messages m ON m.completion_seq = c.seq
+      `SELECT c.id AS completionId, m.idx, ${messageSql('m.body')} AS body FROM completions c JOIN input_messages m ON m.completion_seq = c.seq
        WHERE c.project_id = ? AND c.id IN (SELECT value FROM json_each(?)) ORDER BY c.seq, m.idx`,
     ).all(projectId, JSON.stringify(completionIds)) as (MessageRow & { completionId: string })[];
     for (const { completionId, idx, body } of found) {

@@ -3,6 +3,7 @@ import type { WalkedIndex } from '../contract.ts';
 import { searchWords } from '../derived-fields.ts';
 import { badCursor, type Position, rankByReach } from '../list-ranking.ts';
 import type { Prepare } from './statements.ts';
+import { bodySql } from './stored-json.ts';
 
 /** A filter the list can walk in (created, id) order, or check for one row. */
 interface ListFilter {
@@ -30,7 +31,7 @@ export interface ListQuery {
 
 // The ordered subquery feeds group_concat in the choices' primary-key order; `group_concat(... ORDER BY idx)`
 // would build and sort a temporary b-tree for every row of the page instead.
-export const COMPLETION_COLUMNS = `c.id, c.body, c.metadata,
+export const COMPLETION_COLUMNS = `c.id, ${bodySql('c')} AS body, c.metadata,
   (SELECT group_concat(body, ',') FROM (SELECT ch.body FROM choices ch WHERE ch.completion_seq = c.seq ORDER BY ch.idx)) AS choices`;
 
 /**

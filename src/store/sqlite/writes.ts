@@ -3,6 +3,7 @@ import { CompletionIdTaken, type CompletionRecord } from '../contract.ts';
 import { searchTextOf, tokenCountsOf, utcDayOf, type TokenCounts } from '../derived-fields.ts';
 import type { StoredPosition as IndexedPosition } from '../stored-position.ts';
 import type { Prepare } from './statements.ts';
+import { storedBody, storedMessage } from './stored-json.ts';
 
 /** Where a completion's index rows are, and (for the usage rollup, which SQLite keeps) the tokens it counted. */
 export interface StoredPosition extends IndexedPosition, TokenCounts {}
@@ -78,7 +79,7 @@ export function createRowWrites(prepare: Prepare) {
         record.model,
         record.requestedModel,
         JSON.stringify(record.metadata),
-        record.body,
+        storedBody(record),
         record.storedAt,
         tokens.promptTokens,
         tokens.completionTokens,
@@ -125,7 +126,7 @@ export function createRowWrites(prepare: Prepare) {
       const insertChoice = prepare('INSERT INTO choices (completion_seq, idx, body) VALUES (?, ?, ?)');
       record.choices.forEach((body, idx) => insertChoice.run(seq, idx, body));
       const insertMessage = prepare('INSERT INTO input_messages (completion_seq, idx, body) VALUES (?, ?, ?)');
-      record.messages.forEach((body, idx) => insertMessage.run(seq, idx, body));
+      record.messages.forEach((body, idx) => insertMessage.run(seq, idx, storedMessage(body)));
       insertPairs(projectId, record.metadata, record.created, record.id);
       const insertModel = prepare('INSERT INTO completion_models (project_id, model, created, completion_id) VALUES (?, ?, ?, ?)');
       insertModel.run(projectId, record.requestedModel, record.created, record.id);

@@ -1,0 +1,52 @@
+import type { CompletionRecord } from '../contract.ts';
+
+/**
+ * The JSON texts SQLite keeps without the parts it can put back exactly: a third of what a
+ * completion costs on disk beyond its JSON. Reads put them back in SQL, so every reader gets the
+ * text the record carried, byte for byte; a text without such a part is kept whole.
+ *
+ * - A completion's `body` starts, as toCompletionRecord builds it from a typical response, with
+ *   `{"id":…,"object":"chat.completion","created":…,"model":…`: copies of the row's own columns.
+ *   Kept without that head, it starts with `,` or `}`; a whole body starts with `{`.
+ * - An input message's `body` ends, for a plain text message, with the three fields
+ *   toMessageItem writes as null. Kept without them, it does not end with `}`.
+ *
+ * Migration 0007 compacts the rows stored before it with the same rules, in SQL.
+ */
+
+/** The head a body keeps only when it is not exactly this (id and model written without escapes). */
+function bodyHead(id: string, created: number, model: string): string {
+  return `{"id":"${id}","object":"chat.completion","created":${created},"model":"${model}"`;
+}
+
+/** The body as stored: without its head when the head is exactly the columns' copy. */
+export function storedBody(record: CompletionRecord): string {
+  const { body, id, created, model } = record;
+  // A safe integer is stored as an INTEGER, whose text in SQL is the same decimal digits.
+  if (!Number.isSafeInteger(created)) return body;
+  const head = bodyHead(id, created, model);
+  const next = body[head.length];
+  return body.startsWith(head) && (next === ',' || next === '}') ? body.slice(head.length) : body;
+}
+
+/** The stored body of completions row `alias` as the record carried it. */
+export function bodySql(alias: string): string {
+  return `CASE WHEN substr(${alias}.body, 1, 1) IN (',', '}')
+    THEN '{"id":"' || ${alias}.id || '","object":"chat.completion","created":' || ${alias}.created || ',"model":"' || ${alias}.model || '"' || ${alias}.body
+    ELSE ${alias}.body END`;
+}
+
+/** What toMessageItem writes last for a message with no refusal, no name and text content. */
+const MESSAGE_TAIL = ',"refusal":null,"name":null,"content_parts":null}';
+
+/** An input message's body as stored: without the tail of nulls (unless what precedes it ends with `}`, which would read as whole). */
+export function storedMessage(body: string): string {
+  if (!body.endsWith(MESSAGE_TAIL) || body.length === MESSAGE_TAIL.length) return body;
+  const kept = body.slice(0, -MESSAGE_TAIL.length);
+  return kept.endsWith('}') ? body : kept;
+}
+
+/** A stored message body (column `column`) as the record carried it. */
+export function messageSql(column: string): string {
+  return `CASE WHEN substr(${column}, -1) = '}' THEN ${column} ELSE ${column} || '${MESSAGE_TAIL}' END`;
+}
