@@ -276,7 +276,7 @@ function report(results: BenchResults) {
       ['measure', 'value', 'target'],
       [
         [`seeding ${k(r.rows)} completions`, `${r.seeding.seconds} s (${r.seeding.completionsPerSecond}/s)`, '< 60 s for 1M'],
-        [`list p99 @${k(r.rows)}, worst shape`, `${worstP99.toFixed(3)} ms`, '< 1 ms'],
+        [`list p99 @${k(r.rows)}, worst shape`, `${worstP99.toFixed(3)} ms`, r.backend === 'postgres' ? '< 2 ms' : '< 1 ms'],
         [`search page p99 @${k(r.rows)}, worst shape`, worstSearchP99, '< 50 ms'],
         [`usage p99 @${k(r.rows)}, unfiltered or by model (rollup), worst shape`, worstRollupP99, '< 20 ms'],
         [`list p50 @${k(r.rows)} / @${k(r.smallRows)}, worst shape with full pages at both`, `${worstRatio.toFixed(2)}x`, '<= 1.5x'],
@@ -295,7 +295,7 @@ function report(results: BenchResults) {
         [
           'bytes on disk per completion / its JSON',
           `${r.disk.bytesPerCompletion} / ${r.disk.jsonBytesPerCompletion} = ${r.disk.ratio}x`,
-          '<= 1.5x',
+          '<= 1.3x',
         ],
         ['resident memory while serving (peak)', `${r.memory.rssWhileServingListMb} MB (${r.memory.peakRssMb} MB)`, '< 200 MB'],
       ],
