@@ -17,6 +17,8 @@ const BOTH_BACKENDS = [
   'test/streaming.test.ts',
   'test/passthrough.test.ts',
   'test/errors.test.ts',
+  'test/list-extensions.test.ts',
+  'test/usage.test.ts',
 ];
 /** PostgreSQL's own cases: its query plans, several instances on one database, restarts. */
 const POSTGRES_ONLY = ['test/postgres-*.test.ts'];

@@ -49,6 +49,8 @@ beforeAll(async () => {
   );
   await store.saveCompletions(PROJECT, records);
   await store.saveCompletions('project-b', records.slice(0, 500));
+  // Tombstones, as a database that has served deletes has: the cursor's position is also looked up there.
+  await store.restore(Array.from({ length: 5_000 }, (_, n) => ({ kind: 'tombstone' as const, project: 'project-c', id: `chatcmpl-gone-${n}`, created: n })));
   await opened.analyze();
 });
 
@@ -62,6 +64,29 @@ function params(overrides: Partial<ListParams>): ListParams {
 
 const CURSOR = 'chatcmpl-01000';
 
+/** The plan without the cursor's lookup (an InitPlan: run once, before the walk), and that lookup's steps. */
+function splitCursorLookup(steps: string[]): { walk: string[]; cursor: string[] } {
+  const walk: string[] = [];
+  const cursor: string[] = [];
+  let cursorDepth: number | undefined;
+  for (const step of steps) {
+    const depth = step.length - step.trimStart().length;
+    if (cursorDepth !== undefined && depth <= cursorDepth) cursorDepth = undefined;
+    if (cursorDepth === undefined && step.trimStart().startsWith('InitPlan: ')) cursorDepth = depth;
+    (cursorDepth === undefined ? walk : cursor).push(step);
+  }
+  return { walk, cursor };
+}
+
+/** The cursor's position is one lookup by key in the completions, and one in the tombstones. */
+function expectCursorLookup(cursor: string[]): void {
+  expect(cursor.filter((step) => /Seq Scan|Sort|Hash|Materialize|Bitmap/.test(step))).toEqual([]);
+  expect(cursor.filter((step) => /Scan/.test(step)).map((step) => step.trim().replace(/^InitPlan: /, ''))).toEqual([
+    expect.stringMatching(/^Index (Only )?Scan on completions using completions_project_id_idx/),
+    expect.stringMatching(/^Index (Only )?Scan on deleted_completions using deleted_completions_project_id_id_pk/),
+  ]);
+}
+
 const SHAPES: { name: string; filter: Partial<ListParams>; walkedIndex: string }[] = [
   { name: 'no filter', filter: {}, walkedIndex: 'completions_project_created_idx' },
   { name: 'model', filter: { model: 'gpt-4o' }, walkedIndex: 'completion_models_filter_idx' },
@@ -74,23 +99,47 @@ describe('PostgreSQL list query plans', () => {
   for (const shape of SHAPES) {
     for (const cursor of [false, true]) {
       for (const order of ['asc', 'desc'] as SortOrder[]) {
+        const page = params({ ...shape.filter, order, after: cursor ? CURSOR : undefined });
         it(`${shape.name}, ${cursor ? 'after a cursor' : 'first page'}, ${order}: walks one index in order, no Seq Scan, no Sort`, async () => {
-          const plan = await store.explainList(PROJECT, params({ ...shape.filter, order, after: cursor ? CURSOR : undefined }));
-          const direction = order === 'asc' ? 'Forward' : 'Backward';
-          expect(plan.steps.filter((step) => /Seq Scan|Sort|Hash|Materialize|Bitmap/.test(step))).toEqual([]);
-          // The first scan under the Limit is the walked index, in the page's direction.
-          expect(plan.steps[0]).toBe('Limit');
-          expect(plan.steps.find((step) => /Index (Only )?Scan/.test(step))?.trim()).toMatch(
-            new RegExp(`^Index (Only )?Scan on \\w+ using ${shape.walkedIndex} ${direction}$`),
-          );
-          // Each completion of a filtered walk is one lookup by its unique key.
-          if (shape.walkedIndex !== 'completions_project_created_idx') {
-            expect(plan.steps.filter((step) => step.includes('on completions ')).map((step) => step.trim())).toEqual([
-              'Index Scan on completions using completions_project_id_idx Forward',
-            ]);
-          }
+          expectOrderedWalk(await store.explainList(PROJECT, page), shape.walkedIndex, cursor, order);
+        });
+        // Every completion has `question`: 2,000 matches, the sort threshold, so the page walks and probes each row.
+        it(`${shape.name}, ${cursor ? 'after a cursor' : 'first page'}, ${order}, searching a common word: the same walk, each row's keys checked`, async () => {
+          const plan = await store.explainList(PROJECT, { ...page, search: 'question' });
+          expectOrderedWalk(plan, shape.walkedIndex, cursor, order);
         });
       }
     }
   }
+
+  it('searching a rare word takes its matches from the GIN index, sorts their keys, then reads one page of rows', async () => {
+    for (const shape of SHAPES) {
+      const plan = await store.explainList(PROJECT, params({ ...shape.filter, search: '7', after: CURSOR }));
+      expect(plan.walked).toEqual({ table: 'completion_search', args: ['7'] });
+      expect(plan.steps.filter((step) => /Seq Scan/.test(step))).toEqual([]);
+      expect(plan.steps.map((step) => step.trim())).toContain('Bitmap Index Scan using completions_search_idx');
+      // The page's rows are read by key after the sort, not before it.
+      expect(plan.steps.map((step) => step.trim())).toContain('Index Scan on completions using completions_pkey Forward');
+    }
+  });
 });
+
+/** One ordered index walk: the walked index first under the Limit, in the page's direction; no Seq Scan, Sort, Hash or Bitmap. */
+function expectOrderedWalk(plan: { steps: string[] }, walkedIndex: string, cursor: boolean, order: SortOrder): void {
+  const direction = order === 'asc' ? 'Forward' : 'Backward';
+  // One statement: the cursor's position is read inside it.
+  const { walk, cursor: lookup } = splitCursorLookup(plan.steps);
+  if (cursor) expectCursorLookup(lookup);
+  else expect(lookup).toEqual([]);
+  expect(walk.filter((step) => /Seq Scan|Sort|Hash|Materialize|Bitmap/.test(step))).toEqual([]);
+  expect(walk[0]).toBe('Limit');
+  expect(walk.find((step) => /Index (Only )?Scan/.test(step))?.trim()).toMatch(
+    new RegExp(`^Index (Only )?Scan on \\w+ using ${walkedIndex} ${direction}$`),
+  );
+  // Each completion of a filtered walk is one lookup by its unique key.
+  if (walkedIndex !== 'completions_project_created_idx') {
+    expect(walk.filter((step) => step.includes('on completions ')).map((step) => step.trim())).toEqual([
+      'Index Scan on completions using completions_project_id_idx Forward',
+    ]);
+  }
+}

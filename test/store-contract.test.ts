@@ -247,14 +247,10 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     });
   });
 
-  it(TEST_BACKEND === 'postgres' ? 'refuses search on PostgreSQL with a 400 naming it' : 'searches on SQLite', async () => {
-    await store.saveCompletions(PROJECT, [record('s1', 1)]);
-    const searched = store.listCompletions(PROJECT, params({ search: 'question' }));
-    if (TEST_BACKEND === 'postgres') {
-      await expect(searched).rejects.toMatchObject({ status: 400, param: 'search', code: 'unsupported_parameter' });
-    } else {
-      expect((await searched).items.map((row) => row.id)).toEqual(['s1']);
-    }
+  it('searches', async () => {
+    await store.saveCompletions(PROJECT, [record('s1', 1), record('s2', 2, { messages: [JSON.stringify({ role: 'user', content: 'other' })] })]);
+    expect((await store.listCompletions(PROJECT, params({ search: 'question' }))).items.map((row) => row.id)).toEqual(['s1']);
+    expect((await store.listCompletions(PROJECT, params({ search: 'ANSWER s2' }))).items.map((row) => row.id)).toEqual(['s2']);
   });
 
   it('keeps the first value of a setting', async () => {

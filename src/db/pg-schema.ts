@@ -50,12 +50,29 @@ export const completions = pgTable(
     body: text().notNull(),
     /** Unix seconds when this service stored it: what RETENTION_DAYS ages by. */
     storedAt: int64().notNull().default(0),
+    /**
+     * The response's `usage` figures (0 when missing or not an integer), as on SQLite: a filtered
+     * usage walk reads three integers, not a JSON document, and a delete knows what to take out of `usage_daily`.
+     */
+    promptTokens: int64().notNull().default(0),
+    completionTokens: int64().notNull().default(0),
+    totalTokens: int64().notNull().default(0),
+    /**
+     * What `search` matches (src/store/postgres/search-tokens.ts): the distinct tokens of the
+     * completion's searchable text, each as `<project id>:<token>` (so a word's GIN entry lists one
+     * project's completions), cut to 100 characters. NULL until a completion stored before the
+     * column existed is indexed at start-up.
+     */
+    searchKeys: text().array(),
+    /** The same text's tokens in order, space-separated with a space at each end: checks words that punctuation splits. */
+    searchText: text(),
   },
   (t) => [
     // Also what makes an id unique per project across instances: the database, not a check before the insert.
     uniqueIndex('completions_project_id_idx').on(t.projectId, t.id),
     index('completions_project_created_idx').on(t.projectId, t.created, t.id),
     index('completions_stored_at_idx').on(t.storedAt),
+    index('completions_search_idx').using('gin', t.searchKeys),
   ],
 );
 
@@ -119,4 +136,26 @@ export const deletedCompletions = pgTable(
     created: int64().notNull(),
   },
   (t) => [primaryKey({ columns: [t.projectId, t.id] })],
+);
+
+/**
+ * Completions and tokens per project, UTC day (`floor(created / 86400)`), responded model and
+ * requested model, as SQLite's `usage_daily`: the usage endpoint's unfiltered and model-filtered
+ * figures without touching the completions. Kept in the same transaction as every write, delete
+ * and retention sweep (`INSERT ... ON CONFLICT DO UPDATE`, so instances writing at once add up);
+ * a row whose count falls to 0 is deleted.
+ */
+export const usageDaily = pgTable(
+  'usage_daily',
+  {
+    projectId: integer().notNull(),
+    day: integer().notNull(),
+    model: bytewiseText().notNull(),
+    requestedModel: bytewiseText().notNull(),
+    completions: int64().notNull(),
+    promptTokens: int64().notNull(),
+    completionTokens: int64().notNull(),
+    totalTokens: int64().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.day, t.model, t.requestedModel] })],
 );

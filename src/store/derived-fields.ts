@@ -38,7 +38,7 @@ export function tokenCountsOfUsage(value: unknown): TokenCounts {
  * when it was an array) and each choice's `content` and `refusal`, one per line.
  * Tool call arguments, images and audio are not text a person searches for.
  */
-export function searchTextOf(record: CompletionRecord): string {
+export function searchTextOf(record: Pick<CompletionRecord, 'messages' | 'choices'>): string {
   const texts: string[] = [];
   for (const json of record.messages) {
     const item: unknown = JSON.parse(json);

@@ -12,4 +12,4 @@ export type {
 } from './contract.ts';
 export { CompletionIdTaken } from './contract.ts';
 export { createSqliteStore, type SqliteStoreOptions } from './sqlite/index.ts';
-export { createPostgresStore } from './postgres/index.ts';
+export { createPostgresStore, type PostgresStoreOptions } from './postgres/index.ts';

@@ -4,7 +4,8 @@ import { openDatabase } from '../db/client.ts';
 import { isPostgresUrl } from '../db/database-url.ts';
 import { openPostgres } from '../db/postgres-client.ts';
 import type { Store } from './contract.ts';
-import { createPostgresStore } from './postgres/index.ts';
+import { createPostgresStore, type PostgresStoreOptions } from './postgres/index.ts';
+import { backfillSearch } from './postgres/search-backfill.ts';
 import { createSqliteStore } from './sqlite/index.ts';
 
 /**
@@ -23,6 +24,8 @@ export async function openStore(
     | 'databaseStartupTimeoutMs'
   >,
   logger?: Logger,
+  /** PostgreSQL's tuning (tests lower the search and usage limits to reach every path on little data). */
+  postgresOptions?: PostgresStoreOptions,
 ): Promise<Store> {
   if (!isPostgresUrl(config.databaseUrl)) return createSqliteStore(openDatabase(config.databaseUrl, { synchronous: config.sqliteSynchronous }));
   const db = await openPostgres(config.databaseUrl, {
@@ -32,5 +35,7 @@ export async function openStore(
     startupTimeoutMs: config.databaseStartupTimeoutMs,
     ...(logger ? { logger } : {}),
   });
-  return createPostgresStore(db);
+  // Completions stored before the search columns existed are indexed before this instance serves.
+  await backfillSearch(db, logger);
+  return createPostgresStore(db, postgresOptions);
 }

@@ -57,7 +57,7 @@ export interface ServiceOptions {
   backend?: Backend;
   /** A logger of the test's own (to capture its lines); silent by default. */
   logger?: Logger;
-  /** The SQLite store's tuning (tests drive both search strategies on a small database). */
+  /** The store's tuning, on either backend (tests drive both search strategies on a small database). */
   storeOptions?: SqliteStoreOptions;
 }
 
@@ -148,9 +148,9 @@ async function openPostgresBackend(options: ServiceOptions): Promise<OpenedBacke
   const lease = await leasePostgres();
   const config = configFor(options, lease.url ?? 'postgres://pglite.invalid/embedded');
   const store = lease.url
-    ? await openStore({ ...config, databasePoolSize: POSTGRES_OPTIONS.poolSize })
+    ? await openStore({ ...config, databasePoolSize: POSTGRES_OPTIONS.poolSize }, undefined, options.storeOptions)
     : // The embedded database outlives this service (the next test reuses it): the store must not close it.
-      createPostgresStore({ ...lease.db, close: async () => {} });
+      createPostgresStore({ ...lease.db, close: async () => {} }, options.storeOptions);
   return {
     config,
     store,

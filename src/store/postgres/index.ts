@@ -16,9 +16,18 @@ import { createUsageQueries } from './usage.ts';
  * project per name, the settings) are decided by the database's constraints,
  * never by a check in one instance's memory.
  */
-export function createPostgresStore(db: SqlDatabase): Store {
+export interface PostgresStoreOptions {
+  /** Tests lower it to drive both search strategies over a small database (see SEARCH_SORT_THRESHOLD). */
+  searchSortThreshold?: number;
+  /** Tests lower it to cut a search's walk over a small database (see SEARCH_WALK_LIMIT). */
+  searchWalkLimit?: number;
+  /** Tests lower it to reach a truncated usage summary (see USAGE_WALK_LIMIT). */
+  usageWalkLimit?: number;
+}
+
+export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptions = {}): Store {
   const projects = createProjectIds(db);
-  const lists = createListQueries(db);
+  const lists = createListQueries(db, options.searchSortThreshold, options.searchWalkLimit);
   const dumps = createDump(db, projects);
 
   /** The project's id when a completion `id` could be stored in it; undefined when nothing can match. */
@@ -48,12 +57,19 @@ export function createPostgresStore(db: SqlDatabase): Store {
     });
   }
 
-  const summarizeUsage = createUsageQueries(db, lists);
+  const summarizeUsage = createUsageQueries(db, lists, options.usageWalkLimit);
 
+  /** One statement a page (the cursor's position is read inside it); an empty page with a cursor also checks the cursor exists. */
   async function listCompletions(project: string, params: ListParams): Promise<Page<CompletionRow>> {
-    const query = await lists.buildListQuery(await projects.find(project), params);
-    if (!query) return { items: [], hasMore: false };
-    const items = await db.query<CompletionRow>(query.sql, query.args);
+    const projectId = await projects.find(project);
+    const query = await lists.buildListQuery(projectId, params);
+    let items = query ? await db.query<CompletionRow>(query.sql, query.args) : [];
+    if (query?.walkCut && items.length <= params.limit) {
+      // The search's walk was cut before the page filled: the words are rare there after all, so sort their matches.
+      const sorted = (await lists.buildListQuery(projectId, params, { sortSearchMatches: true }))!;
+      items = await db.query<CompletionRow>(sorted.sql, sorted.args);
+    }
+    if (items.length === 0) await lists.checkCursor(projectId, params.after);
     const hasMore = items.length > params.limit;
     if (hasMore) items.pop();
     return { items, hasMore };
@@ -192,18 +208,22 @@ export function createPostgresStore(db: SqlDatabase): Store {
 
 interface PlanNode {
   'Node Type': string;
+  'Parent Relationship'?: string;
   'Relation Name'?: string;
   'Index Name'?: string;
   'Scan Direction'?: string;
   Plans?: PlanNode[];
 }
 
-/** The plan as lines `<node type> [on <table>] [using <index>] [<direction>]`, depth first, indented by depth. */
+/**
+ * The plan as lines `<node type> [on <table>] [using <index>] [<direction>]`, depth first, indented by depth;
+ * a subquery run once before the rest (the cursor's position) is marked `InitPlan: `.
+ */
 function planSteps(plan: unknown): string[] {
   const root = ((typeof plan === 'string' ? JSON.parse(plan) : plan) as { Plan: PlanNode }[])[0]!.Plan;
   const steps: string[] = [];
   const visit = (node: PlanNode, depth: number) => {
-    let step = node['Node Type'];
+    let step = (node['Parent Relationship'] === 'InitPlan' ? 'InitPlan: ' : '') + node['Node Type'];
     if (node['Relation Name']) step += ` on ${node['Relation Name']}`;
     if (node['Index Name']) step += ` using ${node['Index Name']}`;
     if (node['Scan Direction'] && node['Scan Direction'] !== 'NoMovement') step += ` ${node['Scan Direction']}`;

@@ -1,8 +1,9 @@
 import type { SqlSession } from '../../db/sql-client.ts';
-import { ApiError } from '../../errors.ts';
-import type { ListParams, SortOrder } from '../../validation.ts';
+import type { ListParams } from '../../validation.ts';
 import type { WalkedIndex } from '../contract.ts';
-import { badCursor, type ListQuery, rankByReach, type Position } from '../list-ranking.ts';
+import { searchWords } from '../derived-fields.ts';
+import { badCursor, type ListQuery as RankedQuery, rankByReach, type Position } from '../list-ranking.ts';
+import { type SearchMatch, searchMatchOf } from './search-tokens.ts';
 import { filterText, isStorableId } from './text.ts';
 
 /** A filter the list can walk in (created, id) order, or check for one row. */
@@ -12,18 +13,37 @@ interface ListFilter {
   args: string[];
 }
 
+/** An index the list walks: a filter's, or (no filter) the completions' own (created, id) index. */
+type WalkSource = ListFilter | { table: 'completions'; columns: []; args: [] };
+
+const COMPLETIONS_WALK: WalkSource = { table: 'completions', columns: [], args: [] };
+
+export interface ListQuery extends RankedQuery {
+  /**
+   * True when a search's walk was cut after the store's walk limit: a page with fewer rows than
+   * asked may then miss matches beyond the cut, and must be asked again with `sortSearchMatches`.
+   */
+  walkCut: boolean;
+}
+
 // ARRAY(subquery) keeps the order the primary-key index hands the choices in; an aggregate's own
 // ORDER BY would sort inside every row of the page instead (PostgreSQL 15 does not skip that sort).
 export const COMPLETION_COLUMNS = `c.id, c.body, c.metadata,
   array_to_string(ARRAY(SELECT ch.body FROM choices ch WHERE ch.completion_seq = c.seq ORDER BY ch.idx), ',') AS choices`;
 
-/** `search` on PostgreSQL: full-text search is SQLite's (FTS5) for now, so it is refused, never half-answered. */
-export function searchUnavailable(): ApiError {
-  return ApiError.badRequest(
-    "Invalid 'search': full-text search is not available when the service stores completions in PostgreSQL yet (it is with SQLite).",
-    'search',
-    'unsupported_parameter',
-  );
+/** As on SQLite (src/store/sqlite/list-query.ts): below this many matches in the project, a search sorts its matches; from it on, it walks. */
+export const SEARCH_SORT_THRESHOLD = 2000;
+
+/** As on SQLite: most entries a search walks with a probe each before sorting the matches instead. */
+export const SEARCH_WALK_LIMIT = 2000;
+
+export interface ListQueryOptions {
+  /** What each row yields (the served completion by default). */
+  columns?: string;
+  /** A search reads its matches most recently stored first, with no page order: for adding up many rows (usage). */
+  searchInStoredOrder?: boolean;
+  /** A search sorts its matches however many there are (after a cut walk). */
+  sortSearchMatches?: boolean;
 }
 
 /** Numbered placeholders: `add(value)` returns `$n` for it. */
@@ -35,16 +55,34 @@ function placeholders(args: unknown[]) {
 }
 
 /** `alias.column = $n AND ...` for a filter's columns. */
-function matches(filter: ListFilter, alias: string, add: (value: unknown) => string): string {
-  return filter.columns.map((column, i) => `${alias}.${column} = ${add(filter.args[i])}`).join(' AND ');
+function matches(filter: WalkSource, alias: string, add: (value: unknown) => string): string {
+  return filter.columns.map((column, i) => ` AND ${alias}.${column} = ${add(filter.args[i])}`).join('');
 }
 
 /**
- * Keyset list queries for PostgreSQL, built as on SQLite: with filters, the
- * rarest one's index is walked in order and the others are checked per row by
- * a point lookup, so the cost follows the page size, not the table size.
+ * The search as conditions on a completions row `alias`: every key in its keys, every phrase in
+ * its token text. `indexed` lets the planner answer the keys from the GIN index; otherwise the
+ * check is written so it cannot (`IS TRUE`), and stays a probe of each walked row.
  */
-export function createListQueries(db: SqlSession) {
+function searchConditions(match: SearchMatch, alias: string, add: (value: unknown) => string, indexed: boolean): string {
+  const contains = `${alias}.search_keys @> ${add(match.keys)}::text[]`;
+  let sql = indexed ? ` AND ${contains}` : ` AND (${contains}) IS TRUE`;
+  for (const phrase of match.phrases) sql += ` AND strpos(${alias}.search_text, ${add(phrase)}) > 0`;
+  return sql;
+}
+
+/**
+ * Keyset list queries for PostgreSQL, built as on SQLite: with filters, the rarest one's index is
+ * walked in order and the others are checked per row by a point lookup, so the cost follows the
+ * page size, not the table size. A search counts its matches in the project first: few are taken
+ * from the GIN index and sorted; many are found by walking the list's index and probing each row.
+ *
+ * The `after` cursor's position is never a round trip of its own: the page's SQL reads it in a
+ * subquery (a completion stored or deleted in the project), so a page is one statement. A cursor
+ * the project never had makes that position NULL and the page empty; only an empty page asks
+ * whether the cursor exists (`checkCursor`), to tell "no more" from a 400.
+ */
+export function createListQueries(db: SqlSession, searchSortThreshold = SEARCH_SORT_THRESHOLD, searchWalkLimit = SEARCH_WALK_LIMIT) {
   /** The completion's position, whether it is stored or was deleted; undefined when never stored. */
   async function findPosition(projectId: number, id: string): Promise<number | undefined> {
     const [row] = await db.query<{ created: number }>(
@@ -55,37 +93,73 @@ export function createListQueries(db: SqlSession) {
     return row?.created;
   }
 
-  async function resolveCursor(projectId: number | undefined, after: string | undefined): Promise<Position | undefined> {
-    if (after === undefined) return undefined;
-    const created = projectId === undefined || !isStorableId(after) ? undefined : await findPosition(projectId, after);
-    if (created === undefined) throw badCursor(after);
-    return { created, id: after };
+  /** Throws the 400 for an `after` the project never had; for pages that came back empty. */
+  async function checkCursor(projectId: number | undefined, after: string | undefined): Promise<void> {
+    if (after === undefined) return;
+    if (projectId === undefined || !isStorableId(after) || (await findPosition(projectId, after)) === undefined) throw badCursor(after);
   }
 
-  /** Where the filter's `reach`-th entry after the cursor lies in walk order; undefined when fewer are left. */
-  async function findReach(projectId: number, filter: ListFilter, cursor: Position | undefined, order: SortOrder, reach: number) {
-    const direction = order === 'asc' ? 'ASC' : 'DESC';
+  /**
+   * The conditions on a walked index's (created, id) columns: the created range and the position
+   * after the cursor (read in a subquery; NULL, so no row, for an unknown cursor).
+   */
+  function bounds(created: string, id: string, projectId: number, params: ListParams, add: (value: unknown) => string): string {
+    let sql = '';
+    if (params.createdAfter !== undefined) sql += ` AND ${created} >= ${add(params.createdAfter)}`;
+    if (params.createdBefore !== undefined) sql += ` AND ${created} < ${add(params.createdBefore)}`;
+    if (params.after !== undefined) {
+      const project = add(projectId);
+      const after = add(params.after);
+      const position = `(SELECT created FROM (SELECT created FROM completions WHERE project_id = ${project} AND id = ${after}
+        UNION ALL SELECT created FROM deleted_completions WHERE project_id = ${project} AND id = ${after}) AS cursor LIMIT 1)`;
+      sql += ` AND (${created}, ${id}) ${params.order === 'asc' ? '>' : '<'} (${position}, ${after})`;
+    }
+    return sql;
+  }
+
+  /**
+   * Where the source's `reach`-th entry after the cursor lies in walk order; undefined when fewer
+   * are left. Costs `reach` index steps, whatever the table's size.
+   */
+  async function findReach(projectId: number, source: WalkSource, params: ListParams, reach: number): Promise<Position | undefined> {
+    const direction = params.order === 'asc' ? 'ASC' : 'DESC';
+    const id = source.table === 'completions' ? 'id' : 'completion_id';
     const args: unknown[] = [];
     const add = placeholders(args);
-    let sql = `SELECT created, completion_id AS id FROM ${filter.table} f WHERE f.project_id = ${add(projectId)} AND ${matches(filter, 'f', add)}`;
-    if (cursor) sql += ` AND (f.created, f.completion_id) ${order === 'asc' ? '>' : '<'} (${add(cursor.created)}, ${add(cursor.id)})`;
-    sql += ` ORDER BY f.created ${direction}, f.completion_id ${direction} LIMIT 1 OFFSET ${add(reach - 1)}`;
+    const sql = `SELECT f.created, f.${id} AS id FROM ${source.table} f WHERE f.project_id = ${add(projectId)}${matches(source, 'f', add)}
+      ${bounds('f.created', `f.${id}`, projectId, params, add)}
+      ORDER BY f.created ${direction}, f.${id} ${direction} LIMIT 1 OFFSET ${add(reach - 1)}`;
     const [row] = await db.query<Position>(sql, args);
     return row;
   }
 
+  /** How many completions of the project the search matches, counted up to `cap` (its keys name the project). */
+  async function countMatches(match: SearchMatch, cap: number): Promise<number> {
+    const args: unknown[] = [];
+    const add = placeholders(args);
+    const [row] = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (SELECT 1 FROM completions c WHERE true${searchConditions(match, 'c', add, true)} LIMIT ${add(cap)}) AS found`,
+      args,
+    );
+    return row!.n;
+  }
+
   /**
-   * `columns` are what each row yields (the served completion by default).
-   * `created_after`/`created_before` bound the walked index's own `created`, so a range is still one ordered walk.
+   * The SQL and arguments of a list page, and the index it walks; undefined when nothing can
+   * match (the project has stored nothing yet, or the search has no word). Throws the 400 for
+   * a cursor that cannot be an id of the project; one that could be but is not yields an empty page.
    */
   async function buildListQuery(
     projectId: number | undefined,
     params: ListParams,
-    columns = COMPLETION_COLUMNS,
+    { columns = COMPLETION_COLUMNS, searchInStoredOrder = false, sortSearchMatches = false }: ListQueryOptions = {},
   ): Promise<ListQuery | undefined> {
-    if (params.search !== undefined) throw searchUnavailable();
-    const cursor = await resolveCursor(projectId, params.after);
+    if (params.after !== undefined && (projectId === undefined || !isStorableId(params.after))) throw badCursor(params.after);
     if (projectId === undefined) return undefined;
+    const words = params.search === undefined ? undefined : searchWords(params.search);
+    if (words?.length === 0) return undefined;
+    const match = words && searchMatchOf(projectId, words);
+    if (words && !match) return undefined;
 
     const filters: ListFilter[] = params.metadata.map(([k, v]) => ({
       table: 'metadata',
@@ -94,43 +168,74 @@ export function createListQueries(db: SqlSession) {
     }));
     if (params.model !== undefined) filters.push({ table: 'completion_models', columns: ['model'], args: [filterText(params.model)] });
     const direction = params.order === 'asc' ? 'ASC' : 'DESC';
-    const comparison = params.order === 'asc' ? '>' : '<';
     const args: unknown[] = [];
     const add = placeholders(args);
+    /** Checks each row against filters it does not walk: a correlated point lookup each (an EXISTS may be planned as a hash semi-join). */
+    const checks = (checked: ListFilter[], project: string, created: string, id: string) =>
+      checked
+        .map(
+          (filter) => ` AND (SELECT true FROM ${filter.table} x WHERE x.project_id = ${project}${matches(filter, 'x', add)}
+          AND x.created = ${created} AND x.completion_id = ${id} LIMIT 1)`,
+        )
+        .join('');
+
+    if (
+      match &&
+      (searchInStoredOrder || sortSearchMatches || (await countMatches(match, searchSortThreshold)) < searchSortThreshold)
+    ) {
+      // Few matches: all of them from the GIN index (a materialized CTE: never an ordered walk that filters
+      // row by row), their keys sorted, then the page's columns read for its rows only. The keys name the
+      // project; a project_id condition beside them could only tempt the planner into ANDing its whole range.
+      const found = `SELECT c.seq, c.created, c.id FROM completions c WHERE true${searchConditions(match, 'c', add, true)}
+        ${checks(filters, 'c.project_id', 'c.created', 'c.id')}${bounds('c.created', 'c.id', projectId, params, add)}`;
+      const walked: WalkedIndex = { table: 'completion_search', args: words! };
+      if (searchInStoredOrder) {
+        const sql = `WITH matches AS MATERIALIZED (${found})
+          SELECT ${columns} FROM (SELECT seq FROM matches ORDER BY seq DESC LIMIT ${add(params.limit + 1)}) AS page
+          JOIN completions c ON c.seq = page.seq ORDER BY c.seq DESC`;
+        return { sql, args, walked, walkCut: false };
+      }
+      const sql = `WITH matches AS MATERIALIZED (${found})
+        SELECT ${columns} FROM (SELECT seq, created, id FROM matches ORDER BY created ${direction}, id ${direction} LIMIT ${add(params.limit + 1)}) AS page
+        JOIN completions c ON c.seq = page.seq ORDER BY page.created ${direction}, page.id ${direction}`;
+      return { sql, args, walked, walkCut: false };
+    }
+
     let sql: string;
     let walked: WalkedIndex;
-    const range = (alias: string, add: (value: unknown) => string) =>
-      (params.createdAfter === undefined ? '' : ` AND ${alias}.created >= ${add(params.createdAfter)}`) +
-      (params.createdBefore === undefined ? '' : ` AND ${alias}.created < ${add(params.createdBefore)}`);
-
+    let source: WalkSource = COMPLETIONS_WALK;
+    let position: [created: string, id: string];
     if (filters.length === 0) {
       walked = { table: 'completions', args: [] };
       sql = `SELECT ${columns} FROM completions c WHERE c.project_id = ${add(projectId)}`;
-      sql += range('c', add);
-      if (cursor) sql += ` AND (c.created, c.id) ${comparison} (${add(cursor.created)}, ${add(cursor.id)})`;
-      sql += ` ORDER BY c.created ${direction}, c.id ${direction}`;
+      position = ['c.created', 'c.id'];
     } else {
-      const reaches = filters.length < 2 ? [] : await Promise.all(filters.map((f) => findReach(projectId, f, cursor, params.order, params.limit + 1)));
+      const reaches = filters.length < 2 ? [] : await Promise.all(filters.map((f) => findReach(projectId, f, params, params.limit + 1)));
       const [first, ...checked] = rankByReach(filters, reaches, params.order) as [ListFilter, ...ListFilter[]];
       walked = { table: first.table, args: first.args };
+      source = first;
       // The walked index is the outer loop of a nested loop, so rows come out in its order; each
       // completion is then one lookup in its unique (project_id, id) index.
       sql = `SELECT ${columns} FROM ${first.table} w
         JOIN completions c ON c.project_id = w.project_id AND c.id = w.completion_id
-        WHERE w.project_id = ${add(projectId)} AND ${matches(first, 'w', add)}`;
-      // A correlated scalar subquery stays a per-row point lookup; an EXISTS would be planned as a
-      // semi-join, which may hash the other filter's every entry and then sort the page.
-      for (const filter of checked) {
-        sql += ` AND (SELECT true FROM ${filter.table} x WHERE x.project_id = w.project_id AND ${matches(filter, 'x', add)}
-          AND x.created = w.created AND x.completion_id = w.completion_id LIMIT 1)`;
-      }
-      sql += range('w', add);
-      if (cursor) sql += ` AND (w.created, w.completion_id) ${comparison} (${add(cursor.created)}, ${add(cursor.id)})`;
-      sql += ` ORDER BY w.created ${direction}, w.completion_id ${direction}`;
+        WHERE w.project_id = ${add(projectId)}${matches(first, 'w', add)}${checks(checked, 'w.project_id', 'w.created', 'w.completion_id')}`;
+      position = ['w.created', 'w.completion_id'];
     }
-    sql += ` LIMIT ${add(params.limit + 1)}`;
-    return { sql, args, walked };
+    let walkCut = false;
+    if (match) {
+      // Many matches: the walk goes in list order, each walked row's own keys checked.
+      sql += searchConditions(match, 'c', add, false);
+      // ... for at most searchWalkLimit entries: the entry there ends the walk.
+      const end = await findReach(projectId, source, params, searchWalkLimit);
+      if (end) {
+        sql += ` AND (${position[0]}, ${position[1]}) ${params.order === 'asc' ? '<=' : '>='} (${add(end.created)}, ${add(end.id)})`;
+        walkCut = true;
+      }
+    }
+    sql += bounds(...position, projectId, params, add);
+    sql += ` ORDER BY ${position[0]} ${direction}, ${position[1]} ${direction} LIMIT ${add(params.limit + 1)}`;
+    return { sql, args, walked, walkCut };
   }
 
-  return { buildListQuery, findPosition };
+  return { buildListQuery, findPosition, checkCursor };
 }

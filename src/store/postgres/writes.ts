@@ -1,12 +1,34 @@
 import type { SqlSession } from '../../db/sql-client.ts';
 import type { Metadata } from '../../validation.ts';
 import type { CompletionRecord } from '../contract.ts';
+import { type TokenCounts, tokenCountsOf } from '../derived-fields.ts';
+import type { StoredPosition as IndexedPosition } from '../stored-position.ts';
+import { searchColumnsOf } from './search-tokens.ts';
 import { filterText } from './text.ts';
-import type { StoredPosition } from '../stored-position.ts';
 
-export type { StoredPosition };
+/** Where a completion's index rows are, and the tokens it counted in the usage rollup. */
+export interface StoredPosition extends IndexedPosition, TokenCounts {}
 
-export const POSITION_COLUMNS = 'seq, project_id AS "projectId", id, created, model, requested_model AS "requestedModel", metadata';
+export const POSITION_COLUMNS = `seq, project_id AS "projectId", id, created, model, requested_model AS "requestedModel", metadata,
+  prompt_tokens AS "promptTokens", completion_tokens AS "completionTokens", total_tokens AS "totalTokens"`;
+
+/** The UTC day of `created` in SQL, rounding down before 1970 as `utcDayOf` does. */
+export const DAY_OF_CREATED = '((created - ((created % 86400) + 86400) % 86400) / 86400)::int';
+
+/**
+ * Adds completions to their days' usage rows (`INSERT ... ON CONFLICT DO UPDATE`: instances writing
+ * at once add up, one after the other). `source` yields (project_id, created, model, requested_model,
+ * prompt_tokens, completion_tokens, total_tokens, sign): sign 1 adds a completion, -1 takes it out.
+ * Rows are written in key order, so two transactions lock the rows they share in the same order.
+ */
+function addUsageSql(source: string): string {
+  return `INSERT INTO usage_daily AS d (project_id, day, model, requested_model, completions, prompt_tokens, completion_tokens, total_tokens)
+    SELECT project_id, ${DAY_OF_CREATED}, model, requested_model, sum(sign), sum(sign * prompt_tokens), sum(sign * completion_tokens), sum(sign * total_tokens)
+    FROM (${source}) AS changed GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    ON CONFLICT (project_id, day, model, requested_model) DO UPDATE SET completions = d.completions + excluded.completions,
+      prompt_tokens = d.prompt_tokens + excluded.prompt_tokens, completion_tokens = d.completion_tokens + excluded.completion_tokens,
+      total_tokens = d.total_tokens + excluded.total_tokens`;
+}
 
 /** The metadata rows of some completions as columns (project, key, value, created, completion id), for `unnest`. */
 function pairColumns(rows: { projectId: number; metadata: Metadata; created: number; id: string }[]) {
@@ -111,19 +133,28 @@ export function createRowWrites(db: SqlSession) {
         pairs[2].push(filterText(value));
       }
     }
+    const tokens = writes.map((w) => tokenCountsOf(w.record));
+    const search = writes.map((w) => searchColumnsOf(w.projectId, w.record));
     return db.query<{ pos: number }>(
       `WITH input AS (
-         SELECT * FROM unnest($1::int[], $2::int[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int8[])
-           AS u(pos, project_id, id, created, model, requested_model, metadata, body, stored_at)
+         SELECT * FROM unnest($1::int[], $2::int[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int8[],
+             $21::int8[], $22::int8[], $23::int8[], $24::text[], $25::text[])
+           AS u(pos, project_id, id, created, model, requested_model, metadata, body, stored_at,
+             prompt_tokens, completion_tokens, total_tokens, search_keys, search_text)
        ), inserted AS (
-         INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body, stored_at)
-         SELECT project_id, id, created, model, requested_model, metadata, body, stored_at FROM input u
+         INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body, stored_at,
+           prompt_tokens, completion_tokens, total_tokens, search_keys, search_text)
+         SELECT project_id, id, created, model, requested_model, metadata, body, stored_at,
+           prompt_tokens, completion_tokens, total_tokens, string_to_array(search_keys, ' '), search_text FROM input u
          WHERE NOT EXISTS (SELECT 1 FROM deleted_completions d WHERE d.project_id = u.project_id AND d.id = u.id)
          ORDER BY pos
          ON CONFLICT (project_id, id) DO NOTHING
          RETURNING seq, project_id, id
        ), kept AS (
-         SELECT i.seq, u.pos, u.project_id, u.id, u.created FROM inserted i JOIN input u ON u.project_id = i.project_id AND u.id = i.id
+         SELECT i.seq, u.pos, u.project_id, u.id, u.created, u.model, u.requested_model, u.prompt_tokens, u.completion_tokens, u.total_tokens
+         FROM inserted i JOIN input u ON u.project_id = i.project_id AND u.id = i.id
+       ), usage_rows AS (
+         ${addUsageSql('SELECT project_id, created, model, requested_model, prompt_tokens, completion_tokens, total_tokens, 1 AS sign FROM kept')}
        ), choice_rows AS (
          INSERT INTO choices (completion_seq, idx, body)
          SELECT k.seq, r.idx, r.body FROM unnest($10::int[], $11::int[], $12::text[]) AS r(pos, idx, body) JOIN kept k ON k.pos = r.pos
@@ -153,6 +184,11 @@ export function createRowWrites(db: SqlSession) {
         ...messages,
         ...models,
         ...pairs,
+        tokens.map((t) => t.promptTokens),
+        tokens.map((t) => t.completionTokens),
+        tokens.map((t) => t.totalTokens),
+        search.map((columns) => columns.keys),
+        search.map((columns) => columns.text),
       ],
     );
   }
@@ -181,8 +217,20 @@ export function createRowWrites(db: SqlSession) {
        WHERE m.project_id = u.p AND m.model = u.model AND m.created = u.c AND m.completion_id = u.i`,
       models,
     );
-    // Choices and input messages go with them through their foreign keys' cascade.
-    await db.query('DELETE FROM completions WHERE seq = ANY($1::int8[])', [rows.map((row) => row.seq)]);
+    // Choices and input messages go with them through their foreign keys' cascade; the usage rollup takes them out.
+    await db.query(
+      `WITH gone AS (DELETE FROM completions WHERE seq = ANY($1::int8[])
+         RETURNING project_id, created, model, requested_model, prompt_tokens, completion_tokens, total_tokens)
+       ${addUsageSql('SELECT *, -1 AS sign FROM gone')}`,
+      [rows.map((row) => row.seq)],
+    );
+    // A day and model whose last completion went is no row at all, as on SQLite.
+    await db.query(
+      `DELETE FROM usage_daily d USING unnest($1::int[], $2::int8[], $3::text[], $4::text[]) AS u(p, created, model, requested_model)
+       WHERE d.project_id = u.p AND d.day = ${DAY_OF_CREATED}
+         AND d.model = u.model AND d.requested_model = u.requested_model AND d.completions <= 0`,
+      [rows.map((row) => row.projectId), rows.map((row) => row.created), rows.map((row) => row.model), rows.map((row) => row.requestedModel)],
+    );
   }
 
   return { insertCompletions, replaceMetadata, removeCompletions };

@@ -1,0 +1,45 @@
+import type { Logger } from 'pino';
+import type { SqlDatabase } from '../../db/sql-client.ts';
+import { searchColumnsOf } from './search-tokens.ts';
+
+/** Completions indexed per transaction: each batch commits on its own, so a restart resumes where it stopped. */
+const BATCH_SIZE = 500;
+
+/**
+ * Fills the search columns of completions stored before they existed (migration 0001 adds them
+ * empty: SQL cannot split text as SQLite's FTS5 does). Run at start-up, before serving; instances
+ * starting together share the work (SKIP LOCKED) and each returns once none is left. Returns how
+ * many this instance indexed.
+ */
+export async function backfillSearch(db: SqlDatabase, logger?: Logger): Promise<number> {
+  let indexed = 0;
+  for (;;) {
+    const done = await db.transaction(async (tx) => {
+      const rows = await tx.query<{ seq: number; projectId: number }>(
+        `SELECT seq, project_id AS "projectId" FROM completions WHERE search_keys IS NULL LIMIT ${BATCH_SIZE} FOR UPDATE SKIP LOCKED`,
+      );
+      if (rows.length === 0) return 0;
+      const seqs = rows.map((row) => row.seq);
+      const texts = new Map(seqs.map((seq) => [seq, { messages: [] as string[], choices: [] as string[] }]));
+      for (const table of ['input_messages', 'choices'] as const) {
+        const parts = await tx.query<{ seq: number; body: string }>(
+          `SELECT completion_seq AS seq, body FROM ${table} WHERE completion_seq = ANY($1::int8[]) ORDER BY completion_seq, idx`,
+          [seqs],
+        );
+        for (const { seq, body } of parts) texts.get(seq)![table === 'choices' ? 'choices' : 'messages'].push(body);
+      }
+      const columns = rows.map((row) => searchColumnsOf(row.projectId, texts.get(row.seq)!));
+      await tx.query(
+        `UPDATE completions c SET search_keys = string_to_array(u.keys, ' '), search_text = u.text
+         FROM unnest($1::int8[], $2::text[], $3::text[]) AS u(seq, keys, text) WHERE c.seq = u.seq`,
+        [seqs, columns.map((c) => c.keys), columns.map((c) => c.text)],
+      );
+      return rows.length;
+    });
+    if (done === 0) break;
+    indexed += done;
+    if (indexed % (BATCH_SIZE * 20) === 0) logger?.info({ indexed }, 'indexing stored completions for search');
+  }
+  if (indexed > 0) logger?.info({ indexed }, 'indexed stored completions for search');
+  return indexed;
+}

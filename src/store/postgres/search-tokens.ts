@@ -1,0 +1,90 @@
+import type { CompletionRecord } from '../contract.ts';
+import { searchTextOf } from '../derived-fields.ts';
+import { ACTIONS, SEGMENT_STARTS } from './search-folding.ts';
+
+/**
+ * Text as `search` sees it on PostgreSQL: split and folded exactly as SQLite's
+ * FTS5 tokenizer (`unicode61 remove_diacritics 2`) does, from a table read out
+ * of SQLite itself (search-folding.ts), so a search finds the same completions
+ * on both backends. A token is a run of letters, digits and private-use
+ * characters, lower-cased with its accents removed; everything else separates.
+ */
+
+type Action = number | 'S' | 'D';
+
+/** The table's entry for a code point: binary search for the last segment starting at or before it. */
+function lookUp(codePoint: number): Action {
+  let low = 0;
+  let high = SEGMENT_STARTS.length - 1;
+  while (low < high) {
+    const middle = (low + high + 1) >> 1;
+    if (SEGMENT_STARTS[middle]! <= codePoint) low = middle;
+    else high = middle - 1;
+  }
+  return ACTIONS[low]!;
+}
+
+const ASCII_ACTIONS: Action[] = Array.from({ length: 128 }, (_, c) => lookUp(c));
+
+/** The tokens of a text, in order (repeats kept). */
+export function searchTokens(text: string): string[] {
+  const tokens: string[] = [];
+  let current = '';
+  for (let i = 0; i < text.length; ) {
+    const codePoint = text.codePointAt(i)!;
+    i += codePoint > 0xffff ? 2 : 1;
+    const action = codePoint < 128 ? ASCII_ACTIONS[codePoint]! : lookUp(codePoint);
+    if (action === 'S') {
+      if (current !== '') tokens.push(current);
+      current = '';
+    } else if (action !== 'D') {
+      current += action === 0 ? String.fromCodePoint(codePoint) : String.fromCodePoint(codePoint + action);
+    }
+  }
+  if (current !== '') tokens.push(current);
+  return tokens;
+}
+
+/**
+ * Tokens longer than this are cut in their index key (a GIN entry must fit a third of a page);
+ * a search for one then also checks the text, so it still matches the whole token only.
+ */
+const KEY_LENGTH = 100;
+
+function keyOf(projectId: number, token: string): string {
+  const cut = token.length <= KEY_LENGTH ? token : [...token].slice(0, KEY_LENGTH).join('');
+  return `${projectId}:${cut}`;
+}
+
+function isCut(token: string): boolean {
+  return token.length > KEY_LENGTH && [...token].length > KEY_LENGTH;
+}
+
+/** A completion's search columns: its keys (space-separated, as they travel through `unnest`) and its token text. */
+export function searchColumnsOf(projectId: number, record: Pick<CompletionRecord, 'messages' | 'choices'>): { keys: string; text: string } {
+  const tokens = searchTokens(searchTextOf(record));
+  return { keys: [...new Set(tokens.map((token) => keyOf(projectId, token)))].join(' '), text: ` ${tokens.join(' ')} ` };
+}
+
+/**
+ * What a completion must have to match a search's words: every key (the words' tokens), and
+ * each phrase in its token text: a word that punctuation splits ("don't" is `don t`), or one
+ * whose token is longer than its key. Undefined when a word has no token (it matches nothing,
+ * as an empty FTS5 phrase matches nothing).
+ */
+export interface SearchMatch {
+  keys: string[];
+  phrases: string[];
+}
+
+export function searchMatchOf(projectId: number, words: string[]): SearchMatch | undefined {
+  const keys = new Set<string>();
+  const phrases: string[] = [];
+  for (const word of words) {
+    const tokens = searchTokens(word);
+    if (tokens.length === 0) return undefined;
+    for (const token of tokens) keys.add(keyOf(projectId, token));
+    if (tokens.length > 1 || tokens.some(isCut)) phrases.push(` ${tokens.join(' ')} `);
+  }
+  return { keys: [...keys], phrases };
+}
