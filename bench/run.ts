@@ -80,17 +80,15 @@ async function measure(info: ReturnType<typeof machine>, database: BenchDatabase
   log(`seeded ${smallRows} in ${smallSeedSeconds.toFixed(1)} s; measuring list latency`);
   const smallCursors = await database.deepCursors(PROJECTS[0], VARIANTS);
   const small = await measureListLatency(store, smallCursors, latencyOptions);
-  // Search and usage are SQLite's for now (full-text search and the usage rollup have no PostgreSQL version yet).
-  const searches = database.backend === 'sqlite';
-  const smallSearch = searches ? await measureListLatency(store, smallCursors, searchOptions, SEARCH_FILTERS) : [];
+  const smallSearch = await measureListLatency(store, smallCursors, searchOptions, SEARCH_FILTERS);
   const fullSeedSeconds = await seed(store, smallRows, rows);
   const seedSeconds = smallSeedSeconds + fullSeedSeconds;
   log(`seeded ${rows} in ${seedSeconds.toFixed(1)} s (${Math.round(rows / seedSeconds)}/s); measuring list latency`);
   const fullCursors = await database.deepCursors(PROJECTS[0], VARIANTS);
   const full = await measureListLatency(store, fullCursors, latencyOptions);
   log('measuring search and usage latency');
-  const fullSearch = searches ? await measureListLatency(store, fullCursors, searchOptions, SEARCH_FILTERS) : [];
-  const usage = searches ? await measureUsageLatency(store, usageOptions) : [];
+  const fullSearch = await measureListLatency(store, fullCursors, searchOptions, SEARCH_FILTERS);
+  const usage = await measureUsageLatency(store, usageOptions);
   log('measuring disk');
   const disk = await database.measureDisk(rows);
   await database.closeStore();
@@ -262,8 +260,8 @@ function report(results: BenchResults) {
       r.usageLatency.map((u) => [u.shape, u.rollup ? 'rollup' : 'walk', u.p50Ms.toFixed(3), u.p99Ms.toFixed(3), u.completions, String(u.truncated)]),
     ),
   );
-  /** The worst of some p99s, or why there is none (search and the usage rollup are measured on SQLite only). */
-  const worst = (p99s: number[]) => (p99s.length === 0 ? 'n/a on this backend' : `${Math.max(...p99s).toFixed(3)} ms`);
+  /** The worst of some p99s. */
+  const worst = (p99s: number[]) => `${Math.max(...p99s).toFixed(3)} ms`;
   const worstSearchP99 = worst(r.searchLatency.map((s) => s.full.p99Ms));
   const worstRollupP99 = worst(r.usageLatency.filter((u) => u.rollup).map((u) => u.p99Ms));
   const worstP99 = Math.max(...r.listLatency.map((s) => s.full.p99Ms));

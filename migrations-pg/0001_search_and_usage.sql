@@ -21,8 +21,9 @@ ALTER TABLE "completions" ADD COLUMN "total_tokens" bigint DEFAULT 0 NOT NULL;--
 ALTER TABLE "completions" ADD COLUMN "search_keys" text[];--> statement-breakpoint
 ALTER TABLE "completions" ADD COLUMN "search_text" text;--> statement-breakpoint
 CREATE INDEX "completions_search_idx" ON "completions" USING gin ("search_keys");--> statement-breakpoint
--- The figures as tokenCountsOf reads them: a JSON integer from 0 to 2^53-1, anything else 0. `json`, not
--- `jsonb`, which refuses a body holding \u0000.
+-- The figures as tokenCountsOf reads them: a JSON integer from 0 to 2^53-1, anything else 0. PostgreSQL's
+-- JSON functions refuse a document holding the escape \u0000 (a body may): it is read as \ufffd, an escape
+-- of the same shape, which changes no number.
 UPDATE "completions" c SET "prompt_tokens" = t."prompt", "completion_tokens" = t."completion", "total_tokens" = t."total"
 FROM (
 	SELECT x."seq",
@@ -38,7 +39,7 @@ FROM (
 			CASE WHEN (x."usage" ->> 'total_tokens')::numeric BETWEEN 0 AND 9007199254740991 AND (x."usage" ->> 'total_tokens')::numeric % 1 = 0
 				THEN (x."usage" ->> 'total_tokens')::numeric::bigint ELSE 0 END
 		ELSE 0 END AS "total"
-	FROM (SELECT "seq", "body"::json -> 'usage' AS "usage" FROM "completions") x
+	FROM (SELECT "seq", replace("body", '\u0000', '\ufffd')::json -> 'usage' AS "usage" FROM "completions") x
 	WHERE json_typeof(x."usage") = 'object'
 ) t
 WHERE c."seq" = t."seq";

@@ -13,6 +13,7 @@ import { answerClientError } from '../../src/client-error.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { connectionTimeouts } from '../../src/connection-timeouts.ts';
 import { openDatabase, type SqliteDatabase } from '../../src/db/client.ts';
+import type { SqlDatabase } from '../../src/db/sql-client.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createPostgresStore, createSqliteStore, type SqliteStoreOptions, type Store } from '../../src/store/index.ts';
 import { openStore } from '../../src/store/open.ts';
@@ -119,6 +120,8 @@ interface OpenedBackend {
   folder?: string;
   countRows(table: string): Promise<number>;
   analyze(): Promise<void>;
+  /** The PostgreSQL database itself, for tests that reach under the store. */
+  postgres?: SqlDatabase;
   release(): Promise<void>;
 }
 
@@ -159,6 +162,7 @@ async function openPostgresBackend(options: ServiceOptions): Promise<OpenedBacke
     analyze: async () => {
       await lease.db.query('ANALYZE');
     },
+    postgres: lease.db,
     release: lease.release,
   };
 }
@@ -190,6 +194,8 @@ export interface TestStore {
   countRows(table: string): Promise<number>;
   /** Refreshes the planner's statistics, as autovacuum or a maintenance window would (a no-op on SQLite). */
   analyze(): Promise<void>;
+  /** The PostgreSQL database itself (undefined on SQLite), for tests that reach under the store. */
+  postgres: SqlDatabase | undefined;
   close(): Promise<void>;
 }
 
@@ -200,6 +206,7 @@ export async function openTestStore(backend: Backend = TEST_BACKEND): Promise<Te
     store: opened.store,
     countRows: opened.countRows,
     analyze: opened.analyze,
+    postgres: opened.postgres,
     close: async () => {
       await opened.store.close();
       await opened.release();
