@@ -182,9 +182,12 @@ describe('usage follows deletes and retention', () => {
 });
 
 describe('the bound on filtered usage', () => {
-  it('adds up the newest matches only and says truncated when more match', async () => {
+  // A search's matches are read from the full-text index when few, or by walking the completions newest stored first when many.
+  for (const [strategy, searchSortThreshold] of [['a search read from the index', undefined], ['a search walked', 0]] as const) {
+  it(`adds up the newest matches only and says truncated when more match (${strategy})`, async () => {
     const fake = await startFakeUpstream();
-    const own = await startService({ upstreamUrl: fake.url, storeOptions: { usageWalkLimit: 10 } });
+    const storeOptions = searchSortThreshold === undefined ? { usageWalkLimit: 10 } : { usageWalkLimit: 10, searchSortThreshold };
+    const own = await startService({ upstreamUrl: fake.url, storeOptions });
     try {
       const mine: Made[] = [];
       await seedSearchable(own, fake, mine);
@@ -219,6 +222,7 @@ describe('the bound on filtered usage', () => {
       await fake.close();
     }
   });
+  }
 });
 
 describe('/v1/stored-completions/ is ours', () => {

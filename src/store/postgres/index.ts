@@ -64,7 +64,7 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
     const projectId = await projects.find(project);
     const query = await lists.buildListQuery(projectId, params);
     let items = query ? await db.query<CompletionRow>(query.sql, query.args) : [];
-    if (query?.walkCut && items.length <= params.limit) {
+    if (query?.wasWalkCut && items.length <= params.limit && (await query.wasWalkCut())) {
       // The search's walk was cut before the page filled: the words are rare there after all, so sort their matches.
       const sorted = (await lists.buildListQuery(projectId, params, { sortSearchMatches: true }))!;
       items = await db.query<CompletionRow>(sorted.sql, sorted.args);

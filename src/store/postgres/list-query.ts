@@ -20,10 +20,11 @@ const COMPLETIONS_WALK: WalkSource = { table: 'completions', columns: [], args: 
 
 export interface ListQuery extends RankedQuery {
   /**
-   * True when a search's walk was cut after the store's walk limit: a page with fewer rows than
-   * asked may then miss matches beyond the cut, and must be asked again with `sortSearchMatches`.
+   * Set when a search walks at most the store's walk limit of entries: for a page with fewer rows
+   * than asked, it says whether the walk was cut there (more entries lay beyond), so that matches
+   * may lie past the cut and the page must be asked again with `sortSearchMatches`.
    */
-  walkCut: boolean;
+  wasWalkCut?: () => Promise<boolean>;
 }
 
 // ARRAY(subquery) keeps the order the primary-key index hands the choices in; an aggregate's own
@@ -133,15 +134,18 @@ export function createListQueries(db: SqlSession, searchSortThreshold = SEARCH_S
     return row;
   }
 
-  /** How many completions of the project the search matches, counted up to `cap` (its keys name the project). */
-  async function countMatches(match: SearchMatch, cap: number): Promise<number> {
-    const args: unknown[] = [];
-    const add = placeholders(args);
-    const [row] = await db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM (SELECT 1 FROM completions c WHERE true${searchConditions(match, 'c', add, true)} LIMIT ${add(cap)}) AS found`,
-      args,
-    );
-    return row!.n;
+  /**
+   * How many completions the planner expects the search's keys to match (they name the project),
+   * from the column's statistics: a GIN index cannot stop counting at a cap, and counting a common
+   * word's matches would read its whole entry. A wrong guess costs time, never an answer: a walk
+   * that finds too few matches falls back to sorting them (wasWalkCut).
+   */
+  async function estimateMatches(match: SearchMatch): Promise<number> {
+    const [row] = await db.query<{ 'QUERY PLAN': unknown }>('EXPLAIN (FORMAT JSON) SELECT 1 FROM completions c WHERE c.search_keys @> $1::text[]', [
+      match.keys,
+    ]);
+    const plan = row!['QUERY PLAN'];
+    return ((typeof plan === 'string' ? JSON.parse(plan) : plan) as { Plan: { 'Plan Rows': number } }[])[0]!.Plan['Plan Rows'];
   }
 
   /**
@@ -179,10 +183,16 @@ export function createListQueries(db: SqlSession, searchSortThreshold = SEARCH_S
         )
         .join('');
 
-    if (
-      match &&
-      (searchInStoredOrder || sortSearchMatches || (await countMatches(match, searchSortThreshold)) < searchSortThreshold)
-    ) {
+    const common = match !== undefined && !sortSearchMatches && (await estimateMatches(match)) >= searchSortThreshold;
+    if (match && searchInStoredOrder && common) {
+      // Many matches, most recently stored first: the completions' primary key walked backwards, each row's
+      // keys checked, until enough are found (a common word's matches are not all read, as the GIN index would).
+      const sql = `SELECT ${columns} FROM completions c WHERE c.project_id = ${add(projectId)}${searchConditions(match, 'c', add, false)}
+        ${checks(filters, 'c.project_id', 'c.created', 'c.id')}${bounds('c.created', 'c.id', projectId, params, add)}
+        ORDER BY c.seq DESC LIMIT ${add(params.limit + 1)}`;
+      return { sql, args, walked: { table: 'completions', args: [] } };
+    }
+    if (match && (searchInStoredOrder || !common)) {
       // Few matches: all of them from the GIN index (a materialized CTE: never an ordered walk that filters
       // row by row), their keys sorted, then the page's columns read for its rows only. The keys name the
       // project; a project_id condition beside them could only tempt the planner into ANDing its whole range.
@@ -193,48 +203,50 @@ export function createListQueries(db: SqlSession, searchSortThreshold = SEARCH_S
         const sql = `WITH matches AS MATERIALIZED (${found})
           SELECT ${columns} FROM (SELECT seq FROM matches ORDER BY seq DESC LIMIT ${add(params.limit + 1)}) AS page
           JOIN completions c ON c.seq = page.seq ORDER BY c.seq DESC`;
-        return { sql, args, walked, walkCut: false };
+        return { sql, args, walked };
       }
       const sql = `WITH matches AS MATERIALIZED (${found})
         SELECT ${columns} FROM (SELECT seq, created, id FROM matches ORDER BY created ${direction}, id ${direction} LIMIT ${add(params.limit + 1)}) AS page
         JOIN completions c ON c.seq = page.seq ORDER BY page.created ${direction}, page.id ${direction}`;
-      return { sql, args, walked, walkCut: false };
+      return { sql, args, walked };
     }
 
+    const order = (created: string, id: string) => ` ORDER BY ${created} ${direction}, ${id} ${direction}`;
+    /**
+     * The walked index's rows: with a search, at most searchWalkLimit of them (a subquery that the
+     * page's LIMIT stops early), so a word rare where the walk goes never walks the whole index.
+     */
+    const walkedRows = (table: string, alias: string, where: string, created: string, id: string): [from: string, where: string] =>
+      match
+        ? [`(SELECT * FROM ${table} ${alias} WHERE ${where}${order(created, id)} LIMIT ${add(searchWalkLimit)}) AS ${alias}`, 'true']
+        : [`${table} ${alias}`, where];
     let sql: string;
     let walked: WalkedIndex;
     let source: WalkSource = COMPLETIONS_WALK;
     let position: [created: string, id: string];
     if (filters.length === 0) {
       walked = { table: 'completions', args: [] };
-      sql = `SELECT ${columns} FROM completions c WHERE c.project_id = ${add(projectId)}`;
       position = ['c.created', 'c.id'];
+      const [from, where] = walkedRows('completions', 'c', `c.project_id = ${add(projectId)}${bounds(...position, projectId, params, add)}`, ...position);
+      sql = `SELECT ${columns} FROM ${from} WHERE ${where}`;
     } else {
       const reaches = filters.length < 2 ? [] : await Promise.all(filters.map((f) => findReach(projectId, f, params, params.limit + 1)));
       const [first, ...checked] = rankByReach(filters, reaches, params.order) as [ListFilter, ...ListFilter[]];
       walked = { table: first.table, args: first.args };
       source = first;
+      position = ['w.created', 'w.completion_id'];
+      const walk = `w.project_id = ${add(projectId)}${matches(first, 'w', add)}${bounds(...position, projectId, params, add)}`;
       // The walked index is the outer loop of a nested loop, so rows come out in its order; each
       // completion is then one lookup in its unique (project_id, id) index.
-      sql = `SELECT ${columns} FROM ${first.table} w
-        JOIN completions c ON c.project_id = w.project_id AND c.id = w.completion_id
-        WHERE w.project_id = ${add(projectId)}${matches(first, 'w', add)}${checks(checked, 'w.project_id', 'w.created', 'w.completion_id')}`;
-      position = ['w.created', 'w.completion_id'];
+      const [from, where] = walkedRows(first.table, 'w', walk, ...position);
+      sql = `SELECT ${columns} FROM ${from} JOIN completions c ON c.project_id = w.project_id AND c.id = w.completion_id
+        WHERE ${where}${checks(checked, 'w.project_id', 'w.created', 'w.completion_id')}`;
     }
-    let walkCut = false;
-    if (match) {
-      // Many matches: the walk goes in list order, each walked row's own keys checked.
-      sql += searchConditions(match, 'c', add, false);
-      // ... for at most searchWalkLimit entries: the entry there ends the walk.
-      const end = await findReach(projectId, source, params, searchWalkLimit);
-      if (end) {
-        sql += ` AND (${position[0]}, ${position[1]}) ${params.order === 'asc' ? '<=' : '>='} (${add(end.created)}, ${add(end.id)})`;
-        walkCut = true;
-      }
-    }
-    sql += bounds(...position, projectId, params, add);
-    sql += ` ORDER BY ${position[0]} ${direction}, ${position[1]} ${direction} LIMIT ${add(params.limit + 1)}`;
-    return { sql, args, walked, walkCut };
+    // Many matches: the walk goes in list order, each walked row's own keys checked.
+    if (match) sql += searchConditions(match, 'c', add, false);
+    sql += `${order(...position)} LIMIT ${add(params.limit + 1)}`;
+    const wasWalkCut = match ? async () => (await findReach(projectId, source, params, searchWalkLimit + 1)) !== undefined : undefined;
+    return { sql, args, walked, ...(wasWalkCut ? { wasWalkCut } : {}) };
   }
 
   return { buildListQuery, findPosition, checkCursor };
