@@ -21,6 +21,7 @@ ALTER TABLE "completions" ADD COLUMN "total_tokens" bigint DEFAULT 0 NOT NULL;--
 ALTER TABLE "completions" ADD COLUMN "search_keys" text[];--> statement-breakpoint
 ALTER TABLE "completions" ADD COLUMN "search_text" text;--> statement-breakpoint
 CREATE INDEX "completions_search_idx" ON "completions" USING gin ("search_keys");--> statement-breakpoint
+CREATE INDEX "completions_search_backfill_idx" ON "completions" USING btree ("seq") WHERE "completions"."search_keys" IS NULL;--> statement-breakpoint
 -- The figures as tokenCountsOf reads them: a JSON integer from 0 to 2^53-1, anything else 0. PostgreSQL's
 -- JSON functions refuse a document holding the escape \u0000 (a body may): it is read as \ufffd, an escape
 -- of the same shape, which changes no number.

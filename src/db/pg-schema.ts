@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { bigint, customType, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
 
 /**
@@ -73,6 +74,9 @@ export const completions = pgTable(
     index('completions_project_created_idx').on(t.projectId, t.created, t.id),
     index('completions_stored_at_idx').on(t.storedAt),
     index('completions_search_idx').using('gin', t.searchKeys),
+    // The completions start-up still has to index for search (stored before the columns existed): empty
+    // once they are, so finding that there are none costs nothing at every start.
+    index('completions_search_backfill_idx').on(t.seq).where(sql`${t.searchKeys} IS NULL`),
   ],
 );
 
