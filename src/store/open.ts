@@ -17,6 +17,7 @@ export async function openStore(
     Config,
     | 'databaseUrl'
     | 'sqliteSynchronous'
+    | 'sqliteCacheSizeMb'
     | 'databasePoolSize'
     | 'databaseStatementTimeoutMs'
     | 'databaseConnectTimeoutMs'
@@ -24,7 +25,9 @@ export async function openStore(
   >,
   logger?: Logger,
 ): Promise<Store> {
-  if (!isPostgresUrl(config.databaseUrl)) return createSqliteStore(openDatabase(config.databaseUrl, { synchronous: config.sqliteSynchronous }));
+  if (!isPostgresUrl(config.databaseUrl)) {
+    return createSqliteStore(openDatabase(config.databaseUrl, { synchronous: config.sqliteSynchronous, cacheSizeMb: config.sqliteCacheSizeMb }));
+  }
   const db = await openPostgres(config.databaseUrl, {
     poolSize: config.databasePoolSize,
     statementTimeoutMs: config.databaseStatementTimeoutMs,
