@@ -48,13 +48,14 @@ export async function storeAndAnswer(
   const { project } = c.var.tenant;
   const { completion } = answer;
   // The id stays held until its commit, so no create or stream in flight can take it meanwhile.
-  const reservation = await ids.reserve(project, completion.id);
+  const reservation = ids.reserveForWrite(project, completion.id);
   let id: string;
   try {
     id = await saveUnderFreeId(reservation.id, (candidate) => writer.save(project, storedRecord(c, plan, completion, candidate)));
   } finally {
     reservation.release();
   }
+  ids.remember(project, id);
   const body = id !== completion.id ? JSON.stringify({ ...completion, id }) : answer.text;
   return c.body(body, answer.status as 200, answer.headers);
 }

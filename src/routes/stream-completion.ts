@@ -192,7 +192,10 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
       try {
         // Another process on the same database may have taken the id since the first chunk: then it is
         // stored under a fresh one the client does not learn (its chunks are gone), never overwriting.
-        await saveUnderFreeId(reservation.id, (id) => writer.save(tenant.project, storedRecord(c, plan, assembler.result(id), id)));
+        const id = await saveUnderFreeId(reservation.id, (candidate) =>
+          writer.save(tenant.project, storedRecord(c, plan, assembler.result(candidate), candidate)),
+        );
+        ids.remember(tenant.project, id);
         return true;
       } catch {
         return false;
