@@ -116,7 +116,7 @@ export function forwardResponseHeaders(upstream: UpstreamHeaders): HeaderRecord 
   return headers;
 }
 
-/** Statuses whose responses have no body (the Response constructor refuses one). */
+/** Statuses whose responses have no body: a whole answer with one of them has a null body, as a fetch Response would. */
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
 export function createUpstream(options: UpstreamOptions): Upstream {
