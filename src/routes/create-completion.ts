@@ -17,7 +17,7 @@ async function createCompletion(c: Context<AppEnv>, deps: CreateCompletionDeps, 
   const response = await deps.upstream.send('/chat/completions', {
     method: 'POST',
     headers: c.req.raw.headers,
-    authorization: c.var.tenant.upstreamAuthorization,
+    authorization: c.get('tenant').upstreamAuthorization,
     body: JSON.stringify(plan.forwarded),
     signal: c.req.raw.signal,
   });

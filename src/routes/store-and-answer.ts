@@ -28,7 +28,7 @@ export function storedRecord(c: Context<AppEnv>, plan: CreatePlan, completion: J
     request: plan.request,
     response: completion,
     id,
-    requestId: c.var.requestId,
+    requestId: c.get('requestId'),
     metadata: plan.metadata,
     now: Math.floor(Date.now() / 1000),
   });
@@ -45,7 +45,7 @@ export async function storeAndAnswer(
   plan: CreatePlan,
   answer: { completion: Json; text: string; status: number; headers: HeaderRecord },
 ): Promise<Response> {
-  const { project } = c.var.tenant;
+  const { project } = c.get('tenant');
   const { completion } = answer;
   // The id stays held until its commit, so no create or stream in flight can take it meanwhile.
   const reservation = ids.reserveForWrite(project, completion.id);

@@ -124,7 +124,7 @@ async function readFirstEvents(
 export function createStreamCompletion(deps: CreateCompletionDeps, writes: CompletionWrites) {
   const { ids, writer } = writes;
   return async function streamCompletion(c: Context<AppEnv>, plan: CreatePlan): Promise<Response> {
-    const { tenant } = c.var;
+    const tenant = c.get('tenant');
     const planned = planUpstreamBody(plan);
     let { hideUsage } = planned;
     const send = (body: Json) =>
