@@ -18,6 +18,9 @@ export interface IdReservation {
   release(): void;
 }
 
+/** How many ids of completions it stored lately the allocator remembers (see `reserveForWrite`). */
+const REMEMBERED_IDS = 4096;
+
 /**
  * Decides the id a new completion is stored under, for the plain and the
  * streamed path alike. A stream learns its id at the first chunk but stores at
@@ -27,6 +30,15 @@ export interface IdReservation {
 export function createIdAllocator(store: Pick<Store, 'isIdTaken'>) {
   /** `project \0 id` of completions decided but not yet stored. */
   const held = new Set<string>();
+  /** `project \0 id` of the completions stored last, oldest first. */
+  const stored = new Set<string>();
+
+  function holdFresh(project: string, upstreamId: unknown): IdReservation {
+    const id = newCompletionId();
+    const key = `${project}\0${id}`;
+    held.add(key);
+    return { id, replaced: id !== upstreamId, release: () => held.delete(key) };
+  }
 
   /** Holds the id and keeps it when the database has never seen it; it is held before the (async) look-up, so no other caller can take it meanwhile. */
   async function tryHold(project: string, id: string): Promise<boolean> {
@@ -44,14 +56,35 @@ export function createIdAllocator(store: Pick<Store, 'isIdTaken'>) {
   }
 
   return {
+    /** For a completion whose id the client learns before it is stored (a stream): the database is asked first. */
     async reserve(project: string, upstreamId: unknown): Promise<IdReservation> {
-      let id = isAddressable(upstreamId) && (await tryHold(project, upstreamId)) ? upstreamId : undefined;
-      if (id === undefined) {
-        id = newCompletionId();
-        held.add(`${project}\0${id}`);
-      }
+      if (!isAddressable(upstreamId) || !(await tryHold(project, upstreamId))) return holdFresh(project, upstreamId);
+      const key = `${project}\0${upstreamId}`;
+      return { id: upstreamId, replaced: false, release: () => held.delete(key) };
+    },
+
+    /**
+     * For a completion written right away, whose id the client learns only
+     * from the answer (a plain create): the database is not asked, since its
+     * unique index judges the id at the insert anyway (see saveUnderFreeId);
+     * that saves a read per create. An id stored lately by this process is
+     * replaced at once, so a provider that repeats its ids does not fail a
+     * group commit with each one.
+     */
+    reserveForWrite(project: string, upstreamId: unknown): IdReservation {
+      if (!isAddressable(upstreamId)) return holdFresh(project, upstreamId);
+      const key = `${project}\0${upstreamId}`;
+      if (held.has(key) || stored.has(key)) return holdFresh(project, upstreamId);
+      held.add(key);
+      return { id: upstreamId, replaced: false, release: () => held.delete(key) };
+    },
+
+    /** Remembers an id just stored (the most recent REMEMBERED_IDS). */
+    remember(project: string, id: string): void {
       const key = `${project}\0${id}`;
-      return { id, replaced: id !== upstreamId, release: () => held.delete(key) };
+      stored.delete(key);
+      stored.add(key);
+      if (stored.size > REMEMBERED_IDS) stored.delete(stored.values().next().value!);
     },
   };
 }

@@ -31,6 +31,8 @@ export interface Config {
   retentionDays: number;
   /** SQLite's `synchronous` (see db/client.ts): FULL also keeps acknowledged writes through an OS crash or power loss. */
   sqliteSynchronous: 'FULL' | 'NORMAL';
+  /** SQLite's page cache for the service's connection, in MiB: most of the memory a busy instance holds beyond Node's own. */
+  sqliteCacheSizeMb: number;
   /** How long /healthz reuses the result of its database write check. */
   healthCheckIntervalMs: number;
   /** PostgreSQL only (DATABASE_URL postgres://...): connections each instance keeps at most. */
@@ -89,6 +91,10 @@ const envSchema = z.object({
     .pipe(z.enum(['FULL', 'NORMAL'], { message: 'expected FULL or NORMAL' }))
     // NORMAL by measurement: FULL cost 34% of stored creates per second in `npm run bench` (docs/operations.md).
     .default('NORMAL'),
+  // 16 MiB by measurement: at 64 MiB the page cache filled with the pages stored creates wrote, and the
+  // service's peak memory in `npm run bench` passed 300 MB (bench/README.md); the operating system's file
+  // cache still holds the rest of the database for reads.
+  SQLITE_CACHE_SIZE_MB: integerString(1, 65_536).default(16),
   HEALTH_CHECK_INTERVAL_MS: integerString(0, 3_600_000).default(5_000),
   DATABASE_POOL_SIZE: integerString(1, 1000).default(10),
   DATABASE_STATEMENT_TIMEOUT_MS: integerString(100, 3_600_000).default(30_000),
@@ -181,6 +187,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
     retentionDays: e.RETENTION_DAYS,
     sqliteSynchronous: e.SQLITE_SYNCHRONOUS,
+    sqliteCacheSizeMb: e.SQLITE_CACHE_SIZE_MB,
     healthCheckIntervalMs: e.HEALTH_CHECK_INTERVAL_MS,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     databaseStatementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,

@@ -45,9 +45,21 @@ export function withoutProviderCors(upstream: Upstream): Upstream {
     async send(path, request) {
       const response = await upstream.send(path, request);
       if (!ANSWER_HEADERS.some(([name]) => response.headers.has(name))) return response;
-      const headers = new Headers(response.headers);
-      for (const [name] of ANSWER_HEADERS) headers.delete(name);
-      return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+      const headers = new Headers();
+      response.headers.forEach((value, name) => {
+        if (!ANSWER_HEADERS.some(([answerName]) => answerName === name)) headers.append(name, value);
+      });
+      for (const cookie of response.headers.getSetCookie()) headers.append('set-cookie', cookie);
+      // The answer itself is left as it is (a whole one already read, or a stream): only its headers change.
+      return {
+        status: response.status,
+        ok: response.ok,
+        headers,
+        get body() {
+          return response.body;
+        },
+        text: () => response.text(),
+      };
     },
   };
 }

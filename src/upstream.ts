@@ -35,12 +35,34 @@ export interface UpstreamRequest {
   contentLength?: string;
 }
 
+/** The headers of a provider's answer, as the proxy reads them (a fetch Response's Headers are such). */
+export interface UpstreamHeaders {
+  get(name: string): string | null;
+  has(name: string): boolean;
+  /** Every header but `set-cookie` once, repeated ones joined with commas, as Headers does. */
+  forEach(callback: (value: string, name: string) => void): void;
+  getSetCookie(): string[];
+}
+
+/**
+ * A provider's answer: a fetch Response for a streamed call, and for a whole
+ * one an answer already read into memory, which costs none of the web
+ * streams a Response would (see `readAnswerText`).
+ */
+export interface UpstreamResponse {
+  readonly status: number;
+  readonly ok: boolean;
+  readonly headers: UpstreamHeaders;
+  readonly body: ReadableStream<Uint8Array> | null;
+  text(): Promise<string>;
+}
+
 export interface Upstream {
   readonly baseUrl: string;
   readonly timeoutMs: number;
   readonly responseLimitBytes: number;
   /** Calls `baseUrl + path`; throws ApiError 502 when unreachable and 504 after the timeout. */
-  send(path: string, request: UpstreamRequest): Promise<Response>;
+  send(path: string, request: UpstreamRequest): Promise<UpstreamResponse>;
   /** Closes the pooled connections (at shutdown). */
   close(): Promise<void>;
 }
@@ -63,16 +85,17 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** Client headers to send on: hop-by-hop ones dropped, the client's own key replaced by the tenant's upstream credentials. */
-export function forwardRequestHeaders(incoming: Headers, authorization: string | undefined): Headers {
-  const headers = new Headers();
-  const connectionListed = (incoming.get('connection') ?? '').toLowerCase().split(',').map((s) => s.trim());
+export function forwardRequestHeaders(incoming: Headers, authorization: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const connection = incoming.get('connection');
+  const connectionListed = connection === null ? [] : connection.toLowerCase().split(',').map((s) => s.trim());
   incoming.forEach((value, name) => {
     if (HOP_BY_HOP.has(name) || connectionListed.includes(name) || name === 'authorization') return;
     // fetch negotiates (and decodes) its own compression.
     if (name === 'accept-encoding') return;
-    headers.set(name, value);
+    headers[name] = value;
   });
-  if (authorization !== undefined) headers.set('authorization', authorization);
+  if (authorization !== undefined) headers.authorization = authorization;
   return headers;
 }
 
@@ -80,7 +103,7 @@ export function forwardRequestHeaders(incoming: Headers, authorization: string |
 export type HeaderRecord = Record<string, string | string[]>;
 
 /** Upstream response headers to hand to the client. fetch has already decoded the body, so its encoding and length no longer apply. */
-export function forwardResponseHeaders(upstream: Headers): HeaderRecord {
+export function forwardResponseHeaders(upstream: UpstreamHeaders): HeaderRecord {
   const headers: HeaderRecord = {};
   upstream.forEach((value, name) => {
     if (HOP_BY_HOP.has(name) || name === 'content-encoding' || name === 'set-cookie') return;
@@ -93,7 +116,7 @@ export function forwardResponseHeaders(upstream: Headers): HeaderRecord {
   return headers;
 }
 
-/** Statuses whose responses have no body (the Response constructor refuses one). */
+/** Statuses whose responses have no body: a whole answer with one of them has a null body, as a fetch Response would. */
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
 export function createUpstream(options: UpstreamOptions): Upstream {
@@ -110,33 +133,129 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     timeoutMs: options.timeoutMs,
     responseLimitBytes: options.responseLimitBytes,
     async send(path, request) {
-      const timeout = request.streamed ? headersTimeout(options.timeoutMs) : { signal: AbortSignal.timeout(options.timeoutMs), clear() {} };
-      const signal = request.signal ? AbortSignal.any([request.signal, timeout.signal]) : timeout.signal;
+      const call = callSignal(request.signal, options.timeoutMs);
       const headers = forwardRequestHeaders(request.headers, request.authorization);
-      if (request.contentLength !== undefined) headers.set('content-length', request.contentLength);
+      if (request.contentLength !== undefined) headers['content-length'] = request.contentLength;
       try {
         if (!request.streamed) {
           const target = { origin, path: basePath + path };
-          return await sendWhole(agent, target, request, { headers, signal, timeout: timeout.signal, limit: options.responseLimitBytes });
+          try {
+            return await sendWhole(agent, target, request, { headers, call, limit: options.responseLimitBytes });
+          } finally {
+            call.detach();
+          }
         }
         return await fetch(options.baseUrl + path, {
           method: request.method,
           headers,
           body: request.body ?? null,
-          signal,
+          signal: call.signal,
           redirect: 'manual',
           // Required by Node's fetch for a streamed request body.
           ...(request.body instanceof ReadableStream ? { duplex: 'half' } : {}),
         } as RequestInit);
       } catch (err) {
         if (err instanceof ApiError) throw err;
-        throw toUpstreamFailure(err, timeout.signal);
+        throw toUpstreamFailure(err, call.timedOut);
       } finally {
-        timeout.clear();
+        // A streamed call's timeout bounds only the wait for its headers (see UpstreamRequest.streamed);
+        // the client going away still aborts its body.
+        call.clearTimeout();
       }
     },
     close: () => agent.close(),
   };
+}
+
+/**
+ * One call's signal, aborted when the client goes away or when the timeout
+ * passes (`timedOut` tells which). One controller and one timer: the
+ * `AbortSignal.timeout` + `AbortSignal.any` pair it replaces cost a weak
+ * reference, a finalizer and a listener per call, and showed in the create
+ * path's profile.
+ */
+function callSignal(client: AbortSignal | undefined, ms: number) {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new DOMException('The upstream did not answer in time.', 'TimeoutError'));
+  }, ms);
+  const onClientGone = () => controller.abort(client!.reason);
+  if (client?.aborted) onClientGone();
+  else client?.addEventListener('abort', onClientGone, { once: true });
+  return {
+    signal: controller.signal,
+    get timedOut() {
+      return timedOut;
+    },
+    clearTimeout: () => clearTimeout(timer),
+    /** Stops listening to the client: for a call already answered whole. */
+    detach: () => client?.removeEventListener('abort', onClientGone),
+  };
+}
+
+/** A whole answer's headers as undici hands them over: lower-case names, repeated ones as arrays. */
+class AnswerHeaders implements UpstreamHeaders {
+  constructor(private readonly raw: Record<string, string | string[] | undefined>) {}
+
+  get(name: string): string | null {
+    const value = this.raw[name.toLowerCase()];
+    return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+  }
+
+  has(name: string): boolean {
+    return this.raw[name.toLowerCase()] !== undefined;
+  }
+
+  forEach(callback: (value: string, name: string) => void): void {
+    for (const name in this.raw) {
+      const value = this.raw[name];
+      if (value !== undefined && name !== 'set-cookie') callback(Array.isArray(value) ? value.join(', ') : value, name);
+    }
+  }
+
+  getSetCookie(): string[] {
+    const value = this.raw['set-cookie'];
+    return value === undefined ? [] : Array.isArray(value) ? value : [value];
+  }
+}
+
+const utf8 = new TextDecoder();
+
+/** A provider's answer read whole (within UPSTREAM_RESPONSE_LIMIT_BYTES): its text is at hand without a stream. */
+class WholeAnswer implements UpstreamResponse {
+  readonly headers: AnswerHeaders;
+  #body: ReadableStream<Uint8Array> | null | undefined;
+
+  constructor(
+    readonly status: number,
+    headers: Record<string, string | string[] | undefined>,
+    private readonly bytes: Buffer | null,
+  ) {
+    this.headers = new AnswerHeaders(headers);
+  }
+
+  get ok(): boolean {
+    return this.status >= 200 && this.status < 300;
+  }
+
+  /** Only for code that reads any answer as a stream; the create path takes `text()`. */
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.#body === undefined) this.#body = this.bytes === null ? null : new Blob([this.bytes]).stream();
+    return this.#body;
+  }
+
+  /** As Response's: UTF-8, a byte order mark dropped, malformed bytes replaced. */
+  text(): Promise<string> {
+    return Promise.resolve(this.bytes === null ? '' : utf8.decode(this.bytes));
+  }
+}
+
+/** An answer's text, whole answers at once, streamed ones read within the limit and the idle timeout. */
+export function readAnswerText(response: UpstreamResponse, upstream: Pick<Upstream, 'timeoutMs' | 'responseLimitBytes'>): Promise<string> {
+  if (response instanceof WholeAnswer) return response.text();
+  return readTextCapped(response.body, upstream.responseLimitBytes, upstream.timeoutMs);
 }
 
 /**
@@ -147,28 +266,24 @@ async function sendWhole(
   agent: Agent,
   target: { origin: string; path: string },
   request: UpstreamRequest,
-  { headers, signal, timeout, limit }: { headers: Headers; signal: AbortSignal; timeout: AbortSignal; limit: number },
-): Promise<Response> {
+  { headers, call, limit }: { headers: Record<string, string>; call: ReturnType<typeof callSignal>; limit: number },
+): Promise<UpstreamResponse> {
   const answer = await agent.request({
     ...target,
     method: request.method as Dispatcher.HttpMethod,
-    headers: Object.fromEntries(headers),
+    headers,
     body: (request.body ?? null) as string | Uint8Array | null,
-    signal,
+    signal: call.signal,
   });
-  let body: Buffer | null = null;
+  let body: Buffer;
   try {
     body = await readCapped(answer.body, Number(answer.headers['content-length']), limit);
   } catch (err) {
     if (err instanceof ApiError) throw err;
-    if (timeout.aborted) throw toUpstreamFailure(err, timeout);
+    if (call.timedOut) throw toUpstreamFailure(err, true);
     throw new ApiError(502, 'The upstream provider closed the connection before its response was complete.', 'server_error');
   }
-  const responseHeaders = new Headers();
-  for (const [name, value] of Object.entries(answer.headers)) {
-    for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) responseHeaders.append(name, one);
-  }
-  return new Response(NULL_BODY_STATUSES.has(answer.statusCode) ? null : body, { status: answer.statusCode, headers: responseHeaders });
+  return new WholeAnswer(answer.statusCode, answer.headers, NULL_BODY_STATUSES.has(answer.statusCode) ? null : body);
 }
 
 /** The 502 for a provider's answer over UPSTREAM_RESPONSE_LIMIT_BYTES. */
@@ -225,13 +340,6 @@ export async function readTextCapped(body: ReadableStream<Uint8Array> | null, li
     }
     text += decoder.decode(result.value, { stream: true });
   }
-}
-
-/** A timeout that can be called off once the headers are in, so it never cuts a long stream short. */
-function headersTimeout(ms: number): { signal: AbortSignal; clear(): void } {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new DOMException('The upstream did not answer in time.', 'TimeoutError')), ms);
-  return { signal: controller.signal, clear: () => clearTimeout(timer) };
 }
 
 /**
@@ -293,8 +401,8 @@ export async function readWithin<T>(reader: ReadableStreamDefaultReader<T>, ms: 
 }
 
 /** What a failed call to the provider becomes: 504 after the timeout, 502 when it could not be reached. */
-export function toUpstreamFailure(err: unknown, timeout: AbortSignal): ApiError {
-  if (timeout.aborted) {
+export function toUpstreamFailure(err: unknown, timedOut: boolean): ApiError {
+  if (timedOut) {
     return new ApiError(504, 'The upstream provider did not answer in time.', 'server_error');
   }
   // undici's request API puts the system error's code on the error; fetch puts it on its cause.

@@ -29,6 +29,7 @@ describe('configuration', () => {
       keepAliveTimeoutMs: 5000,
       retentionDays: 0,
       sqliteSynchronous: 'NORMAL',
+      sqliteCacheSizeMb: 16,
       healthCheckIntervalMs: 5000,
       databasePoolSize: 10,
       databaseStatementTimeoutMs: 30000,
@@ -62,17 +63,25 @@ describe('configuration', () => {
     expect(() => loadConfig({ API_KEYS: 'no-project-here' })).toThrow(/API_KEYS: expected key:project pairs/);
     expect(() => loadConfig({ SQLITE_SYNCHRONOUS: 'OFF' })).toThrow(/SQLITE_SYNCHRONOUS: expected FULL or NORMAL/);
     expect(loadConfig({ SQLITE_SYNCHRONOUS: 'full' }).sqliteSynchronous).toBe('FULL');
+    expect(() => loadConfig({ SQLITE_CACHE_SIZE_MB: '0' })).toThrow(/SQLITE_CACHE_SIZE_MB: /);
+    expect(() => loadConfig({ SQLITE_CACHE_SIZE_MB: '16MB' })).toThrow(/SQLITE_CACHE_SIZE_MB: expected a whole number/);
     expect(() => loadConfig({ HEADERS_TIMEOUT_MS: '60000', REQUEST_TIMEOUT_MS: '30000' })).toThrow(
       'HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS (60000 > 30000)',
     );
   });
 
-  it('SQLITE_SYNCHRONOUS reaches SQLite: NORMAL (1) by default, FULL (2) when set', async () => {
+  it('SQLITE_SYNCHRONOUS and SQLITE_CACHE_SIZE_MB reach SQLite: NORMAL (1) and 16 MiB by default, FULL (2) and the size set otherwise', async () => {
     const upstream = await startFakeUpstream();
-    for (const [env, expected] of [[{}, 1], [{ SQLITE_SYNCHRONOUS: 'FULL' }, 2]] as const) {
+    const cases = [
+      [{}, 1, -16384],
+      [{ SQLITE_SYNCHRONOUS: 'FULL', SQLITE_CACHE_SIZE_MB: '4' }, 2, -4096],
+    ] as const;
+    for (const [env, synchronous, cacheSizeKib] of cases) {
       const service = await startService({ upstreamUrl: upstream.url, env });
       try {
-        expect(service.db.pragma('synchronous', { simple: true })).toBe(expected);
+        expect(service.db.pragma('synchronous', { simple: true })).toBe(synchronous);
+        // Negative: KiB rather than pages.
+        expect(service.db.pragma('cache_size', { simple: true })).toBe(cacheSizeKib);
       } finally {
         await service.close();
       }

@@ -3,6 +3,8 @@ import { fakeCompletion, sendJson, startFakeUpstream, type FakeUpstream } from '
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
 import { storedCompletion } from './helpers/stored-shape.ts';
 import { DEFAULT_KEY, startService, type Service, useServiceEachTest } from './helpers/service.ts';
+import { projectOf } from './helpers/source-service.ts';
+import { toCompletionRecord } from '../src/wire.ts';
 
 let upstream: FakeUpstream;
 let service: Service;
@@ -114,6 +116,33 @@ describe('post /v1/chat/completions', () => {
     expect(second.id).toMatch(/^chatcmpl-[A-Za-z0-9]{29}$/);
     expect((await client.chat.completions.retrieve('chatcmpl-same')).metadata).toEqual({ n: '1' });
     expect((await client.chat.completions.retrieve(second.id)).metadata).toEqual({ n: '2' });
+  });
+
+  it('gives a fresh id when the upstream reuses an id stored by another process, in the middle of concurrent creates', async () => {
+    // Written straight to the store, as another instance on the same database would: this process never saw the id.
+    await service.store.saveCompletion(
+      await projectOf(service, DEFAULT_KEY),
+      toCompletionRecord({
+        request: { model: 'gpt-4o', messages },
+        response: fakeCompletion({ model: 'gpt-4o', messages }, 'chatcmpl-elsewhere', 1_700_000_000),
+        id: 'chatcmpl-elsewhere',
+        requestId: 'req_elsewhere',
+        metadata: { by: 'other' },
+        now: 1_700_000_000,
+      }),
+    );
+    upstream.nextIds = ['chatcmpl-before', 'chatcmpl-elsewhere', 'chatcmpl-after'];
+    const client = service.client();
+    // Concurrent, so that they can share one commit, which the taken id then fails for all three.
+    const created = await Promise.all(
+      ['1', '2', '3'].map((n) => client.chat.completions.create({ model: 'gpt-4o', messages, store: true, metadata: { n } })),
+    );
+    const ids = created.map((completion) => completion.id).sort();
+    expect(ids.filter((id) => id === 'chatcmpl-before' || id === 'chatcmpl-after')).toEqual(['chatcmpl-after', 'chatcmpl-before']);
+    const fresh = ids.find((id) => id !== 'chatcmpl-before' && id !== 'chatcmpl-after')!;
+    expect(fresh).toMatch(/^chatcmpl-[A-Za-z0-9]{29}$/);
+    expect((await client.chat.completions.retrieve('chatcmpl-elsewhere')).metadata).toEqual({ by: 'other' });
+    for (const completion of created) expect((await client.chat.completions.retrieve(completion.id)).id).toBe(completion.id);
   });
 
   it('counts an id as taken after its completion is deleted', async () => {

@@ -53,7 +53,11 @@ function applyMigrations(sqlite: SqliteDatabase): void {
  * A file that cannot serve throws a DatabaseOpenError whose one-line message
  * names DATABASE_URL, the path and the cause, and leaves no file behind.
  */
-export function openDatabase(url: string, { synchronous = 'NORMAL' }: { synchronous?: Synchronous } = {}): SqliteDatabase {
+export function openDatabase(
+  url: string,
+  /** The page cache defaults to 64 MiB here; the service passes SQLITE_CACHE_SIZE_MB. */
+  { synchronous = 'NORMAL', cacheSizeMb = 64 }: { synchronous?: Synchronous; cacheSizeMb?: number } = {},
+): SqliteDatabase {
   const onDisk = url !== ':memory:' && !url.startsWith('file:');
   const path = onDisk ? resolve(url) : url;
   if (onDisk) checkDatabasePath(path);
@@ -67,7 +71,8 @@ export function openDatabase(url: string, { synchronous = 'NORMAL' }: { synchron
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma(`synchronous = ${synchronous}`);
     sqlite.pragma('foreign_keys = ON');
-    sqlite.pragma('cache_size = -65536');
+    // Negative: a size in KiB rather than in pages.
+    sqlite.pragma(`cache_size = -${cacheSizeMb * 1024}`);
     applyMigrations(sqlite);
     sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     return sqlite;

@@ -1,8 +1,8 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { ApiError } from '../errors.ts';
-import { forwardResponseHeaders, withIdleTimeout, type Upstream } from '../upstream.ts';
-import { upstreamErrorResponse } from './create-completion.ts';
+import { forwardResponseHeaders, withIdleTimeout, type Upstream, type UpstreamResponse } from '../upstream.ts';
+import { upstreamErrorResponse } from './upstream-errors.ts';
 
 export interface PassthroughDeps {
   upstream: Upstream;
@@ -54,7 +54,7 @@ export function createPassthroughHandler({ upstream, bodyLimitBytes }: Passthrou
 
     // The path and query exactly as sent (still percent-encoded), minus the `/v1` our base URL already ends with.
     const url = new URL(c.req.url);
-    let response: Response;
+    let response: UpstreamResponse;
     try {
       response = await upstream.send(url.pathname.slice('/v1'.length) + url.search, {
         method: c.req.method,

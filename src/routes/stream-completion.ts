@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
-import { type IdAllocator, type IdReservation, saveUnderFreeId } from '../completion-ids.ts';
+import { type IdReservation, saveUnderFreeId } from '../completion-ids.ts';
 import { ApiError, type ErrorBody } from '../errors.ts';
 import { createCompletionAssembler } from '../streaming/assemble.ts';
 import { createSseParser, formatSseData, type SseEvent, type SseParser } from '../streaming/sse.ts';
@@ -15,17 +15,10 @@ import {
   withIdleTimeout,
 } from '../upstream.ts';
 import { notStoredError, parseCompletionText, problemWithCompletion, quote } from '../upstream-answer.ts';
-import { toCompletionRecord } from '../wire.ts';
-import type { WriteBatcher } from '../write-batcher.ts';
-import {
-  readErrorText,
-  storeAndAnswer,
-  upstreamErrorFromText,
-  upstreamErrorResponse,
-  type CreateCompletionDeps,
-  type CreatePlan,
-} from './create-completion.ts';
 import { isObject, type Json } from '../json.ts';
+import type { CreateCompletionDeps, CreatePlan } from './create-plan.ts';
+import { type CompletionWrites, storeAndAnswer, storedRecord } from './store-and-answer.ts';
+import { readErrorText, upstreamErrorFromText, upstreamErrorResponse } from './upstream-errors.ts';
 
 function errorEvent(message: string): string {
   const body: ErrorBody = { error: { message, type: 'server_error', param: null, code: null } };
@@ -128,10 +121,10 @@ async function readFirstEvents(
  * the upstream's id is already stored for this tenant (or held by another
  * stream in flight) every chunk forwarded carries a fresh one instead.
  */
-export function createStreamCompletion(deps: CreateCompletionDeps, writes: { ids: IdAllocator; writer: WriteBatcher }) {
-  const { ids } = writes;
+export function createStreamCompletion(deps: CreateCompletionDeps, writes: CompletionWrites) {
+  const { ids, writer } = writes;
   return async function streamCompletion(c: Context<AppEnv>, plan: CreatePlan): Promise<Response> {
-    const { tenant, requestId } = c.var;
+    const tenant = c.get('tenant');
     const planned = planUpstreamBody(plan);
     let { hideUsage } = planned;
     const send = (body: Json) =>
@@ -199,19 +192,10 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: { ids
       try {
         // Another process on the same database may have taken the id since the first chunk: then it is
         // stored under a fresh one the client does not learn (its chunks are gone), never overwriting.
-        await saveUnderFreeId(reservation.id, (id) =>
-          deps.store.saveCompletion(
-            tenant.project,
-            toCompletionRecord({
-              request: plan.request,
-              response: assembler.result(id),
-              id,
-              requestId,
-              metadata: plan.metadata,
-              now: Math.floor(Date.now() / 1000),
-            }),
-          ),
+        const id = await saveUnderFreeId(reservation.id, (candidate) =>
+          writer.save(tenant.project, storedRecord(c, plan, assembler.result(candidate), candidate)),
         );
+        ids.remember(tenant.project, id);
         return true;
       } catch {
         return false;

@@ -18,6 +18,7 @@ export async function openStore(
     Config,
     | 'databaseUrl'
     | 'sqliteSynchronous'
+    | 'sqliteCacheSizeMb'
     | 'databasePoolSize'
     | 'databaseStatementTimeoutMs'
     | 'databaseConnectTimeoutMs'
@@ -27,7 +28,9 @@ export async function openStore(
   /** PostgreSQL's tuning (tests lower the search and usage limits to reach every path on little data). */
   postgresOptions?: PostgresStoreOptions,
 ): Promise<Store> {
-  if (!isPostgresUrl(config.databaseUrl)) return createSqliteStore(openDatabase(config.databaseUrl, { synchronous: config.sqliteSynchronous }));
+  if (!isPostgresUrl(config.databaseUrl)) {
+    return createSqliteStore(openDatabase(config.databaseUrl, { synchronous: config.sqliteSynchronous, cacheSizeMb: config.sqliteCacheSizeMb }));
+  }
   const db = await openPostgres(config.databaseUrl, {
     poolSize: config.databasePoolSize,
     statementTimeoutMs: config.databaseStatementTimeoutMs,

@@ -1,0 +1,48 @@
+import type { Config } from '../config.ts';
+import { ApiError, describeJsonType } from '../errors.ts';
+import type { Store } from '../store/index.ts';
+import type { Upstream } from '../upstream.ts';
+import { parseMetadata, type Metadata } from '../validation.ts';
+
+/** What a create needs, streamed or not. */
+export interface CreateCompletionDeps {
+  store: Store;
+  upstream: Upstream;
+  config: Pick<Config, 'storeDefault' | 'upstreamForwardStore' | 'bodyLimitBytes'>;
+}
+
+/** What the proxy decided about one create request before calling the provider. */
+export interface CreatePlan {
+  request: Record<string, unknown>;
+  /** The body sent upstream: `store` and `metadata` taken out unless configured to forward them. */
+  forwarded: Record<string, unknown>;
+  store: boolean;
+  metadata: Metadata;
+}
+
+/** Validates what OpenAI would refuse before any upstream call, so a bad request costs the provider nothing. */
+export function planCreate(request: Record<string, unknown>, config: CreateCompletionDeps['config']): CreatePlan {
+  const metadata = parseMetadata(request.metadata);
+  const store = request.store;
+  if (store !== undefined && store !== null && typeof store !== 'boolean') {
+    throw ApiError.badRequest(
+      `Invalid type for 'store': expected a boolean, but got ${describeJsonType(store)} instead.`,
+      'store',
+      'invalid_type',
+    );
+  }
+  if (request.stream_options !== undefined && request.stream_options !== null && request.stream !== true) {
+    throw ApiError.badRequest(
+      "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+      'stream_options',
+      null,
+    );
+  }
+  const forwarded = { ...request };
+  if (!config.upstreamForwardStore) {
+    delete forwarded.store;
+    delete forwarded.metadata;
+  }
+  // An explicit `store: false` is never stored, whatever STORE_DEFAULT says.
+  return { request, forwarded, store: store === true || ((store === undefined || store === null) && config.storeDefault), metadata };
+}

@@ -1,0 +1,61 @@
+import type { Context } from 'hono';
+import type { AppEnv } from '../app-env.ts';
+import { createIdAllocator, type IdAllocator, saveUnderFreeId } from '../completion-ids.ts';
+import type { Json } from '../json.ts';
+import type { CompletionRecord, Store } from '../store/index.ts';
+import type { HeaderRecord } from '../upstream.ts';
+import { toCompletionRecord } from '../wire.ts';
+import { createWriteBatcher, type WriteBatcher } from '../write-batcher.ts';
+import type { CreatePlan } from './create-plan.ts';
+
+/**
+ * How a create's completion reaches the database, for the plain and the
+ * streamed path alike: one id allocator (no two completions in flight get one
+ * id) and one write batcher (group commit) shared by both.
+ */
+export interface CompletionWrites {
+  ids: IdAllocator;
+  writer: WriteBatcher;
+}
+
+export function createCompletionWrites(store: Store): CompletionWrites {
+  return { ids: createIdAllocator(store), writer: createWriteBatcher(store) };
+}
+
+/** The record stored for a provider's completion under `id`. */
+export function storedRecord(c: Context<AppEnv>, plan: CreatePlan, completion: Json, id: string): CompletionRecord {
+  return toCompletionRecord({
+    request: plan.request,
+    response: completion,
+    id,
+    requestId: c.get('requestId'),
+    metadata: plan.metadata,
+    now: Math.floor(Date.now() / 1000),
+  });
+}
+
+/**
+ * Writes a provider's completion and answers the client with it, once it is
+ * committed: a 200 means it is on disk. The client gets the provider's own
+ * text unless the id had to change.
+ */
+export async function storeAndAnswer(
+  c: Context<AppEnv>,
+  { ids, writer }: CompletionWrites,
+  plan: CreatePlan,
+  answer: { completion: Json; text: string; status: number; headers: HeaderRecord },
+): Promise<Response> {
+  const { project } = c.get('tenant');
+  const { completion } = answer;
+  // The id stays held until its commit, so no create or stream in flight can take it meanwhile.
+  const reservation = ids.reserveForWrite(project, completion.id);
+  let id: string;
+  try {
+    id = await saveUnderFreeId(reservation.id, (candidate) => writer.save(project, storedRecord(c, plan, completion, candidate)));
+  } finally {
+    reservation.release();
+  }
+  ids.remember(project, id);
+  const body = id !== completion.id ? JSON.stringify({ ...completion, id }) : answer.text;
+  return c.body(body, answer.status as 200, answer.headers);
+}

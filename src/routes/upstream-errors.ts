@@ -1,0 +1,26 @@
+import type { Context } from 'hono';
+import type { AppEnv } from '../app-env.ts';
+import { forwardResponseHeaders, normalizeUpstreamError, readAnswerText, type Upstream, type UpstreamResponse } from '../upstream.ts';
+
+/**
+ * The provider's error statuses as the client gets them: status kept, body in
+ * OpenAI's error shape. One home for the plain create, the stream and the
+ * pass-through, which all answer a provider's refusal the same way.
+ */
+
+/** The upstream's error, status kept, body in OpenAI's error shape. */
+export async function upstreamErrorResponse(c: Context<AppEnv>, response: UpstreamResponse, upstream: Upstream): Promise<Response> {
+  return upstreamErrorFromText(c, response, await readErrorText(response, upstream));
+}
+
+/** An error body, read under the idle timeout and the size limit; one that breaks off or is too large leaves only the status to report. */
+export async function readErrorText(response: UpstreamResponse, upstream: Pick<Upstream, 'timeoutMs' | 'responseLimitBytes'>): Promise<string> {
+  return readAnswerText(response, upstream).catch(() => '');
+}
+
+/** The upstream's error status with its already-read body, in OpenAI's error shape. */
+export function upstreamErrorFromText(c: Context<AppEnv>, response: UpstreamResponse, text: string): Response {
+  const headers = forwardResponseHeaders(response.headers);
+  headers['content-type'] = 'application/json';
+  return c.body(normalizeUpstreamError(response.status, text), response.status as 400, headers);
+}
