@@ -45,6 +45,9 @@ psql_admin -v role="$role" -v password="$password" <<'SQL' >&2
 SELECT format('CREATE ROLE %I LOGIN CREATEDB PASSWORD %L', :'role', :'password')
 WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
 SELECT format('ALTER ROLE %I LOGIN CREATEDB PASSWORD %L', :'role', :'password') \gexec
+-- The tests drop their databases WITH (FORCE), which must also end an autovacuum worker that
+-- happens to be in one: a process of no role, which only pg_signal_backend may signal.
+SELECT format('GRANT pg_signal_backend TO %I', :'role') \gexec
 SQL
 psql_admin -v role="$role" -v database="$database" <<'SQL' >&2
 SELECT format('CREATE DATABASE %I OWNER %I', :'database', :'role')
