@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type SqliteDatabase } from '../src/db/client.ts';
 import { createSqliteStore, type Store } from '../src/store/index.ts';
 import type { ListParams } from '../src/validation.ts';
-import { toCompletionRecord } from '../src/wire.ts';
+import { BACKFILL_WORDS, backfillRecords } from './helpers/backfill-records.ts';
 import { storeJsonWhole } from './helpers/whole-stored-json.ts';
 
 /**
@@ -21,47 +21,16 @@ let store: Store;
 beforeEach(async () => {
   db = openDatabase(':memory:');
   store = createSqliteStore(db);
-  const exchanges: { messages: unknown[]; choices: unknown[]; usage?: unknown }[] = [
-    { messages: [{ role: 'user', content: 'plain alpha' }], choices: [{ index: 0, message: { role: 'assistant', content: 'reply bravo' }, finish_reason: 'stop' }], usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } },
-    {
-      messages: [
-        { role: 'system', content: 'system charlie' },
-        { role: 'user', content: [{ type: 'text', text: 'parts delta' }, { type: 'image_url', image_url: { url: 'https://example.com/echo.png' } }, { type: 'text', text: 'foxtrot' }] },
-      ],
-      choices: [
-        { index: 0, message: { role: 'assistant', content: null, refusal: 'refused golf' }, finish_reason: 'stop' },
-        { index: 1, message: { role: 'assistant', content: 'second hotel' }, finish_reason: 'stop' },
-      ],
-    },
-    {
-      messages: [{ role: 'user', content: 'tools india' }],
-      choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'juliet', arguments: '{"kilo":1}' } }] }, finish_reason: 'tool_calls' }],
-      usage: { prompt_tokens: '5', completion_tokens: 2.5, total_tokens: -1 },
-    },
-    { messages: [{ role: 'user', content: "don't lima" }], choices: [{ index: 0, message: { role: 'assistant', content: ['mike'] }, finish_reason: 'stop' }], usage: { prompt_tokens: 11, completion_tokens: 0, total_tokens: 11 } },
-  ];
-  const records = exchanges.map((exchange, n) =>
-    toCompletionRecord({
-      request: { model: 'gpt-4o', messages: exchange.messages },
-      response: { id: `chatcmpl-${n}`, created: 1_767_225_600 + n * 50_000, model: n % 2 ? 'gpt-4o-2024-08-06' : 'gpt-4o', choices: exchange.choices, usage: exchange.usage },
-      id: `chatcmpl-${n}`,
-      requestId: `req_${n}`,
-      metadata: {},
-      now: 0,
-    }),
-  );
-  await store.saveCompletions('project-a', records);
+  await store.saveCompletions('project-a', backfillRecords());
 });
 
 afterEach(() => {
   db.close();
 });
 
-const WORDS = ['plain', 'alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet', 'kilo', 'lima', "don't", 'mike'];
-
 async function snapshot() {
   const searched: Record<string, string[]> = {};
-  for (const search of WORDS) {
+  for (const search of BACKFILL_WORDS) {
     const params: ListParams = { after: undefined, limit: 100, order: 'asc', model: undefined, metadata: [], search };
     searched[search] = (await store.listCompletions('project-a', params)).items.map((row) => row.id);
   }
