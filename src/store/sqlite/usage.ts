@@ -1,6 +1,7 @@
 import type { ListFilters } from '../../validation.ts';
 import type { UsageRow, UsageSummary } from '../contract.ts';
-import { isDayBoundary, SECONDS_PER_DAY, utcDayOf } from '../derived-fields.ts';
+import { isDayBoundary, utcDayOf } from '../derived-fields.ts';
+import { mergeUsageParts, splitAtWholeDays } from '../usage-parts.ts';
 import type { createListQueries } from './list-query.ts';
 import type { Prepare } from './statements.ts';
 
@@ -76,17 +77,9 @@ export function createUsageQueries(prepare: Prepare, lists: ReturnType<typeof cr
    * day each) from the completions. The parts hold different days, so they only need ordering.
    */
   function fromRollupAndEdges(projectId: number, filters: ListFilters): UsageSummary {
-    const { createdAfter: after, createdBefore: before } = filters;
-    const wholeFrom = after === undefined ? undefined : Math.ceil(after / SECONDS_PER_DAY) * SECONDS_PER_DAY;
-    const wholeTo = before === undefined ? undefined : Math.floor(before / SECONDS_PER_DAY) * SECONDS_PER_DAY;
-    if (wholeFrom !== undefined && wholeTo !== undefined && wholeFrom >= wholeTo) return fromCompletions(projectId, filters);
-    const parts = [fromRollup(projectId, { ...filters, createdAfter: wholeFrom, createdBefore: wholeTo })];
-    if (after !== wholeFrom) parts.push(fromCompletions(projectId, { ...filters, createdAfter: after, createdBefore: wholeFrom }));
-    if (before !== wholeTo) parts.push(fromCompletions(projectId, { ...filters, createdAfter: wholeTo, createdBefore: before }));
-    const rows = parts
-      .flatMap((part) => part.rows)
-      .sort((a, b) => a.day - b.day || Buffer.compare(Buffer.from(a.model), Buffer.from(b.model)));
-    return { rows, truncated: parts.some((part) => part.truncated) };
+    const split = splitAtWholeDays(filters);
+    if (!split) return fromCompletions(projectId, filters);
+    return mergeUsageParts([fromRollup(projectId, split.whole), ...split.edges.map((edge) => fromCompletions(projectId, edge))]);
   }
 
   function summarize(projectId: number | undefined, filters: ListFilters): UsageSummary {
