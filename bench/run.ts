@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Store } from '../src/store/index.ts';
 import { type BenchDatabase, type DiskFigures, openBenchDatabase } from './database.ts';
-import { createGenerator, PROJECTS, seedCompletions } from './data.ts';
-import { runLoad, sequentialLatency, startBenchServer, startInstantUpstream } from './http.ts';
+import { PROJECTS, seedCompletions } from './data.ts';
+import { createPost, createThroughputBySynchronous, measureCreates } from './create.ts';
+import { startBenchServer, startInstantUpstream } from './http.ts';
 import { cpuPerRequestLine, httpOverheadRows, measureHttpOverhead, PROBES, type Probe } from './http-overhead.ts';
 import { measureListLatency, SEARCH_FILTERS, type ShapeResult, VARIANTS } from './list-latency.ts';
 import { measureUsageLatency, type UsageShapeResult } from './usage-latency.ts';
@@ -102,27 +103,19 @@ async function measure(info: ReturnType<typeof machine>, database: BenchDatabase
     const rssListMb = server.rssMb();
 
     log('measuring create-with-store');
-    const body = JSON.stringify(createGenerator(2).exchange(0).request);
-    const post = { method: 'POST' as const, body, headers: { ...auth, 'content-type': 'application/json' } };
-    let directBest = 0;
-    let createBest = 0;
-    for (let r = 0; r < rounds; r++) {
-      const direct = await runLoad({ url: `${upstream.url}/chat/completions`, connections: 32, durationSeconds: loadSeconds, ...post });
-      const create = await runLoad({ url: `${server.origin}/v1/chat/completions`, connections: 32, durationSeconds: loadSeconds, ...post });
-      if (create.non2xx + create.errors > 0) throw new Error(`create: ${create.non2xx} non-2xx, ${create.errors} errors`);
-      directBest = Math.max(directBest, direct.requestsPerSecond);
-      createBest = Math.max(createBest, create.requestsPerSecond);
-    }
-    const count = quick ? 300 : 2000;
-    const directLatency = await sequentialLatency(`${upstream.url}/chat/completions`, { count, ...post });
-    const createLatency = await sequentialLatency(`${server.origin}/v1/chat/completions`, { count, ...post });
+    const post = createPost(auth.authorization);
+    const { createBest, directBest, directLatency, createLatency } = await measureCreates(server, upstream.url, post, {
+      rounds,
+      durationSeconds: loadSeconds,
+      latencyCount: quick ? 300 : 2000,
+    });
     const rssAfterCreateMb = server.rssMb();
 
     // SQLITE_SYNCHRONOUS is SQLite's alone: PostgreSQL's commits wait for the WAL's fsync (synchronous_commit = on).
     let bySynchronous: Record<'FULL' | 'NORMAL', number> | undefined;
     if (database.backend === 'sqlite') {
       log('measuring create-with-store with SQLITE_SYNCHRONOUS=FULL and NORMAL');
-      bySynchronous = await createThroughputBySynchronous(database.url, upstream.url, post);
+      bySynchronous = await createThroughputBySynchronous(database.url, upstream.url, API_KEY, post, { rounds, durationSeconds: loadSeconds });
     }
 
     const results: BenchResults = {
@@ -166,33 +159,6 @@ async function measure(info: ReturnType<typeof machine>, database: BenchDatabase
     await server.stop();
     await upstream.close();
   }
-}
-
-/**
- * Stored creates per second with each SQLite `synchronous` setting: the
- * durability decision (FULL is the default while it costs under 15%). Each
- * round starts a server per setting on the same file, alternated, best of
- * each: other load on a shared machine only ever slows a round down.
- */
-async function createThroughputBySynchronous(
-  databasePath: string,
-  upstreamUrl: string,
-  post: { method: 'POST'; body: string; headers: Record<string, string> },
-): Promise<Record<'FULL' | 'NORMAL', number>> {
-  const best = { FULL: 0, NORMAL: 0 };
-  for (let r = 0; r < rounds; r++) {
-    for (const synchronous of ['FULL', 'NORMAL'] as const) {
-      const server = await startBenchServer(databasePath, upstreamUrl, `${API_KEY}:${PROJECTS[0]}`, synchronous);
-      try {
-        const run = await runLoad({ url: `${server.origin}/v1/chat/completions`, connections: 32, durationSeconds: loadSeconds, ...post });
-        if (run.non2xx + run.errors > 0) throw new Error(`create (${synchronous}): ${run.non2xx} non-2xx, ${run.errors} errors`);
-        best[synchronous] = Math.max(best[synchronous], run.requestsPerSecond);
-      } finally {
-        await server.stop();
-      }
-    }
-  }
-  return best;
 }
 
 function listRow(small: ShapeResult, full: ShapeResult) {
