@@ -29,7 +29,10 @@ export async function openStore(
   postgresOptions?: PostgresStoreOptions,
 ): Promise<Store> {
   if (!isPostgresUrl(config.databaseUrl)) {
-    return createSqliteStore(openDatabase(config.databaseUrl, { synchronous: config.sqliteSynchronous, cacheSizeMb: config.sqliteCacheSizeMb }));
+    const db = openDatabase(config.databaseUrl, { synchronous: config.sqliteSynchronous, cacheSizeMb: config.sqliteCacheSizeMb });
+    return createSqliteStore(db, {
+      backgroundCheckpoints: { onError: (err) => logger?.warn({ err }, 'the WAL checkpoint thread failed; SQLite checkpoints inside commits again') },
+    });
   }
   const db = await openPostgres(config.databaseUrl, {
     poolSize: config.databasePoolSize,

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { type BackgroundCheckpointOptions, startBackgroundCheckpoints } from '../../db/background-checkpoints.ts';
 import type { SqliteDatabase } from '../../db/client.ts';
 import type { ListParams, Metadata } from '../../validation.ts';
 import type { CompletionRecord, CompletionRow, MessageRow, Page, Store } from '../contract.ts';
@@ -35,6 +36,12 @@ export interface SqliteStoreOptions {
   searchWalkLimit?: number;
   /** Tests lower it to reach a truncated usage summary (see USAGE_WALK_LIMIT). */
   usageWalkLimit?: number;
+  /**
+   * WAL checkpoints from a worker thread instead of inside a commit (see
+   * background-checkpoints.ts): what the service does; off by default, so a
+   * short-lived store (a test, a CLI run) starts no thread.
+   */
+  backgroundCheckpoints?: BackgroundCheckpointOptions | boolean;
 }
 
 export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOptions = {}): Store {
@@ -44,6 +51,10 @@ export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOption
   const lists = createListQueries(prepare, options.searchSortThreshold, options.searchWalkLimit);
   const dumps = createDump(db, prepare, projects, rows);
   const usage = createUsageQueries(prepare, lists, options.usageWalkLimit);
+  const checkpoints =
+    options.backgroundCheckpoints && !db.memory
+      ? startBackgroundCheckpoints(db, options.backgroundCheckpoints === true ? {} : options.backgroundCheckpoints)
+      : undefined;
 
   // Calls the unwrapped inserts: a nested transaction would cost a SAVEPOINT and RELEASE per completion.
   const saveMany = immediate(
@@ -146,12 +157,18 @@ export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOption
   }
 
   return {
-    saveCompletion: async (project, record) => saveMany([[projects.ensure(project), record]]),
+    saveCompletion: async (project, record) => {
+      await checkpoints?.beforeWrite();
+      saveMany([[projects.ensure(project), record]]);
+    },
     saveCompletions: async (project, records) => {
       const projectId = projects.ensure(project);
       saveMany(records.map((record) => [projectId, record]));
     },
-    saveCompletionBatch: async (writes) => saveMany(writes.map(([project, record]) => [projects.ensure(project), record])),
+    saveCompletionBatch: async (writes) => {
+      await checkpoints?.beforeWrite();
+      saveMany(writes.map(([project, record]) => [projects.ensure(project), record]));
+    },
     importCompletions: async (project, records) => importMany(projects.ensure(project), records),
     getCompletion: async (project, id) => getCompletion(project, id),
     listCompletions: async (project, params) => listCompletions(project, params),
@@ -196,6 +213,7 @@ export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOption
     isEmpty: async () => dumps.isEmpty(),
     close: async () => {
       if (!db.open) return;
+      await checkpoints?.stop();
       // Folds the WAL into the main file, so a stopped service is one self-contained file to copy or back up.
       db.pragma('wal_checkpoint(TRUNCATE)');
       db.close();

@@ -1,0 +1,83 @@
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase, type SqliteDatabase } from '../src/db/client.ts';
+import { createSqliteStore, type Store } from '../src/store/index.ts';
+import { toCompletionRecord } from '../src/wire.ts';
+import { fakeCompletion } from './helpers/fake-upstream.ts';
+
+function record(id: string) {
+  const request = { model: 'gpt-4o', messages: [{ role: 'user', content: `${id} ${'words to index '.repeat(20)}` }] };
+  return toCompletionRecord({ request, response: fakeCompletion(request, id, 1_700_000_000), id, requestId: 'req_x', metadata: { id }, now: 1_700_000_000 });
+}
+
+const sizeOf = (path: string) => statSync(path).size;
+
+async function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}
+
+describe('WAL checkpoints from a worker thread', () => {
+  let folder: string;
+  let path: string;
+  let db: SqliteDatabase;
+  let store: Store;
+  beforeEach(() => {
+    folder = mkdtempSync(join(tmpdir(), 'checkpoints-'));
+    path = join(folder, 'c.db');
+    db = openDatabase(path);
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(folder, { recursive: true, force: true });
+  });
+
+  it('copies committed pages into the database file while the main connection does nothing', async () => {
+    store = createSqliteStore(db, { backgroundCheckpoints: { intervalMs: 20 } });
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(4000);
+    const before = sizeOf(path);
+    for (let i = 0; i < 20; i++) await store.saveCompletion('p', record(`chatcmpl-${i}`));
+    // Far below the backstop's 4,000 pages: only the worker can have grown the main file.
+    expect(db.pragma('wal_checkpoint(PASSIVE)')).not.toEqual([]);
+    expect(await waitFor(() => sizeOf(path) > before, 5000)).toBe(true);
+  });
+
+  it('keeps the WAL bounded under a steady write load, and checkpoints it away at close', async () => {
+    // A low backstop, so that the bound shows within a short test.
+    store = createSqliteStore(db, { backgroundCheckpoints: { intervalMs: 10, backstopPages: 200 } });
+    const pageSize = db.pragma('page_size', { simple: true }) as number;
+    let largest = 0;
+    const started = Date.now();
+    for (let n = 0; Date.now() - started < 1500; n++) {
+      await store.saveCompletionBatch(Array.from({ length: 8 }, (_, i) => ['p', record(`chatcmpl-${n}-${i}`)] as [string, ReturnType<typeof record>]));
+      largest = Math.max(largest, sizeOf(`${path}-wal`));
+      // Lets the worker's turn come as an event loop between requests would.
+      if (n % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    // Half the backstop, then the frames written until the worker's next report (one pass, 10 ms) and the wait for its
+    // pass: a few hundred pages. Without the wait the WAL never started over and reached 12-14 MB in these 1.5 s.
+    expect(largest).toBeLessThan(1000 * (pageSize + 24) + 32);
+    expect(largest).toBeGreaterThan(0);
+    expect((db.prepare('SELECT count(*) AS n FROM completions').get() as { n: number }).n).toBeGreaterThan(100);
+    await store.close();
+    expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+
+  it('stops its thread at close, so the final checkpoint and the close still happen', async () => {
+    store = createSqliteStore(db, { backgroundCheckpoints: true });
+    await store.saveCompletion('p', record('chatcmpl-last'));
+    await store.close();
+    expect(db.open).toBe(false);
+    // The last connection to close folds the WAL in and deletes it: the worker's is closed by then.
+    expect(existsSync(`${path}-wal`)).toBe(false);
+    const reopened = openDatabase(path);
+    expect(reopened.prepare('SELECT id FROM completions').all()).toEqual([{ id: 'chatcmpl-last' }]);
+    reopened.close();
+  });
+});
