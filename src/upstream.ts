@@ -16,8 +16,8 @@ export interface UpstreamOptions {
 
 export interface UpstreamRequest {
   method: string;
-  /** Headers as the client sent them; hop-by-hop ones and credentials are replaced here. */
-  headers: Headers;
+  /** Headers as the client sent them (see `clientHeadersOf`); hop-by-hop ones and credentials are replaced here. */
+  headers: ClientHeaders;
   authorization: string | undefined;
   body?: string | Uint8Array | ReadableStream<Uint8Array> | null;
   /** Aborted when the client goes away. */
@@ -84,17 +84,41 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
+/**
+ * A client's request headers: Node's raw list (name, value, name, value...,
+ * names as sent) when the server hands over the Node request, else a fetch
+ * Headers. The raw list spares building a Headers object for every create
+ * (2.7% of the create path's CPU profile went to it).
+ */
+export type ClientHeaders = Headers | readonly string[];
+
+/** The client's headers of a request served by @hono/node-server (its env carries the Node request), else the Request's own. */
+export function clientHeadersOf(request: Request, env: unknown): ClientHeaders {
+  return (env as { incoming?: { rawHeaders?: string[] } } | undefined)?.incoming?.rawHeaders ?? request.headers;
+}
+
+/** Whether a client header stays behind: hop-by-hop, the client's own key, or an encoding fetch negotiates (and decodes) itself. */
+function staysBehind(name: string): boolean {
+  return HOP_BY_HOP.has(name) || name === 'authorization' || name === 'accept-encoding';
+}
+
 /** Client headers to send on: hop-by-hop ones dropped, the client's own key replaced by the tenant's upstream credentials. */
-export function forwardRequestHeaders(incoming: Headers, authorization: string | undefined): Record<string, string> {
+export function forwardRequestHeaders(incoming: ClientHeaders, authorization: string | undefined): Record<string, string> {
   const headers: Record<string, string> = {};
-  const connection = incoming.get('connection');
-  const connectionListed = connection === null ? [] : connection.toLowerCase().split(',').map((s) => s.trim());
-  incoming.forEach((value, name) => {
-    if (HOP_BY_HOP.has(name) || connectionListed.includes(name) || name === 'authorization') return;
-    // fetch negotiates (and decodes) its own compression.
-    if (name === 'accept-encoding') return;
-    headers[name] = value;
-  });
+  let connection: string | undefined;
+  const add = (value: string, name: string) => {
+    if (name === 'connection') connection = value;
+    if (staysBehind(name)) return;
+    // Repeated headers are joined with commas, as a Headers object does.
+    headers[name] = Object.hasOwn(headers, name) ? `${headers[name]}, ${value}` : value;
+  };
+  if (Array.isArray(incoming)) {
+    for (let i = 0; i < incoming.length; i += 2) add(incoming[i + 1]!, incoming[i]!.toLowerCase());
+  } else {
+    (incoming as Headers).forEach(add);
+  }
+  // Headers the Connection header names are hop-by-hop too.
+  if (connection !== undefined) for (const name of connection.toLowerCase().split(',')) delete headers[name.trim()];
   if (authorization !== undefined) headers.authorization = authorization;
   return headers;
 }

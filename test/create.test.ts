@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { fakeCompletion, sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
@@ -50,6 +51,40 @@ describe('post /v1/chat/completions', () => {
     expect(sent!.path).toBe('/v1/chat/completions');
     expect(sent!.json).toEqual({ model: 'gpt-4o', messages, max_completion_tokens: 5 });
     expect(sent!.headers.authorization).toBe(`Bearer ${DEFAULT_KEY}`);
+  });
+
+  it("forwards the client's own headers as sent, without hop-by-hop ones, the encoding or the client's key", async () => {
+    const body = JSON.stringify({ model: 'gpt-4o', messages, store: true });
+    // node:http, to send a header twice and a Connection header that names another (fetch sends neither).
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${service.origin}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${DEFAULT_KEY}`,
+          'Content-Type': 'application/json',
+          'OpenAI-Beta': ['first', 'second'],
+          'X-Stainless-Lang': 'js',
+          Connection: 'keep-alive, X-Only-This-Hop',
+          'X-Only-This-Hop': 'secret',
+          'Accept-Encoding': 'gzip',
+        },
+      }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(status).toBe(200);
+    const { headers } = upstream.received[0]!;
+    expect(headers['openai-beta']).toBe('first, second');
+    expect(headers['x-stainless-lang']).toBe('js');
+    expect(headers['content-type']).toBe('application/json');
+    expect(headers.authorization).toBe(`Bearer ${DEFAULT_KEY}`);
+    expect(headers['x-only-this-hop']).toBeUndefined();
+    // undici's own, not the client's.
+    expect(headers.connection).toBe('keep-alive');
+    expect(headers['accept-encoding']).toBeUndefined();
   });
 
   it('forwards store and metadata with UPSTREAM_FORWARD_STORE=true', async () => {

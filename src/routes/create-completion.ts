@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { readJsonObject } from '../http.ts';
-import { forwardResponseHeaders } from '../upstream.ts';
+import { clientHeadersOf, forwardResponseHeaders } from '../upstream.ts';
 import { notStoredError, parseCompletionText } from '../upstream-answer.ts';
 import { type CreateCompletionDeps, type CreatePlan, planCreate } from './create-plan.ts';
 import { type CompletionWrites, createCompletionWrites, storeAndAnswer } from './store-and-answer.ts';
@@ -16,7 +16,7 @@ import { upstreamErrorResponse } from './upstream-errors.ts';
 async function createCompletion(c: Context<AppEnv>, deps: CreateCompletionDeps, writes: CompletionWrites, plan: CreatePlan): Promise<Response> {
   const response = await deps.upstream.send('/chat/completions', {
     method: 'POST',
-    headers: c.req.raw.headers,
+    headers: clientHeadersOf(c.req.raw, c.env),
     authorization: c.get('tenant').upstreamAuthorization,
     body: JSON.stringify(plan.forwarded),
     signal: c.req.raw.signal,

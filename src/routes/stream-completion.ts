@@ -6,6 +6,7 @@ import { createCompletionAssembler } from '../streaming/assemble.ts';
 import { createSseParser, formatSseData, type SseEvent, type SseParser } from '../streaming/sse.ts';
 import {
   answerTooLarge,
+  clientHeadersOf,
   forwardResponseHeaders,
   normalizeUpstreamError,
   readTextCapped,
@@ -130,7 +131,7 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
     const send = (body: Json) =>
       deps.upstream.send('/chat/completions', {
         method: 'POST',
-        headers: c.req.raw.headers,
+        headers: clientHeadersOf(c.req.raw, c.env),
         authorization: tenant.upstreamAuthorization,
         body: JSON.stringify(body),
         signal: c.req.raw.signal,
