@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { bundle } from '../scripts/build.mjs';
+import { bundle, SERVER_NODE_FLAGS } from '../scripts/build.mjs';
 import { listenOnLoopback } from '../test/helpers/fake-upstream.ts';
 import { percentile, sortedCopy } from './stats.ts';
 
@@ -39,7 +39,8 @@ export async function startBenchServer(databasePath: string, upstreamUrl: string
   // Bundled as `npm start` bundles the service, so its memory and speed are the service's as users run it.
   await bundle({ 'bench-serve.mjs': 'bench/serve.ts' });
   const entry = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'bench-serve.mjs');
-  const child: ChildProcess = spawn(process.execPath, [entry, databasePath, upstreamUrl, apiKeys, synchronous], {
+  // With the node options the service runs with everywhere (npm start, the image).
+  const child: ChildProcess = spawn(process.execPath, [...SERVER_NODE_FLAGS, entry, databasePath, upstreamUrl, apiKeys, synchronous], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });

@@ -4,3 +4,5 @@ export declare const BUNDLES: Record<string, string>;
 export declare function ensureBuilt(options?: { force?: boolean }): Promise<string[]>;
 /** Bundles each entry point (a path from the root) into dist/<name>, whatever its age. */
 export declare function bundle(entries: Record<string, string>): Promise<void>;
+/** The node options the service runs with: npm start, the image, the systemd example and the bench agree on them. */
+export declare const SERVER_NODE_FLAGS: string[];

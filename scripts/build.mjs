@@ -16,6 +16,16 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+/**
+ * The node options the service runs with, wherever it runs: `npm start` (package.json),
+ * the image (Dockerfile's CMD), the systemd example (docs/operations.md) and the
+ * benchmark's service process (bench/http.ts). test/server-node-flags.test.ts checks
+ * that they agree. Why: V8 grows the young generation up to two 16 MiB semi-spaces under
+ * the allocation rate of stored creates; 4 MiB ones lowered the service's peak resident
+ * memory by 14-20 MB at the same create rate (bench/README.md, "Create path, third round").
+ */
+export const SERVER_NODE_FLAGS = ['--max-semi-space-size=4'];
+
 /** The bundles: name in dist/ → entry point. */
 export const BUNDLES = { 'server.mjs': 'src/server.ts', 'cli.mjs': 'src/cli/main.ts' };
 

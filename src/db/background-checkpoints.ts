@@ -43,6 +43,8 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.path, { fileMustExist: true });
 db.pragma('synchronous = ' + workerData.synchronous);
+// A checkpoint copies frames from the WAL to the file without going through the page cache: keep it tiny.
+db.pragma('cache_size = 16');
 let reported = '';
 /** Checkpoints, and tells the main thread how full the WAL is when that changed or when asked. */
 function checkpoint(asked) {

@@ -1,0 +1,23 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { SERVER_NODE_FLAGS } from '../scripts/build.mjs';
+
+const read = (file: string) => readFileSync(new URL(`../${file}`, import.meta.url), 'utf8');
+
+/** The service runs with the same node options however it is started (see SERVER_NODE_FLAGS in scripts/build.mjs). */
+describe("the service's node options", () => {
+  const command = ['node', ...SERVER_NODE_FLAGS, 'dist/server.mjs'];
+
+  it('are those of npm start', () => {
+    const { scripts } = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+    expect(scripts.start).toBe(command.join(' '));
+  });
+
+  it("are those of the image's command", () => {
+    expect(read('Dockerfile')).toContain(`CMD ${JSON.stringify(command).replaceAll(',', ', ')}`);
+  });
+
+  it('are those of the systemd example in docs/operations.md', () => {
+    expect(read('docs/operations.md')).toContain(`ExecStart=/usr/bin/${command.join(' ')}`);
+  });
+});
