@@ -23,6 +23,13 @@ export interface UpstreamRequest {
   /** Aborted when the client goes away. */
   signal?: AbortSignal;
   /**
+   * Instead of `signal`: the Node response to the client, whose `close`
+   * before the call ends means the client went away (see `clientConnectionOf`).
+   * Cheaper than the Request's signal, which costs an AbortController per
+   * request and an EventTarget listener (3% of the create path's profile).
+   */
+  clientConnection?: ClientConnection;
+  /**
    * The body is read as it arrives (streams, pass-through): the timeout then
    * bounds only the wait for the response headers, and the caller bounds the
    * gaps in the body (see `withIdleTimeout`). Otherwise it bounds the whole call.
@@ -102,6 +109,18 @@ function staysBehind(name: string): boolean {
   return HOP_BY_HOP.has(name) || name === 'authorization' || name === 'accept-encoding';
 }
 
+/** The Node response a request is answered on, as far as a call to the provider watches it. */
+export interface ClientConnection {
+  readonly destroyed: boolean;
+  once(event: 'close', listener: () => void): unknown;
+  off(event: 'close', listener: () => void): unknown;
+}
+
+/** The Node response of a request served by @hono/node-server (its env carries it), if any. */
+export function clientConnectionOf(env: unknown): ClientConnection | undefined {
+  return (env as { outgoing?: ClientConnection } | undefined)?.outgoing;
+}
+
 /** Client headers to send on: hop-by-hop ones dropped, the client's own key replaced by the tenant's upstream credentials. */
 export function forwardRequestHeaders(incoming: ClientHeaders, authorization: string | undefined): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -157,7 +176,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     timeoutMs: options.timeoutMs,
     responseLimitBytes: options.responseLimitBytes,
     async send(path, request) {
-      const call = callSignal(request.signal, options.timeoutMs);
+      const call = callSignal(request, options.timeoutMs);
       const headers = forwardRequestHeaders(request.headers, request.authorization);
       if (request.contentLength !== undefined) headers['content-length'] = request.contentLength;
       try {
@@ -198,15 +217,16 @@ export function createUpstream(options: UpstreamOptions): Upstream {
  * reference, a finalizer and a listener per call, and showed in the create
  * path's profile.
  */
-function callSignal(client: AbortSignal | undefined, ms: number) {
+function callSignal({ signal: client, clientConnection }: Pick<UpstreamRequest, 'signal' | 'clientConnection'>, ms: number) {
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    controller.abort(new DOMException('The upstream did not answer in time.', 'TimeoutError'));
+    controller.abort(new DOMException('The upstream provider did not answer in time.', 'TimeoutError'));
   }, ms);
-  const onClientGone = () => controller.abort(client!.reason);
-  if (client?.aborted) onClientGone();
+  const onClientGone = () => controller.abort(client?.reason ?? new DOMException('The client went away.', 'AbortError'));
+  if (client?.aborted || clientConnection?.destroyed) onClientGone();
+  else if (clientConnection) clientConnection.once('close', onClientGone);
   else client?.addEventListener('abort', onClientGone, { once: true });
   return {
     signal: controller.signal,
@@ -215,7 +235,10 @@ function callSignal(client: AbortSignal | undefined, ms: number) {
     },
     clearTimeout: () => clearTimeout(timer),
     /** Stops listening to the client: for a call already answered whole. */
-    detach: () => client?.removeEventListener('abort', onClientGone),
+    detach: () => {
+      clientConnection?.off('close', onClientGone);
+      client?.removeEventListener('abort', onClientGone);
+    },
   };
 }
 

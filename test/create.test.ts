@@ -352,6 +352,29 @@ describe('post /v1/chat/completions', () => {
     expect(await service.countRows('completions')).toBe(0);
   });
 
+  it('aborts the upstream call when the client goes away before the answer, and stores nothing', async () => {
+    let upstreamClosed: Promise<boolean> | undefined;
+    let received!: () => void;
+    const arrived = new Promise<void>((resolve) => (received = resolve));
+    upstream.handler = (_request, res) => {
+      // Never answers: only the proxy closing the connection ends this call.
+      upstreamClosed = new Promise((resolve) => res.on('close', () => resolve(!res.writableFinished)));
+      received();
+    };
+    const client = new AbortController();
+    const response = service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, store: true }),
+      signal: client.signal,
+    });
+    await arrived;
+    client.abort();
+    await expect(response).rejects.toThrow();
+    expect(await upstreamClosed).toBe(true);
+    expect(await service.countRows('completions')).toBe(0);
+  });
+
   it('answers 502 in the error shape when the upstream cannot be reached', async () => {
     // A port that was just free: nothing listens there.
     const closed = await startFakeUpstream();
