@@ -453,8 +453,9 @@ export function toUpstreamFailure(err: unknown, timedOut: boolean): ApiError {
     return new ApiError(504, 'The upstream provider did not answer in time.', 'server_error');
   }
   // undici's request API puts the system error's code on the error; fetch puts it on its cause.
-  const failure = err as { code?: string; cause?: { code?: string } };
-  const cause = failure.cause?.code ?? (failure.code?.startsWith('E') ? failure.code : undefined);
+  // A DOMException (an aborted call) has a numeric code.
+  const failure = err as { code?: unknown; cause?: { code?: string } };
+  const cause = failure.cause?.code ?? (typeof failure.code === 'string' && failure.code.startsWith('E') ? failure.code : undefined);
   return new ApiError(
     502,
     `Could not reach the upstream provider${cause ? ` (${cause})` : ''}.`,
