@@ -43,8 +43,7 @@ describe('WAL checkpoints from a worker thread', () => {
     expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(4000);
     const before = sizeOf(path);
     for (let i = 0; i < 20; i++) await store.saveCompletion('p', record(`chatcmpl-${i}`));
-    // Far below the backstop's 4,000 pages: only the worker can have grown the main file.
-    expect(db.pragma('wal_checkpoint(PASSIVE)')).not.toEqual([]);
+    // Far below the backstop's 4,000 pages (and SQLite's default 1,000): only the worker can have grown the main file.
     expect(await waitFor(() => sizeOf(path) > before, 5000)).toBe(true);
   });
 
