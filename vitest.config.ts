@@ -19,6 +19,7 @@ const BOTH_BACKENDS = [
   'test/errors.test.ts',
   'test/list-extensions.test.ts',
   'test/usage.test.ts',
+  'test/list-page-bytes.test.ts',
 ];
 /** PostgreSQL's own cases: its query plans, several instances on one database, restarts. */
 const POSTGRES_ONLY = ['test/postgres-*.test.ts'];

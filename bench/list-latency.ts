@@ -77,21 +77,21 @@ export async function measureListLatency(
           limit: 20,
           order,
         });
-        for (let i = 0; i < options.warmup; i++) serializeCompletionList(await store.listCompletions(project, paramsFor(i)));
+        for (let i = 0; i < options.warmup; i++) serializeCompletionList(await store.listCompletionsJson(project, paramsFor(i)));
         const total: number[] = [];
         const serialize: number[] = [];
         let items = 0;
         for (let i = 0; i < options.iterations; i++) {
           const params = paramsFor(i);
           const t0 = process.hrtime.bigint();
-          const page = await store.listCompletions(project, params);
+          const page = await store.listCompletionsJson(project, params);
           const t1 = process.hrtime.bigint();
           const json = serializeCompletionList(page);
           const t2 = process.hrtime.bigint();
           if (json.length === 0) throw new Error('empty page');
           total.push(Number(t2 - t0) / 1e6);
           serialize.push(Number(t2 - t1) / 1e6);
-          items += page.items.length;
+          items += page.count;
         }
         const sorted = sortedCopy(total);
         results.push({

@@ -1,5 +1,5 @@
 import { randomBytes, randomFillSync } from 'node:crypto';
-import type { CompletionRecord, CompletionRow, MessageRow, Page, UsageSummary } from './store/index.ts';
+import type { CompletionListJson, CompletionRecord, CompletionRow, MessageRow, Page, UsageSummary } from './store/index.ts';
 import { formatUtcDay } from './store/derived-fields.ts';
 import type { Metadata } from './validation.ts';
 import { isObject, type Json } from './json.ts';
@@ -135,13 +135,35 @@ export function serializeCompletion(row: CompletionRow): string {
   return `${row.body.slice(0, -1)},"choices":[${row.choices ?? ''}],"metadata":${row.metadata}}`;
 }
 
-function serializeList(items: string[], firstId: string | null, lastId: string | null, hasMore: boolean): string {
-  return `{"object":"list","data":[${items.join(',')}],"first_id":${JSON.stringify(firstId)},"last_id":${JSON.stringify(lastId)},"has_more":${hasMore}}`;
+const LIST_HEAD = '{"object":"list","data":[';
+const LIST_HEAD_BYTES = Buffer.from(LIST_HEAD);
+
+function listTail(firstId: string | null, lastId: string | null, hasMore: boolean): string {
+  return `],"first_id":${JSON.stringify(firstId)},"last_id":${JSON.stringify(lastId)},"has_more":${hasMore}}`;
 }
 
-export function serializeCompletionList(page: Page<CompletionRow>): string {
+function serializeList(items: string[], firstId: string | null, lastId: string | null, hasMore: boolean): string {
+  return `${LIST_HEAD}${items.join(',')}${listTail(firstId, lastId, hasMore)}`;
+}
+
+/** A page of rows serialized for the list endpoint, for a store that reads rows (PostgreSQL). */
+export function toCompletionListJson(page: Page<CompletionRow>): CompletionListJson {
   const { items } = page;
-  return serializeList(items.map(serializeCompletion), items[0]?.id ?? null, items.at(-1)?.id ?? null, page.hasMore);
+  return {
+    items: Buffer.from(items.map(serializeCompletion).join(',')),
+    count: items.length,
+    firstId: items[0]?.id ?? null,
+    lastId: items.at(-1)?.id ?? null,
+    hasMore: page.hasMore,
+  };
+}
+
+/**
+ * The list endpoint's body, as bytes: the items come serialized from the store, and a Buffer goes
+ * to the socket as it is (a 25 KB string would be flattened and encoded to UTF-8 there).
+ */
+export function serializeCompletionList(page: CompletionListJson): Buffer<ArrayBuffer> {
+  return Buffer.concat([LIST_HEAD_BYTES, page.items, Buffer.from(listTail(page.firstId, page.lastId, page.hasMore))]);
 }
 
 /** The id the messages endpoint gives an input message: its completion's id and its position. */

@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type SqliteDatabase } from '../src/db/client.ts';
 import { createSqliteStore, type Store } from '../src/store/index.ts';
+import { createListQueries, PAGE_ITEM_COLUMNS, pageSql } from '../src/store/sqlite/list-query.ts';
+import { createStatementCache } from '../src/store/sqlite/statements.ts';
 import type { ListParams, Metadata, SortOrder } from '../src/validation.ts';
 import { toCompletionRecord } from '../src/wire.ts';
 
@@ -230,6 +232,31 @@ describe('list query plans', () => {
     const other = await createSqliteStore(db, { searchSortThreshold: 2 }).explainList('project-b', params({ search: 'question' }));
     expect(other.walked).toEqual({ table: 'completion_search', args: ['question'] });
   });
+});
+
+describe('the served page', () => {
+  /** The statement a served page runs (see pageSql): the list query, folded into one row. */
+  function pagePlan(page: ListParams): string[] {
+    const { id: projectId } = db.prepare('SELECT id FROM projects WHERE name = ?').get(PROJECT) as { id: number };
+    const query = createListQueries(createStatementCache(db)).buildListQuery(projectId, page, { columns: PAGE_ITEM_COLUMNS })!;
+    return (db.prepare(`EXPLAIN QUERY PLAN ${pageSql(query.sql)}`).all(...query.args) as { detail: string }[]).map((r) => r.detail);
+  }
+
+  for (const shape of SHAPES) {
+    for (const cursor of [false, true]) {
+      for (const order of ['asc', 'desc'] as const) {
+        it(`${shape.name}, ${cursor ? 'after a cursor' : 'first page'}, ${order}: runs the list's own walk as a co-routine, in order, no sort`, async () => {
+          const page = params({ ...shape.filter, order, after: cursor ? CURSOR : undefined, ...CREATED_RANGE });
+          const steps = pagePlan(page);
+          const coroutine = /^CO-ROUTINE \((subquery-\d+)\)$/.exec(steps[0]!);
+          expect(coroutine).not.toBeNull();
+          expect(steps.slice(1, -1)).toEqual((await store.explainList(PROJECT, page)).steps);
+          expect(steps.at(-1)).toBe(`SCAN (${coroutine![1]})`);
+          expectNoSortNorScan(steps);
+        });
+      }
+    }
+  }
 });
 
 describe('which filter a list walks', () => {

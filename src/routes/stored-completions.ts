@@ -11,8 +11,8 @@ export function createStoredCompletionRoutes(store: Store, bodyLimitBytes: numbe
   const routes = new Hono<AppEnv>();
 
   routes.get('/', async (c) => {
-    const page = await store.listCompletions(c.get('tenant').project, parseListParams(queryParams(c)));
-    return jsonText(c, serializeCompletionList(page));
+    const page = await store.listCompletionsJson(c.get('tenant').project, parseListParams(queryParams(c)));
+    return c.body(serializeCompletionList(page), 200, { 'content-type': 'application/json' });
   });
 
   routes.get('/:id', async (c) => {

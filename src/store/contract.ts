@@ -58,6 +58,20 @@ export interface Page<T> {
   hasMore: boolean;
 }
 
+/**
+ * A page of completions as the list endpoint serves them: the items' JSON (serializeCompletion's
+ * text, joined by commas) as UTF-8 bytes, written to the socket as they are, and what the page's
+ * envelope names.
+ */
+export interface CompletionListJson {
+  items: Uint8Array;
+  /** How many items `items` holds. */
+  count: number;
+  firstId: string | null;
+  lastId: string | null;
+  hasMore: boolean;
+}
+
 export interface MessageRow {
   idx: number;
   body: string;
@@ -118,6 +132,8 @@ export interface Store {
   getCompletion(project: string, id: string): Promise<CompletionRow | undefined>;
   /** One keyset page; an `after` never stored in this project is a 400 (`ApiError`). */
   listCompletions(project: string, params: ListParams): Promise<Page<CompletionRow>>;
+  /** The same page, serialized for the list endpoint (SQLite builds it in SQL: no row becomes a JavaScript string). */
+  listCompletionsJson(project: string, params: ListParams): Promise<CompletionListJson>;
   /**
    * Completions and tokens per (UTC day of `created`, responded model) of the completions the
    * list's filters select (missing usage counts 0). Exact from a rollup when filtered at most by

@@ -1,5 +1,6 @@
 export type {
   CompletionRecord,
+  CompletionListJson,
   CompletionRow,
   DumpItem,
   ListPlan,

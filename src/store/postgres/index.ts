@@ -6,6 +6,7 @@ import { COMPLETION_COLUMNS, createListQueries } from './list-query.ts';
 import { listMessagePage } from './messages.ts';
 import { createProjectIds } from './projects.ts';
 import { isStorableId } from './text.ts';
+import { toCompletionListJson } from '../../wire.ts';
 import { createRowWrites, POSITION_COLUMNS, type StoredPosition } from './writes.ts';
 import { createUsageQueries } from './usage.ts';
 
@@ -123,6 +124,8 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
       return projectId === undefined ? undefined : getCompletion(db, projectId, id);
     },
     listCompletions,
+    // Rows come as JavaScript strings from node-postgres anyway: serialized here as the other endpoints serialize them.
+    listCompletionsJson: async (project, params) => toCompletionListJson(await listCompletions(project, params)),
     summarizeUsage: async (project, filters) => summarizeUsage(await projects.find(project), filters),
     updateMetadata: async (project, id, metadata) => {
       const projectId = await projectHolding(project, id);

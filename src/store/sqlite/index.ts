@@ -2,8 +2,8 @@ import type Database from 'better-sqlite3';
 import { type BackgroundCheckpointOptions, startBackgroundCheckpoints } from '../../db/background-checkpoints.ts';
 import type { SqliteDatabase } from '../../db/client.ts';
 import type { ListParams, Metadata } from '../../validation.ts';
-import type { CompletionRecord, CompletionRow, MessageRow, Page, Store } from '../contract.ts';
-import { COMPLETION_COLUMNS, createListQueries } from './list-query.ts';
+import type { CompletionListJson, CompletionRecord, CompletionRow, MessageRow, Page, Store } from '../contract.ts';
+import { COMPLETION_COLUMNS, createListQueries, PAGE_ITEM_COLUMNS, pageSql } from './list-query.ts';
 import { createDump } from './dump.ts';
 import { listMessagePage } from './messages.ts';
 import { createProjectIds } from './projects.ts';
@@ -28,6 +28,8 @@ import { messageSql } from './stored-json.ts';
 function immediate<A extends unknown[], R>(transaction: Database.Transaction<(...args: A) => R>): (...args: A) => R {
   return (...args) => transaction.immediate(...args);
 }
+
+const EMPTY_ITEMS = Buffer.alloc(0);
 
 export interface SqliteStoreOptions {
   /** Tests lower it to drive both search strategies over a small database (see SEARCH_SORT_THRESHOLD). */
@@ -141,19 +143,47 @@ export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOption
     return expired.length;
   }));
 
-  function listCompletions(project: string, params: ListParams): Page<CompletionRow> {
+  /**
+   * Runs a page's list query (`read` turns its SQL into a result holding `count(result)` rows),
+   * and once more with the search's matches sorted when the search's walk was cut before the page
+   * filled (the words are rare there after all). Undefined when nothing can match.
+   */
+  function readList<T>(project: string, params: ListParams, columns: string, read: (sql: string, args: unknown[]) => T, count: (result: T) => number) {
     const projectId = projects.find(project);
-    const query = lists.buildListQuery(projectId, params);
-    if (!query) return { items: [], hasMore: false };
-    let items = prepare(query.sql).all(...query.args) as CompletionRow[];
-    if (query.walkCut && items.length <= params.limit) {
-      // The search's walk was cut before the page filled: the word is rare there after all, so sort its matches.
-      const sorted = lists.buildListQuery(projectId, params, { sortSearchMatches: true })!;
-      items = prepare(sorted.sql).all(...sorted.args) as CompletionRow[];
-    }
+    const query = lists.buildListQuery(projectId, params, { columns });
+    if (!query) return undefined;
+    const result = read(query.sql, query.args);
+    if (!query.walkCut || count(result) > params.limit) return result;
+    const sorted = lists.buildListQuery(projectId, params, { columns, sortSearchMatches: true })!;
+    return read(sorted.sql, sorted.args);
+  }
+
+  function listCompletions(project: string, params: ListParams): Page<CompletionRow> {
+    const read = (sql: string, args: unknown[]) => prepare(sql).all(...args) as CompletionRow[];
+    const items = readList(project, params, COMPLETION_COLUMNS, read, (rows) => rows.length) ?? [];
     const hasMore = items.length > params.limit;
     if (hasMore) items.pop();
     return { items, hasMore };
+  }
+
+  /** A page as one row (see pageSql): no row of it becomes a JavaScript object or string. */
+  function readPage(sql: string, args: unknown[]) {
+    const row = prepare(pageSql(sql)).get(...args) as { ids: string; items: Buffer | null; lengths: string | null };
+    return { ids: JSON.parse(row.ids) as string[], items: row.items ?? EMPTY_ITEMS, lengths: row.lengths ?? '' };
+  }
+
+  function listCompletionsJson(project: string, params: ListParams): CompletionListJson {
+    const page = readList(project, params, PAGE_ITEM_COLUMNS, readPage, (read) => read.ids.length);
+    if (!page) return { items: EMPTY_ITEMS, count: 0, firstId: null, lastId: null, hasMore: false };
+    const { ids, lengths } = page;
+    let { items } = page;
+    const hasMore = ids.length > params.limit;
+    if (hasMore) {
+      // The row read beyond the page tells there is more; it is not served: cut it and the comma before it.
+      items = items.subarray(0, items.length - 1 - Number(lengths.slice(lengths.lastIndexOf(',') + 1)));
+      ids.pop();
+    }
+    return { items, count: ids.length, firstId: ids[0] ?? null, lastId: ids.at(-1) ?? null, hasMore };
   }
 
   return {
@@ -172,6 +202,7 @@ export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOption
     importCompletions: async (project, records) => importMany(projects.ensure(project), records),
     getCompletion: async (project, id) => getCompletion(project, id),
     listCompletions: async (project, params) => listCompletions(project, params),
+    listCompletionsJson: async (project, params) => listCompletionsJson(project, params),
     summarizeUsage: async (project, filters) => usage.summarize(projects.find(project), filters),
     updateMetadata: async (project, id, metadata) => updateMetadata(project, id, metadata),
     deleteCompletion: async (project, id) => deleteCompletion(project, id),

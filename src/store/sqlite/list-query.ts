@@ -3,7 +3,7 @@ import type { WalkedIndex } from '../contract.ts';
 import { searchWords } from '../derived-fields.ts';
 import { badCursor, type Position, rankByReach } from '../list-ranking.ts';
 import type { Prepare } from './statements.ts';
-import { bodySql } from './stored-json.ts';
+import { bodySql, openBodySql } from './stored-json.ts';
 
 /** A filter the list can walk in (created, id) order, or check for one row. */
 interface ListFilter {
@@ -29,10 +29,42 @@ export interface ListQuery {
   walkCut: boolean;
 }
 
-// The ordered subquery feeds group_concat in the choices' primary-key order; `group_concat(... ORDER BY idx)`
-// would build and sort a temporary b-tree for every row of the page instead.
-export const COMPLETION_COLUMNS = `c.id, ${bodySql('c')} AS body, c.metadata,
-  (SELECT group_concat(body, ',') FROM (SELECT ch.body FROM choices ch WHERE ch.completion_seq = c.seq ORDER BY ch.idx)) AS choices`;
+/**
+ * The choices of completions row `c`: their JSON texts joined by commas (an array's inside). The one
+ * place a read names them, so moving them into the completion's row changes only this expression.
+ * The ordered subquery feeds group_concat in the choices' primary-key order; `group_concat(... ORDER BY idx)`
+ * would build and sort a temporary b-tree for every row of the page instead.
+ */
+const CHOICES_SQL = `(SELECT group_concat(body, ',') FROM (SELECT ch.body FROM choices ch WHERE ch.completion_seq = c.seq ORDER BY ch.idx))`;
+
+export const COMPLETION_COLUMNS = `c.id, ${bodySql('c')} AS body, c.metadata, ${CHOICES_SQL} AS choices`;
+
+/**
+ * What a served page reads per row: the id, and the completion's JSON as serializeCompletion
+ * (src/wire.ts) writes it, built in SQL (`concat` allocates once; `||` would copy the text at each step).
+ * Choices absent (NULL) give an empty array, as `row.choices ?? ''` does there.
+ */
+export const PAGE_ITEM_COLUMNS = `c.id, concat(${openBodySql('c')}, ',"choices":[', ${CHOICES_SQL}, '],"metadata":', c.metadata, '}') AS item`;
+
+/**
+ * One page in one value: a list query run with PAGE_ITEM_COLUMNS, folded into the ids (a JSON array),
+ * the items joined by commas as bytes, and each item's length in bytes (the last one is cut off when
+ * the query read one row beyond the page). The list query, ordered and limited, runs as a co-routine,
+ * so the rows reach the aggregates in its order, as the choices reach theirs above.
+ */
+export function pageSql(listSql: string): string {
+  return `SELECT json_group_array(id) AS ids, CAST(group_concat(item, ',') AS BLOB) AS items,
+    group_concat(octet_length(item)) AS lengths FROM (${listSql})`;
+}
+
+/**
+ * A LIMIT taken from a parameter. Never a bare `LIMIT ?`: SQLite's planner reads a bare parameter's
+ * value to estimate the rows (`sqlite3ExprIsInteger`), which marks the statement as depending on it,
+ * so every new binding of the limit, i.e. every execution, expires the statement and parses and plans
+ * it again on its next step: measured with callgrind, 20% of a page's instructions (105k of 541k for
+ * a 20-item page). An expression is not read at planning time; the ordered walk is chosen without it.
+ */
+export const LIMIT_PARAMETER = 'LIMIT ? + 0';
 
 /**
  * Below this many matches in the project, a search takes its matches from the full-text index
@@ -160,7 +192,7 @@ export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH
   /** How many completions of the project the search matches, counted up to `cap`. */
   function countMatches(projectId: number, match: string, cap: number): number {
     const row = prepare(
-      'SELECT count(*) AS n FROM (SELECT rowid FROM completion_search WHERE completion_search MATCH ? LIMIT ?)',
+      `SELECT count(*) AS n FROM (SELECT rowid FROM completion_search WHERE completion_search MATCH ? ${LIMIT_PARAMETER})`,
     ).get(projectMatch(projectId, match), cap) as { n: number };
     return row.n;
   }
@@ -246,12 +278,12 @@ export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH
     }
     const bounds = rangeConditions(...position, cursor, params.order, params);
     if (fromSearchIndex && searchInStoredOrder) {
-      sql += `${bounds.sql} ORDER BY s.rowid DESC LIMIT ?`;
+      sql += `${bounds.sql} ORDER BY s.rowid DESC ${LIMIT_PARAMETER}`;
       args.push(...bounds.args, params.limit + 1);
       return { sql, args, walked, walkCut };
     }
     const orderBy = ` ORDER BY ${position[0]} ${direction}, ${position[1]} ${direction}`;
-    sql += `${bounds.sql}${orderBy} LIMIT ?`;
+    sql += `${bounds.sql}${orderBy} ${LIMIT_PARAMETER}`;
     args.push(...bounds.args);
     args.push(params.limit + 1);
     if (fromSearchIndex) {
