@@ -27,10 +27,7 @@ export interface ListQuery extends RankedQuery {
   wasWalkCut?: () => Promise<boolean>;
 }
 
-// ARRAY(subquery) keeps the order the primary-key index hands the choices in; an aggregate's own
-// ORDER BY would sort inside every row of the page instead (PostgreSQL 15 does not skip that sort).
-export const COMPLETION_COLUMNS = `c.id, c.body, c.metadata,
-  array_to_string(ARRAY(SELECT ch.body FROM choices ch WHERE ch.completion_seq = c.seq ORDER BY ch.idx), ',') AS choices`;
+export const COMPLETION_COLUMNS = 'c.id, c.body, c.metadata, c.choices';
 
 /** As on SQLite (src/store/sqlite/list-query.ts): below this many matches in the project, a search sorts its matches; from it on, it walks. */
 export const SEARCH_SORT_THRESHOLD = 2000;
