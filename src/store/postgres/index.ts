@@ -1,6 +1,6 @@
 import type { SqlDatabase, SqlSession } from '../../db/sql-client.ts';
 import type { ListParams } from '../../validation.ts';
-import { type CompletionRecord, CompletionIdTaken, type CompletionRow, type MessageRow, type Page, type Store } from '../contract.ts';
+import { type CompletionRecord, type CompletionRow, type MessageRow, type Page, type Store } from '../contract.ts';
 import { createDump } from './dump.ts';
 import { COMPLETION_COLUMNS, createListQueries } from './list-query.ts';
 import { listMessagePage } from './messages.ts';
@@ -44,17 +44,13 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
   }
 
   /**
-   * All the completions or none: one INSERT statement for the lot (BEGIN and COMMIT around it), and a
-   * CompletionIdTaken when the database finds one id already stored or deleted in its project (another
-   * instance may have stored it a moment ago): the caller retries under a fresh id.
+   * All the completions or none: one INSERT statement that commits on its own, and a CompletionIdTaken
+   * when the database finds one id already stored or deleted in its project (another instance may have
+   * stored it a moment ago): the caller retries under a fresh id.
    */
   async function saveMany(writes: [projectId: number, record: CompletionRecord][]): Promise<void> {
     if (writes.length === 0) return;
-    await db.transaction(async (tx) => {
-      const ids = await createRowWrites(tx).insertCompletions(writes);
-      const taken = ids.findIndex((id) => id === undefined);
-      if (taken >= 0) throw new CompletionIdTaken(writes[taken]![1].id);
-    });
+    await createRowWrites(db).insertAllOrNone(writes);
   }
 
   const summarizeUsage = createUsageQueries(db, lists, options.usageWalkLimit);

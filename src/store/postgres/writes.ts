@@ -1,6 +1,6 @@
 import type { SqlSession } from '../../db/sql-client.ts';
 import type { Metadata } from '../../validation.ts';
-import type { CompletionRecord } from '../contract.ts';
+import { type CompletionRecord, CompletionIdTaken } from '../contract.ts';
 import { type TokenCounts, tokenCountsOf } from '../derived-fields.ts';
 import { joinChoices } from '../joined-choices.ts';
 import type { StoredPosition as IndexedPosition } from '../stored-position.ts';
@@ -45,6 +45,9 @@ function pairColumns(rows: { projectId: number; metadata: Metadata; created: num
   }
   return columns;
 }
+
+/** What `completion_id_taken()` (migration 0003) raises. */
+const ID_TAKEN_SQLSTATE = 'SC409';
 
 /** `(project_id, id)` as one string key. */
 const keyOf = (projectId: number, id: string) => `${projectId}\0${id}`;
@@ -108,7 +111,30 @@ export function createRowWrites(db: SqlSession) {
     return ids;
   }
 
-  async function insertAttempt(writes: { position: number; projectId: number; record: CompletionRecord }[]): Promise<{ pos: number }[]> {
+  /**
+   * Inserts all the completions or none, in one statement that commits on its own (no transaction around
+   * it, so no BEGIN and COMMIT round trips): an id the project has (stored, deleted, or twice in `writes`)
+   * is a CompletionIdTaken and nothing is written. For group commit, where every create waits for the
+   * round trips of its group.
+   */
+  async function insertAllOrNone(writes: [projectId: number, record: CompletionRecord][]): Promise<void> {
+    const seen = new Set<string>();
+    for (const [projectId, record] of writes) {
+      const key = keyOf(projectId, record.id);
+      if (seen.has(key)) throw new CompletionIdTaken(record.id);
+      seen.add(key);
+    }
+    try {
+      await insertAttempt(writes.map(([projectId, record], position) => ({ position, projectId, record })), true);
+    } catch (err) {
+      // Raised by the statement (migration 0003), which then wrote nothing.
+      if ((err as { code?: unknown }).code === ID_TAKEN_SQLSTATE) throw new CompletionIdTaken((err as { detail: string }).detail);
+      throw err;
+    }
+  }
+
+  /** `allOrNone`: the statement raises ID_TAKEN_SQLSTATE, with the first id it left out, unless it kept them all. */
+  async function insertAttempt(writes: { position: number; projectId: number; record: CompletionRecord }[], allOrNone = false): Promise<{ pos: number }[]> {
     const messages: [number[], number[], string[]] = [[], [], []];
     const models: [number[], string[]] = [[], []];
     const pairs: [number[], string[], string[]] = [[], [], []];
@@ -161,7 +187,12 @@ export function createRowWrites(db: SqlSession) {
          SELECT k.project_id, r.key, r.value, k.created, k.id FROM unnest($16::int[], $17::text[], $18::text[]) AS r(pos, key, value)
          JOIN kept k ON k.pos = r.pos
        )
-       SELECT pos FROM kept`,
+       ${
+         allOrNone
+           ? `SELECT completion_id_taken(u.id) AS pos FROM input u WHERE u.pos NOT IN (SELECT pos FROM kept)
+              ORDER BY u.pos LIMIT 1`
+           : 'SELECT pos FROM kept'
+       }`,
       [
         writes.map((w) => w.position),
         writes.map((w) => w.projectId),
@@ -225,5 +256,5 @@ export function createRowWrites(db: SqlSession) {
     );
   }
 
-  return { insertCompletions, replaceMetadata, removeCompletions };
+  return { insertCompletions, insertAllOrNone, replaceMetadata, removeCompletions };
 }
