@@ -10,6 +10,7 @@ import { createPost, createThroughputBySynchronous, measureCreates } from './cre
 import { startBenchServer, startInstantUpstream } from './http.ts';
 import { cpuPerRequestLine, httpOverheadRows, measureHttpOverhead, PROBES, type Probe } from './http-overhead.ts';
 import { measureListLatency, SEARCH_FILTERS, type ShapeResult, VARIANTS } from './list-latency.ts';
+import { sqliteCreatesBeside } from './sqlite-creates.ts';
 import { measureUsageLatency, type UsageShapeResult } from './usage-latency.ts';
 import { markdownTable, round } from './stats.ts';
 
@@ -110,6 +111,11 @@ async function measure(info: ReturnType<typeof machine>, database: BenchDatabase
       latencyCount: quick ? 300 : 2000,
     });
     const rssAfterCreateMb = server.rssMb();
+    let sqliteBeside: number | undefined;
+    if (database.backend === 'postgres') {
+      log('measuring create-with-store on SQLite beside it (issue 10: PostgreSQL >= 70% of SQLite in the same run)');
+      sqliteBeside = await sqliteCreatesBeside(upstream.url, `${API_KEY}:${PROJECTS[0]}`, post, { rounds, durationSeconds: loadSeconds });
+    }
 
     // SQLITE_SYNCHRONOUS is SQLite's alone: PostgreSQL's commits wait for the WAL's fsync (synchronous_commit = on).
     let bySynchronous: Record<'FULL' | 'NORMAL', number> | undefined;
@@ -143,6 +149,7 @@ async function measure(info: ReturnType<typeof machine>, database: BenchDatabase
         createP50Ms: round(createLatency.p50Ms),
         addedP50Ms: round(createLatency.p50Ms - directLatency.p50Ms),
         addedP99Ms: round(createLatency.p99Ms - directLatency.p99Ms),
+        ...(sqliteBeside !== undefined && { sqliteBesidePerSecond: Math.round(sqliteBeside) }),
       },
       ...(bySynchronous && {
         createBySynchronous: {
@@ -191,6 +198,8 @@ interface BenchResults {
     createP50Ms: number;
     addedP50Ms: number;
     addedP99Ms: number;
+    /** PostgreSQL runs only: SQLite's figure in the same run (bench/sqlite-creates.ts). */
+    sqliteBesidePerSecond?: number;
   };
   /** SQLite only. */
   createBySynchronous?: { FULL: number; NORMAL: number; fullCostPercent: number };
@@ -250,6 +259,15 @@ function report(results: BenchResults) {
           `${r.create.storedPerSecond}/s (upstream alone ${r.create.directPerSecond}/s = ${round(r.create.storedPerSecond / r.create.directPerSecond, 3)})`,
           '>= 3000/s',
         ],
+        ...(r.create.sqliteBesidePerSecond
+          ? [
+              [
+                'create-with-store, PostgreSQL / SQLite in the same run',
+                `${r.create.storedPerSecond}/s / ${r.create.sqliteBesidePerSecond}/s = ${round(r.create.storedPerSecond / r.create.sqliteBesidePerSecond, 2)}`,
+                '>= 0.70',
+              ],
+            ]
+          : []),
         ...(r.createBySynchronous
           ? [
               [

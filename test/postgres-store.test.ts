@@ -35,7 +35,7 @@ function record(id: string, content: string): CompletionRecord {
   };
 }
 
-const ALL_TABLES = ['completions', 'choices', 'input_messages', 'metadata', 'completion_models', 'deleted_completions'];
+const ALL_TABLES = ['completions', 'input_messages', 'metadata', 'completion_models', 'deleted_completions'];
 
 async function rowCounts(): Promise<number[]> {
   const counts: number[] = [];
@@ -126,7 +126,7 @@ describe('imports and copies on PostgreSQL', () => {
       expect((await target.store.listCompletions('p', { ...page, metadata: [], model: 'm\u0000' })).items.map((r) => r.id)).toEqual(['chatcmpl-nul']);
       expect(await target.store.isIdTaken('q', 'chatcmpl-c')).toBe(true);
       expect((await target.store.listCompletions('q', { ...page, metadata: [], after: 'chatcmpl-c' })).items).toEqual([]);
-      for (const table of ['completions', 'choices', 'input_messages', 'metadata', 'completion_models', 'deleted_completions', 'settings']) {
+      for (const table of ['completions', 'input_messages', 'metadata', 'completion_models', 'deleted_completions', 'settings']) {
         expect(await target.countRows(table), table).toBe(await opened.countRows(table));
       }
     } finally {

@@ -43,7 +43,7 @@ function record(id: string, storedAt: number, created = storedAt): CompletionRec
 
 async function rowCounts(): Promise<Record<string, number>> {
   const counts: [string, number][] = [];
-  for (const table of ['completions', 'choices', 'input_messages', 'metadata', 'completion_models', 'deleted_completions']) {
+  for (const table of ['completions', 'input_messages', 'metadata', 'completion_models', 'deleted_completions']) {
     counts.push([table, await service.countRows(table)]);
   }
   return Object.fromEntries(counts);
@@ -66,7 +66,6 @@ describe('retention', () => {
     await service.store.saveCompletions('team-b', [record('chatcmpl-new-b', NOW_SECONDS)]);
     expect(await rowCounts()).toEqual({
       completions: 1206,
-      choices: 1206,
       input_messages: 2412,
       metadata: 2412,
       completion_models: 2412,
@@ -82,7 +81,6 @@ describe('retention', () => {
     expect(await listIds('sk-b-000001')).toEqual(['chatcmpl-new-b']);
     expect(await rowCounts()).toEqual({
       completions: 3,
-      choices: 3,
       input_messages: 6,
       metadata: 6,
       completion_models: 6,

@@ -163,12 +163,11 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     expect(await walk('project-b', {})).toEqual([]);
     expect(await store.isIdTaken(PROJECT, 'old-1')).toBe(false);
     const counts = [];
-    for (const table of ['completions', 'choices', 'input_messages', 'metadata', 'completion_models', 'deleted_completions']) {
+    for (const table of ['completions', 'input_messages', 'metadata', 'completion_models', 'deleted_completions']) {
       counts.push([table, await opened.countRows(table)]);
     }
     expect(Object.fromEntries(counts)).toEqual({
       completions: 1,
-      choices: 1,
       input_messages: 1,
       metadata: 0,
       // The requested model and the one the upstream named.

@@ -49,6 +49,12 @@ export const completions = pgTable(
     requestedModel: text().notNull(),
     metadata: text().notNull(),
     body: text().notNull(),
+    /**
+     * The choices' JSON texts in `index` order, joined by commas: the inside of the array the API
+     * serves (src/store/joined-choices.ts), '' for none. In the row, as on SQLite (migration 0008 there):
+     * a listed completion is one row read, not one more index lookup for its choices.
+     */
+    choices: text().notNull().default(''),
     /** Unix seconds when this service stored it: what RETENTION_DAYS ages by. */
     storedAt: int64().notNull().default(0),
     /**
@@ -78,19 +84,6 @@ export const completions = pgTable(
     // once they are, so finding that there are none costs nothing at every start.
     index('completions_search_backfill_idx').on(t.seq).where(sql`${t.searchKeys} IS NULL`),
   ],
-);
-
-/** A completion's choices, each as its `chat.completion` choice JSON, in `index` order. */
-export const choices = pgTable(
-  'choices',
-  {
-    completionSeq: int64()
-      .notNull()
-      .references(() => completions.seq, { onDelete: 'cascade' }),
-    idx: integer().notNull(),
-    body: text().notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.completionSeq, t.idx] })],
 );
 
 /** The request's input messages in request order; `body` is the item JSON without its derived `id`. */

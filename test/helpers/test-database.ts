@@ -39,7 +39,7 @@ export function noteSkippedServerCases(): void {
 
 export const POSTGRES_OPTIONS = { poolSize: 4, statementTimeoutMs: 10_000, connectTimeoutMs: 5_000, startupTimeoutMs: 10_000 };
 
-const TABLES = 'projects, settings, completions, choices, input_messages, metadata, completion_models, deleted_completions, usage_daily';
+const TABLES = 'projects, settings, completions, input_messages, metadata, completion_models, deleted_completions, usage_daily';
 
 /** A PostgreSQL database leased to one test: empty when leased. */
 export interface PostgresLease {

@@ -1,15 +1,16 @@
 import type { SqlDatabase } from '../../db/sql-client.ts';
 import type { DumpItem } from '../contract.ts';
 import { type DumpedRow as DumpedCompletion, toDumpedCompletion } from '../dumped-completion.ts';
+import { splitChoices } from '../joined-choices.ts';
 import type { ProjectIds } from './projects.ts';
 import { fromFilterText } from './text.ts';
 import { createRowWrites } from './writes.ts';
 
-/** Child rows (choices or input messages) of some completions, by completion, in `idx` order. */
-async function childBodies(db: Pick<SqlDatabase, 'query'>, table: 'choices' | 'input_messages', seqs: number[]): Promise<Map<number, string[]>> {
+/** The input messages of some completions, by completion, in `idx` order. */
+export async function messageBodies(db: Pick<SqlDatabase, 'query'>, seqs: number[]): Promise<Map<number, string[]>> {
   const bodies = new Map<number, string[]>();
   const rows = await db.query<{ seq: number; body: string }>(
-    `SELECT completion_seq AS seq, body FROM ${table} WHERE completion_seq = ANY($1::int8[]) ORDER BY completion_seq, idx`,
+    'SELECT completion_seq AS seq, body FROM input_messages WHERE completion_seq = ANY($1::int8[]) ORDER BY completion_seq, idx',
     [seqs],
   );
   for (const { seq, body } of rows) {
@@ -36,16 +37,16 @@ export function createDump(db: SqlDatabase, projects: ProjectIds) {
       let afterSeq = 0;
       for (;;) {
         // model and requested_model hold filter text (text.ts): decoded below.
-        const page = await snapshot.query<DumpedCompletion & { model: string }>(
-          `SELECT c.seq, p.name AS project, c.id, c.created, c.stored_at AS "storedAt", c.metadata, c.body,
+        const page = await snapshot.query<DumpedCompletion & { choices: string }>(
+          `SELECT c.seq, p.name AS project, c.id, c.created, c.stored_at AS "storedAt", c.metadata, c.body, c.choices,
              c.model, c.requested_model AS "requestedModel"
            FROM completions c JOIN projects p ON p.id = c.project_id WHERE c.seq > $1 ORDER BY c.seq LIMIT $2`,
           [afterSeq, batchSize],
         );
         if (page.length === 0) break;
         const seqs = page.map((c) => c.seq);
-        const choices = await childBodies(snapshot, 'choices', seqs);
-        const messages = await childBodies(snapshot, 'input_messages', seqs);
+        const choices = new Map(page.map((c) => [c.seq, splitChoices(c.choices)]));
+        const messages = await messageBodies(snapshot, seqs);
         yield page.map((c) => toDumpedCompletion({ ...c, model: fromFilterText(c.model), requestedModel: fromFilterText(c.requestedModel) }, choices, messages));
         afterSeq = page.at(-1)!.seq;
       }

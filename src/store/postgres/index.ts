@@ -1,6 +1,6 @@
 import type { SqlDatabase, SqlSession } from '../../db/sql-client.ts';
 import type { ListParams } from '../../validation.ts';
-import { type CompletionRecord, CompletionIdTaken, type CompletionRow, type MessageRow, type Page, type Store } from '../contract.ts';
+import { type CompletionRecord, type CompletionRow, type MessageRow, type Page, type Store } from '../contract.ts';
 import { createDump } from './dump.ts';
 import { COMPLETION_COLUMNS, createListQueries } from './list-query.ts';
 import { listMessagePage } from './messages.ts';
@@ -45,17 +45,13 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
   }
 
   /**
-   * All the completions or none: one INSERT statement for the lot (BEGIN and COMMIT around it), and a
-   * CompletionIdTaken when the database finds one id already stored or deleted in its project (another
-   * instance may have stored it a moment ago): the caller retries under a fresh id.
+   * All the completions or none: one INSERT statement that commits on its own, and a CompletionIdTaken
+   * when the database finds one id already stored or deleted in its project (another instance may have
+   * stored it a moment ago): the caller retries under a fresh id.
    */
   async function saveMany(writes: [projectId: number, record: CompletionRecord][]): Promise<void> {
     if (writes.length === 0) return;
-    await db.transaction(async (tx) => {
-      const ids = await createRowWrites(tx).insertCompletions(writes);
-      const taken = ids.findIndex((id) => id === undefined);
-      if (taken >= 0) throw new CompletionIdTaken(writes[taken]![1].id);
-    });
+    await createRowWrites(db).insertAllOrNone(writes);
   }
 
   const summarizeUsage = createUsageQueries(db, lists, options.usageWalkLimit);
@@ -202,8 +198,11 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
     explainList: async (project, params) => {
       const query = await lists.buildListQuery(await projects.find(project), params);
       if (!query) return { walked: undefined, steps: [] };
-      const [row] = await db.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${query.sql}`, query.args);
-      return { walked: query.walked, steps: planSteps(row!['QUERY PLAN']) };
+      // A statement that picks its walk among several is run (ANALYZE): the walks it did not take are left out.
+      const [row] = await db.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (${query.branches ? 'ANALYZE, ' : ''}FORMAT JSON) ${query.sql}`, query.args);
+      const root = ((typeof row!['QUERY PLAN'] === 'string' ? JSON.parse(row!['QUERY PLAN']) : row!['QUERY PLAN']) as { Plan: PlanNode }[])[0]!.Plan;
+      const taken = query.branches && takenBranch(root);
+      return { walked: taken === undefined ? query.walked : query.branches![taken]!, steps: planSteps(root) };
     },
     close: () => db.close(),
   };
@@ -215,18 +214,44 @@ interface PlanNode {
   'Relation Name'?: string;
   'Index Name'?: string;
   'Scan Direction'?: string;
+  'Subplan Name'?: string;
+  /** EXPLAIN ANALYZE only: 0 for a node never executed. */
+  'Actual Loops'?: number;
   Plans?: PlanNode[];
+}
+
+const ran = (node: PlanNode) => node['Actual Loops'] !== 0;
+
+/** Which member of the page's ordered UNION ALL walked an index (EXPLAIN ANALYZE of a statement with `branches`). */
+function takenBranch(root: PlanNode): number | undefined {
+  const walks = (node: PlanNode): boolean =>
+    ran(node) && (/Index (Only )?Scan/.test(node['Node Type']) || (node.Plans ?? []).some((child) => child['Parent Relationship'] !== 'InitPlan' && walks(child)));
+  const find = (node: PlanNode): number | undefined => {
+    if (node['Node Type'] === 'Merge Append' || node['Node Type'] === 'Append') {
+      const taken = (node.Plans ?? []).findIndex(walks);
+      return taken < 0 ? undefined : taken;
+    }
+    for (const child of node.Plans ?? []) {
+      if (child['Parent Relationship'] === 'InitPlan') continue;
+      const taken = find(child);
+      if (taken !== undefined) return taken;
+    }
+    return undefined;
+  };
+  return find(root);
 }
 
 /**
  * The plan as lines `<node type> [on <table>] [using <index>] [<direction>]`, depth first, indented by depth;
- * a subquery run once before the rest (the cursor's position) is marked `InitPlan: `.
+ * a subquery run once before the rest (the cursor's position) is marked `InitPlan: `, a CTE `CTE <name>: `;
+ * nodes EXPLAIN ANALYZE found never executed are left out.
  */
-function planSteps(plan: unknown): string[] {
-  const root = ((typeof plan === 'string' ? JSON.parse(plan) : plan) as { Plan: PlanNode }[])[0]!.Plan;
+function planSteps(root: PlanNode): string[] {
   const steps: string[] = [];
   const visit = (node: PlanNode, depth: number) => {
-    let step = (node['Parent Relationship'] === 'InitPlan' ? 'InitPlan: ' : '') + node['Node Type'];
+    if (!ran(node)) return;
+    const cte = node['Subplan Name']?.startsWith('CTE ') ? `${node['Subplan Name']}: ` : undefined;
+    let step = (cte ?? (node['Parent Relationship'] === 'InitPlan' ? 'InitPlan: ' : '')) + node['Node Type'];
     if (node['Relation Name']) step += ` on ${node['Relation Name']}`;
     if (node['Index Name']) step += ` using ${node['Index Name']}`;
     if (node['Scan Direction'] && node['Scan Direction'] !== 'NoMovement') step += ` ${node['Scan Direction']}`;

@@ -25,12 +25,14 @@ export interface ListQuery extends RankedQuery {
    * may lie past the cut and the page must be asked again with `sortSearchMatches`.
    */
   wasWalkCut?: () => Promise<boolean>;
+  /**
+   * Set when the statement itself picks the walk among several (one per filter, in order): `walked`
+   * is then only the first, and the one the database ran shows in EXPLAIN ANALYZE.
+   */
+  branches?: WalkedIndex[];
 }
 
-// ARRAY(subquery) keeps the order the primary-key index hands the choices in; an aggregate's own
-// ORDER BY would sort inside every row of the page instead (PostgreSQL 15 does not skip that sort).
-export const COMPLETION_COLUMNS = `c.id, c.body, c.metadata,
-  array_to_string(ARRAY(SELECT ch.body FROM choices ch WHERE ch.completion_seq = c.seq ORDER BY ch.idx), ',') AS choices`;
+export const COMPLETION_COLUMNS = 'c.id, c.body, c.metadata, c.choices';
 
 /** As on SQLite (src/store/sqlite/list-query.ts): below this many matches in the project, a search sorts its matches; from it on, it walks. */
 export const SEARCH_SORT_THRESHOLD = 2000;
@@ -118,20 +120,39 @@ export function createListQueries(db: SqlSession, searchSortThreshold = SEARCH_S
     return sql;
   }
 
+  /** SQL of where the source's `reach`-th entry after the cursor lies in walk order (no row when fewer are left). */
+  function reachSql(projectId: number, source: WalkSource, params: ListParams, reach: number, add: (value: unknown) => string): string {
+    const direction = params.order === 'asc' ? 'ASC' : 'DESC';
+    const id = source.table === 'completions' ? 'id' : 'completion_id';
+    return `SELECT f.created, f.${id} AS id FROM ${source.table} f WHERE f.project_id = ${add(projectId)}${matches(source, 'f', add)}
+      ${bounds('f.created', `f.${id}`, projectId, params, add)}
+      ORDER BY f.created ${direction}, f.${id} ${direction} LIMIT 1 OFFSET ${add(reach - 1)}`;
+  }
+
   /**
    * Where the source's `reach`-th entry after the cursor lies in walk order; undefined when fewer
    * are left. Costs `reach` index steps, whatever the table's size.
    */
   async function findReach(projectId: number, source: WalkSource, params: ListParams, reach: number): Promise<Position | undefined> {
-    const direction = params.order === 'asc' ? 'ASC' : 'DESC';
-    const id = source.table === 'completions' ? 'id' : 'completion_id';
     const args: unknown[] = [];
-    const add = placeholders(args);
-    const sql = `SELECT f.created, f.${id} AS id FROM ${source.table} f WHERE f.project_id = ${add(projectId)}${matches(source, 'f', add)}
-      ${bounds('f.created', `f.${id}`, projectId, params, add)}
-      ORDER BY f.created ${direction}, f.${id} ${direction} LIMIT 1 OFFSET ${add(reach - 1)}`;
-    const [row] = await db.query<Position>(sql, args);
+    const [row] = await db.query<Position>(reachSql(projectId, source, params, reach, placeholders(args)), args);
     return row;
+  }
+
+  /**
+   * A CTE `walk_choice` whose one row names (0-based) the filter to walk: rankByReach's choice,
+   * taken inside the page's statement so that a page with several filters is one round trip.
+   * Each filter's reach is `limit + 1` index steps; the rarest where the page is has its reach
+   * farthest along the walk (or none: fewer entries left), ties going to the one named first.
+   */
+  function walkChoiceSql(projectId: number, filters: ListFilter[], params: ListParams, add: (value: unknown) => string): string {
+    const reaches = filters.map(
+      (filter, i) => `SELECT ${i} AS i, r.created, r.id FROM (SELECT) AS one
+        LEFT JOIN LATERAL (${reachSql(projectId, filter, params, params.limit + 1, add)}) AS r ON true`,
+    );
+    const farthest = params.order === 'asc' ? 'DESC' : 'ASC';
+    return `WITH walk_choice AS MATERIALIZED (SELECT r.i FROM (${reaches.join(' UNION ALL ')}) AS r
+      ORDER BY r.created IS NULL DESC, r.created ${farthest}, r.id ${farthest}, r.i LIMIT 1)`;
   }
 
   /**
@@ -224,11 +245,27 @@ export function createListQueries(db: SqlSession, searchSortThreshold = SEARCH_S
     let walked: WalkedIndex;
     let source: WalkSource = COMPLETIONS_WALK;
     let position: [created: string, id: string];
+    let branches: WalkedIndex[] | undefined;
     if (filters.length === 0) {
       walked = { table: 'completions', args: [] };
       position = ['c.created', 'c.id'];
       const [from, where] = walkedRows('completions', 'c', `c.project_id = ${add(projectId)}${bounds(...position, projectId, params, add)}`, ...position);
       sql = `SELECT ${columns} FROM ${from} WHERE ${where}`;
+    } else if (filters.length > 1 && !match) {
+      // Several filters, no search: one walk per filter, each a member of an ordered UNION ALL that only runs
+      // when walk_choice names it (a one-time filter), so the rarest is walked and the page is one statement.
+      const walks = filters.map((walkedFilter, i) => {
+        const others = filters.filter((other) => other !== walkedFilter);
+        return `(SELECT w.project_id, w.created, w.completion_id FROM ${walkedFilter.table} w
+          WHERE w.project_id = ${add(projectId)}${matches(walkedFilter, 'w', add)}${bounds('w.created', 'w.completion_id', projectId, params, add)}
+          AND (SELECT i FROM walk_choice) = ${i}${checks(others, 'w.project_id', 'w.created', 'w.completion_id')}
+          ${order('w.created', 'w.completion_id')} LIMIT ${add(params.limit + 1)})`;
+      });
+      walked = { table: filters[0]!.table, args: filters[0]!.args };
+      branches = filters.map((filter) => ({ table: filter.table, args: filter.args }));
+      position = ['w.created', 'w.completion_id'];
+      sql = `${walkChoiceSql(projectId, filters, params, add)}
+        SELECT ${columns} FROM (${walks.join(' UNION ALL ')}) AS w JOIN completions c ON c.project_id = w.project_id AND c.id = w.completion_id`;
     } else {
       const reaches = filters.length < 2 ? [] : await Promise.all(filters.map((f) => findReach(projectId, f, params, params.limit + 1)));
       const [first, ...checked] = rankByReach(filters, reaches, params.order) as [ListFilter, ...ListFilter[]];
@@ -246,7 +283,7 @@ export function createListQueries(db: SqlSession, searchSortThreshold = SEARCH_S
     if (match) sql += searchConditions(match, 'c', add, false);
     sql += `${order(...position)} LIMIT ${add(params.limit + 1)}`;
     const wasWalkCut = match ? async () => (await findReach(projectId, source, params, searchWalkLimit + 1)) !== undefined : undefined;
-    return { sql, args, walked, ...(wasWalkCut ? { wasWalkCut } : {}) };
+    return { sql, args, walked, ...(branches ? { branches } : {}), ...(wasWalkCut ? { wasWalkCut } : {}) };
   }
 
   return { buildListQuery, findPosition, checkCursor };

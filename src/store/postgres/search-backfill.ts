@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { SqlDatabase } from '../../db/sql-client.ts';
+import { splitChoices } from '../joined-choices.ts';
+import { messageBodies } from './dump.ts';
 import { searchColumnsOf } from './search-tokens.ts';
 
 /** Completions indexed per transaction: each batch commits on its own, so a restart resumes where it stopped. */
@@ -15,20 +17,15 @@ export async function backfillSearch(db: SqlDatabase, logger?: Logger): Promise<
   let indexed = 0;
   for (;;) {
     const done = await db.transaction(async (tx) => {
-      const rows = await tx.query<{ seq: number; projectId: number }>(
-        `SELECT seq, project_id AS "projectId" FROM completions WHERE search_keys IS NULL LIMIT ${BATCH_SIZE} FOR UPDATE SKIP LOCKED`,
+      const rows = await tx.query<{ seq: number; projectId: number; choices: string }>(
+        `SELECT seq, project_id AS "projectId", choices FROM completions WHERE search_keys IS NULL LIMIT ${BATCH_SIZE} FOR UPDATE SKIP LOCKED`,
       );
       if (rows.length === 0) return 0;
       const seqs = rows.map((row) => row.seq);
-      const texts = new Map(seqs.map((seq) => [seq, { messages: [] as string[], choices: [] as string[] }]));
-      for (const table of ['input_messages', 'choices'] as const) {
-        const parts = await tx.query<{ seq: number; body: string }>(
-          `SELECT completion_seq AS seq, body FROM ${table} WHERE completion_seq = ANY($1::int8[]) ORDER BY completion_seq, idx`,
-          [seqs],
-        );
-        for (const { seq, body } of parts) texts.get(seq)![table === 'choices' ? 'choices' : 'messages'].push(body);
-      }
-      const columns = rows.map((row) => searchColumnsOf(row.projectId, texts.get(row.seq)!));
+      const messages = await messageBodies(tx, seqs);
+      const columns = rows.map((row) =>
+        searchColumnsOf(row.projectId, { messages: messages.get(row.seq) ?? [], choices: splitChoices(row.choices) }),
+      );
       await tx.query(
         `UPDATE completions c SET search_keys = string_to_array(u.keys, ' '), search_text = u.text
          FROM unnest($1::int8[], $2::text[], $3::text[]) AS u(seq, keys, text) WHERE c.seq = u.seq`,

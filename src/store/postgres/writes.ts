@@ -1,7 +1,8 @@
 import type { SqlSession } from '../../db/sql-client.ts';
 import type { Metadata } from '../../validation.ts';
-import type { CompletionRecord } from '../contract.ts';
+import { type CompletionRecord, CompletionIdTaken } from '../contract.ts';
 import { type TokenCounts, tokenCountsOf } from '../derived-fields.ts';
+import { joinChoices } from '../joined-choices.ts';
 import type { StoredPosition as IndexedPosition } from '../stored-position.ts';
 import { searchColumnsOf } from './search-tokens.ts';
 import { filterText } from './text.ts';
@@ -44,6 +45,9 @@ function pairColumns(rows: { projectId: number; metadata: Metadata; created: num
   }
   return columns;
 }
+
+/** What `completion_id_taken()` (migration 0003) raises. */
+const ID_TAKEN_SQLSTATE = 'SC409';
 
 /** `(project_id, id)` as one string key. */
 const keyOf = (projectId: number, id: string) => `${projectId}\0${id}`;
@@ -107,17 +111,34 @@ export function createRowWrites(db: SqlSession) {
     return ids;
   }
 
-  async function insertAttempt(writes: { position: number; projectId: number; record: CompletionRecord }[]): Promise<{ pos: number }[]> {
-    const choices: [number[], number[], string[]] = [[], [], []];
+  /**
+   * Inserts all the completions or none, in one statement that commits on its own (no transaction around
+   * it, so no BEGIN and COMMIT round trips): an id the project has (stored, deleted, or twice in `writes`)
+   * is a CompletionIdTaken and nothing is written. For group commit, where every create waits for the
+   * round trips of its group.
+   */
+  async function insertAllOrNone(writes: [projectId: number, record: CompletionRecord][]): Promise<void> {
+    const seen = new Set<string>();
+    for (const [projectId, record] of writes) {
+      const key = keyOf(projectId, record.id);
+      if (seen.has(key)) throw new CompletionIdTaken(record.id);
+      seen.add(key);
+    }
+    try {
+      await insertAttempt(writes.map(([projectId, record], position) => ({ position, projectId, record })), true);
+    } catch (err) {
+      // Raised by the statement (migration 0003), which then wrote nothing.
+      if ((err as { code?: unknown }).code === ID_TAKEN_SQLSTATE) throw new CompletionIdTaken((err as { detail: string }).detail);
+      throw err;
+    }
+  }
+
+  /** `allOrNone`: the statement raises ID_TAKEN_SQLSTATE, with the first id it left out, unless it kept them all. */
+  async function insertAttempt(writes: { position: number; projectId: number; record: CompletionRecord }[], allOrNone = false): Promise<{ pos: number }[]> {
     const messages: [number[], number[], string[]] = [[], [], []];
     const models: [number[], string[]] = [[], []];
     const pairs: [number[], string[], string[]] = [[], [], []];
     for (const { position, record } of writes) {
-      record.choices.forEach((body, idx) => {
-        choices[0].push(position);
-        choices[1].push(idx);
-        choices[2].push(body);
-      });
       record.messages.forEach((body, idx) => {
         messages[0].push(position);
         messages[1].push(idx);
@@ -137,14 +158,14 @@ export function createRowWrites(db: SqlSession) {
     const search = writes.map((w) => searchColumnsOf(w.projectId, w.record));
     return db.query<{ pos: number }>(
       `WITH input AS (
-         SELECT * FROM unnest($1::int[], $2::int[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int8[],
-             $21::int8[], $22::int8[], $23::int8[], $24::text[], $25::text[])
-           AS u(pos, project_id, id, created, model, requested_model, metadata, body, stored_at,
+         SELECT * FROM unnest($1::int[], $2::int[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+             $10::int8[], $19::int8[], $20::int8[], $21::int8[], $22::text[], $23::text[])
+           AS u(pos, project_id, id, created, model, requested_model, metadata, body, choices, stored_at,
              prompt_tokens, completion_tokens, total_tokens, search_keys, search_text)
        ), inserted AS (
-         INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body, stored_at,
+         INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body, choices, stored_at,
            prompt_tokens, completion_tokens, total_tokens, search_keys, search_text)
-         SELECT project_id, id, created, model, requested_model, metadata, body, stored_at,
+         SELECT project_id, id, created, model, requested_model, metadata, body, choices, stored_at,
            prompt_tokens, completion_tokens, total_tokens, string_to_array(search_keys, ' '), search_text FROM input u
          WHERE NOT EXISTS (SELECT 1 FROM deleted_completions d WHERE d.project_id = u.project_id AND d.id = u.id)
          ORDER BY pos
@@ -155,21 +176,23 @@ export function createRowWrites(db: SqlSession) {
          FROM inserted i JOIN input u ON u.project_id = i.project_id AND u.id = i.id
        ), usage_rows AS (
          ${addUsageSql('SELECT project_id, created, model, requested_model, prompt_tokens, completion_tokens, total_tokens, 1 AS sign FROM kept')}
-       ), choice_rows AS (
-         INSERT INTO choices (completion_seq, idx, body)
-         SELECT k.seq, r.idx, r.body FROM unnest($10::int[], $11::int[], $12::text[]) AS r(pos, idx, body) JOIN kept k ON k.pos = r.pos
        ), message_rows AS (
          INSERT INTO input_messages (completion_seq, idx, body)
-         SELECT k.seq, r.idx, r.body FROM unnest($13::int[], $14::int[], $15::text[]) AS r(pos, idx, body) JOIN kept k ON k.pos = r.pos
+         SELECT k.seq, r.idx, r.body FROM unnest($11::int[], $12::int[], $13::text[]) AS r(pos, idx, body) JOIN kept k ON k.pos = r.pos
        ), model_rows AS (
          INSERT INTO completion_models (project_id, model, created, completion_id)
-         SELECT k.project_id, r.model, k.created, k.id FROM unnest($16::int[], $17::text[]) AS r(pos, model) JOIN kept k ON k.pos = r.pos
+         SELECT k.project_id, r.model, k.created, k.id FROM unnest($14::int[], $15::text[]) AS r(pos, model) JOIN kept k ON k.pos = r.pos
        ), pair_rows AS (
          INSERT INTO metadata (project_id, key, value, created, completion_id)
-         SELECT k.project_id, r.key, r.value, k.created, k.id FROM unnest($18::int[], $19::text[], $20::text[]) AS r(pos, key, value)
+         SELECT k.project_id, r.key, r.value, k.created, k.id FROM unnest($16::int[], $17::text[], $18::text[]) AS r(pos, key, value)
          JOIN kept k ON k.pos = r.pos
        )
-       SELECT pos FROM kept`,
+       ${
+         allOrNone
+           ? `SELECT completion_id_taken(u.id) AS pos FROM input u WHERE u.pos NOT IN (SELECT pos FROM kept)
+              ORDER BY u.pos LIMIT 1`
+           : 'SELECT pos FROM kept'
+       }`,
       [
         writes.map((w) => w.position),
         writes.map((w) => w.projectId),
@@ -179,8 +202,8 @@ export function createRowWrites(db: SqlSession) {
         writes.map((w) => filterText(w.record.requestedModel)),
         writes.map((w) => JSON.stringify(w.record.metadata)),
         writes.map((w) => w.record.body),
+        writes.map((w) => joinChoices(w.record.choices)),
         writes.map((w) => w.record.storedAt),
-        ...choices,
         ...messages,
         ...models,
         ...pairs,
@@ -217,7 +240,7 @@ export function createRowWrites(db: SqlSession) {
        WHERE m.project_id = u.p AND m.model = u.model AND m.created = u.c AND m.completion_id = u.i`,
       models,
     );
-    // Choices and input messages go with them through their foreign keys' cascade; the usage rollup takes them out.
+    // Input messages go with them through their foreign key's cascade; the usage rollup takes them out.
     await db.query(
       `WITH gone AS (DELETE FROM completions WHERE seq = ANY($1::int8[])
          RETURNING project_id, created, model, requested_model, prompt_tokens, completion_tokens, total_tokens)
@@ -233,5 +256,5 @@ export function createRowWrites(db: SqlSession) {
     );
   }
 
-  return { insertCompletions, replaceMetadata, removeCompletions };
+  return { insertCompletions, insertAllOrNone, replaceMetadata, removeCompletions };
 }
