@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ApiError } from './errors.ts';
+import { RequestMetrics } from './request-metrics.ts';
 import { CompletionIdTaken, type Store } from './store/index.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -9,9 +10,8 @@ import type { Upstream } from './upstream.ts';
  */
 export interface Metrics {
   registry: Registry;
-  /** Labelled by route pattern, never the raw path: ids in paths would make a series per completion. */
-  httpRequests: Counter<'method' | 'route' | 'status'>;
-  httpRequestDuration: Histogram<'method' | 'route' | 'status'>;
+  /** `http_requests_total` and `http_request_duration_seconds`, by method, route pattern and status. */
+  httpRequests: RequestMetrics;
   /** Time to the provider's whole response, or to its headers for streams and pass-through; status `error` when unreachable or timed out. */
   upstreamDuration: Histogram<'status'>;
   storedCompletions: Counter;
@@ -35,19 +35,7 @@ export function createMetrics({ processMetrics = false }: MetricsOptions = {}): 
   if (processMetrics) collectDefaultMetrics({ register: registry });
   return {
     registry,
-    httpRequests: new Counter({
-      name: 'http_requests_total',
-      help: 'HTTP requests answered, by method, route pattern and status.',
-      labelNames: ['method', 'route', 'status'],
-      registers,
-    }),
-    httpRequestDuration: new Histogram({
-      name: 'http_request_duration_seconds',
-      help: 'Time from a request arriving to its response (streams included) being sent, by method, route pattern and status.',
-      labelNames: ['method', 'route', 'status'],
-      buckets: DURATION_BUCKETS,
-      registers,
-    }),
+    httpRequests: new RequestMetrics(registry, DURATION_BUCKETS),
     upstreamDuration: new Histogram({
       name: 'upstream_request_duration_seconds',
       help: "Time from calling the upstream provider to its whole response (to its headers for streams and pass-through), by the provider's status (error: unreachable or timed out).",
