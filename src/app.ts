@@ -1,10 +1,11 @@
-import { Hono } from 'hono';
+import { type Context, Hono, type Next } from 'hono';
 import type { Logger } from 'pino';
 import type { AppEnv } from './app-env.ts';
 import { type Authenticate, createAuthenticator, loadProjectHashSecret } from './auth.ts';
 import type { Config } from './config.ts';
 import { apiCors, withoutProviderCors } from './cors.ts';
 import { ApiError } from './errors.ts';
+import { authorizationHeader } from './http.ts';
 import { createMetrics, instrumentStore, instrumentUpstream, type Metrics } from './metrics.ts';
 import { createOperationalRoutes, observeRequests } from './observability.ts';
 import { createCompletionHandler } from './routes/create-completion.ts';
@@ -15,6 +16,11 @@ import { createUiRoutes } from './routes/ui.ts';
 import { createUsageRoutes } from './routes/usage.ts';
 import type { Store } from './store/index.ts';
 import type { Upstream } from './upstream.ts';
+
+/** OpenAI's 404 for a path it does not serve, answered rather than thrown: a throw costs its unwinding on every such request. */
+function notFound(c: Context): Response {
+  return c.json(ApiError.invalidUrl(c.req.method, c.req.path).toBody(), 404);
+}
 
 export interface AppDeps {
   store: Store;
@@ -51,33 +57,35 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
   app.use('*', observeRequests({ metrics, logger }));
   app.route('/', createOperationalRoutes({ store, metrics, healthCheckIntervalMs: config.healthCheckIntervalMs }));
 
-  // CORS preflights carry no key: they are answered before authentication.
-  app.use('/v1/*', apiCors());
-
   // Authentication comes before anything else on /v1: no upstream call, no database work without a key.
-  app.use('/v1/*', async (c, next) => {
-    authenticate ??= await loadAuthenticator();
-    c.set('tenant', authenticate(c.req.header('authorization')));
-    await next();
-  });
+  // Synchronous once the authenticator is loaded: no promise of its own on every request.
+  const authenticated = (c: Context<AppEnv>, next: Next): Promise<void> => {
+    if (!authenticate) {
+      return loadAuthenticator().then((loaded) => {
+        authenticate = loaded;
+        return authenticated(c, next);
+      });
+    }
+    c.set('tenant', authenticate(authorizationHeader(c)));
+    return next();
+  };
+  // CORS preflights carry no key: they are answered before authentication. One middleware for both,
+  // as every level of middleware costs each /v1 request a dispatch.
+  const cors = apiCors();
+  app.use('/v1/*', (c, next) => cors(c, () => authenticated(c, next)));
 
   app.post('/v1/chat/completions', createCompletionHandler({ store, upstream, config }));
   app.route('/v1/chat/completions', createStoredCompletionRoutes(store, config.bodyLimitBytes));
   app.route('/v1/stored-completions/usage', createUsageRoutes(store));
   app.route('/v1/stored-completions', createExportRoutes(store, metrics));
   // Every path under /v1/stored-completions/ is ours: one we do not serve is a 404 here, never a call to the provider.
-  app.all('/v1/stored-completions/*', (c) => {
-    throw ApiError.invalidUrl(c.req.method, c.req.path);
-  });
+  app.all('/v1/stored-completions/*', notFound);
   // After our own routes: whatever they do not serve under /v1 goes to the provider.
   app.all('/v1/*', createPassthroughHandler({ upstream, bodyLimitBytes: config.bodyLimitBytes }));
   // The web UI is a client of the routes above: the browser holds the key, the page itself needs none.
   app.route('/', createUiRoutes());
 
-  app.notFound((c) => {
-    const error = ApiError.invalidUrl(c.req.method, c.req.path);
-    return c.json(error.toBody(), 404);
-  });
+  app.notFound(notFound);
 
   app.onError((err, c) => {
     if (err instanceof ApiError) {

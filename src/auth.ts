@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac, hash } from 'node:crypto';
 import { ApiError } from './errors.ts';
 import type { Store } from './store/index.ts';
 
@@ -36,9 +36,9 @@ export function loadProjectHashSecret(store: Pick<Store, 'getOrCreateSetting'>):
   return store.getOrCreateSetting('project_hash_secret', () => crypto.randomUUID() + crypto.randomUUID());
 }
 
-/** A key's SHA-256 digest, the only form in which keys are looked up or cached. */
+/** A key's SHA-256 digest, the only form in which keys are looked up or cached. One-shot: no Hash object per request. */
 function digest(key: string): string {
-  return createHash('sha256').update(key).digest('base64');
+  return hash('sha256', key, 'base64');
 }
 
 /** The bearer key of an Authorization header, or undefined when there is none or it is not Bearer. */

@@ -64,6 +64,17 @@ export async function readJsonObject(c: Context, limit: number): Promise<Record<
   return parsed;
 }
 
+/**
+ * The request's Authorization header. Under @hono/node-server it is read from
+ * the headers Node has already parsed: through Hono, every request would build a
+ * web `Headers` from the raw ones first. Node keeps the first of two
+ * Authorization headers (a web `Headers` would join them).
+ */
+export function authorizationHeader(c: Context): string | undefined {
+  const incoming = (c.env as { incoming?: { headers: { authorization?: string } } } | undefined)?.incoming;
+  return incoming ? incoming.headers.authorization : c.req.header('authorization');
+}
+
 /** A JSON text we already hold as a string, sent without re-serializing. */
 export function jsonText(c: Context, text: string, status: 200 | 201 = 200): Response {
   return c.body(text, status, { 'content-type': 'application/json' });

@@ -54,8 +54,9 @@ export function observeRequests(observers: Observers): MiddlewareHandler<AppEnv>
         record(observers, c, requestId, started, true);
       } else {
         // 'close' comes once the last byte is handed to the socket ('finish' first), or when the client
-        // went away first: one listener tells both apart.
-        outgoing.once('close', () => record(observers, c, requestId, started, !outgoing.writableFinished));
+        // went away first: one listener tells both apart. `on`, not `once`: 'close' comes once, and
+        // `once` costs a wrapper to add and a removal when it fires.
+        outgoing.on('close', () => record(observers, c, requestId, started, !outgoing.writableFinished));
       }
     } else {
       record(observers, c, requestId, started, false);
@@ -69,9 +70,7 @@ function record({ metrics, logger }: Observers, c: Context, requestId: string, s
   const method = c.req.method;
   const status = c.res.status;
   const seconds = (performance.now() - started) / 1000;
-  const labels = { method, route, status: String(status) };
-  metrics.httpRequests.inc(labels);
-  metrics.httpRequestDuration.observe(labels, seconds);
+  metrics.httpRequests.observe(method, route, status, seconds);
   const level = QUIET_ROUTES.has(route) ? 'debug' : 'info';
   // The line is built only when it is written: at LOG_LEVEL=warn and above, a request costs no log work.
   if (!logger.isLevelEnabled(level)) return;
