@@ -1,4 +1,4 @@
-import { type Context, Hono, type Next } from 'hono';
+import { type Context, Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { AppEnv } from './app-env.ts';
 import { type Authenticate, createAuthenticator, loadProjectHashSecret } from './auth.ts';
@@ -7,7 +7,7 @@ import { apiCors, withoutProviderCors } from './cors.ts';
 import { ApiError } from './errors.ts';
 import { authorizationHeader } from './http.ts';
 import { createMetrics, instrumentStore, instrumentUpstream, type Metrics } from './metrics.ts';
-import { createOperationalRoutes, observeRequests } from './observability.ts';
+import { type Answer, createObserver, createOperationalRoutes } from './observability.ts';
 import { createCompletionHandler } from './routes/create-completion.ts';
 import { createExportRoutes } from './routes/export.ts';
 import { createPassthroughHandler } from './routes/passthrough.ts';
@@ -16,6 +16,11 @@ import { createUiRoutes } from './routes/ui.ts';
 import { createUsageRoutes } from './routes/usage.ts';
 import type { Store } from './store/index.ts';
 import type { Upstream } from './upstream.ts';
+
+type Endpoint = (c: Context<AppEnv>) => Answer;
+
+/** Handed to a routes module's handler as `next`, which none calls. */
+const noNext = () => Promise.resolve();
 
 /** OpenAI's 404 for a path it does not serve, answered rather than thrown: a throw costs its unwinding on every such request. */
 function notFound(c: Context): Response {
@@ -54,40 +59,7 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
         throw err;
       }));
 
-  app.use('*', observeRequests({ metrics, logger }));
-  app.route('/', createOperationalRoutes({ store, metrics, healthCheckIntervalMs: config.healthCheckIntervalMs }));
-
-  // Authentication comes before anything else on /v1: no upstream call, no database work without a key.
-  // Synchronous once the authenticator is loaded: no promise of its own on every request.
-  const authenticated = (c: Context<AppEnv>, next: Next): Promise<void> => {
-    if (!authenticate) {
-      return loadAuthenticator().then((loaded) => {
-        authenticate = loaded;
-        return authenticated(c, next);
-      });
-    }
-    c.set('tenant', authenticate(authorizationHeader(c)));
-    return next();
-  };
-  // CORS preflights carry no key: they are answered before authentication. One middleware for both,
-  // as every level of middleware costs each /v1 request a dispatch.
-  const cors = apiCors();
-  app.use('/v1/*', (c, next) => cors(c, () => authenticated(c, next)));
-
-  app.post('/v1/chat/completions', createCompletionHandler({ store, upstream, config }));
-  app.route('/v1/chat/completions', createStoredCompletionRoutes(store, config.bodyLimitBytes));
-  app.route('/v1/stored-completions/usage', createUsageRoutes(store));
-  app.route('/v1/stored-completions', createExportRoutes(store, metrics));
-  // Every path under /v1/stored-completions/ is ours: one we do not serve is a 404 here, never a call to the provider.
-  app.all('/v1/stored-completions/*', notFound);
-  // After our own routes: whatever they do not serve under /v1 goes to the provider.
-  app.all('/v1/*', createPassthroughHandler({ upstream, bodyLimitBytes: config.bodyLimitBytes }));
-  // The web UI is a client of the routes above: the browser holds the key, the page itself needs none.
-  app.route('/', createUiRoutes());
-
-  app.notFound(notFound);
-
-  app.onError((err, c) => {
+  const renderError = (err: unknown, c: Context<AppEnv>): Response => {
     if (err instanceof ApiError) {
       // The official clients wait this long and retry a 503 by themselves.
       if (err.status === 503) c.header('retry-after', '1');
@@ -96,7 +68,63 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
     logger.error({ err, requestId: c.get('requestId'), path: c.req.path }, 'unexpected error');
     const error = new ApiError(500, 'The server had an error while processing your request. Sorry about that!', 'server_error');
     return c.json(error.toBody(), 500);
+  };
+  const observed = createObserver({ metrics, logger, renderError });
+
+  // Authentication comes before anything else on /v1: no upstream call, no database work without a key.
+  // Synchronous once the authenticator is loaded: no promise of its own on every request.
+  const authenticated = (c: Context<AppEnv>, answer: () => Answer): Answer => {
+    if (!authenticate) {
+      return loadAuthenticator().then((loaded) => {
+        authenticate = loaded;
+        return authenticated(c, answer);
+      });
+    }
+    c.set('tenant', authenticate(authorizationHeader(c)));
+    return answer();
+  };
+  // CORS preflights carry no key: they are answered before authentication.
+  const cors = apiCors();
+  const api = (endpoint: Endpoint) => (c: Context<AppEnv>) => cors(c, () => authenticated(c, () => endpoint(c)));
+
+  /**
+   * Every request matches one handler, which does all the request needs
+   * (observation; under /v1 CORS and the key), never a middleware in front of
+   * every route: see `createObserver` for what that saves each request. So the
+   * routes of a routes module are registered one by one here, each wrapped,
+   * rather than mounted with `app.route()` (which would keep them as they are).
+   */
+  const add = (method: string, route: string, endpoint: Endpoint) => app.on(method, route, observed(route, endpoint));
+  const mount = (prefix: string, routes: Hono<AppEnv>, wrap: (endpoint: Endpoint) => Endpoint) => {
+    for (const { method, path, handler } of routes.routes) {
+      // Our routes modules register handlers only (no middleware), none of which calls `next`.
+      const endpoint = (c: Context<AppEnv>) => handler(c, noNext) as Answer;
+      add(method, path === '/' ? prefix || '/' : prefix + path, wrap(endpoint));
+    }
+  };
+  const asIs = (endpoint: Endpoint) => endpoint;
+
+  mount('', createOperationalRoutes({ store, metrics, healthCheckIntervalMs: config.healthCheckIntervalMs }), asIs);
+  add('POST', '/v1/chat/completions', api(createCompletionHandler({ store, upstream, config })));
+  mount('/v1/chat/completions', createStoredCompletionRoutes(store, config.bodyLimitBytes), api);
+  mount('/v1/stored-completions/usage', createUsageRoutes(store), api);
+  mount('/v1/stored-completions', createExportRoutes(store, metrics), api);
+  // Every path under /v1/stored-completions/ is ours: one we do not serve is a 404 here, never a call to the provider.
+  // Labelled `/v1/*` as it always was (the pass-through's pattern matched it too while that was a route).
+  app.all('/v1/stored-completions/*', observed('/v1/*', api(notFound)));
+  // The web UI is a client of the routes above: the browser holds the key, the page itself needs none.
+  mount('', createUiRoutes(), asIs);
+
+  // Whatever our routes do not serve under /v1 goes to the provider; anything else is OpenAI's 404. Here rather than as
+  // a `/v1/*` route, which would match every /v1 request beside its endpoint.
+  const passThrough = observed('/v1/*', api(createPassthroughHandler({ upstream, bodyLimitBytes: config.bodyLimitBytes })));
+  const unmatched = observed('unmatched', notFound);
+  app.notFound((c) => {
+    // `c.notFound()` from an endpoint (an unknown UI asset): that endpoint observes the request already.
+    if (c.get('requestId') !== undefined) return notFound(c);
+    return c.req.path === '/v1' || c.req.path.startsWith('/v1/') ? passThrough(c) : unmatched(c);
   });
+  app.onError(renderError);
 
   return app;
 }

@@ -1,5 +1,6 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import { cors } from 'hono/cors';
+import type { Answer } from './observability.ts';
 import { nodeResponse } from './response-headers.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -18,17 +19,25 @@ const ANSWER_HEADERS: [name: string, value: string][] = [
 ];
 
 /**
- * CORS for /v1: Hono's middleware answers preflights; on every other request
- * under Node the two headers it would add go straight onto the Node response
- * (see `setResponseHeader` for why that is much cheaper than through Hono).
+ * CORS for /v1, around an endpoint's answer: Hono's middleware answers
+ * preflights; on every other request under Node the two headers it would add
+ * go straight onto the Node response (see `setResponseHeader` for why that is
+ * much cheaper than through Hono), and the answer is the endpoint's own, at
+ * once when it has one at once.
  */
-export function apiCors(): MiddlewareHandler {
+export function apiCors(): (c: Context, answer: () => Answer) => Answer {
   const honoCors = cors(OPTIONS);
-  return (c, next) => {
+  return (c, answer) => {
     const outgoing = nodeResponse(c);
-    if (c.req.method === 'OPTIONS' || !outgoing) return honoCors(c, next);
-    for (const [name, value] of ANSWER_HEADERS) outgoing.setHeader(name, value);
-    return next();
+    if (c.req.method !== 'OPTIONS' && outgoing) {
+      for (const [name, value] of ANSWER_HEADERS) outgoing.setHeader(name, value);
+      return answer();
+    }
+    // A preflight, or a call in-process (no Node response): Hono's middleware, which answers the preflight
+    // itself and otherwise puts its headers on `c.res`, merged into the answer when it is assigned there.
+    return honoCors(c, async () => {
+      c.res = await answer();
+    }).then((preflight) => preflight ?? c.res);
   };
 }
 

@@ -1,9 +1,8 @@
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import { Hono } from 'hono';
-import { matchedRoutes } from 'hono/route';
 import type { Logger } from 'pino';
 import type { AppEnv } from './app-env.ts';
-import { createHealthCheck } from './health.ts';
+import { createHealthCheck, type Health } from './health.ts';
 import type { Metrics } from './metrics.ts';
 import { nodeResponse, setResponseHeader } from './response-headers.ts';
 import type { Store } from './store/index.ts';
@@ -12,63 +11,80 @@ import { newRequestId } from './wire.ts';
 /** Operational routes: polled every few seconds, so their log lines go to debug, not info. */
 const QUIET_ROUTES = new Set(['/healthz', '/livez', '/metrics']);
 
-/**
- * The route pattern a request matched (`/v1/chat/completions/:id`), never its
- * raw path: metric labels and log fields must not grow with the number of ids.
- * Our endpoints are registered for one method, middleware and the /v1
- * pass-through for all: the last single-method match is the endpoint, else the
- * last match (`/v1/*`, the pass-through); a request that matched nothing but
- * the catch-all middleware is `unmatched`.
- */
-export function routeLabel(c: Context): string {
-  const routes = matchedRoutes(c);
-  const path = (routes.findLast((route) => route.method !== 'ALL') ?? routes.at(-1))?.path ?? '';
-  return path === '' || path === '*' || path === '/*' ? 'unmatched' : path;
-}
+/** What an endpoint answers: a Response, at once or later. */
+export type Answer = Response | Promise<Response>;
 
 interface Observers {
   metrics: Metrics;
   logger: Logger;
+  /** The one renderer of errors (OpenAI's shape): an error an endpoint throws is answered and observed like any answer. */
+  renderError: (err: unknown, c: Context<AppEnv>) => Response;
 }
 
 /**
- * Each request's id (`x-request-id` on its response, `request_id` on a
- * completion it stores), then one JSON log line and one metrics sample per
- * request: request id, method, route pattern, status, duration. Never headers,
- * query strings or bodies, so keys and message contents cannot reach the log.
- * Under Node the request is recorded when its response has been written to the
- * end (a stream included), not when the handler returns. One middleware, not
- * two: every request passes through it, and each level of middleware costs.
+ * Wraps an endpoint so that it observes itself: each request's id
+ * (`x-request-id` on its response, `request_id` on a completion it stores),
+ * then one JSON log line and one metrics sample per request: request id,
+ * method, route pattern, status, duration. Never headers, query strings or
+ * bodies, so keys and message contents cannot reach the log.
+ *
+ * `route` is the pattern the endpoint was registered for
+ * (`/v1/chat/completions/:id`), never the raw path: metric labels and log
+ * fields must not grow with the number of ids.
+ *
+ * Each endpoint observes itself, rather than a middleware in front of every
+ * route, so that a request matches exactly one handler: Hono then calls it
+ * directly (with middleware it composes a chain of async functions), and an
+ * endpoint that answers at once (`/healthz` between two checks, a 401, a 404)
+ * gives the Node adapter a Response it writes at once, without the promise,
+ * the `close` listener and the extra turns of its asynchronous path. Under
+ * Node the request is recorded when its response has been written to the end
+ * (a stream included), not when the handler returns.
  */
-export function observeRequests(observers: Observers): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    const started = performance.now();
-    const requestId = newRequestId();
-    c.set('requestId', requestId);
-    setResponseHeader(c, 'x-request-id', requestId);
-    await next();
-    const outgoing = nodeResponse(c);
-    if (outgoing && !outgoing.writableFinished) {
-      if (outgoing.destroyed) {
-        // The connection was cut (client gone, or a forced stop) before the handler even returned.
-        record(observers, c, requestId, started, true);
-      } else {
-        // 'close' comes once the last byte is handed to the socket ('finish' first), or when the client
-        // went away first: one listener tells both apart. `on`, not `once`: 'close' comes once, and
-        // `once` costs a wrapper to add and a removal when it fires.
-        outgoing.on('close', () => record(observers, c, requestId, started, !outgoing.writableFinished));
+export function createObserver(observers: Observers) {
+  return (route: string, endpoint: (c: Context<AppEnv>) => Answer) =>
+    (c: Context<AppEnv>): Answer => {
+      const started = performance.now();
+      const requestId = newRequestId();
+      c.set('requestId', requestId);
+      setResponseHeader(c, 'x-request-id', requestId);
+      let answer: Answer;
+      try {
+        answer = endpoint(c);
+      } catch (err) {
+        answer = observers.renderError(err, c);
       }
+      if (answer instanceof Promise) {
+        return answer.then(
+          (response) => recordWhenSent(observers, c, route, requestId, started, response),
+          (err: unknown) => recordWhenSent(observers, c, route, requestId, started, observers.renderError(err, c)),
+        );
+      }
+      return recordWhenSent(observers, c, route, requestId, started, answer);
+    };
+}
+
+function recordWhenSent(observers: Observers, c: Context, route: string, requestId: string, started: number, response: Response): Response {
+  const outgoing = nodeResponse(c);
+  const status = response.status;
+  if (outgoing && !outgoing.writableFinished) {
+    if (outgoing.destroyed) {
+      // The connection was cut (client gone, or a forced stop) before the handler even returned.
+      record(observers, c.req.method, route, status, requestId, started, true);
     } else {
-      record(observers, c, requestId, started, false);
+      // 'close' comes once the last byte is handed to the socket ('finish' first), or when the client
+      // went away first: one listener tells both apart. `on`, not `once`: 'close' comes once, and
+      // `once` costs a wrapper to add and a removal when it fires.
+      outgoing.on('close', () => record(observers, c.req.method, route, status, requestId, started, !outgoing.writableFinished));
     }
-  };
+  } else {
+    record(observers, c.req.method, route, status, requestId, started, false);
+  }
+  return response;
 }
 
 /** A module function, not a closure made per request: this runs for every request. */
-function record({ metrics, logger }: Observers, c: Context, requestId: string, started: number, aborted: boolean): void {
-  const route = routeLabel(c);
-  const method = c.req.method;
-  const status = c.res.status;
+function record({ metrics, logger }: Observers, method: string, route: string, status: number, requestId: string, started: number, aborted: boolean): void {
   const seconds = (performance.now() - started) / 1000;
   metrics.httpRequests.observe(method, route, status, seconds);
   const level = QUIET_ROUTES.has(route) ? 'debug' : 'info';
@@ -94,11 +110,13 @@ function record({ metrics, logger }: Observers, c: Context, requestId: string, s
  */
 export function createOperationalRoutes({ store, metrics, healthCheckIntervalMs }: { store: Store; metrics: Metrics; healthCheckIntervalMs: number }) {
   const routes = new Hono<AppEnv>();
-  const health = createHealthCheck(store, healthCheckIntervalMs);
+  const check = createHealthCheck(store, healthCheckIntervalMs);
 
-  routes.get('/healthz', async (c) => {
-    const { ok, reason } = await health();
-    return ok ? c.json({ status: 'ok' }, 200) : c.json({ status: 'unavailable', reason }, 503);
+  const answer = (c: Context, { ok, reason }: Health): Response => (ok ? c.json({ status: 'ok' }, 200) : c.json({ status: 'unavailable', reason }, 503));
+  // Between two checks the answer is at hand: no promise for the probe that load balancers send most.
+  routes.get('/healthz', (c): Answer => {
+    const health = check();
+    return health instanceof Promise ? health.then((known) => answer(c, known)) : answer(c, health);
   });
 
   routes.get('/livez', (c) => c.json({ status: 'ok' }, 200));
