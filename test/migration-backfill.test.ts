@@ -1,9 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type SqliteDatabase } from '../src/db/client.ts';
-import { createSqliteStore, type Store } from '../src/store/index.ts';
+import { createSqliteStore, type CompletionRecord, type DumpItem, type Store } from '../src/store/index.ts';
 import type { ListParams } from '../src/validation.ts';
 import { BACKFILL_WORDS, backfillRecords } from './helpers/backfill-records.ts';
+import { storeChoicesApart } from './helpers/choices-apart.ts';
 import { storeJsonWhole } from './helpers/whole-stored-json.ts';
 
 /**
@@ -66,11 +69,90 @@ describe('migration 0005 backfill', () => {
     expect(wiped.usage.rows).toEqual([]);
     expect(wiped.searched.alpha).toEqual([]);
 
-    // 0005 ran on the JSON as it was stored then, whole (0007 compacts it).
+    // 0005 ran on the JSON as it was stored then, whole (0007 compacts it), the choices in their own table (0008 moves them).
     storeJsonWhole(db);
+    storeChoicesApart(db, { dropColumn: false });
     const statements = readFileSync(MIGRATION, 'utf8').split('--> statement-breakpoint');
     expect(statements[0]).toContain('CREATE VIRTUAL TABLE');
     for (const statement of statements.slice(1)) db.exec(statement);
     expect(await snapshot()).toEqual(written);
+  });
+});
+
+/**
+ * Migration 0008 moves each completion's choices from the `choices` table into its row, joined by
+ * commas in `idx` order. Checked on a file left in 0007's layout (the store's rows, their choices
+ * moved back into the table and the column dropped) and opened as the service opens it: every
+ * completion reads back byte for byte, through retrieve, a list page and a dump.
+ */
+describe('migration 0008: choices into the completion row', () => {
+  const JOURNAL = new URL('../migrations/meta/_journal.json', import.meta.url);
+  let folder: string;
+
+  beforeEach(() => {
+    folder = mkdtempSync(join(tmpdir(), 'migration-0008-'));
+  });
+
+  afterEach(() => {
+    rmSync(folder, { recursive: true, force: true });
+  });
+
+  /** Completions with no choice, one and several, their texts holding what a split could stumble on. */
+  function records(): CompletionRecord[] {
+    const base = { created: 1_767_225_600, storedAt: 0, model: 'gpt-4o', requestedModel: 'gpt-4o', metadata: {}, messages: [] };
+    const body = (id: string) => JSON.stringify({ id, object: 'chat.completion', created: base.created, model: base.model });
+    return [
+      ...backfillRecords(),
+      { ...base, id: 'chatcmpl-none', body: body('chatcmpl-none'), choices: [] },
+      {
+        ...base,
+        id: 'chatcmpl-tricky',
+        body: body('chatcmpl-tricky'),
+        metadata: { user: 'u,1' },
+        choices: [
+          JSON.stringify({ index: 0, message: { role: 'assistant', content: 'a, b }, {"c": [1, 2]} \\", "é 😀' }, finish_reason: 'stop' }),
+          // Not as JSON.stringify writes it: the texts come back as stored, not re-serialized.
+          '{ "index" : 1 , "message" : { "role" : "assistant", "content" : "x\\\\" }, "logprobs": {"content": [ ]} }',
+          '{"index":2,"message":{"role":"assistant","content":"\\u002c,"},"finish_reason":"length"}',
+        ],
+      },
+    ];
+  }
+
+  async function readBack(store: Store) {
+    const ids = records().map((r) => r.id);
+    const retrieved = await Promise.all(ids.map((id) => store.getCompletion('project-a', id)));
+    const listed = await store.listCompletions('project-a', { after: undefined, limit: 100, order: 'asc', model: undefined, metadata: [] });
+    const dumped: DumpItem[] = [];
+    for await (const items of store.dump(3)) dumped.push(...items);
+    return { retrieved, listed, dumped };
+  }
+
+  it('reads every completion stored under 0007 back byte for byte after it', async () => {
+    const path = join(folder, 'old.db');
+    const old = openDatabase(path);
+    const oldStore = createSqliteStore(old);
+    await oldStore.saveCompletions('project-a', records());
+    const before = await readBack(oldStore);
+    // What the store wrote is what it was given: no choice, and every text exactly.
+    const dumpedRecords = before.dumped.flatMap((item) => (item.kind === 'completion' ? [item.record] : []));
+    expect(dumpedRecords.map((r) => r.choices)).toEqual(records().map((r) => r.choices));
+    expect(before.retrieved.find((row) => row?.id === 'chatcmpl-none')?.choices).toBe('');
+
+    // Back to 0007's layout: the choices in their table, the column gone, 0008 not yet applied.
+    storeChoicesApart(old, { dropColumn: true });
+    expect(old.prepare('SELECT count(*) FROM choices').pluck().get()).toBe(1 + 2 + 1 + 1 + 0 + 3);
+    const { entries } = JSON.parse(readFileSync(JOURNAL, 'utf8')) as { entries: { tag: string; when: number }[] };
+    const when = entries.find((entry) => entry.tag.startsWith('0008_'))!.when;
+    old.prepare('DELETE FROM __drizzle_migrations WHERE created_at >= ?').run(when);
+    old.close();
+
+    const upgraded = openDatabase(path);
+    try {
+      expect(upgraded.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'choices'").pluck().get()).toBe(0);
+      expect(await readBack(createSqliteStore(upgraded))).toEqual(before);
+    } finally {
+      upgraded.close();
+    }
   });
 });

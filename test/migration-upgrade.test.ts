@@ -8,11 +8,13 @@ import { openDatabase, type SqliteDatabase } from '../src/db/client.ts';
 import { createSqliteStore, type Store } from '../src/store/index.ts';
 import type { ListParams, Metadata } from '../src/validation.ts';
 import { toCompletionRecord } from '../src/wire.ts';
+import { storeChoicesApart } from './helpers/choices-apart.ts';
 import { storeJsonWhole } from './helpers/whole-stored-json.ts';
 
 /**
  * Migrations that move stored data (0006 rebuilds the filter tables WITHOUT ROWID and the
- * full-text index with `text` first, 0007 compacts the stored JSON) must leave a database that answers exactly as before: every
+ * full-text index with `text` first, 0007 compacts the stored JSON, 0008 moves the choices into the
+ * completion's row) must leave a database that answers exactly as before: every
  * list, filter, search and usage figure. Checked on a file at the migration before them, filled
  * through the store, then opened as the service opens it.
  */
@@ -123,11 +125,15 @@ async function answers(store: Store) {
 describe(`upgrading a database from ${BEFORE}`, () => {
   it('keeps every completion, filter, search and usage figure', async () => {
     const old = openAtMigration(BEFORE);
+    // The store writes the choices into the completion's row: a column there while it fills, then
+    // moved into the table of that time (below).
+    old.exec("ALTER TABLE completions ADD choices text DEFAULT '' NOT NULL");
     const oldStore = createSqliteStore(old);
     await fill(oldStore);
     // Stored as the code of that time stored it.
     storeJsonWhole(old);
     const before = await answers(oldStore);
+    storeChoicesApart(old, { dropColumn: true });
     expect((before.lists.pair as unknown[]).length).toBeGreaterThan(0);
     expect((before.lists.word as unknown[]).length).toBe(12);
     expect(before.lists.deleted).toEqual([]);

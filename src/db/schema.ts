@@ -27,6 +27,10 @@ export const settings = sqliteTable('settings', {
  * kept as text so that a list page is assembled by concatenation, not by
  * re-serializing objects. `metadata` is the current map as JSON text (update
  * rewrites it); the `metadata` table below holds the same pairs for filtering.
+ * `choices` holds the choices' JSON texts joined by commas in `index` order
+ * (the inside of the served array; empty for none): in the row, a page reads
+ * each completion with one descent instead of a second one into a table of
+ * choices (migration 0008 moved them here).
  */
 export const completions = sqliteTable(
   'completions',
@@ -41,6 +45,8 @@ export const completions = sqliteTable(
     requestedModel: text().notNull(),
     metadata: text().notNull(),
     body: text().notNull(),
+    // A default, so that the migration adds the column in place instead of rebuilding the table.
+    choices: text().notNull().default(''),
     /**
      * Unix seconds when this service stored it: what RETENTION_DAYS ages by.
      * Not `created`, which is the provider's word and may be 0 or long past.
@@ -63,19 +69,6 @@ export const completions = sqliteTable(
     // the index above starts with project_id and cannot serve that.
     index('completions_stored_at_idx').on(t.storedAt),
   ],
-);
-
-/** A completion's choices, each as its `chat.completion` choice JSON, in `index` order. */
-export const choices = sqliteTable(
-  'choices',
-  {
-    completionSeq: integer()
-      .notNull()
-      .references(() => completions.seq, { onDelete: 'cascade' }),
-    idx: integer().notNull(),
-    body: text().notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.completionSeq, t.idx] })],
 );
 
 /**

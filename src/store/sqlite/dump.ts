@@ -1,16 +1,17 @@
 import type { SqliteDatabase } from '../../db/client.ts';
 import type { DumpItem } from '../contract.ts';
 import { type DumpedRow as DumpedCompletion, toDumpedCompletion } from '../dumped-completion.ts';
+import { splitChoices } from '../joined-choices.ts';
 import type { ProjectIds } from './projects.ts';
 import type { Prepare } from './statements.ts';
 import type { createRowWrites } from './writes.ts';
 import { bodySql, messageSql } from './stored-json.ts';
 
-/** Rows of one completion's child table (choices or input messages) for a range of completions, by completion. */
-function childBodies(prepare: Prepare, table: 'choices' | 'input_messages', seqs: number[]): Map<number, string[]> {
+/** The input messages of a range of completions, by completion. */
+function messageBodies(prepare: Prepare, seqs: number[]): Map<number, string[]> {
   const bodies = new Map<number, string[]>();
   const rows = prepare(
-    `SELECT completion_seq AS seq, ${table === 'input_messages' ? messageSql('body') : 'body'} AS body FROM ${table} WHERE completion_seq IN (SELECT value FROM json_each(?)) ORDER BY completion_seq, idx`,
+    `SELECT completion_seq AS seq, ${messageSql('body')} AS body FROM input_messages WHERE completion_seq IN (SELECT value FROM json_each(?)) ORDER BY completion_seq, idx`,
   ).all(JSON.stringify(seqs)) as { seq: number; body: string }[];
   for (const { seq, body } of rows) {
     let list = bodies.get(seq);
@@ -46,13 +47,13 @@ export function createDump(db: SqliteDatabase, prepare: Prepare, projects: Proje
     for (;;) {
       const page = prepare(
         `SELECT c.seq, p.name AS project, c.id, c.created, c.stored_at AS storedAt, c.model, c.requested_model AS requestedModel, c.metadata,
-           ${bodySql('c')} AS body
+           ${bodySql('c')} AS body, c.choices
          FROM completions c JOIN projects p ON p.id = c.project_id WHERE c.seq > ? ORDER BY c.seq LIMIT ?`,
-      ).all(afterSeq, batchSize) as DumpedCompletion[];
+      ).all(afterSeq, batchSize) as (DumpedCompletion & { choices: string })[];
       if (page.length === 0) break;
       const seqs = page.map((c) => c.seq);
-      const choices = childBodies(prepare, 'choices', seqs);
-      const messages = childBodies(prepare, 'input_messages', seqs);
+      const choices = new Map(page.map((c) => [c.seq, splitChoices(c.choices)]));
+      const messages = messageBodies(prepare, seqs);
       yield page.map((c) => toDumpedCompletion(c, choices, messages));
       afterSeq = page.at(-1)!.seq;
     }

@@ -30,12 +30,10 @@ export interface ListQuery {
 }
 
 /**
- * The choices of completions row `c`: their JSON texts joined by commas (an array's inside). The one
- * place a read names them, so moving them into the completion's row changes only this expression.
- * The ordered subquery feeds group_concat in the choices' primary-key order; `group_concat(... ORDER BY idx)`
- * would build and sort a temporary b-tree for every row of the page instead.
+ * The choices of completions row `c`: their JSON texts joined by commas (an array's inside), kept in
+ * the completion's row (migration 0008). The one place a read names them.
  */
-const CHOICES_SQL = `(SELECT group_concat(body, ',') FROM (SELECT ch.body FROM choices ch WHERE ch.completion_seq = c.seq ORDER BY ch.idx))`;
+const CHOICES_SQL = 'c.choices';
 
 export const COMPLETION_COLUMNS = `c.id, ${bodySql('c')} AS body, c.metadata, ${CHOICES_SQL} AS choices`;
 

@@ -1,6 +1,7 @@
 import type { Metadata } from '../../validation.ts';
 import { CompletionIdTaken, type CompletionRecord } from '../contract.ts';
 import { searchTextOf, tokenCountsOf, utcDayOf, type TokenCounts } from '../derived-fields.ts';
+import { joinChoices } from '../joined-choices.ts';
 import type { StoredPosition as IndexedPosition } from '../stored-position.ts';
 import type { Prepare } from './statements.ts';
 import { storedBody, storedMessage } from './stored-json.ts';
@@ -24,7 +25,7 @@ interface UsageDelta extends TokenCounts {
 const SEARCH_ROWS_PER_STATEMENT = 64;
 
 /**
- * The row-level writes of a completion: its row, choices, input messages and
+ * The row-level writes of a completion: its row (choices included), input messages and
  * the index rows the list walks (metadata pairs, models). Callers wrap them in
  * a transaction; none of them opens one.
  */
@@ -69,9 +70,9 @@ export function createRowWrites(prepare: Prepare) {
       // Not RETURNING seq: a RETURNING statement opens a statement savepoint, and at every savepoint FTS5 writes its
       // pending rows to disk as a new segment (5x the index's own cost when a search row followed each completion).
       const inserted = prepare(
-        `INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body, stored_at,
+        `INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body, choices, stored_at,
            prompt_tokens, completion_tokens, total_tokens)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         projectId,
         record.id,
@@ -80,6 +81,7 @@ export function createRowWrites(prepare: Prepare) {
         record.requestedModel,
         JSON.stringify(record.metadata),
         storedBody(record),
+        joinChoices(record.choices),
         record.storedAt,
         tokens.promptTokens,
         tokens.completionTokens,
@@ -94,8 +96,8 @@ export function createRowWrites(prepare: Prepare) {
   }
 
   /**
-   * Inserts completions and all their rows in the caller's transaction. Per completion: its row,
-   * choices, messages, metadata pairs and models. Per batch, in finish(): the usage rollup, one upsert
+   * Inserts completions and all their rows in the caller's transaction. Per completion: its row
+   * (choices included), messages, metadata pairs and models. Per batch, in finish(): the usage rollup, one upsert
    * per (project, day, models) instead of one per completion, then the search index's rows, last and
    * many to a statement, so that FTS5 gathers the batch in memory and writes it as one segment at the
    * commit. A batch must not commit unfinished (its search rows and usage would be missing); an insert
@@ -123,8 +125,6 @@ export function createRowWrites(prepare: Prepare) {
       }
       const tokens = tokenCountsOf(record);
       const seq = insertRow(projectId, record, tokens);
-      const insertChoice = prepare('INSERT INTO choices (completion_seq, idx, body) VALUES (?, ?, ?)');
-      record.choices.forEach((body, idx) => insertChoice.run(seq, idx, body));
       const insertMessage = prepare('INSERT INTO input_messages (completion_seq, idx, body) VALUES (?, ?, ?)');
       record.messages.forEach((body, idx) => insertMessage.run(seq, idx, storedMessage(body)));
       insertPairs(projectId, record.metadata, record.created, record.id);
@@ -198,7 +198,7 @@ export function createRowWrites(prepare: Prepare) {
       completionTokens: -row.completionTokens,
       totalTokens: -row.totalTokens,
     });
-    // Choices and input messages go with it through their foreign keys' cascade.
+    // Input messages go with it through their foreign key's cascade.
     prepare('DELETE FROM completions WHERE seq = ?').run(row.seq);
   }
 
