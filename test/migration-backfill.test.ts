@@ -101,9 +101,15 @@ describe('migration 0008: choices into the completion row', () => {
   function records(): CompletionRecord[] {
     const base = { created: 1_767_225_600, storedAt: 0, model: 'gpt-4o', requestedModel: 'gpt-4o', metadata: {}, messages: [] };
     const body = (id: string) => JSON.stringify({ id, object: 'chat.completion', created: base.created, model: base.model });
+    /** OpenAI's usual single answer, which the store keeps without the fixed text around its content. */
+    const answer = (content: string, finishReason = 'stop') =>
+      JSON.stringify({ index: 0, message: { role: 'assistant', content, refusal: null, annotations: [] }, logprobs: null, finish_reason: finishReason });
     return [
       ...backfillRecords(),
       { ...base, id: 'chatcmpl-none', body: body('chatcmpl-none'), choices: [] },
+      { ...base, id: 'chatcmpl-usual', body: body('chatcmpl-usual'), choices: [answer('the usual, "quoted" {answer}')] },
+      { ...base, id: 'chatcmpl-usual-two', body: body('chatcmpl-usual-two'), choices: [answer('first'), answer('second')] },
+      { ...base, id: 'chatcmpl-cut', body: body('chatcmpl-cut'), choices: [answer('cut short', 'length')] },
       {
         ...base,
         id: 'chatcmpl-tricky',
@@ -141,7 +147,7 @@ describe('migration 0008: choices into the completion row', () => {
 
     // Back to 0007's layout: the choices in their table, the column gone, 0008 not yet applied.
     storeChoicesApart(old, { dropColumn: true });
-    expect(old.prepare('SELECT count(*) FROM choices').pluck().get()).toBe(1 + 2 + 1 + 1 + 0 + 3);
+    expect(old.prepare('SELECT count(*) FROM choices').pluck().get()).toBe(1 + 2 + 1 + 1 + 0 + 1 + 2 + 1 + 3);
     const { entries } = JSON.parse(readFileSync(JOURNAL, 'utf8')) as { entries: { tag: string; when: number }[] };
     const when = entries.find((entry) => entry.tag.startsWith('0008_'))!.when;
     old.prepare('DELETE FROM __drizzle_migrations WHERE created_at >= ?').run(when);
@@ -150,6 +156,12 @@ describe('migration 0008: choices into the completion row', () => {
     const upgraded = openDatabase(path);
     try {
       expect(upgraded.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'choices'").pluck().get()).toBe(0);
+      // Kept without the text around the content where it is OpenAI's usual answer (a second choice or
+      // another finish reason is still only text around it), whole otherwise.
+      expect(upgraded.prepare(`SELECT id FROM completions WHERE substr(choices, 1, 1) = '"' ORDER BY id`).pluck().all()).toEqual([
+        'chatcmpl-usual',
+        'chatcmpl-usual-two',
+      ]);
       expect(await readBack(createSqliteStore(upgraded))).toEqual(before);
     } finally {
       upgraded.close();

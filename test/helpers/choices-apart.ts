@@ -1,5 +1,6 @@
 import type { SqliteDatabase } from '../../src/db/client.ts';
 import { splitChoices } from '../../src/store/joined-choices.ts';
+import { choicesSql } from '../../src/store/sqlite/stored-json.ts';
 
 /** The table migration 0000 created and 0008 dropped, as it was. */
 const CHOICES_TABLE = `CREATE TABLE IF NOT EXISTS \`choices\` (
@@ -18,7 +19,7 @@ const CHOICES_TABLE = `CREATE TABLE IF NOT EXISTS \`choices\` (
 export function storeChoicesApart(db: SqliteDatabase, { dropColumn }: { dropColumn: boolean }): void {
   db.exec(CHOICES_TABLE);
   const insert = db.prepare('INSERT INTO choices (completion_seq, idx, body) VALUES (?, ?, ?)');
-  const rows = db.prepare('SELECT seq, choices FROM completions').all() as { seq: number; choices: string }[];
+  const rows = db.prepare(`SELECT seq, ${choicesSql('choices')} AS choices FROM completions`).all() as { seq: number; choices: string }[];
   for (const { seq, choices } of rows) splitChoices(choices).forEach((body, idx) => insert.run(seq, idx, body));
   if (dropColumn) db.exec('ALTER TABLE completions DROP COLUMN choices');
 }

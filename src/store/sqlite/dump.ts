@@ -5,7 +5,7 @@ import { splitChoices } from '../joined-choices.ts';
 import type { ProjectIds } from './projects.ts';
 import type { Prepare } from './statements.ts';
 import type { createRowWrites } from './writes.ts';
-import { bodySql, messageSql } from './stored-json.ts';
+import { bodySql, choicesSql, messageSql } from './stored-json.ts';
 
 /** The input messages of a range of completions, by completion. */
 function messageBodies(prepare: Prepare, seqs: number[]): Map<number, string[]> {
@@ -47,7 +47,7 @@ export function createDump(db: SqliteDatabase, prepare: Prepare, projects: Proje
     for (;;) {
       const page = prepare(
         `SELECT c.seq, p.name AS project, c.id, c.created, c.stored_at AS storedAt, c.model, c.requested_model AS requestedModel, c.metadata,
-           ${bodySql('c')} AS body, c.choices
+           ${bodySql('c')} AS body, ${choicesSql('c.choices')} AS choices
          FROM completions c JOIN projects p ON p.id = c.project_id WHERE c.seq > ? ORDER BY c.seq LIMIT ?`,
       ).all(afterSeq, batchSize) as (DumpedCompletion & { choices: string })[];
       if (page.length === 0) break;

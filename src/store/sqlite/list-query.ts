@@ -3,7 +3,7 @@ import type { WalkedIndex } from '../contract.ts';
 import { searchWords } from '../derived-fields.ts';
 import { badCursor, type Position, rankByReach } from '../list-ranking.ts';
 import type { Prepare } from './statements.ts';
-import { bodySql, openBodySql } from './stored-json.ts';
+import { bodySql, choicesSql, openBodySql } from './stored-json.ts';
 
 /** A filter the list can walk in (created, id) order, or check for one row. */
 interface ListFilter {
@@ -31,9 +31,9 @@ export interface ListQuery {
 
 /**
  * The choices of completions row `c`: their JSON texts joined by commas (an array's inside), kept in
- * the completion's row (migration 0008). The one place a read names them.
+ * the completion's row (migration 0008) and put back whole where stored compacted. The one place a read names them.
  */
-const CHOICES_SQL = 'c.choices';
+const CHOICES_SQL = choicesSql('c.choices');
 
 export const COMPLETION_COLUMNS = `c.id, ${bodySql('c')} AS body, c.metadata, ${CHOICES_SQL} AS choices`;
 

@@ -10,8 +10,10 @@ import type { CompletionRecord } from '../contract.ts';
  *   Kept without that head, it starts with `,` or `}`; a whole body starts with `{`.
  * - An input message's `body` ends, for a plain text message, with the three fields
  *   toMessageItem writes as null. Kept without them, it does not end with `}`.
+ * - A completion's `choices`, for OpenAI's usual single answer, are its content string between a
+ *   fixed head and tail (below). Kept without them, they start with `"`.
  *
- * Migration 0007 compacts the rows stored before it with the same rules, in SQL.
+ * Migration 0007 compacts the rows stored before it with the same rules, in SQL; 0008 the choices.
  */
 
 /** The head a body keeps only when it is not exactly this (id and model written without escapes). */
@@ -66,4 +68,24 @@ export function storedMessage(body: string): string {
 /** A stored message body (column `column`) as the record carried it. */
 export function messageSql(column: string): string {
   return `CASE WHEN substr(${column}, -1) = '}' THEN ${column} ELSE ${column} || '${MESSAGE_TAIL}' END`;
+}
+
+/**
+ * A completion's choices (the joined column), as OpenAI's replies have them when there is one answer
+ * that stopped: everything around the content string is always this. Kept without it, the column
+ * starts with `"` (the content), which a kept-whole column never does: it starts with `{` or is empty.
+ */
+const CHOICE_HEAD = '{"index":0,"message":{"role":"assistant","content":';
+const CHOICE_TAIL = ',"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}';
+
+/** The joined choices as stored: without the fixed head and tail around a first content string. */
+export function storedChoices(joined: string): string {
+  if (joined.length <= CHOICE_HEAD.length + CHOICE_TAIL.length || !joined.startsWith(CHOICE_HEAD) || !joined.endsWith(CHOICE_TAIL)) return joined;
+  const kept = joined.slice(CHOICE_HEAD.length, -CHOICE_TAIL.length);
+  return kept.startsWith('"') ? kept : joined;
+}
+
+/** The stored choices (column `column`) as the record carried them, joined. */
+export function choicesSql(column: string): string {
+  return `CASE WHEN substr(${column}, 1, 1) = '"' THEN '${CHOICE_HEAD}' || ${column} || '${CHOICE_TAIL}' ELSE ${column} END`;
 }

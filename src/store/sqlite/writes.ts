@@ -4,7 +4,7 @@ import { searchTextOf, tokenCountsOf, utcDayOf, type TokenCounts } from '../deri
 import { joinChoices } from '../joined-choices.ts';
 import type { StoredPosition as IndexedPosition } from '../stored-position.ts';
 import type { Prepare } from './statements.ts';
-import { storedBody, storedMessage } from './stored-json.ts';
+import { storedBody, storedChoices, storedMessage } from './stored-json.ts';
 
 /** Where a completion's index rows are, and (for the usage rollup, which SQLite keeps) the tokens it counted. */
 export interface StoredPosition extends IndexedPosition, TokenCounts {}
@@ -81,7 +81,7 @@ export function createRowWrites(prepare: Prepare) {
         record.requestedModel,
         JSON.stringify(record.metadata),
         storedBody(record),
-        joinChoices(record.choices),
+        storedChoices(joinChoices(record.choices)),
         record.storedAt,
         tokens.promptTokens,
         tokens.completionTokens,
