@@ -2,16 +2,26 @@
 -- choices move into its row as the store now keeps them, their JSON texts joined by commas in
 -- `idx` order (the inside of the served array; '' for a completion with none), and, for OpenAI's
 -- usual single answer, without the fixed head and tail around its content string (what remains
--- starts with `"`; src/store/sqlite/stored-json.ts puts them back on every read). The column comes
--- with a default so that SQLite adds it in place; the UPDATE then rewrites every row once.
+-- starts with `"`). In the same pass (one rewrite of every row), a body loses its tail of four
+-- null echoed fields where what remains is not empty and does not end with `}`.
+-- src/store/sqlite/stored-json.ts keeps new rows the same way and puts the parts back on every read.
+-- The column comes with a default so that SQLite adds it in place.
 ALTER TABLE `completions` ADD `choices` text DEFAULT '' NOT NULL;--> statement-breakpoint
-UPDATE `completions` SET `choices` = CASE
-		WHEN length(`joined`.`choices`) > length('{"index":0,"message":{"role":"assistant","content":') + length(',"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}')
-			AND substr(`joined`.`choices`, 1, length('{"index":0,"message":{"role":"assistant","content":')) = '{"index":0,"message":{"role":"assistant","content":'
-			AND substr(`joined`.`choices`, -length(',"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}')) = ',"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}'
-			AND substr(`joined`.`choices`, length('{"index":0,"message":{"role":"assistant","content":') + 1, 1) = '"'
-		THEN substr(`joined`.`choices`, length('{"index":0,"message":{"role":"assistant","content":') + 1, length(`joined`.`choices`) - length('{"index":0,"message":{"role":"assistant","content":') - length(',"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}'))
-		ELSE `joined`.`choices` END
-FROM (SELECT `completion_seq`, group_concat(`body`, ',' ORDER BY `idx`) AS `choices` FROM `choices` GROUP BY `completion_seq`) AS `joined`
-WHERE `completions`.`seq` = `joined`.`completion_seq`;--> statement-breakpoint
+UPDATE `completions` SET
+	`choices` = (
+		SELECT CASE
+			WHEN length(`joined`) > length('{"index":0,"message":{"role":"assistant","content":') + length(',"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}')
+				AND substr(`joined`, 1, length('{"index":0,"message":{"role":"assistant","content":')) = '{"index":0,"message":{"role":"assistant","content":'
+				AND substr(`joined`, -length(',"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}')) = ',"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}'
+				AND substr(`joined`, length('{"index":0,"message":{"role":"assistant","content":') + 1, 1) = '"'
+			THEN substr(`joined`, length('{"index":0,"message":{"role":"assistant","content":') + 1, length(`joined`) - length('{"index":0,"message":{"role":"assistant","content":') - length(',"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}'))
+			ELSE coalesce(`joined`, '') END
+		FROM (SELECT group_concat(`body`, ',' ORDER BY `idx`) AS `joined` FROM `choices` WHERE `completion_seq` = `completions`.`seq`)
+	),
+	`body` = CASE
+		WHEN length(`body`) > length(',"tool_choice":null,"tools":null,"input_user":null,"response_format":null}')
+			AND substr(`body`, -length(',"tool_choice":null,"tools":null,"input_user":null,"response_format":null}')) = ',"tool_choice":null,"tools":null,"input_user":null,"response_format":null}'
+			AND substr(`body`, -length(',"tool_choice":null,"tools":null,"input_user":null,"response_format":null}') - 1, 1) <> '}'
+		THEN substr(`body`, 1, length(`body`) - length(',"tool_choice":null,"tools":null,"input_user":null,"response_format":null}'))
+		ELSE `body` END;--> statement-breakpoint
 DROP TABLE `choices`;

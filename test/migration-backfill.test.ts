@@ -97,23 +97,31 @@ describe('migration 0008: choices into the completion row', () => {
     rmSync(folder, { recursive: true, force: true });
   });
 
-  /** Completions with no choice, one and several, their texts holding what a split could stumble on. */
+  /**
+   * Completions with no choice, one and several, their texts holding what a split could stumble on;
+   * bodies ending with the four null echoed fields and others that do not, or only look as if.
+   */
   function records(): CompletionRecord[] {
     const base = { created: 1_767_225_600, storedAt: 0, model: 'gpt-4o', requestedModel: 'gpt-4o', metadata: {}, messages: [] };
-    const body = (id: string) => JSON.stringify({ id, object: 'chat.completion', created: base.created, model: base.model });
+    const body = (id: string, rest: Record<string, unknown> = {}) =>
+      JSON.stringify({ id, object: 'chat.completion', created: base.created, model: base.model, ...rest });
+    const nulls = { tool_choice: null, tools: null, input_user: null, response_format: null };
+    const usual = { usage: { total_tokens: 3 }, frequency_penalty: null, ...nulls };
     /** OpenAI's usual single answer, which the store keeps without the fixed text around its content. */
     const answer = (content: string, finishReason = 'stop') =>
       JSON.stringify({ index: 0, message: { role: 'assistant', content, refusal: null, annotations: [] }, logprobs: null, finish_reason: finishReason });
     return [
       ...backfillRecords(),
       { ...base, id: 'chatcmpl-none', body: body('chatcmpl-none'), choices: [] },
-      { ...base, id: 'chatcmpl-usual', body: body('chatcmpl-usual'), choices: [answer('the usual, "quoted" {answer}')] },
-      { ...base, id: 'chatcmpl-usual-two', body: body('chatcmpl-usual-two'), choices: [answer('first'), answer('second')] },
-      { ...base, id: 'chatcmpl-cut', body: body('chatcmpl-cut'), choices: [answer('cut short', 'length')] },
+      { ...base, id: 'chatcmpl-usual', body: body('chatcmpl-usual', usual), choices: [answer('the usual, "quoted" {answer}')] },
+      { ...base, id: 'chatcmpl-usual-two', body: body('chatcmpl-usual-two', usual), choices: [answer('first'), answer('second')] },
+      // Nothing but the head and the nulls: kept whole (nothing would be left).
+      { ...base, id: 'chatcmpl-cut', body: body('chatcmpl-cut', nulls), choices: [answer('cut short', 'length')] },
       {
         ...base,
         id: 'chatcmpl-tricky',
-        body: body('chatcmpl-tricky'),
+        // What precedes the nulls ends with `}`: kept whole.
+        body: body('chatcmpl-tricky', { frequency_penalty: { odd: 1 }, ...nulls }),
         metadata: { user: 'u,1' },
         choices: [
           JSON.stringify({ index: 0, message: { role: 'assistant', content: 'a, b }, {"c": [1, 2]} \\", "é 😀' }, finish_reason: 'stop' }),
@@ -145,7 +153,10 @@ describe('migration 0008: choices into the completion row', () => {
     expect(dumpedRecords.map((r) => r.choices)).toEqual(records().map((r) => r.choices));
     expect(before.retrieved.find((row) => row?.id === 'chatcmpl-none')?.choices).toBe('');
 
-    // Back to 0007's layout: the choices in their table, the column gone, 0008 not yet applied.
+    // Back to 0007's layout: bodies without only their head, the choices in their table, the column gone, 0008 not applied.
+    storeJsonWhole(old);
+    old.exec(readFileSync(new URL('../migrations/0007_compact_stored_json.sql', import.meta.url), 'utf8').split('--> statement-breakpoint')[0]!);
+    expect(old.prepare("SELECT count(*) FROM completions WHERE body NOT LIKE '{%'").pluck().get()).toBe(5);
     storeChoicesApart(old, { dropColumn: true });
     expect(old.prepare('SELECT count(*) FROM choices').pluck().get()).toBe(1 + 2 + 1 + 1 + 0 + 1 + 2 + 1 + 3);
     const { entries } = JSON.parse(readFileSync(JOURNAL, 'utf8')) as { entries: { tag: string; when: number }[] };
@@ -161,6 +172,9 @@ describe('migration 0008: choices into the completion row', () => {
       expect(upgraded.prepare(`SELECT id FROM completions WHERE substr(choices, 1, 1) = '"' ORDER BY id`).pluck().all()).toEqual([
         'chatcmpl-usual',
         'chatcmpl-usual-two',
+      ]);
+      expect(upgraded.prepare(`SELECT id FROM completions WHERE substr(body, -1) <> '}' ORDER BY id`).pluck().all()).toEqual([
+        'chatcmpl-0', 'chatcmpl-1', 'chatcmpl-2', 'chatcmpl-3', 'chatcmpl-usual', 'chatcmpl-usual-two',
       ]);
       expect(await readBack(createSqliteStore(upgraded))).toEqual(before);
     } finally {
