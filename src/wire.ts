@@ -1,6 +1,6 @@
 import { randomBytes, randomFillSync } from 'node:crypto';
 import type { CompletionListJson, CompletionRecord, CompletionRow, MessageRow, Page, UsageSummary } from './store/index.ts';
-import { formatUtcDay } from './store/derived-fields.ts';
+import { formatUtcDay, tokenCountsOfUsage } from './store/derived-fields.ts';
 import type { Metadata } from './validation.ts';
 import { isObject, type Json } from './json.ts';
 
@@ -127,6 +127,7 @@ export function toCompletionRecord({ request, response, id, requestId, metadata,
     body: JSON.stringify(body),
     choices: (Array.isArray(choices) ? choices : []).map((c, i) => JSON.stringify(toStoredChoice(c, i))),
     messages: messages.map((m) => JSON.stringify(toMessageItem(m))),
+    tokens: tokenCountsOfUsage(body.usage),
   };
 }
 

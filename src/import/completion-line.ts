@@ -2,6 +2,7 @@ import { isAddressable } from '../completion-ids.ts';
 import { ApiError } from '../errors.ts';
 import { isObject, type Json } from '../json.ts';
 import type { CompletionRecord } from '../store/index.ts';
+import { tokenCountsOfUsage } from '../store/derived-fields.ts';
 import { parseMetadata } from '../validation.ts';
 import { messageItemId } from '../wire.ts';
 
@@ -67,5 +68,6 @@ export function toImportedRecord(value: unknown, now: number): CompletionRecord 
     body: JSON.stringify(body),
     choices: (choices as Json[]).map((choice) => JSON.stringify(choice)),
     messages,
+    tokens: tokenCountsOfUsage(body.usage),
   };
 }

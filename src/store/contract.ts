@@ -1,4 +1,5 @@
 import type { ListFilters, ListParams, Metadata, PageParams } from '../validation.ts';
+import type { TokenCounts } from './derived-fields.ts';
 
 /**
  * The store's contract: everything the service keeps, behind one backend-neutral
@@ -42,6 +43,11 @@ export interface CompletionRecord {
   choices: string[];
   /** Each input message item's JSON without `id`, in request order. */
   messages: string[];
+  /**
+   * The figures of `body`'s `usage` (tokenCountsOfUsage), when whoever built the record had the
+   * response parsed anyway: a store would otherwise parse the whole body again to read them.
+   */
+  tokens?: TokenCounts;
 }
 
 /** A stored completion as read back: its id and the three JSON texts it is served from. */

@@ -14,11 +14,13 @@ export interface TokenCounts {
 
 function tokenCount(usage: Record<string, unknown>, field: string): number {
   const value = usage[field];
-  return Number.isSafeInteger(value) && (value as number) >= 0 ? (value as number) : 0;
+  // `> 0`, not `>= 0`: a -0 (JSON.parse("-0")) counts as 0, as it does once its body is written out and read back.
+  return Number.isSafeInteger(value) && (value as number) > 0 ? (value as number) : 0;
 }
 
 /** The response's `usage` figures; a missing, negative or non-integer one counts as 0. */
 export function tokenCountsOf(record: CompletionRecord): TokenCounts {
+  if (record.tokens) return record.tokens;
   const parsed: unknown = JSON.parse(record.body);
   return tokenCountsOfUsage(isObject(parsed) ? parsed.usage : undefined);
 }
