@@ -101,7 +101,7 @@ export function storedMessage(body: string): string {
 
 /** A stored message body (column `column`) as the record carried it. */
 export function messageSql(column: string): string {
-  return `CASE WHEN substr(${column}, -1) = '}' THEN ${column} ELSE ${column} || '${MESSAGE_TAIL}' END`;
+  return `CASE WHEN ${endsWithBraceSql(column)} THEN ${column} ELSE ${column} || '${MESSAGE_TAIL}' END`;
 }
 
 /**
