@@ -3,7 +3,7 @@ import type { DumpItem } from '../contract.ts';
 import { type DumpedRow as DumpedCompletion, toDumpedCompletion } from '../dumped-completion.ts';
 import { splitChoices } from '../joined-choices.ts';
 import type { ProjectIds } from './projects.ts';
-import type { Prepare } from './statements.ts';
+import { LIMIT_PARAMETER, type Prepare } from './statements.ts';
 import type { createRowWrites } from './writes.ts';
 import { bodySql, choicesSql, messageSql } from './stored-json.ts';
 
@@ -48,7 +48,7 @@ export function createDump(db: SqliteDatabase, prepare: Prepare, projects: Proje
       const page = prepare(
         `SELECT c.seq, p.name AS project, c.id, c.created, c.stored_at AS storedAt, c.model, c.requested_model AS requestedModel, c.metadata,
            ${bodySql('c')} AS body, ${choicesSql('c.choices')} AS choices
-         FROM completions c JOIN projects p ON p.id = c.project_id WHERE c.seq > ? ORDER BY c.seq LIMIT ?`,
+         FROM completions c JOIN projects p ON p.id = c.project_id WHERE c.seq > ? ORDER BY c.seq ${LIMIT_PARAMETER}`,
       ).all(afterSeq, batchSize) as (DumpedCompletion & { choices: string })[];
       if (page.length === 0) break;
       const seqs = page.map((c) => c.seq);
@@ -62,7 +62,7 @@ export function createDump(db: SqliteDatabase, prepare: Prepare, projects: Proje
     for (;;) {
       const page = prepare(
         `SELECT d.project_id AS projectId, p.name AS project, d.id, d.created FROM deleted_completions d JOIN projects p ON p.id = d.project_id
-         WHERE (d.project_id, d.id) > (?, ?) ORDER BY d.project_id, d.id LIMIT ?`,
+         WHERE (d.project_id, d.id) > (?, ?) ORDER BY d.project_id, d.id ${LIMIT_PARAMETER}`,
       ).all(after.projectId, after.id, batchSize) as { projectId: number; project: string; id: string; created: number }[];
       if (page.length === 0) break;
       yield page.map(({ project, id, created }) => ({ kind: 'tombstone', project, id, created }));

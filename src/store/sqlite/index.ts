@@ -7,7 +7,7 @@ import { COMPLETION_COLUMNS, createListQueries, PAGE_ITEM_COLUMNS, pageSql } fro
 import { createDump } from './dump.ts';
 import { listMessagePage } from './messages.ts';
 import { createProjectIds } from './projects.ts';
-import { createStatementCache } from './statements.ts';
+import { createStatementCache, LIMIT_PARAMETER } from './statements.ts';
 import { createUsageQueries } from './usage.ts';
 import { createRowWrites, POSITION_COLUMNS, type StoredPosition } from './writes.ts';
 import { messageSql } from './stored-json.ts';
@@ -135,7 +135,7 @@ export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOption
   // No tombstones: expired data is meant to free space, and an `after` cursor naming an expired
   // completion is as unknown as one never stored.
   const deleteExpired = immediate(db.transaction((storedBefore: number, batchSize: number): number => {
-    const expired = prepare(`SELECT ${POSITION_COLUMNS} FROM completions WHERE stored_at < ? ORDER BY stored_at LIMIT ?`).all(
+    const expired = prepare(`SELECT ${POSITION_COLUMNS} FROM completions WHERE stored_at < ? ORDER BY stored_at ${LIMIT_PARAMETER}`).all(
       storedBefore,
       batchSize,
     ) as StoredPosition[];

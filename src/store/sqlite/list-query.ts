@@ -2,7 +2,7 @@ import type { ListFilters, ListParams, SortOrder } from '../../validation.ts';
 import type { WalkedIndex } from '../contract.ts';
 import { searchWords } from '../derived-fields.ts';
 import { badCursor, type Position, rankByReach } from '../list-ranking.ts';
-import type { Prepare } from './statements.ts';
+import { LIMIT_PARAMETER, type Prepare } from './statements.ts';
 import { bodySql, choicesSql, openBodySql } from './stored-json.ts';
 
 /** A filter the list can walk in (created, id) order, or check for one row. */
@@ -54,15 +54,6 @@ export function pageSql(listSql: string): string {
   return `SELECT json_group_array(id) AS ids, CAST(group_concat(item, ',') AS BLOB) AS items,
     group_concat(octet_length(item)) AS lengths FROM (${listSql})`;
 }
-
-/**
- * A LIMIT taken from a parameter. Never a bare `LIMIT ?`: SQLite's planner reads a bare parameter's
- * value to estimate the rows (`sqlite3ExprIsInteger`), which marks the statement as depending on it,
- * so every new binding of the limit, i.e. every execution, expires the statement and parses and plans
- * it again on its next step: measured with callgrind, 20% of a page's instructions (105k of 541k for
- * a 20-item page). An expression is not read at planning time; the ordered walk is chosen without it.
- */
-export const LIMIT_PARAMETER = 'LIMIT ? + 0';
 
 /**
  * Below this many matches in the project, a search takes its matches from the full-text index
@@ -285,8 +276,8 @@ export function createListQueries(prepare: Prepare, searchSortThreshold = SEARCH
     args.push(...bounds.args);
     args.push(params.limit + 1);
     if (fromSearchIndex) {
-      // A sort computes its rows' columns before sorting: the choices subquery and the body would be read
-      // for every match. Sorting the keys first, then reading one page, costs a second sort of one page.
+      // A sort computes its rows' columns before sorting: the body and choices would be read and
+      // rebuilt for every match. Sorting the keys first, then reading one page, costs a second sort of one page.
       sql = `SELECT ${columns} FROM (${sql}) AS page CROSS JOIN completions c ON c.seq = page.seq${orderBy}`;
     }
     return { sql, args, walked, walkCut };

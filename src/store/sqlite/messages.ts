@@ -1,7 +1,7 @@
 import { ApiError } from '../../errors.ts';
 import type { PageParams } from '../../validation.ts';
 import type { MessageRow, Page } from '../contract.ts';
-import type { Prepare } from './statements.ts';
+import { LIMIT_PARAMETER, type Prepare } from './statements.ts';
 import { messageSql } from './stored-json.ts';
 
 /** The index a message id `<completion id>-<idx>` names, or undefined when it names none of this completion's. */
@@ -27,7 +27,7 @@ export function listMessagePage(prepare: Prepare, seq: number, completionId: str
   const comparison = params.order === 'asc' ? '>' : '<';
   const rows = prepare(
     `SELECT idx, ${messageSql('body')} AS body FROM input_messages WHERE completion_seq = ?${afterIdx === undefined ? '' : ` AND idx ${comparison} ?`}
-     ORDER BY idx ${direction} LIMIT ?`,
+     ORDER BY idx ${direction} ${LIMIT_PARAMETER}`,
   ).all(...(afterIdx === undefined ? [seq] : [seq, afterIdx]), params.limit + 1) as MessageRow[];
   const hasMore = rows.length > params.limit;
   if (hasMore) rows.pop();
