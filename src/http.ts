@@ -75,8 +75,8 @@ export function authorizationHeader(c: Context): string | undefined {
   return incoming ? incoming.headers.authorization : c.req.header('authorization');
 }
 
-/** A JSON text we already hold as a string, sent without re-serializing. */
-export function jsonText(c: Context, text: string, status: 200 | 201 = 200): Response {
+/** A JSON text we already hold, as a string or as UTF-8 bytes (a list page built in SQL), sent without re-serializing. */
+export function jsonText(c: Context, text: string | Uint8Array<ArrayBuffer>, status: 200 | 201 = 200): Response {
   return c.body(text, status, { 'content-type': 'application/json' });
 }
 

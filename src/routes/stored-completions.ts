@@ -12,7 +12,7 @@ export function createStoredCompletionRoutes(store: Store, bodyLimitBytes: numbe
 
   routes.get('/', async (c) => {
     const page = await store.listCompletionsJson(c.get('tenant').project, parseListParams(queryParams(c)));
-    return c.body(serializeCompletionList(page), 200, { 'content-type': 'application/json' });
+    return jsonText(c, serializeCompletionList(page));
   });
 
   routes.get('/:id', async (c) => {
