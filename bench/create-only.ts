@@ -10,7 +10,7 @@ import { round } from './stats.ts';
 /**
  * `npm run bench:create [-- --database PATH] [--seconds 5] [--rounds 3] [--count 1000] [--synchronous]`:
  * the create-with-store figures of `npm run bench` alone (rate at 32
- * connections, one client's added latency, the service's CPU per create and
+ * connections, beside the bare proxy's, one client's added latency, the service's CPU per create and
  * its peak resident memory), on a new empty SQLite file unless `--database`
  * names one, for quick before/after comparisons on the create path.
  * `--synchronous` adds the FULL / NORMAL comparison.
@@ -35,10 +35,12 @@ const server = await startBenchServer(databaseUrl, upstream.url, `${API_KEY}:${P
 const post = createPost(`Bearer ${API_KEY}`);
 try {
   const r = await measureCreates(server, upstream.url, post, { rounds, durationSeconds, latencyCount: Number(values.count) });
+  const added = (through: { p50Ms: number }) => (through.p50Ms - r.directLatency.p50Ms).toFixed(3);
   const lines = [
     `create-with-store, 32 connections: ${Math.round(r.createBest)}/s (upstream alone ${Math.round(r.directBest)}/s = ${round(r.createBest / r.directBest, 3)})`,
-    `service CPU per create: ${Math.round(r.cpuMicrosPerCreate)} µs (lowest round)`,
-    `one client p50: ${r.createLatency.p50Ms.toFixed(3)} ms through the service, ${r.directLatency.p50Ms.toFixed(3)} ms straight: added ${(r.createLatency.p50Ms - r.directLatency.p50Ms).toFixed(3)} ms (p99 added ${(r.createLatency.p99Ms - r.directLatency.p99Ms).toFixed(3)} ms)`,
+    `bare proxy (Hono + undici, no store), 32 connections: ${Math.round(r.bareBest)}/s; creates / bare proxy = ${round(r.createBest / r.bareBest, 3)}`,
+    `service CPU per request (lowest round): stored create ${Math.round(r.cpuMicrosPerCreate)} µs, bare proxy ${Math.round(r.cpuMicrosPerBareProxy)} µs (${round(r.cpuMicrosPerCreate / r.cpuMicrosPerBareProxy, 2)}x)`,
+    `one client p50: ${r.directLatency.p50Ms.toFixed(3)} ms straight, ${r.bareLatency.p50Ms.toFixed(3)} ms through the bare proxy (added ${added(r.bareLatency)} ms), ${r.createLatency.p50Ms.toFixed(3)} ms through the service: added ${added(r.createLatency)} ms (p99 added ${(r.createLatency.p99Ms - r.directLatency.p99Ms).toFixed(3)} ms)`,
     `service resident memory: ${Math.round(server.rssMb())} MB now, ${Math.round(server.peakRssMb())} MB peak`,
   ];
   await server.stop();

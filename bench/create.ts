@@ -9,12 +9,17 @@ export function createPost(authorization: string) {
 
 export type CreatePost = ReturnType<typeof createPost>;
 
+/** Where the bench serves a bare proxy of creates (bench/serve.ts): undici to the same upstream, nothing else. */
+export const BARE_PROXY_PATH = '/bare-proxy/chat/completions';
+
 /**
- * Create-with-store against the instant upstream: 32 connections to the
- * service and straight to the upstream, alternated, best of the rounds; then
- * one client's median through the service minus straight to the upstream.
- * Also the service's CPU time per stored create (the lowest round), steadier
- * than the rate on a shared machine.
+ * Create-with-store against the instant upstream: 32 connections straight to
+ * the upstream, through the bare proxy beside the service (the ceiling for any
+ * proxy on this machine) and to the service, alternated, best of the rounds;
+ * then one client's median through the service minus straight to the upstream,
+ * and the same through the bare proxy. Also the service's CPU time per stored
+ * create and per bare proxied request (the lowest round), steadier than the
+ * rates on a shared machine.
  */
 export async function measureCreates(
   server: BenchServer,
@@ -24,19 +29,30 @@ export async function measureCreates(
 ) {
   let directBest = 0;
   let createBest = 0;
+  let bareBest = 0;
   let cpuMicrosPerCreate = Infinity;
+  let cpuMicrosPerBareProxy = Infinity;
+  /** One load through the service's process: its rate and its CPU time per request. */
+  const loadThrough = async (path: string) => {
+    const cpuBefore = server.cpuSeconds();
+    const run = await runLoad({ url: `${server.origin}${path}`, connections: 32, durationSeconds, ...post });
+    if (run.non2xx + run.errors > 0) throw new Error(`${path}: ${run.non2xx} non-2xx, ${run.errors} errors`);
+    return { rate: run.requestsPerSecond, cpuMicros: ((server.cpuSeconds() - cpuBefore) * 1e6) / run.requests };
+  };
   for (let r = 0; r < rounds; r++) {
     const direct = await runLoad({ url: `${upstreamUrl}/chat/completions`, connections: 32, durationSeconds, ...post });
-    const cpuBefore = server.cpuSeconds();
-    const create = await runLoad({ url: `${server.origin}/v1/chat/completions`, connections: 32, durationSeconds, ...post });
-    if (create.non2xx + create.errors > 0) throw new Error(`create: ${create.non2xx} non-2xx, ${create.errors} errors`);
     directBest = Math.max(directBest, direct.requestsPerSecond);
-    createBest = Math.max(createBest, create.requestsPerSecond);
-    cpuMicrosPerCreate = Math.min(cpuMicrosPerCreate, ((server.cpuSeconds() - cpuBefore) * 1e6) / create.requests);
+    const bare = await loadThrough(BARE_PROXY_PATH);
+    bareBest = Math.max(bareBest, bare.rate);
+    cpuMicrosPerBareProxy = Math.min(cpuMicrosPerBareProxy, bare.cpuMicros);
+    const create = await loadThrough('/v1/chat/completions');
+    createBest = Math.max(createBest, create.rate);
+    cpuMicrosPerCreate = Math.min(cpuMicrosPerCreate, create.cpuMicros);
   }
   const directLatency = await sequentialLatency(`${upstreamUrl}/chat/completions`, { count: latencyCount, ...post });
+  const bareLatency = await sequentialLatency(`${server.origin}${BARE_PROXY_PATH}`, { count: latencyCount, ...post });
   const createLatency = await sequentialLatency(`${server.origin}/v1/chat/completions`, { count: latencyCount, ...post });
-  return { createBest, directBest, directLatency, createLatency, cpuMicrosPerCreate };
+  return { createBest, directBest, bareBest, directLatency, bareLatency, createLatency, cpuMicrosPerCreate, cpuMicrosPerBareProxy };
 }
 
 /**

@@ -105,7 +105,7 @@ async function measure(info: ReturnType<typeof machine>, database: BenchDatabase
 
     log('measuring create-with-store');
     const post = createPost(auth.authorization);
-    const { createBest, directBest, directLatency, createLatency } = await measureCreates(server, upstream.url, post, {
+    const { createBest, directBest, bareBest, directLatency, bareLatency, createLatency, cpuMicrosPerCreate, cpuMicrosPerBareProxy } = await measureCreates(server, upstream.url, post, {
       rounds,
       durationSeconds: loadSeconds,
       latencyCount: quick ? 300 : 2000,
@@ -145,6 +145,10 @@ async function measure(info: ReturnType<typeof machine>, database: BenchDatabase
         connections: 32,
         storedPerSecond: Math.round(createBest),
         directPerSecond: Math.round(directBest),
+        bareProxyPerSecond: Math.round(bareBest),
+        cpuMicrosPerCreate: Math.round(cpuMicrosPerCreate),
+        cpuMicrosPerBareProxy: Math.round(cpuMicrosPerBareProxy),
+        bareProxyAddedP50Ms: round(bareLatency.p50Ms - directLatency.p50Ms),
         directP50Ms: round(directLatency.p50Ms),
         createP50Ms: round(createLatency.p50Ms),
         addedP50Ms: round(createLatency.p50Ms - directLatency.p50Ms),
@@ -194,6 +198,12 @@ interface BenchResults {
     connections: number;
     storedPerSecond: number;
     directPerSecond: number;
+    /** The bare proxy beside the service (Hono + undici to the same upstream, no store): the ceiling for creates. */
+    bareProxyPerSecond: number;
+    /** The service's CPU time per stored create and per bare proxied request, lowest round. */
+    cpuMicrosPerCreate: number;
+    cpuMicrosPerBareProxy: number;
+    bareProxyAddedP50Ms: number;
     directP50Ms: number;
     createP50Ms: number;
     addedP50Ms: number;
@@ -259,6 +269,11 @@ function report(results: BenchResults) {
           `${r.create.storedPerSecond}/s (upstream alone ${r.create.directPerSecond}/s = ${round(r.create.storedPerSecond / r.create.directPerSecond, 3)})`,
           '>= 3000/s',
         ],
+        [
+          'create-with-store / bare proxy (Hono + undici, no store), 32 connections',
+          `${r.create.storedPerSecond} / ${r.create.bareProxyPerSecond} req/s = ${round(r.create.storedPerSecond / r.create.bareProxyPerSecond, 2)}; CPU ${r.create.cpuMicrosPerCreate} / ${r.create.cpuMicrosPerBareProxy} µs`,
+          '',
+        ],
         ...(r.create.sqliteBesidePerSecond
           ? [
               [
@@ -277,7 +292,11 @@ function report(results: BenchResults) {
               ],
             ]
           : []),
-        ['create latency added over the upstream, p50 (one client)', `${r.create.addedP50Ms.toFixed(3)} ms`, '< 0.5 ms'],
+        [
+          'create latency added over the upstream, p50 (one client)',
+          `${r.create.addedP50Ms.toFixed(3)} ms (bare proxy ${r.create.bareProxyAddedP50Ms.toFixed(3)} ms)`,
+          '< 0.5 ms',
+        ],
         [
           'bytes on disk per completion / its JSON',
           `${r.disk.bytesPerCompletion} / ${r.disk.jsonBytesPerCompletion} = ${r.disk.ratio}x`,

@@ -1,8 +1,10 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
+import { Agent } from 'undici';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
@@ -16,7 +18,10 @@ import { LIST_PATH } from './data.ts';
  * service's alone. Beside the real app, the same process serves bare Hono
  * endpoints, the ceilings measured in the same run: `/trivial`, a tiny JSON
  * body (the framework's floor cost per request), and `/ceiling`, the very bytes
- * of a 20-item list page served from memory (the cost of serving that payload).
+ * of a 20-item list page served from memory (the cost of serving that payload),
+ * and `/bare-proxy/chat/completions`, a create forwarded to the same upstream
+ * through undici as the service forwards it, with no key, validation or store
+ * (the cost of proxying at all: the ceiling for creates on this machine).
  * Arguments: <DATABASE_URL (SQLite path or postgres://)> <upstream base URL> <API_KEYS> [SQLITE_SYNCHRONOUS]. Prints `{"port":N}`.
  */
 const [databaseUrl, upstreamUrl, apiKeys, synchronous] = process.argv.slice(2) as [string, string, string, string | undefined];
@@ -39,7 +44,31 @@ const listBytes = await listPage.text();
 const bare = new Hono();
 bare.get('/trivial', (c) => c.json({ object: 'list', data: [], first_id: null, last_id: null, has_more: false }));
 bare.get('/ceiling', (c) => c.body(listBytes, 200, { 'content-type': 'application/json' }));
-const BARE_PATHS = new Set(['/trivial', '/ceiling']);
+// The bare proxy: the request's bytes to the upstream and its answer back, through an undici Agent set up as
+// src/upstream.ts sets up its own, reading the Node request as the service does (no web stream).
+const proxyAgent = new Agent({ headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 10_000 });
+const upstreamOrigin = new URL(upstreamUrl).origin;
+const upstreamPath = `${upstreamUrl.slice(upstreamOrigin.length)}/chat/completions`;
+const readNodeBody = (incoming: IncomingMessage) =>
+  new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+    incoming.once('end', () => resolve(Buffer.concat(chunks)));
+    incoming.once('error', reject);
+  });
+bare.post('/bare-proxy/chat/completions', async (c) => {
+  const body = await readNodeBody((c.env as { incoming: IncomingMessage }).incoming);
+  const answer = await proxyAgent.request({
+    origin: upstreamOrigin,
+    path: upstreamPath,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-upstream' },
+    body,
+  });
+  const text = await answer.body.text();
+  return c.body(text, answer.statusCode as 200, { 'content-type': String(answer.headers['content-type']) });
+});
+const BARE_PATHS = new Set(['/trivial', '/ceiling', '/bare-proxy/chat/completions']);
 
 const server = serve({
   // The adapter's second argument (the Node request and response) goes on to both apps, as `serve({ fetch: app.fetch })` in
@@ -53,6 +82,7 @@ await once(server, 'listening');
 process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
 
 process.on('SIGTERM', () => {
+  void proxyAgent.close();
   server.closeAllConnections();
   server.close(() => {
     void store.close().then(() => process.exit(0));
