@@ -112,6 +112,8 @@ function staysBehind(name: string): boolean {
 /** The Node response a request is answered on, as far as a call to the provider watches it. */
 export interface ClientConnection {
   readonly destroyed: boolean;
+  /** True once the whole answer was handed to the socket: a `close` after that is no client going away. */
+  readonly writableFinished: boolean;
   once(event: 'close', listener: () => void): unknown;
   off(event: 'close', listener: () => void): unknown;
 }
@@ -119,6 +121,18 @@ export interface ClientConnection {
 /** The Node response of a request served by @hono/node-server (its env carries it), if any. */
 export function clientConnectionOf(env: unknown): ClientConnection | undefined {
   return (env as { outgoing?: ClientConnection } | undefined)?.outgoing;
+}
+
+/**
+ * How a call to the provider learns that the client went away: the Node
+ * response when the server hands it over, else the Request's signal (in-process
+ * calls). Reading `request.signal` makes the adapter build an AbortController
+ * and an EventTarget listener for the request; the Node response's `close` is
+ * there anyway.
+ */
+export function clientGoneWatch(request: Request, env: unknown): Pick<UpstreamRequest, 'clientConnection' | 'signal'> {
+  const connection = clientConnectionOf(env);
+  return connection ? { clientConnection: connection } : { signal: request.signal };
 }
 
 /** Client headers to send on: hop-by-hop ones dropped, the client's own key replaced by the tenant's upstream credentials. */
@@ -225,8 +239,12 @@ function callSignal({ signal: client, clientConnection }: Pick<UpstreamRequest, 
     controller.abort(new DOMException('The upstream provider did not answer in time.', 'TimeoutError'));
   }, ms);
   const onClientGone = () => controller.abort(client?.reason ?? new DOMException('The client went away.', 'AbortError'));
+  // A streamed call keeps listening until the response closes, which it also does once the whole answer is out.
+  const onConnectionClosed = () => {
+    if (!clientConnection!.writableFinished) onClientGone();
+  };
   if (client?.aborted || clientConnection?.destroyed) onClientGone();
-  else if (clientConnection) clientConnection.once('close', onClientGone);
+  else if (clientConnection) clientConnection.once('close', onConnectionClosed);
   else client?.addEventListener('abort', onClientGone, { once: true });
   return {
     signal: controller.signal,
@@ -236,7 +254,7 @@ function callSignal({ signal: client, clientConnection }: Pick<UpstreamRequest, 
     clearTimeout: () => clearTimeout(timer),
     /** Stops listening to the client: for a call already answered whole. */
     detach: () => {
-      clientConnection?.off('close', onClientGone);
+      clientConnection?.off('close', onConnectionClosed);
       client?.removeEventListener('abort', onClientGone);
     },
   };

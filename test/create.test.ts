@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { fakeCompletion, sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { fakeCompletion, holdNextCall, sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
 import { storedCompletion } from './helpers/stored-shape.ts';
 import { DEFAULT_KEY, startService, type Service, useServiceEachTest } from './helpers/service.ts';
@@ -353,14 +353,8 @@ describe('post /v1/chat/completions', () => {
   });
 
   it('aborts the upstream call when the client goes away before the answer, and stores nothing', async () => {
-    let upstreamClosed: Promise<boolean> | undefined;
-    let received!: () => void;
-    const arrived = new Promise<void>((resolve) => (received = resolve));
-    upstream.handler = (_request, res) => {
-      // Never answers: only the proxy closing the connection ends this call.
-      upstreamClosed = new Promise((resolve) => res.on('close', () => resolve(!res.writableFinished)));
-      received();
-    };
+    // Never answers: only the proxy closing the connection ends this call.
+    const held = holdNextCall(upstream);
     const client = new AbortController();
     const response = service.request('/v1/chat/completions', {
       method: 'POST',
@@ -368,10 +362,10 @@ describe('post /v1/chat/completions', () => {
       body: JSON.stringify({ model: 'gpt-4o', messages, store: true }),
       signal: client.signal,
     });
-    await arrived;
+    await held.arrived;
     client.abort();
     await expect(response).rejects.toThrow();
-    expect(await upstreamClosed).toBe(true);
+    expect(await held.closedUnanswered).toBe(true);
     expect(await service.countRows('completions')).toBe(0);
   });
 

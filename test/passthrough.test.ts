@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { toFile } from 'openai';
 import { describe, expect, it } from 'vitest';
-import { listenOnLoopback, sendJson, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { holdNextCall, listenOnLoopback, sendJson, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { DEFAULT_KEY, startService, type Service, useServiceEachTest } from './helpers/service.ts';
 
 let upstream: FakeUpstream;
@@ -219,6 +219,17 @@ describe('other /v1 routes go to the upstream', () => {
     } finally {
       await impatient.close();
     }
+  });
+
+  it('closes the upstream call when the client goes away before the upstream answers', async () => {
+    // Never answers: only the proxy closing the connection ends this call.
+    const held = holdNextCall(upstream);
+    const client = new AbortController();
+    const response = service.request('/v1/models', { signal: client.signal });
+    await held.arrived;
+    client.abort();
+    await expect(response).rejects.toThrow();
+    expect(await held.closedUnanswered).toBe(true);
   });
 
   it('requires a key before forwarding anything', async () => {

@@ -1,7 +1,7 @@
 import { APIError, RateLimitError } from 'openai';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { completionToChunks, openSse, parseSseText, sseEvent, streamingHandler } from './helpers/fake-sse.ts';
-import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { holdNextCall, sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
 import { storedCompletion } from './helpers/stored-shape.ts';
 import { startService, type Service, useServiceEachTest } from './helpers/service.ts';
@@ -275,6 +275,23 @@ describe('post /v1/chat/completions with stream: true', () => {
       break; // The SDK aborts the request.
     }
     expect(await upstreamClosed).toEqual({ finished: false });
+    expect(await storedCount()).toEqual({ n: 0 });
+  });
+
+  it('aborts the upstream request when the client goes away before the stream starts, and stores nothing', async () => {
+    // Never answers: only the proxy closing the connection ends this call.
+    const held = holdNextCall(upstream);
+    const client = new AbortController();
+    const response = service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true }),
+      signal: client.signal,
+    });
+    await held.arrived;
+    client.abort();
+    await expect(response).rejects.toThrow();
+    expect(await held.closedUnanswered).toBe(true);
     expect(await storedCount()).toEqual({ n: 0 });
   });
 

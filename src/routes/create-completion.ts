@@ -1,18 +1,12 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { readJsonObject } from '../http.ts';
-import { type ClientConnection, clientConnectionOf, clientHeadersOf, forwardResponseHeaders } from '../upstream.ts';
+import { clientGoneWatch, clientHeadersOf, forwardResponseHeaders } from '../upstream.ts';
 import { notStoredError, parseCompletionText } from '../upstream-answer.ts';
 import { type CreateCompletionDeps, type CreatePlan, planCreate } from './create-plan.ts';
 import { type CompletionWrites, createCompletionWrites, storeAndAnswer } from './store-and-answer.ts';
 import { createStreamCompletion } from './stream-completion.ts';
 import { upstreamErrorResponse } from './upstream-errors.ts';
-
-/** How a create's upstream call learns that the client went away. */
-function clientGoneWatch(c: Context<AppEnv>): { clientConnection: ClientConnection } | { signal: AbortSignal } {
-  const connection = clientConnectionOf(c.env);
-  return connection ? { clientConnection: connection } : { signal: c.req.raw.signal };
-}
 
 /**
  * `POST /v1/chat/completions`, non-streaming: forwards to the provider and,
@@ -25,8 +19,7 @@ async function createCompletion(c: Context<AppEnv>, deps: CreateCompletionDeps, 
     headers: clientHeadersOf(c.req.raw, c.env),
     authorization: c.get('tenant').upstreamAuthorization,
     body: JSON.stringify(plan.forwarded),
-    // Node's response when there is one: the Request's signal costs an AbortController per create.
-    ...clientGoneWatch(c),
+    ...clientGoneWatch(c.req.raw, c.env),
   });
   if (!response.ok) return upstreamErrorResponse(c, response, deps.upstream);
 

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { ApiError } from '../errors.ts';
-import { forwardResponseHeaders, withIdleTimeout, type Upstream, type UpstreamResponse } from '../upstream.ts';
+import { clientGoneWatch, clientHeadersOf, forwardResponseHeaders, withIdleTimeout, type Upstream, type UpstreamResponse } from '../upstream.ts';
 import { upstreamErrorResponse } from './upstream-errors.ts';
 
 export interface PassthroughDeps {
@@ -58,10 +58,10 @@ export function createPassthroughHandler({ upstream, bodyLimitBytes }: Passthrou
     try {
       response = await upstream.send(url.pathname.slice('/v1'.length) + url.search, {
         method: c.req.method,
-        headers: c.req.raw.headers,
+        headers: clientHeadersOf(c.req.raw, c.env),
         authorization: c.get('tenant').upstreamAuthorization,
         body,
-        signal: c.req.raw.signal,
+        ...clientGoneWatch(c.req.raw, c.env),
         streamed: true,
         ...(body && contentLength !== undefined && /^\d+$/.test(contentLength) ? { contentLength } : {}),
       });

@@ -6,6 +6,7 @@ import { createCompletionAssembler } from '../streaming/assemble.ts';
 import { createSseParser, formatSseData, type SseEvent, type SseParser } from '../streaming/sse.ts';
 import {
   answerTooLarge,
+  clientGoneWatch,
   clientHeadersOf,
   forwardResponseHeaders,
   normalizeUpstreamError,
@@ -134,7 +135,7 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
         headers: clientHeadersOf(c.req.raw, c.env),
         authorization: tenant.upstreamAuthorization,
         body: JSON.stringify(body),
-        signal: c.req.raw.signal,
+        ...clientGoneWatch(c.req.raw, c.env),
         streamed: true,
       });
     let response = await send(planned.body);

@@ -109,6 +109,24 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
  * Starts a provider-side server on an ephemeral loopback port. `url` is its
  * OpenAI-style base URL (ending in /v1); `close` also ends kept-alive connections.
  */
+/**
+ * Makes the upstream take the next request and never answer it, for the cases
+ * where the client goes away first: `arrived` settles once the request is
+ * there, `closedUnanswered` once its connection closes (true when no answer
+ * was written: the proxy closed the call).
+ */
+export function holdNextCall(upstream: FakeUpstream): { arrived: Promise<void>; closedUnanswered: Promise<boolean> } {
+  let received!: () => void;
+  let closed!: (unanswered: boolean) => void;
+  const arrived = new Promise<void>((resolve) => (received = resolve));
+  const closedUnanswered = new Promise<boolean>((resolve) => (closed = resolve));
+  upstream.handler = (_request, res) => {
+    res.on('close', () => closed(!res.writableFinished));
+    received();
+  };
+  return { arrived, closedUnanswered };
+}
+
 export async function listenOnLoopback(server: Server): Promise<{ url: string; close(): Promise<void> }> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
