@@ -5,17 +5,18 @@ import { parseArgs } from 'node:util';
 import { openDatabase } from '../src/db/client.ts';
 import { createSqliteStore, type CompletionRecord } from '../src/store/index.ts';
 import { createGenerator, PROJECTS, projectOf } from './data.ts';
-import { measureListLatency, VARIANTS } from './list-latency.ts';
+import { measureListLatency, SEARCH_FILTERS, VARIANTS } from './list-latency.ts';
 import { round } from './stats.ts';
 
 /**
- * `npm run bench:seed -- --rows N [--batch N] [--list] [--keep]`: the bulk path's cost alone, on SQLite. Seeds
+ * `npm run bench:seed -- --rows N [--batch N] [--list] [--search] [--keep]`: the bulk path's cost alone, on SQLite. Seeds
  * N completions through `store.saveCompletions` as the bench does (its records, in time order, a
  * transaction per project and batch) and prints the writing process's CPU time per completion
  * (`process.cpuUsage()` around the saves only: building the records is not counted), for every
  * 100,000 and overall, with the wall time, the largest WAL seen after a batch and the file's bytes
  * per completion. On a shared machine the CPU figure moves much less than the wall clock.
- * `--list` adds the in-process list latency (p50 of every shape) at the end. `--setup SQL` runs
+ * `--list` adds the in-process list latency (p50 of every shape) at the end, `--search` the
+ * search latency (p50 and p99 of every search shape, as the bench measures them). `--setup SQL` runs
  * once after opening and `--finish SQL` after the last batch (counted): for trying pragmas and
  * FTS5 options.
  */
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     rows: { type: 'string', default: '100000' },
     batch: { type: 'string', default: '10000' },
     list: { type: 'boolean', default: false },
+    search: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     // Experiments: SQL run once after opening (pragmas, FTS5 options), and after the last batch (timed too).
     setup: { type: 'string' },
@@ -102,12 +104,19 @@ const summary: Record<string, unknown> = {
   ),
   loadAverageAtEnd: loadavg().map((l) => round(l, 2)),
 };
-if (values.list) {
+if (values.list || values.search) {
   const { projectId } = db.prepare('SELECT id AS projectId FROM projects WHERE name = ?').get(PROJECTS[0]) as { projectId: number };
   const ids = db.prepare('SELECT id FROM completions WHERE project_id = ? ORDER BY created, id').pluck().all(projectId) as string[];
   const cursors = Array.from({ length: VARIANTS }, (_, i) => ids[Math.floor(ids.length * (0.4 + (0.2 * i) / VARIANTS))]!);
-  const shapes = await measureListLatency(store, cursors, { iterations: 2000, warmup: 200 });
-  summary.listP50Ms = Object.fromEntries(shapes.map((s) => [s.shape, s.p50Ms]));
+  if (values.list) {
+    const shapes = await measureListLatency(store, cursors, { iterations: 2000, warmup: 200 });
+    summary.listP50Ms = Object.fromEntries(shapes.map((s) => [s.shape, s.p50Ms]));
+  }
+  if (values.search) {
+    // The bench's own search iterations (bench/run.ts).
+    const shapes = await measureListLatency(store, cursors, { iterations: 200, warmup: 20 }, SEARCH_FILTERS);
+    summary.searchP50P99Ms = Object.fromEntries(shapes.map((s) => [s.shape, [round(s.p50Ms, 3), round(s.p99Ms, 3)]]));
+  }
 }
 console.log(JSON.stringify(summary, null, 2));
 await store.close();

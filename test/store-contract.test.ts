@@ -204,6 +204,34 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     expect(await walk('team-2', {})).toEqual(['same-id']);
   });
 
+  it('stores a batch larger than one statement takes with every row of each, and refuses one naming a stored id or an id twice, whole', async () => {
+    // 150 completions: SQLite inserts the search rows 64 to a statement, so the batch spans three of them.
+    const many = Array.from({ length: 150 }, (_, n) =>
+      record(`bulk-${String(n).padStart(3, '0')}`, 1_700_000_000 + n, {
+        metadata: { user: `u${n % 7}`, env: n % 2 === 0 ? 'prod' : 'dev' },
+        messages: [JSON.stringify({ role: 'system', content: `system ${n}` }), JSON.stringify({ role: 'user', content: `question ${n}` })],
+      }),
+    );
+    await store.saveCompletions(PROJECT, many);
+    const ids = many.map((r) => r.id);
+    expect(await walk(PROJECT, { model: 'gpt-4o' })).toEqual(ids);
+    expect(await walk(PROJECT, { model: 'gpt-4o-2024-08-06', order: 'desc' })).toEqual([...ids].reverse());
+    expect(await walk(PROJECT, { metadata: [['user', 'u3'], ['env', 'dev']] })).toEqual(ids.filter((_, n) => n % 7 === 3 && n % 2 === 1));
+    expect((await store.listMessagesOf(PROJECT, ['bulk-000', 'bulk-149'])).get('bulk-149')).toEqual([
+      { idx: 0, body: many[149]!.messages[0] },
+      { idx: 1, body: many[149]!.messages[1] },
+    ]);
+    expect((await store.listCompletions(PROJECT, params({ search: 'question 100', limit: 5 }))).items.map((row) => row.id)).toEqual(['bulk-100']);
+
+    // The 70th of a new batch is stored already: nothing of the batch is, and the error names that id.
+    const taken = Array.from({ length: 100 }, (_, n) => record(n === 69 ? 'bulk-042' : `taken-${n}`, 1_800_000_000 + n));
+    await expect(store.saveCompletions(PROJECT, taken)).rejects.toMatchObject({ name: 'CompletionIdTaken', id: 'bulk-042' });
+    const twice = Array.from({ length: 100 }, (_, n) => record(n === 80 ? 'twice-3' : `twice-${n}`, 1_800_000_000 + n));
+    await expect(store.saveCompletions(PROJECT, twice)).rejects.toMatchObject({ name: 'CompletionIdTaken', id: 'twice-3' });
+    expect(await walk(PROJECT, {})).toEqual(ids);
+    expect(await walk(PROJECT, { metadata: [['env', 'prod']] })).toEqual(ids.filter((_, n) => n % 2 === 0));
+  });
+
   it('stores and filters on text PostgreSQL cannot hold (NUL), never mixing it up with the text that encodes it', async () => {
     const nul = 'a\u0000b';
     const lookalike = `\u0001${JSON.stringify(nul)}`;
