@@ -24,7 +24,17 @@ export interface PostgresStoreOptions {
   searchWalkLimit?: number;
   /** Tests lower it to reach a truncated usage summary (see USAGE_WALK_LIMIT). */
   usageWalkLimit?: number;
+  /** See GROUP_COMMITS_IN_FLIGHT. */
+  groupCommitsInFlight?: number;
 }
+
+/**
+ * Group commits the write batcher keeps in flight. A commit waits for the WAL's fsync (synchronous_commit
+ * stays on); with two, the next group's statement runs while the last one's flush is under way. Measured
+ * side by side in bench/README.md ("PostgreSQL, fourth round"): 2 and 4 both above 1, 4 no better than 2
+ * on two cores, and each one in flight holds a pool connection that lists would otherwise get.
+ */
+export const GROUP_COMMITS_IN_FLIGHT = 2;
 
 export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptions = {}): Store {
   const projects = createProjectIds(db);
@@ -105,6 +115,7 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
   };
 
   return {
+    groupCommitsInFlight: options.groupCommitsInFlight ?? GROUP_COMMITS_IN_FLIGHT,
     ...transfers,
     saveCompletion: async (project, record) => saveMany([[await projects.ensure(project), record]]),
     saveCompletions: async (project, records) => {
