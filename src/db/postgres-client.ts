@@ -104,6 +104,14 @@ export async function openPostgres(url: string, options: PostgresOptions): Promi
   // A pooled idle connection that the server closes (a restart) emits 'error' on the pool; unhandled, it would end
   // the process. The pool drops that connection and opens a fresh one for the next query.
   pool.on('error', (err) => options.logger?.warn({ err: maskError(err, url) }, 'database connection lost'));
+  // Statements are prepared once per connection (wrapPool); with generic plans they are also planned once,
+  // not at every call (a two-filter page spent as long planning as running). Every statement's shape is
+  // fixed by its text (LIMITs written in, src/store/postgres/text.ts), and test/postgres-query-plan.test.ts
+  // reads the generic plans. Queued before any query of the new connection; a server that refuses it keeps
+  // custom plans, which give the same rows.
+  pool.on('connect', (client) => {
+    client.query('SET plan_cache_mode = force_generic_plan').catch((err: Error) => options.logger?.warn({ err: maskError(err, url) }, 'plan_cache_mode not set'));
+  });
 
   try {
     await withStartupRetry(url, options, () => migrateOnce(pool));
