@@ -95,7 +95,12 @@ export function instrumentUpstream(upstream: Upstream, metrics: Metrics): Upstre
  */
 export function instrumentStore(store: Store, metrics: Metrics): Store {
   const counted: Record<string, unknown> = {};
-  for (const [operation, method] of Object.entries(store) as [string, (...args: unknown[]) => Promise<unknown>][]) {
+  for (const [operation, method] of Object.entries(store) as [string, unknown][]) {
+    // A property that is no operation (groupCommitsInFlight) is passed on as it is.
+    if (typeof method !== 'function') {
+      counted[operation] = method;
+      continue;
+    }
     counted[operation] = async (...args: unknown[]) => {
       try {
         return await method(...args);

@@ -21,11 +21,13 @@ interface PendingWrite {
  * at a time, so one bad write fails alone; one that fails because the database
  * is unreachable (a 503) fails whole, at once.
  */
-export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCompletionBatch'>) {
+export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCompletionBatch' | 'groupCommitsInFlight'>) {
+  /** SQLite has one writer: one flush at a time. PostgreSQL's pool lets several commits wait for the WAL's fsync at once. */
+  const maxFlushes = store.groupCommitsInFlight ?? 1;
   let pending: PendingWrite[] = [];
   let scheduled = false;
-  /** True while a batch is being written: what arrives meanwhile waits and goes into the next batch. */
-  let flushing = false;
+  /** Flushes writing now; what arrives while all of them are busy waits and goes into the next batch. */
+  let flushes = 0;
 
   async function writeOneByOne(writes: PendingWrite[]): Promise<void> {
     for (const write of writes) {
@@ -56,7 +58,7 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
 
   async function flush(): Promise<void> {
     scheduled = false;
-    flushing = true;
+    flushes++;
     try {
       while (pending.length > 0) {
         const writes = pending;
@@ -64,7 +66,7 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
         for (let start = 0; start < writes.length; start += MAX_BATCH) await writeBatch(writes.slice(start, start + MAX_BATCH));
       }
     } finally {
-      flushing = false;
+      flushes--;
     }
   }
 
@@ -73,7 +75,7 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
     save(project: string, record: CompletionRecord): Promise<void> {
       return new Promise((resolve, reject) => {
         pending.push({ project, record, resolve, reject });
-        if (!scheduled && !flushing) {
+        if (!scheduled && flushes < maxFlushes) {
           scheduled = true;
           setImmediate(() => void flush());
         }

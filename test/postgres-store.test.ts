@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openPostgres } from '../src/db/postgres-client.ts';
 import { CompletionIdTaken, type CompletionRecord, type Store } from '../src/store/index.ts';
 import { openTestStore, type TestStore } from './helpers/service.ts';
+import { createTestDatabase, hasPostgresServer, POSTGRES_OPTIONS } from './helpers/test-database.ts';
 
 /**
  * What only a database shared by several instances can meet: an id another
@@ -131,6 +133,22 @@ describe('imports and copies on PostgreSQL', () => {
       }
     } finally {
       await target.close();
+    }
+  });
+});
+
+describe.skipIf(!hasPostgresServer())('plans on a PostgreSQL server', () => {
+  it('gives every pooled connection generic plans, so a prepared statement is planned once, not at every call', async () => {
+    const db = await openPostgres(await createTestDatabase(), { ...POSTGRES_OPTIONS, poolSize: 3 });
+    try {
+      // Three at once: three connections of the pool, each set up before its first query.
+      const modes = await Promise.all(
+        [1, 2, 3].map(() => db.query<{ mode: string }>('SELECT current_setting($1) AS mode, pg_sleep(0.05)', ['plan_cache_mode'])),
+      );
+      expect(modes.map((rows) => rows[0]!.mode)).toEqual(['force_generic_plan', 'force_generic_plan', 'force_generic_plan']);
+      expect(db.pool.totalCount).toBe(3);
+    } finally {
+      await db.close();
     }
   });
 });

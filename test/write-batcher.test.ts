@@ -39,6 +39,39 @@ describe('group commit', () => {
     expect((await store.getCompletion('project-2', 'chatcmpl-c'))?.id).toBe('chatcmpl-c');
   });
 
+  it('starts the next group commit while one is in flight only when the store allows two (PostgreSQL), never on SQLite', async () => {
+    const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+    for (const [label, inFlight] of [['sqlite', undefined], ['two', 2]] as const) {
+      let started = 0;
+      let releaseFirst!: () => void;
+      const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+      // The real store, its first group commit held until the test lets it go.
+      const writer = createWriteBatcher({
+        groupCommitsInFlight: inFlight,
+        saveCompletion: store.saveCompletion,
+        saveCompletionBatch: async (writes) => {
+          if (++started === 1) await firstHeld;
+          await store.saveCompletionBatch(writes);
+        },
+      });
+      const first = writer.save('p', record(`chatcmpl-${label}-first`));
+      await nextTurn();
+      const second = writer.save('p', record(`chatcmpl-${label}-second`));
+      await nextTurn();
+      await nextTurn();
+      expect(started).toBe(inFlight ?? 1);
+      releaseFirst();
+      await Promise.all([first, second]);
+      expect(started).toBe(2);
+    }
+    expect(db.prepare('SELECT id FROM completions ORDER BY seq').all()).toEqual([
+      { id: 'chatcmpl-sqlite-first' },
+      { id: 'chatcmpl-sqlite-second' },
+      { id: 'chatcmpl-two-second' },
+      { id: 'chatcmpl-two-first' },
+    ]);
+  });
+
   it('fails only the write that cannot be stored when a batch fails', async () => {
     const writer = createWriteBatcher(store);
     const results = await Promise.allSettled([

@@ -98,13 +98,20 @@ export async function openPostgres(url: string, options: PostgresOptions): Promi
     idleTimeoutMillis: 30_000,
     keepAlive: true,
     application_name: 'stored-completions',
+    // Statements are prepared once per connection (wrapPool); with generic plans they are also planned once,
+    // not at every call (a two-filter page spent as long planning as running). Every statement's shape is
+    // fixed by its text (LIMITs written in, src/store/postgres/text.ts), a search asks for a custom plan
+    // (list-query.ts), and test/postgres-query-plan.test.ts reads the plans pages run with. Awaited before
+    // the connection serves its first query.
+    onConnect: async (client: pg.ClientBase) => {
+      await client.query('SET plan_cache_mode = force_generic_plan');
+    },
     // Unix seconds and row numbers are int8: read them as numbers (exact up to 2^53), as SQLite hands them out.
     types: { getTypeParser: (oid: number, format?: string) => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text')) } as pg.CustomTypesConfig,
   });
   // A pooled idle connection that the server closes (a restart) emits 'error' on the pool; unhandled, it would end
   // the process. The pool drops that connection and opens a fresh one for the next query.
   pool.on('error', (err) => options.logger?.warn({ err: maskError(err, url) }, 'database connection lost'));
-
   try {
     await withStartupRetry(url, options, () => migrateOnce(pool));
   } catch (err) {

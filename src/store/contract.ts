@@ -123,6 +123,12 @@ export interface UsageSummary {
 }
 
 export interface Store {
+  /**
+   * How many group commits (saveCompletionBatch) the write batcher may have in flight at once; 1 when
+   * unset. SQLite has one writer; on PostgreSQL each commit mostly waits for the WAL's fsync, and
+   * several connections can wait at once.
+   */
+  readonly groupCommitsInFlight?: number;
   /** Writes one completion and all its rows in one transaction; rejects with CompletionIdTaken when its id is taken. */
   saveCompletion(project: string, record: CompletionRecord): Promise<void>;
   /** Writes many completions of one project in one transaction (seeding, imports). */

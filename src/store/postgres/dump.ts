@@ -3,7 +3,7 @@ import type { DumpItem } from '../contract.ts';
 import { type DumpedRow as DumpedCompletion, toDumpedCompletion } from '../dumped-completion.ts';
 import { splitChoices } from '../joined-choices.ts';
 import type { ProjectIds } from './projects.ts';
-import { fromFilterText } from './text.ts';
+import { fromFilterText, limitLiteral } from './text.ts';
 import { createRowWrites } from './writes.ts';
 
 /** The input messages of some completions, by completion, in `idx` order. */
@@ -40,8 +40,8 @@ export function createDump(db: SqlDatabase, projects: ProjectIds) {
         const page = await snapshot.query<DumpedCompletion & { choices: string }>(
           `SELECT c.seq, p.name AS project, c.id, c.created, c.stored_at AS "storedAt", c.metadata, c.body, c.choices,
              c.model, c.requested_model AS "requestedModel"
-           FROM completions c JOIN projects p ON p.id = c.project_id WHERE c.seq > $1 ORDER BY c.seq LIMIT $2`,
-          [afterSeq, batchSize],
+           FROM completions c JOIN projects p ON p.id = c.project_id WHERE c.seq > $1 ORDER BY c.seq LIMIT ${limitLiteral(batchSize)}`,
+          [afterSeq],
         );
         if (page.length === 0) break;
         const seqs = page.map((c) => c.seq);
@@ -55,8 +55,8 @@ export function createDump(db: SqlDatabase, projects: ProjectIds) {
       for (;;) {
         const page = await snapshot.query<{ projectId: number; project: string; id: string; created: number }>(
           `SELECT d.project_id AS "projectId", p.name AS project, d.id, d.created FROM deleted_completions d JOIN projects p ON p.id = d.project_id
-           WHERE (d.project_id, d.id) > ($1, $2) ORDER BY d.project_id, d.id LIMIT $3`,
-          [after.projectId, after.id, batchSize],
+           WHERE (d.project_id, d.id) > ($1, $2) ORDER BY d.project_id, d.id LIMIT ${limitLiteral(batchSize)}`,
+          [after.projectId, after.id],
         );
         if (page.length === 0) break;
         yield page.map(({ project, id, created }) => ({ kind: 'tombstone', project, id, created }));

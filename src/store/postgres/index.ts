@@ -2,10 +2,10 @@ import type { SqlDatabase, SqlSession } from '../../db/sql-client.ts';
 import type { ListParams } from '../../validation.ts';
 import { type CompletionRecord, type CompletionRow, type MessageRow, type Page, type Store } from '../contract.ts';
 import { createDump } from './dump.ts';
-import { COMPLETION_COLUMNS, createListQueries } from './list-query.ts';
+import { COMPLETION_COLUMNS, createListQueries, planCacheModeOf, runListQuery } from './list-query.ts';
 import { listMessagePage } from './messages.ts';
 import { createProjectIds } from './projects.ts';
-import { isStorableId } from './text.ts';
+import { isStorableId, limitLiteral } from './text.ts';
 import { toCompletionListJson } from '../../wire.ts';
 import { createRowWrites, POSITION_COLUMNS, type StoredPosition } from './writes.ts';
 import { createUsageQueries } from './usage.ts';
@@ -24,7 +24,17 @@ export interface PostgresStoreOptions {
   searchWalkLimit?: number;
   /** Tests lower it to reach a truncated usage summary (see USAGE_WALK_LIMIT). */
   usageWalkLimit?: number;
+  /** See GROUP_COMMITS_IN_FLIGHT. */
+  groupCommitsInFlight?: number;
 }
+
+/**
+ * Group commits the write batcher keeps in flight. A commit waits for the WAL's fsync (synchronous_commit
+ * stays on); with two, the next group's statement runs while the last one's flush is under way. Measured
+ * side by side in bench/README.md ("PostgreSQL, fourth round"): 2 and 4 both above 1, 4 no better than 2
+ * on two cores, and each one in flight holds a pool connection that lists would otherwise get.
+ */
+export const GROUP_COMMITS_IN_FLIGHT = 2;
 
 export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptions = {}): Store {
   const projects = createProjectIds(db);
@@ -54,17 +64,20 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
     await createRowWrites(db).insertAllOrNone(writes);
   }
 
+  /** Names the statements explainList prepares, each deallocated after its EXPLAIN. */
+  let explained = 0;
+
   const summarizeUsage = createUsageQueries(db, lists, options.usageWalkLimit);
 
   /** One statement a page (the cursor's position is read inside it); an empty page with a cursor also checks the cursor exists. */
   async function listCompletions(project: string, params: ListParams): Promise<Page<CompletionRow>> {
     const projectId = await projects.find(project);
     const query = await lists.buildListQuery(projectId, params);
-    let items = query ? await db.query<CompletionRow>(query.sql, query.args) : [];
+    let items = query ? await runListQuery<CompletionRow>(db, query, query.sql, query.args) : [];
     if (query?.wasWalkCut && items.length <= params.limit && (await query.wasWalkCut())) {
       // The search's walk was cut before the page filled: the words are rare there after all, so sort their matches.
       const sorted = (await lists.buildListQuery(projectId, params, { sortSearchMatches: true }))!;
-      items = await db.query<CompletionRow>(sorted.sql, sorted.args);
+      items = await runListQuery<CompletionRow>(db, sorted, sorted.sql, sorted.args);
     }
     if (items.length === 0) await lists.checkCursor(projectId, params.after);
     const hasMore = items.length > params.limit;
@@ -105,6 +118,7 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
   };
 
   return {
+    groupCommitsInFlight: options.groupCommitsInFlight ?? GROUP_COMMITS_IN_FLIGHT,
     ...transfers,
     saveCompletion: async (project, record) => saveMany([[await projects.ensure(project), record]]),
     saveCompletions: async (project, records) => {
@@ -159,8 +173,8 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
     deleteExpired: async (storedBefore, batchSize) =>
       db.transaction(async (tx) => {
         const expired = await tx.query<StoredPosition>(
-          `SELECT ${POSITION_COLUMNS} FROM completions WHERE stored_at < $1 ORDER BY stored_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
-          [storedBefore, batchSize],
+          `SELECT ${POSITION_COLUMNS} FROM completions WHERE stored_at < $1 ORDER BY stored_at LIMIT ${limitLiteral(batchSize)} FOR UPDATE SKIP LOCKED`,
+          [storedBefore],
         );
         await createRowWrites(tx).removeCompletions(expired);
         return expired.length;
@@ -198,14 +212,37 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
     explainList: async (project, params) => {
       const query = await lists.buildListQuery(await projects.find(project), params);
       if (!query) return { walked: undefined, steps: [] };
-      // A statement that picks its walk among several is run (ANALYZE): the walks it did not take are left out.
-      const [row] = await db.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (${query.branches ? 'ANALYZE, ' : ''}FORMAT JSON) ${query.sql}`, query.args);
+      // The plan the page runs with (generic but for a search: runListQuery); a statement that picks its walk
+      // among several is run (ANALYZE): the walks it did not take are left out.
+      const row = await db.transaction(async (tx) => {
+        const name = `explained_list_${++explained}`;
+        await tx.query(`SET LOCAL plan_cache_mode = ${planCacheModeOf(query)}`);
+        await tx.query(`PREPARE ${name} AS ${query.sql}`);
+        try {
+          // EXECUTE's arguments cannot be bound parameters of the EXPLAIN: they are written in as literals.
+          const values = query.args.map(sqlLiteral).join(', ');
+          const [plan] = await tx.query<{ 'QUERY PLAN': unknown }>(
+            `EXPLAIN (${query.branches ? 'ANALYZE, ' : ''}FORMAT JSON) EXECUTE ${name}${values ? `(${values})` : ''}`,
+          );
+          return plan;
+        } finally {
+          await tx.query(`DEALLOCATE ${name}`);
+        }
+      });
       const root = ((typeof row!['QUERY PLAN'] === 'string' ? JSON.parse(row!['QUERY PLAN']) : row!['QUERY PLAN']) as { Plan: PlanNode }[])[0]!.Plan;
       const taken = query.branches && takenBranch(root);
       return { walked: taken === undefined ? query.walked : query.branches![taken]!, steps: planSteps(root) };
     },
     close: () => db.close(),
   };
+}
+
+/** A list statement's argument (a number, a text, an array of texts) as an SQL literal, for explainList's EXECUTE. */
+function sqlLiteral(value: unknown): string {
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value === 'string') return `'${value.replaceAll("'", "''")}'`;
+  if (Array.isArray(value)) return `ARRAY[${value.map(sqlLiteral).join(', ')}]::text[]`;
+  throw new Error(`explainList: no literal for ${typeof value}`);
 }
 
 interface PlanNode {

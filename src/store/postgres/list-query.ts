@@ -1,10 +1,10 @@
-import type { SqlSession } from '../../db/sql-client.ts';
+import type { SqlDatabase, SqlSession } from '../../db/sql-client.ts';
 import type { ListParams } from '../../validation.ts';
 import type { WalkedIndex } from '../contract.ts';
 import { searchWords } from '../derived-fields.ts';
 import { badCursor, type ListQuery as RankedQuery, rankByReach, type Position } from '../list-ranking.ts';
 import { type SearchMatch, searchMatchOf } from './search-tokens.ts';
-import { filterText, isStorableId } from './text.ts';
+import { filterText, isStorableId, limitLiteral } from './text.ts';
 
 /** A filter the list can walk in (created, id) order, or check for one row. */
 interface ListFilter {
@@ -30,6 +30,27 @@ export interface ListQuery extends RankedQuery {
    * is then only the first, and the one the database ran shows in EXPLAIN ANALYZE.
    */
   branches?: WalkedIndex[];
+  /**
+   * Set for a search: the statement is planned for its values (runListQuery), not generically. Whether a
+   * search's walk fills a page early depends on how common its words are, which a generic plan cannot know
+   * (with a model filter and a cursor it sorted the walk's whole cut instead of walking in order).
+   */
+  customPlan?: boolean;
+}
+
+/** The plan_cache_mode a list statement runs under: generic (the sessions' setting) unless the query asks for custom. */
+export const planCacheModeOf = (query: Pick<ListQuery, 'customPlan'>) => (query.customPlan ? 'force_custom_plan' : 'force_generic_plan');
+
+/**
+ * Runs a list statement (a page, or the walk of a usage summary) under its plan_cache_mode: a search in
+ * a transaction of its own that sets it (two round trips more, on statements that take milliseconds).
+ */
+export async function runListQuery<Row>(db: SqlDatabase, query: Pick<ListQuery, 'customPlan'>, sql: string, args: unknown[]): Promise<Row[]> {
+  if (!query.customPlan) return db.query<Row>(sql, args);
+  return db.transaction(async (tx) => {
+    await tx.query(`SET LOCAL plan_cache_mode = ${planCacheModeOf(query)}`);
+    return tx.query<Row>(sql, args);
+  });
 }
 
 export const COMPLETION_COLUMNS = 'c.id, c.body, c.metadata, c.choices';
@@ -126,7 +147,7 @@ export function createListQueries(db: SqlSession, searchSortThreshold = SEARCH_S
     const id = source.table === 'completions' ? 'id' : 'completion_id';
     return `SELECT f.created, f.${id} AS id FROM ${source.table} f WHERE f.project_id = ${add(projectId)}${matches(source, 'f', add)}
       ${bounds('f.created', `f.${id}`, projectId, params, add)}
-      ORDER BY f.created ${direction}, f.${id} ${direction} LIMIT 1 OFFSET ${add(reach - 1)}`;
+      ORDER BY f.created ${direction}, f.${id} ${direction} LIMIT 1 OFFSET ${limitLiteral(reach - 1)}`;
   }
 
   /**
@@ -210,8 +231,8 @@ export function createListQueries(db: SqlSession, searchSortThreshold = SEARCH_S
       // keys checked, until enough are found (a common word's matches are not all read, as the GIN index would).
       const sql = `SELECT ${columns} FROM completions c WHERE c.project_id = ${add(projectId)}${searchConditions(match, 'c', add, false)}
         ${checks(filters, 'c.project_id', 'c.created', 'c.id')}${bounds('c.created', 'c.id', projectId, params, add)}
-        ORDER BY c.seq DESC LIMIT ${add(params.limit + 1)}`;
-      return { sql, args, walked: { table: 'completions', args: [] } };
+        ORDER BY c.seq DESC LIMIT ${limitLiteral(params.limit + 1)}`;
+      return { sql, args, walked: { table: 'completions', args: [] }, customPlan: true };
     }
     if (match && (searchInStoredOrder || !common)) {
       // Few matches: all of them from the GIN index (a materialized CTE: never an ordered walk that filters
@@ -222,14 +243,14 @@ export function createListQueries(db: SqlSession, searchSortThreshold = SEARCH_S
       const walked: WalkedIndex = { table: 'completion_search', args: words! };
       if (searchInStoredOrder) {
         const sql = `WITH matches AS MATERIALIZED (${found})
-          SELECT ${columns} FROM (SELECT seq FROM matches ORDER BY seq DESC LIMIT ${add(params.limit + 1)}) AS page
+          SELECT ${columns} FROM (SELECT seq FROM matches ORDER BY seq DESC LIMIT ${limitLiteral(params.limit + 1)}) AS page
           JOIN completions c ON c.seq = page.seq ORDER BY c.seq DESC`;
-        return { sql, args, walked };
+        return { sql, args, walked, customPlan: true };
       }
       const sql = `WITH matches AS MATERIALIZED (${found})
-        SELECT ${columns} FROM (SELECT seq, created, id FROM matches ORDER BY created ${direction}, id ${direction} LIMIT ${add(params.limit + 1)}) AS page
+        SELECT ${columns} FROM (SELECT seq, created, id FROM matches ORDER BY created ${direction}, id ${direction} LIMIT ${limitLiteral(params.limit + 1)}) AS page
         JOIN completions c ON c.seq = page.seq ORDER BY page.created ${direction}, page.id ${direction}`;
-      return { sql, args, walked };
+      return { sql, args, walked, customPlan: true };
     }
 
     const order = (created: string, id: string) => ` ORDER BY ${created} ${direction}, ${id} ${direction}`;
@@ -239,7 +260,7 @@ export function createListQueries(db: SqlSession, searchSortThreshold = SEARCH_S
      */
     const walkedRows = (table: string, alias: string, where: string, created: string, id: string): [from: string, where: string] =>
       match
-        ? [`(SELECT * FROM ${table} ${alias} WHERE ${where}${order(created, id)} LIMIT ${add(searchWalkLimit)}) AS ${alias}`, 'true']
+        ? [`(SELECT * FROM ${table} ${alias} WHERE ${where}${order(created, id)} LIMIT ${limitLiteral(searchWalkLimit)}) AS ${alias}`, 'true']
         : [`${table} ${alias}`, where];
     let sql: string;
     let walked: WalkedIndex;
@@ -259,7 +280,7 @@ export function createListQueries(db: SqlSession, searchSortThreshold = SEARCH_S
         return `(SELECT w.project_id, w.created, w.completion_id FROM ${walkedFilter.table} w
           WHERE w.project_id = ${add(projectId)}${matches(walkedFilter, 'w', add)}${bounds('w.created', 'w.completion_id', projectId, params, add)}
           AND (SELECT i FROM walk_choice) = ${i}${checks(others, 'w.project_id', 'w.created', 'w.completion_id')}
-          ${order('w.created', 'w.completion_id')} LIMIT ${add(params.limit + 1)})`;
+          ${order('w.created', 'w.completion_id')} LIMIT ${limitLiteral(params.limit + 1)})`;
       });
       walked = { table: filters[0]!.table, args: filters[0]!.args };
       branches = filters.map((filter) => ({ table: filter.table, args: filter.args }));
@@ -281,9 +302,9 @@ export function createListQueries(db: SqlSession, searchSortThreshold = SEARCH_S
     }
     // Many matches: the walk goes in list order, each walked row's own keys checked.
     if (match) sql += searchConditions(match, 'c', add, false);
-    sql += `${order(...position)} LIMIT ${add(params.limit + 1)}`;
+    sql += `${order(...position)} LIMIT ${limitLiteral(params.limit + 1)}`;
     const wasWalkCut = match ? async () => (await findReach(projectId, source, params, searchWalkLimit + 1)) !== undefined : undefined;
-    return { sql, args, walked, ...(branches ? { branches } : {}), ...(wasWalkCut ? { wasWalkCut } : {}) };
+    return { sql, args, walked, ...(branches ? { branches } : {}), ...(wasWalkCut ? { wasWalkCut, customPlan: true } : {}) };
   }
 
   return { buildListQuery, findPosition, checkCursor };

@@ -16,6 +16,16 @@ export function fromFilterText(stored: string): string {
 }
 
 /**
+ * A LIMIT or OFFSET written into the statement's text, never bound: the service's sessions use generic
+ * plans (postgres-client.ts), and a generic plan of `LIMIT $n` is costed for an unknown limit (a tenth of
+ * the rows), where an ordered walk can lose to a sort. Only a whole number ever reaches SQL text.
+ */
+export function limitLiteral(n: number): string {
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`not a LIMIT: ${n}`);
+  return String(n);
+}
+
+/**
  * Ids are served back from their column, so they are not encoded: an id with
  * a NUL cannot have been stored (the service replaces such upstream ids), and
  * a lookup for one finds nothing without asking the database.

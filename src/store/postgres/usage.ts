@@ -1,9 +1,9 @@
-import type { SqlSession } from '../../db/sql-client.ts';
+import type { SqlDatabase } from '../../db/sql-client.ts';
 import type { ListFilters } from '../../validation.ts';
 import type { UsageRow, UsageSummary } from '../contract.ts';
 import { isDayBoundary, utcDayOf } from '../derived-fields.ts';
 import { mergeUsageParts, splitAtWholeDays } from '../usage-parts.ts';
-import type { createListQueries } from './list-query.ts';
+import { type createListQueries, runListQuery } from './list-query.ts';
 import { filterText, fromFilterText } from './text.ts';
 import { DAY_OF_CREATED } from './writes.ts';
 
@@ -23,7 +23,7 @@ const FIGURES = `sum(completions)::int8 AS completions, sum(prompt_tokens)::int8
  * themselves through the list's own query, at most `walkLimit` of them per query: the newest by
  * `created`, or with a search the most recently stored matches.
  */
-export function createUsageQueries(db: SqlSession, lists: ReturnType<typeof createListQueries>, walkLimit = USAGE_WALK_LIMIT) {
+export function createUsageQueries(db: SqlDatabase, lists: ReturnType<typeof createListQueries>, walkLimit = USAGE_WALK_LIMIT) {
   /** Rows as the contract has them: models decoded, ordered by day then model bytewise (the columns compare as "C"). */
   const decoded = (rows: UsageRow[]) => rows.map((row) => ({ ...row, model: fromFilterText(row.model) }));
 
@@ -57,7 +57,9 @@ export function createUsageQueries(db: SqlSession, lists: ReturnType<typeof crea
     if (!query) return { rows: [], truncated: false };
     // The walk yields up to walkLimit + 1 rows; the extra one only says there is more.
     const kept = `n <= ${walkLimit}`;
-    const rows = await db.query<UsageRow & { lastRow: number }>(
+    const rows = await runListQuery<UsageRow & { lastRow: number }>(
+      db,
+      query,
       `SELECT ${DAY_OF_CREATED} AS day, model COLLATE "C" AS model, count(*) FILTER (WHERE ${kept})::int8 AS completions,
          coalesce(sum(p) FILTER (WHERE ${kept}), 0)::int8 AS "promptTokens",
          coalesce(sum(ct) FILTER (WHERE ${kept}), 0)::int8 AS "completionTokens",
