@@ -60,8 +60,9 @@ describe('WAL checkpoints from a worker thread', () => {
       if (n % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
     // Half the backstop, then the frames written until the worker's next report (one pass, 10 ms) and the wait for its
-    // pass: a few hundred pages. Without the wait the WAL never started over and reached 12-14 MB in these 1.5 s.
-    expect(largest).toBeLessThan(1000 * (pageSize + 24) + 32);
+    // pass: a few hundred pages, up to ~800 with the other cores busy. Without the wait the WAL never started over and
+    // reached 12-14 MB in these 1.5 s.
+    expect(largest).toBeLessThan(2000 * (pageSize + 24) + 32);
     expect(largest).toBeGreaterThan(0);
     expect((db.prepare('SELECT count(*) AS n FROM completions').get() as { n: number }).n).toBeGreaterThan(100);
     await store.close();
