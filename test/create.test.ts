@@ -142,6 +142,26 @@ describe('post /v1/chat/completions', () => {
     expect(stored.provider_extra).toEqual({ x: [1, 2] });
   });
 
+  it('keeps fields named __proto__ as fields: sent upstream, and stored in the completion and its choice', async () => {
+    upstream.handler = (request, res) => {
+      // Written as text: in an object literal `__proto__` would set the prototype, not a field.
+      const text = JSON.stringify(fakeCompletion(request.json!, 'chatcmpl-proto', 1_700_000_000))
+        .replace(/^\{/, '{"__proto__":{"top":1},')
+        .replace('"message":{', '"__proto__":{"choice":1},"message":{"__proto__":{"message":1},');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(text);
+    };
+    const body = JSON.stringify({ model: 'gpt-4o', messages, store: true }).replace(/^\{/, '{"__proto__":{"request":1},');
+    const res = await service.request('/v1/chat/completions', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(200);
+    expect(upstream.received[0]!.body).toContain('"__proto__":{"request":1}');
+
+    const stored = await (await service.request('/v1/chat/completions/chatcmpl-proto')).text();
+    expect(stored).toContain('"__proto__":{"top":1}');
+    expect(stored).toContain('"__proto__":{"choice":1}');
+    expect(stored).toContain('"__proto__":{"message":1}');
+  });
+
   it('gives a fresh id when the upstream reuses a stored id, and tells the client', async () => {
     upstream.nextIds = ['chatcmpl-same', 'chatcmpl-same'];
     const client = service.client();
