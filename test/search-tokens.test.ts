@@ -26,6 +26,8 @@ describe('search tokens on PostgreSQL', () => {
       'Ἀθῆναι ΆΈ ǡ ǽ Ⅻ ½ ﬁ straße ǅ İstanbul',
       'e\u0301 \u0301 q\u0301q 日本語のテキスト 한국어 العربية',
       'emoji 🍎🍌 tab\tnew\nline\u00a0nbsp\u200bzero',
+      // Tokens that stay as they are (read as one slice), and ones that start so, then fold or drop a character.
+      'plain words 42 plainThenFOLD abc\u0301def \u0301\u0301 x\u0301 tail',
     ]) {
       expect(searchTokens(text), text).toEqual(fts5Tokens(text));
     }

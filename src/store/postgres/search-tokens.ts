@@ -26,22 +26,37 @@ function lookUp(codePoint: number): Action {
 
 const ASCII_ACTIONS: Action[] = Array.from({ length: 128 }, (_, c) => lookUp(c));
 
-/** The tokens of a text, in order (repeats kept). */
+/**
+ * The tokens of a text, in order (repeats kept). A token whose characters all stay as they are (most
+ * of them: lower-case words, digits) is one slice of the text; only one that folds a character is
+ * built character by character. Every stored create tokenizes its whole text, on the service's CPU.
+ */
 export function searchTokens(text: string): string[] {
   const tokens: string[] = [];
-  let current = '';
+  // The token so far is text.slice(start, i) while `folded` is undefined, else `folded`.
+  let start = -1;
+  let folded: string | undefined;
   for (let i = 0; i < text.length; ) {
     const codePoint = text.codePointAt(i)!;
-    i += codePoint > 0xffff ? 2 : 1;
+    const width = codePoint > 0xffff ? 2 : 1;
     const action = codePoint < 128 ? ASCII_ACTIONS[codePoint]! : lookUp(codePoint);
     if (action === 'S') {
-      if (current !== '') tokens.push(current);
-      current = '';
-    } else if (action !== 'D') {
-      current += action === 0 ? String.fromCodePoint(codePoint) : String.fromCodePoint(codePoint + action);
+      if (folded !== undefined) {
+        if (folded !== '') tokens.push(folded);
+      } else if (start >= 0) tokens.push(text.slice(start, i));
+      start = -1;
+      folded = undefined;
+    } else if (action === 0 && folded === undefined) {
+      if (start < 0) start = i;
+    } else {
+      if (folded === undefined) folded = start >= 0 ? text.slice(start, i) : '';
+      if (action !== 'D') folded += action === 0 ? String.fromCodePoint(codePoint) : String.fromCodePoint(codePoint + action);
     }
+    i += width;
   }
-  if (current !== '') tokens.push(current);
+  if (folded !== undefined) {
+    if (folded !== '') tokens.push(folded);
+  } else if (start >= 0) tokens.push(text.slice(start));
   return tokens;
 }
 
