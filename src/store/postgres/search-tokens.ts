@@ -26,12 +26,18 @@ function lookUp(codePoint: number): Action {
 
 const ASCII_ACTIONS: Action[] = Array.from({ length: 128 }, (_, c) => lookUp(c));
 
+const ONLY_ASCII = /^[\x00-\x7f]*$/;
+const ASCII_TOKEN = /[a-z0-9]+/g;
+
 /**
  * The tokens of a text, in order (repeats kept). A token whose characters all stay as they are (most
  * of them: lower-case words, digits) is one slice of the text; only one that folds a character is
  * built character by character. Every stored create tokenizes its whole text, on the service's CPU.
  */
 export function searchTokens(text: string): string[] {
+  // ASCII text (most prompts and answers) at native speed: in the table, ASCII letters and digits are
+  // kept, capitals lower-cased, and every other ASCII character separates (test/search-tokens.test.ts).
+  if (ONLY_ASCII.test(text)) return text.toLowerCase().match(ASCII_TOKEN) ?? [];
   const tokens: string[] = [];
   // The token so far is text.slice(start, i) while `folded` is undefined, else `folded`.
   let start = -1;
@@ -78,7 +84,16 @@ function isCut(token: string): boolean {
 /** A completion's search columns: its keys (space-separated, as they travel through `unnest`) and its token text. */
 export function searchColumnsOf(projectId: number, record: Pick<CompletionRecord, 'messages' | 'choices'>): { keys: string; text: string } {
   const tokens = searchTokens(searchTextOf(record));
-  return { keys: [...new Set(tokens.map((token) => keyOf(projectId, token)))].join(' '), text: ` ${tokens.join(' ')} ` };
+  // One pass, no intermediate arrays: every stored create runs this.
+  const seen = new Set<string>();
+  let keys = '';
+  for (const token of tokens) {
+    const key = keyOf(projectId, token);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    keys = keys === '' ? key : `${keys} ${key}`;
+  }
+  return { keys, text: ` ${tokens.join(' ')} ` };
 }
 
 /**
