@@ -80,12 +80,14 @@ async function measure(info: ReturnType<typeof machine>, database: BenchDatabase
 
   const smallSeedSeconds = await seed(store, 0, smallRows);
   log(`seeded ${smallRows} in ${smallSeedSeconds.toFixed(1)} s; measuring list latency`);
+  await database.settle();
   const smallCursors = await database.deepCursors(PROJECTS[0], VARIANTS);
   const small = await measureListLatency(store, smallCursors, latencyOptions);
   const smallSearch = await measureListLatency(store, smallCursors, searchOptions, SEARCH_FILTERS);
   const fullSeedSeconds = await seed(store, smallRows, rows);
   const seedSeconds = smallSeedSeconds + fullSeedSeconds;
   log(`seeded ${rows} in ${seedSeconds.toFixed(1)} s (${Math.round(rows / seedSeconds)}/s); measuring list latency`);
+  await database.settle();
   const fullCursors = await database.deepCursors(PROJECTS[0], VARIANTS);
   const full = await measureListLatency(store, fullCursors, latencyOptions);
   log('measuring search and usage latency');

@@ -151,4 +151,36 @@ describe.skipIf(!hasPostgresServer())('plans on a PostgreSQL server', () => {
       await db.close();
     }
   });
+
+  it('prepares at most preparedStatementLimit distinct statements on a connection, and answers the rest unprepared', async () => {
+    const db = await openPostgres(await createTestDatabase(), { ...POSTGRES_OPTIONS, poolSize: 1, preparedStatementLimit: 3 });
+    try {
+      // Distinct texts, as page sizes written into LIMITs make them: each answers, prepared or not.
+      for (let n = 1; n <= 6; n++) {
+        expect(await db.query<{ n: number }>(`SELECT $1::int + ${n} AS n`, [10])).toEqual([{ n: 10 + n }]);
+        expect(await db.query<{ n: number }>(`SELECT $1::int + ${n} AS n`, [20])).toEqual([{ n: 20 + n }]);
+      }
+      const [{ prepared }] = (await db.query<{ prepared: number }>('SELECT count(*)::int AS prepared FROM pg_prepared_statements')) as [
+        { prepared: number },
+      ];
+      expect(prepared).toBe(3);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('has autovacuum visit the filter tables every 1% of inserts, so the newest pages walked are index-only', async () => {
+    const db = await openPostgres(await createTestDatabase(), { ...POSTGRES_OPTIONS, poolSize: 1 });
+    try {
+      const rows = await db.query<{ name: string; options: string[] }>(
+        `SELECT relname AS name, reloptions AS options FROM pg_class WHERE relname IN ('metadata', 'completion_models') ORDER BY relname`,
+      );
+      expect(rows).toEqual([
+        { name: 'completion_models', options: ['autovacuum_vacuum_insert_scale_factor=0.01'] },
+        { name: 'metadata', options: ['autovacuum_vacuum_insert_scale_factor=0.01'] },
+      ]);
+    } finally {
+      await db.close();
+    }
+  });
 });

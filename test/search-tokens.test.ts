@@ -26,9 +26,21 @@ describe('search tokens on PostgreSQL', () => {
       'Ἀθῆναι ΆΈ ǡ ǽ Ⅻ ½ ﬁ straße ǅ İstanbul',
       'e\u0301 \u0301 q\u0301q 日本語のテキスト 한국어 العربية',
       'emoji 🍎🍌 tab\tnew\nline\u00a0nbsp\u200bzero',
+      // Tokens that stay as they are (read as one slice), and ones that start so, then fold or drop a character.
+      'plain words 42 plainThenFOLD abc\u0301def \u0301\u0301 x\u0301 tail',
     ]) {
       expect(searchTokens(text), text).toEqual(fts5Tokens(text));
     }
+  });
+
+  it('agrees with FTS5 on random ASCII text (read by a fast path of its own)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: fc.oneof(fc.constantFrom(' ', '-', '_', 'A', 'z', '9'), fc.string({ unit: 'binary-ascii', minLength: 1, maxLength: 1 })), maxLength: 40 }), (text) => {
+        expect(searchTokens(text)).toEqual(fts5Tokens(text));
+      }),
+      { numRuns: 3000 },
+    );
+    expect(searchTokens(String.fromCharCode(...Array.from({ length: 128 }, (_, c) => c)))).toEqual(fts5Tokens(String.fromCharCode(...Array.from({ length: 128 }, (_, c) => c))));
   });
 
   it('agrees with FTS5 on random text drawn from the whole of Unicode', () => {

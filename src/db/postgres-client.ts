@@ -31,7 +31,17 @@ export interface PostgresOptions {
   /** How long start-up retries an unreachable server before giving up; 0 tries once. */
   startupTimeoutMs: number;
   logger?: Logger;
+  /** Most distinct statements prepared on each connection (PREPARED_STATEMENT_LIMIT unless a test says less). */
+  preparedStatementLimit?: number;
 }
+
+/**
+ * Most distinct SQL texts prepared (named) on each connection; later ones run unnamed, parsed and planned at
+ * every call. A statement's text carries its page size (LIMITs are written in, text.ts) and its filters, so
+ * a client could otherwise grow every connection's prepared statements, and the server's memory, without
+ * bound. The service's own shapes at the common page sizes stay far below it.
+ */
+export const PREPARED_STATEMENT_LIMIT = 500;
 
 export interface PostgresDatabase extends SqlDatabase {
   pool: pg.Pool;
@@ -118,7 +128,7 @@ export async function openPostgres(url: string, options: PostgresOptions): Promi
     await pool.end().catch(() => {});
     throw err;
   }
-  return wrapPool(pool, url);
+  return wrapPool(pool, url, options.preparedStatementLimit ?? PREPARED_STATEMENT_LIMIT);
 }
 
 /**
@@ -212,16 +222,17 @@ function translate(err: unknown, url: string): unknown {
   return err;
 }
 
-function wrapPool(pool: pg.Pool, url: string): PostgresDatabase {
-  // One server-side prepared statement per distinct SQL text (node-postgres prepares it once per connection).
+function wrapPool(pool: pg.Pool, url: string, preparedStatementLimit: number): PostgresDatabase {
+  // One server-side prepared statement per distinct SQL text (node-postgres prepares it once per connection),
+  // for the first preparedStatementLimit texts; the same names on every connection, so each holds at most as many.
   const names = new Map<string, string>();
   const named = (sql: string, params: readonly unknown[] | undefined): pg.QueryConfig => {
     let name = names.get(sql);
-    if (name === undefined) {
+    if (name === undefined && names.size < preparedStatementLimit) {
       name = `s${names.size}`;
       names.set(sql, name);
     }
-    return { name, text: sql, values: params as unknown[] | undefined };
+    return name === undefined ? { text: sql, values: params as unknown[] | undefined } : { name, text: sql, values: params as unknown[] | undefined };
   };
 
   const sessionOf = (client: pg.Pool | pg.PoolClient): SqlSession => ({

@@ -26,22 +26,43 @@ function lookUp(codePoint: number): Action {
 
 const ASCII_ACTIONS: Action[] = Array.from({ length: 128 }, (_, c) => lookUp(c));
 
-/** The tokens of a text, in order (repeats kept). */
+const ONLY_ASCII = /^[\x00-\x7f]*$/;
+const ASCII_TOKEN = /[a-z0-9]+/g;
+
+/**
+ * The tokens of a text, in order (repeats kept). A token whose characters all stay as they are (most
+ * of them: lower-case words, digits) is one slice of the text; only one that folds a character is
+ * built character by character. Every stored create tokenizes its whole text, on the service's CPU.
+ */
 export function searchTokens(text: string): string[] {
+  // ASCII text (most prompts and answers) at native speed: in the table, ASCII letters and digits are
+  // kept, capitals lower-cased, and every other ASCII character separates (test/search-tokens.test.ts).
+  if (ONLY_ASCII.test(text)) return text.toLowerCase().match(ASCII_TOKEN) ?? [];
   const tokens: string[] = [];
-  let current = '';
+  // The token so far is text.slice(start, i) while `folded` is undefined, else `folded`.
+  let start = -1;
+  let folded: string | undefined;
   for (let i = 0; i < text.length; ) {
     const codePoint = text.codePointAt(i)!;
-    i += codePoint > 0xffff ? 2 : 1;
+    const width = codePoint > 0xffff ? 2 : 1;
     const action = codePoint < 128 ? ASCII_ACTIONS[codePoint]! : lookUp(codePoint);
     if (action === 'S') {
-      if (current !== '') tokens.push(current);
-      current = '';
-    } else if (action !== 'D') {
-      current += action === 0 ? String.fromCodePoint(codePoint) : String.fromCodePoint(codePoint + action);
+      if (folded !== undefined) {
+        if (folded !== '') tokens.push(folded);
+      } else if (start >= 0) tokens.push(text.slice(start, i));
+      start = -1;
+      folded = undefined;
+    } else if (action === 0 && folded === undefined) {
+      if (start < 0) start = i;
+    } else {
+      if (folded === undefined) folded = start >= 0 ? text.slice(start, i) : '';
+      if (action !== 'D') folded += action === 0 ? String.fromCodePoint(codePoint) : String.fromCodePoint(codePoint + action);
     }
+    i += width;
   }
-  if (current !== '') tokens.push(current);
+  if (folded !== undefined) {
+    if (folded !== '') tokens.push(folded);
+  } else if (start >= 0) tokens.push(text.slice(start));
   return tokens;
 }
 
@@ -63,7 +84,16 @@ function isCut(token: string): boolean {
 /** A completion's search columns: its keys (space-separated, as they travel through `unnest`) and its token text. */
 export function searchColumnsOf(projectId: number, record: Pick<CompletionRecord, 'messages' | 'choices'>): { keys: string; text: string } {
   const tokens = searchTokens(searchTextOf(record));
-  return { keys: [...new Set(tokens.map((token) => keyOf(projectId, token)))].join(' '), text: ` ${tokens.join(' ')} ` };
+  // One pass, no intermediate arrays: every stored create runs this.
+  const seen = new Set<string>();
+  let keys = '';
+  for (const token of tokens) {
+    const key = keyOf(projectId, token);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    keys = keys === '' ? key : `${keys} ${key}`;
+  }
+  return { keys, text: ` ${tokens.join(' ')} ` };
 }
 
 /**
