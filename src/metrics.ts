@@ -101,13 +101,19 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
       counted[operation] = method;
       continue;
     }
-    counted[operation] = async (...args: unknown[]) => {
+    const countFailure = (err: unknown) => {
+      if (!(err instanceof ApiError) && !(err instanceof CompletionIdTaken)) metrics.databaseErrors.inc({ operation });
+      throw err;
+    };
+    // An answer given at once stays one (see `Answered` in the store's contract): no promise added here.
+    counted[operation] = (...args: unknown[]) => {
+      let answer: unknown;
       try {
-        return await method(...args);
+        answer = method(...args);
       } catch (err) {
-        if (!(err instanceof ApiError) && !(err instanceof CompletionIdTaken)) metrics.databaseErrors.inc({ operation });
-        throw err;
+        countFailure(err);
       }
+      return answer instanceof Promise ? answer.catch(countFailure) : answer;
     };
   }
   const written = counted as unknown as Store;

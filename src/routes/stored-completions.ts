@@ -2,7 +2,8 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { ApiError } from '../errors.ts';
 import { jsonText, queryParams, readJsonObject } from '../http.ts';
-import type { Store } from '../store/index.ts';
+import type { Answer } from '../observability.ts';
+import type { CompletionListJson, CompletionRow, Store } from '../store/index.ts';
 import { parseListParams, parseMetadata, parsePageParams } from '../validation.ts';
 import { serializeCompletion, serializeCompletionList, serializeDeleted, serializeMessageList } from '../wire.ts';
 
@@ -10,16 +11,21 @@ import { serializeCompletion, serializeCompletionList, serializeDeleted, seriali
 export function createStoredCompletionRoutes(store: Store, bodyLimitBytes: number) {
   const routes = new Hono<AppEnv>();
 
-  routes.get('/', async (c) => {
-    const page = await store.listCompletionsJson(c.get('tenant').project, parseListParams(queryParams(c)));
-    return jsonText(c, serializeCompletionList(page));
+  // A list page and a retrieve are answered in the turn the store answers them: at once on SQLite (see `Answered`).
+  routes.get('/', (c): Answer => {
+    const page = store.listCompletionsJson(c.get('tenant').project, parseListParams(queryParams(c)));
+    const answer = (read: CompletionListJson) => jsonText(c, serializeCompletionList(read));
+    return page instanceof Promise ? page.then(answer) : answer(page);
   });
 
-  routes.get('/:id', async (c) => {
+  routes.get('/:id', (c): Answer => {
     const id = c.req.param('id');
-    const row = await store.getCompletion(c.get('tenant').project, id);
-    if (!row) throw ApiError.notFoundCompletion(id);
-    return jsonText(c, serializeCompletion(row));
+    const row = store.getCompletion(c.get('tenant').project, id);
+    const answer = (read: CompletionRow | undefined) => {
+      if (!read) throw ApiError.notFoundCompletion(id);
+      return jsonText(c, serializeCompletion(read));
+    };
+    return row instanceof Promise ? row.then(answer) : answer(row);
   });
 
   routes.post('/:id', async (c) => {

@@ -122,6 +122,16 @@ export interface UsageSummary {
   truncated: boolean;
 }
 
+/**
+ * A read's answer: the value itself from a backend that reads synchronously (SQLite), a promise of it
+ * from one that waits on the network (PostgreSQL). For the two reads every client repeats most (a
+ * list page, a retrieve): answered at once, the route answers at once, and the HTTP adapter writes
+ * the response in the same turn instead of through its promise path (a promise turn per layer, and the
+ * adapter's close listener). A synchronous backend may also throw instead of rejecting: await the
+ * answer, or check for a promise and catch both.
+ */
+export type Answered<T> = T | Promise<T>;
+
 export interface Store {
   /**
    * How many group commits (saveCompletionBatch) the write batcher may have in flight at once; 1 when
@@ -141,11 +151,12 @@ export interface Store {
    * the ids it left out: import and mirror are idempotent through it.
    */
   importCompletions(project: string, records: CompletionRecord[]): Promise<{ stored: number; skipped: string[] }>;
-  getCompletion(project: string, id: string): Promise<CompletionRow | undefined>;
+  /** Answered at once (no promise) by a backend that reads synchronously: see `Answered`. */
+  getCompletion(project: string, id: string): Answered<CompletionRow | undefined>;
   /** One keyset page; an `after` never stored in this project is a 400 (`ApiError`). */
   listCompletions(project: string, params: ListParams): Promise<Page<CompletionRow>>;
   /** The same page, serialized for the list endpoint (SQLite builds it in SQL: no row becomes a JavaScript string). */
-  listCompletionsJson(project: string, params: ListParams): Promise<CompletionListJson>;
+  listCompletionsJson(project: string, params: ListParams): Answered<CompletionListJson>;
   /**
    * Completions and tokens per (UTC day of `created`, responded model) of the completions the
    * list's filters select (missing usage counts 0). Exact from a rollup when filtered at most by

@@ -1,4 +1,5 @@
 export type {
+  Answered,
   CompletionRecord,
   CompletionListJson,
   CompletionRow,

@@ -212,9 +212,9 @@ export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOption
       saveMany(writes.map(([project, record]) => [projects.ensure(project), record]));
     },
     importCompletions: async (project, records) => importMany(projects.ensure(project), records),
-    getCompletion: async (project, id) => getCompletion(project, id),
+    getCompletion,
     listCompletions: async (project, params) => listCompletions(project, params),
-    listCompletionsJson: async (project, params) => listCompletionsJson(project, params),
+    listCompletionsJson,
     summarizeUsage: async (project, filters) => usage.summarize(projects.find(project), filters),
     updateMetadata: async (project, id, metadata) => updateMetadata(project, id, metadata),
     deleteCompletion: async (project, id) => deleteCompletion(project, id),
