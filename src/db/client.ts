@@ -21,6 +21,32 @@ const BUSY_TIMEOUT_MS = 5_000;
 /** The same at start, while another process starting on the same file may be migrating it. */
 const MIGRATION_BUSY_TIMEOUT_MS = 60_000;
 
+/** Between two tries of the switch to WAL while another process holds the lock it needs. */
+const WAL_RETRY_MS = 20;
+
+/**
+ * Puts the file in WAL mode. Switching a new file needs its exclusive lock, and SQLite fails the
+ * switch at once with SQLITE_BUSY, without the busy timeout's wait, when another connection is
+ * switching it at the same moment (each holds a shared lock and wants the exclusive one: waiting
+ * could deadlock). Two processes started together on a new file (`--scale 2`, a rolling start) hit
+ * it about one start in ten: the switch is tried again until the other has made it, as long as
+ * the migration's wait would last.
+ */
+function switchToWal(sqlite: SqliteDatabase): void {
+  const deadline = Date.now() + MIGRATION_BUSY_TIMEOUT_MS;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      sqlite.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw err;
+      // A synchronous pause: opening is synchronous, and nothing else runs before the database is open.
+      Atomics.wait(pause, 0, 0, WAL_RETRY_MS);
+    }
+  }
+}
+
 /**
  * drizzle-kit's migrations, applied as drizzle's migrator applies them (same
  * `__drizzle_migrations` table, same rule: every migration newer than the last
@@ -68,7 +94,7 @@ export function openDatabase(
     // First, so that every statement below waits for a lock another process holds instead of failing.
     sqlite.pragma(`busy_timeout = ${MIGRATION_BUSY_TIMEOUT_MS}`);
     // WAL lets readers go on while a write commits; group commit (write-batcher.ts) makes a sync per batch cheap.
-    sqlite.pragma('journal_mode = WAL');
+    switchToWal(sqlite);
     sqlite.pragma(`synchronous = ${synchronous}`);
     sqlite.pragma('foreign_keys = ON');
     // Negative: a size in KiB rather than in pages.
