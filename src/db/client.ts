@@ -40,7 +40,7 @@ function switchToWal(sqlite: SqliteDatabase): void {
       sqlite.pragma('journal_mode = WAL');
       return;
     } catch (err) {
-      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw err;
+      if (!(err as { code?: string }).code?.startsWith('SQLITE_BUSY') || Date.now() >= deadline) throw err;
       // A synchronous pause: opening is synchronous, and nothing else runs before the database is open.
       Atomics.wait(pause, 0, 0, WAL_RETRY_MS);
     }

@@ -3,9 +3,14 @@ import type { AppEnv } from '../app-env.ts';
 import { ApiError } from '../errors.ts';
 import { jsonText, queryParams, readJsonObject } from '../http.ts';
 import type { Answer } from '../observability.ts';
-import type { CompletionListJson, CompletionRow, Store } from '../store/index.ts';
+import type { Answered, Store } from '../store/index.ts';
 import { parseListParams, parseMetadata, parsePageParams } from '../validation.ts';
 import { serializeCompletion, serializeCompletionList, serializeDeleted, serializeMessageList } from '../wire.ts';
+
+/** Goes on with the store's answer in the turn it comes: at once when the store answered at once (see `Answered`). */
+function withAnswer<T>(answered: Answered<T>, next: (value: T) => Response): Answer {
+  return answered instanceof Promise ? answered.then(next) : next(answered);
+}
 
 /** List, retrieve, update, delete and messages of stored completions; each sees only the caller's project. */
 export function createStoredCompletionRoutes(store: Store, bodyLimitBytes: number) {
@@ -14,18 +19,15 @@ export function createStoredCompletionRoutes(store: Store, bodyLimitBytes: numbe
   // A list page and a retrieve are answered in the turn the store answers them: at once on SQLite (see `Answered`).
   routes.get('/', (c): Answer => {
     const page = store.listCompletionsJson(c.get('tenant').project, parseListParams(queryParams(c)));
-    const answer = (read: CompletionListJson) => jsonText(c, serializeCompletionList(read));
-    return page instanceof Promise ? page.then(answer) : answer(page);
+    return withAnswer(page, (read) => jsonText(c, serializeCompletionList(read)));
   });
 
   routes.get('/:id', (c): Answer => {
     const id = c.req.param('id');
-    const row = store.getCompletion(c.get('tenant').project, id);
-    const answer = (read: CompletionRow | undefined) => {
-      if (!read) throw ApiError.notFoundCompletion(id);
-      return jsonText(c, serializeCompletion(read));
-    };
-    return row instanceof Promise ? row.then(answer) : answer(row);
+    return withAnswer(store.getCompletion(c.get('tenant').project, id), (row) => {
+      if (!row) throw ApiError.notFoundCompletion(id);
+      return jsonText(c, serializeCompletion(row));
+    });
   });
 
   routes.post('/:id', async (c) => {
