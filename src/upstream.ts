@@ -344,6 +344,8 @@ async function sendWhole(
   try {
     body = await readCapped(answer.body, Number(answer.headers['content-length']), limit);
   } catch (err) {
+    // An error body past the limit leaves its status to report, as on the streamed paths (docs/streaming.md).
+    if (err instanceof ApiError && answer.statusCode >= 400) return new WholeAnswer(answer.statusCode, answer.headers, null);
     if (err instanceof ApiError) throw err;
     if (call.timedOut) throw toUpstreamFailure(err, true);
     throw new ApiError(502, 'The upstream provider closed the connection before its response was complete.', 'server_error');
@@ -366,6 +368,9 @@ export function answerTooLarge(limit: number): ApiError {
  * what was read is let go, so one huge answer cannot take the process's memory.
  */
 function readCapped(body: Dispatcher.ResponseData['body'], declaredLength: number, limit: number): Promise<Buffer> {
+  // Destroying the body makes undici emit 'error' (RequestAbortedError) when its bytes have already
+  // arrived; unheard, that event would take the whole process down. Every outcome is settled here.
+  body.on('error', () => {});
   if (declaredLength > limit) {
     body.destroy();
     return Promise.reject(answerTooLarge(limit));
@@ -384,7 +389,7 @@ function readCapped(body: Dispatcher.ResponseData['body'], declaredLength: numbe
       body.destroy();
     });
     body.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
-    body.once('error', reject);
+    body.on('error', reject);
   });
 }
 
