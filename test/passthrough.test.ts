@@ -252,6 +252,28 @@ describe('other /v1 routes go to the upstream', () => {
     expect(upstream.received).toHaveLength(0);
   });
 
+  it('keeps other spellings of our paths local, so store and metadata never reach the provider by them', async () => {
+    const body = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], store: true, metadata: { k: 'v' } });
+    for (const path of [
+      '/v1//chat/completions',
+      '/v1/chat//completions/',
+      '/v1/chat%2Fcompletions',
+      '/v1/chat%2fcompletions',
+      '/v1/chat/completions;x',
+      '/v1/Chat/Completions',
+      '//v1/stored-completions/export',
+      '/v1/stored-completions;a/usage',
+    ]) {
+      const res = await service.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect({ path, status: res.status, body: await res.json() }).toEqual({
+        path,
+        status: 404,
+        body: { error: { message: `Invalid URL (POST ${path})`, type: 'invalid_request_error', param: null, code: null } },
+      });
+    }
+    expect(upstream.received).toHaveLength(0);
+  });
+
   it('keeps unknown paths outside /v1 local', async () => {
     const res = await service.request('/v2/models');
     expect(res.status).toBe(404);

@@ -15,6 +15,26 @@ export interface PassthroughDeps {
  */
 const OWN_PATH = /^\/v1\/(chat\/completions|stored-completions)(\/|$)/;
 
+/**
+ * The path as a lenient server could read it: escapes decoded (`%2F` is a `/`), backslashes as
+ * slashes, `;params` dropped from each segment, runs of slashes as one, any case. A provider that
+ * reads `/v1//chat/completions` or `/v1/chat%2Fcompletions` as its chat completions would be sent
+ * `store` and `metadata`, and store nothing here: such spellings of our paths are our 404 too.
+ */
+function lenientPath(path: string): string {
+  let decoded = path;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    // A malformed escape: read the rest as sent.
+  }
+  return decoded
+    .replaceAll('\\', '/')
+    .replace(/;[^/]*/g, '')
+    .replace(/\/{2,}/g, '/')
+    .toLowerCase();
+}
+
 /** The request body as a stream that fails past `limit` bytes, so nothing is buffered and nothing unbounded goes upstream. */
 function limitBody(body: ReadableStream<Uint8Array>, limit: number, onExceeded: () => void): ReadableStream<Uint8Array> {
   let size = 0;
@@ -43,7 +63,7 @@ function limitBody(body: ReadableStream<Uint8Array>, limit: number, onExceeded: 
 export function createPassthroughHandler({ upstream, bodyLimitBytes }: PassthroughDeps) {
   return async (c: Context<AppEnv>): Promise<Response> => {
     const path = c.req.path;
-    if (OWN_PATH.test(path)) throw ApiError.invalidUrl(c.req.method, path);
+    if (OWN_PATH.test(lenientPath(path))) throw ApiError.invalidUrl(c.req.method, path);
 
     const contentLength = c.req.header('content-length');
     const declared = Number(contentLength);
