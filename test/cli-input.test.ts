@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -70,6 +70,20 @@ describe('import refuses bad lines', () => {
     expect(await exportedIds()).toEqual([idOf(exampleLines[0]!), idOf(exampleLines[1]!)]);
   });
 
+  it('reads a file that opens with a byte order mark', async () => {
+    const run = await runCliInProcess(['import', fileOf([`\uFEFF${exampleLines[0]}`, exampleLines[1]!]), '--key', 'sk-a'], { env });
+    expect(run.code, run.stderr).toBe(0);
+    expect(await exported()).toBe(`${exampleLines[0]}\n${exampleLines[1]}\n`);
+  });
+
+  it('takes the created times a provider may send: 0, and before 1970', async () => {
+    const dated = (line: string, created: number) => JSON.stringify({ ...(JSON.parse(line) as object), created });
+    const lines = [dated(exampleLines[0]!, -5), dated(exampleLines[1]!, 0)];
+    const run = await runCliInProcess(['import', fileOf(lines), '--key', 'sk-a'], { env });
+    expect(run.code, run.stderr).toBe(0);
+    expect(await exported()).toBe(`${lines.join('\n')}\n`);
+  });
+
   it('reads standard input with -, and skips ids already stored', async () => {
     const first = await runCli(['import', '-', '--key', 'sk-a'], { env, input: `${exampleLines.slice(0, 5).join('\n')}\n` });
     expect(first.code, first.stderr).toBe(0);
@@ -81,6 +95,17 @@ describe('import refuses bad lines', () => {
   it('says so when the file does not exist', async () => {
     const run = await runCli(['import', join(folder, 'missing.jsonl'), '--key', 'sk-a'], { env });
     expect(run).toMatchObject({ code: 1, stderr: `stored-completions import: no such file: ${join(folder, 'missing.jsonl')}\n` });
+  });
+});
+
+describe('reading from a database that is not there', () => {
+  it('export and copy say so, exit 1, and create nothing', async () => {
+    const missing = join(folder, 'typo.db');
+    const exportRun = await runCliInProcess(['export', '--key', 'sk-a'], { env: { DATABASE_URL: missing } });
+    expect(exportRun).toMatchObject({ code: 1, stdout: '', stderr: `stored-completions export: DATABASE_URL: no database at ${missing} (nothing was created)\n` });
+    const copyRun = await runCliInProcess(['copy', '--from', missing, '--to', join(folder, 'copy.db')], { env });
+    expect(copyRun).toMatchObject({ code: 1, stderr: `stored-completions copy: --from: no database at ${missing} (nothing was created)\n` });
+    expect(readdirSync(folder)).toEqual([]);
   });
 });
 

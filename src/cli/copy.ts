@@ -4,7 +4,7 @@ import { CliError, UsageError } from './errors.ts';
 import { parsePositiveInteger } from './options.ts';
 import { createProgress, rate } from './progress.ts';
 import { maskDatabaseUrl } from '../db/database-url.ts';
-import { openStore } from './target.ts';
+import { openSourceStore, openStore } from './target.ts';
 
 const HELP = `Usage: stored-completions copy --from DATABASE_URL --to DATABASE_URL [options]
 
@@ -33,7 +33,7 @@ export const copyCommand = defineCommand({
     if (values.from === undefined || values.to === undefined) throw new UsageError('--from and --to are both required');
     if (values.from !== ':memory:' && resolve(values.from) === resolve(values.to)) throw new UsageError('--from and --to name the same database');
     const batchSize = values.batch === undefined ? 1000 : parsePositiveInteger(values.batch, 'batch');
-    const source = await openStore(values.from);
+    const source = await openSourceStore(values.from, '--from');
     try {
       const target = await openStore(values.to);
       try {

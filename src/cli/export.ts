@@ -7,7 +7,7 @@ import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { FILTER_HELP, FILTER_OPTIONS, parseFilters, parsePositiveInteger, PROJECT_HELP, PROJECT_OPTIONS } from './options.ts';
 import { createProgress, rate } from './progress.ts';
-import { openStore, resolveProject } from './target.ts';
+import { checkProjectOptions, openSourceStore, resolveProject } from './target.ts';
 
 const HELP = `Usage: stored-completions export (--key KEY | --project NAME) [options]
 
@@ -78,7 +78,8 @@ export const exportCommand = defineCommand({
     const limit = values.limit === undefined ? undefined : parsePositiveInteger(values.limit, 'limit');
     const filters = parseFilters(values);
     const config = context.config();
-    const store = await openStore(config.databaseUrl, config.sqliteSynchronous);
+    checkProjectOptions(config, values);
+    const store = await openSourceStore(config.databaseUrl, 'DATABASE_URL', config.sqliteSynchronous);
     try {
       const project = await resolveProject(config, store, values);
       const out = values.out === undefined ? context.stdout : createWriteStream(values.out, { highWaterMark: OUT_BUFFER_BYTES });

@@ -87,8 +87,10 @@ export const importCommand = defineCommand({
         progress.update({ lines: counts.lines, stored: counts.stored, 'already there': counts.existing, invalid: counts.invalid });
       };
       const now = Math.floor(Date.now() / 1000);
-      for await (const text of createInterface({ input, crlfDelay: Infinity })) {
+      for await (const line of createInterface({ input, crlfDelay: Infinity })) {
         counts.lines++;
+        // A byte order mark (editors on Windows write one) opens the file, not its first completion.
+        const text = counts.lines === 1 && line.startsWith('\uFEFF') ? line.slice(1) : line;
         if (text.trim() === '') continue;
         let record: CompletionRecord;
         try {

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createAuthenticator, loadProjectHashSecret } from '../auth.ts';
 import type { Config } from '../config.ts';
 import { openDatabase } from '../db/client.ts';
@@ -27,6 +29,19 @@ export async function openStore(databaseUrl: string, synchronous: Config['sqlite
   return createSqliteStore(db);
 }
 
+/**
+ * The database a command reads from (export, copy's source): opened as openStore does, but a SQLite
+ * file that does not exist is an error, not a new empty database. A mistyped path, or the default
+ * `./data/completions.db` from another folder, would otherwise give an empty export or copy, exit 0,
+ * and leave a stray database behind.
+ */
+export async function openSourceStore(databaseUrl: string, what: string, synchronous: Config['sqliteSynchronous'] = 'NORMAL'): Promise<Store> {
+  if (!isPostgresUrl(databaseUrl) && databaseUrl !== ':memory:' && !databaseUrl.startsWith('file:') && !existsSync(databaseUrl)) {
+    throw new CliError(`${what}: no database at ${resolve(databaseUrl)} (nothing was created)`);
+  }
+  return openStore(databaseUrl, synchronous);
+}
+
 /** SQLite page cache of the tool, in KiB. */
 const CLI_CACHE_KIB = 16 * 1024;
 
@@ -39,23 +54,10 @@ const CLI_CACHE_KIB = 16 * 1024;
 export async function resolveProject(
   config: Config,
   store: Pick<Store, 'getOrCreateSetting'>,
-  options: { key?: string | undefined; project?: string | undefined },
+  options: ProjectOptions,
 ): Promise<string> {
-  if ((options.key === undefined) === (options.project === undefined)) {
-    throw new UsageError('say which project: --key KEY or --project NAME (one of them)');
-  }
-  if (options.project !== undefined) {
-    if (!config.apiKeys) {
-      throw new UsageError(
-        '--project needs API_KEYS (or API_KEYS_FILE): in pass-through mode a project is a hash of its key, so name it with --key',
-      );
-    }
-    const known = new Set(config.apiKeys.values());
-    if (!known.has(options.project)) {
-      throw new UsageError(`--project: '${options.project}' is not a project of API_KEYS (known: ${[...known].sort().join(', ')})`);
-    }
-    return options.project;
-  }
+  checkProjectOptions(config, options);
+  if (options.project !== undefined) return options.project;
   const authenticate = createAuthenticator({
     apiKeys: config.apiKeys,
     upstreamApiKey: config.upstreamApiKey,
@@ -66,5 +68,22 @@ export async function resolveProject(
   } catch (err) {
     if (err instanceof ApiError) throw new UsageError(`--key: ${err.message.replace(/ You can find.*$/, '')} It is not one of API_KEYS.`);
     throw err;
+  }
+}
+
+type ProjectOptions = { key?: string | undefined; project?: string | undefined };
+
+/** The usage errors of --key and --project, found before any database is opened. */
+export function checkProjectOptions(config: Config, options: ProjectOptions): void {
+  if ((options.key === undefined) === (options.project === undefined)) {
+    throw new UsageError('say which project: --key KEY or --project NAME (one of them)');
+  }
+  if (options.project === undefined) return;
+  if (!config.apiKeys) {
+    throw new UsageError('--project needs API_KEYS (or API_KEYS_FILE): in pass-through mode a project is a hash of its key, so name it with --key');
+  }
+  const known = new Set(config.apiKeys.values());
+  if (!known.has(options.project)) {
+    throw new UsageError(`--project: '${options.project}' is not a project of API_KEYS (known: ${[...known].sort().join(', ')})`);
   }
 }

@@ -37,7 +37,8 @@ export function toImportedRecord(value: unknown, now: number): CompletionRecord 
   const { id, object, created, model } = body;
   if (object !== 'chat.completion') fail(`expected "object": "chat.completion", got ${JSON.stringify(object) ?? 'nothing'}`);
   if (!isAddressable(id)) fail('"id" must be a string of 1 to 256 characters without control characters');
-  if (!Number.isSafeInteger(created) || (created as number) < 0) fail('"created" must be a whole number of Unix seconds');
+  // Any safe integer, as the create path stores it: a provider may send 0, or a clock before 1970.
+  if (!Number.isSafeInteger(created)) fail('"created" must be a whole number of Unix seconds');
   if (typeof model !== 'string' || model === '') fail('"model" must be a non-empty string');
   if (!Array.isArray(choices) || !choices.every(isObject)) fail('"choices" must be an array of objects');
   let checkedMetadata;
