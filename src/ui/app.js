@@ -99,9 +99,15 @@ function route() {
   const current = parseRoute();
   if (current.view === 'completion') {
     lastOpenedId = current.id;
-    listView?.hide();
+    // Opened from a link before any list was drawn: the sign-in form may still be there.
+    if (listView) listView.hide();
+    else replaceChildren(main);
     conversationView?.destroy();
-    conversationView = createConversationView(current.id, { onChanged: () => listView?.markStale(), backHash: lastListHash });
+    conversationView = createConversationView(current.id, {
+      onUpdated: (completion) => listView?.completionUpdated(completion),
+      onDeleted: (id) => listView?.completionDeleted(id),
+      backHash: lastListHash,
+    });
     main.append(conversationView.element);
     conversationView.focus();
     return;
@@ -119,6 +125,11 @@ function route() {
 }
 
 signOutButton.addEventListener('click', signOut);
+// The skip link moves focus only: following its `#main` would be read by the router as a list with no filters.
+document.querySelector('.skip-link').addEventListener('click', (event) => {
+  event.preventDefault();
+  main.focus();
+});
 // A key revoked while the page is open: back to the sign-in form, with the service's message.
 onUnauthorized((failure) => {
   if (!storedKey()) return;

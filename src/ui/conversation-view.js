@@ -51,7 +51,7 @@ function metadataChips(metadata) {
   if (pairs.length === 0) return h('p', { class: 'muted' }, 'No metadata.');
   // Each pair links to the list filtered on it (the href is ours, built from URLSearchParams).
   return h('ul', { class: 'chips', 'aria-label': 'Metadata' }, pairs.map(([key, value]) =>
-    h('li', null, h('a', { class: 'chip', href: listHash({ filters: { metadata: [[key, value]] }, order: 'desc', usage: false }), title: 'All completions with this pair' }, `${key}: ${value}`)),
+    h('li', null, h('a', { class: 'chip', href: listHash({ filters: { metadata: [[key, value]] }, order: 'desc', usage: false }), title: `${key}: ${value} (all completions with this pair)` }, `${key}: ${value}`)),
   ));
 }
 
@@ -64,7 +64,7 @@ function choiceCards(choices) {
   );
 }
 
-export function createConversationView(id, { onChanged, backHash = '#/' }) {
+export function createConversationView(id, { onUpdated, onDeleted, backHash = '#/' }) {
   const heading = h('h1', { tabindex: '-1', class: 'completion-id' }, id);
   const body = h('div', { class: 'conversation-body' }, h('p', { class: 'muted' }, 'Loading…'));
   const element = h('section', { class: 'conversation-view', 'aria-labelledby': 'conversation-title', 'aria-busy': 'true' },
@@ -89,7 +89,7 @@ export function createConversationView(id, { onChanged, backHash = '#/' }) {
       const editor = createMetadataEditor(completion.metadata, {
         save: async (metadata) => {
           const updated = await api(completionPath(id), { method: 'POST', body: { metadata } });
-          onChanged?.();
+          onUpdated?.(updated);
           announce('Metadata saved');
           render(updated);
         },
@@ -174,9 +174,16 @@ export function createConversationView(id, { onChanged, backHash = '#/' }) {
     confirm.addEventListener('click', async () => {
       confirm.disabled = true;
       try {
-        await api(completionPath(id), { method: 'DELETE' });
-        onChanged?.();
-        announce(`Deleted ${id}`);
+        let gone = `Deleted ${id}`;
+        try {
+          await api(completionPath(id), { method: 'DELETE' });
+        } catch (failure) {
+          // Deleted meanwhile (another tab, another person): what was asked for is done.
+          if (failure.status !== 404) throw failure;
+          gone = `${id} was already deleted`;
+        }
+        onDeleted?.(id);
+        announce(gone);
         dialog.close();
         location.replace(backHash);
       } catch (failure) {

@@ -26,8 +26,9 @@ const TYPING_DELAY_MS = 400;
 export function createListView() {
   let route = null;
   let currentKey = null;
-  let stale = false;
   let loaded = [];
+  /** Where focus goes back to when the row it would go to was taken out meanwhile: its neighbour, or the heading (null). */
+  const focusInsteadOf = new Map();
   let hasMore = false;
   let controller = null;
 
@@ -92,11 +93,12 @@ export function createListView() {
   const loadMoreButton = h('button', { type: 'button', class: 'load-more' }, 'Load more');
   loadMoreButton.hidden = true;
 
+  const heading = h('h1', { id: 'list-title', tabindex: '-1' }, 'Completions');
   const element = h(
     'section',
     { class: 'list-view', 'aria-labelledby': 'list-title' },
     h('div', { class: 'title-row' },
-      h('h1', { id: 'list-title', tabindex: '-1' }, 'Completions'),
+      heading,
       h('div', { class: 'toolbar' }, usageToggle, exportFormat, exportButton),
     ),
     filtersForm,
@@ -269,6 +271,19 @@ export function createListView() {
     }
   }
 
+  function rowOf(id) {
+    return [...rows.children].find((row) => row.dataset.id === id);
+  }
+
+  /** Takes the row at `index` out of the list; focus coming back to it goes to its neighbour instead. */
+  function takeOut(index) {
+    const { id } = loaded[index];
+    focusInsteadOf.set(id, loaded[index + 1]?.id ?? loaded[index - 1]?.id ?? null);
+    loaded.splice(index, 1);
+    rowOf(id)?.remove();
+    updateSummary();
+  }
+
   function updateSummary() {
     const count = formatInteger(loaded.length);
     if (loaded.length === 0) {
@@ -312,7 +327,7 @@ export function createListView() {
                 h('button', {
                   type: 'button',
                   class: 'chip',
-                  title: 'Filter on this pair',
+                  title: `${key}: ${value} (click to filter on this pair)`,
                   'aria-label': `Filter on ${key} = ${value}`,
                   onclick: () => navigate(withFilters({ metadata: [...route.filters.metadata.filter(([k]) => k !== key), [key, value]] })),
                 }, `${key}: ${value}`),
@@ -374,20 +389,42 @@ export function createListView() {
       syncFields();
       usagePanel.show(route.usage ? route.filters : null);
       const key = listKey(next);
-      if (key !== currentKey || stale) {
+      if (key !== currentKey) {
         currentKey = key;
-        stale = false;
+        focusInsteadOf.clear();
         reload();
       }
-      const back = focusId && [...rows.querySelectorAll('a.row-link')].find((a) => a.textContent === focusId);
-      if (back) back.focus();
+      if (focusId) {
+        const target = focusInsteadOf.has(focusId) ? focusInsteadOf.get(focusId) : focusId;
+        focusInsteadOf.clear();
+        const back = target === null ? heading : rowOf(target)?.querySelector('a.row-link');
+        back?.focus();
+      }
+    },
+    /** A completion saved in its conversation: its row drawn anew, or taken out when it no longer matches the metadata filters. */
+    completionUpdated(completion) {
+      usagePanel.invalidate();
+      const index = loaded.findIndex((c) => c.id === completion.id);
+      if (index === -1) return;
+      if (!route.filters.metadata.every(([key, value]) => completion.metadata?.[key] === value)) {
+        takeOut(index);
+        return;
+      }
+      loaded[index] = completion;
+      const old = rowOf(completion.id);
+      const row = renderRow(completion);
+      // The preview of the last user message came from the messages endpoint; a metadata change leaves it as it was.
+      row.userPreview.textContent = old?.querySelector('.preview-text')?.textContent ?? '…';
+      old?.replaceWith(row.element);
+    },
+    /** A completion deleted from its conversation: its row taken out; the pages loaded so far stay. */
+    completionDeleted(id) {
+      usagePanel.invalidate();
+      const index = loaded.findIndex((c) => c.id === id);
+      if (index !== -1) takeOut(index);
     },
     hide() {
       element.hidden = true;
-    },
-    markStale() {
-      stale = true;
-      usagePanel.invalidate();
     },
     destroy() {
       controller?.abort();

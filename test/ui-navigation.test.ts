@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { browserAvailable } from './helpers/browser.ts';
+import { seedCompletion } from './helpers/seed.ts';
+import { DEFAULT_KEY } from './helpers/service.ts';
+import { apiIds, expectRows, signIn, useUiSuite } from './helpers/ui-page.ts';
+
+const BASE = 1_760_100_000;
+/** More than a page (20 rows): coming back must keep the second page loaded. */
+const COUNT = 25;
+
+describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links, the skip link', () => {
+  const suite = useUiSuite(async ({ service, upstream }) => {
+    const client = service.client();
+    for (let i = 0; i < COUNT; i++) {
+      await seedCompletion(client, upstream, {
+        created: BASE + i,
+        model: 'gpt-4o-mini',
+        metadata: { env: i % 2 === 0 ? 'prod' : 'dev' },
+        messages: [{ role: 'user', content: `Message ${i}` }],
+      });
+    }
+  });
+
+  const focusedText = (page: import('playwright-core').Page) => page.evaluate('document.activeElement?.textContent ?? null');
+
+  it('after a save and after a delete, the list keeps the pages it had loaded and focus comes back to a row', async () => {
+    const all = await apiIds(suite.service, 'order=desc');
+    const page = await suite.open();
+    await signIn(page);
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await expectRows(page, all);
+
+    // Save: the row stays where it was, drawn with its new metadata, and takes the focus back.
+    const saved = all[21]!;
+    await page.getByRole('link', { name: saved, exact: true }).click();
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    const editor = page.getByRole('form', { name: 'Edit metadata' });
+    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('reviewed');
+    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('yes');
+    await editor.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('button', { name: 'Edit metadata' }).waitFor();
+    await page.getByRole('link', { name: '← Completions' }).click();
+    await expectRows(page, all);
+    await expect.poll(() => focusedText(page)).toBe(saved);
+    const env = ((await (await suite.service.request(`/v1/chat/completions/${saved}`)).json()) as { metadata: { env: string } }).metadata.env;
+    const chips = page.locator(`ol.rows li[data-id="${saved}"] .chips`).getByRole('button');
+    expect(await chips.allTextContents()).toEqual([`env: ${env}`, 'reviewed: yes']);
+
+    // Delete: the row goes, the other 24 stay, and focus goes to the row that followed it.
+    const deleted = all[22]!;
+    await page.getByRole('link', { name: deleted, exact: true }).click();
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog', { name: 'Delete this completion?' }).getByRole('button', { name: 'Delete' }).click();
+    await page.waitForURL((url) => url.hash === '#/');
+    await expectRows(page, all.filter((id) => id !== deleted));
+    await expect.poll(() => focusedText(page)).toBe(all[23]);
+    expect(await page.locator('.summary').textContent()).toBe(`Showing all ${COUNT - 1} completions.`);
+  });
+
+  it('a saved change that leaves the filter takes the row out of the filtered list', async () => {
+    const prod = await apiIds(suite.service, 'metadata[env]=prod&order=desc');
+    const page = await suite.open('#/?metadata[env]=prod');
+    await signIn(page);
+    await expectRows(page, prod.slice(0, 20));
+    const moved = prod[3]!;
+    await page.getByRole('link', { name: moved, exact: true }).click();
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    const editor = page.getByRole('form', { name: 'Edit metadata' });
+    await editor.getByRole('button', { name: 'Change env' }).click();
+    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('staging');
+    await editor.getByRole('button', { name: 'Add pair' }).click();
+    await editor.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('button', { name: 'Edit metadata' }).waitFor();
+    await page.getByRole('link', { name: '← Completions' }).click();
+    await expectRows(page, prod.slice(0, 20).filter((id) => id !== moved));
+    await expect.poll(() => focusedText(page)).toBe(prod[4]);
+  });
+
+  it('a completion deleted meanwhile elsewhere is gone from the list when Delete is confirmed', async () => {
+    const ids = await apiIds(suite.service, 'order=desc');
+    const gone = ids[0]!;
+    const page = await suite.open();
+    await signIn(page);
+    await page.getByRole('link', { name: gone, exact: true }).click();
+    await page.getByRole('button', { name: 'Delete' }).click();
+    expect((await suite.service.request(`/v1/chat/completions/${gone}`, { method: 'DELETE' })).status).toBe(200);
+    await page.getByRole('dialog', { name: 'Delete this completion?' }).getByRole('button', { name: 'Delete' }).click();
+    await page.waitForURL((url) => url.hash === '#/');
+    // The pages loaded stay as they were, less the row: no reload from the first page.
+    await expectRows(page, ids.slice(1, 20));
+    expect(await page.locator('#announcer').textContent()).toBe(`${gone} was already deleted`);
+  });
+
+  it('signing in from a link to a conversation shows the conversation alone', async () => {
+    const [id] = await apiIds(suite.service, 'order=desc');
+    const page = await suite.open(`#/completions/${id}`);
+    await signIn(page);
+    await page.getByRole('heading', { name: id, level: 1 }).waitFor();
+    expect(await page.getByRole('heading', { name: 'Sign in' }).count()).toBe(0);
+    expect(await page.getByRole('textbox', { name: 'API key' }).count()).toBe(0);
+  });
+
+  it('the skip link moves focus to the content and leaves the URL, and so the filters, as they were', async () => {
+    const page = await suite.open('#/?model=gpt-4o-mini');
+    await signIn(page);
+    await page.locator('.skip-link').focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.evaluate('document.activeElement?.id')).toBe('main');
+    expect(new URL(page.url()).hash).toBe('#/?model=gpt-4o-mini');
+    expect(await page.locator('input[name=model]').inputValue()).toBe('gpt-4o-mini');
+  });
+
+  it('a key a header cannot carry is refused with a message about the key', async () => {
+    const page = await suite.open();
+    await page.getByRole('textbox', { name: 'API key' }).fill(`${DEFAULT_KEY}🔑`);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect
+      .poll(() => page.getByRole('alert').textContent())
+      .toBe('This API key holds characters no API key has (only printable ASCII): check that it was copied whole and alone.');
+  });
+});
