@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChildServer, SERVICE_ENTRY, startChildServer } from './helpers/child-server.ts';
+import { streamingHandler } from './helpers/fake-sse.ts';
 import { fakeCompletion, type FakeUpstream, sendJson, startFakeUpstream } from './helpers/fake-upstream.ts';
 import { findPostgresBinaries, type PrivatePostgres, startPrivatePostgres } from './helpers/private-postgres.ts';
 import { createTestDatabase, hasPostgresServer, noteSkippedServerCases, REQUIRE_POSTGRES } from './helpers/test-database.ts';
@@ -128,6 +129,10 @@ describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and starte
 
   beforeAll(async () => {
     upstream = await startFakeUpstream();
+    // Plain creates as usual; a stream for `stream: true`.
+    const plain = upstream.handler;
+    const streamed = streamingHandler(fakeCompletion({ model: 'gpt-4o-mini', messages: [] }, 'chatcmpl-streamed', 1_700_000_000));
+    upstream.handler = (request, res) => (request.json?.stream === true ? streamed(request, res) : plain(request, res));
     cluster = await startPrivatePostgres(await freePort());
   }, 120_000);
 
@@ -187,6 +192,15 @@ describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and starte
       expect(list.status).toBe(503);
       expect(list.headers.get('retry-after')).toBe('1');
       expect(await list.json()).toEqual(OPENAI_503);
+      // A stored stream too: the id it will carry is looked up before the client has an answer,
+      // so the answer is this 503 (which the SDKs retry), not a 200 whose stream breaks off.
+      const stream = await fetch(`${origin}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'stream' }], store: true, stream: true }),
+        signal: AbortSignal.timeout(15_000),
+      });
+      expect({ status: stream.status, body: await stream.json() }).toEqual({ status: 503, body: OPENAI_503 });
       await cluster.start();
       const backBy = Date.now() + 20_000;
       while ((await health()) !== 200) {

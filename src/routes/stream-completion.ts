@@ -85,7 +85,7 @@ async function readFirstEvents(
   read: () => Promise<ReadResult<Uint8Array>>,
   reader: ReadableStreamDefaultReader<Uint8Array>,
   parser: SseParser,
-): Promise<SseEvent[]> {
+): Promise<{ events: SseEvent[]; firstChunk: Json }> {
   const events: SseEvent[] = [];
   for (;;) {
     let result: ReadResult<Uint8Array>;
@@ -98,7 +98,7 @@ async function readFirstEvents(
     const first = events.find((event) => event.data !== undefined);
     if (first !== undefined && first.data!.trim() !== '[DONE]') {
       const read = readEvent(first.data!);
-      if ('chunk' in read) return events;
+      if ('chunk' in read) return { events, firstChunk: read.chunk };
       reader.cancel().catch(() => {});
       throw new ApiError(502, notStoredMessage(read.problem), 'server_error');
     }
@@ -177,9 +177,20 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
       }
       return result;
     };
-    let pending = plan.store ? await readFirstEvents(read, reader, parser) : [];
-
+    let pending: SseEvent[] = [];
     let reservation: IdReservation | undefined;
+    if (plan.store) {
+      const first = await readFirstEvents(read, reader, parser);
+      pending = first.events;
+      // The id is decided before the client has an answer: a database that cannot be asked then is
+      // the client's 503 (which the SDKs retry), not a 200 whose stream breaks off before its first byte.
+      try {
+        reservation = await ids.reserve(tenant.project, first.firstChunk.id);
+      } catch (err) {
+        reader.cancel().catch(() => {});
+        throw err;
+      }
+    }
     let sawChunk = false;
     /** A stored stream that must end after what relay() returned: the provider sent an error or no chunk, or the write failed. */
     let stop = false;
@@ -224,11 +235,6 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
         return read.errorEvent === formatSseData(event.data) ? event.raw : read.errorEvent;
       }
       const { chunk } = read;
-      if (!sawChunk) {
-        reservation = await ids.reserve(tenant.project, chunk.id);
-        // The client may have gone away while the id was looked up: cancel() released nothing then.
-        if (ended) reservation.release();
-      }
       sawChunk = true;
       assembler.add(chunk);
       if (hideUsage && Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage != null) return '';
