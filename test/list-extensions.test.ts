@@ -187,6 +187,18 @@ describe('search text is words, never a query language', () => {
     expect(await collect(service.client(), { search: 'creme BRULEE', limit: 100 })).toEqual(accented);
   });
 
+  it('reads a NUL inside a word as the index does, a separator: "apple\\0zebra" finds what "apple-zebra" finds', async () => {
+    for (const target of [service, walking]) {
+      const hyphen = await collect(target.client(), { search: 'apple-zebra', limit: 100 });
+      expect(await collect(target.client(), { search: 'apple\u0000zebra', limit: 100 })).toEqual(hyphen);
+      expect(await collect(target.client(), { search: '\u0000apple zebra\u0000', limit: 100 })).toEqual(
+        await collect(target.client(), { search: 'apple zebra', limit: 100 }),
+      );
+      const usage = await target.request(`/v1/stored-completions/usage?search=${encodeURIComponent('apple\u0000zebra')}`);
+      expect(usage.status).toBe(200);
+    }
+  });
+
   it('matches whole words only (no prefixes): "appl" finds nothing', async () => {
     expect(await collect(service.client(), { search: 'appl' })).toEqual([]);
   });

@@ -71,9 +71,13 @@ export const SEARCH_SORT_THRESHOLD = 2000;
  */
 export const SEARCH_WALK_LIMIT = 2000;
 
-/** A search's words as an FTS5 query: each word one quoted phrase (quotes doubled), all of them required. */
+/**
+ * A search's words as an FTS5 query: each word one quoted phrase (quotes doubled), all of them required.
+ * A NUL would end FTS5's query text inside the quotes ("unterminated string"); its tokenizer reads
+ * one as a separator, so a space in its place asks for the same tokens side by side.
+ */
 export function toFtsQuery(words: string[]): string {
-  return words.map((word) => `"${word.replaceAll('"', '""')}"`).join(' AND ');
+  return words.map((word) => `"${word.replaceAll('"', '""').replaceAll('\u0000', ' ')}"`).join(' AND ');
 }
 
 /** The words within one project: its id is a token of the index's `project` column. */
