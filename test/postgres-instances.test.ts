@@ -226,6 +226,19 @@ describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and starte
     expect(instance.logs.find((line) => line.msg === 'listening')?.database).toBe(cluster.url.replace(cluster.password, '***'));
   }, 120_000);
 
+  it('connects with sslmode=prefer and allow to a server without TLS, unencrypted, as libpq does', async () => {
+    for (const mode of ['prefer', 'allow']) {
+      const plain = await startChildServer({ databasePath: `${cluster.url}?sslmode=${mode}`, upstreamUrl: upstream.url });
+      try {
+        const health = await fetch(`${plain.origin}/healthz`);
+        expect({ mode, status: health.status, body: await health.json() }).toEqual({ mode, status: 200, body: { status: 'ok' } });
+      } finally {
+        plain.process.kill('SIGTERM');
+        await plain.exited;
+      }
+    }
+  }, 120_000);
+
   it('waits for a server that is not up yet, then serves', async () => {
     await cluster.stop();
     let retried: () => void;

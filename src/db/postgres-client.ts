@@ -51,7 +51,7 @@ export interface PostgresDatabase extends SqlDatabase {
  * The URL as node-postgres should read it for `sslmode` to mean what it means
  * to libpq (psql, every other client): `require` encrypts without verifying the
  * certificate, `verify-ca` checks the chain only, `prefer` and `allow` use TLS
- * without verifying. Left alone, node-postgres reads all three as `verify-full`
+ * without verifying (and openPostgres goes on unencrypted when the server has no TLS). Left alone, node-postgres reads all three as `verify-full`
  * and refuses a server with a self-signed certificate that psql accepts.
  */
 export function withLibpqSslModes(url: string): string {
@@ -98,8 +98,44 @@ function isRetryable(err: unknown): boolean {
  * stays unreachable for `startupTimeoutMs`, with the password hidden.
  */
 export async function openPostgres(url: string, options: PostgresOptions): Promise<PostgresDatabase> {
+  let pool = createPool(withLibpqSslModes(url), url, options);
+  try {
+    await withStartupRetry(url, options, async () => {
+      try {
+        await migrateOnce(pool);
+      } catch (err) {
+        if (!fallsBackToPlain(url) || !(err instanceof Error) || !/does not support SSL/i.test(err.message)) throw err;
+        // libpq's `prefer` and `allow` go on unencrypted when the server has no TLS; node-postgres stops there.
+        await pool.end().catch(() => {});
+        pool = createPool(withoutTls(url), url, options);
+        await migrateOnce(pool);
+      }
+    });
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw err;
+  }
+  return wrapPool(pool, url, options.preparedStatementLimit ?? PREPARED_STATEMENT_LIMIT);
+}
+
+/** The modes under which libpq connects without TLS to a server that has none. */
+function fallsBackToPlain(url: string): boolean {
+  const mode = new URL(url).searchParams.get('sslmode');
+  return mode === 'prefer' || mode === 'allow';
+}
+
+/** The URL asking for a plain connection. */
+function withoutTls(url: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set('sslmode', 'disable');
+  parsed.searchParams.delete('uselibpqcompat');
+  return parsed.toString();
+}
+
+/** The service's pool on `connectionString` (`url`, the one configured, is what its messages name, masked). */
+function createPool(connectionString: string, url: string, options: PostgresOptions): pg.Pool {
   const pool = new pg.Pool({
-    connectionString: withLibpqSslModes(url),
+    connectionString,
     max: options.poolSize,
     connectionTimeoutMillis: options.connectTimeoutMs,
     // The server cancels a slow statement; the client-side timeout also covers a server that stopped answering at all.
@@ -122,13 +158,7 @@ export async function openPostgres(url: string, options: PostgresOptions): Promi
   // A pooled idle connection that the server closes (a restart) emits 'error' on the pool; unhandled, it would end
   // the process. The pool drops that connection and opens a fresh one for the next query.
   pool.on('error', (err) => options.logger?.warn({ err: maskError(err, url) }, 'database connection lost'));
-  try {
-    await withStartupRetry(url, options, () => migrateOnce(pool));
-  } catch (err) {
-    await pool.end().catch(() => {});
-    throw err;
-  }
-  return wrapPool(pool, url, options.preparedStatementLimit ?? PREPARED_STATEMENT_LIMIT);
+  return pool;
 }
 
 /**
