@@ -109,6 +109,23 @@ describe('reading from a database that is not there', () => {
   });
 });
 
+describe('copy checks its URLs before using them', () => {
+  it.each([
+    ['--to', 'postgresql://audit:Sec#ret?Pw@127.0.0.1:5433/copy9', 'not a valid postgres:// URL (a password with @, : or / must be percent-encoded)'],
+    ['--to', 'postgresql://audit:Se/cret@127.0.0.1:5433/copy9', 'not a valid postgres:// URL (a password with @, : or / must be percent-encoded)'],
+    ['--from', 'postgres://audit:Secret@127.0.0.1:5433/db?sslmode=bogus', 'sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full, no-verify'],
+  ])('refuses %s %s with a usage error that never shows the password', async (option, url, problem) => {
+    const other = join(folder, 'other.db');
+    const args = option === '--to' ? ['copy', '--from', other, '--to', url] : ['copy', '--from', url, '--to', other];
+    const run = await runCliInProcess(args, { env });
+    expect(run).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: `stored-completions copy: ${option}: ${problem}\n(stored-completions copy --help shows the options)\n`,
+    });
+  });
+});
+
 describe('choosing the project', () => {
   it('refuses a --key that is not one of API_KEYS, masked as the service masks it', async () => {
     const run = await runCliInProcess(['import', EXAMPLES, '--key', 'sk-wrong-key-1234'], { env: { ...env, API_KEYS: 'sk-right-key-0000:team' } });

@@ -3,7 +3,7 @@ import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { parsePositiveInteger } from './options.ts';
 import { createProgress, rate } from './progress.ts';
-import { maskDatabaseUrl } from '../db/database-url.ts';
+import { maskDatabaseUrl, postgresUrlProblem } from '../db/database-url.ts';
 import { openSourceStore, openStore } from './target.ts';
 
 const HELP = `Usage: stored-completions copy --from DATABASE_URL --to DATABASE_URL [options]
@@ -31,6 +31,11 @@ export const copyCommand = defineCommand({
   options: { from: { type: 'string' }, to: { type: 'string' }, batch: { type: 'string' } },
   async run({ values }, context) {
     if (values.from === undefined || values.to === undefined) throw new UsageError('--from and --to are both required');
+    // Checked before anything parses them: a URL that does not parse would be printed whole, password and all.
+    for (const [option, url] of [['--from', values.from], ['--to', values.to]] as const) {
+      const problem = postgresUrlProblem(url);
+      if (problem !== undefined) throw new UsageError(`${option}: ${problem}`);
+    }
     if (values.from !== ':memory:' && resolve(values.from) === resolve(values.to)) throw new UsageError('--from and --to name the same database');
     const batchSize = values.batch === undefined ? 1000 : parsePositiveInteger(values.batch, 'batch');
     const source = await openSourceStore(values.from, '--from');
