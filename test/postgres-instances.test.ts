@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChildServer, SERVICE_ENTRY, startChildServer } from './helpers/child-server.ts';
 import { streamingHandler } from './helpers/fake-sse.ts';
@@ -224,6 +225,35 @@ describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and starte
     // The password never reaches a log line.
     expect(instance.logs.filter((line) => JSON.stringify(line).includes(cluster.password))).toEqual([]);
     expect(instance.logs.find((line) => line.msg === 'listening')?.database).toBe(cluster.url.replace(cluster.password, '***'));
+  }, 120_000);
+
+  it('answers 503s while the server refuses its password (rotated), and recovers when it takes it again', async () => {
+    const serving = await startChildServer({
+      databasePath: cluster.url,
+      upstreamUrl: upstream.url,
+      env: { HEALTH_CHECK_INTERVAL_MS: '0' },
+    });
+    const admin = new pg.Client({ connectionString: cluster.url });
+    await admin.connect();
+    const list = () => fetch(`${serving.origin}/v1/chat/completions`, { headers: { authorization: `Bearer ${KEY}` }, signal: AbortSignal.timeout(15_000) });
+    try {
+      expect((await list()).status).toBe(200);
+      await admin.query("ALTER ROLE app PASSWORD 'rotated-elsewhere'");
+      await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'app' AND pid <> pg_backend_pid()");
+      // The first requests may meet the connections just cut; the ones after open new connections, which are refused.
+      for (let i = 0; i < 4; i++) {
+        const refused = await list();
+        expect({ i, status: refused.status, body: await refused.json() }).toEqual({ i, status: 503, body: OPENAI_503 });
+      }
+      expect((await fetch(`${serving.origin}/healthz`)).status).toBe(503);
+      await admin.query(`ALTER ROLE app PASSWORD '${cluster.password}'`);
+      expect((await list()).status).toBe(200);
+      expect(serving.logs.filter((line) => JSON.stringify(line).includes(cluster.password))).toEqual([]);
+    } finally {
+      await admin.end();
+      serving.process.kill('SIGTERM');
+      await serving.exited;
+    }
   }, 120_000);
 
   it('connects with sslmode=prefer and allow to a server without TLS, unencrypted, as libpq does', async () => {

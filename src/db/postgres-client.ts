@@ -86,6 +86,18 @@ export function isUnavailableError(err: unknown): boolean {
   );
 }
 
+/**
+ * SQLSTATEs of a server that, while serving, refuses our credentials or database (a password rotated,
+ * a role or a database dropped): the data is out of reach, as when the server is down, so a request
+ * gets the 503 and /healthz says why. At start they mean a wrong DATABASE_URL and are not retried.
+ */
+const REFUSED_CODES = new Set(['28000', '28P01', '3D000']);
+
+function isRefusedError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && REFUSED_CODES.has(code);
+}
+
 /** SQLSTATEs worth one more try inside the database before the client hears of it. */
 function isRetryable(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
@@ -244,7 +256,7 @@ function maskError(err: Error, url: string): Error {
  */
 function translate(err: unknown, url: string): unknown {
   if (err instanceof ApiError) return err;
-  if (isUnavailableError(err)) return ApiError.databaseUnavailable();
+  if (isUnavailableError(err) || isRefusedError(err)) return ApiError.databaseUnavailable();
   if (err instanceof Error) {
     const hidden = hideDatabasePassword(err.message, url);
     if (hidden !== err.message) err.message = hidden;
