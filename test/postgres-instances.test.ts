@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATION_LOCK_KEY } from '../src/db/postgres-client.ts';
 import { type ChildServer, SERVICE_ENTRY, startChildServer } from './helpers/child-server.ts';
 import { streamingHandler } from './helpers/fake-sse.ts';
 import { fakeCompletion, type FakeUpstream, sendJson, startFakeUpstream } from './helpers/fake-upstream.ts';
@@ -266,6 +267,32 @@ describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and starte
         plain.process.kill('SIGTERM');
         await plain.exited;
       }
+    }
+  }, 120_000);
+
+  it('says it waits while another instance holds the migration lock, then serves', async () => {
+    const holder = new pg.Client({ connectionString: cluster.url });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+      let waiting: () => void;
+      const saidSo = new Promise<void>((r) => (waiting = r));
+      const starting = startChildServer({
+        databasePath: cluster.url,
+        upstreamUrl: upstream.url,
+        onLog: (line) => line.msg === 'waiting for another instance to finish migrating the database' && waiting(),
+      });
+      await saidSo;
+      await holder.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+      const late = await starting;
+      try {
+        expect((await fetch(`${late.origin}/healthz`)).status).toBe(200);
+      } finally {
+        late.process.kill('SIGTERM');
+        await late.exited;
+      }
+    } finally {
+      await holder.end();
     }
   }, 120_000);
 

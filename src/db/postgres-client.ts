@@ -114,13 +114,13 @@ export async function openPostgres(url: string, options: PostgresOptions): Promi
   try {
     await withStartupRetry(url, options, async () => {
       try {
-        await migrateOnce(pool);
+        await migrateOnce(pool, options.logger);
       } catch (err) {
         if (!fallsBackToPlain(url) || !(err instanceof Error) || !/does not support SSL/i.test(err.message)) throw err;
         // libpq's `prefer` and `allow` go on unencrypted when the server has no TLS; node-postgres stops there.
         await pool.end().catch(() => {});
         pool = createPool(withoutTls(url), url, options);
-        await migrateOnce(pool);
+        await migrateOnce(pool, options.logger);
       }
     });
   } catch (err) {
@@ -196,13 +196,20 @@ async function checkOut(pool: pg.Pool): Promise<{ client: pg.PoolClient; broken:
   };
 }
 
-async function migrateOnce(pool: pg.Pool): Promise<void> {
+async function migrateOnce(pool: pg.Pool, logger: Logger | undefined): Promise<void> {
   const { client, release } = await checkOut(pool);
   let broken = false;
   try {
     // Waiting for another instance's migration is not a slow statement.
     await client.query('SET statement_timeout = 0');
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    const [{ locked }] = (await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [MIGRATION_LOCK_KEY])).rows as [
+      { locked: boolean },
+    ];
+    if (!locked) {
+      // Not bounded by DATABASE_STARTUP_TIMEOUT_MS: an upgrade's migration may rightly take longer. Said, so a wait is not silent.
+      logger?.info({ lockKey: MIGRATION_LOCK_KEY }, 'waiting for another instance to finish migrating the database');
+      await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    }
     try {
       await migrate(drizzle({ client }), { migrationsFolder: pgMigrationsFolder });
     } finally {
