@@ -111,8 +111,8 @@ describe('reading from a database that is not there', () => {
 
 describe('copy checks its URLs before using them', () => {
   it.each([
-    ['--to', 'postgresql://audit:Sec#ret?Pw@127.0.0.1:5433/copy9', 'not a valid postgres:// URL (a password with @, : or / must be percent-encoded)'],
-    ['--to', 'postgresql://audit:Se/cret@127.0.0.1:5433/copy9', 'not a valid postgres:// URL (a password with @, : or / must be percent-encoded)'],
+    ['--to', 'postgresql://audit:Sec#ret?Pw@127.0.0.1:5433/copy9', 'not a valid postgres:// URL (a password with @, :, /, ?, # or % must be percent-encoded)'],
+    ['--to', 'postgresql://audit:Se/cret@127.0.0.1:5433/copy9', 'not a valid postgres:// URL (a password with @, :, /, ?, # or % must be percent-encoded)'],
     ['--from', 'postgres://audit:Secret@127.0.0.1:5433/db?sslmode=bogus', 'sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full, no-verify'],
   ])('refuses %s %s with a usage error that never shows the password', async (option, url, problem) => {
     const other = join(folder, 'other.db');

@@ -90,7 +90,12 @@ describe('configuration', () => {
   });
 
   it('refuses a PostgreSQL URL it cannot use without repeating its password', () => {
-    const attempts = ['postgres://app:pa55word@:5432/db', 'postgresql://app:pa55word@db/x?sslmode=sometimes', 'postgres://app:pa55word@db:port/x'];
+    const attempts = [
+      'postgres://app:pa55word@:5432/db',
+      'postgresql://app:pa55word@db/x?sslmode=sometimes',
+      'postgres://app:pa55word@db:port/x',
+      'postgres://app:pa55word@/x?host=/var/run/postgresql',
+    ];
     const messages = attempts.map((url) => {
       try {
         loadConfig({ DATABASE_URL: url });
@@ -100,9 +105,10 @@ describe('configuration', () => {
       }
     });
     expect(messages).toEqual([
-      'Invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL (a password with @, : or / must be percent-encoded)',
+      'Invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL (a password with @, :, /, ?, # or % must be percent-encoded)',
       'Invalid configuration:\n  DATABASE_URL: sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full, no-verify',
-      'Invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL (a password with @, : or / must be percent-encoded)',
+      'Invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL (a password with @, :, /, ?, # or % must be percent-encoded)',
+      'Invalid configuration:\n  DATABASE_URL: a postgres:// URL with a user needs a host (for a Unix socket: postgres://user:password@localhost/db?host=/var/run/postgresql)',
     ]);
     expect(loadConfig({ DATABASE_URL: 'postgresql://app:pa55word@db.internal/x?sslmode=verify-full' }).databaseUrl).toBe(
       'postgresql://app:pa55word@db.internal/x?sslmode=verify-full',

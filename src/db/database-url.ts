@@ -18,7 +18,10 @@ export function postgresUrlProblem(url: string): string | undefined {
     parsed = new URL(url);
   } catch {
     // The URL itself is not repeated: it may hold a password.
-    return 'not a valid postgres:// URL (a password with @, : or / must be percent-encoded)';
+    if (/^postgres(ql)?:\/\/[^/]*@\//i.test(url)) {
+      return 'a postgres:// URL with a user needs a host (for a Unix socket: postgres://user:password@localhost/db?host=/var/run/postgresql)';
+    }
+    return 'not a valid postgres:// URL (a password with @, :, /, ?, # or % must be percent-encoded)';
   }
   if (parsed.hostname === '' && !parsed.searchParams.has('host')) return 'a postgres:// URL needs a host';
   const sslmode = parsed.searchParams.get('sslmode');
