@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { completionToChunks, openSse, sseEvent } from './helpers/fake-sse.ts';
 import { fakeCompletion, type FakeUpstream } from './helpers/fake-upstream.ts';
-import { postCompletion as create, storedCount } from './helpers/create-request.ts';
+import { postCompletion as create, storedCount, tooLargeBody } from './helpers/create-request.ts';
 import { type Service, useServiceEachTest } from './helpers/service.ts';
 
 let upstream: FakeUpstream;
@@ -14,14 +14,7 @@ useServiceEachTest((started) => ({ upstream, service } = started), { UPSTREAM_RE
 
 const messages = [{ role: 'user', content: 'Write a lot' }];
 
-const tooLarge = {
-  error: {
-    message: `The upstream provider's answer is larger than UPSTREAM_RESPONSE_LIMIT_BYTES (${LIMIT} bytes); it was not read further, and nothing was stored.`,
-    type: 'server_error',
-    param: null,
-    code: null,
-  },
-};
+const tooLarge = tooLargeBody(LIMIT);
 
 function completionOf(size: number): Record<string, unknown> {
   const completion = fakeCompletion({ model: 'gpt-4o', messages }, 'chatcmpl-big', 1_700_000_000);

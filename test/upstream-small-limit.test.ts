@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fakeCompletion, type FakeUpstream } from './helpers/fake-upstream.ts';
-import { postCompletion as create, storedCount } from './helpers/create-request.ts';
+import { postCompletion as create, storedCount, tooLargeBody } from './helpers/create-request.ts';
 import { type Service, useServiceEachTest } from './helpers/service.ts';
 
 let upstream: FakeUpstream;
@@ -17,14 +17,7 @@ useServiceEachTest((started) => ({ upstream, service } = started), { UPSTREAM_RE
 
 const messages = [{ role: 'user', content: 'Hello' }];
 
-const tooLarge = {
-  error: {
-    message: `The upstream provider's answer is larger than UPSTREAM_RESPONSE_LIMIT_BYTES (${LIMIT} bytes); it was not read further, and nothing was stored.`,
-    type: 'server_error',
-    param: null,
-    code: null,
-  },
-};
+const tooLarge = tooLargeBody(LIMIT);
 
 /** Answers every call with `status` and `text`, its Content-Length declared. */
 function answerWith(status: number, text: string): void {

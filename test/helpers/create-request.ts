@@ -13,3 +13,15 @@ export function postCompletion(service: Service, body: Record<string, unknown>):
 export function storedCount(service: Service): unknown {
   return service.db.prepare('SELECT count(*) AS n FROM completions').get();
 }
+
+/** The 502 body for a provider's answer over UPSTREAM_RESPONSE_LIMIT_BYTES = `limit`. */
+export function tooLargeBody(limit: number) {
+  return {
+    error: {
+      message: `The upstream provider's answer is larger than UPSTREAM_RESPONSE_LIMIT_BYTES (${limit} bytes); it was not read further, and nothing was stored.`,
+      type: 'server_error',
+      param: null,
+      code: null,
+    },
+  };
+}
