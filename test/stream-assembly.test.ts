@@ -86,4 +86,44 @@ describe('completion assembler', () => {
       { index: 1, message: { role: 'assistant', content: 'Bb', refusal: null }, logprobs: { content: [token('B'), token('b')], refusal: null }, finish_reason: 'stop' },
     ]);
   });
+
+  const messageOf = (assembler: ReturnType<typeof createCompletionAssembler>) =>
+    (assembler.result('x') as { choices: { message: unknown }[] }).choices[0]?.message;
+
+  it('an empty id, type, name or role in a later delta does not wipe the value (the SDK keeps it too)', () => {
+    const assembler = createCompletionAssembler();
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { role: 'assistant', tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '{"city"' } }] } }] });
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { role: '', tool_calls: [{ index: 0, id: '', type: '', function: { name: '', arguments: ':"Paris"}' } }] } }] });
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { function_call: { name: 'legacy', arguments: '{' } } }] });
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { function_call: { name: '', arguments: '}' } } }] });
+    expect(messageOf(assembler)).toEqual({
+      role: 'assistant',
+      content: null,
+      refusal: null,
+      function_call: { name: 'legacy', arguments: '{}' },
+      tool_calls: [{ id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+    });
+  });
+
+  it('tool call deltas without index (as Gemini sends them) are told apart by id; one without id continues the last call', () => {
+    const assembler = createCompletionAssembler();
+    const call = (id: string | undefined, name: string | undefined, args: string) => ({
+      ...(id === undefined ? {} : { id, type: 'function' }),
+      function: { ...(name === undefined ? {} : { name }), arguments: args },
+    });
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { role: 'assistant', tool_calls: [call('call_1', 'a', '{"n":1}'), call('call_2', 'b', '{"n":')] } }] });
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { tool_calls: [call(undefined, undefined, '2}')] } }] });
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { tool_calls: [call('call_3', 'c', '{}')] } }] });
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { tool_calls: [call('call_1', undefined, '')] } }] });
+    expect(messageOf(assembler)).toEqual({
+      role: 'assistant',
+      content: null,
+      refusal: null,
+      tool_calls: [
+        { id: 'call_1', type: 'function', function: { name: 'a', arguments: '{"n":1}' } },
+        { id: 'call_2', type: 'function', function: { name: 'b', arguments: '{"n":2}' } },
+        { id: 'call_3', type: 'function', function: { name: 'c', arguments: '{}' } },
+      ],
+    });
+  });
 });

@@ -11,7 +11,10 @@
  *   `content` and `refusal` arrays concatenated.
  * - delta: `role` replaced; `content` and `refusal` strings concatenated (null
  *   until a string arrives); `tool_calls` merged by `index`, `id`, `type` and
- *   `function.name` replaced, `function.arguments` concatenated; the legacy
+ *   `function.name` replaced by a non-empty value only (a continuation delta's
+ *   `"name": ""` does not wipe the name), `function.arguments` concatenated; a
+ *   tool call delta without `index` (Gemini sends whole calls so) is the call
+ *   with its `id`, a new call for an `id` not seen yet, else the last call; the legacy
  *   `function_call` likewise; `audio` with `data` and `transcript` concatenated.
  *   Any other delta field: strings concatenate (`reasoning_content`, ...),
  *   arrays concatenate, objects merge by the same rule, other values replace.
@@ -38,6 +41,11 @@ function replaceValue(current: unknown, next: unknown): unknown {
   return next === null || next === undefined ? current : next;
 }
 
+/** Replaces unless the new value is null, absent or the empty string, as the SDK's accumulator does for ids, types and names. */
+function replaceNonEmpty(current: unknown, next: unknown): unknown {
+  return next === '' ? current : replaceValue(current, next);
+}
+
 function concatString(current: unknown, next: unknown): unknown {
   if (typeof next !== 'string') return current;
   return typeof current === 'string' ? current + next : next;
@@ -46,7 +54,7 @@ function concatString(current: unknown, next: unknown): unknown {
 function mergeFunction(target: Json, delta: Json): void {
   for (const [key, value] of Object.entries(delta)) {
     if (key === 'arguments') target.arguments = concatString(target.arguments, value);
-    else if (key === 'name') target.name = replaceValue(target.name, value);
+    else if (key === 'name') target.name = replaceNonEmpty(target.name, value);
     else target[key] = mergeValue(target[key], value);
   }
 }
@@ -58,10 +66,19 @@ interface ChoiceState {
   toolCalls: Map<number, Json>;
 }
 
+/** Which call a tool call delta without `index` belongs to. */
+function indexWithoutIndex(state: ChoiceState, delta: Json): number {
+  const indexes = [...state.toolCalls.keys()];
+  const last = indexes.length === 0 ? -1 : Math.max(...indexes);
+  if (typeof delta.id !== 'string' || delta.id === '') return Math.max(last, 0);
+  for (const [index, call] of state.toolCalls) if (call.id === delta.id) return index;
+  return last + 1;
+}
+
 function mergeToolCalls(state: ChoiceState, deltas: unknown[]): void {
-  deltas.forEach((delta, position) => {
-    if (!isObject(delta)) return;
-    const index = typeof delta.index === 'number' ? delta.index : position;
+  for (const delta of deltas) {
+    if (!isObject(delta)) continue;
+    const index = typeof delta.index === 'number' ? delta.index : indexWithoutIndex(state, delta);
     let call = state.toolCalls.get(index);
     if (!call) {
       call = {};
@@ -70,13 +87,13 @@ function mergeToolCalls(state: ChoiceState, deltas: unknown[]): void {
     for (const [key, value] of Object.entries(delta)) {
       // The stream's `index` only says which call a delta belongs to; a completion's tool calls carry none.
       if (key === 'index') continue;
-      if (key === 'id' || key === 'type') call[key] = replaceValue(call[key], value);
+      if (key === 'id' || key === 'type') call[key] = replaceNonEmpty(call[key], value);
       else if (key === 'function' && isObject(value)) {
         const fn = isObject(call.function) ? call.function : (call.function = {});
         mergeFunction(fn, value);
       } else call[key] = mergeValue(call[key], value);
     }
-  });
+  }
 }
 
 function mergeAudio(message: Json, audio: Json): void {
@@ -92,7 +109,7 @@ function mergeDelta(state: ChoiceState, delta: Json): void {
   for (const [key, value] of Object.entries(delta)) {
     switch (key) {
       case 'role':
-        message.role = replaceValue(message.role, value);
+        message.role = replaceNonEmpty(message.role, value);
         break;
       case 'content':
       case 'refusal':
