@@ -520,6 +520,29 @@ describe('post /v1/chat/completions with stream: true', () => {
       expect(await storedCount(impatient)).toEqual({ n: 0 });
     });
 
+    for (const store of [true, false]) {
+      it(`ends ${store ? 'a stored' : 'an unstored'} stream at [DONE] when the upstream holds its connection open after it, and closes that connection later`, async () => {
+        let upstreamClosed: Promise<{ finished: boolean }> | undefined;
+        const sent = completionToChunks(plainText).map(sseEvent).join('') + sseEvent('[DONE]');
+        upstream.handler = (_request, res) => {
+          const sse = openSse(res);
+          upstreamClosed = sse.closed;
+          sse.raw(sent);
+          // ...and never ends the response.
+        };
+        const res = await impatient.request('/v1/chat/completions', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store }),
+        });
+        expect(res.status).toBe(200);
+        const text = await res.text();
+        expect(parseSseText(text)).toEqual(parseSseText(sent));
+        expect(await upstreamClosed).toEqual({ finished: false });
+        expect(await storedCount(impatient)).toEqual({ n: store ? 1 : 0 });
+      });
+    }
+
     it('lets a stream run longer than the timeout as long as chunks keep coming', async () => {
       upstream.handler = async (_request, res) => {
         const sse = openSse(res);

@@ -1,3 +1,4 @@
+import { APIError } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { completionToChunks, openSse, sseEvent } from './helpers/fake-sse.ts';
 import { fakeCompletion, type FakeUpstream } from './helpers/fake-upstream.ts';
@@ -91,11 +92,6 @@ const notChunkStreams: [name: string, text: string, message: string][] = [
     "The upstream provider sent an object of type 'chat.completion' instead of a chat completion chunk; nothing was stored.",
   ],
   [
-    'an error as its first event',
-    ': keep-alive\n\n' + sseEvent({ error: { message: 'The server is overloaded', type: 'server_error', param: null, code: null } }),
-    'The upstream provider sent an error: "The server is overloaded" instead of a chat completion chunk; nothing was stored.',
-  ],
-  [
     'chunks without choices',
     sseEvent({ id: 'chatcmpl-ok', object: 'chat.completion.chunk', created: 1 }) + sseEvent('[DONE]'),
     "The upstream provider sent an object without 'choices' instead of a chat completion chunk; nothing was stored.",
@@ -120,6 +116,51 @@ describe('a stream whose events are not chunks', () => {
       expect(await unstored.text()).toBe(text);
     });
   }
+
+  it("a provider's error as the first event: a stored stream relays it on the 200 as the provider sent it, as an unstored one does; nothing stored", async () => {
+    const error = { message: 'You exceeded your current quota.', type: 'insufficient_quota', param: null, code: 'insufficient_quota' };
+    const text = ': keep-alive\n\n' + sseEvent({ error }) + sseEvent('[DONE]');
+    upstream.handler = (_request, res) => {
+      const sse = openSse(res);
+      sse.raw(text);
+      res.end();
+    };
+    for (const store of [true, false]) {
+      const res = await create(service, { stream: true, store });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe(store ? ': keep-alive\n\n' + sseEvent({ error }) : text);
+    }
+    // The SDK raises the provider's error itself: its type and code, no status (so no retry).
+    const stream = await service.client().chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hello' }], stream: true, store: true });
+    const raised = await (async () => {
+      try {
+        for await (const _ of stream);
+      } catch (err) {
+        return err as APIError;
+      }
+    })();
+    expect(raised).toBeInstanceOf(APIError);
+    expect({ status: raised?.status, type: raised?.type, code: raised?.code, message: raised?.message }).toEqual({
+      status: undefined,
+      type: 'insufficient_quota',
+      code: 'insufficient_quota',
+      message: 'You exceeded your current quota.',
+    });
+    expect(upstream.received).toHaveLength(3);
+    expect(storedCount(service)).toEqual({ n: 0 });
+  });
+
+  it("vLLM's error object as the first event of a stored stream is relayed in OpenAI's shape", async () => {
+    upstream.handler = (_request, res) => {
+      const sse = openSse(res);
+      sse.raw('data: {"object":"error","message":"CUDA out of memory","type":"InternalServerError","param":null,"code":500}\n\n');
+      sse.done();
+    };
+    const res = await create(service, { stream: true, store: true });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(sseEvent({ error: { message: 'CUDA out of memory', type: 'server_error', param: null, code: null } }));
+    expect(storedCount(service)).toEqual({ n: 0 });
+  });
 
   it('a non-chunk after the first chunk ends a stored stream with an error event, no [DONE], nothing stored', async () => {
     const sent = sseEvent(chunks[0]) + sseEvent({ object: 'list', data: [] }) + sseEvent(chunks[1]) + sseEvent('[DONE]');

@@ -42,8 +42,11 @@ function planUpstreamBody(plan: CreatePlan): { body: Json; hideUsage: boolean } 
   return { body: { ...plan.forwarded, stream_options: { ...(options ?? {}), include_usage: true } }, hideUsage: true };
 }
 
-/** What a stored stream's event holds: a chunk to relay, or what the provider sent instead and the event that tells the client. */
-type ReadEvent = { chunk: Json } | { problem: string; errorEvent: string };
+/**
+ * What a stored stream's event holds: a chunk to relay, the provider's own error (relayed), or
+ * something else the provider sent instead and our error event that tells the client.
+ */
+type ReadEvent = { chunk: Json } | { problem: string; providerError: true } | { problem: string; errorEvent: string };
 
 /**
  * Reads one event of a stored stream. A provider's own error (OpenAI's shape,
@@ -61,7 +64,35 @@ function readEvent(data: string): ReadEvent {
   const problem = problemWithCompletion(parsed, 'chat.completion.chunk');
   if (problem === undefined) return { chunk: parsed as Json };
   const isError = isObject(parsed) && ((parsed.error !== undefined && parsed.error !== null) || parsed.object === 'error');
-  return { problem, errorEvent: isError ? formatSseData(normalizeUpstreamError(502, data)) : errorEvent(notStoredMessage(problem)) };
+  return isError ? { problem, providerError: true } : { problem, errorEvent: errorEvent(notStoredMessage(problem)) };
+}
+
+/** A provider's error event as the client gets it: byte for byte when in OpenAI's shape, else put into it. */
+function relayedError(data: string, raw: string): string {
+  const normalized = formatSseData(normalizeUpstreamError(502, data));
+  return normalized === formatSseData(data) ? raw : normalized;
+}
+
+/** How much a provider may still send after `[DONE]` before its connection is closed rather than read to its end. */
+const AFTER_DONE_LIMIT_BYTES = 64 * 1024;
+
+/**
+ * Reads what a provider sends after `[DONE]`, in the background, to its end: usually nothing is
+ * left, and a response read to its end lets its connection be reused. One that lingers past the
+ * idle timeout, or goes on sending, is closed.
+ */
+async function drainAfterDone(reader: ReadableStreamDefaultReader<Uint8Array>, idleMs: number): Promise<void> {
+  let received = 0;
+  try {
+    for (;;) {
+      const result = await readWithin(reader, idleMs);
+      if (result.done) return;
+      if ((received += result.value.byteLength) > AFTER_DONE_LIMIT_BYTES) break;
+    }
+  } catch {
+    // Timed out (readWithin has cancelled it) or dropped: nothing more to read either way.
+  }
+  reader.cancel().catch(() => {});
 }
 
 /** What a failed read from the provider becomes while the client has no answer yet. */
@@ -75,17 +106,23 @@ function notStoredMessage(problem: string): string {
   return `The upstream provider sent ${problem} instead of a chat completion chunk; nothing was stored.`;
 }
 
+/** What a stored stream begins with: its first chunk, or the provider's own error event (to relay as the stream's whole answer). */
+type FirstEvents = { events: SseEvent[]; firstChunk: Json } | { events: SseEvent[]; providerError: true };
+
 /**
  * A stored stream's events up to its first data event, read before anything
- * is answered: a provider whose 200 carries no chunk (an error, an empty
- * stream, something else) gets the client a 502 rather than a 200 that stores
- * nothing. Comments before it (keep-alives) are kept, to be relayed.
+ * is answered: a provider whose 200 carries no chunk (an empty stream, an
+ * event that is no chunk) gets the client a 502 rather than a 200 that stores
+ * nothing. The provider's own error event is the exception: the client gets
+ * the 200 and the error event it would have had from the provider (its type
+ * and code intact, raised by the SDKs, not retried as a 502 would be).
+ * Comments before it (keep-alives) are kept, to be relayed.
  */
 async function readFirstEvents(
   read: () => Promise<ReadResult<Uint8Array>>,
   reader: ReadableStreamDefaultReader<Uint8Array>,
   parser: SseParser,
-): Promise<{ events: SseEvent[]; firstChunk: Json }> {
+): Promise<FirstEvents> {
   const events: SseEvent[] = [];
   for (;;) {
     let result: ReadResult<Uint8Array>;
@@ -95,11 +132,13 @@ async function readFirstEvents(
       throw readFailure(err);
     }
     events.push(...(result.done ? parser.end() : parser.push(result.value)));
-    const first = events.find((event) => event.data !== undefined);
+    const position = events.findIndex((event) => event.data !== undefined);
+    const first = position < 0 ? undefined : events[position];
     if (first !== undefined && first.data!.trim() !== '[DONE]') {
       const read = readEvent(first.data!);
       if ('chunk' in read) return { events, firstChunk: read.chunk };
       reader.cancel().catch(() => {});
+      if ('providerError' in read) return { events: events.slice(0, position + 1), providerError: true };
       throw new ApiError(502, notStoredMessage(read.problem), 'server_error');
     }
     if (first !== undefined || result.done) {
@@ -181,6 +220,10 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
     let reservation: IdReservation | undefined;
     if (plan.store) {
       const first = await readFirstEvents(read, reader, parser);
+      if ('providerError' in first) {
+        const relayed = first.events.map((event) => (event.data === undefined ? event.raw : relayedError(event.data, event.raw))).join('');
+        return c.body(relayed, response.status as 200, headers);
+      }
       pending = first.events;
       // The id is decided before the client has an answer: a database that cannot be asked then is
       // the client's 503 (which the SDKs retry), not a 200 whose stream breaks off before its first byte.
@@ -219,20 +262,20 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
 
     /** What to forward for one upstream event ('' to forward nothing). An unstored stream is relayed untouched. */
     async function relay(event: SseEvent): Promise<string> {
-      if (!plan.store || doneSeen || event.data === undefined) return event.raw;
+      if (doneSeen || event.data === undefined) return event.raw;
       if (isDone(event)) {
         doneSeen = true;
-        if (!(await save())) {
+        if (plan.store && !(await save())) {
           stop = true;
           return errorEvent('The completion could not be stored.');
         }
         return event.raw;
       }
+      if (!plan.store) return event.raw;
       const read = readEvent(event.data);
       if (!('chunk' in read)) {
         stop = true;
-        // A provider's error in OpenAI's shape goes on byte for byte.
-        return read.errorEvent === formatSseData(event.data) ? event.raw : read.errorEvent;
+        return 'providerError' in read ? relayedError(event.data, event.raw) : read.errorEvent;
       }
       const { chunk } = read;
       sawChunk = true;
@@ -296,7 +339,7 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
             }
             let out = '';
             for (const event of events) {
-              if (out !== '' && isDone(event)) {
+              if (plan.store && out !== '' && isDone(event)) {
                 // The chunks before [DONE] go out before the write to the database, not after it.
                 controller.enqueue(encoder.encode(out));
                 out = '';
@@ -309,8 +352,13 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
                 reader.cancel().catch(() => {});
                 return finish(out);
               }
+              if (doneSeen) {
+                // [DONE] ends the client's stream: a provider that holds its connection open after it
+                // must not keep the client waiting, nor earn it an idle-timeout error after a [DONE].
+                void drainAfterDone(reader, idleMs);
+                return finish(out);
+              }
             }
-            if (doneSeen) release();
             if (out !== '') {
               controller.enqueue(encoder.encode(out));
               return;
