@@ -116,6 +116,36 @@ describe('health', () => {
     expect(await get('/healthz')).toEqual(ok);
   });
 
+  it('a request that needs the database while another process holds its lock past the busy timeout gets a 503 to retry, not a 500', async () => {
+    const path = join(folder, 'completions.db');
+    service = await startService({ upstreamUrl: upstream.url, databasePath: path });
+    const unavailable = { error: { message: 'The database is unavailable; please retry your request shortly.', type: 'server_error', param: null, code: null } };
+    const other = new Database(path);
+    const whileLocked = async (request: () => Promise<Response>) => {
+      other.exec('BEGIN IMMEDIATE');
+      try {
+        const res = await request();
+        expect({ status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() }).toEqual({
+          status: 503,
+          retryAfter: '1',
+          body: unavailable,
+        });
+      } finally {
+        other.exec('ROLLBACK');
+      }
+    };
+    try {
+      // The first keyed request on a new database creates the secret keys are hashed with: a write.
+      await whileLocked(() => service!.request('/v1/chat/completions'));
+      expect((await service!.request('/v1/chat/completions')).status).toBe(200);
+      await whileLocked(storedCreate);
+      expect((await storedCreate()).status).toBe(200);
+    } finally {
+      other.close();
+    }
+    expect(await upstream.received).toHaveLength(2);
+  }, 30_000);
+
   it('reuses one check for HEALTH_CHECK_INTERVAL_MS, so frequent probes do not each write', async () => {
     const path = join(folder, 'completions.db');
     service = await startService({ upstreamUrl: upstream.url, databasePath: path, env: { HEALTH_CHECK_INTERVAL_MS: '60000' } });

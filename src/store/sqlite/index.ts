@@ -11,6 +11,7 @@ import { createStatementCache, LIMIT_PARAMETER } from './statements.ts';
 import { createUsageQueries } from './usage.ts';
 import { createRowWrites, POSITION_COLUMNS, type StoredPosition } from './writes.ts';
 import { messageSql } from './stored-json.ts';
+import { busyAsUnavailable } from './busy.ts';
 
 /**
  * The SQLite backend. better-sqlite3 is synchronous, so each method runs start
@@ -47,6 +48,10 @@ export interface SqliteStoreOptions {
 }
 
 export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOptions = {}): Store {
+  return busyAsUnavailable(createStore(db, options));
+}
+
+function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
   const prepare = createStatementCache(db);
   const projects = createProjectIds(prepare);
   const rows = createRowWrites(prepare);
