@@ -72,7 +72,12 @@ const envSchema = z.object({
     .url({ protocol: /^https?$/, message: 'expected an http(s) URL' })
     .default('https://api.openai.com/v1')
     .transform((u) => u.replace(/\/+$/, '')),
-  UPSTREAM_API_KEY: z.string().min(1).optional(),
+  // Sent as a header on every upstream call: a line break or a non-ASCII byte (a key pasted from a CRLF
+  // file, say) would fail each call with a misleading 502, so it is refused at start instead.
+  UPSTREAM_API_KEY: z
+    .string()
+    .regex(/^[\x21-\x7e]+$/, { message: 'expected a key of printable ASCII characters, without spaces or line breaks' })
+    .optional(),
   API_KEYS: z.string().optional(),
   API_KEYS_FILE: z.string().min(1).optional(),
   STORE_DEFAULT: booleanString.default(false),
@@ -100,7 +105,11 @@ const envSchema = z.object({
   DATABASE_STATEMENT_TIMEOUT_MS: integerString(100, 3_600_000).default(30_000),
   DATABASE_CONNECT_TIMEOUT_MS: integerString(100, 600_000).default(5_000),
   DATABASE_STARTUP_TIMEOUT_MS: integerString(0, 3_600_000).default(60_000),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z
+    .string()
+    .transform((v) => v.toLowerCase())
+    .pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'expected fatal, error, warn, info, debug, trace or silent' }))
+    .default('info'),
 });
 
 /** Every environment variable the service reads: the compose file must pass each one (test/compose.test.ts). */

@@ -65,6 +65,15 @@ describe('configuration', () => {
     expect(loadConfig({ SQLITE_SYNCHRONOUS: 'full' }).sqliteSynchronous).toBe('FULL');
     expect(() => loadConfig({ SQLITE_CACHE_SIZE_MB: '0' })).toThrow(/SQLITE_CACHE_SIZE_MB: /);
     expect(() => loadConfig({ SQLITE_CACHE_SIZE_MB: '16MB' })).toThrow(/SQLITE_CACHE_SIZE_MB: expected a whole number/);
+    expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow('LOG_LEVEL: expected fatal, error, warn, info, debug, trace or silent');
+    expect(loadConfig({ LOG_LEVEL: 'DEBUG' }).logLevel).toBe('debug');
+    // A key with a line break (pasted from a CRLF file) or a non-ASCII byte could never be sent as a header.
+    for (const key of ['sk-test\r', 'sk-test\n', 'sk test', 'sk-tëst', ' sk-test']) {
+      expect(() => loadConfig({ UPSTREAM_API_KEY: key }), JSON.stringify(key)).toThrow(
+        'UPSTREAM_API_KEY: expected a key of printable ASCII characters, without spaces or line breaks',
+      );
+    }
+    expect(loadConfig({ UPSTREAM_API_KEY: 'sk-proj-AZaz09_-.~+/=' }).upstreamApiKey).toBe('sk-proj-AZaz09_-.~+/=');
     expect(() => loadConfig({ HEADERS_TIMEOUT_MS: '60000', REQUEST_TIMEOUT_MS: '30000' })).toThrow(
       'HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS (60000 > 30000)',
     );

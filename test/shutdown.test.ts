@@ -51,6 +51,26 @@ function holdUpstream(answer: (json: Record<string, unknown>, res: ServerRespons
   return received.promise;
 }
 
+describe('npm start', () => {
+  it('passes SIGTERM on to the service, which shuts down (npm signals its script shell, and the script execs node)', async () => {
+    const started = await startChildServer({ databasePath, upstreamUrl: upstream.url, viaNpmStart: true });
+    try {
+      expect((await fetch(`${started.origin}/healthz`)).status).toBe(200);
+      started.process.kill('SIGTERM');
+      expect(await started.waitForLog('stopped')).toMatchObject({ msg: 'stopped' });
+      expect(await started.exited).toEqual({ code: 0, signal: null });
+      await expect(fetch(`${started.origin}/healthz`)).rejects.toThrow();
+    } finally {
+      // Whatever npm left behind (a server that never heard the signal) goes with its process group.
+      try {
+        process.kill(-started.process.pid!, 'SIGKILL');
+      } catch {
+        // The group is gone already.
+      }
+    }
+  }, 60_000);
+});
+
 function post(origin: string, body: unknown): Promise<Response> {
   return fetch(`${origin}/v1/chat/completions`, {
     method: 'POST',

@@ -34,6 +34,11 @@ export interface ChildServerOptions {
   env?: Record<string, string>;
   /** Sees every log line as it comes, before the server listens too. */
   onLog?: (line: LogLine) => void;
+  /**
+   * `npm start` runs the README's command instead of node itself, in a process group of its own
+   * (so a test can end whatever npm left behind with `process.kill(-pid)`).
+   */
+  viaNpmStart?: boolean;
 }
 
 /** Starts `node dist/server.mjs` on an ephemeral port and resolves once it listens. */
@@ -50,7 +55,9 @@ export async function startChildServer(options: ChildServerOptions): Promise<Chi
     LOG_LEVEL: 'info',
     ...options.env,
   };
-  const child = spawn(process.execPath, [SERVICE_ENTRY], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = options.viaNpmStart
+    ? spawn('npm', ['start'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    : spawn(process.execPath, [SERVICE_ENTRY], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
 
   const logs: LogLine[] = [];
