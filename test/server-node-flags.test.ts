@@ -10,7 +10,8 @@ describe("the service's node options", () => {
 
   it('are those of npm start', () => {
     const { scripts } = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
-    expect(scripts.start).toBe(command.join(' '));
+    // exec: the shell npm runs the script in becomes node, so a signal sent to npm reaches the service.
+    expect(scripts.start).toBe(`exec ${command.join(' ')}`);
   });
 
   it("are those of the image's command", () => {
