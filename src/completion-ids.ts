@@ -1,14 +1,19 @@
 import { CompletionIdTaken, type Store } from './store/index.ts';
 import { newCompletionId } from './wire.ts';
 
+/** A control character, or half of a surrogate pair without its other half. */
+const UNADDRESSABLE_CHARACTER = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 /**
  * Ids the upstream hands out are kept when a client can address them (the SDKs
  * percent-encode path segments, so `/`, `%` or unicode are fine); an empty id,
  * `.` or `..` (which URL normalization swallows), control characters or
- * kilobytes get a fresh OpenAI-style id instead.
+ * kilobytes get a fresh OpenAI-style id instead. So does an id with half a
+ * surrogate pair (JSON's `"\ud800"`): it is not text, so no client can send it
+ * back, and SQLite would keep its raw bytes while PostgreSQL keeps U+FFFD.
  */
 export function isAddressable(id: unknown): id is string {
-  return typeof id === 'string' && id.length > 0 && id.length <= 256 && id !== '.' && id !== '..' && !/[\u0000-\u001f\u007f]/.test(id);
+  return typeof id === 'string' && id.length > 0 && id.length <= 256 && id !== '.' && id !== '..' && !UNADDRESSABLE_CHARACTER.test(id);
 }
 
 export interface IdReservation {

@@ -55,6 +55,11 @@ describe('import refuses bad lines', () => {
       /^stored-completions import: line 3: not a completion: Invalid 'metadata\.note': string too long\. Expected a string with maximum length 512, but got a string with length 513 instead\.\n/,
     ],
     ['a message id that is not its position', exampleLines[2]!.replace('-0","role"', '-7","role"'), /^stored-completions import: line 3: not a completion: input_messages\[0\]\.id must be/],
+    [
+      'an id with half a surrogate pair',
+      JSON.stringify({ ...JSON.parse(exampleLines[2]!), id: 'chatcmpl-\ud800' }),
+      /^stored-completions import: line 3: not a completion: "id" must be a string of 1 to 256 characters without control characters or unpaired surrogates\n/,
+    ],
   ])('stops at %s with its line number; what came before stays', async (_kind, bad, message) => {
     const run = await runCliInProcess(['import', fileOf([exampleLines[0]!, exampleLines[1]!, bad, exampleLines[3]!]), '--key', 'sk-a'], { env });
     expect(run.code).toBe(1);

@@ -412,13 +412,13 @@ describe('post /v1/chat/completions', () => {
 });
 
 describe('post /v1/chat/completions with ids no client can address', () => {
-  it('stores under a fresh id, and tells the client, when the upstream id is empty, . , .. or has control characters', async () => {
+  it('stores under a fresh id, and tells the client, when the upstream id is empty, . , .. or has control characters or half a surrogate pair', async () => {
     const upstream = await startFakeUpstream();
     const service = await startService({ upstreamUrl: upstream.url });
     try {
-      upstream.nextIds = ['', '.', '..', 'chatcmpl-a\nb', 'x'.repeat(300)];
+      upstream.nextIds = ['', '.', '..', 'chatcmpl-a\nb', 'x'.repeat(300), 'lone-\ud800', 'lone-\udc00-tail', '\udc00\ud800'];
       const client = service.client();
-      for (let i = 0; i < 5; i++) {
+      for (let i = 0; i < 8; i++) {
         const created = await client.chat.completions.create({ model: 'gpt-4o', messages, store: true });
         expect(created.id).toMatch(/^chatcmpl-[A-Za-z0-9]{29}$/);
         expect((await client.chat.completions.retrieve(created.id)).id).toBe(created.id);

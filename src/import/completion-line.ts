@@ -36,7 +36,7 @@ export function toImportedRecord(value: unknown, now: number): CompletionRecord 
   const { choices, metadata, input_messages: inputMessages, ...body } = value;
   const { id, object, created, model } = body;
   if (object !== 'chat.completion') fail(`expected "object": "chat.completion", got ${JSON.stringify(object) ?? 'nothing'}`);
-  if (!isAddressable(id)) fail('"id" must be a string of 1 to 256 characters without control characters');
+  if (!isAddressable(id)) fail('"id" must be a string of 1 to 256 characters without control characters or unpaired surrogates');
   // Any safe integer, as the create path stores it: a provider may send 0, or a clock before 1970.
   if (!Number.isSafeInteger(created)) fail('"created" must be a whole number of Unix seconds');
   if (typeof model !== 'string' || model === '') fail('"model" must be a non-empty string');
