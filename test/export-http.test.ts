@@ -54,6 +54,31 @@ describe('get /v1/stored-completions/export', () => {
     expect((await exportText('?metadata[env]=none')).body).toBe('');
   });
 
+  it('takes any whole number as limit and choice, past 2^53 too (docs/api.md: no maximum)', async () => {
+    const a = await create(DEFAULT_KEY, 'a', 1_700_000_000);
+    const b = await create(DEFAULT_KEY, 'b', 1_700_000_010);
+    const all = await exportText('?limit=99999999999999999999');
+    expect(all.status, all.body).toBe(200);
+    expect(ids(all.body)).toEqual([a.id, b.id]);
+    // No completion has such a choice: every finetune line is skipped, every eval line has no output.
+    expect(await exportText('?format=finetune&choice=99999999999999999999')).toEqual({ status: 200, type: 'application/x-ndjson', body: '' });
+    const evalLines = await exportText('?format=eval&choice=99999999999999999999');
+    expect(evalLines.body.trim().split('\n').map((line) => (JSON.parse(line) as { item: { output: string } }).item.output)).toEqual(['', '']);
+    const negative = await exportText('?limit=-99999999999999999999');
+    expect(negative).toEqual({
+      status: 400,
+      type: 'application/json',
+      body: JSON.stringify({
+        error: {
+          message: "Invalid 'limit': integer below minimum value. Expected a value >= 1, but got -99999999999999999999 instead.",
+          type: 'invalid_request_error',
+          param: 'limit',
+          code: 'integer_below_min_value',
+        },
+      }),
+    });
+  });
+
   it('writes finetune and eval lines', async () => {
     const a = await create(DEFAULT_KEY, 'hello', 1_700_000_000, { env: 'prod' });
     const finetune = await exportText('?format=finetune');

@@ -21,10 +21,12 @@ function single(params: URLSearchParams, name: string): string | undefined {
 function parseCount(params: URLSearchParams, name: string, min: number): number | undefined {
   const raw = single(params, name);
   if (raw === undefined) return undefined;
-  if (!/^[+-]?\d+$/.test(raw.trim()) || !Number.isSafeInteger(Number(raw.trim()))) {
+  if (!/^[+-]?\d+$/.test(raw.trim())) {
     throw ApiError.badRequest(`Invalid '${name}': expected an integer, but got '${raw}' instead.`, name, 'invalid_type');
   }
-  const value = Number(raw.trim());
+  // A count past 2^53 is still a whole number, and there is no maximum: it asks for more lines (or a
+  // later choice) than any export holds, as the largest safe integer does, which it is read as.
+  const value = Math.min(Number(raw.trim()), Number.MAX_SAFE_INTEGER);
   if (value < min) {
     throw ApiError.badRequest(
       `Invalid '${name}': integer below minimum value. Expected a value >= ${min}, but got ${raw.trim()} instead.`,
