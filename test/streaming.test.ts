@@ -359,6 +359,33 @@ describe('post /v1/chat/completions with stream: true', () => {
     expect(stored.usage).toBeUndefined();
   });
 
+  it('sends an include_usage that is no boolean upstream as it came, so a stored stream gets the refusal an unstored one gets', async () => {
+    const stream = streamingHandler(plainText);
+    // As OpenAI checks the type.
+    upstream.handler = (request, res) => {
+      const options = request.json?.stream_options as Json | undefined;
+      if (options !== undefined && typeof options.include_usage !== 'boolean') {
+        return sendJson(res, 400, {
+          error: { message: "Invalid type for 'stream_options.include_usage': expected a boolean, but got a string instead.", type: 'invalid_request_error', param: 'stream_options.include_usage', code: 'invalid_type' },
+        });
+      }
+      return stream(request, res);
+    };
+    const refusal = {
+      error: { message: "Invalid type for 'stream_options.include_usage': expected a boolean, but got a string instead.", type: 'invalid_request_error', param: 'stream_options.include_usage', code: 'invalid_type' },
+    };
+    for (const store of [false, true]) {
+      const res = await service.request('/v1/chat/completions', {
+        method: 'POST',
+        body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store, stream_options: { include_usage: 'yes' } }),
+      });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual(refusal);
+    }
+    expect(upstream.received.map((r) => r.json?.stream_options)).toEqual([{ include_usage: 'yes' }, { include_usage: 'yes' }]);
+    expect(await storedCount()).toEqual({ n: 0 });
+  });
+
   it('passes any other error of a stored stream through after one upstream call', async () => {
     upstream.handler = (_request, res) => sendJson(res, 404, { error: { message: 'The model does not exist', type: 'invalid_request_error', param: 'model', code: 'model_not_found' } });
     const res = await service.request('/v1/chat/completions', {

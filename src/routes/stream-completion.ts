@@ -35,8 +35,13 @@ function errorEvent(message: string): string {
 function planUpstreamBody(plan: CreatePlan): { body: Json; hideUsage: boolean } {
   const options = plan.forwarded.stream_options;
   const clientAsked = isObject(options) && options.include_usage === true;
-  // A malformed stream_options goes upstream as it came, for the provider to refuse.
-  if (!plan.store || clientAsked || (options !== undefined && options !== null && !isObject(options))) {
+  // A malformed stream_options goes upstream as it came, for the provider to refuse: an include_usage
+  // that is no boolean too, which setting it to true would turn into a 200 OpenAI never gives.
+  const malformed =
+    options !== undefined &&
+    options !== null &&
+    (!isObject(options) || (options.include_usage !== undefined && options.include_usage !== null && typeof options.include_usage !== 'boolean'));
+  if (!plan.store || clientAsked || malformed) {
     return { body: plan.forwarded, hideUsage: false };
   }
   return { body: { ...plan.forwarded, stream_options: { ...(options ?? {}), include_usage: true } }, hideUsage: true };
