@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { ApiError, describeJsonType } from './errors.ts';
+import { rememberExactIntegers } from './exact-integers.ts';
 import { isObject } from './json.ts';
 
 /** Deeper JSON than this is refused: nothing legitimate nests so far, and re-serializing it could overflow the stack. */
@@ -46,8 +47,10 @@ function depthExceeds(value: unknown, max: number): boolean {
 export async function readJsonObject(c: Context, limit: number): Promise<Record<string, unknown>> {
   const raw = await readBody(c, limit);
   let parsed: unknown;
+  let text: string;
   try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    parsed = JSON.parse(text);
   } catch {
     throw ApiError.invalidJson();
   }
@@ -61,6 +64,7 @@ export async function readJsonObject(c: Context, limit: number): Promise<Record<
   if (depthExceeds(parsed, MAX_JSON_DEPTH)) {
     throw ApiError.badRequest(`Invalid body: JSON nested deeper than ${MAX_JSON_DEPTH} levels.`, null, 'invalid_value');
   }
+  rememberExactIntegers(parsed, text);
   return parsed;
 }
 

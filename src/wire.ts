@@ -2,6 +2,7 @@ import { randomFillSync } from 'node:crypto';
 import type { CompletionListJson, CompletionRecord, CompletionRow, MessageRow, Page, UsageSummary } from './store/index.ts';
 import { formatUtcDay, tokenCountsOfUsage } from './store/derived-fields.ts';
 import type { Metadata } from './validation.ts';
+import { type ExactIntegers, withExactIntegers } from './exact-integers.ts';
 import { isObject, type Json } from './json.ts';
 
 /**
@@ -132,13 +133,15 @@ export interface StoredCompletionInput {
   metadata: Metadata;
   /** Unix seconds now: when it is stored, and `created` when the upstream gave none. */
   now: number;
+  /** The request's integers past 2^53 as the client wrote them: the echoed fields and messages keep them. */
+  exactIntegers?: ExactIntegers | undefined;
 }
 
 /**
  * Builds the record the store writes: every field the upstream returned, kept as
  * it came, plus the request fields OpenAI echoes on a stored completion.
  */
-export function toCompletionRecord({ request, response, id, requestId, metadata, now }: StoredCompletionInput): CompletionRecord {
+export function toCompletionRecord({ request, response, id, requestId, metadata, now, exactIntegers }: StoredCompletionInput): CompletionRecord {
   const { choices } = response;
   const requestedModel = typeof request.model === 'string' ? request.model : '';
   const model = typeof response.model === 'string' ? response.model : requestedModel;
@@ -158,9 +161,9 @@ export function toCompletionRecord({ request, response, id, requestId, metadata,
     model,
     requestedModel,
     metadata,
-    body: JSON.stringify(body),
+    body: withExactIntegers(JSON.stringify(body), exactIntegers),
     choices: (Array.isArray(choices) ? choices : []).map((c, i) => JSON.stringify(toStoredChoice(c, i))),
-    messages: messages.map((m) => JSON.stringify(toMessageItem(m))),
+    messages: messages.map((m) => withExactIntegers(JSON.stringify(toMessageItem(m)), exactIntegers)),
     tokens: tokenCountsOfUsage(body.usage),
   };
 }

@@ -44,6 +44,44 @@ describe('post /v1/chat/completions', () => {
     expect(await client.chat.completions.retrieve('chatcmpl-fake-1')).toEqual(stored);
   });
 
+  it('sends and stores integers past 2^53 as the client and the provider wrote them, not rounded to doubles', async () => {
+    // An int64 seed (common from Python) and a tool schema's int64 bounds: rounded, the seed would reach the
+    // provider as 9223372036854776000, past int64, which OpenAI refuses.
+    const tool = '{"type":"function","function":{"name":"pick","parameters":{"type":"object","properties":{"n":{"type":"integer","maximum":9223372036854775807,"minimum":-9223372036854775808}}}}}';
+    const body = `{"model":"gpt-4o","messages":[{"role":"user","content":"Hello there"}],"store":true,"seed":9223372036854775807,"tools":[${tool}]}`;
+    const answer = JSON.stringify(fakeCompletion(JSON.parse(body), 'chatcmpl-big', 1_700_000_000)).replace(
+      '"system_fingerprint"',
+      '"trace_id":18446744073709551615,"system_fingerprint"',
+    );
+    upstream.handler = (_request, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(answer);
+    };
+    const res = await service.request('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(answer);
+    expect(upstream.received.map((r) => r.body)).toEqual([body.replace(',"store":true', '')]);
+
+    const stored = await service.request('/v1/chat/completions/chatcmpl-big');
+    expect(stored.status).toBe(200);
+    const text = await stored.text();
+    for (const exact of ['"trace_id":18446744073709551615', '"seed":9223372036854775807', `"tools":[${tool}]`]) expect(text).toContain(exact);
+    const { request_id: requestId } = JSON.parse(text) as { request_id: string };
+    expect(JSON.parse(text)).toEqual(storedCompletion(JSON.parse(answer), requestId, { seed: 9223372036854775807, tools: JSON.parse(`[${tool}]`) }));
+
+    // A streamed request goes upstream with them too.
+    const streamed = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: body.replace('"store":true', '"store":true,"stream":true'),
+    });
+    expect(streamed.status).toBe(200);
+    await streamed.text();
+    expect(upstream.received[1]!.body).toBe(
+      body.replace(',"store":true', '').replace('"seed"', '"stream":true,"seed"').replace(/}$/, ',"stream_options":{"include_usage":true}}'),
+    );
+  });
+
   it('does not forward store and metadata upstream, and forwards everything else and the key', async () => {
     await service.client().chat.completions.create({ model: 'gpt-4o', messages, store: true, metadata: { a: 'b' }, max_completion_tokens: 5 });
     expect(upstream.received).toHaveLength(1);

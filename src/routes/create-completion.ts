@@ -3,7 +3,7 @@ import type { AppEnv } from '../app-env.ts';
 import { readJsonObject } from '../http.ts';
 import { clientGoneWatch, clientHeadersOf, forwardResponseHeaders } from '../upstream.ts';
 import { notStoredError, parseCompletionText } from '../upstream-answer.ts';
-import { type CreateCompletionDeps, type CreatePlan, planCreate } from './create-plan.ts';
+import { type CreateCompletionDeps, type CreatePlan, planCreate, upstreamBodyText } from './create-plan.ts';
 import { type CompletionWrites, createCompletionWrites, storeAndAnswer } from './store-and-answer.ts';
 import { createStreamCompletion } from './stream-completion.ts';
 import { upstreamErrorResponse } from './upstream-errors.ts';
@@ -18,7 +18,7 @@ async function createCompletion(c: Context<AppEnv>, deps: CreateCompletionDeps, 
     method: 'POST',
     headers: clientHeadersOf(c.req.raw, c.env),
     authorization: c.get('tenant').upstreamAuthorization,
-    body: JSON.stringify(plan.forwarded),
+    body: upstreamBodyText(plan, plan.forwarded),
     ...clientGoneWatch(c.req.raw, c.env),
   });
   if (!response.ok) return upstreamErrorResponse(c, response, deps.upstream);

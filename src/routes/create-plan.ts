@@ -1,5 +1,6 @@
 import type { Config } from '../config.ts';
 import { ApiError, describeJsonType } from '../errors.ts';
+import { type ExactIntegers, exactIntegersOf, withExactIntegers } from '../exact-integers.ts';
 import type { Store } from '../store/index.ts';
 import type { Upstream } from '../upstream.ts';
 import { parseMetadata, type Metadata } from '../validation.ts';
@@ -19,6 +20,13 @@ export interface CreatePlan {
   forwarded: Record<string, unknown>;
   store: boolean;
   metadata: Metadata;
+  /** The request's integers past 2^53 as the client wrote them, for what is written back from it (src/exact-integers.ts). */
+  exactIntegers: ExactIntegers | undefined;
+}
+
+/** A body to send upstream, as JSON text: the client's own integers, not their rounded doubles. */
+export function upstreamBodyText(plan: CreatePlan, body: Record<string, unknown>): string {
+  return withExactIntegers(JSON.stringify(body), plan.exactIntegers);
 }
 
 /** The request's fields that only say what to store: not sent upstream unless UPSTREAM_FORWARD_STORE says so. */
@@ -47,5 +55,11 @@ export function planCreate(request: Record<string, unknown>, config: CreateCompl
   // Copied field by field rather than spread and `delete`d: deleting turns the copy into a slow dictionary object.
   const forwarded = copyFields({}, request, config.upstreamForwardStore ? undefined : isOurs);
   // An explicit `store: false` is never stored, whatever STORE_DEFAULT says.
-  return { request, forwarded, store: store === true || ((store === undefined || store === null) && config.storeDefault), metadata };
+  return {
+    request,
+    forwarded,
+    store: store === true || ((store === undefined || store === null) && config.storeDefault),
+    metadata,
+    exactIntegers: exactIntegersOf(request),
+  };
 }

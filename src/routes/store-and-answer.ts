@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { createIdAllocator, type IdAllocator, saveUnderFreeId } from '../completion-ids.ts';
+import { type ExactIntegers, findUnsafeIntegers, withExactIntegers } from '../exact-integers.ts';
 import type { Json } from '../json.ts';
 import type { CompletionRecord, Store } from '../store/index.ts';
 import type { HeaderRecord } from '../upstream.ts';
@@ -22,14 +23,24 @@ export function createCompletionWrites(store: Store): CompletionWrites {
   return { ids: createIdAllocator(store), writer: createWriteBatcher(store) };
 }
 
-/** The record stored for a provider's completion under `id`. */
-export function storedRecord(c: Context<AppEnv>, plan: CreatePlan, completion: Json, id: string): CompletionRecord {
+/**
+ * The record stored for a provider's completion under `id`. `answerIntegers`: the integers past 2^53 of
+ * the provider's answer as it wrote them (a plain call's; a stream's come in pieces and are not looked for).
+ */
+export function storedRecord(
+  c: Context<AppEnv>,
+  plan: CreatePlan,
+  completion: Json,
+  id: string,
+  answerIntegers?: ExactIntegers,
+): CompletionRecord {
   return toCompletionRecord({
     request: plan.request,
     response: completion,
     id,
     requestId: c.get('requestId'),
     metadata: plan.metadata,
+    exactIntegers: answerIntegers && plan.exactIntegers ? new Map([...answerIntegers, ...plan.exactIntegers]) : (answerIntegers ?? plan.exactIntegers),
     now: Math.floor(Date.now() / 1000),
   });
 }
@@ -47,15 +58,16 @@ export async function storeAndAnswer(
 ): Promise<Response> {
   const { project } = c.get('tenant');
   const { completion } = answer;
+  const answerIntegers = findUnsafeIntegers(answer.text);
   // The id stays held until its commit, so no create or stream in flight can take it meanwhile.
   const reservation = ids.reserveForWrite(project, completion.id);
   let id: string;
   try {
-    id = await saveUnderFreeId(reservation.id, (candidate) => writer.save(project, storedRecord(c, plan, completion, candidate)));
+    id = await saveUnderFreeId(reservation.id, (candidate) => writer.save(project, storedRecord(c, plan, completion, candidate, answerIntegers)));
   } finally {
     reservation.release();
   }
   ids.remember(project, id);
-  const body = id !== completion.id ? JSON.stringify({ ...completion, id }) : answer.text;
+  const body = id !== completion.id ? withExactIntegers(JSON.stringify({ ...completion, id }), answerIntegers) : answer.text;
   return c.body(body, answer.status as 200, answer.headers);
 }

@@ -18,7 +18,7 @@ import {
 } from '../upstream.ts';
 import { notStoredError, parseCompletionText, problemWithCompletion, quote } from '../upstream-answer.ts';
 import { isObject, type Json } from '../json.ts';
-import type { CreateCompletionDeps, CreatePlan } from './create-plan.ts';
+import { type CreateCompletionDeps, type CreatePlan, upstreamBodyText } from './create-plan.ts';
 import { type CompletionWrites, storeAndAnswer, storedRecord } from './store-and-answer.ts';
 import { readErrorText, upstreamErrorFromText, upstreamErrorResponse } from './upstream-errors.ts';
 
@@ -178,7 +178,7 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
         method: 'POST',
         headers: clientHeadersOf(c.req.raw, c.env),
         authorization: tenant.upstreamAuthorization,
-        body: JSON.stringify(body),
+        body: upstreamBodyText(plan, body),
         ...clientGoneWatch(c.req.raw, c.env),
         streamed: true,
       });

@@ -1,0 +1,83 @@
+/**
+ * Integers past 2^53 kept as the client wrote them. `JSON.parse` reads every number as a double, so
+ * an int64 (a `seed` from Python, a JSON schema's `maximum` in a tool) comes back rounded:
+ * `9223372036854775807` would go upstream as `9223372036854776000`, past int64, which OpenAI
+ * refuses, and be stored so. The request is still parsed as usual (validation sees the same values
+ * and types); what is written back from it (the body sent upstream, the stored record) has each
+ * rounded integer replaced by the text the client sent.
+ *
+ * The rounded value's text identifies the original: two different integers that round to one
+ * double (or a client that wrote the rounded text itself beside the original) get the first one's
+ * text, which is as close as a double can tell them apart.
+ */
+
+/** Rounded text (as JSON.stringify writes the parsed number) -> the client's text. */
+export type ExactIntegers = ReadonlyMap<string, string>;
+
+/** Sixteen digits in a row: the fewest an integer past 2^53 (9,007,199,254,740,992) has. */
+const MAYBE_UNSAFE = /\d{16}/;
+
+const NUMBER_CHARS = /[-+0-9.eE]/;
+const INTEGER = /^-?\d+$/;
+
+/** Calls `onNumber` for each number outside strings in a valid JSON text, with its offsets. */
+function forEachNumber(text: string, onNumber: (start: number, end: number) => void): void {
+  let i = 0;
+  while (i < text.length) {
+    const ch = text[i]!;
+    if (ch === '"') {
+      i++;
+      while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+      i++;
+    } else if (ch === '-' || (ch >= '0' && ch <= '9')) {
+      const start = i;
+      while (i < text.length && NUMBER_CHARS.test(text[i]!)) i++;
+      onNumber(start, i);
+    } else {
+      i++;
+    }
+  }
+}
+
+/** The integers of a valid JSON text that a double cannot hold; undefined when there are none (nearly always). */
+export function findUnsafeIntegers(text: string): ExactIntegers | undefined {
+  if (!MAYBE_UNSAFE.test(text)) return undefined;
+  const found = new Map<string, string>();
+  forEachNumber(text, (start, end) => {
+    const written = text.slice(start, end);
+    if (!INTEGER.test(written)) return;
+    const value = Number(written);
+    if (Number.isSafeInteger(value)) return;
+    const rounded = JSON.stringify(value);
+    if (rounded !== written && !found.has(rounded)) found.set(rounded, written);
+  });
+  return found.size > 0 ? found : undefined;
+}
+
+/** A JSON text written from parsed values, with the rounded integers put back as the client wrote them. */
+export function withExactIntegers(json: string, exact: ExactIntegers | undefined): string {
+  if (exact === undefined) return json;
+  let out = '';
+  let copied = 0;
+  forEachNumber(json, (start, end) => {
+    const original = exact.get(json.slice(start, end));
+    if (original === undefined) return;
+    out += json.slice(copied, start) + original;
+    copied = end;
+  });
+  return copied === 0 ? json : out + json.slice(copied);
+}
+
+/** The request bodies read with unsafe integers in them, for whatever writes them back. */
+const registry = new WeakMap<object, ExactIntegers>();
+
+/** Remembers `text`'s unsafe integers for the object parsed from it. */
+export function rememberExactIntegers(parsed: object, text: string): void {
+  const exact = findUnsafeIntegers(text);
+  if (exact) registry.set(parsed, exact);
+}
+
+/** The unsafe integers of the text `parsed` came from (see readJsonObject); undefined when it had none. */
+export function exactIntegersOf(parsed: object): ExactIntegers | undefined {
+  return registry.get(parsed);
+}

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { findUnsafeIntegers, withExactIntegers } from '../src/exact-integers.ts';
+
+/** Parses and writes back as the service does, with the integers put back. */
+const roundTrip = (text: string) => withExactIntegers(JSON.stringify(JSON.parse(text)), findUnsafeIntegers(text));
+
+describe('integers past 2^53', () => {
+  it('come back as written, signed, beside safe numbers, floats and the keywords', () => {
+    const text = '{"seed":9223372036854775807,"min":-9223372036854775808,"u":18446744073709551615,"safe":9007199254740991,"f":0.5,"e":1e3,"t":true,"n":null}';
+    expect(roundTrip(text)).toBe('{"seed":9223372036854775807,"min":-9223372036854775808,"u":18446744073709551615,"safe":9007199254740991,"f":0.5,"e":1000,"t":true,"n":null}');
+  });
+
+  it('come back when their double is written with an exponent, inside arrays and nested objects', () => {
+    const text = '{"a":[1,100000000000000000000000001,{"b":[12345678901234567891]}]}';
+    expect(JSON.stringify(JSON.parse(text))).toBe('{"a":[1,1e+26,{"b":[12345678901234567000]}]}');
+    expect(roundTrip(text)).toBe(text);
+  });
+
+  it('are looked for outside strings only: digits in a string, after escaped quotes, are text', () => {
+    expect(findUnsafeIntegers('{"a":"12345678901234567890","b":"x\\"99999999999999999999\\"","c":1}')).toBeUndefined();
+    // A string that reads as the rounded text is left alone when the body has that integer elsewhere.
+    const text = '{"a":"12345678901234567000","b":12345678901234567890}';
+    expect(roundTrip(text)).toBe(text);
+  });
+
+  it('are none in a body without sixteen digits in a row, nor for 2^53 itself, which a double holds', () => {
+    expect(findUnsafeIntegers('{"model":"gpt-4o","seed":42}')).toBeUndefined();
+    expect(findUnsafeIntegers('{"seed":9007199254740992}')).toBeUndefined();
+    expect(withExactIntegers('{"seed":42}', undefined)).toBe('{"seed":42}');
+  });
+});
