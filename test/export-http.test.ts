@@ -93,6 +93,20 @@ describe('get /v1/stored-completions/export', () => {
     );
   });
 
+  it('writes integers past 2^53 in finetune lines as they were stored, not rounded', async () => {
+    const tools = '[{"type":"function","function":{"name":"pick","parameters":{"type":"object","properties":{"n":{"type":"integer","maximum":9223372036854775807}}}}}]';
+    const res = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: `{"model":"gpt-4o","messages":[{"role":"user","content":"hello"}],"store":true,"tools":${tools}}`,
+    });
+    expect(res.status).toBe(200);
+    const finetune = await exportText('?format=finetune');
+    expect(finetune.body).toBe(
+      `{"messages":[{"role":"user","content":"hello"},{"role":"assistant","content":"echo 0: hello"}],"tools":${tools}}\n`,
+    );
+  });
+
   it('refuses bad parameters in OpenAI’s error shape', async () => {
     expect(await exportText('?format=xml')).toEqual({
       status: 400,

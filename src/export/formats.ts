@@ -1,3 +1,4 @@
+import { type ExactIntegers, findUnsafeIntegers, withExactIntegers } from '../exact-integers.ts';
 import { isObject, type Json } from '../json.ts';
 import type { CompletionRow, MessageRow } from '../store/index.ts';
 import { serializeCompletion, serializeMessageItem } from '../wire.ts';
@@ -66,11 +67,22 @@ function sentMessage(item: Json): Json {
   return message;
 }
 
-function parseItem(item: ExportItem): { body: Json; choices: Json[]; input: Json[] } {
+/** The stored texts' integers past 2^53, which the lines, written from parsed JSON, put back as stored (src/exact-integers.ts). */
+function exactIntegersOfItem(item: ExportItem): ExactIntegers | undefined {
+  let exact: ExactIntegers | undefined;
+  for (const text of [item.completion.body, item.completion.choices ?? '', ...item.messages.map((m) => m.body)]) {
+    const found = findUnsafeIntegers(text);
+    if (found) exact = exact ? new Map([...exact, ...found]) : found;
+  }
+  return exact;
+}
+
+function parseItem(item: ExportItem): { body: Json; choices: Json[]; input: Json[]; exact: ExactIntegers | undefined } {
   return {
     body: JSON.parse(item.completion.body) as Json,
     choices: JSON.parse(`[${item.completion.choices ?? ''}]`) as Json[],
     input: item.messages.map((m) => sentMessage(JSON.parse(m.body) as Json)),
+    exact: exactIntegersOfItem(item),
   };
 }
 
@@ -118,21 +130,21 @@ function skipReason(choice: Json | undefined, input: Json[], body: Json): SkipRe
 
 /** OpenAI's chat fine-tuning line, or why this completion cannot make one. */
 export function finetuneLine(item: ExportItem, choiceIndex: number): FormattedLine {
-  const { body, choices, input } = parseItem(item);
+  const { body, choices, input, exact } = parseItem(item);
   const choice = choices[choiceIndex];
   const skipped = skipReason(choice, input, body);
   if (skipped) return { skipped };
   const example: Json = { messages: [...input, replyMessage(choice!)] };
   if (Array.isArray(body.tools) && body.tools.length > 0) example.tools = body.tools;
   if (typeof body.parallel_tool_calls === 'boolean') example.parallel_tool_calls = body.parallel_tool_calls;
-  return { line: JSON.stringify(example) };
+  return { line: withExactIntegers(JSON.stringify(example), exact) };
 }
 
 /** One item of an eval's JSONL data source: what was asked, what came back, and how to find it again. */
 export function evalLine(item: ExportItem, choiceIndex: number): string {
-  const { body, choices, input } = parseItem(item);
+  const { body, choices, input, exact } = parseItem(item);
   const message = isObject(choices[choiceIndex]?.message) ? (choices[choiceIndex]!.message as Json) : {};
-  return JSON.stringify({
+  const line = JSON.stringify({
     item: {
       id: item.completion.id,
       model: body.model,
@@ -141,6 +153,7 @@ export function evalLine(item: ExportItem, choiceIndex: number): string {
       metadata: JSON.parse(item.completion.metadata) as unknown,
     },
   });
+  return withExactIntegers(line, exact);
 }
 
 export function formatLine(item: ExportItem, options: FormatOptions): FormattedLine {
