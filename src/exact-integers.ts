@@ -54,6 +54,11 @@ export function findUnsafeIntegers(text: string): ExactIntegers | undefined {
   return found.size > 0 ? found : undefined;
 }
 
+/** Both sets of integers (`b`'s text where both round to one value); undefined when neither has any. */
+export function mergeExactIntegers(a: ExactIntegers | undefined, b: ExactIntegers | undefined): ExactIntegers | undefined {
+  return a && b ? new Map([...a, ...b]) : (a ?? b);
+}
+
 /** A JSON text written from parsed values, with the rounded integers put back as the client wrote them. */
 export function withExactIntegers(json: string, exact: ExactIntegers | undefined): string {
   if (exact === undefined) return json;

@@ -436,6 +436,24 @@ describe('post /v1/chat/completions with stream: true', () => {
     });
   }
 
+  it("stores a stream's integers past 2^53 as the provider wrote them", async () => {
+    const traced = (chunk: unknown) => JSON.stringify(chunk).replace('"object"', '"trace_id":18446744073709551615,"object"');
+    upstream.handler = (_request, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const chunk of completionToChunks(plainText)) res.write(`data: ${traced(chunk)}\n\n`);
+      res.end('data: [DONE]\n\n');
+    };
+    const res = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true }),
+    });
+    expect(parseSseText(await res.text())).toEqual([...completionToChunks(plainText).map(traced), '[DONE]']);
+    const stored = await service.request('/v1/chat/completions/chatcmpl-text');
+    expect(stored.status).toBe(200);
+    expect(await stored.text()).toContain('"trace_id":18446744073709551615');
+  });
+
   it('relays an unstored stream that ends without [DONE] as the upstream ended it', async () => {
     const sent = `data: ${JSON.stringify(completionToChunks(plainText)[0])}\n\n`;
     upstream.handler = (_request, res) => {

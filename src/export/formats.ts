@@ -1,4 +1,4 @@
-import { type ExactIntegers, findUnsafeIntegers, withExactIntegers } from '../exact-integers.ts';
+import { type ExactIntegers, findUnsafeIntegers, mergeExactIntegers, withExactIntegers } from '../exact-integers.ts';
 import { isObject, type Json } from '../json.ts';
 import type { CompletionRow, MessageRow } from '../store/index.ts';
 import { serializeCompletion, serializeMessageItem } from '../wire.ts';
@@ -71,8 +71,7 @@ function sentMessage(item: Json): Json {
 function exactIntegersOfItem(item: ExportItem): ExactIntegers | undefined {
   let exact: ExactIntegers | undefined;
   for (const text of [item.completion.body, item.completion.choices ?? '', ...item.messages.map((m) => m.body)]) {
-    const found = findUnsafeIntegers(text);
-    if (found) exact = exact ? new Map([...exact, ...found]) : found;
+    exact = mergeExactIntegers(exact, findUnsafeIntegers(text));
   }
   return exact;
 }

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { createIdAllocator, type IdAllocator, saveUnderFreeId } from '../completion-ids.ts';
-import { type ExactIntegers, findUnsafeIntegers, withExactIntegers } from '../exact-integers.ts';
+import { type ExactIntegers, findUnsafeIntegers, mergeExactIntegers, withExactIntegers } from '../exact-integers.ts';
 import type { Json } from '../json.ts';
 import type { CompletionRecord, Store } from '../store/index.ts';
 import type { HeaderRecord } from '../upstream.ts';
@@ -25,7 +25,7 @@ export function createCompletionWrites(store: Store): CompletionWrites {
 
 /**
  * The record stored for a provider's completion under `id`. `answerIntegers`: the integers past 2^53 of
- * the provider's answer as it wrote them (a plain call's; a stream's come in pieces and are not looked for).
+ * the provider's answer as it wrote them.
  */
 export function storedRecord(
   c: Context<AppEnv>,
@@ -40,7 +40,7 @@ export function storedRecord(
     id,
     requestId: c.get('requestId'),
     metadata: plan.metadata,
-    exactIntegers: answerIntegers && plan.exactIntegers ? new Map([...answerIntegers, ...plan.exactIntegers]) : (answerIntegers ?? plan.exactIntegers),
+    exactIntegers: mergeExactIntegers(answerIntegers, plan.exactIntegers),
     now: Math.floor(Date.now() / 1000),
   });
 }

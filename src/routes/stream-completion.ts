@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { type IdReservation, saveUnderFreeId } from '../completion-ids.ts';
 import { ApiError, type ErrorBody } from '../errors.ts';
+import { type ExactIntegers, findUnsafeIntegers, mergeExactIntegers, withExactIntegers } from '../exact-integers.ts';
 import { createCompletionAssembler } from '../streaming/assemble.ts';
 import { createSseParser, formatSseData, type SseEvent, type SseParser } from '../streaming/sse.ts';
 import {
@@ -244,6 +245,8 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
     let stop = false;
     let doneSeen = false;
     let ended = false;
+    /** The chunks' integers past 2^53 as the provider wrote them, for the stored completion. */
+    let answerIntegers: ExactIntegers | undefined;
 
     const release = () => reservation?.release();
 
@@ -254,7 +257,7 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
         // Another process on the same database may have taken the id since the first chunk: then it is
         // stored under a fresh one the client does not learn (its chunks are gone), never overwriting.
         const id = await saveUnderFreeId(reservation.id, (candidate) =>
-          writer.save(tenant.project, storedRecord(c, plan, assembler.result(candidate), candidate)),
+          writer.save(tenant.project, storedRecord(c, plan, assembler.result(candidate), candidate, answerIntegers)),
         );
         ids.remember(tenant.project, id);
         return true;
@@ -285,6 +288,8 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
       const { chunk } = read;
       sawChunk = true;
       assembler.add(chunk);
+      const chunkIntegers = findUnsafeIntegers(event.data);
+      answerIntegers = mergeExactIntegers(answerIntegers, chunkIntegers);
       if (hideUsage && Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage != null) return '';
       const stripUsage = hideUsage && 'usage' in chunk && chunk.usage === null;
       const rewriteId = reservation!.replaced;
@@ -292,7 +297,7 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
       const changed: Json = { ...chunk };
       if (rewriteId) changed.id = reservation!.id;
       if (stripUsage) delete changed.usage;
-      return formatSseData(JSON.stringify(changed));
+      return formatSseData(withExactIntegers(JSON.stringify(changed), chunkIntegers));
     }
 
     const stream = new ReadableStream<Uint8Array>(
