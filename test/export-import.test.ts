@@ -64,6 +64,40 @@ describe('export then import', () => {
     }
   });
 
+  it('keeps integers past 2^53 as stored through export, import and mirror', async () => {
+    // No JavaScript client can send these exactly: a raw body, as a Python client's int64 seed arrives.
+    const tools = '[{"type":"function","function":{"name":"pick","parameters":{"type":"object","properties":{"n":{"type":"integer","maximum":9223372036854775807}}}}}]';
+    const created = await source.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: `{"model":"gpt-4o","messages":[{"role":"user","content":"pick"}],"store":true,"seed":-9223372036854775808,"tools":${tools}}`,
+    });
+    expect(created.status).toBe(200);
+    const { id } = (await created.json()) as { id: string };
+    const original = await text(source, `/v1/chat/completions/${id}`);
+    expect(original).toContain('"seed":-9223372036854775808');
+    expect(original).toContain(`"tools":${tools}`);
+
+    const file = join(folder, 'big.jsonl');
+    const exported = await runCli(['export', '--key', DEFAULT_KEY, '--out', file], { env: { DATABASE_URL: source.databasePath } });
+    expect(exported.code, exported.stderr).toBe(0);
+    const imported = join(folder, 'imported.db');
+    expect((await runCli(['import', file, '--key', DEFAULT_KEY], { env: { DATABASE_URL: imported } })).code).toBe(0);
+    const mirrored = join(folder, 'mirrored.db');
+    const mirror = await runCli(['mirror', '--from', `${source.origin}/v1`, '--source-key', DEFAULT_KEY, '--key', DEFAULT_KEY], {
+      env: { DATABASE_URL: mirrored },
+    });
+    expect(mirror.code, mirror.stderr).toBe(0);
+    for (const databasePath of [imported, mirrored]) {
+      const copy = await startService({ upstreamUrl: upstream.url, databasePath });
+      try {
+        expect(await text(copy, `/v1/chat/completions/${id}`)).toBe(original);
+      } finally {
+        await copy.close();
+      }
+    }
+  });
+
   it('writes each line as retrieve plus input_messages', async () => {
     const [id] = await storeVariety(source, upstream);
     const exported = await runCli(['export', '--key', DEFAULT_KEY, '--limit', '1'], { env: { DATABASE_URL: source.databasePath } });

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
+import { findUnsafeIntegers } from '../exact-integers.ts';
 import { InvalidCompletionError, toImportedRecord } from '../import/completion-line.ts';
 import type { CompletionRecord } from '../store/index.ts';
 import { defineCommand } from './command.ts';
@@ -94,7 +95,7 @@ export const importCommand = defineCommand({
         if (text.trim() === '') continue;
         let record: CompletionRecord;
         try {
-          record = toImportedRecord(JSON.parse(text), now);
+          record = toImportedRecord(JSON.parse(text), now, findUnsafeIntegers(text));
         } catch (err) {
           if (!(err instanceof SyntaxError || err instanceof InvalidCompletionError)) throw err;
           const problem = `line ${counts.lines}: ${describeBadLine(text)}`;

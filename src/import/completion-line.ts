@@ -1,5 +1,6 @@
 import { isAddressable } from '../completion-ids.ts';
 import { ApiError } from '../errors.ts';
+import { type ExactIntegers, withExactIntegers } from '../exact-integers.ts';
 import { isObject, type Json } from '../json.ts';
 import type { CompletionRecord } from '../store/index.ts';
 import { tokenCountsOfUsage } from '../store/derived-fields.ts';
@@ -29,9 +30,11 @@ function fail(message: string): never {
 /**
  * The record to store for a completion in the export format. `now` (Unix
  * seconds) becomes its storage time, which retention ages by: an imported
- * history is kept as long as if it had been stored today.
+ * history is kept as long as if it had been stored today. `exact`: the integers past 2^53 of the
+ * text `value` was parsed from, written back as they came (src/exact-integers.ts).
  */
-export function toImportedRecord(value: unknown, now: number): CompletionRecord {
+export function toImportedRecord(value: unknown, now: number, exact?: ExactIntegers): CompletionRecord {
+  const write = (json: unknown) => withExactIntegers(JSON.stringify(json), exact);
   if (!isObject(value)) fail('expected a JSON object (a chat.completion with input_messages)');
   const { choices, metadata, input_messages: inputMessages, ...body } = value;
   const { id, object, created, model } = body;
@@ -57,7 +60,7 @@ export function toImportedRecord(value: unknown, now: number): CompletionRecord 
       fail(`input_messages[${idx}].id must be ${JSON.stringify(messageItemId(id, idx))}, got ${JSON.stringify(itemId)}`);
     }
     if (typeof rest.role !== 'string') fail(`input_messages[${idx}].role must be a string`);
-    return JSON.stringify(rest);
+    return write(rest);
   });
   return {
     id,
@@ -66,8 +69,8 @@ export function toImportedRecord(value: unknown, now: number): CompletionRecord 
     model,
     requestedModel: DATED_SNAPSHOT.exec(model)?.[1] ?? model,
     metadata: checkedMetadata,
-    body: JSON.stringify(body),
-    choices: (choices as Json[]).map((choice) => JSON.stringify(choice)),
+    body: write(body),
+    choices: (choices as Json[]).map(write),
     messages,
     tokens: tokenCountsOfUsage(body.usage),
   };

@@ -1,3 +1,4 @@
+import { type ExactIntegers, exactIntegersOf, mergeExactIntegers } from '../exact-integers.ts';
 import { InvalidCompletionError, toImportedRecord } from '../import/completion-line.ts';
 import { isObject, type Json } from '../json.ts';
 import type { CompletionRecord, Store } from '../store/index.ts';
@@ -58,8 +59,9 @@ const LIST_PAGE_SIZE = 100;
 const MESSAGES_PAGE_SIZE = 100;
 
 /** Every input message item of a completion, following `has_more`. */
-async function fetchMessages(source: SourceClient, id: string): Promise<Json[]> {
+async function fetchMessages(source: SourceClient, id: string): Promise<{ items: Json[]; exact: ExactIntegers | undefined }> {
   const items: Json[] = [];
+  let exact: ExactIntegers | undefined;
   let after: string | undefined;
   for (;;) {
     const query: [string, string][] = [['limit', String(MESSAGES_PAGE_SIZE)], ['order', 'asc']];
@@ -67,8 +69,9 @@ async function fetchMessages(source: SourceClient, id: string): Promise<Json[]> 
     const page = await source.get(`/chat/completions/${encodeURIComponent(id)}/messages`, query);
     const data = Array.isArray(page.data) ? (page.data as Json[]) : [];
     items.push(...data);
+    exact = mergeExactIntegers(exact, exactIntegersOf(page));
     const last = data.at(-1);
-    if (page.has_more !== true || !last || typeof last.id !== 'string') return items;
+    if (page.has_more !== true || !last || typeof last.id !== 'string') return { items, exact };
     after = last.id;
   }
 }
@@ -148,7 +151,8 @@ async function mirrorFrom(request: MirrorRequest, tally: MirrorTally, events: Mi
     }
     const records = await mapWithLimit(wanted, request.concurrency, async (item): Promise<CompletionRecord | undefined> => {
       try {
-        return toImportedRecord({ ...item, input_messages: await fetchMessages(source, String(item.id)) }, now);
+        const messages = await fetchMessages(source, String(item.id));
+        return toImportedRecord({ ...item, input_messages: messages.items }, now, mergeExactIntegers(exactIntegersOf(page), messages.exact));
       } catch (err) {
         if (err instanceof SourceNotFoundError) {
           tally.vanished++;

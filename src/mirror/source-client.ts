@@ -1,3 +1,4 @@
+import { rememberExactIntegers } from '../exact-integers.ts';
 import { isObject, type Json } from '../json.ts';
 
 /**
@@ -85,6 +86,8 @@ export function createSourceClient(options: SourceClientOptions) {
     let body: unknown;
     try {
       body = JSON.parse(text);
+      // Integers past 2^53 (an int64 seed echoed on a completion) are stored as the source wrote them.
+      if (isObject(body)) rememberExactIntegers(body, text);
     } catch {
       body = undefined;
     }
