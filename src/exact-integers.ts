@@ -19,6 +19,21 @@ const MAYBE_UNSAFE = /\d{16}/;
 
 const NUMBER_CHARS = /[-+0-9.eE]/;
 const INTEGER = /^-?\d+$/;
+/**
+ * Where the JSON string opened at `open` ends (after its closing quote). Found with indexOf, not
+ * character by character or with a regular expression (which recursed past the stack on a
+ * megabyte string): a body with images carries megabytes of strings.
+ */
+function stringEnd(text: string, open: number): number {
+  let quote = text.indexOf('"', open + 1);
+  while (quote !== -1) {
+    let backslashes = 0;
+    while (text[quote - 1 - backslashes] === '\\') backslashes++;
+    if (backslashes % 2 === 0) return quote + 1;
+    quote = text.indexOf('"', quote + 1);
+  }
+  return text.length;
+}
 
 /** Calls `onNumber` for each number outside strings in a valid JSON text, with its offsets. */
 function forEachNumber(text: string, onNumber: (start: number, end: number) => void): void {
@@ -26,9 +41,7 @@ function forEachNumber(text: string, onNumber: (start: number, end: number) => v
   while (i < text.length) {
     const ch = text[i]!;
     if (ch === '"') {
-      i++;
-      while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
-      i++;
+      i = stringEnd(text, i);
     } else if (ch === '-' || (ch >= '0' && ch <= '9')) {
       const start = i;
       while (i < text.length && NUMBER_CHARS.test(text[i]!)) i++;

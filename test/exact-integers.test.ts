@@ -23,6 +23,11 @@ describe('integers past 2^53', () => {
     expect(roundTrip(text)).toBe(text);
   });
 
+  it('are found after megabytes of strings and escapes (an image in a content part), without recursion', () => {
+    const text = `{"url":"data:image/png;base64,${'QUJD\\"\\\\'.repeat(1_000_000)}1234567890123456","seed":9223372036854775807}`;
+    expect([...findUnsafeIntegers(text)!]).toEqual([['9223372036854776000', '9223372036854775807']]);
+  });
+
   it('are none in a body without sixteen digits in a row, nor for 2^53 itself, which a double holds', () => {
     expect(findUnsafeIntegers('{"model":"gpt-4o","seed":42}')).toBeUndefined();
     expect(findUnsafeIntegers('{"seed":9007199254740992}')).toBeUndefined();
