@@ -19,6 +19,7 @@ const MAYBE_UNSAFE = /\d{16}/;
 
 const NUMBER_CHARS = /[-+0-9.eE]/;
 const INTEGER = /^-?\d+$/;
+
 /**
  * Where the JSON string opened at `open` ends (after its closing quote). Found with indexOf, not
  * character by character or with a regular expression (which recursed past the stack on a
