@@ -182,4 +182,17 @@ describe('export', () => {
     const time = await runCliInProcess(['export', '--key', 'sk-a', '--created-after', 'last tuesday'], { env });
     expect(time.stderr).toMatch(/--created-after: expected Unix seconds or an ISO date/);
   });
+
+  it('refuses seconds past 2^53 as the HTTP list does, instead of a PostgreSQL crash or a silently empty export', async () => {
+    expect((await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a'], { env })).code).toBe(0);
+    for (const option of ['--created-after', '--created-before']) {
+      const run = await runCliInProcess(['export', '--key', 'sk-a', option, '99999999999999999999'], { env });
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(new RegExp(`^stored-completions export: ${option}: expected Unix seconds or an ISO date.*got '99999999999999999999'`));
+    }
+    const mirror = await runCliInProcess(['mirror', '--from', 'http://127.0.0.1:9/v1', '--source-key', 'k', '--key', 'sk-a', '--since', '9007199254740993'], { env });
+    expect(mirror.code).toBe(2);
+    expect(mirror.stderr).toMatch(/--since: expected Unix seconds or an ISO date/);
+  });
 });

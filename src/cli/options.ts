@@ -36,7 +36,8 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?
  * operator's wall clock, and the stored `created` is UTC).
  */
 export function parseTime(text: string, option: string): number {
-  if (/^\d+$/.test(text)) return Number(text);
+  // Whole seconds the store can compare with (PostgreSQL's bigint refuses more): the HTTP list's own bound, a safe integer.
+  if (/^\d+$/.test(text) && Number.isSafeInteger(Number(text))) return Number(text);
   if (ISO_DATE.test(text)) {
     const withZone = /T/i.test(text) && !/(Z|[+-]\d{2}:?\d{2})$/i.test(text) ? `${text}Z` : text;
     const ms = Date.parse(withZone);
