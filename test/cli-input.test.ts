@@ -195,4 +195,14 @@ describe('export', () => {
     expect(mirror.code).toBe(2);
     expect(mirror.stderr).toMatch(/--since: expected Unix seconds or an ISO date/);
   });
+
+  it('refuses a day its month does not have rather than reading 2025-02-30 as March 2', async () => {
+    expect((await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a'], { env })).code).toBe(0);
+    for (const date of ['2025-02-30', '2025-04-31T12:00:00Z', '2025-02-29']) {
+      const run = await runCliInProcess(['export', '--key', 'sk-a', '--created-after', date], { env });
+      expect(run.code, date).toBe(2);
+      expect(run.stderr).toMatch(new RegExp(`--created-after: expected Unix seconds or an ISO date.*got '${date}'`));
+    }
+    expect((await runCliInProcess(['export', '--key', 'sk-a', '--created-after', '2024-02-29'], { env })).code).toBe(0);
+  });
 });

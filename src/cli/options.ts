@@ -30,6 +30,13 @@ export const FILTER_HELP = `  --model NAME          only completions of this mod
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
 
+/** True when the date's day exists in its month: Date.parse reads 2025-02-30 as March 2 rather than refusing it. */
+function isCalendarDate(text: string): boolean {
+  const [year, month, day] = text.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
 /**
  * A time as Unix seconds: whole seconds as they are, or an ISO 8601 date or
  * date-time, read as UTC when it names no offset (a server's clock is not the
@@ -38,7 +45,7 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?
 export function parseTime(text: string, option: string): number {
   // Whole seconds the store can compare with (PostgreSQL's bigint refuses more): the HTTP list's own bound, a safe integer.
   if (/^\d+$/.test(text) && Number.isSafeInteger(Number(text))) return Number(text);
-  if (ISO_DATE.test(text)) {
+  if (ISO_DATE.test(text) && isCalendarDate(text)) {
     const withZone = /T/i.test(text) && !/(Z|[+-]\d{2}:?\d{2})$/i.test(text) ? `${text}Z` : text;
     const ms = Date.parse(withZone);
     if (Number.isFinite(ms)) return Math.floor(ms / 1000);
