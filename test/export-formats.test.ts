@@ -159,6 +159,14 @@ describe('eval lines', () => {
     });
   });
 
+  it('keep a developer message as sent (only the finetune line renames it system)', () => {
+    const source = item({ messages: [{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Hi' }] }, [reply({ content: 'Hello!' })]);
+    const line = JSON.parse((formatLine(source, { format: 'eval', choice: 0 }) as { line: string }).line) as { item: Json };
+    expect(line.item.input).toEqual([{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Hi' }]);
+    const example = JSON.parse((formatLine(source, { format: 'finetune', choice: 0 }) as { line: string }).line) as Json;
+    expect((example.messages as Json[])[0]).toEqual({ role: 'system', content: 'Be brief.' });
+  });
+
   it('are written for every completion, an empty output when the reply has no text', () => {
     const formatted = formatLine(item({ messages: [{ role: 'user', content: 'Hi' }] }, [reply({ content: null, refusal: 'No.' })]), { format: 'eval', choice: 0 });
     const line = JSON.parse((formatted as { line: string }).line) as { item: Json };

@@ -54,11 +54,10 @@ const SENT_FIELDS = ['name', 'tool_calls', 'tool_call_id', 'function_call'] as c
 
 /**
  * A stored message item turned back into the message as it was sent: the
- * content parts when it was sent as parts, the plain text otherwise. A
- * `developer` message becomes `system`, the only name fine-tuning accepts for it.
+ * content parts when it was sent as parts, the plain text otherwise.
  */
 function sentMessage(item: Json): Json {
-  const message: Json = { role: item.role === 'developer' ? 'system' : item.role };
+  const message: Json = { role: item.role };
   const content = item.content_parts ?? item.content;
   if (content !== null && content !== undefined) message.content = content;
   for (const field of SENT_FIELDS) {
@@ -133,7 +132,9 @@ export function finetuneLine(item: ExportItem, choiceIndex: number): FormattedLi
   const choice = choices[choiceIndex];
   const skipped = skipReason(choice, input, body);
   if (skipped) return { skipped };
-  const example: Json = { messages: [...input, replyMessage(choice!)] };
+  // A `developer` message becomes `system`, the only name fine-tuning accepts for it; the eval line keeps the role as sent.
+  const messages = input.map((message) => (message.role === 'developer' ? { ...message, role: 'system' } : message));
+  const example: Json = { messages: [...messages, replyMessage(choice!)] };
   if (Array.isArray(body.tools) && body.tools.length > 0) example.tools = body.tools;
   if (typeof body.parallel_tool_calls === 'boolean') example.parallel_tool_calls = body.parallel_tool_calls;
   return { line: withExactIntegers(JSON.stringify(example), exact) };
