@@ -158,6 +158,19 @@ describe('choosing the project', () => {
   });
 });
 
+describe('import --batch', () => {
+  it('refuses what is not a whole number from 1 to 10000 instead of reading 1.5, 0x10 or 1e3 as a size, or lowering 20000', async () => {
+    for (const batch of ['1.5', '0x10', '1e3', '20000', '0', 'abc']) {
+      const run = await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a', '--batch', batch], { env });
+      expect(run.code, batch).toBe(2);
+      expect(run.stderr).toContain(`--batch: expected a whole number from 1 to 10000, got '${batch}'`);
+    }
+    expect(readdirSync(folder)).toEqual([]);
+    const run = await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a', '--batch', '10000'], { env });
+    expect(run.code, run.stderr).toBe(0);
+  });
+});
+
 describe('export', () => {
   it('filters by model, metadata and created time (ISO dates or seconds), and counts finetune skips by reason', async () => {
     expect((await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a'], { env })).code).toBe(0);

@@ -68,8 +68,9 @@ export const importCommand = defineCommand({
   options: { ...PROJECT_OPTIONS, 'skip-invalid': { type: 'boolean' }, batch: { type: 'string' } },
   async run({ values, positionals }, context) {
     if (positionals.length !== 1) throw new UsageError('expected one FILE (or - for standard input)');
-    const batchSize = values.batch === undefined ? 500 : Math.min(10_000, Number(values.batch) || 0);
-    if (batchSize < 1) throw new UsageError(`--batch: expected a whole number from 1 to 10000, got '${values.batch}'`);
+    // Digits only: Number() also reads 1.5, 0x10 and 1e3, and a value past the maximum is refused, not quietly lowered.
+    const batchSize = values.batch === undefined ? 500 : /^\d+$/.test(values.batch) ? Number(values.batch) : 0;
+    if (batchSize < 1 || batchSize > 10_000) throw new UsageError(`--batch: expected a whole number from 1 to 10000, got '${values.batch}'`);
     const path = positionals[0]!;
     const config = context.config();
     const store = await openStore(config.databaseUrl, config.sqliteSynchronous);
