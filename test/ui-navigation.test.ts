@@ -110,6 +110,27 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     expect(await page.locator('input[name=model]').inputValue()).toBe('gpt-4o-mini');
   });
 
+  it('Clear filters empties the search field it focuses, so the field never shows a search the list does not apply', async () => {
+    const all = await apiIds(suite.service, 'order=desc');
+    const page = await suite.open();
+    await signIn(page);
+    await expectRows(page, all.slice(0, 20));
+    const search = page.getByRole('searchbox', { name: 'Search' });
+    await search.fill('Message 7');
+    await expectRows(page, await apiIds(suite.service, 'order=desc&search=Message%207'));
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await page.waitForURL((url) => url.hash === '#/');
+    await expectRows(page, all.slice(0, 20));
+    // Focus is in the search field again; it must read as the list is filtered: not at all.
+    await expect.poll(() => page.evaluate('document.activeElement?.name')).toBe('search');
+    expect(await search.inputValue()).toBe('');
+
+    // Back, with the field still focused, brings the search back into it as into the list.
+    await page.goBack();
+    await expectRows(page, await apiIds(suite.service, 'order=desc&search=Message%207'));
+    expect(await search.inputValue()).toBe('Message 7');
+  });
+
   it('a key a header cannot carry is refused with a message about the key', async () => {
     const page = await suite.open();
     await page.getByRole('textbox', { name: 'API key' }).fill(`${DEFAULT_KEY}🔑`);

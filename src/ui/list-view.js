@@ -111,6 +111,11 @@ export function createListView() {
 
   /** A word typed in several pauses is one step back, not one per pause. */
   let typedSinceLastStep = false;
+  /**
+   * The search and model the fields and the URL last agreed on. A URL that says the same is the echo of
+   * the user's own typing and leaves a focused field alone; any other (Clear filters, back) is written into it.
+   */
+  let appliedFromFields = { search: undefined, model: undefined };
 
   /** `replace` rewrites the current history entry instead of adding one (each pause while typing a word). */
   function navigate(next, { replace = false } = {}) {
@@ -135,6 +140,7 @@ export function createListView() {
       created_before: fromLocalInput(beforeInput.value),
     });
     next.order = orderSelect.value === 'asc' ? 'asc' : 'desc';
+    appliedFromFields = { search: next.filters.search, model: next.filters.model };
     navigate(next, { replace: typedSinceLastStep });
     typedSinceLastStep = typing;
   }
@@ -199,8 +205,9 @@ export function createListView() {
   /** Puts the URL's filters into the fields (after back/forward or a shared link). */
   function syncFields() {
     const { filters } = route;
-    if (document.activeElement !== searchInput) searchInput.value = filters.search ?? '';
-    if (document.activeElement !== modelInput) modelInput.value = filters.model ?? '';
+    if (document.activeElement !== searchInput || filters.search !== appliedFromFields.search) searchInput.value = filters.search ?? '';
+    if (document.activeElement !== modelInput || filters.model !== appliedFromFields.model) modelInput.value = filters.model ?? '';
+    appliedFromFields = { search: filters.search, model: filters.model };
     afterInput.value = toLocalInput(filters.created_after);
     beforeInput.value = toLocalInput(filters.created_before);
     orderSelect.value = route.order;
