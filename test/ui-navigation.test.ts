@@ -131,6 +131,19 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     expect(await search.inputValue()).toBe('Message 7');
   });
 
+  it('a link to a conversation cut inside an escape shows the 404 of that id, not the previous view', async () => {
+    const page = await suite.open();
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await signIn(page);
+    await page.locator('ol.rows a.row-link').first().waitFor();
+    await page.goto(`${suite.service.origin}/#/completions/chatcmpl-%E0%A4%A`);
+    await page.getByRole('heading', { name: 'chatcmpl-%E0%A4%A', level: 1 }).waitFor();
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe("No chat completion found with id 'chatcmpl-%E0%A4%A'.");
+    expect(await page.locator('.list-view').isVisible()).toBe(false);
+    expect(errors).toEqual([]);
+  });
+
   it('a key a header cannot carry is refused with a message about the key', async () => {
     const page = await suite.open();
     await page.getByRole('textbox', { name: 'API key' }).fill(`${DEFAULT_KEY}🔑`);

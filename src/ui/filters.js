@@ -5,11 +5,23 @@
 
 const METADATA_PARAM = /^metadata\[(.*)\]$/s;
 
+/**
+ * A link cut inside an escape (`%E0%A4`) does not decode: taken as written, it is an id the service
+ * answers with its 404, instead of an exception that left the previous view under the new URL.
+ */
+function decodedId(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 /** The current route: `{ view: 'list', filters, order, usage }` or `{ view: 'completion', id }`. */
 export function parseRoute(hash = location.hash) {
   const text = hash.replace(/^#/, '');
   const completion = /^\/completions\/([^?]+)/.exec(text);
-  if (completion) return { view: 'completion', id: decodeURIComponent(completion[1]) };
+  if (completion) return { view: 'completion', id: decodedId(completion[1]) };
   const query = text.includes('?') ? text.slice(text.indexOf('?') + 1) : '';
   const params = new URLSearchParams(query);
   const metadata = [];
