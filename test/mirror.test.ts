@@ -201,6 +201,17 @@ describe('mirror', () => {
     );
   });
 
+  it('says --from must be the API base URL when the source has no list there (a 404 in JSON, as api.openai.com without /v1 answers)', async () => {
+    const origin = source.baseURL.replace(/\/v1\/?$/, '');
+    expect(origin).not.toBe(source.baseURL);
+    const run = await runCliInProcess(['mirror', '--from', origin, '--source-key', DEFAULT_KEY, '--key', DEFAULT_KEY], { env: { DATABASE_URL: join(folder, 'copy.db') } });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      "stored-completions mirror: the source has no stored-completions list there (HTTP 404: Invalid URL (GET /chat/completions)): --from must be the API's base URL, such as https://api.openai.com/v1\n" +
+        'stopped after 0 copied (they stay; run again to continue)\n',
+    );
+  });
+
   it('says so when the source answers HTML instead of the API', async () => {
     const server = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });

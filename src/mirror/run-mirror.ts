@@ -98,6 +98,22 @@ function listQuery(filters: MirrorFilters, after: string | undefined): [string, 
   return query;
 }
 
+/**
+ * One page of the source's list. A 404 on the first page is a base URL without the API's path
+ * (`https://api.openai.com` answers `Invalid URL (GET /chat/completions)` in JSON): said so, as for an HTML answer.
+ */
+async function listPage(source: SourceClient, filters: MirrorFilters, after: string | undefined): Promise<Json> {
+  try {
+    return await source.get('/chat/completions', listQuery(filters, after));
+  } catch (err) {
+    if (!(err instanceof SourceNotFoundError) || after !== undefined) throw err;
+    throw new SourceError(
+      `the source has no stored-completions list there (HTTP 404: ${err.message}): --from must be the API's base URL, such as https://api.openai.com/v1`,
+      404,
+    );
+  }
+}
+
 export interface MirrorEvents {
   /** After each list page is stored. */
   onPage?: () => void;
@@ -128,7 +144,7 @@ async function mirrorFrom(request: MirrorRequest, tally: MirrorTally, events: Mi
   let after = start;
   const now = Math.floor(Date.now() / 1000);
   for (;;) {
-    const page = await source.get('/chat/completions', listQuery(filters, after));
+    const page = await listPage(source, filters, after);
     if (!Array.isArray(page.data)) throw new SourceError('the source answered its list without a "data" array: is --from an OpenAI API?', undefined);
     const listed = (page.data as unknown[]).filter(isObject);
     tally.pages++;
