@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.ts';
-import type { FakeUpstream } from './helpers/fake-upstream.ts';
+import { fakeCompletion, type FakeUpstream, sendJson } from './helpers/fake-upstream.ts';
 import { storeVariety } from './helpers/variety.ts';
 import { DEFAULT_KEY, type Service, startService } from './helpers/service.ts';
 import { projectOf, type SourceSetup, useSourceEachTest } from './helpers/source-service.ts';
@@ -95,6 +95,30 @@ describe('export then import', () => {
       } finally {
         await copy.close();
       }
+    }
+  });
+
+  it('carries a completion the provider answered with an empty model name, which create stores as it came', async () => {
+    upstream.handler = (request, res) => sendJson(res, 200, { ...fakeCompletion(request.json!, 'chatcmpl-blank-model', 1_700_000_000), model: '' });
+    const created = await source.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'local-model', store: true, messages: [{ role: 'user', content: 'Hi' }] }),
+    });
+    expect(created.status).toBe(200);
+    const file = join(folder, 'blank.jsonl');
+    expect((await runCli(['export', '--key', DEFAULT_KEY, '--out', file], { env: { DATABASE_URL: source.databasePath } })).code).toBe(0);
+    const copyPath = join(folder, 'copy.db');
+    const imported = await runCli(['import', file, '--key', DEFAULT_KEY], { env: { DATABASE_URL: copyPath } });
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(imported.stderr).toMatch(/import: 1 stored/);
+    const copy = await startService({ upstreamUrl: upstream.url, databasePath: copyPath });
+    try {
+      const path = '/v1/chat/completions/chatcmpl-blank-model';
+      expect(await text(copy, path)).toBe(await text(source, path));
+      expect(await text(copy, `${path}/messages`)).toBe(await text(source, `${path}/messages`));
+    } finally {
+      await copy.close();
     }
   });
 

@@ -42,7 +42,8 @@ export function toImportedRecord(value: unknown, now: number, exact?: ExactInteg
   if (!isAddressable(id)) fail('"id" must be a string of 1 to 256 characters without control characters or unpaired surrogates');
   // Any safe integer, as the create path stores it: a provider may send 0, or a clock before 1970.
   if (!Number.isSafeInteger(created)) fail('"created" must be a whole number of Unix seconds');
-  if (typeof model !== 'string' || model === '') fail('"model" must be a non-empty string');
+  // Any string: create stores the provider's model as it came, an empty name included, and import must take back what export wrote.
+  if (typeof model !== 'string') fail('"model" must be a string');
   if (!Array.isArray(choices) || !choices.every(isObject)) fail('"choices" must be an array of objects');
   let checkedMetadata;
   try {
