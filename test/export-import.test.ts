@@ -122,6 +122,28 @@ describe('export then import', () => {
     }
   });
 
+  it("carries the messages of a request the provider took without a string role (create stores them as sent, role null)", async () => {
+    const created = await source.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'local-model', store: true, messages: [{ content: 'no role' }, 'a bare string', { role: 7, content: 'a number' }] }),
+    });
+    expect(created.status).toBe(200);
+    const { id } = (await created.json()) as { id: string };
+    const file = join(folder, 'roles.jsonl');
+    expect((await runCli(['export', '--key', DEFAULT_KEY, '--out', file], { env: { DATABASE_URL: source.databasePath } })).code).toBe(0);
+    const copyPath = join(folder, 'copy.db');
+    const imported = await runCli(['import', file, '--key', DEFAULT_KEY], { env: { DATABASE_URL: copyPath } });
+    expect(imported.code, imported.stderr).toBe(0);
+    const copy = await startService({ upstreamUrl: upstream.url, databasePath: copyPath });
+    try {
+      expect(await text(copy, `/v1/chat/completions/${id}/messages`)).toBe(await text(source, `/v1/chat/completions/${id}/messages`));
+      expect(await text(copy, `/v1/chat/completions/${id}`)).toBe(await text(source, `/v1/chat/completions/${id}`));
+    } finally {
+      await copy.close();
+    }
+  });
+
   it('writes each line as retrieve plus input_messages', async () => {
     const [id] = await storeVariety(source, upstream);
     const exported = await runCli(['export', '--key', DEFAULT_KEY, '--limit', '1'], { env: { DATABASE_URL: source.databasePath } });

@@ -60,7 +60,9 @@ export function toImportedRecord(value: unknown, now: number, exact?: ExactInteg
     if (itemId !== undefined && itemId !== messageItemId(id, idx)) {
       fail(`input_messages[${idx}].id must be ${JSON.stringify(messageItemId(id, idx))}, got ${JSON.stringify(itemId)}`);
     }
-    if (typeof rest.role !== 'string') fail(`input_messages[${idx}].role must be a string`);
+    // Present, whatever its value: create stores the role a request's message had (null when it had none, a number as
+    // sent) once the provider accepted it, and import must take back every line export wrote.
+    if (!('role' in rest)) fail(`input_messages[${idx}] has no "role"`);
     return write(rest);
   });
   return {
