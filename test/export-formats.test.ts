@@ -136,6 +136,13 @@ describe('finetune lines', () => {
     ],
     ['unpaired_tool_call', item({ tools: [weather], messages: [{ role: 'user', content: 'x' }, { role: 'tool', tool_call_id: 'nope', content: '1' }] }, [reply({ content: 'ok' })])],
     ['tools_missing', item({ messages: [{ role: 'user', content: 'Oslo?' }] }, [reply({ content: null, tool_calls: [call('c1', 'Oslo')] }, 'tool_calls')])],
+    [
+      'empty_message',
+      item({ messages: [{ role: 'user', content: 'Pick a lock?' }, { role: 'assistant', content: null, refusal: "I can't help with that." }, { role: 'user', content: 'A joke then' }] }, [
+        reply({ content: 'Here is one.' }),
+      ]),
+    ],
+    ['empty_message', item({ messages: [{ role: 'user', content: 'Say hi' }, { role: 'assistant', audio: { id: 'audio_1' } }, { role: 'user', content: 'Again' }] }, [reply({ content: 'Hi' })])],
   ];
   it.each(skips)('are skipped for %s', (reason, source, choice = 0) => {
     expect(formatLine(source, { format: 'finetune', choice })).toEqual({ skipped: reason });

@@ -21,6 +21,7 @@ export const SKIP_REASONS = {
   content_filter: 'the reply was cut off by the content filter',
   unpaired_tool_call: 'a tool call without its tool result, or a tool result without its call',
   tools_missing: 'tool calls in a request that listed no tools',
+  empty_message: 'an input message has no content and no tool calls (a refused or audio-only turn)',
 } as const;
 export type SkipReason = keyof typeof SKIP_REASONS;
 
@@ -120,6 +121,9 @@ function skipReason(choice: Json | undefined, input: Json[], body: Json): SkipRe
   if (choice.finish_reason === 'content_filter') return 'content_filter';
   const reply = replyMessage(choice);
   if (reply.content === undefined && reply.tool_calls === undefined) return 'empty_reply';
+  // Fine-tuning refuses a message without content unless it carries calls: a replayed refusal (`content: null`, the
+  // text in `refusal`, which is the API's field, not the format's) or an audio-only turn would fail the whole upload.
+  if (input.some((message) => message.content === undefined && !hasToolCalls(message) && message.function_call === undefined)) return 'empty_message';
   if (!toolCallsArePaired(input)) return 'unpaired_tool_call';
   const usesTools = hasToolCalls(reply) || input.some(hasToolCalls);
   if (usesTools && !(Array.isArray(body.tools) && body.tools.length > 0)) return 'tools_missing';
