@@ -50,4 +50,19 @@ describe('copy', () => {
     const again = await runCliInProcess(['copy', '--from', source.databasePath, '--to', target], { env: {} });
     expect(again).toMatchObject({ code: 1, stderr: `stored-completions copy: the target ${target} already holds data: copy only writes into an empty database\n` });
   });
+
+  it('copies into a database a service has only run its health check on (no data, only the check\'s mark)', async () => {
+    await storeVariety(source, upstream);
+    expect((await source.request('/healthz', { auth: false })).status).toBe(200);
+    const target = join(folder, 'fresh.db');
+    const fresh = await startService({ upstreamUrl: upstream.url, databasePath: target, env: { API_KEYS: `${DEFAULT_KEY}:team` } });
+    try {
+      expect((await fresh.request('/healthz', { auth: false })).status).toBe(200);
+    } finally {
+      await fresh.stop();
+    }
+    const run = await runCliInProcess(['copy', '--from', source.databasePath, '--to', target], { env: {} });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/^copy: 6 completions, 0 deleted ids, 1 settings in /);
+  });
 });

@@ -31,7 +31,8 @@ export function createDump(db: SqlDatabase, projects: ProjectIds) {
     // One snapshot for the whole dump: a completion deleted meanwhile cannot arrive both as a completion and as a tombstone.
     const snapshot = await db.readSnapshot();
     try {
-      const settings = await snapshot.query<{ key: string; value: string }>('SELECT key, value FROM settings ORDER BY key');
+      // The health check's mark is the running instance's, not data: the target's own service writes its own.
+      const settings = await snapshot.query<{ key: string; value: string }>(`SELECT key, value FROM settings WHERE key <> 'health_checked_at' ORDER BY key`);
       if (settings.length > 0) yield settings.map(({ key, value }) => ({ kind: 'setting', key, value }));
 
       let afterSeq = 0;
@@ -96,8 +97,9 @@ export function createDump(db: SqlDatabase, projects: ProjectIds) {
     });
   }
 
+  /** No project and no setting but the health check's mark (a service that only ran /healthz on it leaves one; it is no data). */
   async function isEmpty(): Promise<boolean> {
-    return (await db.query('SELECT 1 FROM projects UNION ALL SELECT 1 FROM settings LIMIT 1')).length === 0;
+    return (await db.query(`SELECT 1 FROM projects UNION ALL SELECT 1 FROM settings WHERE key <> 'health_checked_at' LIMIT 1`)).length === 0;
   }
 
   return { dump, restore, isEmpty };

@@ -40,7 +40,8 @@ export function createDump(db: SqliteDatabase, prepare: Prepare, projects: Proje
   }
 
   async function* dumpSnapshot(batchSize: number): AsyncGenerator<DumpItem[]> {
-    const settings = prepare('SELECT key, value FROM settings ORDER BY key').all() as { key: string; value: string }[];
+    // The health check's mark is the running instance's, not data: the target's own service writes its own.
+    const settings = prepare(`SELECT key, value FROM settings WHERE key <> 'health_checked_at' ORDER BY key`).all() as { key: string; value: string }[];
     if (settings.length > 0) yield settings.map(({ key, value }) => ({ kind: 'setting', key, value }));
 
     let afterSeq = 0;
@@ -88,8 +89,9 @@ export function createDump(db: SqliteDatabase, prepare: Prepare, projects: Proje
       for (const item of items) if (item.kind !== 'setting' && !projectIdOf.has(item.project)) projectIdOf.set(item.project, projects.ensure(item.project));
       restoreAll.immediate(items, projectIdOf);
     },
+    /** No project and no setting but the health check's mark (a service that only ran /healthz on it leaves one; it is no data). */
     isEmpty(): boolean {
-      return !prepare('SELECT 1 FROM projects UNION ALL SELECT 1 FROM settings LIMIT 1').get();
+      return !prepare(`SELECT 1 FROM projects UNION ALL SELECT 1 FROM settings WHERE key <> 'health_checked_at' LIMIT 1`).get();
     },
   };
 }
