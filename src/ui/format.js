@@ -105,10 +105,61 @@ export function finishReasons(completion) {
 export function prettyJsonText(text) {
   if (typeof text !== 'string') return JSON.stringify(text, null, 2);
   try {
-    return JSON.stringify(JSON.parse(text), null, 2);
+    JSON.parse(text);
   } catch {
     return text;
   }
+  return indentJson(text);
+}
+
+const JSON_SPACE = new Set([' ', '\t', '\n', '\r']);
+
+/**
+ * Valid JSON text laid out as `JSON.stringify(value, null, 2)` would, but with every number as it was
+ * written: a parse and stringify rounds an id past 2^53 (`12345678901234567890` shown as
+ * `12345678901234567000`) and rewrites `1.50` as `1.5`, so the arguments on screen would not be what
+ * the model sent. Strings are written as JSON.stringify writes them (escapes like \u00e9 read as é).
+ */
+function indentJson(text) {
+  let out = '';
+  let depth = 0;
+  const newline = () => `\n${'  '.repeat(depth)}`;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let end = text.indexOf('"', i + 1);
+      while (isEscaped(text, end)) end = text.indexOf('"', end + 1);
+      out += JSON.stringify(JSON.parse(text.slice(i, end + 1)));
+      i = end;
+    } else if (c === '{' || c === '[') {
+      let next = i + 1;
+      while (JSON_SPACE.has(text[next])) next++;
+      if (text[next] === '}' || text[next] === ']') {
+        out += c + text[next];
+        i = next;
+      } else {
+        depth++;
+        out += c + newline();
+      }
+    } else if (c === '}' || c === ']') {
+      depth--;
+      out += newline() + c;
+    } else if (c === ',') {
+      out += `,${newline()}`;
+    } else if (c === ':') {
+      out += ': ';
+    } else if (!JSON_SPACE.has(c)) {
+      out += c;
+    }
+  }
+  return out;
+}
+
+/** Whether the quote at `at` follows an odd number of backslashes. */
+function isEscaped(text, at) {
+  let backslashes = 0;
+  for (let i = at - 1; text[i] === '\\'; i--) backslashes++;
+  return backslashes % 2 === 1;
 }
 
 /** Metadata limits of the API (SPEC: at most 16 pairs, keys ≤ 64 and values ≤ 512 characters). */

@@ -84,7 +84,9 @@ export function renderContent(content) {
 function renderToolOutput(content) {
   if (typeof content === 'string' && /^\s*[[{]/.test(content) && content.length < 1_000_000) {
     try {
-      return jsonBlock(JSON.parse(content));
+      JSON.parse(content);
+      // The text, not the parsed value, so numbers show as the tool wrote them (prettyJsonText).
+      return jsonBlock(content);
     } catch {
       // Not JSON after all: shown as the text it is.
     }
