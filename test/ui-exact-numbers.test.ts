@@ -1,13 +1,18 @@
+import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { browserAvailable } from './helpers/browser.ts';
 import { seedCompletion } from './helpers/seed.ts';
+import { DEFAULT_KEY } from './helpers/service.ts';
 import { signIn, useUiSuite } from './helpers/ui-page.ts';
 
 /** Past 2^53: a JSON.parse in the page reads it as 12345678901234567000. */
 const ORDER_ID = '12345678901234567890';
+/** The largest int64: the service stores and answers it as sent; rounded, it is past int64 and OpenAI refuses it. */
+const SEED = '9223372036854775807';
 
 describe.skipIf(!browserAvailable)('web UI: numbers shown as they were written', () => {
   let toolCallId = '';
+  let seededId = '';
   const suite = useUiSuite(async ({ service, upstream }) => {
     toolCallId = await seedCompletion(service.client(), upstream, {
       created: 1_760_000_000,
@@ -19,6 +24,32 @@ describe.skipIf(!browserAvailable)('web UI: numbers shown as they were written',
       ],
       replies: [{ content: null, tool_calls: [{ id: 'call_refund', type: 'function', function: { name: 'refund', arguments: `{"order_id":${ORDER_ID}}` } }] }],
     });
+    // The Node client writes numbers as doubles: the seed goes out as a Python client would write it.
+    const exact = new OpenAI({
+      apiKey: DEFAULT_KEY,
+      baseURL: `${service.origin}/v1`,
+      maxRetries: 0,
+      fetch: (url, init) => fetch(url, { ...init, body: String(init?.body).replace('"seed":9223372036854776000', `"seed":${SEED}`) }),
+    });
+    seededId = await seedCompletion(exact, upstream, {
+      created: 1_760_000_100,
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Same answer every time' }],
+      request: { seed: Number(SEED) },
+    });
+  });
+
+  it('an int64 seed is shown, and written into the raw JSON and the curl snippet, as stored', async () => {
+    const stored = await (await suite.service.request(`/v1/chat/completions/${seededId}`)).text();
+    expect(stored).toContain(`"seed":${SEED}`);
+    const page = await suite.open(`#/completions/${seededId}`);
+    await signIn(page);
+    const seed = page.locator('aside dl dt', { hasText: 'Seed' }).locator('xpath=following-sibling::dd[1]');
+    await expect.poll(() => seed.textContent()).toBe(SEED);
+    await page.getByText('curl', { exact: true }).click();
+    expect(await page.locator('.replay .code').first().textContent()).toContain(`"seed": ${SEED},`);
+    await page.getByText('Raw JSON', { exact: true }).click();
+    expect(await page.locator('details.raw .code').textContent()).toContain(`"seed": ${SEED},`);
   });
 
   it('tool call arguments and tool results keep their numbers when pretty-printed', async () => {

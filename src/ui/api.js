@@ -75,7 +75,24 @@ export async function apiResponse(path, { method = 'GET', body, signal, key = st
 
 export async function api(path, options) {
   const response = await apiResponse(path, options);
-  return response.json();
+  return parseJson(await response.text());
+}
+
+/** Sixteen digits in a row: the fewest an integer past 2^53 has (the service's src/exact-integers.ts). */
+const MAYBE_UNSAFE = /\d{16}/;
+const INTEGER = /^-?\d+$/;
+
+/**
+ * JSON.parse, except that an integer past 2^53 (an int64 `seed`, a tool schema's `maximum`), which the
+ * service stores and answers as the client wrote it, stays that text (JSON.rawJSON): shown, and written
+ * back by JSON.stringify into the raw JSON and the curl snippet, unrounded. Rounded, the curl snippet
+ * would send 9223372036854776000 for 9223372036854775807, past int64, which OpenAI refuses.
+ */
+export function parseJson(text) {
+  if (typeof JSON.rawJSON !== 'function' || !MAYBE_UNSAFE.test(text)) return JSON.parse(text);
+  return JSON.parse(text, (_key, value, context) =>
+    typeof value === 'number' && !Number.isSafeInteger(value) && INTEGER.test(context?.source ?? '') ? JSON.rawJSON(context.source) : value,
+  );
 }
 
 /** A query string from pairs, skipping absent values (an empty string is a value: `metadata[k]=` filters on it). */

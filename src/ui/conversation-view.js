@@ -29,6 +29,8 @@ function definitionList(entries) {
 
 function fieldValue(value) {
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return h('code', null, String(value));
+  // An integer past 2^53, kept as the service answered it (parseJson).
+  if (JSON.isRawJSON?.(value)) return h('code', null, value.rawJSON);
   return jsonBlock(value);
 }
 
