@@ -62,11 +62,21 @@ export function contentText(content) {
     .join('\n');
 }
 
+/**
+ * The first `length` UTF-16 units of `text`, one fewer when the cut would fall between the two halves
+ * of a character (an emoji): half of one is drawn as "�".
+ */
+export function cutText(text, length) {
+  if (length >= text.length) return text;
+  const code = text.charCodeAt(length - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? length - 1 : length);
+}
+
 /** One line of text for a preview; the cut is made before any layout sees the whole (a 1 MB message). */
 export function previewText(text, max = 240) {
-  const head = text.length > max * 4 ? text.slice(0, max * 4) : text;
+  const head = text.length > max * 4 ? cutText(text, max * 4) : text;
   const line = head.replace(/\s+/g, ' ').trim();
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+  return line.length > max ? `${cutText(line, max - 1)}…` : line;
 }
 
 /** What a stored input message said, for a preview. */

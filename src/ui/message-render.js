@@ -2,7 +2,7 @@
 // results, refusals. Everything is text nodes; images only from http(s) and data:image URLs.
 
 import { h } from './dom.js';
-import { formatInteger, prettyJsonText } from './format.js';
+import { cutText, formatInteger, prettyJsonText } from './format.js';
 
 /** Characters shown before "Show more", and added by each click: a 1 MB message never lays out at once. */
 const COLLAPSED_LENGTH = 3000;
@@ -10,10 +10,10 @@ const EXPAND_STEP = 100_000;
 
 export function longText(text, className = 'text') {
   const value = String(text ?? '');
-  const node = document.createTextNode(value.length > COLLAPSED_LENGTH ? value.slice(0, COLLAPSED_LENGTH) : value);
+  const node = document.createTextNode(value.length > COLLAPSED_LENGTH ? cutText(value, COLLAPSED_LENGTH) : value);
   const block = h('div', { class: className }, node);
   if (value.length <= COLLAPSED_LENGTH) return block;
-  let shown = COLLAPSED_LENGTH;
+  let shown = node.data.length;
   const rest = h('span', { class: 'rest muted' });
   const button = h('button', { type: 'button', class: 'secondary small' }, 'Show more');
   const update = () => {
@@ -24,8 +24,8 @@ export function longText(text, className = 'text') {
     }
   };
   button.addEventListener('click', () => {
-    shown = Math.min(value.length, shown + EXPAND_STEP);
-    node.data = value.slice(0, shown);
+    node.data = cutText(value, Math.min(value.length, shown + EXPAND_STEP));
+    shown = node.data.length;
     update();
   });
   update();

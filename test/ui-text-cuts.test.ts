@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { browserAvailable } from './helpers/browser.ts';
+import { seedCompletion } from './helpers/seed.ts';
+import { signIn, useUiSuite } from './helpers/ui-page.ts';
+
+/** Half of a character (a lone UTF-16 surrogate): drawn as "�". */
+const HALF_CHARACTER = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+describe.skipIf(!browserAvailable)('web UI: long text is cut between characters, never inside an emoji', () => {
+  let id = '';
+  const suite = useUiSuite(async ({ service, upstream }) => {
+    id = await seedCompletion(service.client(), upstream, {
+      created: 1_760_000_000,
+      model: 'gpt-4o-mini',
+      // The previews cut at 239 UTF-16 units, a conversation's text at 3,000: an emoji (two units) straddles each cut.
+      messages: [{ role: 'user', content: `${'a'.repeat(238)}🙂${'b'.repeat(20)}` }],
+      replies: [{ content: `${'c'.repeat(2999)}🎉${'d'.repeat(50)}` }],
+    });
+  });
+
+  it('the list previews and a collapsed message show no half emoji', async () => {
+    const page = await suite.open();
+    await signIn(page);
+    const previews = page.locator(`ol.rows li[data-id="${id}"] .preview-text`);
+    await expect.poll(() => previews.first().textContent()).not.toBe('…');
+    for (const text of await previews.allTextContents()) {
+      expect(text).toMatch(/…$/);
+      expect(text).not.toMatch(HALF_CHARACTER);
+    }
+
+    await page.getByRole('link', { name: id, exact: true }).click();
+    const reply = page.locator('.message .long-text .text');
+    await expect.poll(() => reply.count()).toBe(1);
+    expect(await reply.textContent()).toBe('c'.repeat(2999));
+    await page.getByRole('button', { name: 'Show more' }).click();
+    expect(await reply.textContent()).toBe(`${'c'.repeat(2999)}🎉${'d'.repeat(50)}`);
+  });
+});
