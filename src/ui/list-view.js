@@ -252,7 +252,10 @@ export function createListView() {
   async function loadPage(after, signal) {
     listError.hidden = true;
     element.setAttribute('aria-busy', 'true');
-    loadMoreButton.disabled = true;
+    // Not `disabled`: a disabled button loses the focus, and a keyboard user pressing "Load more" would
+    // be left on the page's body, with the next Tab leaving the page.
+    loadMoreButton.setAttribute('aria-disabled', 'true');
+    let firstNew = null;
     try {
       const page = await api(listPath(after), { signal });
       if (signal.aborted) return;
@@ -261,6 +264,7 @@ export function createListView() {
       hasMore = page.has_more;
       const newRows = fresh.map(renderRow);
       rows.append(...newRows.map((row) => row.element));
+      firstNew = newRows[0]?.element.querySelector('a.row-link') ?? null;
       loadPreviews(newRows, signal);
       updateSummary();
       if (after) announce(`${fresh.length} more completions loaded`);
@@ -272,7 +276,9 @@ export function createListView() {
     } finally {
       if (!signal.aborted) {
         element.removeAttribute('aria-busy');
-        loadMoreButton.disabled = false;
+        loadMoreButton.removeAttribute('aria-disabled');
+        // The last page: the button goes, and the focus it had goes to the first row it brought.
+        if (!hasMore && document.activeElement === loadMoreButton) (firstNew ?? heading).focus();
         loadMoreButton.hidden = !hasMore;
       }
     }
@@ -301,6 +307,7 @@ export function createListView() {
   }
 
   loadMoreButton.addEventListener('click', () => {
+    if (loadMoreButton.getAttribute('aria-disabled') === 'true') return;
     const last = loaded[loaded.length - 1];
     if (last && controller) loadPage(last.id, controller.signal);
   });

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { browserAvailable } from './helpers/browser.ts';
+import { seedCompletion } from './helpers/seed.ts';
+import { apiIds, expectRows, signIn, useUiSuite } from './helpers/ui-page.ts';
+
+/** Three pages of 20: one "Load more" that leaves more below, and one that brings the last page. */
+const COUNT = 45;
+
+describe.skipIf(!browserAvailable)('web UI: paging from the keyboard', () => {
+  const suite = useUiSuite(async ({ service, upstream }) => {
+    const client = service.client();
+    for (let i = 0; i < COUNT; i++) {
+      await seedCompletion(client, upstream, { created: 1_760_000_000 + i, model: 'gpt-4o-mini', messages: [{ role: 'user', content: `Message ${i}` }] });
+    }
+  });
+
+  const focused = (page: import('playwright-core').Page) => page.evaluate('document.activeElement?.textContent ?? null');
+
+  it('"Load more" keeps the focus while more pages follow, and hands it to the first new row on the last page', async () => {
+    const all = await apiIds(suite.service, 'order=desc');
+    const page = await suite.open();
+    await signIn(page);
+    await expectRows(page, all.slice(0, 20));
+    const more = page.getByRole('button', { name: 'Load more' });
+    await more.focus();
+
+    await page.keyboard.press('Enter');
+    await expectRows(page, all.slice(0, 40));
+    await expect.poll(() => focused(page)).toBe('Load more');
+
+    // Pressed again from the keyboard, without reaching for the mouse or tabbing back to it.
+    await page.keyboard.press('Enter');
+    await expectRows(page, all);
+    await expect.poll(() => focused(page)).toBe(all[40]);
+  });
+});
