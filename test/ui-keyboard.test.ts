@@ -33,4 +33,16 @@ describe.skipIf(!browserAvailable)('web UI: paging from the keyboard', () => {
     await expectRows(page, all);
     await expect.poll(() => focused(page)).toBe(all[40]);
   });
+
+  it('"Export" pressed from the keyboard keeps the focus once the file is saved', async () => {
+    const page = await suite.open();
+    await signIn(page);
+    const exportButton = page.getByRole('button', { name: 'Export' });
+    await exportButton.focus();
+    const download = page.waitForEvent('download');
+    await page.keyboard.press('Enter');
+    await download;
+    await expect.poll(() => page.evaluate('document.activeElement?.getAttribute("aria-disabled") ?? "none"')).toBe('none');
+    expect(await focused(page)).toBe('Export');
+  });
 });

@@ -200,7 +200,9 @@ export function createListView() {
   });
 
   usageToggle.addEventListener('click', () => navigate({ ...route, usage: !route.usage }));
-  exportButton.addEventListener('click', () => exportView());
+  exportButton.addEventListener('click', () => {
+    if (exportButton.getAttribute('aria-disabled') !== 'true') exportView();
+  });
 
   /** Puts the URL's filters into the fields (after back/forward or a shared link). */
   function syncFields() {
@@ -373,7 +375,8 @@ export function createListView() {
 
   // ---- export -------------------------------------------------------------------------------------
   async function exportView() {
-    exportButton.disabled = true;
+    // aria-disabled, not disabled: a disabled button drops the focus of the keyboard user who pressed it.
+    exportButton.setAttribute('aria-disabled', 'true');
     announce('Exporting…');
     try {
       const format = exportFormat.value;
@@ -390,7 +393,7 @@ export function createListView() {
       listError.textContent = `Export failed: ${failure.message}`;
       listError.hidden = false;
     } finally {
-      exportButton.disabled = false;
+      exportButton.removeAttribute('aria-disabled');
     }
   }
 
