@@ -6,11 +6,16 @@ import { apiIds, expectRows, signIn, useUiSuite } from './helpers/ui-page.ts';
 /** Three pages of 20: one "Load more" that leaves more below, and one that brings the last page. */
 const COUNT = 45;
 
-describe.skipIf(!browserAvailable)('web UI: paging from the keyboard', () => {
+describe.skipIf(!browserAvailable)('web UI: paging, from the keyboard and in the summary', () => {
   const suite = useUiSuite(async ({ service, upstream }) => {
     const client = service.client();
     for (let i = 0; i < COUNT; i++) {
-      await seedCompletion(client, upstream, { created: 1_760_000_000 + i, model: 'gpt-4o-mini', messages: [{ role: 'user', content: `Message ${i}` }] });
+      await seedCompletion(client, upstream, {
+        created: 1_760_000_000 + i,
+        model: 'gpt-4o-mini',
+        ...(i === 0 ? { metadata: { first: 'yes' } } : {}),
+        messages: [{ role: 'user', content: `Message ${i}` }],
+      });
     }
   });
 
@@ -44,5 +49,11 @@ describe.skipIf(!browserAvailable)('web UI: paging from the keyboard', () => {
     await download;
     await expect.poll(() => page.evaluate('document.activeElement?.getAttribute("aria-disabled") ?? "none"')).toBe('none');
     expect(await focused(page)).toBe('Export');
+  });
+
+  it('the summary counts one completion in the singular', async () => {
+    const page = await suite.open('#/?metadata[first]=yes');
+    await signIn(page);
+    await expect.poll(() => page.locator('.summary').textContent()).toBe('Showing 1 completion.');
   });
 });

@@ -269,7 +269,7 @@ export function createListView() {
       firstNew = newRows[0]?.element.querySelector('a.row-link') ?? null;
       loadPreviews(newRows, signal);
       updateSummary();
-      if (after) announce(`${fresh.length} more completions loaded`);
+      if (after) announce(`${fresh.length} more completion${fresh.length === 1 ? '' : 's'} loaded`);
     } catch (failure) {
       if (signal.aborted || failure.name === 'AbortError') return;
       listError.textContent = failure.message;
@@ -304,7 +304,8 @@ export function createListView() {
     if (loaded.length === 0) {
       summary.textContent = hasFilters(route.filters) ? 'No completions match these filters.' : 'No stored completions yet: create one with "store": true.';
     } else {
-      summary.textContent = hasMore ? `Showing ${count} completions; more below.` : `Showing all ${count} completions.`;
+      if (hasMore) summary.textContent = `Showing ${count} completions; more below.`;
+      else summary.textContent = loaded.length === 1 ? 'Showing 1 completion.' : `Showing all ${count} completions.`;
     }
   }
 
