@@ -144,6 +144,22 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     expect(errors).toEqual([]);
   });
 
+  it('a row\'s User preview is the last user message even after more than a page of tool calls and results', async () => {
+    const calls = Array.from({ length: 15 }, (_, i) => [
+      { role: 'assistant' as const, content: null, tool_calls: [{ id: `call_${i}`, type: 'function' as const, function: { name: 'search_docs', arguments: `{"page":${i}}` } }] },
+      { role: 'tool' as const, tool_call_id: `call_${i}`, content: `result ${i}` },
+    ]).flat();
+    await seedCompletion(suite.service.client(), suite.upstream, {
+      created: BASE - 100,
+      model: 'gpt-4o-mini',
+      metadata: { flow: 'agent' },
+      messages: [{ role: 'system', content: 'You are an agent.' }, { role: 'user', content: 'Find the refund policy' }, ...calls],
+    });
+    const page = await suite.open('#/?metadata[flow]=agent');
+    await signIn(page);
+    await expect.poll(() => page.locator('ol.rows .preview-text').first().textContent()).toBe('Find the refund policy');
+  });
+
   it('a key a header cannot carry is refused with a message about the key', async () => {
     const page = await suite.open();
     await page.getByRole('textbox', { name: 'API key' }).fill(`${DEFAULT_KEY}🔑`);

@@ -363,9 +363,16 @@ export function createListView() {
       while (queue.length && !signal.aborted) {
         const row = queue.shift();
         try {
-          const page = await api(`${completionPath(row.id)}/messages?order=desc&limit=20`, { signal });
-          const lastUser = page.data.find((m) => m.role === 'user') ?? page.data[0];
-          row.userPreview.textContent = messagePreview(lastUser) || '(empty)';
+          let page = await api(`${completionPath(row.id)}/messages?order=desc&limit=20`, { signal });
+          const latest = page.data[0];
+          let lastUser = page.data.find((m) => m.role === 'user');
+          // An agent's turn can end in more than a page of tool calls and results: the user spoke before them.
+          while (!lastUser && page.has_more && page.data.length) {
+            const after = page.data[page.data.length - 1].id;
+            page = await api(`${completionPath(row.id)}/messages${queryString([['order', 'desc'], ['limit', 100], ['after', after]])}`, { signal });
+            lastUser = page.data.find((m) => m.role === 'user');
+          }
+          row.userPreview.textContent = messagePreview(lastUser ?? latest) || '(empty)';
         } catch {
           if (!signal.aborted) row.userPreview.textContent = '(not available)';
         }
