@@ -81,6 +81,42 @@ describe('import refuses bad lines', () => {
     expect(await exported()).toBe(`${exampleLines[0]}\n${exampleLines[1]}\n`);
   });
 
+  it('refuses a line that is not UTF-8 instead of storing its text with U+FFFD in place of each odd byte', async () => {
+    // `café` saved as Latin-1 / Windows-1252: the é is the single byte 0xE9.
+    const latin1 = Buffer.from(exampleLines[2]!.replace('"content":"', '"content":"café '), 'latin1');
+    const path = join(folder, 'latin1.jsonl');
+    writeFileSync(path, Buffer.concat([Buffer.from(`${exampleLines[0]}\r\n${exampleLines[1]}\r\n`), latin1, Buffer.from(`\r\n${exampleLines[3]}\r\n`)]));
+    const run = await runCli(['import', path, '--key', 'sk-a'], { env });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^stored-completions import: line 3: not UTF-8 text \(a file saved in another encoding, such as Latin-1 or Windows-1252; convert it to UTF-8\)\nstopped: 2 stored before it stay/);
+    expect(await exportedIds()).toEqual([idOf(exampleLines[0]!), idOf(exampleLines[1]!)]);
+
+    const skipping = await runCli(['import', path, '--key', 'sk-a', '--skip-invalid'], { env });
+    expect(skipping.code, skipping.stderr).toBe(0);
+    expect(skipping.stderr).toMatch(/^skipped line 3: not UTF-8 text .*\nimport: 1 stored, 2 already there \(skipped\), 1 invalid lines skipped, 4 lines in/);
+    expect(await exported()).toBe(`${exampleLines[0]}\n${exampleLines[1]}\n${exampleLines[3]}\n`);
+  });
+
+  it('says a UTF-16 file (what PowerShell 5 writes with >) is UTF-16, and stores nothing of it', async () => {
+    const path = join(folder, 'utf16.jsonl');
+    writeFileSync(path, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`${exampleLines[0]}\r\n${exampleLines[1]}\r\n`, 'utf16le')]));
+    const run = await runCli(['import', path, '--key', 'sk-a', '--skip-invalid'], { env });
+    expect(run).toMatchObject({
+      code: 1,
+      stderr: `stored-completions import: ${path}: the file is UTF-16LE text, not UTF-8 (save it as UTF-8, e.g. with PowerShell's Out-File -Encoding utf8); nothing was stored\n`,
+    });
+    expect(await exportedIds()).toEqual([]);
+  });
+
+  it('reads a line longer than any read chunk, and lines split across chunks, exactly', async () => {
+    const long = JSON.stringify({ ...(JSON.parse(exampleLines[4]!) as object), metadata: { note: 'é'.repeat(500) } });
+    const padded = long.replace('"content":"', `"content":"${'ü€😀'.repeat(300_000)}`);
+    const input = `${exampleLines[0]}\n${padded}\n${exampleLines[1]}`;
+    const run = await runCli(['import', '-', '--key', 'sk-a'], { env, input });
+    expect(run.code, run.stderr).toBe(0);
+    expect(await exported()).toBe(`${exampleLines[0]}\n${exampleLines[1]}\n${padded}\n`);
+  });
+
   it('takes the created times a provider may send: 0, and before 1970', async () => {
     const dated = (line: string, created: number) => JSON.stringify({ ...(JSON.parse(line) as object), created });
     const lines = [dated(exampleLines[0]!, -5), dated(exampleLines[1]!, 0)];

@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { createInterface } from 'node:readline';
 import { findUnsafeIntegers } from '../exact-integers.ts';
 import { InvalidCompletionError, toImportedRecord } from '../import/completion-line.ts';
+import { inputLines } from '../import/input-lines.ts';
 import type { CompletionRecord } from '../store/index.ts';
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
@@ -89,25 +89,34 @@ export const importCommand = defineCommand({
         progress.update({ lines: counts.lines, stored: counts.stored, 'already there': counts.existing, invalid: counts.invalid });
       };
       const now = Math.floor(Date.now() / 1000);
-      for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+      /** A line that cannot be stored: the import stops there, or with --skip-invalid reports it and goes on. */
+      const badLine = async (problem: string) => {
+        if (!values['skip-invalid']) {
+          await flush();
+          throw new CliError(
+            `line ${counts.lines}: ${problem}\nstopped: ${counts.stored} stored before it stay, ${counts.existing} were already there (--skip-invalid skips bad lines)`,
+          );
+        }
+        counts.invalid++;
+        progress.note(`skipped line ${counts.lines}: ${problem}`);
+      };
+      for await (const line of inputLines(input)) {
         counts.lines++;
+        if ('notUtf8' in line) {
+          // A UTF-16 file has no line that can be read: one message for the file, whatever --skip-invalid says.
+          if (line.utf16) throw new CliError(`${path === '-' ? 'standard input' : path}: ${line.notUtf8}; nothing was stored`);
+          await badLine(line.notUtf8);
+          continue;
+        }
         // A byte order mark (editors on Windows write one) opens the file, not its first completion.
-        const text = counts.lines === 1 && line.startsWith('\uFEFF') ? line.slice(1) : line;
+        const text = counts.lines === 1 && line.text.startsWith('\uFEFF') ? line.text.slice(1) : line.text;
         if (text.trim() === '') continue;
         let record: CompletionRecord;
         try {
           record = toImportedRecord(JSON.parse(text), now, findUnsafeIntegers(text));
         } catch (err) {
           if (!(err instanceof SyntaxError || err instanceof InvalidCompletionError)) throw err;
-          const problem = `line ${counts.lines}: ${describeBadLine(text)}`;
-          if (!values['skip-invalid']) {
-            await flush();
-            throw new CliError(
-              `${problem}\nstopped: ${counts.stored} stored before it stay, ${counts.existing} were already there (--skip-invalid skips bad lines)`,
-            );
-          }
-          counts.invalid++;
-          progress.note(`skipped ${problem}`);
+          await badLine(describeBadLine(text));
           continue;
         }
         batch.push(record);
