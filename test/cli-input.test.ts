@@ -165,6 +165,29 @@ describe('copy checks its URLs before using them', () => {
       stderr: `stored-completions copy: ${option}: ${problem}\n(stored-completions copy --help shows the options)\n`,
     });
   });
+  it('names --to or --from, not DATABASE_URL, when a database it names cannot be opened', async () => {
+    const source = fileOf([exampleLines[0]!]);
+    expect((await runCliInProcess(['import', source, '--key', 'sk-a'], { env })).code).toBe(0);
+    // What the container sets for the service: a message naming DATABASE_URL points at the wrong database.
+    const withService = { ...env, DATABASE_URL: join(folder, 'service.db') };
+    const blocked = join(source, 'copy.db');
+    const toFile = await runCli(['copy', '--from', env.DATABASE_URL!, '--to', blocked], { env: withService });
+    expect(toFile).toMatchObject({ code: 1, stderr: `stored-completions copy: --to: cannot use ${blocked} as the SQLite database: ${source} is not a folder\n` });
+
+    const postgres = process.env.TEST_POSTGRES_URL;
+    if (postgres === undefined) return;
+    const missing = new URL(postgres);
+    missing.pathname = '/stored_completions_data_never_created';
+    const masked = `${missing.protocol}//${missing.username}:***@${missing.host}${missing.pathname}`;
+    for (const [option, args] of [
+      ['--to', ['copy', '--from', env.DATABASE_URL!, '--to', missing.href]],
+      ['--from', ['copy', '--from', missing.href, '--to', join(folder, 'target.db')]],
+    ] as const) {
+      const run = await runCli([...args], { env: withService });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(`stored-completions copy: ${option}: PostgreSQL at ${masked} refused the connection: database "stored_completions_data_never_created" does not exist\n`);
+    }
+  });
 });
 
 describe('choosing the project', () => {

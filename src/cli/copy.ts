@@ -40,7 +40,7 @@ export const copyCommand = defineCommand({
     const batchSize = values.batch === undefined ? 1000 : parsePositiveInteger(values.batch, 'batch');
     const source = await openSourceStore(values.from, '--from');
     try {
-      const target = await openStore(values.to);
+      const target = await openStore(values.to, undefined, '--to');
       try {
         if (!(await target.isEmpty())) throw new CliError(`the target ${maskDatabaseUrl(values.to)} already holds data: copy only writes into an empty database`);
         const progress = createProgress(context.stderr, 'copy');

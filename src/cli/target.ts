@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { createAuthenticator, loadProjectHashSecret } from '../auth.ts';
 import type { Config } from '../config.ts';
 import { openDatabase } from '../db/client.ts';
+import { DatabaseOpenError } from '../db/open-errors.ts';
 import { ApiError } from '../errors.ts';
 import { isPostgresUrl } from '../db/database-url.ts';
 import { openPostgres, PostgresStartError } from '../db/postgres-client.ts';
@@ -13,17 +14,26 @@ import { CliError, UsageError } from './errors.ts';
 const CLI_POSTGRES = { poolSize: 4, statementTimeoutMs: 600_000, connectTimeoutMs: 10_000, startupTimeoutMs: 10_000 };
 
 /** The database a command works on, opened as the service opens it (migrations included): SQLite, or PostgreSQL for a postgres:// URL. */
-export async function openStore(databaseUrl: string, synchronous: Config['sqliteSynchronous'] = 'NORMAL'): Promise<Store> {
+export async function openStore(databaseUrl: string, synchronous: Config['sqliteSynchronous'] = 'NORMAL', what = 'DATABASE_URL'): Promise<Store> {
+  // The opening errors name DATABASE_URL, as the service's do; copy's databases come from --from and --to, and an
+  // operator told "DATABASE_URL: ... refused the connection" would look at the service's database, not the one typed.
+  const named = (message: string) => new CliError(message.replace(/^DATABASE_URL: /, `${what}: `));
   if (isPostgresUrl(databaseUrl)) {
     try {
       return createPostgresStore(await openPostgres(databaseUrl, CLI_POSTGRES));
     } catch (err) {
       // Its message names the database with the password masked.
-      if (err instanceof PostgresStartError) throw new CliError(err.message);
+      if (err instanceof PostgresStartError) throw named(err.message);
       throw err;
     }
   }
-  const db = openDatabase(databaseUrl, { synchronous });
+  let db;
+  try {
+    db = openDatabase(databaseUrl, { synchronous });
+  } catch (err) {
+    if (err instanceof DatabaseOpenError) throw named(err.message);
+    throw err;
+  }
   // The tool reads and writes once through; the service's 64 MB page cache would only add to its memory.
   db.pragma(`cache_size = -${CLI_CACHE_KIB}`);
   return createSqliteStore(db);
@@ -39,7 +49,7 @@ export async function openSourceStore(databaseUrl: string, what: string, synchro
   if (!isPostgresUrl(databaseUrl) && databaseUrl !== ':memory:' && !databaseUrl.startsWith('file:') && !existsSync(databaseUrl)) {
     throw new CliError(`${what}: no database at ${resolve(databaseUrl)} (nothing was created)`);
   }
-  return openStore(databaseUrl, synchronous);
+  return openStore(databaseUrl, synchronous, what);
 }
 
 /** SQLite page cache of the tool, in KiB. */
