@@ -160,6 +160,21 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     await expect.poll(() => page.locator('ol.rows .preview-text').first().textContent()).toBe('Find the refund policy');
   });
 
+  it('words typed in the search just before going back to a conversation do not pull the page back to the list', async () => {
+    const [id] = await apiIds(suite.service, 'order=desc');
+    const page = await suite.open();
+    await signIn(page);
+    await page.getByRole('link', { name: id!, exact: true }).click();
+    await page.getByRole('link', { name: '← Completions' }).click();
+    await page.getByRole('searchbox', { name: 'Search' }).pressSequentially('Message');
+    await page.goBack();
+    await page.getByRole('heading', { name: id!, level: 1 }).waitFor();
+    // Past the pause after which typed words are applied.
+    await page.waitForTimeout(1_000);
+    expect(new URL(page.url()).hash).toBe(`#/completions/${id}`);
+    expect(await page.getByRole('heading', { name: id!, level: 1 }).isVisible()).toBe(true);
+  });
+
   it('a key a header cannot carry is refused with a message about the key', async () => {
     const page = await suite.open();
     await page.getByRole('textbox', { name: 'API key' }).fill(`${DEFAULT_KEY}🔑`);

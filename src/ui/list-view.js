@@ -132,7 +132,9 @@ export function createListView() {
 
   /** The text and date fields as they read now, applied if they differ from the URL. */
   function applyFields({ typing = false } = {}) {
-    if (!route) return;
+    // Hidden behind a conversation (back pressed while typing): neither the pause's timer nor the change
+    // event of the search field losing focus may apply its words, which pulled the page back to the list.
+    if (!route || element.hidden) return;
     const next = withFilters({
       search: searchInput.value.trim() || undefined,
       model: modelInput.value.trim() || undefined,
