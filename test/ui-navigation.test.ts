@@ -175,6 +175,22 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     expect(await page.getByRole('heading', { name: id!, level: 1 }).isVisible()).toBe(true);
   });
 
+  it('at a phone\'s width the metadata editor keeps Key = Value on one line, as the list\'s metadata filter does', async () => {
+    const [id] = await apiIds(suite.service, 'order=desc');
+    const page = await suite.open(`#/completions/${id}`);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await signIn(page);
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    const editor = page.getByRole('form', { name: 'Edit metadata' });
+    const key = (await editor.getByRole('textbox', { name: 'Key', exact: true }).boundingBox())!;
+    const equals = (await editor.locator('.equals').boundingBox())!;
+    const value = (await editor.getByRole('textbox', { name: 'Value', exact: true }).boundingBox())!;
+    expect(value.y).toBe(key.y);
+    expect(equals.x).toBeGreaterThan(key.x + key.width - 1);
+    expect(equals.x + equals.width).toBeLessThan(value.x + 1);
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBe(390);
+  });
+
   it('a key a header cannot carry is refused with a message about the key', async () => {
     const page = await suite.open();
     await page.getByRole('textbox', { name: 'API key' }).fill(`${DEFAULT_KEY}🔑`);
