@@ -191,6 +191,12 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBe(390);
   });
 
+  it('after signing in, focus is on the list\'s heading, not lost with the sign-in form', async () => {
+    const page = await suite.open();
+    await signIn(page);
+    await expect.poll(() => page.evaluate('document.activeElement?.id')).toBe('list-title');
+  });
+
   it('a key a header cannot carry is refused with a message about the key', async () => {
     const page = await suite.open();
     await page.getByRole('textbox', { name: 'API key' }).fill(`${DEFAULT_KEY}🔑`);

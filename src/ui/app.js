@@ -67,6 +67,8 @@ function renderSignIn(message) {
       rememberKey(key);
       announce('Signed in');
       route();
+      // The form that had focus is gone: the list's heading takes it (a conversation's already has it).
+      if (!main.contains(document.activeElement)) main.querySelector('h1')?.focus();
     } catch (failure) {
       error.textContent = failure.message;
       error.hidden = false;
