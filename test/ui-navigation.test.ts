@@ -197,6 +197,16 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     await expect.poll(() => page.evaluate('document.activeElement?.id')).toBe('list-title');
   });
 
+  it('removing a metadata filter from its chip leaves focus in the Key field, not on the page\'s body', async () => {
+    const page = await suite.open('#/?metadata[env]=prod');
+    await signIn(page);
+    await expectRows(page, (await apiIds(suite.service, 'metadata[env]=prod&order=desc')).slice(0, 20));
+    await page.getByRole('button', { name: 'Remove filter env = prod' }).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL((url) => url.hash === '#/');
+    await expect.poll(() => page.evaluate('document.activeElement?.name')).toBe('metadata-key');
+  });
+
   it('a key a header cannot carry is refused with a message about the key', async () => {
     const page = await suite.open();
     await page.getByRole('textbox', { name: 'API key' }).fill(`${DEFAULT_KEY}🔑`);

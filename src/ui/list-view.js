@@ -224,7 +224,11 @@ export function createListView() {
             type: 'button',
             class: 'chip-remove',
             'aria-label': `Remove filter ${key} = ${value}`,
-            onclick: () => navigate(withFilters({ metadata: route.filters.metadata.filter(([k]) => k !== key) })),
+            onclick: () => {
+              navigate(withFilters({ metadata: route.filters.metadata.filter(([k]) => k !== key) }));
+              // The chip and its button are drawn anew: focus goes where another pair is added, as after adding one.
+              keyInput.focus();
+            },
           }, '×'),
         ),
       ),
