@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -116,6 +116,23 @@ describe('import refuses bad lines', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(await exported()).toBe(`${exampleLines[0]}\n${exampleLines[1]}\n${padded}\n`);
   });
+
+  it('refuses a line longer than a JavaScript string by its length, without holding it, and reads on past it', async () => {
+    // A line of 1 + 2^29 bytes: over MAX_STRING_LENGTH (2^29 - 24), written in 16 MiB pieces.
+    const path = join(folder, 'huge.jsonl');
+    const fd = openSync(path, 'w');
+    writeSync(fd, `${exampleLines[0]}\n{"id":"chatcmpl-huge","note":"`);
+    const piece = Buffer.alloc(16 * 1024 * 1024, 'x');
+    for (let i = 0; i < 32; i++) writeSync(fd, piece);
+    writeSync(fd, `"}\n${exampleLines[1]}\n`);
+    closeSync(fd);
+    const run = await runCli(['import', path, '--key', 'sk-a', '--skip-invalid'], { env });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(
+      /^skipped line 2: longer than 536,870,888 bytes, the longest line that can be read \(about 512 MiB\)\nimport: 2 stored, 0 already there \(skipped\), 1 invalid lines skipped, 3 lines in/,
+    );
+    expect(await exported()).toBe(`${exampleLines[0]}\n${exampleLines[1]}\n`);
+  }, 60_000);
 
   it('takes the created times a provider may send: 0, and before 1970', async () => {
     const dated = (line: string, created: number) => JSON.stringify({ ...(JSON.parse(line) as object), created });

@@ -102,10 +102,10 @@ export const importCommand = defineCommand({
       };
       for await (const line of inputLines(input)) {
         counts.lines++;
-        if ('notUtf8' in line) {
+        if ('problem' in line) {
           // A UTF-16 file has no line that can be read: one message for the file, whatever --skip-invalid says.
-          if (line.utf16) throw new CliError(`${path === '-' ? 'standard input' : path}: ${line.notUtf8}; nothing was stored`);
-          await badLine(line.notUtf8);
+          if (line.wholeFile) throw new CliError(`${path === '-' ? 'standard input' : path}: ${line.problem}; nothing was stored`);
+          await badLine(line.problem);
           continue;
         }
         // A byte order mark (editors on Windows write one) opens the file, not its first completion.

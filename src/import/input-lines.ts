@@ -1,3 +1,4 @@
+import { constants } from 'node:buffer';
 import type { Readable } from 'node:stream';
 
 /**
@@ -8,8 +9,15 @@ import type { Readable } from 'node:stream';
  * a bad line with its number, like a line that is not JSON.
  */
 
-/** A line's text, or why it is not text; `utf16` when the whole file is UTF-16, so no line of it can be read. */
-export type InputLine = { text: string } | { notUtf8: string; utf16: boolean };
+/** A line's text, or why it cannot be read; `wholeFile` when no line of the file can be (it is UTF-16). */
+export type InputLine = { text: string } | { problem: string; wholeFile: boolean };
+
+/**
+ * The longest line read: the longest string JavaScript can hold (about 512 MiB), so any line within
+ * it decodes. A longer line is not held at all (its bytes are passed over up to its end), which kept
+ * a 600 MB line from taking 1.2 GB of memory only to be reported as not UTF-8 when it failed to decode.
+ */
+export const MAX_LINE_BYTES = constants.MAX_STRING_LENGTH;
 
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
@@ -31,26 +39,47 @@ function decodeLine(bytes: Buffer): InputLine {
   } catch {
     const kind = utf16Kind(bytes);
     return {
-      utf16: kind !== undefined,
-      notUtf8: kind
+      wholeFile: kind !== undefined,
+      problem: kind
         ? `the file is ${kind} text, not UTF-8 (save it as UTF-8, e.g. with PowerShell's Out-File -Encoding utf8)`
         : 'not UTF-8 text (a file saved in another encoding, such as Latin-1 or Windows-1252; convert it to UTF-8)',
     };
   }
 }
 
-/** Splits `input` on `\n` (a `\r` before it dropped), decoding each line on its own; a last line without `\n` counts. */
-export async function* inputLines(input: Readable): AsyncGenerator<InputLine> {
+/**
+ * Splits `input` on `\n` (a `\r` before it dropped), decoding each line on its own; a last line without
+ * `\n` counts. A line over `maxLineBytes` is a problem line, whatever it holds.
+ */
+export async function* inputLines(input: Readable, maxLineBytes = MAX_LINE_BYTES): AsyncGenerator<InputLine> {
+  const tooLong: InputLine = {
+    problem: `longer than ${maxLineBytes.toLocaleString('en-US')} bytes, the longest line that can be read (about 512 MiB)`,
+    wholeFile: false,
+  };
   let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  // Past the limit: the rest of the line is passed over, not kept.
+  let overLimit = false;
   for await (const chunk of input) {
     let bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
     for (let at = bytes.indexOf(NEWLINE); at !== -1; at = bytes.indexOf(NEWLINE)) {
-      pending.push(bytes.subarray(0, at));
-      yield decodeLine(pending.length === 1 ? pending[0]! : Buffer.concat(pending));
+      if (overLimit || pendingBytes + at > maxLineBytes) yield tooLong;
+      else {
+        pending.push(bytes.subarray(0, at));
+        yield decodeLine(pending.length === 1 ? pending[0]! : Buffer.concat(pending));
+      }
       pending = [];
+      pendingBytes = 0;
+      overLimit = false;
       bytes = bytes.subarray(at + 1);
     }
-    if (bytes.length > 0) pending.push(bytes);
+    if (bytes.length === 0 || overLimit) continue;
+    pendingBytes += bytes.length;
+    if (pendingBytes > maxLineBytes) {
+      overLimit = true;
+      pending = [];
+    } else pending.push(bytes);
   }
-  if (pending.length > 0) yield decodeLine(Buffer.concat(pending));
+  if (overLimit) yield tooLong;
+  else if (pending.length > 0) yield decodeLine(Buffer.concat(pending));
 }
