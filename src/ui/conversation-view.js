@@ -174,7 +174,10 @@ export function createConversationView(id, { onUpdated, onDeleted, backHash = '#
     });
     cancel.addEventListener('click', () => dialog.close());
     confirm.addEventListener('click', async () => {
-      confirm.disabled = true;
+      if (confirm.getAttribute('aria-disabled') === 'true') return;
+      // aria-disabled, not disabled: a disabled button drops the focus, and a delete the service refused
+      // left a keyboard user on the page's body behind the dialog, away from its error and from Delete.
+      confirm.setAttribute('aria-disabled', 'true');
       try {
         let gone = `Deleted ${id}`;
         try {
@@ -191,7 +194,7 @@ export function createConversationView(id, { onUpdated, onDeleted, backHash = '#
       } catch (failure) {
         error.textContent = failure.message;
         error.hidden = false;
-        confirm.disabled = false;
+        confirm.removeAttribute('aria-disabled');
       }
     });
     element.append(dialog);
