@@ -95,4 +95,14 @@ describe.skipIf(!browserAvailable)('web UI: paging, from the keyboard and in the
     await signIn(page);
     await expect.poll(() => page.locator('.summary').textContent()).toBe('Showing 1 completion.');
   });
+
+  it('the usage panel counts one completion, one row and one bar in the singular', async () => {
+    const page = await suite.open('#/?metadata[first]=yes&usage=1');
+    await signIn(page);
+    const usage = page.locator('#usage-panel');
+    await expect.poll(() => usage.locator('.usage-totals').textContent()).toBe('1 completion · 20 tokens (12 prompt, 8 completion)');
+    expect(await usage.locator('details.daily summary').textContent()).toBe('Per day and model (1 row)');
+    expect(await usage.locator('svg rect title').allTextContents()).toEqual(['2025-10-09 · gpt-4o-mini: 1 completion', '2025-10-09 · gpt-4o-mini: 20 tokens']);
+    expect(await usage.locator('svg').first().getAttribute('aria-label')).toBe('Completions per day: 1 completion over 1 day, at most 1 a day');
+  });
 });

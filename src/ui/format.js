@@ -8,6 +8,11 @@ export function formatInteger(n) {
   return typeof n === 'number' && Number.isFinite(n) ? integer.format(n) : '—';
 }
 
+/** "1 completion", "2 completions", "1,024 tokens": a count with its noun (every one here takes an s). */
+export function plural(n, noun) {
+  return `${formatInteger(n)} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 export function localTime(unixSeconds) {
   return dateTime.format(new Date(unixSeconds * 1000));
 }
