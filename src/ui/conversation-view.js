@@ -2,7 +2,7 @@
 // request fields, metadata (editable), delete, raw JSON and replay snippets.
 
 import { allMessages, api, completionPath } from './api.js';
-import { announce, copyButton, h, replaceChildren } from './dom.js';
+import { announce, copyButton, h, isolatedText, pairNodes, replaceChildren } from './dom.js';
 import { listHash } from './filters.js';
 import { finishReasons, formatInteger, isoTime, localTime, relativeTime } from './format.js';
 import { conversationCards, jsonBlock, longText, messageCard, toolList } from './message-render.js';
@@ -53,7 +53,7 @@ function metadataChips(metadata) {
   if (pairs.length === 0) return h('p', { class: 'muted' }, 'No metadata.');
   // Each pair links to the list filtered on it (the href is ours, built from URLSearchParams).
   return h('ul', { class: 'chips', 'aria-label': 'Metadata' }, pairs.map(([key, value]) =>
-    h('li', null, h('a', { class: 'chip', href: listHash({ filters: { metadata: [[key, value]] }, order: 'desc', usage: false }), title: `${key}: ${value} (all completions with this pair)` }, `${key}: ${value}`)),
+    h('li', null, h('a', { class: 'chip', href: listHash({ filters: { metadata: [[key, value]] }, order: 'desc', usage: false }), title: `${isolatedText(key)}: ${isolatedText(value)} (all completions with this pair)` }, pairNodes(key, ': ', value))),
   ));
 }
 

@@ -1,7 +1,7 @@
 // The list: filters (all in the URL), rows paged by the API's keyset cursor, the usage panel, export.
 
 import { api, apiResponse, completionPath, queryString } from './api.js';
-import { announce, field, h, replaceChildren } from './dom.js';
+import { announce, field, h, isolatedText, pairNodes, replaceChildren } from './dom.js';
 import { completionHash, filterPairs, hasFilters, listHash, listKey } from './filters.js';
 import {
   characterCount,
@@ -219,7 +219,7 @@ export function createListView() {
       metadataChips,
       filters.metadata.map(([key, value]) =>
         h('li', { class: 'chip filter-chip' },
-          h('span', null, `${key} = ${value}`),
+          h('span', null, pairNodes(key, ' = ', value)),
           h('button', {
             type: 'button',
             class: 'chip-remove',
@@ -350,10 +350,10 @@ export function createListView() {
                 h('button', {
                   type: 'button',
                   class: 'chip',
-                  title: `${key}: ${value} (click to filter on this pair)`,
+                  title: `${isolatedText(key)}: ${isolatedText(value)} (click to filter on this pair)`,
                   'aria-label': `Filter on ${key} = ${value}`,
                   onclick: () => navigate(withFilters({ metadata: [...route.filters.metadata.filter(([k]) => k !== key), [key, value]] })),
-                }, `${key}: ${value}`),
+                }, pairNodes(key, ': ', value)),
               ),
             ),
           )

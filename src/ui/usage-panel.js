@@ -2,7 +2,7 @@
 // two small stacked bar charts (SVG built element by element) and the figures as tables.
 
 import { api, queryString } from './api.js';
-import { h, replaceChildren, s } from './dom.js';
+import { h, isolatedText, replaceChildren, s } from './dom.js';
 import { filterPairs } from './filters.js';
 import { formatInteger, plural } from './format.js';
 
@@ -47,7 +47,7 @@ function stackedChart({ title, items, days, models, measure, unit }) {
       y -= height;
       bars.push(
         s('rect', { x: (CHART.left + i * slot + (slot - barWidth) / 2).toFixed(2), y: y.toFixed(2), width: barWidth.toFixed(2), height: Math.max(0.5, height).toFixed(2), class: `series-${m % SERIES_COLOURS}` },
-          s('title', null, `${day} · ${model}: ${plural(value, unit)}`),
+          s('title', null, `${day} · ${isolatedText(model)}: ${plural(value, unit)}`),
         ),
       );
     });

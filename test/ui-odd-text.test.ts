@@ -1,0 +1,96 @@
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { browserAvailable } from './helpers/browser.ts';
+import { seedCompletion } from './helpers/seed.ts';
+import { signIn, useUiSuite } from './helpers/ui-page.ts';
+
+/** A right-to-left override: every character after it, to the end of its paragraph, is laid out backwards. */
+const RLO = '\u202e';
+/** A key and a value in Hebrew: with only ": " between them they read as one right-to-left run, value first. */
+const HEBREW_KEY = 'שפה';
+const HEBREW_VALUE = 'עברית';
+/** 180 characters with no place to break a line (a fine-tuned model's name can be this long). */
+const LONG_MODEL = `model${'x'.repeat(175)}`;
+
+/**
+ * The left edge, in CSS pixels, of the first occurrence of `needle` in the text under `selector` (the
+ * needle lies within one text node): where the reader sees it, whatever the DOM order.
+ */
+function leftOf(page: Page, selector: string, needle: string): Promise<number> {
+  return page.evaluate(`(() => {
+    const root = document.querySelector(${JSON.stringify(selector)});
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const at = node.data.indexOf(${JSON.stringify(needle)});
+      if (at === -1) continue;
+      const range = document.createRange();
+      range.setStart(node, at);
+      range.setEnd(node, at + ${needle.length});
+      return range.getBoundingClientRect().left;
+    }
+    return NaN;
+  })()`);
+}
+
+describe.skipIf(!browserAvailable)('web UI: right-to-left text and long names', () => {
+  let rtlId = '';
+  let longId = '';
+  const suite = useUiSuite(async ({ service, upstream }) => {
+    const client = service.client();
+    rtlId = await seedCompletion(client, upstream, {
+      created: 1_760_000_000,
+      model: `gpt${RLO}-rtl`,
+      metadata: { [`${RLO}env`]: 'prod', [HEBREW_KEY]: HEBREW_VALUE },
+      messages: [{ role: 'user', content: 'Hello' }],
+    });
+    longId = await seedCompletion(client, upstream, {
+      created: 1_760_000_100,
+      model: LONG_MODEL,
+      messages: [{ role: 'user', content: 'Hello' }],
+    });
+  });
+
+  /** Each `[selector, before, after]`: `before` is seen left of `after`, as in key: value read left to right. */
+  async function expectOrder(page: Page, cases: [string, string, string][]) {
+    for (const [selector, before, after] of cases) {
+      const [left, right] = [await leftOf(page, selector, before), await leftOf(page, selector, after)];
+      expect(left < right, `${selector}: "${before}" at ${left}, "${after}" at ${right}`).toBe(true);
+    }
+  }
+
+  it('a metadata key or value with a right-to-left override or in Hebrew keeps key before value, and the override to itself', async () => {
+    const page = await suite.open();
+    await signIn(page);
+    const row = `ol.rows li[data-id="${rtlId}"]`;
+    await page.locator(`${row} .chips button`).first().waitFor();
+    await expectOrder(page, [
+      [`${row} .chips li:nth-child(1) button`, 'env', 'prod'],
+      [`${row} .chips li:nth-child(2) button`, HEBREW_KEY, HEBREW_VALUE],
+      // The model's override stays in the model: the token count after it reads forwards, after it.
+      [`${row} .row-facts`, '-rtl', 'tokens'],
+    ]);
+
+    // The tooltip has no element to isolate with: the key and value are wrapped in FSI ... PDI.
+    expect(await page.locator(`${row} .chips li:nth-child(1) button`).getAttribute('title')).toBe(`\u2068${RLO}env\u2069: \u2068prod\u2069 (click to filter on this pair)`);
+
+    // Both pairs as filters: their chips read "key = value".
+    await page.locator(`${row} .chips li:nth-child(1) button`).click();
+    await page.locator(`${row} .chips li:nth-child(2) button`).click();
+    await expect.poll(() => page.locator('.filter-chip').count()).toBe(2);
+    await expectOrder(page, [
+      ['.filter-chip:nth-child(1)', 'env', 'prod'],
+      ['.filter-chip:nth-child(1)', 'prod', '×'],
+      ['.filter-chip:nth-child(2)', HEBREW_KEY, HEBREW_VALUE],
+    ]);
+
+    await page.goto(`${suite.service.origin}/#/completions/${rtlId}`);
+    const chips = 'aside.details ul.chips';
+    await page.locator(`${chips} a`).first().waitFor();
+    await expectOrder(page, [
+      [`${chips} li:nth-child(1) a`, 'env', 'prod'],
+      [`${chips} li:nth-child(2) a`, HEBREW_KEY, HEBREW_VALUE],
+      ['p.facts', '-rtl', 'tokens'],
+      ['p.facts', 'tokens', 'finish'],
+    ]);
+  });
+});
