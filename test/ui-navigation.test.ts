@@ -207,6 +207,44 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     await expect.poll(() => page.evaluate('document.activeElement?.name')).toBe('metadata-key');
   });
 
+  it('a metadata pair typed but not added is applied by Enter, and emptied by Clear filters, which it shows', async () => {
+    const all = await apiIds(suite.service, 'order=desc');
+    const page = await suite.open();
+    await signIn(page);
+    await expectRows(page, all.slice(0, 20));
+    const key = page.getByRole('textbox', { name: 'Key', exact: true });
+    const value = page.getByRole('textbox', { name: 'Value', exact: true });
+    const clear = page.getByRole('button', { name: 'Clear filters' });
+    expect(await clear.isVisible()).toBe(false);
+
+    // Typed, not added: not a filter yet, but there is something to clear.
+    await key.fill('env');
+    await value.fill('prod');
+    await expect.poll(() => clear.isVisible()).toBe(true);
+    expect(new URL(page.url()).hash).toBe('');
+    await clear.click();
+    expect([await key.inputValue(), await value.inputValue()]).toEqual(['', '']);
+    await expect.poll(() => clear.isVisible()).toBe(false);
+    await expectRows(page, all.slice(0, 20));
+
+    // With a filter applied, Clear filters empties the typed pair along with it.
+    await page.getByRole('searchbox', { name: 'Search' }).fill('Message 7');
+    await page.waitForURL((url) => url.hash === '#/?search=Message+7');
+    await key.fill('env');
+    await value.fill('dev');
+    await clear.click();
+    await page.waitForURL((url) => url.hash === '#/');
+    expect([await key.inputValue(), await value.inputValue()]).toEqual(['', '']);
+
+    // Enter in Value applies the pair, as Add does.
+    await key.fill('env');
+    await value.fill('dev');
+    await value.press('Enter');
+    await page.waitForURL((url) => url.hash === '#/?metadata%5Benv%5D=dev');
+    await expectRows(page, (await apiIds(suite.service, 'metadata[env]=dev&order=desc')).slice(0, 20));
+    expect(await page.locator('.filter-chip').allTextContents()).toEqual(['env = dev×']);
+  });
+
   it('a key a header cannot carry is refused with a message about the key', async () => {
     const page = await suite.open();
     await page.getByRole('textbox', { name: 'API key' }).fill(`${DEFAULT_KEY}🔑`);

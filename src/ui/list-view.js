@@ -195,11 +195,22 @@ export function createListView() {
         addMetadataFilter();
       }
     });
+    input.addEventListener('input', showClearButton);
   }
   clearButton.addEventListener('click', () => {
+    // A pair typed but not added is no filter, but it reads as one: cleared with the rest, not left behind.
+    keyInput.value = '';
+    valueInput.value = '';
+    showFilterError('');
     navigate({ ...route, filters: { model: undefined, metadata: [], created_after: undefined, created_before: undefined, search: undefined } });
+    showClearButton();
     searchInput.focus();
   });
+
+  /** "Clear filters" is there when there is something to clear: a filter, or a pair typed and not yet added. */
+  function showClearButton() {
+    clearButton.hidden = !(hasFilters(route.filters) || keyInput.value || valueInput.value);
+  }
 
   usageToggle.addEventListener('click', () => navigate({ ...route, usage: !route.usage }));
   exportButton.addEventListener('click', () => {
@@ -233,7 +244,7 @@ export function createListView() {
         ),
       ),
     );
-    clearButton.hidden = !hasFilters(filters);
+    showClearButton();
     usageToggle.setAttribute('aria-pressed', String(route.usage));
   }
 
