@@ -93,4 +93,42 @@ describe.skipIf(!browserAvailable)('web UI: right-to-left text and long names', 
       ['p.facts', 'tokens', 'finish'],
     ]);
   });
+
+  /** How far the page scrolls sideways, and where a box's right edge is against its row's (or the page's). */
+  const pageWidth = (page: Page) => page.evaluate('document.documentElement.scrollWidth');
+  const right = (page: Page, selector: string): Promise<number> => page.evaluate(`Math.round(document.querySelector(${JSON.stringify(selector)}).getBoundingClientRect().right)`);
+
+  it('a 180-character model name with no break fits a phone\'s width: cut in its row, wrapped in the conversation', async () => {
+    const page = await suite.open();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await signIn(page);
+    const row = `ol.rows li[data-id="${longId}"]`;
+    await page.locator(row).waitFor();
+    expect(await pageWidth(page)).toBe(390);
+    expect(await right(page, `${row} .model`)).toBeLessThanOrEqual(await right(page, row));
+    // Cut with an ellipsis, whole in its tooltip.
+    expect(await page.locator(`${row} .model`).getAttribute('title')).toBe(LONG_MODEL);
+
+    await page.getByRole('link', { name: longId, exact: true }).click();
+    await page.locator('p.facts .model').waitFor();
+    expect(await pageWidth(page)).toBe(390);
+    expect(await right(page, 'p.facts')).toBeLessThanOrEqual(390);
+    expect(await page.locator('p.facts .model').textContent()).toBe(LONG_MODEL);
+
+    // The usage panel's legend names it too.
+    await page.goto(`${suite.service.origin}/#/?usage=1`);
+    await page.locator('.legend li', { hasText: LONG_MODEL }).waitFor();
+    expect(await pageWidth(page)).toBe(390);
+  });
+
+  it('a 180-character model name leaves a wide row its id and time, and the page its width', async () => {
+    const page = await suite.open();
+    await signIn(page);
+    const row = `ol.rows li[data-id="${longId}"]`;
+    await page.locator(row).waitFor();
+    expect(await pageWidth(page)).toBe(1280);
+    expect(await right(page, `${row} .model`)).toBeLessThanOrEqual(await right(page, row));
+    const idWidth = await page.evaluate(`document.querySelector(${JSON.stringify(`${row} a.row-link`)}).getBoundingClientRect().width`);
+    expect(idWidth).toBeGreaterThan(200);
+  });
 });

@@ -347,7 +347,7 @@ export function createListView() {
         ),
       ),
       h('div', { class: 'row-facts' },
-        h('span', { class: 'model' }, completion.model),
+        h('span', { class: 'model', title: completion.model }, completion.model),
         h('span', { class: 'tokens' }, tokens === undefined ? 'no usage' : `${formatInteger(tokens)} tokens`),
         completion.choices?.length > 1 ? h('span', { class: 'choices' }, `${completion.choices.length} choices`) : null,
         h('span', { class: 'finish' }, finishReasons(completion)),
