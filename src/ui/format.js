@@ -49,6 +49,12 @@ export function toLocalInput(unixSeconds) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
+/** Whether Unix seconds make a time a `datetime-local` field can hold: a Date (to the year 275760) from the year 1. */
+export function isShowableTime(unixSeconds) {
+  const d = new Date(Number(unixSeconds) * 1000);
+  return Number.isFinite(d.getTime()) && d.getFullYear() >= 1;
+}
+
 export function fromLocalInput(value) {
   if (!value) return undefined;
   const ms = new Date(value).getTime();

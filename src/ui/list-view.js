@@ -51,6 +51,9 @@ export function createListView() {
   const clearButton = h('button', { type: 'button', class: 'link-button' }, 'Clear filters');
   const filterError = h('p', { class: 'error', role: 'alert' });
   filterError.hidden = true;
+  /** Says which times of the link were left out (filters.js parseRoute), instead of filtering on them unseen. */
+  const linkError = h('p', { class: 'error', role: 'alert' });
+  linkError.hidden = true;
 
   const filtersForm = h(
     'form',
@@ -71,6 +74,7 @@ export function createListView() {
       addFilterButton,
     ),
     h('div', { class: 'active-filters' }, metadataChips, clearButton),
+    linkError,
     filterError,
   );
 
@@ -226,6 +230,9 @@ export function createListView() {
     afterInput.value = toLocalInput(filters.created_after);
     beforeInput.value = toLocalInput(filters.created_before);
     orderSelect.value = route.order;
+    const ignored = route.ignored ?? [];
+    linkError.textContent = ignored.map(([label, value]) => `"${label}" in this link (${value}, in Unix seconds) is not a date this page can show: it was left out.`).join(' ');
+    linkError.hidden = ignored.length === 0;
     replaceChildren(
       metadataChips,
       filters.metadata.map(([key, value]) =>
