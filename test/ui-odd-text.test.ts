@@ -32,7 +32,7 @@ function leftOf(page: Page, selector: string, needle: string): Promise<number> {
   })()`);
 }
 
-describe.skipIf(!browserAvailable)('web UI: right-to-left text and long names', () => {
+describe.skipIf(!browserAvailable)('web UI: right-to-left text, long model names, new model names', () => {
   let rtlId = '';
   let longId = '';
   const suite = useUiSuite(async ({ service, upstream }) => {
@@ -130,5 +130,24 @@ describe.skipIf(!browserAvailable)('web UI: right-to-left text and long names', 
     expect(await right(page, `${row} .model`)).toBeLessThanOrEqual(await right(page, row));
     const idWidth = await page.evaluate(`document.querySelector(${JSON.stringify(`${row} a.row-link`)}).getBoundingClientRect().width`);
     expect(idWidth).toBeGreaterThan(200);
+  });
+
+  // Last in the file: it stores a third completion.
+  it('a model first used after the page opened is suggested once the list reloads, without asking the usage again', async () => {
+    const page = await suite.open();
+    const usageAsks: string[] = [];
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname === '/v1/stored-completions/usage') usageAsks.push(request.url());
+    });
+    await signIn(page);
+    const suggestions = () => page.locator('datalist#known-models option').evaluateAll((options) => options.map((o) => (o as unknown as { value: string }).value));
+    await expect.poll(suggestions).toEqual([`gpt${RLO}-rtl`, LONG_MODEL]);
+
+    const newId = await seedCompletion(suite.service.client(), suite.upstream, { created: 1_760_000_200, model: 'gpt-new-model', messages: [{ role: 'user', content: 'Hello' }] });
+    await page.getByRole('combobox', { name: 'Order' }).selectOption('asc');
+    await expect.poll(() => page.locator('ol.rows a.row-link').allTextContents()).toEqual([rtlId, longId, newId]);
+    await expect.poll(suggestions).toEqual(['gpt-new-model', `gpt${RLO}-rtl`, LONG_MODEL]);
+    // The rows named it: the usage, asked when the page opened, is not asked again within half a minute.
+    expect(usageAsks).toHaveLength(1);
   });
 });

@@ -16,6 +16,7 @@ import {
   replyPreview,
   toLocalInput,
 } from './format.js';
+import { createModelSuggestions } from './model-suggestions.js';
 import { createUsagePanel } from './usage-panel.js';
 
 const PAGE_SIZE = 20;
@@ -35,7 +36,7 @@ export function createListView() {
   // ---- filters -------------------------------------------------------------------------------------
   const searchInput = h('input', { type: 'search', name: 'search', autocomplete: 'off', placeholder: 'Words in messages or replies' });
   const modelInput = h('input', { type: 'text', name: 'model', list: 'known-models', autocomplete: 'off', placeholder: 'Any model' });
-  const knownModels = h('datalist', { id: 'known-models' });
+  const knownModels = createModelSuggestions('known-models');
   const afterInput = h('input', { type: 'datetime-local', name: 'created_after', step: '1' });
   const beforeInput = h('input', { type: 'datetime-local', name: 'created_before', step: '1' });
   const orderSelect = h(
@@ -61,7 +62,7 @@ export function createListView() {
     h('div', { class: 'filter-grid' },
       field('Search', searchInput),
       field('Model', modelInput),
-      knownModels,
+      knownModels.element,
       field('Created after', afterInput),
       field('Created before', beforeInput),
       field('Order', orderSelect),
@@ -88,7 +89,7 @@ export function createListView() {
     h('option', { value: 'eval' }, 'Evals (JSONL)'),
   );
   const exportButton = h('button', { type: 'button', class: 'secondary' }, 'Export');
-  const usagePanel = createUsagePanel({ onModels: fillKnownModels });
+  const usagePanel = createUsagePanel();
   usagePanel.element.id = 'usage-panel';
   const summary = h('p', { class: 'summary', 'aria-live': 'polite' });
   const rows = h('ol', { class: 'rows', 'aria-label': 'Completions' });
@@ -255,10 +256,6 @@ export function createListView() {
     usageToggle.setAttribute('aria-pressed', String(route.usage));
   }
 
-  function fillKnownModels(models) {
-    replaceChildren(knownModels, models.map((model) => h('option', { value: model })));
-  }
-
   // ---- loading ------------------------------------------------------------------------------------
   function listPath(after) {
     return `/v1/chat/completions${queryString([...filterPairs(route.filters), ['order', route.order], ['limit', PAGE_SIZE], ['after', after]])}`;
@@ -272,6 +269,7 @@ export function createListView() {
     replaceChildren(rows);
     loadMoreButton.hidden = true;
     summary.textContent = 'Loading…';
+    knownModels.refresh();
     await loadPage(undefined, controller.signal);
   }
 
@@ -287,6 +285,7 @@ export function createListView() {
       if (signal.aborted) return;
       const fresh = page.data.filter((c) => !loaded.some((seen) => seen.id === c.id));
       loaded.push(...fresh);
+      knownModels.add(fresh);
       hasMore = page.has_more;
       const newRows = fresh.map(renderRow);
       rows.append(...newRows.map((row) => row.element));

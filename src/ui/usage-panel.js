@@ -115,7 +115,7 @@ function renderUsage({ data: items, truncated }) {
   ];
 }
 
-export function createUsagePanel({ onModels }) {
+export function createUsagePanel() {
   const body = h('div', { class: 'usage-body' });
   const element = h('section', { class: 'usage card', 'aria-labelledby': 'usage-title' },
     h('h2', { id: 'usage-title' }, 'Usage'),
@@ -124,11 +124,6 @@ export function createUsagePanel({ onModels }) {
   element.hidden = true;
   let shownKey = null;
   let controller = null;
-
-  // The model field's suggestions: every model of the project, from the unfiltered usage.
-  loadUsage({ metadata: [] })
-    .then((usage) => onModels([...new Set(usage.data.map((item) => item.model))].sort()))
-    .catch(() => {});
 
   return {
     element,
