@@ -52,6 +52,19 @@ describe.skipIf(!browserAvailable)('web UI: numbers shown as they were written',
     expect(await page.locator('details.raw .code').textContent()).toContain(`"seed": ${SEED},`);
   });
 
+  it('the openai (Node) snippet writes an int64 seed as stored, and says the client would round it', async () => {
+    const page = await suite.open(`#/completions/${seededId}`);
+    await signIn(page);
+    await page.getByText('openai (Node)', { exact: true }).click();
+    const lines = (await page.locator('.replay details[open] .code').textContent())!.split('\n');
+    expect(lines).toContain(`  "seed": ${SEED},`);
+    // Node reads the literal as a double: the snippet says so, above the call, rather than rounding unseen.
+    expect(lines.slice(3, 5)).toEqual([
+      `// JavaScript rounds ${SEED} to 9223372036854776000 (a number holds no more digits): this client sends the rounded value; the curl command sends it as stored.`,
+      'const completion = await client.chat.completions.create({',
+    ]);
+  });
+
   it('tool call arguments and tool results keep their numbers when pretty-printed', async () => {
     const page = await suite.open(`#/completions/${toolCallId}`);
     await signIn(page);

@@ -51,9 +51,58 @@ describe.skipIf(!browserAvailable)('web UI: paging, from the keyboard and in the
     expect(await focused(page)).toBe('Export');
   });
 
+  /** The provider's error, answered for every update (POST) or delete of one completion. */
+  async function failWrites(page: import('playwright-core').Page, method: 'POST' | 'DELETE') {
+    await page.route('**/v1/chat/completions/*', (route) =>
+      route.request().method() === method
+        ? route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } }) })
+        : route.continue());
+  }
+
+  it('a Save the service refuses keeps the focus on Save, with its error announced', async () => {
+    const [id] = await apiIds(suite.service, 'order=desc');
+    const page = await suite.open(`#/completions/${id}`);
+    await signIn(page);
+    await failWrites(page, 'POST');
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    const editor = page.getByRole('form', { name: 'Edit metadata' });
+    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('reviewed');
+    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('yes');
+    await editor.getByRole('button', { name: 'Save' }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => editor.getByRole('alert').textContent()).toBe('The server had an error while processing your request.');
+    await expect.poll(() => page.evaluate('document.activeElement?.getAttribute("aria-disabled") ?? "none"')).toBe('none');
+    expect(await focused(page)).toBe('Save');
+  });
+
+  it('a Delete the service refuses keeps the focus on the dialog\'s Delete, with its error announced', async () => {
+    const [id] = await apiIds(suite.service, 'order=desc');
+    const page = await suite.open(`#/completions/${id}`);
+    await signIn(page);
+    await failWrites(page, 'DELETE');
+    await page.getByRole('button', { name: 'Delete' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete this completion?' });
+    await dialog.getByRole('button', { name: 'Delete' }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => dialog.getByRole('alert').textContent()).toBe('The server had an error while processing your request.');
+    await expect.poll(() => page.evaluate('document.activeElement?.getAttribute("aria-disabled") ?? "none"')).toBe('none');
+    expect(await focused(page)).toBe('Delete');
+    expect(await page.evaluate('document.activeElement?.closest("dialog") !== null')).toBe(true);
+  });
+
   it('the summary counts one completion in the singular', async () => {
     const page = await suite.open('#/?metadata[first]=yes');
     await signIn(page);
     await expect.poll(() => page.locator('.summary').textContent()).toBe('Showing 1 completion.');
+  });
+
+  it('the usage panel counts one completion, one row and one bar in the singular', async () => {
+    const page = await suite.open('#/?metadata[first]=yes&usage=1');
+    await signIn(page);
+    const usage = page.locator('#usage-panel');
+    await expect.poll(() => usage.locator('.usage-totals').textContent()).toBe('1 completion · 20 tokens (12 prompt, 8 completion)');
+    expect(await usage.locator('details.daily summary').textContent()).toBe('Per day and model (1 row)');
+    expect(await usage.locator('svg rect title').allTextContents()).toEqual(['2025-10-09 · \u2068gpt-4o-mini\u2069: 1 completion', '2025-10-09 · \u2068gpt-4o-mini\u2069: 20 tokens']);
+    expect(await usage.locator('svg').first().getAttribute('aria-label')).toBe('Completions per day: 1 completion over 1 day, at most 1 a day');
   });
 });

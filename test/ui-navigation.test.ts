@@ -207,6 +207,66 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     await expect.poll(() => page.evaluate('document.activeElement?.name')).toBe('metadata-key');
   });
 
+  it('a metadata pair typed but not added is applied by Enter, and emptied by Clear filters, which it shows', async () => {
+    const all = await apiIds(suite.service, 'order=desc');
+    const page = await suite.open();
+    await signIn(page);
+    await expectRows(page, all.slice(0, 20));
+    const key = page.getByRole('textbox', { name: 'Key', exact: true });
+    const value = page.getByRole('textbox', { name: 'Value', exact: true });
+    const clear = page.getByRole('button', { name: 'Clear filters' });
+    expect(await clear.isVisible()).toBe(false);
+
+    // Typed, not added: not a filter yet, but there is something to clear.
+    await key.fill('env');
+    await value.fill('prod');
+    await expect.poll(() => clear.isVisible()).toBe(true);
+    expect(new URL(page.url()).hash).toBe('');
+    await clear.click();
+    expect([await key.inputValue(), await value.inputValue()]).toEqual(['', '']);
+    await expect.poll(() => clear.isVisible()).toBe(false);
+    await expectRows(page, all.slice(0, 20));
+
+    // With a filter applied, Clear filters empties the typed pair along with it.
+    await page.getByRole('searchbox', { name: 'Search' }).fill('Message 7');
+    await page.waitForURL((url) => url.hash === '#/?search=Message+7');
+    await key.fill('env');
+    await value.fill('dev');
+    await clear.click();
+    await page.waitForURL((url) => url.hash === '#/');
+    expect([await key.inputValue(), await value.inputValue()]).toEqual(['', '']);
+
+    // Enter in Value applies the pair, as Add does.
+    await key.fill('env');
+    await value.fill('dev');
+    await value.press('Enter');
+    await page.waitForURL((url) => url.hash === '#/?metadata%5Benv%5D=dev');
+    await expectRows(page, (await apiIds(suite.service, 'metadata[env]=dev&order=desc')).slice(0, 20));
+    expect(await page.locator('.filter-chip').allTextContents()).toEqual(['env = dev×']);
+  });
+
+  it('a created time in a link that no date field can show is left out, and said so, not applied unseen', async () => {
+    const all = await apiIds(suite.service, 'order=desc');
+    for (const [hash, label, value] of [
+      ['#/?created_after=9999999999999', 'Created after', '9999999999999'],
+      ['#/?created_before=99999999999999999999&usage=1', 'Created before', '99999999999999999999'],
+    ] as const) {
+      const page = await suite.open(hash);
+      await signIn(page);
+      await expectRows(page, all.slice(0, 20));
+      expect(await page.locator('.filters').getByRole('alert').textContent()).toBe(`"${label}" in this link (${value}, in Unix seconds) is not a date this page can show: it was left out.`);
+      expect(await page.locator(`input[name=${label === 'Created after' ? 'created_after' : 'created_before'}]`).inputValue()).toBe('');
+      expect(await page.locator('.summary').textContent()).toBe('Showing 20 completions; more below.');
+    }
+
+    // A time before 1970 is a time: applied, and shown in its field.
+    const page = await suite.open('#/?created_before=-5');
+    await signIn(page);
+    await expect.poll(() => page.locator('.summary').textContent()).toBe('No completions match these filters.');
+    expect(await page.locator('input[name=created_before]').inputValue()).toBe('1969-12-31T23:59:55');
+    expect(await page.locator('.filters').getByRole('alert').count()).toBe(0);
+  });
+
   it('a key a header cannot carry is refused with a message about the key', async () => {
     const page = await suite.open();
     await page.getByRole('textbox', { name: 'API key' }).fill(`${DEFAULT_KEY}🔑`);

@@ -2,7 +2,7 @@
 // request fields, metadata (editable), delete, raw JSON and replay snippets.
 
 import { allMessages, api, completionPath } from './api.js';
-import { announce, copyButton, h, replaceChildren } from './dom.js';
+import { announce, copyButton, h, isolatedText, pairNodes, replaceChildren } from './dom.js';
 import { listHash } from './filters.js';
 import { finishReasons, formatInteger, isoTime, localTime, relativeTime } from './format.js';
 import { conversationCards, jsonBlock, longText, messageCard, toolList } from './message-render.js';
@@ -53,7 +53,7 @@ function metadataChips(metadata) {
   if (pairs.length === 0) return h('p', { class: 'muted' }, 'No metadata.');
   // Each pair links to the list filtered on it (the href is ours, built from URLSearchParams).
   return h('ul', { class: 'chips', 'aria-label': 'Metadata' }, pairs.map(([key, value]) =>
-    h('li', null, h('a', { class: 'chip', href: listHash({ filters: { metadata: [[key, value]] }, order: 'desc', usage: false }), title: `${key}: ${value} (all completions with this pair)` }, `${key}: ${value}`)),
+    h('li', null, h('a', { class: 'chip', href: listHash({ filters: { metadata: [[key, value]] }, order: 'desc', usage: false }), title: `${isolatedText(key)}: ${isolatedText(value)} (all completions with this pair)` }, pairNodes(key, ': ', value))),
   ));
 }
 
@@ -174,7 +174,10 @@ export function createConversationView(id, { onUpdated, onDeleted, backHash = '#
     });
     cancel.addEventListener('click', () => dialog.close());
     confirm.addEventListener('click', async () => {
-      confirm.disabled = true;
+      if (confirm.getAttribute('aria-disabled') === 'true') return;
+      // aria-disabled, not disabled: a disabled button drops the focus, and a delete the service refused
+      // left a keyboard user on the page's body behind the dialog, away from its error and from Delete.
+      confirm.setAttribute('aria-disabled', 'true');
       try {
         let gone = `Deleted ${id}`;
         try {
@@ -191,7 +194,7 @@ export function createConversationView(id, { onUpdated, onDeleted, backHash = '#
       } catch (failure) {
         error.textContent = failure.message;
         error.hidden = false;
-        confirm.disabled = false;
+        confirm.removeAttribute('aria-disabled');
       }
     });
     element.append(dialog);

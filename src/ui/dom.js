@@ -38,6 +38,20 @@ export function s(tag, attrs, ...children) {
   return el;
 }
 
+// Keys, values and model names are anyone's text: a right-to-left override (U+202E) or Hebrew in them
+// reorders what follows it to the end of the line, so `key: value` read `value :key` and the override
+// reversed the rest. Each is set apart: a <bdi> on the page, FSI...PDI in a tooltip, where no element can.
+
+/** `key<sep>value` as nodes, each side isolated, so the pair reads key first whatever either holds. */
+export function pairNodes(key, separator, value) {
+  return [h('bdi', null, key), separator, h('bdi', null, value)];
+}
+
+/** Text isolated for an attribute (a title): between FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE. */
+export function isolatedText(text) {
+  return `\u2068${text}\u2069`;
+}
+
 export function replaceChildren(el, ...children) {
   el.replaceChildren();
   append(el, children);

@@ -3,7 +3,10 @@
 //   #/?model=gpt-4o&metadata[env]=prod&created_after=1700000000&search=refund&order=asc&usage=1
 //   #/completions/chatcmpl-abc
 
+import { isShowableTime } from './format.js';
+
 const METADATA_PARAM = /^metadata\[(.*)\]$/s;
+const TIME_PARAMS = [['created_after', 'Created after'], ['created_before', 'Created before']];
 
 /**
  * A link cut inside an escape (`%E0%A4`) does not decode: taken as written, it is an id the service
@@ -17,7 +20,11 @@ function decodedId(text) {
   }
 }
 
-/** The current route: `{ view: 'list', filters, order, usage }` or `{ view: 'completion', id }`. */
+/**
+ * The current route: `{ view: 'list', filters, order, usage, ignored }` or `{ view: 'completion', id }`.
+ * `ignored` names the times of the link left out, `[label, value]`: a time no date field can show (past
+ * the year 275760, or 2^53 which the API refuses) would filter the list with the field blank, unseen.
+ */
 export function parseRoute(hash = location.hash) {
   const text = hash.replace(/^#/, '');
   const completion = /^\/completions\/([^?]+)/.exec(text);
@@ -30,7 +37,14 @@ export function parseRoute(hash = location.hash) {
     if (match && !metadata.some(([key]) => key === match[1])) metadata.push([match[1], value]);
   }
   const text_ = (name) => params.get(name) || undefined;
-  const seconds = (name) => (/^-?\d+$/.test(params.get(name) ?? '') ? params.get(name) : undefined);
+  const ignored = [];
+  const seconds = (name) => {
+    const value = params.get(name) ?? '';
+    if (!/^-?\d+$/.test(value)) return undefined;
+    if (isShowableTime(value)) return value;
+    ignored.push([TIME_PARAMS.find(([param]) => param === name)[1], value]);
+    return undefined;
+  };
   return {
     view: 'list',
     filters: {
@@ -42,6 +56,7 @@ export function parseRoute(hash = location.hash) {
     },
     order: params.get('order') === 'asc' ? 'asc' : 'desc',
     usage: params.get('usage') === '1',
+    ignored,
   };
 }
 

@@ -8,6 +8,11 @@ export function formatInteger(n) {
   return typeof n === 'number' && Number.isFinite(n) ? integer.format(n) : '—';
 }
 
+/** "1 completion", "2 completions", "1,024 tokens": a count with its noun (every one here takes an s). */
+export function plural(n, noun) {
+  return `${formatInteger(n)} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 export function localTime(unixSeconds) {
   return dateTime.format(new Date(unixSeconds * 1000));
 }
@@ -42,6 +47,12 @@ export function toLocalInput(unixSeconds) {
   const d = new Date(Number(unixSeconds) * 1000);
   const pad = (n) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** Whether Unix seconds make a time a `datetime-local` field can hold: a Date (to the year 275760) from the year 1. */
+export function isShowableTime(unixSeconds) {
+  const d = new Date(Number(unixSeconds) * 1000);
+  return Number.isFinite(d.getTime()) && d.getFullYear() >= 1;
 }
 
 export function fromLocalInput(value) {

@@ -1,7 +1,7 @@
 // The list: filters (all in the URL), rows paged by the API's keyset cursor, the usage panel, export.
 
 import { api, apiResponse, completionPath, queryString } from './api.js';
-import { announce, field, h, replaceChildren } from './dom.js';
+import { announce, field, h, isolatedText, pairNodes, replaceChildren } from './dom.js';
 import { completionHash, filterPairs, hasFilters, listHash, listKey } from './filters.js';
 import {
   characterCount,
@@ -16,6 +16,7 @@ import {
   replyPreview,
   toLocalInput,
 } from './format.js';
+import { createModelSuggestions } from './model-suggestions.js';
 import { createUsagePanel } from './usage-panel.js';
 
 const PAGE_SIZE = 20;
@@ -35,7 +36,7 @@ export function createListView() {
   // ---- filters -------------------------------------------------------------------------------------
   const searchInput = h('input', { type: 'search', name: 'search', autocomplete: 'off', placeholder: 'Words in messages or replies' });
   const modelInput = h('input', { type: 'text', name: 'model', list: 'known-models', autocomplete: 'off', placeholder: 'Any model' });
-  const knownModels = h('datalist', { id: 'known-models' });
+  const knownModels = createModelSuggestions('known-models');
   const afterInput = h('input', { type: 'datetime-local', name: 'created_after', step: '1' });
   const beforeInput = h('input', { type: 'datetime-local', name: 'created_before', step: '1' });
   const orderSelect = h(
@@ -51,6 +52,9 @@ export function createListView() {
   const clearButton = h('button', { type: 'button', class: 'link-button' }, 'Clear filters');
   const filterError = h('p', { class: 'error', role: 'alert' });
   filterError.hidden = true;
+  /** Says which times of the link were left out (filters.js parseRoute), instead of filtering on them unseen. */
+  const linkError = h('p', { class: 'error', role: 'alert' });
+  linkError.hidden = true;
 
   const filtersForm = h(
     'form',
@@ -58,7 +62,7 @@ export function createListView() {
     h('div', { class: 'filter-grid' },
       field('Search', searchInput),
       field('Model', modelInput),
-      knownModels,
+      knownModels.element,
       field('Created after', afterInput),
       field('Created before', beforeInput),
       field('Order', orderSelect),
@@ -71,6 +75,7 @@ export function createListView() {
       addFilterButton,
     ),
     h('div', { class: 'active-filters' }, metadataChips, clearButton),
+    linkError,
     filterError,
   );
 
@@ -84,7 +89,7 @@ export function createListView() {
     h('option', { value: 'eval' }, 'Evals (JSONL)'),
   );
   const exportButton = h('button', { type: 'button', class: 'secondary' }, 'Export');
-  const usagePanel = createUsagePanel({ onModels: fillKnownModels });
+  const usagePanel = createUsagePanel();
   usagePanel.element.id = 'usage-panel';
   const summary = h('p', { class: 'summary', 'aria-live': 'polite' });
   const rows = h('ol', { class: 'rows', 'aria-label': 'Completions' });
@@ -195,11 +200,22 @@ export function createListView() {
         addMetadataFilter();
       }
     });
+    input.addEventListener('input', showClearButton);
   }
   clearButton.addEventListener('click', () => {
+    // A pair typed but not added is no filter, but it reads as one: cleared with the rest, not left behind.
+    keyInput.value = '';
+    valueInput.value = '';
+    showFilterError('');
     navigate({ ...route, filters: { model: undefined, metadata: [], created_after: undefined, created_before: undefined, search: undefined } });
+    showClearButton();
     searchInput.focus();
   });
+
+  /** "Clear filters" is there when there is something to clear: a filter, or a pair typed and not yet added. */
+  function showClearButton() {
+    clearButton.hidden = !(hasFilters(route.filters) || keyInput.value || valueInput.value);
+  }
 
   usageToggle.addEventListener('click', () => navigate({ ...route, usage: !route.usage }));
   exportButton.addEventListener('click', () => {
@@ -215,11 +231,14 @@ export function createListView() {
     afterInput.value = toLocalInput(filters.created_after);
     beforeInput.value = toLocalInput(filters.created_before);
     orderSelect.value = route.order;
+    const ignored = route.ignored ?? [];
+    linkError.textContent = ignored.map(([label, value]) => `"${label}" in this link (${value}, in Unix seconds) is not a date this page can show: it was left out.`).join(' ');
+    linkError.hidden = ignored.length === 0;
     replaceChildren(
       metadataChips,
       filters.metadata.map(([key, value]) =>
         h('li', { class: 'chip filter-chip' },
-          h('span', null, `${key} = ${value}`),
+          h('span', null, pairNodes(key, ' = ', value)),
           h('button', {
             type: 'button',
             class: 'chip-remove',
@@ -233,12 +252,8 @@ export function createListView() {
         ),
       ),
     );
-    clearButton.hidden = !hasFilters(filters);
+    showClearButton();
     usageToggle.setAttribute('aria-pressed', String(route.usage));
-  }
-
-  function fillKnownModels(models) {
-    replaceChildren(knownModels, models.map((model) => h('option', { value: model })));
   }
 
   // ---- loading ------------------------------------------------------------------------------------
@@ -254,6 +269,7 @@ export function createListView() {
     replaceChildren(rows);
     loadMoreButton.hidden = true;
     summary.textContent = 'Loading…';
+    knownModels.refresh();
     await loadPage(undefined, controller.signal);
   }
 
@@ -269,6 +285,7 @@ export function createListView() {
       if (signal.aborted) return;
       const fresh = page.data.filter((c) => !loaded.some((seen) => seen.id === c.id));
       loaded.push(...fresh);
+      knownModels.add(fresh);
       hasMore = page.has_more;
       const newRows = fresh.map(renderRow);
       rows.append(...newRows.map((row) => row.element));
@@ -336,7 +353,7 @@ export function createListView() {
         ),
       ),
       h('div', { class: 'row-facts' },
-        h('span', { class: 'model' }, completion.model),
+        h('span', { class: 'model', title: completion.model }, completion.model),
         h('span', { class: 'tokens' }, tokens === undefined ? 'no usage' : `${formatInteger(tokens)} tokens`),
         completion.choices?.length > 1 ? h('span', { class: 'choices' }, `${completion.choices.length} choices`) : null,
         h('span', { class: 'finish' }, finishReasons(completion)),
@@ -350,10 +367,10 @@ export function createListView() {
                 h('button', {
                   type: 'button',
                   class: 'chip',
-                  title: `${key}: ${value} (click to filter on this pair)`,
+                  title: `${isolatedText(key)}: ${isolatedText(value)} (click to filter on this pair)`,
                   'aria-label': `Filter on ${key} = ${value}`,
                   onclick: () => navigate(withFilters({ metadata: [...route.filters.metadata.filter(([k]) => k !== key), [key, value]] })),
-                }, `${key}: ${value}`),
+                }, pairNodes(key, ': ', value)),
               ),
             ),
           )

@@ -121,14 +121,17 @@ export function createMetadataEditor(metadata, { save, close }) {
     if (!takeFields({ required: false })) return;
     const problem = metadataProblem(pairs);
     if (problem) return showError(problem);
-    saveButton.disabled = true;
+    if (saveButton.getAttribute('aria-disabled') === 'true') return;
+    // aria-disabled, not disabled: a disabled button drops the focus, and a keyboard user whose save the
+    // service refused was left on the page's body, away from the error and from Save to try again.
+    saveButton.setAttribute('aria-disabled', 'true');
     try {
       await save(Object.fromEntries(pairs));
       close();
     } catch (failure) {
       showError(failure.message);
     } finally {
-      saveButton.disabled = false;
+      saveButton.removeAttribute('aria-disabled');
     }
   });
   renderPairs();

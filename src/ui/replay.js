@@ -36,11 +36,29 @@ export function curlSnippet(body, origin = location.origin) {
   ].join('\n');
 }
 
+/** The integers past 2^53 in `value`, as written: parseJson (api.js) keeps each as a JSON.rawJSON. */
+function unsafeIntegers(value, found = []) {
+  if (JSON.isRawJSON?.(value)) found.push(value.rawJSON);
+  else if (value && typeof value === 'object') for (const item of Object.values(value)) unsafeIntegers(item, found);
+  return found;
+}
+
+/**
+ * The snippet writes such an integer as stored, but Node reads the literal as a double: the client
+ * would send 9223372036854776000 for an int64 seed, past int64, which OpenAI refuses. Each one is named
+ * in a comment with what it becomes, and the curl command, which sends it as stored, is the way out.
+ */
+function roundingNotes(body) {
+  return [...new Set(unsafeIntegers(body))].map((raw) =>
+    `// JavaScript rounds ${raw} to ${String(Number(raw))} (a number holds no more digits): this client sends the rounded value; the curl command sends it as stored.`);
+}
+
 export function openaiSnippet(body, origin = location.origin) {
   return [
     "import OpenAI from 'openai';",
     '',
     `const client = new OpenAI({ baseURL: '${origin}/v1' }); // OPENAI_API_KEY from the environment`,
+    ...roundingNotes(body),
     `const completion = await client.chat.completions.create(${JSON.stringify(body, null, 2)});`,
     'console.log(completion.choices[0].message);',
   ].join('\n');

@@ -2,9 +2,9 @@
 // two small stacked bar charts (SVG built element by element) and the figures as tables.
 
 import { api, queryString } from './api.js';
-import { h, replaceChildren, s } from './dom.js';
+import { h, isolatedText, replaceChildren, s } from './dom.js';
 import { filterPairs } from './filters.js';
-import { formatInteger } from './format.js';
+import { formatInteger, plural } from './format.js';
 
 const SERIES_COLOURS = 8;
 /** Past this many days between the first and last, empty days are left out rather than drawn as gaps. */
@@ -28,6 +28,7 @@ function dayRange(items) {
   return Array.from({ length: span }, (_, i) => new Date(first + i * DAY_MS).toISOString().slice(0, 10));
 }
 
+/** `unit` is the singular noun of `measure` ("completion", "token"): counts of one are said in the singular. */
 function stackedChart({ title, items, days, models, measure, unit }) {
   const byDay = new Map(days.map((day) => [day, new Map()]));
   for (const item of items) byDay.get(item.day)?.set(item.model, (byDay.get(item.day).get(item.model) ?? 0) + item[measure]);
@@ -46,14 +47,14 @@ function stackedChart({ title, items, days, models, measure, unit }) {
       y -= height;
       bars.push(
         s('rect', { x: (CHART.left + i * slot + (slot - barWidth) / 2).toFixed(2), y: y.toFixed(2), width: barWidth.toFixed(2), height: Math.max(0.5, height).toFixed(2), class: `series-${m % SERIES_COLOURS}` },
-          s('title', null, `${day} · ${model}: ${formatInteger(value)} ${unit}`),
+          s('title', null, `${day} · ${isolatedText(model)}: ${plural(value, unit)}`),
         ),
       );
     });
   });
   const labels = days.length ? [days[0], days[days.length - 1]] : [];
   const total = totals.reduce((a, b) => a + b, 0);
-  const label = `${title}: ${formatInteger(total)} ${unit} over ${days.length} day${days.length === 1 ? '' : 's'}, at most ${formatInteger(max)} a day`;
+  const label = `${title}: ${plural(total, unit)} over ${plural(days.length, 'day')}, at most ${formatInteger(max)} a day`;
   return h('figure', { class: 'chart' },
     h('figcaption', null, title),
     s('svg', { viewBox: `0 0 ${CHART.width} ${CHART.height}`, role: 'img', 'aria-label': label, preserveAspectRatio: 'none' },
@@ -94,27 +95,27 @@ function renderUsage({ data: items, truncated }) {
   return [
     bound,
     h('p', { class: 'usage-totals' },
-      h('strong', null, formatInteger(totals[0])), ' completions · ',
-      h('strong', null, formatInteger(totals[3])), ' tokens (',
+      h('strong', null, formatInteger(totals[0])), totals[0] === 1 ? ' completion · ' : ' completions · ',
+      h('strong', null, formatInteger(totals[3])), totals[3] === 1 ? ' token (' : ' tokens (',
       formatInteger(totals[1]), ' prompt, ', formatInteger(totals[2]), ' completion)',
     ),
     h('ul', { class: 'legend', 'aria-label': 'Chart legend' },
       models.map((model, m) => h('li', null, h('span', { class: `swatch series-${m % SERIES_COLOURS}`, 'aria-hidden': 'true' }), model)),
     ),
     h('div', { class: 'charts' },
-      stackedChart({ title: 'Completions per day', items, days, models, measure: 'completions', unit: 'completions' }),
-      stackedChart({ title: 'Tokens per day', items, days, models, measure: 'total_tokens', unit: 'tokens' }),
+      stackedChart({ title: 'Completions per day', items, days, models, measure: 'completions', unit: 'completion' }),
+      stackedChart({ title: 'Tokens per day', items, days, models, measure: 'total_tokens', unit: 'token' }),
     ),
     table('Per model', ['Model', 'Completions', 'Prompt tokens', 'Completion tokens', 'Total tokens'], perModel),
     h('details', { class: 'daily' },
-      h('summary', null, `Per day and model (${formatInteger(items.length)} rows)`),
+      h('summary', null, `Per day and model (${plural(items.length, 'row')})`),
       table('Per day and model (UTC days)', ['Day', 'Model', 'Completions', 'Prompt tokens', 'Completion tokens', 'Total tokens'],
         items.map((item) => [item.day, item.model, item.completions, item.prompt_tokens, item.completion_tokens, item.total_tokens])),
     ),
   ];
 }
 
-export function createUsagePanel({ onModels }) {
+export function createUsagePanel() {
   const body = h('div', { class: 'usage-body' });
   const element = h('section', { class: 'usage card', 'aria-labelledby': 'usage-title' },
     h('h2', { id: 'usage-title' }, 'Usage'),
@@ -123,11 +124,6 @@ export function createUsagePanel({ onModels }) {
   element.hidden = true;
   let shownKey = null;
   let controller = null;
-
-  // The model field's suggestions: every model of the project, from the unfiltered usage.
-  loadUsage({ metadata: [] })
-    .then((usage) => onModels([...new Set(usage.data.map((item) => item.model))].sort()))
-    .catch(() => {});
 
   return {
     element,
