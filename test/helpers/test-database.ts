@@ -109,7 +109,8 @@ export async function leasePostgres(): Promise<PostgresLease> {
   };
 }
 
-afterAll(async () => {
+// Only inside vitest (which sets VITEST): scripts import the test helpers too (npm run screenshots), and a hook outside a run throws.
+if (process.env.VITEST) afterAll(async () => {
   await Promise.all(slots.splice(0).map((slot) => slot.db.close()));
   if (createdDatabases.length === 0) return;
   const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
