@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, request as httpRequest } from 'node:http';
+import { createServer, type IncomingMessage, request as httpRequest, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -84,14 +84,40 @@ async function startFlakyProxy(target: string, delayMs = 0): Promise<Proxy> {
       req.socket.destroy();
       return;
     }
-    setTimeout(() => {
-      const forwarded = httpRequest(`${target}${req.url}`, { method: req.method, headers: req.headers }, (upstreamRes) => {
-        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
-        upstreamRes.pipe(res);
-      });
-      forwarded.on('error', () => res.destroy());
-      req.pipe(forwarded);
-    }, delayMs);
+    setTimeout(() => forward(target, req, res), delayMs);
+  });
+  const listening = await listenOnLoopback(server);
+  later(listening.close);
+  proxy.url = listening.url;
+  return proxy;
+}
+
+function forward(target: string, req: IncomingMessage, res: ServerResponse): void {
+  const forwarded = httpRequest(`${target}${req.url}`, { method: req.method, headers: req.headers }, (upstreamRes) => {
+    res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+    upstreamRes.pipe(res);
+  });
+  forwarded.on('error', () => res.destroy());
+  req.pipe(forwarded);
+}
+
+/**
+ * A proxy in front of the source that answers the paths in `broken` (without their query) itself,
+ * every time, for as long as they are there; every other request goes through.
+ */
+async function startBrokenProxy(target: string, broken: Map<string, (res: ServerResponse) => void>): Promise<Proxy & { seen: string[] }> {
+  const proxy = { url: '', requests: 0, faults: [] as string[], seen: [] as string[] };
+  const server = createServer((req, res) => {
+    proxy.requests++;
+    const path = (req.url ?? '').split('?')[0]!;
+    proxy.seen.push(path);
+    const answer = broken.get(path);
+    if (answer) {
+      proxy.faults.push(path);
+      answer(res);
+      return;
+    }
+    forward(target, req, res);
   });
   const listening = await listenOnLoopback(server);
   later(listening.close);
@@ -174,6 +200,68 @@ describe('mirror', () => {
     expect(resumed.stderr).toMatch(new RegExp(`mirror( \\(resumed where the last run stopped\\))?: ${total - partial} copied, \\d+ already there`));
     const whole = await startCopy(target);
     expect(await exportOf(whole)).toBe(await exportOf(source));
+  });
+
+  it('carries on past completions the source fails on, names them, exits 1, and reads them again on the next run', async () => {
+    const total = await fillSource();
+    const messagesOf = (id: string) => `/v1/chat/completions/${id}/messages`;
+    const broken = new Map<string, (res: ServerResponse) => void>([
+      // Cut off mid-body, every time.
+      [messagesOf('chatcmpl-bulk0050'), (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"object":"list","data":[{"id":')],
+      [
+        messagesOf('chatcmpl-bulk0150'),
+        (res) => res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'Invalid completion', type: 'invalid_request_error', param: null, code: null } })),
+      ],
+      // JSON, but not a page of messages: stored as it was, the completion would have no input messages.
+      [messagesOf('chatcmpl-bulk0200'), (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"object":"list"}')],
+      // Deleted at the source after it was listed: left out, not a failure, not read again.
+      [
+        messagesOf('chatcmpl-bulk0100'),
+        (res) => res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'No chat completion found', type: 'invalid_request_error', param: null, code: null } })),
+      ],
+    ]);
+    const proxy = await startBrokenProxy(source.origin, broken);
+    const target = join(folder, 'copy.db');
+    const args = ['mirror', '--from', proxy.url, '--source-key', DEFAULT_KEY, '--key', DEFAULT_KEY];
+    const notes = (stderr: string) => stderr.split('\n').filter((line) => line.startsWith('not mirrored'));
+    const expectedNotes = [
+      `not mirrored chatcmpl-bulk0050: the source answered ${proxy.url}/chat/completions/chatcmpl-bulk0050/messages with application/json that is not a JSON object (HTTP 200)`,
+      'not mirrored chatcmpl-bulk0150: the source answered HTTP 400: Invalid completion',
+      'not mirrored chatcmpl-bulk0200: the source answered /chat/completions/chatcmpl-bulk0200/messages without a "data" array',
+    ];
+    const failedLine =
+      'stored-completions mirror: 3 completions were not mirrored (the source failed on them, as said above): chatcmpl-bulk0050, chatcmpl-bulk0150, chatcmpl-bulk0200; ' +
+      'the rest is mirrored, and the next run tries these again\n';
+
+    const first = await runCliInProcess(args, { env: { DATABASE_URL: target } });
+    expect(first.code, first.stderr).toBe(1);
+    expect(notes(first.stderr)).toEqual(expectedNotes);
+    expect(first.stderr).toMatch(new RegExp(`^mirror: ${total - 4} copied, 0 already there, 1 deleted at the source meanwhile, 0 not storable, 3 not mirrored; ${total} listed on 3 pages, `, 'm'));
+    expect(first.stderr.endsWith(failedLine)).toBe(true);
+    const sourceLines = (await exportOf(source)).split('\n').filter(Boolean);
+    const missing = (line: string) => /"id":"chatcmpl-bulk0(050|100|150|200)"/.test(line);
+    const copy = await startCopy(target);
+    expect((await exportOf(copy)).split('\n').filter(Boolean)).toEqual(sourceLines.filter((line) => !missing(line)));
+
+    // Still failing: read again (by id) and named again, nothing else fetched; the position is not lost.
+    proxy.seen.length = 0;
+    const second = await runCliInProcess(args, { env: { DATABASE_URL: target } });
+    expect(second.code, second.stderr).toBe(1);
+    expect(notes(second.stderr)).toEqual(expectedNotes);
+    expect(second.stderr).toMatch(/^mirror \(resumed where the last run stopped\): 0 copied, 0 already there, 0 deleted at the source meanwhile, 0 not storable, 3 not mirrored; /m);
+    expect(second.stderr.endsWith(failedLine)).toBe(true);
+    expect(proxy.seen.filter((path) => path.endsWith('/messages')).sort()).toEqual(['chatcmpl-bulk0050', 'chatcmpl-bulk0150', 'chatcmpl-bulk0200'].map(messagesOf));
+
+    // The source mends: the next run stores them, and the copy is whole.
+    broken.clear();
+    expect((await source.request('/v1/chat/completions/chatcmpl-bulk0100', { method: 'DELETE' })).status).toBe(200);
+    const third = await runCliInProcess(args, { env: { DATABASE_URL: target } });
+    expect(third.code, third.stderr).toBe(0);
+    expect(third.stderr).toMatch(/^mirror \(resumed where the last run stopped\): 3 copied, 0 already there, 0 deleted at the source meanwhile, 0 not storable, 0 not mirrored; /);
+    expect(await exportOf(copy)).toBe(await exportOf(source));
+    const fourth = await runCliInProcess(args, { env: { DATABASE_URL: target } });
+    expect(fourth.code, fourth.stderr).toBe(0);
+    expect(fourth.stderr).toMatch(/^mirror \(resumed where the last run stopped\): 0 copied, 0 already there, /);
   });
 
   it('copies only what the filters and --since select', async () => {
