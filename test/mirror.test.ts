@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, request as httpRequest, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -274,6 +274,26 @@ describe('mirror', () => {
     const expected = (await (await source.request('/v1/stored-completions/export?metadata[batch]=2&created_after=1700001040')).text());
     expect(expected.split('\n').filter(Boolean).length).toBe(30);
     expect(await exportOf(copy)).toBe(expected);
+  });
+
+  it('refuses --since together with --created-after, the same filter under two names, as a usage error', async () => {
+    await fillSource();
+    const target = join(folder, 'copy.db');
+    const run = await runCliInProcess([...mirrorArgs({ url: source.baseURL, requests: 0, faults: [] }), '--since', '1700001040', '--created-after', '2020-01-01'], {
+      env: { DATABASE_URL: target },
+    });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      "stored-completions mirror: --since and --created-after are one filter under two names (completions created at or after T): give one of them\n" +
+        '(stored-completions mirror --help shows the options)\n',
+    );
+    expect(existsSync(target)).toBe(false);
+    // Alone, --created-after is --since (export's name for it).
+    const alone = await runCliInProcess([...mirrorArgs({ url: source.baseURL, requests: 0, faults: [] }), '--metadata', 'batch=2', '--created-after', '1700001040'], {
+      env: { DATABASE_URL: target },
+    });
+    expect(alone.code, alone.stderr).toBe(0);
+    expect(alone.stderr).toMatch(/^mirror: 30 copied, /);
   });
 
   it('stops with a clear message and exit code 1 when the source refuses the key', async () => {

@@ -27,7 +27,8 @@ Options:
 ${PROJECT_HELP}
   --model NAME          only completions of this model
   --metadata KEY=VALUE  only completions with this metadata pair; repeat to AND several
-  --since T             only completions created at or after T (Unix seconds or an ISO date)
+  --since T             only completions created at or after T (Unix seconds or an ISO date);
+                        --created-after T is the same, as export names it (give one)
   --created-before T    only completions created before T
   --concurrency N       requests in flight at most (default 4)
   --from-start          list from the start, not from where the last run stopped
@@ -66,6 +67,10 @@ export const mirrorCommand = defineCommand({
     if (values.from === undefined) throw new UsageError('--from URL is required (the source API, e.g. https://api.openai.com/v1)');
     if (!/^https?:\/\/[^/]/i.test(values.from)) throw new UsageError(`--from: expected an http(s) URL, got '${values.from}'`);
     if (values['source-key'] === undefined) throw new UsageError('--source-key KEY is required');
+    // Two names for one bound (--created-after is export's): with both, one was silently ignored, and which one a user meant is a guess.
+    if (values.since !== undefined && values['created-after'] !== undefined) {
+      throw new UsageError('--since and --created-after are one filter under two names (completions created at or after T): give one of them');
+    }
     const since = values.since ?? values['created-after'];
     const filters = {
       model: values.model,
