@@ -101,6 +101,12 @@ function forward(target: string, req: IncomingMessage, res: ServerResponse): voi
   req.pipe(forwarded);
 }
 
+/** OpenAI's answer when overloaded; retried at once, as it asks. */
+function overloaded(res: ServerResponse): void {
+  res.writeHead(503, { 'content-type': 'application/json', 'retry-after-ms': '0' });
+  res.end(JSON.stringify({ error: { message: 'The engine is currently overloaded', type: 'server_error', param: null, code: null } }));
+}
+
 /**
  * A proxy in front of the source that answers the paths in `broken` (without their query) itself,
  * every time, for as long as they are there; every other request goes through.
@@ -214,6 +220,8 @@ describe('mirror', () => {
       ],
       // JSON, but not a page of messages: stored as it was, the completion would have no input messages.
       [messagesOf('chatcmpl-bulk0200'), (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"object":"list"}')],
+      // Overloaded for this one completion, through every retry.
+      [messagesOf('chatcmpl-bulk0120'), overloaded],
       // Deleted at the source after it was listed: left out, not a failure, not read again.
       [
         messagesOf('chatcmpl-bulk0100'),
@@ -223,23 +231,24 @@ describe('mirror', () => {
     const proxy = await startBrokenProxy(source.origin, broken);
     const target = join(folder, 'copy.db');
     const args = ['mirror', '--from', proxy.url, '--source-key', DEFAULT_KEY, '--key', DEFAULT_KEY];
-    const notes = (stderr: string) => stderr.split('\n').filter((line) => line.startsWith('not mirrored'));
+    const notes = (stderr: string) => stderr.split('\n').filter((line) => line.startsWith('not mirrored')).sort();
     const expectedNotes = [
       `not mirrored chatcmpl-bulk0050: the source answered ${proxy.url}/chat/completions/chatcmpl-bulk0050/messages with application/json that is not a JSON object (HTTP 200)`,
+      'not mirrored chatcmpl-bulk0120: giving up on /chat/completions/chatcmpl-bulk0120/messages after 9 attempts: HTTP 503 (The engine is currently overloaded)',
       'not mirrored chatcmpl-bulk0150: the source answered HTTP 400: Invalid completion',
       'not mirrored chatcmpl-bulk0200: the source answered /chat/completions/chatcmpl-bulk0200/messages without a "data" array',
     ];
     const failedLine =
-      'stored-completions mirror: 3 completions were not mirrored (the source failed on them, as said above): chatcmpl-bulk0050, chatcmpl-bulk0150, chatcmpl-bulk0200; ' +
+      'stored-completions mirror: 4 completions were not mirrored (the source failed on them, as said above): chatcmpl-bulk0050, chatcmpl-bulk0120, chatcmpl-bulk0150, chatcmpl-bulk0200; ' +
       'the rest is mirrored, and the next run tries these again\n';
 
     const first = await runCliInProcess(args, { env: { DATABASE_URL: target } });
     expect(first.code, first.stderr).toBe(1);
     expect(notes(first.stderr)).toEqual(expectedNotes);
-    expect(first.stderr).toMatch(new RegExp(`^mirror: ${total - 4} copied, 0 already there, 1 deleted at the source meanwhile, 0 not storable, 3 not mirrored; ${total} listed on 3 pages, `, 'm'));
+    expect(first.stderr).toMatch(new RegExp(`^mirror: ${total - 5} copied, 0 already there, 1 deleted at the source meanwhile, 0 not storable, 4 not mirrored; ${total} listed on 3 pages, `, 'm'));
     expect(first.stderr.endsWith(failedLine)).toBe(true);
     const sourceLines = (await exportOf(source)).split('\n').filter(Boolean);
-    const missing = (line: string) => /"id":"chatcmpl-bulk0(050|100|150|200)"/.test(line);
+    const missing = (line: string) => /"id":"chatcmpl-bulk0(050|100|120|150|200)"/.test(line);
     const copy = await startCopy(target);
     expect((await exportOf(copy)).split('\n').filter(Boolean)).toEqual(sourceLines.filter((line) => !missing(line)));
 
@@ -248,16 +257,18 @@ describe('mirror', () => {
     const second = await runCliInProcess(args, { env: { DATABASE_URL: target } });
     expect(second.code, second.stderr).toBe(1);
     expect(notes(second.stderr)).toEqual(expectedNotes);
-    expect(second.stderr).toMatch(/^mirror \(resumed where the last run stopped\): 0 copied, 0 already there, 0 deleted at the source meanwhile, 0 not storable, 3 not mirrored; /m);
+    expect(second.stderr).toMatch(/^mirror \(resumed where the last run stopped\): 0 copied, 0 already there, 0 deleted at the source meanwhile, 0 not storable, 4 not mirrored; /m);
     expect(second.stderr.endsWith(failedLine)).toBe(true);
-    expect(proxy.seen.filter((path) => path.endsWith('/messages')).sort()).toEqual(['chatcmpl-bulk0050', 'chatcmpl-bulk0150', 'chatcmpl-bulk0200'].map(messagesOf));
+    expect(proxy.seen.filter((path) => path.endsWith('/messages')).sort()).toEqual(
+      ['chatcmpl-bulk0050', ...Array<string>(9).fill('chatcmpl-bulk0120'), 'chatcmpl-bulk0150', 'chatcmpl-bulk0200'].map(messagesOf),
+    );
 
     // The source mends: the next run stores them, and the copy is whole.
     broken.clear();
     expect((await source.request('/v1/chat/completions/chatcmpl-bulk0100', { method: 'DELETE' })).status).toBe(200);
     const third = await runCliInProcess(args, { env: { DATABASE_URL: target } });
     expect(third.code, third.stderr).toBe(0);
-    expect(third.stderr).toMatch(/^mirror \(resumed where the last run stopped\): 3 copied, 0 already there, 0 deleted at the source meanwhile, 0 not storable, 0 not mirrored; /);
+    expect(third.stderr).toMatch(/^mirror \(resumed where the last run stopped\): 4 copied, 0 already there, 0 deleted at the source meanwhile, 0 not storable, 0 not mirrored; /);
     expect(await exportOf(copy)).toBe(await exportOf(source));
     const fourth = await runCliInProcess(args, { env: { DATABASE_URL: target } });
     expect(fourth.code, fourth.stderr).toBe(0);
@@ -274,6 +285,23 @@ describe('mirror', () => {
     const expected = (await (await source.request('/v1/stored-completions/export?metadata[batch]=2&created_after=1700001040')).text());
     expect(expected.split('\n').filter(Boolean).length).toBe(30);
     expect(await exportOf(copy)).toBe(expected);
+  });
+
+  it('stops when the source gives up on completion after completion (down or overloaded), keeping what it stored', async () => {
+    await fillSource();
+    const broken = new Map<string, (res: ServerResponse) => void>();
+    for (let i = 0; i < 240; i++) broken.set(`/v1/chat/completions/chatcmpl-bulk${String(i).padStart(4, '0')}/messages`, overloaded);
+    const proxy = await startBrokenProxy(source.origin, broken);
+    const run = await runCliInProcess(mirrorArgs(proxy), { env: { DATABASE_URL: join(folder, 'copy.db') } });
+    expect(run.code, run.stderr).toBe(1);
+    // The fifth stops it; the (at most three) other fetches in flight end first, and no other starts.
+    const named = run.stderr.split('\n').filter((line) => line.startsWith('not mirrored')).length;
+    expect(named).toBeGreaterThanOrEqual(5);
+    expect(named).toBeLessThanOrEqual(5 + 3);
+    expect(new Set(proxy.faults).size).toBe(named);
+    expect(run.stderr).toMatch(
+      /\nstored-completions mirror: the source gave up on 5 completions in a row: it seems down or overloaded; run again once it answers\nstopped after 0 copied \(they stay; run again to continue\)\n$/,
+    );
   });
 
   it('refuses --since together with --created-after, the same filter under two names, as a usage error', async () => {

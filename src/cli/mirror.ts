@@ -127,7 +127,7 @@ export const mirrorCommand = defineCommand({
           `${tally.invalid} not storable, ${tally.unread.size} not mirrored; ${tally.listed} listed on ${tally.pages} pages, ${retries} retries, ${rate(tally.copied, startedAt)}`,
       );
       // The run went on past them, but a mirror with holes must not look like a whole one to a script or an operator.
-      if (tally.unread.size > 0) throw new CliError(unreadSummary([...tally.unread.keys()]));
+      if (tally.unread.size > 0) throw new CliError(unreadSummary([...tally.unread.keys()].sort()));
     } finally {
       await store.close();
     }

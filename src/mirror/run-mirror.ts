@@ -2,7 +2,7 @@ import { type ExactIntegers, exactIntegersOf, mergeExactIntegers } from '../exac
 import { InvalidCompletionError, toImportedRecord } from '../import/completion-line.ts';
 import { isObject, type Json } from '../json.ts';
 import type { CompletionRecord, Store } from '../store/index.ts';
-import { type SourceClient, SourceError, SourceNotFoundError } from './source-client.ts';
+import { type SourceClient, SourceError, SourceNotFoundError, SourceUnavailableError } from './source-client.ts';
 
 /**
  * Copies every stored completion a source lists into one project of the
@@ -64,6 +64,13 @@ export interface MirrorTally {
   unread: Map<string, string>;
 }
 
+/**
+ * Completions in a row the source may give up on (429 or 5xx through every retry) before the run stops: one
+ * completion it always fails on is passed over, but a source that is down fails on every one, and going on
+ * would spend a couple of minutes of retries on each completion of the page before the next list page failed.
+ */
+const UNAVAILABLE_IN_A_ROW = 5;
+
 /** Completions per list page: OpenAI's maximum, the fewest requests. */
 const LIST_PAGE_SIZE = 100;
 const MESSAGES_PAGE_SIZE = 100;
@@ -117,17 +124,27 @@ function failedOnlyThisCompletion(err: unknown): err is SourceError {
   return err instanceof SourceError && !(err instanceof SourceNotFoundError) && err.status !== undefined && err.status !== 401 && err.status !== 403;
 }
 
-/** Runs `work` over `items` with at most `limit` in flight; results in the items' order. */
+/**
+ * Runs `work` over `items` with at most `limit` in flight; results in the items' order. After a failure no more
+ * work starts, and the first failure is thrown once the work in flight has ended: none goes on (and writes
+ * notes) after the run has said it stopped.
+ */
 async function mapWithLimit<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !failure) {
       const index = next++;
-      results[index] = await work(items[index]!);
+      try {
+        results[index] = await work(items[index]!);
+      } catch (error) {
+        failure ??= { error };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
   return results;
 }
 
@@ -191,17 +208,23 @@ function createPageWriter(request: MirrorRequest, tally: MirrorTally, events: Mi
   const { source, store, project, unreadKey } = request;
   const now = Math.floor(Date.now() / 1000);
   let unreadKept = unreadSaved ?? '[]';
+  let unavailableInARow = 0;
   return {
     /** The completion, or undefined when it is left out (counted, and noted where the operator should read why). */
     async read(id: string, listed: { item: Json; exact: ExactIntegers | undefined } | undefined): Promise<CompletionRecord | undefined> {
       try {
         const record = await readCompletion(source, id, listed, now);
         tally.unread.delete(id);
+        unavailableInARow = 0;
         return record;
       } catch (err) {
+        unavailableInARow = err instanceof SourceUnavailableError ? unavailableInARow + 1 : 0;
         if (failedOnlyThisCompletion(err)) {
           tally.unread.set(id, err.message);
           events.onNote?.(`not mirrored ${id}: ${err.message}`);
+          if (unavailableInARow >= UNAVAILABLE_IN_A_ROW) {
+            throw new SourceError(`the source gave up on ${unavailableInARow} completions in a row: it seems down or overloaded; run again once it answers`, undefined);
+          }
           return undefined;
         }
         if (!(err instanceof SourceNotFoundError || err instanceof InvalidCompletionError)) throw err;

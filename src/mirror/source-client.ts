@@ -50,6 +50,11 @@ export class SourceNotFoundError extends SourceError {
   override name = 'SourceNotFoundError';
 }
 
+/** The source kept answering 429 or 5xx through every retry: overloaded or down, or broken for this one request. */
+export class SourceUnavailableError extends SourceError {
+  override name = 'SourceUnavailableError';
+}
+
 const RETRIED_STATUSES = (status: number) => status === 429 || status === 408 || status === 409 || status >= 500;
 
 /** The delay the server asked for: `retry-after-ms` (OpenAI's), else `Retry-After` in seconds or as a date. */
@@ -139,7 +144,10 @@ export function createSourceClient(options: SourceClientOptions) {
         const outcome = await attempt(url);
         if ('body' in outcome) return outcome.body;
         if ('fail' in outcome) throw outcome.fail;
-        if (tries >= maxRetries) throw new SourceError(`giving up on ${path} after ${tries + 1} attempts: ${outcome.retry}`, outcome.status);
+        if (tries >= maxRetries) {
+          const message = `giving up on ${path} after ${tries + 1} attempts: ${outcome.retry}`;
+          throw outcome.status === undefined ? new SourceError(message, undefined) : new SourceUnavailableError(message, outcome.status);
+        }
         const backoff = Math.min(maxDelayMs, initialDelayMs * 2 ** tries) * (0.5 + Math.random() / 2);
         const delayMs = Math.min(maxDelayMs, outcome.delayMs ?? backoff);
         options.onRetry?.({ path, reason: outcome.retry, delayMs, attempt: tries + 1 });
