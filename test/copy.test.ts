@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,6 +8,7 @@ import type { FakeUpstream } from './helpers/fake-upstream.ts';
 import { DEFAULT_KEY, type Service, startService } from './helpers/service.ts';
 import { projectOf, type SourceSetup, useSourceEachTest } from './helpers/source-service.ts';
 import { storeVariety } from './helpers/variety.ts';
+import { toCompletionRecord } from '../src/wire.ts';
 
 let upstream: FakeUpstream;
 let source: Service;
@@ -49,6 +51,91 @@ describe('copy', () => {
 
     const again = await runCliInProcess(['copy', '--from', source.databasePath, '--to', target], { env: {} });
     expect(again).toMatchObject({ code: 1, stderr: `stored-completions copy: the target ${target} already holds data: copy only writes into an empty database\n` });
+  });
+
+  it('says a target holds an interrupted copy (killed with -9 midway) and how to start over, and refuses to copy from one', async () => {
+    await storeVariety(source, upstream);
+    const project = await projectOf(source, DEFAULT_KEY);
+    const total = 6 + 1500;
+    await source.store.saveCompletions(
+      project,
+      Array.from({ length: 1500 }, (_, i) =>
+        toCompletionRecord({
+          request: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `question ${i}` }] },
+          response: {
+            id: 'x',
+            object: 'chat.completion',
+            created: 1_700_001_000 + i,
+            model: 'gpt-4o-mini-2024-07-18',
+            choices: [{ index: 0, message: { role: 'assistant', content: `answer ${i}`, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+          },
+          id: `chatcmpl-many${String(i).padStart(4, '0')}`,
+          requestId: `req_${String(i).padStart(32, '0')}`,
+          metadata: {},
+          now: 1_700_001_000,
+        }),
+      ),
+    );
+    const target = join(folder, 'copy.db');
+    /** Completions in the target so far, read beside the copy as any reader of a WAL database can. */
+    const copiedSoFar = () => {
+      if (!existsSync(target)) return 0;
+      try {
+        const db = new Database(target, { readonly: true, fileMustExist: true });
+        try {
+          return (db.prepare('SELECT count(*) AS n FROM completions').get() as { n: number }).n;
+        } finally {
+          db.close();
+        }
+      } catch {
+        return 0;
+      }
+    };
+    // One completion a transaction, so the kill falls midway.
+    const killed = await runCli(['copy', '--from', source.databasePath, '--to', target, '--batch', '1'], {
+      env: {},
+      onSpawn: (child) => {
+        const timer = setInterval(() => {
+          if (copiedSoFar() > 0) {
+            clearInterval(timer);
+            child.kill('SIGKILL');
+          }
+        }, 10);
+      },
+    });
+    expect(killed.code).toBe(null);
+    const partial = copiedSoFar();
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(total);
+
+    const again = await runCliInProcess(['copy', '--from', source.databasePath, '--to', target], { env: {} });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(
+      new RegExp(
+        `^stored-completions copy: the target ${target} holds an unfinished copy: a copy into it from ${source.databasePath} started at \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ ` +
+          `was stopped before the end, so it holds only part of that database\\. To start over, delete ${target} \\(and ${target}-wal and ${target}-shm beside it\\), then run the copy again\n$`,
+      ),
+    );
+    // Copied on, the half copy would pass for a whole database.
+    const onward = await runCliInProcess(['copy', '--from', target, '--to', join(folder, 'onward.db')], { env: {} });
+    expect(onward.code).toBe(1);
+    expect(onward.stderr).toBe(`stored-completions copy: the source ${target} holds an unfinished copy (a copy into it was stopped before the end): copy from the database it was copied from\n`);
+
+    // Done as the message says, the copy is whole.
+    for (const file of [target, `${target}-wal`, `${target}-shm`]) rmSync(file, { force: true });
+    const fresh = await runCliInProcess(['copy', '--from', source.databasePath, '--to', target], { env: {} });
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(fresh.stderr).toMatch(new RegExp(`^copy: ${total} completions, 0 deleted ids, 1 settings in `));
+    const copy = await startService({ upstreamUrl: upstream.url, databasePath: target });
+    try {
+      expect(await view(copy, DEFAULT_KEY, 'chatcmpl-many0000')).toEqual(await view(source, DEFAULT_KEY, 'chatcmpl-many0000'));
+    } finally {
+      await copy.stop();
+    }
+    // And it copies on: no mark of the copy is left in it.
+    const onwardAgain = await runCliInProcess(['copy', '--from', target, '--to', join(folder, 'onward.db')], { env: {} });
+    expect(onwardAgain.code, onwardAgain.stderr).toBe(0);
+    expect(onwardAgain.stderr).toMatch(new RegExp(`^copy: ${total} completions, 0 deleted ids, 1 settings in `));
   });
 
   it('copies into a database a service has only run its health check on (no data, only the check\'s mark)', async () => {

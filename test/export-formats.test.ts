@@ -44,6 +44,9 @@ function finetuneProblems(line: string): string[] {
     const calls = Array.isArray(m.tool_calls) ? (m.tool_calls as Json[]) : [];
     if (m.content === undefined && calls.length === 0) problems.push(`message ${i}: no content`);
     if (m.content !== undefined && typeof m.content !== 'string' && !Array.isArray(m.content)) problems.push(`message ${i}: content type`);
+    for (const part of Array.isArray(m.content) ? (m.content as Json[]) : []) {
+      if (!['text', 'image_url'].includes(part.type as string)) problems.push(`message ${i}: a ${String(part.type)} part`);
+    }
     if (m.role === 'tool') {
       if (!open.delete(m.tool_call_id)) problems.push(`message ${i}: tool result without its call`);
     } else if (open.size > 0) {
@@ -115,6 +118,31 @@ describe('finetune lines', () => {
     expect(JSON.parse(line).messages.at(-1)).toEqual({ role: 'assistant', tool_calls: [call('c9', 'Oslo')] });
   });
 
+  const legacyCall = { name: 'get_weather', arguments: '{"city":"Oslo"}' };
+
+  it('write an assistant message sent as text parts as its text, as the messages endpoint serves it', () => {
+    const line = finetune(
+      item(
+        {
+          messages: [
+            { role: 'user', content: 'Hi' },
+            { role: 'assistant', content: [{ type: 'text', text: 'Hello.' }, { type: 'text', text: 'How can I help?' }] },
+            { role: 'user', content: 'A joke' },
+          ],
+        },
+        [reply({ content: 'Here is one.' })],
+      ),
+    );
+    expect(JSON.parse(line).messages[1]).toEqual({ role: 'assistant', content: 'Hello.\nHow can I help?' });
+  });
+
+  it('keep an assistant message sent as text parts as parts in the eval line (as sent)', () => {
+    const parts = [{ type: 'text', text: 'Hello.' }];
+    const source = item({ messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: parts }, { role: 'user', content: 'A joke' }] }, [reply({ content: 'Here is one.' })]);
+    const line = JSON.parse((formatLine(source, { format: 'eval', choice: 0 }) as { line: string }).line) as { item: Json };
+    expect((line.item.input as Json[])[1]).toEqual({ role: 'assistant', content: parts });
+  });
+
   it('take the choice asked for', () => {
     const source = item({ n: 2, messages: [{ role: 'user', content: 'Hi' }] }, [reply({ content: 'first' }), reply({ content: 'second' }, 'stop', 1)]);
     expect(JSON.parse(finetune(source, 1)).messages.at(-1)).toEqual({ role: 'assistant', content: 'second' });
@@ -143,6 +171,27 @@ describe('finetune lines', () => {
       ]),
     ],
     ['empty_message', item({ messages: [{ role: 'user', content: 'Say hi' }, { role: 'assistant', audio: { id: 'audio_1' } }, { role: 'user', content: 'Again' }] }, [reply({ content: 'Hi' })])],
+    [
+      'legacy_function_call',
+      item(
+        {
+          functions: [{ name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } }],
+          messages: [{ role: 'user', content: 'Oslo?' }, { role: 'assistant', content: null, function_call: legacyCall }, { role: 'function', name: 'get_weather', content: '12' }],
+        },
+        [reply({ content: 'It is 12.' })],
+      ),
+    ],
+    ['legacy_function_call', item({ messages: [{ role: 'user', content: 'Oslo?' }] }, [reply({ content: null, function_call: legacyCall }, 'function_call')])],
+    [
+      'unsupported_content',
+      item({ messages: [{ role: 'user', content: [{ type: 'text', text: 'What is said?' }, { type: 'input_audio', input_audio: { data: 'UklGRg==', format: 'wav' } }] }] }, [
+        reply({ content: 'Hello.' }),
+      ]),
+    ],
+    [
+      'unsupported_content',
+      item({ messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-abc123' } }, { type: 'text', text: 'Sum it up' }] }] }, [reply({ content: 'It says...' })]),
+    ],
   ];
   it.each(skips)('are skipped for %s', (reason, source, choice = 0) => {
     expect(formatLine(source, { format: 'finetune', choice })).toEqual({ skipped: reason });

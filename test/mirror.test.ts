@@ -1,5 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, request as httpRequest } from 'node:http';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, request as httpRequest, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -84,14 +84,46 @@ async function startFlakyProxy(target: string, delayMs = 0): Promise<Proxy> {
       req.socket.destroy();
       return;
     }
-    setTimeout(() => {
-      const forwarded = httpRequest(`${target}${req.url}`, { method: req.method, headers: req.headers }, (upstreamRes) => {
-        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
-        upstreamRes.pipe(res);
-      });
-      forwarded.on('error', () => res.destroy());
-      req.pipe(forwarded);
-    }, delayMs);
+    setTimeout(() => forward(target, req, res), delayMs);
+  });
+  const listening = await listenOnLoopback(server);
+  later(listening.close);
+  proxy.url = listening.url;
+  return proxy;
+}
+
+function forward(target: string, req: IncomingMessage, res: ServerResponse): void {
+  const forwarded = httpRequest(`${target}${req.url}`, { method: req.method, headers: req.headers }, (upstreamRes) => {
+    res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+    upstreamRes.pipe(res);
+  });
+  forwarded.on('error', () => res.destroy());
+  req.pipe(forwarded);
+}
+
+/** OpenAI's answer when overloaded; retried at once, as it asks. */
+function overloaded(res: ServerResponse): void {
+  res.writeHead(503, { 'content-type': 'application/json', 'retry-after-ms': '0' });
+  res.end(JSON.stringify({ error: { message: 'The engine is currently overloaded', type: 'server_error', param: null, code: null } }));
+}
+
+/**
+ * A proxy in front of the source that answers the paths in `broken` (without their query) itself,
+ * every time, for as long as they are there; every other request goes through.
+ */
+async function startBrokenProxy(target: string, broken: Map<string, (res: ServerResponse) => void>): Promise<Proxy & { seen: string[] }> {
+  const proxy = { url: '', requests: 0, faults: [] as string[], seen: [] as string[] };
+  const server = createServer((req, res) => {
+    proxy.requests++;
+    const path = (req.url ?? '').split('?')[0]!;
+    proxy.seen.push(path);
+    const answer = broken.get(path);
+    if (answer) {
+      proxy.faults.push(path);
+      answer(res);
+      return;
+    }
+    forward(target, req, res);
   });
   const listening = await listenOnLoopback(server);
   later(listening.close);
@@ -176,6 +208,73 @@ describe('mirror', () => {
     expect(await exportOf(whole)).toBe(await exportOf(source));
   });
 
+  it('carries on past completions the source fails on, names them, exits 1, and reads them again on the next run', async () => {
+    const total = await fillSource();
+    const messagesOf = (id: string) => `/v1/chat/completions/${id}/messages`;
+    const broken = new Map<string, (res: ServerResponse) => void>([
+      // Cut off mid-body, every time.
+      [messagesOf('chatcmpl-bulk0050'), (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"object":"list","data":[{"id":')],
+      [
+        messagesOf('chatcmpl-bulk0150'),
+        (res) => res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'Invalid completion', type: 'invalid_request_error', param: null, code: null } })),
+      ],
+      // JSON, but not a page of messages: stored as it was, the completion would have no input messages.
+      [messagesOf('chatcmpl-bulk0200'), (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"object":"list"}')],
+      // Overloaded for this one completion, through every retry.
+      [messagesOf('chatcmpl-bulk0120'), overloaded],
+      // Deleted at the source after it was listed: left out, not a failure, not read again.
+      [
+        messagesOf('chatcmpl-bulk0100'),
+        (res) => res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'No chat completion found', type: 'invalid_request_error', param: null, code: null } })),
+      ],
+    ]);
+    const proxy = await startBrokenProxy(source.origin, broken);
+    const target = join(folder, 'copy.db');
+    const args = ['mirror', '--from', proxy.url, '--source-key', DEFAULT_KEY, '--key', DEFAULT_KEY];
+    const notes = (stderr: string) => stderr.split('\n').filter((line) => line.startsWith('not mirrored')).sort();
+    const expectedNotes = [
+      `not mirrored chatcmpl-bulk0050: the source answered ${proxy.url}/chat/completions/chatcmpl-bulk0050/messages with application/json that is not a JSON object (HTTP 200)`,
+      'not mirrored chatcmpl-bulk0120: giving up on /chat/completions/chatcmpl-bulk0120/messages after 9 attempts: HTTP 503 (The engine is currently overloaded)',
+      'not mirrored chatcmpl-bulk0150: the source answered HTTP 400: Invalid completion',
+      'not mirrored chatcmpl-bulk0200: the source answered /chat/completions/chatcmpl-bulk0200/messages without a "data" array',
+    ];
+    const failedLine =
+      'stored-completions mirror: 4 completions were not mirrored (the source failed on them, as said above): chatcmpl-bulk0050, chatcmpl-bulk0120, chatcmpl-bulk0150, chatcmpl-bulk0200; ' +
+      'the rest is mirrored, and the next run tries these again\n';
+
+    const first = await runCliInProcess(args, { env: { DATABASE_URL: target } });
+    expect(first.code, first.stderr).toBe(1);
+    expect(notes(first.stderr)).toEqual(expectedNotes);
+    expect(first.stderr).toMatch(new RegExp(`^mirror: ${total - 5} copied, 0 already there, 1 deleted at the source meanwhile, 0 not storable, 4 not mirrored; ${total} listed on 3 pages, `, 'm'));
+    expect(first.stderr.endsWith(failedLine)).toBe(true);
+    const sourceLines = (await exportOf(source)).split('\n').filter(Boolean);
+    const missing = (line: string) => /"id":"chatcmpl-bulk0(050|100|120|150|200)"/.test(line);
+    const copy = await startCopy(target);
+    expect((await exportOf(copy)).split('\n').filter(Boolean)).toEqual(sourceLines.filter((line) => !missing(line)));
+
+    // Still failing: read again (by id) and named again, nothing else fetched; the position is not lost.
+    proxy.seen.length = 0;
+    const second = await runCliInProcess(args, { env: { DATABASE_URL: target } });
+    expect(second.code, second.stderr).toBe(1);
+    expect(notes(second.stderr)).toEqual(expectedNotes);
+    expect(second.stderr).toMatch(/^mirror \(resumed where the last run stopped\): 0 copied, 0 already there, 0 deleted at the source meanwhile, 0 not storable, 4 not mirrored; /m);
+    expect(second.stderr.endsWith(failedLine)).toBe(true);
+    expect(proxy.seen.filter((path) => path.endsWith('/messages')).sort()).toEqual(
+      ['chatcmpl-bulk0050', ...Array<string>(9).fill('chatcmpl-bulk0120'), 'chatcmpl-bulk0150', 'chatcmpl-bulk0200'].map(messagesOf),
+    );
+
+    // The source mends: the next run stores them, and the copy is whole.
+    broken.clear();
+    expect((await source.request('/v1/chat/completions/chatcmpl-bulk0100', { method: 'DELETE' })).status).toBe(200);
+    const third = await runCliInProcess(args, { env: { DATABASE_URL: target } });
+    expect(third.code, third.stderr).toBe(0);
+    expect(third.stderr).toMatch(/^mirror \(resumed where the last run stopped\): 4 copied, 0 already there, 0 deleted at the source meanwhile, 0 not storable, 0 not mirrored; /);
+    expect(await exportOf(copy)).toBe(await exportOf(source));
+    const fourth = await runCliInProcess(args, { env: { DATABASE_URL: target } });
+    expect(fourth.code, fourth.stderr).toBe(0);
+    expect(fourth.stderr).toMatch(/^mirror \(resumed where the last run stopped\): 0 copied, 0 already there, /);
+  });
+
   it('copies only what the filters and --since select', async () => {
     await fillSource();
     const proxy = await startFlakyProxy(source.origin);
@@ -186,6 +285,43 @@ describe('mirror', () => {
     const expected = (await (await source.request('/v1/stored-completions/export?metadata[batch]=2&created_after=1700001040')).text());
     expect(expected.split('\n').filter(Boolean).length).toBe(30);
     expect(await exportOf(copy)).toBe(expected);
+  });
+
+  it('stops when the source gives up on completion after completion (down or overloaded), keeping what it stored', async () => {
+    await fillSource();
+    const broken = new Map<string, (res: ServerResponse) => void>();
+    for (let i = 0; i < 240; i++) broken.set(`/v1/chat/completions/chatcmpl-bulk${String(i).padStart(4, '0')}/messages`, overloaded);
+    const proxy = await startBrokenProxy(source.origin, broken);
+    const run = await runCliInProcess(mirrorArgs(proxy), { env: { DATABASE_URL: join(folder, 'copy.db') } });
+    expect(run.code, run.stderr).toBe(1);
+    // The fifth stops it; the (at most three) other fetches in flight end first, and no other starts.
+    const named = run.stderr.split('\n').filter((line) => line.startsWith('not mirrored')).length;
+    expect(named).toBeGreaterThanOrEqual(5);
+    expect(named).toBeLessThanOrEqual(5 + 3);
+    expect(new Set(proxy.faults).size).toBe(named);
+    expect(run.stderr).toMatch(
+      /\nstored-completions mirror: the source gave up on 5 completions in a row: it seems down or overloaded; run again once it answers\nstopped after 0 copied \(they stay; run again to continue\)\n$/,
+    );
+  });
+
+  it('refuses --since together with --created-after, the same filter under two names, as a usage error', async () => {
+    await fillSource();
+    const target = join(folder, 'copy.db');
+    const run = await runCliInProcess([...mirrorArgs({ url: source.baseURL, requests: 0, faults: [] }), '--since', '1700001040', '--created-after', '2020-01-01'], {
+      env: { DATABASE_URL: target },
+    });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      "stored-completions mirror: --since and --created-after are one filter under two names (completions created at or after T): give one of them\n" +
+        '(stored-completions mirror --help shows the options)\n',
+    );
+    expect(existsSync(target)).toBe(false);
+    // Alone, --created-after is --since (export's name for it).
+    const alone = await runCliInProcess([...mirrorArgs({ url: source.baseURL, requests: 0, faults: [] }), '--metadata', 'batch=2', '--created-after', '1700001040'], {
+      env: { DATABASE_URL: target },
+    });
+    expect(alone.code, alone.stderr).toBe(0);
+    expect(alone.stderr).toMatch(/^mirror: 30 copied, /);
   });
 
   it('stops with a clear message and exit code 1 when the source refuses the key', async () => {

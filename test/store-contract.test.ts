@@ -284,4 +284,13 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     expect(await store.getOrCreateSetting('secret', () => 'first')).toBe('first');
     expect(await store.getOrCreateSetting('secret', () => 'second')).toBe('first');
   });
+
+  it('sets, replaces and deletes a setting', async () => {
+    await store.setSetting('position', 'a');
+    await store.setSetting('position', 'b');
+    expect(await store.getSetting('position')).toBe('b');
+    await store.deleteSetting('position');
+    await store.deleteSetting('position');
+    expect(await store.getSetting('position')).toBe(undefined);
+  });
 });

@@ -1,10 +1,11 @@
 import { resolve } from 'node:path';
 import { defineCommand } from './command.ts';
-import { CliError, UsageError } from './errors.ts';
+import { UsageError } from './errors.ts';
 import { parsePositiveInteger } from './options.ts';
 import { createProgress, rate } from './progress.ts';
-import { maskDatabaseUrl, postgresUrlProblem } from '../db/database-url.ts';
+import { postgresUrlProblem } from '../db/database-url.ts';
 import { openSourceStore, openStore } from './target.ts';
+import { checkCopySource, checkCopyTarget, markCopyFinished, markCopyUnfinished } from './unfinished-copy.ts';
 
 const HELP = `Usage: stored-completions copy --from DATABASE_URL --to DATABASE_URL [options]
 
@@ -13,7 +14,9 @@ their ids, storage times and message ids), the ids of deleted completions (so
 old cursors keep working), and the settings, including the secret that turns
 pass-through keys into projects (so every key sees the same completions in the
 copy). It reads one consistent snapshot, so the service may go on running on
-the source. The target must be empty: copy never merges.
+the source. The target must be empty: copy never merges. A copy that was
+stopped (killed, a crash) leaves its target marked as unfinished; run again,
+copy says so and how to start over.
 
 Options:
   --from URL            the source database (a SQLite file path, as DATABASE_URL)
@@ -40,9 +43,11 @@ export const copyCommand = defineCommand({
     const batchSize = values.batch === undefined ? 1000 : parsePositiveInteger(values.batch, 'batch');
     const source = await openSourceStore(values.from, '--from');
     try {
+      await checkCopySource(source, values.from);
       const target = await openStore(values.to, undefined, '--to');
       try {
-        if (!(await target.isEmpty())) throw new CliError(`the target ${maskDatabaseUrl(values.to)} already holds data: copy only writes into an empty database`);
+        await checkCopyTarget(target, values.to);
+        await markCopyUnfinished(target, values.from);
         const progress = createProgress(context.stderr, 'copy');
         const counts = { completions: 0, tombstones: 0, settings: 0 };
         const startedAt = performance.now();
@@ -51,6 +56,7 @@ export const copyCommand = defineCommand({
           for (const item of batch) counts[item.kind === 'completion' ? 'completions' : item.kind === 'tombstone' ? 'tombstones' : 'settings']++;
           progress.update(counts);
         }
+        await markCopyFinished(target);
         progress.finish(
           `copy: ${counts.completions} completions, ${counts.tombstones} deleted ids, ${counts.settings} settings in ${rate(counts.completions, startedAt)}`,
         );

@@ -18,6 +18,8 @@ stopped lists on from there when run again; completions the project already
 has are skipped without being fetched, so nothing is stored twice.
 429 and 5xx answers and dropped connections are retried with backoff (the
 source's Retry-After is honoured); a refused key stops it with exit code 1.
+A completion the source fails on is named and passed over, the rest mirrored,
+and the mirror exits with code 1; the next run reads it again.
 
 Options:
   --from URL            the source's API base URL, e.g. https://api.openai.com/v1
@@ -25,7 +27,8 @@ Options:
 ${PROJECT_HELP}
   --model NAME          only completions of this model
   --metadata KEY=VALUE  only completions with this metadata pair; repeat to AND several
-  --since T             only completions created at or after T (Unix seconds or an ISO date)
+  --since T             only completions created at or after T (Unix seconds or an ISO date);
+                        --created-after T is the same, as export names it (give one)
   --created-before T    only completions created before T
   --concurrency N       requests in flight at most (default 4)
   --from-start          list from the start, not from where the last run stopped
@@ -34,6 +37,15 @@ ${PROJECT_HELP}
 Example:
   stored-completions mirror --from https://api.openai.com/v1 --source-key "$OPENAI_API_KEY" \\
     --key "$OPENAI_API_KEY" --since 2025-01-01`;
+
+/** The ids named in the closing line at most; each was noted with its reason as it failed. */
+const NAMED_UNREAD = 10;
+
+function unreadSummary(ids: string[]): string {
+  const named = ids.slice(0, NAMED_UNREAD).join(', ') + (ids.length > NAMED_UNREAD ? ` and ${ids.length - NAMED_UNREAD} more` : '');
+  const count = ids.length === 1 ? '1 completion was' : `${ids.length} completions were`;
+  return `${count} not mirrored (the source failed on them, as said above): ${named}; the rest is mirrored, and the next run tries these again`;
+}
 
 export const mirrorCommand = defineCommand({
   name: 'mirror',
@@ -55,6 +67,10 @@ export const mirrorCommand = defineCommand({
     if (values.from === undefined) throw new UsageError('--from URL is required (the source API, e.g. https://api.openai.com/v1)');
     if (!/^https?:\/\/[^/]/i.test(values.from)) throw new UsageError(`--from: expected an http(s) URL, got '${values.from}'`);
     if (values['source-key'] === undefined) throw new UsageError('--source-key KEY is required');
+    // Two names for one bound (--created-after is export's): with both, one was silently ignored, and which one a user meant is a guess.
+    if (values.since !== undefined && values['created-after'] !== undefined) {
+      throw new UsageError('--since and --created-after are one filter under two names (completions created at or after T): give one of them');
+    }
     const since = values.since ?? values['created-after'];
     const filters = {
       model: values.model,
@@ -69,11 +85,13 @@ export const mirrorCommand = defineCommand({
     try {
       const project = await resolveProject(config, store, values);
       const progress = createProgress(context.stderr, 'mirror');
-      const tally: MirrorTally = { pages: 0, listed: 0, copied: 0, present: 0, vanished: 0, invalid: 0, resumed: false };
-      // One position per source, source key, target project and filters; a digest, so no key is stored.
-      const checkpointKey = `mirror_position:${createHash('sha256')
+      const tally: MirrorTally = { pages: 0, listed: 0, copied: 0, present: 0, vanished: 0, invalid: 0, resumed: false, unread: new Map() };
+      // One position (and one list of completions to read again) per source, source key, target project and filters; a digest, so no key is stored.
+      const mirrorDigest = createHash('sha256')
         .update(JSON.stringify([values.from.replace(/\/+$/, ''), values['source-key'], project, filters]))
-        .digest('base64url')}`;
+        .digest('base64url');
+      const checkpointKey = `mirror_position:${mirrorDigest}`;
+      const unreadKey = `mirror_unread:${mirrorDigest}`;
       let retries = 0;
       const startedAt = performance.now();
       const show = () =>
@@ -93,17 +111,23 @@ export const mirrorCommand = defineCommand({
         },
       });
       try {
-        await runMirror({ source, store, project, filters, concurrency, checkpointKey, fromStart: values['from-start'] === true }, tally, { onPage: show, onNote: (text) => progress.note(text) });
+        await runMirror(
+          { source, store, project, filters, concurrency, checkpointKey, unreadKey, fromStart: values['from-start'] === true },
+          tally,
+          { onPage: show, onNote: (text) => progress.note(text) },
+        );
       } catch (err) {
         if (err instanceof SourceError) {
-          throw new CliError(`${err.message}\nstopped after ${tally.copied} copied (they stay; run again to continue)`);
+          throw new CliError(`${err.message}${err.advice ? `, ${err.advice}` : ''}\nstopped after ${tally.copied} copied (they stay; run again to continue)`);
         }
         throw err;
       }
       progress.finish(
         `mirror${tally.resumed ? ' (resumed where the last run stopped)' : ''}: ${tally.copied} copied, ${tally.present} already there, ${tally.vanished} deleted at the source meanwhile, ` +
-          `${tally.invalid} not storable; ${tally.listed} listed on ${tally.pages} pages, ${retries} retries, ${rate(tally.copied, startedAt)}`,
+          `${tally.invalid} not storable, ${tally.unread.size} not mirrored; ${tally.listed} listed on ${tally.pages} pages, ${retries} retries, ${rate(tally.copied, startedAt)}`,
       );
+      // The run went on past them, but a mirror with holes must not look like a whole one to a script or an operator.
+      if (tally.unread.size > 0) throw new CliError(unreadSummary([...tally.unread.keys()].sort()));
     } finally {
       await store.close();
     }

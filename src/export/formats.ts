@@ -21,7 +21,9 @@ export const SKIP_REASONS = {
   content_filter: 'the reply was cut off by the content filter',
   unpaired_tool_call: 'a tool call without its tool result, or a tool result without its call',
   tools_missing: 'tool calls in a request that listed no tools',
+  legacy_function_call: "a legacy function call or result: the request's functions are not stored, and fine-tuning needs them",
   empty_message: 'an input message has no content and no tool calls (a refused or audio-only turn)',
+  unsupported_content: 'an input message has audio or a file, which fine-tuning does not take',
 } as const;
 export type SkipReason = keyof typeof SKIP_REASONS;
 
@@ -52,6 +54,9 @@ export function completionsLine(item: ExportItem): string {
 
 /** Input message item fields a chat request carries, besides role and content (refusal and audio are the API's, not the sender's). */
 const SENT_FIELDS = ['name', 'tool_calls', 'tool_call_id', 'function_call'] as const;
+
+/** The content parts fine-tuning takes: text, images (by URL or data URL), and an assistant's refusal text. */
+const FINETUNE_PART_TYPES = new Set(['text', 'image_url', 'refusal']);
 
 /**
  * A stored message item turned back into the message as it was sent: the
@@ -104,6 +109,31 @@ function toolCallsArePaired(messages: Json[]): boolean {
   return open.size === 0;
 }
 
+/**
+ * An input message as a fine-tuning example holds it: a `developer` message becomes `system`, the only name
+ * fine-tuning accepts for it; an assistant turn sent as text parts becomes its text, the parts joined by new lines
+ * as the messages endpoint serves its content: the form of every assistant message in OpenAI's fine-tuning guide.
+ * The eval line keeps both as sent.
+ */
+function finetuneMessage(message: Json): Json {
+  if (message.role === 'developer') return { ...message, role: 'system' };
+  const parts = message.content;
+  if (message.role === 'assistant' && Array.isArray(parts) && parts.length > 0 && parts.every((part) => isObject(part) && part.type === 'text' && typeof part.text === 'string')) {
+    return { ...message, content: parts.map((part) => (part as Json).text).join('\n') };
+  }
+  return message;
+}
+
+/** A legacy function call (`functions` in the request, `function_call` in the reply), or its result. */
+function isLegacyFunctionCall(message: Json): boolean {
+  return isObject(message.function_call) || message.role === 'function';
+}
+
+/** A part fine-tuning refuses (audio, a file): dropping it would leave a reply to what the example no longer holds. */
+function hasUnsupportedPart(message: Json): boolean {
+  return Array.isArray(message.content) && message.content.some((part) => !isObject(part) || !FINETUNE_PART_TYPES.has(part.type as string));
+}
+
 /** The assistant message of a choice as a fine-tuning example ends with it. */
 function replyMessage(choice: Json): Json {
   const message = isObject(choice.message) ? choice.message : {};
@@ -119,11 +149,16 @@ function skipReason(choice: Json | undefined, input: Json[], body: Json): SkipRe
   if (typeof message.refusal === 'string' && message.refusal !== '') return 'refusal';
   if (choice.finish_reason === 'length') return 'length';
   if (choice.finish_reason === 'content_filter') return 'content_filter';
+  // Neither OpenAI's stored completion nor ours keeps the request's `functions` (only `tools` is echoed), and a
+  // function call without them is refused like a tool call without `tools`; converting the call to a tool call
+  // would need the function's parameters, which are gone with them.
+  if (isLegacyFunctionCall(message) || input.some(isLegacyFunctionCall)) return 'legacy_function_call';
   const reply = replyMessage(choice);
   if (reply.content === undefined && reply.tool_calls === undefined) return 'empty_reply';
   // Fine-tuning refuses a message without content unless it carries calls: a replayed refusal (`content: null`, the
   // text in `refusal`, which is the API's field, not the format's) or an audio-only turn would fail the whole upload.
-  if (input.some((message) => message.content === undefined && !hasToolCalls(message) && message.function_call === undefined)) return 'empty_message';
+  if (input.some((message) => message.content === undefined && !hasToolCalls(message))) return 'empty_message';
+  if (input.some(hasUnsupportedPart)) return 'unsupported_content';
   if (!toolCallsArePaired(input)) return 'unpaired_tool_call';
   const usesTools = hasToolCalls(reply) || input.some(hasToolCalls);
   if (usesTools && !(Array.isArray(body.tools) && body.tools.length > 0)) return 'tools_missing';
@@ -136,8 +171,7 @@ export function finetuneLine(item: ExportItem, choiceIndex: number): FormattedLi
   const choice = choices[choiceIndex];
   const skipped = skipReason(choice, input, body);
   if (skipped) return { skipped };
-  // A `developer` message becomes `system`, the only name fine-tuning accepts for it; the eval line keeps the role as sent.
-  const messages = input.map((message) => (message.role === 'developer' ? { ...message, role: 'system' } : message));
+  const messages = input.map(finetuneMessage);
   const example: Json = { messages: [...messages, replyMessage(choice!)] };
   if (Array.isArray(body.tools) && body.tools.length > 0) example.tools = body.tools;
   if (typeof body.parallel_tool_calls === 'boolean') example.parallel_tool_calls = body.parallel_tool_calls;

@@ -2,7 +2,7 @@ import { type ExactIntegers, exactIntegersOf, mergeExactIntegers } from '../exac
 import { InvalidCompletionError, toImportedRecord } from '../import/completion-line.ts';
 import { isObject, type Json } from '../json.ts';
 import type { CompletionRecord, Store } from '../store/index.ts';
-import { type SourceClient, SourceError, SourceNotFoundError } from './source-client.ts';
+import { type SourceClient, SourceError, SourceNotFoundError, SourceUnavailableError } from './source-client.ts';
 
 /**
  * Copies every stored completion a source lists into one project of the
@@ -11,7 +11,10 @@ import { type SourceClient, SourceError, SourceNotFoundError } from './source-cl
  * written in one transaction, after which the position is kept in the
  * store's settings. A run that was stopped, run again, lists on from there;
  * completions the project already has are neither fetched nor written again,
- * so nothing is stored twice whichever way it resumes.
+ * so nothing is stored twice whichever way it resumes. A completion the source
+ * fails on (an error or a broken answer for its messages) is named and passed
+ * over, not a stop: its id is kept beside the position, and the next run reads
+ * it again by id before listing on.
  */
 
 export interface MirrorFilters {
@@ -31,6 +34,11 @@ export interface MirrorRequest {
    * the last page it stored instead of from the start; undefined to keep none.
    */
   checkpointKey: string | undefined;
+  /**
+   * Where the ids of completions the source failed on are kept, so the next run reads them again:
+   * the position moves on past them, and they would otherwise never be listed again.
+   */
+  unreadKey: string | undefined;
   /** List from the start even when a position was kept (what was copied is still skipped). */
   fromStart: boolean;
   store: Store;
@@ -52,7 +60,16 @@ export interface MirrorTally {
   resumed: boolean;
   /** Served by the source in a shape this service cannot store as it is (each reported through `onNote`). */
   invalid: number;
+  /** Completions the source failed on and that are still not mirrored: id -> what the source answered. */
+  unread: Map<string, string>;
 }
+
+/**
+ * Completions in a row the source may give up on (429 or 5xx through every retry) before the run stops: one
+ * completion it always fails on is passed over, but a source that is down fails on every one, and going on
+ * would spend a couple of minutes of retries on each completion of the page before the next list page failed.
+ */
+const UNAVAILABLE_IN_A_ROW = 5;
 
 /** Completions per list page: OpenAI's maximum, the fewest requests. */
 const LIST_PAGE_SIZE = 100;
@@ -66,8 +83,11 @@ async function fetchMessages(source: SourceClient, id: string): Promise<{ items:
   for (;;) {
     const query: [string, string][] = [['limit', String(MESSAGES_PAGE_SIZE)], ['order', 'asc']];
     if (after !== undefined) query.push(['after', after]);
-    const page = await source.get(`/chat/completions/${encodeURIComponent(id)}/messages`, query);
-    const data = Array.isArray(page.data) ? (page.data as Json[]) : [];
+    const path = `/chat/completions/${encodeURIComponent(id)}/messages`;
+    const page = await source.get(path, query);
+    // Taken as no messages, the completion would be stored without its input, for good.
+    if (!Array.isArray(page.data)) throw new SourceError(`the source answered ${path} without a "data" array`, 200);
+    const data = page.data as Json[];
     items.push(...data);
     exact = mergeExactIntegers(exact, exactIntegersOf(page));
     const last = data.at(-1);
@@ -76,17 +96,55 @@ async function fetchMessages(source: SourceClient, id: string): Promise<{ items:
   }
 }
 
-/** Runs `work` over `items` with at most `limit` in flight; results in the items' order. */
+/**
+ * One completion with every input message, ready to store: from the object its list page gave, or,
+ * for one an earlier run could not read, fetched by id.
+ */
+async function readCompletion(
+  source: SourceClient,
+  id: string,
+  listed: { item: Json; exact: ExactIntegers | undefined } | undefined,
+  now: number,
+): Promise<CompletionRecord> {
+  let completion = listed;
+  if (completion === undefined) {
+    const item = await source.get(`/chat/completions/${encodeURIComponent(id)}`);
+    completion = { item, exact: exactIntegersOf(item) };
+  }
+  const messages = await fetchMessages(source, id);
+  return toImportedRecord({ ...completion.item, input_messages: messages.items }, now, mergeExactIntegers(completion.exact, messages.exact));
+}
+
+/**
+ * The source failed on this completion's requests and not on the whole run: it answered (an
+ * error status, a broken body), but not a refused key (which fails every request alike) nor no
+ * answer at all (the next list page would fail as well). A 404 is a completion deleted meanwhile.
+ */
+function failedOnlyThisCompletion(err: unknown): err is SourceError {
+  return err instanceof SourceError && !(err instanceof SourceNotFoundError) && err.status !== undefined && err.status !== 401 && err.status !== 403;
+}
+
+/**
+ * Runs `work` over `items` with at most `limit` in flight; results in the items' order. After a failure no more
+ * work starts, and the first failure is thrown once the work in flight has ended: none goes on (and writes
+ * notes) after the run has said it stopped.
+ */
 async function mapWithLimit<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !failure) {
       const index = next++;
-      results[index] = await work(items[index]!);
+      try {
+        results[index] = await work(items[index]!);
+      } catch (error) {
+        failure ??= { error };
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.error;
   return results;
 }
 
@@ -122,12 +180,16 @@ export interface MirrorEvents {
 }
 
 export async function runMirror(request: MirrorRequest, tally: MirrorTally, events: MirrorEvents = {}): Promise<void> {
-  const { store, checkpointKey } = request;
+  const { store, checkpointKey, unreadKey } = request;
+  const unreadSaved = unreadKey === undefined ? undefined : await store.getSetting(unreadKey);
+  for (const id of unreadSaved === undefined ? [] : (JSON.parse(unreadSaved) as string[])) tally.unread.set(id, 'not read yet');
+  const mirror = createPageWriter(request, tally, events, unreadSaved);
+  await readAgain(request, tally, mirror);
   const saved = checkpointKey === undefined || request.fromStart ? undefined : await store.getSetting(checkpointKey);
   if (saved !== undefined) {
     tally.resumed = true;
     try {
-      await mirrorFrom(request, tally, events, saved);
+      await mirrorFrom(request, tally, events, mirror, saved);
       return;
     } catch (err) {
       // The completion the position names is gone from the source (a 400 or 404 on `after`): walk from the start instead.
@@ -136,13 +198,80 @@ export async function runMirror(request: MirrorRequest, tally: MirrorTally, even
       tally.resumed = false;
     }
   }
-  await mirrorFrom(request, tally, events, undefined);
+  await mirrorFrom(request, tally, events, mirror, undefined);
 }
 
-async function mirrorFrom(request: MirrorRequest, tally: MirrorTally, events: MirrorEvents, start: string | undefined): Promise<void> {
+type PageWriter = ReturnType<typeof createPageWriter>;
+
+/** Reads completions and stores them a page at a time, keeping the ids of those the source failed on. */
+function createPageWriter(request: MirrorRequest, tally: MirrorTally, events: MirrorEvents, unreadSaved: string | undefined) {
+  const { source, store, project, unreadKey } = request;
+  const now = Math.floor(Date.now() / 1000);
+  let unreadKept = unreadSaved ?? '[]';
+  let unavailableInARow = 0;
+  return {
+    /** The completion, or undefined when it is left out (counted, and noted where the operator should read why). */
+    async read(id: string, listed: { item: Json; exact: ExactIntegers | undefined } | undefined): Promise<CompletionRecord | undefined> {
+      try {
+        const record = await readCompletion(source, id, listed, now);
+        tally.unread.delete(id);
+        unavailableInARow = 0;
+        return record;
+      } catch (err) {
+        unavailableInARow = err instanceof SourceUnavailableError ? unavailableInARow + 1 : 0;
+        if (failedOnlyThisCompletion(err)) {
+          tally.unread.set(id, err.message);
+          events.onNote?.(`not mirrored ${id}: ${err.message}`);
+          if (unavailableInARow >= UNAVAILABLE_IN_A_ROW) {
+            throw new SourceError(`the source gave up on ${unavailableInARow} completions in a row: it seems down or overloaded; run again once it answers`, undefined);
+          }
+          return undefined;
+        }
+        if (!(err instanceof SourceNotFoundError || err instanceof InvalidCompletionError)) throw err;
+        tally.unread.delete(id);
+        if (err instanceof SourceNotFoundError) {
+          tally.vanished++;
+        } else {
+          tally.invalid++;
+          events.onNote?.(`skipped ${id}: ${err.message}`);
+        }
+        return undefined;
+      }
+    },
+    /** Stores what was read in one transaction, then keeps the ids still unread (before the position moves past them). */
+    async store(records: (CompletionRecord | undefined)[]): Promise<void> {
+      const fresh = records.filter((r): r is CompletionRecord => r !== undefined);
+      if (fresh.length > 0) {
+        const { stored, skipped } = await store.importCompletions(project, fresh);
+        tally.copied += stored;
+        tally.present += skipped.length;
+      }
+      const unread = JSON.stringify([...tally.unread.keys()]);
+      if (unreadKey !== undefined && unread !== unreadKept) {
+        await store.setSetting(unreadKey, unread);
+        unreadKept = unread;
+      }
+    },
+  };
+}
+
+/** The completions an earlier run could not read, read again by id before the list is walked. */
+async function readAgain(request: MirrorRequest, tally: MirrorTally, mirror: PageWriter): Promise<void> {
+  const waiting: string[] = [];
+  for (const id of tally.unread.keys()) {
+    if (await request.store.isIdTaken(request.project, id)) {
+      tally.unread.delete(id);
+      tally.present++;
+    } else {
+      waiting.push(id);
+    }
+  }
+  await mirror.store(await mapWithLimit(waiting, request.concurrency, (id) => mirror.read(id, undefined)));
+}
+
+async function mirrorFrom(request: MirrorRequest, tally: MirrorTally, events: MirrorEvents, mirror: PageWriter, start: string | undefined): Promise<void> {
   const { source, store, project, filters, checkpointKey } = request;
   let after = start;
-  const now = Math.floor(Date.now() / 1000);
   for (;;) {
     const page = await listPage(source, filters, after);
     if (!Array.isArray(page.data)) throw new SourceError('the source answered its list without a "data" array: is --from an OpenAI API?', undefined);
@@ -163,31 +292,12 @@ async function mirrorFrom(request: MirrorRequest, tally: MirrorTally, events: Mi
         tally.present++;
         continue;
       }
+      // Read again before the walk (--from-start lists it again) and named already: not fetched twice.
+      if (tally.unread.has(String(item.id))) continue;
       wanted.push(item);
     }
-    const records = await mapWithLimit(wanted, request.concurrency, async (item): Promise<CompletionRecord | undefined> => {
-      try {
-        const messages = await fetchMessages(source, String(item.id));
-        return toImportedRecord({ ...item, input_messages: messages.items }, now, mergeExactIntegers(exactIntegersOf(page), messages.exact));
-      } catch (err) {
-        if (err instanceof SourceNotFoundError) {
-          tally.vanished++;
-          return undefined;
-        }
-        if (err instanceof InvalidCompletionError) {
-          tally.invalid++;
-          events.onNote?.(`skipped ${String(item.id)}: ${err.message}`);
-          return undefined;
-        }
-        throw err;
-      }
-    });
-    const fresh = records.filter((r): r is CompletionRecord => r !== undefined);
-    if (fresh.length > 0) {
-      const { stored, skipped } = await store.importCompletions(project, fresh);
-      tally.copied += stored;
-      tally.present += skipped.length;
-    }
+    const exact = exactIntegersOf(page);
+    await mirror.store(await mapWithLimit(wanted, request.concurrency, (item) => mirror.read(String(item.id), { item, exact })));
     const last = listed.at(-1);
     // Kept only once the page is stored: a run stopped before that lists this page again.
     if (checkpointKey !== undefined && last && typeof last.id === 'string') await store.setSetting(checkpointKey, last.id);

@@ -25,20 +25,34 @@ export interface SourceClientOptions {
   onRetry?: (info: { path: string; reason: string; delayMs: number; attempt: number }) => void;
 }
 
-/** The source refused or cannot serve the request, and retrying would not change that. */
+/**
+ * The source refused or cannot serve the request, and retrying would not change that. `status` is
+ * the source's last HTTP status, undefined when it could not be reached at all. `advice` is what
+ * to do when the whole run stops on it (a wrong --from): not part of the message, since the same
+ * answer for one completion's messages, the list having worked, says nothing about --from.
+ */
 export class SourceError extends Error {
   override name = 'SourceError';
   constructor(
     message: string,
     readonly status: number | undefined,
+    readonly advice?: string,
   ) {
     super(message);
   }
 }
 
+/** Follows the message after a comma when the run stops on it. */
+const FROM_ADVICE = "not OpenAI's API: --from must be the API's base URL, such as https://api.openai.com/v1";
+
 /** A completion the source no longer has (deleted while mirroring). */
 export class SourceNotFoundError extends SourceError {
   override name = 'SourceNotFoundError';
+}
+
+/** The source kept answering 429 or 5xx through every retry: overloaded or down, or broken for this one request. */
+export class SourceUnavailableError extends SourceError {
+  override name = 'SourceUnavailableError';
 }
 
 const RETRIED_STATUSES = (status: number) => status === 429 || status === 408 || status === 409 || status >= 500;
@@ -69,7 +83,9 @@ export function createSourceClient(options: SourceClientOptions) {
   const timeoutMs = options.timeoutMs ?? 120_000;
 
   /** One attempt: the parsed body, or what went wrong and whether it is worth another try. */
-  async function attempt(url: string): Promise<{ body: Json } | { retry: string; delayMs: number | undefined } | { fail: SourceError }> {
+  async function attempt(
+    url: string,
+  ): Promise<{ body: Json } | { retry: string; status: number | undefined; delayMs: number | undefined } | { fail: SourceError }> {
     let response: Response;
     let text: string;
     try {
@@ -80,7 +96,7 @@ export function createSourceClient(options: SourceClientOptions) {
       text = await response.text();
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      return { retry: `connection failed (${cause?.code ?? cause?.message ?? (err as Error).message})`, delayMs: undefined };
+      return { retry: `connection failed (${cause?.code ?? cause?.message ?? (err as Error).message})`, status: undefined, delayMs: undefined };
     }
     const type = response.headers.get('content-type') ?? '';
     let body: unknown;
@@ -92,7 +108,11 @@ export function createSourceClient(options: SourceClientOptions) {
       body = undefined;
     }
     if (RETRIED_STATUSES(response.status)) {
-      return { retry: `HTTP ${response.status}${errorMessage(body) ? ` (${errorMessage(body)})` : ''}`, delayMs: requestedDelayMs(response.headers) };
+      return {
+        retry: `HTTP ${response.status}${errorMessage(body) ? ` (${errorMessage(body)})` : ''}`,
+        status: response.status,
+        delayMs: requestedDelayMs(response.headers),
+      };
     }
     if (response.status === 401 || response.status === 403) {
       return {
@@ -105,10 +125,7 @@ export function createSourceClient(options: SourceClientOptions) {
     if (body === undefined || !isObject(body)) {
       const what = /html/i.test(type) || /^\s*</.test(text) ? 'an HTML page' : `${type || 'a body'} that is not a JSON object`;
       return {
-        fail: new SourceError(
-          `the source answered ${url.split('?')[0]} with ${what} (HTTP ${response.status}), not OpenAI's API: --from must be the API's base URL, such as https://api.openai.com/v1`,
-          response.status,
-        ),
+        fail: new SourceError(`the source answered ${url.split('?')[0]} with ${what} (HTTP ${response.status})`, response.status, FROM_ADVICE),
       };
     }
     if (response.status === 404) return { fail: new SourceNotFoundError(errorMessage(body) ?? 'not found', 404) };
@@ -127,7 +144,10 @@ export function createSourceClient(options: SourceClientOptions) {
         const outcome = await attempt(url);
         if ('body' in outcome) return outcome.body;
         if ('fail' in outcome) throw outcome.fail;
-        if (tries >= maxRetries) throw new SourceError(`giving up on ${path} after ${tries + 1} attempts: ${outcome.retry}`, undefined);
+        if (tries >= maxRetries) {
+          const message = `giving up on ${path} after ${tries + 1} attempts: ${outcome.retry}`;
+          throw outcome.status === undefined ? new SourceError(message, undefined) : new SourceUnavailableError(message, outcome.status);
+        }
         const backoff = Math.min(maxDelayMs, initialDelayMs * 2 ** tries) * (0.5 + Math.random() / 2);
         const delayMs = Math.min(maxDelayMs, outcome.delayMs ?? backoff);
         options.onRetry?.({ path, reason: outcome.retry, delayMs, attempt: tries + 1 });

@@ -185,6 +185,8 @@ export interface Store {
   /** A per-database value that changes (a mirror's position); undefined when never set. */
   getSetting(key: string): Promise<string | undefined>;
   setSetting(key: string, value: string): Promise<void>;
+  /** Removes a value set with `setSetting`; nothing when there is none. */
+  deleteSetting(key: string): Promise<void>;
   /**
    * For health checks: commits a one-row write and fails when the database
    * cannot take one (disk full, read-only, locked past the busy timeout). A

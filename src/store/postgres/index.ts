@@ -202,6 +202,9 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
     setSetting: async (key, value) => {
       await db.query('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
     },
+    deleteSetting: async (key) => {
+      await db.query('DELETE FROM settings WHERE key = $1', [key]);
+    },
     // A committed one-row write: only that proves the database can take one (the row is shared by every instance).
     checkWritable: async () => {
       await db.query(

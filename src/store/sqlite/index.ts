@@ -241,6 +241,9 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     setSetting: async (key, value) => {
       prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
     },
+    deleteSetting: async (key) => {
+      prepare('DELETE FROM settings WHERE key = ?').run(key);
+    },
     getOrCreateSetting: async (key, create) => {
       prepare('INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)').run(key, create());
       return (prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string }).value;
