@@ -275,6 +275,43 @@ describe('mirror', () => {
     expect(fourth.stderr).toMatch(/^mirror \(resumed where the last run stopped\): 0 copied, 0 already there, /);
   });
 
+  it('with --update-metadata, completions already here take the metadata edited at the source since, and nothing else changes', async () => {
+    const total = await fillSource();
+    const proxy = await startFlakyProxy(source.origin);
+    const target = join(folder, 'copy.db');
+    const first = await runCliInProcess(mirrorArgs(proxy), { env: { DATABASE_URL: target } });
+    expect(first.code, first.stderr).toBe(0);
+
+    const retag = async (id: string, metadata: Record<string, string>) => {
+      const res = await source.request(`/v1/chat/completions/${id}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ metadata }) });
+      expect(res.status).toBe(200);
+    };
+    await retag('chatcmpl-bulk0001', { batch: '1', reviewed: 'yes' });
+    await retag('chatcmpl-bulk0002', {});
+    await retag('chatcmpl-bulk0003', { batch: '3' }); // the same map again: nothing to write
+    await retag('chatcmpl-bulk0004', { batch: 'gone' });
+    const copy = await startCopy(target);
+    // Deleted here after the first run: it stays deleted, whatever its tags at the source.
+    expect((await copy.request('/v1/chat/completions/chatcmpl-bulk0004', { method: 'DELETE' })).status).toBe(200);
+
+    // Without the option, a run lists on from its position and leaves the maps as they were.
+    const plain = await runCliInProcess(mirrorArgs(proxy), { env: { DATABASE_URL: target } });
+    expect(plain.stderr).toMatch(/^mirror \(resumed where the last run stopped\): 0 copied, 0 already there, /);
+    expect(await (await copy.request('/v1/chat/completions/chatcmpl-bulk0001')).json()).toMatchObject({ metadata: { batch: '1' } });
+
+    const updating = await runCliInProcess([...mirrorArgs(proxy), '--update-metadata'], { env: { DATABASE_URL: target } });
+    expect(updating.code, updating.stderr).toBe(0);
+    expect(updating.stderr).toMatch(new RegExp(`^mirror: 0 copied, ${total} already there \\(2 took the source's metadata\\), `));
+    for (const id of ['chatcmpl-bulk0001', 'chatcmpl-bulk0002', 'chatcmpl-bulk0003']) {
+      const path = `/v1/chat/completions/${id}`;
+      expect(await (await copy.request(path)).text()).toBe(await (await source.request(path)).text());
+    }
+    expect((await copy.request('/v1/chat/completions/chatcmpl-bulk0004')).status).toBe(404);
+    const withoutDeleted = (await exportOf(source)).split('\n').filter((line) => !line.includes('"chatcmpl-bulk0004"'));
+    expect((await exportOf(copy)).split('\n')).toEqual(withoutDeleted);
+    expect(await (await copy.request('/v1/chat/completions?metadata[reviewed]=yes')).json()).toMatchObject({ data: [{ id: 'chatcmpl-bulk0001' }] });
+  });
+
   it('copies only what the filters and --since select', async () => {
     await fillSource();
     const proxy = await startFlakyProxy(source.origin);

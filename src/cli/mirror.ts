@@ -32,6 +32,8 @@ ${PROJECT_HELP}
   --created-before T    only completions created before T
   --concurrency N       requests in flight at most (default 4)
   --from-start          list from the start, not from where the last run stopped
+  --update-metadata     completions already here take the source's metadata where it
+                        differs (tags edited there since); lists from the start
   -h, --help            this text
 
 Example:
@@ -62,6 +64,7 @@ export const mirrorCommand = defineCommand({
       'created-before': { type: 'string' },
       concurrency: { type: 'string' },
       'from-start': { type: 'boolean' },
+      'update-metadata': { type: 'boolean' },
     },
   async run({ values }, context) {
     if (values.from === undefined) throw new UsageError('--from URL is required (the source API, e.g. https://api.openai.com/v1)');
@@ -85,7 +88,7 @@ export const mirrorCommand = defineCommand({
     try {
       const project = await resolveProject(config, store, values);
       const progress = createProgress(context.stderr, 'mirror');
-      const tally: MirrorTally = { pages: 0, listed: 0, copied: 0, present: 0, vanished: 0, invalid: 0, resumed: false, unread: new Map() };
+      const tally: MirrorTally = { pages: 0, listed: 0, copied: 0, present: 0, metadataUpdated: 0, vanished: 0, invalid: 0, resumed: false, unread: new Map() };
       // One position (and one list of completions to read again) per source, source key, target project and filters; a digest, so no key is stored.
       const mirrorDigest = createHash('sha256')
         .update(JSON.stringify([values.from.replace(/\/+$/, ''), values['source-key'], project, filters]))
@@ -112,7 +115,17 @@ export const mirrorCommand = defineCommand({
       });
       try {
         await runMirror(
-          { source, store, project, filters, concurrency, checkpointKey, unreadKey, fromStart: values['from-start'] === true },
+          {
+            source,
+            store,
+            project,
+            filters,
+            concurrency,
+            checkpointKey,
+            unreadKey,
+            fromStart: values['from-start'] === true,
+            updateMetadata: values['update-metadata'] === true,
+          },
           tally,
           { onPage: show, onNote: (text) => progress.note(text) },
         );
@@ -123,7 +136,9 @@ export const mirrorCommand = defineCommand({
         throw err;
       }
       progress.finish(
-        `mirror${tally.resumed ? ' (resumed where the last run stopped)' : ''}: ${tally.copied} copied, ${tally.present} already there, ${tally.vanished} deleted at the source meanwhile, ` +
+        `mirror${tally.resumed ? ' (resumed where the last run stopped)' : ''}: ${tally.copied} copied, ${tally.present} already there${
+          values['update-metadata'] ? ` (${tally.metadataUpdated} took the source's metadata)` : ''
+        }, ${tally.vanished} deleted at the source meanwhile, ` +
           `${tally.invalid} not storable, ${tally.unread.size} not mirrored; ${tally.listed} listed on ${tally.pages} pages, ${retries} retries, ${rate(tally.copied, startedAt)}`,
       );
       // The run went on past them, but a mirror with holes must not look like a whole one to a script or an operator.

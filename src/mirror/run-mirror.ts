@@ -1,7 +1,9 @@
+import { ApiError } from '../errors.ts';
 import { type ExactIntegers, exactIntegersOf, mergeExactIntegers } from '../exact-integers.ts';
 import { InvalidCompletionError, toImportedRecord } from '../import/completion-line.ts';
 import { isObject, type Json } from '../json.ts';
 import type { CompletionRecord, Store } from '../store/index.ts';
+import { type Metadata, parseMetadata } from '../validation.ts';
 import { type SourceClient, SourceError, SourceNotFoundError, SourceUnavailableError } from './source-client.ts';
 
 /**
@@ -41,6 +43,11 @@ export interface MirrorRequest {
   unreadKey: string | undefined;
   /** List from the start even when a position was kept (what was copied is still skipped). */
   fromStart: boolean;
+  /**
+   * A completion already here takes the source's metadata map where it differs (listed again from the
+   * start, so the whole history is compared): tags edited at the source after an earlier run.
+   */
+  updateMetadata: boolean;
   store: Store;
   project: string;
   filters: MirrorFilters;
@@ -54,6 +61,8 @@ export interface MirrorTally {
   copied: number;
   /** Already in the project (an earlier run, or an import). */
   present: number;
+  /** Of those, how many took the source's metadata (`updateMetadata`). */
+  metadataUpdated: number;
   /** Listed, then gone from the source before its messages were read. */
   vanished: number;
   /** True when the run began at a position an earlier run kept. */
@@ -185,7 +194,7 @@ export async function runMirror(request: MirrorRequest, tally: MirrorTally, even
   for (const id of unreadSaved === undefined ? [] : (JSON.parse(unreadSaved) as string[])) tally.unread.set(id, 'not read yet');
   const mirror = createPageWriter(request, tally, events, unreadSaved);
   await readAgain(request, tally, mirror);
-  const saved = checkpointKey === undefined || request.fromStart ? undefined : await store.getSetting(checkpointKey);
+  const saved = checkpointKey === undefined || request.fromStart || request.updateMetadata ? undefined : await store.getSetting(checkpointKey);
   if (saved !== undefined) {
     tally.resumed = true;
     try {
@@ -237,6 +246,24 @@ function createPageWriter(request: MirrorRequest, tally: MirrorTally, events: Mi
         }
         return undefined;
       }
+    },
+    /**
+     * A completion already here takes the listed metadata map if it differs (same pairs in another order too:
+     * the map is served in the order it was set). One deleted here (its id kept as a tombstone) stays deleted;
+     * a map this service would refuse on update is noted and left.
+     */
+    async takeMetadata(id: string, listed: unknown): Promise<void> {
+      let metadata: Metadata;
+      try {
+        metadata = parseMetadata(listed);
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        events.onNote?.(`metadata of ${id} not updated: ${err.message}`);
+        return;
+      }
+      const row = await store.getCompletion(project, id);
+      if (row === undefined || row.metadata === JSON.stringify(metadata)) return;
+      if (await store.updateMetadata(project, id, metadata)) tally.metadataUpdated++;
     },
     /** Stores what was read in one transaction, then keeps the ids still unread (before the position moves past them). */
     async store(records: (CompletionRecord | undefined)[]): Promise<void> {
@@ -290,6 +317,7 @@ async function mirrorFrom(request: MirrorRequest, tally: MirrorTally, events: Mi
       if (filters.createdAfter !== undefined && created < filters.createdAfter) continue;
       if (typeof item.id === 'string' && (await store.isIdTaken(project, item.id))) {
         tally.present++;
+        if (request.updateMetadata) await mirror.takeMetadata(item.id, item.metadata);
         continue;
       }
       // Read again before the walk (--from-start lists it again) and named already: not fetched twice.
