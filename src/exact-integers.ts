@@ -25,7 +25,7 @@ const INTEGER = /^-?\d+$/;
  * character by character or with a regular expression (which recursed past the stack on a
  * megabyte string): a body with images carries megabytes of strings.
  */
-function stringEnd(text: string, open: number): number {
+export function stringEnd(text: string, open: number): number {
   let quote = text.indexOf('"', open + 1);
   while (quote !== -1) {
     let backslashes = 0;

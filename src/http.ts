@@ -45,6 +45,11 @@ function depthExceeds(value: unknown, max: number): boolean {
 
 /** The body as a JSON object, or OpenAI's 400 for anything else. */
 export async function readJsonObject(c: Context, limit: number): Promise<Record<string, unknown>> {
+  return (await readJsonObjectText(c, limit)).object;
+}
+
+/** The body as a JSON object and the text it was parsed from (what is sent on should be what the client wrote). */
+export async function readJsonObjectText(c: Context, limit: number): Promise<{ object: Record<string, unknown>; text: string }> {
   const raw = await readBody(c, limit);
   let parsed: unknown;
   let text: string;
@@ -65,7 +70,7 @@ export async function readJsonObject(c: Context, limit: number): Promise<Record<
     throw ApiError.badRequest(`Invalid body: JSON nested deeper than ${MAX_JSON_DEPTH} levels.`, null, 'invalid_value');
   }
   rememberExactIntegers(parsed, text);
-  return parsed;
+  return { object: parsed, text };
 }
 
 /**

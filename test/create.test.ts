@@ -82,6 +82,29 @@ describe('post /v1/chat/completions', () => {
     );
   });
 
+  it("sends the provider the client's own text: keys in its order, numbers as written, only store and metadata taken out", async () => {
+    // A strict schema's properties are answered in their order; "2024" and "1" read as integers, which a parsed
+    // object puts first. 1e400 is no double: written again from the parsed body it went upstream as null
+    // (the provider's default) where OpenAI, sent it directly, refuses it.
+    const schema =
+      '{"type":"object","properties":{"title":{"type":"string"},"2024":{"type":"string"},"1":{"type":"string"}},"required":["title","2024","1"],"additionalProperties":false}';
+    const head = `{"model":"gpt-4o","messages":[{"role":"user","content":"Hello there"}],"response_format":{"type":"json_schema","json_schema":{"name":"s","strict":true,"schema":${schema}}}`;
+    const sent = `${head},"store":true,"temperature":1e400,"metadata":{"b":"1","2":"x"},"logit_bias":{"50256":-100,"13":5},"top_p":1.0}`;
+    const res = await service.request('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: sent });
+    expect(res.status).toBe(200);
+    expect(upstream.received.map((r) => r.body)).toEqual([`${head},"temperature":1e400,"logit_bias":{"50256":-100,"13":5},"top_p":1.0}`]);
+
+    // Streamed and stored, the proxy's include_usage takes the client's stream_options' place, the rest as written.
+    const streamed = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: `${head},"stream":true,"stream_options":{"include_obfuscation":false},"store":true,"top_p":1.0}`,
+    });
+    expect(streamed.status).toBe(200);
+    await streamed.text();
+    expect(upstream.received[1]!.body).toBe(`${head},"stream":true,"stream_options":{"include_obfuscation":false,"include_usage":true},"top_p":1.0}`);
+  });
+
   it('does not forward store and metadata upstream, and forwards everything else and the key', async () => {
     await service.client().chat.completions.create({ model: 'gpt-4o', messages, store: true, metadata: { a: 'b' }, max_completion_tokens: 5 });
     expect(upstream.received).toHaveLength(1);

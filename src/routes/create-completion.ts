@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
-import { readJsonObject } from '../http.ts';
+import { readJsonObjectText } from '../http.ts';
 import { clientGoneWatch, clientHeadersOf, forwardResponseHeaders } from '../upstream.ts';
 import { notStoredError, parseCompletionText } from '../upstream-answer.ts';
 import { type CreateCompletionDeps, type CreatePlan, planCreate, upstreamBodyText } from './create-plan.ts';
@@ -18,7 +18,7 @@ async function createCompletion(c: Context<AppEnv>, deps: CreateCompletionDeps, 
     method: 'POST',
     headers: clientHeadersOf(c.req.raw, c.env),
     authorization: c.get('tenant').upstreamAuthorization,
-    body: upstreamBodyText(plan, plan.forwarded),
+    body: upstreamBodyText(plan),
     ...clientGoneWatch(c.req.raw, c.env),
   });
   if (!response.ok) return upstreamErrorResponse(c, response, deps.upstream);
@@ -36,8 +36,8 @@ export function createCompletionHandler(deps: CreateCompletionDeps) {
   const writes = createCompletionWrites(deps.store);
   const streamCompletion = createStreamCompletion(deps, writes);
   return async (c: Context<AppEnv>): Promise<Response> => {
-    const request = await readJsonObject(c, deps.config.bodyLimitBytes);
-    const plan = planCreate(request, deps.config);
+    const { object: request, text } = await readJsonObjectText(c, deps.config.bodyLimitBytes);
+    const plan = planCreate(request, text, deps.config);
     if (request.stream === true) return streamCompletion(c, plan);
     return createCompletion(c, deps, writes, plan);
   };

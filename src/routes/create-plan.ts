@@ -1,10 +1,11 @@
 import type { Config } from '../config.ts';
 import { ApiError, describeJsonType } from '../errors.ts';
 import { type ExactIntegers, exactIntegersOf, withExactIntegers } from '../exact-integers.ts';
+import { jsonMembers } from '../json-members.ts';
+import type { Json } from '../json.ts';
 import type { Store } from '../store/index.ts';
 import type { Upstream } from '../upstream.ts';
 import { parseMetadata, type Metadata } from '../validation.ts';
-import { copyFields } from '../wire.ts';
 
 /** What a create needs, streamed or not. */
 export interface CreateCompletionDeps {
@@ -16,17 +17,37 @@ export interface CreateCompletionDeps {
 /** What the proxy decided about one create request before calling the provider. */
 export interface CreatePlan {
   request: Record<string, unknown>;
-  /** The body sent upstream: `store` and `metadata` taken out unless configured to forward them. */
-  forwarded: Record<string, unknown>;
+  /** The request's JSON text as the client wrote it: what goes upstream (see `upstreamBodyText`). */
+  text: string;
+  /** Whether `store` and `metadata` stay here (not sent upstream unless UPSTREAM_FORWARD_STORE says so). */
+  holdsOurs: boolean;
   store: boolean;
   metadata: Metadata;
   /** The request's integers past 2^53 as the client wrote them, for what is written back from it (src/exact-integers.ts). */
   exactIntegers: ExactIntegers | undefined;
 }
 
-/** A body to send upstream, as JSON text: the client's own integers, not their rounded doubles. */
-export function upstreamBodyText(plan: CreatePlan, body: Record<string, unknown>): string {
-  return withExactIntegers(JSON.stringify(body), plan.exactIntegers);
+/**
+ * The body sent upstream: the client's own text (its key order, numbers and spacing: see
+ * json-members.ts), without `store` and `metadata` unless they are forwarded, and with
+ * `streamOptions`, when given, in place of the client's `stream_options` (at its place, else last).
+ */
+export function upstreamBodyText(plan: CreatePlan, streamOptions?: Json): string {
+  if (!plan.holdsOurs && streamOptions === undefined) return plan.text;
+  const optionsText = streamOptions && `"stream_options":${withExactIntegers(JSON.stringify(streamOptions), plan.exactIntegers)}`;
+  let optionsPlaced = false;
+  const parts: string[] = [];
+  for (const member of jsonMembers(plan.text)) {
+    if (plan.holdsOurs && isOurs(member.key)) continue;
+    if (optionsText !== undefined && member.key === 'stream_options') {
+      if (!optionsPlaced) parts.push(optionsText);
+      optionsPlaced = true;
+      continue;
+    }
+    parts.push(member.text);
+  }
+  if (optionsText !== undefined && !optionsPlaced) parts.push(optionsText);
+  return `{${parts.join(',')}}`;
 }
 
 /** The request's fields that only say what to store: not sent upstream unless UPSTREAM_FORWARD_STORE says so. */
@@ -35,7 +56,7 @@ function isOurs(key: string): boolean {
 }
 
 /** Validates what OpenAI would refuse before any upstream call, so a bad request costs the provider nothing. */
-export function planCreate(request: Record<string, unknown>, config: CreateCompletionDeps['config']): CreatePlan {
+export function planCreate(request: Record<string, unknown>, text: string, config: CreateCompletionDeps['config']): CreatePlan {
   const metadata = parseMetadata(request.metadata);
   const store = request.store;
   if (store !== undefined && store !== null && typeof store !== 'boolean') {
@@ -52,12 +73,11 @@ export function planCreate(request: Record<string, unknown>, config: CreateCompl
       null,
     );
   }
-  // Copied field by field rather than spread and `delete`d: deleting turns the copy into a slow dictionary object.
-  const forwarded = copyFields({}, request, config.upstreamForwardStore ? undefined : isOurs);
   // An explicit `store: false` is never stored, whatever STORE_DEFAULT says.
   return {
     request,
-    forwarded,
+    text,
+    holdsOurs: !config.upstreamForwardStore && ('store' in request || 'metadata' in request),
     store: store === true || ((store === undefined || store === null) && config.storeDefault),
     metadata,
     exactIntegers: exactIntegersOf(request),

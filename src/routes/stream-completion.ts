@@ -33,8 +33,8 @@ function errorEvent(message: string): string {
  * completion carries it; `hideUsage` says the client did not ask, and must not
  * see the usage-only chunk (code reading `chunk.choices[0]` would break).
  */
-function planUpstreamBody(plan: CreatePlan): { body: Json; hideUsage: boolean } {
-  const options = plan.forwarded.stream_options;
+function planUpstreamBody(plan: CreatePlan): { streamOptions: Json | undefined; hideUsage: boolean } {
+  const options = plan.request.stream_options;
   const clientAsked = isObject(options) && options.include_usage === true;
   // A malformed stream_options goes upstream as it came, for the provider to refuse: an include_usage
   // that is no boolean too, which setting it to true would turn into a 200 OpenAI never gives.
@@ -43,9 +43,9 @@ function planUpstreamBody(plan: CreatePlan): { body: Json; hideUsage: boolean } 
     options !== null &&
     (!isObject(options) || (options.include_usage !== undefined && options.include_usage !== null && typeof options.include_usage !== 'boolean'));
   if (!plan.store || clientAsked || malformed) {
-    return { body: plan.forwarded, hideUsage: false };
+    return { streamOptions: undefined, hideUsage: false };
   }
-  return { body: { ...plan.forwarded, stream_options: { ...(options ?? {}), include_usage: true } }, hideUsage: true };
+  return { streamOptions: { ...(options ?? {}), include_usage: true }, hideUsage: true };
 }
 
 /**
@@ -174,22 +174,22 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
     const tenant = c.get('tenant');
     const planned = planUpstreamBody(plan);
     let { hideUsage } = planned;
-    const send = (body: Json) =>
+    const send = (streamOptions: Json | undefined) =>
       deps.upstream.send('/chat/completions', {
         method: 'POST',
         headers: clientHeadersOf(c.req.raw, c.env),
         authorization: tenant.upstreamAuthorization,
-        body: upstreamBodyText(plan, body),
+        body: upstreamBodyText(plan, streamOptions),
         ...clientGoneWatch(c.req.raw, c.env),
         streamed: true,
       });
-    let response = await send(planned.body);
+    let response = await send(planned.streamOptions);
     if (hideUsage && !response.ok) {
       const text = await readErrorText(response, deps.upstream);
       // A provider that refuses the stream_options we added on the client's behalf: ask again as the
       // client asked. The stream is still stored, only without usage. Any other error is the client's answer.
       if (!/stream_options|include_usage/.test(text)) return upstreamErrorFromText(c, response, text);
-      response = await send(plan.forwarded);
+      response = await send(undefined);
       hideUsage = false;
     }
     if (!response.ok) return upstreamErrorResponse(c, response, deps.upstream);
