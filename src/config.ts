@@ -46,8 +46,11 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
+// Any case, as LOG_LEVEL and SQLITE_SYNCHRONOUS: `.env` files write True and YES as often as true.
 const booleanString = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+  .string()
+  .transform((v) => v.toLowerCase())
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false (also 1 or 0, yes or no, in any case)' }))
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const integerString = (min: number, max: number) =>

@@ -60,6 +60,11 @@ describe('configuration', () => {
     expect(() => loadConfig({ PORT: 'eighty', STORE_DEFAULT: 'maybe', UPSTREAM_BASE_URL: 'ftp://x', LOG_LEVEL: 'loud' })).toThrow(
       /PORT: expected a whole number[\s\S]*UPSTREAM_BASE_URL: expected an http\(s\) URL[\s\S]*STORE_DEFAULT: expected true or false[\s\S]*LOG_LEVEL/,
     );
+    expect(() => loadConfig({ STORE_DEFAULT: 'on' })).toThrow('STORE_DEFAULT: expected true or false (also 1 or 0, yes or no, in any case)');
+    for (const [value, stored] of [['TRUE', true], ['True', true], ['YES', true], ['1', true], ['FALSE', false], ['No', false], ['0', false]] as const) {
+      expect(loadConfig({ STORE_DEFAULT: value }).storeDefault, value).toBe(stored);
+      expect(loadConfig({ UPSTREAM_FORWARD_STORE: value }).upstreamForwardStore, value).toBe(stored);
+    }
     expect(() => loadConfig({ API_KEYS: 'no-project-here' })).toThrow(/API_KEYS: expected key:project pairs/);
     expect(() => loadConfig({ SQLITE_SYNCHRONOUS: 'OFF' })).toThrow(/SQLITE_SYNCHRONOUS: expected FULL or NORMAL/);
     expect(loadConfig({ SQLITE_SYNCHRONOUS: 'full' }).sqliteSynchronous).toBe('FULL');
