@@ -158,6 +158,29 @@ describe('post /v1/chat/completions', () => {
     }
   });
 
+  it('with STORE_DEFAULT=true too, tells the provider store: true for a request stored by default, as OpenAI refuses metadata without it', async () => {
+    const forwarding = await startService({ upstreamUrl: upstream.url, env: { UPSTREAM_FORWARD_STORE: 'true', STORE_DEFAULT: 'true' } });
+    try {
+      const client = forwarding.client();
+      await client.chat.completions.create({ model: 'gpt-4o', messages, metadata: { a: 'b' } });
+      await forwarding.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"store":null,"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"store":null}',
+      });
+      await client.chat.completions.create({ model: 'gpt-4o', messages, store: false, metadata: { c: 'd' } });
+      expect(upstream.received.map((r) => r.body)).toEqual([
+        JSON.stringify({ model: 'gpt-4o', messages, metadata: { a: 'b' } }).replace(/}$/, ',"store":true}'),
+        '{"store":true,"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}',
+        JSON.stringify({ model: 'gpt-4o', messages, store: false, metadata: { c: 'd' } }),
+      ]);
+      // Both stored by default here; the one with store: false not.
+      expect((await client.chat.completions.list()).data.map((c) => JSON.stringify(c.metadata)).sort()).toEqual(['{"a":"b"}', '{}']);
+    } finally {
+      await forwarding.close();
+    }
+  });
+
   it('authenticates upstream with UPSTREAM_API_KEY when set', async () => {
     const withKey = await startService({ upstreamUrl: upstream.url, env: { UPSTREAM_API_KEY: 'sk-upstream-secret' } });
     try {

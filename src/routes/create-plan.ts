@@ -21,6 +21,12 @@ export interface CreatePlan {
   text: string;
   /** Whether `store` and `metadata` stay here (not sent upstream unless UPSTREAM_FORWARD_STORE says so). */
   holdsOurs: boolean;
+  /**
+   * Forwarding (UPSTREAM_FORWARD_STORE), and stored here by STORE_DEFAULT though the request did not say:
+   * the provider is told `store: true` as well, as it would be asked to keep what is kept here, and
+   * OpenAI refuses `metadata` without it ("The 'metadata' parameter is only allowed when 'store' is enabled.").
+   */
+  forwardsDefaultStore: boolean;
   store: boolean;
   metadata: Metadata;
   /** The request's integers past 2^53 as the client wrote them, for what is written back from it (src/exact-integers.ts). */
@@ -29,24 +35,30 @@ export interface CreatePlan {
 
 /**
  * The body sent upstream: the client's own text (its key order, numbers and spacing: see
- * json-members.ts), without `store` and `metadata` unless they are forwarded, and with
- * `streamOptions`, when given, in place of the client's `stream_options` (at its place, else last).
+ * json-members.ts), without `store` and `metadata` unless they are forwarded, with `store: true`
+ * where STORE_DEFAULT stored a forwarded request that did not say, and with `streamOptions`, when
+ * given, in place of the client's `stream_options`. A member put in place takes the first
+ * occurrence's place (or goes last), and drops any repeat.
  */
 export function upstreamBodyText(plan: CreatePlan, streamOptions?: Json): string {
-  if (!plan.holdsOurs && streamOptions === undefined) return plan.text;
-  const optionsText = streamOptions && `"stream_options":${withExactIntegers(JSON.stringify(streamOptions), plan.exactIntegers)}`;
-  let optionsPlaced = false;
+  const replacements = new Map<string, string>();
+  if (plan.forwardsDefaultStore) replacements.set('store', '"store":true');
+  if (streamOptions !== undefined) {
+    replacements.set('stream_options', `"stream_options":${withExactIntegers(JSON.stringify(streamOptions), plan.exactIntegers)}`);
+  }
+  if (!plan.holdsOurs && replacements.size === 0) return plan.text;
+  const placed = new Set<string>();
   const parts: string[] = [];
   for (const member of jsonMembers(plan.text)) {
     if (plan.holdsOurs && isOurs(member.key)) continue;
-    if (optionsText !== undefined && member.key === 'stream_options') {
-      if (!optionsPlaced) parts.push(optionsText);
-      optionsPlaced = true;
-      continue;
+    const replacement = replacements.get(member.key);
+    if (replacement === undefined) parts.push(member.text);
+    else if (!placed.has(member.key)) {
+      parts.push(replacement);
+      placed.add(member.key);
     }
-    parts.push(member.text);
   }
-  if (optionsText !== undefined && !optionsPlaced) parts.push(optionsText);
+  for (const [key, text] of replacements) if (!placed.has(key)) parts.push(text);
   return `{${parts.join(',')}}`;
 }
 
@@ -74,11 +86,13 @@ export function planCreate(request: Record<string, unknown>, text: string, confi
     );
   }
   // An explicit `store: false` is never stored, whatever STORE_DEFAULT says.
+  const storedByDefault = (store === undefined || store === null) && config.storeDefault;
   return {
     request,
     text,
     holdsOurs: !config.upstreamForwardStore && ('store' in request || 'metadata' in request),
-    store: store === true || ((store === undefined || store === null) && config.storeDefault),
+    forwardsDefaultStore: config.upstreamForwardStore && storedByDefault,
+    store: store === true || storedByDefault,
     metadata,
     exactIntegers: exactIntegersOf(request),
   };
