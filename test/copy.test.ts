@@ -138,6 +138,28 @@ describe('copy', () => {
     expect(onwardAgain.stderr).toMatch(new RegExp(`^copy: ${total} completions, 0 deleted ids, 1 settings in `));
   });
 
+  it('copies into a database a service answered requests on but stored nothing in, and its keys then see the source\'s completions', async () => {
+    await storeVariety(source, upstream);
+    const target = join(folder, 'tried.db');
+    const tried = await startService({ upstreamUrl: upstream.url, databasePath: target });
+    try {
+      // A list with a key (pass-through keys) makes the target's own secret: a setting, but no data.
+      expect(await (await tried.request('/v1/chat/completions')).json()).toEqual({ object: 'list', data: [], first_id: null, last_id: null, has_more: false });
+    } finally {
+      await tried.stop();
+    }
+    const run = await runCliInProcess(['copy', '--from', source.databasePath, '--to', target], { env: {} });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/^copy: 6 completions, 0 deleted ids, 1 settings in /);
+    const copy = await startService({ upstreamUrl: upstream.url, databasePath: target });
+    try {
+      const path = '/v1/chat/completions?limit=100';
+      expect(await (await copy.request(path)).text()).toBe(await (await source.request(path)).text());
+    } finally {
+      await copy.stop();
+    }
+  });
+
   it('copies into a database a service has only run its health check on (no data, only the check\'s mark)', async () => {
     await storeVariety(source, upstream);
     expect((await source.request('/healthz', { auth: false })).status).toBe(200);

@@ -204,7 +204,7 @@ export interface Store {
   dump(batchSize: number): AsyncGenerator<DumpItem[]>;
   /** Writes dumped items in one transaction: the target side of `copy`. */
   restore(items: DumpItem[]): Promise<void>;
-  /** True when nothing was ever written (no project, no setting): `copy` only writes into such a database. */
+  /** True when nothing was stored (no project; no setting but those of unstored-settings.ts): `copy` only writes into such a database. */
   isEmpty(): Promise<boolean>;
   /** Releases the database (connections, file handles). */
   close(): Promise<void>;

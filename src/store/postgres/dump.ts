@@ -5,6 +5,7 @@ import { splitChoices } from '../joined-choices.ts';
 import type { ProjectIds } from './projects.ts';
 import { fromFilterText, limitLiteral } from './text.ts';
 import { createRowWrites } from './writes.ts';
+import { UNSTORED_SETTINGS_SQL } from '../unstored-settings.ts';
 
 /** The input messages of some completions, by completion, in `idx` order. */
 export async function messageBodies(db: Pick<SqlDatabase, 'query'>, seqs: number[]): Promise<Map<number, string[]>> {
@@ -77,10 +78,14 @@ export function createDump(db: SqlDatabase, projects: ProjectIds) {
     await db.transaction(async (tx) => {
       const settings = items.filter((item) => item.kind === 'setting');
       if (settings.length > 0) {
-        await tx.query('INSERT INTO settings (key, value) SELECT * FROM unnest($1::text[], $2::text[])', [
+        // The target may hold a secret of its own, made by a service that stored nothing there (unstored-settings.ts): the source's wins.
+        await tx.query(
+          'INSERT INTO settings (key, value) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+          [
           settings.map((s) => s.key),
           settings.map((s) => s.value),
-        ]);
+          ],
+        );
       }
       const completions = items.filter((item) => item.kind === 'completion');
       if (completions.length > 0) {
@@ -97,9 +102,9 @@ export function createDump(db: SqlDatabase, projects: ProjectIds) {
     });
   }
 
-  /** No project and no setting but the health check's mark (a service that only ran /healthz on it leaves one; it is no data). */
+  /** No project, and no setting but those a service leaves on a database it stored nothing in (`UNSTORED_SETTINGS`). */
   async function isEmpty(): Promise<boolean> {
-    return (await db.query(`SELECT 1 FROM projects UNION ALL SELECT 1 FROM settings WHERE key <> 'health_checked_at' LIMIT 1`)).length === 0;
+    return (await db.query(`SELECT 1 FROM projects UNION ALL SELECT 1 FROM settings WHERE key NOT IN (${UNSTORED_SETTINGS_SQL}) LIMIT 1`)).length === 0;
   }
 
   return { dump, restore, isEmpty };

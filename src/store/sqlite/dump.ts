@@ -6,6 +6,7 @@ import type { ProjectIds } from './projects.ts';
 import { LIMIT_PARAMETER, type Prepare } from './statements.ts';
 import type { createRowWrites } from './writes.ts';
 import { bodySql, choicesSql, messageSql } from './stored-json.ts';
+import { UNSTORED_SETTINGS_SQL } from '../unstored-settings.ts';
 
 /** The input messages of a range of completions, by completion. */
 function messageBodies(prepare: Prepare, seqs: number[]): Map<number, string[]> {
@@ -74,7 +75,8 @@ export function createDump(db: SqliteDatabase, prepare: Prepare, projects: Proje
   const restoreAll = db.transaction((items: DumpItem[], projectIdOf: Map<string, number>) => {
     const inserts = rows.startInserts();
     for (const item of items) {
-      if (item.kind === 'setting') prepare('INSERT INTO settings (key, value) VALUES (?, ?)').run(item.key, item.value);
+      // The target may hold a secret of its own, made by a service that stored nothing there (unstored-settings.ts): the source's wins.
+      if (item.kind === 'setting') prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(item.key, item.value);
       else if (item.kind === 'completion') inserts.insert(projectIdOf.get(item.project)!, item.record);
       else inserts.insertTombstone(projectIdOf.get(item.project)!, item.id, item.created);
     }
@@ -89,9 +91,9 @@ export function createDump(db: SqliteDatabase, prepare: Prepare, projects: Proje
       for (const item of items) if (item.kind !== 'setting' && !projectIdOf.has(item.project)) projectIdOf.set(item.project, projects.ensure(item.project));
       restoreAll.immediate(items, projectIdOf);
     },
-    /** No project and no setting but the health check's mark (a service that only ran /healthz on it leaves one; it is no data). */
+    /** No project, and no setting but those a service leaves on a database it stored nothing in (`UNSTORED_SETTINGS`). */
     isEmpty(): boolean {
-      return !prepare(`SELECT 1 FROM projects UNION ALL SELECT 1 FROM settings WHERE key <> 'health_checked_at' LIMIT 1`).get();
+      return !prepare(`SELECT 1 FROM projects UNION ALL SELECT 1 FROM settings WHERE key NOT IN (${UNSTORED_SETTINGS_SQL}) LIMIT 1`).get();
     },
   };
 }

@@ -1,0 +1,10 @@
+/**
+ * Settings a service writes on a database it stored nothing in: the health check's mark
+ * (`/healthz`) and the secret that maps pass-through keys to projects (made by the first request
+ * with a key, a list included). Neither is data: `copy` takes such a database as empty, and the
+ * source's secret replaces the target's, which has mapped no completion to any project.
+ */
+export const UNSTORED_SETTINGS = ['health_checked_at', 'project_hash_secret'] as const;
+
+/** `UNSTORED_SETTINGS` as an SQL list of literals (constants, nothing from outside). */
+export const UNSTORED_SETTINGS_SQL = UNSTORED_SETTINGS.map((key) => `'${key}'`).join(', ');
