@@ -14,15 +14,21 @@ export interface ShutdownOptions {
 /** How often idle keep-alive connections are closed while draining (a request that just finished leaves one). */
 const IDLE_SWEEP_MS = 100;
 
+/** After a second signal, how long releasing the database may still take before the process exits anyway. */
+export const FORCED_EXIT_MS = 2_000;
+
 /**
  * Graceful stop, for SIGTERM and SIGINT: stop accepting connections, let the
  * requests and streams in flight finish for up to `graceMs`, cut what is left,
- * then release the database and exit 0. A second signal cuts at once.
+ * then release the database and exit 0. A second signal cuts at once, and exits 1
+ * if the release has not finished `FORCED_EXIT_MS` later (a database that does not answer):
+ * a second signal always ends the process.
  * Every completion acknowledged with a 200 was committed before its response
  * was sent, so cutting a connection loses nothing that was acknowledged.
  */
 export function createShutdown({ server, graceMs, logger, release, exit }: ShutdownOptions): (signal: string) => void {
   let stopping = false;
+  let forcedExit: NodeJS.Timeout | undefined;
 
   // Requests that arrive on an already open keep-alive connection while draining are served, then that connection is closed.
   // Prepended below: the app's own listener can answer synchronously, after which no header can be set.
@@ -34,6 +40,11 @@ export function createShutdown({ server, graceMs, logger, release, exit }: Shutd
     if (stopping) {
       logger.warn({ signal }, 'second stop signal: closing all connections now');
       server.closeAllConnections();
+      // Not unref'd: a release stuck on nothing the event loop counts still ends here, not in an exit 0.
+      forcedExit ??= setTimeout(() => {
+        logger.error({ forcedExitMs: FORCED_EXIT_MS }, 'stop not finished after a second signal: exiting now');
+        exit(1);
+      }, FORCED_EXIT_MS);
       return;
     }
     stopping = true;
@@ -54,10 +65,12 @@ export function createShutdown({ server, graceMs, logger, release, exit }: Shutd
       try {
         await release();
       } catch (err) {
+        clearTimeout(forcedExit);
         logger.error({ err }, 'releasing resources failed');
         exit(1);
         return;
       }
+      clearTimeout(forcedExit);
       logger.info('stopped');
       exit(0);
     });

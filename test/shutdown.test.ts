@@ -1,11 +1,13 @@
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
-import { request, type ServerResponse } from 'node:http';
+import { createServer, request, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/client.ts';
+import { createShutdown, FORCED_EXIT_MS } from '../src/lifecycle.ts';
+import { createLogger } from '../src/logger.ts';
 import { createSqliteStore } from '../src/store/index.ts';
 import { deferred, startChildServer, type ChildServer } from './helpers/child-server.ts';
 import { fakeCompletion, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
@@ -77,6 +79,19 @@ function post(origin: string, body: unknown): Promise<Response> {
     headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
+}
+
+/** A store: true create the fake upstream answers only once released (after the test, here): resolves once the upstream has it. */
+async function createHeldUntilCut(origin: string, id: string): Promise<{ inFlight: Promise<Response> }> {
+  const release = deferred();
+  releaseUpstream = () => release.resolve();
+  const received = holdUpstream(async (json, res) => {
+    await release.promise;
+    if (!res.destroyed) res.end(JSON.stringify(fakeCompletion(json, id, 1_700_000_000)));
+  });
+  const inFlight = post(origin, { model: 'gpt-4o', messages, store: true });
+  await received;
+  return { inFlight };
 }
 
 /** A brand-new TCP connection (no pooled keep-alive one): how a new client would try. */
@@ -202,15 +217,7 @@ describe('shutdown on SIGTERM', () => {
 
   it('cuts a request still running after SHUTDOWN_GRACE_MS (on SIGINT too) and still exits 0', async () => {
     const server = await start({ SHUTDOWN_GRACE_MS: '200' });
-    const release = deferred();
-    releaseUpstream = () => release.resolve();
-    const received = holdUpstream(async (json, res) => {
-      await release.promise;
-      if (!res.destroyed) res.end(JSON.stringify(fakeCompletion(json, 'chatcmpl-too-slow', 1_700_000_000)));
-    });
-
-    const inFlight = post(server.origin, { model: 'gpt-4o', messages, store: true });
-    await received;
+    const { inFlight } = await createHeldUntilCut(server.origin, 'chatcmpl-too-slow');
     server.process.kill('SIGINT');
     await expect(inFlight).rejects.toThrow('fetch failed');
     expect(await server.exited).toEqual({ code: 0, signal: null });
@@ -229,5 +236,117 @@ describe('shutdown on SIGTERM', () => {
     } finally {
       db.close();
     }
+  });
+});
+
+/** How the child ended, or 'still running' if it has not within `ms`. */
+function exitWithin(server: ChildServer, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'still running'> {
+  return Promise.race([server.exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), ms))]);
+}
+
+describe('a second stop signal', () => {
+  it('cuts the requests in flight at once and exits 0', async () => {
+    const server = await start();
+    const { inFlight } = await createHeldUntilCut(server.origin, 'chatcmpl-cut');
+    server.process.kill('SIGTERM');
+    await server.waitForLog('shutting down');
+    server.process.kill('SIGTERM');
+    await expect(inFlight).rejects.toThrow('fetch failed');
+    expect(await exitWithin(server, 5_000)).toEqual({ code: 0, signal: null });
+    expect(server.logs.map((line) => line.msg).filter((msg) => msg !== 'request')).toEqual([
+      'listening',
+      'shutting down',
+      'second stop signal: closing all connections now',
+      'stopped',
+    ]);
+  });
+
+  it('exits 1 when releasing the database has not finished FORCED_EXIT_MS later', async () => {
+    const server = createServer((_req, res) => res.end());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const exited = deferred<number>();
+    const codes: number[] = [];
+    const shutdown = createShutdown({
+      server,
+      graceMs: 30_000,
+      logger: createLogger('silent'),
+      // A database that never answers.
+      release: () => new Promise<void>(() => {}),
+      exit: (code) => {
+        codes.push(code);
+        exited.resolve(code);
+      },
+    });
+    const startedAt = Date.now();
+    shutdown('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(codes).toEqual([]);
+    shutdown('SIGTERM');
+    expect(await exited.promise).toBe(1);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(FORCED_EXIT_MS);
+    expect(Date.now() - startedAt).toBeLessThan(FORCED_EXIT_MS + 2_000);
+    expect(codes).toEqual([1]);
+  });
+});
+
+describe('stdout whose reader is gone', () => {
+  it('exits 0 on SIGTERM (it used to retry the lost log line every 100 ms, never exiting)', async () => {
+    // In memory, the stop releases the database within a few milliseconds: 'stopped' is logged while the write of
+    // 'shutting down' has not failed yet, which is what pino's stream retried at exit.
+    const server = await start({ DATABASE_URL: ':memory:' });
+    // The test's end of the pipe: a log shipper or `| head` that has gone away.
+    server.process.stdout!.destroy();
+    // Not logged at info: the first line lost is 'shutting down'.
+    expect((await fetch(`${server.origin}/healthz`)).status).toBe(200);
+    server.process.kill('SIGTERM');
+    expect(await exitWithin(server, 5_000)).toEqual({ code: 0, signal: null });
+  });
+
+  it('goes on serving logged requests, then exits 0 on SIGTERM', async () => {
+    const server = await start();
+    upstream.handler = (req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(fakeCompletion(req.json!, 'chatcmpl-unlogged', 1_700_000_000)));
+    };
+    server.process.stdout!.destroy();
+    const created = await post(server.origin, { model: 'gpt-4o', messages, store: true });
+    expect(created.status, await created.text()).toBe(200);
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${server.origin}/v1/chat/completions/chatcmpl-unlogged`, { headers: { authorization: `Bearer ${KEY}` } });
+      expect(res.status, await res.text()).toBe(200);
+    }
+    server.process.kill('SIGTERM');
+    expect(await exitWithin(server, 5_000)).toEqual({ code: 0, signal: null });
+    expectCheckpointed();
+  });
+});
+
+describe('stdout whose reader is slow', () => {
+  it('serves on while the pipe is full, and every line comes out whole once it is read again', async () => {
+    const server = await start();
+    const stdout = server.process.stdout!;
+    stdout.pause();
+    // About 200 bytes a line: several times what the pipe and the test's read buffer hold, so the service meets a full pipe.
+    const requests = 1_000;
+    let sent = 0;
+    const worker = async () => {
+      while (sent < requests) {
+        sent++;
+        const res = await fetch(`${server.origin}/v1/chat/completions?limit=1`, { headers: { authorization: `Bearer ${KEY}` } });
+        expect(res.status, await res.text()).toBe(200);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    const linesBefore = server.logs.length;
+    stdout.resume();
+    server.process.kill('SIGTERM');
+    expect(await exitWithin(server, 5_000)).toEqual({ code: 0, signal: null });
+    // Whatever was read before the pause can only be a few lines: the rest were held, and written in the end.
+    expect(linesBefore).toBeLessThan(requests / 2);
+    const lines = server.logs.map((line) => line.msg);
+    expect(lines.filter((msg) => msg === 'request')).toHaveLength(requests);
+    expect(lines.filter((msg) => msg !== 'request')).toEqual(['listening', 'shutting down', 'stopped']);
+    expect(server.logs.filter((line) => line.msg === 'request').every((line) => line.status === 200 && typeof line.requestId === 'string')).toBe(true);
   });
 });
