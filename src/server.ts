@@ -4,6 +4,7 @@ import { createApp } from './app.ts';
 import { answerClientError } from './client-error.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { connectionTimeouts } from './connection-timeouts.ts';
+import { unfinishedCopyIn } from './copy-mark.ts';
 import { maskDatabaseUrl } from './db/database-url.ts';
 import { DatabaseOpenError } from './db/open-errors.ts';
 import { PostgresStartError } from './db/postgres-client.ts';
@@ -40,6 +41,14 @@ try {
 } catch (err) {
   if (err instanceof DatabaseOpenError || err instanceof PostgresStartError) startFailed(err.message);
   throw err;
+}
+// Served all the same (it may be all an operator has), but not silently: it holds only part of its source.
+const unfinishedCopy = await unfinishedCopyIn(store);
+if (unfinishedCopy) {
+  logger.warn(
+    unfinishedCopy,
+    'this database holds an unfinished copy (a copy into it was stopped before the end): it has only part of its source; copy again into an empty database',
+  );
 }
 const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs, responseLimitBytes: config.upstreamResponseLimitBytes });
 const metrics = createMetrics({ processMetrics: true });

@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startChildServer, stopChildren } from './helpers/child-server.ts';
 import { runCli, runCliInProcess } from './helpers/cli.ts';
 import type { FakeUpstream } from './helpers/fake-upstream.ts';
 import { DEFAULT_KEY, type Service, startService } from './helpers/service.ts';
@@ -120,6 +121,19 @@ describe('copy', () => {
     const onward = await runCliInProcess(['copy', '--from', target, '--to', join(folder, 'onward.db')], { env: {} });
     expect(onward.code).toBe(1);
     expect(onward.stderr).toBe(`stored-completions copy: the source ${target} holds an unfinished copy (a copy into it was stopped before the end): copy from the database it was copied from\n`);
+
+    // A service started on it serves it, with a warning that it holds only part of its source.
+    const served = await startChildServer({ databasePath: target, upstreamUrl: upstream.url });
+    try {
+      const warning = served.logs.find((line) => line.level === 40);
+      expect(warning).toMatchObject({
+        msg: 'this database holds an unfinished copy (a copy into it was stopped before the end): it has only part of its source; copy again into an empty database',
+        from: source.databasePath,
+      });
+      expect(served.logs.indexOf(warning!)).toBeLessThan(served.logs.findIndex((line) => line.msg === 'listening'));
+    } finally {
+      await stopChildren([served], 'SIGTERM');
+    }
 
     // Done as the message says, the copy is whole.
     for (const file of [target, `${target}-wal`, `${target}-shm`]) rmSync(file, { force: true });

@@ -5,7 +5,8 @@ import { parsePositiveInteger } from './options.ts';
 import { createProgress, rate } from './progress.ts';
 import { postgresUrlProblem } from '../db/database-url.ts';
 import { openSourceStore, openStore } from './target.ts';
-import { checkCopySource, checkCopyTarget, markCopyFinished, markCopyUnfinished } from './unfinished-copy.ts';
+import { markCopyFinished, markCopyUnfinished } from '../copy-mark.ts';
+import { checkCopySource, checkCopyTarget } from './unfinished-copy.ts';
 
 const HELP = `Usage: stored-completions copy --from DATABASE_URL --to DATABASE_URL [options]
 
