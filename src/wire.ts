@@ -138,6 +138,17 @@ export interface StoredCompletionInput {
 }
 
 /**
+ * The `created` kept for a provider's value: whole seconds as sent; a fraction (a provider that
+ * sends `time.time()`, 1700000000.75) cut to its second, as a stored completion's `created` is an
+ * integer; anything else (none, a string, past 2^53) the time it arrived.
+ */
+function storedCreated(value: unknown, now: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return now;
+  const seconds = Math.floor(value);
+  return Number.isSafeInteger(seconds) ? seconds : now;
+}
+
+/**
  * Builds the record the store writes: every field the upstream returned, kept as
  * it came, plus the request fields OpenAI echoes on a stored completion.
  */
@@ -145,7 +156,7 @@ export function toCompletionRecord({ request, response, id, requestId, metadata,
   const { choices } = response;
   const requestedModel = typeof request.model === 'string' ? request.model : '';
   const model = typeof response.model === 'string' ? response.model : requestedModel;
-  const created = Number.isSafeInteger(response.created) ? (response.created as number) : now;
+  const created = storedCreated(response.created, now);
   const body = copyFields({}, response, isStoredApart);
   body.id = id;
   body.object = 'chat.completion';

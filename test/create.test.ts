@@ -214,6 +214,21 @@ describe('post /v1/chat/completions', () => {
     }
   });
 
+  it('stores a provider\'s fractional created cut to its second, and the arrival time for a created that is no number', async () => {
+    const answers = [1_700_000_000.75, 'soon', 2 ** 60];
+    upstream.handler = (request, res) => sendJson(res, 200, { ...fakeCompletion(request.json!, `chatcmpl-t${answers.length}`, 0), created: answers.shift() });
+    const before = Math.floor(Date.now() / 1000);
+    for (let i = 0; i < 3; i++) await service.client().chat.completions.create({ model: 'gpt-4o', messages, store: true });
+    const after = Math.floor(Date.now() / 1000);
+    const createdOf = async (id: string) => ((await (await service.request(`/v1/chat/completions/${id}`)).json()) as { created: number }).created;
+    expect(await createdOf('chatcmpl-t3')).toBe(1_700_000_000);
+    for (const id of ['chatcmpl-t2', 'chatcmpl-t1']) {
+      const created = await createdOf(id);
+      expect(created).toBeGreaterThanOrEqual(before);
+      expect(created).toBeLessThanOrEqual(after);
+    }
+  });
+
   it('keeps every choice when n > 1, and unknown upstream fields as they came', async () => {
     upstream.handler = (request, res) =>
       sendJson(res, 200, { ...fakeCompletion(request.json!, 'chatcmpl-n2', 1_700_000_000), provider_extra: { x: [1, 2] } });
