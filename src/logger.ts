@@ -1,4 +1,5 @@
-import { writeSync } from 'node:fs';
+import { constants, openSync, writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config.ts';
 
@@ -26,12 +27,29 @@ export interface FdDestination extends DestinationStream {
 
 let stdout: FdDestination | undefined;
 
+/**
+ * A terminal on stdout is left blocking by Node (a pipe is made non-blocking): a terminal nobody
+ * reads (Ctrl-S, a stalled ssh session, a pty supervisor that stopped reading) then stopped the
+ * event loop inside write(), and with it every request and every signal handler. It is opened
+ * again as a handle of our own, non-blocking, so that a full terminal is a full pipe (EAGAIN:
+ * lines held, then dropped) and the shell's own handle is left as it was. Where that cannot be
+ * done (no /proc), fd 1 as it is.
+ */
+function nonBlockingStdout(fd: number): number {
+  if (!isatty(fd)) return fd;
+  try {
+    return openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch {
+    return fd;
+  }
+}
+
 /** One for the process: its exit handler writes what a full pipe held back. */
 function stdoutDestination(): FdDestination {
   if (stdout) return stdout;
   // Reading process.stdout makes node open fd 1, and a pipe on it non-blocking: a reader that stops
   // reading then fills the pipe (EAGAIN) instead of stopping the event loop inside write().
-  const destination = createFdDestination(process.stdout.fd ?? 1, 'stdout');
+  const destination = createFdDestination(nonBlockingStdout(process.stdout.fd ?? 1), 'stdout');
   process.once('exit', () => destination.flushHeld(EXIT_FLUSH_MS));
   stdout = destination;
   return destination;

@@ -1,3 +1,4 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer, request, type ServerResponse } from 'node:http';
@@ -9,7 +10,7 @@ import { openDatabase } from '../src/db/client.ts';
 import { createShutdown, FORCED_EXIT_MS } from '../src/lifecycle.ts';
 import { createLogger } from '../src/logger.ts';
 import { createSqliteStore } from '../src/store/index.ts';
-import { deferred, startChildServer, type ChildServer } from './helpers/child-server.ts';
+import { deferred, SERVICE_ENTRY, startChildServer, type ChildServer } from './helpers/child-server.ts';
 import { fakeCompletion, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
 
 let upstream: FakeUpstream;
@@ -350,3 +351,60 @@ describe('stdout whose reader is slow', () => {
     expect(server.logs.filter((line) => line.msg === 'request').every((line) => line.status === 200 && typeof line.requestId === 'string')).toBe(true);
   });
 });
+
+/**
+ * The service on a terminal (a pty) that nobody reads, as under Ctrl-S, a stalled ssh session or a pty
+ * supervisor that stopped reading. Node has no pty of its own: Python's `pty` module makes one, starts
+ * the service on it, never reads it, sends 1,500 logged requests and a SIGTERM, and prints what happened.
+ */
+const PTY_SCRIPT = `
+import os, pty, signal, socket, subprocess, sys, time, urllib.request
+port, entry = int(sys.argv[1]), sys.argv[2]
+master, slave = pty.openpty()
+env = {"PATH": os.environ["PATH"], "PORT": str(port), "HOST": "127.0.0.1", "DATABASE_URL": ":memory:", "LOG_LEVEL": "info"}
+child = subprocess.Popen([sys.argv[3], entry], stdout=slave, stdin=subprocess.DEVNULL, env=env)
+os.close(slave)
+for _ in range(150):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        break
+    except OSError:
+        time.sleep(0.1)
+served = 0
+for _ in range(1500):
+    try:
+        request = urllib.request.Request("http://127.0.0.1:%d/v1/chat/completions?limit=1" % port, headers={"Authorization": "Bearer sk-tty"})
+        served += urllib.request.urlopen(request, timeout=3).status == 200
+    except Exception:
+        break
+child.send_signal(signal.SIGTERM)
+try:
+    code = child.wait(timeout=5)
+except subprocess.TimeoutExpired:
+    code = "still running"
+    child.kill()
+print("served %d, exit %s" % (served, code))
+`;
+
+const pythonAvailable = spawnSync('python3', ['--version']).status === 0;
+
+describe.skipIf(!pythonAvailable)('stdout on a terminal nobody reads', () => {
+  it('goes on serving logged requests, and exits 0 on SIGTERM (a terminal is left blocking by Node: write() stopped the service)', async () => {
+    const port = await freePort();
+    const python = spawn('python3', ['-c', PTY_SCRIPT, String(port), SERVICE_ENTRY, process.execPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    python.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    await once(python, 'exit');
+    expect(output).toBe('served 1500, exit 0\n');
+  }, 60_000);
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
