@@ -193,12 +193,12 @@ export async function runMirror(request: MirrorRequest, tally: MirrorTally, even
   const unreadSaved = unreadKey === undefined ? undefined : await store.getSetting(unreadKey);
   for (const id of unreadSaved === undefined ? [] : (JSON.parse(unreadSaved) as string[])) tally.unread.set(id, 'not read yet');
   const mirror = createPageWriter(request, tally, events, unreadSaved);
-  await readAgain(request, tally, mirror);
+  const readAgainIds = await readAgain(request, tally, mirror);
   const saved = checkpointKey === undefined || request.fromStart || request.updateMetadata ? undefined : await store.getSetting(checkpointKey);
   if (saved !== undefined) {
     tally.resumed = true;
     try {
-      await mirrorFrom(request, tally, events, mirror, saved);
+      await mirrorFrom(request, tally, events, mirror, readAgainIds, saved);
       return;
     } catch (err) {
       // The completion the position names is gone from the source (a 400 or 404 on `after`): walk from the start instead.
@@ -207,7 +207,7 @@ export async function runMirror(request: MirrorRequest, tally: MirrorTally, even
       tally.resumed = false;
     }
   }
-  await mirrorFrom(request, tally, events, mirror, undefined);
+  await mirrorFrom(request, tally, events, mirror, readAgainIds, undefined);
 }
 
 type PageWriter = ReturnType<typeof createPageWriter>;
@@ -282,8 +282,12 @@ function createPageWriter(request: MirrorRequest, tally: MirrorTally, events: Mi
   };
 }
 
-/** The completions an earlier run could not read, read again by id before the list is walked. */
-async function readAgain(request: MirrorRequest, tally: MirrorTally, mirror: PageWriter): Promise<void> {
+/**
+ * The completions an earlier run could not read, read again by id before the list is walked;
+ * returns their ids, which the walk then passes over (each is counted once, here).
+ */
+async function readAgain(request: MirrorRequest, tally: MirrorTally, mirror: PageWriter): Promise<Set<string>> {
+  const handled = new Set(tally.unread.keys());
   const waiting: string[] = [];
   for (const id of tally.unread.keys()) {
     if (await request.store.isIdTaken(request.project, id)) {
@@ -294,9 +298,17 @@ async function readAgain(request: MirrorRequest, tally: MirrorTally, mirror: Pag
     }
   }
   await mirror.store(await mapWithLimit(waiting, request.concurrency, (id) => mirror.read(id, undefined)));
+  return handled;
 }
 
-async function mirrorFrom(request: MirrorRequest, tally: MirrorTally, events: MirrorEvents, mirror: PageWriter, start: string | undefined): Promise<void> {
+async function mirrorFrom(
+  request: MirrorRequest,
+  tally: MirrorTally,
+  events: MirrorEvents,
+  mirror: PageWriter,
+  readAgainIds: Set<string>,
+  start: string | undefined,
+): Promise<void> {
   const { source, store, project, filters, checkpointKey } = request;
   let after = start;
   for (;;) {
@@ -315,13 +327,13 @@ async function mirrorFrom(request: MirrorRequest, tally: MirrorTally, events: Mi
         break;
       }
       if (filters.createdAfter !== undefined && created < filters.createdAfter) continue;
+      // Read again before the walk (--from-start and --update-metadata list it again): stored, named or counted there already.
+      if (readAgainIds.has(String(item.id))) continue;
       if (typeof item.id === 'string' && (await store.isIdTaken(project, item.id))) {
         tally.present++;
         if (request.updateMetadata) await mirror.takeMetadata(item.id, item.metadata);
         continue;
       }
-      // Read again before the walk (--from-start lists it again) and named already: not fetched twice.
-      if (tally.unread.has(String(item.id))) continue;
       wanted.push(item);
     }
     const exact = exactIntegersOf(page);
