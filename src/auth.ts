@@ -33,8 +33,11 @@ export function maskKey(key: string): string {
  * restart, and the command-line tool finds a key's project as the service does.
  */
 export function loadProjectHashSecret(store: Pick<Store, 'getOrCreateSetting'>): Promise<string> {
-  return store.getOrCreateSetting('project_hash_secret', () => crypto.randomUUID() + crypto.randomUUID());
+  return store.getOrCreateSetting(PROJECT_HASH_SECRET, () => crypto.randomUUID() + crypto.randomUUID());
 }
+
+/** The setting that holds it. */
+export const PROJECT_HASH_SECRET = 'project_hash_secret';
 
 /** A key's SHA-256 digest, the only form in which keys are looked up or cached. One-shot: no Hash object per request. */
 function digest(key: string): string {

@@ -5,6 +5,7 @@ import { parsePositiveInteger } from './options.ts';
 import { createProgress, rate } from './progress.ts';
 import { postgresUrlProblem } from '../db/database-url.ts';
 import { openSourceStore, openStore } from './target.ts';
+import { PROJECT_HASH_SECRET } from '../auth.ts';
 import { markCopyFinished, markCopyUnfinished } from '../copy-mark.ts';
 import { checkCopySource, checkCopyTarget } from './unfinished-copy.ts';
 
@@ -48,6 +49,8 @@ export const copyCommand = defineCommand({
       const target = await openStore(values.to, undefined, '--to');
       try {
         await checkCopyTarget(target, values.to);
+        // A service that answered a request with a key on the target made a secret of its own (unstored-settings.ts).
+        const targetSecret = await target.getSetting(PROJECT_HASH_SECRET);
         await markCopyUnfinished(target, values.from);
         const progress = createProgress(context.stderr, 'copy');
         const counts = { completions: 0, tombstones: 0, settings: 0 };
@@ -58,6 +61,12 @@ export const copyCommand = defineCommand({
           progress.update(counts);
         }
         await markCopyFinished(target);
+        if (targetSecret !== undefined && (await target.getSetting(PROJECT_HASH_SECRET)) !== targetSecret) {
+          progress.note(
+            "the target's own key secret (made by a service that answered a request there) was replaced by the source's: " +
+              'restart any service running on the target, or its keys will not see the copied completions',
+          );
+        }
         progress.finish(
           `copy: ${counts.completions} completions, ${counts.tombstones} deleted ids, ${counts.settings} settings in ${rate(counts.completions, startedAt)}`,
         );
