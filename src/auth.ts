@@ -1,6 +1,7 @@
 import { createHmac, hash } from 'node:crypto';
 import { ApiError } from './errors.ts';
 import type { Store } from './store/index.ts';
+import { PROJECT_HASH_SECRET } from './store/unstored-settings.ts';
 
 /** Who is calling: the project whose completions they see, and how to authenticate upstream for them. */
 export interface Tenant {
@@ -35,9 +36,6 @@ export function maskKey(key: string): string {
 export function loadProjectHashSecret(store: Pick<Store, 'getOrCreateSetting'>): Promise<string> {
   return store.getOrCreateSetting(PROJECT_HASH_SECRET, () => crypto.randomUUID() + crypto.randomUUID());
 }
-
-/** The setting that holds it. */
-export const PROJECT_HASH_SECRET = 'project_hash_secret';
 
 /** A key's SHA-256 digest, the only form in which keys are looked up or cached. One-shot: no Hash object per request. */
 function digest(key: string): string {

@@ -5,7 +5,7 @@ import { parsePositiveInteger } from './options.ts';
 import { createProgress, rate } from './progress.ts';
 import { postgresUrlProblem } from '../db/database-url.ts';
 import { openSourceStore, openStore } from './target.ts';
-import { PROJECT_HASH_SECRET } from '../auth.ts';
+import { PROJECT_HASH_SECRET } from '../store/unstored-settings.ts';
 import { markCopyFinished, markCopyUnfinished } from '../copy-mark.ts';
 import { checkCopySource, checkCopyTarget } from './unfinished-copy.ts';
 

@@ -4,7 +4,10 @@
  * with a key, a list included). Neither is data: `copy` takes such a database as empty, and the
  * source's secret replaces the target's, which has mapped no completion to any project.
  */
-export const UNSTORED_SETTINGS = ['health_checked_at', 'project_hash_secret'] as const;
+/** The setting holding the secret that hashes pass-through keys into projects (src/auth.ts). */
+export const PROJECT_HASH_SECRET = 'project_hash_secret';
+
+export const UNSTORED_SETTINGS = ['health_checked_at', PROJECT_HASH_SECRET] as const;
 
 /** `UNSTORED_SETTINGS` as an SQL list of literals (constants, nothing from outside). */
 export const UNSTORED_SETTINGS_SQL = UNSTORED_SETTINGS.map((key) => `'${key}'`).join(', ');
