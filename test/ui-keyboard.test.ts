@@ -59,6 +59,13 @@ describe.skipIf(!browserAvailable)('web UI: paging, from the keyboard and in the
         : route.continue());
   }
 
+  /** The refusal is announced in `scope`, and the focus stays on the button named `button`, enabled again. */
+  async function expectRefusedKeepingFocus(page: import('playwright-core').Page, scope: import('playwright-core').Locator, button: string) {
+    await expect.poll(() => scope.getByRole('alert').textContent()).toBe('The server had an error while processing your request.');
+    await expect.poll(() => page.evaluate('document.activeElement?.getAttribute("aria-disabled") ?? "none"')).toBe('none');
+    expect(await focused(page)).toBe(button);
+  }
+
   it('a Save the service refuses keeps the focus on Save, with its error announced', async () => {
     const [id] = await apiIds(suite.service, 'order=desc');
     const page = await suite.open(`#/completions/${id}`);
@@ -70,9 +77,7 @@ describe.skipIf(!browserAvailable)('web UI: paging, from the keyboard and in the
     await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('yes');
     await editor.getByRole('button', { name: 'Save' }).focus();
     await page.keyboard.press('Enter');
-    await expect.poll(() => editor.getByRole('alert').textContent()).toBe('The server had an error while processing your request.');
-    await expect.poll(() => page.evaluate('document.activeElement?.getAttribute("aria-disabled") ?? "none"')).toBe('none');
-    expect(await focused(page)).toBe('Save');
+    await expectRefusedKeepingFocus(page, editor, 'Save');
   });
 
   it('a Delete the service refuses keeps the focus on the dialog\'s Delete, with its error announced', async () => {
@@ -84,9 +89,7 @@ describe.skipIf(!browserAvailable)('web UI: paging, from the keyboard and in the
     const dialog = page.getByRole('dialog', { name: 'Delete this completion?' });
     await dialog.getByRole('button', { name: 'Delete' }).focus();
     await page.keyboard.press('Enter');
-    await expect.poll(() => dialog.getByRole('alert').textContent()).toBe('The server had an error while processing your request.');
-    await expect.poll(() => page.evaluate('document.activeElement?.getAttribute("aria-disabled") ?? "none"')).toBe('none');
-    expect(await focused(page)).toBe('Delete');
+    await expectRefusedKeepingFocus(page, dialog, 'Delete');
     expect(await page.evaluate('document.activeElement?.closest("dialog") !== null')).toBe(true);
   });
 
