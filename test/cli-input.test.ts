@@ -156,6 +156,19 @@ describe('import refuses bad lines', () => {
   });
 });
 
+describe('export into a pipe whose reader is gone', () => {
+  it('says it stopped, and exits as a tool killed by SIGPIPE does, not 0 as if everything was written', async () => {
+    expect((await runCli(['import', EXAMPLES, '--key', 'sk-a'], { env })).code).toBe(0);
+    // The reader closes its end before the first line is written: every write then fails with EPIPE.
+    const run = await runCli(['export', '--key', 'sk-a'], { env, onSpawn: (child) => child.stdout!.destroy() });
+    expect(run).toEqual({
+      code: 141,
+      stdout: '',
+      stderr: 'stored-completions: stopped: the reader of its standard output exited before everything was written\n',
+    });
+  });
+});
+
 describe('reading from a database that is not there', () => {
   it('export and copy say so, exit 1, and create nothing', async () => {
     const missing = join(folder, 'typo.db');
