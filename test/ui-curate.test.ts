@@ -73,7 +73,7 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     await editor.getByRole('button', { name: 'Remove user' }).click();
     await editor.getByRole('button', { name: 'Change env' }).click();
     await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('staging');
-    await editor.getByRole('button', { name: 'Add pair' }).click();
+    await editor.getByRole('button', { name: 'Update pair' }).click();
     await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('reviewed');
     await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('yes');
     await editor.getByRole('button', { name: 'Save' }).click();
@@ -92,6 +92,28 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     await page.getByRole('button', { name: 'Add metadata filter' }).click();
     await expect.poll(() => page.locator('.summary').textContent()).toBe('No completions match these filters.');
     expect(await apiIds(suite.service, 'metadata[user]=u_1', KEY)).toEqual([]);
+  });
+
+  it('renames a key with Change, in its place, and a rename onto another key replaces that pair', async () => {
+    const id = ids[3]!;
+    const page = await open(`#/completions/${id}`);
+    await signIn(page, KEY);
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    const editor = page.getByRole('form', { name: 'Edit metadata' });
+    const pairsText = () => editor.getByRole('list', { name: 'Metadata pairs' }).textContent();
+    await editor.getByRole('button', { name: 'Change env' }).click();
+    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('environment');
+    await editor.getByRole('button', { name: 'Update pair' }).click();
+    expect(await pairsText()).toBe('environment = prodChangeRemoveuser = u_3ChangeRemove');
+    // The button says what it will do again once the change is taken.
+    expect(await editor.getByRole('button', { name: 'Add pair' }).count()).toBe(1);
+    await editor.getByRole('button', { name: 'Change environment' }).click();
+    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('user');
+    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('u_30');
+    await editor.getByRole('button', { name: 'Update pair' }).click();
+    expect(await pairsText()).toBe('user = u_30ChangeRemove');
+    await editor.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(async () => (await retrieve(id)).body.metadata).toEqual({ user: 'u_30' });
   });
 
   it('deletes after a confirmation, through the public endpoint', async () => {

@@ -68,7 +68,7 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     const editor = page.getByRole('form', { name: 'Edit metadata' });
     await editor.getByRole('button', { name: 'Change env' }).click();
     await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('staging');
-    await editor.getByRole('button', { name: 'Add pair' }).click();
+    await editor.getByRole('button', { name: 'Update pair' }).click();
     await editor.getByRole('button', { name: 'Save' }).click();
     await page.getByRole('button', { name: 'Edit metadata' }).waitFor();
     await page.getByRole('link', { name: '← Completions' }).click();

@@ -31,6 +31,16 @@ export function createMetadataEditor(metadata, { save, close }) {
   const saveButton = h('button', { type: 'submit' }, 'Save');
   const cancelButton = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
 
+  /**
+   * The key whose "Change" filled the fields, until they are taken: the pair then takes the fields' key and value
+   * in its place, so a key can be renamed (a new key would otherwise be added beside the old pair).
+   */
+  let changing = null;
+  function setChanging(key) {
+    changing = key;
+    addButton.textContent = key === null ? 'Add pair' : 'Update pair';
+  }
+
   function showError(message) {
     error.textContent = message ?? '';
     error.hidden = !message;
@@ -48,10 +58,12 @@ export function createMetadataEditor(metadata, { save, close }) {
             h('button', { type: 'button', class: 'link-button', 'aria-label': `Change ${key}`, onclick: () => {
               keyInput.value = key;
               valueInput.value = value;
+              setChanging(key);
               valueInput.focus();
             } }, 'Change'),
             h('button', { type: 'button', class: 'link-button', 'aria-label': `Remove ${key}`, onclick: () => {
               pairs.splice(index, 1);
+              if (key === changing) setChanging(null);
               renderPairs();
               keyInput.focus();
             } }, 'Remove'),
@@ -71,9 +83,12 @@ export function createMetadataEditor(metadata, { save, close }) {
       if (required) showError('Enter a key and a value.');
       return !required;
     }
-    const index = pairs.findIndex(([k]) => k === key);
-    const next = [...pairs];
-    if (index >= 0) next[index] = [key, value];
+    const changed = changing === null ? -1 : pairs.findIndex(([k]) => k === changing);
+    const index = changed >= 0 ? changed : pairs.findIndex(([k]) => k === key);
+    // Renamed onto another pair's key: that pair goes, as typing the key again would have replaced its value.
+    const next = pairs.filter(([k], i) => i === index || k !== key);
+    const at = next.indexOf(pairs[index]);
+    if (at >= 0) next[at] = [key, value];
     else next.push([key, value]);
     const problem = metadataProblem(next);
     if (problem) {
@@ -81,6 +96,7 @@ export function createMetadataEditor(metadata, { save, close }) {
       return false;
     }
     pairs.splice(0, pairs.length, ...next);
+    setChanging(null);
     keyInput.value = '';
     valueInput.value = '';
     showError(null);
