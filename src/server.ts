@@ -40,6 +40,13 @@ try {
   if (err instanceof DatabaseOpenError || err instanceof PostgresStartError) startFailed(err.message);
   throw err;
 }
+// Documented (docs/tenancy.md), but easy to fall into without knowing: an empty API_KEYS (compose passes `API_KEYS=`
+// for an unset one) means pass-through mode, where every made-up key is let in on the operator's upstream key.
+if (config.apiKeys === undefined && config.upstreamApiKey !== undefined) {
+  logger.warn(
+    'no API_KEYS: any bearer key is accepted, and every request is sent upstream with UPSTREAM_API_KEY; set API_KEYS unless only trusted clients reach this port',
+  );
+}
 // Served all the same (it may be all an operator has), but not silently: it holds only part of its source.
 const unfinishedCopy = await unfinishedCopyIn(store);
 if (unfinishedCopy) {
