@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { RequestError } from '@hono/node-server';
 import { ApiError } from './errors.ts';
 import { newRequestId } from './wire.ts';
 
@@ -28,4 +29,20 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\nx-request-id: ${newRequestId()}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
+}
+
+/**
+ * The same for a request Node parsed but @hono/node-server refuses to turn into a Request: a Host
+ * header that is no host (`a b`, `x/y`), a backslash in the path, `OPTIONS *`. Its own answer is a
+ * bare `400` with no body. Pass as `errorHandler` to `serve`. Anything else that reaches it
+ * (the app threw before it had an answer, which Hono's own error handling should prevent) is a 500
+ * in the same shape, as the app's onError answers one.
+ */
+export function answerRequestError(err: unknown): Response {
+  const [status, message] =
+    err instanceof RequestError
+      ? [400, CLIENT_ERRORS.default![2]]
+      : [500, 'The server had an error while processing your request. Sorry about that!'];
+  const body = new ApiError(status, message, status === 400 ? 'invalid_request_error' : 'server_error').toBody();
+  return Response.json(body, { status, headers: { 'x-request-id': newRequestId() } });
 }

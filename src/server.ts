@@ -1,12 +1,10 @@
-import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
 import { createApp } from './app.ts';
-import { answerClientError } from './client-error.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
-import { connectionTimeouts } from './connection-timeouts.ts';
 import { unfinishedCopyIn } from './copy-mark.ts';
 import { maskDatabaseUrl } from './db/database-url.ts';
 import { DatabaseOpenError } from './db/open-errors.ts';
+import { createHttpServer } from './http-server.ts';
 import { PostgresStartError } from './db/postgres-client.ts';
 import { createShutdown } from './lifecycle.ts';
 import { createLogger } from './logger.ts';
@@ -42,6 +40,13 @@ try {
   if (err instanceof DatabaseOpenError || err instanceof PostgresStartError) startFailed(err.message);
   throw err;
 }
+// Documented (docs/tenancy.md), but easy to fall into without knowing: an empty API_KEYS (compose passes `API_KEYS=`
+// for an unset one) means pass-through mode, where every made-up key is let in on the operator's upstream key.
+if (config.apiKeys === undefined && config.upstreamApiKey !== undefined) {
+  logger.warn(
+    'no API_KEYS: any bearer key is accepted, and every request is sent upstream with UPSTREAM_API_KEY; set API_KEYS unless only trusted clients reach this port',
+  );
+}
 // Served all the same (it may be all an operator has), but not silently: it holds only part of its source.
 const unfinishedCopy = await unfinishedCopyIn(store);
 if (unfinishedCopy) {
@@ -63,10 +68,11 @@ function withoutCredentials(url: string): string {
   return parsed.toString();
 }
 
-const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host, serverOptions: connectionTimeouts(config) }, (info) => {
+const server = createHttpServer(app.fetch, config);
+server.listen(config.port, config.host, () => {
   logger.info(
     {
-      port: info.port,
+      port: (server.address() as AddressInfo).port,
       host: config.host,
       database: maskDatabaseUrl(config.databaseUrl),
       // A base URL may carry credentials (https://user:pass@host): the log shows where, never who.
@@ -77,8 +83,7 @@ const server = serve({ fetch: app.fetch, port: config.port, hostname: config.hos
     'listening',
   );
   retention.start();
-}) as Server;
-server.on('clientError', answerClientError);
+});
 server.once('error', (err: NodeJS.ErrnoException) => {
   // Only listen() fails this way (a port in use, an address not on this host); a running server reports nothing here.
   startFailed(`PORT/HOST: cannot listen on ${config.host}:${config.port} (${err.code ?? ''}: ${err.message})`);

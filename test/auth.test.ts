@@ -5,6 +5,7 @@ import OpenAI from 'openai';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { maskKey } from '../src/auth.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
+import { startChildServer, stopChildren } from './helpers/child-server.ts';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
 import { startService, type Service } from './helpers/service.ts';
@@ -300,4 +301,33 @@ describe('pass-through mode', () => {
       expect(res.status, JSON.stringify(header)).toBe(200);
     }
   });
+});
+
+describe('the warning at start', () => {
+  const WARNING =
+    'no API_KEYS: any bearer key is accepted, and every request is sent upstream with UPSTREAM_API_KEY; set API_KEYS unless only trusted clients reach this port';
+
+  it('says that pass-through mode with UPSTREAM_API_KEY lets any key spend it (an empty API_KEYS too), and only then, never showing the key', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'stored-completions-warning-'));
+    const cases: [env: Record<string, string>, warned: boolean][] = [
+      [{ UPSTREAM_API_KEY: 'sk-upstream-secret-0001' }, true],
+      [{ UPSTREAM_API_KEY: 'sk-upstream-secret-0001', API_KEYS: '' }, true],
+      [{ UPSTREAM_API_KEY: 'sk-upstream-secret-0001', API_KEYS: 'sk-client-0001:team' }, false],
+      [{}, false],
+    ];
+    try {
+      for (const [i, [env, warned]] of cases.entries()) {
+        const server = await startChildServer({ databasePath: join(folder, `${i}.db`), upstreamUrl: upstream.url, env });
+        try {
+          const warnings = server.logs.filter((line) => line.level === 40).map((line) => line.msg);
+          expect({ env, warnings }).toEqual({ env, warnings: warned ? [WARNING] : [] });
+          expect(JSON.stringify(server.logs)).not.toContain('sk-upstream-secret');
+        } finally {
+          await stopChildren([server], 'SIGTERM');
+        }
+      }
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -30,6 +30,16 @@ describe('DATABASE_URL', () => {
     );
   });
 
+  it('masks and hides a password given as the parameter ?password=, which pg reads as the password too', () => {
+    const url = 'postgres://app@db:5432/completions?sslmode=require&password=s%40cret+word&application_name=x';
+    expect(parse(url).password).toBe('s@cret word');
+    expect(maskDatabaseUrl(url)).toBe('postgres://app@db:5432/completions?sslmode=require&password=***&application_name=x');
+    expect(maskDatabaseUrl('postgres://app:first@db/x?password=second')).toBe('postgres://app:***@db/x?password=***');
+    expect(hideDatabasePassword(`cannot reach ${url}: password s@cret word rejected (s%40cret+word)`, url)).toBe(
+      'cannot reach postgres://app@db:5432/completions?sslmode=require&password=***&application_name=x: password *** rejected (***)',
+    );
+  });
+
   it('reads sslmode as libpq does: require encrypts without verifying, verify-full verifies, disable is plain', () => {
     const ssl = (mode: string) => parse(withLibpqSslModes(`postgres://app:pw@db:5432/x?sslmode=${mode}`)).ssl;
     expect(ssl('disable')).toBe(false);

@@ -175,4 +175,18 @@ describe('get /v1/stored-completions/export', () => {
     while ((await gauge()) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(await gauge()).toBe(0);
   });
+
+  it('answers HEAD with the headers alone, reading nothing and leaving no export counted as running', async () => {
+    await create(DEFAULT_KEY, 'one', 1_700_000_000);
+    const gauge = async () => Number(/^stored_completions_exports_in_progress (\d+)$/m.exec(await (await service.request('/metrics')).text())?.[1]);
+    for (let i = 0; i < 3; i++) {
+      const res = await service.request('/v1/stored-completions/export?format=eval', { method: 'HEAD' });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('application/x-ndjson');
+      expect(await res.text()).toBe('');
+    }
+    expect(await gauge()).toBe(0);
+    const refused = await service.request('/v1/stored-completions/export?format=nope', { method: 'HEAD' });
+    expect(refused.status).toBe(400);
+  });
 });

@@ -380,6 +380,25 @@ describe('hostile bodies', () => {
     expect(bodiesOf(raw)).toEqual([error('We could not parse your HTTP request.')]);
   });
 
+  it('a Host that is no host, a backslash in the path, or OPTIONS * is a 400 in the error shape, and reaches nothing', async () => {
+    const id = await createStored({ keep: 'me' });
+    const before = upstream.received.length;
+    for (const [line, host] of [
+      [`DELETE /v1/chat/completions/${id}`, 'a b'],
+      [`DELETE /v1/chat/completions/${id}`, 'x/v1/models?'],
+      ['GET /v1\\models', 'a'],
+      ['OPTIONS *', 'a'],
+    ]) {
+      const raw = await rawExchange(`${line} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer sk-k\r\nConnection: close\r\n\r\n`);
+      expect(raw.startsWith('HTTP/1.1 400 '), `${line} with Host: ${host}`).toBe(true);
+      expect(raw.toLowerCase()).toContain('\r\ncontent-type: application/json');
+      expect(raw.toLowerCase()).toMatch(/\r\nx-request-id: req_[0-9a-f]{32}\r\n/);
+      expect(bodiesOf(raw)).toEqual([error('We could not parse your HTTP request.')]);
+    }
+    expect(upstream.received.length).toBe(before);
+    expect((await service.client().chat.completions.retrieve(id)).metadata).toEqual({ keep: 'me' });
+  });
+
   it('a Content-Length over the limit is refused before the body is read', async () => {
     const raw = await rawExchange(
       `POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer sk-k\r\nContent-Length: ${BODY_LIMIT + 1}\r\nConnection: close\r\n\r\n{`,

@@ -274,6 +274,39 @@ describe('other /v1 routes go to the upstream', () => {
     expect(upstream.received).toHaveLength(0);
   });
 
+  it('keeps paths whose . or .. segments hide behind escapes local: a provider that decodes before it resolves would leave /v1 with the upstream key', async () => {
+    for (const path of [
+      '/v1/..%2Fadmin',
+      '/v1/..%2fadmin/%zz',
+      '/v1/files%2F..%2F..%2Fadmin',
+      '/v1/..%5Cadmin',
+      '/v1/%2e%2e%2Fadmin',
+      '/v1/models/%252e%252e%252fadmin',
+      '/v1/x/..;/admin',
+      '/v1/models/.%2F..%2Fkeys',
+    ]) {
+      const res = await service.request(path);
+      // The message names the path as the router read it: `%5C` and `%2e` decoded, reserved escapes (`%2F`) kept.
+      const shown = path.replace(/%(5C|2e)/gi, (escape) => decodeURIComponent(escape));
+      expect({ path, status: res.status, body: await res.json() }).toEqual({
+        path,
+        status: 404,
+        body: { error: { message: `Invalid URL (GET ${shown})`, type: 'invalid_request_error', param: null, code: null } },
+      });
+    }
+    // A malformed escape elsewhere in the path leaves the escapes before it read all the same.
+    const body = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], store: true, metadata: { k: 'v' } });
+    const own = await service.request('/v1/chat%2Fcompletions/%zz', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(own.status).toBe(404);
+    expect(upstream.received).toHaveLength(0);
+    // Dots inside a segment are no dot segment: such paths still go to the provider.
+    const dotted = await service.request('/v1/files/file-a..b%2Ec/content');
+    expect(await dotted.json()).toEqual({
+      error: { message: 'fake upstream: no route GET /v1/files/file-a..b%2Ec/content', type: 'invalid_request_error', param: null, code: null },
+    });
+    expect(upstream.received.map((r) => r.path)).toEqual(['/v1/files/file-a..b%2Ec/content']);
+  });
+
   it('keeps unknown paths outside /v1 local', async () => {
     const res = await service.request('/v2/models');
     expect(res.status).toBe(404);

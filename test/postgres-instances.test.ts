@@ -321,25 +321,31 @@ describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and starte
   }, 120_000);
 });
 
+/** The service started on a PostgreSQL URL nothing listens on, until it gives up: its exit code and what it wrote. */
+async function startUnreachable(databaseUrl: string, startupTimeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [SERVICE_ENTRY], {
+    cwd: repoRoot,
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: '0',
+      DATABASE_URL: databaseUrl,
+      DATABASE_STARTUP_TIMEOUT_MS: String(startupTimeoutMs),
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+}
+
 describe('PostgreSQL unreachable at start', () => {
   it('retries with backoff, then exits non-zero with the password masked', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, [SERVICE_ENTRY], {
-      cwd: repoRoot,
-      env: {
-        PATH: process.env.PATH ?? '',
-        PORT: '0',
-        DATABASE_URL: `postgres://app:hunter2-secret@127.0.0.1:${port}/completions`,
-        DATABASE_STARTUP_TIMEOUT_MS: '1500',
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const [code] = (await once(child, 'exit')) as [number | null];
+    const { code, stdout, stderr } = await startUnreachable(`postgres://app:hunter2-secret@127.0.0.1:${port}/completions`, 1500);
     expect(code).toBe(1);
     const lines = stdout
       .trim()
@@ -357,5 +363,41 @@ describe('PostgreSQL unreachable at start', () => {
     );
     const output = stdout + stderr;
     expect(output).not.toContain('hunter2');
+  }, 60_000);
+});
+
+/**
+ * pg-connection-string reads every query parameter as a connection option, so `?password=` is as much a
+ * password as the one before the `@`, and must be as hidden: in the listening line, in the retries'
+ * lines, in the message of a failed start.
+ */
+describe('a password given as the URL parameter ?password=', () => {
+  it('is hidden when the database cannot be reached', async () => {
+    const port = await freePort();
+    const { code, stdout, stderr } = await startUnreachable(`postgres://app@127.0.0.1:${port}/completions?sslmode=disable&password=hunter2-secret`, 300);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(
+      /^DATABASE_URL: PostgreSQL at postgres:\/\/app@127\.0\.0\.1:\d+\/completions\?sslmode=disable&password=\*\*\* still unreachable after \d+ attempts over 0 s \(DATABASE_STARTUP_TIMEOUT_MS\): connect ECONNREFUSED 127\.0\.0\.1:\d+\n$/,
+    );
+    expect(stdout + stderr).not.toContain('hunter2');
+  }, 60_000);
+
+  it.skipIf(!withServer)('is hidden in the listening line of a service that connected with it', async () => {
+    const url = new URL(await createTestDatabase());
+    const password = decodeURIComponent(url.password);
+    url.password = '';
+    url.searchParams.set('password', password);
+    const upstream = await startFakeUpstream();
+    const server = await startChildServer({ databasePath: url.href, upstreamUrl: upstream.url });
+    try {
+      const masked = new URL(url.href);
+      masked.searchParams.set('password', '***');
+      expect((await server.waitForLog('listening')).database).toBe(masked.href);
+      expect(JSON.stringify(server.logs)).not.toContain(password);
+    } finally {
+      server.process.kill('SIGTERM');
+      await server.exited;
+      await upstream.close();
+    }
   }, 60_000);
 });

@@ -29,32 +29,53 @@ export function postgresUrlProblem(url: string): string | undefined {
   return undefined;
 }
 
-/** The URL with its password replaced by `***` (the user name stays: it helps and is no secret). */
+/**
+ * The query parameter that also carries a password: pg-connection-string copies every parameter into the
+ * connection's options, so `postgres://app@db/x?password=...` connects with it as surely as `app:...@db`.
+ */
+const PASSWORD_PARAM = 'password';
+/** Its value as written in a query string: `$1` the name and `=`, `$2` the value. */
+const PASSWORD_PARAM_VALUE = /([?&]password=)([^&#]*)/g;
+
+/** The URL with its password replaced by `***`, in the user info and in a `password` parameter (the user name stays: it helps and is no secret). */
 export function maskDatabaseUrl(url: string): string {
   if (!isPostgresUrl(url)) return url;
   try {
     const parsed = new URL(url);
-    if (parsed.password === '') return url;
-    parsed.password = '***';
+    if (parsed.password === '' && !parsed.searchParams.has(PASSWORD_PARAM)) return url;
+    if (parsed.password !== '') parsed.password = '***';
+    if (parsed.searchParams.has(PASSWORD_PARAM)) parsed.search = maskedPasswordParams(parsed.search);
     return parsed.toString();
   } catch {
-    return url.replace(/\/\/([^/@]*?):[^/@]*@/, '//$1:***@');
+    return maskedPasswordParams(url.replace(/\/\/([^/@]*?):[^/@]*@/, '//$1:***@'));
   }
 }
 
-/** `text` with every occurrence of the URL's password (raw or percent-decoded) replaced by `***`. */
+/** `text` (a query string or a whole URL) with the value of every `password=` parameter replaced by `***`, the rest as written. */
+function maskedPasswordParams(text: string): string {
+  return text.replace(PASSWORD_PARAM_VALUE, '$1***');
+}
+
+/** Every spelling of the URL's passwords a message may repeat: as written in the URL, and percent-decoded. */
+function passwordsOf(url: string): string[] {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return [];
+  }
+  const spellings = new Set([parsed.password, safeDecode(parsed.password), ...parsed.searchParams.getAll(PASSWORD_PARAM)]);
+  for (const match of parsed.search.matchAll(PASSWORD_PARAM_VALUE)) spellings.add(match[2]!);
+  spellings.delete('');
+  // Longest first: a password that holds another is hidden whole.
+  return [...spellings].sort((a, b) => b.length - a.length);
+}
+
+/** `text` with every occurrence of the URL's passwords (raw or percent-decoded) replaced by `***`. */
 export function hideDatabasePassword(text: string, url: string): string {
   if (!isPostgresUrl(url)) return text;
-  let password: string;
-  try {
-    password = new URL(url).password;
-  } catch {
-    return text.replaceAll(url, maskDatabaseUrl(url));
-  }
-  if (password === '') return text;
-  let hidden = text.replaceAll(url, maskDatabaseUrl(url)).replaceAll(password, '***');
-  const decoded = safeDecode(password);
-  if (decoded !== password && decoded !== '') hidden = hidden.replaceAll(decoded, '***');
+  let hidden = text.replaceAll(url, maskDatabaseUrl(url));
+  for (const password of passwordsOf(url)) hidden = hidden.replaceAll(password, '***');
   return hidden;
 }
 

@@ -6,6 +6,8 @@ import { queryParams } from '../http.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Store } from '../store/index.ts';
 
+const EXPORT_HEADERS = { 'content-type': 'application/x-ndjson' };
+
 /**
  * `GET /v1/stored-completions/export`: the command-line export over HTTP, for
  * the caller's project only, streamed as NDJSON. The body is pulled: a page is
@@ -17,6 +19,9 @@ export function createExportRoutes(store: Store, metrics: Metrics) {
 
   routes.get('/export', (c) => {
     const params = parseExportParams(queryParams(c));
+    // A HEAD answer has no body for the adapter to pull or cancel: an export started for it would read
+    // a page for nothing and never end, leaving the in-progress gauge counting it for good.
+    if (c.req.method === 'HEAD') return c.body(null, 200, EXPORT_HEADERS);
     const lines = exportLines(store, { project: c.get('tenant').project, ...params }, newTally());
     const encoder = new TextEncoder();
     let open = true;
@@ -45,7 +50,7 @@ export function createExportRoutes(store: Store, metrics: Metrics) {
         await lines.return(undefined);
       },
     });
-    return c.body(body, 200, { 'content-type': 'application/x-ndjson' });
+    return c.body(body, 200, EXPORT_HEADERS);
   });
 
   return routes;

@@ -16,17 +16,19 @@ export interface PassthroughDeps {
 const OWN_PATH = /^\/v1\/(chat\/completions|stored-completions)(\/|$)/;
 
 /**
- * The path as a lenient server could read it: escapes decoded (`%2F` is a `/`), backslashes as
- * slashes, `;params` dropped from each segment, runs of slashes as one, any case. A provider that
- * reads `/v1//chat/completions` or `/v1/chat%2Fcompletions` as its chat completions would be sent
- * `store` and `metadata`, and store nothing here: such spellings of our paths are our 404 too.
+ * The path as a lenient server could read it: escapes decoded (`%2F` is a `/`, `%252F` too, for a
+ * chain of servers that each decode once), backslashes as slashes, `;params` dropped from each
+ * segment, runs of slashes as one, any case. A provider that reads `/v1//chat/completions` or
+ * `/v1/chat%2Fcompletions` as its chat completions would be sent `store` and `metadata`, and store
+ * nothing here: such spellings of our paths are our 404 too. Only ASCII escapes are decoded, each on
+ * its own: a malformed or non-ASCII escape elsewhere in the path must not leave a `%2F` unread.
  */
 function lenientPath(path: string): string {
   let decoded = path;
-  try {
-    decoded = decodeURIComponent(path);
-  } catch {
-    // A malformed escape: read the rest as sent.
+  for (let round = 0; round < 4; round++) {
+    const next = decoded.replace(/%([0-7][0-9a-f])/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    if (next === decoded) break;
+    decoded = next;
   }
   return decoded
     .replaceAll('\\', '/')
@@ -34,6 +36,14 @@ function lenientPath(path: string): string {
     .replace(/\/{2,}/g, '/')
     .toLowerCase();
 }
+
+/**
+ * A `.` or `..` segment that appears only once the path is read leniently (`/v1/..%2Fadmin`): the
+ * URL parser resolved every plain one already, so this one is meant for a server that decodes
+ * before it resolves, where it would climb out of the provider's `/v1` with the tenant's upstream
+ * credentials (UPSTREAM_API_KEY) to whatever else that host serves.
+ */
+const HIDDEN_DOT_SEGMENT = /(^|\/)\.\.?(\/|$)/;
 
 /** The request body as a stream that fails past `limit` bytes, so nothing is buffered and nothing unbounded goes upstream. */
 function limitBody(body: ReadableStream<Uint8Array>, limit: number, onExceeded: () => void): ReadableStream<Uint8Array> {
@@ -63,7 +73,8 @@ function limitBody(body: ReadableStream<Uint8Array>, limit: number, onExceeded: 
 export function createPassthroughHandler({ upstream, bodyLimitBytes }: PassthroughDeps) {
   return async (c: Context<AppEnv>): Promise<Response> => {
     const path = c.req.path;
-    if (OWN_PATH.test(lenientPath(path))) throw ApiError.invalidUrl(c.req.method, path);
+    const lenient = lenientPath(path);
+    if (OWN_PATH.test(lenient) || HIDDEN_DOT_SEGMENT.test(lenient)) throw ApiError.invalidUrl(c.req.method, path);
 
     const contentLength = c.req.header('content-length');
     const declared = Number(contentLength);

@@ -1,19 +1,16 @@
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serve } from '@hono/node-server';
 import OpenAI from 'openai';
 import { afterEach, beforeEach } from 'vitest';
 import type { Logger } from 'pino';
 import { createApp } from '../../src/app.ts';
-import { answerClientError } from '../../src/client-error.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
-import { connectionTimeouts } from '../../src/connection-timeouts.ts';
 import { openDatabase, type SqliteDatabase } from '../../src/db/client.ts';
 import type { SqlDatabase } from '../../src/db/sql-client.ts';
+import { createHttpServer } from '../../src/http-server.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createPostgresStore, createSqliteStore, type SqliteStoreOptions, type Store } from '../../src/store/index.ts';
 import { openStore } from '../../src/store/open.ts';
@@ -70,8 +67,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const { config, store, databasePath } = opened;
   const upstream = createUpstream({ baseUrl: config.upstreamBaseUrl, timeoutMs: config.upstreamTimeoutMs, responseLimitBytes: config.upstreamResponseLimitBytes });
   const app = createApp({ store, upstream, config, logger: options.logger ?? createLogger(config.logLevel) });
-  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1', serverOptions: connectionTimeouts(config) }) as Server;
-  server.on('clientError', answerClientError);
+  const server = createHttpServer(app.fetch, { ...config, host: '127.0.0.1' });
+  server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
