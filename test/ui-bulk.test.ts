@@ -256,7 +256,25 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     expect(await page.getByRole('checkbox', { name: `Select ${id}` }).isChecked()).toBe(false);
   });
 
-  it('fits a phone\'s width with the bar, its form and a long failure open', async () => {
+  it('selects a range with shift-click, and all loaded with one checkbox', async () => {
+    const page = await openGroup('tag');
+    await page.getByRole('checkbox', { name: `Select ${ids.tag[1]}` }).click();
+    await page.getByRole('checkbox', { name: `Select ${ids.tag[4]}` }).click({ modifiers: ['Shift'] });
+    await expect.poll(() => bar(page).locator('.bulk-count').textContent()).toBe('4 completions selected');
+    const checked = () => page.locator('ol.rows li.row:has(.select-box:checked) a.row-link').allTextContents();
+    expect(await checked()).toEqual(ids.tag.slice(1, 5));
+    // Partly checked, then every loaded card, then none.
+    const selectAll = page.getByRole('checkbox', { name: 'Select all loaded' });
+    expect(await selectAll.evaluate((box) => (box as unknown as { indeterminate: boolean }).indeterminate)).toBe(true);
+    await selectAll.click();
+    expect(await checked()).toEqual(ids.tag.slice(0, 20));
+    expect(await bar(page).locator('.bulk-count').textContent()).toBe('20 completions selected');
+    await selectAll.click();
+    expect(await checked()).toEqual([]);
+    expect(await bar(page).isVisible()).toBe(false);
+  });
+
+  it('fits a phone\'s width with the bar, its form and a long summary open', async () => {
     const page = await suite.open();
     await page.setViewportSize({ width: 390, height: 844 });
     await signIn(page);
@@ -285,7 +303,7 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     await pressTo(page, 'Tab', 'Add tag');
     await pressTo(page, 'Enter', 'Tag key');
     await page.keyboard.type('set');
-    await page.keyboard.press('Tab');
+    await pressTo(page, 'Enter', 'Tag value');
     await page.keyboard.type('eval');
     await page.keyboard.press('Enter');
     await expect.poll(() => summary(page).textContent()).toBe('Added set=eval to 3 completions.');

@@ -141,6 +141,13 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList }
   form.addEventListener('keydown', (event) => {
     if (event.key === 'Escape') closeForm()?.focus();
   });
+  // As in the metadata editor: Enter in the key goes on to the value (an empty value is a value, sent if Enter is pressed there).
+  keyInput.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !valueField.hidden) {
+      event.preventDefault();
+      valueInput.focus();
+    }
+  });
   clearButton.addEventListener('click', () => {
     selection.drop(selection.ids());
     announce('Selection cleared');
@@ -242,7 +249,7 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList }
     progressText.textContent = `${doing}: 0 of ${formatInteger(ids.length)} done`;
     progressLine.hidden = false;
     render();
-    announce(`${doing}: ${completions(ids.length)}…`);
+    announce(progressText.textContent);
     const { done, failures } = await eachAtMost(ids, (id) => work(id, signal), (finished) => {
       progress.value = finished;
       progressText.textContent = `${doing}: ${formatInteger(finished)} of ${formatInteger(ids.length)} done`;
