@@ -5,12 +5,21 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Page } from 'playwright-core';
 import { startFakeUpstream } from '../test/helpers/fake-upstream.ts';
 import { BROWSER_PATH, launchBrowser, waitForIdle } from '../test/helpers/browser.ts';
 import { demoSpecs, seedCompletion, toolCallSpec } from '../test/helpers/seed.ts';
 import { DEFAULT_KEY, startService } from '../test/helpers/service.ts';
 
 const OUTPUT = join(import.meta.dirname, '..', 'docs', 'screenshots');
+
+/** Three cards selected and "Add tag" open, filled in: the bulk actions as a curator sees them. */
+async function selectAndTag(page: Page): Promise<void> {
+  for (const box of (await page.getByRole('checkbox', { name: /^Select chatcmpl-/ }).all()).slice(0, 3)) await box.check();
+  await page.getByRole('button', { name: 'Add tag' }).click();
+  await page.getByRole('textbox', { name: 'Tag key' }).fill('dataset');
+  await page.getByRole('textbox', { name: 'Tag value' }).fill('eval-v2');
+}
 
 const upstream = await startFakeUpstream();
 const service = await startService({ upstreamUrl: upstream.url });
@@ -33,12 +42,13 @@ try {
   const toolCall = await seedCompletion(client, upstream, toolCallSpec(now - 600, { env: 'prod', user: 'u_101', feature: 'travel' }));
 
   mkdirSync(OUTPUT, { recursive: true });
-  const shots: { name: string; hash: string; width: number; height: number; dark?: boolean; fullPage?: boolean }[] = [
+  const shots: { name: string; hash: string; width: number; height: number; dark?: boolean; fullPage?: boolean; prepare?: (page: Page) => Promise<void> }[] = [
     { name: 'list', hash: '#/', width: 1280, height: 860 },
     { name: 'usage', hash: '#/?usage=1', width: 1280, height: 860 },
     { name: 'conversation', hash: `#/completions/${toolCall}`, width: 1280, height: 1000 },
     { name: 'conversation-dark', hash: `#/completions/${toolCall}`, width: 1280, height: 1000, dark: true },
     { name: 'list-phone', hash: '#/?metadata[env]=prod', width: 390, height: 844 },
+    { name: 'list-bulk', hash: '#/', width: 1280, height: 860, prepare: selectAndTag },
   ];
   for (const shot of shots) {
     const context = await browser.newContext({
@@ -53,6 +63,7 @@ try {
     await page.getByRole('heading', { name: 'Completions' }).waitFor();
     await page.goto(`${service.origin}/${shot.hash}`);
     await waitForIdle(page);
+    await shot.prepare?.(page);
     await page.waitForTimeout(400);
     const path = join(OUTPUT, `${shot.name}.png`);
     await page.screenshot({ path, fullPage: shot.fullPage ?? false });

@@ -1,6 +1,7 @@
 // The list: filters (all in the URL), rows paged by the API's keyset cursor, the usage panel, export.
 
 import { api, apiResponse, completionPath, queryString } from './api.js';
+import { createBulkActions } from './bulk-actions.js';
 import { announce, field, h, isolatedText, pairNodes, replaceChildren } from './dom.js';
 import { completionHash, filterPairs, hasFilters, listHash, listKey } from './filters.js';
 import {
@@ -17,6 +18,7 @@ import {
   toLocalInput,
 } from './format.js';
 import { createModelSuggestions } from './model-suggestions.js';
+import { createSelection } from './selection.js';
 import { createUsagePanel } from './usage-panel.js';
 
 const PAGE_SIZE = 20;
@@ -99,6 +101,13 @@ export function createListView() {
   loadMoreButton.hidden = true;
 
   const heading = h('h1', { id: 'list-title', tabindex: '-1' }, 'Completions');
+  const selection = createSelection({ ids: () => loaded.map((c) => c.id) });
+  const bulk = createBulkActions({
+    selection,
+    onUpdated: completionUpdated,
+    onDeleted: completionDeleted,
+    focusList: () => selection.focusSelectAll() || heading.focus(),
+  });
   const element = h(
     'section',
     { class: 'list-view', 'aria-labelledby': 'list-title' },
@@ -109,7 +118,8 @@ export function createListView() {
     filtersForm,
     usagePanel.element,
     listError,
-    summary,
+    h('div', { class: 'list-controls' }, selection.selectAll, summary),
+    bulk.element,
     rows,
     loadMoreButton,
   );
@@ -266,6 +276,7 @@ export function createListView() {
     controller = new AbortController();
     loaded = [];
     hasMore = false;
+    bulk.listReloaded();
     replaceChildren(rows);
     loadMoreButton.hidden = true;
     summary.textContent = 'Loading…';
@@ -291,6 +302,7 @@ export function createListView() {
       rows.append(...newRows.map((row) => row.element));
       firstNew = newRows[0]?.element.querySelector('a.row-link') ?? null;
       loadPreviews(newRows, signal);
+      selection.refresh();
       updateSummary();
       if (after) announce(`${fresh.length} more completion${fresh.length === 1 ? '' : 's'} loaded`);
     } catch (failure) {
@@ -319,6 +331,7 @@ export function createListView() {
     focusInsteadOf.set(id, loaded[index + 1]?.id ?? loaded[index - 1]?.id ?? null);
     loaded.splice(index, 1);
     rowOf(id)?.remove();
+    selection.forget(id);
     updateSummary();
   }
 
@@ -346,6 +359,7 @@ export function createListView() {
       'li',
       { class: 'row', 'data-id': completion.id },
       h('div', { class: 'row-head' },
+        selection.checkbox(completion.id),
         h('a', { class: 'row-link', href: completionHash(completion.id) }, completion.id),
         h('time', { datetime: isoTime(completion.created), title: isoTime(completion.created) },
           localTime(completion.created),
@@ -428,6 +442,35 @@ export function createListView() {
     }
   }
 
+  const focusables = (el) => [...el.querySelectorAll('a[href], button, input')];
+
+  /** A completion saved (in its conversation, or by a bulk action): its row drawn anew in place, or taken out when it no longer matches the metadata filters. */
+  function completionUpdated(completion) {
+    usagePanel.invalidate();
+    const index = loaded.findIndex((c) => c.id === completion.id);
+    if (index === -1) return;
+    if (!route.filters.metadata.every(([key, value]) => completion.metadata?.[key] === value)) {
+      takeOut(index);
+      return;
+    }
+    loaded[index] = completion;
+    const old = rowOf(completion.id);
+    const row = renderRow(completion);
+    // The preview of the last user message came from the messages endpoint; a metadata change leaves it as it was.
+    row.userPreview.textContent = old?.querySelector('.preview-text')?.textContent ?? '…';
+    // A control of the old card may hold the focus (a keyboard user going on while a bulk action runs): its counterpart takes it.
+    const focusedAt = old ? focusables(old).indexOf(document.activeElement) : -1;
+    old?.replaceWith(row.element);
+    if (focusedAt !== -1) (focusables(row.element)[focusedAt] ?? row.element.querySelector('a.row-link')).focus();
+  }
+
+  /** A completion deleted (in its conversation, or by a bulk action): its row taken out; the pages loaded so far stay. */
+  function completionDeleted(id) {
+    usagePanel.invalidate();
+    const index = loaded.findIndex((c) => c.id === id);
+    if (index !== -1) takeOut(index);
+  }
+
   return {
     element,
     show(next, focusId) {
@@ -449,33 +492,14 @@ export function createListView() {
         back?.focus();
       }
     },
-    /** A completion saved in its conversation: its row drawn anew, or taken out when it no longer matches the metadata filters. */
-    completionUpdated(completion) {
-      usagePanel.invalidate();
-      const index = loaded.findIndex((c) => c.id === completion.id);
-      if (index === -1) return;
-      if (!route.filters.metadata.every(([key, value]) => completion.metadata?.[key] === value)) {
-        takeOut(index);
-        return;
-      }
-      loaded[index] = completion;
-      const old = rowOf(completion.id);
-      const row = renderRow(completion);
-      // The preview of the last user message came from the messages endpoint; a metadata change leaves it as it was.
-      row.userPreview.textContent = old?.querySelector('.preview-text')?.textContent ?? '…';
-      old?.replaceWith(row.element);
-    },
-    /** A completion deleted from its conversation: its row taken out; the pages loaded so far stay. */
-    completionDeleted(id) {
-      usagePanel.invalidate();
-      const index = loaded.findIndex((c) => c.id === id);
-      if (index !== -1) takeOut(index);
-    },
+    completionUpdated,
+    completionDeleted,
     hide() {
       element.hidden = true;
     },
     destroy() {
       controller?.abort();
+      bulk.destroy();
       clearTimeout(typingTimer);
       usagePanel.destroy();
       element.remove();

@@ -1,0 +1,286 @@
+// Acting on the selected completions at once: add a tag, remove a tag, delete. The API has no bulk
+// endpoint, so each completion is its own request (what a script would send), a few at a time, with
+// progress, and a summary at the end naming each failure with the API's message. Failures stay selected,
+// so trying again is one more press.
+
+import { api, completionPath } from './api.js';
+import { announce, field, h, replaceChildren, uid } from './dom.js';
+import { formatInteger, METADATA_LIMITS } from './format.js';
+import { metadataProblem } from './metadata-editor.js';
+
+/** As for the previews: a few at a time leaves the service (and a SQLite writer) room for everyone else. */
+const CONCURRENCY = 4;
+
+const completions = (n) => `${formatInteger(n)} completion${n === 1 ? '' : 's'}`;
+
+/** Runs `work(id)` for every id, CONCURRENCY at a time; the outcome in the ids' order, whatever finished first. */
+async function eachAtMost(ids, work, onStep) {
+  const queue = [...ids];
+  const done = new Set();
+  const failed = new Map();
+  async function worker() {
+    while (queue.length) {
+      const id = queue.shift();
+      try {
+        await work(id);
+        done.add(id);
+      } catch (failure) {
+        failed.set(id, failure.message);
+      }
+      onStep(done.size + failed.size);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length) }, worker));
+  return { done: ids.filter((id) => done.has(id)), failures: ids.filter((id) => failed.has(id)).map((id) => [id, failed.get(id)]) };
+}
+
+function sameMap(a, b) {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && b[key] === a[key]);
+}
+
+/** The map with key=value set (replacing the key's value), or an error when a new key would pass 16 pairs. */
+function withTag(metadata, key, value) {
+  if (!Object.hasOwn(metadata, key) && Object.keys(metadata).length >= METADATA_LIMITS.pairs) {
+    // Said, not sent: the API would refuse the whole map, and skipping it silently would look like success.
+    throw new Error(`It has ${METADATA_LIMITS.pairs} metadata pairs already, the most allowed: remove one first.`);
+  }
+  return { ...metadata, [key]: value };
+}
+
+function withoutTag(metadata, key) {
+  const next = { ...metadata };
+  delete next[key];
+  return next;
+}
+
+/**
+ * `selection` is the list's (selection.js); `onUpdated(completion)` and `onDeleted(id)` redraw or take out
+ * its card in place; `focusList()` takes the focus when the bar and the summary are both gone.
+ */
+export function createBulkActions({ selection, onUpdated, onDeleted, focusList }) {
+  const count = h('p', { class: 'bulk-count' });
+  const addButton = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false' }, 'Add tag');
+  const removeButton = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false' }, 'Remove tag');
+  const deleteButton = h('button', { type: 'button', class: 'danger' }, 'Delete');
+  const clearButton = h('button', { type: 'button', class: 'link-button' }, 'Clear selection');
+  const actionButtons = [addButton, removeButton, deleteButton];
+
+  const keyInput = h('input', { type: 'text', name: 'tag-key', autocomplete: 'off' });
+  const valueInput = h('input', { type: 'text', name: 'tag-value', autocomplete: 'off' });
+  const valueField = field('Tag value', valueInput);
+  const hint = h('p', { class: 'hint' });
+  const formError = h('p', { class: 'error', role: 'alert' });
+  formError.hidden = true;
+  const cancelButton = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
+  const form = h('form', { class: 'bulk-form', novalidate: true },
+    hint,
+    h('div', { class: 'pair-fields' }, field('Tag key', keyInput), valueField),
+    formError,
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Apply'), cancelButton),
+  );
+  form.hidden = true;
+  /** The button whose form is open: Add tag or Remove tag. */
+  let formTrigger = null;
+
+  const progressText = h('span', { id: uid('bulk-progress') });
+  const progress = h('progress', { max: '1', value: '0', 'aria-labelledby': progressText.id });
+  const progressLine = h('p', { class: 'bulk-progress' }, progress, progressText);
+  progressLine.hidden = true;
+
+  const bar = h('section', { class: 'bulk-bar', 'aria-label': 'Selected completions' },
+    h('div', { class: 'bulk-head' }, count, h('div', { class: 'toolbar' }, ...actionButtons, clearButton)),
+    form,
+    progressLine,
+  );
+  const summary = h('p', { class: 'bulk-summary' });
+  const failureList = h('ul', { class: 'bulk-failures', 'aria-label': 'Failures' });
+  const dismissButton = h('button', { type: 'button', class: 'link-button' }, 'Dismiss');
+  const result = h('div', { class: 'bulk-result' }, summary, failureList, dismissButton);
+  result.hidden = true;
+  const element = h('div', { class: 'bulk' }, bar, result);
+
+  /** The action under way (its AbortController), or null: one at a time, on a snapshot of the selection. */
+  let running = null;
+
+  function render() {
+    count.textContent = `${completions(selection.size)} selected`;
+    if (selection.size === 0 && !form.hidden) closeForm();
+    bar.hidden = selection.size === 0 && !running;
+    element.hidden = bar.hidden && result.hidden;
+  }
+  selection.onChange(render);
+
+  function closeForm() {
+    form.hidden = true;
+    formTrigger?.setAttribute('aria-expanded', 'false');
+    const trigger = formTrigger;
+    formTrigger = null;
+    return trigger;
+  }
+
+  function openForm(trigger) {
+    if (running) return;
+    closeForm();
+    formTrigger = trigger;
+    trigger.setAttribute('aria-expanded', 'true');
+    const adding = trigger === addButton;
+    form.setAttribute('aria-label', adding ? 'Add tag' : 'Remove tag');
+    hint.textContent = adding
+      ? `Sets key = value in each selected completion's metadata, replacing that key's value. Keys up to ${METADATA_LIMITS.keyLength} characters, values up to ${METADATA_LIMITS.valueLength}, ${METADATA_LIMITS.pairs} pairs a completion.`
+      : "Removes the key from each selected completion's metadata.";
+    valueField.hidden = !adding;
+    formError.hidden = true;
+    form.hidden = false;
+    keyInput.focus();
+  }
+
+  addButton.addEventListener('click', () => openForm(addButton));
+  removeButton.addEventListener('click', () => openForm(removeButton));
+  cancelButton.addEventListener('click', () => closeForm()?.focus());
+  form.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') closeForm()?.focus();
+  });
+  // As in the metadata editor: Enter in the key goes on to the value (an empty value is a value, sent if Enter is pressed there).
+  keyInput.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !valueField.hidden) {
+      event.preventDefault();
+      valueInput.focus();
+    }
+  });
+  clearButton.addEventListener('click', () => {
+    selection.drop(selection.ids());
+    announce('Selection cleared');
+    focusList();
+  });
+  dismissButton.addEventListener('click', () => {
+    result.hidden = true;
+    render();
+    if (bar.hidden) focusList();
+    else addButton.focus();
+  });
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const adding = formTrigger === addButton;
+    const key = keyInput.value;
+    const value = adding ? valueInput.value : '';
+    const problem = metadataProblem([[key, value]]);
+    if (problem) {
+      formError.textContent = problem;
+      formError.hidden = false;
+      keyInput.focus();
+      return;
+    }
+    const trigger = closeForm();
+    if (adding) run(trigger, `Adding ${key}=${value}`, `Added ${key}=${value} to `, (id, signal) => retag(id, (m) => withTag(m, key, value), signal));
+    else run(trigger, `Removing ${key}`, `Removed ${key} from `, (id, signal) => retag(id, (m) => withoutTag(m, key), signal));
+  });
+
+  deleteButton.addEventListener('click', () => {
+    if (!running && selection.size) confirmDelete();
+  });
+
+  /** One completion's map changed by `change`, sent whole (the endpoint replaces it). */
+  async function retag(id, change, signal) {
+    try {
+      // Read again rather than trusting the card: the list may be minutes old, and writing back the map
+      // it showed would silently undo whatever changed since (another tab, a script tagging meanwhile).
+      const current = await api(completionPath(id), { signal });
+      const before = current.metadata ?? {};
+      const after = change(before);
+      // Already so: nothing to write, but the card gets the fresh map it may not have shown.
+      if (sameMap(before, after)) return onUpdated(current);
+      onUpdated(await api(completionPath(id), { method: 'POST', body: { metadata: after }, signal }));
+    } catch (failure) {
+      // Deleted meanwhile: reported, and its card goes (trying again could only fail the same way).
+      if (failure.status === 404) onDeleted(id);
+      throw failure;
+    }
+  }
+
+  async function remove(id, signal) {
+    try {
+      await api(completionPath(id), { method: 'DELETE', signal });
+    } catch (failure) {
+      // Deleted meanwhile (another tab): what was asked for is done, as in the conversation's Delete.
+      if (failure.status !== 404) throw failure;
+    }
+    onDeleted(id);
+  }
+
+  function confirmDelete() {
+    const total = selection.size;
+    const confirm = h('button', { type: 'button', class: 'danger' }, 'Delete');
+    const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
+    const title = h('h2', { id: uid('bulk-delete-title') }, `Delete ${completions(total)}?`);
+    const text = h('p', { id: uid('bulk-delete-text') },
+      `The ${total === 1 ? 'selected completion' : `${formatInteger(total)} selected completions`} and ${total === 1 ? 'its' : 'their'} input messages will be deleted for good. This cannot be undone.`);
+    const dialog = h('dialog', { class: 'confirm', 'aria-labelledby': title.id, 'aria-describedby': text.id },
+      title, text, h('div', { class: 'actions' }, cancel, confirm));
+    let confirmed = false;
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      if (confirmed) run(deleteButton, 'Deleting', 'Deleted ', remove);
+      else deleteButton.focus();
+    });
+    cancel.addEventListener('click', () => dialog.close());
+    confirm.addEventListener('click', () => {
+      confirmed = true;
+      dialog.close();
+    });
+    bar.append(dialog);
+    dialog.showModal();
+    cancel.focus();
+  }
+
+  /** Runs `work` over the selection with progress, then says what was done and what failed. */
+  async function run(trigger, doing, didPrefix, work) {
+    const ids = selection.ids();
+    if (running || ids.length === 0) return;
+    running = new AbortController();
+    const { signal } = running;
+    // aria-disabled, not disabled: the focus waits on the button pressed, which a disabled one would drop.
+    for (const button of actionButtons) button.setAttribute('aria-disabled', 'true');
+    trigger.focus();
+    result.hidden = true;
+    progress.max = ids.length;
+    progress.value = 0;
+    progressText.textContent = `${doing}: 0 of ${formatInteger(ids.length)} done`;
+    progressLine.hidden = false;
+    render();
+    announce(progressText.textContent);
+    const { done, failures } = await eachAtMost(ids, (id) => work(id, signal), (finished) => {
+      progress.value = finished;
+      progressText.textContent = `${doing}: ${formatInteger(finished)} of ${formatInteger(ids.length)} done`;
+    });
+    if (signal.aborted) return;
+    running = null;
+    for (const button of actionButtons) button.removeAttribute('aria-disabled');
+    progressLine.hidden = true;
+    const counted = failures.length ? `${formatInteger(done.length)} of ${completions(ids.length)}` : completions(ids.length);
+    summary.textContent = `${didPrefix}${counted}.${failures.length ? ` ${formatInteger(failures.length)} failed:` : ''}`;
+    replaceChildren(failureList, failures.map(([id, message]) => h('li', null, h('code', null, id), `: ${message}`)));
+    failureList.hidden = failures.length === 0;
+    result.hidden = false;
+    // Moved only if it still waits on the button pressed: a user who went on meanwhile keeps their place.
+    const waiting = document.activeElement === trigger || document.activeElement === document.body;
+    selection.drop(done);
+    announce([summary.textContent, ...failures.map(([id, message]) => `${id}: ${message}`)].join(' '));
+    // Failures still selected: the same button again retries them. Nothing left: the summary's own control.
+    if (waiting) (bar.hidden ? dismissButton : trigger).focus();
+  }
+
+  render();
+  return {
+    element,
+    /** The list loads anew for other filters or order: a selection of cards no longer shown is dropped. */
+    listReloaded() {
+      closeForm();
+      if (selection.reset()) announce('Selection cleared: the list was loaded again with other filters or order.');
+    },
+    destroy() {
+      running?.abort();
+    },
+  };
+}

@@ -1,0 +1,335 @@
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { browserAvailable } from './helpers/browser.ts';
+import { seedCompletion } from './helpers/seed.ts';
+import { apiIds, expectRows, loadAll, rowIds, signIn, useUiSuite } from './helpers/ui-page.ts';
+
+const BASE = 1_761_000_000;
+
+/** Each test curates its own group of completions (`metadata[group]=…`), so none sees another's changes. */
+const GROUPS = { tag: 23, full: 3, remove: 3, delete: 4, fail: 5, keys: 3 } as const;
+type Group = keyof typeof GROUPS;
+
+/** Extra metadata for the i-th completion of a group, beside `group`. */
+function extraMetadata(group: Group, i: number): Record<string, string> {
+  if (group === 'tag' && i === 1) return { label: 'old' };
+  // 16 pairs with `group`: the most the API takes.
+  if (group === 'full' && i === 1) return Object.fromEntries(Array.from({ length: 15 }, (_, k) => [`k${k}`, 'v']));
+  if (group === 'remove') return i === 2 ? { keep: 'yes' } : { stale: 'x', keep: 'yes' };
+  return {};
+}
+
+describe.skipIf(!browserAvailable)('web UI: curating many completions at once', () => {
+  const ids = {} as Record<Group, string[]>;
+  const suite = useUiSuite(async ({ service, upstream }) => {
+    const client = service.client();
+    let created = BASE;
+    for (const [group, count] of Object.entries(GROUPS) as [Group, number][]) {
+      ids[group] = [];
+      for (let i = 0; i < count; i++) {
+        created += 1;
+        ids[group].push(
+          await seedCompletion(client, upstream, {
+            created,
+            model: 'gpt-4o-mini',
+            metadata: { group, ...extraMetadata(group, i) },
+            messages: [{ role: 'user', content: `${group} ${i}` }],
+          }),
+        );
+      }
+      // Newest first, as the list shows them.
+      ids[group].reverse();
+    }
+  });
+
+  async function metadataOf(id: string): Promise<Record<string, string> | number> {
+    const res = await suite.service.request(`/v1/chat/completions/${id}`);
+    return res.status === 200 ? ((await res.json()) as { metadata: Record<string, string> }).metadata : res.status;
+  }
+
+  async function openGroup(group: Group): Promise<Page> {
+    const page = await suite.open(`#/?metadata[group]=${group}`);
+    await signIn(page);
+    await expectRows(page, ids[group].slice(0, 20));
+    return page;
+  }
+
+  const bar = (page: Page) => page.getByRole('region', { name: 'Selected completions' });
+  const summary = (page: Page) => page.locator('.bulk-summary');
+  const announced = (page: Page) => page.locator('#announcer').textContent();
+  /** The focused control's name: its aria-label, its label's text, or its own text. */
+  const focused = (page: Page) =>
+    page.evaluate('(() => { const el = document.activeElement; return el?.getAttribute("aria-label") ?? el?.labels?.[0]?.textContent ?? el?.textContent ?? null; })()');
+  /** Presses `key` and expects the focus on the control named `name` after it. */
+  async function pressTo(page: Page, key: string, name: string) {
+    await page.keyboard.press(key);
+    expect(await focused(page)).toBe(name);
+  }
+  const chipsOf = (page: Page, id: string) => page.locator(`li.row[data-id="${id}"] ul.chips`).textContent();
+
+  async function select(page: Page, ...selected: string[]) {
+    for (const id of selected) await page.getByRole('checkbox', { name: `Select ${id}` }).check();
+  }
+
+  async function addTag(page: Page, key: string, value: string) {
+    await bar(page).getByRole('button', { name: 'Add tag' }).click();
+    const form = page.getByRole('form', { name: 'Add tag' });
+    await form.getByRole('textbox', { name: 'Tag key' }).fill(key);
+    await form.getByRole('textbox', { name: 'Tag value' }).fill(value);
+    await form.getByRole('button', { name: 'Apply' }).click();
+  }
+
+  it('adds a tag to each selected completion, merged into a map read just before, cards redrawn in place', async () => {
+    const group = ids.tag;
+    const page = await openGroup('tag');
+    await loadAll(page);
+    await expectRows(page, group);
+    expect(await bar(page).isVisible()).toBe(false);
+
+    const [first, , third, fourth] = group as [string, string, string, string];
+    // The second oldest, seeded with label=old.
+    const labelled = group[GROUPS.tag - 2]!;
+    const last = group.at(-1)!;
+    await select(page, first, fourth, labelled, last);
+    await expect.poll(() => bar(page).locator('.bulk-count').textContent()).toBe('4 completions selected');
+    // Changed elsewhere after the list loaded: the tag must not undo it.
+    await suite.service.request(`/v1/chat/completions/${fourth}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ metadata: { group: 'tag', reviewer: 'ann' } }),
+    });
+    const topOfLast = () => page.locator(`li.row[data-id="${last}"]`).evaluate((row) => Math.round(row.getBoundingClientRect().top));
+    const seenAt = await topOfLast();
+
+    await addTag(page, 'label', 'gold');
+    await expect.poll(() => summary(page).textContent()).toBe('Added label=gold to 4 completions.');
+    await expect.poll(() => announced(page)).toBe('Added label=gold to 4 completions.');
+    expect(await metadataOf(first)).toEqual({ group: 'tag', label: 'gold' });
+    // The one that had label=old: replaced.
+    expect(await metadataOf(labelled)).toEqual({ group: 'tag', label: 'gold' });
+    expect(await metadataOf(fourth)).toEqual({ group: 'tag', reviewer: 'ann', label: 'gold' });
+    expect(await metadataOf(last)).toEqual({ group: 'tag', label: 'gold' });
+    expect(await metadataOf(third)).toEqual({ group: 'tag' });
+
+    // In place: every page still loaded, in order, the card in view where it was, the chips new.
+    expect(await rowIds(page)).toEqual(group);
+    expect(await topOfLast()).toBe(seenAt);
+    expect(await chipsOf(page, fourth)).toBe('group: tagreviewer: annlabel: gold');
+    expect(await chipsOf(page, third)).toBe('group: tag');
+    // Nothing failed: the selection is done with, the focus on the summary's own control.
+    expect(await bar(page).isVisible()).toBe(false);
+    expect(await page.getByRole('checkbox', { name: 'Select all loaded' }).isChecked()).toBe(false);
+    expect(await focused(page)).toBe('Dismiss');
+  });
+
+  it('reports a completion already at 16 pairs and keeps it selected; a key it has can still change', async () => {
+    const [newest, full, oldest] = ids.full as [string, string, string];
+    const page = await openGroup('full');
+    await page.getByRole('checkbox', { name: 'Select all loaded' }).check();
+    await expect.poll(() => bar(page).locator('.bulk-count').textContent()).toBe('3 completions selected');
+
+    await addTag(page, 'new', '1');
+    await expect.poll(() => summary(page).textContent()).toBe('Added new=1 to 2 of 3 completions. 1 failed:');
+    const reason = 'It has 16 metadata pairs already, the most allowed: remove one first.';
+    expect(await page.locator('.bulk-failures li').allTextContents()).toEqual([`${full}: ${reason}`]);
+    await expect.poll(() => announced(page)).toBe(`Added new=1 to 2 of 3 completions. 1 failed: ${full}: ${reason}`);
+    expect(await metadataOf(newest)).toEqual({ group: 'full', new: '1' });
+    expect(await metadataOf(oldest)).toEqual({ group: 'full', new: '1' });
+    expect(Object.keys((await metadataOf(full)) as object)).toHaveLength(16);
+    expect((await metadataOf(full)) as object).not.toHaveProperty('new');
+    // Still selected, alone, with the focus on the button that tries again.
+    expect(await bar(page).locator('.bulk-count').textContent()).toBe('1 completion selected');
+    expect(await page.getByRole('checkbox', { name: `Select ${full}` }).isChecked()).toBe(true);
+    expect(await page.getByRole('checkbox', { name: `Select ${newest}` }).isChecked()).toBe(false);
+    expect(await focused(page)).toBe('Add tag');
+
+    await addTag(page, 'k0', 'changed');
+    await expect.poll(() => summary(page).textContent()).toBe('Added k0=changed to 1 completion.');
+    expect(((await metadataOf(full)) as Record<string, string>).k0).toBe('changed');
+  });
+
+  it('refuses a tag past the API limits before sending anything', async () => {
+    const page = await openGroup('full');
+    await select(page, ids.full[0]!);
+    await addTag(page, 'k'.repeat(65), 'v');
+    const form = page.getByRole('form', { name: 'Add tag' });
+    await expect.poll(() => form.getByRole('alert').textContent()).toBe(`The key "${'k'.repeat(20)}…" is longer than 64 characters.`);
+    await form.getByRole('textbox', { name: 'Tag key' }).fill('big');
+    await form.getByRole('textbox', { name: 'Tag value' }).fill('v'.repeat(513));
+    await form.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => form.getByRole('alert').textContent()).toBe('The value of "big" is longer than 512 characters (513).');
+    expect(await metadataOf(ids.full[0]!)).not.toHaveProperty('big');
+  });
+
+  it('removes a tag from each selected completion, the other pairs kept', async () => {
+    const page = await openGroup('remove');
+    await page.getByRole('checkbox', { name: 'Select all loaded' }).check();
+    await bar(page).getByRole('button', { name: 'Remove tag' }).click();
+    const form = page.getByRole('form', { name: 'Remove tag' });
+    expect(await form.getByRole('textbox', { name: 'Tag value' }).count()).toBe(0);
+    await form.getByRole('textbox', { name: 'Tag key' }).fill('stale');
+    await form.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => summary(page).textContent()).toBe('Removed stale from 3 completions.');
+    for (const id of ids.remove) expect(await metadataOf(id)).toEqual({ group: 'remove', keep: 'yes' });
+    for (const id of ids.remove) expect(await chipsOf(page, id)).toBe('group: removekeep: yes');
+
+    // Removing the key the list is filtered on takes the cards out of it.
+    await page.getByRole('checkbox', { name: 'Select all loaded' }).check();
+    await bar(page).getByRole('button', { name: 'Remove tag' }).click();
+    await form.getByRole('textbox', { name: 'Tag key' }).fill('group');
+    await form.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => summary(page).textContent()).toBe('Removed group from 3 completions.');
+    await expectRows(page, []);
+    for (const id of ids.remove) expect(await metadataOf(id)).toEqual({ keep: 'yes' });
+  });
+
+  it('deletes the selected completions after a confirmation naming the count', async () => {
+    const [a, b, c, d] = ids.delete as [string, string, string, string];
+    const page = await openGroup('delete');
+    await select(page, b, d);
+    await bar(page).getByRole('button', { name: 'Delete' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete 2 completions?' });
+    expect(await dialog.locator('p').textContent()).toBe('The 2 selected completions and their input messages will be deleted for good. This cannot be undone.');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    expect(await dialog.count()).toBe(0);
+    expect(await focused(page)).toBe('Delete');
+    expect(await metadataOf(b)).toEqual({ group: 'delete' });
+
+    await bar(page).getByRole('button', { name: 'Delete' }).click();
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(() => summary(page).textContent()).toBe('Deleted 2 completions.');
+    await expectRows(page, [a, c]);
+    expect(await metadataOf(b)).toBe(404);
+    expect(await metadataOf(d)).toBe(404);
+    expect(await apiIds(suite.service, 'metadata[group]=delete&order=desc')).toEqual([a, c]);
+    expect(await page.locator('.summary').textContent()).toBe('Showing all 2 completions.');
+  });
+
+  it('reports failures in the middle while the rest succeed: one deleted meanwhile, one the service refuses', async () => {
+    const group = ids.fail as [string, string, string, string, string];
+    const page = await openGroup('fail');
+    await page.getByRole('checkbox', { name: 'Select all loaded' }).check();
+    // Deleted through the API after it was selected.
+    expect((await suite.service.request(`/v1/chat/completions/${group[2]}`, { method: 'DELETE' })).status).toBe(200);
+    // And OpenAI's server error for one update, held until the progress has been read.
+    const refusal = 'The server had an error while processing your request.';
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route(`**/v1/chat/completions/${group[3]}`, async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      await held;
+      return route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: { message: refusal, type: 'server_error', param: null, code: null } }) });
+    });
+
+    await addTag(page, 'split', 'train');
+    await expect.poll(() => bar(page).locator('.bulk-progress').textContent()).toBe('Adding split=train: 4 of 5 done');
+    expect(await bar(page).getByRole('progressbar', { name: 'Adding split=train: 4 of 5 done' }).getAttribute('value')).toBe('4');
+    expect(await bar(page).getByRole('button', { name: 'Delete' }).getAttribute('aria-disabled')).toBe('true');
+    release();
+    await expect.poll(() => summary(page).textContent()).toBe('Added split=train to 3 of 5 completions. 2 failed:');
+    expect(await page.locator('.bulk-failures li').allTextContents()).toEqual([
+      `${group[2]}: No chat completion found with id '${group[2]}'.`,
+      `${group[3]}: ${refusal}`,
+    ]);
+    for (const id of [group[0], group[1], group[4]]) expect(await metadataOf(id)).toEqual({ group: 'fail', split: 'train' });
+    expect(await metadataOf(group[3])).toEqual({ group: 'fail' });
+    // The deleted one's card is gone; the refused one stays selected, to try again.
+    await expectRows(page, [group[0], group[1], group[3], group[4]]);
+    expect(await bar(page).locator('.bulk-count').textContent()).toBe('1 completion selected');
+    expect(await page.getByRole('checkbox', { name: `Select ${group[3]}` }).isChecked()).toBe(true);
+
+    await page.unroute(`**/v1/chat/completions/${group[3]}`);
+    await addTag(page, 'split', 'train');
+    await expect.poll(() => summary(page).textContent()).toBe('Added split=train to 1 completion.');
+    expect(await metadataOf(group[3])).toEqual({ group: 'fail', split: 'train' });
+  });
+
+  it('clears the selection when the filters change, and says so', async () => {
+    const page = await openGroup('tag');
+    // In both orders' first page (23 in the group, 20 a page).
+    const id = ids.tag[5]!;
+    await select(page, id);
+    await expect.poll(() => bar(page).isVisible()).toBe(true);
+    await page.getByRole('combobox', { name: 'Order' }).selectOption('asc');
+    await expect.poll(() => announced(page)).toBe('Selection cleared: the list was loaded again with other filters or order.');
+    expect(await bar(page).isVisible()).toBe(false);
+    expect(await page.getByRole('checkbox', { name: `Select ${id}` }).isChecked()).toBe(false);
+  });
+
+  it('selects a range with shift-click, and all loaded with one checkbox', async () => {
+    const page = await openGroup('tag');
+    await page.getByRole('checkbox', { name: `Select ${ids.tag[1]}` }).click();
+    await page.getByRole('checkbox', { name: `Select ${ids.tag[4]}` }).click({ modifiers: ['Shift'] });
+    await expect.poll(() => bar(page).locator('.bulk-count').textContent()).toBe('4 completions selected');
+    const checked = () => page.locator('ol.rows li.row:has(.select-box:checked) a.row-link').allTextContents();
+    expect(await checked()).toEqual(ids.tag.slice(1, 5));
+    // Partly checked, then every loaded card, then none.
+    const selectAll = page.getByRole('checkbox', { name: 'Select all loaded' });
+    expect(await selectAll.evaluate((box) => (box as unknown as { indeterminate: boolean }).indeterminate)).toBe(true);
+    await selectAll.click();
+    expect(await checked()).toEqual(ids.tag.slice(0, 20));
+    expect(await bar(page).locator('.bulk-count').textContent()).toBe('20 completions selected');
+    await selectAll.click();
+    expect(await checked()).toEqual([]);
+    expect(await bar(page).isVisible()).toBe(false);
+  });
+
+  it('fits a phone\'s width with the bar, its form and a long summary open', async () => {
+    const page = await suite.open();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await signIn(page);
+    await page.goto(`${suite.service.origin}/#/?metadata[group]=tag`);
+    await expectRows(page, ids.tag.slice(0, 20));
+    await select(page, ids.tag[0]!, ids.tag[1]!);
+    await addTag(page, 'k'.repeat(64), '');
+    await expect.poll(() => summary(page).textContent()).toBe(`Added ${'k'.repeat(64)}= to 2 completions.`);
+    await select(page, ids.tag[2]!);
+    await bar(page).getByRole('button', { name: 'Add tag' }).click();
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBe(390);
+    // The bar stays in sight as the cards scroll under it.
+    await page.mouse.wheel(0, 1500);
+    await expect.poll(() => bar(page).evaluate((el) => Math.round(el.getBoundingClientRect().top))).toBe(0);
+  });
+
+  it('works from the keyboard alone', async () => {
+    const [first, second, third] = ids.keys as [string, string, string];
+    const page = await openGroup('keys');
+    const selectAll = page.getByRole('checkbox', { name: 'Select all loaded' });
+    await selectAll.focus();
+    await page.keyboard.press('Space');
+    await expect.poll(() => bar(page).locator('.bulk-count').textContent()).toBe('3 completions selected');
+
+    // The bar follows "Select all loaded" in the tab order, before the cards.
+    await pressTo(page, 'Tab', 'Add tag');
+    await pressTo(page, 'Enter', 'Tag key');
+    await page.keyboard.type('set');
+    await pressTo(page, 'Enter', 'Tag value');
+    await page.keyboard.type('eval');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => summary(page).textContent()).toBe('Added set=eval to 3 completions.');
+    await expect.poll(() => focused(page)).toBe('Dismiss');
+    for (const id of ids.keys) expect(await metadataOf(id)).toEqual({ group: 'keys', set: 'eval' });
+    await page.keyboard.press('Enter');
+    expect(await summary(page).isVisible()).toBe(false);
+    expect(await focused(page)).toBe('Select all loaded');
+
+    // Escape closes a form, back on the button that opened it.
+    await pressTo(page, 'Tab', `Select ${first}`);
+    await page.keyboard.press('Space');
+    for (const name of ['Clear selection', 'Delete', 'Remove tag']) await pressTo(page, 'Shift+Tab', name);
+    await pressTo(page, 'Enter', 'Tag key');
+    await page.keyboard.press('Escape');
+    expect(await page.getByRole('form', { name: 'Remove tag' }).count()).toBe(0);
+    expect(await focused(page)).toBe('Remove tag');
+
+    // Delete: the dialog opens on Cancel; Tab, Enter confirms.
+    await pressTo(page, 'Tab', 'Delete');
+    await pressTo(page, 'Enter', 'Cancel');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => summary(page).textContent()).toBe('Deleted 1 completion.');
+    await expectRows(page, [second, third]);
+    expect(await metadataOf(first)).toBe(404);
+    await expect.poll(() => focused(page)).toBe('Dismiss');
+  });
+});
