@@ -111,4 +111,27 @@ describe.skipIf(!withServer)('two instances on one PostgreSQL database, caught a
       await importer.close();
     }
   });
+
+  it('the messages of a completion deleted while they are read are a 404, never an empty page or a 400 on a valid cursor', async () => {
+    const [one] = instances.map(clientOf) as [OpenAI];
+    for (const after of [undefined, 0]) {
+      nextId = `chatcmpl-messages-${after ?? 'none'}`;
+      const messages = [{ role: 'user' as const, content: 'one' }, { role: 'user' as const, content: 'two' }];
+      const created = await one.chat.completions.create({ model: 'gpt-4o', messages, store: true });
+      // The read stops at the first statement that reads the messages' table; the completion is deleted meanwhile,
+      // as another instance's delete does (its input messages go with it, by their foreign key).
+      await admin.query('BEGIN');
+      await admin.query('LOCK TABLE input_messages IN ACCESS EXCLUSIVE MODE');
+      const query = after === undefined ? '' : `?after=${created.id}-${after}`;
+      const reading = fetch(`${instances[0]!.origin}/v1/chat/completions/${created.id}/messages${query}`, { headers: { authorization: `Bearer ${KEY}` } });
+      await waitersReach(admin, 1);
+      await admin.query('DELETE FROM completions WHERE id = $1', [created.id]);
+      await admin.query('COMMIT');
+      const res = await reading;
+      expect({ status: res.status, body: await res.json() }).toEqual({
+        status: 404,
+        body: { error: { message: `No chat completion found with id '${created.id}'.`, type: 'invalid_request_error', param: null, code: null } },
+      });
+    }
+  });
 });

@@ -196,12 +196,7 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
       }),
     listMessages: async (project, completionId, params) => {
       const projectId = await projectHolding(project, completionId);
-      if (projectId === undefined) return undefined;
-      const [completion] = await db.query<{ seq: number }>('SELECT seq FROM completions WHERE project_id = $1 AND id = $2', [
-        projectId,
-        completionId,
-      ]);
-      return completion && listMessagePage(db, completion.seq, completionId, params);
+      return projectId === undefined ? undefined : listMessagePage(db, projectId, completionId, params);
     },
     isIdTaken: async (project, id) => {
       const projectId = await projectHolding(project, id);
