@@ -2,7 +2,9 @@ import OpenAI from 'openai';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
+import { openPostgres } from '../src/db/postgres-client.ts';
 import { openStore } from '../src/store/open.ts';
+import { backfillSearch } from '../src/store/postgres/search-backfill.ts';
 import { backfillRecords } from './helpers/backfill-records.ts';
 import { type ChildServer, startChildServer } from './helpers/child-server.ts';
 import { fakeCompletion, type FakeUpstream, sendJson, startFakeUpstream } from './helpers/fake-upstream.ts';
@@ -132,6 +134,32 @@ describe.skipIf(!withServer)('two instances on one PostgreSQL database, caught a
         status: 404,
         body: { error: { message: `No chat completion found with id '${created.id}'.`, type: 'invalid_request_error', param: null, code: null } },
       });
+    }
+  });
+
+  it('an instance starting while another still indexes old completions for search waits for it before serving, and takes over what it left', async () => {
+    const [one] = instances.map(clientOf) as [OpenAI];
+    for (const word of ['paprika', 'saffron']) {
+      nextId = `chatcmpl-backfill-${word}`;
+      await one.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: word }], store: true });
+    }
+    // As migration 0001 leaves completions stored before it; the other instance holds them, mid-batch.
+    await admin.query("UPDATE completions SET search_keys = NULL, search_text = NULL WHERE id LIKE 'chatcmpl-backfill-%'");
+    await admin.query('BEGIN');
+    await admin.query('SELECT seq FROM completions WHERE search_keys IS NULL FOR UPDATE');
+    const starting = await openPostgres(url, POSTGRES_OPTIONS);
+    try {
+      let finished = false;
+      const backfilling = backfillSearch(starting).finally(() => (finished = true));
+      await waitersReach(admin, 1);
+      expect(finished).toBe(false);
+      // The other instance goes away before its batch commits: this one indexes the rows itself.
+      await admin.query('ROLLBACK');
+      expect(await backfilling).toBe(2);
+      const page = await one.chat.completions.list({ search: 'saffron' } as OpenAI.Chat.Completions.ChatCompletionListParams);
+      expect(page.data.map((completion) => completion.id)).toEqual(['chatcmpl-backfill-saffron']);
+    } finally {
+      await starting.close();
     }
   });
 });
