@@ -37,7 +37,8 @@ const META_VALUES = ['prod', '', 'v'.repeat(512), 'x y', 'é', 'e\u0301', 'مر�
 const metaIndex = (length: number) => fc.oneof({ weight: 12, arbitrary: fc.nat(length - 4) }, { weight: 1, arbitrary: fc.integer({ min: length - 3, max: length - 1 }) });
 
 const MODELS = ['gpt-4o', 'gpt-4o-mini', 'o3', 'gpt-4o-2024-01-01', 'модель', 'm/o:d el', '🎉'];
-const CREATED = [1_700_000_000, 1_700_000_000, 1_700_000_001, 1_700_086_400, 0, -5];
+/** A provider's `created`: ties, before 1970, a fraction (cut to its second), the first and last seconds of the years 0000 to 9999. */
+const CREATED = [1_700_000_000, 1_700_000_000, 1_700_000_001, 1_700_086_400, 0, -5, 1.5, 253_402_300_799, -62_167_219_200];
 const UPSTREAM_IDS = ['chatcmpl-A', 'chatcmpl-a', 'chatcmpl-B', 'chatcmpl-é', 'chatcmpl-_', 'chatcmpl-10', 'chatcmpl-9', 'chatcmpl-Z'];
 
 type Op =
@@ -66,8 +67,8 @@ const filterParam = fc.oneof(
   fc.constantFrom(...MODELS).map((m): [string, string] => ['model', m]),
   fc.constantFrom(...MODELS).map((m): [string, string] => ['model', `${m}-2024-01-01`]),
   fc.tuple(metaIndex(META_KEYS.length), metaIndex(META_VALUES.length)).map(([k, v]): [string, string] => [`metadata[${META_KEYS[k]}]`, META_VALUES[v]!]),
-  fc.constantFrom(...CREATED, 1_700_000_002, 1).map((t): [string, string] => ['created_after', String(t)]),
-  fc.constantFrom(...CREATED, 1_700_000_002, 1).map((t): [string, string] => ['created_before', String(t)]),
+  fc.constantFrom(...CREATED, 1_700_000_002, 1, 2 ** 53 - 1, -(2 ** 53 - 1)).map((t): [string, string] => ['created_after', String(t)]),
+  fc.constantFrom(...CREATED, 1_700_000_002, 1, 2 ** 53 - 1, -(2 ** 53 - 1)).map((t): [string, string] => ['created_before', String(t)]),
   searchArb.map((s): [string, string] => ['search', s]),
   fc.tuple(fc.nat(100), fc.constantFrom('', 'upper', 'lower', 'NFD', 'NFKC')).map(([n, how]): [string, string] => ['search', `@word:${n}:${how}`]),
 );
