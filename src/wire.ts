@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import type { CompletionListJson, CompletionRecord, CompletionRow, MessageRow, Page, UsageSummary } from './store/index.ts';
-import { formatUtcDay, tokenCountsOfUsage } from './store/derived-fields.ts';
+import { formatUtcDay, isStorableCreated, tokenCountsOfUsage } from './store/derived-fields.ts';
 import type { Metadata } from './validation.ts';
 import { type ExactIntegers, withExactIntegers } from './exact-integers.ts';
 import { isObject, type Json } from './json.ts';
@@ -140,12 +140,13 @@ export interface StoredCompletionInput {
 /**
  * The `created` kept for a provider's value: whole seconds as sent; a fraction (a provider that
  * sends `time.time()`, 1700000000.75) cut to its second, as a stored completion's `created` is an
- * integer; anything else (none, a string, past 2^53) the time it arrived.
+ * integer; anything else (none, a string, outside the years 0000 to 9999, whose day no usage row
+ * could name) the time it arrived.
  */
 function storedCreated(value: unknown, now: number): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) return now;
   const seconds = Math.floor(value);
-  return Number.isSafeInteger(seconds) ? seconds : now;
+  return isStorableCreated(seconds) ? seconds : now;
 }
 
 /**

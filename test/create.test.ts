@@ -229,6 +229,34 @@ describe('post /v1/chat/completions', () => {
     }
   });
 
+  it("stores the arrival time for a provider's created outside the years 0000 to 9999, which no usage day could name", async () => {
+    const answers = [253_402_300_799, -62_167_219_200, 253_402_300_800, -62_167_219_201, 2 ** 53 - 1, -(2 ** 53 - 1)];
+    let n = 0;
+    upstream.handler = (request, res) => sendJson(res, 200, { ...fakeCompletion(request.json!, `chatcmpl-far${n++}`, 0), created: answers.shift() });
+    const before = Math.floor(Date.now() / 1000);
+    for (let i = 0; i < 6; i++) {
+      const res = await service.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages, store: true }),
+      });
+      expect(res.status, await res.text()).toBe(200);
+    }
+    const after = Math.floor(Date.now() / 1000);
+    const createdOf = async (id: string) => ((await (await service.request(`/v1/chat/completions/${id}`)).json()) as { created: number }).created;
+    expect([await createdOf('chatcmpl-far0'), await createdOf('chatcmpl-far1')]).toEqual([253_402_300_799, -62_167_219_200]);
+    for (const id of ['chatcmpl-far2', 'chatcmpl-far3', 'chatcmpl-far4', 'chatcmpl-far5']) {
+      const created = await createdOf(id);
+      expect(created).toBeGreaterThanOrEqual(before);
+      expect(created).toBeLessThanOrEqual(after);
+    }
+    const usage = await service.request('/v1/stored-completions/usage');
+    const body = (await usage.json()) as { data: { day: string; completions: number }[] };
+    expect(usage.status).toBe(200);
+    expect(body.data.map((row) => row.day).filter((day) => day.length !== 10 || !day.startsWith('20'))).toEqual(['0000-01-01', '9999-12-31']);
+    expect(body.data.reduce((sum, row) => sum + row.completions, 0)).toBe(6);
+  });
+
   it('keeps every choice when n > 1, and unknown upstream fields as they came', async () => {
     upstream.handler = (request, res) =>
       sendJson(res, 200, { ...fakeCompletion(request.json!, 'chatcmpl-n2', 1_700_000_000), provider_extra: { x: [1, 2] } });

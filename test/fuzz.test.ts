@@ -413,7 +413,7 @@ describe('fuzz: the Authorization header', () => {
         options,
       );
       expect(upstream.received.every((r) => r.headers.authorization === 'Bearer sk-upstream')).toBe(true);
-      expect(keyed.db.prepare('SELECT count(*) AS n FROM projects').get()).toEqual({ n: 0 });
+      expect(await keyed.countRows('projects')).toBe(0);
     } finally {
       await keyed.close();
     }

@@ -77,6 +77,10 @@ const CASES: [name: string, query: string, filter: (m: Made) => boolean][] = [
     `search=banana&metadata[env]=dev&model=model-a&created_after=${CUT_AFTER}&created_before=${CUT_BEFORE}`,
     (m) => matchesSearch(m, 'banana') && m.metadata.env === 'dev' && m.requestedModel === 'model-a' && m.created >= CUT_AFTER && m.created < CUT_BEFORE,
   ],
+  // Bounds any integer may be: their days lie beyond any stored one (and beyond PostgreSQL's integer day).
+  ['the widest bounds, cutting days (rollup and walked)', `created_after=${-(2 ** 53 - 1)}&created_before=${2 ** 53 - 1}`, () => true],
+  ['a day-aligned lower bound 10^11 days before 1970 (rollup)', `created_after=${-DAY * 10 ** 11}`, () => true],
+  ['a day-aligned upper bound 10^11 days before 1970 (rollup)', `created_before=${-DAY * 10 ** 11}`, () => false],
   ['a search with no word', 'search=***', () => false],
   ['a model never used', 'model=gpt-nothing', () => false],
 ];

@@ -3,7 +3,7 @@ import { ApiError } from '../errors.ts';
 import { type ExactIntegers, withExactIntegers } from '../exact-integers.ts';
 import { isObject, type Json } from '../json.ts';
 import type { CompletionRecord } from '../store/index.ts';
-import { tokenCountsOfUsage } from '../store/derived-fields.ts';
+import { EARLIEST_CREATED, isStorableCreated, LATEST_CREATED, tokenCountsOfUsage } from '../store/derived-fields.ts';
 import { parseMetadata } from '../validation.ts';
 import { messageItemId } from '../wire.ts';
 
@@ -40,8 +40,8 @@ export function toImportedRecord(value: unknown, now: number, exact?: ExactInteg
   const { id, object, created, model } = body;
   if (object !== 'chat.completion') fail(`expected "object": "chat.completion", got ${JSON.stringify(object) ?? 'nothing'}`);
   if (!isAddressable(id)) fail('"id" must be a string of 1 to 256 characters without control characters or unpaired surrogates');
-  // Any safe integer, as the create path stores it: a provider may send 0, or a clock before 1970.
-  if (!Number.isSafeInteger(created)) fail('"created" must be a whole number of Unix seconds');
+  // What the create path stores: a provider may send 0, or a clock before 1970; the bounds are those of a day usage can name.
+  if (!isStorableCreated(created)) fail(`"created" must be a whole number of Unix seconds from ${EARLIEST_CREATED} to ${LATEST_CREATED} (the years 0000 to 9999)`);
   // Any string: create stores the provider's model as it came, an empty name included, and import must take back what export wrote.
   if (typeof model !== 'string') fail('"model" must be a string');
   if (!Array.isArray(choices) || !choices.every(isObject)) fail('"choices" must be an array of objects');

@@ -74,6 +74,18 @@ export function utcDayOf(created: number): number {
   return Math.floor(created / SECONDS_PER_DAY);
 }
 
+/**
+ * The first and last second whose UTC day has a four-digit year (0000-01-01 to 9999-12-31): usage names a
+ * day `YYYY-MM-DD`, and PostgreSQL counts days in an integer that a `created` past 2^31 days overflows.
+ */
+export const EARLIEST_CREATED = -62_167_219_200;
+export const LATEST_CREATED = 253_402_300_799;
+
+/** True for a `created` a completion may be stored with: whole seconds in the years 0000 to 9999. */
+export function isStorableCreated(seconds: unknown): seconds is number {
+  return Number.isSafeInteger(seconds) && (seconds as number) >= EARLIEST_CREATED && (seconds as number) <= LATEST_CREATED;
+}
+
 /** `2026-12-01` for a day number. */
 export function formatUtcDay(day: number): string {
   return new Date(day * SECONDS_PER_DAY * 1000).toISOString().slice(0, 10);

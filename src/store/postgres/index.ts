@@ -7,7 +7,7 @@ import { listMessagePage } from './messages.ts';
 import { createProjectIds } from './projects.ts';
 import { isStorableId, limitLiteral } from './text.ts';
 import { toCompletionListJson } from '../../wire.ts';
-import { createRowWrites, POSITION_COLUMNS, type StoredPosition } from './writes.ts';
+import { createRowWrites, ID_TAKEN_SQLSTATE, POSITION_COLUMNS, type StoredPosition } from './writes.ts';
 import { createUsageQueries } from './usage.ts';
 
 /**
@@ -85,12 +85,27 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
     return { items, hasMore };
   }
 
+  /**
+   * Writes the records in one transaction. An id another instance deleted while the insert waited for
+   * it rolls the transaction back (migration 0005's trigger); written again, its tombstone is then in
+   * the statement's snapshot and the id is skipped as taken. Deletes that keep racing are unlikely
+   * past a few tries: after that, the error goes to the caller.
+   */
+  async function importOnce(projectId: number, records: CompletionRecord[], tries = 3): Promise<(string | undefined)[]> {
+    try {
+      return await db.transaction((tx) => createRowWrites(tx).insertCompletions(records.map((record) => [projectId, record])));
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== ID_TAKEN_SQLSTATE || tries <= 1) throw err;
+      return importOnce(projectId, records, tries - 1);
+    }
+  }
+
   /** Imports and copies (the command-line tool's import, mirror and copy). */
   const transfers: Pick<Store, 'importCompletions' | 'listMessagesOf' | 'dump' | 'restore' | 'isEmpty'> = {
     /** Writes the completions whose ids the project never had (stored, deleted, or earlier in `records`), in one transaction. */
     importCompletions: async (project: string, records: CompletionRecord[]): Promise<{ stored: number; skipped: string[] }> => {
       const projectId = await projects.ensure(project);
-      const ids = await db.transaction((tx) => createRowWrites(tx).insertCompletions(records.map((record) => [projectId, record])));
+      const ids = await importOnce(projectId, records);
       const skipped = records.filter((_, i) => ids[i] === undefined).map((record) => record.id);
       return { stored: records.length - skipped.length, skipped };
     },
@@ -181,12 +196,7 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
       }),
     listMessages: async (project, completionId, params) => {
       const projectId = await projectHolding(project, completionId);
-      if (projectId === undefined) return undefined;
-      const [completion] = await db.query<{ seq: number }>('SELECT seq FROM completions WHERE project_id = $1 AND id = $2', [
-        projectId,
-        completionId,
-      ]);
-      return completion && listMessagePage(db, completion.seq, completionId, params);
+      return projectId === undefined ? undefined : listMessagePage(db, projectId, completionId, params);
     },
     isIdTaken: async (project, id) => {
       const projectId = await projectHolding(project, id);

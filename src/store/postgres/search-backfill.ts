@@ -10,8 +10,8 @@ const BATCH_SIZE = 500;
 /**
  * Fills the search columns of completions stored before they existed (migration 0001 adds them
  * empty: SQL cannot split text as SQLite's FTS5 does). Run at start-up, before serving; instances
- * starting together share the work (SKIP LOCKED) and each returns once none is left. Returns how
- * many this instance indexed.
+ * starting together share the work (SKIP LOCKED) and each returns once none is left, the batches
+ * other instances hold included. Returns how many this instance indexed.
  */
 export async function backfillSearch(db: SqlDatabase, logger?: Logger): Promise<number> {
   let indexed = 0;
@@ -33,7 +33,14 @@ export async function backfillSearch(db: SqlDatabase, logger?: Logger): Promise<
       );
       return rows.length;
     });
-    if (done === 0) break;
+    if (done === 0) {
+      // None free, but another instance may hold the last batches: serving before they commit would answer searches without
+      // those completions. This waits for their locks (no SKIP LOCKED); a row still empty after (its instance went away
+      // before committing) is indexed here.
+      const left = await db.query('SELECT 1 FROM completions WHERE search_keys IS NULL LIMIT 1 FOR UPDATE');
+      if (left.length === 0) break;
+      continue;
+    }
     indexed += done;
     if (indexed % (BATCH_SIZE * 20) === 0) logger?.info({ indexed }, 'indexing stored completions for search');
   }

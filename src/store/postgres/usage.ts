@@ -35,13 +35,14 @@ export function createUsageQueries(db: SqlDatabase, lists: ReturnType<typeof cre
       args.push(filterText(filters.model));
       sql += ` AND (model = $${args.length} OR requested_model = $${args.length})`;
     }
+    // int8: a bound may be any integer up to 2^53 seconds, whose day an integer (the column's type) cannot hold.
     if (filters.createdAfter !== undefined) {
       args.push(utcDayOf(filters.createdAfter));
-      sql += ` AND day >= $${args.length}`;
+      sql += ` AND day >= $${args.length}::int8`;
     }
     if (filters.createdBefore !== undefined) {
       args.push(utcDayOf(filters.createdBefore));
-      sql += ` AND day < $${args.length}`;
+      sql += ` AND day < $${args.length}::int8`;
     }
     sql += ' GROUP BY day, model ORDER BY day, model';
     return { rows: decoded(await db.query<UsageRow>(sql, args)), truncated: false };

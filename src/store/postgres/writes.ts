@@ -46,8 +46,11 @@ function pairColumns(rows: { projectId: number; metadata: Metadata; created: num
   return columns;
 }
 
-/** What `completion_id_taken()` (migration 0003) raises. */
-const ID_TAKEN_SQLSTATE = 'SC409';
+/**
+ * What `completion_id_taken()` (migration 0003) raises, and the trigger of migration 0005 when an insert
+ * stored an id another instance deleted while the insert waited for it.
+ */
+export const ID_TAKEN_SQLSTATE = 'SC409';
 
 /** `(project_id, id)` as one string key. */
 const keyOf = (projectId: number, id: string) => `${projectId}\0${id}`;

@@ -1,0 +1,165 @@
+import OpenAI from 'openai';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
+import { openPostgres } from '../src/db/postgres-client.ts';
+import { openStore } from '../src/store/open.ts';
+import { backfillSearch } from '../src/store/postgres/search-backfill.ts';
+import { backfillRecords } from './helpers/backfill-records.ts';
+import { type ChildServer, startChildServer } from './helpers/child-server.ts';
+import { fakeCompletion, type FakeUpstream, sendJson, startFakeUpstream } from './helpers/fake-upstream.ts';
+import { createTestDatabase, hasPostgresServer, noteSkippedServerCases, POSTGRES_OPTIONS } from './helpers/test-database.ts';
+
+/**
+ * Races between service processes on one PostgreSQL database that chance alone reaches only now and
+ * then (a few in a thousand tries): the test holds a lock of its own to stop one instance at the
+ * worst moment, waits until PostgreSQL shows the other one queued behind it, then lets both go.
+ * Needs a real server; skipped with a note without TEST_POSTGRES_URL, unless REQUIRE_POSTGRES=1.
+ */
+
+const KEY = 'sk-race-key-000000001';
+const withServer = hasPostgresServer();
+if (!withServer) noteSkippedServerCases();
+
+/** Resolves once `count` backends of the database wait for a lock. */
+async function waitersReach(admin: pg.Client, count: number): Promise<void> {
+  for (let attempt = 0; attempt < 400; attempt++) {
+    const { rows } = await admin.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    );
+    if (rows[0]!.n >= count) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`never saw ${count} backends waiting for a lock`);
+}
+
+describe.skipIf(!withServer)('two instances on one PostgreSQL database, caught at the worst moment', () => {
+  let upstream: FakeUpstream;
+  let instances: ChildServer[] = [];
+  let admin: pg.Client;
+  let nextId = '';
+  let url = '';
+
+  beforeAll(async () => {
+    upstream = await startFakeUpstream();
+    upstream.handler = (request, res) => sendJson(res, 200, fakeCompletion(request.json!, nextId, 1_700_000_000));
+    url = await createTestDatabase();
+    instances = [];
+    for (let i = 0; i < 2; i++) instances.push(await startChildServer({ databasePath: url, upstreamUrl: upstream.url }));
+    admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+  }, 120_000);
+
+  afterAll(async () => {
+    await admin?.end();
+    for (const instance of instances) instance.process.kill('SIGTERM');
+    await Promise.all(instances.map((instance) => instance.exited));
+    await upstream?.close();
+  });
+
+  const clientOf = (server: ChildServer) => new OpenAI({ apiKey: KEY, baseURL: `${server.origin}/v1`, maxRetries: 0 });
+
+  it('an upstream id created on one instance while another deletes it is still taken: the new completion gets a fresh id, the deleted one stays deleted', async () => {
+    const [one, two] = instances.map(clientOf) as [OpenAI, OpenAI];
+    nextId = 'chatcmpl-reused';
+    const first = await one.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'first' }], store: true });
+    expect(first.id).toBe('chatcmpl-reused');
+
+    // Instance one's delete removes the row, then queues behind this transaction for the tombstone's key.
+    await admin.query('BEGIN');
+    await admin.query("INSERT INTO deleted_completions (project_id, id, created) SELECT id, 'chatcmpl-reused', 0 FROM projects");
+    const deleting = one.chat.completions.delete('chatcmpl-reused');
+    await waitersReach(admin, 1);
+    // Instance two stores the same upstream id: it queues behind the delete, on the row the delete removes.
+    const creating = two.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'second' }], store: true });
+    await waitersReach(admin, 2);
+    await admin.query('ROLLBACK');
+
+    expect(await deleting).toEqual({ id: 'chatcmpl-reused', object: 'chat.completion.deleted', deleted: true });
+    const second = await creating;
+    expect(second.id).toMatch(/^chatcmpl-[A-Za-z0-9]{29}$/);
+    for (const client of [one, two]) {
+      await expect(client.chat.completions.retrieve('chatcmpl-reused')).rejects.toMatchObject({ status: 404 });
+      const page = await client.chat.completions.list();
+      expect(page.data.map((completion) => [completion.id, completion.choices[0]!.message.content])).toEqual([[second.id, 'echo 0: second']]);
+    }
+  });
+
+  it('an import (the command-line tool) of an id another instance deletes meanwhile skips it as taken, and imports the rest', async () => {
+    const [one] = instances.map(clientOf) as [OpenAI];
+    nextId = 'chatcmpl-imported-twice';
+    await one.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'first' }], store: true });
+    const project = (await admin.query<{ name: string }>('SELECT name FROM projects')).rows[0]!.name;
+    const importer = await openStore({ ...loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'silent' }), databasePoolSize: POSTGRES_OPTIONS.poolSize });
+    try {
+      await admin.query('BEGIN');
+      await admin.query("INSERT INTO deleted_completions (project_id, id, created) SELECT id, 'chatcmpl-imported-twice', 0 FROM projects");
+      const deleting = one.chat.completions.delete('chatcmpl-imported-twice');
+      await waitersReach(admin, 1);
+      const [record] = backfillRecords();
+      const importing = importer.importCompletions(project, [
+        { ...record!, id: 'chatcmpl-imported-once' },
+        { ...record!, id: 'chatcmpl-imported-twice' },
+      ]);
+      await waitersReach(admin, 2);
+      await admin.query('ROLLBACK');
+
+      expect(await deleting).toEqual({ id: 'chatcmpl-imported-twice', object: 'chat.completion.deleted', deleted: true });
+      expect(await importing).toEqual({ stored: 1, skipped: ['chatcmpl-imported-twice'] });
+      await expect(one.chat.completions.retrieve('chatcmpl-imported-twice')).rejects.toMatchObject({ status: 404 });
+      // Imported as the record was written (its body's own id included): what matters is that it is there.
+      await expect(one.chat.completions.retrieve('chatcmpl-imported-once')).resolves.toMatchObject({ object: 'chat.completion' });
+    } finally {
+      await importer.close();
+    }
+  });
+
+  it('the messages of a completion deleted while they are read are a 404, never an empty page or a 400 on a valid cursor', async () => {
+    const [one] = instances.map(clientOf) as [OpenAI];
+    for (const after of [undefined, 0]) {
+      nextId = `chatcmpl-messages-${after ?? 'none'}`;
+      const messages = [{ role: 'user' as const, content: 'one' }, { role: 'user' as const, content: 'two' }];
+      const created = await one.chat.completions.create({ model: 'gpt-4o', messages, store: true });
+      // The read stops at the first statement that reads the messages' table; the completion is deleted meanwhile,
+      // as another instance's delete does (its input messages go with it, by their foreign key).
+      await admin.query('BEGIN');
+      await admin.query('LOCK TABLE input_messages IN ACCESS EXCLUSIVE MODE');
+      const query = after === undefined ? '' : `?after=${created.id}-${after}`;
+      const reading = fetch(`${instances[0]!.origin}/v1/chat/completions/${created.id}/messages${query}`, { headers: { authorization: `Bearer ${KEY}` } });
+      await waitersReach(admin, 1);
+      await admin.query('DELETE FROM completions WHERE id = $1', [created.id]);
+      await admin.query('COMMIT');
+      const res = await reading;
+      expect({ status: res.status, body: await res.json() }).toEqual({
+        status: 404,
+        body: { error: { message: `No chat completion found with id '${created.id}'.`, type: 'invalid_request_error', param: null, code: null } },
+      });
+    }
+  });
+
+  it('an instance starting while another still indexes old completions for search waits for it before serving, and takes over what it left', async () => {
+    const [one] = instances.map(clientOf) as [OpenAI];
+    for (const word of ['paprika', 'saffron']) {
+      nextId = `chatcmpl-backfill-${word}`;
+      await one.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: word }], store: true });
+    }
+    // As migration 0001 leaves completions stored before it; the other instance holds them, mid-batch.
+    await admin.query("UPDATE completions SET search_keys = NULL, search_text = NULL WHERE id LIKE 'chatcmpl-backfill-%'");
+    await admin.query('BEGIN');
+    await admin.query('SELECT seq FROM completions WHERE search_keys IS NULL FOR UPDATE');
+    const starting = await openPostgres(url, POSTGRES_OPTIONS);
+    try {
+      let finished = false;
+      const backfilling = backfillSearch(starting).finally(() => (finished = true));
+      await waitersReach(admin, 1);
+      expect(finished).toBe(false);
+      // The other instance goes away before its batch commits: this one indexes the rows itself.
+      await admin.query('ROLLBACK');
+      expect(await backfilling).toBe(2);
+      const page = await one.chat.completions.list({ search: 'saffron' } as OpenAI.Chat.Completions.ChatCompletionListParams);
+      expect(page.data.map((completion) => completion.id)).toEqual(['chatcmpl-backfill-saffron']);
+    } finally {
+      await starting.close();
+    }
+  });
+});
