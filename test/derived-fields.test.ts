@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { toImportedRecord } from '../src/import/completion-line.ts';
-import { tokenCountsOf } from '../src/store/derived-fields.ts';
+import { formatUtcDay, tokenCountsOf, utcDayOf } from '../src/store/derived-fields.ts';
 import { toCompletionRecord } from '../src/wire.ts';
 
 /**
@@ -33,6 +33,30 @@ describe('token figures carried by a record', () => {
       expect(built.tokens, JSON.stringify(usage)).toEqual(readBack);
       expect(imported.tokens, JSON.stringify(usage)).toEqual(readBack);
       expect(Object.is(built.tokens!.promptTokens, -0)).toBe(false);
+    }
+  });
+});
+
+describe('a usage day written as a date', () => {
+  it('is what toISOString writes, across every year Date can hold', () => {
+    const limit = Math.floor(8.64e15 / 86_400_000);
+    const days = [-limit, -719_529, -719_528, -1, 0, 1, 11_016, 20_791, 2_932_896, 2_932_897, limit];
+    for (let day = -limit; day <= limit; day += 7_919_993) days.push(day);
+    for (const day of days) expect(formatUtcDay(day), String(day)).toBe(new Date(day * 86_400_000).toISOString().split('T')[0]);
+  });
+
+  it('is written past the year 275760 too, where Date ends and toISOString throws', () => {
+    // A database written before created was bounded may hold any safe integer; its usage must still be answered.
+    expect(() => new Date(utcDayOf(Number.MAX_SAFE_INTEGER) * 86_400_000).toISOString()).toThrow(RangeError);
+    expect(formatUtcDay(utcDayOf(Number.MAX_SAFE_INTEGER))).toBe('+285428751-11-12');
+    expect(formatUtcDay(utcDayOf(-Number.MAX_SAFE_INTEGER))).toBe('-285424812-02-20');
+    // The calendar repeats every 400 years (146,097 days): the far days checked against Date's, cycles apart.
+    const CYCLE = 146_097;
+    for (const day of [utcDayOf(Number.MAX_SAFE_INTEGER), utcDayOf(-Number.MAX_SAFE_INTEGER), 123_456_789_012, -98_765_432_101]) {
+      const cycles = Math.trunc(day / CYCLE);
+      const [year, month, date] = new Date((day - cycles * CYCLE) * 86_400_000).toISOString().split('T')[0]!.match(/^([+-]?\d+)-(\d\d)-(\d\d)$/)!.slice(1);
+      const shiftedYear = Number(year) + cycles * 400;
+      expect(formatUtcDay(day)).toBe(`${shiftedYear < 0 ? '-' : '+'}${String(Math.abs(shiftedYear)).padStart(6, '0')}-${month}-${date}`);
     }
   });
 });

@@ -86,9 +86,24 @@ export function isStorableCreated(seconds: unknown): seconds is number {
   return Number.isSafeInteger(seconds) && (seconds as number) >= EARLIEST_CREATED && (seconds as number) <= LATEST_CREATED;
 }
 
-/** `2026-12-01` for a day number. */
+/**
+ * `2026-12-01` for a day number; a year past 9999 or before 0000 as `toISOString` writes it (`+010000-01-01`).
+ * Computed by hand rather than through `Date`, which ends at the year 275760: a database written before
+ * `created` was bounded may hold a completion dated anywhere up to 2^53 seconds, and its day must not make every
+ * usage summary of its project fail (Howard Hinnant's days-to-civil algorithm, exact in doubles at these sizes).
+ */
 export function formatUtcDay(day: number): string {
-  return new Date(day * SECONDS_PER_DAY * 1000).toISOString().slice(0, 10);
+  const shifted = day + 719_468;
+  const era = Math.floor(shifted / 146_097);
+  const dayOfEra = shifted - era * 146_097;
+  const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365);
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const shiftedMonth = Math.floor((5 * dayOfYear + 2) / 153);
+  const date = dayOfYear - Math.floor((153 * shiftedMonth + 2) / 5) + 1;
+  const month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9;
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  const yearText = year >= 0 && year <= 9999 ? String(year).padStart(4, '0') : `${year < 0 ? '-' : '+'}${String(Math.abs(year)).padStart(6, '0')}`;
+  return `${yearText}-${String(month).padStart(2, '0')}-${String(date).padStart(2, '0')}`;
 }
 
 /** True when a `created_after` / `created_before` bound falls on a UTC day boundary (or is absent). */

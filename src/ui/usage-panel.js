@@ -18,14 +18,23 @@ export function loadUsage(filters, signal) {
 
 const DAY_MS = 86_400_000;
 
+/** A `YYYY-MM-DD` day (or `+YYYYYY-MM-DD`, `-YYYYYY-MM-DD` past the four-digit years) as a number in date order. */
+function dayOrder(day) {
+  const [, year, month, date] = /^([+-]?\d+)-(\d\d)-(\d\d)$/.exec(day) ?? [];
+  return Number(year) * 10_000 + Number(month) * 100 + Number(date);
+}
+
 function dayRange(items) {
-  const present = [...new Set(items.map((item) => item.day))].sort();
+  // In date order, not as text: `+010000-01-01` would sort before `2026-12-01`.
+  const present = [...new Set(items.map((item) => item.day))].sort((a, b) => dayOrder(a) - dayOrder(b));
   if (present.length < 2) return present;
   const first = Date.parse(`${present[0]}T00:00:00Z`);
   const last = Date.parse(`${present[present.length - 1]}T00:00:00Z`);
   const span = Math.round((last - first) / DAY_MS) + 1;
-  if (span > MAX_DRAWN_DAYS) return present;
-  return Array.from({ length: span }, (_, i) => new Date(first + i * DAY_MS).toISOString().slice(0, 10));
+  // A day past the year 275760 (a database written before created was bounded) is no Date: drawn as listed.
+  if (!(span <= MAX_DRAWN_DAYS)) return present;
+  // Up to the T, not 10 characters: a year past 9999 is written with six digits and a sign.
+  return Array.from({ length: span }, (_, i) => new Date(first + i * DAY_MS).toISOString().split('T')[0]);
 }
 
 /** `unit` is the singular noun of `measure` ("completion", "token"): counts of one are said in the singular. */
