@@ -7,7 +7,7 @@ import { apiIds, expectRows, loadAll, rowIds, signIn, useUiSuite } from './helpe
 const BASE = 1_761_000_000;
 
 /** Each test curates its own group of completions (`metadata[group]=…`), so none sees another's changes. */
-const GROUPS = { tag: 23, full: 3, remove: 3, delete: 4, fail: 5, keys: 3 } as const;
+const GROUPS = { tag: 23, full: 3, remove: 3, delete: 4, fail: 5, keys: 3, busy: 3 } as const;
 type Group = keyof typeof GROUPS;
 
 /** Extra metadata for the i-th completion of a group, beside `group`. */
@@ -242,6 +242,36 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     await addTag(page, 'split', 'train');
     await expect.poll(() => summary(page).textContent()).toBe('Added split=train to 1 completion.');
     expect(await metadataOf(group[3])).toEqual({ group: 'fail', split: 'train' });
+  });
+
+  it('closes a tag form left open when a delete starts: its Apply, pressed while the delete runs, would do nothing', async () => {
+    const [a, b, c] = ids.busy as [string, string, string];
+    const page = await openGroup('busy');
+    await select(page, a, b);
+    await bar(page).getByRole('button', { name: 'Add tag' }).click();
+    const form = page.getByRole('form', { name: 'Add tag' });
+    await form.getByRole('textbox', { name: 'Tag key' }).fill('split');
+    await form.getByRole('textbox', { name: 'Tag value' }).fill('eval');
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/v1/chat/completions/*', async (route) => {
+      if (route.request().method() === 'DELETE') await held;
+      return route.continue();
+    });
+    await bar(page).getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog', { name: 'Delete 2 completions?' }).getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(() => bar(page).locator('.bulk-progress').textContent()).toBe('Deleting: 0 of 2 done');
+    expect(await form.count()).toBe(0);
+    expect(await bar(page).getByRole('button', { name: 'Add tag' }).getAttribute('aria-disabled')).toBe('true');
+    release();
+    await expect.poll(() => summary(page).textContent()).toBe('Deleted 2 completions.');
+    await page.unroute('**/v1/chat/completions/*');
+
+    // Once it is over, the form opens again and acts.
+    await select(page, c);
+    await addTag(page, 'split', 'eval');
+    await expect.poll(() => summary(page).textContent()).toBe('Added split=eval to 1 completion.');
+    expect(await metadataOf(c)).toEqual({ group: 'busy', split: 'eval' });
   });
 
   it('clears the selection when the filters change, and says so', async () => {
