@@ -321,6 +321,25 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     await expect.poll(() => bar(page).evaluate((el) => Math.round(el.getBoundingClientRect().top))).toBe(0);
   });
 
+  it('never leaves a card\'s focused control behind the sticky bar, however tall the bar is', async () => {
+    const page = await openGroup('tag');
+    await page.setViewportSize({ width: 1000, height: 600 });
+    await page.getByRole('checkbox', { name: 'Select all loaded' }).check();
+    // The form open makes the bar taller than its first line.
+    await bar(page).getByRole('button', { name: 'Add tag' }).click();
+    await page.locator('li.row a.row-link').last().focus();
+    const hidden: string[] = [];
+    // Shift+Tab up the cards: each control is scrolled into view at the window's top edge, where the bar sits.
+    for (let i = 0; i < 30; i++) {
+      await page.keyboard.press('Shift+Tab');
+      const seen = await page.evaluate(
+        '(() => { const el = document.activeElement; const bar = document.querySelector(".bulk"); if (bar.contains(el)) return null; return { name: el.getAttribute("aria-label") ?? el.textContent, top: el.getBoundingClientRect().top, barBottom: bar.getBoundingClientRect().bottom }; })()',
+      ) as { name: string; top: number; barBottom: number } | null;
+      if (seen && seen.top < seen.barBottom) hidden.push(`${seen.name} at ${Math.round(seen.top)}, bar to ${Math.round(seen.barBottom)}`);
+    }
+    expect(hidden).toEqual([]);
+  });
+
   it('works from the keyboard alone', async () => {
     const [first, second, third] = ids.keys as [string, string, string];
     const page = await openGroup('keys');

@@ -123,6 +123,11 @@ export function createListView() {
     rows,
     loadMoreButton,
   );
+  // The bulk bar is sticky at the window's top: a card's control focused from below (Shift+Tab) would be scrolled
+  // to that top, wholly behind it. Its height, kept up to date (a form opens, a summary wraps), is the controls'
+  // scroll margin (style.css). Set through the CSSOM, which the page's style-src 'self' allows.
+  const barHeight = new ResizeObserver(() => element.style.setProperty('--bulk-height', `${bulk.element.offsetHeight}px`));
+  barHeight.observe(bulk.element);
 
   /** A word typed in several pauses is one step back, not one per pause. */
   let typedSinceLastStep = false;
@@ -500,6 +505,7 @@ export function createListView() {
     destroy() {
       controller?.abort();
       bulk.destroy();
+      barHeight.disconnect();
       clearTimeout(typingTimer);
       usagePanel.destroy();
       element.remove();
