@@ -272,6 +272,16 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     await addTag(page, 'split', 'eval');
     await expect.poll(() => summary(page).textContent()).toBe('Added split=eval to 1 completion.');
     expect(await metadataOf(c)).toEqual({ group: 'busy', split: 'eval' });
+
+    // The same tag again: read, found already so, and not written (docs/ui.md: none when it would not change).
+    const sent: string[] = [];
+    page.on('request', (request) => {
+      if (request.url().includes('/v1/chat/completions/')) sent.push(request.method());
+    });
+    await select(page, c);
+    await addTag(page, 'split', 'eval');
+    await expect.poll(() => summary(page).textContent()).toBe('Added split=eval to 1 completion.');
+    expect(sent).toEqual(['GET']);
   });
 
   it('clears the selection when the filters change, and says so', async () => {
