@@ -124,9 +124,13 @@ export function createListView() {
     loadMoreButton,
   );
   // The bulk bar is sticky at the window's top: a card's control focused from below (Shift+Tab) would be scrolled
-  // to that top, wholly behind it. Its height, kept up to date (a form opens, a summary wraps), is the controls'
-  // scroll margin (style.css). Set through the CSSOM, which the page's style-src 'self' allows.
-  const barHeight = new ResizeObserver(() => element.style.setProperty('--bulk-height', `${bulk.element.offsetHeight}px`));
+  // to that top, wholly behind it. Its height and a small gap, kept up to date (a form opens, a summary wraps), are
+  // the controls' scroll margin (style.css); none while the bar is hidden. Set through the CSSOM, which the page's
+  // style-src 'self' allows.
+  const barHeight = new ResizeObserver(() => {
+    const height = bulk.element.offsetHeight;
+    element.style.setProperty('--bulk-height', height ? `calc(${height}px + 0.5rem)` : '0px');
+  });
   barHeight.observe(bulk.element);
 
   /** A word typed in several pauses is one step back, not one per pause. */
