@@ -40,6 +40,18 @@ describe('DATABASE_URL', () => {
     );
   });
 
+  it('masks a password parameter whose name is percent-encoded, which pg reads as the password all the same', () => {
+    // URLSearchParams decodes names: pg connects with this password, and the listening line and a copy's mark printed it.
+    for (const name of ['pass%77ord', '%70assword', 'pass%77or%64']) {
+      const url = `postgres://app@db:5432/completions?${name}=s3cret-in-query&sslmode=require`;
+      expect(parse(url).password).toBe('s3cret-in-query');
+      expect(maskDatabaseUrl(url)).toBe(`postgres://app@db:5432/completions?${name}=***&sslmode=require`);
+      expect(hideDatabasePassword(`cannot reach ${url}`, url)).toBe(`cannot reach postgres://app@db:5432/completions?${name}=***&sslmode=require`);
+    }
+    // Another parameter whose value merely spells password= is left as written.
+    expect(maskDatabaseUrl('postgres://app@db/x?application_name=password%3Dx')).toBe('postgres://app@db/x?application_name=password%3Dx');
+  });
+
   it('reads sslmode as libpq does: require encrypts without verifying, verify-full verifies, disable is plain', () => {
     const ssl = (mode: string) => parse(withLibpqSslModes(`postgres://app:pw@db:5432/x?sslmode=${mode}`)).ssl;
     expect(ssl('disable')).toBe(false);

@@ -305,6 +305,10 @@ describe('other /v1 routes go to the upstream', () => {
       error: { message: 'fake upstream: no route GET /v1/files/file-a..b%2Ec/content', type: 'invalid_request_error', param: null, code: null },
     });
     expect(upstream.received.map((r) => r.path)).toEqual(['/v1/files/file-a..b%2Ec/content']);
+    // Dot segments in the query are no path: a cursor or a search that holds ../ goes to the provider as sent.
+    const queried = await service.request('/v1/files?after=..%2F..%2Fadmin&q=%2E%2E%5C..;x');
+    expect(queried.status).toBe(404);
+    expect(upstream.received.map((r) => r.path)).toEqual(['/v1/files/file-a..b%2Ec/content', '/v1/files?after=..%2F..%2Fadmin&q=%2E%2E%5C..;x']);
   });
 
   it('keeps unknown paths outside /v1 local', async () => {

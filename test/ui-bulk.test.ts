@@ -7,7 +7,7 @@ import { apiIds, expectRows, loadAll, rowIds, signIn, useUiSuite } from './helpe
 const BASE = 1_761_000_000;
 
 /** Each test curates its own group of completions (`metadata[group]=…`), so none sees another's changes. */
-const GROUPS = { tag: 23, full: 3, remove: 3, delete: 4, fail: 5, keys: 3 } as const;
+const GROUPS = { tag: 23, full: 3, remove: 3, delete: 4, fail: 5, keys: 3, busy: 3 } as const;
 type Group = keyof typeof GROUPS;
 
 /** Extra metadata for the i-th completion of a group, beside `group`. */
@@ -244,6 +244,46 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     expect(await metadataOf(group[3])).toEqual({ group: 'fail', split: 'train' });
   });
 
+  it('closes a tag form left open when a delete starts: its Apply, pressed while the delete runs, would do nothing', async () => {
+    const [a, b, c] = ids.busy as [string, string, string];
+    const page = await openGroup('busy');
+    await select(page, a, b);
+    await bar(page).getByRole('button', { name: 'Add tag' }).click();
+    const form = page.getByRole('form', { name: 'Add tag' });
+    await form.getByRole('textbox', { name: 'Tag key' }).fill('split');
+    await form.getByRole('textbox', { name: 'Tag value' }).fill('eval');
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/v1/chat/completions/*', async (route) => {
+      if (route.request().method() === 'DELETE') await held;
+      return route.continue();
+    });
+    await bar(page).getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog', { name: 'Delete 2 completions?' }).getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(() => bar(page).locator('.bulk-progress').textContent()).toBe('Deleting: 0 of 2 done');
+    expect(await form.count()).toBe(0);
+    expect(await bar(page).getByRole('button', { name: 'Add tag' }).getAttribute('aria-disabled')).toBe('true');
+    release();
+    await expect.poll(() => summary(page).textContent()).toBe('Deleted 2 completions.');
+    await page.unroute('**/v1/chat/completions/*');
+
+    // Once it is over, the form opens again and acts.
+    await select(page, c);
+    await addTag(page, 'split', 'eval');
+    await expect.poll(() => summary(page).textContent()).toBe('Added split=eval to 1 completion.');
+    expect(await metadataOf(c)).toEqual({ group: 'busy', split: 'eval' });
+
+    // The same tag again: read, found already so, and not written (docs/ui.md: none when it would not change).
+    const sent: string[] = [];
+    page.on('request', (request) => {
+      if (request.url().includes('/v1/chat/completions/')) sent.push(request.method());
+    });
+    await select(page, c);
+    await addTag(page, 'split', 'eval');
+    await expect.poll(() => summary(page).textContent()).toBe('Added split=eval to 1 completion.');
+    expect(sent).toEqual(['GET']);
+  });
+
   it('clears the selection when the filters change, and says so', async () => {
     const page = await openGroup('tag');
     // In both orders' first page (23 in the group, 20 a page).
@@ -289,6 +329,25 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     // The bar stays in sight as the cards scroll under it.
     await page.mouse.wheel(0, 1500);
     await expect.poll(() => bar(page).evaluate((el) => Math.round(el.getBoundingClientRect().top))).toBe(0);
+  });
+
+  it('never leaves a card\'s focused control behind the sticky bar, however tall the bar is', async () => {
+    const page = await openGroup('tag');
+    await page.setViewportSize({ width: 1000, height: 600 });
+    await page.getByRole('checkbox', { name: 'Select all loaded' }).check();
+    // The form open makes the bar taller than its first line.
+    await bar(page).getByRole('button', { name: 'Add tag' }).click();
+    await page.locator('li.row a.row-link').last().focus();
+    const hidden: string[] = [];
+    // Shift+Tab up the cards: each control is scrolled into view at the window's top edge, where the bar sits.
+    for (let i = 0; i < 30; i++) {
+      await page.keyboard.press('Shift+Tab');
+      const seen = await page.evaluate(
+        '(() => { const el = document.activeElement; const bar = document.querySelector(".bulk"); if (bar.contains(el)) return null; return { name: el.getAttribute("aria-label") ?? el.textContent, top: el.getBoundingClientRect().top, barBottom: bar.getBoundingClientRect().bottom }; })()',
+      ) as { name: string; top: number; barBottom: number } | null;
+      if (seen && seen.top < seen.barBottom) hidden.push(`${seen.name} at ${Math.round(seen.top)}, bar to ${Math.round(seen.barBottom)}`);
+    }
+    expect(hidden).toEqual([]);
   });
 
   it('works from the keyboard alone', async () => {

@@ -34,8 +34,25 @@ export function postgresUrlProblem(url: string): string | undefined {
  * connection's options, so `postgres://app@db/x?password=...` connects with it as surely as `app:...@db`.
  */
 const PASSWORD_PARAM = 'password';
-/** Its value as written in a query string: `$1` the name and `=`, `$2` the value. */
-const PASSWORD_PARAM_VALUE = /([?&]password=)([^&#]*)/g;
+/**
+ * Each parameter as written in a query string (`$1` the separator, `$2` the name, `$3` the value). The name is
+ * compared decoded, as URLSearchParams (and so pg) reads it: `?pass%77ord=...` is the password too.
+ */
+const QUERY_PARAM = /([?&])([^=&#]*)=([^&#]*)/g;
+
+/** A parameter's name as URLSearchParams decodes it (`+` a space, escapes decoded). */
+function paramName(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replaceAll('+', ' '));
+  } catch {
+    return raw;
+  }
+}
+
+/** The values of the `password` parameters as written in `text` (a query string or a whole URL). */
+function passwordParamValues(text: string): string[] {
+  return [...text.matchAll(QUERY_PARAM)].filter((match) => paramName(match[2]!) === PASSWORD_PARAM).map((match) => match[3]!);
+}
 
 /** The URL with its password replaced by `***`, in the user info and in a `password` parameter (the user name stays: it helps and is no secret). */
 export function maskDatabaseUrl(url: string): string {
@@ -53,7 +70,7 @@ export function maskDatabaseUrl(url: string): string {
 
 /** `text` (a query string or a whole URL) with the value of every `password=` parameter replaced by `***`, the rest as written. */
 function maskedPasswordParams(text: string): string {
-  return text.replace(PASSWORD_PARAM_VALUE, '$1***');
+  return text.replace(QUERY_PARAM, (whole, separator: string, name: string) => (paramName(name) === PASSWORD_PARAM ? `${separator}${name}=***` : whole));
 }
 
 /** Every spelling of the URL's passwords a message may repeat: as written in the URL, and percent-decoded. */
@@ -65,7 +82,7 @@ function passwordsOf(url: string): string[] {
     return [];
   }
   const spellings = new Set([parsed.password, safeDecode(parsed.password), ...parsed.searchParams.getAll(PASSWORD_PARAM)]);
-  for (const match of parsed.search.matchAll(PASSWORD_PARAM_VALUE)) spellings.add(match[2]!);
+  for (const value of passwordParamValues(parsed.search)) spellings.add(value);
   spellings.delete('');
   // Longest first: a password that holds another is hidden whole.
   return [...spellings].sort((a, b) => b.length - a.length);

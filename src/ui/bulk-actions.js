@@ -240,6 +240,8 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList }
     if (running || ids.length === 0) return;
     running = new AbortController();
     const { signal } = running;
+    // A tag form left open when Delete was confirmed: its buttons now wait, so it goes too (its Apply would do nothing).
+    closeForm();
     // aria-disabled, not disabled: the focus waits on the button pressed, which a disabled one would drop.
     for (const button of actionButtons) button.setAttribute('aria-disabled', 'true');
     trigger.focus();

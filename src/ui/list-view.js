@@ -123,6 +123,15 @@ export function createListView() {
     rows,
     loadMoreButton,
   );
+  // The bulk bar is sticky at the window's top: a card's control focused from below (Shift+Tab) would be scrolled
+  // to that top, wholly behind it. Its height and a small gap, kept up to date (a form opens, a summary wraps), are
+  // the controls' scroll margin (style.css); none while the bar is hidden. Set through the CSSOM, which the page's
+  // style-src 'self' allows.
+  const barHeight = new ResizeObserver(() => {
+    const height = bulk.element.offsetHeight;
+    element.style.setProperty('--bulk-height', height ? `calc(${height}px + 0.5rem)` : '0px');
+  });
+  barHeight.observe(bulk.element);
 
   /** A word typed in several pauses is one step back, not one per pause. */
   let typedSinceLastStep = false;
@@ -500,6 +509,7 @@ export function createListView() {
     destroy() {
       controller?.abort();
       bulk.destroy();
+      barHeight.disconnect();
       clearTimeout(typingTimer);
       usagePanel.destroy();
       element.remove();
