@@ -48,6 +48,12 @@ describe('DATABASE_URL', () => {
       expect(maskDatabaseUrl(url)).toBe(`postgres://app@db:5432/completions?${name}=***&sslmode=require`);
       expect(hideDatabasePassword(`cannot reach ${url}`, url)).toBe(`cannot reach postgres://app@db:5432/completions?${name}=***&sslmode=require`);
     }
+    // The client key's passphrase, which libpq and psql read from the URL, is a secret as well.
+    const withKeyPassphrase = 'postgres://app@db/x?sslmode=verify-full&sslpassword=key-phrase&sslkey=/k.pem';
+    expect(maskDatabaseUrl(withKeyPassphrase)).toBe('postgres://app@db/x?sslmode=verify-full&sslpassword=***&sslkey=/k.pem');
+    expect(hideDatabasePassword(`failed: key-phrase rejected for ${withKeyPassphrase}`, withKeyPassphrase)).toBe(
+      'failed: *** rejected for postgres://app@db/x?sslmode=verify-full&sslpassword=***&sslkey=/k.pem',
+    );
     // Another parameter whose value merely spells password= is left as written.
     expect(maskDatabaseUrl('postgres://app@db/x?application_name=password%3Dx')).toBe('postgres://app@db/x?application_name=password%3Dx');
   });

@@ -30,10 +30,15 @@ export function postgresUrlProblem(url: string): string | undefined {
 }
 
 /**
- * The query parameter that also carries a password: pg-connection-string copies every parameter into the
- * connection's options, so `postgres://app@db/x?password=...` connects with it as surely as `app:...@db`.
+ * The query parameters that carry a secret: pg-connection-string copies every parameter into the
+ * connection's options, so `postgres://app@db/x?password=...` connects with it as surely as `app:...@db`;
+ * `sslpassword` (the client key's passphrase) is one libpq and psql read, so an operator may well write it.
  */
-const PASSWORD_PARAM = 'password';
+const SECRET_PARAMS: ReadonlySet<string> = new Set(['password', 'sslpassword']);
+
+function hasSecretParam(parsed: URL): boolean {
+  return [...SECRET_PARAMS].some((name) => parsed.searchParams.has(name));
+}
 /**
  * Each parameter as written in a query string (`$1` the separator, `$2` the name, `$3` the value). The name is
  * compared decoded, as URLSearchParams (and so pg) reads it: `?pass%77ord=...` is the password too.
@@ -49,9 +54,9 @@ function paramName(raw: string): string {
   }
 }
 
-/** The values of the `password` parameters as written in `text` (a query string or a whole URL). */
+/** The values of the secret parameters as written in `text` (a query string or a whole URL). */
 function passwordParamValues(text: string): string[] {
-  return [...text.matchAll(QUERY_PARAM)].filter((match) => paramName(match[2]!) === PASSWORD_PARAM).map((match) => match[3]!);
+  return [...text.matchAll(QUERY_PARAM)].filter((match) => SECRET_PARAMS.has(paramName(match[2]!))).map((match) => match[3]!);
 }
 
 /** The URL with its password replaced by `***`, in the user info and in a `password` parameter (the user name stays: it helps and is no secret). */
@@ -59,9 +64,9 @@ export function maskDatabaseUrl(url: string): string {
   if (!isPostgresUrl(url)) return url;
   try {
     const parsed = new URL(url);
-    if (parsed.password === '' && !parsed.searchParams.has(PASSWORD_PARAM)) return url;
+    if (parsed.password === '' && !hasSecretParam(parsed)) return url;
     if (parsed.password !== '') parsed.password = '***';
-    if (parsed.searchParams.has(PASSWORD_PARAM)) parsed.search = maskedPasswordParams(parsed.search);
+    if (hasSecretParam(parsed)) parsed.search = maskedPasswordParams(parsed.search);
     return parsed.toString();
   } catch {
     return maskedPasswordParams(url.replace(/\/\/([^/@]*?):[^/@]*@/, '//$1:***@'));
@@ -70,7 +75,7 @@ export function maskDatabaseUrl(url: string): string {
 
 /** `text` (a query string or a whole URL) with the value of every `password=` parameter replaced by `***`, the rest as written. */
 function maskedPasswordParams(text: string): string {
-  return text.replace(QUERY_PARAM, (whole, separator: string, name: string) => (paramName(name) === PASSWORD_PARAM ? `${separator}${name}=***` : whole));
+  return text.replace(QUERY_PARAM, (whole, separator: string, name: string) => (SECRET_PARAMS.has(paramName(name)) ? `${separator}${name}=***` : whole));
 }
 
 /** Every spelling of the URL's passwords a message may repeat: as written in the URL, and percent-decoded. */
@@ -81,7 +86,7 @@ function passwordsOf(url: string): string[] {
   } catch {
     return [];
   }
-  const spellings = new Set([parsed.password, safeDecode(parsed.password), ...parsed.searchParams.getAll(PASSWORD_PARAM)]);
+  const spellings = new Set([parsed.password, safeDecode(parsed.password), ...[...SECRET_PARAMS].flatMap((name) => parsed.searchParams.getAll(name))]);
   for (const value of passwordParamValues(parsed.search)) spellings.add(value);
   spellings.delete('');
   // Longest first: a password that holds another is hidden whole.
