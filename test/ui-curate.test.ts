@@ -112,8 +112,16 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('u_30');
     await editor.getByRole('button', { name: 'Update pair' }).click();
     expect(await pairsText()).toBe('user = u_30ChangeRemove');
+    // Emptying both fields gives the change up: the next pair typed is added, the changed one stays.
+    await editor.getByRole('button', { name: 'Change user' }).click();
+    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('');
+    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('');
+    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('split');
+    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('train');
+    await editor.getByRole('button', { name: 'Add pair' }).click();
+    expect(await pairsText()).toBe('user = u_30ChangeRemovesplit = trainChangeRemove');
     await editor.getByRole('button', { name: 'Save' }).click();
-    await expect.poll(async () => (await retrieve(id)).body.metadata).toEqual({ user: 'u_30' });
+    await expect.poll(async () => (await retrieve(id)).body.metadata).toEqual({ user: 'u_30', split: 'train' });
   });
 
   it('deletes after a confirmation, through the public endpoint', async () => {

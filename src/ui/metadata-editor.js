@@ -108,6 +108,10 @@ export function createMetadataEditor(metadata, { save, close }) {
     if (takeFields({ required: true })) keyInput.focus();
   });
   for (const input of [keyInput, valueInput]) {
+    // Both fields emptied: the change is given up, and what is typed next is a pair of its own.
+    input.addEventListener('input', () => {
+      if (changing !== null && keyInput.value === '' && valueInput.value === '') setChanging(null);
+    });
     input.addEventListener('keydown', (event) => {
       if (event.key === 'Enter' && input === keyInput) {
         event.preventDefault();
