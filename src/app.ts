@@ -84,7 +84,7 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
     return answer();
   };
   // CORS preflights carry no key: they are answered before authentication.
-  const cors = apiCors();
+  const cors = apiCors(config.corsOrigins);
   const api = (endpoint: Endpoint) => (c: Context<AppEnv>) => cors(c, () => authenticated(c, () => endpoint(c)));
 
   /**

@@ -44,7 +44,38 @@ export interface Config {
   /** PostgreSQL only: how long start-up keeps retrying an unreachable database before exiting. */
   databaseStartupTimeoutMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** The web origins whose pages may call /v1 from a browser: any (`*`), or these only (none when empty). */
+  corsOrigins: '*' | readonly string[];
 }
+
+/**
+ * `*`, `none`, or origins separated by commas, each exactly as a browser sends it in `Origin`
+ * (`https://app.example.com`, `http://localhost:3000`: a scheme, a host, a port only when not the default).
+ */
+const corsOriginsString = z
+  .string()
+  .transform((text, ctx): '*' | string[] => {
+    const trimmed = text.trim();
+    if (trimmed === '*') return '*';
+    if (trimmed.toLowerCase() === 'none') return [];
+    const origins = trimmed.split(',').map((origin) => origin.trim());
+    for (const origin of origins) {
+      let canonical: string | undefined;
+      try {
+        canonical = new URL(origin).origin;
+      } catch {
+        // Reported below.
+      }
+      if (canonical !== origin || !/^https?:\/\//.test(origin)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected *, none, or origins such as https://app.example.com separated by commas (scheme and host, no path or trailing slash), got '${origin}'`,
+        });
+        return z.NEVER;
+      }
+    }
+    return origins;
+  });
 
 // Any case, as LOG_LEVEL and SQLITE_SYNCHRONOUS: `.env` files write True and YES as often as true.
 const booleanString = z
@@ -113,6 +144,7 @@ const envSchema = z.object({
     .transform((v) => v.toLowerCase())
     .pipe(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'expected fatal, error, warn, info, debug, trace or silent' }))
     .default('info'),
+  CORS_ORIGINS: corsOriginsString.default('*'),
 });
 
 /** Every environment variable the service reads: the compose file must pass each one (test/compose.test.ts). */
@@ -206,5 +238,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databaseConnectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
     databaseStartupTimeoutMs: e.DATABASE_STARTUP_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
+    corsOrigins: e.CORS_ORIGINS,
   };
 }

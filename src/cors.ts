@@ -8,15 +8,15 @@ import type { Upstream } from './upstream.ts';
  * Browser apps (the SDKs' dangerouslyAllowBrowser) reach OpenAI across origins;
  * its API answers CORS preflights, which carry no key, so they are answered
  * before authentication. A key is still required for every real request, so
- * allowing any origin grants nothing.
+ * allowing any origin (the default, as OpenAI does) grants nothing that the key
+ * does not; CORS_ORIGINS narrows it for an operator whose keys a web page could
+ * guess (pass-through mode with UPSTREAM_API_KEY lets any key in).
  */
-const OPTIONS = { origin: '*', exposeHeaders: ['x-request-id'], maxAge: 600 };
+const EXPOSED_HEADERS = ['x-request-id'];
+const MAX_AGE_SECONDS = 600;
 
-/** What Hono's cors middleware puts on every answer that is not a preflight, with OPTIONS above. */
-const ANSWER_HEADERS: [name: string, value: string][] = [
-  ['access-control-allow-origin', OPTIONS.origin],
-  ['access-control-expose-headers', OPTIONS.exposeHeaders.join(',')],
-];
+/** The headers this service sets for CORS on an answer; the provider's own are dropped (`withoutProviderCors`). */
+const ANSWER_HEADER_NAMES = ['access-control-allow-origin', 'access-control-expose-headers'];
 
 /**
  * CORS for /v1, around an endpoint's answer: Hono's middleware answers
@@ -25,12 +25,29 @@ const ANSWER_HEADERS: [name: string, value: string][] = [
  * much cheaper than through Hono), and the answer is the endpoint's own, at
  * once when it has one at once.
  */
-export function apiCors(): (c: Context, answer: () => Answer) => Answer {
-  const honoCors = cors(OPTIONS);
+export function apiCors(origins: '*' | readonly string[]): (c: Context, answer: () => Answer) => Answer {
+  const allowed = origins === '*' ? undefined : new Set(origins);
+  const honoCors = cors({
+    origin: allowed === undefined ? '*' : (origin) => (allowed.has(origin) ? origin : null),
+    exposeHeaders: EXPOSED_HEADERS,
+    maxAge: MAX_AGE_SECONDS,
+  });
+  const exposed = EXPOSED_HEADERS.join(',');
   return (c, answer) => {
     const outgoing = nodeResponse(c);
     if (c.req.method !== 'OPTIONS' && outgoing) {
-      for (const [name, value] of ANSWER_HEADERS) outgoing.setHeader(name, value);
+      if (allowed === undefined) {
+        outgoing.setHeader('access-control-allow-origin', '*');
+        outgoing.setHeader('access-control-expose-headers', exposed);
+      } else {
+        // The answer depends on the Origin: a cache in front must not hand one origin's answer to another.
+        outgoing.setHeader('vary', 'Origin');
+        const origin = c.req.header('origin');
+        if (origin !== undefined && allowed.has(origin)) {
+          outgoing.setHeader('access-control-allow-origin', origin);
+          outgoing.setHeader('access-control-expose-headers', exposed);
+        }
+      }
       return answer();
     }
     // A preflight, or a call in-process (no Node response): Hono's middleware, which answers the preflight
@@ -53,10 +70,10 @@ export function withoutProviderCors(upstream: Upstream): Upstream {
     ...upstream,
     async send(path, request) {
       const response = await upstream.send(path, request);
-      if (!ANSWER_HEADERS.some(([name]) => response.headers.has(name))) return response;
+      if (!ANSWER_HEADER_NAMES.some((name) => response.headers.has(name))) return response;
       const headers = new Headers();
       response.headers.forEach((value, name) => {
-        if (!ANSWER_HEADERS.some(([answerName]) => answerName === name)) headers.append(name, value);
+        if (!ANSWER_HEADER_NAMES.includes(name)) headers.append(name, value);
       });
       for (const cookie of response.headers.getSetCookie()) headers.append('set-cookie', cookie);
       // The answer itself is left as it is (a whole one already read, or a stream): only its headers change.

@@ -36,7 +36,23 @@ describe('configuration', () => {
       databaseConnectTimeoutMs: 5000,
       databaseStartupTimeoutMs: 60000,
       logLevel: 'info',
+      corsOrigins: '*',
     });
+  });
+
+  it('reads CORS_ORIGINS as *, none, or exact origins, and names one that is not', () => {
+    expect(loadConfig({ CORS_ORIGINS: ' * ' }).corsOrigins).toBe('*');
+    expect(loadConfig({ CORS_ORIGINS: 'None' }).corsOrigins).toEqual([]);
+    expect(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:3000' }).corsOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:3000',
+    ]);
+    // A browser's Origin never has a path, a trailing slash or a default port: such an entry would match nothing.
+    for (const origin of ['https://app.example.com/', 'app.example.com', 'https://app.example.com:443', 'ftp://x.example', '']) {
+      expect(() => loadConfig({ CORS_ORIGINS: `https://ok.example,${origin}` }), origin).toThrow(
+        `CORS_ORIGINS: expected *, none, or origins such as https://app.example.com separated by commas (scheme and host, no path or trailing slash), got '${origin}'`,
+      );
+    }
   });
 
   it('reads API_KEYS and API_KEYS_FILE as key:project pairs', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fakeCompletion, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
-import { type Service, useServiceEachTest } from './helpers/service.ts';
+import { type Service, startService, useServiceEachTest } from './helpers/service.ts';
 
 let upstream: FakeUpstream;
 let service: Service;
@@ -184,6 +184,46 @@ describe('cross-origin requests', () => {
     const withKey = await service.request('/v1/chat/completions', { headers: { origin: 'https://app.example.com' } });
     expect(withKey.status).toBe(200);
     expect(withKey.headers.get('access-control-expose-headers')).toBe('x-request-id');
+  });
+
+  it('answers only the origins CORS_ORIGINS names, with Vary: Origin, and none at all with none', async () => {
+    upstream.handler = (_request, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' });
+      res.end(JSON.stringify({ object: 'list', data: [] }));
+    };
+    const preflight = (target: Service, origin: string) =>
+      target.request('/v1/chat/completions', {
+        method: 'OPTIONS',
+        auth: false,
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' },
+      });
+    const narrow = await startService({ upstreamUrl: upstream.url, env: { CORS_ORIGINS: 'https://app.example.com,http://localhost:3000' } });
+    const closed = await startService({ upstreamUrl: upstream.url, env: { CORS_ORIGINS: 'none' } });
+    try {
+      const allowedPreflight = await preflight(narrow, 'http://localhost:3000');
+      expect(allowedPreflight.status).toBe(204);
+      expect(allowedPreflight.headers.get('access-control-allow-origin')).toBe('http://localhost:3000');
+      expect((await preflight(narrow, 'https://evil.example')).headers.get('access-control-allow-origin')).toBeNull();
+      expect((await preflight(closed, 'https://app.example.com')).headers.get('access-control-allow-origin')).toBeNull();
+
+      for (const path of ['/v1/chat/completions', '/v1/models']) {
+        const allowed = await narrow.request(path, { headers: { origin: 'https://app.example.com' } });
+        expect(allowed.status, path).toBe(200);
+        expect(allowed.headers.get('access-control-allow-origin'), path).toBe('https://app.example.com');
+        expect(allowed.headers.get('access-control-expose-headers'), path).toBe('x-request-id');
+        expect(allowed.headers.get('vary'), path).toBe('Origin');
+        // Served (a key is what guards the data), but with nothing that lets the page read it; the provider's * is dropped.
+        for (const [target, origin] of [[narrow, 'https://evil.example'], [closed, 'https://app.example.com']] as const) {
+          const refused = await target.request(path, { headers: { origin } });
+          expect(refused.status, path).toBe(200);
+          expect(refused.headers.get('access-control-allow-origin'), path).toBeNull();
+          expect(refused.headers.get('access-control-expose-headers'), path).toBeNull();
+        }
+      }
+    } finally {
+      await narrow.close();
+      await closed.close();
+    }
   });
 
   it("answers with its own CORS headers, not the provider's, on the answers it forwards", async () => {
