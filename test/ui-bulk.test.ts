@@ -7,7 +7,7 @@ import { apiIds, expectRows, loadAll, rowIds, signIn, useUiSuite } from './helpe
 const BASE = 1_761_000_000;
 
 /** Each test curates its own group of completions (`metadata[group]=…`), so none sees another's changes. */
-const GROUPS = { tag: 23, full: 3, remove: 3, delete: 4, fail: 5, keys: 3, busy: 3 } as const;
+const GROUPS = { tag: 23, full: 3, remove: 3, delete: 4, fail: 5, keys: 3, busy: 3, stop: 8 } as const;
 type Group = keyof typeof GROUPS;
 
 /** Extra metadata for the i-th completion of a group, beside `group`. */
@@ -222,7 +222,7 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     });
 
     await addTag(page, 'split', 'train');
-    await expect.poll(() => bar(page).locator('.bulk-progress').textContent()).toBe('Adding split=train: 4 of 5 done');
+    await expect.poll(() => bar(page).locator('.bulk-progress > span').textContent()).toBe('Adding split=train: 4 of 5 done');
     expect(await bar(page).getByRole('progressbar', { name: 'Adding split=train: 4 of 5 done' }).getAttribute('value')).toBe('4');
     expect(await bar(page).getByRole('button', { name: 'Delete' }).getAttribute('aria-disabled')).toBe('true');
     release();
@@ -260,7 +260,7 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     });
     await bar(page).getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('dialog', { name: 'Delete 2 completions?' }).getByRole('button', { name: 'Delete' }).click();
-    await expect.poll(() => bar(page).locator('.bulk-progress').textContent()).toBe('Deleting: 0 of 2 done');
+    await expect.poll(() => bar(page).locator('.bulk-progress > span').textContent()).toBe('Deleting: 0 of 2 done');
     expect(await form.count()).toBe(0);
     expect(await bar(page).getByRole('button', { name: 'Add tag' }).getAttribute('aria-disabled')).toBe('true');
     release();
@@ -282,6 +282,40 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     await addTag(page, 'split', 'eval');
     await expect.poll(() => summary(page).textContent()).toBe('Added split=eval to 1 completion.');
     expect(sent).toEqual(['GET']);
+  });
+
+  it('stops when asked: the requests under way finish, the rest never start and stay selected', async () => {
+    const group = ids.stop;
+    const page = await openGroup('stop');
+    await page.getByRole('checkbox', { name: 'Select all loaded' }).check();
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const deleted: string[] = [];
+    await page.route('**/v1/chat/completions/*', async (route) => {
+      if (route.request().method() !== 'DELETE') return route.continue();
+      deleted.push(route.request().url().split('/').pop()!);
+      await held;
+      return route.continue();
+    });
+    await bar(page).getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog', { name: 'Delete 8 completions?' }).getByRole('button', { name: 'Delete' }).click();
+    // Four at a time: four under way, held.
+    await expect.poll(() => deleted.length).toBe(4);
+    await bar(page).getByRole('button', { name: 'Stop' }).click();
+    await expect.poll(() => announced(page)).toBe('Stopping: the requests under way finish, no others start.');
+    release();
+    await expect.poll(() => summary(page).textContent()).toBe('Deleted 4 of 8 completions. Stopped: 4 not started, still selected.');
+    await page.unroute('**/v1/chat/completions/*');
+    expect(deleted).toEqual(group.slice(0, 4));
+    expect(await apiIds(suite.service, 'metadata[group]=stop&order=desc')).toEqual(group.slice(4));
+    await expectRows(page, group.slice(4));
+    expect(await bar(page).locator('.bulk-count').textContent()).toBe('4 completions selected');
+    // The same button again does the rest.
+    expect(await focused(page)).toBe('Delete');
+    await bar(page).getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog', { name: 'Delete 4 completions?' }).getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(() => summary(page).textContent()).toBe('Deleted 4 completions.');
+    expect(await apiIds(suite.service, 'metadata[group]=stop&order=desc')).toEqual([]);
   });
 
   it('clears the selection when the filters change, and says so', async () => {

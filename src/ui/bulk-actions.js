@@ -13,13 +13,16 @@ const CONCURRENCY = 4;
 
 const completions = (n) => `${formatInteger(n)} completion${n === 1 ? '' : 's'}`;
 
-/** Runs `work(id)` for every id, CONCURRENCY at a time; the outcome in the ids' order, whatever finished first. */
-async function eachAtMost(ids, work, onStep) {
+/**
+ * Runs `work(id)` for every id, CONCURRENCY at a time, until `stopped()` says so (what is under way then
+ * finishes; the rest never starts); the outcome in the ids' order, whatever finished first.
+ */
+async function eachAtMost(ids, work, onStep, stopped) {
   const queue = [...ids];
   const done = new Set();
   const failed = new Map();
   async function worker() {
-    while (queue.length) {
+    while (queue.length && !stopped()) {
       const id = queue.shift();
       try {
         await work(id);
@@ -85,7 +88,8 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList }
 
   const progressText = h('span', { id: uid('bulk-progress') });
   const progress = h('progress', { max: '1', value: '0', 'aria-labelledby': progressText.id });
-  const progressLine = h('p', { class: 'bulk-progress' }, progress, progressText);
+  const stopButton = h('button', { type: 'button', class: 'secondary' }, 'Stop');
+  const progressLine = h('p', { class: 'bulk-progress' }, progress, progressText, stopButton);
   progressLine.hidden = true;
 
   const bar = h('section', { class: 'bulk-bar', 'aria-label': 'Selected completions' },
@@ -102,6 +106,14 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList }
 
   /** The action under way (its AbortController), or null: one at a time, on a snapshot of the selection. */
   let running = null;
+  /** Stop was pressed: the requests under way finish, no other starts (aborting them would leave their outcome unknown). */
+  let stopping = false;
+  stopButton.addEventListener('click', () => {
+    if (!running || stopping) return;
+    stopping = true;
+    stopButton.setAttribute('aria-disabled', 'true');
+    announce('Stopping: the requests under way finish, no others start.');
+  });
 
   function render() {
     count.textContent = `${completions(selection.size)} selected`;
@@ -239,6 +251,8 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList }
     const ids = selection.ids();
     if (running || ids.length === 0) return;
     running = new AbortController();
+    stopping = false;
+    stopButton.removeAttribute('aria-disabled');
     const { signal } = running;
     // A tag form left open when Delete was confirmed: its buttons now wait, so it goes too (its Apply would do nothing).
     closeForm();
@@ -255,18 +269,21 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList }
     const { done, failures } = await eachAtMost(ids, (id) => work(id, signal), (finished) => {
       progress.value = finished;
       progressText.textContent = `${doing}: ${formatInteger(finished)} of ${formatInteger(ids.length)} done`;
-    });
+    }, () => stopping);
     if (signal.aborted) return;
     running = null;
     for (const button of actionButtons) button.removeAttribute('aria-disabled');
     progressLine.hidden = true;
-    const counted = failures.length ? `${formatInteger(done.length)} of ${completions(ids.length)}` : completions(ids.length);
-    summary.textContent = `${didPrefix}${counted}.${failures.length ? ` ${formatInteger(failures.length)} failed:` : ''}`;
+    const notStarted = ids.length - done.length - failures.length;
+    const counted = done.length < ids.length ? `${formatInteger(done.length)} of ${completions(ids.length)}` : completions(ids.length);
+    summary.textContent = `${didPrefix}${counted}.`
+      + (notStarted ? ` Stopped: ${formatInteger(notStarted)} not started, still selected.` : '')
+      + (failures.length ? ` ${formatInteger(failures.length)} failed:` : '');
     replaceChildren(failureList, failures.map(([id, message]) => h('li', null, h('code', null, id), `: ${message}`)));
     failureList.hidden = failures.length === 0;
     result.hidden = false;
     // Moved only if it still waits on the button pressed: a user who went on meanwhile keeps their place.
-    const waiting = document.activeElement === trigger || document.activeElement === document.body;
+    const waiting = [trigger, stopButton, document.body].includes(document.activeElement);
     selection.drop(done);
     announce([summary.textContent, ...failures.map(([id, message]) => `${id}: ${message}`)].join(' '));
     // Failures still selected: the same button again retries them. Nothing left: the summary's own control.
