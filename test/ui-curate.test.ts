@@ -30,6 +30,14 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     return { status: res.status, body: (await res.json()) as { metadata: Record<string, string> } };
   }
 
+  /** A completion's page, signed in, with its metadata editor open. */
+  async function openEditor(id: string) {
+    const page = await open(`#/completions/${id}`);
+    await signIn(page, KEY);
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    return { page, editor: page.getByRole('form', { name: 'Edit metadata' }) };
+  }
+
   it('shows OpenAI\'s 401 message for a wrong key and stays signed out', async () => {
     const wrong = 'sk-wrong-key-abcd1234';
     const expected = (await (await suite.service.request('/v1/chat/completions', { key: wrong })).json()) as { error: { message: string } };
@@ -44,10 +52,7 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
 
   it('edits metadata within the API limits, and the filters follow', async () => {
     const id = ids[1]!;
-    const page = await open(`#/completions/${id}`);
-    await signIn(page, KEY);
-    await page.getByRole('button', { name: 'Edit metadata' }).click();
-    const editor = page.getByRole('form', { name: 'Edit metadata' });
+    const { page, editor } = await openEditor(id);
 
     // Limits are checked before anything is sent.
     await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('k'.repeat(65));
@@ -96,10 +101,7 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
 
   it('renames a key with Change, in its place, and a rename onto another key replaces that pair', async () => {
     const id = ids[3]!;
-    const page = await open(`#/completions/${id}`);
-    await signIn(page, KEY);
-    await page.getByRole('button', { name: 'Edit metadata' }).click();
-    const editor = page.getByRole('form', { name: 'Edit metadata' });
+    const { editor } = await openEditor(id);
     const pairsText = () => editor.getByRole('list', { name: 'Metadata pairs' }).textContent();
     await editor.getByRole('button', { name: 'Change env' }).click();
     await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('environment');
