@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/db/client.ts';
+import { createSqliteStore } from '../src/store/sqlite/index.ts';
 import { startChildServer, stopChildren, type ChildServer } from './helpers/child-server.ts';
 import { completionToChunks, openSse } from './helpers/fake-sse.ts';
 import { fakeCompletion, sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
@@ -191,6 +193,65 @@ describe('two service processes on one SQLite file', () => {
       expect((fresh.json.choices as { message: { content: string } }[])[0]!.message.content).toBe('echo 0: streamed');
     } finally {
       db.close();
+    }
+  });
+});
+
+describe('two connections on one SQLite file, in one process', () => {
+  /**
+   * Another process's delete can land between the reads of a messages page (the completion, the
+   * cursor's message, the page). Its statements are wrapped here (better-sqlite3's, not ours) so that
+   * the delete lands exactly there: the page must still be one snapshot, as it was before the delete.
+   */
+  it('a messages page read while another connection deletes the completion answers from one snapshot', async () => {
+    const path = join(folder, 'snapshot.db');
+    const reader = openDatabase(path);
+    const writer = openDatabase(path);
+    const readerStore = createSqliteStore(reader);
+    const writerStore = createSqliteStore(writer);
+    try {
+      const id = 'chatcmpl-snapshot-0001';
+      const messages = [0, 1, 2].map((n) => JSON.stringify({ role: 'user', content: `question ${n}` }));
+      await writerStore.saveCompletion('project-a', {
+        id,
+        created: 1_700_000_000,
+        storedAt: 1_700_000_000,
+        model: 'gpt-4o-2024-08-06',
+        requestedModel: 'gpt-4o',
+        metadata: {},
+        body: JSON.stringify({ id, object: 'chat.completion', created: 1_700_000_000, model: 'gpt-4o-2024-08-06' }),
+        choices: [],
+        messages,
+      });
+
+      let deleteBetweenReads = false;
+      const prepare = reader.prepare.bind(reader);
+      reader.prepare = ((sql: string) => {
+        const statement = prepare(sql);
+        if (!sql.startsWith('SELECT seq FROM completions')) return statement;
+        const get = statement.get.bind(statement);
+        return Object.assign(statement, {
+          get: (...args: unknown[]) => {
+            const row = get(...args);
+            if (deleteBetweenReads) {
+              deleteBetweenReads = false;
+              // Synchronous on SQLite, though the contract's method is async: the delete commits here.
+              void writerStore.deleteCompletion('project-a', id);
+            }
+            return row;
+          },
+        });
+      }) as typeof reader.prepare;
+
+      deleteBetweenReads = true;
+      const page = await readerStore.listMessages('project-a', id, { after: `${id}-0`, limit: 20, order: 'asc' });
+      expect(deleteBetweenReads).toBe(false);
+      expect(page).toEqual({ items: [1, 2].map((idx) => ({ idx, body: messages[idx] })), hasMore: false });
+      // The delete did commit: the next read sees it.
+      expect(await readerStore.listMessages('project-a', id, { after: undefined, limit: 20, order: 'asc' })).toBeUndefined();
+    } finally {
+      await readerStore.close();
+      await writerStore.close();
     }
   });
 });

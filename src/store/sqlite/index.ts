@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { type BackgroundCheckpointOptions, startBackgroundCheckpoints } from '../../db/background-checkpoints.ts';
 import type { SqliteDatabase } from '../../db/client.ts';
-import type { ListParams, Metadata } from '../../validation.ts';
+import type { ListParams, Metadata, PageParams } from '../../validation.ts';
 import type { CompletionListJson, CompletionRecord, CompletionRow, MessageRow, Page, Store } from '../contract.ts';
 import { COMPLETION_COLUMNS, createListQueries, PAGE_ITEM_COLUMNS, pageSql } from './list-query.ts';
 import { createDump } from './dump.ts';
@@ -163,6 +163,20 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     return read(sorted.sql, sorted.args);
   }
 
+  /**
+   * A messages page is up to three reads (the completion, the cursor's message, the page): one read
+   * transaction makes them one snapshot, so another process deleting the completion between them
+   * cannot turn a valid cursor into a 400 or the page into an empty one instead of the 404.
+   */
+  const listMessages = db.transaction((project: string, completionId: string, params: PageParams): Page<MessageRow> | undefined => {
+    const projectId = projects.find(project);
+    if (projectId === undefined) return undefined;
+    const completion = prepare('SELECT seq FROM completions WHERE project_id = ? AND id = ?').get(projectId, completionId) as
+      | { seq: number }
+      | undefined;
+    return completion && listMessagePage(prepare, completion.seq, completionId, params);
+  });
+
   function listCompletions(project: string, params: ListParams): Page<CompletionRow> {
     const read = (sql: string, args: unknown[]) => prepare(sql).all(...args) as CompletionRow[];
     const items = readList(project, params, COMPLETION_COLUMNS, read, (rows) => rows.length) ?? [];
@@ -224,14 +238,7 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     updateMetadata: async (project, id, metadata) => updateMetadata(project, id, metadata),
     deleteCompletion: async (project, id) => deleteCompletion(project, id),
     deleteExpired: async (storedBefore, batchSize) => deleteExpired(storedBefore, batchSize),
-    listMessages: async (project, completionId, params) => {
-      const projectId = projects.find(project);
-      if (projectId === undefined) return undefined;
-      const completion = prepare('SELECT seq FROM completions WHERE project_id = ? AND id = ?').get(projectId, completionId) as
-        | { seq: number }
-        | undefined;
-      return completion && listMessagePage(prepare, completion.seq, completionId, params);
-    },
+    listMessages: async (project, completionId, params) => listMessages(project, completionId, params),
     listMessagesOf: async (project, completionIds) => listMessagesOf(project, completionIds),
     isIdTaken: async (project, id) => {
       const projectId = projects.find(project);
