@@ -23,7 +23,8 @@ COPY scripts/build.mjs ./scripts/
 COPY src ./src
 RUN node scripts/build.mjs --force
 
-# Runtime stage: node, the production node_modules, the bundles, the UI's files and the migrations.
+# Runtime stage: node, the production node_modules, the bundles, the UI's files, the migrations, the
+# command-line tool's command (bin/, with package.json) and the sample data the README imports.
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
