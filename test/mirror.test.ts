@@ -342,6 +342,37 @@ describe('mirror', () => {
     );
   });
 
+  it('stops asking a source that does not page by after (answers the same page again) instead of asking forever', async () => {
+    await fillSource();
+    // A source that drops `after` from every request: each next page of the list, and of chatcmpl-bulk0000's 130 messages, is the first again.
+    const server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      url.searchParams.delete('after');
+      req.url = url.pathname + url.search;
+      forward(source.origin, req, res);
+    });
+    const proxy = await listenOnLoopback(server);
+    later(proxy.close);
+    const run = await runCli(['mirror', '--from', proxy.url, '--source-key', DEFAULT_KEY, '--key', DEFAULT_KEY], {
+      env: { DATABASE_URL: join(folder, 'copy.db') },
+      // The old walk never ended: stopped here, it has no exit code.
+      onSpawn: (child) => setTimeout(() => child.kill('SIGKILL'), 20_000).unref(),
+    });
+    expect(run.code, run.stderr).toBe(1);
+    const firstPage = JSON.parse(await (await source.request('/v1/chat/completions?limit=100')).text()) as { data: { id: string }[] };
+    const firstIds = firstPage.data.map((item) => item.id);
+    expect(firstIds).toContain('chatcmpl-bulk0000');
+    const lastId = JSON.stringify(firstIds.at(-1));
+    expect(run.stderr).toContain(
+      `not mirrored chatcmpl-bulk0000: the source answered /chat/completions/chatcmpl-bulk0000/messages after "chatcmpl-bulk0000-99" with a page ending at "chatcmpl-bulk0000-99", as an earlier page did (it does not page by "after"); stopped asking for more\n`,
+    );
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `\\nstored-completions mirror: the source answered /chat/completions after ${lastId} with a page ending at ${lastId}, as an earlier page did \\(it does not page by "after"\\); stopped asking for more\\nstopped after 99 copied`,
+      ),
+    );
+  }, 40_000);
+
   it('refuses --since together with --created-after, the same filter under two names, as a usage error', async () => {
     await fillSource();
     const target = join(folder, 'copy.db');

@@ -89,6 +89,7 @@ async function fetchMessages(source: SourceClient, id: string): Promise<{ items:
   const items: Json[] = [];
   let exact: ExactIntegers | undefined;
   let after: string | undefined;
+  const cursors = new Set<string>();
   for (;;) {
     const query: [string, string][] = [['limit', String(MESSAGES_PAGE_SIZE)], ['order', 'asc']];
     if (after !== undefined) query.push(['after', after]);
@@ -101,8 +102,16 @@ async function fetchMessages(source: SourceClient, id: string): Promise<{ items:
     exact = mergeExactIntegers(exact, exactIntegersOf(page));
     const last = data.at(-1);
     if (page.has_more !== true || !last || typeof last.id !== 'string') return { items, exact };
+    // A source that does not page by `after` answers the same page again: asked for the next one forever, the items pile up.
+    if (cursors.has(last.id)) throw new SourceError(repeatedPage(path, after, last.id), 200);
+    cursors.add(last.id);
     after = last.id;
   }
+}
+
+/** Why a walk stopped: the page asked for past `after` ends at `last`, where an earlier page ended. */
+function repeatedPage(path: string, after: string | undefined, last: string): string {
+  return `the source answered ${path} after ${JSON.stringify(after)} with a page ending at ${JSON.stringify(last)}, as an earlier page did (it does not page by "after"); stopped asking for more`;
 }
 
 /**
@@ -311,6 +320,7 @@ async function mirrorFrom(
 ): Promise<void> {
   const { source, store, project, filters, checkpointKey } = request;
   let after = start;
+  const cursors = new Set<string>(start === undefined ? [] : [start]);
   for (;;) {
     const page = await listPage(source, filters, after);
     if (!Array.isArray(page.data)) throw new SourceError('the source answered its list without a "data" array: is --from an OpenAI API?', undefined);
@@ -343,6 +353,9 @@ async function mirrorFrom(
     if (checkpointKey !== undefined && last && typeof last.id === 'string') await store.setSetting(checkpointKey, last.id);
     events.onPage?.();
     if (reachedEnd || page.has_more !== true || !last || typeof last.id !== 'string') return;
+    // The list answered a page it gave before (a source that ignores `after`): the walk would never end.
+    if (cursors.has(last.id)) throw new SourceError(repeatedPage('/chat/completions', after, last.id), undefined);
+    cursors.add(last.id);
     after = last.id;
   }
 }
