@@ -80,6 +80,49 @@ export interface MirrorTally {
  */
 const UNAVAILABLE_IN_A_ROW = 5;
 
+/**
+ * How far back (in `created` seconds, from the newest completion listed) a run starts listing again when it
+ * resumes. A completion is listed once it is stored, at the end of its generation, but ordered by `created`, the
+ * time its request began: one that was still being generated (a long reasoning answer), or not yet listed by the
+ * source, when a run passed its place lands behind the position kept, where only `--from-start` would find it.
+ * Listed again, what is already here is skipped without a fetch, so the cost is a list page per 100 completions.
+ */
+export const RESUME_LOOKBACK_SECONDS = 3600;
+
+/** The ends of the list pages stored, oldest first: where a run may resume. */
+type PageEnds = [created: number | null, id: string][];
+
+/**
+ * The kept position: the ends of the pages of the last `RESUME_LOOKBACK_SECONDS`, and the newest end before
+ * them. Written by earlier versions as one id, the end of the last page.
+ */
+function readPageEnds(saved: string): PageEnds {
+  try {
+    const parsed = JSON.parse(saved) as unknown;
+    if (isObject(parsed) && Array.isArray(parsed.ends) && parsed.ends.length > 0) return parsed.ends as PageEnds;
+  } catch {
+    // One id, as earlier versions kept it.
+  }
+  return [[null, saved]];
+}
+
+/** Where a resumed run lists from: the newest end at least the look-back before the newest completion listed. */
+function resumePosition(ends: PageEnds): string | undefined {
+  const newest = ends.at(-1)!;
+  if (newest[0] === null) return newest[1];
+  const bound = newest[0] - RESUME_LOOKBACK_SECONDS;
+  return ends.findLast(([created]) => created !== null && created <= bound)?.[1];
+}
+
+/** The ends a resumed run needs: those of the look-back, and the newest before them. */
+function prunePageEnds(ends: PageEnds): PageEnds {
+  const newest = ends.at(-1)?.[0];
+  if (newest === null || newest === undefined) return ends.slice(-1);
+  const bound = newest - RESUME_LOOKBACK_SECONDS;
+  const anchor = ends.findLastIndex(([created]) => created !== null && created <= bound);
+  return ends.slice(Math.max(anchor, 0));
+}
+
 /** Completions per list page: OpenAI's maximum, the fewest requests. */
 const LIST_PAGE_SIZE = 100;
 const MESSAGES_PAGE_SIZE = 100;
@@ -89,6 +132,7 @@ async function fetchMessages(source: SourceClient, id: string): Promise<{ items:
   const items: Json[] = [];
   let exact: ExactIntegers | undefined;
   let after: string | undefined;
+  const cursors = new Set<string>();
   for (;;) {
     const query: [string, string][] = [['limit', String(MESSAGES_PAGE_SIZE)], ['order', 'asc']];
     if (after !== undefined) query.push(['after', after]);
@@ -101,8 +145,16 @@ async function fetchMessages(source: SourceClient, id: string): Promise<{ items:
     exact = mergeExactIntegers(exact, exactIntegersOf(page));
     const last = data.at(-1);
     if (page.has_more !== true || !last || typeof last.id !== 'string') return { items, exact };
+    // A source that does not page by `after` answers the same page again: asked for the next one forever, the items pile up.
+    if (cursors.has(last.id)) throw new SourceError(repeatedPage(path, after, last.id), 200);
+    cursors.add(last.id);
     after = last.id;
   }
+}
+
+/** Why a walk stopped: the page asked for past `after` ends at `last`, where an earlier page ended. */
+function repeatedPage(path: string, after: string | undefined, last: string): string {
+  return `the source answered ${path} after ${JSON.stringify(after)} with a page ending at ${JSON.stringify(last)}, as an earlier page did (it does not page by "after"); stopped asking for more`;
 }
 
 /**
@@ -195,19 +247,21 @@ export async function runMirror(request: MirrorRequest, tally: MirrorTally, even
   const mirror = createPageWriter(request, tally, events, unreadSaved);
   const readAgainIds = await readAgain(request, tally, mirror);
   const saved = checkpointKey === undefined || request.fromStart || request.updateMetadata ? undefined : await store.getSetting(checkpointKey);
-  if (saved !== undefined) {
+  const ends = saved === undefined ? [] : readPageEnds(saved);
+  const start = ends.length === 0 ? undefined : resumePosition(ends);
+  if (start !== undefined) {
     tally.resumed = true;
     try {
-      await mirrorFrom(request, tally, events, mirror, readAgainIds, saved);
+      await mirrorFrom(request, tally, events, mirror, readAgainIds, start, ends);
       return;
     } catch (err) {
       // The completion the position names is gone from the source (a 400 or 404 on `after`): walk from the start instead.
       if (!(err instanceof SourceError) || (err.status !== 400 && err.status !== 404) || tally.pages > 0) throw err;
-      events.onNote?.(`the source no longer knows the position the last run stopped at (${saved}): listing from the start`);
+      events.onNote?.(`the source no longer knows the position the last run stopped at (${start}): listing from the start`);
       tally.resumed = false;
     }
   }
-  await mirrorFrom(request, tally, events, mirror, readAgainIds, undefined);
+  await mirrorFrom(request, tally, events, mirror, readAgainIds, undefined, ends);
 }
 
 type PageWriter = ReturnType<typeof createPageWriter>;
@@ -308,9 +362,13 @@ async function mirrorFrom(
   mirror: PageWriter,
   readAgainIds: Set<string>,
   start: string | undefined,
+  /** The page ends kept so far (by an earlier run), to which this walk's are added. */
+  kept: PageEnds,
 ): Promise<void> {
   const { source, store, project, filters, checkpointKey } = request;
   let after = start;
+  let ends = kept;
+  const cursors = new Set<string>(start === undefined ? [] : [start]);
   for (;;) {
     const page = await listPage(source, filters, after);
     if (!Array.isArray(page.data)) throw new SourceError('the source answered its list without a "data" array: is --from an OpenAI API?', undefined);
@@ -340,9 +398,23 @@ async function mirrorFrom(
     await mirror.store(await mapWithLimit(wanted, request.concurrency, (item) => mirror.read(String(item.id), { item, exact })));
     const last = listed.at(-1);
     // Kept only once the page is stored: a run stopped before that lists this page again.
-    if (checkpointKey !== undefined && last && typeof last.id === 'string') await store.setSetting(checkpointKey, last.id);
+    if (checkpointKey !== undefined && last && typeof last.id === 'string') {
+      const created = typeof last.created === 'number' && Number.isFinite(last.created) ? last.created : null;
+      const end: PageEnds[number] = [created, last.id];
+      // An end without a time (an earlier version's single id, a source's odd answer) is only ever the newest.
+      ends = prunePageEnds([...ends.filter(([time, id]) => time !== null && id !== last.id), end].sort(byCreated));
+      await store.setSetting(checkpointKey, JSON.stringify({ ends }));
+    }
     events.onPage?.();
     if (reachedEnd || page.has_more !== true || !last || typeof last.id !== 'string') return;
+    // The list answered a page it gave before (a source that ignores `after`): the walk would never end.
+    if (cursors.has(last.id)) throw new SourceError(repeatedPage('/chat/completions', after, last.id), undefined);
+    cursors.add(last.id);
     after = last.id;
   }
+}
+
+/** Page ends in list order, by `created`; one without a time last. */
+function byCreated(a: PageEnds[number], b: PageEnds[number]): number {
+  return (a[0] ?? Infinity) - (b[0] ?? Infinity);
 }
