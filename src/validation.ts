@@ -153,13 +153,15 @@ function parseOrder(raw: string | undefined): SortOrder {
   throw ApiError.badRequest(`Invalid value: '${raw}'. Supported values are: 'asc' and 'desc'.`, 'order', 'invalid_value');
 }
 
-export function parsePageParams(params: URLSearchParams): PageParams {
+/** `after` and `order`, as every list takes them: the position a walk continues from, and its direction. */
+export function parseCursorParams(params: URLSearchParams): Omit<PageParams, 'limit'> {
   const after = single(params, 'after');
-  return {
-    after: after === '' ? undefined : after,
-    limit: parseLimit(single(params, 'limit')),
-    order: parseOrder(single(params, 'order')),
-  };
+  return { after: after === '' ? undefined : after, order: parseOrder(single(params, 'order')) };
+}
+
+export function parsePageParams(params: URLSearchParams): PageParams {
+  const { after, order } = parseCursorParams(params);
+  return { after, limit: parseLimit(single(params, 'limit')), order };
 }
 
 const METADATA_PARAM = /^metadata\[(.*)\]$/s;

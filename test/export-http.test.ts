@@ -107,6 +107,27 @@ describe('get /v1/stored-completions/export', () => {
     );
   });
 
+  it('continues after a completion, in either order, as the list does (a cut download resumed from its last id)', async () => {
+    const a = await create(DEFAULT_KEY, 'a', 1_700_000_000);
+    const b = await create(DEFAULT_KEY, 'b', 1_700_000_010);
+    const c = await create(DEFAULT_KEY, 'c', 1_700_000_020);
+    expect(ids((await exportText(`?after=${a.id}`)).body)).toEqual([b.id, c.id]);
+    expect(ids((await exportText('?order=desc')).body)).toEqual([c.id, b.id, a.id]);
+    expect(ids((await exportText(`?order=desc&after=${c.id}&limit=1`)).body)).toEqual([b.id]);
+    const evalLines = (await exportText(`?format=eval&after=${b.id}`)).body.trim().split('\n');
+    expect(evalLines.map((line) => (JSON.parse(line) as { item: { id: string } }).item.id)).toEqual([c.id]);
+    // A deleted completion is still a place to continue from, as in the list.
+    expect((await service.request(`/v1/chat/completions/${b.id}`, { method: 'DELETE' })).status).toBe(200);
+    expect(ids((await exportText(`?after=${b.id}`)).body)).toEqual([c.id]);
+    // An id the project never had, or another project's, is the list's own 400, before any line.
+    for (const [after, key] of [['chatcmpl-never', DEFAULT_KEY], [a.id, OTHER_KEY]] as const) {
+      const listed = await service.request(`/v1/chat/completions?after=${after}`, { key });
+      expect(await exportText(`?after=${after}`, key)).toEqual({ status: 400, type: 'application/json', body: await listed.text() });
+    }
+    const listedOrder = await service.request('/v1/chat/completions?order=sideways');
+    expect(await exportText('?order=sideways')).toEqual({ status: 400, type: 'application/json', body: await listedOrder.text() });
+  });
+
   it('refuses bad parameters in OpenAI’s error shape', async () => {
     expect(await exportText('?format=xml')).toEqual({
       status: 400,

@@ -144,6 +144,25 @@ describe('export then import', () => {
     }
   });
 
+  it('export --after and --order continue a cut export as the list would, and name an id the project never had', async () => {
+    const stored = await storeVariety(source, upstream);
+    const env = { DATABASE_URL: source.databasePath };
+    const lineIds = (stdout: string) => stdout.trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id);
+    const all = lineIds((await runCli(['export', '--key', DEFAULT_KEY], { env })).stdout);
+    expect(all).toHaveLength(stored.length);
+    const resumed = await runCli(['export', '--key', DEFAULT_KEY, '--after', all[1]!], { env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(lineIds(resumed.stdout)).toEqual(all.slice(2));
+    const newestFirst = await runCli(['export', '--key', DEFAULT_KEY, '--order', 'desc', '--after', all.at(-1)!, '--limit', '2'], { env });
+    expect(lineIds(newestFirst.stdout)).toEqual(all.slice(-3, -1).reverse());
+    const unknown = await runCli(['export', '--key', DEFAULT_KEY, '--after', 'chatcmpl-never'], { env });
+    expect(unknown).toMatchObject({ code: 2, stdout: '' });
+    expect(unknown.stderr).toContain("--after: the project has no completion 'chatcmpl-never' (nor had one)");
+    const badOrder = await runCli(['export', '--key', DEFAULT_KEY, '--order', 'newest'], { env });
+    expect(badOrder).toMatchObject({ code: 2, stdout: '' });
+    expect(badOrder.stderr).toContain("--order: expected asc or desc, got 'newest'");
+  });
+
   it('writes each line as retrieve plus input_messages', async () => {
     const [id] = await storeVariety(source, upstream);
     const exported = await runCli(['export', '--key', DEFAULT_KEY, '--limit', '1'], { env: { DATABASE_URL: source.databasePath } });

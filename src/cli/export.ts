@@ -6,6 +6,7 @@ import { exportLines, type ExportTally, newTally } from '../export/run-export.ts
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { FILTER_HELP, FILTER_OPTIONS, parseFilters, parsePositiveInteger, PROJECT_HELP, PROJECT_OPTIONS } from './options.ts';
+import type { SortOrder } from '../validation.ts';
 import { createProgress, rate } from './progress.ts';
 import { checkProjectOptions, openSourceStore, resolveProject } from './target.ts';
 
@@ -27,6 +28,8 @@ ${PROJECT_HELP}
   --choice N            the choice finetune and eval lines are made of (default 0)
 ${FILTER_HELP}
   --limit N             at most N lines
+  --after ID            start after this completion (resume a cut export from the last id it holds)
+  --order asc|desc      oldest first (default) or newest first
   --out FILE            write to FILE instead of standard output
   -h, --help            this text
 
@@ -38,6 +41,11 @@ function parseFormat(text: string | undefined): ExportFormat {
   if (text === undefined) return 'completions';
   if ((EXPORT_FORMATS as readonly string[]).includes(text)) return text as ExportFormat;
   throw new UsageError(`--format: expected one of ${EXPORT_FORMATS.join(', ')}, got '${text}'`);
+}
+
+function parseOrder(text: string | undefined): SortOrder {
+  if (text === undefined || text === 'asc' || text === 'desc') return text ?? 'asc';
+  throw new UsageError(`--order: expected asc or desc, got '${text}'`);
 }
 
 /** The summary's account of skipped completions: how many, and why. */
@@ -70,6 +78,8 @@ export const exportCommand = defineCommand({
     format: { type: 'string' },
     choice: { type: 'string' },
     limit: { type: 'string' },
+    after: { type: 'string' },
+    order: { type: 'string' },
     out: { type: 'string' },
   },
   async run({ values }, context) {
@@ -77,11 +87,16 @@ export const exportCommand = defineCommand({
     const choice = values.choice === undefined ? 0 : parsePositiveInteger(values.choice, 'choice', 0);
     const limit = values.limit === undefined ? undefined : parsePositiveInteger(values.limit, 'limit');
     const filters = parseFilters(values);
+    const order = parseOrder(values.order);
     const config = context.config();
     checkProjectOptions(config, values);
     const store = await openSourceStore(config.databaseUrl, 'DATABASE_URL', config.sqliteSynchronous);
     try {
       const project = await resolveProject(config, store, values);
+      // As the list's `after`: any id the project had, deleted ones included (the walk goes on from its place).
+      if (values.after !== undefined && !(await store.isIdTaken(project, values.after))) {
+        throw new UsageError(`--after: the project has no completion '${values.after}' (nor had one)`);
+      }
       const out = values.out === undefined ? context.stdout : createWriteStream(values.out, { highWaterMark: OUT_BUFFER_BYTES });
       if (values.out !== undefined) {
         try {
@@ -93,7 +108,7 @@ export const exportCommand = defineCommand({
       const progress = createProgress(context.stderr, 'export');
       const tally = newTally();
       const startedAt = performance.now();
-      for await (const chunk of exportLines(store, { project, filters, format, choice, limit }, tally)) {
+      for await (const chunk of exportLines(store, { project, filters, format, choice, limit, after: values.after, order }, tally)) {
         await write(out, chunk);
         progress.update({ read: tally.read, written: tally.written });
       }

@@ -1,5 +1,5 @@
 import { ApiError } from '../errors.ts';
-import { type ListFilters, parseListFilters } from '../validation.ts';
+import { type ListFilters, parseCursorParams, parseListFilters, type SortOrder } from '../validation.ts';
 import { EXPORT_FORMATS, type ExportFormat } from './formats.ts';
 
 export interface ExportParams {
@@ -7,6 +7,9 @@ export interface ExportParams {
   format: ExportFormat;
   choice: number;
   limit: number | undefined;
+  /** Lines from the completion after this one (a cut download resumed from the last id it holds). */
+  after: string | undefined;
+  order: SortOrder;
 }
 
 function single(params: URLSearchParams, name: string): string | undefined {
@@ -37,7 +40,10 @@ function parseCount(params: URLSearchParams, name: string, min: number): number 
   return value;
 }
 
-/** `GET /v1/stored-completions/export`'s query: the list's filters, `format`, `limit` (lines, no maximum) and `choice`. */
+/**
+ * `GET /v1/stored-completions/export`'s query: the list's filters, `after` and `order` as the list takes them,
+ * `format`, `limit` (lines, no maximum) and `choice`.
+ */
 export function parseExportParams(params: URLSearchParams): ExportParams {
   const format = single(params, 'format') ?? 'completions';
   if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
@@ -52,5 +58,6 @@ export function parseExportParams(params: URLSearchParams): ExportParams {
     format: format as ExportFormat,
     choice: parseCount(params, 'choice', 0) ?? 0,
     limit: parseCount(params, 'limit', 1),
+    ...parseCursorParams(params),
   };
 }

@@ -1,5 +1,5 @@
 import type { Store } from '../store/index.ts';
-import type { ListFilters } from '../validation.ts';
+import type { ListFilters, SortOrder } from '../validation.ts';
 import { type ExportFormat, formatLine, type SkipReason } from './formats.ts';
 
 export interface ExportRequest {
@@ -11,6 +11,10 @@ export interface ExportRequest {
   choice: number;
   /** At most this many lines; undefined for all. */
   limit: number | undefined;
+  /** Lines from the completion after this one in `order`, as the list's `after`; undefined for the first. */
+  after?: string | undefined;
+  /** (created, id) ascending unless `desc`. */
+  order?: SortOrder;
 }
 
 /** What an export did so far; the caller reads it for progress and the summary. */
@@ -31,7 +35,7 @@ export function newTally(): ExportTally {
 }
 
 /**
- * The export's lines in (created, id) order, one chunk of whole lines
+ * The export's lines in (created, id) order (ascending unless asked otherwise), one chunk of whole lines
  * (each ending in a new line) per page of the store. Pages are read by keyset,
  * so memory stays at one page however many completions match, and a consumer
  * that stops pulling (a client gone) stops the reads: nothing runs ahead.
@@ -39,14 +43,14 @@ export function newTally(): ExportTally {
 export async function* exportLines(store: Store, request: ExportRequest, tally: ExportTally): AsyncGenerator<string> {
   const { filters } = request;
   const limitReached = () => request.limit !== undefined && tally.written >= request.limit;
-  let after: string | undefined;
+  let after = request.after;
   for (;;) {
     const page = await store.listCompletions(request.project, {
       ...filters,
       after,
       // Finetune may skip some, so every page is read whole; the limit counts lines.
       limit: request.limit === undefined || request.format === 'finetune' ? EXPORT_PAGE_SIZE : Math.min(EXPORT_PAGE_SIZE, request.limit - tally.written),
-      order: 'asc',
+      order: request.order ?? 'asc',
     });
     const messages = await store.listMessagesOf(
       request.project,

@@ -10,19 +10,22 @@ const EXPORT_HEADERS = { 'content-type': 'application/x-ndjson' };
 
 /**
  * `GET /v1/stored-completions/export`: the command-line export over HTTP, for
- * the caller's project only, streamed as NDJSON. The body is pulled: a page is
- * read from the store only when the client has taken the previous one, and a
+ * the caller's project only, streamed as NDJSON. The body is pulled: after the
+ * first, a page is read from the store only when the client has taken the previous one, and a
  * client that goes away cancels the stream, which ends the reads.
  */
 export function createExportRoutes(store: Store, metrics: Metrics) {
   const routes = new Hono<AppEnv>();
 
-  routes.get('/export', (c) => {
+  routes.get('/export', async (c) => {
     const params = parseExportParams(queryParams(c));
     // A HEAD answer has no body for the adapter to pull or cancel: an export started for it would read
     // a page for nothing and never end, leaving the in-progress gauge counting it for good.
     if (c.req.method === 'HEAD') return c.body(null, 200, EXPORT_HEADERS);
     const lines = exportLines(store, { project: c.get('tenant').project, ...params }, newTally());
+    // The first page is read before the answer starts: an `after` the project never had (the list's 400) or a
+    // database out of reach (503) is then an error in OpenAI's shape, not a 200 whose body breaks off.
+    let first: IteratorResult<string> | undefined = await lines.next();
     const encoder = new TextEncoder();
     let open = true;
     const finish = () => {
@@ -33,7 +36,8 @@ export function createExportRoutes(store: Store, metrics: Metrics) {
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
         try {
-          const next = await lines.next();
+          const next = first ?? (await lines.next());
+          first = undefined;
           if (next.done) {
             finish();
             controller.close();
