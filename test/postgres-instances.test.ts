@@ -194,6 +194,13 @@ describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and starte
       expect(list.status).toBe(503);
       expect(list.headers.get('retry-after')).toBe('1');
       expect(await list.json()).toEqual(OPENAI_503);
+      // An export too: its first page is read before the answer, so it is this 503, not a 200 cut off before its first line.
+      const exported = await fetch(`${origin}/v1/stored-completions/export`, { headers: { authorization: `Bearer ${KEY}` }, signal: AbortSignal.timeout(15_000) });
+      expect({ status: exported.status, retryAfter: exported.headers.get('retry-after'), body: await exported.json() }).toEqual({
+        status: 503,
+        retryAfter: '1',
+        body: OPENAI_503,
+      });
       // A stored stream too: the id it will carry is looked up before the client has an answer,
       // so the answer is this 503 (which the SDKs retry), not a 200 whose stream breaks off.
       const stream = await fetch(`${origin}/v1/chat/completions`, {

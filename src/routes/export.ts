@@ -17,12 +17,15 @@ const EXPORT_HEADERS = { 'content-type': 'application/x-ndjson' };
 export function createExportRoutes(store: Store, metrics: Metrics) {
   const routes = new Hono<AppEnv>();
 
-  routes.get('/export', (c) => {
+  routes.get('/export', async (c) => {
     const params = parseExportParams(queryParams(c));
     // A HEAD answer has no body for the adapter to pull or cancel: an export started for it would read
     // a page for nothing and never end, leaving the in-progress gauge counting it for good.
     if (c.req.method === 'HEAD') return c.body(null, 200, EXPORT_HEADERS);
     const lines = exportLines(store, { project: c.get('tenant').project, ...params }, newTally());
+    // The first line is read before the answer: a database that cannot be read then is the client's 503
+    // (which clients retry), not a 200 whose body breaks off before its first byte.
+    let first: IteratorResult<string> | undefined = await lines.next();
     const encoder = new TextEncoder();
     let open = true;
     const finish = () => {
@@ -33,7 +36,8 @@ export function createExportRoutes(store: Store, metrics: Metrics) {
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
         try {
-          const next = await lines.next();
+          const next = first ?? (await lines.next());
+          first = undefined;
           if (next.done) {
             finish();
             controller.close();
