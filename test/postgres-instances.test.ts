@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
@@ -194,6 +194,13 @@ describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and starte
       expect(list.status).toBe(503);
       expect(list.headers.get('retry-after')).toBe('1');
       expect(await list.json()).toEqual(OPENAI_503);
+      // An export too: its first page is read before the answer, so it is this 503, not a 200 cut off before its first line.
+      const exported = await fetch(`${origin}/v1/stored-completions/export`, { headers: { authorization: `Bearer ${KEY}` }, signal: AbortSignal.timeout(15_000) });
+      expect({ status: exported.status, retryAfter: exported.headers.get('retry-after'), body: await exported.json() }).toEqual({
+        status: 503,
+        retryAfter: '1',
+        body: OPENAI_503,
+      });
       // A stored stream too: the id it will carry is looked up before the client has an answer,
       // so the answer is this 503 (which the SDKs retry), not a 200 whose stream breaks off.
       const stream = await fetch(`${origin}/v1/chat/completions`, {
@@ -399,5 +406,87 @@ describe('a password given as the URL parameter ?password=', () => {
       await server.exited;
       await upstream.close();
     }
+  }, 60_000);
+});
+
+/**
+ * A TCP proxy between the service and the server that passes everything until the service sends a
+ * statement whose text holds `stallOn` once armed, then holds it and all that follows on that connection:
+ * the server alive but the link silent (a frozen network path, no reset), landed exactly mid-transaction.
+ */
+async function stallingProxy(target: URL, stallOn: string) {
+  const sockets = new Set<Socket>();
+  let armed = false;
+  const proxy = createServer((client) => {
+    const server = connect(Number(target.port || 5432), target.hostname);
+    sockets.add(client).add(server);
+    let stalled = false;
+    client.on('data', (data) => {
+      if (armed && !stalled && data.toString('latin1').includes(stallOn)) stalled = true;
+      if (!stalled) server.write(data);
+    });
+    server.on('data', (data) => client.write(data));
+    const end = () => {
+      client.destroy();
+      server.destroy();
+    };
+    for (const socket of [client, server]) socket.on('error', end).on('close', end);
+  });
+  proxy.listen(0, '127.0.0.1');
+  await once(proxy, 'listening');
+  const url = new URL(target);
+  url.hostname = '127.0.0.1';
+  url.port = String((proxy.address() as { port: number }).port);
+  return {
+    url: url.toString(),
+    arm: () => {
+      armed = true;
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      proxy.close();
+      await once(proxy, 'close');
+    },
+  };
+}
+
+describe.skipIf(!withServer)('a link to PostgreSQL that goes silent mid-transaction', () => {
+  let upstream: FakeUpstream;
+  let instance: ChildServer | undefined;
+  let proxy: Awaited<ReturnType<typeof stallingProxy>> | undefined;
+
+  beforeAll(async () => {
+    upstream = await startFakeUpstream();
+  });
+
+  afterAll(async () => {
+    instance?.process.kill('SIGKILL');
+    if (instance) await instance.exited;
+    await proxy?.close();
+    await upstream?.close();
+  });
+
+  it('answers an update and a delete caught in it with a 503 within the statement and connect timeouts, not twice that', async () => {
+    // A statement sent on the silent link times out on the client after DATABASE_STATEMENT_TIMEOUT_MS +
+    // DATABASE_CONNECT_TIMEOUT_MS (4 s here). Before, the ROLLBACK sent after it waited behind it as long again: 8 s.
+    proxy = await stallingProxy(new URL(await createTestDatabase()), 'FOR UPDATE');
+    instance = await startChildServer({
+      databasePath: proxy.url,
+      upstreamUrl: upstream.url,
+      env: { DATABASE_CONNECT_TIMEOUT_MS: '1000', DATABASE_STATEMENT_TIMEOUT_MS: '3000', HEALTH_CHECK_INTERVAL_MS: '0' },
+    });
+    const client = clientOf(instance);
+    const ids = await Promise.all([0, 1].map(async (i) => (await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `q${i}` }], store: true })).id));
+    const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
+    proxy.arm();
+    const answers = await Promise.all([
+      { method: 'POST', path: ids[0], body: JSON.stringify({ metadata: { k: 'v' } }) },
+      { method: 'DELETE', path: ids[1] },
+    ].map(async ({ method, path, body }) => {
+      const started = Date.now();
+      const res = await fetch(`${instance!.origin}/v1/chat/completions/${path}`, { method, headers, body, signal: AbortSignal.timeout(20_000) });
+      return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json(), fast: Date.now() - started < 4_000 + 1_200 };
+    }));
+    expect(answers).toEqual([0, 1].map(() => ({ status: 503, retryAfter: '1', body: OPENAI_503, fast: true })));
   }, 60_000);
 });

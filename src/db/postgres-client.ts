@@ -87,6 +87,14 @@ export function isUnavailableError(err: unknown): boolean {
 }
 
 /**
+ * True when the connection itself failed (a client-side timeout, a dropped socket), not a statement
+ * the server answered with an error (a statement timeout, a deadlock), after which it is still usable.
+ */
+function connectionUnusable(err: unknown): boolean {
+  return isUnavailableError(err) && !(err instanceof pg.DatabaseError);
+}
+
+/**
  * SQLSTATEs of a server that, while serving, refuses our credentials or database (a password rotated,
  * a role or a database dropped): the data is out of reach, as when the server is down, so a request
  * gets the 503 and /healthz says why. At start they mean a wrong DATABASE_URL and are not retried.
@@ -301,9 +309,14 @@ function wrapPool(pool: pg.Pool, url: string, preparedStatementLimit: number): P
         await client.query('COMMIT');
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {
-          broken = true;
-        });
+        // A connection that timed out or dropped cannot take a ROLLBACK: one sent after a query read
+        // timeout would wait behind the unanswered statement for the timeout again, doubling the wait
+        // for the 503. Closing the connection rolls the transaction back on the server.
+        if (connectionUnusable(err)) broken = true;
+        else
+          await client.query('ROLLBACK').catch(() => {
+            broken = true;
+          });
         throw err;
       }
     } catch (err) {
