@@ -30,7 +30,7 @@ function responseOf(id: string, n: number): Record<string, unknown> {
   const reply = (content: string, index = 0) => ({ index, message: { role: 'assistant', content }, finish_reason: 'stop' });
   const choices: Record<string, unknown[]> = {
     'chatcmpl-unicode': [reply('Grüße 👋 — 日本語, and a lone-looking \ud83d\ude00 pair')],
-    'chatcmpl-escapes': [reply('quote " backslash \\ newline \n tab \t control \u0001 </script> \u2028')],
+    'chatcmpl-escapes': [reply('quote " backslash \\ newline \n tab \t control \u0001 </script> \u2028 lone \ud800 and \udfff halves')],
     'chatcmpl-no-choices': [],
     'chatcmpl-three-choices': [reply('second', 1), reply('first', 0), reply('third', 2)],
   };
@@ -47,7 +47,8 @@ function responseOf(id: string, n: number): Record<string, unknown> {
 
 beforeAll(async () => {
   upstream = await startFakeUpstream();
-  service = await startService({ upstreamUrl: upstream.url });
+  // A search walks at most 3 entries before sorting its matches instead: a small database reaches both ways.
+  service = await startService({ upstreamUrl: upstream.url, storeOptions: { searchSortThreshold: 1, searchWalkLimit: 3 } });
   const project = await projectOf(service, 'sk-test-key-0001');
   for (const [n, id] of IDS.entries()) {
     await service.store.saveCompletion(
@@ -121,6 +122,18 @@ describe('list pages, byte for byte', () => {
     expect(await listed('limit=20', 'sk-test-key-nothing-stored')).toEqual(empty);
     expect(await listed('model=no-such-model')).toEqual(empty);
     expect(await listed(`after=${encodeURIComponent(IDS.at(-1)!)}`)).toEqual(empty);
+  });
+
+  it('serves filtered and searched pages as retrieve does: a metadata value not ASCII, a model, a search walked then sorted', async () => {
+    expect(await listed(`metadata[city]=${encodeURIComponent('Zürich')}`)).toEqual(await expectedPage(['chatcmpl-unicode'], false));
+    expect(await listed(`metadata[emoji]=${encodeURIComponent('👋')}&order=desc`)).toEqual(await expectedPage(['chatcmpl-escapes'], false));
+    expect(await listed(`model=${encodeURIComponent('mödel-ü')}`)).toEqual(await expectedPage(['chatcmpl-unicode'], false));
+    // `answer` is in the newest two and the first: walked newest first, 3 entries find two of them, so the matches are sorted.
+    const answered = ['chatcmpl-plain', 'chatcmpl-nested-last', 'chatcmpl-"quoted"\\id'];
+    expect(await listed('search=answer&order=desc')).toEqual(await expectedPage([...answered].reverse(), false));
+    expect(await listed('search=answer&order=desc&limit=2')).toEqual(await expectedPage(answered.slice(1).reverse(), true));
+    expect(await listed('search=answer&limit=2')).toEqual(await expectedPage(answered.slice(0, 2), true));
+    expect(await listed(`search=answer&after=${encodeURIComponent(answered[0]!)}`)).toEqual(await expectedPage(answered.slice(1), false));
   });
 
   it('serves the same bytes from bodies stored whole (written before migration 0007)', async (context) => {
