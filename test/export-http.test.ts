@@ -197,7 +197,7 @@ describe('get /v1/stored-completions/export', () => {
     expect(await gauge()).toBe(0);
   });
 
-  it('answers HEAD with the headers alone, reading nothing and leaving no export counted as running', async () => {
+  it('answers HEAD as GET would, with the headers alone, leaving no export counted as running', async () => {
     await create(DEFAULT_KEY, 'one', 1_700_000_000);
     const gauge = async () => Number(/^stored_completions_exports_in_progress (\d+)$/m.exec(await (await service.request('/metrics')).text())?.[1]);
     for (let i = 0; i < 3; i++) {
@@ -209,5 +209,10 @@ describe('get /v1/stored-completions/export', () => {
     expect(await gauge()).toBe(0);
     const refused = await service.request('/v1/stored-completions/export?format=nope', { method: 'HEAD' });
     expect(refused.status).toBe(400);
+    // An `after` the project never had is GET's 400 (read before GET answers), not a 200.
+    const unknownAfter = await service.request('/v1/stored-completions/export?after=chatcmpl-never', { method: 'HEAD' });
+    expect(unknownAfter.status).toBe((await service.request('/v1/stored-completions/export?after=chatcmpl-never')).status);
+    expect(unknownAfter.status).toBe(400);
+    expect(await gauge()).toBe(0);
   });
 });

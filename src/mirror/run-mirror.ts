@@ -362,12 +362,15 @@ async function mirrorFrom(
   mirror: PageWriter,
   readAgainIds: Set<string>,
   start: string | undefined,
-  /** The page ends kept so far (by an earlier run), to which this walk's are added. */
+  /** The page ends kept by an earlier run. */
   kept: PageEnds,
 ): Promise<void> {
   const { source, store, project, filters, checkpointKey } = request;
   let after = start;
-  let ends = kept;
+  // This walk lists everything after `start` again, and its own page ends replace those kept past it: each run's
+  // pages end elsewhere, so kept they would pile up a look-back's worth per run; and a walk from the start (after
+  // the source refused the position) would keep naming the refused one, every later run listing everything again.
+  let ends = start === undefined ? [] : kept.slice(0, kept.findIndex(([, id]) => id === start) + 1);
   const cursors = new Set<string>(start === undefined ? [] : [start]);
   for (;;) {
     const page = await listPage(source, filters, after);

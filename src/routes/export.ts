@@ -19,13 +19,16 @@ export function createExportRoutes(store: Store, metrics: Metrics) {
 
   routes.get('/export', async (c) => {
     const params = parseExportParams(queryParams(c));
-    // A HEAD answer has no body for the adapter to pull or cancel: an export started for it would read
-    // a page for nothing and never end, leaving the in-progress gauge counting it for good.
-    if (c.req.method === 'HEAD') return c.body(null, 200, EXPORT_HEADERS);
     const lines = exportLines(store, { project: c.get('tenant').project, ...params }, newTally());
     // The first page is read before the answer starts: an `after` the project never had (the list's 400) or a
     // database out of reach (503) is then an error in OpenAI's shape, not a 200 whose body breaks off.
     let first: IteratorResult<string> | undefined = await lines.next();
+    // HEAD answers as GET would, that first read included. Its answer has no body for the adapter to pull or
+    // cancel: an export left open for it would never end, leaving the in-progress gauge counting it for good.
+    if (c.req.method === 'HEAD') {
+      await lines.return(undefined);
+      return c.body(null, 200, EXPORT_HEADERS);
+    }
     const encoder = new TextEncoder();
     let open = true;
     const finish = () => {
