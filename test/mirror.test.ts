@@ -203,7 +203,7 @@ describe('mirror', () => {
     const resumed = await runCli(mirrorArgs(proxy), { env: { DATABASE_URL: target } });
     expect(resumed.code, resumed.stderr).toBe(0);
     // The position was kept after the last page stored (unless the kill fell between storing a page and keeping its position).
-    expect(resumed.stderr).toMatch(new RegExp(`mirror( \\(resumed where the last run stopped\\))?: ${total - partial} copied, \\d+ already there`));
+    expect(resumed.stderr).toMatch(new RegExp(`mirror( \\(resumed from the last run, an hour back\\))?: ${total - partial} copied, \\d+ already there`));
     const whole = await startCopy(target);
     expect(await exportOf(whole)).toBe(await exportOf(source));
   });
@@ -365,7 +365,7 @@ describe('mirror', () => {
     const again = await runCliInProcess(args, { env: { DATABASE_URL: target } });
     expect(again.code, again.stderr).toBe(0);
     // From the end of the last page that ended over an hour before the newest: only the third page is listed again.
-    expect(again.stderr).toMatch(/^mirror \(resumed where the last run stopped\): 1 copied, 47 already there, .*; 48 listed on 1 pages, /);
+    expect(again.stderr).toMatch(/^mirror \(resumed from the last run, an hour back\): 1 copied, 47 already there, .*; 48 listed on 1 pages, /);
     const copy = await startCopy(target);
     expect(await exportOf(copy)).toBe(await exportOf(source));
   });

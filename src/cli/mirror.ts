@@ -136,7 +136,7 @@ export const mirrorCommand = defineCommand({
         throw err;
       }
       progress.finish(
-        `mirror${tally.resumed ? ' (resumed where the last run stopped)' : ''}: ${tally.copied} copied, ${tally.present} already there${
+        `mirror${tally.resumed ? ' (resumed from the last run, an hour back)' : ''}: ${tally.copied} copied, ${tally.present} already there${
           values['update-metadata'] ? ` (${tally.metadataUpdated} took the source's metadata)` : ''
         }, ${tally.vanished} deleted at the source meanwhile, ` +
           `${tally.invalid} not storable, ${tally.unread.size} not mirrored; ${tally.listed} listed on ${tally.pages} pages, ${retries} retries, ${rate(tally.copied, startedAt)}`,

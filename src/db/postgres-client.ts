@@ -88,7 +88,8 @@ export function isUnavailableError(err: unknown): boolean {
 
 /**
  * True when the connection itself failed (a client-side timeout, a dropped socket), not a statement
- * the server answered with an error (a statement timeout, a deadlock), after which it is still usable.
+ * the server answered with an error (a statement timeout, a deadlock), after which it still takes a
+ * ROLLBACK. (A transaction that failed either way is closed afterwards all the same: see transactionOnce.)
  */
 function connectionUnusable(err: unknown): boolean {
   return isUnavailableError(err) && !(err instanceof pg.DatabaseError);
@@ -320,6 +321,8 @@ function wrapPool(pool: pg.Pool, url: string, preparedStatementLimit: number): P
         throw err;
       }
     } catch (err) {
+      // Any unavailable error, the server's own included (a statement timeout, a deadlock after our retries, a
+      // shutdown notice), closes the connection rather than trusting it to the next request.
       if (isUnavailableError(err)) broken = true;
       throw err;
     } finally {
