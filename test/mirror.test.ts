@@ -208,6 +208,40 @@ describe('mirror', () => {
     expect(await exportOf(whole)).toBe(await exportOf(source));
   });
 
+  it('runs one at a time: a second run of the same mirror while one is under way stops at once with exit code 1, and the first completes', async () => {
+    const total = await fillSource();
+    // Holds every request until let go: the first run is under way (its claim taken) and cannot finish meanwhile.
+    let letGo!: () => void;
+    const gate = new Promise<void>((resolve) => (letGo = resolve));
+    let held = 0;
+    const server = createServer((req, res) => {
+      held++;
+      void gate.then(() => forward(source.origin, req, res));
+    });
+    const listening = await listenOnLoopback(server);
+    later(listening.close);
+    const args = ['mirror', '--from', listening.url, '--source-key', DEFAULT_KEY, '--key', DEFAULT_KEY];
+    const env = { DATABASE_URL: join(folder, 'copy.db') };
+    const first = runCli(args, { env });
+    await expect.poll(() => held, { timeout: 20_000 }).toBeGreaterThan(0);
+
+    const second = await runCli(args, { env });
+    expect(second.code, second.stderr).toBe(1);
+    expect(second.stderr).toMatch(
+      new RegExp(`^stored-completions mirror: another mirror of ${listening.url.replace(/[.]/g, '\\.')} into project "\\S+" with these filters is running \\(since \\S+, pid \\d+ on \\S+\\): not started`),
+    );
+    expect(held).toBe(1);
+
+    letGo();
+    const done = await first;
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stderr).toMatch(new RegExp(`^mirror: ${total} copied, 0 already there`, 'm'));
+    // Given back at the end: the next run goes ahead.
+    const third = await runCli(args, { env });
+    expect(third.code, third.stderr).toBe(0);
+    expect(third.stderr).toMatch(new RegExp(`^mirror: 0 copied, ${total} already there`, 'm'));
+  });
+
   it('carries on past completions the source fails on, names them, exits 1, and reads them again on the next run', async () => {
     const total = await fillSource();
     const messagesOf = (id: string) => `/v1/chat/completions/${id}/messages`;

@@ -293,4 +293,28 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     await store.deleteSetting('position');
     expect(await store.getSetting('position')).toBe(undefined);
   });
+
+  it('replaces a setting only when it holds the value expected, and says whether it did', async () => {
+    expect(await store.replaceSetting('lease', 'a', 'b')).toBe(false);
+    expect(await store.getSetting('lease')).toBe(undefined);
+    expect(await store.replaceSetting('lease', undefined, undefined)).toBe(true);
+    expect(await store.replaceSetting('lease', undefined, 'a')).toBe(true);
+    expect(await store.replaceSetting('lease', undefined, 'x')).toBe(false);
+    expect(await store.replaceSetting('lease', undefined, undefined)).toBe(false);
+    expect(await store.getSetting('lease')).toBe('a');
+    expect(await store.replaceSetting('lease', 'b', 'c')).toBe(false);
+    expect(await store.replaceSetting('lease', 'a', 'b')).toBe(true);
+    expect(await store.getSetting('lease')).toBe('b');
+    expect(await store.replaceSetting('lease', 'a', undefined)).toBe(false);
+    expect(await store.getSetting('lease')).toBe('b');
+    expect(await store.replaceSetting('lease', 'b', undefined)).toBe(true);
+    expect(await store.getSetting('lease')).toBe(undefined);
+  });
+
+  it('lets exactly one of many racing compare-and-sets win', async () => {
+    await store.setSetting('lease', 'free');
+    const outcomes = await Promise.all(Array.from({ length: 8 }, (_, i) => store.replaceSetting('lease', 'free', `taken by ${i}`)));
+    expect(outcomes.filter(Boolean)).toHaveLength(1);
+    expect(await store.getSetting('lease')).toBe(`taken by ${outcomes.indexOf(true)}`);
+  });
 });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createSourceClient, SourceError } from '../mirror/source-client.ts';
+import { MirrorBusyError, takeMirrorLease } from '../mirror/mirror-lease.ts';
 import { type MirrorTally, runMirror } from '../mirror/run-mirror.ts';
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
@@ -20,6 +21,9 @@ has are skipped without being fetched, so nothing is stored twice.
 source's Retry-After is honoured); a refused key stops it with exit code 1.
 A completion the source fails on is named and passed over, the rest mirrored,
 and the mirror exits with code 1; the next run reads it again.
+One run at a time: a second run of the same mirror while one is under way
+stops at once with exit code 1 (a killed run's claim lapses within 2 minutes,
+at once on the same machine).
 
 Options:
   --from URL            the source's API base URL, e.g. https://api.openai.com/v1
@@ -95,6 +99,11 @@ export const mirrorCommand = defineCommand({
         .digest('base64url');
       const checkpointKey = `mirror_position:${mirrorDigest}`;
       const unreadKey = `mirror_unread:${mirrorDigest}`;
+      const lease = await takeMirrorLease(store, `mirror_lease:${mirrorDigest}`, { describe: `${values.from} into project "${project}" with these filters` }).catch(
+        (err: unknown) => {
+          throw err instanceof MirrorBusyError ? new CliError(err.message) : err;
+        },
+      );
       let retries = 0;
       const startedAt = performance.now();
       const show = () =>
@@ -125,15 +134,19 @@ export const mirrorCommand = defineCommand({
             unreadKey,
             fromStart: values['from-start'] === true,
             updateMetadata: values['update-metadata'] === true,
+            lease,
           },
           tally,
           { onPage: show, onNote: (text) => progress.note(text) },
         );
       } catch (err) {
-        if (err instanceof SourceError) {
-          throw new CliError(`${err.message}${err.advice ? `, ${err.advice}` : ''}\nstopped after ${tally.copied} copied (they stay; run again to continue)`);
+        if (err instanceof SourceError || err instanceof MirrorBusyError) {
+          const advice = err instanceof SourceError && err.advice ? `, ${err.advice}` : '';
+          throw new CliError(`${err.message}${advice}\nstopped after ${tally.copied} copied (they stay; run again to continue)`);
         }
         throw err;
+      } finally {
+        await lease.release();
       }
       progress.finish(
         `mirror${tally.resumed ? ' (resumed from the last run, an hour back)' : ''}: ${tally.copied} copied, ${tally.present} already there${

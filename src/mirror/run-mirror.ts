@@ -53,6 +53,8 @@ export interface MirrorRequest {
   filters: MirrorFilters;
   /** Message fetches in flight at once. */
   concurrency: number;
+  /** This run's claim on the mirror (`mirror-lease.ts`): checked before each page is written, so a run that lost it stops. */
+  lease?: { check(): void };
 }
 
 export interface MirrorTally {
@@ -321,6 +323,7 @@ function createPageWriter(request: MirrorRequest, tally: MirrorTally, events: Mi
     },
     /** Stores what was read in one transaction, then keeps the ids still unread (before the position moves past them). */
     async store(records: (CompletionRecord | undefined)[]): Promise<void> {
+      request.lease?.check();
       const fresh = records.filter((r): r is CompletionRecord => r !== undefined);
       if (fresh.length > 0) {
         const { stored, skipped } = await store.importCompletions(project, fresh);
@@ -402,6 +405,7 @@ async function mirrorFrom(
     const last = listed.at(-1);
     // Kept only once the page is stored: a run stopped before that lists this page again.
     if (checkpointKey !== undefined && last && typeof last.id === 'string') {
+      request.lease?.check();
       const created = typeof last.created === 'number' && Number.isFinite(last.created) ? last.created : null;
       const end: PageEnds[number] = [created, last.id];
       // An end without a time (an earlier version's single id, a source's odd answer) is only ever the newest.

@@ -188,6 +188,11 @@ export interface Store {
   /** Removes a value set with `setSetting`; nothing when there is none. */
   deleteSetting(key: string): Promise<void>;
   /**
+   * Compare and set, atomic across every instance and process on the database: the value becomes `value`
+   * (undefined: removed) only if it is `expected` now (undefined: not set). True when it was replaced.
+   */
+  replaceSetting(key: string, expected: string | undefined, value: string | undefined): Promise<boolean>;
+  /**
    * For health checks: commits a one-row write and fails when the database
    * cannot take one (disk full, read-only, locked past the busy timeout). A
    * rolled-back write or an empty write transaction would not do: neither

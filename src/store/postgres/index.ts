@@ -215,6 +215,15 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
     deleteSetting: async (key) => {
       await db.query('DELETE FROM settings WHERE key = $1', [key]);
     },
+    replaceSetting: async (key, expected, value) => {
+      // Each is one statement, so the row's lock decides between instances racing for it: one of them sees it changed.
+      if (expected === undefined && value === undefined) return (await db.query('SELECT 1 FROM settings WHERE key = $1', [key])).length === 0;
+      if (expected === undefined) {
+        return (await db.query('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING 1', [key, value])).length === 1;
+      }
+      if (value === undefined) return (await db.query('DELETE FROM settings WHERE key = $1 AND value = $2 RETURNING 1', [key, expected])).length === 1;
+      return (await db.query('UPDATE settings SET value = $1 WHERE key = $2 AND value = $3 RETURNING 1', [value, key, expected])).length === 1;
+    },
     // A committed one-row write: only that proves the database can take one (the row is shared by every instance).
     checkWritable: async () => {
       await db.query(

@@ -251,6 +251,12 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     deleteSetting: async (key) => {
       prepare('DELETE FROM settings WHERE key = ?').run(key);
     },
+    replaceSetting: async (key, expected, value) => {
+      if (expected === undefined && value === undefined) return prepare('SELECT 1 FROM settings WHERE key = ?').get(key) === undefined;
+      if (expected === undefined) return prepare('INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)').run(key, value).changes === 1;
+      if (value === undefined) return prepare('DELETE FROM settings WHERE key = ? AND value = ?').run(key, expected).changes === 1;
+      return prepare('UPDATE settings SET value = ? WHERE key = ? AND value = ?').run(value, key, expected).changes === 1;
+    },
     getOrCreateSetting: async (key, create) => {
       prepare('INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)').run(key, create());
       return (prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string }).value;

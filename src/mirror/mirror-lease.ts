@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { isObject } from '../json.ts';
+import type { Store } from '../store/index.ts';
+
+/**
+ * One run at a time per mirror (source, key, project, filters). Two runs at once, an overlapping cron
+ * the likeliest (a first run of a long history outlasts the interval), would each write the position
+ * and the list of completions to read again from what they alone saw, and the later write would drop
+ * ids the other still had to read. So a run claims the mirror in the store's settings (shared by every
+ * process and instance on the database), renews the claim while it works, and gives it back at the end;
+ * a claim whose run was killed lapses after `LEASE_TTL_MS`. Times are the machines' clocks: instances
+ * on one PostgreSQL are expected to keep time, and the margins are minutes against seconds of skew.
+ */
+
+export const LEASE_TTL_MS = 120_000;
+/** Renewed this often: three renewals can fail (a database restart) before the claim lapses. */
+const LEASE_RENEW_MS = 30_000;
+/** A run stops writing when less than this is left of a claim it could not renew: another may take it soon. */
+const LEASE_MARGIN_MS = 30_000;
+
+interface Claim {
+  owner: string;
+  host: string;
+  pid: number;
+  started: string;
+  /** Unix milliseconds. */
+  expires: number;
+}
+
+export class MirrorBusyError extends Error {}
+
+export interface MirrorLease {
+  /** Throws when this run no longer holds the claim: call before each write of the mirror's settings. */
+  check(): void;
+  /** Gives the claim back (nothing when another run took it); errors are swallowed, since an unrenewed claim lapses. */
+  release(): Promise<void>;
+}
+
+function readClaim(saved: string): Claim | undefined {
+  try {
+    const parsed = JSON.parse(saved) as unknown;
+    return isObject(parsed) && typeof parsed.expires === 'number' ? (parsed as unknown as Claim) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The claim's run was on this machine and its process is gone (killed, or stopped by Ctrl-C): run again at once, as
+ * an operator does, the next run need not wait for the claim to lapse. A pid taken since by another process keeps the
+ * wait; a run on another machine (another container) is left to its lapse.
+ */
+function gone(claim: Claim): boolean {
+  if (claim.host !== hostname() || !Number.isInteger(claim.pid) || claim.pid <= 0) return false;
+  try {
+    process.kill(claim.pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+export interface LeaseOptions {
+  /** What the claim is for, in the error another run sees: `this source into project "p"`. */
+  describe: string;
+  now?: () => number;
+  ttlMs?: number;
+  renewMs?: number;
+}
+
+export async function takeMirrorLease(store: Store, key: string, options: LeaseOptions): Promise<MirrorLease> {
+  const now = options.now ?? Date.now;
+  const ttlMs = options.ttlMs ?? LEASE_TTL_MS;
+  const renewMs = options.renewMs ?? LEASE_RENEW_MS;
+  const margin = Math.min(LEASE_MARGIN_MS, ttlMs / 4);
+  const claim: Claim = { owner: randomUUID(), host: hostname(), pid: process.pid, started: new Date(now()).toISOString(), expires: now() + ttlMs };
+  let held = JSON.stringify(claim);
+  for (;;) {
+    const current = await store.getSetting(key);
+    const other = current === undefined ? undefined : readClaim(current);
+    if (other !== undefined && other.expires > now() && !gone(other)) {
+      throw new MirrorBusyError(
+        `another mirror of ${options.describe} is running (since ${other.started}, pid ${other.pid} on ${other.host}): not started, so the two do not ` +
+          `overwrite each other's position. Run again once it has finished; a run that was killed gives its claim up by ${new Date(other.expires).toISOString()}`,
+      );
+    }
+    // Taken as found (free, lapsed, or unreadable): if another run changed it meanwhile, read it again.
+    if (await store.replaceSetting(key, current, held)) break;
+  }
+
+  let lost = false;
+  let renewal: Promise<void> | undefined;
+  const renew = async () => {
+    const expires = now() + ttlMs;
+    const next = JSON.stringify({ ...claim, expires });
+    try {
+      if (await store.replaceSetting(key, held, next)) {
+        held = next;
+        claim.expires = expires;
+      } else {
+        lost = true;
+      }
+    } catch {
+      // The database is away (a restart): the claim still holds until it lapses, and `check` counts the time left.
+    }
+  };
+  const timer = setInterval(() => {
+    if (renewal || lost) return;
+    renewal = renew().finally(() => (renewal = undefined));
+  }, renewMs);
+  timer.unref();
+  return {
+    check() {
+      if (lost || now() >= claim.expires - margin) {
+        lost = true;
+        throw new MirrorBusyError(
+          `this run lost its claim on the mirror of ${options.describe} (it could not renew it in time, and another run may have taken it over): ` +
+            'stopped before writing its position; what it stored stays',
+        );
+      }
+    },
+    async release() {
+      clearInterval(timer);
+      await renewal;
+      if (lost) return;
+      lost = true;
+      try {
+        await store.replaceSetting(key, held, undefined);
+      } catch {
+        // Lapses by itself.
+      }
+    },
+  };
+}
