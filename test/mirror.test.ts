@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, request as httpRequest, type Server
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/db/client.ts';
 import { toCompletionRecord } from '../src/wire.ts';
 import { runCli, runCliInProcess } from './helpers/cli.ts';
 import { type FakeUpstream, listenOnLoopback } from './helpers/fake-upstream.ts';
@@ -131,6 +132,24 @@ async function startBrokenProxy(target: string, broken: Map<string, (res: Server
   return proxy;
 }
 
+/** A proxy that holds every request until `letGo`: a mirror run through it is under way and cannot finish meanwhile. */
+async function startHeldProxy(): Promise<{ url: string; letGo: () => void; held: () => number }> {
+  let letGo!: () => void;
+  const gate = new Promise<void>((resolve) => (letGo = resolve));
+  let held = 0;
+  const server = createServer((req, res) => {
+    held++;
+    void gate.then(() => forward(source.origin, req, res));
+  });
+  const listening = await listenOnLoopback(server);
+  // Let go before closing, so the connections held end.
+  later(async () => {
+    letGo();
+    await listening.close();
+  });
+  return { url: listening.url, letGo, held: () => held };
+}
+
 async function exportOf(service: Service): Promise<string> {
   const res = await service.request('/v1/stored-completions/export');
   expect(res.status).toBe(200);
@@ -210,27 +229,18 @@ describe('mirror', () => {
 
   it('runs one at a time: a second run of the same mirror while one is under way stops at once with exit code 1, and the first completes', async () => {
     const total = await fillSource();
-    // Holds every request until let go: the first run is under way (its claim taken) and cannot finish meanwhile.
-    let letGo!: () => void;
-    const gate = new Promise<void>((resolve) => (letGo = resolve));
-    let held = 0;
-    const server = createServer((req, res) => {
-      held++;
-      void gate.then(() => forward(source.origin, req, res));
-    });
-    const listening = await listenOnLoopback(server);
-    later(listening.close);
-    const args = ['mirror', '--from', listening.url, '--source-key', DEFAULT_KEY, '--key', DEFAULT_KEY];
+    const { url, letGo, held } = await startHeldProxy();
+    const args = ['mirror', '--from', url, '--source-key', DEFAULT_KEY, '--key', DEFAULT_KEY];
     const env = { DATABASE_URL: join(folder, 'copy.db') };
     const first = runCli(args, { env });
-    await expect.poll(() => held, { timeout: 20_000 }).toBeGreaterThan(0);
+    await expect.poll(held, { timeout: 20_000 }).toBeGreaterThan(0);
 
     const second = await runCli(args, { env });
     expect(second.code, second.stderr).toBe(1);
     expect(second.stderr).toMatch(
-      new RegExp(`^stored-completions mirror: another mirror of ${listening.url.replace(/[.]/g, '\\.')} into project "\\S+" with these filters is running \\(since \\S+, pid \\d+ on \\S+\\): not started`),
+      new RegExp(`^stored-completions mirror: another mirror of ${url.replace(/[.]/g, '\\.')} into project "\\S+" with these filters is running \\(since \\S+, pid \\d+ on \\S+\\): not started`),
     );
-    expect(held).toBe(1);
+    expect(held()).toBe(1);
 
     letGo();
     const done = await first;
@@ -240,6 +250,25 @@ describe('mirror', () => {
     const third = await runCli(args, { env });
     expect(third.code, third.stderr).toBe(0);
     expect(third.stderr).toMatch(new RegExp(`^mirror: 0 copied, ${total} already there`, 'm'));
+  });
+
+  it('gives its claim back when stopped with Ctrl-C (SIGINT), exiting with code 130', async () => {
+    await fillSource();
+    const { url, held } = await startHeldProxy();
+    const target = join(folder, 'copy.db');
+    const stopped = await runCli(['mirror', '--from', url, '--source-key', DEFAULT_KEY, '--key', DEFAULT_KEY], {
+      env: { DATABASE_URL: target },
+      onSpawn: (child) => void expect.poll(held, { timeout: 20_000 }).toBeGreaterThan(0).then(() => child.kill('SIGINT')),
+    });
+    expect(stopped.code, stopped.stderr).toBe(130);
+    expect(stopped.stderr).toMatch(/^stored-completions: stopped by SIGINT$/m);
+    const db = openDatabase(target);
+    try {
+      // The position and list of ids to read again are named by the same digest as the claim; only the claim is gone.
+      expect(db.prepare("SELECT key FROM settings WHERE key LIKE 'mirror_lease:%'").all()).toEqual([]);
+    } finally {
+      db.close();
+    }
   });
 
   it('carries on past completions the source fails on, names them, exits 1, and reads them again on the next run', async () => {

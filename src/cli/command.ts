@@ -9,6 +9,11 @@ export interface CommandContext {
   stdin: Readable;
   stdout: Writable;
   stderr: Writable & { isTTY?: boolean };
+  /**
+   * Has `cleanup` run (for at most a couple of seconds) before the tool exits on SIGINT or SIGTERM, such as giving
+   * back a claim another run would otherwise wait for; returns what removes it. Absent when run in-process (tests).
+   */
+  onInterrupt?(cleanup: () => Promise<void>): () => void;
 }
 
 export interface Command {

@@ -11,4 +11,27 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   process.exit(141);
 });
 
-process.exitCode = await runCli(process.argv.slice(2), undefined, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+/** The most an interrupted command's cleanups may take (a database that does not answer must not hold Ctrl-C). */
+const CLEANUP_BOUND_MS = 2_000;
+const cleanups = new Set<() => Promise<void>>();
+let interrupted = false;
+// Exits as a process killed by the signal reports (128 + its number), after the cleanups; a second signal exits at once.
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  process.on(signal, () => {
+    if (interrupted) process.exit(code);
+    interrupted = true;
+    process.stderr.write(`stored-completions: stopped by ${signal}\n`);
+    setTimeout(() => process.exit(code), CLEANUP_BOUND_MS).unref();
+    void Promise.allSettled([...cleanups].map((cleanup) => cleanup())).then(() => process.exit(code));
+  });
+}
+
+process.exitCode = await runCli(process.argv.slice(2), undefined, {
+  stdin: process.stdin,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  onInterrupt(cleanup) {
+    cleanups.add(cleanup);
+    return () => cleanups.delete(cleanup);
+  },
+});

@@ -104,6 +104,8 @@ export const mirrorCommand = defineCommand({
           throw err instanceof MirrorBusyError ? new CliError(err.message) : err;
         },
       );
+      // Ctrl-C gives the claim back, so the next run need not wait for it to lapse (run in another container, it would).
+      const forgetInterrupt = context.onInterrupt?.(() => lease.release());
       let retries = 0;
       const startedAt = performance.now();
       const show = () =>
@@ -146,6 +148,7 @@ export const mirrorCommand = defineCommand({
         }
         throw err;
       } finally {
+        forgetInterrupt?.();
         await lease.release();
       }
       progress.finish(
