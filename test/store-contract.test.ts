@@ -311,6 +311,15 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     expect(await store.getSetting('lease')).toBe(undefined);
   });
 
+  it("dumps the settings but the health check's mark and mirror runs' claims (a running process's, not data)", async () => {
+    await store.setSetting('mirror_position:abc', 'p');
+    await store.setSetting('mirror_lease:abc', 'claim');
+    await store.checkWritable();
+    const settings: unknown[] = [];
+    for await (const batch of store.dump(10)) settings.push(...batch.filter((item) => item.kind === 'setting'));
+    expect(settings).toEqual([{ kind: 'setting', key: 'mirror_position:abc', value: 'p' }]);
+  });
+
   it('lets exactly one of many racing compare-and-sets win', async () => {
     await store.setSetting('lease', 'free');
     const outcomes = await Promise.all(Array.from({ length: 8 }, (_, i) => store.replaceSetting('lease', 'free', `taken by ${i}`)));

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createSourceClient, SourceError } from '../mirror/source-client.ts';
 import { MirrorBusyError, takeMirrorLease } from '../mirror/mirror-lease.ts';
+import { MIRROR_CLAIM_PREFIX } from '../store/unstored-settings.ts';
 import { type MirrorTally, runMirror } from '../mirror/run-mirror.ts';
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
@@ -99,7 +100,7 @@ export const mirrorCommand = defineCommand({
         .digest('base64url');
       const checkpointKey = `mirror_position:${mirrorDigest}`;
       const unreadKey = `mirror_unread:${mirrorDigest}`;
-      const lease = await takeMirrorLease(store, `mirror_lease:${mirrorDigest}`, { describe: `${values.from} into project "${project}" with these filters` }).catch(
+      const lease = await takeMirrorLease(store, `${MIRROR_CLAIM_PREFIX}${mirrorDigest}`, { describe: `${values.from} into project "${project}" with these filters` }).catch(
         (err: unknown) => {
           throw err instanceof MirrorBusyError ? new CliError(err.message) : err;
         },

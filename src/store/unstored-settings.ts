@@ -11,3 +11,12 @@ export const UNSTORED_SETTINGS = ['health_checked_at', PROJECT_HASH_SECRET] as c
 
 /** `UNSTORED_SETTINGS` as an SQL list of literals (constants, nothing from outside). */
 export const UNSTORED_SETTINGS_SQL = UNSTORED_SETTINGS.map((key) => `'${key}'`).join(', ');
+
+/** The start of a mirror run's claim (src/mirror/mirror-lease.ts): a running process's, not data, so `copy` leaves it behind. */
+export const MIRROR_CLAIM_PREFIX = 'mirror_lease:';
+
+/**
+ * The settings `copy` takes, as an SQL condition: not the health check's mark (the running instance's; the
+ * target's own service writes its own), nor a mirror's claim (a copied one would hold off the target's next mirror).
+ */
+export const COPIED_SETTINGS_SQL = `key <> 'health_checked_at' AND key NOT LIKE '${MIRROR_CLAIM_PREFIX}%'`;

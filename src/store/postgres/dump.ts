@@ -5,7 +5,7 @@ import { splitChoices } from '../joined-choices.ts';
 import type { ProjectIds } from './projects.ts';
 import { fromFilterText, limitLiteral } from './text.ts';
 import { createRowWrites } from './writes.ts';
-import { UNSTORED_SETTINGS_SQL } from '../unstored-settings.ts';
+import { COPIED_SETTINGS_SQL, UNSTORED_SETTINGS_SQL } from '../unstored-settings.ts';
 
 /** The input messages of some completions, by completion, in `idx` order. */
 export async function messageBodies(db: Pick<SqlDatabase, 'query'>, seqs: number[]): Promise<Map<number, string[]>> {
@@ -32,8 +32,7 @@ export function createDump(db: SqlDatabase, projects: ProjectIds) {
     // One snapshot for the whole dump: a completion deleted meanwhile cannot arrive both as a completion and as a tombstone.
     const snapshot = await db.readSnapshot();
     try {
-      // The health check's mark is the running instance's, not data: the target's own service writes its own.
-      const settings = await snapshot.query<{ key: string; value: string }>(`SELECT key, value FROM settings WHERE key <> 'health_checked_at' ORDER BY key`);
+      const settings = await snapshot.query<{ key: string; value: string }>(`SELECT key, value FROM settings WHERE ${COPIED_SETTINGS_SQL} ORDER BY key`);
       if (settings.length > 0) yield settings.map(({ key, value }) => ({ kind: 'setting', key, value }));
 
       let afterSeq = 0;

@@ -6,7 +6,7 @@ import type { ProjectIds } from './projects.ts';
 import { LIMIT_PARAMETER, type Prepare } from './statements.ts';
 import type { createRowWrites } from './writes.ts';
 import { bodySql, choicesSql, messageSql } from './stored-json.ts';
-import { UNSTORED_SETTINGS_SQL } from '../unstored-settings.ts';
+import { COPIED_SETTINGS_SQL, UNSTORED_SETTINGS_SQL } from '../unstored-settings.ts';
 
 /** The input messages of a range of completions, by completion. */
 function messageBodies(prepare: Prepare, seqs: number[]): Map<number, string[]> {
@@ -41,8 +41,7 @@ export function createDump(db: SqliteDatabase, prepare: Prepare, projects: Proje
   }
 
   async function* dumpSnapshot(batchSize: number): AsyncGenerator<DumpItem[]> {
-    // The health check's mark is the running instance's, not data: the target's own service writes its own.
-    const settings = prepare(`SELECT key, value FROM settings WHERE key <> 'health_checked_at' ORDER BY key`).all() as { key: string; value: string }[];
+    const settings = prepare(`SELECT key, value FROM settings WHERE ${COPIED_SETTINGS_SQL} ORDER BY key`).all() as { key: string; value: string }[];
     if (settings.length > 0) yield settings.map(({ key, value }) => ({ kind: 'setting', key, value }));
 
     let afterSeq = 0;
