@@ -145,14 +145,27 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     expect(await page.locator('ol.rows a.row-link').count()).toBe(ids.length - 1);
   });
 
-  it('exports the current view as JSONL', async () => {
-    const page = await open('#/?metadata[env]=prod');
-    await signIn(page, KEY);
-    const expected = await apiIds(suite.service, 'metadata[env]=prod&order=asc', KEY);
+  /** The ids, in file order, of the JSONL that "Export" downloads from `page`. */
+  async function exportedIds(page: import('playwright-core').Page): Promise<string[]> {
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export' }).click()]);
     expect(download.suggestedFilename()).toMatch(/^stored-completions-completions-.*\.jsonl$/);
-    const lines = readFileSync((await download.path())!, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { id: string });
-    expect(lines.map((line) => line.id)).toEqual(expected);
+    return readFileSync((await download.path())!, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id);
+  }
+
+  it('exports the current view as JSONL, newest first as the list shows it', async () => {
+    const page = await open('#/?metadata[env]=prod');
+    await signIn(page, KEY);
+    const expected = await apiIds(suite.service, 'metadata[env]=prod&order=desc', KEY);
+    await expectRows(page, expected);
+    expect(await exportedIds(page)).toEqual(expected);
+  });
+
+  it('exports oldest first when the list is ordered oldest first', async () => {
+    const page = await open('#/?order=asc');
+    await signIn(page, KEY);
+    const expected = await apiIds(suite.service, 'order=asc', KEY);
+    await expectRows(page, expected);
+    expect(await exportedIds(page)).toEqual(expected);
   });
 
   it('signs out: the key is forgotten, also after a reload', async () => {

@@ -434,7 +434,8 @@ export function createListView() {
     announce('Exporting…');
     try {
       const format = exportFormat.value;
-      const response = await apiResponse(`/v1/stored-completions/export${queryString([['format', format], ...filterPairs(route.filters)])}`);
+      // In the list's order, so the file reads as the list does (the export's own default is oldest first).
+      const response = await apiResponse(`/v1/stored-completions/export${queryString([['format', format], ...filterPairs(route.filters), ['order', route.order]])}`);
       const blob = await response.blob();
       const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
       const link = h('a', { href: URL.createObjectURL(blob), download: `stored-completions-${format}-${stamp}.jsonl`, hidden: true });
