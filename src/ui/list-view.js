@@ -97,6 +97,9 @@ export function createListView() {
   const rows = h('ol', { class: 'rows', 'aria-label': 'Completions' });
   const listError = h('p', { class: 'error', role: 'alert' });
   listError.hidden = true;
+  /** The first page failed (the service down a moment): the same list again, without retyping a filter. */
+  const retryButton = h('button', { type: 'button', class: 'secondary' }, 'Try again');
+  retryButton.hidden = true;
   const loadMoreButton = h('button', { type: 'button', class: 'load-more' }, 'Load more');
   loadMoreButton.hidden = true;
 
@@ -118,6 +121,7 @@ export function createListView() {
     filtersForm,
     usagePanel.element,
     listError,
+    retryButton,
     h('div', { class: 'list-controls' }, selection.selectAll, summary),
     bulk.element,
     rows,
@@ -295,6 +299,8 @@ export function createListView() {
 
   async function loadPage(after, signal) {
     listError.hidden = true;
+    // As "Load more": aria-disabled, so a keyboard user who pressed it keeps the focus while it runs.
+    retryButton.setAttribute('aria-disabled', 'true');
     element.setAttribute('aria-busy', 'true');
     // Not `disabled`: a disabled button loses the focus, and a keyboard user pressing "Load more" would
     // be left on the page's body, with the next Tab leaving the page.
@@ -319,9 +325,17 @@ export function createListView() {
       listError.textContent = failure.message;
       listError.hidden = false;
       summary.textContent = '';
+      // A later page has "Load more" to press again; the first has nothing else.
+      if (!after) retryButton.hidden = false;
     } finally {
       if (!signal.aborted) {
         element.removeAttribute('aria-busy');
+        retryButton.removeAttribute('aria-disabled');
+        if (listError.hidden && !retryButton.hidden) {
+          const hadFocus = document.activeElement === retryButton;
+          retryButton.hidden = true;
+          if (hadFocus) (firstNew ?? heading).focus();
+        }
         loadMoreButton.removeAttribute('aria-disabled');
         // The last page: the button goes, and the focus it had goes to the first row it brought.
         if (!hasMore && document.activeElement === loadMoreButton) (firstNew ?? heading).focus();
@@ -353,6 +367,10 @@ export function createListView() {
       else summary.textContent = loaded.length === 1 ? 'Showing 1 completion.' : `Showing all ${count} completions.`;
     }
   }
+
+  retryButton.addEventListener('click', () => {
+    if (retryButton.getAttribute('aria-disabled') !== 'true') reload();
+  });
 
   loadMoreButton.addEventListener('click', () => {
     if (loadMoreButton.getAttribute('aria-disabled') === 'true') return;
@@ -447,6 +465,8 @@ export function createListView() {
     } catch (failure) {
       listError.textContent = `Export failed: ${failure.message}`;
       listError.hidden = false;
+      // The list itself is as it was: "Try again" would reload it, not retry the export.
+      retryButton.hidden = true;
     } finally {
       exportButton.removeAttribute('aria-disabled');
     }

@@ -1,0 +1,67 @@
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { browserAvailable } from './helpers/browser.ts';
+import { seedCompletion } from './helpers/seed.ts';
+import { apiIds, expectRows, signIn, useUiSuite } from './helpers/ui-page.ts';
+
+const BASE = 1_760_000_000;
+
+/** Indented, with a line longer than any card: what wrapping in a proportional font made unreadable. */
+const CODE = [
+  'def greet(name):',
+  '    if not name:',
+  '        return "<script>window.__pwned = 1</script>"',
+  `    return f"Hello, {name}! ${'This line goes on well past the width of any card. '.repeat(4)}"`,
+].join('\n');
+const REPLY = `Here is the function:\n\n\`\`\`python\n${CODE}\n\`\`\`\n\nCall it with a name.`;
+const LONG_VALUE = `v${'0123456789'.repeat(40)}`;
+
+describe.skipIf(!browserAvailable)('web UI: reading code, metadata, and a service that does not answer', () => {
+  const ids: Record<string, string> = {};
+  const suite = useUiSuite(async ({ service, upstream }) => {
+    const client = service.client();
+    ids.code = await seedCompletion(client, upstream, {
+      created: BASE,
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'Write a greeting function.' }],
+      replies: [{ content: REPLY }],
+    });
+    ids.metadata = await seedCompletion(client, upstream, {
+      created: BASE + 1,
+      model: 'gpt-4o',
+      metadata: { note: LONG_VALUE },
+      messages: [{ role: 'user', content: 'Tagged with a long note.' }],
+    });
+  });
+
+  /** Every API request fails as when the service is down: no HTTP answer at all. */
+  const serviceDown = (page: Page) => page.route('**/v1/**', (route) => route.abort('connectionrefused'));
+
+  it('says the service did not answer (not "Failed to fetch") at sign-in', async () => {
+    const page = await suite.open();
+    await serviceDown(page);
+    await page.getByRole('textbox', { name: 'API key' }).fill('sk-anything');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/^The service did not answer/);
+  });
+
+  it('a list that failed to load offers "Try again", which loads it once the service is back', async () => {
+    const page = await suite.open();
+    await signIn(page);
+    const all = await apiIds(suite.service, 'order=desc');
+    await expectRows(page, all);
+    await serviceDown(page);
+    await page.getByRole('combobox', { name: 'Order' }).selectOption('asc');
+    const alert = page.locator('.list-view > [role=alert]');
+    await expect.poll(() => alert.textContent()).toMatch(/^The service did not answer/);
+    const retry = page.getByRole('button', { name: 'Try again' });
+    await retry.focus();
+    await page.unroute('**/v1/**');
+    await page.keyboard.press('Enter');
+    await expectRows(page, [...all].reverse());
+    expect(await alert.isVisible()).toBe(false);
+    expect(await retry.isVisible()).toBe(false);
+    // The button that had the focus is gone: the first row takes it, not the page's body.
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe(all.at(-1));
+  });
+});
