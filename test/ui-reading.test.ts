@@ -34,6 +34,29 @@ describe.skipIf(!browserAvailable)('web UI: reading code, metadata, and a servic
     });
   });
 
+  it('shows a fenced code block in a reply monospaced, its lines and indentation as written, scrolled not wrapped', async () => {
+    const page = await suite.open(`#/completions/${ids.code}`);
+    await signIn(page);
+    const reply = page.locator('article.message', { hasText: 'Here is the function:' });
+    const code = reply.locator('pre code');
+    await code.waitFor();
+    expect(await code.textContent()).toBe(CODE);
+    expect(await reply.locator('.fenced .part-label').textContent()).toBe('python');
+    // The fences themselves are markup, not words of the reply; the prose around them stays.
+    expect(await reply.textContent()).not.toContain('```');
+    expect(await reply.textContent()).toContain('Call it with a name.');
+    const style = await code.evaluate((el) => {
+      // No DOM types in this project's TypeScript, hence the loose `globalThis`.
+      const css = (globalThis as unknown as { getComputedStyle(e: unknown): Record<string, string> }).getComputedStyle(el.parentElement);
+      const pre = el.parentElement!;
+      return { whiteSpace: css.whiteSpace, font: css.fontFamily, overflowX: css.overflowX, scrolls: pre.scrollWidth > pre.clientWidth };
+    });
+    expect(style).toEqual({ whiteSpace: 'pre', font: expect.stringMatching(/mono/i), overflowX: 'auto', scrolls: true });
+    // The long line scrolls inside its block: the page itself does not widen.
+    expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
+    expect(await page.evaluate('window.__pwned')).toBeUndefined();
+  });
+
   /** Every API request fails as when the service is down: no HTTP answer at all. */
   const serviceDown = (page: Page) => page.route('**/v1/**', (route) => route.abort('connectionrefused'));
 
