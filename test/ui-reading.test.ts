@@ -57,6 +57,16 @@ describe.skipIf(!browserAvailable)('web UI: reading code, metadata, and a servic
     expect(await page.evaluate('window.__pwned')).toBeUndefined();
   });
 
+  it("shows a conversation's metadata whole, wrapped, not cut by an ellipsis", async () => {
+    const page = await suite.open(`#/completions/${ids.metadata}`);
+    await signIn(page);
+    const chip = page.locator('.details').getByRole('link', { name: /^note: v0123/ });
+    await chip.waitFor();
+    const clipped = await chip.evaluate((el) => el.scrollWidth > el.clientWidth + 1);
+    expect(clipped).toBe(false);
+    expect(await chip.evaluate((el) => (el as unknown as { innerText: string }).innerText.replace(/\s/g, ''))).toBe(`note:${LONG_VALUE}`);
+  });
+
   /** Every API request fails as when the service is down: no HTTP answer at all. */
   const serviceDown = (page: Page) => page.route('**/v1/**', (route) => route.abort('connectionrefused'));
 
