@@ -110,6 +110,7 @@ export function createListView() {
     onUpdated: completionUpdated,
     onDeleted: completionDeleted,
     focusList: () => selection.focusSelectAll() || heading.focus(),
+    filterHash: (key, value) => listHash(withFilters({ metadata: [...route.filters.metadata.filter(([k]) => k !== key), [key, value]] })),
   });
   const element = h(
     'section',
