@@ -168,6 +168,26 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     expect(await exportedIds(page)).toEqual(expected);
   });
 
+  it('says how many lines it exported, and downloads no empty file for a view with no match', async () => {
+    const page = await open('#/?metadata[env]=prod');
+    await signIn(page, KEY);
+    const expected = await apiIds(suite.service, 'metadata[env]=prod', KEY);
+    await exportedIds(page);
+    const status = page.locator('.export-status');
+    await expect.poll(() => status.textContent()).toBe(`Exported ${expected.length} lines (Completions (JSONL)).`);
+
+    await page.goto(`${suite.service.origin}/#/?metadata[env]=nowhere`);
+    await expect.poll(() => page.locator('.summary').textContent()).toBe('No completions match these filters.');
+    // The count was about the view before this one.
+    expect(await status.isVisible()).toBe(false);
+    let downloads = 0;
+    page.on('download', () => downloads++);
+    await page.getByRole('button', { name: 'Export' }).click();
+    await expect.poll(() => status.textContent()).toBe('Nothing to export: no completion matches this view.');
+    await expect.poll(() => page.locator('#announcer').textContent()).toBe('Nothing to export: no completion matches this view.');
+    expect(downloads).toBe(0);
+  });
+
   it('signs out: the key is forgotten, also after a reload', async () => {
     const page = await open();
     await signIn(page, KEY);

@@ -91,6 +91,9 @@ export function createListView() {
     h('option', { value: 'eval' }, 'Evals (JSONL)'),
   );
   const exportButton = h('button', { type: 'button', class: 'secondary' }, 'Export');
+  /** What an export is doing, in sight: a large one takes a while, and a dimmed button alone said nothing. */
+  const exportStatus = h('p', { class: 'export-status muted' });
+  exportStatus.hidden = true;
   const usagePanel = createUsagePanel();
   usagePanel.element.id = 'usage-panel';
   const summary = h('p', { class: 'summary', 'aria-live': 'polite' });
@@ -118,6 +121,7 @@ export function createListView() {
     h('div', { class: 'title-row' },
       heading,
       h('div', { class: 'toolbar' }, usageToggle, exportFormat, exportButton),
+      exportStatus,
     ),
     filtersForm,
     usagePanel.element,
@@ -294,6 +298,8 @@ export function createListView() {
     replaceChildren(rows);
     loadMoreButton.hidden = true;
     summary.textContent = 'Loading…';
+    // What the last export did was about the view before this one.
+    if (exportButton.getAttribute('aria-disabled') !== 'true') showExportStatus('');
     knownModels.refresh();
     await loadPage(undefined, controller.signal);
   }
@@ -447,23 +453,56 @@ export function createListView() {
   }
 
   // ---- export -------------------------------------------------------------------------------------
+  function showExportStatus(text) {
+    exportStatus.textContent = text;
+    exportStatus.hidden = !text;
+  }
+
   async function exportView() {
     // aria-disabled, not disabled: a disabled button drops the focus of the keyboard user who pressed it.
     exportButton.setAttribute('aria-disabled', 'true');
     announce('Exporting…');
+    showExportStatus('Exporting…');
+    let lines = 0;
     try {
       const format = exportFormat.value;
       // In the list's order, so the file reads as the list does (the export's own default is oldest first).
       const response = await apiResponse(`/v1/stored-completions/export${queryString([['format', format], ...filterPairs(route.filters), ['order', route.order]])}`);
-      const blob = await response.blob();
+      // Read as it streams, counting lines, so the count shows while a large export runs; and a body the
+      // service broke off (its database lost midway) is an error here, not a file saved short.
+      const chunks = [];
+      const reader = response.body.getReader();
+      for (;;) {
+        let next;
+        try {
+          next = await reader.read();
+        } catch {
+          throw new Error(`the service broke the export off after ${formatInteger(lines)} line${lines === 1 ? '' : 's'}; nothing was saved. Try again.`);
+        }
+        if (next.done) break;
+        chunks.push(next.value);
+        for (let at = next.value.indexOf(10); at !== -1; at = next.value.indexOf(10, at + 1)) lines++;
+        showExportStatus(`Exporting… ${formatInteger(lines)} line${lines === 1 ? '' : 's'}`);
+      }
+      if (lines === 0) {
+        // An empty file would download as if something had been exported.
+        const nothing = format === 'finetune' ? 'Nothing to export: no completion in this view makes a fine-tuning example.' : 'Nothing to export: no completion matches this view.';
+        showExportStatus(nothing);
+        announce(nothing);
+        return;
+      }
+      const blob = new Blob(chunks, { type: 'application/x-ndjson' });
       const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
       const link = h('a', { href: URL.createObjectURL(blob), download: `stored-completions-${format}-${stamp}.jsonl`, hidden: true });
       document.body.append(link);
       link.click();
       link.remove();
       setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
-      announce('Export downloaded');
+      const done = `Exported ${formatInteger(lines)} line${lines === 1 ? '' : 's'} (${exportFormat.selectedOptions[0]?.textContent ?? format}).`;
+      showExportStatus(done);
+      announce(`Export downloaded. ${done}`);
     } catch (failure) {
+      showExportStatus('');
       listError.textContent = `Export failed: ${failure.message}`;
       listError.hidden = false;
       // The list itself is as it was: "Try again" would reload it, not retry the export.
