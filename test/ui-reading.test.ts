@@ -67,6 +67,23 @@ describe.skipIf(!browserAvailable)('web UI: reading code, metadata, and a servic
     expect(await chip.evaluate((el) => (el as unknown as { innerText: string }).innerText.replace(/\s/g, ''))).toBe(`note:${LONG_VALUE}`);
   });
 
+  it('says when "Created after" is not earlier than "Created before", rather than only showing an empty list', async () => {
+    const page = await suite.open(`#/?created_after=${BASE + 100}&created_before=${BASE - 100}`);
+    await signIn(page);
+    const said = '"Created after" is not earlier than "Created before": no completion can match both.';
+    await expect.poll(() => page.getByRole('search', { name: 'Filters' }).getByRole('alert').filter({ hasText: 'Created after' }).textContent()).toBe(said);
+    // Lengths differ (a string comparison would get this one wrong): a range the right way round says nothing.
+    await page.goto(`${suite.service.origin}/#/?created_after=999999999&created_before=${BASE + 100}`);
+    await expectRows(page, [ids.metadata!, ids.code!]);
+    expect(await page.getByText(said).isVisible()).toBe(false);
+  });
+
+  it('an empty list without filters asks to check the key (a mistyped key signs in too, in pass-through mode)', async () => {
+    const page = await suite.open();
+    await signIn(page, 'sk-never-used-anywhere-0001');
+    await expect.poll(() => page.locator('.summary').textContent()).toBe('No stored completions for this key yet: create one with "store": true. Expected some? Check the key ("Sign out", then sign in with it again).');
+  });
+
   /** Every API request fails as when the service is down: no HTTP answer at all. */
   const serviceDown = (page: Page) => page.route('**/v1/**', (route) => route.abort('connectionrefused'));
 

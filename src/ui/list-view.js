@@ -57,6 +57,9 @@ export function createListView() {
   /** Says which times of the link were left out (filters.js parseRoute), instead of filtering on them unseen. */
   const linkError = h('p', { class: 'error', role: 'alert' });
   linkError.hidden = true;
+  /** Dates that exclude each other: said, or the empty list would read as "nothing was stored then". */
+  const rangeError = h('p', { class: 'error', role: 'alert' });
+  rangeError.hidden = true;
 
   const filtersForm = h(
     'form',
@@ -78,6 +81,7 @@ export function createListView() {
     ),
     h('div', { class: 'active-filters' }, metadataChips, clearButton),
     linkError,
+    rangeError,
     filterError,
   );
 
@@ -262,6 +266,11 @@ export function createListView() {
     const ignored = route.ignored ?? [];
     linkError.textContent = ignored.map(([label, value]) => `"${label}" in this link (${value}, in Unix seconds) is not a date this page can show: it was left out.`).join(' ');
     linkError.hidden = ignored.length === 0;
+    const inverted = filters.created_after !== undefined && filters.created_before !== undefined && Number(filters.created_after) >= Number(filters.created_before);
+    const rangeText = inverted ? '"Created after" is not earlier than "Created before": no completion can match both.' : '';
+    // Set only when it changes: an alert written again is read again, at every other filter's change.
+    if (rangeError.textContent !== rangeText) rangeError.textContent = rangeText;
+    rangeError.hidden = !inverted;
     replaceChildren(
       metadataChips,
       filters.metadata.map(([key, value]) =>
@@ -368,7 +377,11 @@ export function createListView() {
   function updateSummary() {
     const count = formatInteger(loaded.length);
     if (loaded.length === 0) {
-      summary.textContent = hasFilters(route.filters) ? 'No completions match these filters.' : 'No stored completions yet: create one with "store": true.';
+      // Without filters, nothing is stored for this key; in pass-through mode a mistyped key signs in too
+      // (it is a key of its own, with nothing of its own), so an empty list also asks to check the key.
+      summary.textContent = hasFilters(route.filters)
+        ? 'No completions match these filters.'
+        : 'No stored completions for this key yet: create one with "store": true. Expected some? Check the key ("Sign out", then sign in with it again).';
     } else {
       if (hasMore) summary.textContent = `Showing ${count} completions; more below.`;
       else summary.textContent = loaded.length === 1 ? 'Showing 1 completion.' : `Showing all ${count} completions.`;
