@@ -174,7 +174,7 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     const expected = await apiIds(suite.service, 'metadata[env]=prod', KEY);
     await exportedIds(page);
     const status = page.locator('.export-status');
-    await expect.poll(() => status.textContent()).toBe(`Exported ${expected.length} lines (Completions (JSONL)).`);
+    await expect.poll(() => status.textContent()).toBe(`Exported ${expected.length} lines (completions).`);
 
     await page.goto(`${suite.service.origin}/#/?metadata[env]=nowhere`);
     await expect.poll(() => page.locator('.summary').textContent()).toBe('No completions match these filters.');

@@ -511,7 +511,7 @@ export function createListView() {
       link.click();
       link.remove();
       setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
-      const done = `Exported ${formatInteger(lines)} line${lines === 1 ? '' : 's'} (${exportFormat.selectedOptions[0]?.textContent ?? format}).`;
+      const done = `Exported ${formatInteger(lines)} line${lines === 1 ? '' : 's'} (${format}).`;
       showExportStatus(done);
       announce(`Export downloaded. ${done}`);
     } catch (failure) {
