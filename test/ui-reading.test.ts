@@ -84,6 +84,18 @@ describe.skipIf(!browserAvailable)('web UI: reading code, metadata, and a servic
     await expect.poll(() => page.locator('.summary').textContent()).toBe('No stored completions for this key yet: create one with "store": true. Expected some? Check the key ("Sign out", then sign in with it again).');
   });
 
+  it("keeps each card's relative time true while the list stays open", async () => {
+    const page = await suite.open();
+    // Two minutes after the newest completion, with the page's clock under the test's hand from then on.
+    await page.clock.install({ time: (BASE + 1 + 120) * 1000 });
+    await page.reload();
+    await signIn(page);
+    const age = page.locator(`li.row[data-id="${ids.metadata}"] .relative`);
+    await expect.poll(() => age.textContent()).toBe(' · 2 minutes ago');
+    await page.clock.fastForward('58:00');
+    await expect.poll(() => age.textContent()).toBe(' · 1 hour ago');
+  });
+
   /** Every API request fails as when the service is down: no HTTP answer at all. */
   const serviceDown = (page: Page) => page.route('**/v1/**', (route) => route.abort('connectionrefused'));
 

@@ -146,6 +146,20 @@ export function createListView() {
   });
   barHeight.observe(bulk.element);
 
+  /**
+   * "3 minutes ago" is true when drawn: a list left open for an afternoon said it of every card still. Each
+   * card's relative time is redrawn from its <time> every minute while the list is in sight, and on coming back.
+   */
+  function refreshAges() {
+    if (element.hidden) return;
+    const now = Date.now();
+    for (const time of rows.querySelectorAll('li.row time[datetime]')) {
+      const relativeSpan = time.querySelector('.relative');
+      if (relativeSpan) relativeSpan.textContent = ` · ${relativeTime(Date.parse(time.dateTime) / 1000, now)}`;
+    }
+  }
+  const agesTimer = setInterval(refreshAges, 60_000);
+
   /** A word typed in several pauses is one step back, not one per pause. */
   let typedSinceLastStep = false;
   /**
@@ -559,6 +573,7 @@ export function createListView() {
     show(next, focusId) {
       route = next;
       element.hidden = false;
+      refreshAges();
       document.title = 'Completions · Stored completions';
       syncFields();
       usagePanel.show(route.usage ? route.filters : null);
@@ -584,6 +599,7 @@ export function createListView() {
       controller?.abort();
       bulk.destroy();
       barHeight.disconnect();
+      clearInterval(agesTimer);
       clearTimeout(typingTimer);
       usagePanel.destroy();
       element.remove();
