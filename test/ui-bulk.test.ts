@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { browserAvailable } from './helpers/browser.ts';
@@ -7,7 +8,7 @@ import { apiIds, expectRows, loadAll, rowIds, signIn, useUiSuite } from './helpe
 const BASE = 1_761_000_000;
 
 /** Each test curates its own group of completions (`metadata[group]=…`), so none sees another's changes. */
-const GROUPS = { tag: 23, full: 3, remove: 3, delete: 4, fail: 5, keys: 3, busy: 3, stop: 8 } as const;
+const GROUPS = { tag: 23, full: 3, remove: 3, delete: 4, fail: 5, keys: 3, busy: 3, stop: 8, pick: 4 } as const;
 type Group = keyof typeof GROUPS;
 
 /** Extra metadata for the i-th completion of a group, beside `group`. */
@@ -120,6 +121,23 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     expect(await bar(page).isVisible()).toBe(false);
     expect(await page.getByRole('checkbox', { name: 'Select all loaded' }).isChecked()).toBe(false);
     expect(await focused(page)).toBe('Dismiss');
+  });
+
+  it('after "Add tag", shows just the tagged completions, whose Export then downloads exactly them', async () => {
+    const page = await openGroup('pick');
+    const picked = [ids.pick[1]!, ids.pick[3]!];
+    await select(page, ...picked);
+    await addTag(page, 'set', 'picked');
+    await expect.poll(() => summary(page).textContent()).toBe('Added set=picked to 2 completions.');
+    await page.getByRole('link', { name: 'Show only set = picked' }).click();
+    await expectRows(page, picked);
+    expect(new URLSearchParams((await page.evaluate('location.hash') as string).slice(2))).toEqual(new URLSearchParams('metadata[group]=pick&metadata[set]=picked'));
+    // The summary it came from is done with; the selection went with the reload.
+    expect(await summary(page).isVisible()).toBe(false);
+    expect(await bar(page).isVisible()).toBe(false);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export' }).click()]);
+    const exported = readFileSync((await download.path())!, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id);
+    expect(exported).toEqual(picked);
   });
 
   it('reports a completion already at 16 pairs and keeps it selected; a key it has can still change', async () => {

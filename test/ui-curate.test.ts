@@ -145,14 +145,47 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     expect(await page.locator('ol.rows a.row-link').count()).toBe(ids.length - 1);
   });
 
-  it('exports the current view as JSONL', async () => {
-    const page = await open('#/?metadata[env]=prod');
-    await signIn(page, KEY);
-    const expected = await apiIds(suite.service, 'metadata[env]=prod&order=asc', KEY);
+  /** The ids, in file order, of the JSONL that "Export" downloads from `page`. */
+  async function exportedIds(page: import('playwright-core').Page): Promise<string[]> {
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export' }).click()]);
     expect(download.suggestedFilename()).toMatch(/^stored-completions-completions-.*\.jsonl$/);
-    const lines = readFileSync((await download.path())!, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { id: string });
-    expect(lines.map((line) => line.id)).toEqual(expected);
+    return readFileSync((await download.path())!, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id);
+  }
+
+  it('exports the current view as JSONL, newest first as the list shows it', async () => {
+    const page = await open('#/?metadata[env]=prod');
+    await signIn(page, KEY);
+    const expected = await apiIds(suite.service, 'metadata[env]=prod&order=desc', KEY);
+    await expectRows(page, expected);
+    expect(await exportedIds(page)).toEqual(expected);
+  });
+
+  it('exports oldest first when the list is ordered oldest first', async () => {
+    const page = await open('#/?order=asc');
+    await signIn(page, KEY);
+    const expected = await apiIds(suite.service, 'order=asc', KEY);
+    await expectRows(page, expected);
+    expect(await exportedIds(page)).toEqual(expected);
+  });
+
+  it('says how many lines it exported, and downloads no empty file for a view with no match', async () => {
+    const page = await open('#/?metadata[env]=prod');
+    await signIn(page, KEY);
+    const expected = await apiIds(suite.service, 'metadata[env]=prod', KEY);
+    await exportedIds(page);
+    const status = page.locator('.export-status');
+    await expect.poll(() => status.textContent()).toBe(`Exported ${expected.length} lines (completions).`);
+
+    await page.goto(`${suite.service.origin}/#/?metadata[env]=nowhere`);
+    await expect.poll(() => page.locator('.summary').textContent()).toBe('No completions match these filters.');
+    // The count was about the view before this one.
+    expect(await status.isVisible()).toBe(false);
+    let downloads = 0;
+    page.on('download', () => downloads++);
+    await page.getByRole('button', { name: 'Export' }).click();
+    await expect.poll(() => status.textContent()).toBe('Nothing to export: no completion matches this view.');
+    await expect.poll(() => page.locator('#announcer').textContent()).toBe('Nothing to export: no completion matches this view.');
+    expect(downloads).toBe(0);
   });
 
   it('signs out: the key is forgotten, also after a reload', async () => {

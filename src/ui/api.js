@@ -36,6 +36,9 @@ export class ApiRequestError extends Error {
   }
 }
 
+/** No HTTP answer at all: the service is down or restarting, or the network between is. */
+export const UNREACHABLE = 'The service did not answer: it may be down or restarting, or the network is off. Try again in a moment.';
+
 const unauthorizedListeners = new Set();
 
 /** Called with the error when any request is refused with 401 (the key was revoked, or is wrong). */
@@ -51,14 +54,22 @@ export async function apiResponse(path, { method = 'GET', body, signal, key = st
   }
   const headers = { authorization: `Bearer ${key ?? ''}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal,
-    credentials: 'omit',
-    cache: 'no-store',
-  });
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+      credentials: 'omit',
+      cache: 'no-store',
+    });
+  } catch (failure) {
+    if (failure?.name === 'AbortError') throw failure;
+    // fetch says only "Failed to fetch" (Chromium) or "NetworkError…" (Firefox) when no answer came at all:
+    // say that the service did not answer, which is what the user can act on.
+    throw new ApiRequestError(0, { message: UNREACHABLE });
+  }
   if (!response.ok) {
     let error = null;
     try {

@@ -59,9 +59,10 @@ function withoutTag(metadata, key) {
 
 /**
  * `selection` is the list's (selection.js); `onUpdated(completion)` and `onDeleted(id)` redraw or take out
- * its card in place; `focusList()` takes the focus when the bar and the summary are both gone.
+ * its card in place; `focusList()` takes the focus when the bar and the summary are both gone;
+ * `filterHash(key, value)` is the list's URL with that metadata pair added to its filters.
  */
-export function createBulkActions({ selection, onUpdated, onDeleted, focusList }) {
+export function createBulkActions({ selection, onUpdated, onDeleted, focusList, filterHash }) {
   const count = h('p', { class: 'bulk-count' });
   const addButton = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false' }, 'Add tag');
   const removeButton = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false' }, 'Remove tag');
@@ -100,7 +101,18 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList }
   const summary = h('p', { class: 'bulk-summary' });
   const failureList = h('ul', { class: 'bulk-failures', 'aria-label': 'Failures' });
   const dismissButton = h('button', { type: 'button', class: 'link-button' }, 'Dismiss');
-  const result = h('div', { class: 'bulk-result' }, summary, failureList, dismissButton);
+  /**
+   * After a tag is added: the view of just the tagged ones, whose "Export" then downloads them. A selection is
+   * how a set is picked (for fine-tuning, an eval), but the export takes filters, not ids: the tag is the bridge.
+   */
+  const showTagged = h('a', { class: 'show-tagged' });
+  showTagged.hidden = true;
+  // Followed, the list loads anew (the selection is cleared): the summary it came from is done with.
+  showTagged.addEventListener('click', () => {
+    result.hidden = true;
+    render();
+  });
+  const result = h('div', { class: 'bulk-result' }, summary, failureList, h('div', { class: 'bulk-result-actions' }, showTagged, dismissButton));
   result.hidden = true;
   const element = h('div', { class: 'bulk' }, bar, result);
 
@@ -185,7 +197,7 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList }
       return;
     }
     const trigger = closeForm();
-    if (adding) run(trigger, `Adding ${key}=${value}`, `Added ${key}=${value} to `, (id, signal) => retag(id, (m) => withTag(m, key, value), signal));
+    if (adding) run(trigger, `Adding ${key}=${value}`, `Added ${key}=${value} to `, (id, signal) => retag(id, (m) => withTag(m, key, value), signal), [key, value]);
     else run(trigger, `Removing ${key}`, `Removed ${key} from `, (id, signal) => retag(id, (m) => withoutTag(m, key), signal));
   });
 
@@ -246,8 +258,8 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList }
     cancel.focus();
   }
 
-  /** Runs `work` over the selection with progress, then says what was done and what failed. */
-  async function run(trigger, doing, didPrefix, work) {
+  /** Runs `work` over the selection with progress, then says what was done and what failed; `tag`, the pair an "Add tag" set. */
+  async function run(trigger, doing, didPrefix, work, tag = null) {
     const ids = selection.ids();
     if (running || ids.length === 0) return;
     running = new AbortController();
@@ -281,6 +293,11 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList }
       + (failures.length ? ` ${formatInteger(failures.length)} failed:` : '');
     replaceChildren(failureList, failures.map(([id, message]) => h('li', null, h('code', null, id), `: ${message}`)));
     failureList.hidden = failures.length === 0;
+    showTagged.hidden = !(tag && done.length);
+    if (tag) {
+      showTagged.href = filterHash(...tag);
+      replaceChildren(showTagged, 'Show only ', h('bdi', null, tag[0]), ' = ', h('bdi', null, tag[1]));
+    }
     result.hidden = false;
     // Moved only if it still waits on the button pressed: a user who went on meanwhile keeps their place.
     const waiting = [trigger, stopButton, document.body].includes(document.activeElement);

@@ -57,6 +57,9 @@ export function createListView() {
   /** Says which times of the link were left out (filters.js parseRoute), instead of filtering on them unseen. */
   const linkError = h('p', { class: 'error', role: 'alert' });
   linkError.hidden = true;
+  /** Dates that exclude each other: said, or the empty list would read as "nothing was stored then". */
+  const rangeError = h('p', { class: 'error', role: 'alert' });
+  rangeError.hidden = true;
 
   const filtersForm = h(
     'form',
@@ -78,6 +81,7 @@ export function createListView() {
     ),
     h('div', { class: 'active-filters' }, metadataChips, clearButton),
     linkError,
+    rangeError,
     filterError,
   );
 
@@ -91,12 +95,18 @@ export function createListView() {
     h('option', { value: 'eval' }, 'Evals (JSONL)'),
   );
   const exportButton = h('button', { type: 'button', class: 'secondary' }, 'Export');
+  /** What an export is doing, in sight: a large one takes a while, and a dimmed button alone said nothing. */
+  const exportStatus = h('p', { class: 'export-status muted' });
+  exportStatus.hidden = true;
   const usagePanel = createUsagePanel();
   usagePanel.element.id = 'usage-panel';
   const summary = h('p', { class: 'summary', 'aria-live': 'polite' });
   const rows = h('ol', { class: 'rows', 'aria-label': 'Completions' });
   const listError = h('p', { class: 'error', role: 'alert' });
   listError.hidden = true;
+  /** The first page failed (the service down a moment): the same list again, without retyping a filter. */
+  const retryButton = h('button', { type: 'button', class: 'secondary' }, 'Try again');
+  retryButton.hidden = true;
   const loadMoreButton = h('button', { type: 'button', class: 'load-more' }, 'Load more');
   loadMoreButton.hidden = true;
 
@@ -107,6 +117,7 @@ export function createListView() {
     onUpdated: completionUpdated,
     onDeleted: completionDeleted,
     focusList: () => selection.focusSelectAll() || heading.focus(),
+    filterHash: (key, value) => listHash(withFilters({ metadata: [...route.filters.metadata.filter(([k]) => k !== key), [key, value]] })),
   });
   const element = h(
     'section',
@@ -114,10 +125,12 @@ export function createListView() {
     h('div', { class: 'title-row' },
       heading,
       h('div', { class: 'toolbar' }, usageToggle, exportFormat, exportButton),
+      exportStatus,
     ),
     filtersForm,
     usagePanel.element,
     listError,
+    retryButton,
     h('div', { class: 'list-controls' }, selection.selectAll, summary),
     bulk.element,
     rows,
@@ -132,6 +145,20 @@ export function createListView() {
     element.style.setProperty('--bulk-height', height ? `calc(${height}px + 0.5rem)` : '0px');
   });
   barHeight.observe(bulk.element);
+
+  /**
+   * "3 minutes ago" is true when drawn: a list left open for an afternoon said it of every card still. Each
+   * card's relative time is redrawn from its <time> every minute while the list is in sight, and on coming back.
+   */
+  function refreshAges() {
+    if (element.hidden) return;
+    const now = Date.now();
+    for (const time of rows.querySelectorAll('li.row time[datetime]')) {
+      const relativeSpan = time.querySelector('.relative');
+      if (relativeSpan) relativeSpan.textContent = ` · ${relativeTime(Date.parse(time.dateTime) / 1000, now)}`;
+    }
+  }
+  const agesTimer = setInterval(refreshAges, 60_000);
 
   /** A word typed in several pauses is one step back, not one per pause. */
   let typedSinceLastStep = false;
@@ -253,6 +280,11 @@ export function createListView() {
     const ignored = route.ignored ?? [];
     linkError.textContent = ignored.map(([label, value]) => `"${label}" in this link (${value}, in Unix seconds) is not a date this page can show: it was left out.`).join(' ');
     linkError.hidden = ignored.length === 0;
+    const inverted = filters.created_after !== undefined && filters.created_before !== undefined && Number(filters.created_after) >= Number(filters.created_before);
+    const rangeText = inverted ? '"Created after" is not earlier than "Created before": no completion can match both.' : '';
+    // Set only when it changes: an alert written again is read again, at every other filter's change.
+    if (rangeError.textContent !== rangeText) rangeError.textContent = rangeText;
+    rangeError.hidden = !inverted;
     replaceChildren(
       metadataChips,
       filters.metadata.map(([key, value]) =>
@@ -289,12 +321,16 @@ export function createListView() {
     replaceChildren(rows);
     loadMoreButton.hidden = true;
     summary.textContent = 'Loading…';
+    // What the last export did was about the view before this one.
+    if (exportButton.getAttribute('aria-disabled') !== 'true') showExportStatus('');
     knownModels.refresh();
     await loadPage(undefined, controller.signal);
   }
 
   async function loadPage(after, signal) {
     listError.hidden = true;
+    // As "Load more": aria-disabled, so a keyboard user who pressed it keeps the focus while it runs.
+    retryButton.setAttribute('aria-disabled', 'true');
     element.setAttribute('aria-busy', 'true');
     // Not `disabled`: a disabled button loses the focus, and a keyboard user pressing "Load more" would
     // be left on the page's body, with the next Tab leaving the page.
@@ -319,9 +355,17 @@ export function createListView() {
       listError.textContent = failure.message;
       listError.hidden = false;
       summary.textContent = '';
+      // A later page has "Load more" to press again; the first has nothing else.
+      if (!after) retryButton.hidden = false;
     } finally {
       if (!signal.aborted) {
         element.removeAttribute('aria-busy');
+        retryButton.removeAttribute('aria-disabled');
+        if (listError.hidden && !retryButton.hidden) {
+          const hadFocus = document.activeElement === retryButton;
+          retryButton.hidden = true;
+          if (hadFocus) (firstNew ?? heading).focus();
+        }
         loadMoreButton.removeAttribute('aria-disabled');
         // The last page: the button goes, and the focus it had goes to the first row it brought.
         if (!hasMore && document.activeElement === loadMoreButton) (firstNew ?? heading).focus();
@@ -347,12 +391,20 @@ export function createListView() {
   function updateSummary() {
     const count = formatInteger(loaded.length);
     if (loaded.length === 0) {
-      summary.textContent = hasFilters(route.filters) ? 'No completions match these filters.' : 'No stored completions yet: create one with "store": true.';
+      // Without filters, nothing is stored for this key; in pass-through mode a mistyped key signs in too
+      // (it is a key of its own, with nothing of its own), so an empty list also asks to check the key.
+      summary.textContent = hasFilters(route.filters)
+        ? 'No completions match these filters.'
+        : 'No stored completions for this key yet: create one with "store": true. Expected some? Check the key ("Sign out", then sign in with it again).';
     } else {
       if (hasMore) summary.textContent = `Showing ${count} completions; more below.`;
       else summary.textContent = loaded.length === 1 ? 'Showing 1 completion.' : `Showing all ${count} completions.`;
     }
   }
+
+  retryButton.addEventListener('click', () => {
+    if (retryButton.getAttribute('aria-disabled') !== 'true') reload();
+  });
 
   loadMoreButton.addEventListener('click', () => {
     if (loadMoreButton.getAttribute('aria-disabled') === 'true') return;
@@ -428,24 +480,60 @@ export function createListView() {
   }
 
   // ---- export -------------------------------------------------------------------------------------
+  function showExportStatus(text) {
+    exportStatus.textContent = text;
+    exportStatus.hidden = !text;
+  }
+
   async function exportView() {
     // aria-disabled, not disabled: a disabled button drops the focus of the keyboard user who pressed it.
     exportButton.setAttribute('aria-disabled', 'true');
     announce('Exporting…');
+    showExportStatus('Exporting…');
+    let lines = 0;
     try {
       const format = exportFormat.value;
-      const response = await apiResponse(`/v1/stored-completions/export${queryString([['format', format], ...filterPairs(route.filters)])}`);
-      const blob = await response.blob();
+      // In the list's order, so the file reads as the list does (the export's own default is oldest first).
+      const response = await apiResponse(`/v1/stored-completions/export${queryString([['format', format], ...filterPairs(route.filters), ['order', route.order]])}`);
+      // Read as it streams, counting lines, so the count shows while a large export runs; and a body the
+      // service broke off (its database lost midway) is an error here, not a file saved short.
+      const chunks = [];
+      const reader = response.body.getReader();
+      for (;;) {
+        let next;
+        try {
+          next = await reader.read();
+        } catch {
+          throw new Error(`the service broke the export off after ${formatInteger(lines)} line${lines === 1 ? '' : 's'}; nothing was saved. Try again.`);
+        }
+        if (next.done) break;
+        chunks.push(next.value);
+        for (let at = next.value.indexOf(10); at !== -1; at = next.value.indexOf(10, at + 1)) lines++;
+        showExportStatus(`Exporting… ${formatInteger(lines)} line${lines === 1 ? '' : 's'}`);
+      }
+      if (lines === 0) {
+        // An empty file would download as if something had been exported.
+        const nothing = format === 'finetune' ? 'Nothing to export: no completion in this view makes a fine-tuning example.' : 'Nothing to export: no completion matches this view.';
+        showExportStatus(nothing);
+        announce(nothing);
+        return;
+      }
+      const blob = new Blob(chunks, { type: 'application/x-ndjson' });
       const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
       const link = h('a', { href: URL.createObjectURL(blob), download: `stored-completions-${format}-${stamp}.jsonl`, hidden: true });
       document.body.append(link);
       link.click();
       link.remove();
       setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
-      announce('Export downloaded');
+      const done = `Exported ${formatInteger(lines)} line${lines === 1 ? '' : 's'} (${format}).`;
+      showExportStatus(done);
+      announce(`Export downloaded. ${done}`);
     } catch (failure) {
+      showExportStatus('');
       listError.textContent = `Export failed: ${failure.message}`;
       listError.hidden = false;
+      // The list itself is as it was: "Try again" would reload it, not retry the export.
+      retryButton.hidden = true;
     } finally {
       exportButton.removeAttribute('aria-disabled');
     }
@@ -485,6 +573,7 @@ export function createListView() {
     show(next, focusId) {
       route = next;
       element.hidden = false;
+      refreshAges();
       document.title = 'Completions · Stored completions';
       syncFields();
       usagePanel.show(route.usage ? route.filters : null);
@@ -510,6 +599,7 @@ export function createListView() {
       controller?.abort();
       bulk.destroy();
       barHeight.disconnect();
+      clearInterval(agesTimer);
       clearTimeout(typingTimer);
       usagePanel.destroy();
       element.remove();

@@ -1,0 +1,129 @@
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { browserAvailable } from './helpers/browser.ts';
+import { seedCompletion } from './helpers/seed.ts';
+import { apiIds, expectRows, signIn, useUiSuite } from './helpers/ui-page.ts';
+
+const BASE = 1_760_000_000;
+
+/** Indented, with a line longer than any card: what wrapping in a proportional font made unreadable. */
+const CODE = [
+  'def greet(name):',
+  '    if not name:',
+  '        return "<script>window.__pwned = 1</script>"',
+  `    return f"Hello, {name}! ${'This line goes on well past the width of any card. '.repeat(4)}"`,
+].join('\n');
+const REPLY = `Here is the function:\n\n\`\`\`python\n${CODE}\n\`\`\`\n\nCall it with a name.`;
+const LONG_VALUE = `v${'0123456789'.repeat(40)}`;
+
+describe.skipIf(!browserAvailable)('web UI: reading code, metadata, and a service that does not answer', () => {
+  const ids: Record<string, string> = {};
+  const suite = useUiSuite(async ({ service, upstream }) => {
+    const client = service.client();
+    ids.code = await seedCompletion(client, upstream, {
+      created: BASE,
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'Write a greeting function.' }],
+      replies: [{ content: REPLY }],
+    });
+    ids.metadata = await seedCompletion(client, upstream, {
+      created: BASE + 1,
+      model: 'gpt-4o',
+      metadata: { note: LONG_VALUE },
+      messages: [{ role: 'user', content: 'Tagged with a long note.' }],
+    });
+  });
+
+  it('shows a fenced code block in a reply monospaced, its lines and indentation as written, scrolled not wrapped', async () => {
+    const page = await suite.open(`#/completions/${ids.code}`);
+    await signIn(page);
+    const reply = page.locator('article.message', { hasText: 'Here is the function:' });
+    const code = reply.locator('pre code');
+    await code.waitFor();
+    expect(await code.textContent()).toBe(CODE);
+    expect(await reply.locator('.fenced .part-label').textContent()).toBe('python');
+    // The fences themselves are markup, not words of the reply; the prose around them stays.
+    expect(await reply.textContent()).not.toContain('```');
+    expect(await reply.textContent()).toContain('Call it with a name.');
+    const style = await code.evaluate((el) => {
+      // No DOM types in this project's TypeScript, hence the loose `globalThis`.
+      const css = (globalThis as unknown as { getComputedStyle(e: unknown): Record<string, string> }).getComputedStyle(el.parentElement);
+      const pre = el.parentElement!;
+      return { whiteSpace: css.whiteSpace, font: css.fontFamily, overflowX: css.overflowX, scrolls: pre.scrollWidth > pre.clientWidth };
+    });
+    expect(style).toEqual({ whiteSpace: 'pre', font: expect.stringMatching(/mono/i), overflowX: 'auto', scrolls: true });
+    // The long line scrolls inside its block: the page itself does not widen.
+    expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
+    expect(await page.evaluate('window.__pwned')).toBeUndefined();
+  });
+
+  it("shows a conversation's metadata whole, wrapped, not cut by an ellipsis", async () => {
+    const page = await suite.open(`#/completions/${ids.metadata}`);
+    await signIn(page);
+    const chip = page.locator('.details').getByRole('link', { name: /^note: v0123/ });
+    await chip.waitFor();
+    const clipped = await chip.evaluate((el) => el.scrollWidth > el.clientWidth + 1);
+    expect(clipped).toBe(false);
+    expect(await chip.evaluate((el) => (el as unknown as { innerText: string }).innerText.replace(/\s/g, ''))).toBe(`note:${LONG_VALUE}`);
+  });
+
+  it('says when "Created after" is not earlier than "Created before", rather than only showing an empty list', async () => {
+    const page = await suite.open(`#/?created_after=${BASE + 100}&created_before=${BASE - 100}`);
+    await signIn(page);
+    const said = '"Created after" is not earlier than "Created before": no completion can match both.';
+    await expect.poll(() => page.getByRole('search', { name: 'Filters' }).getByRole('alert').filter({ hasText: 'Created after' }).textContent()).toBe(said);
+    // Lengths differ (a string comparison would get this one wrong): a range the right way round says nothing.
+    await page.goto(`${suite.service.origin}/#/?created_after=999999999&created_before=${BASE + 100}`);
+    await expectRows(page, [ids.metadata!, ids.code!]);
+    expect(await page.getByText(said).isVisible()).toBe(false);
+  });
+
+  it('an empty list without filters asks to check the key (a mistyped key signs in too, in pass-through mode)', async () => {
+    const page = await suite.open();
+    await signIn(page, 'sk-never-used-anywhere-0001');
+    await expect.poll(() => page.locator('.summary').textContent()).toBe('No stored completions for this key yet: create one with "store": true. Expected some? Check the key ("Sign out", then sign in with it again).');
+  });
+
+  it("keeps each card's relative time true while the list stays open", async () => {
+    const page = await suite.open();
+    // Two minutes after the newest completion, with the page's clock under the test's hand from then on.
+    await page.clock.install({ time: (BASE + 1 + 120) * 1000 });
+    await page.reload();
+    await signIn(page);
+    const age = page.locator(`li.row[data-id="${ids.metadata}"] .relative`);
+    await expect.poll(() => age.textContent()).toBe(' · 2 minutes ago');
+    await page.clock.fastForward('58:00');
+    await expect.poll(() => age.textContent()).toBe(' · 1 hour ago');
+  });
+
+  /** Every API request fails as when the service is down: no HTTP answer at all. */
+  const serviceDown = (page: Page) => page.route('**/v1/**', (route) => route.abort('connectionrefused'));
+
+  it('says the service did not answer (not "Failed to fetch") at sign-in', async () => {
+    const page = await suite.open();
+    await serviceDown(page);
+    await page.getByRole('textbox', { name: 'API key' }).fill('sk-anything');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/^The service did not answer/);
+  });
+
+  it('a list that failed to load offers "Try again", which loads it once the service is back', async () => {
+    const page = await suite.open();
+    await signIn(page);
+    const all = await apiIds(suite.service, 'order=desc');
+    await expectRows(page, all);
+    await serviceDown(page);
+    await page.getByRole('combobox', { name: 'Order' }).selectOption('asc');
+    const alert = page.locator('.list-view > [role=alert]');
+    await expect.poll(() => alert.textContent()).toMatch(/^The service did not answer/);
+    const retry = page.getByRole('button', { name: 'Try again' });
+    await retry.focus();
+    await page.unroute('**/v1/**');
+    await page.keyboard.press('Enter');
+    await expectRows(page, [...all].reverse());
+    expect(await alert.isVisible()).toBe(false);
+    expect(await retry.isVisible()).toBe(false);
+    // The button that had the focus is gone: the first row takes it, not the page's body.
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe(all.at(-1));
+  });
+});
