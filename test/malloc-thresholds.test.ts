@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /**
- * The first database opened in a process raises glibc's heap trim threshold (src/db/malloc-thresholds.ts), so
+ * The service's SQLite store, opened, raises glibc's heap trim threshold (src/db/malloc-thresholds.ts), so
  * that the blocks a served list frees in bulk stay in the heap instead of going back to the kernel and being
  * faulted in again on the next request. In a fresh process (the thresholds are the process's own): 3 MiB of
- * heap freed together, then allocated again, must not fault page by page. Before the change ~750 faults.
+ * heap freed together, then allocated again, must not fault page by page. Before the change ~650 faults.
  */
 const glibc = (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header.glibcVersionRuntime;
 

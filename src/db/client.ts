@@ -2,7 +2,6 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { PROJECT_ROOT } from '../project-root.ts';
-import { raiseMallocThresholds } from './malloc-thresholds.ts';
 import { checkDatabasePath, describeSqliteError, filesToCleanUp, removeCreatedFiles } from './open-errors.ts';
 
 const migrationsFolder = join(PROJECT_ROOT, 'migrations');
@@ -92,8 +91,6 @@ export function openDatabase(
   let sqlite: SqliteDatabase | undefined;
   try {
     sqlite = new Database(url);
-    // glibc's heap trim threshold, from inside the process: the first open in a process raises it (see the function).
-    raiseMallocThresholds(sqlite);
     // First, so that every statement below waits for a lock another process holds instead of failing.
     sqlite.pragma(`busy_timeout = ${MIGRATION_BUSY_TIMEOUT_MS}`);
     // WAL lets readers go on while a write commits; group commit (write-batcher.ts) makes a sync per batch cheap.

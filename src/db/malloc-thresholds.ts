@@ -30,7 +30,9 @@ let raised = false;
  *
  * Once per process: a second call would take its block from the raised heap and leave it there. With
  * musl (Alpine) or another platform's allocator nothing moves: the statement is then a 4 MiB block
- * allocated and freed once, a few milliseconds at start, and nothing is kept; it is run on Linux only.
+ * allocated and freed once, ~15 ms at start, and nothing is kept; it is run on Linux only. Called for the
+ * service's SQLite store only (openStore): the command-line tools' processes are short, and import kept
+ * ~5 MB more at its peak with it.
  */
 export function raiseMallocThresholds(sqlite: Database.Database): void {
   if (raised || process.platform !== 'linux') return;
