@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { openDatabase } from '../db/client.ts';
 import { isPostgresUrl } from '../db/database-url.ts';
+import { raiseMallocThresholds } from '../db/malloc-thresholds.ts';
 import { openPostgres } from '../db/postgres-client.ts';
 import type { Store } from './contract.ts';
 import { createPostgresStore, type PostgresStoreOptions } from './postgres/index.ts';
@@ -30,6 +31,8 @@ export async function openStore(
 ): Promise<Store> {
   if (!isPostgresUrl(config.databaseUrl)) {
     const db = openDatabase(config.databaseUrl, { synchronous: config.sqliteSynchronous, cacheSizeMb: config.sqliteCacheSizeMb });
+    // The service's list pages free their blocks in bulk: glibc keeps them instead of trimming its heap (see the function).
+    raiseMallocThresholds(db);
     return createSqliteStore(db, {
       backgroundCheckpoints: { onError: (err) => logger?.warn({ err }, 'the WAL checkpoint thread failed; SQLite checkpoints inside commits again') },
     });
