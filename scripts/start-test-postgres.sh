@@ -48,6 +48,8 @@ SELECT format('ALTER ROLE %I LOGIN CREATEDB PASSWORD %L', :'role', :'password') 
 -- The tests drop their databases WITH (FORCE), which must also end an autovacuum worker that
 -- happens to be in one: a process of no role, which only pg_signal_backend may signal.
 SELECT format('GRANT pg_signal_backend TO %I', :'role') \gexec
+-- The bench ends a bulk load's checkpoint before measuring lists (bench/database.ts); PostgreSQL 15 and later.
+SELECT format('GRANT pg_checkpoint TO %I', :'role') WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'pg_checkpoint') \gexec
 SQL
 psql_admin -v role="$role" -v database="$database" <<'SQL' >&2
 SELECT format('CREATE DATABASE %I OWNER %I', :'database', :'role')
