@@ -74,12 +74,27 @@ describe('mirror lease', () => {
 
   it("takes at once a claim whose run was on this machine and whose process is gone (killed), not one on another machine", async () => {
     const { pid } = spawnSync(process.execPath, ['-e', '']);
-    const killed = { owner: 'killed', host: hostname(), pid, started: new Date().toISOString(), expires: Date.now() + 60_000 };
+    // A claim as this machine's runs write it, but for the exited process.
+    const own = await takeMirrorLease(store, KEY, options);
+    const killed = { ...JSON.parse((await store.getSetting(KEY))!), owner: 'killed', pid };
+    await own.release();
     await store.setSetting(KEY, JSON.stringify(killed));
     const lease = await takeMirrorLease(store, KEY, options);
     lease.check();
     await lease.release();
     await store.setSetting(KEY, JSON.stringify({ ...killed, host: `not-${hostname()}` }));
+    await expect(takeMirrorLease(store, KEY, options)).rejects.toThrow(MirrorBusyError);
+  });
+
+  it('leaves a claim of a machine or container with the same host name to its lapse: its pid is not one of this process space', async () => {
+    // A container on the host's network has the host's name and pids of its own: its run's pid, looked up here, is no process.
+    const { pid } = spawnSync(process.execPath, ['-e', '']);
+    const elsewhere = { owner: 'elsewhere', host: hostname(), pid, space: 'another-boot pid:[1]', started: new Date().toISOString(), expires: Date.now() + 60_000 };
+    await store.setSetting(KEY, JSON.stringify(elsewhere));
+    await expect(takeMirrorLease(store, KEY, options)).rejects.toThrow(MirrorBusyError);
+    // One written before claims named their process space: not taken either.
+    const { space: _, ...unnamed } = elsewhere;
+    await store.setSetting(KEY, JSON.stringify(unnamed));
     await expect(takeMirrorLease(store, KEY, options)).rejects.toThrow(MirrorBusyError);
   });
 
