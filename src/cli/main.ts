@@ -24,6 +24,8 @@ let interrupted = false;
 function dieOf(signal: 'SIGINT' | 'SIGTERM', code: number): void {
   process.removeAllListeners('SIGINT');
   process.removeAllListeners('SIGTERM');
+  // A container's first process (pid 1) is not ended by a signal left to its default action: `docker stop` would wait.
+  if (process.pid === 1) process.exit(code);
   setTimeout(() => process.exit(code), 1_000);
   process.kill(process.pid, signal);
 }
