@@ -98,6 +98,33 @@ describe('mirror lease', () => {
     await expect(takeMirrorLease(store, KEY, options)).rejects.toThrow(MirrorBusyError);
   });
 
+  it('keeps its claim when a renewal was committed but its answer lost (the connection dropped), and gives it back at the end', async () => {
+    let dropNext = false;
+    let replaces = 0;
+    const flaky: Store = {
+      ...store,
+      async replaceSetting(...args) {
+        const replaced = await store.replaceSetting(...args);
+        replaces++;
+        if (dropNext) {
+          dropNext = false;
+          throw new Error('Connection terminated unexpectedly');
+        }
+        return replaced;
+      },
+    };
+    const lease = await takeMirrorLease(flaky, KEY, options);
+    dropNext = true;
+    const after = replaces;
+    // The renewal whose answer was lost, then the next one, from a value this run never saw come back.
+    await expect.poll(() => replaces - after, { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
+    lease.check();
+    await sleep(600);
+    lease.check();
+    await lease.release();
+    expect(await store.getSetting(KEY)).toBe(undefined);
+  });
+
   it('takes a claim it cannot read (not JSON) as free', async () => {
     await store.setSetting(KEY, 'garbage');
     const lease = await takeMirrorLease(store, KEY, options);

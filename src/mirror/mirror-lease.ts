@@ -108,11 +108,20 @@ export async function takeMirrorLease(store: Store, key: string, options: LeaseO
 
   let lost = false;
   let renewal: Promise<void> | undefined;
+  /**
+   * Replaces this run's claim. When the value is not the one last written, the claim may still be this run's: a write
+   * whose answer was lost (the connection dropped after its commit) left it under the value this run never learned of.
+   */
+  const replaceOwn = async (next: string | undefined): Promise<boolean> => {
+    if (await store.replaceSetting(key, held, next)) return true;
+    const current = await store.getSetting(key);
+    return current !== undefined && readClaim(current)?.owner === claim.owner && (await store.replaceSetting(key, current, next));
+  };
   const renew = async () => {
     const expires = now() + ttlMs;
     const next = JSON.stringify({ ...claim, expires });
     try {
-      if (await store.replaceSetting(key, held, next)) {
+      if (await replaceOwn(next)) {
         held = next;
         claim.expires = expires;
       } else {
@@ -143,7 +152,7 @@ export async function takeMirrorLease(store: Store, key: string, options: LeaseO
       if (lost) return;
       lost = true;
       try {
-        await store.replaceSetting(key, held, undefined);
+        await replaceOwn(undefined);
       } catch {
         // Lapses by itself.
       }
