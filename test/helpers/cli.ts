@@ -8,7 +8,7 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface CliResult {
   code: number | null;
-  /** The signal the process died of (then `code` is null). */
+  /** The signal the process died of, if it did (then `code` is null). */
   signal?: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
@@ -44,7 +44,7 @@ export function runCli(args: string[], options: CliOptions): Promise<CliResult> 
   child.stdin.end(options.input ?? '');
   return new Promise((resolvePromise, reject) => {
     child.on('error', reject);
-    child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
+    child.on('close', (code, signal) => resolvePromise({ code, stdout, stderr, ...(signal ? { signal } : {}) }));
   });
 }
 
