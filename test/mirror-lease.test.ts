@@ -74,13 +74,55 @@ describe('mirror lease', () => {
 
   it("takes at once a claim whose run was on this machine and whose process is gone (killed), not one on another machine", async () => {
     const { pid } = spawnSync(process.execPath, ['-e', '']);
-    const killed = { owner: 'killed', host: hostname(), pid, started: new Date().toISOString(), expires: Date.now() + 60_000 };
+    // A claim as this machine's runs write it, but for the exited process.
+    const own = await takeMirrorLease(store, KEY, options);
+    const killed = { ...JSON.parse((await store.getSetting(KEY))!), owner: 'killed', pid };
+    await own.release();
     await store.setSetting(KEY, JSON.stringify(killed));
     const lease = await takeMirrorLease(store, KEY, options);
     lease.check();
     await lease.release();
     await store.setSetting(KEY, JSON.stringify({ ...killed, host: `not-${hostname()}` }));
     await expect(takeMirrorLease(store, KEY, options)).rejects.toThrow(MirrorBusyError);
+  });
+
+  it('leaves a claim of a machine or container with the same host name to its lapse: its pid is not one of this process space', async () => {
+    // A container on the host's network has the host's name and pids of its own: its run's pid, looked up here, is no process.
+    const { pid } = spawnSync(process.execPath, ['-e', '']);
+    const elsewhere = { owner: 'elsewhere', host: hostname(), pid, space: 'another-boot pid:[1]', started: new Date().toISOString(), expires: Date.now() + 60_000 };
+    await store.setSetting(KEY, JSON.stringify(elsewhere));
+    await expect(takeMirrorLease(store, KEY, options)).rejects.toThrow(MirrorBusyError);
+    // One written before claims named their process space: not taken either.
+    const { space: _, ...unnamed } = elsewhere;
+    await store.setSetting(KEY, JSON.stringify(unnamed));
+    await expect(takeMirrorLease(store, KEY, options)).rejects.toThrow(MirrorBusyError);
+  });
+
+  it('keeps its claim when a renewal was committed but its answer lost (the connection dropped), and gives it back at the end', async () => {
+    let dropNext = false;
+    let replaces = 0;
+    const flaky: Store = {
+      ...store,
+      async replaceSetting(...args) {
+        const replaced = await store.replaceSetting(...args);
+        replaces++;
+        if (dropNext) {
+          dropNext = false;
+          throw new Error('Connection terminated unexpectedly');
+        }
+        return replaced;
+      },
+    };
+    const lease = await takeMirrorLease(flaky, KEY, options);
+    dropNext = true;
+    const after = replaces;
+    // The renewal whose answer was lost, then the next one, from a value this run never saw come back.
+    await expect.poll(() => replaces - after, { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
+    lease.check();
+    await sleep(600);
+    lease.check();
+    await lease.release();
+    expect(await store.getSetting(KEY)).toBe(undefined);
   });
 
   it('takes a claim it cannot read (not JSON) as free', async () => {

@@ -1,7 +1,8 @@
 import { createServer, type ServerResponse } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type SqliteDatabase } from '../src/db/client.ts';
-import { type MirrorTally, RESUME_LOOKBACK_SECONDS, runMirror } from '../src/mirror/run-mirror.ts';
+import { LEASE_TTL_MS, MirrorBusyError, takeMirrorLease } from '../src/mirror/mirror-lease.ts';
+import { type MirrorRequest, type MirrorTally, RESUME_LOOKBACK_SECONDS, runMirror } from '../src/mirror/run-mirror.ts';
 import { createSourceClient, type SourceClient } from '../src/mirror/source-client.ts';
 import type { Store } from '../src/store/index.ts';
 import { createSqliteStore } from '../src/store/sqlite/index.ts';
@@ -15,17 +16,25 @@ interface FakeSource {
   client: SourceClient;
   add(id: string, created: number): void;
   remove(id: string): void;
+  /** Completions whose messages the source answers with a 500 (so the run keeps them to read again). */
+  failing: Set<string>;
 }
 
 async function startFakeSource(): Promise<FakeSource> {
   const items: { id: string; created: number }[] = [];
+  const failing = new Set<string>();
   const send = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   };
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname.endsWith('/messages')) return send(res, 200, { object: 'list', data: [], has_more: false });
+    if (url.pathname.endsWith('/messages')) {
+      if (failing.has(decodeURIComponent(url.pathname.split('/').at(-2)!))) {
+        return send(res, 500, { error: { message: 'The server had an error.', type: 'server_error', param: null, code: null } });
+      }
+      return send(res, 200, { object: 'list', data: [], has_more: false });
+    }
     const after = url.searchParams.get('after');
     const limit = Number(url.searchParams.get('limit'));
     const from = after === null ? 0 : items.findIndex((item) => item.id === after) + 1;
@@ -41,6 +50,7 @@ async function startFakeSource(): Promise<FakeSource> {
   const listening = await listenOnLoopback(server);
   closers.push(listening.close);
   return {
+    failing,
     client: createSourceClient({ baseUrl: listening.url, apiKey: 'sk-test', maxRetries: 0 }),
     add(id, created) {
       items.push({ id, created });
@@ -71,7 +81,7 @@ afterEach(async () => {
   await store.close();
 });
 
-async function run(source: FakeSource): Promise<{ tally: MirrorTally; notes: string[] }> {
+async function run(source: FakeSource, lease?: MirrorRequest['lease']): Promise<{ tally: MirrorTally; notes: string[] }> {
   const tally: MirrorTally = { pages: 0, listed: 0, copied: 0, present: 0, metadataUpdated: 0, vanished: 0, invalid: 0, resumed: false, unread: new Map() };
   const notes: string[] = [];
   await runMirror(
@@ -85,6 +95,7 @@ async function run(source: FakeSource): Promise<{ tally: MirrorTally; notes: str
       project: 'p',
       filters: { model: undefined, metadata: [], createdAfter: undefined, createdBefore: undefined },
       concurrency: 4,
+      lease,
     },
     tally,
     { onNote: (text) => notes.push(text) },
@@ -133,5 +144,27 @@ describe('mirror position', () => {
     const third = await run(source);
     expect(third.notes).toEqual([]);
     expect(third.tally).toMatchObject({ resumed: true, pages: 1 });
+  });
+
+  it('writes neither the completions to read again nor the position once its claim ran out while a page was stored', async () => {
+    const source = await startFakeSource();
+    source.add(id(1), 1_700_000_000);
+    source.add(id(2), 1_700_000_001);
+    source.failing.add(id(2));
+    let clock = Date.now();
+    const lease = await takeMirrorLease(store, 'mirror_lease:test', { describe: 'the source', now: () => clock, renewMs: 60_000 });
+    // The page's import outlasts the claim (a database that stalls): by its end another run may hold the mirror.
+    const importCompletions = store.importCompletions;
+    store.importCompletions = async (...args) => {
+      const imported = await importCompletions(...args);
+      clock += LEASE_TTL_MS;
+      return imported;
+    };
+    await expect(run(source, lease)).rejects.toThrow(MirrorBusyError);
+    expect(await store.getSetting('mirror_unread:test')).toBe(undefined);
+    expect(await store.getSetting(KEY)).toBe(undefined);
+    // What it stored stays.
+    expect(await store.isIdTaken('p', id(1))).toBe(true);
+    await lease.release();
   });
 });

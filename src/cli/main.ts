@@ -15,14 +15,28 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 const CLEANUP_BOUND_MS = 2_000;
 const cleanups = new Set<() => Promise<void>>();
 let interrupted = false;
-// Exits as a process killed by the signal reports (128 + its number), after the cleanups; a second signal exits at once.
+/**
+ * Ends the process by the signal itself, not with exit(128 + n): a shell running the tool in a loop (or any
+ * script) stops at Ctrl-C only when its child died of SIGINT; one that exited, even with 130, is taken to
+ * have handled it, and the loop goes on to the next run. Without listeners, Node gives the signal back its
+ * default action; the exit code is for a platform where that does not end the process.
+ */
+function dieOf(signal: 'SIGINT' | 'SIGTERM', code: number): void {
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
+  // A container's first process (pid 1) is not ended by a signal left to its default action: `docker stop` would wait.
+  if (process.pid === 1) process.exit(code);
+  setTimeout(() => process.exit(code), 1_000);
+  process.kill(process.pid, signal);
+}
+// Exits as a process killed by the signal, after the cleanups; a second signal ends it at once.
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   process.on(signal, () => {
-    if (interrupted) process.exit(code);
+    if (interrupted) return dieOf(signal, code);
     interrupted = true;
     process.stderr.write(`stored-completions: stopped by ${signal}\n`);
-    setTimeout(() => process.exit(code), CLEANUP_BOUND_MS).unref();
-    void Promise.allSettled([...cleanups].map((cleanup) => cleanup())).then(() => process.exit(code));
+    setTimeout(() => dieOf(signal, code), CLEANUP_BOUND_MS).unref();
+    void Promise.allSettled([...cleanups].map((cleanup) => cleanup())).then(() => dieOf(signal, code));
   });
 }
 

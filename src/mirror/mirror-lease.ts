@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isObject } from '../json.ts';
 import type { Store } from '../store/index.ts';
@@ -23,6 +24,8 @@ interface Claim {
   owner: string;
   host: string;
   pid: number;
+  /** Whose pids `pid` is one of (`processSpace`): absent where that cannot be told. */
+  space?: string;
   started: string;
   /** Unix milliseconds. */
   expires: number;
@@ -47,12 +50,26 @@ function readClaim(saved: string): Claim | undefined {
 }
 
 /**
+ * The space `pid` is a number in: this boot of this kernel and this pid namespace (Linux). A host name alone does
+ * not tell it: containers with the host's network (`--network host`, Kubernetes' hostNetwork) take the host's name
+ * and have pids of their own, and machines cloned from one image share a name; there a claim's pid, looked up
+ * here, is another process or none, and a running claim would be taken.
+ */
+const PROCESS_SPACE = (() => {
+  try {
+    return `${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()} ${readlinkSync('/proc/self/ns/pid')}`;
+  } catch {
+    return undefined;
+  }
+})();
+
+/**
  * The claim's run was on this machine and its process is gone (killed, or stopped by Ctrl-C): run again at once, as
  * an operator does, the next run need not wait for the claim to lapse. A pid taken since by another process keeps the
  * wait; a run on another machine (another container) is left to its lapse.
  */
 function gone(claim: Claim): boolean {
-  if (claim.host !== hostname() || !Number.isInteger(claim.pid) || claim.pid <= 0) return false;
+  if (claim.host !== hostname() || claim.space !== PROCESS_SPACE || !Number.isInteger(claim.pid) || claim.pid <= 0) return false;
   try {
     process.kill(claim.pid, 0);
     return false;
@@ -74,7 +91,7 @@ export async function takeMirrorLease(store: Store, key: string, options: LeaseO
   const ttlMs = options.ttlMs ?? LEASE_TTL_MS;
   const renewMs = options.renewMs ?? LEASE_RENEW_MS;
   const margin = Math.min(LEASE_MARGIN_MS, ttlMs / 4);
-  const claim: Claim = { owner: randomUUID(), host: hostname(), pid: process.pid, started: new Date(now()).toISOString(), expires: now() + ttlMs };
+  const claim: Claim = { owner: randomUUID(), host: hostname(), pid: process.pid, space: PROCESS_SPACE, started: new Date(now()).toISOString(), expires: now() + ttlMs };
   let held = JSON.stringify(claim);
   for (;;) {
     const current = await store.getSetting(key);
@@ -91,11 +108,20 @@ export async function takeMirrorLease(store: Store, key: string, options: LeaseO
 
   let lost = false;
   let renewal: Promise<void> | undefined;
+  /**
+   * Replaces this run's claim. When the value is not the one last written, the claim may still be this run's: a write
+   * whose answer was lost (the connection dropped after its commit) left it under the value this run never learned of.
+   */
+  const replaceOwn = async (next: string | undefined): Promise<boolean> => {
+    if (await store.replaceSetting(key, held, next)) return true;
+    const current = await store.getSetting(key);
+    return current !== undefined && readClaim(current)?.owner === claim.owner && (await store.replaceSetting(key, current, next));
+  };
   const renew = async () => {
     const expires = now() + ttlMs;
     const next = JSON.stringify({ ...claim, expires });
     try {
-      if (await store.replaceSetting(key, held, next)) {
+      if (await replaceOwn(next)) {
         held = next;
         claim.expires = expires;
       } else {
@@ -126,7 +152,7 @@ export async function takeMirrorLease(store: Store, key: string, options: LeaseO
       if (lost) return;
       lost = true;
       try {
-        await store.replaceSetting(key, held, undefined);
+        await replaceOwn(undefined);
       } catch {
         // Lapses by itself.
       }

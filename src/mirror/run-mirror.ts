@@ -332,6 +332,8 @@ function createPageWriter(request: MirrorRequest, tally: MirrorTally, events: Mi
       }
       const unread = JSON.stringify([...tally.unread.keys()]);
       if (unreadKey !== undefined && unread !== unreadKept) {
+        // Again after the import, however long it took: a run whose claim ran out meanwhile would overwrite the list of the run now holding it.
+        request.lease?.check();
         await store.setSetting(unreadKey, unread);
         unreadKept = unread;
       }

@@ -8,6 +8,8 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface CliResult {
   code: number | null;
+  /** The signal the process died of, if it did (then `code` is null). */
+  signal?: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
 }
@@ -42,7 +44,7 @@ export function runCli(args: string[], options: CliOptions): Promise<CliResult> 
   child.stdin.end(options.input ?? '');
   return new Promise((resolvePromise, reject) => {
     child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+    child.on('close', (code, signal) => resolvePromise({ code, stdout, stderr, ...(signal ? { signal } : {}) }));
   });
 }
 
