@@ -31,8 +31,8 @@ export interface BenchDatabase {
    * with a heap visit per index entry. Then a CHECKPOINT: the load leaves gigabytes of dirty pages that
    * the checkpointer writes out over the next minutes (spread by checkpoint_completion_target), and lists
    * measured meanwhile shared the two cores and the disk with those writes, which a service writing at a
-   * steady rate does not see (bench/README.md, "PostgreSQL's list tail and the load's checkpoint"). As
-   * SQLite's checkpoint before its figures. Nothing on SQLite.
+   * steady rate does not see (bench/README.md, "PostgreSQL's list tail, the round trip and the load's
+   * checkpoint"). Nothing on SQLite.
    */
   settle(): Promise<void>;
   /** Ids from the middle of the project's history (40% to 60% of its rows), for "deep cursor" pages. */
