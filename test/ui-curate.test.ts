@@ -152,18 +152,13 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     return readFileSync((await download.path())!, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id);
   }
 
-  it('exports the current view as JSONL, newest first as the list shows it', async () => {
-    const page = await open('#/?metadata[env]=prod');
+  it.each([
+    ['the current view as JSONL, newest first as the list shows it', '#/?metadata[env]=prod', 'metadata[env]=prod&order=desc'],
+    ['oldest first when the list is ordered oldest first', '#/?order=asc', 'order=asc'],
+  ])('exports %s', async (_, hash, query) => {
+    const page = await open(hash);
     await signIn(page, KEY);
-    const expected = await apiIds(suite.service, 'metadata[env]=prod&order=desc', KEY);
-    await expectRows(page, expected);
-    expect(await exportedIds(page)).toEqual(expected);
-  });
-
-  it('exports oldest first when the list is ordered oldest first', async () => {
-    const page = await open('#/?order=asc');
-    await signIn(page, KEY);
-    const expected = await apiIds(suite.service, 'order=asc', KEY);
+    const expected = await apiIds(suite.service, query, KEY);
     await expectRows(page, expected);
     expect(await exportedIds(page)).toEqual(expected);
   });
