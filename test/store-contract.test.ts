@@ -314,10 +314,17 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
   it("dumps the settings but the health check's mark and mirror runs' claims (a running process's, not data)", async () => {
     await store.setSetting('mirror_position:abc', 'p');
     await store.setSetting('mirror_lease:abc', 'claim');
+    // Keys that only look like a claim's to LIKE ('_' is any character; SQLite's ignores ASCII case) are data.
+    await store.setSetting('mirrorXlease:abc', 'x');
+    await store.setSetting('MIRROR_LEASE:abc', 'y');
     await store.checkWritable();
     const settings: unknown[] = [];
     for await (const batch of store.dump(10)) settings.push(...batch.filter((item) => item.kind === 'setting'));
-    expect(settings).toEqual([{ kind: 'setting', key: 'mirror_position:abc', value: 'p' }]);
+    expect(settings).toEqual([
+      { kind: 'setting', key: 'MIRROR_LEASE:abc', value: 'y' },
+      { kind: 'setting', key: 'mirrorXlease:abc', value: 'x' },
+      { kind: 'setting', key: 'mirror_position:abc', value: 'p' },
+    ]);
   });
 
   it('lets exactly one of many racing compare-and-sets win', async () => {

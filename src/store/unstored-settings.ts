@@ -18,5 +18,7 @@ export const MIRROR_CLAIM_PREFIX = 'mirror_lease:';
 /**
  * The settings `copy` takes, as an SQL condition: not the health check's mark (the running instance's; the
  * target's own service writes its own), nor a mirror's claim (a copied one would hold off the target's next mirror).
+ * The prefix is compared exactly with `substr`: `LIKE` would read its `_` as any character (and SQLite's
+ * ignores ASCII case), so it would also leave behind keys that merely look like a claim's.
  */
-export const COPIED_SETTINGS_SQL = `key <> 'health_checked_at' AND key NOT LIKE '${MIRROR_CLAIM_PREFIX}%'`;
+export const COPIED_SETTINGS_SQL = `key <> 'health_checked_at' AND substr(key, 1, ${MIRROR_CLAIM_PREFIX.length}) <> '${MIRROR_CLAIM_PREFIX}'`;
