@@ -1,11 +1,13 @@
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type SqliteDatabase } from '../src/db/client.ts';
 import { createSqliteStore, type Store } from '../src/store/index.ts';
 import { toCompletionRecord } from '../src/wire.ts';
 import { fakeCompletion } from './helpers/fake-upstream.ts';
+import { fill, mountTmpfs, unmountTmpfs } from './helpers/full-disk.ts';
 
 function record(id: string) {
   const request = { model: 'gpt-4o', messages: [{ role: 'user', content: `${id} ${'words to index '.repeat(20)}` }] };
@@ -35,6 +37,7 @@ describe('WAL checkpoints from a worker thread', () => {
   });
   afterEach(async () => {
     await store.close();
+    unmountTmpfs(folder);
     rmSync(folder, { recursive: true, force: true });
   });
 
@@ -79,5 +82,39 @@ describe('WAL checkpoints from a worker thread', () => {
     const reopened = openDatabase(path);
     expect(reopened.prepare('SELECT id FROM completions').all()).toEqual([{ id: 'chatcmpl-last' }]);
     reopened.close();
+  });
+
+  it('checkpoints from its thread again once a full disk has room, SQLite checkpointing inside commits meanwhile', async (context) => {
+    const mount = mountTmpfs(context, folder, '8m');
+    db.close();
+    path = join(mount, 'c.db');
+    db = openDatabase(path);
+    const failures: { code?: string }[] = [];
+    let recoveries = 0;
+    store = createSqliteStore(db, {
+      backgroundCheckpoints: { intervalMs: 20, onError: (err) => failures.push(err as { code?: string }), onRecover: () => recoveries++ },
+    });
+    // A reader's snapshot holds the worker's checkpoints back, so the WAL keeps pages the file does not have yet.
+    const reader = new Database(path);
+    reader.exec('BEGIN');
+    reader.prepare('SELECT count(*) FROM completions').get();
+    for (let i = 0; i < 40; i++) await store.saveCompletion('p', record(`chatcmpl-${i}`));
+    const before = sizeOf(path);
+    // Copying those pages now has to grow the file, on a disk with no byte left.
+    fill(join(mount, 'filler'));
+    reader.exec('COMMIT');
+    reader.close();
+    expect(await waitFor(() => failures.length > 0, 5000)).toBe(true);
+    expect(failures.map((err) => err.code)).toEqual(['SQLITE_FULL']);
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+
+    rmSync(join(mount, 'filler'));
+    expect(await waitFor(() => recoveries === 1, 5000)).toBe(true);
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(4000);
+    expect(await waitFor(() => sizeOf(path) > before, 5000)).toBe(true);
+    // Told once each way, however many passes failed meanwhile.
+    expect(failures).toHaveLength(1);
+    await store.saveCompletion('p', record('chatcmpl-after'));
+    expect((db.prepare('SELECT count(*) AS n FROM completions').get() as { n: number }).n).toBe(41);
   });
 });

@@ -1,10 +1,10 @@
-import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { fill, mountTmpfs, unmountTmpfs } from './helpers/full-disk.ts';
 import { startService, type Service } from './helpers/service.ts';
 
 let upstream: FakeUpstream;
@@ -22,8 +22,7 @@ afterEach(async () => {
   } finally {
     service = undefined;
     await upstream.close();
-    // Lazily: a test that failed with the disk still full may leave the database open on it.
-    spawnSync('umount', ['-l', join(folder, 'mnt')], { stdio: 'ignore' });
+    unmountTmpfs(folder);
     rmSync(folder, { recursive: true, force: true });
   }
 });
@@ -43,35 +42,6 @@ function storedCreate(): Promise<Response> {
 
 const ok = { status: 200, body: { status: 'ok' } };
 
-/** A tmpfs of `size` at folder/mnt, or a skip where this machine cannot mount one. */
-function mountTmpfs(context: { skip(note: string): void }, size: string): string {
-  const mount = join(folder, 'mnt');
-  mkdirSync(mount);
-  if (spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mount]).status !== 0) {
-    context.skip('cannot mount a tmpfs here (needs root); CI runs as root');
-  }
-  return mount;
-}
-
-/** Fills the file system holding `path` with one file, until no byte fits. */
-function fill(path: string): void {
-  const fd = openSync(path, 'w');
-  const block = Buffer.alloc(64 * 1024, 1);
-  try {
-    for (;;) writeSync(fd, block);
-  } catch {
-    // ENOSPC: full.
-  }
-  for (const size of [4096, 512, 1]) {
-    try {
-      for (;;) writeSync(fd, block, 0, size);
-    } catch {
-      // ENOSPC at this size too.
-    }
-  }
-  closeSync(fd);
-}
-
 describe('health', () => {
   it('/healthz and /livez answer 200 {"status":"ok"} without a key on a working database', async () => {
     service = await startService({ upstreamUrl: upstream.url, databasePath: join(folder, 'completions.db') });
@@ -80,7 +50,7 @@ describe('health', () => {
   });
 
   it('/healthz is 503 with the reason while the disk is full, /livez stays 200, and /healthz recovers when space is freed', async (context) => {
-    const mount = mountTmpfs(context, '2m');
+    const mount = mountTmpfs(context, folder, '2m');
     service = await startService({ upstreamUrl: upstream.url, databasePath: join(mount, 'completions.db'), env: { HEALTH_CHECK_INTERVAL_MS: '0' } });
     expect((await storedCreate()).status).toBe(200);
     expect(await get('/healthz')).toEqual(ok);

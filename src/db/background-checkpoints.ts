@@ -23,6 +23,12 @@ import type { SqliteDatabase } from './client.ts';
  * Durability is unchanged: a commit is in the WAL before it is acknowledged
  * whoever checkpoints it later, and the worker's connection syncs as the
  * main one does (same `synchronous`).
+ *
+ * A checkpoint that fails (a full disk: copying the WAL grows the file) does
+ * not end the worker: SQLite's own checkpoints take over at their default mark
+ * while it fails, and it tries again at every interval, so the service is back
+ * to checkpointing off the event loop as soon as space is freed, not at its
+ * next restart.
  */
 
 export interface BackgroundCheckpointOptions {
@@ -30,8 +36,10 @@ export interface BackgroundCheckpointOptions {
   intervalMs?: number;
   /** The main connection's automatic checkpoint while the worker runs, in WAL pages. */
   backstopPages?: number;
-  /** Told when the worker fails; SQLite's own checkpoints then take over. */
+  /** Told when a checkpoint starts failing or the worker ends; SQLite's own checkpoints then take over. */
   onError?: (err: unknown) => void;
+  /** Told when the worker checkpoints again after failing. */
+  onRecover?: () => void;
 }
 
 /** SQLite's default `wal_autocheckpoint`, restored when the worker is gone. */
@@ -46,13 +54,22 @@ db.pragma('synchronous = ' + workerData.synchronous);
 // A checkpoint copies frames from the WAL to the file without going through the page cache: keep it tiny.
 db.pragma('cache_size = 16');
 let reported = '';
-/** Checkpoints, and tells the main thread how full the WAL is when that changed or when asked. */
+/**
+ * Checkpoints, and tells the main thread how full the WAL is when that changed or when asked;
+ * a failure is told once (the first, and again only after a success), and tried again next time.
+ */
 function checkpoint(asked) {
-  const [{ log, checkpointed }] = db.pragma('wal_checkpoint(PASSIVE)');
-  const state = log + ' ' + checkpointed;
+  let report;
+  try {
+    const [{ log, checkpointed }] = db.pragma('wal_checkpoint(PASSIVE)');
+    report = { log, checkpointed, asked };
+  } catch (err) {
+    report = { failed: { code: err.code, message: err.message }, asked };
+  }
+  const state = report.failed ? 'failed' : report.log + ' ' + report.checkpointed;
   if (!asked && state === reported) return;
   reported = state;
-  parentPort.postMessage({ log, checkpointed, asked });
+  parentPort.postMessage(report);
 }
 const timer = setInterval(() => checkpoint(false), workerData.intervalMs);
 parentPort.on('message', (message) => {
@@ -62,6 +79,11 @@ parentPort.on('message', (message) => {
   parentPort.close();
 });
 `;
+
+/** What the worker posts: how full the WAL is, or why its checkpoint failed; `asked` when it answers a `now`. */
+type CheckpointReport =
+  | { failed?: undefined; log: number; checkpointed: number; asked: boolean }
+  | { failed: { code: string | undefined; message: string }; asked: boolean };
 
 export interface BackgroundCheckpoints {
   /**
@@ -81,7 +103,7 @@ export interface BackgroundCheckpoints {
  */
 export function startBackgroundCheckpoints(
   db: SqliteDatabase,
-  { intervalMs = 100, backstopPages = 4000, onError }: BackgroundCheckpointOptions = {},
+  { intervalMs = 100, backstopPages = 4000, onError, onRecover }: BackgroundCheckpointOptions = {},
 ): BackgroundCheckpoints {
   const synchronous = db.pragma('synchronous', { simple: true }) === 2 ? 'FULL' : 'NORMAL';
   const worker = new Worker(WORKER_SOURCE, {
@@ -98,12 +120,23 @@ export function startBackgroundCheckpoints(
   db.pragma(`wal_autocheckpoint = ${backstopPages}`);
   const restartPages = Math.floor(backstopPages / 2);
   let running = true;
+  /** Whether the worker's last checkpoint failed: writes then do not wait for it, and SQLite checkpoints at its own mark. */
+  let failing = false;
   /** Frames in the WAL at the worker's last report. */
   let walFrames = 0;
   let caughtUp: Promise<void> | undefined;
   let onAnswer: (() => void) | undefined;
-  worker.on('message', (report: { log: number; asked: boolean }) => {
-    walFrames = report.log;
+  worker.on('message', (report: CheckpointReport) => {
+    if (report.failed) {
+      if (!failing && db.open) db.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT}`);
+      if (!failing) onError?.(Object.assign(new Error(report.failed.message), { code: report.failed.code }));
+      failing = true;
+    } else {
+      if (failing && db.open) db.pragma(`wal_autocheckpoint = ${backstopPages}`);
+      if (failing) onRecover?.();
+      failing = false;
+      walFrames = report.log;
+    }
     if (report.asked) onAnswer?.();
   });
   // A worker that fails (the file gone, out of memory) or ends leaves checkpoints to SQLite again.
@@ -118,7 +151,7 @@ export function startBackgroundCheckpoints(
   worker.unref();
   return {
     beforeWrite() {
-      if (!running || walFrames < restartPages) return undefined;
+      if (!running || failing || walFrames < restartPages) return undefined;
       caughtUp ??= new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);

@@ -34,7 +34,10 @@ export async function openStore(
     // The service's list pages free their blocks in bulk: glibc keeps them instead of trimming its heap (see the function).
     raiseMallocThresholds(db);
     return createSqliteStore(db, {
-      backgroundCheckpoints: { onError: (err) => logger?.warn({ err }, 'the WAL checkpoint thread failed; SQLite checkpoints inside commits again') },
+      backgroundCheckpoints: {
+        onError: (err) => logger?.warn({ err }, 'the WAL checkpoint thread failed; SQLite checkpoints inside commits again'),
+        onRecover: () => logger?.info('the WAL checkpoint thread checkpoints again'),
+      },
     });
   }
   const db = await openPostgres(config.databaseUrl, {
