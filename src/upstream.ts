@@ -1,3 +1,5 @@
+import { promisify } from 'node:util';
+import { brotliDecompress, gunzip, inflate, inflateRaw } from 'node:zlib';
 import { Agent, type Dispatcher } from 'undici';
 import { ApiError, type ErrorBody } from './errors.ts';
 import { isObject } from './json.ts';
@@ -343,6 +345,7 @@ async function sendWhole(
   let body: Buffer;
   try {
     body = await readCapped(answer.body, Number(answer.headers['content-length']), limit);
+    body = await decodeContent(body, answer.headers['content-encoding'], limit);
   } catch (err) {
     // An error body past the limit leaves its status to report, as on the streamed paths (docs/streaming.md).
     if (err instanceof ApiError && answer.statusCode >= 400) return new WholeAnswer(answer.statusCode, answer.headers, null);
@@ -351,6 +354,46 @@ async function sendWhole(
     throw new ApiError(502, 'The upstream provider closed the connection before its response was complete.', 'server_error');
   }
   return new WholeAnswer(answer.statusCode, answer.headers, NULL_BODY_STATUSES.has(answer.statusCode) ? null : body);
+}
+
+type Decoder = (bytes: Buffer, options: { maxOutputLength: number }) => Promise<Buffer>;
+
+const inflateZlib = promisify(inflate) as Decoder;
+const inflateBare = promisify(inflateRaw) as Decoder;
+
+/** The content codings fetch decodes (the streamed calls' answers), decoded here too: a whole answer's bytes as undici hands them over are still encoded. */
+const DECODERS: Record<string, Decoder> = {
+  gzip: promisify(gunzip) as Decoder,
+  'x-gzip': promisify(gunzip) as Decoder,
+  br: promisify(brotliDecompress) as Decoder,
+  // "deflate" is meant to be zlib-wrapped, but some servers send it bare: told apart by the zlib header, as fetch does.
+  deflate: (bytes, options) => ((bytes[0]! & 0x0f) === 0x08 ? inflateZlib : inflateBare)(bytes, options),
+};
+
+/**
+ * A whole answer's body with its Content-Encoding undone. The proxy asks for no encoding, but a
+ * provider may compress anyway (HTTP allows it when the request names none); the client gets the
+ * answer without the header, so it must get the decoded bytes. The decoded size is held to `limit`
+ * too. A coding we do not know leaves the body as it came, as fetch does.
+ */
+async function decodeContent(bytes: Buffer, header: string | string[] | undefined, limit: number): Promise<Buffer> {
+  if (header === undefined || bytes.length === 0) return bytes;
+  const codings = (Array.isArray(header) ? header.join(',') : header)
+    .toLowerCase()
+    .split(',')
+    .map((coding) => coding.trim())
+    .filter((coding) => coding !== '' && coding !== 'identity');
+  if (codings.some((coding) => DECODERS[coding] === undefined)) return bytes;
+  // Codings are listed in the order they were applied: undone last first.
+  for (const coding of codings.reverse()) {
+    try {
+      bytes = await DECODERS[coding]!(bytes, { maxOutputLength: limit });
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') throw answerTooLarge(limit);
+      throw new ApiError(502, `The upstream provider's answer could not be decoded (Content-Encoding: ${coding}).`, 'server_error');
+    }
+  }
+  return bytes;
 }
 
 /** The 502 for a provider's answer over UPSTREAM_RESPONSE_LIMIT_BYTES. */

@@ -1,3 +1,4 @@
+import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { APIError } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { completionToChunks, openSse, sseEvent } from './helpers/fake-sse.ts';
@@ -71,6 +72,59 @@ describe('a 200 from the provider that is not a chat completion', () => {
     expect(await res.json()).toEqual(
       badGateway("The upstream provider answered 200 with an object of type 'list' instead of a chat completion; nothing was stored."),
     );
+    expect(storedCount(service)).toEqual({ n: 0 });
+  });
+});
+
+describe('a provider that compresses its answer though the proxy asked for no encoding', () => {
+  const encodings: [name: string, coding: string, encode: (text: string) => Buffer][] = [
+    ['gzip', 'gzip', (text) => gzipSync(text)],
+    ['br', 'br', (text) => brotliCompressSync(text)],
+    ['deflate', 'deflate', (text) => deflateSync(text)],
+    ['deflate without its zlib header', 'deflate', (text) => deflateRawSync(text)],
+  ];
+
+  for (const [name, coding, encode] of encodings) {
+    it(`${name}: the client gets the decoded answer, stored or not, and the completion is stored`, async () => {
+      upstream.handler = (_request, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': coding });
+        res.end(encode(JSON.stringify(valid)));
+      };
+      const stored = await create(service, { store: true });
+      expect(stored.status).toBe(200);
+      expect(stored.headers.get('content-encoding')).toBeNull();
+      expect(await stored.text()).toBe(JSON.stringify(valid));
+      expect(storedCount(service)).toEqual({ n: 1 });
+      const retrieved = await service.client().chat.completions.retrieve('chatcmpl-ok');
+      expect(retrieved.choices).toEqual(valid.choices);
+
+      const unstored = await create(service, {});
+      expect(unstored.status).toBe(200);
+      expect(await unstored.text()).toBe(JSON.stringify(valid));
+    });
+  }
+
+  it("an error body in gzip reaches the client decoded, in OpenAI's shape as the provider wrote it", async () => {
+    const error = { error: { message: 'Rate limit reached for gpt-4o', type: 'requests', param: null, code: 'rate_limit_exceeded' } };
+    upstream.handler = (_request, res) => {
+      res.writeHead(429, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'retry-after': '7' });
+      res.end(gzipSync(JSON.stringify(error)));
+    };
+    const res = await create(service, { store: true });
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('7');
+    expect(await res.json()).toEqual(error);
+    expect(storedCount(service)).toEqual({ n: 0 });
+  });
+
+  it('a body that does not decode is a 502 saying so, nothing stored', async () => {
+    upstream.handler = (_request, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      res.end(JSON.stringify(valid));
+    };
+    const res = await create(service, { store: true });
+    expect(res.status).toBe(502);
+    expect(await res.json()).toEqual(badGateway("The upstream provider's answer could not be decoded (Content-Encoding: gzip)."));
     expect(storedCount(service)).toEqual({ n: 0 });
   });
 });

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { completionToChunks, openSse, sseEvent } from './helpers/fake-sse.ts';
 import { fakeCompletion, type FakeUpstream } from './helpers/fake-upstream.ts';
@@ -57,6 +58,19 @@ describe('UPSTREAM_RESPONSE_LIMIT_BYTES', () => {
     expect(res.status).toBe(502);
     expect(await res.json()).toEqual(tooLarge);
     expect(await upstreamClosed).toEqual({ finished: false });
+    expect(storedCount(service)).toEqual({ n: 0 });
+  });
+
+  it('a compressed answer is held to the limit once decoded: a small gzip of a large completion is a 502, nothing stored', async () => {
+    const packed = gzipSync(JSON.stringify(completionOf(2 * LIMIT)));
+    expect(packed.length).toBeLessThan(LIMIT / 100);
+    upstream.handler = (_request, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      res.end(packed);
+    };
+    const res = await create(service, { model: 'gpt-4o', messages, store: true });
+    expect(res.status).toBe(502);
+    expect(await res.json()).toEqual(tooLarge);
     expect(storedCount(service)).toEqual({ n: 0 });
   });
 
