@@ -183,12 +183,12 @@ describe("a usage summary's search: walked in stored order only when the matches
   const WANTED = 20_001;
   it.each([
     // The planner's guess for a word its statistics do not list (a rare word, a typo): 0.5% of the table.
-    ['a word the statistics do not list, 1M rows', 5_000, 1_000_000, false],
-    ['the same at 10M rows', 50_000, 10_000_000, false],
-    ['a word in a quarter of 300,000 rows (measured: 0.48 s walked, 2.2 s from the index)', 74_775, 300_000, true],
-    ['a word in half of one project of two, 1M rows', 250_000, 1_000_000, true],
-    ['a table never analyzed (no row count): as before, the threshold alone decides', 5_000, 0, true],
-  ])('%s', (_, expected, tableRows, walks) => {
-    expect(storedOrderWalkPays(expected, WANTED, tableRows)).toBe(walks);
+    ['a word the statistics do not list, a project of 500,000 in a table of 1M', 5_000, 500_000, false],
+    ['the same in a project of 5M', 50_000, 5_000_000, false],
+    ['a word in half of a project of 150,000 (measured: 0.48 s walked, 2.2 s from the index)', 74_775, 150_000, true],
+    ['a word in half of a project of 500,000', 250_000, 500_000, true],
+    ['a word in half of a project of 1M in a table of 100M', 500_000, 1_000_000, true],
+  ])('%s', (_, expected, projectRows, walks) => {
+    expect(storedOrderWalkPays(expected, WANTED, projectRows)).toBe(walks);
   });
 });

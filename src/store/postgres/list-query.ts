@@ -70,12 +70,12 @@ export const SEARCH_WALK_LIMIT = 2000;
 const INDEX_READ_COST = 4;
 
 /**
- * Whether walking the completions in stored order for the `wanted` newest of `expected` matches
- * among `tableRows` costs less than reading every match from the index: the walk reads about
- * wanted·tableRows/expected rows, the index `expected` matches at INDEX_READ_COST each.
+ * Whether walking a project's completions in stored order for the `wanted` newest of `expected`
+ * matches among its `projectRows` costs less than reading every match from the index: the walk
+ * reads about wanted·projectRows/expected rows, the index `expected` matches at INDEX_READ_COST each.
  */
-export function storedOrderWalkPays(expected: number, wanted: number, tableRows: number): boolean {
-  return INDEX_READ_COST * expected * expected >= wanted * tableRows;
+export function storedOrderWalkPays(expected: number, wanted: number, projectRows: number): boolean {
+  return INDEX_READ_COST * expected * expected >= wanted * projectRows;
 }
 
 export interface ListQueryOptions {
@@ -193,25 +193,23 @@ export function createListQueries(db: SqlSession, searchSortThreshold = SEARCH_S
       ORDER BY r.created IS NULL DESC, r.created ${farthest}, r.id ${farthest}, r.i LIMIT 1)`;
   }
 
+  /** The rows the planner expects `SELECT 1 FROM completions c WHERE <condition>` to return, from the statistics. */
+  async function estimateRows(condition: string, args: unknown[]): Promise<number> {
+    const [row] = await db.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) SELECT 1 FROM completions c WHERE ${condition}`, args);
+    const plan = row!['QUERY PLAN'];
+    return ((typeof plan === 'string' ? JSON.parse(plan) : plan) as { Plan: { 'Plan Rows': number } }[])[0]!.Plan['Plan Rows'];
+  }
+
   /**
    * How many completions the planner expects the search's keys to match (they name the project),
    * from the column's statistics: a GIN index cannot stop counting at a cap, and counting a common
    * word's matches would read its whole entry. A wrong guess costs time, never an answer: a walk
    * that finds too few matches falls back to sorting them (wasWalkCut).
    */
-  async function estimateMatches(match: SearchMatch): Promise<number> {
-    const [row] = await db.query<{ 'QUERY PLAN': unknown }>('EXPLAIN (FORMAT JSON) SELECT 1 FROM completions c WHERE c.search_keys @> $1::text[]', [
-      match.keys,
-    ]);
-    const plan = row!['QUERY PLAN'];
-    return ((typeof plan === 'string' ? JSON.parse(plan) : plan) as { Plan: { 'Plan Rows': number } }[])[0]!.Plan['Plan Rows'];
-  }
+  const estimateMatches = (match: SearchMatch) => estimateRows('c.search_keys @> $1::text[]', [match.keys]);
 
-  /** The completions the table holds by its statistics (0 before its first ANALYZE or VACUUM): a catalog read. */
-  async function estimateTableRows(): Promise<number> {
-    const [row] = await db.query<{ rows: number }>(`SELECT reltuples::float8 AS rows FROM pg_class WHERE oid = 'completions'::regclass`);
-    return Math.max(0, row?.rows ?? 0);
-  }
+  /** The completions the project holds, by the statistics: what a walk through all of them reads. */
+  const estimateProjectRows = (projectId: number) => estimateRows('c.project_id = $1', [projectId]);
 
   /**
    * Whether a search finds its matches by walking the completions rather than reading them all from
@@ -222,10 +220,10 @@ export function createListQueries(db: SqlSession, searchSortThreshold = SEARCH_S
    * guesses 0.5% of the table for it, over the threshold from 400,000 rows on, and the walk read the
    * whole project to count a few matches or none (1.4 s at 300,000 rows, 3-5 s at 1M; 3 ms from the index).
    */
-  async function walksForMatches(match: SearchMatch, wanted: number | undefined): Promise<boolean> {
+  async function walksForMatches(projectId: number, match: SearchMatch, wanted: number | undefined): Promise<boolean> {
     const expected = await estimateMatches(match);
     if (expected < searchSortThreshold) return false;
-    return wanted === undefined || storedOrderWalkPays(expected, wanted, await estimateTableRows());
+    return wanted === undefined || storedOrderWalkPays(expected, wanted, await estimateProjectRows(projectId));
   }
 
   /**
@@ -263,7 +261,7 @@ export function createListQueries(db: SqlSession, searchSortThreshold = SEARCH_S
         )
         .join('');
 
-    const common = match !== undefined && !sortSearchMatches && (await walksForMatches(match, searchInStoredOrder ? params.limit + 1 : undefined));
+    const common = match !== undefined && !sortSearchMatches && (await walksForMatches(projectId, match, searchInStoredOrder ? params.limit + 1 : undefined));
     if (match && searchInStoredOrder && common) {
       // Many matches, most recently stored first: the completions' primary key walked backwards, each row's
       // keys checked, until enough are found (a common word's matches are not all read, as the GIN index would).
