@@ -1,4 +1,4 @@
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -306,5 +306,19 @@ describe('export', () => {
       expect(run.stderr).toMatch(new RegExp(`--created-after: expected Unix seconds or an ISO date.*got '${date}'`));
     }
     expect((await runCliInProcess(['export', '--key', 'sk-a', '--created-after', '2024-02-29'], { env })).code).toBe(0);
+  });
+});
+
+describe('files that fail under the tool', () => {
+  it('import says it cannot read a folder or a file that fails to read, with exit code 1 and no stack trace', async () => {
+    const folderRun = await runCli(['import', folder, '--key', 'sk-a'], { env });
+    expect(folderRun).toMatchObject({ code: 1, stderr: `stored-completions import: ${folder} is a folder, not a file\n` });
+    // A file whose reading fails with an I/O error (EIO) at once.
+    if (!existsSync('/proc/self/mem')) return;
+    const eio = await runCli(['import', '/proc/self/mem', '--key', 'sk-a'], { env });
+    expect(eio).toMatchObject({
+      code: 1,
+      stderr: 'stored-completions import: cannot read /proc/self/mem: EIO: i/o error, read\nstopped: 0 stored before it stay, 0 were already there\n',
+    });
   });
 });

@@ -1,5 +1,4 @@
 import { constants } from 'node:buffer';
-import type { Readable } from 'node:stream';
 
 /**
  * The lines of an import file as UTF-8 text, each checked on its own. A
@@ -51,7 +50,7 @@ function decodeLine(bytes: Buffer): InputLine {
  * Splits `input` on `\n` (a `\r` before it dropped), decoding each line on its own; a last line without
  * `\n` counts. A line over `maxLineBytes` is a problem line, whatever it holds.
  */
-export async function* inputLines(input: Readable, maxLineBytes = MAX_LINE_BYTES): AsyncGenerator<InputLine> {
+export async function* inputLines(input: AsyncIterable<Buffer | string>, maxLineBytes = MAX_LINE_BYTES): AsyncGenerator<InputLine> {
   const tooLong: InputLine = {
     problem: `longer than ${maxLineBytes.toLocaleString('en-US')} bytes, the longest line that can be read (about 512 MiB)`,
     wholeFile: false,
