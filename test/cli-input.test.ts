@@ -1,4 +1,6 @@
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -310,6 +312,42 @@ describe('export', () => {
 });
 
 describe('files that fail under the tool', () => {
+  it('export says a write failed (a full disk) with exit code 1, to --out or standard output, without a stack trace', async (context) => {
+    if (!existsSync('/dev/full')) context.skip('no /dev/full on this machine');
+    expect((await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a'], { env })).code).toBe(0);
+    const toFile = await runCli(['export', '--key', 'sk-a', '--out', '/dev/full'], { env });
+    expect(toFile).toMatchObject({
+      code: 1,
+      stderr: 'stored-completions export: cannot write /dev/full: ENOSPC: no space left on device, write\nstopped: what was written before stays (--after the last id it holds resumes)\n',
+    });
+    // `export > file` on a full disk: the process's standard output is the full device.
+    const full = openSync('/dev/full', 'w');
+    try {
+      const child = spawn(process.execPath, [resolve(import.meta.dirname, '../bin/stored-completions.mjs'), 'export', '--key', 'sk-a'], {
+        env: { PATH: process.env.PATH ?? '', ...env },
+        stdio: ['ignore', full, 'pipe'],
+      });
+      let stderr = '';
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const [code] = (await once(child, 'close')) as [number | null];
+      expect({ code, stderr }).toEqual({ code: 1, stderr: 'stored-completions: stopped: cannot write standard output: ENOSPC: no space left on device, write\n' });
+    } finally {
+      closeSync(full);
+    }
+  });
+
+  it('export refuses an --out that is the database itself, which opening it for writing would have emptied', async () => {
+    expect((await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a'], { env })).code).toBe(0);
+    const link = join(folder, 'link.db');
+    symlinkSync(env.DATABASE_URL!, link);
+    for (const out of [env.DATABASE_URL!, link, `${env.DATABASE_URL}-wal`].filter((path) => existsSync(path))) {
+      const run = await runCliInProcess(['export', '--key', 'sk-a', '--out', out], { env });
+      expect(run.code, out).toBe(2);
+      expect(run.stderr).toMatch(/^stored-completions export: --out: .* is the database being exported \(DATABASE_URL\); writing there would empty it\n/);
+    }
+    expect(await exported()).toBe(readFileSync(EXAMPLES, 'utf8'));
+  });
+
   it('import says it cannot read a folder or a file that fails to read, with exit code 1 and no stack trace', async () => {
     const folderRun = await runCli(['import', folder, '--key', 'sk-a'], { env });
     expect(folderRun).toMatchObject({ code: 1, stderr: `stored-completions import: ${folder} is a folder, not a file\n` });

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, statSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { EXPORT_FORMATS, type ExportFormat, SKIP_REASONS, type SkipReason } from '../export/formats.ts';
 import { exportLines, type ExportTally, newTally } from '../export/run-export.ts';
@@ -64,8 +64,53 @@ export function describeSkips(tally: ExportTally): string {
  */
 const OUT_BUFFER_BYTES = 1024 * 1024;
 
-async function write(out: Writable, chunk: string): Promise<void> {
-  if (!out.write(chunk)) await once(out, 'drain');
+/**
+ * Writes to `out` and reports a failed write (a full disk, a quota, an I/O error) as what it is: left to
+ * the stream, the error ended the tool with a stack trace. What was written before stays in the file, and
+ * the export resumes with --after the last id it holds.
+ */
+function writerTo(out: Writable, name: string) {
+  let failure: Error | undefined;
+  out.on('error', (err: Error) => (failure ??= err));
+  const failed = (err: Error) => new CliError(`cannot write ${name}: ${err.message}\nstopped: what was written before stays (--after the last id it holds resumes)`);
+  const settle = async (event: 'drain' | 'finish') => {
+    if (failure) throw failed(failure);
+    try {
+      await once(out, event);
+    } catch (err) {
+      throw failed(err as Error);
+    }
+  };
+  return {
+    async write(chunk: string): Promise<void> {
+      if (failure) throw failed(failure);
+      if (!out.write(chunk)) await settle('drain');
+    },
+    async end(): Promise<void> {
+      out.end();
+      await settle('finish');
+    },
+  };
+}
+
+/** Same file: same device and inode (a path written another way, through a link, is still the database). */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const [x, y] = [statSync(a), statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuses an --out that is the SQLite database (or its -wal or -shm): opening it for writing empties it, so a
+ * slip of tab completion (\`--out data/completions.db\`) destroyed the database it was about to export.
+ */
+function checkOutNotDatabase(out: string, databaseUrl: string): void {
+  for (const file of [databaseUrl, `${databaseUrl}-wal`, `${databaseUrl}-shm`]) {
+    if (sameFile(out, file)) throw new UsageError(`--out: ${out} is the database being exported (DATABASE_URL); writing there would empty it`);
+  }
 }
 
 export const exportCommand = defineCommand({
@@ -90,6 +135,7 @@ export const exportCommand = defineCommand({
     const order = parseOrder(values.order);
     const config = context.config();
     checkProjectOptions(config, values);
+    if (values.out !== undefined) checkOutNotDatabase(values.out, config.databaseUrl);
     const store = await openSourceStore(config.databaseUrl, 'DATABASE_URL', config.sqliteSynchronous);
     try {
       const project = await resolveProject(config, store, values);
@@ -108,14 +154,13 @@ export const exportCommand = defineCommand({
       const progress = createProgress(context.stderr, 'export');
       const tally = newTally();
       const startedAt = performance.now();
+      const writer = writerTo(out, values.out ?? 'standard output');
       for await (const chunk of exportLines(store, { project, filters, format, choice, limit, after: values.after, order }, tally)) {
-        await write(out, chunk);
+        await writer.write(chunk);
         progress.update({ read: tally.read, written: tally.written });
       }
-      if (out !== context.stdout) {
-        out.end();
-        await once(out, 'finish');
-      }
+      // Standard output stays open: the process's, ended when it exits.
+      if (out !== context.stdout) await writer.end();
       progress.finish(`export: ${tally.written} lines (${format}) from ${tally.read} completions in ${rate(tally.read, startedAt)}${describeSkips(tally)}`);
     } finally {
       await store.close();
