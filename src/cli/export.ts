@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createWriteStream, statSync } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { unfinishedCopyIn } from '../copy-mark.ts';
 import { EXPORT_FORMATS, type ExportFormat, SKIP_REASONS, type SkipReason } from '../export/formats.ts';
 import { exportLines, type ExportTally, newTally } from '../export/run-export.ts';
 import { defineCommand } from './command.ts';
@@ -152,6 +153,14 @@ export const exportCommand = defineCommand({
         }
       }
       const progress = createProgress(context.stderr, 'export');
+      // As the service warns when it starts on it: exit code 0 and a summary alone, a part would pass for the whole.
+      const unfinished = await unfinishedCopyIn(store);
+      if (unfinished) {
+        progress.note(
+          `warning: this database holds an unfinished copy (a copy into it from ${unfinished.from} started at ${unfinished.startedAt} was stopped before the end): ` +
+            'it has only part of its source, and so has this export',
+        );
+      }
       const tally = newTally();
       const startedAt = performance.now();
       const writer = writerTo(out, values.out ?? 'standard output');
