@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -358,5 +358,40 @@ describe('files that fail under the tool', () => {
       code: 1,
       stderr: 'stored-completions import: cannot read /proc/self/mem: EIO: i/o error, read\nstopped: 0 stored before it stay, 0 were already there\n',
     });
+  });
+});
+
+describe('export --out stopped by Ctrl-C', () => {
+  it('ends the file with a whole line (what it had handed over is flushed), so it resumes with --after its last id', async () => {
+    // 3,000 completions, about 4 MB: more than the output buffer holds.
+    const template = JSON.parse(exampleLines[0]!) as Record<string, unknown> & { input_messages: Record<string, unknown>[] };
+    const lines = Array.from({ length: 3000 }, (_, i) => {
+      const id = `chatcmpl-cut${String(i).padStart(5, '0')}`;
+      return JSON.stringify({ ...template, id, input_messages: template.input_messages.map((m, j) => ({ ...m, id: `${id}-${j}` })) });
+    });
+    expect((await runCliInProcess(['import', fileOf(lines), '--key', 'sk-a'], { env })).code).toBe(0);
+    // A pipe the test reads as slowly as it likes: the export is stopped while a write waits for the reader.
+    const fifo = join(folder, 'out.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const received: Buffer[] = [];
+    let child: ReturnType<typeof spawn> | undefined;
+    const run = runCli(['export', '--key', 'sk-a', '--out', fifo], { env, onSpawn: (spawned) => (child = spawned) });
+    const reader = createReadStream(fifo, { highWaterMark: 64 * 1024 });
+    const [first] = (await once(reader, 'data')) as [Buffer];
+    received.push(first);
+    reader.pause();
+    child!.kill('SIGINT');
+    // Read on once the tool had time to take the signal; the rest of what it had written comes, then the end.
+    await new Promise((resolveLater) => setTimeout(resolveLater, 300));
+    reader.on('data', (chunk) => received.push(chunk as Buffer)).resume();
+    await once(reader, 'end');
+    const result = await run;
+    expect(result.signal).toBe('SIGINT');
+    const text = Buffer.concat(received).toString('utf8');
+    expect(text.length).toBeGreaterThan(0);
+    expect(text.endsWith('\n')).toBe(true);
+    const written = text.slice(0, -1).split('\n');
+    expect(written.length).toBeLessThan(lines.length);
+    expect(written).toEqual(lines.slice(0, written.length));
   });
 });

@@ -82,12 +82,16 @@ function writerTo(out: Writable, name: string) {
       throw failed(err as Error);
     }
   };
+  let ended = false;
   return {
     async write(chunk: string): Promise<void> {
       if (failure) throw failed(failure);
+      // Ended by Ctrl-C: the process ends as soon as what was written is flushed, and nothing more is to be added.
+      if (ended) return new Promise<void>(() => {});
       if (!out.write(chunk)) await settle('drain');
     },
     async end(): Promise<void> {
+      ended = true;
       out.end();
       await settle('finish');
     },
@@ -164,12 +168,19 @@ export const exportCommand = defineCommand({
       const tally = newTally();
       const startedAt = performance.now();
       const writer = writerTo(out, values.out ?? 'standard output');
-      for await (const chunk of exportLines(store, { project, filters, format, choice, limit, after: values.after, order }, tally)) {
-        await writer.write(chunk);
-        progress.update({ read: tally.read, written: tally.written });
+      // Ctrl-C or SIGTERM: the lines handed over (whole pages) are flushed before the process ends, so the file ends with a
+      // whole line and resumes with --after its last id; killed in the middle of a write, it ended in half a line.
+      const forgetInterrupt = out === context.stdout ? undefined : context.onInterrupt?.(() => writer.end().catch(() => undefined));
+      try {
+        for await (const chunk of exportLines(store, { project, filters, format, choice, limit, after: values.after, order }, tally)) {
+          await writer.write(chunk);
+          progress.update({ read: tally.read, written: tally.written });
+        }
+        // Standard output stays open: the process's, ended when it exits.
+        if (out !== context.stdout) await writer.end();
+      } finally {
+        forgetInterrupt?.();
       }
-      // Standard output stays open: the process's, ended when it exits.
-      if (out !== context.stdout) await writer.end();
       progress.finish(`export: ${tally.written} lines (${format}) from ${tally.read} completions in ${rate(tally.read, startedAt)}${describeSkips(tally)}`);
     } finally {
       await store.close();
