@@ -152,9 +152,10 @@ describe('import refuses bad lines', () => {
     expect(await exported()).toBe(readFileSync(EXAMPLES, 'utf8'));
   });
 
-  it('says so when the file does not exist', async () => {
+  it('says so when the file does not exist, and leaves no new database behind', async () => {
     const run = await runCli(['import', join(folder, 'missing.jsonl'), '--key', 'sk-a'], { env });
     expect(run).toMatchObject({ code: 1, stderr: `stored-completions import: no such file: ${join(folder, 'missing.jsonl')}\n` });
+    expect(readdirSync(folder)).toEqual([]);
   });
 });
 

@@ -10,7 +10,7 @@ import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { PROJECT_HELP, PROJECT_OPTIONS } from './options.ts';
 import { createProgress, rate } from './progress.ts';
-import { openStore, resolveProject } from './target.ts';
+import { checkProjectOptions, openStore, resolveProject } from './target.ts';
 
 const HELP = `Usage: stored-completions import FILE (--key KEY | --project NAME) [options]
 
@@ -93,10 +93,18 @@ export const importCommand = defineCommand({
     if (batchSize < 1 || batchSize > 10_000) throw new UsageError(`--batch: expected a whole number from 1 to 10000, got '${values.batch}'`);
     const path = positionals[0]!;
     const config = context.config();
-    const store = await openStore(config.databaseUrl, config.sqliteSynchronous);
+    checkProjectOptions(config, values);
+    // Before the database: a mistyped FILE must not leave a new empty database behind (nor run its migrations).
+    const input = await openInput(path, context.stdin);
+    let store;
+    try {
+      store = await openStore(config.databaseUrl, config.sqliteSynchronous);
+    } catch (err) {
+      input.destroy();
+      throw err;
+    }
     try {
       const project = await resolveProject(config, store, values);
-      const input = await openInput(path, context.stdin);
       const progress = createProgress(context.stderr, 'import');
       const startedAt = performance.now();
       const counts = { lines: 0, stored: 0, existing: 0, invalid: 0 };
@@ -157,6 +165,7 @@ export const importCommand = defineCommand({
           `${counts.lines} lines in ${rate(counts.lines, startedAt)}`,
       );
     } finally {
+      if (input !== context.stdin) input.destroy();
       await store.close();
     }
   },
