@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
@@ -5,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, runCliInProcess } from './helpers/cli.ts';
+import { fill, mountTmpfs, unmountTmpfs } from './helpers/full-disk.ts';
 
 const EXAMPLES = resolve(import.meta.dirname, '../examples/completions.jsonl');
 const exampleLines = readFileSync(EXAMPLES, 'utf8').trim().split('\n');
@@ -394,5 +396,27 @@ describe('export --out stopped by Ctrl-C', () => {
     const written = text.slice(0, -1).split('\n');
     expect(written.length).toBeLessThan(lines.length);
     expect(written).toEqual(lines.slice(0, written.length));
+  });
+});
+
+describe('a database that fails under a command', () => {
+  it('a full disk during an import is said in a line with exit code 1, not a stack trace', async (context) => {
+    const mount = mountTmpfs(context, folder, '2m');
+    try {
+      const database = { DATABASE_URL: join(mount, 'db.sqlite') };
+      expect((await runCli(['import', fileOf([exampleLines[0]!]), '--key', 'sk-a'], { env: database })).code).toBe(0);
+      // Held open, as the service holds it: its -wal and -shm stay, and only the import's writes meet the full disk.
+      const held = new Database(database.DATABASE_URL);
+      held.pragma('journal_mode = WAL');
+      fill(join(mount, 'filler'));
+      const run = await runCli(['import', EXAMPLES, '--key', 'sk-a'], { env: database });
+      held.close();
+      expect(run).toMatchObject({
+        code: 1,
+        stderr: 'stored-completions import: the database failed: database or disk is full (SQLITE_FULL)\nstopped: what was committed before stays\n',
+      });
+    } finally {
+      unmountTmpfs(folder);
+    }
   });
 });
