@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, runCliInProcess } from './helpers/cli.ts';
@@ -99,6 +100,17 @@ describe('import refuses bad lines', () => {
     expect(skipping.code, skipping.stderr).toBe(0);
     expect(skipping.stderr).toMatch(/^skipped line 3: not UTF-8 text .*\nimport: 1 stored, 2 already there \(skipped\), 1 invalid lines skipped, 4 lines in/);
     expect(await exported()).toBe(`${exampleLines[0]}\n${exampleLines[1]}\n${exampleLines[3]}\n`);
+  });
+
+  it('says a gzip-compressed file is compressed, not that its text is Latin-1, and stores nothing of it', async () => {
+    const path = join(folder, 'input.jsonl.gz');
+    writeFileSync(path, gzipSync(`${exampleLines.join('\n')}\n`));
+    const run = await runCliInProcess(['import', path, '--key', 'sk-a', '--skip-invalid'], { env });
+    expect(run).toMatchObject({
+      code: 1,
+      stderr: `stored-completions import: ${path}: the file is gzip-compressed, not text (decompress it first, e.g. gunzip -c FILE | stored-completions import - ...); nothing was stored\n`,
+    });
+    expect(await exported()).toBe('');
   });
 
   it('says a UTF-16 file (what PowerShell 5 writes with >) is UTF-16, and stores nothing of it', async () => {

@@ -36,6 +36,10 @@ function decodeLine(bytes: Buffer): InputLine {
   try {
     return { text: decoder.decode(bytes.subarray(0, end)) };
   } catch {
+    // An export kept compressed (`export | gzip`) and given as it is: a Latin-1 file it is not.
+    if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+      return { wholeFile: true, problem: 'the file is gzip-compressed, not text (decompress it first, e.g. gunzip -c FILE | stored-completions import - ...)' };
+    }
     const kind = utf16Kind(bytes);
     return {
       wholeFile: kind !== undefined,
