@@ -294,6 +294,14 @@ describe('export', () => {
     expect(readFileSync(join(folder, 'train.jsonl'), 'utf8').trim().split('\n')).toHaveLength(28);
   });
 
+  it('writes --out - to standard output, as import reads FILE - from standard input, not into a file named -', async () => {
+    expect((await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a'], { env })).code).toBe(0);
+    const run = await runCli(['export', '--key', 'sk-a', '--out', '-'], { env });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toBe(readFileSync(EXAMPLES, 'utf8'));
+    expect(existsSync(resolve(import.meta.dirname, '..', '-'))).toBe(false);
+  });
+
   it('refuses bad options with a usage error', async () => {
     const format = await runCliInProcess(['export', '--key', 'sk-a', '--format', 'csv'], { env });
     expect(format).toMatchObject({ code: 2 });

@@ -31,7 +31,7 @@ ${FILTER_HELP}
   --limit N             at most N lines
   --after ID            start after this completion (resume a cut export from the last id it holds)
   --order asc|desc      oldest first (default) or newest first
-  --out FILE            write to FILE instead of standard output
+  --out FILE            write to FILE instead of standard output (- is standard output)
   -h, --help            this text
 
 Example:
@@ -140,7 +140,9 @@ export const exportCommand = defineCommand({
     const order = parseOrder(values.order);
     const config = context.config();
     checkProjectOptions(config, values);
-    if (values.out !== undefined) checkOutNotDatabase(values.out, config.databaseUrl);
+    // `--out -` is standard output, as import's FILE - is standard input (it wrote a file named "-").
+    const outPath = values.out === '-' ? undefined : values.out;
+    if (outPath !== undefined) checkOutNotDatabase(outPath, config.databaseUrl);
     const store = await openSourceStore(config.databaseUrl, 'DATABASE_URL', config.sqliteSynchronous);
     try {
       const project = await resolveProject(config, store, values);
@@ -148,12 +150,12 @@ export const exportCommand = defineCommand({
       if (values.after !== undefined && !(await store.isIdTaken(project, values.after))) {
         throw new UsageError(`--after: the project has no completion '${values.after}' (nor had one)`);
       }
-      const out = values.out === undefined ? context.stdout : createWriteStream(values.out, { highWaterMark: OUT_BUFFER_BYTES });
-      if (values.out !== undefined) {
+      const out = outPath === undefined ? context.stdout : createWriteStream(outPath, { highWaterMark: OUT_BUFFER_BYTES });
+      if (outPath !== undefined) {
         try {
           await once(out, 'open');
         } catch (err) {
-          throw new CliError(`--out: cannot write ${values.out}: ${(err as Error).message}`);
+          throw new CliError(`--out: cannot write ${outPath}: ${(err as Error).message}`);
         }
       }
       const progress = createProgress(context.stderr, 'export');
@@ -167,7 +169,7 @@ export const exportCommand = defineCommand({
       }
       const tally = newTally();
       const startedAt = performance.now();
-      const writer = writerTo(out, values.out ?? 'standard output');
+      const writer = writerTo(out, outPath ?? 'standard output');
       // Ctrl-C or SIGTERM: the lines handed over (whole pages) are flushed before the process ends, so the file ends with a
       // whole line and resumes with --after its last id; killed in the middle of a write, it ended in half a line.
       const forgetInterrupt = out === context.stdout ? undefined : context.onInterrupt?.(() => writer.end().catch(() => undefined));
