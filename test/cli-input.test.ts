@@ -4,10 +4,13 @@ import { once } from 'node:events';
 import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
+import { createServer } from 'node:net';
+import pg from 'pg';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, runCliInProcess } from './helpers/cli.ts';
 import { fill, mountTmpfs, unmountTmpfs } from './helpers/full-disk.ts';
+import { findPostgresBinaries, startPrivatePostgres } from './helpers/private-postgres.ts';
 
 const EXAMPLES = resolve(import.meta.dirname, '../examples/completions.jsonl');
 const exampleLines = readFileSync(EXAMPLES, 'utf8').trim().split('\n');
@@ -440,3 +443,53 @@ describe('a database that fails under a command', () => {
     }
   });
 });
+
+describe.skipIf(findPostgresBinaries() === undefined)('PostgreSQL stopped under an import', () => {
+  it('is said in a line with exit code 1, not a stack trace, and what was committed before stays', async () => {
+    const port = await freePortFrom(47150);
+    const cluster = await startPrivatePostgres(port);
+    try {
+      const database = { DATABASE_URL: cluster.url };
+      // One completion per transaction, read from a pipe the test keeps open: the first is stored, then the server stops.
+      const child = spawn(process.execPath, [resolve(import.meta.dirname, '../bin/stored-completions.mjs'), 'import', '-', '--key', 'sk-a', '--batch', '1'], {
+        env: { PATH: process.env.PATH ?? '', ...database },
+        stdio: ['pipe', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const closed = once(child, 'close');
+      child.stdin!.write(`${exampleLines[0]}\n`);
+      const client = new pg.Client({ connectionString: cluster.url });
+      await client.connect();
+      for (let stored = 0; stored === 0; await new Promise((r) => setTimeout(r, 50))) {
+        stored = Number((await client.query('SELECT count(*) AS n FROM completions').catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n);
+      }
+      await client.end();
+      await cluster.stop();
+      child.stdin!.end(`${exampleLines[1]}\n`);
+      const [code] = (await closed) as [number | null];
+      expect({ code, stderr }).toEqual({
+        code: 1,
+        stderr: 'stored-completions import: the database failed: The database is unavailable; please retry your request shortly.\nstopped: what was committed before stays\n',
+      });
+      await cluster.start();
+      const left = await runCliInProcess(['export', '--key', 'sk-a'], { env: database });
+      expect(left.stdout).toBe(`${exampleLines[0]}\n`);
+    } finally {
+      await cluster.destroy();
+    }
+  }, 120_000);
+});
+
+/** The first port from `first` on that nothing listens on. */
+async function freePortFrom(first: number): Promise<number> {
+  for (let port = first; ; port++) {
+    const server = createServer().listen(port, '127.0.0.1');
+    const free = await once(server, 'listening').then(
+      () => true,
+      () => false,
+    );
+    server.close();
+    if (free) return port;
+  }
+}

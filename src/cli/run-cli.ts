@@ -69,7 +69,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
  * five-character SQLSTATE). Undefined for anything else, a fault of the tool that keeps its stack trace.
  */
 function databaseFailure(err: unknown): string | undefined {
-  if (err instanceof ApiError) return err.message;
+  if (err instanceof ApiError) return err.status === 503 ? err.message : undefined;
   if (!(err instanceof Error)) return undefined;
   const code = (err as { code?: unknown }).code;
   if (typeof code !== 'string') return undefined;
