@@ -1,8 +1,16 @@
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
+import { createServer } from 'node:net';
+import pg from 'pg';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, runCliInProcess } from './helpers/cli.ts';
+import { fill, mountTmpfs, unmountTmpfs } from './helpers/full-disk.ts';
+import { findPostgresBinaries, startPrivatePostgres } from './helpers/private-postgres.ts';
 
 const EXAMPLES = resolve(import.meta.dirname, '../examples/completions.jsonl');
 const exampleLines = readFileSync(EXAMPLES, 'utf8').trim().split('\n');
@@ -97,6 +105,17 @@ describe('import refuses bad lines', () => {
     expect(await exported()).toBe(`${exampleLines[0]}\n${exampleLines[1]}\n${exampleLines[3]}\n`);
   });
 
+  it('says a gzip-compressed file is compressed, not that its text is Latin-1, and stores nothing of it', async () => {
+    const path = join(folder, 'input.jsonl.gz');
+    writeFileSync(path, gzipSync(`${exampleLines.join('\n')}\n`));
+    const run = await runCliInProcess(['import', path, '--key', 'sk-a', '--skip-invalid'], { env });
+    expect(run).toMatchObject({
+      code: 1,
+      stderr: `stored-completions import: ${path}: the file is gzip-compressed, not text (decompress it first, e.g. gunzip -c FILE | stored-completions import - ...); nothing was stored\n`,
+    });
+    expect(await exported()).toBe('');
+  });
+
   it('says a UTF-16 file (what PowerShell 5 writes with >) is UTF-16, and stores nothing of it', async () => {
     const path = join(folder, 'utf16.jsonl');
     writeFileSync(path, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`${exampleLines[0]}\r\n${exampleLines[1]}\r\n`, 'utf16le')]));
@@ -150,9 +169,10 @@ describe('import refuses bad lines', () => {
     expect(await exported()).toBe(readFileSync(EXAMPLES, 'utf8'));
   });
 
-  it('says so when the file does not exist', async () => {
+  it('says so when the file does not exist, and leaves no new database behind', async () => {
     const run = await runCli(['import', join(folder, 'missing.jsonl'), '--key', 'sk-a'], { env });
     expect(run).toMatchObject({ code: 1, stderr: `stored-completions import: no such file: ${join(folder, 'missing.jsonl')}\n` });
+    expect(readdirSync(folder)).toEqual([]);
   });
 });
 
@@ -277,6 +297,14 @@ describe('export', () => {
     expect(readFileSync(join(folder, 'train.jsonl'), 'utf8').trim().split('\n')).toHaveLength(28);
   });
 
+  it('writes --out - to standard output, as import reads FILE - from standard input, not into a file named -', async () => {
+    expect((await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a'], { env })).code).toBe(0);
+    const run = await runCli(['export', '--key', 'sk-a', '--out', '-'], { env });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toBe(readFileSync(EXAMPLES, 'utf8'));
+    expect(existsSync(resolve(import.meta.dirname, '..', '-'))).toBe(false);
+  });
+
   it('refuses bad options with a usage error', async () => {
     const format = await runCliInProcess(['export', '--key', 'sk-a', '--format', 'csv'], { env });
     expect(format).toMatchObject({ code: 2 });
@@ -308,3 +336,160 @@ describe('export', () => {
     expect((await runCliInProcess(['export', '--key', 'sk-a', '--created-after', '2024-02-29'], { env })).code).toBe(0);
   });
 });
+
+describe('files that fail under the tool', () => {
+  it('export says a write failed (a full disk) with exit code 1, to --out or standard output, without a stack trace', async (context) => {
+    if (!existsSync('/dev/full')) context.skip('no /dev/full on this machine');
+    expect((await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a'], { env })).code).toBe(0);
+    const toFile = await runCli(['export', '--key', 'sk-a', '--out', '/dev/full'], { env });
+    expect(toFile).toMatchObject({
+      code: 1,
+      stderr: 'stored-completions export: cannot write /dev/full: ENOSPC: no space left on device, write\nstopped: what was written before stays (--after the last id it holds resumes)\n',
+    });
+    // `export > file` on a full disk: the process's standard output is the full device.
+    const full = openSync('/dev/full', 'w');
+    try {
+      const child = spawn(process.execPath, [resolve(import.meta.dirname, '../bin/stored-completions.mjs'), 'export', '--key', 'sk-a'], {
+        env: { PATH: process.env.PATH ?? '', ...env },
+        stdio: ['ignore', full, 'pipe'],
+      });
+      let stderr = '';
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const [code] = (await once(child, 'close')) as [number | null];
+      expect({ code, stderr }).toEqual({ code: 1, stderr: 'stored-completions: stopped: cannot write standard output: ENOSPC: no space left on device, write\n' });
+    } finally {
+      closeSync(full);
+    }
+  });
+
+  it('export refuses an --out that is the database itself, which opening it for writing would have emptied', async () => {
+    expect((await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a'], { env })).code).toBe(0);
+    const link = join(folder, 'link.db');
+    symlinkSync(env.DATABASE_URL!, link);
+    for (const out of [env.DATABASE_URL!, link, `${env.DATABASE_URL}-wal`].filter((path) => existsSync(path))) {
+      const run = await runCliInProcess(['export', '--key', 'sk-a', '--out', out], { env });
+      expect(run.code, out).toBe(2);
+      expect(run.stderr).toMatch(/^stored-completions export: --out: .* is the database being exported \(DATABASE_URL\); writing there would empty it\n/);
+    }
+    expect(await exported()).toBe(readFileSync(EXAMPLES, 'utf8'));
+  });
+
+  it('import says it cannot read a folder or a file that fails to read, with exit code 1 and no stack trace', async () => {
+    const folderRun = await runCli(['import', folder, '--key', 'sk-a'], { env });
+    expect(folderRun).toMatchObject({ code: 1, stderr: `stored-completions import: ${folder} is a folder, not a file\n` });
+    // A file whose reading fails with an I/O error (EIO) at once.
+    if (!existsSync('/proc/self/mem')) return;
+    const eio = await runCli(['import', '/proc/self/mem', '--key', 'sk-a'], { env });
+    expect(eio).toMatchObject({
+      code: 1,
+      stderr: 'stored-completions import: cannot read /proc/self/mem: EIO: i/o error, read\nstopped: 0 stored before it stay, 0 were already there\n',
+    });
+  });
+});
+
+describe('export --out stopped by Ctrl-C', () => {
+  it('ends the file with a whole line (what it had handed over is flushed), so it resumes with --after its last id', async () => {
+    // 3,000 completions, about 4 MB: more than the output buffer holds.
+    const template = JSON.parse(exampleLines[0]!) as Record<string, unknown> & { input_messages: Record<string, unknown>[] };
+    const lines = Array.from({ length: 3000 }, (_, i) => {
+      const id = `chatcmpl-cut${String(i).padStart(5, '0')}`;
+      return JSON.stringify({ ...template, id, input_messages: template.input_messages.map((m, j) => ({ ...m, id: `${id}-${j}` })) });
+    });
+    expect((await runCliInProcess(['import', fileOf(lines), '--key', 'sk-a'], { env })).code).toBe(0);
+    // A pipe the test reads as slowly as it likes: the export is stopped while a write waits for the reader.
+    const fifo = join(folder, 'out.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const received: Buffer[] = [];
+    let child: ReturnType<typeof spawn> | undefined;
+    const run = runCli(['export', '--key', 'sk-a', '--out', fifo], { env, onSpawn: (spawned) => (child = spawned) });
+    const reader = createReadStream(fifo, { highWaterMark: 64 * 1024 });
+    const [first] = (await once(reader, 'data')) as [Buffer];
+    received.push(first);
+    reader.pause();
+    child!.kill('SIGINT');
+    // Read on once the tool had time to take the signal; the rest of what it had written comes, then the end.
+    await new Promise((resolveLater) => setTimeout(resolveLater, 300));
+    reader.on('data', (chunk) => received.push(chunk as Buffer)).resume();
+    await once(reader, 'end');
+    const result = await run;
+    expect(result.signal).toBe('SIGINT');
+    const text = Buffer.concat(received).toString('utf8');
+    expect(text.length).toBeGreaterThan(0);
+    expect(text.endsWith('\n')).toBe(true);
+    const written = text.slice(0, -1).split('\n');
+    expect(written.length).toBeLessThan(lines.length);
+    expect(written).toEqual(lines.slice(0, written.length));
+  });
+});
+
+describe('a database that fails under a command', () => {
+  it('a full disk during an import is said in a line with exit code 1, not a stack trace', async (context) => {
+    const mount = mountTmpfs(context, folder, '2m');
+    try {
+      const database = { DATABASE_URL: join(mount, 'db.sqlite') };
+      expect((await runCli(['import', fileOf([exampleLines[0]!]), '--key', 'sk-a'], { env: database })).code).toBe(0);
+      // Held open, as the service holds it: its -wal and -shm stay, and only the import's writes meet the full disk.
+      const held = new Database(database.DATABASE_URL);
+      held.pragma('journal_mode = WAL');
+      fill(join(mount, 'filler'));
+      const run = await runCli(['import', EXAMPLES, '--key', 'sk-a'], { env: database });
+      held.close();
+      expect(run).toMatchObject({
+        code: 1,
+        stderr: 'stored-completions import: the database failed: database or disk is full (SQLITE_FULL)\nstopped: what was committed before stays\n',
+      });
+    } finally {
+      unmountTmpfs(folder);
+    }
+  });
+});
+
+describe.skipIf(findPostgresBinaries() === undefined)('PostgreSQL stopped under an import', () => {
+  it('is said in a line with exit code 1, not a stack trace, and what was committed before stays', async () => {
+    const port = await freePortFrom(47150);
+    const cluster = await startPrivatePostgres(port);
+    try {
+      const database = { DATABASE_URL: cluster.url };
+      // One completion per transaction, read from a pipe the test keeps open: the first is stored, then the server stops.
+      const child = spawn(process.execPath, [resolve(import.meta.dirname, '../bin/stored-completions.mjs'), 'import', '-', '--key', 'sk-a', '--batch', '1'], {
+        env: { PATH: process.env.PATH ?? '', ...database },
+        stdio: ['pipe', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const closed = once(child, 'close');
+      child.stdin!.write(`${exampleLines[0]}\n`);
+      const client = new pg.Client({ connectionString: cluster.url });
+      await client.connect();
+      for (let stored = 0; stored === 0; await new Promise((r) => setTimeout(r, 50))) {
+        stored = Number((await client.query('SELECT count(*) AS n FROM completions').catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n);
+      }
+      await client.end();
+      await cluster.stop();
+      child.stdin!.end(`${exampleLines[1]}\n`);
+      const [code] = (await closed) as [number | null];
+      expect({ code, stderr }).toEqual({
+        code: 1,
+        stderr: 'stored-completions import: the database failed: The database is unavailable; please retry your request shortly.\nstopped: what was committed before stays\n',
+      });
+      await cluster.start();
+      const left = await runCliInProcess(['export', '--key', 'sk-a'], { env: database });
+      expect(left.stdout).toBe(`${exampleLines[0]}\n`);
+    } finally {
+      await cluster.destroy();
+    }
+  }, 120_000);
+});
+
+/** The first port from `first` on that nothing listens on. */
+async function freePortFrom(first: number): Promise<number> {
+  for (let port = first; ; port++) {
+    const server = createServer().listen(port, '127.0.0.1');
+    const free = await once(server, 'listening').then(
+      () => true,
+      () => false,
+    );
+    server.close();
+    if (free) return port;
+  }
+}

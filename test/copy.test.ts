@@ -122,6 +122,16 @@ describe('copy', () => {
     expect(onward.code).toBe(1);
     expect(onward.stderr).toBe(`stored-completions copy: the source ${target} holds an unfinished copy (a copy into it was stopped before the end): copy from the database it was copied from\n`);
 
+    // Exported, it passes for the whole unless the export says otherwise.
+    const exported = await runCliInProcess(['export', '--key', DEFAULT_KEY, '--limit', '1'], { env: { DATABASE_URL: target } });
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stderr).toMatch(
+      new RegExp(
+        `^warning: this database holds an unfinished copy \\(a copy into it from ${source.databasePath} started at \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ was stopped before the end\\): ` +
+          'it has only part of its source, and so has this export\n',
+      ),
+    );
+
     // A service started on it serves it, with a warning that it holds only part of its source.
     const served = await startChildServer({ databasePath: target, upstreamUrl: upstream.url });
     try {

@@ -508,6 +508,18 @@ describe('mirror', () => {
     );
   });
 
+  it('refuses a --from with a query (an api-version) as a usage error, which the paths appended to it would have broken', async () => {
+    const target = join(folder, 'copy.db');
+    for (const from of [`${source.baseURL}?api-version=2025-04-01`, `${source.baseURL}#v1`]) {
+      const run = await runCliInProcess(['mirror', '--from', from, '--source-key', DEFAULT_KEY, '--key', DEFAULT_KEY], { env: { DATABASE_URL: target } });
+      expect(run).toMatchObject({
+        code: 2,
+        stderr: `stored-completions mirror: --from: expected the API's base URL without a query or fragment (such as https://api.openai.com/v1), got '${from}'\n(stored-completions mirror --help shows the options)\n`,
+      });
+    }
+    expect(existsSync(target)).toBe(false);
+  });
+
   it('says so when the source answers HTML instead of the API', async () => {
     const server = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, statSync } from 'node:fs';
 import type { Writable } from 'node:stream';
+import { unfinishedCopyIn } from '../copy-mark.ts';
 import { EXPORT_FORMATS, type ExportFormat, SKIP_REASONS, type SkipReason } from '../export/formats.ts';
 import { exportLines, type ExportTally, newTally } from '../export/run-export.ts';
 import { defineCommand } from './command.ts';
@@ -30,7 +31,7 @@ ${FILTER_HELP}
   --limit N             at most N lines
   --after ID            start after this completion (resume a cut export from the last id it holds)
   --order asc|desc      oldest first (default) or newest first
-  --out FILE            write to FILE instead of standard output
+  --out FILE            write to FILE instead of standard output (- is standard output)
   -h, --help            this text
 
 Example:
@@ -64,8 +65,57 @@ export function describeSkips(tally: ExportTally): string {
  */
 const OUT_BUFFER_BYTES = 1024 * 1024;
 
-async function write(out: Writable, chunk: string): Promise<void> {
-  if (!out.write(chunk)) await once(out, 'drain');
+/**
+ * Writes to `out` and reports a failed write (a full disk, a quota, an I/O error) as what it is: left to
+ * the stream, the error ended the tool with a stack trace. What was written before stays in the file, and
+ * the export resumes with --after the last id it holds.
+ */
+function writerTo(out: Writable, name: string) {
+  let failure: Error | undefined;
+  out.on('error', (err: Error) => (failure ??= err));
+  const failed = (err: Error) => new CliError(`cannot write ${name}: ${err.message}\nstopped: what was written before stays (--after the last id it holds resumes)`);
+  const settle = async (event: 'drain' | 'finish') => {
+    if (failure) throw failed(failure);
+    try {
+      await once(out, event);
+    } catch (err) {
+      throw failed(err as Error);
+    }
+  };
+  let ended = false;
+  return {
+    async write(chunk: string): Promise<void> {
+      if (failure) throw failed(failure);
+      // Ended by Ctrl-C: the process ends as soon as what was written is flushed, and nothing more is to be added.
+      if (ended) return new Promise<void>(() => {});
+      if (!out.write(chunk)) await settle('drain');
+    },
+    async end(): Promise<void> {
+      ended = true;
+      out.end();
+      await settle('finish');
+    },
+  };
+}
+
+/** Same file: same device and inode (a path written another way, through a link, is still the database). */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const [x, y] = [statSync(a), statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuses an --out that is the SQLite database (or its -wal or -shm): opening it for writing empties it, so a
+ * slip of tab completion (\`--out data/completions.db\`) destroyed the database it was about to export.
+ */
+function checkOutNotDatabase(out: string, databaseUrl: string): void {
+  for (const file of [databaseUrl, `${databaseUrl}-wal`, `${databaseUrl}-shm`]) {
+    if (sameFile(out, file)) throw new UsageError(`--out: ${out} is the database being exported (DATABASE_URL); writing there would empty it`);
+  }
 }
 
 export const exportCommand = defineCommand({
@@ -90,6 +140,9 @@ export const exportCommand = defineCommand({
     const order = parseOrder(values.order);
     const config = context.config();
     checkProjectOptions(config, values);
+    // `--out -` is standard output, as import's FILE - is standard input (it wrote a file named "-").
+    const outPath = values.out === '-' ? undefined : values.out;
+    if (outPath !== undefined) checkOutNotDatabase(outPath, config.databaseUrl);
     const store = await openSourceStore(config.databaseUrl, 'DATABASE_URL', config.sqliteSynchronous);
     try {
       const project = await resolveProject(config, store, values);
@@ -97,24 +150,38 @@ export const exportCommand = defineCommand({
       if (values.after !== undefined && !(await store.isIdTaken(project, values.after))) {
         throw new UsageError(`--after: the project has no completion '${values.after}' (nor had one)`);
       }
-      const out = values.out === undefined ? context.stdout : createWriteStream(values.out, { highWaterMark: OUT_BUFFER_BYTES });
-      if (values.out !== undefined) {
+      const out = outPath === undefined ? context.stdout : createWriteStream(outPath, { highWaterMark: OUT_BUFFER_BYTES });
+      if (outPath !== undefined) {
         try {
           await once(out, 'open');
         } catch (err) {
-          throw new CliError(`--out: cannot write ${values.out}: ${(err as Error).message}`);
+          throw new CliError(`--out: cannot write ${outPath}: ${(err as Error).message}`);
         }
       }
       const progress = createProgress(context.stderr, 'export');
+      // As the service warns when it starts on it: exit code 0 and a summary alone, a part would pass for the whole.
+      const unfinished = await unfinishedCopyIn(store);
+      if (unfinished) {
+        progress.note(
+          `warning: this database holds an unfinished copy (a copy into it from ${unfinished.from} started at ${unfinished.startedAt} was stopped before the end): ` +
+            'it has only part of its source, and so has this export',
+        );
+      }
       const tally = newTally();
       const startedAt = performance.now();
-      for await (const chunk of exportLines(store, { project, filters, format, choice, limit, after: values.after, order }, tally)) {
-        await write(out, chunk);
-        progress.update({ read: tally.read, written: tally.written });
-      }
-      if (out !== context.stdout) {
-        out.end();
-        await once(out, 'finish');
+      const writer = writerTo(out, outPath ?? 'standard output');
+      // Ctrl-C or SIGTERM: the lines handed over (whole pages) are flushed before the process ends, so the file ends with a
+      // whole line and resumes with --after its last id; killed in the middle of a write, it ended in half a line.
+      const forgetInterrupt = out === context.stdout ? undefined : context.onInterrupt?.(() => writer.end().catch(() => undefined));
+      try {
+        for await (const chunk of exportLines(store, { project, filters, format, choice, limit, after: values.after, order }, tally)) {
+          await writer.write(chunk);
+          progress.update({ read: tally.read, written: tally.written });
+        }
+        // Standard output stays open: the process's, ended when it exits.
+        if (out !== context.stdout) await writer.end();
+      } finally {
+        forgetInterrupt?.();
       }
       progress.finish(`export: ${tally.written} lines (${format}) from ${tally.read} completions in ${rate(tally.read, startedAt)}${describeSkips(tally)}`);
     } finally {

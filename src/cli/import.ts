@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { findUnsafeIntegers } from '../exact-integers.ts';
 import { InvalidCompletionError, toImportedRecord } from '../import/completion-line.ts';
@@ -9,7 +10,7 @@ import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { PROJECT_HELP, PROJECT_OPTIONS } from './options.ts';
 import { createProgress, rate } from './progress.ts';
-import { openStore, resolveProject } from './target.ts';
+import { checkProjectOptions, openStore, resolveProject } from './target.ts';
 
 const HELP = `Usage: stored-completions import FILE (--key KEY | --project NAME) [options]
 
@@ -40,7 +41,26 @@ async function openInput(path: string, stdin: Readable): Promise<Readable> {
     const code = (err as NodeJS.ErrnoException).code;
     throw new CliError(code === 'ENOENT' ? `no such file: ${path}` : `cannot read ${path}: ${(err as Error).message}`);
   }
+  // A folder opens, and fails only at the first read (EISDIR), which ended the tool with a stack trace.
+  if ((await stat(path)).isDirectory()) {
+    stream.destroy();
+    throw new CliError(`${path} is a folder, not a file`);
+  }
   return stream;
+}
+
+/** The input failed under the import (an I/O error, a file on a network share gone), after some lines were read. */
+class InputReadError extends Error {
+  override name = 'InputReadError';
+}
+
+/** The input's chunks, a failure to read them told apart from a failure to store what they held. */
+async function* chunksOf(input: Readable): AsyncGenerator<Buffer | string> {
+  try {
+    yield* input;
+  } catch (err) {
+    throw new InputReadError((err as Error).message);
+  }
 }
 
 /** Why a line is not a completion, in words. */
@@ -73,10 +93,18 @@ export const importCommand = defineCommand({
     if (batchSize < 1 || batchSize > 10_000) throw new UsageError(`--batch: expected a whole number from 1 to 10000, got '${values.batch}'`);
     const path = positionals[0]!;
     const config = context.config();
-    const store = await openStore(config.databaseUrl, config.sqliteSynchronous);
+    checkProjectOptions(config, values);
+    // Before the database: a mistyped FILE must not leave a new empty database behind (nor run its migrations).
+    const input = await openInput(path, context.stdin);
+    let store;
+    try {
+      store = await openStore(config.databaseUrl, config.sqliteSynchronous);
+    } catch (err) {
+      input.destroy();
+      throw err;
+    }
     try {
       const project = await resolveProject(config, store, values);
-      const input = await openInput(path, context.stdin);
       const progress = createProgress(context.stderr, 'import');
       const startedAt = performance.now();
       const counts = { lines: 0, stored: 0, existing: 0, invalid: 0 };
@@ -100,27 +128,36 @@ export const importCommand = defineCommand({
         counts.invalid++;
         progress.note(`skipped line ${counts.lines}: ${problem}`);
       };
-      for await (const line of inputLines(input)) {
-        counts.lines++;
-        if ('problem' in line) {
-          // A UTF-16 file has no line that can be read: one message for the file, whatever --skip-invalid says.
-          if (line.wholeFile) throw new CliError(`${path === '-' ? 'standard input' : path}: ${line.problem}; nothing was stored`);
-          await badLine(line.problem);
-          continue;
+      try {
+        for await (const line of inputLines(chunksOf(input))) {
+          counts.lines++;
+          if ('problem' in line) {
+            // A UTF-16 file has no line that can be read: one message for the file, whatever --skip-invalid says.
+            if (line.wholeFile) throw new CliError(`${path === '-' ? 'standard input' : path}: ${line.problem}; nothing was stored`);
+            await badLine(line.problem);
+            continue;
+          }
+          // A byte order mark (editors on Windows write one) opens the file, not its first completion.
+          const text = counts.lines === 1 && line.text.startsWith('\uFEFF') ? line.text.slice(1) : line.text;
+          if (text.trim() === '') continue;
+          let record: CompletionRecord;
+          try {
+            record = toImportedRecord(JSON.parse(text), now, findUnsafeIntegers(text));
+          } catch (err) {
+            if (!(err instanceof SyntaxError || err instanceof InvalidCompletionError)) throw err;
+            await badLine(describeBadLine(text));
+            continue;
+          }
+          batch.push(record);
+          if (batch.length >= batchSize) await flush();
         }
-        // A byte order mark (editors on Windows write one) opens the file, not its first completion.
-        const text = counts.lines === 1 && line.text.startsWith('\uFEFF') ? line.text.slice(1) : line.text;
-        if (text.trim() === '') continue;
-        let record: CompletionRecord;
-        try {
-          record = toImportedRecord(JSON.parse(text), now, findUnsafeIntegers(text));
-        } catch (err) {
-          if (!(err instanceof SyntaxError || err instanceof InvalidCompletionError)) throw err;
-          await badLine(describeBadLine(text));
-          continue;
-        }
-        batch.push(record);
-        if (batch.length >= batchSize) await flush();
+      } catch (err) {
+        if (!(err instanceof InputReadError)) throw err;
+        // The lines read whole before it are stored, as before a bad line.
+        await flush();
+        throw new CliError(
+          `cannot read ${path === '-' ? 'standard input' : path}${counts.lines > 0 ? ` after line ${counts.lines}` : ''}: ${err.message}\nstopped: ${counts.stored} stored before it stay, ${counts.existing} were already there`,
+        );
       }
       await flush();
       progress.finish(
@@ -128,6 +165,7 @@ export const importCommand = defineCommand({
           `${counts.lines} lines in ${rate(counts.lines, startedAt)}`,
       );
     } finally {
+      if (input !== context.stdin) input.destroy();
       await store.close();
     }
   },

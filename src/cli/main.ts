@@ -5,8 +5,13 @@ import { runCli } from './run-cli.ts';
 // `export ... | head` closes the pipe early: not an error worth a stack trace, but not a success either: a reader
 // that crashed (`export | gzip` on a full disk) would otherwise leave a script believing the export complete. So one
 // line on stderr, and the status a Unix tool killed by SIGPIPE reports (128 + 13), which `set -o pipefail` catches.
+// Any other failed write (`export > file` on a full disk: ENOSPC) is a failure like another, exit code 1 with what
+// went wrong, not a stack trace; said here, where it is heard at once, even after the last line was handed over.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code !== 'EPIPE') throw err;
+  if (err.code !== 'EPIPE') {
+    process.stderr.write(`stored-completions: stopped: cannot write standard output: ${err.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write('stored-completions: stopped: the reader of its standard output exited before everything was written\n');
   process.exit(141);
 });

@@ -74,6 +74,11 @@ export const mirrorCommand = defineCommand({
   async run({ values }, context) {
     if (values.from === undefined) throw new UsageError('--from URL is required (the source API, e.g. https://api.openai.com/v1)');
     if (!/^https?:\/\/[^/]/i.test(values.from)) throw new UsageError(`--from: expected an http(s) URL, got '${values.from}'`);
+    // The paths and queries are appended to it: `...?api-version=X` became `...?api-version=X/chat/completions?limit=100`,
+    // a list that is not there, and a message that said only that --from must be the API's base URL.
+    if (/[?#]/.test(values.from)) {
+      throw new UsageError(`--from: expected the API's base URL without a query or fragment (such as https://api.openai.com/v1), got '${values.from}'`);
+    }
     if (values['source-key'] === undefined) throw new UsageError('--source-key KEY is required');
     // Two names for one bound (--created-after is export's): with both, one was silently ignored, and which one a user meant is a guess.
     if (values.since !== undefined && values['created-after'] !== undefined) {

@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig, type Config } from '../config.ts';
 import { DatabaseOpenError } from '../db/open-errors.ts';
+import { ApiError } from '../errors.ts';
 import type { Command, CommandContext } from './command.ts';
 import { CliError } from './errors.ts';
 import { copyCommand } from './copy.ts';
@@ -53,6 +54,25 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
       streams.stderr.write(`${err.message}\n`);
       return 1;
     }
+    const failure = databaseFailure(err);
+    if (failure !== undefined) {
+      streams.stderr.write(`stored-completions ${name}: the database failed: ${failure}\nstopped: what was committed before stays\n`);
+      return 1;
+    }
     throw err;
   }
+}
+
+/**
+ * A failure of the database under a running command, said in a line rather than as a stack trace: a full disk
+ * (SQLite's SQLITE_FULL), PostgreSQL gone (the store's 503 "unavailable"), or an error PostgreSQL reported (its
+ * five-character SQLSTATE). Undefined for anything else, a fault of the tool that keeps its stack trace.
+ */
+function databaseFailure(err: unknown): string | undefined {
+  if (err instanceof ApiError) return err.status === 503 ? err.message : undefined;
+  if (!(err instanceof Error)) return undefined;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return undefined;
+  if (code.startsWith('SQLITE_') || (/^[0-9A-Z]{5}$/.test(code) && 'severity' in err)) return `${err.message} (${code})`;
+  return undefined;
 }

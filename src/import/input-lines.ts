@@ -1,5 +1,4 @@
 import { constants } from 'node:buffer';
-import type { Readable } from 'node:stream';
 
 /**
  * The lines of an import file as UTF-8 text, each checked on its own. A
@@ -37,6 +36,10 @@ function decodeLine(bytes: Buffer): InputLine {
   try {
     return { text: decoder.decode(bytes.subarray(0, end)) };
   } catch {
+    // An export kept compressed (`export | gzip`) and given as it is: a Latin-1 file it is not.
+    if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+      return { wholeFile: true, problem: 'the file is gzip-compressed, not text (decompress it first, e.g. gunzip -c FILE | stored-completions import - ...)' };
+    }
     const kind = utf16Kind(bytes);
     return {
       wholeFile: kind !== undefined,
@@ -51,7 +54,7 @@ function decodeLine(bytes: Buffer): InputLine {
  * Splits `input` on `\n` (a `\r` before it dropped), decoding each line on its own; a last line without
  * `\n` counts. A line over `maxLineBytes` is a problem line, whatever it holds.
  */
-export async function* inputLines(input: Readable, maxLineBytes = MAX_LINE_BYTES): AsyncGenerator<InputLine> {
+export async function* inputLines(input: AsyncIterable<Buffer | string>, maxLineBytes = MAX_LINE_BYTES): AsyncGenerator<InputLine> {
   const tooLong: InputLine = {
     problem: `longer than ${maxLineBytes.toLocaleString('en-US')} bytes, the longest line that can be read (about 512 MiB)`,
     wholeFile: false,
