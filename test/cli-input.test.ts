@@ -278,6 +278,18 @@ describe('import --batch', () => {
     const run = await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a', '--batch', '10000'], { env });
     expect(run.code, run.stderr).toBe(0);
   });
+
+  it('bounds copy --batch the same way (a dump batch is held whole in memory)', async () => {
+    for (const batch of ['20000', '100000000', '0', '1e3']) {
+      const run = await runCliInProcess(['copy', '--from', join(folder, 'a.db'), '--to', join(folder, 'b.db'), '--batch', batch], { env });
+      expect(run, batch).toMatchObject({
+        code: 2,
+        stdout: '',
+        stderr: `stored-completions copy: --batch: expected a whole number from 1 to 10000, got '${batch}'\n(stored-completions copy --help shows the options)\n`,
+      });
+    }
+    expect(readdirSync(folder)).toEqual([]);
+  });
 });
 
 describe('export', () => {

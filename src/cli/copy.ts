@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { defineCommand } from './command.ts';
 import { UsageError } from './errors.ts';
-import { parsePositiveInteger } from './options.ts';
+import { parseBatchSize } from './options.ts';
 import { createProgress, rate } from './progress.ts';
 import { postgresUrlProblem } from '../db/database-url.ts';
 import { openSourceStore, openStore } from './target.ts';
@@ -23,7 +23,7 @@ copy says so and how to start over.
 Options:
   --from URL            the source database (a SQLite file path, as DATABASE_URL)
   --to URL              the target database, created when missing
-  --batch N             completions per transaction (default 1000)
+  --batch N             completions per transaction, 1 to 10000 (default 1000)
   -h, --help            this text
 
 Example:
@@ -31,7 +31,7 @@ Example:
 
 export const copyCommand = defineCommand({
   name: 'copy',
-  summary: 'copy a whole database (every project, tombstones, settings) into an empty one',
+  summary: 'copy a whole database (every project, deleted ids, settings) into an empty one',
   help: HELP,
   options: { from: { type: 'string' }, to: { type: 'string' }, batch: { type: 'string' } },
   async run({ values }, context) {
@@ -42,7 +42,8 @@ export const copyCommand = defineCommand({
       if (problem !== undefined) throw new UsageError(`${option}: ${problem}`);
     }
     if (values.from !== ':memory:' && resolve(values.from) === resolve(values.to)) throw new UsageError('--from and --to name the same database');
-    const batchSize = values.batch === undefined ? 1000 : parsePositiveInteger(values.batch, 'batch');
+    // Bounded as import's: a dump's batch is held whole, and `--batch 100000000` ran the tool out of memory.
+    const batchSize = parseBatchSize(values.batch, 1000);
     const source = await openSourceStore(values.from, '--from');
     try {
       await checkCopySource(source, values.from);
@@ -53,11 +54,12 @@ export const copyCommand = defineCommand({
         const targetSecret = await target.getSetting(PROJECT_HASH_SECRET);
         await markCopyUnfinished(target, values.from);
         const progress = createProgress(context.stderr, 'copy');
-        const counts = { completions: 0, tombstones: 0, settings: 0 };
+        // Named as the summary names them: what a user deleted, not the store's word for it.
+        const counts = { completions: 0, 'deleted ids': 0, settings: 0 };
         const startedAt = performance.now();
         for await (const batch of source.dump(batchSize)) {
           await target.restore(batch);
-          for (const item of batch) counts[item.kind === 'completion' ? 'completions' : item.kind === 'tombstone' ? 'tombstones' : 'settings']++;
+          for (const item of batch) counts[item.kind === 'completion' ? 'completions' : item.kind === 'tombstone' ? 'deleted ids' : 'settings']++;
           progress.update(counts);
         }
         await markCopyFinished(target);
@@ -68,7 +70,7 @@ export const copyCommand = defineCommand({
           );
         }
         progress.finish(
-          `copy: ${counts.completions} completions, ${counts.tombstones} deleted ids, ${counts.settings} settings in ${rate(counts.completions, startedAt)}`,
+          `copy: ${counts.completions} completions, ${counts['deleted ids']} deleted ids, ${counts.settings} settings in ${rate(counts.completions, startedAt)}`,
         );
       } finally {
         await target.close();

@@ -8,7 +8,7 @@ import { inputLines } from '../import/input-lines.ts';
 import type { CompletionRecord } from '../store/index.ts';
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
-import { PROJECT_HELP, PROJECT_OPTIONS } from './options.ts';
+import { PROJECT_HELP, PROJECT_OPTIONS, parseBatchSize } from './options.ts';
 import { createProgress, rate } from './progress.ts';
 import { checkProjectOptions, openStore, resolveProject } from './target.ts';
 
@@ -89,8 +89,7 @@ export const importCommand = defineCommand({
   async run({ values, positionals }, context) {
     if (positionals.length !== 1) throw new UsageError('expected one FILE (or - for standard input)');
     // Digits only: Number() also reads 1.5, 0x10 and 1e3, and a value past the maximum is refused, not quietly lowered.
-    const batchSize = values.batch === undefined ? 500 : /^\d+$/.test(values.batch) ? Number(values.batch) : 0;
-    if (batchSize < 1 || batchSize > 10_000) throw new UsageError(`--batch: expected a whole number from 1 to 10000, got '${values.batch}'`);
+    const batchSize = parseBatchSize(values.batch, 500);
     const path = positionals[0]!;
     const config = context.config();
     checkProjectOptions(config, values);

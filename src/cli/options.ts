@@ -60,6 +60,17 @@ export function parsePositiveInteger(text: string, option: string, min = 1): num
   return Number(text);
 }
 
+/** Most completions a command writes in one transaction: one batch is held in memory whole, and past this size it only costs memory. */
+export const MAX_BATCH_SIZE = 10_000;
+
+/** `--batch N`: `fallback` when absent; a whole number from 1 to MAX_BATCH_SIZE (not 1.5, 0x10 or 1e3 read as a size). */
+export function parseBatchSize(text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const size = /^\d+$/.test(text) ? Number(text) : 0;
+  if (size < 1 || size > MAX_BATCH_SIZE) throw new UsageError(`--batch: expected a whole number from 1 to ${MAX_BATCH_SIZE}, got '${text}'`);
+  return size;
+}
+
 /** `--metadata k=v` pairs, checked by the same rules as the list's filter (OpenAI's limits). */
 export function parseMetadataPairs(pairs: string[] | undefined): [string, string][] {
   const parsed: [string, string][] = [];
