@@ -383,7 +383,8 @@ async function decodeContent(bytes: Buffer, header: string | string[] | undefine
     .split(',')
     .map((coding) => coding.trim())
     .filter((coding) => coding !== '' && coding !== 'identity');
-  if (codings.some((coding) => DECODERS[coding] === undefined)) return bytes;
+  // Own keys only: `__proto__` (an object's, not a coding) was looked up as a decoder, and the answer became a 502.
+  if (codings.some((coding) => !Object.hasOwn(DECODERS, coding))) return bytes;
   // Codings are listed in the order they were applied: undone last first.
   for (const coding of codings.reverse()) {
     try {

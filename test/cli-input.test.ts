@@ -386,6 +386,21 @@ describe('files that fail under the tool', () => {
     expect(await exported()).toBe(readFileSync(EXAMPLES, 'utf8'));
   });
 
+  it("export refuses an --out that is the database's -wal or -shm though a clean close removed them, as opening the database makes them again", async () => {
+    expect((await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a'], { env })).code).toBe(0);
+    for (const suffix of ['-wal', '-shm']) {
+      const out = `${env.DATABASE_URL}${suffix}`;
+      expect(existsSync(out), out).toBe(false);
+      // As its own process: the -shm is mapped into memory, and emptying it under the connection was a SIGBUS.
+      const run = await runCli(['export', '--key', 'sk-a', '--out', out], { env });
+      expect(run, suffix).toMatchObject({
+        code: 2,
+        stderr: `stored-completions export: --out: ${out} is the database being exported (DATABASE_URL); writing there would empty it\n(stored-completions export --help shows the options)\n`,
+      });
+    }
+    expect(await exported()).toBe(readFileSync(EXAMPLES, 'utf8'));
+  });
+
   it('import says it cannot read a folder or a file that fails to read, with exit code 1 and no stack trace', async () => {
     const folderRun = await runCli(['import', folder, '--key', 'sk-a'], { env });
     expect(folderRun).toMatchObject({ code: 1, stderr: `stored-completions import: ${folder} is a folder, not a file\n` });

@@ -117,6 +117,23 @@ describe('a provider that compresses its answer though the proxy asked for no en
     expect(storedCount(service)).toEqual({ n: 0 });
   });
 
+  // Names every object has (__proto__, constructor) are codings nobody knows, not decoders to look up.
+  for (const coding of ['__proto__', 'constructor']) {
+    it(`a coding it does not know (${coding}) leaves the answer as it came, as fetch does`, async () => {
+      upstream.handler = (_request, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': coding });
+        res.end(JSON.stringify(valid));
+      };
+      const unstored = await create(service, {});
+      expect(unstored.status).toBe(200);
+      expect(await unstored.text()).toBe(JSON.stringify(valid));
+      const stored = await create(service, { store: true });
+      expect(stored.status).toBe(200);
+      expect(await stored.json()).toEqual(valid);
+      expect(storedCount(service)).toEqual({ n: 1 });
+    });
+  }
+
   it('a body that does not decode is a 502 saying so, nothing stored', async () => {
     upstream.handler = (_request, res) => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });

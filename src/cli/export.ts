@@ -142,9 +142,11 @@ export const exportCommand = defineCommand({
     checkProjectOptions(config, values);
     // `--out -` is standard output, as import's FILE - is standard input (it wrote a file named "-").
     const outPath = values.out === '-' ? undefined : values.out;
-    if (outPath !== undefined) checkOutNotDatabase(outPath, config.databaseUrl);
     const store = await openSourceStore(config.databaseUrl, 'DATABASE_URL', config.sqliteSynchronous);
     try {
+      // Checked once the database is open: a database closed cleanly has no -wal nor -shm, and opening it makes them,
+      // so checked before, `--out DB-wal` passed and was truncated under the open connection (its -shm: a SIGBUS).
+      if (outPath !== undefined) checkOutNotDatabase(outPath, config.databaseUrl);
       const project = await resolveProject(config, store, values);
       // As the list's `after`: any id the project had, deleted ones included (the walk goes on from its place).
       if (values.after !== undefined && !(await store.isIdTaken(project, values.after))) {
