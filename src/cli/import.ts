@@ -1,6 +1,5 @@
 import { once } from 'node:events';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { findUnsafeIntegers } from '../exact-integers.ts';
 import { InvalidCompletionError, toImportedRecord } from '../import/completion-line.ts';
@@ -34,19 +33,20 @@ Example:
 /** Opens the input; a missing or unreadable file is a clear error before anything is written. */
 async function openInput(path: string, stdin: Readable): Promise<Readable> {
   if (path === '-') return stdin;
-  const stream = createReadStream(path);
+  let file: FileHandle;
   try {
-    await once(stream, 'open');
+    file = await open(path, 'r');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new CliError(code === 'ENOENT' ? `no such file: ${path}` : `cannot read ${path}: ${(err as Error).message}`);
   }
-  // A folder opens, and fails only at the first read (EISDIR), which ended the tool with a stack trace.
-  if ((await stat(path)).isDirectory()) {
-    stream.destroy();
+  // A folder opens, and fails only at the first read (EISDIR), which ended the tool with a stack trace. Asked of the
+  // open file itself: the path may name something else by now.
+  if ((await file.stat()).isDirectory()) {
+    await file.close();
     throw new CliError(`${path} is a folder, not a file`);
   }
-  return stream;
+  return file.createReadStream();
 }
 
 /** The input failed under the import (an I/O error, a file on a network share gone), after some lines were read. */
@@ -99,7 +99,8 @@ export const importCommand = defineCommand({
     try {
       store = await openStore(config.databaseUrl, config.sqliteSynchronous);
     } catch (err) {
-      input.destroy();
+      // Standard input is the process's: left as it is, as the finally below leaves it.
+      if (input !== context.stdin) input.destroy();
       throw err;
     }
     try {
