@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { findUnsafeIntegers } from '../exact-integers.ts';
