@@ -116,6 +116,15 @@ describe('import refuses bad lines', () => {
     expect(await exported()).toBe('');
   });
 
+  it('takes compressed bytes after readable lines (files joined end to end) as bad lines, not as a whole file of which nothing was stored', async () => {
+    const path = join(folder, 'joined.jsonl');
+    writeFileSync(path, Buffer.concat([Buffer.from(`${exampleLines[0]}\n`), gzipSync(`${exampleLines[1]}\n`), Buffer.from(`\n${exampleLines[2]}\n`)]));
+    const run = await runCliInProcess(['import', path, '--key', 'sk-a', '--skip-invalid'], { env });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/^skipped line 2: the file is gzip-compressed/);
+    expect(await exported()).toBe(`${exampleLines[0]}\n${exampleLines[2]}\n`);
+  });
+
   it('says a UTF-16 file (what PowerShell 5 writes with >) is UTF-16, and stores nothing of it', async () => {
     const path = join(folder, 'utf16.jsonl');
     writeFileSync(path, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`${exampleLines[0]}\r\n${exampleLines[1]}\r\n`, 'utf16le')]));

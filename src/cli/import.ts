@@ -131,8 +131,10 @@ export const importCommand = defineCommand({
         for await (const line of inputLines(chunksOf(input))) {
           counts.lines++;
           if ('problem' in line) {
-            // A UTF-16 file has no line that can be read: one message for the file, whatever --skip-invalid says.
-            if (line.wholeFile) throw new CliError(`${path === '-' ? 'standard input' : path}: ${line.problem}; nothing was stored`);
+            // A UTF-16 or gzip file has no line that can be read: one message for the file, whatever --skip-invalid says.
+            // Only when it is the first line: further on (files joined end to end), lines before it were stored, and it is
+            // a bad line like another.
+            if (line.wholeFile && counts.lines === 1) throw new CliError(`${path === '-' ? 'standard input' : path}: ${line.problem}; nothing was stored`);
             await badLine(line.problem);
             continue;
           }
