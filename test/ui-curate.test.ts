@@ -126,6 +126,60 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     await expect.poll(async () => (await retrieve(id)).body.metadata).toEqual({ user: 'u_30', split: 'train' });
   });
 
+  it('Escape leaves the metadata editor, and asks first when edits would be lost', async () => {
+    const id = ids[4]!;
+    const { page, editor } = await openEditor(id);
+    const editButton = page.getByRole('button', { name: 'Edit metadata' });
+    const focusedText = () => page.evaluate('document.activeElement?.textContent');
+    // Nothing typed: Escape closes it, focus back on the button that opened it.
+    await page.keyboard.press('Escape');
+    await expect.poll(() => editor.count()).toBe(0);
+    expect(await focusedText()).toBe('Edit metadata');
+    expect(await editButton.getAttribute('aria-expanded')).toBe('false');
+
+    // "Change" without changing anything is nothing to lose either.
+    await editButton.press('Enter');
+    await editor.getByRole('button', { name: 'Change env' }).click();
+    await page.keyboard.press('Escape');
+    await expect.poll(() => editor.count()).toBe(0);
+
+    // A pair removed and one typed but not added: Escape asks, and its own Escape (or "Keep editing") keeps them.
+    await editButton.press('Enter');
+    await editor.getByRole('button', { name: 'Remove user' }).click();
+    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('split');
+    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('train');
+    await page.keyboard.press('Escape');
+    const question = page.getByRole('dialog', { name: 'Discard your changes?' });
+    await question.waitFor();
+    expect(await focusedText()).toBe('Keep editing');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => question.count()).toBe(0);
+    expect(await editor.getByRole('textbox', { name: 'Value', exact: true }).inputValue()).toBe('train');
+    expect(await page.evaluate('document.activeElement?.name')).toBe('value');
+    expect(await editor.getByRole('list', { name: 'Metadata pairs' }).textContent()).toBe('env = prodChangeRemove');
+    await page.keyboard.press('Escape');
+    await question.getByRole('button', { name: 'Keep editing' }).click();
+    expect(await editor.isVisible()).toBe(true);
+
+    // A reload with edits typed gets the browser's own question.
+    let unloadAsked = false;
+    page.on('dialog', (dialog) => {
+      unloadAsked = dialog.type() === 'beforeunload';
+      void dialog.dismiss();
+    });
+    await page.close({ runBeforeUnload: true });
+    await expect.poll(() => unloadAsked).toBe(true);
+
+    // "Discard changes" closes it, nothing sent.
+    const again = await openEditor(id);
+    await again.editor.getByRole('textbox', { name: 'Key', exact: true }).fill('split');
+    await again.page.keyboard.press('Escape');
+    await again.page.getByRole('dialog', { name: 'Discard your changes?' }).getByRole('button', { name: 'Discard changes' }).click();
+    await expect.poll(() => again.editor.count()).toBe(0);
+    expect(await again.page.evaluate('document.activeElement?.textContent')).toBe('Edit metadata');
+    expect((await retrieve(id)).body.metadata).toEqual({ env: 'prod', user: 'u_4' });
+  });
+
   it('deletes after a confirmation, through the public endpoint', async () => {
     const id = ids[2]!;
     const page = await open();
