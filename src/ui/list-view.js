@@ -118,7 +118,14 @@ export function createListView() {
     onDeleted: completionDeleted,
     focusList: () => selection.focusSelectAll() || heading.focus(),
     filterHash: (key, value) => listHash(withFilters({ metadata: [...route.filters.metadata.filter(([k]) => k !== key), [key, value]] })),
+    showForExport: (key, value, count) => {
+      exportNote = `Showing only the ${count === 1 ? 'selected completion' : `${formatInteger(count)} selected completions`}, tagged ${key} = ${value}: "Export" downloads ${count === 1 ? 'it' : 'them'}.`;
+      // The tag alone: the other filters can only take some of them out (a change since they were listed).
+      navigate({ filters: { metadata: [[key, value]] }, order: route.order, usage: false });
+    },
   });
+  /** Said beside "Export" once the view of a selection just tagged for export is loading ("Export selected"). */
+  let exportNote = null;
   const element = h(
     'section',
     { class: 'list-view', 'aria-labelledby': 'list-title' },
@@ -322,7 +329,12 @@ export function createListView() {
     loadMoreButton.hidden = true;
     summary.textContent = 'Loading…';
     // What the last export did was about the view before this one.
-    if (exportButton.getAttribute('aria-disabled') !== 'true') showExportStatus('');
+    if (exportButton.getAttribute('aria-disabled') !== 'true') showExportStatus(exportNote ?? '');
+    if (exportNote) {
+      announce(exportNote);
+      exportButton.focus();
+      exportNote = null;
+    }
     knownModels.refresh();
     await loadPage(undefined, controller.signal);
   }
@@ -525,7 +537,9 @@ export function createListView() {
       link.click();
       link.remove();
       setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
-      const done = `Exported ${formatInteger(lines)} line${lines === 1 ? '' : 's'} (${format}).`;
+      // Cards were checked: the file is the whole view, which a user who picked some may not have meant.
+      const picked = selection.size ? ` That is the whole view, not only the ${formatInteger(selection.size)} selected: "Export selected" downloads those.` : '';
+      const done = `Exported ${formatInteger(lines)} line${lines === 1 ? '' : 's'} (${format}).${picked}`;
       showExportStatus(done);
       announce(`Export downloaded. ${done}`);
     } catch (failure) {
