@@ -26,6 +26,9 @@ const PAGE_SIZE = 20;
 const PREVIEW_CONCURRENCY = 4;
 const TYPING_DELAY_MS = 400;
 
+/** Metadata chips a card shows before "+N more". */
+const CHIPS_SHOWN = 6;
+
 export function createListView() {
   let route = null;
   let currentKey = null;
@@ -447,23 +450,42 @@ export function createListView() {
       ),
       h('p', { class: 'preview' }, h('span', { class: 'preview-label' }, 'User'), userPreview),
       h('p', { class: 'preview' }, h('span', { class: 'preview-label' }, 'Reply'), h('span', { class: 'preview-text' }, replyPreview(completion) || '(empty)')),
-      metadata.length
-        ? h('ul', { class: 'chips', 'aria-label': 'Metadata' },
-            metadata.map(([key, value]) =>
-              h('li', null,
-                h('button', {
-                  type: 'button',
-                  class: 'chip',
-                  title: `${isolatedText(key)}: ${isolatedText(value)} (click to filter on this pair)`,
-                  'aria-label': `Filter on ${key} = ${value}`,
-                  onclick: () => navigate(withFilters({ metadata: [...route.filters.metadata.filter(([k]) => k !== key), [key, value]] })),
-                }, pairNodes(key, ': ', value)),
-              ),
-            ),
-          )
-        : null,
+      metadata.length ? metadataList(metadata) : null,
     );
     return { element, id: completion.id, userPreview };
+  }
+
+  /**
+   * A card's metadata as chips that filter on their pair. Past CHIPS_SHOWN, the rest wait behind "+N more":
+   * 16 pairs of long values made one card as tall as a screen, and the list could no longer be scanned.
+   */
+  function metadataList(metadata) {
+    const chips = metadata.map(([key, value]) =>
+      h('li', null,
+        h('button', {
+          type: 'button',
+          class: 'chip',
+          title: `${isolatedText(key)}: ${isolatedText(value)} (click to filter on this pair)`,
+          'aria-label': `Filter on ${key} = ${value}`,
+          onclick: () => navigate(withFilters({ metadata: [...route.filters.metadata.filter(([k]) => k !== key), [key, value]] })),
+        }, pairNodes(key, ': ', value)),
+      ),
+    );
+    const list = h('ul', { class: 'chips', 'aria-label': 'Metadata' }, chips);
+    const rest = chips.slice(CHIPS_SHOWN);
+    if (rest.length) {
+      for (const chip of rest) chip.hidden = true;
+      const more = h('button', { type: 'button', class: 'chip more-chips', 'aria-label': `Show ${rest.length} more metadata pairs` }, `+${rest.length} more`);
+      const moreItem = h('li', null, more);
+      more.addEventListener('click', () => {
+        for (const chip of rest) chip.hidden = false;
+        moreItem.remove();
+        // The button is gone: the focus goes on to the first pair it showed.
+        rest[0].querySelector('button').focus();
+      });
+      list.append(moreItem);
+    }
+    return list;
   }
 
   /** The list endpoint carries no input messages: each row asks for its conversation's last ones. */

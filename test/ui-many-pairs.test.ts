@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { browserAvailable } from './helpers/browser.ts';
+import { seedCompletion } from './helpers/seed.ts';
+import { expectRows, signIn, useUiSuite } from './helpers/ui-page.ts';
+
+/** The most the API takes: 16 pairs, keys of 64 characters, values of 512. */
+const HUGE = Object.fromEntries(Array.from({ length: 16 }, (_, k) => [`key_${String(k).padStart(2, '0')}_${'k'.repeat(57)}`, `${k} ${'value '.repeat(100)}`.slice(0, 512)]));
+
+describe.skipIf(!browserAvailable)('web UI: a card with the most metadata the API allows', () => {
+  const ids: string[] = [];
+  const suite = useUiSuite(async ({ service, upstream }) => {
+    const client = service.client();
+    ids.push(await seedCompletion(client, upstream, { created: 1_760_000_000, model: 'gpt-4o', metadata: { env: 'prod' }, messages: [{ role: 'user', content: 'small' }] }));
+    ids.push(await seedCompletion(client, upstream, { created: 1_760_000_100, model: 'gpt-4o', metadata: HUGE, messages: [{ role: 'user', content: 'huge' }] }));
+    ids.reverse();
+  });
+
+  it.each([[1280], [390]])('stays a few lines tall at %i px, the rest of the pairs one press away', async (width) => {
+    const page = await suite.open();
+    await page.setViewportSize({ width, height: 900 });
+    await signIn(page);
+    await expectRows(page, ids);
+    const card = page.locator(`li.row[data-id="${ids[0]}"]`);
+    const chips = card.getByRole('list', { name: 'Metadata' });
+    const height = async () => (await card.boundingBox())!.height;
+    // 16 pairs, each a line of its own, made this card about 690 px tall at a phone's width and 610 on a
+    // laptop; now six pairs (three a line on a laptop) and "+10 more": about 400 and 190.
+    expect(await height()).toBeLessThan(width > 600 ? 250 : 450);
+    expect(await chips.getByRole('button', { name: /^Filter on / }).count()).toBe(6);
+    const more = chips.getByRole('button', { name: 'Show 10 more metadata pairs' });
+    expect(await more.textContent()).toBe('+10 more');
+    await more.focus();
+    await page.keyboard.press('Enter');
+    expect(await chips.getByRole('button', { name: /^Filter on / }).count()).toBe(16);
+    expect(await page.evaluate('document.activeElement?.getAttribute("aria-label")')).toBe(`Filter on ${Object.keys(HUGE)[6]} = ${Object.values(HUGE)[6]}`);
+    // A card with few pairs shows them all, with nothing to press.
+    expect(await page.locator(`li.row[data-id="${ids[1]}"]`).getByRole('button', { name: /more metadata pairs/ }).count()).toBe(0);
+    // Still no sideways scrolling.
+    expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
+  });
+});
