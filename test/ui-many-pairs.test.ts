@@ -38,4 +38,20 @@ describe.skipIf(!browserAvailable)('web UI: a card with the most metadata the AP
     // Still no sideways scrolling.
     expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
   });
+
+  it.each([[1280], [390]])('a filter on a 512-character value keeps the page its width at %i px, its × in sight', async (width) => {
+    const [key, value] = Object.entries(HUGE)[3]!;
+    const page = await suite.open(`#/?${new URLSearchParams([[`metadata[${key}]`, value]])}`);
+    await page.setViewportSize({ width, height: 900 });
+    await signIn(page);
+    await expectRows(page, [ids[0]!]);
+    // The chip was as wide as its text: the page scrolled 4,000 px sideways, the × far out of sight.
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(width);
+    const remove = page.getByRole('button', { name: `Remove filter ${key} = ${value}` });
+    const box = (await remove.boundingBox())!;
+    expect(box.x + box.width).toBeLessThanOrEqual(width);
+    expect(await page.locator('.filter-chip > span').getAttribute('title')).toBe(`\u2068${key}\u2069 = \u2068${value}\u2069`);
+    await remove.click();
+    await expectRows(page, ids);
+  });
 });

@@ -299,7 +299,7 @@ export function createListView() {
       metadataChips,
       filters.metadata.map(([key, value]) =>
         h('li', { class: 'chip filter-chip' },
-          h('span', null, pairNodes(key, ' = ', value)),
+          h('span', { title: `${isolatedText(key)} = ${isolatedText(value)}` }, pairNodes(key, ' = ', value)),
           h('button', {
             type: 'button',
             class: 'chip-remove',
