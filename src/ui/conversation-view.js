@@ -202,16 +202,37 @@ export function createConversationView(id, { onUpdated, onDeleted, backHash = '#
     cancel.focus();
   }
 
-  Promise.all([api(completionPath(id), { signal: controller.signal }), allMessages(id, controller.signal)])
-    .then(([completion, stored]) => {
-      messages = stored;
-      render(completion);
-    })
-    .catch((failure) => {
-      if (controller.signal.aborted) return;
-      replaceChildren(body, h('p', { class: 'error', role: 'alert' }, failure.message));
-    })
-    .finally(() => element.removeAttribute('aria-busy'));
+  function load() {
+    element.setAttribute('aria-busy', 'true');
+    return Promise.all([api(completionPath(id), { signal: controller.signal }), allMessages(id, controller.signal)])
+      .then(([completion, stored]) => {
+        messages = stored;
+        render(completion);
+        return true;
+      })
+      .catch((failure) => {
+        if (controller.signal.aborted) return false;
+        // The service down or restarting, or failing for a moment: the list offers "Try again", and so does
+        // this page, which otherwise left a reload of the whole page as the only way back.
+        const passing = !(failure.status >= 400 && failure.status < 500) || failure.status === 429;
+        const retry = passing ? h('button', { type: 'button', class: 'secondary' }, 'Try again') : null;
+        retry?.addEventListener('click', async () => {
+          if (retry.getAttribute('aria-disabled') === 'true') return;
+          // aria-disabled, not disabled: the focus waits on the button while it loads.
+          retry.setAttribute('aria-disabled', 'true');
+          retry.textContent = 'Loading…';
+          const hadFocus = document.activeElement === retry;
+          const loaded = await load();
+          if (!hadFocus || !element.isConnected) return;
+          if (loaded) heading.focus();
+          else body.querySelector('button')?.focus();
+        });
+        replaceChildren(body, h('p', { class: 'error', role: 'alert' }, failure.message), retry);
+        return false;
+      })
+      .finally(() => element.removeAttribute('aria-busy'));
+  }
+  load();
 
   return {
     element,

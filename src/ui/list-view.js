@@ -614,7 +614,9 @@ export function createListView() {
       syncFields();
       usagePanel.show(route.usage ? route.filters : null);
       const key = listKey(next);
-      if (key !== currentKey) {
+      // Its first page had failed (the service down): coming back to it loads it again rather than showing
+      // the old error over a service that may be back (as a conversation opened meanwhile already was).
+      if (key !== currentKey || !retryButton.hidden) {
         currentKey = key;
         focusInsteadOf.clear();
         reload();
