@@ -428,7 +428,7 @@ export function createListView() {
   });
 
   function renderRow(completion) {
-    const userPreview = h('span', { class: 'preview-text' }, '…');
+    const userPreview = h('span', { class: 'preview-text', dir: 'auto' }, '…');
     const tokens = completion.usage?.total_tokens;
     const metadata = Object.entries(completion.metadata ?? {});
     const element = h(
@@ -449,7 +449,7 @@ export function createListView() {
         h('span', { class: 'finish' }, finishReasons(completion)),
       ),
       h('p', { class: 'preview' }, h('span', { class: 'preview-label' }, 'User'), userPreview),
-      h('p', { class: 'preview' }, h('span', { class: 'preview-label' }, 'Reply'), h('span', { class: 'preview-text' }, replyPreview(completion) || '(empty)')),
+      h('p', { class: 'preview' }, h('span', { class: 'preview-label' }, 'Reply'), h('span', { class: 'preview-text', dir: 'auto' }, replyPreview(completion) || '(empty)')),
       metadata.length ? metadataList(metadata) : null,
     );
     return { element, id: completion.id, userPreview };

@@ -49,7 +49,9 @@ const HAS_FENCE = /^ {0,3}(```|~~~)/m;
 export function longText(text, className = 'text') {
   const value = String(text ?? '');
   const node = document.createTextNode(value.length > COLLAPSED_LENGTH ? cutText(value, COLLAPSED_LENGTH) : value);
-  const block = h('div', { class: className }, node);
+  // Prose in Hebrew or Arabic reads right to left: each paragraph takes the direction of its first letter
+  // (dir=auto, unicode-bidi: plaintext), or a Hebrew question showed its "?" at the wrong end.
+  const block = h('div', { class: className, dir: className === 'text' ? 'auto' : null }, node);
   // Only prose gets its code blocks set apart: a JSON block or a snippet is code already.
   const fenced = className === 'text' && HAS_FENCE.test(value);
   if (fenced) replaceChildren(block, fencedNodes(node.data));
