@@ -180,6 +180,42 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     expect((await retrieve(id)).body.metadata).toEqual({ env: 'prod', user: 'u_4' });
   });
 
+  it('leaving a conversation with metadata typed and not saved asks first; called off, nothing is lost', async () => {
+    const id = ids[5]!;
+    const listPage = await open();
+    await signIn(listPage, KEY);
+    await listPage.getByRole('link', { name: id }).click();
+    const page = listPage;
+    const editor = page.getByRole('form', { name: 'Edit metadata' });
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('split');
+    const asked: string[] = [];
+    let accept = false;
+    page.on('dialog', (dialog) => {
+      asked.push(dialog.message());
+      void (accept ? dialog.accept() : dialog.dismiss());
+    });
+    // "← Completions", then the browser's Back: each asks, and called off, the editor and the URL stay.
+    await page.getByRole('link', { name: '← Completions' }).click();
+    await page.goBack();
+    await expect.poll(() => asked.length).toBe(2);
+    expect(asked[0]).toBe('Leave this completion? The metadata changes you made have not been saved.');
+    expect(await editor.getByRole('textbox', { name: 'Key', exact: true }).inputValue()).toBe('split');
+    expect(await page.evaluate('location.hash')).toBe(`#/completions/${id}`);
+    // Confirmed, it leaves; nothing was sent.
+    accept = true;
+    await page.getByRole('link', { name: '← Completions' }).click();
+    await page.getByRole('heading', { name: 'Completions' }).waitFor();
+    expect(asked).toHaveLength(3);
+    expect((await retrieve(id)).body.metadata).toEqual({ env: 'prod', user: 'u_5' });
+    // Without edits, nothing is asked.
+    await page.getByRole('link', { name: id }).click();
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    await page.getByRole('link', { name: '← Completions' }).click();
+    await page.getByRole('heading', { name: 'Completions' }).waitFor();
+    expect(asked).toHaveLength(3);
+  });
+
   it('deletes after a confirmation, through the public endpoint', async () => {
     const id = ids[2]!;
     const page = await open();

@@ -78,6 +78,8 @@ export function createConversationView(id, { onUpdated, onDeleted, backHash = '#
   document.title = `${id} · Stored completions`;
   const controller = new AbortController();
   let messages = [];
+  /** The metadata editor while it is open, to tell whether leaving the page would lose what was typed. */
+  let openEditor = null;
 
   function render(completion) {
     const editorSlot = h('div', { class: 'editor-slot' });
@@ -96,6 +98,7 @@ export function createConversationView(id, { onUpdated, onDeleted, backHash = '#
           render(updated);
         },
         close: () => {
+          openEditor = null;
           replaceChildren(editorSlot);
           editButton.setAttribute('aria-expanded', 'false');
           // After a save the view was drawn again: focus goes to the new button, not the detached one.
@@ -103,6 +106,7 @@ export function createConversationView(id, { onUpdated, onDeleted, backHash = '#
         },
       });
       editButton.setAttribute('aria-expanded', 'true');
+      openEditor = editor;
       replaceChildren(editorSlot, editor.element);
       editor.focus();
     });
@@ -237,6 +241,8 @@ export function createConversationView(id, { onUpdated, onDeleted, backHash = '#
   return {
     element,
     focus: () => heading.focus(),
+    /** Metadata typed in the editor and not saved. */
+    hasUnsavedEdits: () => Boolean(openEditor?.element.isConnected && openEditor.hasEdits()),
     destroy() {
       controller.abort();
       element.remove();

@@ -214,5 +214,5 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
     }
   });
   renderPairs();
-  return { element: form, focus: () => keyInput.focus() };
+  return { element: form, focus: () => keyInput.focus(), hasEdits };
 }
