@@ -177,6 +177,10 @@ export function messageCard(message, { results = new Map(), heading, extra } = {
   const role = String(message?.role ?? 'unknown');
   const toolCalls = Array.isArray(message?.tool_calls) ? message.tool_calls : [];
   const content = message?.content_parts ?? message?.content;
+  // A card with nothing under its role read as a page that failed to draw: said, as the list's "(empty)",
+  // with the difference an API user looks for ("content": "" or null).
+  const blank = (content === null || content === undefined || content === '' || (Array.isArray(content) && content.length === 0))
+    && !message?.refusal && toolCalls.length === 0 && !message?.function_call && !message?.audio;
   return h('article', { class: `message role-${ROLE_NAMES[role] ? role : 'other'}` },
     h('header', { class: 'message-head' },
       h('span', { class: 'role' }, heading ?? ROLE_NAMES[role] ?? role),
@@ -185,6 +189,7 @@ export function messageCard(message, { results = new Map(), heading, extra } = {
       extra ?? null,
     ),
     renderContent(content),
+    blank ? h('p', { class: 'muted empty-content' }, content === '' ? '(empty text)' : '(no content)') : null,
     message?.refusal ? refusalBlock(message.refusal) : null,
     toolCalls.map((call) => toolCallBlock(call, results.get(call?.id))),
     message?.function_call ? toolCallBlock({ function: message.function_call }, null) : null,
