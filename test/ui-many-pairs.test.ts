@@ -54,4 +54,15 @@ describe.skipIf(!browserAvailable)('web UI: a card with the most metadata the AP
     await remove.click();
     await expectRows(page, ids);
   });
+
+  it('the metadata editor with 64-character keys keeps a phone\'s width', async () => {
+    const page = await suite.open(`#/completions/${ids[0]}`);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await signIn(page);
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    const editor = page.getByRole('form', { name: 'Edit metadata' });
+    await editor.getByRole('button', { name: `Remove ${Object.keys(HUGE)[15]}` }).waitFor();
+    // A key with no place to break pushed the page about 30 px sideways.
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+  });
 });
