@@ -157,6 +157,10 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     const search = page.getByRole('searchbox', { name: 'Search' });
     await search.fill('lightho');
     await page.waitForURL(/search=lightho$/);
+    // A part of a word finds nothing: said, or it read as "nothing was stored about lighthouses".
+    await expect.poll(() => page.locator('.summary').textContent()).toBe(
+      'No completions match these filters. Search finds whole words, every one of them: "refund" does not find "refunds" or "refunded".',
+    );
     await search.fill('lighthouse');
     await search.press('Enter');
     const found = await apiIds(suite.service, 'search=lighthouse&order=desc');

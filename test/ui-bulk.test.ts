@@ -8,14 +8,14 @@ import { apiIds, expectRows, loadAll, rowIds, signIn, useUiSuite } from './helpe
 const BASE = 1_761_000_000;
 
 /** Each test curates its own group of completions (`metadata[group]=…`), so none sees another's changes. */
-const GROUPS = { tag: 23, full: 3, remove: 3, delete: 4, fail: 5, keys: 3, busy: 3, stop: 8, pick: 4 } as const;
+const GROUPS = { tag: 23, full: 3, remove: 3, delete: 4, fail: 5, keys: 3, busy: 3, stop: 8, pick: 4, export: 4 } as const;
 type Group = keyof typeof GROUPS;
 
 /** Extra metadata for the i-th completion of a group, beside `group`. */
 function extraMetadata(group: Group, i: number): Record<string, string> {
   if (group === 'tag' && i === 1) return { label: 'old' };
   // 16 pairs with `group`: the most the API takes.
-  if (group === 'full' && i === 1) return Object.fromEntries(Array.from({ length: 15 }, (_, k) => [`k${k}`, 'v']));
+  if ((group === 'full' && i === 1) || (group === 'export' && i === 2)) return Object.fromEntries(Array.from({ length: 15 }, (_, k) => [`k${k}`, 'v']));
   if (group === 'remove') return i === 2 ? { keep: 'yes' } : { stale: 'x', keep: 'yes' };
   return {};
 }
@@ -138,6 +138,47 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export' }).click()]);
     const exported = readFileSync((await download.path())!, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id);
     expect(exported).toEqual(picked);
+  });
+
+  it('"Export selected" tags the selection and shows just it, its Export in focus, which downloads exactly those', async () => {
+    const page = await openGroup('export');
+    const picked = [ids.export[0]!, ids.export[3]!];
+    await select(page, ...picked);
+    // The whole view's Export, with cards checked, says the file is not just them.
+    await page.getByRole('button', { name: 'Export', exact: true }).click();
+    await expect.poll(() => page.locator('.export-status').textContent()).toBe('Exported 4 lines (completions). That is the whole view, not only the 2 selected: "Export selected" downloads those.');
+
+    await bar(page).getByRole('button', { name: 'Export selected' }).click();
+    const form = page.getByRole('form', { name: 'Export selected' });
+    expect(await focused(page)).toBe('Tag key');
+    expect(await form.textContent()).toContain('so the 2 completions selected are tagged with this pair first');
+    expect(await form.getByRole('textbox', { name: 'Tag key' }).inputValue()).toBe('export');
+    const value = await form.getByRole('textbox', { name: 'Tag value' }).inputValue();
+    expect(value).toMatch(/^selected-\d{4}-\d\d-\d\d-\d{6}$/);
+    await form.getByRole('button', { name: 'Tag and show them' }).click();
+
+    await expectRows(page, picked);
+    expect(await page.evaluate('location.hash')).toBe(`#/?metadata%5Bexport%5D=${value}`);
+    const note = `Showing only the 2 selected completions, tagged export = ${value}: "Export" downloads them.`;
+    await expect.poll(() => page.locator('.export-status').textContent()).toBe(note);
+    expect(await focused(page)).toBe('Export');
+    expect(await bar(page).isVisible()).toBe(false);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.keyboard.press('Enter')]);
+    const exported = readFileSync((await download.path())!, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id);
+    expect(exported).toEqual(picked);
+    for (const id of picked) expect(await metadataOf(id)).toEqual({ group: 'export', export: value });
+
+    // One that cannot take the tag (16 pairs): no jump, the summary names it, and its link shows the rest.
+    await page.goto(`${suite.service.origin}/#/?metadata[group]=export`);
+    await expectRows(page, ids.export);
+    await select(page, ids.export[1]!, ids.export[2]!);
+    await bar(page).getByRole('button', { name: 'Export selected' }).click();
+    await page.getByRole('button', { name: 'Tag and show them' }).click();
+    await expect.poll(() => summary(page).textContent()).toMatch(/^Added export=selected-[-\d]+ to 1 of 2 completions\. 1 failed:$/);
+    // Newest first: [1] is the one with 16 pairs already.
+    expect(await page.getByRole('checkbox', { name: `Select ${ids.export[1]}` }).isChecked()).toBe(true);
+    await page.getByRole('link', { name: /^Show only export = selected-/ }).click();
+    await expectRows(page, [ids.export[2]!]);
   });
 
   it('reports a completion already at 16 pairs and keeps it selected; a key it has can still change', async () => {
@@ -427,13 +468,14 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     // Escape closes a form, back on the button that opened it.
     await pressTo(page, 'Tab', `Select ${first}`);
     await page.keyboard.press('Space');
-    for (const name of ['Clear selection', 'Delete', 'Remove tag']) await pressTo(page, 'Shift+Tab', name);
+    for (const name of ['Clear selection', 'Delete', 'Export selected', 'Remove tag']) await pressTo(page, 'Shift+Tab', name);
     await pressTo(page, 'Enter', 'Tag key');
     await page.keyboard.press('Escape');
     expect(await page.getByRole('form', { name: 'Remove tag' }).count()).toBe(0);
     expect(await focused(page)).toBe('Remove tag');
 
     // Delete: the dialog opens on Cancel; Tab, Enter confirms.
+    await pressTo(page, 'Tab', 'Export selected');
     await pressTo(page, 'Tab', 'Delete');
     await pressTo(page, 'Enter', 'Cancel');
     await page.keyboard.press('Tab');

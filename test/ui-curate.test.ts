@@ -126,6 +126,96 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     await expect.poll(async () => (await retrieve(id)).body.metadata).toEqual({ user: 'u_30', split: 'train' });
   });
 
+  it('Escape leaves the metadata editor, and asks first when edits would be lost', async () => {
+    const id = ids[4]!;
+    const { page, editor } = await openEditor(id);
+    const editButton = page.getByRole('button', { name: 'Edit metadata' });
+    const focusedText = () => page.evaluate('document.activeElement?.textContent');
+    // Nothing typed: Escape closes it, focus back on the button that opened it.
+    await page.keyboard.press('Escape');
+    await expect.poll(() => editor.count()).toBe(0);
+    expect(await focusedText()).toBe('Edit metadata');
+    expect(await editButton.getAttribute('aria-expanded')).toBe('false');
+
+    // "Change" without changing anything is nothing to lose either.
+    await editButton.press('Enter');
+    await editor.getByRole('button', { name: 'Change env' }).click();
+    await page.keyboard.press('Escape');
+    await expect.poll(() => editor.count()).toBe(0);
+
+    // A pair removed and one typed but not added: Escape asks, and its own Escape (or "Keep editing") keeps them.
+    await editButton.press('Enter');
+    await editor.getByRole('button', { name: 'Remove user' }).click();
+    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('split');
+    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('train');
+    await page.keyboard.press('Escape');
+    const question = page.getByRole('dialog', { name: 'Discard your changes?' });
+    await question.waitFor();
+    expect(await focusedText()).toBe('Keep editing');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => question.count()).toBe(0);
+    expect(await editor.getByRole('textbox', { name: 'Value', exact: true }).inputValue()).toBe('train');
+    expect(await page.evaluate('document.activeElement?.name')).toBe('value');
+    expect(await editor.getByRole('list', { name: 'Metadata pairs' }).textContent()).toBe('env = prodChangeRemove');
+    await page.keyboard.press('Escape');
+    await question.getByRole('button', { name: 'Keep editing' }).click();
+    expect(await editor.isVisible()).toBe(true);
+
+    // A reload with edits typed gets the browser's own question.
+    let unloadAsked = false;
+    page.on('dialog', (dialog) => {
+      unloadAsked = dialog.type() === 'beforeunload';
+      void dialog.dismiss();
+    });
+    await page.close({ runBeforeUnload: true });
+    await expect.poll(() => unloadAsked).toBe(true);
+
+    // "Discard changes" closes it, nothing sent.
+    const again = await openEditor(id);
+    await again.editor.getByRole('textbox', { name: 'Key', exact: true }).fill('split');
+    await again.page.keyboard.press('Escape');
+    await again.page.getByRole('dialog', { name: 'Discard your changes?' }).getByRole('button', { name: 'Discard changes' }).click();
+    await expect.poll(() => again.editor.count()).toBe(0);
+    expect(await again.page.evaluate('document.activeElement?.textContent')).toBe('Edit metadata');
+    expect((await retrieve(id)).body.metadata).toEqual({ env: 'prod', user: 'u_4' });
+  });
+
+  it('leaving a conversation with metadata typed and not saved asks first; called off, nothing is lost', async () => {
+    const id = ids[5]!;
+    const listPage = await open();
+    await signIn(listPage, KEY);
+    await listPage.getByRole('link', { name: id }).click();
+    const page = listPage;
+    const editor = page.getByRole('form', { name: 'Edit metadata' });
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('split');
+    const asked: string[] = [];
+    let accept = false;
+    page.on('dialog', (dialog) => {
+      asked.push(dialog.message());
+      void (accept ? dialog.accept() : dialog.dismiss());
+    });
+    // "← Completions", then the browser's Back: each asks, and called off, the editor and the URL stay.
+    await page.getByRole('link', { name: '← Completions' }).click();
+    await page.goBack();
+    await expect.poll(() => asked.length).toBe(2);
+    expect(asked[0]).toBe('Leave this completion? The metadata changes you made have not been saved.');
+    expect(await editor.getByRole('textbox', { name: 'Key', exact: true }).inputValue()).toBe('split');
+    expect(await page.evaluate('location.hash')).toBe(`#/completions/${id}`);
+    // Confirmed, it leaves; nothing was sent.
+    accept = true;
+    await page.getByRole('link', { name: '← Completions' }).click();
+    await page.getByRole('heading', { name: 'Completions' }).waitFor();
+    expect(asked).toHaveLength(3);
+    expect((await retrieve(id)).body.metadata).toEqual({ env: 'prod', user: 'u_5' });
+    // Without edits, nothing is asked.
+    await page.getByRole('link', { name: id }).click();
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    await page.getByRole('link', { name: '← Completions' }).click();
+    await page.getByRole('heading', { name: 'Completions' }).waitFor();
+    expect(asked).toHaveLength(3);
+  });
+
   it('deletes after a confirmation, through the public endpoint', async () => {
     const id = ids[2]!;
     const page = await open();

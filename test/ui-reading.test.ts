@@ -126,4 +126,37 @@ describe.skipIf(!browserAvailable)('web UI: reading code, metadata, and a servic
     // The button that had the focus is gone: the first row takes it, not the page's body.
     expect(await page.evaluate('document.activeElement?.textContent')).toBe(all.at(-1));
   });
+
+  it('a conversation that failed to load offers "Try again"; the failed list behind it loads again when gone back to', async () => {
+    const page = await suite.open();
+    await signIn(page);
+    const all = await apiIds(suite.service, 'order=desc');
+    await expectRows(page, all);
+    await serviceDown(page);
+    await page.getByRole('combobox', { name: 'Order' }).selectOption('asc');
+    await expect.poll(() => page.locator('.list-view > [role=alert]').textContent()).toMatch(/^The service did not answer/);
+    await page.goto(`${suite.service.origin}/#/completions/${all[0]}`);
+    const view = page.locator('.conversation-view');
+    await expect.poll(() => view.getByRole('alert').textContent()).toMatch(/^The service did not answer/);
+    // Only a reload of the whole page used to bring it back.
+    const retry = view.getByRole('button', { name: 'Try again' });
+    await retry.focus();
+    await page.unroute('**/v1/**');
+    await page.keyboard.press('Enter');
+    await view.getByRole('heading', { name: 'Reply' }).waitFor();
+    expect(await view.getByRole('alert').count()).toBe(0);
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe(all[0]);
+    // The list behind it had failed: back there, it loads again instead of showing the old error.
+    await page.goBack();
+    await expectRows(page, [...all].reverse());
+    expect(await page.locator('.list-view > [role=alert]').isVisible()).toBe(false);
+    expect(await page.getByRole('button', { name: 'Try again' }).isVisible()).toBe(false);
+  });
+
+  it('a conversation that does not exist says so, with nothing to try again', async () => {
+    const page = await suite.open('#/completions/chatcmpl-nope');
+    await signIn(page);
+    await expect.poll(() => page.locator('.conversation-view').getByRole('alert').textContent()).toMatch(/chatcmpl-nope/);
+    expect(await page.getByRole('button', { name: 'Try again' }).count()).toBe(0);
+  });
 });

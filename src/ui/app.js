@@ -89,7 +89,19 @@ function signOut() {
   announce('Signed out');
 }
 
+/** The URL the page shows, to go back to when leaving it is called off. */
+let shownUrl = location.href;
+
 function route() {
+  // Leaving a conversation with metadata typed and not saved (Back, "← Completions", a chip): asked first,
+  // as Escape in the editor and a reload are; called off, the URL goes back to the conversation, the view
+  // never left (pushState fires no hashchange).
+  if (conversationView?.hasUnsavedEdits() && location.href !== shownUrl
+    && !window.confirm('Leave this completion? The metadata changes you made have not been saved.')) {
+    history.pushState(null, '', shownUrl);
+    return;
+  }
+  shownUrl = location.href;
   const key = storedKey();
   if (!key) {
     renderSignIn();

@@ -57,18 +57,30 @@ function withoutTag(metadata, key) {
   return next;
 }
 
+/** A tag value naming this selection, by local time to the second: `selected-2026-12-04-161605`. */
+function selectionStamp(date = new Date()) {
+  const two = (n) => String(n).padStart(2, '0');
+  return `selected-${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}-${two(date.getHours())}${two(date.getMinutes())}${two(date.getSeconds())}`;
+}
+
 /**
  * `selection` is the list's (selection.js); `onUpdated(completion)` and `onDeleted(id)` redraw or take out
  * its card in place; `focusList()` takes the focus when the bar and the summary are both gone;
- * `filterHash(key, value)` is the list's URL with that metadata pair added to its filters.
+ * `filterHash(key, value)` is the list's URL with that metadata pair added to its filters;
+ * `showForExport(key, value, count)` shows the list of just that pair, its "Export" in focus.
  */
-export function createBulkActions({ selection, onUpdated, onDeleted, focusList, filterHash }) {
+export function createBulkActions({ selection, onUpdated, onDeleted, focusList, filterHash, showForExport }) {
   const count = h('p', { class: 'bulk-count' });
   const addButton = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false' }, 'Add tag');
   const removeButton = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false' }, 'Remove tag');
+  /**
+   * The export takes filters, not ids (SPEC.md), so exporting a selection is tagging it and exporting the view
+   * of that tag: one form, prefilled, that does both steps, rather than a recipe the user must know.
+   */
+  const exportButton = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false' }, 'Export selected');
   const deleteButton = h('button', { type: 'button', class: 'danger' }, 'Delete');
   const clearButton = h('button', { type: 'button', class: 'link-button' }, 'Clear selection');
-  const actionButtons = [addButton, removeButton, deleteButton];
+  const actionButtons = [addButton, removeButton, exportButton, deleteButton];
 
   const keyInput = h('input', { type: 'text', name: 'tag-key', autocomplete: 'off' });
   const valueInput = h('input', { type: 'text', name: 'tag-value', autocomplete: 'off' });
@@ -77,11 +89,12 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
   const formError = h('p', { class: 'error', role: 'alert' });
   formError.hidden = true;
   const cancelButton = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
+  const applyButton = h('button', { type: 'submit' }, 'Apply');
   const form = h('form', { class: 'bulk-form', novalidate: true },
     hint,
     h('div', { class: 'pair-fields' }, field('Tag key', keyInput), valueField),
     formError,
-    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Apply'), cancelButton),
+    h('div', { class: 'actions' }, applyButton, cancelButton),
   );
   form.hidden = true;
   /** The button whose form is open: Add tag or Remove tag. */
@@ -148,11 +161,23 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
     closeForm();
     formTrigger = trigger;
     trigger.setAttribute('aria-expanded', 'true');
-    const adding = trigger === addButton;
-    form.setAttribute('aria-label', adding ? 'Add tag' : 'Remove tag');
-    hint.textContent = adding
-      ? `Sets key = value in each selected completion's metadata, replacing that key's value. Keys up to ${METADATA_LIMITS.keyLength} characters, values up to ${METADATA_LIMITS.valueLength}, ${METADATA_LIMITS.pairs} pairs a completion.`
-      : "Removes the key from each selected completion's metadata.";
+    const exporting = trigger === exportButton;
+    const adding = trigger === addButton || exporting;
+    form.setAttribute('aria-label', exporting ? 'Export selected' : adding ? 'Add tag' : 'Remove tag');
+    hint.textContent = exporting
+      ? `"Export" downloads a view of the list (its filters), not picked completions: so the ${completions(selection.size)} selected are tagged with this pair first, then the list shows only them, and its "Export" downloads exactly those, in the format chosen beside it. The tag stays in their metadata ("Remove tag" takes it out).`
+      : adding
+        ? `Sets key = value in each selected completion's metadata, replacing that key's value. Keys up to ${METADATA_LIMITS.keyLength} characters, values up to ${METADATA_LIMITS.valueLength}, ${METADATA_LIMITS.pairs} pairs a completion.`
+        : "Removes the key from each selected completion's metadata.";
+    applyButton.textContent = exporting ? 'Tag and show them' : 'Apply';
+    if (exporting) {
+      // A pair no other completion has, so the view of it is this selection and nothing else.
+      keyInput.value = 'export';
+      valueInput.value = selectionStamp();
+    } else if (formTrigger === null && keyInput.value === 'export' && valueInput.value.startsWith('selected-')) {
+      keyInput.value = '';
+      valueInput.value = '';
+    }
     valueField.hidden = !adding;
     formError.hidden = true;
     form.hidden = false;
@@ -161,6 +186,7 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
 
   addButton.addEventListener('click', () => openForm(addButton));
   removeButton.addEventListener('click', () => openForm(removeButton));
+  exportButton.addEventListener('click', () => openForm(exportButton));
   cancelButton.addEventListener('click', () => closeForm()?.focus());
   form.addEventListener('keydown', (event) => {
     if (event.key === 'Escape') closeForm()?.focus();
@@ -186,7 +212,8 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
 
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    const adding = formTrigger === addButton;
+    const exporting = formTrigger === exportButton;
+    const adding = formTrigger === addButton || exporting;
     const key = keyInput.value;
     const value = adding ? valueInput.value : '';
     const problem = metadataProblem([[key, value]]);
@@ -197,7 +224,7 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
       return;
     }
     const trigger = closeForm();
-    if (adding) run(trigger, `Adding ${key}=${value}`, `Added ${key}=${value} to `, (id, signal) => retag(id, (m) => withTag(m, key, value), signal), [key, value]);
+    if (adding) run(trigger, `Adding ${key}=${value}`, `Added ${key}=${value} to `, (id, signal) => retag(id, (m) => withTag(m, key, value), signal), [key, value], exporting);
     else run(trigger, `Removing ${key}`, `Removed ${key} from `, (id, signal) => retag(id, (m) => withoutTag(m, key), signal));
   });
 
@@ -259,7 +286,7 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
   }
 
   /** Runs `work` over the selection with progress, then says what was done and what failed; `tag`, the pair an "Add tag" set. */
-  async function run(trigger, doing, didPrefix, work, tag = null) {
+  async function run(trigger, doing, didPrefix, work, tag = null, exporting = false) {
     const ids = selection.ids();
     if (running || ids.length === 0) return;
     running = new AbortController();
@@ -287,6 +314,15 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
     for (const button of actionButtons) button.removeAttribute('aria-disabled');
     progressLine.hidden = true;
     const notStarted = ids.length - done.length - failures.length;
+    // Every one tagged: straight on to the view of just them, whose "Export" is the next step. Otherwise the
+    // summary names what failed or was not started, and its "Show only" link leads to those that were tagged.
+    if (exporting && done.length === ids.length) {
+      selection.drop(done);
+      result.hidden = true;
+      render();
+      showForExport(tag[0], tag[1], done.length);
+      return;
+    }
     const counted = done.length < ids.length ? `${formatInteger(done.length)} of ${completions(ids.length)}` : completions(ids.length);
     summary.textContent = `${didPrefix}${counted}.`
       + (notStarted ? ` Stopped: ${formatInteger(notStarted)} not started, still selected.` : '')

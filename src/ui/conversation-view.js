@@ -78,6 +78,8 @@ export function createConversationView(id, { onUpdated, onDeleted, backHash = '#
   document.title = `${id} · Stored completions`;
   const controller = new AbortController();
   let messages = [];
+  /** The metadata editor while it is open, to tell whether leaving the page would lose what was typed. */
+  let openEditor = null;
 
   function render(completion) {
     const editorSlot = h('div', { class: 'editor-slot' });
@@ -96,6 +98,7 @@ export function createConversationView(id, { onUpdated, onDeleted, backHash = '#
           render(updated);
         },
         close: () => {
+          openEditor = null;
           replaceChildren(editorSlot);
           editButton.setAttribute('aria-expanded', 'false');
           // After a save the view was drawn again: focus goes to the new button, not the detached one.
@@ -103,6 +106,7 @@ export function createConversationView(id, { onUpdated, onDeleted, backHash = '#
         },
       });
       editButton.setAttribute('aria-expanded', 'true');
+      openEditor = editor;
       replaceChildren(editorSlot, editor.element);
       editor.focus();
     });
@@ -202,20 +206,43 @@ export function createConversationView(id, { onUpdated, onDeleted, backHash = '#
     cancel.focus();
   }
 
-  Promise.all([api(completionPath(id), { signal: controller.signal }), allMessages(id, controller.signal)])
-    .then(([completion, stored]) => {
-      messages = stored;
-      render(completion);
-    })
-    .catch((failure) => {
-      if (controller.signal.aborted) return;
-      replaceChildren(body, h('p', { class: 'error', role: 'alert' }, failure.message));
-    })
-    .finally(() => element.removeAttribute('aria-busy'));
+  function load() {
+    element.setAttribute('aria-busy', 'true');
+    return Promise.all([api(completionPath(id), { signal: controller.signal }), allMessages(id, controller.signal)])
+      .then(([completion, stored]) => {
+        messages = stored;
+        render(completion);
+        return true;
+      })
+      .catch((failure) => {
+        if (controller.signal.aborted) return false;
+        // The service down or restarting, or failing for a moment: the list offers "Try again", and so does
+        // this page, which otherwise left a reload of the whole page as the only way back.
+        const passing = !(failure.status >= 400 && failure.status < 500) || failure.status === 429;
+        const retry = passing ? h('button', { type: 'button', class: 'secondary' }, 'Try again') : null;
+        retry?.addEventListener('click', async () => {
+          if (retry.getAttribute('aria-disabled') === 'true') return;
+          // aria-disabled, not disabled: the focus waits on the button while it loads.
+          retry.setAttribute('aria-disabled', 'true');
+          retry.textContent = 'Loading…';
+          const hadFocus = document.activeElement === retry;
+          const loaded = await load();
+          if (!hadFocus || !element.isConnected) return;
+          if (loaded) heading.focus();
+          else body.querySelector('button')?.focus();
+        });
+        replaceChildren(body, h('p', { class: 'error', role: 'alert' }, failure.message), retry);
+        return false;
+      })
+      .finally(() => element.removeAttribute('aria-busy'));
+  }
+  load();
 
   return {
     element,
     focus: () => heading.focus(),
+    /** Metadata typed in the editor and not saved. */
+    hasUnsavedEdits: () => Boolean(openEditor?.element.isConnected && openEditor.hasEdits()),
     destroy() {
       controller.abort();
       element.remove();

@@ -26,6 +26,9 @@ const PAGE_SIZE = 20;
 const PREVIEW_CONCURRENCY = 4;
 const TYPING_DELAY_MS = 400;
 
+/** Metadata chips a card shows before "+N more". */
+const CHIPS_SHOWN = 6;
+
 export function createListView() {
   let route = null;
   let currentKey = null;
@@ -118,7 +121,14 @@ export function createListView() {
     onDeleted: completionDeleted,
     focusList: () => selection.focusSelectAll() || heading.focus(),
     filterHash: (key, value) => listHash(withFilters({ metadata: [...route.filters.metadata.filter(([k]) => k !== key), [key, value]] })),
+    showForExport: (key, value, count) => {
+      exportNote = `Showing only the ${count === 1 ? 'selected completion' : `${formatInteger(count)} selected completions`}, tagged ${key} = ${value}: "Export" downloads ${count === 1 ? 'it' : 'them'}.`;
+      // The tag alone: the other filters can only take some of them out (a change since they were listed).
+      navigate({ filters: { metadata: [[key, value]] }, order: route.order, usage: false });
+    },
   });
+  /** Said beside "Export" once the view of a selection just tagged for export is loading ("Export selected"). */
+  let exportNote = null;
   const element = h(
     'section',
     { class: 'list-view', 'aria-labelledby': 'list-title' },
@@ -289,7 +299,7 @@ export function createListView() {
       metadataChips,
       filters.metadata.map(([key, value]) =>
         h('li', { class: 'chip filter-chip' },
-          h('span', null, pairNodes(key, ' = ', value)),
+          h('span', { title: `${isolatedText(key)} = ${isolatedText(value)}` }, pairNodes(key, ' = ', value)),
           h('button', {
             type: 'button',
             class: 'chip-remove',
@@ -322,7 +332,12 @@ export function createListView() {
     loadMoreButton.hidden = true;
     summary.textContent = 'Loading…';
     // What the last export did was about the view before this one.
-    if (exportButton.getAttribute('aria-disabled') !== 'true') showExportStatus('');
+    if (exportButton.getAttribute('aria-disabled') !== 'true') showExportStatus(exportNote ?? '');
+    if (exportNote) {
+      announce(exportNote);
+      exportButton.focus();
+      exportNote = null;
+    }
     knownModels.refresh();
     await loadPage(undefined, controller.signal);
   }
@@ -394,7 +409,7 @@ export function createListView() {
       // Without filters, nothing is stored for this key; in pass-through mode a mistyped key signs in too
       // (it is a key of its own, with nothing of its own), so an empty list also asks to check the key.
       summary.textContent = hasFilters(route.filters)
-        ? 'No completions match these filters.'
+        ? `No completions match these filters.${route.filters.search ? ' Search finds whole words, every one of them: "refund" does not find "refunds" or "refunded".' : ''}`
         : 'No stored completions for this key yet: create one with "store": true. Expected some? Check the key ("Sign out", then sign in with it again).';
     } else {
       if (hasMore) summary.textContent = `Showing ${count} completions; more below.`;
@@ -413,7 +428,7 @@ export function createListView() {
   });
 
   function renderRow(completion) {
-    const userPreview = h('span', { class: 'preview-text' }, '…');
+    const userPreview = h('span', { class: 'preview-text', dir: 'auto' }, '…');
     const tokens = completion.usage?.total_tokens;
     const metadata = Object.entries(completion.metadata ?? {});
     const element = h(
@@ -434,24 +449,43 @@ export function createListView() {
         h('span', { class: 'finish' }, finishReasons(completion)),
       ),
       h('p', { class: 'preview' }, h('span', { class: 'preview-label' }, 'User'), userPreview),
-      h('p', { class: 'preview' }, h('span', { class: 'preview-label' }, 'Reply'), h('span', { class: 'preview-text' }, replyPreview(completion) || '(empty)')),
-      metadata.length
-        ? h('ul', { class: 'chips', 'aria-label': 'Metadata' },
-            metadata.map(([key, value]) =>
-              h('li', null,
-                h('button', {
-                  type: 'button',
-                  class: 'chip',
-                  title: `${isolatedText(key)}: ${isolatedText(value)} (click to filter on this pair)`,
-                  'aria-label': `Filter on ${key} = ${value}`,
-                  onclick: () => navigate(withFilters({ metadata: [...route.filters.metadata.filter(([k]) => k !== key), [key, value]] })),
-                }, pairNodes(key, ': ', value)),
-              ),
-            ),
-          )
-        : null,
+      h('p', { class: 'preview' }, h('span', { class: 'preview-label' }, 'Reply'), h('span', { class: 'preview-text', dir: 'auto' }, replyPreview(completion) || '(empty)')),
+      metadata.length ? metadataList(metadata) : null,
     );
     return { element, id: completion.id, userPreview };
+  }
+
+  /**
+   * A card's metadata as chips that filter on their pair. Past CHIPS_SHOWN, the rest wait behind "+N more":
+   * 16 pairs of long values made one card as tall as a screen, and the list could no longer be scanned.
+   */
+  function metadataList(metadata) {
+    const chips = metadata.map(([key, value]) =>
+      h('li', null,
+        h('button', {
+          type: 'button',
+          class: 'chip',
+          title: `${isolatedText(key)}: ${isolatedText(value)} (click to filter on this pair)`,
+          'aria-label': `Filter on ${key} = ${value}`,
+          onclick: () => navigate(withFilters({ metadata: [...route.filters.metadata.filter(([k]) => k !== key), [key, value]] })),
+        }, pairNodes(key, ': ', value)),
+      ),
+    );
+    const list = h('ul', { class: 'chips', 'aria-label': 'Metadata' }, chips);
+    const rest = chips.slice(CHIPS_SHOWN);
+    if (rest.length) {
+      for (const chip of rest) chip.hidden = true;
+      const more = h('button', { type: 'button', class: 'chip more-chips', 'aria-label': `Show ${rest.length} more metadata pairs` }, `+${rest.length} more`);
+      const moreItem = h('li', null, more);
+      more.addEventListener('click', () => {
+        for (const chip of rest) chip.hidden = false;
+        moreItem.remove();
+        // The button is gone: the focus goes on to the first pair it showed.
+        rest[0].querySelector('button').focus();
+      });
+      list.append(moreItem);
+    }
+    return list;
   }
 
   /** The list endpoint carries no input messages: each row asks for its conversation's last ones. */
@@ -525,7 +559,9 @@ export function createListView() {
       link.click();
       link.remove();
       setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
-      const done = `Exported ${formatInteger(lines)} line${lines === 1 ? '' : 's'} (${format}).`;
+      // Cards were checked: the file is the whole view, which a user who picked some may not have meant.
+      const picked = selection.size ? ` That is the whole view, not only the ${formatInteger(selection.size)} selected: "Export selected" downloads those.` : '';
+      const done = `Exported ${formatInteger(lines)} line${lines === 1 ? '' : 's'} (${format}).${picked}`;
       showExportStatus(done);
       announce(`Export downloaded. ${done}`);
     } catch (failure) {
@@ -578,7 +614,9 @@ export function createListView() {
       syncFields();
       usagePanel.show(route.usage ? route.filters : null);
       const key = listKey(next);
-      if (key !== currentKey) {
+      // Its first page had failed (the service down): coming back to it loads it again rather than showing
+      // the old error over a service that may be back (as a conversation opened meanwhile already was).
+      if (key !== currentKey || !retryButton.hidden) {
         currentKey = key;
         focusInsteadOf.clear();
         reload();

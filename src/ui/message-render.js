@@ -49,7 +49,9 @@ const HAS_FENCE = /^ {0,3}(```|~~~)/m;
 export function longText(text, className = 'text') {
   const value = String(text ?? '');
   const node = document.createTextNode(value.length > COLLAPSED_LENGTH ? cutText(value, COLLAPSED_LENGTH) : value);
-  const block = h('div', { class: className }, node);
+  // Prose in Hebrew or Arabic reads right to left: each paragraph takes the direction of its first letter
+  // (dir=auto, unicode-bidi: plaintext), or a Hebrew question showed its "?" at the wrong end.
+  const block = h('div', { class: className, dir: className === 'text' ? 'auto' : null }, node);
   // Only prose gets its code blocks set apart: a JSON block or a snippet is code already.
   const fenced = className === 'text' && HAS_FENCE.test(value);
   if (fenced) replaceChildren(block, fencedNodes(node.data));
@@ -175,6 +177,10 @@ export function messageCard(message, { results = new Map(), heading, extra } = {
   const role = String(message?.role ?? 'unknown');
   const toolCalls = Array.isArray(message?.tool_calls) ? message.tool_calls : [];
   const content = message?.content_parts ?? message?.content;
+  // A card with nothing under its role read as a page that failed to draw: said, as the list's "(empty)",
+  // with the difference an API user looks for ("content": "" or null).
+  const blank = (content === null || content === undefined || content === '' || (Array.isArray(content) && content.length === 0))
+    && !message?.refusal && toolCalls.length === 0 && !message?.function_call && !message?.audio;
   return h('article', { class: `message role-${ROLE_NAMES[role] ? role : 'other'}` },
     h('header', { class: 'message-head' },
       h('span', { class: 'role' }, heading ?? ROLE_NAMES[role] ?? role),
@@ -183,6 +189,7 @@ export function messageCard(message, { results = new Map(), heading, extra } = {
       extra ?? null,
     ),
     renderContent(content),
+    blank ? h('p', { class: 'muted empty-content' }, content === '' ? '(empty text)' : '(no content)') : null,
     message?.refusal ? refusalBlock(message.refusal) : null,
     toolCalls.map((call) => toolCallBlock(call, results.get(call?.id))),
     message?.function_call ? toolCallBlock({ function: message.function_call }, null) : null,

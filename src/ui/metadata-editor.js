@@ -1,7 +1,7 @@
 // Editing a completion's metadata: add, change and remove pairs, with the API's limits checked before
 // "Save" sends the whole map (the update endpoint replaces it).
 
-import { field, h, replaceChildren } from './dom.js';
+import { field, h, replaceChildren, uid } from './dom.js';
 import { characterCount, METADATA_LIMITS } from './format.js';
 
 /** Why `pairs` would be refused by the API, or null. */
@@ -17,10 +17,22 @@ export function metadataProblem(pairs) {
 
 /**
  * `save(metadata)` sends the map and resolves when the API accepted it (it throws the API's error
- * otherwise); `close()` is called on cancel and after a save.
+ * otherwise); `close()` is called on cancel, on Escape and after a save.
  */
-export function createMetadataEditor(metadata, { save, close }) {
+export function createMetadataEditor(metadata, { save, close: closed }) {
+  // A reload or a closed tab with edits typed: the browser's own "Leave site?" question.
+  const guardUnload = (event) => {
+    if (!form.isConnected) return window.removeEventListener('beforeunload', guardUnload);
+    if (hasEdits()) event.preventDefault();
+  };
+  window.addEventListener('beforeunload', guardUnload);
+  const close = () => {
+    window.removeEventListener('beforeunload', guardUnload);
+    closed();
+  };
   const pairs = Object.entries(metadata ?? {});
+  /** The map as it was opened, to tell whether leaving would lose anything. */
+  const initial = JSON.stringify(pairs);
   const list = h('ul', { class: 'pairs', 'aria-label': 'Metadata pairs' });
   const count = h('p', { class: 'muted', 'aria-live': 'polite' });
   const keyInput = h('input', { type: 'text', autocomplete: 'off', name: 'key' });
@@ -121,6 +133,47 @@ export function createMetadataEditor(metadata, { save, close }) {
   }
   cancelButton.addEventListener('click', () => close());
 
+  /**
+   * Something typed would be lost by leaving: the pairs differ from the opened map, or the fields hold text that
+   * is not just the pair "Change" put there untouched.
+   */
+  function hasEdits() {
+    if (JSON.stringify(pairs) !== initial) return true;
+    const key = keyInput.value;
+    const value = valueInput.value;
+    if (!key && !value) return false;
+    return !(changing !== null && key === changing && pairs.some(([k, v]) => k === key && v === value));
+  }
+
+  /**
+   * Escape leaves the editor, as it leaves every form of the page; with edits typed it asks first (Escape is
+   * pressed by reflex, and one key must not throw away a map typed pair by pair). "Cancel" is asked for by name.
+   */
+  function leaveAsked() {
+    if (!hasEdits()) return close();
+    const back = document.activeElement;
+    const keep = h('button', { type: 'button', class: 'secondary' }, 'Keep editing');
+    const discard = h('button', { type: 'button', class: 'danger' }, 'Discard changes');
+    const title = h('h2', { id: uid('discard-title') }, 'Discard your changes?');
+    const text = h('p', { id: uid('discard-text') }, 'The metadata changes you made have not been saved. Discarding them leaves the completion as it was.');
+    const dialog = h('dialog', { class: 'confirm', 'aria-labelledby': title.id, 'aria-describedby': text.id },
+      title, text, h('div', { class: 'actions' }, keep, discard));
+    let discarded = false;
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      if (discarded) close();
+      else (back && form.contains(back) ? back : keyInput).focus();
+    });
+    keep.addEventListener('click', () => dialog.close());
+    discard.addEventListener('click', () => {
+      discarded = true;
+      dialog.close();
+    });
+    form.append(dialog);
+    dialog.showModal();
+    keep.focus();
+  }
+
   const form = h('form', { class: 'metadata-editor card', 'aria-label': 'Edit metadata', novalidate: true },
     h('h2', null, 'Edit metadata'),
     h('p', { class: 'hint' }, `Up to ${METADATA_LIMITS.pairs} pairs; keys up to ${METADATA_LIMITS.keyLength} characters, values up to ${METADATA_LIMITS.valueLength}. Saving replaces all of the completion's metadata.`),
@@ -135,6 +188,12 @@ export function createMetadataEditor(metadata, { save, close }) {
     error,
     h('div', { class: 'actions' }, saveButton, cancelButton),
   );
+  form.addEventListener('keydown', (event) => {
+    // The question's own Escape (a dialog's cancel) answers it: keep editing.
+    if (event.key !== 'Escape' || event.defaultPrevented || event.target.closest('dialog')) return;
+    event.preventDefault();
+    leaveAsked();
+  });
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     // A pair typed but not yet added is part of what the user means to save.
@@ -155,5 +214,5 @@ export function createMetadataEditor(metadata, { save, close }) {
     }
   });
   renderPairs();
-  return { element: form, focus: () => keyInput.focus() };
+  return { element: form, focus: () => keyInput.focus(), hasEdits };
 }
