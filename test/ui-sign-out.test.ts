@@ -43,7 +43,6 @@ describe.skipIf(!browserAvailable)('web UI: what a key started ends at its sign-
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByRole('button', { name: 'Sign out' }).click();
     await signIn(page, KEY_B);
-    await page.getByRole('link', { name: '← Completions' }).click();
     await expectRows(page, [SHARED]);
     const row = page.locator('ol.rows > li');
     await expect.poll(() => row.locator('.preview-text').first().textContent()).toBe('from B');
@@ -96,5 +95,27 @@ describe.skipIf(!browserAvailable)('web UI: what a key started ends at its sign-
     const text = await (await download.createReadStream()).toArray();
     const lines = Buffer.concat(text).toString('utf8').trim().split('\n').map((line) => (JSON.parse(line) as { id: string; metadata: unknown }));
     expect(lines.map((line) => [line.id, line.metadata])).toEqual([[SHARED, { owner: 'B' }]]);
+  });
+
+  it("leaves nothing of the signed-out key's view in the address: the next key starts from its own list", async () => {
+    const page = await suite.open('#/?search=only');
+    await signIn(page, KEY_A);
+    await expectRows(page, [EXPORTED]);
+    await page.getByRole('link', { name: EXPORTED }).click();
+    await page.getByRole('heading', { name: EXPORTED }).waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    expect(await page.evaluate('location.hash')).toBe('');
+
+    await signIn(page, KEY_B);
+    await expectRows(page, [SHARED]);
+    expect(await page.evaluate('location.hash')).toBe('');
+    expect(await page.getByRole('searchbox', { name: 'Search' }).or(page.getByRole('textbox', { name: 'Search' })).inputValue()).toBe('');
+    const text = await page.locator('main').innerText();
+    expect(text).not.toContain(EXPORTED);
+    expect(text).not.toContain('only');
+    // Its conversation's way back is B's list as B left it, not A's search.
+    await page.getByRole('link', { name: SHARED }).click();
+    expect(await page.getByRole('link', { name: '← Completions' }).getAttribute('href')).toBe('#/');
   });
 });

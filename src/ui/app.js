@@ -92,6 +92,12 @@ function renderSignIn(message) {
 
 function signOut() {
   forgetKey();
+  // The address held the signed-out key's view: its filters (search words, metadata values) or a completion's id.
+  // The next key starts from its own list, not from them (a link followed before signing in still opens, as the
+  // address is kept at sign-in, not here).
+  history.replaceState(null, '', location.pathname + location.search);
+  lastListHash = '#/';
+  lastOpenedId = null;
   renderSignIn();
   announce('Signed out');
 }
