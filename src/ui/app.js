@@ -16,8 +16,15 @@ let conversationView = null;
 let lastOpenedId = null;
 /** Where "← Completions" leads: the list as it was filtered when a conversation was opened. */
 let lastListHash = '#/';
+/**
+ * Which sign-in the views belong to: it changes whenever they are dropped (sign-out, a refused key). An answer
+ * still on its way for an earlier one (a metadata save sent just before "Sign out") must not reach the list
+ * drawn for the key signed in since: that may be another project's, holding a completion of the same id.
+ */
+let session = 0;
 
 function dropViews() {
+  session++;
   conversationView?.destroy();
   conversationView = null;
   listView?.destroy();
@@ -85,6 +92,12 @@ function renderSignIn(message) {
 
 function signOut() {
   forgetKey();
+  // The address held the signed-out key's view: its filters (search words, metadata values) or a completion's id.
+  // The next key starts from its own list, not from them (a link followed before signing in still opens, as the
+  // address is kept at sign-in, not here).
+  history.replaceState(null, '', location.pathname + location.search);
+  lastListHash = '#/';
+  lastOpenedId = null;
   renderSignIn();
   announce('Signed out');
 }
@@ -117,9 +130,14 @@ function route() {
     if (listView) listView.hide();
     else replaceChildren(main);
     conversationView?.destroy();
+    const openedIn = session;
     conversationView = createConversationView(current.id, {
-      onUpdated: (completion) => listView?.completionUpdated(completion),
-      onDeleted: (id) => listView?.completionDeleted(id),
+      onUpdated: (completion) => {
+        if (session === openedIn) listView?.completionUpdated(completion);
+      },
+      onDeleted: (id) => {
+        if (session === openedIn) listView?.completionDeleted(id);
+      },
       backHash: lastListHash,
     });
     main.append(conversationView.element);

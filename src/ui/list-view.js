@@ -519,16 +519,21 @@ export function createListView() {
     exportStatus.hidden = !text;
   }
 
+  /** The export under way: the list is dropped only at sign-out, and a key's export must end with its session. */
+  let exportController = null;
+
   async function exportView() {
     // aria-disabled, not disabled: a disabled button drops the focus of the keyboard user who pressed it.
     exportButton.setAttribute('aria-disabled', 'true');
     announce('Exporting…');
     showExportStatus('Exporting…');
     let lines = 0;
+    const exporting = (exportController = new AbortController());
+    const { signal } = exporting;
     try {
       const format = exportFormat.value;
       // In the list's order, so the file reads as the list does (the export's own default is oldest first).
-      const response = await apiResponse(`/v1/stored-completions/export${queryString([['format', format], ...filterPairs(route.filters), ['order', route.order]])}`);
+      const response = await apiResponse(`/v1/stored-completions/export${queryString([['format', format], ...filterPairs(route.filters), ['order', route.order]])}`, { signal });
       // Read as it streams, counting lines, so the count shows while a large export runs; and a body the
       // service broke off (its database lost midway) is an error here, not a file saved short.
       const chunks = [];
@@ -537,7 +542,8 @@ export function createListView() {
         let next;
         try {
           next = await reader.read();
-        } catch {
+        } catch (failure) {
+          if (signal.aborted) throw failure;
           throw new Error(`the service broke the export off after ${formatInteger(lines)} line${lines === 1 ? '' : 's'}; nothing was saved. Try again.`);
         }
         if (next.done) break;
@@ -565,12 +571,15 @@ export function createListView() {
       showExportStatus(done);
       announce(`Export downloaded. ${done}`);
     } catch (failure) {
+      // Signed out meanwhile: the export went with the key, and nothing of it is saved or said.
+      if (signal.aborted) return;
       showExportStatus('');
       listError.textContent = `Export failed: ${failure.message}`;
       listError.hidden = false;
       // The list itself is as it was: "Try again" would reload it, not retry the export.
       retryButton.hidden = true;
     } finally {
+      if (exportController === exporting) exportController = null;
       exportButton.removeAttribute('aria-disabled');
     }
   }
@@ -635,6 +644,7 @@ export function createListView() {
     },
     destroy() {
       controller?.abort();
+      exportController?.abort();
       bulk.destroy();
       barHeight.disconnect();
       clearInterval(agesTimer);
