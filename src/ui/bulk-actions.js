@@ -57,10 +57,14 @@ function withoutTag(metadata, key) {
   return next;
 }
 
-/** A tag value naming this selection, by local time to the second: `selected-2026-12-04-161605`. */
+/**
+ * A tag value naming this selection: local time to the second, and four random hex digits, since two selections
+ * tagged within one second would otherwise share a value and their views would merge: `selected-2026-12-04-161605-3fa2`.
+ */
 function selectionStamp(date = new Date()) {
   const two = (n) => String(n).padStart(2, '0');
-  return `selected-${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}-${two(date.getHours())}${two(date.getMinutes())}${two(date.getSeconds())}`;
+  const random = crypto.getRandomValues(new Uint16Array(1))[0].toString(16).padStart(4, '0');
+  return `selected-${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}-${two(date.getHours())}${two(date.getMinutes())}${two(date.getSeconds())}-${random}`;
 }
 
 /**
