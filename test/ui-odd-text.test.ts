@@ -2,7 +2,7 @@ import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { browserAvailable } from './helpers/browser.ts';
 import { seedCompletion } from './helpers/seed.ts';
-import { signIn, useUiSuite } from './helpers/ui-page.ts';
+import { signIn, textBoxOf, useUiSuite } from './helpers/ui-page.ts';
 
 /** A right-to-left override: every character after it, to the end of its paragraph, is laid out backwards. */
 const RLO = '\u202e';
@@ -12,24 +12,9 @@ const HEBREW_VALUE = 'עברית';
 /** 180 characters with no place to break a line (a fine-tuned model's name can be this long). */
 const LONG_MODEL = `model${'x'.repeat(175)}`;
 
-/**
- * The left edge, in CSS pixels, of the first occurrence of `needle` in the text under `selector` (the
- * needle lies within one text node): where the reader sees it, whatever the DOM order.
- */
-function leftOf(page: Page, selector: string, needle: string): Promise<number> {
-  return page.evaluate(`(() => {
-    const root = document.querySelector(${JSON.stringify(selector)});
-    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
-    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-      const at = node.data.indexOf(${JSON.stringify(needle)});
-      if (at === -1) continue;
-      const range = document.createRange();
-      range.setStart(node, at);
-      range.setEnd(node, at + ${needle.length});
-      return range.getBoundingClientRect().left;
-    }
-    return NaN;
-  })()`);
+/** The left edge, in CSS pixels, of `needle` under `selector`: where the reader sees it, whatever the DOM order (NaN when not there). */
+async function leftOf(page: Page, selector: string, needle: string): Promise<number> {
+  return (await textBoxOf(page, selector, needle))?.left ?? NaN;
 }
 
 describe.skipIf(!browserAvailable)('web UI: right-to-left text, long model names, new model names', () => {

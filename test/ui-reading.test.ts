@@ -99,6 +99,16 @@ describe.skipIf(!browserAvailable)('web UI: reading code, metadata, and a servic
   /** Every API request fails as when the service is down: no HTTP answer at all. */
   const serviceDown = (page: Page) => page.route('**/v1/**', (route) => route.abort('connectionrefused'));
 
+  /** Signed in with the whole list shown, then the service gone and the list asked for oldest first, which fails; the ids newest first. */
+  async function listThatFailed(page: Page): Promise<string[]> {
+    await signIn(page);
+    const all = await apiIds(suite.service, 'order=desc');
+    await expectRows(page, all);
+    await serviceDown(page);
+    await page.getByRole('combobox', { name: 'Order' }).selectOption('asc');
+    return all;
+  }
+
   it('says the service did not answer (not "Failed to fetch") at sign-in', async () => {
     const page = await suite.open();
     await serviceDown(page);
@@ -109,11 +119,7 @@ describe.skipIf(!browserAvailable)('web UI: reading code, metadata, and a servic
 
   it('a list that failed to load offers "Try again", which loads it once the service is back', async () => {
     const page = await suite.open();
-    await signIn(page);
-    const all = await apiIds(suite.service, 'order=desc');
-    await expectRows(page, all);
-    await serviceDown(page);
-    await page.getByRole('combobox', { name: 'Order' }).selectOption('asc');
+    const all = await listThatFailed(page);
     const alert = page.locator('.list-view > [role=alert]');
     await expect.poll(() => alert.textContent()).toMatch(/^The service did not answer/);
     const retry = page.getByRole('button', { name: 'Try again' });
@@ -129,11 +135,7 @@ describe.skipIf(!browserAvailable)('web UI: reading code, metadata, and a servic
 
   it('a conversation that failed to load offers "Try again"; the failed list behind it loads again when gone back to', async () => {
     const page = await suite.open();
-    await signIn(page);
-    const all = await apiIds(suite.service, 'order=desc');
-    await expectRows(page, all);
-    await serviceDown(page);
-    await page.getByRole('combobox', { name: 'Order' }).selectOption('asc');
+    const all = await listThatFailed(page);
     await expect.poll(() => page.locator('.list-view > [role=alert]').textContent()).toMatch(/^The service did not answer/);
     await page.goto(`${suite.service.origin}/#/completions/${all[0]}`);
     const view = page.locator('.conversation-view');

@@ -2,27 +2,16 @@ import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { browserAvailable } from './helpers/browser.ts';
 import { seedCompletion } from './helpers/seed.ts';
-import { signIn, useUiSuite } from './helpers/ui-page.ts';
+import { signIn, textBoxOf, useUiSuite } from './helpers/ui-page.ts';
 
 const QUESTION = 'שלום, מה שלומך היום?';
 const ANSWER = 'אני בסדר, תודה! ואתה?';
 
-/** The box, in CSS pixels, of `needle` inside the element under `selector` (within one text node). */
-function boxOf(page: Page, selector: string, needle: string): Promise<{ left: number; right: number }> {
-  return page.evaluate(`(() => {
-    const root = document.querySelector(${JSON.stringify(selector)});
-    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
-    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-      const at = node.data.indexOf(${JSON.stringify(needle)});
-      if (at === -1) continue;
-      const range = document.createRange();
-      range.setStart(node, at);
-      range.setEnd(node, at + ${needle.length});
-      const { left, right } = range.getBoundingClientRect();
-      return { left, right };
-    }
-    return null;
-  })()`);
+/** The box of `needle` under `selector`, which must be there. */
+async function boxOf(page: Page, selector: string, needle: string): Promise<{ left: number; right: number }> {
+  const box = await textBoxOf(page, selector, needle);
+  expect(box, `${needle} under ${selector}`).not.toBeNull();
+  return box!;
 }
 
 describe.skipIf(!browserAvailable)('web UI: messages written right to left', () => {

@@ -120,3 +120,24 @@ export function unnamedControls(page: Page): Promise<string[]> {
     })
     .map((el) => el.outerHTML.slice(0, 120))`);
 }
+
+/**
+ * The box, in CSS pixels, of the first occurrence of `needle` in the text under `selector` (the needle lies within one
+ * text node): where the reader sees it, whatever the DOM order. Null when it is not there.
+ */
+export function textBoxOf(page: Page, selector: string, needle: string): Promise<{ left: number; right: number } | null> {
+  return page.evaluate(`(() => {
+    const root = document.querySelector(${JSON.stringify(selector)});
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const at = node.data.indexOf(${JSON.stringify(needle)});
+      if (at === -1) continue;
+      const range = document.createRange();
+      range.setStart(node, at);
+      range.setEnd(node, at + ${needle.length});
+      const { left, right } = range.getBoundingClientRect();
+      return { left, right };
+    }
+    return null;
+  })()`);
+}
