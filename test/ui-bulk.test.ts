@@ -140,6 +140,17 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     expect(exported).toEqual(picked);
   });
 
+  it('"Add tag" after an "Export selected" form called off opens empty, not with the pair it was filled in with', async () => {
+    const page = await openGroup('export');
+    await select(page, ids.export[0]!);
+    await bar(page).getByRole('button', { name: 'Export selected' }).click();
+    await page.getByRole('form', { name: 'Export selected' }).getByRole('button', { name: 'Cancel' }).click();
+    await bar(page).getByRole('button', { name: 'Add tag' }).click();
+    const form = page.getByRole('form', { name: 'Add tag' });
+    expect(await form.getByRole('textbox', { name: 'Tag key' }).inputValue()).toBe('');
+    expect(await form.getByRole('textbox', { name: 'Tag value' }).inputValue()).toBe('');
+  });
+
   it('"Export selected" tags the selection and shows just it, its Export in focus, which downloads exactly those', async () => {
     const page = await openGroup('export');
     const picked = [ids.export[0]!, ids.export[3]!];

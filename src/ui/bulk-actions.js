@@ -103,6 +103,8 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
   form.hidden = true;
   /** The button whose form is open: Add tag or Remove tag. */
   let formTrigger = null;
+  /** The value the last "Export selected" form was filled in with. */
+  let exportStamp = null;
 
   const progressText = h('span', { id: uid('bulk-progress') });
   const progress = h('progress', { max: '1', value: '0', 'aria-labelledby': progressText.id });
@@ -176,9 +178,11 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
     applyButton.textContent = exporting ? 'Tag and show them' : 'Apply';
     if (exporting) {
       // A pair no other completion has, so the view of it is this selection and nothing else.
+      exportStamp = selectionStamp();
       keyInput.value = 'export';
-      valueInput.value = selectionStamp();
-    } else if (formTrigger === null && keyInput.value === 'export' && valueInput.value.startsWith('selected-')) {
+      valueInput.value = exportStamp;
+    } else if (keyInput.value === 'export' && valueInput.value === exportStamp) {
+      // Left by an "Export selected" form: "Add tag" or "Remove tag" opens empty, not with a pair the user never typed.
       keyInput.value = '';
       valueInput.value = '';
     }
