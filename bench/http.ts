@@ -39,8 +39,10 @@ export async function startBenchServer(databasePath: string, upstreamUrl: string
   // Bundled as `npm start` bundles the service, so its memory and speed are the service's as users run it.
   await bundle({ 'bench-serve.mjs': 'bench/serve.ts' });
   const entry = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'bench-serve.mjs');
-  // With the node options the service runs with everywhere (npm start, the image).
-  const child: ChildProcess = spawn(process.execPath, [...SERVER_NODE_FLAGS, entry, databasePath, upstreamUrl, apiKeys, synchronous], {
+  // With the node options the service runs with everywhere (npm start, the image), and any a profile
+  // needs (BENCH_SERVER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof": NODE_OPTIONS refuses --cpu-prof).
+  const extraFlags = process.env.BENCH_SERVER_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+  const child: ChildProcess = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...extraFlags, entry, databasePath, upstreamUrl, apiKeys, synchronous], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! });
