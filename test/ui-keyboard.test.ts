@@ -93,6 +93,47 @@ describe.skipIf(!browserAvailable)('web UI: paging, from the keyboard and in the
     expect(await page.evaluate('document.activeElement?.closest("dialog") !== null')).toBe(true);
   });
 
+  /** The focused element's text, and whether it sits in a dialog, so the page's "Delete" is told from the dialog's. */
+  const focusedOutsideDialog = (page: import('playwright-core').Page) =>
+    page.evaluate('document.activeElement?.closest("dialog") ? "in a dialog" : document.activeElement?.textContent ?? null');
+
+  it('Escape answers a Delete dialog "no": nothing is deleted, and the focus is back on the Delete that asked', async () => {
+    const [id, other] = await apiIds(suite.service, 'order=desc');
+    const page = await suite.open(`#/completions/${id}`);
+    await signIn(page);
+    const deleteButton = page.getByRole('button', { name: 'Delete' });
+    await deleteButton.focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog', { name: 'Delete this completion?' });
+    await dialog.waitFor();
+    expect(await dialog.evaluate((el) => el.ownerDocument.getElementById(el.getAttribute('aria-describedby') ?? '')?.textContent))
+      .toBe(`${id} and its input messages will be deleted for good. This cannot be undone.`);
+    expect(await focused(page)).toBe('Cancel');
+    // While it asks, the dialog's Delete is the page's only one.
+    expect(await deleteButton.count()).toBe(1);
+    await page.keyboard.press('Escape');
+    await expect.poll(() => dialog.count()).toBe(0);
+    expect(await focusedOutsideDialog(page)).toBe('Delete');
+    expect(await deleteButton.isVisible()).toBe(true);
+    expect(await page.evaluate('location.hash')).toBe(`#/completions/${id}`);
+    expect((await suite.service.request(`/v1/chat/completions/${id}`)).status).toBe(200);
+
+    // The bulk Delete the same way: its question goes, the selection and the rows stay.
+    await page.getByRole('link', { name: '← Completions' }).click();
+    await page.getByRole('checkbox', { name: `Select ${other}` }).check();
+    const bar = page.getByRole('region', { name: 'Selected completions' });
+    await bar.getByRole('button', { name: 'Delete' }).click();
+    const bulkDialog = page.getByRole('dialog', { name: 'Delete 1 completion?' });
+    await bulkDialog.waitFor();
+    expect(await focused(page)).toBe('Cancel');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => bulkDialog.count()).toBe(0);
+    expect(await focusedOutsideDialog(page)).toBe('Delete');
+    expect(await bar.evaluate((el) => el.contains(el.ownerDocument.activeElement))).toBe(true);
+    expect(await page.getByRole('checkbox', { name: `Select ${other}` }).isChecked()).toBe(true);
+    expect((await suite.service.request(`/v1/chat/completions/${other}`)).status).toBe(200);
+  });
+
   it('the summary counts one completion in the singular', async () => {
     const page = await suite.open('#/?metadata[first]=yes');
     await signIn(page);

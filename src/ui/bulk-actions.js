@@ -4,7 +4,7 @@
 // so trying again is one more press.
 
 import { api, completionPath } from './api.js';
-import { announce, field, h, replaceChildren, uid } from './dom.js';
+import { announce, askToConfirm, field, h, replaceChildren, uid } from './dom.js';
 import { formatInteger, METADATA_LIMITS } from './format.js';
 import { metadataProblem } from './metadata-editor.js';
 
@@ -270,27 +270,16 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
 
   function confirmDelete() {
     const total = selection.size;
-    const confirm = h('button', { type: 'button', class: 'danger' }, 'Delete');
-    const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
-    const title = h('h2', { id: uid('bulk-delete-title') }, `Delete ${completions(total)}?`);
-    const text = h('p', { id: uid('bulk-delete-text') },
-      `The ${total === 1 ? 'selected completion' : `${formatInteger(total)} selected completions`} and ${total === 1 ? 'its' : 'their'} input messages will be deleted for good. This cannot be undone.`);
-    const dialog = h('dialog', { class: 'confirm', 'aria-labelledby': title.id, 'aria-describedby': text.id },
-      title, text, h('div', { class: 'actions' }, cancel, confirm));
-    let confirmed = false;
-    dialog.addEventListener('close', () => {
-      dialog.remove();
-      if (confirmed) run(deleteButton, 'Deleting', 'Deleted ', remove);
-      else deleteButton.focus();
+    askToConfirm({
+      parent: bar,
+      title: `Delete ${completions(total)}?`,
+      text: `The ${total === 1 ? 'selected completion' : `${formatInteger(total)} selected completions`} and ${total === 1 ? 'its' : 'their'} input messages will be deleted for good. This cannot be undone.`,
+      confirmLabel: 'Delete',
+      onClose(confirmed) {
+        if (confirmed) run(deleteButton, 'Deleting', 'Deleted ', remove);
+        else deleteButton.focus();
+      },
     });
-    cancel.addEventListener('click', () => dialog.close());
-    confirm.addEventListener('click', () => {
-      confirmed = true;
-      dialog.close();
-    });
-    bar.append(dialog);
-    dialog.showModal();
-    cancel.focus();
   }
 
   /** Runs `work` over the selection with progress, then says what was done and what failed; `tag`, the pair an "Add tag" set. */

@@ -2,7 +2,7 @@
 // request fields, metadata (editable), delete, raw JSON and replay snippets.
 
 import { allMessages, api, completionPath } from './api.js';
-import { announce, copyButton, h, isolatedText, pairNodes, replaceChildren } from './dom.js';
+import { announce, askToConfirm, copyButton, h, isolatedText, pairNodes, replaceChildren } from './dom.js';
 import { listHash } from './filters.js';
 import { finishReasons, formatInteger, isoTime, localTime, relativeTime } from './format.js';
 import { conversationCards, jsonBlock, longText, messageCard, toolList } from './message-render.js';
@@ -159,30 +159,14 @@ export function createConversationView(id, { onUpdated, onDeleted, backHash = '#
   }
 
   function confirmDelete(trigger) {
-    const confirm = h('button', { type: 'button', class: 'danger' }, 'Delete');
-    const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
-    const error = h('p', { class: 'error', role: 'alert' });
-    error.hidden = true;
-    const dialog = h('dialog', { class: 'confirm', 'aria-labelledby': 'delete-title', 'aria-describedby': 'delete-text' },
-      h('h2', { id: 'delete-title' }, 'Delete this completion?'),
-      h('p', { id: 'delete-text' }, `${id} and its input messages will be deleted for good. This cannot be undone.`),
-      error,
-      h('div', { class: 'actions' }, cancel, confirm),
-    );
     // While the question is open the page has one "Delete": the one that answers it.
     trigger.hidden = true;
-    dialog.addEventListener('close', () => {
-      dialog.remove();
-      trigger.hidden = false;
-      if (element.isConnected) trigger.focus();
-    });
-    cancel.addEventListener('click', () => dialog.close());
-    confirm.addEventListener('click', async () => {
-      if (confirm.getAttribute('aria-disabled') === 'true') return;
-      // aria-disabled, not disabled: a disabled button drops the focus, and a delete the service refused
-      // left a keyboard user on the page's body behind the dialog, away from its error and from Delete.
-      confirm.setAttribute('aria-disabled', 'true');
-      try {
+    askToConfirm({
+      parent: element,
+      title: 'Delete this completion?',
+      text: `${id} and its input messages will be deleted for good. This cannot be undone.`,
+      confirmLabel: 'Delete',
+      async onConfirm() {
         let gone = `Deleted ${id}`;
         try {
           await api(completionPath(id), { method: 'DELETE' });
@@ -193,17 +177,13 @@ export function createConversationView(id, { onUpdated, onDeleted, backHash = '#
         }
         onDeleted?.(id);
         announce(gone);
-        dialog.close();
-        location.replace(backHash);
-      } catch (failure) {
-        error.textContent = failure.message;
-        error.hidden = false;
-        confirm.removeAttribute('aria-disabled');
-      }
+      },
+      onClose(deleted) {
+        trigger.hidden = false;
+        if (element.isConnected) trigger.focus();
+        if (deleted) location.replace(backHash);
+      },
     });
-    element.append(dialog);
-    dialog.showModal();
-    cancel.focus();
   }
 
   function load() {

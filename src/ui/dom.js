@@ -115,3 +115,48 @@ export function copyButton(label, getText) {
   });
   return button;
 }
+
+/**
+ * Asks in a modal `<dialog class="confirm">` appended to `parent`, opened on the cancel button: the answer that
+ * loses nothing is the one Enter gives. Cancel and Escape close it unconfirmed. The danger button runs `onConfirm`
+ * when given: while its promise runs the button is aria-disabled (not disabled: a disabled button drops the focus,
+ * which left a keyboard user on the page's body behind the dialog), and a rejection's message shows in the dialog,
+ * which stays open to try again or cancel. `onClose(confirmed)` runs once the dialog has closed and gone; if Escape
+ * closed it while `onConfirm` ran and that then succeeds, `onClose(true)` follows, since what was confirmed is done.
+ */
+export function askToConfirm({ parent, title, text, confirmLabel, cancelLabel = 'Cancel', onConfirm, onClose }) {
+  const confirm = h('button', { type: 'button', class: 'danger' }, confirmLabel);
+  const cancel = h('button', { type: 'button', class: 'secondary' }, cancelLabel);
+  const titleEl = h('h2', { id: uid('confirm-title') }, title);
+  const textEl = h('p', { id: uid('confirm-text') }, text);
+  const error = onConfirm ? h('p', { class: 'error', role: 'alert', hidden: true }) : null;
+  const dialog = h('dialog', { class: 'confirm', 'aria-labelledby': titleEl.id, 'aria-describedby': textEl.id },
+    titleEl, textEl, error, h('div', { class: 'actions' }, cancel, confirm));
+  let confirmed = false;
+  dialog.addEventListener('close', () => {
+    dialog.remove();
+    onClose?.(confirmed);
+  });
+  cancel.addEventListener('click', () => dialog.close());
+  confirm.addEventListener('click', async () => {
+    if (confirm.getAttribute('aria-disabled') === 'true') return;
+    if (onConfirm) {
+      confirm.setAttribute('aria-disabled', 'true');
+      try {
+        await onConfirm();
+      } catch (failure) {
+        error.textContent = failure.message;
+        error.hidden = false;
+        confirm.removeAttribute('aria-disabled');
+        return;
+      }
+    }
+    confirmed = true;
+    if (dialog.open) dialog.close();
+    else onClose?.(true);
+  });
+  parent.append(dialog);
+  dialog.showModal();
+  cancel.focus();
+  return dialog;
+}

@@ -1,7 +1,7 @@
 // Editing a completion's metadata: add, change and remove pairs, with the API's limits checked before
 // "Save" sends the whole map (the update endpoint replaces it).
 
-import { field, h, replaceChildren, uid } from './dom.js';
+import { askToConfirm, field, h, replaceChildren } from './dom.js';
 import { characterCount, METADATA_LIMITS } from './format.js';
 
 /** Why `pairs` would be refused by the API, or null. */
@@ -152,26 +152,17 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
   function leaveAsked() {
     if (!hasEdits()) return close();
     const back = document.activeElement;
-    const keep = h('button', { type: 'button', class: 'secondary' }, 'Keep editing');
-    const discard = h('button', { type: 'button', class: 'danger' }, 'Discard changes');
-    const title = h('h2', { id: uid('discard-title') }, 'Discard your changes?');
-    const text = h('p', { id: uid('discard-text') }, 'The metadata changes you made have not been saved. Discarding them leaves the completion as it was.');
-    const dialog = h('dialog', { class: 'confirm', 'aria-labelledby': title.id, 'aria-describedby': text.id },
-      title, text, h('div', { class: 'actions' }, keep, discard));
-    let discarded = false;
-    dialog.addEventListener('close', () => {
-      dialog.remove();
-      if (discarded) close();
-      else (back && form.contains(back) ? back : keyInput).focus();
+    askToConfirm({
+      parent: form,
+      title: 'Discard your changes?',
+      text: 'The metadata changes you made have not been saved. Discarding them leaves the completion as it was.',
+      confirmLabel: 'Discard changes',
+      cancelLabel: 'Keep editing',
+      onClose(discarded) {
+        if (discarded) close();
+        else (back && form.contains(back) ? back : keyInput).focus();
+      },
     });
-    keep.addEventListener('click', () => dialog.close());
-    discard.addEventListener('click', () => {
-      discarded = true;
-      dialog.close();
-    });
-    form.append(dialog);
-    dialog.showModal();
-    keep.focus();
   }
 
   const form = h('form', { class: 'metadata-editor card', 'aria-label': 'Edit metadata', novalidate: true },
