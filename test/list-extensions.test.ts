@@ -5,7 +5,8 @@ import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
 import { idsInListOrder } from './helpers/list-order.ts';
 import { FIRST_CREATED, type Made, matchesSearch, OPERATORS_TEXT, seedSearchable, SPACING } from './helpers/searchable-seed.ts';
-import { startService, type Service } from './helpers/service.ts';
+import { projectOf } from './helpers/source-service.ts';
+import { DEFAULT_KEY, startService, type Service } from './helpers/service.ts';
 
 /**
  * The list's extensions (docs/api.md): `created_after` / `created_before` and
@@ -29,7 +30,7 @@ beforeAll(async () => {
   upstream = await startFakeUpstream();
   service = await startService({ upstreamUrl: upstream.url });
   await seedSearchable(service, upstream, made);
-  walking = await startService({ upstreamUrl: upstream.url, storeOptions: { searchSortThreshold: 0, searchWalkLimit: 9 } });
+  walking = await startService({ upstreamUrl: upstream.url, storeOptions: { searchSortThreshold: 0, searchWalkLimit: 9, searchWalkFill: 0 } });
   await seedSearchable(walking, upstream, walkingMade);
 });
 
@@ -98,6 +99,16 @@ describe('get /v1/chat/completions with created_after, created_before and search
       }
     }
   }
+
+  it('serves the walking store\'s searches by a walk, the rare word\'s too (the matrix above covers both ways)', async () => {
+    const project = await projectOf(walking, DEFAULT_KEY);
+    for (const search of ['apple', 'zebra']) {
+      for (const metadata of [[], [['user', 'u2']]] as [string, string][][]) {
+        const { walked } = await walking.store.explainList(project, { after: undefined, limit: 4, order: 'asc', model: undefined, metadata, search });
+        expect(walked?.table, `${search} ${JSON.stringify(metadata)}`).not.toBe('completion_search');
+      }
+    }
+  });
 
   it('finds something in every planted case (the matrix above is not vacuous)', () => {
     expect(made.filter((m) => matchesSearch(m, 'zebra')).length).toBe(9);

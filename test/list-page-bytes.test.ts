@@ -48,7 +48,7 @@ function responseOf(id: string, n: number): Record<string, unknown> {
 beforeAll(async () => {
   upstream = await startFakeUpstream();
   // A search walks at most 3 entries before sorting its matches instead: a small database reaches both ways.
-  service = await startService({ upstreamUrl: upstream.url, storeOptions: { searchSortThreshold: 1, searchWalkLimit: 3 } });
+  service = await startService({ upstreamUrl: upstream.url, storeOptions: { searchSortThreshold: 1, searchWalkLimit: 3, searchWalkFill: 0 } });
   const project = await projectOf(service, 'sk-test-key-0001');
   for (const [n, id] of IDS.entries()) {
     await service.store.saveCompletion(

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from '../src/store/index.ts';
-import { storedOrderWalkPays } from '../src/store/postgres/list-query.ts';
+import { createPostgresStore, type Store } from '../src/store/index.ts';
+import { cutWalkFills, storedOrderWalkPays } from '../src/store/postgres/list-query.ts';
 import type { ListParams, Metadata, SortOrder } from '../src/validation.ts';
 import { toCompletionRecord } from '../src/wire.ts';
 import { openTestStore, type TestStore } from './helpers/service.ts';
@@ -154,6 +154,70 @@ describe('PostgreSQL list query plans', () => {
       // The page's rows are read by key after the sort, not before it.
       expect(plan.steps.map((step) => step.trim())).toContain('Index Scan on completions using completions_pkey Forward');
     }
+  });
+});
+
+describe("a search page walks only when its cut walk is expected to fill it (the planner's guess for a rare word is high)", () => {
+  // The store's 2,500 completions make the planner guess 12.5 matches for a word its statistics do not list (0.5%);
+  // with the threshold at 1 that guess is over it, as the guess for such a word is over 2,000 at 1M rows.
+  const lowered = () => createPostgresStore(opened.postgres!, { searchSortThreshold: 1 });
+  const walkingAlways = () => createPostgresStore(opened.postgres!, { searchSortThreshold: 1, searchWalkFill: 0 });
+  const RARE_SHAPES: Partial<ListParams>[] = [
+    { search: '7' },
+    { search: '7', after: CURSOR },
+    { search: '1500', order: 'desc', after: CURSOR },
+    { search: 'absentword' },
+    { search: '7', metadata: [['env', 'staging']] },
+    { search: '1503', model: 'gpt-4o-mini', metadata: [['user', 'u23']] },
+  ];
+
+  it('a rare word takes its matches from the GIN index at once, where the walk would expect 12 of the 21 rows it needs in its cut', async () => {
+    for (const shape of RARE_SHAPES) {
+      const plan = await lowered().explainList(PROJECT, params(shape));
+      expect(plan.walked, JSON.stringify(shape)).toEqual({ table: 'completion_search', args: [shape.search] });
+      expect(plan.steps.map((step) => step.trim())).toContain('Bitmap Index Scan using completions_search_idx');
+    }
+  });
+
+  it('searchWalkFill 0 still walks for it (how tests reach the walk, its cut and its sort), with the same pages', async () => {
+    for (const shape of RARE_SHAPES) {
+      const plan = await walkingAlways().explainList(PROJECT, params(shape));
+      expect(plan.walked?.table, JSON.stringify(shape)).not.toBe('completion_search');
+      for (const limit of [1, 20]) {
+        const page = params({ ...shape, limit });
+        const pages = await Promise.all([walkingAlways(), lowered(), store].map((s) => s.listCompletions(PROJECT, page)));
+        const [walked, sorted, byDefault] = pages.map((p) => ({ ids: p.items.map((row) => row.id), hasMore: p.hasMore }));
+        expect(sorted, JSON.stringify(page)).toEqual(walked);
+        expect(byDefault).toEqual(walked);
+      }
+    }
+  });
+
+  it('a common word still walks with the gate on', async () => {
+    const plan = await lowered().explainList(PROJECT, params({ search: 'question', after: CURSOR }));
+    expect(plan.walked).toEqual({ table: 'completions', args: [] });
+  });
+});
+
+describe("a search page's gate: walk when the cut walk of 2,000 entries expects two pages' worth of matches", () => {
+  const WANTED = 21;
+  it.each([
+    // expected matches (with the checked filters' share), the project's rows, walks
+    ['a word the statistics do not list at 300,000 rows (pglist_300000: 1,500 guessed in a project of 148,380)', 1_500, 148_380, false],
+    ['the same at 1M rows: 5,000 guessed in a project of 500,000', 5_000, 500_000, false],
+    ['the same in a table of one project: 0.5%', 5_000, 1_000_000, false],
+    ['a word in 1 of 50: 40 expected in the cut, under two pages', 10_000, 500_000, false],
+    ['a word in 1 of 20: 100 expected in the cut', 25_000, 500_000, true],
+    ['a word in half of a project (pglist_300000: 73,930 of 148,380)', 73_930, 148_380, true],
+    ['a word in half, a 1-in-2 pair checked beside the walked one', 73_930 / 2, 148_380, true],
+    ['a word in 1 of 20, a 1-in-10 pair checked: 10 expected', 25_000 / 10, 500_000, false],
+    ['every completion (this file: "question" in 2,000 of 2,000)', 2_000, 2_000, true],
+  ])('%s', (_, expected, projectRows, walks) => {
+    expect(cutWalkFills(expected, projectRows, WANTED, 2_000)).toBe(walks);
+  });
+
+  it('a factor of 0 walks whatever the density (tests)', () => {
+    expect(cutWalkFills(1, 1_000_000, WANTED, 3, 0)).toBe(true);
   });
 });
 

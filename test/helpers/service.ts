@@ -12,7 +12,7 @@ import { openDatabase, type SqliteDatabase } from '../../src/db/client.ts';
 import type { SqlDatabase } from '../../src/db/sql-client.ts';
 import { createHttpServer } from '../../src/http-server.ts';
 import { createLogger } from '../../src/logger.ts';
-import { createPostgresStore, createSqliteStore, type SqliteStoreOptions, type Store } from '../../src/store/index.ts';
+import { createPostgresStore, createSqliteStore, type PostgresStoreOptions, type SqliteStoreOptions, type Store } from '../../src/store/index.ts';
 import { openStore } from '../../src/store/open.ts';
 import { createUpstream } from '../../src/upstream.ts';
 import { startFakeUpstream, type FakeUpstream } from './fake-upstream.ts';
@@ -55,8 +55,8 @@ export interface ServiceOptions {
   backend?: Backend;
   /** A logger of the test's own (to capture its lines); silent by default. */
   logger?: Logger;
-  /** The store's tuning, on either backend (tests drive both search strategies on a small database). */
-  storeOptions?: SqliteStoreOptions;
+  /** The store's tuning, on either backend (tests drive both search strategies on a small database); each takes its own. */
+  storeOptions?: SqliteStoreOptions & PostgresStoreOptions;
 }
 
 export const DEFAULT_KEY = 'sk-test-key-0001';

@@ -22,6 +22,12 @@ export interface PostgresStoreOptions {
   searchSortThreshold?: number;
   /** Tests lower it to cut a search's walk over a small database (see SEARCH_WALK_LIMIT). */
   searchWalkLimit?: number;
+  /**
+   * Tests set it to 0 so that a page walks for every search over the sort threshold, however few matches
+   * its cut walk may find (see SEARCH_WALK_FILL): with the threshold and the cut lowered, a small database
+   * then reaches the walk, the cut walk and its sort.
+   */
+  searchWalkFill?: number;
   /** Tests lower it to reach a truncated usage summary (see USAGE_WALK_LIMIT). */
   usageWalkLimit?: number;
   /** See GROUP_COMMITS_IN_FLIGHT. */
@@ -38,7 +44,7 @@ export const GROUP_COMMITS_IN_FLIGHT = 2;
 
 export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptions = {}): Store {
   const projects = createProjectIds(db);
-  const lists = createListQueries(db, options.searchSortThreshold, options.searchWalkLimit);
+  const lists = createListQueries(db, options.searchSortThreshold, options.searchWalkLimit, options.searchWalkFill);
   const dumps = createDump(db, projects);
 
   /** The project's id when a completion `id` could be stored in it; undefined when nothing can match. */

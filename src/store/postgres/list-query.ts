@@ -78,6 +78,27 @@ export function storedOrderWalkPays(expected: number, wanted: number, projectRow
   return INDEX_READ_COST * expected * expected >= wanted * projectRows;
 }
 
+/**
+ * How many pages' worth of matches a page's cut walk must be expected to find before a search walks
+ * for it rather than sorting its matches. For a word the column's statistics do not list (a rare word,
+ * a typo, a word in no completion), the planner guesses 0.5% of the table: over SEARCH_SORT_THRESHOLD
+ * from about 400,000 rows on, but about 1% of a project of two, so a cut walk of 2,000 entries expects
+ * 20 matches where a page wants 21. The walk then found fewer, was cut, and the page was asked again
+ * from the index (at 1M, rare word + a 1-in-2 pair: p50 28 ms, p99 49 ms; the index alone a few ms).
+ * Twice over leaves room for the guess being high and the matches lying unevenly along the walk; a
+ * word in half the project expects 50 pages' worth.
+ */
+export const SEARCH_WALK_FILL = 2;
+
+/**
+ * Whether a page's walk, cut at `walkLimit` entries, is expected to find the `wanted` rows of a page
+ * `fill` times over: the `expected` matches (the search's, and the walk's checks of other filters)
+ * spread evenly over the project's `projectRows`, of which the walk reads `walkLimit`.
+ */
+export function cutWalkFills(expected: number, projectRows: number, wanted: number, walkLimit: number, fill = SEARCH_WALK_FILL): boolean {
+  return expected * walkLimit >= fill * wanted * projectRows;
+}
+
 export interface ListQueryOptions {
   /** What each row yields (the served completion by default). */
   columns?: string;
@@ -123,7 +144,12 @@ function searchConditions(match: SearchMatch, alias: string, add: (value: unknow
  * the project never had makes that position NULL and the page empty; only an empty page asks
  * whether the cursor exists (`checkCursor`), to tell "no more" from a 400.
  */
-export function createListQueries(db: SqlSession, searchSortThreshold = SEARCH_SORT_THRESHOLD, searchWalkLimit = SEARCH_WALK_LIMIT) {
+export function createListQueries(
+  db: SqlSession,
+  searchSortThreshold = SEARCH_SORT_THRESHOLD,
+  searchWalkLimit = SEARCH_WALK_LIMIT,
+  searchWalkFill = SEARCH_WALK_FILL,
+) {
   /** The completion's position, whether it is stored or was deleted; undefined when never stored. */
   async function findPosition(projectId: number, id: string): Promise<number | undefined> {
     const [row] = await db.query<{ created: number }>(
@@ -193,37 +219,54 @@ export function createListQueries(db: SqlSession, searchSortThreshold = SEARCH_S
       ORDER BY r.created IS NULL DESC, r.created ${farthest}, r.id ${farthest}, r.i LIMIT 1)`;
   }
 
-  /** The rows the planner expects `SELECT 1 FROM completions c WHERE <condition>` to return, from the statistics. */
-  async function estimateRows(condition: string, args: unknown[]): Promise<number> {
-    const [row] = await db.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) SELECT 1 FROM completions c WHERE ${condition}`, args);
-    const plan = row!['QUERY PLAN'];
-    return ((typeof plan === 'string' ? JSON.parse(plan) : plan) as { Plan: { 'Plan Rows': number } }[])[0]!.Plan['Plan Rows'];
+  /**
+   * The rows the planner expects each of `selects` to return, from the statistics, in one round trip
+   * (their UNION ALL explained: an Append with one plan per select, in order).
+   */
+  async function estimateEach(selects: string[], args: unknown[]): Promise<number[]> {
+    const [row] = await db.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${selects.join(' UNION ALL ')}`, args);
+    const raw = row!['QUERY PLAN'];
+    type Plan = { 'Plan Rows': number; Plans?: Plan[] };
+    const plan = ((typeof raw === 'string' ? JSON.parse(raw) : raw) as { Plan: Plan }[])[0]!.Plan;
+    return selects.length === 1 ? [plan['Plan Rows']] : plan.Plans!.map((member) => member['Plan Rows']);
   }
 
   /**
-   * How many completions the planner expects the search's keys to match (they name the project),
-   * from the column's statistics: a GIN index cannot stop counting at a cap, and counting a common
-   * word's matches would read its whole entry. A wrong guess costs time, never an answer: a walk
-   * that finds too few matches falls back to sorting them (wasWalkCut).
-   */
-  const estimateMatches = (match: SearchMatch) => estimateRows('c.search_keys @> $1::text[]', [match.keys]);
-
-  /** The completions the project holds, by the statistics: what a walk through all of them reads. */
-  const estimateProjectRows = (projectId: number) => estimateRows('c.project_id = $1', [projectId]);
-
-  /**
    * Whether a search finds its matches by walking the completions rather than reading them all from
-   * the GIN index. A page walks from `searchSortThreshold` expected matches: its walk is cut, and a
-   * wrong guess costs one more statement. A walk in stored order (usage, `wanted` matches) is not cut,
-   * so it must also cost less than reading every match (storedOrderWalkPays). Without that, a word the
-   * statistics do not list (a rare word, a typo, a word in no completion) was walked for: the planner
-   * guesses 0.5% of the table for it, over the threshold from 400,000 rows on, and the walk read the
-   * whole project to count a few matches or none (1.4 s at 300,000 rows, 3-5 s at 1M; 3 ms from the index).
+   * the GIN index, from the planner's estimates: how many completions the search's keys match (they
+   * name the project), and how many the project holds. The matches are never counted: a GIN index
+   * cannot stop counting at a cap, and counting a common word's matches would read its whole entry.
+   *
+   * A walk needs `searchSortThreshold` expected matches. A page's walk is cut at `searchWalkLimit`
+   * entries (a wrong guess costs one more statement: wasWalkCut), and must also be expected to fill
+   * the page within the cut (cutWalkFills), counting the share of the walked entries that the other
+   * filters keep: the walk goes through the rarest filter's index and checks the others row by row.
+   * A walk in stored order (usage, `wanted` matches) is not cut, so it must cost less than reading
+   * every match (storedOrderWalkPays). Without these, a word the statistics do not list (a rare word,
+   * a typo, a word in no completion) was walked for: the planner guesses 0.5% of the table for it,
+   * over the threshold from 400,000 rows on. A usage summary read the whole project to count a few
+   * matches or none (1.4 s at 300,000 rows, 3-5 s at 1M; 3 ms from the index); a page walked its cut
+   * in vain before asking the index (bench/README.md, "PostgreSQL search pages with a rare word").
    */
-  async function walksForMatches(projectId: number, match: SearchMatch, wanted: number | undefined): Promise<boolean> {
-    const expected = await estimateMatches(match);
-    if (expected < searchSortThreshold) return false;
-    return wanted === undefined || storedOrderWalkPays(expected, wanted, await estimateProjectRows(projectId));
+  async function walksForMatches(projectId: number, match: SearchMatch, filters: ListFilter[], params: ListParams, storedOrder: boolean): Promise<boolean> {
+    const args: unknown[] = [];
+    const add = placeholders(args);
+    const selects = [
+      `SELECT 1 FROM completions c WHERE c.search_keys @> ${add(match.keys)}::text[]`,
+      `SELECT 1 FROM completions c WHERE c.project_id = ${add(projectId)}`,
+    ];
+    // Only a page with several filters checks some of them along its walk (with one, it walks that one's index).
+    if (!storedOrder && filters.length > 1) {
+      for (const filter of filters) selects.push(`SELECT 1 FROM ${filter.table} x WHERE x.project_id = ${add(projectId)}${matches(filter, 'x', add)}`);
+    }
+    const [expected, projectRows, ...filterRows] = await estimateEach(selects, args);
+    if (expected! < searchSortThreshold) return false;
+    if (storedOrder) return storedOrderWalkPays(expected!, params.limit + 1, projectRows!);
+    const shares = filterRows.map((rows) => Math.min(1, rows / Math.max(1, projectRows!)));
+    // The rarest filter is walked (rankByReach picks it where the page is); the others are checked.
+    const rarest = shares.indexOf(Math.min(...shares));
+    const checked = shares.reduce((product, share, i) => (i === rarest ? product : product * share), 1);
+    return cutWalkFills(expected! * checked, projectRows!, params.limit + 1, searchWalkLimit, searchWalkFill);
   }
 
   /**
@@ -261,7 +304,7 @@ export function createListQueries(db: SqlSession, searchSortThreshold = SEARCH_S
         )
         .join('');
 
-    const common = match !== undefined && !sortSearchMatches && (await walksForMatches(projectId, match, searchInStoredOrder ? params.limit + 1 : undefined));
+    const common = match !== undefined && !sortSearchMatches && (await walksForMatches(projectId, match, filters, params, searchInStoredOrder));
     if (match && searchInStoredOrder && common) {
       // Many matches, most recently stored first: the completions' primary key walked backwards, each row's
       // keys checked, until enough are found (a common word's matches are not all read, as the GIN index would).
