@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { createStopSignals, REPEATED_SIGNAL_MS } from './stop-signals.ts';
 
 export interface ShutdownOptions {
   server: Server;
@@ -22,12 +23,13 @@ export const FORCED_EXIT_MS = 2_000;
  * requests and streams in flight finish for up to `graceMs`, cut what is left,
  * then release the database and exit 0. A second signal cuts at once, and exits 1
  * if the release has not finished `FORCED_EXIT_MS` later (a database that does not answer):
- * a second signal always ends the process.
+ * a second signal always ends the process. The first signal repeated within `REPEATED_SIGNAL_MS`
+ * is not a second signal.
  * Every completion acknowledged with a 200 was committed before its response
  * was sent, so cutting a connection loses nothing that was acknowledged.
  */
 export function createShutdown({ server, graceMs, logger, release, exit }: ShutdownOptions): (signal: string) => void {
-  let stopping = false;
+  const kindOf = createStopSignals();
   let forcedExit: NodeJS.Timeout | undefined;
 
   // Requests that arrive on an already open keep-alive connection while draining are served, then that connection is closed.
@@ -37,7 +39,12 @@ export function createShutdown({ server, graceMs, logger, release, exit }: Shutd
   };
 
   return (signal) => {
-    if (stopping) {
+    const kind = kindOf(signal);
+    if (kind === 'repeat') {
+      logger.info({ signal, withinMs: REPEATED_SIGNAL_MS }, 'the stop signal again at once: the same stop (npm passes on what its process group got)');
+      return;
+    }
+    if (kind === 'second') {
       logger.warn({ signal }, 'second stop signal: closing all connections now');
       server.closeAllConnections();
       // Not unref'd: a release stuck on nothing the event loop counts still ends here, not in an exit 0.
@@ -47,7 +54,6 @@ export function createShutdown({ server, graceMs, logger, release, exit }: Shutd
       }, FORCED_EXIT_MS);
       return;
     }
-    stopping = true;
     server.prependListener('request', closeAfterResponse);
 
     const idleSweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/client.ts';
 import { createShutdown, FORCED_EXIT_MS } from '../src/lifecycle.ts';
+import { createStopSignals, REPEATED_SIGNAL_MS } from '../src/stop-signals.ts';
 import { createLogger } from '../src/logger.ts';
 import { createSqliteStore } from '../src/store/index.ts';
 import { deferred, SERVICE_ENTRY, startChildServer, type ChildServer } from './helpers/child-server.ts';
@@ -65,6 +66,36 @@ describe('npm start', () => {
       await expect(fetch(`${started.origin}/healthz`)).rejects.toThrow();
     } finally {
       // Whatever npm left behind (a server that never heard the signal) goes with its process group.
+      try {
+        process.kill(-started.process.pid!, 'SIGKILL');
+      } catch {
+        // The group is gone already.
+      }
+    }
+  }, 60_000);
+});
+
+describe('npm start stopped through its process group (Ctrl-C in a terminal, `kill %1` in a shell with job control)', () => {
+  it('lets a create in flight finish: npm passes on the signal the service got too, and that copy is not a second signal', async () => {
+    const started = await startChildServer({ databasePath, upstreamUrl: upstream.url, viaNpmStart: true, env: { API_KEYS: `${KEY}:team-a` } });
+    try {
+      const { inFlight } = await createHeldUntilCut(started.origin, 'chatcmpl-group-stop');
+      // The whole group: npm and the service each get SIGTERM from the kernel, and npm then passes its own on.
+      process.kill(-started.process.pid!, 'SIGTERM');
+      await started.waitForLog('shutting down');
+      await new Promise((resolve) => setTimeout(resolve, REPEATED_SIGNAL_MS + 250));
+      releaseUpstream();
+      const answered = await inFlight;
+      expect(answered.status, await answered.text()).toBe(200);
+      expect(await started.waitForLog('stopped')).toMatchObject({ msg: 'stopped' });
+      expect(started.logs.map((line) => line.msg)).not.toContain('second stop signal: closing all connections now');
+      const db = openDatabase(databasePath);
+      try {
+        expect((await createSqliteStore(db).getCompletion('team-a', 'chatcmpl-group-stop'))?.id).toBe('chatcmpl-group-stop');
+      } finally {
+        db.close();
+      }
+    } finally {
       try {
         process.kill(-started.process.pid!, 'SIGKILL');
       } catch {
@@ -251,6 +282,8 @@ describe('a second stop signal', () => {
     const { inFlight } = await createHeldUntilCut(server.origin, 'chatcmpl-cut');
     server.process.kill('SIGTERM');
     await server.waitForLog('shutting down');
+    // Later than the same signal delivered twice (REPEATED_SIGNAL_MS): a second signal of its own.
+    await new Promise((resolve) => setTimeout(resolve, REPEATED_SIGNAL_MS + 50));
     server.process.kill('SIGTERM');
     await expect(inFlight).rejects.toThrow('fetch failed');
     expect(await exitWithin(server, 5_000)).toEqual({ code: 0, signal: null });
@@ -281,13 +314,29 @@ describe('a second stop signal', () => {
     });
     const startedAt = Date.now();
     shutdown('SIGTERM');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, REPEATED_SIGNAL_MS + 50));
     expect(codes).toEqual([]);
     shutdown('SIGTERM');
     expect(await exited.promise).toBe(1);
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(FORCED_EXIT_MS);
     expect(Date.now() - startedAt).toBeLessThan(FORCED_EXIT_MS + 2_000);
     expect(codes).toEqual([1]);
+  });
+});
+
+describe('telling stop signals apart', () => {
+  it('takes the first signal again within REPEATED_SIGNAL_MS as the same stop, and any later or other signal as a second', () => {
+    let now = 1_000;
+    const kindOf = createStopSignals(() => now);
+    expect(kindOf('SIGINT')).toBe('first');
+    now += 1;
+    expect(kindOf('SIGINT')).toBe('repeat');
+    now += REPEATED_SIGNAL_MS - 2;
+    expect(kindOf('SIGINT')).toBe('repeat');
+    expect(kindOf('SIGTERM')).toBe('second');
+    now += 1;
+    expect(kindOf('SIGINT')).toBe('second');
+    expect(kindOf('SIGINT')).toBe('second');
   });
 });
 

@@ -21,7 +21,7 @@ stopped (killed, a crash) leaves its target marked as unfinished; run again,
 copy says so and how to start over.
 
 Options:
-  --from URL            the source database (a SQLite file path, as DATABASE_URL)
+  --from URL            the source database, as DATABASE_URL (a SQLite file path, or postgres://...)
   --to URL              the target database, created when missing
   --batch N             completions per transaction, 1 to 10000 (default 1000)
   -h, --help            this text

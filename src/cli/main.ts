@@ -1,3 +1,4 @@
+import { createStopSignals } from '../stop-signals.ts';
 import { runCli } from './run-cli.ts';
 
 /** The command-line tool's entry: the only file of src/cli/ with side effects. */
@@ -19,7 +20,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 /** The most an interrupted command's cleanups may take (a database that does not answer must not hold Ctrl-C). */
 const CLEANUP_BOUND_MS = 2_000;
 const cleanups = new Set<() => Promise<void>>();
-let interrupted = false;
+const kindOf = createStopSignals();
 /**
  * Ends the process by the signal itself, not with exit(128 + n): a shell running the tool in a loop (or any
  * script) stops at Ctrl-C only when its child died of SIGINT; one that exited, even with 130, is taken to
@@ -34,11 +35,13 @@ function dieOf(signal: 'SIGINT' | 'SIGTERM', code: number): void {
   setTimeout(() => process.exit(code), 1_000);
   process.kill(process.pid, signal);
 }
-// Exits as a process killed by the signal, after the cleanups; a second signal ends it at once.
+// Exits as a process killed by the signal, after the cleanups; a second signal ends it at once (the first one
+// delivered again at once, as `npm run cli` and a terminal's Ctrl-C do together, is not a second one).
 for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   process.on(signal, () => {
-    if (interrupted) return dieOf(signal, code);
-    interrupted = true;
+    const kind = kindOf(signal);
+    if (kind === 'repeat') return;
+    if (kind === 'second') return dieOf(signal, code);
     process.stderr.write(`stored-completions: stopped by ${signal}\n`);
     setTimeout(() => dieOf(signal, code), CLEANUP_BOUND_MS).unref();
     void Promise.allSettled([...cleanups].map((cleanup) => cleanup())).then(() => dieOf(signal, code));
