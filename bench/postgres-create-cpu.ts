@@ -18,18 +18,20 @@ import { runLoad, startInstantUpstream } from './http.ts';
  * see the same minutes. For each round: the rate, the service's CPU per create, and PostgreSQL's
  * (the backends on that database, the WAL writer, checkpointer and background writer, from
  * /proc/PID/stat): where a create's cost goes, node or the server. Needs to read PostgreSQL's /proc
- * entries, so the server runs on this machine.
+ * entries, so the server runs on this machine. `--database` given once per `--serve`, in the same order,
+ * puts each service on its own database: a bundle whose migrations change how rows are stored (0006's
+ * lz4) against one without them, each database at its own bundle's migrations.
  */
 const { values } = parseArgs({
   options: {
-    database: { type: 'string' },
+    database: { type: 'string', multiple: true },
     serve: { type: 'string', multiple: true },
     rounds: { type: 'string', default: '4' },
     seconds: { type: 'string', default: '5' },
   },
 });
 if (!values.database) throw new Error('--database postgres://... is required');
-const databaseUrl = values.database;
+const databaseUrls = values.database;
 
 function cpuSecondsOf(pid: number): number | undefined {
   try {
@@ -41,11 +43,15 @@ function cpuSecondsOf(pid: number): number | undefined {
   }
 }
 
-const admin = new pg.Client({ connectionString: databaseUrl });
-await admin.connect();
+const admins = new Map<string, pg.Client>();
+for (const url of new Set(databaseUrls)) {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  admins.set(url, admin);
+}
 
 /** CPU seconds so far of each PostgreSQL process that serves this database or every database's writes. */
-async function serverCpu(): Promise<Map<number, number>> {
+async function serverCpu(admin: pg.Client): Promise<Map<number, number>> {
   const { rows } = await admin.query<{ pid: number }>(
     `SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()
        AND (datname = current_database() OR backend_type IN ('walwriter', 'checkpointer', 'background writer'))`,
@@ -80,25 +86,33 @@ if (!entries) {
   await bundle({ 'bench-serve.mjs': 'bench/serve.ts' });
   entries = [resolve('dist/bench-serve.mjs')];
 }
+if (databaseUrls.length !== 1 && databaseUrls.length !== entries.length) throw new Error('--database once, or once per --serve');
+const databaseOf = (index: number) => databaseUrls[databaseUrls.length === 1 ? 0 : index]!;
 const folder = mkdtempSync(join(tmpdir(), 'stored-completions-pg-create-cpu-'));
 const upstream = await startInstantUpstream();
 const post = createPost(`Bearer ${API_KEY}`);
 const services = [
-  ...(await Promise.all(entries.map(async (entry) => ({ name: `postgres ${entry}`, postgres: true, ...(await startService(entry, databaseUrl, upstream.url)) })))),
-  { name: 'sqlite (fresh file)', postgres: false, ...(await startService(entries[0]!, join(folder, 'bench.db'), upstream.url)) },
+  ...(await Promise.all(
+    entries.map(async (entry, index) => ({
+      name: `postgres ${entry}`,
+      admin: admins.get(databaseOf(index)),
+      ...(await startService(entry, databaseOf(index), upstream.url)),
+    })),
+  )),
+  { name: 'sqlite (fresh file)', admin: undefined, ...(await startService(entries[0]!, join(folder, 'bench.db'), upstream.url)) },
 ];
 try {
   const lines: string[] = ['round | service | creates/s | service CPU µs/create | PostgreSQL CPU µs/create | sum'];
   for (let round = 1; round <= Number(values.rounds); round++) {
     for (const service of services) {
       const nodeBefore = cpuSecondsOf(service.pid)!;
-      const serverBefore = service.postgres ? await serverCpu() : new Map<number, number>();
+      const serverBefore = service.admin ? await serverCpu(service.admin) : new Map<number, number>();
       const run = await runLoad({ url: `${service.origin}/v1/chat/completions`, connections: 32, durationSeconds: Number(values.seconds), ...post });
       if (run.non2xx + run.errors > 0) throw new Error(`${service.name}: ${run.non2xx} non-2xx, ${run.errors} errors`);
       const nodeMicros = ((cpuSecondsOf(service.pid)! - nodeBefore) * 1e6) / run.requests;
       let serverMicros = 0;
-      if (service.postgres) {
-        for (const [pid, seconds] of await serverCpu()) serverMicros += seconds - (serverBefore.get(pid) ?? 0);
+      if (service.admin) {
+        for (const [pid, seconds] of await serverCpu(service.admin)) serverMicros += seconds - (serverBefore.get(pid) ?? 0);
         serverMicros = (serverMicros * 1e6) / run.requests;
       }
       const line = `${round} | ${service.name} | ${Math.round(run.requestsPerSecond)} | ${Math.round(nodeMicros)} | ${Math.round(serverMicros)} | ${Math.round(nodeMicros + serverMicros)}`;
@@ -110,6 +124,6 @@ try {
 } finally {
   for (const service of services) await service.stop();
   await upstream.close();
-  await admin.end();
+  for (const admin of admins.values()) await admin.end();
   rmSync(folder, { recursive: true, force: true });
 }

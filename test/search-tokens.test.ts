@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { searchTokens } from '../src/store/postgres/search-tokens.ts';
+import { searchColumnsOf, searchTokens } from '../src/store/postgres/search-tokens.ts';
 
 /**
  * PostgreSQL's search splits and folds text with a table read out of SQLite's FTS5
@@ -50,5 +50,15 @@ describe('search tokens on PostgreSQL', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it('keys each distinct token once, in first-seen order, a long one by its first 100 characters', () => {
+    const long = 'a'.repeat(100);
+    const record = (content: string) => ({ messages: [JSON.stringify({ role: 'user', content })], choices: [] });
+    const columns = searchColumnsOf(7, record(`b ${long}x A b ${long}y ${long} c`));
+    // The two long tokens and the 100-character one share one key; the text keeps every token.
+    expect(columns.keys).toBe(`7:b 7:${long} 7:a 7:c`);
+    expect(columns.text).toBe(` b ${long}x a b ${long}y ${long} c `);
+    expect(searchColumnsOf(7, record('... --'))).toEqual({ keys: '', text: '  ' });
   });
 });

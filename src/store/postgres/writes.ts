@@ -4,6 +4,7 @@ import { type CompletionRecord, CompletionIdTaken } from '../contract.ts';
 import { type TokenCounts, tokenCountsOf } from '../derived-fields.ts';
 import { joinChoices } from '../joined-choices.ts';
 import type { StoredPosition as IndexedPosition } from '../stored-position.ts';
+import { int4Array, int8Array, textArray } from './binary-arrays.ts';
 import { searchColumnsOf } from './search-tokens.ts';
 import { filterText } from './text.ts';
 
@@ -196,25 +197,31 @@ export function createRowWrites(db: SqlSession) {
               ORDER BY u.pos LIMIT 1`
            : 'SELECT pos FROM kept'
        }`,
+      // In binary (binary-arrays.ts): no quoting and escaping here, no literal to parse on the server.
       [
-        writes.map((w) => w.position),
-        writes.map((w) => w.projectId),
-        writes.map((w) => w.record.id),
-        writes.map((w) => w.record.created),
-        writes.map((w) => filterText(w.record.model)),
-        writes.map((w) => filterText(w.record.requestedModel)),
-        writes.map((w) => JSON.stringify(w.record.metadata)),
-        writes.map((w) => w.record.body),
-        writes.map((w) => joinChoices(w.record.choices)),
-        writes.map((w) => w.record.storedAt),
-        ...messages,
-        ...models,
-        ...pairs,
-        tokens.map((t) => t.promptTokens),
-        tokens.map((t) => t.completionTokens),
-        tokens.map((t) => t.totalTokens),
-        search.map((columns) => columns.keys),
-        search.map((columns) => columns.text),
+        int4Array(writes.map((w) => w.position)),
+        int4Array(writes.map((w) => w.projectId)),
+        textArray(writes.map((w) => w.record.id)),
+        int8Array(writes.map((w) => w.record.created)),
+        textArray(writes.map((w) => filterText(w.record.model))),
+        textArray(writes.map((w) => filterText(w.record.requestedModel))),
+        textArray(writes.map((w) => JSON.stringify(w.record.metadata))),
+        textArray(writes.map((w) => w.record.body)),
+        textArray(writes.map((w) => joinChoices(w.record.choices))),
+        int8Array(writes.map((w) => w.record.storedAt)),
+        int4Array(messages[0]),
+        int4Array(messages[1]),
+        textArray(messages[2]),
+        int4Array(models[0]),
+        textArray(models[1]),
+        int4Array(pairs[0]),
+        textArray(pairs[1]),
+        textArray(pairs[2]),
+        int8Array(tokens.map((t) => t.promptTokens)),
+        int8Array(tokens.map((t) => t.completionTokens)),
+        int8Array(tokens.map((t) => t.totalTokens)),
+        textArray(search.map((columns) => columns.keys)),
+        textArray(search.map((columns) => columns.text)),
       ],
     );
   }
