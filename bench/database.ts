@@ -134,25 +134,7 @@ async function openPostgresBench(serverUrl: string): Promise<BenchDatabase> {
     url,
     description: `PostgreSQL ${maskDatabaseUrl(url)}`,
     store,
-    deepCursors: async (project, count) => {
-      const [{ projectId }] = (await db.query<{ projectId: number }>('SELECT id AS "projectId" FROM projects WHERE name = $1', [project])) as [
-        { projectId: number },
-      ];
-      const [{ lo, hi }] = (await db.query<{ lo: number; hi: number }>(
-        'SELECT min(seq) AS lo, max(seq) AS hi FROM completions WHERE project_id = $1',
-        [projectId],
-      )) as [{ lo: number; hi: number }];
-      const ids: string[] = [];
-      for (let i = 0; i < count; i++) {
-        const seq = Math.floor(lo + (hi - lo) * (0.4 + (0.2 * i) / count));
-        const [row] = await db.query<{ id: string }>('SELECT id FROM completions WHERE project_id = $1 AND seq >= $2 ORDER BY seq LIMIT 1', [
-          projectId,
-          seq,
-        ]);
-        ids.push(row!.id);
-      }
-      return ids;
-    },
+    deepCursors: (project, count) => postgresDeepCursors(db, project, count),
     settle: async () => {
       await db.query('VACUUM ANALYZE');
       try {
@@ -182,4 +164,24 @@ async function openPostgresBench(serverUrl: string): Promise<BenchDatabase> {
       await cleanup.end();
     },
   };
+}
+
+/**
+ * Ids from the middle of `project`'s history on PostgreSQL (40% to 60% of its rows, evenly spread), for
+ * "deep cursor" pages. The seed writes in time order, so seq order is time order within a project.
+ */
+export async function postgresDeepCursors(db: SqlDatabase, project: string, count: number): Promise<string[]> {
+  const [{ projectId }] = (await db.query<{ projectId: number }>('SELECT id AS "projectId" FROM projects WHERE name = $1', [project])) as [
+    { projectId: number },
+  ];
+  const [{ lo, hi }] = (await db.query<{ lo: number; hi: number }>('SELECT min(seq) AS lo, max(seq) AS hi FROM completions WHERE project_id = $1', [
+    projectId,
+  ])) as [{ lo: number; hi: number }];
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const seq = Math.floor(Number(lo) + (Number(hi) - Number(lo)) * (0.4 + (0.2 * i) / count));
+    const [row] = await db.query<{ id: string }>('SELECT id FROM completions WHERE project_id = $1 AND seq >= $2 ORDER BY seq LIMIT 1', [projectId, seq]);
+    ids.push(row!.id);
+  }
+  return ids;
 }

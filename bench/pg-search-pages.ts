@@ -4,6 +4,7 @@ import { openPostgres } from '../src/db/postgres-client.ts';
 import { createPostgresStore, type PostgresStoreOptions } from '../src/store/index.ts';
 import type { ListParams } from '../src/validation.ts';
 import { PROJECTS } from './data.ts';
+import { postgresDeepCursors } from './database.ts';
 import { measureListLatency, SEARCH_FILTERS, VARIANTS } from './list-latency.ts';
 import { round } from './stats.ts';
 
@@ -41,19 +42,7 @@ const db = await openPostgres(url.toString(), { poolSize: 4, statementTimeoutMs:
 const options: PostgresStoreOptions = values['sort-threshold'] === undefined ? {} : { searchSortThreshold: Number(values['sort-threshold']) };
 const store = createPostgresStore(db, options);
 const project = PROJECTS[0];
-const [{ lo, hi }] = (await db.query<{ lo: number; hi: number }>(
-  'SELECT min(c.seq) AS lo, max(c.seq) AS hi FROM completions c JOIN projects p ON p.id = c.project_id WHERE p.name = $1',
-  [project],
-)) as [{ lo: number; hi: number }];
-const cursors: string[] = [];
-for (let i = 0; i < VARIANTS; i++) {
-  const seq = Math.floor(Number(lo) + (Number(hi) - Number(lo)) * (0.4 + (0.2 * i) / VARIANTS));
-  const [row] = await db.query<{ id: string }>('SELECT c.id FROM completions c JOIN projects p ON p.id = c.project_id WHERE p.name = $1 AND c.seq >= $2 ORDER BY c.seq LIMIT 1', [
-    project,
-    seq,
-  ]);
-  cursors.push(row!.id);
-}
+const cursors = await postgresDeepCursors(db, project, VARIANTS);
 
 const iterations = Number(values.iterations);
 const results = await measureListLatency(store, cursors, { iterations, warmup: Math.ceil(iterations / 10) }, filters);
