@@ -8,6 +8,7 @@ import { serializeCompletion, toCompletionRecord } from '../src/wire.ts';
 import { findUnsafeIntegers } from '../src/exact-integers.ts';
 import { toImportedRecord } from '../src/import/completion-line.ts';
 import type { Json } from '../src/json.ts';
+import { idsInListOrder } from './helpers/list-order.ts';
 import { openTestStore, type TestStore } from './helpers/service.ts';
 import { TEST_BACKEND } from './helpers/test-database.ts';
 
@@ -24,7 +25,7 @@ import { TEST_BACKEND } from './helpers/test-database.ts';
  */
 
 const SEED = Number(process.env.FIDELITY_SEED ?? 20_261_204);
-const RUNS = Number(process.env.FIDELITY_RUNS ?? 40);
+const RUNS = Number(process.env.FIDELITY_RUNS ?? 60);
 /** FIDELITY_PATH (the `path` a failure reports, with its seed) replays that case and shrinks it. */
 const PATH = process.env.FIDELITY_PATH;
 const options = PATH === undefined ? { seed: SEED, numRuns: RUNS, endOnFailure: true } : { seed: SEED, path: PATH };
@@ -306,14 +307,6 @@ function expectSameJson(actual: string, expected: string, what: string): void {
   expect(JSON.parse(actual), what).toEqual(JSON.parse(expected));
 }
 
-const bytewise = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
-
-/** The records in list order: by created, then id bytewise. */
-function inListOrder(saved: CompletionRecord[], order: 'asc' | 'desc'): CompletionRecord[] {
-  const sorted = [...saved].sort((a, b) => a.created - b.created || bytewise(a.id, b.id));
-  return order === 'asc' ? sorted : sorted.reverse();
-}
-
 function listParams(order: 'asc' | 'desc', after: string | undefined, model: string | undefined): ListParams {
   return { after, limit: 2, order, model, metadata: [] };
 }
@@ -332,9 +325,10 @@ async function expectRetrieved(project: string, saved: CompletionRecord[]): Prom
  * SQLite). With `model`, the page walks the models' index instead of the completions'.
  */
 async function expectListed(project: string, saved: CompletionRecord[], model?: string): Promise<void> {
-  const selected = model === undefined ? saved : saved.filter((record) => record.model === model || record.requestedModel === model);
+  const byId = new Map(saved.map((record) => [record.id, record]));
+  const selected = (record: CompletionRecord) => model === undefined || record.model === model || record.requestedModel === model;
   for (const order of ['asc', 'desc'] as const) {
-    const expected = inListOrder(selected, order);
+    const expected = idsInListOrder(saved, selected, order).map((id) => byId.get(id)!);
     const rows: CompletionRow[] = [];
     let after: string | undefined;
     for (let n = 0; ; n++) {
