@@ -18,7 +18,10 @@ import { TEST_BACKEND } from './helpers/test-database.ts';
  * in SQL (src/store/sqlite/stored-json.ts); PostgreSQL keeps them whole. The records are aimed at
  * those heads and tails: texts that carry them exactly, texts that nearly do, and texts that would
  * be empty or end with `}` once cut. Most are built by toCompletionRecord, as the service stores
- * them; raw records reach the edges it cannot produce.
+ * them, some by the import reader; raw records reach the edges neither produces. Each case is saved
+ * through one of the four writes, then read back by retrieve, both list reads (rows, and the page
+ * SQLite builds in SQL) in both orders across pages, the messages pages, a dump, and again after a
+ * restore of that dump and a metadata update.
  *
  * A fixed seed; `FIDELITY_RUNS=2000 FIDELITY_SEED=<n> npx vitest run test/stored-json-fidelity.test.ts`
  * for a longer run, and FIDELITY_PATH for a reported failure.
@@ -36,7 +39,7 @@ const MESSAGE_TAIL = ',"refusal":null,"name":null,"content_parts":null}';
 const CHOICE_HEAD = '{"index":0,"message":{"role":"assistant","content":';
 const CHOICE_TAIL = ',"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}';
 
-/** Pieces of text that have broken cutting and rebuilding: JSON's syntax, escapes, the cut parts themselves, UTF-16 halves. */
+/** Pieces of text that cutting and rebuilding could trip on: JSON's syntax, escapes, the cut parts themselves, UTF-16 halves. */
 const AWKWARD = [
   '"', '\\', '\\"', '\u0000', '\u0001', '\u001f', '\n', "'", '}', '{', ',', ':', '"}', ',"', '}}', 'null', '[]',
   '\ud800', '\udfff', '\ud83d\ude00', 'é', '日本語', '\u2028', '\u202e', '\ufeff', '%', '||', '__proto__',
