@@ -21,6 +21,7 @@ const BOTH_BACKENDS = [
   'test/usage.test.ts',
   'test/list-page-bytes.test.ts',
   'test/fuzz.test.ts',
+  'test/stored-json-fidelity.test.ts',
 ];
 /** PostgreSQL's own cases: its query plans, several instances on one database, restarts. */
 const POSTGRES_ONLY = ['test/postgres-*.test.ts'];
