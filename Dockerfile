@@ -53,4 +53,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # node itself is the main process (not npm), so SIGTERM reaches the server's graceful stop.
 STOPSIGNAL SIGTERM
-CMD ["node", "--max-semi-space-size=4", "dist/server.mjs"]
+CMD ["node", "--max-semi-space-size=4", "--no-allocation-site-pretenuring", "dist/server.mjs"]

@@ -23,8 +23,13 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
  * that they agree. Why: V8 grows the young generation up to two 16 MiB semi-spaces under
  * the allocation rate of stored creates; 4 MiB ones lowered the service's peak resident
  * memory by 14-20 MB at the same create rate (bench/README.md, "Create path, third round").
+ * Without allocation-site pretenuring: V8 learned to allocate node-postgres's per-query objects
+ * straight into the old generation, whence they kept each page's rows alive through every
+ * young-generation collection, so that the rows were copied and promoted, and a PostgreSQL list
+ * page spent more CPU in the garbage collector than in node-postgres (bench/README.md,
+ * "PostgreSQL list pages: where the service's CPU goes").
  */
-export const SERVER_NODE_FLAGS = ['--max-semi-space-size=4'];
+export const SERVER_NODE_FLAGS = ['--max-semi-space-size=4', '--no-allocation-site-pretenuring'];
 
 /** The bundles: name in dist/ → entry point. */
 export const BUNDLES = { 'server.mjs': 'src/server.ts', 'cli.mjs': 'src/cli/main.ts' };
