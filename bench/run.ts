@@ -50,6 +50,8 @@ function machine() {
     cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? 'unknown',
     memoryGb: round(totalmem() / 2 ** 30, 1),
     node: process.version,
+    // The in-process figures stand for the service's process: `npm run bench` runs with its V8 flags (scripts/build.mjs).
+    nodeFlags: process.execArgv.filter((flag) => flag.startsWith('--') && flag !== '--import' && !flag.startsWith('--import=')),
     loadAverageAtStart: loadavg().map((l) => round(l, 2)),
   };
 }
@@ -310,7 +312,7 @@ function report(results: BenchResults) {
   );
   lines.push('', cpuPerRequestLine(r.http));
   lines.push(`Disk by table and index, bytes per completion: ${JSON.stringify(r.disk.bytesPerCompletionByTable)}`);
-  lines.push(`Machine: ${r.machine.nproc} cores, ${r.machine.cpuModel}, ${r.machine.memoryGb} GB, Node ${r.machine.node}; load average ${r.machine.loadAverageAtStart.join(' ')} at start, ${r.machine.loadAverageAtEnd.join(' ')} at end`);
+  lines.push(`Machine: ${r.machine.nproc} cores, ${r.machine.cpuModel}, ${r.machine.memoryGb} GB, Node ${r.machine.node} (${r.machine.nodeFlags.join(' ') || 'no V8 flags'}); load average ${r.machine.loadAverageAtStart.join(' ')} at start, ${r.machine.loadAverageAtEnd.join(' ')} at end`);
   lines.push(`Command: ${r.command}`);
   const text = lines.join('\n');
   process.stdout.write(`${text}\n`);

@@ -14,6 +14,13 @@ describe("the service's node options", () => {
     expect(scripts.start).toBe(`exec ${command.join(' ')}`);
   });
 
+  it("are those of npm run bench, whose in-process figures stand for the service's process", () => {
+    const { scripts } = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+    const bench = ['node', ...SERVER_NODE_FLAGS, '--import tsx bench/run.ts'].join(' ');
+    expect(scripts.bench).toBe(bench);
+    expect(scripts['bench:smoke']).toBe(`${bench} --rows 5000 --quick`);
+  });
+
   it("are those of the image's command", () => {
     expect(read('Dockerfile')).toContain(`CMD ${JSON.stringify(command).replaceAll(',', ', ')}`);
   });
