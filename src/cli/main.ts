@@ -1,3 +1,4 @@
+import '../v8-settings.ts';
 import { createStopSignals } from '../stop-signals.ts';
 import { runCli } from './run-cli.ts';
 
