@@ -28,4 +28,10 @@ describe("the service's node options", () => {
   it('are those of the systemd example in docs/operations.md', () => {
     expect(read('docs/operations.md')).toContain(`ExecStart=/usr/bin/${command.join(' ')}`);
   });
+
+  it('turn pretenuring off in the command-line tool too, before it imports anything else (it starts on bare node)', () => {
+    expect(SERVER_NODE_FLAGS).toContain('--no-allocation-site-pretenuring');
+    expect(read('src/cli/main.ts').split('\n')[0]).toBe("import '../v8-settings.ts';");
+    expect(read('src/v8-settings.ts')).toContain("setFlagsFromString('--no-allocation-site-pretenuring');");
+  });
 });
