@@ -197,6 +197,9 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     });
     // "← Completions", then the browser's Back: each asks, and called off, the editor and the URL stay.
     await page.getByRole('link', { name: '← Completions' }).click();
+    // Back only once the first question was answered: Back at once could come before the click's change of
+    // address was read, and the page would then have gone nowhere, with nothing to ask.
+    await expect.poll(() => asked.length).toBe(1);
     await page.goBack();
     await expect.poll(() => asked.length).toBe(2);
     expect(asked[0]).toBe('Leave this completion? The metadata changes you made have not been saved.');

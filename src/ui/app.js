@@ -168,5 +168,10 @@ onUnauthorized((failure) => {
   forgetKey();
   renderSignIn(failure.message);
 });
-window.addEventListener('hashchange', route);
+// Two changes of address in quick succession (a click, then Back at once) can both be read after the second:
+// the address is then the one shown, and drawing it again would only throw away what the view held (metadata
+// typed in the editor, where the user scrolled).
+window.addEventListener('hashchange', () => {
+  if (location.href !== shownUrl) route();
+});
 route();
