@@ -195,6 +195,12 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
       asked.push(dialog.message());
       void (accept ? dialog.accept() : dialog.dismiss());
     });
+    // Away and back before the page reads either change of address (a click, then Back at once): it never left,
+    // so nothing is asked and nothing redrawn; the typed key is still there.
+    await page.evaluate(`location.hash = '#/'; location.hash = '#/completions/${id}';`);
+    await page.evaluate('new Promise((resolve) => setTimeout(resolve, 50))');
+    expect(asked).toEqual([]);
+    expect(await editor.getByRole('textbox', { name: 'Key', exact: true }).inputValue()).toBe('split');
     // "← Completions", then the browser's Back: each asks, and called off, the editor and the URL stay.
     await page.getByRole('link', { name: '← Completions' }).click();
     // Back only once the first question was answered: Back at once could come before the click's change of
