@@ -109,6 +109,21 @@ describe('errors in OpenAI shape', () => {
     );
   });
 
+  it('a stream that is not a boolean is a 400 naming stream, before stream_options is looked at', async () => {
+    for (const [stream, described] of [['true', 'a string'], [1, 'an integer']] as const) {
+      await expectError(
+        await service.request('/v1/chat/completions', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'gpt-4o', messages: [], stream, stream_options: { include_usage: true } }),
+        }),
+        400,
+        invalid(`Invalid type for 'stream': expected a boolean, but got ${described} instead.`, 'stream', 'invalid_type'),
+      );
+    }
+    expect(upstream.received).toHaveLength(0);
+  });
+
   it('a body over BODY_LIMIT_BYTES is a 413, whether Content-Length says so or not', async () => {
     const big = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(5000) }] });
     const tooLarge = { error: { message: 'Request body too large: the maximum is 4096 bytes.', type: 'invalid_request_error', param: null, code: 'request_too_large' } };

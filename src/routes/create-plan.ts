@@ -71,12 +71,17 @@ function isOurs(key: string): boolean {
 export function planCreate(request: Record<string, unknown>, text: string, config: CreateCompletionDeps['config']): CreatePlan {
   const metadata = parseMetadata(request.metadata);
   const store = request.store;
-  if (store !== undefined && store !== null && typeof store !== 'boolean') {
-    throw ApiError.badRequest(
-      `Invalid type for 'store': expected a boolean, but got ${describeJsonType(store)} instead.`,
-      'store',
-      'invalid_type',
-    );
+  // `stream` decides how the answer is read: a provider that took `"true"` for true would
+  // stream to a path expecting one JSON body, so a non-boolean is refused here, as OpenAI does.
+  for (const name of ['store', 'stream'] as const) {
+    const value = request[name];
+    if (value !== undefined && value !== null && typeof value !== 'boolean') {
+      throw ApiError.badRequest(
+        `Invalid type for '${name}': expected a boolean, but got ${describeJsonType(value)} instead.`,
+        name,
+        'invalid_type',
+      );
+    }
   }
   if (request.stream_options !== undefined && request.stream_options !== null && request.stream !== true) {
     throw ApiError.badRequest(
