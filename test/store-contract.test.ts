@@ -251,6 +251,17 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     expect(await opened.countRows('metadata')).toBe(1);
   });
 
+  it('orders usage by model bytewise when a model holds a NUL (or starts as the encoding of one does), from the rollup and from the walk', async () => {
+    const models = ['m\u0000x', 'm', '\u0001x', 'm\u0001'];
+    await store.saveCompletions(PROJECT, models.map((model, n) => record(`u${n}`, 1_700_000_000 + n, { model, metadata: { env: 'prod' } })));
+    const bytewise = ['\u0001x', 'm', 'm\u0000x', 'm\u0001'];
+    const rollup = await store.summarizeUsage(PROJECT, { model: undefined, metadata: [], createdAfter: undefined, createdBefore: undefined });
+    expect(rollup.rows.map((row) => row.model)).toEqual(bytewise);
+    const walked = await store.summarizeUsage(PROJECT, { model: undefined, metadata: [['env', 'prod']], createdAfter: undefined, createdBefore: undefined });
+    expect(walked.rows.map((row) => row.model)).toEqual(bytewise);
+    expect(walked.rows.map((row) => row.completions)).toEqual([1, 1, 1, 1]);
+  });
+
   it('bounds a list by created_after (inclusive) and created_before (exclusive), with every filter and a cursor', async () => {
     const usage = (n: number) => JSON.stringify({ id: `r${n}`, object: 'chat.completion', created: n, model: 'gpt-4o-2024-08-06', usage: { prompt_tokens: n, completion_tokens: 1, total_tokens: n + 1 } });
     await store.saveCompletions(

@@ -1,5 +1,5 @@
 import type { ListFilters } from '../validation.ts';
-import type { UsageSummary } from './contract.ts';
+import type { UsageRow, UsageSummary } from './contract.ts';
 import { SECONDS_PER_DAY } from './derived-fields.ts';
 
 /**
@@ -18,10 +18,13 @@ export function splitAtWholeDays(filters: ListFilters): { whole: ListFilters; ed
   return { whole: { ...filters, createdAfter: wholeFrom, createdBefore: wholeTo }, edges };
 }
 
+/** The usage summary's order: by day, then model bytewise (UTF-8), as SQLite's BINARY collation compares. */
+export function byDayThenModel(a: UsageRow, b: UsageRow): number {
+  return a.day - b.day || Buffer.compare(Buffer.from(a.model), Buffer.from(b.model));
+}
+
 /** Summaries of different days as one: ordered by day, then model bytewise. */
 export function mergeUsageParts(parts: UsageSummary[]): UsageSummary {
-  const rows = parts
-    .flatMap((part) => part.rows)
-    .sort((a, b) => a.day - b.day || Buffer.compare(Buffer.from(a.model), Buffer.from(b.model)));
+  const rows = parts.flatMap((part) => part.rows).sort(byDayThenModel);
   return { rows, truncated: parts.some((part) => part.truncated) };
 }

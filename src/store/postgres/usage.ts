@@ -2,7 +2,7 @@ import type { SqlDatabase } from '../../db/sql-client.ts';
 import type { ListFilters } from '../../validation.ts';
 import type { UsageRow, UsageSummary } from '../contract.ts';
 import { isDayBoundary, utcDayOf } from '../derived-fields.ts';
-import { mergeUsageParts, splitAtWholeDays } from '../usage-parts.ts';
+import { byDayThenModel, mergeUsageParts, splitAtWholeDays } from '../usage-parts.ts';
 import { type createListQueries, runListQuery } from './list-query.ts';
 import { filterText, fromFilterText } from './text.ts';
 import { DAY_OF_CREATED } from './writes.ts';
@@ -24,8 +24,16 @@ const FIGURES = `sum(completions)::int8 AS completions, sum(prompt_tokens)::int8
  * `created`, or with a search the most recently stored matches.
  */
 export function createUsageQueries(db: SqlDatabase, lists: ReturnType<typeof createListQueries>, walkLimit = USAGE_WALK_LIMIT) {
-  /** Rows as the contract has them: models decoded, ordered by day then model bytewise (the columns compare as "C"). */
-  const decoded = (rows: UsageRow[]) => rows.map((row) => ({ ...row, model: fromFilterText(row.model) }));
+  /**
+   * Rows as the contract has them: models decoded, ordered by day then model bytewise. The columns
+   * compare as "C", but an encoded model (one with a NUL: `\u0001` + JSON) sorts by its encoding,
+   * so rows holding one are put back in the decoded models' order.
+   */
+  const decoded = (rows: UsageRow[]) => {
+    const encoded = rows.some((row) => row.model.startsWith('\u0001'));
+    const models = rows.map((row) => ({ ...row, model: fromFilterText(row.model) }));
+    return encoded ? models.sort(byDayThenModel) : models;
+  };
 
   async function fromRollup(projectId: number, filters: ListFilters): Promise<UsageSummary> {
     const args: unknown[] = [projectId];
