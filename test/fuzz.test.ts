@@ -282,6 +282,7 @@ function expectedUpdate(bytes: Uint8Array): { status: 200; metadata: unknown } |
     typeof v === 'object' && v !== null ? 1 + Math.max(0, ...Object.values(v).map(depth)) : 0;
   if (typeof body !== 'object' || body === null || Array.isArray(body) || depth(body) > 128) return { status: 400 };
   if (!Object.hasOwn(body, 'metadata')) return { status: 400 };
+  if (Object.keys(body).some((key) => key !== 'metadata')) return { status: 400 };
   const metadata = (body as { metadata: unknown }).metadata;
   if (metadata === null) return { status: 200, metadata: {} };
   if (typeof metadata !== 'object' || Array.isArray(metadata)) return { status: 400 };

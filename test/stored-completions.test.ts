@@ -71,6 +71,21 @@ describe('post /v1/chat/completions/{id}', () => {
     });
   });
 
+  it('refuses a parameter other than metadata, naming it, and keeps the completion as it was', async () => {
+    const created = await createStored({ user: 'u1' });
+    const before = await service.client().chat.completions.retrieve(created.id);
+    const res = await service.request(`/v1/chat/completions/${created.id}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ metadata: { user: 'u2' }, model: 'other' }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      error: { message: "Unknown parameter: 'model'.", type: 'invalid_request_error', param: 'model', code: 'unknown_parameter' },
+    });
+    expect(await service.client().chat.completions.retrieve(created.id)).toEqual(before);
+  });
+
   it('refuses invalid metadata and keeps the old map', async () => {
     const created = await createStored({ user: 'u1' });
     const res = await service.request(`/v1/chat/completions/${created.id}`, {

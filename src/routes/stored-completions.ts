@@ -36,7 +36,12 @@ export function createStoredCompletionRoutes(store: Store, bodyLimitBytes: numbe
     if (!('metadata' in body)) {
       throw ApiError.badRequest("Missing required parameter: 'metadata'.", 'metadata', 'missing_required_parameter');
     }
-    const row = await store.updateMetadata(c.get('tenant').project, id, parseMetadata(body.metadata));
+    const metadata = parseMetadata(body.metadata);
+    // Metadata is all an update can change: a `model` or `messages` beside it is refused, as OpenAI's
+    // newer endpoints refuse an unknown parameter, rather than answered 200 with it silently ignored.
+    const unknown = Object.keys(body).find((key) => key !== 'metadata');
+    if (unknown !== undefined) throw ApiError.badRequest(`Unknown parameter: '${unknown}'.`, unknown, 'unknown_parameter');
+    const row = await store.updateMetadata(c.get('tenant').project, id, metadata);
     if (!row) throw ApiError.notFoundCompletion(id);
     return jsonText(c, serializeCompletion(row));
   });
