@@ -10,7 +10,7 @@ import { toImportedRecord } from '../src/import/completion-line.ts';
 import type { Json } from '../src/json.ts';
 import { idsInListOrder } from './helpers/list-order.ts';
 import { openTestStore, type TestStore } from './helpers/service.ts';
-import { TEST_BACKEND } from './helpers/test-database.ts';
+import { TEST_BACKEND, TEST_POSTGRES_URL } from './helpers/test-database.ts';
 
 /**
  * Every JSON text a completion record carries comes back from every read byte for byte, whatever it
@@ -46,9 +46,18 @@ const AWKWARD = [
   BODY_TAIL, MESSAGE_TAIL, CHOICE_HEAD, CHOICE_TAIL, '"object":"chat.completion"', ',"model":"',
 ];
 
+/**
+ * The embedded PGlite (the PostgreSQL cases without a server) decodes each text it returns with
+ * `new TextDecoder('utf-8')`, which drops a leading U+FEFF: a column holding `\ufeffx` comes back as
+ * `x`. PostgreSQL keeps it, and so does `pg` (CI runs these cases on a real server, where the texts
+ * keep their leading U+FEFF); on PGlite they start with something else.
+ */
+const ON_PGLITE = TEST_BACKEND === 'postgres' && TEST_POSTGRES_URL === undefined;
+
 const awkwardText = fc
   .array(fc.oneof(fc.constantFrom(...AWKWARD), fc.string({ maxLength: 4 }), fc.string({ unit: 'binary', maxLength: 3 })), { maxLength: 5 })
-  .map((parts) => parts.join(''));
+  .map((parts) => parts.join(''))
+  .map((text) => (ON_PGLITE ? text.replace(/^\ufeff+/, '') : text));
 
 /** `text` without lone UTF-16 halves (`u` mode matches only unpaired ones): what UTF-8, and so a database's text, can hold. */
 function withoutLoneHalves(text: string): string {
