@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { ApiError, describeJsonType } from './errors.ts';
 import { rememberExactIntegers } from './exact-integers.ts';
-import { isObject } from './json.ts';
+import { isObject, nestsDeeperThan } from './json.ts';
 
 /** Deeper JSON than this is refused: nothing legitimate nests so far, and re-serializing it could overflow the stack. */
 const MAX_JSON_DEPTH = 128;
@@ -32,17 +32,6 @@ export async function readBody(c: Context, limit: number): Promise<Uint8Array> {
   return Buffer.concat(chunks);
 }
 
-function depthExceeds(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (typeof v !== 'object' || v === null) continue;
-    if (depth > max) return true;
-    for (const child of Object.values(v)) stack.push([child, depth + 1]);
-  }
-  return false;
-}
-
 /** The body as a JSON object, or OpenAI's 400 for anything else. */
 export async function readJsonObject(c: Context, limit: number): Promise<Record<string, unknown>> {
   return (await readJsonObjectText(c, limit)).object;
@@ -66,7 +55,7 @@ export async function readJsonObjectText(c: Context, limit: number): Promise<{ o
       'invalid_type',
     );
   }
-  if (depthExceeds(parsed, MAX_JSON_DEPTH)) {
+  if (nestsDeeperThan(parsed, MAX_JSON_DEPTH)) {
     throw ApiError.badRequest(`Invalid body: JSON nested deeper than ${MAX_JSON_DEPTH} levels.`, null, 'invalid_value');
   }
   rememberExactIntegers(parsed, text);

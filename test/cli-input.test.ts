@@ -68,6 +68,12 @@ describe('import refuses bad lines', () => {
       JSON.stringify({ ...JSON.parse(exampleLines[2]!), id: 'chatcmpl-\ud800' }),
       /^stored-completions import: line 3: not a completion: "id" must be a string of 1 to 256 characters without control characters or unpaired surrogates\n/,
     ],
+    [
+      // Storing it would overflow the stack serializing the record: the tool died with a RangeError before the limit.
+      'JSON nested 5,000 levels deep',
+      exampleLines[2]!.replace(/}$/, `,"nested":${'['.repeat(5_000)}${']'.repeat(5_000)}}`),
+      /^stored-completions import: line 3: not a completion: JSON nested deeper than 256 levels\n/,
+    ],
   ])('stops at %s with its line number; what came before stays', async (_kind, bad, message) => {
     const run = await runCliInProcess(['import', fileOf([exampleLines[0]!, exampleLines[1]!, bad, exampleLines[3]!]), '--key', 'sk-a'], { env });
     expect(run.code).toBe(1);

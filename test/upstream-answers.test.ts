@@ -19,6 +19,16 @@ function badGateway(message: string) {
 
 const valid = fakeCompletion({ model: 'gpt-4o', messages }, 'chatcmpl-ok', 1_700_000_000);
 
+/** JSON text of `levels` arrays, one inside the other. */
+function nestedArrays(levels: number): string {
+  return '['.repeat(levels) + ']'.repeat(levels);
+}
+
+/** `valid` with a field nested so that the whole answer is `levels` deep (the answer itself is the first level). */
+function answerNested(levels: number): string {
+  return JSON.stringify(valid).replace(/}$/, `,"nested":${nestedArrays(levels - 1)}}`);
+}
+
 /** 200s no client may take for a stored completion: the body as the provider sent it, and what the 502 says it was. */
 const notCompletions: [name: string, body: string, what: string][] = [
   ['an empty body', '', 'an empty body'],
@@ -31,6 +41,9 @@ const notCompletions: [name: string, body: string, what: string][] = [
   ['choices that is no array', JSON.stringify({ ...valid, choices: 'none' }), "'choices' that is a string"],
   ['no choices', JSON.stringify({ id: 'chatcmpl-x', object: 'chat.completion', created: 1 }), "an object without 'choices'"],
   ['a choice that is no object', JSON.stringify({ ...valid, choices: ['hi'] }), 'a choice that is a string'],
+  // Storing it would overflow the stack serializing the record: a 500 before the limit.
+  ['JSON nested 5,000 levels deep', answerNested(5_000), 'JSON nested deeper than 256 levels'],
+  ['JSON nested one level past the limit', answerNested(257), 'JSON nested deeper than 256 levels'],
 ];
 
 describe('a 200 from the provider that is not a chat completion', () => {
@@ -60,6 +73,19 @@ describe('a 200 from the provider that is not a chat completion', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual(valid);
     expect(storedCount(service)).toEqual({ n: 1 });
+  });
+
+  it('an answer nested as deep as the limit is stored and served back whole', async () => {
+    const body = answerNested(256);
+    upstream.handler = (_request, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(body);
+    };
+    const res = await create(service, { store: true });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(body);
+    const retrieved = await service.client().chat.completions.retrieve('chatcmpl-ok');
+    expect((retrieved as unknown as { nested: unknown }).nested).toEqual(JSON.parse(nestedArrays(255)));
   });
 
   it('a stream that ignored stream: true and answered a non-completion is a 502 when stored', async () => {
@@ -161,6 +187,11 @@ const notChunkStreams: [name: string, text: string, message: string][] = [
     'a whole completion as its event',
     sseEvent(valid) + sseEvent('[DONE]'),
     "The upstream provider sent an object of type 'chat.completion' instead of a chat completion chunk; nothing was stored.",
+  ],
+  [
+    'a chunk nested 5,000 levels deep',
+    sseEvent(JSON.stringify(chunks[0]).replace(/}$/, `,"nested":${nestedArrays(4_999)}}`)) + sseEvent('[DONE]'),
+    'The upstream provider sent JSON nested deeper than 256 levels instead of a chat completion chunk; nothing was stored.',
   ],
   [
     'chunks without choices',

@@ -1,7 +1,7 @@
 import { isAddressable } from '../completion-ids.ts';
 import { ApiError } from '../errors.ts';
 import { type ExactIntegers, withExactIntegers } from '../exact-integers.ts';
-import { isObject, type Json } from '../json.ts';
+import { isObject, type Json, MAX_STORED_JSON_DEPTH, nestsDeeperThan } from '../json.ts';
 import type { CompletionRecord } from '../store/index.ts';
 import { EARLIEST_CREATED, isStorableCreated, LATEST_CREATED, tokenCountsOfUsage } from '../store/derived-fields.ts';
 import { parseMetadata } from '../validation.ts';
@@ -36,6 +36,7 @@ function fail(message: string): never {
 export function toImportedRecord(value: unknown, now: number, exact?: ExactIntegers): CompletionRecord {
   const write = (json: unknown) => withExactIntegers(JSON.stringify(json), exact);
   if (!isObject(value)) fail('expected a JSON object (a chat.completion with input_messages)');
+  if (nestsDeeperThan(value, MAX_STORED_JSON_DEPTH)) fail(`JSON nested deeper than ${MAX_STORED_JSON_DEPTH} levels`);
   const { choices, metadata, input_messages: inputMessages, ...body } = value;
   const { id, object, created, model } = body;
   if (object !== 'chat.completion') fail(`expected "object": "chat.completion", got ${JSON.stringify(object) ?? 'nothing'}`);
