@@ -1,5 +1,6 @@
 import { ApiError, describeJsonType } from './errors.ts';
 import { isObject, type Json, MAX_STORED_JSON_DEPTH, nestsDeeperThan } from './json.ts';
+import { hasLoneSurrogate } from './validation.ts';
 
 /**
  * Whether a provider's 200 is something the proxy can store. A stored create
@@ -45,6 +46,7 @@ export function problemWithCompletion(value: unknown, objectType: 'chat.completi
   }
   const badChoice = value.choices.find((choice) => !isObject(choice));
   if (badChoice !== undefined) return `a choice that is ${describeJsonType(badChoice)}`;
+  if (typeof value.model === 'string' && hasLoneSurrogate(value.model)) return 'a model name that is not valid Unicode text';
   if (nestsDeeperThan(value, MAX_STORED_JSON_DEPTH)) return `JSON nested deeper than ${MAX_STORED_JSON_DEPTH} levels`;
   return undefined;
 }

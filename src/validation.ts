@@ -26,6 +26,15 @@ function characterCount(text: string): number {
 /** With the `u` flag a surrogate class matches only unpaired halves. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
+/**
+ * True when `text` holds half a surrogate pair (JSON allows `"\ud800"`): not text. SQLite would keep
+ * its raw bytes and PostgreSQL U+FFFD, so a model or metadata filter could not name it the same way
+ * on both, nor tell `x\ud800` from `x\ufffd`.
+ */
+export function hasLoneSurrogate(text: string): boolean {
+  return LONE_SURROGATE.test(text);
+}
+
 function checkStringLength(param: string, value: string, max: number): void {
   const length = characterCount(value);
   if (length > max) {
@@ -47,8 +56,7 @@ function checkPair(key: string, value: string): void {
     );
   }
   checkStringLength(`metadata.${key}`, value, METADATA_VALUE_MAX_LENGTH);
-  // A lone surrogate (JSON allows "\ud800") is not text: SQLite would store bytes no UTF-8 query string can name.
-  if (LONE_SURROGATE.test(key) || LONE_SURROGATE.test(value)) {
+  if (hasLoneSurrogate(key) || hasLoneSurrogate(value)) {
     throw ApiError.badRequest(
       `Invalid 'metadata.${key}': keys and values must be valid Unicode text.`,
       `metadata.${key}`,

@@ -69,6 +69,11 @@ describe('import refuses bad lines', () => {
       /^stored-completions import: line 3: not a completion: "id" must be a string of 1 to 256 characters without control characters or unpaired surrogates\n/,
     ],
     [
+      'a model with half a surrogate pair',
+      JSON.stringify({ ...JSON.parse(exampleLines[2]!), model: 'gpt-4o-\ud800' }),
+      /^stored-completions import: line 3: not a completion: "model" must be a string of valid Unicode text\n/,
+    ],
+    [
       // Storing it would overflow the stack serializing the record: the tool died with a RangeError before the limit.
       'JSON nested 5,000 levels deep',
       exampleLines[2]!.replace(/}$/, `,"nested":${'['.repeat(5_000)}${']'.repeat(5_000)}}`),

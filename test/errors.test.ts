@@ -124,6 +124,31 @@ describe('errors in OpenAI shape', () => {
     expect(upstream.received).toHaveLength(0);
   });
 
+  it('a stored create whose model holds half a surrogate pair is a 400 before the provider is asked; an unstored one goes on', async () => {
+    // Written as JSON escapes: `\ud800` alone is valid JSON, and the one way such a string reaches the service.
+    for (const stream of [false, true]) {
+      await expectError(
+        await service.request('/v1/chat/completions', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: `{"model":"gpt-4o-\\ud800","messages":[],"store":true,"stream":${stream}}`,
+        }),
+        400,
+        invalid("Invalid 'model': a stored completion's model must be valid Unicode text.", 'model', 'invalid_value'),
+      );
+    }
+    expect(upstream.received).toHaveLength(0);
+
+    const unstored = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"model":"gpt-4o-\\ud800","messages":[]}',
+    });
+    expect(unstored.status).toBe(200);
+    expect(upstream.received).toHaveLength(1);
+    expect((await service.client().chat.completions.list()).data).toEqual([]);
+  });
+
   it('a body over BODY_LIMIT_BYTES is a 413, whether Content-Length says so or not', async () => {
     const big = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(5000) }] });
     const tooLarge = { error: { message: 'Request body too large: the maximum is 4096 bytes.', type: 'invalid_request_error', param: null, code: 'request_too_large' } };

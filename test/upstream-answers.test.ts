@@ -41,6 +41,8 @@ const notCompletions: [name: string, body: string, what: string][] = [
   ['choices that is no array', JSON.stringify({ ...valid, choices: 'none' }), "'choices' that is a string"],
   ['no choices', JSON.stringify({ id: 'chatcmpl-x', object: 'chat.completion', created: 1 }), "an object without 'choices'"],
   ['a choice that is no object', JSON.stringify({ ...valid, choices: ['hi'] }), 'a choice that is a string'],
+  // The model filter and usage could not name it alike on SQLite and PostgreSQL.
+  ['a model with half a surrogate pair', JSON.stringify({ ...valid, model: 'gpt-4o-\udc00' }), 'a model name that is not valid Unicode text'],
   // Storing it would overflow the stack serializing the record: a 500 before the limit.
   ['JSON nested 5,000 levels deep', answerNested(5_000), 'JSON nested deeper than 256 levels'],
   ['JSON nested one level past the limit', answerNested(257), 'JSON nested deeper than 256 levels'],

@@ -4,7 +4,7 @@ import { type ExactIntegers, withExactIntegers } from '../exact-integers.ts';
 import { isObject, type Json, MAX_STORED_JSON_DEPTH, nestsDeeperThan } from '../json.ts';
 import type { CompletionRecord } from '../store/index.ts';
 import { EARLIEST_CREATED, isStorableCreated, LATEST_CREATED, tokenCountsOfUsage } from '../store/derived-fields.ts';
-import { parseMetadata } from '../validation.ts';
+import { hasLoneSurrogate, parseMetadata } from '../validation.ts';
 import { messageItemId } from '../wire.ts';
 
 /**
@@ -44,7 +44,7 @@ export function toImportedRecord(value: unknown, now: number, exact?: ExactInteg
   // What the create path stores: a provider may send 0, or a clock before 1970; the bounds are those of a day usage can name.
   if (!isStorableCreated(created)) fail(`"created" must be a whole number of Unix seconds from ${EARLIEST_CREATED} to ${LATEST_CREATED} (the years 0000 to 9999)`);
   // Any string: create stores the provider's model as it came, an empty name included, and import must take back what export wrote.
-  if (typeof model !== 'string') fail('"model" must be a string');
+  if (typeof model !== 'string' || hasLoneSurrogate(model)) fail('"model" must be a string of valid Unicode text');
   if (!Array.isArray(choices) || !choices.every(isObject)) fail('"choices" must be an array of objects');
   let checkedMetadata;
   try {

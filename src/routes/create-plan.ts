@@ -5,7 +5,7 @@ import { jsonMembers } from '../json-members.ts';
 import type { Json } from '../json.ts';
 import type { Store } from '../store/index.ts';
 import type { Upstream } from '../upstream.ts';
-import { parseMetadata, type Metadata } from '../validation.ts';
+import { hasLoneSurrogate, parseMetadata, type Metadata } from '../validation.ts';
 
 /** What a create needs, streamed or not. */
 export interface CreateCompletionDeps {
@@ -92,12 +92,17 @@ export function planCreate(request: Record<string, unknown>, text: string, confi
   }
   // An explicit `store: false` is never stored, whatever STORE_DEFAULT says.
   const storedByDefault = (store === undefined || store === null) && config.storeDefault;
+  const stored = store === true || storedByDefault;
+  // The model names the completion in the model filter and usage: it must be text both backends keep alike.
+  if (stored && typeof request.model === 'string' && hasLoneSurrogate(request.model)) {
+    throw ApiError.badRequest("Invalid 'model': a stored completion's model must be valid Unicode text.", 'model', 'invalid_value');
+  }
   return {
     request,
     text,
     holdsOurs: !config.upstreamForwardStore && ('store' in request || 'metadata' in request),
     forwardsDefaultStore: config.upstreamForwardStore && storedByDefault,
-    store: store === true || storedByDefault,
+    store: stored,
     metadata,
     exactIntegers: exactIntegersOf(request),
   };
