@@ -171,6 +171,25 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     await expect.poll(() => new URL(page.url()).hash).toBe('#/');
   });
 
+  it('sets "Created after" to a quick range back from now, and clears "Created before"', async () => {
+    const page = await open(`#/?created_before=${BASE + 60}`);
+    // A minute after the newest completion, on the page's clock.
+    const now = BASE + 10_003 + 60;
+    await page.clock.install({ time: now * 1000 });
+    await signIn(page);
+    await page.getByRole('button', { name: 'Created in the last hour' }).click();
+    await page.waitForURL((url) => url.hash === `#/?created_after=${now - 3600}`);
+    const lastHour = await apiIds(suite.service, `created_after=${now - 3600}&order=desc`);
+    expect(lastHour).toEqual([longId, hostileId, twoChoicesId, toolCallId]);
+    await expectRows(page, lastHour);
+    expect(await page.getByRole('textbox', { name: 'Created after' }).inputValue()).not.toBe('');
+    expect(await page.getByRole('textbox', { name: 'Created before' }).inputValue()).toBe('');
+
+    await page.getByRole('button', { name: 'Created in the last 30 days' }).click();
+    await page.waitForURL((url) => url.hash === `#/?created_after=${now - 30 * 86_400}`);
+    await expectRows(page, (await apiIds(suite.service, `created_after=${now - 30 * 86_400}&order=desc`)).slice(0, 20));
+  });
+
   it('shows the usage of the current filter as a chart and a table', async () => {
     const page = await open('#/?model=gpt-4o-mini');
     await signIn(page);

@@ -28,6 +28,8 @@ const TYPING_DELAY_MS = 400;
 
 /** Metadata chips a card shows before "+N more". */
 const CHIPS_SHOWN = 6;
+/** The "Created in the last" choices: label, and how far back from now. */
+const QUICK_RANGES = [['hour', 3600], ['24 hours', 86_400], ['7 days', 7 * 86_400], ['30 days', 30 * 86_400]];
 
 export function createListView() {
   let route = null;
@@ -44,6 +46,15 @@ export function createListView() {
   const knownModels = createModelSuggestions('known-models');
   const afterInput = h('input', { type: 'datetime-local', name: 'created_after', step: '1' });
   const beforeInput = h('input', { type: 'datetime-local', name: 'created_before', step: '1' });
+  /** Most looks are at what was stored lately: one click sets "Created after" that far back from now and clears "Created before". */
+  const quickRanges = QUICK_RANGES.map(([label, seconds]) => {
+    const button = h('button', { type: 'button', class: 'link-button', 'aria-label': `Created in the last ${label}` }, label);
+    button.addEventListener('click', () => {
+      const after = String(Math.floor(Date.now() / 1000) - seconds);
+      navigate(withFilters({ created_after: after, created_before: undefined }));
+    });
+    return button;
+  });
   const orderSelect = h(
     'select',
     { name: 'order' },
@@ -74,6 +85,10 @@ export function createListView() {
       field('Created after', afterInput),
       field('Created before', beforeInput),
       field('Order', orderSelect),
+    ),
+    h('div', { class: 'quick-ranges', role: 'group', 'aria-label': 'Quick date ranges' },
+      h('span', { class: 'muted', 'aria-hidden': 'true' }, 'Created in the last'),
+      ...quickRanges,
     ),
     h('fieldset', { class: 'metadata-filter' },
       h('legend', null, 'Metadata'),
