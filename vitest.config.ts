@@ -22,6 +22,7 @@ const BOTH_BACKENDS = [
   'test/list-page-bytes.test.ts',
   'test/fuzz.test.ts',
   'test/stored-json-fidelity.test.ts',
+  'test/search-cjk.test.ts',
 ];
 /** PostgreSQL's own cases: its query plans, several instances on one database, restarts. */
 const POSTGRES_ONLY = ['test/postgres-*.test.ts'];

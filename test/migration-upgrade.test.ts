@@ -10,6 +10,7 @@ import type { ListParams, Metadata } from '../src/validation.ts';
 import { toCompletionRecord } from '../src/wire.ts';
 import { storeChoicesApart } from './helpers/choices-apart.ts';
 import { storeJsonWhole } from './helpers/whole-stored-json.ts';
+import { CJK_RECORD_COUNT, cjkRecords, cjkTexts } from './helpers/cjk-records.ts';
 
 /**
  * Migrations that move stored data (0006 rebuilds the filter tables WITHOUT ROWID and the
@@ -166,6 +167,45 @@ describe(`upgrading a database from ${BEFORE}`, () => {
         after: undefined, limit: 100, order: 'asc', model: 'o3-mini', metadata: [['env', 'prod']], search: 'word3',
       });
       expect(found.items.map((row) => row.id)).toEqual(['chatcmpl-018', 'chatcmpl-048', 'chatcmpl-078']);
+    } finally {
+      upgraded.close();
+    }
+  });
+});
+
+describe('upgrading a database from 0008_choices_in_completion_row (search before CJK runs were split)', () => {
+  const search = async (store: Store, words: string) =>
+    (await store.listCompletions(PROJECT, { after: undefined, limit: 100, order: 'asc', model: undefined, metadata: [], search: words })).items.map((row) => row.id);
+
+  it('indexes again the completions holding CJK text, once, and each search then finds part of a run', async () => {
+    const old = openAtMigration('0008_choices_in_completion_row');
+    const oldStore = createSqliteStore(old);
+    await oldStore.saveCompletions(PROJECT, cjkRecords());
+    // Indexed as the code of that time indexed them: a run of CJK characters one token.
+    for (let n = 0; n < CJK_RECORD_COUNT; n++) {
+      const seq = old.prepare('SELECT seq FROM completions WHERE id = ?').pluck().get(`chatcmpl-${n}`);
+      old.prepare('DELETE FROM completion_search WHERE rowid = ?').run(seq);
+      old.prepare('INSERT INTO completion_search (rowid, project, text) VALUES (?, ?, ?)').run(seq, 1, cjkTexts(n).join('\n'));
+    }
+    // Searched as now (a run split), such rows are found by nothing, not even their whole run: they must be indexed again.
+    expect(await search(oldStore, '東京')).toEqual([]);
+    expect(await search(oldStore, '東京タワーに行きたい')).toEqual([]);
+    const plain = await search(oldStore, 'plain');
+    expect(plain).toEqual(['chatcmpl-2', 'chatcmpl-5', 'chatcmpl-8', 'chatcmpl-11']);
+    await oldStore.close();
+
+    const upgraded = openDatabase(path);
+    try {
+      // Queued by the migration, every one; the store indexes again those with CJK text as it opens.
+      expect(upgraded.prepare('SELECT count(*) FROM search_requeue').pluck().get()).toBe(12);
+      const store = createSqliteStore(upgraded);
+      expect(upgraded.prepare('SELECT count(*) FROM search_requeue').pluck().get()).toBe(0);
+      expect(await search(store, '東京')).toEqual(['chatcmpl-0', 'chatcmpl-3', 'chatcmpl-6', 'chatcmpl-9']);
+      expect(await search(store, 'タワー 6')).toEqual(['chatcmpl-6']);
+      expect(await search(store, '天气')).toEqual(['chatcmpl-1', 'chatcmpl-4', 'chatcmpl-7', 'chatcmpl-10']);
+      expect(await search(store, 'plain')).toEqual(plain);
+      // One index row a completion, as before.
+      expect(upgraded.prepare('SELECT count(*) FROM completion_search').pluck().get()).toBe(12);
     } finally {
       upgraded.close();
     }

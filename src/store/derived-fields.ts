@@ -1,4 +1,5 @@
 import { isObject } from '../json.ts';
+import { segmentCjk } from './cjk-segments.ts';
 import type { CompletionRecord } from './contract.ts';
 
 /**
@@ -37,7 +38,8 @@ export function tokenCountsOfUsage(value: unknown): TokenCounts {
 
 /**
  * The text `search` matches: each input message's `content` (the text of its text parts
- * when it was an array) and each choice's `content` and `refusal`, one per line.
+ * when it was an array) and each choice's `content` and `refusal`, one per line, with its
+ * CJK runs written as characters and pairs (cjk-segments.ts): what the search index holds.
  * Tool call arguments, images and audio are not text a person searches for.
  */
 export function searchTextOf(record: Pick<CompletionRecord, 'messages' | 'choices'>): string {
@@ -52,7 +54,7 @@ export function searchTextOf(record: Pick<CompletionRecord, 'messages' | 'choice
     if (typeof message.content === 'string') texts.push(message.content);
     if (typeof message.refusal === 'string') texts.push(message.refusal);
   }
-  return texts.join('\n');
+  return segmentCjk(texts.join('\n'));
 }
 
 /** A letter or digit (what full-text indexes keep as tokens; everything else separates them). */
@@ -61,10 +63,14 @@ const WORD_CHARACTER = /[\p{L}\p{N}\p{Co}]/u;
 /**
  * A search as the words that must all occur: split on whitespace, a word without
  * any letter or digit dropped (`*`, `--`). Empty when nothing is left, which matches nothing.
- * Each word is matched whole, its punctuation-separated parts side by side ("don't", "e-mail").
+ * Each word is matched whole, its punctuation-separated parts side by side ("don't", "e-mail"), and
+ * a run of CJK characters in it as its characters and pairs side by side (cjk-segments.ts).
  */
 export function searchWords(search: string): string[] {
-  return search.split(/\s+/u).filter((word) => WORD_CHARACTER.test(word));
+  return search
+    .split(/\s+/u)
+    .filter((word) => WORD_CHARACTER.test(word))
+    .map(segmentCjk);
 }
 
 export const SECONDS_PER_DAY = 86_400;

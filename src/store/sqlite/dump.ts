@@ -9,7 +9,7 @@ import { bodySql, choicesSql, messageSql } from './stored-json.ts';
 import { COPIED_SETTINGS_SQL, UNSTORED_SETTINGS_SQL } from '../unstored-settings.ts';
 
 /** The input messages of a range of completions, by completion. */
-function messageBodies(prepare: Prepare, seqs: number[]): Map<number, string[]> {
+export function messageBodies(prepare: Prepare, seqs: number[]): Map<number, string[]> {
   const bodies = new Map<number, string[]>();
   const rows = prepare(
     `SELECT completion_seq AS seq, ${messageSql('body')} AS body FROM input_messages WHERE completion_seq IN (SELECT value FROM json_each(?)) ORDER BY completion_seq, idx`,

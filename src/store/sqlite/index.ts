@@ -7,6 +7,7 @@ import { COMPLETION_COLUMNS, createListQueries, PAGE_ITEM_COLUMNS, pageSql } fro
 import { createDump } from './dump.ts';
 import { listMessagePage } from './messages.ts';
 import { createProjectIds } from './projects.ts';
+import { reindexQueuedSearch } from './search-requeue.ts';
 import { createStatementCache, LIMIT_PARAMETER } from './statements.ts';
 import { createUsageQueries } from './usage.ts';
 import { createRowWrites, POSITION_COLUMNS, type StoredPosition } from './writes.ts';
@@ -53,6 +54,9 @@ export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOption
 
 function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
   const prepare = createStatementCache(db);
+  // Completions a migration queued to be indexed again for search (0009), before anything is served. A file
+  // at an older migration (tests that fill one through the store) has no queue.
+  if (prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'search_requeue'").get()) reindexQueuedSearch(db, prepare);
   const projects = createProjectIds(prepare);
   const rows = createRowWrites(prepare);
   const lists = createListQueries(prepare, options.searchSortThreshold, options.searchWalkLimit);
