@@ -22,22 +22,15 @@ export function reindexQueuedSearch(db: SqliteDatabase, prepare: Prepare): numbe
     const queued = prepare(`SELECT seq FROM search_requeue ORDER BY seq LIMIT ${BATCH_SIZE}`).pluck().all() as number[];
     if (queued.length === 0) return undefined;
     const [first, last] = [queued[0]!, queued.at(-1)!];
-    // The stored texts as they are (compacted or not, a CJK character is written as itself): most hold none.
-    const rows = prepare('SELECT seq, project_id AS projectId, choices FROM completions WHERE seq BETWEEN ? AND ?').all(first, last) as {
-      seq: number;
-      projectId: number;
-      choices: string;
-    }[];
-    const withCjkMessage = new Set(
-      (prepare('SELECT completion_seq AS seq, body FROM input_messages WHERE completion_seq BETWEEN ? AND ?').all(first, last) as { seq: number; body: string }[])
-        .filter((message) => holdsCjk(message.body))
-        .map((message) => message.seq),
-    );
-    const chosen = rows.filter((row) => withCjkMessage.has(row.seq) || holdsCjk(row.choices));
-    const messages = messageBodies(prepare, chosen.map((row) => row.seq));
+    const rows = prepare(`SELECT seq, project_id AS projectId, ${choicesSql('choices')} AS choices FROM completions WHERE seq BETWEEN ? AND ?`).all(
+      first,
+      last,
+    ) as { seq: number; projectId: number; choices: string }[];
+    const messages = messageBodies(prepare, rows.map((row) => row.seq));
+    // Most hold no CJK character (a stored JSON text writes them as themselves): only those that do are indexed again.
+    const chosen = rows.filter((row) => holdsCjk(row.choices) || (messages.get(row.seq) ?? []).some(holdsCjk));
     for (const row of chosen) {
-      const choices = prepare(`SELECT ${choicesSql('choices')} FROM completions WHERE seq = ?`).pluck().get(row.seq) as string;
-      const text = searchTextOf({ messages: messages.get(row.seq) ?? [], choices: splitChoices(choices) });
+      const text = searchTextOf({ messages: messages.get(row.seq) ?? [], choices: splitChoices(row.choices) });
       prepare('DELETE FROM completion_search WHERE rowid = ?').run(row.seq);
       prepare('INSERT INTO completion_search (rowid, project, text) VALUES (?, ?, ?)').run(row.seq, row.projectId, text);
     }
