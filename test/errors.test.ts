@@ -149,6 +149,111 @@ describe('errors in OpenAI shape', () => {
     expect((await service.client().chat.completions.list()).data).toEqual([]);
   });
 
+  const storedInputCases: [messages: string, body: unknown][] = [
+    ['', invalid("Missing required parameter: 'messages'.", 'messages', 'missing_required_parameter')],
+    [',"messages":null', invalid("Missing required parameter: 'messages'.", 'messages', 'missing_required_parameter')],
+    [',"messages":"Hi"', invalid("Invalid type for 'messages': expected an array, but got a string instead.", 'messages', 'invalid_type')],
+    [',"messages":[null]', invalid("Invalid type for 'messages[0]': expected an object, but got null instead.", 'messages[0]', 'invalid_type')],
+    [
+      ',"messages":[{"role":"user","content":"a"},{"content":"x"}]',
+      invalid("Missing required parameter: 'messages[1].role'.", 'messages[1].role', 'missing_required_parameter'),
+    ],
+    [',"messages":[{"role":7,"content":"x"}]', invalid("Invalid type for 'messages[0].role': expected a string, but got an integer instead.", 'messages[0].role', 'invalid_type')],
+    [
+      ',"messages":[{"role":"assistant","content":"x","refusal":{}}]',
+      invalid("Invalid type for 'messages[0].refusal': expected a string, but got an object instead.", 'messages[0].refusal', 'invalid_type'),
+    ],
+    [
+      ',"messages":[{"role":"user","content":[{"type":"text","text":"a"},null]}]',
+      invalid("Invalid type for 'messages[0].content[1]': expected an object, but got null instead.", 'messages[0].content[1]', 'invalid_type'),
+    ],
+    [
+      ',"messages":[{"role":"user","content":[{"text":"a"}]}]',
+      invalid("Missing required parameter: 'messages[0].content[0].type'.", 'messages[0].content[0].type', 'missing_required_parameter'),
+    ],
+    [
+      ',"messages":[{"role":"user","content":[{"type":"text"}]}]',
+      invalid("Missing required parameter: 'messages[0].content[0].text'.", 'messages[0].content[0].text', 'missing_required_parameter'),
+    ],
+    [
+      ',"messages":[{"role":"user","content":[{"type":"text","text":["a"]}]}]',
+      invalid("Invalid type for 'messages[0].content[0].text': expected a string, but got an array instead.", 'messages[0].content[0].text', 'invalid_type'),
+    ],
+    [
+      ',"messages":[{"role":"user","content":[{"type":"image_url","image_url":"https://x/y.png"}]}]',
+      invalid("Invalid type for 'messages[0].content[0].image_url': expected an object, but got a string instead.", 'messages[0].content[0].image_url', 'invalid_type'),
+    ],
+    [
+      ',"messages":[{"role":"user","content":[{"type":"image_url","image_url":{}}]}]',
+      invalid("Missing required parameter: 'messages[0].content[0].image_url.url'.", 'messages[0].content[0].image_url.url', 'missing_required_parameter'),
+    ],
+  ];
+
+  it('a stored create whose input messages the messages endpoint could not serve in the schema is a 400 before the provider is asked', async () => {
+    for (const [messages, body] of storedInputCases) {
+      for (const stream of [false, true]) {
+        await expectError(
+          await service.request('/v1/chat/completions', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: `{"model":"gpt-4o"${messages},"store":true,"stream":${stream}}`,
+          }),
+          400,
+          body,
+        );
+      }
+    }
+    expect(upstream.received).toHaveLength(0);
+  });
+
+  it('an unstored create goes on with messages as it came, for the provider to judge', async () => {
+    for (const [messages] of storedInputCases) {
+      const res = await service.request('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"model":"gpt-4o"${messages}}` });
+      expect(res.status).toBe(200);
+    }
+    expect(upstream.received).toHaveLength(storedInputCases.length);
+  });
+
+  it('a stored create with roles and content parts other providers take goes on and is served back as sent', async () => {
+    const messages = [
+      { role: 'ipython', content: 'x' },
+      { role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }, { type: 'text', text: 'a' }] },
+      { role: 'assistant', content: null, refusal: null },
+    ];
+    const res = await service.request('/v1/chat/completions', { method: 'POST', body: JSON.stringify({ model: 'gpt-4o', messages, store: true }) });
+    expect(res.status).toBe(200);
+    const { id } = (await res.json()) as { id: string };
+    expect((await (await service.request(`/v1/chat/completions/${id}/messages`)).json()).data).toEqual([
+      { id: `${id}-0`, role: 'ipython', content: 'x', refusal: null, name: null, content_parts: null },
+      { id: `${id}-1`, role: 'user', content: 'a', refusal: null, name: null, content_parts: messages[1]!.content },
+      { id: `${id}-2`, role: 'assistant', content: null, refusal: null, name: null, content_parts: null },
+    ]);
+  });
+
+  it("a stored stream's stream_options that is no object, or whose include_usage is no boolean, is a 400 before the provider is asked", async () => {
+    const cases: [options: string, body: unknown][] = [
+      ['"x"', invalid("Invalid type for 'stream_options': expected an object, but got a string instead.", 'stream_options', 'invalid_type')],
+      ['5', invalid("Invalid type for 'stream_options': expected an object, but got an integer instead.", 'stream_options', 'invalid_type')],
+      ['[]', invalid("Invalid type for 'stream_options': expected an object, but got an array instead.", 'stream_options', 'invalid_type')],
+      [
+        '{"include_usage":1}',
+        invalid("Invalid type for 'stream_options.include_usage': expected a boolean, but got an integer instead.", 'stream_options.include_usage', 'invalid_type'),
+      ],
+    ];
+    for (const [options, body] of cases) {
+      await expectError(
+        await service.request('/v1/chat/completions', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: `{"model":"gpt-4o","messages":[{"role":"user","content":"Hi"}],"store":true,"stream":true,"stream_options":${options}}`,
+        }),
+        400,
+        body,
+      );
+    }
+    expect(upstream.received).toHaveLength(0);
+  });
+
   it('a body over BODY_LIMIT_BYTES is a 413, whether Content-Length says so or not', async () => {
     const big = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(5000) }] });
     const tooLarge = { error: { message: 'Request body too large: the maximum is 4096 bytes.', type: 'invalid_request_error', param: null, code: 'request_too_large' } };

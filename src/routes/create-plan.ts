@@ -6,6 +6,7 @@ import type { Json } from '../json.ts';
 import type { Store } from '../store/index.ts';
 import type { Upstream } from '../upstream.ts';
 import { hasLoneSurrogate, parseMetadata, type Metadata } from '../validation.ts';
+import { checkStoredMessages, checkStoredStreamOptions } from './stored-request-checks.ts';
 
 /** What a create needs, streamed or not. */
 export interface CreateCompletionDeps {
@@ -96,6 +97,10 @@ export function planCreate(request: Record<string, unknown>, text: string, confi
   // The model names the completion in the model filter and usage: it must be text both backends keep alike.
   if (stored && typeof request.model === 'string' && hasLoneSurrogate(request.model)) {
     throw ApiError.badRequest("Invalid 'model': a stored completion's model must be valid Unicode text.", 'model', 'invalid_value');
+  }
+  if (stored) {
+    checkStoredMessages(request.messages);
+    if (request.stream === true) checkStoredStreamOptions(request.stream_options);
   }
   return {
     request,

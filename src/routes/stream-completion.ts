@@ -35,17 +35,11 @@ function errorEvent(message: string): string {
  */
 function planUpstreamBody(plan: CreatePlan): { streamOptions: Json | undefined; hideUsage: boolean } {
   const options = plan.request.stream_options;
-  const clientAsked = isObject(options) && options.include_usage === true;
-  // A malformed stream_options goes upstream as it came, for the provider to refuse: an include_usage
-  // that is no boolean too, which setting it to true would turn into a 200 OpenAI never gives.
-  const malformed =
-    options !== undefined &&
-    options !== null &&
-    (!isObject(options) || (options.include_usage !== undefined && options.include_usage !== null && typeof options.include_usage !== 'boolean'));
-  if (!plan.store || clientAsked || malformed) {
+  // A stored stream's stream_options is an object or absent, its include_usage a boolean or absent (planCreate).
+  if (!plan.store || (isObject(options) && options.include_usage === true)) {
     return { streamOptions: undefined, hideUsage: false };
   }
-  return { streamOptions: { ...(options ?? {}), include_usage: true }, hideUsage: true };
+  return { streamOptions: { ...(isObject(options) ? options : {}), include_usage: true }, hideUsage: true };
 }
 
 /**
