@@ -520,6 +520,18 @@ describe('mirror', () => {
     expect(existsSync(target)).toBe(false);
   });
 
+  it('refuses a --concurrency past 32 (or not a whole number from 1) as a usage error, rather than quietly running fewer', async () => {
+    const target = join(folder, 'copy.db');
+    for (const concurrency of ['33', '0', '2.5']) {
+      const run = await runCliInProcess(['mirror', '--from', source.baseURL, '--source-key', DEFAULT_KEY, '--key', DEFAULT_KEY, '--concurrency', concurrency], { env: { DATABASE_URL: target } });
+      expect(run).toMatchObject({
+        code: 2,
+        stderr: `stored-completions mirror: --concurrency: expected a whole number from 1 to 32, got '${concurrency}'\n(stored-completions mirror --help shows the options)\n`,
+      });
+    }
+    expect(existsSync(target)).toBe(false);
+  });
+
   it('says so when the source answers HTML instead of the API', async () => {
     const server = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });

@@ -5,7 +5,7 @@ import { MIRROR_CLAIM_PREFIX } from '../store/unstored-settings.ts';
 import { type MirrorTally, runMirror } from '../mirror/run-mirror.ts';
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
-import { parseMetadataPairs, parsePositiveInteger, parseTime, PROJECT_HELP, PROJECT_OPTIONS } from './options.ts';
+import { parseCount, parseMetadataPairs, parseTime, PROJECT_HELP, PROJECT_OPTIONS } from './options.ts';
 import { createProgress, rate } from './progress.ts';
 import { openStore, resolveProject } from './target.ts';
 
@@ -35,7 +35,7 @@ ${PROJECT_HELP}
   --since T             only completions created at or after T (Unix seconds or an ISO date);
                         --created-after T is the same, as export names it (give one)
   --created-before T    only completions created before T
-  --concurrency N       requests in flight at most (default 4)
+  --concurrency N       requests in flight at most (default 4, at most 32)
   --from-start          list from the start, not from where the last run stopped
   --update-metadata     completions already here take the source's metadata where it
                         differs (tags edited there since); lists from the start
@@ -91,7 +91,7 @@ export const mirrorCommand = defineCommand({
       createdAfter: since === undefined ? undefined : parseTime(since, values.since === undefined ? 'created-after' : 'since'),
       createdBefore: values['created-before'] === undefined ? undefined : parseTime(values['created-before'], 'created-before'),
     };
-    const concurrency = values.concurrency === undefined ? 4 : Math.min(32, parsePositiveInteger(values.concurrency, 'concurrency'));
+    const concurrency = parseCount(values.concurrency, 'concurrency', 4, 32);
 
     const config = context.config();
     const store = await openStore(config.databaseUrl, config.sqliteSynchronous);

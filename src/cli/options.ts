@@ -65,10 +65,15 @@ export const MAX_BATCH_SIZE = 10_000;
 
 /** `--batch N`: `fallback` when absent; a whole number from 1 to MAX_BATCH_SIZE (not 1.5, 0x10 or 1e3 read as a size). */
 export function parseBatchSize(text: string | undefined, fallback: number): number {
+  return parseCount(text, 'batch', fallback, MAX_BATCH_SIZE);
+}
+
+/** `--OPTION N`: `fallback` when absent; a whole number from 1 to `max`, refused past it rather than quietly cut down. */
+export function parseCount(text: string | undefined, option: string, fallback: number, max: number): number {
   if (text === undefined) return fallback;
-  const size = /^\d+$/.test(text) ? Number(text) : 0;
-  if (size < 1 || size > MAX_BATCH_SIZE) throw new UsageError(`--batch: expected a whole number from 1 to ${MAX_BATCH_SIZE}, got '${text}'`);
-  return size;
+  const count = /^\d+$/.test(text) ? Number(text) : 0;
+  if (count < 1 || count > max) throw new UsageError(`--${option}: expected a whole number from 1 to ${max}, got '${text}'`);
+  return count;
 }
 
 /** `--metadata k=v` pairs, checked by the same rules as the list's filter (OpenAI's limits). */
