@@ -164,6 +164,19 @@ describe('errors in OpenAI shape', () => {
       invalid("Invalid type for 'messages[0].refusal': expected a string, but got an object instead.", 'messages[0].refusal', 'invalid_type'),
     ],
     [
+      ',"messages":[{"role":"assistant","tool_calls":{"id":"call_1"}}]',
+      invalid("Invalid type for 'messages[0].tool_calls': expected an array, but got an object instead.", 'messages[0].tool_calls', 'invalid_type'),
+    ],
+    [
+      ',"messages":[{"role":"assistant","tool_calls":["call_1"]}]',
+      invalid("Invalid type for 'messages[0].tool_calls[0]': expected an object, but got a string instead.", 'messages[0].tool_calls[0]', 'invalid_type'),
+    ],
+    [',"messages":[{"role":"assistant","audio":"a"}]', invalid("Invalid type for 'messages[0].audio': expected an object, but got a string instead.", 'messages[0].audio', 'invalid_type')],
+    [
+      ',"messages":[{"role":"tool","tool_call_id":1,"content":"x"}]',
+      invalid("Invalid type for 'messages[0].tool_call_id': expected a string, but got an integer instead.", 'messages[0].tool_call_id', 'invalid_type'),
+    ],
+    [
       ',"messages":[{"role":"user","content":[{"type":"text","text":"a"},null]}]',
       invalid("Invalid type for 'messages[0].content[1]': expected an object, but got null instead.", 'messages[0].content[1]', 'invalid_type'),
     ],
@@ -218,7 +231,9 @@ describe('errors in OpenAI shape', () => {
     const messages = [
       { role: 'ipython', content: 'x' },
       { role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }, { type: 'text', text: 'a' }] },
-      { role: 'assistant', content: null, refusal: null },
+      { role: 'assistant', content: null, refusal: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: 'r' },
+      { role: 'assistant', content: null, audio: { id: 'audio_1' } },
     ];
     const res = await service.request('/v1/chat/completions', { method: 'POST', body: JSON.stringify({ model: 'gpt-4o', messages, store: true }) });
     expect(res.status).toBe(200);
@@ -226,7 +241,9 @@ describe('errors in OpenAI shape', () => {
     expect((await (await service.request(`/v1/chat/completions/${id}/messages`)).json()).data).toEqual([
       { id: `${id}-0`, role: 'ipython', content: 'x', refusal: null, name: null, content_parts: null },
       { id: `${id}-1`, role: 'user', content: 'a', refusal: null, name: null, content_parts: messages[1]!.content },
-      { id: `${id}-2`, role: 'assistant', content: null, refusal: null, name: null, content_parts: null },
+      { id: `${id}-2`, role: 'assistant', content: null, refusal: null, name: null, content_parts: null, tool_calls: messages[2]!.tool_calls },
+      { id: `${id}-3`, role: 'tool', content: 'r', refusal: null, name: null, content_parts: null, tool_call_id: 'call_1' },
+      { id: `${id}-4`, role: 'assistant', content: null, refusal: null, name: null, content_parts: null, audio: { id: 'audio_1' } },
     ]);
   });
 

@@ -22,6 +22,21 @@ function checkMessage(message: unknown, param: string): void {
   if (message.refusal !== undefined && message.refusal !== null && typeof message.refusal !== 'string') {
     throw wrongType(`${param}.refusal`, 'a string', message.refusal);
   }
+  // The role's own fields are served as they came, where the schema has an array or an object.
+  const toolCalls = message.tool_calls;
+  if (toolCalls !== undefined && toolCalls !== null) {
+    if (!Array.isArray(toolCalls)) throw wrongType(`${param}.tool_calls`, 'an array', toolCalls);
+    toolCalls.forEach((call: unknown, index) => {
+      if (!isObject(call)) throw wrongType(`${param}.tool_calls[${index}]`, 'an object', call);
+    });
+  }
+  for (const field of ['function_call', 'audio'] as const) {
+    const value = message[field];
+    if (value !== undefined && value !== null && !isObject(value)) throw wrongType(`${param}.${field}`, 'an object', value);
+  }
+  if (message.tool_call_id !== undefined && message.tool_call_id !== null && typeof message.tool_call_id !== 'string') {
+    throw wrongType(`${param}.tool_call_id`, 'a string', message.tool_call_id);
+  }
   if (Array.isArray(message.content)) {
     message.content.forEach((part: unknown, index) => checkContentPart(part, `${param}.content[${index}]`));
   }
