@@ -171,6 +171,7 @@ describe('errors in OpenAI shape', () => {
       ',"messages":[{"role":"assistant","tool_calls":["call_1"]}]',
       invalid("Invalid type for 'messages[0].tool_calls[0]': expected an object, but got a string instead.", 'messages[0].tool_calls[0]', 'invalid_type'),
     ],
+    [',"messages":[{"role":"user","name":["a"],"content":"x"}]', invalid("Invalid type for 'messages[0].name': expected a string, but got an array instead.", 'messages[0].name', 'invalid_type')],
     [',"messages":[{"role":"assistant","audio":"a"}]', invalid("Invalid type for 'messages[0].audio': expected an object, but got a string instead.", 'messages[0].audio', 'invalid_type')],
     [
       ',"messages":[{"role":"tool","tool_call_id":1,"content":"x"}]',

@@ -18,11 +18,12 @@ function checkMessage(message: unknown, param: string): void {
   if (!isObject(message)) throw wrongType(param, 'an object', message);
   if (message.role === undefined || message.role === null) throw missing(`${param}.role`);
   if (typeof message.role !== 'string') throw wrongType(`${param}.role`, 'a string', message.role);
-  // Served as the item's `refusal`, which the schema says is a string or null.
-  if (message.refusal !== undefined && message.refusal !== null && typeof message.refusal !== 'string') {
-    throw wrongType(`${param}.refusal`, 'a string', message.refusal);
+  // Served as the item's own fields: strings or null, as a message's are.
+  for (const field of ['refusal', 'name', 'tool_call_id'] as const) {
+    const value = message[field];
+    if (value !== undefined && value !== null && typeof value !== 'string') throw wrongType(`${param}.${field}`, 'a string', value);
   }
-  // The role's own fields are served as they came, where the schema has an array or an object.
+  // The role's own fields, served as they came where the schema has an array or an object.
   const toolCalls = message.tool_calls;
   if (toolCalls !== undefined && toolCalls !== null) {
     if (!Array.isArray(toolCalls)) throw wrongType(`${param}.tool_calls`, 'an array', toolCalls);
@@ -33,9 +34,6 @@ function checkMessage(message: unknown, param: string): void {
   for (const field of ['function_call', 'audio'] as const) {
     const value = message[field];
     if (value !== undefined && value !== null && !isObject(value)) throw wrongType(`${param}.${field}`, 'an object', value);
-  }
-  if (message.tool_call_id !== undefined && message.tool_call_id !== null && typeof message.tool_call_id !== 'string') {
-    throw wrongType(`${param}.tool_call_id`, 'a string', message.tool_call_id);
   }
   if (Array.isArray(message.content)) {
     message.content.forEach((part: unknown, index) => checkContentPart(part, `${param}.content[${index}]`));
