@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { toFile } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { holdNextCall, listenOnLoopback, sendJson, type FakeUpstream } from './helpers/fake-upstream.ts';
@@ -359,6 +359,40 @@ describe('pass-through faults', () => {
 });
 
 describe('headers across the proxy', () => {
+  /** A request with exactly these headers (node:http adds none but Host): fetch would add its own. */
+  const sendExactly = (method: string, path: string, headers: Record<string, string>, body?: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${service.origin}${path}`, { method, headers, agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  it("sends streamed calls upstream with the client's headers only, none added on the way", async () => {
+    const own = { authorization: `Bearer ${DEFAULT_KEY}`, 'x-stainless-lang': 'js', connection: 'keep-alive' };
+    const json = (body: string) => ({ ...own, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+    const create = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], stream: true, store: true });
+    const embed = JSON.stringify({ model: 'text-embedding-3-small', input: 'x' });
+    upstream.handler = (request, res) =>
+      request.path === '/v1/chat/completions'
+        ? sendJson(res, 200, { id: 'chatcmpl-h', object: 'chat.completion', created: 1, model: 'gpt-4o', choices: [] })
+        : sendJson(res, 200, { object: 'list', data: [] });
+    expect(await sendExactly('POST', '/v1/chat/completions', json(create), create)).toBe(200);
+    expect(await sendExactly('GET', '/v1/models', own)).toBe(200);
+    expect(await sendExactly('POST', '/v1/embeddings', json(embed), embed)).toBe(200);
+    // Host and Connection are the proxy's own connection's (undici's), with the same names; nothing else is added
+    // (Node's fetch added sec-fetch-mode, accept-language, accept, user-agent and accept-encoding).
+    const names = upstream.received.map((r) => [r.path, Object.keys(r.headers).sort()]);
+    const withBody = ['authorization', 'connection', 'content-length', 'content-type', 'host', 'x-stainless-lang'];
+    expect(names).toEqual([
+      ['/v1/chat/completions', withBody],
+      ['/v1/models', ['authorization', 'connection', 'host', 'x-stainless-lang']],
+      ['/v1/embeddings', withBody],
+    ]);
+  });
+
   it('keeps repeated set-cookie headers apart, and the length of a HEAD answer', async () => {
     upstream.handler = (_request, res) => {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '12345', 'set-cookie': ['a=1; Path=/', 'b=2; Path=/'] });
