@@ -1,4 +1,5 @@
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { toFile } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { holdNextCall, listenOnLoopback, sendJson, type FakeUpstream } from './helpers/fake-upstream.ts';
@@ -402,6 +403,27 @@ describe('headers across the proxy', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-length')).toBe('12345');
     expect(res.headers.getSetCookie()).toEqual(['a=1; Path=/', 'b=2; Path=/']);
+  });
+
+  it('decodes an answer the provider compressed though the proxy asked for no encoding, and hands on bodiless answers', async () => {
+    const models = { object: 'list', data: [{ id: 'gpt-4o', object: 'model', created: 1_700_000_000, owned_by: 'openai' }] };
+    upstream.handler = (request, res) => {
+      if (request.method === 'DELETE') {
+        res.writeHead(204, { 'x-request-id': 'req_deleted' });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      res.end(request.method === 'HEAD' ? undefined : gzipSync(JSON.stringify(models)));
+    };
+    const res = await service.request('/v1/models');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-encoding')).toBeNull();
+    expect(await res.json()).toEqual(models);
+    const head = await service.request('/v1/models', { method: 'HEAD' });
+    expect([head.status, head.headers.get('content-encoding'), await head.text()]).toEqual([200, null, '']);
+    const deleted = await service.request('/v1/files/file-1', { method: 'DELETE' });
+    expect([deleted.status, deleted.headers.get('x-upstream-request-id'), await deleted.text()]).toEqual([204, 'req_deleted', '']);
   });
 
   it('serves clients that send Expect: 100-continue (curl does for large bodies), on every kind of route', async () => {
