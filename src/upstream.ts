@@ -424,8 +424,9 @@ function answerBody(answer: Dispatcher.ResponseData, method: string): ReadableSt
 }
 
 /**
- * A Node body as a web stream, read only when its reader asks (nothing read ahead, as fetch's).
- * Unlike Readable.toWeb's, it hands over what arrived before a failure before the failure itself:
+ * A Node body as a web stream, read only when its reader asks: a slow client leaves the bytes in
+ * undici's buffer, which pauses the provider's connection when full. Unlike Readable.toWeb's, it
+ * hands over what arrived before a failure before the failure itself:
  * a provider that drops its connection mid-stream still has its last events relayed. Cancelling it
  * destroys the body, which closes the provider's connection.
  */
@@ -688,10 +689,11 @@ export function toUpstreamFailure(err: unknown, timedOut: boolean): ApiError {
   if (timedOut) {
     return new ApiError(504, 'The upstream provider did not answer in time.', 'server_error');
   }
-  // undici's request API puts the system error's code on the error; fetch puts it on its cause.
-  // A DOMException (an aborted call) has a numeric code.
-  const failure = err as { code?: unknown; cause?: { code?: string } };
-  const cause = failure.cause?.code ?? (typeof failure.code === 'string' && failure.code.startsWith('E') ? failure.code : undefined);
+  // undici's request API puts the system error's code on the error itself (fetch, which streamed calls
+  // used before, put it on its cause). A DOMException (an aborted call) has a numeric code, and undici's
+  // own errors (UND_ERR_...) name no system error.
+  const code = (err as { code?: unknown }).code;
+  const cause = typeof code === 'string' && code.startsWith('E') ? code : undefined;
   return new ApiError(
     502,
     `Could not reach the upstream provider${cause ? ` (${cause})` : ''}.`,

@@ -104,7 +104,7 @@ export function createPassthroughHandler({ upstream, bodyLimitBytes }: Passthrou
 
     const headers = forwardResponseHeaders(response.headers);
     const length = response.headers.get('content-length');
-    // A HEAD answer has no body for fetch to decode: its length still describes the resource.
+    // A HEAD answer has no body to decode (see `answerBody`): its length still describes the resource, unless it is an encoded one's.
     if (c.req.method === 'HEAD' && length !== null && !response.headers.has('content-encoding')) headers['content-length'] = length;
     if (!response.body) return c.body(null, response.status as 200, headers);
     // Under @hono/node-server the Node response is at hand: destroying it is how a broken upstream body
