@@ -1,4 +1,5 @@
 import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { promisify } from 'node:util';
 import {
   brotliDecompress,
@@ -398,7 +399,7 @@ async function sendWhole(
 
 /** A request body as undici's request API takes it: a streamed one (a pass-through's) as a Node stream, read as undici sends it. */
 function requestBody(body: UpstreamRequest['body']): string | Uint8Array | Readable | null {
-  if (body instanceof ReadableStream) return Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>);
+  if (body instanceof ReadableStream) return Readable.fromWeb(body as NodeReadableStream<Uint8Array>);
   return body ?? null;
 }
 
@@ -426,9 +427,9 @@ function answerBody(answer: Dispatcher.ResponseData, method: string): ReadableSt
 /**
  * A Node body as a web stream, read only when its reader asks: a slow client leaves the bytes in
  * undici's buffer, which pauses the provider's connection when full. Unlike Readable.toWeb's, it
- * hands over what arrived before a failure before the failure itself:
- * a provider that drops its connection mid-stream still has its last events relayed. Cancelling it
- * destroys the body, which closes the provider's connection.
+ * hands over what arrived before a failure before the failure itself: a provider that drops its
+ * connection mid-stream still has its last events relayed. Cancelling it destroys the body, which
+ * closes the provider's connection.
  */
 function webBody(body: Readable): ReadableStream<Uint8Array> {
   let wake: (() => void) | undefined;

@@ -642,4 +642,19 @@ describe('a provider that compresses its stream though the proxy asked for no en
       expect(stored).toEqual(storedCompletion(plainText, response.headers.get('x-request-id')!));
     });
   }
+
+  it('refuses an answer with more than five content codings, as fetch did: each would cost a decoder', async () => {
+    upstream.handler = (_request, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'content-encoding': Array(6).fill('gzip').join(', ') });
+      res.end();
+    };
+    const res = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true }),
+    });
+    expect(res.status).toBe(502);
+    expect((await res.json()).error.message).toBe("The upstream provider's answer has more than 5 content codings; it was not read.");
+    expect(await storedCount()).toEqual({ n: 0 });
+  });
 });
