@@ -312,6 +312,24 @@ describe('other /v1 routes go to the upstream', () => {
     expect(upstream.received.map((r) => r.path)).toEqual(['/v1/files/file-a..b%2Ec/content', '/v1/files?after=..%2F..%2Fadmin&q=%2E%2E%5C..;x']);
   });
 
+  it('never forwards TRACE: the provider would echo the request back, the upstream key with it', async () => {
+    // node:http: fetch refuses to send it.
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${service.origin}/v1/models`, { method: 'TRACE', headers: { authorization: `Bearer ${DEFAULT_KEY}` } }, (res) => {
+        let body = '';
+        res.on('data', (chunk) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(answer.status).toBe(404);
+    expect(JSON.parse(answer.body)).toEqual({
+      error: { message: 'Invalid URL (TRACE /v1/models)', type: 'invalid_request_error', param: null, code: null },
+    });
+    expect(upstream.received).toEqual([]);
+  });
+
   it('keeps unknown paths outside /v1 local', async () => {
     const res = await service.request('/v2/models');
     expect(res.status).toBe(404);
