@@ -1,5 +1,17 @@
+import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { promisify } from 'node:util';
-import { brotliDecompress, gunzip, inflate, inflateRaw } from 'node:zlib';
+import {
+  brotliDecompress,
+  constants as zlib,
+  createBrotliDecompress,
+  createGunzip,
+  createInflate,
+  createInflateRaw,
+  gunzip,
+  inflate,
+  inflateRaw,
+} from 'node:zlib';
 import { Agent, type Dispatcher } from 'undici';
 import { ApiError, type ErrorBody } from './errors.ts';
 import { isObject } from './json.ts';
@@ -44,7 +56,7 @@ export interface UpstreamRequest {
   contentLength?: string;
 }
 
-/** The headers of a provider's answer, as the proxy reads them (a fetch Response's Headers are such). */
+/** The headers of a provider's answer, as the proxy reads them (a fetch Headers is such: in-process wrappers build one). */
 export interface UpstreamHeaders {
   get(name: string): string | null;
   has(name: string): boolean;
@@ -54,9 +66,9 @@ export interface UpstreamHeaders {
 }
 
 /**
- * A provider's answer: a fetch Response for a streamed call, and for a whole
- * one an answer already read into memory, which costs none of the web
- * streams a Response would (see `readAnswerText`).
+ * A provider's answer: for a streamed call, its headers with its body still to
+ * come; for a whole one, an answer already read into memory, which costs none
+ * of the web streams a Response would (see `readAnswerText`).
  */
 export interface UpstreamResponse {
   readonly status: number;
@@ -106,7 +118,10 @@ export function clientHeadersOf(request: Request, env: unknown): ClientHeaders {
   return (env as { incoming?: { rawHeaders?: string[] } } | undefined)?.incoming?.rawHeaders ?? request.headers;
 }
 
-/** Whether a client header stays behind: hop-by-hop, the client's own key, or an encoding fetch negotiates (and decodes) itself. */
+/**
+ * Whether a client header stays behind: hop-by-hop, the client's own key, or the encodings the client
+ * accepts (the proxy asks for none: it reads answers itself, and decodes one a provider compresses anyway).
+ */
 function staysBehind(name: string): boolean {
   return HOP_BY_HOP.has(name) || name === 'authorization' || name === 'accept-encoding';
 }
@@ -161,7 +176,7 @@ export function forwardRequestHeaders(incoming: ClientHeaders, authorization: st
 /** Response headers as Hono takes them; repeated `set-cookie` headers stay separate values. */
 export type HeaderRecord = Record<string, string | string[]>;
 
-/** Upstream response headers to hand to the client. fetch has already decoded the body, so its encoding and length no longer apply. */
+/** Upstream response headers to hand to the client. The proxy has decoded the body (see `decodeContent`, `answerBody`), so its encoding and length no longer apply. */
 export function forwardResponseHeaders(upstream: UpstreamHeaders): HeaderRecord {
   const headers: HeaderRecord = {};
   upstream.forEach((value, name) => {
@@ -175,14 +190,15 @@ export function forwardResponseHeaders(upstream: UpstreamHeaders): HeaderRecord 
   return headers;
 }
 
-/** Statuses whose responses have no body: a whole answer with one of them has a null body, as a fetch Response would. */
+/** Statuses whose responses have no body: an answer with one of them has a null body, as a fetch Response would. */
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
 export function createUpstream(options: UpstreamOptions): Upstream {
-  // Non-streamed calls (the create hot path) go through undici's request API on
-  // a keep-alive pool: about five times the throughput of fetch, whose WHATWG
-  // streams cost more than the call itself. Our own timeout governs, so
-  // undici's (300 s by default) are off.
+  // Every call goes through undici's request API on a keep-alive pool: about five
+  // times the throughput of fetch on the create hot path (its WHATWG streams cost
+  // more than the call itself), and it sends the client's headers as they are,
+  // where fetch adds its own (sec-fetch-mode, accept-language, accept-encoding,
+  // user-agent...). Our own timeout governs, so undici's (300 s by default) are off.
   const agent = new Agent({ headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 10_000 });
   // Split once, not per call: undici's request API takes the origin and the path apart.
   const { origin } = new URL(options.baseUrl);
@@ -195,24 +211,25 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       const call = callSignal(request, options.timeoutMs);
       const headers = forwardRequestHeaders(request.headers, request.authorization);
       if (request.contentLength !== undefined) headers['content-length'] = request.contentLength;
+      // undici's request API never follows a redirect (as fetch's `redirect: 'manual'`): a 3xx goes to the client as it came.
+      const dispatch: Dispatcher.RequestOptions = {
+        origin,
+        path: basePath + path,
+        method: request.method as Dispatcher.HttpMethod,
+        headers,
+        body: requestBody(request.body),
+        signal: call.signal,
+      };
       try {
         if (!request.streamed) {
-          const target = { origin, path: basePath + path };
           try {
-            return await sendWhole(agent, target, request, { headers, call, limit: options.responseLimitBytes });
+            return await sendWhole(agent, dispatch, call, options.responseLimitBytes);
           } finally {
             call.detach();
           }
         }
-        return await fetch(options.baseUrl + path, {
-          method: request.method,
-          headers,
-          body: request.body ?? null,
-          signal: call.signal,
-          redirect: 'manual',
-          // Required by Node's fetch for a streamed request body.
-          ...(request.body instanceof ReadableStream ? { duplex: 'half' } : {}),
-        } as RequestInit);
+        const answer = await agent.request(dispatch);
+        return new StreamedAnswer(answer.statusCode, answer.headers, answerBody(answer, request.method));
       } catch (err) {
         if (err instanceof ApiError) throw err;
         throw toUpstreamFailure(err, call.timedOut);
@@ -290,21 +307,35 @@ class AnswerHeaders implements UpstreamHeaders {
 
 const utf8 = new TextDecoder();
 
-/** A provider's answer read whole (within UPSTREAM_RESPONSE_LIMIT_BYTES): its text is at hand without a stream. */
-class WholeAnswer implements UpstreamResponse {
+/** A provider's answer as undici hands its status and headers over; how its body is read is the subclass's. */
+abstract class Answer implements UpstreamResponse {
   readonly headers: AnswerHeaders;
-  #body: ReadableStream<Uint8Array> | null | undefined;
 
   constructor(
     readonly status: number,
     headers: Record<string, string | string[] | undefined>,
-    private readonly bytes: Buffer | null,
   ) {
     this.headers = new AnswerHeaders(headers);
   }
 
   get ok(): boolean {
     return this.status >= 200 && this.status < 300;
+  }
+
+  abstract readonly body: ReadableStream<Uint8Array> | null;
+  abstract text(): Promise<string>;
+}
+
+/** A provider's answer read whole (within UPSTREAM_RESPONSE_LIMIT_BYTES): its text is at hand without a stream. */
+class WholeAnswer extends Answer {
+  #body: ReadableStream<Uint8Array> | null | undefined;
+
+  constructor(
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+    private readonly bytes: Buffer | null,
+  ) {
+    super(status, headers);
   }
 
   /** Only for code that reads any answer as a stream; the create path takes `text()`. */
@@ -316,6 +347,22 @@ class WholeAnswer implements UpstreamResponse {
   /** As Response's: UTF-8, a byte order mark dropped, malformed bytes replaced. */
   text(): Promise<string> {
     return Promise.resolve(this.bytes === null ? '' : utf8.decode(this.bytes));
+  }
+}
+
+/** A streamed call's answer, handed over once its headers are in: its body is read as it arrives (see `answerBody`). */
+class StreamedAnswer extends Answer {
+  constructor(
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+    readonly body: ReadableStream<Uint8Array> | null,
+  ) {
+    super(status, headers);
+  }
+
+  /** As Response's, whole and unbounded: callers that must bound it read `body` (see `readAnswerText`). */
+  text(): Promise<string> {
+    return new Response(this.body).text();
   }
 }
 
@@ -331,17 +378,11 @@ export function readAnswerText(response: UpstreamResponse, upstream: Pick<Upstre
  */
 async function sendWhole(
   agent: Agent,
-  target: { origin: string; path: string },
-  request: UpstreamRequest,
-  { headers, call, limit }: { headers: Record<string, string>; call: ReturnType<typeof callSignal>; limit: number },
+  dispatch: Dispatcher.RequestOptions,
+  call: ReturnType<typeof callSignal>,
+  limit: number,
 ): Promise<UpstreamResponse> {
-  const answer = await agent.request({
-    ...target,
-    method: request.method as Dispatcher.HttpMethod,
-    headers,
-    body: (request.body ?? null) as string | Uint8Array | null,
-    signal: call.signal,
-  });
+  const answer = await agent.request(dispatch);
   let body: Buffer;
   try {
     body = await readCapped(answer.body, Number(answer.headers['content-length']), limit);
@@ -356,19 +397,155 @@ async function sendWhole(
   return new WholeAnswer(answer.statusCode, answer.headers, NULL_BODY_STATUSES.has(answer.statusCode) ? null : body);
 }
 
+/** A request body as undici's request API takes it: a streamed one (a pass-through's) as a Node stream, read as undici sends it. */
+function requestBody(body: UpstreamRequest['body']): string | Uint8Array | Readable | null {
+  if (body instanceof ReadableStream) return Readable.fromWeb(body as NodeReadableStream<Uint8Array>);
+  return body ?? null;
+}
+
+/**
+ * A streamed call's body as the caller reads it: a web stream, decoded on the way when the provider
+ * compressed it anyway (see `decodeContent`), or null when the answer has none (a HEAD answer, a
+ * null body status), as a fetch Response's. Cancelling it closes the provider's connection.
+ */
+function answerBody(answer: Dispatcher.ResponseData, method: string): ReadableStream<Uint8Array> | null {
+  const { body } = answer;
+  // Destroyed (the client gone, the read cancelled), undici's body may emit 'error' with nobody
+  // listening any more: that would take the whole process down (see readCapped).
+  body.on('error', () => {});
+  if (method === 'HEAD' || NULL_BODY_STATUSES.has(answer.statusCode)) {
+    // Read to its end (it has nothing), so its connection goes back to the pool.
+    body.resume();
+    return null;
+  }
+  const decoders = streamDecoders(body, answer.headers['content-encoding']);
+  // pipeline() destroys every stream when one fails or the last is destroyed (a cancelled read): the error reaches the reader.
+  const decoded = decoders.length === 0 ? body : (pipeline([body, ...decoders], () => {}) as unknown as Readable);
+  return webBody(decoded);
+}
+
+/**
+ * A Node body as a web stream, read only when its reader asks: a slow client leaves the bytes in
+ * undici's buffer, which pauses the provider's connection when full. Unlike Readable.toWeb's, it
+ * hands over what arrived before a failure before the failure itself: a provider that drops its
+ * connection mid-stream still has its last events relayed. Cancelling it destroys the body, which
+ * closes the provider's connection.
+ */
+function webBody(body: Readable): ReadableStream<Uint8Array> {
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  body.on('error', () => {}); // settled through `errored` below
+  body.on('readable', notify).on('end', notify).on('close', notify);
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        for (;;) {
+          // A destroyed stream still hands over what it had buffered.
+          const chunk = body.read() as Buffer | null;
+          if (chunk !== null) return controller.enqueue(chunk);
+          if (body.readableEnded) return controller.close();
+          if (body.destroyed) throw body.errored ?? new Error('The upstream body was closed before its end.');
+          await new Promise<void>((resolve) => (wake = resolve));
+        }
+      },
+      cancel(reason) {
+        body.destroy(reason instanceof Error ? reason : undefined);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** More content codings than this are refused, as fetch refuses them: each costs a decoder. */
+const MAX_CODINGS = 5;
+
+/** The Node streams that undo a streamed answer's Content-Encoding, last applied first; none for a coding we do not know. */
+function streamDecoders(body: Readable, header: string | string[] | undefined): Transform[] {
+  const codings = codingsToUndo(header, STREAM_DECODERS);
+  if (codings === undefined) return [];
+  if (codings.length > MAX_CODINGS) {
+    body.destroy();
+    throw new ApiError(502, `The upstream provider's answer has more than ${MAX_CODINGS} content codings; it was not read.`, 'server_error');
+  }
+  return codings.map((coding) => STREAM_DECODERS[coding]!());
+}
+
+/** Lenient as fetch (and curl) are: a compressed answer cut short yields what it holds rather than an error. */
+const ZLIB_LENIENT = { flush: zlib.Z_SYNC_FLUSH, finishFlush: zlib.Z_SYNC_FLUSH };
+const BROTLI_LENIENT = { flush: zlib.BROTLI_OPERATION_FLUSH, finishFlush: zlib.BROTLI_OPERATION_FLUSH };
+
+/** The content codings `DECODERS` undoes for whole answers, undone as a streamed answer arrives. */
+const STREAM_DECODERS: Record<string, () => Transform> = {
+  gzip: () => createGunzip(ZLIB_LENIENT),
+  'x-gzip': () => createGunzip(ZLIB_LENIENT),
+  br: () => createBrotliDecompress(BROTLI_LENIENT),
+  deflate: () => new InflateEither(),
+};
+
+/** "deflate" zlib-wrapped or bare, told apart by its first byte (see `isZlibWrapped`), which only the first chunk shows. */
+class InflateEither extends Transform {
+  #inflater: Transform | undefined;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    if (this.#inflater === undefined) {
+      if (chunk.length === 0) return done();
+      this.#inflater = (isZlibWrapped(chunk) ? createInflate : createInflateRaw)(ZLIB_LENIENT);
+      this.#inflater.on('data', (out: Buffer) => this.push(out));
+      this.#inflater.on('error', (err) => this.destroy(err));
+    }
+    this.#inflater.write(chunk, () => done());
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.#inflater === undefined) return done();
+    // Done only once the inflater has handed over its last bytes.
+    this.#inflater.once('end', () => done());
+    this.#inflater.end();
+  }
+
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    this.#inflater?.destroy();
+    done(err);
+  }
+}
+
 type Decoder = (bytes: Buffer, options: { maxOutputLength: number }) => Promise<Buffer>;
 
 const inflateZlib = promisify(inflate) as Decoder;
 const inflateBare = promisify(inflateRaw) as Decoder;
 
-/** The content codings fetch decodes (the streamed calls' answers), decoded here too: a whole answer's bytes as undici hands them over are still encoded. */
+/** The content codings fetch decodes, decoded here too: an answer's bytes as undici hands them over are still encoded. */
 const DECODERS: Record<string, Decoder> = {
   gzip: promisify(gunzip) as Decoder,
   'x-gzip': promisify(gunzip) as Decoder,
   br: promisify(brotliDecompress) as Decoder,
-  // "deflate" is meant to be zlib-wrapped, but some servers send it bare: told apart by the zlib header, as fetch does.
-  deflate: (bytes, options) => ((bytes[0]! & 0x0f) === 0x08 ? inflateZlib : inflateBare)(bytes, options),
+  deflate: (bytes, options) => (isZlibWrapped(bytes) ? inflateZlib : inflateBare)(bytes, options),
 };
+
+/** "deflate" is meant to be zlib-wrapped, but some servers send it bare: told apart by the zlib header, as fetch does. */
+function isZlibWrapped(first: Buffer): boolean {
+  return (first[0]! & 0x0f) === 0x08;
+}
+
+/**
+ * An answer's content codings in the order to undo them (codings are listed in the order they were
+ * applied: undone last first), or undefined when one of them has no decoder in `known`: such an
+ * answer is left as it came, as fetch leaves it.
+ */
+function codingsToUndo(header: string | string[] | undefined, known: Record<string, unknown>): string[] | undefined {
+  if (header === undefined) return [];
+  const codings = (Array.isArray(header) ? header.join(',') : header)
+    .toLowerCase()
+    .split(',')
+    .map((coding) => coding.trim())
+    .filter((coding) => coding !== '' && coding !== 'identity');
+  // Own keys only: `__proto__` (an object's, not a coding) was looked up as a decoder, and the answer became a 502.
+  if (codings.some((coding) => !Object.hasOwn(known, coding))) return undefined;
+  return codings.reverse();
+}
 
 /**
  * A whole answer's body with its Content-Encoding undone. The proxy asks for no encoding, but a
@@ -378,15 +555,9 @@ const DECODERS: Record<string, Decoder> = {
  */
 async function decodeContent(bytes: Buffer, header: string | string[] | undefined, limit: number): Promise<Buffer> {
   if (header === undefined || bytes.length === 0) return bytes;
-  const codings = (Array.isArray(header) ? header.join(',') : header)
-    .toLowerCase()
-    .split(',')
-    .map((coding) => coding.trim())
-    .filter((coding) => coding !== '' && coding !== 'identity');
-  // Own keys only: `__proto__` (an object's, not a coding) was looked up as a decoder, and the answer became a 502.
-  if (codings.some((coding) => !Object.hasOwn(DECODERS, coding))) return bytes;
-  // Codings are listed in the order they were applied: undone last first.
-  for (const coding of codings.reverse()) {
+  const codings = codingsToUndo(header, DECODERS);
+  if (codings === undefined) return bytes;
+  for (const coding of codings) {
     try {
       bytes = await DECODERS[coding]!(bytes, { maxOutputLength: limit });
     } catch (err) {
@@ -519,10 +690,11 @@ export function toUpstreamFailure(err: unknown, timedOut: boolean): ApiError {
   if (timedOut) {
     return new ApiError(504, 'The upstream provider did not answer in time.', 'server_error');
   }
-  // undici's request API puts the system error's code on the error; fetch puts it on its cause.
-  // A DOMException (an aborted call) has a numeric code.
-  const failure = err as { code?: unknown; cause?: { code?: string } };
-  const cause = failure.cause?.code ?? (typeof failure.code === 'string' && failure.code.startsWith('E') ? failure.code : undefined);
+  // undici's request API puts the system error's code on the error itself (fetch, which streamed calls
+  // used before, put it on its cause). A DOMException (an aborted call) has a numeric code, and undici's
+  // own errors (UND_ERR_...) name no system error.
+  const code = (err as { code?: unknown }).code;
+  const cause = typeof code === 'string' && code.startsWith('E') ? code : undefined;
   return new ApiError(
     502,
     `Could not reach the upstream provider${cause ? ` (${cause})` : ''}.`,

@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { toFile } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { holdNextCall, listenOnLoopback, sendJson, type FakeUpstream } from './helpers/fake-upstream.ts';
@@ -311,6 +312,24 @@ describe('other /v1 routes go to the upstream', () => {
     expect(upstream.received.map((r) => r.path)).toEqual(['/v1/files/file-a..b%2Ec/content', '/v1/files?after=..%2F..%2Fadmin&q=%2E%2E%5C..;x']);
   });
 
+  it('never forwards TRACE: the provider would echo the request back, the upstream key with it', async () => {
+    // node:http: fetch refuses to send it.
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${service.origin}/v1/models`, { method: 'TRACE', headers: { authorization: `Bearer ${DEFAULT_KEY}` } }, (res) => {
+        let body = '';
+        res.on('data', (chunk) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(answer.status).toBe(404);
+    expect(JSON.parse(answer.body)).toEqual({
+      error: { message: 'Invalid URL (TRACE /v1/models)', type: 'invalid_request_error', param: null, code: null },
+    });
+    expect(upstream.received).toEqual([]);
+  });
+
   it('keeps unknown paths outside /v1 local', async () => {
     const res = await service.request('/v2/models');
     expect(res.status).toBe(404);
@@ -359,6 +378,40 @@ describe('pass-through faults', () => {
 });
 
 describe('headers across the proxy', () => {
+  /** A request with exactly these headers (node:http adds none but Host): fetch would add its own. */
+  const sendExactly = (method: string, path: string, headers: Record<string, string>, body?: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${service.origin}${path}`, { method, headers, agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  it("sends streamed calls upstream with the client's headers only, none added on the way", async () => {
+    const own = { authorization: `Bearer ${DEFAULT_KEY}`, 'x-stainless-lang': 'js', connection: 'keep-alive' };
+    const json = (body: string) => ({ ...own, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+    const create = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], stream: true, store: true });
+    const embed = JSON.stringify({ model: 'text-embedding-3-small', input: 'x' });
+    upstream.handler = (request, res) =>
+      request.path === '/v1/chat/completions'
+        ? sendJson(res, 200, { id: 'chatcmpl-h', object: 'chat.completion', created: 1, model: 'gpt-4o', choices: [] })
+        : sendJson(res, 200, { object: 'list', data: [] });
+    expect(await sendExactly('POST', '/v1/chat/completions', json(create), create)).toBe(200);
+    expect(await sendExactly('GET', '/v1/models', own)).toBe(200);
+    expect(await sendExactly('POST', '/v1/embeddings', json(embed), embed)).toBe(200);
+    // Host and Connection are the proxy's own connection's (undici's), with the same names; nothing else is added
+    // (Node's fetch added sec-fetch-mode, accept-language, accept, user-agent and accept-encoding).
+    const names = upstream.received.map((r) => [r.path, Object.keys(r.headers).sort()]);
+    const withBody = ['authorization', 'connection', 'content-length', 'content-type', 'host', 'x-stainless-lang'];
+    expect(names).toEqual([
+      ['/v1/chat/completions', withBody],
+      ['/v1/models', ['authorization', 'connection', 'host', 'x-stainless-lang']],
+      ['/v1/embeddings', withBody],
+    ]);
+  });
+
   it('keeps repeated set-cookie headers apart, and the length of a HEAD answer', async () => {
     upstream.handler = (_request, res) => {
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '12345', 'set-cookie': ['a=1; Path=/', 'b=2; Path=/'] });
@@ -368,6 +421,27 @@ describe('headers across the proxy', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-length')).toBe('12345');
     expect(res.headers.getSetCookie()).toEqual(['a=1; Path=/', 'b=2; Path=/']);
+  });
+
+  it('decodes an answer the provider compressed though the proxy asked for no encoding, and hands on bodiless answers', async () => {
+    const models = { object: 'list', data: [{ id: 'gpt-4o', object: 'model', created: 1_700_000_000, owned_by: 'openai' }] };
+    upstream.handler = (request, res) => {
+      if (request.method === 'DELETE') {
+        res.writeHead(204, { 'x-request-id': 'req_deleted' });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      res.end(request.method === 'HEAD' ? undefined : gzipSync(JSON.stringify(models)));
+    };
+    const res = await service.request('/v1/models');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-encoding')).toBeNull();
+    expect(await res.json()).toEqual(models);
+    const head = await service.request('/v1/models', { method: 'HEAD' });
+    expect([head.status, head.headers.get('content-encoding'), await head.text()]).toEqual([200, null, '']);
+    const deleted = await service.request('/v1/files/file-1', { method: 'DELETE' });
+    expect([deleted.status, deleted.headers.get('x-upstream-request-id'), await deleted.text()]).toEqual([204, 'req_deleted', '']);
   });
 
   it('serves clients that send Expect: 100-continue (curl does for large bodies), on every kind of route', async () => {

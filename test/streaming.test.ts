@@ -1,3 +1,5 @@
+import type { Transform } from 'node:stream';
+import { createBrotliCompress, createDeflate, createDeflateRaw, createGzip, type Zlib } from 'node:zlib';
 import { APIError, RateLimitError } from 'openai';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { completionToChunks, openSse, parseSseText, sseEvent, streamingHandler } from './helpers/fake-sse.ts';
@@ -602,5 +604,57 @@ describe('post /v1/chat/completions with stream: true', () => {
       expect(chunks).toEqual(completionToChunks(plainText));
       expect(await storedCount(impatient)).toEqual({ n: 1 });
     });
+  });
+});
+
+describe('a provider that compresses its stream though the proxy asked for no encoding', () => {
+  const encoders: [name: string, coding: string, encoder: () => Transform & Zlib][] = [
+    ['gzip', 'gzip', () => createGzip()],
+    ['br', 'br', () => createBrotliCompress()],
+    ['deflate', 'deflate', () => createDeflate()],
+    ['deflate without its zlib header', 'deflate', () => createDeflateRaw()],
+  ];
+
+  for (const [name, coding, encoder] of encoders) {
+    it(`${name}: each event reaches the client decoded as it arrives, without Content-Encoding, and the completion is stored`, async () => {
+      let sendRest!: () => void;
+      upstream.handler = (_request, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'content-encoding': coding });
+        const packer = encoder();
+        packer.pipe(res);
+        const events = completionToChunks(plainText, { includeUsage: true }).map(sseEvent);
+        // The first event flushed on its own: the rest waits until the client has it.
+        packer.write(events[0]);
+        packer.flush();
+        sendRest = () => packer.end(events.slice(1).join('') + sseEvent('[DONE]'));
+      };
+      const { data: stream, response } = await service.client().chat.completions
+        .create({ model: 'gpt-4o', messages, stream: true, store: true })
+        .withResponse();
+      expect(response.headers.get('content-encoding')).toBeNull();
+      const chunks = stream[Symbol.asyncIterator]();
+      const first = await chunks.next();
+      sendRest();
+      const seen = [first.value];
+      for (let next = await chunks.next(); !next.done; next = await chunks.next()) seen.push(next.value);
+      expect(seen).toEqual(completionToChunks(plainText));
+      const stored = await service.client().chat.completions.retrieve('chatcmpl-text');
+      expect(stored).toEqual(storedCompletion(plainText, response.headers.get('x-request-id')!));
+    });
+  }
+
+  it('refuses an answer with more than five content codings, as fetch did: each would cost a decoder', async () => {
+    upstream.handler = (_request, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'content-encoding': Array(6).fill('gzip').join(', ') });
+      res.end();
+    };
+    const res = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true }),
+    });
+    expect(res.status).toBe(502);
+    expect((await res.json()).error.message).toBe("The upstream provider's answer has more than 5 content codings; it was not read.");
+    expect(await storedCount()).toEqual({ n: 0 });
   });
 });

@@ -45,6 +45,13 @@ function lenientPath(path: string): string {
  */
 const HIDDEN_DOT_SEGMENT = /(^|\/)\.\.?(\/|$)/;
 
+/**
+ * Never forwarded: a provider that answers TRACE echoes the request back, the tenant's upstream
+ * credentials (UPSTREAM_API_KEY) with it. fetch refused it on its own; undici's request API sends any
+ * method. (TRACK, its twin, never gets past Node's HTTP parser.)
+ */
+const ECHOING_METHOD = 'TRACE';
+
 /** The request body as a stream that fails past `limit` bytes, so nothing is buffered and nothing unbounded goes upstream. */
 function limitBody(body: ReadableStream<Uint8Array>, limit: number, onExceeded: () => void): ReadableStream<Uint8Array> {
   let size = 0;
@@ -74,7 +81,9 @@ export function createPassthroughHandler({ upstream, bodyLimitBytes }: Passthrou
   return async (c: Context<AppEnv>): Promise<Response> => {
     const path = c.req.path;
     const lenient = lenientPath(path);
-    if (OWN_PATH.test(lenient) || HIDDEN_DOT_SEGMENT.test(lenient)) throw ApiError.invalidUrl(c.req.method, path);
+    if (OWN_PATH.test(lenient) || HIDDEN_DOT_SEGMENT.test(lenient) || c.req.method === ECHOING_METHOD) {
+      throw ApiError.invalidUrl(c.req.method, path);
+    }
 
     const contentLength = c.req.header('content-length');
     const declared = Number(contentLength);
@@ -104,7 +113,7 @@ export function createPassthroughHandler({ upstream, bodyLimitBytes }: Passthrou
 
     const headers = forwardResponseHeaders(response.headers);
     const length = response.headers.get('content-length');
-    // A HEAD answer has no body for fetch to decode: its length still describes the resource.
+    // A HEAD answer has no body to decode (see `answerBody`): its length still describes the resource, unless it is an encoded one's.
     if (c.req.method === 'HEAD' && length !== null && !response.headers.has('content-encoding')) headers['content-length'] = length;
     if (!response.body) return c.body(null, response.status as 200, headers);
     // Under @hono/node-server the Node response is at hand: destroying it is how a broken upstream body
