@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { toCompletionRecord } from '../src/wire.ts';
 import { runCli } from './helpers/cli.ts';
 import { fakeCompletion, type FakeUpstream, sendJson } from './helpers/fake-upstream.ts';
 import { storeVariety } from './helpers/variety.ts';
@@ -122,14 +123,20 @@ describe('export then import', () => {
     }
   });
 
-  it("carries the messages of a request the provider took without a string role (create stores them as sent, role null)", async () => {
-    const created = await source.request('/v1/chat/completions', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'local-model', store: true, messages: [{ content: 'no role' }, 'a bare string', { role: 7, content: 'a number' }] }),
+  it('carries the messages of a completion stored without a string role (as creates stored them before they were refused: role null)', async () => {
+    const id = 'chatcmpl-roles';
+    const messages = [{ content: 'no role' }, 'a bare string', { role: 7, content: 'a number' }];
+    const record = toCompletionRecord({
+      request: { model: 'local-model', messages },
+      response: fakeCompletion({ model: 'local-model', messages }, id, 1_700_000_000),
+      id,
+      requestId: 'req_roles',
+      metadata: {},
+      now: 1_700_000_000,
     });
-    expect(created.status).toBe(200);
-    const { id } = (await created.json()) as { id: string };
+    await source.store.saveCompletions(await projectOf(source, DEFAULT_KEY), [record]);
+    const served = JSON.parse(await text(source, `/v1/chat/completions/${id}/messages`)) as { data: { role: unknown }[] };
+    expect(served.data.map((item) => item.role)).toEqual([null, null, 7]);
     const file = join(folder, 'roles.jsonl');
     expect((await runCli(['export', '--key', DEFAULT_KEY, '--out', file], { env: { DATABASE_URL: source.databasePath } })).code).toBe(0);
     const copyPath = join(folder, 'copy.db');
