@@ -63,6 +63,7 @@ export const copyCommand = defineCommand({
           progress.update(counts);
         }
         await markCopyFinished(target);
+        await target.settleSearchIndex(counts.completions);
         if (targetSecret !== undefined && (await target.getSetting(PROJECT_HASH_SECRET)) !== targetSecret) {
           progress.note(
             "the target's own key secret (made by a service that answered a request there) was replaced by the source's: " +

@@ -161,6 +161,7 @@ export const importCommand = defineCommand({
         );
       }
       await flush();
+      await store.settleSearchIndex(counts.stored);
       progress.finish(
         `import: ${counts.stored} stored, ${counts.existing} already there (skipped), ${counts.invalid} invalid lines skipped, ` +
           `${counts.lines} lines in ${rate(counts.lines, startedAt)}`,

@@ -157,6 +157,7 @@ export const mirrorCommand = defineCommand({
         forgetInterrupt?.();
         await lease.release();
       }
+      await store.settleSearchIndex(tally.copied);
       progress.finish(
         `mirror${tally.resumed ? ' (resumed from the last run, an hour back)' : ''}: ${tally.copied} copied, ${tally.present} already there${
           values['update-metadata'] ? ` (${tally.metadataUpdated} took the source's metadata)` : ''

@@ -151,6 +151,12 @@ export interface Store {
    * the ids it left out: import and mirror are idempotent through it.
    */
   importCompletions(project: string, records: CompletionRecord[]): Promise<{ stored: number; skipped: string[] }>;
+  /**
+   * After a bulk write of `written` completions (import, mirror, copy): folds what the writes left
+   * scattered in the search index, when they were a large share of the database (SQLite's FTS5
+   * segments: src/store/sqlite/search-merge.ts). Returns whether it did anything.
+   */
+  settleSearchIndex(written: number): Promise<boolean>;
   /** Answered at once (no promise) by a backend that reads synchronously: see `Answered`. */
   getCompletion(project: string, id: string): Answered<CompletionRow | undefined>;
   /** One keyset page; an `after` never stored in this project is a 400 (`ApiError`). */

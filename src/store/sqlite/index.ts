@@ -7,6 +7,7 @@ import { COMPLETION_COLUMNS, createListQueries, PAGE_ITEM_COLUMNS, pageSql } fro
 import { createDump } from './dump.ts';
 import { listMessagePage } from './messages.ts';
 import { createProjectIds } from './projects.ts';
+import { mergeSearchIndexAfter } from './search-merge.ts';
 import { reindexQueuedSearch } from './search-requeue.ts';
 import { createStatementCache, LIMIT_PARAMETER } from './statements.ts';
 import { createUsageQueries } from './usage.ts';
@@ -235,6 +236,7 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
       saveMany(writes.map(([project, record]) => [projects.ensure(project), record]));
     },
     importCompletions: async (project, records) => importMany(projects.ensure(project), records),
+    settleSearchIndex: (written) => mergeSearchIndexAfter(db, prepare, written),
     getCompletion,
     listCompletions: async (project, params) => listCompletions(project, params),
     listCompletionsJson,
