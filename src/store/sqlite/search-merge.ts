@@ -20,8 +20,9 @@ const MERGE_SHARE = 0.1;
  * Returns whether it merged.
  */
 export async function mergeSearchIndexAfter(db: SqliteDatabase, prepare: Prepare, written: number): Promise<boolean> {
-  const total = (prepare('SELECT count(*) FROM completions').pluck().get() as number) ?? 0;
-  if (written <= 0 || written < total * MERGE_SHARE) return false;
+  if (written <= 0) return false;
+  const total = prepare('SELECT count(*) FROM completions').pluck().get() as number;
+  if (written < total * MERGE_SHARE) return false;
   const totalChanges = prepare('SELECT total_changes()').pluck();
   // A negative size merges whatever segments there are, not only a level holding `automerge` of them.
   const step = prepare(`INSERT INTO completion_search (completion_search, rank) VALUES ('merge', -${PAGES_PER_STEP})`);
