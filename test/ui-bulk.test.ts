@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { browserAvailable } from './helpers/browser.ts';
-import { seedCompletion } from './helpers/seed.ts';
-import { apiIds, expectRows, loadAll, rowIds, signIn, useUiSuite } from './helpers/ui-page.ts';
+import { seedGroups } from './helpers/seed.ts';
+import { apiIds, expectRows, loadAll, openGroup as openPageOfGroup, rowIds, signIn, useUiSuite } from './helpers/ui-page.ts';
 
 const BASE = 1_761_000_000;
 
@@ -21,26 +21,9 @@ function extraMetadata(group: Group, i: number): Record<string, string> {
 }
 
 describe.skipIf(!browserAvailable)('web UI: curating many completions at once', () => {
-  const ids = {} as Record<Group, string[]>;
+  let ids = {} as Record<Group, string[]>;
   const suite = useUiSuite(async ({ service, upstream }) => {
-    const client = service.client();
-    let created = BASE;
-    for (const [group, count] of Object.entries(GROUPS) as [Group, number][]) {
-      ids[group] = [];
-      for (let i = 0; i < count; i++) {
-        created += 1;
-        ids[group].push(
-          await seedCompletion(client, upstream, {
-            created,
-            model: 'gpt-4o-mini',
-            metadata: { group, ...extraMetadata(group, i) },
-            messages: [{ role: 'user', content: `${group} ${i}` }],
-          }),
-        );
-      }
-      // Newest first, as the list shows them.
-      ids[group].reverse();
-    }
+    ids = await seedGroups(service.client(), upstream, { base: BASE, counts: GROUPS, extra: extraMetadata });
   });
 
   async function metadataOf(id: string): Promise<Record<string, string> | number> {
@@ -48,12 +31,7 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     return res.status === 200 ? ((await res.json()) as { metadata: Record<string, string> }).metadata : res.status;
   }
 
-  async function openGroup(group: Group): Promise<Page> {
-    const page = await suite.open(`#/?metadata[group]=${group}`);
-    await signIn(page);
-    await expectRows(page, ids[group].slice(0, 20));
-    return page;
-  }
+  const openGroup = (group: Group) => openPageOfGroup(suite, group, ids[group]);
 
   const bar = (page: Page) => page.getByRole('region', { name: 'Selected completions' });
   const summary = (page: Page) => page.locator('.bulk-summary');

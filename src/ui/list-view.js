@@ -28,6 +28,8 @@ const TYPING_DELAY_MS = 400;
 
 /** Metadata chips a card shows before "+N more". */
 const CHIPS_SHOWN = 6;
+/** Lists gone from (a chip clicked, a filter changed) kept to show again as they were on Back: the latest few. */
+const LISTS_KEPT = 5;
 /** The "Created in the last" choices: label, and how far back from now. */
 const QUICK_RANGES = [['hour', 3600], ['24 hours', 86_400], ['7 days', 7 * 86_400], ['30 days', 30 * 86_400]];
 
@@ -38,7 +40,20 @@ export function createListView() {
   /** Where focus goes back to when the row it would go to was taken out meanwhile: its neighbour, or the heading (null). */
   const focusInsteadOf = new Map();
   let hasMore = false;
+  /**
+   * Where the next page starts: the last completion the API sent, kept apart from the rows, since a bulk delete
+   * (or a tag removed that the filters need) can take every loaded row out while more are still to come.
+   */
+  let cursor = null;
   let controller = null;
+  /**
+   * Lists left for another, by the history entry that showed them (its state's `listVisit`): Back (or Forward) to
+   * that entry shows the list as it was left, its pages and scroll position, instead of page one at the top.
+   * A new visit to the same filters (a link, the filter typed again) loads afresh.
+   */
+  const leftLists = new Map();
+  let currentVisit = null;
+  let visitsStarted = 0;
 
   // ---- filters -------------------------------------------------------------------------------------
   const searchInput = h('input', { type: 'search', name: 'search', autocomplete: 'off', placeholder: 'Words in messages or replies' });
@@ -127,6 +142,9 @@ export function createListView() {
   retryButton.hidden = true;
   const loadMoreButton = h('button', { type: 'button', class: 'load-more' }, 'Load more');
   loadMoreButton.hidden = true;
+  /** A later page that failed is said beside "Load more", where the user is, not pages above at the list's top. */
+  const loadMoreError = h('p', { class: 'error load-more-error', role: 'alert' });
+  loadMoreError.hidden = true;
 
   const heading = h('h1', { id: 'list-title', tabindex: '-1' }, 'Completions');
   const selection = createSelection({ ids: () => loaded.map((c) => c.id) });
@@ -159,7 +177,7 @@ export function createListView() {
     h('div', { class: 'list-controls' }, selection.selectAll, summary),
     bulk.element,
     rows,
-    loadMoreButton,
+    h('div', { class: 'more' }, loadMoreError, loadMoreButton),
   );
   // The bulk bar is sticky at the window's top: a card's control focused from below (Shift+Tab) would be scrolled
   // to that top, wholly behind it. Its height and a small gap, kept up to date (a form opens, a summary wraps), are
@@ -197,8 +215,11 @@ export function createListView() {
   function navigate(next, { replace = false } = {}) {
     const hash = listHash(next);
     if (hash === location.hash || (hash === '#/' && location.hash === '')) return;
-    if (replace) location.replace(hash);
-    else location.hash = hash;
+    if (replace) {
+      // The entry goes (a word typed in pauses): nothing can come back to the list it showed.
+      currentVisit = null;
+      location.replace(hash);
+    } else location.hash = hash;
     typedSinceLastStep = false;
   }
 
@@ -342,6 +363,7 @@ export function createListView() {
     controller = new AbortController();
     loaded = [];
     hasMore = false;
+    cursor = null;
     bulk.listReloaded();
     replaceChildren(rows);
     loadMoreButton.hidden = true;
@@ -359,6 +381,7 @@ export function createListView() {
 
   async function loadPage(after, signal) {
     listError.hidden = true;
+    loadMoreError.hidden = true;
     // As "Load more": aria-disabled, so a keyboard user who pressed it keeps the focus while it runs.
     retryButton.setAttribute('aria-disabled', 'true');
     element.setAttribute('aria-busy', 'true');
@@ -373,6 +396,7 @@ export function createListView() {
       loaded.push(...fresh);
       knownModels.add(fresh);
       hasMore = page.has_more;
+      cursor = page.data.at(-1)?.id ?? cursor;
       const newRows = fresh.map(renderRow);
       rows.append(...newRows.map((row) => row.element));
       firstNew = newRows[0]?.element.querySelector('a.row-link') ?? null;
@@ -382,11 +406,17 @@ export function createListView() {
       if (after) announce(`${fresh.length} more completion${fresh.length === 1 ? '' : 's'} loaded`);
     } catch (failure) {
       if (signal.aborted || failure.name === 'AbortError') return;
-      listError.textContent = failure.message;
-      listError.hidden = false;
-      summary.textContent = '';
-      // A later page has "Load more" to press again; the first has nothing else.
-      if (!after) retryButton.hidden = false;
+      if (after) {
+        // The pages loaded stay, and so does what the summary says of them; "Load more" is there to press again.
+        loadMoreError.textContent = `More could not be loaded: ${failure.message}`;
+        loadMoreError.hidden = false;
+      } else {
+        listError.textContent = failure.message;
+        listError.hidden = false;
+        summary.textContent = '';
+        // The first page has nothing else to press.
+        retryButton.hidden = false;
+      }
     } finally {
       if (!signal.aborted) {
         element.removeAttribute('aria-busy');
@@ -418,9 +448,66 @@ export function createListView() {
     updateSummary();
   }
 
+  /** The list in sight, kept under its history entry as it is left: only whole, not while a page is on its way. */
+  function keepCurrent() {
+    if (currentVisit === null || !retryButton.hidden || element.getAttribute('aria-busy') === 'true') return;
+    const previews = new Map();
+    for (const row of rows.children) {
+      const text = row.querySelector('.preview-text')?.textContent;
+      // "…": its request was still on its way, and is made again when the list comes back.
+      if (text && text !== '…') previews.set(row.dataset.id, text);
+    }
+    leftLists.delete(currentVisit);
+    leftLists.set(currentVisit, { key: currentKey, filters: route.filters, loaded, hasMore, cursor, previews, scrollY: window.scrollY });
+    while (leftLists.size > LISTS_KEPT) leftLists.delete(leftLists.keys().next().value);
+  }
+
+  /** Marks the history entry in sight as showing the current list, so Back to it can find it kept. */
+  function stampVisit() {
+    if (history.state?.listVisit !== currentVisit) history.replaceState({ ...history.state, listVisit: currentVisit }, '');
+  }
+
+  /** Shows a kept list again as it was left; its previews not yet read are asked for again. */
+  function restore(kept) {
+    controller?.abort();
+    controller = new AbortController();
+    bulk.listReloaded();
+    ({ loaded, hasMore, cursor } = kept);
+    listError.hidden = true;
+    loadMoreError.hidden = true;
+    retryButton.hidden = true;
+    if (exportButton.getAttribute('aria-disabled') !== 'true') showExportStatus('');
+    const restored = loaded.map(renderRow);
+    replaceChildren(rows, restored.map((row) => row.element));
+    const unread = restored.filter((row) => {
+      const text = kept.previews.get(row.id);
+      if (text !== undefined) row.userPreview.textContent = text;
+      return text === undefined;
+    });
+    loadPreviews(unread, controller.signal);
+    selection.refresh();
+    updateSummary();
+    loadMoreButton.hidden = !hasMore;
+    window.scrollTo(0, kept.scrollY);
+  }
+
+  /** A change made in sight of another list (a save, a delete) applied to the kept ones, so none comes back stale. */
+  function applyToKept(id, completion) {
+    for (const kept of leftLists.values()) {
+      const index = kept.loaded.findIndex((c) => c.id === id);
+      if (index === -1) continue;
+      const stillMatches = completion && kept.filters.metadata.every(([key, value]) => completion.metadata?.[key] === value);
+      if (stillMatches) kept.loaded[index] = completion;
+      else kept.loaded.splice(index, 1);
+    }
+  }
+
   function updateSummary() {
     const count = formatInteger(loaded.length);
-    if (loaded.length === 0) {
+    if (loaded.length === 0 && hasMore) {
+      // Every card loaded was taken out (deleted, or no longer matching); the list goes on past them.
+      summary.textContent = 'None of the completions loaded so far are left here; more below.';
+    } else if (loaded.length === 0) {
       // Without filters, nothing is stored for this key; in pass-through mode a mistyped key signs in too
       // (it is a key of its own, with nothing of its own), so an empty list also asks to check the key.
       summary.textContent = hasFilters(route.filters)
@@ -438,8 +525,7 @@ export function createListView() {
 
   loadMoreButton.addEventListener('click', () => {
     if (loadMoreButton.getAttribute('aria-disabled') === 'true') return;
-    const last = loaded[loaded.length - 1];
-    if (last && controller) loadPage(last.id, controller.signal);
+    if (cursor && controller) loadPage(cursor, controller.signal);
   });
 
   function renderRow(completion) {
@@ -604,6 +690,7 @@ export function createListView() {
   /** A completion saved (in its conversation, or by a bulk action): its row drawn anew in place, or taken out when it no longer matches the metadata filters. */
   function completionUpdated(completion) {
     usagePanel.invalidate();
+    applyToKept(completion.id, completion);
     const index = loaded.findIndex((c) => c.id === completion.id);
     if (index === -1) return;
     if (!route.filters.metadata.every(([key, value]) => completion.metadata?.[key] === value)) {
@@ -624,6 +711,7 @@ export function createListView() {
   /** A completion deleted (in its conversation, or by a bulk action): its row taken out; the pages loaded so far stay. */
   function completionDeleted(id) {
     usagePanel.invalidate();
+    applyToKept(id, null);
     const index = loaded.findIndex((c) => c.id === id);
     if (index !== -1) takeOut(index);
   }
@@ -641,10 +729,21 @@ export function createListView() {
       // Its first page had failed (the service down): coming back to it loads it again rather than showing
       // the old error over a service that may be back (as a conversation opened meanwhile already was).
       if (key !== currentKey || !retryButton.hidden) {
+        if (key !== currentKey) keepCurrent();
+        const visit = history.state?.listVisit;
+        const kept = leftLists.get(visit);
         currentKey = key;
         focusInsteadOf.clear();
-        reload();
+        if (kept?.key === key) {
+          leftLists.delete(visit);
+          currentVisit = visit;
+          restore(kept);
+        } else {
+          currentVisit = `${Date.now()}-${++visitsStarted}`;
+          reload();
+        }
       }
+      stampVisit();
       if (focusId) {
         const target = focusInsteadOf.has(focusId) ? focusInsteadOf.get(focusId) : focusId;
         focusInsteadOf.clear();

@@ -131,7 +131,14 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
       }
     });
   }
-  cancelButton.addEventListener('click', () => close());
+  /**
+   * While a save is on its way, leaving is not offered: the request cannot be called back, so "Cancel" would only
+   * hide a save that still lands (and redraws the conversation over an editor opened again meanwhile).
+   */
+  const saving = () => saveButton.getAttribute('aria-disabled') === 'true';
+  cancelButton.addEventListener('click', () => {
+    if (!saving()) close();
+  });
 
   /**
    * Something typed would be lost by leaving: the pairs differ from the opened map, or the fields hold text that
@@ -150,6 +157,7 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
    * pressed by reflex, and one key must not throw away a map typed pair by pair). "Cancel" is asked for by name.
    */
   function leaveAsked() {
+    if (saving()) return;
     if (!hasEdits()) return close();
     const back = document.activeElement;
     askToConfirm({
@@ -191,10 +199,11 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
     if (!takeFields({ required: false })) return;
     const problem = metadataProblem(pairs);
     if (problem) return showError(problem);
-    if (saveButton.getAttribute('aria-disabled') === 'true') return;
+    if (saving()) return;
     // aria-disabled, not disabled: a disabled button drops the focus, and a keyboard user whose save the
     // service refused was left on the page's body, away from the error and from Save to try again.
     saveButton.setAttribute('aria-disabled', 'true');
+    cancelButton.setAttribute('aria-disabled', 'true');
     try {
       await save(Object.fromEntries(pairs));
       close();
@@ -202,6 +211,7 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
       showError(failure.message);
     } finally {
       saveButton.removeAttribute('aria-disabled');
+      cancelButton.removeAttribute('aria-disabled');
     }
   });
   renderPairs();

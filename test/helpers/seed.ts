@@ -83,6 +83,29 @@ export async function seedCompletion(client: OpenAI, upstream: FakeUpstream, spe
   }
 }
 
+/**
+ * Groups of completions, each tagged `metadata.group` (plus `extra(group, i)`), so each test curates its own
+ * and none sees another's changes. One second apart from `base` on; each group's ids newest first, as the list shows them.
+ */
+export async function seedGroups<G extends string>(
+  client: OpenAI,
+  upstream: FakeUpstream,
+  { base, counts, extra = () => ({}) }: { base: number; counts: Record<G, number>; extra?: (group: G, i: number) => Record<string, string> },
+): Promise<Record<G, string[]>> {
+  const ids = {} as Record<G, string[]>;
+  let created = base;
+  for (const [group, count] of Object.entries(counts) as [G, number][]) {
+    ids[group] = [];
+    for (let i = 0; i < count; i++) {
+      created += 1;
+      const metadata = { group, ...extra(group, i) };
+      ids[group].push(await seedCompletion(client, upstream, { created, model: 'gpt-4o-mini', metadata, messages: [{ role: 'user', content: `${group} ${i}` }] }));
+    }
+    ids[group].reverse();
+  }
+  return ids;
+}
+
 /** A conversation in which the model called a tool and got its result, then answered. */
 export function toolCallSpec(created: number, metadata?: Record<string, string>): SeedSpec {
   return {

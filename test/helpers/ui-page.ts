@@ -141,3 +141,11 @@ export function textBoxOf(page: Page, selector: string, needle: string): Promise
     return null;
   })()`);
 }
+
+/** A tab signed in on the list of one seeded group (`seedGroups`), its first page (20, newest first) shown. */
+export async function openGroup(suite: UiSuite, group: string, newestFirst: string[]): Promise<Page> {
+  const page = await suite.open(`#/?metadata[group]=${group}`);
+  await signIn(page);
+  await expectRows(page, newestFirst.slice(0, 20));
+  return page;
+}

@@ -1,0 +1,148 @@
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { browserAvailable } from './helpers/browser.ts';
+import { seedGroups } from './helpers/seed.ts';
+import { apiIds, expectRows, openGroup as openPageOfGroup, rowIds, signIn, useUiSuite } from './helpers/ui-page.ts';
+
+const BASE = 1_762_000_000;
+
+/** Each test has its own group (`metadata[group]=…`); `back` cards also carry a shade, one in three red. */
+const GROUPS = { wipe: 23, pages: 25, back: 45, save: 1 } as const;
+type Group = keyof typeof GROUPS;
+
+describe.skipIf(!browserAvailable)('web UI: the list as it changes under the user', () => {
+  let ids = {} as Record<Group, string[]>;
+  const suite = useUiSuite(async ({ service, upstream }) => {
+    ids = await seedGroups(service.client(), upstream, {
+      base: BASE,
+      counts: GROUPS,
+      extra: (group, i): Record<string, string> => (group === 'back' ? { shade: i % 3 === 0 ? 'red' : 'blue' } : {}),
+    });
+  });
+
+  const openGroup = (group: Group) => openPageOfGroup(suite, group, ids[group]);
+
+  const bar = (page: Page) => page.getByRole('region', { name: 'Selected completions' });
+  const summary = (page: Page) => page.locator('p.summary').textContent();
+  const listRequests = (page: Page) => {
+    const seen: string[] = [];
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname === '/v1/chat/completions') seen.push(request.url());
+    });
+    return seen;
+  };
+
+  it('"Load more" still brings the rest after a bulk delete took every loaded card off', async () => {
+    const page = await openGroup('wipe');
+    await page.getByRole('checkbox', { name: 'Select all loaded' }).click();
+    await bar(page).getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog', { name: 'Delete 20 completions?' }).getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(() => page.locator('.bulk-summary').textContent()).toBe('Deleted 20 completions.');
+    await expectRows(page, []);
+    // Not "No completions match these filters": three more are stored.
+    expect(await summary(page)).toBe('None of the completions loaded so far are left here; more below.');
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await expectRows(page, ids.wipe.slice(20));
+    expect(await summary(page)).toBe('Showing all 3 completions.');
+    expect(await page.getByRole('button', { name: 'Load more' }).isVisible()).toBe(false);
+  });
+
+  it('says beside "Load more" that a later page failed, the pages loaded and their summary kept; pressed again, it loads', async () => {
+    const page = await openGroup('pages');
+    await page.route(
+      (url) => url.pathname === '/v1/chat/completions' && url.searchParams.has('after'),
+      (route) => route.abort('connectionrefused'),
+    );
+    const more = page.getByRole('button', { name: 'Load more' });
+    await more.click();
+    const error = page.locator('.load-more-error');
+    await expect.poll(() => error.textContent()).toMatch(/^More could not be loaded: The service did not answer/);
+    expect(await error.isVisible()).toBe(true);
+    // Right above the button, not at the list's top; the list's own alert and "Try again" stay out of it.
+    expect(await error.evaluate((p) => p.nextElementSibling?.textContent)).toBe('Load more');
+    expect(await page.locator('.list-view > [role=alert]').isVisible()).toBe(false);
+    expect(await page.getByRole('button', { name: 'Try again' }).isVisible()).toBe(false);
+    expect(await summary(page)).toBe('Showing 20 completions; more below.');
+    expect(await rowIds(page)).toEqual(ids.pages.slice(0, 20));
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe('Load more');
+
+    await page.unrouteAll();
+    await more.click();
+    await expectRows(page, ids.pages);
+    expect(await error.isVisible()).toBe(false);
+    expect(await summary(page)).toBe('Showing all 25 completions.');
+  });
+
+  it('Back from a chip\'s list shows the earlier list as it was left: its pages and scroll, with changes made meanwhile', async () => {
+    const page = await openGroup('back');
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await expectRows(page, ids.back.slice(0, 40));
+    // Newest first: the 45th seeded (index 44) is first; red are those seeded at multiples of three.
+    const red = ids.back.filter((_, at) => (44 - at) % 3 === 0);
+    await page.locator(`li.row[data-id="${ids.back[30]}"]`).evaluate((row) => row.scrollIntoView());
+    const scrolled = await page.evaluate<number>('window.scrollY');
+    expect(scrolled).toBeGreaterThan(1000);
+
+    const chipRow = ids.back.findIndex((id, at) => at >= 30 && red.includes(id));
+    await page.locator(`li.row[data-id="${ids.back[chipRow]}"]`).getByRole('button', { name: 'Filter on shade = red' }).click();
+    await expectRows(page, red);
+    // One of them deleted in this list: the earlier list, kept, must not show it again.
+    const gone = red[1]!;
+    await page.getByRole('checkbox', { name: `Select ${gone}` }).click();
+    await bar(page).getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog', { name: 'Delete 1 completion?' }).getByRole('button', { name: 'Delete' }).click();
+    await expectRows(page, red.filter((id) => id !== gone));
+
+    const requests = listRequests(page);
+    await page.goBack();
+    await expectRows(page, ids.back.slice(0, 40).filter((id) => id !== gone));
+    expect(await summary(page)).toBe('Showing 39 completions; more below.');
+    await expect.poll(() => page.evaluate<number>('window.scrollY')).toBe(scrolled);
+    // Shown as kept, not loaded again.
+    expect(requests).toEqual([]);
+    // And its cursor kept: the next page follows the 40th.
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await expectRows(page, ids.back.filter((id) => id !== gone));
+
+    await page.goForward();
+    await expectRows(page, red.filter((id) => id !== gone));
+    expect(requests.filter((url) => !url.includes('after='))).toEqual([]);
+    expect(await apiIds(suite.service, 'metadata[group]=back&order=desc')).toEqual(ids.back.filter((id) => id !== gone));
+  });
+
+  it('keeps the metadata editor open, "Cancel" and Escape refused, until a save on its way lands', async () => {
+    const [id] = ids.save as [string];
+    const page = await suite.open(`#/completions/${id}`);
+    await signIn(page);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let posted = false;
+    await page.route(`**/v1/chat/completions/${id}`, async (route) => {
+      if (route.request().method() === 'POST') {
+        posted = true;
+        await held;
+      }
+      await route.continue();
+    });
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    const editor = page.getByRole('form', { name: 'Edit metadata' });
+    await editor.getByRole('textbox', { name: 'Key' }).fill('reviewed');
+    await editor.getByRole('textbox', { name: 'Value' }).fill('yes');
+    await editor.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => posted).toBe(true);
+
+    const cancel = editor.getByRole('button', { name: 'Cancel' });
+    expect(await cancel.getAttribute('aria-disabled')).toBe('true');
+    await cancel.click({ force: true });
+    await page.keyboard.press('Escape');
+    expect(await editor.isVisible()).toBe(true);
+    expect(await page.getByRole('dialog').count()).toBe(0);
+
+    release();
+    await expect.poll(() => editor.count()).toBe(0);
+    await expect.poll(() => page.locator('#announcer').textContent()).toBe('Metadata saved');
+    expect(await page.locator('aside.details').getByRole('listitem').allTextContents()).toEqual(['group: save', 'reviewed: yes']);
+    const stored = await suite.service.request(`/v1/chat/completions/${id}`);
+    expect(((await stored.json()) as { metadata: unknown }).metadata).toEqual({ group: 'save', reviewed: 'yes' });
+  });
+});
