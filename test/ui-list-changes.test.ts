@@ -7,7 +7,7 @@ import { apiIds, expectRows, openGroup as openPageOfGroup, rowIds, signIn, useUi
 const BASE = 1_762_000_000;
 
 /** Each test has its own group (`metadata[group]=…`); `back` cards also carry a shade, one in three red. */
-const GROUPS = { wipe: 23, pages: 25, back: 45, save: 1 } as const;
+const GROUPS = { wipe: 23, pages: 25, back: 45, save: 1, usage: 3, leave: 1 } as const;
 type Group = keyof typeof GROUPS;
 
 describe.skipIf(!browserAvailable)('web UI: the list as it changes under the user', () => {
@@ -144,5 +144,41 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     expect(await page.locator('aside.details').getByRole('listitem').allTextContents()).toEqual(['group: save', 'reviewed: yes']);
     const stored = await suite.service.request(`/v1/chat/completions/${id}`);
     expect(((await stored.json()) as { metadata: unknown }).metadata).toEqual({ group: 'save', reviewed: 'yes' });
+  });
+
+  it('draws the usage panel in sight again after a bulk delete, with the figures left', async () => {
+    const page = await suite.open('#/?metadata[group]=usage&usage=1');
+    await signIn(page);
+    await expectRows(page, ids.usage);
+    const totals = page.getByRole('region', { name: 'Usage' }).locator('.usage-totals');
+    await expect.poll(() => totals.textContent()).toMatch(/^3 completions · /);
+    await page.getByRole('checkbox', { name: `Select ${ids.usage[0]}` }).click();
+    await page.getByRole('checkbox', { name: `Select ${ids.usage[2]}` }).click();
+    await bar(page).getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog', { name: 'Delete 2 completions?' }).getByRole('button', { name: 'Delete' }).click();
+    await expectRows(page, [ids.usage[1]!]);
+    await expect.poll(() => totals.textContent()).toMatch(/^1 completion · /);
+  });
+
+  it('asks before "Sign out" throws away metadata typed and not saved', async () => {
+    const [id] = ids.leave as [string];
+    const page = await suite.open(`#/completions/${id}`);
+    await signIn(page);
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    const key = page.getByRole('form', { name: 'Edit metadata' }).getByRole('textbox', { name: 'Key' });
+    await key.fill('typed');
+    const asked: string[] = [];
+    page.once('dialog', (dialog) => {
+      asked.push(dialog.message());
+      void dialog.dismiss();
+    });
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    expect(asked).toEqual(['Sign out? The metadata changes you made have not been saved.']);
+    expect(await key.inputValue()).toBe('typed');
+    expect(await page.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(true);
+
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('textbox', { name: 'API key' }).waitFor();
   });
 });

@@ -91,6 +91,8 @@ function renderSignIn(message) {
 }
 
 function signOut() {
+  // Metadata typed and not saved is asked about here too, as on leaving the conversation for another view.
+  if (conversationView?.hasUnsavedEdits() && !window.confirm('Sign out? The metadata changes you made have not been saved.')) return;
   forgetKey();
   // The address held the signed-out key's view: its filters (search words, metadata values) or a completion's id.
   // The next key starts from its own list, not from them (a link followed before signing in still opens, as the

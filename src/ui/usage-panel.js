@@ -17,6 +17,8 @@ export function loadUsage(filters, signal) {
 }
 
 const DAY_MS = 86_400_000;
+/** How long the figures wait after a change for the next one: a bulk action changes completions one after another. */
+const REFRESH_DELAY_MS = 300;
 
 /** A `YYYY-MM-DD` day (or `+YYYYYY-MM-DD`, `-YYYYYY-MM-DD` past the four-digit years) as a number in date order. */
 function dayOrder(day) {
@@ -132,39 +134,53 @@ export function createUsagePanel() {
   );
   element.hidden = true;
   let shownKey = null;
+  let shownFilters = null;
   let controller = null;
+  let refreshTimer = null;
+
+  /** `refresh`: the same view's figures again, the ones shown kept until the new ones are in. */
+  function show(filters, { refresh = false } = {}) {
+    element.hidden = !filters;
+    clearTimeout(refreshTimer);
+    if (!filters) return;
+    const key = JSON.stringify(filterPairs(filters));
+    if (key === shownKey) return;
+    shownKey = key;
+    shownFilters = filters;
+    controller?.abort();
+    controller = new AbortController();
+    const { signal } = controller;
+    element.setAttribute('aria-busy', 'true');
+    if (!refresh) replaceChildren(body, h('p', { class: 'muted' }, 'Loading usage…'));
+    loadUsage(filters, signal)
+      .then((usage) => {
+        if (!signal.aborted) replaceChildren(body, renderUsage(usage));
+      })
+      .catch((failure) => {
+        if (signal.aborted) return;
+        shownKey = null;
+        replaceChildren(body, h('p', { class: 'error', role: 'alert' }, `Usage is not available: ${failure.message}`));
+      })
+      .finally(() => {
+        if (!signal.aborted) element.removeAttribute('aria-busy');
+      });
+  }
 
   return {
     element,
-    show(filters) {
-      element.hidden = !filters;
-      if (!filters) return;
-      const key = JSON.stringify(filterPairs(filters));
-      if (key === shownKey) return;
-      shownKey = key;
-      controller?.abort();
-      controller = new AbortController();
-      const { signal } = controller;
-      element.setAttribute('aria-busy', 'true');
-      replaceChildren(body, h('p', { class: 'muted' }, 'Loading usage…'));
-      loadUsage(filters, signal)
-        .then((usage) => {
-          if (!signal.aborted) replaceChildren(body, renderUsage(usage));
-        })
-        .catch((failure) => {
-          if (signal.aborted) return;
-          shownKey = null;
-          replaceChildren(body, h('p', { class: 'error', role: 'alert' }, `Usage is not available: ${failure.message}`));
-        })
-        .finally(() => {
-          if (!signal.aborted) element.removeAttribute('aria-busy');
-        });
-    },
-    /** After an edit or delete, the figures may have changed. */
+    show,
+    /**
+     * After an edit or delete the figures may have changed: a panel in sight is drawn again, once a bulk
+     * action's run of changes has paused (one request, not one per completion); a hidden one when next shown.
+     */
     invalidate() {
       shownKey = null;
+      if (element.hidden || !shownFilters) return;
+      clearTimeout(refreshTimer);
+      refreshTimer = setTimeout(() => show(shownFilters, { refresh: true }), REFRESH_DELAY_MS);
     },
     destroy() {
+      clearTimeout(refreshTimer);
       controller?.abort();
     },
   };
