@@ -181,4 +181,44 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('textbox', { name: 'API key' }).waitFor();
   });
+
+  it('draws fields, secondary buttons and chart series 3:1 or more against the surface, light and dark', async () => {
+    const page = await suite.open();
+    await signIn(page);
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      const colours = await page.evaluate<{ surface: string; field: string; button: string; series: string[] }>(`(() => {
+        const probe = (style) => {
+          const div = document.createElement('div');
+          Object.assign(div.style, style);
+          document.body.append(div);
+          const colour = getComputedStyle(div).color;
+          div.remove();
+          return colour;
+        };
+        return {
+          surface: probe({ color: 'var(--surface)' }),
+          field: getComputedStyle(document.querySelector('input[name=search]')).borderTopColor,
+          button: getComputedStyle(document.querySelector('button.secondary')).borderTopColor,
+          series: Array.from({ length: 8 }, (_, i) => probe({ color: 'var(--series-' + i + ')' })),
+        };
+      })()`);
+      for (const [what, colour] of [['field', colours.field], ['button', colours.button], ...colours.series.map((c, i) => [`series-${i}`, c])]) {
+        expect(contrast(colour!, colours.surface), `${scheme} ${what} ${colour}`).toBeGreaterThanOrEqual(3);
+      }
+    }
+  });
 });
+
+/** WCAG's contrast ratio of two computed `rgb(r, g, b)` colours. */
+function contrast(a: string, b: string): number {
+  const luminance = (rgb: string) => {
+    const [r, g, bl] = rgb.match(/[\d.]+/g)!.slice(0, 3).map((c) => {
+      const v = Number(c) / 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    }) as [number, number, number];
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [high, low] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number];
+  return (high + 0.05) / (low + 0.05);
+}
