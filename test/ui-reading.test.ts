@@ -32,6 +32,19 @@ describe.skipIf(!browserAvailable)('web UI: reading code, metadata, and a servic
       metadata: { note: LONG_VALUE },
       messages: [{ role: 'user', content: 'Tagged with a long note.' }],
     });
+    ids.json = await seedCompletion(client, upstream, {
+      created: BASE + 500,
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'Answer in JSON.' }],
+      replies: [{ content: '{"name":"Ada","langs":["en","fr"],"born":1815}' }],
+      request: { response_format: { type: 'json_object' } },
+    });
+    ids.noUsage = await seedCompletion(client, upstream, {
+      created: BASE + 501,
+      model: 'local-model',
+      usage: null,
+      messages: [{ role: 'user', content: 'A provider that counts nothing.' }],
+    });
   });
 
   it('shows a fenced code block in a reply monospaced, its lines and indentation as written, scrolled not wrapped', async () => {
@@ -160,5 +173,23 @@ describe.skipIf(!browserAvailable)('web UI: reading code, metadata, and a servic
     await signIn(page);
     await expect.poll(() => page.locator('.conversation-view').getByRole('alert').textContent()).toMatch(/chatcmpl-nope/);
     expect(await page.getByRole('button', { name: 'Try again' }).count()).toBe(0);
+  });
+
+  it('pretty-prints a reply that is JSON, as it does a tool\'s result', async () => {
+    const page = await suite.open(`#/completions/${ids.json}`);
+    await signIn(page);
+    await page.getByRole('heading', { name: 'Reply' }).waitFor();
+    const reply = page.locator('article.message.role-assistant');
+    expect(await reply.locator('.code').textContent()).toBe('{\n  "name": "Ada",\n  "langs": [\n    "en",\n    "fr"\n  ],\n  "born": 1815\n}');
+  });
+
+  it('says "no usage" in the conversation\'s facts, as its card does, when the provider sent none', async () => {
+    const page = await suite.open(`#/?model=local-model`);
+    await signIn(page);
+    await expectRows(page, [ids.noUsage!]);
+    expect(await page.locator('li.row .tokens').textContent()).toBe('no usage');
+    await page.getByRole('link', { name: ids.noUsage! }).click();
+    await page.getByRole('heading', { name: 'Reply' }).waitFor();
+    expect(await page.locator('p.facts').textContent()).toMatch(/ · local-model · no usage · finish: stop$/);
   });
 });

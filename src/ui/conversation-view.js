@@ -122,7 +122,8 @@ export function createConversationView(id, { onUpdated, onDeleted, backHash = '#
         h('time', { datetime: isoTime(completion.created) }, localTime(completion.created)),
         h('span', { class: 'muted' }, ` (${relativeTime(completion.created)})`),
         ' · ', h('span', { class: 'model' }, completion.model),
-        ' · ', `${formatInteger(completion.usage?.total_tokens)} tokens`,
+        // As the list's card says it: "— tokens" read as a figure lost, where the provider sent none.
+        ' · ', completion.usage?.total_tokens === undefined ? 'no usage' : `${formatInteger(completion.usage.total_tokens)} tokens`,
         ' · ', `finish: ${finishReasons(completion)}`,
       ),
       h('div', { class: 'toolbar' }, editButton, deleteButton),

@@ -124,8 +124,11 @@ export function renderContent(content) {
   return jsonBlock(content);
 }
 
-/** A tool's output is often JSON in a string: pretty-printed like the arguments when it is. */
-function renderToolOutput(content) {
+/**
+ * A tool's output, and a reply asked for as JSON (response_format), are often JSON in a string: pretty-printed
+ * like the arguments when the whole of it is.
+ */
+function renderMaybeJson(content) {
   if (typeof content === 'string' && /^\s*[[{]/.test(content) && content.length < 1_000_000) {
     try {
       JSON.parse(content);
@@ -162,7 +165,7 @@ function toolCallBlock(call, result) {
     h('div', { class: 'tool-call-head' }, partLabel('Tool call'), h('code', null, name), call?.id ? h('span', { class: 'muted' }, ` ${call.id}`) : null),
     jsonBlock(argumentsText),
     result
-      ? h('div', { class: 'tool-result' }, h('div', { class: 'tool-call-head' }, partLabel('Result'), result.name ? h('code', null, result.name) : null), renderToolOutput(result.content_parts ?? result.content))
+      ? h('div', { class: 'tool-result' }, h('div', { class: 'tool-call-head' }, partLabel('Result'), result.name ? h('code', null, result.name) : null), renderMaybeJson(result.content_parts ?? result.content))
       : null,
   );
 }
@@ -188,7 +191,7 @@ export function messageCard(message, { results = new Map(), heading, extra } = {
       message?.tool_call_id ? h('span', { class: 'muted' }, ` result of ${message.tool_call_id}`) : null,
       extra ?? null,
     ),
-    renderContent(content),
+    role === 'assistant' ? renderMaybeJson(content) : renderContent(content),
     blank ? h('p', { class: 'muted empty-content' }, content === '' ? '(empty text)' : '(no content)') : null,
     message?.refusal ? refusalBlock(message.refusal) : null,
     toolCalls.map((call) => toolCallBlock(call, results.get(call?.id))),

@@ -19,7 +19,8 @@ export interface SeedSpec {
   messages: ChatCompletionCreateParamsNonStreaming['messages'];
   metadata?: Record<string, string>;
   replies?: ScriptedReply[];
-  usage?: { prompt_tokens: number; completion_tokens: number };
+  /** null: the provider sends no usage at all (some OpenAI-compatible servers do not). */
+  usage?: { prompt_tokens: number; completion_tokens: number } | null;
   /** Any other request fields (tools, temperature, seed, response_format, ...). */
   request?: Partial<ChatCompletionCreateParamsNonStreaming>;
 }
@@ -35,7 +36,7 @@ function upstreamId(): string {
 function scriptedHandler(spec: SeedSpec) {
   return (request: ReceivedRequest, res: ServerResponse) => {
     const replies = spec.replies ?? [{ content: `Reply to: ${JSON.stringify(spec.messages.at(-1)?.content ?? '')}` }];
-    const usage = spec.usage ?? { prompt_tokens: 12, completion_tokens: 8 };
+    const usage = spec.usage === undefined ? { prompt_tokens: 12, completion_tokens: 8 } : spec.usage;
     sendJson(res, 200, {
       id: upstreamId(),
       object: 'chat.completion',
@@ -53,7 +54,7 @@ function scriptedHandler(spec: SeedSpec) {
         logprobs: null,
         finish_reason: reply.finish_reason ?? (reply.tool_calls ? 'tool_calls' : 'stop'),
       })),
-      usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+      ...(usage ? { usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } } : {}),
       service_tier: 'default',
       system_fingerprint: 'fp_seeded',
     });
