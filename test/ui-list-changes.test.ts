@@ -7,7 +7,7 @@ import { apiIds, expectRows, openGroup as openPageOfGroup, rowIds, signIn, useUi
 const BASE = 1_762_000_000;
 
 /** Each test has its own group (`metadata[group]=…`); `back` cards also carry a shade, one in three red. */
-const GROUPS = { wipe: 23, pages: 25, back: 45, save: 1, usage: 3, leave: 1 } as const;
+const GROUPS = { wipe: 23, pages: 25, back: 45, save: 1, usage: 3, leave: 1, phone: 20 } as const;
 type Group = keyof typeof GROUPS;
 
 describe.skipIf(!browserAvailable)('web UI: the list as it changes under the user', () => {
@@ -207,6 +207,33 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
         expect(contrast(colour!, colours.surface), `${scheme} ${what} ${colour}`).toBeGreaterThanOrEqual(3);
       }
     }
+  });
+
+  it('at phone width, the bar with its tag form open scrolls with the page, and the confirm dialog keeps a margin', async () => {
+    const page = await suite.open();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${suite.service.origin}/#/?metadata[group]=phone`);
+    await signIn(page);
+    await expectRows(page, ids.phone);
+    await page.getByRole('checkbox', { name: `Select ${ids.phone[0]}` }).click();
+    const barBox = () => page.evaluate<{ top: number; bottom: number }>('(() => { const r = document.querySelector(".bulk").getBoundingClientRect(); return { top: r.top, bottom: r.bottom }; })()');
+
+    await bar(page).getByRole('button', { name: 'Add tag' }).click();
+    await page.locator(`li.row[data-id="${ids.phone[15]}"]`).evaluate((row) => row.scrollIntoView());
+    // Gone up with the page, not covering the cards scrolled to.
+    expect((await barBox()).bottom).toBeLessThanOrEqual(0);
+
+    await bar(page).getByRole('button', { name: 'Cancel' }).click();
+    await page.locator(`li.row[data-id="${ids.phone[15]}"]`).evaluate((row) => row.scrollIntoView());
+    // Closed, the bar is sticky again at the window's top.
+    expect((await barBox()).top).toBe(0);
+
+    await bar(page).getByRole('button', { name: 'Delete' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete 1 completion?' });
+    const box = (await dialog.boundingBox())!;
+    expect(box.x).toBeGreaterThanOrEqual(16);
+    expect(box.x + box.width).toBeLessThanOrEqual(390 - 16);
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
   });
 });
 
