@@ -13,6 +13,9 @@ const CONCURRENCY = 4;
 
 const completions = (n) => `${formatInteger(n)} completion${n === 1 ? '' : 's'}`;
 
+/** What a tag change returns when the map was already as asked: nothing was written. */
+const UNCHANGED = Symbol('unchanged');
+
 /**
  * Runs `work(id)` for every id, CONCURRENCY at a time, until `stopped()` says so (what is under way then
  * finishes; the rest never starts); the outcome in the ids' order, whatever finished first.
@@ -249,7 +252,10 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
       const before = current.metadata ?? {};
       const after = change(before);
       // Already so: nothing to write, but the card gets the fresh map it may not have shown.
-      if (sameMap(before, after)) return onUpdated(current);
+      if (sameMap(before, after)) {
+        onUpdated(current);
+        return UNCHANGED;
+      }
       onUpdated(await api(completionPath(id), { method: 'POST', body: { metadata: after }, signal }));
     } catch (failure) {
       // Deleted meanwhile: reported, and its card goes (trying again could only fail the same way).
@@ -302,7 +308,10 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
     progressLine.hidden = false;
     render();
     announce(progressText.textContent);
-    const { done, failures } = await eachAtMost(ids, (id) => work(id, signal), (finished) => {
+    let unchanged = 0;
+    const { done, failures } = await eachAtMost(ids, async (id) => {
+      if ((await work(id, signal)) === UNCHANGED) unchanged++;
+    }, (finished) => {
       progress.value = finished;
       progressText.textContent = `${doing}: ${formatInteger(finished)} of ${formatInteger(ids.length)} done`;
     }, () => stopping);
@@ -320,8 +329,11 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
       showForExport(tag[0], tag[1], done.length);
       return;
     }
-    const counted = done.length < ids.length ? `${formatInteger(done.length)} of ${completions(ids.length)}` : completions(ids.length);
-    summary.textContent = `${didPrefix}${counted}.`
+    // Counted are the completions changed: one that already had the pair (or lacked the key) is said apart.
+    const changed = done.length - unchanged;
+    const counted = done.length < ids.length ? `${formatInteger(changed)} of ${completions(ids.length)}` : completions(changed);
+    const alreadySo = unchanged ? `; ${formatInteger(unchanged)} ${tag ? 'already had it' : 'did not have it'}` : '';
+    summary.textContent = `${didPrefix}${counted}${alreadySo}.`
       + (notStarted ? ` Stopped: ${formatInteger(notStarted)} not started, still selected.` : '')
       + (failures.length ? ` ${formatInteger(failures.length)} failed:` : '');
     replaceChildren(failureList, failures.map(([id, message]) => h('li', null, h('code', null, id), `: ${message}`)));
