@@ -7,7 +7,7 @@ import { apiIds, expectRows, openGroup as openPageOfGroup, rowIds, signIn, useUi
 const BASE = 1_762_000_000;
 
 /** Each test has its own group (`metadata[group]=…`); `back` cards also carry a shade, one in three red. */
-const GROUPS = { wipe: 23, pages: 25, back: 45, save: 1, usage: 3, leave: 1, phone: 20 } as const;
+const GROUPS = { wipe: 23, pages: 25, back: 45, save: 1, usage: 3, leave: 1, phone: 20, keyless: 1 } as const;
 type Group = keyof typeof GROUPS;
 
 describe.skipIf(!browserAvailable)('web UI: the list as it changes under the user', () => {
@@ -234,6 +234,25 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     expect(box.x).toBeGreaterThanOrEqual(16);
     expect(box.x + box.width).toBeLessThanOrEqual(390 - 16);
     await dialog.getByRole('button', { name: 'Cancel' }).click();
+  });
+
+  it('says that a model is matched by its whole name when none matches, "Clear filters" at the form\'s edge', async () => {
+    const page = await suite.open('#/?model=gpt-4o-min');
+    await signIn(page);
+    await expect.poll(() => summary(page)).toBe('No completions match these filters. The model is matched by its whole name: "gpt-4o" does not find "gpt-4o-mini".');
+    const left = (selector: string) => page.locator(selector).evaluate((el) => el.getBoundingClientRect().left);
+    expect(await left('.active-filters .link-button')).toBe(await left('.active-filters'));
+  });
+
+  it('puts the focus on the Key field when Save finds a value typed without a key', async () => {
+    const page = await suite.open(`#/completions/${ids.keyless[0]}`);
+    await signIn(page);
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    const editor = page.getByRole('form', { name: 'Edit metadata' });
+    await editor.getByRole('textbox', { name: 'Value' }).fill('orphan');
+    await editor.getByRole('button', { name: 'Save' }).click();
+    expect(await editor.getByRole('alert').textContent()).toBe('A key cannot be empty.');
+    expect(await page.evaluate('document.activeElement?.name')).toBe('key');
   });
 });
 

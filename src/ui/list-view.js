@@ -511,7 +511,7 @@ export function createListView() {
       // Without filters, nothing is stored for this key; in pass-through mode a mistyped key signs in too
       // (it is a key of its own, with nothing of its own), so an empty list also asks to check the key.
       summary.textContent = hasFilters(route.filters)
-        ? `No completions match these filters.${route.filters.search ? ' Search finds whole words, every one of them: "refund" does not find "refunds" or "refunded".' : ''}`
+        ? `No completions match these filters.${route.filters.search ? ' Search finds whole words, every one of them: "refund" does not find "refunds" or "refunded".' : ''}${route.filters.model ? ' The model is matched by its whole name: "gpt-4o" does not find "gpt-4o-mini".' : ''}`
         : 'No stored completions for this key yet: create one with "store": true. Expected some? Check the key ("Sign out", then sign in with it again).';
     } else {
       if (hasMore) summary.textContent = `Showing ${count} completions; more below.`;

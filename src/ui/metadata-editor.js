@@ -105,6 +105,8 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
     const problem = metadataProblem(next);
     if (problem) {
       showError(problem);
+      // To the field to correct (a Save pressed with a value and no key left the focus on Save).
+      (characterCount(value) > METADATA_LIMITS.valueLength ? valueInput : keyInput).focus();
       return false;
     }
     pairs.splice(0, pairs.length, ...next);
