@@ -238,7 +238,9 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
 
     await page.getByRole('button', { name: 'Delete' }).click();
     await dialog.getByRole('button', { name: 'Delete' }).click();
-    await page.waitForURL((url) => url.hash === '#/');
+    // Back on the list it was opened from (its own history entry: the address had no hash).
+    await page.waitForURL((url) => url.hash === '');
+    expect(await page.locator('p.notice').textContent()).toBe(`Deleted ${id}.`);
     await expect.poll(async () => (await retrieve(id)).status).toBe(404);
     await expect.poll(() => page.locator('ol.rows a.row-link').allTextContents()).not.toContain(id);
     expect(await page.locator('ol.rows a.row-link').count()).toBe(ids.length - 1);

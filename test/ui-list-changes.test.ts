@@ -7,7 +7,7 @@ import { apiIds, expectRows, openGroup as openPageOfGroup, rowIds, signIn, useUi
 const BASE = 1_762_000_000;
 
 /** Each test has its own group (`metadata[group]=…`); `back` cards also carry a shade, one in three red. */
-const GROUPS = { wipe: 23, pages: 25, back: 45, save: 1, usage: 3, leave: 1, phone: 20, keyless: 1 } as const;
+const GROUPS = { wipe: 23, pages: 25, back: 45, save: 1, usage: 3, leave: 1, phone: 20, keyless: 1, single: 2 } as const;
 type Group = keyof typeof GROUPS;
 
 describe.skipIf(!browserAvailable)('web UI: the list as it changes under the user', () => {
@@ -253,6 +253,28 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     await editor.getByRole('button', { name: 'Save' }).click();
     expect(await editor.getByRole('alert').textContent()).toBe('A key cannot be empty.');
     expect(await page.evaluate('document.activeElement?.name')).toBe('key');
+  });
+
+  it('after a delete in a conversation, goes back to the list\'s own history entry and says in sight what was deleted', async () => {
+    const [gone, kept] = ids.single as [string, string];
+    const page = await suite.open('#/?metadata[group]=none-such');
+    await signIn(page);
+    await page.goto(`${suite.service.origin}/#/?metadata[group]=single`);
+    await expectRows(page, [gone, kept]);
+    await page.getByRole('link', { name: gone }).click();
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog', { name: 'Delete this completion?' }).getByRole('button', { name: 'Delete' }).click();
+    await expectRows(page, [kept]);
+    const notice = page.locator('p.notice');
+    expect(await notice.textContent()).toBe(`Deleted ${gone}.`);
+    expect(await notice.isVisible()).toBe(true);
+    // One entry of the list, not two: Back leaves it for the list before.
+    await page.goBack();
+    await page.waitForURL((url) => url.hash.includes('none-such'));
+    // Said once: a list shown again later has no old notice.
+    await page.goForward();
+    await expectRows(page, [kept]);
+    expect(await notice.isVisible()).toBe(false);
   });
 });
 

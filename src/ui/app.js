@@ -128,17 +128,22 @@ function route() {
   const current = parseRoute();
   if (current.view === 'completion') {
     lastOpenedId = current.id;
+    // Opened from the list just now, not reached again by Back or Forward: the entry before this one is that
+    // list, so a delete goes back to it rather than adding a second entry of the same list.
+    const openedFromList = Boolean(listView && !listView.element.hidden) && !history.state?.conversation;
+    history.replaceState({ ...history.state, conversation: true }, '');
     // Opened from a link before any list was drawn: the sign-in form may still be there.
     if (listView) listView.hide();
     else replaceChildren(main);
     conversationView?.destroy();
     const openedIn = session;
     conversationView = createConversationView(current.id, {
+      openedFromList,
       onUpdated: (completion) => {
         if (session === openedIn) listView?.completionUpdated(completion);
       },
-      onDeleted: (id) => {
-        if (session === openedIn) listView?.completionDeleted(id);
+      onDeleted: (id, said) => {
+        if (session === openedIn) listView?.completionDeleted(id, said);
       },
       backHash: lastListHash,
     });

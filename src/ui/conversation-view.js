@@ -66,7 +66,7 @@ function choiceCards(choices) {
   );
 }
 
-export function createConversationView(id, { onUpdated, onDeleted, backHash = '#/' }) {
+export function createConversationView(id, { onUpdated, onDeleted, backHash = '#/', openedFromList = false }) {
   const heading = h('h1', { tabindex: '-1', class: 'completion-id' }, id);
   const body = h('div', { class: 'conversation-body' }, h('p', { class: 'muted' }, 'Loading…'));
   const element = h('section', { class: 'conversation-view', 'aria-labelledby': 'conversation-title', 'aria-busy': 'true' },
@@ -176,13 +176,17 @@ export function createConversationView(id, { onUpdated, onDeleted, backHash = '#
           if (failure.status !== 404) throw failure;
           gone = `${id} was already deleted`;
         }
-        onDeleted?.(id);
+        onDeleted?.(id, `${gone}.`);
         announce(gone);
       },
       onClose(deleted) {
         trigger.hidden = false;
         if (element.isConnected) trigger.focus();
-        if (deleted) location.replace(backHash);
+        if (!deleted) return;
+        // Back to the list's own entry when it is the one before; otherwise (a link opened it) this entry becomes
+        // the list, so Back does not lead to a completion that is gone.
+        if (openedFromList) history.back();
+        else location.replace(backHash);
       },
     });
   }

@@ -134,6 +134,11 @@ export function createListView() {
   const usagePanel = createUsagePanel();
   usagePanel.element.id = 'usage-panel';
   const summary = h('p', { class: 'summary', 'aria-live': 'polite' });
+  /** What was just done from a conversation (a delete), said in sight of the list it came back to. */
+  const notice = h('p', { class: 'notice' });
+  notice.hidden = true;
+  /** Set since the list was last shown: the next showing keeps the notice, the one after drops it. */
+  let noticeFresh = false;
   const rows = h('ol', { class: 'rows', 'aria-label': 'Completions' });
   const listError = h('p', { class: 'error', role: 'alert' });
   listError.hidden = true;
@@ -174,6 +179,7 @@ export function createListView() {
     usagePanel.element,
     listError,
     retryButton,
+    notice,
     h('div', { class: 'list-controls' }, selection.selectAll, summary),
     bulk.element,
     rows,
@@ -364,6 +370,7 @@ export function createListView() {
     loaded = [];
     hasMore = false;
     cursor = null;
+    notice.hidden = true;
     bulk.listReloaded();
     replaceChildren(rows);
     loadMoreButton.hidden = true;
@@ -473,6 +480,7 @@ export function createListView() {
     controller = new AbortController();
     bulk.listReloaded();
     ({ loaded, hasMore, cursor } = kept);
+    notice.hidden = true;
     listError.hidden = true;
     loadMoreError.hidden = true;
     retryButton.hidden = true;
@@ -708,9 +716,17 @@ export function createListView() {
     if (focusedAt !== -1) (focusables(row.element)[focusedAt] ?? row.element.querySelector('a.row-link')).focus();
   }
 
-  /** A completion deleted (in its conversation, or by a bulk action): its row taken out; the pages loaded so far stay. */
-  function completionDeleted(id) {
+  /**
+   * A completion deleted (in its conversation, or by a bulk action): its row taken out; the pages loaded so far
+   * stay. `said`: what to show above the list (a bulk action has its own summary).
+   */
+  function completionDeleted(id, said) {
     usagePanel.invalidate();
+    if (said) {
+      notice.textContent = said;
+      notice.hidden = false;
+      noticeFresh = true;
+    }
     applyToKept(id, null);
     const index = loaded.findIndex((c) => c.id === id);
     if (index !== -1) takeOut(index);
@@ -721,6 +737,8 @@ export function createListView() {
     show(next, focusId) {
       route = next;
       element.hidden = false;
+      if (!noticeFresh) notice.hidden = true;
+      noticeFresh = false;
       refreshAges();
       document.title = 'Completions · Stored completions';
       syncFields();

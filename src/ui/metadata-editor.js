@@ -147,6 +147,8 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
    * is not just the pair "Change" put there untouched.
    */
   function hasEdits() {
+    // Sent already: what was typed is in the request on its way, which leaving does not call back.
+    if (saving()) return false;
     if (JSON.stringify(pairs) !== initial) return true;
     const key = keyInput.value;
     const value = valueInput.value;
