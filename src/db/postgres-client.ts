@@ -272,7 +272,9 @@ function maskError(err: Error, url: string): Error {
  */
 function translate(err: unknown, url: string): unknown {
   if (err instanceof ApiError) return err;
-  if (isUnavailableError(err) || isRefusedError(err)) return ApiError.databaseUnavailable();
+  // A refusal is kept as the cause: unlike a cut connection, it will not pass by itself, and /healthz names it.
+  if (isRefusedError(err)) return ApiError.databaseUnavailable(err instanceof Error ? maskError(err, url) : undefined);
+  if (isUnavailableError(err)) return ApiError.databaseUnavailable();
   if (err instanceof Error) {
     const hidden = hideDatabasePassword(err.message, url);
     if (hidden !== err.message) err.message = hidden;
