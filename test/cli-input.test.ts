@@ -265,6 +265,21 @@ describe('copy checks its URLs before using them', () => {
   });
 });
 
+describe('a PostgreSQL server that cannot be reached', () => {
+  it('gives up after the tool\'s fixed 10 s, naming no setting the tool does not read', async () => {
+    const port = await freePortFrom(47250);
+    const run = await runCliInProcess(['export', '--key', 'sk-a'], { env: { DATABASE_URL: `postgres://app:hunter2@127.0.0.1:${port}/completions` } });
+    expect(run.code).toBe(1);
+    // DATABASE_STARTUP_TIMEOUT_MS is the service's: naming it sent an operator to a setting that changes nothing here.
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `^stored-completions export: DATABASE_URL: PostgreSQL at postgres://app:\\*\\*\\*@127\\.0\\.0\\.1:${port}/completions still unreachable after \\d+ attempts over 10 s: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}\\n$`,
+      ),
+    );
+    expect(run.stdout + run.stderr).not.toContain('hunter2');
+  }, 60_000);
+});
+
 describe('choosing the project', () => {
   it('refuses a --key that is not one of API_KEYS, masked as the service masks it', async () => {
     const run = await runCliInProcess(['import', EXAMPLES, '--key', 'sk-wrong-key-1234'], { env: { ...env, API_KEYS: 'sk-right-key-0000:team' } });
