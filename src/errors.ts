@@ -47,9 +47,14 @@ export class ApiError extends Error {
     return new ApiError(413, `Request body too large: the maximum is ${limit} bytes.`, 'invalid_request_error', null, 'request_too_large');
   }
 
-  /** The database cannot be reached (PostgreSQL restarting, network cut, pool exhausted): retrying later helps. */
-  static databaseUnavailable(): ApiError {
-    return new ApiError(503, 'The database is unavailable; please retry your request shortly.', 'server_error');
+  /**
+   * The database cannot be reached (PostgreSQL restarting, network cut, pool exhausted): retrying later helps.
+   * `cause`, the server's own reason with the password hidden, is for /healthz to name: a client sees only this.
+   */
+  static databaseUnavailable(cause?: Error): ApiError {
+    const err = new ApiError(503, 'The database is unavailable; please retry your request shortly.', 'server_error');
+    if (cause) err.cause = cause;
+    return err;
   }
 
   static invalidUrl(method: string, path: string): ApiError {

@@ -1,3 +1,4 @@
+import { ApiError } from './errors.ts';
 import type { Store } from './store/index.ts';
 
 export interface Health {
@@ -23,7 +24,8 @@ export function createHealthCheck(store: Pick<Store, 'checkWritable'>, intervalM
       await store.checkWritable();
       return { ok: true };
     } catch (err) {
-      const e = err as { code?: string; message?: string };
+      // A refused password or a dropped database reaches here as the generic 503; its cause says which.
+      const e = (err instanceof ApiError && err.cause instanceof Error ? err.cause : err) as { code?: string; message?: string };
       return { ok: false, reason: `the database cannot take a write (${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)})` };
     }
   }

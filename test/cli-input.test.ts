@@ -112,7 +112,7 @@ describe('import refuses bad lines', () => {
 
     const skipping = await runCli(['import', path, '--key', 'sk-a', '--skip-invalid'], { env });
     expect(skipping.code, skipping.stderr).toBe(0);
-    expect(skipping.stderr).toMatch(/^skipped line 3: not UTF-8 text .*\nimport: 1 stored, 2 already there \(skipped\), 1 invalid lines skipped, 4 lines in/);
+    expect(skipping.stderr).toMatch(/^skipped line 3: not UTF-8 text .*\nimport: 1 stored, 2 already there \(skipped\), 1 invalid line skipped, 4 lines in/);
     expect(await exported()).toBe(`${exampleLines[0]}\n${exampleLines[1]}\n${exampleLines[3]}\n`);
   });
 
@@ -173,7 +173,7 @@ describe('import refuses bad lines', () => {
       .filter((line) => !line.startsWith('import: lines '))
       .join('\n');
     expect(said).toMatch(
-      /^skipped line 2: longer than 536,870,888 bytes, the longest line that can be read \(about 512 MiB\)\nimport: 2 stored, 0 already there \(skipped\), 1 invalid lines skipped, 3 lines in/,
+      /^skipped line 2: longer than 536,870,888 bytes, the longest line that can be read \(about 512 MiB\)\nimport: 2 stored, 0 already there \(skipped\), 1 invalid line skipped, 3 lines in/,
     );
     expect(await exported()).toBe(`${exampleLines[0]}\n${exampleLines[1]}\n`);
   }, 60_000);
@@ -265,6 +265,21 @@ describe('copy checks its URLs before using them', () => {
   });
 });
 
+describe('a PostgreSQL server that cannot be reached', () => {
+  it('gives up after the tool\'s fixed 10 s, naming no setting the tool does not read', async () => {
+    const port = await freePortFrom(47250);
+    const run = await runCliInProcess(['export', '--key', 'sk-a'], { env: { DATABASE_URL: `postgres://app:hunter2@127.0.0.1:${port}/completions` } });
+    expect(run.code).toBe(1);
+    // DATABASE_STARTUP_TIMEOUT_MS is the service's: naming it sent an operator to a setting that changes nothing here.
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `^stored-completions export: DATABASE_URL: PostgreSQL at postgres://app:\\*\\*\\*@127\\.0\\.0\\.1:${port}/completions still unreachable after \\d+ attempts over 10 s: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}\\n$`,
+      ),
+    );
+    expect(run.stdout + run.stderr).not.toContain('hunter2');
+  }, 60_000);
+});
+
 describe('choosing the project', () => {
   it('refuses a --key that is not one of API_KEYS, masked as the service masks it', async () => {
     const run = await runCliInProcess(['import', EXAMPLES, '--key', 'sk-wrong-key-1234'], { env: { ...env, API_KEYS: 'sk-right-key-0000:team' } });
@@ -332,6 +347,15 @@ describe('export', () => {
       /^export: 28 lines \(finetune\) from 30 completions in .*; skipped 2: 1 refusal \(the reply is a refusal\), 1 length \(the reply was cut off by the token limit\)\n$/,
     );
     expect(readFileSync(join(folder, 'train.jsonl'), 'utf8').trim().split('\n')).toHaveLength(28);
+  });
+
+  it('says "1 line" and "1 completion" for one, not "1 lines"', async () => {
+    expect((await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a'], { env })).code).toBe(0);
+    const one = await runCliInProcess(['export', '--key', 'sk-a', '--limit', '1', '--out', join(folder, 'one.jsonl')], { env });
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stderr).toMatch(/^export: 1 line \(completions\) from 1 completion in [^;]*\n$/);
+    const two = await runCliInProcess(['export', '--key', 'sk-a', '--limit', '2', '--out', join(folder, 'two.jsonl')], { env });
+    expect(two.stderr).toMatch(/^export: 2 lines \(completions\) from 2 completions in [^;]*\n$/);
   });
 
   it('writes --out - to standard output, as import reads FILE - from standard input, not into a file named -', async () => {

@@ -145,6 +145,21 @@ describe('configuration', () => {
     );
   });
 
+  it('refuses a PostgreSQL URL with a # (a password with @ then # once parsed as another host and a fragment) without repeating its password', () => {
+    const attempts = ['postgres://app:p@ss#w0rd@db.internal/x', 'postgres://app:pa55word@db.internal/x#primary', 'postgresql://app:pa55word@db.internal/x#'];
+    for (const url of attempts) {
+      let message = 'accepted';
+      try {
+        loadConfig({ DATABASE_URL: url });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message, url).toBe('Invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL (a password with @, :, /, ?, # or % must be percent-encoded)');
+    }
+    // Percent-encoded, the same password is fine.
+    expect(loadConfig({ DATABASE_URL: 'postgres://app:p%40ss%23w0rd@db.internal/x' }).databaseUrl).toBe('postgres://app:p%40ss%23w0rd@db.internal/x');
+  });
+
   it('names a bad PostgreSQL setting', () => {
     expect(() => loadConfig({ DATABASE_POOL_SIZE: '0', DATABASE_STATEMENT_TIMEOUT_MS: 'soon' })).toThrow(
       'Invalid configuration:\n  DATABASE_POOL_SIZE: Too small: expected number to be >=1\n  DATABASE_STATEMENT_TIMEOUT_MS: expected a whole number',

@@ -11,7 +11,7 @@ import { type ChildServer, SERVICE_ENTRY, startChildServer } from './helpers/chi
 import { streamingHandler } from './helpers/fake-sse.ts';
 import { fakeCompletion, type FakeUpstream, sendJson, startFakeUpstream } from './helpers/fake-upstream.ts';
 import { findPostgresBinaries, type PrivatePostgres, startPrivatePostgres } from './helpers/private-postgres.ts';
-import { createTestDatabase, hasPostgresServer, noteSkippedServerCases, REQUIRE_POSTGRES } from './helpers/test-database.ts';
+import { createTestDatabase, hasPostgresServer, noteSkippedServerCases, REQUIRE_POSTGRES, TEST_POSTGRES_URL } from './helpers/test-database.ts';
 
 /**
  * Several real service processes (src/server.ts) on one PostgreSQL database,
@@ -253,7 +253,12 @@ describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and starte
         const refused = await list();
         expect({ i, status: refused.status, body: await refused.json() }).toEqual({ i, status: 503, body: OPENAI_503 });
       }
-      expect((await fetch(`${serving.origin}/healthz`)).status).toBe(503);
+      const health = await fetch(`${serving.origin}/healthz`);
+      // The reason, not only that the database cannot take a write: it will not pass by itself.
+      expect({ status: health.status, body: await health.json() }).toEqual({
+        status: 503,
+        body: { status: 'unavailable', reason: 'the database cannot take a write (28P01: password authentication failed for user "app")' },
+      });
       await admin.query(`ALTER ROLE app PASSWORD '${cluster.password}'`);
       expect((await list()).status).toBe(200);
       expect(serving.logs.filter((line) => JSON.stringify(line).includes(cluster.password))).toEqual([]);
@@ -348,6 +353,39 @@ async function startUnreachable(databaseUrl: string, startupTimeoutMs: number): 
   const [code] = (await once(child, 'exit')) as [number | null];
   return { code, stdout, stderr };
 }
+
+describe.skipIf(!withServer)('a database dropped under a serving instance', () => {
+  it('/healthz names the missing database, and requests get the same OpenAI 503 as ever', async () => {
+    const upstream = await startFakeUpstream();
+    const url = await createTestDatabase();
+    const name = new URL(url).pathname.slice(1);
+    const serving = await startChildServer({ databasePath: url, upstreamUrl: upstream.url, env: { HEALTH_CHECK_INTERVAL_MS: '0' } });
+    const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+    await admin.connect();
+    const health = async () => {
+      const res = await fetch(`${serving.origin}/healthz`, { signal: AbortSignal.timeout(15_000) });
+      return { status: res.status, body: await res.json() };
+    };
+    try {
+      expect(await health()).toEqual({ status: 200, body: { status: 'ok' } });
+      await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
+      // The first probe may meet a connection the drop just ended; the next ones open new connections, which are refused.
+      await expect
+        .poll(health)
+        .toEqual({ status: 503, body: { status: 'unavailable', reason: `the database cannot take a write (3D000: database "${name}" does not exist)` } });
+      const list = await fetch(`${serving.origin}/v1/chat/completions`, { headers: { authorization: `Bearer ${KEY}` }, signal: AbortSignal.timeout(15_000) });
+      expect({ status: list.status, body: await list.json() }).toEqual({ status: 503, body: OPENAI_503 });
+      const password = new URL(url).password;
+      expect(JSON.stringify(await health())).not.toContain(password);
+      expect(serving.logs.filter((line) => JSON.stringify(line).includes(password))).toEqual([]);
+    } finally {
+      await admin.end();
+      serving.process.kill('SIGTERM');
+      await serving.exited;
+      await upstream.close();
+    }
+  }, 120_000);
+});
 
 describe('PostgreSQL unreachable at start', () => {
   it('retries with backoff, then exits non-zero with the password masked', async () => {

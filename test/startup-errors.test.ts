@@ -136,3 +136,17 @@ describe('a DATABASE_URL the service cannot use stops the start with one line', 
     expect(readdirSync(mount)).toEqual(['completions.db']);
   });
 });
+
+describe('a PostgreSQL DATABASE_URL with an unencoded # in its password', () => {
+  it('stops the start at once with the percent-encoding line, never naming the password', async () => {
+    // Parsed as written, this is password `p`, host `ss` and a fragment: the start retried on host `ss` for its
+    // whole timeout, and every warning and the last error named `ss#w0rd`, the rest of the password.
+    const result = await start('postgres://stored_completions_test:p@ss#w0rd@127.0.0.1:5432/stored_completions_test');
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toBe(
+      'Invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL (a password with @, :, /, ?, # or % must be percent-encoded)\n',
+    );
+    expect(result.stderr).not.toContain('ss#w0rd');
+    expect(result.ms).toBeLessThan(10_000);
+  });
+});

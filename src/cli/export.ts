@@ -8,7 +8,7 @@ import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { FILTER_HELP, FILTER_OPTIONS, parseFilters, parsePositiveInteger, PROJECT_HELP, PROJECT_OPTIONS } from './options.ts';
 import type { SortOrder } from '../validation.ts';
-import { createProgress, rate } from './progress.ts';
+import { counted, createProgress, rate } from './progress.ts';
 import { checkProjectOptions, openSourceStore, resolveProject } from './target.ts';
 
 const HELP = `Usage: stored-completions export (--key KEY | --project NAME) [options]
@@ -185,7 +185,7 @@ export const exportCommand = defineCommand({
       } finally {
         forgetInterrupt?.();
       }
-      progress.finish(`export: ${tally.written} lines (${format}) from ${tally.read} completions in ${rate(tally.read, startedAt)}${describeSkips(tally)}`);
+      progress.finish(`export: ${counted(tally.written, 'line')} (${format}) from ${counted(tally.read, 'completion')} in ${rate(tally.read, startedAt)}${describeSkips(tally)}`);
     } finally {
       await store.close();
     }

@@ -7,7 +7,7 @@ import type { CompletionRecord } from '../store/index.ts';
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { PROJECT_HELP, PROJECT_OPTIONS, parseBatchSize } from './options.ts';
-import { createProgress, rate } from './progress.ts';
+import { counted, createProgress, rate } from './progress.ts';
 import { checkProjectOptions, openStore, resolveProject } from './target.ts';
 
 const HELP = `Usage: stored-completions import FILE (--key KEY | --project NAME) [options]
@@ -163,8 +163,8 @@ export const importCommand = defineCommand({
       await flush();
       await store.settleSearchIndex(counts.stored);
       progress.finish(
-        `import: ${counts.stored} stored, ${counts.existing} already there (skipped), ${counts.invalid} invalid lines skipped, ` +
-          `${counts.lines} lines in ${rate(counts.lines, startedAt)}`,
+        `import: ${counts.stored} stored, ${counts.existing} already there (skipped), ${counted(counts.invalid, 'invalid line')} skipped, ` +
+          `${counted(counts.lines, 'line')} in ${rate(counts.lines, startedAt)}`,
       );
     } finally {
       if (input !== context.stdin) input.destroy();

@@ -66,3 +66,8 @@ export function rate(count: number, startedAt: number): string {
   const seconds = (performance.now() - startedAt) / 1000;
   return `${seconds.toFixed(1)} s, ${Math.round(count / Math.max(seconds, 0.001)).toLocaleString('en-US')}/s`;
 }
+
+/** `1 line`, `2 lines`: a summary read by people, who stumble over `1 lines`. */
+export function counted(count: number, noun: string): string {
+  return `${count} ${count === 1 ? noun : `${noun}s`}`;
+}

@@ -34,7 +34,8 @@ export async function openStore(databaseUrl: string, synchronous: Config['sqlite
     if (err instanceof DatabaseOpenError) throw named(err.message);
     throw err;
   }
-  // The tool reads and writes once through; the service's 64 MB page cache would only add to its memory.
+  // The tool reads and writes once through: openDatabase's own 64 MiB page cache would only add to its memory,
+  // so it keeps the service's default of 16 MiB (SQLITE_CACHE_SIZE_MB, which the tool does not read).
   db.pragma(`cache_size = -${CLI_CACHE_KIB}`);
   return createSqliteStore(db);
 }

@@ -11,8 +11,14 @@ export function isPostgresUrl(url: string): boolean {
 }
 
 /** Why a PostgreSQL URL cannot be used, or undefined when it can (or is not a PostgreSQL URL). */
+const NOT_ENCODED = 'not a valid postgres:// URL (a password with @, :, /, ?, # or % must be percent-encoded)';
+
 export function postgresUrlProblem(url: string): string | undefined {
   if (!isPostgresUrl(url)) return undefined;
+  // A `#` starts a fragment, which pg ignores: written in a password (`u:p@ss#w@host/db`) it parses as a valid
+  // URL on the wrong host, and the start then retried for its whole timeout, naming the rest of the password in
+  // every warning. No connection needs a fragment, so any `#` is refused here, before a connection is tried.
+  if (url.includes('#')) return NOT_ENCODED;
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -21,7 +27,7 @@ export function postgresUrlProblem(url: string): string | undefined {
     if (/^postgres(ql)?:\/\/[^/]*@\//i.test(url)) {
       return 'a postgres:// URL with a user needs a host (for a Unix socket: postgres://user:password@localhost/db?host=/var/run/postgresql)';
     }
-    return 'not a valid postgres:// URL (a password with @, :, /, ?, # or % must be percent-encoded)';
+    return NOT_ENCODED;
   }
   if (parsed.hostname === '' && !parsed.searchParams.has('host')) return 'a postgres:// URL needs a host';
   const sslmode = parsed.searchParams.get('sslmode');

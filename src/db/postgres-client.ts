@@ -30,6 +30,11 @@ export interface PostgresOptions {
   connectTimeoutMs: number;
   /** How long start-up retries an unreachable server before giving up; 0 tries once. */
   startupTimeoutMs: number;
+  /**
+   * The setting that chose startupTimeoutMs, named when start-up gives up so the operator knows what to raise;
+   * none for the command-line tool, whose wait is fixed and reads no such setting.
+   */
+  startupTimeoutSetting?: string;
   logger?: Logger;
   /** Most distinct statements prepared on each connection (PREPARED_STATEMENT_LIMIT unless a test says less). */
   preparedStatementLimit?: number;
@@ -248,7 +253,7 @@ async function withStartupRetry(url: string, options: PostgresOptions, attempt: 
       if (!retryable || remainingMs <= 0) {
         throw new PostgresStartError(
           retryable
-            ? `DATABASE_URL: PostgreSQL at ${maskDatabaseUrl(url)} still unreachable after ${tries} attempts over ${Math.round(options.startupTimeoutMs / 1000)} s (DATABASE_STARTUP_TIMEOUT_MS): ${message}`
+            ? `DATABASE_URL: PostgreSQL at ${maskDatabaseUrl(url)} still unreachable after ${tries} attempts over ${Math.round(options.startupTimeoutMs / 1000)} s${options.startupTimeoutSetting ? ` (${options.startupTimeoutSetting})` : ''}: ${message}`
             : `DATABASE_URL: PostgreSQL at ${maskDatabaseUrl(url)} refused the connection: ${message}`,
         );
       }
@@ -272,7 +277,9 @@ function maskError(err: Error, url: string): Error {
  */
 function translate(err: unknown, url: string): unknown {
   if (err instanceof ApiError) return err;
-  if (isUnavailableError(err) || isRefusedError(err)) return ApiError.databaseUnavailable();
+  // A refusal is kept as the cause: unlike a cut connection, it will not pass by itself, and /healthz names it.
+  if (isRefusedError(err)) return ApiError.databaseUnavailable(err instanceof Error ? maskError(err, url) : undefined);
+  if (isUnavailableError(err)) return ApiError.databaseUnavailable();
   if (err instanceof Error) {
     const hidden = hideDatabasePassword(err.message, url);
     if (hidden !== err.message) err.message = hidden;

@@ -45,6 +45,7 @@ export async function openStore(
     statementTimeoutMs: config.databaseStatementTimeoutMs,
     connectTimeoutMs: config.databaseConnectTimeoutMs,
     startupTimeoutMs: config.databaseStartupTimeoutMs,
+    startupTimeoutSetting: 'DATABASE_STARTUP_TIMEOUT_MS',
     ...(logger ? { logger } : {}),
   });
   // Completions stored before the search columns existed are indexed before this instance serves.
