@@ -264,10 +264,12 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     await page.getByRole('link', { name: gone }).click();
     await page.getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('dialog', { name: 'Delete this completion?' }).getByRole('button', { name: 'Delete' }).click();
+    // The row goes from the (hidden) list at once; the list is in sight once the history step lands.
+    await page.getByRole('heading', { name: 'Completions', level: 1 }).waitFor();
     await expectRows(page, [kept]);
     const notice = page.locator('p.notice');
+    await expect.poll(() => notice.isVisible()).toBe(true);
     expect(await notice.textContent()).toBe(`Deleted ${gone}.`);
-    expect(await notice.isVisible()).toBe(true);
     // One entry of the list, not two: Back leaves it for the list before.
     await page.goBack();
     await page.waitForURL((url) => url.hash.includes('none-such'));
