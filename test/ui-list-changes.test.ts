@@ -7,7 +7,7 @@ import { apiIds, expectRows, openGroup as openPageOfGroup, rowIds, signIn, useUi
 const BASE = 1_762_000_000;
 
 /** Each test has its own group (`metadata[group]=…`); `back` cards also carry a shade, one in three red. */
-const GROUPS = { wipe: 23, pages: 25, back: 45, save: 1, usage: 3, leave: 1, phone: 20, keyless: 1, single: 2 } as const;
+const GROUPS = { wipe: 23, pages: 25, back: 45, save: 1, usage: 3, leave: 1, phone: 20, keyless: 1, single: 2, kept: 25, slow: 2 } as const;
 type Group = keyof typeof GROUPS;
 
 describe.skipIf(!browserAvailable)('web UI: the list as it changes under the user', () => {
@@ -16,7 +16,11 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     ids = await seedGroups(service.client(), upstream, {
       base: BASE,
       counts: GROUPS,
-      extra: (group, i): Record<string, string> => (group === 'back' ? { shade: i % 3 === 0 ? 'red' : 'blue' } : {}),
+      extra: (group, i): Record<string, string> => {
+        if (group === 'back') return { shade: i % 3 === 0 ? 'red' : 'blue' };
+        if (group === 'kept') return { tone: i % 2 === 0 ? 'warm' : 'cool' };
+        return {};
+      },
     });
   });
 
@@ -277,6 +281,109 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     await page.goForward();
     await expectRows(page, [kept]);
     expect(await notice.isVisible()).toBe(false);
+  });
+
+  it('tests changes against a kept list\'s own filters: a card changed in a chip\'s list stays in the list before it', async () => {
+    const page = await openGroup('kept');
+    // Newest first: the 25th seeded (index 24, warm) is first.
+    const x = ids.kept[0]!;
+    await page.locator(`li.row[data-id="${x}"]`).getByRole('button', { name: 'Filter on tone = warm' }).click();
+    await expectRows(page, ids.kept.filter((_, at) => at % 2 === 0));
+    await page.getByRole('link', { name: x }).click();
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    const editor = page.getByRole('form', { name: 'Edit metadata' });
+    await editor.getByRole('textbox', { name: 'Key' }).fill('tone');
+    await editor.getByRole('textbox', { name: 'Value' }).fill('cool');
+    await editor.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => editor.count()).toBe(0);
+    await page.goBack();
+    // Out of the warm list, which it no longer matches...
+    await expectRows(page, ids.kept.filter((id, at) => at % 2 === 0 && id !== x));
+    await page.goBack();
+    // ...and still in the unfiltered one, with its new tone.
+    await expectRows(page, ids.kept.slice(0, 20));
+    expect(await page.locator(`li.row[data-id="${x}"] .chip`).allTextContents()).toEqual(['group: kept', 'tone: cool']);
+  });
+
+  it('a list left before its first page came, then gone back to, is whole: "Load more" works, nothing busy', async () => {
+    const page = await openGroup('kept');
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route((url) => url.pathname === '/v1/chat/completions' && url.searchParams.get('metadata[tone]') === 'cool', async (route) => {
+      await held;
+      await route.continue().catch(() => {});
+    });
+    await page.locator(`li.row[data-id="${ids.kept[1]}"]`).getByRole('button', { name: 'Filter on tone = cool' }).click();
+    await page.waitForURL((url) => url.hash.includes('tone'));
+    await page.goBack();
+    await expectRows(page, ids.kept.slice(0, 20));
+    expect(await page.locator('.list-view[aria-busy=true]').count()).toBe(0);
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await expectRows(page, ids.kept);
+    release();
+  });
+
+  it('Forward to a list comes back where it was scrolled, not where the list before it was', async () => {
+    const page = await openGroup('kept');
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await expectRows(page, ids.kept);
+    await page.locator(`li.row[data-id="${ids.kept[22]}"]`).evaluate((row) => row.scrollIntoView());
+    const first = await page.evaluate<number>('window.scrollY');
+    await page.locator(`li.row[data-id="${ids.kept[22]}"]`).getByRole('button', { name: 'Filter on tone = warm' }).click();
+    // As the API has them now (a test before this one changed a tone).
+    const warm = await apiIds(suite.service, 'metadata[group]=kept&metadata[tone]=warm&order=desc');
+    await expectRows(page, warm);
+    await page.evaluate('window.scrollTo(0, 600)');
+    await page.goBack();
+    await expectRows(page, ids.kept);
+    await expect.poll(() => page.evaluate<number>('window.scrollY')).toBe(first);
+    await page.goForward();
+    await expectRows(page, warm);
+    await expect.poll(() => page.evaluate<number>('window.scrollY')).toBe(600);
+  });
+
+  it('stays on the list when Back was pressed while a conversation\'s delete was on its way', async () => {
+    const [gone, kept] = ids.slow as [string, string];
+    const page = await suite.open('#/?metadata[group]=none-such');
+    await signIn(page);
+    await page.goto(`${suite.service.origin}/#/?metadata[group]=slow`);
+    await expectRows(page, [gone, kept]);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let answered = false;
+    await page.route(`**/v1/chat/completions/${gone}`, async (route) => {
+      if (route.request().method() !== 'DELETE') return route.continue();
+      await held;
+      await route.continue();
+      answered = true;
+    });
+    await page.getByRole('link', { name: gone }).click();
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog', { name: 'Delete this completion?' }).getByRole('button', { name: 'Delete' }).click();
+    await page.goBack();
+    await page.getByRole('heading', { name: 'Completions', level: 1 }).waitFor();
+    release();
+    await expect.poll(() => answered).toBe(true);
+    await expectRows(page, [kept]);
+    // Still on the list it went back to, not sent one step further back.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(new URL(page.url()).hash).toBe('#/?metadata[group]=slow');
+    expect(await page.locator('p.notice').isVisible()).toBe(false);
+  });
+
+  it('Back from a conversation opened far down the list comes back where the list was scrolled', async () => {
+    const page = await openGroup('kept');
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await expectRows(page, ids.kept);
+    const row = page.locator(`li.row[data-id="${ids.kept[20]}"]`);
+    await row.evaluate((el) => el.scrollIntoView());
+    const scrolled = await page.evaluate<number>('window.scrollY');
+    expect(scrolled).toBeGreaterThan(1000);
+    await row.getByRole('link', { name: ids.kept[20] }).click();
+    await page.getByRole('heading', { name: 'Reply' }).waitFor();
+    await page.goBack();
+    await expect.poll(() => page.evaluate<number>('window.scrollY')).toBe(scrolled);
+    expect(await page.evaluate('document.activeElement?.textContent')).toBe(ids.kept[20]);
   });
 });
 

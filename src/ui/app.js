@@ -163,6 +163,10 @@ function route() {
   lastOpenedId = null;
 }
 
+// The page's scroll is the views' own: a list shown again by Back is drawn as it was left, then scrolled where
+// it was (list-view.js). The browser's own restoring ran before that, on the height of the view being left, and
+// moved the page before the list could note where it had been.
+history.scrollRestoration = 'manual';
 signOutButton.addEventListener('click', signOut);
 // The skip link moves focus only: following its `#main` would be read by the router as a list with no filters.
 document.querySelector('.skip-link').addEventListener('click', (event) => {

@@ -176,13 +176,15 @@ export function createConversationView(id, { onUpdated, onDeleted, backHash = '#
           if (failure.status !== 404) throw failure;
           gone = `${id} was already deleted`;
         }
-        onDeleted?.(id, `${gone}.`);
+        // Said above the list only when this view is still the one in sight (not left while the delete ran).
+        onDeleted?.(id, element.isConnected ? `${gone}.` : undefined);
         announce(gone);
       },
       onClose(deleted) {
         trigger.hidden = false;
         if (element.isConnected) trigger.focus();
-        if (!deleted) return;
+        // Left meanwhile (Back pressed while the delete ran): the user is where they went, and stays there.
+        if (!deleted || !element.isConnected) return;
         // Back to the list's own entry when it is the one before; otherwise (a link opened it) this entry becomes
         // the list, so Back does not lead to a completion that is gone.
         if (openedFromList) history.back();

@@ -54,6 +54,8 @@ export function createListView() {
   const leftLists = new Map();
   let currentVisit = null;
   let visitsStarted = 0;
+  /** Where the list was scrolled when a conversation was opened over it. */
+  let hiddenAtScrollY = 0;
 
   // ---- filters -------------------------------------------------------------------------------------
   const searchInput = h('input', { type: 'search', name: 'search', autocomplete: 'off', placeholder: 'Words in messages or replies' });
@@ -465,7 +467,9 @@ export function createListView() {
       if (text && text !== '…') previews.set(row.dataset.id, text);
     }
     leftLists.delete(currentVisit);
-    leftLists.set(currentVisit, { key: currentKey, filters: route.filters, loaded, hasMore, cursor, previews, scrollY: window.scrollY });
+    // Hidden, a conversation was in sight since: its scroll is not the list's.
+    const scrollY = element.hidden ? hiddenAtScrollY : window.scrollY;
+    leftLists.set(currentVisit, { key: currentKey, filters: route.filters, loaded, hasMore, cursor, previews, scrollY });
     while (leftLists.size > LISTS_KEPT) leftLists.delete(leftLists.keys().next().value);
   }
 
@@ -478,6 +482,11 @@ export function createListView() {
   function restore(kept) {
     controller?.abort();
     controller = new AbortController();
+    // A page the abort cut short skips its own clean-up (loadPage's finally): done here, or the list stayed busy
+    // and "Load more" pressed in vain.
+    element.removeAttribute('aria-busy');
+    loadMoreButton.removeAttribute('aria-disabled');
+    retryButton.removeAttribute('aria-disabled');
     bulk.listReloaded();
     ({ loaded, hasMore, cursor } = kept);
     notice.hidden = true;
@@ -697,7 +706,7 @@ export function createListView() {
 
   /** A completion saved (in its conversation, or by a bulk action): its row drawn anew in place, or taken out when it no longer matches the metadata filters. */
   function completionUpdated(completion) {
-    usagePanel.invalidate();
+    usagePanel.invalidate(!element.hidden);
     applyToKept(completion.id, completion);
     const index = loaded.findIndex((c) => c.id === completion.id);
     if (index === -1) return;
@@ -721,7 +730,7 @@ export function createListView() {
    * stay. `said`: what to show above the list (a bulk action has its own summary).
    */
   function completionDeleted(id, said) {
-    usagePanel.invalidate();
+    usagePanel.invalidate(!element.hidden);
     if (said) {
       notice.textContent = said;
       notice.hidden = false;
@@ -735,6 +744,10 @@ export function createListView() {
   return {
     element,
     show(next, focusId) {
+      const key = listKey(next);
+      // Kept before `route` changes: the list is kept with its own filters, which later changes are tested against.
+      if (key !== currentKey) keepCurrent();
+      const cameBack = element.hidden;
       route = next;
       element.hidden = false;
       if (!noticeFresh) notice.hidden = true;
@@ -743,11 +756,9 @@ export function createListView() {
       document.title = 'Completions · Stored completions';
       syncFields();
       usagePanel.show(route.usage ? route.filters : null);
-      const key = listKey(next);
       // Its first page had failed (the service down): coming back to it loads it again rather than showing
       // the old error over a service that may be back (as a conversation opened meanwhile already was).
       if (key !== currentKey || !retryButton.hidden) {
-        if (key !== currentKey) keepCurrent();
         const visit = history.state?.listVisit;
         const kept = leftLists.get(visit);
         currentKey = key;
@@ -760,6 +771,9 @@ export function createListView() {
           currentVisit = `${Date.now()}-${++visitsStarted}`;
           reload();
         }
+      } else if (cameBack) {
+        // Back from a conversation to the same list: where it was left (the page's scroll is ours: app.js).
+        window.scrollTo(0, hiddenAtScrollY);
       }
       stampVisit();
       if (focusId) {
@@ -772,6 +786,7 @@ export function createListView() {
     completionUpdated,
     completionDeleted,
     hide() {
+      hiddenAtScrollY = window.scrollY;
       element.hidden = true;
     },
     destroy() {

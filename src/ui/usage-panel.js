@@ -171,11 +171,12 @@ export function createUsagePanel() {
     show,
     /**
      * After an edit or delete the figures may have changed: a panel in sight is drawn again, once a bulk
-     * action's run of changes has paused (one request, not one per completion); a hidden one when next shown.
+     * action's run of changes has paused (one request, not one per completion); a hidden one (or one behind a
+     * conversation: `inSight` false) when next shown.
      */
-    invalidate() {
+    invalidate(inSight = true) {
       shownKey = null;
-      if (element.hidden || !shownFilters) return;
+      if (!inSight || element.hidden || !shownFilters) return;
       clearTimeout(refreshTimer);
       refreshTimer = setTimeout(() => show(shownFilters, { refresh: true }), REFRESH_DELAY_MS);
     },
