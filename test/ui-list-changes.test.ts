@@ -7,7 +7,7 @@ import { apiIds, expectRows, openGroup as openPageOfGroup, rowIds, signIn, useUi
 const BASE = 1_762_000_000;
 
 /** Each test has its own group (`metadata[group]=…`); `back` cards also carry a shade, one in three red. */
-const GROUPS = { wipe: 23, pages: 25, back: 45, save: 1, usage: 3, leave: 1, phone: 20, keyless: 1, single: 2, kept: 25, slow: 2 } as const;
+const GROUPS = { wipe: 23, pages: 25, back: 45, save: 1, usage: 3, leave: 1, phone: 20, keyless: 1, single: 2, kept: 25, slow: 2, moved: 1, lost: 1 } as const;
 type Group = keyof typeof GROUPS;
 
 describe.skipIf(!browserAvailable)('web UI: the list as it changes under the user', () => {
@@ -19,6 +19,7 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
       extra: (group, i): Record<string, string> => {
         if (group === 'back') return { shade: i % 3 === 0 ? 'red' : 'blue' };
         if (group === 'kept') return { tone: i % 2 === 0 ? 'warm' : 'cool' };
+        if (group === 'moved') return { zone: 'far' };
         return {};
       },
     });
@@ -384,6 +385,58 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     await page.goBack();
     await expect.poll(() => page.evaluate<number>('window.scrollY')).toBe(scrolled);
     expect(await page.evaluate('document.activeElement?.textContent')).toBe(ids.kept[20]);
+  });
+
+  it('after a leave called off, a delete goes to the list it was opened from, not the one it declined', async () => {
+    const [id] = ids.moved as [string];
+    const page = await suite.open('#/?metadata[group]=none-such');
+    await signIn(page);
+    await page.goto(`${suite.service.origin}/#/?metadata[group]=moved`);
+    await expectRows(page, [id]);
+    await page.getByRole('link', { name: id }).click();
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    const editor = page.getByRole('form', { name: 'Edit metadata' });
+    await editor.getByRole('textbox', { name: 'Key' }).fill('draft');
+    page.once('dialog', (dialog) => void dialog.dismiss());
+    // The conversation's own chip leads to the list of that pair: declined, the conversation stays.
+    await page.locator('aside.details a.chip', { hasText: 'zone' }).click();
+    await expect.poll(() => new URL(page.url()).hash).toBe(`#/completions/${id}`);
+    await editor.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog', { name: 'Delete this completion?' }).getByRole('button', { name: 'Delete' }).click();
+    await page.waitForURL((url) => !url.hash.startsWith('#/completions/'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(new URL(page.url()).hash).toBe('#/?metadata[group]=moved');
+    await expectRows(page, []);
+  });
+
+  it('says above the list when a metadata save left on its way (Back pressed) was refused', async () => {
+    const [id] = ids.lost as [string];
+    const page = await suite.open('#/?metadata[group]=lost');
+    await signIn(page);
+    await expectRows(page, [id]);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let posted = false;
+    await page.route(`**/v1/chat/completions/${id}`, async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      posted = true;
+      await held;
+      await route.fulfill({ status: 400, contentType: 'application/json', body: JSON.stringify({ error: { message: 'Refused for the test.', type: 'invalid_request_error', param: 'metadata', code: null } }) });
+    });
+    await page.getByRole('link', { name: id }).click();
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    const editor = page.getByRole('form', { name: 'Edit metadata' });
+    await editor.getByRole('textbox', { name: 'Key' }).fill('reviewed');
+    await editor.getByRole('textbox', { name: 'Value' }).fill('yes');
+    await editor.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => posted).toBe(true);
+    await page.goBack();
+    await page.getByRole('heading', { name: 'Completions', level: 1 }).waitFor();
+    release();
+    const notice = page.locator('p.notice');
+    await expect.poll(() => notice.isVisible()).toBe(true);
+    expect(await notice.textContent()).toBe(`The metadata of ${id} was not saved: Refused for the test.`);
   });
 });
 

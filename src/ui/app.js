@@ -113,7 +113,8 @@ function route() {
   // never left (pushState fires no hashchange).
   if (conversationView?.hasUnsavedEdits() && location.href !== shownUrl
     && !window.confirm('Leave this completion? The metadata changes you made have not been saved.')) {
-    history.pushState(null, '', shownUrl);
+    history.pushState({ conversation: true }, '', shownUrl);
+    conversationView.historyMoved();
     return;
   }
   shownUrl = location.href;
@@ -144,6 +145,9 @@ function route() {
       },
       onDeleted: (id, said) => {
         if (session === openedIn) listView?.completionDeleted(id, said);
+      },
+      onSaveLost: (id, reason) => {
+        if (session === openedIn) listView?.say(`The metadata of ${id} was not saved: ${reason}`);
       },
       backHash: lastListHash,
     });

@@ -66,7 +66,9 @@ function choiceCards(choices) {
   );
 }
 
-export function createConversationView(id, { onUpdated, onDeleted, backHash = '#/', openedFromList = false }) {
+export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, backHash = '#/', openedFromList = false }) {
+  /** Whether the history entry before this one is the list it was opened from (app.js); false once history moved. */
+  let listEntryBefore = openedFromList;
   const heading = h('h1', { tabindex: '-1', class: 'completion-id' }, id);
   const body = h('div', { class: 'conversation-body' }, h('p', { class: 'muted' }, 'Loading…'));
   const element = h('section', { class: 'conversation-view', 'aria-labelledby': 'conversation-title', 'aria-busy': 'true' },
@@ -92,7 +94,14 @@ export function createConversationView(id, { onUpdated, onDeleted, backHash = '#
       if (editButton.getAttribute('aria-expanded') === 'true') return;
       const editor = createMetadataEditor(completion.metadata, {
         save: async (metadata) => {
-          const updated = await api(completionPath(id), { method: 'POST', body: { metadata } });
+          let updated;
+          try {
+            updated = await api(completionPath(id), { method: 'POST', body: { metadata } });
+          } catch (failure) {
+            // Left while it was on its way (leaving does not ask then): said where the user went, not lost unseen.
+            if (!element.isConnected) onSaveLost?.(id, failure.message);
+            throw failure;
+          }
           onUpdated?.(updated);
           announce('Metadata saved');
           render(updated);
@@ -187,7 +196,7 @@ export function createConversationView(id, { onUpdated, onDeleted, backHash = '#
         if (!deleted || !element.isConnected) return;
         // Back to the list's own entry when it is the one before; otherwise (a link opened it) this entry becomes
         // the list, so Back does not lead to a completion that is gone.
-        if (openedFromList) history.back();
+        if (listEntryBefore) history.back();
         else location.replace(backHash);
       },
     });
@@ -230,6 +239,10 @@ export function createConversationView(id, { onUpdated, onDeleted, backHash = '#
     focus: () => heading.focus(),
     /** Metadata typed in the editor and not saved. */
     hasUnsavedEdits: () => Boolean(openEditor?.element.isConnected && openEditor.hasEdits()),
+    /** A leave called off pushed this entry again: the one before it is now wherever the user tried to go. */
+    historyMoved() {
+      listEntryBefore = false;
+    },
     destroy() {
       controller.abort();
       element.remove();

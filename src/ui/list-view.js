@@ -725,17 +725,21 @@ export function createListView() {
     if (focusedAt !== -1) (focusables(row.element)[focusedAt] ?? row.element.querySelector('a.row-link')).focus();
   }
 
+  /** Says `text` above the list: now if the list is in sight, else when it next is (once). */
+  function say(text) {
+    notice.textContent = text;
+    notice.hidden = false;
+    noticeFresh = element.hidden;
+    if (!element.hidden) announce(text);
+  }
+
   /**
    * A completion deleted (in its conversation, or by a bulk action): its row taken out; the pages loaded so far
    * stay. `said`: what to show above the list (a bulk action has its own summary).
    */
   function completionDeleted(id, said) {
     usagePanel.invalidate(!element.hidden);
-    if (said) {
-      notice.textContent = said;
-      notice.hidden = false;
-      noticeFresh = true;
-    }
+    if (said) say(said);
     applyToKept(id, null);
     const index = loaded.findIndex((c) => c.id === id);
     if (index !== -1) takeOut(index);
@@ -785,6 +789,7 @@ export function createListView() {
     },
     completionUpdated,
     completionDeleted,
+    say,
     hide() {
       hiddenAtScrollY = window.scrollY;
       element.hidden = true;
