@@ -28,6 +28,14 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
   const openGroup = (group: Group) => openPageOfGroup(suite, group, ids[group]);
 
   const bar = (page: Page) => page.getByRole('region', { name: 'Selected completions' });
+  /** Opens the metadata editor of the conversation in sight and types a pair into its fields, not yet added. */
+  async function typePair(page: Page, key: string, value: string) {
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    const editor = page.getByRole('form', { name: 'Edit metadata' });
+    await editor.getByRole('textbox', { name: 'Key' }).fill(key);
+    await editor.getByRole('textbox', { name: 'Value' }).fill(value);
+    return editor;
+  }
   const summary = (page: Page) => page.locator('p.summary').textContent();
   const listRequests = (page: Page) => {
     const seen: string[] = [];
@@ -129,10 +137,7 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
       }
       await route.continue();
     });
-    await page.getByRole('button', { name: 'Edit metadata' }).click();
-    const editor = page.getByRole('form', { name: 'Edit metadata' });
-    await editor.getByRole('textbox', { name: 'Key' }).fill('reviewed');
-    await editor.getByRole('textbox', { name: 'Value' }).fill('yes');
+    const editor = await typePair(page, 'reviewed', 'yes');
     await editor.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => posted).toBe(true);
 
@@ -291,10 +296,7 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     await page.locator(`li.row[data-id="${x}"]`).getByRole('button', { name: 'Filter on tone = warm' }).click();
     await expectRows(page, ids.kept.filter((_, at) => at % 2 === 0));
     await page.getByRole('link', { name: x }).click();
-    await page.getByRole('button', { name: 'Edit metadata' }).click();
-    const editor = page.getByRole('form', { name: 'Edit metadata' });
-    await editor.getByRole('textbox', { name: 'Key' }).fill('tone');
-    await editor.getByRole('textbox', { name: 'Value' }).fill('cool');
+    const editor = await typePair(page, 'tone', 'cool');
     await editor.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => editor.count()).toBe(0);
     await page.goBack();
@@ -425,10 +427,7 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
       await route.fulfill({ status: 400, contentType: 'application/json', body: JSON.stringify({ error: { message: 'Refused for the test.', type: 'invalid_request_error', param: 'metadata', code: null } }) });
     });
     await page.getByRole('link', { name: id }).click();
-    await page.getByRole('button', { name: 'Edit metadata' }).click();
-    const editor = page.getByRole('form', { name: 'Edit metadata' });
-    await editor.getByRole('textbox', { name: 'Key' }).fill('reviewed');
-    await editor.getByRole('textbox', { name: 'Value' }).fill('yes');
+    const editor = await typePair(page, 'reviewed', 'yes');
     await editor.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => posted).toBe(true);
     await page.goBack();
