@@ -28,6 +28,15 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
   const openGroup = (group: Group) => openPageOfGroup(suite, group, ids[group]);
 
   const bar = (page: Page) => page.getByRole('region', { name: 'Selected completions' });
+  /** A tab on a group's list with another list before it in its history, so a step too far Back shows. */
+  async function openWithListBefore(group: Group): Promise<Page> {
+    const page = await suite.open('#/?metadata[group]=none-such');
+    await signIn(page);
+    await page.goto(`${suite.service.origin}/#/?metadata[group]=${group}`);
+    await expectRows(page, ids[group]);
+    return page;
+  }
+
   /** Opens the metadata editor of the conversation in sight and types a pair into its fields, not yet added. */
   async function typePair(page: Page, key: string, value: string) {
     await page.getByRole('button', { name: 'Edit metadata' }).click();
@@ -267,10 +276,7 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
 
   it('after a delete in a conversation, goes back to the list\'s own history entry and says in sight what was deleted', async () => {
     const [gone, kept] = ids.single as [string, string];
-    const page = await suite.open('#/?metadata[group]=none-such');
-    await signIn(page);
-    await page.goto(`${suite.service.origin}/#/?metadata[group]=single`);
-    await expectRows(page, [gone, kept]);
+    const page = await openWithListBefore('single');
     await page.getByRole('link', { name: gone }).click();
     await page.getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('dialog', { name: 'Delete this completion?' }).getByRole('button', { name: 'Delete' }).click();
@@ -347,10 +353,7 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
 
   it('stays on the list when Back was pressed while a conversation\'s delete was on its way', async () => {
     const [gone, kept] = ids.slow as [string, string];
-    const page = await suite.open('#/?metadata[group]=none-such');
-    await signIn(page);
-    await page.goto(`${suite.service.origin}/#/?metadata[group]=slow`);
-    await expectRows(page, [gone, kept]);
+    const page = await openWithListBefore('slow');
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     let answered = false;
@@ -391,10 +394,7 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
 
   it('after a leave called off, a delete goes to the list it was opened from, not the one it declined', async () => {
     const [id] = ids.moved as [string];
-    const page = await suite.open('#/?metadata[group]=none-such');
-    await signIn(page);
-    await page.goto(`${suite.service.origin}/#/?metadata[group]=moved`);
-    await expectRows(page, [id]);
+    const page = await openWithListBefore('moved');
     await page.getByRole('link', { name: id }).click();
     await page.getByRole('button', { name: 'Edit metadata' }).click();
     const editor = page.getByRole('form', { name: 'Edit metadata' });
