@@ -33,6 +33,11 @@ const LISTS_KEPT = 5;
 /** The "Created in the last" choices: label, and how far back from now. */
 const QUICK_RANGES = [['hour', 3600], ['24 hours', 86_400], ['7 days', 7 * 86_400], ['30 days', 30 * 86_400]];
 
+/** Whether a completion (changed since it was listed) still has every metadata pair a list is filtered on. */
+function matchesMetadata(filters, completion) {
+  return filters.metadata.every(([key, value]) => completion.metadata?.[key] === value);
+}
+
 export function createListView() {
   let route = null;
   let currentKey = null;
@@ -513,8 +518,7 @@ export function createListView() {
     for (const kept of leftLists.values()) {
       const index = kept.loaded.findIndex((c) => c.id === id);
       if (index === -1) continue;
-      const stillMatches = completion && kept.filters.metadata.every(([key, value]) => completion.metadata?.[key] === value);
-      if (stillMatches) kept.loaded[index] = completion;
+      if (completion && matchesMetadata(kept.filters, completion)) kept.loaded[index] = completion;
       else kept.loaded.splice(index, 1);
     }
   }
@@ -710,7 +714,7 @@ export function createListView() {
     applyToKept(completion.id, completion);
     const index = loaded.findIndex((c) => c.id === completion.id);
     if (index === -1) return;
-    if (!route.filters.metadata.every(([key, value]) => completion.metadata?.[key] === value)) {
+    if (!matchesMetadata(route.filters, completion)) {
       takeOut(index);
       return;
     }
