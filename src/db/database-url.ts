@@ -10,9 +10,9 @@ export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
 }
 
-/** Why a PostgreSQL URL cannot be used, or undefined when it can (or is not a PostgreSQL URL). */
 const NOT_ENCODED = 'not a valid postgres:// URL (a password with @, :, /, ?, # or % must be percent-encoded)';
 
+/** Why a PostgreSQL URL cannot be used, or undefined when it can (or is not a PostgreSQL URL). */
 export function postgresUrlProblem(url: string): string | undefined {
   if (!isPostgresUrl(url)) return undefined;
   // A `#` starts a fragment, which pg ignores: written in a password (`u:p@ss#w@host/db`) it parses as a valid
