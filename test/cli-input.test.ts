@@ -203,9 +203,10 @@ describe('import refuses bad lines', () => {
 
 describe('export into a pipe whose reader is gone', () => {
   it('says it stopped, and exits as a tool killed by SIGPIPE does, not 0 as if everything was written', async () => {
-    expect((await runCli(['import', EXAMPLES, '--key', 'sk-a'], { env })).code).toBe(0);
+    // Each ends in a second; past 12 s the run fails saying where the child waits (this test once timed out in CI).
+    expect((await runCli(['import', EXAMPLES, '--key', 'sk-a'], { env, deadlineMs: 12_000 })).code).toBe(0);
     // The reader closes its end before the first line is written: every write then fails with EPIPE.
-    const run = await runCli(['export', '--key', 'sk-a'], { env, onSpawn: (child) => child.stdout!.destroy() });
+    const run = await runCli(['export', '--key', 'sk-a'], { env, deadlineMs: 12_000, onSpawn: (child) => child.stdout!.destroy() });
     expect(run).toEqual({
       code: 141,
       stdout: '',
