@@ -29,14 +29,13 @@ export async function openStore(databaseUrl: string, synchronous: Config['sqlite
   }
   let db;
   try {
-    db = openDatabase(databaseUrl, { synchronous });
+    // The tool reads and writes once through: the service's 64 MiB page cache would only add to its memory,
+    // so it keeps 16 MiB (SQLITE_CACHE_SIZE_MB, which the tool does not read).
+    db = openDatabase(databaseUrl, { synchronous, cacheSizeMb: CLI_CACHE_MB });
   } catch (err) {
     if (err instanceof DatabaseOpenError) throw named(err.message);
     throw err;
   }
-  // The tool reads and writes once through: openDatabase's own 64 MiB page cache would only add to its memory,
-  // so it keeps the service's default of 16 MiB (SQLITE_CACHE_SIZE_MB, which the tool does not read).
-  db.pragma(`cache_size = -${CLI_CACHE_KIB}`);
   return createSqliteStore(db);
 }
 
@@ -53,8 +52,8 @@ export async function openSourceStore(databaseUrl: string, what: string, synchro
   return openStore(databaseUrl, synchronous, what);
 }
 
-/** SQLite page cache of the tool, in KiB. */
-const CLI_CACHE_KIB = 16 * 1024;
+/** SQLite page cache of the tool, in MiB. */
+const CLI_CACHE_MB = 16;
 
 /**
  * The project a command acts for: the one `--key` sees through the service
