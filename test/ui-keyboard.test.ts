@@ -148,6 +148,6 @@ describe.skipIf(!browserAvailable)('web UI: paging, from the keyboard and in the
     await expect.poll(() => usage.locator('.usage-totals').textContent()).toBe('1 completion · 20 tokens (12 prompt, 8 completion)');
     expect(await usage.locator('details.daily summary').textContent()).toBe('Per day and model (1 row)');
     expect(await usage.locator('svg rect title').allTextContents()).toEqual(['2025-10-09 · \u2068gpt-4o-mini\u2069: 1 completion', '2025-10-09 · \u2068gpt-4o-mini\u2069: 20 tokens']);
-    expect(await usage.locator('svg').first().getAttribute('aria-label')).toBe('Completions per day: 1 completion over 1 day, at most 1 a day');
+    expect(await usage.locator('svg').first().getAttribute('aria-label')).toBe('Completions per UTC day: 1 completion over 1 day, at most 1 a day');
   });
 });
