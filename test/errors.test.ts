@@ -178,6 +178,18 @@ describe('errors in OpenAI shape', () => {
       invalid("Invalid type for 'messages[0].tool_call_id': expected a string, but got an integer instead.", 'messages[0].tool_call_id', 'invalid_type'),
     ],
     [
+      ',"messages":[{"role":"user","content":5}]',
+      invalid("Invalid type for 'messages[0].content': expected one of a string or array of objects, but got an integer instead.", 'messages[0].content', 'invalid_type'),
+    ],
+    [
+      ',"messages":[{"role":"user","content":"a"},{"role":"user","content":{"type":"text","text":"b"}}]',
+      invalid("Invalid type for 'messages[1].content': expected one of a string or array of objects, but got an object instead.", 'messages[1].content', 'invalid_type'),
+    ],
+    [
+      ',"messages":[{"role":"user","content":"a"},{"role":"user","content":true}]',
+      invalid("Invalid type for 'messages[1].content': expected one of a string or array of objects, but got a boolean instead.", 'messages[1].content', 'invalid_type'),
+    ],
+    [
       ',"messages":[{"role":"user","content":[{"type":"text","text":"a"},null]}]',
       invalid("Invalid type for 'messages[0].content[1]': expected an object, but got null instead.", 'messages[0].content[1]', 'invalid_type'),
     ],

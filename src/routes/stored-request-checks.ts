@@ -35,8 +35,13 @@ function checkMessage(message: unknown, param: string): void {
     const value = message[field];
     if (value !== undefined && value !== null && !isObject(value)) throw wrongType(`${param}.${field}`, 'an object', value);
   }
-  if (Array.isArray(message.content)) {
-    message.content.forEach((part: unknown, index) => checkContentPart(part, `${param}.content[${index}]`));
+  // A number or an object has no place in the item's `content` (a string) nor in `content_parts`: a lax provider
+  // answered it, and the stored messages said `content: null`, the input lost.
+  const content = message.content;
+  if (Array.isArray(content)) {
+    content.forEach((part: unknown, index) => checkContentPart(part, `${param}.content[${index}]`));
+  } else if (content !== undefined && content !== null && typeof content !== 'string') {
+    throw wrongType(`${param}.content`, 'one of a string or array of objects', content);
   }
 }
 
