@@ -42,9 +42,13 @@ function digest(key: string): string {
   return hash('sha256', key, 'base64');
 }
 
-/** The bearer key of an Authorization header, or undefined when there is none or it is not Bearer. */
+/**
+ * The bearer key of an Authorization header, or undefined when there is none or it is not Bearer. Everything after
+ * the scheme is the key, spaces inside it included, as OpenAI reads it ("Incorrect API key provided: You are ***"):
+ * `Bearer sk-mine extra` is a wrong key, not a missing one.
+ */
 function bearerKey(header: string | undefined): string | undefined {
-  const match = header === undefined ? null : /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  const match = header === undefined ? null : /^Bearer[ \t]+(\S(?:.*\S)?)[ \t]*$/i.exec(header);
   return match?.[1];
 }
 

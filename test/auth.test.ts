@@ -51,7 +51,6 @@ const NO_KEY_HEADERS: (string | undefined)[] = [
   'Basic dXNlcjpwYXNzd29yZA==',
   'Token sk-abc',
   'sk-just-the-key-no-scheme',
-  'Bearer two words',
   'Bearersk-no-space',
 ];
 
@@ -152,6 +151,8 @@ describe('API_KEYS mode', () => {
       // A configured key's prefix, or a configured key with more after it, is just another wrong key.
       ['sk-alice-000000000000000', `sk-al${'*'.repeat(15)}0000`],
       ['sk-alice-00000000000000011', `sk-al${'*'.repeat(17)}0011`],
+      // Everything after the scheme is the key, as OpenAI reads it: a configured key and more is a wrong key, not none.
+      ['sk-alice-0000000000000001 extra', `sk-al${'*'.repeat(22)}xtra`],
       ['short', '*****'],
       ['sk-upstream-secret', `sk-up${'*'.repeat(9)}cret`],
     ];
