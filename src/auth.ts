@@ -48,7 +48,7 @@ function digest(key: string): string {
  * `Bearer sk-mine extra` is a wrong key, not a missing one.
  */
 function bearerKey(header: string | undefined): string | undefined {
-  const match = header === undefined ? null : /^Bearer[ \t]+(\S(?:.*\S)?)[ \t]*$/i.exec(header);
+  const match = header === undefined ? null : /^Bearer[ \t]+([^ \t](?:.*[^ \t])?)[ \t]*$/i.exec(header);
   return match?.[1];
 }
 
