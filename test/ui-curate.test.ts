@@ -38,14 +38,17 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     return { page, editor: page.getByRole('form', { name: 'Edit metadata' }) };
   }
 
-  it('shows OpenAI\'s 401 message for a wrong key and stays signed out', async () => {
+  it('says a wrong key is not one this service accepts (not where to find an OpenAI key) and stays signed out', async () => {
     const wrong = 'sk-wrong-key-abcd1234';
+    // The API answers in OpenAI's words, which send the user to OpenAI's site; the page says what the key is here.
     const expected = (await (await suite.service.request('/v1/chat/completions', { key: wrong })).json()) as { error: { message: string } };
+    expect(expected.error.message).toMatch(/^Incorrect API key provided: sk-wr\*+1234\. You can find your API key at https:\/\/platform\.openai\.com/);
     const page = await open();
     await page.getByRole('textbox', { name: 'API key' }).fill(wrong);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toBe(expected.error.message);
-    expect(expected.error.message).toMatch(/^Incorrect API key provided: sk-wr\*+1234\./);
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe(
+      'This service does not accept this key. Use a key set in its API_KEYS by whoever runs it: the key your clients send to this service, which need not be an OpenAI key.',
+    );
     expect(await page.evaluate('sessionStorage.length')).toBe(0);
     expect(await page.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(false);
   });
@@ -124,6 +127,39 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     expect(await pairsText()).toBe('user = u_30ChangeRemovesplit = trainChangeRemove');
     await editor.getByRole('button', { name: 'Save' }).click();
     await expect.poll(async () => (await retrieve(id)).body.metadata).toEqual({ user: 'u_30', split: 'train' });
+  });
+
+  it('"Remove" on the pair being changed takes its key and value out of the fields: Save does not put it back', async () => {
+    const id = ids[0]!;
+    const { editor } = await openEditor(id);
+    await editor.getByRole('button', { name: 'Change user' }).click();
+    await editor.getByRole('button', { name: 'Remove user' }).click();
+    expect(await editor.getByRole('textbox', { name: 'Key', exact: true }).inputValue()).toBe('');
+    expect(await editor.getByRole('textbox', { name: 'Value', exact: true }).inputValue()).toBe('');
+    expect(await editor.getByRole('button', { name: 'Add pair' }).count()).toBe(1);
+    await editor.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(async () => (await retrieve(id)).body.metadata).toEqual({ env: 'prod' });
+  });
+
+  it('a key refused while signed in: the sign-in form says so, and the next sign-in starts from the list, not the old view', async () => {
+    const page = await open('#/?model=gpt-4o-mini&search=Message');
+    await signIn(page, KEY);
+    const first = page.locator('ol.rows a.row-link').first();
+    await first.waitFor();
+    // The operator took the key out of API_KEYS: the service itself refuses it from now on.
+    await page.route('**/v1/**', (route) => route.continue({ headers: { ...route.request().headers(), authorization: 'Bearer sk-taken-out-of-api-keys-01' } }));
+    await first.click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe(
+      'This service no longer accepts the key you signed in with (its operator may have changed API_KEYS). Sign in with a key it accepts.',
+    );
+    expect(await page.evaluate('location.hash')).toBe('');
+    await page.unrouteAll();
+    await signIn(page, KEY);
+    await expect.poll(() => page.getByRole('heading', { name: 'Completions', level: 1 }).isVisible()).toBe(true);
+    expect(await page.evaluate('location.hash')).toBe('');
+    expect(await page.getByRole('searchbox', { name: 'Search' }).inputValue()).toBe('');
+    expect(await page.getByRole('combobox', { name: 'Model' }).inputValue()).toBe('');
+    expect(await page.locator('#signed-in').textContent()).toBe('Key sk-ui…0001');
   });
 
   it('Escape leaves the metadata editor, and asks first when edits would be lost', async () => {

@@ -19,10 +19,14 @@ export function forgetKey() {
   sessionStorage.removeItem(KEY_STORAGE);
 }
 
-/** "sk-ab…wxyz": enough to tell keys apart on screen, never the whole key. */
+/**
+ * "sk-ab…wxyz": enough to tell keys apart on screen, never most of the key. A short key shows less: its last four
+ * from 12 characters, nothing below (a 9-character key shown as five and four was shown whole).
+ */
 export function maskKey(key) {
-  if (key.length <= 8) return '•'.repeat(key.length);
-  return `${key.slice(0, 5)}…${key.slice(-4)}`;
+  if (key.length >= 20) return `${key.slice(0, 5)}…${key.slice(-4)}`;
+  if (key.length >= 12) return `…${key.slice(-4)}`;
+  return '•'.repeat(Math.min(key.length, 8));
 }
 
 /** An error answered by the API, carrying OpenAI's error body. */

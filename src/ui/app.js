@@ -77,7 +77,7 @@ function renderSignIn(message) {
       // The form that had focus is gone: the list's heading takes it (a conversation's already has it).
       if (!main.contains(document.activeElement)) main.querySelector('h1')?.focus();
     } catch (failure) {
-      error.textContent = failure.message;
+      error.textContent = signInProblem(failure);
       error.hidden = false;
       keyInput.select();
       keyInput.focus();
@@ -90,16 +90,33 @@ function renderSignIn(message) {
   keyInput.focus();
 }
 
+/**
+ * What a refused key means here: OpenAI's text sends the user to OpenAI's site for a key, but this service's
+ * keys are its operator's (API_KEYS), and an OpenAI key is not one of them.
+ */
+function signInProblem(failure, { revoked = false } = {}) {
+  if (failure.code !== 'invalid_api_key') return failure.message;
+  return revoked
+    ? 'This service no longer accepts the key you signed in with (its operator may have changed API_KEYS). Sign in with a key it accepts.'
+    : 'This service does not accept this key. Use a key set in its API_KEYS by whoever runs it: the key your clients send to this service, which need not be an OpenAI key.';
+}
+
+/**
+ * The address held the signed-out key's view: its filters (search words, metadata values) or a completion's id.
+ * The next key starts from its own list, not from them.
+ */
+function forgetView() {
+  history.replaceState(null, '', location.pathname + location.search);
+  lastListHash = '#/';
+  lastOpenedId = null;
+}
+
 function signOut() {
   // Metadata typed and not saved is asked about here too, as on leaving the conversation for another view.
   if (conversationView?.hasUnsavedEdits() && !window.confirm('Sign out? The metadata changes you made have not been saved.')) return;
   forgetKey();
-  // The address held the signed-out key's view: its filters (search words, metadata values) or a completion's id.
-  // The next key starts from its own list, not from them (a link followed before signing in still opens, as the
-  // address is kept at sign-in, not here).
-  history.replaceState(null, '', location.pathname + location.search);
-  lastListHash = '#/';
-  lastOpenedId = null;
+  // (A link followed before signing in still opens: the address is kept at sign-in, not here.)
+  forgetView();
   renderSignIn();
   announce('Signed out');
 }
@@ -125,7 +142,7 @@ function route() {
   }
   signOutButton.hidden = false;
   signedIn.hidden = false;
-  signedIn.textContent = `Key ${maskKey(key)}`;
+  replaceChildren(signedIn, h('span', { class: 'signed-in-label' }, 'Key '), maskKey(key));
   const current = parseRoute();
   if (current.view === 'completion') {
     lastOpenedId = current.id;
@@ -177,11 +194,20 @@ document.querySelector('.skip-link').addEventListener('click', (event) => {
   event.preventDefault();
   main.focus();
 });
-// A key revoked while the page is open: back to the sign-in form, with the service's message.
+// A key revoked while the page is open: back to the sign-in form, saying so. The next key may be another
+// project's: it starts from its own list, as after "Sign out", not on the revoked key's completion or filters.
 onUnauthorized((failure) => {
   if (!storedKey()) return;
   forgetKey();
-  renderSignIn(failure.message);
+  forgetView();
+  renderSignIn(signInProblem(failure, { revoked: true }));
+});
+// The brand on the list it leads to: no change of address, so no hashchange; taken as "show it again".
+document.querySelector('.brand').addEventListener('click', (event) => {
+  if (listView && !listView.element.hidden && (location.hash === '#/' || location.hash === '')) {
+    event.preventDefault();
+    listView.refresh();
+  }
 });
 // Two changes of address in quick succession (a click, then Back at once) can both be read after the second:
 // the address is then the one shown, and drawing it again would only throw away what the view held (metadata

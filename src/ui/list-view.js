@@ -135,6 +135,8 @@ export function createListView() {
     h('option', { value: 'eval' }, 'Evals (JSONL)'),
   );
   const exportButton = h('button', { type: 'button', class: 'secondary' }, 'Export');
+  /** Completions stored since the list was loaded appear only when asked for: page one again, and the usage. */
+  const refreshButton = h('button', { type: 'button', class: 'secondary' }, 'Refresh');
   /** What an export is doing, in sight: a large one takes a while, and a dimmed button alone said nothing. */
   const exportStatus = h('p', { class: 'export-status muted' });
   exportStatus.hidden = true;
@@ -179,7 +181,7 @@ export function createListView() {
     { class: 'list-view', 'aria-labelledby': 'list-title' },
     h('div', { class: 'title-row' },
       heading,
-      h('div', { class: 'toolbar' }, usageToggle, exportFormat, exportButton),
+      h('div', { class: 'toolbar' }, refreshButton, usageToggle, exportFormat, exportButton),
       exportStatus,
     ),
     filtersForm,
@@ -223,6 +225,8 @@ export function createListView() {
    * the user's own typing and leaves a focused field alone; any other (Clear filters, back) is written into it.
    */
   let appliedFromFields = { search: undefined, model: undefined };
+  /** The key of a card's chip just clicked: its filter chip takes the focus once drawn. */
+  let focusFilterOn = null;
 
   /** `replace` rewrites the current history entry instead of adding one (each pause while typing a word). */
   function navigate(next, { replace = false } = {}) {
@@ -253,8 +257,10 @@ export function createListView() {
     });
     next.order = orderSelect.value === 'asc' ? 'asc' : 'desc';
     appliedFromFields = { search: next.filters.search, model: next.filters.model };
+    const same = listHash(next) === listHash(route);
     navigate(next, { replace: typedSinceLastStep });
     typedSinceLastStep = typing;
+    return same;
   }
 
   let typingTimer = null;
@@ -262,18 +268,32 @@ export function createListView() {
     clearTimeout(typingTimer);
     typingTimer = setTimeout(() => applyFields({ typing: true }), TYPING_DELAY_MS);
   }
+  /** True when the fields said what the view already shows. */
   function applyNow() {
     clearTimeout(typingTimer);
-    applyFields();
+    return applyFields();
+  }
+  /** Enter in a field: its filters applied, or, already the view's, the view asked for again (what was stored since). */
+  function applyOrRefresh() {
+    // Enter after a pause already applied the words typed: it confirms them, the list just loaded for them.
+    const confirmsTyping = typedSinceLastStep;
+    if (applyNow() && !confirmsTyping) refresh();
   }
   for (const input of [searchInput, modelInput]) {
     input.addEventListener('input', applySoon);
     input.addEventListener('change', applyNow);
+    // The form has no submit button and many fields: Enter submits nothing, and a field not changed fires no change.
+    input.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && !event.isComposing) {
+        event.preventDefault();
+        applyOrRefresh();
+      }
+    });
   }
   for (const input of [afterInput, beforeInput, orderSelect]) input.addEventListener('change', applyNow);
   filtersForm.addEventListener('submit', (event) => {
     event.preventDefault();
-    applyNow();
+    applyOrRefresh();
   });
 
   function showFilterError(message, focus) {
@@ -323,6 +343,14 @@ export function createListView() {
   }
 
   usageToggle.addEventListener('click', () => navigate({ ...route, usage: !route.usage }));
+  refreshButton.addEventListener('click', () => refresh());
+
+  /** The same view asked for again: its first page and usage as they are now (the kept pages, scroll, dropped). */
+  function refresh() {
+    if (!route || element.hidden) return;
+    usagePanel.invalidate(true);
+    reload();
+  }
   exportButton.addEventListener('click', () => {
     if (exportButton.getAttribute('aria-disabled') !== 'true') exportView();
   });
@@ -364,6 +392,11 @@ export function createListView() {
     );
     showClearButton();
     usageToggle.setAttribute('aria-pressed', String(route.usage));
+    if (focusFilterOn !== null) {
+      const index = filters.metadata.findIndex(([k]) => k === focusFilterOn);
+      focusFilterOn = null;
+      metadataChips.children[index]?.querySelector('button').focus();
+    }
   }
 
   // ---- loading ------------------------------------------------------------------------------------
@@ -474,7 +507,9 @@ export function createListView() {
     leftLists.delete(currentVisit);
     // Hidden, a conversation was in sight since: its scroll is not the list's.
     const scrollY = element.hidden ? hiddenAtScrollY : window.scrollY;
-    leftLists.set(currentVisit, { key: currentKey, filters: route.filters, loaded, hasMore, cursor, previews, scrollY });
+    // The card the focus was in (a chip clicked on it): Back gives the focus to it again, not to the page's body.
+    const focusedId = rows.contains(document.activeElement) ? document.activeElement.closest('[data-id]')?.dataset.id : undefined;
+    leftLists.set(currentVisit, { key: currentKey, filters: route.filters, loaded, hasMore, cursor, previews, scrollY, focusedId });
     while (leftLists.size > LISTS_KEPT) leftLists.delete(leftLists.keys().next().value);
   }
 
@@ -511,6 +546,10 @@ export function createListView() {
     updateSummary();
     loadMoreButton.hidden = !hasMore;
     window.scrollTo(0, kept.scrollY);
+    // Only where the focus was lost with the list it left (on the body), never taken from a field.
+    if (kept.focusedId !== undefined && (document.activeElement === document.body || !document.activeElement?.isConnected)) {
+      rowOf(kept.focusedId)?.querySelector('a.row-link')?.focus({ preventScroll: true });
+    }
   }
 
   /** A change made in sight of another list (a save, a delete) applied to the kept ones, so none comes back stale. */
@@ -589,7 +628,11 @@ export function createListView() {
           class: 'chip',
           title: `${isolatedText(key)}: ${isolatedText(value)} (click to filter on this pair)`,
           'aria-label': `Filter on ${key} = ${value}`,
-          onclick: () => navigate(withFilters({ metadata: [...route.filters.metadata.filter(([k]) => k !== key), [key, value]] })),
+          onclick: () => {
+            // The card and its chip are drawn anew: the focus goes to the filter it made (its remove button names it).
+            focusFilterOn = key;
+            navigate(withFilters({ metadata: [...route.filters.metadata.filter(([k]) => k !== key), [key, value]] }));
+          },
         }, pairNodes(key, ': ', value)),
       ),
     );
@@ -794,6 +837,7 @@ export function createListView() {
     completionUpdated,
     completionDeleted,
     say,
+    refresh,
     hide() {
       hiddenAtScrollY = window.scrollY;
       element.hidden = true;

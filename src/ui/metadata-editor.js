@@ -75,7 +75,13 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
             } }, 'Change'),
             h('button', { type: 'button', class: 'link-button', 'aria-label': `Remove ${key}`, onclick: () => {
               pairs.splice(index, 1);
-              if (key === changing) setChanging(null);
+              // The pair being changed: its key and value in the fields go with it (Save would have put it back).
+              if (key === changing) {
+                setChanging(null);
+                keyInput.value = '';
+                valueInput.value = '';
+                showError(null);
+              }
               renderPairs();
               keyInput.focus();
             } }, 'Remove'),

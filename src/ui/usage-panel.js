@@ -142,7 +142,11 @@ export function createUsagePanel() {
   function show(filters, { refresh = false } = {}) {
     element.hidden = !filters;
     clearTimeout(refreshTimer);
-    if (!filters) return;
+    if (!filters) {
+      // Turned off: turned on again later, it asks for the figures of then, not those it showed before.
+      shownKey = null;
+      return;
+    }
     const key = JSON.stringify(filterPairs(filters));
     if (key === shownKey) return;
     shownKey = key;
