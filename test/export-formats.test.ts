@@ -148,6 +148,15 @@ describe('finetune lines', () => {
     expect(JSON.parse(finetune(source, 1)).messages.at(-1)).toEqual({ role: 'assistant', content: 'second' });
   });
 
+  it('take the choice by its index, not its place: an imported or mirrored completion may list them in another order', () => {
+    const source = item({ n: 2, messages: [{ role: 'user', content: 'Hi' }] }, [reply({ content: 'second' }, 'stop', 1), reply({ content: 'first' }, 'stop', 0)]);
+    expect(JSON.parse(finetune(source, 0)).messages.at(-1)).toEqual({ role: 'assistant', content: 'first' });
+    expect(JSON.parse(finetune(source, 1)).messages.at(-1)).toEqual({ role: 'assistant', content: 'second' });
+    expect(formatLine(source, { format: 'finetune', choice: 2 })).toEqual({ skipped: 'missing_choice' });
+    const evalItem = (choice: number) => (JSON.parse((formatLine(source, { format: 'eval', choice }) as { line: string }).line) as { item: Json }).item;
+    expect([evalItem(0).output, evalItem(1).output]).toEqual(['first', 'second']);
+  });
+
   const user = [{ role: 'user', content: 'Hi' }];
   const skips: [SkipReason, ExportItem, number?][] = [
     ['missing_choice', item({ messages: user }, [reply({ content: 'only one' })]), 1],

@@ -16,7 +16,7 @@ type Group = keyof typeof GROUPS;
 describe.skipIf(!browserAvailable)('web UI: seeing what was stored since, and where the focus goes', () => {
   let ids = {} as Record<Group, string[]>;
   const suite = useUiSuite(async ({ service, upstream }) => {
-    ids = await seedGroups(service.client(), upstream, { base: BASE, counts: GROUPS, extra: (group, i) => (group === 'chips' ? { kind: `k${i}` } : {}) });
+    ids = await seedGroups(service.client(), upstream, { base: BASE, counts: GROUPS, extra: (group, i): Record<string, string> => (group === 'chips' ? { kind: `k${i}` } : {}) });
   });
   const openGroup = (group: Group) => openPageOfGroup(suite, group, ids[group]);
 
@@ -31,7 +31,7 @@ describe.skipIf(!browserAvailable)('web UI: seeing what was stored since, and wh
     ids[group].unshift(id);
     return id;
   }
-  const focusedName = (page: Page) => page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.textContent ?? null);
+  const focusedName = (page: Page) => page.evaluate<string | null>("document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.textContent ?? null");
 
   it('"Refresh" shows a completion stored since the list was loaded, and keeps the focus on itself', async () => {
     const page = await openGroup('fresh');

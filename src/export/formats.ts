@@ -165,10 +165,19 @@ function skipReason(choice: Json | undefined, input: Json[], body: Json): SkipRe
   return undefined;
 }
 
+/**
+ * The choice whose `index` is `choiceIndex`: a choice is named by its index, not its place in the array (an
+ * imported or mirrored completion may list them in another order); by place only where no choice has an index.
+ */
+function choiceOf(choices: Json[], choiceIndex: number): Json | undefined {
+  const indexed = choices.some((choice) => typeof choice?.index === 'number');
+  return indexed ? choices.find((choice) => choice?.index === choiceIndex) : choices[choiceIndex];
+}
+
 /** OpenAI's chat fine-tuning line, or why this completion cannot make one. */
 export function finetuneLine(item: ExportItem, choiceIndex: number): FormattedLine {
   const { body, choices, input, exact } = parseItem(item);
-  const choice = choices[choiceIndex];
+  const choice = choiceOf(choices, choiceIndex);
   const skipped = skipReason(choice, input, body);
   if (skipped) return { skipped };
   const messages = input.map(finetuneMessage);
@@ -181,7 +190,8 @@ export function finetuneLine(item: ExportItem, choiceIndex: number): FormattedLi
 /** One item of an eval's JSONL data source: what was asked, what came back, and how to find it again. */
 export function evalLine(item: ExportItem, choiceIndex: number): string {
   const { body, choices, input, exact } = parseItem(item);
-  const message = isObject(choices[choiceIndex]?.message) ? (choices[choiceIndex]!.message as Json) : {};
+  const choice = choiceOf(choices, choiceIndex);
+  const message = isObject(choice?.message) ? (choice.message as Json) : {};
   const line = JSON.stringify({
     item: {
       id: item.completion.id,
