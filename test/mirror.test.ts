@@ -340,6 +340,31 @@ describe('mirror', () => {
     expect(fourth.stderr).toMatch(new RegExp(`^mirror: 0 copied, ${total - 1} already there, `));
   });
 
+  it('names a completion it cannot store and exits 1, the rest mirrored: a copy with a hole must not pass for a whole one', async () => {
+    const total = await fillSource();
+    // A source more permissive than this service (17 metadata pairs): written into its database directly.
+    const project = await projectOf(source, DEFAULT_KEY);
+    const record = toCompletionRecord({
+      request: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'many tags' }] },
+      response: { id: 'x', object: 'chat.completion', created: 1_700_002_000, model: 'gpt-4o-mini', choices: [{ index: 0, message: { role: 'assistant', content: 'ok', refusal: null }, logprobs: null, finish_reason: 'stop' }] },
+      id: 'chatcmpl-seventeen-pairs',
+      requestId: 'req_seventeen',
+      metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])),
+      now: 1_700_002_000,
+    });
+    await source.store.saveCompletions(project, [record]);
+    const target = join(folder, 'copy.db');
+    const run = await runCliInProcess(['mirror', '--from', `${source.origin}/v1`, '--source-key', DEFAULT_KEY, '--key', DEFAULT_KEY], { env: { DATABASE_URL: target } });
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toContain(
+      "skipped chatcmpl-seventeen-pairs: Invalid 'metadata': too many properties. Expected an object with at most 16 properties, but got an object with 17 properties instead.\n",
+    );
+    expect(run.stderr).toMatch(new RegExp(`^mirror: ${total} copied, 0 already there, 0 deleted at the source meanwhile, 1 not storable, 0 not mirrored; ${total + 1} listed on `, 'm'));
+    expect(run.stderr.endsWith(
+      'stored-completions mirror: 1 completion of the source could not be stored here (why is said above, as "skipped"): chatcmpl-seventeen-pairs; the rest is mirrored\n',
+    )).toBe(true);
+  });
+
   it('with --update-metadata, completions already here take the metadata edited at the source since, and nothing else changes', async () => {
     const total = await fillSource();
     const proxy = await startFlakyProxy(source.origin);

@@ -48,10 +48,18 @@ Example:
 /** The ids named in the closing line at most; each was noted with its reason as it failed. */
 const NAMED_UNREAD = 10;
 
+function namedIds(ids: string[]): string {
+  return ids.slice(0, NAMED_UNREAD).join(', ') + (ids.length > NAMED_UNREAD ? ` and ${ids.length - NAMED_UNREAD} more` : '');
+}
+
+function notStorableSummary(ids: string[]): string {
+  const count = ids.length === 1 ? '1 completion of the source' : `${ids.length} completions of the source`;
+  return `${count} could not be stored here (why is said above, as "skipped"): ${namedIds(ids)}; the rest is mirrored`;
+}
+
 function unreadSummary(ids: string[]): string {
-  const named = ids.slice(0, NAMED_UNREAD).join(', ') + (ids.length > NAMED_UNREAD ? ` and ${ids.length - NAMED_UNREAD} more` : '');
   const count = ids.length === 1 ? '1 completion was' : `${ids.length} completions were`;
-  return `${count} not mirrored (the source failed on them, as said above): ${named}; the rest is mirrored, and the next run tries these again`;
+  return `${count} not mirrored (the source failed on them, as said above): ${namedIds(ids)}; the rest is mirrored, and the next run tries these again`;
 }
 
 export const mirrorCommand = defineCommand({
@@ -98,7 +106,7 @@ export const mirrorCommand = defineCommand({
     try {
       const project = await resolveProject(config, store, values);
       const progress = createProgress(context.stderr, 'mirror');
-      const tally: MirrorTally = { pages: 0, listed: 0, copied: 0, present: 0, metadataUpdated: 0, vanished: 0, invalid: 0, resumed: false, unread: new Map() };
+      const tally: MirrorTally = { pages: 0, listed: 0, copied: 0, present: 0, metadataUpdated: 0, vanished: 0, invalid: [], resumed: false, unread: new Map() };
       // One position (and one list of completions to read again) per source, source key, target project and filters; a digest, so no key is stored.
       const mirrorDigest = createHash('sha256')
         .update(JSON.stringify([values.from.replace(/\/+$/, ''), values['source-key'], project, filters]))
@@ -162,10 +170,16 @@ export const mirrorCommand = defineCommand({
         `mirror${tally.resumed ? ' (resumed from the last run, an hour back)' : ''}: ${tally.copied} copied, ${tally.present} already there${
           values['update-metadata'] ? ` (${tally.metadataUpdated} took the source's metadata)` : ''
         }, ${tally.vanished} deleted at the source meanwhile, ` +
-          `${tally.invalid} not storable, ${tally.unread.size} not mirrored; ${tally.listed} listed on ${tally.pages} pages, ${retries} retries, ${rate(tally.copied, startedAt)}`,
+          `${tally.invalid.length} not storable, ${tally.unread.size} not mirrored; ${tally.listed} listed on ${tally.pages} pages, ${retries} retries, ${rate(tally.copied, startedAt)}`,
       );
       // The run went on past them, but a mirror with holes must not look like a whole one to a script or an operator.
-      if (tally.unread.size > 0) throw new CliError(unreadSummary([...tally.unread.keys()].sort()));
+      const problems = [
+        ...(tally.unread.size > 0 ? [unreadSummary([...tally.unread.keys()].sort())] : []),
+        // Not kept to read again (it would be refused again): said with exit code 1 by each run that meets it, or
+        // once the position moved past it, nothing would say that the copy lacks it.
+        ...(tally.invalid.length > 0 ? [notStorableSummary(tally.invalid)] : []),
+      ];
+      if (problems.length > 0) throw new CliError(problems.join('\n'));
     } finally {
       await store.close();
     }

@@ -69,8 +69,8 @@ export interface MirrorTally {
   vanished: number;
   /** True when the run began at a position an earlier run kept. */
   resumed: boolean;
-  /** Served by the source in a shape this service cannot store as it is (each reported through `onNote`). */
-  invalid: number;
+  /** Served by the source in a shape this service cannot store as it is (each reported through `onNote`): their ids. */
+  invalid: string[];
   /** Completions the source failed on and that are still not mirrored: id -> what the source answered. */
   unread: Map<string, string>;
 }
@@ -297,7 +297,7 @@ function createPageWriter(request: MirrorRequest, tally: MirrorTally, events: Mi
         if (err instanceof SourceNotFoundError) {
           tally.vanished++;
         } else {
-          tally.invalid++;
+          tally.invalid.push(id);
           events.onNote?.(`skipped ${id}: ${err.message}`);
         }
         return undefined;
