@@ -13,8 +13,9 @@ export type InputLine = { text: string } | { problem: string; wholeFile: boolean
 
 /**
  * The longest line read: the longest string JavaScript can hold (about 512 MiB), so any line within
- * it decodes. A longer line is not held at all (its bytes are passed over up to its end), which kept
- * a 600 MB line from taking 1.2 GB of memory only to be reported as not UTF-8 when it failed to decode.
+ * it decodes. Of a longer line, what was held while it might still end is dropped at the limit and the
+ * rest passed over up to its end, which kept a 600 MB line from taking 1.2 GB of memory only to be
+ * reported as not UTF-8 when it failed to decode.
  */
 export const MAX_LINE_BYTES = constants.MAX_STRING_LENGTH;
 
