@@ -139,6 +139,19 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     expect(await editor.getByRole('button', { name: 'Add pair' }).count()).toBe(1);
     await editor.getByRole('button', { name: 'Save' }).click();
     await expect.poll(async () => (await retrieve(id)).body.metadata).toEqual({ env: 'prod' });
+
+    // A key typed that a pair already has replaces that pair's value, and the button says so.
+    const { editor: again } = await openEditor(id);
+    const key = again.getByRole('textbox', { name: 'Key', exact: true });
+    await key.fill('env');
+    expect(await again.getByRole('button', { name: 'Replace value' }).count()).toBe(1);
+    await key.fill('envx');
+    expect(await again.getByRole('button', { name: 'Add pair' }).count()).toBe(1);
+    await key.fill('env');
+    await again.getByRole('textbox', { name: 'Value', exact: true }).fill('staging');
+    await again.getByRole('button', { name: 'Replace value' }).click();
+    expect(await again.getByRole('list', { name: 'Metadata pairs' }).textContent()).toBe('env = stagingChangeRemove');
+    expect(await again.getByRole('button', { name: 'Add pair' }).count()).toBe(1);
   });
 
   it('a key refused while signed in: the sign-in form says so, and the next sign-in starts from the list, not the old view', async () => {

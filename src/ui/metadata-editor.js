@@ -50,7 +50,16 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
   let changing = null;
   function setChanging(key) {
     changing = key;
-    addButton.textContent = key === null ? 'Add pair' : 'Update pair';
+    labelAddButton();
+  }
+
+  /**
+   * What the button will do: a key typed that a pair already has replaces that pair's value (a map holds a key
+   * once), which "Add pair" did not say.
+   */
+  function labelAddButton() {
+    const replaces = changing === null && pairs.some(([k]) => k === keyInput.value);
+    addButton.textContent = changing !== null ? 'Update pair' : replaces ? 'Replace value' : 'Add pair';
   }
 
   function showError(message) {
@@ -90,6 +99,7 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
       ),
     );
     if (pairs.length === 0) list.append(h('li', { class: 'muted' }, 'No metadata.'));
+    labelAddButton();
     count.textContent = `${pairs.length} of ${METADATA_LIMITS.pairs} pairs`;
   }
 
@@ -131,6 +141,7 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
     // Both fields emptied: the change is given up, and what is typed next is a pair of its own.
     input.addEventListener('input', () => {
       if (changing !== null && keyInput.value === '' && valueInput.value === '') setChanging(null);
+      else labelAddButton();
     });
     input.addEventListener('keydown', (event) => {
       if (event.key === 'Enter' && input === keyInput) {
