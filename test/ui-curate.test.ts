@@ -159,6 +159,8 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     await signIn(page, KEY);
     const first = page.locator('ol.rows a.row-link').first();
     await first.waitFor();
+    // Every card's preview in: a request still on its way would meet the refusal first, and leave before the click.
+    await expect.poll(() => page.evaluate("[...document.querySelectorAll('.preview-text')].every((p) => p.textContent !== '…')")).toBe(true);
     // The operator took the key out of API_KEYS: the service itself refuses it from now on.
     await page.route('**/v1/**', (route) => route.continue({ headers: { ...route.request().headers(), authorization: 'Bearer sk-taken-out-of-api-keys-01' } }));
     await first.click();
