@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATION_LOCK_KEY } from '../src/db/postgres-client.ts';
 import { type ChildServer, SERVICE_ENTRY, startChildServer } from './helpers/child-server.ts';
+import { runCli } from './helpers/cli.ts';
 import { streamingHandler } from './helpers/fake-sse.ts';
 import { fakeCompletion, type FakeUpstream, sendJson, startFakeUpstream } from './helpers/fake-upstream.ts';
 import { findPostgresBinaries, type PrivatePostgres, startPrivatePostgres } from './helpers/private-postgres.ts';
@@ -378,6 +379,60 @@ describe.skipIf(!withServer)('a database dropped under a serving instance', () =
       const password = new URL(url).password;
       expect(JSON.stringify(await health())).not.toContain(password);
       expect(serving.logs.filter((line) => JSON.stringify(line).includes(password))).toEqual([]);
+    } finally {
+      await admin.end();
+      serving.process.kill('SIGTERM');
+      await serving.exited;
+      await upstream.close();
+    }
+  }, 120_000);
+});
+
+describe.skipIf(!withServer)('a database dropped and created again under a serving instance', () => {
+  it('is refused until the instance restarts: its cached project ids would name another tenant\'s project there', async () => {
+    const upstream = await startFakeUpstream();
+    const url = await createTestDatabase();
+    const name = new URL(url).pathname.slice(1);
+    const serving = await startChildServer({ databasePath: url, upstreamUrl: upstream.url, env: { HEALTH_CHECK_INTERVAL_MS: '0' } });
+    const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+    await admin.connect();
+    const list = async () => {
+      const res = await fetch(`${serving.origin}/v1/chat/completions`, { headers: { authorization: `Bearer ${KEY}` }, signal: AbortSignal.timeout(15_000) });
+      return { status: res.status, body: await res.json() };
+    };
+    try {
+      // The key's project is created (id 1) and kept by the instance.
+      const client = new OpenAI({ apiKey: KEY, baseURL: `${serving.origin}/v1`, maxRetries: 0 });
+      const own = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'mine' }], store: true });
+      expect((await list()).body.data.map((c: { id: string }) => c.id)).toEqual([own.id]);
+
+      // The operator drops the database and fills a new one of the same name: there, id 1 is another key's project.
+      await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
+      await admin.query(`CREATE DATABASE ${name}`);
+      const other = await runCli(['import', resolve(repoRoot, 'examples/completions.jsonl'), '--key', 'sk-another-tenant-0009'], { env: { DATABASE_URL: url } });
+      expect(other.code, other.stderr).toBe(0);
+
+      expect(await list()).toEqual({ status: 503, body: OPENAI_503 });
+      const health = await fetch(`${serving.origin}/healthz`, { signal: AbortSignal.timeout(15_000) });
+      expect({ status: health.status, body: await health.json() }).toEqual({
+        status: 503,
+        body: {
+          status: 'unavailable',
+          reason:
+            'the database cannot take a write (the database was replaced under this instance (dropped and created again, or restored into a new one); what it read of the old one no longer holds: restart it)',
+        },
+      });
+      // Restarted on it, the instance reads it afresh: the key has no completion there, and never sees the other's.
+      serving.process.kill('SIGTERM');
+      await serving.exited;
+      const restarted = await startChildServer({ databasePath: url, upstreamUrl: upstream.url });
+      try {
+        const res = await fetch(`${restarted.origin}/v1/chat/completions`, { headers: { authorization: `Bearer ${KEY}` } });
+        expect({ status: res.status, ids: ((await res.json()) as { data: { id: string }[] }).data.map((c) => c.id) }).toEqual({ status: 200, ids: [] });
+      } finally {
+        restarted.process.kill('SIGTERM');
+        await restarted.exited;
+      }
     } finally {
       await admin.end();
       serving.process.kill('SIGTERM');

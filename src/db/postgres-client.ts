@@ -124,7 +124,8 @@ function isRetryable(err: unknown): boolean {
  * stays unreachable for `startupTimeoutMs`, with the password hidden.
  */
 export async function openPostgres(url: string, options: PostgresOptions): Promise<PostgresDatabase> {
-  let pool = createPool(withLibpqSslModes(url), url, options);
+  const identity = createDatabaseIdentity();
+  let pool = createPool(withLibpqSslModes(url), url, options, identity);
   try {
     await withStartupRetry(url, options, async () => {
       try {
@@ -133,7 +134,7 @@ export async function openPostgres(url: string, options: PostgresOptions): Promi
         if (!fallsBackToPlain(url) || !(err instanceof Error) || !/does not support SSL/i.test(err.message)) throw err;
         // libpq's `prefer` and `allow` go on unencrypted when the server has no TLS; node-postgres stops there.
         await pool.end().catch(() => {});
-        pool = createPool(withoutTls(url), url, options);
+        pool = createPool(withoutTls(url), url, options, identity);
         await migrateOnce(pool, options.logger);
       }
     });
@@ -158,8 +159,30 @@ function withoutTls(url: string): string {
   return parsed.toString();
 }
 
+/**
+ * Which database the process opened: its OID, which a server restart or a failover to a streaming replica keeps,
+ * and which a database dropped and created again (or restored into a new one) under the same name does not.
+ * Every connection is checked against the first before its first query: the stores keep what they read of the
+ * database (project ids by name, the pass-through secret), and in a database replaced under them those ids name
+ * other projects: served on, one tenant would read, and write into, another's completions. So a connection to
+ * another database is refused (503, its reason on /healthz) until the instance is restarted on it.
+ */
+function createDatabaseIdentity() {
+  let opened: string | undefined;
+  return async (client: pg.ClientBase): Promise<void> => {
+    const { rows } = await client.query<{ oid: string }>('SELECT oid::text AS oid FROM pg_database WHERE datname = current_database()');
+    const oid = rows[0]?.oid;
+    opened ??= oid;
+    if (oid !== opened) {
+      throw ApiError.databaseUnavailable(
+        new Error('the database was replaced under this instance (dropped and created again, or restored into a new one); what it read of the old one no longer holds: restart it'),
+      );
+    }
+  };
+}
+
 /** The service's pool on `connectionString` (`url`, the one configured, is what its messages name, masked). */
-function createPool(connectionString: string, url: string, options: PostgresOptions): pg.Pool {
+function createPool(connectionString: string, url: string, options: PostgresOptions, checkIdentity: (client: pg.ClientBase) => Promise<void>): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     max: options.poolSize,
@@ -177,6 +200,7 @@ function createPool(connectionString: string, url: string, options: PostgresOpti
     // the connection serves its first query.
     onConnect: async (client: pg.ClientBase) => {
       await client.query('SET plan_cache_mode = force_generic_plan');
+      await checkIdentity(client);
     },
     // Unix seconds and row numbers are int8: read them as numbers (exact up to 2^53), as SQLite hands them out.
     types: { getTypeParser: (oid: number, format?: string) => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text')) } as pg.CustomTypesConfig,
