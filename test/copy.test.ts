@@ -162,6 +162,58 @@ describe('copy', () => {
     expect(onwardAgain.stderr).toMatch(new RegExp(`^copy: ${total} completions, 0 deleted ids, 1 settings in `));
   });
 
+  it('fails, the target left marked unfinished, when a service on the target stores a completion during the copy', async () => {
+    await storeVariety(source, upstream);
+    const project = await projectOf(source, DEFAULT_KEY);
+    const many = 3000;
+    await source.store.saveCompletions(
+      project,
+      Array.from({ length: many }, (_, i) =>
+        toCompletionRecord({
+          request: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `question ${i}` }] },
+          response: { id: 'x', object: 'chat.completion', created: 1_700_001_000 + i, model: 'gpt-4o-mini', choices: [{ index: 0, message: { role: 'assistant', content: `answer ${i}`, refusal: null }, logprobs: null, finish_reason: 'stop' }] },
+          id: `chatcmpl-many${String(i).padStart(4, '0')}`,
+          requestId: `req_${String(i).padStart(32, '0')}`,
+          metadata: {},
+          now: 1_700_001_000,
+        }),
+      ),
+    );
+    const target = join(folder, 'busy.db');
+    const busy = await startService({ upstreamUrl: upstream.url, databasePath: target, env: { API_KEYS: `${DEFAULT_KEY}:team` } });
+    const copiedSoFar = () => (busy.db.prepare('SELECT count(*) AS n FROM completions').get() as { n: number }).n;
+    let stored: Promise<unknown> | undefined;
+    try {
+      // One completion a transaction, so the service's create falls inside the copy.
+      const run = await runCli(['copy', '--from', source.databasePath, '--to', target, '--batch', '1'], {
+        env: {},
+        onSpawn: () => {
+          const timer = setInterval(() => {
+            if (copiedSoFar() > 0) {
+              clearInterval(timer);
+              stored = busy.client().chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'meanwhile' }], store: true });
+            }
+          }, 5);
+        },
+      });
+      await stored;
+      const total = 6 + many;
+      expect(run).toMatchObject({
+        code: 1,
+        stderr: expect.stringMatching(
+          new RegExp(
+            `stored-completions copy: the target ${target} was written to during the copy \\(it holds ${total + 1} completions and 0 deleted ids, the copy wrote ${total} and 0\\): ` +
+              'a service is running on it\\. Stop every service on the target, empty it, and run the copy again\n$',
+          ),
+        ),
+      });
+    } finally {
+      await busy.stop();
+    }
+    const again = await runCliInProcess(['copy', '--from', source.databasePath, '--to', target], { env: {} });
+    expect(again.stderr).toMatch(/holds an unfinished copy/);
+  });
+
   it('copies into a database a service answered requests on but stored nothing in, and its keys then see the source\'s completions', async () => {
     await storeVariety(source, upstream);
     const target = join(folder, 'tried.db');

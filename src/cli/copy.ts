@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { defineCommand } from './command.ts';
-import { UsageError } from './errors.ts';
+import { CliError, UsageError } from './errors.ts';
 import { parseBatchSize } from './options.ts';
 import { createProgress, rate } from './progress.ts';
-import { postgresUrlProblem } from '../db/database-url.ts';
+import { maskDatabaseUrl, postgresUrlProblem } from '../db/database-url.ts';
 import { openSourceStore, openStore } from './target.ts';
 import { PROJECT_HASH_SECRET } from '../store/unstored-settings.ts';
 import { markCopyFinished, markCopyUnfinished } from '../copy-mark.ts';
@@ -61,6 +61,17 @@ export const copyCommand = defineCommand({
           await target.restore(batch);
           for (const item of batch) counts[item.kind === 'completion' ? 'completions' : item.kind === 'tombstone' ? 'deleted ids' : 'settings']++;
           progress.update(counts);
+        }
+        // A service answering on the target meanwhile (the copy's own warning says to restart those after it) wrote
+        // completions the copy did not: they sit under a project of the target's replaced secret, lost to their key,
+        // and the copy would pass for a whole one. Left marked unfinished, as a stopped copy is.
+        const held = await target.holdings();
+        if (held.completions !== counts.completions || held.deletedIds !== counts['deleted ids']) {
+          throw new CliError(
+            `the target ${maskDatabaseUrl(values.to)} was written to during the copy (it holds ${held.completions} completions and ${held.deletedIds} deleted ids, ` +
+              `the copy wrote ${counts.completions} and ${counts['deleted ids']}): a service is running on it. Stop every service on the target, ` +
+              'empty it, and run the copy again',
+          );
         }
         await markCopyFinished(target);
         await target.settleSearchIndex(counts.completions);

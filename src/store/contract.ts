@@ -217,6 +217,8 @@ export interface Store {
   restore(items: DumpItem[]): Promise<void>;
   /** True when nothing was stored (no project; no setting but those of unstored-settings.ts): `copy` only writes into such a database. */
   isEmpty(): Promise<boolean>;
+  /** How many completions and deleted ids every project holds in all: `copy` checks that its target holds what it wrote, and only that. */
+  holdings(): Promise<{ completions: number; deletedIds: number }>;
   /** Releases the database (connections, file handles). */
   close(): Promise<void>;
 }

@@ -106,5 +106,12 @@ export function createDump(db: SqlDatabase, projects: ProjectIds) {
     return (await db.query(`SELECT 1 FROM projects UNION ALL SELECT 1 FROM settings WHERE key NOT IN (${UNSTORED_SETTINGS_SQL}) LIMIT 1`)).length === 0;
   }
 
-  return { dump, restore, isEmpty };
+  async function holdings(): Promise<{ completions: number; deletedIds: number }> {
+    const [row] = await db.query<{ completions: number; deleted_ids: number }>(
+      'SELECT (SELECT count(*) FROM completions) AS completions, (SELECT count(*) FROM deleted_completions) AS deleted_ids',
+    );
+    return { completions: row!.completions, deletedIds: row!.deleted_ids };
+  }
+
+  return { dump, restore, isEmpty, holdings };
 }

@@ -107,7 +107,7 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
   }
 
   /** Imports and copies (the command-line tool's import, mirror and copy). */
-  const transfers: Pick<Store, 'importCompletions' | 'settleSearchIndex' | 'listMessagesOf' | 'dump' | 'restore' | 'isEmpty'> = {
+  const transfers: Pick<Store, 'importCompletions' | 'settleSearchIndex' | 'listMessagesOf' | 'dump' | 'restore' | 'isEmpty' | 'holdings'> = {
     // The search index is one GIN index (its pending list bounded by gin_pending_list_limit): no segments for a bulk write to leave.
     settleSearchIndex: async () => false,
     /** Writes the completions whose ids the project never had (stored, deleted, or earlier in `records`), in one transaction. */
@@ -138,6 +138,7 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
     dump: dumps.dump,
     restore: dumps.restore,
     isEmpty: dumps.isEmpty,
+    holdings: dumps.holdings,
   };
 
   return {

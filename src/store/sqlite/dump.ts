@@ -94,5 +94,11 @@ export function createDump(db: SqliteDatabase, prepare: Prepare, projects: Proje
     isEmpty(): boolean {
       return !prepare(`SELECT 1 FROM projects UNION ALL SELECT 1 FROM settings WHERE key NOT IN (${UNSTORED_SETTINGS_SQL}) LIMIT 1`).get();
     },
+    holdings(): { completions: number; deletedIds: number } {
+      return prepare('SELECT (SELECT count(*) FROM completions) AS completions, (SELECT count(*) FROM deleted_completions) AS deletedIds').get() as {
+        completions: number;
+        deletedIds: number;
+      };
+    },
   };
 }

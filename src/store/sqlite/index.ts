@@ -281,6 +281,7 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     dump: (batchSize) => dumps.dump(batchSize),
     restore: async (items) => dumps.restore(items),
     isEmpty: async () => dumps.isEmpty(),
+    holdings: async () => dumps.holdings(),
     close: async () => {
       if (!db.open) return;
       await checkpoints?.stop();
