@@ -20,6 +20,8 @@ export interface IdReservation {
   id: string;
   /** True when the upstream's id could not be kept: the client must be told the new one. */
   replaced: boolean;
+  /** Held in the database against other instances (a stream's, on PostgreSQL): stored with `saveHeldCompletion`. */
+  heldInDatabase: boolean;
   release(): void;
 }
 
@@ -32,7 +34,7 @@ const REMEMBERED_IDS = 4096;
  * `[DONE]`, so ids are held from the decision until released: no two
  * completions in flight, streamed or not, can end up with one id.
  */
-export function createIdAllocator(store: Pick<Store, 'isIdTaken'>) {
+export function createIdAllocator(store: Pick<Store, 'holdStreamId' | 'releaseStreamId'>) {
   /** `project \0 id` of completions decided but not yet stored. */
   const held = new Set<string>();
   /** `project \0 id` of the completions stored last, oldest first. */
@@ -42,30 +44,47 @@ export function createIdAllocator(store: Pick<Store, 'isIdTaken'>) {
     const id = newCompletionId();
     const key = `${project}\0${id}`;
     held.add(key);
-    return { id, replaced: id !== upstreamId, release: () => held.delete(key) };
+    return { id, replaced: id !== upstreamId, heldInDatabase: false, release: () => held.delete(key) };
   }
 
-  /** Holds the id and keeps it when the database has never seen it; it is held before the (async) look-up, so no other caller can take it meanwhile. */
-  async function tryHold(project: string, id: string): Promise<boolean> {
+  /**
+   * Holds the id and keeps it when the database has never seen it; it is held here before the (async) look-up,
+   * so no other caller of this process can take it meanwhile, and by the database against other instances
+   * where they share it ('held'). Undefined when it is taken.
+   */
+  async function tryHold(project: string, id: string): Promise<'held' | 'free' | undefined> {
     const key = `${project}\0${id}`;
-    if (held.has(key)) return false;
+    if (held.has(key)) return undefined;
     held.add(key);
+    let answer: 'held' | 'free' | 'taken';
     try {
-      if (!(await store.isIdTaken(project, id))) return true;
+      answer = await store.holdStreamId(project, id);
     } catch (err) {
       held.delete(key);
       throw err;
     }
+    if (answer !== 'taken') return answer;
     held.delete(key);
-    return false;
+    return undefined;
   }
 
   return {
     /** For a completion whose id the client learns before it is stored (a stream): the database is asked first. */
     async reserve(project: string, upstreamId: unknown): Promise<IdReservation> {
-      if (!isAddressable(upstreamId) || !(await tryHold(project, upstreamId))) return holdFresh(project, upstreamId);
+      const hold = isAddressable(upstreamId) ? await tryHold(project, upstreamId) : undefined;
+      if (hold === undefined) return holdFresh(project, upstreamId as string);
       const key = `${project}\0${upstreamId}`;
-      return { id: upstreamId, replaced: false, release: () => held.delete(key) };
+      const heldInDatabase = hold === 'held';
+      return {
+        id: upstreamId as string,
+        replaced: false,
+        heldInDatabase,
+        release: () => {
+          held.delete(key);
+          // Stored, the hold went with the insert and this deletes nothing; not stored, the id is free again.
+          if (heldInDatabase) store.releaseStreamId(project, upstreamId as string).catch(() => {});
+        },
+      };
     },
 
     /**
@@ -81,7 +100,7 @@ export function createIdAllocator(store: Pick<Store, 'isIdTaken'>) {
       const key = `${project}\0${upstreamId}`;
       if (held.has(key) || stored.has(key)) return holdFresh(project, upstreamId);
       held.add(key);
-      return { id: upstreamId, replaced: false, release: () => held.delete(key) };
+      return { id: upstreamId, replaced: false, heldInDatabase: false, release: () => held.delete(key) };
     },
 
     /** Remembers an id just stored (the most recent REMEMBERED_IDS). */

@@ -7,6 +7,7 @@ import { openStore } from '../src/store/open.ts';
 import { backfillSearch } from '../src/store/postgres/search-backfill.ts';
 import { backfillRecords } from './helpers/backfill-records.ts';
 import { type ChildServer, startChildServer } from './helpers/child-server.ts';
+import { completionToChunks, openSse } from './helpers/fake-sse.ts';
 import { fakeCompletion, type FakeUpstream, sendJson, startFakeUpstream } from './helpers/fake-upstream.ts';
 import { createTestDatabase, hasPostgresServer, noteSkippedServerCases, POSTGRES_OPTIONS } from './helpers/test-database.ts';
 
@@ -162,4 +163,59 @@ describe.skipIf(!withServer)('two instances on one PostgreSQL database, caught a
       await starting.close();
     }
   });
+});
+
+describe.skipIf(!withServer)('streams on two instances given one upstream id at once', () => {
+  it('each client is told the id its completion is stored under, and a plain create meanwhile gets a fresh one', async () => {
+    const SAME = 'chatcmpl-same-everywhere';
+    const upstream = await startFakeUpstream();
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // Each stream's first chunk at once, the rest once both clients have theirs: both ids are decided before either is stored.
+    upstream.handler = async (request, res) => {
+      const completion = fakeCompletion(request.json!, SAME, 1_700_000_000);
+      if (request.json!.stream !== true) return sendJson(res, 200, completion);
+      const includeUsage = (request.json!.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+      const sse = openSse(res);
+      const [first, ...rest] = completionToChunks(completion, { includeUsage });
+      sse.send(first!);
+      await gate;
+      for (const chunk of rest) sse.send(chunk);
+      sse.done();
+    };
+    const url = await createTestDatabase();
+    const instances = [await startChildServer({ databasePath: url, upstreamUrl: upstream.url }), await startChildServer({ databasePath: url, upstreamUrl: upstream.url })];
+    try {
+      const clients = instances.map((server) => new OpenAI({ apiKey: KEY, baseURL: `${server.origin}/v1`, maxRetries: 0 }));
+      const streams = await Promise.all(
+        clients.map((client, i) =>
+          client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `stream ${i}` }], store: true, stream: true, metadata: { who: `stream-${i}` } }),
+        ),
+      );
+      const readers = streams.map((stream) => stream[Symbol.asyncIterator]());
+      const told = (await Promise.all(readers.map((reader) => reader.next()))).map((first) => (first.value as { id: string }).id);
+      // On the instance whose stream was not given the upstream's id (its own memory does not hold it there).
+      const other = clients[told[0] === SAME ? 1 : 0]!;
+      const plain = await other.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'plain' }], store: true, metadata: { who: 'plain' } });
+      release();
+      for (const reader of readers) while (!(await reader.next()).done);
+
+      expect(told.filter((id) => id === SAME)).toHaveLength(1);
+      expect(new Set([...told, plain.id]).size).toBe(3);
+      const stored = await Promise.all([...told, plain.id].map(async (id) => (await clients[0]!.chat.completions.retrieve(id)).metadata));
+      expect(stored).toEqual([{ who: 'stream-0' }, { who: 'stream-1' }, { who: 'plain' }]);
+      // Nothing held is left behind: the id of the stream that was given it is an ordinary stored completion.
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      try {
+        expect((await admin.query('SELECT count(*)::int AS n FROM deleted_completions')).rows).toEqual([{ n: 0 }]);
+      } finally {
+        await admin.end();
+      }
+    } finally {
+      for (const instance of instances) instance.process.kill('SIGTERM');
+      await Promise.all(instances.map((instance) => instance.exited));
+      await upstream.close();
+    }
+  }, 60_000);
 });

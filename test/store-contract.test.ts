@@ -118,6 +118,31 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     expect(await store.explainList('project-never', params({}))).toEqual({ walked: undefined, steps: [] });
   });
 
+  it('holds a stream\'s id from its first chunk to its store: taken ids are refused, a held one is stored whole, a released one is free', async () => {
+    await store.saveCompletions(PROJECT, [record('s1', 1_700_000_000), record('s2', 1_700_000_001)]);
+    expect(await store.deleteCompletion(PROJECT, 's2')).toBe(true);
+    expect(await store.holdStreamId(PROJECT, 's1')).toBe('taken');
+    expect(await store.holdStreamId(PROJECT, 's2')).toBe('taken');
+    // PostgreSQL holds it in the database, against every instance; SQLite leaves that to the allocator's memory.
+    const free = TEST_BACKEND === 'postgres' ? 'held' : 'free';
+    expect(await store.holdStreamId(PROJECT, 's3')).toBe(free);
+    expect(await store.holdStreamId(PROJECT, 's3')).toBe(TEST_BACKEND === 'postgres' ? 'taken' : 'free');
+    // Another project's same id is its own.
+    expect(await store.holdStreamId('project-b', 's3')).toBe(free);
+    await store.saveHeldCompletion(PROJECT, record('s3', 1_700_000_002));
+    expect((await store.getCompletion(PROJECT, 's3'))?.id).toBe('s3');
+    expect(await walk(PROJECT, {})).toEqual(['s1', 's3']);
+    // Released after it was stored: nothing changes; the stored id stays taken.
+    await store.releaseStreamId(PROJECT, 's3');
+    expect((await store.getCompletion(PROJECT, 's3'))?.id).toBe('s3');
+    expect(await store.holdStreamId(PROJECT, 's3')).toBe('taken');
+    // Released without a store: free again, and a deleted id's tombstone is never released.
+    await store.releaseStreamId('project-b', 's3');
+    expect(await store.holdStreamId('project-b', 's3')).toBe(free);
+    await store.releaseStreamId(PROJECT, 's2');
+    expect(await store.isIdTaken(PROJECT, 's2')).toBe(true);
+  });
+
   it('keeps a deleted completion as a cursor and as a taken id; a never-stored cursor is a 400', async () => {
     await store.saveCompletions(PROJECT, ['a1', 'a2', 'a3', 'a4'].map((id, n) => record(id, 1_700_000_000 + n, { metadata: { k: 'v' } })));
     expect(await store.deleteCompletion(PROJECT, 'a2')).toBe(true);

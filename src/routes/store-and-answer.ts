@@ -17,10 +17,12 @@ import type { CreatePlan } from './create-plan.ts';
 export interface CompletionWrites {
   ids: IdAllocator;
   writer: WriteBatcher;
+  /** A stream's completion under the id held in the database since its first chunk (IdReservation.heldInDatabase). */
+  saveHeld: (project: string, record: CompletionRecord) => Promise<void>;
 }
 
 export function createCompletionWrites(store: Store): CompletionWrites {
-  return { ids: createIdAllocator(store), writer: createWriteBatcher(store) };
+  return { ids: createIdAllocator(store), writer: createWriteBatcher(store), saveHeld: (project, record) => store.saveHeldCompletion(project, record) };
 }
 
 /**

@@ -163,7 +163,7 @@ async function readFirstEvents(
  * stream in flight) every chunk forwarded carries a fresh one instead.
  */
 export function createStreamCompletion(deps: CreateCompletionDeps, writes: CompletionWrites) {
-  const { ids, writer } = writes;
+  const { ids, writer, saveHeld } = writes;
   return async function streamCompletion(c: Context<AppEnv>, plan: CreatePlan): Promise<Response> {
     const tenant = c.get('tenant');
     const planned = planUpstreamBody(plan);
@@ -248,11 +248,14 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
     async function save(): Promise<boolean> {
       if (!sawChunk || reservation === undefined) return true;
       try {
-        // Another process on the same database may have taken the id since the first chunk: then it is
-        // stored under a fresh one the client does not learn (its chunks are gone), never overwriting.
-        const id = await saveUnderFreeId(reservation.id, (candidate) =>
-          writer.save(tenant.project, storedRecord(c, plan, assembler.result(candidate), candidate, answerIntegers)),
-        );
+        // Held since the first chunk, by this process and, on PostgreSQL, by the database against other instances.
+        // Taken all the same (another process on a SQLite file, a race of one statement on PostgreSQL): stored under
+        // a fresh id the client does not learn (its chunks are gone), never overwriting.
+        const held = reservation;
+        const id = await saveUnderFreeId(held.id, (candidate) => {
+          const record = storedRecord(c, plan, assembler.result(candidate), candidate, answerIntegers);
+          return candidate === held.id && held.heldInDatabase ? saveHeld(tenant.project, record) : writer.save(tenant.project, record);
+        });
         ids.remember(tenant.project, id);
         return true;
       } catch {

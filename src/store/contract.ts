@@ -186,6 +186,18 @@ export interface Store {
   listMessagesOf(project: string, completionIds: string[]): Promise<Map<string, MessageRow[]>>;
   /** True when the id is stored or was stored (deleted ids stay taken so old cursors keep their meaning). */
   isIdTaken(project: string, id: string): Promise<boolean>;
+  /**
+   * For a stream, whose client learns its id at the first chunk but which is stored at its end: 'taken' when the
+   * project has the id (stored or deleted). Otherwise the id is free, and 'held' says it is now held against every
+   * other instance on the database until `saveHeldCompletion` stores it or `releaseStreamId` lets it go
+   * (PostgreSQL, where instances share the database); 'free' says nothing was written (SQLite: the one service
+   * on a file holds its ids in memory).
+   */
+  holdStreamId(project: string, id: string): Promise<'held' | 'free' | 'taken'>;
+  /** Lets go of an id `holdStreamId` held and nothing was stored under; no effect on a stored or deleted id. */
+  releaseStreamId(project: string, id: string): Promise<void>;
+  /** Stores a completion under an id `holdStreamId` held, letting the hold go in the same transaction; CompletionIdTaken as `saveCompletion`. */
+  saveHeldCompletion(project: string, record: CompletionRecord): Promise<void>;
   /** A per-database value created on first use and kept from then on (shared by every instance on the database). */
   getOrCreateSetting(key: string, create: () => string): Promise<string>;
   /** A per-database value that changes (a mirror's position); undefined when never set. */

@@ -70,6 +70,17 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
     await createRowWrites(db).insertAllOrNone(writes);
   }
 
+  /**
+   * A stream's id held against the other instances: a tombstone row at a position no completion has (`created`
+   * is bounded far inside int8), which every instance's insert of that id already refuses (its own check and
+   * migration 0005's trigger): a plain create elsewhere is stored under a fresh id its client learns, and another
+   * stream is given a fresh id at its first chunk. Deleted with the insert that stores the stream, or on release;
+   * one a crash leaves only keeps an id nothing was stored under from being used.
+   */
+  const HELD = '-4611686018427387904';
+  const deleteHold = (session: SqlSession, projectId: number, id: string) =>
+    session.query(`DELETE FROM deleted_completions WHERE project_id = $1 AND id = $2 AND created = ${HELD}`, [projectId, id]);
+
   /** Names the statements explainList prepares, each deallocated after its EXPLAIN. */
   let explained = 0;
 
@@ -206,6 +217,28 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
     listMessages: async (project, completionId, params) => {
       const projectId = await projectHolding(project, completionId);
       return projectId === undefined ? undefined : listMessagePage(db, projectId, completionId, params);
+    },
+    holdStreamId: async (project, id) => {
+      if (!isStorableId(id)) return 'taken';
+      const projectId = await projects.ensure(project);
+      const held = await db.query(
+        `INSERT INTO deleted_completions (project_id, id, created)
+         SELECT $1::int, $2::text, ${HELD} WHERE NOT EXISTS (SELECT 1 FROM completions WHERE project_id = $1::int AND id = $2::text)
+         ON CONFLICT DO NOTHING RETURNING 1 AS held`,
+        [projectId, id],
+      );
+      return held.length === 1 ? 'held' : 'taken';
+    },
+    releaseStreamId: async (project, id) => {
+      const projectId = await projects.find(project);
+      if (projectId !== undefined && isStorableId(id)) await deleteHold(db, projectId, id);
+    },
+    saveHeldCompletion: async (project, record) => {
+      const projectId = await projects.ensure(project);
+      await db.transaction(async (tx) => {
+        await deleteHold(tx, projectId, record.id);
+        await createRowWrites(tx).insertAllOrNone([[projectId, record]]);
+      });
     },
     isIdTaken: async (project, id) => {
       const projectId = await projectHolding(project, id);

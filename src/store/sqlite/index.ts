@@ -222,11 +222,18 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     return { items, count: ids.length, firstId: ids[0] ?? null, lastId: ids.at(-1) ?? null, hasMore };
   }
 
+  async function saveCompletion(project: string, record: CompletionRecord): Promise<void> {
+    await checkpoints?.beforeWrite();
+    saveMany([[projects.ensure(project), record]]);
+  }
+
+  function isIdTaken(project: string, id: string): boolean {
+    const projectId = projects.find(project);
+    return projectId !== undefined && lists.findPosition(projectId, id) !== undefined;
+  }
+
   return {
-    saveCompletion: async (project, record) => {
-      await checkpoints?.beforeWrite();
-      saveMany([[projects.ensure(project), record]]);
-    },
+    saveCompletion,
     saveCompletions: async (project, records) => {
       const projectId = projects.ensure(project);
       saveMany(records.map((record) => [projectId, record]));
@@ -246,10 +253,11 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     deleteExpired: async (storedBefore, batchSize) => deleteExpired(storedBefore, batchSize),
     listMessages: async (project, completionId, params) => listMessages(project, completionId, params),
     listMessagesOf: async (project, completionIds) => listMessagesOf(project, completionIds),
-    isIdTaken: async (project, id) => {
-      const projectId = projects.find(project);
-      return projectId !== undefined && lists.findPosition(projectId, id) !== undefined;
-    },
+    isIdTaken: async (project, id) => isIdTaken(project, id),
+    // One service serves a SQLite file: the allocator's own memory holds a stream's id (completion-ids.ts).
+    holdStreamId: async (project, id) => (isIdTaken(project, id) ? 'taken' : 'free'),
+    releaseStreamId: async () => {},
+    saveHeldCompletion: async (project, record) => saveCompletion(project, record),
     getSetting: async (key) => (prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined)?.value,
     setSetting: async (key, value) => {
       prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
