@@ -442,6 +442,46 @@ describe.skipIf(!withServer)('a database dropped and created again under a servi
   }, 120_000);
 });
 
+describe.skipIf(!withServer)('the completions table locked under a serving instance', () => {
+  it('/healthz says so, as creates 503, and is ok again once the lock goes', async () => {
+    const upstream = await startFakeUpstream();
+    const url = await createTestDatabase();
+    const serving = await startChildServer({
+      databasePath: url,
+      upstreamUrl: upstream.url,
+      env: { HEALTH_CHECK_INTERVAL_MS: '0', DATABASE_STATEMENT_TIMEOUT_MS: '800' },
+    });
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    const health = async () => {
+      const res = await fetch(`${serving.origin}/healthz`, { signal: AbortSignal.timeout(15_000) });
+      return { status: res.status, body: (await res.json()) as { status: string } };
+    };
+    try {
+      expect(await health()).toEqual({ status: 200, body: { status: 'ok' } });
+      await admin.query('BEGIN');
+      await admin.query('LOCK TABLE completions IN ACCESS EXCLUSIVE MODE');
+      const create = await fetch(`${serving.origin}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], store: true }),
+        signal: AbortSignal.timeout(15_000),
+      });
+      expect({ status: create.status, body: await create.json() }).toEqual({ status: 503, body: OPENAI_503 });
+      const locked = await health();
+      expect(locked.status).toBe(503);
+      expect(locked.body.status).toBe('unavailable');
+      await admin.query('ROLLBACK');
+      expect(await health()).toEqual({ status: 200, body: { status: 'ok' } });
+    } finally {
+      await admin.end();
+      serving.process.kill('SIGTERM');
+      await serving.exited;
+      await upstream.close();
+    }
+  }, 60_000);
+});
+
 describe('PostgreSQL unreachable at start', () => {
   it('retries with backoff, then exits non-zero with the password masked', async () => {
     const port = await freePort();
