@@ -355,56 +355,73 @@ async function startUnreachable(databaseUrl: string, startupTimeoutMs: number): 
   return { code, stdout, stderr };
 }
 
+interface ServingInstance {
+  serving: ChildServer;
+  upstream: FakeUpstream;
+  url: string;
+  /** The database's name, to drop or create it again. */
+  name: string;
+  /** A connection of the test's own: to the server's test database (`admin: 'server'`, to drop this one) or to this one. */
+  admin: pg.Client;
+  /** `/healthz` as a load balancer reads it. */
+  health: () => Promise<{ status: number; body: { status: string; reason?: string } }>;
+  /** `GET /v1/chat/completions` with KEY. */
+  list: () => Promise<{ status: number; body: { data: { id: string }[] } }>;
+}
+
+/** One service process on a database of its own (health checked at every probe), stopped with all the rest after `work`. */
+async function withServingInstance(options: { env?: Record<string, string>; admin: 'server' | 'database' }, work: (instance: ServingInstance) => Promise<void>): Promise<void> {
+  const upstream = await startFakeUpstream();
+  const url = await createTestDatabase();
+  const serving = await startChildServer({ databasePath: url, upstreamUrl: upstream.url, env: { HEALTH_CHECK_INTERVAL_MS: '0', ...options.env } });
+  const admin = new pg.Client({ connectionString: options.admin === 'server' ? TEST_POSTGRES_URL : url });
+  await admin.connect();
+  const read = async (path: string, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${serving.origin}${path}`, { headers, signal: AbortSignal.timeout(15_000) });
+    return { status: res.status, body: await res.json() };
+  };
+  try {
+    await work({
+      serving,
+      upstream,
+      url,
+      name: new URL(url).pathname.slice(1),
+      admin,
+      health: () => read('/healthz'),
+      list: () => read('/v1/chat/completions', { authorization: `Bearer ${KEY}` }),
+    });
+  } finally {
+    await admin.end();
+    serving.process.kill('SIGTERM');
+    await serving.exited;
+    await upstream.close();
+  }
+}
+
 describe.skipIf(!withServer)('a database dropped under a serving instance', () => {
   it('/healthz names the missing database, and requests get the same OpenAI 503 as ever', async () => {
-    const upstream = await startFakeUpstream();
-    const url = await createTestDatabase();
-    const name = new URL(url).pathname.slice(1);
-    const serving = await startChildServer({ databasePath: url, upstreamUrl: upstream.url, env: { HEALTH_CHECK_INTERVAL_MS: '0' } });
-    const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
-    await admin.connect();
-    const health = async () => {
-      const res = await fetch(`${serving.origin}/healthz`, { signal: AbortSignal.timeout(15_000) });
-      return { status: res.status, body: await res.json() };
-    };
-    try {
+    await withServingInstance({ admin: 'server' }, async ({ serving, url, name, admin, health, list }) => {
       expect(await health()).toEqual({ status: 200, body: { status: 'ok' } });
       await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
       // The first probe may meet a connection the drop just ended; the next ones open new connections, which are refused.
       await expect
         .poll(health)
         .toEqual({ status: 503, body: { status: 'unavailable', reason: `the database cannot take a write (3D000: database "${name}" does not exist)` } });
-      const list = await fetch(`${serving.origin}/v1/chat/completions`, { headers: { authorization: `Bearer ${KEY}` }, signal: AbortSignal.timeout(15_000) });
-      expect({ status: list.status, body: await list.json() }).toEqual({ status: 503, body: OPENAI_503 });
+      expect(await list()).toEqual({ status: 503, body: OPENAI_503 });
       const password = new URL(url).password;
       expect(JSON.stringify(await health())).not.toContain(password);
       expect(serving.logs.filter((line) => JSON.stringify(line).includes(password))).toEqual([]);
-    } finally {
-      await admin.end();
-      serving.process.kill('SIGTERM');
-      await serving.exited;
-      await upstream.close();
-    }
+    });
   }, 120_000);
 });
 
 describe.skipIf(!withServer)('a database dropped and created again under a serving instance', () => {
   it('is refused until the instance restarts: its cached project ids would name another tenant\'s project there', async () => {
-    const upstream = await startFakeUpstream();
-    const url = await createTestDatabase();
-    const name = new URL(url).pathname.slice(1);
-    const serving = await startChildServer({ databasePath: url, upstreamUrl: upstream.url, env: { HEALTH_CHECK_INTERVAL_MS: '0' } });
-    const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
-    await admin.connect();
-    const list = async () => {
-      const res = await fetch(`${serving.origin}/v1/chat/completions`, { headers: { authorization: `Bearer ${KEY}` }, signal: AbortSignal.timeout(15_000) });
-      return { status: res.status, body: await res.json() };
-    };
-    try {
+    await withServingInstance({ admin: 'server' }, async ({ serving, upstream, url, name, admin, health, list }) => {
       // The key's project is created (id 1) and kept by the instance.
       const client = new OpenAI({ apiKey: KEY, baseURL: `${serving.origin}/v1`, maxRetries: 0 });
       const own = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'mine' }], store: true });
-      expect((await list()).body.data.map((c: { id: string }) => c.id)).toEqual([own.id]);
+      expect((await list()).body.data.map((c) => c.id)).toEqual([own.id]);
 
       // The operator drops the database and fills a new one of the same name: there, id 1 is another key's project.
       await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
@@ -413,8 +430,7 @@ describe.skipIf(!withServer)('a database dropped and created again under a servi
       expect(other.code, other.stderr).toBe(0);
 
       expect(await list()).toEqual({ status: 503, body: OPENAI_503 });
-      const health = await fetch(`${serving.origin}/healthz`, { signal: AbortSignal.timeout(15_000) });
-      expect({ status: health.status, body: await health.json() }).toEqual({
+      expect(await health()).toEqual({
         status: 503,
         body: {
           status: 'unavailable',
@@ -433,31 +449,13 @@ describe.skipIf(!withServer)('a database dropped and created again under a servi
         restarted.process.kill('SIGTERM');
         await restarted.exited;
       }
-    } finally {
-      await admin.end();
-      serving.process.kill('SIGTERM');
-      await serving.exited;
-      await upstream.close();
-    }
+    });
   }, 120_000);
 });
 
 describe.skipIf(!withServer)('the completions table locked under a serving instance', () => {
   it('/healthz says so, as creates 503, and is ok again once the lock goes', async () => {
-    const upstream = await startFakeUpstream();
-    const url = await createTestDatabase();
-    const serving = await startChildServer({
-      databasePath: url,
-      upstreamUrl: upstream.url,
-      env: { HEALTH_CHECK_INTERVAL_MS: '0', DATABASE_STATEMENT_TIMEOUT_MS: '800' },
-    });
-    const admin = new pg.Client({ connectionString: url });
-    await admin.connect();
-    const health = async () => {
-      const res = await fetch(`${serving.origin}/healthz`, { signal: AbortSignal.timeout(15_000) });
-      return { status: res.status, body: (await res.json()) as { status: string } };
-    };
-    try {
+    await withServingInstance({ admin: 'database', env: { DATABASE_STATEMENT_TIMEOUT_MS: '800' } }, async ({ serving, admin, health }) => {
       expect(await health()).toEqual({ status: 200, body: { status: 'ok' } });
       await admin.query('BEGIN');
       await admin.query('LOCK TABLE completions IN ACCESS EXCLUSIVE MODE');
@@ -468,17 +466,11 @@ describe.skipIf(!withServer)('the completions table locked under a serving insta
         signal: AbortSignal.timeout(15_000),
       });
       expect({ status: create.status, body: await create.json() }).toEqual({ status: 503, body: OPENAI_503 });
-      const locked = await health();
-      expect(locked.status).toBe(503);
-      expect(locked.body.status).toBe('unavailable');
+      const underLock = await health();
+      expect([underLock.status, underLock.body.status]).toEqual([503, 'unavailable']);
       await admin.query('ROLLBACK');
       expect(await health()).toEqual({ status: 200, body: { status: 'ok' } });
-    } finally {
-      await admin.end();
-      serving.process.kill('SIGTERM');
-      await serving.exited;
-      await upstream.close();
-    }
+    });
   }, 60_000);
 });
 
