@@ -72,7 +72,7 @@ export function createIdAllocator(store: Pick<Store, 'holdStreamId' | 'releaseSt
     /** For a completion whose id the client learns before it is stored (a stream): the database is asked first. */
     async reserve(project: string, upstreamId: unknown): Promise<IdReservation> {
       const hold = isAddressable(upstreamId) ? await tryHold(project, upstreamId) : undefined;
-      if (hold === undefined) return holdFresh(project, upstreamId as string);
+      if (hold === undefined) return holdFresh(project, upstreamId);
       const key = `${project}\0${upstreamId}`;
       const heldInDatabase = hold === 'held';
       return {
