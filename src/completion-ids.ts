@@ -81,8 +81,8 @@ export function createIdAllocator(store: Pick<Store, 'holdStreamId' | 'releaseSt
         heldInDatabase,
         release: () => {
           held.delete(key);
-          // Stored, the hold went with the insert and this deletes nothing; not stored, the id is free again.
-          if (heldInDatabase) store.releaseStreamId(project, upstreamId as string).catch(() => {});
+          // Stored under it (remembered), the hold went with the insert; not stored, the id is made free again.
+          if (heldInDatabase && !stored.has(key)) store.releaseStreamId(project, upstreamId as string).catch(() => {});
         },
       };
     },
