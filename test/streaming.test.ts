@@ -7,6 +7,7 @@ import { holdNextCall, sendJson, startFakeUpstream, type FakeUpstream } from './
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
 import { storedCompletion } from './helpers/stored-shape.ts';
 import { startService, type Service, useServiceEachTest } from './helpers/service.ts';
+import { FIRST_EVENT_WAIT_MS } from '../src/routes/stream-completion.ts';
 
 let upstream: FakeUpstream;
 let service: Service;
@@ -227,6 +228,101 @@ describe('post /v1/chat/completions with stream: true', () => {
     for (let r = await second.next(); !r.done; r = await second.next()) expect(r.value.id).toBe(secondId);
     const stored = await client.chat.completions.list();
     expect(stored.data.map((c) => c.id).sort()).toEqual([firstId, secondId].sort());
+  });
+
+  describe('a stored stream whose first chunk is slow to come', () => {
+    /** Reads a raw response's body until `text` has arrived; returns all read so far. */
+    async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, text: string, sofar = ''): Promise<string> {
+      const decoder = new TextDecoder();
+      while (!sofar.includes(text)) {
+        const { done, value } = await reader.read();
+        if (done) throw new Error(`the body ended before ${JSON.stringify(text)}: ${JSON.stringify(sofar)}`);
+        sofar += decoder.decode(value, { stream: true });
+      }
+      return sofar;
+    }
+
+    const streamRequest = () =>
+      service.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true, metadata: { slow: 'yes' } }),
+      });
+
+    it("begins the answer at the provider's first keep-alive and relays each as it comes, then stores the completion", async () => {
+      const chunks = completionToChunks(plainText);
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      upstream.handler = async (_request, res) => {
+        const sse = openSse(res);
+        sse.raw(': PROCESSING\n\n');
+        // The provider works on: the client must have had its answer begun, and this keep-alive, meanwhile.
+        await gate;
+        sse.raw(': PROCESSING\n\n');
+        for (const chunk of completionToChunks(plainText, { includeUsage: true })) sse.send(chunk);
+        sse.done();
+      };
+      const res = await streamRequest();
+      expect(res.status).toBe(200);
+      const requestId = res.headers.get('x-request-id')!;
+      const reader = res.body!.getReader();
+      expect(await readUntil(reader, ': PROCESSING\n\n')).toBe(': PROCESSING\n\n');
+      release();
+      let rest = '';
+      const decoder = new TextDecoder();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) rest += decoder.decode(r.value, { stream: true });
+      expect(rest).toBe(': PROCESSING\n\n' + chunks.map((chunk) => sseEvent(chunk)).join('') + sseEvent('[DONE]'));
+      const stored = await service.client().chat.completions.retrieve('chatcmpl-text');
+      expect(stored).toEqual(storedCompletion(plainText, requestId, { metadata: { slow: 'yes' } }));
+    });
+
+    it(`begins the answer after ${FIRST_EVENT_WAIT_MS} ms of silence, and still gives a fresh id when the upstream's is taken`, async () => {
+      upstream.handler = streamingHandler(plainText);
+      const client = service.client();
+      await collect(await client.chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true, metadata: { n: '1' } }));
+      const chunks = completionToChunks(plainText);
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      upstream.handler = async (_request, res) => {
+        const sse = openSse(res);
+        await gate;
+        for (const chunk of completionToChunks(plainText, { includeUsage: true })) sse.send(chunk);
+        sse.done();
+      };
+      // Headers before any event: the provider is still silent, and stays so until they have arrived.
+      const res = await streamRequest();
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+      release();
+      const events = parseSseText(await res.text());
+      const freshId = (JSON.parse(events[0]!) as Json).id as string;
+      expect(freshId).toMatch(/^chatcmpl-[A-Za-z0-9]{29}$/);
+      expect(events).toEqual([...chunks.map((chunk) => JSON.stringify({ ...chunk, id: freshId })), '[DONE]']);
+      expect((await client.chat.completions.retrieve(freshId)).metadata).toEqual({ slow: 'yes' });
+      expect((await client.chat.completions.retrieve('chatcmpl-text')).metadata).toEqual({ n: '1' });
+    });
+
+    it('ends an answer begun by a keep-alive with an error event when no chunk follows, and stores nothing', async () => {
+      upstream.handler = (_request, res) => {
+        const sse = openSse(res);
+        sse.raw(': keep-alive\n\n');
+        setTimeout(() => sse.done(), 50);
+      };
+      const res = await streamRequest();
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe(
+        ': keep-alive\n\n' +
+          sseEvent({
+            error: {
+              message: 'The upstream provider ended the stream without sending a chunk; nothing was stored.',
+              type: 'server_error',
+              param: null,
+              code: null,
+            },
+          }),
+      );
+      expect(await storedCount()).toEqual({ n: 0 });
+    });
   });
 
   it('forwards an unstored stream untouched and does not ask for usage', async () => {

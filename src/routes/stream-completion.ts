@@ -106,8 +106,25 @@ function notStoredMessage(problem: string): string {
   return `The upstream provider sent ${problem} instead of a chat completion chunk; nothing was stored.`;
 }
 
-/** What a stored stream begins with: its first chunk, or the provider's own error event (to relay as the stream's whole answer). */
-type FirstEvents = { events: SseEvent[]; firstChunk: Json } | { events: SseEvent[]; providerError: true };
+const NO_CHUNK_MESSAGE = 'The upstream provider ended the stream without sending a chunk; nothing was stored.';
+
+/**
+ * How long a stored stream's answer waits for the provider's first event. Long enough for a provider
+ * that answers at once to have its empty or broken stream turned into a 502; short enough that a
+ * client (or a load balancer) waiting on a slow first token sees the answer begin, as it would from
+ * the provider, rather than time out waiting for headers (and retry, generating again).
+ */
+export const FIRST_EVENT_WAIT_MS = 1000;
+
+/**
+ * What a stored stream begins with: its first chunk, the provider's own error event (to relay as the
+ * stream's whole answer), or only keep-alives or silence so far (`begun`: the answer starts now, the
+ * first chunk is looked at as the stream goes; `unread` is a read still under way, to be taken next).
+ */
+type FirstEvents =
+  | { events: SseEvent[]; firstChunk: Json }
+  | { events: SseEvent[]; providerError: true }
+  | { events: SseEvent[]; begun: true; unread: Promise<ReadResult<Uint8Array>> | undefined };
 
 /**
  * A stored stream's events up to its first data event, read before anything
@@ -116,7 +133,9 @@ type FirstEvents = { events: SseEvent[]; firstChunk: Json } | { events: SseEvent
  * nothing. The provider's own error event is the exception: the client gets
  * the 200 and the error event it would have had from the provider (its type
  * and code intact, raised by the SDKs, not retried as a 502 would be).
- * Comments before it (keep-alives) are kept, to be relayed.
+ * A comment (a keep-alive) before the first data event, or a provider silent
+ * for FIRST_EVENT_WAIT_MS, begins the answer instead: the provider is
+ * working, and its keep-alives are relayed as they come.
  */
 async function readFirstEvents(
   read: () => Promise<ReadResult<Uint8Array>>,
@@ -124,27 +143,38 @@ async function readFirstEvents(
   parser: SseParser,
 ): Promise<FirstEvents> {
   const events: SseEvent[] = [];
-  for (;;) {
-    let result: ReadResult<Uint8Array>;
-    try {
-      result = await read();
-    } catch (err) {
-      throw readFailure(err);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const silent = new Promise<'silent'>((resolve) => {
+    timer = setTimeout(() => resolve('silent'), FIRST_EVENT_WAIT_MS);
+  });
+  try {
+    for (;;) {
+      const next = read();
+      let result: ReadResult<Uint8Array> | 'silent';
+      try {
+        result = await Promise.race([next, silent]);
+      } catch (err) {
+        throw readFailure(err);
+      }
+      if (result === 'silent') return { events, begun: true, unread: next };
+      events.push(...(result.done ? parser.end() : parser.push(result.value)));
+      const position = events.findIndex((event) => event.data !== undefined);
+      const first = position < 0 ? undefined : events[position];
+      if (first !== undefined && first.data!.trim() !== '[DONE]') {
+        const read = readEvent(first.data!);
+        if ('chunk' in read) return { events, firstChunk: read.chunk };
+        reader.cancel().catch(() => {});
+        if ('providerError' in read) return { events: events.slice(0, position + 1), providerError: true };
+        throw new ApiError(502, notStoredMessage(read.problem), 'server_error');
+      }
+      if (first !== undefined || result.done) {
+        reader.cancel().catch(() => {});
+        throw new ApiError(502, NO_CHUNK_MESSAGE, 'server_error');
+      }
+      if (events.length > 0) return { events, begun: true, unread: undefined };
     }
-    events.push(...(result.done ? parser.end() : parser.push(result.value)));
-    const position = events.findIndex((event) => event.data !== undefined);
-    const first = position < 0 ? undefined : events[position];
-    if (first !== undefined && first.data!.trim() !== '[DONE]') {
-      const read = readEvent(first.data!);
-      if ('chunk' in read) return { events, firstChunk: read.chunk };
-      reader.cancel().catch(() => {});
-      if ('providerError' in read) return { events: events.slice(0, position + 1), providerError: true };
-      throw new ApiError(502, notStoredMessage(read.problem), 'server_error');
-    }
-    if (first !== undefined || result.done) {
-      reader.cancel().catch(() => {});
-      throw new ApiError(502, 'The upstream provider ended the stream without sending a chunk; nothing was stored.', 'server_error');
-    }
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -217,6 +247,13 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
       return result;
     };
     let pending: SseEvent[] = [];
+    /** A read the first-event wait stopped waiting for: the next one the stream takes. */
+    let unread: Promise<ReadResult<Uint8Array>> | undefined;
+    const nextRead = (): Promise<ReadResult<Uint8Array>> => {
+      const taken = unread ?? read();
+      unread = undefined;
+      return taken;
+    };
     let reservation: IdReservation | undefined;
     if (plan.store) {
       const first = await readFirstEvents(read, reader, parser);
@@ -225,13 +262,17 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
         return c.body(relayed, response.status as 200, headers);
       }
       pending = first.events;
-      // The id is decided before the client has an answer: a database that cannot be asked then is
-      // the client's 503 (which the SDKs retry), not a 200 whose stream breaks off before its first byte.
-      try {
-        reservation = await ids.reserve(tenant.project, first.firstChunk.id);
-      } catch (err) {
-        reader.cancel().catch(() => {});
-        throw err;
+      if ('begun' in first) {
+        unread = first.unread;
+      } else {
+        // The id is decided before the client has an answer: a database that cannot be asked then is
+        // the client's 503 (which the SDKs retry), not a 200 whose stream breaks off before its first byte.
+        try {
+          reservation = await ids.reserve(tenant.project, first.firstChunk.id);
+        } catch (err) {
+          reader.cancel().catch(() => {});
+          throw err;
+        }
       }
     }
     let sawChunk = false;
@@ -270,6 +311,10 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
       if (doneSeen || event.data === undefined) return event.raw;
       if (isDone(event)) {
         doneSeen = true;
+        if (plan.store && !sawChunk) {
+          stop = true;
+          return errorEvent(NO_CHUNK_MESSAGE);
+        }
         if (plan.store && !(await save())) {
           stop = true;
           return errorEvent('The completion could not be stored.');
@@ -283,6 +328,17 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
         return 'providerError' in read ? relayedError(event.data, event.raw) : read.errorEvent;
       }
       const { chunk } = read;
+      if (reservation === undefined) {
+        // A stream whose answer began before its first chunk (keep-alives, a slow first token) decides its id here.
+        try {
+          reservation = await ids.reserve(tenant.project, chunk.id);
+        } catch (err) {
+          stop = true;
+          return errorEvent(err instanceof ApiError ? err.message : 'The completion could not be stored.');
+        }
+        // The client went away meanwhile: cancel() found nothing to let go of yet.
+        if (ended) release();
+      }
       sawChunk = true;
       assembler.add(chunk);
       const chunkIntegers = findUnsafeIntegers(event.data);
@@ -315,7 +371,7 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
             } else {
               let result: ReadResult<Uint8Array>;
               try {
-                result = await read();
+                result = await nextRead();
               } catch (err) {
                 if (ended) return;
                 const message =
