@@ -133,7 +133,7 @@ export interface StoredCompletionInput {
   metadata: Metadata;
   /** Unix seconds now: when it is stored, and `created` when the upstream gave none. */
   now: number;
-  /** The request's integers past 2^53 as the client wrote them: the echoed fields and messages keep them. */
+  /** Integers past 2^53 as the client (and the provider) wrote them: the echoed fields, messages and choices keep them. */
   exactIntegers?: ExactIntegers | undefined;
 }
 
@@ -174,7 +174,7 @@ export function toCompletionRecord({ request, response, id, requestId, metadata,
     requestedModel,
     metadata,
     body: withExactIntegers(JSON.stringify(body), exactIntegers),
-    choices: (Array.isArray(choices) ? choices : []).map((c, i) => JSON.stringify(toStoredChoice(c, i))),
+    choices: (Array.isArray(choices) ? choices : []).map((c, i) => withExactIntegers(JSON.stringify(toStoredChoice(c, i)), exactIntegers)),
     messages: messages.map((m) => withExactIntegers(JSON.stringify(toMessageItem(m)), exactIntegers)),
     tokens: tokenCountsOfUsage(body.usage),
   };

@@ -49,10 +49,10 @@ describe('post /v1/chat/completions', () => {
     // provider as 9223372036854776000, past int64, which OpenAI refuses.
     const tool = '{"type":"function","function":{"name":"pick","parameters":{"type":"object","properties":{"n":{"type":"integer","maximum":9223372036854775807,"minimum":-9223372036854775808}}}}}';
     const body = `{"model":"gpt-4o","messages":[{"role":"user","content":"Hello there"}],"store":true,"seed":9223372036854775807,"tools":[${tool}]}`;
-    const answer = JSON.stringify(fakeCompletion(JSON.parse(body), 'chatcmpl-big', 1_700_000_000)).replace(
-      '"system_fingerprint"',
-      '"trace_id":18446744073709551615,"system_fingerprint"',
-    );
+    const answer = JSON.stringify(fakeCompletion(JSON.parse(body), 'chatcmpl-big', 1_700_000_000))
+      .replace('"system_fingerprint"', '"trace_id":18446744073709551615,"system_fingerprint"')
+      .replace('"finish_reason"', '"choice_trace":98765432109876543211,"finish_reason"');
+    expect(answer).toContain('"choice_trace"');
     upstream.handler = (_request, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(answer);
@@ -65,7 +65,7 @@ describe('post /v1/chat/completions', () => {
     const stored = await service.request('/v1/chat/completions/chatcmpl-big');
     expect(stored.status).toBe(200);
     const text = await stored.text();
-    for (const exact of ['"trace_id":18446744073709551615', '"seed":9223372036854775807', `"tools":[${tool}]`]) expect(text).toContain(exact);
+    for (const exact of ['"trace_id":18446744073709551615', '"choice_trace":98765432109876543211', '"seed":9223372036854775807', `"tools":[${tool}]`]) expect(text).toContain(exact);
     const { request_id: requestId } = JSON.parse(text) as { request_id: string };
     expect(JSON.parse(text)).toEqual(storedCompletion(JSON.parse(answer), requestId, { seed: 9223372036854775807, tools: JSON.parse(`[${tool}]`) }));
 

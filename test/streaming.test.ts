@@ -535,8 +535,12 @@ describe('post /v1/chat/completions with stream: true', () => {
     });
   }
 
-  it("stores a stream's integers past 2^53 as the provider wrote them", async () => {
-    const traced = (chunk: unknown) => JSON.stringify(chunk).replace('"object"', '"trace_id":18446744073709551615,"object"');
+  it("stores a stream's integers past 2^53 as the provider wrote them, in its choices' deltas too", async () => {
+    const traced = (chunk: unknown) =>
+      JSON.stringify(chunk)
+        .replace('"object"', '"trace_id":18446744073709551615,"object"')
+        .replace(/"delta":\{(?=.)/, (open) => `${open}"span":98765432109876543211,`)
+        .replace('"span":98765432109876543211,}', '"span":98765432109876543211}');
     upstream.handler = (_request, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       for (const chunk of completionToChunks(plainText)) res.write(`data: ${traced(chunk)}\n\n`);
@@ -550,7 +554,9 @@ describe('post /v1/chat/completions with stream: true', () => {
     expect(parseSseText(await res.text())).toEqual([...completionToChunks(plainText).map(traced), '[DONE]']);
     const stored = await service.request('/v1/chat/completions/chatcmpl-text');
     expect(stored.status).toBe(200);
-    expect(await stored.text()).toContain('"trace_id":18446744073709551615');
+    const text = await stored.text();
+    expect(text).toContain('"trace_id":18446744073709551615');
+    expect(text).toContain('"span":98765432109876543211');
   });
 
   it('relays an unstored stream that ends without [DONE] as the upstream ended it', async () => {
