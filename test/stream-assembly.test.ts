@@ -126,4 +126,17 @@ describe('completion assembler', () => {
       ],
     });
   });
+
+  it('a call streamed without arguments has them as "", and an empty refusal is null, as the SDK accumulates them', () => {
+    const assembler = createCompletionAssembler();
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { role: 'assistant', content: null, refusal: '', tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'noop' } }] } }] });
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { function_call: { name: 'legacy_noop' } }, finish_reason: 'tool_calls' }] });
+    expect(messageOf(assembler)).toEqual({
+      role: 'assistant',
+      content: null,
+      refusal: null,
+      function_call: { name: 'legacy_noop', arguments: '' },
+      tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'noop', arguments: '' } }],
+    });
+  });
 });

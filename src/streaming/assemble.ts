@@ -18,6 +18,7 @@
  *   `function_call` likewise; `audio` with `data` and `transcript` concatenated.
  *   Any other delta field: strings concatenate (`reasoning_content`, ...),
  *   arrays concatenate, objects merge by the same rule, other values replace.
+ * - at the end: a call's missing `arguments` is `""`, an empty `refusal` null.
  */
 
 import { isObject, type Json } from '../json.ts';
@@ -49,6 +50,14 @@ function replaceNonEmpty(current: unknown, next: unknown): unknown {
 function concatString(current: unknown, next: unknown): unknown {
   if (typeof next !== 'string') return current;
   return typeof current === 'string' ? current + next : next;
+}
+
+/**
+ * A call streamed without `arguments` (a function that takes none) has them as `""`, as the SDK's
+ * accumulator starts them and as the schema requires of a stored completion's call.
+ */
+function withArguments(fn: Json): void {
+  if (typeof fn.arguments !== 'string') fn.arguments = '';
 }
 
 function mergeFunction(target: Json, delta: Json): void {
@@ -187,7 +196,13 @@ export function createCompletionAssembler(): CompletionAssembler {
         .sort(([a], [b]) => a - b)
         .map(([, state]) => {
           const message: Json = { ...state.message, role: state.message.role ?? 'assistant' };
-          if (state.toolCalls.size > 0) message.tool_calls = [...state.toolCalls.entries()].sort(([a], [b]) => a - b).map(([, call]) => call);
+          // An empty refusal is none, as the SDK's accumulator keeps it (and a plain call says it): null.
+          if (message.refusal === '') message.refusal = null;
+          if (isObject(message.function_call)) withArguments(message.function_call);
+          if (state.toolCalls.size > 0) {
+            message.tool_calls = [...state.toolCalls.entries()].sort(([a], [b]) => a - b).map(([, call]) => call);
+            for (const call of state.toolCalls.values()) if (isObject(call.function)) withArguments(call.function);
+          }
           return { ...state.choice, message };
         });
       // OpenAI's order for a non-streamed completion, so a stored stream is byte-identical to a stored plain call.
