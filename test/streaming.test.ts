@@ -325,6 +325,26 @@ describe('post /v1/chat/completions with stream: true', () => {
     });
   });
 
+  it("hides the usage a provider puts on every chunk from a client that asked for none, keeping each event's other lines", async () => {
+    // Some providers, asked for usage, send the running totals on each content chunk and no usage-only chunk.
+    const chunks = completionToChunks(plainText);
+    const running = (i: number) => ({ prompt_tokens: 19, completion_tokens: i + 1, total_tokens: 20 + i });
+    const event = (data: string) => `: tick\r\nevent: message\r\nid: 7\r\ndata: ${data}\r\n\r\n`;
+    upstream.handler = (_request, res) => {
+      const sse = openSse(res);
+      chunks.forEach((chunk, i) => sse.raw(event(JSON.stringify({ ...chunk, usage: running(i) }))));
+      sse.done();
+    };
+    const res = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true }),
+    });
+    expect(await res.text()).toBe(chunks.map((chunk) => event(JSON.stringify(chunk))).join('') + sseEvent('[DONE]'));
+    const stored = await service.client().chat.completions.retrieve('chatcmpl-text');
+    expect(stored.usage).toEqual(running(chunks.length - 1));
+  });
+
   it('forwards an unstored stream untouched and does not ask for usage', async () => {
     upstream.handler = streamingHandler(plainText);
     const res = await service.request('/v1/chat/completions', {

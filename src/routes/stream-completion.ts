@@ -4,7 +4,7 @@ import { type IdReservation, saveUnderFreeId } from '../completion-ids.ts';
 import { ApiError, type ErrorBody } from '../errors.ts';
 import { type ExactIntegers, findUnsafeIntegers, mergeExactIntegers, withExactIntegers } from '../exact-integers.ts';
 import { createCompletionAssembler } from '../streaming/assemble.ts';
-import { createSseParser, formatSseData, type SseEvent, type SseParser } from '../streaming/sse.ts';
+import { createSseParser, formatSseData, type SseEvent, type SseParser, withData } from '../streaming/sse.ts';
 import {
   answerTooLarge,
   clientGoneWatch,
@@ -344,13 +344,14 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
       const chunkIntegers = findUnsafeIntegers(event.data);
       answerIntegers = mergeExactIntegers(answerIntegers, chunkIntegers);
       if (hideUsage && Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage != null) return '';
-      const stripUsage = hideUsage && 'usage' in chunk && chunk.usage === null;
+      // `usage: null` on every chunk, or (some providers) the running usage on each: the client asked for none.
+      const stripUsage = hideUsage && 'usage' in chunk;
       const rewriteId = reservation!.replaced;
       if (!rewriteId && !stripUsage) return event.raw;
       const changed: Json = { ...chunk };
       if (rewriteId) changed.id = reservation!.id;
       if (stripUsage) delete changed.usage;
-      return formatSseData(withExactIntegers(JSON.stringify(changed), chunkIntegers));
+      return withData(event.raw, withExactIntegers(JSON.stringify(changed), chunkIntegers));
     }
 
     const stream = new ReadableStream<Uint8Array>(

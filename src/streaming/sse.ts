@@ -94,6 +94,26 @@ export function createSseParser(): SseParser {
   };
 }
 
+/**
+ * `raw`, an event's text, with its data replaced by `data`: its other lines (comments, `event:`,
+ * `id:`, `retry:`) and line endings kept as the provider wrote them, its data lines become one.
+ */
+export function withData(raw: string, data: string): string {
+  let out = '';
+  let written = false;
+  for (const [, line = '', ending = ''] of raw.matchAll(/([^\r\n]*)(\r\n|\r|\n|$)/g)) {
+    if (line === '' && ending === '') break;
+    const isData = line === 'data' || line.startsWith('data:');
+    if (!isData) out += line + ending;
+    else if (!written) {
+      out += `data: ${data}${ending}`;
+      written = true;
+    }
+  }
+  // An event the provider never closed (its stream ended instead) is closed here: the client's stream goes on.
+  return /(\r\n|\r|\n)(\r\n|\r|\n)$/.test(out) ? out : out.replace(/(\r\n|\r|\n)?$/, '\n\n');
+}
+
 /** One event in the form the upstream itself uses. */
 export function formatSseData(data: string): string {
   return `data: ${data}\n\n`;
