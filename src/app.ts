@@ -8,6 +8,7 @@ import { ApiError } from './errors.ts';
 import { authorizationHeader } from './http.ts';
 import { createMetrics, instrumentStore, instrumentUpstream, type Metrics } from './metrics.ts';
 import { type Answer, createObserver, createOperationalRoutes } from './observability.ts';
+import { setApiAnswerHeaders } from './response-headers.ts';
 import { createCompletionHandler } from './routes/create-completion.ts';
 import { createExportRoutes } from './routes/export.ts';
 import { createPassthroughHandler } from './routes/passthrough.ts';
@@ -83,9 +84,13 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
     c.set('tenant', authenticate(authorizationHeader(c)));
     return answer();
   };
-  // CORS preflights carry no key: they are answered before authentication.
+  // CORS preflights carry no key: they are answered before authentication. Every answer under /v1, a 401 included,
+  // is kept from caches and sniffing (`setApiAnswerHeaders`).
   const cors = apiCors(config.corsOrigins);
-  const api = (endpoint: Endpoint) => (c: Context<AppEnv>) => cors(c, () => authenticated(c, () => endpoint(c)));
+  const api = (endpoint: Endpoint) => (c: Context<AppEnv>) => {
+    setApiAnswerHeaders(c);
+    return cors(c, () => authenticated(c, () => endpoint(c)));
+  };
 
   /**
    * Every request matches one handler, which does all the request needs
