@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { AppEnv } from './app-env.ts';
 import { type Authenticate, createAuthenticator, loadProjectHashSecret } from './auth.ts';
 import type { Config } from './config.ts';
-import { apiCors, withoutProviderCors } from './cors.ts';
+import { apiCors } from './cors.ts';
 import { ApiError } from './errors.ts';
 import { authorizationHeader } from './http.ts';
 import { createMetrics, instrumentStore, instrumentUpstream, type Metrics } from './metrics.ts';
@@ -45,7 +45,7 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
   const app = new Hono<AppEnv>();
   const metrics = deps.metrics ?? createMetrics();
   const store = instrumentStore(deps.store, metrics);
-  const upstream = withoutProviderCors(instrumentUpstream(deps.upstream, metrics));
+  const upstream = instrumentUpstream(deps.upstream, metrics);
   // The secret is read from the database once, at the first /v1 request; a failed read is tried again next time.
   // Once read, every request authenticates synchronously.
   let authenticate: Authenticate | undefined;
