@@ -3,11 +3,12 @@ import type { Logger } from 'pino';
 import type { AppEnv } from './app-env.ts';
 import { type Authenticate, createAuthenticator, loadProjectHashSecret } from './auth.ts';
 import type { Config } from './config.ts';
-import { apiCors, withoutProviderCors } from './cors.ts';
+import { apiCors } from './cors.ts';
 import { ApiError } from './errors.ts';
 import { authorizationHeader } from './http.ts';
 import { createMetrics, instrumentStore, instrumentUpstream, type Metrics } from './metrics.ts';
 import { type Answer, createObserver, createOperationalRoutes } from './observability.ts';
+import { setApiAnswerHeaders } from './response-headers.ts';
 import { createCompletionHandler } from './routes/create-completion.ts';
 import { createExportRoutes } from './routes/export.ts';
 import { createPassthroughHandler } from './routes/passthrough.ts';
@@ -44,7 +45,7 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
   const app = new Hono<AppEnv>();
   const metrics = deps.metrics ?? createMetrics();
   const store = instrumentStore(deps.store, metrics);
-  const upstream = withoutProviderCors(instrumentUpstream(deps.upstream, metrics));
+  const upstream = instrumentUpstream(deps.upstream, metrics);
   // The secret is read from the database once, at the first /v1 request; a failed read is tried again next time.
   // Once read, every request authenticates synchronously.
   let authenticate: Authenticate | undefined;
@@ -83,9 +84,13 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
     c.set('tenant', authenticate(authorizationHeader(c)));
     return answer();
   };
-  // CORS preflights carry no key: they are answered before authentication.
+  // CORS preflights carry no key: they are answered before authentication. Every answer under /v1, a 401 included,
+  // is kept from caches and sniffing (`setApiAnswerHeaders`).
   const cors = apiCors(config.corsOrigins);
-  const api = (endpoint: Endpoint) => (c: Context<AppEnv>) => cors(c, () => authenticated(c, () => endpoint(c)));
+  const api = (endpoint: Endpoint) => (c: Context<AppEnv>) => {
+    setApiAnswerHeaders(c);
+    return cors(c, () => authenticated(c, () => endpoint(c)));
+  };
 
   /**
    * Every request matches one handler, which does all the request needs

@@ -21,11 +21,18 @@ export interface AuthOptions {
 const NO_KEY_MESSAGE =
   "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys.";
 
-/** OpenAI's way of showing a wrong key: a short prefix and the last four characters, the rest starred. */
+/**
+ * The most stars a mask shows. OpenAI stars every hidden character, and that is kept for any key it issues (a
+ * project key, 164 characters, shows 155); past this, a key of thousands of characters (a file pasted as the key,
+ * a header stuffed on purpose) would come back in the 401 as as many stars, every time it is sent.
+ */
+const MAX_MASK_STARS = 200;
+
+/** OpenAI's way of showing a wrong key: a short prefix and the last four characters, the rest starred (at most MAX_MASK_STARS). */
 export function maskKey(key: string): string {
   if (key.length <= 8) return '*'.repeat(key.length);
   const prefixLength = Math.min(5, key.length - 8);
-  return key.slice(0, prefixLength) + '*'.repeat(key.length - prefixLength - 4) + key.slice(-4);
+  return key.slice(0, prefixLength) + '*'.repeat(Math.min(key.length - prefixLength - 4, MAX_MASK_STARS)) + key.slice(-4);
 }
 
 /**

@@ -2,7 +2,6 @@ import type { Context } from 'hono';
 import { cors } from 'hono/cors';
 import type { Answer } from './observability.ts';
 import { nodeResponse } from './response-headers.ts';
-import type { Upstream } from './upstream.ts';
 
 /**
  * Browser apps (the SDKs' dangerouslyAllowBrowser) reach OpenAI across origins;
@@ -15,15 +14,13 @@ import type { Upstream } from './upstream.ts';
 const EXPOSED_HEADERS = ['x-request-id'];
 const MAX_AGE_SECONDS = 600;
 
-/** The headers this service sets for CORS on an answer; the provider's own are dropped (`withoutProviderCors`). */
-const ANSWER_HEADER_NAMES = ['access-control-allow-origin', 'access-control-expose-headers'];
-
 /**
  * CORS for /v1, around an endpoint's answer: Hono's middleware answers
  * preflights; on every other request under Node the two headers it would add
  * go straight onto the Node response (see `setResponseHeader` for why that is
  * much cheaper than through Hono), and the answer is the endpoint's own, at
- * once when it has one at once.
+ * once when it has one at once. The provider's own CORS headers never reach an
+ * answer (`forwardResponseHeaders`): these are the only ones.
  */
 export function apiCors(origins: '*' | readonly string[]): (c: Context, answer: () => Answer) => Answer {
   const allowed = origins === '*' ? undefined : new Set(origins);
@@ -55,37 +52,5 @@ export function apiCors(origins: '*' | readonly string[]): (c: Context, answer: 
     return honoCors(c, async () => {
       c.res = await answer();
     }).then((preflight) => preflight ?? c.res);
-  };
-}
-
-/**
- * The provider's answers without its own CORS headers: the browser talks to
- * this service, whose CORS headers answer for it (a provider's
- * `access-control-allow-origin` naming its own site would lock browsers out).
- * A header on the Response wins over one set on the Node response, so they go
- * here, before any handler forwards the provider's headers.
- */
-export function withoutProviderCors(upstream: Upstream): Upstream {
-  return {
-    ...upstream,
-    async send(path, request) {
-      const response = await upstream.send(path, request);
-      if (!ANSWER_HEADER_NAMES.some((name) => response.headers.has(name))) return response;
-      const headers = new Headers();
-      response.headers.forEach((value, name) => {
-        if (!ANSWER_HEADER_NAMES.includes(name)) headers.append(name, value);
-      });
-      for (const cookie of response.headers.getSetCookie()) headers.append('set-cookie', cookie);
-      // The answer itself is left as it is (a whole one already read, or a stream): only its headers change.
-      return {
-        status: response.status,
-        ok: response.ok,
-        headers,
-        get body() {
-          return response.body;
-        },
-        text: () => response.text(),
-      };
-    },
   };
 }

@@ -27,3 +27,22 @@ export function setResponseHeader(c: Context, name: string, value: string): void
   if (outgoing) outgoing.setHeader(name, value);
   else c.header(name, value);
 }
+
+/**
+ * On every answer under /v1 (docs/api.md, "Response headers"): each holds a project's data or an error about a
+ * request for it. `no-store` keeps it out of the browser's cache and out of any proxy's (a shared machine's next
+ * user, a cache that keys on the URL alone); `nosniff` has a browser read it only as the type it says it is (an
+ * error that echoes a path stays JSON, never HTML). Set on the Node response like the request id, two constant
+ * headers and no object of ours per request; so a relayed answer's own Cache-Control, which its Response carries,
+ * wins: the provider knows its resource (an event stream's `no-cache`, a model list it lets be kept).
+ */
+export function setApiAnswerHeaders(c: Context): void {
+  const outgoing = nodeResponse(c);
+  if (outgoing) {
+    outgoing.setHeader('cache-control', 'no-store');
+    outgoing.setHeader('x-content-type-options', 'nosniff');
+  } else {
+    c.header('cache-control', 'no-store');
+    c.header('x-content-type-options', 'nosniff');
+  }
+}

@@ -60,9 +60,8 @@ export interface UpstreamRequest {
 export interface UpstreamHeaders {
   get(name: string): string | null;
   has(name: string): boolean;
-  /** Every header but `set-cookie` once, repeated ones joined with commas, as Headers does. */
+  /** Every header, repeated ones joined with commas, as Headers does. */
   forEach(callback: (value: string, name: string) => void): void;
-  getSetCookie(): string[];
 }
 
 /**
@@ -173,20 +172,30 @@ export function forwardRequestHeaders(incoming: ClientHeaders, authorization: st
   return headers;
 }
 
-/** Response headers as Hono takes them; repeated `set-cookie` headers stay separate values. */
-export type HeaderRecord = Record<string, string | string[]>;
+/** Response headers as Hono takes them. */
+export type HeaderRecord = Record<string, string>;
 
-/** Upstream response headers to hand to the client. The proxy has decoded the body (see `decodeContent`, `answerBody`), so its encoding and length no longer apply. */
+/**
+ * Whether a header of the provider's answer stays with the provider. Besides those that describe its connection,
+ * and its encoding (the proxy has decoded the body: see `decodeContent`, `answerBody`):
+ * - its CORS headers (`access-control-*`): the browser talks to this service, whose own answer (src/cors.ts) the
+ *   provider's must neither replace (a header the Response carries wins over ours) nor widen
+ *   (`allow-credentials`, `allow-private-network`, an origin naming the provider's own site);
+ * - its cookies (`set-cookie`): they would land on this service's origin, which the provider never meant them
+ *   for and where the web UI is served, and come back with no request the provider sees from the browser.
+ */
+function staysWithProvider(name: string): boolean {
+  return HOP_BY_HOP.has(name) || name === 'content-encoding' || name === 'set-cookie' || name.startsWith('access-control-');
+}
+
+/** Upstream response headers (lower-case names) to hand to the client. */
 export function forwardResponseHeaders(upstream: UpstreamHeaders): HeaderRecord {
   const headers: HeaderRecord = {};
   upstream.forEach((value, name) => {
-    if (HOP_BY_HOP.has(name) || name === 'content-encoding' || name === 'set-cookie') return;
+    if (staysWithProvider(name)) return;
     // The client gets our request id; the provider's stays visible under its own name.
     headers[name === 'x-request-id' ? 'x-upstream-request-id' : name] = value;
   });
-  // Cookies cannot be joined with commas like other repeated headers: each is its own header.
-  const cookies = upstream.getSetCookie();
-  if (cookies.length > 0) headers['set-cookie'] = cookies;
   return headers;
 }
 
@@ -295,13 +304,8 @@ class AnswerHeaders implements UpstreamHeaders {
   forEach(callback: (value: string, name: string) => void): void {
     for (const name in this.raw) {
       const value = this.raw[name];
-      if (value !== undefined && name !== 'set-cookie') callback(Array.isArray(value) ? value.join(', ') : value, name);
+      if (value !== undefined) callback(Array.isArray(value) ? value.join(', ') : value, name);
     }
-  }
-
-  getSetCookie(): string[] {
-    const value = this.raw['set-cookie'];
-    return value === undefined ? [] : Array.isArray(value) ? value : [value];
   }
 }
 

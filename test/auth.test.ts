@@ -89,6 +89,14 @@ describe('maskKey', () => {
     expect(maskKey('sk-proj-0123456789abcdef')).toBe(`sk-pr${'*'.repeat(15)}cdef`);
   });
 
+  it('stars every hidden character of a key as long as a project key, and at most 200 of a longer one', () => {
+    const projectKey = `sk-proj-${'a'.repeat(152)}wxyz`;
+    expect(maskKey(projectKey)).toBe(`sk-pr${'*'.repeat(155)}wxyz`);
+    expect(maskKey(`sk-ab${'c'.repeat(200)}wxyz`)).toBe(`sk-ab${'*'.repeat(200)}wxyz`);
+    expect(maskKey(`sk-ab${'c'.repeat(201)}wxyz`)).toBe(`sk-ab${'*'.repeat(200)}wxyz`);
+    expect(maskKey(`sk-ab${'c'.repeat(11_991)}wxyz`)).toBe(`sk-ab${'*'.repeat(200)}wxyz`);
+  });
+
   it('always hides at least four characters, and stars a key of 8 characters or fewer entirely', () => {
     expect(maskKey('123456789')).toBe('1****6789');
     expect(maskKey('1234567890')).toBe('12****7890');
@@ -155,6 +163,8 @@ describe('API_KEYS mode', () => {
       ['sk-alice-0000000000000001 extra', `sk-al${'*'.repeat(22)}xtra`],
       ['short', '*****'],
       ['sk-upstream-secret', `sk-up${'*'.repeat(9)}cret`],
+      // 12,000 characters: the answer stays a few hundred bytes, not 12 KB of stars.
+      [`sk-long${'0'.repeat(11_989)}9999`, `sk-lo${'*'.repeat(200)}9999`],
     ];
     for (const [key, masked] of presented) {
       for (const route of ROUTES) {

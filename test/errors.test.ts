@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { completionToChunks, sseEvent } from './helpers/fake-sse.ts';
 import { fakeCompletion, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
 import { type Service, startService, useServiceEachTest } from './helpers/service.ts';
@@ -401,33 +402,70 @@ describe('cross-origin requests', () => {
     }
   });
 
-  it("answers with its own CORS headers, not the provider's, on the answers it forwards", async () => {
+  it("answers with its own CORS headers and none of the provider's, nor its cookies, on every answer it relays", async () => {
     upstream.handler = (request, res) => {
-      const body = request.path === '/v1/models' ? { object: 'list', data: [] } : fakeCompletion(request.json!, 'chatcmpl-cors', 1_767_225_600);
-      res.writeHead(200, {
-        'content-type': 'application/json',
+      const providerHeaders = {
         'access-control-allow-origin': 'https://platform.example.com',
         'access-control-expose-headers': 'openai-processing-ms',
         'access-control-allow-credentials': 'true',
-      });
-      res.end(JSON.stringify(body));
+        'access-control-allow-methods': 'GET, POST, DELETE',
+        'access-control-allow-headers': 'authorization',
+        'access-control-max-age': '86400',
+        'access-control-allow-private-network': 'true',
+        'set-cookie': ['__cf_bm=abc; Path=/; HttpOnly', 'session=s1; Path=/; Secure'],
+        'openai-processing-ms': '12',
+      };
+      if (request.path === '/v1/files/missing') {
+        res.writeHead(404, { ...providerHeaders, 'content-type': 'application/json' });
+        res.end(JSON.stringify(invalid('No such File object: missing')));
+      } else if (request.json?.stream === true) {
+        res.writeHead(200, { ...providerHeaders, 'content-type': 'text/event-stream' });
+        for (const chunk of completionToChunks(fakeCompletion(request.json, 'chatcmpl-cors-stream', 1_767_225_600), { includeUsage: true })) res.write(sseEvent(chunk));
+        res.end(sseEvent('[DONE]'));
+      } else {
+        const body = request.path === '/v1/models' ? { object: 'list', data: [] } : fakeCompletion(request.json!, 'chatcmpl-cors', 1_767_225_600);
+        res.writeHead(200, { ...providerHeaders, 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      }
     };
     const origin = { origin: 'https://app.example.com' };
-    const forwarded = [
-      await service.request('/v1/models', { headers: origin }),
-      await service.request('/v1/chat/completions', {
+    const create = (extra: Record<string, unknown>) =>
+      service.request('/v1/chat/completions', {
         method: 'POST',
         headers: { ...origin, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }] }),
-      }),
-    ];
-    for (const res of forwarded) {
-      expect(res.status, await res.text()).toBe(200);
-      expect(res.headers.get('access-control-allow-origin')).toBe('*');
-      expect(res.headers.get('access-control-expose-headers')).toBe('x-request-id');
-      // What this service does not set itself still comes through, as before.
-      expect(res.headers.get('access-control-allow-credentials')).toBe('true');
-      expect(res.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{32}$/);
+        body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hi' }], ...extra }),
+      });
+    const forwarded = {
+      'pass-through': await service.request('/v1/models', { headers: origin }),
+      'pass-through HEAD': await service.request('/v1/models', { method: 'HEAD', headers: origin }),
+      'stored create': await create({ store: true }),
+      'unstored create': await create({ store: false }),
+      'stored stream': await create({ store: true, stream: true }),
+      'unstored stream': await create({ store: false, stream: true }),
+      'provider error': await service.request('/v1/files/missing', { headers: origin }),
+    };
+    const seen = [];
+    for (const [label, res] of Object.entries(forwarded)) {
+      await res.arrayBuffer();
+      const accessControl: [string, string][] = [];
+      res.headers.forEach((value, name) => {
+        if (name.startsWith('access-control-')) accessControl.push([name, value]);
+      });
+      seen.push({ label, status: res.status, accessControl, cookies: res.headers.getSetCookie(), processingMs: res.headers.get('openai-processing-ms') });
     }
+    const ours: [string, string][] = [
+      ['access-control-allow-origin', '*'],
+      ['access-control-expose-headers', 'x-request-id'],
+    ];
+    // The provider's other headers still come through.
+    expect(seen).toEqual(
+      Object.keys(forwarded).map((label) => ({
+        label,
+        status: label === 'provider error' ? 404 : 200,
+        accessControl: ours,
+        cookies: [],
+        processingMs: '12',
+      })),
+    );
   });
 });

@@ -145,6 +145,27 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     expect(errors).toEqual([]);
   });
 
+  it('a link to the conversation . or .. shows the 404 of that id, and sends the provider nothing (the browser would resolve the path to /v1/chat/)', async () => {
+    for (const [segment, id] of [
+      ['%2e%2e', '..'],
+      ['%2E', '.'],
+    ]) {
+      const page = await suite.open();
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      await signIn(page);
+      await page.locator('ol.rows a.row-link').first().waitFor();
+      const received = suite.upstream.received.length;
+      await page.goto(`${suite.service.origin}/#/completions/${segment}`);
+      await page.getByRole('heading', { name: id, exact: true, level: 1 }).waitFor();
+      await expect.poll(() => page.getByRole('alert').textContent()).toBe(`No chat completion found with id '${id}'.`);
+      expect(await page.getByRole('button', { name: 'Try again' }).count()).toBe(0);
+      expect(await page.getByRole('button', { name: 'Delete' }).count()).toBe(0);
+      expect(suite.upstream.received.slice(received)).toEqual([]);
+      expect(errors).toEqual([]);
+    }
+  });
+
   it('a row\'s User preview is the last user message even after more than a page of tool calls and results', async () => {
     const calls = Array.from({ length: 15 }, (_, i) => [
       { role: 'assistant' as const, content: null, tool_calls: [{ id: `call_${i}`, type: 'function' as const, function: { name: 'search_docs', arguments: `{"page":${i}}` } }] },

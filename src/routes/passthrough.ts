@@ -12,8 +12,14 @@ export interface PassthroughDeps {
 /**
  * Our own resources: a method or path we do not serve there is our 404, not the provider's business.
  * Everything under /v1/stored-completions/ is ours (docs/api.md): never forwarded.
+ *
+ * The name ends at anything that cannot go on with a name (a letter, a digit, `-`, `_`), not only at a `/`:
+ * a lenient server ends a path at a decoded `?` or `#` (`%3F`, `%23`), trims blanks and control characters
+ * (`%20`, `%00`, NBSP, the ideographic space), drops a trailing `.` or `~`, or takes `？` for `?`. Each of those
+ * would have it read `/v1/chat/completions%3Fx` as its chat completions, sent `store` and `metadata`.
+ * `/v1/chat/completions-like` is another name, and goes to the provider.
  */
-const OWN_PATH = /^\/v1\/(chat\/completions|stored-completions)(\/|$)/;
+const OWN_PATH = /^\/v1\/(?:chat\/completions|stored-completions)(?![\p{L}\p{N}_-])/u;
 
 /**
  * The path as a lenient server could read it: escapes decoded (`%2F` is a `/`, `%252F` too, for a
@@ -21,7 +27,9 @@ const OWN_PATH = /^\/v1\/(chat\/completions|stored-completions)(\/|$)/;
  * segment, runs of slashes as one, any case. A provider that reads `/v1//chat/completions` or
  * `/v1/chat%2Fcompletions` as its chat completions would be sent `store` and `metadata`, and store
  * nothing here: such spellings of our paths are our 404 too. Only ASCII escapes are decoded, each on
- * its own: a malformed or non-ASCII escape elsewhere in the path must not leave a `%2F` unread.
+ * its own: a malformed or non-ASCII escape elsewhere in the path must not leave a `%2F` unread (the
+ * router has decoded the valid non-ASCII ones). Unicode is compared as NFKC, as a server that
+ * normalizes it reads it: `ｃhat` is `chat`, `．．` is `..`, `／` is `/`, `？` is `?`.
  */
 function lenientPath(path: string): string {
   let decoded = path;
@@ -31,6 +39,7 @@ function lenientPath(path: string): string {
     decoded = next;
   }
   return decoded
+    .normalize('NFKC')
     .replaceAll('\\', '/')
     .replace(/;[^/]*/g, '')
     .replace(/\/{2,}/g, '/')

@@ -121,7 +121,20 @@ export function queryString(pairs) {
   return text ? `?${text}` : '';
 }
 
-export const completionPath = (id) => `/v1/chat/completions/${encodeURIComponent(id)}`;
+/**
+ * `.` and `..` are ids no path can carry: the browser resolves such a segment before fetch sends it, and the URL
+ * standard reads `%2E` as a dot for that (so escaping does not help), which turns the completion `..` into
+ * `/v1/chat/`: not ours, so the service would forward it to the provider with the tenant's upstream key, and
+ * Delete would send the provider a DELETE. The service never stores a completion under either id (it gives such an
+ * upstream id a fresh one, src/completion-ids.ts), so its answer is known without asking: its 404, in its words.
+ */
+const PATHLESS_IDS = new Set(['.', '..']);
+
+/** The path of one completion; throws the service's 404 for an id no path can carry (see PATHLESS_IDS). */
+export function completionPath(id) {
+  if (PATHLESS_IDS.has(id)) throw new ApiRequestError(404, { message: `No chat completion found with id '${id}'.` });
+  return `/v1/chat/completions/${encodeURIComponent(id)}`;
+}
 
 /** Every input message of a completion, following the cursor (a conversation rarely needs more than one page). */
 export async function allMessages(id, signal) {

@@ -204,7 +204,9 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
 
   function load() {
     element.setAttribute('aria-busy', 'true');
-    return Promise.all([api(completionPath(id), { signal: controller.signal }), allMessages(id, controller.signal)])
+    // Asked inside `then`, so an id no path can carry (which `completionPath` refuses at once) fails like any 404.
+    return Promise.resolve()
+      .then(() => Promise.all([api(completionPath(id), { signal: controller.signal }), allMessages(id, controller.signal)]))
       .then(([completion, stored]) => {
         messages = stored;
         render(completion);
