@@ -63,7 +63,11 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
   const renderError = (err: unknown, c: Context<AppEnv>): Response => {
     if (err instanceof ApiError) {
       // The official clients wait this long and retry a 503 by themselves.
-      if (err.status === 503) c.header('retry-after', '1');
+      if (err.status === 503) {
+        c.header('retry-after', '1');
+        // What the database said (a full disk, a refused password): the client gets the generic 503, the operator this.
+        if (err.cause instanceof Error) logger.warn({ err: err.cause, requestId: c.get('requestId'), path: c.req.path }, 'database unavailable');
+      }
       return c.json(err.toBody(), err.status as 400);
     }
     logger.error({ err, requestId: c.get('requestId'), path: c.req.path }, 'unexpected error');

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -41,6 +41,11 @@ function storedCreate(): Promise<Response> {
 }
 
 const ok = { status: 200, body: { status: 'ok' } };
+const unavailableAnswer = {
+  status: 503,
+  retryAfter: '1',
+  body: { error: { message: 'The database is unavailable; please retry your request shortly.', type: 'server_error', param: null, code: null } },
+};
 
 describe('health', () => {
   it('/healthz and /livez answer 200 {"status":"ok"} without a key on a working database', async () => {
@@ -56,18 +61,50 @@ describe('health', () => {
     expect(await get('/healthz')).toEqual(ok);
 
     fill(join(mount, 'filler'));
-    // What the health check must report: stored creates now fail.
-    expect((await storedCreate()).status).toBe(500);
-    expect(await get('/healthz')).toEqual({
+    // Said before any create has failed: the check's own one-row write may still fit in the file's pages.
+    const full = {
       status: 503,
       body: { status: 'unavailable', reason: 'the database cannot take a write (SQLITE_FULL: database or disk is full)' },
-    });
+    };
+    expect(await get('/healthz')).toEqual(full);
+    // A stored create is the 503 the SDKs wait for and retry, not a 500.
+    const res = await storedCreate();
+    expect({ status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() }).toEqual(unavailableAnswer);
+    expect(await get('/healthz')).toEqual(full);
     expect(await get('/livez')).toEqual(ok);
 
     rmSync(join(mount, 'filler'));
     expect(await get('/healthz')).toEqual(ok);
     expect((await storedCreate()).status).toBe(200);
   });
+
+  for (const how of ['removed', 'replaced'] as const) {
+    it(`refuses writes, and /healthz says to restart, when the database file is ${how} under the running service`, async () => {
+      const path = join(folder, 'completions.db');
+      service = await startService({ upstreamUrl: upstream.url, databasePath: path, env: { HEALTH_CHECK_INTERVAL_MS: '0' } });
+      expect((await storedCreate()).status).toBe(200);
+      if (how === 'removed') {
+        for (const file of [path, `${path}-wal`, `${path}-shm`]) rmSync(file, { force: true });
+      } else {
+        // A restore by renaming another file into place, as `mv backup.db completions.db` does.
+        const other = new Database(join(folder, 'other.db'));
+        other.exec('CREATE TABLE t (x)');
+        other.close();
+        renameSync(join(folder, 'other.db'), path);
+      }
+      // Written through the open handle, a create would be acknowledged and gone at the next start.
+      const res = await storedCreate();
+      expect({ status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() }).toEqual(unavailableAnswer);
+      expect(await get('/healthz')).toEqual({
+        status: 503,
+        body: {
+          status: 'unavailable',
+          reason: `the database cannot take a write (the database file ${path} was removed or replaced since this instance opened it: restart it)`,
+        },
+      });
+      expect(await get('/livez')).toEqual(ok);
+    });
+  }
 
   it('/healthz is 503 while another process holds the write lock past the busy timeout', async () => {
     const path = join(folder, 'completions.db');

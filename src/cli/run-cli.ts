@@ -69,7 +69,11 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
  * five-character SQLSTATE). Undefined for anything else, a fault of the tool that keeps its stack trace.
  */
 function databaseFailure(err: unknown): string | undefined {
-  if (err instanceof ApiError) return err.status === 503 ? err.message : undefined;
+  if (err instanceof ApiError) {
+    if (err.status !== 503) return undefined;
+    // The store's 503 carries what the database said, when it said something (a full disk): that, not the client's text.
+    return err.cause instanceof Error ? (databaseFailure(err.cause) ?? err.cause.message) : err.message;
+  }
   if (!(err instanceof Error)) return undefined;
   const code = (err as { code?: unknown }).code;
   if (typeof code !== 'string') return undefined;

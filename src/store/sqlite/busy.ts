@@ -1,19 +1,25 @@
 import { ApiError } from '../../errors.ts';
 import type { Store } from '../contract.ts';
 
-/** Another process (a rolling restart, `--scale`, a backup) held SQLite's lock past the busy timeout. */
-function isBusy(err: unknown): boolean {
+/**
+ * The database cannot take the request now, whatever the request: another process (a rolling
+ * restart, `--scale`, a backup) held SQLite's lock past the busy timeout, or the disk is full,
+ * failing, read-only or gone.
+ */
+const UNAVAILABLE_CODES = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_READONLY', 'SQLITE_CANTOPEN'];
+
+function isUnavailable(err: unknown): err is Error {
   const code = (err as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+  return typeof code === 'string' && UNAVAILABLE_CODES.some((prefix) => code.startsWith(prefix));
 }
 
 /**
- * Makes a lock held past the busy timeout the client's 503, as a PostgreSQL
- * server that cannot be reached is (the SDKs wait and retry it), instead of a
- * 500: the request was fine, the database could not take it now. It also lets
- * the write batcher fail a batch whole at once rather than retry each write
- * alone, each waiting out the busy timeout again. Other errors (a full disk, a
- * corrupt file) stay what they are, logged as unexpected.
+ * Makes those the client's 503, as a PostgreSQL server that cannot be reached
+ * is (the SDKs wait and retry it), instead of a 500: the request was fine,
+ * the database could not take it now (the cause is logged, and `/healthz`
+ * names it). It also lets the write batcher fail a batch whole at once rather
+ * than retry each write alone, each waiting out the busy timeout again. Other
+ * errors (a corrupt file, a bug) stay what they are, logged as unexpected.
  */
 export function busyAsUnavailable(store: Store): Store {
   const wrapped: Record<string, unknown> = { ...store };
@@ -25,7 +31,7 @@ export function busyAsUnavailable(store: Store): Store {
       const result = method(...args);
       return result instanceof Promise
         ? result.catch((err: unknown) => {
-            throw isBusy(err) ? ApiError.databaseUnavailable() : err;
+            throw isUnavailable(err) ? ApiError.databaseUnavailable(err) : err;
           })
         : result;
     };

@@ -14,6 +14,7 @@ import { createUsageQueries } from './usage.ts';
 import { createRowWrites, POSITION_COLUMNS, type StoredPosition } from './writes.ts';
 import { messageSql } from './stored-json.ts';
 import { busyAsUnavailable } from './busy.ts';
+import { watchOpenedFile } from './opened-file.ts';
 
 /**
  * The SQLite backend. better-sqlite3 is synchronous, so each method runs start
@@ -27,10 +28,6 @@ import { busyAsUnavailable } from './busy.ts';
  * once with SQLITE_BUSY when another process wrote in between, since waiting
  * cannot make its stale read current.
  */
-/** better-sqlite3's transaction function, begun with BEGIN IMMEDIATE. */
-function immediate<A extends unknown[], R>(transaction: Database.Transaction<(...args: A) => R>): (...args: A) => R {
-  return (...args) => transaction.immediate(...args);
-}
 
 const EMPTY_ITEMS = Buffer.alloc(0);
 
@@ -55,6 +52,14 @@ export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOption
 
 function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
   const prepare = createStatementCache(db);
+  const file = watchOpenedFile(db);
+  /** better-sqlite3's transaction function, begun with BEGIN IMMEDIATE, on the file this store opened only. */
+  function immediate<A extends unknown[], R>(transaction: Database.Transaction<(...args: A) => R>): (...args: A) => R {
+    return (...args) => {
+      file.assertStillOpened();
+      return transaction.immediate(...args);
+    };
+  }
   // Completions a migration queued to be indexed again for search (0009), before anything is served. A file
   // at an older migration (tests that fill one through the store) has no queue.
   if (prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'search_requeue'").get()) reindexQueuedSearch(db, prepare);
@@ -276,6 +281,8 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
       return (prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string }).value;
     },
     checkWritable: async () => {
+      file.assertStillOpened();
+      file.assertDiskHasRoom();
       prepare("INSERT INTO settings (key, value) VALUES ('health_checked_at', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(
         String(Date.now()),
       );
