@@ -28,6 +28,23 @@ describe('sse parser', () => {
     expect(parser.push(encode('data: {"a":1}\n\ndata: {"b"'))).toEqual([{ raw: 'data: {"a":1}\n\n', data: '{"a":1}' }]);
     expect(parser.pending()).toBe('data: {"b"');
   });
+
+  it('counts and gives back a line read in many pieces before its end arrives, whole at the end of the stream too', () => {
+    const parser = createSseParser();
+    expect(parser.push(encode(': c\ndata: {"b":"'))).toEqual([]);
+    for (let i = 0; i < 100; i++) expect(parser.push(encode('x'.repeat(10)))).toEqual([]);
+    expect(parser.pendingLength()).toBe(': c\ndata: {"b":"'.length + 1000);
+    expect(parser.pending()).toBe(`: c\ndata: {"b":"${'x'.repeat(1000)}`);
+    expect(parser.push(encode('"}\r'))).toEqual([]);
+    expect(parser.push(encode('\n\r\n'))).toEqual([{ raw: `: c\ndata: {"b":"${'x'.repeat(1000)}"}\r\n\r\n`, data: `{"b":"${'x'.repeat(1000)}"}` }]);
+
+    const cut = createSseParser();
+    cut.push(encode('data: {"c":"'));
+    cut.push(encode('yy'));
+    cut.push(encode('"}'));
+    expect(cut.end()).toEqual([{ raw: 'data: {"c":"yy"}', data: '{"c":"yy"}' }]);
+    expect(cut.pendingLength()).toBe(0);
+  });
 });
 
 describe('completion assembler', () => {

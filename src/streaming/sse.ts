@@ -30,8 +30,23 @@ export function createSseParser(): SseParser {
   // `stream: true` keeps a multi-byte character split across two reads intact.
   const decoder = new TextDecoder('utf-8');
   let buffer = '';
+  /**
+   * Text of a line still without its end, read after `buffer`: kept in pieces, not appended to
+   * `buffer` and scanned again on every read, which made an event that never ends cost time in
+   * the square of its length (a minute of CPU to reach the 64 MiB limit).
+   */
+  let held: string[] = [];
+  let heldLength = 0;
   let eventRaw = '';
   let dataLines: string[] = [];
+
+  /** `buffer` with the held pieces joined onto it: done once per line end that arrives, not per read. */
+  function takeHeld(): void {
+    if (held.length === 0) return;
+    buffer += held.join('');
+    held = [];
+    heldLength = 0;
+  }
 
   function takeLine(line: string, terminator: string, events: SseEvent[]): void {
     eventRaw += line + terminator;
@@ -52,7 +67,15 @@ export function createSseParser(): SseParser {
 
   return {
     push(bytes) {
-      buffer += decoder.decode(bytes, { stream: true });
+      const text = decoder.decode(bytes, { stream: true });
+      // No line ends here, and none pending in `buffer` (a lone "\r" may be half of "\r\n"): nothing to scan.
+      if (!buffer.endsWith('\r') && text.indexOf('\n') === -1 && text.indexOf('\r') === -1) {
+        held.push(text);
+        heldLength += text.length;
+        return [];
+      }
+      takeHeld();
+      buffer += text;
       const events: SseEvent[] = [];
       let start = 0;
       for (;;) {
@@ -74,12 +97,13 @@ export function createSseParser(): SseParser {
       return events;
     },
     pending() {
-      return eventRaw + buffer;
+      return eventRaw + buffer + held.join('');
     },
     pendingLength() {
-      return eventRaw.length + buffer.length;
+      return eventRaw.length + buffer.length + heldLength;
     },
     end() {
+      takeHeld();
       buffer += decoder.decode();
       const events: SseEvent[] = [];
       // push() has taken every complete line: at most one unterminated line is left, maybe ending in a lone "\r".
