@@ -30,6 +30,15 @@ describe('DATABASE_URL', () => {
     );
   });
 
+  it("hides a short password only where it stands apart, so the message's words stay readable; a long one everywhere", () => {
+    const short = 'postgres://audit:x@127.0.0.1:5432/audit';
+    expect(hideDatabasePassword('3D000: database "audit" does not exist; password x, "x", x@host, (x)', short)).toBe(
+      '3D000: database "audit" does not exist; password ***, "***", ***@host, (***)',
+    );
+    const long = 'postgres://app:hunter22@db/completions';
+    expect(hideDatabasePassword('the password was hunter22, or xhunter22x', long)).toBe('the password was ***, or x***x');
+  });
+
   it('masks and hides a password given as the parameter ?password=, which pg reads as the password too', () => {
     const url = 'postgres://app@db:5432/completions?sslmode=require&password=s%40cret+word&application_name=x';
     expect(parse(url).password).toBe('s@cret word');

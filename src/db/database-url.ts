@@ -99,11 +99,27 @@ function passwordsOf(url: string): string[] {
   return [...spellings].sort((a, b) => b.length - a.length);
 }
 
+/**
+ * Below this length a password is hidden only where it stands apart from letters and digits: a
+ * short one is also part of the words of the message that hides it (`x` made PostgreSQL's
+ * `does not exist` read `does not e***ist`). A longer one is hidden wherever it is.
+ */
+const WORD_SAFE_PASSWORD_LENGTH = 8;
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 /** `text` with every occurrence of the URL's passwords (raw or percent-decoded) replaced by `***`. */
 export function hideDatabasePassword(text: string, url: string): string {
   if (!isPostgresUrl(url)) return text;
   let hidden = text.replaceAll(url, maskDatabaseUrl(url));
-  for (const password of passwordsOf(url)) hidden = hidden.replaceAll(password, '***');
+  for (const password of passwordsOf(url)) {
+    hidden =
+      password.length >= WORD_SAFE_PASSWORD_LENGTH
+        ? hidden.replaceAll(password, '***')
+        : hidden.replace(new RegExp(`(?<![\\p{L}\\p{N}])${escapeRegExp(password)}(?![\\p{L}\\p{N}])`, 'gu'), '***');
+  }
   return hidden;
 }
 
