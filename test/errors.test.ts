@@ -233,6 +233,36 @@ describe('errors in OpenAI shape', () => {
     expect(upstream.received).toHaveLength(0);
   });
 
+  it("a stored create whose model is no string is OpenAI's 400 before the provider is asked; an unstored one goes on", async () => {
+    const cases: [model: string, got: string][] = [
+      ['5', 'an integer'],
+      ['{"name":"gpt-4o"}', 'an object'],
+      ['["gpt-4o"]', 'an array'],
+      ['true', 'a boolean'],
+    ];
+    for (const [model, got] of cases) {
+      for (const stream of [false, true]) {
+        await expectError(
+          await service.request('/v1/chat/completions', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: `{"model":${model},"messages":[{"role":"user","content":"Hi"}],"store":true,"stream":${stream}}`,
+          }),
+          400,
+          invalid(`Invalid type for 'model': expected a string, but got ${got} instead.`, 'model', 'invalid_type'),
+        );
+      }
+    }
+    expect(upstream.received).toHaveLength(0);
+    const unstored = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"model":5,"messages":[{"role":"user","content":"Hi"}]}',
+    });
+    expect(unstored.status).toBe(200);
+    expect(upstream.received).toHaveLength(1);
+  });
+
   it('an unstored create goes on with messages as it came, for the provider to judge', async () => {
     for (const [messages] of storedInputCases) {
       const res = await service.request('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"model":"gpt-4o"${messages}}` });

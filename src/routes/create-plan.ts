@@ -6,7 +6,7 @@ import type { Json } from '../json.ts';
 import type { Store } from '../store/index.ts';
 import type { Upstream } from '../upstream.ts';
 import { hasLoneSurrogate, parseMetadata, type Metadata } from '../validation.ts';
-import { checkStoredMessages, checkStoredStreamOptions } from './stored-request-checks.ts';
+import { checkStoredMessages, checkStoredModel, checkStoredStreamOptions } from './stored-request-checks.ts';
 
 /** What a create needs, streamed or not. */
 export interface CreateCompletionDeps {
@@ -99,6 +99,7 @@ export function planCreate(request: Record<string, unknown>, text: string, confi
     throw ApiError.badRequest("Invalid 'model': a stored completion's model must be valid Unicode text.", 'model', 'invalid_value');
   }
   if (stored) {
+    checkStoredModel(request.model);
     checkStoredMessages(request.messages);
     if (request.stream === true) checkStoredStreamOptions(request.stream_options);
   }

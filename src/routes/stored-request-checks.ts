@@ -63,6 +63,15 @@ function checkContentPart(part: unknown, param: string): void {
 }
 
 /**
+ * A stored completion is listed, filtered and counted by its model's name: a number or an object
+ * (which OpenAI refuses, and a lax provider may answer) would be stored as no model at all. An
+ * absent model is left to the provider, whose answer names one.
+ */
+export function checkStoredModel(model: unknown): void {
+  if (model !== undefined && model !== null && typeof model !== 'string') throw wrongType('model', 'a string', model);
+}
+
+/**
  * A stored stream always asks the provider for usage (src/routes/stream-completion.ts), which it can
  * only add to an object whose `include_usage` is a boolean; OpenAI refuses anything else, and a
  * provider that did not would leave the stored completion without usage.
