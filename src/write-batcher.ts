@@ -4,6 +4,13 @@ import type { CompletionRecord, Store } from './store/index.ts';
 /** At most this many completions share one transaction. */
 const MAX_BATCH = 256;
 
+/**
+ * How long after a write found the database unavailable a stored create is refused before the
+ * provider is asked: the `retry-after` the 503 gives. Within it, asking would pay for a generation
+ * that could not be stored (three, with the SDKs' retries); after it, the next create tries again.
+ */
+export const UNAVAILABLE_HOLD_MS = 1000;
+
 interface PendingWrite {
   project: string;
   record: CompletionRecord;
@@ -28,13 +35,21 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
   let scheduled = false;
   /** Flushes writing now; what arrives while all of them are busy waits and goes into the next batch. */
   let flushes = 0;
+  /** The last write's 503 and when it came, until a write succeeds. */
+  let unavailable: { err: ApiError; at: number } | undefined;
+
+  function noteFailure(err: unknown): void {
+    if (err instanceof ApiError && err.status === 503) unavailable = { err, at: performance.now() };
+  }
 
   async function writeOneByOne(writes: PendingWrite[]): Promise<void> {
     for (const write of writes) {
       try {
         await store.saveCompletion(write.project, write.record);
+        unavailable = undefined;
         write.resolve();
       } catch (err) {
+        noteFailure(err);
         write.reject(err);
       }
     }
@@ -47,12 +62,14 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
       // The database being unreachable is no one write's fault: one at a time, each would wait out
       // the connect timeout again, and the last caller would wait for all of them.
       if (err instanceof ApiError && err.status === 503) {
+        noteFailure(err);
         for (const write of batch) write.reject(err);
         return;
       }
       await writeOneByOne(batch);
       return;
     }
+    unavailable = undefined;
     for (const write of batch) write.resolve();
   }
 
@@ -71,6 +88,12 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
   }
 
   return {
+    /** Throws the last write's 503 while it is fresh (UNAVAILABLE_HOLD_MS) and no write has succeeded since. */
+    refuseWhileUnavailable(): void {
+      if (unavailable === undefined) return;
+      if (performance.now() - unavailable.at < UNAVAILABLE_HOLD_MS) throw unavailable.err;
+      unavailable = undefined;
+    },
     /** Resolves once the completion is committed; rejects when it could not be written. */
     save(project: string, record: CompletionRecord): Promise<void> {
       return new Promise((resolve, reject) => {

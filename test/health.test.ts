@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { fill, mountTmpfs, unmountTmpfs } from './helpers/full-disk.ts';
 import { startService, type Service } from './helpers/service.ts';
+import { UNAVAILABLE_HOLD_MS } from '../src/write-batcher.ts';
 
 let upstream: FakeUpstream;
 let folder: string;
@@ -75,6 +76,8 @@ describe('health', () => {
 
     rmSync(join(mount, 'filler'));
     expect(await get('/healthz')).toEqual(ok);
+    // Past the failed write's retry-after, a stored create goes to the provider again.
+    await new Promise((resolve) => setTimeout(resolve, UNAVAILABLE_HOLD_MS));
     expect((await storedCreate()).status).toBe(200);
   });
 
@@ -95,6 +98,19 @@ describe('health', () => {
       // Written through the open handle, a create would be acknowledged and gone at the next start.
       const res = await storedCreate();
       expect({ status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() }).toEqual(unavailableAnswer);
+      // For the next second (the retry-after), a stored create is refused before the provider is paid for it.
+      const asked = upstream.received.length;
+      const again = await storedCreate();
+      expect({ status: again.status, retryAfter: again.headers.get('retry-after'), body: await again.json() }).toEqual(unavailableAnswer);
+      expect(upstream.received.length).toBe(asked);
+      // An unstored one needs no database: it goes on.
+      const unstored = await service!.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }),
+      });
+      expect(unstored.status).toBe(200);
+      expect(upstream.received.length).toBe(asked + 1);
       expect(await get('/healthz')).toEqual({
         status: 503,
         body: {
@@ -146,6 +162,15 @@ describe('health', () => {
       await whileLocked(() => service!.request('/v1/chat/completions'));
       expect((await service!.request('/v1/chat/completions')).status).toBe(200);
       await whileLocked(storedCreate);
+      // The lock is gone, but for the 503's retry-after a stored create is refused before the provider is asked...
+      const held = await storedCreate();
+      expect({ status: held.status, retryAfter: held.headers.get('retry-after'), body: await held.json() }).toEqual({
+        status: 503,
+        retryAfter: '1',
+        body: unavailable,
+      });
+      // ...and after it, stored.
+      await new Promise((resolve) => setTimeout(resolve, UNAVAILABLE_HOLD_MS));
       expect((await storedCreate()).status).toBe(200);
     } finally {
       other.close();
