@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { RequestError } from '@hono/node-server';
 import { ApiError } from './errors.ts';
@@ -45,4 +46,15 @@ export function answerRequestError(err: unknown): Response {
       : [500, 'The server had an error while processing your request. Sorry about that!'];
   const body = new ApiError(status, message, status === 400 ? 'invalid_request_error' : 'server_error').toBody();
   return Response.json(body, { status, headers: { 'x-request-id': newRequestId() } });
+}
+
+/**
+ * A request whose `Expect` is anything but `100-continue`, which Node otherwise answers with a bare
+ * `417` and no body. The same status in OpenAI's error shape. Install with
+ * `server.on('checkExpectation', answerUnmetExpectation)`.
+ */
+export function answerUnmetExpectation(_request: IncomingMessage, response: ServerResponse): void {
+  const body = JSON.stringify(new ApiError(417, "The request's Expect header asks for what this server does not do: only 100-continue is.", 'invalid_request_error').toBody());
+  response.writeHead(417, { 'content-type': 'application/json', 'x-request-id': newRequestId(), 'content-length': Buffer.byteLength(body), connection: 'close' });
+  response.end(body);
 }

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
-import { answerClientError, answerRequestError } from './client-error.ts';
+import { answerClientError, answerRequestError, answerUnmetExpectation } from './client-error.ts';
 import type { Config } from './config.ts';
 import { connectionTimeouts } from './connection-timeouts.ts';
 
@@ -19,5 +19,6 @@ export function createHttpServer(
   const listener = getRequestListener(fetch, { hostname: config.host, errorHandler: answerRequestError });
   const server = createServer(connectionTimeouts(config), listener);
   server.on('clientError', answerClientError);
+  server.on('checkExpectation', answerUnmetExpectation);
   return server;
 }

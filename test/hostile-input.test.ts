@@ -228,6 +228,15 @@ describe('hostile completion ids', () => {
     expect(bodiesOf(raw)).toEqual([error('The request line and headers are larger than this server accepts.')]);
   });
 
+  it("an Expect header other than 100-continue gets 417 in the error shape, and nothing reaches the provider", async () => {
+    const raw = await rawExchange(
+      'POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer sk-k\r\nExpect: weird\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}',
+    );
+    expect(raw.startsWith('HTTP/1.1 417 ')).toBe(true);
+    expect(bodiesOf(raw)).toEqual([error("The request's Expect header asks for what this server does not do: only 100-continue is.")]);
+    expect(upstream.received).toEqual([]);
+  });
+
   it('ids from the upstream with /, %, ? and unicode round-trip through the client', async () => {
     const weird = ['chatcmpl-a/b', 'chatcmpl-%41%2F', 'chatcmpl-x?y#z', 'chatcmpl-ü🎉', 'chatcmpl-sp ace+plus'];
     upstream.nextIds = [...weird];
