@@ -182,10 +182,18 @@ export type HeaderRecord = Record<string, string>;
  *   provider's must neither replace (a header the Response carries wins over ours) nor widen
  *   (`allow-credentials`, `allow-private-network`, an origin naming the provider's own site);
  * - its cookies (`set-cookie`): they would land on this service's origin, which the provider never meant them
- *   for and where the web UI is served, and come back with no request the provider sees from the browser.
+ *   for and where the web UI is served, and come back with no request the provider sees from the browser;
+ * - its `x-content-type-options`: every `/v1` answer is `nosniff` (src/response-headers.ts), which a
+ *   header the Response carries would replace.
  */
 function staysWithProvider(name: string): boolean {
-  return HOP_BY_HOP.has(name) || name === 'content-encoding' || name === 'set-cookie' || name.startsWith('access-control-');
+  return (
+    HOP_BY_HOP.has(name) ||
+    name === 'content-encoding' ||
+    name === 'set-cookie' ||
+    name === 'x-content-type-options' ||
+    name.startsWith('access-control-')
+  );
 }
 
 /** Upstream response headers (lower-case names) to hand to the client. */

@@ -50,7 +50,8 @@ describe('caching and sniffing headers under /v1', () => {
   it("answers relayed from the provider are nosniff, and no-store unless the provider sent a Cache-Control of its own", async () => {
     upstream.handler = (request, res) => {
       if (request.path === '/v1/models') {
-        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'private, max-age=60' });
+        // Its own nosniff spelling is not what this service promises: ours stands.
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'private, max-age=60', 'x-content-type-options': 'bogus' });
         res.end(JSON.stringify({ object: 'list', data: [] }));
       } else if (request.path === '/v1/embeddings') {
         sendJson(res, 200, { object: 'list', data: [] });
