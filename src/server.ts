@@ -12,7 +12,7 @@ import { createMetrics } from './metrics.ts';
 import { createRetention } from './retention.ts';
 import type { Store } from './store/index.ts';
 import { openStore } from './store/open.ts';
-import { createUpstream } from './upstream.ts';
+import { createUpstream, maskUpstreamUrl } from './upstream.ts';
 
 /** The entry point: the only file with side effects at start. */
 const startedAt = performance.now();
@@ -60,13 +60,6 @@ const metrics = createMetrics({ processMetrics: true });
 const app = createApp({ store, upstream, config, logger, metrics });
 const retention = createRetention({ store, retentionDays: config.retentionDays, logger, metrics });
 
-function withoutCredentials(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.username === '' && parsed.password === '') return url;
-  parsed.username = '***';
-  parsed.password = '';
-  return parsed.toString();
-}
 
 const server = createHttpServer(app.fetch, config);
 server.listen(config.port, config.host, () => {
@@ -76,7 +69,7 @@ server.listen(config.port, config.host, () => {
       host: config.host,
       database: maskDatabaseUrl(config.databaseUrl),
       // A base URL may carry credentials (https://user:pass@host): the log shows where, never who.
-      upstream: withoutCredentials(config.upstreamBaseUrl),
+      upstream: maskUpstreamUrl(config.upstreamBaseUrl),
       retentionDays: config.retentionDays,
       startupMs: Math.round(performance.now() - startedAt),
     },

@@ -172,6 +172,22 @@ export function forwardRequestHeaders(incoming: ClientHeaders, authorization: st
   return headers;
 }
 
+/**
+ * The provider's base URL as the log may show it: user and password, and every query value (Azure's
+ * `api-key=`, a gateway's token), replaced by `***`; the parameters' names stay, to say what is set.
+ */
+export function maskUpstreamUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.username === '' && parsed.password === '' && parsed.search === '') return url;
+  if (parsed.username !== '' || parsed.password !== '') {
+    parsed.username = '***';
+    parsed.password = '';
+  }
+  const names = [...new Set(parsed.searchParams.keys())];
+  for (const name of names) parsed.searchParams.set(name, '***');
+  return parsed.toString();
+}
+
 /** Response headers as Hono takes them. */
 export type HeaderRecord = Record<string, string>;
 
