@@ -16,19 +16,6 @@ import { messageSql } from './stored-json.ts';
 import { busyAsUnavailable } from './busy.ts';
 import { watchOpenedFile } from './opened-file.ts';
 
-/**
- * The SQLite backend. better-sqlite3 is synchronous, so each method runs start
- * to end without yielding, and each write wraps its statements in one
- * transaction: a completion and all its rows commit together or not at all.
- * The methods are async only to meet the contract.
- *
- * Several processes may share the file (a rolling restart, `--scale`), so every
- * write transaction begins IMMEDIATE: it takes the write lock first, waiting
- * for the busy timeout. A deferred one that reads and then writes fails at
- * once with SQLITE_BUSY when another process wrote in between, since waiting
- * cannot make its stale read current.
- */
-
 const EMPTY_ITEMS = Buffer.alloc(0);
 
 export interface SqliteStoreOptions {
@@ -46,6 +33,19 @@ export interface SqliteStoreOptions {
   backgroundCheckpoints?: BackgroundCheckpointOptions | boolean;
 }
 
+/**
+ * The SQLite backend. better-sqlite3 is synchronous, so each method runs start
+ * to end without yielding, and each write wraps its statements in one
+ * transaction: a completion and all its rows commit together or not at all.
+ * The methods are async only to meet the contract.
+ *
+ * Several processes may share the file (a rolling restart, `--scale`), so every
+ * write transaction begins IMMEDIATE: it takes the write lock first, waiting
+ * for the busy timeout. A deferred one that reads and then writes fails at
+ * once with SQLITE_BUSY when another process wrote in between, since waiting
+ * cannot make its stale read current. And each one first checks that the path
+ * still names the file opened (opened-file.ts).
+ */
 export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOptions = {}): Store {
   return busyAsUnavailable(createStore(db, options));
 }
