@@ -178,6 +178,41 @@ describe('health', () => {
     expect(await upstream.received).toHaveLength(2);
   }, 30_000);
 
+  it('a write waiting for a lock another process holds does not stop the service: /livez, a list and /healthz answer meanwhile, and the write goes in once the lock is free', async () => {
+    const path = join(folder, 'completions.db');
+    service = await startService({ upstreamUrl: upstream.url, databasePath: path, env: { HEALTH_CHECK_INTERVAL_MS: '0' } });
+    expect((await storedCreate()).status).toBe(200);
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE');
+    const answered: string[] = [];
+    try {
+      const create = storedCreate().then(async (res) => {
+        answered.push('create');
+        return { status: res.status, body: (await res.json()) as { id: string } };
+      });
+      const health = get('/healthz').then((res) => {
+        answered.push('healthz');
+        return res;
+      });
+      // Both have reached the database (the provider answered the create) and are waiting for the lock.
+      while (upstream.received.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await get('/livez')).toEqual(ok);
+      const list = await service.request('/v1/chat/completions');
+      expect({ status: list.status, count: ((await list.json()) as { data: unknown[] }).data.length }).toEqual({ status: 200, count: 1 });
+      expect(answered).toEqual([]);
+      other.exec('ROLLBACK');
+      const created = await create;
+      expect(created.status).toBe(200);
+      expect(await health).toEqual(ok);
+      const stored = await service.request(`/v1/chat/completions/${created.body.id}`);
+      expect(stored.status).toBe(200);
+    } finally {
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+    }
+  }, 30_000);
+
   it('reuses one check for HEALTH_CHECK_INTERVAL_MS, so frequent probes do not each write', async () => {
     const path = join(folder, 'completions.db');
     service = await startService({ upstreamUrl: upstream.url, databasePath: path, env: { HEALTH_CHECK_INTERVAL_MS: '60000' } });

@@ -17,7 +17,7 @@ export type SqliteDatabase = Database.Database;
 export type Synchronous = 'FULL' | 'NORMAL';
 
 /** How long a statement waits for another process's lock before failing with SQLITE_BUSY. */
-const BUSY_TIMEOUT_MS = 5_000;
+export const BUSY_TIMEOUT_MS = 5_000;
 /** The same at start, while another process starting on the same file may be migrating it. */
 const MIGRATION_BUSY_TIMEOUT_MS = 60_000;
 

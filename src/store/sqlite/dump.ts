@@ -5,6 +5,7 @@ import { splitChoices } from '../joined-choices.ts';
 import type { ProjectIds } from './projects.ts';
 import { LIMIT_PARAMETER, type Prepare } from './statements.ts';
 import type { createRowWrites } from './writes.ts';
+import type { WhenLockFree } from './write-lock.ts';
 import { bodySql, choicesSql, messageSql } from './stored-json.ts';
 import { COPIED_SETTINGS_SQL, UNSTORED_SETTINGS_SQL } from '../unstored-settings.ts';
 
@@ -28,7 +29,13 @@ export function messageBodies(prepare: Prepare, seqs: number[]): Map<number, str
  * and written back through the same row writes as any save, so every index
  * table of the target is rebuilt by its own code.
  */
-export function createDump(db: SqliteDatabase, prepare: Prepare, projects: ProjectIds, rows: ReturnType<typeof createRowWrites>) {
+export function createDump(
+  db: SqliteDatabase,
+  prepare: Prepare,
+  projects: ProjectIds,
+  rows: ReturnType<typeof createRowWrites>,
+  whenLockFree: WhenLockFree,
+) {
   async function* dump(batchSize: number): AsyncGenerator<DumpItem[]> {
     // One read transaction for the whole dump: in WAL mode it sees one snapshot while the service goes on writing,
     // so a completion deleted meanwhile cannot arrive both as a completion and as a tombstone.
@@ -84,11 +91,13 @@ export function createDump(db: SqliteDatabase, prepare: Prepare, projects: Proje
 
   return {
     dump,
-    restore(items: DumpItem[]): void {
+    async restore(items: DumpItem[]): Promise<void> {
       // Projects first, each committed on its own (as every write does), so no cached id comes from a rolled-back transaction.
       const projectIdOf = new Map<string, number>();
-      for (const item of items) if (item.kind !== 'setting' && !projectIdOf.has(item.project)) projectIdOf.set(item.project, projects.ensure(item.project));
-      restoreAll.immediate(items, projectIdOf);
+      for (const item of items) {
+        if (item.kind !== 'setting' && !projectIdOf.has(item.project)) projectIdOf.set(item.project, await projects.ensure(item.project));
+      }
+      await whenLockFree(() => restoreAll.immediate(items, projectIdOf));
     },
     /** No project, and no setting but those a service leaves on a database it stored nothing in (`UNSTORED_SETTINGS`). */
     isEmpty(): boolean {

@@ -15,6 +15,7 @@ import { createRowWrites, POSITION_COLUMNS, type StoredPosition } from './writes
 import { messageSql } from './stored-json.ts';
 import { busyAsUnavailable } from './busy.ts';
 import { watchOpenedFile } from './opened-file.ts';
+import { createWriteLock } from './write-lock.ts';
 
 const EMPTY_ITEMS = Buffer.alloc(0);
 
@@ -53,20 +54,25 @@ export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOption
 function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
   const prepare = createStatementCache(db);
   const file = watchOpenedFile(db);
-  /** better-sqlite3's transaction function, begun with BEGIN IMMEDIATE, on the file this store opened only. */
-  function immediate<A extends unknown[], R>(transaction: Database.Transaction<(...args: A) => R>): (...args: A) => R {
-    return (...args) => {
-      file.assertStillOpened();
-      return transaction.immediate(...args);
-    };
+  const whenLockFree = createWriteLock(prepare);
+  /**
+   * better-sqlite3's transaction function, begun with BEGIN IMMEDIATE once the write lock is free (waiting
+   * for it without blocking the event loop), on the file this store opened only.
+   */
+  function immediate<A extends unknown[], R>(transaction: Database.Transaction<(...args: A) => R>): (...args: A) => Promise<R> {
+    return (...args) =>
+      whenLockFree(() => {
+        file.assertStillOpened();
+        return transaction.immediate(...args);
+      });
   }
   // Completions a migration queued to be indexed again for search (0009), before anything is served. A file
   // at an older migration (tests that fill one through the store) has no queue.
   if (prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'search_requeue'").get()) reindexQueuedSearch(db, prepare);
-  const projects = createProjectIds(prepare);
+  const projects = createProjectIds(prepare, whenLockFree);
   const rows = createRowWrites(prepare);
   const lists = createListQueries(prepare, options.searchSortThreshold, options.searchWalkLimit);
-  const dumps = createDump(db, prepare, projects, rows);
+  const dumps = createDump(db, prepare, projects, rows, whenLockFree);
   const usage = createUsageQueries(prepare, lists, options.usageWalkLimit);
   const checkpoints =
     options.backgroundCheckpoints && !db.memory
@@ -229,7 +235,19 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
 
   async function saveCompletion(project: string, record: CompletionRecord): Promise<void> {
     await checkpoints?.beforeWrite();
-    saveMany([[projects.ensure(project), record]]);
+    await saveMany([[await projects.ensure(project), record]]);
+  }
+
+  /** Each write's project as its id, new projects committed first (createProjectIds). */
+  async function withProjectIds(writes: readonly (readonly [string, CompletionRecord])[]): Promise<[number, CompletionRecord][]> {
+    const ids: [number, CompletionRecord][] = [];
+    for (const [project, record] of writes) ids.push([await projects.ensure(project), record]);
+    return ids;
+  }
+
+  /** One autocommit statement that writes, once the write lock is free. */
+  function writeOne(sql: string, ...args: unknown[]): Promise<Database.RunResult> {
+    return whenLockFree(() => prepare(sql).run(...args));
   }
 
   function isIdTaken(project: string, id: string): boolean {
@@ -240,14 +258,14 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
   return {
     saveCompletion,
     saveCompletions: async (project, records) => {
-      const projectId = projects.ensure(project);
-      saveMany(records.map((record) => [projectId, record]));
+      const projectId = await projects.ensure(project);
+      await saveMany(records.map((record) => [projectId, record]));
     },
     saveCompletionBatch: async (writes) => {
       await checkpoints?.beforeWrite();
-      saveMany(writes.map(([project, record]) => [projects.ensure(project), record]));
+      await saveMany(await withProjectIds(writes));
     },
-    importCompletions: async (project, records) => importMany(projects.ensure(project), records),
+    importCompletions: async (project, records) => importMany(await projects.ensure(project), records),
     settleSearchIndex: (written) => mergeSearchIndexAfter(db, prepare, written),
     getCompletion,
     listCompletions: async (project, params) => listCompletions(project, params),
@@ -265,27 +283,25 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     saveHeldCompletion: async (project, record) => saveCompletion(project, record),
     getSetting: async (key) => (prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined)?.value,
     setSetting: async (key, value) => {
-      prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+      await writeOne('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', key, value);
     },
     deleteSetting: async (key) => {
-      prepare('DELETE FROM settings WHERE key = ?').run(key);
+      await writeOne('DELETE FROM settings WHERE key = ?', key);
     },
     replaceSetting: async (key, expected, value) => {
       if (expected === undefined && value === undefined) return prepare('SELECT 1 FROM settings WHERE key = ?').get(key) === undefined;
-      if (expected === undefined) return prepare('INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)').run(key, value).changes === 1;
-      if (value === undefined) return prepare('DELETE FROM settings WHERE key = ? AND value = ?').run(key, expected).changes === 1;
-      return prepare('UPDATE settings SET value = ? WHERE key = ? AND value = ?').run(value, key, expected).changes === 1;
+      if (expected === undefined) return (await writeOne('INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)', key, value)).changes === 1;
+      if (value === undefined) return (await writeOne('DELETE FROM settings WHERE key = ? AND value = ?', key, expected)).changes === 1;
+      return (await writeOne('UPDATE settings SET value = ? WHERE key = ? AND value = ?', value, key, expected)).changes === 1;
     },
     getOrCreateSetting: async (key, create) => {
-      prepare('INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)').run(key, create());
+      await writeOne('INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)', key, create());
       return (prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string }).value;
     },
     checkWritable: async () => {
       file.assertStillOpened();
       file.assertDiskHasRoom();
-      prepare("INSERT INTO settings (key, value) VALUES ('health_checked_at', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(
-        String(Date.now()),
-      );
+      await writeOne("INSERT INTO settings (key, value) VALUES ('health_checked_at', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", String(Date.now()));
     },
     explainList: async (project, params) => {
       const query = lists.buildListQuery(projects.find(project), params);
