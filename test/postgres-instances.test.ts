@@ -415,6 +415,28 @@ describe.skipIf(!withServer)('a database dropped under a serving instance', () =
   }, 120_000);
 });
 
+describe.skipIf(!withServer)('a database closed to connections under a serving instance (maintenance)', () => {
+  it('/healthz names it, requests get the OpenAI 503 (not a 500), and the instance serves again once it is open', async () => {
+    await withServingInstance({ admin: 'server' }, async ({ serving, name, admin, health, list }) => {
+      expect((await list()).status).toBe(200);
+      await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+      try {
+        await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]);
+        await expect.poll(health).toEqual({
+          status: 503,
+          body: { status: 'unavailable', reason: `the database cannot take a write (55000: database "${name}" is not currently accepting connections)` },
+        });
+        for (let i = 0; i < 3; i++) expect({ i, ...(await list()) }).toEqual({ i, status: 503, body: OPENAI_503 });
+      } finally {
+        await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+      }
+      expect((await list()).status).toBe(200);
+      expect(await health()).toEqual({ status: 200, body: { status: 'ok' } });
+      expect(serving.logs.filter((line) => line.msg === 'unexpected error')).toEqual([]);
+    });
+  }, 120_000);
+});
+
 describe.skipIf(!withServer)('a database dropped and created again under a serving instance', () => {
   it('is refused until the instance restarts: its cached project ids would name another tenant\'s project there', async () => {
     await withServingInstance({ admin: 'server' }, async ({ serving, upstream, url, name, admin, health, list }) => {

@@ -69,6 +69,12 @@ export function withLibpqSslModes(url: string): string {
 }
 
 /** SQLSTATE classes and driver errors that mean "the server cannot be reached now", not "the query is wrong". */
+/**
+ * object_not_in_prerequisite_state, which a connection meets as "database ... is not currently accepting
+ * connections" (`ALTER DATABASE ... ALLOW_CONNECTIONS false`, for maintenance): retried at start, a 503 while serving.
+ */
+const CLOSED_TO_CONNECTIONS = '55000';
+
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH',
   '57P01', // admin_shutdown: the server is stopping
@@ -76,6 +82,7 @@ const UNAVAILABLE_CODES = new Set([
   '57P03', // cannot_connect_now: starting up or shutting down
   '57014', // query_canceled: the statement timeout fired
   '53300', // too_many_connections
+  '55000', // CLOSED_TO_CONNECTIONS below
   '40001', // serialization_failure, once our own retries are spent
   '40P01', // deadlock_detected, likewise
 ]);
@@ -105,7 +112,13 @@ function connectionUnusable(err: unknown): boolean {
  * a role or a database dropped): the data is out of reach, as when the server is down, so a request
  * gets the 503 and /healthz says why. At start they mean a wrong DATABASE_URL and are not retried.
  */
-const REFUSED_CODES = new Set(['28000', '28P01', '3D000']);
+const REFUSED_CODES = new Set([
+  '28000', // invalid_authorization_specification: no pg_hba.conf entry, or the role may not log in
+  '28P01', // invalid_password
+  '3D000', // invalid_catalog_name: the database does not exist
+  '57P04', // database_dropped
+  '42501', // insufficient_privilege: CONNECT revoked from the role (or its tables' rights)
+]);
 
 function isRefusedError(err: unknown): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;
@@ -301,8 +314,11 @@ function maskError(err: Error, url: string): Error {
  */
 function translate(err: unknown, url: string): unknown {
   if (err instanceof ApiError) return err;
-  // A refusal is kept as the cause: unlike a cut connection, it will not pass by itself, and /healthz names it.
-  if (isRefusedError(err)) return ApiError.databaseUnavailable(err instanceof Error ? maskError(err, url) : undefined);
+  // A refusal (or a database closed to connections) is kept as the cause: unlike a cut connection, it will not pass
+  // by itself, and /healthz names it.
+  if (isRefusedError(err) || (err as { code?: unknown }).code === CLOSED_TO_CONNECTIONS) {
+    return ApiError.databaseUnavailable(err instanceof Error ? maskError(err, url) : undefined);
+  }
   if (isUnavailableError(err)) return ApiError.databaseUnavailable();
   if (err instanceof Error) {
     const hidden = hideDatabasePassword(err.message, url);
