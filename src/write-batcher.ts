@@ -55,7 +55,8 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
     }
   }
 
-  async function writeBatch(batch: PendingWrite[]): Promise<void> {
+  /** Writes a batch; returns the 503 when the database could not take it, having failed the batch with it. */
+  async function writeBatch(batch: PendingWrite[]): Promise<ApiError | undefined> {
     try {
       await store.saveCompletionBatch(batch.map((write) => [write.project, write.record]));
     } catch (err) {
@@ -64,13 +65,14 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
       if (err instanceof ApiError && err.status === 503) {
         noteFailure(err);
         for (const write of batch) write.reject(err);
-        return;
+        return err;
       }
       await writeOneByOne(batch);
-      return;
+      return undefined;
     }
     unavailable = undefined;
     for (const write of batch) write.resolve();
+    return undefined;
   }
 
   async function flush(): Promise<void> {
@@ -80,7 +82,16 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
       while (pending.length > 0) {
         const writes = pending;
         pending = [];
-        for (let start = 0; start < writes.length; start += MAX_BATCH) await writeBatch(writes.slice(start, start + MAX_BATCH));
+        for (let start = 0; start < writes.length; start += MAX_BATCH) {
+          const failed = await writeBatch(writes.slice(start, start + MAX_BATCH));
+          if (!failed) continue;
+          // The writes queued behind it (the rest of this batch, and what came while it waited) fail with
+          // it: each would wait out the timeouts again, and its client would hear of it long after the
+          // 503's bound (DATABASE_STATEMENT_TIMEOUT_MS + DATABASE_CONNECT_TIMEOUT_MS) had passed.
+          for (const write of [...writes.slice(start + MAX_BATCH), ...pending]) write.reject(failed);
+          pending = [];
+          break;
+        }
       }
     } finally {
       flushes--;

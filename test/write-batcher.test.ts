@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type SqliteDatabase } from '../src/db/client.ts';
 import { createSqliteStore, type Store } from '../src/store/index.ts';
 import { toCompletionRecord } from '../src/wire.ts';
+import { ApiError } from '../src/errors.ts';
 import { createWriteBatcher } from '../src/write-batcher.ts';
 import { fakeCompletion, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { useServiceEachTest, type Service } from './helpers/service.ts';
@@ -70,6 +71,42 @@ describe('group commit', () => {
       { id: 'chatcmpl-two-second' },
       { id: 'chatcmpl-two-first' },
     ]);
+  });
+
+  it('a batch the database could not take (503) fails the writes queued behind it with it, without waiting on the database again', async () => {
+    const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+    let started = 0;
+    let failFirst!: () => void;
+    const firstFails = new Promise<void>((resolve) => (failFirst = resolve));
+    const unavailable = ApiError.databaseUnavailable();
+    const writer = createWriteBatcher({
+      saveCompletion: store.saveCompletion,
+      saveCompletionBatch: async () => {
+        // The first group commit waits out the database's timeouts and fails; any other would wait as long again.
+        if (++started === 1) {
+          await firstFails;
+          throw unavailable;
+        }
+        await new Promise(() => {});
+      },
+    });
+    const settled: string[] = [];
+    const save = (id: string) =>
+      writer.save('p', record(id)).then(
+        () => settled.push(`${id} stored`),
+        (err: unknown) => settled.push(`${id} ${err === unavailable ? '503' : String(err)}`),
+      );
+    const first = save('chatcmpl-first');
+    await nextTurn();
+    // Queued while the first waits.
+    const queued = [save('chatcmpl-queued-1'), save('chatcmpl-queued-2')];
+    await nextTurn();
+    failFirst();
+    await first;
+    for (let i = 0; i < 5; i++) await nextTurn();
+    expect(settled).toEqual(['chatcmpl-first 503', 'chatcmpl-queued-1 503', 'chatcmpl-queued-2 503']);
+    await Promise.all(queued);
+    expect(started).toBe(1);
   });
 
   it('fails only the write that cannot be stored when a batch fails', async () => {
