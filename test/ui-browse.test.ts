@@ -160,7 +160,13 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     await page.waitForURL(/search=lightho$/);
     // A part of a word finds nothing: said, or it read as "nothing was stored about lighthouses".
     await expect.poll(() => page.locator('.summary').textContent()).toBe(
-      'No completions match these filters. Search finds whole words, every one of them: "refund" does not find "refunds" or "refunded".',
+      'No completions match these filters. Search finds whole words, every one of them: "refund" does not find "refunds" or "refunded". It reads the text of messages and replies, not tool calls.',
+    );
+    // Emoji alone are no word the service searches for: said so, not that the word was partial.
+    await search.fill('🎉 ✨');
+    await page.waitForURL(/search=/);
+    await expect.poll(() => page.locator('.summary').textContent()).toBe(
+      'No completions match these filters. Emoji and symbols alone are not searched: a search needs a word with a letter or digit.',
     );
     await search.fill('lighthouse');
     await search.press('Enter');
@@ -327,6 +333,17 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     expect(await page.evaluate('document.activeElement.textContent')).toBe(first);
     await page.goBack();
     await expect.poll(() => page.evaluate('document.activeElement.className')).toBe('row-link');
+  });
+
+  it('gives each date filter the width of a whole date and time at every window width', async () => {
+    const page = await open();
+    await signIn(page);
+    // "12/05/2026, 02:26:31 PM" with its picker button: at 1024 and 1280 the fields were 172 and 206 px, cut before AM/PM.
+    for (const width of [1280, 1180, 1024, 901, 820, 390]) {
+      await page.setViewportSize({ width, height: 900 });
+      const widths = await page.locator('input[type=datetime-local]').evaluateAll((inputs) => inputs.map((input) => input.getBoundingClientRect().width));
+      expect({ width, enough: widths.map((field) => field >= 260) }).toEqual({ width, enough: [true, true] });
+    }
   });
 
   it('fits a phone\'s width: no view scrolls sideways', async () => {

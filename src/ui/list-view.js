@@ -562,6 +562,14 @@ export function createListView() {
     }
   }
 
+  /** Why a search may have found nothing, as the service searches (docs/api.md, "Search semantics"). */
+  function searchHint(search) {
+    if (!search) return '';
+    // The service's own test of a word: one without a letter or digit is left out of the search.
+    if (!/[\p{L}\p{N}\p{Co}]/u.test(search)) return ' Emoji and symbols alone are not searched: a search needs a word with a letter or digit.';
+    return ' Search finds whole words, every one of them: "refund" does not find "refunds" or "refunded". It reads the text of messages and replies, not tool calls.';
+  }
+
   function updateSummary() {
     const count = formatInteger(loaded.length);
     if (loaded.length === 0 && hasMore) {
@@ -571,7 +579,7 @@ export function createListView() {
       // Without filters, nothing is stored for this key; in pass-through mode a mistyped key signs in too
       // (it is a key of its own, with nothing of its own), so an empty list also asks to check the key.
       summary.textContent = hasFilters(route.filters)
-        ? `No completions match these filters.${route.filters.search ? ' Search finds whole words, every one of them: "refund" does not find "refunds" or "refunded".' : ''}${route.filters.model ? ' The model is matched by its whole name: "gpt-4o" does not find "gpt-4o-mini".' : ''}`
+        ? `No completions match these filters.${searchHint(route.filters.search)}${route.filters.model ? ' The model is matched by its whole name: "gpt-4o" does not find "gpt-4o-mini".' : ''}`
         : 'No stored completions for this key yet: create one with "store": true. Expected some? Check the key ("Sign out", then sign in with it again).';
     } else {
       if (hasMore) summary.textContent = `Showing ${count} completions; more below.`;
