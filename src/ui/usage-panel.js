@@ -6,6 +6,7 @@ import { h, isolatedText, replaceChildren, s } from './dom.js';
 import { filterPairs } from './filters.js';
 import { formatInteger, plural } from './format.js';
 
+/** Colours the charts tell models apart by: past this many models, the smallest share the last one, as "other models". */
 const SERIES_COLOURS = 8;
 /** Past this many days between the first and last, empty days are left out rather than drawn as gaps. */
 const MAX_DRAWN_DAYS = 120;
@@ -57,7 +58,7 @@ function stackedChart({ title, items, days, models, measure, unit }) {
       const height = (value / max) * plotHeight;
       y -= height;
       bars.push(
-        s('rect', { x: (CHART.left + i * slot + (slot - barWidth) / 2).toFixed(2), y: y.toFixed(2), width: barWidth.toFixed(2), height: Math.max(0.5, height).toFixed(2), class: `series-${m % SERIES_COLOURS}` },
+        s('rect', { x: (CHART.left + i * slot + (slot - barWidth) / 2).toFixed(2), y: y.toFixed(2), width: barWidth.toFixed(2), height: Math.max(0.5, height).toFixed(2), class: `series-${m}` },
           s('title', null, `${day} · ${isolatedText(model)}: ${plural(value, unit)}`),
         ),
       );
@@ -81,6 +82,19 @@ function stackedChart({ title, items, days, models, measure, unit }) {
   );
 }
 
+/**
+ * The charts' series, one colour each: every model while there are SERIES_COLOURS or fewer; past
+ * that, the models with the most completions, and the rest together as the last, "N other models"
+ * (the tables below the charts still name each one). Colours that repeated made two models one.
+ */
+function chartSeries(perModel) {
+  if (perModel.length <= SERIES_COLOURS) return { names: perModel.map(([model]) => model), nameOf: (model) => model };
+  const largest = [...perModel].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, SERIES_COLOURS - 1).map(([model]) => model);
+  const own = new Set(largest);
+  const other = `${perModel.length - own.size} other models`;
+  return { names: [...largest.sort(), other], nameOf: (model) => (own.has(model) ? model : other) };
+}
+
 /** A table that scrolls sideways on its own when a phone is too narrow for it, never the page. */
 function table(caption, headings, rows) {
   return h('div', { class: 'table-scroll' }, h('table', null,
@@ -102,6 +116,8 @@ function renderUsage({ data: items, truncated }) {
     const sum = (field) => own.reduce((a, item) => a + item[field], 0);
     return [model, sum('completions'), sum('prompt_tokens'), sum('completion_tokens'), sum('total_tokens')];
   });
+  const series = chartSeries(perModel);
+  const chartItems = items.map((item) => ({ ...item, model: series.nameOf(item.model) }));
   const totals = perModel.reduce((acc, row) => acc.map((v, i) => v + row[i + 1]), [0, 0, 0, 0]);
   return [
     bound,
@@ -111,11 +127,11 @@ function renderUsage({ data: items, truncated }) {
       formatInteger(totals[1]), ' prompt, ', formatInteger(totals[2]), ' completion)',
     ),
     h('ul', { class: 'legend', 'aria-label': 'Chart legend' },
-      models.map((model, m) => h('li', null, h('span', { class: `swatch series-${m % SERIES_COLOURS}`, 'aria-hidden': 'true' }), model)),
+      series.names.map((name, m) => h('li', null, h('span', { class: `swatch series-${m}`, 'aria-hidden': 'true' }), name)),
     ),
     h('div', { class: 'charts' },
-      stackedChart({ title: 'Completions per UTC day', items, days, models, measure: 'completions', unit: 'completion' }),
-      stackedChart({ title: 'Tokens per UTC day', items, days, models, measure: 'total_tokens', unit: 'token' }),
+      stackedChart({ title: 'Completions per UTC day', items: chartItems, days, models: series.names, measure: 'completions', unit: 'completion' }),
+      stackedChart({ title: 'Tokens per UTC day', items: chartItems, days, models: series.names, measure: 'total_tokens', unit: 'token' }),
     ),
     table('Per model', ['Model', 'Completions', 'Prompt tokens', 'Completion tokens', 'Total tokens'], perModel),
     h('details', { class: 'daily' },
