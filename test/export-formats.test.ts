@@ -201,6 +201,19 @@ describe('finetune lines', () => {
       'unsupported_content',
       item({ messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: 'file-abc123' } }, { type: 'text', text: 'Sum it up' }] }] }, [reply({ content: 'It says...' })]),
     ],
+    // An image where only a user's message may hold one (a lax provider took it; OpenAI's schema does not).
+    ...(['system', 'developer', 'assistant'] as const).map((role): [SkipReason, ExportItem] => [
+      'unsupported_content',
+      item({ messages: [{ role, content: [{ type: 'text', text: 'Look:' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }] }, ...user] }, [
+        reply({ content: 'Seen.' }),
+      ]),
+    ]),
+    [
+      'unsupported_content',
+      item({ tools: [weather], messages: [...user, { role: 'assistant', content: null, tool_calls: [call('c1', 'Oslo')] }, { role: 'tool', tool_call_id: 'c1', content: [{ type: 'image_url', image_url: { url: 'https://example.com/map.png' } }] }] }, [
+        reply({ content: 'Here.' }),
+      ]),
+    ],
   ];
   it.each(skips)('are skipped for %s', (reason, source, choice = 0) => {
     expect(formatLine(source, { format: 'finetune', choice })).toEqual({ skipped: reason });

@@ -23,7 +23,7 @@ export const SKIP_REASONS = {
   tools_missing: 'tool calls in a request that listed no tools',
   legacy_function_call: "a legacy function call or result: the request's functions are not stored, and fine-tuning needs them",
   empty_message: 'an input message has no content and no tool calls (a refused or audio-only turn)',
-  unsupported_content: 'an input message has audio or a file, which fine-tuning does not take',
+  unsupported_content: 'an input message has a part fine-tuning does not take there: audio, a file, or an image outside a user message',
 } as const;
 export type SkipReason = keyof typeof SKIP_REASONS;
 
@@ -55,8 +55,16 @@ export function completionsLine(item: ExportItem): string {
 /** Input message item fields a chat request carries, besides role and content (refusal and audio are the API's, not the sender's). */
 const SENT_FIELDS = ['name', 'tool_calls', 'tool_call_id', 'function_call'] as const;
 
-/** The content parts fine-tuning takes: text, images (by URL or data URL), and an assistant's refusal text. */
-const FINETUNE_PART_TYPES = new Set(['text', 'image_url', 'refusal']);
+/**
+ * The content parts fine-tuning takes, by role, as the API's message schemas allow them: images (by URL or
+ * data URL) in a user's message only, an assistant's refusal text, and text everywhere (system, developer,
+ * tool). A lax provider may have taken an image in a system message; OpenAI would refuse the example.
+ */
+const FINETUNE_PART_TYPES: Record<string, ReadonlySet<string>> = {
+  user: new Set(['text', 'image_url']),
+  assistant: new Set(['text', 'refusal']),
+};
+const TEXT_ONLY = new Set(['text']);
 
 /**
  * A stored message item turned back into the message as it was sent: the
@@ -129,9 +137,10 @@ function isLegacyFunctionCall(message: Json): boolean {
   return isObject(message.function_call) || message.role === 'function';
 }
 
-/** A part fine-tuning refuses (audio, a file): dropping it would leave a reply to what the example no longer holds. */
+/** A part fine-tuning refuses (audio, a file, a misplaced image): dropping it would leave a reply to what the example no longer holds. */
 function hasUnsupportedPart(message: Json): boolean {
-  return Array.isArray(message.content) && message.content.some((part) => !isObject(part) || !FINETUNE_PART_TYPES.has(part.type as string));
+  const allowed = FINETUNE_PART_TYPES[message.role as string] ?? TEXT_ONLY;
+  return Array.isArray(message.content) && message.content.some((part) => !isObject(part) || !allowed.has(part.type as string));
 }
 
 /** The assistant message of a choice as a fine-tuning example ends with it. */
