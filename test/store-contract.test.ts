@@ -143,6 +143,25 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     expect(await store.isIdTaken(PROJECT, 's2')).toBe(true);
   });
 
+  it("a stream's held id (running, or left by a crash) is no cursor and no deleted id: `after` it is the 400 of an id never stored, and a copy leaves it", async () => {
+    await store.saveCompletions(PROJECT, [record('h1', 1_700_000_000), record('h2', 1_700_000_001)]);
+    expect(await store.deleteCompletion(PROJECT, 'h2')).toBe(true);
+    await store.holdStreamId(PROJECT, 'h-running');
+    for (const order of ['asc', 'desc'] as const) {
+      await expect(store.listCompletions(PROJECT, params({ after: 'h-running', order }))).rejects.toMatchObject({
+        status: 400,
+        param: 'after',
+        message: "Invalid 'after': no chat completion found with id 'h-running'.",
+      });
+      // A deleted completion's tombstone still is one.
+      expect((await store.listCompletions(PROJECT, params({ after: 'h2', order }))).items.map((row) => row.id)).toEqual(order === 'asc' ? [] : ['h1']);
+    }
+    const dumped: string[] = [];
+    for await (const batch of store.dump(100)) for (const item of batch) if (item.kind === 'tombstone') dumped.push(item.id);
+    expect(dumped).toEqual(['h2']);
+    expect((await store.holdings()).deletedIds).toBe(1);
+  });
+
   it('keeps a deleted completion as a cursor and as a taken id; a never-stored cursor is a 400', async () => {
     await store.saveCompletions(PROJECT, ['a1', 'a2', 'a3', 'a4'].map((id, n) => record(id, 1_700_000_000 + n, { metadata: { k: 'v' } })));
     expect(await store.deleteCompletion(PROJECT, 'a2')).toBe(true);

@@ -3,6 +3,7 @@ import type { DumpItem } from '../contract.ts';
 import { type DumpedRow as DumpedCompletion, toDumpedCompletion } from '../dumped-completion.ts';
 import { splitChoices } from '../joined-choices.ts';
 import type { ProjectIds } from './projects.ts';
+import { HELD_POSITION } from './list-query.ts';
 import { fromFilterText, limitLiteral } from './text.ts';
 import { createRowWrites } from './writes.ts';
 import { COPIED_SETTINGS_SQL, UNSTORED_SETTINGS_SQL } from '../unstored-settings.ts';
@@ -56,7 +57,7 @@ export function createDump(db: SqlDatabase, projects: ProjectIds) {
       for (;;) {
         const page = await snapshot.query<{ projectId: number; project: string; id: string; created: number }>(
           `SELECT d.project_id AS "projectId", p.name AS project, d.id, d.created FROM deleted_completions d JOIN projects p ON p.id = d.project_id
-           WHERE (d.project_id, d.id) > ($1, $2) ORDER BY d.project_id, d.id LIMIT ${limitLiteral(batchSize)}`,
+           WHERE (d.project_id, d.id) > ($1, $2) AND d.created <> ${HELD_POSITION} ORDER BY d.project_id, d.id LIMIT ${limitLiteral(batchSize)}`,
           [after.projectId, after.id],
         );
         if (page.length === 0) break;
@@ -108,7 +109,7 @@ export function createDump(db: SqlDatabase, projects: ProjectIds) {
 
   async function holdings(): Promise<{ completions: number; deletedIds: number }> {
     const [row] = await db.query<{ completions: number; deleted_ids: number }>(
-      'SELECT (SELECT count(*) FROM completions) AS completions, (SELECT count(*) FROM deleted_completions) AS deleted_ids',
+      `SELECT (SELECT count(*) FROM completions) AS completions, (SELECT count(*) FROM deleted_completions WHERE created <> ${HELD_POSITION}) AS deleted_ids`,
     );
     return { completions: row!.completions, deletedIds: row!.deleted_ids };
   }

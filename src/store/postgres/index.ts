@@ -2,7 +2,7 @@ import type { SqlDatabase, SqlSession } from '../../db/sql-client.ts';
 import type { ListParams } from '../../validation.ts';
 import { type CompletionRecord, type CompletionRow, type MessageRow, type Page, type Store } from '../contract.ts';
 import { createDump } from './dump.ts';
-import { COMPLETION_COLUMNS, createListQueries, planCacheModeOf, runListQuery } from './list-query.ts';
+import { COMPLETION_COLUMNS, createListQueries, HELD_POSITION as HELD, planCacheModeOf, runListQuery } from './list-query.ts';
 import { listMessagePage } from './messages.ts';
 import { createProjectIds } from './projects.ts';
 import { isStorableId, limitLiteral } from './text.ts';
@@ -75,9 +75,8 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
    * is bounded far inside int8), which every instance's insert of that id already refuses (its own check and
    * migration 0005's trigger): a plain create elsewhere is stored under a fresh id its client learns, and another
    * stream is given a fresh id at its first chunk. Deleted with the insert that stores the stream, or on release;
-   * one a crash leaves only keeps an id nothing was stored under from being used.
+   * one a crash leaves only keeps an id nothing was stored under from being used. (HELD_POSITION in list-query.ts.)
    */
-  const HELD = '-4611686018427387904';
   const deleteHold = (session: SqlSession, projectId: number, id: string) =>
     session.query(`DELETE FROM deleted_completions WHERE project_id = $1 AND id = $2 AND created = ${HELD}`, [projectId, id]);
 

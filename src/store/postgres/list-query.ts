@@ -144,6 +144,13 @@ function searchConditions(match: SearchMatch, alias: string, add: (value: unknow
  * the project never had makes that position NULL and the page empty; only an empty page asks
  * whether the cursor exists (`checkCursor`), to tell "no more" from a 400.
  */
+/**
+ * The `created` of a stream's held id (index.ts, holdStreamId): a tombstone row at a position no completion
+ * has, so that every instance refuses the id while the stream runs. It is no deleted completion: never a
+ * cursor's position (`after` it is the 400 of an id never stored), never copied.
+ */
+export const HELD_POSITION = '-4611686018427387904';
+
 export function createListQueries(
   db: SqlSession,
   searchSortThreshold = SEARCH_SORT_THRESHOLD,
@@ -154,7 +161,7 @@ export function createListQueries(
   async function findPosition(projectId: number, id: string): Promise<number | undefined> {
     const [row] = await db.query<{ created: number }>(
       `SELECT created FROM completions WHERE project_id = $1 AND id = $2
-       UNION ALL SELECT created FROM deleted_completions WHERE project_id = $1 AND id = $2 LIMIT 1`,
+       UNION ALL SELECT created FROM deleted_completions WHERE project_id = $1 AND id = $2 AND created <> ${HELD_POSITION} LIMIT 1`,
       [projectId, id],
     );
     return row?.created;
@@ -178,7 +185,8 @@ export function createListQueries(
       const project = add(projectId);
       const after = add(params.after);
       const position = `(SELECT created FROM (SELECT created FROM completions WHERE project_id = ${project} AND id = ${after}
-        UNION ALL SELECT created FROM deleted_completions WHERE project_id = ${project} AND id = ${after}) AS cursor LIMIT 1)`;
+        UNION ALL SELECT created FROM deleted_completions WHERE project_id = ${project} AND id = ${after} AND created <> ${HELD_POSITION})
+        AS cursor LIMIT 1)`;
       sql += ` AND (${created}, ${id}) ${params.order === 'asc' ? '>' : '<'} (${position}, ${after})`;
     }
     return sql;
