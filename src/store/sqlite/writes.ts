@@ -21,6 +21,9 @@ interface UsageDelta extends TokenCounts {
   completions: number;
 }
 
+/** A completion's row in the search index: its seq (the index's rowid), its project's id and its text. */
+export type SearchRow = [seq: number, projectId: number, text: string];
+
 /** The search index's rows go in this many to a statement (3 parameters each, far below SQLite's limit). */
 const SEARCH_ROWS_PER_STATEMENT = 64;
 
@@ -29,7 +32,7 @@ const SEARCH_ROWS_PER_STATEMENT = 64;
  * the index rows the list walks (metadata pairs, models). Callers wrap them in
  * a transaction; none of them opens one.
  */
-export function createRowWrites(prepare: Prepare) {
+export function createRowWrites(prepare: Prepare, { searchPending }: { searchPending: boolean }) {
   function insertPairs(projectId: number, metadata: Metadata, created: number, id: string): void {
     const insert = prepare('INSERT INTO metadata (project_id, key, value, created, completion_id) VALUES (?, ?, ?, ?, ?)');
     for (const [key, value] of Object.entries(metadata)) insert.run(projectId, key, value, created, id);
@@ -100,12 +103,14 @@ export function createRowWrites(prepare: Prepare) {
    * (choices included), messages, metadata pairs and models. Per batch, in finish(): the usage rollup, one upsert
    * per (project, day, models) instead of one per completion, then the search index's rows, last and
    * many to a statement, so that FTS5 gathers the batch in memory and writes it as one segment at the
-   * commit. A batch must not commit unfinished (its search rows and usage would be missing); an insert
+   * commit. With `deferSearch` (the service's own creates), the completions are queued in `search_pending`
+   * instead, and finish() returns their search rows for search-pending.ts to write after the commit.
+   * A batch must not commit unfinished (its search rows and usage would be missing); an insert
    * that throws aborts the caller's transaction.
    */
-  function startInserts() {
+  function startInserts({ deferSearch = false } = {}) {
     const usage = new Map<string, UsageDelta>();
-    const searchRows: (number | string)[] = [];
+    const searchRows: SearchRow[] = [];
     const tombstonesIn = new Map<number, boolean>();
 
     /** Whether the project has deleted ids at all: an import into one that has none skips the check per id. */
@@ -131,7 +136,7 @@ export function createRowWrites(prepare: Prepare) {
       const insertModel = prepare('INSERT INTO completion_models (project_id, model, created, completion_id) VALUES (?, ?, ?, ?)');
       insertModel.run(projectId, record.requestedModel, record.created, record.id);
       if (record.model !== record.requestedModel) insertModel.run(projectId, record.model, record.created, record.id);
-      searchRows.push(seq, projectId, searchTextOf(record));
+      searchRows.push([seq, projectId, searchTextOf(record)]);
       tallyUsage(projectId, record, tokens);
     }
 
@@ -149,18 +154,17 @@ export function createRowWrites(prepare: Prepare) {
       delta.totalTokens += tokens.totalTokens;
     }
 
-    function finish(): void {
+    function finish(): SearchRow[] {
       for (const delta of usage.values()) addUsage(delta);
       usage.clear();
-      const width = SEARCH_ROWS_PER_STATEMENT * 3;
-      let at = 0;
-      if (searchRows.length >= width) {
-        const many = prepare(`INSERT INTO completion_search (rowid, project, text) VALUES ${'(?, ?, ?), '.repeat(SEARCH_ROWS_PER_STATEMENT - 1)}(?, ?, ?)`);
-        for (; at + width <= searchRows.length; at += width) many.run(searchRows.slice(at, at + width));
+      const written = searchRows.splice(0);
+      if (!deferSearch) {
+        insertSearchRows(written);
+        return [];
       }
-      const one = prepare('INSERT INTO completion_search (rowid, project, text) VALUES (?, ?, ?)');
-      for (; at < searchRows.length; at += 3) one.run(searchRows[at], searchRows[at + 1], searchRows[at + 2]);
-      searchRows.length = 0;
+      const queue = prepare('INSERT INTO search_pending (seq) VALUES (?)');
+      for (const [seq] of written) queue.run(seq);
+      return written;
     }
 
     /** A restored tombstone: its id is taken for the rest of the batch too. */
@@ -179,6 +183,19 @@ export function createRowWrites(prepare: Prepare) {
     prepare('UPDATE completions SET metadata = ? WHERE project_id = ? AND id = ?').run(JSON.stringify(metadata), projectId, id);
   }
 
+  /** Writes search index rows in the caller's transaction, many to a statement. */
+  function insertSearchRows(searchRows: readonly SearchRow[]): void {
+    let at = 0;
+    if (searchRows.length >= SEARCH_ROWS_PER_STATEMENT) {
+      const many = prepare(`INSERT INTO completion_search (rowid, project, text) VALUES ${'(?, ?, ?), '.repeat(SEARCH_ROWS_PER_STATEMENT - 1)}(?, ?, ?)`);
+      for (; at + SEARCH_ROWS_PER_STATEMENT <= searchRows.length; at += SEARCH_ROWS_PER_STATEMENT) {
+        many.run(searchRows.slice(at, at + SEARCH_ROWS_PER_STATEMENT).flat());
+      }
+    }
+    const one = prepare('INSERT INTO completion_search (rowid, project, text) VALUES (?, ?, ?)');
+    for (; at < searchRows.length; at++) one.run(searchRows[at]);
+  }
+
   /** Removes a completion and every row that points at it; the one place that knows them all. */
   function removeCompletion(row: StoredPosition): void {
     deletePairs(row.projectId, row.metadata, row.created, row.id);
@@ -187,7 +204,10 @@ export function createRowWrites(prepare: Prepare) {
     );
     removeModel.run(row.projectId, row.requestedModel, row.created, row.id);
     removeModel.run(row.projectId, row.model, row.created, row.id);
-    prepare('DELETE FROM completion_search WHERE rowid = ?').run(row.seq);
+    // A completion whose index rows are still pending has none to delete (FTS5 would take the delete for a row it has).
+    if (!searchPending || prepare('DELETE FROM search_pending WHERE seq = ?').run(row.seq).changes === 0) {
+      prepare('DELETE FROM completion_search WHERE rowid = ?').run(row.seq);
+    }
     addUsage({
       projectId: row.projectId,
       day: utcDayOf(row.created),
@@ -202,5 +222,5 @@ export function createRowWrites(prepare: Prepare) {
     prepare('DELETE FROM completions WHERE seq = ?').run(row.seq);
   }
 
-  return { startInserts, replaceMetadata, removeCompletion };
+  return { startInserts, insertSearchRows, replaceMetadata, removeCompletion };
 }
