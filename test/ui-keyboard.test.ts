@@ -93,6 +93,27 @@ describe.skipIf(!browserAvailable)('web UI: paging, from the keyboard and in the
     expect(await page.evaluate('document.activeElement?.closest("dialog") !== null')).toBe(true);
   });
 
+  it('an answer without the API\'s error body (a proxy\'s HTML 502, a bare 500) says what most likely answered, not only its status', async () => {
+    const [id] = await apiIds(suite.service, 'order=desc');
+    const page = await suite.open(`#/completions/${id}`);
+    await signIn(page);
+    for (const [status, expected] of [
+      [502, 'The service answered 502 without saying why: most likely a proxy in front of it could not reach it (restarting, or down). Try again in a moment.'],
+      [500, "The service answered 500 without saying why (the answer was not the API's): a proxy in front of it may have answered instead."],
+    ] as const) {
+      await page.unroute('**/v1/chat/completions/*');
+      await page.route('**/v1/chat/completions/*', (route) =>
+        route.request().method() === 'DELETE'
+          ? route.fulfill({ status, contentType: 'text/html', body: `<html><body><h1>${status} Bad Gateway</h1></body></html>` })
+          : route.continue());
+      await page.getByRole('button', { name: 'Delete' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Delete this completion?' });
+      await dialog.getByRole('button', { name: 'Delete' }).click();
+      await expect.poll(() => dialog.getByRole('alert').textContent()).toBe(expected);
+      await page.keyboard.press('Escape');
+    }
+  });
+
   /** The focused element's text, and whether it sits in a dialog, so the page's "Delete" is told from the dialog's. */
   const focusedOutsideDialog = (page: import('playwright-core').Page) =>
     page.evaluate('document.activeElement?.closest("dialog") ? "in a dialog" : document.activeElement?.textContent ?? null');

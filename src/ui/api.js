@@ -29,10 +29,21 @@ export function maskKey(key) {
   return '•'.repeat(Math.min(key.length, 8));
 }
 
+/**
+ * What to say of an answer without OpenAI's error body: the service always sends one, so such an
+ * answer most likely came from something in front of it (a proxy, a balancer) that could not reach it.
+ */
+function answerWithoutBody(status) {
+  if (status === 502 || status === 503 || status === 504) {
+    return `The service answered ${status} without saying why: most likely a proxy in front of it could not reach it (restarting, or down). Try again in a moment.`;
+  }
+  return `The service answered ${status} without saying why (the answer was not the API's): a proxy in front of it may have answered instead.`;
+}
+
 /** An error answered by the API, carrying OpenAI's error body. */
 export class ApiRequestError extends Error {
   constructor(status, error) {
-    super(error?.message || `The service answered ${status}.`);
+    super(error?.message || answerWithoutBody(status));
     this.name = 'ApiRequestError';
     this.status = status;
     this.param = error?.param ?? null;
