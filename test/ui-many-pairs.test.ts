@@ -39,6 +39,18 @@ describe.skipIf(!browserAvailable)('web UI: a card with the most metadata the AP
     expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
   });
 
+  it('a conversation\'s wrapped metadata chips stand as far apart from the row above as beside each other', async () => {
+    const page = await suite.open(`#/completions/${ids[0]}`);
+    await signIn(page);
+    const chips = page.locator('aside').getByRole('list', { name: 'Metadata' }).locator('a.chip');
+    await expect.poll(() => chips.count()).toBe(16);
+    const boxes = await chips.evaluateAll((links) => links.map((link) => link.getBoundingClientRect()).map(({ top, bottom }) => ({ top, bottom })));
+    // Each chip wraps to a row of its own here: the gap between rows is the list's 0.35rem (5.6 px); on the
+    // baseline, each chip also left its line's descender space below it (about 12 px in all).
+    const gaps = boxes.slice(1).map((box, i) => Math.round(box.top - boxes[i]!.bottom));
+    expect(gaps.every((gap) => gap >= 5 && gap <= 7), JSON.stringify(gaps)).toBe(true);
+  });
+
   it.each([[1280], [390]])('a filter on a 512-character value keeps the page its width at %i px, its × in sight', async (width) => {
     const [key, value] = Object.entries(HUGE)[3]!;
     const page = await suite.open(`#/?${new URLSearchParams([[`metadata[${key}]`, value]])}`);
