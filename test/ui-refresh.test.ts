@@ -45,6 +45,28 @@ describe.skipIf(!browserAvailable)('web UI: seeing what was stored since, and wh
     expect(await focusedName(page)).toBe('Refresh');
   });
 
+  it('"Refresh" keeps the rows in sight, dimmed and out of reach, until the new first page replaces them', async () => {
+    const page = await openGroup('fresh');
+    const before = await page.locator('ol.rows a.row-link').allTextContents();
+    expect(before.length).toBeGreaterThan(0);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/v1/chat/completions?*', async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await expect.poll(() => page.locator('.summary').textContent()).toBe('Loading…');
+    // Emptied at once, a slow answer showed an empty page.
+    expect(await page.locator('ol.rows a.row-link').allTextContents()).toEqual(before);
+    expect(await page.locator('ol.rows').evaluate((list) => ({ inert: (list as HTMLElement).inert, stale: list.classList.contains('stale') }))).toEqual({ inert: true, stale: true });
+    const added = await storeAnother('fresh');
+    release();
+    await expectRows(page, [added, ...before]);
+    expect(await page.locator('ol.rows').evaluate((list) => ({ inert: (list as HTMLElement).inert, stale: list.classList.contains('stale') }))).toEqual({ inert: false, stale: false });
+    await page.unroute('**/v1/chat/completions?*');
+  });
+
   it('Enter on filters already applied loads the view again; Enter after words a pause applied does not', async () => {
     const page = await openGroup('typed');
     const lists: string[] = [];

@@ -412,7 +412,9 @@ export function createListView() {
     cursor = null;
     notice.hidden = true;
     bulk.listReloaded();
-    replaceChildren(rows);
+    // The rows in sight stay, dimmed and out of reach, until the first page replaces them: emptied at once,
+    // a slow answer showed an empty page, and the scroll position was lost with it.
+    markStale(true);
     loadMoreButton.hidden = true;
     summary.textContent = 'Loading…';
     // What the last export did was about the view before this one.
@@ -424,6 +426,12 @@ export function createListView() {
     }
     knownModels.refresh();
     await loadPage(undefined, controller.signal);
+  }
+
+  /** Rows of the view before a reload, kept in sight while its first page is on its way. */
+  function markStale(stale) {
+    rows.inert = stale;
+    rows.classList.toggle('stale', stale);
   }
 
   async function loadPage(after, signal) {
@@ -439,6 +447,10 @@ export function createListView() {
     try {
       const page = await api(listPath(after), { signal });
       if (signal.aborted) return;
+      if (!after) {
+        replaceChildren(rows);
+        markStale(false);
+      }
       const fresh = page.data.filter((c) => !loaded.some((seen) => seen.id === c.id));
       loaded.push(...fresh);
       knownModels.add(fresh);
@@ -458,6 +470,8 @@ export function createListView() {
         loadMoreError.textContent = `More could not be loaded: ${failure.message}`;
         loadMoreError.hidden = false;
       } else {
+        replaceChildren(rows);
+        markStale(false);
         listError.textContent = failure.message;
         listError.hidden = false;
         summary.textContent = '';
