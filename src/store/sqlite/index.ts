@@ -8,7 +8,6 @@ import { createDump } from './dump.ts';
 import { listMessagePage } from './messages.ts';
 import { createProjectIds } from './projects.ts';
 import { mergeSearchIndexAfter } from './search-merge.ts';
-import { createPendingSearch } from './search-pending.ts';
 import { reindexQueuedSearch } from './search-requeue.ts';
 import { createStatementCache, LIMIT_PARAMETER } from './statements.ts';
 import { createUsageQueries } from './usage.ts';
@@ -69,15 +68,9 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
   }
   // Completions a migration queued to be indexed again for search (0009), before anything is served. A file
   // at an older migration (tests that fill one through the store) has no queue.
-  const hasTable = (name: string) => prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
-  if (hasTable('search_requeue')) reindexQueuedSearch(db, prepare);
+  if (prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'search_requeue'").get()) reindexQueuedSearch(db, prepare);
   const projects = createProjectIds(prepare, whenLockFree);
-  // Creates queue their search rows (search-pending.ts) from migration 0010 on.
-  const deferSearch = hasTable('search_pending');
-  const rows = createRowWrites(prepare, { searchPending: deferSearch });
-  const pendingSearch = deferSearch ? createPendingSearch(db, prepare, rows, immediate) : undefined;
-  // What a crash left pending is indexed shortly; a search before then indexes it first.
-  pendingSearch?.indexSoon(0);
+  const rows = createRowWrites(prepare);
   const lists = createListQueries(prepare, options.searchSortThreshold, options.searchWalkLimit);
   const dumps = createDump(db, prepare, projects, rows, whenLockFree);
   const usage = createUsageQueries(prepare, lists, options.usageWalkLimit);
@@ -87,28 +80,13 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
       : undefined;
 
   // Calls the unwrapped inserts: a nested transaction would cost a SAVEPOINT and RELEASE per completion.
-  // Returns the search rows left for search-pending.ts when `deferSearch` (the service's own creates).
   const saveMany = immediate(
-    db.transaction((writes: [projectId: number, record: CompletionRecord][], deferSearch: boolean) => {
-      const inserts = rows.startInserts({ deferSearch });
+    db.transaction((writes: [projectId: number, record: CompletionRecord][]) => {
+      const inserts = rows.startInserts();
       for (const [projectId, record] of writes) inserts.insert(projectId, record);
-      return inserts.finish();
+      inserts.finish();
     }),
   );
-
-  /** The service's creates: committed with their search rows pending, which are indexed a moment later. */
-  async function saveCreated(writes: [projectId: number, record: CompletionRecord][]): Promise<void> {
-    pendingSearch?.committed(await saveMany(writes, deferSearch));
-  }
-
-  /**
-   * Runs a read that may search once nothing is pending for the search index: right away in the usual
-   * case (a read without search, or nothing pending), after indexing what is pending otherwise.
-   */
-  function afterPendingSearch<T>(search: string | undefined, read: () => T): T | Promise<T> {
-    const indexing = search === undefined ? undefined : pendingSearch?.beforeSearch();
-    return indexing ? indexing.then(read) : read();
-  }
 
   // IMMEDIATE like every write here: the check of taken ids and the inserts happen under the write lock.
   const importMany = immediate(db.transaction((projectId: number, records: CompletionRecord[]): { stored: number; skipped: string[] } => {
@@ -257,7 +235,7 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
 
   async function saveCompletion(project: string, record: CompletionRecord): Promise<void> {
     await checkpoints?.beforeWrite();
-    await saveCreated([[await projects.ensure(project), record]]);
+    await saveMany([[await projects.ensure(project), record]]);
   }
 
   /** Each write's project as its id, new projects committed first (createProjectIds). */
@@ -281,18 +259,18 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     saveCompletion,
     saveCompletions: async (project, records) => {
       const projectId = await projects.ensure(project);
-      await saveMany(records.map((record) => [projectId, record]), false);
+      await saveMany(records.map((record) => [projectId, record]));
     },
     saveCompletionBatch: async (writes) => {
       await checkpoints?.beforeWrite();
-      await saveCreated(await withProjectIds(writes));
+      await saveMany(await withProjectIds(writes));
     },
     importCompletions: async (project, records) => importMany(await projects.ensure(project), records),
     settleSearchIndex: (written) => mergeSearchIndexAfter(db, prepare, written),
     getCompletion,
-    listCompletions: async (project, params) => afterPendingSearch(params.search, () => listCompletions(project, params)),
-    listCompletionsJson: (project, params) => afterPendingSearch(params.search, () => listCompletionsJson(project, params)),
-    summarizeUsage: async (project, filters) => afterPendingSearch(filters.search, () => usage.summarize(projects.find(project), filters)),
+    listCompletions: async (project, params) => listCompletions(project, params),
+    listCompletionsJson,
+    summarizeUsage: async (project, filters) => usage.summarize(projects.find(project), filters),
     updateMetadata: async (project, id, metadata) => updateMetadata(project, id, metadata),
     deleteCompletion: async (project, id) => deleteCompletion(project, id),
     deleteExpired: async (storedBefore, batchSize) => deleteExpired(storedBefore, batchSize),
@@ -337,7 +315,6 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     holdings: async () => dumps.holdings(),
     close: async () => {
       if (!db.open) return;
-      await pendingSearch?.close();
       await checkpoints?.stop();
       // Folds the WAL into the main file, so a stopped service is one self-contained file to copy or back up.
       db.pragma('wal_checkpoint(TRUNCATE)');

@@ -21,9 +21,6 @@ interface UsageDelta extends TokenCounts {
   completions: number;
 }
 
-/** A completion's row in the search index: its seq (the index's rowid), its project's id and its text. */
-export type SearchRow = [seq: number, projectId: number, text: string];
-
 /** The search index's rows go in this many to a statement (3 parameters each, far below SQLite's limit). */
 const SEARCH_ROWS_PER_STATEMENT = 64;
 
@@ -32,7 +29,7 @@ const SEARCH_ROWS_PER_STATEMENT = 64;
  * the index rows the list walks (metadata pairs, models). Callers wrap them in
  * a transaction; none of them opens one.
  */
-export function createRowWrites(prepare: Prepare, { searchPending }: { searchPending: boolean }) {
+export function createRowWrites(prepare: Prepare) {
   function insertPairs(projectId: number, metadata: Metadata, created: number, id: string): void {
     const insert = prepare('INSERT INTO metadata (project_id, key, value, created, completion_id) VALUES (?, ?, ?, ?, ?)');
     for (const [key, value] of Object.entries(metadata)) insert.run(projectId, key, value, created, id);
@@ -103,14 +100,12 @@ export function createRowWrites(prepare: Prepare, { searchPending }: { searchPen
    * (choices included), messages, metadata pairs and models. Per batch, in finish(): the usage rollup, one upsert
    * per (project, day, models) instead of one per completion, then the search index's rows, last and
    * many to a statement, so that FTS5 gathers the batch in memory and writes it as one segment at the
-   * commit. With `deferSearch` (the service's own creates), the completions are queued in `search_pending`
-   * instead, and finish() returns their search rows for search-pending.ts to write after the commit.
-   * A batch must not commit unfinished (its search rows and usage would be missing); an insert
+   * commit. A batch must not commit unfinished (its search rows and usage would be missing); an insert
    * that throws aborts the caller's transaction.
    */
-  function startInserts({ deferSearch = false } = {}) {
+  function startInserts() {
     const usage = new Map<string, UsageDelta>();
-    const searchRows: SearchRow[] = [];
+    const searchRows: (number | string)[] = [];
     const tombstonesIn = new Map<number, boolean>();
 
     /** Whether the project has deleted ids at all: an import into one that has none skips the check per id. */
@@ -136,7 +131,7 @@ export function createRowWrites(prepare: Prepare, { searchPending }: { searchPen
       const insertModel = prepare('INSERT INTO completion_models (project_id, model, created, completion_id) VALUES (?, ?, ?, ?)');
       insertModel.run(projectId, record.requestedModel, record.created, record.id);
       if (record.model !== record.requestedModel) insertModel.run(projectId, record.model, record.created, record.id);
-      searchRows.push([seq, projectId, searchTextOf(record)]);
+      searchRows.push(seq, projectId, searchTextOf(record));
       tallyUsage(projectId, record, tokens);
     }
 
@@ -154,17 +149,18 @@ export function createRowWrites(prepare: Prepare, { searchPending }: { searchPen
       delta.totalTokens += tokens.totalTokens;
     }
 
-    function finish(): SearchRow[] {
+    function finish(): void {
       for (const delta of usage.values()) addUsage(delta);
       usage.clear();
-      const written = searchRows.splice(0);
-      if (!deferSearch) {
-        insertSearchRows(written);
-        return [];
+      const width = SEARCH_ROWS_PER_STATEMENT * 3;
+      let at = 0;
+      if (searchRows.length >= width) {
+        const many = prepare(`INSERT INTO completion_search (rowid, project, text) VALUES ${'(?, ?, ?), '.repeat(SEARCH_ROWS_PER_STATEMENT - 1)}(?, ?, ?)`);
+        for (; at + width <= searchRows.length; at += width) many.run(searchRows.slice(at, at + width));
       }
-      const queue = prepare('INSERT INTO search_pending (seq) VALUES (?)');
-      for (const [seq] of written) queue.run(seq);
-      return written;
+      const one = prepare('INSERT INTO completion_search (rowid, project, text) VALUES (?, ?, ?)');
+      for (; at < searchRows.length; at += 3) one.run(searchRows[at], searchRows[at + 1], searchRows[at + 2]);
+      searchRows.length = 0;
     }
 
     /** A restored tombstone: its id is taken for the rest of the batch too. */
@@ -183,19 +179,6 @@ export function createRowWrites(prepare: Prepare, { searchPending }: { searchPen
     prepare('UPDATE completions SET metadata = ? WHERE project_id = ? AND id = ?').run(JSON.stringify(metadata), projectId, id);
   }
 
-  /** Writes search index rows in the caller's transaction, many to a statement. */
-  function insertSearchRows(searchRows: readonly SearchRow[]): void {
-    let at = 0;
-    if (searchRows.length >= SEARCH_ROWS_PER_STATEMENT) {
-      const many = prepare(`INSERT INTO completion_search (rowid, project, text) VALUES ${'(?, ?, ?), '.repeat(SEARCH_ROWS_PER_STATEMENT - 1)}(?, ?, ?)`);
-      for (; at + SEARCH_ROWS_PER_STATEMENT <= searchRows.length; at += SEARCH_ROWS_PER_STATEMENT) {
-        many.run(searchRows.slice(at, at + SEARCH_ROWS_PER_STATEMENT).flat());
-      }
-    }
-    const one = prepare('INSERT INTO completion_search (rowid, project, text) VALUES (?, ?, ?)');
-    for (; at < searchRows.length; at++) one.run(searchRows[at]);
-  }
-
   /** Removes a completion and every row that points at it; the one place that knows them all. */
   function removeCompletion(row: StoredPosition): void {
     deletePairs(row.projectId, row.metadata, row.created, row.id);
@@ -204,10 +187,7 @@ export function createRowWrites(prepare: Prepare, { searchPending }: { searchPen
     );
     removeModel.run(row.projectId, row.requestedModel, row.created, row.id);
     removeModel.run(row.projectId, row.model, row.created, row.id);
-    // A completion whose index rows are still pending has none to delete (FTS5 would take the delete for a row it has).
-    if (!searchPending || prepare('DELETE FROM search_pending WHERE seq = ?').run(row.seq).changes === 0) {
-      prepare('DELETE FROM completion_search WHERE rowid = ?').run(row.seq);
-    }
+    prepare('DELETE FROM completion_search WHERE rowid = ?').run(row.seq);
     addUsage({
       projectId: row.projectId,
       day: utcDayOf(row.created),
@@ -222,5 +202,5 @@ export function createRowWrites(prepare: Prepare, { searchPending }: { searchPen
     prepare('DELETE FROM completions WHERE seq = ?').run(row.seq);
   }
 
-  return { startInserts, insertSearchRows, replaceMetadata, removeCompletion };
+  return { startInserts, replaceMetadata, removeCompletion };
 }
