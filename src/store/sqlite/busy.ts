@@ -28,7 +28,13 @@ export function busyAsUnavailable(store: Store): Store {
     if (typeof member !== 'function' || name === 'checkWritable') continue;
     const method = member as (...args: unknown[]) => unknown;
     wrapped[name] = (...args: unknown[]) => {
-      const result = method(...args);
+      let result: unknown;
+      try {
+        // Some answer in the same turn (a list page, a retrieve: `Answered`), so they throw here, not in a promise.
+        result = method(...args);
+      } catch (err) {
+        throw isUnavailable(err) ? ApiError.databaseUnavailable(err) : err;
+      }
       return result instanceof Promise
         ? result.catch((err: unknown) => {
             throw isUnavailable(err) ? ApiError.databaseUnavailable(err) : err;

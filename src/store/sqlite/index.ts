@@ -54,7 +54,7 @@ export function createSqliteStore(db: SqliteDatabase, options: SqliteStoreOption
 function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
   const prepare = createStatementCache(db);
   const file = watchOpenedFile(db);
-  const whenLockFree = createWriteLock(prepare);
+  const whenLockFree = createWriteLock(db);
   /**
    * better-sqlite3's transaction function, begun with BEGIN IMMEDIATE once the write lock is free (waiting
    * for it without blocking the event loop), on the file this store opened only.
