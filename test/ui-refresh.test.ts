@@ -59,11 +59,11 @@ describe.skipIf(!browserAvailable)('web UI: seeing what was stored since, and wh
     await expect.poll(() => page.locator('.summary').textContent()).toBe('Loading…');
     // Emptied at once, a slow answer showed an empty page.
     expect(await page.locator('ol.rows a.row-link').allTextContents()).toEqual(before);
-    expect(await page.locator('ol.rows').evaluate((list) => ({ inert: (list as HTMLElement).inert, stale: list.classList.contains('stale') }))).toEqual({ inert: true, stale: true });
+    expect(await page.locator('ol.rows').evaluate((list) => ({ inert: (list as unknown as { inert: boolean }).inert, stale: list.classList.contains('stale') }))).toEqual({ inert: true, stale: true });
     const added = await storeAnother('fresh');
     release();
     await expectRows(page, [added, ...before]);
-    expect(await page.locator('ol.rows').evaluate((list) => ({ inert: (list as HTMLElement).inert, stale: list.classList.contains('stale') }))).toEqual({ inert: false, stale: false });
+    expect(await page.locator('ol.rows').evaluate((list) => ({ inert: (list as unknown as { inert: boolean }).inert, stale: list.classList.contains('stale') }))).toEqual({ inert: false, stale: false });
     await page.unroute('**/v1/chat/completions?*');
   });
 
