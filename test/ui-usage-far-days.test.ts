@@ -43,5 +43,9 @@ describe.skipIf(!browserAvailable)('web UI: usage of days past the year 9999', (
     const panel = page.getByRole('region', { name: 'Usage' });
     await expect.poll(() => panel.getByRole('img').count()).toBe(2);
     expect(await panel.locator('.chart-scale').first().locator('span').allTextContents()).toEqual(['2025-11-30', 'max 1 / day', '+275761-01-01']);
+    // Drawn side by side, the three days read as three days in a row: said so.
+    expect(await panel.locator('p.hint').allTextContents()).toEqual([
+      'The days span more than 120: the charts draw only the 3 days with completions, side by side, not the days between.',
+    ]);
   });
 });

@@ -27,17 +27,18 @@ function dayOrder(day) {
   return Number(year) * 10_000 + Number(month) * 100 + Number(date);
 }
 
+/** The days the charts draw, and whether days without completions were left out (past MAX_DRAWN_DAYS). */
 function dayRange(items) {
   // In date order, not as text: `+010000-01-01` would sort before `2026-12-01`.
   const present = [...new Set(items.map((item) => item.day))].sort((a, b) => dayOrder(a) - dayOrder(b));
-  if (present.length < 2) return present;
+  if (present.length < 2) return { days: present, gapsLeftOut: false };
   const first = Date.parse(`${present[0]}T00:00:00Z`);
   const last = Date.parse(`${present[present.length - 1]}T00:00:00Z`);
   const span = Math.round((last - first) / DAY_MS) + 1;
   // A day past the year 275760 (a database written before created was bounded) is no Date: drawn as listed.
-  if (!(span <= MAX_DRAWN_DAYS)) return present;
+  if (!(span <= MAX_DRAWN_DAYS)) return { days: present, gapsLeftOut: true };
   // Up to the T, not 10 characters: a year past 9999 is written with six digits and a sign.
-  return Array.from({ length: span }, (_, i) => new Date(first + i * DAY_MS).toISOString().split('T')[0]);
+  return { days: Array.from({ length: span }, (_, i) => new Date(first + i * DAY_MS).toISOString().split('T')[0]), gapsLeftOut: false };
 }
 
 /** `unit` is the singular noun of `measure` ("completion", "token"): counts of one are said in the singular. */
@@ -110,7 +111,7 @@ function renderUsage({ data: items, truncated }) {
     ? h('p', { class: 'hint', role: 'note' }, 'More completions match than a filtered summary reads: these figures cover the newest matches only, and the oldest day shown may be partial. Filter by model and whole days for exact figures.')
     : null;
   const models = [...new Set(items.map((item) => item.model))].sort();
-  const days = dayRange(items);
+  const { days, gapsLeftOut } = dayRange(items);
   const perModel = models.map((model) => {
     const own = items.filter((item) => item.model === model);
     const sum = (field) => own.reduce((a, item) => a + item[field], 0);
@@ -129,6 +130,9 @@ function renderUsage({ data: items, truncated }) {
     h('ul', { class: 'legend', 'aria-label': 'Chart legend' },
       series.names.map((name, m) => h('li', null, h('span', { class: `swatch series-${m}`, 'aria-hidden': 'true' }), name)),
     ),
+    gapsLeftOut
+      ? h('p', { class: 'hint' }, `The days span more than ${MAX_DRAWN_DAYS}: the charts draw only the ${plural(days.length, 'day')} with completions, side by side, not the days between.`)
+      : null,
     h('div', { class: 'charts' },
       stackedChart({ title: 'Completions per UTC day', items: chartItems, days, models: series.names, measure: 'completions', unit: 'completion' }),
       stackedChart({ title: 'Tokens per UTC day', items: chartItems, days, models: series.names, measure: 'total_tokens', unit: 'token' }),
