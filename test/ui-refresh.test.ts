@@ -67,6 +67,27 @@ describe.skipIf(!browserAvailable)('web UI: seeing what was stored since, and wh
     await page.unroute('**/v1/chat/completions?*');
   });
 
+  it('Back while a reload is on its way brings the kept list back live, not dimmed and out of reach', async () => {
+    const page = await openGroup('fresh');
+    const before = await page.locator('ol.rows a.row-link').allTextContents();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/v1/chat/completions?*', async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.evaluate(() => (location.hash = `${location.hash}&order=asc`));
+    await expect.poll(() => page.locator('.summary').textContent()).toBe('Loading…');
+    await page.goBack();
+    await expectRows(page, before);
+    release();
+    const rowsState = () => page.locator('ol.rows').evaluate((list) => ({ inert: (list as unknown as { inert: boolean }).inert, stale: list.classList.contains('stale') }));
+    await expect.poll(rowsState).toEqual({ inert: false, stale: false });
+    await page.unroute('**/v1/chat/completions?*');
+    await page.locator('ol.rows a.row-link').first().click();
+    await page.waitForURL(/#\/completions\//);
+  });
+
   it('Enter on filters already applied loads the view again; Enter after words a pause applied does not', async () => {
     const page = await openGroup('typed');
     const lists: string[] = [];

@@ -541,6 +541,8 @@ export function createListView() {
     element.removeAttribute('aria-busy');
     loadMoreButton.removeAttribute('aria-disabled');
     retryButton.removeAttribute('aria-disabled');
+    // Nor does it replace the rows a reload left dimmed and inert: the kept ones drawn below are live.
+    markStale(false);
     bulk.listReloaded();
     ({ loaded, hasMore, cursor } = kept);
     notice.hidden = true;
