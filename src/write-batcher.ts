@@ -85,11 +85,18 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
         for (let start = 0; start < writes.length; start += MAX_BATCH) {
           const failed = await writeBatch(writes.slice(start, start + MAX_BATCH));
           if (!failed) continue;
+          const behind = [...writes.slice(start + MAX_BATCH), ...pending];
+          pending = [];
+          if (flushes > 1) {
+            // Another group commit is in flight (PostgreSQL): its answer tells more than this one's 503 (a
+            // statement timeout, one dead connection), so the writes behind this batch go to it.
+            pending = behind;
+            return;
+          }
           // The writes queued behind it (the rest of this batch, and what came while it waited) fail with
           // it: each would wait out the timeouts again, and its client would hear of it long after the
           // 503's bound (DATABASE_STATEMENT_TIMEOUT_MS + DATABASE_CONNECT_TIMEOUT_MS) had passed.
-          for (const write of [...writes.slice(start + MAX_BATCH), ...pending]) write.reject(failed);
-          pending = [];
+          for (const write of behind) write.reject(failed);
           break;
         }
       }

@@ -109,6 +109,50 @@ describe('group commit', () => {
     expect(started).toBe(1);
   });
 
+  it('with a second group commit in flight (PostgreSQL), the writes behind a 503 wait for it instead of failing with it', async () => {
+    const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+    let started = 0;
+    let failFirst!: () => void;
+    const firstFails = new Promise<void>((resolve) => (failFirst = resolve));
+    let commitSecond!: () => void;
+    const secondCommits = new Promise<void>((resolve) => (commitSecond = resolve));
+    const batches: string[][] = [];
+    const writer = createWriteBatcher({
+      groupCommitsInFlight: 2,
+      saveCompletion: store.saveCompletion,
+      saveCompletionBatch: async (writes) => {
+        const n = ++started;
+        // One batch meets a 503 of its own (its statement timeout, a dead connection) while the database is fine.
+        if (n === 1) {
+          await firstFails;
+          throw ApiError.databaseUnavailable();
+        }
+        if (n === 2) await secondCommits;
+        batches.push(writes.map(([, record]) => record.id));
+        await store.saveCompletionBatch(writes);
+      },
+    });
+    const settled: string[] = [];
+    const save = (id: string) =>
+      writer.save('p', record(id)).then(
+        () => settled.push(`${id} stored`),
+        (err: unknown) => settled.push(`${id} ${(err as ApiError).status}`),
+      );
+    const saves = [save('chatcmpl-a')];
+    await nextTurn();
+    saves.push(save('chatcmpl-b'));
+    await nextTurn();
+    await nextTurn();
+    // Both group commits in flight: these wait for whichever finishes first.
+    saves.push(save('chatcmpl-c'), save('chatcmpl-d'));
+    failFirst();
+    await saves[0];
+    commitSecond();
+    await Promise.all(saves);
+    expect(settled).toEqual(['chatcmpl-a 503', 'chatcmpl-b stored', 'chatcmpl-c stored', 'chatcmpl-d stored']);
+    expect(batches).toEqual([['chatcmpl-b'], ['chatcmpl-c', 'chatcmpl-d']]);
+  });
+
   it('fails only the write that cannot be stored when a batch fails', async () => {
     const writer = createWriteBatcher(store);
     const results = await Promise.allSettled([
