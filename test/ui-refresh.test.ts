@@ -76,7 +76,7 @@ describe.skipIf(!browserAvailable)('web UI: seeing what was stored since, and wh
       await held;
       await route.continue();
     });
-    await page.evaluate(() => (location.hash = `${location.hash}&order=asc`));
+    await page.evaluate("location.hash = location.hash + '&order=asc'");
     await expect.poll(() => page.locator('.summary').textContent()).toBe('Loading…');
     await page.goBack();
     await expectRows(page, before);

@@ -70,10 +70,13 @@ export function withLibpqSslModes(url: string): string {
 
 /** SQLSTATE classes and driver errors that mean "the server cannot be reached now", not "the query is wrong". */
 /**
- * object_not_in_prerequisite_state, which a connection meets as "database ... is not currently accepting
- * connections" (`ALTER DATABASE ... ALLOW_CONNECTIONS false`, for maintenance): retried at start, a 503 while serving.
+ * A database closed to connections for maintenance (`ALTER DATABASE ... ALLOW_CONNECTIONS false`): SQLSTATE
+ * 55000, object_not_in_prerequisite_state, with this message. Retried at start, a 503 while serving. Other
+ * errors of that class (a statement's, a bug's) are not the database being away, and stay what they are.
  */
-const CLOSED_TO_CONNECTIONS = '55000';
+function isClosedToConnections(err: unknown): boolean {
+  return (err as { code?: unknown }).code === '55000' && /is not currently accepting connections/.test((err as Error).message ?? '');
+}
 
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH',
@@ -82,7 +85,6 @@ const UNAVAILABLE_CODES = new Set([
   '57P03', // cannot_connect_now: starting up or shutting down
   '57014', // query_canceled: the statement timeout fired
   '53300', // too_many_connections
-  '55000', // CLOSED_TO_CONNECTIONS below
   '40001', // serialization_failure, once our own retries are spent
   '40P01', // deadlock_detected, likewise
 ]);
@@ -92,6 +94,7 @@ export function isUnavailableError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
+  if (isClosedToConnections(err)) return true;
   // node-postgres raises these without a code when a connection dies or a pool slot never frees up.
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection ended|not queryable/i.test(
     err.message,
@@ -316,7 +319,7 @@ function translate(err: unknown, url: string): unknown {
   if (err instanceof ApiError) return err;
   // A refusal (or a database closed to connections) is kept as the cause: unlike a cut connection, it will not pass
   // by itself, and /healthz names it.
-  if (isRefusedError(err) || (err as { code?: unknown }).code === CLOSED_TO_CONNECTIONS) {
+  if (isRefusedError(err) || isClosedToConnections(err)) {
     return ApiError.databaseUnavailable(err instanceof Error ? maskError(err, url) : undefined);
   }
   if (isUnavailableError(err)) return ApiError.databaseUnavailable();
