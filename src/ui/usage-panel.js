@@ -36,7 +36,7 @@ function dayRange(items) {
   const last = Date.parse(`${present[present.length - 1]}T00:00:00Z`);
   const span = Math.round((last - first) / DAY_MS) + 1;
   // A day past the year 275760 (a database written before created was bounded) is no Date: drawn as listed.
-  if (!(span <= MAX_DRAWN_DAYS)) return { days: present, gapsLeftOut: true };
+  if (!(span <= MAX_DRAWN_DAYS)) return { days: present, gapsLeftOut: !(present.length >= span) };
   // Up to the T, not 10 characters: a year past 9999 is written with six digits and a sign.
   return { days: Array.from({ length: span }, (_, i) => new Date(first + i * DAY_MS).toISOString().split('T')[0]), gapsLeftOut: false };
 }
@@ -92,7 +92,11 @@ function chartSeries(perModel) {
   if (perModel.length <= SERIES_COLOURS) return { names: perModel.map(([model]) => model), nameOf: (model) => model };
   const largest = [...perModel].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, SERIES_COLOURS - 1).map(([model]) => model);
   const own = new Set(largest);
-  const other = `${perModel.length - own.size} other models`;
+  // A name no model has (one may be called "3 other models"): its completions are not added to the others'.
+  const names = new Set(perModel.map(([model]) => model));
+  const label = `${perModel.length - own.size} other models`;
+  let other = label;
+  for (let n = 2; names.has(other); n++) other = `${label} (${n})`;
   return { names: [...largest.sort(), other], nameOf: (model) => (own.has(model) ? model : other) };
 }
 
