@@ -23,7 +23,8 @@ export const SKIP_REASONS = {
   tools_missing: 'tool calls in a request that listed no tools',
   legacy_function_call: "a legacy function call or result: the request's functions are not stored, and fine-tuning needs them",
   empty_message: 'an input message has no content and no tool calls (a refused or audio-only turn)',
-  unsupported_content: 'an input message has a part fine-tuning does not take there: audio, a file, or an image outside a user message',
+  unsupported_content:
+    "an input message has a part fine-tuning does not take there: audio, a file, an image outside a user's message or a refusal outside an assistant's",
 } as const;
 export type SkipReason = keyof typeof SKIP_REASONS;
 
