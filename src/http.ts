@@ -21,7 +21,12 @@ export async function readBody(c: Context, limit: number): Promise<Uint8Array> {
   try {
     for await (const chunk of stream) {
       size += chunk.byteLength;
-      if (size > limit) throw tooLarge();
+      if (size > limit) {
+        // The rest of the body is never read: the connection cannot carry another request, and a client that
+        // pooled it (fetch, the SDKs) met a reset on its next one. Closed after the 413 instead.
+        c.header('connection', 'close');
+        throw tooLarge();
+      }
       chunks.push(chunk);
     }
   } catch (err) {

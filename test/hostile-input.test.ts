@@ -408,6 +408,30 @@ describe('hostile bodies', () => {
     expect((await service.client().chat.completions.retrieve(id)).metadata).toEqual({ keep: 'me' });
   });
 
+  it.each([['a stored create', '/v1/chat/completions'], ['a passed-through route', '/v1/embeddings']])('a chunked body over the limit on a kept-alive connection (%s): the 413 closes the connection, whose rest of the body was never read', async (_name, path) => {
+    const { port } = new URL(service.origin);
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk.toString('utf8')));
+    const closed = once(socket, 'close').then(() => 'closed');
+    const chunk = 'x'.repeat(BODY_LIMIT);
+    // No Connection: close from the client, and the body goes on after the limit: a client pooling the connection
+    // (fetch, the SDKs) sent its next request on it and met a reset.
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer sk-k\r\nTransfer-Encoding: chunked\r\n\r\n${chunk.length.toString(16)}\r\n${chunk}\r\n`);
+    socket.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
+    const outcome = await Promise.race([closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 5_000))]);
+    socket.destroy();
+    expect({ outcome, status: received.slice(0, 13), connection: /\r\nconnection: (\S+)\r\n/i.exec(received)?.[1] }).toEqual({
+      outcome: 'closed',
+      status: 'HTTP/1.1 413 ',
+      connection: 'close',
+    });
+    expect(bodiesOf(received)).toEqual([TOO_LARGE]);
+    // The service goes on serving new connections.
+    expect((await service.request('/v1/chat/completions')).status).toBe(200);
+  });
+
   it('a Content-Length over the limit is refused before the body is read', async () => {
     const raw = await rawExchange(
       `POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer sk-k\r\nContent-Length: ${BODY_LIMIT + 1}\r\nConnection: close\r\n\r\n{`,

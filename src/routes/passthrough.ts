@@ -115,7 +115,11 @@ export function createPassthroughHandler({ upstream, bodyLimitBytes }: Passthrou
         ...(body && contentLength !== undefined && /^\d+$/.test(contentLength) ? { contentLength } : {}),
       });
     } catch (err) {
-      if (exceeded) throw ApiError.bodyTooLarge(bodyLimitBytes);
+      if (exceeded) {
+        // The rest of the body is never read: the connection is closed after the 413 (see readBody).
+        c.header('connection', 'close');
+        throw ApiError.bodyTooLarge(bodyLimitBytes);
+      }
       throw err;
     }
     if (response.status >= 400 && c.req.method !== 'HEAD') return upstreamErrorResponse(c, response, upstream);
