@@ -69,15 +69,6 @@ export function withLibpqSslModes(url: string): string {
 }
 
 /** SQLSTATE classes and driver errors that mean "the server cannot be reached now", not "the query is wrong". */
-/**
- * A database closed to connections for maintenance (`ALTER DATABASE ... ALLOW_CONNECTIONS false`): SQLSTATE
- * 55000, object_not_in_prerequisite_state, with this message. Retried at start, a 503 while serving. Other
- * errors of that class (a statement's, a bug's) are not the database being away, and stay what they are.
- */
-function isClosedToConnections(err: unknown): boolean {
-  return (err as { code?: unknown }).code === '55000' && /is not currently accepting connections/.test((err as Error).message ?? '');
-}
-
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH',
   '57P01', // admin_shutdown: the server is stopping
@@ -88,6 +79,15 @@ const UNAVAILABLE_CODES = new Set([
   '40001', // serialization_failure, once our own retries are spent
   '40P01', // deadlock_detected, likewise
 ]);
+
+/**
+ * A database closed to connections for maintenance (`ALTER DATABASE ... ALLOW_CONNECTIONS false`): SQLSTATE
+ * 55000, object_not_in_prerequisite_state, with this message. Retried at start, a 503 while serving. Other
+ * errors of that class (a statement's, a bug's) are not the database being away, and stay what they are.
+ */
+function isClosedToConnections(err: unknown): boolean {
+  return (err as { code?: unknown }).code === '55000' && /is not currently accepting connections/.test((err as Error).message ?? '');
+}
 
 /** True when an error says the database is unreachable or overloaded, so the request should get a 503. */
 export function isUnavailableError(err: unknown): boolean {

@@ -134,6 +134,13 @@ function searchConditions(match: SearchMatch, alias: string, add: (value: unknow
 }
 
 /**
+ * The `created` of a stream's held id (index.ts, holdStreamId): a tombstone row at a position no completion
+ * has, so that every instance refuses the id while the stream runs. It is no deleted completion: never a
+ * cursor's position (`after` it is the 400 of an id never stored), never copied.
+ */
+export const HELD_POSITION = '-4611686018427387904';
+
+/**
  * Keyset list queries for PostgreSQL, built as on SQLite: with filters, the rarest one's index is
  * walked in order and the others are checked per row by a point lookup, so the cost follows the
  * page size, not the table size. A search counts its matches in the project first: few are taken
@@ -144,13 +151,6 @@ function searchConditions(match: SearchMatch, alias: string, add: (value: unknow
  * the project never had makes that position NULL and the page empty; only an empty page asks
  * whether the cursor exists (`checkCursor`), to tell "no more" from a 400.
  */
-/**
- * The `created` of a stream's held id (index.ts, holdStreamId): a tombstone row at a position no completion
- * has, so that every instance refuses the id while the stream runs. It is no deleted completion: never a
- * cursor's position (`after` it is the 400 of an id never stored), never copied.
- */
-export const HELD_POSITION = '-4611686018427387904';
-
 export function createListQueries(
   db: SqlSession,
   searchSortThreshold = SEARCH_SORT_THRESHOLD,
