@@ -83,7 +83,12 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
 
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
+    try {
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+    } catch {
+      // The proxy cut its request midway (its own client went away): there is no one to answer.
+      return;
+    }
     const body = Buffer.concat(chunks).toString('utf8');
     let json: Record<string, unknown> | undefined;
     try {
