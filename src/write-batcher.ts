@@ -86,7 +86,6 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
           const failed = await writeBatch(writes.slice(start, start + MAX_BATCH));
           if (!failed) continue;
           const behind = [...writes.slice(start + MAX_BATCH), ...pending];
-          pending = [];
           if (flushes > 1) {
             // Another group commit is in flight (PostgreSQL): its answer tells more than this one's 503 (a
             // statement timeout, one dead connection), so the writes behind this batch go to it.
@@ -96,6 +95,7 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
           // The writes queued behind it (the rest of this batch, and what came while it waited) fail with
           // it: each would wait out the timeouts again, and its client would hear of it long after the
           // 503's bound (DATABASE_STATEMENT_TIMEOUT_MS + DATABASE_CONNECT_TIMEOUT_MS) had passed.
+          pending = [];
           for (const write of behind) write.reject(failed);
           break;
         }
