@@ -56,7 +56,7 @@ async function listIds(key: string): Promise<string[]> {
 }
 
 describe('retention', () => {
-  it('deletes completions older than RETENTION_DAYS with all their rows, across projects, in batches, leaving no tombstones', async () => {
+  it('deletes completions older than RETENTION_DAYS with all their rows, across projects, in batches, each leaving a tombstone as a delete does', async () => {
     const cutoff = NOW_SECONDS - 30 * DAY;
     // 1,203 expired completions: more than two batches of 500.
     const expired = (project: string, n: number) => Array.from({ length: n }, (_, i) => record(`chatcmpl-old-${project}-${i}`, cutoff - 1 - i));
@@ -84,7 +84,7 @@ describe('retention', () => {
       input_messages: 6,
       metadata: 6,
       completion_models: 6,
-      deleted_completions: 0,
+      deleted_completions: 1203,
     });
     const gone = await service.request('/v1/chat/completions/chatcmpl-old-a-0', { key: 'sk-a-000001' });
     expect(gone.status).toBe(404);
@@ -126,26 +126,35 @@ describe('retention', () => {
     expect(await listIds('sk-a-000001')).toEqual(['chatcmpl-ancient']);
   });
 
-  it('keeps explicit deletes and retention apart: a deleted id stays a valid cursor, an expired one does not', async () => {
+  it('keeps an expired id a valid cursor, as a deleted one: an oldest-first walk goes on across the sweep', async () => {
     await service.store.saveCompletions('team-a', [
-      record('chatcmpl-expired', NOW_SECONDS - 40 * DAY),
+      record('chatcmpl-expired-1', NOW_SECONDS - 41 * DAY),
+      record('chatcmpl-expired-2', NOW_SECONDS - 40 * DAY),
       record('chatcmpl-deleted', NOW_SECONDS - 2 * DAY),
       record('chatcmpl-kept', NOW_SECONDS - DAY),
     ]);
+    // A client walks oldest first, one per page: its cursor names the first expired completion.
+    const first = await service.request('/v1/chat/completions?order=asc&limit=1', { key: 'sk-a-000001' });
+    expect(((await first.json()) as { data: { id: string }[] }).data.map((c) => c.id)).toEqual(['chatcmpl-expired-1']);
     expect(await service.store.deleteCompletion('team-a', 'chatcmpl-deleted')).toBe(true);
-    await createRetention({ store: service.store, retentionDays: 30, logger, now }).sweep();
+    expect(await createRetention({ store: service.store, retentionDays: 30, logger, now }).sweep()).toBe(2);
 
-    const afterDeleted = await service.request('/v1/chat/completions?after=chatcmpl-deleted', { key: 'sk-a-000001' });
-    expect(((await afterDeleted.json()) as { data: { id: string }[] }).data.map((c) => c.id)).toEqual(['chatcmpl-kept']);
-    const afterExpired = await service.request('/v1/chat/completions?after=chatcmpl-expired', { key: 'sk-a-000001' });
-    expect(afterExpired.status).toBe(400);
-    expect(await afterExpired.json()).toEqual({
-      error: {
-        message: "Invalid 'after': no chat completion found with id 'chatcmpl-expired'.",
-        type: 'invalid_request_error',
-        param: 'after',
-        code: null,
-      },
-    });
+    for (const after of ['chatcmpl-expired-1', 'chatcmpl-expired-2', 'chatcmpl-deleted']) {
+      const page = await service.request(`/v1/chat/completions?order=asc&after=${after}`, { key: 'sk-a-000001' });
+      expect(page.status).toBe(200);
+      expect(await page.json()).toEqual({
+        object: 'list',
+        data: [expect.objectContaining({ id: 'chatcmpl-kept' })],
+        first_id: 'chatcmpl-kept',
+        last_id: 'chatcmpl-kept',
+        has_more: false,
+      });
+    }
+    const newestFirst = await service.request('/v1/chat/completions?order=desc&after=chatcmpl-expired-2', { key: 'sk-a-000001' });
+    expect(await newestFirst.json()).toEqual({ object: 'list', data: [], first_id: null, last_id: null, has_more: false });
+    // The id stays taken: a provider that hands it out again gets a fresh one for the new completion.
+    expect(await service.store.isIdTaken('team-a', 'chatcmpl-expired-1')).toBe(true);
+    expect(await service.store.isIdTaken('team-b', 'chatcmpl-expired-1')).toBe(false);
+    expect(await service.request('/v1/chat/completions/chatcmpl-expired-1', { key: 'sk-a-000001' }).then((r) => r.status)).toBe(404);
   });
 });

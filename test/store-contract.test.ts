@@ -193,7 +193,7 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     expect(await opened.countRows('metadata')).toBe(0);
   });
 
-  it('deletes every row of a completion, and expired ones oldest first in batches without tombstones', async () => {
+  it('deletes every row of a completion, and expired ones oldest first in batches, each leaving a tombstone', async () => {
     await store.saveCompletions(PROJECT, [
       record('old-1', 1_000, { metadata: { a: 'b' } }),
       record('old-2', 2_000, { requestedModel: 'x', model: 'y' }),
@@ -205,7 +205,10 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     expect(await store.deleteExpired(5_000, 2)).toBe(0);
     expect(await walk(PROJECT, {})).toEqual(['new-1']);
     expect(await walk('project-b', {})).toEqual([]);
-    expect(await store.isIdTaken(PROJECT, 'old-1')).toBe(false);
+    // Taken still, as a deleted id is: a cursor naming it pages on, a provider reusing it gets a fresh id.
+    expect(await store.isIdTaken(PROJECT, 'old-1')).toBe(true);
+    expect(await store.isIdTaken('project-b', 'old-1')).toBe(false);
+    expect((await store.listCompletions(PROJECT, params({ after: 'old-1', order: 'asc' }))).items.map((row) => row.id)).toEqual(['new-1']);
     const counts = [];
     for (const table of ['completions', 'input_messages', 'metadata', 'completion_models', 'deleted_completions']) {
       counts.push([table, await opened.countRows(table)]);
@@ -216,7 +219,7 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
       metadata: 0,
       // The requested model and the one the upstream named.
       completion_models: 2,
-      deleted_completions: 0,
+      deleted_completions: 3,
     });
   });
 

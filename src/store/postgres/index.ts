@@ -203,14 +203,20 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
         return true;
       });
     },
-    // No tombstones (as on SQLite). SKIP LOCKED: instances sweeping at the same time take different rows.
+    // Tombstones as a delete leaves them (SQLite's deleteExpired says why). SKIP LOCKED: instances
+    // sweeping at the same time take different rows.
     deleteExpired: async (storedBefore, batchSize) =>
       db.transaction(async (tx) => {
         const expired = await tx.query<StoredPosition>(
           `SELECT ${POSITION_COLUMNS} FROM completions WHERE stored_at < $1 ORDER BY stored_at LIMIT ${limitLiteral(batchSize)} FOR UPDATE SKIP LOCKED`,
           [storedBefore],
         );
+        if (expired.length === 0) return 0;
         await createRowWrites(tx).removeCompletions(expired);
+        await tx.query(
+          'INSERT INTO deleted_completions (project_id, id, created) SELECT * FROM unnest($1::int[], $2::text[], $3::int8[]) ON CONFLICT DO NOTHING',
+          [expired.map((row) => row.projectId), expired.map((row) => row.id), expired.map((row) => row.created)],
+        );
         return expired.length;
       }),
     listMessages: async (project, completionId, params) => {

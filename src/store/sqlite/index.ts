@@ -153,14 +153,19 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     return true;
   }));
 
-  // No tombstones: expired data is meant to free space, and an `after` cursor naming an expired
-  // completion is as unknown as one never stored.
+  // Each expired completion leaves a tombstone, as a delete does: an `after` cursor naming it keeps
+  // paging (an oldest-first walk meets the sweep at its very cursor) and a provider that reuses its id
+  // gets a fresh one. A tombstone is its id and position, about 60 bytes against kilobytes freed.
   const deleteExpired = immediate(db.transaction((storedBefore: number, batchSize: number): number => {
     const expired = prepare(`SELECT ${POSITION_COLUMNS} FROM completions WHERE stored_at < ? ORDER BY stored_at ${LIMIT_PARAMETER}`).all(
       storedBefore,
       batchSize,
     ) as StoredPosition[];
-    for (const row of expired) rows.removeCompletion(row);
+    const tombstone = prepare('INSERT OR IGNORE INTO deleted_completions (project_id, id, created) VALUES (?, ?, ?)');
+    for (const row of expired) {
+      rows.removeCompletion(row);
+      tombstone.run(row.projectId, row.id, row.created);
+    }
     return expired.length;
   }));
 
