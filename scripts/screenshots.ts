@@ -21,6 +21,35 @@ async function selectAndTag(page: Page): Promise<void> {
   await page.getByRole('textbox', { name: 'Tag value' }).fill('eval-v2');
 }
 
+/** A reply as models format them: what the conversation view draws as markdown. */
+const MARKDOWN_REPLY = [
+  '## Paging with the official client',
+  '',
+  'The client pages **for you**: iterate the list with `for await`, and it follows `after` until `has_more` is false.',
+  '',
+  '```ts',
+  "import OpenAI from 'openai';",
+  '',
+  "const client = new OpenAI({ baseURL: 'http://localhost:8080/v1' });",
+  "for await (const completion of client.chat.completions.list({ metadata: { env: 'prod' } })) {",
+  '  console.log(completion.id, completion.model);',
+  '}',
+  '```',
+  '',
+  'Useful filters:',
+  '',
+  '| parameter | example | what it keeps |',
+  '|---|---|---|',
+  '| `model` | `gpt-4o` | one model\'s completions |',
+  '| `metadata[key]` | `metadata[env]=prod` | one tag\'s |',
+  '| `order` | `asc` | oldest first |',
+  '',
+  '1. Each page is one index walk, however deep you go.',
+  '2. A deleted completion\'s id still works as a cursor.',
+  '',
+  '> See the [API reference](https://platform.openai.com/docs/api-reference/chat/list) for every parameter.',
+].join('\n');
+
 const upstream = await startFakeUpstream();
 const service = await startService({ upstreamUrl: upstream.url });
 const browser = await launchBrowser();
@@ -40,6 +69,14 @@ try {
     usage: { prompt_tokens: 21, completion_tokens: 30 },
   });
   const toolCall = await seedCompletion(client, upstream, toolCallSpec(now - 600, { env: 'prod', user: 'u_101', feature: 'travel' }));
+  const markdown = await seedCompletion(client, upstream, {
+    created: now - 300,
+    model: 'gpt-4o',
+    metadata: { env: 'prod', user: 'u_103', feature: 'docs' },
+    messages: [{ role: 'user', content: 'How do I page through **every** stored completion with the Node client?' }],
+    replies: [{ content: MARKDOWN_REPLY }],
+    usage: { prompt_tokens: 19, completion_tokens: 164 },
+  });
 
   mkdirSync(OUTPUT, { recursive: true });
   const shots: { name: string; hash: string; width: number; height: number; dark?: boolean; fullPage?: boolean; prepare?: (page: Page) => Promise<void> }[] = [
@@ -47,6 +84,7 @@ try {
     { name: 'usage', hash: '#/?usage=1', width: 1280, height: 860 },
     { name: 'conversation', hash: `#/completions/${toolCall}`, width: 1280, height: 1000 },
     { name: 'conversation-dark', hash: `#/completions/${toolCall}`, width: 1280, height: 1000, dark: true },
+    { name: 'conversation-markdown', hash: `#/completions/${markdown}`, width: 1280, height: 1000 },
     { name: 'list-phone', hash: '#/?metadata[env]=prod', width: 390, height: 844 },
     { name: 'list-bulk', hash: '#/', width: 1280, height: 860, prepare: selectAndTag },
   ];

@@ -5,6 +5,7 @@ import { allMessages, api, completionPath } from './api.js';
 import { announce, askToConfirm, copyButton, h, isolatedText, pairNodes, replaceChildren } from './dom.js';
 import { listHash } from './filters.js';
 import { finishReasons, formatInteger, isoTime, localTime, relativeTime } from './format.js';
+import { markdownShown, showMarkdown } from './markdown.js';
 import { conversationCards, jsonBlock, longText, messageCard, toolList } from './message-render.js';
 import { createMetadataEditor } from './metadata-editor.js';
 import { curlSnippet, openaiSnippet, replayRequest } from './replay.js';
@@ -122,6 +123,23 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
 
     deleteButton.addEventListener('click', () => confirmDelete(deleteButton));
 
+    const drawConversation = () => h('div', { class: 'conversation' },
+      h('h2', null, `Input messages (${messages.length})`),
+      messages.length ? conversationCards(messages) : h('p', { class: 'muted' }, 'No input messages were stored.'),
+      h('h2', null, choices.length > 1 ? `Choices (${choices.length})` : 'Reply'),
+      choiceCards(choices),
+    );
+    let conversation = drawConversation();
+    // Markdown drawn, or the characters as stored (what a prompt with "*" or "#" in it really said): only
+    // the messages are drawn again, so metadata being edited stays as typed.
+    const markdownToggle = h('input', { type: 'checkbox', checked: markdownShown() });
+    markdownToggle.addEventListener('change', () => {
+      showMarkdown(markdownToggle.checked);
+      const redrawn = drawConversation();
+      conversation.replaceWith(redrawn);
+      conversation = redrawn;
+    });
+
     const tools = completion.tools;
     const requestEntries = REQUEST_FIELDS.filter(([name]) => completion[name] !== null && completion[name] !== undefined).map(([name, label]) => [label, fieldValue(completion[name])]);
 
@@ -135,15 +153,10 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
         ' · ', completion.usage?.total_tokens === undefined ? 'no usage' : `${formatInteger(completion.usage.total_tokens)} tokens`,
         ' · ', `finish: ${finishReasons(completion)}`,
       ),
-      h('div', { class: 'toolbar' }, editButton, deleteButton),
+      h('div', { class: 'toolbar' }, editButton, deleteButton, h('label', { class: 'markdown-toggle' }, markdownToggle, 'Markdown')),
       editorSlot,
       h('div', { class: 'conversation-layout' },
-        h('div', { class: 'conversation' },
-          h('h2', null, `Input messages (${messages.length})`),
-          messages.length ? conversationCards(messages) : h('p', { class: 'muted' }, 'No input messages were stored.'),
-          h('h2', null, choices.length > 1 ? `Choices (${choices.length})` : 'Reply'),
-          choiceCards(choices),
-        ),
+        conversation,
         h('aside', { class: 'details', 'aria-label': 'Details' },
           h('section', null, h('h2', null, 'Metadata'), metadataChips(completion.metadata)),
           h('section', null, h('h2', null, 'Usage'), usageSection(completion.usage)),

@@ -1,60 +1,31 @@
-// How a message looks: roles, text (collapsed when long), content parts, tool calls beside their
-// results, refusals. Everything is text nodes; images only from http(s) and data:image URLs.
+// How a message looks: roles, text (collapsed when long, read as markdown unless the reader asked for
+// the characters as stored), content parts, tool calls beside their results, refusals. Everything is
+// elements and text nodes; images only from http(s) and data:image URLs.
 
 import { h, replaceChildren } from './dom.js';
 import { cutText, formatInteger, prettyJsonText } from './format.js';
+import { markdownNodes, markdownShown } from './markdown.js';
 
 /** Characters shown before "Show more", and added by each click: a 1 MB message never lays out at once. */
 const COLLAPSED_LENGTH = 3000;
 const EXPAND_STEP = 100_000;
-
-/** A fence line (``` or ~~~, three or more, up to three spaces in, an info string after): markdown's, as models write code. */
-const FENCE = /^ {0,3}(`{3,}|~{3,})([^\n]*)(?:\n|$)/gm;
-
-/**
- * Text with its fenced code blocks set apart: monospaced, indentation and long lines kept (the block
- * scrolls sideways), the language named. Only the fences are read; everything else stays plain text
- * nodes (nothing else of markdown is rendered, and nothing passes through an HTML parser). A fence
- * left open (or cut by "Show more") runs to the end, as in markdown.
- */
-function fencedNodes(text) {
-  const nodes = [];
-  let at = 0;
-  let open = null;
-  for (const match of text.matchAll(FENCE)) {
-    const [line, marker, info] = match;
-    if (!open) {
-      if (marker[0] === '`' && info.includes('`')) continue;
-      nodes.push(text.slice(at, match.index).replace(/\n$/, ''));
-      open = { marker, language: info.trim().split(/\s/)[0] };
-    } else if (marker[0] === open.marker[0] && marker.length >= open.marker.length && !info.trim()) {
-      nodes.push(codeBlock(text.slice(at, match.index), open.language));
-      open = null;
-    } else continue;
-    at = match.index + line.length;
-  }
-  nodes.push(open ? codeBlock(text.slice(at), open.language) : text.slice(at));
-  return nodes.filter((node) => node !== '');
-}
-
-function codeBlock(code, language) {
-  return h('div', { class: 'fenced' },
-    language ? h('span', { class: 'part-label' }, language) : null,
-    h('pre', { class: 'fenced-code' }, h('code', null, code.replace(/\n$/, ''))),
-  );
-}
-
-const HAS_FENCE = /^ {0,3}(```|~~~)/m;
 
 export function longText(text, className = 'text') {
   const value = String(text ?? '');
   const node = document.createTextNode(value.length > COLLAPSED_LENGTH ? cutText(value, COLLAPSED_LENGTH) : value);
   // Prose in Hebrew or Arabic reads right to left: each paragraph takes the direction of its first letter
   // (dir=auto, unicode-bidi: plaintext), or a Hebrew question showed its "?" at the wrong end.
-  const block = h('div', { class: className, dir: className === 'text' ? 'auto' : null }, node);
-  // Only prose gets its code blocks set apart: a JSON block or a snippet is code already.
-  const fenced = className === 'text' && HAS_FENCE.test(value);
-  if (fenced) replaceChildren(block, fencedNodes(node.data));
+  // Only prose is read as markdown (when the reader has not asked for the characters as stored): a JSON
+  // block or a snippet is code already.
+  const markdown = className === 'text' && markdownShown();
+  const block = h('div', { class: markdown ? 'text markdown' : className }, node);
+  const draw = () => {
+    // The direction is set once the blocks are in (markdown.js's `directed` says why).
+    block.removeAttribute('dir');
+    if (markdown) replaceChildren(block, markdownNodes(node.data));
+    if (className === 'text') block.setAttribute('dir', 'auto');
+  };
+  draw();
   if (value.length <= COLLAPSED_LENGTH) return block;
   let shown = node.data.length;
   const rest = h('span', { class: 'rest muted' });
@@ -69,7 +40,7 @@ export function longText(text, className = 'text') {
   button.addEventListener('click', () => {
     node.data = cutText(value, Math.min(value.length, shown + EXPAND_STEP));
     shown = node.data.length;
-    if (fenced) replaceChildren(block, fencedNodes(node.data));
+    draw();
     update();
   });
   update();

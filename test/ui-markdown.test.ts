@@ -1,0 +1,122 @@
+import type { Locator } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { browserAvailable } from './helpers/browser.ts';
+import { seedCompletion } from './helpers/seed.ts';
+import { signIn, useUiSuite } from './helpers/ui-page.ts';
+
+const BASE = 1_760_000_000;
+
+/** A reply as models write them: every kind of block and span the UI draws, and what it must not. */
+const REPLY = [
+  '# Plan for *today*',
+  '',
+  'Some **bold**, _italic_, `a <b> code`, ~~old~~ and snake_case_name, 5 * 3 = 15.',
+  'A second line, [the docs](https://example.com/a_(b) "Docs") and [bad](javascript:window.__pwned=1).',
+  'An image: ![pixel](https://tracker.example/p.png?q=secret) <https://example.org/x>',
+  '',
+  '- one',
+  '- two',
+  '  - nested `x`',
+  '',
+  '3. third',
+  '4. fourth',
+  '',
+  '> quoted <script>window.__pwned=1</script>',
+  '',
+  '| Name | Qty |',
+  '|:-----|----:|',
+  '| a \\| b | **1** |',
+  '',
+  '```js',
+  'const x = "*not emphasis*";',
+  '```',
+  '',
+  'Heading two',
+  '-----------',
+  '',
+  '***',
+  '',
+  '    indented code',
+  '',
+  'Unclosed *star and [bracket and `tick',
+].join('\n');
+
+/** The drawn reply as tags and text, attributes that matter kept: the whole structure in one string. */
+function outline(block: Locator): Promise<string> {
+  return block.evaluate((root) => {
+    const keep = ['href', 'start', 'class', 'role', 'aria-level', 'rel', 'target'];
+    // No DOM types in this project's TypeScript, hence the loose shapes.
+    type Node = { nodeType: number; data: string; tagName: string; childNodes: Node[]; hasAttribute(a: string): boolean; getAttribute(a: string): string };
+    const walk = (node: Node): string => {
+      if (node.nodeType === 3) return node.data;
+      const tag = node.tagName.toLowerCase();
+      const attrs = keep.filter((a) => node.hasAttribute(a)).map((a) => ` ${a}="${node.getAttribute(a)}"`).join('');
+      return `<${tag}${attrs}>${[...node.childNodes].map(walk).join('')}</${tag}>`;
+    };
+    return [...(root as unknown as Node).childNodes].map(walk).join('\n');
+  });
+}
+
+const LINK = 'rel="noopener noreferrer nofollow" target="_blank"';
+const EXPECTED = [
+  '<p class="md-heading md-h1" role="heading" aria-level="3">Plan for <em>today</em></p>',
+  '<p>Some <strong>bold</strong>, <em>italic</em>, <code>a &lt;b&gt; code</code>, <del>old</del> and snake_case_name, 5 * 3 = 15.\n'
+    + `A second line, <a href="https://example.com/a_(b)" ${LINK}>the docs</a> and [bad](javascript:window.__pwned=1).\n`
+    + `An image: <a href="https://tracker.example/p.png?q=secret" ${LINK}>Image: pixel</a> <a href="https://example.org/x" ${LINK}>https://example.org/x</a></p>`,
+  '<ul><li><p>one</p></li><li><p>two</p><ul><li><p>nested <code>x</code></p></li></ul></li></ul>',
+  '<ol start="3"><li><p>third</p></li><li><p>fourth</p></li></ol>',
+  '<blockquote><p>quoted &lt;script&gt;window.__pwned=1&lt;/script&gt;</p></blockquote>',
+  '<div class="md-table"><table><thead><tr><th class="align-left">Name</th><th class="align-right">Qty</th></tr></thead>'
+    + '<tbody><tr><td class="align-left">a | b</td><td class="align-right"><strong>1</strong></td></tr></tbody></table></div>',
+  '<div class="fenced"><span class="part-label">js</span><pre class="fenced-code"><code>const x = "*not emphasis*";</code></pre></div>',
+  '<p class="md-heading md-h2" role="heading" aria-level="4">Heading two</p>',
+  '<hr></hr>',
+  '<div class="fenced"><pre class="fenced-code"><code>indented code</code></pre></div>',
+  '<p>Unclosed *star and [bracket and `tick</p>',
+].join('\n');
+
+describe.skipIf(!browserAvailable)('web UI: messages drawn as markdown', () => {
+  let id = '';
+  const suite = useUiSuite(async ({ service, upstream }) => {
+    id = await seedCompletion(service.client(), upstream, {
+      created: BASE,
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'Plan my day in **markdown**.' }],
+      replies: [{ content: REPLY }],
+    });
+  });
+
+  it('draws headings, emphasis, code, lists, quotes, tables and links as elements; markup and unsafe links stay text', async () => {
+    const page = await suite.open(`#/completions/${id}`);
+    await signIn(page);
+    const reply = page.locator('article.message', { hasText: 'Plan for' }).locator('.markdown');
+    await reply.waitFor();
+    // Text nodes serialize unescaped: "<b>" in the outline is the text "&lt;b&gt;" only where a tag would be.
+    const drawn = (await outline(reply)).replace(/<(\/?)(b|script)>/g, '&lt;$1$2&gt;');
+    expect(drawn).toBe(EXPECTED);
+    expect(await page.locator('article.message', { hasText: 'Plan my day' }).locator('strong').textContent()).toBe('markdown');
+    // Nothing is fetched for the image, nothing runs, no javascript: link exists.
+    expect(await page.locator('main img').count()).toBe(0);
+    expect(await page.locator('main a[href^="javascript:"], main script').count()).toBe(0);
+    expect(await page.evaluate('window.__pwned')).toBeUndefined();
+  });
+
+  it('shows the characters as stored when "Markdown" is unticked, and keeps that choice across a reload', async () => {
+    const page = await suite.open(`#/completions/${id}`);
+    await signIn(page);
+    const toggle = page.getByRole('checkbox', { name: 'Markdown' });
+    await toggle.waitFor();
+    expect(await toggle.isChecked()).toBe(true);
+    await toggle.uncheck();
+    const reply = page.locator('article.message', { hasText: 'Plan for' });
+    await expect.poll(() => reply.locator('.text').textContent()).toBe(REPLY);
+    expect(await reply.locator('.text').evaluate((el) => el.children.length)).toBe(0);
+    expect(await page.locator('article.message', { hasText: 'Plan my day' }).locator('.text').textContent()).toBe('Plan my day in **markdown**.');
+    await page.reload();
+    await page.getByRole('heading', { name: 'Reply' }).waitFor();
+    expect(await page.getByRole('checkbox', { name: 'Markdown' }).isChecked()).toBe(false);
+    expect(await reply.locator('.text').textContent()).toBe(REPLY);
+    await page.getByRole('checkbox', { name: 'Markdown' }).check();
+    await expect.poll(() => reply.locator('.markdown table').count()).toBe(1);
+  });
+});
