@@ -156,4 +156,25 @@ describe('completion assembler', () => {
       tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'noop', arguments: '' } }],
     });
   });
+
+  it("a custom tool's call keeps its name when a provider repeats it on every delta, and concatenates its input, as the SDK does", () => {
+    const assembler = createCompletionAssembler();
+    const delta = (custom: Record<string, string>, extra: Record<string, string> = {}) => ({
+      ...envelope,
+      choices: [{ index: 0, delta: { tool_calls: [{ index: 0, ...extra, custom }] } }],
+    });
+    assembler.add(delta({ name: 'code_exec', input: 'print(' }, { id: 'call_c', type: 'custom' }));
+    assembler.add(delta({ name: 'code_exec', input: '"hi"' }));
+    assembler.add(delta({ name: '', input: ')' }));
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { tool_calls: [{ index: 1, id: 'call_d', type: 'custom', custom: { name: 'no_input' } }] } }] });
+    expect(messageOf(assembler)).toEqual({
+      role: 'assistant',
+      content: null,
+      refusal: null,
+      tool_calls: [
+        { id: 'call_c', type: 'custom', custom: { name: 'code_exec', input: 'print("hi")' } },
+        { id: 'call_d', type: 'custom', custom: { name: 'no_input', input: '' } },
+      ],
+    });
+  });
 });

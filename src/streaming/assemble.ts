@@ -12,7 +12,8 @@
  * - delta: `role` replaced; `content` and `refusal` strings concatenated (null
  *   until a string arrives); `tool_calls` merged by `index`, `id`, `type` and
  *   `function.name` replaced by a non-empty value only (a continuation delta's
- *   `"name": ""` does not wipe the name), `function.arguments` concatenated; a
+ *   `"name": ""` does not wipe the name), `function.arguments` concatenated (a custom
+ *   tool's `custom.name` and `custom.input` likewise); a
  *   tool call delta without `index` (Gemini sends whole calls so) is the call
  *   with its `id`, a new call for an `id` not seen yet, else the last call; the legacy
  *   `function_call` likewise; `audio` with `data` and `transcript` concatenated.
@@ -60,12 +61,21 @@ function withArguments(fn: Json): void {
   if (typeof fn.arguments !== 'string') fn.arguments = '';
 }
 
-function mergeFunction(target: Json, delta: Json): void {
+/**
+ * A call's `function` (its `arguments` streamed in pieces) or, for a custom tool, its `custom` (its
+ * `input`): the name replaced by a non-empty value only, as the SDK does, since a provider may repeat
+ * it on every delta.
+ */
+function mergeCall(target: Json, delta: Json, streamed: 'arguments' | 'input'): void {
   for (const [key, value] of Object.entries(delta)) {
-    if (key === 'arguments') target.arguments = concatString(target.arguments, value);
+    if (key === streamed) target[key] = concatString(target[key], value);
     else if (key === 'name') target.name = replaceNonEmpty(target.name, value);
     else target[key] = mergeValue(target[key], value);
   }
+}
+
+function mergeFunction(target: Json, delta: Json): void {
+  mergeCall(target, delta, 'arguments');
 }
 
 interface ChoiceState {
@@ -97,9 +107,9 @@ function mergeToolCalls(state: ChoiceState, deltas: unknown[]): void {
       // The stream's `index` only says which call a delta belongs to; a completion's tool calls carry none.
       if (key === 'index') continue;
       if (key === 'id' || key === 'type') call[key] = replaceNonEmpty(call[key], value);
-      else if (key === 'function' && isObject(value)) {
-        const fn = isObject(call.function) ? call.function : (call.function = {});
-        mergeFunction(fn, value);
+      else if ((key === 'function' || key === 'custom') && isObject(value)) {
+        const target = isObject(call[key]) ? call[key] : (call[key] = {});
+        mergeCall(target, value, key === 'function' ? 'arguments' : 'input');
       } else call[key] = mergeValue(call[key], value);
     }
   }
@@ -201,7 +211,11 @@ export function createCompletionAssembler(): CompletionAssembler {
           if (isObject(message.function_call)) withArguments(message.function_call);
           if (state.toolCalls.size > 0) {
             message.tool_calls = [...state.toolCalls.entries()].sort(([a], [b]) => a - b).map(([, call]) => call);
-            for (const call of state.toolCalls.values()) if (isObject(call.function)) withArguments(call.function);
+            for (const call of state.toolCalls.values()) {
+              if (isObject(call.function)) withArguments(call.function);
+              // A custom tool's input starts as "" in the SDK's accumulator, as a function's arguments do.
+              if (isObject(call.custom) && typeof call.custom.input !== 'string') call.custom.input = '';
+            }
           }
           return { ...state.choice, message };
         });
