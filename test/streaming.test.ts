@@ -345,6 +345,72 @@ describe('post /v1/chat/completions with stream: true', () => {
     expect(stored.usage).toEqual(running(chunks.length - 1));
   });
 
+  it('keeps the usage a provider puts on its last chunk unasked, as the client would have had it from that provider', async () => {
+    const chunks = completionToChunks(plainText);
+    const last = { ...chunks.at(-1)!, usage };
+    upstream.handler = (_request, res) => {
+      const sse = openSse(res);
+      chunks.slice(0, -1).forEach((chunk) => sse.send({ ...chunk, usage: null }));
+      sse.send(last);
+      sse.done();
+    };
+    const res = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true }),
+    });
+    expect(parseSseText(await res.text())).toEqual([...chunks.slice(0, -1), last].map((chunk) => JSON.stringify(chunk)).concat('[DONE]'));
+    expect((await service.client().chat.completions.retrieve('chatcmpl-text')).usage).toEqual(usage);
+  });
+
+  it("gives every chunk the id the completion is stored under when the provider's chunks carry different ones", async () => {
+    const chunks = completionToChunks(plainText);
+    upstream.handler = (_request, res) => {
+      const sse = openSse(res);
+      chunks.forEach((chunk, i) => sse.send({ ...chunk, id: `chatcmpl-text_${i}` }));
+      sse.done();
+    };
+    const client = service.client();
+    const stream = client.chat.completions.stream({ model: 'gpt-4o', messages, store: true });
+    const final = await stream.finalChatCompletion();
+    expect(final.id).toBe('chatcmpl-text_0');
+    expect((await client.chat.completions.retrieve(final.id)).choices[0]!.message.content).toBe('It is sunny in Paris, 21 degrees and a light breeze.');
+  });
+
+  it("relays a provider's `event: error` as the error the SDK raises, first or midway, after one call, storing nothing", async () => {
+    for (const before of [0, 2]) {
+      upstream.received.length = 0;
+      upstream.handler = (_request, res) => {
+        const sse = openSse(res);
+        completionToChunks(plainText).slice(0, before).forEach((chunk) => sse.send(chunk));
+        sse.raw('event: error\ndata: {"message":"Overloaded","code":529}\n\n');
+        res.end();
+      };
+      const failure = await collect(await service.client().chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true })).catch((err: unknown) => err);
+      expect(failure).toBeInstanceOf(APIError);
+      expect((failure as APIError).message).toBe('Overloaded');
+      expect((failure as APIError).error).toEqual({ message: 'Overloaded', type: 'server_error', param: null, code: null });
+      expect(upstream.received).toHaveLength(1);
+      expect(await storedCount()).toEqual({ n: 0 });
+    }
+  });
+
+  it('does not ask twice when a rate limit or server error only echoes stream_options back', async () => {
+    for (const status of [429, 500]) {
+      upstream.received.length = 0;
+      upstream.handler = (request, res) =>
+        sendJson(res, status, { error: { message: `Busy; request was ${JSON.stringify(request.json)}`, type: 'rate_limit_error', param: null, code: null } });
+      const res = await service.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true }),
+      });
+      expect(res.status).toBe(status);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toContain('stream_options');
+      expect(upstream.received).toHaveLength(1);
+    }
+  });
+
   it('forwards an unstored stream untouched and does not ask for usage', async () => {
     upstream.handler = streamingHandler(plainText);
     const res = await service.request('/v1/chat/completions', {

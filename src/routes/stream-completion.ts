@@ -49,11 +49,14 @@ function planUpstreamBody(plan: CreatePlan): { streamOptions: Json | undefined; 
 type ReadEvent = { chunk: Json } | { problem: string; providerError: true } | { problem: string; errorEvent: string };
 
 /**
- * Reads one event of a stored stream. A provider's own error (OpenAI's shape,
- * or vLLM's `{"object": "error"}` put into it, so the SDKs raise it) is
- * relayed as an error; anything else that is no chunk gets our own error event.
+ * Reads one event of a stored stream (one with data). A provider's own error (OpenAI's shape, an
+ * `event: error` whatever its data, or vLLM's `{"object": "error"}`, each put into OpenAI's shape, so
+ * the SDKs raise it) is relayed as an error; anything else that is no chunk gets our own error event.
  */
-function readEvent(data: string): ReadEvent {
+function readEvent(event: SseEvent): ReadEvent {
+  const data = event.data!;
+  // The SDKs raise an `event: error` as the provider's error, whatever it holds: so does a stored stream.
+  if (event.type === 'error') return { problem: 'an error event', providerError: true };
   let parsed: unknown;
   try {
     parsed = JSON.parse(data);
@@ -161,7 +164,7 @@ async function readFirstEvents(
       const position = events.findIndex((event) => event.data !== undefined);
       const first = position < 0 ? undefined : events[position];
       if (first !== undefined && first.data!.trim() !== '[DONE]') {
-        const read = readEvent(first.data!);
+        const read = readEvent(first);
         if ('chunk' in read) return { events, firstChunk: read.chunk };
         reader.cancel().catch(() => {});
         if ('providerError' in read) return { events: events.slice(0, position + 1), providerError: true };
@@ -212,7 +215,10 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
       const text = await readErrorText(response, deps.upstream);
       // A provider that refuses the stream_options we added on the client's behalf: ask again as the
       // client asked. The stream is still stored, only without usage. Any other error is the client's answer.
-      if (!/stream_options|include_usage/.test(text)) return upstreamErrorFromText(c, response, text);
+      // Only a 400 or 422 that names them: a rate limit or a server error whose body echoes the request is
+      // the client's answer after one call, not a reason to send the request twice.
+      const refusesOptions = (response.status === 400 || response.status === 422) && /stream_options|include_usage/.test(text);
+      if (!refusesOptions) return upstreamErrorFromText(c, response, text);
       response = await send(undefined);
       hideUsage = false;
     }
@@ -279,6 +285,8 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
     /** A stored stream that must end after what relay() returned: the provider sent an error or no chunk, or the write failed. */
     let stop = false;
     let doneSeen = false;
+    /** Whether the provider put usage on its first chunk: running usage, there because the proxy asked for it. */
+    let runningUsage = false;
     let ended = false;
     /** The chunks' integers past 2^53 as the provider wrote them, for the stored completion. */
     let answerIntegers: ExactIntegers | undefined;
@@ -322,7 +330,7 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
         return event.raw;
       }
       if (!plan.store) return event.raw;
-      const read = readEvent(event.data);
+      const read = readEvent(event);
       if (!('chunk' in read)) {
         stop = true;
         return 'providerError' in read ? relayedError(event.data, event.raw) : read.errorEvent;
@@ -339,14 +347,19 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
         // The client went away meanwhile: cancel() found nothing to let go of yet.
         if (ended) release();
       }
+      const firstChunk = !sawChunk;
       sawChunk = true;
       assembler.add(chunk);
       const chunkIntegers = findUnsafeIntegers(event.data);
       answerIntegers = mergeExactIntegers(answerIntegers, chunkIntegers);
       if (hideUsage && Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage != null) return '';
-      // `usage: null` on every chunk, or (some providers) the running usage on each: the client asked for none.
-      const stripUsage = hideUsage && 'usage' in chunk;
-      const rewriteId = reservation!.replaced;
+      // `usage: null` on every chunk, and running usage from the first chunk on (sent because it was asked for):
+      // the client asked for none. Usage first seen on a later chunk with choices stays: some providers put
+      // it on their last chunk whether asked or not, and the client would have had it from them.
+      if (firstChunk) runningUsage = chunk.usage != null;
+      const stripUsage = hideUsage && 'usage' in chunk && (chunk.usage === null || runningUsage);
+      // A fresh id, or a provider whose chunks carry different ids: every chunk carries the id it is stored under.
+      const rewriteId = reservation!.replaced || chunk.id !== reservation!.id;
       if (!rewriteId && !stripUsage) return event.raw;
       const changed: Json = { ...chunk };
       if (rewriteId) changed.id = reservation!.id;

@@ -9,6 +9,8 @@ export interface SseEvent {
   raw: string;
   /** The `data:` lines joined by "\n"; undefined for an event without data (a comment or keep-alive). */
   data: string | undefined;
+  /** The `event:` field (`error` from some providers), undefined without one. */
+  type?: string;
 }
 
 export interface SseParser {
@@ -39,6 +41,17 @@ export function createSseParser(): SseParser {
   let heldLength = 0;
   let eventRaw = '';
   let dataLines: string[] = [];
+  let eventType: string | undefined;
+
+  /** The event read so far, and a fresh one begun. */
+  function dispatch(events: SseEvent[]): void {
+    const event: SseEvent = { raw: eventRaw, data: dataLines.length === 0 ? undefined : dataLines.join('\n') };
+    if (eventType !== undefined) event.type = eventType;
+    events.push(event);
+    eventRaw = '';
+    dataLines = [];
+    eventType = undefined;
+  }
 
   /** `buffer` with the held pieces joined onto it: done once per line end that arrives, not per read. */
   function takeHeld(): void {
@@ -51,18 +64,17 @@ export function createSseParser(): SseParser {
   function takeLine(line: string, terminator: string, events: SseEvent[]): void {
     eventRaw += line + terminator;
     if (line === '') {
-      events.push({ raw: eventRaw, data: dataLines.length === 0 ? undefined : dataLines.join('\n') });
-      eventRaw = '';
-      dataLines = [];
+      dispatch(events);
       return;
     }
     if (line.startsWith(':')) return;
     const colon = line.indexOf(':');
     const field = colon === -1 ? line : line.slice(0, colon);
-    if (field !== 'data') return;
+    if (field !== 'data' && field !== 'event') return;
     let value = colon === -1 ? '' : line.slice(colon + 1);
     if (value.startsWith(' ')) value = value.slice(1);
-    dataLines.push(value);
+    if (field === 'event') eventType = value;
+    else dataLines.push(value);
   }
 
   return {
@@ -110,9 +122,7 @@ export function createSseParser(): SseParser {
       if (buffer.endsWith('\r')) takeLine(buffer.slice(0, -1), '\r', events);
       else if (buffer !== '') takeLine(buffer, '', events);
       buffer = '';
-      if (eventRaw !== '') events.push({ raw: eventRaw, data: dataLines.length === 0 ? undefined : dataLines.join('\n') });
-      eventRaw = '';
-      dataLines = [];
+      if (eventRaw !== '') dispatch(events);
       return events;
     },
   };
