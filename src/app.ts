@@ -50,15 +50,29 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
   // Once read, every request authenticates synchronously.
   let authenticate: Authenticate | undefined;
   let loading: Promise<Authenticate> | undefined;
+  let apiKeys = config.apiKeys;
+  let projectHashSecret: Awaited<ReturnType<typeof loadProjectHashSecret>> | undefined;
+  const authenticator = () => createAuthenticator({ apiKeys, upstreamApiKey: config.upstreamApiKey, projectHashSecret: projectHashSecret! });
   const loadAuthenticator = () =>
     (loading ??= loadProjectHashSecret(store)
-      .then((projectHashSecret) =>
-        createAuthenticator({ apiKeys: config.apiKeys, upstreamApiKey: config.upstreamApiKey, projectHashSecret }),
-      )
+      .then((secret) => {
+        projectHashSecret = secret;
+        // The keys as they are when the secret arrives: a reload while it was read is not undone.
+        return authenticator();
+      })
       .catch((err: unknown) => {
         loading = undefined;
         throw err;
       }));
+
+  /**
+   * New keys (SIGHUP, server.ts): every request from now on is authenticated against them (one in
+   * flight finishes as it began). The project of a key that stays is the same: it is named in the keys.
+   */
+  function replaceApiKeys(keys: Map<string, string>): void {
+    apiKeys = keys;
+    if (authenticate) authenticate = authenticator();
+  }
 
   const renderError = (err: unknown, c: Context<AppEnv>): Response => {
     if (err instanceof ApiError) {
@@ -135,5 +149,5 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
   });
   app.onError(renderError);
 
-  return app;
+  return Object.assign(app, { replaceApiKeys });
 }

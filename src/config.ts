@@ -173,6 +173,11 @@ export function parseApiKeys(text: string, source: string, keys = new Map<string
       // A bearer token has no spaces, so such a key could never be presented.
       throw new ConfigError(`${source}: a key contains whitespace`);
     }
+    if (!/^[\x21-\x7e]+$/.test(key)) {
+      // A header carries bytes, read as Latin-1: a key with a zero-width space or an "é" sent as UTF-8 could
+      // never match, and would be refused with no hint why.
+      throw new ConfigError(`${source}: a key has a character other than printable ASCII, which no client could send as written`);
+    }
     const known = keys.get(key);
     if (known !== undefined && known !== project) {
       throw new ConfigError(`${source}: a key is listed for two projects ('${known}' and '${project}')`);
@@ -182,6 +187,31 @@ export function parseApiKeys(text: string, source: string, keys = new Map<string
   }
   if (pairs === 0) throw new ConfigError(`${source}: no key:project pairs found`);
   return keys;
+}
+
+/** The keys of `API_KEYS` and the file `API_KEYS_FILE` names, read now; undefined when neither is set (pass-through). */
+function readApiKeys(inline: string | undefined, file: string | undefined): Map<string, string> | undefined {
+  let apiKeys: Map<string, string> | undefined;
+  if (inline !== undefined) apiKeys = parseApiKeys(inline, 'API_KEYS');
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`API_KEYS_FILE: cannot read ${file}: ${(err as Error).message}`);
+    }
+    apiKeys = parseApiKeys(text, 'API_KEYS_FILE', apiKeys);
+  }
+  return apiKeys;
+}
+
+/**
+ * The keys again, as `loadConfig` read them at start (SIGHUP, server.ts): `API_KEYS_FILE` is read anew, so
+ * a key removed from it is refused from then on. Throws ConfigError as at start.
+ */
+export function reloadApiKeys(env: Record<string, string | undefined> = process.env): Map<string, string> | undefined {
+  const set = (name: string) => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
+  return readApiKeys(set('API_KEYS'), set('API_KEYS_FILE'));
 }
 
 /** Builds the config from an environment (process.env by default); throws ConfigError naming each bad variable. */
@@ -201,17 +231,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
 
-  let apiKeys: Map<string, string> | undefined;
-  if (e.API_KEYS !== undefined) apiKeys = parseApiKeys(e.API_KEYS, 'API_KEYS');
-  if (e.API_KEYS_FILE !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(e.API_KEYS_FILE, 'utf8');
-    } catch (err) {
-      throw new ConfigError(`API_KEYS_FILE: cannot read ${e.API_KEYS_FILE}: ${(err as Error).message}`);
-    }
-    apiKeys = parseApiKeys(text, 'API_KEYS_FILE', apiKeys);
-  }
+  const apiKeys = readApiKeys(e.API_KEYS, e.API_KEYS_FILE);
 
   return {
     port: e.PORT,

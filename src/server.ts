@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.ts';
-import { type Config, ConfigError, loadConfig } from './config.ts';
+import { type Config, ConfigError, loadConfig, reloadApiKeys } from './config.ts';
 import { unfinishedCopyIn } from './copy-mark.ts';
 import { maskDatabaseUrl } from './db/database-url.ts';
 import { DatabaseOpenError } from './db/open-errors.ts';
@@ -95,3 +95,20 @@ const shutdown = createShutdown({
 });
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
+// SIGHUP reads the keys again (API_KEYS_FILE): a key removed is refused from then on, without a restart; a file
+// that no longer parses leaves the keys as they were. (Node's default for SIGHUP was to end the process.)
+process.on('SIGHUP', () => {
+  if (config.apiKeys === undefined) {
+    logger.warn('SIGHUP: no API_KEYS or API_KEYS_FILE (pass-through mode): no keys to read again');
+    return;
+  }
+  try {
+    const keys = reloadApiKeys();
+    if (keys === undefined) throw new ConfigError('API_KEYS and API_KEYS_FILE are no longer set');
+    app.replaceApiKeys(keys);
+    logger.info({ keys: keys.size }, 'API keys read again');
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    logger.error({ reason: err.message }, 'API keys not read again: the previous keys stay in force');
+  }
+});

@@ -257,9 +257,54 @@ describe('API_KEYS parsing', () => {
     expect(() => loadConfig({ ...base, API_KEYS: ' , ,# only a comment' })).toThrow(new ConfigError('API_KEYS: no key:project pairs found'));
   });
 
+  it('refuses a key with a character a client could not send as written (zero-width space, non-ASCII, control)', () => {
+    const refused = new ConfigError('API_KEYS: a key has a character other than printable ASCII, which no client could send as written');
+    for (const key of ['sk-zero\u200bwidth', 'sk-caf\u00e9', 'sk-\u0100', 'sk-bell\u0007']) {
+      expect(() => loadConfig({ ...base, API_KEYS: `${key}:alpha` }), JSON.stringify(key)).toThrow(refused);
+    }
+    expect(loadConfig({ ...base, API_KEYS: 'sk-~!@#$%^&*()_+{}|"<>?`=[]\\;\'./-ok:alpha' }).apiKeys?.size).toBe(1);
+  });
+
   it('keeps a colon inside a key: the project is what follows the last one', () => {
     expect(loadConfig({ ...base, API_KEYS: 'sk:with:colons:alpha' }).apiKeys).toEqual(new Map([['sk:with:colons', 'alpha']]));
   });
+});
+
+describe('API_KEYS_FILE read again on SIGHUP', () => {
+  it('refuses a key removed from the file and takes one added, without a restart; a file that no longer parses changes nothing', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'stored-completions-sighup-'));
+    const file = join(folder, 'keys.txt');
+    writeFileSync(file, 'sk-old-key-0001:team-r\n');
+    const server = await startChildServer({ databasePath: join(folder, 'c.db'), upstreamUrl: upstream.url, env: { API_KEYS_FILE: file } });
+    const client = (key: string) => new OpenAI({ apiKey: key, baseURL: `${server.origin}/v1`, maxRetries: 0 });
+    const status = (key: string) => fetch(`${server.origin}/v1/chat/completions`, { headers: { authorization: `Bearer ${key}` } }).then((r) => r.status);
+    try {
+      const created = await client('sk-old-key-0001').chat.completions.create({ model: 'gpt-4o', messages, store: true });
+      expect(await status('sk-new-key-0009')).toBe(401);
+
+      writeFileSync(file, '# sk-old-key-0001 leaked: removed\nsk-new-key-0009:team-r\n');
+      server.process.kill('SIGHUP');
+      expect((await server.waitForLog('API keys read again')).keys).toBe(1);
+      const refused = await fetch(`${server.origin}/v1/chat/completions`, { headers: { authorization: 'Bearer sk-old-key-0001' } });
+      expect(refused.status).toBe(401);
+      expect(await refused.json()).toEqual(wrongKey(maskKey('sk-old-key-0001')));
+      // The same project under its new key: what the old key stored is there.
+      expect((await client('sk-new-key-0009').chat.completions.list()).data.map((c) => c.id)).toEqual([created.id]);
+
+      writeFileSync(file, 'sk-new-key-0009:team-r\nsk-new-key-0009:team-s\n');
+      server.process.kill('SIGHUP');
+      expect((await server.waitForLog('API keys not read again: the previous keys stay in force')).reason).toBe(
+        "API_KEYS_FILE: a key is listed for two projects ('team-r' and 'team-s')",
+      );
+      expect(await status('sk-new-key-0009')).toBe(200);
+      expect(await status('sk-old-key-0001')).toBe(401);
+      expect(server.process.exitCode).toBeNull();
+      expect(JSON.stringify(server.logs)).not.toContain('sk-new-key-0009');
+    } finally {
+      await stopChildren([server], 'SIGTERM');
+      rmSync(folder, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
 
 describe('pass-through mode', () => {
