@@ -75,14 +75,53 @@ const EXPECTED = [
   '<p>Unclosed *star and [bracket and `tick</p>',
 ].join('\n');
 
+/** What models write that a plain reading of markdown loses or garbles. */
+const TRICKY = [
+  '| Op | Meaning |',
+  '|---|---:|',
+  '| `a || b` | logical or |',
+  '| `x \\| y` | pipe | extra |',
+  '| short |',
+  '',
+  'See https://example.com/_foo_/bar, and *glob `src/*.js` here*.',
+  '[![CI](https://ci.example/badge.svg)](https://ci.example/run) [docs](https://a.example/a\\_b)',
+  'last line\\',
+  'next',
+].join('\n');
+
+const TRICKY_EXPECTED = [
+  '<div class="md-table"><table><thead><tr><th>Op</th><th class="align-right">Meaning</th></tr></thead><tbody>'
+    + '<tr><td><code>a || b</code></td><td class="align-right">logical or</td></tr>'
+    + '<tr><td><code>x | y</code></td><td class="align-right">pipe</td><td>extra</td></tr>'
+    + '<tr><td>short</td></tr></tbody></table></div>',
+  `<p>See <a href="https://example.com/_foo_/bar" ${LINK}>https://example.com/_foo_/bar</a>, and <em>glob <code>src/*.js</code> here</em>.\n`
+    + `<a href="https://ci.example/run" ${LINK}>Image: CI</a> <a href="https://a.example/a_b" ${LINK}>docs</a>\nlast line\nnext</p>`,
+].join('\n');
+
+const HEBREW = ['שלום! הנה רשימה:', '', '- פריט ראשון', '- פריט שני', '', '> ציטוט בעברית', '', '| שם | כמות |', '|---|---:|', '| תפוח | 3 |'].join('\n');
+
 describe.skipIf(!browserAvailable)('web UI: messages drawn as markdown', () => {
   let id = '';
+  let trickyId = '';
+  let hebrewId = '';
   const suite = useUiSuite(async ({ service, upstream }) => {
     id = await seedCompletion(service.client(), upstream, {
       created: BASE,
       model: 'gpt-4o',
       messages: [{ role: 'user', content: 'Plan my day in **markdown**.' }],
       replies: [{ content: REPLY }],
+    });
+    trickyId = await seedCompletion(service.client(), upstream, {
+      created: BASE + 1,
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'Tricky markdown' }],
+      replies: [{ content: TRICKY }],
+    });
+    hebrewId = await seedCompletion(service.client(), upstream, {
+      created: BASE + 2,
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'רשימה בעברית' }],
+      replies: [{ content: HEBREW }],
     });
   });
 
@@ -118,5 +157,40 @@ describe.skipIf(!browserAvailable)('web UI: messages drawn as markdown', () => {
     expect(await reply.locator('.text').textContent()).toBe(REPLY);
     await page.getByRole('checkbox', { name: 'Markdown' }).check();
     await expect.poll(() => reply.locator('.markdown table').count()).toBe(1);
+  });
+
+  it('keeps every character of tables with code, bare addresses, code inside emphasis, badges and escaped addresses', async () => {
+    const page = await suite.open(`#/completions/${trickyId}`);
+    await signIn(page);
+    const reply = page.locator('article.message', { hasText: 'logical or' }).locator('.markdown');
+    await reply.waitFor();
+    expect(await outline(reply)).toBe(TRICKY_EXPECTED);
+  });
+
+  it('lays a right-to-left message out right to left: its lists, quote and table too, the colons still saying left and right', async () => {
+    const page = await suite.open(`#/completions/${hebrewId}`);
+    await signIn(page);
+    const reply = page.locator('article.message', { hasText: 'פריט ראשון' }).locator('.markdown');
+    await reply.waitFor();
+    const directions = await reply.evaluate((root) => {
+      // No DOM types in this project's TypeScript, hence the loose shapes.
+      type El = { querySelector(s: string): El; getBoundingClientRect(): { left: number; right: number } };
+      const css = (el: El) => (globalThis as unknown as { getComputedStyle(e: El): Record<string, string> }).getComputedStyle(el);
+      const box = root as unknown as El;
+      const pick = (selector: string) => css(box.querySelector(selector)).direction;
+      const item = box.querySelector('li').getBoundingClientRect();
+      const list = box.querySelector('ul').getBoundingClientRect();
+      return {
+        message: css(box).direction,
+        list: pick('ul'),
+        item: pick('li'),
+        quote: pick('blockquote'),
+        table: pick('table'),
+        // The list's indent (where the markers go) is on its right.
+        indentOnTheRight: list.right - item.right > 15 && Math.abs(item.left - list.left) < 2,
+        alignRight: css(box.querySelector('th.align-right')).textAlign,
+      };
+    });
+    expect(directions).toEqual({ message: 'rtl', list: 'rtl', item: 'rtl', quote: 'rtl', table: 'rtl', indentOnTheRight: true, alignRight: 'right' });
   });
 });

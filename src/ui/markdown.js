@@ -28,13 +28,18 @@ export function showMarkdown(shown) {
 const BLANK = /^[ \t]*$/;
 const FENCE_OPEN = /^( {0,3})(`{3,}|~{3,})(.*)$/;
 const FENCE_CLOSE = /^ {0,3}(`{3,}|~{3,})[ \t]*$/;
-const HEADING = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$/;
+const HEADING_START = /^ {0,3}(#{1,6})(?=[ \t]|$)/;
 const RULE = /^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$/;
 const SETEXT = /^ {0,3}(=+|-+)[ \t]*$/;
 const QUOTE = /^ {0,3}> ?(.*)$/;
 const ITEM = /^( {0,3})([-*+]|\d{1,9}[.)])(?:([ \t]+)(.*)|[ \t]*$)/;
-const TABLE_DELIMITER = /^ {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$/;
+const DELIMITER_CELL = /^:?-+:?$/;
 const SAFE_LINK = /^(?:https?:\/\/|mailto:)/i;
+const AUTOLINK = /<((?:https?:\/\/|mailto:)[^\s<>]{1,4096})>/iy;
+/** A bare address in prose, linked as GitHub does (its trailing punctuation trimmed below). */
+const BARE_URL = /https?:\/\/[^\s<>"]{1,4096}/iy;
+const RIGHT_TO_LEFT = /[\p{Script=Hebrew}\p{Script=Arabic}\p{Script=Syriac}\p{Script=Thaana}\p{Script=Nko}\p{Script=Samaritan}\p{Script=Mandaic}\p{Script=Adlam}]/u;
+const LETTER = /\p{L}/u;
 const PUNCTUATION = /[!-/:-@[-`{-~]/;
 const WORD = /[\p{L}\p{N}]/u;
 /** A paragraph longer than this is shown as its characters: emphasis and links are not worth a long stall. */
@@ -43,14 +48,24 @@ const INLINE_LIMIT = 100_000;
 const LABEL_LIMIT = 1000;
 const URL_LIMIT = 4096;
 const MAX_NESTING = 12;
+/** A row longer than this is not read as a table's delimiter row. */
+const DELIMITER_LIMIT = 10_000;
+
+/** The direction of a text: that of its first letter (Hebrew, Arabic and the like read right to left). */
+export function directionOf(text) {
+  const letter = LETTER.exec(text);
+  return letter && RIGHT_TO_LEFT.test(letter[0]) ? 'rtl' : 'ltr';
+}
 
 /**
- * `h` with `dir="auto"` (each block takes the direction of its first letter) set once the children are in:
- * Chromium works an auto direction out again on every child added, which made a long paragraph quadratic.
+ * `h` with the direction of the element's own text set, once its children are in. Set, not `dir="auto"`:
+ * an auto direction skips descendants that have a `dir` of their own, so a list whose items' paragraphs
+ * each had one laid out left to right around Hebrew items; and Chromium works an auto direction out again
+ * on every child added, which made a long paragraph quadratic.
  */
 function directed(tag, attrs, ...children) {
   const element = h(tag, attrs, ...children);
-  element.setAttribute('dir', 'auto');
+  element.setAttribute('dir', directionOf(element.textContent));
   return element;
 }
 
@@ -80,18 +95,75 @@ function dedent(line, width) {
   return ' '.repeat(Math.max(0, column - width)) + line.slice(at);
 }
 
-function tableCells(line) {
+/** A table row's text without its outer pipes. */
+function rowText(line) {
   let row = line.trim();
   if (row.startsWith('|')) row = row.slice(1);
   if (row.endsWith('|') && !row.endsWith('\\|')) row = row.slice(0, -1);
-  return row.split(/(?<!\\)\|/).map((cell) => cell.trim().replace(/\\\|/g, '|'));
+  return row;
+}
+
+/**
+ * A table row's cells: split at each `|` that is not escaped and not inside a code span, since models write
+ * `a || b` in a table's code without escaping it (GitHub splits there, and the cell's text was lost).
+ */
+function tableCells(line) {
+  const row = rowText(line);
+  const cells = [];
+  const unclosed = new Set();
+  let cell = '';
+  for (let at = 0; at < row.length; at++) {
+    const char = row[at];
+    if (char === '\\' && row[at + 1] === '|') {
+      cell += '|';
+      at += 1;
+    } else if (char === '`') {
+      const run = runLength(row, at, '`');
+      const close = unclosed.has(run) ? -1 : backtickRun(row, at + run, run);
+      if (close === -1) unclosed.add(run);
+      const end = close === -1 ? at + run : close + run;
+      // In a table a code span's "\|" is a pipe too, as GitHub reads it.
+      cell += row.slice(at, end).replace(/\\\|/g, '|');
+      at = end - 1;
+    } else if (char === '|') {
+      cells.push(cell.trim());
+      cell = '';
+    } else {
+      cell += char;
+    }
+  }
+  cells.push(cell.trim());
+  return cells;
+}
+
+/** A delimiter row's alignments (`|:--|--:|`), one a column, or null when `line` is none. */
+function delimiterRow(line) {
+  if (line === undefined || line.length > DELIMITER_LIMIT || indentOf(line) > 3 || !/[-|]/.test(line)) return null;
+  const cells = rowText(line).split('|').map((cell) => cell.trim());
+  if (!cells.every((cell) => DELIMITER_CELL.test(cell))) return null;
+  return cells.map((cell) => {
+    if (cell.startsWith(':') && cell.endsWith(':')) return 'align-center';
+    if (cell.endsWith(':')) return 'align-right';
+    return cell.startsWith(':') ? 'align-left' : null;
+  });
 }
 
 function startsTable(lines, at) {
-  const header = lines[at];
-  const delimiter = lines[at + 1];
-  if (!header.includes('|') || delimiter === undefined || !TABLE_DELIMITER.test(delimiter)) return false;
-  return tableCells(header).length === tableCells(delimiter).length;
+  if (!lines[at].includes('|')) return false;
+  const alignments = delimiterRow(lines[at + 1]);
+  return alignments !== null && tableCells(lines[at]).length === alignments.length;
+}
+
+/** An ATX heading (`#` to `######`, then a space or nothing): its level and text, a closing run of `#` dropped. */
+function atxHeading(line) {
+  const start = HEADING_START.exec(line);
+  if (!start) return null;
+  let text = line.slice(start[0].length).trim();
+  let end = text.length;
+  while (end > 0 && text[end - 1] === '#') end -= 1;
+  if (end === 0) text = '';
+  else if (end < text.length && (text[end - 1] === ' ' || text[end - 1] === '\t')) text = text.slice(0, end).trimEnd();
+  return { level: start[1].length, text };
 }
 
 function opensFence(line) {
@@ -103,7 +175,7 @@ function opensFence(line) {
 /** A line that ends a paragraph without a blank line before it. */
 function interrupts(lines, at) {
   const line = lines[at];
-  if (opensFence(line) || HEADING.test(line) || RULE.test(line) || QUOTE.test(line)) return true;
+  if (opensFence(line) || HEADING_START.test(line) || RULE.test(line) || QUOTE.test(line)) return true;
   const item = ITEM.exec(line);
   // A list breaks into a paragraph only with something in its first item, and a numbered one only from 1.
   if (item && item[4]?.trim() && (!/\d/.test(item[2]) || Number.parseInt(item[2], 10) === 1)) return true;
@@ -125,8 +197,8 @@ function blocks(lines, depth = 0) {
       at = indentedCode(lines, at, nodes);
     } else if ((match = opensFence(line))) {
       at = fencedCode(lines, at, match, nodes);
-    } else if ((match = HEADING.exec(line))) {
-      nodes.push(heading(match[1].length, match[2] ?? ''));
+    } else if ((match = atxHeading(line))) {
+      nodes.push(heading(match.level, match.text));
       at += 1;
     } else if (RULE.test(line)) {
       nodes.push(h('hr'));
@@ -250,25 +322,23 @@ function list(lines, at, nodes, depth) {
     next = after;
   }
   const start = ordered ? Number.parseInt(first[2], 10) : 1;
-  nodes.push(h(ordered ? 'ol' : 'ul', { class: loose ? 'loose' : null, start: start !== 1 ? String(start) : null }, items));
+  nodes.push(directed(ordered ? 'ol' : 'ul', { class: loose ? 'loose' : null, start: start !== 1 ? String(start) : null }, items));
   return next;
 }
 
 function table(lines, at, nodes) {
   const header = tableCells(lines[at]);
-  const alignments = tableCells(lines[at + 1]).map((cell) => {
-    if (cell.startsWith(':') && cell.endsWith(':')) return 'align-center';
-    if (cell.endsWith(':')) return 'align-right';
-    return cell.startsWith(':') ? 'align-left' : null;
-  });
+  const alignments = delimiterRow(lines[at + 1]);
   const rows = [];
   let next = at + 2;
   for (; next < lines.length && !BLANK.test(lines[next]) && !interrupts(lines, next); next++) rows.push(tableCells(lines[next]));
-  const cell = (tag, text, column) => directed(tag, { class: alignments[column] }, inline(text ?? ''));
+  // Each row draws the cells it has: a short row is not padded to the header's width (which made a narrow
+  // text with a wide header cost cells in the square of its length), and a long one keeps its extra cells.
+  const cell = (tag, text, column) => directed(tag, { class: alignments[column] ?? null }, inline(text));
   nodes.push(h('div', { class: 'md-table' },
-    h('table', null,
+    directed('table', null,
       h('thead', null, h('tr', null, header.map((text, column) => cell('th', text, column)))),
-      rows.length ? h('tbody', null, rows.map((row) => h('tr', null, header.map((_, column) => cell('td', row[column], column))))) : null,
+      rows.length ? h('tbody', null, rows.map((row) => h('tr', null, row.map((text, column) => cell('td', text, column))))) : null,
     ),
   ));
   return next;
@@ -281,7 +351,8 @@ function runLength(text, at, char) {
 }
 
 function isSpace(char) {
-  return char === undefined || /\s/.test(char);
+  if (char === undefined || char === ' ' || char === '\n' || char === '\t') return true;
+  return char > '\x7f' ? /\s/.test(char) : char === '\r' || char === '\f' || char === '\v';
 }
 
 /** Where the next run of exactly `length` backticks starts at or after `from`, or -1. */
@@ -295,11 +366,52 @@ function backtickRun(text, from, length) {
 }
 
 /**
- * Where a run of `length` `char`s can close emphasis, at or after `from`, or -1: the run is exactly that long
- * and follows a non-space (an underscore also not followed by a letter, so snake_case stays as written).
+ * The code spans of a text, found once: `starts` ascending, `ends[i]` just after span i's closing run. A
+ * run with no closing run of its length is text; a run of a length found unclosed is not looked for again.
  */
-function emphasisCloser(text, from, char, length) {
+function codeSpans(text) {
+  const starts = [];
+  const ends = [];
+  const unclosed = new Set();
+  for (let at = text.indexOf('`'); at !== -1;) {
+    const run = runLength(text, at, '`');
+    const close = text[at - 1] === '\\' || unclosed.has(run) ? -1 : backtickRun(text, at + run, run);
+    if (close === -1) {
+      if (text[at - 1] !== '\\') unclosed.add(run);
+      at = text.indexOf('`', at + (text[at - 1] === '\\' ? 1 : run));
+      continue;
+    }
+    starts.push(at);
+    ends.push(close + run);
+    at = text.indexOf('`', close + run);
+  }
+  return { starts, ends };
+}
+
+/** The end of the code span holding position `at`, or -1 (a binary search of the spans' starts). */
+function spanAround(spans, at) {
+  let low = 0;
+  let high = spans.starts.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >> 1;
+    if (spans.starts[middle] <= at) low = middle + 1;
+    else high = middle - 1;
+  }
+  return high >= 0 && spans.ends[high] > at ? spans.ends[high] : -1;
+}
+
+/**
+ * Where a run of `length` `char`s can close emphasis, at or after `from`, or -1: the run is exactly that long,
+ * follows a non-space, is not inside a code span (`*glob \`src/*.js\`*`), and an underscore is not followed by
+ * a letter (so snake_case stays as written).
+ */
+function emphasisCloser(text, from, char, length, spans) {
   for (let at = text.indexOf(char, from); at !== -1; at = text.indexOf(char, at)) {
+    const spanEnd = spanAround(spans, at);
+    if (spanEnd !== -1) {
+      at = spanEnd;
+      continue;
+    }
     const run = runLength(text, at, char);
     if (run === length && !isSpace(text[at - 1]) && !(char === '_' && WORD.test(text[at + run] ?? ''))) return at;
     at += run;
@@ -307,16 +419,25 @@ function emphasisCloser(text, from, char, length) {
   return -1;
 }
 
-/** A link's address and what follows it up to its ")" (an optional title is read and dropped), or null. */
-function linkTarget(text, from) {
+/** A link's address with markdown's backslash escapes taken out (`a\_b` is `a_b`). */
+function unescaped(url) {
+  return url.replace(/\\([!-/:-@[-`{-~])/g, '$1');
+}
+
+/**
+ * A link's address and what follows it up to its ")" (an optional title is read and dropped), or null. Every
+ * character looked at is taken from `budget`: however many "[x](" a text holds, the look ahead stays linear.
+ */
+function linkTarget(text, from, budget) {
   let at = from;
   while (text[at] === ' ') at += 1;
   let url;
   if (text[at] === '<') {
-    const end = text.indexOf('>', at);
-    if (end === -1 || end - at > URL_LIMIT) return null;
-    url = text.slice(at + 1, end);
-    at = end + 1;
+    const end = text.slice(at, at + URL_LIMIT).indexOf('>');
+    budget.left -= end === -1 ? URL_LIMIT : end;
+    if (end === -1) return null;
+    url = text.slice(at + 1, at + end);
+    at += end + 1;
   } else {
     const start = at;
     let depth = 0;
@@ -324,27 +445,80 @@ function linkTarget(text, from) {
       if (text[at] === '(') depth += 1;
       else if (text[at] === ')' && depth-- === 0) break;
     }
+    budget.left -= at - start;
     url = text.slice(start, at);
   }
   while (text[at] === ' ') at += 1;
   const quote = { '"': '"', "'": "'", '(': ')' }[text[at]];
   if (quote) {
-    const end = text.indexOf(quote, at + 1);
-    if (end === -1 || end - at > LABEL_LIMIT) return null;
-    at = end + 1;
+    const end = text.slice(at + 1, at + 1 + LABEL_LIMIT).indexOf(quote);
+    budget.left -= end === -1 ? LABEL_LIMIT : end;
+    if (end === -1) return null;
+    at += end + 2;
     while (text[at] === ' ') at += 1;
   }
-  return text[at] === ')' && !/[\s<>]/.test(url) ? { url, end: at + 1 } : null;
+  return text[at] === ')' && !/[\s<>]/.test(url) ? { url: unescaped(url), end: at + 1 } : null;
 }
 
 function link(url, children) {
   return h('a', { href: url, title: url, target: '_blank', rel: 'noopener noreferrer nofollow' }, children);
 }
 
-/** The inline nodes of a paragraph's text: strings (text nodes) and code, em, strong, del and a elements. */
-function inline(text) {
+/**
+ * A link or an image at `at` (`[text](url)`, `![alt](url)`, `[![alt](img)](url)`, a badge): its node and where
+ * it ends, or null. An image is a link to its address, never loaded. Only http(s) and mailto addresses link.
+ */
+function linkAt(text, at, budget) {
+  if (budget.left <= 0) return null;
+  const image = text[at] === '!';
+  const start = at + (image ? 2 : 1);
+  // A badge: the image inside the link's text is read first, its "]" not taken for the link's.
+  const inner = !image && text[start] === '!' && text[start + 1] === '[' ? linkAt(text, start, budget) : null;
+  let labelEnd = -1;
+  if (inner) {
+    if (text[inner.end] === ']') labelEnd = inner.end;
+  } else {
+    const found = text.slice(start, start + LABEL_LIMIT).indexOf(']');
+    budget.left -= found === -1 ? Math.min(LABEL_LIMIT, text.length - start) : found;
+    if (found !== -1) labelEnd = start + found;
+  }
+  if (labelEnd < start || text[labelEnd + 1] !== '(') return null;
+  const target = linkTarget(text, labelEnd + 2, budget);
+  if (!target || !SAFE_LINK.test(target.url)) return null;
+  const label = text.slice(start, labelEnd);
+  let children;
+  if (image) children = `Image: ${label || target.url}`;
+  else if (inner) children = inner.node.textContent;
+  else children = label ? inline(label, { inLink: true }) : target.url;
+  return { node: link(target.url, children), end: target.end };
+}
+
+/** A bare address at `at` (after no letter or digit), its trailing punctuation left out as GitHub does, or null. */
+function bareUrlAt(text, at) {
+  if (WORD.test(text[at - 1] ?? '')) return null;
+  BARE_URL.lastIndex = at;
+  const match = BARE_URL.exec(text);
+  if (!match) return null;
+  let url = match[0];
+  for (;;) {
+    const last = url.at(-1);
+    if ('.,:;!?\'*_~'.includes(last)) url = url.slice(0, -1);
+    else if (last === ')' && url.split('(').length < url.split(')').length) url = url.slice(0, -1);
+    else break;
+  }
+  return /^https?:\/\/[^/?#]/i.test(url) ? url : null;
+}
+
+/**
+ * The inline nodes of a paragraph's text: strings (text nodes) and code, em, strong, del and a elements.
+ * `inLink`: inside a link's text, where no other link may start.
+ */
+function inline(text, { inLink = false } = {}) {
   if (text.length > INLINE_LIMIT) return [text];
   const nodes = [];
+  const spans = codeSpans(text);
+  let span = 0;
+  const budget = { left: 4 * text.length + 20_000 };
   let plain = '';
   // A delimiter with no closer after some point has none after any later point either: each is looked for once.
   const unclosed = new Set();
@@ -355,25 +529,27 @@ function inline(text) {
   let at = 0;
   while (at < text.length) {
     const char = text[at];
-    if (char === '\\' && PUNCTUATION.test(text[at + 1] ?? '')) {
+    if (char === '\\' && (PUNCTUATION.test(text[at + 1] ?? '') || text[at + 1] === '\n')) {
+      // "\*" is a star; a backslash at a line's end is markdown's line break (the line breaks here anyway).
       plain += text[at + 1];
       at += 2;
       continue;
     }
+    while (span < spans.starts.length && spans.starts[span] < at) span += 1;
     if (char === '`') {
-      const run = runLength(text, at, '`');
-      const close = unclosed.has(`\`${run}`) ? -1 : backtickRun(text, at + run, run);
-      if (close === -1) {
-        unclosed.add(`\`${run}`);
+      if (spans.starts[span] !== at) {
+        const run = runLength(text, at, '`');
         plain += text.slice(at, at + run);
         at += run;
         continue;
       }
-      let code = text.slice(at + run, close).replace(/\n/g, ' ');
+      const run = runLength(text, at, '`');
+      const end = spans.ends[span];
+      let code = text.slice(at + run, end - run).replace(/\n/g, ' ');
       if (code.length > 2 && code.startsWith(' ') && code.endsWith(' ') && code.trim()) code = code.slice(1, -1);
       flush();
       nodes.push(h('code', null, code));
-      at = close + run;
+      at = end;
       continue;
     }
     if (char === '*' || char === '_' || char === '~') {
@@ -382,14 +558,14 @@ function inline(text) {
         && !isSpace(text[at + run])
         && !(char === '_' && WORD.test(text[at - 1] ?? ''));
       const key = `${char}${run}`;
-      const close = opens && !unclosed.has(key) ? emphasisCloser(text, at + run + 1, char, run) : -1;
+      const close = opens && !unclosed.has(key) ? emphasisCloser(text, at + run + 1, char, run, spans) : -1;
       if (close === -1) {
         if (opens) unclosed.add(key);
         plain += text.slice(at, at + run);
         at += run;
         continue;
       }
-      const inner = inline(text.slice(at + run, close));
+      const inner = inline(text.slice(at + run, close), { inLink });
       flush();
       if (char === '~') nodes.push(h('del', null, inner));
       else if (run === 1) nodes.push(h('em', null, inner));
@@ -398,28 +574,31 @@ function inline(text) {
       at = close + run;
       continue;
     }
-    if (char === '[' || (char === '!' && text[at + 1] === '[')) {
-      const image = char === '!';
-      const start = at + (image ? 2 : 1);
-      const end = text.slice(start, start + LABEL_LIMIT).indexOf(']');
-      const target = end !== -1 && text[start + end + 1] === '(' ? linkTarget(text, start + end + 2) : null;
-      if (target && SAFE_LINK.test(target.url)) {
-        const label = text.slice(start, start + end);
+    if (!inLink && (char === '[' || (char === '!' && text[at + 1] === '['))) {
+      const found = linkAt(text, at, budget);
+      if (found) {
         flush();
-        nodes.push(image ? link(target.url, `Image: ${label || target.url}`) : link(target.url, label ? inline(label) : target.url));
-        at = target.end;
+        nodes.push(found.node);
+        at = found.end;
         continue;
       }
-      plain += char;
-      at += 1;
-      continue;
     }
-    if (char === '<') {
-      const auto = /^<((?:https?:\/\/|mailto:)[^\s<>]+)>/i.exec(text.slice(at, at + URL_LIMIT));
+    if (!inLink && char === '<') {
+      AUTOLINK.lastIndex = at;
+      const auto = AUTOLINK.exec(text);
       if (auto) {
         flush();
         nodes.push(link(auto[1], auto[1]));
         at += auto[0].length;
+        continue;
+      }
+    }
+    if (!inLink && (char === 'h' || char === 'H')) {
+      const url = bareUrlAt(text, at);
+      if (url) {
+        flush();
+        nodes.push(link(url, url));
+        at += url.length;
         continue;
       }
     }

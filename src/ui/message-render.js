@@ -4,7 +4,7 @@
 
 import { h, replaceChildren } from './dom.js';
 import { cutText, formatInteger, prettyJsonText } from './format.js';
-import { markdownNodes, markdownShown } from './markdown.js';
+import { directionOf, markdownNodes, markdownShown } from './markdown.js';
 
 /** Characters shown before "Show more", and added by each click: a 1 MB message never lays out at once. */
 const COLLAPSED_LENGTH = 3000;
@@ -20,10 +20,11 @@ export function longText(text, className = 'text') {
   const markdown = className === 'text' && markdownShown();
   const block = h('div', { class: markdown ? 'text markdown' : className }, node);
   const draw = () => {
-    // The direction is set once the blocks are in (markdown.js's `directed` says why).
+    // Markdown's blocks each carry their direction, which an auto one would skip: the message takes that of
+    // its first letter (markdown.js's `directed` says why it is set, and set once the blocks are in).
     block.removeAttribute('dir');
     if (markdown) replaceChildren(block, markdownNodes(node.data));
-    if (className === 'text') block.setAttribute('dir', 'auto');
+    if (className === 'text') block.setAttribute('dir', markdown ? directionOf(node.data) : 'auto');
   };
   draw();
   if (value.length <= COLLAPSED_LENGTH) return block;
