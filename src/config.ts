@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { postgresUrlProblem } from './db/database-url.ts';
+import { databaseUrlProblem } from './db/database-url.ts';
 
 /**
  * The service's whole configuration, parsed once from the environment.
@@ -99,7 +99,7 @@ const envSchema = z.object({
     .min(1)
     .default('./data/completions.db')
     .superRefine((url, ctx) => {
-      const problem = postgresUrlProblem(url);
+      const problem = databaseUrlProblem(url);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
     }),
   UPSTREAM_BASE_URL: z

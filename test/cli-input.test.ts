@@ -231,6 +231,7 @@ describe('copy checks its URLs before using them', () => {
     ['--to', 'postgresql://audit:Sec#ret?Pw@127.0.0.1:5433/copy9', 'not a valid postgres:// URL (a password with @, :, /, ?, # or % must be percent-encoded)'],
     ['--to', 'postgresql://audit:Se/cret@127.0.0.1:5433/copy9', 'not a valid postgres:// URL (a password with @, :, /, ?, # or % must be percent-encoded)'],
     ['--from', 'postgres://audit:Secret@127.0.0.1:5433/db?sslmode=bogus', 'sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full, no-verify'],
+    ['--to', 'postgress://audit:Secret@127.0.0.1:5433/copy9', "unsupported scheme 'postgress:': give a postgres:// (or postgresql://) URL, or a SQLite file's path such as ./data/completions.db"],
   ])('refuses %s %s with a usage error that never shows the password', async (option, url, problem) => {
     const other = join(folder, 'other.db');
     const args = option === '--to' ? ['copy', '--from', other, '--to', url] : ['copy', '--from', url, '--to', other];

@@ -145,6 +145,30 @@ describe('configuration', () => {
     );
   });
 
+  it('refuses a URL of another scheme (a mistyped postgres://) rather than taking it for a file path, never repeating its password', () => {
+    const refused = (scheme: string) =>
+      `Invalid configuration:\n  DATABASE_URL: unsupported scheme '${scheme}': give a postgres:// (or postgresql://) URL, or a SQLite file's path such as ./data/completions.db`;
+    const attempts: [string, string][] = [
+      ['postgress://app:s3cret-pw@db.internal:5432/x', 'postgress:'],
+      ['pg://app:s3cret-pw@db.internal/x', 'pg:'],
+      ['sqlite:///var/lib/completions.db', 'sqlite:'],
+      ['mysql://app:s3cret-pw@db/x', 'mysql:'],
+    ];
+    for (const [url, scheme] of attempts) {
+      let message = 'accepted';
+      try {
+        loadConfig({ DATABASE_URL: url });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message, url).toBe(refused(scheme));
+    }
+    // Paths stay paths, SQLite's file: URIs included.
+    for (const path of ['./data/completions.db', '/var/lib/x.db', 'file:./data/x.db', 'file:///tmp/x.db', 'data:odd/name.db']) {
+      expect(loadConfig({ DATABASE_URL: path }).databaseUrl).toBe(path);
+    }
+  });
+
   it('refuses a PostgreSQL URL with a # (a password with @ then # once parsed as another host and a fragment) without repeating its password', () => {
     const attempts = ['postgres://app:p@ss#w0rd@db.internal/x', 'postgres://app:pa55word@db.internal/x#primary', 'postgresql://app:pa55word@db.internal/x#'];
     for (const url of attempts) {

@@ -3,7 +3,7 @@ import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { parseBatchSize } from './options.ts';
 import { createProgress, rate } from './progress.ts';
-import { maskDatabaseUrl, postgresUrlProblem } from '../db/database-url.ts';
+import { maskDatabaseUrl, databaseUrlProblem } from '../db/database-url.ts';
 import { openSourceStore, openStore } from './target.ts';
 import { PROJECT_HASH_SECRET } from '../store/unstored-settings.ts';
 import { markCopyFinished, markCopyUnfinished } from '../copy-mark.ts';
@@ -38,7 +38,7 @@ export const copyCommand = defineCommand({
     if (values.from === undefined || values.to === undefined) throw new UsageError('--from and --to are both required');
     // Checked before anything parses them: a URL that does not parse would be printed whole, password and all.
     for (const [option, url] of [['--from', values.from], ['--to', values.to]] as const) {
-      const problem = postgresUrlProblem(url);
+      const problem = databaseUrlProblem(url);
       if (problem !== undefined) throw new UsageError(`${option}: ${problem}`);
     }
     if (values.from !== ':memory:' && resolve(values.from) === resolve(values.to)) throw new UsageError('--from and --to name the same database');

@@ -12,9 +12,21 @@ export function isPostgresUrl(url: string): boolean {
 
 const NOT_ENCODED = 'not a valid postgres:// URL (a password with @, :, /, ?, # or % must be percent-encoded)';
 
-/** Why a PostgreSQL URL cannot be used, or undefined when it can (or is not a PostgreSQL URL). */
-export function postgresUrlProblem(url: string): string | undefined {
-  if (!isPostgresUrl(url)) return undefined;
+/** A URL's scheme (`mysql:`, a mistyped `postgress:`), when the text starts with one followed by `//`. */
+const URL_SCHEME = /^([a-z][a-z0-9+.-]*:)\/\//i;
+
+/**
+ * Why a DATABASE_URL cannot be used, or undefined when it can: a PostgreSQL URL that does not parse or lacks
+ * a host, or a URL of another scheme. Anything else is a SQLite file's path.
+ */
+export function databaseUrlProblem(url: string): string | undefined {
+  if (!isPostgresUrl(url)) {
+    // Taken for a path, `postgress://user:secret@host/db` created folders named after the password and
+    // served from a SQLite file in them, the password in the log's `listening` line.
+    const scheme = URL_SCHEME.exec(url)?.[1];
+    if (scheme === undefined || scheme.toLowerCase() === 'file:') return undefined;
+    return `unsupported scheme '${scheme}': give a postgres:// (or postgresql://) URL, or a SQLite file's path such as ./data/completions.db`;
+  }
   // A `#` starts a fragment, which pg ignores: written in a password (`u:p@ss#w@host/db`) it parses as a valid
   // URL on the wrong host, and the start then retried for its whole timeout, naming the rest of the password in
   // every warning. No connection needs a fragment, so any `#` is refused here, before a connection is tried.
