@@ -338,6 +338,12 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     expect((await store.listCompletions(PROJECT, params({ search: 'ANSWER s2' }))).items.map((row) => row.id)).toEqual(['s2']);
   });
 
+  it("searches an input assistant message's refusal, as the text of an input message", async () => {
+    const refused = JSON.stringify({ role: 'assistant', content: null, refusal: 'I cannot help with quasarfluxion.' });
+    await store.saveCompletions(PROJECT, [record('r1', 1, { messages: [JSON.stringify({ role: 'user', content: 'hi' }), refused] }), record('r2', 2)]);
+    expect((await store.listCompletions(PROJECT, params({ search: 'quasarfluxion' }))).items.map((row) => row.id)).toEqual(['r1']);
+  });
+
   it('keeps the first value of a setting', async () => {
     expect(await store.getOrCreateSetting('secret', () => 'first')).toBe('first');
     expect(await store.getOrCreateSetting('secret', () => 'second')).toBe('first');

@@ -38,7 +38,8 @@ export function tokenCountsOfUsage(value: unknown): TokenCounts {
 
 /**
  * The text `search` matches: each input message's `content` (the text of its text parts
- * when it was an array) and each choice's `content` and `refusal`, one per line, with its
+ * when it was an array) and `refusal` (an assistant's, sent back in the conversation), and
+ * each choice's `content` and `refusal`, one per line, with its
  * CJK runs written as characters and pairs (cjk-segments.ts): what the search index holds.
  * Tool call arguments, images and audio are not text a person searches for.
  */
@@ -47,6 +48,7 @@ export function searchTextOf(record: Pick<CompletionRecord, 'messages' | 'choice
   for (const json of record.messages) {
     const item: unknown = JSON.parse(json);
     if (isObject(item) && typeof item.content === 'string') texts.push(item.content);
+    if (isObject(item) && typeof item.refusal === 'string') texts.push(item.refusal);
   }
   for (const json of record.choices) {
     const choice: unknown = JSON.parse(json);
