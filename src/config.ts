@@ -173,10 +173,11 @@ export function parseApiKeys(text: string, source: string, keys = new Map<string
       // A bearer token has no spaces, so such a key could never be presented.
       throw new ConfigError(`${source}: a key contains whitespace`);
     }
-    if (!/^[\x21-\x7e]+$/.test(key)) {
-      // A header carries bytes, read as Latin-1: a key with a zero-width space or an "é" sent as UTF-8 could
-      // never match, and would be refused with no hint why.
-      throw new ConfigError(`${source}: a key has a character other than printable ASCII, which no client could send as written`);
+    if (!/^[\x21-\x7e\xa1-\xff]+$/.test(key)) {
+      // A header carries bytes, read as Latin-1: a key with a zero-width space, a control character or any
+      // character past U+00FF could never match, and would be refused with no hint why. (An "é" matches
+      // a client that sends its Latin-1 byte, as some do, though not one that sends UTF-8.)
+      throw new ConfigError(`${source}: a key has a character no client could send as written (a control character, or one past U+00FF)`);
     }
     const known = keys.get(key);
     if (known !== undefined && known !== project) {

@@ -32,6 +32,16 @@ try {
 }
 
 const logger = createLogger(config.logLevel);
+// SIGHUP reads the keys again (API_KEYS_FILE): a key removed is refused from then on, without a restart; a file
+// that no longer parses leaves the keys as they were. Listened for from here: Node's default for SIGHUP ends the
+// process, and a reload asked while the database is still being reached (up to DATABASE_STARTUP_TIMEOUT_MS)
+// is done once the app exists.
+let reloadKeys: (() => void) | undefined;
+let reloadAsked = false;
+process.on('SIGHUP', () => {
+  if (reloadKeys) reloadKeys();
+  else reloadAsked = true;
+});
 let store: Store;
 try {
   // PostgreSQL: waits (logging each retry) up to DATABASE_STARTUP_TIMEOUT_MS for a server that is not up yet.
@@ -95,10 +105,9 @@ const shutdown = createShutdown({
 });
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
-// SIGHUP reads the keys again (API_KEYS_FILE): a key removed is refused from then on, without a restart; a file
-// that no longer parses leaves the keys as they were. (Node's default for SIGHUP was to end the process.)
-process.on('SIGHUP', () => {
-  if (config.apiKeys === undefined) {
+let keysInForce = config.apiKeys;
+reloadKeys = () => {
+  if (keysInForce === undefined) {
     logger.warn('SIGHUP: no API_KEYS or API_KEYS_FILE (pass-through mode): no keys to read again');
     return;
   }
@@ -106,9 +115,15 @@ process.on('SIGHUP', () => {
     const keys = reloadApiKeys();
     if (keys === undefined) throw new ConfigError('API_KEYS and API_KEYS_FILE are no longer set');
     app.replaceApiKeys(keys);
-    logger.info({ keys: keys.size }, 'API keys read again');
+    // What changed, counted (never a key): "0 added, 0 removed" after an edit says the file read is not the one
+    // edited (a bind mount of a single file keeps the file it had when an editor saves a new one in its place).
+    const before = keysInForce;
+    const changed = (from: Map<string, string>, to: Map<string, string>) => [...from].filter(([key, project]) => to.get(key) !== project).length;
+    logger.info({ keys: keys.size, added: changed(keys, before), removed: changed(before, keys) }, 'API keys read again');
+    keysInForce = keys;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     logger.error({ reason: err.message }, 'API keys not read again: the previous keys stay in force');
   }
-});
+};
+if (reloadAsked) reloadKeys();

@@ -1,7 +1,9 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
-import { dirname, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import pg from 'pg';
@@ -309,17 +311,23 @@ describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and starte
     }
   }, 120_000);
 
-  it('waits for a server that is not up yet, then serves', async () => {
+  it('waits for a server that is not up yet, then serves; a SIGHUP meanwhile is done once it has started', async () => {
     await cluster.stop();
     let retried: () => void;
     const firstRetry = new Promise<void>((r) => (retried = r));
+    let child: ChildProcess | undefined;
+    const keysFile = join(mkdtempSync(join(tmpdir(), 'stored-completions-keys-')), 'keys.txt');
+    writeFileSync(keysFile, 'sk-waiting-0001:team\n');
     const starting = startChildServer({
       databasePath: cluster.url,
       upstreamUrl: upstream.url,
-      env: { DATABASE_STARTUP_TIMEOUT_MS: '60000' },
+      env: { DATABASE_STARTUP_TIMEOUT_MS: '60000', API_KEYS_FILE: keysFile },
       onLog: (line) => line.msg === 'database unreachable, retrying' && retried(),
+      onSpawn: (started) => (child = started),
     });
     await firstRetry;
+    // A `systemctl reload` while the start waits: Node's default for SIGHUP would end the process.
+    child!.kill('SIGHUP');
     await cluster.start();
     const late = await starting;
     try {
@@ -327,9 +335,11 @@ describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and starte
       expect(retries.length).toBeGreaterThan(0);
       expect(JSON.stringify(retries)).not.toContain(cluster.password);
       expect((await fetch(`${late.origin}/healthz`)).status).toBe(200);
+      expect(await late.waitForLog('API keys read again')).toMatchObject({ keys: 1, added: 0, removed: 0 });
     } finally {
       late.process.kill('SIGTERM');
       await late.exited;
+      rmSync(dirname(keysFile), { recursive: true, force: true });
     }
   }, 120_000);
 });

@@ -34,6 +34,8 @@ export interface ChildServerOptions {
   env?: Record<string, string>;
   /** Sees every log line as it comes, before the server listens too. */
   onLog?: (line: LogLine) => void;
+  /** Gets the process as soon as it is started, before it listens (to signal it while it starts). */
+  onSpawn?: (child: ChildProcess) => void;
   /**
    * `npm start` runs the README's command instead of node itself, in a process group of its own
    * (so a test can end whatever npm left behind with `process.kill(-pid)`).
@@ -58,6 +60,7 @@ export async function startChildServer(options: ChildServerOptions): Promise<Chi
   const child = options.viaNpmStart
     ? spawn('npm', ['start'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     : spawn(process.execPath, [SERVICE_ENTRY], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  options.onSpawn?.(child);
   const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
 
   const logs: LogLine[] = [];
