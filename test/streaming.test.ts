@@ -325,24 +325,36 @@ describe('post /v1/chat/completions with stream: true', () => {
     });
   });
 
-  it("hides the usage a provider puts on every chunk from a client that asked for none, keeping each event's other lines", async () => {
-    // Some providers, asked for usage, send the running totals on each content chunk and no usage-only chunk.
-    const chunks = completionToChunks(plainText);
+  it("hides the running usage a provider puts on the chunks that finish nothing from a client that asked for none, keeping each event's other lines", async () => {
+    // Some providers, asked for usage, send the running totals on content chunks (from the first or from a later
+    // one, after a usage-only chunk even) and no usage-only chunk at the end. The chunk that finishes keeps its usage.
+    const last = completionToChunks(plainText).length - 1;
     const running = (i: number) => ({ prompt_tokens: 19, completion_tokens: i + 1, total_tokens: 20 + i });
     const event = (data: string) => `: tick\r\nevent: message\r\nid: 7\r\ndata: ${data}\r\n\r\n`;
-    upstream.handler = (_request, res) => {
-      const sse = openSse(res);
-      chunks.forEach((chunk, i) => sse.raw(event(JSON.stringify({ ...chunk, usage: running(i) }))));
-      sse.done();
-    };
-    const res = await service.request('/v1/chat/completions', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true }),
-    });
-    expect(await res.text()).toBe(chunks.map((chunk) => event(JSON.stringify(chunk))).join('') + sseEvent('[DONE]'));
-    const stored = await service.client().chat.completions.retrieve('chatcmpl-text');
-    expect(stored.usage).toEqual(running(chunks.length - 1));
+    const shapes: [string, (i: number) => boolean, boolean][] = [
+      ['from the first chunk', () => true, false],
+      ['from the second chunk', (i) => i > 0, false],
+      ['after a usage-only chunk', () => true, true],
+    ];
+    for (const [k, [shape, hasUsage, usageFirst]] of shapes.entries()) {
+      // Each shape its own id (a deleted one would be taken).
+      const chunks = completionToChunks({ ...plainText, id: `chatcmpl-shape-${k}` });
+      upstream.handler = (_request, res) => {
+        const sse = openSse(res);
+        if (usageFirst) sse.raw(event(JSON.stringify({ ...chunks[0]!, choices: [], usage: running(0) })));
+        chunks.forEach((chunk, i) => sse.raw(event(JSON.stringify(hasUsage(i) ? { ...chunk, usage: running(i) } : chunk))));
+        sse.done();
+      };
+      const res = await service.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true }),
+      });
+      const expected = chunks.map((chunk, i) => event(JSON.stringify(i === last ? { ...chunk, usage: running(last) } : chunk))).join('');
+      expect(await res.text(), shape).toBe(expected + sseEvent('[DONE]'));
+      const stored = await service.client().chat.completions.retrieve(`chatcmpl-shape-${k}`);
+      expect(stored.usage, shape).toEqual(running(last));
+    }
   });
 
   it('keeps the usage a provider puts on its last chunk unasked, as the client would have had it from that provider', async () => {
@@ -393,6 +405,13 @@ describe('post /v1/chat/completions with stream: true', () => {
       expect(upstream.received).toHaveLength(1);
       expect(await storedCount()).toEqual({ n: 0 });
     }
+    // An error event with nothing in it is said so, not given a status the provider (which answered 200) never sent.
+    upstream.handler = (_request, res) => {
+      openSse(res).raw('event: error\ndata:\n\n');
+      res.end();
+    };
+    const failure = await collect(await service.client().chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true })).catch((err: unknown) => err);
+    expect((failure as APIError).error).toEqual({ message: 'The upstream provider sent an error event without a message.', type: 'server_error', param: null, code: null });
   });
 
   it('does not ask twice when a rate limit or server error only echoes stream_options back', async () => {

@@ -70,8 +70,15 @@ function readEvent(event: SseEvent): ReadEvent {
   return isError ? { problem, providerError: true } : { problem, errorEvent: errorEvent(notStoredMessage(problem)) };
 }
 
+/** Whether a chunk ends one of its choices (a `finish_reason`): a stream's last chunk with choices. */
+function finishesAChoice(chunk: Json): boolean {
+  return Array.isArray(chunk.choices) && chunk.choices.some((choice) => isObject(choice) && choice.finish_reason != null);
+}
+
 /** A provider's error event as the client gets it: byte for byte when in OpenAI's shape, else put into it. */
 function relayedError(data: string, raw: string): string {
+  // An `event: error` with nothing in it: said so, not as a status the provider (which answered 200) never gave.
+  if (data.trim() === '') return errorEvent('The upstream provider sent an error event without a message.');
   const normalized = formatSseData(normalizeUpstreamError(502, data));
   return normalized === formatSseData(data) ? raw : normalized;
 }
@@ -285,8 +292,6 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
     /** A stored stream that must end after what relay() returned: the provider sent an error or no chunk, or the write failed. */
     let stop = false;
     let doneSeen = false;
-    /** Whether the provider put usage on its first chunk: running usage, there because the proxy asked for it. */
-    let runningUsage = false;
     let ended = false;
     /** The chunks' integers past 2^53 as the provider wrote them, for the stored completion. */
     let answerIntegers: ExactIntegers | undefined;
@@ -347,17 +352,15 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
         // The client went away meanwhile: cancel() found nothing to let go of yet.
         if (ended) release();
       }
-      const firstChunk = !sawChunk;
       sawChunk = true;
       assembler.add(chunk);
       const chunkIntegers = findUnsafeIntegers(event.data);
       answerIntegers = mergeExactIntegers(answerIntegers, chunkIntegers);
       if (hideUsage && Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage != null) return '';
-      // `usage: null` on every chunk, and running usage from the first chunk on (sent because it was asked for):
-      // the client asked for none. Usage first seen on a later chunk with choices stays: some providers put
-      // it on their last chunk whether asked or not, and the client would have had it from them.
-      if (firstChunk) runningUsage = chunk.usage != null;
-      const stripUsage = hideUsage && 'usage' in chunk && (chunk.usage === null || runningUsage);
+      // The client asked for no usage: `usage: null` on every chunk and running usage on the chunks that finish
+      // nothing (some providers send those once asked) go. Usage on a chunk that finishes a choice stays: some
+      // providers put it on their last chunk whether asked or not, and the client would have had it from them.
+      const stripUsage = hideUsage && 'usage' in chunk && (chunk.usage === null || !finishesAChoice(chunk));
       // A fresh id, or a provider whose chunks carry different ids: every chunk carries the id it is stored under.
       const rewriteId = reservation!.replaced || chunk.id !== reservation!.id;
       if (!rewriteId && !stripUsage) return event.raw;
