@@ -153,6 +153,10 @@ describe('configuration', () => {
       ['pg://app:s3cret-pw@db.internal/x', 'pg:'],
       ['sqlite:///var/lib/completions.db', 'sqlite:'],
       ['mysql://app:s3cret-pw@db/x', 'mysql:'],
+      ['postgres:/app:s3cret-pw@db.internal:5432/x', 'postgres:'],
+      ['postgress:app:s3cret-pw@db.internal/x', 'postgress:'],
+      ['sqlite:completions.db', 'sqlite:'],
+      ['FILE:/tmp/x.db', 'FILE:'],
     ];
     for (const [url, scheme] of attempts) {
       let message = 'accepted';
@@ -164,7 +168,7 @@ describe('configuration', () => {
       expect(message, url).toBe(refused(scheme));
     }
     // Paths stay paths, SQLite's file: URIs included.
-    for (const path of ['./data/completions.db', '/var/lib/x.db', 'file:./data/x.db', 'file:///tmp/x.db', 'data:odd/name.db']) {
+    for (const path of ['./data/completions.db', '/var/lib/x.db', 'file:./data/x.db', 'file:///tmp/x.db', 'file:x.db?mode=rwc', 'C:/data/x.db', 'backup-2026:12:06.db', ':memory:']) {
       expect(loadConfig({ DATABASE_URL: path }).databaseUrl).toBe(path);
     }
   });

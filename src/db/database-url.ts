@@ -12,8 +12,11 @@ export function isPostgresUrl(url: string): boolean {
 
 const NOT_ENCODED = 'not a valid postgres:// URL (a password with @, :, /, ?, # or % must be percent-encoded)';
 
-/** A URL's scheme (`mysql:`, a mistyped `postgress:`), when the text starts with one followed by `//`. */
-const URL_SCHEME = /^([a-z][a-z0-9+.-]*:)\/\//i;
+/**
+ * A URL's scheme: two characters or more (`C:/data` is a drive) followed by a slash (`mysql://`, a mistyped
+ * `postgres:/`), or a database's name followed by a colon (`postgress:u:pw@host/db`, `sqlite:x.db`).
+ */
+const URL_SCHEME = /^([a-z][a-z0-9+.-]+:)\/|^((?:postgres|pg|sqlite|mysql|mariadb)[a-z0-9]*:)/i;
 
 /**
  * Why a DATABASE_URL cannot be used, or undefined when it can: a PostgreSQL URL that does not parse or lacks
@@ -23,8 +26,10 @@ export function databaseUrlProblem(url: string): string | undefined {
   if (!isPostgresUrl(url)) {
     // Taken for a path, `postgress://user:secret@host/db` created folders named after the password and
     // served from a SQLite file in them, the password in the log's `listening` line.
-    const scheme = URL_SCHEME.exec(url)?.[1];
-    if (scheme === undefined || scheme.toLowerCase() === 'file:') return undefined;
+    const match = URL_SCHEME.exec(url);
+    const scheme = match?.[1] ?? match?.[2];
+    // SQLite reads `file:` URIs in lower case only: `FILE:/x.db` would be a folder named `FILE:`.
+    if (scheme === undefined || scheme === 'file:') return undefined;
     return `unsupported scheme '${scheme}': give a postgres:// (or postgresql://) URL, or a SQLite file's path such as ./data/completions.db`;
   }
   // A `#` starts a fragment, which pg ignores: written in a password (`u:p@ss#w@host/db`) it parses as a valid
