@@ -155,7 +155,7 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
 
   // Each expired completion leaves a tombstone, as a delete does: an `after` cursor naming it keeps
   // paging (an oldest-first walk meets the sweep at its very cursor) and a provider that reuses its id
-  // gets a fresh one. A tombstone is its id and position, about 60 bytes against kilobytes freed.
+  // gets a fresh one. A tombstone is its id and position, about 100 bytes against the kilobytes freed.
   const deleteExpired = immediate(db.transaction((storedBefore: number, batchSize: number): number => {
     const expired = prepare(`SELECT ${POSITION_COLUMNS} FROM completions WHERE stored_at < ? ORDER BY stored_at ${LIMIT_PARAMETER}`).all(
       storedBefore,
