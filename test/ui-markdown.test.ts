@@ -87,18 +87,27 @@ const TRICKY = [
   '[![CI](https://ci.example/badge.svg)](https://ci.example/run) [docs](https://a.example/a\\_b)',
   'last line\\',
   'next',
+  '',
+  '- first\u2028second line',
+  '',
+  '*Tip: pass \\*args* to f, [x](http://a\\)b) and \\\\`code`',
 ].join('\n');
 
 const TRICKY_EXPECTED = [
   '<div class="md-table"><table><thead><tr><th>Op</th><th class="align-right">Meaning</th></tr></thead><tbody>'
     + '<tr><td><code>a || b</code></td><td class="align-right">logical or</td></tr>'
-    + '<tr><td><code>x | y</code></td><td class="align-right">pipe</td><td>extra</td></tr>'
+    + '<tr><td><code>x | y</code></td><td class="align-right">pipe | extra</td></tr>'
     + '<tr><td>short</td></tr></tbody></table></div>',
   `<p>See <a href="https://example.com/_foo_/bar" ${LINK}>https://example.com/_foo_/bar</a>, and <em>glob <code>src/*.js</code> here</em>.\n`
     + `<a href="https://ci.example/run" ${LINK}>Image: CI</a> <a href="https://a.example/a_b" ${LINK}>docs</a>\nlast line\nnext</p>`,
+  // A line separator is text of the item's line (the rest of the line was lost).
+  '<ul><li><p>first\u2028second line</p></li></ul>',
+  // An escaped star does not close emphasis, an escaped parenthesis does not end an address, an escaped backslash
+  // leaves the code span after it one.
+  `<p><em>Tip: pass *args</em> to f, <a href="http://a)b" ${LINK}>x</a> and \\<code>code</code></p>`,
 ].join('\n');
 
-const HEBREW = ['שלום! הנה רשימה:', '', '- פריט ראשון', '- פריט שני', '', '> ציטוט בעברית', '', '| שם | כמות |', '|---|---:|', '| תפוח | 3 |'].join('\n');
+const HEBREW = ['שלום! הנה רשימה עם `f()` בתוכה:', '', '- פריט ראשון', '- פריט שני', '', '> ציטוט בעברית', '', '| שם | כמות |', '|---|---:|', '| תפוח | 3 |'].join('\n');
 
 describe.skipIf(!browserAvailable)('web UI: messages drawn as markdown', () => {
   let id = '';
@@ -189,8 +198,10 @@ describe.skipIf(!browserAvailable)('web UI: messages drawn as markdown', () => {
         // The list's indent (where the markers go) is on its right.
         indentOnTheRight: list.right - item.right > 15 && Math.abs(item.left - list.left) < 2,
         alignRight: css(box.querySelector('th.align-right')).textAlign,
+        // Code inside Hebrew prose stays code: left to right, isolated.
+        code: `${css(box.querySelector('p code')).direction} ${css(box.querySelector('p code')).unicodeBidi}`,
       };
     });
-    expect(directions).toEqual({ message: 'rtl', list: 'rtl', item: 'rtl', quote: 'rtl', table: 'rtl', indentOnTheRight: true, alignRight: 'right' });
+    expect(directions).toEqual({ message: 'rtl', list: 'rtl', item: 'rtl', quote: 'rtl', table: 'rtl', indentOnTheRight: true, alignRight: 'right', code: 'ltr isolate' });
   });
 });

@@ -26,13 +26,14 @@ export function showMarkdown(shown) {
 }
 
 const BLANK = /^[ \t]*$/;
-const FENCE_OPEN = /^( {0,3})(`{3,}|~{3,})(.*)$/;
+const FENCE_OPEN = /^( {0,3})(`{3,}|~{3,})(.*)$/s;
 const FENCE_CLOSE = /^ {0,3}(`{3,}|~{3,})[ \t]*$/;
 const HEADING_START = /^ {0,3}(#{1,6})(?=[ \t]|$)/;
 const RULE = /^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$/;
 const SETEXT = /^ {0,3}(=+|-+)[ \t]*$/;
-const QUOTE = /^ {0,3}> ?(.*)$/;
-const ITEM = /^( {0,3})([-*+]|\d{1,9}[.)])(?:([ \t]+)(.*)|[ \t]*$)/;
+const QUOTE = /^ {0,3}> ?(.*)$/s;
+// `s`: a U+2028 in a line is text of the line, not its end (without it, the rest of an item's line was lost).
+const ITEM = /^( {0,3})([-*+]|\d{1,9}[.)])(?:([ \t]+)(.*)|[ \t]*$)/s;
 const DELIMITER_CELL = /^:?-+:?$/;
 const SAFE_LINK = /^(?:https?:\/\/|mailto:)/i;
 const AUTOLINK = /<((?:https?:\/\/|mailto:)[^\s<>]{1,4096})>/iy;
@@ -48,6 +49,14 @@ const INLINE_LIMIT = 100_000;
 const LABEL_LIMIT = 1000;
 const URL_LIMIT = 4096;
 const MAX_NESTING = 12;
+/**
+ * Block elements (paragraphs, items, lists, quotes, cells, ...) one text may make; what follows is shown as its
+ * characters. Each is linear to make, but a browser lays out 80,000 nested items or 11,000 tables in seconds.
+ */
+const BLOCK_BUDGET = 5000;
+let blocksLeft = BLOCK_BUDGET;
+/** A table wider than this is shown as its characters: no model writes one, and a browser lays it out slowly. */
+const MAX_COLUMNS = 64;
 /** A row longer than this is not read as a table's delimiter row. */
 const DELIMITER_LIMIT = 10_000;
 
@@ -64,6 +73,7 @@ export function directionOf(text) {
  * on every child added, which made a long paragraph quadratic.
  */
 function directed(tag, attrs, ...children) {
+  blocksLeft -= 1;
   const element = h(tag, attrs, ...children);
   element.setAttribute('dir', directionOf(element.textContent));
   return element;
@@ -71,7 +81,9 @@ function directed(tag, attrs, ...children) {
 
 /** The nodes of `text` read as markdown. */
 export function markdownNodes(text) {
-  return blocks(String(text).split(/\r?\n/));
+  blocksLeft = BLOCK_BUDGET;
+  // A lone CR ends a line too, as in markdown.
+  return blocks(String(text).split(/\r\n|\r|\n/));
 }
 
 function indentOf(line) {
@@ -151,7 +163,7 @@ function delimiterRow(line) {
 function startsTable(lines, at) {
   if (!lines[at].includes('|')) return false;
   const alignments = delimiterRow(lines[at + 1]);
-  return alignments !== null && tableCells(lines[at]).length === alignments.length;
+  return alignments !== null && alignments.length <= MAX_COLUMNS && tableCells(lines[at]).length === alignments.length;
 }
 
 /** An ATX heading (`#` to `######`, then a space or nothing): its level and text, a closing run of `#` dropped. */
@@ -189,8 +201,14 @@ function blocks(lines, depth = 0) {
   const nodes = [];
   let at = 0;
   while (at < lines.length) {
+    if (blocksLeft <= 0) {
+      nodes.push(directed('p', null, lines.slice(at).join('\n')));
+      break;
+    }
     const line = lines[at];
     let match;
+    // Every block counts (a fence, a rule), not only those `directed` makes.
+    if (!BLANK.test(line)) blocksLeft -= 1;
     if (BLANK.test(line)) {
       at += 1;
     } else if (indentOf(line) >= 4) {
@@ -331,9 +349,15 @@ function table(lines, at, nodes) {
   const alignments = delimiterRow(lines[at + 1]);
   const rows = [];
   let next = at + 2;
-  for (; next < lines.length && !BLANK.test(lines[next]) && !interrupts(lines, next); next++) rows.push(tableCells(lines[next]));
-  // Each row draws the cells it has: a short row is not padded to the header's width (which made a narrow
-  // text with a wide header cost cells in the square of its length), and a long one keeps its extra cells.
+  for (; next < lines.length && !BLANK.test(lines[next]) && !interrupts(lines, next); next++) {
+    // A row longer than its header keeps its extra cells' text in its last cell, with their pipes: a browser
+    // lays out a row thousands of cells wider than its header in minutes.
+    const cells = tableCells(lines[next]);
+    if (cells.length > header.length) cells.splice(header.length - 1, Infinity, cells.slice(header.length - 1).join(' | '));
+    rows.push(cells);
+  }
+  // A short row draws the cells it has: padded to the header's width, a narrow text under a wide header cost
+  // cells in the square of its length.
   const cell = (tag, text, column) => directed(tag, { class: alignments[column] ?? null }, inline(text));
   nodes.push(h('div', { class: 'md-table' },
     directed('table', null,
@@ -342,6 +366,13 @@ function table(lines, at, nodes) {
     ),
   ));
   return next;
+}
+
+/** Whether the character at `at` is escaped: an odd number of backslashes before it. */
+function isEscaped(text, at) {
+  let backslashes = 0;
+  while (text[at - 1 - backslashes] === '\\') backslashes += 1;
+  return backslashes % 2 === 1;
 }
 
 function runLength(text, at, char) {
@@ -374,11 +405,12 @@ function codeSpans(text) {
   const ends = [];
   const unclosed = new Set();
   for (let at = text.indexOf('`'); at !== -1;) {
+    const escaped = isEscaped(text, at);
     const run = runLength(text, at, '`');
-    const close = text[at - 1] === '\\' || unclosed.has(run) ? -1 : backtickRun(text, at + run, run);
+    const close = escaped || unclosed.has(run) ? -1 : backtickRun(text, at + run, run);
     if (close === -1) {
-      if (text[at - 1] !== '\\') unclosed.add(run);
-      at = text.indexOf('`', at + (text[at - 1] === '\\' ? 1 : run));
+      if (!escaped) unclosed.add(run);
+      at = text.indexOf('`', at + (escaped ? 1 : run));
       continue;
     }
     starts.push(at);
@@ -412,6 +444,11 @@ function emphasisCloser(text, from, char, length, spans) {
       at = spanEnd;
       continue;
     }
+    // `\*` is a star of the text, not a closing mark.
+    if (isEscaped(text, at)) {
+      at += 1;
+      continue;
+    }
     const run = runLength(text, at, char);
     if (run === length && !isSpace(text[at - 1]) && !(char === '_' && WORD.test(text[at + run] ?? ''))) return at;
     at += run;
@@ -442,7 +479,9 @@ function linkTarget(text, from, budget) {
     const start = at;
     let depth = 0;
     for (; at < text.length && at - start <= URL_LIMIT && !isSpace(text[at]); at++) {
-      if (text[at] === '(') depth += 1;
+      // `\)` is a parenthesis of the address, not its end.
+      if (text[at] === '\\' && PUNCTUATION.test(text[at + 1] ?? '')) at += 1;
+      else if (text[at] === '(') depth += 1;
       else if (text[at] === ')' && depth-- === 0) break;
     }
     budget.left -= at - start;
@@ -499,13 +538,24 @@ function bareUrlAt(text, at) {
   BARE_URL.lastIndex = at;
   const match = BARE_URL.exec(text);
   if (!match) return null;
-  let url = match[0];
-  for (;;) {
-    const last = url.at(-1);
-    if ('.,:;!?\'*_~'.includes(last)) url = url.slice(0, -1);
-    else if (last === ')' && url.split('(').length < url.split(')').length) url = url.slice(0, -1);
-    else break;
+  const found = match[0];
+  // Parentheses counted once, then each one trimmed taken off the count: trimming a run of ")" stays linear.
+  let opened = 0;
+  let closed = 0;
+  for (const char of found) {
+    if (char === '(') opened += 1;
+    else if (char === ')') closed += 1;
   }
+  let end = found.length;
+  for (;;) {
+    const last = found[end - 1];
+    if ('.,:;!?\'*_~'.includes(last)) end -= 1;
+    else if (last === ')' && opened < closed) {
+      end -= 1;
+      closed -= 1;
+    } else break;
+  }
+  const url = found.slice(0, end);
   return /^https?:\/\/[^/?#]/i.test(url) ? url : null;
 }
 
