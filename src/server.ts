@@ -1,10 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.ts';
-import { type Config, ConfigError, loadConfig, reloadApiKeys } from './config.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
 import { unfinishedCopyIn } from './copy-mark.ts';
 import { maskDatabaseUrl } from './db/database-url.ts';
 import { DatabaseOpenError } from './db/open-errors.ts';
 import { createHttpServer } from './http-server.ts';
+import { createKeyReload } from './key-reload.ts';
 import { PostgresStartError } from './db/postgres-client.ts';
 import { createShutdown } from './lifecycle.ts';
 import { createLogger } from './logger.ts';
@@ -105,25 +106,5 @@ const shutdown = createShutdown({
 });
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
-let keysInForce = config.apiKeys;
-reloadKeys = () => {
-  if (keysInForce === undefined) {
-    logger.warn('SIGHUP: no API_KEYS or API_KEYS_FILE (pass-through mode): no keys to read again');
-    return;
-  }
-  try {
-    const keys = reloadApiKeys();
-    if (keys === undefined) throw new ConfigError('API_KEYS and API_KEYS_FILE are no longer set');
-    app.replaceApiKeys(keys);
-    // What changed, counted (never a key): "0 added, 0 removed" after an edit says the file read is not the one
-    // edited (a bind mount of a single file keeps the file it had when an editor saves a new one in its place).
-    const before = keysInForce;
-    const changed = (from: Map<string, string>, to: Map<string, string>) => [...from].filter(([key, project]) => to.get(key) !== project).length;
-    logger.info({ keys: keys.size, added: changed(keys, before), removed: changed(before, keys) }, 'API keys read again');
-    keysInForce = keys;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    logger.error({ reason: err.message }, 'API keys not read again: the previous keys stay in force');
-  }
-};
+reloadKeys = createKeyReload({ keys: config.apiKeys, replace: app.replaceApiKeys, logger });
 if (reloadAsked) reloadKeys();
