@@ -204,4 +204,34 @@ describe.skipIf(!browserAvailable)('web UI: messages drawn as markdown', () => {
     });
     expect(directions).toEqual({ message: 'rtl', list: 'rtl', item: 'rtl', quote: 'rtl', table: 'rtl', indentOnTheRight: true, alignRight: 'right', code: 'ltr isolate' });
   });
+
+  it('draws at most its budget of blocks, lists and tables included, and shows the rest once, in order, as its characters', async () => {
+    const page = await suite.open(`#/completions/${id}`);
+    await signIn(page);
+    await page.locator('.markdown').first().waitFor();
+    type Drawn = { items: number; elements: number; rest: string };
+    // A string, not a function: the test runner would rewrite a function's import().
+    const drawn = (await page.evaluate(`(async () => {
+      const base = new URL('.', document.querySelector('script[type=module]').src).href;
+      const md = await import(base + 'markdown.js');
+      const drawOf = (text) => {
+        const holder = document.createElement('div');
+        holder.append(...md.markdownNodes(text));
+        const items = holder.getElementsByTagName('li').length + holder.getElementsByTagName('tr').length;
+        return { items, elements: holder.getElementsByTagName('*').length, rest: holder.lastElementChild.textContent };
+      };
+      const list = Array.from({ length: 6000 }, (_, i) => '- item ' + i).join('\\n');
+      const table = '|h|\\n|-|\\n' + Array.from({ length: 6000 }, (_, i) => 'row ' + i).join('\\n');
+      return { list: drawOf(list), table: drawOf(table) };
+    })()`)) as { list: Drawn; table: Drawn };
+    for (const [name, last] of [['list', '- item 5999'], ['table', 'row 5999']] as const) {
+      const { items, elements, rest } = drawn[name];
+      expect(elements, name).toBeLessThan(5100);
+      // The rest starts right after the last drawn item and runs to the end.
+      const next = name === 'list' ? `- item ${items}` : `row ${items - 1}`;
+      expect(rest.startsWith(next), `${name}: ${rest.slice(0, 30)}`).toBe(true);
+      expect(rest.endsWith(last), name).toBe(true);
+    }
+  });
 });
+

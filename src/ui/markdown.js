@@ -303,7 +303,8 @@ function list(lines, at, nodes, depth) {
   const items = [];
   let loose = false;
   let next = at;
-  while (next < lines.length) {
+  // Past the budget the list stops, and blocks() shows the rest as its characters.
+  while (next < lines.length && blocksLeft > 0) {
     const item = ITEM.exec(lines[next]);
     if (!item || /\d/.test(item[2]) !== ordered || item[2].slice(-1) !== delimiter) break;
     // The item's text starts after its marker and one to four spaces; lines indented as far belong to it.
@@ -349,12 +350,14 @@ function table(lines, at, nodes) {
   const alignments = delimiterRow(lines[at + 1]);
   const rows = [];
   let next = at + 2;
-  for (; next < lines.length && !BLANK.test(lines[next]) && !interrupts(lines, next); next++) {
+  for (; next < lines.length && blocksLeft > 0 && !BLANK.test(lines[next]) && !interrupts(lines, next); next++) {
     // A row longer than its header keeps its extra cells' text in its last cell, with their pipes: a browser
     // lays out a row thousands of cells wider than its header in minutes.
     const cells = tableCells(lines[next]);
     if (cells.length > header.length) cells.splice(header.length - 1, Infinity, cells.slice(header.length - 1).join(' | '));
     rows.push(cells);
+    // Charged as the rows are read, so the budget stops them (the cells are charged again as they are drawn).
+    blocksLeft -= cells.length + 1;
   }
   // A short row draws the cells it has: padded to the header's width, a narrow text under a wide header cost
   // cells in the square of its length.
