@@ -173,11 +173,12 @@ export function parseApiKeys(text: string, source: string, keys = new Map<string
       // A bearer token has no spaces, so such a key could never be presented.
       throw new ConfigError(`${source}: a key contains whitespace`);
     }
-    if (!/^[\x21-\x7e\xa1-\xff]+$/.test(key)) {
+    // U+00AD, the soft hyphen, is invisible: as unlikely to be meant as a zero-width space.
+    if (!/^[\x21-\x7e\xa1-\xac\xae-\xff]+$/.test(key)) {
       // A header carries bytes, read as Latin-1: a key with a zero-width space, a control character or any
       // character past U+00FF could never match, and would be refused with no hint why. (An "é" matches
       // a client that sends its Latin-1 byte, as some do, though not one that sends UTF-8.)
-      throw new ConfigError(`${source}: a key has a character no client could send as written (a control character, or one past U+00FF)`);
+      throw new ConfigError(`${source}: a key has a character no client could send as written (a control character, an invisible one, or one past U+00FF)`);
     }
     const known = keys.get(key);
     if (known !== undefined && known !== project) {

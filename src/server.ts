@@ -1,3 +1,5 @@
+// First: SIGHUP is listened for before anything else loads (reload-signal.ts says why).
+import { onReloadSignal } from './reload-signal.ts';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
@@ -33,16 +35,6 @@ try {
 }
 
 const logger = createLogger(config.logLevel);
-// SIGHUP reads the keys again (API_KEYS_FILE): a key removed is refused from then on, without a restart; a file
-// that no longer parses leaves the keys as they were. Listened for from here: Node's default for SIGHUP ends the
-// process, and a reload asked while the database is still being reached (up to DATABASE_STARTUP_TIMEOUT_MS)
-// is done once the app exists.
-let reloadKeys: (() => void) | undefined;
-let reloadAsked = false;
-process.on('SIGHUP', () => {
-  if (reloadKeys) reloadKeys();
-  else reloadAsked = true;
-});
 let store: Store;
 try {
   // PostgreSQL: waits (logging each retry) up to DATABASE_STARTUP_TIMEOUT_MS for a server that is not up yet.
@@ -106,5 +98,5 @@ const shutdown = createShutdown({
 });
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
-reloadKeys = createKeyReload({ keys: config.apiKeys, replace: app.replaceApiKeys, logger });
-if (reloadAsked) reloadKeys();
+// SIGHUP reads the keys again (API_KEYS_FILE): a key removed is refused from then on, without a restart.
+onReloadSignal(createKeyReload({ keys: config.apiKeys, replace: app.replaceApiKeys, logger }));

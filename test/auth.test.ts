@@ -258,8 +258,8 @@ describe('API_KEYS parsing', () => {
   });
 
   it('refuses a key with a character no client could send as written (zero-width space, past U+00FF, control)', () => {
-    const refused = new ConfigError('API_KEYS: a key has a character no client could send as written (a control character, or one past U+00FF)');
-    for (const key of ['sk-zero\u200bwidth', 'sk-\u0100', 'sk-bell\u0007', 'sk-del\u007f', 'sk-c1\u0085']) {
+    const refused = new ConfigError('API_KEYS: a key has a character no client could send as written (a control character, an invisible one, or one past U+00FF)');
+    for (const key of ['sk-zero\u200bwidth', 'sk-\u0100', 'sk-bell\u0007', 'sk-del\u007f', 'sk-c1\u0085', 'sk-soft\u00adhyphen']) {
       expect(() => loadConfig({ ...base, API_KEYS: `${key}:alpha` }), JSON.stringify(key)).toThrow(refused);
     }
     // Printable ASCII, and Latin-1's letters, which a client sending that byte presents.

@@ -295,6 +295,6 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect
       .poll(() => page.getByRole('alert').textContent())
-      .toBe('This API key holds characters no API key has (only printable ASCII): check that it was copied whole and alone.');
+      .toBe('This API key holds characters no API key has (a control character, an invisible one, or one past U+00FF): check that it was copied whole and alone.');
   });
 });

@@ -64,8 +64,9 @@ export function onUnauthorized(listener) {
 /** A raw response from `path` (same origin), thrown as ApiRequestError unless 2xx. */
 export async function apiResponse(path, { method = 'GET', body, signal, key = storedKey() } = {}) {
   // fetch refuses such a header with a browser's own wording; say what is wrong with the key instead.
-  if (key && /[^\x20-\x7e]/.test(key)) {
-    throw new ApiRequestError(401, { message: 'This API key holds characters no API key has (only printable ASCII): check that it was copied whole and alone.' });
+  // As the service reads keys (src/config.ts): printable ASCII and Latin-1's letters, which fetch sends as one byte each.
+  if (key && /[^\x20-\x7e\xa1-\xac\xae-\xff]/.test(key)) {
+    throw new ApiRequestError(401, { message: 'This API key holds characters no API key has (a control character, an invisible one, or one past U+00FF): check that it was copied whole and alone.' });
   }
   const headers = { authorization: `Bearer ${key ?? ''}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
