@@ -357,6 +357,44 @@ describe('post /v1/chat/completions with stream: true', () => {
     }
   });
 
+  it('shows unasked usage at most once, on the chunk that finishes the last choice: not where one of two choices ends, nor where "" is the finish reason', async () => {
+    const base = { id: 'chatcmpl-two', object: 'chat.completion.chunk', created: 1_700_000_100, model: 'gpt-4o-2024-08-06' };
+    const running = (n: number) => ({ prompt_tokens: 19, completion_tokens: n, total_tokens: 19 + n });
+    const sent = [
+      { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'A' }, finish_reason: '' }, { index: 1, delta: { role: 'assistant', content: 'B' }, finish_reason: '' }], usage: running(2) },
+      { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: running(3) },
+      { ...base, choices: [{ index: 1, delta: { content: 'b' }, finish_reason: '' }], usage: running(4) },
+      { ...base, choices: [{ index: 1, delta: {}, finish_reason: 'length' }], usage: running(5) },
+      { ...base, choices: [{ index: 1, delta: {}, finish_reason: 'length' }], usage: running(5) },
+    ];
+    upstream.handler = (_request, res) => {
+      const sse = openSse(res);
+      for (const chunk of sent) sse.send(chunk);
+      sse.done();
+    };
+    const res = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true }),
+    });
+    const received = parseSseText(await res.text());
+    expect(received.pop()).toBe('[DONE]');
+    expect(received.map((data) => (JSON.parse(data) as Json).usage ?? 'none')).toEqual(['none', 'none', 'none', running(5), 'none']);
+  });
+
+  it('takes an `event: error` without data for the provider\'s error, storing nothing, rather than passing it by as a keep-alive', async () => {
+    upstream.handler = (_request, res) => {
+      const sse = openSse(res);
+      sse.send(completionToChunks(plainText)[0]);
+      sse.raw('event: error\n\n');
+      for (const chunk of completionToChunks(plainText).slice(1)) sse.send(chunk);
+      sse.done();
+    };
+    const failure = await collect(await service.client().chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true })).catch((err: unknown) => err);
+    expect((failure as APIError).error).toEqual({ message: 'The upstream provider sent an error event without a message.', type: 'server_error', param: null, code: null });
+    expect(await storedCount()).toEqual({ n: 0 });
+  });
+
   it('keeps the usage a provider puts on its last chunk unasked, as the client would have had it from that provider', async () => {
     const chunks = completionToChunks(plainText);
     const last = { ...chunks.at(-1)!, usage };

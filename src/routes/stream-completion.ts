@@ -54,9 +54,9 @@ type ReadEvent = { chunk: Json } | { problem: string; providerError: true } | { 
  * the SDKs raise it) is relayed as an error; anything else that is no chunk gets our own error event.
  */
 function readEvent(event: SseEvent): ReadEvent {
-  const data = event.data!;
   // The SDKs raise an `event: error` as the provider's error, whatever it holds: so does a stored stream.
   if (event.type === 'error') return { problem: 'an error event', providerError: true };
+  const data = event.data!;
   let parsed: unknown;
   try {
     parsed = JSON.parse(data);
@@ -70,9 +70,25 @@ function readEvent(event: SseEvent): ReadEvent {
   return isError ? { problem, providerError: true } : { problem, errorEvent: errorEvent(notStoredMessage(problem)) };
 }
 
-/** Whether a chunk ends one of its choices (a `finish_reason`): a stream's last chunk with choices. */
-function finishesAChoice(chunk: Json): boolean {
-  return Array.isArray(chunk.choices) && chunk.choices.some((choice) => isObject(choice) && choice.finish_reason != null);
+/**
+ * Follows which choices a stream has begun and finished (a `finish_reason` that is a non-empty string), to
+ * tell the chunk that finishes the last of them: where a provider that sends usage unasked puts it.
+ */
+function createChoiceTracker() {
+  const begun = new Set<unknown>();
+  const finished = new Set<unknown>();
+  return {
+    /** Takes in a chunk's choices; true when, with them, every choice begun has finished. */
+    finishesAll(chunk: Json): boolean {
+      if (!Array.isArray(chunk.choices) || chunk.choices.length === 0) return false;
+      for (const choice of chunk.choices) {
+        if (!isObject(choice)) continue;
+        begun.add(choice.index);
+        if (typeof choice.finish_reason === 'string' && choice.finish_reason !== '') finished.add(choice.index);
+      }
+      return finished.size === begun.size;
+    },
+  };
 }
 
 /** A provider's error event as the client gets it: byte for byte when in OpenAI's shape, else put into it. */
@@ -168,9 +184,9 @@ async function readFirstEvents(
       }
       if (result === 'silent') return { events, begun: true, unread: next };
       events.push(...(result.done ? parser.end() : parser.push(result.value)));
-      const position = events.findIndex((event) => event.data !== undefined);
+      const position = events.findIndex((event) => event.data !== undefined || event.type === 'error');
       const first = position < 0 ? undefined : events[position];
-      if (first !== undefined && first.data!.trim() !== '[DONE]') {
+      if (first !== undefined && first.data?.trim() !== '[DONE]') {
         const read = readEvent(first);
         if ('chunk' in read) return { events, firstChunk: read.chunk };
         reader.cancel().catch(() => {});
@@ -292,6 +308,9 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
     /** A stored stream that must end after what relay() returned: the provider sent an error or no chunk, or the write failed. */
     let stop = false;
     let doneSeen = false;
+    const choices = createChoiceTracker();
+    /** Whether the usage a provider sent unasked has reached the client (once is what it would have had). */
+    let usageShown = false;
     let ended = false;
     /** The chunks' integers past 2^53 as the provider wrote them, for the stored completion. */
     let answerIntegers: ExactIntegers | undefined;
@@ -321,7 +340,8 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
 
     /** What to forward for one upstream event ('' to forward nothing). An unstored stream is relayed untouched. */
     async function relay(event: SseEvent): Promise<string> {
-      if (doneSeen || event.data === undefined) return event.raw;
+      // An `event: error` without data is still the provider's error (the SDKs raise it): not a keep-alive.
+      if (doneSeen || (event.data === undefined && event.type !== 'error')) return event.raw;
       if (isDone(event)) {
         doneSeen = true;
         if (plan.store && !sawChunk) {
@@ -338,7 +358,7 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
       const read = readEvent(event);
       if (!('chunk' in read)) {
         stop = true;
-        return 'providerError' in read ? relayedError(event.data, event.raw) : read.errorEvent;
+        return 'providerError' in read ? relayedError(event.data ?? '', event.raw) : read.errorEvent;
       }
       const { chunk } = read;
       if (reservation === undefined) {
@@ -354,13 +374,17 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
       }
       sawChunk = true;
       assembler.add(chunk);
-      const chunkIntegers = findUnsafeIntegers(event.data);
+      // A chunk was read from its data.
+      const chunkIntegers = findUnsafeIntegers(event.data!);
       answerIntegers = mergeExactIntegers(answerIntegers, chunkIntegers);
       if (hideUsage && Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage != null) return '';
-      // The client asked for no usage: `usage: null` on every chunk and running usage on the chunks that finish
-      // nothing (some providers send those once asked) go. Usage on a chunk that finishes a choice stays: some
-      // providers put it on their last chunk whether asked or not, and the client would have had it from them.
-      const stripUsage = hideUsage && 'usage' in chunk && (chunk.usage === null || !finishesAChoice(chunk));
+      // The client asked for no usage: `usage: null` on every chunk and running usage (some providers send it on
+      // every chunk once asked) go. Usage on the chunk that finishes the last choice stays, once: some providers
+      // put it there whether asked or not, and the client would have had it from them.
+      const finishing = choices.finishesAll(chunk);
+      const keepUsage = chunk.usage != null && finishing && !usageShown;
+      if (keepUsage) usageShown = true;
+      const stripUsage = hideUsage && 'usage' in chunk && !keepUsage;
       // A fresh id, or a provider whose chunks carry different ids: every chunk carries the id it is stored under.
       const rewriteId = reservation!.replaced || chunk.id !== reservation!.id;
       if (!rewriteId && !stripUsage) return event.raw;
