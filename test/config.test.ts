@@ -157,6 +157,9 @@ describe('configuration', () => {
       ['postgress:app:s3cret-pw@db.internal/x', 'postgress:'],
       ['sqlite:completions.db', 'sqlite:'],
       ['FILE:/tmp/x.db', 'FILE:'],
+      ['file:x.db?mode=rwc', 'file:'],
+      ['file:./data/x.db', 'file:'],
+      ['file:///tmp/x.db', 'file:'],
     ];
     for (const [url, scheme] of attempts) {
       let message = 'accepted';
@@ -167,8 +170,13 @@ describe('configuration', () => {
       }
       expect(message, url).toBe(refused(scheme));
     }
-    // Paths stay paths, SQLite's file: URIs included.
-    for (const path of ['./data/completions.db', '/var/lib/x.db', 'file:./data/x.db', 'file:///tmp/x.db', 'file:x.db?mode=rwc', 'C:/data/x.db', 'backup-2026:12:06.db', ':memory:']) {
+    const notAPath =
+      "Invalid configuration:\n  DATABASE_URL: not a SQLite file's path nor a postgres:// URL (quotes, spaces around it, or a URL inside it): give a postgres:// (or postgresql://) URL, or a path such as ./data/completions.db";
+    for (const url of ['"postgres://app:s3cret-pw@db/x"', ' postgres://app:s3cret-pw@db/x', 'jdbc:postgresql://app:s3cret-pw@db/x', './x.db ']) {
+      expect(() => loadConfig({ DATABASE_URL: url }), url).toThrow(notAPath);
+    }
+    // Paths stay paths, colons and database-like names in them included.
+    for (const path of ['./data/completions.db', '/var/lib/x.db', 'C:/data/x.db', 'backup-2026:12:06.db', 'pgdata:2026.db', './pg:data/x.db', 'sqlite3.db', ':memory:']) {
       expect(loadConfig({ DATABASE_URL: path }).databaseUrl).toBe(path);
     }
   });

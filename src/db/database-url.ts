@@ -14,9 +14,10 @@ const NOT_ENCODED = 'not a valid postgres:// URL (a password with @, :, /, ?, # 
 
 /**
  * A URL's scheme: two characters or more (`C:/data` is a drive) followed by a slash (`mysql://`, a mistyped
- * `postgres:/`), or a database's name followed by a colon (`postgress:u:pw@host/db`, `sqlite:x.db`).
+ * `postgres:/`), or a database's name followed by a colon (`postgress:u:pw@host/db`, `sqlite:x.db`, `file:`,
+ * which this SQLite build does not read as a URI: `file:x.db?mode=rwc` was a file of that name).
  */
-const URL_SCHEME = /^([a-z][a-z0-9+.-]+:)\/|^((?:postgres|pg|sqlite|mysql|mariadb)[a-z0-9]*:)/i;
+const URL_SCHEME = /^([a-z][a-z0-9+.-]+:)\/|^((?:postgres|postgresql|postgress|pg|sqlite|sqlite3|mysql|mariadb|file):)/i;
 
 /**
  * Why a DATABASE_URL cannot be used, or undefined when it can: a PostgreSQL URL that does not parse or lacks
@@ -28,9 +29,15 @@ export function databaseUrlProblem(url: string): string | undefined {
     // served from a SQLite file in them, the password in the log's `listening` line.
     const match = URL_SCHEME.exec(url);
     const scheme = match?.[1] ?? match?.[2];
-    // SQLite reads `file:` URIs in lower case only: `FILE:/x.db` would be a folder named `FILE:`.
-    if (scheme === undefined || scheme === 'file:') return undefined;
-    return `unsupported scheme '${scheme}': give a postgres:// (or postgresql://) URL, or a SQLite file's path such as ./data/completions.db`;
+    if (scheme !== undefined) {
+      return `unsupported scheme '${scheme}': give a postgres:// (or postgresql://) URL, or a SQLite file's path such as ./data/completions.db`;
+    }
+    // Quoted, spaced, or a URL further in (`jdbc:postgresql://...`): no file is meant, and its folders would be
+    // named after what follows, a password included.
+    if (url !== url.trim() || /^["']|["']$/.test(url) || url.includes('://')) {
+      return "not a SQLite file's path nor a postgres:// URL (quotes, spaces around it, or a URL inside it): give a postgres:// (or postgresql://) URL, or a path such as ./data/completions.db";
+    }
+    return undefined;
   }
   // A `#` starts a fragment, which pg ignores: written in a password (`u:p@ss#w@host/db`) it parses as a valid
   // URL on the wrong host, and the start then retried for its whole timeout, naming the rest of the password in
