@@ -366,6 +366,8 @@ describe('post /v1/chat/completions with stream: true', () => {
       { ...base, choices: [{ index: 1, delta: { content: 'b' }, finish_reason: '' }], usage: running(4) },
       { ...base, choices: [{ index: 1, delta: {}, finish_reason: 'length' }], usage: running(5) },
       { ...base, choices: [{ index: 1, delta: {}, finish_reason: 'length' }], usage: running(5) },
+      // After every choice finished, a chunk that finishes nothing: its usage is not the finishing one.
+      { ...base, choices: [{ index: 0, delta: {}, finish_reason: null }], usage: running(5) },
     ];
     upstream.handler = (_request, res) => {
       const sse = openSse(res);
@@ -379,20 +381,22 @@ describe('post /v1/chat/completions with stream: true', () => {
     });
     const received = parseSseText(await res.text());
     expect(received.pop()).toBe('[DONE]');
-    expect(received.map((data) => (JSON.parse(data) as Json).usage ?? 'none')).toEqual(['none', 'none', 'none', running(5), 'none']);
+    expect(received.map((data) => (JSON.parse(data) as Json).usage ?? 'none')).toEqual(['none', 'none', 'none', running(5), 'none', 'none']);
   });
 
-  it('takes an `event: error` without data for the provider\'s error, storing nothing, rather than passing it by as a keep-alive', async () => {
-    upstream.handler = (_request, res) => {
-      const sse = openSse(res);
-      sse.send(completionToChunks(plainText)[0]);
-      sse.raw('event: error\n\n');
-      for (const chunk of completionToChunks(plainText).slice(1)) sse.send(chunk);
-      sse.done();
-    };
-    const failure = await collect(await service.client().chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true })).catch((err: unknown) => err);
-    expect((failure as APIError).error).toEqual({ message: 'The upstream provider sent an error event without a message.', type: 'server_error', param: null, code: null });
-    expect(await storedCount()).toEqual({ n: 0 });
+  it('takes an `event: error` without data for the provider\'s error, first or midway, storing nothing, rather than passing it by as a keep-alive', async () => {
+    for (const before of [0, 1]) {
+      upstream.handler = (_request, res) => {
+        const sse = openSse(res);
+        for (const chunk of completionToChunks(plainText).slice(0, before)) sse.send(chunk);
+        sse.raw('event: error\n\n');
+        for (const chunk of completionToChunks(plainText).slice(before)) sse.send(chunk);
+        sse.done();
+      };
+      const failure = await collect(await service.client().chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true })).catch((err: unknown) => err);
+      expect((failure as APIError).error, `after ${before} chunks`).toEqual({ message: 'The upstream provider sent an error event without a message.', type: 'server_error', param: null, code: null });
+      expect(await storedCount()).toEqual({ n: 0 });
+    }
   });
 
   it('keeps the usage a provider puts on its last chunk unasked, as the client would have had it from that provider', async () => {

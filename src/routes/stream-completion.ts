@@ -78,15 +78,16 @@ function createChoiceTracker() {
   const begun = new Set<unknown>();
   const finished = new Set<unknown>();
   return {
-    /** Takes in a chunk's choices; true when, with them, every choice begun has finished. */
+    /** Takes in a chunk's choices; true when this chunk finishes a choice and, with it, every choice begun. */
     finishesAll(chunk: Json): boolean {
       if (!Array.isArray(chunk.choices) || chunk.choices.length === 0) return false;
+      const before = finished.size;
       for (const choice of chunk.choices) {
         if (!isObject(choice)) continue;
         begun.add(choice.index);
         if (typeof choice.finish_reason === 'string' && choice.finish_reason !== '') finished.add(choice.index);
       }
-      return finished.size === begun.size;
+      return finished.size > before && finished.size === begun.size;
     },
   };
 }
@@ -287,7 +288,8 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
     if (plan.store) {
       const first = await readFirstEvents(read, reader, parser);
       if ('providerError' in first) {
-        const relayed = first.events.map((event) => (event.data === undefined ? event.raw : relayedError(event.data, event.raw))).join('');
+        // The events before the error as they came (comments, keep-alives); the error, data or none, in OpenAI's shape.
+        const relayed = first.events.map((event) => (event.data === undefined && event.type !== 'error' ? event.raw : relayedError(event.data ?? '', event.raw))).join('');
         return c.body(relayed, response.status as 200, headers);
       }
       pending = first.events;
