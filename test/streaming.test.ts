@@ -382,6 +382,22 @@ describe('post /v1/chat/completions with stream: true', () => {
     const received = parseSseText(await res.text());
     expect(received.pop()).toBe('[DONE]');
     expect(received.map((data) => (JSON.parse(data) as Json).usage ?? 'none')).toEqual(['none', 'none', 'none', running(5), 'none', 'none']);
+
+    // The finish with `usage: null`, then a chunk that finishes nothing with the usage the proxy asked for.
+    const one = { ...base, id: 'chatcmpl-one' };
+    upstream.handler = (_request, res) => {
+      const sse = openSse(res);
+      sse.send({ ...one, choices: [{ index: 0, delta: { role: 'assistant', content: 'A' }, finish_reason: null }], usage: null });
+      sse.send({ ...one, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: null });
+      sse.send({ ...one, choices: [{ index: 0, delta: {}, finish_reason: null }], usage: running(1) });
+      sse.done();
+    };
+    const trailing = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true }),
+    });
+    expect(parseSseText(await trailing.text()).map((data) => (data === '[DONE]' ? data : ((JSON.parse(data) as Json).usage ?? 'none')))).toEqual(['none', 'none', 'none', '[DONE]']);
   });
 
   it('takes an `event: error` without data for the provider\'s error, first or midway, storing nothing, rather than passing it by as a keep-alive', async () => {
