@@ -46,7 +46,7 @@ export async function openStore(databaseUrl: string, synchronous: Config['sqlite
  * and leave a stray database behind.
  */
 export async function openSourceStore(databaseUrl: string, what: string, synchronous: Config['sqliteSynchronous'] = 'NORMAL'): Promise<Store> {
-  if (!isPostgresUrl(databaseUrl) && databaseUrl !== ':memory:' && !databaseUrl.startsWith('file:') && !existsSync(databaseUrl)) {
+  if (!isPostgresUrl(databaseUrl) && databaseUrl !== ':memory:' && !existsSync(databaseUrl)) {
     throw new CliError(`${what}: no database at ${resolve(databaseUrl)} (nothing was created)`);
   }
   return openStore(databaseUrl, synchronous, what);

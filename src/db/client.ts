@@ -84,7 +84,8 @@ export function openDatabase(
   /** The page cache defaults to 64 MiB here; the service passes SQLITE_CACHE_SIZE_MB. */
   { synchronous = 'NORMAL', cacheSizeMb = 64 }: { synchronous?: Synchronous; cacheSizeMb?: number } = {},
 ): SqliteDatabase {
-  const onDisk = url !== ':memory:' && !url.startsWith('file:');
+  // This better-sqlite3 build reads no `file:` URIs (configuration refuses them): every name but :memory: is a path.
+  const onDisk = url !== ':memory:';
   const path = onDisk ? resolve(url) : url;
   if (onDisk) checkDatabasePath(path);
   const created = onDisk ? filesToCleanUp(path) : [];

@@ -30,8 +30,8 @@ function identityOf(path: string): string | undefined {
 }
 
 export function watchOpenedFile(db: SqliteDatabase): OpenedFile {
-  // An in-memory database, or a `file:` URI (tests), has no path to watch.
-  if (db.memory || db.name.startsWith('file:')) return ALWAYS_FINE;
+  // An in-memory database has no path to watch.
+  if (db.memory) return ALWAYS_FINE;
   const path = resolve(db.name);
   const opened = identityOf(path);
   if (opened === undefined) return ALWAYS_FINE;
