@@ -17,6 +17,7 @@ export interface Metrics {
   storedCompletions: Counter;
   databaseErrors: Counter<'operation'>;
   retentionDeleted: Counter;
+  retentionTombstonesPurged: Counter;
   /** Export streams still reading the store: back to 0 once every client has finished or gone. */
   exportsInProgress: Gauge;
 }
@@ -57,6 +58,11 @@ export function createMetrics({ processMetrics = false }: MetricsOptions = {}): 
     retentionDeleted: new Counter({
       name: 'retention_deleted_completions_total',
       help: 'Completions deleted because they were older than RETENTION_DAYS.',
+      registers,
+    }),
+    retentionTombstonesPurged: new Counter({
+      name: 'retention_purged_tombstones_total',
+      help: 'Ids of deleted completions let go one RETENTION_DAYS window after their delete or expiry.',
       registers,
     }),
     exportsInProgress: new Gauge({

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Counter } from 'prom-client';
 import type { Metrics } from './metrics.ts';
 import type { Store } from './store/index.ts';
 
@@ -40,20 +41,29 @@ export function createRetention({
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<number> | undefined;
 
-  async function sweep(): Promise<number> {
-    if (retentionDays <= 0) return 0;
-    const before = Math.floor(now() / 1000) - retentionDays * SECONDS_PER_DAY;
+  /** Runs `batch` until it does less than a batch (or the sweep stops), yielding to requests between two write transactions. */
+  async function inBatches(batch: () => Promise<number>, counter: Counter | undefined): Promise<number> {
     let total = 0;
     while (!stopped) {
-      const deleted = await store.deleteExpired(before, batchSize);
-      total += deleted;
-      metrics?.retentionDeleted.inc(deleted);
-      if (deleted < batchSize) break;
-      // Let waiting requests run between two write transactions.
+      const done = await batch();
+      total += done;
+      counter?.inc(done);
+      if (done < batchSize) break;
       await new Promise((resolve) => setImmediate(resolve));
     }
-    if (total > 0) logger.info({ deleted: total, before, retentionDays }, 'retention sweep');
     return total;
+  }
+
+  async function sweep(): Promise<number> {
+    if (retentionDays <= 0) return 0;
+    const seconds = Math.floor(now() / 1000);
+    const before = seconds - retentionDays * SECONDS_PER_DAY;
+    const deleted = await inBatches(() => store.deleteExpired(before, batchSize, seconds), metrics?.retentionDeleted);
+    // A tombstone keeps a cursor naming its completion paging, and its id taken, for one more window: past it,
+    // neither is anything retention promises (the completion would be gone anyway), and the file stops growing.
+    const tombstonesPurged = await inBatches(() => store.purgeTombstones(before, batchSize), metrics?.retentionTombstonesPurged);
+    if (deleted > 0 || tombstonesPurged > 0) logger.info({ deleted, tombstonesPurged, before, retentionDays }, 'retention sweep');
+    return deleted;
   }
 
   function runInBackground(): void {

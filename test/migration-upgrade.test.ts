@@ -129,8 +129,11 @@ describe(`upgrading a database from ${BEFORE}`, () => {
     // The store writes the choices into the completion's row: a column there while it fills, then
     // moved into the table of that time (below).
     old.exec("ALTER TABLE completions ADD choices text DEFAULT '' NOT NULL");
+    // And stamps each tombstone with its time: a column here while it fills, dropped before the upgrade adds it.
+    old.exec('ALTER TABLE deleted_completions ADD deleted_at integer DEFAULT 0 NOT NULL');
     const oldStore = createSqliteStore(old);
     await fill(oldStore);
+    old.exec('ALTER TABLE deleted_completions DROP COLUMN deleted_at');
     // Stored as the code of that time stored it.
     storeJsonWhole(old);
     const before = await answers(oldStore);
@@ -140,8 +143,15 @@ describe(`upgrading a database from ${BEFORE}`, () => {
     expect(before.lists.deleted).toEqual([]);
     await oldStore.close();
 
+    const upgradedFrom = Math.floor(Date.now() / 1000);
     const upgraded = openDatabase(path);
     try {
+      // 0010: the tombstone already there counts from the upgrade (retention lets it go a window later).
+      const stamps = upgraded.prepare('SELECT id, deleted_at AS deletedAt FROM deleted_completions').all() as { id: string; deletedAt: number }[];
+      expect(stamps).toEqual([{ id: 'chatcmpl-010', deletedAt: expect.any(Number) }]);
+      const stamp = stamps[0]!;
+      expect(stamp.deletedAt).toBeGreaterThanOrEqual(upgradedFrom);
+      expect(stamp.deletedAt).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
       const schema = upgraded.prepare("SELECT name, sql FROM sqlite_schema WHERE name IN ('metadata', 'completion_models', 'completion_search')").all() as {
         name: string;
         sql: string;

@@ -169,7 +169,7 @@ describe('usage follows deletes and retention', () => {
       // Every completion was stored just now: a sweep of everything stored before tomorrow expires them all.
       let swept = 0;
       for (;;) {
-        const deleted = await own.store.deleteExpired(Math.floor(Date.now() / 1000) + DAY, 40);
+        const deleted = await own.store.deleteExpired(Math.floor(Date.now() / 1000) + DAY, 40, Math.floor(Date.now() / 1000) + DAY);
         swept += deleted;
         if (deleted === 0) break;
       }

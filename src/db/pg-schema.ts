@@ -124,15 +124,19 @@ export const completionModels = pgTable(
   (t) => [index('completion_models_filter_idx').on(t.projectId, t.model, t.created, t.completionId)],
 );
 
-/** Ids of deleted completions, with their position: cursors naming them keep working, and they are never reused. */
+/**
+ * Ids of deleted completions, with their position: cursors naming them keep working, and they are not reused.
+ * With retention on, a tombstone goes one window after `deleted_at` (unix seconds), as on SQLite.
+ */
 export const deletedCompletions = pgTable(
   'deleted_completions',
   {
     projectId: integer().notNull(),
     id: bytewiseText().notNull(),
     created: int64().notNull(),
+    deletedAt: int64().notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.projectId, t.id] })],
+  (t) => [primaryKey({ columns: [t.projectId, t.id] }), index('deleted_completions_deleted_at_idx').on(t.deletedAt)],
 );
 
 /**

@@ -129,7 +129,9 @@ export const completionModels = sqliteTable(
 /**
  * Ids of deleted completions, with their position. An `after` cursor naming one
  * keeps working, and an upstream that hands out the same id again gets a fresh
- * one, so a cursor never changes meaning.
+ * one, so a cursor never changes meaning. With retention on, a tombstone goes one
+ * window after `deleted_at` (unix seconds; migration 0010 gave older ones its own
+ * time), so a steady window keeps the file from growing; the index finds them.
  */
 export const deletedCompletions = sqliteTable(
   'deleted_completions',
@@ -137,8 +139,9 @@ export const deletedCompletions = sqliteTable(
     projectId: integer().notNull(),
     id: text().notNull(),
     created: integer().notNull(),
+    deletedAt: integer().notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.projectId, t.id] })],
+  (t) => [primaryKey({ columns: [t.projectId, t.id] }), index('deleted_completions_deleted_at_idx').on(t.deletedAt)],
 );
 
 /**

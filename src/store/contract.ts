@@ -100,8 +100,8 @@ export interface ListPlan {
 export type DumpItem =
   | { kind: 'setting'; key: string; value: string }
   | { kind: 'completion'; project: string; record: CompletionRecord }
-  /** A deleted completion's id and position: it stays taken, and cursors naming it keep working. */
-  | { kind: 'tombstone'; project: string; id: string; created: number };
+  /** A deleted completion's id and position: it stays taken, and cursors naming it keep working. `deletedAt`: unix seconds. */
+  | { kind: 'tombstone'; project: string; id: string; created: number; deletedAt: number };
 
 /** Completions and tokens of one UTC day and one responded model. */
 export interface UsageRow {
@@ -174,8 +174,13 @@ export interface Store {
   updateMetadata(project: string, id: string, metadata: Metadata): Promise<CompletionRow | undefined>;
   /** Deletes and tombstones; false when the completion does not exist. */
   deleteCompletion(project: string, id: string): Promise<boolean>;
-  /** Deletes up to `batchSize` completions stored before `storedBefore` (unix seconds), oldest first; returns how many. */
-  deleteExpired(storedBefore: number, batchSize: number): Promise<number>;
+  /**
+   * Deletes up to `batchSize` completions stored before `storedBefore` (unix seconds), oldest first, each leaving
+   * a tombstone made at `now` (unix seconds: the sweep's clock); returns how many.
+   */
+  deleteExpired(storedBefore: number, batchSize: number, now: number): Promise<number>;
+  /** Deletes up to `batchSize` tombstones made before `madeBefore` (unix seconds), oldest first; returns how many. */
+  purgeTombstones(madeBefore: number, batchSize: number): Promise<number>;
   /** A completion's input messages, or undefined when the completion does not exist (for this project). */
   listMessages(project: string, completionId: string, params: PageParams): Promise<Page<MessageRow> | undefined>;
   /**

@@ -3,6 +3,7 @@ import type { ListParams } from '../../validation.ts';
 import { type CompletionRecord, type CompletionRow, type MessageRow, type Page, type Store } from '../contract.ts';
 import { createDump } from './dump.ts';
 import { COMPLETION_COLUMNS, createListQueries, HELD_POSITION as HELD, planCacheModeOf, runListQuery } from './list-query.ts';
+import { unixSeconds } from '../unix-seconds.ts';
 import { listMessagePage } from './messages.ts';
 import { createProjectIds } from './projects.ts';
 import { isStorableId, limitLiteral } from './text.ts';
@@ -195,17 +196,18 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
         );
         if (!row) return false;
         await createRowWrites(tx).removeCompletions([row]);
-        await tx.query('INSERT INTO deleted_completions (project_id, id, created) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+        await tx.query('INSERT INTO deleted_completions (project_id, id, created, deleted_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
           projectId,
           id,
           row.created,
+          unixSeconds(),
         ]);
         return true;
       });
     },
     // Tombstones as a delete leaves them (SQLite's deleteExpired says why). SKIP LOCKED: instances
     // sweeping at the same time take different rows.
-    deleteExpired: async (storedBefore, batchSize) =>
+    deleteExpired: async (storedBefore, batchSize, now) =>
       db.transaction(async (tx) => {
         const expired = await tx.query<StoredPosition>(
           `SELECT ${POSITION_COLUMNS} FROM completions WHERE stored_at < $1 ORDER BY stored_at LIMIT ${limitLiteral(batchSize)} FOR UPDATE SKIP LOCKED`,
@@ -214,11 +216,21 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
         if (expired.length === 0) return 0;
         await createRowWrites(tx).removeCompletions(expired);
         await tx.query(
-          'INSERT INTO deleted_completions (project_id, id, created) SELECT * FROM unnest($1::int[], $2::text[], $3::int8[]) ON CONFLICT DO NOTHING',
-          [expired.map((row) => row.projectId), expired.map((row) => row.id), expired.map((row) => row.created)],
+          'INSERT INTO deleted_completions (project_id, id, created, deleted_at) SELECT *, $4::int8 FROM unnest($1::int[], $2::text[], $3::int8[]) ON CONFLICT DO NOTHING',
+          [expired.map((row) => row.projectId), expired.map((row) => row.id), expired.map((row) => row.created), now],
         );
         return expired.length;
       }),
+    // Holds a crash left behind go too: no stream lasts a retention window.
+    purgeTombstones: async (madeBefore, batchSize) =>
+      (
+        await db.query(
+          `DELETE FROM deleted_completions d USING (SELECT project_id, id FROM deleted_completions WHERE deleted_at < $1
+             ORDER BY deleted_at LIMIT ${limitLiteral(batchSize)} FOR UPDATE SKIP LOCKED) old
+           WHERE d.project_id = old.project_id AND d.id = old.id RETURNING 1`,
+          [madeBefore],
+        )
+      ).length,
     listMessages: async (project, completionId, params) => {
       const projectId = await projectHolding(project, completionId);
       return projectId === undefined ? undefined : listMessagePage(db, projectId, completionId, params);
@@ -227,10 +239,10 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
       if (!isStorableId(id)) return 'taken';
       const projectId = await projects.ensure(project);
       const held = await db.query(
-        `INSERT INTO deleted_completions (project_id, id, created)
-         SELECT $1::int, $2::text, ${HELD} WHERE NOT EXISTS (SELECT 1 FROM completions WHERE project_id = $1::int AND id = $2::text)
+        `INSERT INTO deleted_completions (project_id, id, created, deleted_at)
+         SELECT $1::int, $2::text, ${HELD}, $3::int8 WHERE NOT EXISTS (SELECT 1 FROM completions WHERE project_id = $1::int AND id = $2::text)
          ON CONFLICT DO NOTHING RETURNING 1 AS held`,
-        [projectId, id],
+        [projectId, id, unixSeconds()],
       );
       return held.length === 1 ? 'held' : 'taken';
     },

@@ -69,11 +69,11 @@ export function createDump(
     let after: { projectId: number; id: string } = { projectId: 0, id: '' };
     for (;;) {
       const page = prepare(
-        `SELECT d.project_id AS projectId, p.name AS project, d.id, d.created FROM deleted_completions d JOIN projects p ON p.id = d.project_id
-         WHERE (d.project_id, d.id) > (?, ?) ORDER BY d.project_id, d.id ${LIMIT_PARAMETER}`,
-      ).all(after.projectId, after.id, batchSize) as { projectId: number; project: string; id: string; created: number }[];
+        `SELECT d.project_id AS projectId, p.name AS project, d.id, d.created, d.deleted_at AS deletedAt FROM deleted_completions d
+         JOIN projects p ON p.id = d.project_id WHERE (d.project_id, d.id) > (?, ?) ORDER BY d.project_id, d.id ${LIMIT_PARAMETER}`,
+      ).all(after.projectId, after.id, batchSize) as { projectId: number; project: string; id: string; created: number; deletedAt: number }[];
       if (page.length === 0) break;
-      yield page.map(({ project, id, created }) => ({ kind: 'tombstone', project, id, created }));
+      yield page.map(({ project, id, created, deletedAt }) => ({ kind: 'tombstone', project, id, created, deletedAt }));
       after = page.at(-1)!;
     }
   }
@@ -84,7 +84,7 @@ export function createDump(
       // The target may hold a secret of its own, made by a service that stored nothing there (unstored-settings.ts): the source's wins.
       if (item.kind === 'setting') prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(item.key, item.value);
       else if (item.kind === 'completion') inserts.insert(projectIdOf.get(item.project)!, item.record);
-      else inserts.insertTombstone(projectIdOf.get(item.project)!, item.id, item.created);
+      else inserts.insertTombstone(projectIdOf.get(item.project)!, item);
     }
     inserts.finish();
   });

@@ -10,6 +10,7 @@ import { createProjectIds } from './projects.ts';
 import { mergeSearchIndexAfter } from './search-merge.ts';
 import { reindexQueuedSearch } from './search-requeue.ts';
 import { createStatementCache, LIMIT_PARAMETER } from './statements.ts';
+import { unixSeconds } from '../unix-seconds.ts';
 import { createUsageQueries } from './usage.ts';
 import { createRowWrites, POSITION_COLUMNS, type StoredPosition } from './writes.ts';
 import { messageSql } from './stored-json.ts';
@@ -149,25 +150,40 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
       | undefined;
     if (!row) return false;
     rows.removeCompletion(row);
-    prepare('INSERT OR IGNORE INTO deleted_completions (project_id, id, created) VALUES (?, ?, ?)').run(projectId, id, row.created);
+    prepare('INSERT OR IGNORE INTO deleted_completions (project_id, id, created, deleted_at) VALUES (?, ?, ?, ?)').run(
+      projectId,
+      id,
+      row.created,
+      unixSeconds(),
+    );
     return true;
   }));
 
   // Each expired completion leaves a tombstone, as a delete does: an `after` cursor naming it keeps
   // paging (an oldest-first walk meets the sweep at its very cursor) and a provider that reuses its id
-  // gets a fresh one. A tombstone is its id and position, about 100 bytes against the kilobytes freed.
-  const deleteExpired = immediate(db.transaction((storedBefore: number, batchSize: number): number => {
+  // gets a fresh one. A tombstone is its id and position, about 100 bytes against the kilobytes freed,
+  // until purgeTombstones lets it go a window later.
+  const deleteExpired = immediate(db.transaction((storedBefore: number, batchSize: number, now: number): number => {
     const expired = prepare(`SELECT ${POSITION_COLUMNS} FROM completions WHERE stored_at < ? ORDER BY stored_at ${LIMIT_PARAMETER}`).all(
       storedBefore,
       batchSize,
     ) as StoredPosition[];
-    const tombstone = prepare('INSERT OR IGNORE INTO deleted_completions (project_id, id, created) VALUES (?, ?, ?)');
+    const tombstone = prepare('INSERT OR IGNORE INTO deleted_completions (project_id, id, created, deleted_at) VALUES (?, ?, ?, ?)');
     for (const row of expired) {
       rows.removeCompletion(row);
-      tombstone.run(row.projectId, row.id, row.created);
+      tombstone.run(row.projectId, row.id, row.created, now);
     }
     return expired.length;
   }));
+
+  const purgeTombstones = immediate(
+    db.transaction(
+      (madeBefore: number, batchSize: number): number =>
+        prepare(
+          `DELETE FROM deleted_completions WHERE rowid IN (SELECT rowid FROM deleted_completions WHERE deleted_at < ? ORDER BY deleted_at ${LIMIT_PARAMETER})`,
+        ).run(madeBefore, batchSize).changes,
+    ),
+  );
 
   /**
    * Runs a page's list query (`read` turns its SQL into a result holding `count(result)` rows),
@@ -278,7 +294,8 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     summarizeUsage: async (project, filters) => usage.summarize(projects.find(project), filters),
     updateMetadata: async (project, id, metadata) => updateMetadata(project, id, metadata),
     deleteCompletion: async (project, id) => deleteCompletion(project, id),
-    deleteExpired: async (storedBefore, batchSize) => deleteExpired(storedBefore, batchSize),
+    deleteExpired: async (storedBefore, batchSize, now) => deleteExpired(storedBefore, batchSize, now),
+    purgeTombstones: async (madeBefore, batchSize) => purgeTombstones(madeBefore, batchSize),
     listMessages: async (project, completionId, params) => listMessages(project, completionId, params),
     listMessagesOf: async (project, completionIds) => listMessagesOf(project, completionIds),
     isIdTaken: async (project, id) => isIdTaken(project, id),
