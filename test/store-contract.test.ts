@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CompletionRecord, DumpItem, Store } from '../src/store/index.ts';
+import { exportLines, newTally } from '../src/export/run-export.ts';
 import type { ListParams, Metadata } from '../src/validation.ts';
 import { openTestStore, type TestStore } from './helpers/service.ts';
 import { TEST_BACKEND } from './helpers/test-database.ts';
@@ -257,6 +258,39 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     // A provider that hands out a purged id again has it stored under that id.
     await store.saveCompletion(PROJECT, record('gone-1', 9_500));
     expect(await walk(PROJECT, {})).toEqual(['new', 'gone-1']);
+  });
+
+  it('reads the messages of many completions at once: [] for one stored without input, nothing for one deleted', async () => {
+    await store.saveCompletions(PROJECT, [record('with', 1_000), record('without', 2_000, { messages: [] }), record('deleted', 3_000)]);
+    expect(await store.deleteCompletion(PROJECT, 'deleted')).toBe(true);
+    const read = await store.listMessagesOf(PROJECT, ['with', 'without', 'deleted', 'never']);
+    expect([...read]).toEqual([
+      ['with', [{ idx: 0, body: JSON.stringify({ role: 'user', content: 'question with' }) }]],
+      ['without', []],
+    ]);
+    expect([...(await store.listMessagesOf('project-b', ['with']))]).toEqual([]);
+  });
+
+  it('exports a completion whole or not at all: one deleted between its page and its messages is left out', async () => {
+    await store.saveCompletions(PROJECT, [record('first', 1_000), record('gone', 2_000), record('last', 3_000)]);
+    // The store as another request finds it: the delete lands right after the export read its page.
+    const racing: Store = {
+      ...store,
+      listCompletions: async (project, listParams) => {
+        const page = await store.listCompletions(project, listParams);
+        await store.deleteCompletion(PROJECT, 'gone');
+        return page;
+      },
+    };
+    const tally = newTally();
+    let lines = '';
+    const request = { project: PROJECT, filters: { model: undefined, metadata: [] }, format: 'completions' as const, choice: 0, limit: undefined };
+    for await (const chunk of exportLines(racing, request, tally)) lines += chunk;
+    expect(lines.trim().split('\n').map((line) => [JSON.parse(line).id, JSON.parse(line).input_messages.length])).toEqual([
+      ['first', 1],
+      ['last', 1],
+    ]);
+    expect(tally).toEqual({ read: 2, written: 2, skipped: {} });
   });
 
   it('pages a completion\'s input messages in order, with a cursor', async () => {

@@ -60,8 +60,12 @@ export async function* exportLines(store: Store, request: ExportRequest, tally: 
     const ended = !page.hasMore;
     for (const completion of page.items) {
       after = completion.id;
+      // Deleted between the page's read and its messages' (another request, retention): written without its
+      // input it would import as a completion that never had any. A completion goes out whole or not at all.
+      const input = messages.get(completion.id);
+      if (!input) continue;
       tally.read++;
-      const formatted = formatLine({ completion, messages: messages.get(completion.id) ?? [] }, request);
+      const formatted = formatLine({ completion, messages: input }, request);
       if ('skipped' in formatted) {
         tally.skipped[formatted.skipped] = (tally.skipped[formatted.skipped] ?? 0) + 1;
         continue;

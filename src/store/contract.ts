@@ -186,7 +186,8 @@ export interface Store {
   /**
    * Every input message of each named completion (all pages at once), for
    * exports that read completions a page at a time; a completion the project
-   * does not have is absent from the map.
+   * does not have (or no longer has: deleted since its page was read) is absent
+   * from the map, one without input messages maps to [].
    */
   listMessagesOf(project: string, completionIds: string[]): Promise<Map<string, MessageRow[]>>;
   /** True when the id is stored or was stored (deleted ids stay taken so old cursors keep their meaning). */

@@ -128,21 +128,21 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
       const skipped = records.filter((_, i) => ids[i] === undefined).map((record) => record.id);
       return { stored: records.length - skipped.length, skipped };
     },
-    /** Every input message of each named completion the project has, in order. */
+    /** Every input message of each named completion the project has, in order ([] for one without). */
     listMessagesOf: async (project: string, completionIds: string[]): Promise<Map<string, MessageRow[]>> => {
       const messages = new Map<string, MessageRow[]>();
       const projectId = await projects.find(project);
       const ids = completionIds.filter(isStorableId);
       if (projectId === undefined || ids.length === 0) return messages;
       const rows = await db.query<MessageRow & { completionId: string }>(
-        `SELECT c.id AS "completionId", m.idx, m.body FROM completions c JOIN input_messages m ON m.completion_seq = c.seq
+        `SELECT c.id AS "completionId", m.idx, m.body FROM completions c LEFT JOIN input_messages m ON m.completion_seq = c.seq
          WHERE c.project_id = $1 AND c.id = ANY($2::text[]) ORDER BY c.seq, m.idx`,
         [projectId, ids],
       );
       for (const { completionId, idx, body } of rows) {
         let list = messages.get(completionId);
         if (!list) messages.set(completionId, (list = []));
-        list.push({ idx, body });
+        if (idx !== null) list.push({ idx, body });
       }
       return messages;
     },

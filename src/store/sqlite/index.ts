@@ -112,13 +112,14 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     if (projectId === undefined || completionIds.length === 0) return messages;
     // One statement whatever the number of ids: they arrive as one JSON array.
     const found = prepare(
-      `SELECT c.id AS completionId, m.idx, ${messageSql('m.body')} AS body FROM completions c JOIN input_messages m ON m.completion_seq = c.seq
+      `SELECT c.id AS completionId, m.idx, ${messageSql('m.body')} AS body FROM completions c LEFT JOIN input_messages m ON m.completion_seq = c.seq
        WHERE c.project_id = ? AND c.id IN (SELECT value FROM json_each(?)) ORDER BY c.seq, m.idx`,
     ).all(projectId, JSON.stringify(completionIds)) as (MessageRow & { completionId: string })[];
     for (const { completionId, idx, body } of found) {
       let list = messages.get(completionId);
       if (!list) messages.set(completionId, (list = []));
-      list.push({ idx, body });
+      // A completion without input messages: its row, with none joined.
+      if (idx !== null) list.push({ idx, body });
     }
     return messages;
   }
