@@ -2,11 +2,12 @@ import type { Context } from 'hono';
 import { ApiError, describeJsonType } from './errors.ts';
 import { rememberExactIntegers } from './exact-integers.ts';
 import { isObject, nestsDeeperThan } from './json.ts';
+import { decodeRequestBody } from './request-encoding.ts';
 
 /** Deeper JSON than this is refused: nothing legitimate nests so far, and re-serializing it could overflow the stack. */
 const MAX_JSON_DEPTH = 128;
 
-/** Reads the raw body, refusing (413) more than `limit` bytes whatever Content-Length claims. */
+/** Reads the body (decoded when sent compressed), refusing (413) more than `limit` bytes whatever Content-Length claims. */
 export async function readBody(c: Context, limit: number): Promise<Uint8Array> {
   const tooLarge = () => ApiError.bodyTooLarge(limit);
   const declared = Number(c.req.header('content-length'));
@@ -34,7 +35,7 @@ export async function readBody(c: Context, limit: number): Promise<Uint8Array> {
     // The client went away or sent a broken body: its fault, not a server error worth a 500 in the logs.
     throw ApiError.badRequest('We could not read the body of your request: the connection ended before the body was complete.');
   }
-  return Buffer.concat(chunks);
+  return decodeRequestBody(Buffer.concat(chunks), c.req.header('content-encoding'), limit);
 }
 
 /** The body as a JSON object, or OpenAI's 400 for anything else. */

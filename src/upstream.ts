@@ -50,6 +50,11 @@ export interface UpstreamRequest {
    */
   streamed?: boolean;
   /**
+   * The body is JSON text this service wrote (a create's, decoded and rewritten): the client's Content-Type
+   * and Content-Encoding described what the client sent, not this, and are replaced by `application/json`.
+   */
+  jsonBody?: boolean;
+  /**
    * The client's Content-Length, for a body forwarded unchanged: kept so the
    * provider gets a sized upload rather than a chunked one (some refuse those).
    */
@@ -151,13 +156,16 @@ export function clientGoneWatch(request: Request, env: unknown): Pick<UpstreamRe
   return connection ? { clientConnection: connection } : { signal: request.signal };
 }
 
-/** Client headers to send on: hop-by-hop ones dropped, the client's own key replaced by the tenant's upstream credentials. */
-export function forwardRequestHeaders(incoming: ClientHeaders, authorization: string | undefined): Record<string, string> {
-  const headers: Record<string, string> = {};
+/**
+ * Client headers to send on: hop-by-hop ones dropped, the client's own key replaced by the tenant's upstream
+ * credentials; with `jsonBody` (see UpstreamRequest), the body's type and encoding are this service's.
+ */
+export function forwardRequestHeaders(incoming: ClientHeaders, authorization: string | undefined, jsonBody = false): Record<string, string> {
+  const headers: Record<string, string> = jsonBody ? { 'content-type': 'application/json' } : {};
   let connection: string | undefined;
   const add = (value: string, name: string) => {
     if (name === 'connection') connection = value;
-    if (staysBehind(name)) return;
+    if (staysBehind(name) || (jsonBody && (name === 'content-type' || name === 'content-encoding'))) return;
     // Repeated headers are joined with commas, as a Headers object does.
     headers[name] = Object.hasOwn(headers, name) ? `${headers[name]}, ${value}` : value;
   };
@@ -242,7 +250,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     responseLimitBytes: options.responseLimitBytes,
     async send(path, request) {
       const call = callSignal(request, options.timeoutMs);
-      const headers = forwardRequestHeaders(request.headers, request.authorization);
+      const headers = forwardRequestHeaders(request.headers, request.authorization, request.jsonBody);
       if (request.contentLength !== undefined) headers['content-length'] = request.contentLength;
       // undici's request API never follows a redirect (as fetch's `redirect: 'manual'`): a 3xx goes to the client as it came.
       const dispatch: Dispatcher.RequestOptions = {

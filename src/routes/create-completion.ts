@@ -18,6 +18,7 @@ async function createCompletion(c: Context<AppEnv>, deps: CreateCompletionDeps, 
     method: 'POST',
     headers: clientHeadersOf(c.req.raw, c.env),
     authorization: c.get('tenant').upstreamAuthorization,
+    jsonBody: true,
     body: upstreamBodyText(plan),
     ...clientGoneWatch(c.req.raw, c.env),
   });

@@ -230,6 +230,7 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
         method: 'POST',
         headers: clientHeadersOf(c.req.raw, c.env),
         authorization: tenant.upstreamAuthorization,
+        jsonBody: true,
         body: upstreamBodyText(plan, streamOptions),
         ...clientGoneWatch(c.req.raw, c.env),
         streamed: true,

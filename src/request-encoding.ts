@@ -1,0 +1,61 @@
+import { promisify } from 'node:util';
+import { brotliDecompress, gunzip, inflate, inflateRaw } from 'node:zlib';
+import { ApiError } from './errors.ts';
+
+/**
+ * A request body sent compressed (`Content-Encoding`, as OpenAI's own API takes it and some clients send
+ * it) is decoded before it is parsed: the service reads and rewrites a create's JSON (store and metadata
+ * stay here), so what goes on to the provider is the decoded text, sent without the client's encoding.
+ * Decoding is bounded by the body limit, counted on the decoded bytes: a small bomb gets the 413 a large
+ * body does. Codings are undone in the reverse of the order the header lists them.
+ */
+
+const inflateAsync = promisify(inflate);
+const inflateRawAsync = promisify(inflateRaw);
+
+/** RFC 1950's two header bytes: deflate as the method, and a check that makes them a multiple of 31. */
+function hasZlibHeader(body: Uint8Array): boolean {
+  return body.length >= 2 && (body[0]! & 0x0f) === 8 && ((body[0]! << 8) | body[1]!) % 31 === 0;
+}
+
+const decoders: Record<string, (body: Uint8Array, options: { maxOutputLength: number }) => Promise<Buffer>> = {
+  gzip: promisify(gunzip),
+  'x-gzip': promisify(gunzip),
+  br: promisify(brotliDecompress),
+  // `deflate` is zlib-wrapped by the standard; some clients send it raw. A zlib header tells them apart.
+  deflate: (body, options) => (hasZlibHeader(body) ? inflateAsync(body, options) : inflateRawAsync(body, options)),
+};
+
+/** The codings a header lists, in the order they were applied; `identity` taken out. */
+function codingsOf(header: string): string[] {
+  return header
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '' && coding !== 'identity');
+}
+
+/** The body with every coding of `contentEncoding` undone; 415 for one the service cannot undo, 400 for a body that is not in it. */
+export async function decodeRequestBody(body: Uint8Array, contentEncoding: string | undefined, limit: number): Promise<Uint8Array> {
+  if (contentEncoding === undefined) return body;
+  const codings = codingsOf(contentEncoding);
+  const unknown = codings.find((coding) => !Object.hasOwn(decoders, coding));
+  if (unknown !== undefined) {
+    throw new ApiError(
+      415,
+      `Unsupported Content-Encoding '${unknown}': send the body uncompressed, or compressed with gzip, deflate or br.`,
+      'invalid_request_error',
+      null,
+      'unsupported_content_encoding',
+    );
+  }
+  let decoded = body;
+  for (const coding of codings.reverse()) {
+    try {
+      decoded = await decoders[coding]!(decoded, { maxOutputLength: limit });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw ApiError.bodyTooLarge(limit);
+      throw ApiError.badRequest(`We could not decode the body of your request: it is not valid ${coding} data, as its Content-Encoding says.`);
+    }
+  }
+  return decoded;
+}
