@@ -53,19 +53,36 @@ function forEachNumber(text: string, onNumber: (start: number, end: number) => v
   }
 }
 
+/** Sets of integers in which two different texts round to one double: the first text stands for both. */
+const ambiguous = new WeakSet<ExactIntegers>();
+
 /** The integers of a valid JSON text that a double cannot hold; undefined when there are none (nearly always). */
 export function findUnsafeIntegers(text: string): ExactIntegers | undefined {
   if (!MAYBE_UNSAFE.test(text)) return undefined;
   const found = new Map<string, string>();
+  let twoForOne = false;
   forEachNumber(text, (start, end) => {
     const written = text.slice(start, end);
     if (!INTEGER.test(written)) return;
     const value = Number(written);
     if (Number.isSafeInteger(value)) return;
     const rounded = JSON.stringify(value);
-    if (rounded !== written && !found.has(rounded)) found.set(rounded, written);
+    if (rounded === written) return;
+    const first = found.get(rounded);
+    if (first === undefined) found.set(rounded, written);
+    else if (first !== written) twoForOne = true;
   });
-  return found.size > 0 ? found : undefined;
+  if (found.size === 0) return undefined;
+  if (twoForOne) ambiguous.add(found);
+  return found;
+}
+
+/**
+ * Whether two different integers of the text round to one double, so that its set gives both the first
+ * one's text: a text holding several completions (a list page) is then no guide to each one's own.
+ */
+export function hasAmbiguousIntegers(exact: ExactIntegers | undefined): boolean {
+  return exact !== undefined && ambiguous.has(exact);
 }
 
 /** Both sets of integers (`b`'s text where both round to one value); undefined when neither has any. */

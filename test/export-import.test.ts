@@ -99,6 +99,33 @@ describe('export then import', () => {
     }
   });
 
+  it('mirrors each completion with its own integers past 2^53, where two on one list page round to one double', async () => {
+    const ids: string[] = [];
+    for (const seed of ['9223372036854775807', '9223372036854775806']) {
+      const created = await source.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: `{"model":"gpt-4o","messages":[{"role":"user","content":"seed ${seed}"}],"store":true,"seed":${seed}}`,
+      });
+      expect(created.status).toBe(200);
+      ids.push(((await created.json()) as { id: string }).id);
+    }
+    const originals = await Promise.all(ids.map((id) => text(source, `/v1/chat/completions/${id}`)));
+    expect(originals[0]).toContain('"seed":9223372036854775807');
+    expect(originals[1]).toContain('"seed":9223372036854775806');
+    const mirrored = join(folder, 'mirrored.db');
+    const mirror = await runCli(['mirror', '--from', `${source.origin}/v1`, '--source-key', DEFAULT_KEY, '--key', DEFAULT_KEY], {
+      env: { DATABASE_URL: mirrored },
+    });
+    expect(mirror.code, mirror.stderr).toBe(0);
+    const copy = await startService({ upstreamUrl: upstream.url, databasePath: mirrored });
+    try {
+      expect(await Promise.all(ids.map((id) => text(copy, `/v1/chat/completions/${id}`)))).toEqual(originals);
+    } finally {
+      await copy.close();
+    }
+  });
+
   it('carries a completion the provider answered with an empty model name, which create stores as it came', async () => {
     upstream.handler = (request, res) => sendJson(res, 200, { ...fakeCompletion(request.json!, 'chatcmpl-blank-model', 1_700_000_000), model: '' });
     const created = await source.request('/v1/chat/completions', {

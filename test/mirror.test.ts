@@ -489,6 +489,35 @@ describe('mirror', () => {
     );
   }, 40_000);
 
+  it('does not take a page that promises more and gives nothing to ask for it by as the end: not the messages, not the list', async () => {
+    const total = await fillSource();
+    const promise = (res: ServerResponse) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: [], first_id: null, last_id: null, has_more: true }));
+    const messages = await startBrokenProxy(source.origin, new Map([['/v1/chat/completions/chatcmpl-bulk0030/messages', promise]]));
+    const target = join(folder, 'copy.db');
+    const first = await runCliInProcess(mirrorArgs(messages), { env: { DATABASE_URL: target } });
+    expect(first.code, first.stderr).toBe(1);
+    expect(first.stderr.split('\n').filter((line) => line.startsWith('not mirrored'))).toEqual([
+      'not mirrored chatcmpl-bulk0030: the source answered /chat/completions/chatcmpl-bulk0030/messages with "has_more": true and a page whose last item has no id to continue after; stopped asking for more',
+    ]);
+    expect(first.stderr).toMatch(new RegExp(`^mirror: ${total - 1} copied, 0 already there, 0 deleted at the source meanwhile, 0 not storable, 1 not mirrored; `, 'm'));
+
+    // A list whose second page promises more and lists nothing: the run stops with the error, not as a whole copy.
+    const server = createServer((req, res) => {
+      if (new URL(req.url ?? '/', 'http://x').searchParams.has('after') && (req.url ?? '').startsWith('/v1/chat/completions?')) promise(res);
+      else forward(source.origin, req, res);
+    });
+    const list = await listenOnLoopback(server);
+    later(list.close);
+    const second = await runCliInProcess(['mirror', '--from', list.url, '--source-key', DEFAULT_KEY, '--key', DEFAULT_KEY, '--from-start'], {
+      env: { DATABASE_URL: join(folder, 'other.db') },
+    });
+    expect(second.code, second.stderr).toBe(1);
+    expect(second.stderr).toContain(
+      'stored-completions mirror: the source answered /chat/completions with "has_more": true and a page whose last item has no id to continue after; stopped asking for more\n',
+    );
+  });
+
   it('refuses --since together with --created-after, the same filter under two names, as a usage error', async () => {
     await fillSource();
     const target = join(folder, 'copy.db');

@@ -1,5 +1,5 @@
 import { ApiError } from '../errors.ts';
-import { type ExactIntegers, exactIntegersOf, mergeExactIntegers } from '../exact-integers.ts';
+import { type ExactIntegers, exactIntegersOf, hasAmbiguousIntegers, mergeExactIntegers } from '../exact-integers.ts';
 import { InvalidCompletionError, toImportedRecord } from '../import/completion-line.ts';
 import { isObject, type Json } from '../json.ts';
 import type { CompletionRecord, Store } from '../store/index.ts';
@@ -146,12 +146,19 @@ async function fetchMessages(source: SourceClient, id: string): Promise<{ items:
     items.push(...data);
     exact = mergeExactIntegers(exact, exactIntegersOf(page));
     const last = data.at(-1);
-    if (page.has_more !== true || !last || typeof last.id !== 'string') return { items, exact };
+    if (page.has_more !== true) return { items, exact };
+    // More promised and nothing to ask for it by: stored as it stands, the completion would lack the rest for good.
+    if (!last || typeof last.id !== 'string') throw new SourceError(noCursor(path), 200);
     // A source that does not page by `after` answers the same page again: asked for the next one forever, the items pile up.
     if (cursors.has(last.id)) throw new SourceError(repeatedPage(path, after, last.id), 200);
     cursors.add(last.id);
     after = last.id;
   }
+}
+
+/** Why a walk stopped: a page said more follow, and ended without an item whose id asks for them. */
+function noCursor(path: string): string {
+  return `the source answered ${path} with "has_more": true and a page whose last item has no id to continue after; stopped asking for more`;
 }
 
 /** Why a walk stopped: the page asked for past `after` ends at `last`, where an earlier page ended. */
@@ -403,7 +410,11 @@ async function mirrorFrom(
       wanted.push(item);
     }
     const exact = exactIntegersOf(page);
-    await mirror.store(await mapWithLimit(wanted, request.concurrency, (item) => mirror.read(String(item.id), { item, exact })));
+    // Two completions' integers that round to one double: the page's text cannot tell each its own, so each is read by id.
+    const readEach = hasAmbiguousIntegers(exact);
+    await mirror.store(
+      await mapWithLimit(wanted, request.concurrency, (item) => mirror.read(String(item.id), readEach ? undefined : { item, exact })),
+    );
     const last = listed.at(-1);
     // Kept only once the page is stored: a run stopped before that lists this page again.
     if (checkpointKey !== undefined && last && typeof last.id === 'string') {
@@ -415,7 +426,9 @@ async function mirrorFrom(
       await store.setSetting(checkpointKey, JSON.stringify({ ends }));
     }
     events.onPage?.();
-    if (reachedEnd || page.has_more !== true || !last || typeof last.id !== 'string') return;
+    if (reachedEnd || page.has_more !== true) return;
+    // Ended here, the run would report the history mirrored while the rest of it was never listed.
+    if (!last || typeof last.id !== 'string') throw new SourceError(noCursor('/chat/completions'), undefined);
     // The list answered a page it gave before (a source that ignores `after`): the walk would never end.
     if (cursors.has(last.id)) throw new SourceError(repeatedPage('/chat/completions', after, last.id), undefined);
     cursors.add(last.id);
