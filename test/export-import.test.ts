@@ -195,6 +195,19 @@ describe('export then import', () => {
     const badOrder = await runCli(['export', '--key', DEFAULT_KEY, '--order', 'newest'], { env });
     expect(badOrder).toMatchObject({ code: 2, stdout: '' });
     expect(badOrder.stderr).toContain("--order: expected asc or desc, got 'newest'");
+
+    // Into one file: the cut part, then the rest added with --append, is the whole export.
+    const file = join(folder, 'resumed.jsonl');
+    expect((await runCli(['export', '--key', DEFAULT_KEY, '--limit', '2', '--out', file], { env })).code).toBe(0);
+    const rest = await runCli(['export', '--key', DEFAULT_KEY, '--after', all[1]!, '--append', '--out', file], { env });
+    expect(rest.code, rest.stderr).toBe(0);
+    expect(lineIds(readFileSync(file, 'utf8'))).toEqual(all);
+    // Without it, --out starts the file again.
+    expect((await runCli(['export', '--key', DEFAULT_KEY, '--after', all[1]!, '--out', file], { env })).code).toBe(0);
+    expect(lineIds(readFileSync(file, 'utf8'))).toEqual(all.slice(2));
+    const appendToStdout = await runCli(['export', '--key', DEFAULT_KEY, '--append'], { env });
+    expect(appendToStdout).toMatchObject({ code: 2, stdout: '' });
+    expect(appendToStdout.stderr).toContain('--append: it adds to the file --out names; standard output is a stream to redirect with >>');
   });
 
   it('writes each line as retrieve plus input_messages', async () => {

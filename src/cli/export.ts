@@ -32,6 +32,7 @@ ${FILTER_HELP}
   --after ID            start after this completion (resume a cut export from the last id it holds)
   --order asc|desc      oldest first (default) or newest first
   --out FILE            write to FILE instead of standard output (- is standard output)
+  --append              add to the end of --out's FILE instead of replacing it (resuming with --after)
   -h, --help            this text
 
 Example:
@@ -131,6 +132,7 @@ export const exportCommand = defineCommand({
     after: { type: 'string' },
     order: { type: 'string' },
     out: { type: 'string' },
+    append: { type: 'boolean' },
   },
   async run({ values }, context) {
     const format = parseFormat(values.format);
@@ -142,6 +144,7 @@ export const exportCommand = defineCommand({
     checkProjectOptions(config, values);
     // `--out -` is standard output, as import's FILE - is standard input (it wrote a file named "-").
     const outPath = values.out === '-' ? undefined : values.out;
+    if (values.append && outPath === undefined) throw new UsageError('--append: it adds to the file --out names; standard output is a stream to redirect with >>');
     const store = await openSourceStore(config.databaseUrl, 'DATABASE_URL', config.sqliteSynchronous);
     try {
       // Checked once the database is open: a database closed cleanly has no -wal nor -shm, and opening it makes them,
@@ -152,7 +155,8 @@ export const exportCommand = defineCommand({
       if (values.after !== undefined && !(await store.isIdTaken(project, values.after))) {
         throw new UsageError(`--after: the project has no completion '${values.after}' (nor had one)`);
       }
-      const out = outPath === undefined ? context.stdout : createWriteStream(outPath, { highWaterMark: OUT_BUFFER_BYTES });
+      // Replaced unless --append: a resumed export (--after the last id the file holds) adds the rest to it.
+      const out = outPath === undefined ? context.stdout : createWriteStream(outPath, { flags: values.append ? 'a' : 'w', highWaterMark: OUT_BUFFER_BYTES });
       if (outPath !== undefined) {
         try {
           await once(out, 'open');
