@@ -261,6 +261,10 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     await expect.poll(() => summary(page)).toBe('No completions match these filters. The model is matched by its whole name: "gpt-4o" does not find "gpt-4o-mini".');
     const left = (selector: string) => page.locator(selector).evaluate((el) => el.getBoundingClientRect().left);
     expect(await left('.active-filters .link-button')).toBe(await left('.active-filters'));
+
+    // Beside a metadata filter that matches nothing, the model is not why: no word about it.
+    await page.goto(`${suite.service.origin}/#/?model=gpt-4o-mini&metadata%5Bnone%5D=here`);
+    await expect.poll(() => summary(page)).toBe('No completions match these filters.');
   });
 
   it('puts the focus on the Key field when Save finds a value typed without a key', async () => {

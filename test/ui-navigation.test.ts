@@ -143,6 +143,12 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     await expect.poll(() => page.getByRole('alert').textContent()).toBe("No chat completion found with id 'chatcmpl-%E0%A4%A'.");
     expect(await page.locator('.list-view').isVisible()).toBe(false);
     expect(errors).toEqual([]);
+
+    // An id of 3,000 characters: its 404 wraps within the window, not past it.
+    const long = `chatcmpl-${'x'.repeat(3000)}`;
+    await page.goto(`${suite.service.origin}/#/completions/${long}`);
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe(`No chat completion found with id '${long}'.`);
+    expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
   });
 
   it('a link to the conversation . or .. shows the 404 of that id, and sends the provider nothing (the browser would resolve the path to /v1/chat/)', async () => {
@@ -279,6 +285,13 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
       expect(await page.locator('.filters').getByRole('alert').textContent()).toBe(`"${label}" in this link (${value}, in Unix seconds) is not a date this page can show: it was left out.`);
       expect(await page.locator(`input[name=${label === 'Created after' ? 'created_after' : 'created_before'}]`).inputValue()).toBe('');
       expect(await page.locator('.summary').textContent()).toBe('Showing 20 completions; more below.');
+    }
+    // A date written by hand (the API's times are Unix seconds), or no date at all: the same.
+    for (const value of ['2026-12-01', 'abc']) {
+      const page = await suite.open(`#/?created_after=${value}`);
+      await signIn(page);
+      await expectRows(page, all.slice(0, 20));
+      expect(await page.locator('.filters').getByRole('alert').textContent()).toBe(`"Created after" in this link (${value}) is not a time in Unix seconds: it was left out.`);
     }
 
     // A time before 1970 is a time: applied, and shown in its field.

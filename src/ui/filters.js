@@ -22,8 +22,9 @@ function decodedId(text) {
 
 /**
  * The current route: `{ view: 'list', filters, order, usage, ignored }` or `{ view: 'completion', id }`.
- * `ignored` names the times of the link left out, `[label, value]`: a time no date field can show (past
- * the year 275760, or 2^53 which the API refuses) would filter the list with the field blank, unseen.
+ * `ignored` names the times of the link left out, `[label, value, whether it is a number]`: a time no date field
+ * can show (past the year 275760, or 2^53 which the API refuses), or no number at all, would filter the list
+ * with the field blank, or not at all, unseen.
  */
 export function parseRoute(hash = location.hash) {
   const text = hash.replace(/^#/, '');
@@ -40,9 +41,11 @@ export function parseRoute(hash = location.hash) {
   const ignored = [];
   const seconds = (name) => {
     const value = params.get(name) ?? '';
-    if (!/^-?\d+$/.test(value)) return undefined;
-    if (isShowableTime(value)) return value;
-    ignored.push([TIME_PARAMS.find(([param]) => param === name)[1], value]);
+    if (value === '') return undefined;
+    const number = /^-?\d+$/.test(value);
+    if (number && isShowableTime(value)) return value;
+    // A date written by hand (`2026-12-01`) or a number no date field can show: left out, and said so, not dropped unseen.
+    ignored.push([TIME_PARAMS.find(([param]) => param === name)[1], value, number]);
     return undefined;
   };
   return {

@@ -66,6 +66,16 @@ export function createListView() {
   const searchInput = h('input', { type: 'search', name: 'search', autocomplete: 'off', placeholder: 'Words in messages or replies' });
   const modelInput = h('input', { type: 'text', name: 'model', list: 'known-models', autocomplete: 'off', placeholder: 'Any model' });
   const knownModels = createModelSuggestions('known-models');
+
+  /**
+   * Why a model filter may have found nothing: it is matched by its whole name. Said only where the model is the one
+   * filter and not one of the project's: beside other filters, or naming a model the project has, it is not the reason.
+   */
+  function modelHint(filters) {
+    const { model } = filters;
+    if (!model || hasFilters({ ...filters, model: undefined }) || knownModels.has(model)) return '';
+    return ' The model is matched by its whole name: "gpt-4o" does not find "gpt-4o-mini".';
+  }
   const afterInput = h('input', { type: 'datetime-local', name: 'created_after', step: '1' });
   const beforeInput = h('input', { type: 'datetime-local', name: 'created_before', step: '1' });
   /** Most looks are at what was stored lately: one click sets "Created after" that far back from now and clears "Created before". */
@@ -365,7 +375,13 @@ export function createListView() {
     beforeInput.value = toLocalInput(filters.created_before);
     orderSelect.value = route.order;
     const ignored = route.ignored ?? [];
-    linkError.textContent = ignored.map(([label, value]) => `"${label}" in this link (${value}, in Unix seconds) is not a date this page can show: it was left out.`).join(' ');
+    linkError.textContent = ignored
+      .map(([label, value, number]) =>
+        number
+          ? `"${label}" in this link (${value}, in Unix seconds) is not a date this page can show: it was left out.`
+          : `"${label}" in this link (${value}) is not a time in Unix seconds: it was left out.`,
+      )
+      .join(' ');
     linkError.hidden = ignored.length === 0;
     const inverted = filters.created_after !== undefined && filters.created_before !== undefined && Number(filters.created_after) >= Number(filters.created_before);
     const rangeText = inverted ? '"Created after" is not earlier than "Created before": no completion can match both.' : '';
@@ -595,7 +611,7 @@ export function createListView() {
       // Without filters, nothing is stored for this key; in pass-through mode a mistyped key signs in too
       // (it is a key of its own, with nothing of its own), so an empty list also asks to check the key.
       summary.textContent = hasFilters(route.filters)
-        ? `No completions match these filters.${searchHint(route.filters.search)}${route.filters.model ? ' The model is matched by its whole name: "gpt-4o" does not find "gpt-4o-mini".' : ''}`
+        ? `No completions match these filters.${searchHint(route.filters.search)}${modelHint(route.filters)}`
         : 'No stored completions for this key yet: create one with "store": true. Expected some? Check the key ("Sign out", then sign in with it again).';
     } else {
       if (hasMore) summary.textContent = `Showing ${count} completions; more below.`;

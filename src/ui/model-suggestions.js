@@ -24,6 +24,8 @@ export function createModelSuggestions(id) {
 
   return {
     element,
+    /** Whether the project is known to have `model` (as the model a response named). */
+    has: (model) => known.has(model),
     /** The models of rows just loaded, added at once. */
     add(completions) {
       show([...known, ...completions.map((completion) => completion.model)]);
