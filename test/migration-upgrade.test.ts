@@ -171,6 +171,13 @@ describe(`upgrading a database from ${BEFORE}`, () => {
       // ...and every read serves the same bytes.
       const store = createSqliteStore(upgraded);
       expect(await answers(store)).toEqual(before);
+      // A tombstone the previous version writes after the upgrade names no time (0): kept, as every tombstone was before.
+      upgraded.prepare("INSERT INTO deleted_completions (project_id, id, created) SELECT id, 'chatcmpl-old-version', 5 FROM projects").run();
+      expect(await store.purgeTombstones(stamp.deletedAt, 10)).toBe(0);
+      expect(upgraded.prepare('SELECT id, deleted_at AS deletedAt FROM deleted_completions ORDER BY id').all()).toEqual([
+        { id: 'chatcmpl-010', deletedAt: stamp.deletedAt },
+        { id: 'chatcmpl-old-version', deletedAt: 0 },
+      ]);
       // And it goes on working: new completions are found by their filters and words, the old ones still are.
       await store.saveCompletions(PROJECT, recordsOf(60, 80));
       const found = await store.listCompletions(PROJECT, {

@@ -50,12 +50,14 @@ describe('PostgreSQL migration 0008 on a database 0007 left', () => {
     expect(stamps).toEqual([{ id: deleted, deletedAt: expect.any(Number) }]);
     expect(stamps[0]!.deletedAt).toBeGreaterThanOrEqual(upgradedFrom);
     expect(stamps[0]!.deletedAt).toBeLessThanOrEqual(upgradedBy);
-    // The default was evaluated once and kept in the catalog: the table was not rewritten, and its default is drizzle's 0 again.
+    // The default was evaluated once for the rows there and kept in the catalog: the table was not rewritten.
     expect(await fileOf()).toBe(fileBefore);
-    const defaults = await db.query<{ fallback: string }>(
-      "SELECT column_default AS fallback FROM information_schema.columns WHERE table_name = 'deleted_completions' AND column_name = 'deleted_at'",
-    );
-    expect(defaults).toEqual([{ fallback: '0' }]);
+    // A tombstone the previous version writes (still running beside this one: a rolling upgrade) names no time: it gets the clock's.
+    await db.query("INSERT INTO deleted_completions (project_id, id, created) SELECT id, 'chatcmpl-old-version', 5 FROM projects WHERE name = 'project-a'");
+    const [oldVersion] = await db.query<{ deletedAt: number }>(`SELECT deleted_at AS "deletedAt" FROM deleted_completions WHERE id = 'chatcmpl-old-version'`);
+    expect(oldVersion!.deletedAt).toBeGreaterThanOrEqual(upgradedFrom);
+    expect(oldVersion!.deletedAt).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 1);
+    await db.query("DELETE FROM deleted_completions WHERE id = 'chatcmpl-old-version'");
     expect({ list: await store.listCompletions('project-a', page), after: await store.listCompletions('project-a', { ...page, after: deleted }) }).toEqual(before);
 
     // Purged by that time, as retention would a window later: the id is free again.

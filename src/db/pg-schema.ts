@@ -134,7 +134,9 @@ export const deletedCompletions = pgTable(
     projectId: integer().notNull(),
     id: bytewiseText().notNull(),
     created: int64().notNull(),
-    deletedAt: int64().notNull().default(0),
+    // The clock's own second by default, so that a tombstone an older version writes (one still running during a
+    // rolling upgrade names no time) is let go a window later as well, not at once.
+    deletedAt: int64().notNull().default(sql`floor(extract(epoch FROM now()))::bigint`),
   },
   (t) => [primaryKey({ columns: [t.projectId, t.id] }), index('deleted_completions_deleted_at_idx').on(t.deletedAt)],
 );

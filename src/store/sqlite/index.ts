@@ -177,11 +177,14 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     return expired.length;
   }));
 
+  // A tombstone without a time (0: written by an older version on the file after it was upgraded, which SQLite's
+  // ALTER TABLE could give no clock default) is kept, as every tombstone was before.
   const purgeTombstones = immediate(
     db.transaction(
       (madeBefore: number, batchSize: number): number =>
         prepare(
-          `DELETE FROM deleted_completions WHERE rowid IN (SELECT rowid FROM deleted_completions WHERE deleted_at < ? ORDER BY deleted_at ${LIMIT_PARAMETER})`,
+          `DELETE FROM deleted_completions WHERE rowid IN
+             (SELECT rowid FROM deleted_completions WHERE deleted_at > 0 AND deleted_at < ? ORDER BY deleted_at ${LIMIT_PARAMETER})`,
         ).run(madeBefore, batchSize).changes,
     ),
   );
