@@ -20,13 +20,15 @@ const CONTENT_TYPES: Record<string, string> = {
 /**
  * Stored completions hold whatever users and models wrote, so the page must not run or load anything
  * it did not ship: scripts and styles from this origin only (no inline ones), requests to this origin
- * only. Images are the exception: a message's image part may be any http(s) or data URL.
+ * only. Images are the exception: a message's image part may be any http(s) or data URL; and a message's
+ * audio part plays from its own data (a data: URL, never fetched).
  */
 export const UI_CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",
   "img-src 'self' data: https: http:",
+  'media-src data:',
   "connect-src 'self'",
   "manifest-src 'self'",
   "base-uri 'none'",

@@ -61,6 +61,9 @@ export function fromLocalInput(value) {
   return Number.isFinite(ms) ? String(Math.floor(ms / 1000)) : undefined;
 }
 
+/** How a preview names a part that is not text: in words for the kinds OpenAI has, by its type otherwise. */
+const PART_NAMES = { image_url: 'image', input_audio: 'audio', file: 'file', refusal: 'refusal' };
+
 /** The text of a message's content: a string, or the text parts of an array, other parts named. */
 export function contentText(content) {
   if (typeof content === 'string') return content;
@@ -68,7 +71,8 @@ export function contentText(content) {
   return content
     .map((part) => {
       if (part?.type === 'text') return String(part.text ?? '');
-      return `[${String(part?.type ?? 'part')}]`;
+      const type = String(part?.type ?? 'part');
+      return `[${Object.hasOwn(PART_NAMES, type) ? PART_NAMES[type] : type}]`;
     })
     .join('\n');
 }

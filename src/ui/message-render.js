@@ -54,6 +54,10 @@ export function jsonBlock(value) {
 
 const SAFE_IMAGE = /^(https?:\/\/|data:image\/)/i;
 
+/** Input audio formats OpenAI takes, and those a browser may play, by their media type. */
+const AUDIO_TYPES = { wav: 'audio/wav', mp3: 'audio/mpeg', flac: 'audio/flac', ogg: 'audio/ogg', opus: 'audio/ogg', webm: 'audio/webm', aac: 'audio/aac', m4a: 'audio/mp4' };
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
 function describeUrl(url) {
   if (url.startsWith('data:')) return `${url.slice(0, url.indexOf(',') + 1 || 40).slice(0, 60)} (${formatInteger(url.length)} characters)`;
   return url.length > 300 ? `${url.slice(0, 300)}…` : url;
@@ -79,8 +83,16 @@ function renderPart(part) {
     return h('div', { class: 'part' }, partLabel('Image (not shown)'), h('span', { class: 'muted' }, ` ${describeUrl(url)}`));
   }
   if (type === 'input_audio') {
-    const size = String(part.input_audio?.data ?? '').length;
-    return h('div', { class: 'part' }, partLabel('Audio'), ` ${part.input_audio?.format ?? 'unknown format'}, ${formatInteger(size)} characters of base64`);
+    const data = String(part.input_audio?.data ?? '');
+    const format = String(part.input_audio?.format ?? 'unknown format');
+    const about = ` ${format}, ${formatInteger(data.length)} characters of base64`;
+    const mime = Object.hasOwn(AUDIO_TYPES, format) ? AUDIO_TYPES[format] : undefined;
+    // Played from the data itself (the page's policy allows media from data: URLs only): nothing is fetched.
+    if (!mime || !BASE64.test(data)) return h('div', { class: 'part' }, partLabel('Audio'), about);
+    return h('figure', { class: 'part audio-part' },
+      h('audio', { controls: '', preload: 'none', src: `data:${mime};base64,${data}` }),
+      h('figcaption', { class: 'muted' }, partLabel('Audio'), about),
+    );
   }
   if (type === 'file') {
     const file = part.file ?? {};
