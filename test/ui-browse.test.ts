@@ -341,9 +341,38 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     // "12/05/2026, 02:26:31 PM" with its picker button: at 1024 and 1280 the fields were 172 and 206 px, cut before AM/PM.
     for (const width of [1280, 1180, 1024, 901, 820, 390]) {
       await page.setViewportSize({ width, height: 900 });
+      // On a phone the dates are behind "More filters".
+      if (width === 390) await page.getByRole('button', { name: 'More filters' }).click();
       const widths = await page.locator('input[type=datetime-local]').evaluateAll((inputs) => inputs.map((input) => input.getBoundingClientRect().width));
       expect({ width, enough: widths.map((field) => field >= 260) }).toEqual({ width, enough: [true, true] });
     }
+  });
+
+  it('on a phone, shows Search and the first completions on the first screen, the other filters behind "More filters"', async () => {
+    const page = await open('#/?model=gpt-4o&order=asc');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await signIn(page);
+    await page.locator('ol.rows li').first().waitFor();
+    const more = page.getByRole('button', { name: 'More filters (2 set)' });
+    expect(await more.getAttribute('aria-expanded')).toBe('false');
+    const model = page.getByRole('combobox', { name: 'Model' });
+    expect(await model.isVisible()).toBe(false);
+    expect(await page.getByRole('searchbox', { name: 'Search' }).isVisible()).toBe(true);
+    const firstRowTop = await page.locator('ol.rows li').first().evaluate((row) => row.getBoundingClientRect().top);
+    expect(firstRowTop).toBeLessThan(844 - 100);
+
+    await more.click();
+    const fewer = page.getByRole('button', { name: 'Fewer filters' });
+    expect(await fewer.getAttribute('aria-expanded')).toBe('true');
+    expect(await model.inputValue()).toBe('gpt-4o');
+    expect(await page.getByRole('combobox', { name: 'Order' }).isVisible()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Add metadata filter' }).isVisible()).toBe(true);
+
+    // Closed again, then wider: the form is whole and the button gone.
+    await fewer.click();
+    await page.setViewportSize({ width: 1024, height: 844 });
+    expect(await page.locator('.more-filters').isVisible()).toBe(false);
+    expect(await model.isVisible()).toBe(true);
   });
 
   it('fits a phone\'s width: no view scrolls sideways', async () => {

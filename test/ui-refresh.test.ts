@@ -171,7 +171,8 @@ describe.skipIf(!browserAvailable)('web UI: seeing what was stored since, and wh
     const boxes = await Promise.all(['.brand', '#signed-in', '#sign-out'].map((selector) => phone.locator(selector).boundingBox()));
     expect(new Set(boxes.map((box) => Math.round(box!.y + box!.height / 2))).size).toBe(1);
     expect(boxes[2]!.x + boxes[2]!.width).toBeLessThanOrEqual(390);
-    // A date with its time takes the whole width (half of it showed "12/01/2025, 12").
+    // A date with its time takes the whole width (half of it showed "12/01/2025, 12"), once "More filters" shows it.
+    await phone.getByRole('button', { name: 'More filters' }).click();
     const after = await phone.getByLabel('Created after').boundingBox();
     expect(after!.width).toBeGreaterThan(300);
   });

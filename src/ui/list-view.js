@@ -107,6 +107,21 @@ export function createListView() {
   const rangeError = h('p', { class: 'error', role: 'alert' });
   rangeError.hidden = true;
 
+  // On a phone the whole form filled the first screen before any completion: there it shows Search, the metadata
+  // chips, and this button, which opens the rest (its count says how many of those hidden filter the list now).
+  const moreFilters = h('button', { type: 'button', class: 'secondary more-filters', 'aria-expanded': 'false' });
+  moreFilters.addEventListener('click', () => {
+    filtersForm.classList.toggle('more-open');
+    labelMoreFilters();
+  });
+  function labelMoreFilters() {
+    const open = filtersForm.classList.contains('more-open');
+    const hidden = [route.filters.model, route.filters.created_after, route.filters.created_before].filter((value) => value !== undefined).length
+      + (route.order === 'asc' ? 1 : 0);
+    moreFilters.setAttribute('aria-expanded', String(open));
+    moreFilters.textContent = open ? 'Fewer filters' : hidden > 0 ? `More filters (${hidden} set)` : 'More filters';
+  }
+
   const filtersForm = h(
     'form',
     { class: 'filters', role: 'search', 'aria-label': 'Filters' },
@@ -118,6 +133,7 @@ export function createListView() {
       field('Created before', beforeInput),
       field('Order', orderSelect),
     ),
+    moreFilters,
     h('div', { class: 'quick-ranges', role: 'group', 'aria-label': 'Quick date ranges' },
       h('span', { class: 'muted', 'aria-hidden': 'true' }, 'Created in the last'),
       ...quickRanges,
@@ -374,6 +390,7 @@ export function createListView() {
     afterInput.value = toLocalInput(filters.created_after);
     beforeInput.value = toLocalInput(filters.created_before);
     orderSelect.value = route.order;
+    labelMoreFilters();
     const ignored = route.ignored ?? [];
     linkError.textContent = ignored
       .map(([label, value, number]) =>
