@@ -156,16 +156,19 @@ export function clientGoneWatch(request: Request, env: unknown): Pick<UpstreamRe
   return connection ? { clientConnection: connection } : { signal: request.signal };
 }
 
+/** Headers that describe the body the client sent: a body this service wrote (`jsonBody`) goes without them. */
+const DESCRIBE_CLIENT_BODY = new Set(['content-type', 'content-encoding', 'content-md5', 'digest', 'content-digest', 'repr-digest']);
+
 /**
  * Client headers to send on: hop-by-hop ones dropped, the client's own key replaced by the tenant's upstream
  * credentials; with `jsonBody` (see UpstreamRequest), the body's type and encoding are this service's.
  */
 export function forwardRequestHeaders(incoming: ClientHeaders, authorization: string | undefined, jsonBody = false): Record<string, string> {
-  const headers: Record<string, string> = jsonBody ? { 'content-type': 'application/json' } : {};
+  const headers: Record<string, string> = {};
   let connection: string | undefined;
   const add = (value: string, name: string) => {
     if (name === 'connection') connection = value;
-    if (staysBehind(name) || (jsonBody && (name === 'content-type' || name === 'content-encoding'))) return;
+    if (staysBehind(name) || (jsonBody && DESCRIBE_CLIENT_BODY.has(name))) return;
     // Repeated headers are joined with commas, as a Headers object does.
     headers[name] = Object.hasOwn(headers, name) ? `${headers[name]}, ${value}` : value;
   };
@@ -177,6 +180,8 @@ export function forwardRequestHeaders(incoming: ClientHeaders, authorization: st
   // Headers the Connection header names are hop-by-hop too.
   if (connection !== undefined) for (const name of connection.toLowerCase().split(',')) delete headers[name.trim()];
   if (authorization !== undefined) headers.authorization = authorization;
+  // After the Connection header's names: `Connection: content-type` took it away.
+  if (jsonBody) headers['content-type'] = 'application/json';
   return headers;
 }
 

@@ -36,7 +36,7 @@ describe.skipIf(!browserAvailable)('web UI: audio sent with a message', () => {
             { type: 'text', text: 'What is said here?' },
             { type: 'input_audio', input_audio: { data: wav, format: 'wav' } },
             // A format no browser plays, and data that is not base64: described, never made a player.
-            { type: 'input_audio', input_audio: { data: 'AAAA', format: 'pcm16' } },
+            { type: 'input_audio', input_audio: { data: 'AAAA', format: 'pcm16' as 'wav' } },
             { type: 'input_audio', input_audio: { data: 'not base64 "><b>', format: 'mp3' } },
             { type: 'image_url', image_url: { url: 'https://example.invalid/cat.png' } },
           ],
@@ -65,11 +65,14 @@ describe.skipIf(!browserAvailable)('web UI: audio sent with a message', () => {
     expect(await players.first().getAttribute('controls')).toBe('');
     expect(await players.first().getAttribute('preload')).toBe('none');
     // The page's policy lets it play: loaded when asked, it decodes.
-    await players.first().evaluate((el: HTMLAudioElement) => {
-      el.preload = 'auto';
-      el.load();
+    type Player = { preload: string; load(): void; readyState: number; duration: number };
+    await players.first().evaluate((el) => {
+      (el as unknown as Player).preload = 'auto';
+      (el as unknown as Player).load();
     });
-    await expect.poll(() => players.first().evaluate((el: HTMLAudioElement) => el.readyState >= 1 && el.duration > 0), { timeout: 5_000 }).toBe(true);
+    await expect
+      .poll(() => players.first().evaluate((el) => (el as unknown as Player).readyState >= 1 && (el as unknown as Player).duration > 0), { timeout: 5_000 })
+      .toBe(true);
     const captions = await page.locator('article.message .part').allInnerTexts();
     // (The label is drawn in capitals.)
     expect(captions).toEqual([
