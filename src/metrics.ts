@@ -62,7 +62,7 @@ export function createMetrics({ processMetrics = false }: MetricsOptions = {}): 
     }),
     retentionTombstonesPurged: new Counter({
       name: 'retention_purged_tombstones_total',
-      help: 'Ids of deleted completions let go one RETENTION_DAYS window after their delete or expiry.',
+      help: 'Tombstones of expired completions let go one RETENTION_DAYS window after the expiry.',
       registers,
     }),
     exportsInProgress: new Gauge({

@@ -59,8 +59,8 @@ export function createRetention({
     const seconds = Math.floor(now() / 1000);
     const before = seconds - retentionDays * SECONDS_PER_DAY;
     const deleted = await inBatches(() => store.deleteExpired(before, batchSize, seconds), metrics?.retentionDeleted);
-    // A tombstone keeps a cursor naming its completion paging, and its id taken, for one more window: past it,
-    // neither is anything retention promises (the completion would be gone anyway), and the file stops growing.
+    // An expired completion's tombstone keeps a cursor naming it paging, and its id taken, for one more window: past
+    // it, neither is anything retention promises, and the file stops growing. An explicit delete's is kept for good.
     const tombstonesPurged = await inBatches(() => store.purgeTombstones(before, batchSize), metrics?.retentionTombstonesPurged);
     if (deleted > 0 || tombstonesPurged > 0) logger.info({ deleted, tombstonesPurged, before, retentionDays }, 'retention sweep');
     return deleted;

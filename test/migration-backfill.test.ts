@@ -162,10 +162,10 @@ describe('migration 0008: choices into the completion row', () => {
     const { entries } = JSON.parse(readFileSync(JOURNAL, 'utf8')) as { entries: { tag: string; when: number }[] };
     const when = entries.find((entry) => entry.tag.startsWith('0008_'))!.when;
     old.prepare('DELETE FROM __drizzle_migrations WHERE created_at >= ?').run(when);
-    // Nor the ones after it (0009 queues completions to index again for search in a table of its own; 0010 stamps tombstones).
+    // Nor the ones after it (0009 queues completions to index again for search in a table of its own; 0010 gives tombstones a time).
     old.exec('DROP TABLE search_requeue');
-    old.exec('DROP INDEX deleted_completions_deleted_at_idx');
-    old.exec('ALTER TABLE deleted_completions DROP COLUMN deleted_at');
+    old.exec('DROP INDEX deleted_completions_expired_at_idx');
+    old.exec('ALTER TABLE deleted_completions DROP COLUMN expired_at');
     old.close();
 
     const upgraded = openDatabase(path);

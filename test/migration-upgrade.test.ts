@@ -129,11 +129,11 @@ describe(`upgrading a database from ${BEFORE}`, () => {
     // The store writes the choices into the completion's row: a column there while it fills, then
     // moved into the table of that time (below).
     old.exec("ALTER TABLE completions ADD choices text DEFAULT '' NOT NULL");
-    // And stamps each tombstone with its time: a column here while it fills, dropped before the upgrade adds it.
-    old.exec('ALTER TABLE deleted_completions ADD deleted_at integer DEFAULT 0 NOT NULL');
+    // And gives an expired completion's tombstone its time: a column here while it fills, dropped before the upgrade adds it.
+    old.exec('ALTER TABLE deleted_completions ADD expired_at integer DEFAULT 0 NOT NULL');
     const oldStore = createSqliteStore(old);
     await fill(oldStore);
-    old.exec('ALTER TABLE deleted_completions DROP COLUMN deleted_at');
+    old.exec('ALTER TABLE deleted_completions DROP COLUMN expired_at');
     // Stored as the code of that time stored it.
     storeJsonWhole(old);
     const before = await answers(oldStore);
@@ -143,15 +143,10 @@ describe(`upgrading a database from ${BEFORE}`, () => {
     expect(before.lists.deleted).toEqual([]);
     await oldStore.close();
 
-    const upgradedFrom = Math.floor(Date.now() / 1000);
     const upgraded = openDatabase(path);
     try {
-      // 0010: the tombstone already there counts from the upgrade (retention lets it go a window later).
-      const stamps = upgraded.prepare('SELECT id, deleted_at AS deletedAt FROM deleted_completions').all() as { id: string; deletedAt: number }[];
-      expect(stamps).toEqual([{ id: 'chatcmpl-010', deletedAt: expect.any(Number) }]);
-      const stamp = stamps[0]!;
-      expect(stamp.deletedAt).toBeGreaterThanOrEqual(upgradedFrom);
-      expect(stamp.deletedAt).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
+      // 0010: the tombstone already there (it cannot tell an expiry from a delete) is kept for good.
+      expect(upgraded.prepare('SELECT id, expired_at AS expiredAt FROM deleted_completions').all()).toEqual([{ id: 'chatcmpl-010', expiredAt: 0 }]);
       const schema = upgraded.prepare("SELECT name, sql FROM sqlite_schema WHERE name IN ('metadata', 'completion_models', 'completion_search')").all() as {
         name: string;
         sql: string;
@@ -171,13 +166,8 @@ describe(`upgrading a database from ${BEFORE}`, () => {
       // ...and every read serves the same bytes.
       const store = createSqliteStore(upgraded);
       expect(await answers(store)).toEqual(before);
-      // A tombstone the previous version writes after the upgrade names no time (0): kept, as every tombstone was before.
-      upgraded.prepare("INSERT INTO deleted_completions (project_id, id, created) SELECT id, 'chatcmpl-old-version', 5 FROM projects").run();
-      expect(await store.purgeTombstones(stamp.deletedAt, 10)).toBe(0);
-      expect(upgraded.prepare('SELECT id, deleted_at AS deletedAt FROM deleted_completions ORDER BY id').all()).toEqual([
-        { id: 'chatcmpl-010', deletedAt: stamp.deletedAt },
-        { id: 'chatcmpl-old-version', deletedAt: 0 },
-      ]);
+      expect(await store.purgeTombstones(Number.MAX_SAFE_INTEGER, 10)).toBe(0);
+      expect(await store.isIdTaken(PROJECT, 'chatcmpl-010')).toBe(true);
       // And it goes on working: new completions are found by their filters and words, the old ones still are.
       await store.saveCompletions(PROJECT, recordsOf(60, 80));
       const found = await store.listCompletions(PROJECT, {

@@ -51,7 +51,7 @@ beforeAll(async () => {
   await store.saveCompletions(PROJECT, records);
   await store.saveCompletions('project-b', records.slice(0, 500));
   // Tombstones, as a database that has served deletes has: the cursor's position is also looked up there.
-  await store.restore(Array.from({ length: 5_000 }, (_, n) => ({ kind: 'tombstone' as const, project: 'project-c', id: `chatcmpl-gone-${n}`, created: n, deletedAt: n })));
+  await store.restore(Array.from({ length: 5_000 }, (_, n) => ({ kind: 'tombstone' as const, project: 'project-c', id: `chatcmpl-gone-${n}`, created: n, expiredAt: n })));
   await opened.analyze();
 });
 

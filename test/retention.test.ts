@@ -21,8 +21,8 @@ afterEach(async () => {
 });
 
 const DAY = 86_400;
-/** The injected clock starts at the real one: an explicit delete stamps its tombstone with the store's own clock. */
-const NOW_SECONDS = Math.floor(Date.now() / 1000);
+/** The injected clock: 2027-01-15T08:00:00Z. */
+const NOW_SECONDS = 1_800_000_000;
 const now = () => NOW_SECONDS * 1000;
 const logger = createLogger('silent');
 
@@ -158,7 +158,7 @@ describe('retention', () => {
     expect(await service.request('/v1/chat/completions/chatcmpl-expired-1', { key: 'sk-a-000001' }).then((r) => r.status)).toBe(404);
   });
 
-  it('lets a tombstone go one window after its delete or expiry: the file stops growing, and the id is free again', async () => {
+  it('lets the tombstone of an expired completion go one window after: the file stops growing; an explicit delete\'s stays', async () => {
     await service.store.saveCompletions('team-a', [
       record('chatcmpl-expired', NOW_SECONDS - 31 * DAY),
       record('chatcmpl-deleted', NOW_SECONDS - 2 * DAY),
@@ -168,34 +168,36 @@ describe('retention', () => {
     const metrics = createMetrics();
     let clock = NOW_SECONDS;
     const lines: Record<string, unknown>[] = [];
-    const retention = createRetention({ store: service.store, retentionDays: 30, logger: createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line)) }), metrics, now: () => clock * 1000 });
+    const logger = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const retention = createRetention({ store: service.store, retentionDays: 30, logger, metrics, now: () => clock * 1000 });
     expect(await retention.sweep()).toBe(1);
-    // One window on (less a minute), both tombstones still stand: cursors page on.
+    // One window on (less a minute): the first expired one's tombstone still stands, its cursor pages on.
     clock = NOW_SECONDS + 30 * DAY - 60;
     expect(await retention.sweep()).toBe(1);
-    for (const after of ['chatcmpl-expired', 'chatcmpl-deleted']) {
-      expect((await service.request(`/v1/chat/completions?order=asc&after=${after}`, { key: 'sk-a-000001' })).status).toBe(200);
-    }
+    expect((await service.request('/v1/chat/completions?order=asc&after=chatcmpl-expired', { key: 'sk-a-000001' })).status).toBe(200);
     expect(await rowCounts()).toMatchObject({ completions: 0, deleted_completions: 3 });
 
-    // Past it, they go: a cursor naming one is as unknown as a never-stored id, and a provider may hand the id out again.
+    // Past it, it goes: a cursor naming it is as unknown as a never-stored id, and a provider may hand the id out again.
     clock = NOW_SECONDS + 30 * DAY + 60;
     expect(await retention.sweep()).toBe(0);
-    expect(await rowCounts()).toMatchObject({ completions: 0, deleted_completions: 1 });
-    clock = NOW_SECONDS + 60 * DAY;
-    expect(await retention.sweep()).toBe(0);
-    expect(await rowCounts()).toEqual({ completions: 0, input_messages: 0, metadata: 0, completion_models: 0, deleted_completions: 0 });
-    const page = await service.request('/v1/chat/completions?order=asc&after=chatcmpl-deleted', { key: 'sk-a-000001' });
+    expect(await rowCounts()).toMatchObject({ completions: 0, deleted_completions: 2 });
+    const page = await service.request('/v1/chat/completions?order=asc&after=chatcmpl-expired', { key: 'sk-a-000001' });
     expect(page.status).toBe(400);
     expect(await page.json()).toEqual({
-      error: { message: "Invalid 'after': no chat completion found with id 'chatcmpl-deleted'.", type: 'invalid_request_error', param: 'after', code: null },
+      error: { message: "Invalid 'after': no chat completion found with id 'chatcmpl-expired'.", type: 'invalid_request_error', param: 'after', code: null },
     });
     expect(await service.store.isIdTaken('team-a', 'chatcmpl-expired')).toBe(false);
-    expect(await metrics.registry.getSingleMetricAsString('retention_purged_tombstones_total')).toContain('retention_purged_tombstones_total 3');
+    clock = NOW_SECONDS + 60 * DAY;
+    expect(await retention.sweep()).toBe(0);
+    // The explicit delete's tombstone, however late: its id stays taken, its cursor pages.
+    expect(await rowCounts()).toEqual({ completions: 0, input_messages: 0, metadata: 0, completion_models: 0, deleted_completions: 1 });
+    expect(await service.store.isIdTaken('team-a', 'chatcmpl-deleted')).toBe(true);
+    expect((await service.request('/v1/chat/completions?order=asc&after=chatcmpl-deleted', { key: 'sk-a-000001' })).status).toBe(200);
+    expect(await metrics.registry.getSingleMetricAsString('retention_purged_tombstones_total')).toContain('retention_purged_tombstones_total 2');
     expect(lines.filter((line) => line.msg === 'retention sweep').map(({ deleted, tombstonesPurged }) => ({ deleted, tombstonesPurged }))).toEqual([
       { deleted: 1, tombstonesPurged: 0 },
       { deleted: 1, tombstonesPurged: 0 },
-      { deleted: 0, tombstonesPurged: 2 },
+      { deleted: 0, tombstonesPurged: 1 },
       { deleted: 0, tombstonesPurged: 1 },
     ]);
   });

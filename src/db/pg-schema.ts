@@ -126,7 +126,8 @@ export const completionModels = pgTable(
 
 /**
  * Ids of deleted completions, with their position: cursors naming them keep working, and they are not reused.
- * With retention on, a tombstone goes one window after `deleted_at` (unix seconds), as on SQLite.
+ * `expired_at` as on SQLite: when retention expired the completion (its tombstone goes a window later), 0 for a
+ * tombstone kept for good (an explicit delete, a stream's hold, one an earlier version wrote).
  */
 export const deletedCompletions = pgTable(
   'deleted_completions',
@@ -134,11 +135,12 @@ export const deletedCompletions = pgTable(
     projectId: integer().notNull(),
     id: bytewiseText().notNull(),
     created: int64().notNull(),
-    // The clock's own second by default, so that a tombstone an older version writes (one still running during a
-    // rolling upgrade names no time) is let go a window later as well, not at once.
-    deletedAt: int64().notNull().default(sql`floor(extract(epoch FROM now()))::bigint`),
+    expiredAt: int64().notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.projectId, t.id] }), index('deleted_completions_deleted_at_idx').on(t.deletedAt)],
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.id] }),
+    index('deleted_completions_expired_at_idx').on(t.expiredAt).where(sql`${t.expiredAt} > 0`),
+  ],
 );
 
 /**

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /**
@@ -129,9 +130,11 @@ export const completionModels = sqliteTable(
 /**
  * Ids of deleted completions, with their position. An `after` cursor naming one
  * keeps working, and an upstream that hands out the same id again gets a fresh
- * one, so a cursor never changes meaning. With retention on, a tombstone goes one
- * window after `deleted_at` (unix seconds; migration 0010 gave older ones its own
- * time), so a steady window keeps the file from growing; the index finds them.
+ * one, so a cursor never changes meaning. `expired_at` (unix seconds) is when
+ * retention expired the completion: that tombstone goes one window later, so a
+ * steady window keeps the file from growing (the partial index finds them). 0 for
+ * every other tombstone, kept for good: an explicit delete (a mirror or import must
+ * never bring it back), and those an earlier version wrote.
  */
 export const deletedCompletions = sqliteTable(
   'deleted_completions',
@@ -139,9 +142,12 @@ export const deletedCompletions = sqliteTable(
     projectId: integer().notNull(),
     id: text().notNull(),
     created: integer().notNull(),
-    deletedAt: integer().notNull().default(0),
+    expiredAt: integer().notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.projectId, t.id] }), index('deleted_completions_deleted_at_idx').on(t.deletedAt)],
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.id] }),
+    index('deleted_completions_expired_at_idx').on(t.expiredAt).where(sql`${t.expiredAt} > 0`),
+  ],
 );
 
 /**

@@ -100,8 +100,11 @@ export interface ListPlan {
 export type DumpItem =
   | { kind: 'setting'; key: string; value: string }
   | { kind: 'completion'; project: string; record: CompletionRecord }
-  /** A deleted completion's id and position: it stays taken, and cursors naming it keep working. `deletedAt`: unix seconds. */
-  | { kind: 'tombstone'; project: string; id: string; created: number; deletedAt: number };
+  /**
+   * A deleted completion's id and position: it stays taken, and cursors naming it keep working. `expiredAt`: when
+   * retention expired it (unix seconds), 0 for a tombstone kept for good.
+   */
+  | { kind: 'tombstone'; project: string; id: string; created: number; expiredAt: number };
 
 /** Completions and tokens of one UTC day and one responded model. */
 export interface UsageRow {
@@ -176,11 +179,14 @@ export interface Store {
   deleteCompletion(project: string, id: string): Promise<boolean>;
   /**
    * Deletes up to `batchSize` completions stored before `storedBefore` (unix seconds), oldest first, each leaving
-   * a tombstone made at `now` (unix seconds: the sweep's clock); returns how many.
+   * a tombstone that records it expired at `now` (unix seconds: the sweep's clock); returns how many.
    */
   deleteExpired(storedBefore: number, batchSize: number, now: number): Promise<number>;
-  /** Deletes up to `batchSize` tombstones made before `madeBefore` (unix seconds), oldest first; returns how many. */
-  purgeTombstones(madeBefore: number, batchSize: number): Promise<number>;
+  /**
+   * Deletes up to `batchSize` tombstones of completions that expired before `expiredBefore` (unix seconds), oldest
+   * first; returns how many. Never an explicit delete's: that id stays taken for good.
+   */
+  purgeTombstones(expiredBefore: number, batchSize: number): Promise<number>;
   /** A completion's input messages, or undefined when the completion does not exist (for this project). */
   listMessages(project: string, completionId: string, params: PageParams): Promise<Page<MessageRow> | undefined>;
   /**

@@ -55,13 +55,13 @@ export function createDump(db: SqlDatabase, projects: ProjectIds) {
 
       let after = { projectId: 0, id: '' };
       for (;;) {
-        const page = await snapshot.query<{ projectId: number; project: string; id: string; created: number; deletedAt: number }>(
-          `SELECT d.project_id AS "projectId", p.name AS project, d.id, d.created, d.deleted_at AS "deletedAt" FROM deleted_completions d
+        const page = await snapshot.query<{ projectId: number; project: string; id: string; created: number; expiredAt: number }>(
+          `SELECT d.project_id AS "projectId", p.name AS project, d.id, d.created, d.expired_at AS "expiredAt" FROM deleted_completions d
            JOIN projects p ON p.id = d.project_id WHERE (d.project_id, d.id) > ($1, $2) AND d.created <> ${HELD_POSITION} ORDER BY d.project_id, d.id LIMIT ${limitLiteral(batchSize)}`,
           [after.projectId, after.id],
         );
         if (page.length === 0) break;
-        yield page.map(({ project, id, created, deletedAt }) => ({ kind: 'tombstone', project, id, created, deletedAt }));
+        yield page.map(({ project, id, created, expiredAt }) => ({ kind: 'tombstone', project, id, created, expiredAt }));
         after = page.at(-1)!;
       }
     } finally {
@@ -94,8 +94,8 @@ export function createDump(db: SqlDatabase, projects: ProjectIds) {
       const tombstones = items.filter((item) => item.kind === 'tombstone');
       if (tombstones.length > 0) {
         await tx.query(
-          'INSERT INTO deleted_completions (project_id, id, created, deleted_at) SELECT * FROM unnest($1::int[], $2::text[], $3::int8[], $4::int8[])',
-          [tombstones.map((t) => projectIdOf.get(t.project)!), tombstones.map((t) => t.id), tombstones.map((t) => t.created), tombstones.map((t) => t.deletedAt)],
+          'INSERT INTO deleted_completions (project_id, id, created, expired_at) SELECT * FROM unnest($1::int[], $2::text[], $3::int8[], $4::int8[])',
+          [tombstones.map((t) => projectIdOf.get(t.project)!), tombstones.map((t) => t.id), tombstones.map((t) => t.created), tombstones.map((t) => t.expiredAt)],
         );
       }
     });

@@ -3,7 +3,6 @@ import type { ListParams } from '../../validation.ts';
 import { type CompletionRecord, type CompletionRow, type MessageRow, type Page, type Store } from '../contract.ts';
 import { createDump } from './dump.ts';
 import { COMPLETION_COLUMNS, createListQueries, HELD_POSITION as HELD, planCacheModeOf, runListQuery } from './list-query.ts';
-import { unixSeconds } from '../unix-seconds.ts';
 import { listMessagePage } from './messages.ts';
 import { createProjectIds } from './projects.ts';
 import { isStorableId, limitLiteral } from './text.ts';
@@ -196,11 +195,11 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
         );
         if (!row) return false;
         await createRowWrites(tx).removeCompletions([row]);
-        await tx.query('INSERT INTO deleted_completions (project_id, id, created, deleted_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
+        // Kept for good (expired_at 0), as on SQLite.
+        await tx.query('INSERT INTO deleted_completions (project_id, id, created) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
           projectId,
           id,
           row.created,
-          unixSeconds(),
         ]);
         return true;
       });
@@ -216,19 +215,19 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
         if (expired.length === 0) return 0;
         await createRowWrites(tx).removeCompletions(expired);
         await tx.query(
-          'INSERT INTO deleted_completions (project_id, id, created, deleted_at) SELECT *, $4::int8 FROM unnest($1::int[], $2::text[], $3::int8[]) ON CONFLICT DO NOTHING',
+          'INSERT INTO deleted_completions (project_id, id, created, expired_at) SELECT *, $4::int8 FROM unnest($1::int[], $2::text[], $3::int8[]) ON CONFLICT DO NOTHING',
           [expired.map((row) => row.projectId), expired.map((row) => row.id), expired.map((row) => row.created), now],
         );
         return expired.length;
       }),
-    // Holds a crash left behind go too: no stream lasts a retention window.
-    purgeTombstones: async (madeBefore, batchSize) =>
+    // Only tombstones retention made (expired_at > 0, the partial index's condition), as on SQLite.
+    purgeTombstones: async (expiredBefore, batchSize) =>
       (
         await db.query(
-          `DELETE FROM deleted_completions d USING (SELECT project_id, id FROM deleted_completions WHERE deleted_at < $1
-             ORDER BY deleted_at LIMIT ${limitLiteral(batchSize)} FOR UPDATE SKIP LOCKED) old
+          `DELETE FROM deleted_completions d USING (SELECT project_id, id FROM deleted_completions WHERE expired_at > 0 AND expired_at < $1
+             ORDER BY expired_at LIMIT ${limitLiteral(batchSize)} FOR UPDATE SKIP LOCKED) old
            WHERE d.project_id = old.project_id AND d.id = old.id RETURNING 1`,
-          [madeBefore],
+          [expiredBefore],
         )
       ).length,
     listMessages: async (project, completionId, params) => {
@@ -239,10 +238,10 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
       if (!isStorableId(id)) return 'taken';
       const projectId = await projects.ensure(project);
       const held = await db.query(
-        `INSERT INTO deleted_completions (project_id, id, created, deleted_at)
-         SELECT $1::int, $2::text, ${HELD}, $3::int8 WHERE NOT EXISTS (SELECT 1 FROM completions WHERE project_id = $1::int AND id = $2::text)
+        `INSERT INTO deleted_completions (project_id, id, created)
+         SELECT $1::int, $2::text, ${HELD} WHERE NOT EXISTS (SELECT 1 FROM completions WHERE project_id = $1::int AND id = $2::text)
          ON CONFLICT DO NOTHING RETURNING 1 AS held`,
-        [projectId, id, unixSeconds()],
+        [projectId, id],
       );
       return held.length === 1 ? 'held' : 'taken';
     },

@@ -69,11 +69,11 @@ export function createDump(
     let after: { projectId: number; id: string } = { projectId: 0, id: '' };
     for (;;) {
       const page = prepare(
-        `SELECT d.project_id AS projectId, p.name AS project, d.id, d.created, d.deleted_at AS deletedAt FROM deleted_completions d
+        `SELECT d.project_id AS projectId, p.name AS project, d.id, d.created, d.expired_at AS expiredAt FROM deleted_completions d
          JOIN projects p ON p.id = d.project_id WHERE (d.project_id, d.id) > (?, ?) ORDER BY d.project_id, d.id ${LIMIT_PARAMETER}`,
-      ).all(after.projectId, after.id, batchSize) as { projectId: number; project: string; id: string; created: number; deletedAt: number }[];
+      ).all(after.projectId, after.id, batchSize) as { projectId: number; project: string; id: string; created: number; expiredAt: number }[];
       if (page.length === 0) break;
-      yield page.map(({ project, id, created, deletedAt }) => ({ kind: 'tombstone', project, id, created, deletedAt }));
+      yield page.map(({ project, id, created, expiredAt }) => ({ kind: 'tombstone', project, id, created, expiredAt }));
       after = page.at(-1)!;
     }
   }

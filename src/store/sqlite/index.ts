@@ -10,7 +10,6 @@ import { createProjectIds } from './projects.ts';
 import { mergeSearchIndexAfter } from './search-merge.ts';
 import { reindexQueuedSearch } from './search-requeue.ts';
 import { createStatementCache, LIMIT_PARAMETER } from './statements.ts';
-import { unixSeconds } from '../unix-seconds.ts';
 import { createUsageQueries } from './usage.ts';
 import { createRowWrites, POSITION_COLUMNS, type StoredPosition } from './writes.ts';
 import { messageSql } from './stored-json.ts';
@@ -151,25 +150,21 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
       | undefined;
     if (!row) return false;
     rows.removeCompletion(row);
-    prepare('INSERT OR IGNORE INTO deleted_completions (project_id, id, created, deleted_at) VALUES (?, ?, ?, ?)').run(
-      projectId,
-      id,
-      row.created,
-      unixSeconds(),
-    );
+    // Kept for good (expired_at 0): a mirror or an import must never bring back what a user deleted.
+    prepare('INSERT OR IGNORE INTO deleted_completions (project_id, id, created) VALUES (?, ?, ?)').run(projectId, id, row.created);
     return true;
   }));
 
   // Each expired completion leaves a tombstone, as a delete does: an `after` cursor naming it keeps
   // paging (an oldest-first walk meets the sweep at its very cursor) and a provider that reuses its id
   // gets a fresh one. A tombstone is its id and position, about 100 bytes against the kilobytes freed,
-  // until purgeTombstones lets it go a window later.
+  // until purgeTombstones lets it go a window after it expired.
   const deleteExpired = immediate(db.transaction((storedBefore: number, batchSize: number, now: number): number => {
     const expired = prepare(`SELECT ${POSITION_COLUMNS} FROM completions WHERE stored_at < ? ORDER BY stored_at ${LIMIT_PARAMETER}`).all(
       storedBefore,
       batchSize,
     ) as StoredPosition[];
-    const tombstone = prepare('INSERT OR IGNORE INTO deleted_completions (project_id, id, created, deleted_at) VALUES (?, ?, ?, ?)');
+    const tombstone = prepare('INSERT OR IGNORE INTO deleted_completions (project_id, id, created, expired_at) VALUES (?, ?, ?, ?)');
     for (const row of expired) {
       rows.removeCompletion(row);
       tombstone.run(row.projectId, row.id, row.created, now);
@@ -177,15 +172,14 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     return expired.length;
   }));
 
-  // A tombstone without a time (0: written by an older version on the file after it was upgraded, which SQLite's
-  // ALTER TABLE could give no clock default) is kept, as every tombstone was before.
+  // Only tombstones retention made (expired_at > 0, the partial index's own condition): every other is kept for good.
   const purgeTombstones = immediate(
     db.transaction(
-      (madeBefore: number, batchSize: number): number =>
+      (expiredBefore: number, batchSize: number): number =>
         prepare(
           `DELETE FROM deleted_completions WHERE rowid IN
-             (SELECT rowid FROM deleted_completions WHERE deleted_at > 0 AND deleted_at < ? ORDER BY deleted_at ${LIMIT_PARAMETER})`,
-        ).run(madeBefore, batchSize).changes,
+             (SELECT rowid FROM deleted_completions WHERE expired_at > 0 AND expired_at < ? ORDER BY expired_at ${LIMIT_PARAMETER})`,
+        ).run(expiredBefore, batchSize).changes,
     ),
   );
 
@@ -299,7 +293,7 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     updateMetadata: async (project, id, metadata) => updateMetadata(project, id, metadata),
     deleteCompletion: async (project, id) => deleteCompletion(project, id),
     deleteExpired: async (storedBefore, batchSize, now) => deleteExpired(storedBefore, batchSize, now),
-    purgeTombstones: async (madeBefore, batchSize) => purgeTombstones(madeBefore, batchSize),
+    purgeTombstones: async (expiredBefore, batchSize) => purgeTombstones(expiredBefore, batchSize),
     listMessages: async (project, completionId, params) => listMessages(project, completionId, params),
     listMessagesOf: async (project, completionIds) => listMessagesOf(project, completionIds),
     isIdTaken: async (project, id) => isIdTaken(project, id),

@@ -164,8 +164,8 @@ export function createRowWrites(prepare: Prepare) {
     }
 
     /** A restored tombstone: its id is taken for the rest of the batch too. */
-    function insertTombstone(projectId: number, { id, created, deletedAt }: { id: string; created: number; deletedAt: number }): void {
-      prepare('INSERT INTO deleted_completions (project_id, id, created, deleted_at) VALUES (?, ?, ?, ?)').run(projectId, id, created, deletedAt);
+    function insertTombstone(projectId: number, { id, created, expiredAt }: { id: string; created: number; expiredAt: number }): void {
+      prepare('INSERT INTO deleted_completions (project_id, id, created, expired_at) VALUES (?, ?, ?, ?)').run(projectId, id, created, expiredAt);
       tombstonesIn.set(projectId, true);
     }
 
