@@ -67,13 +67,14 @@ export function findUnsafeIntegers(text: string): ExactIntegers | undefined {
     const value = Number(written);
     if (Number.isSafeInteger(value)) return;
     const rounded = JSON.stringify(value);
-    if (rounded === written) return;
     const first = found.get(rounded);
+    // Kept even when written as its own rounded text (9007199254740992): nothing to put back for it, but another
+    // integer that rounds to it (9007199254740993) must be seen to share its double.
     if (first === undefined) found.set(rounded, written);
     else if (first !== written) twoForOne = true;
   });
-  if (found.size === 0) return undefined;
   if (twoForOne) ambiguous.add(found);
+  else if ([...found].every(([rounded, written]) => rounded === written)) return undefined;
   return found;
 }
 
@@ -87,7 +88,13 @@ export function hasAmbiguousIntegers(exact: ExactIntegers | undefined): boolean 
 
 /** Both sets of integers (`b`'s text where both round to one value); undefined when neither has any. */
 export function mergeExactIntegers(a: ExactIntegers | undefined, b: ExactIntegers | undefined): ExactIntegers | undefined {
-  return a && b ? new Map([...a, ...b]) : (a ?? b);
+  if (!a || !b) return a ?? b;
+  const merged = new Map([...a, ...b]);
+  // Ambiguous when either was, or when the two texts hold different integers sharing one double.
+  if (hasAmbiguousIntegers(a) || hasAmbiguousIntegers(b) || [...a].some(([rounded, written]) => b.has(rounded) && b.get(rounded) !== written)) {
+    ambiguous.add(merged);
+  }
+  return merged;
 }
 
 /** A JSON text written from parsed values, with the rounded integers put back as the client wrote them. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findUnsafeIntegers, withExactIntegers } from '../src/exact-integers.ts';
+import { findUnsafeIntegers, hasAmbiguousIntegers, mergeExactIntegers, withExactIntegers } from '../src/exact-integers.ts';
 
 /** Parses and writes back as the service does, with the integers put back. */
 const roundTrip = (text: string) => withExactIntegers(JSON.stringify(JSON.parse(text)), findUnsafeIntegers(text));
@@ -32,5 +32,22 @@ describe('integers past 2^53', () => {
     expect(findUnsafeIntegers('{"model":"gpt-4o","seed":42}')).toBeUndefined();
     expect(findUnsafeIntegers('{"seed":9007199254740992}')).toBeUndefined();
     expect(withExactIntegers('{"seed":42}', undefined)).toBe('{"seed":42}');
+  });
+
+  it('say when two different integers share one double, whichever is written as the double\'s own text, and across merged texts', () => {
+    const text = (a: string, b: string) => `{"data":[{"id":"a","seed":${a}},{"id":"b","seed":${b}}]}`;
+    for (const [a, b] of [
+      ['9223372036854775807', '9223372036854775806'],
+      ['9007199254740993', '9007199254740992'],
+      ['9007199254740992', '9007199254740993'],
+    ]) {
+      expect(hasAmbiguousIntegers(findUnsafeIntegers(text(a!, b!))), `${a} ${b}`).toBe(true);
+    }
+    expect(hasAmbiguousIntegers(findUnsafeIntegers(text('9223372036854775807', '9223372036854775807')))).toBe(false);
+    const one = findUnsafeIntegers('{"seed":9007199254740993}');
+    const other = findUnsafeIntegers('{"seed":9007199254740992,"n":12345678901234567890}');
+    expect(hasAmbiguousIntegers(one) || hasAmbiguousIntegers(other)).toBe(false);
+    expect(hasAmbiguousIntegers(mergeExactIntegers(one, other))).toBe(true);
+    expect(hasAmbiguousIntegers(mergeExactIntegers(one, findUnsafeIntegers('{"n":12345678901234567890}')))).toBe(false);
   });
 });
