@@ -311,6 +311,51 @@ describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and starte
     }
   }, 120_000);
 
+  it('migrating, gives way to a transaction left open on a table rather than stalling every instance behind it', async () => {
+    // The last migration undone, as on a database the previous version left: the next start applies it again.
+    const admin = new pg.Client({ connectionString: cluster.url });
+    await admin.connect();
+    const reader = new pg.Client({ connectionString: cluster.url });
+    await reader.connect();
+    const serving = new pg.Client({ connectionString: cluster.url });
+    await serving.connect();
+    try {
+      await admin.query('DROP INDEX deleted_completions_expired_at_idx');
+      await admin.query('ALTER TABLE deleted_completions DROP COLUMN expired_at');
+      await admin.query('DELETE FROM drizzle.__drizzle_migrations WHERE id = (SELECT max(id) FROM drizzle.__drizzle_migrations)');
+      const [project] = (await admin.query<{ id: number }>("INSERT INTO projects (name) VALUES ('lock-test') ON CONFLICT DO NOTHING RETURNING id")).rows;
+      // An analyst's session, a dump: a transaction that read the table and stays open.
+      await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await reader.query('SELECT count(*) FROM deleted_completions');
+      let waiting: () => void;
+      const saidSo = new Promise<void>((r) => (waiting = r));
+      const starting = startChildServer({
+        databasePath: cluster.url,
+        upstreamUrl: upstream.url,
+        onLog: (line) => line.msg?.startsWith('a migration waits for a table another session holds') && waiting(),
+      });
+      await saidSo;
+      // Meanwhile an instance still serving writes there (a delete's tombstone): it waits at most the migration's
+      // lock timeout, not for the open transaction (which it does not conflict with).
+      const began = Date.now();
+      await serving.query('INSERT INTO deleted_completions (project_id, id, created) VALUES ($1, $2, 1)', [project?.id ?? 1, `chatcmpl-during-${began}`]);
+      expect(Date.now() - began).toBeLessThan(6_000);
+      await reader.query('COMMIT');
+      const migrated = await starting;
+      try {
+        expect((await fetch(`${migrated.origin}/healthz`)).status).toBe(200);
+        const columns = await admin.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'deleted_completions' AND column_name = 'expired_at'");
+        expect(columns.rowCount).toBe(1);
+      } finally {
+        migrated.process.kill('SIGTERM');
+        await migrated.exited;
+      }
+    } finally {
+      await reader.query('ROLLBACK').catch(() => {});
+      await Promise.all([admin.end(), reader.end(), serving.end()]);
+    }
+  }, 120_000);
+
   it('waits for a server that is not up yet, then serves; a SIGHUP meanwhile is done once it has started', async () => {
     await cluster.stop();
     let retried: () => void;

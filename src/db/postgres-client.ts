@@ -250,11 +250,26 @@ async function checkOut(pool: pg.Pool): Promise<{ client: pg.PoolClient; broken:
   };
 }
 
+/**
+ * How long a migration's statement waits for a table's lock before it gives up and tries again. Waiting, it
+ * queues every other session's use of that table behind it: a transaction left open on the table (an analyst's
+ * session, a `pg_dump`, a `copy` reading it) would stall every instance still serving for as long.
+ */
+const MIGRATION_LOCK_TIMEOUT = '2s';
+const MIGRATION_LOCK_RETRY_MS = 3_000;
+
+/** PostgreSQL's lock_not_available (lock_timeout), as it comes or wrapped by drizzle's migrator. */
+function isLockTimeout(err: unknown): boolean {
+  return (err as { code?: unknown }).code === '55P03' || (err as { cause?: { code?: unknown } }).cause?.code === '55P03';
+}
+
 async function migrateOnce(pool: pg.Pool, logger: Logger | undefined): Promise<void> {
   const { client, release } = await checkOut(pool);
-  let broken = false;
   try {
-    // Waiting for another instance's migration is not a slow statement.
+    // Waiting for another instance's migration, or a long one, is not a slow statement: neither for the server nor
+    // for the client's own read timeout, which cut the wait for another instance at 35 s. (The connection is
+    // closed afterwards, its settings with it.)
+    (client as unknown as { connectionParameters: { query_timeout?: number } }).connectionParameters.query_timeout = 0;
     await client.query('SET statement_timeout = 0');
     const [{ locked }] = (await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [MIGRATION_LOCK_KEY])).rows as [
       { locked: boolean },
@@ -265,17 +280,25 @@ async function migrateOnce(pool: pg.Pool, logger: Logger | undefined): Promise<v
       await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     }
     try {
-      await migrate(drizzle({ client }), { migrationsFolder: pgMigrationsFolder });
+      // After the advisory lock, which lock_timeout would cut too.
+      await client.query(`SET lock_timeout = '${MIGRATION_LOCK_TIMEOUT}'`);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await migrate(drizzle({ client }), { migrationsFolder: pgMigrationsFolder });
+          break;
+        } catch (err) {
+          if (!isLockTimeout(err)) throw err;
+          // Rolled back whole; the sessions queued behind it go on meanwhile.
+          logger?.warn({ attempt }, 'a migration waits for a table another session holds (an open transaction, a dump, a copy): trying again');
+          await new Promise((resolve) => setTimeout(resolve, MIGRATION_LOCK_RETRY_MS));
+        }
+      }
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
     }
-    await client.query('RESET statement_timeout');
-  } catch (err) {
-    broken = true;
-    throw err;
   } finally {
-    // A connection that failed mid-way may still hold the lock or a changed setting: it is closed, not reused.
-    release(broken);
+    // Closed, not reused: its settings are the migration's, and one that failed mid-way may still hold the lock.
+    release(true);
   }
 }
 
