@@ -25,6 +25,9 @@ if (!withServer) noteSkippedServerCases();
 /** Resolves once `count` backends of the database wait for a lock. */
 async function waitersReach(admin: pg.Client, count: number): Promise<void> {
   for (let attempt = 0; attempt < 400; attempt++) {
+    // Inside a transaction (the test's admin holds its locks in one) the statistics views answer from a snapshot
+    // taken at their first read: a backend that began to wait after it was never seen.
+    await admin.query('SELECT pg_stat_clear_snapshot()');
     const { rows } = await admin.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
     );
