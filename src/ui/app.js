@@ -4,7 +4,6 @@ import { api, forgetKey, maskKey, onUnauthorized, rememberKey, storedKey } from 
 import { createConversationView } from './conversation-view.js';
 import { announce, field, h, replaceChildren } from './dom.js';
 import { parseRoute } from './filters.js';
-import { answerKeyAsks, askOtherTabs } from './key-handoff.js';
 import { createListView } from './list-view.js';
 
 const main = document.getElementById('main');
@@ -53,7 +52,7 @@ function renderSignIn(message) {
     'form',
     { class: 'sign-in card', 'aria-labelledby': 'sign-in-title' },
     h('h1', { id: 'sign-in-title' }, 'Sign in'),
-    h('p', { class: 'muted' }, 'Use the API key your clients use: you will see the completions stored for its project. The key stays in the tabs of this page in this browser (a new one opened from them gets it) and is sent only to this service.'),
+    h('p', { class: 'muted' }, 'Use the API key your clients use: you will see the completions stored for its project. The key stays in this browser tab and is sent only to this service.'),
     field('API key', keyInput),
     error,
     submit,
@@ -216,14 +215,4 @@ document.querySelector('.brand').addEventListener('click', (event) => {
 window.addEventListener('hashchange', () => {
   if (location.href !== shownUrl) route();
 });
-answerKeyAsks(storedKey);
 route();
-// Opened without a key (a new tab): the key of this browser's other tabs of this page, when they agree on one. The
-// sign-in form is drawn meanwhile, and a key the user has begun to type there wins.
-if (!storedKey()) {
-  void askOtherTabs().then((key) => {
-    if (!key || storedKey() || document.querySelector('input[name=api-key]')?.value) return;
-    rememberKey(key);
-    route();
-  });
-}
