@@ -73,8 +73,10 @@ export function findUnsafeIntegers(text: string): ExactIntegers | undefined {
     if (first === undefined) found.set(rounded, written);
     else if (first !== written) twoForOne = true;
   });
+  // Returned even when each is written as its own double (nothing to put back): merged with another text's set, it
+  // shows that text's integer sharing a double with this one.
+  if (found.size === 0) return undefined;
   if (twoForOne) ambiguous.add(found);
-  else if ([...found].every(([rounded, written]) => rounded === written)) return undefined;
   return found;
 }
 
