@@ -322,7 +322,10 @@ describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and starte
     try {
       await admin.query('DROP INDEX deleted_completions_expired_at_idx');
       await admin.query('ALTER TABLE deleted_completions DROP COLUMN expired_at');
-      await admin.query('DELETE FROM drizzle.__drizzle_migrations WHERE id = (SELECT max(id) FROM drizzle.__drizzle_migrations)');
+      // And the one before it (it only queues completions to index again): applied, it stays applied while the last waits.
+      const recorded = async () => (await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations')).rows[0]!.n;
+      const all = await recorded();
+      await admin.query('DELETE FROM drizzle.__drizzle_migrations WHERE id IN (SELECT id FROM drizzle.__drizzle_migrations ORDER BY id DESC LIMIT 2)');
       const [project] = (await admin.query<{ id: number }>("INSERT INTO projects (name) VALUES ('lock-test') ON CONFLICT DO NOTHING RETURNING id")).rows;
       // An analyst's session, a dump: a transaction that read the table and stays open.
       await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
@@ -335,6 +338,7 @@ describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and starte
         onLog: (line) => line.msg?.startsWith('a migration waits for a table another session holds') && waiting(),
       });
       await saidSo;
+      expect(await recorded()).toBe(all - 1);
       // Meanwhile an instance still serving writes there (a delete's tombstone): it waits at most the migration's
       // lock timeout, not for the open transaction (which it does not conflict with).
       const began = Date.now();
@@ -346,6 +350,7 @@ describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and starte
         expect((await fetch(`${migrated.origin}/healthz`)).status).toBe(200);
         const columns = await admin.query("SELECT 1 FROM information_schema.columns WHERE table_name = 'deleted_completions' AND column_name = 'expired_at'");
         expect(columns.rowCount).toBe(1);
+        expect(await recorded()).toBe(all);
       } finally {
         migrated.process.kill('SIGTERM');
         await migrated.exited;

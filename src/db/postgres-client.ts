@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import { drizzle } from 'drizzle-orm/node-postgres';
-import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { ApiError } from '../errors.ts';
@@ -258,9 +257,38 @@ async function checkOut(pool: pg.Pool): Promise<{ client: pg.PoolClient; broken:
 const MIGRATION_LOCK_TIMEOUT = '2s';
 const MIGRATION_LOCK_RETRY_MS = 3_000;
 
-/** PostgreSQL's lock_not_available (lock_timeout), as it comes or wrapped by drizzle's migrator. */
+/** PostgreSQL's lock_not_available: lock_timeout ran out. */
 function isLockTimeout(err: unknown): boolean {
-  return (err as { code?: unknown }).code === '55P03' || (err as { cause?: { code?: unknown } }).cause?.code === '55P03';
+  return (err as { code?: unknown }).code === '55P03';
+}
+
+/**
+ * drizzle's migrator, one transaction per migration: its own runs every pending migration in one, so a lock
+ * timeout in the last rolled back (and ran again at each try) the ones before it, a rewrite of every completion
+ * among them. Same table and records as drizzle's (`drizzle.__drizzle_migrations`), so either reads the other's.
+ */
+async function applyMigrations(client: pg.PoolClient, logger: Logger | undefined): Promise<void> {
+  await client.query('CREATE SCHEMA IF NOT EXISTS "drizzle"');
+  await client.query('CREATE TABLE IF NOT EXISTS "drizzle"."__drizzle_migrations" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)');
+  const [last] = (await client.query<{ createdAt: string }>('SELECT created_at::text AS "createdAt" FROM "drizzle"."__drizzle_migrations" ORDER BY created_at DESC LIMIT 1')).rows;
+  for (const migration of readMigrationFiles({ migrationsFolder: pgMigrationsFolder })) {
+    if (last !== undefined && Number(last.createdAt) >= migration.folderMillis) continue;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.query('BEGIN');
+        for (const statement of migration.sql) await client.query(statement);
+        await client.query('INSERT INTO "drizzle"."__drizzle_migrations" ("hash", "created_at") VALUES ($1, $2)', [migration.hash, migration.folderMillis]);
+        await client.query('COMMIT');
+        break;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        if (!isLockTimeout(err)) throw err;
+        // This migration alone rolled back; the sessions queued behind its lock request go on meanwhile.
+        logger?.warn({ attempt }, 'a migration waits for a table another session holds (an open transaction, a dump, a copy): trying again');
+        await new Promise((resolve) => setTimeout(resolve, MIGRATION_LOCK_RETRY_MS));
+      }
+    }
+  }
 }
 
 async function migrateOnce(pool: pg.Pool, logger: Logger | undefined): Promise<void> {
@@ -282,19 +310,10 @@ async function migrateOnce(pool: pg.Pool, logger: Logger | undefined): Promise<v
     try {
       // After the advisory lock, which lock_timeout would cut too.
       await client.query(`SET lock_timeout = '${MIGRATION_LOCK_TIMEOUT}'`);
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await migrate(drizzle({ client }), { migrationsFolder: pgMigrationsFolder });
-          break;
-        } catch (err) {
-          if (!isLockTimeout(err)) throw err;
-          // Rolled back whole; the sessions queued behind it go on meanwhile.
-          logger?.warn({ attempt }, 'a migration waits for a table another session holds (an open transaction, a dump, a copy): trying again');
-          await new Promise((resolve) => setTimeout(resolve, MIGRATION_LOCK_RETRY_MS));
-        }
-      }
+      await applyMigrations(client, logger);
     } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+      // A broken connection cannot answer; closing it (below) lets the lock go, and the error that broke it is the one to tell.
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
     }
   } finally {
     // Closed, not reused: its settings are the migration's, and one that failed mid-way may still hold the lock.
