@@ -160,6 +160,7 @@ describe('finetune lines', () => {
   const user = [{ role: 'user', content: 'Hi' }];
   const skips: [SkipReason, ExportItem, number?][] = [
     ['missing_choice', item({ messages: user }, [reply({ content: 'only one' })]), 1],
+    ['no_input', item({ messages: [] }, [reply({ content: 'An answer to nothing.' })])],
     ['empty_reply', item({ messages: user }, [reply({ content: '' })])],
     ['empty_reply', item({ messages: user }, [reply({ content: null })])],
     ['refusal', item({ messages: user }, [reply({ content: null, refusal: "I can't help with that." })])],

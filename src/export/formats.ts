@@ -15,6 +15,7 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 /** Why a completion gives no fine-tuning example; the summary counts each. */
 export const SKIP_REASONS = {
   missing_choice: 'the chosen choice does not exist',
+  no_input: 'no input message: the reply alone would teach an answer to nothing',
   empty_reply: 'the reply has no text and no tool calls',
   refusal: 'the reply is a refusal',
   length: 'the reply was cut off by the token limit',
@@ -155,6 +156,9 @@ function replyMessage(choice: Json): Json {
 
 function skipReason(choice: Json | undefined, input: Json[], body: Json): SkipReason | undefined {
   if (!choice) return 'missing_choice';
+  // Stored without its messages (an import of a line without input_messages): fine-tuning on it teaches the reply
+  // as an answer to no prompt at all.
+  if (input.length === 0) return 'no_input';
   const message = isObject(choice.message) ? choice.message : {};
   if (typeof message.refusal === 'string' && message.refusal !== '') return 'refusal';
   if (choice.finish_reason === 'length') return 'length';
