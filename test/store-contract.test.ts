@@ -160,6 +160,10 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     const dumped: string[] = [];
     for await (const batch of store.dump(100)) for (const item of batch) if (item.kind === 'tombstone') dumped.push(item.id);
     expect(dumped).toEqual(['h2']);
+    // Left by a crash: with retention on, it goes a window after it was taken (no stream lasts that long); the deleted id's stays.
+    expect(await store.purgeTombstones(Math.floor(Date.now() / 1000) + 10, 10)).toBe(TEST_BACKEND === 'postgres' ? 1 : 0);
+    expect(await store.holdStreamId(PROJECT, 'h-running')).toBe(TEST_BACKEND === 'postgres' ? 'held' : 'free');
+    expect(await store.isIdTaken(PROJECT, 'h2')).toBe(true);
     expect((await store.holdings()).deletedIds).toBe(1);
   });
 

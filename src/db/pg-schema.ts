@@ -127,7 +127,8 @@ export const completionModels = pgTable(
 /**
  * Ids of deleted completions, with their position: cursors naming them keep working, and they are not reused.
  * `expired_at` as on SQLite: when retention expired the completion (its tombstone goes a window later), 0 for a
- * tombstone kept for good (an explicit delete, a stream's hold, one an earlier version wrote).
+ * tombstone kept for good (an explicit delete, one an earlier version wrote). A stream's hold carries the time it
+ * was taken, so that retention lets one a crash left behind go a window later too.
  */
 export const deletedCompletions = pgTable(
   'deleted_completions',

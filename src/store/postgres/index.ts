@@ -238,10 +238,11 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
       if (!isStorableId(id)) return 'taken';
       const projectId = await projects.ensure(project);
       const held = await db.query(
-        `INSERT INTO deleted_completions (project_id, id, created)
-         SELECT $1::int, $2::text, ${HELD} WHERE NOT EXISTS (SELECT 1 FROM completions WHERE project_id = $1::int AND id = $2::text)
+        `INSERT INTO deleted_completions (project_id, id, created, expired_at)
+         SELECT $1::int, $2::text, ${HELD}, $3::int8 WHERE NOT EXISTS (SELECT 1 FROM completions WHERE project_id = $1::int AND id = $2::text)
          ON CONFLICT DO NOTHING RETURNING 1 AS held`,
-        [projectId, id],
+        // Its time as `expired_at`: with retention on, one a crash left behind goes a window later (no stream lasts that long).
+        [projectId, id, Math.floor(Date.now() / 1000)],
       );
       return held.length === 1 ? 'held' : 'taken';
     },
