@@ -34,33 +34,25 @@ function codingsOf(header: string): string[] {
     .filter((coding) => coding !== '' && coding !== 'identity');
 }
 
-/** The body with every coding of `contentEncoding` undone; 415 for one the service cannot undo, 400 for a body that is not in it. */
+/** OpenAI's error shape for a body the service will not decode. */
+function unsupportedEncoding(message: string): ApiError {
+  return new ApiError(415, message, 'invalid_request_error', null, 'unsupported_content_encoding');
+}
+
+/** The body with its coding undone; 415 for one the service cannot undo (or more than one), 400 for a body that is not in it. */
 export async function decodeRequestBody(body: Uint8Array, contentEncoding: string | undefined, limit: number): Promise<Uint8Array> {
   if (contentEncoding === undefined) return body;
   const codings = codingsOf(contentEncoding);
   // Each coding is decoded up to the body limit: a header listing thousands (16 KB of "gzip,") cost minutes of CPU
   // for one request. Nobody compresses a request twice.
   if (codings.length > 1) {
-    throw new ApiError(
-      415,
-      `Unsupported Content-Encoding '${codings.join(', ')}': compress the body once, with gzip, deflate or br.`,
-      'invalid_request_error',
-      null,
-      'unsupported_content_encoding',
-    );
-  }
-  const unknown = codings.find((coding) => !Object.hasOwn(decoders, coding));
-  if (unknown !== undefined) {
-    throw new ApiError(
-      415,
-      `Unsupported Content-Encoding '${unknown}': send the body uncompressed, or compressed with gzip, deflate or br.`,
-      'invalid_request_error',
-      null,
-      'unsupported_content_encoding',
-    );
+    throw unsupportedEncoding(`Unsupported Content-Encoding '${codings.join(', ')}': compress the body once, with gzip, deflate or br.`);
   }
   const [coding] = codings;
   if (coding === undefined) return body;
+  if (!Object.hasOwn(decoders, coding)) {
+    throw unsupportedEncoding(`Unsupported Content-Encoding '${coding}': send the body uncompressed, or compressed with gzip, deflate or br.`);
+  }
   try {
     return await decoders[coding]!(body, { maxOutputLength: limit });
   } catch (err) {
