@@ -21,6 +21,11 @@ async function selectAndTag(page: Page): Promise<void> {
   await page.getByRole('textbox', { name: 'Tag value' }).fill('eval-v2');
 }
 
+/** The list a completion a line ("Compact"), as someone scanning a day of them reads it. */
+async function compactRows(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Compact' }).click();
+}
+
 /** A reply as models format them: what the conversation view draws as markdown. */
 const MARKDOWN_REPLY = [
   '## Paging with the official client',
@@ -87,6 +92,8 @@ try {
     { name: 'conversation-markdown', hash: `#/completions/${markdown}`, width: 1280, height: 1000 },
     { name: 'list-phone', hash: '#/?metadata[env]=prod', width: 390, height: 844 },
     { name: 'list-bulk', hash: '#/', width: 1280, height: 860, prepare: selectAndTag },
+    { name: 'list-compact', hash: '#/', width: 1280, height: 860, prepare: compactRows },
+    { name: 'list-compact-phone', hash: '#/', width: 390, height: 844, prepare: compactRows },
   ];
   for (const shot of shots) {
     const context = await browser.newContext({

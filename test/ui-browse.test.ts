@@ -375,6 +375,55 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     expect(await model.isVisible()).toBe(true);
   });
 
+  it('shows a completion a line with "Compact", kept for the next visit, each line opening its conversation', async () => {
+    const page = await open();
+    await signIn(page);
+    const compact = page.getByRole('button', { name: 'Compact' });
+    const row = page.locator(`li.row[data-id="${toolCallId}"]`);
+    await row.waitFor();
+    expect(await compact.getAttribute('aria-pressed')).toBe('false');
+    const cardHeight = await row.evaluate((element) => element.getBoundingClientRect().height);
+    expect(cardHeight).toBeGreaterThan(80);
+
+    await compact.click();
+    expect(await compact.getAttribute('aria-pressed')).toBe('true');
+    const ids = await rowIds(page);
+    // One line each, in the same order, every line as tall as the others: the previews, model and tokens side by side.
+    const heights = await page.locator('li.row').evaluateAll((rows) => rows.map((element) => Math.round(element.getBoundingClientRect().height)));
+    expect(heights).toHaveLength(ids.length);
+    expect(Math.max(...heights)).toBeLessThan(40);
+    expect(new Set(heights).size).toBe(1);
+    await expect.poll(() => row.locator('.user-preview').innerText()).toBe('What is the weather in Paris right now?');
+    expect(await row.locator('.model').isVisible()).toBe(true);
+    expect(await row.locator('.chips').isVisible()).toBe(false);
+    // The age alone ("last year"), the date and time in its title.
+    const age = await row.locator('.relative > span').last().textContent();
+    expect(age).toMatch(/^\S/);
+    expect(await row.locator('time').innerText()).toBe(age);
+    expect(await page.evaluate('localStorage.getItem("stored-completions.list-density")')).toBe('compact');
+
+    // The next visit keeps it; a click anywhere on a line opens its conversation.
+    await page.reload();
+    await row.waitFor();
+    expect(await compact.getAttribute('aria-pressed')).toBe('true');
+    expect(await row.evaluate((element) => element.getBoundingClientRect().height)).toBeLessThan(40);
+    const tokens = await row.locator('.tokens').boundingBox();
+    await page.mouse.click(tokens!.x + tokens!.width / 2, tokens!.y + tokens!.height / 2);
+    await page.waitForURL(`**/#/completions/${toolCallId}`);
+    await page.goBack();
+    await row.waitFor();
+
+    // A phone's width: still no sideways scroll.
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBe(390);
+    await page.setViewportSize({ width: 1280, height: 800 });
+
+    await compact.click();
+    expect(await compact.getAttribute('aria-pressed')).toBe('false');
+    expect(await row.evaluate((element) => element.getBoundingClientRect().height)).toBeGreaterThan(80);
+    expect(await page.evaluate('localStorage.getItem("stored-completions.list-density")')).toBe('cards');
+  });
+
   it('fits a phone\'s width: no view scrolls sideways', async () => {
     const page = await open();
     await page.setViewportSize({ width: 390, height: 844 });

@@ -18,6 +18,7 @@ import {
   toLocalInput,
 } from './format.js';
 import { createModelSuggestions } from './model-suggestions.js';
+import { readSetting, writeSetting } from './preferences.js';
 import { createSelection } from './selection.js';
 import { createUsagePanel } from './usage-panel.js';
 
@@ -186,6 +187,22 @@ export function createListView() {
   const loadMoreError = h('p', { class: 'error load-more-error', role: 'alert' });
   loadMoreError.hidden = true;
 
+  /**
+   * A completion a line, as in a table: the cards show three or four completions a screen, enough to read one
+   * but not to scan a day of them. Kept in this browser for the next visit, like the Markdown box.
+   */
+  const compactToggle = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false' }, 'Compact');
+  function showCompact(compact) {
+    compactToggle.setAttribute('aria-pressed', String(compact));
+    rows.classList.toggle('compact', compact);
+  }
+  showCompact(readSetting('list-density', 'cards') === 'compact');
+  compactToggle.addEventListener('click', () => {
+    const compact = !rows.classList.contains('compact');
+    showCompact(compact);
+    writeSetting('list-density', compact ? 'compact' : 'cards');
+  });
+
   const heading = h('h1', { id: 'list-title', tabindex: '-1' }, 'Completions');
   const selection = createSelection({ ids: () => loaded.map((c) => c.id) });
   const bulk = createBulkActions({
@@ -207,7 +224,7 @@ export function createListView() {
     { class: 'list-view', 'aria-labelledby': 'list-title' },
     h('div', { class: 'title-row' },
       heading,
-      h('div', { class: 'toolbar' }, refreshButton, usageToggle, exportFormat, exportButton),
+      h('div', { class: 'toolbar' }, refreshButton, usageToggle, compactToggle, exportFormat, exportButton),
       exportStatus,
     ),
     filtersForm,
@@ -239,7 +256,7 @@ export function createListView() {
     const now = Date.now();
     for (const time of rows.querySelectorAll('li.row time[datetime]')) {
       const relativeSpan = time.querySelector('.relative');
-      if (relativeSpan) relativeSpan.textContent = ` · ${relativeTime(Date.parse(time.dateTime) / 1000, now)}`;
+      if (relativeSpan) relativeSpan.lastChild.textContent = relativeTime(Date.parse(time.dateTime) / 1000, now);
     }
   }
   const agesTimer = setInterval(refreshAges, 60_000);
@@ -656,8 +673,9 @@ export function createListView() {
         selection.checkbox(completion.id),
         h('a', { class: 'row-link', href: completionHash(completion.id) }, completion.id),
         h('time', { datetime: isoTime(completion.created), title: isoTime(completion.created) },
-          localTime(completion.created),
-          h('span', { class: 'relative' }, ` · ${relativeTime(completion.created)}`),
+          h('span', { class: 'absolute' }, localTime(completion.created)),
+          // The separator apart from the age: a compact row shows the age alone (its title has the time).
+          h('span', { class: 'relative' }, h('span', { class: 'age-separator' }, ' · '), h('span', null, relativeTime(completion.created))),
         ),
       ),
       h('div', { class: 'row-facts' },
@@ -666,8 +684,8 @@ export function createListView() {
         completion.choices?.length > 1 ? h('span', { class: 'choices' }, `${completion.choices.length} choices`) : null,
         h('span', { class: 'finish' }, finishReasons(completion)),
       ),
-      h('p', { class: 'preview' }, h('span', { class: 'preview-label' }, 'User'), userPreview),
-      h('p', { class: 'preview' }, h('span', { class: 'preview-label' }, 'Reply'), h('span', { class: 'preview-text', dir: 'auto' }, replyPreview(completion) || '(empty)')),
+      h('p', { class: 'preview user-preview' }, h('span', { class: 'preview-label' }, 'User'), userPreview),
+      h('p', { class: 'preview reply-preview' }, h('span', { class: 'preview-label' }, 'Reply'), h('span', { class: 'preview-text', dir: 'auto' }, replyPreview(completion) || '(empty)')),
       metadata.length ? metadataList(metadata) : null,
     );
     return { element, id: completion.id, userPreview };

@@ -5,24 +5,15 @@
 // image whose address carries the conversation off to someone else's server.
 
 import { h } from './dom.js';
+import { readSetting, writeSetting } from './preferences.js';
 
 /** Whether messages are drawn as markdown or shown as the characters stored; kept for the next visit. */
-const SETTING = 'stored-completions.markdown';
-
 export function markdownShown() {
-  try {
-    return localStorage.getItem(SETTING) !== 'off';
-  } catch {
-    return true;
-  }
+  return readSetting('markdown', 'on') !== 'off';
 }
 
 export function showMarkdown(shown) {
-  try {
-    localStorage.setItem(SETTING, shown ? 'on' : 'off');
-  } catch {
-    // Storage refused (a private window's quota): the choice holds until the page is left.
-  }
+  writeSetting('markdown', shown ? 'on' : 'off');
 }
 
 const BLANK = /^[ \t]*$/;
