@@ -743,11 +743,12 @@ export function toUpstreamFailure(err: unknown, timedOut: boolean): ApiError {
   );
 }
 
+/**
+ * The type OpenAI's API gives an error of this status: `invalid_request_error` for every 4xx (its 401 for a wrong
+ * key and its 404 for an unknown model too), `requests` for a rate limit (with the code `rate_limit_exceeded`).
+ */
 function errorTypeForStatus(status: number): string {
-  if (status === 401) return 'authentication_error';
-  if (status === 403) return 'permission_error';
-  if (status === 404) return 'not_found_error';
-  if (status === 429) return 'rate_limit_error';
+  if (status === 429) return 'requests';
   if (status >= 500) return 'server_error';
   return 'invalid_request_error';
 }
@@ -765,9 +766,15 @@ function isErrorShape(value: unknown): value is ErrorBody {
   );
 }
 
-/** The error types OpenAI's clients know; a provider's own names (vLLM's `BadRequestError`) are replaced by the status's. */
+/**
+ * Error types a provider's body may keep: OpenAI's own (`requests` and `tokens` are its rate limits), and the
+ * per-status names some OpenAI-compatible providers use; others (vLLM's `BadRequestError`) give way to the status's.
+ */
 const OPENAI_ERROR_TYPES = new Set([
   'invalid_request_error',
+  'requests',
+  'tokens',
+  'insufficient_quota',
   'authentication_error',
   'permission_error',
   'not_found_error',
@@ -811,7 +818,7 @@ export function normalizeUpstreamError(status: number, text: string): string {
       message: findMessage(nested ? p : parsed, text, status),
       type: typeof p.type === 'string' && OPENAI_ERROR_TYPES.has(p.type) ? p.type : errorTypeForStatus(status),
       param: typeof p.param === 'string' ? p.param : null,
-      code: typeof p.code === 'string' ? p.code : null,
+      code: typeof p.code === 'string' ? p.code : status === 429 ? 'rate_limit_exceeded' : null,
     },
   };
   return JSON.stringify(body);

@@ -452,6 +452,41 @@ describe('post /v1/chat/completions', () => {
     expect(await service.countRows('completions')).toBe(0);
   });
 
+  it("rewrites a provider's plain-text 401, 403, 404 and 429 with the types OpenAI answers them with", async () => {
+    const expected: Record<number, { type: string; code: string | null }> = {
+      401: { type: 'invalid_request_error', code: null },
+      403: { type: 'invalid_request_error', code: null },
+      404: { type: 'invalid_request_error', code: null },
+      // OpenAI's own 429: "Rate limit reached for requests ...", type `requests`, code `rate_limit_exceeded`.
+      429: { type: 'requests', code: 'rate_limit_exceeded' },
+    };
+    for (const [status, { type, code }] of Object.entries(expected)) {
+      upstream.handler = (_request, res) => {
+        res.writeHead(Number(status), { 'content-type': 'text/plain' });
+        res.end(`provider says ${status}`);
+      };
+      const res = await service.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages, store: true }),
+      });
+      expect(res.status).toBe(Number(status));
+      expect(await res.json()).toEqual({ error: { message: `provider says ${status}`, type, param: null, code } });
+    }
+    // A 429 that names its own code keeps it (OpenAI's quota error is a 429 too).
+    upstream.handler = (_request, res) => {
+      res.writeHead(429, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: 'You exceeded your current quota', code: 'insufficient_quota' }));
+    };
+    const quota = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, store: true }),
+    });
+    expect(await quota.json()).toEqual({ error: { message: 'You exceeded your current quota', type: 'requests', param: null, code: 'insufficient_quota' } });
+    expect(await service.countRows('completions')).toBe(0);
+  });
+
   it('completes an error body that has only some of the four fields', async () => {
     upstream.handler = (_request, res) => sendJson(res, 429, { error: { message: 'slow down' } });
     const res = await service.request('/v1/chat/completions', {
@@ -460,7 +495,7 @@ describe('post /v1/chat/completions', () => {
       body: JSON.stringify({ model: 'gpt-4o', messages, store: true }),
     });
     expect(res.status).toBe(429);
-    expect(await res.json()).toEqual({ error: { message: 'slow down', type: 'rate_limit_error', param: null, code: null } });
+    expect(await res.json()).toEqual({ error: { message: 'slow down', type: 'requests', param: null, code: 'rate_limit_exceeded' } });
   });
 
   it('answers 502 when the upstream breaks off after its headers, and 504 when it stalls there', async () => {
