@@ -30,6 +30,16 @@ export interface MetricsOptions {
 /** LLM calls take from milliseconds (cached, errors) to minutes (long generations). */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
+/**
+ * A store operation that failed in the database: an error of its own, or the 503 carrying what the database said
+ * (unreachable, refusing, read-only). Not the store's answers to a client (a 404, a taken id), nor a 503 given
+ * without asking it.
+ */
+function isDatabaseFailure(err: unknown): boolean {
+  if (err instanceof ApiError) return err.status === 503 && err.cause instanceof Error;
+  return !(err instanceof CompletionIdTaken);
+}
+
 export function createMetrics({ processMetrics = false }: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   const registers = [registry];
@@ -108,7 +118,7 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
       continue;
     }
     const countFailure = (err: unknown) => {
-      if (!(err instanceof ApiError) && !(err instanceof CompletionIdTaken)) metrics.databaseErrors.inc({ operation });
+      if (isDatabaseFailure(err)) metrics.databaseErrors.inc({ operation });
       throw err;
     };
     // An answer given at once stays one (see `Answered` in the store's contract): no promise added here.

@@ -193,6 +193,9 @@ describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and starte
       await cluster.stop();
       await new Promise((r) => setTimeout(r, 1_500));
       expect(await health()).toBe(503);
+      // /healthz names what failed (the connection refused, or cut), not the client's generic text.
+      const down = (await (await fetch(`${origin}/healthz`, { signal: AbortSignal.timeout(15_000) })).json()) as { reason: string };
+      expect(down.reason).toMatch(/^the database cannot take a write \((ECONNREFUSED: connect ECONNREFUSED|57P01: terminating connection|Connection terminated)/);
       const list = await fetch(`${origin}/v1/chat/completions`, { headers: { authorization: `Bearer ${KEY}` }, signal: AbortSignal.timeout(15_000) });
       expect(list.status).toBe(503);
       expect(list.headers.get('retry-after')).toBe('1');
@@ -233,6 +236,11 @@ describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and starte
     const stored = new Set<string>();
     for await (const completion of client.chat.completions.list({ limit: 100 })) stored.add(completion.id);
     expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+    // The operator sees the outage where the docs say: a warning with its cause, and the failures counted.
+    expect(instance.logs.filter((line) => line.msg === 'database unavailable').length).toBeGreaterThan(0);
+    expect(instance.logs.filter((line) => line.msg === 'unexpected error')).toEqual([]);
+    const metrics = await (await fetch(`${origin}/metrics`, { signal: AbortSignal.timeout(15_000) })).text();
+    expect(metrics).toMatch(/^database_errors_total\{operation="saveCompletion(Batch)?"\} [1-9]/m);
     // The password never reaches a log line.
     expect(instance.logs.filter((line) => JSON.stringify(line).includes(cluster.password))).toEqual([]);
     expect(instance.logs.find((line) => line.msg === 'listening')?.database).toBe(cluster.url.replace(cluster.password, '***'));
@@ -493,6 +501,43 @@ describe.skipIf(!withServer)('a database closed to connections under a serving i
       expect((await list()).status).toBe(200);
       expect(await health()).toEqual({ status: 200, body: { status: 'ok' } });
       expect(serving.logs.filter((line) => line.msg === 'unexpected error')).toEqual([]);
+    });
+  }, 120_000);
+});
+
+describe.skipIf(!withServer)('a database turned read-only under a serving instance (a failover\'s old primary, a managed server out of disk)', () => {
+  it('answers writes with the OpenAI 503 (not a 500), names the cause on /healthz, and writes again once it is writable', async () => {
+    await withServingInstance({ admin: 'server' }, async ({ serving, upstream, name, admin, health }) => {
+      const client = new OpenAI({ apiKey: KEY, baseURL: `${serving.origin}/v1`, maxRetries: 0 });
+      const create = () => client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'kept?' }], store: true });
+      const before = await create();
+      await admin.query(`ALTER DATABASE ${name} SET default_transaction_read_only = on`);
+      try {
+        // New sessions are read-only: the instance's pooled ones are ended, and it opens new ones.
+        await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]);
+        await expect.poll(health).toEqual({
+          status: 503,
+          body: { status: 'unavailable', reason: 'the database cannot take a write (25006: cannot execute INSERT in a read-only transaction)' },
+        });
+        const calls = upstream.received.length;
+        for (let i = 0; i < 3; i++) {
+          const failed = await create().then(() => undefined, (err: unknown) => err);
+          expect({ i, status: (failed as { status?: number }).status, error: (failed as { error?: unknown }).error }).toEqual({ i, status: 503, error: OPENAI_503.error });
+        }
+        // The first paid the provider (it found out on writing); the next ones were refused before asking it.
+        expect(upstream.received.length - calls).toBeLessThanOrEqual(1);
+      } finally {
+        await admin.query(`ALTER DATABASE ${name} RESET default_transaction_read_only`);
+        await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]);
+      }
+      await expect.poll(health, { timeout: 15_000 }).toEqual({ status: 200, body: { status: 'ok' } });
+      // A pooled connection the second termination ended may answer one 503 first, which the SDK retries.
+      const retrying = new OpenAI({ apiKey: KEY, baseURL: `${serving.origin}/v1`, maxRetries: 2 });
+      const after = await retrying.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'kept?' }], store: true });
+      // Both, and only both (one `created` second: their order is their ids').
+      expect((await retrying.chat.completions.list()).data.map((c) => c.id).sort()).toEqual([after.id, before.id].sort());
+      expect(serving.logs.filter((line) => line.msg === 'unexpected error')).toEqual([]);
+      expect(serving.logs.filter((line) => line.msg === 'database unavailable' && JSON.stringify(line).includes('25006')).length).toBeGreaterThan(0);
     });
   }, 120_000);
 });

@@ -71,8 +71,11 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
 function databaseFailure(err: unknown): string | undefined {
   if (err instanceof ApiError) {
     if (err.status !== 503) return undefined;
-    // The store's 503 carries what the database said, when it said something (a full disk): that, not the client's text.
-    return err.cause instanceof Error ? (databaseFailure(err.cause) ?? err.cause.message) : err.message;
+    // The store's 503 carries what the database said, when it said something (a full disk, a refused connection):
+    // that, with its code, not the client's text.
+    if (!(err.cause instanceof Error)) return err.message;
+    const code = (err.cause as { code?: unknown }).code;
+    return databaseFailure(err.cause) ?? (typeof code === 'string' && !err.cause.message.includes(code) ? `${err.cause.message} (${code})` : err.cause.message);
   }
   if (!(err instanceof Error)) return undefined;
   const code = (err as { code?: unknown }).code;

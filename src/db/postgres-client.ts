@@ -74,10 +74,16 @@ const UNAVAILABLE_CODES = new Set([
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now: starting up or shutting down
   '57014', // query_canceled: the statement timeout fired
-  '53300', // too_many_connections
   '40001', // serialization_failure, once our own retries are spent
   '40P01', // deadlock_detected, likewise
+  // read_only_sql_transaction: a failover's old primary turned standby, a server set read-only (a managed one
+  // whose disk filled): writes pass again once it is writable, or DATABASE_URL names the new primary.
+  '25006',
+  '58030', // io_error: the server's disk failing a read or write
 ]);
+
+/** Class 53, insufficient resources: disk_full, out_of_memory, too_many_connections, a configuration limit. */
+const UNAVAILABLE_CLASSES = ['08', '53'];
 
 /**
  * A database closed to connections for maintenance (`ALTER DATABASE ... ALLOW_CONNECTIONS false`): SQLSTATE
@@ -92,7 +98,7 @@ function isClosedToConnections(err: unknown): boolean {
 export function isUnavailableError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
+  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || UNAVAILABLE_CLASSES.includes(code.slice(0, 2)))) return true;
   if (isClosedToConnections(err)) return true;
   // node-postgres raises these without a code when a connection dies or a pool slot never frees up.
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection ended|not queryable/i.test(
@@ -336,7 +342,11 @@ async function withStartupRetry(url: string, options: PostgresOptions, attempt: 
         throw new PostgresStartError(
           retryable
             ? `DATABASE_URL: PostgreSQL at ${maskDatabaseUrl(url)} still unreachable after ${tries} attempts over ${Math.round(options.startupTimeoutMs / 1000)} s${options.startupTimeoutSetting ? ` (${options.startupTimeoutSetting})` : ''}: ${message}`
-            : `DATABASE_URL: PostgreSQL at ${maskDatabaseUrl(url)} refused the connection: ${message}`,
+            : isRefusedError(err)
+              ? `DATABASE_URL: PostgreSQL at ${maskDatabaseUrl(url)} refused the connection: ${message}`
+              : // Connected, and then the schema could not be made current there (a right missing, a search_path
+                // naming another schema): not a refusal, which would send the operator to the network or the password.
+                `DATABASE_URL: PostgreSQL at ${maskDatabaseUrl(url)} could not be prepared at start: ${message}`,
         );
       }
       const waitMs = Math.min(delayMs, remainingMs);
@@ -359,12 +369,11 @@ function maskError(err: Error, url: string): Error {
  */
 function translate(err: unknown, url: string): unknown {
   if (err instanceof ApiError) return err;
-  // A refusal (or a database closed to connections) is kept as the cause: unlike a cut connection, it will not pass
-  // by itself, and /healthz names it.
-  if (isRefusedError(err) || isClosedToConnections(err)) {
+  // The 503 keeps what the database said (a refused password, a cut connection, a read-only server) as its cause:
+  // the operator's log line, the failure counted in database_errors_total, and /healthz's reason name it.
+  if (isRefusedError(err) || isClosedToConnections(err) || isUnavailableError(err)) {
     return ApiError.databaseUnavailable(err instanceof Error ? maskError(err, url) : undefined);
   }
-  if (isUnavailableError(err)) return ApiError.databaseUnavailable();
   if (err instanceof Error) {
     const hidden = hideDatabasePassword(err.message, url);
     if (hidden !== err.message) err.message = hidden;
