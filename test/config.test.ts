@@ -125,6 +125,8 @@ describe('configuration', () => {
       'postgresql://app:pa55word@db/x?sslmode=sometimes',
       'postgres://app:pa55word@db:port/x',
       'postgres://app:pa55word@/x?host=/var/run/postgresql',
+      'postgres://app:pa%zzword@db/x',
+      'postgres://app:pa55word@db/data%zz',
     ];
     const messages = attempts.map((url) => {
       try {
@@ -139,6 +141,8 @@ describe('configuration', () => {
       'Invalid configuration:\n  DATABASE_URL: sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full, no-verify',
       'Invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL (a password with @, :, /, ?, # or % must be percent-encoded)',
       'Invalid configuration:\n  DATABASE_URL: a postgres:// URL with a user needs a host (for a Unix socket: postgres://user:password@localhost/db?host=/var/run/postgresql)',
+      'Invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL (a % in the user, password or database name must begin an escape: %25 for % itself)',
+      'Invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL (a % in the user, password or database name must begin an escape: %25 for % itself)',
     ]);
     expect(loadConfig({ DATABASE_URL: 'postgresql://app:pa55word@db.internal/x?sslmode=verify-full' }).databaseUrl).toBe(
       'postgresql://app:pa55word@db.internal/x?sslmode=verify-full',

@@ -54,6 +54,15 @@ export function databaseUrlProblem(url: string): string | undefined {
     return NOT_ENCODED;
   }
   if (parsed.hostname === '' && !parsed.searchParams.has('host')) return 'a postgres:// URL needs a host';
+  // The driver decodes the user, password and database's name: a `%` not followed by two hex digits there
+  // stopped the start with a bare "URI malformed", said as the server refusing the connection.
+  for (const part of [parsed.username, parsed.password, parsed.pathname]) {
+    try {
+      decodeURIComponent(part);
+    } catch {
+      return 'not a valid postgres:// URL (a % in the user, password or database name must begin an escape: %25 for % itself)';
+    }
+  }
   const sslmode = parsed.searchParams.get('sslmode');
   if (sslmode !== null && !SSL_MODES.includes(sslmode)) return `sslmode must be one of ${SSL_MODES.join(', ')}`;
   return undefined;
