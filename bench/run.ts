@@ -25,14 +25,32 @@ import { markdownTable, round } from './stats.ts';
  * database created on that server and dropped at the end (kept with --keep).
  */
 
-const { values } = parseArgs({
-  options: {
-    rows: { type: 'string', default: '1000000' },
-    quick: { type: 'boolean', default: false },
-    keep: { type: 'boolean', default: false },
-    database: { type: 'string' },
-  },
-});
+const USAGE = `usage: npm run bench [-- --rows N] [--quick] [--keep] [--database postgres://...]
+  --rows N          completions to seed (at least 100; default 1,000,000)
+  --quick           shorter measurements (the CI smoke run, npm run bench:smoke)
+  --keep            keep the seeded database and print where it is
+  --database URL    run it all on PostgreSQL, in a fresh database on that server (the role needs CREATEDB)
+`;
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      rows: { type: 'string', default: '1000000' },
+      quick: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      database: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+const { values } = parsed;
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 const rows = Number(values.rows);
 if (!Number.isSafeInteger(rows) || rows < 100) throw new Error(`--rows: expected a whole number >= 100, got ${values.rows}`);
 const quick = values.quick!;

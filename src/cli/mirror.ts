@@ -18,7 +18,7 @@ metadata, choices, usage, echoed request fields and message ids unchanged.
 Its position is kept in the database after each page, so a mirror that was
 stopped lists on from there when run again; completions the project already
 has are skipped without being fetched, so nothing is stored twice.
-429 and 5xx answers and dropped connections are retried with backoff (the
+408, 409, 429 and 5xx answers and dropped connections are retried with backoff (the
 source's Retry-After is honoured); a refused key stops it with exit code 1.
 A completion the source fails on is named and passed over, the rest mirrored,
 and the mirror exits with code 1; the next run reads it again.

@@ -4,7 +4,7 @@ import { isObject, type Json } from '../json.ts';
 /**
  * A polite client of another server's stored-completions API (OpenAI, Azure
  * OpenAI, another instance of this service): GETs only, answers parsed as JSON,
- * 429 and 5xx answers and broken connections retried with exponential backoff
+ * 408, 409, 429 and 5xx answers and broken connections retried with exponential backoff
  * that honours the server's `retry-after-ms` / `Retry-After`, and a refused key
  * or a server that is not an OpenAI API reported as such, never retried.
  */
