@@ -57,6 +57,43 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     expect(await page.locator('.summary').textContent()).toBe(`Showing all ${COUNT - 1} completions.`);
   });
 
+  it('a conversation opened from the list leads to the one before and after it there, and back to the list on the last one read', async () => {
+    const prod = await apiIds(suite.service, 'order=asc&metadata[env]=prod');
+    const page = await suite.open('#/?metadata[env]=prod&order=asc');
+    await signIn(page);
+    await expectRows(page, prod.slice(0, 20));
+    const heading = () => page.locator('h1.completion-id').textContent();
+    const previous = page.getByRole('link', { name: '↑ Previous' });
+    const next = page.getByRole('link', { name: 'Next ↓' });
+
+    await page.getByRole('link', { name: prod[0], exact: true }).click();
+    await expect.poll(heading).toBe(prod[0]);
+    // The first has nothing before it in the list.
+    expect(await previous.count()).toBe(0);
+    expect(await next.getAttribute('href')).toBe(`#/completions/${prod[1]}`);
+    await next.click();
+    await expect.poll(heading).toBe(prod[1]);
+    await next.click();
+    await expect.poll(heading).toBe(prod[2]);
+    await previous.click();
+    await expect.poll(heading).toBe(prod[1]);
+    expect(await previous.getAttribute('href')).toBe(`#/completions/${prod[0]}`);
+
+    // Back to the list: it is as it was, the last conversation read in focus.
+    await page.getByRole('link', { name: '← Completions' }).click();
+    await expectRows(page, prod.slice(0, 20));
+    await expect.poll(() => focusedText(page)).toBe(prod[1]);
+
+    // The list's last row has no "Next"; a conversation opened by a link, with no list drawn, has neither.
+    await page.getByRole('link', { name: prod[prod.length - 1], exact: true }).click();
+    await expect.poll(heading).toBe(prod[prod.length - 1]);
+    expect(await next.count()).toBe(0);
+    const linked = await suite.open(`#/completions/${prod[1]}`);
+    await signIn(linked);
+    await expect.poll(() => linked.locator('h1.completion-id').textContent()).toBe(prod[1]);
+    expect(await linked.locator('.neighbours').count()).toBe(0);
+  });
+
   it('a saved change that leaves the filter takes the row out of the filtered list', async () => {
     const prod = await apiIds(suite.service, 'metadata[env]=prod&order=desc');
     const page = await suite.open('#/?metadata[env]=prod');

@@ -157,6 +157,7 @@ function route() {
     const openedIn = session;
     conversationView = createConversationView(current.id, {
       openedFromList,
+      neighbours: listView?.neighboursOf(current.id) ?? {},
       onUpdated: (completion) => {
         if (session === openedIn) listView?.completionUpdated(completion);
       },

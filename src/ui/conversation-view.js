@@ -3,7 +3,7 @@
 
 import { allMessages, api, completionPath } from './api.js';
 import { announce, askToConfirm, copyButton, h, isolatedText, pairNodes, replaceChildren } from './dom.js';
-import { listHash } from './filters.js';
+import { completionHash, listHash } from './filters.js';
 import { finishReasons, formatInteger, isoTime, localTime, relativeTime } from './format.js';
 import { markdownShown, showMarkdown } from './markdown.js';
 import { conversationCards, jsonBlock, longText, messageCard, toolList } from './message-render.js';
@@ -67,13 +67,26 @@ function choiceCards(choices) {
   );
 }
 
-export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, backHash = '#/', openedFromList = false }) {
+/**
+ * "Previous" and "Next": the completions beside this one in the list it was opened from, as loaded there, so a
+ * day of conversations is read one after another without going back to the list between them.
+ */
+function neighbourLinks({ previous, next }) {
+  if (!previous && !next) return null;
+  const link = (neighbour, text, where) =>
+    neighbour
+      ? h('a', { href: completionHash(neighbour), title: `${where} in the list: ${neighbour}` }, text)
+      : h('span', { class: 'muted', 'aria-hidden': 'true' }, text);
+  return h('span', { class: 'neighbours' }, link(previous, '↑ Previous', 'Before this one'), link(next, 'Next ↓', 'After this one'));
+}
+
+export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, backHash = '#/', openedFromList = false, neighbours = {} }) {
   /** Whether the history entry before this one is the list it was opened from (app.js); false once history moved. */
   let listEntryBefore = openedFromList;
   const heading = h('h1', { tabindex: '-1', class: 'completion-id' }, id);
   const body = h('div', { class: 'conversation-body' }, h('p', { class: 'muted' }, 'Loading…'));
   const element = h('section', { class: 'conversation-view', 'aria-labelledby': 'conversation-title', 'aria-busy': 'true' },
-    h('nav', { class: 'breadcrumbs', 'aria-label': 'Breadcrumbs' }, h('a', { href: backHash }, '← Completions')),
+    h('nav', { class: 'breadcrumbs', 'aria-label': 'Breadcrumbs' }, h('a', { href: backHash }, '← Completions'), neighbourLinks(neighbours)),
     h('div', { class: 'title-row' }, heading, copyButton('Copy id', () => id)),
     body,
   );

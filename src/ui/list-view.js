@@ -913,6 +913,12 @@ export function createListView() {
     completionDeleted,
     say,
     refresh,
+    /** The completions before and after `id` among those loaded, in the list's order: a conversation's "Previous" and "Next". */
+    neighboursOf(id) {
+      const index = loaded.findIndex((completion) => completion.id === id);
+      if (index === -1) return {};
+      return { previous: loaded[index - 1]?.id, next: loaded[index + 1]?.id };
+    },
     hide() {
       hiddenAtScrollY = window.scrollY;
       element.hidden = true;
