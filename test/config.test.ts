@@ -125,8 +125,9 @@ describe('configuration', () => {
       'postgresql://app:pa55word@db/x?sslmode=sometimes',
       'postgres://app:pa55word@db:port/x',
       'postgres://app:pa55word@/x?host=/var/run/postgresql',
-      'postgres://app:pa%zzword@db/x',
-      'postgres://app:pa55word@db/data%zz',
+      'postgres://app:pa%ffword@db/x',
+      'postgres://app:pa55word@db/data%e2%82',
+      'postgres://app:8412/s3cretpw@db.internal/comp',
     ];
     const messages = attempts.map((url) => {
       try {
@@ -141,9 +142,14 @@ describe('configuration', () => {
       'Invalid configuration:\n  DATABASE_URL: sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full, no-verify',
       'Invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL (a password with @, :, /, ?, # or % must be percent-encoded)',
       'Invalid configuration:\n  DATABASE_URL: a postgres:// URL with a user needs a host (for a Unix socket: postgres://user:password@localhost/db?host=/var/run/postgresql)',
-      'Invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL (a % in the user, password or database name must begin an escape: %25 for % itself)',
-      'Invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL (a % in the user, password or database name must begin an escape: %25 for % itself)',
+      'Invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL (an escape in the user, password or database name that is not UTF-8 text, as %ff: %25 is a %)',
+      'Invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL (an escape in the user, password or database name that is not UTF-8 text, as %ff: %25 is a %)',
+      'Invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL (a password with @, :, /, ?, # or % must be percent-encoded)',
     ]);
+    // A `%` that begins no escape is read by the driver as written: such a password worked, and still does.
+    for (const url of ['postgres://pct:pa%word@127.0.0.1:5432/comp', 'postgres://app:100%@db/x', 'postgres://us%er:pw@db/data%zz']) {
+      expect(loadConfig({ DATABASE_URL: url }).databaseUrl).toBe(url);
+    }
     expect(loadConfig({ DATABASE_URL: 'postgresql://app:pa55word@db.internal/x?sslmode=verify-full' }).databaseUrl).toBe(
       'postgresql://app:pa55word@db.internal/x?sslmode=verify-full',
     );

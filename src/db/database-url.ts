@@ -54,15 +54,21 @@ export function databaseUrlProblem(url: string): string | undefined {
     return NOT_ENCODED;
   }
   if (parsed.hostname === '' && !parsed.searchParams.has('host')) return 'a postgres:// URL needs a host';
-  // The driver decodes the user, password and database's name: a `%` not followed by two hex digits there
-  // stopped the start with a bare "URI malformed", said as the server refusing the connection.
-  for (const part of [parsed.username, parsed.password, parsed.pathname]) {
-    try {
-      decodeURIComponent(part);
-    } catch {
-      return 'not a valid postgres:// URL (a % in the user, password or database name must begin an escape: %25 for % itself)';
+  // The driver (pg-connection-string) reads a URL holding a space or a `%` that begins no escape as written, each
+  // `%` a `%`; any other it decodes, the user, password and database's name: an escape that is not UTF-8 there
+  // (`%ff`) stopped the start with a bare "URI malformed", said as the server refusing the connection.
+  if (!/ |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(url)) {
+    for (const part of [parsed.username, parsed.password, parsed.pathname]) {
+      try {
+        decodeURIComponent(part);
+      } catch {
+        return 'not a valid postgres:// URL (an escape in the user, password or database name that is not UTF-8 text, as %ff: %25 is a %)';
+      }
     }
   }
+  // A password's unencoded `/` after digits (`app:8412/s3cret@host/db`) parses as a host `app`, port 8412, and a
+  // database name holding `@`: refused here, as the masking would not know that part for the password.
+  if (parsed.pathname.includes('@')) return NOT_ENCODED;
   const sslmode = parsed.searchParams.get('sslmode');
   if (sslmode !== null && !SSL_MODES.includes(sslmode)) return `sslmode must be one of ${SSL_MODES.join(', ')}`;
   return undefined;
