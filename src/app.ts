@@ -4,6 +4,7 @@ import type { AppEnv } from './app-env.ts';
 import { type Authenticate, createAuthenticator, loadProjectHashSecret } from './auth.ts';
 import type { Config } from './config.ts';
 import { apiCors } from './cors.ts';
+import { createDatabaseWarnings } from './database-warnings.ts';
 import { ApiError } from './errors.ts';
 import { authorizationHeader } from './http.ts';
 import { createMetrics, instrumentStore, instrumentUpstream, type Metrics } from './metrics.ts';
@@ -74,13 +75,14 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
     if (authenticate) authenticate = authenticator();
   }
 
+  const warnDatabaseUnavailable = createDatabaseWarnings(logger);
   const renderError = (err: unknown, c: Context<AppEnv>): Response => {
     if (err instanceof ApiError) {
       // The official clients wait this long and retry a 503 by themselves.
       if (err.status === 503) {
         c.header('retry-after', '1');
         // What the database said (a full disk, a refused password): the client gets the generic 503, the operator this.
-        if (err.cause instanceof Error) logger.warn({ err: err.cause, requestId: c.get('requestId'), path: c.req.path }, 'database unavailable');
+        if (err.cause instanceof Error) warnDatabaseUnavailable(err.cause, { requestId: c.get('requestId'), path: c.req.path });
       }
       return c.json(err.toBody(), err.status as 400);
     }
