@@ -26,6 +26,9 @@ export function createHealthCheck(store: Pick<Store, 'checkWritable'>, intervalM
     } catch (err) {
       // A refused password or a dropped database reaches here as the generic 503; its cause says which.
       const e = (err instanceof ApiError && err.cause instanceof Error ? err.cause : err) as { code?: string; message?: string };
+      // A system error (ECONNREFUSED, ENOTFOUND) by its code alone: its message names the database's address, which an
+      // unauthenticated probe need not learn (the log's warning has it).
+      if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) return { ok: false, reason: `the database cannot take a write (${e.code})` };
       return { ok: false, reason: `the database cannot take a write (${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)})` };
     }
   }

@@ -813,12 +813,15 @@ export function normalizeUpstreamError(status: number, text: string): string {
   // `{"error": {...}}` missing some of the four fields: its own fields are the source, completed below.
   const nested = isObject(outer.error);
   const p = (nested ? outer.error : outer) as Record<string, unknown>;
+  // OpenAI's quota error names `insufficient_quota` as both its type and its code; a body naming it as either is that.
+  const quota = p.type === 'insufficient_quota' || p.code === 'insufficient_quota';
+  const type = quota ? 'insufficient_quota' : typeof p.type === 'string' && OPENAI_ERROR_TYPES.has(p.type) ? p.type : errorTypeForStatus(status);
   const body: ErrorBody = {
     error: {
       message: findMessage(nested ? p : parsed, text, status),
-      type: typeof p.type === 'string' && OPENAI_ERROR_TYPES.has(p.type) ? p.type : errorTypeForStatus(status),
+      type,
       param: typeof p.param === 'string' ? p.param : null,
-      code: typeof p.code === 'string' ? p.code : status === 429 ? 'rate_limit_exceeded' : null,
+      code: quota ? 'insufficient_quota' : typeof p.code === 'string' ? p.code : type === 'requests' || type === 'tokens' ? 'rate_limit_exceeded' : null,
     },
   };
   return JSON.stringify(body);

@@ -473,7 +473,7 @@ describe('post /v1/chat/completions', () => {
       expect(res.status).toBe(Number(status));
       expect(await res.json()).toEqual({ error: { message: `provider says ${status}`, type, param: null, code } });
     }
-    // A 429 that names its own code keeps it (OpenAI's quota error is a 429 too).
+    // OpenAI's quota error is a 429 too, `insufficient_quota` as its type and code: named as either, it is that.
     upstream.handler = (_request, res) => {
       res.writeHead(429, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ message: 'You exceeded your current quota', code: 'insufficient_quota' }));
@@ -483,7 +483,7 @@ describe('post /v1/chat/completions', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'gpt-4o', messages, store: true }),
     });
-    expect(await quota.json()).toEqual({ error: { message: 'You exceeded your current quota', type: 'requests', param: null, code: 'insufficient_quota' } });
+    expect(await quota.json()).toEqual({ error: { message: 'You exceeded your current quota', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } });
     expect(await service.countRows('completions')).toBe(0);
   });
 

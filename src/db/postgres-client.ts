@@ -74,6 +74,8 @@ const UNAVAILABLE_CODES = new Set([
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now: starting up or shutting down
   '57014', // query_canceled: the statement timeout fired
+  '57P05', // idle_session_timeout: the server closed a pooled connection that sat idle (managed servers set it low)
+  '25P03', // idle_in_transaction_session_timeout: likewise, for a transaction left waiting on its reader
   '40001', // serialization_failure, once our own retries are spent
   '40P01', // deadlock_detected, likewise
   // read_only_sql_transaction: a failover's old primary turned standby, a server set read-only (a managed one
@@ -327,6 +329,24 @@ async function migrateOnce(pool: pg.Pool, logger: Logger | undefined): Promise<v
   }
 }
 
+function isReadOnly(err: unknown): boolean {
+  return (err as { code?: unknown }).code === '25006';
+}
+
+/**
+ * What an error that is not retried at start says the server did. A refusal names the credentials or the database;
+ * a right missing may be the right to connect or to create the tables; another error the server answered is the
+ * migration failing there (a search_path naming another schema); the driver's own (TLS, the password's form) is the
+ * connection failing before the server had a say. Each sends the operator to a different place.
+ */
+function startRefusal(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  if (code === '42501') return 'refused a right the service needs (to connect, or to create its tables: docs/operations.md)';
+  if (isRefusedError(err)) return 'refused the connection';
+  if (err instanceof pg.DatabaseError) return 'could not be prepared at start';
+  return 'could not be connected to';
+}
+
 async function withStartupRetry(url: string, options: PostgresOptions, attempt: () => Promise<void>): Promise<void> {
   const deadline = Date.now() + options.startupTimeoutMs;
   let delayMs = 250;
@@ -339,15 +359,9 @@ async function withStartupRetry(url: string, options: PostgresOptions, attempt: 
       const message = hideDatabasePassword((err as Error).message, url);
       const remainingMs = deadline - Date.now();
       if (!retryable || remainingMs <= 0) {
-        throw new PostgresStartError(
-          retryable
-            ? `DATABASE_URL: PostgreSQL at ${maskDatabaseUrl(url)} still unreachable after ${tries} attempts over ${Math.round(options.startupTimeoutMs / 1000)} s${options.startupTimeoutSetting ? ` (${options.startupTimeoutSetting})` : ''}: ${message}`
-            : isRefusedError(err)
-              ? `DATABASE_URL: PostgreSQL at ${maskDatabaseUrl(url)} refused the connection: ${message}`
-              : // Connected, and then the schema could not be made current there (a right missing, a search_path
-                // naming another schema): not a refusal, which would send the operator to the network or the password.
-                `DATABASE_URL: PostgreSQL at ${maskDatabaseUrl(url)} could not be prepared at start: ${message}`,
-        );
+        const still = (what: string) =>
+          `still ${what} after ${tries} attempts over ${Math.round(options.startupTimeoutMs / 1000)} s${options.startupTimeoutSetting ? ` (${options.startupTimeoutSetting})` : ''}`;
+        throw new PostgresStartError(`DATABASE_URL: PostgreSQL at ${maskDatabaseUrl(url)} ${retryable ? still(isReadOnly(err) ? 'read-only (a standby, or default_transaction_read_only)' : 'unreachable') : startRefusal(err)}: ${message}`);
       }
       const waitMs = Math.min(delayMs, remainingMs);
       options.logger?.warn({ database: maskDatabaseUrl(url), attempt: tries, retryInMs: waitMs, error: message }, 'database unreachable, retrying');
