@@ -393,13 +393,18 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     expect(heights).toHaveLength(ids.length);
     expect(Math.max(...heights)).toBeLessThan(40);
     expect(new Set(heights).size).toBe(1);
-    await expect.poll(() => row.locator('.user-preview').innerText()).toBe('What is the weather in Paris right now?');
+    await expect.poll(() => row.locator('.user-preview .preview-text').innerText()).toBe('What is the weather in Paris right now?');
     expect(await row.locator('.model').isVisible()).toBe(true);
     expect(await row.locator('.chips').isVisible()).toBe(false);
-    // The age alone ("last year"), the date and time in its title.
-    const age = await row.locator('.relative > span').last().textContent();
-    expect(age).toMatch(/^\S/);
-    expect(await row.locator('time').innerText()).toBe(age);
+    // The time in the width of a column ("Oct 9, 2025", or "Dec 5, 1:52 AM" this year), not the age: a day of
+    // completions all read "yesterday". The full time and the model are the line's tooltip, wherever the pointer is.
+    const created = BASE + 10_000;
+    const short = new Date(created * 1000).getFullYear() === new Date().getFullYear()
+      ? new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' })
+      : new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', year: 'numeric', month: 'short', day: 'numeric' });
+    expect(await row.locator('time').innerText()).toBe(short.format(new Date(created * 1000)));
+    const full = new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', dateStyle: 'medium', timeStyle: 'medium' }).format(new Date(created * 1000));
+    expect(await row.locator('a.row-link').getAttribute('title')).toBe(`${full} · gpt-4o-mini`);
     expect(await page.evaluate('localStorage.getItem("stored-completions.list-density")')).toBe('compact');
 
     // The next visit keeps it; a click anywhere on a line opens its conversation.
@@ -413,6 +418,11 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     await page.goBack();
     await row.waitFor();
 
+    // Between a phone and a laptop (or a laptop at 200%), the messages keep room of their own: a second line.
+    await page.setViewportSize({ width: 700, height: 844 });
+    const preview = await row.locator('.user-preview').boundingBox();
+    expect(preview!.width).toBeGreaterThan(250);
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBe(700);
     // A phone's width: still no sideways scroll.
     await page.setViewportSize({ width: 390, height: 844 });
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBe(390);

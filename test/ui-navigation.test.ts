@@ -63,17 +63,19 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     await signIn(page);
     await expectRows(page, prod.slice(0, 20));
     const heading = () => page.locator('h1.completion-id').textContent();
-    const previous = page.getByRole('link', { name: '↑ Previous' });
-    const next = page.getByRole('link', { name: 'Next ↓' });
+    const top = page.getByRole('navigation', { name: 'Completions in the list (top)' });
+    const previous = top.getByRole('link', { name: 'Previous', exact: true });
+    const next = top.getByRole('link', { name: 'Next', exact: true });
 
     await page.getByRole('link', { name: prod[0], exact: true }).click();
     await expect.poll(heading).toBe(prod[0]);
-    // The first has nothing before it in the list.
-    expect(await previous.count()).toBe(0);
+    // The first has nothing before it in the list: the word stays, a link to nowhere.
+    expect({ disabled: await previous.getAttribute('aria-disabled'), href: await previous.getAttribute('href') }).toEqual({ disabled: 'true', href: null });
     expect(await next.getAttribute('href')).toBe(`#/completions/${prod[1]}`);
     await next.click();
     await expect.poll(heading).toBe(prod[1]);
-    await next.click();
+    // The same pair under the conversation, where its reader ends up.
+    await page.getByRole('navigation', { name: 'Completions in the list (end)' }).getByRole('link', { name: 'Next', exact: true }).click();
     await expect.poll(heading).toBe(prod[2]);
     await previous.click();
     await expect.poll(heading).toBe(prod[1]);
@@ -87,11 +89,25 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     // The list's last row has no "Next"; a conversation opened by a link, with no list drawn, has neither.
     await page.getByRole('link', { name: prod[prod.length - 1], exact: true }).click();
     await expect.poll(heading).toBe(prod[prod.length - 1]);
-    expect(await next.count()).toBe(0);
+    expect(await next.getAttribute('aria-disabled')).toBe('true');
     const linked = await suite.open(`#/completions/${prod[1]}`);
     await signIn(linked);
     await expect.poll(() => linked.locator('h1.completion-id').textContent()).toBe(prod[1]);
     expect(await linked.locator('.neighbours').count()).toBe(0);
+  });
+
+  it('"Next" on the last row loaded loads the list\'s next page and goes on to its first', async () => {
+    const all = await apiIds(suite.service, 'order=desc');
+    const page = await suite.open();
+    await signIn(page);
+    await expectRows(page, all.slice(0, 20));
+    await page.getByRole('link', { name: all[19], exact: true }).click();
+    await expect.poll(() => page.locator('h1.completion-id').textContent()).toBe(all[19]);
+    await page.getByRole('navigation', { name: 'Completions in the list (top)' }).getByRole('button', { name: 'Next', exact: true }).click();
+    await expect.poll(() => page.locator('h1.completion-id').textContent()).toBe(all[20]);
+    await page.getByRole('link', { name: '← Completions' }).click();
+    await expectRows(page, all);
+    await expect.poll(() => focusedText(page)).toBe(all[20]);
   });
 
   it('a saved change that leaves the filter takes the row out of the filtered list', async () => {

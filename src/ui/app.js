@@ -158,6 +158,7 @@ function route() {
     conversationView = createConversationView(current.id, {
       openedFromList,
       neighbours: listView?.neighboursOf(current.id) ?? {},
+      nextAfterLoading: (id) => listView.nextAfterLoading(id),
       onUpdated: (completion) => {
         if (session === openedIn) listView?.completionUpdated(completion);
       },

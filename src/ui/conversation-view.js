@@ -68,27 +68,47 @@ function choiceCards(choices) {
 }
 
 /**
- * "Previous" and "Next": the completions beside this one in the list it was opened from, as loaded there, so a
- * day of conversations is read one after another without going back to the list between them.
+ * "Previous" and "Next": the completions beside this one in the list it was opened from, so a day of conversations
+ * is read one after another without going back to the list between them. At the last row loaded, with more to come,
+ * "Next" loads the list's next page first. At either end the word stays, a link that goes nowhere (aria-disabled).
  */
-function neighbourLinks({ previous, next }) {
-  if (!previous && !next) return null;
-  const link = (neighbour, text, where) =>
-    neighbour
-      ? h('a', { href: completionHash(neighbour), title: `${where} in the list: ${neighbour}` }, text)
-      : h('span', { class: 'muted', 'aria-hidden': 'true' }, text);
-  return h('span', { class: 'neighbours' }, link(previous, '↑ Previous', 'Before this one'), link(next, 'Next ↓', 'After this one'));
+function neighbourLinks({ previous, next, more }, nextAfterLoading, where) {
+  if (!previous && !next && !more) return null;
+  const label = (arrow, text, arrowFirst) => {
+    const arrowNode = h('span', { 'aria-hidden': 'true' }, arrow);
+    return arrowFirst ? [arrowNode, ` ${text}`] : [`${text} `, arrowNode];
+  };
+  const link = (neighbour, text) => neighbour
+    ? h('a', { href: completionHash(neighbour), title: neighbour }, text)
+    : h('a', { role: 'link', 'aria-disabled': 'true', class: 'muted' }, text);
+  let nextNode = link(next, label('↓', 'Next', false));
+  if (!next && more) {
+    nextNode = h('button', { type: 'button', class: 'link-button' }, label('↓', 'Next', false));
+    nextNode.addEventListener('click', async () => {
+      if (nextNode.getAttribute('aria-disabled') === 'true') return;
+      nextNode.setAttribute('aria-disabled', 'true');
+      const found = await nextAfterLoading();
+      if (found) location.hash = completionHash(found);
+      else nextNode.replaceChildren('Next: none loaded (see the list)');
+    });
+  }
+  return h('nav', { class: 'neighbours', 'aria-label': `Completions in the list (${where})` }, link(previous, label('↑', 'Previous', true)), nextNode);
 }
 
-export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, backHash = '#/', openedFromList = false, neighbours = {} }) {
+export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, backHash = '#/', openedFromList = false, neighbours = {}, nextAfterLoading }) {
   /** Whether the history entry before this one is the list it was opened from (app.js); false once history moved. */
   let listEntryBefore = openedFromList;
   const heading = h('h1', { tabindex: '-1', class: 'completion-id' }, id);
   const body = h('div', { class: 'conversation-body' }, h('p', { class: 'muted' }, 'Loading…'));
   const element = h('section', { class: 'conversation-view', 'aria-labelledby': 'conversation-title', 'aria-busy': 'true' },
-    h('nav', { class: 'breadcrumbs', 'aria-label': 'Breadcrumbs' }, h('a', { href: backHash }, '← Completions'), neighbourLinks(neighbours)),
+    h('div', { class: 'view-links' },
+      h('nav', { class: 'breadcrumbs', 'aria-label': 'Breadcrumbs' }, h('a', { href: backHash }, '← Completions')),
+      neighbourLinks(neighbours, () => nextAfterLoading(id), 'top'),
+    ),
     h('div', { class: 'title-row' }, heading, copyButton('Copy id', () => id)),
     body,
+    // Again under a long conversation, where its reader is once it is read.
+    neighbourLinks(neighbours, () => nextAfterLoading(id), 'end'),
   );
   heading.id = 'conversation-title';
   document.title = `${id} · Stored completions`;

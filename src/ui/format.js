@@ -17,6 +17,15 @@ export function localTime(unixSeconds) {
   return dateTime.format(new Date(unixSeconds * 1000));
 }
 
+const shortThisYear = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+const shortOtherYear = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+
+/** "Dec 5, 1:52 AM", or "Dec 5, 2025" in another year: a compact line's time, in the width of a column. */
+export function shortTime(unixSeconds, nowMs = Date.now()) {
+  const date = new Date(unixSeconds * 1000);
+  return (date.getFullYear() === new Date(nowMs).getFullYear() ? shortThisYear : shortOtherYear).format(date);
+}
+
 const UNITS = [
   ['year', 365 * 86400],
   ['month', 30 * 86400],

@@ -15,6 +15,7 @@ import {
   METADATA_LIMITS,
   relativeTime,
   replyPreview,
+  shortTime,
   toLocalInput,
 } from './format.js';
 import { createModelSuggestions } from './model-suggestions.js';
@@ -545,6 +546,16 @@ export function createListView() {
     }
   }
 
+  /**
+   * The completions before and after `id` among those loaded, in the list's order, and whether more come after the
+   * last: a conversation's "Previous" and "Next".
+   */
+  function neighboursOf(id) {
+    const index = loaded.findIndex((completion) => completion.id === id);
+    if (index === -1) return {};
+    return { previous: loaded[index - 1]?.id, next: loaded[index + 1]?.id, more: index === loaded.length - 1 && hasMore };
+  }
+
   function rowOf(id) {
     return [...rows.children].find((row) => row.dataset.id === id);
   }
@@ -671,9 +682,12 @@ export function createListView() {
       { class: 'row', 'data-id': completion.id },
       h('div', { class: 'row-head' },
         selection.checkbox(completion.id),
-        h('a', { class: 'row-link', href: completionHash(completion.id) }, completion.id),
+        // Its title, the time and model, shows wherever the pointer is on the card: the link covers it.
+        h('a', { class: 'row-link', href: completionHash(completion.id), title: `${localTime(completion.created)} · ${completion.model}` }, completion.id),
         h('time', { datetime: isoTime(completion.created), title: isoTime(completion.created) },
           h('span', { class: 'absolute' }, localTime(completion.created)),
+          // A compact line's time: a day of completions all read "yesterday" by their age alone.
+          h('span', { class: 'short-time' }, shortTime(completion.created)),
           // The separator apart from the age: a compact row shows the age alone (its title has the time).
           h('span', { class: 'relative' }, h('span', { class: 'age-separator' }, ' · '), h('span', null, relativeTime(completion.created))),
         ),
@@ -913,11 +927,11 @@ export function createListView() {
     completionDeleted,
     say,
     refresh,
-    /** The completions before and after `id` among those loaded, in the list's order: a conversation's "Previous" and "Next". */
-    neighboursOf(id) {
-      const index = loaded.findIndex((completion) => completion.id === id);
-      if (index === -1) return {};
-      return { previous: loaded[index - 1]?.id, next: loaded[index + 1]?.id };
+    neighboursOf,
+    /** The completion after `id`, the list's next page loaded first when `id` is its last loaded row and more are to come. */
+    async nextAfterLoading(id) {
+      if (loaded.at(-1)?.id === id && hasMore && cursor && controller) await loadPage(cursor, controller.signal);
+      return neighboursOf(id).next;
     },
     hide() {
       hiddenAtScrollY = window.scrollY;
