@@ -215,6 +215,31 @@ describe('finetune lines', () => {
         reply({ content: 'Here.' }),
       ]),
     ],
+    // An empty message, as the cookbook's check finds it: "" or text parts that are all "".
+    ['empty_message', item({ messages: [{ role: 'system', content: '' }, ...user] }, [reply({ content: 'Hi.' })])],
+    ['empty_message', item({ messages: [{ role: 'user', content: [{ type: 'text', text: '' }, { type: 'text', text: '' }] }] }, [reply({ content: 'Hi.' })])],
+    // A custom tool (free-form input): fine-tuning's `tools` are function tools.
+    [
+      'unsupported_tool',
+      item({ tools: [weather, { type: 'custom', custom: { name: 'code_exec' } }], messages: [{ role: 'user', content: 'Run it' }] }, [reply({ content: 'Done.' })]),
+    ],
+    [
+      'unsupported_tool',
+      item({ tools: [weather], messages: user }, [reply({ content: null, tool_calls: [{ id: 'c1', type: 'custom', custom: { name: 'code_exec', input: '1+1' } }] }, 'tool_calls')]),
+    ],
+    // Eleven images, or one given as GIF data: OpenAI's vision fine-tuning takes at most 10, in PNG, JPEG or WEBP.
+    [
+      'unsupported_image',
+      item({ messages: [{ role: 'user', content: Array.from({ length: 11 }, (_, i) => ({ type: 'image_url', image_url: { url: `https://example.com/${i}.png` } })) }] }, [
+        reply({ content: 'Eleven.' }),
+      ]),
+    ],
+    [
+      'unsupported_image',
+      item({ messages: [{ role: 'user', content: [{ type: 'text', text: 'This?' }, { type: 'image_url', image_url: { url: 'data:image/gif;base64,R0lGODlhAQABAAAAACw=' } }] }] }, [
+        reply({ content: 'A dot.' }),
+      ]),
+    ],
   ];
   it.each(skips)('are skipped for %s', (reason, source, choice = 0) => {
     expect(formatLine(source, { format: 'finetune', choice })).toEqual({ skipped: reason });
@@ -244,6 +269,27 @@ describe('eval lines', () => {
     expect(line.item.input).toEqual([{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Hi' }]);
     const example = JSON.parse((formatLine(source, { format: 'finetune', choice: 0 }) as { line: string }).line) as Json;
     expect((example.messages as Json[])[0]).toEqual({ role: 'system', content: 'Be brief.' });
+  });
+
+  it("keep an earlier assistant turn's refusal or audio, which stand in for its content in a request (the finetune line drops the audio beside text)", () => {
+    const messages = [
+      { role: 'user', content: 'Pick a lock?' },
+      { role: 'assistant', content: null, refusal: "I can't help with that." },
+      { role: 'user', content: 'Say hi' },
+      { role: 'assistant', content: 'Hi!', audio: { id: 'audio_1' } },
+      { role: 'user', content: 'Again' },
+    ];
+    const source = item({ messages }, [reply({ content: 'Hi again.' })]);
+    const line = JSON.parse((formatLine(source, { format: 'eval', choice: 0 }) as { line: string }).line) as { item: Json };
+    expect(line.item.input).toEqual(messages.map(({ content, ...rest }) => (content === null ? rest : { content, ...rest })));
+    const withText = item({ messages: messages.slice(2) }, [reply({ content: 'Hi again.' })]);
+    const example = JSON.parse((formatLine(withText, { format: 'finetune', choice: 0 }) as { line: string }).line) as Json;
+    expect(example.messages).toEqual([
+      { role: 'user', content: 'Say hi' },
+      { role: 'assistant', content: 'Hi!' },
+      { role: 'user', content: 'Again' },
+      { role: 'assistant', content: 'Hi again.' },
+    ]);
   });
 
   it('are written for every completion, an empty output when the reply has no text', () => {

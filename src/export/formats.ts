@@ -23,7 +23,9 @@ export const SKIP_REASONS = {
   unpaired_tool_call: 'a tool call without its tool result, or a tool result without its call',
   tools_missing: 'tool calls in a request that listed no tools',
   legacy_function_call: "a legacy function call or result: the request's functions are not stored, and fine-tuning needs them",
-  empty_message: 'an input message has no content and no tool calls (a refused or audio-only turn)',
+  empty_message: 'an input message has no content (or an empty one) and no tool calls (a refused or audio-only turn)',
+  unsupported_tool: 'a tool that is not a function (a custom tool): fine-tuning takes function tools only',
+  unsupported_image: 'more than 10 images, or an image given as data that is not PNG, JPEG or WEBP: fine-tuning takes no other',
   unsupported_content:
     "an input message has a part fine-tuning does not take there: audio, a file, an image outside a user's message or a refusal outside an assistant's",
 } as const;
@@ -54,8 +56,15 @@ export function completionsLine(item: ExportItem): string {
   return `${completion.slice(0, -1)},"input_messages":[${messages}]}`;
 }
 
-/** Input message item fields a chat request carries, besides role and content (refusal and audio are the API's, not the sender's). */
-const SENT_FIELDS = ['name', 'tool_calls', 'tool_call_id', 'function_call'] as const;
+/**
+ * Input message item fields a chat request carries, besides role and content: an earlier assistant turn sent back
+ * carries its `refusal` or its `audio` (by id) in place of content, as the request's assistant message allows.
+ */
+const SENT_FIELDS = ['name', 'tool_calls', 'tool_call_id', 'function_call', 'refusal', 'audio'] as const;
+
+/** Images one fine-tuning example may hold, and the kinds it takes as data (OpenAI's vision fine-tuning guide). */
+const FINETUNE_MAX_IMAGES = 10;
+const FINETUNE_IMAGE_DATA = /^data:image\/(png|jpeg|jpg|webp)[;,]/i;
 
 /**
  * The content parts fine-tuning takes, by role, as the API's message schemas allow them: images (by URL or
@@ -127,6 +136,11 @@ function toolCallsArePaired(messages: Json[]): boolean {
  */
 function finetuneMessage(message: Json): Json {
   if (message.role === 'developer') return { ...message, role: 'system' };
+  // An assistant turn's audio, by an id the provider has long let go, alongside its text: the text is the example.
+  if (message.audio !== undefined) {
+    const { audio: _audio, ...rest } = message;
+    return finetuneMessage(rest);
+  }
   const parts = message.content;
   if (message.role === 'assistant' && Array.isArray(parts) && parts.length > 0 && parts.every((part) => isObject(part) && part.type === 'text' && typeof part.text === 'string')) {
     return { ...message, content: parts.map((part) => (part as Json).text).join('\n') };
@@ -154,6 +168,27 @@ function replyMessage(choice: Json): Json {
   return reply;
 }
 
+/** No content, or only empty text ("" or text parts that are all ""): the cookbook's check refuses such a message. */
+function hasNoContent(message: Json): boolean {
+  const content = message.content;
+  if (content === undefined || content === '') return true;
+  return Array.isArray(content) && content.every((part) => isObject(part) && part.type === 'text' && part.text === '');
+}
+
+function isFunctionTool(tool: unknown): boolean {
+  return isObject(tool) && tool.type === 'function';
+}
+
+/** The images of the example's messages: too many, or data of a kind fine-tuning does not take. */
+function hasUnsupportedImages(messages: Json[]): boolean {
+  const urls = messages.flatMap((message) =>
+    Array.isArray(message.content)
+      ? message.content.filter((part) => isObject(part) && part.type === 'image_url').map((part) => ((part as Json).image_url as Json | undefined)?.url)
+      : [],
+  );
+  return urls.length > FINETUNE_MAX_IMAGES || urls.some((url) => typeof url === 'string' && url.startsWith('data:') && !FINETUNE_IMAGE_DATA.test(url));
+}
+
 function skipReason(choice: Json | undefined, input: Json[], body: Json): SkipReason | undefined {
   if (!choice) return 'missing_choice';
   // Stored without its messages (an import of a line without input_messages): fine-tuning on it teaches the reply
@@ -171,8 +206,11 @@ function skipReason(choice: Json | undefined, input: Json[], body: Json): SkipRe
   if (reply.content === undefined && reply.tool_calls === undefined) return 'empty_reply';
   // Fine-tuning refuses a message without content unless it carries calls: a replayed refusal (`content: null`, the
   // text in `refusal`, which is the API's field, not the format's) or an audio-only turn would fail the whole upload.
-  if (input.some((message) => message.content === undefined && !hasToolCalls(message))) return 'empty_message';
+  if (input.some((message) => hasNoContent(message) && !hasToolCalls(message))) return 'empty_message';
   if (input.some(hasUnsupportedPart)) return 'unsupported_content';
+  if (hasUnsupportedImages(input)) return 'unsupported_image';
+  const calls = [reply, ...input].flatMap((message) => (hasToolCalls(message) ? (message.tool_calls as unknown[]) : []));
+  if ((Array.isArray(body.tools) && !body.tools.every(isFunctionTool)) || !calls.every(isFunctionTool)) return 'unsupported_tool';
   if (!toolCallsArePaired(input)) return 'unpaired_tool_call';
   const usesTools = hasToolCalls(reply) || input.some(hasToolCalls);
   if (usesTools && !(Array.isArray(body.tools) && body.tools.length > 0)) return 'tools_missing';
