@@ -110,6 +110,37 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     await expect.poll(() => focusedText(page)).toBe(all[20]);
   });
 
+  it('"Next" whose page fails says why where the user is and tries again; left before it loads, it takes nobody anywhere', async () => {
+    const all = await apiIds(suite.service, 'order=desc');
+    const page = await suite.open();
+    await signIn(page);
+    await expectRows(page, all.slice(0, 20));
+    const nextPage = `**/v1/chat/completions?*after=${all[19]}*`;
+    await page.route(nextPage, (route) => route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: { message: 'The database is unavailable; please retry your request shortly.', type: 'server_error', param: null, code: null } }) }));
+    await page.getByRole('link', { name: all[19], exact: true }).click();
+    const top = page.getByRole('navigation', { name: 'Completions in the list (top)' });
+    await top.getByRole('button', { name: 'Next', exact: true }).click();
+    await expect.poll(() => top.getByRole('alert').textContent()).toBe('More could not be loaded: The database is unavailable; please retry your request shortly.');
+    expect(await page.locator('h1.completion-id').textContent()).toBe(all[19]);
+
+    // The page answers late; the user goes back to the list meanwhile, and stays there once it has come.
+    await page.unroute(nextPage);
+    let answered!: () => void;
+    const late = new Promise<void>((resolve) => (answered = resolve));
+    await page.route(nextPage, async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      await route.continue();
+      answered();
+    });
+    await top.getByRole('button', { name: 'Next', exact: true }).click();
+    await page.getByRole('link', { name: '← Completions' }).click();
+    await late;
+    await expectRows(page, all);
+    await page.waitForTimeout(300);
+    expect(new URL(page.url()).hash).toBe('#/');
+    expect(await page.locator('h1.completion-id').count()).toBe(0);
+  });
+
   it('a saved change that leaves the filter takes the row out of the filtered list', async () => {
     const prod = await apiIds(suite.service, 'metadata[env]=prod&order=desc');
     const page = await suite.open('#/?metadata[env]=prod');

@@ -82,17 +82,27 @@ function neighbourLinks({ previous, next, more }, nextAfterLoading, where) {
     ? h('a', { href: completionHash(neighbour), title: neighbour }, text)
     : h('a', { role: 'link', 'aria-disabled': 'true', class: 'muted' }, text);
   let nextNode = link(next, label('↓', 'Next', false));
+  const problem = h('span', { class: 'error', role: 'alert' });
+  problem.hidden = true;
   if (!next && more) {
     nextNode = h('button', { type: 'button', class: 'link-button' }, label('↓', 'Next', false));
     nextNode.addEventListener('click', async () => {
       if (nextNode.getAttribute('aria-disabled') === 'true') return;
       nextNode.setAttribute('aria-disabled', 'true');
-      const found = await nextAfterLoading();
-      if (found) location.hash = completionHash(found);
-      else nextNode.replaceChildren('Next: none loaded (see the list)');
+      problem.hidden = true;
+      const { next: found, error } = await nextAfterLoading();
+      // Left meanwhile (Back, "← Completions", "Previous"): the user is where they went, and stays there.
+      if (!nextNode.isConnected) return;
+      nextNode.removeAttribute('aria-disabled');
+      if (error) {
+        // Said here, where the user is (the list's own message is out of sight), and "Next" tries again.
+        problem.textContent = error;
+        problem.hidden = false;
+      } else if (found) location.hash = completionHash(found);
+      else nextNode.replaceWith(link(undefined, label('↓', 'Next', false)));
     });
   }
-  return h('nav', { class: 'neighbours', 'aria-label': `Completions in the list (${where})` }, link(previous, label('↑', 'Previous', true)), nextNode);
+  return h('nav', { class: 'neighbours', 'aria-label': `Completions in the list (${where})` }, link(previous, label('↑', 'Previous', true)), nextNode, problem);
 }
 
 export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, backHash = '#/', openedFromList = false, neighbours = {}, nextAfterLoading }) {

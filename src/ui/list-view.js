@@ -546,6 +546,9 @@ export function createListView() {
     }
   }
 
+  /** The next page being loaded for a conversation's "Next" (its two buttons ask for one page). */
+  let loadingNext = null;
+
   /**
    * The completions before and after `id` among those loaded, in the list's order, and whether more come after the
    * last: a conversation's "Previous" and "Next".
@@ -928,10 +931,19 @@ export function createListView() {
     say,
     refresh,
     neighboursOf,
-    /** The completion after `id`, the list's next page loaded first when `id` is its last loaded row and more are to come. */
+    /**
+     * The completion after `id` (`next`), the list's next page loaded first when `id` is its last loaded row and more
+     * are to come, once however many ask; `error` when that page could not be loaded.
+     */
     async nextAfterLoading(id) {
-      if (loaded.at(-1)?.id === id && hasMore && cursor && controller) await loadPage(cursor, controller.signal);
-      return neighboursOf(id).next;
+      if (loaded.at(-1)?.id === id && hasMore && cursor && controller) {
+        loadingNext ??= loadPage(cursor, controller.signal).finally(() => {
+          loadingNext = null;
+        });
+        await loadingNext;
+        if (!loadMoreError.hidden) return { error: loadMoreError.textContent };
+      }
+      return { next: neighboursOf(id).next };
     },
     hide() {
       hiddenAtScrollY = window.scrollY;
