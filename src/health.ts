@@ -28,7 +28,7 @@ export function createHealthCheck(store: Pick<Store, 'checkWritable'>, intervalM
       const e = (err instanceof ApiError && err.cause instanceof Error ? err.cause : err) as { code?: string; message?: string };
       // A system error (ECONNREFUSED, ENOTFOUND) by its code alone: its message names the database's address, which an
       // unauthenticated probe need not learn (the log's warning has it).
-      if (typeof e.code === 'string' && /^E[A-Z]+$/.test(e.code)) return { ok: false, reason: `the database cannot take a write (${e.code})` };
+      if (typeof e.code === 'string' && /^E[A-Z0-9_]+$/.test(e.code)) return { ok: false, reason: `the database cannot take a write (${e.code})` };
       return { ok: false, reason: `the database cannot take a write (${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)})` };
     }
   }

@@ -19,6 +19,27 @@ const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:54
 const readOnly = () => Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006' });
 
 describe('the database unavailable warning', () => {
+  it('takes a PostgreSQL error by its code and other causes without their numbers, and carries no count past a minute', async () => {
+    const { logger, lines } = collectingLogger();
+    let clock = 0;
+    const warn = createDatabaseWarnings(logger, () => clock);
+    const segment = (n: number) => Object.assign(new Error(`could not resize shared memory segment "/PostgreSQL.${n}": No space left on device`), { code: '53100' });
+    const refusedAt = (port: number) => Object.assign(new Error(`connect ECONNREFUSED 10.0.0.${port % 7}:${port}`), { code: 'ECONNREFUSED' });
+    for (let i = 0; i < 3; i++, clock += 100) {
+      warn(segment(1804289383 + i), { path: '/a' });
+      warn(refusedAt(5432 + i), { path: '/b' });
+    }
+    // The outage ends; the next, two minutes on, starts its own count.
+    clock = 120_000;
+    warn(segment(42), { path: '/c' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lines.map((line) => [(line.cause as { code: string }).code, line.path, line.alsoFailedSinceLastLine])).toEqual([
+      ['53100', '/a', undefined],
+      ['ECONNREFUSED', '/b', undefined],
+      ['53100', '/c', undefined],
+    ]);
+  });
+
   it('says each cause once per 10 s, with how many requests failed the same way since its last line, and no stack', async () => {
     const { logger, lines } = collectingLogger();
     let clock = 1_000_000;
