@@ -128,6 +128,7 @@ describe('configuration', () => {
       'postgres://app:pa%ffword@db/x',
       'postgres://app:pa55word@db/data%e2%82',
       'postgres://app:8412/s3cretpw@db.internal/comp',
+      'postgres://app:p%99%zz@db/x',
     ];
     const messages = attempts.map((url) => {
       try {
@@ -145,9 +146,11 @@ describe('configuration', () => {
       'Invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL (an escape in the user, password or database name that is not UTF-8 text, as %ff: %25 is a %)',
       'Invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL (an escape in the user, password or database name that is not UTF-8 text, as %ff: %25 is a %)',
       'Invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL (a password with @, :, /, ?, # or % must be percent-encoded)',
+      'Invalid configuration:\n  DATABASE_URL: not a valid postgres:// URL (an escape in the user, password or database name that is not UTF-8 text, as %ff: %25 is a %)',
     ]);
     // A `%` that begins no escape is read by the driver as written: such a password worked, and still does.
-    for (const url of ['postgres://pct:pa%word@127.0.0.1:5432/comp', 'postgres://app:100%@db/x', 'postgres://us%er:pw@db/data%zz']) {
+    // And a database whose name holds an `@` is the driver's as it is.
+    for (const url of ['postgres://pct:pa%word@127.0.0.1:5432/comp', 'postgres://app:100%@db/x', 'postgres://us%er:pw@db/data%zz', 'postgres://u:p@db/my@db']) {
       expect(loadConfig({ DATABASE_URL: url }).databaseUrl).toBe(url);
     }
     expect(loadConfig({ DATABASE_URL: 'postgresql://app:pa55word@db.internal/x?sslmode=verify-full' }).databaseUrl).toBe(

@@ -20,6 +20,25 @@ const NOT_ENCODED = 'not a valid postgres:// URL (a password with @, :, /, ?, # 
 const URL_SCHEME = /^([a-z][a-z0-9+.-]+:)\/|^((?:postgres|postgresql|postgress|pg|sqlite|sqlite3|mysql|mariadb|file):)/i;
 
 /**
+ * Whether pg-connection-string, which pg parses the URL with, can decode its user, password and database name: its
+ * first steps, as its `parse` takes them (the rest of `parse` reads certificate files, and warns of SSL modes on
+ * standard error). A URL holding a space or a `%` that begins no escape is encoded whole again first, and then only
+ * escapes of two decimal digits are decoded.
+ */
+function driverDecodes(url: string): boolean {
+  const text = / |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(url) ? encodeURI(url).replace(/%25(\d\d)/g, '%$1') : url;
+  try {
+    const parsed = new URL(text);
+    decodeURIComponent(parsed.username);
+    decodeURIComponent(parsed.password);
+    decodeURI(parsed.pathname);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Why a DATABASE_URL cannot be used, or undefined when it can: a PostgreSQL URL that does not parse or lacks
  * a host, or a URL of another scheme. Anything else is a SQLite file's path.
  */
@@ -54,21 +73,16 @@ export function databaseUrlProblem(url: string): string | undefined {
     return NOT_ENCODED;
   }
   if (parsed.hostname === '' && !parsed.searchParams.has('host')) return 'a postgres:// URL needs a host';
-  // The driver (pg-connection-string) reads a URL holding a space or a `%` that begins no escape as written, each
-  // `%` a `%`; any other it decodes, the user, password and database's name: an escape that is not UTF-8 there
-  // (`%ff`) stopped the start with a bare "URI malformed", said as the server refusing the connection.
-  if (!/ |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(url)) {
-    for (const part of [parsed.username, parsed.password, parsed.pathname]) {
-      try {
-        decodeURIComponent(part);
-      } catch {
-        return 'not a valid postgres:// URL (an escape in the user, password or database name that is not UTF-8 text, as %ff: %25 is a %)';
-      }
-    }
+  // An escape that is not UTF-8 text in the user, password or database name (`%ff`) stopped the start with the
+  // driver's bare "URI malformed", said as the server refusing the connection. (A `%` that begins no escape is read
+  // as written, each `%` a `%`: such passwords work.)
+  if (!driverDecodes(url)) {
+    return 'not a valid postgres:// URL (an escape in the user, password or database name that is not UTF-8 text, as %ff: %25 is a %)';
   }
   // A password's unencoded `/` after digits (`app:8412/s3cret@host/db`) parses as a host `app`, port 8412, and a
-  // database name holding `@`: refused here, as the masking would not know that part for the password.
-  if (parsed.pathname.includes('@')) return NOT_ENCODED;
+  // database name holding the rest: refused, as the masking would not know that part for the password. With a user
+  // before the host, an `@` in the database's name is the driver's as it is.
+  if (parsed.pathname.includes('@') && !/^postgres(ql)?:\/\/[^/]*@/i.test(url)) return NOT_ENCODED;
   const sslmode = parsed.searchParams.get('sslmode');
   if (sslmode !== null && !SSL_MODES.includes(sslmode)) return `sslmode must be one of ${SSL_MODES.join(', ')}`;
   return undefined;
