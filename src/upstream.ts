@@ -821,7 +821,7 @@ export function normalizeUpstreamError(status: number, text: string): string {
       message: findMessage(nested ? p : parsed, text, status),
       type,
       param: typeof p.param === 'string' ? p.param : null,
-      code: quota ? 'insufficient_quota' : typeof p.code === 'string' ? p.code : type === 'requests' || type === 'tokens' ? 'rate_limit_exceeded' : null,
+      code: quota ? 'insufficient_quota' : typeof p.code === 'string' ? p.code : status === 429 ? 'rate_limit_exceeded' : null,
     },
   };
   return JSON.stringify(body);

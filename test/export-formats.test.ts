@@ -218,6 +218,7 @@ describe('finetune lines', () => {
     // An empty message, as the cookbook's check finds it: "" or text parts that are all "".
     ['empty_message', item({ messages: [{ role: 'system', content: '' }, ...user] }, [reply({ content: 'Hi.' })])],
     ['empty_message', item({ messages: [{ role: 'user', content: [{ type: 'text', text: '' }, { type: 'text', text: '' }] }] }, [reply({ content: 'Hi.' })])],
+    ['unsupported_image', item({ messages: [{ role: 'user', content: [{ type: 'text', text: 'This?' }, { type: 'image_url', image_url: { url: 'DATA:image/gif;base64,R0lGODlhAQABAAAAACw=' } }] }] }, [reply({ content: 'A dot.' })])],
     // A custom tool (free-form input): fine-tuning's `tools` are function tools.
     [
       'unsupported_tool',
@@ -290,6 +291,13 @@ describe('eval lines', () => {
       { role: 'user', content: 'Again' },
       { role: 'assistant', content: 'Hi again.' },
     ]);
+  });
+
+  it('keep a tool\'s empty result and a call a provider sent without a type (finetune)', () => {
+    const untyped = { id: 'c1', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } };
+    const messages = [{ role: 'user', content: 'Oslo?' }, { role: 'assistant', content: '', tool_calls: [untyped] }, { role: 'tool', tool_call_id: 'c1', content: '' }];
+    const example = JSON.parse((formatLine(item({ tools: [weather], messages }, [reply({ content: 'No answer.' })]), { format: 'finetune', choice: 0 }) as { line: string }).line) as Json;
+    expect((example.messages as Json[]).slice(1, 3)).toEqual([messages[1], messages[2]]);
   });
 
   it('are written for every completion, an empty output when the reply has no text', () => {

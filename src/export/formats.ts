@@ -168,15 +168,21 @@ function replyMessage(choice: Json): Json {
   return reply;
 }
 
-/** No content, or only empty text ("" or text parts that are all ""): the cookbook's check refuses such a message. */
+/**
+ * No content, or only empty text ("" or text parts that are all ""): the cookbook's check refuses such a message.
+ * A tool's empty result (a function that returns nothing) is what the call gave, and stays.
+ */
 function hasNoContent(message: Json): boolean {
   const content = message.content;
-  if (content === undefined || content === '') return true;
+  if (content === undefined) return true;
+  if (message.role === 'tool') return false;
+  if (content === '') return true;
   return Array.isArray(content) && content.every((part) => isObject(part) && part.type === 'text' && part.text === '');
 }
 
+/** A function tool or call: `type: "function"`, or a call with a `function` and no type (a provider that sends none). */
 function isFunctionTool(tool: unknown): boolean {
-  return isObject(tool) && tool.type === 'function';
+  return isObject(tool) && (tool.type === 'function' || (tool.type === undefined && isObject(tool.function)));
 }
 
 /** The images of the example's messages: too many, or data of a kind fine-tuning does not take. */
@@ -186,7 +192,7 @@ function hasUnsupportedImages(messages: Json[]): boolean {
       ? message.content.filter((part) => isObject(part) && part.type === 'image_url').map((part) => ((part as Json).image_url as Json | undefined)?.url)
       : [],
   );
-  return urls.length > FINETUNE_MAX_IMAGES || urls.some((url) => typeof url === 'string' && url.startsWith('data:') && !FINETUNE_IMAGE_DATA.test(url));
+  return urls.length > FINETUNE_MAX_IMAGES || urls.some((url) => typeof url === 'string' && /^data:/i.test(url) && !FINETUNE_IMAGE_DATA.test(url));
 }
 
 function skipReason(choice: Json | undefined, input: Json[], body: Json): SkipReason | undefined {
