@@ -691,7 +691,7 @@ export function createListView() {
           h('span', { class: 'absolute' }, localTime(completion.created)),
           // A compact line's time: a day of completions all read "yesterday" by their age alone.
           h('span', { class: 'short-time' }, shortTime(completion.created)),
-          // The separator apart from the age: a compact row shows the age alone (its title has the time).
+          // The age in a span of its own, which refreshAges rewrites each minute.
           h('span', { class: 'relative' }, h('span', { class: 'age-separator' }, ' · '), h('span', null, relativeTime(completion.created))),
         ),
       ),
@@ -702,7 +702,8 @@ export function createListView() {
         h('span', { class: 'finish' }, finishReasons(completion)),
       ),
       h('p', { class: 'preview user-preview' }, h('span', { class: 'preview-label' }, 'User'), userPreview),
-      h('p', { class: 'preview reply-preview' }, h('span', { class: 'preview-label' }, 'Reply'), h('span', { class: 'preview-text', dir: 'auto' }, replyPreview(completion) || '(empty)')),
+      // `data-choices`: a compact line, which has no room for the card's "2 choices", says it before the reply.
+      h('p', { class: 'preview reply-preview', 'data-choices': completion.choices?.length > 1 ? `${completion.choices.length} choices ·` : null }, h('span', { class: 'preview-label' }, 'Reply'), h('span', { class: 'preview-text', dir: 'auto' }, replyPreview(completion) || '(empty)')),
       metadata.length ? metadataList(metadata) : null,
     );
     return { element, id: completion.id, userPreview };
