@@ -2,13 +2,8 @@
  * The one error class. Handlers throw it; `renderError` turns it into OpenAI's
  * exact error body, with all four fields present.
  */
-export type ErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'permission_error'
-  | 'not_found_error'
-  | 'rate_limit_error'
-  | 'server_error';
+/** The types of our own errors, as OpenAI types its: every client mistake (401 and 404 too) an `invalid_request_error`. */
+export type ErrorType = 'invalid_request_error' | 'server_error';
 
 export interface ErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
