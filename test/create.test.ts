@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import OpenAI from 'openai';
 import { fakeCompletion, holdNextCall, sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
 import { storedCompletion } from './helpers/stored-shape.ts';
@@ -168,11 +169,11 @@ describe('post /v1/chat/completions', () => {
         headers: { 'content-type': 'application/json' },
         body: '{"store":null,"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"store":null}',
       });
-      await client.chat.completions.create({ model: 'gpt-4o', messages, store: false, metadata: { c: 'd' } });
+      await client.chat.completions.create({ model: 'gpt-4o', messages, store: false, metadata: {} });
       expect(upstream.received.map((r) => r.body)).toEqual([
         JSON.stringify({ model: 'gpt-4o', messages, metadata: { a: 'b' } }).replace(/}$/, ',"store":true}'),
         '{"store":true,"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}',
-        JSON.stringify({ model: 'gpt-4o', messages, store: false, metadata: { c: 'd' } }),
+        JSON.stringify({ model: 'gpt-4o', messages, store: false, metadata: {} }),
       ]);
       // Both stored by default here; the one with store: false not.
       expect((await client.chat.completions.list()).data.map((c) => JSON.stringify(c.metadata)).sort()).toEqual(['{"a":"b"}', '{}']);
@@ -194,7 +195,7 @@ describe('post /v1/chat/completions', () => {
   it('stores nothing without store, or with store: false', async () => {
     const client = service.client();
     await client.chat.completions.create({ model: 'gpt-4o', messages });
-    await client.chat.completions.create({ model: 'gpt-4o', messages, store: false, metadata: { a: 'b' } });
+    await client.chat.completions.create({ model: 'gpt-4o', messages, store: false, metadata: {} });
     const list = await service.request('/v1/chat/completions');
     expect(await list.json()).toEqual({ object: 'list', data: [], first_id: null, last_id: null, has_more: false });
     const res = await service.request('/v1/chat/completions/chatcmpl-fake-1');
@@ -384,6 +385,47 @@ describe('post /v1/chat/completions', () => {
       },
     });
     expect(upstream.received).toHaveLength(0);
+  });
+
+  it('refuses metadata for a completion it will not store, as OpenAI does, before asking the provider', async () => {
+    const refusal = {
+      error: {
+        message: "The 'metadata' parameter is only allowed when 'store' is enabled.",
+        type: 'invalid_request_error',
+        param: 'metadata',
+        code: null,
+      },
+    };
+    for (const body of [
+      { model: 'gpt-4o', messages, metadata: { a: 'b' } },
+      { model: 'gpt-4o', messages, store: false, metadata: { a: 'b' } },
+      { model: 'gpt-4o', messages, store: null, metadata: { a: 'b' } },
+      { model: 'gpt-4o', messages, store: false, stream: true, metadata: { a: 'b' } },
+    ]) {
+      const res = await service.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual(refusal);
+    }
+    expect(upstream.received).toHaveLength(0);
+    // The official client's error carries it as OpenAI's would.
+    const error = await service
+      .client()
+      .chat.completions.create({ model: 'gpt-4o', messages, store: false, metadata: { a: 'b' } })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('metadata');
+    // Nothing to lose in an empty map or a null one: those go on.
+    for (const metadata of [{}, null]) {
+      await service.client().chat.completions.create({ model: 'gpt-4o', messages, store: false, metadata });
+    }
+    expect(upstream.received.map((r) => r.json)).toEqual([
+      { model: 'gpt-4o', messages },
+      { model: 'gpt-4o', messages },
+    ]);
   });
 
   it('refuses stream_options without stream', async () => {

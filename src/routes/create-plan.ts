@@ -94,6 +94,11 @@ export function planCreate(request: Record<string, unknown>, text: string, confi
   // An explicit `store: false` is never stored, whatever STORE_DEFAULT says.
   const storedByDefault = (store === undefined || store === null) && config.storeDefault;
   const stored = store === true || storedByDefault;
+  // OpenAI refuses tags for a completion it will not keep: accepted, they would be lost without a
+  // word, and the client would look for them in the list. An empty map tags nothing, so it passes.
+  if (!stored && Object.keys(metadata).length > 0) {
+    throw ApiError.badRequest("The 'metadata' parameter is only allowed when 'store' is enabled.", 'metadata', null);
+  }
   // The model names the completion in the model filter and usage: it must be text both backends keep alike.
   if (stored && typeof request.model === 'string' && hasLoneSurrogate(request.model)) {
     throw ApiError.badRequest("Invalid 'model': a stored completion's model must be valid Unicode text.", 'model', 'invalid_value');
