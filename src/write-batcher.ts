@@ -7,7 +7,9 @@ const MAX_BATCH = 256;
 /**
  * How long after a write found the database unavailable a stored create is refused before the
  * provider is asked: the `retry-after` the 503 gives. Within it, asking would pay for a generation
- * that could not be stored (three, with the SDKs' retries); after it, the next create tries again.
+ * that could not be stored. After it, the SDKs' retries come (at once, as they wait exactly the
+ * `retry-after`), and the database is asked first whether it takes a write again (`checkWritable`):
+ * a retry that went straight to the provider paid for a generation each time, three a call.
  */
 export const UNAVAILABLE_HOLD_MS = 1000;
 
@@ -28,7 +30,7 @@ interface PendingWrite {
  * at a time, so one bad write fails alone; one that fails because the database
  * is unreachable (a 503) fails whole, at once.
  */
-export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCompletionBatch' | 'groupCommitsInFlight'>) {
+export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCompletionBatch' | 'groupCommitsInFlight' | 'checkWritable'>) {
   /** SQLite has one writer: one flush at a time. PostgreSQL's pool lets several commits wait for the WAL's fsync at once. */
   const maxFlushes = store.groupCommitsInFlight ?? 1;
   let pending: PendingWrite[] = [];
@@ -37,6 +39,8 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
   let flushes = 0;
   /** The last write's 503 and when it came, until a write succeeds. */
   let unavailable: { err: ApiError; at: number } | undefined;
+  /** The one write check past the hold, which every stored create arriving meanwhile waits for. */
+  let checking: Promise<void> | undefined;
 
   function noteFailure(err: unknown): void {
     if (err instanceof ApiError && err.status === 503) unavailable = { err, at: performance.now() };
@@ -106,11 +110,33 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
   }
 
   return {
-    /** Throws the last write's 503 while it is fresh (UNAVAILABLE_HOLD_MS) and no write has succeeded since. */
-    refuseWhileUnavailable(): void {
-      if (unavailable === undefined) return;
-      if (performance.now() - unavailable.at < UNAVAILABLE_HOLD_MS) throw unavailable.err;
-      unavailable = undefined;
+    /**
+     * Throws the last write's 503 while it is fresh (UNAVAILABLE_HOLD_MS) and no write has succeeded since.
+     * Past it, a promise: resolved once the database has taken a write again, rejected with that 503 (held
+     * for another UNAVAILABLE_HOLD_MS) if it still cannot. Nothing to wait for (undefined) otherwise, as on
+     * every create while the database is well.
+     */
+    refuseWhileUnavailable(): Promise<void> | undefined {
+      if (unavailable === undefined) return undefined;
+      const { err, at } = unavailable;
+      if (performance.now() - at < UNAVAILABLE_HOLD_MS) throw err;
+      checking ??= store
+        .checkWritable()
+        .then(
+          () => {
+            unavailable = undefined;
+          },
+          () => {
+            // Unless a write succeeded meanwhile, the hold starts again from this check.
+            if (unavailable !== undefined) unavailable = { err: unavailable.err, at: performance.now() };
+          },
+        )
+        .finally(() => {
+          checking = undefined;
+        });
+      return checking.then(() => {
+        if (unavailable !== undefined) throw unavailable.err;
+      });
     },
     /** Resolves once the completion is committed; rejects when it could not be written. */
     save(project: string, record: CompletionRecord): Promise<void> {

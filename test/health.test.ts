@@ -178,6 +178,34 @@ describe('health', () => {
     expect(await upstream.received).toHaveLength(2);
   }, 30_000);
 
+  it('past the hold, a stored create asks the database whether it takes a write before the provider: a retry during an outage pays for no generation', async () => {
+    const path = join(folder, 'completions.db');
+    service = await startService({ upstreamUrl: upstream.url, databasePath: path });
+    expect((await storedCreate()).status).toBe(200);
+    const other = new Database(path);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      const answer = async () => {
+        const res = await storedCreate();
+        return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.json() };
+      };
+      // The write fails after the provider answered: that generation is lost.
+      expect(await answer()).toEqual(unavailableAnswer);
+      expect(upstream.received).toHaveLength(2);
+      // An SDK's retry, the retry-after later, with the lock still held: refused, the provider not asked.
+      await new Promise((resolve) => setTimeout(resolve, UNAVAILABLE_HOLD_MS));
+      expect(await answer()).toEqual(unavailableAnswer);
+      expect(upstream.received).toHaveLength(2);
+      other.exec('ROLLBACK');
+      // That check held the creates for another retry-after; past it, the database takes writes again.
+      await new Promise((resolve) => setTimeout(resolve, UNAVAILABLE_HOLD_MS));
+      expect((await storedCreate()).status).toBe(200);
+      expect(upstream.received).toHaveLength(3);
+    } finally {
+      other.close();
+    }
+  }, 40_000);
+
   it('a write waiting for a lock another process holds does not stop the service: /livez, a list and /healthz answer meanwhile, and the write goes in once the lock is free', async () => {
     const path = join(folder, 'completions.db');
     service = await startService({ upstreamUrl: upstream.url, databasePath: path, env: { HEALTH_CHECK_INTERVAL_MS: '0' } });

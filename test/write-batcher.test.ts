@@ -50,6 +50,7 @@ describe('group commit', () => {
       const writer = createWriteBatcher({
         groupCommitsInFlight: inFlight,
         saveCompletion: store.saveCompletion,
+        checkWritable: store.checkWritable,
         saveCompletionBatch: async (writes) => {
           if (++started === 1) await firstHeld;
           await store.saveCompletionBatch(writes);
@@ -81,6 +82,7 @@ describe('group commit', () => {
     const unavailable = ApiError.databaseUnavailable();
     const writer = createWriteBatcher({
       saveCompletion: store.saveCompletion,
+      checkWritable: store.checkWritable,
       saveCompletionBatch: async () => {
         // The first group commit waits out the database's timeouts and fails; any other would wait as long again.
         if (++started === 1) {
@@ -120,6 +122,7 @@ describe('group commit', () => {
     const writer = createWriteBatcher({
       groupCommitsInFlight: 2,
       saveCompletion: store.saveCompletion,
+      checkWritable: store.checkWritable,
       saveCompletionBatch: async (writes) => {
         const n = ++started;
         // One batch meets a 503 of its own (its statement timeout, a dead connection) while the database is fine.
