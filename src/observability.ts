@@ -64,18 +64,28 @@ export function createObserver(observers: Observers) {
     };
 }
 
+/**
+ * nginx's "client closed request": the status recorded for a request whose client left before any answer
+ * was sent. The handler's own (a 502 when it gave up the provider's answer no one waited for) was never
+ * sent, and counted as one it set off alerts on the provider's health whenever clients timed out.
+ */
+const CLIENT_CLOSED = 499;
+
 function recordWhenSent(observers: Observers, c: Context, route: string, requestId: string, started: number, response: Response): Response {
   const outgoing = nodeResponse(c);
   const status = response.status;
   if (outgoing && !outgoing.writableFinished) {
     if (outgoing.destroyed) {
       // The connection was cut (client gone, or a forced stop) before the handler even returned.
-      record(observers, c.req.method, route, status, requestId, started, true);
+      record(observers, c.req.method, route, outgoing.headersSent ? status : CLIENT_CLOSED, requestId, started, true);
     } else {
       // 'close' comes once the last byte is handed to the socket ('finish' first), or when the client
       // went away first: one listener tells both apart. `on`, not `once`: 'close' comes once, and
-      // `once` costs a wrapper to add and a removal when it fires.
-      outgoing.on('close', () => record(observers, c.req.method, route, status, requestId, started, !outgoing.writableFinished));
+      // `once` costs a wrapper to add and a removal when it fires. A stream cut midway keeps the status it sent.
+      outgoing.on('close', () => {
+        const finished = outgoing.writableFinished;
+        record(observers, c.req.method, route, finished || outgoing.headersSent ? status : CLIENT_CLOSED, requestId, started, !finished);
+      });
     }
   } else {
     record(observers, c.req.method, route, status, requestId, started, false);

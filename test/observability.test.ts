@@ -160,7 +160,7 @@ describe('request logs', () => {
     }
   });
 
-  it('logs a request whose client went away as aborted', async () => {
+  it('logs and counts a request whose client went away before its answer as aborted, status 499, not the 502 it never sent', async () => {
     let logged!: () => void;
     const lineWritten = new Promise<void>((resolve) => {
       logged = resolve;
@@ -202,12 +202,14 @@ describe('request logs', () => {
           requestId: expect.stringMatching(/^req_[0-9a-f]{32}$/),
           method: 'POST',
           route: '/v1/chat/completions',
-          status: expect.any(Number),
+          status: 499,
           durationMs: expect.any(Number),
           aborted: true,
           msg: 'request',
         },
       ]);
+      const metrics = await (await service2.request('/metrics', { auth: false })).text();
+      expect(samples(metrics, 'http_requests_total')).toEqual(['http_requests_total{method="POST",route="/v1/chat/completions",status="499"} 1']);
     } finally {
       await service2.close();
     }
