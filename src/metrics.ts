@@ -147,5 +147,10 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
       await written.saveCompletionBatch(writes);
       metrics.storedCompletions.inc(writes.length);
     },
+    // A stored stream whose id the database held (PostgreSQL): written here, not through the three above.
+    saveHeldCompletion: async (projectName, record) => {
+      await written.saveHeldCompletion(projectName, record);
+      metrics.storedCompletions.inc();
+    },
   };
 }

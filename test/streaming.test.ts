@@ -136,6 +136,15 @@ describe('post /v1/chat/completions with stream: true', () => {
     assertMatchesSchema('CreateChatCompletionResponse', stored);
   });
 
+  it('counts a stored stream in stored_completions_written_total, as a stored create is, on either backend', async () => {
+    upstream.handler = streamingHandler(plainText);
+    const client = service.client();
+    await collect(await client.chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true }));
+    await collect(await client.chat.completions.create({ model: 'gpt-4o', messages, stream: true }));
+    const metrics = await (await service.request('/metrics', { auth: false })).text();
+    expect(metrics.split('\n').filter((line) => line.startsWith('stored_completions_written_total'))).toEqual(['stored_completions_written_total 1']);
+  });
+
   it('passes every chunk through, usage chunk included, when the client asks for include_usage', async () => {
     upstream.handler = streamingHandler(plainText);
     const client = service.client();
