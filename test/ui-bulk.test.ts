@@ -437,6 +437,48 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     expect(hidden).toEqual([]);
   });
 
+  it('in a short window, a card focused from the tag form is in sight, the bar leaving the screen to the cards', async () => {
+    const page = await openGroup('tag');
+    // A laptop at 400 %: the bar, sticky, kept its height as every card's scroll margin and put a card tabbed
+    // to below the window's bottom.
+    await page.setViewportSize({ width: 320, height: 256 });
+    await select(page, ids.tag[0]!, ids.tag[1]!);
+    await bar(page).getByRole('button', { name: 'Add tag' }).click();
+    await bar(page).getByRole('button', { name: 'Cancel' }).focus();
+    const outOfSight: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      await page.keyboard.press('Tab');
+      const seen = (await page.evaluate(
+        '(() => { const el = document.activeElement; const box = el.getBoundingClientRect(); return { name: el.getAttribute("aria-label") ?? el.textContent, top: box.top, bottom: box.bottom, height: innerHeight }; })()',
+      )) as { name: string; top: number; bottom: number; height: number };
+      if (seen.top < -1 || seen.bottom > seen.height + 1) outOfSight.push(`${seen.name} at ${Math.round(seen.top)}..${Math.round(seen.bottom)} of ${seen.height}`);
+    }
+    expect(outOfSight).toEqual([]);
+    // A phone on its side: the bar, closed, scrolls away with the page rather than staying over the cards.
+    await page.setViewportSize({ width: 740, height: 375 });
+    await bar(page).getByRole('button', { name: 'Cancel' }).click();
+    await page.mouse.wheel(0, 1500);
+    await expect.poll(() => bar(page).evaluate((el) => Math.round(el.getBoundingClientRect().bottom) <= 0)).toBe(true);
+  });
+
+  it('under forced colours (a contrast theme), a selected card and a pressed toggle still look so', async () => {
+    const page = await openGroup('tag');
+    await page.emulateMedia({ forcedColors: 'active' });
+    await select(page, ids.tag[0]!);
+    const outlineOf = (id: string) => page.locator(`li.row[data-id="${id}"]`).evaluate((row) => getComputedStyle(row).outlineStyle);
+    expect([await outlineOf(ids.tag[0]!), await outlineOf(ids.tag[1]!)]).toEqual(['solid', 'none']);
+    const usage = page.getByRole('button', { name: 'Usage' });
+    const backgroundOf = () => usage.evaluate((button) => getComputedStyle(button).backgroundColor);
+    const unpressed = await backgroundOf();
+    await usage.click();
+    await expect.poll(() => usage.getAttribute('aria-pressed')).toBe('true');
+    expect(await backgroundOf()).not.toBe(unpressed);
+    // The legend's swatches keep the colours of the bars they name.
+    const swatch = page.locator('.swatch').first();
+    await swatch.waitFor();
+    expect(await swatch.evaluate((el) => getComputedStyle(el).backgroundColor)).not.toBe(unpressed);
+  });
+
   it('works from the keyboard alone', async () => {
     const [first, second, third] = ids.keys as [string, string, string];
     const page = await openGroup('keys');

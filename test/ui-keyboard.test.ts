@@ -171,4 +171,29 @@ describe.skipIf(!browserAvailable)('web UI: paging, from the keyboard and in the
     expect(await usage.locator('svg rect title').allTextContents()).toEqual(['2025-10-09 · \u2068gpt-4o-mini\u2069: 1 completion', '2025-10-09 · \u2068gpt-4o-mini\u2069: 20 tokens']);
     expect(await usage.locator('svg').first().getAttribute('aria-label')).toBe('Completions per UTC day: 1 completion over 1 day, at most 1 a day');
   });
+
+  it('a block that scrolls (a usage table, a replay snippet, the raw JSON) is a region named for it that Tab reaches, and placeholders read in the muted colour', async () => {
+    const page = await suite.open('#/?metadata[first]=yes&usage=1');
+    await signIn(page);
+    await page.locator('#usage-panel .usage-totals').waitFor();
+    const reachable = (name: string) =>
+      page.getByRole('region', { name, exact: true }).evaluate((el) => {
+        (el as unknown as { focus(): void }).focus();
+        // In the tab order (0), not only focusable by script (-1).
+        return (globalThis as unknown as { document: { activeElement: unknown } }).document.activeElement === el && el.getAttribute('tabindex') === '0';
+      });
+    await page.locator('#usage-panel details.daily summary').click();
+    expect([await reachable('Per model'), await reachable('Per day and model (UTC days)')]).toEqual([true, true]);
+    const colours = await page.evaluate(`(() => {
+      const search = document.querySelector('input[name=search]');
+      const label = document.querySelector('.field label');
+      return { placeholder: getComputedStyle(search, '::placeholder').color, muted: getComputedStyle(label).color };
+    })()`);
+    expect((colours as { placeholder: string }).placeholder).toBe((colours as { muted: string }).muted);
+
+    await page.locator('li.row a.row-link').first().click();
+    await page.getByRole('heading', { level: 1 }).waitFor();
+    for (const summary of ['curl', 'openai (Node)', 'Raw JSON']) await page.locator('summary', { hasText: summary }).first().click();
+    expect([await reachable('curl command'), await reachable('openai snippet'), await reachable('Raw JSON')]).toEqual([true, true, true]);
+  });
 });

@@ -211,15 +211,15 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
               copyButton('Copy curl command', () => curlSnippet(request)),
               copyButton('Copy openai snippet', () => openaiSnippet(request)),
             ),
-            h('details', null, h('summary', null, 'curl'), longText(curlSnippet(request), 'code')),
-            h('details', null, h('summary', null, 'openai (Node)'), longText(openaiSnippet(request), 'code')),
+            h('details', null, h('summary', null, 'curl'), longText(curlSnippet(request), 'code', 'curl command')),
+            h('details', null, h('summary', null, 'openai (Node)'), longText(openaiSnippet(request), 'code', 'openai snippet')),
           ),
         ),
       ),
       h('details', { class: 'raw' },
         h('summary', null, 'Raw JSON'),
         h('div', { class: 'toolbar' }, copyButton('Copy raw JSON', () => JSON.stringify({ ...completion, input_messages: messages }, null, 2))),
-        jsonBlock({ ...completion, input_messages: messages }),
+        jsonBlock({ ...completion, input_messages: messages }, 'Raw JSON'),
       ),
     );
   }

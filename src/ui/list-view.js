@@ -241,7 +241,7 @@ export function createListView() {
   // The bulk bar is sticky at the window's top: a card's control focused from below (Shift+Tab) would be scrolled
   // to that top, wholly behind it. Its height and a small gap, kept up to date (a form opens, a summary wraps), are
   // the controls' scroll margin (style.css); none while the bar is hidden. Set through the CSSOM, which the page's
-  // style-src 'self' allows.
+  // style-src 'self' allows. Where the bar is not sticky (style.css: a phone or a short window), the margin is none.
   const barHeight = new ResizeObserver(() => {
     const height = bulk.element.offsetHeight;
     element.style.setProperty('--bulk-height', height ? `calc(${height}px + 0.5rem)` : '0px');

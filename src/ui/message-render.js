@@ -10,7 +10,11 @@ import { directionOf, markdownNodes, markdownShown } from './markdown.js';
 const COLLAPSED_LENGTH = 3000;
 const EXPAND_STEP = 100_000;
 
-export function longText(text, className = 'text') {
+/**
+ * `label` names a block that scrolls (a snippet, the raw JSON): such a block is a region the keyboard can reach
+ * and scroll. Chromium and Firefox let Tab reach a scroller without it; Safari does not.
+ */
+export function longText(text, className = 'text', label = undefined) {
   const value = String(text ?? '');
   const node = document.createTextNode(value.length > COLLAPSED_LENGTH ? cutText(value, COLLAPSED_LENGTH) : value);
   // Prose in Hebrew or Arabic reads right to left: each paragraph takes the direction of its first letter
@@ -18,7 +22,7 @@ export function longText(text, className = 'text') {
   // Only prose is read as markdown (when the reader has not asked for the characters as stored): a JSON
   // block or a snippet is code already.
   const markdown = className === 'text' && markdownShown();
-  const block = h('div', { class: markdown ? 'text markdown' : className }, node);
+  const block = h('div', { class: markdown ? 'text markdown' : className, ...(label ? { role: 'region', 'aria-label': label, tabindex: '0' } : {}) }, node);
   const draw = () => {
     // Markdown's blocks each carry their direction, which an auto one would skip: the message takes that of
     // its first letter (markdown.js's `directed` says why it is set, and set once the blocks are in).
@@ -48,8 +52,8 @@ export function longText(text, className = 'text') {
   return h('div', { class: 'long-text' }, block, h('div', { class: 'expand' }, rest, button));
 }
 
-export function jsonBlock(value) {
-  return longText(typeof value === 'string' ? prettyJsonText(value) : JSON.stringify(value, null, 2), 'code');
+export function jsonBlock(value, label = undefined) {
+  return longText(typeof value === 'string' ? prettyJsonText(value) : JSON.stringify(value, null, 2), 'code', label);
 }
 
 const SAFE_IMAGE = /^(https?:\/\/|data:image\/)/i;

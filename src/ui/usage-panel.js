@@ -100,9 +100,12 @@ function chartSeries(perModel) {
   return { names: [...largest.sort(), other], nameOf: (model) => (own.has(model) ? model : other) };
 }
 
-/** A table that scrolls sideways on its own when a phone is too narrow for it, never the page. */
+/**
+ * A table that scrolls sideways on its own when a phone is too narrow for it, never the page: a region named
+ * by its caption that the keyboard can reach and scroll (Safari's Tab skips a scroller otherwise).
+ */
 function table(caption, headings, rows) {
-  return h('div', { class: 'table-scroll' }, h('table', null,
+  return h('div', { class: 'table-scroll', role: 'region', 'aria-label': caption, tabindex: '0' }, h('table', null,
     h('caption', null, caption),
     h('thead', null, h('tr', null, headings.map((text, i) => h('th', { scope: 'col', class: i > 0 && i >= headings.length - 4 ? 'number' : null }, text)))),
     h('tbody', null, rows.map((cells) => h('tr', null, cells.map((cell, i) => (i === 0 ? h('th', { scope: 'row' }, cell) : h('td', { class: typeof cell === 'number' ? 'number' : null }, typeof cell === 'number' ? formatInteger(cell) : cell)))))),
