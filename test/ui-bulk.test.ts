@@ -465,10 +465,10 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     const page = await openGroup('tag');
     await page.emulateMedia({ forcedColors: 'active' });
     await select(page, ids.tag[0]!);
-    const outlineOf = (id: string) => page.locator(`li.row[data-id="${id}"]`).evaluate((row) => getComputedStyle(row).outlineStyle);
+    const outlineOf = (id: string) => page.locator(`li.row[data-id="${id}"]`).evaluate((row) => (globalThis as unknown as { getComputedStyle(e: unknown): Record<string, string> }).getComputedStyle(row).outlineStyle);
     expect([await outlineOf(ids.tag[0]!), await outlineOf(ids.tag[1]!)]).toEqual(['solid', 'none']);
     const usage = page.getByRole('button', { name: 'Usage' });
-    const backgroundOf = () => usage.evaluate((button) => getComputedStyle(button).backgroundColor);
+    const backgroundOf = () => usage.evaluate((button) => (globalThis as unknown as { getComputedStyle(e: unknown): Record<string, string> }).getComputedStyle(button).backgroundColor);
     const unpressed = await backgroundOf();
     await usage.click();
     await expect.poll(() => usage.getAttribute('aria-pressed')).toBe('true');
@@ -476,7 +476,7 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     // The legend's swatches keep the colours of the bars they name.
     const swatch = page.locator('.swatch').first();
     await swatch.waitFor();
-    expect(await swatch.evaluate((el) => getComputedStyle(el).backgroundColor)).not.toBe(unpressed);
+    expect(await swatch.evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): Record<string, string> }).getComputedStyle(el).backgroundColor)).not.toBe(unpressed);
   });
 
   it('works from the keyboard alone', async () => {
