@@ -472,7 +472,17 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     const unpressed = await backgroundOf();
     await usage.click();
     await expect.poll(() => usage.getAttribute('aria-pressed')).toBe('true');
-    expect(await backgroundOf()).not.toBe(unpressed);
+    // In the theme's own highlight, not the page's accent.
+    const highlight = await page.evaluate(`(() => {
+      const probe = document.createElement('div');
+      probe.style.forcedColorAdjust = 'none';
+      probe.style.backgroundColor = 'Highlight';
+      document.body.append(probe);
+      const colour = getComputedStyle(probe).backgroundColor;
+      probe.remove();
+      return colour;
+    })()`);
+    expect([await backgroundOf(), unpressed === highlight]).toEqual([highlight, false]);
     // The legend's swatches keep the colours of the bars they name.
     const swatch = page.locator('.swatch').first();
     await swatch.waitFor();

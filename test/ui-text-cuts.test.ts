@@ -32,7 +32,12 @@ describe.skipIf(!browserAvailable)('web UI: long text is cut between characters,
     const reply = page.locator('.message .long-text .text');
     await expect.poll(() => reply.count()).toBe(1);
     expect(await reply.textContent()).toBe('c'.repeat(2999));
-    await page.getByRole('button', { name: 'Show more' }).click();
+    // Pressed from the keyboard, the button goes with the last of the text: the text takes the focus, which
+    // would otherwise fall to the page's top.
+    await page.getByRole('button', { name: 'Show more' }).focus();
+    await page.keyboard.press('Enter');
     expect(await reply.textContent()).toBe(`${'c'.repeat(2999)}🎉${'d'.repeat(50)}`);
+    expect(await page.getByRole('button', { name: 'Show more' }).count()).toBe(0);
+    expect(await reply.evaluate((el) => el === (globalThis as unknown as { document: { activeElement: unknown } }).document.activeElement)).toBe(true);
   });
 });

@@ -52,6 +52,29 @@ export function isolatedText(text) {
   return `\u2068${text}\u2069`;
 }
 
+/**
+ * Makes `el` a region named `label` that Tab reaches while it scrolls (its content overflows), so the keyboard
+ * can scroll it: Safari's Tab skips a scroller, and Chromium's reaches only some. While nothing overflows it is
+ * no stop at all. Returns the check, for content that changes without the box changing size.
+ */
+export function scrollRegion(el, label) {
+  const update = () => {
+    const scrolls = el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1;
+    if (scrolls === el.hasAttribute('tabindex')) return;
+    if (scrolls) {
+      el.setAttribute('role', 'region');
+      el.setAttribute('aria-label', label);
+      el.setAttribute('tabindex', '0');
+    } else {
+      el.removeAttribute('role');
+      el.removeAttribute('aria-label');
+      el.removeAttribute('tabindex');
+    }
+  };
+  new ResizeObserver(update).observe(el);
+  return update;
+}
+
 export function replaceChildren(el, ...children) {
   el.replaceChildren();
   append(el, children);

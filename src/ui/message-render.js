@@ -2,7 +2,7 @@
 // the characters as stored), content parts, tool calls beside their results, refusals. Everything is
 // elements and text nodes; images only from http(s) and data:image URLs.
 
-import { h, replaceChildren } from './dom.js';
+import { h, replaceChildren, scrollRegion } from './dom.js';
 import { cutText, formatInteger, prettyJsonText } from './format.js';
 import { directionOf, markdownNodes, markdownShown } from './markdown.js';
 
@@ -10,10 +10,7 @@ import { directionOf, markdownNodes, markdownShown } from './markdown.js';
 const COLLAPSED_LENGTH = 3000;
 const EXPAND_STEP = 100_000;
 
-/**
- * `label` names a block that scrolls (a snippet, the raw JSON): such a block is a region the keyboard can reach
- * and scroll. Chromium and Firefox let Tab reach a scroller without it; Safari does not.
- */
+/** `label` names a block that may scroll (a snippet, the raw JSON): while it does, Tab reaches it (dom.js's scrollRegion). */
 export function longText(text, className = 'text', label = undefined) {
   const value = String(text ?? '');
   const node = document.createTextNode(value.length > COLLAPSED_LENGTH ? cutText(value, COLLAPSED_LENGTH) : value);
@@ -22,7 +19,8 @@ export function longText(text, className = 'text', label = undefined) {
   // Only prose is read as markdown (when the reader has not asked for the characters as stored): a JSON
   // block or a snippet is code already.
   const markdown = className === 'text' && markdownShown();
-  const block = h('div', { class: markdown ? 'text markdown' : className, ...(label ? { role: 'region', 'aria-label': label, tabindex: '0' } : {}) }, node);
+  const block = h('div', { class: markdown ? 'text markdown' : className }, node);
+  const checkScrolling = label ? scrollRegion(block, label) : () => {};
   const draw = () => {
     // Markdown's blocks each carry their direction, which an auto one would skip: the message takes that of
     // its first letter (markdown.js's `directed` says why it is set, and set once the blocks are in).
@@ -38,14 +36,21 @@ export function longText(text, className = 'text', label = undefined) {
   const update = () => {
     rest.textContent = `… ${formatInteger(value.length - shown)} more characters`;
     if (shown >= value.length) {
+      // The button goes with the last of the text: its focus would fall to the page's top, so the text takes it.
+      const hadFocus = document.activeElement === button;
       rest.remove();
       button.remove();
+      if (hadFocus) {
+        if (!block.hasAttribute('tabindex')) block.setAttribute('tabindex', '-1');
+        block.focus();
+      }
     }
   };
   button.addEventListener('click', () => {
     node.data = cutText(value, Math.min(value.length, shown + EXPAND_STEP));
     shown = node.data.length;
     draw();
+    checkScrolling();
     update();
   });
   update();

@@ -2,7 +2,7 @@
 // two small stacked bar charts (SVG built element by element) and the figures as tables.
 
 import { api, queryString } from './api.js';
-import { h, isolatedText, replaceChildren, s } from './dom.js';
+import { h, isolatedText, replaceChildren, s, scrollRegion } from './dom.js';
 import { filterPairs } from './filters.js';
 import { formatInteger, plural } from './format.js';
 
@@ -101,15 +101,17 @@ function chartSeries(perModel) {
 }
 
 /**
- * A table that scrolls sideways on its own when a phone is too narrow for it, never the page: a region named
- * by its caption that the keyboard can reach and scroll (Safari's Tab skips a scroller otherwise).
+ * A table that scrolls sideways on its own when a phone is too narrow for it, never the page: then a region
+ * named by its caption that the keyboard can reach and scroll (dom.js's scrollRegion).
  */
 function table(caption, headings, rows) {
-  return h('div', { class: 'table-scroll', role: 'region', 'aria-label': caption, tabindex: '0' }, h('table', null,
+  const wrapper = h('div', { class: 'table-scroll' }, h('table', null,
     h('caption', null, caption),
     h('thead', null, h('tr', null, headings.map((text, i) => h('th', { scope: 'col', class: i > 0 && i >= headings.length - 4 ? 'number' : null }, text)))),
     h('tbody', null, rows.map((cells) => h('tr', null, cells.map((cell, i) => (i === 0 ? h('th', { scope: 'row' }, cell) : h('td', { class: typeof cell === 'number' ? 'number' : null }, typeof cell === 'number' ? formatInteger(cell) : cell)))))),
   ));
+  scrollRegion(wrapper, caption);
+  return wrapper;
 }
 
 function renderUsage({ data: items, truncated }) {
