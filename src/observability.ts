@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
@@ -71,20 +72,31 @@ export function createObserver(observers: Observers) {
  */
 const CLIENT_CLOSED = 499;
 
+/**
+ * The status to record for a response cut off before its end: the one sent, if its head went; 499 if the
+ * client had sent its whole request and left; else the handler's, as for a request the server cut while it
+ * still arrived (REQUEST_TIMEOUT_MS: the client got Node's 408). A connection the stop's grace period
+ * closes is also counted 499: the log's warning says those.
+ */
+function cutStatus(c: Context, outgoing: ServerResponse, status: number): number {
+  if (outgoing.headersSent) return status;
+  return (c.env as { incoming?: IncomingMessage }).incoming?.complete ? CLIENT_CLOSED : status;
+}
+
 function recordWhenSent(observers: Observers, c: Context, route: string, requestId: string, started: number, response: Response): Response {
   const outgoing = nodeResponse(c);
   const status = response.status;
   if (outgoing && !outgoing.writableFinished) {
     if (outgoing.destroyed) {
       // The connection was cut (client gone, or a forced stop) before the handler even returned.
-      record(observers, c.req.method, route, outgoing.headersSent ? status : CLIENT_CLOSED, requestId, started, true);
+      record(observers, c.req.method, route, cutStatus(c, outgoing, status), requestId, started, true);
     } else {
       // 'close' comes once the last byte is handed to the socket ('finish' first), or when the client
       // went away first: one listener tells both apart. `on`, not `once`: 'close' comes once, and
       // `once` costs a wrapper to add and a removal when it fires. A stream cut midway keeps the status it sent.
       outgoing.on('close', () => {
         const finished = outgoing.writableFinished;
-        record(observers, c.req.method, route, finished || outgoing.headersSent ? status : CLIENT_CLOSED, requestId, started, !finished);
+        record(observers, c.req.method, route, finished ? status : cutStatus(c, outgoing, status), requestId, started, !finished);
       });
     }
   } else {

@@ -88,6 +88,10 @@ describe('connections that hold the server without sending a request', () => {
     expect(elapsed).toBeLessThan(REQUEST_TIMEOUT_MS + 1_500);
     expect(timeoutAnswer(connection.received())).toEqual(requestTimeout);
     expect(upstream.received).toHaveLength(0);
+    // The server cut it, not the client: counted with the handler's status (its body could not be read), not as a client that left (499).
+    const counted = async () =>
+      (await (await service.request('/metrics', { auth: false })).text()).split('\n').filter((line) => line.startsWith('http_requests_total{method="POST"'));
+    await expect.poll(counted).toEqual(['http_requests_total{method="POST",route="/v1/chat/completions",status="400"} 1']);
   });
 
   it('a kept-alive connection idle after its response is closed after KEEP_ALIVE_TIMEOUT_MS', async () => {
