@@ -120,11 +120,13 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
       if (unavailable === undefined) return undefined;
       const { err, at } = unavailable;
       if (performance.now() - at < UNAVAILABLE_HOLD_MS) throw err;
+      const since = performance.now();
       checking ??= store
         .checkWritable()
         .then(
           () => {
-            unavailable = undefined;
+            // Unless a write failed again while it ran: that failure is newer than this check's answer.
+            if (unavailable !== undefined && unavailable.at <= since) unavailable = undefined;
           },
           () => {
             // Unless a write succeeded meanwhile, the hold starts again from this check.
@@ -137,6 +139,24 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
       return checking.then(() => {
         if (unavailable !== undefined) throw unavailable.err;
       });
+    },
+    /**
+     * A write a stored create makes outside the batches (a stream's id held in the database, its completion
+     * stored under it): its 503 starts the hold as a batch's does, and it ends the hold when `wrote` says
+     * it wrote (a read's success says nothing of writes). Without it, stored streams on PostgreSQL paid the
+     * provider for every call during an outage.
+     */
+    watch<T>(write: Promise<T>, wrote: (answer: T) => boolean = () => true): Promise<T> {
+      return write.then(
+        (answer) => {
+          if (wrote(answer)) unavailable = undefined;
+          return answer;
+        },
+        (err: unknown) => {
+          noteFailure(err);
+          throw err;
+        },
+      );
     },
     /** Resolves once the completion is committed; rejects when it could not be written. */
     save(project: string, record: CompletionRecord): Promise<void> {

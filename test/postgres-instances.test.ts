@@ -588,11 +588,12 @@ describe.skipIf(!withServer)('a database dropped and created again under a servi
 });
 
 describe.skipIf(!withServer)('the completions table locked under a serving instance', () => {
-  it('/healthz says so, as creates 503, and is ok again once the lock goes', async () => {
+  // SHARE: what a CREATE INDEX without CONCURRENTLY holds; reads go on, inserts wait.
+  it.each(['ACCESS EXCLUSIVE', 'SHARE'])('in %s mode: /healthz says so, as creates 503, and is ok again once the lock goes', async (mode) => {
     await withServingInstance({ admin: 'database', env: { DATABASE_STATEMENT_TIMEOUT_MS: '800' } }, async ({ serving, admin, health }) => {
       expect(await health()).toEqual({ status: 200, body: { status: 'ok' } });
       await admin.query('BEGIN');
-      await admin.query('LOCK TABLE completions IN ACCESS EXCLUSIVE MODE');
+      await admin.query(`LOCK TABLE completions IN ${mode} MODE`);
       const create = await fetch(`${serving.origin}/v1/chat/completions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },

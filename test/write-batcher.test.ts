@@ -7,6 +7,7 @@ import { createSqliteStore, type Store } from '../src/store/index.ts';
 import { toCompletionRecord } from '../src/wire.ts';
 import { ApiError } from '../src/errors.ts';
 import { createWriteBatcher } from '../src/write-batcher.ts';
+import { createCompletionWrites } from '../src/routes/store-and-answer.ts';
 import { fakeCompletion, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { useServiceEachTest, type Service } from './helpers/service.ts';
 
@@ -27,6 +28,26 @@ describe('group commit', () => {
   afterEach(() => {
     db.close();
     rmSync(folder, { recursive: true, force: true });
+  });
+
+  it("a stream's hold or held write that finds the database unavailable holds stored creates back, as a batch's does; a hold that wrote nothing ends no hold", async () => {
+    const unavailable = ApiError.databaseUnavailable();
+    const fail = async (): Promise<never> => {
+      throw unavailable;
+    };
+    // PostgreSQL's paths for a stream (its id held in the database, its completion stored under the hold).
+    for (const failing of ['holdStreamId', 'saveHeldCompletion'] as const) {
+      const writes = createCompletionWrites({ ...store, [failing]: fail });
+      expect(writes.writer.refuseWhileUnavailable()).toBeUndefined();
+      const attempt = failing === 'holdStreamId' ? writes.ids.reserve('p', 'chatcmpl-held') : writes.saveHeld('p', record('chatcmpl-held'));
+      await expect(attempt).rejects.toBe(unavailable);
+      expect(() => writes.writer.refuseWhileUnavailable()).toThrow(unavailable);
+    }
+    // SQLite's hold answers 'free' having written nothing: it says nothing of whether writes go in again.
+    const writes = createCompletionWrites({ ...store, saveCompletionBatch: fail });
+    await expect(writes.writer.save('p', record('chatcmpl-batch'))).rejects.toBe(unavailable);
+    expect((await writes.ids.reserve('p', 'chatcmpl-free')).heldInDatabase).toBe(false);
+    expect(() => writes.writer.refuseWhileUnavailable()).toThrow(unavailable);
   });
 
   it('writes the creates of one turn together, across projects, once the turn ends', async () => {

@@ -40,7 +40,11 @@ export function createCompletionHandler(deps: CreateCompletionDeps) {
     const { object: request, text } = await readJsonObjectText(c, deps.config.bodyLimitBytes);
     const plan = planCreate(request, text, deps.config);
     // The database failed a write a moment ago: a 503 now, before the provider is paid for an answer that could not be kept.
-    if (plan.store) await writes.writer.refuseWhileUnavailable();
+    if (plan.store) {
+      // A promise only past the hold, while the database is asked whether it takes writes again.
+      const check = writes.writer.refuseWhileUnavailable();
+      if (check) await check;
+    }
     if (request.stream === true) return streamCompletion(c, plan);
     return createCompletion(c, deps, writes, plan);
   };

@@ -22,7 +22,17 @@ export interface CompletionWrites {
 }
 
 export function createCompletionWrites(store: Store): CompletionWrites {
-  return { ids: createIdAllocator(store), writer: createWriteBatcher(store), saveHeld: (project, record) => store.saveHeldCompletion(project, record) };
+  const writer = createWriteBatcher(store);
+  return {
+    // A stream's hold (a write only when it says 'held') and its held write meet the database as a batch
+    // does: the writer learns of their 503s, so stored creates are held back before the provider is paid.
+    ids: createIdAllocator({
+      holdStreamId: (project, id) => writer.watch(store.holdStreamId(project, id), (answer) => answer === 'held'),
+      releaseStreamId: (project, id) => store.releaseStreamId(project, id),
+    }),
+    writer,
+    saveHeld: (project, record) => writer.watch(store.saveHeldCompletion(project, record)),
+  };
 }
 
 /**

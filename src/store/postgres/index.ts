@@ -289,9 +289,12 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
         "INSERT INTO settings (key, value) VALUES ('health_checked_at', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [String(Date.now())],
       );
-      // The table every create writes: held by a lock (LOCK TABLE, a VACUUM FULL, a rewrite), creates wait for the
-      // statement timeout and 503 while the settings row above still takes its write. A read waits for the same lock.
-      await db.query('SELECT 1 FROM completions LIMIT 1');
+      // The table every create writes: held by a lock (LOCK TABLE, a VACUUM FULL, a rewrite, a CREATE INDEX without
+      // CONCURRENTLY), creates wait for the statement timeout and 503 while the settings row above still takes its
+      // write. The lock an insert takes, taken and let go at once: a read's would pass a lock that lets reads by.
+      await db.transaction(async (tx) => {
+        await tx.query('LOCK TABLE completions IN ROW EXCLUSIVE MODE');
+      });
     },
     explainList: async (project, params) => {
       const query = await lists.buildListQuery(await projects.find(project), params);
