@@ -58,9 +58,11 @@ export function isolatedText(text) {
  * no stop at all. Returns the check, for content that changes without the box changing size.
  */
 export function scrollRegion(el, label) {
+  let region = false;
   const update = () => {
     const scrolls = el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1;
-    if (scrolls === el.hasAttribute('tabindex')) return;
+    if (scrolls === region) return;
+    region = scrolls;
     if (scrolls) {
       el.setAttribute('role', 'region');
       el.setAttribute('aria-label', label);
@@ -68,7 +70,8 @@ export function scrollRegion(el, label) {
     } else {
       el.removeAttribute('role');
       el.removeAttribute('aria-label');
-      el.removeAttribute('tabindex');
+      // Only the stop this set: a tabindex of -1 another part put there to hand the element focus stays.
+      if (el.getAttribute('tabindex') === '0') el.removeAttribute('tabindex');
     }
   };
   new ResizeObserver(update).observe(el);
