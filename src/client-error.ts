@@ -19,12 +19,22 @@ const CLIENT_ERRORS: Record<string, [number, string, string]> = {
   default: [400, 'Bad Request', 'We could not parse your HTTP request.'],
 };
 
+/** Connections the server cut itself (its timeouts, a request it could not parse): not a client that left. */
+const cutByServer = new WeakSet<object>();
+
+/** Whether the server cut this connection (observability.ts: such a request is not counted as a client's 499). */
+export function wasCutByServer(socket: object | null | undefined): boolean {
+  return socket != null && cutByServer.has(socket);
+}
+
 export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
-  // A reset or a timed-out socket has no one left to answer.
+  // A reset or a timed-out socket has no one left to answer: the client went.
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
   }
+  // The client ending its side midway through a body is the client going, not the server cutting it.
+  if (err.code !== 'HPE_INVALID_EOF_STATE') cutByServer.add(socket);
   const [status, reason, message] = CLIENT_ERRORS[err.code ?? ''] ?? CLIENT_ERRORS.default!;
   const body = JSON.stringify(new ApiError(status, message, 'invalid_request_error').toBody());
   socket.end(

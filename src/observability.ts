@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { AppEnv } from './app-env.ts';
+import { wasCutByServer } from './client-error.ts';
 import { createHealthCheck, type Health } from './health.ts';
 import type { Metrics } from './metrics.ts';
 import { nodeResponse, setResponseHeader } from './response-headers.ts';
@@ -73,14 +74,14 @@ export function createObserver(observers: Observers) {
 const CLIENT_CLOSED = 499;
 
 /**
- * The status to record for a response cut off before its end: the one sent, if its head went; 499 if the
- * client had sent its whole request and left; else the handler's, as for a request the server cut while it
- * still arrived (REQUEST_TIMEOUT_MS: the client got Node's 408). A connection the stop's grace period
- * closes is also counted 499: the log's warning says those.
+ * The status to record for a response cut off before its end: the one sent, if its head went; the handler's
+ * for a request the server itself cut while it still arrived (REQUEST_TIMEOUT_MS: the client got a 408);
+ * else 499, the client left. A connection the stop's grace period closes is also counted 499: the log's
+ * warning says those.
  */
 function cutStatus(c: Context, outgoing: ServerResponse, status: number): number {
   if (outgoing.headersSent) return status;
-  return (c.env as { incoming?: IncomingMessage }).incoming?.complete ? CLIENT_CLOSED : status;
+  return wasCutByServer((c.env as { incoming?: IncomingMessage }).incoming?.socket) ? status : CLIENT_CLOSED;
 }
 
 function recordWhenSent(observers: Observers, c: Context, route: string, requestId: string, started: number, response: Response): Response {

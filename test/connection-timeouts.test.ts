@@ -94,6 +94,16 @@ describe('connections that hold the server without sending a request', () => {
     await expect.poll(counted).toEqual(['http_requests_total{method="POST",route="/v1/chat/completions",status="400"} 1']);
   });
 
+  it('a client that leaves midway through sending its body is counted as one that left (499)', async () => {
+    const connection = await open();
+    connection.socket.write(`POST /v1/chat/completions HTTP/1.1\r\n${authorized}Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"model":"gpt-4o",`);
+    await sleep(200);
+    connection.socket.destroy();
+    const counted = async () =>
+      (await (await service.request('/metrics', { auth: false })).text()).split('\n').filter((line) => line.startsWith('http_requests_total{method="POST"'));
+    await expect.poll(counted).toEqual(['http_requests_total{method="POST",route="/v1/chat/completions",status="499"} 1']);
+  });
+
   it('a kept-alive connection idle after its response is closed after KEEP_ALIVE_TIMEOUT_MS', async () => {
     const connection = await open();
     connection.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
