@@ -43,11 +43,14 @@ describe('group commit', () => {
       await expect(attempt).rejects.toBe(unavailable);
       expect(() => writes.writer.refuseWhileUnavailable()).toThrow(unavailable);
     }
-    // SQLite's hold answers 'free' having written nothing: it says nothing of whether writes go in again.
-    const writes = createCompletionWrites({ ...store, saveCompletionBatch: fail });
-    await expect(writes.writer.save('p', record('chatcmpl-batch'))).rejects.toBe(unavailable);
-    expect((await writes.ids.reserve('p', 'chatcmpl-free')).heldInDatabase).toBe(false);
-    expect(() => writes.writer.refuseWhileUnavailable()).toThrow(unavailable);
+    // A hold says nothing of whether a completion's write goes in again: SQLite's ('free') writes nothing, and
+    // PostgreSQL's ('held') writes to another table than the one a lock (a CREATE INDEX) may be holding.
+    for (const answer of ['free', 'held'] as const) {
+      const writes = createCompletionWrites({ ...store, saveCompletionBatch: fail, holdStreamId: async () => answer });
+      await expect(writes.writer.save('p', record('chatcmpl-batch'))).rejects.toBe(unavailable);
+      expect((await writes.ids.reserve('p', `chatcmpl-${answer}`)).heldInDatabase).toBe(answer === 'held');
+      expect(() => writes.writer.refuseWhileUnavailable()).toThrow(unavailable);
+    }
   });
 
   it('writes the creates of one turn together, across projects, once the turn ends', async () => {

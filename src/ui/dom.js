@@ -59,9 +59,22 @@ export function isolatedText(text) {
  */
 export function scrollRegion(el, label) {
   let region = false;
+  let attached = false;
+  const observer = new ResizeObserver(() => update());
   const update = () => {
+    // Gone from the page (another view drawn): nothing to watch, and a pending observation kept it alive.
+    if (!el.isConnected) {
+      if (attached) observer.disconnect();
+      return;
+    }
+    attached = true;
     const scrolls = el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1;
     if (scrolls === region) return;
+    // Focused, it keeps its stop until left: taken away, the focus would fall to the page's top.
+    if (!scrolls && document.activeElement === el) {
+      el.addEventListener('blur', update, { once: true });
+      return;
+    }
     region = scrolls;
     if (scrolls) {
       el.setAttribute('role', 'region');
@@ -74,7 +87,7 @@ export function scrollRegion(el, label) {
       if (el.getAttribute('tabindex') === '0') el.removeAttribute('tabindex');
     }
   };
-  new ResizeObserver(update).observe(el);
+  observer.observe(el);
   return update;
 }
 
