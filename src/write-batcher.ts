@@ -142,14 +142,14 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
     },
     /**
      * A write a stored create makes outside the batches (a stream's id held in the database, its completion
-     * stored under it): its 503 starts the hold as a batch's does, and it ends the hold when `wrote` says
-     * it wrote (a read's success says nothing of writes). Without it, stored streams on PostgreSQL paid the
-     * provider for every call during an outage.
+     * stored under it): its 503 starts the hold as a batch's does, and its success ends it when `endsHold`
+     * (a write to another table than the completions' says nothing of theirs). Without it, stored streams on
+     * PostgreSQL paid the provider for every call during an outage.
      */
-    watch<T>(write: Promise<T>, wrote: (answer: T) => boolean = () => true): Promise<T> {
+    watch<T>(write: Promise<T>, endsHold = true): Promise<T> {
       return write.then(
         (answer) => {
-          if (wrote(answer)) unavailable = undefined;
+          if (endsHold) unavailable = undefined;
           return answer;
         },
         (err: unknown) => {

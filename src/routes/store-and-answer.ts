@@ -28,7 +28,7 @@ export function createCompletionWrites(store: Store): CompletionWrites {
     // so stored creates are held back before the provider is paid. Only the held write's success ends a hold:
     // the hold's row goes to another table, which a lock on `completions` (a CREATE INDEX) lets by.
     ids: createIdAllocator({
-      holdStreamId: (project, id) => writer.watch(store.holdStreamId(project, id), () => false),
+      holdStreamId: (project, id) => writer.watch(store.holdStreamId(project, id), false),
       releaseStreamId: (project, id) => store.releaseStreamId(project, id),
     }),
     writer,
