@@ -260,8 +260,42 @@ describe('eval lines', () => {
           output: 'Hello!',
           metadata: { env: 'prod' },
         },
+        sample: {
+          model: 'gpt-4o-2024-08-06',
+          output_text: 'Hello!',
+          output_tools: [],
+          choices: [{ index: 0, message: { role: 'assistant', content: 'Hello!', refusal: null }, logprobs: null, finish_reason: 'stop' }],
+          finish_reason: 'stop',
+          usage: null,
+        },
       }),
     });
+  });
+
+  it("carry the reply as OpenAI's graders read a sample: its tool calls as output_tools, a JSON reply parsed as output_json with its integers as written", () => {
+    const calls = [call('c1', 'Oslo')];
+    const tools = formatLine(item({ tools: [weather], messages: [{ role: 'user', content: 'Oslo?' }] }, [reply({ content: null, tool_calls: calls }, 'tool_calls')]), {
+      format: 'eval',
+      choice: 0,
+    });
+    const toolSample = (JSON.parse((tools as { line: string }).line) as { sample: Json }).sample;
+    expect(toolSample).toEqual({
+      model: 'gpt-4o-2024-08-06',
+      output_text: '',
+      output_tools: calls,
+      choices: [{ index: 0, message: { role: 'assistant', refusal: null, content: null, tool_calls: calls }, logprobs: null, finish_reason: 'tool_calls' }],
+      finish_reason: 'tool_calls',
+      usage: null,
+    });
+    const text = ' {"city":"Oslo","id":9223372036854775807,"tags":["a"]}';
+    const json = formatLine(item({ messages: [{ role: 'user', content: 'As JSON' }] }, [reply({ content: text })]), { format: 'eval', choice: 0 });
+    const line = (json as { line: string }).line;
+    expect(line).toContain('"output_json":{"city":"Oslo","id":9223372036854775807,"tags":["a"]}');
+    expect((JSON.parse(line) as { sample: Json }).sample.output_text).toBe(text);
+    for (const notJson of ['{"cut": "of', '42', '"a string"', 'Plain text.']) {
+      const plain = formatLine(item({ messages: [{ role: 'user', content: 'Hi' }] }, [reply({ content: notJson })]), { format: 'eval', choice: 0 });
+      expect(Object.keys((JSON.parse((plain as { line: string }).line) as { sample: Json }).sample)).toEqual(['model', 'output_text', 'output_tools', 'choices', 'finish_reason', 'usage']);
+    }
   });
 
   it('keep a developer message as sent (only the finetune line renames it system)', () => {
@@ -303,8 +337,12 @@ describe('eval lines', () => {
   it('are written for every completion, an empty output when the reply has no text', () => {
     const formatted = formatLine(item({ messages: [{ role: 'user', content: 'Hi' }] }, [reply({ content: null, refusal: 'No.' })]), { format: 'eval', choice: 0 });
     const line = JSON.parse((formatted as { line: string }).line) as { item: Json };
-    expect(Object.keys(line)).toEqual(['item']);
+    expect(Object.keys(line)).toEqual(['item', 'sample']);
     expect(Object.keys(line.item)).toEqual(['id', 'model', 'input', 'output', 'metadata']);
     expect(line.item.output).toBe('');
+    // A missing choice: nothing came back for it.
+    const missing = formatLine(item({ messages: [{ role: 'user', content: 'Hi' }] }, [reply({ content: 'only one' })]), { format: 'eval', choice: 1 });
+    const sample = (JSON.parse((missing as { line: string }).line) as { sample: Json }).sample;
+    expect([sample.output_text, sample.output_tools, sample.finish_reason]).toEqual(['', [], null]);
   });
 });

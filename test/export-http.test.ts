@@ -86,9 +86,11 @@ describe('get /v1/stored-completions/export', () => {
       `${JSON.stringify({ messages: [{ role: 'user', content: 'hello' }, { role: 'assistant', content: 'echo 0: hello' }] })}\n`,
     );
     const evalLine = await exportText('?format=eval');
+    const stored = (await (await service.request(`/v1/chat/completions/${a.id}`)).json()) as { choices: unknown[]; usage: unknown };
     expect(evalLine.body).toBe(
       `${JSON.stringify({
         item: { id: a.id, model: 'gpt-4o-2024-01-01', input: [{ role: 'user', content: 'hello' }], output: 'echo 0: hello', metadata: { env: 'prod' } },
+        sample: { model: 'gpt-4o-2024-01-01', output_text: 'echo 0: hello', output_tools: [], choices: stored.choices, finish_reason: 'stop', usage: stored.usage },
       })}\n`,
     );
   });

@@ -245,21 +245,52 @@ export function finetuneLine(item: ExportItem, choiceIndex: number): FormattedLi
   return { line: withExactIntegers(JSON.stringify(example), exact) };
 }
 
-/** One item of an eval's JSONL data source: what was asked, what came back, and how to find it again. */
+/**
+ * A reply text that is a JSON object or array, parsed: the `output_json` a grader reads (`{{sample.output_json.x}}`);
+ * OpenAI's grader fills it when the model's sample is a valid JSON string. Undefined for any other text.
+ */
+function outputJson(text: string): Json | undefined {
+  const start = text.trimStart()[0];
+  if (start !== '{' && start !== '[') return undefined;
+  try {
+    return JSON.parse(text) as Json;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One line of an eval's JSONL data source (`{item, sample}`, as a run's `file_content` source holds it): the
+ * `item` is what was asked and how to find it again, the `sample` what came back, in the names OpenAI's graders
+ * read from a sample (`output_text`, `output_json`, `output_tools`, `choices`), so a stored completion is graded
+ * as it was answered, without sampling a model again.
+ */
 export function evalLine(item: ExportItem, choiceIndex: number): string {
   const { body, choices, input, exact } = parseItem(item);
   const choice = choiceOf(choices, choiceIndex);
   const message = isObject(choice?.message) ? (choice.message as Json) : {};
+  const outputText = typeof message.content === 'string' ? message.content : '';
+  const json = outputJson(outputText);
   const line = JSON.stringify({
     item: {
       id: item.completion.id,
       model: body.model,
       input,
-      output: typeof message.content === 'string' ? message.content : '',
+      output: outputText,
       metadata: JSON.parse(item.completion.metadata) as unknown,
     },
+    sample: {
+      model: body.model,
+      output_text: outputText,
+      ...(json === undefined ? {} : { output_json: json }),
+      output_tools: Array.isArray(message.tool_calls) ? message.tool_calls : [],
+      choices,
+      finish_reason: choice?.finish_reason ?? null,
+      usage: body.usage ?? null,
+    },
   });
-  return withExactIntegers(line, exact);
+  // The reply's own integers too: output_json is parsed from its text, not from the stored body.
+  return withExactIntegers(line, json === undefined ? exact : mergeExactIntegers(exact, findUnsafeIntegers(outputText)));
 }
 
 export function formatLine(item: ExportItem, options: FormatOptions): FormattedLine {
