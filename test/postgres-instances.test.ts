@@ -609,6 +609,21 @@ describe.skipIf(!withServer)('the completions table locked under a serving insta
   }, 60_000);
 });
 
+describe.skipIf(!withServer)("a server that closes idle connections (PostgreSQL's idle_session_timeout)", () => {
+  it('is no warning: the pool opens a new connection for the next query, as after any idle close', async () => {
+    await withServingInstance({ admin: 'database', env: { LOG_LEVEL: 'debug' } }, async ({ serving, name, admin, list }) => {
+      await admin.query(`ALTER DATABASE ${name} SET idle_session_timeout = '300ms'`);
+      // Connections opened from now on take the setting; the ones the instance holds are ended (a warning of its own).
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+      await expect.poll(async () => (await list()).status).toBe(200);
+      const idleCloses = () => serving.logs.filter((line) => JSON.stringify(line).includes('57P05'));
+      await expect.poll(() => idleCloses().length, { timeout: 10_000 }).toBeGreaterThan(0);
+      expect((await list()).status).toBe(200);
+      expect(idleCloses().map((line) => [line.level, line.msg])).toEqual(idleCloses().map(() => [20, 'the database closed an idle connection']));
+    });
+  }, 60_000);
+});
+
 describe('PostgreSQL unreachable at start', () => {
   it('retries with backoff, then exits non-zero with the password masked', async () => {
     const port = await freePort();

@@ -204,6 +204,9 @@ function createDatabaseIdentity() {
   };
 }
 
+/** SQLSTATE of a session the server ended for idling past its `idle_session_timeout`. */
+const IDLE_SESSION_TIMEOUT = '57P05';
+
 /** The service's pool on `connectionString` (`url`, the one configured, is what its messages name, masked). */
 function createPool(connectionString: string, url: string, options: PostgresOptions, checkIdentity: (client: pg.ClientBase) => Promise<void>): pg.Pool {
   const pool = new pg.Pool({
@@ -229,8 +232,12 @@ function createPool(connectionString: string, url: string, options: PostgresOpti
     types: { getTypeParser: (oid: number, format?: string) => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text')) } as pg.CustomTypesConfig,
   });
   // A pooled idle connection that the server closes (a restart) emits 'error' on the pool; unhandled, it would end
-  // the process. The pool drops that connection and opens a fresh one for the next query.
-  pool.on('error', (err) => options.logger?.warn({ err: maskError(err, url) }, 'database connection lost'));
+  // the process. The pool drops that connection and opens a fresh one for the next query. A server set to close
+  // idle sessions (idle_session_timeout: 57P05) does so by design, as often as the pool lets one idle: no warning.
+  pool.on('error', (err) => {
+    if ((err as { code?: string }).code === IDLE_SESSION_TIMEOUT) options.logger?.debug({ err: maskError(err, url) }, 'the database closed an idle connection');
+    else options.logger?.warn({ err: maskError(err, url) }, 'database connection lost');
+  });
   return pool;
 }
 
