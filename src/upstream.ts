@@ -123,6 +123,40 @@ export function clientHeadersOf(request: Request, env: unknown): ClientHeaders {
 }
 
 /**
+ * The query string the client sent (with its `?`, still percent-encoded), '' for none: a create sends it on as the
+ * forwarded routes do (an `api-version` a gateway reads). Read from the Node request when the adapter hands it over,
+ * without building the Request's URL.
+ */
+export function clientQueryOf(request: Request, env: unknown): string {
+  const url = (env as { incoming?: { url?: string } } | undefined)?.incoming?.url ?? request.url;
+  const mark = url.indexOf('?');
+  return mark === -1 ? '' : url.slice(mark);
+}
+
+/**
+ * The base URL's own query parameters (Azure's `api-version`, a gateway's `key`) added to a call's path, after the
+ * path as the OpenAI SDKs add their `defaultQuery`: each pair as written, but for a name the call's own query
+ * already has, which wins. `base` holds the pairs of the base URL's query, split once.
+ */
+export function withBaseQuery(path: string, base: readonly { pair: string; name: string }[]): string {
+  if (base.length === 0) return path;
+  const mark = path.indexOf('?');
+  if (mark === -1) return `${path}?${base.map((p) => p.pair).join('&')}`;
+  const own = new Set(new URLSearchParams(path.slice(mark + 1)).keys());
+  const added = base.filter((p) => !own.has(p.name)).map((p) => p.pair);
+  if (added.length === 0) return path;
+  return `${path}${mark === path.length - 1 ? '' : '&'}${added.join('&')}`;
+}
+
+/** The pairs of a base URL's query (without its `?` or fragment), as written, each with its decoded name. */
+export function baseQueryPairs(query: string): { pair: string; name: string }[] {
+  return query
+    .split('&')
+    .filter((pair) => pair !== '')
+    .map((pair) => ({ pair, name: [...new URLSearchParams(pair).keys()][0] ?? '' }));
+}
+
+/**
  * Whether a client header stays behind: hop-by-hop, the client's own key, or the encodings the client
  * accepts (the proxy asks for none: it reads answers itself, and decodes one a provider compresses anyway).
  */
@@ -246,9 +280,13 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   // where fetch adds its own (sec-fetch-mode, accept-language, accept-encoding,
   // user-agent...). Our own timeout governs, so undici's (300 s by default) are off.
   const agent = new Agent({ headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 10_000 });
-  // Split once, not per call: undici's request API takes the origin and the path apart.
+  // Split once, not per call: undici's request API takes the origin and the path apart. The path as written
+  // (URL's pathname would re-encode it), and its query apart: it goes after each call's own path.
   const { origin } = new URL(options.baseUrl);
-  const basePath = options.baseUrl.slice(origin.length);
+  const [pathAndQuery] = options.baseUrl.slice(origin.length).split('#', 1) as [string];
+  const mark = pathAndQuery.indexOf('?');
+  const basePath = (mark === -1 ? pathAndQuery : pathAndQuery.slice(0, mark)).replace(/\/+$/, '');
+  const baseQuery = baseQueryPairs(mark === -1 ? '' : pathAndQuery.slice(mark + 1));
   return {
     baseUrl: options.baseUrl,
     timeoutMs: options.timeoutMs,
@@ -260,7 +298,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       // undici's request API never follows a redirect (as fetch's `redirect: 'manual'`): a 3xx goes to the client as it came.
       const dispatch: Dispatcher.RequestOptions = {
         origin,
-        path: basePath + path,
+        path: withBaseQuery(basePath + path, baseQuery),
         method: request.method as Dispatcher.HttpMethod,
         headers,
         body: requestBody(request.body),

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { maskUpstreamUrl } from '../src/upstream.ts';
+import { baseQueryPairs, maskUpstreamUrl, withBaseQuery } from '../src/upstream.ts';
+import { streamingHandler } from './helpers/fake-sse.ts';
+import { fakeCompletion, startFakeUpstream } from './helpers/fake-upstream.ts';
+import { startService } from './helpers/service.ts';
 
 describe("the provider's URL in the log", () => {
   it('hides its user, password and every query value, keeping the names', () => {
@@ -11,5 +14,49 @@ describe("the provider's URL in the log", () => {
 
   it('leaves a URL without credentials as it is', () => {
     expect(maskUpstreamUrl('https://api.openai.com/v1')).toBe('https://api.openai.com/v1');
+  });
+});
+
+describe("the provider's base URL with a query (Azure's api-version, a gateway's key)", () => {
+  const base = baseQueryPairs('api-version=2024-10-21&key=a%20b');
+
+  it('adds its parameters after each call\'s path, as written; a name the call already has is the call\'s', () => {
+    expect(withBaseQuery('/v1/chat/completions', base)).toBe('/v1/chat/completions?api-version=2024-10-21&key=a%20b');
+    expect(withBaseQuery('/v1/models?x=1', base)).toBe('/v1/models?x=1&api-version=2024-10-21&key=a%20b');
+    expect(withBaseQuery('/v1/models?api-version=preview', base)).toBe('/v1/models?api-version=preview&key=a%20b');
+    expect(withBaseQuery('/v1/models?', base)).toBe('/v1/models?api-version=2024-10-21&key=a%20b');
+    expect(withBaseQuery('/v1/models?x=1', [])).toBe('/v1/models?x=1');
+  });
+
+  it('reaches the provider on every route: stored creates, streamed ones and forwarded routes, with the client\'s own query sent on', async () => {
+    const upstream = await startFakeUpstream();
+    const service = await startService({ upstreamUrl: `${upstream.url}/?api-version=2024-10-21#ignored` });
+    try {
+      const client = service.client();
+      const created = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], store: true });
+      expect((await client.chat.completions.retrieve(created.id)).id).toBe(created.id);
+      const plain = upstream.handler;
+      upstream.handler = (request, res) => streamingHandler(fakeCompletion(request.json!, 'chatcmpl-streamed', 1_700_000_000))(request, res);
+      const stream = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], stream: true, store: true });
+      for await (const chunk of stream) void chunk;
+      expect((await client.chat.completions.retrieve('chatcmpl-streamed')).id).toBe('chatcmpl-streamed');
+      upstream.handler = plain;
+      const withQuery = await service.request('/v1/chat/completions?trace=1&api-version=preview', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      expect(withQuery.status).toBe(200);
+      expect((await service.request('/v1/models?limit=2')).status).toBe(404);
+      expect(upstream.received.map((r) => `${r.method} ${r.path}`)).toEqual([
+        'POST /v1/chat/completions?api-version=2024-10-21',
+        'POST /v1/chat/completions?api-version=2024-10-21',
+        'POST /v1/chat/completions?trace=1&api-version=preview',
+        'GET /v1/models?limit=2&api-version=2024-10-21',
+      ]);
+    } finally {
+      await service.close();
+      await upstream.close();
+    }
   });
 });

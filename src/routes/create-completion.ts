@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { readJsonObjectText } from '../http.ts';
-import { clientGoneWatch, clientHeadersOf, forwardResponseHeaders } from '../upstream.ts';
+import { clientGoneWatch, clientHeadersOf, clientQueryOf, forwardResponseHeaders } from '../upstream.ts';
 import { notStoredError, parseCompletionText } from '../upstream-answer.ts';
 import { type CreateCompletionDeps, type CreatePlan, planCreate, upstreamBodyText } from './create-plan.ts';
 import { type CompletionWrites, createCompletionWrites, storeAndAnswer } from './store-and-answer.ts';
@@ -14,7 +14,7 @@ import { upstreamErrorResponse } from './upstream-errors.ts';
  * it is on disk.
  */
 async function createCompletion(c: Context<AppEnv>, deps: CreateCompletionDeps, writes: CompletionWrites, plan: CreatePlan): Promise<Response> {
-  const response = await deps.upstream.send('/chat/completions', {
+  const response = await deps.upstream.send(`/chat/completions${clientQueryOf(c.req.raw, c.env)}`, {
     method: 'POST',
     headers: clientHeadersOf(c.req.raw, c.env),
     authorization: c.get('tenant').upstreamAuthorization,

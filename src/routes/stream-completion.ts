@@ -9,6 +9,7 @@ import {
   answerTooLarge,
   clientGoneWatch,
   clientHeadersOf,
+  clientQueryOf,
   forwardResponseHeaders,
   normalizeUpstreamError,
   readTextCapped,
@@ -226,7 +227,7 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
     const planned = planUpstreamBody(plan);
     let { hideUsage } = planned;
     const send = (streamOptions: Json | undefined) =>
-      deps.upstream.send('/chat/completions', {
+      deps.upstream.send(`/chat/completions${clientQueryOf(c.req.raw, c.env)}`, {
         method: 'POST',
         headers: clientHeadersOf(c.req.raw, c.env),
         authorization: tenant.upstreamAuthorization,

@@ -71,7 +71,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     created: 1_700_000_000,
     nextIds: [],
     handler: (request, res) => {
-      if (request.method === 'POST' && request.path === '/v1/chat/completions' && request.json) {
+      if (request.method === 'POST' && request.path.split('?')[0] === '/v1/chat/completions' && request.json) {
         const id = fake.nextIds.shift() ?? `chatcmpl-fake-${++counter}`;
         sendJson(res, 200, fakeCompletion(request.json, id, fake.created));
         return;
