@@ -41,3 +41,32 @@ describe.skipIf(!browserAvailable)('web UI: long text is cut between characters,
     expect(await reply.evaluate((el) => el === (globalThis as unknown as { document: { activeElement: unknown } }).document.activeElement)).toBe(true);
   });
 });
+
+describe.skipIf(!browserAvailable)('web UI: a long message is cut at a space, never inside an address', () => {
+  let id = '';
+  const address = 'https://example.com/runbook';
+  // 2,990 characters of words, then an address across the 3,000th: cut there, its head "https://e" was a live link.
+  const words = `${'Lorem ipsum dolor sit amet. '.repeat(200)}`.slice(0, 2990);
+  const reply = `${words} ${address} for details.`;
+  const suite = useUiSuite(async ({ service, upstream }) => {
+    id = await seedCompletion(service.client(), upstream, {
+      created: 1_760_000_100,
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'The runbook?' }],
+      replies: [{ content: reply }],
+    });
+  });
+
+  it('shows the words before the address, then the whole address as one link after Show more', async () => {
+    const page = await suite.open();
+    await signIn(page);
+    await page.getByRole('link', { name: id, exact: true }).click();
+    const text = page.locator('.message .long-text .text');
+    await expect.poll(() => text.count()).toBe(1);
+    expect(await text.textContent()).toBe(`${words} `.replace(/\s+$/, ''));
+    expect(await text.locator('a').count()).toBe(0);
+    await page.getByRole('button', { name: 'Show more' }).click();
+    expect(await text.locator('a').evaluateAll((links) => links.map((a) => a.getAttribute('href')))).toEqual([address]);
+  });
+});
+

@@ -96,6 +96,24 @@ export function cutText(text, length) {
   return text.slice(0, code >= 0xd800 && code <= 0xdbff ? length - 1 : length);
 }
 
+/** How far back a cut looks for a space to fall on. */
+const BREAK_LOOKBACK = 1000;
+
+/**
+ * The text cut to at most `length` units at the last white space before it (within the last thousand characters):
+ * a word, an address or a markdown link is never split. Read as markdown, the head of a cut address would be a live
+ * link to another place (`https://bank.example.com.attacker.example` cut to `https://bank.example.com`). Text with no
+ * space near the cut (a megabyte of base64) is cut there, between characters.
+ */
+export function cutAtBreak(text, length) {
+  const cut = cutText(text, length);
+  if (cut.length >= text.length) return cut;
+  const from = Math.max(0, cut.length - BREAK_LOOKBACK);
+  const tail = cut.slice(from);
+  const space = tail.search(/\s+\S*$/);
+  return space === -1 || from + space === 0 ? cut : cut.slice(0, from + space);
+}
+
 /** One line of text for a preview; the cut is made before any layout sees the whole (a 1 MB message). */
 export function previewText(text, max = 240) {
   const head = text.length > max * 4 ? cutText(text, max * 4) : text;

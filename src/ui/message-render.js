@@ -3,7 +3,7 @@
 // elements and text nodes; images only from http(s) and data:image URLs.
 
 import { h, replaceChildren, scrollRegion } from './dom.js';
-import { cutText, formatInteger, prettyJsonText } from './format.js';
+import { cutAtBreak, formatInteger, prettyJsonText } from './format.js';
 import { directionOf, markdownNodes, markdownShown } from './markdown.js';
 
 /** Characters shown before "Show more", and added by each click: a 1 MB message never lays out at once. */
@@ -13,7 +13,7 @@ const EXPAND_STEP = 100_000;
 /** `label` names a block that may scroll (a snippet, the raw JSON): while it does, Tab reaches it (dom.js's scrollRegion). */
 export function longText(text, className = 'text', label = undefined) {
   const value = String(text ?? '');
-  const node = document.createTextNode(value.length > COLLAPSED_LENGTH ? cutText(value, COLLAPSED_LENGTH) : value);
+  const node = document.createTextNode(value.length > COLLAPSED_LENGTH ? cutAtBreak(value, COLLAPSED_LENGTH) : value);
   // Prose in Hebrew or Arabic reads right to left: each paragraph takes the direction of its first letter
   // (dir=auto, unicode-bidi: plaintext), or a Hebrew question showed its "?" at the wrong end.
   // Only prose is read as markdown (when the reader has not asked for the characters as stored): a JSON
@@ -47,7 +47,7 @@ export function longText(text, className = 'text', label = undefined) {
     }
   };
   button.addEventListener('click', () => {
-    node.data = cutText(value, Math.min(value.length, shown + EXPAND_STEP));
+    node.data = cutAtBreak(value, Math.min(value.length, shown + EXPAND_STEP));
     shown = node.data.length;
     draw();
     checkScrolling();
