@@ -98,9 +98,21 @@ function toStoredChoice(choice: unknown, position: number): Json {
   const stored = copyFields({}, c);
   stored.index = typeof c.index === 'number' ? c.index : position;
   stored.message = message;
-  stored.finish_reason = c.finish_reason ?? null;
+  stored.finish_reason = c.finish_reason ?? impliedFinishReason(message);
   stored.logprobs = c.logprobs ?? null;
   return stored;
+}
+
+/**
+ * Why a generation ended, for a choice whose provider did not say (a stream that reached `[DONE]` without a
+ * `finish_reason`, a lax server's `null`): OpenAI's schema requires one of its values, and strict clients (the .NET
+ * and Java SDKs) refuse a completion, or a whole list page, with a null one. The reply's own shape tells it: its
+ * tool calls (or legacy function call) if it made some, else it ended by itself (`stop`).
+ */
+function impliedFinishReason(message: Json): string {
+  if (Array.isArray(message.tool_calls) && message.tool_calls.length > 0) return 'tool_calls';
+  if (isObject(message.function_call)) return 'function_call';
+  return 'stop';
 }
 
 /**

@@ -258,6 +258,29 @@ describe('post /v1/chat/completions', () => {
     expect(body.data.reduce((sum, row) => sum + row.completions, 0)).toBe(6);
   });
 
+  it("stores a choice whose provider gave no finish_reason with the one its reply implies, as OpenAI's schema requires one", async () => {
+    const call = { id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } };
+    upstream.handler = (request, res) => {
+      const answer = fakeCompletion(request.json!, 'chatcmpl-unsaid', 1_700_000_000) as { choices: Record<string, unknown>[] };
+      answer.choices = [
+        { index: 0, message: { role: 'assistant', content: 'Done.' }, finish_reason: null },
+        { index: 1, message: { role: 'assistant', content: null, tool_calls: [call] } },
+        { index: 2, message: { role: 'assistant', content: 'Cut', refusal: null }, finish_reason: 'length', logprobs: null },
+      ];
+      sendJson(res, 200, answer);
+    };
+    const created = await service.client().chat.completions.create({ model: 'gpt-4o', messages, store: true, n: 3 });
+    // The create's own answer is the provider's, as it came.
+    expect(created.choices.map((c) => c.finish_reason)).toEqual([null, undefined, 'length']);
+    const stored = await (await service.request('/v1/chat/completions/chatcmpl-unsaid')).json();
+    expect(stored.choices).toEqual([
+      { index: 0, message: { role: 'assistant', content: 'Done.', refusal: null }, finish_reason: 'stop', logprobs: null },
+      { index: 1, message: { role: 'assistant', content: null, refusal: null, tool_calls: [call] }, finish_reason: 'tool_calls', logprobs: null },
+      { index: 2, message: { role: 'assistant', content: 'Cut', refusal: null }, finish_reason: 'length', logprobs: null },
+    ]);
+    assertMatchesSchema('CreateChatCompletionResponse', stored);
+  });
+
   it('keeps every choice when n > 1, and unknown upstream fields as they came', async () => {
     upstream.handler = (request, res) =>
       sendJson(res, 200, { ...fakeCompletion(request.json!, 'chatcmpl-n2', 1_700_000_000), provider_extra: { x: [1, 2] } });
