@@ -224,7 +224,19 @@ export function parseListFilters(params: URLSearchParams): ListFilters {
       continue;
     }
     const match = METADATA_PARAM.exec(name);
-    if (!match) continue;
+    if (!match) {
+      // A key with an unescaped `&` (the .NET SDK writes keys as they are) splits the pair in two: `metadata[c` and
+      // `d]=2`. Ignored, the filter would be dropped and the list answered unfiltered, which a "list, then delete"
+      // script would act on.
+      if (name.startsWith('metadata[')) {
+        throw ApiError.badRequest(
+          `Invalid metadata filter '${name}': expected metadata[KEY]=VALUE. A key holding &, =, #, + or % must be percent-encoded.`,
+          'metadata',
+          'invalid_value',
+        );
+      }
+      continue;
+    }
     const key = match[1]!;
     if (seen.has(key)) {
       const count = params.getAll(name).length;

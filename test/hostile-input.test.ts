@@ -263,6 +263,9 @@ describe('hostile query strings', () => {
     ['model=a&model=b', 400, error("Invalid 'model': expected a single value, but got 2 values.", 'model', 'invalid_type')],
     ['metadata[k]=1&metadata%5Bk%5D=2', 400, error("Invalid 'metadata.k': expected a single value, but got 2 values.", 'metadata.k', 'invalid_type')],
     ['metadata=x', 400, error("Invalid type for 'metadata': expected an object, but got a string instead.", 'metadata', 'invalid_type')],
+    // The .NET SDK writes a key as it is: `c&d` splits the pair; ignored, the list would come back unfiltered.
+    ['metadata[c&d]=2', 400, error("Invalid metadata filter 'metadata[c': expected metadata[KEY]=VALUE. A key holding &, =, #, + or % must be percent-encoded.", 'metadata', 'invalid_value')],
+    ['metadata[k=v', 400, error("Invalid metadata filter 'metadata[k': expected metadata[KEY]=VALUE. A key holding &, =, #, + or % must be percent-encoded.", 'metadata', 'invalid_value')],
     ['limit=abc', 400, error("Invalid 'limit': expected an integer, but got 'abc' instead.", 'limit', 'invalid_type')],
     ['limit=1e2', 400, error("Invalid 'limit': expected an integer, but got '1e2' instead.", 'limit', 'invalid_type')],
     ['limit=%00', 400, error("Invalid 'limit': expected an integer, but got '\u0000' instead.", 'limit', 'invalid_type')],
