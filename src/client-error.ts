@@ -64,7 +64,39 @@ export function answerRequestError(err: unknown): Response {
  * `server.on('checkExpectation', answerUnmetExpectation)`.
  */
 export function answerUnmetExpectation(_request: IncomingMessage, response: ServerResponse): void {
-  const body = JSON.stringify(new ApiError(417, "The request's Expect header asks for what this server does not do: only 100-continue is.", 'invalid_request_error').toBody());
-  response.writeHead(417, { 'content-type': 'application/json', 'x-request-id': newRequestId(), 'content-length': Buffer.byteLength(body), connection: 'close' });
+  answerWithError(response, 417, "The request's Expect header asks for what this server does not do: only 100-continue is.");
+}
+
+/** An answer in OpenAI's error shape written on a response Node made, closing the connection after it. */
+function answerWithError(response: ServerResponse, status: number, message: string): void {
+  const body = JSON.stringify(new ApiError(status, message, 'invalid_request_error').toBody());
+  response.writeHead(status, { 'content-type': 'application/json', 'x-request-id': newRequestId(), 'content-length': Buffer.byteLength(body), connection: 'close' });
   response.end(body);
+}
+
+/**
+ * An HTTP/1.1 request without a Host header, which the protocol requires (RFC 9112 §3.2: a 400). Node's own
+ * answer is a bare `400` with no body and no log line; the server is built with `requireHostHeader: false` and
+ * this gives the same status in OpenAI's error shape. HTTP/1.0 has no Host to require.
+ */
+export function withHostRequired<T>(listener: (req: IncomingMessage, res: ServerResponse) => T) {
+  return (req: IncomingMessage, res: ServerResponse): T | void => {
+    if (req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) {
+      answerWithError(res, 400, 'The request has no Host header; it must name the host it is sent to.');
+      return;
+    }
+    return listener(req, res);
+  };
+}
+
+/**
+ * A `CONNECT` (a tunnel through a proxy, which this server is not): without a listener Node closes the connection
+ * without a word. It gets the 404 every method the service does not serve gets. Install with
+ * `server.on('connect', answerConnect)`.
+ */
+export function answerConnect(request: IncomingMessage, socket: Duplex): void {
+  const body = JSON.stringify(new ApiError(404, `Invalid URL (CONNECT ${request.url ?? ''})`, 'invalid_request_error').toBody());
+  socket.end(
+    `HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\nx-request-id: ${newRequestId()}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
-import { answerClientError, answerRequestError, answerUnmetExpectation } from './client-error.ts';
+import { answerClientError, answerConnect, answerRequestError, answerUnmetExpectation, withHostRequired } from './client-error.ts';
 import type { Config } from './config.ts';
 import { connectionTimeouts } from './connection-timeouts.ts';
 
@@ -17,8 +17,9 @@ export function createHttpServer(
   config: Pick<Config, 'host' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs'>,
 ): Server {
   const listener = getRequestListener(fetch, { hostname: config.host, errorHandler: answerRequestError });
-  const server = createServer(connectionTimeouts(config), inTurnOnItsConnection(listener));
+  const server = createServer({ ...connectionTimeouts(config), requireHostHeader: false }, inTurnOnItsConnection(withHostRequired(listener)));
   server.on('clientError', answerClientError);
+  server.on('connect', answerConnect);
   server.on('checkExpectation', answerUnmetExpectation);
   return server;
 }

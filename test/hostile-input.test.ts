@@ -237,6 +237,22 @@ describe('hostile completion ids', () => {
     expect(upstream.received).toEqual([]);
   });
 
+  it('an HTTP/1.1 request without a Host header gets 400 in the error shape (HTTP/1.0, which has none, is served)', async () => {
+    const raw = await rawExchange('POST /v1/chat/completions HTTP/1.1\r\nAuthorization: Bearer sk-k\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+    expect(raw.startsWith('HTTP/1.1 400 ')).toBe(true);
+    expect(raw).toMatch(/\r\nx-request-id: req_[0-9a-f]{32}\r\n/i);
+    expect(bodiesOf(raw)).toEqual([error('The request has no Host header; it must name the host it is sent to.')]);
+    const old = await rawExchange('GET /v1/chat/completions HTTP/1.0\r\nAuthorization: Bearer sk-k\r\n\r\n');
+    expect(old.startsWith('HTTP/1.1 200 ')).toBe(true);
+    expect(upstream.received).toEqual([]);
+  });
+
+  it('CONNECT gets the 404 every method the service does not serve gets, not a silent close', async () => {
+    const raw = await rawExchange('CONNECT 127.0.0.1:9 HTTP/1.1\r\nHost: 127.0.0.1:9\r\nAuthorization: Bearer sk-k\r\n\r\n');
+    expect(raw.startsWith('HTTP/1.1 404 ')).toBe(true);
+    expect(bodiesOf(raw)).toEqual([{ error: { message: 'Invalid URL (CONNECT 127.0.0.1:9)', type: 'invalid_request_error', param: null, code: null } }]);
+  });
+
   it('ids from the upstream with /, %, ? and unicode round-trip through the client', async () => {
     const weird = ['chatcmpl-a/b', 'chatcmpl-%41%2F', 'chatcmpl-x?y#z', 'chatcmpl-ü🎉', 'chatcmpl-sp ace+plus'];
     upstream.nextIds = [...weird];
