@@ -331,7 +331,7 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     });
     await select(page, c);
     await addTag(page, 'split', 'eval');
-    await expect.poll(() => summary(page).textContent()).toBe('Added split=eval to 0 completions; 1 already had it.');
+    await expect.poll(() => summary(page).textContent()).toBe('It already had split=eval: nothing changed.');
     expect(sent).toEqual(['GET']);
   });
 

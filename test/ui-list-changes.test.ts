@@ -267,6 +267,20 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     await expect.poll(() => summary(page)).toBe('No completions match these filters.');
   });
 
+  it('shows a key added without a value as a filter on "", and says why nothing matches it', async () => {
+    const page = await suite.open();
+    await signIn(page);
+    await page.getByRole('textbox', { name: 'Key' }).fill('session');
+    await page.getByRole('textbox', { name: 'Key' }).press('Enter');
+    await expect.poll(() => page.url()).toContain('metadata%5Bsession%5D=');
+    const chips = page.getByRole('list', { name: 'Metadata filters' });
+    expect(await chips.getByRole('listitem').allTextContents()).toEqual(['session = ""×']);
+    expect(await chips.getByRole('button').getAttribute('aria-label')).toBe('Remove filter session = empty value');
+    await expect
+      .poll(() => summary(page))
+      .toBe('No completions match these filters. The filter session = "" matches only an empty value, not every completion that has the key: metadata is matched by exact values.');
+  });
+
   it('puts the focus on the Key field when Save finds a value typed without a key', async () => {
     const page = await suite.open(`#/completions/${ids.keyless[0]}`);
     await signIn(page);

@@ -5,7 +5,7 @@
 
 import { api, completionPath } from './api.js';
 import { announce, askToConfirm, field, h, replaceChildren, uid } from './dom.js';
-import { formatInteger, METADATA_LIMITS } from './format.js';
+import { formatInteger, localStamp, METADATA_LIMITS } from './format.js';
 import { metadataProblem } from './metadata-editor.js';
 
 /** As for the previews: a few at a time leaves the service (and a SQLite writer) room for everyone else. */
@@ -65,9 +65,8 @@ function withoutTag(metadata, key) {
  * tagged within one second would otherwise share a value and their views would merge: `selected-2026-12-04-161605-3fa2`.
  */
 function selectionStamp(date = new Date()) {
-  const two = (n) => String(n).padStart(2, '0');
   const random = crypto.getRandomValues(new Uint16Array(1))[0].toString(16).padStart(4, '0');
-  return `selected-${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}-${two(date.getHours())}${two(date.getMinutes())}${two(date.getSeconds())}-${random}`;
+  return `selected-${localStamp(date)}-${random}`;
 }
 
 /**
@@ -333,7 +332,11 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
     const changed = done.length - unchanged;
     const counted = done.length < ids.length ? `${formatInteger(changed)} of ${completions(ids.length)}` : completions(changed);
     const alreadySo = unchanged ? `; ${formatInteger(unchanged)} ${tag ? 'already had it' : 'did not have it'}` : '';
-    summary.textContent = `${didPrefix}${counted}${alreadySo}.`
+    // All of them already so: "Added x=y to 0 completions; 60 already had it" read as a failure.
+    const nothingToDo = unchanged === ids.length
+      ? `${unchanged === 1 ? 'It' : `All ${formatInteger(unchanged)}`} ${tag ? `already had ${tag[0]}=${tag[1]}` : 'had no such key'}: nothing changed.`
+      : null;
+    summary.textContent = nothingToDo ?? `${didPrefix}${counted}${alreadySo}.`
       + (notStarted ? ` Stopped: ${formatInteger(notStarted)} not started, still selected.` : '')
       + (failures.length ? ` ${formatInteger(failures.length)} failed:` : '');
     replaceChildren(failureList, failures.map(([id, message]) => h('li', null, h('code', null, id), `: ${message}`)));

@@ -10,6 +10,7 @@ import {
   formatInteger,
   fromLocalInput,
   isoTime,
+  localStamp,
   localTime,
   messagePreview,
   METADATA_LIMITS,
@@ -27,6 +28,11 @@ const PAGE_SIZE = 20;
 /** Previews of the last user message need one request per row; a few at a time keeps the page's own requests ahead. */
 const PREVIEW_CONCURRENCY = 4;
 const TYPING_DELAY_MS = 400;
+
+/** A metadata value as a filter chip shows it: an empty one as "", or the chip would read "key =" and nothing. */
+function shownValue(value) {
+  return value === '' ? '""' : value;
+}
 
 /** Metadata chips a card shows before "+N more". */
 const CHIPS_SHOWN = 6;
@@ -73,6 +79,12 @@ export function createListView() {
    * Why a model filter may have found nothing: it is matched by its whole name. Said only where the model is the one
    * filter and not one of the project's: beside other filters, or naming a model the project has, it is not the reason.
    */
+  /** A key added without a value filters on the empty string, which reads like "has this key": the API has no such filter. */
+  function emptyValueHint(filters) {
+    const empty = filters.metadata.find(([, value]) => value === '');
+    if (!empty) return '';
+    return ` The filter ${empty[0]} = "" matches only an empty value, not every completion that has the key: metadata is matched by exact values.`;
+  }
   function modelHint(filters) {
     const { model } = filters;
     if (!model || hasFilters({ ...filters, model: undefined }) || knownModels.has(model)) return '';
@@ -427,11 +439,12 @@ export function createListView() {
       metadataChips,
       filters.metadata.map(([key, value]) =>
         h('li', { class: 'chip filter-chip' },
-          h('span', { title: `${isolatedText(key)} = ${isolatedText(value)}` }, pairNodes(key, ' = ', value)),
+          // An empty value is a filter too (on the empty string): shown as "" so that it reads as one.
+          h('span', { title: `${isolatedText(key)} = ${isolatedText(shownValue(value))}` }, pairNodes(key, ' = ', shownValue(value))),
           h('button', {
             type: 'button',
             class: 'chip-remove',
-            'aria-label': `Remove filter ${key} = ${value}`,
+            'aria-label': `Remove filter ${key} = ${value === '' ? 'empty value' : value}`,
             onclick: () => {
               navigate(withFilters({ metadata: route.filters.metadata.filter(([k]) => k !== key) }));
               // The chip and its button are drawn anew: focus goes where another pair is added, as after adding one.
@@ -659,7 +672,7 @@ export function createListView() {
       // Without filters, nothing is stored for this key; in pass-through mode a mistyped key signs in too
       // (it is a key of its own, with nothing of its own), so an empty list also asks to check the key.
       summary.textContent = hasFilters(route.filters)
-        ? `No completions match these filters.${searchHint(route.filters.search)}${modelHint(route.filters)}`
+        ? `No completions match these filters.${searchHint(route.filters.search)}${modelHint(route.filters)}${emptyValueHint(route.filters)}`
         : 'No stored completions for this key yet: create one with "store": true. Expected some? Check the key ("Sign out", then sign in with it again).';
     } else {
       if (hasMore) summary.textContent = `Showing ${count} completions; more below.`;
@@ -817,8 +830,7 @@ export function createListView() {
         return;
       }
       const blob = new Blob(chunks, { type: 'application/x-ndjson' });
-      const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-      const link = h('a', { href: URL.createObjectURL(blob), download: `stored-completions-${format}-${stamp}.jsonl`, hidden: true });
+      const link = h('a', { href: URL.createObjectURL(blob), download: `stored-completions-${format}-${localStamp()}.jsonl`, hidden: true });
       document.body.append(link);
       link.click();
       link.remove();
