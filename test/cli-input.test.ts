@@ -346,7 +346,7 @@ describe('export', () => {
     const finetune = await runCliInProcess(['export', '--key', 'sk-a', '--format', 'finetune', '--out', join(folder, 'train.jsonl')], { env });
     expect(finetune.code, finetune.stderr).toBe(0);
     expect(finetune.stderr).toMatch(
-      /^export: 28 lines \(finetune\) from 30 completions in .*; skipped 2: 1 refusal \(the reply is a refusal\), 1 length \(the reply was cut off by the token limit\)\n$/,
+      /^export: 28 lines \(finetune\) from 30 completions in .*; skipped 2: 1 for refusal \(the reply is a refusal\), 1 for length \(the reply was cut off by the token limit\)\n$/,
     );
     expect(readFileSync(join(folder, 'train.jsonl'), 'utf8').trim().split('\n')).toHaveLength(28);
   });

@@ -40,7 +40,7 @@ describe('copy', () => {
     const target = join(folder, 'copy.db');
     const run = await runCli(['copy', '--from', source.databasePath, '--to', target], { env: {} });
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stderr).toMatch(/^copy: 6 completions, 1 deleted ids, 1 settings in /);
+    expect(run.stderr).toMatch(/^copy: 6 completions, 1 deleted id, 1 setting in /);
 
     const copy = await startService({ upstreamUrl: upstream.url, databasePath: target });
     try {
@@ -149,7 +149,7 @@ describe('copy', () => {
     for (const file of [target, `${target}-wal`, `${target}-shm`]) rmSync(file, { force: true });
     const fresh = await runCliInProcess(['copy', '--from', source.databasePath, '--to', target], { env: {} });
     expect(fresh.code, fresh.stderr).toBe(0);
-    expect(fresh.stderr).toMatch(new RegExp(`^copy: ${total} completions, 0 deleted ids, 1 settings in `));
+    expect(fresh.stderr).toMatch(new RegExp(`^copy: ${total} completions, 0 deleted ids, 1 setting in `));
     const copy = await startService({ upstreamUrl: upstream.url, databasePath: target });
     try {
       expect(await view(copy, DEFAULT_KEY, 'chatcmpl-many0000')).toEqual(await view(source, DEFAULT_KEY, 'chatcmpl-many0000'));
@@ -159,7 +159,7 @@ describe('copy', () => {
     // And it copies on: no mark of the copy is left in it.
     const onwardAgain = await runCliInProcess(['copy', '--from', target, '--to', join(folder, 'onward.db')], { env: {} });
     expect(onwardAgain.code, onwardAgain.stderr).toBe(0);
-    expect(onwardAgain.stderr).toMatch(new RegExp(`^copy: ${total} completions, 0 deleted ids, 1 settings in `));
+    expect(onwardAgain.stderr).toMatch(new RegExp(`^copy: ${total} completions, 0 deleted ids, 1 setting in `));
   });
 
   it('fails, the target left marked unfinished, when a service on the target stores a completion during the copy', async () => {
@@ -227,7 +227,7 @@ describe('copy', () => {
     const run = await runCliInProcess(['copy', '--from', source.databasePath, '--to', target], { env: {} });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toMatch(
-      /^the target's own key secret \(made by a service that answered a request there\) was replaced by the source's: restart any service running on the target, or its keys will not see the copied completions\ncopy: 6 completions, 0 deleted ids, 1 settings in /,
+      /^the target's own key secret \(made by a service that answered a request there\) was replaced by the source's: restart any service running on the target, or its keys will not see the copied completions\ncopy: 6 completions, 0 deleted ids, 1 setting in /,
     );
     const copy = await startService({ upstreamUrl: upstream.url, databasePath: target });
     try {
@@ -250,6 +250,6 @@ describe('copy', () => {
     }
     const run = await runCliInProcess(['copy', '--from', source.databasePath, '--to', target], { env: {} });
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stderr).toMatch(/^copy: 6 completions, 0 deleted ids, 1 settings in /);
+    expect(run.stderr).toMatch(/^copy: 6 completions, 0 deleted ids, 1 setting in /);
   });
 });

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { parseBatchSize } from './options.ts';
-import { createProgress, rate } from './progress.ts';
+import { counted, createProgress, rate } from './progress.ts';
 import { maskDatabaseUrl, databaseUrlProblem } from '../db/database-url.ts';
 import { openSourceStore, openStore } from './target.ts';
 import { PROJECT_HASH_SECRET } from '../store/unstored-settings.ts';
@@ -68,7 +68,7 @@ export const copyCommand = defineCommand({
         const held = await target.holdings();
         if (held.completions !== counts.completions || held.deletedIds !== counts['deleted ids']) {
           throw new CliError(
-            `the target ${maskDatabaseUrl(values.to)} was written to during the copy (it holds ${held.completions} completions and ${held.deletedIds} deleted ids, ` +
+            `the target ${maskDatabaseUrl(values.to)} was written to during the copy (it holds ${counted(held.completions, 'completion')} and ${counted(held.deletedIds, 'deleted id')}, ` +
               `the copy wrote ${counts.completions} and ${counts['deleted ids']}): a service is running on it. Stop every service on the target, ` +
               'empty it, and run the copy again',
           );
@@ -82,7 +82,7 @@ export const copyCommand = defineCommand({
           );
         }
         progress.finish(
-          `copy: ${counts.completions} completions, ${counts['deleted ids']} deleted ids, ${counts.settings} settings in ${rate(counts.completions, startedAt)}`,
+          `copy: ${counted(counts.completions, 'completion')}, ${counted(counts['deleted ids'], 'deleted id')}, ${counted(counts.settings, 'setting')} in ${rate(counts.completions, startedAt)}`,
         );
       } finally {
         await target.close();

@@ -50,12 +50,15 @@ function parseOrder(text: string | undefined): SortOrder {
   throw new UsageError(`--order: expected asc or desc, got '${text}'`);
 }
 
-/** The summary's account of skipped completions: how many, and why. */
+/**
+ * The summary's account of skipped completions: how many, and why, each reason by its code and what it means
+ * (`29 for missing_choice (...)`, `1 for refusal (...)`): a bare `1 refusal` read as prose beside `29 missing_choice`.
+ */
 export function describeSkips(tally: ExportTally): string {
   const entries = Object.entries(tally.skipped) as [SkipReason, number][];
   if (entries.length === 0) return '';
   const total = entries.reduce((sum, [, n]) => sum + n, 0);
-  return `; skipped ${total}: ${entries.map(([reason, n]) => `${n} ${reason} (${SKIP_REASONS[reason]})`).join(', ')}`;
+  return `; skipped ${total}: ${entries.map(([reason, n]) => `${n} for ${reason} (${SKIP_REASONS[reason]})`).join(', ')}`;
 }
 
 /**
