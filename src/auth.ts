@@ -36,6 +36,17 @@ export function maskKey(key: string): string {
 }
 
 /**
+ * A key as its sender typed it, for the 401's mask: Node reads a header's bytes as Latin-1, so a key with UTF-8
+ * characters (`sk-ålice`) came back as `sk-Ã¥*****`. Bytes that are no UTF-8 stay as they were read.
+ */
+function readableKey(key: string): string {
+  if (!/[^\x00-\x7f]/.test(key)) return key;
+  const bytes = Buffer.from(key, 'latin1');
+  const text = bytes.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(bytes) ? text : key;
+}
+
+/**
  * The per-database secret that hashes pass-through keys into projects, created
  * on first use. Kept in the database, so a key maps to the same project after a
  * restart, and the command-line tool finds a key's project as the service does.
@@ -102,7 +113,7 @@ export function createAuthenticator(options: AuthOptions): Authenticate {
     if (project === undefined) {
       throw new ApiError(
         401,
-        `Incorrect API key provided: ${maskKey(key)}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+        `Incorrect API key provided: ${maskKey(readableKey(key))}. You can find your API key at https://platform.openai.com/account/api-keys.`,
         'invalid_request_error',
         null,
         'invalid_api_key',

@@ -165,6 +165,10 @@ describe('API_KEYS mode', () => {
       ['sk-upstream-secret', `sk-up${'*'.repeat(9)}cret`],
       // 12,000 characters: the answer stays a few hundred bytes, not 12 KB of stars.
       [`sk-long${'0'.repeat(11_989)}9999`, `sk-lo${'*'.repeat(200)}9999`],
+      // UTF-8 sent as it is (a header's bytes, here as the Latin-1 text fetch writes byte for byte): masked as typed,
+      // not as Node's Latin-1 reading of it (`sk-Ã¥*`); bytes that are no UTF-8 are masked as read.
+      [Buffer.from('sk-ålice-key-0001', 'utf8').toString('latin1'), `sk-ål${'*'.repeat(8)}0001`],
+      ['sk-\xe5lice-key-0001', `sk-\xe5l${'*'.repeat(8)}0001`],
     ];
     for (const [key, masked] of presented) {
       for (const route of ROUTES) {
