@@ -281,6 +281,22 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
       .toBe('No completions match these filters. The filter session = "" matches only an empty value, not every completion that has the key: metadata is matched by exact values.');
   });
 
+  it('offers a completion id typed into Search as a link to it, and says that search has no operators', async () => {
+    const id = ids.single[0]!;
+    const page = await suite.open(`#/?search=${encodeURIComponent(` ${id} `)}`);
+    await signIn(page);
+    const link = page.locator('p.summary a');
+    await expect.poll(() => link.textContent()).toBe(`Open ${id}`);
+    await link.click();
+    await expect.poll(() => page.url()).toBe(`${suite.service.origin}/#/completions/${id}`);
+
+    await page.goto(`${suite.service.origin}/#/?search=${encodeURIComponent('"no such" OR -zzz')}`);
+    await expect
+      .poll(() => summary(page))
+      .toMatch(/ Search has no operators: quotes, a leading -, OR, AND, NOT and \* are read as plain words, and every word must appear\.$/);
+    expect(await link.count()).toBe(0);
+  });
+
   it('puts the focus on the Key field when Save finds a value typed without a key', async () => {
     const page = await suite.open(`#/completions/${ids.keyless[0]}`);
     await signIn(page);

@@ -663,21 +663,36 @@ export function createListView() {
     return ' Search finds whole words, every one of them: "refund" does not find "refunds" or "refunded". It reads the text of messages and replies, not tool calls.';
   }
 
+  /**
+   * What a search that looks like it uses operators gets told: the service has none, so `-refund` finds what
+   * `refund` finds, the opposite of what was meant, and without a word it would read as a search that worked.
+   */
+  function operatorNote(search) {
+    if (!search || !/(^|\s)-\S|["*]|(^|\s)(OR|AND|NOT)(\s|$)/.test(search)) return '';
+    return ' Search has no operators: quotes, a leading -, OR, AND, NOT and * are read as plain words, and every word must appear.';
+  }
+
   function updateSummary() {
     const count = formatInteger(loaded.length);
+    let text;
     if (loaded.length === 0 && hasMore) {
       // Every card loaded was taken out (deleted, or no longer matching); the list goes on past them.
-      summary.textContent = 'None of the completions loaded so far are left here; more below.';
+      text = 'None of the completions loaded so far are left here; more below.';
     } else if (loaded.length === 0) {
       // Without filters, nothing is stored for this key; in pass-through mode a mistyped key signs in too
       // (it is a key of its own, with nothing of its own), so an empty list also asks to check the key.
-      summary.textContent = hasFilters(route.filters)
+      text = hasFilters(route.filters)
         ? `No completions match these filters.${searchHint(route.filters.search)}${modelHint(route.filters)}${emptyValueHint(route.filters)}`
         : 'No stored completions for this key yet: create one with "store": true. Expected some? Check the key ("Sign out", then sign in with it again).';
+    } else if (hasMore) {
+      text = `Showing ${count} completions; more below.`;
     } else {
-      if (hasMore) summary.textContent = `Showing ${count} completions; more below.`;
-      else summary.textContent = loaded.length === 1 ? 'Showing 1 completion.' : `Showing all ${count} completions.`;
+      text = loaded.length === 1 ? 'Showing 1 completion.' : `Showing all ${count} completions.`;
     }
+    text += operatorNote(route.filters.search);
+    // An id pasted into Search (the text search never finds one: ids are not message text) is offered as a link.
+    const id = /^\s*(chatcmpl-\S+?)\s*$/.exec(route.filters.search ?? '')?.[1];
+    replaceChildren(summary, text, id ? [' ', h('a', { href: completionHash(id) }, 'Open ', h('bdi', null, id))] : []);
   }
 
   retryButton.addEventListener('click', () => {
