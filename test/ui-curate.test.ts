@@ -5,6 +5,7 @@ import { seedCompletion } from './helpers/seed.ts';
 import { apiIds, expectRows, signIn, useUiSuite } from './helpers/ui-page.ts';
 
 const KEY = 'sk-ui-curate-key-0001';
+const TUNE_KEY = 'sk-ui-curate-key-0002';
 const BASE = 1_760_000_000;
 
 describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, export', () => {
@@ -22,7 +23,11 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
         }),
       );
     }
-  }, { API_KEYS: `${KEY}:ui-project` });
+    // In a project of their own: a refusal and an answer, of which only the answer makes a fine-tuning example.
+    for (const [i, reply] of [{ refusal: "I can't help with that." }, { content: 'Sure.' }].entries()) {
+      await seedCompletion(service.client(TUNE_KEY), upstream, { created: BASE + 10 + i, model: 'gpt-4o-mini', messages: [{ role: 'user', content: `Ask ${i}` }], replies: [reply] });
+    }
+  }, { API_KEYS: `${KEY}:ui-project,${TUNE_KEY}:tune-project` });
   const open = (hash?: string) => suite.open(hash);
 
   async function retrieve(id: string) {
@@ -337,6 +342,18 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     await expect.poll(() => status.textContent()).toBe('Nothing to export: no completion matches this view.');
     await expect.poll(() => page.locator('#announcer').textContent()).toBe('Nothing to export: no completion matches this view.');
     expect(downloads).toBe(0);
+  });
+
+  it('says how many completions a fine-tuning export left out when the whole view is loaded', async () => {
+    const page = await open();
+    await signIn(page, TUNE_KEY);
+    await expectRows(page, await apiIds(suite.service, 'order=desc', TUNE_KEY));
+    await page.getByRole('combobox', { name: 'Export format' }).selectOption('finetune');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export' }).click()]);
+    expect(readFileSync((await download.path())!, 'utf8').trim().split('\n')).toHaveLength(1);
+    await expect
+      .poll(() => page.locator('.export-status').textContent())
+      .toBe("Exported 1 line (finetune). 1 of the 2 completions make no fine-tuning example (a refusal, a reply cut off, a tool call without its result...) and were left out: the command-line export names each one's reason.");
   });
 
   it('signs out: the key is forgotten, also after a reload', async () => {

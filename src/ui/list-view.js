@@ -664,6 +664,18 @@ export function createListView() {
   }
 
   /**
+   * A fine-tuning export leaves out the completions that make no example (a refusal, a reply cut off, a tool call
+   * without its result: SKIP_REASONS in src/export/formats.ts), which a count of lines alone does not say. How many
+   * is said when the whole view is loaded, so its count is known.
+   */
+  function skippedNote(format, lines) {
+    if (format !== 'finetune') return '';
+    const skipped = hasMore ? 0 : loaded.length - lines;
+    if (skipped <= 0) return hasMore ? ' Completions that make no fine-tuning example are left out.' : '';
+    return ` ${formatInteger(skipped)} of the ${formatInteger(loaded.length)} completions make no fine-tuning example (a refusal, a reply cut off, a tool call without its result...) and were left out: the command-line export names each one's reason.`;
+  }
+
+  /**
    * What a search that looks like it uses operators gets told: the service has none, so `-refund` finds what
    * `refund` finds, the opposite of what was meant, and without a word it would read as a search that worked.
    */
@@ -852,7 +864,7 @@ export function createListView() {
       setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
       // Cards were checked: the file is the whole view, which a user who picked some may not have meant.
       const picked = selection.size ? ` That is the whole view, not only the ${formatInteger(selection.size)} selected: "Export selected" downloads those.` : '';
-      const done = `Exported ${formatInteger(lines)} line${lines === 1 ? '' : 's'} (${format}).${picked}`;
+      const done = `Exported ${formatInteger(lines)} line${lines === 1 ? '' : 's'} (${format}).${skippedNote(format, lines)}${picked}`;
       showExportStatus(done);
       announce(`Export downloaded. ${done}`);
     } catch (failure) {
