@@ -84,6 +84,7 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
         // What the database said (a full disk, a refused password): the client gets the generic 503, the operator this.
         if (err.cause instanceof Error) warnDatabaseUnavailable(err.cause, { requestId: c.get('requestId'), path: c.req.path });
       }
+      if (err.shouldRetry === false) c.header('x-should-retry', 'false');
       return c.json(err.toBody(), err.status as 400);
     }
     logger.error({ err, requestId: c.get('requestId'), path: c.req.path }, 'unexpected error');

@@ -26,6 +26,18 @@ export class ApiError extends Error {
     this.name = 'ApiError';
   }
 
+  /**
+   * False when asking again would not help and would cost: sent as `x-should-retry: false`, which the official SDKs
+   * obey before their own rule (they retry every 5xx). Undefined: the SDKs' own rule.
+   */
+  shouldRetry: boolean | undefined = undefined;
+
+  /** This error, marked as one that asking again would not mend (`shouldRetry`). */
+  notRetryable(): this {
+    this.shouldRetry = false;
+    return this;
+  }
+
   toBody(): ErrorBody {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }

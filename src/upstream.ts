@@ -647,13 +647,16 @@ async function decodeContent(bytes: Buffer, header: string | string[] | undefine
   return bytes;
 }
 
-/** The 502 for a provider's answer over UPSTREAM_RESPONSE_LIMIT_BYTES. */
+/**
+ * The 502 for a provider's answer over UPSTREAM_RESPONSE_LIMIT_BYTES. Not to be retried: the SDKs retry a 502 twice,
+ * and the same request would most likely be answered as long again, each generation paid for and none stored.
+ */
 export function answerTooLarge(limit: number): ApiError {
   return new ApiError(
     502,
     `The upstream provider's answer is larger than UPSTREAM_RESPONSE_LIMIT_BYTES (${limit} bytes); it was not read further, and nothing was stored.`,
     'server_error',
-  );
+  ).notRetryable();
 }
 
 /**

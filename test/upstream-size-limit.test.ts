@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { completionToChunks, openSse, sseEvent } from './helpers/fake-sse.ts';
 import { fakeCompletion, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { postCompletion as create, storedCount, tooLargeBody } from './helpers/create-request.ts';
-import { type Service, useServiceEachTest } from './helpers/service.ts';
+import OpenAI from 'openai';
+import { DEFAULT_KEY, type Service, useServiceEachTest } from './helpers/service.ts';
 
 let upstream: FakeUpstream;
 let service: Service;
@@ -44,6 +45,30 @@ describe('UPSTREAM_RESPONSE_LIMIT_BYTES', () => {
     const res = await create(service, { store: true });
     expect(res.status).toBe(502);
     expect(await res.json()).toEqual(tooLarge);
+    expect(storedCount(service)).toEqual({ n: 0 });
+  });
+
+  it("tells the SDKs not to retry it: a retry would pay for as long an answer again (x-should-retry: false, which they obey)", async () => {
+    const text = JSON.stringify(completionOf(2 * LIMIT));
+    upstream.handler = (request, res) => {
+      if (request.json?.stream) {
+        // All at once with the first chunk: too large before anything was relayed, so a 502 rather than an error event.
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const chunk = { id: 'chatcmpl-big', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'gpt-4o', choices: [{ index: 0, delta: { role: 'assistant', content: 'x'.repeat(2 * LIMIT) }, finish_reason: null }] };
+        res.end(sseEvent(chunk));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(text);
+    };
+    const res = await create(service, { store: true });
+    expect([res.status, res.headers.get('x-should-retry')]).toEqual([502, 'false']);
+    const client = new OpenAI({ apiKey: DEFAULT_KEY, baseURL: service.baseURL, maxRetries: 2 });
+    for (const stream of [false, true]) {
+      const before = upstream.received.length;
+      const error = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Write a lot' }], store: true, stream }).catch((err: unknown) => err);
+      expect([(error as { status?: number }).status, upstream.received.length - before]).toEqual([502, 1]);
+    }
     expect(storedCount(service)).toEqual({ n: 0 });
   });
 
