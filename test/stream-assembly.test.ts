@@ -48,6 +48,23 @@ describe('sse parser', () => {
 });
 
 describe('completion assembler', () => {
+  it("keeps a provider's __proto__ fields as fields, wherever they come, and never touches Object.prototype", () => {
+    const assembler = createCompletionAssembler();
+    // As JSON.parse reads them: own fields named __proto__.
+    const chunks = [
+      '{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","__proto__":{"top":"1"},"choices":[{"index":0,"__proto__":{"choice":"1"},"delta":{"role":"assistant","content":"hi","__proto__":{"polluted":"yes"},"extra":{"__proto__":{"nested":"yes"}},"tool_calls":[{"index":0,"id":"t","type":"function","__proto__":{"call":"1"},"function":{"name":"f","arguments":"{}","__proto__":{"fn":"1"}}}],"audio":{"id":"a","__proto__":{"audio":"1"}}},"logprobs":{"content":[],"__proto__":{"lp":"1"}},"finish_reason":null}]}',
+      '{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"__proto__":{"polluted":"again"},"extra":{"__proto__":{"nested":"again"}}},"finish_reason":"stop"}]}',
+    ];
+    for (const chunk of chunks) assembler.add(JSON.parse(chunk) as Record<string, unknown>);
+    const result = JSON.parse(JSON.stringify(assembler.result('c'))) as Record<string, unknown>;
+    const probe = {} as Record<string, unknown>;
+    for (const name of ['polluted', 'nested', 'top', 'choice', 'call', 'fn', 'audio', 'lp']) expect(probe[name], name).toBeUndefined();
+    const text = JSON.stringify(result);
+    for (const field of ['"__proto__":{"top":"1"}', '"__proto__":{"choice":"1"}', '"__proto__":{"polluted":"yesagain"}', '"__proto__":{"nested":"yesagain"}', '"__proto__":{"call":"1"}', '"__proto__":{"fn":"1"}', '"__proto__":{"audio":"1"}', '"__proto__":{"lp":"1"}']) {
+      expect(text).toContain(field);
+    }
+  });
+
   const envelope = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm' };
 
   it('merges deltas: content, tool calls by index, audio, unknown string fields; later non-null top-level values win', () => {

@@ -24,6 +24,20 @@
 
 import { isObject, type Json } from '../json.ts';
 
+/**
+ * A provider's chunk may name any field, `__proto__` too (JSON.parse makes it an own field): read as
+ * `target[key]` it would be the prototype (Object.prototype), and merging into that pollutes every object of the
+ * process (a metrics label, then a crash). Fields are read and written as the object's own, never through it.
+ */
+function ownField(target: Json, key: string): unknown {
+  return Object.hasOwn(target, key) ? target[key] : undefined;
+}
+
+function setField(target: Json, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
+}
+
 /** The generic rule for fields we do not know. */
 function mergeValue(current: unknown, next: unknown): unknown {
   if (next === null || next === undefined) return current ?? next;
@@ -34,7 +48,7 @@ function mergeValue(current: unknown, next: unknown): unknown {
 }
 
 function mergeObject(target: Json, delta: Json): Json {
-  for (const [key, value] of Object.entries(delta)) target[key] = mergeValue(target[key], value);
+  for (const [key, value] of Object.entries(delta)) setField(target, key, mergeValue(ownField(target, key), value));
   return target;
 }
 
@@ -70,7 +84,7 @@ function mergeCall(target: Json, delta: Json, streamed: 'arguments' | 'input'): 
   for (const [key, value] of Object.entries(delta)) {
     if (key === streamed) target[key] = concatString(target[key], value);
     else if (key === 'name') target.name = replaceNonEmpty(target.name, value);
-    else target[key] = mergeValue(target[key], value);
+    else setField(target, key, mergeValue(ownField(target, key), value));
   }
 }
 
@@ -110,7 +124,7 @@ function mergeToolCalls(state: ChoiceState, deltas: unknown[]): void {
       else if ((key === 'function' || key === 'custom') && isObject(value)) {
         const target = isObject(call[key]) ? call[key] : (call[key] = {});
         mergeCall(target, value, key === 'function' ? 'arguments' : 'input');
-      } else call[key] = mergeValue(call[key], value);
+      } else setField(call, key, mergeValue(ownField(call, key), value));
     }
   }
 }
@@ -119,7 +133,7 @@ function mergeAudio(message: Json, audio: Json): void {
   const target = isObject(message.audio) ? message.audio : (message.audio = {});
   for (const [key, value] of Object.entries(audio)) {
     if (key === 'data' || key === 'transcript') target[key] = concatString(target[key], value);
-    else target[key] = replaceValue(target[key], value);
+    else setField(target, key, replaceValue(ownField(target, key), value));
   }
 }
 
@@ -144,7 +158,7 @@ function mergeDelta(state: ChoiceState, delta: Json): void {
         if (isObject(value)) mergeAudio(message, value);
         break;
       default:
-        message[key] = mergeValue(message[key], value);
+        setField(message, key, mergeValue(ownField(message, key), value));
     }
   }
 }
@@ -156,7 +170,7 @@ function mergeLogprobs(choice: Json, logprobs: unknown): void {
     return;
   }
   const target = choice.logprobs;
-  for (const [key, value] of Object.entries(logprobs)) target[key] = mergeValue(target[key], value);
+  for (const [key, value] of Object.entries(logprobs)) setField(target, key, mergeValue(ownField(target, key), value));
 }
 
 export interface CompletionAssembler {
@@ -185,7 +199,7 @@ export function createCompletionAssembler(): CompletionAssembler {
     add(chunk) {
       for (const [key, value] of Object.entries(chunk)) {
         if (key === 'choices' || key === 'obfuscation') continue;
-        top[key] = replaceValue(top[key], value);
+        setField(top, key, replaceValue(ownField(top, key), value));
       }
       if (!Array.isArray(chunk.choices)) return;
       chunk.choices.forEach((raw, position) => {
@@ -197,7 +211,7 @@ export function createCompletionAssembler(): CompletionAssembler {
             if (isObject(value)) mergeDelta(state, value);
           } else if (key === 'logprobs') mergeLogprobs(state.choice, value);
           else if (key === 'finish_reason') state.choice.finish_reason = replaceValue(state.choice.finish_reason, value);
-          else state.choice[key] = replaceValue(state.choice[key], value);
+          else setField(state.choice, key, replaceValue(ownField(state.choice, key), value));
         }
       });
     },
@@ -221,10 +235,10 @@ export function createCompletionAssembler(): CompletionAssembler {
         });
       // OpenAI's order for a non-streamed completion, so a stored stream is byte-identical to a stored plain call.
       const ordered: Json = { id, object: 'chat.completion' };
-      for (const key of ['created', 'model']) if (key in top) ordered[key] = top[key];
+      for (const key of ['created', 'model']) if (Object.hasOwn(top, key)) ordered[key] = top[key];
       ordered.choices = assembled;
-      for (const key of ['usage', 'service_tier', 'system_fingerprint']) if (key in top) ordered[key] = top[key];
-      for (const [key, value] of Object.entries(top)) if (!(key in ordered)) ordered[key] = value;
+      for (const key of ['usage', 'service_tier', 'system_fingerprint']) if (Object.hasOwn(top, key)) ordered[key] = top[key];
+      for (const [key, value] of Object.entries(top)) if (!Object.hasOwn(ordered, key)) setField(ordered, key, value);
       return ordered;
     },
   };
