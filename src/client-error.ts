@@ -27,9 +27,19 @@ export function wasCutByServer(socket: object | null | undefined): boolean {
   return socket != null && cutByServer.has(socket);
 }
 
+/**
+ * Whether an answer is being written on the connection (a stream, a request pipelined before this one): Node's
+ * own handler of a client error writes nothing then, since bytes written now would land inside that answer.
+ * Read from the socket's response in progress, as Node itself reads it.
+ */
+function answerUnderWay(socket: Duplex): boolean {
+  return (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage?.headersSent === true;
+}
+
 export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
-  // A reset or a timed-out socket has no one left to answer: the client went.
-  if (err.code === 'ECONNRESET' || !socket.writable) {
+  // A reset or a timed-out socket has no one left to answer: the client went. One carrying another answer is cut
+  // without a word of its own, as Node does, rather than with an error written into the middle of that answer.
+  if (err.code === 'ECONNRESET' || !socket.writable || answerUnderWay(socket)) {
     socket.destroy();
     return;
   }
@@ -95,6 +105,11 @@ export function withHostRequired<T>(listener: (req: IncomingMessage, res: Server
  * `server.on('connect', answerConnect)`.
  */
 export function answerConnect(request: IncomingMessage, socket: Duplex): void {
+  // Pipelined behind a request still being answered, the 404 would be read as that request's answer: closed instead.
+  if ((socket as Duplex & { _httpMessage?: unknown })._httpMessage) {
+    socket.destroy();
+    return;
+  }
   const body = JSON.stringify(new ApiError(404, `Invalid URL (CONNECT ${request.url ?? ''})`, 'invalid_request_error').toBody());
   socket.end(
     `HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\nx-request-id: ${newRequestId()}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,

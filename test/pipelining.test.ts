@@ -1,7 +1,8 @@
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import type { FakeUpstream } from './helpers/fake-upstream.ts';
-import { DEFAULT_KEY, type Service, useServiceEachTest } from './helpers/service.ts';
+import { openSse } from './helpers/fake-sse.ts';
+import { type FakeUpstream, fakeCompletion, sendJson, startFakeUpstream } from './helpers/fake-upstream.ts';
+import { DEFAULT_KEY, type Service, startService, useServiceEachTest } from './helpers/service.ts';
 
 let upstream: FakeUpstream;
 let service: Service;
@@ -17,14 +18,20 @@ function rawRequest(method: string, path: string, body?: unknown, last = false):
   return `${head.join('\r\n')}\r\n\r\n${text}`;
 }
 
-/** Writes every request at once on one connection (no waiting for answers) and returns the answers' JSON bodies, in order. */
-async function pipelined(requests: string[]): Promise<unknown[]> {
-  const url = new URL(service.origin);
+/** Writes every request at once on one connection (no waiting for answers) and returns everything answered, as text. */
+async function pipelinedText(requests: string[], on = service): Promise<string> {
+  const url = new URL(on.origin);
   const socket = connect(Number(url.port), url.hostname);
   let received = '';
   socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
   socket.write(requests.join(''));
   await new Promise((resolve) => socket.once('close', resolve));
+  return received;
+}
+
+/** The same, returning the answers' JSON bodies, in order. */
+async function pipelined(requests: string[]): Promise<unknown[]> {
+  const received = await pipelinedText(requests);
   // Each answer: its head, then its JSON body (content-length framed; the service answers these with whole bodies).
   const bodies: unknown[] = [];
   let rest = received;
@@ -58,6 +65,53 @@ describe('requests pipelined on one connection', () => {
       ])) as [{ metadata: unknown }, { metadata: unknown }, { deleted: boolean }, { error: { message: string } }];
       expect([updated.metadata, retrieved.metadata, deleted.deleted]).toEqual([{ round: String(round) }, { round: String(round) }, true]);
       expect(gone.error.message).toBe(`No chat completion found with id '${created.id}'.`);
+    }
+  });
+
+  it('past 32 waiting on one connection, the next are handled at once, every one still answered in order', async () => {
+    const created = (await service.client().chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], store: true })).id;
+    // A slow answer first, then 32 reads, which wait their turn, then a delete and a read, which no longer wait (a
+    // flood of waiting requests writes nothing, so nothing would stop Node reading more of them): the delete is
+    // done before the reads ahead of it, which then find nothing.
+    upstream.handler = (request, res) => void setTimeout(() => sendJson(res, 200, fakeCompletion(request.json!, 'chatcmpl-slow', 1_700_000_000)), 300);
+    const text = await pipelinedText([
+      rawRequest('POST', '/v1/chat/completions', { model: 'gpt-4o', messages: [{ role: 'user', content: 'slow' }], store: true }),
+      ...Array.from({ length: 32 }, () => rawRequest('GET', `/v1/chat/completions/${created}`)),
+      rawRequest('DELETE', `/v1/chat/completions/${created}`),
+      rawRequest('GET', `/v1/chat/completions/${created}`, undefined, true),
+    ]);
+    const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+    expect(statuses).toEqual([200, ...Array.from({ length: 32 }, () => 404), 200, 404]);
+    expect(text.indexOf('"id":"chatcmpl-slow"')).toBeLessThan(text.indexOf('"deleted":true'));
+  });
+
+  it('a request with a body pipelined behind a long stream is read at once: neither is cut by REQUEST_TIMEOUT_MS', async () => {
+    const slow = await startFakeUpstream();
+    slow.handler = (request, res) => {
+      if (!request.json?.stream) return sendJson(res, 200, fakeCompletion(request.json!, 'chatcmpl-after', 1_700_000_000));
+      const sse = openSse(res);
+      let n = 0;
+      const timer = setInterval(() => {
+        sse.send({ id: 'chatcmpl-long', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'gpt-4o', choices: [{ index: 0, delta: { content: `${n}` }, finish_reason: n === 5 ? 'stop' : null }] });
+        if (++n > 5) {
+          clearInterval(timer);
+          sse.done();
+        }
+      }, 300);
+    };
+    const timed = await startService({ upstreamUrl: slow.url, env: { REQUEST_TIMEOUT_MS: '1000', HEADERS_TIMEOUT_MS: '500' } });
+    try {
+      const big = { model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(300_000) }], store: true };
+      const text = await pipelinedText([
+        rawRequest('POST', '/v1/chat/completions', { model: 'gpt-4o', messages: [{ role: 'user', content: 'long' }], stream: true, store: true }),
+        rawRequest('POST', '/v1/chat/completions', big, true),
+      ], timed);
+      expect([...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))).toEqual([200, 200]);
+      expect(text).toContain('data: [DONE]');
+      expect(text).toContain('"id":"chatcmpl-after"');
+    } finally {
+      await timed.close();
+      await slow.close();
     }
   });
 });
