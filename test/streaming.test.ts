@@ -161,6 +161,20 @@ describe('post /v1/chat/completions with stream: true', () => {
     expect((await client.chat.completions.retrieve('chatcmpl-text')).usage).toEqual(usage);
   });
 
+  it.each([['without choices', undefined], ['with choices: null', null]])('stores a stream whose usage chunk comes %s, hiding it from a client that asked for none', async (_, choices) => {
+    upstream.handler = (request, res) => {
+      const sse = openSse(res);
+      for (const chunk of completionToChunks(plainText)) sse.send(chunk);
+      const last: Json = { id: 'chatcmpl-text', object: 'chat.completion.chunk', created: plainText.created, model: plainText.model, usage };
+      if (choices !== undefined) last.choices = choices;
+      if ((request.json?.stream_options as Json | undefined)?.include_usage) sse.send(last);
+      sse.done();
+    };
+    const client = service.client();
+    expect(await collect(await client.chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true }))).toEqual(completionToChunks(plainText));
+    expect((await client.chat.completions.retrieve('chatcmpl-text')).usage).toEqual(usage);
+  });
+
   it('merges tool calls split across many deltas', async () => {
     upstream.handler = streamingHandler(toolCalls, { pieceLength: 2 });
     const client = service.client();

@@ -65,6 +65,9 @@ function readEvent(event: SseEvent): ReadEvent {
     const problem = `an event that is not JSON: ${quote(data)}`;
     return { problem, errorEvent: errorEvent(notStoredMessage(problem)) };
   }
+  // The usage-only chunk some providers send without `choices`, or with null (DeepSeek and OpenRouter have): read as
+  // OpenAI's `choices: []`. Refused, it failed every stored stream there, since the proxy asks for usage itself.
+  if (isObject(parsed) && parsed.choices == null && isObject(parsed.usage) && parsed.error == null) parsed.choices = [];
   const problem = problemWithCompletion(parsed, 'chat.completion.chunk');
   if (problem === undefined) return { chunk: parsed as Json };
   const isError = isObject(parsed) && ((parsed.error !== undefined && parsed.error !== null) || parsed.object === 'error');
