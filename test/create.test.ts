@@ -616,6 +616,34 @@ describe('post /v1/chat/completions', () => {
     expect(await service.countRows('completions')).toBe(0);
   });
 
+  it('answers a redirect from the provider with a 502 without its Location, streamed or not: the SDK would follow it around the proxy', async () => {
+    upstream.handler = (_request, res) => {
+      res.writeHead(308, { location: 'http://internal.example/direct/v1/chat/completions' });
+      res.end();
+    };
+    const client = new OpenAI({ apiKey: DEFAULT_KEY, baseURL: service.baseURL, maxRetries: 2 });
+    for (const stream of [false, true]) {
+      const raw = await service.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages, store: true, stream }),
+      });
+      expect([raw.status, raw.headers.get('location'), raw.headers.get('x-should-retry')]).toEqual([502, null, 'false']);
+      expect(await raw.json()).toEqual({
+        error: {
+          message: "The upstream provider answered a create with a redirect (HTTP 308), which is not followed: check that UPSTREAM_BASE_URL is the provider's own address.",
+          type: 'server_error',
+          param: null,
+          code: null,
+        },
+      });
+      const before = upstream.received.length;
+      const error = await client.chat.completions.create({ model: 'gpt-4o', messages, store: true, stream }).catch((err: unknown) => err);
+      expect([(error as { status?: number }).status, upstream.received.length - before]).toEqual([502, 1]);
+    }
+    expect(await service.countRows('completions')).toBe(0);
+  });
+
   it('answers 502 in the error shape when the upstream cannot be reached', async () => {
     // A port that was just free: nothing listens there.
     const closed = await startFakeUpstream();

@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
+import { ApiError } from '../errors.ts';
 import { forwardResponseHeaders, normalizeUpstreamError, readAnswerText, type Upstream, type UpstreamResponse } from '../upstream.ts';
 
 /**
@@ -18,8 +19,20 @@ export async function readErrorText(response: UpstreamResponse, upstream: Pick<U
   return readAnswerText(response, upstream).catch(() => '');
 }
 
-/** The upstream's error status with its already-read body, in OpenAI's error shape. */
+/**
+ * The upstream's error status with its already-read body, in OpenAI's error shape. A redirect (3xx) to a create is
+ * a 502 without its `Location`: handed on, the client's SDK followed it, sending the prompt straight to where it
+ * pointed, around the proxy (nothing stored, the provider's address learnt), or turning the POST into a GET whose
+ * 200 stored nothing. Not retried: the provider would redirect again.
+ */
 export function upstreamErrorFromText(c: Context<AppEnv>, response: UpstreamResponse, text: string): Response {
+  if (response.status >= 300 && response.status < 400) {
+    throw new ApiError(
+      502,
+      `The upstream provider answered a create with a redirect (HTTP ${response.status}), which is not followed: check that UPSTREAM_BASE_URL is the provider's own address.`,
+      'server_error',
+    ).notRetryable();
+  }
   const headers = forwardResponseHeaders(response.headers);
   headers['content-type'] = 'application/json';
   return c.body(normalizeUpstreamError(response.status, text), response.status as 400, headers);
