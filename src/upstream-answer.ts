@@ -66,9 +66,11 @@ export function parseCompletionText(text: string): { completion: Json } | { prob
 
 /** The 502 a stored request gets for a provider's 200 that is not what was asked for. */
 export function notStoredError(what: string, status = 200): ApiError {
+  // Not retried (x-should-retry: false): the provider would most likely answer the same request the same way,
+  // each time a generation paid for and nothing stored.
   return new ApiError(
     502,
     `The upstream provider answered ${status} with ${what} instead of a chat completion; nothing was stored.`,
     'server_error',
-  );
+  ).notRetryable();
 }
