@@ -105,7 +105,12 @@ const envSchema = z.object({
   UPSTREAM_BASE_URL: z
     .url({ protocol: /^https?$/, message: 'expected an http(s) URL' })
     .default('https://api.openai.com/v1')
-    .transform((u) => u.replace(/\/+$/, '')),
+    .refine((u) => {
+      const url = new URL(u);
+      return url.username === '' && url.password === '';
+    }, "a user or password in the URL is not sent to the provider, which is called with a Bearer key (UPSTREAM_API_KEY, or the client's own): leave them out")
+    // Trailing slashes of the path only: a query's value may end in one (`?redirect=/`).
+    .transform((u) => (/[?#]/.test(u) ? u : u.replace(/\/+$/, ''))),
   // Sent as a header on every upstream call: a line break or a non-ASCII byte (a key pasted from a CRLF
   // file, say) would fail each call with a misleading 502, so it is refused at start instead.
   UPSTREAM_API_KEY: z

@@ -130,7 +130,10 @@ export function clientHeadersOf(request: Request, env: unknown): ClientHeaders {
 export function clientQueryOf(request: Request, env: unknown): string {
   const url = (env as { incoming?: { url?: string } } | undefined)?.incoming?.url ?? request.url;
   const mark = url.indexOf('?');
-  return mark === -1 ? '' : url.slice(mark);
+  if (mark === -1) return '';
+  // A fragment is no part of a request (a raw client may still send one): not sent on.
+  const fragment = url.indexOf('#', mark);
+  return fragment === -1 ? url.slice(mark) : url.slice(mark, fragment);
 }
 
 /**
@@ -280,13 +283,13 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   // where fetch adds its own (sec-fetch-mode, accept-language, accept-encoding,
   // user-agent...). Our own timeout governs, so undici's (300 s by default) are off.
   const agent = new Agent({ headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 10_000 });
-  // Split once, not per call: undici's request API takes the origin and the path apart. The path as written
-  // (URL's pathname would re-encode it), and its query apart: it goes after each call's own path.
-  const { origin } = new URL(options.baseUrl);
-  const [pathAndQuery] = options.baseUrl.slice(origin.length).split('#', 1) as [string];
-  const mark = pathAndQuery.indexOf('?');
-  const basePath = (mark === -1 ? pathAndQuery : pathAndQuery.slice(0, mark)).replace(/\/+$/, '');
-  const baseQuery = baseQueryPairs(mark === -1 ? '' : pathAndQuery.slice(mark + 1));
+  // Split once, not per call: undici's request API takes the origin and the path apart; the query goes after each
+  // call's own path. From the parsed URL, not by slicing the text: an explicit default port (`:443`) or a user
+  // is not in `origin`, and the path sliced after it was garbage.
+  const base = new URL(options.baseUrl);
+  const { origin } = base;
+  const basePath = base.pathname.replace(/\/+$/, '');
+  const baseQuery = baseQueryPairs(base.search.slice(1));
   return {
     baseUrl: options.baseUrl,
     timeoutMs: options.timeoutMs,

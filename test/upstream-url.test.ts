@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
 import { baseQueryPairs, maskUpstreamUrl, withBaseQuery } from '../src/upstream.ts';
 import { streamingHandler } from './helpers/fake-sse.ts';
 import { fakeCompletion, startFakeUpstream } from './helpers/fake-upstream.ts';
@@ -58,5 +59,30 @@ describe("the provider's base URL with a query (Azure's api-version, a gateway's
       await service.close();
       await upstream.close();
     }
+  });
+
+  it('keeps a query value that ends in a slash, and sends no fragment a raw client put in its own query', async () => {
+    const upstream = await startFakeUpstream();
+    const service = await startService({ upstreamUrl: `${upstream.url}?next=/` });
+    try {
+      const { port } = new URL(service.origin);
+      const body = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+      const socket = (await import('node:net')).connect(Number(port), '127.0.0.1');
+      socket.write(`POST /v1/chat/completions?x=1#frag HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer sk-test-key-0001\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+      socket.resume();
+      await new Promise((resolve) => socket.once('close', resolve));
+      expect(upstream.received.map((r) => r.path)).toEqual(['/v1/chat/completions?x=1&next=/']);
+    } finally {
+      await service.close();
+      await upstream.close();
+    }
+  });
+
+  it('is refused at start when it holds a user or password, which would never be sent', () => {
+    expect(() => loadConfig({ UPSTREAM_BASE_URL: 'https://user:secret@gateway.example/v1' })).toThrow(
+      "UPSTREAM_BASE_URL: a user or password in the URL is not sent to the provider, which is called with a Bearer key (UPSTREAM_API_KEY, or the client's own): leave them out",
+    );
+    expect(loadConfig({ UPSTREAM_BASE_URL: 'https://gateway.example/v1/?next=/' }).upstreamBaseUrl).toBe('https://gateway.example/v1/?next=/');
+    expect(loadConfig({ UPSTREAM_BASE_URL: 'https://gateway.example/v1//' }).upstreamBaseUrl).toBe('https://gateway.example/v1');
   });
 });
