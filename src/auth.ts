@@ -30,9 +30,12 @@ const MAX_MASK_STARS = 200;
 
 /** OpenAI's way of showing a wrong key: a short prefix and the last four characters, the rest starred (at most MAX_MASK_STARS). */
 export function maskKey(key: string): string {
-  if (key.length <= 8) return '*'.repeat(key.length);
-  const prefixLength = Math.min(5, key.length - 8);
-  return key.slice(0, prefixLength) + '*'.repeat(Math.min(key.length - prefixLength - 4, MAX_MASK_STARS)) + key.slice(-4);
+  // By characters, not UTF-16 units, where a key holds any past U+FFFF: a cut through an emoji left half of it.
+  const chars = /[\ud800-\udfff]/.test(key) ? Array.from(key) : key;
+  if (chars.length <= 8) return '*'.repeat(chars.length);
+  const prefixLength = Math.min(5, chars.length - 8);
+  const kept = (from: number, to?: number) => (typeof chars === 'string' ? chars.slice(from, to) : chars.slice(from, to).join(''));
+  return kept(0, prefixLength) + '*'.repeat(Math.min(chars.length - prefixLength - 4, MAX_MASK_STARS)) + kept(-4);
 }
 
 /**

@@ -169,6 +169,8 @@ describe('API_KEYS mode', () => {
       // not as Node's Latin-1 reading of it (`sk-Ã¥*`); bytes that are no UTF-8 are masked as read.
       [Buffer.from('sk-ålice-key-0001', 'utf8').toString('latin1'), `sk-ål${'*'.repeat(8)}0001`],
       ['sk-\xe5lice-key-0001', `sk-\xe5l${'*'.repeat(8)}0001`],
+      // Masked by characters: an emoji (two UTF-16 units) is kept whole or starred whole, never cut in half.
+      [Buffer.from('sk-a😀😀😀😀😀😀😀😀', 'utf8').toString('latin1'), `sk-a${'*'.repeat(4)}😀😀😀😀`],
     ];
     for (const [key, masked] of presented) {
       for (const route of ROUTES) {

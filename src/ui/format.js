@@ -116,7 +116,8 @@ const BREAK_LOOKBACK = 1000;
  */
 export function cutAtBreak(text, length) {
   const cut = cutText(text, length);
-  if (cut.length >= text.length) return cut;
+  // Whole, or cut just before a space: no word is split.
+  if (cut.length >= text.length || /\s/.test(text[cut.length])) return cut;
   const from = Math.max(0, cut.length - BREAK_LOOKBACK);
   const tail = cut.slice(from);
   const space = tail.search(/\s+\S*$/);

@@ -75,16 +75,16 @@ export function createListView() {
   const modelInput = h('input', { type: 'text', name: 'model', list: 'known-models', autocomplete: 'off', placeholder: 'Any model' });
   const knownModels = createModelSuggestions('known-models');
 
-  /**
-   * Why a model filter may have found nothing: it is matched by its whole name. Said only where the model is the one
-   * filter and not one of the project's: beside other filters, or naming a model the project has, it is not the reason.
-   */
   /** A key added without a value filters on the empty string, which reads like "has this key": the API has no such filter. */
   function emptyValueHint(filters) {
     const empty = filters.metadata.find(([, value]) => value === '');
     if (!empty) return '';
     return ` The filter ${empty[0]} = "" matches only an empty value, not every completion that has the key: metadata is matched by exact values.`;
   }
+  /**
+   * Why a model filter may have found nothing: it is matched by its whole name. Said only where the model is the one
+   * filter and not one of the project's: beside other filters, or naming a model the project has, it is not the reason.
+   */
   function modelHint(filters) {
     const { model } = filters;
     if (!model || hasFilters({ ...filters, model: undefined }) || knownModels.has(model)) return '';
