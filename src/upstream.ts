@@ -852,7 +852,10 @@ export function normalizeUpstreamError(status: number, text: string): string {
   } catch {
     parsed = undefined;
   }
-  if (isErrorShape(parsed)) return text;
+  // Gemini's OpenAI-compatible endpoint answers its errors as an array of one: `[{"error": {...}}]`.
+  const wrapped = Array.isArray(parsed) && parsed.length > 0 && isObject(parsed[0]) && isObject(parsed[0].error);
+  if (wrapped) parsed = (parsed as unknown[])[0];
+  if (isErrorShape(parsed)) return wrapped ? JSON.stringify(parsed) : text;
   const outer = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
   // `{"error": {...}}` missing some of the four fields: its own fields are the source, completed below.
   const nested = isObject(outer.error);

@@ -514,6 +514,21 @@ describe('post /v1/chat/completions', () => {
     expect(html.status).toBe(502);
     expect(html.headers.get('content-type')).toBe('application/json');
     expect(await html.json()).toEqual({ error: { message: '502 Bad Gateway', type: 'server_error', param: null, code: null } });
+
+    // Gemini's OpenAI-compatible endpoint: its error as an array of one.
+    upstream.handler = (_request, res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify([{ error: { code: 400, message: 'API key not valid. Please pass a valid API key.', status: 'INVALID_ARGUMENT' } }]));
+    };
+    const gemini = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages, store: true }),
+    });
+    expect({ status: gemini.status, body: await gemini.json() }).toEqual({
+      status: 400,
+      body: { error: { message: 'API key not valid. Please pass a valid API key.', type: 'invalid_request_error', param: null, code: null } },
+    });
     expect(await service.countRows('completions')).toBe(0);
   });
 

@@ -175,6 +175,18 @@ describe('post /v1/chat/completions with stream: true', () => {
     expect((await client.chat.completions.retrieve('chatcmpl-text')).usage).toEqual(usage);
   });
 
+  it("ends a stored stream with a plain data: [DONE] when the provider's is padded with spaces, which the SDKs would raise on", async () => {
+    upstream.handler = (_request, res) => {
+      const sse = openSse(res);
+      for (const chunk of completionToChunks(plainText)) sse.send(chunk);
+      sse.raw('data:  [DONE] \n\n');
+      res.end();
+    };
+    const client = service.client();
+    expect(await collect(await client.chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true }))).toEqual(completionToChunks(plainText));
+    expect((await client.chat.completions.retrieve('chatcmpl-text')).id).toBe('chatcmpl-text');
+  });
+
   it('merges tool calls split across many deltas', async () => {
     upstream.handler = streamingHandler(toolCalls, { pieceLength: 2 });
     const client = service.client();

@@ -359,7 +359,9 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
           stop = true;
           return errorEvent('The completion could not be stored.');
         }
-        return event.raw;
+        // Stored, so the client must take it for the end: `data:  [DONE] ` (spaces) ended the stream here, but the
+        // SDKs read only `[DONE]` itself as the end and would raise on it, and retry a stream that was stored.
+        return plan.store && event.data !== '[DONE]' ? 'data: [DONE]\n\n' : event.raw;
       }
       if (!plan.store) return event.raw;
       const read = readEvent(event);
