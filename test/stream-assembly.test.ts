@@ -48,20 +48,6 @@ describe('sse parser', () => {
 });
 
 describe('completion assembler', () => {
-  it('keeps content streamed as an array of parts (Mistral thinking) in order, as the plain answer holds it', () => {
-    const assembler = createCompletionAssembler();
-    const chunk = (delta: Record<string, unknown>, finish: string | null = null) => ({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] });
-    const thinking = { type: 'thinking', thinking: [{ type: 'text', text: 'Let me think.' }] };
-    for (const delta of [{ role: 'assistant', content: '' }, { content: 'So' }, { content: [thinking] }, { content: 'Hel' }, { content: 'lo' }, {}]) assembler.add(chunk(delta, Object.keys(delta).length === 0 ? 'stop' : null));
-    const message = (assembler.result('c').choices as { message: Record<string, unknown> }[])[0]!.message;
-    expect(message.content).toEqual([{ type: 'text', text: 'So' }, thinking, { type: 'text', text: 'Hello' }]);
-
-    // Strings alone stay a string, as ever.
-    const plain = createCompletionAssembler();
-    for (const delta of [{ role: 'assistant', content: '' }, { content: 'Hel' }, { content: 'lo' }]) plain.add(chunk(delta));
-    expect((plain.result('c').choices as { message: Record<string, unknown> }[])[0]!.message.content).toBe('Hello');
-  });
-
   it("keeps a provider's __proto__ fields as fields, wherever they come, and never touches Object.prototype", () => {
     const assembler = createCompletionAssembler();
     // As JSON.parse reads them: own fields named __proto__.

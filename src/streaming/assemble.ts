@@ -10,10 +10,7 @@
  * - choices by `index`; `finish_reason` the last non-null one; logprobs'
  *   `content` and `refusal` arrays concatenated.
  * - delta: `role` replaced; `content` and `refusal` strings concatenated (null
- *   until a string arrives); a `content` that comes as an array of parts (Mistral's
- *   thinking, as its plain answers hold it) makes the content an array: the text
- *   so far its first text part, the parts appended, later strings added to the
- *   last text part; `tool_calls` merged by `index`, `id`, `type` and
+ *   until a string arrives); `tool_calls` merged by `index`, `id`, `type` and
  *   `function.name` replaced by a non-empty value only (a continuation delta's
  *   `"name": ""` does not wipe the name), `function.arguments` concatenated (a custom
  *   tool's `custom.name` and `custom.input` likewise); a
@@ -63,24 +60,6 @@ function replaceValue(current: unknown, next: unknown): unknown {
 /** Replaces unless the new value is null, absent or the empty string, as the SDK's accumulator does for ids, types and names. */
 function replaceNonEmpty(current: unknown, next: unknown): unknown {
   return next === '' ? current : replaceValue(current, next);
-}
-
-/**
- * A message's `content` as it streams: strings concatenated, as the SDK does; parts (a provider that streams some of
- * its content as an array of parts, as its non-streamed answer holds it) kept in order as an array of parts, which
- * the SDK's string accumulator would have dropped, so that a stored stream holds what the same plain call holds.
- */
-function mergeContent(current: unknown, next: unknown): unknown {
-  if (Array.isArray(next)) {
-    const parts = Array.isArray(current) ? current : typeof current === 'string' && current !== '' ? [{ type: 'text', text: current }] : [];
-    parts.push(...next);
-    return parts;
-  }
-  if (typeof next !== 'string' || !Array.isArray(current)) return concatString(current, next);
-  const last: unknown = current.at(-1);
-  if (isObject(last) && last.type === 'text' && typeof last.text === 'string') last.text += next;
-  else if (next !== '') current.push({ type: 'text', text: next });
-  return current;
 }
 
 function concatString(current: unknown, next: unknown): unknown {
@@ -166,10 +145,8 @@ function mergeDelta(state: ChoiceState, delta: Json): void {
         message.role = replaceNonEmpty(message.role, value);
         break;
       case 'content':
-        message.content = mergeContent(message.content, value);
-        break;
       case 'refusal':
-        message.refusal = concatString(message.refusal, value);
+        message[key] = concatString(message[key], value);
         break;
       case 'tool_calls':
         if (Array.isArray(value)) mergeToolCalls(state, value);
