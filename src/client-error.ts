@@ -28,12 +28,12 @@ export function wasCutByServer(socket: object | null | undefined): boolean {
 }
 
 /**
- * Whether an answer is being written on the connection (a stream, a request pipelined before this one): Node's
- * own handler of a client error writes nothing then, since bytes written now would land inside that answer.
- * Read from the socket's response in progress, as Node itself reads it.
+ * Whether an earlier request on the connection is still being answered (a stream, a request pipelined before this
+ * one): bytes written now would land inside that answer once begun, or be read as its answer before. Read from
+ * the socket's response in progress, as Node itself reads it.
  */
 function answerUnderWay(socket: Duplex): boolean {
-  return (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage?.headersSent === true;
+  return Boolean((socket as Duplex & { _httpMessage?: unknown })._httpMessage);
 }
 
 export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
@@ -106,7 +106,7 @@ export function withHostRequired<T>(listener: (req: IncomingMessage, res: Server
  */
 export function answerConnect(request: IncomingMessage, socket: Duplex): void {
   // Pipelined behind a request still being answered, the 404 would be read as that request's answer: closed instead.
-  if ((socket as Duplex & { _httpMessage?: unknown })._httpMessage) {
+  if (answerUnderWay(socket)) {
     socket.destroy();
     return;
   }
@@ -114,4 +114,16 @@ export function answerConnect(request: IncomingMessage, socket: Duplex): void {
   socket.end(
     `HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\nx-request-id: ${newRequestId()}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
+}
+
+/**
+ * The answer to a request pipelined past the limit of those under way on one connection (src/http-server.ts): a
+ * 429 in OpenAI's error shape, queued behind the answers ahead of it like any other. The connection stays open.
+ */
+export function answerTooManyPipelined(response: ServerResponse, limit: number): void {
+  const body = JSON.stringify(
+    new ApiError(429, `Too many requests pipelined on one connection: at most ${limit} are handled at a time. Send the rest once answers come back.`, 'invalid_request_error').toBody(),
+  );
+  response.writeHead(429, { 'content-type': 'application/json', 'x-request-id': newRequestId(), 'content-length': Buffer.byteLength(body) });
+  response.end(body);
 }

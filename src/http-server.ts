@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
-import { answerClientError, answerConnect, answerRequestError, answerUnmetExpectation, withHostRequired } from './client-error.ts';
+import { answerClientError, answerConnect, answerRequestError, answerTooManyPipelined, answerUnmetExpectation, withHostRequired } from './client-error.ts';
 import type { Config } from './config.ts';
 import { connectionTimeouts } from './connection-timeouts.ts';
 
@@ -24,43 +24,47 @@ export function createHttpServer(
   return server;
 }
 
-/** Requests that may wait their turn on one connection; past this, the next are handled at once, as Node does. */
-const MAX_WAITING = 32;
+/** Pipelined requests under way on one connection (waiting or handled); past this, the next are refused at once. */
+const MAX_PIPELINED = 32;
 
-/** How many requests wait their turn on each connection. */
-const waitingOn = new WeakMap<object, number>();
+/** How many pipelined requests are under way on each connection (one whose answer has not closed yet). */
+const pipelinedOn = new WeakMap<object, number>();
 
 /**
- * A request pipelined behind earlier ones (sent on one connection without waiting for the answers) waits until
- * they are answered. Node hands each request to the app as soon as it is parsed and only queues the answers, so a
- * list pipelined after a create ran beside it and did not list it (RFC 9112 allows handling pipelined requests in
- * parallel only when all are safe). A request whose response has no socket yet is behind an earlier one still
- * being answered; Node gives it the socket once every earlier answer is written, after the writes they made were
- * committed. Only a request without a body waits (a read, a delete): one with a body waiting would not have it
- * read, so Node would take it for one that never finished arriving and cut the connection (REQUEST_TIMEOUT_MS) in
- * the middle of the answer ahead of it; it is handled at once, as before. At most MAX_WAITING wait on a
- * connection: requests that wait write nothing, so Node's own brake (it stops reading a connection whose queued
- * answers pile up) never engages for them, and a flood of them behind one slow answer would fill the memory. A
- * client that waits for each answer (every SDK) never waits here.
+ * Requests pipelined on one connection (sent without waiting for the answers). Node hands each to the app as soon
+ * as it is parsed and only queues the answers, so a list pipelined after a create ran beside it and did not list
+ * it (RFC 9112 allows handling pipelined requests in parallel only when all are safe). A request whose response
+ * has no socket yet is behind an earlier one still being answered; Node gives it the socket once every earlier
+ * answer is written, after the writes they made were committed. So:
+ * - a request without a body (a read, a delete) waits for that; one with a body is handled at once, as before:
+ *   waiting, its body would not be read, and Node would take it for a request that never finished arriving and cut
+ *   the connection (REQUEST_TIMEOUT_MS) in the middle of the answer ahead of it;
+ * - at most MAX_PIPELINED are under way on a connection, the next answered at once with a 429. Node stops reading a
+ *   connection only once its queued answers pile up, and requests that wait, or wait on the provider, write
+ *   nothing: a flood of them behind one slow answer filled the memory until the process died. The 429s it gets
+ *   instead are queued answers, which engage that brake.
+ * A request that is not pipelined (every SDK waits for each answer) costs one property read here.
  */
 function inTurnOnItsConnection(listener: (req: IncomingMessage, res: ServerResponse) => unknown) {
   return (req: IncomingMessage, res: ServerResponse): void => {
-    if (res.socket !== null || !isBodiless(req)) {
+    if (res.socket !== null) {
       void listener(req, res);
       return;
     }
     const socket = req.socket;
-    const waiting = waitingOn.get(socket) ?? 0;
-    if (waiting >= MAX_WAITING) {
+    const underWay = pipelinedOn.get(socket) ?? 0;
+    if (underWay >= MAX_PIPELINED) {
+      answerTooManyPipelined(res, MAX_PIPELINED);
+      return;
+    }
+    pipelinedOn.set(socket, underWay + 1);
+    res.once('close', () => pipelinedOn.set(socket, (pipelinedOn.get(socket) ?? 1) - 1));
+    if (!isBodiless(req)) {
       void listener(req, res);
       return;
     }
-    waitingOn.set(socket, waiting + 1);
     // Never emitted when the connection closes first: the request is then dropped with it, unanswered.
-    res.once('socket', () => {
-      waitingOn.set(socket, (waitingOn.get(socket) ?? 1) - 1);
-      void listener(req, res);
-    });
+    res.once('socket', () => void listener(req, res));
   };
 }
 

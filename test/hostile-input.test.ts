@@ -386,17 +386,15 @@ describe('hostile bodies', () => {
     expect(((await filtered.json()) as { data: { id: string }[] }).data.map((c) => c.id)).toEqual([id]);
   });
 
-  it('a Content-Length shorter than the body: the cut body is refused, the rest is answered in the error shape', async () => {
+  it('a Content-Length shorter than the body: the cut body is refused, and the leftover bytes close the connection', async () => {
     const id = await createStored({});
     const raw = await rawExchange(
       `POST /v1/chat/completions/${id} HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer sk-k\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n{"metadata":{"a":"b"}}`,
     );
-    expect(raw.startsWith('HTTP/1.1 400 ')).toBe(true);
-    // The leftover bytes are parsed at once as a next request; Node's parser refusal ends the connection,
-    // usually before the first request's own 400 is written.
-    const bodies = bodiesOf(raw);
-    expect(bodies.at(-1)).toEqual(error('We could not parse your HTTP request.'));
-    for (const body of bodies.slice(0, -1)) expect(body).toEqual(NOT_JSON);
+    // The leftover bytes are parsed at once as a next request, which Node's parser refuses while the first is still
+    // being answered: the connection is closed, as its own 400 would be read as the first request's answer. The
+    // first request's own 400 may have been written before.
+    for (const body of bodiesOf(raw)) expect(body).toEqual(NOT_JSON);
     expect((await service.client().chat.completions.retrieve(id)).metadata).toEqual({});
   });
 

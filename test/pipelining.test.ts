@@ -68,11 +68,11 @@ describe('requests pipelined on one connection', () => {
     }
   });
 
-  it('past 32 waiting on one connection, the next are handled at once, every one still answered in order', async () => {
+  it('past 32 under way on one connection, the next are refused with a 429 in turn, and the rest are answered', async () => {
     const created = (await service.client().chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], store: true })).id;
-    // A slow answer first, then 32 reads, which wait their turn, then a delete and a read, which no longer wait (a
-    // flood of waiting requests writes nothing, so nothing would stop Node reading more of them): the delete is
-    // done before the reads ahead of it, which then find nothing.
+    // A slow answer, then 32 reads and 2 more: the 32 wait their turn; the 2 past them are refused at once (waiting
+    // requests, or requests waiting on the provider, write nothing: without a bound, a flood of them behind one slow
+    // answer filled the memory, since Node stops reading a connection only when its queued answers pile up).
     upstream.handler = (request, res) => void setTimeout(() => sendJson(res, 200, fakeCompletion(request.json!, 'chatcmpl-slow', 1_700_000_000)), 300);
     const text = await pipelinedText([
       rawRequest('POST', '/v1/chat/completions', { model: 'gpt-4o', messages: [{ role: 'user', content: 'slow' }], store: true }),
@@ -81,8 +81,18 @@ describe('requests pipelined on one connection', () => {
       rawRequest('GET', `/v1/chat/completions/${created}`, undefined, true),
     ]);
     const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
-    expect(statuses).toEqual([200, ...Array.from({ length: 32 }, () => 404), 200, 404]);
-    expect(text.indexOf('"id":"chatcmpl-slow"')).toBeLessThan(text.indexOf('"deleted":true'));
+    expect(statuses).toEqual([200, ...Array.from({ length: 32 }, () => 200), 429, 429]);
+    expect(text).toContain('{"error":{"message":"Too many requests pipelined on one connection: at most 32 are handled at a time. Send the rest once answers come back.","type":"invalid_request_error","param":null,"code":null}}');
+    expect((await service.request(`/v1/chat/completions/${created}`)).status).toBe(200);
+  });
+
+  it('a request the server cannot parse, or a CONNECT, behind one still being answered closes the connection rather than answer for it', async () => {
+    upstream.handler = (request, res) => void setTimeout(() => sendJson(res, 200, fakeCompletion(request.json!, 'chatcmpl-slow', 1_700_000_000)), 300);
+    for (const next of ['GARBAGE / HTTP/1.1\r\nHost: a\r\n\r\n', 'CONNECT 127.0.0.1:9 HTTP/1.1\r\nHost: 127.0.0.1:9\r\n\r\n']) {
+      const text = await pipelinedText([rawRequest('POST', '/v1/chat/completions', { model: 'gpt-4o', messages: [{ role: 'user', content: 'slow' }] }), next]);
+      // Answered first, the 400 or the 404 would be read as the create's answer.
+      expect(text).toBe('');
+    }
   });
 
   it('a request with a body pipelined behind a long stream is read at once: neither is cut by REQUEST_TIMEOUT_MS', async () => {
