@@ -105,9 +105,10 @@ const envSchema = z.object({
   UPSTREAM_BASE_URL: z
     .url({ protocol: /^https?$/, message: 'expected an http(s) URL' })
     .default('https://api.openai.com/v1')
+    // Run even when the URL check above failed (zod goes on to refinements): a URL that does not parse is that check's.
     .refine((u) => {
-      const url = new URL(u);
-      return url.username === '' && url.password === '';
+      const url = URL.canParse(u) ? new URL(u) : undefined;
+      return url === undefined || (url.username === '' && url.password === '');
     }, "a user or password in the URL is not sent to the provider, which is called with a Bearer key (UPSTREAM_API_KEY, or the client's own): leave them out")
     // Trailing slashes of the path only: a query's value may end in one (`?redirect=/`).
     .transform((u) => (/[?#]/.test(u) ? u : u.replace(/\/+$/, ''))),

@@ -51,9 +51,12 @@ export function problemWithCompletion(value: unknown, objectType: 'chat.completi
   return undefined;
 }
 
+/** What an empty answer is called: the one not-a-completion the SDKs may retry (notStoredError). */
+const EMPTY_BODY = 'an empty body';
+
 /** What is wrong with a body that should be one `chat.completion`, or the parsed completion. */
 export function parseCompletionText(text: string): { completion: Json } | { problem: string } {
-  if (text.trim() === '') return { problem: 'an empty body' };
+  if (text.trim() === '') return { problem: EMPTY_BODY };
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -66,11 +69,12 @@ export function parseCompletionText(text: string): { completion: Json } | { prob
 
 /** The 502 a stored request gets for a provider's 200 that is not what was asked for. */
 export function notStoredError(what: string, status = 200): ApiError {
-  // Not retried (x-should-retry: false): the provider would most likely answer the same request the same way,
-  // each time a generation paid for and nothing stored.
-  return new ApiError(
+  const error = new ApiError(
     502,
     `The upstream provider answered ${status} with ${what} instead of a chat completion; nothing was stored.`,
     'server_error',
-  ).notRetryable();
+  );
+  // Not retried (x-should-retry: false): the provider would most likely answer the same request the same way, each
+  // time a generation paid for and nothing stored. An empty body may be a proxy's hiccup: the SDKs' own rule.
+  return what === EMPTY_BODY ? error : error.notRetryable();
 }

@@ -171,8 +171,14 @@ describe('post /v1/chat/completions with stream: true', () => {
       sse.done();
     };
     const client = service.client();
-    expect(await collect(await client.chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true }))).toEqual(completionToChunks(plainText));
+    // A client that asked for usage gets the chunk as OpenAI sends it, `choices: []`: the SDK iterates them.
+    const asked = await collect(await client.chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true, stream_options: { include_usage: true } }));
+    expect(asked.at(-1)).toEqual({ id: 'chatcmpl-text', object: 'chat.completion.chunk', created: plainText.created, model: plainText.model, usage, choices: [] });
     expect((await client.chat.completions.retrieve('chatcmpl-text')).usage).toEqual(usage);
+    // One that did not sees none of it (this stream is stored under a fresh id: the provider's is taken).
+    const unasked = await collect(await client.chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true }));
+    expect(unasked.map(({ id, ...chunk }) => chunk)).toEqual(completionToChunks(plainText).map(({ id, ...chunk }) => chunk));
+    expect((await client.chat.completions.retrieve(unasked[0]!.id as string)).usage).toEqual(usage);
   });
 
   it("ends a stored stream with a plain data: [DONE] when the provider's is padded with spaces, which the SDKs would raise on", async () => {

@@ -56,8 +56,9 @@ describe('a 200 from the provider that is not a chat completion', () => {
         res.end(body);
       };
       const stored = await create(service, { store: true });
-      // Not to be retried by the SDKs: the same request would most likely be answered the same way, paid each time.
-      expect([stored.status, stored.headers.get('x-should-retry')]).toEqual([502, 'false']);
+      // Not to be retried by the SDKs: the same request would most likely be answered the same way, paid each time;
+      // an empty body may be a proxy's hiccup, left to their own rule.
+      expect([stored.status, stored.headers.get('x-should-retry')]).toEqual([502, name === 'an empty body' ? null : 'false']);
       expect(await stored.json()).toEqual(
         badGateway(`The upstream provider answered 200 with ${what} instead of a chat completion; nothing was stored.`),
       );

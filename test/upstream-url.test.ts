@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import { baseQueryPairs, maskUpstreamUrl, withBaseQuery } from '../src/upstream.ts';
+import { baseQueryPairs, createUpstream, maskUpstreamUrl, withBaseQuery } from '../src/upstream.ts';
 import { streamingHandler } from './helpers/fake-sse.ts';
 import { fakeCompletion, startFakeUpstream } from './helpers/fake-upstream.ts';
 import { startService } from './helpers/service.ts';
@@ -78,10 +78,28 @@ describe("the provider's base URL with a query (Azure's api-version, a gateway's
     }
   });
 
+  it("takes each call's path from the parsed URL: a user in it (or an explicit default port) is not in URL.origin", async () => {
+    const upstream = await startFakeUpstream();
+    const { port } = new URL(upstream.url);
+    const client = createUpstream({ baseUrl: `http://someone:pw@127.0.0.1:${port}/v1`, timeoutMs: 5_000, responseLimitBytes: 1_000_000 });
+    try {
+      await client.send('/models?x=1', { method: 'GET', headers: [], authorization: 'Bearer k' } as never);
+      expect(upstream.received.map((r) => r.path)).toEqual(['/v1/models?x=1']);
+    } finally {
+      await client.close();
+      await upstream.close();
+    }
+  });
+
   it('is refused at start when it holds a user or password, which would never be sent', () => {
     expect(() => loadConfig({ UPSTREAM_BASE_URL: 'https://user:secret@gateway.example/v1' })).toThrow(
       "UPSTREAM_BASE_URL: a user or password in the URL is not sent to the provider, which is called with a Bearer key (UPSTREAM_API_KEY, or the client's own): leave them out",
     );
+    // A URL that does not parse is the URL check's, named as such, not a crash that prints it.
+    for (const url of ['notaurl', 'api.openai.com/v1', 'https://user:s3cret@api.example.com:99999/v1']) {
+      expect(() => loadConfig({ UPSTREAM_BASE_URL: url })).toThrow('UPSTREAM_BASE_URL: expected an http(s) URL');
+      expect(() => loadConfig({ UPSTREAM_BASE_URL: url })).not.toThrow(/s3cret/);
+    }
     expect(loadConfig({ UPSTREAM_BASE_URL: 'https://gateway.example/v1/?next=/' }).upstreamBaseUrl).toBe('https://gateway.example/v1/?next=/');
     expect(loadConfig({ UPSTREAM_BASE_URL: 'https://gateway.example/v1//' }).upstreamBaseUrl).toBe('https://gateway.example/v1');
   });

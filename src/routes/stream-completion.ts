@@ -47,7 +47,7 @@ function planUpstreamBody(plan: CreatePlan): { streamOptions: Json | undefined; 
  * What a stored stream's event holds: a chunk to relay, the provider's own error (relayed), or
  * something else the provider sent instead and our error event that tells the client.
  */
-type ReadEvent = { chunk: Json } | { problem: string; providerError: true } | { problem: string; errorEvent: string };
+type ReadEvent = { chunk: Json; reshaped?: boolean } | { problem: string; providerError: true } | { problem: string; errorEvent: string };
 
 /**
  * Reads one event of a stored stream (one with data). A provider's own error (OpenAI's shape, an
@@ -67,9 +67,11 @@ function readEvent(event: SseEvent): ReadEvent {
   }
   // The usage-only chunk some providers send without `choices`, or with null (DeepSeek and OpenRouter have): read as
   // OpenAI's `choices: []`. Refused, it failed every stored stream there, since the proxy asks for usage itself.
-  if (isObject(parsed) && parsed.choices == null && isObject(parsed.usage) && parsed.error == null) parsed.choices = [];
+  // Relayed so reshaped (`reshaped`): the SDK iterates a chunk's choices, and would raise on this one.
+  const reshaped = isObject(parsed) && parsed.choices == null && isObject(parsed.usage) && parsed.error == null;
+  if (reshaped) (parsed as Json).choices = [];
   const problem = problemWithCompletion(parsed, 'chat.completion.chunk');
-  if (problem === undefined) return { chunk: parsed as Json };
+  if (problem === undefined) return { chunk: parsed as Json, reshaped };
   const isError = isObject(parsed) && ((parsed.error !== undefined && parsed.error !== null) || parsed.object === 'error');
   return isError ? { problem, providerError: true } : { problem, errorEvent: errorEvent(notStoredMessage(problem)) };
 }
@@ -396,7 +398,7 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
       const stripUsage = hideUsage && 'usage' in chunk && !keepUsage;
       // A fresh id, or a provider whose chunks carry different ids: every chunk carries the id it is stored under.
       const rewriteId = reservation!.replaced || chunk.id !== reservation!.id;
-      if (!rewriteId && !stripUsage) return event.raw;
+      if (!rewriteId && !stripUsage && !read.reshaped) return event.raw;
       const changed: Json = { ...chunk };
       if (rewriteId) changed.id = reservation!.id;
       if (stripUsage) delete changed.usage;
