@@ -28,12 +28,15 @@ export function wasCutByServer(socket: object | null | undefined): boolean {
 }
 
 /**
- * Whether an earlier request on the connection is still being answered (a stream, a request pipelined before this
- * one): bytes written now would land inside that answer once begun, or be read as its answer before. Read from
- * the socket's response in progress, as Node itself reads it.
+ * Whether an answer other than the refused request's own is under way on the connection: one whose head went out
+ * (a stream), or an earlier request's, which has arrived whole (pipelined before the one refused). Bytes written
+ * now would land inside that answer, or be read as it. The refused request's own response (its headers arrived,
+ * its body is what failed: a timeout, a bad chunk) has an incomplete request and nothing sent: it gets its error,
+ * as Node answers it. Read from the socket's response in progress, as Node itself reads it.
  */
 function answerUnderWay(socket: Duplex): boolean {
-  return Boolean((socket as Duplex & { _httpMessage?: unknown })._httpMessage);
+  const current = (socket as Duplex & { _httpMessage?: { headersSent?: boolean; req?: { complete?: boolean } } | null })._httpMessage;
+  return current != null && (current.headersSent === true || current.req?.complete === true);
 }
 
 export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
@@ -120,7 +123,10 @@ export function answerConnect(request: IncomingMessage, socket: Duplex): void {
  * The answer to a request pipelined past the limit of those under way on one connection (src/http-server.ts): a
  * 429 in OpenAI's error shape, queued behind the answers ahead of it like any other. The connection stays open.
  */
-export function answerTooManyPipelined(response: ServerResponse, limit: number): void {
+export function answerTooManyPipelined(request: IncomingMessage, response: ServerResponse, limit: number): void {
+  // Its body read and dropped: left unread, it would stop Node reading the connection, and the request, never
+  // arriving whole, would have the connection cut for REQUEST_TIMEOUT_MS with every answer ahead of it.
+  request.resume();
   const body = JSON.stringify(
     new ApiError(429, `Too many requests pipelined on one connection: at most ${limit} are handled at a time. Send the rest once answers come back.`, 'invalid_request_error').toBody(),
   );

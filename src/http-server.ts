@@ -54,7 +54,7 @@ function inTurnOnItsConnection(listener: (req: IncomingMessage, res: ServerRespo
     const socket = req.socket;
     const underWay = pipelinedOn.get(socket) ?? 0;
     if (underWay >= MAX_PIPELINED) {
-      answerTooManyPipelined(res, MAX_PIPELINED);
+      answerTooManyPipelined(req, res, MAX_PIPELINED);
       return;
     }
     pipelinedOn.set(socket, underWay + 1);

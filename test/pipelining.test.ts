@@ -124,4 +124,23 @@ describe('requests pipelined on one connection', () => {
       await slow.close();
     }
   });
+
+  it('a refused request with a large body has it read and dropped: the answers ahead of it are not cut by REQUEST_TIMEOUT_MS', async () => {
+    const slow = await startFakeUpstream();
+    slow.handler = (request, res) => void setTimeout(() => sendJson(res, 200, fakeCompletion(request.json!, `chatcmpl-${String(request.json?.model)}`, 1_700_000_000)), request.json?.model === 'slow' ? 1_500 : 0);
+    const timed = await startService({ upstreamUrl: slow.url, env: { REQUEST_TIMEOUT_MS: '1000', HEADERS_TIMEOUT_MS: '500' } });
+    try {
+      const create = (model: string, content = 'hi') => rawRequest('POST', '/v1/chat/completions', { model, messages: [{ role: 'user', content }] });
+      const text = await pipelinedText([
+        create('slow'),
+        ...Array.from({ length: 32 }, (_, i) => create(`fast-${i}`)),
+        create('big', 'x'.repeat(200_000)),
+        rawRequest('POST', '/v1/chat/completions', { model: 'big', messages: [{ role: 'user', content: 'x'.repeat(200_000) }] }, true),
+      ], timed);
+      expect([...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))).toEqual([...Array.from({ length: 33 }, () => 200), 429, 429]);
+    } finally {
+      await timed.close();
+      await slow.close();
+    }
+  });
 });
