@@ -41,7 +41,8 @@ function answerUnderWay(socket: Duplex): boolean {
 
 export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
   // A reset or a timed-out socket has no one left to answer: the client went. One carrying another answer is cut
-  // without a word of its own, as Node does, rather than with an error written into the middle of that answer.
+  // without a word of its own, rather than with an error written into that answer or read as it (Node's own
+  // handler holds back only once that answer's head went out).
   if (err.code === 'ECONNRESET' || !socket.writable || answerUnderWay(socket)) {
     socket.destroy();
     return;
