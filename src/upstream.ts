@@ -136,12 +136,18 @@ export function clientQueryOf(request: Request, env: unknown): string {
   return fragment === -1 ? url.slice(mark) : url.slice(mark, fragment);
 }
 
+/** One `name=value` pair of a query as written, with its decoded name (which a call's own parameter of that name overrides). */
+export interface QueryPair {
+  pair: string;
+  name: string;
+}
+
 /**
  * The base URL's own query parameters (Azure's `api-version`, a gateway's `key`) added to a call's path, after the
  * path as the OpenAI SDKs add their `defaultQuery`: each pair as written, but for a name the call's own query
  * already has, which wins. `base` holds the pairs of the base URL's query, split once.
  */
-export function withBaseQuery(path: string, base: readonly { pair: string; name: string }[]): string {
+export function withBaseQuery(path: string, base: readonly QueryPair[]): string {
   if (base.length === 0) return path;
   const mark = path.indexOf('?');
   if (mark === -1) return `${path}?${base.map((p) => p.pair).join('&')}`;
@@ -152,7 +158,7 @@ export function withBaseQuery(path: string, base: readonly { pair: string; name:
 }
 
 /** The pairs of a base URL's query (without its `?` or fragment), as written, each with its decoded name. */
-export function baseQueryPairs(query: string): { pair: string; name: string }[] {
+export function baseQueryPairs(query: string): QueryPair[] {
   return query
     .split('&')
     .filter((pair) => pair !== '')
@@ -298,7 +304,8 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       const call = callSignal(request, options.timeoutMs);
       const headers = forwardRequestHeaders(request.headers, request.authorization, request.jsonBody);
       if (request.contentLength !== undefined) headers['content-length'] = request.contentLength;
-      // undici's request API never follows a redirect (as fetch's `redirect: 'manual'`): a 3xx goes to the client as it came.
+      // undici's request API never follows a redirect (as fetch's `redirect: 'manual'`): a pass-through route hands a
+      // 3xx to the client as it came; a create answers it with a 502 (routes/upstream-errors.ts).
       const dispatch: Dispatcher.RequestOptions = {
         origin,
         path: withBaseQuery(basePath + path, baseQuery),
