@@ -98,9 +98,27 @@ function toStoredChoice(choice: unknown, position: number): Json {
   const stored = copyFields({}, c);
   stored.index = typeof c.index === 'number' ? c.index : position;
   stored.message = message;
-  stored.finish_reason = c.finish_reason ?? impliedFinishReason(message);
+  stored.finish_reason = storedFinishReason(c.finish_reason, message);
   stored.logprobs = c.logprobs ?? null;
   return stored;
+}
+
+/**
+ * OpenAI's own value for the names other providers give the same ends (Together's `eos`, Hugging Face TGI's
+ * `eos_token`, Anthropic's `end_turn`, `max_tokens` and `tool_use`): OpenAI's schema allows only its five, and the
+ * .NET SDK refuses a list page holding any other. A value with no OpenAI meaning (vLLM's `abort`, DeepSeek's
+ * `insufficient_system_resource`) is kept as the provider said it: mapping it would say something the provider did not.
+ */
+const openAiFinishReasons = new Map<string, string>([
+  ['stop', 'stop'], ['length', 'length'], ['tool_calls', 'tool_calls'], ['content_filter', 'content_filter'], ['function_call', 'function_call'],
+  ['eos', 'stop'], ['eos_token', 'stop'], ['end_turn', 'stop'], ['stop_sequence', 'stop'],
+  ['max_tokens', 'length'], ['model_length', 'length'], ['max_length', 'length'],
+  ['tool_use', 'tool_calls'],
+]);
+
+function storedFinishReason(given: unknown, message: Json): unknown {
+  if (given === null || given === undefined || given === '') return impliedFinishReason(message);
+  return typeof given === 'string' ? (openAiFinishReasons.get(given.toLowerCase()) ?? given) : given;
 }
 
 /**

@@ -281,6 +281,27 @@ describe('post /v1/chat/completions', () => {
     assertMatchesSchema('CreateChatCompletionResponse', stored);
   });
 
+  it("stores other providers' names for OpenAI's finish reasons as OpenAI's, and a reason OpenAI has no name for as it came", async () => {
+    const call = { id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } };
+    const given = ['eos', 'EOS_TOKEN', 'end_turn', 'max_tokens', 'tool_use', '', 'abort', 'stop'];
+    upstream.handler = (request, res) => {
+      const answer = fakeCompletion(request.json!, 'chatcmpl-named', 1_700_000_000) as { choices: Record<string, unknown>[] };
+      answer.choices = given.map((reason, index) => ({
+        index,
+        message: reason === 'tool_use' ? { role: 'assistant', content: null, tool_calls: [call] } : { role: 'assistant', content: 'Done.' },
+        finish_reason: reason,
+      }));
+      sendJson(res, 200, answer);
+    };
+    const created = await service.client().chat.completions.create({ model: 'gpt-4o', messages, store: true, n: given.length });
+    // The create's own answer is the provider's, as it came.
+    expect(created.choices.map((c) => c.finish_reason)).toEqual(given);
+    const stored = await (await service.request('/v1/chat/completions/chatcmpl-named')).json();
+    expect(stored.choices.map((c: { finish_reason: unknown }) => c.finish_reason)).toEqual(['stop', 'stop', 'stop', 'length', 'tool_calls', 'stop', 'abort', 'stop']);
+    const listed = await service.client().chat.completions.list();
+    expect(listed.data.find((c) => c.id === 'chatcmpl-named')?.choices.map((c) => c.finish_reason)).toEqual(stored.choices.map((c: { finish_reason: unknown }) => c.finish_reason));
+  });
+
   it('keeps every choice when n > 1, and unknown upstream fields as they came', async () => {
     upstream.handler = (request, res) =>
       sendJson(res, 200, { ...fakeCompletion(request.json!, 'chatcmpl-n2', 1_700_000_000), provider_extra: { x: [1, 2] } });
