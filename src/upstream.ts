@@ -12,9 +12,11 @@ import {
   inflate,
   inflateRaw,
 } from 'node:zlib';
+import type { Context } from 'hono';
 import { Agent, type Dispatcher } from 'undici';
 import { ApiError, type ErrorBody } from './errors.ts';
 import { isObject } from './json.ts';
+import { nodeResponse } from './response-headers.ts';
 
 /**
  * The provider: every call to it goes through here, so timeouts, credentials and
@@ -724,10 +726,26 @@ export async function readTextCapped(body: ReadableStream<Uint8Array> | null, li
  * UPSTREAM_TIMEOUT_MS, applied to each wait between two chunks once a body is
  * streaming. On failure the upstream body is cancelled, which closes its connection.
  */
-export function withIdleTimeout(
+/**
+ * A provider's body handed on to the client as it comes, each read within `ms`. Under @hono/node-server a body that
+ * breaks midway destroys the Node response: that is how it reaches the client (a truncated chunked body, which cannot
+ * pass for a complete one) and the request's log line (cut), without the adapter's stack trace on stderr. Called
+ * in-process (no Node response), the stream errors.
+ */
+export function relayedBody(c: Context, body: ReadableStream<Uint8Array>, ms: number): ReadableStream<Uint8Array> {
+  const outgoing = nodeResponse(c);
+  return withIdleTimeout(body, ms, outgoing ? () => outgoing.destroy() : undefined);
+}
+
+function withIdleTimeout(
   body: ReadableStream<Uint8Array>,
   ms: number,
-  /** Ends the client's response abruptly (so it cannot pass for a complete body); the stream then closes quietly. Without it the stream errors. */
+  /**
+   * Ends the client's response abruptly (so it cannot pass for a complete body). The read is then left unanswered:
+   * the adapter cancels the stream when the response closes, after the request's log line has read it as cut;
+   * closing the stream here made the adapter end the response first, which logged it as complete. Without it the
+   * stream errors.
+   */
   breakResponse?: () => void,
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
@@ -740,7 +758,6 @@ export function withIdleTimeout(
         } catch (err) {
           if (!breakResponse) throw err;
           breakResponse();
-          controller.close();
           return;
         }
         if (result.done) controller.close();

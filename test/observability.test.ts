@@ -1,5 +1,5 @@
 import type { APIError } from 'openai';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../src/logger.ts';
 import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { DEFAULT_KEY, startService, type Service, useServiceEachTest } from './helpers/service.ts';
@@ -212,6 +212,42 @@ describe('request logs', () => {
       expect(samples(metrics, 'http_requests_total')).toEqual(['http_requests_total{method="POST",route="/v1/chat/completions",status="499"} 1']);
     } finally {
       await service2.close();
+    }
+  });
+
+  it("logs a provider's body that breaks midway as aborted with the status it sent, and writes nothing outside the log", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logged = await startService({
+      upstreamUrl: upstream.url,
+      logger: createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) }),
+    });
+    // The adapter's own report of a body that errored went to the console, outside the JSON log, as a stack trace.
+    const consoleError = vi.spyOn(console, 'error');
+    upstream.handler = (_request, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      res.write('{"id":"chatcmpl-cut","object":"chat.completion",', () => res.socket!.destroy());
+    };
+    try {
+      // An unstored stream a provider answered with one JSON document, and a pass-through route: both hand the body on as it comes.
+      const unstored = await logged.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages, stream: true }),
+      });
+      expect(unstored.status).toBe(200);
+      await expect(unstored.text()).rejects.toThrow();
+      const passedThrough = await logged.request('/v1/files/file-1/content');
+      expect(passedThrough.status).toBe(200);
+      await expect(passedThrough.text()).rejects.toThrow();
+      await vi.waitFor(() => expect(lines).toHaveLength(2));
+      expect(lines.map(({ method, route, status, aborted }) => ({ method, route, status, aborted }))).toEqual([
+        { method: 'POST', route: '/v1/chat/completions', status: 200, aborted: true },
+        { method: 'GET', route: '/v1/*', status: 200, aborted: true },
+      ]);
+      expect(consoleError).not.toHaveBeenCalled();
+    } finally {
+      consoleError.mockRestore();
+      await logged.close();
     }
   });
 

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { ApiError } from '../errors.ts';
-import { clientGoneWatch, clientHeadersOf, forwardResponseHeaders, withIdleTimeout, type Upstream, type UpstreamResponse } from '../upstream.ts';
+import { clientGoneWatch, clientHeadersOf, forwardResponseHeaders, relayedBody, type Upstream, type UpstreamResponse } from '../upstream.ts';
 import { upstreamErrorResponse } from './upstream-errors.ts';
 
 export interface PassthroughDeps {
@@ -129,10 +129,6 @@ export function createPassthroughHandler({ upstream, bodyLimitBytes }: Passthrou
     // A HEAD answer has no body to decode (see `answerBody`): its length still describes the resource, unless it is an encoded one's.
     if (c.req.method === 'HEAD' && length !== null && !response.headers.has('content-encoding')) headers['content-length'] = length;
     if (!response.body) return c.body(null, response.status as 200, headers);
-    // Under @hono/node-server the Node response is at hand: destroying it is how a broken upstream body
-    // reaches the client (a truncated chunked body), without the adapter's stack trace on stderr.
-    const outgoing = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
-    const breakResponse = outgoing ? () => outgoing.destroy() : undefined;
-    return c.body(withIdleTimeout(response.body, upstream.timeoutMs, breakResponse), response.status as 200, headers);
+    return c.body(relayedBody(c, response.body, upstream.timeoutMs), response.status as 200, headers);
   };
 }

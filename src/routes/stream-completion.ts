@@ -15,8 +15,8 @@ import {
   readTextCapped,
   readWithin,
   type ReadResult,
+  relayedBody,
   UpstreamIdleTimeout,
-  withIdleTimeout,
 } from '../upstream.ts';
 import { notStoredError, parseCompletionText, problemWithCompletion, quote } from '../upstream-answer.ts';
 import { isObject, type Json } from '../json.ts';
@@ -260,7 +260,7 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
     // A provider that ignored `stream: true` and answered one JSON document: handed on as it came, not read
     // as events; stored like a plain call's answer when asked to, and a 502 when it is no completion.
     if ((response.headers.get('content-type') ?? '').toLowerCase().startsWith('application/json')) {
-      if (!plan.store) return c.body(response.body ? withIdleTimeout(response.body, idleMs) : '', response.status as 200, headers);
+      if (!plan.store) return c.body(response.body ? relayedBody(c, response.body, idleMs) : '', response.status as 200, headers);
       const text = await readTextCapped(response.body, limit, idleMs).catch((err) => {
         throw readFailure(err);
       });
