@@ -803,6 +803,10 @@ export function toUpstreamFailure(err: unknown, timedOut: boolean): ApiError {
   // used before, put it on its cause). A DOMException (an aborted call) has a numeric code, and undici's
   // own errors (UND_ERR_...) name no system error.
   const code = (err as { code?: unknown }).code;
+  // Reached, but its headers were past what Node reads (16 KB by default): asking again gets the same headers.
+  if (code === 'UND_ERR_HEADERS_OVERFLOW') {
+    return new ApiError(502, "The upstream provider's response headers were larger than this service reads.", 'server_error').notRetryable();
+  }
   const cause = typeof code === 'string' && code.startsWith('E') ? code : undefined;
   return new ApiError(
     502,

@@ -680,6 +680,26 @@ describe('post /v1/chat/completions', () => {
     expect(await service.countRows('completions')).toBe(0);
   });
 
+  it("answers a provider's oversized headers with a 502 that says so and is not retried, streamed or not", async () => {
+    upstream.handler = (_request, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-padding': 'p'.repeat(70_000) });
+      res.end('{}');
+    };
+    for (const stream of [false, true]) {
+      const before = upstream.received.length;
+      const raw = await service.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages, store: true, stream }),
+      });
+      expect([raw.status, raw.headers.get('x-should-retry'), upstream.received.length - before]).toEqual([502, 'false', 1]);
+      expect(await raw.json()).toEqual({
+        error: { message: "The upstream provider's response headers were larger than this service reads.", type: 'server_error', param: null, code: null },
+      });
+    }
+    expect(await service.countRows('completions')).toBe(0);
+  });
+
   it('answers 502 in the error shape when the upstream cannot be reached', async () => {
     // A port that was just free: nothing listens there.
     const closed = await startFakeUpstream();
