@@ -11,7 +11,26 @@ import { nodeResponse } from './response-headers.ts';
  * does not; CORS_ORIGINS narrows it for an operator whose keys a web page could
  * guess (pass-through mode with UPSTREAM_API_KEY lets any key in).
  */
-const EXPOSED_HEADERS = ['x-request-id'];
+/**
+ * What a page may read of an answer: the headers the SDKs act on (`x-should-retry`, `retry-after-ms`, `retry-after`:
+ * without them a browser hides a 502 that must not be retried, or a 429's wait, and the SDK retries at once) and
+ * the request id, then the ones OpenAI documents on every answer (the provider's, relayed).
+ */
+const EXPOSED_HEADERS = [
+  'x-request-id',
+  'x-should-retry',
+  'retry-after',
+  'retry-after-ms',
+  'openai-organization',
+  'openai-processing-ms',
+  'openai-version',
+  'x-ratelimit-limit-requests',
+  'x-ratelimit-limit-tokens',
+  'x-ratelimit-remaining-requests',
+  'x-ratelimit-remaining-tokens',
+  'x-ratelimit-reset-requests',
+  'x-ratelimit-reset-tokens',
+];
 const MAX_AGE_SECONDS = 600;
 
 /**

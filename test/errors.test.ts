@@ -4,6 +4,23 @@ import { fakeCompletion, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
 import { type Service, startService, useServiceEachTest } from './helpers/service.ts';
 
+/** What a browser page may read of an answer: what the SDKs act on (retry or not, and when), the request id, OpenAI's documented headers. */
+const EXPOSED = [
+  'x-request-id',
+  'x-should-retry',
+  'retry-after',
+  'retry-after-ms',
+  'openai-organization',
+  'openai-processing-ms',
+  'openai-version',
+  'x-ratelimit-limit-requests',
+  'x-ratelimit-limit-tokens',
+  'x-ratelimit-remaining-requests',
+  'x-ratelimit-remaining-tokens',
+  'x-ratelimit-reset-requests',
+  'x-ratelimit-reset-tokens',
+].join(',');
+
 let upstream: FakeUpstream;
 let service: Service;
 
@@ -389,7 +406,7 @@ describe('cross-origin requests', () => {
     expect(withoutKey.headers.get('access-control-allow-origin')).toBe('*');
     const withKey = await service.request('/v1/chat/completions', { headers: { origin: 'https://app.example.com' } });
     expect(withKey.status).toBe(200);
-    expect(withKey.headers.get('access-control-expose-headers')).toBe('x-request-id');
+    expect(withKey.headers.get('access-control-expose-headers')).toBe(EXPOSED);
   });
 
   it('answers only the origins CORS_ORIGINS names, with Vary: Origin, and none at all with none', async () => {
@@ -416,7 +433,7 @@ describe('cross-origin requests', () => {
         const allowed = await narrow.request(path, { headers: { origin: 'https://app.example.com' } });
         expect(allowed.status, path).toBe(200);
         expect(allowed.headers.get('access-control-allow-origin'), path).toBe('https://app.example.com');
-        expect(allowed.headers.get('access-control-expose-headers'), path).toBe('x-request-id');
+        expect(allowed.headers.get('access-control-expose-headers'), path).toBe(EXPOSED);
         expect(allowed.headers.get('vary'), path).toBe('Origin');
         // Served (a key is what guards the data), but with nothing that lets the page read it; the provider's * is dropped.
         for (const [target, origin] of [[narrow, 'https://evil.example'], [closed, 'https://app.example.com']] as const) {
@@ -485,7 +502,7 @@ describe('cross-origin requests', () => {
     }
     const ours: [string, string][] = [
       ['access-control-allow-origin', '*'],
-      ['access-control-expose-headers', 'x-request-id'],
+      ['access-control-expose-headers', EXPOSED],
     ];
     // The provider's other headers still come through.
     expect(seen).toEqual(
