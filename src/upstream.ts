@@ -722,11 +722,6 @@ export async function readTextCapped(body: ReadableStream<Uint8Array> | null, li
 }
 
 /**
- * A body stream that fails when the upstream sends nothing for `ms`: the same
- * UPSTREAM_TIMEOUT_MS, applied to each wait between two chunks once a body is
- * streaming. On failure the upstream body is cancelled, which closes its connection.
- */
-/**
  * A provider's body handed on to the client as it comes, each read within `ms`. Under @hono/node-server a body that
  * breaks midway destroys the Node response: that is how it reaches the client (a truncated chunked body, which cannot
  * pass for a complete one) and the request's log line (cut), without the adapter's stack trace on stderr. Called
@@ -737,6 +732,11 @@ export function relayedBody(c: Context, body: ReadableStream<Uint8Array>, ms: nu
   return withIdleTimeout(body, ms, outgoing ? () => outgoing.destroy() : undefined);
 }
 
+/**
+ * A body stream that fails when the upstream sends nothing for `ms`: the same
+ * UPSTREAM_TIMEOUT_MS, applied to each wait between two chunks once a body is
+ * streaming. On failure the upstream body is cancelled, which closes its connection.
+ */
 function withIdleTimeout(
   body: ReadableStream<Uint8Array>,
   ms: number,
