@@ -222,3 +222,50 @@ describe.skipIf(!withServer)('streams on two instances given one upstream id at 
     }
   }, 60_000);
 });
+
+describe.skipIf(!withServer)('a stream and another create on two instances given one upstream id at the same moment', () => {
+  it("tells each client the id its own completion is stored under, never the other one's", async () => {
+    const upstream = await startFakeUpstream();
+    // Both answers go out together, once both requests have arrived: the two ids are decided at the same moment.
+    const waiting: (() => void)[] = [];
+    upstream.handler = async (request, res) => {
+      const completion = fakeCompletion(request.json!, String(request.json!.user), 1_700_000_000);
+      const go = new Promise<void>((resolve) => waiting.push(resolve));
+      if (waiting.length === 2) for (const release of waiting.splice(0)) release();
+      await go;
+      if (request.json!.stream !== true) return sendJson(res, 200, completion);
+      const includeUsage = (request.json!.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+      const sse = openSse(res);
+      for (const chunk of completionToChunks(completion, { includeUsage })) sse.send(chunk);
+      sse.done();
+    };
+    const url = await createTestDatabase();
+    const instances = [await startChildServer({ databasePath: url, upstreamUrl: upstream.url }), await startChildServer({ databasePath: url, upstreamUrl: upstream.url })];
+    try {
+      const clients = instances.map((server) => new OpenAI({ apiKey: KEY, baseURL: `${server.origin}/v1`, maxRetries: 0 })) as [OpenAI, OpenAI];
+      /** The id the client is told: a plain create's, or a stream's in its chunks. */
+      const create = async (client: OpenAI, stream: boolean, content: string, user: string): Promise<string> => {
+        const body = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content }], store: true, user };
+        if (!stream) return (await client.chat.completions.create(body)).id;
+        let id = '';
+        for await (const chunk of await client.chat.completions.create({ ...body, stream: true })) id ||= chunk.id;
+        return id;
+      };
+      const wrong = [];
+      for (let pair = 0; pair < 30; pair++) {
+        // The provider gives both the same id (the request's `user`, which the fake answers with); every other pair, two streams.
+        const user = `chatcmpl-twice-${pair}`;
+        const contents = [`first ${pair}`, `second ${pair}`];
+        const told = await Promise.all([create(clients[0], pair % 2 === 1, contents[0]!, user), create(clients[1], true, contents[1]!, user)]);
+        const read = await Promise.all(told.map(async (id) => (await clients[0].chat.completions.messages.list(id)).data.map((m) => m.content)));
+        if (told[0] === told[1] || read[0]![0] !== contents[0] || read[1]![0] !== contents[1]) wrong.push({ pair, told, read });
+      }
+      expect(wrong).toEqual([]);
+      expect((await clients[0].chat.completions.list({ limit: 100 })).data).toHaveLength(60);
+    } finally {
+      for (const instance of instances) instance.process.kill('SIGTERM');
+      await Promise.all(instances.map((instance) => instance.exited));
+      await upstream.close();
+    }
+  }, 120_000);
+});
