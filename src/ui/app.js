@@ -3,8 +3,9 @@
 import { api, forgetKey, maskKey, onUnauthorized, rememberKey, storedKey } from './api.js';
 import { createConversationView } from './conversation-view.js';
 import { announce, field, h, replaceChildren } from './dom.js';
-import { parseRoute } from './filters.js';
+import { completionHash, listKey, parseRoute } from './filters.js';
 import { createListView } from './list-view.js';
+import { neighboursFromApi } from './neighbours.js';
 
 const main = document.getElementById('main');
 const signOutButton = document.getElementById('sign-out');
@@ -121,8 +122,33 @@ function signOut() {
   announce('Signed out');
 }
 
+/**
+ * The list a conversation is read in, and so its "Previous", "Next" and "← Completions": named by its address
+ * (`#/completions/ID?model=…&order=asc`), or kept in its history entry (a reload), or the list drawn that holds it
+ * (a row's link). The drawn list gives its neighbours when it is that list and holds the completion (at its last
+ * row, "Next" loads its next page); otherwise the API is asked. Addresses name the list when the conversation's did,
+ * or when the neighbours came from the API, so reading on after a reload or a shared link keeps the list.
+ */
+function readingList({ id, within: named }) {
+  const drawn = listView?.within();
+  const held = Object.keys(listView?.neighboursOf(id) ?? {}).length > 0;
+  const kept = history.state?.within ? parseRoute(history.state.within) : null;
+  const within = named ?? kept ?? (held ? drawn : null);
+  if (!within) return { within: null, neighbours: {}, hrefOf: completionHash, backHash: lastListHash };
+  const fromDrawn = held && listKey(within) === listKey(drawn);
+  return {
+    within,
+    neighbours: fromDrawn ? listView.neighboursOf(id) : (signal) => neighboursFromApi(id, within, signal),
+    hrefOf: named || !fromDrawn ? (neighbour) => completionHash(neighbour, within) : completionHash,
+    // The drawn list's own address when it is this list (it may show the usage too); else this list's.
+    backHash: fromDrawn ? lastListHash : listKey(within),
+  };
+}
+
 /** The URL the page shows, to go back to when leaving it is called off. */
 let shownUrl = location.href;
+/** The list the conversation shown is read in (its `within`, as an address), kept with it in its history entry. */
+let shownWithin = null;
 
 function route() {
   // Leaving a conversation with metadata typed and not saved (Back, "← Completions", a chip): asked first,
@@ -130,7 +156,7 @@ function route() {
   // never left (pushState fires no hashchange).
   if (conversationView?.hasUnsavedEdits() && location.href !== shownUrl
     && !window.confirm('Leave this completion? The metadata changes you made have not been saved.')) {
-    history.pushState({ conversation: true }, '', shownUrl);
+    history.pushState({ conversation: true, within: shownWithin }, '', shownUrl);
     conversationView.historyMoved();
     return;
   }
@@ -149,7 +175,11 @@ function route() {
     // Opened from the list just now, not reached again by Back or Forward: the entry before this one is that
     // list, so a delete goes back to it rather than adding a second entry of the same list.
     const openedFromList = Boolean(listView && !listView.element.hidden) && !history.state?.conversation;
-    history.replaceState({ ...history.state, conversation: true }, '');
+    const { within, neighbours, hrefOf, backHash } = readingList(current);
+    // The list it is read in, kept in the history entry too: a reload (or Back to it later) still has its
+    // "Previous" and "Next", though its address, a row's link, does not name the list.
+    shownWithin = within && listKey(within);
+    history.replaceState({ ...history.state, conversation: true, within: shownWithin }, '');
     // Opened from a link before any list was drawn: the sign-in form may still be there.
     if (listView) listView.hide();
     else replaceChildren(main);
@@ -157,7 +187,8 @@ function route() {
     const openedIn = session;
     conversationView = createConversationView(current.id, {
       openedFromList,
-      neighbours: listView?.neighboursOf(current.id) ?? {},
+      neighbours,
+      hrefOf,
       nextAfterLoading: (id) => listView.nextAfterLoading(id),
       onUpdated: (completion) => {
         if (session === openedIn) listView?.completionUpdated(completion);
@@ -168,7 +199,7 @@ function route() {
       onSaveLost: (id, reason) => {
         if (session === openedIn) listView?.say(`The metadata of ${id} was not saved: ${reason}`);
       },
-      backHash: lastListHash,
+      backHash,
     });
     main.append(conversationView.element);
     conversationView.focus();

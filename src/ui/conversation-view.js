@@ -8,6 +8,7 @@ import { finishReasons, formatInteger, isoTime, localTime, relativeTime } from '
 import { markdownShown, showMarkdown } from './markdown.js';
 import { conversationCards, jsonBlock, longText, messageCard, toolList } from './message-render.js';
 import { createMetadataEditor } from './metadata-editor.js';
+import { neighbourLinks } from './neighbours.js';
 import { curlSnippet, openaiSnippet, replayRequest } from './replay.js';
 
 const REQUEST_FIELDS = [
@@ -68,61 +69,33 @@ function choiceCards(choices) {
 }
 
 /**
- * "Previous" and "Next": the completions beside this one in the list it was opened from, so a day of conversations
- * is read one after another without going back to the list between them. At the last row loaded, with more to come,
- * "Next" loads the list's next page first. At either end the word stays, a link that goes nowhere (aria-disabled).
+ * `neighbours`: the completions before and after this one (app.js), or a function of an abort signal that
+ * promises them (asked of the API); `hrefOf` writes their addresses.
  */
-function neighbourLinks({ previous, next, more }, nextAfterLoading, where) {
-  if (!previous && !next && !more) return null;
-  const label = (arrow, text, arrowFirst) => {
-    const arrowNode = h('span', { 'aria-hidden': 'true' }, arrow);
-    return arrowFirst ? [arrowNode, ` ${text}`] : [`${text} `, arrowNode];
-  };
-  const link = (neighbour, text) => neighbour
-    ? h('a', { href: completionHash(neighbour), title: neighbour }, text)
-    : h('a', { role: 'link', 'aria-disabled': 'true', class: 'muted' }, text);
-  let nextNode = link(next, label('↓', 'Next', false));
-  const problem = h('span', { class: 'error', role: 'alert' });
-  problem.hidden = true;
-  if (!next && more) {
-    nextNode = h('button', { type: 'button', class: 'link-button' }, label('↓', 'Next', false));
-    nextNode.addEventListener('click', async () => {
-      if (nextNode.getAttribute('aria-disabled') === 'true') return;
-      nextNode.setAttribute('aria-disabled', 'true');
-      problem.hidden = true;
-      const { next: found, error } = await nextAfterLoading();
-      // Left meanwhile (Back, "← Completions", "Previous"): the user is where they went, and stays there.
-      if (!nextNode.isConnected) return;
-      nextNode.removeAttribute('aria-disabled');
-      if (error) {
-        // Said here, where the user is (the list's own message is out of sight), and "Next" tries again.
-        problem.textContent = error;
-        problem.hidden = false;
-      } else if (found) location.hash = completionHash(found);
-      else nextNode.replaceWith(link(undefined, label('↓', 'Next', false)));
-    });
-  }
-  return h('nav', { class: 'neighbours', 'aria-label': `Completions in the list (${where})` }, link(previous, label('↑', 'Previous', true)), nextNode, problem);
-}
-
-export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, backHash = '#/', openedFromList = false, neighbours = {}, nextAfterLoading }) {
+export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, backHash = '#/', openedFromList = false, neighbours = {}, nextAfterLoading, hrefOf = completionHash }) {
   /** Whether the history entry before this one is the list it was opened from (app.js); false once history moved. */
   let listEntryBefore = openedFromList;
   const heading = h('h1', { tabindex: '-1', class: 'completion-id' }, id);
   const body = h('div', { class: 'conversation-body' }, h('p', { class: 'muted' }, 'Loading…'));
+  const viewLinks = h('div', { class: 'view-links' },
+    h('nav', { class: 'breadcrumbs', 'aria-label': 'Breadcrumbs' }, h('a', { href: backHash }, '← Completions')),
+  );
   const element = h('section', { class: 'conversation-view', 'aria-labelledby': 'conversation-title', 'aria-busy': 'true' },
-    h('div', { class: 'view-links' },
-      h('nav', { class: 'breadcrumbs', 'aria-label': 'Breadcrumbs' }, h('a', { href: backHash }, '← Completions')),
-      neighbourLinks(neighbours, () => nextAfterLoading(id), 'top'),
-    ),
+    viewLinks,
     h('div', { class: 'title-row' }, heading, copyButton('Copy id', () => id)),
     body,
-    // Again under a long conversation, where its reader is once it is read.
-    neighbourLinks(neighbours, () => nextAfterLoading(id), 'end'),
   );
+  const drawNeighbours = (found) => {
+    const links = (where) => neighbourLinks(found, { nextAfterLoading: () => nextAfterLoading(id), hrefOf, where });
+    viewLinks.append(links('top') ?? '');
+    // Again under a long conversation, where its reader is once it is read.
+    body.after(links('end') ?? '');
+  };
   heading.id = 'conversation-title';
   document.title = `${id} · Stored completions`;
   const controller = new AbortController();
+  if (typeof neighbours === 'function') neighbours(controller.signal).then((found) => controller.signal.aborted || drawNeighbours(found));
+  else drawNeighbours(neighbours);
   let messages = [];
   /** The metadata editor while it is open, to tell whether leaving the page would lose what was typed. */
   let openEditor = null;

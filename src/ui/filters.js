@@ -2,6 +2,7 @@
 // bookmarked and shared, back/forward work, and the same filter pasted into a curl command means the same.
 //   #/?model=gpt-4o&metadata[env]=prod&created_after=1700000000&search=refund&order=asc&usage=1
 //   #/completions/chatcmpl-abc
+//   #/completions/chatcmpl-abc?metadata[env]=prod&order=asc   (read within that list: its "Previous" and "Next")
 
 import { isShowableTime } from './format.js';
 
@@ -21,16 +22,21 @@ function decodedId(text) {
 }
 
 /**
- * The current route: `{ view: 'list', filters, order, usage, ignored }` or `{ view: 'completion', id }`.
+ * The current route: `{ view: 'list', filters, order, usage, ignored }` or `{ view: 'completion', id, within }`,
+ * `within` the list it is read in (its filters and order, in the list's own names after a `?`), or null.
  * `ignored` names the times of the link left out, `[label, value, whether it is a number]`: a time no date field
  * can show (past the year 275760, or 2^53 which the API refuses), or no number at all, would filter the list
  * with the field blank, or not at all, unseen.
  */
 export function parseRoute(hash = location.hash) {
   const text = hash.replace(/^#/, '');
-  const completion = /^\/completions\/([^?]+)/.exec(text);
-  if (completion) return { view: 'completion', id: decodedId(completion[1]) };
   const query = text.includes('?') ? text.slice(text.indexOf('?') + 1) : '';
+  const completion = /^\/completions\/([^?]+)/.exec(text);
+  if (completion) return { view: 'completion', id: decodedId(completion[1]), within: query ? listRoute(query) : null };
+  return listRoute(query);
+}
+
+function listRoute(query) {
   const params = new URLSearchParams(query);
   const metadata = [];
   for (const [name, value] of params) {
@@ -85,8 +91,16 @@ export function listHash({ filters, order, usage }) {
   return query ? `#/?${query}` : '#/';
 }
 
-export function completionHash(id) {
-  return `#/completions/${encodeURIComponent(id)}`;
+/**
+ * A completion's address, and with `within` the list it is read in: its order always written (`order=desc` too), so
+ * that the newest-first list of everything is a list as well, and the bare address keeps meaning "no list".
+ */
+export function completionHash(id, within) {
+  const base = `#/completions/${encodeURIComponent(id)}`;
+  if (!within) return base;
+  const params = new URLSearchParams(listHash({ ...within, order: 'desc', usage: false }).slice(3));
+  params.set('order', within.order);
+  return `${base}?${params}`;
 }
 
 export function hasFilters(filters) {

@@ -523,6 +523,10 @@ export function createListView() {
       const newRows = fresh.map(renderRow);
       rows.append(...newRows.map((row) => row.element));
       firstNew = newRows[0]?.element.querySelector('a.row-link') ?? null;
+      if (focusOnLoad !== null && (document.activeElement === document.body || !document.activeElement?.isConnected)) {
+        rowOf(focusOnLoad)?.querySelector('a.row-link')?.focus();
+      }
+      focusOnLoad = null;
       loadPreviews(newRows, signal);
       selection.refresh();
       updateSummary();
@@ -558,6 +562,9 @@ export function createListView() {
       }
     }
   }
+
+  /** The row to focus when the first page comes (list-view's show). */
+  let focusOnLoad = null;
 
   /** The next page being loaded for a conversation's "Next" (its two buttons ask for one page). */
   let loadingNext = null;
@@ -964,6 +971,8 @@ export function createListView() {
         focusInsteadOf.clear();
         const back = target === null ? heading : rowOf(target)?.querySelector('a.row-link');
         back?.focus();
+        // Back from a conversation read in this list, which was not the one drawn: its row, once the page is in.
+        focusOnLoad = back || element.getAttribute('aria-busy') !== 'true' ? null : target;
       }
     },
     completionUpdated,
@@ -971,6 +980,8 @@ export function createListView() {
     say,
     refresh,
     neighboursOf,
+    /** The list drawn (in sight, or hidden behind a conversation): its filters and order, as a conversation's `within`. */
+    within: () => (route ? { filters: route.filters, order: route.order } : null),
     /**
      * The completion after `id` (`next`), the list's next page loaded first when `id` is its last loaded row and more
      * are to come, once however many ask; `error` when that page could not be loaded.

@@ -1,0 +1,57 @@
+// "Previous" and "Next" of a conversation: the completions beside it in the list it is read in.
+
+import { api, queryString } from './api.js';
+import { h } from './dom.js';
+import { filterPairs } from './filters.js';
+
+/**
+ * The completions beside `id` in the list `within`, asked of the API (a reload or a shared link has no list drawn
+ * to read them from): Next is that list after `id`, Previous the same filters in the opposite order after `id`. The
+ * cursor is a position, so a completion deleted since, or no longer matching, gets the neighbours of where it was;
+ * a side the API refuses (an id never stored: 400) is left empty rather than breaking the page.
+ */
+export async function neighboursFromApi(id, within, signal) {
+  const first = (order) =>
+    api(`/v1/chat/completions${queryString([...filterPairs(within.filters), ['order', order], ['limit', 1], ['after', id]])}`, { signal })
+      .then((page) => page.data[0]?.id, () => undefined);
+  const [next, previous] = await Promise.all([first(within.order), first(within.order === 'asc' ? 'desc' : 'asc')]);
+  return { previous, next };
+}
+
+/**
+ * The links, so a day of conversations is read one after another without going back to the list between them. At
+ * the last row loaded, with more to come, "Next" loads the list's next page first. At either end the word stays, a
+ * link that goes nowhere (aria-disabled). `hrefOf` writes a neighbour's address (with or without the list in it).
+ */
+export function neighbourLinks({ previous, next, more }, { nextAfterLoading, hrefOf, where }) {
+  if (!previous && !next && !more) return null;
+  const label = (arrow, text, arrowFirst) => {
+    const arrowNode = h('span', { 'aria-hidden': 'true' }, arrow);
+    return arrowFirst ? [arrowNode, ` ${text}`] : [`${text} `, arrowNode];
+  };
+  const link = (neighbour, text) => neighbour
+    ? h('a', { href: hrefOf(neighbour), title: neighbour }, text)
+    : h('a', { role: 'link', 'aria-disabled': 'true', class: 'muted' }, text);
+  let nextNode = link(next, label('↓', 'Next', false));
+  const problem = h('span', { class: 'error', role: 'alert' });
+  problem.hidden = true;
+  if (!next && more) {
+    nextNode = h('button', { type: 'button', class: 'link-button' }, label('↓', 'Next', false));
+    nextNode.addEventListener('click', async () => {
+      if (nextNode.getAttribute('aria-disabled') === 'true') return;
+      nextNode.setAttribute('aria-disabled', 'true');
+      problem.hidden = true;
+      const { next: found, error } = await nextAfterLoading();
+      // Left meanwhile (Back, "← Completions", "Previous"): the user is where they went, and stays there.
+      if (!nextNode.isConnected) return;
+      nextNode.removeAttribute('aria-disabled');
+      if (error) {
+        // Said here, where the user is (the list's own message is out of sight), and "Next" tries again.
+        problem.textContent = error;
+        problem.hidden = false;
+      } else if (found) location.hash = hrefOf(found);
+      else nextNode.replaceWith(link(undefined, label('↓', 'Next', false)));
+    });
+  }
+  return h('nav', { class: 'neighbours', 'aria-label': `Completions in the list (${where})` }, link(previous, label('↑', 'Previous', true)), nextNode, problem);
+}
