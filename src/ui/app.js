@@ -6,6 +6,7 @@ import { announce, field, h, replaceChildren } from './dom.js';
 import { completionHash, listKey, parseRoute } from './filters.js';
 import { createListView } from './list-view.js';
 import { neighboursFromApi } from './neighbours.js';
+import { installShortcuts } from './shortcuts.js';
 
 const main = document.getElementById('main');
 const signOutButton = document.getElementById('sign-out');
@@ -248,4 +249,8 @@ document.querySelector('.brand').addEventListener('click', (event) => {
 window.addEventListener('hashchange', () => {
   if (location.href !== shownUrl) route();
 });
+installShortcuts(() => ({
+  list: !conversationView && listView && !listView.element.hidden ? listView : null,
+  conversation: conversationView,
+}));
 route();

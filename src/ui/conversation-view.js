@@ -9,6 +9,7 @@ import { markdownShown, showMarkdown } from './markdown.js';
 import { conversationCards, jsonBlock, longText, messageCard, toolList } from './message-render.js';
 import { createMetadataEditor } from './metadata-editor.js';
 import { neighbourLinks } from './neighbours.js';
+import { shortcutsOn } from './shortcuts.js';
 import { curlSnippet, openaiSnippet, replayRequest } from './replay.js';
 
 const REQUEST_FIELDS = [
@@ -78,7 +79,7 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
   const heading = h('h1', { tabindex: '-1', class: 'completion-id' }, id);
   const body = h('div', { class: 'conversation-body' }, h('p', { class: 'muted' }, 'Loading…'));
   const viewLinks = h('div', { class: 'view-links' },
-    h('nav', { class: 'breadcrumbs', 'aria-label': 'Breadcrumbs' }, h('a', { href: backHash }, '← Completions')),
+    h('nav', { class: 'breadcrumbs', 'aria-label': 'Breadcrumbs' }, h('a', { href: backHash, 'aria-keyshortcuts': shortcutsOn() ? 'Escape' : null }, '← Completions')),
   );
   const element = h('section', { class: 'conversation-view', 'aria-labelledby': 'conversation-title', 'aria-busy': 'true' },
     viewLinks,
@@ -270,6 +271,22 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
     focus: () => heading.focus(),
     /** Metadata typed in the editor and not saved. */
     hasUnsavedEdits: () => Boolean(openEditor?.element.isConnected && openEditor.hasEdits()),
+    /**
+     * "j" or "k" (shortcuts.js): the top "Next" or "Previous" followed as if clicked, unless it goes nowhere or the
+     * metadata editor is open (its buttons are focused between fields; a key there must not leave the form).
+     */
+    openNeighbour(which) {
+      const node = element.querySelector(`.neighbours [data-neighbour=${which}]`);
+      if (!node || node.getAttribute('aria-disabled') === 'true' || openEditor?.element.isConnected) return false;
+      node.click();
+      return true;
+    },
+    /** Escape (shortcuts.js): "← Completions", unless the metadata editor is open (its own Escape closes it). */
+    backToList() {
+      if (openEditor?.element.isConnected) return false;
+      element.querySelector('.breadcrumbs a').click();
+      return true;
+    },
     /** A leave called off pushed this entry again: the one before it is now wherever the user tried to go. */
     historyMoved() {
       listEntryBefore = false;

@@ -21,6 +21,7 @@ import {
 } from './format.js';
 import { createModelSuggestions } from './model-suggestions.js';
 import { readSetting, writeSetting } from './preferences.js';
+import { shortcutsOn, turnShortcuts } from './shortcuts.js';
 import { createSelection } from './selection.js';
 import { createUsagePanel } from './usage-panel.js';
 
@@ -165,6 +166,28 @@ export function createListView() {
     filterError,
   );
 
+  /**
+   * The keys (shortcuts.js), said in one quiet line under the filters (not on a phone, which has no keyboard to
+   * press them), with the way to turn them off: single keys can be set off by speech input (WCAG 2.1.4).
+   */
+  const keysText = h('span');
+  const keysToggle = h('button', { type: 'button', class: 'link-button' });
+  const keysHint = h('p', { class: 'hint keys-hint' }, keysText, ' ', keysToggle);
+  function showKeys() {
+    const on = shortcutsOn();
+    keysText.textContent = on ? 'Keys: / Search · j and k: next and previous card or conversation · Escape: back to the list.' : 'Keyboard shortcuts are off.';
+    keysToggle.textContent = on ? 'Turn off' : 'Turn on';
+    keysToggle.setAttribute('aria-label', on ? 'Turn keyboard shortcuts off' : 'Turn keyboard shortcuts on');
+    searchInput.toggleAttribute('aria-keyshortcuts', on);
+    if (on) searchInput.setAttribute('aria-keyshortcuts', '/');
+  }
+  keysToggle.addEventListener('click', () => {
+    turnShortcuts(!shortcutsOn());
+    showKeys();
+    announce(shortcutsOn() ? 'Keyboard shortcuts on' : 'Keyboard shortcuts off');
+  });
+  showKeys();
+
   // ---- results ------------------------------------------------------------------------------------
   const usageToggle = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false', 'aria-controls': 'usage-panel' }, 'Usage');
   const exportFormat = h(
@@ -241,6 +264,7 @@ export function createListView() {
       exportStatus,
     ),
     filtersForm,
+    keysHint,
     usagePanel.element,
     listError,
     retryButton,
@@ -577,6 +601,24 @@ export function createListView() {
     const index = loaded.findIndex((completion) => completion.id === id);
     if (index === -1) return {};
     return { previous: loaded[index - 1]?.id, next: loaded[index + 1]?.id, more: index === loaded.length - 1 && hasMore };
+  }
+
+  /**
+   * "j" and "k" (shortcuts.js): the focus to the next or previous card's link, as Tab would put it there; from
+   * outside the cards, to the first card in sight, so reading starts where the page was scrolled to.
+   */
+  function focusCard(step) {
+    const cards = [...rows.children];
+    if (!cards.length || rows.inert) return false;
+    const current = document.activeElement?.closest('li.row');
+    let index = cards.indexOf(current);
+    if (index === -1) {
+      index = cards.findIndex((card) => card.getBoundingClientRect().bottom > 0);
+      if (index === -1) index = cards.length - 1;
+    } else index += step;
+    const target = cards[index]?.querySelector('a.row-link');
+    target?.focus();
+    return Boolean(target);
   }
 
   function rowOf(id) {
@@ -980,6 +1022,12 @@ export function createListView() {
     say,
     refresh,
     neighboursOf,
+    /** "/" (shortcuts.js). */
+    focusSearch() {
+      searchInput.focus();
+      return true;
+    },
+    focusCard,
     /** The list drawn (in sight, or hidden behind a conversation): its filters and order, as a conversation's `within`. */
     within: () => (route ? { filters: route.filters, order: route.order } : null),
     /**

@@ -3,6 +3,7 @@
 import { api, queryString } from './api.js';
 import { h } from './dom.js';
 import { filterPairs } from './filters.js';
+import { shortcutsOn } from './shortcuts.js';
 
 /**
  * The completions beside `id` in the list `within`, asked of the API (a reload or a shared link has no list drawn
@@ -29,14 +30,16 @@ export function neighbourLinks({ previous, next, more }, { nextAfterLoading, hre
     const arrowNode = h('span', { 'aria-hidden': 'true' }, arrow);
     return arrowFirst ? [arrowNode, ` ${text}`] : [`${text} `, arrowNode];
   };
-  const link = (neighbour, text) => neighbour
-    ? h('a', { href: hrefOf(neighbour), title: neighbour }, text)
-    : h('a', { role: 'link', 'aria-disabled': 'true', class: 'muted' }, text);
-  let nextNode = link(next, label('↓', 'Next', false));
+  // Which one "j" and "k" open (shortcuts.js), said to assistive technology while the keys are on.
+  const keys = (which) => ({ 'data-neighbour': which, 'aria-keyshortcuts': shortcutsOn() ? { next: 'j', previous: 'k' }[which] : null });
+  const link = (neighbour, text, which) => neighbour
+    ? h('a', { href: hrefOf(neighbour), title: neighbour, ...keys(which) }, text)
+    : h('a', { role: 'link', 'aria-disabled': 'true', class: 'muted', ...keys(which) }, text);
+  let nextNode = link(next, label('↓', 'Next', false), 'next');
   const problem = h('span', { class: 'error', role: 'alert' });
   problem.hidden = true;
   if (!next && more) {
-    nextNode = h('button', { type: 'button', class: 'link-button' }, label('↓', 'Next', false));
+    nextNode = h('button', { type: 'button', class: 'link-button', ...keys('next') }, label('↓', 'Next', false));
     nextNode.addEventListener('click', async () => {
       if (nextNode.getAttribute('aria-disabled') === 'true') return;
       nextNode.setAttribute('aria-disabled', 'true');
@@ -50,8 +53,8 @@ export function neighbourLinks({ previous, next, more }, { nextAfterLoading, hre
         problem.textContent = error;
         problem.hidden = false;
       } else if (found) location.hash = hrefOf(found);
-      else nextNode.replaceWith(link(undefined, label('↓', 'Next', false)));
+      else nextNode.replaceWith(link(undefined, label('↓', 'Next', false), 'next'));
     });
   }
-  return h('nav', { class: 'neighbours', 'aria-label': `Completions in the list (${where})` }, link(previous, label('↑', 'Previous', true)), nextNode, problem);
+  return h('nav', { class: 'neighbours', 'aria-label': `Completions in the list (${where})` }, link(previous, label('↑', 'Previous', true), 'previous'), nextNode, problem);
 }

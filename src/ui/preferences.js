@@ -1,4 +1,4 @@
-// How the user likes to read (markdown drawn, compact rows), kept in this browser for the next visit. Never
+// How the user likes to read (markdown drawn, compact rows, keyboard shortcuts), kept in this browser for the next visit. Never
 // the key: that stays in the tab's sessionStorage (app.js). A setting is written only when the user changes it.
 
 const PREFIX = 'stored-completions.';

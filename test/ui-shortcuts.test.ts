@@ -1,0 +1,172 @@
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { browserAvailable } from './helpers/browser.ts';
+import { seedCompletion } from './helpers/seed.ts';
+import { DEFAULT_KEY } from './helpers/service.ts';
+import { apiIds, expectRows, signIn, useUiSuite } from './helpers/ui-page.ts';
+
+/** Two pages of 20. */
+const COUNT = 25;
+
+describe.skipIf(!browserAvailable)('web UI: keyboard shortcuts for reading a day of conversations', () => {
+  const suite = useUiSuite(async ({ service, upstream }) => {
+    const client = service.client();
+    for (let i = 0; i < COUNT; i++) {
+      await seedCompletion(client, upstream, { created: 1_760_300_000 + i, model: 'gpt-4o-mini', messages: [{ role: 'user', content: `Message ${i}` }] });
+    }
+  });
+
+  const focused = (page: Page) => page.evaluate('document.activeElement?.textContent ?? null');
+  const focusedName = (page: Page) => page.evaluate('document.activeElement?.getAttribute("name") ?? document.activeElement?.getAttribute("role") ?? document.activeElement?.tagName');
+  const heading = (page: Page) => page.locator('h1.completion-id').textContent();
+  const hash = (page: Page) => new URL(page.url()).hash;
+
+  async function openList(): Promise<[Page, string[]]> {
+    const all = await apiIds(suite.service, 'order=desc');
+    const page = await suite.open();
+    await signIn(page);
+    await expectRows(page, all.slice(0, 20));
+    return [page, all];
+  }
+
+  it('"/" focuses Search, "j" and "k" walk the cards, and in a conversation open Next and Previous; Escape goes back to the list', async () => {
+    const [page, all] = await openList();
+    expect(await page.locator('.keys-hint').textContent()).toBe('Keys: / Search · j and k: next and previous card or conversation · Escape: back to the list. Turn off');
+    await page.keyboard.press('/');
+    await expect.poll(() => focusedName(page)).toBe('search');
+    // The "/" that moved the focus was not typed into the field.
+    expect(await page.getByRole('searchbox', { name: 'Search' }).inputValue()).toBe('');
+    expect(await page.getByRole('searchbox', { name: 'Search' }).getAttribute('aria-keyshortcuts')).toBe('/');
+
+    // From the heading (outside the cards): the first card in sight, then on down and back up.
+    await page.locator('#list-title').focus();
+    await page.keyboard.press('j');
+    await expect.poll(() => focused(page)).toBe(all[0]);
+    await page.keyboard.press('j');
+    await page.keyboard.press('j');
+    await expect.poll(() => focused(page)).toBe(all[2]);
+    await page.keyboard.press('k');
+    await expect.poll(() => focused(page)).toBe(all[1]);
+    // From a card's checkbox, on to the next card.
+    await page.getByRole('checkbox', { name: `Select ${all[4]}` }).focus();
+    await page.keyboard.press('j');
+    await expect.poll(() => focused(page)).toBe(all[5]);
+
+    // Enter opens it; "j" and "k" are its Next and Previous; Escape is "← Completions".
+    await page.keyboard.press('Enter');
+    await expect.poll(() => heading(page)).toBe(all[5]);
+    expect(await page.getByRole('navigation', { name: 'Completions in the list (top)' }).getByRole('link', { name: 'Next', exact: true }).getAttribute('aria-keyshortcuts')).toBe('j');
+    await page.keyboard.press('j');
+    await expect.poll(() => heading(page)).toBe(all[6]);
+    await page.keyboard.press('j');
+    await expect.poll(() => heading(page)).toBe(all[7]);
+    await page.keyboard.press('k');
+    await expect.poll(() => heading(page)).toBe(all[6]);
+    await page.keyboard.press('Escape');
+    await expect.poll(() => hash(page)).toBe('#/');
+    await expectRows(page, all.slice(0, 20));
+    await expect.poll(() => focused(page)).toBe(all[6]);
+  });
+
+  it('never fires with a modifier held, in a field, a select, the metadata editor, the tag form, an ARIA widget or under a dialog', async () => {
+    const [page, all] = await openList();
+    await page.locator('#list-title').focus();
+    for (const key of ['Control+j', 'Alt+j', 'Shift+J', 'Meta+j', 'Control+/']) {
+      await page.keyboard.press(key);
+      expect(await focusedName(page), key).toBe('H1');
+    }
+    // The same key alone is live here, so each refusal below means something.
+    await page.keyboard.press('j');
+    await expect.poll(() => focused(page)).toBe(all[0]);
+    // Typed into each field as written, the focus staying there.
+    for (const name of ['search', 'model', 'metadata-key', 'metadata-value']) {
+      const field = page.locator(`input[name="${name}"]`);
+      await field.focus();
+      await page.keyboard.type('j/k');
+      expect(await field.inputValue(), name).toBe('j/k');
+      expect(await focusedName(page)).toBe(name);
+      await field.fill('');
+    }
+    await page.locator('#list-title').focus();
+    await expectRows(page, all.slice(0, 20));
+    await page.locator('select[name=order]').focus();
+    await page.keyboard.press('j');
+    await page.keyboard.press('/');
+    expect(await focusedName(page)).toBe('order');
+    // A widget that reads keys itself (a screen reader in focus mode passes them on to it) keeps them.
+    await page.evaluate(() => {
+      const doc = (globalThis as unknown as { document: { createElement(tag: string): { setAttribute(n: string, v: string): void; focus(): void }; querySelector(s: string): { append(el: unknown): void } } }).document;
+      const widget = doc.createElement('div');
+      widget.setAttribute('role', 'listbox');
+      widget.setAttribute('tabindex', '0');
+      doc.querySelector('main').append(widget);
+      widget.focus();
+    });
+    await page.keyboard.press('j');
+    await page.keyboard.press('/');
+    expect(await focusedName(page)).toBe('listbox');
+
+    // The tag form of a selection.
+    await page.getByRole('checkbox', { name: `Select ${all[0]}` }).check();
+    await page.getByRole('region', { name: 'Selected completions' }).getByRole('button', { name: 'Add tag' }).click();
+    const tagKey = page.getByRole('form', { name: 'Add tag' }).getByRole('textbox', { name: 'Tag key' });
+    await tagKey.focus();
+    await page.keyboard.type('j/k');
+    expect(await tagKey.inputValue()).toBe('j/k');
+
+    // The metadata editor: typing stays in it, and Escape closes the editor without leaving the conversation.
+    await page.goto(`${suite.service.origin}/#/?order=asc`);
+    await page.getByRole('link', { name: all.at(-1)!, exact: true }).click();
+    await expect.poll(() => heading(page)).toBe(all.at(-1));
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    const editor = page.getByRole('form', { name: 'Edit metadata' });
+    await editor.getByRole('textbox', { name: 'Key', exact: true }).focus();
+    await page.keyboard.type('jk/');
+    expect(await editor.getByRole('textbox', { name: 'Key', exact: true }).inputValue()).toBe('jk/');
+    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('');
+    // With the editor open, its buttons focused: no Next, and Escape is the editor's.
+    await editor.getByRole('button', { name: 'Save' }).focus();
+    await page.keyboard.press('j');
+    expect(await heading(page)).toBe(all.at(-1));
+    await page.keyboard.press('Escape');
+    await expect.poll(() => editor.count()).toBe(0);
+    expect(await heading(page)).toBe(all.at(-1));
+    expect(hash(page)).toBe(`#/completions/${all.at(-1)}`);
+
+    // Under the Delete dialog, nothing behind it moves; its Escape answers it.
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog', { name: 'Delete this completion?' }).waitFor();
+    await page.keyboard.press('j');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.getByRole('dialog').count()).toBe(0);
+    expect(await heading(page)).toBe(all.at(-1));
+    expect(hash(page)).toBe(`#/completions/${all.at(-1)}`);
+    // Nothing open any more: Escape is "← Completions".
+    await page.keyboard.press('Escape');
+    await expect.poll(() => hash(page)).toBe('#/?order=asc');
+
+    // The API key field of the sign-in form.
+    const fresh = await suite.open();
+    const key = fresh.getByRole('textbox', { name: 'API key' });
+    await key.focus();
+    await fresh.keyboard.type(`${DEFAULT_KEY}/jk`);
+    expect(await key.inputValue()).toBe(`${DEFAULT_KEY}/jk`);
+  });
+
+  it('"Turn off" stops them, kept for the next visit, and "Turn on" brings them back', async () => {
+    const [page, all] = await openList();
+    await page.getByRole('button', { name: 'Turn keyboard shortcuts off' }).click();
+    expect(await page.locator('.keys-hint').textContent()).toBe('Keyboard shortcuts are off. Turn on');
+    await page.locator('#list-title').focus();
+    await page.keyboard.press('/');
+    await page.keyboard.press('j');
+    expect(await focusedName(page)).toBe('H1');
+    expect(await page.getByRole('searchbox', { name: 'Search' }).getAttribute('aria-keyshortcuts')).toBe(null);
+    await page.reload();
+    await expectRows(page, all.slice(0, 20));
+    await page.getByRole('button', { name: 'Turn keyboard shortcuts on' }).click();
+    await page.locator('#list-title').focus();
+    await page.keyboard.press('j');
+    await expect.poll(() => focused(page)).toBe(all[0]);
+  });
+});
