@@ -169,4 +169,18 @@ describe.skipIf(!browserAvailable)('web UI: keyboard shortcuts for reading a day
     await page.keyboard.press('j');
     await expect.poll(() => focused(page)).toBe(all[0]);
   });
+
+  it('"j" past the last card loaded loads more, goes on to the first card it brought, and stops at the end', async () => {
+    const [page, all] = await openList();
+    await page.getByRole('link', { name: all[19], exact: true }).focus();
+    await page.keyboard.press('j');
+    await expectRows(page, all);
+    await expect.poll(() => focused(page)).toBe(all[20]);
+    expect(await page.getByRole('button', { name: 'Load more' }).isVisible()).toBe(false);
+    await page.getByRole('link', { name: all.at(-1)!, exact: true }).focus();
+    await page.keyboard.press('j');
+    await page.waitForTimeout(200);
+    expect(await focused(page)).toBe(all.at(-1));
+    expect(await page.locator('ol.rows li').count()).toBe(COUNT);
+  });
 });

@@ -616,9 +616,23 @@ export function createListView() {
       index = cards.findIndex((card) => card.getBoundingClientRect().bottom > 0);
       if (index === -1) index = cards.length - 1;
     } else index += step;
+    if (index === cards.length && hasMore) return loadMoreFrom(cards[index - 1]);
     const target = cards[index]?.querySelector('a.row-link');
     target?.focus();
     return Boolean(target);
+  }
+
+  /**
+   * "j" past the last card loaded is "Load more": the focus waits on that card while the page comes (a failure is
+   * said beside "Load more", and "j" again tries again), then goes on to the first card it brought, unless the user
+   * has moved it meanwhile.
+   */
+  function loadMoreFrom(last) {
+    if (!cursor || !controller || loadMoreButton.getAttribute('aria-disabled') === 'true') return true;
+    loadPage(cursor, controller.signal).then(() => {
+      if (document.activeElement?.closest('li.row') === last) last.nextElementSibling?.querySelector('a.row-link')?.focus();
+    });
+    return true;
   }
 
   function rowOf(id) {
