@@ -587,7 +587,7 @@ export function createListView() {
     }
   }
 
-  /** The row to focus when the first page comes (list-view's show). */
+  /** The row to focus once the first page is in: a conversation read in this list, gone back to from it (show). */
   let focusOnLoad = null;
 
   /** The next page being loaded for a conversation's "Next" (its two buttons ask for one page). */
