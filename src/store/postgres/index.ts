@@ -34,9 +34,6 @@ export interface PostgresStoreOptions {
   groupCommitsInFlight?: number;
 }
 
-/** The first key of the advisory locks on an id's stripe (migration 0009 takes them with the same one). */
-const ID_STRIPE_LOCK = 83670;
-
 /**
  * Group commits the write batcher keeps in flight. A commit waits for the WAL's fsync (synchronous_commit
  * stays on); with two, the next group's statement runs while the last one's flush is under way. Measured
@@ -82,14 +79,6 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
    */
   const deleteHold = (session: SqlSession, projectId: number, id: string) =>
     session.query(`DELETE FROM deleted_completions WHERE project_id = $1 AND id = $2 AND created = ${HELD}`, [projectId, id]);
-
-  /**
-   * The id's stripe locked against every insert of it into completions until the transaction ends (migration 0009:
-   * the insert's trigger takes the stripe shared, then looks for a hold). Taken before the statements that look, so
-   * that each reads a snapshot in which an insert of the id elsewhere is either committed or not begun.
-   */
-  const lockIdStripe = (session: SqlSession, projectId: number, id: string) =>
-    session.query(`SELECT pg_advisory_xact_lock(${ID_STRIPE_LOCK}, completion_id_stripe($1::int, $2::text))`, [projectId, id]);
 
   /** Names the statements explainList prepares, each deallocated after its EXPLAIN. */
   let explained = 0;
@@ -248,17 +237,22 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
     holdStreamId: async (project, id) => {
       if (!isStorableId(id)) return 'taken';
       const projectId = await projects.ensure(project);
-      const held = await db.transaction(async (tx) => {
-        await lockIdStripe(tx, projectId, id);
-        return tx.query(
-          `INSERT INTO deleted_completions (project_id, id, created, expired_at)
-           SELECT $1::int, $2::text, ${HELD}, $3::int8 WHERE NOT EXISTS (SELECT 1 FROM completions WHERE project_id = $1::int AND id = $2::text)
-           ON CONFLICT DO NOTHING RETURNING 1 AS held`,
-          // Its time as `expired_at`: with retention on, one a crash left behind goes a window later (no stream lasts that long).
-          [projectId, id, Math.floor(Date.now() / 1000)],
-        );
-      });
-      return held.length === 1 ? 'held' : 'taken';
+      const held = await db.query(
+        `INSERT INTO deleted_completions (project_id, id, created, expired_at)
+         SELECT $1::int, $2::text, ${HELD}, $3::int8 WHERE NOT EXISTS (SELECT 1 FROM completions WHERE project_id = $1::int AND id = $2::text)
+         ON CONFLICT DO NOTHING RETURNING 1 AS held`,
+        // Its time as `expired_at`: with retention on, one a crash left behind goes a window later (no stream lasts that long).
+        [projectId, id, Math.floor(Date.now() / 1000)],
+      );
+      if (held.length === 0) return 'taken';
+      // Committed, the hold stops every insert of the id whose trigger runs from now on; one already past its trigger
+      // (or a held stream being stored) is in the unique index, where the probe waits for it (migration 0009).
+      const [{ taken }] = (await db.query<{ taken: boolean }>('SELECT completion_id_stored_or_storing($1::int, $2::text) AS taken', [projectId, id])) as [
+        { taken: boolean },
+      ];
+      if (!taken) return 'held';
+      await deleteHold(db, projectId, id);
+      return 'taken';
     },
     releaseStreamId: async (project, id) => {
       const projectId = await projects.find(project);
@@ -267,8 +261,6 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
     saveHeldCompletion: async (project, record) => {
       const projectId = await projects.ensure(project);
       await db.transaction(async (tx) => {
-        // Before the hold goes: another instance's hold of the id then waits, and finds the completion stored.
-        await lockIdStripe(tx, projectId, record.id);
         await deleteHold(tx, projectId, record.id);
         await createRowWrites(tx).insertAllOrNone([[projectId, record]]);
       });

@@ -1,0 +1,22 @@
+-- Custom (drizzle-kit generate --custom): a stream's held id (holdStreamId in src/store/postgres/index.ts) and a
+-- completion stored under the same id by another instance at the same moment (a provider that gave one id to two
+-- requests) could both win, and both clients were told one id: the hold's check read a snapshot in which the
+-- other's row, not yet committed, was absent, and that row's trigger (0005) looked for the hold before it was
+-- committed (11 of 25 such pairs in test/postgres-instance-races.test.ts). The hold now commits first, then asks
+-- this function whether the id is stored or being stored: the probe goes through the completions' unique index,
+-- which waits for any insert of the id still under way and then says whether it committed. An insert whose trigger
+-- runs after the hold committed sees the hold and takes a fresh id; one whose trigger ran before has its row in the
+-- index already, where the probe finds it. No lock is held across the two, so nothing can wait in a circle.
+-- The probe row never stays: the insert's trigger refuses it (the hold is there), or the function does.
+CREATE OR REPLACE FUNCTION "completion_id_stored_or_storing"("project" integer, "completion" text) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+	INSERT INTO "completions" ("project_id", "id", "created", "model", "requested_model", "metadata", "body")
+		VALUES ("project", "completion", 0, '', '', '{}', '') ON CONFLICT ("project_id", "id") DO NOTHING;
+	IF FOUND THEN
+		RAISE EXCEPTION USING ERRCODE = 'SC410', MESSAGE = 'the probe row is never kept';
+	END IF;
+	RETURN true;
+EXCEPTION WHEN SQLSTATE 'SC409' OR SQLSTATE 'SC410' THEN
+	RETURN false;
+END
+$$;
