@@ -105,7 +105,8 @@ function toStoredChoice(choice: unknown, position: number): Json {
 
 /**
  * OpenAI's own value for the names other providers give the same ends (Together's `eos`, Hugging Face TGI's
- * `eos_token`, Anthropic's `end_turn`, `max_tokens` and `tool_use`): OpenAI's schema allows only its five, and the
+ * `eos_token`, Anthropic's `end_turn`, `max_tokens`, `tool_use` and `refusal`, Cohere's `COMPLETE`, Gemini's `SAFETY`
+ * and `RECITATION`, Bedrock's `guardrail_intervened`): OpenAI's schema allows only its five, and the
  * .NET SDK refuses a list page holding any other. A value with no OpenAI meaning (vLLM's `abort`, DeepSeek's
  * `insufficient_system_resource`) is kept as the provider said it: mapping it would say something the provider did not.
  */
@@ -114,6 +115,9 @@ const openAiFinishReasons = new Map<string, string>([
   ['eos', 'stop'], ['eos_token', 'stop'], ['end_turn', 'stop'], ['stop_sequence', 'stop'],
   ['max_tokens', 'length'], ['model_length', 'length'], ['max_length', 'length'],
   ['tool_use', 'tool_calls'],
+  ['complete', 'stop'],
+  ['safety', 'content_filter'], ['recitation', 'content_filter'], ['content_filtered', 'content_filter'],
+  ['guardrail_intervened', 'content_filter'], ['refusal', 'content_filter'],
 ]);
 
 function storedFinishReason(given: unknown, message: Json): unknown {

@@ -283,7 +283,7 @@ describe('post /v1/chat/completions', () => {
 
   it("stores other providers' names for OpenAI's finish reasons as OpenAI's, and a reason OpenAI has no name for as it came", async () => {
     const call = { id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } };
-    const given = ['eos', 'EOS_TOKEN', 'end_turn', 'max_tokens', 'tool_use', '', 'abort', 'stop'];
+    const given = ['eos', 'EOS_TOKEN', 'end_turn', 'max_tokens', 'tool_use', '', 'abort', 'stop', 'COMPLETE', 'SAFETY', 'guardrail_intervened'];
     upstream.handler = (request, res) => {
       const answer = fakeCompletion(request.json!, 'chatcmpl-named', 1_700_000_000) as { choices: Record<string, unknown>[] };
       answer.choices = given.map((reason, index) => ({
@@ -297,7 +297,9 @@ describe('post /v1/chat/completions', () => {
     // The create's own answer is the provider's, as it came.
     expect(created.choices.map((c) => c.finish_reason)).toEqual(given);
     const stored = await (await service.request('/v1/chat/completions/chatcmpl-named')).json();
-    expect(stored.choices.map((c: { finish_reason: unknown }) => c.finish_reason)).toEqual(['stop', 'stop', 'stop', 'length', 'tool_calls', 'stop', 'abort', 'stop']);
+    expect(stored.choices.map((c: { finish_reason: unknown }) => c.finish_reason)).toEqual([
+      'stop', 'stop', 'stop', 'length', 'tool_calls', 'stop', 'abort', 'stop', 'stop', 'content_filter', 'content_filter',
+    ]);
     const listed = await service.client().chat.completions.list();
     expect(listed.data.find((c) => c.id === 'chatcmpl-named')?.choices.map((c) => c.finish_reason)).toEqual(stored.choices.map((c: { finish_reason: unknown }) => c.finish_reason));
   });
