@@ -31,7 +31,7 @@ describe.skipIf(!browserAvailable)('web UI: keyboard shortcuts for reading a day
 
   it('"/" focuses Search, "j" and "k" walk the cards, and in a conversation open Next and Previous; Escape goes back to the list', async () => {
     const [page, all] = await openList();
-    expect(await page.locator('.keys-hint').textContent()).toBe('Keys: / Search · j and k: next and previous card or conversation · Escape: back to the list. Turn off');
+    expect(await page.locator('.keys-hint').textContent()).toBe('Keys: / Search · j and k: next and previous card or conversation · Escape: back to the list. Turn off shortcuts');
     await page.keyboard.press('/');
     await expect.poll(() => focusedName(page)).toBe('search');
     // The "/" that moved the focus was not typed into the field.
@@ -155,8 +155,8 @@ describe.skipIf(!browserAvailable)('web UI: keyboard shortcuts for reading a day
 
   it('"Turn off" stops them, kept for the next visit, and "Turn on" brings them back', async () => {
     const [page, all] = await openList();
-    await page.getByRole('button', { name: 'Turn keyboard shortcuts off' }).click();
-    expect(await page.locator('.keys-hint').textContent()).toBe('Keyboard shortcuts are off. Turn on');
+    await page.getByRole('button', { name: 'Turn off shortcuts' }).click();
+    expect(await page.locator('.keys-hint').textContent()).toBe('Keyboard shortcuts are off. Turn on shortcuts');
     await page.locator('#list-title').focus();
     await page.keyboard.press('/');
     await page.keyboard.press('j');
@@ -164,8 +164,36 @@ describe.skipIf(!browserAvailable)('web UI: keyboard shortcuts for reading a day
     expect(await page.getByRole('searchbox', { name: 'Search' }).getAttribute('aria-keyshortcuts')).toBe(null);
     await page.reload();
     await expectRows(page, all.slice(0, 20));
-    await page.getByRole('button', { name: 'Turn keyboard shortcuts on' }).click();
+    await page.getByRole('button', { name: 'Turn on shortcuts' }).click();
     await page.locator('#list-title').focus();
+    await page.keyboard.press('j');
+    await expect.poll(() => focused(page)).toBe(all[0]);
+  });
+
+  it('"j" on "Load more" presses it; Escape from a conversation past the first page puts the focus on the list\'s heading', async () => {
+    const [page, all] = await openList();
+    await page.getByRole('button', { name: 'Load more' }).focus();
+    await page.keyboard.press('j');
+    await expectRows(page, all);
+    await expect.poll(() => focused(page)).toBe(all[20]);
+    // A link naming the list, to a completion on its second page: Escape draws the list's first page without it.
+    await page.goto(`${suite.service.origin}/#/completions/${all[22]}?order=desc`);
+    await page.reload();
+    await expect.poll(() => heading(page)).toBe(all[22]);
+    await page.keyboard.press('Escape');
+    await expectRows(page, all.slice(0, 20));
+    await expect.poll(() => focusedName(page)).toBe('H1');
+  });
+
+  it('are off where their line and its "Turn off" are not shown: a window 560 px wide or less', async () => {
+    const [page, all] = await openList();
+    await page.setViewportSize({ width: 500, height: 800 });
+    expect(await page.locator('.keys-hint').isVisible()).toBe(false);
+    await page.locator('#list-title').focus();
+    await page.keyboard.press('j');
+    await page.keyboard.press('/');
+    expect(await focusedName(page)).toBe('H1');
+    await page.setViewportSize({ width: 1280, height: 800 });
     await page.keyboard.press('j');
     await expect.poll(() => focused(page)).toBe(all[0]);
   });

@@ -176,8 +176,8 @@ export function createListView() {
   function showKeys() {
     const on = shortcutsOn();
     keysText.textContent = on ? 'Keys: / Search · j and k: next and previous card or conversation · Escape: back to the list.' : 'Keyboard shortcuts are off.';
-    keysToggle.textContent = on ? 'Turn off' : 'Turn on';
-    keysToggle.setAttribute('aria-label', on ? 'Turn keyboard shortcuts off' : 'Turn keyboard shortcuts on');
+    // Its name is its visible text (WCAG 2.5.3): a speech-input user says what they see.
+    keysToggle.textContent = on ? 'Turn off shortcuts' : 'Turn on shortcuts';
     searchInput.toggleAttribute('aria-keyshortcuts', on);
     if (on) searchInput.setAttribute('aria-keyshortcuts', '/');
   }
@@ -548,7 +548,8 @@ export function createListView() {
       rows.append(...newRows.map((row) => row.element));
       firstNew = newRows[0]?.element.querySelector('a.row-link') ?? null;
       if (focusOnLoad !== null && (document.activeElement === document.body || !document.activeElement?.isConnected)) {
-        rowOf(focusOnLoad)?.querySelector('a.row-link')?.focus();
+        // Not on the first page (read further down, or no longer matching): the list's heading, as when it is gone.
+        (rowOf(focusOnLoad)?.querySelector('a.row-link') ?? heading).focus();
       }
       focusOnLoad = null;
       loadPreviews(newRows, signal);
@@ -610,6 +611,11 @@ export function createListView() {
   function focusCard(step) {
     const cards = [...rows.children];
     if (!cards.length || rows.inert) return false;
+    // "j" on "Load more" (under the last card) is pressing it.
+    if (document.activeElement === loadMoreButton && step > 0) {
+      loadMoreButton.click();
+      return true;
+    }
     const current = document.activeElement?.closest('li.row');
     let index = cards.indexOf(current);
     if (index === -1) {

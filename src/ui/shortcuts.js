@@ -17,6 +17,12 @@ const TYPING = [
   ...['textbox', 'searchbox', 'combobox', 'listbox', 'grid', 'treegrid', 'tree', 'menu', 'menubar', 'slider', 'spinbutton', 'tablist', 'radiogroup', 'application'].map((role) => `[role=${role}]`),
 ].join(', ');
 
+/**
+ * Where the line naming the keys, with its "Turn off", is not shown (a phone, a touch screen, a window 560 px wide or
+ * less: the same query as `.keys-hint` in style.css), the keys are off too: never keys without their off switch.
+ */
+const keysLineHidden = window.matchMedia('(hover: none), (max-width: 560px)');
+
 export function shortcutsOn() {
   return readSetting('shortcuts', 'on') !== 'off';
 }
@@ -31,7 +37,7 @@ export function turnShortcuts(on) {
  */
 export function installShortcuts(views) {
   document.addEventListener('keydown', (event) => {
-    if (event.defaultPrevented || event.isComposing || event.ctrlKey || event.metaKey || event.altKey || !shortcutsOn()) return;
+    if (event.defaultPrevented || event.isComposing || event.ctrlKey || event.metaKey || event.altKey || !shortcutsOn() || keysLineHidden.matches) return;
     // "/" takes Shift on some layouts (German: Shift+7); a letter with Shift is another key ("J").
     if (event.shiftKey && event.key !== '/') return;
     if (event.target instanceof Element && event.target.closest(TYPING)) return;
