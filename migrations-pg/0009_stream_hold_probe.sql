@@ -19,4 +19,20 @@ BEGIN
 EXCEPTION WHEN SQLSTATE 'SC409' OR SQLSTATE 'SC410' THEN
 	RETURN false;
 END
-$$;
+$$;--> statement-breakpoint
+-- A first version of this migration, on main for an hour and never released, locked "stripes" of ids in the insert's
+-- trigger, which deadlocked: a database a build of that hour migrated gets 0005's trigger back (the same text as
+-- there) and loses the stripe function. On every other database these two change nothing.
+CREATE OR REPLACE FUNCTION "refuse_deleted_completion_ids"() RETURNS trigger LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	"taken" text;
+BEGIN
+	SELECT n."id" INTO "taken" FROM "inserted" n
+		JOIN "deleted_completions" d ON d."project_id" = n."project_id" AND d."id" = n."id" LIMIT 1;
+	IF "taken" IS NOT NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'SC409', MESSAGE = 'a completion id of the group is taken', DETAIL = "taken";
+	END IF;
+	RETURN NULL;
+END
+$$;--> statement-breakpoint
+DROP FUNCTION IF EXISTS "completion_id_stripe"(integer, text);

@@ -89,6 +89,68 @@ describe.skipIf(!withServer)('two instances on one PostgreSQL database, caught a
     }
   });
 
+  it("a delete while a stream's hold finds its id stored keeps its tombstone, and the hold's release leaves it: the id stays deleted", async () => {
+    const [one] = instances.map(clientOf) as [OpenAI];
+    nextId = 'chatcmpl-project-made';
+    await one.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'first' }], store: true });
+    const [{ id: projectId, name: project }] = (await admin.query<{ id: number; name: string }>('SELECT id, name FROM projects')).rows as [{ id: number; name: string }];
+    const config = { ...loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'silent' }), databasePoolSize: POSTGRES_OPTIONS.poolSize };
+    const [streaming, deleting] = [await openStore(config), await openStore(config)];
+    const creator = new pg.Client({ connectionString: url });
+    await creator.connect();
+    try {
+      // Another instance's insert of the id under way when the stream takes its hold: the hold's probe waits for it.
+      await creator.query('BEGIN');
+      await creator.query(
+        "INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body) VALUES ($1, 'chatcmpl-held-deleted', 1, 'm', 'm', '{}', '{}')",
+        [projectId],
+      );
+      const holding = streaming.holdStreamId(project, 'chatcmpl-held-deleted');
+      await waitersReach(admin, 1);
+      // The hold's row kept from its release for a moment (a busy event loop): the insert commits, and is deleted.
+      await admin.query('BEGIN');
+      await admin.query("SELECT 1 FROM deleted_completions WHERE id = 'chatcmpl-held-deleted' FOR UPDATE");
+      await creator.query('COMMIT');
+      const deleted = deleting.deleteCompletion(project, 'chatcmpl-held-deleted');
+      // Both wait for that row: the hold's release (its probe found the id stored) and the delete's tombstone.
+      await waitersReach(admin, 2);
+      await admin.query('COMMIT');
+      expect(await holding).toBe('taken');
+      expect(await deleted).toBe(true);
+      expect((await admin.query("SELECT created FROM deleted_completions WHERE id = 'chatcmpl-held-deleted'")).rows).toEqual([{ created: '1' }]);
+      expect(await deleting.isIdTaken(project, 'chatcmpl-held-deleted')).toBe(true);
+    } finally {
+      await admin.query('ROLLBACK').catch(() => {});
+      await creator.end();
+      await streaming.close();
+      await deleting.close();
+    }
+  });
+
+  it("a stream's hold whose probe cannot finish (completions locked past the statement timeout) is let go, not left behind", async () => {
+    const [one] = instances.map(clientOf) as [OpenAI];
+    nextId = 'chatcmpl-probe-project';
+    await one.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'first' }], store: true });
+    const [{ name: project }] = (await admin.query<{ name: string }>('SELECT name FROM projects')).rows as [{ name: string }];
+    const store = await openStore({
+      ...loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'silent', DATABASE_STATEMENT_TIMEOUT_MS: '300' }),
+      databasePoolSize: POSTGRES_OPTIONS.poolSize,
+    });
+    try {
+      // What a CREATE INDEX on completions takes: inserts wait, and so does the probe's.
+      await admin.query('BEGIN');
+      await admin.query('LOCK TABLE completions IN SHARE MODE');
+      await expect(store.holdStreamId(project, 'chatcmpl-probe-cut')).rejects.toThrow();
+      await admin.query('COMMIT');
+      expect((await admin.query("SELECT count(*)::int AS n FROM deleted_completions WHERE id = 'chatcmpl-probe-cut'")).rows).toEqual([{ n: 0 }]);
+      expect(await store.holdStreamId(project, 'chatcmpl-probe-cut')).toBe('held');
+      await store.releaseStreamId(project, 'chatcmpl-probe-cut');
+    } finally {
+      await admin.query('ROLLBACK').catch(() => {});
+      await store.close();
+    }
+  });
+
   it('an import (the command-line tool) of an id another instance deletes meanwhile skips it as taken, and imports the rest', async () => {
     const [one] = instances.map(clientOf) as [OpenAI];
     nextId = 'chatcmpl-imported-twice';

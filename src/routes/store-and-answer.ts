@@ -26,7 +26,7 @@ export function createCompletionWrites(store: Store): CompletionWrites {
   return {
     // A stream's hold and its held write meet the database as a batch does: the writer learns of their 503s,
     // so stored creates are held back before the provider is paid. Only the held write's success ends a hold:
-    // the hold's row goes to another table, which a lock on `completions` (a CREATE INDEX) lets by.
+    // the hold's row goes to another table (its probe on PostgreSQL inserts nothing that stays).
     ids: createIdAllocator({
       holdStreamId: (project, id) => writer.watch(store.holdStreamId(project, id), false),
       releaseStreamId: (project, id) => store.releaseStreamId(project, id),

@@ -195,12 +195,13 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
         );
         if (!row) return false;
         await createRowWrites(tx).removeCompletions([row]);
-        // Kept for good (expired_at 0), as on SQLite.
-        await tx.query('INSERT INTO deleted_completions (project_id, id, created) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
-          projectId,
-          id,
-          row.created,
-        ]);
+        // Kept for good (expired_at 0), as on SQLite. A stream's hold of the id (one that found it stored and is about
+        // to let go) gives way to it: left as a hold, its release would take the tombstone with it.
+        await tx.query(
+          `INSERT INTO deleted_completions (project_id, id, created) VALUES ($1, $2, $3)
+           ON CONFLICT (project_id, id) DO UPDATE SET created = excluded.created, expired_at = excluded.expired_at WHERE deleted_completions.created = ${HELD}`,
+          [projectId, id, row.created],
+        );
         return true;
       });
     },
@@ -215,7 +216,8 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
         if (expired.length === 0) return 0;
         await createRowWrites(tx).removeCompletions(expired);
         await tx.query(
-          'INSERT INTO deleted_completions (project_id, id, created, expired_at) SELECT *, $4::int8 FROM unnest($1::int[], $2::text[], $3::int8[]) ON CONFLICT DO NOTHING',
+          `INSERT INTO deleted_completions (project_id, id, created, expired_at) SELECT *, $4::int8 FROM unnest($1::int[], $2::text[], $3::int8[])
+           ON CONFLICT (project_id, id) DO UPDATE SET created = excluded.created, expired_at = excluded.expired_at WHERE deleted_completions.created = ${HELD}`,
           [expired.map((row) => row.projectId), expired.map((row) => row.id), expired.map((row) => row.created), now],
         );
         return expired.length;
@@ -247,9 +249,16 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
       if (held.length === 0) return 'taken';
       // Committed, the hold stops every insert of the id whose trigger runs from now on; one already past its trigger
       // (or a held stream being stored) is in the unique index, where the probe waits for it (migration 0009).
-      const [{ taken }] = (await db.query<{ taken: boolean }>('SELECT completion_id_stored_or_storing($1::int, $2::text) AS taken', [projectId, id])) as [
-        { taken: boolean },
-      ];
+      let taken: boolean;
+      try {
+        [{ taken }] = (await db.query<{ taken: boolean }>('SELECT completion_id_stored_or_storing($1::int, $2::text) AS taken', [projectId, id])) as [
+          { taken: boolean },
+        ];
+      } catch (err) {
+        // Not known to be free (a statement timeout behind a lock on completions, the server gone): not held either.
+        await deleteHold(db, projectId, id).catch(() => {});
+        throw err;
+      }
       if (!taken) return 'held';
       await deleteHold(db, projectId, id);
       return 'taken';
