@@ -7,7 +7,8 @@
 -- which waits for any insert of the id still under way and then says whether it committed. An insert whose trigger
 -- runs after the hold committed sees the hold and takes a fresh id; one whose trigger ran before has its row in the
 -- index already, where the probe finds it. No lock is held across the two, so nothing can wait in a circle.
--- The probe row never stays: the insert's trigger refuses it (the hold is there), or the function does.
+-- The probe row never stays: the insert's trigger refuses it (the hold is there), or the function does. A hold a
+-- delete's tombstone replaced meanwhile (index.ts: a tombstone takes a hold's place) answers taken.
 CREATE OR REPLACE FUNCTION "completion_id_stored_or_storing"("project" integer, "completion" text) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
 	INSERT INTO "completions" ("project_id", "id", "created", "model", "requested_model", "metadata", "body")
@@ -17,7 +18,9 @@ BEGIN
 	END IF;
 	RETURN true;
 EXCEPTION WHEN SQLSTATE 'SC409' OR SQLSTATE 'SC410' THEN
-	RETURN false;
+	-- Refused by the hold, unless a delete's tombstone took its place (the id was stored meanwhile, then deleted):
+	-- then it is taken. The hold's `created` is HELD_POSITION (src/store/postgres/list-query.ts).
+	RETURN NOT EXISTS (SELECT 1 FROM "deleted_completions" WHERE "project_id" = "project" AND "id" = "completion" AND "created" = -4611686018427387904);
 END
 $$;--> statement-breakpoint
 -- A first version of this migration, on main for an hour and never released, locked "stripes" of ids in the insert's

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { openPostgres } from '../src/db/postgres-client.ts';
 import { openStore } from '../src/store/open.ts';
+import { HELD_POSITION } from '../src/store/postgres/list-query.ts';
 import { backfillSearch } from '../src/store/postgres/search-backfill.ts';
 import { backfillRecords } from './helpers/backfill-records.ts';
 import { type ChildServer, startChildServer } from './helpers/child-server.ts';
@@ -125,6 +126,23 @@ describe.skipIf(!withServer)('two instances on one PostgreSQL database, caught a
       await streaming.close();
       await deleting.close();
     }
+  });
+
+  it("a hold's probe answers taken when a delete's tombstone took the hold's place, free while the hold is there", async () => {
+    const [one] = instances.map(clientOf) as [OpenAI];
+    nextId = 'chatcmpl-probe-tombstone';
+    await one.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'first' }], store: true });
+    const [{ id: projectId }] = (await admin.query<{ id: number }>('SELECT id FROM projects')).rows as [{ id: number }];
+    const probe = async (id: string) =>
+      (await admin.query<{ taken: boolean }>('SELECT completion_id_stored_or_storing($1, $2) AS taken', [projectId, id])).rows[0]!.taken;
+    // Held, not stored: free (the stream may keep it).
+    await admin.query(`INSERT INTO deleted_completions (project_id, id, created) VALUES ($1, 'chatcmpl-probe-held', ${HELD_POSITION})`, [projectId]);
+    expect(await probe('chatcmpl-probe-held')).toBe(false);
+    // Stored: taken. Stored and deleted since, its tombstone over the hold (the hold's statement committed before): taken.
+    expect(await probe('chatcmpl-probe-tombstone')).toBe(true);
+    await admin.query("INSERT INTO deleted_completions (project_id, id, created) VALUES ($1, 'chatcmpl-probe-deleted', 1700000000)", [projectId]);
+    expect(await probe('chatcmpl-probe-deleted')).toBe(true);
+    expect((await admin.query("SELECT count(*)::int AS n FROM completions WHERE id LIKE 'chatcmpl-probe-%'")).rows).toEqual([{ n: 1 }]);
   });
 
   it("a stream's hold whose probe cannot finish (completions locked past the statement timeout) is let go, not left behind", async () => {
