@@ -3,14 +3,13 @@ import { cors } from 'hono/cors';
 import type { Answer } from './observability.ts';
 import { nodeResponse } from './response-headers.ts';
 
-/**
- * Browser apps (the SDKs' dangerouslyAllowBrowser) reach OpenAI across origins;
- * its API answers CORS preflights, which carry no key, so they are answered
- * before authentication. A key is still required for every real request, so
- * allowing any origin (the default, as OpenAI does) grants nothing that the key
- * does not; CORS_ORIGINS narrows it for an operator whose keys a web page could
- * guess (pass-through mode with UPSTREAM_API_KEY lets any key in).
- */
+// Browser apps (the SDKs' dangerouslyAllowBrowser) reach OpenAI across origins;
+// its API answers CORS preflights, which carry no key, so they are answered
+// before authentication. A key is still required for every real request, so
+// allowing any origin (the default, as OpenAI does) grants nothing that the key
+// does not; CORS_ORIGINS narrows it for an operator whose keys a web page could
+// guess (pass-through mode with UPSTREAM_API_KEY lets any key in).
+
 /**
  * What a page may read of an answer: the headers the SDKs act on (`x-should-retry`, `retry-after-ms`, `retry-after`:
  * without them a browser hides a 502 that must not be retried, or a 429's wait, and the SDK retries at once) and
