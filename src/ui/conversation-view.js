@@ -9,7 +9,7 @@ import { markdownShown, showMarkdown } from './markdown.js';
 import { conversationCards, jsonBlock, longText, messageCard, toolList } from './message-render.js';
 import { createMetadataEditor } from './metadata-editor.js';
 import { neighbourLinks } from './neighbours.js';
-import { shortcutsOn } from './shortcuts.js';
+import { shortcutsActive } from './shortcuts.js';
 import { curlSnippet, openaiSnippet, replayRequest } from './replay.js';
 
 const REQUEST_FIELDS = [
@@ -79,7 +79,7 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
   const heading = h('h1', { tabindex: '-1', class: 'completion-id' }, id);
   const body = h('div', { class: 'conversation-body' }, h('p', { class: 'muted' }, 'Loading…'));
   const viewLinks = h('div', { class: 'view-links' },
-    h('nav', { class: 'breadcrumbs', 'aria-label': 'Breadcrumbs' }, h('a', { href: backHash, 'aria-keyshortcuts': shortcutsOn() ? 'Escape' : null }, '← Completions')),
+    h('nav', { class: 'breadcrumbs', 'aria-label': 'Breadcrumbs' }, h('a', { href: backHash, 'aria-keyshortcuts': shortcutsActive() ? 'Escape' : null }, '← Completions')),
   );
   const element = h('section', { class: 'conversation-view', 'aria-labelledby': 'conversation-title', 'aria-busy': 'true' },
     viewLinks,

@@ -21,7 +21,7 @@ import {
 } from './format.js';
 import { createModelSuggestions } from './model-suggestions.js';
 import { readSetting, writeSetting } from './preferences.js';
-import { shortcutsOn, turnShortcuts } from './shortcuts.js';
+import { shortcutsActive, shortcutsOn, turnShortcuts } from './shortcuts.js';
 import { createSelection } from './selection.js';
 import { createUsagePanel } from './usage-panel.js';
 
@@ -178,8 +178,8 @@ export function createListView() {
     keysText.textContent = on ? 'Keys: / Search · j and k: next and previous card or conversation · Escape: back to the list.' : 'Keyboard shortcuts are off.';
     // Its name is its visible text (WCAG 2.5.3): a speech-input user says what they see.
     keysToggle.textContent = on ? 'Turn off shortcuts' : 'Turn on shortcuts';
-    searchInput.toggleAttribute('aria-keyshortcuts', on);
-    if (on) searchInput.setAttribute('aria-keyshortcuts', '/');
+    searchInput.toggleAttribute('aria-keyshortcuts', shortcutsActive());
+    if (shortcutsActive()) searchInput.setAttribute('aria-keyshortcuts', '/');
   }
   keysToggle.addEventListener('click', () => {
     turnShortcuts(!shortcutsOn());

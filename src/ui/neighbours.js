@@ -3,7 +3,7 @@
 import { api, queryString } from './api.js';
 import { h } from './dom.js';
 import { filterPairs } from './filters.js';
-import { shortcutsOn } from './shortcuts.js';
+import { shortcutsActive } from './shortcuts.js';
 
 /**
  * The completions beside `id` in the list `within`, asked of the API (a reload or a shared link has no list drawn
@@ -30,11 +30,12 @@ export function neighbourLinks({ previous, next, more }, { nextAfterLoading, hre
     const arrowNode = h('span', { 'aria-hidden': 'true' }, arrow);
     return arrowFirst ? [arrowNode, ` ${text}`] : [`${text} `, arrowNode];
   };
-  // Which one "j" and "k" open (shortcuts.js), said to assistive technology while the keys are on.
-  const keys = (which) => ({ 'data-neighbour': which, 'aria-keyshortcuts': shortcutsOn() ? { next: 'j', previous: 'k' }[which] : null });
+  // Which one "j" and "k" open (shortcuts.js), said to assistive technology while the keys act (not on an end's
+  // link, which goes nowhere).
+  const keys = (which) => ({ 'data-neighbour': which, 'aria-keyshortcuts': shortcutsActive() ? { next: 'j', previous: 'k' }[which] : null });
   const link = (neighbour, text, which) => neighbour
     ? h('a', { href: hrefOf(neighbour), title: neighbour, ...keys(which) }, text)
-    : h('a', { role: 'link', 'aria-disabled': 'true', class: 'muted', ...keys(which) }, text);
+    : h('a', { role: 'link', 'aria-disabled': 'true', class: 'muted', 'data-neighbour': which }, text);
   let nextNode = link(next, label('↓', 'Next', false), 'next');
   const problem = h('span', { class: 'error', role: 'alert' });
   problem.hidden = true;

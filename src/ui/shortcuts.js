@@ -27,6 +27,11 @@ export function shortcutsOn() {
   return readSetting('shortcuts', 'on') !== 'off';
 }
 
+/** Whether the keys act here and now: turned on, and their line shown. What `aria-keyshortcuts` may announce. */
+export function shortcutsActive() {
+  return shortcutsOn() && !keysLineHidden.matches;
+}
+
 export function turnShortcuts(on) {
   writeSetting('shortcuts', on ? 'on' : 'off');
 }
@@ -37,7 +42,7 @@ export function turnShortcuts(on) {
  */
 export function installShortcuts(views) {
   document.addEventListener('keydown', (event) => {
-    if (event.defaultPrevented || event.isComposing || event.ctrlKey || event.metaKey || event.altKey || !shortcutsOn() || keysLineHidden.matches) return;
+    if (event.defaultPrevented || event.isComposing || event.ctrlKey || event.metaKey || event.altKey || !shortcutsActive()) return;
     // "/" takes Shift on some layouts (German: Shift+7); a letter with Shift is another key ("J").
     if (event.shiftKey && event.key !== '/') return;
     if (event.target instanceof Element && event.target.closest(TYPING)) return;
