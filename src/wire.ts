@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import type { CompletionListJson, CompletionRecord, CompletionRow, MessageRow, Page, UsageSummary } from './store/index.ts';
-import { formatUtcDay, isStorableCreated, tokenCountsOfUsage } from './store/derived-fields.ts';
+import { contentTextOf, formatUtcDay, isStorableCreated, tokenCountsOfUsage } from './store/derived-fields.ts';
 import type { Metadata } from './validation.ts';
 import { type ExactIntegers, withExactIntegers } from './exact-integers.ts';
 import { isObject, type Json } from './json.ts';
@@ -64,22 +64,12 @@ export function newRequestId(): string {
   return `req_${randomPool.toString('hex', at, at + 16)}`;
 }
 
-/** The text of an input message's content: strings as they are, text parts joined by new lines. */
-function contentText(content: unknown): string | null {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return null;
-  const texts = content
-    .filter((part): part is Json => isObject(part) && part.type === 'text' && typeof part.text === 'string')
-    .map((part) => part.text as string);
-  return texts.length === 0 ? null : texts.join('\n');
-}
-
 /** A stored input message item without its id: the fields OpenAI serves for messages. */
 export function toMessageItem(message: unknown): Json {
   const m = isObject(message) ? message : {};
   const item: Json = {
     role: m.role ?? null,
-    content: contentText(m.content),
+    content: contentTextOf(m.content),
     refusal: m.refusal ?? null,
     name: m.name ?? null,
     content_parts: Array.isArray(m.content) ? m.content : null,

@@ -143,6 +143,27 @@ describe('finetune lines', () => {
     expect((line.item.input as Json[])[1]).toEqual({ role: 'assistant', content: parts });
   });
 
+  const thinkingThenText = [
+    { type: 'thinking', thinking: [{ type: 'text', text: 'The user greets me.' }] },
+    { type: 'text', text: '{"greeting":' },
+    { type: 'text', text: '"Hello"}' },
+  ];
+
+  it("end with the text of a reply given as parts, without a reasoning model's thinking", () => {
+    const line = finetune(item({ messages: [{ role: 'user', content: 'Hi' }] }, [reply({ content: thinkingThenText })]));
+    expect(JSON.parse(line)).toEqual({ messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: '{"greeting":\n"Hello"}' }] });
+    expect(formatLine(item({ messages: [{ role: 'user', content: 'Hi' }] }, [reply({ content: thinkingThenText.slice(0, 1) })]), { format: 'finetune', choice: 0 })).toEqual({
+      skipped: 'empty_reply',
+    });
+  });
+
+  it("grade a reply given as parts on its text, and keep its parts in the eval line's choices", () => {
+    const source = item({ messages: [{ role: 'user', content: 'Hi' }] }, [reply({ content: [thinkingThenText[0], { type: 'text', text: '{"greeting":"Hello"}' }] })]);
+    const line = JSON.parse((formatLine(source, { format: 'eval', choice: 0 }) as { line: string }).line) as { item: Json; sample: Json };
+    expect([line.item.output, line.sample.output_text, line.sample.output_json]).toEqual(['{"greeting":"Hello"}', '{"greeting":"Hello"}', { greeting: 'Hello' }]);
+    expect(((line.sample.choices as Json[])[0]?.message as Json).content).toEqual([thinkingThenText[0], { type: 'text', text: '{"greeting":"Hello"}' }]);
+  });
+
   it('take the choice asked for', () => {
     const source = item({ n: 2, messages: [{ role: 'user', content: 'Hi' }] }, [reply({ content: 'first' }), reply({ content: 'second' }, 'stop', 1)]);
     expect(JSON.parse(finetune(source, 1)).messages.at(-1)).toEqual({ role: 'assistant', content: 'second' });

@@ -414,6 +414,17 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     expect((await store.listCompletions(PROJECT, params({ search: 'quasarfluxion' }))).items.map((row) => row.id)).toEqual(['r1']);
   });
 
+  it("searches the text parts of an answer given as parts (a reasoning model's), not its thinking", async () => {
+    const parts = [
+      { type: 'thinking', thinking: [{ type: 'text', text: 'pondering zephyrquill' }] },
+      { type: 'text', text: 'The answer is marblewick.' },
+    ];
+    const choice = JSON.stringify({ index: 0, message: { role: 'assistant', content: parts }, finish_reason: 'stop' });
+    await store.saveCompletions(PROJECT, [record('p1', 1, { choices: [choice] }), record('p2', 2)]);
+    expect((await store.listCompletions(PROJECT, params({ search: 'marblewick' }))).items.map((row) => row.id)).toEqual(['p1']);
+    expect((await store.listCompletions(PROJECT, params({ search: 'zephyrquill' }))).items.map((row) => row.id)).toEqual([]);
+  });
+
   it('keeps the first value of a setting', async () => {
     expect(await store.getOrCreateSetting('secret', () => 'first')).toBe('first');
     expect(await store.getOrCreateSetting('secret', () => 'second')).toBe('first');

@@ -174,6 +174,39 @@ describe('completion assembler', () => {
     });
   });
 
+  it("keeps a reasoning model's thinking streamed as content parts (Mistral), joined as the unstreamed answer has it", () => {
+    const assembler = createCompletionAssembler();
+    const thinking = (text: string) => ({ type: 'thinking', thinking: [{ type: 'text', text }] });
+    const chunks = [
+      { role: 'assistant', content: '' },
+      { content: [thinking('Two plus')] },
+      { content: [thinking(' two.')] },
+      { content: 'It is' },
+      { content: '' },
+      { content: ' 4.' },
+      { content: [{ type: 'text', text: ' Sure.', annotations: [] }] },
+      { content: '!' },
+    ].map((delta) => ({ ...envelope, choices: [{ index: 0, delta, finish_reason: null }] }));
+    const sent = JSON.stringify(chunks);
+    for (const chunk of chunks) assembler.add(chunk);
+    expect(messageOf(assembler)).toEqual({
+      role: 'assistant',
+      content: [
+        { type: 'thinking', thinking: [{ type: 'text', text: 'Two plus two.' }] },
+        { type: 'text', text: 'It is 4.' },
+        { type: 'text', text: ' Sure.', annotations: [] },
+        { type: 'text', text: '!' },
+      ],
+      refusal: null,
+    });
+    expect(JSON.stringify(chunks), 'the chunks themselves are not changed').toBe(sent);
+
+    const textFirst = createCompletionAssembler();
+    textFirst.add({ ...envelope, choices: [{ index: 0, delta: { role: 'assistant', content: 'Hi' } }] });
+    textFirst.add({ ...envelope, choices: [{ index: 0, delta: { content: [thinking('hm')] } }] });
+    expect(messageOf(textFirst)).toEqual({ role: 'assistant', content: [{ type: 'text', text: 'Hi' }, thinking('hm')], refusal: null });
+  });
+
   it("a custom tool's call keeps its name when a provider repeats it on every delta, and concatenates its input, as the SDK does", () => {
     const assembler = createCompletionAssembler();
     const delta = (custom: Record<string, string>, extra: Record<string, string> = {}) => ({

@@ -1,6 +1,7 @@
 import { type ExactIntegers, findUnsafeIntegers, mergeExactIntegers, withExactIntegers } from '../exact-integers.ts';
 import { isObject, type Json } from '../json.ts';
 import type { CompletionRow, MessageRow } from '../store/index.ts';
+import { contentTextOf } from '../store/derived-fields.ts';
 import { serializeCompletion, serializeMessageItem } from '../wire.ts';
 
 /**
@@ -163,7 +164,9 @@ function hasUnsupportedPart(message: Json): boolean {
 function replyMessage(choice: Json): Json {
   const message = isObject(choice.message) ? choice.message : {};
   const reply: Json = { role: 'assistant' };
-  if (typeof message.content === 'string' && message.content !== '') reply.content = message.content;
+  // A reply given as parts (a reasoning model's thinking, then its text) teaches its text: fine-tuning takes no thinking.
+  const text = contentTextOf(message.content);
+  if (text !== null && text !== '') reply.content = text;
   if (hasToolCalls(message)) reply.tool_calls = message.tool_calls;
   return reply;
 }
@@ -269,7 +272,8 @@ export function evalLine(item: ExportItem, choiceIndex: number): string {
   const { body, choices, input, exact } = parseItem(item);
   const choice = choiceOf(choices, choiceIndex);
   const message = isObject(choice?.message) ? (choice.message as Json) : {};
-  const outputText = typeof message.content === 'string' ? message.content : '';
+  // A reply given as parts is graded on its text, as OpenAI's `output_text` is the text of the output's text parts.
+  const outputText = contentTextOf(message.content) ?? '';
   const json = outputJson(outputText);
   const line = JSON.stringify({
     item: {

@@ -1,4 +1,4 @@
-import { isObject } from '../json.ts';
+import { isObject, type Json } from '../json.ts';
 import { segmentCjk } from './cjk-segments.ts';
 import type { CompletionRecord } from './contract.ts';
 
@@ -36,10 +36,20 @@ export function tokenCountsOfUsage(value: unknown): TokenCounts {
   };
 }
 
+/** The text of a message's content: a string as it is, an array's text parts joined by new lines. */
+export function contentTextOf(content: unknown): string | null {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return null;
+  const texts = content
+    .filter((part): part is Json => isObject(part) && part.type === 'text' && typeof part.text === 'string')
+    .map((part) => part.text as string);
+  return texts.length === 0 ? null : texts.join('\n');
+}
+
 /**
  * The text `search` matches: each input message's `content` (the text of its text parts
  * when it was an array) and `refusal` (an assistant's, sent back in the conversation), and
- * each choice's `content` and `refusal`, one per line, with its
+ * each choice's `content` (likewise: a reasoning model's answer can come as parts) and `refusal`, one per line, with its
  * CJK runs written as characters and pairs (cjk-segments.ts): what the search index holds.
  * Tool call arguments, images and audio are not text a person searches for.
  */
@@ -53,7 +63,8 @@ export function searchTextOf(record: Pick<CompletionRecord, 'messages' | 'choice
   for (const json of record.choices) {
     const choice: unknown = JSON.parse(json);
     const message = isObject(choice) && isObject(choice.message) ? choice.message : {};
-    if (typeof message.content === 'string') texts.push(message.content);
+    const content = contentTextOf(message.content);
+    if (content !== null) texts.push(content);
     if (typeof message.refusal === 'string') texts.push(message.refusal);
   }
   return segmentCjk(texts.join('\n'));

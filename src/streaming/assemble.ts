@@ -10,7 +10,8 @@
  * - choices by `index`; `finish_reason` the last non-null one; logprobs'
  *   `content` and `refusal` arrays concatenated.
  * - delta: `role` replaced; `content` and `refusal` strings concatenated (null
- *   until a string arrives); `tool_calls` merged by `index`, `id`, `type` and
+ *   until a string arrives), and `content` sent as parts (Mistral's reasoning
+ *   models) kept as parts, see mergeContent; `tool_calls` merged by `index`, `id`, `type` and
  *   `function.name` replaced by a non-empty value only (a continuation delta's
  *   `"name": ""` does not wipe the name), `function.arguments` concatenated (a custom
  *   tool's `custom.name` and `custom.input` likewise); a
@@ -65,6 +66,46 @@ function replaceNonEmpty(current: unknown, next: unknown): unknown {
 function concatString(current: unknown, next: unknown): unknown {
   if (typeof next !== 'string') return current;
   return typeof current === 'string' ? current + next : next;
+}
+
+/**
+ * Mistral's reasoning models stream their thinking as content parts
+ * (`[{"type":"thinking","thinking":[{"type":"text","text":"Let"}]}]`, a few words a chunk) before the
+ * answer's strings, and answer the same call unstreamed with one thinking part and one text part. Once a part
+ * arrives the content is kept as parts, so the thinking is not lost and the stored message reads as the
+ * unstreamed one: a string becomes a text part, and a part of the last part's type joins it (text to text,
+ * thinking to thinking). Strings alone stay a string, as before.
+ */
+function mergeContent(current: unknown, next: unknown): unknown {
+  if (!Array.isArray(next)) return Array.isArray(current) ? appendText(current, next) : concatString(current, next);
+  const parts = Array.isArray(current) ? current : typeof current === 'string' && current !== '' ? [{ type: 'text', text: current }] : [];
+  for (const part of next) appendPart(parts, part);
+  return parts;
+}
+
+function appendText(parts: unknown[], text: unknown): unknown[] {
+  if (typeof text === 'string' && text !== '') appendPart(parts, { type: 'text', text });
+  return parts;
+}
+
+function isPlainText(part: Json): boolean {
+  return part.type === 'text' && typeof part.text === 'string' && Object.keys(part).length === 2;
+}
+
+function appendPart(parts: unknown[], part: unknown): void {
+  const last = parts.at(-1);
+  if (isObject(part) && isObject(last)) {
+    if (isPlainText(part) && isPlainText(last)) {
+      last.text = (last.text as string) + (part.text as string);
+      return;
+    }
+    if (part.type === 'thinking' && last.type === 'thinking' && Array.isArray(part.thinking) && Array.isArray(last.thinking)) {
+      for (const inner of part.thinking) appendPart(last.thinking, inner);
+      return;
+    }
+  }
+  // A copy: the parts joined into it later must not change the chunk the part came from.
+  parts.push(structuredClone(part));
 }
 
 /**
@@ -145,8 +186,10 @@ function mergeDelta(state: ChoiceState, delta: Json): void {
         message.role = replaceNonEmpty(message.role, value);
         break;
       case 'content':
+        message.content = mergeContent(message.content, value);
+        break;
       case 'refusal':
-        message[key] = concatString(message[key], value);
+        message.refusal = concatString(message.refusal, value);
         break;
       case 'tool_calls':
         if (Array.isArray(value)) mergeToolCalls(state, value);
