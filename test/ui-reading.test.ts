@@ -39,6 +39,18 @@ describe.skipIf(!browserAvailable)('web UI: reading code, metadata, and a servic
       replies: [{ content: '{"name":"Ada","langs":["en","fr"],"born":1815}' }],
       request: { response_format: { type: 'json_object' } },
     });
+    ids.deepseek = await seedCompletion(client, upstream, {
+      created: BASE + 502,
+      model: 'deepseek-reasoner',
+      messages: [{ role: 'user', content: 'Is 91 prime?' }],
+      replies: [{ content: 'No: 91 is 7 × 13.', reasoning_content: 'Try 7: 7 × 13 = 91, so it has a divisor.' }],
+    });
+    ids.mistral = await seedCompletion(client, upstream, {
+      created: BASE + 503,
+      model: 'magistral-small',
+      messages: [{ role: 'user', content: 'Is 97 prime?' }],
+      replies: [{ content: [{ type: 'thinking', thinking: [{ type: 'text', text: 'No divisor up to 9 divides 97.' }] }, { type: 'text', text: 'Yes, 97 is prime.' }] }],
+    });
     ids.noUsage = await seedCompletion(client, upstream, {
       created: BASE + 501,
       model: 'local-model',
@@ -68,6 +80,29 @@ describe.skipIf(!browserAvailable)('web UI: reading code, metadata, and a servic
     // The long line scrolls inside its block: the page itself does not widen.
     expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
     expect(await page.evaluate('window.__pwned')).toBeUndefined();
+  });
+
+  it("folds a reasoning model's thinking away under the reply's heading, beside the reply or as a part, and opens it on a click", async () => {
+    for (const [id, thinking, answer] of [
+      [ids.deepseek, 'Try 7: 7 × 13 = 91, so it has a divisor.', 'No: 91 is 7 × 13.'],
+      [ids.mistral, 'No divisor up to 9 divides 97.', 'Yes, 97 is prime.'],
+    ] as const) {
+      const page = await suite.open(`#/completions/${id}`);
+      await signIn(page);
+      const reply = page.locator('article.message', { hasText: answer });
+      await reply.waitFor();
+      const fold = reply.locator('details.thinking');
+      expect(await fold.count()).toBe(1);
+      expect(await fold.locator('summary').textContent()).toBe(`Thinking${thinking.length} characters`);
+      expect(await fold.getAttribute('open')).toBeNull();
+      expect(await reply.getByText(thinking).isVisible()).toBe(false);
+      await fold.locator('summary').click();
+      expect(await reply.getByText(thinking).isVisible()).toBe(true);
+      // The thinking comes before the answer, as it was written.
+      const order = await reply.evaluate((el, text) => (el.textContent ?? '').indexOf(text[0]) < (el.textContent ?? '').indexOf(text[1]), [thinking, answer]);
+      expect(order).toBe(true);
+      await page.close();
+    }
   });
 
   it("shows a conversation's metadata whole, wrapped, not cut by an ellipsis", async () => {

@@ -76,9 +76,37 @@ function partLabel(text) {
   return h('span', { class: 'part-label' }, text);
 }
 
+/**
+ * A reasoning model's thinking, folded away under its size: the reply is what a reader came for, the thinking
+ * what they open when the reply puzzles them (as a chat app shows it).
+ */
+function thinkingBlock(text) {
+  return h('details', { class: 'thinking' },
+    h('summary', null, partLabel('Thinking'), h('span', { class: 'muted' }, `${formatInteger(text.length)} characters`)),
+    longText(text),
+  );
+}
+
+/** Mistral's thinking part holds text parts (`{"type":"thinking","thinking":[{"type":"text","text":"…"}]}`). */
+function thinkingText(thinking) {
+  if (typeof thinking === 'string') return thinking;
+  if (!Array.isArray(thinking)) return '';
+  return thinking.map((part) => (typeof part === 'string' ? part : String(part?.text ?? ''))).join('\n');
+}
+
+/** The thinking sent beside the reply: `reasoning_content` (DeepSeek, vLLM), `reasoning` (OpenRouter, Groq, newer vLLM). */
+function sideThinking(message) {
+  const text = [message?.reasoning_content, message?.reasoning].find((value) => typeof value === 'string' && value !== '');
+  return text === undefined ? null : thinkingBlock(text);
+}
+
 function renderPart(part) {
   const type = String(part?.type ?? 'unknown');
   if (type === 'text') return longText(part.text);
+  if (type === 'thinking') {
+    const text = thinkingText(part.thinking);
+    return text === '' ? h('div', { class: 'part' }, partLabel('Thinking'), h('span', { class: 'muted' }, '(empty)')) : thinkingBlock(text);
+  }
   if (type === 'refusal') return refusalBlock(part.refusal);
   if (type === 'image_url') {
     const url = String(part.image_url?.url ?? '');
@@ -184,6 +212,7 @@ export function messageCard(message, { results = new Map(), heading, extra } = {
       message?.tool_call_id ? h('span', { class: 'muted' }, ` result of ${message.tool_call_id}`) : null,
       extra ?? null,
     ),
+    role === 'assistant' ? sideThinking(message) : null,
     role === 'assistant' ? renderMaybeJson(content) : renderContent(content),
     blank ? h('p', { class: 'muted empty-content' }, content === '' ? '(empty text)' : '(no content)') : null,
     message?.refusal ? refusalBlock(message.refusal) : null,

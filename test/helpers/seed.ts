@@ -5,8 +5,11 @@ import { type FakeUpstream, type ReceivedRequest, sendJson } from './fake-upstre
 
 /** What the provider answers for one seeded completion: one entry of `replies` per choice. */
 export interface ScriptedReply {
-  content?: string | null;
+  /** Parts: as a reasoning model answers (Mistral's thinking part, then text). */
+  content?: string | null | Record<string, unknown>[];
   refusal?: string | null;
+  /** DeepSeek's and vLLM's thinking, sent beside the reply. */
+  reasoning_content?: string;
   tool_calls?: { id: string; type: 'function'; function: { name: string; arguments: string } }[];
   finish_reason?: string;
 }
@@ -49,6 +52,7 @@ function scriptedHandler(spec: SeedSpec) {
           content: reply.content ?? null,
           refusal: reply.refusal ?? null,
           ...(reply.tool_calls ? { tool_calls: reply.tool_calls } : {}),
+          ...(reply.reasoning_content === undefined ? {} : { reasoning_content: reply.reasoning_content }),
           annotations: [],
         },
         logprobs: null,
