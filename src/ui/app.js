@@ -4,6 +4,7 @@ import { api, forgetKey, maskKey, onUnauthorized, rememberKey, storedKey } from 
 import { createConversationView } from './conversation-view.js';
 import { announce, field, h, replaceChildren } from './dom.js';
 import { completionHash, listKey, parseRoute } from './filters.js';
+import { keyFromOpenTabs, shareKeyWithNewTabs } from './key-handoff.js';
 import { createListView } from './list-view.js';
 import { neighboursFromApi } from './neighbours.js';
 import { installShortcuts } from './shortcuts.js';
@@ -253,4 +254,17 @@ installShortcuts(() => ({
   list: !conversationView && listView && !listView.element.hidden ? listView : null,
   conversation: conversationView,
 }));
-route();
+shareKeyWithNewTabs();
+if (storedKey()) route();
+else {
+  // A new tab (a card opened with a middle-click): signed in with the key of the tabs already open, when they
+  // agree on one. Until they answer (a few milliseconds; a quarter of a second when no tab is open) the page is blank.
+  keyFromOpenTabs().then(({ key, ambiguous }) => {
+    if (key && !storedKey()) {
+      rememberKey(key);
+      announce('Signed in with the key of your other tab');
+    }
+    if (ambiguous && !storedKey()) renderSignIn('Other tabs of this service are signed in with different keys: sign in with the one to use in this tab.');
+    else route();
+  });
+}

@@ -1,0 +1,76 @@
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { browserAvailable } from './helpers/browser.ts';
+import { seedCompletion } from './helpers/seed.ts';
+import { DEFAULT_KEY } from './helpers/service.ts';
+import { signIn, useUiSuite } from './helpers/ui-page.ts';
+
+// Pass-through mode: any key is its own project, so two keys are two projects.
+const KEY_A = DEFAULT_KEY;
+const KEY_B = 'sk-test-key-0002';
+
+/** What a tab shows once it has settled: the sign-in form (and its message), or the key it is signed in with. */
+async function settled(page: Page): Promise<{ signedInAs: string | null; signInMessage: string | null }> {
+  const signOut = page.getByRole('button', { name: 'Sign out' });
+  const form = page.getByRole('button', { name: 'Sign in' });
+  await signOut.or(form).first().waitFor();
+  if (await signOut.isVisible()) return { signedInAs: await page.locator('#signed-in').textContent(), signInMessage: null };
+  const message = page.locator('form.sign-in .error');
+  return { signedInAs: null, signInMessage: (await message.isVisible()) ? await message.textContent() : null };
+}
+
+function storedKeyOf(page: Page): Promise<unknown> {
+  return page.evaluate("sessionStorage.getItem('stored-completions:api-key')");
+}
+
+describe.skipIf(!browserAvailable)('web UI: a new tab takes the key of the tabs already signed in', () => {
+  let id = '';
+  const suite = useUiSuite(async ({ service, upstream }) => {
+    id = await seedCompletion(service.client(KEY_A), upstream, { created: 1_760_000_000, model: 'gpt-4o', messages: [{ role: 'user', content: 'Opened in a new tab' }] });
+  });
+
+  it('opens a conversation in a new tab signed in, when another tab of the service is (a middle-click on a card)', async () => {
+    const first = await suite.open();
+    await signIn(first, KEY_A);
+    const second = await first.context().newPage();
+    await second.goto(`${suite.service.origin}/#/completions/${id}`);
+    expect(await settled(second)).toEqual({ signedInAs: 'Key …0001', signInMessage: null });
+    await second.getByRole('heading', { name: id }).waitFor();
+    expect(await storedKeyOf(second)).toBe(KEY_A);
+  });
+
+  it('asks for the key when no tab is signed in, or the one that was has signed out', async () => {
+    const first = await suite.open();
+    expect(await settled(first)).toEqual({ signedInAs: null, signInMessage: null });
+    await signIn(first, KEY_A);
+    await first.getByRole('button', { name: 'Sign out' }).click();
+    const second = await first.context().newPage();
+    await second.goto(`${suite.service.origin}/`);
+    expect(await settled(second)).toEqual({ signedInAs: null, signInMessage: null });
+    expect(await storedKeyOf(second)).toBeNull();
+  });
+
+  it('asks, saying why, when the open tabs are signed in with different keys (two projects)', async () => {
+    const first = await suite.open();
+    await signIn(first, KEY_A);
+    const second = await first.context().newPage();
+    await second.goto(`${suite.service.origin}/`);
+    await settled(second);
+    await second.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(second, KEY_B);
+    const third = await first.context().newPage();
+    await third.goto(`${suite.service.origin}/#/completions/${id}`);
+    expect(await settled(third)).toEqual({
+      signedInAs: null,
+      signInMessage: 'Other tabs of this service are signed in with different keys: sign in with the one to use in this tab.',
+    });
+    expect(await storedKeyOf(third)).toBeNull();
+  });
+
+  it('never hands the key to another browser profile (a tab of another context stays signed out)', async () => {
+    const first = await suite.open();
+    await signIn(first, KEY_A);
+    const stranger = await suite.open();
+    expect(await settled(stranger)).toEqual({ signedInAs: null, signInMessage: null });
+  });
+});
