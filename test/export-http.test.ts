@@ -199,6 +199,55 @@ describe('get /v1/stored-completions/export', () => {
     expect(await gauge()).toBe(0);
   });
 
+  it('gives other requests a turn between pages: a fast reader does not hold the whole service until the export ends', async () => {
+    await create(DEFAULT_KEY, 'seed', 1_700_000_000);
+    const template = JSON.parse((await exportText('')).body) as Record<string, unknown>;
+    const projectName = await projectOf(service, DEFAULT_KEY);
+    // Twenty pages of small lines: the reader takes each as it comes, so writing never waits for it.
+    const ROWS = 10_000;
+    await service.store.saveCompletions(
+      projectName,
+      Array.from({ length: ROWS }, (_, i) =>
+        toCompletionRecord({
+          request: { model: 'gpt-4o', messages: [{ role: 'user', content: `q${i}` }] },
+          response: { ...template, choices: [{ index: 0, message: { role: 'assistant', content: 'a' }, finish_reason: 'stop' }] },
+          id: `chatcmpl-page-${i}`,
+          requestId: 'req_0',
+          metadata: {},
+          now: 1_700_000_001,
+        }),
+      ),
+    );
+    // The service runs in this process: the longest the event loop went without a turn is the longest any other
+    // request (a create, /livez) waited. Without a turn between pages that is the whole export.
+    let longestMs = 0;
+    let ticking = true;
+    let last = performance.now();
+    const tick = () => {
+      const now = performance.now();
+      longestMs = Math.max(longestMs, now - last);
+      last = now;
+      if (ticking) setImmediate(tick);
+    };
+    const started = performance.now();
+    setImmediate(tick);
+    const lines = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(new URL(`${service.origin}/v1/stored-completions/export`), { headers: { authorization: `Bearer ${DEFAULT_KEY}` } });
+      req.on('response', (res) => {
+        let count = 0;
+        res.on('data', (chunk: Buffer) => (count += chunk.toString().split('\n').length - 1));
+        res.on('end', () => resolve(count));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    const totalMs = performance.now() - started;
+    ticking = false;
+    expect(lines).toBe(ROWS + 1);
+    expect(longestMs, `longest wait ${longestMs.toFixed(1)} ms of an export taking ${totalMs.toFixed(1)} ms`).toBeLessThan(totalMs / 3);
+  });
+
   it('answers HEAD as GET would, with the headers alone, leaving no export counted as running', async () => {
     await create(DEFAULT_KEY, 'one', 1_700_000_000);
     const gauge = async () => Number(/^stored_completions_exports_in_progress (\d+)$/m.exec(await (await service.request('/metrics')).text())?.[1]);
