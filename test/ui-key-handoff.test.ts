@@ -14,6 +14,8 @@ async function settled(page: Page): Promise<{ signedInAs: string | null; signInM
   const signOut = page.getByRole('button', { name: 'Sign out' });
   const form = page.getByRole('button', { name: 'Sign in' });
   await signOut.or(form).first().waitFor();
+  // The form is drawn at once; the open tabs answer within milliseconds, listened to for a quarter of a second.
+  await page.waitForTimeout(700);
   if (await signOut.isVisible()) return { signedInAs: await page.locator('#signed-in').textContent(), signInMessage: null };
   const message = page.locator('form.sign-in .error');
   return { signedInAs: null, signInMessage: (await message.isVisible()) ? await message.textContent() : null };

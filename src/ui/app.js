@@ -255,16 +255,21 @@ installShortcuts(() => ({
   conversation: conversationView,
 }));
 shareKeyWithNewTabs();
-if (storedKey()) route();
-else {
-  // A new tab (a card opened with a middle-click): signed in with the key of the tabs already open, when they
-  // agree on one. Until they answer (a few milliseconds; a quarter of a second when no tab is open) the page is blank.
+const signedInAtStart = Boolean(storedKey());
+route();
+if (!signedInAtStart) {
+  // A new tab (a card opened with a middle-click): signed in with the key of the tabs already open, when they agree
+  // on one. The form is drawn at once, so a key typed straight away is not lost; the answer (a few milliseconds
+  // later) is taken only while the form is still there, untouched.
   keyFromOpenTabs().then(({ key, ambiguous }) => {
-    if (key && !storedKey()) {
+    const keyField = main.querySelector('form.sign-in input[name="api-key"]');
+    if (storedKey() || !keyField || keyField.value !== '') return;
+    if (key) {
       rememberKey(key);
       announce('Signed in with the key of your other tab');
+      route();
+    } else if (ambiguous) {
+      renderSignIn('Other tabs of this service are signed in with different keys: sign in with the one to use in this tab.');
     }
-    if (ambiguous && !storedKey()) renderSignIn('Other tabs of this service are signed in with different keys: sign in with the one to use in this tab.');
-    else route();
   });
 }

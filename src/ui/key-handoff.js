@@ -6,7 +6,7 @@
 import { storedKey } from './api.js';
 
 const CHANNEL = 'stored-completions:key';
-/** How long a new tab waits for any signed-in tab to answer (same-machine messages take a few milliseconds). */
+/** How long a new tab listens for any signed-in tab to answer (same-machine messages take a few milliseconds). */
 const FIRST_ANSWER_MS = 250;
 /** After the first answer, how long it listens for others: two tabs may be signed in with different keys. */
 const MORE_ANSWERS_MS = 60;
