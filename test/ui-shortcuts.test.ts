@@ -198,6 +198,46 @@ describe.skipIf(!browserAvailable)('web UI: keyboard shortcuts for reading a day
     await expect.poll(() => focused(page)).toBe(all[0]);
   });
 
+  it('never puts the focus on a card hidden under the sticky selection bar: "j" from outside the cards, nor Tab', async () => {
+    const [page, all] = await openList();
+    await page.getByRole('checkbox', { name: `Select ${all[0]}` }).check();
+    /** Scrolls `all[index]`'s head under the bar; says where its top and the bar's bottom then are. */
+    const underBar = (index: number) => page.evaluate((id) => {
+      const doc = (globalThis as unknown as { document: { querySelector(s: string): { getBoundingClientRect(): { top: number; bottom: number } } } }).document;
+      const head = doc.querySelector(`li.row[data-id="${id}"] .row-head`);
+      const bar = doc.querySelector('.bulk');
+      // Its head's bottom a few pixels above the bar's bottom: the card itself still shows below the bar.
+      // (Twice: the first scroll may be what makes the bar stick to the window's top.)
+      for (let i = 0; i < 2; i++) (globalThis as unknown as { scrollBy(x: number, y: number): void }).scrollBy(0, head.getBoundingClientRect().bottom - bar.getBoundingClientRect().bottom + 3);
+      return [head.getBoundingClientRect().top, bar.getBoundingClientRect().bottom] as const;
+    }, all[index]);
+    const seen = () => page.evaluate('(() => { const el = document.activeElement; return { name: el.getAttribute("aria-label") ?? el.textContent, top: Math.round(el.getBoundingClientRect().top), barBottom: Math.round(document.querySelector(".bulk").getBoundingClientRect().bottom) }; })()') as Promise<{ name: string; top: number; barBottom: number }>;
+
+    // "j" from outside the cards (the page's body): the first card that shows below the bar, scrolled wholly into sight.
+    await page.evaluate('document.activeElement.blur()');
+    const [headTop, barBottom] = await underBar(6);
+    expect(headTop).toBeLessThan(barBottom);
+    await page.keyboard.press('j');
+    await expect.poll(() => focused(page)).toBe(all[6]);
+    let now = await seen();
+    expect(now.top, JSON.stringify(now)).toBeGreaterThanOrEqual(now.barBottom);
+
+    // Tab onto a card's link left under the bar (the page scrolled by the wheel, the focus on its checkbox).
+    await page.getByRole('checkbox', { name: `Select ${all[9]}` }).focus();
+    await underBar(9);
+    await page.keyboard.press('Tab');
+    await expect.poll(() => focused(page)).toBe(all[9]);
+    now = await seen();
+    expect(now.top, JSON.stringify(now)).toBeGreaterThanOrEqual(now.barBottom);
+
+    // "k" up to a card under the bar.
+    await underBar(8);
+    await page.keyboard.press('k');
+    await expect.poll(() => focused(page)).toBe(all[8]);
+    now = await seen();
+    expect(now.top, JSON.stringify(now)).toBeGreaterThanOrEqual(now.barBottom);
+  });
+
   it('"j" past the last card loaded loads more, goes on to the first card it brought, and stops at the end', async () => {
     const [page, all] = await openList();
     await page.getByRole('link', { name: all[19], exact: true }).focus();

@@ -284,6 +284,12 @@ export function createListView() {
   });
   barHeight.observe(bulk.element);
 
+  /** Where the cards start to show: under the selection bar while it is in sight (sticky, it covers the cards). */
+  function coveredTo() {
+    const box = bulk.element.getBoundingClientRect();
+    return box.height ? Math.max(0, box.bottom) : 0;
+  }
+
   /**
    * "3 minutes ago" is true when drawn: a list left open for an afternoon said it of every card still. Each
    * card's relative time is redrawn from its <time> every minute while the list is in sight, and on coming back.
@@ -606,7 +612,9 @@ export function createListView() {
 
   /**
    * "j" and "k" (shortcuts.js): the focus to the next or previous card's link, as Tab would put it there; from
-   * outside the cards, to the first card in sight, so reading starts where the page was scrolled to.
+   * outside the cards, to the first card in sight, so reading starts where the page was scrolled to. In sight is below
+   * the selection bar: focused, a card wholly under it stayed there, hidden. One partly under it is taken, and the
+   * focus scrolls its link out from under the bar (the links' scroll margin, style.css), as Tab's does.
    */
   function focusCard(step) {
     const cards = [...rows.children];
@@ -619,7 +627,8 @@ export function createListView() {
     const current = document.activeElement?.closest('li.row');
     let index = cards.indexOf(current);
     if (index === -1) {
-      index = cards.findIndex((card) => card.getBoundingClientRect().bottom > 0);
+      const top = coveredTo();
+      index = cards.findIndex((card) => card.getBoundingClientRect().bottom > top);
       if (index === -1) index = cards.length - 1;
     } else index += step;
     if (index === cards.length && hasMore) return loadMoreFrom(cards[index - 1]);
