@@ -81,6 +81,36 @@ describe.skipIf(!browserAvailable)('web UI: "Previous" and "Next" of a conversat
     expect(await page.getByRole('link', { name: '← Completions' }).getAttribute('href')).toBe(`#/?${view}`);
   });
 
+  it('"j" pressed before the neighbours came from the API is carried out once they are drawn, once however many times it was pressed', async () => {
+    const prod = await apiIds(suite.service, 'order=asc&metadata[env]=prod');
+    const page = await suite.open(`#/completions/${prod[5]}?metadata[env]=prod&order=asc`);
+    await signIn(page);
+    await expect.poll(() => heading(page)).toBe(prod[5]);
+    await nav(page).waitFor();
+    // The neighbours' requests (a list `after` an id) slowed down, as from a distant service.
+    await page.route(/\/v1\/chat\/completions\?.*after=/, async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      await route.continue();
+    });
+    await nav(page).getByRole('link', { name: 'Next', exact: true }).click();
+    await expect.poll(() => heading(page)).toBe(prod[6]);
+    // Twice before its neighbours are in: one move, not two, and none lost.
+    expect(await nav(page).count()).toBe(0);
+    await page.keyboard.press('j');
+    await page.keyboard.press('j');
+    await expect.poll(() => heading(page)).toBe(prod[7]);
+    await page.waitForTimeout(1_500);
+    expect(await heading(page)).toBe(prod[7]);
+    // Its neighbours drawn, "j" is at once; then the last key pressed before the next ones are in is the one carried out.
+    await page.keyboard.press('j');
+    await expect.poll(() => heading(page)).toBe(prod[8]);
+    await page.keyboard.press('j');
+    await page.keyboard.press('k');
+    await expect.poll(() => heading(page)).toBe(prod[7]);
+    await page.waitForTimeout(1_500);
+    expect(await heading(page)).toBe(prod[7]);
+  });
+
   it('the cursor works with search and a time range, newest first, and the ends have no link', async () => {
     const query = `created_after=${BASE + 2}&created_before=${BASE + 20}&search=lighthouse`;
     const found = await apiIds(suite.service, `order=desc&${query}`);

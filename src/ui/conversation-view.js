@@ -95,8 +95,22 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
   heading.id = 'conversation-title';
   document.title = `${id} · Stored completions`;
   const controller = new AbortController();
-  if (typeof neighbours === 'function') neighbours(controller.signal).then((found) => controller.signal.aborted || drawNeighbours(found));
-  else drawNeighbours(neighbours);
+  /**
+   * "j" or "k" pressed while the neighbours are still being asked of the API (after a reload, from a link): the last
+   * one pressed, carried out once they are drawn. Dropped, reading on at speed lost keys; counted, two presses
+   * could skip a conversation never seen.
+   */
+  let neighboursPending = typeof neighbours === 'function';
+  let pendingMove = null;
+  if (neighboursPending) {
+    neighbours(controller.signal).then((found) => {
+      if (controller.signal.aborted) return;
+      drawNeighbours(found);
+      neighboursPending = false;
+      if (pendingMove) openNeighbour(pendingMove);
+      pendingMove = null;
+    });
+  } else drawNeighbours(neighbours);
   let messages = [];
   /** The metadata editor while it is open, to tell whether leaving the page would lose what was typed. */
   let openEditor = null;
@@ -266,21 +280,29 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
   }
   load();
 
+  /**
+   * "j" or "k" (shortcuts.js): the top "Next" or "Previous" followed as if clicked, unless it goes nowhere or the
+   * metadata editor is open (its buttons are focused between fields; a key there must not leave the form); kept for
+   * when they are drawn while they are on their way.
+   */
+  function openNeighbour(which) {
+    if (openEditor?.element.isConnected) return false;
+    if (neighboursPending) {
+      pendingMove = which;
+      return true;
+    }
+    const node = element.querySelector(`.neighbours [data-neighbour=${which}]`);
+    if (!node || node.getAttribute('aria-disabled') === 'true') return false;
+    node.click();
+    return true;
+  }
+
   return {
     element,
     focus: () => heading.focus(),
     /** Metadata typed in the editor and not saved. */
     hasUnsavedEdits: () => Boolean(openEditor?.element.isConnected && openEditor.hasEdits()),
-    /**
-     * "j" or "k" (shortcuts.js): the top "Next" or "Previous" followed as if clicked, unless it goes nowhere or the
-     * metadata editor is open (its buttons are focused between fields; a key there must not leave the form).
-     */
-    openNeighbour(which) {
-      const node = element.querySelector(`.neighbours [data-neighbour=${which}]`);
-      if (!node || node.getAttribute('aria-disabled') === 'true' || openEditor?.element.isConnected) return false;
-      node.click();
-      return true;
-    },
+    openNeighbour,
     /** Escape (shortcuts.js): "← Completions", unless the metadata editor is open (its own Escape closes it). */
     backToList() {
       if (openEditor?.element.isConnected) return false;
