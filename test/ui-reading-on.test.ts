@@ -111,6 +111,30 @@ describe.skipIf(!browserAvailable)('web UI: "Previous" and "Next" of a conversat
     expect(await heading(page)).toBe(prod[7]);
   });
 
+  it('after a reload, "← Completions" leads back to the list with its usage panel when it had it open', async () => {
+    const prod = await apiIds(suite.service, 'order=asc&metadata[env]=prod');
+    const view = 'metadata%5Benv%5D=prod&order=asc';
+    const page = await suite.open('#/?metadata[env]=prod&order=asc&usage=1');
+    await signIn(page);
+    await expectRows(page, prod.slice(0, 20));
+    await page.getByRole('link', { name: prod[3], exact: true }).click();
+    await expect.poll(() => heading(page)).toBe(prod[3]);
+    await page.reload();
+    await expect.poll(() => heading(page)).toBe(prod[3]);
+    // Read on after the reload: the neighbours' addresses carry the panel too, so a reload there keeps it as well.
+    expect(await neighbourHrefs(page)).toEqual([`#/completions/${prod[2]}?${view}&usage=1`, `#/completions/${prod[4]}?${view}&usage=1`]);
+    await nav(page).getByRole('link', { name: 'Next', exact: true }).click();
+    await expect.poll(() => heading(page)).toBe(prod[4]);
+    await page.reload();
+    await expect.poll(() => heading(page)).toBe(prod[4]);
+    const back = page.getByRole('link', { name: '← Completions' });
+    expect(await back.getAttribute('href')).toBe(`#/?${view}&usage=1`);
+    await back.click();
+    await expectRows(page, prod.slice(0, 20));
+    expect(await page.getByRole('button', { name: 'Usage' }).getAttribute('aria-pressed')).toBe('true');
+    await page.locator('#usage-panel').getByRole('table').first().waitFor();
+  });
+
   it('the cursor works with search and a time range, newest first, and the ends have no link', async () => {
     const query = `created_after=${BASE + 2}&created_before=${BASE + 20}&search=lighthouse`;
     const found = await apiIds(suite.service, `order=desc&${query}`);

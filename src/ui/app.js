@@ -3,7 +3,7 @@
 import { api, forgetKey, maskKey, onUnauthorized, rememberKey, storedKey } from './api.js';
 import { createConversationView } from './conversation-view.js';
 import { announce, field, h, replaceChildren } from './dom.js';
-import { completionHash, listKey, parseRoute } from './filters.js';
+import { completionHash, listHash, listKey, parseRoute } from './filters.js';
 import { keyFromOpenTabs, shareKeyWithNewTabs } from './key-handoff.js';
 import { createListView } from './list-view.js';
 import { neighboursFromApi } from './neighbours.js';
@@ -142,8 +142,8 @@ function readingList({ id, within: named }) {
     within,
     neighbours: fromDrawn ? listView.neighboursOf(id) : (signal) => neighboursFromApi(id, within, signal),
     hrefOf: named || !fromDrawn ? (neighbour) => completionHash(neighbour, within) : completionHash,
-    // The drawn list's own address when it is this list (it may show the usage too); else this list's.
-    backHash: fromDrawn ? lastListHash : listKey(within),
+    // The drawn list's own address when it is this list; else this list's, with its usage panel when it had it.
+    backHash: fromDrawn ? lastListHash : listHash(within),
   };
 }
 
@@ -179,8 +179,9 @@ function route() {
     const openedFromList = Boolean(listView && !listView.element.hidden) && !history.state?.conversation;
     const { within, neighbours, hrefOf, backHash } = readingList(current);
     // The list it is read in, kept in the history entry too: a reload (or Back to it later) still has its
-    // "Previous" and "Next", though its address, a row's link, does not name the list.
-    shownWithin = within && listKey(within);
+    // "Previous" and "Next", though its address, a row's link, does not name the list; and its usage panel,
+    // which "← Completions" shows again.
+    shownWithin = within && listHash(within);
     history.replaceState({ ...history.state, conversation: true, within: shownWithin }, '');
     // Opened from a link before any list was drawn: the sign-in form may still be there.
     if (listView) listView.hide();

@@ -93,13 +93,15 @@ export function listHash({ filters, order, usage }) {
 
 /**
  * A completion's address, and with `within` the list it is read in: its order always written (`order=desc` too), so
- * that the newest-first list of everything is a list as well, and the bare address keeps meaning "no list".
+ * that the newest-first list of everything is a list as well, and the bare address keeps meaning "no list"; and
+ * `usage=1` when that list showed its usage, so "← Completions" shows it again after a reload.
  */
 export function completionHash(id, within) {
   const base = `#/completions/${encodeURIComponent(id)}`;
   if (!within) return base;
   const params = new URLSearchParams(listHash({ ...within, order: 'desc', usage: false }).slice(3));
   params.set('order', within.order);
+  if (within.usage) params.set('usage', '1');
   return `${base}?${params}`;
 }
 

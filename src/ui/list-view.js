@@ -1057,8 +1057,11 @@ export function createListView() {
       return true;
     },
     focusCard,
-    /** The list drawn (in sight, or hidden behind a conversation): its filters and order, as a conversation's `within`. */
-    within: () => (route ? { filters: route.filters, order: route.order } : null),
+    /**
+     * The list drawn (in sight, or hidden behind a conversation): its filters, order and whether it shows its usage, as
+     * a conversation's `within`.
+     */
+    within: () => (route ? { filters: route.filters, order: route.order, usage: route.usage } : null),
     /**
      * The completion after `id` (`next`), the list's next page loaded first when `id` is its last loaded row and more
      * are to come, once however many ask; `error` when that page could not be loaded.
