@@ -98,16 +98,16 @@ describe.skipIf(!browserAvailable)('web UI: "Previous" and "Next" of a conversat
     expect(await nav(page).count()).toBe(0);
     await page.keyboard.press('j');
     await page.keyboard.press('j');
-    await expect.poll(() => heading(page)).toBe(prod[7]);
-    await page.waitForTimeout(1_500);
+    await expect.poll(() => heading(page), { timeout: 5_000 }).toBe(prod[7]);
+    await page.waitForTimeout(2_500);
     expect(await heading(page)).toBe(prod[7]);
     // Its neighbours drawn, "j" is at once; then the last key pressed before the next ones are in is the one carried out.
     await page.keyboard.press('j');
     await expect.poll(() => heading(page)).toBe(prod[8]);
     await page.keyboard.press('j');
     await page.keyboard.press('k');
-    await expect.poll(() => heading(page)).toBe(prod[7]);
-    await page.waitForTimeout(1_500);
+    await expect.poll(() => heading(page), { timeout: 5_000 }).toBe(prod[7]);
+    await page.waitForTimeout(2_500);
     expect(await heading(page)).toBe(prod[7]);
   });
 
@@ -133,6 +133,31 @@ describe.skipIf(!browserAvailable)('web UI: "Previous" and "Next" of a conversat
     await expectRows(page, prod.slice(0, 20));
     expect(await page.getByRole('button', { name: 'Usage' }).getAttribute('aria-pressed')).toBe('true');
     await page.locator('#usage-panel').getByRole('table').first().waitFor();
+  });
+
+  it('a link naming a list the completion is not in says so beside its neighbours, which are that list\'s nearest by date', async () => {
+    const prod = await apiIds(suite.service, 'order=asc&metadata[env]=prod');
+    const dev = await apiIds(suite.service, 'order=asc&metadata[env]=dev');
+    const page = await suite.open(`#/completions/${dev[5]}?metadata[env]=prod&order=asc`);
+    await signIn(page);
+    await expect.poll(() => heading(page)).toBe(dev[5]);
+    // dev[5] (seeded 11th) sits between prod[5] and prod[6] (10th and 12th).
+    const view = 'metadata%5Benv%5D=prod&order=asc';
+    expect(await neighbourHrefs(page)).toEqual([`#/completions/${prod[5]}?${view}`, `#/completions/${prod[6]}?${view}`]);
+    await expect.poll(() => nav(page).textContent()).toContain('Not in this list: its completions nearest by date');
+    expect(await nav(page, 'end').textContent()).not.toContain('Not in this list');
+    // On a phone, the line wraps beside the links, not inside them.
+    await page.setViewportSize({ width: 390, height: 800 });
+    for (const name of ['Previous', 'Next']) {
+      const box = await nav(page).getByRole('link', { name, exact: true }).boundingBox();
+      expect(box!.height, name).toBeLessThan(30);
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+    // One the list holds says nothing of the kind.
+    await nav(page).getByRole('link', { name: 'Next', exact: true }).click();
+    await expect.poll(() => heading(page)).toBe(prod[6]);
+    expect(await neighbourHrefs(page)).toEqual([`#/completions/${prod[5]}?${view}`, `#/completions/${prod[7]}?${view}`]);
+    expect(await nav(page).textContent()).not.toContain('Not in this list');
   });
 
   it('the cursor works with search and a time range, newest first, and the ends have no link', async () => {

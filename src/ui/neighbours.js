@@ -10,13 +10,19 @@ import { shortcutsActive } from './shortcuts.js';
  * to read them from): Next is that list after `id`, Previous the same filters in the opposite order after `id`. The
  * cursor is a position, so a completion deleted since, or no longer matching, gets the neighbours of where it was;
  * a side the API refuses (an id never stored: 400) is left empty rather than breaking the page.
+ * `outside`: the completion is not in that list (a link naming a list it does not match, a completion changed or
+ * deleted since): its neighbours are then only the list's completions nearest its place, which the reader is told.
+ * Known by one more question: the one before Next (or after Previous) is this completion only if the list holds it.
  */
 export async function neighboursFromApi(id, within, signal) {
-  const first = (order) =>
-    api(`/v1/chat/completions${queryString([...filterPairs(within.filters), ['order', order], ['limit', 1], ['after', id]])}`, { signal })
-      .then((page) => page.data[0]?.id, () => undefined);
-  const [next, previous] = await Promise.all([first(within.order), first(within.order === 'asc' ? 'desc' : 'asc')]);
-  return { previous, next };
+  const opposite = within.order === 'asc' ? 'desc' : 'asc';
+  const first = (order, after) =>
+    api(`/v1/chat/completions${queryString([...filterPairs(within.filters), ['order', order], ['limit', 1], ['after', after]])}`, { signal })
+      .then((page) => page.data[0]?.id, () => null);
+  const [next, previous] = await Promise.all([first(within.order, id), first(opposite, id)]);
+  const beside = next ? await first(opposite, next) : previous ? await first(within.order, previous) : id;
+  // (A question that failed tells nothing: then nothing is said.)
+  return { previous, next, outside: beside !== id && beside !== null };
 }
 
 /**
@@ -24,7 +30,7 @@ export async function neighboursFromApi(id, within, signal) {
  * the last row loaded, with more to come, "Next" loads the list's next page first. At either end the word stays, a
  * link that goes nowhere (aria-disabled). `hrefOf` writes a neighbour's address (with or without the list in it).
  */
-export function neighbourLinks({ previous, next, more }, { nextAfterLoading, hrefOf, where }) {
+export function neighbourLinks({ previous, next, more, outside }, { nextAfterLoading, hrefOf, where }) {
   if (!previous && !next && !more) return null;
   const label = (arrow, text, arrowFirst) => {
     const arrowNode = h('span', { 'aria-hidden': 'true' }, arrow);
@@ -57,5 +63,7 @@ export function neighbourLinks({ previous, next, more }, { nextAfterLoading, hre
       else nextNode.replaceWith(link(undefined, label('↓', 'Next', false), 'next'));
     });
   }
-  return h('nav', { class: 'neighbours', 'aria-label': `Completions in the list (${where})` }, link(previous, label('↑', 'Previous', true), 'previous'), nextNode, problem);
+  // Said once, above the conversation: the links alone read as this completion's place in the list.
+  const note = outside && where === 'top' ? h('span', { class: 'muted' }, 'Not in this list: its completions nearest by date') : null;
+  return h('nav', { class: 'neighbours', 'aria-label': `Completions in the list (${where})` }, note, link(previous, label('↑', 'Previous', true), 'previous'), nextNode, problem);
 }
