@@ -217,7 +217,7 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     const page = await open();
     await signIn(page);
     await page.getByRole('link', { name: toolCallId, exact: true }).click();
-    await page.waitForURL(new RegExp(`#/completions/${toolCallId}$`));
+    await page.waitForURL(new RegExp(`#/completions/${toolCallId}\\?order=desc$`));
     await page.getByRole('heading', { name: 'Reply' }).waitFor();
     const call = page.locator('.tool-call');
     expect(await call.locator('.code').first().textContent()).toBe('{\n  "city": "Paris",\n  "unit": "c"\n}');
@@ -327,7 +327,7 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     }
     expect(await page.evaluate('document.activeElement.textContent')).toBe(first);
     await page.keyboard.press('Enter');
-    await page.waitForURL(new RegExp(`#/completions/${first}$`));
+    await page.waitForURL(new RegExp(`#/completions/${first}\\?order=desc$`));
     // Waits for the heading itself: until the view is redrawn, the row's link (same text) still has focus.
     await expect.poll(() => page.evaluate('document.activeElement.tagName')).toBe('H1');
     expect(await page.evaluate('document.activeElement.textContent')).toBe(first);
@@ -421,7 +421,7 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     expect(await row.evaluate((element) => element.getBoundingClientRect().height)).toBeLessThan(40);
     const tokens = await row.locator('.tokens').boundingBox();
     await page.mouse.click(tokens!.x + tokens!.width / 2, tokens!.y + tokens!.height / 2);
-    await page.waitForURL(`**/#/completions/${toolCallId}`);
+    await page.waitForURL(`**/#/completions/${toolCallId}?order=desc`);
     await page.goBack();
     await row.waitFor();
 

@@ -244,6 +244,9 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     const page = listPage;
     const editor = page.getByRole('form', { name: 'Edit metadata' });
     await page.getByRole('button', { name: 'Edit metadata' }).click();
+    // The address the row opened (it names the list: `?order=desc`).
+    const opened = new URL(page.url()).hash;
+    expect(opened).toBe(`#/completions/${id}?order=desc`);
     await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('split');
     const asked: string[] = [];
     let accept = false;
@@ -253,7 +256,7 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     });
     // Away and back before the page reads either change of address (a click, then Back at once): it never left,
     // so nothing is asked and nothing redrawn; the typed key is still there.
-    await page.evaluate(`location.hash = '#/'; location.hash = '#/completions/${id}';`);
+    await page.evaluate(`location.hash = '#/'; location.hash = '${opened}';`);
     await page.evaluate('new Promise((resolve) => setTimeout(resolve, 50))');
     expect(asked).toEqual([]);
     expect(await editor.getByRole('textbox', { name: 'Key', exact: true }).inputValue()).toBe('split');
@@ -266,7 +269,7 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     await expect.poll(() => asked.length).toBe(2);
     expect(asked[0]).toBe('Leave this completion? The metadata changes you made have not been saved.');
     expect(await editor.getByRole('textbox', { name: 'Key', exact: true }).inputValue()).toBe('split');
-    expect(await page.evaluate('location.hash')).toBe(`#/completions/${id}`);
+    expect(await page.evaluate('location.hash')).toBe(opened);
     // Confirmed, it leaves; nothing was sent.
     accept = true;
     await page.getByRole('link', { name: '← Completions' }).click();

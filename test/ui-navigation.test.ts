@@ -67,11 +67,15 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     const previous = top.getByRole('link', { name: 'Previous', exact: true });
     const next = top.getByRole('link', { name: 'Next', exact: true });
 
+    // A row's address names its list (it was the bare `#/completions/ID`, which gave a copied link no neighbours).
+    const view = 'metadata%5Benv%5D=prod&order=asc';
+    expect(await page.getByRole('link', { name: prod[0], exact: true }).getAttribute('href')).toBe(`#/completions/${prod[0]}?${view}`);
     await page.getByRole('link', { name: prod[0], exact: true }).click();
     await expect.poll(heading).toBe(prod[0]);
+    expect(new URL(page.url()).hash).toBe(`#/completions/${prod[0]}?${view}`);
     // The first has nothing before it in the list: the word stays, a link to nowhere.
     expect({ disabled: await previous.getAttribute('aria-disabled'), href: await previous.getAttribute('href') }).toEqual({ disabled: 'true', href: null });
-    expect(await next.getAttribute('href')).toBe(`#/completions/${prod[1]}`);
+    expect(await next.getAttribute('href')).toBe(`#/completions/${prod[1]}?${view}`);
     await next.click();
     await expect.poll(heading).toBe(prod[1]);
     // The same pair under the conversation, where its reader ends up.
@@ -79,7 +83,14 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     await expect.poll(heading).toBe(prod[2]);
     await previous.click();
     await expect.poll(heading).toBe(prod[1]);
-    expect(await previous.getAttribute('href')).toBe(`#/completions/${prod[0]}`);
+    expect(await previous.getAttribute('href')).toBe(`#/completions/${prod[0]}?${view}`);
+    // Its address, copied into a new tab, has the same neighbours.
+    const copied = await suite.open(new URL(page.url()).hash);
+    await signIn(copied);
+    await expect.poll(() => copied.locator('h1.completion-id').textContent()).toBe(prod[1]);
+    const copiedTop = copied.getByRole('navigation', { name: 'Completions in the list (top)' });
+    expect(await copiedTop.getByRole('link', { name: 'Previous', exact: true }).getAttribute('href')).toBe(`#/completions/${prod[0]}?${view}`);
+    expect(await copiedTop.getByRole('link', { name: 'Next', exact: true }).getAttribute('href')).toBe(`#/completions/${prod[2]}?${view}`);
 
     // Back to the list: it is as it was, the last conversation read in focus.
     await page.getByRole('link', { name: '← Completions' }).click();
@@ -94,6 +105,21 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     await signIn(linked);
     await expect.poll(() => linked.locator('h1.completion-id').textContent()).toBe(prod[1]);
     expect(await linked.locator('.neighbours').count()).toBe(0);
+  });
+
+  it('a row\'s address follows the usage panel turned on and off, the cards kept', async () => {
+    const all = await apiIds(suite.service, 'order=desc');
+    const page = await suite.open();
+    await signIn(page);
+    await expectRows(page, all.slice(0, 20));
+    const href = () => page.getByRole('link', { name: all[3], exact: true }).getAttribute('href');
+    expect(await href()).toBe(`#/completions/${all[3]}?order=desc`);
+    await page.getByRole('button', { name: 'Usage' }).click();
+    await expect.poll(href).toBe(`#/completions/${all[3]}?order=desc&usage=1`);
+    await page.getByRole('link', { name: all[3], exact: true }).click();
+    await page.getByRole('link', { name: '← Completions' }).click();
+    await page.getByRole('button', { name: 'Usage' }).click();
+    await expect.poll(href).toBe(`#/completions/${all[3]}?order=desc`);
   });
 
   it('"Next" on the last row loaded loads the list\'s next page and goes on to its first', async () => {
@@ -283,7 +309,7 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     await page.getByRole('heading', { name: id!, level: 1 }).waitFor();
     // Past the pause after which typed words are applied.
     await page.waitForTimeout(1_000);
-    expect(new URL(page.url()).hash).toBe(`#/completions/${id}`);
+    expect(new URL(page.url()).hash).toBe(`#/completions/${id}?order=desc`);
     expect(await page.getByRole('heading', { name: id!, level: 1 }).isVisible()).toBe(true);
   });
 

@@ -131,7 +131,7 @@ describe.skipIf(!browserAvailable)('web UI: keyboard shortcuts for reading a day
     await page.keyboard.press('Escape');
     await expect.poll(() => editor.count()).toBe(0);
     expect(await heading(page)).toBe(all.at(-1));
-    expect(hash(page)).toBe(`#/completions/${all.at(-1)}`);
+    expect(hash(page)).toBe(`#/completions/${all.at(-1)}?order=asc`);
 
     // Under the Delete dialog, nothing behind it moves; its Escape answers it.
     await page.getByRole('button', { name: 'Delete' }).click();
@@ -140,7 +140,7 @@ describe.skipIf(!browserAvailable)('web UI: keyboard shortcuts for reading a day
     await page.keyboard.press('Escape');
     await expect.poll(() => page.getByRole('dialog').count()).toBe(0);
     expect(await heading(page)).toBe(all.at(-1));
-    expect(hash(page)).toBe(`#/completions/${all.at(-1)}`);
+    expect(hash(page)).toBe(`#/completions/${all.at(-1)}?order=asc`);
     // Nothing open any more: Escape is "← Completions".
     await page.keyboard.press('Escape');
     await expect.poll(() => hash(page)).toBe('#/?order=asc');

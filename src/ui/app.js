@@ -179,8 +179,8 @@ function route() {
     const openedFromList = Boolean(listView && !listView.element.hidden) && !history.state?.conversation;
     const { within, neighbours, hrefOf, backHash } = readingList(current);
     // The list it is read in, kept in the history entry too: a reload (or Back to it later) still has its
-    // "Previous" and "Next", though its address, a row's link, does not name the list; and its usage panel,
-    // which "← Completions" shows again.
+    // "Previous" and "Next", though its address (one typed, the search's "Open chatcmpl-…") may not name the
+    // list; and its usage panel, which "← Completions" shows again.
     shownWithin = within && listHash(within);
     history.replaceState({ ...history.state, conversation: true, within: shownWithin }, '');
     // Opened from a link before any list was drawn: the sign-in form may still be there.

@@ -804,7 +804,9 @@ export function createListView() {
       h('div', { class: 'row-head' },
         selection.checkbox(completion.id),
         // Its title, the time and model, shows wherever the pointer is on the card: the link covers it.
-        h('a', { class: 'row-link', href: completionHash(completion.id), title: `${localTime(completion.created)} · ${completion.model}` }, completion.id),
+        // Its address names the list (filters, order, usage): copied or opened in a new tab, the conversation has
+        // its "Previous", "Next" and "← Completions" there too, which the bare address gives no one.
+        h('a', { class: 'row-link', href: completionHash(completion.id, route), title: `${localTime(completion.created)} · ${completion.model}` }, completion.id),
         h('time', { datetime: isoTime(completion.created), title: isoTime(completion.created) },
           h('span', { class: 'absolute' }, localTime(completion.created)),
           // A compact line's time: a day of completions all read "yesterday" by their age alone.
@@ -1010,6 +1012,8 @@ export function createListView() {
       if (key !== currentKey) keepCurrent();
       const cameBack = element.hidden;
       route = next;
+      // The cards kept (the same list, its usage turned on or off) name the view in their links: now this one.
+      for (const row of rows.children) row.querySelector('a.row-link').setAttribute('href', completionHash(row.dataset.id, route));
       element.hidden = false;
       if (!noticeFresh) notice.hidden = true;
       noticeFresh = false;
