@@ -21,6 +21,8 @@ export interface SourceClientOptions {
   maxDelayMs?: number;
   /** Per request, headers to the end of the body. */
   timeoutMs?: number;
+  /** The most bytes one answer may hold; past it the answer is refused, not retried (`MAX_ANSWER_BYTES`). */
+  maxBodyBytes?: number;
   /** Told about each retry, for the progress line and the summary. */
   onRetry?: (info: { path: string; reason: string; delayMs: number; attempt: number }) => void;
 }
@@ -55,6 +57,46 @@ export class SourceUnavailableError extends SourceError {
   override name = 'SourceUnavailableError';
 }
 
+/**
+ * The most bytes one answer of the source may hold. A real page of 100 listed completions or 100 messages is far
+ * smaller (a whole completion is refused by import past 512 MiB, the longest string JavaScript holds, and this
+ * service takes requests of 32 MiB by default); an answer that never ends (a broken proxy, a hostile server) was read
+ * into memory until the timeout, 5 GB and more, and one past 512 MiB could not even be made a string. Read up to
+ * this, memory stays bounded whatever the source sends.
+ */
+export const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
+
+/** An answer longer than the bound: the same request would get the same answer, so it is not retried. */
+export class SourceAnswerTooLargeError extends SourceError {
+  override name = 'SourceAnswerTooLargeError';
+}
+
+/** `n` bytes in MiB for a message: whole when it is. */
+export function mebibytes(n: number): string {
+  const mib = n / (1024 * 1024);
+  return Number.isInteger(mib) ? String(mib) : mib.toFixed(2);
+}
+
+/** The body as UTF-8 text, or undefined once it is longer than `maxBytes` (the rest is not read: the connection is dropped). */
+async function readBounded(response: Response, maxBytes: number): Promise<{ text: string; bytes: number } | undefined> {
+  if (response.body === null) return { text: '', bytes: 0 };
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    bytes += value.byteLength;
+    if (bytes > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  // As response.text() decodes: UTF-8, a byte order mark dropped, bad bytes replaced.
+  return { text: new TextDecoder().decode(Buffer.concat(chunks)), bytes };
+}
+
 const RETRIED_STATUSES = (status: number) => status === 429 || status === 408 || status === 409 || status >= 500;
 
 /** The delay the server asked for: `retry-after-ms` (OpenAI's), else `Retry-After` in seconds or as a date. */
@@ -81,19 +123,31 @@ export function createSourceClient(options: SourceClientOptions) {
   const initialDelayMs = options.initialDelayMs ?? 500;
   const maxDelayMs = options.maxDelayMs ?? 60_000;
   const timeoutMs = options.timeoutMs ?? 120_000;
+  const maxBodyBytes = options.maxBodyBytes ?? MAX_ANSWER_BYTES;
 
   /** One attempt: the parsed body, or what went wrong and whether it is worth another try. */
   async function attempt(
     url: string,
-  ): Promise<{ body: Json } | { retry: string; status: number | undefined; delayMs: number | undefined } | { fail: SourceError }> {
+    maxBytes: number,
+  ): Promise<{ body: Json; bytes: number } | { retry: string; status: number | undefined; delayMs: number | undefined } | { fail: SourceError }> {
     let response: Response;
     let text: string;
+    let bytes: number;
     try {
       response = await fetch(url, {
         headers: { authorization: `Bearer ${options.apiKey}`, accept: 'application/json' },
         signal: AbortSignal.timeout(timeoutMs),
       });
-      text = await response.text();
+      const read = await readBounded(response, maxBytes);
+      if (read === undefined) {
+        return {
+          fail: new SourceAnswerTooLargeError(
+            `the source answered ${url.split('?')[0]} with more than ${mebibytes(maxBytes)} MiB (HTTP ${response.status}), more than any page of the API holds; stopped reading it`,
+            response.status,
+          ),
+        };
+      }
+      ({ text, bytes } = read);
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       return { retry: `connection failed (${cause?.code ?? cause?.message ?? (err as Error).message})`, status: undefined, delayMs: undefined };
@@ -132,17 +186,21 @@ export function createSourceClient(options: SourceClientOptions) {
     if (!response.ok) {
       return { fail: new SourceError(`the source answered HTTP ${response.status}: ${errorMessage(body) ?? text.slice(0, 200)}`, response.status) };
     }
-    return { body };
+    return { body, bytes };
   }
 
   return {
     /** GET `path` (under the base URL) with `query`; retried as described above. */
     async get(path: string, query: [string, string][] = []): Promise<Json> {
+      return (await this.getSized(path, query)).body;
+    },
+    /** As `get`, with the answer's size in bytes; `maxBytes` (at most the client's bound) bounds this answer. */
+    async getSized(path: string, query: [string, string][] = [], maxBytes = maxBodyBytes): Promise<{ body: Json; bytes: number }> {
       const search = new URLSearchParams(query).toString();
       const url = `${baseUrl}${path}${search ? `?${search}` : ''}`;
       for (let tries = 0; ; tries++) {
-        const outcome = await attempt(url);
-        if ('body' in outcome) return outcome.body;
+        const outcome = await attempt(url, Math.min(maxBytes, maxBodyBytes));
+        if ('body' in outcome) return outcome;
         if ('fail' in outcome) throw outcome.fail;
         if (tries >= maxRetries) {
           const message = `giving up on ${path} after ${tries + 1} attempts: ${outcome.retry}`;
