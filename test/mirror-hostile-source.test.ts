@@ -1,6 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/db/client.ts';
+import { type MirrorTally, runMirror } from '../src/mirror/run-mirror.ts';
 import { createSourceClient, SourceError } from '../src/mirror/source-client.ts';
+import { createSqliteStore } from '../src/store/index.ts';
 import { listenOnLoopback } from './helpers/fake-upstream.ts';
 
 /**
@@ -57,4 +60,72 @@ describe('mirror source client', () => {
     const client = createSourceClient({ baseUrl: source.url, apiKey: 'sk-x', maxBodyBytes: Buffer.byteLength(body) + 3 });
     expect(await client.get('/chat/completions')).toEqual(JSON.parse(body));
   });
+});
+
+const newTally = (): MirrorTally => ({ pages: 0, listed: 0, copied: 0, present: 0, metadataUpdated: 0, vanished: 0, invalid: [], resumed: false, unread: new Map() });
+
+const listedCompletion = {
+  id: 'chatcmpl-endless',
+  object: 'chat.completion',
+  created: 1_700_000_000,
+  model: 'gpt-4o-mini',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'ok', refusal: null }, logprobs: null, finish_reason: 'stop' }],
+  metadata: {},
+};
+
+/** A source listing one completion whose messages never end: every page has new ids and promises more. */
+async function endlessMessages(): Promise<{ url: string; messagePages: () => number }> {
+  let messagePages = 0;
+  const source = await serve((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    res.writeHead(200, { 'content-type': 'application/json' });
+    if (url.pathname.endsWith('/messages')) {
+      const page = messagePages++;
+      const data = Array.from({ length: 100 }, (_, i) => ({ id: `m-${page}-${i}`, role: 'user', content: 'hi', name: null, content_parts: null }));
+      res.end(JSON.stringify({ object: 'list', data, first_id: data[0]!.id, last_id: data.at(-1)!.id, has_more: true }));
+    } else {
+      res.end(JSON.stringify({ object: 'list', data: [listedCompletion], first_id: 'chatcmpl-endless', last_id: 'chatcmpl-endless', has_more: false }));
+    }
+  });
+  return { url: source.url, messagePages: () => messagePages };
+}
+
+describe('mirror against a source whose messages never end', () => {
+  for (const [what, bounds, said] of [
+    ['count', { bytes: 256 * 1024 * 1024, count: 1000 }, 'more than 1,000 messages over 11 pages'],
+    ['bytes', { bytes: 64 * 1024, count: 1_000_000 }, 'more than 0.06 MiB of messages over \\d+ pages'],
+  ] as const) {
+    it(`leaves the completion not mirrored past the bound on its messages (${what}), and says so`, async () => {
+      const source = await endlessMessages();
+      const store = createSqliteStore(openDatabase(':memory:'));
+      closers.push(() => store.close());
+      const tally = newTally();
+      const notes: string[] = [];
+      let progress = 0;
+      await runMirror(
+        {
+          source: createSourceClient({ baseUrl: source.url, apiKey: 'sk-x' }),
+          store,
+          project: 'p',
+          filters: { model: undefined, metadata: [], createdAfter: undefined, createdBefore: undefined },
+          concurrency: 1,
+          checkpointKey: undefined,
+          unreadKey: undefined,
+          fromStart: false,
+          updateMetadata: false,
+          messageBounds: bounds,
+        },
+        tally,
+        { onNote: (text) => notes.push(text), onMessagesPage: () => progress++ },
+      );
+      expect(notes).toHaveLength(1);
+      expect(notes[0]).toMatch(
+        new RegExp(`^not mirrored chatcmpl-endless: the source answered /chat/completions/chatcmpl-endless/messages with ${said}, more than a completion's request holds; stopped asking for more$`),
+      );
+      expect([...tally.unread.keys()]).toEqual(['chatcmpl-endless']);
+      expect(tally.copied).toBe(0);
+      expect(progress).toBeGreaterThan(1);
+      expect(source.messagePages()).toBeLessThan(200);
+    });
+  }
 });

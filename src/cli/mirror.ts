@@ -153,7 +153,7 @@ export const mirrorCommand = defineCommand({
             lease,
           },
           tally,
-          { onPage: show, onNote: (text) => progress.note(text) },
+          { onPage: show, onMessagesPage: show, onNote: (text) => progress.note(text) },
         );
       } catch (err) {
         if (err instanceof SourceError || err instanceof MirrorBusyError) {

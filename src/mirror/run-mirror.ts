@@ -4,7 +4,7 @@ import { InvalidCompletionError, toImportedRecord } from '../import/completion-l
 import { isObject, type Json } from '../json.ts';
 import type { CompletionRecord, Store } from '../store/index.ts';
 import { type Metadata, parseMetadata } from '../validation.ts';
-import { type SourceClient, SourceError, SourceNotFoundError, SourceUnavailableError } from './source-client.ts';
+import { mebibytes, type SourceClient, SourceAnswerTooLargeError, SourceError, SourceNotFoundError, SourceUnavailableError } from './source-client.ts';
 
 /**
  * Copies every stored completion a source lists into one project of the
@@ -55,7 +55,25 @@ export interface MirrorRequest {
   concurrency: number;
   /** This run's claim on the mirror (`mirror-lease.ts`): checked before each page is written, so a run that lost it stops. */
   lease?: { check(): void };
+  /** The most one completion's messages may hold (`MESSAGES_BOUNDS` unless given: tests give small ones). */
+  messageBounds?: MessageBounds;
 }
+
+export interface MessageBounds {
+  /** Bytes of all its messages pages together. */
+  bytes: number;
+  /** Message items. */
+  count: number;
+}
+
+/**
+ * The most one completion's messages may hold before it is left not mirrored. Every page is kept until the
+ * completion is stored, so a source whose messages never end (new ids on every page: the cycle check does not
+ * see it) grew the mirror's memory without bound. A stored completion's messages are its request's: this service
+ * takes requests of 32 MiB by default, and a million messages is past any model's context window (each takes a
+ * few tokens), so a real completion is far within both; memory stays bounded by them, whatever the source sends.
+ */
+export const MESSAGES_BOUNDS: MessageBounds = { bytes: 256 * 1024 * 1024, count: 1_000_000 };
 
 export interface MirrorTally {
   pages: number;
@@ -129,20 +147,41 @@ function prunePageEnds(ends: PageEnds): PageEnds {
 const LIST_PAGE_SIZE = 100;
 const MESSAGES_PAGE_SIZE = 100;
 
-/** Every input message item of a completion, following `has_more`. */
-async function fetchMessages(source: SourceClient, id: string): Promise<{ items: Json[]; exact: ExactIntegers | undefined }> {
+/** Every input message item of a completion, following `has_more`; `onPage` after each page (the progress line). */
+async function fetchMessages(
+  source: SourceClient,
+  id: string,
+  bounds: MessageBounds,
+  onPage: (() => void) | undefined,
+): Promise<{ items: Json[]; exact: ExactIntegers | undefined }> {
   const items: Json[] = [];
   let exact: ExactIntegers | undefined;
   let after: string | undefined;
   const cursors = new Set<string>();
+  let bytes = 0;
+  let pages = 0;
+  const path = `/chat/completions/${encodeURIComponent(id)}/messages`;
+  const tooMany = (what: string) =>
+    new SourceError(`the source answered ${path} with ${what} over ${pages} pages, more than a completion's request holds; stopped asking for more`, 200);
   for (;;) {
     const query: [string, string][] = [['limit', String(MESSAGES_PAGE_SIZE)], ['order', 'asc']];
     if (after !== undefined) query.push(['after', after]);
-    const path = `/chat/completions/${encodeURIComponent(id)}/messages`;
-    const page = await source.get(path, query);
+    let page: Json;
+    try {
+      const answer = await source.getSized(path, query, bounds.bytes - bytes);
+      page = answer.body;
+      bytes += answer.bytes;
+      pages++;
+    } catch (err) {
+      // Past the client's own bound on one answer, the error says so itself; here it is the messages together that are too many.
+      if (err instanceof SourceAnswerTooLargeError && pages > 0) throw tooMany(`more than ${mebibytes(bounds.bytes)} MiB of messages`);
+      throw err;
+    }
+    onPage?.();
     // Taken as no messages, the completion would be stored without its input, for good.
     if (!Array.isArray(page.data)) throw new SourceError(`the source answered ${path} without a "data" array`, 200);
     const data = page.data as Json[];
+    if (items.length + data.length > bounds.count) throw tooMany(`more than ${bounds.count.toLocaleString('en-US')} messages`);
     items.push(...data);
     exact = mergeExactIntegers(exact, exactIntegersOf(page));
     const last = data.at(-1);
@@ -175,13 +214,15 @@ async function readCompletion(
   id: string,
   listed: { item: Json; exact: ExactIntegers | undefined } | undefined,
   now: number,
+  bounds: MessageBounds,
+  onPage: (() => void) | undefined,
 ): Promise<CompletionRecord> {
   let completion = listed;
   if (completion === undefined) {
     const item = await source.get(`/chat/completions/${encodeURIComponent(id)}`);
     completion = { item, exact: exactIntegersOf(item) };
   }
-  const messages = await fetchMessages(source, id);
+  const messages = await fetchMessages(source, id, bounds, onPage);
   return toImportedRecord({ ...completion.item, input_messages: messages.items }, now, mergeExactIntegers(completion.exact, messages.exact));
 }
 
@@ -245,6 +286,8 @@ async function listPage(source: SourceClient, filters: MirrorFilters, after: str
 export interface MirrorEvents {
   /** After each list page is stored. */
   onPage?: () => void;
+  /** After each page of a completion's messages is read: the progress line stays alive through a long one. */
+  onMessagesPage?: () => void;
   /** A completion skipped for a reason the operator should read. */
   onNote?: (text: string) => void;
 }
@@ -285,7 +328,7 @@ function createPageWriter(request: MirrorRequest, tally: MirrorTally, events: Mi
     /** The completion, or undefined when it is left out (counted, and noted where the operator should read why). */
     async read(id: string, listed: { item: Json; exact: ExactIntegers | undefined } | undefined): Promise<CompletionRecord | undefined> {
       try {
-        const record = await readCompletion(source, id, listed, now);
+        const record = await readCompletion(source, id, listed, now, request.messageBounds ?? MESSAGES_BOUNDS, events.onMessagesPage);
         tally.unread.delete(id);
         unavailableInARow = 0;
         return record;
