@@ -1,9 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/client.ts';
 import { type MirrorTally, runMirror } from '../src/mirror/run-mirror.ts';
 import { createSourceClient, SourceError } from '../src/mirror/source-client.ts';
 import { createSqliteStore } from '../src/store/index.ts';
+import { runCliInProcess } from './helpers/cli.ts';
 import { listenOnLoopback } from './helpers/fake-upstream.ts';
 
 /**
@@ -128,4 +132,31 @@ describe('mirror against a source whose messages never end', () => {
       expect(source.messagePages()).toBeLessThan(200);
     });
   }
+});
+
+/** A private folder for a target database, removed after the test. */
+function folder(): string {
+  const path = mkdtempSync(join(tmpdir(), 'mirror-hostile-'));
+  closers.push(async () => rmSync(path, { recursive: true, force: true }));
+  return path;
+}
+
+const mirror = (from: string, dir: string, ...more: string[]) =>
+  runCliInProcess(['mirror', '--from', from, '--source-key', 'sk-source-key-0001', '--key', 'sk-target-key-0001', ...more], { env: { DATABASE_URL: join(dir, 'copy.db') } });
+
+describe('mirror CLI against hostile sources', () => {
+  it('does not follow a redirect to another host: stops with exit code 1, naming where it pointed', async () => {
+    const elsewhere = await serve((_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: [listedCompletion], has_more: false })),
+    );
+    const source = await serve((req, res) => res.writeHead(302, { location: `${elsewhere.url.replace('/v1', '')}${req.url}` }).end());
+    const run = await mirror(source.url, folder());
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toBe(
+      `stored-completions mirror: the source answered ${source.url}/chat/completions with a redirect (HTTP 302) to ${elsewhere.url}/chat/completions?limit=100&order=asc, which is not followed, ` +
+        "--from must be the API's own base URL, where it answers without a redirect (such as https://api.openai.com/v1)\nstopped after 0 copied (they stay; run again to continue)\n",
+    );
+    expect(elsewhere.requests()).toBe(0);
+    expect(source.requests()).toBe(1);
+  });
 });

@@ -1,5 +1,6 @@
 import { rememberExactIntegers } from '../exact-integers.ts';
 import { isObject, type Json } from '../json.ts';
+import { printable } from './printable.ts';
 
 /**
  * A polite client of another server's stored-completions API (OpenAI, Azure
@@ -46,6 +47,9 @@ export class SourceError extends Error {
 
 /** Follows the message after a comma when the run stops on it. */
 const FROM_ADVICE = "not OpenAI's API: --from must be the API's base URL, such as https://api.openai.com/v1";
+
+/** Follows a redirect's message when the run stops on it. */
+const REDIRECT_ADVICE = "--from must be the API's own base URL, where it answers without a redirect (such as https://api.openai.com/v1)";
 
 /** A completion the source no longer has (deleted while mirroring). */
 export class SourceNotFoundError extends SourceError {
@@ -137,7 +141,21 @@ export function createSourceClient(options: SourceClientOptions) {
       response = await fetch(url, {
         headers: { authorization: `Bearer ${options.apiKey}`, accept: 'application/json' },
         signal: AbortSignal.timeout(timeoutMs),
+        // Followed, a redirect to another host was mirrored from there (the key dropped, as fetch does cross-origin, but
+        // what that host served stored as the source's); the service refuses its provider's redirects alike.
+        redirect: 'manual',
       });
+      if (response.status >= 300 && response.status < 400) {
+        await response.body?.cancel().catch(() => undefined);
+        const location = response.headers.get('location');
+        return {
+          fail: new SourceError(
+            `the source answered ${url.split('?')[0]} with a redirect (HTTP ${response.status})${location === null ? '' : ` to ${printable(location)}`}, which is not followed`,
+            response.status,
+            REDIRECT_ADVICE,
+          ),
+        };
+      }
       const read = await readBounded(response, maxBytes);
       if (read === undefined) {
         return {

@@ -1,0 +1,15 @@
+/**
+ * Text a remote server chose (an id, an error message, a Location), made safe to print on a terminal: held as it
+ * is when it is printable and short, else quoted as JSON (control characters, escape sequences, new lines and
+ * other invisible characters escaped) and cut to `max` characters with an ellipsis. Printed raw, an id such as
+ * `\u001b]0;...\u0007` retitled the operator's terminal, a new line forged a line of the tool's own output, and a
+ * 10,000-character id filled the screen.
+ */
+export function printable(text: string, max = 200): string {
+  // Anything but printable characters: C0 and C1 controls, DEL, bidi and other format characters, line and paragraph separators, lone surrogates.
+  const plain = !/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u.test(text) && !/\s/.test(text.replace(/ /g, ''));
+  const cut = [...text].length > max;
+  if (plain && !cut) return text;
+  const shown = cut ? `${[...text].slice(0, max).join('')}…` : text;
+  return JSON.stringify(shown);
+}
