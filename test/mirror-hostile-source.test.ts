@@ -159,4 +159,20 @@ describe('mirror CLI against hostile sources', () => {
     expect(elsewhere.requests()).toBe(0);
     expect(source.requests()).toBe(1);
   });
+
+  it('refuses a --from with user:password@ at once as wrong options, never echoing the password', async () => {
+    const dir = folder();
+    for (const from of ['http://someone:hunter2-secret@127.0.0.1:9/v1', 'https://:hunter2-secret@api.example.com/v1?x=1', 'http://hunter2-secret@127.0.0.1:9/v1']) {
+      const run = await mirror(from, dir);
+      expect(run).toMatchObject({
+        code: 2,
+        stderr:
+          "stored-completions mirror: --from: expected the API's base URL without user:password@ (credentials in a URL are not sent; the source is read with --source-key)\n" +
+          '(stored-completions mirror --help shows the options)\n',
+      });
+      expect(run.stderr).not.toContain('hunter2');
+    }
+    const bad = await mirror('http://[::1/v1', dir);
+    expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining("--from: expected an http(s) URL, got 'http://[::1/v1', which is not a valid URL\n") });
+  });
 });

@@ -81,7 +81,15 @@ export const mirrorCommand = defineCommand({
     },
   async run({ values }, context) {
     if (values.from === undefined) throw new UsageError('--from URL is required (the source API, e.g. https://api.openai.com/v1)');
+    // Before anything echoes it: user:password@ in the URL made every request fail ("cannot be constructed from a URL
+    // that includes credentials"), retried for two minutes with the password in every line.
+    const from = URL.canParse(values.from) ? new URL(values.from) : undefined;
+    if (from !== undefined && (from.username !== '' || from.password !== '')) {
+      throw new UsageError("--from: expected the API's base URL without user:password@ (credentials in a URL are not sent; the source is read with --source-key)");
+    }
     if (!/^https?:\/\/[^/]/i.test(values.from)) throw new UsageError(`--from: expected an http(s) URL, got '${values.from}'`);
+    // Unparsable (`http://[bad`), every request failed as a dropped connection, retried for two minutes.
+    if (from === undefined) throw new UsageError(`--from: expected an http(s) URL, got '${values.from}', which is not a valid URL`);
     // The paths and queries are appended to it: `...?api-version=X` became `...?api-version=X/chat/completions?limit=100`,
     // a list that is not there, and a message that said only that --from must be the API's base URL.
     if (/[?#]/.test(values.from)) {
