@@ -175,4 +175,30 @@ describe('mirror CLI against hostile sources', () => {
     const bad = await mirror('http://[::1/v1', dir);
     expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining("--from: expected an http(s) URL, got 'http://[::1/v1', which is not a valid URL\n") });
   });
+
+  it('prints the ids and messages a source chose escaped and cut: no escape sequence, forged line or screenful reaches the terminal', async () => {
+    const ids = ['\u001b[31mred', '\u001b]0;pwned\u0007title', 'a\nstored-completions mirror: all good', 'x'.repeat(10_000)];
+    const source = await serve((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname.endsWith('/messages')) {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: `bad \u001b[2J\u001b]0;x\u0007\nforged ${'y'.repeat(5000)}`, type: 'invalid_request_error', param: null, code: null } }));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ object: 'list', data: ids.map((id) => ({ ...listedCompletion, id })), has_more: false }));
+    });
+    const run = await mirror(source.url, folder());
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f]/);
+    const lines = run.stderr.split('\n').filter(Boolean);
+    expect(lines.filter((line) => line.startsWith('not mirrored '))).toHaveLength(4);
+    // The 4 notes, the summary, the closing line naming the 4: nothing forged in between.
+    expect(lines).toHaveLength(6);
+    for (const line of lines) expect(line.length).toBeLessThan(2000);
+    expect(lines.find((line) => line.startsWith('not mirrored "\\u001b[31mred"'))).toBe(
+      `not mirrored "\\u001b[31mred": the source answered HTTP 400: ${JSON.stringify(`bad \u001b[2J\u001b]0;x\u0007\nforged ${'y'.repeat(1000 - 22)}…`)}`,
+    );
+    expect(lines.at(-1)).toContain(`"\\u001b[31mred", "\\u001b]0;pwned\\u0007title", "a\\nstored-completions mirror: all good", "${'x'.repeat(200)}…";`);
+  });
 });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createSourceClient, SourceError } from '../mirror/source-client.ts';
+import { printable } from '../mirror/printable.ts';
+import { createSourceClient, shownPath, SourceError } from '../mirror/source-client.ts';
 import { MirrorBusyError, takeMirrorLease } from '../mirror/mirror-lease.ts';
 import { MIRROR_CLAIM_PREFIX } from '../store/unstored-settings.ts';
 import { type MirrorTally, runMirror } from '../mirror/run-mirror.ts';
@@ -49,7 +50,8 @@ Example:
 const NAMED_UNREAD = 10;
 
 function namedIds(ids: string[]): string {
-  return ids.slice(0, NAMED_UNREAD).join(', ') + (ids.length > NAMED_UNREAD ? ` and ${ids.length - NAMED_UNREAD} more` : '');
+  // Ids the source chose: escaped and cut, as in the notes above.
+  return ids.slice(0, NAMED_UNREAD).map((id) => printable(id)).join(', ') + (ids.length > NAMED_UNREAD ? ` and ${ids.length - NAMED_UNREAD} more` : '');
 }
 
 function notStorableSummary(ids: string[]): string {
@@ -143,7 +145,7 @@ export const mirrorCommand = defineCommand({
         apiKey: values['source-key'],
         onRetry: ({ path, reason, delayMs }) => {
           retries++;
-          progress.note(`retrying ${path} in ${(delayMs / 1000).toFixed(1)} s: ${reason}`);
+          progress.note(`retrying ${shownPath(path)} in ${(delayMs / 1000).toFixed(1)} s: ${reason}`);
         },
       });
       try {

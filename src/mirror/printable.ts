@@ -8,8 +8,15 @@
 export function printable(text: string, max = 200): string {
   // Anything but printable characters: C0 and C1 controls, DEL, bidi and other format characters, line and paragraph separators, lone surrogates.
   const plain = !/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u.test(text) && !/\s/.test(text.replace(/ /g, ''));
-  const cut = [...text].length > max;
-  if (plain && !cut) return text;
-  const shown = cut ? `${[...text].slice(0, max).join('')}…` : text;
-  return JSON.stringify(shown);
+  if (plain && [...text].length <= max) return text;
+  return quoted(text, max);
 }
+
+/** Always quoted as JSON, cut to `max` characters with an ellipsis. */
+export function quoted(text: string, max = 200): string {
+  const characters = [...text];
+  return JSON.stringify(characters.length > max ? `${characters.slice(0, max).join('')}…` : text);
+}
+
+/** The longest message of the source's (its error's `message`) printed: OpenAI's are a line or two. */
+export const MESSAGE_CHARACTERS = 1000;

@@ -4,7 +4,8 @@ import { InvalidCompletionError, toImportedRecord } from '../import/completion-l
 import { isObject, type Json } from '../json.ts';
 import type { CompletionRecord, Store } from '../store/index.ts';
 import { type Metadata, parseMetadata } from '../validation.ts';
-import { mebibytes, type SourceClient, SourceAnswerTooLargeError, SourceError, SourceNotFoundError, SourceUnavailableError } from './source-client.ts';
+import { MESSAGE_CHARACTERS, printable, quoted } from './printable.ts';
+import { mebibytes, shownPath, type SourceClient, SourceAnswerTooLargeError, SourceError, SourceNotFoundError, SourceUnavailableError } from './source-client.ts';
 
 /**
  * Copies every stored completion a source lists into one project of the
@@ -161,8 +162,9 @@ async function fetchMessages(
   let bytes = 0;
   let pages = 0;
   const path = `/chat/completions/${encodeURIComponent(id)}/messages`;
+  const shown = shownPath(path);
   const tooMany = (what: string) =>
-    new SourceError(`the source answered ${path} with ${what} over ${pages} pages, more than a completion's request holds; stopped asking for more`, 200);
+    new SourceError(`the source answered ${shown} with ${what} over ${pages} pages, more than a completion's request holds; stopped asking for more`, 200);
   for (;;) {
     const query: [string, string][] = [['limit', String(MESSAGES_PAGE_SIZE)], ['order', 'asc']];
     if (after !== undefined) query.push(['after', after]);
@@ -179,7 +181,7 @@ async function fetchMessages(
     }
     onPage?.();
     // Taken as no messages, the completion would be stored without its input, for good.
-    if (!Array.isArray(page.data)) throw new SourceError(`the source answered ${path} without a "data" array`, 200);
+    if (!Array.isArray(page.data)) throw new SourceError(`the source answered ${shown} without a "data" array`, 200);
     const data = page.data as Json[];
     if (items.length + data.length > bounds.count) throw tooMany(`more than ${bounds.count.toLocaleString('en-US')} messages`);
     items.push(...data);
@@ -197,12 +199,12 @@ async function fetchMessages(
 
 /** Why a walk stopped: a page said more follow, and ended without an item whose id asks for them. */
 function noCursor(path: string): string {
-  return `the source answered ${path} with "has_more": true and a page whose last item has no id to continue after; stopped asking for more`;
+  return `the source answered ${shownPath(path)} with "has_more": true and a page whose last item has no id to continue after; stopped asking for more`;
 }
 
 /** Why a walk stopped: the page asked for past `after` ends at `last`, where an earlier page ended. */
 function repeatedPage(path: string, after: string | undefined, last: string): string {
-  return `the source answered ${path} after ${JSON.stringify(after)} with a page ending at ${JSON.stringify(last)}, as an earlier page did (it does not page by "after"); stopped asking for more`;
+  return `the source answered ${shownPath(path)} after ${after === undefined ? 'undefined' : quoted(after)} with a page ending at ${quoted(last)}, as an earlier page did (it does not page by "after"); stopped asking for more`;
 }
 
 /**
@@ -309,7 +311,7 @@ export async function runMirror(request: MirrorRequest, tally: MirrorTally, even
     } catch (err) {
       // The completion the position names is gone from the source (a 400 or 404 on `after`): walk from the start instead.
       if (!(err instanceof SourceError) || (err.status !== 400 && err.status !== 404) || tally.pages > 0) throw err;
-      events.onNote?.(`the source no longer knows the position the last run stopped at (${start}): listing from the start`);
+      events.onNote?.(`the source no longer knows the position the last run stopped at (${printable(start)}): listing from the start`);
       tally.resumed = false;
     }
   }
@@ -336,7 +338,7 @@ function createPageWriter(request: MirrorRequest, tally: MirrorTally, events: Mi
         unavailableInARow = err instanceof SourceUnavailableError ? unavailableInARow + 1 : 0;
         if (failedOnlyThisCompletion(err)) {
           tally.unread.set(id, err.message);
-          events.onNote?.(`not mirrored ${id}: ${err.message}`);
+          events.onNote?.(`not mirrored ${printable(id)}: ${err.message}`);
           if (unavailableInARow >= UNAVAILABLE_IN_A_ROW) {
             throw new SourceError(`the source gave up on ${unavailableInARow} completions in a row: it seems down or overloaded; run again once it answers`, undefined);
           }
@@ -348,7 +350,7 @@ function createPageWriter(request: MirrorRequest, tally: MirrorTally, events: Mi
           tally.vanished++;
         } else {
           tally.invalid.push(id);
-          events.onNote?.(`skipped ${id}: ${err.message}`);
+          events.onNote?.(`skipped ${printable(id)}: ${printable(err.message, MESSAGE_CHARACTERS)}`);
         }
         return undefined;
       }
@@ -364,7 +366,7 @@ function createPageWriter(request: MirrorRequest, tally: MirrorTally, events: Mi
         metadata = parseMetadata(listed);
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
-        events.onNote?.(`metadata of ${id} not updated: ${err.message}`);
+        events.onNote?.(`metadata of ${printable(id)} not updated: ${printable(err.message, MESSAGE_CHARACTERS)}`);
         return;
       }
       const row = await store.getCompletion(project, id);

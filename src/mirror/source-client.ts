@@ -1,6 +1,6 @@
 import { rememberExactIntegers } from '../exact-integers.ts';
 import { isObject, type Json } from '../json.ts';
-import { printable } from './printable.ts';
+import { MESSAGE_CHARACTERS, printable } from './printable.ts';
 
 /**
  * A polite client of another server's stored-completions API (OpenAI, Azure
@@ -47,6 +47,9 @@ export class SourceError extends Error {
 
 /** Follows the message after a comma when the run stops on it. */
 const FROM_ADVICE = "not OpenAI's API: --from must be the API's base URL, such as https://api.openai.com/v1";
+
+/** A URL or path to print: one holding a 10,000-character id of the source's is cut (its characters are URL-encoded already). */
+export const shownPath = (path: string) => printable(path, 300);
 
 /** Follows a redirect's message when the run stops on it. */
 const REDIRECT_ADVICE = "--from must be the API's own base URL, where it answers without a redirect (such as https://api.openai.com/v1)";
@@ -114,8 +117,9 @@ export function requestedDelayMs(headers: Headers, now = Date.now()): number | u
   return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
 }
 
+/** The source's own error message, printable (it is printed on the operator's terminal). */
 function errorMessage(body: unknown): string | undefined {
-  if (isObject(body) && isObject(body.error) && typeof body.error.message === 'string') return body.error.message;
+  if (isObject(body) && isObject(body.error) && typeof body.error.message === 'string') return printable(body.error.message, MESSAGE_CHARACTERS);
   return undefined;
 }
 
@@ -150,7 +154,7 @@ export function createSourceClient(options: SourceClientOptions) {
         const location = response.headers.get('location');
         return {
           fail: new SourceError(
-            `the source answered ${url.split('?')[0]} with a redirect (HTTP ${response.status})${location === null ? '' : ` to ${printable(location)}`}, which is not followed`,
+            `the source answered ${shownPath(url.split('?')[0]!)} with a redirect (HTTP ${response.status})${location === null ? '' : ` to ${printable(location)}`}, which is not followed`,
             response.status,
             REDIRECT_ADVICE,
           ),
@@ -160,7 +164,7 @@ export function createSourceClient(options: SourceClientOptions) {
       if (read === undefined) {
         return {
           fail: new SourceAnswerTooLargeError(
-            `the source answered ${url.split('?')[0]} with more than ${mebibytes(maxBytes)} MiB (HTTP ${response.status}), more than any page of the API holds; stopped reading it`,
+            `the source answered ${shownPath(url.split('?')[0]!)} with more than ${mebibytes(maxBytes)} MiB (HTTP ${response.status}), more than any page of the API holds; stopped reading it`,
             response.status,
           ),
         };
@@ -195,14 +199,14 @@ export function createSourceClient(options: SourceClientOptions) {
       };
     }
     if (body === undefined || !isObject(body)) {
-      const what = /html/i.test(type) || /^\s*</.test(text) ? 'an HTML page' : `${type || 'a body'} that is not a JSON object`;
+      const what = /html/i.test(type) || /^\s*</.test(text) ? 'an HTML page' : `${type ? printable(type) : 'a body'} that is not a JSON object`;
       return {
-        fail: new SourceError(`the source answered ${url.split('?')[0]} with ${what} (HTTP ${response.status})`, response.status, FROM_ADVICE),
+        fail: new SourceError(`the source answered ${shownPath(url.split('?')[0]!)} with ${what} (HTTP ${response.status})`, response.status, FROM_ADVICE),
       };
     }
     if (response.status === 404) return { fail: new SourceNotFoundError(errorMessage(body) ?? 'not found', 404) };
     if (!response.ok) {
-      return { fail: new SourceError(`the source answered HTTP ${response.status}: ${errorMessage(body) ?? text.slice(0, 200)}`, response.status) };
+      return { fail: new SourceError(`the source answered HTTP ${response.status}: ${errorMessage(body) ?? printable(text, 200)}`, response.status) };
     }
     return { body, bytes };
   }
@@ -221,7 +225,7 @@ export function createSourceClient(options: SourceClientOptions) {
         if ('body' in outcome) return outcome;
         if ('fail' in outcome) throw outcome.fail;
         if (tries >= maxRetries) {
-          const message = `giving up on ${path} after ${tries + 1} attempts: ${outcome.retry}`;
+          const message = `giving up on ${shownPath(path)} after ${tries + 1} attempts: ${outcome.retry}`;
           throw outcome.status === undefined ? new SourceError(message, undefined) : new SourceUnavailableError(message, outcome.status);
         }
         const backoff = Math.min(maxDelayMs, initialDelayMs * 2 ** tries) * (0.5 + Math.random() / 2);
