@@ -66,7 +66,7 @@ describe('mirror source client', () => {
   });
 });
 
-const newTally = (): MirrorTally => ({ pages: 0, listed: 0, copied: 0, present: 0, metadataUpdated: 0, vanished: 0, invalid: [], resumed: false, unread: new Map() });
+const newTally = (): MirrorTally => ({ pages: 0, listed: 0, copied: 0, present: 0, metadataUpdated: 0, vanished: 0, invalid: [], notObjects: 0, resumed: false, unread: new Map() });
 
 const listedCompletion = {
   id: 'chatcmpl-endless',
@@ -200,5 +200,26 @@ describe('mirror CLI against hostile sources', () => {
       `not mirrored "\\u001b[31mred": the source answered HTTP 400: ${JSON.stringify(`bad \u001b[2J\u001b]0;x\u0007\nforged ${'y'.repeat(1000 - 22)}…`)}`,
     );
     expect(lines.at(-1)).toContain(`"\\u001b[31mred", "\\u001b]0;pwned\\u0007title", "a\\nstored-completions mirror: all good", "${'x'.repeat(200)}…";`);
+  });
+
+  it('counts list items that are not objects as not storable, says so and exits 1, rather than passing over them silently', async () => {
+    const source = await serve((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (url.pathname.endsWith('/messages')) {
+        res.end(JSON.stringify({ object: 'list', data: [{ id: 'chatcmpl-endless-0', role: 'user', content: 'hi', name: null, content_parts: null }], has_more: false }));
+      } else {
+        res.end(JSON.stringify({ object: 'list', data: [null, 5, 'str', listedCompletion], has_more: false }));
+      }
+    });
+    const run = await mirror(source.url, folder());
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toContain(
+      'skipped item 1 of list page 1: not a completion object but null\nskipped item 2 of list page 1: not a completion object but 5\nskipped item 3 of list page 1: not a completion object but "str"\n',
+    );
+    expect(run.stderr).toMatch(/^mirror: 1 copied, 0 already there, 0 deleted at the source meanwhile, 3 not storable, 0 not mirrored; 4 listed on 1 pages, /m);
+    expect(run.stderr).toMatch(
+      /\nstored-completions mirror: 3 completions of the source could not be stored here \(why is said above, as "skipped"\): 3 list items that are not objects; the rest is mirrored\n$/,
+    );
   });
 });

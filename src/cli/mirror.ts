@@ -54,9 +54,11 @@ function namedIds(ids: string[]): string {
   return ids.slice(0, NAMED_UNREAD).map((id) => printable(id)).join(', ') + (ids.length > NAMED_UNREAD ? ` and ${ids.length - NAMED_UNREAD} more` : '');
 }
 
-function notStorableSummary(ids: string[]): string {
-  const count = ids.length === 1 ? '1 completion of the source' : `${ids.length} completions of the source`;
-  return `${count} could not be stored here (why is said above, as "skipped"): ${namedIds(ids)}; the rest is mirrored`;
+function notStorableSummary(ids: string[], notObjects: number): string {
+  const total = ids.length + notObjects;
+  const count = total === 1 ? '1 completion of the source' : `${total} completions of the source`;
+  const named = [...(ids.length > 0 ? [namedIds(ids)] : []), ...(notObjects > 0 ? [notObjects === 1 ? '1 list item that is not an object' : `${notObjects} list items that are not objects`] : [])];
+  return `${count} could not be stored here (why is said above, as "skipped"): ${named.join(', ')}; the rest is mirrored`;
 }
 
 function unreadSummary(ids: string[]): string {
@@ -116,7 +118,7 @@ export const mirrorCommand = defineCommand({
     try {
       const project = await resolveProject(config, store, values);
       const progress = createProgress(context.stderr, 'mirror');
-      const tally: MirrorTally = { pages: 0, listed: 0, copied: 0, present: 0, metadataUpdated: 0, vanished: 0, invalid: [], resumed: false, unread: new Map() };
+      const tally: MirrorTally = { pages: 0, listed: 0, copied: 0, present: 0, metadataUpdated: 0, vanished: 0, invalid: [], notObjects: 0, resumed: false, unread: new Map() };
       // One position (and one list of completions to read again) per source, source key, target project and filters; a digest, so no key is stored.
       const mirrorDigest = createHash('sha256')
         .update(JSON.stringify([values.from.replace(/\/+$/, ''), values['source-key'], project, filters]))
@@ -180,14 +182,14 @@ export const mirrorCommand = defineCommand({
         `mirror${tally.resumed ? ' (resumed from the last run, an hour back)' : ''}: ${tally.copied} copied, ${tally.present} already there${
           values['update-metadata'] ? ` (${tally.metadataUpdated} took the source's metadata)` : ''
         }, ${tally.vanished} deleted at the source meanwhile, ` +
-          `${tally.invalid.length} not storable, ${tally.unread.size} not mirrored; ${tally.listed} listed on ${tally.pages} pages, ${retries} retries, ${rate(tally.copied, startedAt)}`,
+          `${tally.invalid.length + tally.notObjects} not storable, ${tally.unread.size} not mirrored; ${tally.listed} listed on ${tally.pages} pages, ${retries} retries, ${rate(tally.copied, startedAt)}`,
       );
       // The run went on past them, but a mirror with holes must not look like a whole one to a script or an operator.
       const problems = [
         ...(tally.unread.size > 0 ? [unreadSummary([...tally.unread.keys()].sort())] : []),
         // Not kept to read again (it would be refused again): said with exit code 1 by each run that meets it, or
         // once the position moved past it, nothing would say that the copy lacks it.
-        ...(tally.invalid.length > 0 ? [notStorableSummary(tally.invalid)] : []),
+        ...(tally.invalid.length + tally.notObjects > 0 ? [notStorableSummary(tally.invalid, tally.notObjects)] : []),
       ];
       if (problems.length > 0) throw new CliError(problems.join('\n'));
     } finally {

@@ -90,6 +90,8 @@ export interface MirrorTally {
   resumed: boolean;
   /** Served by the source in a shape this service cannot store as it is (each reported through `onNote`): their ids. */
   invalid: string[];
+  /** List items that are not objects at all (`null`, `5`, `"str"`): not storable, and without an id to name them by. */
+  notObjects: number;
   /** Completions the source failed on and that are still not mirrored: id -> what the source answered. */
   unread: Map<string, string>;
 }
@@ -432,9 +434,18 @@ async function mirrorFrom(
   for (;;) {
     const page = await listPage(source, filters, after);
     if (!Array.isArray(page.data)) throw new SourceError('the source answered its list without a "data" array: is --from an OpenAI API?', undefined);
-    const listed = (page.data as unknown[]).filter(isObject);
     tally.pages++;
-    tally.listed += listed.length;
+    tally.listed += page.data.length;
+    // Passed over silently, they were counted nowhere: the copy would look whole with holes in it.
+    const listed: Json[] = [];
+    for (const [index, item] of (page.data as unknown[]).entries()) {
+      if (isObject(item)) {
+        listed.push(item);
+        continue;
+      }
+      tally.notObjects++;
+      events.onNote?.(`skipped item ${index + 1} of list page ${tally.pages}: not a completion object but ${printable(JSON.stringify(item) ?? String(item), 100)}`);
+    }
     // The created range is applied here: OpenAI's list has no such filter; order is ascending, so the end ends the walk.
     let reachedEnd = false;
     const wanted: Json[] = [];
