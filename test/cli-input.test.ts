@@ -500,6 +500,60 @@ describe('export --out stopped by Ctrl-C', () => {
   });
 });
 
+describe('export --out that a failed write cut', () => {
+  it('--append refuses a file that ends in a cut line, saying how many bytes to drop, and leaves it as it is', async () => {
+    expect((await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a'], { env })).code).toBe(0);
+    const out = join(folder, 'out.jsonl');
+    const cut = `${exampleLines[0]}\n${exampleLines[1]!.slice(0, 100)}`;
+    writeFileSync(out, cut);
+    const lastId = (JSON.parse(exampleLines[0]!) as { id: string }).id;
+    const run = await runCliInProcess(['export', '--key', 'sk-a', '--after', lastId, '--append', '--out', out], { env });
+    expect(run).toMatchObject({
+      code: 1,
+      stderr:
+        `stored-completions export: --append: ${out} ends in a cut line (100 bytes after its last new line: an export stopped in the middle of a write); ` +
+        `added to, the next line would be glued to it. Drop them (truncate -s -100 '${out}'), then resume with --after the last id it holds\n`,
+    });
+    expect(readFileSync(out, 'utf8')).toBe(cut);
+    // Dropped as it says, the export resumes into a whole file.
+    writeFileSync(out, `${exampleLines[0]}\n`);
+    const resumed = await runCliInProcess(['export', '--key', 'sk-a', '--after', lastId, '--append', '--out', out], { env });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe(readFileSync(EXAMPLES, 'utf8'));
+  });
+
+  it('a full disk midway through a line: the file is cut back to its last whole line, and resumes with --after and --append', async (context) => {
+    expect((await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a'], { env })).code).toBe(0);
+    const mount = mountTmpfs(context, folder, '1m');
+    try {
+      const filler = join(mount, 'filler');
+      fill(filler);
+      // About two pages free: the export (40 KB) fails a few lines in, in the middle of one.
+      spawnSync('truncate', ['-s', '-8192', filler]);
+      const out = join(mount, 'out.jsonl');
+      const run = await runCli(['export', '--key', 'sk-a', '--out', out], { env });
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stderr).toMatch(
+        new RegExp(
+          `^stored-completions export: cannot write ${out}: ENOSPC: no space left on device, write\\nstopped: the cut line it ended with \\(\\d+ bytes\\) was dropped, so the file ends with a whole line \\(--after the last id it holds, with --append, resumes\\)\\n$`,
+        ),
+      );
+      const written = readFileSync(out, 'utf8');
+      expect(written.length).toBeGreaterThan(0);
+      expect(written.endsWith('\n')).toBe(true);
+      const lines = written.trim().split('\n');
+      expect(lines).toEqual(exampleLines.slice(0, lines.length));
+      rmSync(filler);
+      const lastId = (JSON.parse(lines.at(-1)!) as { id: string }).id;
+      const resumed = await runCli(['export', '--key', 'sk-a', '--after', lastId, '--append', '--out', out], { env });
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(readFileSync(out, 'utf8')).toBe(readFileSync(EXAMPLES, 'utf8'));
+    } finally {
+      unmountTmpfs(folder);
+    }
+  });
+});
+
 describe('a database that fails under a command', () => {
   it('a full disk during an import is said in a line with exit code 1, not a stack trace', async (context) => {
     const mount = mountTmpfs(context, folder, '2m');

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createWriteStream, statSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, fstatSync, ftruncateSync, openSync, readSync, statSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { unfinishedCopyIn } from '../copy-mark.ts';
 import { EXPORT_FORMATS, type ExportFormat, SKIP_REASONS, type SkipReason } from '../export/formats.ts';
@@ -69,27 +69,102 @@ export function describeSkips(tally: ExportTally): string {
  */
 const OUT_BUFFER_BYTES = 1024 * 1024;
 
+/** The length of `fd`'s file up to its last new line at or past `floor` (`floor` when there is none there): where its last whole line ends. */
+function wholeLinesEnd(fd: number, floor: number): number {
+  const block = Buffer.alloc(64 * 1024);
+  let end = fstatSync(fd).size;
+  while (end > floor) {
+    const start = Math.max(floor, end - block.length);
+    const read = readSync(fd, block, 0, end - start, start);
+    const at = block.subarray(0, read).lastIndexOf(0x0a);
+    if (at >= 0) return start + at + 1;
+    end = start;
+  }
+  return floor;
+}
+
+/**
+ * Refuses to --append to a file that ends in a cut line (an export killed or stopped by a full disk mid-write): the
+ * first line added would be glued to it, and the file would hold a line that is not JSON. Not cut here: the file may
+ * be the operator's own, and which bytes to keep is theirs to say; the message says how many to drop.
+ */
+function checkEndsWithWholeLine(path: string): void {
+  if (!existsSync(path)) return;
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return; // Said as the open for appending fails.
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const cut = size - wholeLinesEnd(fd, 0);
+    if (cut > 0) {
+      throw new CliError(
+        `--append: ${path} ends in a cut line (${counted(cut, 'byte')} after its last new line: an export stopped in the middle of a write); ` +
+          `added to, the next line would be glued to it. Drop them (truncate -s -${cut} '${path}'), then resume with --after the last id it holds`,
+      );
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const WRITTEN_STAYS = 'what was written before stays (--after the last id it holds resumes)';
+
+/**
+ * After a failed write to `path` (a full disk): the file is cut back to its last whole line past `floor` (where this
+ * export began writing: what was there before an --append is not ours to cut), so it resumes with --after its last id
+ * and --append. Returns what to say.
+ */
+function cutBackToWholeLine(path: string, floor: number): string {
+  try {
+    const fd = openSync(path, 'r+');
+    try {
+      const stat = fstatSync(fd);
+      const size = stat.size;
+      // A device (/dev/full) or a pipe holds no line to cut.
+      const end = stat.isFile() ? wholeLinesEnd(fd, Math.min(floor, size)) : size;
+      if (end === size) return WRITTEN_STAYS;
+      ftruncateSync(fd, end);
+      return `the cut line it ended with (${counted(size - end, 'byte')}) was dropped, so the file ends with a whole line (--after the last id it holds, with --append, resumes)`;
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    return `what was written before stays, but it may end in a cut line, which could not be dropped (${(err as Error).message}): drop it before resuming with --after the last id it holds`;
+  }
+}
+
 /**
  * Writes to `out` and reports a failed write (a full disk, a quota, an I/O error) as what it is: left to
- * the stream, the error ended the tool with a stack trace. What was written before stays in the file, and
- * the export resumes with --after the last id it holds.
+ * the stream, the error ended the tool with a stack trace. What was written before stays in the file (cut back
+ * to its last whole line by `cutBack`, for a file), and the export resumes with --after the last id it holds.
  */
-function writerTo(out: Writable, name: string) {
+function writerTo(out: Writable, name: string, cutBack?: () => string) {
   let failure: Error | undefined;
   out.on('error', (err: Error) => (failure ??= err));
-  const failed = (err: Error) => new CliError(`cannot write ${name}: ${err.message}\nstopped: what was written before stays (--after the last id it holds resumes)`);
+  const failed = async (err: Error) => {
+    let outcome = WRITTEN_STAYS;
+    if (cutBack) {
+      // The stream closes its file after the error: what it had written is all there is to cut.
+      if (!out.closed) await once(out, 'close').catch(() => undefined);
+      outcome = cutBack();
+    }
+    return new CliError(`cannot write ${name}: ${err.message}\nstopped: ${outcome}`);
+  };
   const settle = async (event: 'drain' | 'finish') => {
-    if (failure) throw failed(failure);
+    if (failure) throw await failed(failure);
     try {
       await once(out, event);
     } catch (err) {
-      throw failed(err as Error);
+      throw await failed(err as Error);
     }
   };
   let ended = false;
   return {
     async write(chunk: string): Promise<void> {
-      if (failure) throw failed(failure);
+      if (failure) throw await failed(failure);
       // Ended by Ctrl-C: the process ends as soon as what was written is flushed, and nothing more is to be added.
       if (ended) return new Promise<void>(() => {});
       if (!out.write(chunk)) await settle('drain');
@@ -158,6 +233,9 @@ export const exportCommand = defineCommand({
       if (values.after !== undefined && !(await store.isIdTaken(project, values.after))) {
         throw new UsageError(`--after: the project has no completion '${values.after}' (nor had one)`);
       }
+      if (values.append && outPath !== undefined) checkEndsWithWholeLine(outPath);
+      // Where this export's lines begin in the file: a failed write cuts back no further.
+      const floor = values.append && outPath !== undefined && existsSync(outPath) ? statSync(outPath).size : 0;
       // Replaced unless --append: a resumed export (--after the last id the file holds) adds the rest to it.
       const out = outPath === undefined ? context.stdout : createWriteStream(outPath, { flags: values.append ? 'a' : 'w', highWaterMark: OUT_BUFFER_BYTES });
       if (outPath !== undefined) {
@@ -178,7 +256,7 @@ export const exportCommand = defineCommand({
       }
       const tally = newTally();
       const startedAt = performance.now();
-      const writer = writerTo(out, outPath ?? 'standard output');
+      const writer = writerTo(out, outPath ?? 'standard output', outPath === undefined ? undefined : () => cutBackToWholeLine(outPath, floor));
       // Ctrl-C or SIGTERM: the lines handed over (whole pages) are flushed before the process ends, so the file ends with a
       // whole line and resumes with --after its last id; killed in the middle of a write, it ended in half a line.
       const forgetInterrupt = out === context.stdout ? undefined : context.onInterrupt?.(() => writer.end().catch(() => undefined));
