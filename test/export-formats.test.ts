@@ -367,3 +367,12 @@ describe('eval lines', () => {
     expect([sample.output_text, sample.output_tools, sample.finish_reason]).toEqual(['', [], null]);
   });
 });
+
+describe('a completion too large for its line', () => {
+  it('is skipped as too_large, not thrown: an eval line holds a 180 MB reply three times, past the longest string', () => {
+    const big = item({ messages: [{ role: 'user', content: 'Write a lot' }] }, [reply({ content: 'a'.repeat(180_000_000) })]);
+    expect(formatLine(big, { format: 'eval', choice: 0 })).toEqual({ skipped: 'too_large' });
+    // The same completion as a completions line (the reply once) still fits.
+    expect('line' in formatLine(big, { format: 'completions', choice: 0 })).toBe(true);
+  });
+});

@@ -13,8 +13,9 @@ import { serializeCompletion, serializeMessageItem } from '../wire.ts';
 export const EXPORT_FORMATS = ['completions', 'finetune', 'eval'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
-/** Why a completion gives no fine-tuning example; the summary counts each. */
+/** Why a completion gives no line (a fine-tuning example; or, `too_large`, a line of any format); the summary counts each. */
 export const SKIP_REASONS = {
+  too_large: 'its line would be longer than the longest string JavaScript holds (about 512 MiB)',
   missing_choice: 'the chosen choice does not exist',
   no_input: 'no input message: the reply alone would teach an answer to nothing',
   empty_reply: 'the reply has no text and no tool calls',
@@ -297,13 +298,23 @@ export function evalLine(item: ExportItem, choiceIndex: number): string {
   return withExactIntegers(line, json === undefined ? exact : mergeExactIntegers(exact, findUnsafeIntegers(outputText)));
 }
 
+/**
+ * The line of one completion, or why it has none. A line longer than a JavaScript string can be (536,870,888
+ * characters: an eval line holds a 200 MB reply three times) is skipped as `too_large`: thrown, the RangeError ended
+ * the command-line export with a bare stack trace and the HTTP export with a 500, the rest never exported.
+ */
 export function formatLine(item: ExportItem, options: FormatOptions): FormattedLine {
-  switch (options.format) {
-    case 'completions':
-      return { line: completionsLine(item) };
-    case 'finetune':
-      return finetuneLine(item, options.choice);
-    case 'eval':
-      return { line: evalLine(item, options.choice) };
+  try {
+    switch (options.format) {
+      case 'completions':
+        return { line: completionsLine(item) };
+      case 'finetune':
+        return finetuneLine(item, options.choice);
+      case 'eval':
+        return { line: evalLine(item, options.choice) };
+    }
+  } catch (err) {
+    if (err instanceof RangeError && /Invalid string length/i.test(err.message)) return { skipped: 'too_large' };
+    throw err;
   }
 }

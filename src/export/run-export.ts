@@ -23,12 +23,15 @@ export interface ExportTally {
   read: number;
   /** Lines produced. */
   written: number;
-  /** Completions that made no line, by reason (finetune only). */
+  /** Completions that made no line, by reason (finetune's, and `too_large` in any format). */
   skipped: Partial<Record<SkipReason, number>>;
 }
 
 /** Completions read per store call: large enough that per-page costs vanish, small enough to keep memory flat. */
 export const EXPORT_PAGE_SIZE = 500;
+
+/** A chunk of lines is yielded before it would reach this many characters: well within a JavaScript string's 536,870,888. */
+const CHUNK_CHARACTERS = 256 * 1024 * 1024;
 
 export function newTally(): ExportTally {
   return { read: 0, written: 0, skipped: {} };
@@ -69,6 +72,11 @@ export async function* exportLines(store: Store, request: ExportRequest, tally: 
       if ('skipped' in formatted) {
         tally.skipped[formatted.skipped] = (tally.skipped[formatted.skipped] ?? 0) + 1;
         continue;
+      }
+      // Two long lines (of 300 MB each) would not make one string: the chunk goes out before it would grow past the bound.
+      if (chunk !== '' && chunk.length + formatted.line.length >= CHUNK_CHARACTERS) {
+        yield chunk;
+        chunk = '';
       }
       chunk += `${formatted.line}\n`;
       tally.written++;
