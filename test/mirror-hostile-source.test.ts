@@ -222,4 +222,23 @@ describe('mirror CLI against hostile sources', () => {
       /\nstored-completions mirror: 3 completions of the source could not be stored here \(why is said above, as "skipped"\): 3 list items that are not objects; the rest is mirrored\n$/,
     );
   });
+
+  it("says the source's error when it answers 200 with an error body instead of a page", async () => {
+    const quota = JSON.stringify({ error: { message: 'quota exceeded', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } });
+    const source = await serve((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(quota));
+    const run = await mirror(source.url, folder());
+    expect(run).toMatchObject({
+      code: 1,
+      stderr: 'stored-completions mirror: the source answered its list with an error instead of a page: quota exceeded\nstopped after 0 copied (they stay; run again to continue)\n',
+    });
+    // The same answer for one completion's messages leaves it not mirrored, saying so.
+    const messages = await serve((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (new URL(req.url ?? '/', 'http://x').pathname.endsWith('/messages')) res.end(quota);
+      else res.end(JSON.stringify({ object: 'list', data: [listedCompletion], has_more: false }));
+    });
+    const second = await mirror(messages.url, folder());
+    expect(second.code, second.stderr).toBe(1);
+    expect(second.stderr).toContain('not mirrored chatcmpl-endless: the source answered /chat/completions/chatcmpl-endless/messages with an error instead of a page: quota exceeded\n');
+  });
 });

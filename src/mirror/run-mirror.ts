@@ -5,7 +5,7 @@ import { isObject, type Json } from '../json.ts';
 import type { CompletionRecord, Store } from '../store/index.ts';
 import { type Metadata, parseMetadata } from '../validation.ts';
 import { MESSAGE_CHARACTERS, printable, quoted } from './printable.ts';
-import { mebibytes, shownPath, type SourceClient, SourceAnswerTooLargeError, SourceError, SourceNotFoundError, SourceUnavailableError } from './source-client.ts';
+import { errorMessage, mebibytes, shownPath, type SourceClient, SourceAnswerTooLargeError, SourceError, SourceNotFoundError, SourceUnavailableError } from './source-client.ts';
 
 /**
  * Copies every stored completion a source lists into one project of the
@@ -183,7 +183,7 @@ async function fetchMessages(
     }
     onPage?.();
     // Taken as no messages, the completion would be stored without its input, for good.
-    if (!Array.isArray(page.data)) throw new SourceError(`the source answered ${shown} without a "data" array`, 200);
+    if (!Array.isArray(page.data)) throw new SourceError(withoutData(`the source answered ${shown}`, page), 200);
     const data = page.data as Json[];
     if (items.length + data.length > bounds.count) throw tooMany(`more than ${bounds.count.toLocaleString('en-US')} messages`);
     items.push(...data);
@@ -197,6 +197,15 @@ async function fetchMessages(
     cursors.add(last.id);
     after = last.id;
   }
+}
+
+/**
+ * A page without `data`: its error when it holds one (a 200 whose body is `{"error": {"message": "quota exceeded"}}`,
+ * which said only that it had no "data" array), else `otherwise` after that.
+ */
+function withoutData(answered: string, page: Json, otherwise = ''): string {
+  const error = errorMessage(page);
+  return error === undefined ? `${answered} without a "data" array${otherwise}` : `${answered} with an error instead of a page: ${error}`;
 }
 
 /** Why a walk stopped: a page said more follow, and ended without an item whose id asks for them. */
@@ -433,7 +442,7 @@ async function mirrorFrom(
   const cursors = new Set<string>(start === undefined ? [] : [start]);
   for (;;) {
     const page = await listPage(source, filters, after);
-    if (!Array.isArray(page.data)) throw new SourceError('the source answered its list without a "data" array: is --from an OpenAI API?', undefined);
+    if (!Array.isArray(page.data)) throw new SourceError(withoutData('the source answered its list', page, ': is --from an OpenAI API?'), undefined);
     tally.pages++;
     tally.listed += page.data.length;
     // Passed over silently, they were counted nowhere: the copy would look whole with holes in it.

@@ -118,7 +118,7 @@ export function requestedDelayMs(headers: Headers, now = Date.now()): number | u
 }
 
 /** The source's own error message, printable (it is printed on the operator's terminal). */
-function errorMessage(body: unknown): string | undefined {
+export function errorMessage(body: unknown): string | undefined {
   if (isObject(body) && isObject(body.error) && typeof body.error.message === 'string') return printable(body.error.message, MESSAGE_CHARACTERS);
   return undefined;
 }
