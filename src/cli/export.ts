@@ -32,7 +32,8 @@ ${FILTER_HELP}
   --after ID            start after this completion (resume a cut export from the last id it holds)
   --order asc|desc      oldest first (default) or newest first
   --out FILE            write to FILE instead of standard output (- is standard output)
-  --append              add to the end of --out's FILE instead of replacing it (resuming with --after)
+  --append              add to the end of --out's FILE instead of replacing it (resuming with --after);
+                        refused when FILE ends in a cut line (it says how many bytes to drop)
   -h, --help            this text
 
 Example:
@@ -89,7 +90,8 @@ function wholeLinesEnd(fd: number, floor: number): number {
  * be the operator's own, and which bytes to keep is theirs to say; the message says how many to drop.
  */
 function checkEndsWithWholeLine(path: string): void {
-  if (!existsSync(path)) return;
+  // Only a regular file holds lines to look at: opened to read, a named pipe would wait for a writer for good.
+  if (!existsSync(path) || !statSync(path).isFile()) return;
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -119,12 +121,12 @@ const WRITTEN_STAYS = 'what was written before stays (--after the last id it hol
  */
 function cutBackToWholeLine(path: string, floor: number): string {
   try {
+    // A device (/dev/full) or a pipe holds no line to cut.
+    if (!statSync(path).isFile()) return WRITTEN_STAYS;
     const fd = openSync(path, 'r+');
     try {
-      const stat = fstatSync(fd);
-      const size = stat.size;
-      // A device (/dev/full) or a pipe holds no line to cut.
-      const end = stat.isFile() ? wholeLinesEnd(fd, Math.min(floor, size)) : size;
+      const size = fstatSync(fd).size;
+      const end = wholeLinesEnd(fd, Math.min(floor, size));
       if (end === size) return WRITTEN_STAYS;
       ftruncateSync(fd, end);
       return `the cut line it ended with (${counted(size - end, 'byte')}) was dropped, so the file ends with a whole line (--after the last id it holds, with --append, resumes)`;
