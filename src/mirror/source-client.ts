@@ -6,8 +6,9 @@ import { MESSAGE_CHARACTERS, printable } from './printable.ts';
  * A polite client of another server's stored-completions API (OpenAI, Azure
  * OpenAI, another instance of this service): GETs only, answers parsed as JSON,
  * 408, 409, 429 and 5xx answers and broken connections retried with exponential backoff
- * that honours the server's `retry-after-ms` / `Retry-After`, and a refused key
- * or a server that is not an OpenAI API reported as such, never retried.
+ * that honours the server's `retry-after-ms` / `Retry-After` (up to `maxDelayMs` a wait), and a refused key,
+ * a server that is not an OpenAI API, a redirect (not followed) or an answer past `maxBodyBytes` reported as
+ * such, never retried.
  */
 
 export interface SourceClientOptions {
@@ -211,29 +212,31 @@ export function createSourceClient(options: SourceClientOptions) {
     return { body, bytes };
   }
 
+  /** As `get`, with the answer's size in bytes; `maxBytes` (at most the client's bound) bounds this answer. */
+  async function getSized(path: string, query: [string, string][] = [], maxBytes = maxBodyBytes): Promise<{ body: Json; bytes: number }> {
+    const search = new URLSearchParams(query).toString();
+    const url = `${baseUrl}${path}${search ? `?${search}` : ''}`;
+    for (let tries = 0; ; tries++) {
+      const outcome = await attempt(url, Math.min(maxBytes, maxBodyBytes));
+      if ('body' in outcome) return outcome;
+      if ('fail' in outcome) throw outcome.fail;
+      if (tries >= maxRetries) {
+        const message = `giving up on ${shownPath(path)} after ${tries + 1} attempts: ${outcome.retry}`;
+        throw outcome.status === undefined ? new SourceError(message, undefined) : new SourceUnavailableError(message, outcome.status);
+      }
+      const backoff = Math.min(maxDelayMs, initialDelayMs * 2 ** tries) * (0.5 + Math.random() / 2);
+      const delayMs = Math.min(maxDelayMs, outcome.delayMs ?? backoff);
+      options.onRetry?.({ path, reason: outcome.retry, delayMs, attempt: tries + 1 });
+      await sleep(delayMs);
+    }
+  }
+
   return {
     /** GET `path` (under the base URL) with `query`; retried as described above. */
     async get(path: string, query: [string, string][] = []): Promise<Json> {
-      return (await this.getSized(path, query)).body;
+      return (await getSized(path, query)).body;
     },
-    /** As `get`, with the answer's size in bytes; `maxBytes` (at most the client's bound) bounds this answer. */
-    async getSized(path: string, query: [string, string][] = [], maxBytes = maxBodyBytes): Promise<{ body: Json; bytes: number }> {
-      const search = new URLSearchParams(query).toString();
-      const url = `${baseUrl}${path}${search ? `?${search}` : ''}`;
-      for (let tries = 0; ; tries++) {
-        const outcome = await attempt(url, Math.min(maxBytes, maxBodyBytes));
-        if ('body' in outcome) return outcome;
-        if ('fail' in outcome) throw outcome.fail;
-        if (tries >= maxRetries) {
-          const message = `giving up on ${shownPath(path)} after ${tries + 1} attempts: ${outcome.retry}`;
-          throw outcome.status === undefined ? new SourceError(message, undefined) : new SourceUnavailableError(message, outcome.status);
-        }
-        const backoff = Math.min(maxDelayMs, initialDelayMs * 2 ** tries) * (0.5 + Math.random() / 2);
-        const delayMs = Math.min(maxDelayMs, outcome.delayMs ?? backoff);
-        options.onRetry?.({ path, reason: outcome.retry, delayMs, attempt: tries + 1 });
-        await sleep(delayMs);
-      }
-    },
+    getSized,
   };
 }
 
