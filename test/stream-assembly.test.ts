@@ -201,6 +201,19 @@ describe('completion assembler', () => {
     });
     expect(JSON.stringify(chunks), 'the chunks themselves are not changed').toBe(sent);
 
+    // An empty array, or one holding no object, carries no part: a string reply stays a string.
+    for (const odd of [[], ['raw', 1, null]]) {
+      const strings = createCompletionAssembler();
+      for (const content of [odd, 'Hi', odd, ' there']) strings.add({ ...envelope, choices: [{ index: 0, delta: { content } }] });
+      expect(messageOf(strings)).toEqual({ role: 'assistant', content: 'Hi there', refusal: null });
+    }
+    const nothing = createCompletionAssembler();
+    nothing.add({ ...envelope, choices: [{ index: 0, delta: { role: 'assistant', content: [] } }] });
+    expect(messageOf(nothing)).toEqual({ role: 'assistant', content: null, refusal: null });
+    const plainThinking = createCompletionAssembler();
+    for (const thinking of ['Two', ' and two.']) plainThinking.add({ ...envelope, choices: [{ index: 0, delta: { content: [{ type: 'thinking', thinking }] } }] });
+    expect(messageOf(plainThinking)).toEqual({ role: 'assistant', content: [{ type: 'thinking', thinking: 'Two and two.' }], refusal: null });
+
     const textFirst = createCompletionAssembler();
     textFirst.add({ ...envelope, choices: [{ index: 0, delta: { role: 'assistant', content: 'Hi' } }] });
     textFirst.add({ ...envelope, choices: [{ index: 0, delta: { content: [thinking('hm')] } }] });

@@ -41,6 +41,30 @@ describe.skipIf(!browserAvailable)('web UI: a new tab takes the key of the tabs 
     expect(await storedKeyOf(second)).toBe(KEY_A);
   });
 
+  it("puts the focus on the list's heading, as signing in by typing the key does", async () => {
+    const first = await suite.open();
+    await signIn(first, KEY_A);
+    const second = await first.context().newPage();
+    await second.goto(`${suite.service.origin}/`);
+    expect(await settled(second)).toEqual({ signedInAs: 'Key …0001', signInMessage: null });
+    expect(await second.evaluate('[document.activeElement.tagName, document.activeElement.textContent]')).toEqual(['H1', 'Completions']);
+  });
+
+  it('keeps a tab that signed out signed out when reloaded, though another tab is still signed in', async () => {
+    const first = await suite.open();
+    await signIn(first, KEY_A);
+    const second = await first.context().newPage();
+    await second.goto(`${suite.service.origin}/`);
+    expect(await settled(second)).toEqual({ signedInAs: 'Key …0001', signInMessage: null });
+    await first.getByRole('button', { name: 'Sign out' }).click();
+    await first.reload();
+    expect(await settled(first)).toEqual({ signedInAs: null, signInMessage: null });
+    // Signed in again by hand, it hands its key on as before.
+    await signIn(first, KEY_A);
+    await first.reload();
+    expect(await settled(first)).toEqual({ signedInAs: 'Key …0001', signInMessage: null });
+  });
+
   it('asks for the key when no tab is signed in, or the one that was has signed out', async () => {
     const first = await suite.open();
     expect(await settled(first)).toEqual({ signedInAs: null, signInMessage: null });

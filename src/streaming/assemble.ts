@@ -78,8 +78,11 @@ function concatString(current: unknown, next: unknown): unknown {
  */
 function mergeContent(current: unknown, next: unknown): unknown {
   if (!Array.isArray(next)) return Array.isArray(current) ? appendText(current, next) : concatString(current, next);
+  // A part is an object: an empty array, or one of anything else, adds nothing and leaves a string reply a string.
+  const added = next.filter(isObject);
+  if (added.length === 0) return current;
   const parts = Array.isArray(current) ? current : typeof current === 'string' && current !== '' ? [{ type: 'text', text: current }] : [];
-  for (const part of next) appendPart(parts, part);
+  for (const part of added) appendPart(parts, part);
   return parts;
 }
 
@@ -101,6 +104,11 @@ function appendPart(parts: unknown[], part: unknown): void {
     }
     if (part.type === 'thinking' && last.type === 'thinking' && Array.isArray(part.thinking) && Array.isArray(last.thinking)) {
       for (const inner of part.thinking) appendPart(last.thinking, inner);
+      return;
+    }
+    // The same thinking written as a plain string, as some servers do.
+    if (part.type === 'thinking' && last.type === 'thinking' && typeof part.thinking === 'string' && typeof last.thinking === 'string') {
+      last.thinking += part.thinking;
       return;
     }
   }

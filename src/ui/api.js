@@ -11,12 +11,26 @@ export function storedKey() {
   }
 }
 
+/** Set in a tab signed out (or whose key was refused): it takes no other tab's key until signed in again (key-handoff.js). */
+const SIGNED_OUT_STORAGE = 'stored-completions:signed-out';
+
 export function rememberKey(key) {
   sessionStorage.setItem(KEY_STORAGE, key);
+  sessionStorage.removeItem(SIGNED_OUT_STORAGE);
 }
 
 export function forgetKey() {
   sessionStorage.removeItem(KEY_STORAGE);
+  sessionStorage.setItem(SIGNED_OUT_STORAGE, '1');
+}
+
+/** This tab was signed out (and not signed in since): a reload of it stays signed out whatever other tabs hold. */
+export function signedOutHere() {
+  try {
+    return sessionStorage.getItem(SIGNED_OUT_STORAGE) !== null;
+  } catch {
+    return false;
+  }
 }
 
 /**

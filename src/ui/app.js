@@ -1,6 +1,6 @@
 // The entry: sign-in, and a router over the URL's hash between the list and a conversation.
 
-import { api, forgetKey, maskKey, onUnauthorized, rememberKey, storedKey } from './api.js';
+import { api, forgetKey, maskKey, onUnauthorized, rememberKey, signedOutHere, storedKey } from './api.js';
 import { createConversationView } from './conversation-view.js';
 import { announce, field, h, replaceChildren } from './dom.js';
 import { completionHash, listHash, listKey, parseRoute } from './filters.js';
@@ -255,22 +255,40 @@ installShortcuts(() => ({
   list: !conversationView && listView && !listView.element.hidden ? listView : null,
   conversation: conversationView,
 }));
+/** The sign-in form, still there and untouched: what another tab's key may replace. */
+function untouchedSignIn() {
+  const keyField = main.querySelector('form.sign-in input[name="api-key"]');
+  return !storedKey() && keyField !== null && keyField.value === '';
+}
+
+/**
+ * A new tab (a card opened with a middle-click): signed in with the key of the tabs already open, when they agree
+ * on one and the service still takes it (asked as the form asks; a key taken out of API_KEYS leaves the plain form).
+ * The form is drawn at once, so a key typed straight away is not lost; the answer (a few milliseconds later) is taken
+ * only while the form is still there, untouched. A tab signed out stays so, reloaded too.
+ */
+async function signInFromOpenTabs() {
+  const { key, ambiguous } = await keyFromOpenTabs();
+  if (!untouchedSignIn()) return;
+  if (ambiguous) {
+    renderSignIn('Other tabs of this service are signed in with different keys: sign in with the one to use in this tab.');
+    return;
+  }
+  if (!key) return;
+  try {
+    await api('/v1/chat/completions?limit=1', { key });
+  } catch {
+    return;
+  }
+  if (!untouchedSignIn()) return;
+  rememberKey(key);
+  announce('Signed in with the key of your other tab');
+  route();
+  // The form that had focus is gone, as after typing the key: the list's heading takes it.
+  if (!main.contains(document.activeElement)) main.querySelector('h1')?.focus();
+}
+
 shareKeyWithNewTabs();
 const signedInAtStart = Boolean(storedKey());
 route();
-if (!signedInAtStart) {
-  // A new tab (a card opened with a middle-click): signed in with the key of the tabs already open, when they agree
-  // on one. The form is drawn at once, so a key typed straight away is not lost; the answer (a few milliseconds
-  // later) is taken only while the form is still there, untouched.
-  keyFromOpenTabs().then(({ key, ambiguous }) => {
-    const keyField = main.querySelector('form.sign-in input[name="api-key"]');
-    if (storedKey() || !keyField || keyField.value !== '') return;
-    if (key) {
-      rememberKey(key);
-      announce('Signed in with the key of your other tab');
-      route();
-    } else if (ambiguous) {
-      renderSignIn('Other tabs of this service are signed in with different keys: sign in with the one to use in this tab.');
-    }
-  });
-}
+if (!signedInAtStart && !signedOutHere()) signInFromOpenTabs();

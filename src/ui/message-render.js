@@ -91,7 +91,7 @@ function thinkingBlock(text) {
 function thinkingText(thinking) {
   if (typeof thinking === 'string') return thinking;
   if (!Array.isArray(thinking)) return '';
-  return thinking.map((part) => (typeof part === 'string' ? part : String(part?.text ?? ''))).join('\n');
+  return thinking.map((part) => (typeof part === 'string' ? part : typeof part?.text === 'string' ? part.text : '')).filter((text) => text !== '').join('\n');
 }
 
 /** The thinking sent beside the reply: `reasoning_content` (DeepSeek, vLLM), `reasoning` (OpenRouter, Groq, newer vLLM). */
