@@ -52,6 +52,12 @@ describe('search tokens on PostgreSQL', () => {
     );
   });
 
+  it('agrees with FTS5 on a text longer than the buffer its token text is written through, tokens across the seams', () => {
+    // ~300,000 UTF-16 units: several of the 65,536-unit chunks, with folded, dropped and two-unit characters at every offset.
+    const text = Array.from({ length: 30_000 }, (_, i) => ['Crème', 'e\u0301x', '🍎z', 'ΆΈ', 'plain', 'Straße'][i % 6]! + (i % 7 === 0 ? '' : ' ')).join('');
+    expect(searchTokens(text)).toEqual(fts5Tokens(text));
+  });
+
   it('keys each distinct token once, in first-seen order, a long one by its first 100 characters', () => {
     const long = 'a'.repeat(100);
     const record = (content: string) => ({ messages: [JSON.stringify({ role: 'user', content })], choices: [] });

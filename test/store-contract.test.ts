@@ -408,6 +408,27 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     expect((await store.listCompletions(PROJECT, params({ search: 'ANSWER s2' }))).items.map((row) => row.id)).toEqual(['s2']);
   });
 
+  it('stores replies of megabytes, one huge word or many words, byte for byte, and searches their tokens as on the other backend', async () => {
+    // A token longer than an index key (PostgreSQL keys its first 100 characters) matches only a search for the whole token.
+    const huge = `Ébig${'x'.repeat(4_000_000)}`;
+    const words = 'lorem ipsum zephyrquill déjà '.repeat(150_000);
+    const long = 'q'.repeat(150);
+    const answer = (content: string) => [JSON.stringify({ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' })];
+    const saved = [
+      record('huge-word', 1, { choices: answer(huge) }),
+      record('many-words', 2, { choices: answer(words) }),
+      record('long-token', 3, { choices: answer(`${long} ${'y'.repeat(3_000_000)}`) }),
+    ];
+    await store.saveCompletions(PROJECT, saved);
+    for (const one of saved) expect((await store.getCompletion(PROJECT, one.id))?.choices === one.choices[0], one.id).toBe(true);
+    const found = async (search: string) => (await store.listCompletions(PROJECT, params({ search }))).items.map((row) => row.id);
+    expect(await found('zephyrquill deja')).toEqual(['many-words']);
+    expect(await found(long.toUpperCase())).toEqual(['long-token']);
+    expect(await found(long.slice(0, 120))).toEqual([]);
+    expect(await found(`ebig${'x'.repeat(200)}`)).toEqual([]);
+    expect(await found(huge)).toEqual(['huge-word']);
+  });
+
   it("searches an input assistant message's refusal, as the text of an input message", async () => {
     const refused = JSON.stringify({ role: 'assistant', content: null, refusal: 'I cannot help with quasarfluxion.' });
     await store.saveCompletions(PROJECT, [record('r1', 1, { messages: [JSON.stringify({ role: 'user', content: 'hi' }), refused] }), record('r2', 2)]);

@@ -24,46 +24,115 @@ function lookUp(codePoint: number): Action {
   return ACTIONS[low]!;
 }
 
-const ASCII_ACTIONS: Action[] = Array.from({ length: 128 }, (_, c) => lookUp(c));
 
 const ONLY_ASCII = /^[\x00-\x7f]*$/;
-const ASCII_TOKEN = /[a-z0-9]+/g;
+/** For each ASCII character, the byte it is in a token (letters and digits, lower-cased), 0 when it separates tokens. */
+const ASCII_KEPT = Uint8Array.from({ length: 128 }, (_, c) => {
+  const action = lookUp(c);
+  return typeof action === 'number' ? c + action : 0;
+});
 
 /**
- * The tokens of a text, in order (repeats kept). A token whose characters all stay as they are (most
- * of them: lower-case words, digits) is one slice of the text; only one that folds a character is
- * built character by character. Every stored create tokenizes its whole text, on the service's CPU.
+ * ASCII text's token text, a byte at a time through a table. A regular expression's replace or
+ * match took ~0.7 µs a token (7 s for a 60 MB reply); this is one pass over the bytes.
  */
-export function searchTokens(text: string): string[] {
+function asciiTokenText(text: string): string {
+  const input = Buffer.from(text, 'latin1');
+  const output = Buffer.allocUnsafe(input.length + 2);
+  output[0] = 32;
+  let length = 1;
+  let inToken = false;
+  let separate = false;
+  for (let i = 0; i < input.length; i++) {
+    const kept = ASCII_KEPT[input[i]!]!;
+    if (kept === 0) {
+      if (inToken) separate = true;
+      inToken = false;
+    } else {
+      if (separate) output[length++] = 32;
+      separate = false;
+      inToken = true;
+      output[length++] = kept;
+    }
+  }
+  output[length++] = 32;
+  return output.toString('latin1', 0, length);
+}
+
+/** What BMP_ACTIONS holds for a character that separates tokens, and for one that is dropped (numbers are offsets). */
+const SEPARATES = 0x7fffffff;
+const DROPPED = 0x7ffffffe;
+
+/** The table's action for every code point below 0x10000, looked up by index (the binary search cost ~0.2 µs a character). */
+const BMP_ACTIONS = Int32Array.from({ length: 0x10000 }, (_, c) => {
+  const action = lookUp(c);
+  return action === 'S' ? SEPARATES : action === 'D' ? DROPPED : action;
+});
+
+/** The token text is written as UTF-16 code units into a buffer this long, made a string each time it fills. */
+const CHUNK_UNITS = 1 << 16;
+
+/**
+ * The token text of a text: its tokens in order (repeats kept), each between single spaces
+ * (` t1 t2 `, two spaces when there is none). It is written as one string, never as an array
+ * of tokens: a reply of 60 MB is ~9 million tokens, and an array of them (a string per token)
+ * took ~600 MB and seconds to collect, and one word of 120 MB spread into an array of
+ * characters overflowed the heap. Its memory is a small multiple of the text's.
+ */
+export function searchTokenText(text: string): string {
   // ASCII text (most prompts and answers) at native speed: in the table, ASCII letters and digits are
   // kept, capitals lower-cased, and every other ASCII character separates (test/search-tokens.test.ts).
-  if (ONLY_ASCII.test(text)) return text.toLowerCase().match(ASCII_TOKEN) ?? [];
-  const tokens: string[] = [];
-  // The token so far is text.slice(start, i) while `folded` is undefined, else `folded`.
-  let start = -1;
-  let folded: string | undefined;
+  if (ONLY_ASCII.test(text)) return asciiTokenText(text);
+  const chunks: string[] = [];
+  const units = new Uint16Array(CHUNK_UNITS);
+  units[0] = 32;
+  let length = 1;
+  // Whether the token so far has a character (one of only dropped diacritics is no token), and whether a token came before it.
+  let inToken = false;
+  let separate = false;
   for (let i = 0; i < text.length; ) {
     const codePoint = text.codePointAt(i)!;
     const width = codePoint > 0xffff ? 2 : 1;
-    const action = codePoint < 128 ? ASCII_ACTIONS[codePoint]! : lookUp(codePoint);
-    if (action === 'S') {
-      if (folded !== undefined) {
-        if (folded !== '') tokens.push(folded);
-      } else if (start >= 0) tokens.push(text.slice(start, i));
-      start = -1;
-      folded = undefined;
-    } else if (action === 0 && folded === undefined) {
-      if (start < 0) start = i;
-    } else {
-      if (folded === undefined) folded = start >= 0 ? text.slice(start, i) : '';
-      if (action !== 'D') folded += action === 0 ? String.fromCodePoint(codePoint) : String.fromCodePoint(codePoint + action);
-    }
     i += width;
+    let action: number;
+    if (width === 1) action = BMP_ACTIONS[codePoint]!;
+    else {
+      const found = lookUp(codePoint);
+      action = found === 'S' ? SEPARATES : found === 'D' ? DROPPED : found;
+    }
+    if (action === SEPARATES) {
+      if (inToken) separate = true;
+      inToken = false;
+      continue;
+    }
+    if (action === DROPPED) continue;
+    // Room for a space and a character of two units; written out at a character's boundary, so no pair is split.
+    if (length > CHUNK_UNITS - 3) {
+      chunks.push(Buffer.from(units.buffer, 0, length * 2).toString('utf16le'));
+      length = 0;
+    }
+    if (separate) units[length++] = 32;
+    separate = false;
+    inToken = true;
+    const folded = codePoint + action;
+    if (folded > 0xffff) {
+      units[length++] = 0xd800 + ((folded - 0x10000) >> 10);
+      units[length++] = 0xdc00 + ((folded - 0x10000) & 0x3ff);
+    } else units[length++] = folded;
   }
-  if (folded !== undefined) {
-    if (folded !== '') tokens.push(folded);
-  } else if (start >= 0) tokens.push(text.slice(start));
-  return tokens;
+  if (length > CHUNK_UNITS - 1) {
+    chunks.push(Buffer.from(units.buffer, 0, length * 2).toString('utf16le'));
+    length = 0;
+  }
+  units[length++] = 32;
+  chunks.push(Buffer.from(units.buffer, 0, length * 2).toString('utf16le'));
+  return chunks.length === 1 ? chunks[0]! : chunks.join('');
+}
+
+/** The tokens of a text, in order (repeats kept): for short texts (search words, tests); a stored text's go through searchTokenText. */
+export function searchTokens(text: string): string[] {
+  const tokenText = searchTokenText(text);
+  return tokenText.length <= 2 ? [] : tokenText.slice(1, -1).split(' ');
 }
 
 /**
@@ -72,34 +141,43 @@ export function searchTokens(text: string): string[] {
  */
 const KEY_LENGTH = 100;
 
-/** The part of a token its index key holds: the token, or its first KEY_LENGTH characters. */
-function cutOf(token: string): string {
-  return token.length <= KEY_LENGTH ? token : [...token].slice(0, KEY_LENGTH).join('');
+/**
+ * Where text[start, end)'s key ends: after its first KEY_LENGTH characters (code points), or at `end`.
+ * Walks at most KEY_LENGTH characters, however long the token (one word can be a 100 MB reply).
+ */
+function cutEnd(text: string, start: number, end: number): number {
+  if (end - start <= KEY_LENGTH) return end;
+  let i = start;
+  for (let n = 0; n < KEY_LENGTH && i < end; n++) i += text.codePointAt(i)! > 0xffff ? 2 : 1;
+  return i;
 }
 
 function keyOf(projectId: number, token: string): string {
-  return `${projectId}:${cutOf(token)}`;
+  return `${projectId}:${token.slice(0, cutEnd(token, 0, token.length))}`;
 }
 
 function isCut(token: string): boolean {
-  return token.length > KEY_LENGTH && [...token].length > KEY_LENGTH;
+  return cutEnd(token, 0, token.length) < token.length;
 }
 
 /** A completion's search columns: its keys (space-separated, as they travel through `unnest`) and its token text. */
 export function searchColumnsOf(projectId: number, record: Pick<CompletionRecord, 'messages' | 'choices'>): { keys: string; text: string } {
-  const tokens = searchTokens(searchTextOf(record));
-  // Repeats are found by the token's cut, not by its key: the key is a new string that would have to be
-  // flattened to be hashed, and the keys are joined once. ~15 of the ~21 µs a create spent here went to that.
+  const text = searchTokenText(searchTextOf(record));
+  // Each token is read where it stands in the token text; repeats are found by the token's cut, not by its
+  // key: the key is a new string that would have to be flattened to be hashed, and the keys are joined once.
   const prefix = `${projectId}:`;
   const seen = new Set<string>();
   const keys: string[] = [];
-  for (const token of tokens) {
-    const cut = cutOf(token);
-    if (seen.has(cut)) continue;
-    seen.add(cut);
-    keys.push(prefix + cut);
+  for (let start = 1; start < text.length - 1; ) {
+    const end = text.indexOf(' ', start);
+    const cut = text.slice(start, cutEnd(text, start, end));
+    if (!seen.has(cut)) {
+      seen.add(cut);
+      keys.push(prefix + cut);
+    }
+    start = end + 1;
   }
-  return { keys: keys.join(' '), text: ` ${tokens.join(' ')} ` };
+  return { keys: keys.join(' '), text };
 }
 
 /**
