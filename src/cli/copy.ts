@@ -44,10 +44,10 @@ export const copyCommand = defineCommand({
     if (values.from !== ':memory:' && resolve(values.from) === resolve(values.to)) throw new UsageError('--from and --to name the same database');
     // Bounded as import's: a dump's batch is held whole, and `--batch 100000000` ran the tool out of memory.
     const batchSize = parseBatchSize(values.batch, 1000);
-    const source = await openSourceStore(values.from, '--from');
+    const source = await openSourceStore(values.from, '--from', undefined, 'refuse');
     try {
       await checkCopySource(source, values.from);
-      const target = await openStore(values.to, undefined, '--to');
+      const target = await openStore(values.to, undefined, '--to', 'refuse');
       try {
         await checkCopyTarget(target, values.to);
         // A service that answered a request with a key on the target made a secret of its own (unstored-settings.ts).

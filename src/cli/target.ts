@@ -7,6 +7,7 @@ import { DatabaseOpenError } from '../db/open-errors.ts';
 import { ApiError } from '../errors.ts';
 import { isPostgresUrl } from '../db/database-url.ts';
 import { openPostgres, PostgresStartError } from '../db/postgres-client.ts';
+import { describeNewerSchema, type NewerSchema, newerPostgresSchema, newerSqliteSchema } from '../db/schema-version.ts';
 import { createPostgresStore, createSqliteStore, type Store } from '../store/index.ts';
 import { CliError, UsageError } from './errors.ts';
 
@@ -14,13 +15,25 @@ import { CliError, UsageError } from './errors.ts';
 const CLI_POSTGRES = { poolSize: 4, statementTimeoutMs: 600_000, connectTimeoutMs: 10_000, startupTimeoutMs: 10_000 };
 
 /** The database a command works on, opened as the service opens it (migrations included): SQLite, or PostgreSQL for a postgres:// URL. */
-export async function openStore(databaseUrl: string, synchronous: Config['sqliteSynchronous'] = 'NORMAL', what = 'DATABASE_URL'): Promise<Store> {
+export async function openStore(
+  databaseUrl: string,
+  synchronous: Config['sqliteSynchronous'] = 'NORMAL',
+  what = 'DATABASE_URL',
+  newerSchema: NewerSchemaAction = 'warn',
+): Promise<Store> {
   // The opening errors name DATABASE_URL, as the service's do; copy's databases come from --from and --to, and an
   // operator told "DATABASE_URL: ... refused the connection" would look at the service's database, not the one typed.
   const named = (message: string) => new CliError(message.replace(/^DATABASE_URL: /, `${what}: `));
   if (isPostgresUrl(databaseUrl)) {
     try {
-      return createPostgresStore(await openPostgres(databaseUrl, CLI_POSTGRES));
+      const db = await openPostgres(databaseUrl, CLI_POSTGRES);
+      try {
+        onNewerSchema(await newerPostgresSchema(db), what, newerSchema);
+      } catch (err) {
+        await db.close();
+        throw err;
+      }
+      return createPostgresStore(db);
     } catch (err) {
       // Its message names the database with the password masked.
       if (err instanceof PostgresStartError) throw named(err.message);
@@ -36,6 +49,12 @@ export async function openStore(databaseUrl: string, synchronous: Config['sqlite
     if (err instanceof DatabaseOpenError) throw named(err.message);
     throw err;
   }
+  try {
+    onNewerSchema(newerSqliteSchema(db), what, newerSchema);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   return createSqliteStore(db);
 }
 
@@ -45,11 +64,31 @@ export async function openStore(databaseUrl: string, synchronous: Config['sqlite
  * `./data/completions.db` from another folder, would otherwise give an empty export or copy, exit 0,
  * and leave a stray database behind.
  */
-export async function openSourceStore(databaseUrl: string, what: string, synchronous: Config['sqliteSynchronous'] = 'NORMAL'): Promise<Store> {
+export async function openSourceStore(
+  databaseUrl: string,
+  what: string,
+  synchronous: Config['sqliteSynchronous'] = 'NORMAL',
+  newerSchema: NewerSchemaAction = 'warn',
+): Promise<Store> {
   if (!isPostgresUrl(databaseUrl) && databaseUrl !== ':memory:' && !existsSync(databaseUrl)) {
     throw new CliError(`${what}: no database at ${resolve(databaseUrl)} (nothing was created)`);
   }
-  return openStore(databaseUrl, synchronous, what);
+  return openStore(databaseUrl, synchronous, what, newerSchema);
+}
+
+/**
+ * What a command does with a database a newer version migrated (schema-version.ts): `copy` refuses (exit 1), as
+ * it promises a whole database and would leave out what this version does not know; the others say so on standard
+ * error and go on, as the service does, reading and writing what this version knows.
+ */
+export type NewerSchemaAction = 'refuse' | 'warn';
+
+function onNewerSchema(newer: NewerSchema | undefined, what: string, action: NewerSchemaAction): void {
+  if (newer === undefined) return;
+  if (action === 'refuse') {
+    throw new CliError(`${what}: ${describeNewerSchema(newer)}. Run the newer version's command: this one would leave out what it does not know`);
+  }
+  process.stderr.write(`${what}: warning: ${describeNewerSchema(newer)}; going on with what this version knows\n`);
 }
 
 /** SQLite page cache of the tool, in MiB. */

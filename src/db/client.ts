@@ -4,7 +4,7 @@ import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { PROJECT_ROOT } from '../project-root.ts';
 import { checkDatabasePath, describeSqliteError, filesToCleanUp, removeCreatedFiles } from './open-errors.ts';
 
-const migrationsFolder = join(PROJECT_ROOT, 'migrations');
+export const migrationsFolder = join(PROJECT_ROOT, 'migrations');
 
 export type SqliteDatabase = Database.Database;
 

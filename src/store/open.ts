@@ -4,6 +4,7 @@ import { openDatabase } from '../db/client.ts';
 import { isPostgresUrl } from '../db/database-url.ts';
 import { raiseMallocThresholds } from '../db/malloc-thresholds.ts';
 import { openPostgres } from '../db/postgres-client.ts';
+import { describeNewerSchema, type NewerSchema, newerPostgresSchema, newerSqliteSchema } from '../db/schema-version.ts';
 import type { Store } from './contract.ts';
 import { createPostgresStore, type PostgresStoreOptions } from './postgres/index.ts';
 import { backfillSearch } from './postgres/search-backfill.ts';
@@ -33,6 +34,7 @@ export async function openStore(
     const db = openDatabase(config.databaseUrl, { synchronous: config.sqliteSynchronous, cacheSizeMb: config.sqliteCacheSizeMb });
     // The service's list pages free their blocks in bulk: glibc keeps them instead of trimming its heap (see the function).
     raiseMallocThresholds(db);
+    warnOfNewerSchema(newerSqliteSchema(db), logger);
     return createSqliteStore(db, {
       backgroundCheckpoints: {
         onError: (err) => logger?.warn({ err }, 'the WAL checkpoint thread failed; SQLite checkpoints inside commits again'),
@@ -48,7 +50,20 @@ export async function openStore(
     startupTimeoutSetting: 'DATABASE_STARTUP_TIMEOUT_MS',
     ...(logger ? { logger } : {}),
   });
+  warnOfNewerSchema(await newerPostgresSchema(db), logger);
   // Completions stored before the search columns existed are indexed before this instance serves.
   await backfillSearch(db, logger);
   return createPostgresStore(db, postgresOptions);
+}
+
+/**
+ * Said, never refused: on PostgreSQL an older instance restarting while a newer one has migrated the database (a
+ * rolling upgrade) must keep serving; it reads and writes the tables it knows, as it did before the upgrade began.
+ */
+function warnOfNewerSchema(newer: NewerSchema | undefined, logger: Logger | undefined): void {
+  if (newer === undefined) return;
+  logger?.warn(
+    { newerSchema: newer },
+    `${describeNewerSchema(newer)}. Serving on with what this version knows; finish the upgrade (docs/operations.md, "Upgrades")`,
+  );
 }
