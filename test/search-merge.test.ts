@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { createRetention } from '../src/retention.ts';
+import { openStore } from '../src/store/open.ts';
 import { runCliInProcess } from './helpers/cli.ts';
 import { DEFAULT_KEY } from './helpers/service.ts';
 
@@ -75,5 +78,27 @@ describe('the search index after bulk writes (SQLite)', () => {
     const run = await runCliInProcess(['copy', '--from', source, '--to', target, '--batch', '1'], { env: {} });
     expect(run.code, run.stderr).toBe(0);
     expect(hasSegmentsToMerge(target)).toBe(false);
+  });
+
+  it("leaves no segment to FTS5's delete-merge, which rewrote a whole one inside a sweep's batch; the sweep folds the index itself", async () => {
+    const database = join(folder, 'a.db');
+    await importLines(database, writeLines('first.jsonl', 0, 40));
+    const db = new Database(database);
+    // FTS5 folds a segment a tenth deleted inside the deleting write (up to 1.6 s a batch at 100,000): off (migration 0011).
+    expect(db.prepare("SELECT v FROM completion_search_config WHERE k = 'deletemerge'").pluck().get()).toBe(0);
+    db.prepare("UPDATE completions SET stored_at = 1000 WHERE id < 'chatcmpl-merge3'").run();
+    const indexBytes = () => db.prepare('SELECT sum(length(block)) FROM completion_search_data').pluck().get() as number;
+    const before = indexBytes();
+
+    const config = { databaseUrl: database, sqliteSynchronous: 'NORMAL', sqliteCacheSizeMb: 16 } as const;
+    const store = await openStore({ ...config, databasePoolSize: 1, databaseStatementTimeoutMs: 1000, databaseConnectTimeoutMs: 1000, databaseStartupTimeoutMs: 1000 });
+    // chatcmpl-merge0, 1, 2 and 10 to 29: 23 of 40, in batches of 5.
+    expect(await createRetention({ store, retentionDays: 1, logger: pino({ level: 'silent' }), batchSize: 5 }).sweep()).toBe(23);
+    await store.close();
+    // Folded after the sweep: the deleted completions' entries are gone from the index, not only marked deleted.
+    expect(hasSegmentsToMerge(database)).toBe(false);
+    expect(indexBytes()).toBeLessThan(before * 0.7);
+    expect(db.prepare("SELECT count(*) FROM completion_search WHERE completion_search MATCH 'marigold'").pluck().get()).toBe(17);
+    db.close();
   });
 });
