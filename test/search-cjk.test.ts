@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import type { ChatCompletionListParams } from 'openai/resources/chat/completions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
@@ -110,5 +111,44 @@ describe('what finds the completions to index again finds every one the segmenti
       if (split && !postgresRanges.some(([first, last]) => codePoint >= first && codePoint <= last)) missed.push(`0007 ${codePoint.toString(16)}`);
     }
     expect(missed).toEqual([]);
+  });
+});
+
+describe('segmenting a long run', () => {
+  /** The segmenting as first written: one match per run, the run spread into an array. */
+  const CJK_RUN = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\u30fc\uff70]+/gu;
+  function segmentWhole(text: string): string {
+    return text.replace(CJK_RUN, (run) => {
+      const characters = Array.from(run);
+      const parts: string[] = [];
+      for (let i = 0; i < characters.length; i++) {
+        parts.push(characters[i]!);
+        if (i + 1 < characters.length) parts.push(characters[i]! + characters[i + 1]!);
+      }
+      return ` ${parts.join(' ')} `;
+    });
+  }
+
+  it('writes every run as one, pieces found apart included, as the whole run is written', () => {
+    const unit = fc.constantFrom('東', 'タ', '한', 'ー', '𠀋', 'a', ' ', '。', 'é');
+    fc.assert(
+      fc.property(fc.string({ unit, maxLength: 60 }), (text) => {
+        expect(segmentCjk(text)).toBe(segmentWhole(text));
+      }),
+      { numRuns: 2000 },
+    );
+    // Runs longer than a piece (4,096 characters), with a character of two UTF-16 units at the seams.
+    const long = `x ${'東京𠀋タワー'.repeat(5_000)} y ${'한'.repeat(8_193)}`;
+    expect(segmentCjk(long)).toBe(segmentWhole(long));
+  });
+
+  it('segments a run of millions of characters, where one match of the whole run overflowed the stack', () => {
+    const run = '東京タワーに行きたい'.repeat(500_000);
+    // segmentWhole(run) throws RangeError (Maximum call stack size exceeded) on Node 20.
+    const segmented = segmentCjk(run);
+    // Each character with a space before it, each pair of neighbours too, and a space at the end.
+    expect(segmented.length).toBe(5 * run.length - 2);
+    expect(segmented.startsWith(' 東 東京 京 京タ ')).toBe(true);
+    expect(segmented.endsWith(' た たい い ')).toBe(true);
   });
 });

@@ -24,16 +24,54 @@ export function holdsCjk(text: string): boolean {
   return MAYBE_CJK.test(text) && CJK_CHARACTER.test(text);
 }
 
+/**
+ * A run is found a piece at a time: V8's regular expressions backtrack through a stack, and an unbounded `+`
+ * over a run of a few million characters (a reply of ~10 MB in Chinese) overflowed it, a RangeError that failed
+ * the create or import on both backends. Pieces that touch are one run.
+ */
+const CJK_PIECE = new RegExp(`${CJK_RUN.source.slice(0, -1)}{1,4096}`, 'gu');
+
+/** Pieces of the output are joined this many at a time: a long run is a few flat strings, never millions of pieces. */
+const PIECES_PER_CHUNK = 8192;
+
 /** The text with each CJK run written as its characters and neighbouring pairs, space-separated (see above). */
 export function segmentCjk(text: string): string {
   if (!MAYBE_CJK.test(text)) return text;
-  return text.replace(CJK_RUN, (run) => {
-    const characters = Array.from(run);
-    const parts: string[] = [];
-    for (let i = 0; i < characters.length; i++) {
-      parts.push(characters[i]!);
-      if (i + 1 < characters.length) parts.push(characters[i]! + characters[i + 1]!);
+  const chunks: string[] = [];
+  let pieces: string[] = [];
+  const put = (piece: string) => {
+    pieces.push(piece);
+    if (pieces.length >= PIECES_PER_CHUNK) {
+      chunks.push(pieces.join(''));
+      pieces = [];
     }
-    return ` ${parts.join(' ')} `;
-  });
+  };
+  // `text` before `copied` is written; the run found so far is text[runStart, runEnd).
+  let copied = 0;
+  let runStart = -1;
+  let runEnd = -1;
+  const writeRun = () => {
+    if (runStart < 0) return;
+    put(text.slice(copied, runStart));
+    let previous: string | undefined;
+    for (const character of text.slice(runStart, runEnd)) {
+      if (previous !== undefined) put(` ${previous}${character}`);
+      put(` ${character}`);
+      previous = character;
+    }
+    put(' ');
+    copied = runEnd;
+  };
+  CJK_PIECE.lastIndex = 0;
+  for (let match = CJK_PIECE.exec(text); match !== null; match = CJK_PIECE.exec(text)) {
+    if (match.index !== runEnd) {
+      writeRun();
+      runStart = match.index;
+    }
+    runEnd = match.index + match[0].length;
+  }
+  writeRun();
+  put(text.slice(copied));
+  chunks.push(pieces.join(''));
+  return chunks.length === 1 ? chunks[0]! : chunks.join('');
 }
