@@ -1,3 +1,4 @@
+import { endianness } from 'node:os';
 import type { CompletionRecord } from '../contract.ts';
 import { searchTextOf } from '../derived-fields.ts';
 import { ACTIONS, SEGMENT_STARTS } from './search-folding.ts';
@@ -23,7 +24,6 @@ function lookUp(codePoint: number): Action {
   }
   return ACTIONS[low]!;
 }
-
 
 const ONLY_ASCII = /^[\x00-\x7f]*$/;
 /** For each ASCII character, the byte it is in a token (letters and digits, lower-cased), 0 when it separates tokens. */
@@ -72,6 +72,14 @@ const BMP_ACTIONS = Int32Array.from({ length: 0x10000 }, (_, c) => {
 /** The token text is written as UTF-16 code units into a buffer this long, made a string each time it fills. */
 const CHUNK_UNITS = 1 << 16;
 
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/** The first `length` code units as a string (read in place, as UTF-16LE; their bytes swapped first on a big-endian machine). */
+function unitsToString(units: Uint16Array, length: number): string {
+  const bytes = Buffer.from(units.buffer, 0, length * 2);
+  return (LITTLE_ENDIAN ? bytes : bytes.swap16()).toString('utf16le');
+}
+
 /**
  * The token text of a text: its tokens in order (repeats kept), each between single spaces
  * (` t1 t2 `, two spaces when there is none). It is written as one string, never as an array
@@ -108,7 +116,7 @@ export function searchTokenText(text: string): string {
     if (action === DROPPED) continue;
     // Room for a space and a character of two units; written out at a character's boundary, so no pair is split.
     if (length > CHUNK_UNITS - 3) {
-      chunks.push(Buffer.from(units.buffer, 0, length * 2).toString('utf16le'));
+      chunks.push(unitsToString(units, length));
       length = 0;
     }
     if (separate) units[length++] = 32;
@@ -121,11 +129,11 @@ export function searchTokenText(text: string): string {
     } else units[length++] = folded;
   }
   if (length > CHUNK_UNITS - 1) {
-    chunks.push(Buffer.from(units.buffer, 0, length * 2).toString('utf16le'));
+    chunks.push(unitsToString(units, length));
     length = 0;
   }
   units[length++] = 32;
-  chunks.push(Buffer.from(units.buffer, 0, length * 2).toString('utf16le'));
+  chunks.push(unitsToString(units, length));
   return chunks.length === 1 ? chunks[0]! : chunks.join('');
 }
 
