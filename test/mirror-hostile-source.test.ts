@@ -177,7 +177,7 @@ describe('mirror CLI against hostile sources', () => {
   });
 
   it('prints the ids and messages a source chose escaped and cut: no escape sequence, forged line or screenful reaches the terminal', async () => {
-    const ids = ['\u001b[31mred', '\u001b]0;pwned\u0007title', 'a\nstored-completions mirror: all good', 'x'.repeat(10_000)];
+    const ids = ['\u001b[31mred', '\u001b]0;pwned\u0007title', 'a\nstored-completions mirror: all good', 'x'.repeat(10_000), 'rtl\u202etxt.exe\u009b2J'];
     const source = await serve((req, res) => {
       const url = new URL(req.url ?? '/', 'http://x');
       if (url.pathname.endsWith('/messages')) {
@@ -190,16 +190,17 @@ describe('mirror CLI against hostile sources', () => {
     });
     const run = await mirror(source.url, folder());
     expect(run.code, run.stderr).toBe(1);
-    expect(run.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f]/);
+    // C0 and C1 controls, bidi overrides, line separators: none reaches the terminal as itself.
+    expect(run.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]/);
     const lines = run.stderr.split('\n').filter(Boolean);
-    expect(lines.filter((line) => line.startsWith('not mirrored '))).toHaveLength(4);
-    // The 4 notes, the summary, the closing line naming the 4: nothing forged in between.
-    expect(lines).toHaveLength(6);
+    expect(lines.filter((line) => line.startsWith('not mirrored '))).toHaveLength(5);
+    // The 5 notes, the summary, the closing line naming the 5: nothing forged in between.
+    expect(lines).toHaveLength(7);
     for (const line of lines) expect(line.length).toBeLessThan(2000);
     expect(lines.find((line) => line.startsWith('not mirrored "\\u001b[31mred"'))).toBe(
       `not mirrored "\\u001b[31mred": the source answered HTTP 400: ${JSON.stringify(`bad \u001b[2J\u001b]0;x\u0007\nforged ${'y'.repeat(1000 - 22)}…`)}`,
     );
-    expect(lines.at(-1)).toContain(`"\\u001b[31mred", "\\u001b]0;pwned\\u0007title", "a\\nstored-completions mirror: all good", "${'x'.repeat(200)}…";`);
+    expect(lines.at(-1)).toContain(`"\\u001b[31mred", "\\u001b]0;pwned\\u0007title", "a\\nstored-completions mirror: all good", "rtl\\u202etxt.exe\\u009b2J", "${'x'.repeat(200)}…";`);
   });
 
   it('counts list items that are not objects as not storable, says so and exits 1, rather than passing over them silently', async () => {

@@ -12,10 +12,15 @@ export function printable(text: string, max = 200): string {
   return quoted(text, max);
 }
 
-/** Always quoted as JSON, cut to `max` characters with an ellipsis. */
+/**
+ * Always quoted as JSON, cut to `max` characters with an ellipsis. JSON.stringify escapes C0 controls and lone
+ * surrogates only: C1 controls (U+009B is a terminal's CSI), bidi overrides (U+202E turns the rest of the line
+ * around) and line separators are escaped here too.
+ */
 export function quoted(text: string, max = 200): string {
   const characters = [...text];
-  return JSON.stringify(characters.length > max ? `${characters.slice(0, max).join('')}…` : text);
+  const json = JSON.stringify(characters.length > max ? `${characters.slice(0, max).join('')}…` : text);
+  return json.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** The longest message of the source's (its error's `message`) printed: OpenAI's are a line or two. */
