@@ -512,9 +512,20 @@ describe('export --out that a failed write cut', () => {
       code: 1,
       stderr:
         `stored-completions export: --append: ${out} ends in a cut line (100 bytes after its last new line: an export stopped in the middle of a write); ` +
-        `added to, the next line would be glued to it. Drop them (truncate -s -100 '${out}'), then resume with --after the last id it holds\n`,
+        `added to, the next line would be glued to it. Drop them (truncate -s -100 -- '${out}'), then resume with --after the last id it holds\n`,
     });
     expect(readFileSync(out, 'utf8')).toBe(cut);
+    // A whole line that lacks only its new line (another tool's) is not a cut line: it is to be ended, not dropped.
+    // The path is written as one shell word whatever it holds.
+    const quoted = join(folder, "it's.jsonl");
+    writeFileSync(quoted, exampleLines[0]!);
+    const unended = await runCliInProcess(['export', '--key', 'sk-a', '--after', lastId, '--append', '--out', quoted], { env });
+    expect(unended).toMatchObject({
+      code: 1,
+      stderr:
+        `stored-completions export: --append: ${quoted} ends in a whole line without its new line (${Buffer.byteLength(exampleLines[0]!)} bytes, written by another tool?); ` +
+        `added to, the next line would be glued to it. End it (printf '\\n' >> '${quoted.replace("'", "'\\''")}'), then resume with --after the last id it holds\n`,
+    });
     // Dropped as it says, the export resumes into a whole file.
     writeFileSync(out, `${exampleLines[0]}\n`);
     const resumed = await runCliInProcess(['export', '--key', 'sk-a', '--after', lastId, '--append', '--out', out], { env });

@@ -418,6 +418,7 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
       record('huge-word', 1, { choices: answer(huge) }),
       record('many-words', 2, { choices: answer(words) }),
       record('long-token', 3, { choices: answer(`${long} ${'y'.repeat(3_000_000)}`) }),
+      record('key-token', 4, { choices: answer('q'.repeat(100)) }),
     ];
     await store.saveCompletions(PROJECT, saved);
     for (const one of saved) expect((await store.getCompletion(PROJECT, one.id))?.choices === one.choices[0], one.id).toBe(true);
@@ -425,6 +426,9 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     expect(await found('zephyrquill deja')).toEqual(['many-words']);
     expect(await found(long.toUpperCase())).toEqual(['long-token']);
     expect(await found(long.slice(0, 120))).toEqual([]);
+    // A search word of exactly a key's 100 characters is the whole token too, not every longer one's key.
+    expect(await found(long.slice(0, 100))).toEqual(['key-token']);
+    expect(await found(long.slice(0, 99))).toEqual([]);
     expect(await found(`ebig${'x'.repeat(200)}`)).toEqual([]);
     expect(await found(huge)).toEqual(['huge-word']);
   });

@@ -84,6 +84,24 @@ function wholeLinesEnd(fd: number, floor: number): number {
   return floor;
 }
 
+/** A path as one shell word, whatever it holds (`it's.jsonl` is `'it'\''s.jsonl'`). */
+function shellQuoted(path: string): string {
+  return `'${path.replace(/'/g, "'\\''")}'`;
+}
+
+/** The last `length` bytes at `start` are a whole JSON line that lacks only its new line (read when under 64 MiB). */
+function isJsonLine(fd: number, start: number, length: number): boolean {
+  if (length > 64 * 1024 * 1024) return false;
+  const bytes = Buffer.alloc(length);
+  readSync(fd, bytes, 0, length, start);
+  try {
+    JSON.parse(bytes.toString('utf8'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Refuses to --append to a file that ends in a cut line (an export killed or stopped by a full disk mid-write): the
  * first line added would be glued to it, and the file would hold a line that is not JSON. Not cut here: the file may
@@ -101,10 +119,16 @@ function checkEndsWithWholeLine(path: string): void {
   try {
     const size = fstatSync(fd).size;
     const cut = size - wholeLinesEnd(fd, 0);
+    if (cut > 0 && isJsonLine(fd, size - cut, cut)) {
+      throw new CliError(
+        `--append: ${path} ends in a whole line without its new line (${counted(cut, 'byte')}, written by another tool?); ` +
+          `added to, the next line would be glued to it. End it (printf '\\n' >> ${shellQuoted(path)}), then resume with --after the last id it holds`,
+      );
+    }
     if (cut > 0) {
       throw new CliError(
         `--append: ${path} ends in a cut line (${counted(cut, 'byte')} after its last new line: an export stopped in the middle of a write); ` +
-          `added to, the next line would be glued to it. Drop them (truncate -s -${cut} '${path}'), then resume with --after the last id it holds`,
+          `added to, the next line would be glued to it. Drop them (truncate -s -${cut} -- ${shellQuoted(path)}), then resume with --after the last id it holds`,
       );
     }
   } finally {

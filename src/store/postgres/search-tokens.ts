@@ -164,8 +164,15 @@ function keyOf(projectId: number, token: string): string {
   return `${projectId}:${token.slice(0, cutEnd(token, 0, token.length))}`;
 }
 
-function isCut(token: string): boolean {
-  return cutEnd(token, 0, token.length) < token.length;
+/**
+ * A token of KEY_LENGTH characters or more: its key is also the key of every longer token it begins with, so the key
+ * alone would find those too (FTS5 matches the whole token only). Counts at most KEY_LENGTH characters.
+ */
+function fillsKey(token: string): boolean {
+  if (token.length < KEY_LENGTH) return false;
+  let characters = 0;
+  for (const _ of token) if (++characters >= KEY_LENGTH) return true;
+  return false;
 }
 
 /** A completion's search columns: its keys (space-separated, as they travel through `unnest`) and its token text. */
@@ -191,7 +198,7 @@ export function searchColumnsOf(projectId: number, record: Pick<CompletionRecord
 /**
  * What a completion must have to match a search's words: every key (the words' tokens), and
  * each phrase in its token text: a word that punctuation splits ("don't" is `don t`), or one
- * whose token is longer than its key. Undefined when a word has no token (it matches nothing,
+ * whose token fills its key (100 characters or more: the key is also every longer token's). Undefined when a word has no token (it matches nothing,
  * as an empty FTS5 phrase matches nothing).
  */
 export interface SearchMatch {
@@ -206,7 +213,7 @@ export function searchMatchOf(projectId: number, words: string[]): SearchMatch |
     const tokens = searchTokens(word);
     if (tokens.length === 0) return undefined;
     for (const token of tokens) keys.add(keyOf(projectId, token));
-    if (tokens.length > 1 || tokens.some(isCut)) phrases.push(` ${tokens.join(' ')} `);
+    if (tokens.length > 1 || tokens.some(fillsKey)) phrases.push(` ${tokens.join(' ')} `);
   }
   return { keys: [...keys], phrases };
 }
