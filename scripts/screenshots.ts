@@ -21,6 +21,11 @@ async function selectAndTag(page: Page): Promise<void> {
   await page.getByRole('textbox', { name: 'Tag value' }).fill('eval-v2');
 }
 
+/** A reasoning model's thinking opened, as a reader does when the reply puzzles them. */
+async function openThinking(page: Page): Promise<void> {
+  await page.locator('details.thinking summary').click();
+}
+
 /** The list a completion a line ("Compact"), as someone scanning a day of them reads it. */
 async function compactRows(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Compact' }).click();
@@ -83,6 +88,22 @@ try {
     usage: { prompt_tokens: 19, completion_tokens: 164 },
   });
 
+  // A reasoning model's answer, its thinking sent beside the reply (as DeepSeek's is), opened.
+  const thinking = await seedCompletion(client, upstream, {
+    created: now - 3590,
+    model: 'deepseek-reasoner',
+    metadata: { env: 'prod', user: 'u_104', feature: 'math' },
+    messages: [{ role: 'user', content: 'Is 2,027 a prime number?' }],
+    replies: [
+      {
+        content: 'Yes: **2,027 is prime**. No prime up to its square root (45.0…) divides it.',
+        reasoning_content:
+          'The square root of 2027 is about 45.02, so I need to check primes up to 43.\n\n2027 is odd, its digit sum is 11 (not divisible by 3), and it does not end in 0 or 5. 7 × 289 = 2023, remainder 4. 11 × 184 = 2024, remainder 3. 13 × 155 = 2015, remainder 12. 17 × 119 = 2023, remainder 4. 19 × 106 = 2014, remainder 13. 23 × 88 = 2024, remainder 3. 29 × 69 = 2001, remainder 26. 31 × 65 = 2015, remainder 12. 37 × 54 = 1998, remainder 29. 41 × 49 = 2009, remainder 18. 43 × 47 = 2021, remainder 6.\n\nNo divisor found: 2027 is prime.',
+      },
+    ],
+    usage: { prompt_tokens: 14, completion_tokens: 412 },
+  });
+
   mkdirSync(OUTPUT, { recursive: true });
   const shots: { name: string; hash: string; width: number; height: number; dark?: boolean; fullPage?: boolean; prepare?: (page: Page) => Promise<void> }[] = [
     { name: 'list', hash: '#/', width: 1280, height: 860 },
@@ -90,6 +111,7 @@ try {
     { name: 'conversation', hash: `#/completions/${toolCall}`, width: 1280, height: 1000 },
     { name: 'conversation-dark', hash: `#/completions/${toolCall}`, width: 1280, height: 1000, dark: true },
     { name: 'conversation-markdown', hash: `#/completions/${markdown}`, width: 1280, height: 1000 },
+    { name: 'conversation-thinking', hash: `#/completions/${thinking}`, width: 1280, height: 760, prepare: openThinking },
     { name: 'list-phone', hash: '#/?metadata[env]=prod', width: 390, height: 844 },
     { name: 'list-bulk', hash: '#/', width: 1280, height: 860, prepare: selectAndTag },
     { name: 'list-compact', hash: '#/', width: 1280, height: 860, prepare: compactRows },
