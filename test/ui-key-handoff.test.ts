@@ -31,11 +31,17 @@ describe.skipIf(!browserAvailable)('web UI: a new tab takes the key of the tabs 
     id = await seedCompletion(service.client(KEY_A), upstream, { created: 1_760_000_000, model: 'gpt-4o', messages: [{ role: 'user', content: 'Opened in a new tab' }] });
   });
 
+  /** Another tab of the same browser profile as `page`, opened on `hash`. */
+  async function openBeside(page: Page, hash = ''): Promise<Page> {
+    const tab = await page.context().newPage();
+    await tab.goto(`${suite.service.origin}/${hash}`);
+    return tab;
+  }
+
   it('opens a conversation in a new tab signed in, when another tab of the service is (a middle-click on a card)', async () => {
     const first = await suite.open();
     await signIn(first, KEY_A);
-    const second = await first.context().newPage();
-    await second.goto(`${suite.service.origin}/#/completions/${id}`);
+    const second = await openBeside(first, `#/completions/${id}`);
     expect(await settled(second)).toEqual({ signedInAs: 'Key …0001', signInMessage: null });
     await second.getByRole('heading', { name: id }).waitFor();
     expect(await storedKeyOf(second)).toBe(KEY_A);
@@ -44,8 +50,7 @@ describe.skipIf(!browserAvailable)('web UI: a new tab takes the key of the tabs 
   it("puts the focus on the list's heading, as signing in by typing the key does", async () => {
     const first = await suite.open();
     await signIn(first, KEY_A);
-    const second = await first.context().newPage();
-    await second.goto(`${suite.service.origin}/`);
+    const second = await openBeside(first);
     expect(await settled(second)).toEqual({ signedInAs: 'Key …0001', signInMessage: null });
     expect(await second.evaluate('[document.activeElement.tagName, document.activeElement.textContent]')).toEqual(['H1', 'Completions']);
   });
@@ -53,8 +58,7 @@ describe.skipIf(!browserAvailable)('web UI: a new tab takes the key of the tabs 
   it('keeps a tab that signed out signed out when reloaded, though another tab is still signed in', async () => {
     const first = await suite.open();
     await signIn(first, KEY_A);
-    const second = await first.context().newPage();
-    await second.goto(`${suite.service.origin}/`);
+    const second = await openBeside(first);
     expect(await settled(second)).toEqual({ signedInAs: 'Key …0001', signInMessage: null });
     await first.getByRole('button', { name: 'Sign out' }).click();
     await first.reload();
@@ -70,8 +74,7 @@ describe.skipIf(!browserAvailable)('web UI: a new tab takes the key of the tabs 
     expect(await settled(first)).toEqual({ signedInAs: null, signInMessage: null });
     await signIn(first, KEY_A);
     await first.getByRole('button', { name: 'Sign out' }).click();
-    const second = await first.context().newPage();
-    await second.goto(`${suite.service.origin}/`);
+    const second = await openBeside(first);
     expect(await settled(second)).toEqual({ signedInAs: null, signInMessage: null });
     expect(await storedKeyOf(second)).toBeNull();
   });
@@ -79,13 +82,11 @@ describe.skipIf(!browserAvailable)('web UI: a new tab takes the key of the tabs 
   it('asks, saying why, when the open tabs are signed in with different keys (two projects)', async () => {
     const first = await suite.open();
     await signIn(first, KEY_A);
-    const second = await first.context().newPage();
-    await second.goto(`${suite.service.origin}/`);
+    const second = await openBeside(first);
     await settled(second);
     await second.getByRole('button', { name: 'Sign out' }).click();
     await signIn(second, KEY_B);
-    const third = await first.context().newPage();
-    await third.goto(`${suite.service.origin}/#/completions/${id}`);
+    const third = await openBeside(first, `#/completions/${id}`);
     expect(await settled(third)).toEqual({
       signedInAs: null,
       signInMessage: 'Other tabs of this service are signed in with different keys: sign in with the one to use in this tab.',

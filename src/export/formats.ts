@@ -145,7 +145,7 @@ function finetuneMessage(message: Json): Json {
   }
   const parts = message.content;
   if (message.role === 'assistant' && Array.isArray(parts) && parts.length > 0 && parts.every((part) => isObject(part) && part.type === 'text' && typeof part.text === 'string')) {
-    return { ...message, content: parts.map((part) => (part as Json).text).join('\n') };
+    return { ...message, content: contentTextOf(parts) };
   }
   return message;
 }
