@@ -22,6 +22,17 @@ describe.skipIf(!browserAvailable)('web UI: "Previous" and "Next" of a conversat
 
   const heading = (page: Page) => page.locator('h1.completion-id').textContent();
   const nav = (page: Page, where = 'top') => page.getByRole('navigation', { name: `Completions in the list (${where})` });
+  /** Signed in on the list at `hash` (showing `rows`), the conversation of `id` opened from its row, then the page reloaded. */
+  async function openFromRowThenReload(hash: string, rows: string[], id: string): Promise<Page> {
+    const page = await suite.open(hash);
+    await signIn(page);
+    await expectRows(page, rows);
+    await page.getByRole('link', { name: id, exact: true }).click();
+    await expect.poll(() => heading(page)).toBe(id);
+    await page.reload();
+    await expect.poll(() => heading(page)).toBe(id);
+    return page;
+  }
   /** The hrefs of a conversation's "Previous" and "Next" (null at an end), once they are drawn. */
   async function neighbourHrefs(page: Page): Promise<[string | null, string | null]> {
     await nav(page).waitFor();
@@ -65,13 +76,7 @@ describe.skipIf(!browserAvailable)('web UI: "Previous" and "Next" of a conversat
   it('a conversation opened from the list keeps its neighbours across a reload, and so do the ones read after it', async () => {
     const prod = await apiIds(suite.service, 'order=asc&metadata[env]=prod');
     const view = 'metadata%5Benv%5D=prod&order=asc';
-    const page = await suite.open('#/?metadata[env]=prod&order=asc');
-    await signIn(page);
-    await expectRows(page, prod.slice(0, 20));
-    await page.getByRole('link', { name: prod[3], exact: true }).click();
-    await expect.poll(() => heading(page)).toBe(prod[3]);
-    await page.reload();
-    await expect.poll(() => heading(page)).toBe(prod[3]);
+    const page = await openFromRowThenReload('#/?metadata[env]=prod&order=asc', prod.slice(0, 20), prod[3]!);
     expect(await neighbourHrefs(page)).toEqual([`#/completions/${prod[2]}?${view}`, `#/completions/${prod[4]}?${view}`]);
     await nav(page).getByRole('link', { name: 'Next', exact: true }).click();
     await expect.poll(() => heading(page)).toBe(prod[4]);
@@ -114,13 +119,7 @@ describe.skipIf(!browserAvailable)('web UI: "Previous" and "Next" of a conversat
   it('after a reload, "← Completions" leads back to the list with its usage panel when it had it open', async () => {
     const prod = await apiIds(suite.service, 'order=asc&metadata[env]=prod');
     const view = 'metadata%5Benv%5D=prod&order=asc';
-    const page = await suite.open('#/?metadata[env]=prod&order=asc&usage=1');
-    await signIn(page);
-    await expectRows(page, prod.slice(0, 20));
-    await page.getByRole('link', { name: prod[3], exact: true }).click();
-    await expect.poll(() => heading(page)).toBe(prod[3]);
-    await page.reload();
-    await expect.poll(() => heading(page)).toBe(prod[3]);
+    const page = await openFromRowThenReload('#/?metadata[env]=prod&order=asc&usage=1', prod.slice(0, 20), prod[3]!);
     // Read on after the reload: the neighbours' addresses carry the panel too, so a reload there keeps it as well.
     expect(await neighbourHrefs(page)).toEqual([`#/completions/${prod[2]}?${view}&usage=1`, `#/completions/${prod[4]}?${view}&usage=1`]);
     await nav(page).getByRole('link', { name: 'Next', exact: true }).click();
