@@ -1,5 +1,9 @@
 import { describe, it, expect } from 'vitest';
+import { parseSseText, streamingHandler } from './helpers/fake-sse.ts';
+import { fakeCompletion, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
+import { type Service, useServiceEachTest } from './helpers/service.ts';
+import { storeVariety } from './helpers/variety.ts';
 
 // Minimal-but-valid bodies: exactly the fields OpenAI's schemas mark as required.
 const completion = () => ({
@@ -117,5 +121,86 @@ describe('assertMatchesSchema (OpenAI schemas fixture)', () => {
     expect(() => assertMatchesSchema('CreateChatCompletionStreamResponse', chunk)).toThrow(
       /finish_reason/,
     );
+  });
+});
+
+describe('every body the running service answers matches OpenAI schemas', () => {
+  let upstream: FakeUpstream;
+  let service: Service;
+  useServiceEachTest((started) => ({ upstream, service } = started));
+
+  /** Answers the next creates with `completion` changed by `edit` (a reply of a kind the default handler never gives). */
+  function answerWith(edit: (completion: Record<string, any>) => void): void {
+    upstream.handler = (request, res) => {
+      const completion = fakeCompletion(request.json!, `chatcmpl-kind-${upstream.received.length}`, 1_700_000_300);
+      edit(completion);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(completion));
+    };
+  }
+
+  /** Stores the kinds storeVariety leaves out: logprobs on every choice, a refusal, an audio reply, a stream asked for usage. */
+  async function storeOtherKinds(): Promise<{ ids: string[]; chunks: unknown[] }> {
+    const client = service.client();
+    const ids: string[] = [];
+    const logprobs = { content: [{ token: 'hi', logprob: -0.25, bytes: [104, 105], top_logprobs: [{ token: 'hi', logprob: -0.25, bytes: [104, 105] }] }], refusal: null };
+    answerWith((c) => c.choices.forEach((choice: Record<string, unknown>) => (choice.logprobs = logprobs)));
+    ids.push((await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'lp' }], n: 2, logprobs: true, top_logprobs: 1, store: true })).id);
+    answerWith((c) => (c.choices[0].message = { role: 'assistant', content: null, refusal: "I can't help with that.", annotations: [] }));
+    ids.push((await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'developer', content: 'Be safe.' }, { role: 'user', content: 'no' }], store: true })).id);
+    answerWith((c) => {
+      c.choices[0].message = { role: 'assistant', content: null, refusal: null, audio: { id: 'audio_1', data: 'UklGRg==', expires_at: 1_700_003_600, transcript: 'Hello.' } };
+    });
+    ids.push((await client.chat.completions.create({ model: 'gpt-4o-audio-preview', modalities: ['text', 'audio'], audio: { voice: 'alloy', format: 'wav' }, messages: [{ role: 'user', content: 'say hi' }], store: true })).id);
+    upstream.handler = streamingHandler(fakeCompletion({ model: 'gpt-4o-mini', messages: [{ content: 'usage' }], n: 2 }, 'chatcmpl-usage-1', 1_700_000_400));
+    const res = await service.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'usage' }], n: 2, stream: true, stream_options: { include_usage: true }, store: true }),
+    });
+    const events = parseSseText(await res.text());
+    expect(events.at(-1)).toBe('[DONE]');
+    ids.push('chatcmpl-usage-1');
+    return { ids, chunks: events.slice(0, -1).map((data) => JSON.parse(data)) };
+  }
+
+  it('stream chunks, list pages, retrieve, messages pages, update and delete of every kind of stored completion', async () => {
+    const variety = await storeVariety(service, upstream);
+    const { ids: others, chunks } = await storeOtherKinds();
+    const ids = [...variety, ...others];
+    // The usage-only chunk is among them: `choices: []` and the totals.
+    expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { total_tokens: 21 } });
+    for (const chunk of chunks) assertMatchesSchema('CreateChatCompletionStreamResponse', chunk);
+
+    const listed: string[] = [];
+    for (const order of ['asc', 'desc']) {
+      let after = '';
+      for (;;) {
+        const page = await (await service.request(`/v1/chat/completions?limit=3&order=${order}${after && `&after=${after}`}`)).json();
+        assertMatchesSchema('ChatCompletionList', page);
+        if (order === 'asc') listed.push(...page.data.map((c: { id: string }) => c.id));
+        if (!page.has_more) break;
+        after = page.last_id;
+      }
+    }
+    expect([...listed].sort()).toEqual([...ids].sort());
+
+    for (const id of ids) {
+      assertMatchesSchema('CreateChatCompletionResponse', await (await service.request(`/v1/chat/completions/${id}`)).json());
+      let after = '';
+      for (;;) {
+        const page = await (await service.request(`/v1/chat/completions/${id}/messages?limit=1${after && `&after=${after}`}`)).json();
+        assertMatchesSchema('ChatCompletionMessageList', page);
+        if (!page.has_more) break;
+        after = page.last_id;
+      }
+      const updated = await service.request(`/v1/chat/completions/${id}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ metadata: { checked: 'yes' } }),
+      });
+      assertMatchesSchema('CreateChatCompletionResponse', await updated.json());
+      assertMatchesSchema('ChatCompletionDeleted', await (await service.request(`/v1/chat/completions/${id}`, { method: 'DELETE' })).json());
+    }
   });
 });
