@@ -1,7 +1,7 @@
 import type { Transform } from 'node:stream';
 import { createBrotliCompress, createDeflate, createDeflateRaw, createGzip, type Zlib } from 'node:zlib';
 import { APIError, RateLimitError } from 'openai';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { completionToChunks, openSse, parseSseText, sseEvent, streamingHandler } from './helpers/fake-sse.ts';
 import { holdNextCall, sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
@@ -838,6 +838,9 @@ describe('post /v1/chat/completions with stream: true', () => {
 
   describe('with UPSTREAM_TIMEOUT_MS', () => {
     let impatient: Service;
+    // The service runs in this process: compiling OpenAI's schemas at the first chunk checked would hold the event
+    // loop past the timeout (seen under load), and the service's timer would fire before the chunks waiting behind it.
+    beforeAll(() => assertMatchesSchema('CreateChatCompletionStreamResponse', completionToChunks(plainText)[0]));
     beforeEach(async () => {
       impatient = await startService({ upstreamUrl: upstream.url, env: { UPSTREAM_TIMEOUT_MS: '150' } });
     });
@@ -898,17 +901,27 @@ describe('post /v1/chat/completions with stream: true', () => {
     }
 
     it('lets a stream run longer than the timeout as long as chunks keep coming', async () => {
-      upstream.handler = async (_request, res) => {
-        const sse = openSse(res);
-        for (const chunk of completionToChunks(plainText)) {
-          sse.send(chunk);
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-        sse.done();
-      };
-      const chunks = await collect(await impatient.client().chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true }));
-      expect(chunks).toEqual(completionToChunks(plainText));
-      expect(await storedCount(impatient)).toEqual({ n: 1 });
+      // A timeout of its own, wider than the others': the gaps between chunks must stay under it on a loaded
+      // machine (150 ms was crossed under load), while the whole stream (28 chunks, 30 ms apart) runs twice as long.
+      const patient = await startService({ upstreamUrl: upstream.url, env: { UPSTREAM_TIMEOUT_MS: '400' } });
+      try {
+        const sent = completionToChunks(plainText, { pieceLength: 2 });
+        upstream.handler = async (_request, res) => {
+          const sse = openSse(res);
+          for (const chunk of sent) {
+            sse.send(chunk);
+            await new Promise((resolve) => setTimeout(resolve, 30));
+          }
+          sse.done();
+        };
+        const startedAt = performance.now();
+        const chunks = await collect(await patient.client().chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true }));
+        expect(performance.now() - startedAt).toBeGreaterThan(400);
+        expect(chunks).toEqual(sent);
+        expect(await storedCount(patient)).toEqual({ n: 1 });
+      } finally {
+        await patient.close();
+      }
     });
   });
 });
