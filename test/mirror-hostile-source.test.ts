@@ -218,7 +218,7 @@ describe('mirror CLI against hostile sources', () => {
     expect(run.stderr).toContain(
       'skipped item 1 of list page 1: not a completion object but null\nskipped item 2 of list page 1: not a completion object but 5\nskipped item 3 of list page 1: not a completion object but "str"\n',
     );
-    expect(run.stderr).toMatch(/^mirror: 1 copied, 0 already there, 0 deleted at the source meanwhile, 3 not storable, 0 not mirrored; 4 listed on 1 pages, /m);
+    expect(run.stderr).toMatch(/^mirror: 1 copied, 0 already there, 0 deleted at the source meanwhile, 3 not storable, 0 not mirrored; 4 listed on 1 page, /m);
     expect(run.stderr).toMatch(
       /\nstored-completions mirror: 3 completions of the source could not be stored here \(why is said above, as "skipped"\): 3 list items that are not objects; the rest is mirrored\n$/,
     );

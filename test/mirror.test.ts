@@ -453,7 +453,7 @@ describe('mirror', () => {
     const again = await runCliInProcess(args, { env: { DATABASE_URL: target } });
     expect(again.code, again.stderr).toBe(0);
     // From the end of the last page that ended over an hour before the newest: only the third page is listed again.
-    expect(again.stderr).toMatch(/^mirror \(resumed from the last run, an hour back\): 1 copied, 47 already there, .*; 48 listed on 1 pages, /);
+    expect(again.stderr).toMatch(/^mirror \(resumed from the last run, an hour back\): 1 copied, 47 already there, .*; 48 listed on 1 page, /);
     const copy = await startCopy(target);
     expect(await exportOf(copy)).toBe(await exportOf(source));
   });

@@ -7,7 +7,7 @@ import { type MirrorTally, runMirror } from '../mirror/run-mirror.ts';
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { parseCount, parseMetadataPairs, parseTime, PROJECT_HELP, PROJECT_OPTIONS } from './options.ts';
-import { createProgress, rate } from './progress.ts';
+import { counted, createProgress, rate } from './progress.ts';
 import { openStore, resolveProject } from './target.ts';
 
 const HELP = `Usage: stored-completions mirror --from URL --source-key KEY (--key KEY | --project NAME) [options]
@@ -182,7 +182,7 @@ export const mirrorCommand = defineCommand({
         `mirror${tally.resumed ? ' (resumed from the last run, an hour back)' : ''}: ${tally.copied} copied, ${tally.present} already there${
           values['update-metadata'] ? ` (${tally.metadataUpdated} took the source's metadata)` : ''
         }, ${tally.vanished} deleted at the source meanwhile, ` +
-          `${tally.invalid.length + tally.notObjects} not storable, ${tally.unread.size} not mirrored; ${tally.listed} listed on ${tally.pages} pages, ${retries} retries, ${rate(tally.copied, startedAt)}`,
+          `${tally.invalid.length + tally.notObjects} not storable, ${tally.unread.size} not mirrored; ${tally.listed} listed on ${counted(tally.pages, 'page')}, ${retries} ${retries === 1 ? 'retry' : 'retries'}, ${rate(tally.copied, startedAt)}`,
       );
       // The run went on past them, but a mirror with holes must not look like a whole one to a script or an operator.
       const problems = [
