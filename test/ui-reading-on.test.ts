@@ -145,6 +145,9 @@ describe.skipIf(!browserAvailable)('web UI: "Previous" and "Next" of a conversat
     expect(await neighbourHrefs(page)).toEqual([`#/completions/${prod[5]}?${view}`, `#/completions/${prod[6]}?${view}`]);
     await expect.poll(() => nav(page).textContent()).toContain('Not in this list: its completions nearest by date');
     expect(await nav(page, 'end').textContent()).not.toContain('Not in this list');
+    // Drawn after the focus went to the heading, and above it: said to a screen reader, the focus left where it was.
+    await expect.poll(() => page.locator('#announcer').textContent()).toBe('Not in this list: its completions nearest by date');
+    expect(await page.evaluate('document.activeElement.textContent')).toBe(dev[5]);
     // On a phone, the line wraps beside the links, not inside them.
     await page.setViewportSize({ width: 390, height: 800 });
     for (const name of ['Previous', 'Next']) {

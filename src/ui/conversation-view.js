@@ -8,7 +8,7 @@ import { finishReasons, formatInteger, isoTime, localTime, relativeTime } from '
 import { markdownShown, showMarkdown } from './markdown.js';
 import { conversationCards, jsonBlock, longText, messageCard, toolList } from './message-render.js';
 import { createMetadataEditor } from './metadata-editor.js';
-import { neighbourLinks } from './neighbours.js';
+import { neighbourLinks, OUTSIDE_NOTE } from './neighbours.js';
 import { shortcutsActive } from './shortcuts.js';
 import { curlSnippet, openaiSnippet, replayRequest } from './replay.js';
 
@@ -91,6 +91,8 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
     viewLinks.append(links('top') ?? '');
     // Again under a long conversation, where its reader is once it is read.
     body.after(links('end') ?? '');
+    // Drawn after the focus went to the heading, and above it: a screen reader reading on from there never hears it.
+    if (found.outside) announce(OUTSIDE_NOTE);
   };
   heading.id = 'conversation-title';
   document.title = `${id} · Stored completions`;

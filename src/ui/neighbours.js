@@ -25,6 +25,9 @@ export async function neighboursFromApi(id, within, signal) {
   return { previous, next, outside: beside !== id && beside !== null };
 }
 
+/** Said beside the links when the completion is not in the list they are read in. */
+export const OUTSIDE_NOTE = 'Not in this list: its completions nearest by date';
+
 /**
  * The links, so a day of conversations is read one after another without going back to the list between them. At
  * the last row loaded, with more to come, "Next" loads the list's next page first. At either end the word stays, a
@@ -64,6 +67,6 @@ export function neighbourLinks({ previous, next, more, outside }, { nextAfterLoa
     });
   }
   // Said once, above the conversation: the links alone read as this completion's place in the list.
-  const note = outside && where === 'top' ? h('span', { class: 'muted' }, 'Not in this list: its completions nearest by date') : null;
+  const note = outside && where === 'top' ? h('span', { class: 'muted' }, OUTSIDE_NOTE) : null;
   return h('nav', { class: 'neighbours', 'aria-label': `Completions in the list (${where})` }, note, link(previous, label('↑', 'Previous', true), 'previous'), nextNode, problem);
 }
