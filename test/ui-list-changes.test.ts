@@ -2,7 +2,7 @@ import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { browserAvailable } from './helpers/browser.ts';
 import { seedGroups } from './helpers/seed.ts';
-import { apiIds, expectRows, openGroup as openPageOfGroup, rowIds, signIn, useUiSuite } from './helpers/ui-page.ts';
+import { apiIds, contrastRatio, expectRows, openGroup as openPageOfGroup, rowIds, signIn, useUiSuite } from './helpers/ui-page.ts';
 
 const BASE = 1_762_000_000;
 
@@ -223,7 +223,7 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
         };
       })()`);
       for (const [what, colour] of [['field', colours.field], ['button', colours.button], ...colours.series.map((c, i) => [`series-${i}`, c])]) {
-        expect(contrast(colour!, colours.surface), `${scheme} ${what} ${colour}`).toBeGreaterThanOrEqual(3);
+        expect(contrastRatio(colour!, colours.surface), `${scheme} ${what} ${colour}`).toBeGreaterThanOrEqual(3);
       }
     }
   });
@@ -474,16 +474,3 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     expect(await notice.textContent()).toBe(`The metadata of ${id} was not saved: Refused for the test.`);
   });
 });
-
-/** WCAG's contrast ratio of two computed `rgb(r, g, b)` colours. */
-function contrast(a: string, b: string): number {
-  const luminance = (rgb: string) => {
-    const [r, g, bl] = rgb.match(/[\d.]+/g)!.slice(0, 3).map((c) => {
-      const v = Number(c) / 255;
-      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
-    }) as [number, number, number];
-    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
-  };
-  const [high, low] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number];
-  return (high + 0.05) / (low + 0.05);
-}

@@ -2,7 +2,7 @@ import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { browserAvailable } from './helpers/browser.ts';
 import { seedCompletion } from './helpers/seed.ts';
-import { apiIds, expectRows, signIn, useUiSuite } from './helpers/ui-page.ts';
+import { apiIds, contrastRatio, expectRows, signIn, useUiSuite } from './helpers/ui-page.ts';
 
 const BASE = 1_760_000_000;
 
@@ -102,6 +102,21 @@ describe.skipIf(!browserAvailable)('web UI: reading code, metadata, and a servic
       const order = await reply.evaluate((el, text) => (el.textContent ?? '').indexOf(text[0]) < (el.textContent ?? '').indexOf(text[1]), [thinking, answer]);
       expect(order).toBe(true);
       await page.close();
+    }
+  });
+
+  it("marks an opened thinking off from the reply under it by an edge 3:1 against the message, light and dark", async () => {
+    const page = await suite.open(`#/completions/${ids.deepseek}`);
+    await signIn(page);
+    const reply = page.locator('article.message', { hasText: 'No: 91 is 7 × 13.' });
+    await reply.locator('details.thinking summary').click();
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      const style = (target: typeof reply, name: string) =>
+        target.evaluate((el, property) => (globalThis as unknown as { getComputedStyle(e: unknown): Record<string, string> }).getComputedStyle(el)[property]!, name);
+      const edge = await style(reply.locator('details.thinking'), 'borderLeftColor');
+      const background = await style(reply, 'backgroundColor');
+      expect(contrastRatio(edge, background), `${scheme} ${edge} on ${background}`).toBeGreaterThanOrEqual(3);
     }
   });
 

@@ -149,3 +149,16 @@ export async function openGroup(suite: UiSuite, group: string, newestFirst: stri
   await expectRows(page, newestFirst.slice(0, 20));
   return page;
 }
+
+/** WCAG's contrast ratio of two computed `rgb(r, g, b)` colours. */
+export function contrastRatio(a: string, b: string): number {
+  const luminance = (rgb: string) => {
+    const [r, g, bl] = rgb.match(/[\d.]+/g)!.slice(0, 3).map((c) => {
+      const v = Number(c) / 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    }) as [number, number, number];
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [high, low] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number];
+  return (high + 0.05) / (low + 0.05);
+}
