@@ -107,8 +107,11 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     await select(page, ...picked);
     await addTag(page, 'set', 'picked');
     await expect.poll(() => summary(page).textContent()).toBe('Added set=picked to 2 completions.');
-    await page.getByRole('link', { name: 'Show only set = picked' }).click();
+    // Followed from the keyboard: the link goes with its summary, and its focus to the filter it added.
+    await page.getByRole('link', { name: 'Show only set = picked' }).focus();
+    await page.keyboard.press('Enter');
     await expectRows(page, picked);
+    await expect.poll(() => focused(page)).toBe('Remove filter set = picked');
     expect(new URLSearchParams((await page.evaluate('location.hash') as string).slice(2))).toEqual(new URLSearchParams('metadata[group]=pick&metadata[set]=picked'));
     // The summary it came from is done with; the selection went with the reload.
     expect(await summary(page).isVisible()).toBe(false);

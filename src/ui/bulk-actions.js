@@ -72,10 +72,11 @@ function selectionStamp(date = new Date()) {
 /**
  * `selection` is the list's (selection.js); `onUpdated(completion)` and `onDeleted(id)` redraw or take out
  * its card in place; `focusList()` takes the focus when the bar and the summary are both gone;
- * `filterHash(key, value)` is the list's URL with that metadata pair added to its filters;
+ * `filterHash(key, value)` is the list's URL with that metadata pair added to its filters, and `focusFilterOn(key)`
+ * gives that pair's filter the focus once it is drawn;
  * `showForExport(key, value, count)` shows the list of just that pair, its "Export" in focus.
  */
-export function createBulkActions({ selection, onUpdated, onDeleted, focusList, filterHash, showForExport }) {
+export function createBulkActions({ selection, onUpdated, onDeleted, focusList, filterHash, focusFilterOn, showForExport }) {
   const count = h('p', { class: 'bulk-count' });
   const addButton = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false' }, 'Add tag');
   const removeButton = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false' }, 'Remove tag');
@@ -127,11 +128,18 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
    * how a set is picked (for fine-tuning, an eval), but the export takes filters, not ids: the tag is the bridge.
    */
   const showTagged = h('a', { class: 'show-tagged' });
+  /** The pair "Show only" shows. */
+  let shownTag = null;
   showTagged.hidden = true;
-  // Followed, the list loads anew (the selection is cleared): the summary it came from is done with.
-  showTagged.addEventListener('click', () => {
+  // Followed, the list loads anew (the selection is cleared): the summary it came from is done with. The link goes
+  // with it, and its focus would fall to the page's top: the filter it adds takes it, as after a card's chip.
+  showTagged.addEventListener('click', (event) => {
+    // Opened in another tab (Ctrl, Shift, ⌘): this list stays as it was, its summary too.
+    if (event.ctrlKey || event.metaKey || event.shiftKey) return;
     result.hidden = true;
     render();
+    if (showTagged.getAttribute('href') === location.hash) focusList();
+    else focusFilterOn(shownTag[0]);
   });
   const result = h('div', { class: 'bulk-result' }, summary, failureList, h('div', { class: 'bulk-result-actions' }, showTagged, dismissButton));
   result.hidden = true;
@@ -343,6 +351,7 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
     failureList.hidden = failures.length === 0;
     showTagged.hidden = !(tag && done.length);
     if (tag) {
+      shownTag = tag;
       showTagged.href = filterHash(...tag);
       replaceChildren(showTagged, 'Show only ', h('bdi', null, tag[0]), ' = ', h('bdi', null, tag[1]));
     }

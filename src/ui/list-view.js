@@ -247,6 +247,9 @@ export function createListView() {
     onDeleted: completionDeleted,
     focusList: () => selection.focusSelectAll() || heading.focus(),
     filterHash: (key, value) => listHash(withFilters({ metadata: [...route.filters.metadata.filter(([k]) => k !== key), [key, value]] })),
+    focusFilterOn: (key) => {
+      focusFilterOn = key;
+    },
     showForExport: (key, value, count) => {
       exportNote = `Showing only the ${count === 1 ? 'selected completion' : `${formatInteger(count)} selected completions`}, tagged ${key} = ${value}: "Export" downloads ${count === 1 ? 'it' : 'them'}.`;
       // The tag alone: the other filters can only take some of them out (a change since they were listed).
