@@ -167,6 +167,23 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     expect(await page.locator('h1.completion-id').count()).toBe(0);
   });
 
+  it('"Next" on the last row loaded, pressed from the keyboard, keeps the focus where the list turns out to end', async () => {
+    const all = await apiIds(suite.service, 'order=desc');
+    const page = await suite.open();
+    await signIn(page);
+    await expectRows(page, all.slice(0, 20));
+    // The rest deleted since the first page came: the next page is empty.
+    await page.route(`**/v1/chat/completions?*after=${all[19]}*`, (route) =>
+      route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ object: 'list', data: [], first_id: null, last_id: null, has_more: false }) }));
+    await page.getByRole('link', { name: all[19], exact: true }).click();
+    const top = page.getByRole('navigation', { name: 'Completions in the list (top)' });
+    await top.getByRole('button', { name: 'Next', exact: true }).focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => top.locator('[data-neighbour=next]').getAttribute('aria-disabled')).toBe('true');
+    expect(await page.evaluate('[document.activeElement.getAttribute("data-neighbour"), document.activeElement.getAttribute("aria-disabled")]')).toEqual(['next', 'true']);
+    expect(await page.locator('h1.completion-id').textContent()).toBe(all[19]);
+  });
+
   it('a saved change that leaves the filter takes the row out of the filtered list', async () => {
     const prod = await apiIds(suite.service, 'metadata[env]=prod&order=desc');
     const page = await suite.open('#/?metadata[env]=prod');

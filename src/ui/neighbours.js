@@ -63,7 +63,17 @@ export function neighbourLinks({ previous, next, more, outside }, { nextAfterLoa
         problem.textContent = error;
         problem.hidden = false;
       } else if (found) location.hash = hrefOf(found);
-      else nextNode.replaceWith(link(undefined, label('↓', 'Next', false), 'next'));
+      else {
+        // The list ended there after all (its last ones deleted since): the word stays, going nowhere, and keeps the
+        // focus the button had, which would otherwise fall to the page's top.
+        const end = link(undefined, label('↓', 'Next', false), 'next');
+        const hadFocus = document.activeElement === nextNode;
+        nextNode.replaceWith(end);
+        if (hadFocus) {
+          end.tabIndex = -1;
+          end.focus();
+        }
+      }
     });
   }
   // Said once, above the conversation: the links alone read as this completion's place in the list.
