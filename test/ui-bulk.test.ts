@@ -285,6 +285,13 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
       `${group[2]}: No chat completion found with id '${group[2]}'.`,
       `${group[3]}: ${refusal}`,
     ]);
+    // Wide, the two fit; on a phone they scroll in their box, which Tab then reaches (as Safari's keyboard otherwise would not).
+    const failuresRegion = page.getByRole('region', { name: 'Failures', exact: true });
+    expect(await failuresRegion.count()).toBe(0);
+    await page.setViewportSize({ width: 320, height: 800 });
+    await expect.poll(() => failuresRegion.getAttribute('tabindex')).toBe('0');
+    expect(await failuresRegion.getByRole('list', { name: 'Failures' }).getByRole('listitem').count()).toBe(2);
+    await page.setViewportSize({ width: 1280, height: 900 });
     for (const id of [group[0], group[1], group[4]]) expect(await metadataOf(id)).toEqual({ group: 'fail', split: 'train' });
     expect(await metadataOf(group[3])).toEqual({ group: 'fail' });
     // The deleted one's card is gone; the refused one stays selected, to try again.

@@ -4,7 +4,7 @@
 // so trying again is one more press.
 
 import { api, completionPath } from './api.js';
-import { announce, askToConfirm, field, h, replaceChildren, uid } from './dom.js';
+import { announce, askToConfirm, field, h, replaceChildren, scrollRegion, uid } from './dom.js';
 import { formatInteger, localStamp, METADATA_LIMITS } from './format.js';
 import { metadataProblem } from './metadata-editor.js';
 
@@ -122,6 +122,9 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
   );
   const summary = h('p', { class: 'bulk-summary' });
   const failureList = h('ul', { class: 'bulk-failures', 'aria-label': 'Failures' });
+  // Many failures scroll in a box of their own: a region Tab reaches while they do, as other scrolling blocks are.
+  const failureBox = h('div', { class: 'bulk-failures-box' }, failureList);
+  const checkFailuresScroll = scrollRegion(failureBox, 'Failures');
   const dismissButton = h('button', { type: 'button', class: 'link-button' }, 'Dismiss');
   /**
    * After a tag is added: the view of just the tagged ones, whose "Export" then downloads them. A selection is
@@ -141,7 +144,7 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
     if (showTagged.getAttribute('href') === location.hash) focusList();
     else focusFilterOn(shownTag[0]);
   });
-  const result = h('div', { class: 'bulk-result' }, summary, failureList, h('div', { class: 'bulk-result-actions' }, showTagged, dismissButton));
+  const result = h('div', { class: 'bulk-result' }, summary, failureBox, h('div', { class: 'bulk-result-actions' }, showTagged, dismissButton));
   result.hidden = true;
   const element = h('div', { class: 'bulk' }, bar, result);
 
@@ -349,6 +352,7 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
       + (failures.length ? ` ${formatInteger(failures.length)} failed:` : '');
     replaceChildren(failureList, failures.map(([id, message]) => h('li', null, h('code', null, id), `: ${message}`)));
     failureList.hidden = failures.length === 0;
+    checkFailuresScroll();
     showTagged.hidden = !(tag && done.length);
     if (tag) {
       shownTag = tag;
