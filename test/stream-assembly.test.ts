@@ -161,6 +161,44 @@ describe('completion assembler', () => {
     });
   });
 
+  it('two tool calls without index or id in one delta (Gemini sends whole calls so) are two calls, not one with both arguments', () => {
+    const assembler = createCompletionAssembler();
+    const call = (city: string) => ({ function: { arguments: `{"city":"${city}"}`, name: 'get_weather' }, type: 'function' });
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { role: 'assistant', tool_calls: [call('Paris'), call('Rome')] } }] });
+    // A later delta without index or id still continues the last call.
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { tool_calls: [{ function: { arguments: '' } }, call('Oslo')] }, finish_reason: 'tool_calls' }] });
+    expect(messageOf(assembler)).toEqual({
+      role: 'assistant',
+      content: null,
+      refusal: null,
+      tool_calls: [
+        { type: 'function', function: { arguments: '{"city":"Paris"}', name: 'get_weather' } },
+        { type: 'function', function: { arguments: '{"city":"Rome"}', name: 'get_weather' } },
+        { type: 'function', function: { arguments: '{"city":"Oslo"}', name: 'get_weather' } },
+      ],
+    });
+  });
+
+  it("adds up a choice's per-chunk arrays (vLLM's token_ids), and an empty object there replaces no results (Azure's content_filter_results)", () => {
+    const assembler = createCompletionAssembler();
+    const filtered = { hate: { filtered: false, severity: 'safe' }, violence: { filtered: false, severity: 'low' } };
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, content_filter_results: {}, token_ids: [] }] });
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { content: 'Hi' }, content_filter_results: filtered, token_ids: [101] }] });
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { content: ' you' }, content_filter_results: filtered, token_ids: [102, 103], stop_reason: null }] });
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: {}, content_filter_results: {}, token_ids: [128009], stop_reason: 128009, finish_reason: 'stop' }] });
+    expect((assembler.result('x') as { choices: unknown[] }).choices).toEqual([
+      {
+        index: 0,
+        message: { role: 'assistant', content: 'Hi you', refusal: null },
+        logprobs: null,
+        finish_reason: 'stop',
+        content_filter_results: filtered,
+        token_ids: [101, 102, 103, 128009],
+        stop_reason: 128009,
+      },
+    ]);
+  });
+
   it('a call streamed without arguments has them as "", and an empty refusal is null, as the SDK accumulates them', () => {
     const assembler = createCompletionAssembler();
     assembler.add({ ...envelope, choices: [{ index: 0, delta: { role: 'assistant', content: null, refusal: '', tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'noop' } }] } }] });

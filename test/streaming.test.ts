@@ -234,6 +234,76 @@ describe('post /v1/chat/completions with stream: true', () => {
     });
   }
 
+  describe("stores what a provider's unstreamed answer has, from its own stream's shape", () => {
+    const safe = { filtered: false, severity: 'safe' };
+    const filtered = { hate: safe, self_harm: safe, sexual: safe, violence: safe };
+    const azureBase = { created: 1_700_000_100, id: 'chatcmpl-azure', model: 'gpt-4o-2024-08-06', object: 'chat.completion.chunk', system_fingerprint: 'fp_azure' };
+    const vllmBase = { id: 'chatcmpl-vllm', object: 'chat.completion.chunk', created: 1_700_000_100, model: 'meta-llama/Llama-3.1-8B-Instruct' };
+    const shapes: [string, Json[], Json][] = [
+      [
+        // Azure OpenAI: a first chunk without choices or id for the prompt's filter results, each choice chunk with its
+        // own filter results, `{}` on the chunks that carry no text.
+        'Azure',
+        [
+          { choices: [], created: 0, id: '', model: '', object: '', prompt_filter_results: [{ prompt_index: 0, content_filter_results: filtered }] },
+          { choices: [{ content_filter_results: {}, delta: { content: '', refusal: null, role: 'assistant' }, finish_reason: null, index: 0, logprobs: null }], ...azureBase },
+          { choices: [{ content_filter_results: filtered, delta: { content: 'Hello' }, finish_reason: null, index: 0, logprobs: null }], ...azureBase },
+          { choices: [{ content_filter_results: filtered, delta: { content: ' there' }, finish_reason: null, index: 0, logprobs: null }], ...azureBase },
+          { choices: [{ content_filter_results: {}, delta: {}, finish_reason: 'stop', index: 0, logprobs: null }], ...azureBase },
+          { choices: [], ...azureBase, usage },
+        ],
+        {
+          id: 'chatcmpl-azure',
+          object: 'chat.completion',
+          created: 1_700_000_100,
+          model: 'gpt-4o-2024-08-06',
+          choices: [{ index: 0, message: { role: 'assistant', content: 'Hello there', refusal: null }, logprobs: null, finish_reason: 'stop', content_filter_results: filtered }],
+          usage,
+          system_fingerprint: 'fp_azure',
+          prompt_filter_results: [{ prompt_index: 0, content_filter_results: filtered }],
+        },
+      ],
+      [
+        // vLLM asked for `return_token_ids`: each chunk's choice carries the tokens of its delta.
+        'vLLM',
+        [
+          { ...vllmBase, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], prompt_token_ids: [1, 2, 3] },
+          { ...vllmBase, choices: [{ index: 0, delta: { content: 'Hi' }, logprobs: null, finish_reason: null, token_ids: [101] }] },
+          { ...vllmBase, choices: [{ index: 0, delta: { content: ' you' }, logprobs: null, finish_reason: null, token_ids: [102] }] },
+          { ...vllmBase, choices: [{ index: 0, delta: { content: '' }, logprobs: null, finish_reason: 'stop', stop_reason: 128009, token_ids: [128009] }] },
+          { ...vllmBase, choices: [], usage },
+        ],
+        {
+          id: 'chatcmpl-vllm',
+          object: 'chat.completion',
+          created: 1_700_000_100,
+          model: 'meta-llama/Llama-3.1-8B-Instruct',
+          choices: [{ index: 0, message: { role: 'assistant', content: 'Hi you', refusal: null }, logprobs: null, finish_reason: 'stop', token_ids: [101, 102, 128009], stop_reason: 128009 }],
+          usage,
+          prompt_token_ids: [1, 2, 3],
+        },
+      ],
+    ];
+    for (const [provider, chunks, unstreamed] of shapes) {
+      it(provider, async () => {
+        upstream.handler = (_request, res) => {
+          const sse = openSse(res);
+          for (const chunk of chunks) sse.send(chunk);
+          sse.done();
+        };
+        const client = service.client();
+        const received: Json[] = [];
+        // Not checked against OpenAI's schema: Azure's first chunk is not one OpenAI sends.
+        for await (const chunk of await client.chat.completions.create({ model: 'gpt-4o', messages, stream: true, store: true })) received.push(chunk as unknown as Json);
+        // The id is decided at the first chunk: Azure's is empty, so the completion is stored under a fresh one.
+        const id = received[0]!.id as string;
+        expect(received.map((chunk) => chunk.id)).toEqual(received.map(() => id));
+        const stored = (await client.chat.completions.retrieve(id)) as unknown as Json;
+        expect(stored).toEqual(storedCompletion({ ...unstreamed, id }, stored.request_id as string));
+      });
+    }
+  });
+
   it('gives a fresh id, in every chunk, when the upstream id is already stored', async () => {
     upstream.handler = streamingHandler(plainText);
     const client = service.client();

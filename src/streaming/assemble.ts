@@ -8,7 +8,8 @@
  *   except that null never replaces a value (`usage: null` on every chunk, then
  *   the totals on the last). `obfuscation` is per-chunk padding and is dropped.
  * - choices by `index`; `finish_reason` the last non-null one; logprobs'
- *   `content` and `refusal` arrays concatenated.
+ *   `content` and `refusal` arrays concatenated; any other choice field replaced,
+ *   except that arrays concatenate and `{}` replaces no object (see mergeChoiceField).
  * - delta: `role` replaced; `content` and `refusal` strings concatenated (null
  *   until a string arrives), and `content` sent as parts (Mistral's reasoning
  *   models) kept as parts, see mergeContent; `tool_calls` merged by `index`, `id`, `type` and
@@ -16,7 +17,8 @@
  *   `"name": ""` does not wipe the name), `function.arguments` concatenated (a custom
  *   tool's `custom.name` and `custom.input` likewise); a
  *   tool call delta without `index` (Gemini sends whole calls so) is the call
- *   with its `id`, a new call for an `id` not seen yet, else the last call; the legacy
+ *   with its `id`, a new call for an `id` not seen yet, else the last call (a new one
+ *   when it follows another without `index` in the same delta); the legacy
  *   `function_call` likewise; `audio` with `data` and `transcript` concatenated.
  *   Any other delta field: strings concatenate (`reasoning_content`, ...),
  *   arrays concatenate, objects merge by the same rule, other values replace.
@@ -148,19 +150,24 @@ interface ChoiceState {
   toolCalls: Map<number, Json>;
 }
 
-/** Which call a tool call delta without `index` belongs to. */
-function indexWithoutIndex(state: ChoiceState, delta: Json): number {
+/**
+ * Which call a tool call delta without `index` belongs to. `another`: an earlier entry of the same
+ * `tool_calls` array had no index either; one array never holds two deltas of one call, so an entry
+ * without id is then a call of its own (Gemini has sent two whole calls so, without ids), not the last one's end.
+ */
+function indexWithoutIndex(state: ChoiceState, delta: Json, another: boolean): number {
   const indexes = [...state.toolCalls.keys()];
   const last = indexes.length === 0 ? -1 : Math.max(...indexes);
-  if (typeof delta.id !== 'string' || delta.id === '') return Math.max(last, 0);
+  if (typeof delta.id !== 'string' || delta.id === '') return another ? last + 1 : Math.max(last, 0);
   for (const [index, call] of state.toolCalls) if (call.id === delta.id) return index;
   return last + 1;
 }
 
 function mergeToolCalls(state: ChoiceState, deltas: unknown[]): void {
+  let withoutIndex = 0;
   for (const delta of deltas) {
     if (!isObject(delta)) continue;
-    const index = typeof delta.index === 'number' ? delta.index : indexWithoutIndex(state, delta);
+    const index = typeof delta.index === 'number' ? delta.index : indexWithoutIndex(state, delta, withoutIndex++ > 0);
     let call = state.toolCalls.get(index);
     if (!call) {
       call = {};
@@ -214,6 +221,18 @@ function mergeDelta(state: ChoiceState, delta: Json): void {
   }
 }
 
+/**
+ * A choice's own field (beside its delta): a later value replaces, as at the top level, except that
+ * a provider's per-chunk arrays add up (vLLM's `token_ids`, the tokens of that chunk's delta, which its
+ * unstreamed choice has all of), and an empty object says nothing (Azure's `content_filter_results: {}`
+ * on the chunk that finishes would wipe the results the content chunks carried, which its unstreamed choice has).
+ */
+function mergeChoiceField(current: unknown, next: unknown): unknown {
+  if (Array.isArray(next) && Array.isArray(current)) return [...current, ...next];
+  if (isObject(next) && Object.keys(next).length === 0 && isObject(current)) return current;
+  return replaceValue(current, next);
+}
+
 function mergeLogprobs(choice: Json, logprobs: unknown): void {
   if (!isObject(logprobs)) return;
   if (!isObject(choice.logprobs)) {
@@ -262,7 +281,7 @@ export function createCompletionAssembler(): CompletionAssembler {
             if (isObject(value)) mergeDelta(state, value);
           } else if (key === 'logprobs') mergeLogprobs(state.choice, value);
           else if (key === 'finish_reason') state.choice.finish_reason = replaceValue(state.choice.finish_reason, value);
-          else setField(state.choice, key, replaceValue(ownField(state.choice, key), value));
+          else setField(state.choice, key, mergeChoiceField(ownField(state.choice, key), value));
         }
       });
     },
