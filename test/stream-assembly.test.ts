@@ -199,6 +199,31 @@ describe('completion assembler', () => {
     ]);
   });
 
+  it("joins OpenRouter's reasoning_details pieces by entry (index and type), as its unstreamed message has them", () => {
+    const assembler = createCompletionAssembler();
+    const text = (index: number, piece: string, extra: Record<string, unknown> = {}) => ({ type: 'reasoning.text', text: piece, format: 'f', index, ...extra });
+    const sent = [
+      [text(0, 'Let me')],
+      [text(0, ' think.')],
+      [],
+      [text(0, '', { signature: 'sig0' }), { type: 'reasoning.encrypted', data: 'abc', index: 1 }],
+      [{ type: 'reasoning.encrypted', data: 'def', index: 1, format: null }, { type: 'reasoning.summary', summary: 'Kept as it came.' }],
+    ];
+    for (const details of sent) assembler.add({ ...envelope, choices: [{ index: 0, delta: { reasoning_details: details } }] });
+    expect(messageOf(assembler)).toEqual({
+      role: 'assistant',
+      content: null,
+      refusal: null,
+      reasoning_details: [
+        { type: 'reasoning.text', text: 'Let me think.', format: 'f', index: 0, signature: 'sig0' },
+        { type: 'reasoning.encrypted', data: 'abcdef', index: 1, format: null },
+        { type: 'reasoning.summary', summary: 'Kept as it came.' },
+      ],
+    });
+    // The chunks' own entries are left as they came.
+    expect(sent[0]).toEqual([text(0, 'Let me')]);
+  });
+
   it('a call streamed without arguments has them as "", and an empty refusal is null, as the SDK accumulates them', () => {
     const assembler = createCompletionAssembler();
     assembler.add({ ...envelope, choices: [{ index: 0, delta: { role: 'assistant', content: null, refusal: '', tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'noop' } }] } }] });

@@ -239,7 +239,44 @@ describe('post /v1/chat/completions with stream: true', () => {
     const filtered = { hate: safe, self_harm: safe, sexual: safe, violence: safe };
     const azureBase = { created: 1_700_000_100, id: 'chatcmpl-azure', model: 'gpt-4o-2024-08-06', object: 'chat.completion.chunk', system_fingerprint: 'fp_azure' };
     const vllmBase = { id: 'chatcmpl-vllm', object: 'chat.completion.chunk', created: 1_700_000_100, model: 'meta-llama/Llama-3.1-8B-Instruct' };
-    const shapes: [string, Json[], Json][] = [
+    const openRouterBase = { id: 'gen-1700000100-abcdEFGH', provider: 'Anthropic', model: 'anthropic/claude-sonnet-4', object: 'chat.completion.chunk', created: 1_700_000_100 };
+    const thinking = (text: string, extra: Json = {}) => [{ type: 'reasoning.text', text, format: 'anthropic-claude-v1', index: 0, ...extra }];
+    const openRouterDelta = (delta: Json, finish: string | null = null): Json => ({
+      ...openRouterBase,
+      choices: [{ index: 0, delta: { role: 'assistant', content: '', ...delta }, finish_reason: finish, native_finish_reason: finish === null ? null : 'end_turn', logprobs: null }],
+    });
+    const shapes: [string, (Json | string)[], Json][] = [
+      [
+        // OpenRouter: comments while it waits, the reasoning streamed both as `reasoning` and as pieces of
+        // `reasoning_details` entries (the signature last), usage on a chunk after the one that finishes.
+        'OpenRouter',
+        [
+          ': OPENROUTER PROCESSING\n\n',
+          openRouterDelta({ reasoning: 'Let me', reasoning_details: thinking('Let me') }),
+          openRouterDelta({ reasoning: ' think.', reasoning_details: thinking(' think.') }),
+          openRouterDelta({ reasoning: null, reasoning_details: thinking('', { signature: 'sig123' }) }),
+          openRouterDelta({ content: 'Four.', reasoning_details: [] }),
+          openRouterDelta({}, 'stop'),
+          { ...openRouterDelta({}), usage },
+        ],
+        {
+          id: 'gen-1700000100-abcdEFGH',
+          object: 'chat.completion',
+          created: 1_700_000_100,
+          model: 'anthropic/claude-sonnet-4',
+          choices: [
+            {
+              index: 0,
+              message: { role: 'assistant', content: 'Four.', refusal: null, reasoning: 'Let me think.', reasoning_details: thinking('Let me think.', { signature: 'sig123' }) },
+              logprobs: null,
+              finish_reason: 'stop',
+              native_finish_reason: 'end_turn',
+            },
+          ],
+          usage,
+          provider: 'Anthropic',
+        },
+      ],
       [
         // Azure OpenAI: a first chunk without choices or id for the prompt's filter results, each choice chunk with its
         // own filter results, `{}` on the chunks that carry no text.
@@ -288,7 +325,7 @@ describe('post /v1/chat/completions with stream: true', () => {
       it(provider, async () => {
         upstream.handler = (_request, res) => {
           const sse = openSse(res);
-          for (const chunk of chunks) sse.send(chunk);
+          for (const chunk of chunks) if (typeof chunk === 'string') sse.raw(chunk); else sse.send(chunk);
           sse.done();
         };
         const client = service.client();

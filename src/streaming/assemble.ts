@@ -19,13 +19,15 @@
  *   tool call delta without `index` (Gemini sends whole calls so) is the call
  *   with its `id`, a new call for an `id` not seen yet, else the last call (a new one
  *   when it follows another without `index` in the same delta); the legacy
- *   `function_call` likewise; `audio` with `data` and `transcript` concatenated.
+ *   `function_call` likewise; `audio` with `data` and `transcript` concatenated;
+ *   OpenRouter's `reasoning_details` joined by entry (see reasoning-details.ts).
  *   Any other delta field: strings concatenate (`reasoning_content`, ...),
  *   arrays concatenate, objects merge by the same rule, other values replace.
  * - at the end: a call's missing `arguments` is `""`, an empty `refusal` null.
  */
 
 import { isObject, type Json } from '../json.ts';
+import { mergeReasoningDetails } from './reasoning-details.ts';
 
 /**
  * A provider's chunk may name any field, `__proto__` too (JSON.parse makes it an own field): read as
@@ -214,6 +216,9 @@ function mergeDelta(state: ChoiceState, delta: Json): void {
         break;
       case 'audio':
         if (isObject(value)) mergeAudio(message, value);
+        break;
+      case 'reasoning_details':
+        setField(message, key, mergeReasoningDetails(ownField(message, key), value));
         break;
       default:
         setField(message, key, mergeValue(ownField(message, key), value));
