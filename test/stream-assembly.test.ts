@@ -67,6 +67,22 @@ describe('completion assembler', () => {
 
   const envelope = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm' };
 
+  it('keeps a top-level or choice field the provider sent only as null (LiteLLM, vLLM) as null, as its unstreamed answer has it', () => {
+    const assembler = createCompletionAssembler();
+    const base = { ...envelope, system_fingerprint: null, citations: null };
+    assembler.add({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'Hi' }, stop_reason: null }] });
+    assembler.add({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop', stop_reason: null }] });
+    expect(assembler.result('x')).toEqual({
+      id: 'x',
+      object: 'chat.completion',
+      created: 1,
+      model: 'm',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'Hi', refusal: null }, logprobs: null, finish_reason: 'stop', stop_reason: null }],
+      system_fingerprint: null,
+      citations: null,
+    });
+  });
+
   it('merges deltas: content, tool calls by index, audio, unknown string fields; later non-null top-level values win', () => {
     const assembler = createCompletionAssembler();
     const chunks = [

@@ -307,7 +307,8 @@ describe('post /v1/chat/completions with stream: true', () => {
           { ...vllmBase, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], prompt_token_ids: [1, 2, 3] },
           { ...vllmBase, choices: [{ index: 0, delta: { content: 'Hi' }, logprobs: null, finish_reason: null, token_ids: [101] }] },
           { ...vllmBase, choices: [{ index: 0, delta: { content: ' you' }, logprobs: null, finish_reason: null, token_ids: [102] }] },
-          { ...vllmBase, choices: [{ index: 0, delta: { content: '' }, logprobs: null, finish_reason: 'stop', stop_reason: 128009, token_ids: [128009] }] },
+          // `stop_reason: null`: stopped at the end of text, not at a stop string or token (its unstreamed choice says so too).
+          { ...vllmBase, choices: [{ index: 0, delta: { content: '' }, logprobs: null, finish_reason: 'stop', stop_reason: null, token_ids: [128009] }] },
           { ...vllmBase, choices: [], usage },
         ],
         {
@@ -315,7 +316,7 @@ describe('post /v1/chat/completions with stream: true', () => {
           object: 'chat.completion',
           created: 1_700_000_100,
           model: 'meta-llama/Llama-3.1-8B-Instruct',
-          choices: [{ index: 0, message: { role: 'assistant', content: 'Hi you', refusal: null }, logprobs: null, finish_reason: 'stop', token_ids: [101, 102, 128009], stop_reason: 128009 }],
+          choices: [{ index: 0, message: { role: 'assistant', content: 'Hi you', refusal: null }, logprobs: null, finish_reason: 'stop', token_ids: [101, 102, 128009], stop_reason: null }],
           usage,
           prompt_token_ids: [1, 2, 3],
         },

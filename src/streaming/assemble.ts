@@ -6,7 +6,7 @@
  * Merging rules (the same as the official SDK's own accumulator):
  * - top level: every field kept; a later chunk's value replaces an earlier one,
  *   except that null never replaces a value (`usage: null` on every chunk, then
- *   the totals on the last). `obfuscation` is per-chunk padding and is dropped.
+ *   the totals on the last), and stays when nothing else comes. `obfuscation` is per-chunk padding and is dropped.
  * - choices by `index`; `finish_reason` the last non-null one; logprobs'
  *   `content` and `refusal` arrays concatenated; any other choice field replaced,
  *   except that arrays concatenate and `{}` replaces no object (see mergeChoiceField).
@@ -57,9 +57,13 @@ function mergeObject(target: Json, delta: Json): Json {
   return target;
 }
 
-/** Replaces unless the new value is null or absent. */
+/**
+ * Replaces unless the new value is null or absent. A null that nothing replaces is kept: a field the
+ * provider sent as null on every chunk (vLLM's `stop_reason` on a stop at the end of text, LiteLLM's
+ * `system_fingerprint`) is null in its unstreamed answer too, not absent.
+ */
 function replaceValue(current: unknown, next: unknown): unknown {
-  return next === null || next === undefined ? current : next;
+  return next === null || next === undefined ? (current ?? next) : next;
 }
 
 /** Replaces unless the new value is null, absent or the empty string, as the SDK's accumulator does for ids, types and names. */
