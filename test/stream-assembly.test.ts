@@ -195,6 +195,25 @@ describe('completion assembler', () => {
     });
   });
 
+  it("keeps Gemini's thought signature on a tool call whole when a delta of its own repeats it, or brings it later", () => {
+    const assembler = createCompletionAssembler();
+    const signed = (signature: string) => ({ extra_content: { google: { thought_signature: signature } } });
+    const call = (id: string, city: string) => ({ id, type: 'function', function: { name: 'get_weather', arguments: `{"city":"${city}"}` } });
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { role: 'assistant', tool_calls: [{ ...call('c1', 'Paris'), ...signed('CiQBsig1') }] } }] });
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { tool_calls: [signed('CiQBsig1')] } }] });
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { tool_calls: [call('c2', 'Rome')] } }] });
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { tool_calls: [{ id: 'c2', ...signed('CiQBsig2') }] }, finish_reason: 'tool_calls' }] });
+    expect(messageOf(assembler)).toEqual({
+      role: 'assistant',
+      content: null,
+      refusal: null,
+      tool_calls: [
+        { ...call('c1', 'Paris'), ...signed('CiQBsig1') },
+        { ...call('c2', 'Rome'), ...signed('CiQBsig2') },
+      ],
+    });
+  });
+
   it("adds up a choice's per-chunk arrays (vLLM's token_ids), and an empty object there replaces no results (Azure's content_filter_results)", () => {
     const assembler = createCompletionAssembler();
     const filtered = { hate: { filtered: false, severity: 'safe' }, violence: { filtered: false, severity: 'low' } };

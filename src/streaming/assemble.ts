@@ -14,7 +14,8 @@
  *   until a string arrives), and `content` sent as parts (Mistral's reasoning
  *   models) kept as parts, see mergeContent; `tool_calls` merged by `index`, `id`, `type` and
  *   `function.name` replaced by a non-empty value only (a continuation delta's
- *   `"name": ""` does not wipe the name), `function.arguments` concatenated (a custom
+ *   `"name": ""` does not wipe the name), Gemini's `extra_content` merged without
+ *   concatenating (see mergeOpaque), `function.arguments` concatenated (a custom
  *   tool's `custom.name` and `custom.input` likewise); a
  *   tool call delta without `index` (Gemini sends whole calls so) is the call
  *   with its `id`, a new call for an `id` not seen yet, else the last call (a new one
@@ -69,6 +70,18 @@ function replaceValue(current: unknown, next: unknown): unknown {
 /** Replaces unless the new value is null, absent or the empty string, as the SDK's accumulator does for ids, types and names. */
 function replaceNonEmpty(current: unknown, next: unknown): unknown {
   return next === '' ? current : replaceValue(current, next);
+}
+
+/**
+ * Gemini's `extra_content` on a tool call (`{"google": {"thought_signature": "..."}}`): objects merged,
+ * every other value replaced, never concatenated. The signature is opaque, sent whole, and must go back
+ * to Gemini as it came; it may come again in a delta of its own for a call that already has it, and two
+ * copies run together are a signature Gemini refuses (a 400 on the conversation's next call).
+ */
+function mergeOpaque(current: unknown, next: unknown): unknown {
+  if (!isObject(next) || !isObject(current)) return replaceValue(current, next);
+  for (const [key, value] of Object.entries(next)) setField(current, key, mergeOpaque(ownField(current, key), value));
+  return current;
 }
 
 function concatString(current: unknown, next: unknown): unknown {
@@ -186,7 +199,8 @@ function mergeToolCalls(state: ChoiceState, deltas: unknown[]): void {
       else if ((key === 'function' || key === 'custom') && isObject(value)) {
         const target = isObject(call[key]) ? call[key] : (call[key] = {});
         mergeCall(target, value, key === 'function' ? 'arguments' : 'input');
-      } else setField(call, key, mergeValue(ownField(call, key), value));
+      } else if (key === 'extra_content') setField(call, key, mergeOpaque(ownField(call, key), value));
+      else setField(call, key, mergeValue(ownField(call, key), value));
     }
   }
 }
