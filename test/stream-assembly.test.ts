@@ -177,10 +177,10 @@ describe('completion assembler', () => {
     });
   });
 
-  it('two tool calls without index or id in one delta (Gemini sends whole calls so) are two calls, not one with both arguments', () => {
+  it('two tool calls without index or id in one delta (Gemini sends whole calls so) are two calls, not one with both arguments; an empty id stays', () => {
     const assembler = createCompletionAssembler();
-    const call = (city: string) => ({ function: { arguments: `{"city":"${city}"}`, name: 'get_weather' }, type: 'function' });
-    assembler.add({ ...envelope, choices: [{ index: 0, delta: { role: 'assistant', tool_calls: [call('Paris'), call('Rome')] } }] });
+    const call = (city: string, id?: string) => ({ function: { arguments: `{"city":"${city}"}`, name: 'get_weather' }, ...(id === undefined ? {} : { id }), type: 'function' });
+    assembler.add({ ...envelope, choices: [{ index: 0, delta: { role: 'assistant', tool_calls: [call('Paris'), call('Rome', '')] } }] });
     // A later delta without index or id still continues the last call.
     assembler.add({ ...envelope, choices: [{ index: 0, delta: { tool_calls: [{ function: { arguments: '' } }, call('Oslo')] }, finish_reason: 'tool_calls' }] });
     expect(messageOf(assembler)).toEqual({
@@ -189,7 +189,8 @@ describe('completion assembler', () => {
       refusal: null,
       tool_calls: [
         { type: 'function', function: { arguments: '{"city":"Paris"}', name: 'get_weather' } },
-        { type: 'function', function: { arguments: '{"city":"Rome"}', name: 'get_weather' } },
+        // The empty id the provider sent, as its unstreamed call has it (none is made up for the others).
+        { id: '', type: 'function', function: { arguments: '{"city":"Rome"}', name: 'get_weather' } },
         { type: 'function', function: { arguments: '{"city":"Oslo"}', name: 'get_weather' } },
       ],
     });

@@ -195,7 +195,8 @@ function mergeToolCalls(state: ChoiceState, deltas: unknown[]): void {
     for (const [key, value] of Object.entries(delta)) {
       // The stream's `index` only says which call a delta belongs to; a completion's tool calls carry none.
       if (key === 'index') continue;
-      if (key === 'id' || key === 'type') call[key] = replaceNonEmpty(call[key], value);
+      // An empty id or type wipes no value, but is kept when no other comes: the provider's unstreamed call has it so.
+      if (key === 'id' || key === 'type') call[key] = value === '' && call[key] == null ? '' : replaceNonEmpty(call[key], value);
       else if ((key === 'function' || key === 'custom') && isObject(value)) {
         const target = isObject(call[key]) ? call[key] : (call[key] = {});
         mergeCall(target, value, key === 'function' ? 'arguments' : 'input');
