@@ -190,6 +190,7 @@ function route() {
     const openedIn = session;
     conversationView = createConversationView(current.id, {
       openedFromList,
+      search: within?.filters.search,
       neighbours,
       hrefOf,
       nextAfterLoading: (id) => listView.nextAfterLoading(id),

@@ -11,6 +11,7 @@ import { createMetadataEditor } from './metadata-editor.js';
 import { neighbourLinks, OUTSIDE_NOTE } from './neighbours.js';
 import { shortcutsActive } from './shortcuts.js';
 import { curlSnippet, openaiSnippet, replayRequest } from './replay.js';
+import { searchWords } from './search-words.js';
 
 const REQUEST_FIELDS = [
   ['temperature', 'Temperature'],
@@ -73,7 +74,7 @@ function choiceCards(choices) {
  * `neighbours`: the completions before and after this one (app.js), or a function of an abort signal that
  * promises them (asked of the API); `hrefOf` writes their addresses.
  */
-export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, backHash = '#/', openedFromList = false, neighbours = {}, nextAfterLoading, hrefOf = completionHash }) {
+export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, backHash = '#/', openedFromList = false, neighbours = {}, nextAfterLoading, hrefOf = completionHash, search }) {
   /** Whether the history entry before this one is the list it was opened from (app.js); false once history moved. */
   let listEntryBefore = openedFromList;
   const heading = h('h1', { tabindex: '-1', class: 'completion-id' }, id);
@@ -156,9 +157,9 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
 
     deleteButton.addEventListener('click', () => confirmDelete(deleteButton));
 
-    const drawConversation = () => h('div', { class: 'conversation' },
+    const drawConversation = (earlierOpen) => h('div', { class: 'conversation' },
       h('h2', null, `Input messages (${messages.length})`),
-      messages.length ? conversationCards(messages) : h('p', { class: 'muted' }, 'No input messages were stored.'),
+      messages.length ? conversationCards(messages, { earlierOpen, searchWords: searchWords(search) }) : h('p', { class: 'muted' }, 'No input messages were stored.'),
       h('h2', null, choices.length > 1 ? `Choices (${choices.length})` : 'Reply'),
       choiceCards(choices),
     );
@@ -168,7 +169,8 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
     const markdownToggle = h('input', { type: 'checkbox', checked: markdownShown() });
     markdownToggle.addEventListener('change', () => {
       showMarkdown(markdownToggle.checked);
-      const redrawn = drawConversation();
+      // Earlier messages the reader opened stay open: the toggle changes how they read, not what is shown.
+      const redrawn = drawConversation(conversation.querySelector(':scope > details.earlier-messages')?.open);
       conversation.replaceWith(redrawn);
       conversation = redrawn;
     });

@@ -5,6 +5,7 @@
 import { h, replaceChildren, scrollRegion } from './dom.js';
 import { cutAtBreak, formatInteger, prettyJsonText } from './format.js';
 import { directionOf, markdownNodes, markdownShown } from './markdown.js';
+import { mentionsAny } from './search-words.js';
 
 /** Characters shown before "Show more", and added by each click: a 1 MB message never lays out at once. */
 const COLLAPSED_LENGTH = 3000;
@@ -225,11 +226,20 @@ export function messageCard(message, { results = new Map(), heading, extra } = {
   );
 }
 
+/** The last cards a long conversation shows unfolded: the exchange that led to the reply. */
+const TAIL_CARDS = 4;
+/** Fewer cards than this between the instructions and the tail are shown as they are: a fold would save no scroll. */
+const FOLD_AT_LEAST = 3;
+
 /**
  * The input messages as cards. A tool message that answers a call made earlier in the conversation is
- * shown under that call, not on its own.
+ * shown under that call, not on its own. A long conversation folds its middle under "Show N earlier messages"
+ * (the leading system and developer messages and the last few cards stay in sight): the reply being judged,
+ * and "Next" under it, were a dozen screens down, scrolled past at every conversation read. The folded cards are
+ * drawn all the same, inside a closed `<details>`, so the browser's find-in-page still reaches them; opened at
+ * once when one of them holds a word of the search the conversation was found by.
  */
-export function conversationCards(messages) {
+export function conversationCards(messages, { earlierOpen = false, searchWords = [] } = {}) {
   const calls = new Set();
   const results = new Map();
   for (const message of messages) {
@@ -239,5 +249,25 @@ export function conversationCards(messages) {
     }
   }
   const answered = new Set(results.values());
-  return messages.filter((m) => !answered.has(m)).map((m) => messageCard(m, { results }));
+  const shown = messages.filter((m) => !answered.has(m));
+  const cards = shown.map((m) => messageCard(m, { results }));
+  let lead = 0;
+  while (lead < shown.length && (shown[lead]?.role === 'system' || shown[lead]?.role === 'developer')) lead++;
+  const tail = shown.length - TAIL_CARDS;
+  if (tail - lead < FOLD_AT_LEAST) return cards;
+  // Counted as messages, a tool result under its call too, so the fold and the rest add up to the heading's count.
+  const folded = new Set(shown.slice(lead, tail));
+  for (const message of shown.slice(lead, tail)) {
+    for (const call of message.tool_calls ?? []) if (results.has(call?.id)) folded.add(results.get(call.id));
+  }
+  const summary = h('summary');
+  const fold = h('details', { class: 'earlier-messages' }, summary, cards.slice(lead, tail));
+  const label = () => {
+    summary.textContent = `${fold.open ? 'Hide' : 'Show'} ${formatInteger(folded.size)} earlier messages`;
+  };
+  // Read within a search, a folded message holding its words opens the fold: the match is why it was opened.
+  fold.open = earlierOpen || mentionsAny([...folded], searchWords);
+  label();
+  fold.addEventListener('toggle', label);
+  return [...cards.slice(0, lead), fold, ...cards.slice(tail)];
 }
