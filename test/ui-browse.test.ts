@@ -407,12 +407,13 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     const full = new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', dateStyle: 'medium', timeStyle: 'medium' }).format(new Date(created * 1000));
     expect(await row.locator('a.row-link').getAttribute('title')).toBe(`${full} · gpt-4o-mini`);
     expect(await page.evaluate('localStorage.getItem("stored-completions.list-density")')).toBe('compact');
-    // An n = 2 completion says so before its reply, the card's "2 choices" having no room on a line.
+    // An n = 2 completion says so before its reply, the card's "2 choices" having no room on a line, and that one
+    // of its replies was cut off (its second choice's finish reason is "length").
     const before = (id: string) =>
       page.locator(`li.row[data-id="${id}"] .reply-preview`).evaluate(
         (element) => (globalThis as unknown as { getComputedStyle(e: unknown, pseudo: string): { content: string } }).getComputedStyle(element, '::before').content,
       );
-    expect(await before(twoChoicesId)).toBe('"2 choices ·"');
+    expect(await before(twoChoicesId)).toBe('"2 choices · cut off (length) ·"');
     expect(await before(toolCallId)).toBe('none');
 
     // The next visit keeps it; a click anywhere on a line opens its conversation.

@@ -4,7 +4,7 @@
 import { allMessages, api, completionPath } from './api.js';
 import { announce, askToConfirm, copyButton, h, isolatedText, pairNodes, replaceChildren } from './dom.js';
 import { completionHash, listHash } from './filters.js';
-import { finishReasons, formatInteger, isoTime, localTime, relativeTime } from './format.js';
+import { cutReasons, finishReasons, formatInteger, isoTime, localTime, relativeTime } from './format.js';
 import { markdownShown, showMarkdown } from './markdown.js';
 import { conversationCards, jsonBlock, longText, messageCard, toolList } from './message-render.js';
 import { createMetadataEditor } from './metadata-editor.js';
@@ -186,7 +186,8 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
         ' · ', h('span', { class: 'model' }, completion.model),
         // As the list's card says it: "— tokens" read as a figure lost, where the provider sent none.
         ' · ', completion.usage?.total_tokens === undefined ? 'no usage' : `${formatInteger(completion.usage.total_tokens)} tokens`,
-        ' · ', `finish: ${finishReasons(completion)}`,
+        // Cut off or withheld, in the danger colour, as on the list's card.
+        ' · ', h('span', { class: cutReasons(completion).length ? 'finish cut' : 'finish' }, `finish: ${finishReasons(completion)}`),
       ),
       h('div', { class: 'toolbar' }, editButton, deleteButton, h('label', { class: 'markdown-toggle' }, markdownToggle, 'Markdown')),
       editorSlot,

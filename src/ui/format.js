@@ -163,6 +163,14 @@ export function finishReasons(completion) {
   return reasons.join(', ');
 }
 
+/** Finish reasons that say a reply is not whole, as a compact line says them: what someone hunting bad answers looks for. */
+const CUT_REASONS = { length: 'cut off (length)', content_filter: 'filtered (content_filter)' };
+
+/** How the choices' replies were cut short, each way once ("cut off (length)"): none for a reply that ended by itself. */
+export function cutReasons(completion) {
+  return [...new Set((completion.choices ?? []).map((c) => CUT_REASONS[c.finish_reason]).filter(Boolean))];
+}
+
 /** Pretty JSON when `text` is JSON (tool arguments), else the text as it came. */
 export function prettyJsonText(text) {
   if (typeof text !== 'string') return JSON.stringify(text, null, 2);

@@ -6,6 +6,7 @@ import { announce, field, h, isolatedText, pairNodes, replaceChildren } from './
 import { completionHash, filterPairs, hasFilters, listHash, listKey } from './filters.js';
 import {
   characterCount,
+  cutReasons,
   finishReasons,
   formatInteger,
   fromLocalInput,
@@ -801,6 +802,8 @@ export function createListView() {
     const userPreview = h('span', { class: 'preview-text', dir: 'auto' }, '…');
     const tokens = completion.usage?.total_tokens;
     const metadata = Object.entries(completion.metadata ?? {});
+    const cut = cutReasons(completion);
+    const notes = [completion.choices?.length > 1 ? `${completion.choices.length} choices` : null, ...cut].filter(Boolean);
     const element = h(
       'li',
       { class: 'row', 'data-id': completion.id },
@@ -822,11 +825,13 @@ export function createListView() {
         h('span', { class: 'model', title: completion.model }, completion.model),
         h('span', { class: 'tokens' }, tokens === undefined ? 'no usage' : `${formatInteger(tokens)} tokens`),
         completion.choices?.length > 1 ? h('span', { class: 'choices' }, `${completion.choices.length} choices`) : null,
-        h('span', { class: 'finish' }, finishReasons(completion)),
+        // A reply cut off at the token limit or withheld by a filter, in the danger colour: "stop" on every other card.
+        h('span', { class: cut.length ? 'finish cut' : 'finish' }, finishReasons(completion)),
       ),
       h('p', { class: 'preview user-preview' }, h('span', { class: 'preview-label' }, 'User'), userPreview),
-      // `data-choices`: a compact line, which has no room for the card's "2 choices", says it before the reply.
-      h('p', { class: 'preview reply-preview', 'data-choices': completion.choices?.length > 1 ? `${completion.choices.length} choices ·` : null }, h('span', { class: 'preview-label' }, 'Reply'), h('span', { class: 'preview-text', dir: 'auto' }, replyPreview(completion) || '(empty)')),
+      // `data-before`: a compact line, which has no room for the card's "2 choices" and finish reason, says before
+      // the reply that there are several, and that one was cut short.
+      h('p', { class: cut.length ? 'preview reply-preview cut' : 'preview reply-preview', 'data-before': notes.length ? `${notes.join(' · ')} ·` : null }, h('span', { class: 'preview-label' }, 'Reply'), h('span', { class: 'preview-text', dir: 'auto' }, replyPreview(completion) || '(empty)')),
       metadata.length ? metadataList(metadata) : null,
     );
     return { element, id: completion.id, userPreview };
