@@ -44,13 +44,23 @@ function setField(target: Json, key: string, value: unknown): void {
   else target[key] = value;
 }
 
-/** The generic rule for fields we do not know. */
+/**
+ * The generic rule for fields we do not know. What it keeps is the assembler's own (a chunk's arrays and objects
+ * copied as they are first kept), so arrays grow in place and objects are merged into without changing a chunk:
+ * a spread per chunk made a long stream's logprobs cost time in the square of its length (a minute for 40,000 tokens).
+ */
 function mergeValue(current: unknown, next: unknown): unknown {
   if (next === null || next === undefined) return current ?? next;
   if (typeof next === 'string' && typeof current === 'string') return current + next;
-  if (Array.isArray(next) && Array.isArray(current)) return [...current, ...next];
-  if (isObject(next) && isObject(current)) return mergeObject(current, next);
+  if (Array.isArray(next)) return appendAll(Array.isArray(current) ? current : [], next);
+  if (isObject(next)) return mergeObject(isObject(current) ? current : {}, next);
   return next;
+}
+
+/** `items` added to the end of `kept` one by one: a spread of a long array as arguments overflows the stack. */
+function appendAll(kept: unknown[], items: unknown[]): unknown[] {
+  for (const item of items) kept.push(item);
+  return kept;
 }
 
 function mergeObject(target: Json, delta: Json): Json {
@@ -79,9 +89,11 @@ function replaceNonEmpty(current: unknown, next: unknown): unknown {
  * copies run together are a signature Gemini refuses (a 400 on the conversation's next call).
  */
 function mergeOpaque(current: unknown, next: unknown): unknown {
-  if (!isObject(next) || !isObject(current)) return replaceValue(current, next);
-  for (const [key, value] of Object.entries(next)) setField(current, key, mergeOpaque(ownField(current, key), value));
-  return current;
+  if (!isObject(next)) return replaceValue(current, next);
+  // A copy when first kept: what is merged into it later must not change the chunk it came from.
+  const target: Json = isObject(current) ? current : {};
+  for (const [key, value] of Object.entries(next)) setField(target, key, mergeOpaque(ownField(target, key), value));
+  return target;
 }
 
 function concatString(current: unknown, next: unknown): unknown {
@@ -167,6 +179,10 @@ interface ChoiceState {
   message: Json;
   /** Tool calls by their stream `index`, in order of first appearance. */
   toolCalls: Map<number, Json>;
+  /** The highest `index` in toolCalls (-1 while none): kept, not computed per delta, which cost a long list's length each time. */
+  lastIndex: number;
+  /** The `index` of the first call with each id, for deltas without `index` that name their call by id. */
+  byId: Map<string, number>;
 }
 
 /**
@@ -175,11 +191,9 @@ interface ChoiceState {
  * without id is then a call of its own (Gemini has sent two whole calls so, without ids), not the last one's end.
  */
 function indexWithoutIndex(state: ChoiceState, delta: Json, another: boolean): number {
-  const indexes = [...state.toolCalls.keys()];
-  const last = indexes.length === 0 ? -1 : Math.max(...indexes);
+  const last = state.lastIndex;
   if (typeof delta.id !== 'string' || delta.id === '') return another ? last + 1 : Math.max(last, 0);
-  for (const [index, call] of state.toolCalls) if (call.id === delta.id) return index;
-  return last + 1;
+  return state.byId.get(delta.id) ?? last + 1;
 }
 
 function mergeToolCalls(state: ChoiceState, deltas: unknown[]): void {
@@ -191,6 +205,7 @@ function mergeToolCalls(state: ChoiceState, deltas: unknown[]): void {
     if (!call) {
       call = {};
       state.toolCalls.set(index, call);
+      state.lastIndex = Math.max(state.lastIndex, index);
     }
     for (const [key, value] of Object.entries(delta)) {
       // The stream's `index` only says which call a delta belongs to; a completion's tool calls carry none.
@@ -203,6 +218,7 @@ function mergeToolCalls(state: ChoiceState, deltas: unknown[]): void {
       } else if (key === 'extra_content') setField(call, key, mergeOpaque(ownField(call, key), value));
       else setField(call, key, mergeValue(ownField(call, key), value));
     }
+    if (typeof call.id === 'string' && call.id !== '' && !state.byId.has(call.id)) state.byId.set(call.id, index);
   }
 }
 
@@ -252,19 +268,15 @@ function mergeDelta(state: ChoiceState, delta: Json): void {
  * on the chunk that finishes would wipe the results the content chunks carried, which its unstreamed choice has).
  */
 function mergeChoiceField(current: unknown, next: unknown): unknown {
-  if (Array.isArray(next) && Array.isArray(current)) return [...current, ...next];
+  if (Array.isArray(next)) return appendAll(Array.isArray(current) ? current : [], next);
   if (isObject(next) && Object.keys(next).length === 0 && isObject(current)) return current;
   return replaceValue(current, next);
 }
 
 function mergeLogprobs(choice: Json, logprobs: unknown): void {
   if (!isObject(logprobs)) return;
-  if (!isObject(choice.logprobs)) {
-    choice.logprobs = { ...logprobs };
-    return;
-  }
-  const target = choice.logprobs;
-  for (const [key, value] of Object.entries(logprobs)) setField(target, key, mergeValue(ownField(target, key), value));
+  // Merged into a fresh object the first time: its `content` array is then the assembler's, and grows in place.
+  choice.logprobs = mergeObject(isObject(choice.logprobs) ? choice.logprobs : {}, logprobs);
 }
 
 export interface CompletionAssembler {
@@ -283,7 +295,7 @@ export function createCompletionAssembler(): CompletionAssembler {
     if (!state) {
       // role/content/refusal first and present, as in a non-streamed message.
       const message: Json = { role: null, content: null, refusal: null };
-      state = { choice: { index, message, logprobs: null, finish_reason: null }, message, toolCalls: new Map() };
+      state = { choice: { index, message, logprobs: null, finish_reason: null }, message, toolCalls: new Map(), lastIndex: -1, byId: new Map() };
       choices.set(index, state);
     }
     return state;

@@ -13,8 +13,29 @@ import { isObject, type Json } from '../json.ts';
 /** The fields whose text is streamed in pieces, by entry type (`reasoning.text`, `reasoning.summary`, `reasoning.encrypted`). */
 const STREAMED_TEXT = new Set(['text', 'summary', 'data']);
 
-function sameEntry(kept: unknown, entry: Json): kept is Json {
-  return isObject(kept) && kept.index === entry.index && kept.type === entry.type;
+/**
+ * The entry an `index` and `type` name, or undefined for a type no entry can share (an object). A key, so a stream
+ * whose entries each have an index of their own costs one look-up per entry, not a search of all kept before it.
+ */
+function entryKey(entry: Json): string | undefined {
+  const { type } = entry;
+  return typeof type === 'object' && type !== null ? undefined : `${entry.index as number} ${typeof type} ${String(type)}`;
+}
+
+/** The kept entries by entryKey, for each array this module keeps (the first entry of a key, as a search finds it). */
+const indexes = new WeakMap<unknown[], Map<string, Json>>();
+
+function indexOf(kept: unknown[]): Map<string, Json> {
+  let byKey = indexes.get(kept);
+  if (!byKey) {
+    byKey = new Map();
+    for (const entry of kept) {
+      const key = isObject(entry) && typeof entry.index === 'number' ? entryKey(entry) : undefined;
+      if (key !== undefined && !byKey.has(key)) byKey.set(key, entry as Json);
+    }
+    indexes.set(kept, byKey);
+  }
+  return byKey;
 }
 
 function join(kept: Json, entry: Json): void {
@@ -31,11 +52,18 @@ function join(kept: Json, entry: Json): void {
 export function mergeReasoningDetails(current: unknown, next: unknown): unknown {
   if (!Array.isArray(next)) return next === null || next === undefined ? current : next;
   const kept: unknown[] = Array.isArray(current) ? current : [];
+  const byKey = indexOf(kept);
   for (const entry of next) {
-    const match = isObject(entry) && typeof entry.index === 'number' ? kept.find((k) => sameEntry(k, entry)) : undefined;
+    const key = isObject(entry) && typeof entry.index === 'number' ? entryKey(entry) : undefined;
+    const match = key === undefined ? undefined : byKey.get(key);
+    if (match !== undefined) {
+      join(match, entry as Json);
+      continue;
+    }
     // A copy: what is joined to it later must not change the chunk it came from.
-    if (match === undefined) kept.push(structuredClone(entry));
-    else join(match, entry as Json);
+    const copy = structuredClone(entry);
+    kept.push(copy);
+    if (key !== undefined) byKey.set(key, copy as Json);
   }
   return kept;
 }
