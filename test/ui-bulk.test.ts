@@ -107,6 +107,10 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     await select(page, ...picked);
     await addTag(page, 'set', 'picked');
     await expect.poll(() => summary(page).textContent()).toBe('Added set=picked to 2 completions.');
+    // No failures, no room for them: the links stand right under the summary.
+    const summaryBox = (await summary(page).boundingBox())!;
+    const linksBox = (await page.locator('.bulk-result-actions').boundingBox())!;
+    expect(linksBox.y - (summaryBox.y + summaryBox.height)).toBe(0);
     // Followed from the keyboard: the link goes with its summary, and its focus to the filter it added.
     await page.getByRole('link', { name: 'Show only set = picked' }).focus();
     await page.keyboard.press('Enter');

@@ -351,7 +351,8 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
       + (notStarted ? ` Stopped: ${formatInteger(notStarted)} not started, still selected.` : '')
       + (failures.length ? ` ${formatInteger(failures.length)} failed:` : '');
     replaceChildren(failureList, failures.map(([id, message]) => h('li', null, h('code', null, id), `: ${message}`)));
-    failureList.hidden = failures.length === 0;
+    // The box goes too: empty, its margin stood between the summary and its links.
+    failureBox.hidden = failures.length === 0;
     checkFailuresScroll();
     showTagged.hidden = !(tag && done.length);
     if (tag) {
