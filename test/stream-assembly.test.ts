@@ -68,9 +68,10 @@ describe('completion assembler', () => {
 
   const envelope = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm' };
 
-  it('keeps a top-level or choice field the provider sent only as null (LiteLLM, vLLM) as null, as its unstreamed answer has it', () => {
+  it('keeps a top-level or choice field the provider sent only as null (LiteLLM, vLLM) as null, as its unstreamed answer has it; usage excepted', () => {
     const assembler = createCompletionAssembler();
-    const base = { ...envelope, system_fingerprint: null, citations: null };
+    // usage: a provider that ignores include_usage but sends it as null: absent, as OpenAI's schema has it (an object or nothing).
+    const base = { ...envelope, system_fingerprint: null, citations: null, usage: null };
     assembler.add({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: 'Hi' }, stop_reason: null }] });
     assembler.add({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop', stop_reason: null }] });
     expect(assembler.result('x')).toEqual({

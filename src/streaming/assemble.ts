@@ -6,7 +6,7 @@
  * Merging rules (the same as the official SDK's own accumulator):
  * - top level: every field kept; a later chunk's value replaces an earlier one,
  *   except that null never replaces a value (`usage: null` on every chunk, then
- *   the totals on the last), and stays when nothing else comes. `obfuscation` is per-chunk padding and is dropped.
+ *   the totals on the last), and stays when nothing else comes (but `usage`, absent then: an object or absent in OpenAI's schema). `obfuscation` is per-chunk padding and is dropped.
  * - choices by `index`; `finish_reason` the last non-null one; logprobs'
  *   `content` and `refusal` arrays concatenated; any other choice field replaced,
  *   except that arrays concatenate and `{}` replaces no object (see mergeChoiceField).
@@ -345,6 +345,9 @@ export function createCompletionAssembler(): CompletionAssembler {
       ordered.choices = assembled;
       for (const key of ['usage', 'service_tier', 'system_fingerprint']) if (Object.hasOwn(top, key)) ordered[key] = top[key];
       for (const [key, value] of Object.entries(top)) if (!Object.hasOwn(ordered, key)) setField(ordered, key, value);
+      // A provider that ignores `include_usage` may still send `usage: null` on every chunk: the one null not kept,
+      // since a completion's usage is an object or absent (OpenAI's schema), and its unstreamed answer would count.
+      if (ordered.usage === null) delete ordered.usage;
       return ordered;
     },
   };
