@@ -5,12 +5,14 @@ import { seedCompletion } from './helpers/seed.ts';
 import { signIn, useUiSuite } from './helpers/ui-page.ts';
 
 const BASE = 1_760_000_000;
+/** The one folded message a search finds: a word in a spaced script with an accent, and one inside a Japanese run. */
+const ABOUT = 'about the lighthouse by Café Nord, 灯台の近く';
 
 /** System, six turns, a tool round, three turns and the last question: 22 messages, 21 cards (the result under its call). */
 function longConversation() {
   const turns = (from: number, to: number) =>
     Array.from({ length: to - from + 1 }, (_, i) => [
-      { role: 'user' as const, content: from + i === 2 ? 'Question 2, about the lighthouse' : `Question ${from + i}` },
+      { role: 'user' as const, content: from + i === 2 ? `Question 2, ${ABOUT}` : `Question ${from + i}` },
       { role: 'assistant' as const, content: `Answer ${from + i}` },
     ]).flat();
   return [
@@ -38,7 +40,7 @@ async function cardsInSight(page: Page): Promise<string[]> {
 
 const TAIL = ['Assistant: Answer 8', 'User: Question 9', 'Assistant: Answer 9', 'User: Question 10'];
 const FOLDED = [
-  ...Array.from({ length: 6 }, (_, i) => [`User: Question ${i + 1}${i === 1 ? ', about the lighthouse' : ''}`, `Assistant: Answer ${i + 1}`]).flat(),
+  ...Array.from({ length: 6 }, (_, i) => [`User: Question ${i + 1}${i === 1 ? `, ${ABOUT}` : ''}`, `Assistant: Answer ${i + 1}`]).flat(),
   'Assistant: TOOL CALLget_weather call_mid',
   'User: Question 7',
   'Assistant: Answer 7',
@@ -109,6 +111,13 @@ describe.skipIf(!browserAvailable)('web UI: a long conversation folds its earlie
     const fold = page.locator('.conversation > details.earlier-messages > summary');
     expect(await fold.innerText()).toBe('Hide 17 earlier messages');
     expect(await cardsInSight(page)).toEqual(['System: Rules: answer briefly.', ...FOLDED, ...TAIL]);
+
+    // As the service finds them: without the accent, and a word inside a run of Japanese (no spaces to cut at).
+    for (const search of ['cafe', '灯台']) {
+      await page.goto(`${suite.service.origin}/#/completions/${ids.long}?search=${encodeURIComponent(search)}&order=desc`);
+      await page.getByRole('heading', { name: 'Input messages (22)' }).waitFor();
+      expect(await fold.innerText()).toBe('Hide 17 earlier messages');
+    }
 
     // Words only in the instructions, the last cards or the reply: in sight already, the fold stays shut.
     for (const search of ['rules', 'final', '9']) {

@@ -3,10 +3,17 @@
 // reader to it would be hidden.
 
 const WORD = /[\p{L}\p{N}_]+/gu;
+/** Scripts written without spaces between words: the service segments them, so a word there is found inside a run. */
+const UNSPACED = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\p{Script=Thai}]/u;
 
-/** The search's words, lower-cased: the service finds whole words, every one of them, with no operators. */
+/** Lower-cased and without accents, as the service's search compares ("Café" is found by "cafe"). */
+function folded(text) {
+  return text.normalize('NFD').replace(/\p{M}+/gu, '').toLowerCase();
+}
+
+/** The search's words, folded: the service finds whole words, every one of them, with no operators. */
 export function searchWords(search) {
-  return (search ?? '').toLowerCase().match(WORD) ?? [];
+  return folded(search ?? '').match(WORD) ?? [];
 }
 
 /** The text a message shows: its content (or its content parts' text) and its refusal. */
@@ -16,11 +23,12 @@ function messageText(message) {
   return [...parts, message?.refusal].filter((text) => typeof text === 'string').join(' ');
 }
 
-/** Whether any of the messages holds any of the words, as a whole word. */
+/** Whether any of the messages holds any of the words: as a whole word, or anywhere in a run of unspaced script. */
 export function mentionsAny(messages, words) {
   if (!words.length) return false;
   return messages.some((message) => {
-    const found = new Set(messageText(message).toLowerCase().match(WORD) ?? []);
-    return words.some((word) => found.has(word));
+    const text = folded(messageText(message));
+    const found = new Set(text.match(WORD) ?? []);
+    return words.some((word) => found.has(word) || (UNSPACED.test(word) && text.includes(word)));
   });
 }
