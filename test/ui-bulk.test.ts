@@ -111,6 +111,11 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     const summaryBox = (await summary(page).boundingBox())!;
     const linksBox = (await page.locator('.bulk-result-actions').boundingBox())!;
     expect(linksBox.y - (summaryBox.y + summaryBox.height)).toBe(0);
+    // Alt-clicked, the browser downloads the link instead of following it: this list and its summary stay as they were.
+    const listed = await page.evaluate('location.hash');
+    await page.getByRole('link', { name: 'Show only set = picked' }).click({ modifiers: ['Alt'] });
+    expect(await summary(page).isVisible()).toBe(true);
+    expect(await page.evaluate('location.hash')).toBe(listed);
     // Followed from the keyboard: the link goes with its summary, and its focus to the filter it added.
     await page.getByRole('link', { name: 'Show only set = picked' }).focus();
     await page.keyboard.press('Enter');

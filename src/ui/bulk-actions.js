@@ -137,8 +137,8 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
   // Followed, the list loads anew (the selection is cleared): the summary it came from is done with. The link goes
   // with it, and its focus would fall to the page's top: the filter it adds takes it, as after a card's chip.
   showTagged.addEventListener('click', (event) => {
-    // Opened in another tab (Ctrl, Shift, ⌘): this list stays as it was, its summary too.
-    if (event.ctrlKey || event.metaKey || event.shiftKey) return;
+    // Opened in another tab or window (Ctrl, Shift, ⌘), or downloaded (Alt): this list stays as it was, its summary too.
+    if (event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
     result.hidden = true;
     render();
     if (showTagged.getAttribute('href') === location.hash) focusList();
