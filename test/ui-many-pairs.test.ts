@@ -27,7 +27,7 @@ describe.skipIf(!browserAvailable)('web UI: a card with the most metadata the AP
     // laptop; now six pairs (three a line on a laptop) and "+10 more": about 400 and 190.
     expect(await height()).toBeLessThan(width > 600 ? 250 : 450);
     expect(await chips.getByRole('button', { name: /^Filter on / }).count()).toBe(6);
-    const more = chips.getByRole('button', { name: 'Show 10 more metadata pairs' });
+    const more = chips.getByRole('button', { name: '+10 more metadata pairs', exact: true });
     expect(await more.textContent()).toBe('+10 more');
     await more.focus();
     await page.keyboard.press('Enter');

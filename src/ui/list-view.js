@@ -861,7 +861,8 @@ export function createListView() {
     const rest = chips.slice(CHIPS_SHOWN);
     if (rest.length) {
       for (const chip of rest) chip.hidden = true;
-      const more = h('button', { type: 'button', class: 'chip more-chips', 'aria-label': `Show ${rest.length} more metadata pairs` }, `+${rest.length} more`);
+      // The name starts with what it shows, so speech input can say "+10 more" (WCAG 2.5.3), then says more of what.
+      const more = h('button', { type: 'button', class: 'chip more-chips', 'aria-label': `+${rest.length} more metadata pairs` }, `+${rest.length} more`);
       const moreItem = h('li', null, more);
       more.addEventListener('click', () => {
         for (const chip of rest) chip.hidden = false;
