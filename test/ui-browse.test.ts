@@ -288,7 +288,7 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     await signIn(page);
     const row = page.locator('li.row', { has: page.getByRole('link', { name: hostileId, exact: true }) });
     await expect.poll(() => row.textContent()).toContain('<img src=x onerror="window.__pwned=1">');
-    await row.getByRole('button', { name: /note = / }).hover();
+    await row.getByRole('button', { name: /note: / }).hover();
     await page.getByRole('link', { name: hostileId, exact: true }).click();
     await page.getByRole('heading', { name: 'Reply' }).waitFor();
     const main = (await page.locator('main').textContent()) ?? '';

@@ -106,7 +106,7 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     expect(scrolled).toBeGreaterThan(1000);
 
     const chipRow = ids.back.findIndex((id, at) => at >= 30 && red.includes(id));
-    await page.locator(`li.row[data-id="${ids.back[chipRow]}"]`).getByRole('button', { name: 'Filter on shade = red' }).click();
+    await page.locator(`li.row[data-id="${ids.back[chipRow]}"]`).getByRole('button', { name: 'Filter on shade: red' }).click();
     await expectRows(page, red);
     // One of them deleted in this list: the earlier list, kept, must not show it again.
     const gone = red[1]!;
@@ -333,7 +333,7 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     const page = await openGroup('kept');
     // Newest first: the 25th seeded (index 24, warm) is first.
     const x = ids.kept[0]!;
-    await page.locator(`li.row[data-id="${x}"]`).getByRole('button', { name: 'Filter on tone = warm' }).click();
+    await page.locator(`li.row[data-id="${x}"]`).getByRole('button', { name: 'Filter on tone: warm' }).click();
     await expectRows(page, ids.kept.filter((_, at) => at % 2 === 0));
     await page.getByRole('link', { name: x }).click();
     const editor = await typePair(page, 'tone', 'cool');
@@ -356,7 +356,7 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
       await held;
       await route.continue().catch(() => {});
     });
-    await page.locator(`li.row[data-id="${ids.kept[1]}"]`).getByRole('button', { name: 'Filter on tone = cool' }).click();
+    await page.locator(`li.row[data-id="${ids.kept[1]}"]`).getByRole('button', { name: 'Filter on tone: cool' }).click();
     await page.waitForURL((url) => url.hash.includes('tone'));
     await page.goBack();
     await expectRows(page, ids.kept.slice(0, 20));
@@ -372,7 +372,7 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     await expectRows(page, ids.kept);
     await page.locator(`li.row[data-id="${ids.kept[22]}"]`).evaluate((row) => row.scrollIntoView());
     const first = await page.evaluate<number>('window.scrollY');
-    await page.locator(`li.row[data-id="${ids.kept[22]}"]`).getByRole('button', { name: 'Filter on tone = warm' }).click();
+    await page.locator(`li.row[data-id="${ids.kept[22]}"]`).getByRole('button', { name: 'Filter on tone: warm' }).click();
     // As the API has them now (a test before this one changed a tone).
     const warm = await apiIds(suite.service, 'metadata[group]=kept&metadata[tone]=warm&order=desc');
     await expectRows(page, warm);

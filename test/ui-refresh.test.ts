@@ -140,7 +140,7 @@ describe.skipIf(!browserAvailable)('web UI: seeing what was stored since, and wh
   it('a card\'s chip clicked from the keyboard leaves the focus on the filter it made; Back gives it to that card again', async () => {
     const page = await openGroup('chips');
     const card = ids.chips[1]!;
-    const chip = page.locator(`ol.rows > li[data-id="${card}"]`).getByRole('button', { name: 'Filter on kind = k1' });
+    const chip = page.locator(`ol.rows > li[data-id="${card}"]`).getByRole('button', { name: 'Filter on kind: k1' });
     await chip.focus();
     await page.keyboard.press('Enter');
     await expectRows(page, [card]);

@@ -848,7 +848,8 @@ export function createListView() {
           type: 'button',
           class: 'chip',
           title: `${isolatedText(key)}: ${isolatedText(value)} (click to filter on this pair)`,
-          'aria-label': `Filter on ${key} = ${value}`,
+          // Holds the pair as shown ("env: prod"), so speech input saying it finds the chip (WCAG 2.5.3).
+          'aria-label': `Filter on ${key}: ${value}`,
           onclick: () => {
             // The card and its chip are drawn anew: the focus goes to the filter it made (its remove button names it).
             focusFilterOn = key;
