@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
-import { fakeCompletion, holdNextCall, sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { fakeCompletion, holdNextCall, sendJson, startFakeUpstream, type FakeUpstream, UNREACHABLE_UPSTREAM_URL } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
 import { storedCompletion } from './helpers/stored-shape.ts';
 import { DEFAULT_KEY, startService, type Service, useServiceEachTest } from './helpers/service.ts';
@@ -703,10 +703,7 @@ describe('post /v1/chat/completions', () => {
   });
 
   it('answers 502 in the error shape when the upstream cannot be reached', async () => {
-    // A port that was just free: nothing listens there.
-    const closed = await startFakeUpstream();
-    await closed.close();
-    const unreachable = await startService({ upstreamUrl: closed.url });
+    const unreachable = await startService({ upstreamUrl: UNREACHABLE_UPSTREAM_URL });
     try {
       const res = await unreachable.request('/v1/chat/completions', {
         method: 'POST',

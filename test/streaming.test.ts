@@ -3,7 +3,7 @@ import { createBrotliCompress, createDeflate, createDeflateRaw, createGzip, type
 import { APIError, RateLimitError } from 'openai';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { completionToChunks, openSse, parseSseText, sseEvent, streamingHandler } from './helpers/fake-sse.ts';
-import { holdNextCall, sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { holdNextCall, sendJson, startFakeUpstream, type FakeUpstream, UNREACHABLE_UPSTREAM_URL } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
 import { storedCompletion } from './helpers/stored-shape.ts';
 import { startService, type Service, useServiceEachTest } from './helpers/service.ts';
@@ -925,9 +925,7 @@ describe('post /v1/chat/completions with stream: true', () => {
   });
 
   it('answers 502 when the upstream cannot be reached', async () => {
-    const closed = await startFakeUpstream();
-    await closed.close();
-    const unreachable = await startService({ upstreamUrl: closed.url });
+    const unreachable = await startService({ upstreamUrl: UNREACHABLE_UPSTREAM_URL });
     try {
       const res = await unreachable.request('/v1/chat/completions', {
         method: 'POST',

@@ -132,6 +132,12 @@ export function holdNextCall(upstream: FakeUpstream): { arrived: Promise<void>; 
   return { arrived, closedUnanswered };
 }
 
+/**
+ * A provider URL where the connection is refused: port 1 is privileged and nothing here listens on it. A port
+ * freed a moment before was not enough: another test file's server could take it in between (seen in CI).
+ */
+export const UNREACHABLE_UPSTREAM_URL = 'http://127.0.0.1:1/v1';
+
 export async function listenOnLoopback(server: Server): Promise<{ url: string; close(): Promise<void> }> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
