@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { watchEventLoop } from './helpers/event-loop.ts';
 import type { FakeUpstream } from './helpers/fake-upstream.ts';
 import { DEFAULT_KEY, type Service, useServiceEachTest } from './helpers/service.ts';
 import { projectOf } from './helpers/source-service.ts';
@@ -218,19 +219,9 @@ describe('get /v1/stored-completions/export', () => {
         }),
       ),
     );
-    // The service runs in this process: the longest the event loop went without a turn is the longest any other
-    // request (a create, /livez) waited. Without a turn between pages that is the whole export.
-    let longestMs = 0;
-    let ticking = true;
-    let last = performance.now();
-    const tick = () => {
-      const now = performance.now();
-      longestMs = Math.max(longestMs, now - last);
-      last = now;
-      if (ticking) setImmediate(tick);
-    };
+    // Without a turn of the event loop between pages, the longest wait is the whole export.
     const started = performance.now();
-    setImmediate(tick);
+    const loop = watchEventLoop();
     const lines = await new Promise<number>((resolve, reject) => {
       const req = httpRequest(new URL(`${service.origin}/v1/stored-completions/export`), { headers: { authorization: `Bearer ${DEFAULT_KEY}` } });
       req.on('response', (res) => {
@@ -243,7 +234,7 @@ describe('get /v1/stored-completions/export', () => {
       req.end();
     });
     const totalMs = performance.now() - started;
-    ticking = false;
+    const longestMs = loop.stop();
     expect(lines).toBe(ROWS + 1);
     expect(longestMs, `longest wait ${longestMs.toFixed(1)} ms of an export taking ${totalMs.toFixed(1)} ms`).toBeLessThan(totalMs / 3);
   });
