@@ -17,8 +17,8 @@ const OUTPUT = join(import.meta.dirname, '..', 'docs', 'screenshots');
 async function selectAndTag(page: Page): Promise<void> {
   for (const box of (await page.getByRole('checkbox', { name: /^Select chatcmpl-/ }).all()).slice(0, 3)) await box.check();
   await page.getByRole('button', { name: 'Add tag' }).click();
-  await page.getByRole('textbox', { name: 'Tag key' }).fill('dataset');
-  await page.getByRole('textbox', { name: 'Tag value' }).fill('eval-v2');
+  await page.getByRole('combobox', { name: 'Tag key' }).fill('dataset');
+  await page.getByRole('combobox', { name: 'Tag value' }).fill('eval-v2');
 }
 
 /** A reasoning model's thinking opened, as a reader does when the reply puzzles them. */

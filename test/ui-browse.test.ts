@@ -115,13 +115,13 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     await expectRows(page, await apiIds(suite.service, 'model=gpt-4o&order=desc'));
     expect((await rowIds(page)).length).toBe(15 + 1);
 
-    await page.getByRole('textbox', { name: 'Key', exact: true }).fill('env');
-    await page.getByRole('textbox', { name: 'Value', exact: true }).fill('prod');
+    await page.getByRole('combobox', { name: 'Key', exact: true }).fill('env');
+    await page.getByRole('combobox', { name: 'Value', exact: true }).fill('prod');
     await page.getByRole('button', { name: 'Add metadata filter' }).click();
     await expectRows(page, await apiIds(suite.service, 'model=gpt-4o&metadata[env]=prod&order=desc'));
-    await page.getByRole('textbox', { name: 'Key', exact: true }).fill('user');
-    await page.getByRole('textbox', { name: 'Value', exact: true }).fill('u_3');
-    await page.getByRole('textbox', { name: 'Value', exact: true }).press('Enter');
+    await page.getByRole('combobox', { name: 'Key', exact: true }).fill('user');
+    await page.getByRole('combobox', { name: 'Value', exact: true }).fill('u_3');
+    await page.getByRole('combobox', { name: 'Value', exact: true }).press('Enter');
     const both = await apiIds(suite.service, 'model=gpt-4o&metadata[env]=prod&metadata[user]=u_3&order=desc');
     expect(both.length).toBeGreaterThan(0);
     await expectRows(page, both);

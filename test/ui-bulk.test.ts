@@ -53,8 +53,8 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
   async function addTag(page: Page, key: string, value: string) {
     await bar(page).getByRole('button', { name: 'Add tag' }).click();
     const form = page.getByRole('form', { name: 'Add tag' });
-    await form.getByRole('textbox', { name: 'Tag key' }).fill(key);
-    await form.getByRole('textbox', { name: 'Tag value' }).fill(value);
+    await form.getByRole('combobox', { name: 'Tag key' }).fill(key);
+    await form.getByRole('combobox', { name: 'Tag value' }).fill(value);
     await form.getByRole('button', { name: 'Apply' }).click();
   }
 
@@ -137,8 +137,8 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     await page.getByRole('form', { name: 'Export selected' }).getByRole('button', { name: 'Cancel' }).click();
     await bar(page).getByRole('button', { name: 'Add tag' }).click();
     const form = page.getByRole('form', { name: 'Add tag' });
-    expect(await form.getByRole('textbox', { name: 'Tag key' }).inputValue()).toBe('');
-    expect(await form.getByRole('textbox', { name: 'Tag value' }).inputValue()).toBe('');
+    expect(await form.getByRole('combobox', { name: 'Tag key' }).inputValue()).toBe('');
+    expect(await form.getByRole('combobox', { name: 'Tag value' }).inputValue()).toBe('');
   });
 
   it('"Export selected" tags the selection and shows just it, its Export in focus, which downloads exactly those', async () => {
@@ -153,8 +153,8 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     const form = page.getByRole('form', { name: 'Export selected' });
     expect(await focused(page)).toBe('Tag key');
     expect(await form.textContent()).toContain('so the 2 completions selected are tagged with this pair first');
-    expect(await form.getByRole('textbox', { name: 'Tag key' }).inputValue()).toBe('export');
-    const value = await form.getByRole('textbox', { name: 'Tag value' }).inputValue();
+    expect(await form.getByRole('combobox', { name: 'Tag key' }).inputValue()).toBe('export');
+    const value = await form.getByRole('combobox', { name: 'Tag value' }).inputValue();
     expect(value).toMatch(/^selected-\d{4}-\d\d-\d\d-\d{6}-[0-9a-f]{4}$/);
     await form.getByRole('button', { name: 'Tag and show them' }).click();
 
@@ -175,7 +175,7 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     await select(page, ids.export[1]!, ids.export[2]!);
     await bar(page).getByRole('button', { name: 'Export selected' }).click();
     // A pair of its own though it comes within the same second as the first (the views of the two would merge).
-    expect(await page.getByRole('form', { name: 'Export selected' }).getByRole('textbox', { name: 'Tag value' }).inputValue()).not.toBe(value);
+    expect(await page.getByRole('form', { name: 'Export selected' }).getByRole('combobox', { name: 'Tag value' }).inputValue()).not.toBe(value);
     await page.getByRole('button', { name: 'Tag and show them' }).click();
     await expect.poll(() => summary(page).textContent()).toMatch(/^Added export=selected-[-\da-f]+ to 1 of 2 completions\. 1 failed:$/);
     // Newest first: [1] is the one with 16 pairs already.
@@ -216,8 +216,8 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     await addTag(page, 'k'.repeat(65), 'v');
     const form = page.getByRole('form', { name: 'Add tag' });
     await expect.poll(() => form.getByRole('alert').textContent()).toBe(`The key "${'k'.repeat(20)}…" is longer than 64 characters.`);
-    await form.getByRole('textbox', { name: 'Tag key' }).fill('big');
-    await form.getByRole('textbox', { name: 'Tag value' }).fill('v'.repeat(513));
+    await form.getByRole('combobox', { name: 'Tag key' }).fill('big');
+    await form.getByRole('combobox', { name: 'Tag value' }).fill('v'.repeat(513));
     await form.getByRole('button', { name: 'Apply' }).click();
     await expect.poll(() => form.getByRole('alert').textContent()).toBe('The value of "big" is longer than 512 characters (513).');
     expect(await metadataOf(ids.full[0]!)).not.toHaveProperty('big');
@@ -228,8 +228,8 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     await page.getByRole('checkbox', { name: 'Select all loaded' }).check();
     await bar(page).getByRole('button', { name: 'Remove tag' }).click();
     const form = page.getByRole('form', { name: 'Remove tag' });
-    expect(await form.getByRole('textbox', { name: 'Tag value' }).count()).toBe(0);
-    await form.getByRole('textbox', { name: 'Tag key' }).fill('stale');
+    expect(await form.getByRole('combobox', { name: 'Tag value' }).count()).toBe(0);
+    await form.getByRole('combobox', { name: 'Tag key' }).fill('stale');
     await form.getByRole('button', { name: 'Apply' }).click();
     // The third had no `stale`: nothing was removed from it, and the summary does not count it.
     await expect.poll(() => summary(page).textContent()).toBe('Removed stale from 2 completions; 1 did not have it.');
@@ -239,7 +239,7 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     // Removing the key the list is filtered on takes the cards out of it.
     await page.getByRole('checkbox', { name: 'Select all loaded' }).check();
     await bar(page).getByRole('button', { name: 'Remove tag' }).click();
-    await form.getByRole('textbox', { name: 'Tag key' }).fill('group');
+    await form.getByRole('combobox', { name: 'Tag key' }).fill('group');
     await form.getByRole('button', { name: 'Apply' }).click();
     await expect.poll(() => summary(page).textContent()).toBe('Removed group from 3 completions.');
     await expectRows(page, []);
@@ -320,8 +320,8 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     await select(page, a, b);
     await bar(page).getByRole('button', { name: 'Add tag' }).click();
     const form = page.getByRole('form', { name: 'Add tag' });
-    await form.getByRole('textbox', { name: 'Tag key' }).fill('split');
-    await form.getByRole('textbox', { name: 'Tag value' }).fill('eval');
+    await form.getByRole('combobox', { name: 'Tag key' }).fill('split');
+    await form.getByRole('combobox', { name: 'Tag value' }).fill('eval');
     let release = () => {};
     const held = new Promise<void>((resolve) => (release = resolve));
     await page.route('**/v1/chat/completions/*', async (route) => {

@@ -63,17 +63,17 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     const { page, editor } = await openEditor(id);
 
     // Limits are checked before anything is sent.
-    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('k'.repeat(65));
-    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('v');
+    await editor.getByRole('combobox', { name: 'Key', exact: true }).fill('k'.repeat(65));
+    await editor.getByRole('combobox', { name: 'Value', exact: true }).fill('v');
     await editor.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => editor.getByRole('alert').textContent()).toContain('longer than 64 characters');
-    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('big');
-    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('v'.repeat(513));
+    await editor.getByRole('combobox', { name: 'Key', exact: true }).fill('big');
+    await editor.getByRole('combobox', { name: 'Value', exact: true }).fill('v'.repeat(513));
     await editor.getByRole('button', { name: 'Add pair' }).click();
     await expect.poll(() => editor.getByRole('alert').textContent()).toContain('longer than 512 characters');
     for (let i = 0; i < 15; i++) {
-      await editor.getByRole('textbox', { name: 'Key', exact: true }).fill(`extra_${i}`);
-      await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('x');
+      await editor.getByRole('combobox', { name: 'Key', exact: true }).fill(`extra_${i}`);
+      await editor.getByRole('combobox', { name: 'Value', exact: true }).fill('x');
       await editor.getByRole('button', { name: 'Add pair' }).click();
     }
     await expect.poll(() => editor.getByRole('alert').textContent()).toContain('At most 16 pairs: remove 1.');
@@ -85,23 +85,23 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     await page.getByRole('button', { name: 'Edit metadata' }).click();
     await editor.getByRole('button', { name: 'Remove user' }).click();
     await editor.getByRole('button', { name: 'Change env' }).click();
-    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('staging');
+    await editor.getByRole('combobox', { name: 'Value', exact: true }).fill('staging');
     await editor.getByRole('button', { name: 'Update pair' }).click();
-    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('reviewed');
-    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('yes');
+    await editor.getByRole('combobox', { name: 'Key', exact: true }).fill('reviewed');
+    await editor.getByRole('combobox', { name: 'Value', exact: true }).fill('yes');
     await editor.getByRole('button', { name: 'Save' }).click();
     await expect.poll(async () => (await retrieve(id)).body.metadata).toEqual({ env: 'staging', reviewed: 'yes' });
     await expect.poll(() => page.getByRole('complementary', { name: 'Details' }).getByRole('list', { name: 'Metadata' }).textContent()).toBe('env: stagingreviewed: yes');
 
     // The list filtered on the new pair finds it, and only it; on the removed pair no longer.
     await page.getByRole('link', { name: '← Completions' }).click();
-    await page.getByRole('textbox', { name: 'Key', exact: true }).fill('reviewed');
-    await page.getByRole('textbox', { name: 'Value', exact: true }).fill('yes');
+    await page.getByRole('combobox', { name: 'Key', exact: true }).fill('reviewed');
+    await page.getByRole('combobox', { name: 'Value', exact: true }).fill('yes');
     await page.getByRole('button', { name: 'Add metadata filter' }).click();
     await expectRows(page, [id]);
     await page.getByRole('button', { name: 'Remove filter reviewed = yes' }).click();
-    await page.getByRole('textbox', { name: 'Key', exact: true }).fill('user');
-    await page.getByRole('textbox', { name: 'Value', exact: true }).fill('u_1');
+    await page.getByRole('combobox', { name: 'Key', exact: true }).fill('user');
+    await page.getByRole('combobox', { name: 'Value', exact: true }).fill('u_1');
     await page.getByRole('button', { name: 'Add metadata filter' }).click();
     await expect.poll(() => page.locator('.summary').textContent()).toBe('No completions match these filters.');
     expect(await apiIds(suite.service, 'metadata[user]=u_1', KEY)).toEqual([]);
@@ -112,22 +112,22 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     const { editor } = await openEditor(id);
     const pairsText = () => editor.getByRole('list', { name: 'Metadata pairs' }).textContent();
     await editor.getByRole('button', { name: 'Change env' }).click();
-    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('environment');
+    await editor.getByRole('combobox', { name: 'Key', exact: true }).fill('environment');
     await editor.getByRole('button', { name: 'Update pair' }).click();
     expect(await pairsText()).toBe('environment = prodChangeRemoveuser = u_3ChangeRemove');
     // The button says what it will do again once the change is taken.
     expect(await editor.getByRole('button', { name: 'Add pair' }).count()).toBe(1);
     await editor.getByRole('button', { name: 'Change environment' }).click();
-    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('user');
-    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('u_30');
+    await editor.getByRole('combobox', { name: 'Key', exact: true }).fill('user');
+    await editor.getByRole('combobox', { name: 'Value', exact: true }).fill('u_30');
     await editor.getByRole('button', { name: 'Update pair' }).click();
     expect(await pairsText()).toBe('user = u_30ChangeRemove');
     // Emptying both fields gives the change up: the next pair typed is added, the changed one stays.
     await editor.getByRole('button', { name: 'Change user' }).click();
-    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('');
-    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('');
-    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('split');
-    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('train');
+    await editor.getByRole('combobox', { name: 'Key', exact: true }).fill('');
+    await editor.getByRole('combobox', { name: 'Value', exact: true }).fill('');
+    await editor.getByRole('combobox', { name: 'Key', exact: true }).fill('split');
+    await editor.getByRole('combobox', { name: 'Value', exact: true }).fill('train');
     await editor.getByRole('button', { name: 'Add pair' }).click();
     expect(await pairsText()).toBe('user = u_30ChangeRemovesplit = trainChangeRemove');
     await editor.getByRole('button', { name: 'Save' }).click();
@@ -139,21 +139,21 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     const { editor } = await openEditor(id);
     await editor.getByRole('button', { name: 'Change user' }).click();
     await editor.getByRole('button', { name: 'Remove user' }).click();
-    expect(await editor.getByRole('textbox', { name: 'Key', exact: true }).inputValue()).toBe('');
-    expect(await editor.getByRole('textbox', { name: 'Value', exact: true }).inputValue()).toBe('');
+    expect(await editor.getByRole('combobox', { name: 'Key', exact: true }).inputValue()).toBe('');
+    expect(await editor.getByRole('combobox', { name: 'Value', exact: true }).inputValue()).toBe('');
     expect(await editor.getByRole('button', { name: 'Add pair' }).count()).toBe(1);
     await editor.getByRole('button', { name: 'Save' }).click();
     await expect.poll(async () => (await retrieve(id)).body.metadata).toEqual({ env: 'prod' });
 
     // A key typed that a pair already has replaces that pair's value, and the button says so.
     const { editor: again } = await openEditor(id);
-    const key = again.getByRole('textbox', { name: 'Key', exact: true });
+    const key = again.getByRole('combobox', { name: 'Key', exact: true });
     await key.fill('env');
     expect(await again.getByRole('button', { name: 'Replace value' }).count()).toBe(1);
     await key.fill('envx');
     expect(await again.getByRole('button', { name: 'Add pair' }).count()).toBe(1);
     await key.fill('env');
-    await again.getByRole('textbox', { name: 'Value', exact: true }).fill('staging');
+    await again.getByRole('combobox', { name: 'Value', exact: true }).fill('staging');
     await again.getByRole('button', { name: 'Replace value' }).click();
     expect(await again.getByRole('list', { name: 'Metadata pairs' }).textContent()).toBe('env = stagingChangeRemove');
     expect(await again.getByRole('button', { name: 'Add pair' }).count()).toBe(1);
@@ -202,15 +202,15 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     // A pair removed and one typed but not added: Escape asks, and its own Escape (or "Keep editing") keeps them.
     await editButton.press('Enter');
     await editor.getByRole('button', { name: 'Remove user' }).click();
-    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('split');
-    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('train');
+    await editor.getByRole('combobox', { name: 'Key', exact: true }).fill('split');
+    await editor.getByRole('combobox', { name: 'Value', exact: true }).fill('train');
     await page.keyboard.press('Escape');
     const question = page.getByRole('dialog', { name: 'Discard your changes?' });
     await question.waitFor();
     expect(await focusedText()).toBe('Keep editing');
     await page.keyboard.press('Escape');
     await expect.poll(() => question.count()).toBe(0);
-    expect(await editor.getByRole('textbox', { name: 'Value', exact: true }).inputValue()).toBe('train');
+    expect(await editor.getByRole('combobox', { name: 'Value', exact: true }).inputValue()).toBe('train');
     expect(await page.evaluate('document.activeElement?.name')).toBe('value');
     expect(await editor.getByRole('list', { name: 'Metadata pairs' }).textContent()).toBe('env = prodChangeRemove');
     await page.keyboard.press('Escape');
@@ -228,7 +228,7 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
 
     // "Discard changes" closes it, nothing sent.
     const again = await openEditor(id);
-    await again.editor.getByRole('textbox', { name: 'Key', exact: true }).fill('split');
+    await again.editor.getByRole('combobox', { name: 'Key', exact: true }).fill('split');
     await again.page.keyboard.press('Escape');
     await again.page.getByRole('dialog', { name: 'Discard your changes?' }).getByRole('button', { name: 'Discard changes' }).click();
     await expect.poll(() => again.editor.count()).toBe(0);
@@ -247,7 +247,7 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     // The address the row opened (it names the list: `?order=desc`).
     const opened = new URL(page.url()).hash;
     expect(opened).toBe(`#/completions/${id}?order=desc`);
-    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('split');
+    await editor.getByRole('combobox', { name: 'Key', exact: true }).fill('split');
     const asked: string[] = [];
     let accept = false;
     page.on('dialog', (dialog) => {
@@ -259,7 +259,7 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     await page.evaluate(`location.hash = '#/'; location.hash = '${opened}';`);
     await page.evaluate('new Promise((resolve) => setTimeout(resolve, 50))');
     expect(asked).toEqual([]);
-    expect(await editor.getByRole('textbox', { name: 'Key', exact: true }).inputValue()).toBe('split');
+    expect(await editor.getByRole('combobox', { name: 'Key', exact: true }).inputValue()).toBe('split');
     // "← Completions", then the browser's Back: each asks, and called off, the editor and the URL stay.
     await page.getByRole('link', { name: '← Completions' }).click();
     // Back only once the first question was answered: Back at once could come before the click's change of
@@ -268,7 +268,7 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     await page.goBack();
     await expect.poll(() => asked.length).toBe(2);
     expect(asked[0]).toBe('Leave this completion? The metadata changes you made have not been saved.');
-    expect(await editor.getByRole('textbox', { name: 'Key', exact: true }).inputValue()).toBe('split');
+    expect(await editor.getByRole('combobox', { name: 'Key', exact: true }).inputValue()).toBe('split');
     expect(await page.evaluate('location.hash')).toBe(opened);
     // Confirmed, it leaves; nothing was sent.
     accept = true;

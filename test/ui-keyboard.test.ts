@@ -73,8 +73,8 @@ describe.skipIf(!browserAvailable)('web UI: paging, from the keyboard and in the
     await failWrites(page, 'POST');
     await page.getByRole('button', { name: 'Edit metadata' }).click();
     const editor = page.getByRole('form', { name: 'Edit metadata' });
-    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('reviewed');
-    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('yes');
+    await editor.getByRole('combobox', { name: 'Key', exact: true }).fill('reviewed');
+    await editor.getByRole('combobox', { name: 'Value', exact: true }).fill('yes');
     await editor.getByRole('button', { name: 'Save' }).focus();
     await page.keyboard.press('Enter');
     await expectRefusedKeepingFocus(page, editor, 'Save');

@@ -41,8 +41,8 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
   async function typePair(page: Page, key: string, value: string) {
     await page.getByRole('button', { name: 'Edit metadata' }).click();
     const editor = page.getByRole('form', { name: 'Edit metadata' });
-    await editor.getByRole('textbox', { name: 'Key' }).fill(key);
-    await editor.getByRole('textbox', { name: 'Value' }).fill(value);
+    await editor.getByRole('combobox', { name: 'Key' }).fill(key);
+    await editor.getByRole('combobox', { name: 'Value' }).fill(value);
     return editor;
   }
   const summary = (page: Page) => page.locator('p.summary').textContent();
@@ -184,7 +184,7 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     const page = await suite.open(`#/completions/${id}`);
     await signIn(page);
     await page.getByRole('button', { name: 'Edit metadata' }).click();
-    const key = page.getByRole('form', { name: 'Edit metadata' }).getByRole('textbox', { name: 'Key' });
+    const key = page.getByRole('form', { name: 'Edit metadata' }).getByRole('combobox', { name: 'Key' });
     await key.fill('typed');
     const asked: string[] = [];
     page.once('dialog', (dialog) => {
@@ -270,8 +270,8 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
   it('shows a key added without a value as a filter on "", and says why nothing matches it', async () => {
     const page = await suite.open();
     await signIn(page);
-    await page.getByRole('textbox', { name: 'Key' }).fill('session');
-    await page.getByRole('textbox', { name: 'Key' }).press('Enter');
+    await page.getByRole('combobox', { name: 'Key' }).fill('session');
+    await page.getByRole('combobox', { name: 'Key' }).press('Enter');
     await expect.poll(() => page.url()).toContain('metadata%5Bsession%5D=');
     const chips = page.getByRole('list', { name: 'Metadata filters' });
     expect(await chips.getByRole('listitem').allTextContents()).toEqual(['session = ""×']);
@@ -302,7 +302,7 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     await signIn(page);
     await page.getByRole('button', { name: 'Edit metadata' }).click();
     const editor = page.getByRole('form', { name: 'Edit metadata' });
-    await editor.getByRole('textbox', { name: 'Value' }).fill('orphan');
+    await editor.getByRole('combobox', { name: 'Value' }).fill('orphan');
     await editor.getByRole('button', { name: 'Save' }).click();
     expect(await editor.getByRole('alert').textContent()).toBe('A key cannot be empty.');
     expect(await page.evaluate('document.activeElement?.name')).toBe('key');
@@ -434,7 +434,7 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     await page.getByRole('link', { name: id }).click();
     await page.getByRole('button', { name: 'Edit metadata' }).click();
     const editor = page.getByRole('form', { name: 'Edit metadata' });
-    await editor.getByRole('textbox', { name: 'Key' }).fill('draft');
+    await editor.getByRole('combobox', { name: 'Key' }).fill('draft');
     page.once('dialog', (dialog) => void dialog.dismiss());
     // The conversation's own chip leads to the list of that pair: declined, the conversation stays.
     await page.locator('aside.details a.chip', { hasText: 'zone' }).click();

@@ -35,8 +35,8 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     await page.getByRole('link', { name: saved, exact: true }).click();
     await page.getByRole('button', { name: 'Edit metadata' }).click();
     const editor = page.getByRole('form', { name: 'Edit metadata' });
-    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('reviewed');
-    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('yes');
+    await editor.getByRole('combobox', { name: 'Key', exact: true }).fill('reviewed');
+    await editor.getByRole('combobox', { name: 'Value', exact: true }).fill('yes');
     await editor.getByRole('button', { name: 'Save' }).click();
     await page.getByRole('button', { name: 'Edit metadata' }).waitFor();
     await page.getByRole('link', { name: '← Completions' }).click();
@@ -194,7 +194,7 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     await page.getByRole('button', { name: 'Edit metadata' }).click();
     const editor = page.getByRole('form', { name: 'Edit metadata' });
     await editor.getByRole('button', { name: 'Change env' }).click();
-    await editor.getByRole('textbox', { name: 'Value', exact: true }).fill('staging');
+    await editor.getByRole('combobox', { name: 'Value', exact: true }).fill('staging');
     await editor.getByRole('button', { name: 'Update pair' }).click();
     await editor.getByRole('button', { name: 'Save' }).click();
     await page.getByRole('button', { name: 'Edit metadata' }).waitFor();
@@ -337,9 +337,9 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     await signIn(page);
     await page.getByRole('button', { name: 'Edit metadata' }).click();
     const editor = page.getByRole('form', { name: 'Edit metadata' });
-    const key = (await editor.getByRole('textbox', { name: 'Key', exact: true }).boundingBox())!;
+    const key = (await editor.getByRole('combobox', { name: 'Key', exact: true }).boundingBox())!;
     const equals = (await editor.locator('.equals').boundingBox())!;
-    const value = (await editor.getByRole('textbox', { name: 'Value', exact: true }).boundingBox())!;
+    const value = (await editor.getByRole('combobox', { name: 'Value', exact: true }).boundingBox())!;
     expect(value.y).toBe(key.y);
     expect(equals.x).toBeGreaterThan(key.x + key.width - 1);
     expect(equals.x + equals.width).toBeLessThan(value.x + 1);
@@ -367,8 +367,8 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     const page = await suite.open();
     await signIn(page);
     await expectRows(page, all.slice(0, 20));
-    const key = page.getByRole('textbox', { name: 'Key', exact: true });
-    const value = page.getByRole('textbox', { name: 'Value', exact: true });
+    const key = page.getByRole('combobox', { name: 'Key', exact: true });
+    const value = page.getByRole('combobox', { name: 'Value', exact: true });
     const clear = page.getByRole('button', { name: 'Clear filters' });
     expect(await clear.isVisible()).toBe(false);
 

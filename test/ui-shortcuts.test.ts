@@ -31,7 +31,7 @@ describe.skipIf(!browserAvailable)('web UI: keyboard shortcuts for reading a day
 
   it('"/" focuses Search, "j" and "k" walk the cards, and in a conversation open Next and Previous; Escape goes back to the list', async () => {
     const [page, all] = await openList();
-    expect(await page.locator('.keys-hint').textContent()).toBe('Keys: / Search · j and k: next and previous card or conversation · Escape: back to the list. Turn off shortcuts');
+    expect(await page.locator('.keys-hint').textContent()).toBe('Keys: / Search · j and k: next and previous card or conversation · t: tag the conversation · Escape: back to the list. Turn off shortcuts');
     await page.keyboard.press('/');
     await expect.poll(() => focusedName(page)).toBe('search');
     // The "/" that moved the focus was not typed into the field.
@@ -109,7 +109,7 @@ describe.skipIf(!browserAvailable)('web UI: keyboard shortcuts for reading a day
     // The tag form of a selection.
     await page.getByRole('checkbox', { name: `Select ${all[0]}` }).check();
     await page.getByRole('region', { name: 'Selected completions' }).getByRole('button', { name: 'Add tag' }).click();
-    const tagKey = page.getByRole('form', { name: 'Add tag' }).getByRole('textbox', { name: 'Tag key' });
+    const tagKey = page.getByRole('form', { name: 'Add tag' }).getByRole('combobox', { name: 'Tag key' });
     await tagKey.focus();
     await page.keyboard.type('j/k');
     expect(await tagKey.inputValue()).toBe('j/k');
@@ -120,10 +120,10 @@ describe.skipIf(!browserAvailable)('web UI: keyboard shortcuts for reading a day
     await expect.poll(() => heading(page)).toBe(all.at(-1));
     await page.getByRole('button', { name: 'Edit metadata' }).click();
     const editor = page.getByRole('form', { name: 'Edit metadata' });
-    await editor.getByRole('textbox', { name: 'Key', exact: true }).focus();
+    await editor.getByRole('combobox', { name: 'Key', exact: true }).focus();
     await page.keyboard.type('jk/');
-    expect(await editor.getByRole('textbox', { name: 'Key', exact: true }).inputValue()).toBe('jk/');
-    await editor.getByRole('textbox', { name: 'Key', exact: true }).fill('');
+    expect(await editor.getByRole('combobox', { name: 'Key', exact: true }).inputValue()).toBe('jk/');
+    await editor.getByRole('combobox', { name: 'Key', exact: true }).fill('');
     // With the editor open, its buttons focused: no Next, and Escape is the editor's.
     await editor.getByRole('button', { name: 'Save' }).focus();
     await page.keyboard.press('j');

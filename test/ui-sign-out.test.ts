@@ -37,8 +37,8 @@ describe.skipIf(!browserAvailable)('web UI: what a key started ends at its sign-
     });
     await page.getByRole('link', { name: SHARED }).click();
     await page.getByRole('button', { name: 'Edit metadata' }).click();
-    await page.getByRole('textbox', { name: 'Key' }).fill('secret');
-    await page.getByRole('textbox', { name: 'Value' }).fill('of-A');
+    await page.getByRole('combobox', { name: 'Key' }).fill('secret');
+    await page.getByRole('combobox', { name: 'Value' }).fill('of-A');
     await page.getByRole('button', { name: 'Add pair' }).click();
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByRole('button', { name: 'Sign out' }).click();

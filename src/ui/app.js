@@ -6,6 +6,7 @@ import { announce, field, h, replaceChildren } from './dom.js';
 import { completionHash, listHash, listKey, parseRoute } from './filters.js';
 import { keyFromOpenTabs, shareKeyWithNewTabs } from './key-handoff.js';
 import { createListView } from './list-view.js';
+import { forgetMetadata } from './metadata-suggestions.js';
 import { neighboursFromApi } from './neighbours.js';
 import { installShortcuts } from './shortcuts.js';
 
@@ -28,6 +29,7 @@ let session = 0;
 
 function dropViews() {
   session++;
+  forgetMetadata();
   conversationView?.destroy();
   conversationView = null;
   listView?.destroy();

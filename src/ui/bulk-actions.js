@@ -7,6 +7,8 @@ import { api, completionPath } from './api.js';
 import { announce, askToConfirm, field, h, replaceChildren, scrollRegion, uid } from './dom.js';
 import { formatInteger, localStamp, METADATA_LIMITS } from './format.js';
 import { metadataProblem } from './metadata-editor.js';
+import { suggestMetadata } from './metadata-suggestions.js';
+import { rememberTag } from './quick-tag.js';
 
 /** As for the previews: a few at a time leaves the service (and a SQLite writer) room for everyone else. */
 const CONCURRENCY = 4;
@@ -99,7 +101,7 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
   const applyButton = h('button', { type: 'submit' }, 'Apply');
   const form = h('form', { class: 'bulk-form', novalidate: true },
     hint,
-    h('div', { class: 'pair-fields' }, field('Tag key', keyInput), valueField),
+    h('div', { class: 'pair-fields' }, field('Tag key', keyInput), valueField, suggestMetadata(keyInput, valueInput)),
     formError,
     h('div', { class: 'actions' }, applyButton, cancelButton),
   );
@@ -245,6 +247,8 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
       return;
     }
     const trigger = closeForm();
+    // The pair set last is what a conversation's "Tag" adds (not the export's own, which names this selection only).
+    if (adding && !exporting) rememberTag(key, value);
     if (adding) run(trigger, `Adding ${key}=${value}`, `Added ${key}=${value} to `, (id, signal) => retag(id, (m) => withTag(m, key, value), signal), [key, value], exporting);
     else run(trigger, `Removing ${key}`, `Removed ${key} from `, (id, signal) => retag(id, (m) => withoutTag(m, key), signal));
   });

@@ -8,7 +8,9 @@ import { cutReasons, finishReasons, formatInteger, isoTime, localTime, relativeT
 import { markdownShown, showMarkdown } from './markdown.js';
 import { conversationCards, jsonBlock, longText, messageCard, toolList } from './message-render.js';
 import { createMetadataEditor } from './metadata-editor.js';
+import { noteMetadata } from './metadata-suggestions.js';
 import { neighbourLinks, OUTSIDE_NOTE } from './neighbours.js';
+import { createQuickTag, rememberTag } from './quick-tag.js';
 import { shortcutsActive } from './shortcuts.js';
 import { curlSnippet, openaiSnippet, replayRequest } from './replay.js';
 import { searchWords } from './search-words.js';
@@ -117,6 +119,8 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
   let messages = [];
   /** The metadata editor while it is open, to tell whether leaving the page would lose what was typed. */
   let openEditor = null;
+  /** The drawn completion's "Tag" (quick-tag.js), once it is loaded. */
+  let quickTag = null;
 
   function render(completion) {
     const editorSlot = h('div', { class: 'editor-slot' });
@@ -124,11 +128,37 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
     const deleteButton = h('button', { type: 'button', class: 'danger' }, 'Delete');
     const choices = completion.choices ?? [];
     const request = replayRequest(completion, messages);
+    noteMetadata([completion]);
+    const metadataSection = h('section', null, h('h2', null, 'Metadata'), metadataChips(completion.metadata));
+    const rawDetails = () => h('details', { class: 'raw' },
+      h('summary', null, 'Raw JSON'),
+      h('div', { class: 'toolbar' }, copyButton('Copy raw JSON', () => JSON.stringify({ ...completion, input_messages: messages }, null, 2))),
+      jsonBlock({ ...completion, input_messages: messages }, 'Raw JSON'),
+    );
+    let raw = rawDetails();
+    // A tag written: only what shows the metadata is drawn again, so the focus, the scroll and the folds stay.
+    const quick = createQuickTag(id, {
+      onUpdated(updated) {
+        completion = updated;
+        onUpdated?.(updated);
+        noteMetadata([updated]);
+        metadataSection.lastChild.replaceWith(metadataChips(updated.metadata));
+        const redrawn = rawDetails();
+        redrawn.open = raw.open;
+        raw.replaceWith(redrawn);
+        raw = redrawn;
+      },
+    });
+    quickTag = quick;
 
     editButton.addEventListener('click', () => {
-      if (editButton.getAttribute('aria-expanded') === 'true') return;
+      // A tag on its way: the editor would open on the map without it, and its save would take the tag out again.
+      if (editButton.getAttribute('aria-expanded') === 'true' || quick.busy()) return;
+      // While the editor is open its map is the one to be saved: a tag written meanwhile would be overwritten by it.
+      const tagShown = !quick.button.hidden;
+      quick.button.hidden = true;
       const editor = createMetadataEditor(completion.metadata, {
-        save: async (metadata) => {
+        save: async (metadata, pair) => {
           let updated;
           try {
             updated = await api(completionPath(id), { method: 'POST', body: { metadata } });
@@ -138,11 +168,14 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
             throw failure;
           }
           onUpdated?.(updated);
+          // The pair set last is what "Tag" adds to the next conversations.
+          if (pair) rememberTag(...pair);
           announce('Metadata saved');
           render(updated);
         },
         close: () => {
           openEditor = null;
+          quick.button.hidden = !tagShown;
           replaceChildren(editorSlot);
           editButton.setAttribute('aria-expanded', 'false');
           // After a save the view was drawn again: focus goes to the new button, not the detached one.
@@ -189,12 +222,13 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
         // Cut off or withheld, in the danger colour, as on the list's card.
         ' · ', h('span', { class: cutReasons(completion).length ? 'finish cut' : 'finish' }, `finish: ${finishReasons(completion)}`),
       ),
-      h('div', { class: 'toolbar' }, editButton, deleteButton, h('label', { class: 'markdown-toggle' }, markdownToggle, 'Markdown')),
+      h('div', { class: 'toolbar' }, editButton, quick.button, deleteButton, h('label', { class: 'markdown-toggle' }, markdownToggle, 'Markdown')),
+      quick.status,
       editorSlot,
       h('div', { class: 'conversation-layout' },
         conversation,
         h('aside', { class: 'details', 'aria-label': 'Details' },
-          h('section', null, h('h2', null, 'Metadata'), metadataChips(completion.metadata)),
+          metadataSection,
           h('section', null, h('h2', null, 'Usage'), usageSection(completion.usage)),
           h('section', null, h('h2', null, 'Request'), requestEntries.length ? definitionList(requestEntries) : h('p', { class: 'muted' }, 'No sampling fields were set.')),
           Array.isArray(tools) && tools.length ? h('section', null, h('h2', null, `Tools (${tools.length})`), toolList(tools)) : null,
@@ -209,11 +243,7 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
           ),
         ),
       ),
-      h('details', { class: 'raw' },
-        h('summary', null, 'Raw JSON'),
-        h('div', { class: 'toolbar' }, copyButton('Copy raw JSON', () => JSON.stringify({ ...completion, input_messages: messages }, null, 2))),
-        jsonBlock({ ...completion, input_messages: messages }, 'Raw JSON'),
-      ),
+      raw,
     );
   }
 
@@ -308,6 +338,11 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
     /** Metadata typed in the editor and not saved. */
     hasUnsavedEdits: () => Boolean(openEditor?.element.isConnected && openEditor.hasEdits()),
     openNeighbour,
+    /** "t" (shortcuts.js): "Tag", unless the metadata editor is open (its map would overwrite the tag) or nothing is drawn yet. */
+    tag() {
+      if (openEditor?.element.isConnected || !quickTag?.button.isConnected) return false;
+      return quickTag.press();
+    },
     /** Escape (shortcuts.js): "← Completions", unless the metadata editor is open (its own Escape closes it). */
     backToList() {
       if (openEditor?.element.isConnected) return false;

@@ -21,6 +21,7 @@ import {
   toLocalInput,
 } from './format.js';
 import { createModelSuggestions } from './model-suggestions.js';
+import { noteMetadata, suggestMetadata } from './metadata-suggestions.js';
 import { readSetting, writeSetting } from './preferences.js';
 import { shortcutsActive, shortcutsOn, turnShortcuts } from './shortcuts.js';
 import { createSelection } from './selection.js';
@@ -160,6 +161,7 @@ export function createListView() {
       h('span', { class: 'equals', 'aria-hidden': 'true' }, '='),
       field('Value', valueInput),
       addFilterButton,
+      suggestMetadata(keyInput, valueInput),
     ),
     h('div', { class: 'active-filters' }, metadataChips, clearButton),
     linkError,
@@ -176,7 +178,7 @@ export function createListView() {
   const keysHint = h('p', { class: 'hint keys-hint' }, keysText, ' ', keysToggle);
   function showKeys() {
     const on = shortcutsOn();
-    keysText.textContent = on ? 'Keys: / Search · j and k: next and previous card or conversation · Escape: back to the list.' : 'Keyboard shortcuts are off.';
+    keysText.textContent = on ? 'Keys: / Search · j and k: next and previous card or conversation · t: tag the conversation · Escape: back to the list.' : 'Keyboard shortcuts are off.';
     // Its name is its visible text (WCAG 2.5.3): a speech-input user says what they see.
     keysToggle.textContent = on ? 'Turn off shortcuts' : 'Turn on shortcuts';
     searchInput.toggleAttribute('aria-keyshortcuts', shortcutsActive());
@@ -552,6 +554,7 @@ export function createListView() {
       const fresh = page.data.filter((c) => !loaded.some((seen) => seen.id === c.id));
       loaded.push(...fresh);
       knownModels.add(fresh);
+      noteMetadata(fresh);
       hasMore = page.has_more;
       cursor = page.data.at(-1)?.id ?? cursor;
       const newRows = fresh.map(renderRow);
@@ -975,6 +978,7 @@ export function createListView() {
 
   /** A completion saved (in its conversation, or by a bulk action): its row drawn anew in place, or taken out when it no longer matches the metadata filters. */
   function completionUpdated(completion) {
+    noteMetadata([completion]);
     usagePanel.invalidate(!element.hidden);
     applyToKept(completion.id, completion);
     const index = loaded.findIndex((c) => c.id === completion.id);

@@ -3,6 +3,7 @@
 
 import { askToConfirm, field, h, replaceChildren } from './dom.js';
 import { characterCount, METADATA_LIMITS } from './format.js';
+import { suggestMetadata } from './metadata-suggestions.js';
 
 /** Why `pairs` would be refused by the API, or null. */
 export function metadataProblem(pairs) {
@@ -16,8 +17,9 @@ export function metadataProblem(pairs) {
 }
 
 /**
- * `save(metadata)` sends the map and resolves when the API accepted it (it throws the API's error
- * otherwise); `close()` is called on cancel, on Escape and after a save.
+ * `save(metadata, pair)` sends the map and resolves when the API accepted it (it throws the API's error
+ * otherwise); `pair` is the last one added or changed and still in the map, or null. `close()` is called on cancel,
+ * on Escape and after a save.
  */
 export function createMetadataEditor(metadata, { save, close: closed }) {
   // A reload or a closed tab with edits typed: the browser's own "Leave site?" question.
@@ -48,6 +50,8 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
    * in its place, so a key can be renamed (a new key would otherwise be added beside the old pair).
    */
   let changing = null;
+  /** The last pair added or changed: what the conversation's "Tag" applies next (quick-tag.js). */
+  let lastTaken = null;
   function setChanging(key) {
     changing = key;
     labelAddButton();
@@ -126,6 +130,7 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
       return false;
     }
     pairs.splice(0, pairs.length, ...next);
+    lastTaken = [key, value];
     setChanging(null);
     keyInput.value = '';
     valueInput.value = '';
@@ -204,6 +209,7 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
       h('span', { class: 'equals', 'aria-hidden': 'true' }, '='),
       field('Value', valueInput),
       addButton,
+      suggestMetadata(keyInput, valueInput),
     ),
     error,
     h('div', { class: 'actions' }, saveButton, cancelButton),
@@ -226,7 +232,8 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
     saveButton.setAttribute('aria-disabled', 'true');
     cancelButton.setAttribute('aria-disabled', 'true');
     try {
-      await save(Object.fromEntries(pairs));
+      const kept = lastTaken && pairs.some(([k, v]) => k === lastTaken[0] && v === lastTaken[1]);
+      await save(Object.fromEntries(pairs), kept ? lastTaken : null);
       close();
     } catch (failure) {
       showError(failure.message);

@@ -1,5 +1,5 @@
 // Keys for reading a day of conversations without the mouse: "/" to Search, "j" and "k" through the cards (or on
-// to a conversation's Next and Previous), Escape from a conversation back to its list. Single keys: taken only
+// to a conversation's Next and Previous), "t" to tag a conversation, Escape from a conversation back to its list. Single keys: taken only
 // where nothing else wants them, and they can be turned off (WCAG 2.1.4: a speech-input user's words are keys).
 
 import { readSetting, writeSetting } from './preferences.js';
@@ -38,7 +38,7 @@ export function turnShortcuts(on) {
 
 /**
  * `views()` says what is in sight: `{ list }` (focusSearch, focusCard) or `{ conversation }` (openNeighbour,
- * backToList), each answering whether it did something; only then is the key's default prevented.
+ * tag, backToList), each answering whether it did something; only then is the key's default prevented.
  */
 export function installShortcuts(views) {
   document.addEventListener('keydown', (event) => {
@@ -57,6 +57,7 @@ export function installShortcuts(views) {
     } else if (conversation && !event.repeat) {
       // (Not on repeat: a held key would open and drop a conversation per repeat.)
       if (step) done = conversation.openNeighbour(step > 0 ? 'next' : 'previous');
+      else if (event.key === 't') done = conversation.tag();
       else if (event.key === 'Escape') done = conversation.backToList();
     }
     if (done) event.preventDefault();

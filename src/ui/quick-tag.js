@@ -1,0 +1,176 @@
+// Tagging the conversation being read in one step: "Tag" (or "t") applies the pair last set in "Edit metadata"
+// or in the selection's "Add tag", and "Undo" puts that key back as it was. Reading conversation after
+// conversation to pick some for an eval was otherwise: open the editor, type a key and a value, save, each time.
+
+import { api, completionPath, storedKey } from './api.js';
+import { announce, h, isolatedText, pairNodes } from './dom.js';
+import { METADATA_LIMITS } from './format.js';
+import { metadataProblem } from './metadata-editor.js';
+import { readSetting, writeSetting } from './preferences.js';
+import { shortcutsActive } from './shortcuts.js';
+
+/**
+ * The setting's name for the key signed in: each key-holder (project) has its own pair, since another project's
+ * tag, offered after a sign-out, would be the last one's data. A 32-bit FNV-1a of the key, never the key itself
+ * (kept in the tab's sessionStorage only): four bytes say next to nothing of a secret of 20 characters or more.
+ */
+function settingName() {
+  let hash = 0x811c9dc5;
+  for (const char of storedKey() ?? '') hash = Math.imul(hash ^ char.codePointAt(0), 0x01000193) >>> 0;
+  return `tag.${hash.toString(16)}`;
+}
+
+/** The pair "Tag" applies for the key signed in, or null. */
+export function rememberedTag() {
+  try {
+    const pair = JSON.parse(readSetting(settingName(), 'null'));
+    const valid = Array.isArray(pair) && pair.length === 2 && pair.every((part) => typeof part === 'string');
+    return valid && !metadataProblem([pair]) ? pair : null;
+  } catch {
+    return null;
+  }
+}
+
+export function rememberTag(key, value) {
+  writeSetting(settingName(), JSON.stringify([key, value]));
+}
+
+/** A pair in a sentence, each side isolated (FSI…PDI): a right-to-left value does not reorder the words after it. */
+const pairText = (key, value) => `${isolatedText(key)}: ${isolatedText(value)}`;
+const valueOf = (metadata, key) => (Object.hasOwn(metadata, key) ? metadata[key] : undefined);
+
+/**
+ * For the conversation `id`: its "Tag" button and the line saying what it did, with "Undo". `onUpdated(completion)`
+ * gets the map the API answered after each write.
+ */
+export function createQuickTag(id, { onUpdated }) {
+  const pair = rememberedTag();
+  // Its name begins with what it shows (WCAG 2.5.3), the pair isolated as a chip's is; at most a chip's width, whole
+  // in its tooltip (a value may be 512 characters).
+  const button = h('button', {
+    type: 'button',
+    class: 'secondary tag-button',
+    'aria-keyshortcuts': shortcutsActive() ? 't' : null,
+    title: pair ? `Tag ${isolatedText(pair[0])}: ${isolatedText(pair[1])}` : null,
+  }, 'Tag ', pair ? pairNodes(pair[0], ': ', pair[1]) : null);
+  button.hidden = !pair;
+  const said = h('span');
+  const undoButton = h('button', { type: 'button', class: 'link-button' }, 'Undo');
+  undoButton.hidden = true;
+  const status = h('p', { class: 'tag-status' }, said, ' ', undoButton);
+  status.hidden = true;
+  /** A write on its way: another press waits for it, as "Edit metadata" does (its map would be the old one). */
+  let busy = false;
+  /** What "Undo" puts back: the key, the value the tag set, and the value before (undefined: it had none). */
+  let undoable = null;
+
+  function say(text, { failed = false, canUndo = false } = {}) {
+    said.textContent = text;
+    status.classList.toggle('error', failed);
+    status.hidden = false;
+    undoButton.hidden = !canUndo;
+    announce(text);
+  }
+
+  /**
+   * The map read again and changed by `change` (which throws what it cannot do), sent whole: the endpoint replaces
+   * it, and the map drawn may be minutes old, so writing it back would undo what changed since (another tab, a script).
+   */
+  async function write(change) {
+    const current = await api(completionPath(id));
+    let after;
+    try {
+      after = change(current.metadata ?? {});
+    } catch (failure) {
+      // Refused here (16 pairs): the map just read is drawn all the same, since it is why.
+      onUpdated(current);
+      throw failure;
+    }
+    if (after === null) return { current, changed: false };
+    const updated = await api(completionPath(id), { method: 'POST', body: { metadata: after } });
+    onUpdated(updated);
+    return { current: updated, changed: true };
+  }
+
+  /** `work` with presses ignored while it runs; a failure said after `failed` ("Not tagged: "). */
+  async function run(failed, work) {
+    if (busy) return;
+    busy = true;
+    button.setAttribute('aria-disabled', 'true');
+    try {
+      await work();
+    } catch (failure) {
+      say(failed + failure.message, { failed: true, canUndo: undoable !== null });
+    } finally {
+      busy = false;
+      button.removeAttribute('aria-disabled');
+    }
+  }
+
+  function tag() {
+    const [key, value] = pair;
+    return run('Not tagged: ', async () => {
+      let before;
+      const { current, changed } = await write((metadata) => {
+        before = valueOf(metadata, key);
+        if (before === value) return null;
+        if (before === undefined && Object.keys(metadata).length >= METADATA_LIMITS.pairs) {
+          throw new Error(`it has ${METADATA_LIMITS.pairs} metadata pairs already, the most allowed. Remove one in "Edit metadata" first.`);
+        }
+        return { ...metadata, [key]: value };
+      });
+      if (!changed) {
+        // Nothing written, but the page is drawn from the map just read.
+        onUpdated(current);
+        return say(`It already has ${pairText(key, value)}: nothing changed.`, { canUndo: undoable !== null });
+      }
+      undoable = { key, value, before };
+      say(`Tagged ${pairText(key, value)}${before === undefined ? '' : ` (it was ${pairText(key, before)})`}.`, { canUndo: true });
+    });
+  }
+
+  function undo() {
+    const { key, value, before } = undoable;
+    return run('Not undone: ', async () => {
+      let changedMeanwhile = false;
+      const { current } = await write((metadata) => {
+        // Changed since by someone else: theirs is kept, not overwritten with what was there before the tag.
+        if (valueOf(metadata, key) !== value) {
+          changedMeanwhile = true;
+          return null;
+        }
+        // (Built from entries: a key "__proto__" assigned would set the object's prototype, not a pair.)
+        const next = Object.entries(metadata).filter(([k]) => k !== key || before !== undefined);
+        return Object.fromEntries(next.map(([k, v]) => [k, k === key ? before : v]));
+      });
+      undoable = null;
+      if (changedMeanwhile) {
+        onUpdated(current);
+        const now = valueOf(current.metadata ?? {}, key);
+        return say(`Not undone: ${isolatedText(key)} was ${now === undefined ? 'removed' : `changed to ${isolatedText(now)}`} meanwhile, and is left so.`);
+      }
+      say(before === undefined ? `Removed ${pairText(key, value)} again.` : `Put back ${pairText(key, before)}.`);
+    });
+  }
+
+  undoButton.addEventListener('click', async () => {
+    await undo();
+    // The Undo pressed is hidden now: the focus waits on "Tag", next to it, not on the page's body.
+    if (undoButton.hidden && document.activeElement !== button) button.focus();
+  });
+  button.addEventListener('click', () => {
+    if (pair) tag();
+  });
+
+  return {
+    button,
+    status,
+    busy: () => busy,
+    /** "t" (shortcuts.js): the button pressed, or the way to set a pair said when there is none. */
+    press() {
+      if (pair) tag();
+      else announce('No tag to add yet: a pair added in "Edit metadata" (or with "Add tag") is the one "t" adds.');
+      return true;
+    },
+  };
+}
