@@ -23,6 +23,7 @@ const BOTH_BACKENDS = [
   'test/fuzz.test.ts',
   'test/stored-json-fidelity.test.ts',
   'test/search-cjk.test.ts',
+  'test/search-marks-agree.test.ts',
   'test/openai-schema.test.ts',
 ];
 /** PostgreSQL's own cases: its query plans, several instances on one database, restarts. */

@@ -13,7 +13,8 @@ import { neighbourLinks, OUTSIDE_NOTE } from './neighbours.js';
 import { createQuickTag, rememberTag } from './quick-tag.js';
 import { shortcutsActive } from './shortcuts.js';
 import { curlSnippet, openaiSnippet, replayRequest } from './replay.js';
-import { searchWords } from './search-words.js';
+import { matchNavigation } from './search-marks.js';
+import { searchMatcher } from './search-words.js';
 
 const REQUEST_FIELDS = [
   ['temperature', 'Temperature'],
@@ -63,9 +64,10 @@ function metadataChips(metadata) {
   ));
 }
 
-function choiceCards(choices) {
+function choiceCards(choices, matcher) {
   return choices.map((choice) =>
     messageCard(choice.message ?? {}, {
+      matcher,
       heading: choices.length > 1 ? `Choice ${choice.index}` : 'Assistant',
       extra: h('span', { class: 'finish muted' }, ` · finish reason: ${choice.finish_reason ?? 'none'}${choice.logprobs ? ' · logprobs stored' : ''}`),
     }),
@@ -190,13 +192,16 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
 
     deleteButton.addEventListener('click', () => confirmDelete(deleteButton));
 
+    // Read within a search: its words marked, and "Next match" to go from one to the next (search-marks.js).
+    const matcher = search ? searchMatcher(search) : null;
     const drawConversation = (earlierOpen) => h('div', { class: 'conversation' },
       h('h2', null, `Input messages (${messages.length})`),
-      messages.length ? conversationCards(messages, { earlierOpen, searchWords: searchWords(search) }) : h('p', { class: 'muted' }, 'No input messages were stored.'),
+      messages.length ? conversationCards(messages, { earlierOpen, matcher }) : h('p', { class: 'muted' }, 'No input messages were stored.'),
       h('h2', null, choices.length > 1 ? `Choices (${choices.length})` : 'Reply'),
-      choiceCards(choices),
+      choiceCards(choices, matcher),
     );
     let conversation = drawConversation();
+    const matches = matchNavigation(() => conversation, search);
     // Markdown drawn, or the characters as stored (what a prompt with "*" or "#" in it really said): only
     // the messages are drawn again, so metadata being edited stays as typed.
     const markdownToggle = h('input', { type: 'checkbox', checked: markdownShown() });
@@ -206,6 +211,7 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
       const redrawn = drawConversation(conversation.querySelector(':scope > details.earlier-messages')?.open);
       conversation.replaceWith(redrawn);
       conversation = redrawn;
+      matches.update();
     });
 
     const tools = completion.tools;
@@ -225,7 +231,9 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
       h('div', { class: 'toolbar' }, editButton, quick.button, deleteButton, h('label', { class: 'markdown-toggle' }, markdownToggle, 'Markdown')),
       quick.status,
       editorSlot,
-      h('div', { class: 'conversation-layout' },
+      matcher ? matches.element : null,
+      // "Show more" draws more of a text, and its marks: counted again once the click has drawn them.
+      h('div', { class: 'conversation-layout', onclick: matcher ? () => matches.update() : null },
         conversation,
         h('aside', { class: 'details', 'aria-label': 'Details' },
           metadataSection,
@@ -245,6 +253,7 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
       ),
       raw,
     );
+    matches.update();
   }
 
   function confirmDelete(trigger) {

@@ -124,19 +124,38 @@ export function cutAtBreak(text, length) {
   return space === -1 || from + space === 0 ? cut : cut.slice(0, from + space);
 }
 
+/** How far into a text a preview looks for the search's first match; characters kept before it. */
+const MATCH_REACH = 20_000;
+const BEFORE_MATCH = 16;
+
+/**
+ * The text from a little before the search's first match (search-words.js's matcher), at a word's start and after
+ * "…", when the match is further in than a preview's first words: one line shows why the search found it.
+ */
+function fromFirstMatch(text, matcher) {
+  const first = matcher?.ranges(text.length > MATCH_REACH ? cutText(text, MATCH_REACH) : text)[0];
+  if (!first || first[0] <= BEFORE_MATCH) return text;
+  let start = first[0] - BEFORE_MATCH;
+  const space = text.slice(start, first[0]).search(/\s/);
+  if (space !== -1) start += space + 1;
+  else if (/[\udc00-\udfff]/.test(text[start])) start -= 1;
+  return `…${text.slice(start)}`;
+}
+
 /** One line of text for a preview; the cut is made before any layout sees the whole (a 1 MB message). */
-export function previewText(text, max = 240) {
+export function previewText(fullText, max = 240, matcher = null) {
+  const text = fromFirstMatch(fullText, matcher);
   const head = text.length > max * 4 ? cutText(text, max * 4) : text;
   const line = head.replace(/\s+/g, ' ').trim();
   return line.length > max ? `${cutText(line, max - 1)}…` : line;
 }
 
 /** What a stored input message said, for a preview. */
-export function messagePreview(message) {
+export function messagePreview(message, matcher = null) {
   if (!message) return '';
   const parts = message.content_parts ?? message.content;
   const text = contentText(parts);
-  if (text) return previewText(text);
+  if (text) return previewText(text, undefined, matcher);
   if (message.tool_calls?.length) return previewText(toolCallsSummary(message.tool_calls));
   return '';
 }
@@ -148,12 +167,12 @@ export function toolCallsSummary(toolCalls) {
 }
 
 /** The reply of a completion's first choice, for a preview. */
-export function replyPreview(completion) {
+export function replyPreview(completion, matcher = null) {
   const message = completion.choices?.[0]?.message;
   if (!message) return '';
-  if (message.refusal) return `Refusal: ${previewText(String(message.refusal))}`;
+  if (message.refusal) return `Refusal: ${previewText(String(message.refusal), undefined, matcher)}`;
   const text = contentText(message.content);
-  if (text) return previewText(text);
+  if (text) return previewText(text, undefined, matcher);
   if (message.tool_calls?.length) return `→ ${previewText(toolCallsSummary(message.tool_calls))}`;
   return '';
 }

@@ -23,6 +23,8 @@ import {
 import { createModelSuggestions } from './model-suggestions.js';
 import { noteMetadata, suggestMetadata } from './metadata-suggestions.js';
 import { readSetting, writeSetting } from './preferences.js';
+import { markMatches } from './search-marks.js';
+import { searchMatcher } from './search-words.js';
 import { shortcutsActive, shortcutsOn, turnShortcuts } from './shortcuts.js';
 import { createSelection } from './selection.js';
 import { createUsagePanel } from './usage-panel.js';
@@ -716,7 +718,7 @@ export function createListView() {
     replaceChildren(rows, restored.map((row) => row.element));
     const unread = restored.filter((row) => {
       const text = kept.previews.get(row.id);
-      if (text !== undefined) row.userPreview.textContent = text;
+      if (text !== undefined) showPreview(row.userPreview, text);
       return text === undefined;
     });
     loadPreviews(unread, controller.signal);
@@ -801,8 +803,24 @@ export function createListView() {
     if (cursor && controller) loadPage(cursor, controller.signal);
   });
 
+  /** The search's matcher (search-words.js), made once per search. */
+  let matcherFor = { search: undefined, matcher: null };
+  function listMatcher() {
+    const search = route.filters.search;
+    if (matcherFor.search !== search) matcherFor = { search, matcher: search ? searchMatcher(search) : null };
+    return matcherFor.matcher;
+  }
+
+  /** A preview's text, with the list's search words marked in it: why the search found the completion. */
+  function showPreview(span, text) {
+    span.textContent = text;
+    markMatches(span, listMatcher());
+  }
+
   function renderRow(completion) {
     const userPreview = h('span', { class: 'preview-text', dir: 'auto' }, '…');
+    const reply = h('span', { class: 'preview-text', dir: 'auto' });
+    showPreview(reply, replyPreview(completion, listMatcher()) || '(empty)');
     const tokens = completion.usage?.total_tokens;
     const metadata = Object.entries(completion.metadata ?? {});
     const cut = cutReasons(completion);
@@ -834,7 +852,7 @@ export function createListView() {
       h('p', { class: 'preview user-preview' }, h('span', { class: 'preview-label' }, 'User'), userPreview),
       // `data-before`: a compact line, which has no room for the card's "2 choices" and finish reason, says before
       // the reply that there are several, and that one was cut short.
-      h('p', { class: cut.length ? 'preview reply-preview cut' : 'preview reply-preview', 'data-before': notes.length ? `${notes.join(' · ')} ·` : null }, h('span', { class: 'preview-label' }, 'Reply'), h('span', { class: 'preview-text', dir: 'auto' }, replyPreview(completion) || '(empty)')),
+      h('p', { class: cut.length ? 'preview reply-preview cut' : 'preview reply-preview', 'data-before': notes.length ? `${notes.join(' · ')} ·` : null }, h('span', { class: 'preview-label' }, 'Reply'), reply),
       metadata.length ? metadataList(metadata) : null,
     );
     return { element, id: completion.id, userPreview };
@@ -895,7 +913,7 @@ export function createListView() {
             page = await api(`${completionPath(row.id)}/messages${queryString([['order', 'desc'], ['limit', 100], ['after', after]])}`, { signal });
             lastUser = page.data.find((m) => m.role === 'user');
           }
-          row.userPreview.textContent = messagePreview(lastUser ?? latest) || '(empty)';
+          showPreview(row.userPreview, messagePreview(lastUser ?? latest, listMatcher()) || '(empty)');
         } catch {
           if (!signal.aborted) row.userPreview.textContent = '(not available)';
         }
@@ -991,7 +1009,7 @@ export function createListView() {
     const old = rowOf(completion.id);
     const row = renderRow(completion);
     // The preview of the last user message came from the messages endpoint; a metadata change leaves it as it was.
-    row.userPreview.textContent = old?.querySelector('.preview-text')?.textContent ?? '…';
+    showPreview(row.userPreview, old?.querySelector('.preview-text')?.textContent ?? '…');
     // A control of the old card may hold the focus (a keyboard user going on while a bulk action runs): its counterpart takes it.
     const focusedAt = old ? focusables(old).indexOf(document.activeElement) : -1;
     old?.replaceWith(row.element);

@@ -5,14 +5,18 @@
 import { h, replaceChildren, scrollRegion } from './dom.js';
 import { cutAtBreak, formatInteger, prettyJsonText } from './format.js';
 import { directionOf, markdownNodes, markdownShown } from './markdown.js';
+import { markMatches } from './search-marks.js';
 import { mentionsAny } from './search-words.js';
 
 /** Characters shown before "Show more", and added by each click: a 1 MB message never lays out at once. */
 const COLLAPSED_LENGTH = 3000;
 const EXPAND_STEP = 100_000;
 
-/** `label` names a block that may scroll (a snippet, the raw JSON): while it does, Tab reaches it (dom.js's scrollRegion). */
-export function longText(text, className = 'text', label = undefined) {
+/**
+ * `label` names a block that may scroll (a snippet, the raw JSON): while it does, Tab reaches it (dom.js's scrollRegion).
+ * `matcher`: the search's (search-words.js), whose words are marked in the text drawn, and again in what "Show more" adds.
+ */
+export function longText(text, className = 'text', label = undefined, matcher = null) {
   const value = String(text ?? '');
   const node = document.createTextNode(value.length > COLLAPSED_LENGTH ? cutAtBreak(value, COLLAPSED_LENGTH) : value);
   // Prose in Hebrew or Arabic reads right to left: each paragraph takes the direction of its first letter
@@ -26,7 +30,14 @@ export function longText(text, className = 'text', label = undefined) {
     // Markdown's blocks each carry their direction, which an auto one would skip: the message takes that of
     // its first letter (markdown.js's `directed` says why it is set, and set once the blocks are in).
     block.removeAttribute('dir');
-    if (markdown) replaceChildren(block, markdownNodes(node.data));
+    // Marked before they are in the page, where each mark split off a text would be laid out again. Marked as a
+    // copy: `node` keeps the text shown whole for "Show more".
+    if (markdown || matcher) {
+      const drawn = document.createDocumentFragment();
+      drawn.append(...(markdown ? markdownNodes(node.data) : [node.data]));
+      markMatches(drawn, matcher);
+      replaceChildren(block, drawn);
+    }
     if (className === 'text') block.setAttribute('dir', markdown ? directionOf(node.data) : 'auto');
   };
   draw();
@@ -58,8 +69,8 @@ export function longText(text, className = 'text', label = undefined) {
   return h('div', { class: 'long-text' }, block, h('div', { class: 'expand' }, rest, button));
 }
 
-export function jsonBlock(value, label = undefined) {
-  return longText(typeof value === 'string' ? prettyJsonText(value) : JSON.stringify(value, null, 2), 'code', label);
+export function jsonBlock(value, label = undefined, matcher = null) {
+  return longText(typeof value === 'string' ? prettyJsonText(value) : JSON.stringify(value, null, 2), 'code', label, matcher);
 }
 
 const SAFE_IMAGE = /^(https?:\/\/|data:image\/)/i;
@@ -101,14 +112,14 @@ function sideThinking(message) {
   return text === undefined ? null : thinkingBlock(text);
 }
 
-function renderPart(part) {
+function renderPart(part, matcher) {
   const type = String(part?.type ?? 'unknown');
-  if (type === 'text') return longText(part.text);
+  if (type === 'text') return longText(part.text, 'text', undefined, matcher);
   if (type === 'thinking') {
     const text = thinkingText(part.thinking);
     return text === '' ? h('div', { class: 'part' }, partLabel('Thinking'), h('span', { class: 'muted' }, '(empty)')) : thinkingBlock(text);
   }
-  if (type === 'refusal') return refusalBlock(part.refusal);
+  if (type === 'refusal') return refusalBlock(part.refusal, matcher);
   if (type === 'image_url') {
     const url = String(part.image_url?.url ?? '');
     const detail = part.image_url?.detail ? ` · detail ${part.image_url.detail}` : '';
@@ -139,10 +150,10 @@ function renderPart(part) {
   return h('div', { class: 'part' }, partLabel(`${type} part`), jsonBlock(part));
 }
 
-export function renderContent(content) {
+export function renderContent(content, matcher = null) {
   if (content === null || content === undefined || content === '') return null;
-  if (typeof content === 'string') return longText(content);
-  if (Array.isArray(content)) return h('div', { class: 'parts' }, content.map(renderPart));
+  if (typeof content === 'string') return longText(content, 'text', undefined, matcher);
+  if (Array.isArray(content)) return h('div', { class: 'parts' }, content.map((part) => renderPart(part, matcher)));
   return jsonBlock(content);
 }
 
@@ -150,17 +161,17 @@ export function renderContent(content) {
  * A tool's output, and a reply asked for as JSON (response_format), are often JSON in a string: pretty-printed
  * like the arguments when the whole of it is.
  */
-function renderMaybeJson(content) {
+function renderMaybeJson(content, matcher) {
   if (typeof content === 'string' && /^\s*[[{]/.test(content) && content.length < 1_000_000) {
     try {
       JSON.parse(content);
       // The text, not the parsed value, so numbers show as the tool wrote them (prettyJsonText).
-      return jsonBlock(content);
+      return jsonBlock(content, undefined, matcher);
     } catch {
       // Not JSON after all: shown as the text it is.
     }
   }
-  return renderContent(content);
+  return renderContent(content, matcher);
 }
 
 /** The request's tools: name and description, each schema behind its own disclosure. */
@@ -175,11 +186,12 @@ export function toolList(tools) {
   }));
 }
 
-export function refusalBlock(text) {
-  return h('div', { class: 'refusal' }, partLabel('Refusal'), longText(text));
+export function refusalBlock(text, matcher = null) {
+  return h('div', { class: 'refusal' }, partLabel('Refusal'), longText(text, 'text', undefined, matcher));
 }
 
-function toolCallBlock(call, result) {
+/** A call's arguments are not searched (the service's search leaves them out); its result, a tool message, is. */
+function toolCallBlock(call, result, matcher = null) {
   const fn = call?.function ?? call?.custom ?? {};
   const name = fn.name ?? call?.type ?? 'tool';
   const argumentsText = fn.arguments ?? fn.input ?? '';
@@ -187,7 +199,7 @@ function toolCallBlock(call, result) {
     h('div', { class: 'tool-call-head' }, partLabel('Tool call'), h('code', null, name), call?.id ? h('span', { class: 'muted' }, ` ${call.id}`) : null),
     jsonBlock(argumentsText),
     result
-      ? h('div', { class: 'tool-result' }, h('div', { class: 'tool-call-head' }, partLabel('Result'), result.name ? h('code', null, result.name) : null), renderMaybeJson(result.content_parts ?? result.content))
+      ? h('div', { class: 'tool-result' }, h('div', { class: 'tool-call-head' }, partLabel('Result'), result.name ? h('code', null, result.name) : null), renderMaybeJson(result.content_parts ?? result.content, matcher))
       : null,
   );
 }
@@ -198,7 +210,7 @@ const ROLE_NAMES = { system: 'System', developer: 'Developer', user: 'User', ass
  * One message card. `results` maps tool_call_id to the tool message answering it, shown under the call;
  * `heading` overrides the role's name (a choice).
  */
-export function messageCard(message, { results = new Map(), heading, extra } = {}) {
+export function messageCard(message, { results = new Map(), heading, extra, matcher = null } = {}) {
   const role = String(message?.role ?? 'unknown');
   const toolCalls = Array.isArray(message?.tool_calls) ? message.tool_calls : [];
   const content = message?.content_parts ?? message?.content;
@@ -214,10 +226,10 @@ export function messageCard(message, { results = new Map(), heading, extra } = {
       extra ?? null,
     ),
     role === 'assistant' ? sideThinking(message) : null,
-    role === 'assistant' ? renderMaybeJson(content) : renderContent(content),
+    role === 'assistant' ? renderMaybeJson(content, matcher) : renderContent(content, matcher),
     blank ? h('p', { class: 'muted empty-content' }, content === '' ? '(empty text)' : '(no content)') : null,
-    message?.refusal ? refusalBlock(message.refusal) : null,
-    toolCalls.map((call) => toolCallBlock(call, results.get(call?.id))),
+    message?.refusal ? refusalBlock(message.refusal, matcher) : null,
+    toolCalls.map((call) => toolCallBlock(call, results.get(call?.id), matcher)),
     message?.function_call ? toolCallBlock({ function: message.function_call }, null) : null,
     message?.audio ? h('div', { class: 'part' }, partLabel('Audio'), ` ${message.audio.id ?? ''} ${message.audio.transcript ? `: ${message.audio.transcript}` : ''}`) : null,
     Array.isArray(message?.annotations) && message.annotations.length
@@ -239,7 +251,7 @@ const FOLD_AT_LEAST = 3;
  * drawn all the same, inside a closed `<details>`, so the browser's find-in-page still reaches them; opened at
  * once when one of them holds a word of the search the conversation was found by.
  */
-export function conversationCards(messages, { earlierOpen = false, searchWords = [] } = {}) {
+export function conversationCards(messages, { earlierOpen = false, matcher = null } = {}) {
   const calls = new Set();
   const results = new Map();
   for (const message of messages) {
@@ -250,7 +262,7 @@ export function conversationCards(messages, { earlierOpen = false, searchWords =
   }
   const answered = new Set(results.values());
   const shown = messages.filter((m) => !answered.has(m));
-  const cards = shown.map((m) => messageCard(m, { results }));
+  const cards = shown.map((m) => messageCard(m, { results, matcher }));
   let lead = 0;
   while (lead < shown.length && (shown[lead]?.role === 'system' || shown[lead]?.role === 'developer')) lead++;
   const tail = shown.length - TAIL_CARDS;
@@ -266,7 +278,7 @@ export function conversationCards(messages, { earlierOpen = false, searchWords =
     summary.textContent = `${fold.open ? 'Hide' : 'Show'} ${formatInteger(folded.size)} earlier messages`;
   };
   // Read within a search, a folded message holding its words opens the fold: the match is why it was opened.
-  fold.open = earlierOpen || mentionsAny([...folded], searchWords);
+  fold.open = earlierOpen || (matcher !== null && mentionsAny([...folded], matcher));
   label();
   fold.addEventListener('toggle', label);
   return [...cards.slice(0, lead), fold, ...cards.slice(tail)];
