@@ -66,6 +66,37 @@ describe.skipIf(!browserAvailable)('web UI: a reply cut off or filtered stands o
     expect(await before(page, ids.two!)).toBe('"2 choices · cut off (length) ·"');
   });
 
+  it("shows a compact line's model, tokens and cut reply on a phone, where its reply has no room", async () => {
+    const page = await suite.open();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await signIn(page);
+    await page.getByRole('button', { name: 'Compact' }).click();
+    await expectRows(page, [ids.two!, ids.filtered!, ids.length!, ids.stop!]);
+    const line = (id: string) => page.locator(`li.row[data-id="${id}"]`);
+    /** What a line shows under what the user said, left to right, as the reader sees it. */
+    const lastRow = async (id: string) => {
+      const user = await line(id).locator('.user-preview').boundingBox();
+      const shown: [number, string][] = [];
+      for (const part of await line(id).locator('.model, .tokens, .finish').all()) {
+        const box = await part.boundingBox();
+        if (box && (await part.isVisible())) {
+          expect(box.y, 'under the user message').toBeGreaterThanOrEqual(user!.y + user!.height - 1);
+          shown.push([box.x, await part.innerText()]);
+        }
+      }
+      return shown.sort((a, b) => a[0] - b[0]).map(([, text]) => text);
+    };
+    expect(await lastRow(ids.stop!)).toEqual(['gpt-4o', '20 tokens']);
+    expect(await lastRow(ids.length!)).toEqual(['gpt-4o', 'length', '20 tokens']);
+    expect(await lastRow(ids.filtered!)).toEqual(['gpt-4o', 'content_filter', '20 tokens']);
+    expect(await lastRow(ids.two!)).toEqual(['gpt-4o', 'stop, length', '20 tokens']);
+    const seen = await colours(page, ids.length!);
+    expect(seen.finish).toBe(seen.danger);
+    // Still a few lines high, and nothing scrolls sideways.
+    expect(await line(ids.length!).evaluate((element) => element.getBoundingClientRect().height)).toBeLessThan(110);
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBe(390);
+  });
+
   it('draws "finish: length" in the danger colour in the conversation too, "finish: stop" as the text around it', async () => {
     const page = await suite.open(`#/completions/${ids.length}`);
     await signIn(page);
