@@ -42,7 +42,7 @@ describe.skipIf(!browserAvailable)('web UI: why a search matched, marked', () =>
       seedCompletion(client, upstream, { created, model: 'gpt-4o', messages, replies: [{ content: reply }] }).then((id) => {
         ids[name] = id;
       });
-    await seed('late', BASE, [{ role: 'user', content: 'Can you help?' }], `${FILLER}Then the refunds policy, and the REFUND itself.`);
+    await seed('late', BASE, [{ role: 'user', content: 'Can you help with a refund for order 12?' }], `${FILLER}Then the refunds policy, and the REFUND itself.`);
     await seed('accents', BASE + 1, [{ role: 'user', content: 'Is a refund due at Café Nord?' }], 'Yes: the cafe owes one.');
     await seed('markdown', BASE + 2, [{ role: 'user', content: 'Refund <b>now</b>' }], [
       '# Refund rules',
@@ -76,7 +76,9 @@ describe.skipIf(!browserAvailable)('web UI: why a search matched, marked', () =>
     expect(await shown(ids.cjk!)).toEqual({ user: [], reply: ['refund'] });
     // Past the first words: the line starts a little before the match, after "…", rather than cutting it off.
     expect(await card(ids.late!).locator('.reply-preview .preview-text').innerText()).toBe('…and the REFUND itself.');
-    expect(await shown(ids.late!)).toEqual({ user: [], reply: ['REFUND'] });
+    expect(await shown(ids.late!)).toEqual({ user: ['refund'], reply: ['REFUND'] });
+    // A match a phone's line shows already leaves the preview as it starts.
+    expect(await card(ids.late!).locator('.user-preview .preview-text').innerText()).toBe('Can you help with a refund for order 12?');
     // A user message the page lays out as text: the tag is the characters it is, the word marked beside it.
     expect(await structure(card(ids.markdown!).locator('.user-preview .preview-text'))).toBe('<mark>Refund</mark> &lt;b>now&lt;/b>');
 
@@ -173,13 +175,25 @@ describe.skipIf(!browserAvailable)('web UI: why a search matched, marked', () =>
     await page.getByRole('button', { name: 'Next match' }).click();
     expect(await nav.locator('.match-count').innerText()).toBe('Match 1 of 5,000');
 
+    // The best of three each way: the machine running the tests is shared, and one run can be seconds slow.
+    const best = async (hash: string, first: number) => {
+      const runs = [first];
+      while (runs.length < 3) {
+        // Loaded afresh (the same address again would not be), the key kept in the tab.
+        await page.goto(`${suite.service.origin}/${hash}`);
+        await page.reload();
+        await page.getByRole('button', { name: 'Show more' }).waitFor();
+        runs.push(await timeShowMore());
+      }
+      return Math.min(...runs);
+    };
     await page.goto(`${suite.service.origin}/#/completions/${ids.many}`);
-    await page.getByRole('heading', { name: 'Reply', exact: true }).waitFor();
     await page.getByRole('button', { name: 'Show more' }).waitFor();
-    const plain = await timeShowMore();
-    console.log(`5,000 blocks drawn: ${Math.round(plain)} ms, with 5,000 marks: ${Math.round(marked)} ms`);
+    const plain = await best(`#/completions/${ids.many}`, await timeShowMore());
+    const markedBest = await best(`#/completions/${ids.many}?search=refund&order=desc`, marked);
+    console.log(`5,000 paragraphs drawn and laid out: ${Math.round(plain)} ms; with 5,000 marks: ${Math.round(markedBest)} ms (best of 3)`);
     // Marks are DOM nodes (three for each marked paragraph's one): a few times the plain draw, never seconds.
-    expect(marked).toBeLessThan(Math.max(1000, plain * 4));
+    expect(markedBest).toBeLessThan(Math.max(1000, plain * 4));
   });
 
   it('marks stand out in both colour schemes: text 4.5:1 on them, an edge 3:1 against the message', async () => {

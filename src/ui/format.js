@@ -124,8 +124,12 @@ export function cutAtBreak(text, length) {
   return space === -1 || from + space === 0 ? cut : cut.slice(0, from + space);
 }
 
-/** How far into a text a preview looks for the search's first match; characters kept before it. */
+/**
+ * How far into a text a preview looks for the search's first match; how far in a match still shows on a phone's
+ * line (one further in is brought to the line's start); characters kept before it then.
+ */
 const MATCH_REACH = 20_000;
+const MATCH_IN_SIGHT = 24;
 const BEFORE_MATCH = 16;
 
 /**
@@ -134,7 +138,7 @@ const BEFORE_MATCH = 16;
  */
 function fromFirstMatch(text, matcher) {
   const first = matcher?.ranges(text.length > MATCH_REACH ? cutText(text, MATCH_REACH) : text)[0];
-  if (!first || first[0] <= BEFORE_MATCH) return text;
+  if (!first || first[0] <= MATCH_IN_SIGHT) return text;
   let start = first[0] - BEFORE_MATCH;
   const space = text.slice(start, first[0]).search(/\s/);
   if (space !== -1) start += space + 1;
