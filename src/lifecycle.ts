@@ -12,9 +12,6 @@ export interface ShutdownOptions {
   exit: (code: number) => void;
 }
 
-/** How often idle keep-alive connections are closed while draining (a request that just finished leaves one). */
-const IDLE_SWEEP_MS = 100;
-
 /** After a second signal, how long releasing the database may still take before the process exits anyway. */
 export const FORCED_EXIT_MS = 2_000;
 
@@ -56,17 +53,19 @@ export function createShutdown({ server, graceMs, logger, release, exit }: Shutd
     }
     server.prependListener('request', closeAfterResponse);
 
-    const idleSweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
     const deadline = setTimeout(() => {
       logger.warn({ graceMs }, 'grace period over: closing the connections still open');
       server.closeAllConnections();
     }, graceMs);
-    // Neither timer keeps the process alive: open connections do, and when they are gone the close below runs.
-    idleSweep.unref();
+    // The timer does not keep the process alive: open connections do, and when they are gone the close below runs.
     deadline.unref();
 
+    // Closes the connections idle now. One that an answer in flight leaves open is not swept shut later: that answer
+    // told its client the connection stays open for the keep-alive timeout (it was decided before the stop), so the
+    // client's next request may already be on its way, and closing under it reset that request unanswered (an SDK saw
+    // a connection error, a load balancer a 502). The next request is served and closes it (closeAfterResponse), or
+    // the keep-alive timeout does (KEEP_ALIVE_TIMEOUT_MS): the stop waits that long at most, within the grace period.
     server.close(async () => {
-      clearInterval(idleSweep);
       clearTimeout(deadline);
       try {
         await release();

@@ -144,6 +144,46 @@ function expectCheckpointed(): void {
   expect(existsSync(wal) ? statSync(wal).size : 0).toBe(0);
 }
 
+/**
+ * A stored create sent on a raw connection, its provider call held, then SIGTERM: resolves once the service is
+ * draining with that create in flight. `release` lets the provider answer; `answered` settles once its answer
+ * is in, `closed` once the service has closed the connection.
+ */
+async function createInFlightOnSocket(server: ChildServer, id: string) {
+  const release = deferred();
+  releaseUpstream = () => release.resolve();
+  const received = holdUpstream(async (json, res) => {
+    await release.promise;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(fakeCompletion(json, id, 1_700_000_000)));
+  });
+  const socket = connect(Number(new URL(server.origin).port), '127.0.0.1');
+  let text = '';
+  const answered = deferred();
+  socket.on('data', (chunk: Buffer) => {
+    text += chunk.toString();
+    if (text.includes(`"id":"${id}"`)) answered.resolve();
+  });
+  socket.on('error', () => {});
+  const closed = once(socket, 'close');
+  const body = JSON.stringify({ model: 'gpt-4o', messages, store: true });
+  socket.write(
+    `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${KEY}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  await received;
+  server.process.kill('SIGTERM');
+  await server.waitForLog('shutting down');
+  return { socket, text: () => text, release: () => release.resolve(), answered: answered.promise, closed };
+}
+
+/** Two answers came on the connection, the second the health check's, which closed it; then the service exited 0. */
+async function expectHealthzServedLast(server: ChildServer, responses: string[]): Promise<void> {
+  expect(responses.map((r) => r.split('\r\n')[0])).toEqual(['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK']);
+  expect(responses[1]!.toLowerCase()).toContain('\r\nconnection: close\r\n');
+  expect(responses[1]!.endsWith('\r\n\r\n{"status":"ok"}')).toBe(true);
+  expect(await server.exited).toEqual({ code: 0, signal: null });
+}
+
 describe('shutdown on SIGTERM', () => {
   it('finishes and stores a slow create in flight, refuses new connections meanwhile, then exits 0 checkpointed', async () => {
     const server = await start();
@@ -183,38 +223,30 @@ describe('shutdown on SIGTERM', () => {
 
   it('serves a request that arrives during the drain on an open connection, then closes that connection', async () => {
     const server = await start();
-    const release = deferred();
-    releaseUpstream = () => release.resolve();
-    const received = holdUpstream(async (json, res) => {
-      await release.promise;
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(fakeCompletion(json, 'chatcmpl-first', 1_700_000_000)));
-    });
-    const { port } = new URL(server.origin);
-    const socket = connect(Number(port), '127.0.0.1');
-    let text = '';
-    socket.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-    });
-    const ended = once(socket, 'end');
-    const body = JSON.stringify({ model: 'gpt-4o', messages, store: true });
-    socket.write(
-      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${KEY}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
-    await received;
-    server.process.kill('SIGTERM');
-    await server.waitForLog('shutting down');
+    const held = await createInFlightOnSocket(server, 'chatcmpl-first');
     // Pipelined behind the create still in flight: it reaches the server only now, during the drain.
-    socket.write('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n');
-    release.resolve();
-    await ended;
+    held.socket.write('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n');
+    held.release();
+    await held.closed;
 
-    const responses = text.split(/(?=HTTP\/1\.1 )/);
-    expect(responses.map((r) => r.split('\r\n')[0])).toEqual(['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK']);
+    const responses = held.text().split(/(?=HTTP\/1\.1 )/);
     expect(responses[0]).toContain('"id":"chatcmpl-first"');
-    expect(responses[1]!.toLowerCase()).toContain('\r\nconnection: close\r\n');
-    expect(responses[1]!.endsWith('\r\n\r\n{"status":"ok"}')).toBe(true);
-    expect(await server.exited).toEqual({ code: 0, signal: null });
+    await expectHealthzServedLast(server, responses);
+  });
+
+  it('serves the next request on a connection kept alive past the answer in flight at the stop, within the keep-alive it advertised', async () => {
+    const server = await start();
+    const held = await createInFlightOnSocket(server, 'chatcmpl-kept');
+    held.release();
+    await held.answered;
+    // The answer said the connection stays open (`Keep-Alive: timeout=5`): a client (an SDK's pool, a load balancer)
+    // sends its next request on it a moment later. Swept shut by the drain, that request was reset, unanswered.
+    expect(held.text().toLowerCase()).toContain('\r\nkeep-alive: timeout=5\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    held.socket.write('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n');
+    await held.closed;
+
+    await expectHealthzServedLast(server, held.text().split(/(?=HTTP\/1\.1 )/));
   });
 
   it('lets an SSE response in flight stream to its end unchanged', async () => {
