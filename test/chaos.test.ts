@@ -34,9 +34,9 @@ describe('chaos on SQLite', () => {
       databasePath: join(folder, 'completions.db'),
       upstream,
       rng: seeded(seed),
-      rounds: 8,
+      rounds: 6,
       workers: 6,
-      maxLoadMs: 1_200,
+      maxLoadMs: 1_000,
       log: (line) => log.push(line),
       kinds: ['kill-under-load', 'kill-under-load', 'kill-under-load', 'kill-at-start', 'kill-in-retention', 'term-under-load'],
     });
