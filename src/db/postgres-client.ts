@@ -213,8 +213,8 @@ function createPool(connectionString: string, url: string, options: PostgresOpti
     connectionString,
     max: options.poolSize,
     connectionTimeoutMillis: options.connectTimeoutMs,
-    // The server cancels a slow statement; the client-side timeout also covers a server that stopped answering at all.
-    statement_timeout: options.statementTimeoutMs,
+    // The server cancels a slow statement (statement_timeout, set in onConnect); the client-side timeout also covers a
+    // server that stopped answering at all.
     query_timeout: options.statementTimeoutMs + options.connectTimeoutMs,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
@@ -223,9 +223,11 @@ function createPool(connectionString: string, url: string, options: PostgresOpti
     // not at every call (a two-filter page spent as long planning as running). Every statement's shape is
     // fixed by its text (LIMITs written in, src/store/postgres/text.ts), a search asks for a custom plan
     // (list-query.ts), and test/postgres-query-plan.test.ts reads the plans pages run with. Awaited before
-    // the connection serves its first query.
+    // the connection serves its first query. statement_timeout is set here too, not as a startup parameter: PgBouncer
+    // refuses a connection whose startup packet carries one it does not track ("unsupported startup parameter:
+    // statement_timeout"), and the service could not start behind it (docs/scaling.md, "Connection poolers").
     onConnect: async (client: pg.ClientBase) => {
-      await client.query('SET plan_cache_mode = force_generic_plan');
+      await client.query(`SET plan_cache_mode = force_generic_plan; SET statement_timeout = ${Math.trunc(options.statementTimeoutMs)}`);
       await checkIdentity(client);
     },
     // Unix seconds and row numbers are int8: read them as numbers (exact up to 2^53), as SQLite hands them out.
