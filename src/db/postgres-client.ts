@@ -386,12 +386,29 @@ function maskError(err: Error, url: string): Error {
   return masked;
 }
 
+/** pg-pool's own words when no connection of the pool came free in time: the database was never asked. */
+function isPoolWaitTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === 'timeout exceeded when trying to connect';
+}
+
+/**
+ * The cause a 503 names when the pool had no connection to give: all of them busy (a load the pool is too small
+ * for) or still opening (a server that does not answer). pg-pool's "timeout exceeded when trying to connect" read,
+ * on /healthz and in the log, as the database failing a connection, and sent operators to the database.
+ */
+function poolWaitTimeout(pool: pg.Pool): Error {
+  return new Error(
+    `no connection of the pool's ${pool.options.max} came free within ${pool.options.connectionTimeoutMillis} ms: all busy, or still opening`,
+  );
+}
+
 /**
  * Every failure leaves here either as a 503 (the database is unreachable) or
  * as an error whose message cannot hold the password.
  */
-function translate(err: unknown, url: string): unknown {
+function translate(err: unknown, url: string, pool: pg.Pool): unknown {
   if (err instanceof ApiError) return err;
+  if (isPoolWaitTimeout(err)) return ApiError.databaseUnavailable(poolWaitTimeout(pool));
   // The 503 keeps what the database said (a refused password, a cut connection, a read-only server) as its cause:
   // the operator's log line, the failure counted in database_errors_total, and /healthz's reason name it.
   if (isRefusedError(err) || isClosedToConnections(err) || isUnavailableError(err)) {
@@ -460,7 +477,7 @@ function wrapPool(pool: pg.Pool, url: string, preparedStatementLimit: number): P
       try {
         return await poolSession.query<Row>(sql, params);
       } catch (err) {
-        throw translate(err, url);
+        throw translate(err, url, pool);
       }
     },
     async transaction<T>(work: (tx: SqlSession) => Promise<T>): Promise<T> {
@@ -469,7 +486,7 @@ function wrapPool(pool: pg.Pool, url: string, preparedStatementLimit: number): P
           return await transactionOnce(work);
         } catch (err) {
           if (attempt < 3 && isRetryable(err)) continue;
-          throw translate(err, url);
+          throw translate(err, url, pool);
         }
       }
     },
@@ -478,14 +495,14 @@ function wrapPool(pool: pg.Pool, url: string, preparedStatementLimit: number): P
       try {
         checkedOut = await checkOut(pool);
       } catch (err) {
-        throw translate(err, url);
+        throw translate(err, url, pool);
       }
       const { client } = checkedOut;
       try {
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       } catch (err) {
         checkedOut.release(true);
-        throw translate(err, url);
+        throw translate(err, url, pool);
       }
       const session = sessionOf(client);
       let broken = false;
@@ -495,7 +512,7 @@ function wrapPool(pool: pg.Pool, url: string, preparedStatementLimit: number): P
             return await session.query<Row>(sql, params);
           } catch (err) {
             if (isUnavailableError(err)) broken = true;
-            throw translate(err, url);
+            throw translate(err, url, pool);
           }
         },
         release: async () => {
