@@ -38,6 +38,23 @@ async function waitersReach(admin: pg.Client, count: number): Promise<void> {
   throw new Error(`never saw ${count} backends waiting for a lock`);
 }
 
+/** Two service processes on a new database, and a connection of the test's own to it. */
+async function startTwoInstances(upstream: FakeUpstream): Promise<{ url: string; instances: ChildServer[]; admin: pg.Client }> {
+  const url = await createTestDatabase();
+  const instances: ChildServer[] = [];
+  for (let i = 0; i < 2; i++) instances.push(await startChildServer({ databasePath: url, upstreamUrl: upstream.url }));
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  return { url, instances, admin };
+}
+
+async function stopTwoInstances(instances: ChildServer[], admin: pg.Client | undefined, upstream: FakeUpstream | undefined): Promise<void> {
+  await admin?.end();
+  for (const instance of instances) instance.process.kill('SIGTERM');
+  await Promise.all(instances.map((instance) => instance.exited));
+  await upstream?.close();
+}
+
 describe.skipIf(!withServer)('two instances on one PostgreSQL database, caught at the worst moment', () => {
   let upstream: FakeUpstream;
   let instances: ChildServer[] = [];
@@ -48,19 +65,10 @@ describe.skipIf(!withServer)('two instances on one PostgreSQL database, caught a
   beforeAll(async () => {
     upstream = await startFakeUpstream();
     upstream.handler = (request, res) => sendJson(res, 200, fakeCompletion(request.json!, nextId, 1_700_000_000));
-    url = await createTestDatabase();
-    instances = [];
-    for (let i = 0; i < 2; i++) instances.push(await startChildServer({ databasePath: url, upstreamUrl: upstream.url }));
-    admin = new pg.Client({ connectionString: url });
-    await admin.connect();
+    ({ url, instances, admin } = await startTwoInstances(upstream));
   }, 120_000);
 
-  afterAll(async () => {
-    await admin?.end();
-    for (const instance of instances) instance.process.kill('SIGTERM');
-    await Promise.all(instances.map((instance) => instance.exited));
-    await upstream?.close();
-  });
+  afterAll(() => stopTwoInstances(instances, admin, upstream));
 
   const clientOf = (server: ChildServer) => new OpenAI({ apiKey: KEY, baseURL: `${server.origin}/v1`, maxRetries: 0 });
 
@@ -348,4 +356,93 @@ describe.skipIf(!withServer)('a stream and another create on two instances given
       await upstream.close();
     }
   }, 120_000);
+});
+
+describe.skipIf(!withServer)('two instances storing the same upstream ids at the same moment', () => {
+  let upstream: FakeUpstream;
+  let instances: ChildServer[] = [];
+  let admin: pg.Client;
+  let url = '';
+
+  beforeAll(async () => {
+    upstream = await startFakeUpstream();
+    ({ url, instances, admin } = await startTwoInstances(upstream));
+  }, 120_000);
+
+  afterAll(() => stopTwoInstances(instances, admin, upstream));
+
+  it('two group commits storing the same upstream ids in opposite orders wait for each other in one order: no deadlock, no 503', async () => {
+    // A provider that reuses ids (a counter per process, a few random digits) gives both instances the same ones.
+    const ids = Array.from({ length: 12 }, (_, i) => `chatcmpl-reused-${String(i).padStart(2, '0')}`);
+    const answers: { instance: number; id: string; send: () => void }[] = [];
+    const handler = upstream.handler;
+    upstream.handler = (request, res) => {
+      const [instance, id] = (request.json!.messages as { content: string }[])[0]!.content.split(' ') as [string, string];
+      const send = () => sendJson(res, 200, fakeCompletion(request.json!, id, 1_700_000_000));
+      if (ids.includes(id)) answers.push({ instance: Number(instance), id, send });
+      else send();
+    };
+    const clients = instances.map((server) => new OpenAI({ apiKey: KEY, baseURL: `${server.origin}/v1`, maxRetries: 0 }));
+    const create = (instance: number, id: string) =>
+      clients[instance]!.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `${instance} ${id}` }], store: true });
+    // Rows of the test's own, uncommitted: an insert of one of their ids waits for the transaction holding it.
+    const holders = [new pg.Client({ connectionString: url }), new pg.Client({ connectionString: url })] as const;
+    let settled: PromiseSettledResult<{ id: string }>[];
+    try {
+      const { id: probe } = await create(0, 'chatcmpl-project-probe');
+      const [{ projectId }] = (await admin.query('SELECT project_id AS "projectId" FROM completions WHERE id = $1', [probe])).rows as [{ projectId: number }];
+      const hold = async (holder: pg.Client, held: string[]) => {
+        await holder.connect();
+        await holder.query('BEGIN');
+        for (const id of held) {
+          await holder.query("INSERT INTO completions (project_id, id, created, model, requested_model, metadata, body) VALUES ($1, $2, 0, 'm', 'm', '{}', '{}')", [projectId, id]);
+        }
+      };
+      const fillers = ['filler-0', 'filler-1', 'filler-2', 'filler-3'];
+      await hold(holders[0], fillers);
+      await hold(holders[1], [ids[5]!]);
+      // Each instance's two group commits in flight wait on a filler's id, so the creates after them queue up as one group.
+      const filled: Promise<{ id: string }>[] = [];
+      for (const [i, filler] of fillers.entries()) {
+        filled.push(create(i % 2, filler));
+        await waitersReach(admin, i + 1);
+      }
+      const creates = [0, 1].flatMap((instance) => ids.map((id) => create(instance, id)));
+      while (answers.length < creates.length) await new Promise((resolve) => setTimeout(resolve, 10));
+      // The first instance's group in id order, the other's reversed.
+      answers.sort((a, b) => a.instance - b.instance || (a.instance === 0 ? 1 : -1) * a.id.localeCompare(b.id));
+      for (const answer of answers) {
+        answer.send();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // The fillers go: each instance's group inserts its ids up to the held one and waits there.
+      const [{ fillersHolder }] = (await holders[0].query('SELECT pg_backend_pid() AS "fillersHolder"')).rows as [{ fillersHolder: number }];
+      await holders[0].query('ROLLBACK');
+      // Both groups waiting, and no other insert still running (a filler's, whose rows they may wait for first).
+      for (let attempt = 0; ; attempt++) {
+        await admin.query('SELECT pg_stat_clear_snapshot()');
+        const { rows } = await admin.query<{ waiting: number; running: number }>(
+          `SELECT count(*) FILTER (WHERE wait_event_type = 'Lock' AND NOT $1 = ANY(pg_blocking_pids(pid)))::int AS waiting,
+             count(*) FILTER (WHERE wait_event_type IS DISTINCT FROM 'Lock')::int AS running
+           FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE 'WITH input%'`,
+          [fillersHolder],
+        );
+        if (rows[0]!.waiting >= 2 && rows[0]!.running === 0) break;
+        expect(attempt).toBeLessThan(400);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      // Let go, each goes on into the ids the other one inserted.
+      await holders[1].query('ROLLBACK');
+      settled = await Promise.allSettled([...creates, ...filled]);
+    } finally {
+      for (const holder of holders) await holder.end().catch(() => {});
+      upstream.handler = handler;
+    }
+    expect(settled.filter((result) => result.status === 'rejected').map((result) => String(result.reason))).toEqual([]);
+    const told = settled.slice(0, 24).map((result) => (result as PromiseFulfilledResult<{ id: string }>).value.id);
+    expect(new Set(told).size).toBe(24);
+    expect(told.filter((id) => ids.includes(id)).sort()).toEqual(ids);
+    expect(instances.flatMap((instance) => instance.logs.filter((line) => line.msg === 'database unavailable'))).toEqual([]);
+  }, 60_000);
 });

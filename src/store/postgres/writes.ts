@@ -137,7 +137,13 @@ export function createRowWrites(db: SqlSession) {
     }
   }
 
-  /** `allOrNone`: the statement raises ID_TAKEN_SQLSTATE, with the first id it left out, unless it kept them all. */
+  /**
+   * `allOrNone`: the statement raises ID_TAKEN_SQLSTATE, with the first id it left out, unless it kept them all.
+   * A group commit inserts in key order (project, id): two instances storing the same provider ids at once (a
+   * provider that reuses them) then wait for each other's index entries in one order, never in a circle. In
+   * arrival order they deadlocked, and a whole group's creates got a 503. An import keeps its own order (its
+   * transaction is retried after a deadlock).
+   */
   async function insertAttempt(writes: { position: number; projectId: number; record: CompletionRecord }[], allOrNone = false): Promise<{ pos: number }[]> {
     const messages: [number[], number[], string[]] = [[], [], []];
     const models: [number[], string[]] = [[], []];
@@ -172,7 +178,7 @@ export function createRowWrites(db: SqlSession) {
          SELECT project_id, id, created, model, requested_model, metadata, body, choices, stored_at,
            prompt_tokens, completion_tokens, total_tokens, string_to_array(search_keys, ' '), search_text FROM input u
          WHERE NOT EXISTS (SELECT 1 FROM deleted_completions d WHERE d.project_id = u.project_id AND d.id = u.id)
-         ORDER BY pos
+         ${allOrNone ? 'ORDER BY project_id, id' : 'ORDER BY pos'}
          ON CONFLICT (project_id, id) DO NOTHING
          RETURNING seq, project_id, id
        ), kept AS (
