@@ -18,11 +18,14 @@ interface FakeSource {
   remove(id: string): void;
   /** Completions whose messages the source answers with a 500 (so the run keeps them to read again). */
   failing: Set<string>;
+  /** Completions the source deletes once their messages were read (as OpenAI's expiry or a user may, mid-run). */
+  deletedOnceRead: Set<string>;
 }
 
 async function startFakeSource(): Promise<FakeSource> {
   const items: { id: string; created: number }[] = [];
   const failing = new Set<string>();
+  const deletedOnceRead = new Set<string>();
   const send = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
@@ -33,6 +36,8 @@ async function startFakeSource(): Promise<FakeSource> {
       if (failing.has(decodeURIComponent(url.pathname.split('/').at(-2)!))) {
         return send(res, 500, { error: { message: 'The server had an error.', type: 'server_error', param: null, code: null } });
       }
+      const read = decodeURIComponent(url.pathname.split('/').at(-2)!);
+      if (deletedOnceRead.has(read)) items.splice(items.findIndex((item) => item.id === read), 1);
       return send(res, 200, { object: 'list', data: [], has_more: false });
     }
     const after = url.searchParams.get('after');
@@ -51,6 +56,7 @@ async function startFakeSource(): Promise<FakeSource> {
   closers.push(listening.close);
   return {
     failing,
+    deletedOnceRead,
     client: createSourceClient({ baseUrl: listening.url, apiKey: 'sk-test', maxRetries: 0 }),
     add(id, created) {
       items.push({ id, created });
@@ -166,5 +172,20 @@ describe('mirror position', () => {
     // What it stored stays.
     expect(await store.isIdTaken('p', id(1))).toBe(true);
     await lease.release();
+  });
+
+  it('walks on when the completion its cursor names is deleted at the source between two list pages', async () => {
+    const source = await startFakeSource();
+    for (let n = 0; n < 250; n++) source.add(id(n), 1_700_000_000 + n);
+    // The last of the first page, gone before the run asks for the page after it.
+    source.deletedOnceRead.add(id(99));
+    const { tally, notes } = await run(source);
+    expect(notes).toEqual([`the source no longer knows ${id(99)}, the last completion listed: listing again from the page before`]);
+    // Each listed once: the first page listed again (without its last) passes over what it already listed.
+    expect(tally).toMatchObject({ pages: 4, listed: 250, copied: 250, present: 0, vanished: 0, invalid: [], notObjects: 0 });
+    expect((await keptEnds()).map(([, end]) => end)).toEqual([id(100), id(200), id(249)]);
+    const again = await run(source);
+    expect(again.notes).toEqual([]);
+    expect(again.tally).toMatchObject({ resumed: false, copied: 0, present: 249 });
   });
 });

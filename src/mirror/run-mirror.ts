@@ -146,6 +146,13 @@ function prunePageEnds(ends: PageEnds): PageEnds {
   return ends.slice(Math.max(anchor, 0));
 }
 
+/**
+ * How many pages back a walk steps when the source no longer knows the completion it was to list after (deleted
+ * there since its page was listed: by the user, or by OpenAI's 30-day expiry at the old end a first run starts
+ * from). Each step lists a page again; its completions already listed are passed over, not counted twice.
+ */
+const CURSOR_STEPS_BACK = 3;
+
 /** Completions per list page: OpenAI's maximum, the fewest requests. */
 const LIST_PAGE_SIZE = 100;
 const MESSAGES_PAGE_SIZE = 100;
@@ -440,11 +447,26 @@ async function mirrorFrom(
   // the source refused the position) would keep naming the refused one, every later run listing everything again.
   let ends = start === undefined ? [] : kept.slice(0, kept.findIndex(([, id]) => id === start) + 1);
   const cursors = new Set<string>(start === undefined ? [] : [start]);
+  // The last pages listed: the cursor each was listed after, and its ids, to step back to when a cursor vanishes.
+  const trail: { after: string | undefined; ids: string[] }[] = [];
+  // Ids the pages listed again after such a step were already listed (and counted) by this walk.
+  let listedBefore = new Set<string>();
   for (;;) {
-    const page = await listPage(source, filters, after);
+    let page: Json;
+    try {
+      page = await listPage(source, filters, after);
+    } catch (err) {
+      // Stopped here, the run ended with the source's "not found" though only one completion was gone.
+      const back = after !== undefined && err instanceof SourceError && (err.status === 400 || err.status === 404) ? trail.pop() : undefined;
+      if (back === undefined) throw err;
+      events.onNote?.(`the source no longer knows ${printable(after!)}, the last completion listed: listing again from the page before`);
+      ends = ends.filter(([, id]) => id !== after);
+      listedBefore = new Set([...listedBefore, ...back.ids]);
+      after = back.after;
+      continue;
+    }
     if (!Array.isArray(page.data)) throw new SourceError(withoutData('the source answered its list', page, ': is --from an OpenAI API?'), undefined);
     tally.pages++;
-    tally.listed += page.data.length;
     // Passed over silently, they were counted nowhere: the copy would look whole with holes in it.
     const listed: Json[] = [];
     for (const [index, item] of (page.data as unknown[]).entries()) {
@@ -455,6 +477,7 @@ async function mirrorFrom(
       tally.notObjects++;
       events.onNote?.(`skipped item ${index + 1} of list page ${tally.pages}: not a completion object but ${printable(JSON.stringify(item) ?? String(item), 100)}`);
     }
+    tally.listed += page.data.length - listed.filter((item) => listedBefore.has(item.id as string)).length;
     // The created range is applied here: OpenAI's list has no such filter; order is ascending, so the end ends the walk.
     let reachedEnd = false;
     const wanted: Json[] = [];
@@ -464,6 +487,7 @@ async function mirrorFrom(
         reachedEnd = true;
         break;
       }
+      if (listedBefore.has(item.id as string)) continue;
       if (filters.createdAfter !== undefined && created < filters.createdAfter) continue;
       // Read again before the walk (--from-start and --update-metadata list it again): stored, named or counted there already.
       if (readAgainIds.has(String(item.id))) continue;
@@ -497,6 +521,8 @@ async function mirrorFrom(
     // The list answered a page it gave before (a source that ignores `after`): the walk would never end.
     if (cursors.has(last.id)) throw new SourceError(repeatedPage('/chat/completions', after, last.id), undefined);
     cursors.add(last.id);
+    trail.push({ after, ids: listed.map((item) => String(item.id)) });
+    if (trail.length > CURSOR_STEPS_BACK) trail.shift();
     after = last.id;
   }
 }
