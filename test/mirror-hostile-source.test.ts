@@ -58,6 +58,21 @@ describe('mirror source client', () => {
     expect(source.requests()).toBe(1);
   });
 
+  it('says a source that takes the request and then answers nothing, or stops halfway, gave no answer in time', async () => {
+    const source = await serve((req, res) => {
+      if (req.url?.includes('halfway')) res.writeHead(200, { 'content-type': 'application/json' }).write('{"object":"list","data":[');
+    });
+    for (const path of ['/chat/completions', '/chat/completions/halfway/messages']) {
+      const retries: string[] = [];
+      const client = createSourceClient({ baseUrl: source.url, apiKey: 'sk-x', timeoutMs: 200, maxRetries: 1, initialDelayMs: 1, onRetry: ({ reason }) => retries.push(reason) });
+      const failure = await client.get(path).catch((err: unknown) => err);
+      expect(failure).toBeInstanceOf(SourceError);
+      expect((failure as SourceError).message).toBe(`giving up on ${path} after 2 attempts: no answer within 0.2 s`);
+      expect(retries).toEqual(['no answer within 0.2 s']);
+    }
+    expect(source.requests()).toBe(4);
+  });
+
   it('reads an answer within the bound as it is', async () => {
     const body = JSON.stringify({ object: 'list', data: [{ id: 'a', text: 'é'.repeat(1000) }], has_more: false });
     const source = await serve((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(`\ufeff${body}`));

@@ -172,6 +172,9 @@ export function createSourceClient(options: SourceClientOptions) {
       }
       ({ text, bytes } = read);
     } catch (err) {
+      // The source took the request and answered nothing, or stopped halfway, for the whole time: said as such, not as
+      // "connection failed (The operation was aborted due to timeout)", which read as a refused connection.
+      if ((err as Error).name === 'TimeoutError') return { retry: `no answer within ${timeoutMs / 1000} s`, status: undefined, delayMs: undefined };
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       return { retry: `connection failed (${cause?.code ?? cause?.message ?? (err as Error).message})`, status: undefined, delayMs: undefined };
     }
