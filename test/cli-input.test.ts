@@ -51,7 +51,11 @@ const notACompletion = JSON.stringify({ id: 'chatcmpl-x', object: 'list', data: 
 describe('import refuses bad lines', () => {
   it.each([
     ['not JSON', '{"id": "chatcmpl-broken", ', /^stored-completions import: line 3: not JSON \(.+\)\n/],
-    ['not a completion', notACompletion, /^stored-completions import: line 3: not a completion: expected "object": "chat.completion", got "list"\n/],
+    [
+      'a list page saved from the API',
+      notACompletion,
+      /^stored-completions import: line 3: not a completion: expected "object": "chat.completion", got "list" \(a list page: import takes one completion a line, as `export` writes them\)\n/,
+    ],
     [
       'too many metadata pairs',
       tooManyPairs,
@@ -92,6 +96,23 @@ describe('import refuses bad lines', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toMatch(/^skipped line 2: not JSON .*\nskipped line 3: not a completion: .*\nimport: 2 stored, 0 already there \(skipped\), 2 invalid lines skipped, 4 lines in/);
     expect(await exportedIds()).toEqual([idOf(exampleLines[0]!), idOf(exampleLines[1]!)]);
+  });
+
+  it('says a finetune or eval export given to it is one, not only that a line lacks "object"', async () => {
+    expect((await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a'], { env })).code).toBe(0);
+    for (const [format, what] of [
+      ['finetune', 'a `finetune` export line'],
+      ['eval', 'an `eval` export line'],
+    ]) {
+      const out = join(folder, `${format}.jsonl`);
+      expect((await runCliInProcess(['export', '--key', 'sk-a', '--format', format!, '--out', out], { env })).code).toBe(0);
+      const run = await runCliInProcess(['import', out, '--key', 'sk-a'], { env: { DATABASE_URL: join(folder, `${format}.sqlite`) } });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toBe(
+        `stored-completions import: line 1: not a completion: expected "object": "chat.completion", got nothing (${what}: only the \`completions\` format can be imported)\n` +
+          'stopped: 0 stored before it stay, 0 were already there (--skip-invalid skips bad lines)\n',
+      );
+    }
   });
 
   it('reads a file that opens with a byte order mark', async () => {

@@ -28,6 +28,18 @@ function fail(message: string): never {
 }
 
 /**
+ * What a line that is no completion looks like, when it is one of the lines users most often give by mistake: the
+ * other export formats (which carry too little to store back) and a list page saved from the API. Without it the
+ * message named only a missing "object", and the file of another format looked broken rather than the wrong one.
+ */
+function lookalike(value: Json): string {
+  if (Array.isArray(value.messages)) return ' (a `finetune` export line: only the `completions` format can be imported)';
+  if (isObject(value.item)) return ' (an `eval` export line: only the `completions` format can be imported)';
+  if (value.object === 'list' && Array.isArray(value.data)) return ' (a list page: import takes one completion a line, as `export` writes them)';
+  return '';
+}
+
+/**
  * The record to store for a completion in the export format. `now` (Unix
  * seconds) becomes its storage time, which retention ages by: an imported
  * history is kept as long as if it had been stored today. `exact`: the integers past 2^53 of the
@@ -39,7 +51,7 @@ export function toImportedRecord(value: unknown, now: number, exact?: ExactInteg
   if (nestsDeeperThan(value, MAX_STORED_JSON_DEPTH)) fail(`JSON nested deeper than ${MAX_STORED_JSON_DEPTH} levels`);
   const { choices, metadata, input_messages: inputMessages, ...body } = value;
   const { id, object, created, model } = body;
-  if (object !== 'chat.completion') fail(`expected "object": "chat.completion", got ${JSON.stringify(object) ?? 'nothing'}`);
+  if (object !== 'chat.completion') fail(`expected "object": "chat.completion", got ${JSON.stringify(object) ?? 'nothing'}${lookalike(value)}`);
   if (!isAddressable(id)) fail('"id" must be a string of 1 to 256 characters without control characters or unpaired surrogates');
   // What the create path stores: a provider may send 0, or a clock before 1970; the bounds are those of a day usage can name.
   if (!isStorableCreated(created)) fail(`"created" must be a whole number of Unix seconds from ${EARLIEST_CREATED} to ${LATEST_CREATED} (the years 0000 to 9999)`);
