@@ -9,6 +9,7 @@ import pg from 'pg';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, runCliInProcess } from './helpers/cli.ts';
+import { completionsSoFar } from './helpers/sqlite-count.ts';
 import { fill, mountTmpfs, unmountTmpfs } from './helpers/full-disk.ts';
 import { findPostgresBinaries, startPrivatePostgres } from './helpers/private-postgres.ts';
 
@@ -606,6 +607,32 @@ describe('a database that fails under a command', () => {
       unmountTmpfs(folder);
     }
   });
+});
+
+describe('import batches', () => {
+  it('writes a batch once it holds 32 MiB of text, whatever --batch says, rather than holding 500 large completions in memory', async () => {
+    const large = (n: number) => {
+      const value = JSON.parse(exampleLines[0]!) as Record<string, unknown>;
+      // Message ids follow the completion's: left out, they are derived from it.
+      const messages = (value.input_messages as Record<string, unknown>[]).map(({ id: _id, ...message }) => message);
+      return JSON.stringify({ ...value, id: `chatcmpl-large-${n}`, input_messages: messages, note: 'x'.repeat(20 * 1024 * 1024) });
+    };
+    const child = spawn(process.execPath, [resolve(import.meta.dirname, '../bin/stored-completions.mjs'), 'import', '-', '--key', 'sk-a'], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const closed = once(child, 'close');
+    // Two of 20 MB, and the input left open: the default batch of 500 is far from full, its text is not.
+    child.stdin!.write(`${large(1)}\n${large(2)}\n`);
+    await expect.poll(() => completionsSoFar(env.DATABASE_URL!), { timeout: 60_000, interval: 100 }).toBe(2);
+    child.stdin!.end(`${exampleLines[1]}\n`);
+    const [code] = (await closed) as [number | null];
+    expect(code, stderr).toBe(0);
+    // After the progress lines a slow machine may have printed meanwhile.
+    expect(stderr).toMatch(/(^|\n)import: 3 stored, 0 already there \(skipped\), 0 invalid lines skipped, 3 lines in [^\n]+\n$/);
+  }, 120_000);
 });
 
 describe.skipIf(findPostgresBinaries() === undefined)('PostgreSQL stopped under an import', () => {

@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startChildServer, stopChildren } from './helpers/child-server.ts';
 import { runCli, runCliInProcess } from './helpers/cli.ts';
+import { completionsSoFar } from './helpers/sqlite-count.ts';
 import type { FakeUpstream } from './helpers/fake-upstream.ts';
 import { DEFAULT_KEY, type Service, startService } from './helpers/service.ts';
 import { projectOf, type SourceSetup, useSourceEachTest } from './helpers/source-service.ts';
@@ -78,20 +78,7 @@ describe('copy', () => {
       ),
     );
     const target = join(folder, 'copy.db');
-    /** Completions in the target so far, read beside the copy as any reader of a WAL database can. */
-    const copiedSoFar = () => {
-      if (!existsSync(target)) return 0;
-      try {
-        const db = new Database(target, { readonly: true, fileMustExist: true });
-        try {
-          return (db.prepare('SELECT count(*) AS n FROM completions').get() as { n: number }).n;
-        } finally {
-          db.close();
-        }
-      } catch {
-        return 0;
-      }
-    };
+    const copiedSoFar = () => completionsSoFar(target);
     // One completion a transaction, so the kill falls midway.
     const killed = await runCli(['copy', '--from', source.databasePath, '--to', target, '--batch', '1'], {
       env: {},
