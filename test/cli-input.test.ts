@@ -635,6 +635,28 @@ describe('import batches', () => {
   }, 120_000);
 });
 
+describe('export pages', () => {
+  it('hold what their completions weigh, not 500 of them whatever their size: 40 of 5 MB export in a 256 MB heap', async () => {
+    const value = JSON.parse(exampleLines[0]!) as Record<string, unknown>;
+    const messages = (value.input_messages as Record<string, unknown>[]).map(({ id: _id, ...message }) => message);
+    // An image sent as data in each request: 5 MB a completion.
+    const image = [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${'A'.repeat(5 * 1024 * 1024)}` } }];
+    const lines = Array.from({ length: 40 }, (_, n) => {
+      const id = `chatcmpl-image-${String(n).padStart(2, '0')}`;
+      return JSON.stringify({ ...value, id, input_messages: [...messages, { role: 'user', content: 'What is this?', content_parts: image }] });
+    });
+    expect((await runCli(['import', fileOf(lines), '--key', 'sk-a'], { env })).code).toBe(0);
+    const out = join(folder, 'out.jsonl');
+    // One page of all 40 (200 MB of text, held two and three times over as rows and lines) ran out of this heap.
+    const run = await runCli(['export', '--key', 'sk-a', '--out', out], { env: { ...env, NODE_OPTIONS: '--max-old-space-size=256' } });
+    expect(run.code, run.stderr.slice(0, 500)).toBe(0);
+    const exportedLines = readFileSync(out, 'utf8').split('\n');
+    expect(exportedLines.pop()).toBe('');
+    expect(exportedLines.map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(lines.map(idOf));
+    expect(exportedLines.every((line) => line.length > 5 * 1024 * 1024)).toBe(true);
+  }, 180_000);
+});
+
 describe.skipIf(findPostgresBinaries() === undefined)('PostgreSQL stopped under an import', () => {
   it('is said in a line with exit code 1, not a stack trace, and what was committed before stays', async () => {
     const port = await freePortFrom(47150);

@@ -30,6 +30,20 @@ export interface ExportTally {
 /** Completions read per store call: large enough that per-page costs vanish, small enough to keep memory flat. */
 export const EXPORT_PAGE_SIZE = 500;
 
+/**
+ * The text a page may hold, as the largest completion of the page before predicts it, and the size of the first
+ * page, when nothing is known of the sizes yet. Pages of 500 held 500 completions whatever their size: with an image
+ * sent as data in each request (5 MB a completion), 2.5 GB a page, past Node's heap, and an HTTP export took the
+ * service down with it. Completions of a few KB still go 500 a page from the second page on.
+ */
+const PAGE_CHARACTERS = 32 * 1024 * 1024;
+const FIRST_PAGE_SIZE = 10;
+
+/** How many completions the next page reads, after one whose largest completion held `largest` characters. */
+function nextPageSize(largest: number): number {
+  return Math.max(1, Math.min(EXPORT_PAGE_SIZE, Math.floor(PAGE_CHARACTERS / Math.max(largest, 1))));
+}
+
 /** A chunk of lines is yielded before it would reach this many characters: well within a JavaScript string's 536,870,888. */
 const CHUNK_CHARACTERS = 256 * 1024 * 1024;
 
@@ -47,12 +61,13 @@ export async function* exportLines(store: Store, request: ExportRequest, tally: 
   const { filters } = request;
   const limitReached = () => request.limit !== undefined && tally.written >= request.limit;
   let after = request.after;
+  let pageSize = FIRST_PAGE_SIZE;
   for (;;) {
     const page = await store.listCompletions(request.project, {
       ...filters,
       after,
       // Finetune may skip some, so every page is read whole; the limit counts lines.
-      limit: request.limit === undefined || request.format === 'finetune' ? EXPORT_PAGE_SIZE : Math.min(EXPORT_PAGE_SIZE, request.limit - tally.written),
+      limit: request.limit === undefined || request.format === 'finetune' ? pageSize : Math.min(pageSize, request.limit - tally.written),
       order: request.order ?? 'asc',
     });
     const messages = await store.listMessagesOf(
@@ -61,12 +76,14 @@ export async function* exportLines(store: Store, request: ExportRequest, tally: 
     );
     let chunk = '';
     const ended = !page.hasMore;
+    let largest = 0;
     for (const completion of page.items) {
       after = completion.id;
       // Deleted between the page's read and its messages' (another request, retention): written without its
       // input it would import as a completion that never had any. A completion goes out whole or not at all.
       const input = messages.get(completion.id);
       if (!input) continue;
+      largest = Math.max(largest, input.reduce((characters, message) => characters + message.body.length, completion.body.length + completion.choices.length));
       tally.read++;
       const formatted = formatLine({ completion, messages: input }, request);
       if ('skipped' in formatted) {
@@ -84,5 +101,6 @@ export async function* exportLines(store: Store, request: ExportRequest, tally: 
     }
     if (chunk !== '') yield chunk;
     if (ended || limitReached()) return;
+    pageSize = nextPageSize(largest);
   }
 }
