@@ -6,12 +6,12 @@ import { EXPORT_FORMATS, type ExportFormat, SKIP_REASONS, type SkipReason } from
 import { exportLines, type ExportTally, newTally } from '../export/run-export.ts';
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
-import { FILTER_HELP, FILTER_OPTIONS, parseFilters, parsePositiveInteger, PROJECT_HELP, PROJECT_OPTIONS } from './options.ts';
+import { FILTER_HELP, FILTER_OPTIONS, parseFilters, parsePositiveInteger, PROJECT_HELP, PROJECT_OPTIONS, projectOptions } from './options.ts';
 import type { SortOrder } from '../validation.ts';
 import { counted, createProgress, rate } from './progress.ts';
 import { checkProjectOptions, openSourceStore, resolveProject } from './target.ts';
 
-const HELP = `Usage: stored-completions export (--key KEY | --project NAME) [options]
+const HELP = `Usage: stored-completions export (--key KEY | --key-file PATH | --project NAME) [options]
 
 Writes a project's stored completions as JSON lines, in (created, id) order.
 
@@ -245,7 +245,8 @@ export const exportCommand = defineCommand({
     const filters = parseFilters(values);
     const order = parseOrder(values.order);
     const config = context.config();
-    checkProjectOptions(config, values);
+    const target = projectOptions(values);
+    checkProjectOptions(config, target);
     // `--out -` is standard output, as import's FILE - is standard input (it wrote a file named "-").
     const outPath = values.out === '-' ? undefined : values.out;
     if (values.append && outPath === undefined) throw new UsageError('--append: it adds to the file --out names; standard output is a stream to redirect with >>');
@@ -254,7 +255,7 @@ export const exportCommand = defineCommand({
       // Checked once the database is open: a database closed cleanly has no -wal nor -shm, and opening it makes them,
       // so checked before, `--out DB-wal` passed and was truncated under the open connection (its -shm: a SIGBUS).
       if (outPath !== undefined) checkOutNotDatabase(outPath, config.databaseUrl);
-      const project = await resolveProject(config, store, values);
+      const project = await resolveProject(config, store, target);
       // As the list's `after`: any id the project had, deleted ones included (the walk goes on from its place).
       if (values.after !== undefined && !(await store.isIdTaken(project, values.after))) {
         throw new UsageError(`--after: the project has no completion '${values.after}' (nor had one)`);

@@ -6,11 +6,11 @@ import { inputLines } from '../import/input-lines.ts';
 import type { CompletionRecord } from '../store/index.ts';
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
-import { PROJECT_HELP, PROJECT_OPTIONS, parseBatchSize } from './options.ts';
+import { PROJECT_HELP, PROJECT_OPTIONS, projectOptions, parseBatchSize } from './options.ts';
 import { counted, createProgress, rate } from './progress.ts';
 import { checkProjectOptions, openStore, resolveProject } from './target.ts';
 
-const HELP = `Usage: stored-completions import FILE (--key KEY | --project NAME) [options]
+const HELP = `Usage: stored-completions import FILE (--key KEY | --key-file PATH | --project NAME) [options]
 
 Stores the completions of a file in the \`completions\` export format (one
 chat.completion with its "input_messages" per line; FILE - reads standard input)
@@ -107,7 +107,8 @@ export const importCommand = defineCommand({
     const batchSize = parseBatchSize(values.batch, 500);
     const path = positionals[0]!;
     const config = context.config();
-    checkProjectOptions(config, values);
+    const target = projectOptions(values);
+    checkProjectOptions(config, target);
     // Before the database: a mistyped FILE must not leave a new empty database behind (nor run its migrations).
     const input = await openInput(path, context.stdin);
     let store;
@@ -119,7 +120,7 @@ export const importCommand = defineCommand({
       throw err;
     }
     try {
-      const project = await resolveProject(config, store, values);
+      const project = await resolveProject(config, store, target);
       const progress = createProgress(context.stderr, 'import');
       const startedAt = performance.now();
       const counts = { lines: 0, stored: 0, existing: 0, invalid: 0 };

@@ -6,11 +6,11 @@ import { MIRROR_CLAIM_PREFIX } from '../store/unstored-settings.ts';
 import { type MirrorTally, runMirror } from '../mirror/run-mirror.ts';
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
-import { parseCount, parseMetadataPairs, parseTime, PROJECT_HELP, PROJECT_OPTIONS } from './options.ts';
+import { parseCount, parseMetadataPairs, parseTime, PROJECT_HELP, PROJECT_OPTIONS, projectOptions, secretOption } from './options.ts';
 import { counted, createProgress, rate } from './progress.ts';
 import { openStore, resolveProject } from './target.ts';
 
-const HELP = `Usage: stored-completions mirror --from URL --source-key KEY (--key KEY | --project NAME) [options]
+const HELP = `Usage: stored-completions mirror --from URL (--source-key KEY | --source-key-file PATH) (--key KEY | --key-file PATH | --project NAME) [options]
 
 Copies every stored completion the source key can list from a server that
 speaks OpenAI's stored-completions API (OpenAI itself, Azure OpenAI, another
@@ -30,6 +30,7 @@ at once on the same machine).
 Options:
   --from URL            the source's API base URL, e.g. https://api.openai.com/v1
   --source-key KEY      the key to read the source with
+  --source-key-file PATH  the same, the key read from a file (kept out of the command line, which \`ps\` shows)
 ${PROJECT_HELP}
   --model NAME          only completions of this model
   --metadata KEY=VALUE  only completions with this metadata pair; repeat to AND several
@@ -44,7 +45,10 @@ ${PROJECT_HELP}
 
 Example:
   stored-completions mirror --from https://api.openai.com/v1 --source-key "$OPENAI_API_KEY" \\
-    --key "$OPENAI_API_KEY" --since 2025-01-01`;
+    --key "$OPENAI_API_KEY" --since 2025-01-01
+  # the keys kept out of \`ps\` for the hours a mirror may run (bash's printf is a builtin):
+  stored-completions mirror --from https://api.openai.com/v1 --source-key-file <(printf %s "$OPENAI_API_KEY") \\
+    --key-file <(printf %s "$OPENAI_API_KEY")`;
 
 /** The ids named in the closing line at most; each was noted with its reason as it failed. */
 const NAMED_UNREAD = 10;
@@ -74,6 +78,7 @@ export const mirrorCommand = defineCommand({
       ...PROJECT_OPTIONS,
       from: { type: 'string' },
       'source-key': { type: 'string' },
+      'source-key-file': { type: 'string' },
       model: { type: 'string' },
       metadata: { type: 'string', multiple: true },
       since: { type: 'string' },
@@ -99,7 +104,9 @@ export const mirrorCommand = defineCommand({
     if (/[?#]/.test(values.from)) {
       throw new UsageError(`--from: expected the API's base URL without a query or fragment (such as https://api.openai.com/v1), got '${values.from}'`);
     }
-    if (values['source-key'] === undefined) throw new UsageError('--source-key KEY is required');
+    const sourceKey = secretOption(values['source-key'], values['source-key-file'], 'source-key');
+    if (sourceKey === undefined) throw new UsageError('--source-key KEY (or --source-key-file PATH) is required');
+    const target = projectOptions(values);
     // Two names for one bound (--created-after is export's): with both, one was silently ignored, and which one a user meant is a guess.
     if (values.since !== undefined && values['created-after'] !== undefined) {
       throw new UsageError('--since and --created-after are one filter under two names (completions created at or after T): give one of them');
@@ -116,12 +123,12 @@ export const mirrorCommand = defineCommand({
     const config = context.config();
     const store = await openStore(config.databaseUrl, config.sqliteSynchronous);
     try {
-      const project = await resolveProject(config, store, values);
+      const project = await resolveProject(config, store, target);
       const progress = createProgress(context.stderr, 'mirror');
       const tally: MirrorTally = { pages: 0, listed: 0, copied: 0, present: 0, metadataUpdated: 0, vanished: 0, invalid: [], notObjects: 0, resumed: false, unread: new Map() };
       // One position (and one list of completions to read again) per source, source key, target project and filters; a digest, so no key is stored.
       const mirrorDigest = createHash('sha256')
-        .update(JSON.stringify([values.from.replace(/\/+$/, ''), values['source-key'], project, filters]))
+        .update(JSON.stringify([values.from.replace(/\/+$/, ''), sourceKey, project, filters]))
         .digest('base64url');
       const checkpointKey = `mirror_position:${mirrorDigest}`;
       const unreadKey = `mirror_unread:${mirrorDigest}`;
@@ -144,7 +151,7 @@ export const mirrorCommand = defineCommand({
         });
       const source = createSourceClient({
         baseUrl: values.from,
-        apiKey: values['source-key'],
+        apiKey: sourceKey,
         onRetry: ({ path, reason, delayMs }) => {
           retries++;
           progress.note(`retrying ${shownPath(path)} in ${(delayMs / 1000).toFixed(1)} s: ${reason}`);

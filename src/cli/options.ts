@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { ApiError } from '../errors.ts';
 import { type ListFilters, parseMetadata } from '../validation.ts';
 import type { OptionsConfig } from './command.ts';
@@ -7,8 +8,38 @@ import { UsageError } from './errors.ts';
 /** Options every command that reads or writes one project takes. */
 export const PROJECT_OPTIONS = {
   key: { type: 'string' },
+  'key-file': { type: 'string' },
   project: { type: 'string' },
 } as const satisfies OptionsConfig;
+
+/** The project options with the key read: `--key`, or the first line of the file `--key-file` names. */
+export function projectOptions(values: { key?: string | undefined; 'key-file'?: string | undefined; project?: string | undefined }): {
+  key: string | undefined;
+  project: string | undefined;
+} {
+  return { key: secretOption(values.key, values['key-file'], 'key'), project: values.project };
+}
+
+/**
+ * A secret given as `--NAME VALUE` or, kept out of the command line (which any local user reads in `ps` or
+ * /proc/PID/cmdline for as long as the run lasts: a mirror runs for hours), as `--NAME-file PATH`: a Docker or
+ * Kubernetes secret, or `<(printf %s "$KEY")`. The file's text without its surrounding whitespace (the newline
+ * `echo` or an editor leaves would otherwise be part of the key).
+ */
+export function secretOption(value: string | undefined, path: string | undefined, name: string): string | undefined {
+  if (path === undefined) return value;
+  if (value !== undefined) throw new UsageError(`--${name} and --${name}-file: give one of them`);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--${name}-file: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  const secret = text.trim();
+  if (secret === '') throw new UsageError(`--${name}-file: ${path} is empty`);
+  if (/\s/.test(secret)) throw new UsageError(`--${name}-file: ${path} holds more than one line or word; expected the key alone`);
+  return secret;
+}
 
 /** The filters of OpenAI's list (and of its Evals stored-completions data source), as options. */
 export const FILTER_OPTIONS = {
@@ -20,6 +51,7 @@ export const FILTER_OPTIONS = {
 } as const satisfies OptionsConfig;
 
 export const PROJECT_HELP = `  --key KEY             the project this key sees (in either tenancy mode)
+  --key-file PATH       the same, the key read from a file (kept out of the command line, which \`ps\` shows)
   --project NAME        the project by name (with API_KEYS)`;
 
 export const FILTER_HELP = `  --model NAME          only completions of this model (requested or answered)
