@@ -29,6 +29,10 @@ const TEXTS = [
   'x² ½ Ⅻ ﬁne',
   'abc東京def',
   'ありがとう Йогурт',
+  // Marks apart from their letter: the service drops U+0301 after any letter, and splits a word at a Hindi or Arabic vowel sign.
+  'γα\u0301λα και μέλι',
+  'मुझे किताबें पसंद हैं',
+  'كَتَبَ الوَلَدُ',
 ];
 const WORDS = [
   "don't", 'dont', 'don', 't', 'e-mail', 'email', 'e', 'mail', 'creme', 'brulee', 'naive', 'facade', 'crème',
@@ -37,6 +41,7 @@ const WORDS = [
   'iphone用', '用の', 'ภาษาไทย', 'ไทย', 'ภาษาไทยง่ายนิดเดียว', 'αθηναι', 'straße', 'strasse', 'istanbul', 'i̇stanbul',
   '4o', 'mini', 'gpt-4o', '2024', '05-13', 'x2', 'x', '2', '½', '12', 'xii', 'fine', 'ﬁne', 'abc東京', '東京def', 'abc', 'def',
   'ありがとう', 'ありかとう', 'がと', 'йогурт', 'иогурт', 'ἀθῆναι',
+  'γαλα', 'γάλα', 'μελι', 'μέλι', 'किताब', 'किताबें', 'पसंद', 'ह', 'كتب', 'كَتَبَ', 'ك',
 ];
 
 let upstream: FakeUpstream;

@@ -7,8 +7,15 @@
 // Chinese, Japanese or Korean is found inside a longer run, as the service indexes those runs as their characters
 // and pairs. Thai is one word per run there, as every other script (docs/decisions.md), so here too.
 
-/** A token of the text: letters, digits, private-use characters; combining marks stay with their letter. */
-const TOKEN = /[\p{L}\p{N}\p{Co}\p{M}]+/gu;
+/**
+ * The combining marks the service's search drops (SQLite's unicode61 remove_diacritics 2, search-folding.ts's 'D'):
+ * after any letter, Greek or Cyrillic too. Every other mark separates tokens there, as punctuation does (a Hindi
+ * vowel sign: "किताबें" is the tokens क त ब, so "किताब" finds it).
+ */
+const DROPPED_MARK = '\\u0300-\\u0304\\u0306-\\u030c\\u030f\\u0311\\u031b\\u0323-\\u0328\\u032d\\u032e\\u0330\\u0331';
+const DROPPED_MARKS = new RegExp(`[${DROPPED_MARK}]`, 'gu');
+/** A token of the text: letters, digits, private-use characters, and the marks dropped from inside them. */
+const TOKEN = new RegExp(`[\\p{L}\\p{N}\\p{Co}${DROPPED_MARK}]+`, 'gu');
 /** The service keeps a search word only when it has one of these. */
 const WORD_CHARACTER = /[\p{L}\p{N}\p{Co}]/u;
 /** Runs the service segments into characters and pairs (cjk-segments.ts's CJK_RUN). */
@@ -26,7 +33,9 @@ const LATIN_ACCENTS = /(\p{Script=Latin})\p{M}+/gu;
  * "Ἀθῆναι" is not found by "αθηναι", nor "が" by "か").
  */
 function folded(text) {
-  return ASCII.test(text) ? text.toLowerCase() : text.normalize('NFD').replace(LATIN_ACCENTS, '$1').normalize('NFC').toLowerCase();
+  if (ASCII.test(text)) return text.toLowerCase();
+  // The marks written apart first ("α" and U+0301 is "α"): the service drops them whatever letter they follow.
+  return text.replace(DROPPED_MARKS, '').normalize('NFD').replace(LATIN_ACCENTS, '$1').normalize('NFC').toLowerCase();
 }
 
 /**
@@ -40,12 +49,15 @@ function tokensOf(text) {
     const start = match.index;
     const token = match[0];
     if (!isCjk(token)) {
-      tokens.push({ start, end: start + token.length, folded: folded(token), cjk: null });
+      // (Marks alone fold to nothing, no token for the service either.)
+      const text = folded(token);
+      if (text) tokens.push({ start, end: start + token.length, folded: text, cjk: null });
       continue;
     }
     let at = 0;
     const rest = (to) => {
-      if (to > at) tokens.push({ start: start + at, end: start + to, folded: folded(token.slice(at, to)), cjk: null });
+      const text = to > at ? folded(token.slice(at, to)) : '';
+      if (text) tokens.push({ start: start + at, end: start + to, folded: text, cjk: null });
     };
     CJK_RUN.lastIndex = 0;
     for (let run = CJK_RUN.exec(token); run !== null; run = CJK_RUN.exec(token)) {
