@@ -208,6 +208,14 @@ export function prettyJsonText(text) {
 const JSON_SPACE = new Set([' ', '\t', '\n', '\r']);
 
 /**
+ * A layout this much longer than the text is given up for the text as it is: indenting grows with the depth, so a
+ * string of brackets (a tool's result, arguments: the service limits a body's depth, not its strings') grows
+ * quadratically: 20,000 levels were 200 MB, 30,000 past the longest string a browser makes (the view threw).
+ */
+const MOST_GROWTH = 16;
+const GROWTH_ALLOWANCE = 100_000;
+
+/**
  * Valid JSON text laid out as `JSON.stringify(value, null, 2)` would, but with every number as it was
  * written: a parse and stringify rounds an id past 2^53 (`12345678901234567890` shown as
  * `12345678901234567000`) and rewrites `1.50` as `1.5`, so the arguments on screen would not be what
@@ -217,7 +225,9 @@ function indentJson(text) {
   let out = '';
   let depth = 0;
   const newline = () => `\n${'  '.repeat(depth)}`;
+  const longest = text.length * MOST_GROWTH + GROWTH_ALLOWANCE;
   for (let i = 0; i < text.length; i++) {
+    if (out.length > longest) return text;
     const c = text[i];
     if (c === '"') {
       let end = text.indexOf('"', i + 1);
