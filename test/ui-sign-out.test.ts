@@ -59,6 +59,13 @@ describe.skipIf(!browserAvailable)('web UI: what a key started ends at its sign-
     expect(before).toContain('owner: B');
     expect(before).not.toContain('of-A');
     expect(before).not.toContain('owner: A');
+    // Nor is anything of A's offered to B: not as a suggestion, not as the pair B's "Tag" adds.
+    await page.getByRole('combobox', { name: 'Key', exact: true }).focus();
+    const offered = await page.evaluate(`[...document.querySelector('input[name=metadata-key]').list.options].map((o) => o.value)`);
+    expect(offered).toEqual(['owner']);
+    await page.getByRole('link', { name: SHARED }).click();
+    await expect.poll(() => page.getByRole('button', { name: 'Edit metadata' }).count()).toBe(1);
+    expect(await page.getByRole('button', { name: /^Tag\b/ }).count()).toBe(0);
   });
 
   it('drops an export still under way at sign-out: nothing of it is downloaded into the next key\'s session', async () => {

@@ -1,7 +1,7 @@
 // One stored completion: the conversation as sent and received, every choice, usage, the echoed
 // request fields, metadata (editable), delete, raw JSON and replay snippets.
 
-import { allMessages, api, completionPath } from './api.js';
+import { allMessages, api, completionPath, storedKey } from './api.js';
 import { announce, askToConfirm, copyButton, h, isolatedText, pairNodes, replaceChildren } from './dom.js';
 import { completionHash, listHash } from './filters.js';
 import { cutReasons, finishReasons, formatInteger, isoTime, localTime, relativeTime } from './format.js';
@@ -141,8 +141,10 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
     // A tag written: only what shows the metadata is drawn again, so the focus, the scroll and the folds stay.
     const quick = createQuickTag(id, {
       onUpdated(updated) {
-        completion = updated;
         onUpdated?.(updated);
+        // Answered after the view was left (a sign-out, the next key perhaps another project's): not drawn, not noted.
+        if (controller.signal.aborted) return;
+        completion = updated;
         noteMetadata([updated]);
         metadataSection.lastChild.replaceWith(metadataChips(updated.metadata));
         const redrawn = rawDetails();
@@ -161,6 +163,7 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
       quick.button.hidden = true;
       const editor = createMetadataEditor(completion.metadata, {
         save: async (metadata, pair) => {
+          const holder = storedKey();
           let updated;
           try {
             updated = await api(completionPath(id), { method: 'POST', body: { metadata } });
@@ -170,10 +173,11 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
             throw failure;
           }
           onUpdated?.(updated);
-          // The pair set last is what "Tag" adds to the next conversations.
-          if (pair) rememberTag(...pair);
+          // The pair set last is what "Tag" adds to the next conversations: the saving key's, whoever is signed in now.
+          if (pair) rememberTag(...pair, holder);
           announce('Metadata saved');
-          render(updated);
+          // Answered after the view was left (a sign-out): its map is not drawn, nor offered as suggestions.
+          if (!controller.signal.aborted) render(updated);
         },
         close: () => {
           openEditor = null;

@@ -14,9 +14,9 @@ import { shortcutsActive } from './shortcuts.js';
  * tag, offered after a sign-out, would be the last one's data. A 32-bit FNV-1a of the key, never the key itself
  * (kept in the tab's sessionStorage only): four bytes say next to nothing of a secret of 20 characters or more.
  */
-function settingName() {
+function settingName(holder = storedKey()) {
   let hash = 0x811c9dc5;
-  for (const char of storedKey() ?? '') hash = Math.imul(hash ^ char.codePointAt(0), 0x01000193) >>> 0;
+  for (const char of holder ?? '') hash = Math.imul(hash ^ char.codePointAt(0), 0x01000193) >>> 0;
   return `tag.${hash.toString(16)}`;
 }
 
@@ -31,8 +31,9 @@ export function rememberedTag() {
   }
 }
 
-export function rememberTag(key, value) {
-  writeSetting(settingName(), JSON.stringify([key, value]));
+/** `holder`: the key the pair was set with, signed out since perhaps (a save answered after the sign-out). */
+export function rememberTag(key, value, holder = storedKey()) {
+  writeSetting(settingName(holder), JSON.stringify([key, value]));
 }
 
 /** A pair in a sentence, each side isolated (FSI…PDI): a right-to-left value does not reorder the words after it. */
