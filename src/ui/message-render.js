@@ -34,7 +34,7 @@ export function longText(text, className = 'text', label = undefined, matcher = 
     // copy: `node` keeps the text shown whole for "Show more".
     if (markdown || matcher) {
       const drawn = document.createDocumentFragment();
-      drawn.append(...(markdown ? markdownNodes(node.data) : [node.data]));
+      replaceChildren(drawn, markdown ? markdownNodes(node.data) : node.data);
       markMatches(drawn, matcher);
       replaceChildren(block, drawn);
     }

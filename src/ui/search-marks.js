@@ -18,15 +18,16 @@ export function markMatches(root, matcher) {
     const text = node.data;
     const ranges = matcher.ranges(text);
     if (!ranges.length) continue;
-    const pieces = [];
+    // Gathered in a fragment, not passed as arguments: a paragraph of 100,000 matches overflowed the call's stack.
+    const pieces = document.createDocumentFragment();
     let at = 0;
     for (const [start, end] of ranges) {
-      if (start > at) pieces.push(text.slice(at, start));
-      pieces.push(h('mark', { class: 'match' }, text.slice(start, end)));
+      if (start > at) pieces.append(text.slice(at, start));
+      pieces.append(h('mark', { class: 'match' }, text.slice(start, end)));
       at = end;
     }
-    if (at < text.length) pieces.push(text.slice(at));
-    node.replaceWith(...pieces);
+    if (at < text.length) pieces.append(text.slice(at));
+    node.replaceWith(pieces);
     count += ranges.length;
   }
   return count;

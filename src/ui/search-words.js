@@ -128,12 +128,16 @@ export function searchMatcher(search) {
     const flat = folded(value);
     if (!probes.some((probe) => flat.includes(probe))) return [];
     const found = [];
+    // Pushed one by one: a text can hold 100,000 matches, past the arguments a call's stack takes.
+    const take = (ranges) => {
+      for (const range of ranges) found.push(range);
+    };
     if (ASCII.test(value)) {
-      for (const units of words) found.push(...asciiMatches(flat, units));
+      for (const units of words) take(asciiMatches(flat, units));
     } else {
       const tokens = tokensOf(value);
       for (let i = 0; i < tokens.length; i++) {
-        for (const units of words) found.push(...matchesAt(tokens, i, units));
+        for (const units of words) take(matchesAt(tokens, i, units));
       }
     }
     found.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
