@@ -635,16 +635,20 @@ describe('import batches', () => {
   }, 120_000);
 });
 
+/** `count` completions of an image sent as data in each request: 5 MB each. */
+function imageLines(count: number): string[] {
+  const value = JSON.parse(exampleLines[0]!) as Record<string, unknown>;
+  const messages = (value.input_messages as Record<string, unknown>[]).map(({ id: _id, ...message }) => message);
+  const image = [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${'A'.repeat(5 * 1024 * 1024)}` } }];
+  return Array.from({ length: count }, (_, n) => {
+    const id = `chatcmpl-image-${String(n).padStart(2, '0')}`;
+    return JSON.stringify({ ...value, id, input_messages: [...messages, { role: 'user', content: 'What is this?', content_parts: image }] });
+  });
+}
+
 describe('export pages', () => {
   it('hold what their completions weigh, not 500 of them whatever their size: 40 of 5 MB export in a 256 MB heap', async () => {
-    const value = JSON.parse(exampleLines[0]!) as Record<string, unknown>;
-    const messages = (value.input_messages as Record<string, unknown>[]).map(({ id: _id, ...message }) => message);
-    // An image sent as data in each request: 5 MB a completion.
-    const image = [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${'A'.repeat(5 * 1024 * 1024)}` } }];
-    const lines = Array.from({ length: 40 }, (_, n) => {
-      const id = `chatcmpl-image-${String(n).padStart(2, '0')}`;
-      return JSON.stringify({ ...value, id, input_messages: [...messages, { role: 'user', content: 'What is this?', content_parts: image }] });
-    });
+    const lines = imageLines(40);
     expect((await runCli(['import', fileOf(lines), '--key', 'sk-a'], { env })).code).toBe(0);
     const out = join(folder, 'out.jsonl');
     // One page of all 40 (200 MB of text, held two and three times over as rows and lines) ran out of this heap.
@@ -654,6 +658,26 @@ describe('export pages', () => {
     expect(exportedLines.pop()).toBe('');
     expect(exportedLines.map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(lines.map(idOf));
     expect(exportedLines.every((line) => line.length > 5 * 1024 * 1024)).toBe(true);
+  }, 180_000);
+});
+
+describe('copy batches', () => {
+  it('hold what their completions weigh, not --batch of them whatever their size: 24 of 5 MB copy in a 96 MB heap', async () => {
+    const lines = imageLines(24);
+    expect((await runCli(['import', fileOf(lines), '--key', 'sk-a'], { env })).code).toBe(0);
+    const target = join(folder, 'copy.sqlite');
+    // One batch of all 24 (120 MB of text, held as rows, then as the rows the target writes) ran out of this heap.
+    const run = await runCli(['copy', '--from', env.DATABASE_URL!, '--to', target], { env: { NODE_OPTIONS: '--max-old-space-size=96' } });
+    expect(run.code, run.stderr.slice(0, 500)).toBe(0);
+    expect(run.stderr).toMatch(/^copy: 24 completions, 0 deleted ids, 1 setting in /m);
+    const exportOf = async (database: string) => {
+      const out = join(folder, `export-${database === target ? 'copy' : 'source'}.jsonl`);
+      expect((await runCli(['export', '--key', 'sk-a', '--out', out], { env: { DATABASE_URL: database } })).code).toBe(0);
+      return readFileSync(out);
+    };
+    const [copied, original] = [await exportOf(target), await exportOf(env.DATABASE_URL!)];
+    expect(copied.equals(original)).toBe(true);
+    expect(original.toString('utf8').trimEnd().split('\n').map(idOf)).toEqual(lines.map(idOf));
   }, 180_000);
 });
 

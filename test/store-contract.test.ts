@@ -503,4 +503,26 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     expect(outcomes.filter(Boolean)).toHaveLength(1);
     expect(await store.getSetting('lease')).toBe(`taken by ${outcomes.indexOf(true)}`);
   });
+
+  it('dumps batches that stop before 32 MiB of text as well as at the batch size, whatever the row count allows', async () => {
+    // Three completions of 12 MiB among small ones: a batch of 10 would hold them all, 36 MiB. Ids in storage order on
+    // both backends (a group commit on PostgreSQL stores in key order).
+    const image = (id: string) => [JSON.stringify({ role: 'user', content: `${id} ${'A'.repeat(12 * 1024 * 1024)}` })];
+    const saved = [record('a0', 1_700_000_000), ...['b1', 'b2', 'b3'].map((id) => record(id, 1_700_000_000, { messages: image(id) })), record('c4', 1_700_000_000)];
+    await store.saveCompletions(PROJECT, saved);
+    const batches: string[][] = [];
+    const records: CompletionRecord[] = [];
+    for await (const batch of store.dump(10)) {
+      const completions = batch.filter((item) => item.kind === 'completion');
+      if (completions.length > 0) batches.push(completions.map((item) => item.record.id));
+      records.push(...completions.map((item) => item.record));
+    }
+    expect(batches).toEqual([
+      ['a0', 'b1', 'b2'],
+      ['b3', 'c4'],
+    ]);
+    expect(records.map(({ id, messages, choices, body }) => ({ id, messages, choices, body }))).toEqual(
+      saved.map(({ id, messages, choices, body }) => ({ id, messages, choices, body })),
+    );
+  }, 60_000);
 });

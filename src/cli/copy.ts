@@ -23,7 +23,7 @@ copy says so and how to start over.
 Options:
   --from URL            the source database, as DATABASE_URL (a SQLite file path, or postgres://...)
   --to URL              the target database, created when missing
-  --batch N             completions per transaction, 1 to 10000 (default 1000)
+  --batch N             completions per transaction, 1 to 10000 (default 1000; fewer once they hold 32 MiB)
   -h, --help            this text
 
 Example:
@@ -42,7 +42,8 @@ export const copyCommand = defineCommand({
       if (problem !== undefined) throw new UsageError(`${option}: ${problem}`);
     }
     if (values.from !== ':memory:' && resolve(values.from) === resolve(values.to)) throw new UsageError('--from and --to name the same database');
-    // Bounded as import's: a dump's batch is held whole, and `--batch 100000000` ran the tool out of memory.
+    // Bounded as import's: a dump's batch is held whole, and `--batch 100000000` ran the tool out of memory. The dump
+    // also ends a batch at 32 MiB of text (dump-batch.ts), which --batch alone did not bound.
     const batchSize = parseBatchSize(values.batch, 1000);
     const source = await openSourceStore(values.from, '--from', undefined, 'refuse');
     try {

@@ -1,5 +1,6 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { BATCH_TEXT_CHARACTERS } from '../batch-text.ts';
 import { findUnsafeIntegers } from '../exact-integers.ts';
 import { InvalidCompletionError, toImportedRecord } from '../import/completion-line.ts';
 import { inputLines } from '../import/input-lines.ts';
@@ -28,14 +29,6 @@ ${PROJECT_HELP}
 
 Example:
   stored-completions import examples/completions.jsonl --key sk-my-key`;
-
-/**
- * The most text one batch holds before it is written, whatever `--batch` says. A batch is held whole until its
- * transaction, at about 2.6 times its text in memory: 500 completions of 5 MB each (an image sent as data in each
- * request) took the import past 6 GB, beyond Node's heap, and the tool died of it with nothing of the batch stored.
- * A batch of ordinary completions (a few KB each) never comes near it.
- */
-export const BATCH_MAX_CHARACTERS = 32 * 1024 * 1024;
 
 /** The text a record holds, in characters: what its batch holds in memory, give or take the parsing's share. */
 function recordCharacters(record: CompletionRecord): number {
@@ -170,7 +163,9 @@ export const importCommand = defineCommand({
           }
           batch.push(record);
           batchCharacters += recordCharacters(record);
-          if (batch.length >= batchSize || batchCharacters >= BATCH_MAX_CHARACTERS) await flush();
+          // A batch is held whole until its transaction, at about 2.6 times its text: --batch alone let 500 images of
+          // 5 MB each take the import past Node's heap, nothing of the batch stored.
+          if (batch.length >= batchSize || batchCharacters >= BATCH_TEXT_CHARACTERS) await flush();
         }
       } catch (err) {
         if (!(err instanceof InputReadError)) throw err;

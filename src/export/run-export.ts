@@ -1,3 +1,4 @@
+import { BATCH_TEXT_CHARACTERS } from '../batch-text.ts';
 import type { Store } from '../store/index.ts';
 import type { ListFilters, SortOrder } from '../validation.ts';
 import { type ExportFormat, formatLine, type SkipReason } from './formats.ts';
@@ -31,17 +32,16 @@ export interface ExportTally {
 export const EXPORT_PAGE_SIZE = 500;
 
 /**
- * The text a page may hold, as the largest completion of the page before predicts it, and the size of the first
- * page, when nothing is known of the sizes yet. Pages of 500 held 500 completions whatever their size: with an image
- * sent as data in each request (5 MB a completion), 2.5 GB a page, past Node's heap, and an HTTP export took the
- * service down with it. Completions of a few KB still go 500 a page from the second page on.
+ * The size of the first page, when nothing is known of the sizes yet; each next one holds BATCH_TEXT_CHARACTERS as
+ * the largest completion of the page before predicts it. Pages of 500 held 500 completions whatever their size: with
+ * an image sent as data in each request (5 MB a completion), 2.5 GB a page, past Node's heap, and an HTTP export took
+ * the service down with it. Completions of a few KB still go 500 a page from the second page on.
  */
-const PAGE_CHARACTERS = 32 * 1024 * 1024;
 const FIRST_PAGE_SIZE = 10;
 
 /** How many completions the next page reads, after one whose largest completion held `largest` characters. */
 function nextPageSize(largest: number): number {
-  return Math.max(1, Math.min(EXPORT_PAGE_SIZE, Math.floor(PAGE_CHARACTERS / Math.max(largest, 1))));
+  return Math.max(1, Math.min(EXPORT_PAGE_SIZE, Math.floor(BATCH_TEXT_CHARACTERS / Math.max(largest, 1))));
 }
 
 /** A chunk of lines is yielded before it would reach this many characters: well within a JavaScript string's 536,870,888. */

@@ -234,7 +234,8 @@ export interface Store {
   /**
    * Everything the database holds (settings, every project's completions with
    * their storage times, tombstones), in batches of about `batchSize`, read by
-   * keyset so memory stays flat: the source side of `copy`.
+   * keyset so memory stays flat: the source side of `copy`. A batch of completions
+   * also stops before it holds more than BATCH_TEXT_CHARACTERS of text (at least one).
    */
   dump(batchSize: number): AsyncGenerator<DumpItem[]>;
   /** Writes dumped items in one transaction: the target side of `copy`. */

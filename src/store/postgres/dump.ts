@@ -2,6 +2,7 @@ import type { SqlDatabase } from '../../db/sql-client.ts';
 import type { DumpItem } from '../contract.ts';
 import { type DumpedRow as DumpedCompletion, toDumpedCompletion } from '../dumped-completion.ts';
 import { splitChoices } from '../joined-choices.ts';
+import { DUMPED_SIZE_SQL, lastSeqWithin } from '../dump-batch.ts';
 import type { ProjectIds } from './projects.ts';
 import { HELD_POSITION } from './list-query.ts';
 import { fromFilterText, limitLiteral } from './text.ts';
@@ -38,19 +39,25 @@ export function createDump(db: SqlDatabase, projects: ProjectIds) {
 
       let afterSeq = 0;
       for (;;) {
+        // The sizes first, then the texts of as many as 32 MiB holds (dump-batch.ts).
+        const sized = await snapshot.query<{ seq: number; size: string }>(
+          `SELECT c.seq, ${DUMPED_SIZE_SQL} AS size FROM completions c WHERE c.seq > $1 ORDER BY c.seq LIMIT ${limitLiteral(batchSize)}`,
+          [afterSeq],
+        );
+        if (sized.length === 0) break;
+        const lastSeq = lastSeqWithin(sized);
         // model and requested_model hold filter text (text.ts): decoded below.
         const page = await snapshot.query<DumpedCompletion & { choices: string }>(
           `SELECT c.seq, p.name AS project, c.id, c.created, c.stored_at AS "storedAt", c.metadata, c.body, c.choices,
              c.model, c.requested_model AS "requestedModel"
-           FROM completions c JOIN projects p ON p.id = c.project_id WHERE c.seq > $1 ORDER BY c.seq LIMIT ${limitLiteral(batchSize)}`,
-          [afterSeq],
+           FROM completions c JOIN projects p ON p.id = c.project_id WHERE c.seq > $1 AND c.seq <= $2 ORDER BY c.seq`,
+          [afterSeq, lastSeq],
         );
-        if (page.length === 0) break;
         const seqs = page.map((c) => c.seq);
         const choices = new Map(page.map((c) => [c.seq, splitChoices(c.choices)]));
         const messages = await messageBodies(snapshot, seqs);
         yield page.map((c) => toDumpedCompletion({ ...c, model: fromFilterText(c.model), requestedModel: fromFilterText(c.requestedModel) }, choices, messages));
-        afterSeq = page.at(-1)!.seq;
+        afterSeq = lastSeq;
       }
 
       let after = { projectId: 0, id: '' };

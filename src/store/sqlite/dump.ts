@@ -2,6 +2,7 @@ import type { SqliteDatabase } from '../../db/client.ts';
 import type { DumpItem } from '../contract.ts';
 import { type DumpedRow as DumpedCompletion, toDumpedCompletion } from '../dumped-completion.ts';
 import { splitChoices } from '../joined-choices.ts';
+import { DUMPED_SIZE_SQL, lastSeqWithin } from '../dump-batch.ts';
 import type { ProjectIds } from './projects.ts';
 import { LIMIT_PARAMETER, type Prepare } from './statements.ts';
 import type { createRowWrites } from './writes.ts';
@@ -53,17 +54,23 @@ export function createDump(
 
     let afterSeq = 0;
     for (;;) {
+      // The sizes first, then the texts of as many as 32 MiB holds (dump-batch.ts).
+      const sized = prepare(`SELECT c.seq, ${DUMPED_SIZE_SQL} AS size FROM completions c WHERE c.seq > ? ORDER BY c.seq ${LIMIT_PARAMETER}`).all(
+        afterSeq,
+        batchSize,
+      ) as { seq: number; size: number }[];
+      if (sized.length === 0) break;
+      const lastSeq = lastSeqWithin(sized);
       const page = prepare(
         `SELECT c.seq, p.name AS project, c.id, c.created, c.stored_at AS storedAt, c.model, c.requested_model AS requestedModel, c.metadata,
            ${bodySql('c')} AS body, ${choicesSql('c.choices')} AS choices
-         FROM completions c JOIN projects p ON p.id = c.project_id WHERE c.seq > ? ORDER BY c.seq ${LIMIT_PARAMETER}`,
-      ).all(afterSeq, batchSize) as (DumpedCompletion & { choices: string })[];
-      if (page.length === 0) break;
+         FROM completions c JOIN projects p ON p.id = c.project_id WHERE c.seq > ? AND c.seq <= ? ORDER BY c.seq`,
+      ).all(afterSeq, lastSeq) as (DumpedCompletion & { choices: string })[];
       const seqs = page.map((c) => c.seq);
       const choices = new Map(page.map((c) => [c.seq, splitChoices(c.choices)]));
       const messages = messageBodies(prepare, seqs);
       yield page.map((c) => toDumpedCompletion(c, choices, messages));
-      afterSeq = page.at(-1)!.seq;
+      afterSeq = lastSeq;
     }
 
     let after: { projectId: number; id: string } = { projectId: 0, id: '' };
