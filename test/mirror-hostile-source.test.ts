@@ -258,3 +258,115 @@ describe('mirror CLI against hostile sources', () => {
     expect(second.stderr).toContain('not mirrored chatcmpl-endless: the source answered /chat/completions/chatcmpl-endless/messages with an error instead of a page: quota exceeded\n');
   });
 });
+
+/**
+ * A source that lists `ids` and answers each one's messages, but takes the requests for the messages of those
+ * `silent` names and answers nothing (or, with `drop`, closes the connection): through every retry.
+ */
+async function unanswering(ids: string[], silent: Set<string>, mode: 'no answer' | 'dropped'): Promise<{ url: string; seen: string[] }> {
+  const seen: string[] = [];
+  const source = await serve((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname.replace(/^\/v1/, '');
+    seen.push(path);
+    const id = decodeURIComponent(path.split('/')[3] ?? '');
+    if (path.endsWith('/messages') && silent.has(id)) {
+      if (mode === 'dropped') req.socket.destroy();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    if (path.endsWith('/messages')) {
+      res.end(JSON.stringify({ object: 'list', data: [{ id: `${id}-0`, role: 'user', content: 'hi', name: null, content_parts: null }], has_more: false }));
+    } else if (id !== '') {
+      res.end(JSON.stringify({ ...listedCompletion, id }));
+    } else {
+      res.end(JSON.stringify({ object: 'list', data: ids.map((item) => ({ ...listedCompletion, id: item })), has_more: false }));
+    }
+  });
+  return { url: source.url, seen };
+}
+
+describe('mirror against a source that never answers for one completion', () => {
+  const runOnce = async (url: string, store: ReturnType<typeof createSqliteStore>) => {
+    const tally = newTally();
+    const notes: string[] = [];
+    const failure = await runMirror(
+      {
+        // Short timeouts and one retry: the 120 s and 8 retries of the CLI, scaled down.
+        source: createSourceClient({ baseUrl: url, apiKey: 'sk-x', timeoutMs: 200, maxRetries: 1, initialDelayMs: 1 }),
+        store,
+        project: 'p',
+        filters: { model: undefined, metadata: [], createdAfter: undefined, createdBefore: undefined },
+        concurrency: 1,
+        checkpointKey: 'mirror_position:t',
+        unreadKey: 'mirror_unread:t',
+        fromStart: false,
+        updateMetadata: false,
+      },
+      tally,
+      { onNote: (text) => notes.push(text) },
+    ).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    return { failure, tally, notes };
+  };
+
+  for (const [mode, said] of [
+    ['no answer', 'no answer within 0.2 s'],
+    ['dropped', 'connection failed (UND_ERR_SOCKET)'],
+  ] as const) {
+    it(`passes it over (${mode}), mirrors the rest, and the next run reads it again`, async () => {
+      const silent = new Set(['chatcmpl-b']);
+      const source = await unanswering(['chatcmpl-a', 'chatcmpl-b', 'chatcmpl-c'], silent, mode);
+      const store = createSqliteStore(openDatabase(':memory:'));
+      closers.push(() => store.close());
+
+      const first = await runOnce(source.url, store);
+      expect(first.failure).toBeUndefined();
+      expect(first.notes).toEqual([`not mirrored chatcmpl-b: giving up on /chat/completions/chatcmpl-b/messages after 2 attempts: ${said}`]);
+      expect(first.tally).toEqual({
+        ...newTally(),
+        pages: 1,
+        listed: 3,
+        copied: 2,
+        unread: new Map([['chatcmpl-b', `giving up on /chat/completions/chatcmpl-b/messages after 2 attempts: ${said}`]]),
+      });
+      expect(source.seen).toEqual([
+        '/chat/completions',
+        '/chat/completions/chatcmpl-a/messages',
+        '/chat/completions/chatcmpl-b/messages',
+        '/chat/completions/chatcmpl-b/messages',
+        '/chat/completions/chatcmpl-c/messages',
+      ]);
+      expect(await store.getSetting('mirror_unread:t')).toBe('["chatcmpl-b"]');
+      expect([await store.isIdTaken('p', 'chatcmpl-a'), await store.isIdTaken('p', 'chatcmpl-b'), await store.isIdTaken('p', 'chatcmpl-c')]).toEqual([true, false, true]);
+
+      // The source answers for it again: the next run reads it by id before listing on (from the start: all three are
+      // within the look-back), and the copy is whole.
+      silent.clear();
+      source.seen.length = 0;
+      const second = await runOnce(source.url, store);
+      expect(second.failure).toBeUndefined();
+      expect(second.notes).toEqual([]);
+      expect(second.tally).toEqual({ ...newTally(), pages: 1, listed: 3, copied: 1, present: 2 });
+      expect(source.seen).toEqual(['/chat/completions/chatcmpl-b', '/chat/completions/chatcmpl-b/messages', '/chat/completions']);
+      expect(await store.getSetting('mirror_unread:t')).toBe('[]');
+      expect(await store.isIdTaken('p', 'chatcmpl-b')).toBe(true);
+    });
+  }
+
+  it('still stops the run when the source answers for no completion at all: 5 in a row, not every one', async () => {
+    const ids = Array.from({ length: 8 }, (_, i) => `chatcmpl-${i}`);
+    const source = await unanswering(ids, new Set(ids), 'dropped');
+    const store = createSqliteStore(openDatabase(':memory:'));
+    closers.push(() => store.close());
+    const run = await runOnce(source.url, store);
+    expect(run.failure).toBeInstanceOf(SourceError);
+    expect((run.failure as SourceError).message).toBe('the source gave up on 5 completions in a row: it seems down or overloaded; run again once it answers');
+    expect(run.notes).toEqual(
+      ids.slice(0, 5).map((id) => `not mirrored ${id}: giving up on /chat/completions/${id}/messages after 2 attempts: connection failed (UND_ERR_SOCKET)`),
+    );
+    expect(source.seen.filter((path) => path.endsWith('/messages'))).toHaveLength(10);
+    expect(run.tally.copied).toBe(0);
+  });
+});

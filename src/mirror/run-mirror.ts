@@ -97,7 +97,7 @@ export interface MirrorTally {
 }
 
 /**
- * Completions in a row the source may give up on (429 or 5xx through every retry) before the run stops: one
+ * Completions in a row the source may give up on (429 or 5xx, or no answer, through every retry) before the run stops: one
  * completion it always fails on is passed over, but a source that is down fails on every one, and going on
  * would spend a couple of minutes of retries on each completion of the page before the next list page failed.
  */
@@ -247,12 +247,15 @@ async function readCompletion(
 }
 
 /**
- * The source failed on this completion's requests and not on the whole run: it answered (an
- * error status, a broken body), but not a refused key (which fails every request alike) nor no
- * answer at all (the next list page would fail as well). A 404 is a completion deleted meanwhile.
+ * The source failed on this completion's requests and not on the whole run: it answered (an error status, a broken
+ * body), or gave no answer through every retry, but not a refused key (which fails every request alike). No answer
+ * counts as an error status does: one completion the source always times out on or drops the connection for stopped
+ * every run at the same place, for ever; a source that is down as a whole is stopped by `UNAVAILABLE_IN_A_ROW`
+ * instead. A 404 is a completion deleted meanwhile.
  */
 function failedOnlyThisCompletion(err: unknown): err is SourceError {
-  return err instanceof SourceError && !(err instanceof SourceNotFoundError) && err.status !== undefined && err.status !== 401 && err.status !== 403;
+  if (!(err instanceof SourceError) || err instanceof SourceNotFoundError) return false;
+  return err instanceof SourceUnavailableError || (err.status !== undefined && err.status !== 401 && err.status !== 403);
 }
 
 /**

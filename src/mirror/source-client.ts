@@ -60,7 +60,10 @@ export class SourceNotFoundError extends SourceError {
   override name = 'SourceNotFoundError';
 }
 
-/** The source kept answering 429 or 5xx through every retry: overloaded or down, or broken for this one request. */
+/**
+ * The source kept answering 408, 409, 429 or 5xx, or kept answering nothing (no answer in time, a dropped connection;
+ * `status` undefined then), through every retry: overloaded or down, or broken for this one request.
+ */
 export class SourceUnavailableError extends SourceError {
   override name = 'SourceUnavailableError';
 }
@@ -225,7 +228,7 @@ export function createSourceClient(options: SourceClientOptions) {
       if ('fail' in outcome) throw outcome.fail;
       if (tries >= maxRetries) {
         const message = `giving up on ${shownPath(path)} after ${tries + 1} attempts: ${outcome.retry}`;
-        throw outcome.status === undefined ? new SourceError(message, undefined) : new SourceUnavailableError(message, outcome.status);
+        throw new SourceUnavailableError(message, outcome.status);
       }
       const backoff = Math.min(maxDelayMs, initialDelayMs * 2 ** tries) * (0.5 + Math.random() / 2);
       const delayMs = Math.min(maxDelayMs, outcome.delayMs ?? backoff);
