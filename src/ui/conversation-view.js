@@ -123,6 +123,8 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
   let openEditor = null;
   /** The drawn completion's "Tag" (quick-tag.js), once it is loaded. */
   let quickTag = null;
+  /** The drawn completion's "Previous match" and "Next match" (search-marks.js), when it is read within a search. */
+  let matchNav = null;
 
   function render(completion) {
     const editorSlot = h('div', { class: 'editor-slot' });
@@ -156,8 +158,9 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
     quickTag = quick;
 
     editButton.addEventListener('click', () => {
+      if (editButton.getAttribute('aria-expanded') === 'true') return;
       // A tag on its way: the editor would open on the map without it, and its save would take the tag out again.
-      if (editButton.getAttribute('aria-expanded') === 'true' || quick.busy()) return;
+      if (quick.busy()) return quick.sayBusy();
       // While the editor is open its map is the one to be saved: a tag written meanwhile would be overwritten by it.
       const tagShown = !quick.button.hidden;
       quick.button.hidden = true;
@@ -206,6 +209,7 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
     );
     let conversation = drawConversation();
     const matches = matchNavigation(() => conversation, search);
+    matchNav = matcher ? matches : null;
     // Markdown drawn, or the characters as stored (what a prompt with "*" or "#" in it really said): only
     // the messages are drawn again, so metadata being edited stays as typed.
     const markdownToggle = h('input', { type: 'checkbox', checked: markdownShown() });
@@ -351,6 +355,8 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
     /** Metadata typed in the editor and not saved. */
     hasUnsavedEdits: () => Boolean(openEditor?.element.isConnected && openEditor.hasEdits()),
     openNeighbour,
+    /** "n" and "p" (shortcuts.js): "Next match" and "Previous match", when read within a search and there are marks. */
+    goToMatch: (step) => Boolean(matchNav?.element.isConnected && matchNav.go(step)),
     /** "t" (shortcuts.js): "Tag", unless the metadata editor is open (its map would overwrite the tag) or nothing is drawn yet. */
     tag() {
       if (openEditor?.element.isConnected || !quickTag?.button.isConnected) return false;

@@ -180,7 +180,9 @@ export function createListView() {
   const keysHint = h('p', { class: 'hint keys-hint' }, keysText, ' ', keysToggle);
   function showKeys() {
     const on = shortcutsOn();
-    keysText.textContent = on ? 'Keys: / Search · j and k: next and previous card or conversation · t: tag the conversation · Escape: back to the list.' : 'Keyboard shortcuts are off.';
+    // "n" and "p" named only where they act: in a conversation opened from a search (search-marks.js).
+    const matchKeys = route?.filters.search ? ' · n and p: next and previous match' : '';
+    keysText.textContent = on ? `Keys: / Search · j and k: next and previous card or conversation${matchKeys} · t: tag the conversation · Escape: back to the list.` : 'Keyboard shortcuts are off.';
     // Its name is its visible text (WCAG 2.5.3): a speech-input user says what they see.
     keysToggle.textContent = on ? 'Turn off shortcuts' : 'Turn on shortcuts';
     searchInput.toggleAttribute('aria-keyshortcuts', shortcutsActive());
@@ -1052,6 +1054,8 @@ export function createListView() {
       refreshAges();
       document.title = 'Completions · Stored completions';
       syncFields();
+      // The keys line names "n" and "p" while the list is a search's.
+      showKeys();
       usagePanel.show(route.usage ? route.filters : null);
       // Its first page had failed (the service down): coming back to it loads it again rather than showing
       // the old error over a service that may be back (as a conversation opened meanwhile already was).

@@ -39,6 +39,11 @@ export function rememberTag(key, value, holder = storedKey()) {
 /** A pair in a sentence, each side isolated (FSI…PDI): a right-to-left value does not reorder the words after it. */
 const pairText = (key, value) => `${isolatedText(key)}: ${isolatedText(value)}`;
 const valueOf = (metadata, key) => (Object.hasOwn(metadata, key) ? metadata[key] : undefined);
+/** "Conversation ending 3fK9qZ" (the last 6 characters of a long id; a short id whole), isolated as a pair's sides are. */
+function conversationName(id) {
+  const characters = [...id];
+  return characters.length > 12 ? `Conversation ending ${isolatedText(characters.slice(-6).join(''))}` : `Conversation ${isolatedText(id)}`;
+}
 
 /**
  * For the conversation `id`: its "Tag" button and the line saying what it did, with "Undo". `onUpdated(completion)`
@@ -70,8 +75,13 @@ export function createQuickTag(id, { onUpdated }) {
     status.classList.toggle('error', failed);
     status.hidden = false;
     undoButton.hidden = !canUndo;
-    announce(text);
+    // Answered after the user moved on ("j", "k"): the line is gone with its view, so the announcement says which
+    // conversation it was about, by its id's end (the whole id is long to hear).
+    announce(status.isConnected ? text : `${conversationName(id)}: ${text}`);
   }
+
+  /** A press while a write runs does nothing: said, so that it is not taken for a press unheard. */
+  const sayBusy = () => announce('Wait: a tag is still being saved.');
 
   /**
    * The map read again and changed by `change` (which throws what it cannot do), sent whole: the endpoint replaces
@@ -93,9 +103,9 @@ export function createQuickTag(id, { onUpdated }) {
     return { current: updated, changed: true };
   }
 
-  /** `work` with presses ignored while it runs; a failure said after `failed` ("Not tagged: "). */
+  /** `work` with presses refused while it runs (and said to wait); a failure said after `failed` ("Not tagged: "). */
   async function run(failed, work) {
-    if (busy) return;
+    if (busy) return sayBusy();
     busy = true;
     button.setAttribute('aria-disabled', 'true');
     try {
@@ -167,6 +177,7 @@ export function createQuickTag(id, { onUpdated }) {
     button,
     status,
     busy: () => busy,
+    sayBusy,
     /** "t" (shortcuts.js): the button pressed, or the way to set a pair said when there is none. */
     press() {
       if (pair) tag();

@@ -4,6 +4,7 @@
 
 import { announce, h } from './dom.js';
 import { formatInteger } from './format.js';
+import { shortcutsActive } from './shortcuts.js';
 
 /** Marks the search's words in the text under `root`; returns how many marks it drew. */
 export function markMatches(root, matcher) {
@@ -37,11 +38,13 @@ export function markMatches(root, matcher) {
  * "3 matches" with "Previous match" and "Next match": each goes to a mark in `scope()` (drawn anew when
  * "Markdown" is toggled, so looked up at each press), opening a closed fold around it, and says where it is.
  * The marks are counted at each press too: "Show more" draws the text past a cut, and its marks with it.
+ * `go(step)` is "n" and "p" (shortcuts.js): false when there is no mark to go to, so the key is left alone.
  */
 export function matchNavigation(scope, search) {
   const count = h('span', { class: 'match-count' });
-  const previous = h('button', { type: 'button', class: 'secondary small' }, 'Previous match');
-  const next = h('button', { type: 'button', class: 'secondary small' }, 'Next match');
+  const keys = shortcutsActive();
+  const previous = h('button', { type: 'button', class: 'secondary small', 'aria-keyshortcuts': keys ? 'p' : null }, 'Previous match');
+  const next = h('button', { type: 'button', class: 'secondary small', 'aria-keyshortcuts': keys ? 'n' : null }, 'Next match');
   const element = h('div', { class: 'match-nav', role: 'group', 'aria-label': 'Search matches' }, count, previous, next);
   let current = -1;
   const marks = () => [...scope().querySelectorAll('mark.match')];
@@ -55,7 +58,10 @@ export function matchNavigation(scope, search) {
   };
   const go = (step) => {
     const all = marks();
-    if (!all.length) return say();
+    if (!all.length) {
+      say();
+      return false;
+    }
     const at = all.findIndex((mark) => mark.classList.contains('current'));
     current = at === -1 ? (step > 0 ? 0 : all.length - 1) : (at + step + all.length) % all.length;
     for (const mark of all) mark.classList.remove('current');
@@ -65,8 +71,9 @@ export function matchNavigation(scope, search) {
     mark.scrollIntoView({ block: 'center' });
     say();
     announce(count.textContent);
+    return true;
   };
   previous.addEventListener('click', () => go(-1));
   next.addEventListener('click', () => go(1));
-  return { element, update: say };
+  return { element, update: say, go };
 }

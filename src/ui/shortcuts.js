@@ -1,5 +1,7 @@
 // Keys for reading a day of conversations without the mouse: "/" to Search, "j" and "k" through the cards (or on
-// to a conversation's Next and Previous), "t" to tag a conversation, Escape from a conversation back to its list. Single keys: taken only
+// to a conversation's Next and Previous), "n" and "p" through a search's matches in a conversation (Gmail's pair for
+// next and previous: Shift+"n" would be refused with every other capital, below), "t" to tag a conversation, Escape
+// from a conversation back to its list. Single keys: taken only
 // where nothing else wants them, and they can be turned off (WCAG 2.1.4: a speech-input user's words are keys).
 
 import { readSetting, writeSetting } from './preferences.js';
@@ -38,7 +40,7 @@ export function turnShortcuts(on) {
 
 /**
  * `views()` says what is in sight: `{ list }` (focusSearch, focusCard) or `{ conversation }` (openNeighbour,
- * tag, backToList), each answering whether it did something; only then is the key's default prevented.
+ * goToMatch, tag, backToList), each answering whether it did something; only then is the key's default prevented.
  */
 export function installShortcuts(views) {
   document.addEventListener('keydown', (event) => {
@@ -50,6 +52,7 @@ export function installShortcuts(views) {
     if (document.querySelector('dialog[open]')) return;
     const { list, conversation } = views();
     const step = { j: 1, k: -1 }[event.key];
+    const matchStep = { n: 1, p: -1 }[event.key];
     let done = false;
     if (list) {
       if (event.key === '/') done = list.focusSearch();
@@ -57,6 +60,7 @@ export function installShortcuts(views) {
     } else if (conversation && !event.repeat) {
       // (Not on repeat: a held key would open and drop a conversation per repeat.)
       if (step) done = conversation.openNeighbour(step > 0 ? 'next' : 'previous');
+      else if (matchStep) done = conversation.goToMatch(matchStep);
       else if (event.key === 't') done = conversation.tag();
       else if (event.key === 'Escape') done = conversation.backToList();
     }
