@@ -635,29 +635,49 @@ describe('import batches', () => {
   }, 120_000);
 });
 
-/** `count` completions of an image sent as data in each request: 5 MB each. */
-function imageLines(count: number): string[] {
+/** `count` copies of the first example under ids `chatcmpl-${prefix}-NN`, each asking `extra` after its input. */
+function exampleCopies(count: number, prefix: string, extra: Record<string, unknown>[] = []): string[] {
   const value = JSON.parse(exampleLines[0]!) as Record<string, unknown>;
   const messages = (value.input_messages as Record<string, unknown>[]).map(({ id: _id, ...message }) => message);
-  const image = [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${'A'.repeat(5 * 1024 * 1024)}` } }];
   return Array.from({ length: count }, (_, n) => {
-    const id = `chatcmpl-image-${String(n).padStart(2, '0')}`;
-    return JSON.stringify({ ...value, id, input_messages: [...messages, { role: 'user', content: 'What is this?', content_parts: image }] });
+    const id = `chatcmpl-${prefix}-${String(n).padStart(2, '0')}`;
+    return JSON.stringify({ ...value, id, input_messages: [...messages, ...extra] });
   });
+}
+
+/** `count` completions of an image sent as data in each request: 5 MB each. */
+function imageLines(count: number): string[] {
+  const image = [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${'A'.repeat(5 * 1024 * 1024)}` } }];
+  return exampleCopies(count, 'image', [{ role: 'user', content: 'What is this?', content_parts: image }]);
+}
+
+/** Imports the lines, exports them all with Node's heap at `heapMegabytes`, and returns the exported lines. */
+async function exportInHeap(lines: string[], heapMegabytes: number): Promise<string[]> {
+  expect((await runCli(['import', fileOf(lines), '--key', 'sk-a'], { env })).code).toBe(0);
+  const out = join(folder, 'out.jsonl');
+  const run = await runCli(['export', '--key', 'sk-a', '--out', out], { env: { ...env, NODE_OPTIONS: `--max-old-space-size=${heapMegabytes}` } });
+  expect(run.code, run.stderr.slice(0, 500)).toBe(0);
+  const exportedLines = readFileSync(out, 'utf8').split('\n');
+  expect(exportedLines.pop()).toBe('');
+  return exportedLines;
 }
 
 describe('export pages', () => {
   it('hold what their completions weigh, not 500 of them whatever their size: 40 of 5 MB export in a 256 MB heap', async () => {
     const lines = imageLines(40);
-    expect((await runCli(['import', fileOf(lines), '--key', 'sk-a'], { env })).code).toBe(0);
-    const out = join(folder, 'out.jsonl');
     // One page of all 40 (200 MB of text, held two and three times over as rows and lines) ran out of this heap.
-    const run = await runCli(['export', '--key', 'sk-a', '--out', out], { env: { ...env, NODE_OPTIONS: '--max-old-space-size=256' } });
-    expect(run.code, run.stderr.slice(0, 500)).toBe(0);
-    const exportedLines = readFileSync(out, 'utf8').split('\n');
-    expect(exportedLines.pop()).toBe('');
+    const exportedLines = await exportInHeap(lines, 256);
     expect(exportedLines.map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(lines.map(idOf));
     expect(exportedLines.every((line) => line.length > 5 * 1024 * 1024)).toBe(true);
+  }, 180_000);
+
+  it('hold what their own completions weigh, not what the page before held: 30 small then 24 of 5 MB export in a 192 MB heap', async () => {
+    // Ids in (created, id) order: the small ones ('chatcmpl-a-') before the images ('chatcmpl-image-'), all created alike.
+    const lines = [...exampleCopies(30, 'a'), ...imageLines(24)];
+    // The first page of 10 small ones let the second read 500: the other 20 small ones and all 24 images (120 MB of text).
+    const exportedLines = await exportInHeap(lines, 192);
+    expect(exportedLines.map((line) => (JSON.parse(line) as { id: string }).id)).toEqual(lines.map(idOf));
+    expect(exportedLines.slice(30).every((line) => line.length > 5 * 1024 * 1024)).toBe(true);
   }, 180_000);
 });
 

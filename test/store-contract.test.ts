@@ -525,4 +525,31 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
       saved.map(({ id, messages, choices, body }) => ({ id, messages, choices, body })),
     );
   }, 60_000);
+
+  it('exports pages that stop before 32 MiB of text by their own completions\' sizes, not by the page before', async () => {
+    // Twelve small completions, then three of 12 MiB: the first page (10) is small, and the second, sized by it,
+    // read all five others (36 MiB). Created one second apart: (created, id) order is the ids' order.
+    const image = (id: string) => [JSON.stringify({ role: 'user', content: `${id} ${'A'.repeat(12 * 1024 * 1024)}` })];
+    const ids = [...Array.from({ length: 12 }, (_, n) => `a${String(n).padStart(2, '0')}`), 'b12', 'b13', 'b14'];
+    await store.saveCompletions(
+      PROJECT,
+      ids.map((id, n) => record(id, 1_700_000_000 + n, id.startsWith('b') ? { messages: image(id) } : {})),
+    );
+    const pages: string[][] = [];
+    const recording: Store = {
+      ...store,
+      listCompletions: async (project, listParams) => {
+        const page = await store.listCompletions(project, listParams);
+        pages.push(page.items.map((item) => item.id));
+        return page;
+      },
+    };
+    const tally = newTally();
+    const exported: string[] = [];
+    const request = { project: PROJECT, filters: { model: undefined, metadata: [] }, format: 'completions' as const, choice: 0, limit: undefined };
+    for await (const chunk of exportLines(recording, request, tally)) exported.push(...chunk.trimEnd().split('\n').map((line) => JSON.parse(line).id));
+    expect(pages).toEqual([ids.slice(0, 10), ['a10', 'a11', 'b12', 'b13'], ['b14']]);
+    expect(exported).toEqual(ids);
+    expect(tally).toEqual({ read: 15, written: 15, skipped: {} });
+  }, 60_000);
 });

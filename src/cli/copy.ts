@@ -43,7 +43,7 @@ export const copyCommand = defineCommand({
     }
     if (values.from !== ':memory:' && resolve(values.from) === resolve(values.to)) throw new UsageError('--from and --to name the same database');
     // Bounded as import's: a dump's batch is held whole, and `--batch 100000000` ran the tool out of memory. The dump
-    // also ends a batch at 32 MiB of text (dump-batch.ts), which --batch alone did not bound.
+    // also ends a batch at 32 MiB of text (src/batch-text.ts), which --batch alone did not bound.
     const batchSize = parseBatchSize(values.batch, 1000);
     const source = await openSourceStore(values.from, '--from', undefined, 'refuse');
     try {

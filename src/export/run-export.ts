@@ -1,5 +1,5 @@
-import { BATCH_TEXT_CHARACTERS } from '../batch-text.ts';
 import type { Store } from '../store/index.ts';
+import { countWithin } from '../batch-text.ts';
 import type { ListFilters, SortOrder } from '../validation.ts';
 import { type ExportFormat, formatLine, type SkipReason } from './formats.ts';
 
@@ -32,17 +32,13 @@ export interface ExportTally {
 export const EXPORT_PAGE_SIZE = 500;
 
 /**
- * The size of the first page, when nothing is known of the sizes yet; each next one holds BATCH_TEXT_CHARACTERS as
- * the largest completion of the page before predicts it. Pages of 500 held 500 completions whatever their size: with
- * an image sent as data in each request (5 MB a completion), 2.5 GB a page, past Node's heap, and an HTTP export took
- * the service down with it. Completions of a few KB still go 500 a page from the second page on.
+ * The size of the first page: its lines go out sooner than 500 completions' would. Every page, this one too, holds
+ * as many of its completions as BATCH_TEXT_CHARACTERS allows by their sizes, read first (the store's
+ * listCompletionSizes; no text is read for them). Pages of 500 held 500 completions whatever their size: with an
+ * image sent as data in each request (5 MB a completion), 2.5 GB a page, past Node's heap, and an HTTP export took
+ * the service down with it. Sized by the page before, 500 small completions then large ones still held 500 large.
  */
 const FIRST_PAGE_SIZE = 10;
-
-/** How many completions the next page reads, after one whose largest completion held `largest` characters. */
-function nextPageSize(largest: number): number {
-  return Math.max(1, Math.min(EXPORT_PAGE_SIZE, Math.floor(BATCH_TEXT_CHARACTERS / Math.max(largest, 1))));
-}
 
 /** A chunk of lines is yielded before it would reach this many characters: well within a JavaScript string's 536,870,888. */
 const CHUNK_CHARACTERS = 256 * 1024 * 1024;
@@ -63,27 +59,28 @@ export async function* exportLines(store: Store, request: ExportRequest, tally: 
   let after = request.after;
   let pageSize = FIRST_PAGE_SIZE;
   for (;;) {
-    const page = await store.listCompletions(request.project, {
+    const params = {
       ...filters,
       after,
       // Finetune may skip some, so every page is read whole; the limit counts lines.
       limit: request.limit === undefined || request.format === 'finetune' ? pageSize : Math.min(pageSize, request.limit - tally.written),
       order: request.order ?? 'asc',
-    });
+    };
+    // At least one: an empty page still says there is nothing more (or that `after` was never stored).
+    const fitting = Math.max(1, countWithin(await store.listCompletionSizes(request.project, params)));
+    const page = await store.listCompletions(request.project, { ...params, limit: fitting });
     const messages = await store.listMessagesOf(
       request.project,
       page.items.map((completion) => completion.id),
     );
     let chunk = '';
     const ended = !page.hasMore;
-    let largest = 0;
     for (const completion of page.items) {
       after = completion.id;
       // Deleted between the page's read and its messages' (another request, retention): written without its
       // input it would import as a completion that never had any. A completion goes out whole or not at all.
       const input = messages.get(completion.id);
       if (!input) continue;
-      largest = Math.max(largest, input.reduce((characters, message) => characters + message.body.length, completion.body.length + completion.choices.length));
       tally.read++;
       const formatted = formatLine({ completion, messages: input }, request);
       if ('skipped' in formatted) {
@@ -101,6 +98,6 @@ export async function* exportLines(store: Store, request: ExportRequest, tally: 
     }
     if (chunk !== '') yield chunk;
     if (ended || limitReached()) return;
-    pageSize = nextPageSize(largest);
+    pageSize = EXPORT_PAGE_SIZE;
   }
 }

@@ -164,6 +164,11 @@ export interface Store {
   getCompletion(project: string, id: string): Answered<CompletionRow | undefined>;
   /** One keyset page; an `after` never stored in this project is a 400 (`ApiError`). */
   listCompletions(project: string, params: ListParams): Promise<Page<CompletionRow>>;
+  /**
+   * What each completion of the same page weighs, in its order: bytes of its stored texts (text-size.ts), none
+   * of them read. An export reads as many of a page as BATCH_TEXT_CHARACTERS holds, whatever the page before held.
+   */
+  listCompletionSizes(project: string, params: ListParams): Promise<number[]>;
   /** The same page, serialized for the list endpoint (SQLite builds it in SQL: no row becomes a JavaScript string). */
   listCompletionsJson(project: string, params: ListParams): Answered<CompletionListJson>;
   /**

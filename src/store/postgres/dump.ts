@@ -2,7 +2,8 @@ import type { SqlDatabase } from '../../db/sql-client.ts';
 import type { DumpItem } from '../contract.ts';
 import { type DumpedRow as DumpedCompletion, toDumpedCompletion } from '../dumped-completion.ts';
 import { splitChoices } from '../joined-choices.ts';
-import { DUMPED_SIZE_SQL, lastSeqWithin } from '../dump-batch.ts';
+import { countWithin } from '../../batch-text.ts';
+import { STORED_SIZE_SQL } from '../text-size.ts';
 import type { ProjectIds } from './projects.ts';
 import { HELD_POSITION } from './list-query.ts';
 import { fromFilterText, limitLiteral } from './text.ts';
@@ -39,13 +40,13 @@ export function createDump(db: SqlDatabase, projects: ProjectIds) {
 
       let afterSeq = 0;
       for (;;) {
-        // The sizes first, then the texts of as many as 32 MiB holds (dump-batch.ts).
+        // The sizes first, then the texts of as many as 32 MiB holds (text-size.ts).
         const sized = await snapshot.query<{ seq: number; size: string }>(
-          `SELECT c.seq, ${DUMPED_SIZE_SQL} AS size FROM completions c WHERE c.seq > $1 ORDER BY c.seq LIMIT ${limitLiteral(batchSize)}`,
+          `SELECT c.seq, ${STORED_SIZE_SQL} AS size FROM completions c WHERE c.seq > $1 ORDER BY c.seq LIMIT ${limitLiteral(batchSize)}`,
           [afterSeq],
         );
         if (sized.length === 0) break;
-        const lastSeq = lastSeqWithin(sized);
+        const lastSeq = sized[countWithin(sized.map(({ size }) => size)) - 1]!.seq;
         // model and requested_model hold filter text (text.ts): decoded below.
         const page = await snapshot.query<DumpedCompletion & { choices: string }>(
           `SELECT c.seq, p.name AS project, c.id, c.created, c.stored_at AS "storedAt", c.metadata, c.body, c.choices,

@@ -2,6 +2,7 @@ import type { SqlDatabase, SqlSession } from '../../db/sql-client.ts';
 import type { ListParams } from '../../validation.ts';
 import { type CompletionRecord, type CompletionRow, type MessageRow, type Page, type Store } from '../contract.ts';
 import { createDump } from './dump.ts';
+import { STORED_SIZE_SQL } from '../text-size.ts';
 import { COMPLETION_COLUMNS, createListQueries, HELD_POSITION as HELD, planCacheModeOf, runListQuery } from './list-query.ts';
 import { listMessagePage } from './messages.ts';
 import { createProjectIds } from './projects.ts';
@@ -85,20 +86,34 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
 
   const summarizeUsage = createUsageQueries(db, lists, options.usageWalkLimit);
 
-  /** One statement a page (the cursor's position is read inside it); an empty page with a cursor also checks the cursor exists. */
-  async function listCompletions(project: string, params: ListParams): Promise<Page<CompletionRow>> {
+  /**
+   * One statement a page (the cursor's position is read inside it), each row `columns`; an empty page with a
+   * cursor also checks the cursor exists. One row more than the page's limit when there is more.
+   */
+  async function listRows<Row>(project: string, params: ListParams, columns?: string): Promise<Row[]> {
     const projectId = await projects.find(project);
-    const query = await lists.buildListQuery(projectId, params);
-    let items = query ? await runListQuery<CompletionRow>(db, query, query.sql, query.args) : [];
-    if (query?.wasWalkCut && items.length <= params.limit && (await query.wasWalkCut())) {
+    const query = await lists.buildListQuery(projectId, params, { columns });
+    let rows = query ? await runListQuery<Row>(db, query, query.sql, query.args) : [];
+    if (query?.wasWalkCut && rows.length <= params.limit && (await query.wasWalkCut())) {
       // The search's walk was cut before the page filled: the words are rare there after all, so sort their matches.
-      const sorted = (await lists.buildListQuery(projectId, params, { sortSearchMatches: true }))!;
-      items = await runListQuery<CompletionRow>(db, sorted, sorted.sql, sorted.args);
+      const sorted = (await lists.buildListQuery(projectId, params, { columns, sortSearchMatches: true }))!;
+      rows = await runListQuery<Row>(db, sorted, sorted.sql, sorted.args);
     }
-    if (items.length === 0) await lists.checkCursor(projectId, params.after);
+    if (rows.length === 0) await lists.checkCursor(projectId, params.after);
+    return rows;
+  }
+
+  async function listCompletions(project: string, params: ListParams): Promise<Page<CompletionRow>> {
+    const items = await listRows<CompletionRow>(project, params);
     const hasMore = items.length > params.limit;
     if (hasMore) items.pop();
     return { items, hasMore };
+  }
+
+  /** The sizes (a bigint's sum: a string from the driver) of the same page. */
+  async function listCompletionSizes(project: string, params: ListParams): Promise<number[]> {
+    const sized = await listRows<{ size: string }>(project, params, `${STORED_SIZE_SQL} AS size`);
+    return sized.slice(0, params.limit).map(({ size }) => Number(size));
   }
 
   /**
@@ -168,6 +183,7 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
       return projectId === undefined ? undefined : getCompletion(db, projectId, id);
     },
     listCompletions,
+    listCompletionSizes,
     // Rows come as JavaScript strings from node-postgres anyway: serialized here as the other endpoints serialize them.
     listCompletionsJson: async (project, params) => toCompletionListJson(await listCompletions(project, params)),
     summarizeUsage: async (project, filters) => summarizeUsage(await projects.find(project), filters),

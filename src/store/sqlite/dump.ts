@@ -2,7 +2,8 @@ import type { SqliteDatabase } from '../../db/client.ts';
 import type { DumpItem } from '../contract.ts';
 import { type DumpedRow as DumpedCompletion, toDumpedCompletion } from '../dumped-completion.ts';
 import { splitChoices } from '../joined-choices.ts';
-import { DUMPED_SIZE_SQL, lastSeqWithin } from '../dump-batch.ts';
+import { countWithin } from '../../batch-text.ts';
+import { STORED_SIZE_SQL } from '../text-size.ts';
 import type { ProjectIds } from './projects.ts';
 import { LIMIT_PARAMETER, type Prepare } from './statements.ts';
 import type { createRowWrites } from './writes.ts';
@@ -54,13 +55,13 @@ export function createDump(
 
     let afterSeq = 0;
     for (;;) {
-      // The sizes first, then the texts of as many as 32 MiB holds (dump-batch.ts).
-      const sized = prepare(`SELECT c.seq, ${DUMPED_SIZE_SQL} AS size FROM completions c WHERE c.seq > ? ORDER BY c.seq ${LIMIT_PARAMETER}`).all(
+      // The sizes first, then the texts of as many as 32 MiB holds (text-size.ts).
+      const sized = prepare(`SELECT c.seq, ${STORED_SIZE_SQL} AS size FROM completions c WHERE c.seq > ? ORDER BY c.seq ${LIMIT_PARAMETER}`).all(
         afterSeq,
         batchSize,
       ) as { seq: number; size: number }[];
       if (sized.length === 0) break;
-      const lastSeq = lastSeqWithin(sized);
+      const lastSeq = sized[countWithin(sized.map(({ size }) => size)) - 1]!.seq;
       const page = prepare(
         `SELECT c.seq, p.name AS project, c.id, c.created, c.stored_at AS storedAt, c.model, c.requested_model AS requestedModel, c.metadata,
            ${bodySql('c')} AS body, ${choicesSql('c.choices')} AS choices

@@ -5,6 +5,7 @@ import type { ListParams, Metadata, PageParams } from '../../validation.ts';
 import type { CompletionListJson, CompletionRecord, CompletionRow, MessageRow, Page, Store } from '../contract.ts';
 import { COMPLETION_COLUMNS, createListQueries, PAGE_ITEM_COLUMNS, pageSql } from './list-query.ts';
 import { createDump } from './dump.ts';
+import { STORED_SIZE_SQL } from '../text-size.ts';
 import { listMessagePage } from './messages.ts';
 import { createProjectIds } from './projects.ts';
 import { mergeSearchIndexAfter } from './search-merge.ts';
@@ -220,6 +221,12 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     return { items, hasMore };
   }
 
+  function listCompletionSizes(project: string, params: ListParams): number[] {
+    const read = (sql: string, args: unknown[]) => prepare(sql).all(...args) as { size: number }[];
+    const sized = readList(project, params, `${STORED_SIZE_SQL} AS size`, read, (rows) => rows.length) ?? [];
+    return sized.slice(0, params.limit).map(({ size }) => size);
+  }
+
   /**
    * Each list text's page statement, found by the list text itself: wrapping it in pageSql first
    * built, flattened and hashed a longer text at every request (about 3% of a served list's
@@ -288,6 +295,7 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     settleSearchIndex: (written) => mergeSearchIndexAfter(db, prepare, written),
     getCompletion,
     listCompletions: async (project, params) => listCompletions(project, params),
+    listCompletionSizes: async (project, params) => listCompletionSizes(project, params),
     listCompletionsJson,
     summarizeUsage: async (project, filters) => usage.summarize(projects.find(project), filters),
     updateMetadata: async (project, id, metadata) => updateMetadata(project, id, metadata),
