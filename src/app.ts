@@ -132,7 +132,7 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
 
   mount('', createOperationalRoutes({ store, metrics, healthCheckIntervalMs: config.healthCheckIntervalMs }), asIs);
   add('POST', '/v1/chat/completions', api(createCompletionHandler({ store, upstream, config })));
-  mount('/v1/chat/completions', createStoredCompletionRoutes(store, config.bodyLimitBytes), api);
+  mount('/v1/chat/completions', createStoredCompletionRoutes(store, config), api);
   mount('/v1/stored-completions/usage', createUsageRoutes(store), api);
   mount('/v1/stored-completions', createExportRoutes(store, metrics), api);
   // Every path under /v1/stored-completions/ is ours: one we do not serve is a 404 here, never a call to the provider.

@@ -1,13 +1,19 @@
 import type { Context } from 'hono';
 import { ApiError, describeJsonType } from './errors.ts';
 import { rememberExactIntegers } from './exact-integers.ts';
-import { isObject, textNestsDeeperThan } from './json.ts';
+import type { Config } from './config.ts';
+import { isObject, jsonTextExceeds } from './json.ts';
 import { decodeRequestBody } from './request-encoding.ts';
 
 /** Deeper JSON than this is refused: nothing legitimate nests so far, and re-serializing it could overflow the stack. */
 const MAX_JSON_DEPTH = 128;
 
 const tooDeep = () => ApiError.badRequest(`Invalid body: JSON nested deeper than ${MAX_JSON_DEPTH} levels.`, null, 'invalid_value');
+
+const tooManyValues = (max: number) => ApiError.badRequest(`Invalid body: more than ${max} JSON values and object keys.`, null, 'invalid_value');
+
+/** What a JSON body may be: so many bytes (413 above), so many values (400 above). */
+export type BodyLimits = Pick<Config, 'bodyLimitBytes' | 'bodyLimitValues'>;
 
 /** Reads the body (decoded when sent compressed), refusing (413) more than `limit` bytes whatever Content-Length claims. */
 export async function readBody(c: Context, limit: number): Promise<Uint8Array> {
@@ -41,15 +47,17 @@ export async function readBody(c: Context, limit: number): Promise<Uint8Array> {
 }
 
 /** The body as a JSON object, or OpenAI's 400 for anything else. */
-export async function readJsonObject(c: Context, limit: number): Promise<Record<string, unknown>> {
-  return (await readJsonObjectText(c, limit)).object;
+export async function readJsonObject(c: Context, limits: BodyLimits): Promise<Record<string, unknown>> {
+  return (await readJsonObjectText(c, limits)).object;
 }
 
 /** The body as a JSON object and the text it was parsed from (what is sent on should be what the client wrote). */
-export async function readJsonObjectText(c: Context, limit: number): Promise<{ object: Record<string, unknown>; text: string }> {
-  const raw = await readBody(c, limit);
-  // Before parsing: JSON.parse spends seconds on a body of nothing but brackets (textNestsDeeperThan).
-  if (textNestsDeeperThan(raw, MAX_JSON_DEPTH)) throw tooDeep();
+export async function readJsonObjectText(c: Context, limits: BodyLimits): Promise<{ object: Record<string, unknown>; text: string }> {
+  const raw = await readBody(c, limits.bodyLimitBytes);
+  // Before parsing: JSON.parse spends seconds of the only thread on a body of brackets or of many small values (jsonTextExceeds).
+  const exceeded = jsonTextExceeds(raw, { depth: MAX_JSON_DEPTH, values: limits.bodyLimitValues });
+  if (exceeded === 'depth') throw tooDeep();
+  if (exceeded === 'values') throw tooManyValues(limits.bodyLimitValues);
   let parsed: unknown;
   let text: string;
   try {

@@ -13,36 +13,78 @@ export function isObject(value: unknown): value is Json {
  */
 export const MAX_STORED_JSON_DEPTH = 256;
 
+/** What a request body's JSON may hold at most, checked on its bytes before it is parsed (`jsonTextExceeds`). */
+export interface JsonTextLimits {
+  /** Levels of objects and arrays. */
+  depth: number;
+  /**
+   * Values of any kind (objects, arrays, strings, numbers, `true`, `false`, `null`), an object's keys counted as
+   * values too: a key costs the parser as much as a value, more when it is new (V8 makes a new object shape for it).
+   */
+  values: number;
+}
+
+// What a byte outside strings does to the scan; any other (whitespace, a comma, a colon) is 0: nothing.
+const QUOTE = 1;
+const OPEN = 2;
+const CLOSE = 3;
+/** A byte of a number or of true, false or null: a run of them is one value. */
+const SCALAR = 4;
+
+const BYTE_KINDS = (() => {
+  const kinds = new Uint8Array(256);
+  for (const char of '0123456789+-.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ') kinds[char.charCodeAt(0)] = SCALAR;
+  kinds[0x22] = QUOTE;
+  kinds[0x7b] = OPEN;
+  kinds[0x5b] = OPEN;
+  kinds[0x7d] = CLOSE;
+  kinds[0x5d] = CLOSE;
+  return kinds;
+})();
+
 /**
- * True when the JSON text `bytes` (UTF-8) opens objects or arrays more than `max` levels deep, read without parsing
- * it: brackets inside strings are skipped (no byte of a multi-byte UTF-8 character is a quote, backslash or
- * bracket). Asked before `JSON.parse`, which takes V8 about a microsecond per level: 30 MB of `[` held a server's
- * only thread for 14 s, to be refused after all; this scan reads those bytes in milliseconds. The depth counted is
- * the text's, so a deep value a duplicate key later replaces counts too; for a text that is no JSON the answer
- * means nothing (JSON.parse says so).
+ * Which limit the JSON text `bytes` (UTF-8) goes past, if any, read without parsing it: `depth` when it opens objects
+ * or arrays more than `limits.depth` levels deep, `values` when it holds more than `limits.values` values (keys included). Asked before
+ * `JSON.parse`, whose cost is not in a body's bytes but in what they build: a microsecond a level (30 MB of `[` held a
+ * server's only thread for 14 s), and about a microsecond a value, more as the heap fills (32 MiB of `{},` built 11
+ * million objects in 25-75 s, mostly garbage collection). This scan reads those bytes in milliseconds.
+ *
+ * Brackets and quotes inside strings are skipped (no byte of a multi-byte UTF-8 character is a quote, backslash or
+ * bracket). What is counted is the text's, so a value a duplicate key later replaces counts too; for a text that is no
+ * JSON the answer means nothing (JSON.parse says so).
  */
-export function textNestsDeeperThan(bytes: Uint8Array, max: number): boolean {
+export function jsonTextExceeds(bytes: Uint8Array, limits: JsonTextLimits): 'depth' | 'values' | undefined {
   let depth = 0;
+  let values = 0;
+  let inScalar = false;
   for (let i = 0; i < bytes.length; i++) {
-    const byte = bytes[i]!;
-    if (byte === 0x22) {
-      // A string: on to its closing quote, the first not escaped (after an even run of backslashes), found by
-      // the native indexOf: a base64 image is most of a large body.
+    const kind = BYTE_KINDS[bytes[i]!]!;
+    if (kind === SCALAR) {
+      if (!inScalar && ++values > limits.values) return 'values';
+      inScalar = true;
+      continue;
+    }
+    inScalar = false;
+    if (kind === QUOTE) {
+      if (++values > limits.values) return 'values';
+      // On to its closing quote, the first not escaped (after an even run of backslashes), found by the native
+      // indexOf: a base64 image is most of a large body.
       for (;;) {
         const quote = bytes.indexOf(0x22, i + 1);
-        if (quote === -1) return false;
+        if (quote === -1) return undefined;
         let backslashes = 0;
         while (bytes[quote - 1 - backslashes] === 0x5c) backslashes++;
         i = quote;
         if (backslashes % 2 === 0) break;
       }
-    } else if (byte === 0x7b || byte === 0x5b) {
-      if (++depth > max) return true;
-    } else if (byte === 0x7d || byte === 0x5d) {
+    } else if (kind === OPEN) {
+      if (++depth > limits.depth) return 'depth';
+      if (++values > limits.values) return 'values';
+    } else if (kind === CLOSE) {
       depth--;
     }
   }
-  return false;
+  return undefined;
 }
 
 /** True when `value` has objects or arrays nested more than `max` levels deep (walked without recursion, so any depth is safe to ask about). */

@@ -22,6 +22,7 @@ describe('configuration', () => {
       upstreamForwardStore: false,
       upstreamTimeoutMs: 600000,
       bodyLimitBytes: 33554432,
+      bodyLimitValues: 100000,
       upstreamResponseLimitBytes: 67108864,
       shutdownGraceMs: 30000,
       headersTimeoutMs: 10000,

@@ -1,8 +1,7 @@
-import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { watchEventLoop } from './helpers/event-loop.ts';
+import { sendWatchingTheLoop } from './helpers/event-loop.ts';
 import { type FakeUpstream, startFakeUpstream } from './helpers/fake-upstream.ts';
-import { DEFAULT_KEY, type Service, startService } from './helpers/service.ts';
+import { type Service, startService } from './helpers/service.ts';
 
 /**
  * A body of nothing but brackets, as large as the body limit lets it be: JSON.parse takes V8 about a
@@ -27,27 +26,6 @@ afterAll(async () => {
 
 const LEVELS = 2_000_000;
 
-/** Sends `body` to `path` and answers its status and body, with the longest the event loop went without a turn meanwhile. */
-async function sendWatchingTheLoop(method: string, path: string, body: Buffer): Promise<{ status: number; text: string; longestMs: number }> {
-  const loop = watchEventLoop();
-  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = httpRequest(new URL(service.origin + path), {
-      method,
-      headers: { authorization: `Bearer ${DEFAULT_KEY}`, 'content-type': 'application/json' },
-    });
-    req.on('response', (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, text }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-  return { status, text, longestMs: loop.stop() };
-}
-
 describe('a body nested millions of levels deep', () => {
   const tooDeep = {
     error: { message: 'Invalid body: JSON nested deeper than 128 levels.', type: 'invalid_request_error', param: null, code: 'invalid_value' },
@@ -63,9 +41,9 @@ describe('a body nested millions of levels deep', () => {
       const prefix = '{"model":"m","messages":[{"role":"user","content":"x"}],"metadata":{},"tools":';
       const deep = Buffer.from(`${prefix}${'['.repeat(LEVELS)}${']'.repeat(LEVELS)}}`);
       const unclosed = Buffer.from(`${prefix}"${'x'.repeat(2 * LEVELS)}`);
-      const read = await sendWatchingTheLoop(method, path, unclosed);
+      const read = await sendWatchingTheLoop(service, method, path, unclosed);
       expect(read.status).toBe(400);
-      const { status, text, longestMs } = await sendWatchingTheLoop(method, path, deep);
+      const { status, text, longestMs } = await sendWatchingTheLoop(service, method, path, deep);
       expect({ status, body: JSON.parse(text) }).toEqual({ status: 400, body: tooDeep });
       // Parsed first, the loop stood still 3-8 s here, against a few hundred milliseconds to read such a body.
       expect(longestMs, `longest wait ${longestMs.toFixed(1)} ms, ${read.longestMs.toFixed(1)} ms to read a body as long`).toBeLessThan(

@@ -37,7 +37,7 @@ export function createCompletionHandler(deps: CreateCompletionDeps) {
   const writes = createCompletionWrites(deps.store);
   const streamCompletion = createStreamCompletion(deps, writes);
   return async (c: Context<AppEnv>): Promise<Response> => {
-    const { object: request, text } = await readJsonObjectText(c, deps.config.bodyLimitBytes);
+    const { object: request, text } = await readJsonObjectText(c, deps.config);
     const plan = planCreate(request, text, deps.config);
     // The database failed a write a moment ago: a 503 now, before the provider is paid for an answer that could not be kept.
     if (plan.store) {

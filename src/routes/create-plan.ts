@@ -12,7 +12,7 @@ import { checkStoredMessages, checkStoredModel, checkStoredStreamOptions } from 
 export interface CreateCompletionDeps {
   store: Store;
   upstream: Upstream;
-  config: Pick<Config, 'storeDefault' | 'upstreamForwardStore' | 'bodyLimitBytes'>;
+  config: Pick<Config, 'storeDefault' | 'upstreamForwardStore' | 'bodyLimitBytes' | 'bodyLimitValues'>;
 }
 
 /** What the proxy decided about one create request before calling the provider. */

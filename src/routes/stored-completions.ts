@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { ApiError } from '../errors.ts';
-import { jsonText, queryParams, readJsonObject } from '../http.ts';
+import { type BodyLimits, jsonText, queryParams, readJsonObject } from '../http.ts';
 import type { Answer } from '../observability.ts';
 import type { Answered, Store } from '../store/index.ts';
 import { parseListParams, parseMetadata, parsePageParams } from '../validation.ts';
@@ -13,7 +13,7 @@ function withAnswer<T>(answered: Answered<T>, next: (value: T) => Response): Ans
 }
 
 /** List, retrieve, update, delete and messages of stored completions; each sees only the caller's project. */
-export function createStoredCompletionRoutes(store: Store, bodyLimitBytes: number) {
+export function createStoredCompletionRoutes(store: Store, bodyLimits: BodyLimits) {
   const routes = new Hono<AppEnv>();
 
   // A list page and a retrieve are answered in the turn the store answers them: at once on SQLite (see `Answered`).
@@ -32,7 +32,7 @@ export function createStoredCompletionRoutes(store: Store, bodyLimitBytes: numbe
 
   routes.post('/:id', async (c) => {
     const id = c.req.param('id');
-    const body = await readJsonObject(c, bodyLimitBytes);
+    const body = await readJsonObject(c, bodyLimits);
     if (!('metadata' in body)) {
       throw ApiError.badRequest("Missing required parameter: 'metadata'.", 'metadata', 'missing_required_parameter');
     }
