@@ -5,6 +5,8 @@ export interface Health {
   ok: boolean;
   /** Why not, when not ok: the database's own error. */
   reason?: string;
+  /** When ok but every connection of the pool is in use and requests wait for one: a load, which the database takes. */
+  busy?: string;
 }
 
 /**
@@ -15,13 +17,19 @@ export interface Health {
  * every second costs one small commit every few seconds. The kept answer is
  * returned as it is, the one being checked as a promise.
  */
-export function createHealthCheck(store: Pick<Store, 'checkWritable'>, intervalMs: number): () => Health | Promise<Health> {
+export function createHealthCheck(store: Pick<Store, 'checkWritable' | 'connectionUse'>, intervalMs: number): () => Health | Promise<Health> {
   let last: { at: number; health: Health } | undefined;
   let running: Promise<Health> | undefined;
 
   async function check(): Promise<Health> {
     try {
+      // On PostgreSQL on a connection of its own: a pool all in use is not the database failing, and a balancer that
+      // took every instance out when load peaked would turn the peak into an outage. Said, so the operator sees it.
       await store.checkWritable();
+      const use = store.connectionUse?.();
+      if (use && use.waiting > 0) {
+        return { ok: true, busy: `all ${use.size} connections of the pool in use, ${use.waiting} requests waiting for one` };
+      }
       return { ok: true };
     } catch (err) {
       // A refused password or a dropped database reaches here as the generic 503; its cause says which.

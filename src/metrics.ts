@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ApiError } from './errors.ts';
+import type { ConnectionUse } from './db/sql-client.ts';
 import { RequestMetrics } from './request-metrics.ts';
 import { CompletionIdTaken, type Store } from './store/index.ts';
 import type { Upstream } from './upstream.ts';
@@ -20,6 +21,8 @@ export interface Metrics {
   retentionTombstonesPurged: Counter;
   /** Export streams still reading the store: back to 0 once every client has finished or gone. */
   exportsInProgress: Gauge;
+  /** Reports a database pool's connections (`database_pool_connections`, `database_pool_waiting_requests`) at each scrape. */
+  watchDatabasePool(read: () => ConnectionUse): void;
 }
 
 export interface MetricsOptions {
@@ -44,7 +47,33 @@ export function createMetrics({ processMetrics = false }: MetricsOptions = {}): 
   const registry = new Registry();
   const registers = [registry];
   if (processMetrics) collectDefaultMetrics({ register: registry });
+  // Read at each scrape, from the pool itself: nothing to keep in step as connections come and go.
+  let readPool: (() => ConnectionUse) | undefined;
+  new Gauge({
+    name: 'database_pool_connections',
+    help: "PostgreSQL only: the pool's open connections, by state (in_use: serving a request; idle).",
+    labelNames: ['state'],
+    registers,
+    collect() {
+      const use = readPool?.();
+      if (!use) return;
+      this.set({ state: 'in_use' }, use.open - use.idle);
+      this.set({ state: 'idle' }, use.idle);
+    },
+  });
+  new Gauge({
+    name: 'database_pool_waiting_requests',
+    help: 'PostgreSQL only: queries waiting for a connection of the pool (a 503 after DATABASE_CONNECT_TIMEOUT_MS).',
+    registers,
+    collect() {
+      const use = readPool?.();
+      if (use) this.set(use.waiting);
+    },
+  });
   return {
+    watchDatabasePool: (read) => {
+      readPool = read;
+    },
     registry,
     httpRequests: new RequestMetrics(registry, DURATION_BUCKETS),
     upstreamDuration: new Histogram({
@@ -133,6 +162,7 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
     };
   }
   const written = counted as unknown as Store;
+  if (store.connectionUse) metrics.watchDatabasePool(store.connectionUse);
   return {
     ...written,
     saveCompletion: async (projectName, record) => {

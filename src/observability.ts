@@ -135,7 +135,8 @@ export function createOperationalRoutes({ store, metrics, healthCheckIntervalMs 
   const routes = new Hono<AppEnv>();
   const check = createHealthCheck(store, healthCheckIntervalMs);
 
-  const answer = (c: Context, { ok, reason }: Health): Response => (ok ? c.json({ status: 'ok' }, 200) : c.json({ status: 'unavailable', reason }, 503));
+  const answer = (c: Context, { ok, reason, busy }: Health): Response =>
+    ok ? c.json(busy ? { status: 'ok', busy } : { status: 'ok' }, 200) : c.json({ status: 'unavailable', reason }, 503);
   // Between two checks the answer is at hand: no promise for the probe that load balancers send most.
   routes.get('/healthz', (c): Answer => {
     const health = check();

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { ApiError } from '../errors.ts';
 import { PROJECT_ROOT } from '../project-root.ts';
 import { hideDatabasePassword, maskDatabaseUrl } from './database-url.ts';
-import type { SqlDatabase, SqlSession } from './sql-client.ts';
+import type { ConnectionUse, SqlDatabase, SqlSession } from './sql-client.ts';
 
 export const pgMigrationsFolder = join(PROJECT_ROOT, 'migrations-pg');
 
@@ -165,7 +165,18 @@ export async function openPostgres(url: string, options: PostgresOptions): Promi
     await pool.end().catch(() => {});
     throw err;
   }
-  return wrapPool(pool, url, options.preparedStatementLimit ?? PREPARED_STATEMENT_LIMIT);
+  const limit = options.preparedStatementLimit ?? PREPARED_STATEMENT_LIMIT;
+  const db = wrapPool(pool, url, limit);
+  // The health check's own connection (opened at its first check): in the pool it queued behind the requests, and a
+  // pool merely busy under load failed it, so every instance left its balancer at once when traffic peaked.
+  const apart = wrapPool(createPool(pool.options.connectionString!, url, { ...options, poolSize: 1 }, identity), url, limit);
+  return {
+    ...db,
+    apart,
+    close: async () => {
+      await Promise.all([db.close(), apart.close()]);
+    },
+  };
 }
 
 /** The modes under which libpq connects without TLS to a server that has none. */
@@ -521,6 +532,7 @@ function wrapPool(pool: pg.Pool, url: string, preparedStatementLimit: number): P
         },
       };
     },
+    connectionUse: (): ConnectionUse => ({ size: pool.options.max, open: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: () => pool.end(),
   };
 }

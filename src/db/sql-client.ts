@@ -13,6 +13,14 @@ export interface ReservedSession extends SqlSession {
   release(): Promise<void>;
 }
 
+/** A pool's connections now: the most it opens, those open, those of them idle, and the queries waiting for one. */
+export interface ConnectionUse {
+  size: number;
+  open: number;
+  idle: number;
+  waiting: number;
+}
+
 export interface SqlDatabase extends SqlSession {
   /** Runs `work` inside BEGIN ... COMMIT on one connection; rolls back when it throws. */
   transaction<T>(work: (tx: SqlSession) => Promise<T>): Promise<T>;
@@ -22,5 +30,9 @@ export interface SqlDatabase extends SqlSession {
    * caller takes between them (a dump that a generator yields from).
    */
   readSnapshot(): Promise<ReservedSession>;
+  /** The same database on a connection of its own, outside the pool the requests share: the health check's. */
+  apart?: SqlDatabase;
+  /** Its pool's connections, for /healthz and /metrics; none for a single connection. */
+  connectionUse?(): ConnectionUse;
   close(): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import type { ListFilters, ListParams, Metadata, PageParams } from '../validation.ts';
+import type { ConnectionUse } from '../db/sql-client.ts';
 import type { TokenCounts } from './derived-fields.ts';
 
 /**
@@ -234,6 +235,8 @@ export interface Store {
    * reaches the disk, so both succeed on a full one. Call it at most every few seconds.
    */
   checkWritable(): Promise<void>;
+  /** PostgreSQL only: the pool's connections now (a pool all in use, requests waiting, is busy, not down). */
+  connectionUse?(): ConnectionUse;
   /** For tests and benchmarks: the plan the backend picks for a list query, and which index it walks. */
   explainList(project: string, params: ListParams): Promise<ListPlan>;
   /**

@@ -168,6 +168,7 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
 
   return {
     groupCommitsInFlight: options.groupCommitsInFlight ?? GROUP_COMMITS_IN_FLIGHT,
+    ...(db.connectionUse ? { connectionUse: db.connectionUse } : {}),
     ...transfers,
     saveCompletion: async (project, record) => saveMany([[await projects.ensure(project), record]]),
     saveCompletions: async (project, records) => {
@@ -317,15 +318,17 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
       return (await db.query('UPDATE settings SET value = $1 WHERE key = $2 AND value = $3 RETURNING 1', [value, key, expected])).length === 1;
     },
     // A committed one-row write: only that proves the database can take one (the row is shared by every instance).
+    // On a connection of its own: a pool all busy under load is not a database that cannot take a write.
     checkWritable: async () => {
-      await db.query(
+      const own = db.apart ?? db;
+      await own.query(
         "INSERT INTO settings (key, value) VALUES ('health_checked_at', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [String(Date.now())],
       );
       // The table every create writes: held by a lock (LOCK TABLE, a VACUUM FULL, a rewrite, a CREATE INDEX without
       // CONCURRENTLY), creates wait for the statement timeout and 503 while the settings row above still takes its
       // write. The lock an insert takes, taken and let go at once: a read's would pass a lock that lets reads by.
-      await db.transaction(async (tx) => {
+      await own.transaction(async (tx) => {
         await tx.query('LOCK TABLE completions IN ROW EXCLUSIVE MODE');
       });
     },
