@@ -215,6 +215,15 @@ function createDatabaseIdentity() {
   };
 }
 
+/**
+ * How long a connection sits silent before TCP keepalive probes ask whether the other end is still there, on both ends;
+ * 10 probes 1 s apart then give it up (Node's count and interval, and the ones set on the server's end). A peer that
+ * vanished without a word (a partition, a dead VM, no FIN, no RST) is thus known gone within 20 s, not the 2 hours
+ * after which the operating system's defaults send their first probe. Short enough that a vanished migrating instance
+ * holds the others' start for seconds, long enough that a pool's few connections cost a probe now and then.
+ */
+export const KEEPALIVE_IDLE_MS = 10_000;
+
 /** SQLSTATE of a session the server ended for idling past its `idle_session_timeout`. */
 const IDLE_SESSION_TIMEOUT = '57P05';
 
@@ -228,7 +237,9 @@ function createPool(connectionString: string, url: string, options: PostgresOpti
     // server that stopped answering at all.
     query_timeout: options.statementTimeoutMs + options.connectTimeoutMs,
     idleTimeoutMillis: 30_000,
+    // Without a delay the operating system's applied: 2 hours of silence before the first probe.
     keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
     application_name: 'stored-completions',
     // Statements are prepared once per connection (wrapPool); with generic plans they are also planned once,
     // not at every call (a two-filter page spent as long planning as running). Every statement's shape is
@@ -238,7 +249,12 @@ function createPool(connectionString: string, url: string, options: PostgresOpti
     // refuses a connection whose startup packet carries one it does not track ("unsupported startup parameter:
     // statement_timeout"), and the service could not start behind it (docs/scaling.md, "Connection poolers").
     onConnect: async (client: pg.ClientBase) => {
-      await client.query(`SET plan_cache_mode = force_generic_plan; SET statement_timeout = ${Math.trunc(options.statementTimeoutMs)}`);
+      // The server's end probes as ours does: a session whose instance vanished ends (its locks let go, the migration's
+      // advisory lock among them, its connection slot freed) within seconds, not after the server's OS's 2 hours.
+      await client.query(
+        `SET plan_cache_mode = force_generic_plan; SET statement_timeout = ${Math.trunc(options.statementTimeoutMs)}; ` +
+          `SET tcp_keepalives_idle = ${KEEPALIVE_IDLE_MS / 1000}; SET tcp_keepalives_interval = 1; SET tcp_keepalives_count = 10`,
+      );
       await checkIdentity(client);
     },
     // Unix seconds and row numbers are int8: read them as numbers (exact up to 2^53), as SQLite hands them out.
@@ -319,6 +335,21 @@ async function applyMigrations(client: pg.PoolClient, logger: Logger | undefined
   }
 }
 
+/**
+ * The session holding the migration lock, as pg_stat_activity shows it (a bigint advisory key is two 32-bit halves in
+ * pg_locks); undefined when it was let go meanwhile. Its client's address is shown to the same role, as the instances are.
+ */
+async function migrationLockHolder(client: pg.PoolClient): Promise<Record<string, unknown> | undefined> {
+  const { rows } = await client.query(
+    `SELECT a.pid, a.application_name AS "applicationName", host(a.client_addr) AS "clientAddr", a.backend_start AS "connectedAt", a.state
+       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND l.classid = ($1::bigint >> 32)::oid AND l.objid = ($1::bigint & 4294967295)::oid`,
+    [MIGRATION_LOCK_KEY],
+  );
+  return rows[0];
+}
+
 async function migrateOnce(pool: pg.Pool, logger: Logger | undefined): Promise<void> {
   const { client, release } = await checkOut(pool);
   try {
@@ -331,8 +362,10 @@ async function migrateOnce(pool: pg.Pool, logger: Logger | undefined): Promise<v
       { locked: boolean },
     ];
     if (!locked) {
-      // Not bounded by DATABASE_STARTUP_TIMEOUT_MS: an upgrade's migration may rightly take longer. Said, so a wait is not silent.
-      logger?.info({ lockKey: MIGRATION_LOCK_KEY }, 'waiting for another instance to finish migrating the database');
+      // Not bounded by DATABASE_STARTUP_TIMEOUT_MS: an upgrade's migration may rightly take longer. Said, so a wait is not
+      // silent, with the session it waits for: the operator can tell a migrating instance from a stray session to end.
+      const holder = await migrationLockHolder(client).catch(() => undefined);
+      logger?.info({ lockKey: MIGRATION_LOCK_KEY, holder }, 'waiting for another instance to finish migrating the database');
       await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     }
     try {
