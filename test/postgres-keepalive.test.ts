@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import OpenAI from 'openai';
 import pg from 'pg';
@@ -43,6 +44,8 @@ describe.skipIf(!withServer)('connections to PostgreSQL', () => {
   let upstream: FakeUpstream;
   let url: string;
   const instances: ChildServer[] = [];
+  // Every process started, a start still waiting when a case fails among them.
+  const spawned: ChildProcess[] = [];
 
   beforeAll(async () => {
     upstream = await startFakeUpstream();
@@ -51,6 +54,7 @@ describe.skipIf(!withServer)('connections to PostgreSQL', () => {
 
   afterAll(async () => {
     await stopChildren(instances, 'SIGTERM');
+    for (const child of spawned) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await upstream?.close();
   });
 
@@ -96,6 +100,7 @@ describe.skipIf(!withServer)('connections to PostgreSQL', () => {
         databasePath: url,
         upstreamUrl: upstream.url,
         onLog: (line) => line.msg === 'waiting for another instance to finish migrating the database' && said(line),
+        onSpawn: (child) => spawned.push(child),
       });
       const line = await waiting;
       const holderSaid = line.holder as Record<string, unknown>;
