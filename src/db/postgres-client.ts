@@ -223,6 +223,8 @@ function createDatabaseIdentity() {
  * holds the others' start for seconds, long enough that a pool's few connections cost a probe now and then.
  */
 export const KEEPALIVE_IDLE_MS = 10_000;
+/** When a silent peer is given up: the idle time and the 10 probes 1 s apart. */
+const KEEPALIVE_GONE_MS = KEEPALIVE_IDLE_MS + 10 * 1000;
 
 /** SQLSTATE of a session the server ended for idling past its `idle_session_timeout`. */
 const IDLE_SESSION_TIMEOUT = '57P05';
@@ -251,9 +253,12 @@ function createPool(connectionString: string, url: string, options: PostgresOpti
     onConnect: async (client: pg.ClientBase) => {
       // The server's end probes as ours does: a session whose instance vanished ends (its locks let go, the migration's
       // advisory lock among them, its connection slot freed) within seconds, not after the server's OS's 2 hours.
+      // Keepalive is not sent while an answer is unacknowledged, as the last one to a vanished instance is: its
+      // retransmissions then ran about 15 minutes; tcp_user_timeout gives up on it as fast as the probes would.
       await client.query(
         `SET plan_cache_mode = force_generic_plan; SET statement_timeout = ${Math.trunc(options.statementTimeoutMs)}; ` +
-          `SET tcp_keepalives_idle = ${KEEPALIVE_IDLE_MS / 1000}; SET tcp_keepalives_interval = 1; SET tcp_keepalives_count = 10`,
+          `SET tcp_keepalives_idle = ${KEEPALIVE_IDLE_MS / 1000}; SET tcp_keepalives_interval = 1; SET tcp_keepalives_count = 10; ` +
+          `SET tcp_user_timeout = ${KEEPALIVE_GONE_MS}`,
       );
       await checkIdentity(client);
     },
