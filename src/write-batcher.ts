@@ -128,9 +128,13 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
             // Unless a write failed again while it ran: that failure is newer than this check's answer.
             if (unavailable !== undefined && unavailable.at <= since) unavailable = undefined;
           },
-          () => {
-            // Unless a write succeeded meanwhile, the hold starts again from this check.
-            if (unavailable !== undefined) unavailable = { err: unavailable.err, at: performance.now() };
+          (checked: unknown) => {
+            // Unless a write succeeded meanwhile, the hold starts again from this check, with its cause when it has one:
+            // an outage's causes change (a server shutting down, then refusing connections, then starting up), and the
+            // first one, kept, was what every 503 and the log named for as long as the outage lasted.
+            if (unavailable === undefined) return;
+            const err = checked instanceof ApiError && checked.status === 503 && checked.cause instanceof Error ? checked : unavailable.err;
+            unavailable = { err, at: performance.now() };
           },
         )
         .finally(() => {
