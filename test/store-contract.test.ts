@@ -260,6 +260,18 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     expect(await walk(PROJECT, {})).toEqual(['new', 'gone-1']);
   });
 
+  it('reads many completions by id at once: nothing for one deleted, never stored, or of another project', async () => {
+    await store.saveCompletions(PROJECT, [record('one', 1_000), record('two', 2_000), record('deleted', 3_000)]);
+    await store.saveCompletion('project-b', record('theirs', 4_000));
+    expect(await store.deleteCompletion(PROJECT, 'deleted')).toBe(true);
+    const read = await store.listCompletionsOf(PROJECT, ['two', 'deleted', 'never', 'theirs', 'one', 'a\u0000b']);
+    expect(new Map([...read].sort(([a], [b]) => bytewise(a, b)))).toEqual(
+      new Map(await Promise.all(['one', 'two'].map(async (id) => [id, await store.getCompletion(PROJECT, id)] as const))),
+    );
+    expect([...(await store.listCompletionsOf(PROJECT, []))]).toEqual([]);
+    expect([...(await store.listCompletionsOf('project-c', ['one']))]).toEqual([]);
+  });
+
   it('reads the messages of many completions at once: [] for one stored without input, nothing for one deleted', async () => {
     await store.saveCompletions(PROJECT, [record('with', 1_000), record('without', 2_000, { messages: [] }), record('deleted', 3_000)]);
     expect(await store.deleteCompletion(PROJECT, 'deleted')).toBe(true);
@@ -271,15 +283,15 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     expect([...(await store.listMessagesOf('project-b', ['with']))]).toEqual([]);
   });
 
-  it('exports a completion whole or not at all: one deleted between its page and its messages is left out', async () => {
+  it('exports a completion whole or not at all: one deleted between its texts and its messages is left out', async () => {
     await store.saveCompletions(PROJECT, [record('first', 1_000), record('gone', 2_000), record('last', 3_000)]);
-    // The store as another request finds it: the delete lands right after the export read its page.
+    // The store as another request finds it: the delete lands right after the export read its page's texts.
     const racing: Store = {
       ...store,
-      listCompletions: async (project, listParams) => {
-        const page = await store.listCompletions(project, listParams);
+      listCompletionsOf: async (project, ids) => {
+        const read = await store.listCompletionsOf(project, ids);
         await store.deleteCompletion(PROJECT, 'gone');
-        return page;
+        return read;
       },
     };
     const tally = newTally();
@@ -291,6 +303,45 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
       ['last', 1],
     ]);
     expect(tally).toEqual({ read: 2, written: 2, skipped: {} });
+  });
+
+  it('exports each page as its sizes read it: the search runs once a page, and writes between the sizes and the texts change nothing', async () => {
+    // Fifteen matches among completions that do not match, one second apart: (created, id) order is the ids' order.
+    const saved = Array.from({ length: 30 }, (_, n) =>
+      n % 2 === 0
+        ? record(`m${String(n / 2).padStart(2, '0')}`, 1_700_000_000 + n, { messages: [JSON.stringify({ role: 'user', content: `needle ${n}` })] })
+        : record(`x${String(n).padStart(2, '0')}`, 1_700_000_000 + n),
+    );
+    await store.saveCompletions(PROJECT, saved);
+    let listReads = 0;
+    const racing: Store = {
+      ...store,
+      listCompletions: async (project, listParams) => {
+        listReads++;
+        return store.listCompletions(project, listParams);
+      },
+      listCompletionSizes: async (project, listParams) => {
+        listReads++;
+        const sized = await store.listCompletionSizes(project, listParams);
+        if (listReads === 1) {
+          // Another request, right after the first page (m00-m09) was sized: one of it deleted, and a match stored inside it.
+          await store.deleteCompletion(PROJECT, 'm03');
+          await store.saveCompletion(PROJECT, record('m04b', 1_700_000_009, { messages: [JSON.stringify({ role: 'user', content: 'needle new' })] }));
+        }
+        return sized;
+      },
+    };
+    const tally = newTally();
+    let lines = '';
+    const request = { project: PROJECT, filters: { model: undefined, metadata: [], search: 'needle' }, format: 'completions' as const, choice: 0, limit: undefined };
+    for await (const chunk of exportLines(racing, request, tally)) lines += chunk;
+    // The page read m00-m09 by their ids: without m03, and without m04b, which was not sized (it sorts before the
+    // cursor, m09: an export that read it would have held a page other than the one its 32 MiB were counted on).
+    const expected = saved.filter((r) => r.id.startsWith('m') && r.id !== 'm03').map((r) => r.id);
+    expect(lines.trim().split('\n').map((line) => JSON.parse(line).id)).toEqual(expected);
+    expect(tally).toEqual({ read: 14, written: 14, skipped: {} });
+    // Two pages (10, then the 5 left): one list read each.
+    expect(listReads).toBe(2);
   });
 
   it('pages a completion\'s input messages in order, with a cursor', async () => {
@@ -538,10 +589,9 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     const pages: string[][] = [];
     const recording: Store = {
       ...store,
-      listCompletions: async (project, listParams) => {
-        const page = await store.listCompletions(project, listParams);
-        pages.push(page.items.map((item) => item.id));
-        return page;
+      listCompletionsOf: async (project, ids) => {
+        pages.push(ids);
+        return store.listCompletionsOf(project, ids);
       },
     };
     const tally = newTally();

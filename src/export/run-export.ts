@@ -66,21 +66,23 @@ export async function* exportLines(store: Store, request: ExportRequest, tally: 
       limit: request.limit === undefined || request.format === 'finetune' ? pageSize : Math.min(pageSize, request.limit - tally.written),
       order: request.order ?? 'asc',
     };
+    // The page's filters and search run once, in the sizes' read; the texts are then read by the ids it named, so they
+    // are those of the completions sized (a completion stored in the page's range meanwhile waits for the next export).
+    const sized = await store.listCompletionSizes(request.project, params);
     // At least one: an empty page still says there is nothing more (or that `after` was never stored).
-    const fitting = Math.max(1, countWithin(await store.listCompletionSizes(request.project, params)));
-    const page = await store.listCompletions(request.project, { ...params, limit: fitting });
-    const messages = await store.listMessagesOf(
-      request.project,
-      page.items.map((completion) => completion.id),
-    );
+    const fitting = sized.items.slice(0, Math.max(1, countWithin(sized.items.map(({ size }) => size)))).map(({ id }) => id);
+    const completions = await store.listCompletionsOf(request.project, fitting);
+    const messages = await store.listMessagesOf(request.project, fitting);
     let chunk = '';
-    const ended = !page.hasMore;
-    for (const completion of page.items) {
-      after = completion.id;
-      // Deleted between the page's read and its messages' (another request, retention): written without its
-      // input it would import as a completion that never had any. A completion goes out whole or not at all.
-      const input = messages.get(completion.id);
-      if (!input) continue;
+    const ended = fitting.length === sized.items.length && !sized.hasMore;
+    for (const id of fitting) {
+      // A deleted id stays a cursor: the next page goes on after it whether or not it was read.
+      after = id;
+      // Deleted between the page's sizes and its texts (another request, retention): written without its input it
+      // would import as a completion that never had any. A completion goes out whole or not at all.
+      const completion = completions.get(id);
+      const input = messages.get(id);
+      if (!completion || !input) continue;
       tally.read++;
       const formatted = formatLine({ completion, messages: input }, request);
       if ('skipped' in formatted) {

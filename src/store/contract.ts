@@ -166,10 +166,14 @@ export interface Store {
   /** One keyset page; an `after` never stored in this project is a 400 (`ApiError`). */
   listCompletions(project: string, params: ListParams): Promise<Page<CompletionRow>>;
   /**
-   * What each completion of the same page weighs, in its order: bytes of its stored texts (text-size.ts), none
-   * of them read. An export reads as many of a page as BATCH_TEXT_CHARACTERS holds, whatever the page before held.
+   * The same page's ids, in its order, each with what it weighs: bytes of its stored texts (text-size.ts), none
+   * of them read; `hasMore` as the page's. An export reads as many of a page as BATCH_TEXT_CHARACTERS holds, whatever
+   * the page before held, by their ids (listCompletionsOf): the page's filters and search run once, and the texts
+   * read are those of the completions sized.
    */
-  listCompletionSizes(project: string, params: ListParams): Promise<number[]>;
+  listCompletionSizes(project: string, params: ListParams): Promise<Page<{ id: string; size: number }>>;
+  /** The named completions the project has, by id; one it does not have (or no longer has: deleted since) is absent. */
+  listCompletionsOf(project: string, ids: string[]): Promise<Map<string, CompletionRow>>;
   /** The same page, serialized for the list endpoint (SQLite builds it in SQL: no row becomes a JavaScript string). */
   listCompletionsJson(project: string, params: ListParams): Answered<CompletionListJson>;
   /**

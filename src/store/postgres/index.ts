@@ -110,10 +110,23 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
     return { items, hasMore };
   }
 
-  /** The sizes (a bigint's sum: a string from the driver) of the same page. */
-  async function listCompletionSizes(project: string, params: ListParams): Promise<number[]> {
-    const sized = await listRows<{ size: string }>(project, params, `${STORED_SIZE_SQL} AS size`);
-    return sized.slice(0, params.limit).map(({ size }) => Number(size));
+  /** The ids and sizes (a bigint's sum: a string from the driver) of the same page. */
+  async function listCompletionSizes(project: string, params: ListParams): Promise<Page<{ id: string; size: number }>> {
+    const sized = await listRows<{ id: string; size: string }>(project, params, `c.id, ${STORED_SIZE_SQL} AS size`);
+    const hasMore = sized.length > params.limit;
+    if (hasMore) sized.pop();
+    return { items: sized.map(({ id, size }) => ({ id, size: Number(size) })), hasMore };
+  }
+
+  async function listCompletionsOf(project: string, ids: string[]): Promise<Map<string, CompletionRow>> {
+    const projectId = await projects.find(project);
+    const storable = ids.filter(isStorableId);
+    if (projectId === undefined || storable.length === 0) return new Map();
+    const rows = await db.query<CompletionRow>(`SELECT ${COMPLETION_COLUMNS} FROM completions c WHERE c.project_id = $1 AND c.id = ANY($2::text[])`, [
+      projectId,
+      storable,
+    ]);
+    return new Map(rows.map((row) => [row.id, row]));
   }
 
   /**
@@ -185,6 +198,7 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
     },
     listCompletions,
     listCompletionSizes,
+    listCompletionsOf,
     // Rows come as JavaScript strings from node-postgres anyway: serialized here as the other endpoints serialize them.
     listCompletionsJson: async (project, params) => toCompletionListJson(await listCompletions(project, params)),
     summarizeUsage: async (project, filters) => summarizeUsage(await projects.find(project), filters),

@@ -221,10 +221,23 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     return { items, hasMore };
   }
 
-  function listCompletionSizes(project: string, params: ListParams): number[] {
-    const read = (sql: string, args: unknown[]) => prepare(sql).all(...args) as { size: number }[];
-    const sized = readList(project, params, `${STORED_SIZE_SQL} AS size`, read, (rows) => rows.length) ?? [];
-    return sized.slice(0, params.limit).map(({ size }) => size);
+  function listCompletionSizes(project: string, params: ListParams): Page<{ id: string; size: number }> {
+    const read = (sql: string, args: unknown[]) => prepare(sql).all(...args) as { id: string; size: number }[];
+    const items = readList(project, params, `c.id, ${STORED_SIZE_SQL} AS size`, read, (rows) => rows.length) ?? [];
+    const hasMore = items.length > params.limit;
+    if (hasMore) items.pop();
+    return { items, hasMore };
+  }
+
+  function listCompletionsOf(project: string, ids: string[]): Map<string, CompletionRow> {
+    const projectId = projects.find(project);
+    if (projectId === undefined || ids.length === 0) return new Map();
+    // One statement whatever the number of ids, as listMessagesOf.
+    const rows = prepare(`SELECT ${COMPLETION_COLUMNS} FROM completions c WHERE c.project_id = ? AND c.id IN (SELECT value FROM json_each(?))`).all(
+      projectId,
+      JSON.stringify(ids),
+    ) as CompletionRow[];
+    return new Map(rows.map((row) => [row.id, row]));
   }
 
   /**
@@ -296,6 +309,7 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     getCompletion,
     listCompletions: async (project, params) => listCompletions(project, params),
     listCompletionSizes: async (project, params) => listCompletionSizes(project, params),
+    listCompletionsOf: async (project, ids) => listCompletionsOf(project, ids),
     listCompletionsJson,
     summarizeUsage: async (project, filters) => usage.summarize(projects.find(project), filters),
     updateMetadata: async (project, id, metadata) => updateMetadata(project, id, metadata),
