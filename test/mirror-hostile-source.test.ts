@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/client.ts';
 import { type MirrorTally, runMirror } from '../src/mirror/run-mirror.ts';
@@ -285,31 +287,43 @@ async function unanswering(ids: string[], silent: Set<string>, mode: 'no answer'
   return { url: source.url, seen };
 }
 
+/**
+ * One run of the mirror into project `p` of `store`, with the client's timeout and retries as given (the CLI's
+ * 120 s and 8, scaled down); its failure, tally and notes, and when it ended.
+ */
+async function mirrorOnce(
+  url: string,
+  store: ReturnType<typeof createSqliteStore>,
+  client: { timeoutMs: number; maxRetries: number; initialDelayMs: number },
+  concurrency: number,
+) {
+  const tally = newTally();
+  const notes: string[] = [];
+  const failure = await runMirror(
+    {
+      source: createSourceClient({ baseUrl: url, apiKey: 'sk-x', ...client }),
+      store,
+      project: 'p',
+      filters: { model: undefined, metadata: [], createdAfter: undefined, createdBefore: undefined },
+      concurrency,
+      checkpointKey: 'mirror_position:t',
+      unreadKey: 'mirror_unread:t',
+      fromStart: false,
+      updateMetadata: false,
+    },
+    tally,
+    { onNote: (text) => notes.push(text) },
+  ).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  return { failure, tally, notes, endedAt: performance.now() };
+}
+
 describe('mirror against a source that never answers for one completion', () => {
-  const runOnce = async (url: string, store: ReturnType<typeof createSqliteStore>) => {
-    const tally = newTally();
-    const notes: string[] = [];
-    const failure = await runMirror(
-      {
-        // Short timeouts and one retry: the 120 s and 8 retries of the CLI, scaled down.
-        source: createSourceClient({ baseUrl: url, apiKey: 'sk-x', timeoutMs: 200, maxRetries: 1, initialDelayMs: 1 }),
-        store,
-        project: 'p',
-        filters: { model: undefined, metadata: [], createdAfter: undefined, createdBefore: undefined },
-        concurrency: 1,
-        checkpointKey: 'mirror_position:t',
-        unreadKey: 'mirror_unread:t',
-        fromStart: false,
-        updateMetadata: false,
-      },
-      tally,
-      { onNote: (text) => notes.push(text) },
-    ).then(
-      () => undefined,
-      (err: unknown) => err,
-    );
-    return { failure, tally, notes };
-  };
+  // Short timeouts and one retry, one completion at a time.
+  const runOnce = (url: string, store: ReturnType<typeof createSqliteStore>) =>
+    mirrorOnce(url, store, { timeoutMs: 200, maxRetries: 1, initialDelayMs: 1 }, 1);
 
   for (const [mode, said] of [
     ['no answer', 'no answer within 0.2 s'],
@@ -336,6 +350,8 @@ describe('mirror against a source that never answers for one completion', () => 
         '/chat/completions/chatcmpl-a/messages',
         '/chat/completions/chatcmpl-b/messages',
         '/chat/completions/chatcmpl-b/messages',
+        // Given up on: one list request tells whether the source is down (it answers: only this one fails).
+        '/chat/completions',
         '/chat/completions/chatcmpl-c/messages',
       ]);
       expect(await store.getSetting('mirror_unread:t')).toBe('["chatcmpl-b"]');
@@ -369,4 +385,114 @@ describe('mirror against a source that never answers for one completion', () => 
     expect(source.seen.filter((path) => path.endsWith('/messages'))).toHaveLength(10);
     expect(run.tally.copied).toBe(0);
   });
+});
+
+/**
+ * A source of `count` completions (created one second apart, listed 100 a page) that stops answering after `answered`
+ * messages requests: it refuses connections (its listener closed) or takes each request and never answers. `revive`
+ * has it answer again, on the same port.
+ */
+async function dyingSource(count: number, answeredFirst: number, how: 'refused' | 'no answer') {
+  const ids = Array.from({ length: count }, (_, n) => `chatcmpl-${String(n).padStart(3, '0')}`);
+  let messagesRequests = 0;
+  let answered = answeredFirst;
+  let up = true;
+  let diedAt = 0;
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const path = url.pathname.replace(/^\/v1/, '');
+    if (!up) return;
+    if (path.endsWith('/messages') && ++messagesRequests > answered) {
+      up = false;
+      diedAt = performance.now();
+      if (how === 'refused') {
+        server.close();
+        server.closeAllConnections();
+      }
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const id = decodeURIComponent(path.split('/')[3] ?? '');
+    if (path.endsWith('/messages')) {
+      res.end(JSON.stringify({ object: 'list', data: [{ id: `${id}-0`, role: 'user', content: `hi ${id}`, name: null, content_parts: null }], has_more: false }));
+      return;
+    }
+    const after = url.searchParams.get('after');
+    const start = after === null ? 0 : ids.indexOf(after) + 1;
+    const page = ids.slice(start, start + Number(url.searchParams.get('limit') ?? 20));
+    const data = page.map((item) => ({ ...listedCompletion, id: item, created: 1_700_000_000 + ids.indexOf(item) }));
+    res.end(JSON.stringify({ object: 'list', data, has_more: start + page.length < ids.length }));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  closers.push(async () => {
+    server.closeAllConnections();
+    if (server.listening) await new Promise((resolve) => server.close(resolve));
+  });
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    ids,
+    diedAt: () => diedAt,
+    async revive() {
+      up = true;
+      answered = Infinity;
+      if (server.listening) return;
+      server.listen(port, '127.0.0.1');
+      await once(server, 'listening');
+    },
+  };
+}
+
+describe('mirror against a source that dies mid-run', () => {
+  // The CLI's concurrency, and a completion given up on after 4 attempts.
+  const runOnce = (url: string, store: ReturnType<typeof createSqliteStore>) =>
+    mirrorOnce(url, store, { timeoutMs: 500, maxRetries: 3, initialDelayMs: 50 }, 4);
+
+  /** Every id the project holds, in list order, and the input each was stored with. */
+  async function stored(store: ReturnType<typeof createSqliteStore>): Promise<string[]> {
+    const ids: string[] = [];
+    for (let after: string | undefined; ; ) {
+      const page = await store.listCompletions('p', { after, limit: 100, order: 'asc', model: undefined, metadata: [] });
+      ids.push(...page.items.map((row) => row.id));
+      if (!page.hasMore) break;
+      after = ids.at(-1);
+    }
+    const messages = await store.listMessagesOf('p', ids);
+    for (const id of ids) expect(messages.get(id)!.map((m) => JSON.parse(m.body).content)).toEqual([`hi ${id}`]);
+    return ids;
+  }
+
+  for (const [how, said] of [
+    ['refused', /connection failed \(ECONNREFUSED\)/],
+    ['no answer', /no answer within 0\.5 s/],
+  ] as const) {
+    it(`stops at the first completion given up on when a list request right after fails too (${how}), and a run again completes`, async () => {
+      // Dies 30 completions into the second list page.
+      const source = await dyingSource(250, 130, how);
+      const store = createSqliteStore(openDatabase(':memory:'));
+      closers.push(() => store.close());
+
+      const first = await runOnce(source.url, store);
+      expect(first.failure).toBeInstanceOf(SourceError);
+      const message = (first.failure as SourceError).message;
+      expect(message).toMatch(/^the source stopped answering \(giving up on \/chat\/completions\/chatcmpl-1\d\d\/messages after 4 attempts: /);
+      expect(message).toMatch(new RegExp(`; a list request right after: ${said.source}\\): run again once it answers$`));
+      // Nothing said of a completion: not one was passed over, and the reads in flight ended with the stop.
+      expect(first.notes).toEqual([]);
+      expect(first.tally).toEqual({ ...newTally(), pages: 2, listed: 200, copied: 100 });
+      // One completion's retries (4 attempts, 2.3 s without an answer) and the list request, with room for a loaded machine.
+      expect((first.endedAt - source.diedAt()) / 1000).toBeLessThan(10);
+      expect(await stored(store)).toEqual(source.ids.slice(0, 100));
+      expect(JSON.parse((await store.getSetting('mirror_position:t'))!)).toEqual({ ends: [[1_700_000_099, 'chatcmpl-099']] });
+
+      await source.revive();
+      const second = await runOnce(source.url, store);
+      expect(second.failure).toBeUndefined();
+      expect(second.notes).toEqual([]);
+      // Within the look-back: listed from the start, the first page's passed over as already here.
+      expect(second.tally).toEqual({ ...newTally(), pages: 3, listed: 250, copied: 150, present: 100 });
+      expect(await stored(store)).toEqual(source.ids);
+    });
+  }
 });

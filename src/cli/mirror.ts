@@ -23,7 +23,8 @@ has are skipped without being fetched, so nothing is stored twice.
 source's Retry-After is honoured, up to 60 s a wait); a refused key stops it with exit code 1.
 A completion the source fails on (an error, or no answer, through every retry)
 is named and passed over, the rest mirrored, and the mirror exits with code 1;
-the next run reads it again.
+the next run reads it again. When the source then fails one list request too,
+it is down: the run stops at once with exit code 1 (run again to continue).
 One run at a time: a second run of the same mirror while one is under way
 stops at once with exit code 1 (a killed run's claim lapses within 2 minutes,
 at once on the same machine).

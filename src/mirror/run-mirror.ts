@@ -347,6 +347,25 @@ function createPageWriter(request: MirrorRequest, tally: MirrorTally, events: Mi
   const now = Math.floor(Date.now() / 1000);
   let unreadKept = unreadSaved ?? '[]';
   let unavailableInARow = 0;
+  // Set once the source is found down: the reads still in flight end with it, none noted as the completion's own failure.
+  let stopped: SourceError | undefined;
+
+  /**
+   * After the source gave up on a completion through every retry: one list request, not retried, on a short timeout.
+   * A source that does not answer it either is down (it died mid-run, or never answers), and the run stops now:
+   * passing over each completion after all its retries took 5 in a row, 40 minutes at the CLI's defaults with four in
+   * flight. A source that answers it is failing on this completion alone, which is passed over.
+   */
+  async function stopIfSourceDown(err: SourceUnavailableError): Promise<void> {
+    const down = await source.probe('/chat/completions', [['limit', '1']]);
+    if (down === undefined || stopped) return;
+    stopped = new SourceError(
+      `the source stopped answering (${err.message}; a list request right after: ${down}): run again once it answers`,
+      undefined,
+    );
+    source.stop(stopped);
+  }
+
   return {
     /** The completion, or undefined when it is left out (counted, and noted where the operator should read why). */
     async read(id: string, listed: { item: Json; exact: ExactIntegers | undefined } | undefined): Promise<CompletionRecord | undefined> {
@@ -356,6 +375,8 @@ function createPageWriter(request: MirrorRequest, tally: MirrorTally, events: Mi
         unavailableInARow = 0;
         return record;
       } catch (err) {
+        if (err instanceof SourceUnavailableError && !stopped) await stopIfSourceDown(err);
+        if (stopped) throw stopped;
         unavailableInARow = err instanceof SourceUnavailableError ? unavailableInARow + 1 : 0;
         if (failedOnlyThisCompletion(err)) {
           tally.unread.set(id, err.message);

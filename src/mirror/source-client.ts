@@ -127,7 +127,23 @@ export function errorMessage(body: unknown): string | undefined {
   return undefined;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * The most a probe (`probe`) waits for its answer: a source that answers at all lists one completion far sooner, and
+ * one that has stopped answering is told apart from one slow on a large answer without waiting out the 120 s.
+ */
+export const PROBE_TIMEOUT_MS = 10_000;
+
+/** Waits `ms`, or less when `signal` aborts (then resolves too: the caller checks the signal). */
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 
 export function createSourceClient(options: SourceClientOptions) {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -136,11 +152,14 @@ export function createSourceClient(options: SourceClientOptions) {
   const maxDelayMs = options.maxDelayMs ?? 60_000;
   const timeoutMs = options.timeoutMs ?? 120_000;
   const maxBodyBytes = options.maxBodyBytes ?? MAX_ANSWER_BYTES;
+  // Aborted by `stop`: every request in flight and every wait before a retry ends at once with the stop's error.
+  const stopping = new AbortController();
 
   /** One attempt: the parsed body, or what went wrong and whether it is worth another try. */
   async function attempt(
     url: string,
     maxBytes: number,
+    timeout = timeoutMs,
   ): Promise<{ body: Json; bytes: number } | { retry: string; status: number | undefined; delayMs: number | undefined } | { fail: SourceError }> {
     let response: Response;
     let text: string;
@@ -148,7 +167,7 @@ export function createSourceClient(options: SourceClientOptions) {
     try {
       response = await fetch(url, {
         headers: { authorization: `Bearer ${options.apiKey}`, accept: 'application/json' },
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: AbortSignal.any([AbortSignal.timeout(timeout), stopping.signal]),
         // Followed, a redirect to another host was mirrored from there (the key dropped, as fetch does cross-origin, but
         // what that host served stored as the source's); the service refuses its provider's redirects alike.
         redirect: 'manual',
@@ -175,9 +194,10 @@ export function createSourceClient(options: SourceClientOptions) {
       }
       ({ text, bytes } = read);
     } catch (err) {
+      if (stopping.signal.aborted) return { fail: stopping.signal.reason as SourceError };
       // The source took the request and answered nothing, or stopped halfway, for the whole time: said as such, not as
       // "connection failed (The operation was aborted due to timeout)", which read as a refused connection.
-      if ((err as Error).name === 'TimeoutError') return { retry: `no answer within ${timeoutMs / 1000} s`, status: undefined, delayMs: undefined };
+      if ((err as Error).name === 'TimeoutError') return { retry: `no answer within ${timeout / 1000} s`, status: undefined, delayMs: undefined };
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       return { retry: `connection failed (${cause?.code ?? cause?.message ?? (err as Error).message})`, status: undefined, delayMs: undefined };
     }
@@ -233,7 +253,8 @@ export function createSourceClient(options: SourceClientOptions) {
       const backoff = Math.min(maxDelayMs, initialDelayMs * 2 ** tries) * (0.5 + Math.random() / 2);
       const delayMs = Math.min(maxDelayMs, outcome.delayMs ?? backoff);
       options.onRetry?.({ path, reason: outcome.retry, delayMs, attempt: tries + 1 });
-      await sleep(delayMs);
+      await sleep(delayMs, stopping.signal);
+      if (stopping.signal.aborted) throw stopping.signal.reason as SourceError;
     }
   }
 
@@ -243,6 +264,19 @@ export function createSourceClient(options: SourceClientOptions) {
       return (await getSized(path, query)).body;
     },
     getSized,
+    /**
+     * One GET, never retried, waiting at most PROBE_TIMEOUT_MS (or the client's timeout, when shorter): undefined when
+     * the source answered (whatever it said), else why not (no answer, a dropped connection, 408, 409, 429 or 5xx).
+     */
+    async probe(path: string, query: [string, string][] = []): Promise<string | undefined> {
+      const search = new URLSearchParams(query).toString();
+      const outcome = await attempt(`${baseUrl}${path}${search ? `?${search}` : ''}`, maxBodyBytes, Math.min(timeoutMs, PROBE_TIMEOUT_MS));
+      return 'retry' in outcome ? outcome.retry : undefined;
+    },
+    /** Ends every request in flight and every one after it, and every wait before a retry, with `reason`. */
+    stop(reason: SourceError): void {
+      stopping.abort(reason);
+    },
   };
 }
 
