@@ -263,13 +263,25 @@ describe('mirror CLI against hostile sources', () => {
 
 /**
  * A source that lists `ids` and answers each one's messages, but takes the requests for the messages of those
- * `silent` names and answers nothing (or, with `drop`, closes the connection): through every retry.
+ * `silent` names and answers nothing (or, with `drop`, closes the connection): through every retry. The first
+ * `droppedLists` list requests after the first have their connection closed.
  */
-async function unanswering(ids: string[], silent: Set<string>, mode: 'no answer' | 'dropped'): Promise<{ url: string; seen: string[] }> {
+async function unanswering(
+  ids: string[],
+  silent: Set<string>,
+  mode: 'no answer' | 'dropped',
+  droppedLists = 0,
+): Promise<{ url: string; seen: string[] }> {
   const seen: string[] = [];
+  let lists = 0;
   const source = await serve((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname.replace(/^\/v1/, '');
     seen.push(path);
+    // After the first list (the walk's), the next `droppedLists` list requests have their connection dropped.
+    if (path === '/chat/completions' && lists++ > 0 && lists <= droppedLists + 1) {
+      req.socket.destroy();
+      return;
+    }
     const id = decodeURIComponent(path.split('/')[3] ?? '');
     if (path.endsWith('/messages') && silent.has(id)) {
       if (mode === 'dropped') req.socket.destroy();
@@ -370,6 +382,19 @@ describe('mirror against a source that never answers for one completion', () => 
       expect(await store.isIdTaken('p', 'chatcmpl-b')).toBe(true);
     });
   }
+
+  it('passes it over when the list request after it fails on a dropped connection and answers on a new one', async () => {
+    // The list request after the give-up finds its connection dropped (as a kept-alive one the source closed while idle).
+    const source = await unanswering(['chatcmpl-a', 'chatcmpl-b', 'chatcmpl-c'], new Set(['chatcmpl-b']), 'dropped', 1);
+    const store = createSqliteStore(openDatabase(':memory:'));
+    closers.push(() => store.close());
+    const run = await runOnce(source.url, store);
+    expect(run.failure).toBeUndefined();
+    expect(run.notes).toEqual(['not mirrored chatcmpl-b: giving up on /chat/completions/chatcmpl-b/messages after 2 attempts: connection failed (UND_ERR_SOCKET)']);
+    // After the walk's list and the messages of a, then b twice: the list request, dropped, then on a new connection.
+    expect(source.seen.slice(4)).toEqual(['/chat/completions', '/chat/completions', '/chat/completions/chatcmpl-c/messages']);
+    expect(run.tally.copied).toBe(2);
+  });
 
   it('still stops the run when the source answers for no completion at all: 5 in a row, not every one', async () => {
     const ids = Array.from({ length: 8 }, (_, i) => `chatcmpl-${i}`);

@@ -160,7 +160,11 @@ export function createSourceClient(options: SourceClientOptions) {
     url: string,
     maxBytes: number,
     timeout = timeoutMs,
-  ): Promise<{ body: Json; bytes: number } | { retry: string; status: number | undefined; delayMs: number | undefined } | { fail: SourceError }> {
+  ): Promise<
+    | { body: Json; bytes: number }
+    | { retry: string; status: number | undefined; delayMs: number | undefined; connectionFailed?: true }
+    | { fail: SourceError }
+  > {
     let response: Response;
     let text: string;
     let bytes: number;
@@ -199,7 +203,12 @@ export function createSourceClient(options: SourceClientOptions) {
       // "connection failed (The operation was aborted due to timeout)", which read as a refused connection.
       if ((err as Error).name === 'TimeoutError') return { retry: `no answer within ${timeout / 1000} s`, status: undefined, delayMs: undefined };
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      return { retry: `connection failed (${cause?.code ?? cause?.message ?? (err as Error).message})`, status: undefined, delayMs: undefined };
+      return {
+        retry: `connection failed (${cause?.code ?? cause?.message ?? (err as Error).message})`,
+        status: undefined,
+        delayMs: undefined,
+        connectionFailed: true,
+      };
     }
     const type = response.headers.get('content-type') ?? '';
     let body: unknown;
@@ -265,12 +274,18 @@ export function createSourceClient(options: SourceClientOptions) {
     },
     getSized,
     /**
-     * One GET, never retried, waiting at most PROBE_TIMEOUT_MS (or the client's timeout, when shorter): undefined when
-     * the source answered (whatever it said), else why not (no answer, a dropped connection, 408, 409, 429 or 5xx).
+     * One GET, waiting at most PROBE_TIMEOUT_MS (or the client's timeout, when shorter): undefined when the source
+     * answered (whatever it said), else why not (no answer, a dropped connection, 408, 409, 429 or 5xx). Not retried,
+     * but once at once when the connection failed: a kept-alive connection the source had closed while idle fails
+     * at once on its next request (seen from Node's own server, which closes them after 5 s), and the next connection
+     * is new; a source that is down refuses that one too, at once.
      */
     async probe(path: string, query: [string, string][] = []): Promise<string | undefined> {
       const search = new URLSearchParams(query).toString();
-      const outcome = await attempt(`${baseUrl}${path}${search ? `?${search}` : ''}`, maxBodyBytes, Math.min(timeoutMs, PROBE_TIMEOUT_MS));
+      const url = `${baseUrl}${path}${search ? `?${search}` : ''}`;
+      const timeout = Math.min(timeoutMs, PROBE_TIMEOUT_MS);
+      let outcome = await attempt(url, maxBodyBytes, timeout);
+      if ('connectionFailed' in outcome) outcome = await attempt(url, maxBodyBytes, timeout);
       return 'retry' in outcome ? outcome.retry : undefined;
     },
     /** Ends every request in flight and every one after it, and every wait before a retry, with `reason`. */
