@@ -12,6 +12,7 @@ import { type Answer, createObserver, createOperationalRoutes } from './observab
 import { setApiAnswerHeaders } from './response-headers.ts';
 import { createCompletionHandler } from './routes/create-completion.ts';
 import { createExportRoutes } from './routes/export.ts';
+import { createMetadataChangeRoutes } from './routes/metadata-changes.ts';
 import { createPassthroughHandler } from './routes/passthrough.ts';
 import { createStoredCompletionRoutes } from './routes/stored-completions.ts';
 import { createUiRoutes } from './routes/ui.ts';
@@ -135,6 +136,7 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
   mount('/v1/chat/completions', createStoredCompletionRoutes(store, config), api);
   mount('/v1/stored-completions/usage', createUsageRoutes(store), api);
   mount('/v1/stored-completions', createExportRoutes(store, metrics), api);
+  mount('/v1/stored-completions/metadata', createMetadataChangeRoutes(store, config.bodyLimitBytes), api);
   // Every path under /v1/stored-completions/ is ours: one we do not serve is a 404 here, never a call to the provider.
   // Labelled `/v1/*` as it always was (the pass-through's pattern matched it too while that was a route).
   app.all('/v1/stored-completions/*', observed('/v1/*', api(notFound)));

@@ -6,11 +6,11 @@ export const METADATA_VALUE_MAX_LENGTH = 512;
 
 export type Metadata = Record<string, string>;
 
-function checkPairCount(count: number): void {
+function checkPairCount(count: number, param: string): void {
   if (count > METADATA_MAX_PAIRS) {
     throw ApiError.badRequest(
-      `Invalid 'metadata': too many properties. Expected an object with at most ${METADATA_MAX_PAIRS} properties, but got an object with ${count} properties instead.`,
-      'metadata',
+      `Invalid '${param}': too many properties. Expected an object with at most ${METADATA_MAX_PAIRS} properties, but got an object with ${count} properties instead.`,
+      param,
       'object_above_max_properties',
     );
   }
@@ -46,52 +46,68 @@ function checkStringLength(param: string, value: string, max: number): void {
   }
 }
 
-function checkPair(key: string, value: string): void {
+/** A metadata key's limits (64 characters, text), errors naming `param` (the map's). */
+export function checkMetadataKey(key: string, param: string): void {
   const keyLength = characterCount(key);
   if (keyLength > METADATA_KEY_MAX_LENGTH) {
     throw ApiError.badRequest(
-      `Invalid 'metadata': key too long. Expected a key with maximum length ${METADATA_KEY_MAX_LENGTH}, but got a key with length ${keyLength} instead.`,
-      'metadata',
+      `Invalid '${param}': key too long. Expected a key with maximum length ${METADATA_KEY_MAX_LENGTH}, but got a key with length ${keyLength} instead.`,
+      param,
       'string_above_max_length',
     );
   }
-  checkStringLength(`metadata.${key}`, value, METADATA_VALUE_MAX_LENGTH);
-  if (hasLoneSurrogate(key) || hasLoneSurrogate(value)) {
-    throw ApiError.badRequest(
-      `Invalid 'metadata.${key}': keys and values must be valid Unicode text.`,
-      `metadata.${key}`,
-      'invalid_value',
-    );
+  if (hasLoneSurrogate(key)) {
+    throw ApiError.badRequest(`Invalid '${param}.${key}': keys and values must be valid Unicode text.`, `${param}.${key}`, 'invalid_value');
   }
 }
+
+/** A metadata value's limits (512 characters, text), errors naming `param.key`. */
+export function checkMetadataValue(key: string, value: string, param: string): void {
+  checkStringLength(`${param}.${key}`, value, METADATA_VALUE_MAX_LENGTH);
+  if (hasLoneSurrogate(value)) {
+    throw ApiError.badRequest(`Invalid '${param}.${key}': keys and values must be valid Unicode text.`, `${param}.${key}`, 'invalid_value');
+  }
+}
+
+function checkPair(key: string, value: string, param = 'metadata'): void {
+  checkMetadataKey(key, param);
+  checkMetadataValue(key, value, param);
+}
+
+/**
+ * The entries of a map of at most 16 pairs, a JSON object, its errors naming `param`; {} for null or absent.
+ * `isValue` says which values it takes, `expected` names them in the error for another.
+ */
+export function metadataEntries<V>(value: unknown, param: string, isValue: (v: unknown) => v is V, expected: string): [string, V][] {
+  if (value === undefined || value === null) return [];
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw ApiError.badRequest(`Invalid type for '${param}': expected an object, but got ${describeJsonType(value)} instead.`, param, 'invalid_type');
+  }
+  const entries = Object.entries(value);
+  checkPairCount(entries.length, param);
+  for (const [key, v] of entries) {
+    if (!isValue(v)) {
+      throw ApiError.badRequest(
+        `Invalid type for '${param}.${key}': expected ${expected}, but got ${describeJsonType(v)} instead.`,
+        `${param}.${key}`,
+        'invalid_type',
+      );
+    }
+    if (typeof v === 'string') checkPair(key, v, param);
+    else checkMetadataKey(key, param);
+  }
+  return entries as [string, V][];
+}
+
+export const isString = (v: unknown): v is string => typeof v === 'string';
 
 /**
  * Validates a request's `metadata` field (create and update). Returns `{}` for
  * null or absent, the same map otherwise; throws OpenAI's 400 for the first fault.
  */
-export function parseMetadata(value: unknown): Metadata {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    throw ApiError.badRequest(
-      `Invalid type for 'metadata': expected an object, but got ${describeJsonType(value)} instead.`,
-      'metadata',
-      'invalid_type',
-    );
-  }
-  const entries = Object.entries(value);
-  checkPairCount(entries.length);
-  for (const [key, v] of entries) {
-    if (typeof v !== 'string') {
-      throw ApiError.badRequest(
-        `Invalid type for 'metadata.${key}': expected a string, but got ${describeJsonType(v)} instead.`,
-        `metadata.${key}`,
-        'invalid_type',
-      );
-    }
-    checkPair(key, v);
-  }
+export function parseMetadata(value: unknown, param = 'metadata'): Metadata {
   // fromEntries defines own properties: `result[key] = v` would drop a `__proto__` key (it sets the prototype instead).
-  return Object.fromEntries(entries) as Metadata;
+  return Object.fromEntries(metadataEntries(value, param, isString, 'a string')) as Metadata;
 }
 
 export type SortOrder = 'asc' | 'desc';
@@ -250,7 +266,7 @@ export function parseListFilters(params: URLSearchParams): ListFilters {
     checkPair(key, value);
     metadata.push([key, value]);
   }
-  checkPairCount(metadata.length);
+  checkPairCount(metadata.length, 'metadata');
   return {
     model: model === '' ? undefined : model,
     metadata,

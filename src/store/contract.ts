@@ -1,6 +1,7 @@
 import type { ListFilters, ListParams, Metadata, PageParams } from '../validation.ts';
 import type { ConnectionUse } from '../db/sql-client.ts';
 import type { TokenCounts } from './derived-fields.ts';
+import type { MetadataChange, MetadataChangeResult } from './metadata-change.ts';
 
 /**
  * The store's contract: everything the service keeps, behind one backend-neutral
@@ -185,6 +186,13 @@ export interface Store {
   summarizeUsage(project: string, filters: ListFilters): Promise<UsageSummary>;
   /** Replaces the whole metadata map; undefined when the completion does not exist. */
   updateMetadata(project: string, id: string, metadata: Metadata): Promise<CompletionRow | undefined>;
+  /**
+   * Applies `change` to each named completion's map as it is stored at that moment, all in one transaction holding
+   * each completion's row against every other writer (any instance, any process): two changes of one completion at
+   * once apply one after the other, neither lost. One answer per id, in the ids' order; a completion the change
+   * would take past 16 pairs is left whole (`too_many_pairs`). Ids come unique, at most a hundred.
+   */
+  changeMetadata(project: string, ids: string[], change: MetadataChange): Promise<MetadataChangeResult[]>;
   /** Deletes and tombstones; false when the completion does not exist. */
   deleteCompletion(project: string, id: string): Promise<boolean>;
   /**

@@ -1,5 +1,6 @@
 import type { SqlDatabase, SqlSession } from '../../db/sql-client.ts';
-import type { ListParams } from '../../validation.ts';
+import type { ListParams, Metadata } from '../../validation.ts';
+import { applyMetadataChange, type MetadataChange, type MetadataChangeResult } from '../metadata-change.ts';
 import { type CompletionRecord, type CompletionRow, type MessageRow, type Page, type Store } from '../contract.ts';
 import { createDump } from './dump.ts';
 import { STORED_SIZE_SQL } from '../text-size.ts';
@@ -80,6 +81,31 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
    */
   const deleteHold = (session: SqlSession, projectId: number, id: string) =>
     session.query(`DELETE FROM deleted_completions WHERE project_id = $1 AND id = $2 AND created = ${HELD}`, [projectId, id]);
+
+  /**
+   * Each map read and rewritten in one transaction holding the rows (FOR UPDATE): a change another instance makes to
+   * one of them meanwhile waits for this one's commit, then reads the map as this one left it (read committed reads
+   * a locked row again once its lock is free). Locked in id order, so two requests naming the same completions in any
+   * order wait for each other rather than deadlock.
+   */
+  function changeMetadataOf(projectId: number, ids: string[], change: MetadataChange): Promise<Map<string, MetadataChangeResult>> {
+    return db.transaction(async (tx) => {
+      const stored = await tx.query<{ id: string; created: number; metadata: string }>(
+        'SELECT id, created, metadata FROM completions WHERE project_id = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE',
+        [projectId, ids],
+      );
+      const results = new Map<string, MetadataChangeResult>();
+      const writes: { id: string; created: number; metadata: string; replacement: Metadata }[] = [];
+      for (const row of stored) {
+        const previous = JSON.parse(row.metadata) as Metadata;
+        const { outcome, metadata } = applyMetadataChange(previous, change);
+        if (outcome === 'updated') writes.push({ ...row, replacement: metadata });
+        results.set(row.id, { id: row.id, outcome, metadata, previous });
+      }
+      await createRowWrites(tx).replaceMetadata(projectId, writes);
+      return results;
+    });
+  }
 
   /** Names the statements explainList prepares, each deallocated after its EXPLAIN. */
   let explained = 0;
@@ -212,9 +238,15 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
           [projectId, id],
         );
         if (!position) return undefined;
-        await createRowWrites(tx).replaceMetadata(projectId, id, position, metadata);
+        await createRowWrites(tx).replaceMetadata(projectId, [{ id, ...position, replacement: metadata }]);
         return getCompletion(tx, projectId, id);
       });
+    },
+    changeMetadata: async (project, ids, change) => {
+      const projectId = await projects.find(project);
+      const storable = ids.filter(isStorableId);
+      const found = projectId === undefined || storable.length === 0 ? new Map<string, MetadataChangeResult>() : await changeMetadataOf(projectId, storable, change);
+      return ids.map((id) => found.get(id) ?? { id, outcome: 'not_found' });
     },
     deleteCompletion: async (project, id) => {
       const projectId = await projectHolding(project, id);

@@ -232,10 +232,19 @@ export function createRowWrites(db: SqlSession) {
     );
   }
 
-  async function replaceMetadata(projectId: number, id: string, position: { created: number; metadata: string }, metadata: Metadata) {
-    await deletePairs([{ projectId, id, ...position }]);
-    await insertPairs([{ projectId, id, created: position.created, metadata }]);
-    await db.query('UPDATE completions SET metadata = $1 WHERE project_id = $2 AND id = $3', [JSON.stringify(metadata), projectId, id]);
+  /**
+   * Rewrites the metadata maps of some completions of one project (each `metadata` the stored JSON, `replacement` the
+   * new map) and their index rows: three statements whatever their number.
+   */
+  async function replaceMetadata(projectId: number, changes: { id: string; created: number; metadata: string; replacement: Metadata }[]) {
+    if (changes.length === 0) return;
+    await deletePairs(changes.map(({ id, created, metadata }) => ({ projectId, id, created, metadata })));
+    await insertPairs(changes.map(({ id, created, replacement }) => ({ projectId, id, created, metadata: replacement })));
+    await db.query(
+      `UPDATE completions c SET metadata = u.metadata FROM unnest($2::text[], $3::text[]) AS u(id, metadata)
+       WHERE c.project_id = $1 AND c.id = u.id`,
+      [projectId, changes.map(({ id }) => id), changes.map(({ replacement }) => JSON.stringify(replacement))],
+    );
   }
 
   /** Removes completions and every row that points at them; the one place that knows them all. */

@@ -17,6 +17,7 @@ import { messageSql } from './stored-json.ts';
 import { busyAsUnavailable } from './busy.ts';
 import { watchOpenedFile } from './opened-file.ts';
 import { createWriteLock } from './write-lock.ts';
+import { applyMetadataChange, type MetadataChange, type MetadataChangeResult } from '../metadata-change.ts';
 
 const EMPTY_ITEMS = Buffer.alloc(0);
 
@@ -141,6 +142,23 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     if (!position) return undefined;
     rows.replaceMetadata(projectId, id, position, metadata);
     return getCompletion(project, id);
+  }));
+
+  // One IMMEDIATE transaction: each map is read under the write lock, so no other process writes between the read and the write.
+  const changeMetadata = immediate(db.transaction((project: string, ids: string[], change: MetadataChange): MetadataChangeResult[] => {
+    const projectId = projects.find(project);
+    return ids.map((id): MetadataChangeResult => {
+      const position = projectId === undefined
+        ? undefined
+        : (prepare('SELECT created, metadata FROM completions WHERE project_id = ? AND id = ?').get(projectId, id) as
+          | { created: number; metadata: string }
+          | undefined);
+      if (!position) return { id, outcome: 'not_found' };
+      const previous = JSON.parse(position.metadata) as Metadata;
+      const { outcome, metadata } = applyMetadataChange(previous, change);
+      if (outcome === 'updated') rows.replaceMetadata(projectId!, id, position, metadata);
+      return { id, outcome, metadata, previous };
+    });
   }));
 
   const deleteCompletion = immediate(db.transaction((project: string, id: string): boolean => {
@@ -313,6 +331,7 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     listCompletionsJson,
     summarizeUsage: async (project, filters) => usage.summarize(projects.find(project), filters),
     updateMetadata: async (project, id, metadata) => updateMetadata(project, id, metadata),
+    changeMetadata: async (project, ids, change) => changeMetadata(project, ids, change),
     deleteCompletion: async (project, id) => deleteCompletion(project, id),
     deleteExpired: async (storedBefore, batchSize, now) => deleteExpired(storedBefore, batchSize, now),
     purgeTombstones: async (expiredBefore, batchSize) => purgeTombstones(expiredBefore, batchSize),
