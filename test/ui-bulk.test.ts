@@ -8,7 +8,7 @@ import { apiIds, expectRows, loadAll, openGroup as openPageOfGroup, rowIds, sign
 const BASE = 1_761_000_000;
 
 /** Each test curates its own group of completions (`metadata[group]=…`), so none sees another's changes. */
-const GROUPS = { tag: 23, full: 3, remove: 3, delete: 4, fail: 5, keys: 3, busy: 3, stop: 8, pick: 4, export: 4 } as const;
+const GROUPS = { tag: 23, full: 3, remove: 3, delete: 4, fail: 5, keys: 3, busy: 3, stop: 8, pick: 4, export: 4, race: 60 } as const;
 type Group = keyof typeof GROUPS;
 
 /** Extra metadata for the i-th completion of a group, beside `group`. */
@@ -184,6 +184,22 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     await expectRows(page, [ids.export[2]!]);
   });
 
+  it('two operators tagging the same 60 completions at once keep both their tags (no whole map written back)', async () => {
+    const group = ids.race;
+    const [alice, ann] = [await openGroup('race'), await openGroup('race')];
+    for (const page of [alice, ann]) {
+      await loadAll(page);
+      await expectRows(page, group);
+      await page.getByRole('checkbox', { name: 'Select all loaded' }).check();
+      await expect.poll(() => bar(page).locator('.bulk-count').textContent()).toBe('60 completions selected');
+    }
+    await Promise.all([addTag(alice, 'reviewed', 'alice'), addTag(ann, 'split', 'eval')]);
+    await expect.poll(() => summary(alice).textContent()).toBe('Added reviewed=alice to 60 completions.');
+    await expect.poll(() => summary(ann).textContent()).toBe('Added split=eval to 60 completions.');
+    const kept = await Promise.all(group.map((id) => metadataOf(id)));
+    expect(kept).toEqual(group.map(() => ({ group: 'race', reviewed: 'alice', split: 'eval' })));
+  });
+
   it('reports a completion already at 16 pairs and keeps it selected; a key it has can still change', async () => {
     const [newest, full, oldest] = ids.full as [string, string, string];
     const page = await openGroup('full');
@@ -268,50 +284,47 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     expect(await page.locator('.summary').textContent()).toBe('Showing all 2 completions.');
   });
 
-  it('reports failures in the middle while the rest succeed: one deleted meanwhile, one the service refuses', async () => {
+  it('reports failures while the rest succeed: one deleted meanwhile, and a refused request whose completions stay selected', async () => {
     const group = ids.fail as [string, string, string, string, string];
     const page = await openGroup('fail');
     await page.getByRole('checkbox', { name: 'Select all loaded' }).check();
     // Deleted through the API after it was selected.
     expect((await suite.service.request(`/v1/chat/completions/${group[2]}`, { method: 'DELETE' })).status).toBe(200);
-    // And OpenAI's server error for one update, held until the progress has been read.
+    // And OpenAI's server error for the change (one request names them all), held until the progress has been read.
     const refusal = 'The server had an error while processing your request.';
     let release = () => {};
     const held = new Promise<void>((resolve) => (release = resolve));
-    await page.route(`**/v1/chat/completions/${group[3]}`, async (route) => {
-      if (route.request().method() !== 'POST') return route.continue();
+    await page.route('**/v1/stored-completions/metadata', async (route) => {
       await held;
       return route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: { message: refusal, type: 'server_error', param: null, code: null } }) });
     });
 
     await addTag(page, 'split', 'train');
-    await expect.poll(() => bar(page).locator('.bulk-progress > span').textContent()).toBe('Adding split=train: 4 of 5 done');
-    expect(await bar(page).getByRole('progressbar', { name: 'Adding split=train: 4 of 5 done' }).getAttribute('value')).toBe('4');
+    await expect.poll(() => bar(page).locator('.bulk-progress > span').textContent()).toBe('Adding split=train: 0 of 5 done');
+    expect(await bar(page).getByRole('progressbar', { name: 'Adding split=train: 0 of 5 done' }).getAttribute('value')).toBe('0');
     expect(await bar(page).getByRole('button', { name: 'Delete' }).getAttribute('aria-disabled')).toBe('true');
     release();
-    await expect.poll(() => summary(page).textContent()).toBe('Added split=train to 3 of 5 completions. 2 failed:');
-    expect(await page.locator('.bulk-failures li').allTextContents()).toEqual([
-      `${group[2]}: No chat completion found with id '${group[2]}'.`,
-      `${group[3]}: ${refusal}`,
-    ]);
-    // Wide, the two fit; on a phone they scroll in their box, which Tab then reaches (as Safari's keyboard otherwise would not).
+    await expect.poll(() => summary(page).textContent()).toBe('Added split=train to 0 of 5 completions. 5 failed:');
+    expect(await page.locator('.bulk-failures li').allTextContents()).toEqual(group.map((id) => `${id}: ${refusal}`));
+    // Wide, they fit; on a phone they scroll in their box, which Tab then reaches (as Safari's keyboard otherwise would not).
     const failuresRegion = page.getByRole('region', { name: 'Failures', exact: true });
     expect(await failuresRegion.count()).toBe(0);
     await page.setViewportSize({ width: 320, height: 800 });
     await expect.poll(() => failuresRegion.getAttribute('tabindex')).toBe('0');
-    expect(await failuresRegion.getByRole('list', { name: 'Failures' }).getByRole('listitem').count()).toBe(2);
+    expect(await failuresRegion.getByRole('list', { name: 'Failures' }).getByRole('listitem').count()).toBe(5);
     await page.setViewportSize({ width: 1280, height: 900 });
-    for (const id of [group[0], group[1], group[4]]) expect(await metadataOf(id)).toEqual({ group: 'fail', split: 'train' });
-    expect(await metadataOf(group[3])).toEqual({ group: 'fail' });
-    // The deleted one's card is gone; the refused one stays selected, to try again.
-    await expectRows(page, [group[0], group[1], group[3], group[4]]);
-    expect(await bar(page).locator('.bulk-count').textContent()).toBe('1 completion selected');
-    expect(await page.getByRole('checkbox', { name: `Select ${group[3]}` }).isChecked()).toBe(true);
+    for (const id of [group[0], group[1], group[3], group[4]]) expect(await metadataOf(id)).toEqual({ group: 'fail' });
+    // Still selected, to try again.
+    expect(await bar(page).locator('.bulk-count').textContent()).toBe('5 completions selected');
 
-    await page.unroute(`**/v1/chat/completions/${group[3]}`);
+    await page.unroute('**/v1/stored-completions/metadata');
     await addTag(page, 'split', 'train');
-    await expect.poll(() => summary(page).textContent()).toBe('Added split=train to 1 completion.');
-    expect(await metadataOf(group[3])).toEqual({ group: 'fail', split: 'train' });
+    await expect.poll(() => summary(page).textContent()).toBe('Added split=train to 4 of 5 completions. 1 failed:');
+    expect(await page.locator('.bulk-failures li').allTextContents()).toEqual([`${group[2]}: No chat completion found with id '${group[2]}'.`]);
+    for (const id of [group[0], group[1], group[3], group[4]]) expect(await metadataOf(id)).toEqual({ group: 'fail', split: 'train' });
+    // The deleted one's card is gone, and with it the last of the selection.
+    await expectRows(page, [group[0], group[1], group[3], group[4]]);
+    expect(await bar(page).isVisible()).toBe(false);
   });
 
   it('closes a tag form left open when a delete starts: its Apply, pressed while the delete runs, would do nothing', async () => {
@@ -343,15 +356,15 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     await expect.poll(() => summary(page).textContent()).toBe('Added split=eval to 1 completion.');
     expect(await metadataOf(c)).toEqual({ group: 'busy', split: 'eval' });
 
-    // The same tag again: read, found already so, and not written (docs/ui.md: none when it would not change).
+    // The same tag again: one change, which the service finds already so and does not write (docs/ui.md).
     const sent: string[] = [];
     page.on('request', (request) => {
-      if (request.url().includes('/v1/chat/completions/')) sent.push(request.method());
+      if (request.url().includes('/v1/')) sent.push(`${request.method()} ${new URL(request.url()).pathname}`);
     });
     await select(page, c);
     await addTag(page, 'split', 'eval');
     await expect.poll(() => summary(page).textContent()).toBe('It already had split=eval: nothing changed.');
-    expect(sent).toEqual(['GET']);
+    expect(sent).toEqual(['POST /v1/stored-completions/metadata']);
   });
 
   it('stops when asked: the requests under way finish, the rest never start and stay selected', async () => {

@@ -46,7 +46,9 @@ describe.skipIf(!browserAvailable)("web UI: a conversation's keys for a search's
   async function holdWrites(page: Page): Promise<() => void> {
     let release = () => {};
     const held = new Promise<void>((resolve) => (release = resolve));
-    await page.route('**/v1/chat/completions/*', async (route) => {
+    // A completion's update (the editor's save) and a metadata change (a tag's).
+    const writes = (url: URL) => url.pathname.startsWith('/v1/chat/completions/') || url.pathname === '/v1/stored-completions/metadata';
+    await page.route(writes, async (route) => {
       if (route.request().method() === 'POST') await held;
       return route.continue();
     });

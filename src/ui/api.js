@@ -158,9 +158,24 @@ const PATHLESS_IDS = new Set(['.', '..']);
 
 /** The path of one completion; throws the service's 404 for an id no path can carry (see PATHLESS_IDS). */
 export function completionPath(id) {
-  if (PATHLESS_IDS.has(id)) throw new ApiRequestError(404, { message: `No chat completion found with id '${id}'.` });
+  if (PATHLESS_IDS.has(id)) throw notFoundError(id);
   return `/v1/chat/completions/${encodeURIComponent(id)}`;
 }
+
+/** The most ids one metadata change names (the service's METADATA_CHANGE_MAX_IDS). */
+export const METADATA_CHANGE_MAX_IDS = 100;
+
+/**
+ * `change` ({ set, remove, expect }) merged by the service into each completion's map as it is stored at that moment
+ * (docs/api.md): what OpenAI's update, which replaces the whole map, cannot do without undoing another operator's
+ * tags written between a read and a write. The answers, one per id in order: { id, outcome, metadata, previous_metadata }.
+ */
+export async function changeMetadata(ids, change, { signal } = {}) {
+  return (await api('/v1/stored-completions/metadata', { method: 'POST', body: { ids, ...change }, signal })).data;
+}
+
+/** What the API answers for a completion it does not have: a metadata change's `not_found`, said as a retrieve's 404. */
+export const notFoundError = (id) => new ApiRequestError(404, { message: `No chat completion found with id '${id}'.` });
 
 /** Every input message of a completion, following the cursor (a conversation rarely needs more than one page). */
 export async function allMessages(id, signal) {

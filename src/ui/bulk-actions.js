@@ -1,9 +1,10 @@
-// Acting on the selected completions at once: add a tag, remove a tag, delete. The API has no bulk
-// endpoint, so each completion is its own request (what a script would send), a few at a time, with
-// progress, and a summary at the end naming each failure with the API's message. Failures stay selected,
-// so trying again is one more press.
+// Acting on the selected completions at once: add a tag, remove a tag, delete. A tag is changed by the service
+// in each map as stored (up to 100 completions a request), so operators tagging the same completions at once
+// keep each other's pairs; a delete is one request a completion. A few requests at a time, with progress, and
+// a summary at the end naming each failure with the API's message. Failures stay selected, so trying again is
+// one more press.
 
-import { api, completionPath } from './api.js';
+import { api, changeMetadata, completionPath, METADATA_CHANGE_MAX_IDS, notFoundError } from './api.js';
 import { announce, askToConfirm, field, h, replaceChildren, scrollRegion, uid } from './dom.js';
 import { formatInteger, localStamp, METADATA_LIMITS } from './format.js';
 import { metadataProblem } from './metadata-editor.js';
@@ -15,52 +16,39 @@ const CONCURRENCY = 4;
 
 const completions = (n) => `${formatInteger(n)} completion${n === 1 ? '' : 's'}`;
 
-/** What a tag change returns when the map was already as asked: nothing was written. */
+/** A completion a tag change found already so: nothing was written. */
 const UNCHANGED = Symbol('unchanged');
 
 /**
- * Runs `work(id)` for every id, CONCURRENCY at a time, until `stopped()` says so (what is under way then
- * finishes; the rest never starts); the outcome in the ids' order, whatever finished first.
+ * Runs `work(batch)` over the ids, `size` of them a call, CONCURRENCY calls at a time, until `stopped()` says so
+ * (what is under way then finishes; the rest never starts). `work` answers a Map of the batch's ids to UNCHANGED
+ * or an Error (an id absent, or no Map: done), or throws for the whole batch. The outcome in the ids' order, whatever finished first.
  */
-async function eachAtMost(ids, work, onStep, stopped) {
+async function eachAtMost(ids, size, work, onStep, stopped) {
   const queue = [...ids];
-  const done = new Set();
-  const failed = new Map();
+  const outcomes = new Map();
   async function worker() {
     while (queue.length && !stopped()) {
-      const id = queue.shift();
+      const batch = queue.splice(0, size);
+      let answered;
       try {
-        await work(id);
-        done.add(id);
+        answered = await work(batch);
       } catch (failure) {
-        failed.set(id, failure.message);
+        answered = new Map(batch.map((id) => [id, failure]));
       }
-      onStep(done.size + failed.size);
+      for (const id of batch) outcomes.set(id, answered?.get(id));
+      onStep(outcomes.size);
     }
   }
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, ids.length) }, worker));
-  return { done: ids.filter((id) => done.has(id)), failures: ids.filter((id) => failed.has(id)).map((id) => [id, failed.get(id)]) };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, Math.ceil(ids.length / size)) }, worker));
+  const done = ids.filter((id) => outcomes.has(id) && !(outcomes.get(id) instanceof Error));
+  return {
+    done,
+    unchanged: done.filter((id) => outcomes.get(id) === UNCHANGED).length,
+    failures: ids.filter((id) => outcomes.get(id) instanceof Error).map((id) => [id, outcomes.get(id).message]),
+  };
 }
 
-function sameMap(a, b) {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && b[key] === a[key]);
-}
-
-/** The map with key=value set (replacing the key's value), or an error when a new key would pass 16 pairs. */
-function withTag(metadata, key, value) {
-  if (!Object.hasOwn(metadata, key) && Object.keys(metadata).length >= METADATA_LIMITS.pairs) {
-    // Said, not sent: the API would refuse the whole map, and skipping it silently would look like success.
-    throw new Error(`It has ${METADATA_LIMITS.pairs} metadata pairs already, the most allowed: remove one first.`);
-  }
-  return { ...metadata, [key]: value };
-}
-
-function withoutTag(metadata, key) {
-  const next = { ...metadata };
-  delete next[key];
-  return next;
-}
 
 /**
  * A tag value naming this selection: local time to the second, and four random hex digits, since two selections
@@ -72,13 +60,13 @@ function selectionStamp(date = new Date()) {
 }
 
 /**
- * `selection` is the list's (selection.js); `onUpdated(completion)` and `onDeleted(id)` redraw or take out
+ * `selection` is the list's (selection.js); `onMetadata(id, metadata)` and `onDeleted(id)` redraw or take out
  * its card in place; `focusList()` takes the focus when the bar and the summary are both gone;
  * `filterHash(key, value)` is the list's URL with that metadata pair added to its filters, and `focusFilterOn(key)`
  * gives that pair's filter the focus once it is drawn;
  * `showForExport(key, value, count)` shows the list of just that pair, its "Export" in focus.
  */
-export function createBulkActions({ selection, onUpdated, onDeleted, focusList, filterHash, focusFilterOn, showForExport }) {
+export function createBulkActions({ selection, onMetadata, onDeleted, focusList, filterHash, focusFilterOn, showForExport }) {
   const count = h('p', { class: 'bulk-count' });
   const addButton = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false' }, 'Add tag');
   const removeButton = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false' }, 'Remove tag');
@@ -249,34 +237,36 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
     const trigger = closeForm();
     // The pair set last is what a conversation's "Tag" adds (not the export's own, which names this selection only).
     if (adding && !exporting) rememberTag(key, value);
-    if (adding) run(trigger, `Adding ${key}=${value}`, `Added ${key}=${value} to `, (id, signal) => retag(id, (m) => withTag(m, key, value), signal), [key, value], exporting);
-    else run(trigger, `Removing ${key}`, `Removed ${key} from `, (id, signal) => retag(id, (m) => withoutTag(m, key), signal));
+    // (Built from entries: a key "__proto__" in an object literal would set its prototype, not a pair.)
+    if (adding) run(trigger, `Adding ${key}=${value}`, `Added ${key}=${value} to `, retagging({ set: Object.fromEntries([[key, value]]) }), METADATA_CHANGE_MAX_IDS, [key, value], exporting);
+    else run(trigger, `Removing ${key}`, `Removed ${key} from `, retagging({ remove: [key] }), METADATA_CHANGE_MAX_IDS);
   });
 
   deleteButton.addEventListener('click', () => {
     if (!running && selection.size) confirmDelete();
   });
 
-  /** One completion's map changed by `change`, sent whole (the endpoint replaces it). */
-  async function retag(id, change, signal) {
-    try {
-      // Read again rather than trusting the card: the list may be minutes old, and writing back the map
-      // it showed would silently undo whatever changed since (another tab, a script tagging meanwhile).
-      const current = await api(completionPath(id), { signal });
-      const before = current.metadata ?? {};
-      const after = change(before);
-      // Already so: nothing to write, but the card gets the fresh map it may not have shown.
-      if (sameMap(before, after)) {
-        onUpdated(current);
-        return UNCHANGED;
-      }
-      onUpdated(await api(completionPath(id), { method: 'POST', body: { metadata: after }, signal }));
-    } catch (failure) {
+  /**
+   * The work of a tag change over a batch: merged by the service into each map as it is stored, never a map the
+   * card showed (minutes old perhaps) nor one read a moment ago (another operator may write in between) sent whole.
+   */
+  const retagging = (change) => async (batch, signal) => {
+    const outcomes = new Map();
+    for (const answer of await changeMetadata(batch, change, { signal })) {
       // Deleted meanwhile: reported, and its card goes (trying again could only fail the same way).
-      if (failure.status === 404) onDeleted(id);
-      throw failure;
+      if (answer.outcome === 'not_found') {
+        onDeleted(answer.id);
+        outcomes.set(answer.id, notFoundError(answer.id));
+        continue;
+      }
+      // Changed or not, the card gets the map as stored now, which it may not have shown.
+      onMetadata(answer.id, answer.metadata);
+      if (answer.outcome === 'unchanged') outcomes.set(answer.id, UNCHANGED);
+      // Left whole by the service: skipping it silently would look like success.
+      if (answer.outcome === 'too_many_pairs') outcomes.set(answer.id, new Error(`It has ${METADATA_LIMITS.pairs} metadata pairs already, the most allowed: remove one first.`));
     }
-  }
+    return outcomes;
+  };
 
   async function remove(id, signal) {
     try {
@@ -296,14 +286,17 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
       text: `The ${total === 1 ? 'selected completion' : `${formatInteger(total)} selected completions`} and ${total === 1 ? 'its' : 'their'} input messages will be deleted for good. This cannot be undone.`,
       confirmLabel: 'Delete',
       onClose(confirmed) {
-        if (confirmed) run(deleteButton, 'Deleting', 'Deleted ', remove);
+        if (confirmed) run(deleteButton, 'Deleting', 'Deleted ', ([id], signal) => remove(id, signal), 1);
         else deleteButton.focus();
       },
     });
   }
 
-  /** Runs `work` over the selection with progress, then says what was done and what failed; `tag`, the pair an "Add tag" set. */
-  async function run(trigger, doing, didPrefix, work, tag = null, exporting = false) {
+  /**
+   * Runs `work(batch, signal)` over the selection, `size` ids a batch (a delete is one request a completion, a tag change
+   * names up to a hundred), with progress, then says what was done and what failed; `tag`, the pair an "Add tag" set.
+   */
+  async function run(trigger, doing, didPrefix, work, size, tag = null, exporting = false) {
     const ids = selection.ids();
     if (running || ids.length === 0) return;
     running = new AbortController();
@@ -322,10 +315,7 @@ export function createBulkActions({ selection, onUpdated, onDeleted, focusList, 
     progressLine.hidden = false;
     render();
     announce(progressText.textContent);
-    let unchanged = 0;
-    const { done, failures } = await eachAtMost(ids, async (id) => {
-      if ((await work(id, signal)) === UNCHANGED) unchanged++;
-    }, (finished) => {
+    const { done, unchanged, failures } = await eachAtMost(ids, size, (batch) => work(batch, signal), (finished) => {
       progress.value = finished;
       progressText.textContent = `${doing}: ${formatInteger(finished)} of ${formatInteger(ids.length)} done`;
     }, () => stopping);

@@ -142,7 +142,8 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
     let raw = rawDetails();
     // A tag written: only what shows the metadata is drawn again, so the focus, the scroll and the folds stay.
     const quick = createQuickTag(id, {
-      onUpdated(updated) {
+      onMetadata(metadata) {
+        const updated = { ...completion, metadata };
         onUpdated?.(updated);
         // Answered after the view was left (a sign-out, the next key perhaps another project's): not drawn, not noted.
         if (controller.signal.aborted) return;

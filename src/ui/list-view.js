@@ -250,7 +250,11 @@ export function createListView() {
   const selection = createSelection({ ids: () => loaded.map((c) => c.id) });
   const bulk = createBulkActions({
     selection,
-    onUpdated: completionUpdated,
+    // The service answers a tag change with each map alone: the card keeps the rest of what it showed.
+    onMetadata: (id, metadata) => {
+      const shown = loaded.find((c) => c.id === id);
+      if (shown) completionUpdated({ ...shown, metadata });
+    },
     onDeleted: completionDeleted,
     focusList: () => selection.focusSelectAll() || heading.focus(),
     filterHash: (key, value) => listHash(withFilters({ metadata: [...route.filters.metadata.filter(([k]) => k !== key), [key, value]] })),

@@ -2,7 +2,7 @@
 // or in the selection's "Add tag", and "Undo" puts that key back as it was. Reading conversation after
 // conversation to pick some for an eval was otherwise: open the editor, type a key and a value, save, each time.
 
-import { api, completionPath, storedKey } from './api.js';
+import { changeMetadata, notFoundError, storedKey } from './api.js';
 import { announce, h, isolatedText, pairNodes } from './dom.js';
 import { METADATA_LIMITS } from './format.js';
 import { metadataProblem } from './metadata-editor.js';
@@ -46,10 +46,10 @@ function conversationName(id) {
 }
 
 /**
- * For the conversation `id`: its "Tag" button and the line saying what it did, with "Undo". `onUpdated(completion)`
- * gets the map the API answered after each write.
+ * For the conversation `id`: its "Tag" button and the line saying what it did, with "Undo". `onMetadata(metadata)`
+ * gets the map as stored after each change (as it is, when nothing was written).
  */
-export function createQuickTag(id, { onUpdated }) {
+export function createQuickTag(id, { onMetadata }) {
   const pair = rememberedTag();
   // Its name begins with what it shows (WCAG 2.5.3), the pair isolated as a chip's is; at most a chip's width, whole
   // in its tooltip (a value may be 512 characters).
@@ -84,23 +84,15 @@ export function createQuickTag(id, { onUpdated }) {
   const sayBusy = () => announce('Wait: a tag is still being saved.');
 
   /**
-   * The map read again and changed by `change` (which throws what it cannot do), sent whole: the endpoint replaces
-   * it, and the map drawn may be minutes old, so writing it back would undo what changed since (another tab, a script).
+   * `change` ({ set, remove, expect }) merged by the service into the map as it is stored at that moment: the map
+   * drawn may be minutes old, and even one read just before could change before a write of it whole (another tab,
+   * another operator), which would undo theirs. The service's answer for this completion, whose map is drawn.
    */
   async function write(change) {
-    const current = await api(completionPath(id));
-    let after;
-    try {
-      after = change(current.metadata ?? {});
-    } catch (failure) {
-      // Refused here (16 pairs): the map just read is drawn all the same, since it is why.
-      onUpdated(current);
-      throw failure;
-    }
-    if (after === null) return { current, changed: false };
-    const updated = await api(completionPath(id), { method: 'POST', body: { metadata: after } });
-    onUpdated(updated);
-    return { current: updated, changed: true };
+    const [answer] = await changeMetadata([id], change);
+    if (answer.outcome === 'not_found') throw notFoundError(id);
+    onMetadata(answer.metadata);
+    return answer;
   }
 
   /** `work` with presses refused while it runs (and said to wait); a failure said after `failed` ("Not tagged: "). */
@@ -118,23 +110,19 @@ export function createQuickTag(id, { onUpdated }) {
     }
   }
 
+  /** A map of one pair (built from entries: a key "__proto__" in an object literal would set its prototype, not a pair). */
+  const pairMap = (key, value) => Object.fromEntries([[key, value]]);
+
   function tag() {
     const [key, value] = pair;
     return run('Not tagged: ', async () => {
-      let before;
-      const { current, changed } = await write((metadata) => {
-        before = valueOf(metadata, key);
-        if (before === value) return null;
-        if (before === undefined && Object.keys(metadata).length >= METADATA_LIMITS.pairs) {
-          throw new Error(`it has ${METADATA_LIMITS.pairs} metadata pairs already, the most allowed. Remove one in "Edit metadata" first.`);
-        }
-        return { ...metadata, [key]: value };
-      });
-      if (!changed) {
-        // Nothing written, but the page is drawn from the map just read.
-        onUpdated(current);
-        return say(`It already has ${pairText(key, value)}: nothing changed.`, { canUndo: undoable !== null });
+      const answer = await write({ set: pairMap(key, value) });
+      const before = valueOf(answer.previous_metadata, key);
+      if (answer.outcome === 'too_many_pairs') {
+        // Left whole by the service; the map it holds (drawn now) is why.
+        throw new Error(`it has ${METADATA_LIMITS.pairs} metadata pairs already, the most allowed. Remove one in "Edit metadata" first.`);
       }
+      if (answer.outcome === 'unchanged') return say(`It already has ${pairText(key, value)}: nothing changed.`, { canUndo: undoable !== null });
       undoable = { key, value, before };
       say(`Tagged ${pairText(key, value)}${before === undefined ? '' : ` (it was ${pairText(key, before)})`}.`, { canUndo: true });
     });
@@ -143,21 +131,13 @@ export function createQuickTag(id, { onUpdated }) {
   function undo() {
     const { key, value, before } = undoable;
     return run('Not undone: ', async () => {
-      let changedMeanwhile = false;
-      const { current } = await write((metadata) => {
-        // Changed since by someone else: theirs is kept, not overwritten with what was there before the tag.
-        if (valueOf(metadata, key) !== value) {
-          changedMeanwhile = true;
-          return null;
-        }
-        // (Built from entries: a key "__proto__" assigned would set the object's prototype, not a pair.)
-        const next = Object.entries(metadata).filter(([k]) => k !== key || before !== undefined);
-        return Object.fromEntries(next.map(([k, v]) => [k, k === key ? before : v]));
-      });
+      // Only while the key still holds the tag: changed since by someone else, theirs is kept, not overwritten with
+      // what was there before the tag (the service checks at the moment it writes).
+      const expect = pairMap(key, value);
+      const answer = await write(before === undefined ? { remove: [key], expect } : { set: pairMap(key, before), expect });
       undoable = null;
-      if (changedMeanwhile) {
-        onUpdated(current);
-        const now = valueOf(current.metadata ?? {}, key);
+      if (answer.outcome === 'expectation_failed') {
+        const now = valueOf(answer.metadata, key);
         return say(`Not undone: ${isolatedText(key)} was ${now === undefined ? 'removed' : `changed to ${isolatedText(now)}`} meanwhile, and is left so.`);
       }
       say(before === undefined ? `Removed ${pairText(key, value)} again.` : `Put back ${pairText(key, before)}.`);
