@@ -198,6 +198,36 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     expect(await opened.countRows('metadata')).toBe(0);
   });
 
+  it('changes metadata in place: pairs set and keys removed per completion, the stored text and the filters following', async () => {
+    await store.saveCompletions(PROJECT, [
+      record('c1', 1_700_000_000, { metadata: { a: '1', stale: 'x' } }),
+      record('c2', 1_700_000_001, { metadata: { a: '2' } }),
+      record('c3', 1_700_000_002, { metadata: Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, 'v'])) }),
+    ]);
+    await store.saveCompletion('project-b', record('b1', 1_700_000_000, { metadata: { a: 'b' } }));
+    await store.deleteCompletion(PROJECT, 'c2');
+    await store.saveCompletion(PROJECT, record('c2-new', 1_700_000_003, { metadata: { a: '2' } }));
+    const change = { set: { a: 'new', t: 'y' }, remove: ['stale'], expect: {} };
+    expect(await store.changeMetadata(PROJECT, ['c2-new', 'c1', 'c2', 'b1', 'c3', 'none'], change)).toEqual([
+      { id: 'c2-new', outcome: 'updated', metadata: { a: 'new', t: 'y' }, previous: { a: '2' } },
+      { id: 'c1', outcome: 'updated', metadata: { a: 'new', t: 'y' }, previous: { a: '1', stale: 'x' } },
+      { id: 'c2', outcome: 'not_found' },
+      { id: 'b1', outcome: 'not_found' },
+      { id: 'c3', outcome: 'too_many_pairs', metadata: expect.any(Object), previous: expect.any(Object) },
+      { id: 'none', outcome: 'not_found' },
+    ]);
+    // The stored text, byte for byte: the key set anew after the others, the replaced one in its place.
+    expect((await store.getCompletion(PROJECT, 'c1'))?.metadata).toBe('{"a":"new","t":"y"}');
+    expect(await walk(PROJECT, { metadata: [['a', 'new'], ['t', 'y']] })).toEqual(['c1', 'c2-new']);
+    expect(await walk(PROJECT, { metadata: [['stale', 'x']] })).toEqual([]);
+    expect(await walk('project-b', { metadata: [['a', 'b']] })).toEqual(['b1']);
+    // Already so: nothing written. An unknown project: every id not found.
+    expect((await store.changeMetadata(PROJECT, ['c1'], change))[0]).toMatchObject({ outcome: 'unchanged' });
+    expect(await store.changeMetadata('project-none', ['c1'], change)).toEqual([{ id: 'c1', outcome: 'not_found' }]);
+    // c1's 2, c2-new's 2, c3's 16 and b1's 1: the index holds each map's pairs once.
+    expect(await opened.countRows('metadata')).toBe(2 + 2 + 16 + 1);
+  });
+
   it('deletes every row of a completion, and expired ones oldest first in batches, each leaving a tombstone', async () => {
     await store.saveCompletions(PROJECT, [
       record('old-1', 1_000, { metadata: { a: 'b' } }),
