@@ -136,7 +136,7 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
   mount('/v1/chat/completions', createStoredCompletionRoutes(store, config), api);
   mount('/v1/stored-completions/usage', createUsageRoutes(store), api);
   mount('/v1/stored-completions', createExportRoutes(store, metrics), api);
-  mount('/v1/stored-completions/metadata', createMetadataChangeRoutes(store, config.bodyLimitBytes), api);
+  mount('/v1/stored-completions/metadata', createMetadataChangeRoutes(store, config), api);
   // Every path under /v1/stored-completions/ is ours: one we do not serve is a 404 here, never a call to the provider.
   // Labelled `/v1/*` as it always was (the pass-through's pattern matched it too while that was a route).
   app.all('/v1/stored-completions/*', observed('/v1/*', api(notFound)));

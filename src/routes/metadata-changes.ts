@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
-import { jsonText, readJsonObject } from '../http.ts';
+import { type BodyLimits, jsonText, readJsonObject } from '../http.ts';
 import { parseMetadataChangeRequest } from '../metadata-change-params.ts';
 import type { MetadataChangeResult, Store } from '../store/index.ts';
 
@@ -15,10 +15,10 @@ function resultJson(result: MetadataChangeResult) {
  * project, merged with each map as stored at that moment (docs/api.md). OpenAI's update replaces the whole map, so a
  * client that merges for itself loses what another client wrote between its read and its write; this never does.
  */
-export function createMetadataChangeRoutes(store: Store, bodyLimitBytes: number) {
+export function createMetadataChangeRoutes(store: Store, bodyLimits: BodyLimits) {
   const routes = new Hono<AppEnv>();
   routes.post('/', async (c) => {
-    const { ids, change } = parseMetadataChangeRequest(await readJsonObject(c, bodyLimitBytes));
+    const { ids, change } = parseMetadataChangeRequest(await readJsonObject(c, bodyLimits));
     const results = await store.changeMetadata(c.get('tenant').project, ids, change);
     return jsonText(c, JSON.stringify({ object: 'list', data: results.map(resultJson) }));
   });
