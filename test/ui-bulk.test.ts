@@ -113,7 +113,12 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     expect(linksBox.y - (summaryBox.y + summaryBox.height)).toBe(0);
     // Alt-clicked, the browser downloads the link instead of following it: this list and its summary stay as they were.
     const listed = await page.evaluate('location.hash');
-    await page.getByRole('link', { name: 'Show only set = picked' }).click({ modifiers: ['Alt'] });
+    // Its download is waited for here, so the Export's wait below cannot catch it instead.
+    const [linkDownload] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Show only set = picked' }).click({ modifiers: ['Alt'] }),
+    ]);
+    expect(linkDownload.suggestedFilename()).not.toMatch(/\.jsonl$/);
     expect(await summary(page).isVisible()).toBe(true);
     expect(await page.evaluate('location.hash')).toBe(listed);
     // Followed from the keyboard: the link goes with its summary, and its focus to the filter it added.
