@@ -9,11 +9,11 @@ import OpenAI from 'openai';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATION_LOCK_KEY } from '../src/db/postgres-client.ts';
-import { type ChildServer, SERVICE_ENTRY, startChildServer } from './helpers/child-server.ts';
+import { type ChildServer, deferred, SERVICE_ENTRY, startChildServer } from './helpers/child-server.ts';
 import { runCli } from './helpers/cli.ts';
-import { streamingHandler } from './helpers/fake-sse.ts';
+import { completionToChunks, openSse, parseSseText, streamingHandler } from './helpers/fake-sse.ts';
 import { fakeCompletion, type FakeUpstream, sendJson, startFakeUpstream } from './helpers/fake-upstream.ts';
-import { findPostgresBinaries, type PrivatePostgres, startPrivatePostgres } from './helpers/private-postgres.ts';
+import { findPostgresBinaries, freePort, type PrivatePostgres, startPrivatePostgres } from './helpers/private-postgres.ts';
 import { createTestDatabase, hasPostgresServer, noteSkippedServerCases, REQUIRE_POSTGRES, TEST_POSTGRES_URL } from './helpers/test-database.ts';
 
 /**
@@ -32,15 +32,6 @@ if (!withServer) noteSkippedServerCases();
 
 /** Bytewise (UTF-8) order of ids, as both backends compare them. */
 const bytewise = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 /** A provider that reuses a few ids and seconds, so instances race for the same ids and ties are everywhere. */
 function reusingUpstream(upstream: FakeUpstream): void {
@@ -245,6 +236,50 @@ describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and starte
     // The password never reaches a log line.
     expect(instance.logs.filter((line) => JSON.stringify(line).includes(cluster.password))).toEqual([]);
     expect(instance.logs.find((line) => line.msg === 'listening')?.database).toBe(cluster.url.replace(cluster.password, '***'));
+  }, 120_000);
+
+  it("ends a begun stored stream whose write finds the database gone with the 503's words, not a generic failure", async () => {
+    const serving = await startChildServer({
+      databasePath: cluster.url,
+      upstreamUrl: upstream.url,
+      env: { DATABASE_CONNECT_TIMEOUT_MS: '1000', DATABASE_STATEMENT_TIMEOUT_MS: '3000' },
+    });
+    const completion = fakeCompletion({ model: 'gpt-4o-mini', messages: [] }, 'chatcmpl-cut-write', 1_700_000_000);
+    const rest = deferred();
+    const firstSent = deferred();
+    const handler = upstream.handler;
+    // The first chunk (the id held in the database), then the rest and [DONE] only once the database is down.
+    upstream.handler = async (_request, res) => {
+      const sse = openSse(res);
+      const [first, ...others] = completionToChunks(completion);
+      sse.send(first);
+      firstSent.resolve();
+      await rest.promise;
+      for (const chunk of others) sse.send(chunk);
+      sse.done();
+    };
+    try {
+      const answer = fetch(`${serving.origin}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'cut write' }], store: true, stream: true }),
+        signal: AbortSignal.timeout(15_000),
+      });
+      await firstSent.promise;
+      const res = await answer;
+      expect(res.status).toBe(200);
+      await cluster.stop();
+      rest.resolve();
+      const events = parseSseText(await res.text());
+      // Every chunk as it came, then the 503's error instead of [DONE]: the SDKs raise it, saying to retry.
+      expect(events.slice(0, -1).map((data) => (JSON.parse(data) as { id: string }).id)).toEqual(completionToChunks(completion).map(() => 'chatcmpl-cut-write'));
+      expect(JSON.parse(events.at(-1)!)).toEqual(OPENAI_503);
+    } finally {
+      upstream.handler = handler;
+      await cluster.start();
+      serving.process.kill('SIGTERM');
+      await serving.exited;
+    }
   }, 120_000);
 
   it('answers 503s while the server refuses its password (rotated), and recovers when it takes it again', async () => {

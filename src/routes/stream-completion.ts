@@ -24,6 +24,14 @@ import { type CreateCompletionDeps, type CreatePlan, upstreamBodyText } from './
 import { type CompletionWrites, storeAndAnswer, storedRecord } from './store-and-answer.ts';
 import { readErrorText, upstreamErrorFromText, upstreamErrorResponse } from './upstream-errors.ts';
 
+/**
+ * The error event of a stored stream whose id could not be held or whose completion could not be written: the
+ * service's own error says why (the database unavailable: the 503's words, so the client knows to retry).
+ */
+function notStored(err: unknown): string {
+  return errorEvent(err instanceof ApiError ? err.message : 'The completion could not be stored.');
+}
+
 function errorEvent(message: string): string {
   const body: ErrorBody = { error: { message, type: 'server_error', param: null, code: null } };
   return formatSseData(JSON.stringify(body));
@@ -326,9 +334,9 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
 
     const release = () => reservation?.release();
 
-    /** Writes the assembled completion; false when it could not be written. */
-    async function save(): Promise<boolean> {
-      if (!sawChunk || reservation === undefined) return true;
+    /** Writes the assembled completion; undefined once written, else the error event that ends the stream instead. */
+    async function save(): Promise<string | undefined> {
+      if (!sawChunk || reservation === undefined) return undefined;
       try {
         // Held since the first chunk, by this process and, on PostgreSQL, by the database against other instances.
         // Taken all the same (another process on a SQLite file, a race of one statement on PostgreSQL): stored under
@@ -339,9 +347,9 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
           return candidate === held.id && held.heldInDatabase ? saveHeld(tenant.project, record) : writer.save(tenant.project, record);
         });
         ids.remember(tenant.project, id);
-        return true;
-      } catch {
-        return false;
+        return undefined;
+      } catch (err) {
+        return notStored(err);
       }
     }
 
@@ -357,9 +365,10 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
           stop = true;
           return errorEvent(NO_CHUNK_MESSAGE);
         }
-        if (plan.store && !(await save())) {
+        const unsaved = plan.store ? await save() : undefined;
+        if (unsaved !== undefined) {
           stop = true;
-          return errorEvent('The completion could not be stored.');
+          return unsaved;
         }
         // Stored, so the client must take it for the end: `data:  [DONE] ` (spaces) ended the stream here, but the
         // SDKs read only `[DONE]` itself as the end and would raise on it, and retry a stream that was stored.
@@ -378,7 +387,7 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
           reservation = await ids.reserve(tenant.project, chunk.id);
         } catch (err) {
           stop = true;
-          return errorEvent(err instanceof ApiError ? err.message : 'The completion could not be stored.');
+          return notStored(err);
         }
         // The client went away meanwhile: cancel() found nothing to let go of yet.
         if (ended) release();

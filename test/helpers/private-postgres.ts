@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -18,6 +20,8 @@ export interface PrivatePostgres {
   password: string;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Stops the server as a crash would (immediate mode: no checkpoint, the next start recovers from the WAL) and starts it again. */
+  crash(): Promise<void>;
   /** Stops and deletes the cluster. */
   destroy(): Promise<void>;
 }
@@ -51,18 +55,32 @@ export async function startPrivatePostgres(port: number): Promise<PrivatePostgre
   const start = async () => {
     await pg('pg_ctl', ['-D', data, '-o', options, '-l', join(folder, 'log'), '-w', 'start']);
   };
-  const stop = async () => {
-    await pg('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+  const stop = async (mode = 'fast') => {
+    await pg('pg_ctl', ['-D', data, '-m', mode, '-w', 'stop']);
   };
   await start();
   return {
     url: `postgres://app:${password}@127.0.0.1:${port}/postgres`,
     password,
     start,
-    stop,
+    stop: () => stop(),
+    crash: async () => {
+      await stop('immediate');
+      await start();
+    },
     destroy: async () => {
       await stop().catch(() => {});
       rmSync(folder, { recursive: true, force: true });
     },
   };
+}
+
+/** A port free at the moment, for a cluster's own server (which takes a port number, not 0). */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
 }
