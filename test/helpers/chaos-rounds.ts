@@ -10,17 +10,21 @@ import { ChaosModel, checkFile, type ChaosUpstream, type Rng, runLoad, settle, v
  */
 export type RoundKind = 'kill-under-load' | 'kill-at-start' | 'kill-in-retention' | 'term-under-load';
 
-export interface ChaosOptions {
-  databasePath: string;
+/** What a run of rounds takes, on either backend. */
+export interface ChaosRunOptions {
   upstream: ChaosUpstream;
   rng: Rng;
   rounds: number;
   workers: number;
-  /** The longest a load runs before its kill, in milliseconds. */
+  /** The longest a load runs before its fault, in milliseconds. */
   maxLoadMs: number;
   /** A port per start, or 0 for any. */
   port?: () => number;
   log?: (line: string) => void;
+}
+
+export interface ChaosOptions extends ChaosRunOptions {
+  databasePath: string;
   /** The kinds to draw from (all by default); the first round on a new file is always a kill at start. */
   kinds?: RoundKind[];
 }

@@ -96,7 +96,7 @@ interface Known {
 export class ChaosModel {
   known = new Map<string, Known>();
   findings: string[] = [];
-  counts = { creates: 0, streams: 0, updates: 0, deletes: 0, lists: 0, reads: 0, cut: 0 };
+  counts = { creates: 0, streams: 0, updates: 0, deletes: 0, lists: 0, reads: 0, cut: 0, unavailable: 0 };
   /** Requests the service had begun to answer (the provider asked, a stream begun) and then cut: none may be, under a graceful stop. */
   cuts: string[] = [];
   /**
@@ -108,7 +108,11 @@ export class ChaosModel {
   pendingCreates = new Map<string, Known>();
   private nextWord = 0;
 
-  constructor(readonly upstream: ChaosUpstream) {}
+  /**
+   * Whether the database may go away under the service (PostgreSQL restarted): a request then gets OpenAI's 503
+   * (a begun stream, its error event), which leaves what it asked for in doubt, like a cut. Elsewhere a finding.
+   */
+  constructor(readonly upstream: ChaosUpstream, readonly databaseMayGo = false) {}
 
   word(): string {
     return `zq${(this.nextWord++).toString(36)}x`;
@@ -123,16 +127,54 @@ export class ChaosModel {
   }
 }
 
+/** How long a request may go unanswered: past it, a hang (a finding), whatever the service was going through. */
+const CLIENT_TIMEOUT_MS = 30_000;
+
 function client(origin: string, fetchImpl?: typeof fetch): OpenAI {
-  return new OpenAI({ apiKey: CHAOS_KEY, baseURL: `${origin}/v1`, maxRetries: 0, timeout: 30_000, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
+  return new OpenAI({ apiKey: CHAOS_KEY, baseURL: `${origin}/v1`, maxRetries: 0, timeout: CLIENT_TIMEOUT_MS, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
 }
 
-/** Whether an error is the service going away (killed, closing), not an answer. */
+/** Whether an error is the service going away (killed, closing), not an answer; or (see ChaosModel) the database. */
 function isCut(err: unknown, model?: ChaosModel, what = '', begun = false): boolean {
+  // No answer within the client's timeout is a hang, never a cut: a finding.
+  if (err instanceof OpenAI.APIConnectionTimeoutError || (err as Error | undefined)?.name === 'TimeoutError') return false;
+  if (model && isUnavailable(err, model)) return true;
   const text = describe(err);
   const cut = err instanceof OpenAI.APIConnectionError || /terminated|ECONNRESET|ECONNREFUSED|socket|other side closed|aborted|fetch failed/i.test(text);
   if (cut && model && !/ECONNREFUSED/.test(text)) (begun ? model.cuts : model.resets).push(`${what}: ${text}`);
   return cut;
+}
+
+/** The error of a 503 while the database is unavailable (scaling.md, "Faults"): a stored stream's error event carries it too. */
+export const UNAVAILABLE = { message: 'The database is unavailable; please retry your request shortly.', type: 'server_error', param: null, code: null };
+
+function isUnavailable(err: unknown, model: ChaosModel): boolean {
+  if (!model.databaseMayGo || !(err instanceof OpenAI.APIError) || (err.status !== 503 && err.status !== undefined)) return false;
+  if (!same(err.error, UNAVAILABLE)) return false;
+  model.counts.unavailable++;
+  return true;
+}
+
+/**
+ * A plain stored create through raw HTTP, not the SDK: its answer as the SDK would give it (a status other than
+ * 200 thrown as the SDK's error for it), so both are judged alike. A body that is no JSON (a stack) is thrown as is.
+ */
+async function rawCreate(origin: string, request: Json): Promise<{ data: Json; requestId: string | undefined }> {
+  const res = await fetch(`${origin}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${CHAOS_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify(request),
+    signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS),
+  });
+  const text = await res.text();
+  let body: Json;
+  try {
+    body = JSON.parse(text) as Json;
+  } catch {
+    throw new Error(`raw create answered ${res.status} with no JSON: ${text.slice(0, 300)}`);
+  }
+  if (res.status !== 200) throw OpenAI.APIError.generate(res.status, body, undefined, res.headers);
+  return { data: body, requestId: res.headers.get('x-request-id') ?? undefined };
 }
 
 /** An error with its causes, which say whether the connection was refused or cut. */
@@ -165,8 +207,11 @@ function newMetadata(rng: Rng, tag: string): Metadata {
   return metadata;
 }
 
-/** A stored create, plain or streamed; acknowledged only by its 200 (or, streamed, by `[DONE]` received). */
-async function create(origin: string, model: ChaosModel, rng: Rng, worker: string, streamed: boolean): Promise<boolean> {
+/**
+ * A stored create, plain (through the SDK or raw HTTP) or streamed; acknowledged only by its 200 (or, streamed,
+ * by `[DONE]` received).
+ */
+async function create(origin: string, model: ChaosModel, rng: Rng, worker: string, streamed: boolean, viaHttp = false): Promise<boolean> {
   const word = model.word();
   const messages = [
     { role: 'system' as const, content: 'Be brief.' },
@@ -178,10 +223,17 @@ async function create(origin: string, model: ChaosModel, rng: Rng, worker: strin
   model.pendingCreates.set(word, pending);
   try {
     if (!streamed) {
-      const { data, response } = await client(origin).chat.completions.create({ model: 'gpt-4o', messages, store: true, metadata }).withResponse();
-      const issued = model.upstream.issued.get(data.id);
-      if (!issued || !same(data, issued)) model.find(`create ${data.id}: the 200's body is not the provider's completion: ${JSON.stringify(data)}`);
-      Object.assign(pending, { id: data.id, upstream: issued ?? data, requestId: response.headers.get('x-request-id') ?? undefined, state: 'live' });
+      const request = { model: 'gpt-4o', messages, store: true, metadata };
+      const { data, requestId } = viaHttp
+        ? await rawCreate(origin, request)
+        : await client(origin)
+            .chat.completions.create(request)
+            .withResponse()
+            .then(({ data, response }) => ({ data: data as unknown as Json, requestId: response.headers.get('x-request-id') ?? undefined }));
+      const id = data.id as string;
+      const issued = model.upstream.issued.get(id);
+      if (!issued || !same(data, issued)) model.find(`create ${id}: the 200's body is not the provider's completion: ${JSON.stringify(data)}`);
+      Object.assign(pending, { id, upstream: issued ?? data, requestId, state: 'live' });
       model.counts.creates++;
     } else {
       let raw = '';
@@ -330,18 +382,34 @@ async function walkList(origin: string, model: ChaosModel, rng: Rng, when: strin
   return true;
 }
 
-/** Concurrent workers doing every kind of operation until the service stops answering (or `until` says stop). */
-export async function runLoad(origin: string, model: ChaosModel, rng: Rng, options: { workers: number; until: () => boolean; tag: string }): Promise<void> {
+/**
+ * Concurrent workers doing every kind of operation until the service stops answering (or `until` says stop).
+ * Given several instances (`origins`, those up at the moment), each request goes to one drawn at random, and a
+ * worker whose instance went away goes on with the others until `until` says stop.
+ */
+export async function runLoad(
+  service: string | { origins: () => string[] },
+  model: ChaosModel,
+  rng: Rng,
+  options: { workers: number; until: () => boolean; tag: string },
+): Promise<void> {
+  const several = typeof service !== 'string';
   const worker = async (w: number) => {
     const name = `${options.tag}w${w}`;
     for (let n = 0; !options.until(); n++) {
+      const up = typeof service === 'string' ? [service] : service.origins();
+      if (up.length === 0) {
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
+      }
+      const origin = rng.pick(up);
       const roll = rng.next();
       const target = () => {
         const live = model.live();
         return live.length > 0 ? rng.pick(live) : undefined;
       };
       let answered: boolean;
-      if (roll < 0.3) answered = await create(origin, model, rng, name, false);
+      if (roll < 0.3) answered = await create(origin, model, rng, name, false, rng.next() < 0.4);
       else if (roll < 0.5) answered = await create(origin, model, rng, name, true);
       else if (roll < 0.68) {
         const k = target();
@@ -359,8 +427,10 @@ export async function runLoad(origin: string, model: ChaosModel, rng: Rng, optio
         try {
           await fetch(`${origin}/livez`);
         } catch {
-          return;
+          if (!several) return;
         }
+        // A 503 (the database gone) or a cut instance: not at once again, while it comes back.
+        if (several) await new Promise((r) => setTimeout(r, 20));
       }
     }
   };
@@ -480,22 +550,27 @@ export function checkFile(databasePath: string, model: ChaosModel, when: string)
            OR NOT EXISTS (SELECT 1 FROM completion_models m WHERE m.project_id = c.project_id AND m.completion_id = c.id AND m.model = c.model)`,
       ));
       report('completions also tombstoned', q('SELECT c.id FROM completions c JOIN deleted_completions d ON d.project_id = c.project_id AND d.id = c.id'));
-      const usage = new Map<string, number[]>();
-      for (const row of q('SELECT project_id, created, model, requested_model, prompt_tokens, completion_tokens, total_tokens FROM completions') as Json[]) {
-        const key = JSON.stringify([row.project_id, utcDayOf(row.created as number), row.model, row.requested_model]);
-        const sums = usage.get(key) ?? [0, 0, 0, 0];
-        usage.set(key, [sums[0]! + 1, sums[1]! + (row.prompt_tokens as number), sums[2]! + (row.completion_tokens as number), sums[3]! + (row.total_tokens as number)]);
-      }
-      const rolled = new Map<string, number[]>();
-      for (const row of q('SELECT * FROM usage_daily') as Json[]) {
-        rolled.set(JSON.stringify([row.project_id, row.day, row.model, row.requested_model]), [row.completions, row.prompt_tokens, row.completion_tokens, row.total_tokens] as number[]);
-      }
-      const order = (m: Map<string, number[]>) => JSON.stringify([...m].sort(([a], [b]) => a.localeCompare(b)));
-      if (order(usage) !== order(rolled)) model.find(`${when}: usage_daily ${order(rolled)} is not the completions' sum ${order(usage)}`);
+      checkUsage(q('SELECT project_id, created, model, requested_model, prompt_tokens, completion_tokens, total_tokens FROM completions') as Json[], q('SELECT * FROM usage_daily') as Json[], model, when);
     } finally {
       db.close();
     }
   } finally {
     rmSync(folder, { recursive: true, force: true });
   }
+}
+
+/** usage_daily holds the sums of the completions' usage by project, UTC day and models, on either backend. */
+export function checkUsage(completions: Json[], usageDaily: Json[], model: ChaosModel, when: string): void {
+  const usage = new Map<string, number[]>();
+  for (const row of completions) {
+    const key = JSON.stringify([row.project_id, utcDayOf(Number(row.created)), row.model, row.requested_model]);
+    const sums = usage.get(key) ?? [0, 0, 0, 0];
+    usage.set(key, [sums[0]! + 1, sums[1]! + Number(row.prompt_tokens), sums[2]! + Number(row.completion_tokens), sums[3]! + Number(row.total_tokens)]);
+  }
+  const rolled = new Map<string, number[]>();
+  for (const row of usageDaily) {
+    rolled.set(JSON.stringify([row.project_id, row.day, row.model, row.requested_model]), [row.completions, row.prompt_tokens, row.completion_tokens, row.total_tokens].map(Number));
+  }
+  const order = (m: Map<string, number[]>) => JSON.stringify([...m].sort(([a], [b]) => a.localeCompare(b)));
+  if (order(usage) !== order(rolled)) model.find(`${when}: usage_daily ${order(rolled)} is not the completions' sum ${order(usage)}`);
 }
