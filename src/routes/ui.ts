@@ -20,7 +20,8 @@ const CONTENT_TYPES: Record<string, string> = {
 /**
  * Stored completions hold whatever users and models wrote, so the page must not run or load anything
  * it did not ship: scripts and styles from this origin only (no inline ones), requests to this origin
- * only. Images are the exception: a message's image part may be any http(s) or data URL; and a message's
+ * only. Images are the exception: a message's image part may be any http(s) URL (loaded only when the reader
+ * asks: src/ui/remote-images.js) or data URL; and a message's
  * audio part plays from its own data (a data: URL, never fetched).
  */
 export const UI_CONTENT_SECURITY_POLICY = [

@@ -11,6 +11,7 @@ import { createMetadataEditor } from './metadata-editor.js';
 import { noteMetadata } from './metadata-suggestions.js';
 import { neighbourLinks, OUTSIDE_NOTE } from './neighbours.js';
 import { createQuickTag, rememberTag } from './quick-tag.js';
+import { forgetLoadedImages, loadAllImagesBar } from './remote-images.js';
 import { shortcutsActive } from './shortcuts.js';
 import { curlSnippet, openaiSnippet, replayRequest } from './replay.js';
 import { matchNavigation } from './search-marks.js';
@@ -100,6 +101,8 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
     if (found.outside) announce(OUTSIDE_NOTE);
   };
   heading.id = 'conversation-title';
+  // Images loaded in the conversation read before are not loaded here unasked.
+  forgetLoadedImages();
   document.title = `${id} · Stored completions`;
   const controller = new AbortController();
   /**
@@ -202,12 +205,16 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
 
     // Read within a search: its words marked, and "Next match" to go from one to the next (search-marks.js).
     const matcher = search ? searchMatcher(search) : null;
-    const drawConversation = (earlierOpen) => h('div', { class: 'conversation' },
-      h('h2', null, `Input messages (${messages.length})`),
-      messages.length ? conversationCards(messages, { earlierOpen, matcher }) : h('p', { class: 'muted' }, 'No input messages were stored.'),
-      h('h2', null, choices.length > 1 ? `Choices (${choices.length})` : 'Reply'),
-      choiceCards(choices, matcher),
-    );
+    const drawConversation = (earlierOpen) => {
+      const drawn = h('div', { class: 'conversation' },
+        h('h2', null, `Input messages (${messages.length})`),
+        messages.length ? conversationCards(messages, { earlierOpen, matcher }) : h('p', { class: 'muted' }, 'No input messages were stored.'),
+        h('h2', null, choices.length > 1 ? `Choices (${choices.length})` : 'Reply'),
+        choiceCards(choices, matcher),
+      );
+      drawn.prepend(loadAllImagesBar(drawn) ?? '');
+      return drawn;
+    };
     let conversation = drawConversation();
     const matches = matchNavigation(() => conversation, search);
     matchNav = matcher ? matches : null;

@@ -1,10 +1,11 @@
 // How a message looks: roles, text (collapsed when long, read as markdown unless the reader asked for
 // the characters as stored), content parts, tool calls beside their results, refusals. Everything is
-// elements and text nodes; images only from http(s) and data:image URLs.
+// elements and text nodes; images only from http(s) (when the reader asks) and data:image URLs.
 
 import { h, replaceChildren, scrollRegion } from './dom.js';
 import { cutAtBreak, formatInteger, prettyJsonText } from './format.js';
 import { directionOf, markdownNodes, markdownShown } from './markdown.js';
+import { remoteImage } from './remote-images.js';
 import { markMatches } from './search-marks.js';
 import { mentionsAny } from './search-words.js';
 
@@ -73,8 +74,6 @@ export function jsonBlock(value, label = undefined, matcher = null) {
   return longText(typeof value === 'string' ? prettyJsonText(value) : JSON.stringify(value, null, 2), 'code', label, matcher);
 }
 
-const SAFE_IMAGE = /^(https?:\/\/|data:image\/)/i;
-
 /** Input audio formats OpenAI takes, and those a browser may play, by their media type. */
 const AUDIO_TYPES = { wav: 'audio/wav', mp3: 'audio/mpeg', flac: 'audio/flac', ogg: 'audio/ogg', opus: 'audio/ogg', webm: 'audio/webm', aac: 'audio/aac', m4a: 'audio/mp4' };
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -123,7 +122,10 @@ function renderPart(part, matcher) {
   if (type === 'image_url') {
     const url = String(part.image_url?.url ?? '');
     const detail = part.image_url?.detail ? ` · detail ${part.image_url.detail}` : '';
-    if (SAFE_IMAGE.test(url)) {
+    // On another host: loaded only when asked (remote-images.js). A data: image is in the stored body: drawn now.
+    const remote = /^https?:\/\//i.test(url) ? remoteImage(url, `Image: ${describeUrl(url)}${detail}`) : null;
+    if (remote) return remote;
+    if (/^data:image\//i.test(url)) {
       return h('figure', { class: 'part image-part' },
         h('img', { src: url, alt: 'Image sent with the message', loading: 'lazy', decoding: 'async', referrerpolicy: 'no-referrer' }),
         h('figcaption', { class: 'muted' }, `Image: ${describeUrl(url)}${detail}`),
