@@ -6,7 +6,7 @@ import { h, replaceChildren, scrollRegion } from './dom.js';
 import { cutAtBreak, formatInteger, prettyJsonText } from './format.js';
 import { directionOf, markdownNodes, markdownShown } from './markdown.js';
 import { remoteImage } from './remote-images.js';
-import { markMatches } from './search-marks.js';
+import { growMarked } from './search-marks.js';
 import { mentionsAny } from './search-words.js';
 
 /** Characters shown before "Show more", and added by each click: a 1 MB message never lays out at once. */
@@ -27,18 +27,16 @@ export function longText(text, className = 'text', label = undefined, matcher = 
   const markdown = className === 'text' && markdownShown();
   const block = h('div', { class: markdown ? 'text markdown' : className }, node);
   const checkScrolling = label ? scrollRegion(block, label) : () => {};
+  // What was drawn and marked last (search-marks.js): "Show more" draws and marks only what it adds.
+  const marked = {};
   const draw = () => {
     // Markdown's blocks each carry their direction, which an auto one would skip: the message takes that of
     // its first letter (markdown.js's `directed` says why it is set, and set once the blocks are in).
     block.removeAttribute('dir');
     // Marked before they are in the page, where each mark split off a text would be laid out again. Marked as a
     // copy: `node` keeps the text shown whole for "Show more".
-    if (markdown || matcher) {
-      const drawn = document.createDocumentFragment();
-      replaceChildren(drawn, markdown ? markdownNodes(node.data) : node.data);
-      markMatches(drawn, matcher);
-      replaceChildren(block, drawn);
-    }
+    if (matcher) growMarked(block, markdown ? markdownNodes(node.data) : [document.createTextNode(node.data)], matcher, marked);
+    else if (markdown) replaceChildren(block, markdownNodes(node.data));
     if (className === 'text') block.setAttribute('dir', markdown ? directionOf(node.data) : 'auto');
   };
   draw();
