@@ -70,3 +70,35 @@ describe.skipIf(!browserAvailable)('web UI: a long message is cut at a space, ne
   });
 });
 
+
+describe.skipIf(!browserAvailable)('web UI: a preview is cut between characters as a reader counts them, never before an accent', () => {
+  // "é" written as e and a combining acute accent (U+0301): two UTF-16 units, one character.
+  const accented = 'e\u0301';
+  let cutAtEnd = '';
+  let cutAtStart = '';
+  const suite = useUiSuite(async ({ service, upstream }) => {
+    // The preview's end cut falls at 239 units: between this "e" (unit 238) and its accent.
+    cutAtEnd = await seedCompletion(service.client(), upstream, {
+      created: 1_760_000_200,
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: `${'a'.repeat(238)}${accented}${'b'.repeat(20)}` }],
+      replies: [{ content: 'Noted.' }],
+    });
+    // A search's preview starts 16 units before the match (no space there): at unit 65, an accent.
+    cutAtStart = await seedCompletion(service.client(), upstream, {
+      created: 1_760_000_300,
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: `${accented.repeat(40)}.refund please` }],
+      replies: [{ content: 'Noted.' }],
+    });
+  });
+
+  it('leaves a letter and its accent together at either end of the cut', async () => {
+    const page = await suite.open();
+    await signIn(page);
+    const preview = (id: string) => page.locator(`ol.rows li[data-id="${id}"] .user-preview .preview-text`);
+    await expect.poll(() => preview(cutAtEnd).textContent()).toBe(`${'a'.repeat(238)}…`);
+    await page.goto(`${suite.service.origin}/#/?search=refund`);
+    await expect.poll(() => preview(cutAtStart).textContent()).toBe(`…${accented.repeat(8)}.refund please`);
+  });
+});

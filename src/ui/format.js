@@ -86,14 +86,25 @@ export function contentText(content) {
     .join('\n');
 }
 
+const GRAPHEMES = typeof Intl.Segmenter === 'function' ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : null;
+
 /**
- * The first `length` UTF-16 units of `text`, one fewer when the cut would fall between the two halves
- * of a character (an emoji): half of one is drawn as "�".
+ * Where the character `at` falls in begins, as a reader counts characters (a letter with its accents, an emoji with
+ * its joiners and skin tone, a flag): a cut there splits none. A cut between a letter and its combining accent drew
+ * the letter bare and the accent alone on the next text (on a dotted circle); between the halves of a UTF-16 pair, "�".
+ * Only the characters around `at` are read: the text may be a 1 MB message.
  */
+function characterStart(text, at) {
+  if (at <= 0 || at >= text.length) return at;
+  if (!GRAPHEMES) return /[\udc00-\udfff]/.test(text[at]) ? at - 1 : at;
+  const from = Math.max(0, at - 64);
+  return from + GRAPHEMES.segment(text.slice(from, at + 64)).containing(at - from).index;
+}
+
+/** The first `length` UTF-16 units of `text`, fewer when the cut would fall inside a character (`characterStart`). */
 export function cutText(text, length) {
   if (length >= text.length) return text;
-  const code = text.charCodeAt(length - 1);
-  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? length - 1 : length);
+  return text.slice(0, characterStart(text, length));
 }
 
 /**
@@ -142,7 +153,7 @@ function fromFirstMatch(text, matcher) {
   let start = first[0] - BEFORE_MATCH;
   const space = text.slice(start, first[0]).search(/\s/);
   if (space !== -1) start += space + 1;
-  else if (/[\udc00-\udfff]/.test(text[start])) start -= 1;
+  else start = characterStart(text, start);
   return `…${text.slice(start)}`;
 }
 
