@@ -28,7 +28,9 @@ export function createHealthCheck(store: Pick<Store, 'checkWritable' | 'connecti
       await store.checkWritable();
       const use = store.connectionUse?.();
       if (use && use.waiting > 0) {
-        return { ok: true, busy: `all ${use.size} connections of the pool in use, ${use.waiting} requests waiting for one` };
+        const inUse = use.size === 1 ? 'the pool\'s one connection in use' : `all ${use.size} connections of the pool in use`;
+        const waiting = use.waiting === 1 ? '1 request waiting for it' : `${use.waiting} requests waiting for one`;
+        return { ok: true, busy: `${inUse}, ${waiting}` };
       }
       return { ok: true };
     } catch (err) {

@@ -79,7 +79,7 @@ describe.skipIf(!withServer)('a pool with no free connection', () => {
       const health = await fetch(`${instance.origin}/healthz`, { signal: AbortSignal.timeout(10_000) });
       expect({ status: health.status, body: await health.json() }).toEqual({
         status: 200,
-        body: { status: 'ok', busy: 'all 1 connections of the pool in use, 1 requests waiting for one' },
+        body: { status: 'ok', busy: "the pool's one connection in use, 1 request waiting for it" },
       });
       expect(await poolMetrics()).toEqual(['database_pool_connections{state="in_use"} 1', 'database_pool_connections{state="idle"} 0', 'database_pool_waiting_requests 1']);
       expect({ status: (await waiting).status }).toEqual({ status: 503 });
