@@ -67,16 +67,7 @@ export function jsonTextExceeds(bytes: Uint8Array, limits: JsonTextLimits): 'dep
     inScalar = false;
     if (kind === QUOTE) {
       if (++values > limits.values) return 'values';
-      // On to its closing quote, the first not escaped (after an even run of backslashes), found by the native
-      // indexOf: a base64 image is most of a large body.
-      for (;;) {
-        const quote = bytes.indexOf(0x22, i + 1);
-        if (quote === -1) return undefined;
-        let backslashes = 0;
-        while (bytes[quote - 1 - backslashes] === 0x5c) backslashes++;
-        i = quote;
-        if (backslashes % 2 === 0) break;
-      }
+      i = byteStringEnd(bytes, i) - 1;
     } else if (kind === OPEN) {
       if (++depth > limits.depth) return 'depth';
       if (++values > limits.values) return 'values';
@@ -85,6 +76,22 @@ export function jsonTextExceeds(bytes: Uint8Array, limits: JsonTextLimits): 'dep
     }
   }
   return undefined;
+}
+
+/**
+ * Where the JSON string opened at `bytes[open]` (UTF-8) ends: after its closing quote, the first not escaped (after
+ * an even run of backslashes); `bytes.length` when it does not close. Found by the native indexOf: a base64 image is
+ * most of a large body. No byte of a multi-byte UTF-8 character is a quote or a backslash.
+ */
+export function byteStringEnd(bytes: Uint8Array, open: number): number {
+  let quote = bytes.indexOf(0x22, open + 1);
+  while (quote !== -1) {
+    let backslashes = 0;
+    while (bytes[quote - 1 - backslashes] === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) return quote + 1;
+    quote = bytes.indexOf(0x22, quote + 1);
+  }
+  return bytes.length;
 }
 
 /** True when `value` has objects or arrays nested more than `max` levels deep (walked without recursion, so any depth is safe to ask about). */

@@ -40,7 +40,7 @@ function unsupportedEncoding(message: string): ApiError {
 }
 
 /** The body with its coding undone; 415 for one the service cannot undo (or more than one), 400 for a body that is not in it. */
-export async function decodeRequestBody(body: Uint8Array, contentEncoding: string | undefined, limit: number): Promise<Uint8Array> {
+export async function decodeRequestBody(body: Buffer, contentEncoding: string | undefined, limit: number): Promise<Buffer> {
   if (contentEncoding === undefined) return body;
   const codings = codingsOf(contentEncoding);
   // Each coding is decoded up to the body limit: a header listing thousands (16 KB of "gzip,") cost minutes of CPU

@@ -35,7 +35,8 @@ export interface UpstreamRequest {
   /** Headers as the client sent them (see `clientHeadersOf`); hop-by-hop ones and credentials are replaced here. */
   headers: ClientHeaders;
   authorization: string | undefined;
-  body?: string | Uint8Array | ReadableStream<Uint8Array> | null;
+  /** Pieces (`Uint8Array[]`) are sent one after the other, as one body of their summed length: a large body spliced, not copied. */
+  body?: string | Uint8Array | readonly Uint8Array[] | ReadableStream<Uint8Array> | null;
   /** Aborted when the client goes away. */
   signal?: AbortSignal;
   /**
@@ -306,6 +307,8 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       const call = callSignal(request, options.timeoutMs);
       const headers = forwardRequestHeaders(request.headers, request.authorization, request.jsonBody);
       if (request.contentLength !== undefined) headers['content-length'] = request.contentLength;
+      // Sized as a buffer would be: undici would send pieces chunked.
+      if (Array.isArray(request.body)) headers['content-length'] = String(request.body.reduce((sum, part) => sum + part.byteLength, 0));
       // undici's request API never follows a redirect (as fetch's `redirect: 'manual'`): a pass-through route hands a
       // 3xx to the client as it came; a create answers it with a 502 (routes/upstream-errors.ts).
       const dispatch: Dispatcher.RequestOptions = {
@@ -489,9 +492,10 @@ async function sendWhole(
 }
 
 /** A request body as undici's request API takes it: a streamed one (a pass-through's) as a Node stream, read as undici sends it. */
-function requestBody(body: UpstreamRequest['body']): string | Uint8Array | Readable | null {
+function requestBody(body: UpstreamRequest['body']): Dispatcher.RequestOptions['body'] {
   if (body instanceof ReadableStream) return Readable.fromWeb(body as NodeReadableStream<Uint8Array>);
-  return body ?? null;
+  // Pieces as an iterable, which undici writes in turn (its documented body types; its typings leave iterables out).
+  return (body ?? null) as Dispatcher.RequestOptions['body'];
 }
 
 /**

@@ -1,9 +1,9 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
-import { readJsonObjectText } from '../http.ts';
+import { readJsonObjectBytes } from '../http.ts';
 import { clientGoneWatch, clientHeadersOf, clientQueryOf, forwardResponseHeaders } from '../upstream.ts';
 import { notStoredError, parseCompletionText } from '../upstream-answer.ts';
-import { type CreateCompletionDeps, type CreatePlan, planCreate, upstreamBodyText } from './create-plan.ts';
+import { type CreateCompletionDeps, type CreatePlan, planCreate, upstreamBody } from './create-plan.ts';
 import { type CompletionWrites, createCompletionWrites, storeAndAnswer } from './store-and-answer.ts';
 import { createStreamCompletion } from './stream-completion.ts';
 import { upstreamErrorResponse } from './upstream-errors.ts';
@@ -19,7 +19,7 @@ async function createCompletion(c: Context<AppEnv>, deps: CreateCompletionDeps, 
     headers: clientHeadersOf(c.req.raw, c.env),
     authorization: c.get('tenant').upstreamAuthorization,
     jsonBody: true,
-    body: upstreamBodyText(plan),
+    body: upstreamBody(plan),
     ...clientGoneWatch(c.req.raw, c.env),
   });
   if (!response.ok) return upstreamErrorResponse(c, response, deps.upstream);
@@ -37,8 +37,8 @@ export function createCompletionHandler(deps: CreateCompletionDeps) {
   const writes = createCompletionWrites(deps.store);
   const streamCompletion = createStreamCompletion(deps, writes);
   return async (c: Context<AppEnv>): Promise<Response> => {
-    const { object: request, text } = await readJsonObjectText(c, deps.config);
-    const plan = planCreate(request, text, deps.config);
+    const { object: request, bytes } = await readJsonObjectBytes(c, deps.config);
+    const plan = planCreate(request, bytes, deps.config);
     // The database failed a write a moment ago: a 503 now, before the provider is paid for an answer that could not be kept.
     if (plan.store) {
       // A promise only past the hold, while the database is asked whether it takes writes again.

@@ -20,7 +20,7 @@ import {
 } from '../upstream.ts';
 import { notStoredError, parseCompletionText, problemWithCompletion, quote } from '../upstream-answer.ts';
 import { isObject, type Json } from '../json.ts';
-import { type CreateCompletionDeps, type CreatePlan, upstreamBodyText } from './create-plan.ts';
+import { type CreateCompletionDeps, type CreatePlan, upstreamBody } from './create-plan.ts';
 import { type CompletionWrites, storeAndAnswer, storedRecord } from './store-and-answer.ts';
 import { readErrorText, upstreamErrorFromText, upstreamErrorResponse } from './upstream-errors.ts';
 
@@ -245,7 +245,7 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
         headers: clientHeadersOf(c.req.raw, c.env),
         authorization: tenant.upstreamAuthorization,
         jsonBody: true,
-        body: upstreamBodyText(plan, streamOptions),
+        body: upstreamBody(plan, streamOptions),
         ...clientGoneWatch(c.req.raw, c.env),
         streamed: true,
       });
