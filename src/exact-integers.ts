@@ -17,7 +17,11 @@ export type ExactIntegers = ReadonlyMap<string, string>;
 /** Sixteen digits in a row: the fewest an integer past 2^53 (9,007,199,254,740,992) has. */
 const MAYBE_UNSAFE = /\d{16}/;
 
-const NUMBER_CHARS = /[-+0-9.eE]/;
+/**
+ * A character of a JSON number (`-+0-9.eE`), by its code: a regular expression tested on each character took 3-4 times
+ * JSON.parse's time on a body of long numbers (one 30 MB integer held a server's thread 2.5 s in all, under the body limits).
+ */
+const isNumberCode = (code: number) => (code >= 0x30 && code <= 0x39) || code === 0x2d || code === 0x2b || code === 0x2e || code === 0x65 || code === 0x45;
 const INTEGER = /^-?\d+$/;
 
 /**
@@ -40,12 +44,12 @@ export function stringEnd(text: string, open: number): number {
 function forEachNumber(text: string, onNumber: (start: number, end: number) => void): void {
   let i = 0;
   while (i < text.length) {
-    const ch = text[i]!;
-    if (ch === '"') {
+    const code = text.charCodeAt(i);
+    if (code === 0x22) {
       i = stringEnd(text, i);
-    } else if (ch === '-' || (ch >= '0' && ch <= '9')) {
+    } else if (code === 0x2d || (code >= 0x30 && code <= 0x39)) {
       const start = i;
-      while (i < text.length && NUMBER_CHARS.test(text[i]!)) i++;
+      while (i < text.length && isNumberCode(text.charCodeAt(i))) i++;
       onNumber(start, i);
     } else {
       i++;
