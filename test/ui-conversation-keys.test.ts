@@ -60,7 +60,7 @@ describe.skipIf(!browserAvailable)("web UI: a conversation's keys for a search's
     const page = await suite.open('#/?search=refund');
     await signIn(page);
     await expectRows(page, found);
-    expect(await keysLine(page)).toBe('Keys: / Search · j and k: next and previous card or conversation · n and p: next and previous match · t: tag the conversation · Escape: back to the list. Turn off shortcuts');
+    expect(await keysLine(page)).toBe('Keys: / Search · j and k: next and previous · n and p: next and previous match · t: tag · Escape: back to the list. Turn off shortcuts');
 
     await page.getByRole('link', { name: found[1]!, exact: true }).click();
     await expect.poll(() => heading(page)).toBe(found[1]!);
@@ -95,7 +95,7 @@ describe.skipIf(!browserAvailable)("web UI: a conversation's keys for a search's
     // Not a search's list: the line does not name them, and a conversation has no marks to go to.
     await page.keyboard.press('Escape');
     await page.getByRole('button', { name: 'Clear filters' }).click();
-    await expect.poll(() => keysLine(page)).toBe('Keys: / Search · j and k: next and previous card or conversation · t: tag the conversation · Escape: back to the list. Turn off shortcuts');
+    await expect.poll(() => keysLine(page)).toBe('Keys: / Search · j and k: next and previous · t: tag · Escape: back to the list. Turn off shortcuts');
   });
 
   it('"t" and "Edit metadata" pressed while a tag is being saved say why nothing happens', async () => {

@@ -58,8 +58,18 @@ describe.skipIf(!browserAvailable)('web UI: the filters leave the first screen t
     const line = await middle(key);
     for (const beside of [value, add, ranges, page.locator('.metadata-filter > legend')]) expect(Math.abs((await middle(beside)) - line)).toBeLessThan(12);
     expect((await key.boundingBox())!.y).toBeGreaterThan((await page.getByLabel('Created after').boundingBox())!.y + 30);
+    // The keys' line shares the summary's row (it had a row of its own, and the first card began at 345 px), and keeps
+    // its place in the tab order: after the filters, before "Select all loaded", which the selection bar follows.
+    const keysOff = page.getByRole('button', { name: 'Turn off shortcuts', exact: true });
+    expect(Math.abs((await middle(keysOff)) - (await middle(page.locator('.list-controls .summary'))))).toBeLessThan(6);
+    expect(await page.getByText(/^Keys: \/ Search/).isVisible()).toBe(true);
+    await add.focus();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.textContent')).toBe('Turn off shortcuts');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.closest("label")?.textContent')).toBe('Select all loaded');
     const firstTop = (await cards.first().boundingBox())!.y;
-    expect(firstTop).toBeLessThan(370);
+    expect(firstTop).toBeLessThan(330);
     const inSight = await cards.evaluateAll((rows) => rows.filter((row) => row.getBoundingClientRect().top < 800).length);
     expect(inSight).toBeGreaterThanOrEqual(4);
     // Each label still names its field, and the focus goes on from the last quick range to the pair, in order.
@@ -72,6 +82,29 @@ describe.skipIf(!browserAvailable)('web UI: the filters leave the first screen t
       focused.push(await page.evaluate('document.activeElement.getAttribute("name") ?? document.activeElement.textContent'));
     }
     expect(focused).toEqual(['metadata-key', 'metadata-value', 'Add metadata filter']);
+  });
+
+  it.each([[1280, 800], [1000, 800], [390, 844]])('Tab reaches the filters\' fields in the order they are seen at %ix%i', async (width, height) => {
+    const page = await suite.open();
+    await page.setViewportSize({ width, height });
+    await signIn(page);
+    const more = page.getByRole('button', { name: /^More filters/ });
+    if (await more.isVisible()) await more.click();
+    const order = page.getByRole('combobox', { name: 'Order' });
+    await order.waitFor();
+    // As read: row by row, then from the left (on a phone, Order beside Model, where Tab reached it after both dates).
+    const seen = await page.locator('.filter-grid').evaluate((grid) =>
+      [...grid.querySelectorAll('input, select')]
+        .map((field) => [field.getAttribute('name'), field.getBoundingClientRect()] as const)
+        .sort(([, a], [, b]) => Math.round(a.top) - Math.round(b.top) || a.left - b.left)
+        .map(([name]) => name));
+    expect(seen).toEqual(['search', 'model', 'order', 'created_after', 'created_before']);
+    const focusedName = () => page.evaluate('document.activeElement.getAttribute("name")');
+    await page.getByRole('combobox', { name: 'Model' }).focus();
+    await page.keyboard.press('Tab');
+    expect(await focusedName()).toBe('order');
+    await page.keyboard.press('Tab');
+    expect(await focusedName()).toBe('created_after');
   });
 
   it.each([[1280, 800], [390, 844]])('every control of the filters is 24 by 24 px or more at %ix%i, a filter chip\'s × too', async (width, height) => {

@@ -31,7 +31,7 @@ describe.skipIf(!browserAvailable)('web UI: keyboard shortcuts for reading a day
 
   it('"/" focuses Search, "j" and "k" walk the cards, and in a conversation open Next and Previous; Escape goes back to the list', async () => {
     const [page, all] = await openList();
-    expect(await page.locator('.keys-hint').textContent()).toBe('Keys: / Search · j and k: next and previous card or conversation · t: tag the conversation · Escape: back to the list. Turn off shortcuts');
+    expect(await page.locator('.keys-hint').textContent()).toBe('Keys: / Search · j and k: next and previous · t: tag · Escape: back to the list. Turn off shortcuts');
     await page.keyboard.press('/');
     await expect.poll(() => focusedName(page)).toBe('search');
     // The "/" that moved the focus was not typed into the field.

@@ -148,9 +148,10 @@ export function createListView() {
       field('Search', searchInput),
       field('Model', modelInput),
       knownModels.element,
+      // Beside Model where they share a row (a phone, a narrow window): the tab order is the order they are seen in.
+      field('Order', orderSelect),
       field('Created after', afterInput),
       field('Created before', beforeInput),
-      field('Order', orderSelect),
     ),
     moreFilters,
     h('div', { class: 'quick-ranges', role: 'group', 'aria-label': 'Quick date ranges' },
@@ -172,7 +173,7 @@ export function createListView() {
   );
 
   /**
-   * The keys (shortcuts.js), said in one quiet line under the filters (not on a phone, which has no keyboard to
+   * The keys (shortcuts.js), said in one quiet line beside the list's summary (not on a phone, which has no keyboard to
    * press them), with the way to turn them off: single keys can be set off by speech input (WCAG 2.1.4).
    */
   const keysText = h('span');
@@ -182,7 +183,8 @@ export function createListView() {
     const on = shortcutsOn();
     // "n" and "p" named only where they act: in a conversation opened from a search (search-marks.js).
     const matchKeys = route?.filters.search ? ' · n and p: next and previous match' : '';
-    keysText.textContent = on ? `Keys: / Search · j and k: next and previous card or conversation${matchKeys} · t: tag the conversation · Escape: back to the list.` : 'Keyboard shortcuts are off.';
+    // Short enough to share the summary's row at 1280 px: "card or conversation" and "the conversation" took it past.
+    keysText.textContent = on ? `Keys: / Search · j and k: next and previous${matchKeys} · t: tag · Escape: back to the list.` : 'Keyboard shortcuts are off.';
     // Its name is its visible text (WCAG 2.5.3): a speech-input user says what they see.
     keysToggle.textContent = on ? 'Turn off shortcuts' : 'Turn on shortcuts';
     searchInput.toggleAttribute('aria-keyshortcuts', shortcutsActive());
@@ -278,12 +280,13 @@ export function createListView() {
       exportStatus,
     ),
     filtersForm,
-    keysHint,
     usagePanel.element,
     listError,
     retryButton,
     notice,
-    h('div', { class: 'list-controls' }, selection.selectAll, summary),
+    // The keys' line is drawn at the end of the summary's row (style.css), not on a row of its own; it stays first
+    // in the row's reading and tab order, as it came before the row: "Select all loaded" is followed by the bar.
+    h('div', { class: 'list-controls' }, keysHint, selection.selectAll, summary),
     bulk.element,
     rows,
     h('div', { class: 'more' }, loadMoreError, loadMoreButton),
