@@ -177,4 +177,32 @@ describe.skipIf(!browserAvailable)('web UI: tagging a conversation in one step, 
     await page.getByRole('link', { name: ids[1]!, exact: true }).click();
     await expect.poll(() => tagButton(page).textContent()).toBe('Tag review: yes');
   });
+
+  // Last: it deletes a completion the tests above use.
+  it('a completion deleted meanwhile is said so, in sight and heard, without an "Undo" that cannot work', async () => {
+    const id = ids[1]!;
+    const page = await suite.open();
+    await signIn(page, KEY);
+    await page.getByRole('link', { name: id, exact: true }).click();
+    await expect.poll(() => heading(page)).toBe(id);
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    const editor = page.getByRole('form', { name: 'Edit metadata' });
+    await editor.getByRole('combobox', { name: 'Key', exact: true }).fill('gone');
+    await editor.getByRole('combobox', { name: 'Value', exact: true }).fill('soon');
+    await editor.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => tagButton(page).textContent()).toBe('Tag gone: soon');
+    const { gone: _, ...rest } = await metadataOf(id);
+    await setMetadata(id, rest);
+    await tagButton(page).click();
+    await expect.poll(() => status(page)).toBe('tag-status: Tagged gone: soon. Undo');
+    expect((await suite.service.request(`/v1/chat/completions/${id}`, { key: KEY, method: 'DELETE' })).status).toBe(200);
+    // It said the API's sentence with the whole id, and offered "Undo" again, which could only fail the same way.
+    await page.getByRole('button', { name: 'Undo' }).click();
+    await expect.poll(() => status(page)).toBe('tag-status error: Not undone: this completion was deleted meanwhile.');
+    await expect.poll(() => announced(page)).toBe('Not undone: this completion was deleted meanwhile.');
+    expect(await page.evaluate('document.activeElement.textContent')).toBe('Tag gone: soon');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => status(page)).toBe('tag-status error: Not tagged: this completion was deleted meanwhile.');
+    await expect.poll(() => announced(page)).toBe('Not tagged: this completion was deleted meanwhile.');
+  });
 });

@@ -2,7 +2,7 @@
 // or in the selection's "Add tag", and "Undo" puts that key back as it was. Reading conversation after
 // conversation to pick some for an eval was otherwise: open the editor, type a key and a value, save, each time.
 
-import { changeMetadata, notFoundError, storedKey } from './api.js';
+import { changeMetadata, storedKey } from './api.js';
 import { announce, h, isolatedText, pairNodes } from './dom.js';
 import { METADATA_LIMITS } from './format.js';
 import { metadataProblem } from './metadata-editor.js';
@@ -90,7 +90,12 @@ export function createQuickTag(id, { onMetadata }) {
    */
   async function write(change) {
     const [answer] = await changeMetadata([id], change);
-    if (answer.outcome === 'not_found') throw notFoundError(id);
+    if (answer.outcome === 'not_found') {
+      // Deleted meanwhile (another tab, another client): said as such, not as the API's sentence with the whole id
+      // (long to hear), and without an "Undo" that could only fail the same way.
+      undoable = null;
+      throw new Error('this completion was deleted meanwhile.');
+    }
     onMetadata(answer.metadata);
     return answer;
   }
