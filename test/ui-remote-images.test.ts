@@ -20,6 +20,11 @@ async function startImageHost(): Promise<ImageHost> {
   const requests: ImageHost['requests'] = [];
   const server = createServer((req, res) => {
     requests.push({ path: req.url ?? '', headers: req.headers });
+    if (req.url === '/gone.png') {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('gone');
+      return;
+    }
     res.writeHead(200, { 'content-type': 'image/png', 'content-length': PIXEL.length, 'cache-control': 'no-store' });
     res.end(PIXEL);
   });
@@ -32,6 +37,7 @@ describe.skipIf(!browserAvailable)('web UI: images on other hosts are loaded onl
   const hosts: ImageHost[] = [];
   let many = '';
   let other = '';
+  let gone = '';
   const dataImage = `data:image/png;base64,${PIXEL.toString('base64')}`;
   beforeAll(async () => {
     hosts.push(await startImageHost(), await startImageHost());
@@ -62,6 +68,12 @@ describe.skipIf(!browserAvailable)('web UI: images on other hosts are loaded onl
       model: 'gpt-4o',
       messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `${hosts[0]!.origin}/pixel.png?who=reader` } }] }],
       replies: [{ content: 'One pixel.' }],
+    });
+    gone = await seedCompletion(service.client(), upstream, {
+      created: 1_760_000_200,
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `${hosts[1]!.origin}/gone.png` } }] }],
+      replies: [{ content: 'Nothing there.' }],
     });
   });
 
@@ -131,6 +143,20 @@ describe.skipIf(!browserAvailable)('web UI: images on other hosts are loaded onl
     expect(await page.locator('.images-bar').count()).toBe(0);
     expect(hosts[0]!.requests.length).toBe(2);
     expect(refused.filter((text) => text.includes('Content Security Policy'))).toEqual([]);
+  });
+
+  it('says, in sight and through the live region, that an image asked for did not load', async () => {
+    const page = await suite.open();
+    await signIn(page);
+    await page.goto(`${suite.service.origin}/#/completions/${gone}`);
+    await page.getByRole('heading', { name: 'Reply' }).waitFor();
+    await page.getByRole('button', { name: 'Load image' }).focus();
+    await page.keyboard.press('Enter');
+    const said = `The image did not load from ${hosts[1]!.host}: the host refused it, or it is gone.`;
+    await expect.poll(() => page.locator('article.message figure.image-part .image-failed').textContent()).toBe(said);
+    // The focus waits on the figure, where the button was: without the announcement, nothing was heard of the failure.
+    await expect.poll(() => page.locator('#announcer').textContent()).toBe(said);
+    expect(await page.evaluate("document.activeElement === document.querySelector('article.message figure.image-part')")).toBe(true);
   });
 
   it('fits a phone: the address wraps, nothing scrolls sideways, the button is a 24 px target', async () => {

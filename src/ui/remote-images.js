@@ -25,10 +25,13 @@ function hostOf(url) {
   }
 }
 
-function loadedImage(url, host) {
+/** `asked`: loaded on a press just now, so a failure is announced too: the focus waits on its figure, which went quiet. */
+function loadedImage(url, host, asked = false) {
   const img = h('img', { src: url, alt: `Image from ${host}, sent with the message`, decoding: 'async', referrerpolicy: 'no-referrer' });
   img.addEventListener('error', () => {
-    img.replaceWith(h('p', { class: 'image-failed muted' }, `The image did not load from ${host}: the host refused it, or it is gone.`));
+    const failed = `The image did not load from ${host}: the host refused it, or it is gone.`;
+    img.replaceWith(h('p', { class: 'image-failed muted' }, failed));
+    if (asked) announce(failed);
   }, { once: true });
   return img;
 }
@@ -62,7 +65,7 @@ function loadInto(figure) {
   const url = figure.dataset.remote;
   shown.add(url);
   figure.setAttribute('tabindex', '-1');
-  placeholder.replaceWith(loadedImage(url, hostOf(url)));
+  placeholder.replaceWith(loadedImage(url, hostOf(url), true));
 }
 
 /**
