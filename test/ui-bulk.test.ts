@@ -325,7 +325,9 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     await page.unroute('**/v1/stored-completions/metadata');
     await addTag(page, 'split', 'train');
     await expect.poll(() => summary(page).textContent()).toBe('Added split=train to 4 of 5 completions. 1 failed:');
-    expect(await page.locator('.bulk-failures li').allTextContents()).toEqual([`${group[2]}: No chat completion found with id '${group[2]}'.`]);
+    // Its id once: the API's sentence said it again ("…: No chat completion found with id '…'."), heard twice.
+    expect(await page.locator('.bulk-failures li').allTextContents()).toEqual([`${group[2]}: Deleted meanwhile.`]);
+    await expect.poll(() => page.locator('#announcer').textContent()).toBe(`Added split=train to 4 of 5 completions. 1 failed: ${group[2]}: Deleted meanwhile.`);
     for (const id of [group[0], group[1], group[3], group[4]]) expect(await metadataOf(id)).toEqual({ group: 'fail', split: 'train' });
     // The deleted one's card is gone, and with it the last of the selection.
     await expectRows(page, [group[0], group[1], group[3], group[4]]);

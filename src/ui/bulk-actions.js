@@ -4,7 +4,7 @@
 // a summary at the end naming each failure with the API's message. Failures stay selected, so trying again is
 // one more press.
 
-import { api, changeMetadata, completionPath, METADATA_CHANGE_MAX_IDS, notFoundError } from './api.js';
+import { api, changeMetadata, completionPath, METADATA_CHANGE_MAX_IDS } from './api.js';
 import { announce, askToConfirm, field, h, replaceChildren, scrollRegion, uid } from './dom.js';
 import { formatInteger, localStamp, METADATA_LIMITS } from './format.js';
 import { metadataProblem } from './metadata-editor.js';
@@ -253,10 +253,11 @@ export function createBulkActions({ selection, onMetadata, onDeleted, focusList,
   const retagging = (change) => async (batch, signal) => {
     const outcomes = new Map();
     for (const answer of await changeMetadata(batch, change, { signal })) {
-      // Deleted meanwhile: reported, and its card goes (trying again could only fail the same way).
+      // Deleted meanwhile: reported, and its card goes (trying again could only fail the same way). Said in words of
+      // its own: the API's sentence repeated the id the line (and its announcement) already begins with.
       if (answer.outcome === 'not_found') {
         onDeleted(answer.id);
-        outcomes.set(answer.id, notFoundError(answer.id));
+        outcomes.set(answer.id, new Error('Deleted meanwhile.'));
         continue;
       }
       // Changed or not, the card gets the map as stored now, which it may not have shown.
