@@ -8,6 +8,8 @@ const PARAGRAPHS = 2_000;
 const OPENING = 200;
 /** An opening paragraph longer than the first cut: cut in two at a space, its rest drawn by "Show more". */
 const opening = 'the refund asked for '.repeat(OPENING).trim();
+/** One paragraph of 20,000 matches, each a character: the first cut draws 1,500 of them. */
+const ZEROS = Array.from({ length: 20_000 }, () => '0').join(' ');
 const reply = [opening, ...Array.from({ length: PARAGRAPHS }, (_, i) => `Paragraph ${i} is about the refund, and more.`)].join('\n\n');
 
 /**
@@ -16,6 +18,7 @@ const reply = [opening, ...Array.from({ length: PARAGRAPHS }, (_, i) => `Paragra
  */
 describe.skipIf(!browserAvailable)('web UI: "Show more" in a search marks only what it adds', () => {
   let id = '';
+  let zeros = '';
   const suite = useUiSuite(async ({ service, upstream }) => {
     id = await seedCompletion(service.client(), upstream, {
       created: 1_760_000_000,
@@ -23,6 +26,34 @@ describe.skipIf(!browserAvailable)('web UI: "Show more" in a search marks only w
       messages: [{ role: 'user', content: 'Many paragraphs, please' }],
       replies: [{ content: reply }],
     });
+    zeros = await seedCompletion(service.client(), upstream, {
+      created: 1_760_000_100,
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'Zeros, please' }],
+      replies: [{ content: ZEROS }],
+    });
+  });
+
+  it('grows one long paragraph of matches in place as markdown ("0 0 0 …" searched for "0")', async () => {
+    const page = await suite.open(`#/completions/${zeros}?search=0&order=desc`);
+    await signIn(page);
+    const showMore = page.getByRole('button', { name: 'Show more' });
+    await showMore.waitFor();
+    const text = page.locator('article.message.role-assistant .long-text > div').first();
+    const before = await text.evaluate((block: any) => {
+      const marks: any[] = [...block.querySelectorAll('mark.match')];
+      for (const mark of marks) mark.seen = true;
+      return marks.length;
+    });
+    await showMore.click();
+    await expect.poll(() => showMore.count()).toBe(0);
+    const after = await text.evaluate((block: any) => {
+      const marks: any[] = [...block.querySelectorAll('mark.match')];
+      return { marks: marks.length, seen: marks.filter((mark) => mark.seen).length, paragraphs: block.querySelectorAll('p').length, text: block.textContent };
+    });
+    // The marks drawn first are the same elements: not drawn afresh.
+    expect(after).toEqual({ marks: 20_000, seen: before, paragraphs: 1, text: ZEROS });
+    expect(before).toBe(1_500);
   });
 
   for (const markdown of [true, false]) {
