@@ -1,3 +1,4 @@
+import { BATCH_TEXT_CHARACTERS } from '../batch-text.ts';
 import { ApiError } from '../errors.ts';
 import { type ExactIntegers, exactIntegersOf, hasAmbiguousIntegers, mergeExactIntegers } from '../exact-integers.ts';
 import { InvalidCompletionError, toImportedRecord } from '../import/completion-line.ts';
@@ -5,13 +6,14 @@ import { isObject, type Json } from '../json.ts';
 import type { CompletionRecord, Store } from '../store/index.ts';
 import { type Metadata, parseMetadata } from '../validation.ts';
 import { MESSAGE_CHARACTERS, printable, quoted } from './printable.ts';
+import { readAndStore } from './read-and-store.ts';
 import { errorMessage, mebibytes, shownPath, type SourceClient, SourceAnswerTooLargeError, SourceError, SourceNotFoundError, SourceUnavailableError } from './source-client.ts';
 
 /**
  * Copies every stored completion a source lists into one project of the
  * store: the list paged with `after` in ascending order, each new completion's
  * messages fetched (every page) a few at a time, each list page's completions
- * written in one transaction, after which the position is kept in the
+ * stored as they are read (`readAndStore`), after which the position is kept in the
  * store's settings. A run that was stopped, run again, lists on from there;
  * completions the project already has are neither fetched nor written again,
  * so nothing is stored twice whichever way it resumes. A completion the source
@@ -155,6 +157,20 @@ const CURSOR_STEPS_BACK = 3;
 
 /** Completions per list page: OpenAI's maximum, the fewest requests. */
 const LIST_PAGE_SIZE = 100;
+
+/**
+ * Bytes a list answer is sized to: a page of 100 completions with replies of 1 MB was a 100 MB answer, held as text and
+ * parsed objects at once, and Node's heap, sized by what it last found alive, grew to several times that (the mirror
+ * peaked at 1 GB of memory). Ordinary completions (a few KB) stay at 100 a page.
+ */
+const LIST_ANSWER_BYTES = BATCH_TEXT_CHARACTERS / 4;
+
+/** The next list page's `limit`: as many completions as fit in LIST_ANSWER_BYTES at the last page's average size, 1 to 100. */
+function nextListLimit(items: number, bytes: number): number {
+  if (items === 0) return LIST_PAGE_SIZE;
+  return Math.max(1, Math.min(LIST_PAGE_SIZE, Math.floor((LIST_ANSWER_BYTES * items) / bytes)));
+}
+
 const MESSAGES_PAGE_SIZE = 100;
 
 /** Every input message item of a completion, following `has_more`; `onPage` after each page (the progress line). */
@@ -282,8 +298,8 @@ async function mapWithLimit<T, R>(items: T[], limit: number, work: (item: T) => 
   return results;
 }
 
-function listQuery(filters: MirrorFilters, after: string | undefined): [string, string][] {
-  const query: [string, string][] = [['limit', String(LIST_PAGE_SIZE)], ['order', 'asc']];
+function listQuery(filters: MirrorFilters, after: string | undefined, limit: number): [string, string][] {
+  const query: [string, string][] = [['limit', String(limit)], ['order', 'asc']];
   if (filters.model !== undefined) query.push(['model', filters.model]);
   for (const [key, value] of filters.metadata) query.push([`metadata[${key}]`, value]);
   if (after !== undefined) query.push(['after', after]);
@@ -294,9 +310,9 @@ function listQuery(filters: MirrorFilters, after: string | undefined): [string, 
  * One page of the source's list. A 404 on the first page is a base URL without the API's path
  * (`https://api.openai.com` answers `Invalid URL (GET /chat/completions)` in JSON): said so, as for an HTML answer.
  */
-async function listPage(source: SourceClient, filters: MirrorFilters, after: string | undefined): Promise<Json> {
+async function listPage(source: SourceClient, filters: MirrorFilters, after: string | undefined, limit: number): Promise<{ body: Json; bytes: number }> {
   try {
-    return await source.get('/chat/completions', listQuery(filters, after));
+    return await source.getSized('/chat/completions', listQuery(filters, after, limit));
   } catch (err) {
     if (!(err instanceof SourceNotFoundError) || after !== undefined) throw err;
     throw new SourceError(
@@ -450,6 +466,8 @@ async function readAgain(request: MirrorRequest, tally: MirrorTally, mirror: Pag
       waiting.push(id);
     }
   }
+  // Stored together, not as read (`readAndStore`): each store keeps the ids still unread, and one read but not yet
+  // stored would be dropped from that list with no position to find it by again, lost to a crash before its store.
   await mirror.store(await mapWithLimit(waiting, request.concurrency, (id) => mirror.read(id, undefined)));
   return handled;
 }
@@ -475,10 +493,12 @@ async function mirrorFrom(
   const trail: { after: string | undefined; ids: string[] }[] = [];
   // Ids the pages listed again after such a step were already listed (and counted) by this walk.
   let listedBefore = new Set<string>();
+  // The first page at OpenAI's maximum: nothing tells yet how large completions are, and most are small.
+  let limit = LIST_PAGE_SIZE;
   for (;;) {
-    let page: Json;
+    let answer: { body: Json; bytes: number };
     try {
-      page = await listPage(source, filters, after);
+      answer = await listPage(source, filters, after, limit);
     } catch (err) {
       // Stopped here, the run ended with the source's "not found" though only one completion was gone.
       const back = after !== undefined && err instanceof SourceError && (err.status === 400 || err.status === 404) ? trail.pop() : undefined;
@@ -489,47 +509,16 @@ async function mirrorFrom(
       after = back.after;
       continue;
     }
-    if (!Array.isArray(page.data)) throw new SourceError(withoutData('the source answered its list', page, ': is --from an OpenAI API?'), undefined);
-    tally.pages++;
-    // Passed over silently, they were counted nowhere: the copy would look whole with holes in it.
-    const listed: Json[] = [];
-    for (const [index, item] of (page.data as unknown[]).entries()) {
-      if (isObject(item)) {
-        listed.push(item);
-        continue;
-      }
-      tally.notObjects++;
-      events.onNote?.(`skipped item ${index + 1} of list page ${tally.pages}: not a completion object but ${printable(JSON.stringify(item) ?? String(item), 100)}`);
-    }
-    tally.listed += page.data.length - listed.filter((item) => listedBefore.has(item.id as string)).length;
-    // The created range is applied here: OpenAI's list has no such filter; order is ascending, so the end ends the walk.
-    let reachedEnd = false;
-    const wanted: Json[] = [];
-    for (const item of listed) {
-      const created = Number(item.created);
-      if (filters.createdBefore !== undefined && created >= filters.createdBefore) {
-        reachedEnd = true;
-        break;
-      }
-      if (listedBefore.has(item.id as string)) continue;
-      if (filters.createdAfter !== undefined && created < filters.createdAfter) continue;
-      // Read again before the walk (--from-start and --update-metadata list it again): stored, named or counted there already.
-      if (readAgainIds.has(String(item.id))) continue;
-      if (typeof item.id === 'string' && (await store.isIdTaken(project, item.id))) {
-        tally.present++;
-        if (request.updateMetadata) await mirror.takeMetadata(item.id, item.metadata);
-        continue;
-      }
-      wanted.push(item);
-    }
-    const exact = exactIntegersOf(page);
+    const { wanted, ids, last, hasMore, reachedEnd, exact } = await takePage(request, tally, events, mirror, answer.body, { listedBefore, readAgainIds });
+    limit = nextListLimit(ids.length, answer.bytes);
+    // Held on to, the answer kept every completion's text of the page until the page was done: let go here, each
+    // listed completion is held by `wanted` alone, until its read begins.
+    answer = { body: {}, bytes: 0 };
     // Two completions' integers that round to one double: the page's text cannot tell each its own, so each is read by id.
     const readEach = hasAmbiguousIntegers(exact);
-    await mirror.store(
-      await mapWithLimit(wanted, request.concurrency, (item) => mirror.read(String(item.id), readEach ? undefined : { item, exact })),
-    );
-    const last = listed.at(-1);
-    // Kept only once the page is stored: a run stopped before that lists this page again.
+    // Stored as read, within the batch budget: a crash meanwhile leaves stored what was, and the page listed again.
+    await readAndStore(wanted, request.concurrency, (item) => mirror.read(String(item.id), readEach ? undefined : { item, exact }), mirror.store);
+    // Kept only once the whole page is stored: a run stopped before that lists this page again.
     if (checkpointKey !== undefined && last && typeof last.id === 'string') {
       request.lease?.check();
       const created = typeof last.created === 'number' && Number.isFinite(last.created) ? last.created : null;
@@ -539,16 +528,75 @@ async function mirrorFrom(
       await store.setSetting(checkpointKey, JSON.stringify({ ends }));
     }
     events.onPage?.();
-    if (reachedEnd || page.has_more !== true) return;
+    if (reachedEnd || !hasMore) return;
     // Ended here, the run would report the history mirrored while the rest of it was never listed.
     if (!last || typeof last.id !== 'string') throw new SourceError(noCursor('/chat/completions'), undefined);
     // The list answered a page it gave before (a source that ignores `after`): the walk would never end.
     if (cursors.has(last.id)) throw new SourceError(repeatedPage('/chat/completions', after, last.id), undefined);
     cursors.add(last.id);
-    trail.push({ after, ids: listed.map((item) => String(item.id)) });
+    trail.push({ after, ids });
     if (trail.length > CURSOR_STEPS_BACK) trail.shift();
     after = last.id;
   }
+}
+
+/**
+ * One list page taken in: its items counted (those not objects noted), the created range applied, what the project has
+ * passed over (taking the source's metadata with `updateMetadata`); what is left to read, and what the walk needs of the
+ * page after it is stored (its ids, its last item's id and time), without the page itself.
+ */
+async function takePage(
+  request: MirrorRequest,
+  tally: MirrorTally,
+  events: MirrorEvents,
+  mirror: PageWriter,
+  page: Json,
+  seen: { listedBefore: Set<string>; readAgainIds: Set<string> },
+): Promise<{ wanted: Json[]; ids: string[]; last: { id: unknown; created: unknown } | undefined; hasMore: boolean; reachedEnd: boolean; exact: ExactIntegers | undefined }> {
+  const { store, project, filters } = request;
+  const { listedBefore, readAgainIds } = seen;
+  if (!Array.isArray(page.data)) throw new SourceError(withoutData('the source answered its list', page, ': is --from an OpenAI API?'), undefined);
+  tally.pages++;
+  // Passed over silently, they were counted nowhere: the copy would look whole with holes in it.
+  const listed: Json[] = [];
+  for (const [index, item] of (page.data as unknown[]).entries()) {
+    if (isObject(item)) {
+      listed.push(item);
+      continue;
+    }
+    tally.notObjects++;
+    events.onNote?.(`skipped item ${index + 1} of list page ${tally.pages}: not a completion object but ${printable(JSON.stringify(item) ?? String(item), 100)}`);
+  }
+  tally.listed += page.data.length - listed.filter((item) => listedBefore.has(item.id as string)).length;
+  // The created range is applied here: OpenAI's list has no such filter; order is ascending, so the end ends the walk.
+  let reachedEnd = false;
+  const wanted: Json[] = [];
+  for (const item of listed) {
+    const created = Number(item.created);
+    if (filters.createdBefore !== undefined && created >= filters.createdBefore) {
+      reachedEnd = true;
+      break;
+    }
+    if (listedBefore.has(item.id as string)) continue;
+    if (filters.createdAfter !== undefined && created < filters.createdAfter) continue;
+    // Read again before the walk (--from-start and --update-metadata list it again): stored, named or counted there already.
+    if (readAgainIds.has(String(item.id))) continue;
+    if (typeof item.id === 'string' && (await store.isIdTaken(project, item.id))) {
+      tally.present++;
+      if (request.updateMetadata) await mirror.takeMetadata(item.id, item.metadata);
+      continue;
+    }
+    wanted.push(item);
+  }
+  const last = listed.at(-1);
+  return {
+    wanted,
+    ids: listed.map((item) => String(item.id)),
+    last: last && { id: last.id, created: last.created },
+    hasMore: page.has_more === true,
+    reachedEnd,
+    exact: exactIntegersOf(page),
+  };
 }
 
 /** Page ends in list order, by `created`; one without a time last. */

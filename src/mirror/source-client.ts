@@ -91,7 +91,11 @@ export function mebibytes(n: number): string {
 /** The body as UTF-8 text, or undefined once it is longer than `maxBytes` (the rest is not read: the connection is dropped). */
 async function readBounded(response: Response, maxBytes: number): Promise<{ text: string; bytes: number } | undefined> {
   if (response.body === null) return { text: '', bytes: 0 };
-  const chunks: Uint8Array[] = [];
+  // Decoded as it comes, so the bytes are let go at once: kept whole, then joined, a large answer was in memory three
+  // times over (the chunks, their copy in one buffer, the text) before its parse made a fourth.
+  // As response.text() decodes: UTF-8, a byte order mark dropped, bad bytes replaced (across chunk ends too).
+  const decoder = new TextDecoder();
+  const pieces: string[] = [];
   let bytes = 0;
   const reader = response.body.getReader();
   for (;;) {
@@ -102,10 +106,10 @@ async function readBounded(response: Response, maxBytes: number): Promise<{ text
       await reader.cancel().catch(() => undefined);
       return undefined;
     }
-    chunks.push(value);
+    pieces.push(decoder.decode(value, { stream: true }));
   }
-  // As response.text() decodes: UTF-8, a byte order mark dropped, bad bytes replaced.
-  return { text: new TextDecoder().decode(Buffer.concat(chunks)), bytes };
+  pieces.push(decoder.decode());
+  return { text: pieces.join(''), bytes };
 }
 
 const RETRIED_STATUSES = (status: number) => status === 429 || status === 408 || status === 409 || status >= 500;
