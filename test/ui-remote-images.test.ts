@@ -130,7 +130,7 @@ describe.skipIf(!browserAvailable)('web UI: images on other hosts are loaded onl
       .toEqual([1, 1, 1, 1]);
     expect(requested().map((paths) => paths.toSorted())).toEqual([['/dog.png', '/pixel.png?who=reader'], ['/cat.png']]);
     expect(hosts.flatMap((host) => host.requests.map((request) => request.headers.referer ?? null))).toEqual([null, null, null]);
-    expect(await page.locator('.images-bar').textContent()).toBe('2 images loaded.');
+    expect(await page.locator('.images-bar').textContent()).toBe('Asked their hosts for 2 images.');
     expect(await page.evaluate('document.activeElement.className')).toBe('images-bar');
     expect(await page.getByRole('button', { name: 'Load image' }).count()).toBe(0);
 

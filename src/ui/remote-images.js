@@ -92,7 +92,8 @@ export function loadAllImagesBar(root) {
   button.addEventListener('click', () => {
     const figures = [...root.querySelectorAll('.image-part[data-remote]')].filter((figure) => figure.querySelector(':scope > .image-blocked'));
     for (const figure of figures) loadInto(figure);
-    text.textContent = `${formatInteger(figures.length)} ${figures.length === 1 ? 'image' : 'images'} loaded.`;
+    // Asked for, not yet loaded: one that then fails says so itself (and is announced).
+    text.textContent = `Asked ${figures.length === 1 ? 'its host for 1 image' : `their hosts for ${formatInteger(figures.length)} images`}.`;
     const hadFocus = document.activeElement === button;
     bar.replaceChildren(text);
     if (hadFocus) bar.focus();
