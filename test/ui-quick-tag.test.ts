@@ -122,6 +122,8 @@ describe.skipIf(!browserAvailable)('web UI: tagging a conversation in one step, 
     await expect.poll(() => status(page)).toBe('tag-status: Tagged eval: batch-1 (it was eval: old). Undo');
     await page.getByRole('button', { name: 'Undo' }).click();
     await expect.poll(() => metadataOf(ids[1]!)).toEqual({ env: 'prod', eval: 'old' });
+    // Stored is not yet answered: a "t" before the page has the answer gets "Wait" (ui-conversation-keys).
+    await expect.poll(() => status(page)).toBe('tag-status: Put back eval: old.');
     // Changed by someone else since the tag: Undo leaves theirs.
     await page.keyboard.press('t');
     await expect.poll(() => metadataOf(ids[1]!)).toEqual({ env: 'prod', eval: 'batch-1' });
