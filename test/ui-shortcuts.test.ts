@@ -115,37 +115,38 @@ describe.skipIf(!browserAvailable)('web UI: keyboard shortcuts for reading a day
     expect(await tagKey.inputValue()).toBe('j/k');
 
     // The metadata editor: typing stays in it, and Escape closes the editor without leaving the conversation.
-    await page.goto(`${suite.service.origin}/#/?order=asc`);
-    // Loaded afresh: a list reload still pending from the fields typed into above cannot take the order back.
-    await page.reload();
-    await page.getByRole('link', { name: all.at(-1)!, exact: true }).click();
-    await expect.poll(() => heading(page)).toBe(all.at(-1));
-    await page.getByRole('button', { name: 'Edit metadata' }).click();
-    const editor = page.getByRole('form', { name: 'Edit metadata' });
+    // A page of its own: a list reload still pending from the fields typed into above cannot take the order back.
+    const reader = await suite.open('#/?order=asc');
+    await signIn(reader);
+    await expectRows(reader, all.toReversed().slice(0, 20));
+    await reader.getByRole('link', { name: all.at(-1)!, exact: true }).click();
+    await expect.poll(() => heading(reader)).toBe(all.at(-1));
+    await reader.getByRole('button', { name: 'Edit metadata' }).click();
+    const editor = reader.getByRole('form', { name: 'Edit metadata' });
     await editor.getByRole('combobox', { name: 'Key', exact: true }).focus();
-    await page.keyboard.type('jk/');
+    await reader.keyboard.type('jk/');
     expect(await editor.getByRole('combobox', { name: 'Key', exact: true }).inputValue()).toBe('jk/');
     await editor.getByRole('combobox', { name: 'Key', exact: true }).fill('');
     // With the editor open, its buttons focused: no Next, and Escape is the editor's.
     await editor.getByRole('button', { name: 'Save' }).focus();
-    await page.keyboard.press('j');
-    expect(await heading(page)).toBe(all.at(-1));
-    await page.keyboard.press('Escape');
+    await reader.keyboard.press('j');
+    expect(await heading(reader)).toBe(all.at(-1));
+    await reader.keyboard.press('Escape');
     await expect.poll(() => editor.count()).toBe(0);
-    expect(await heading(page)).toBe(all.at(-1));
-    expect(hash(page)).toBe(`#/completions/${all.at(-1)}?order=asc`);
+    expect(await heading(reader)).toBe(all.at(-1));
+    expect(hash(reader)).toBe(`#/completions/${all.at(-1)}?order=asc`);
 
     // Under the Delete dialog, nothing behind it moves; its Escape answers it.
-    await page.getByRole('button', { name: 'Delete' }).click();
-    await page.getByRole('dialog', { name: 'Delete this completion?' }).waitFor();
-    await page.keyboard.press('j');
-    await page.keyboard.press('Escape');
-    await expect.poll(() => page.getByRole('dialog').count()).toBe(0);
-    expect(await heading(page)).toBe(all.at(-1));
-    expect(hash(page)).toBe(`#/completions/${all.at(-1)}?order=asc`);
+    await reader.getByRole('button', { name: 'Delete' }).click();
+    await reader.getByRole('dialog', { name: 'Delete this completion?' }).waitFor();
+    await reader.keyboard.press('j');
+    await reader.keyboard.press('Escape');
+    await expect.poll(() => reader.getByRole('dialog').count()).toBe(0);
+    expect(await heading(reader)).toBe(all.at(-1));
+    expect(hash(reader)).toBe(`#/completions/${all.at(-1)}?order=asc`);
     // Nothing open any more: Escape is "← Completions".
-    await page.keyboard.press('Escape');
-    await expect.poll(() => hash(page)).toBe('#/?order=asc');
+    await reader.keyboard.press('Escape');
+    await expect.poll(() => hash(reader)).toBe('#/?order=asc');
 
     // The API key field of the sign-in form.
     const fresh = await suite.open();
