@@ -213,7 +213,10 @@ describe('a stream whose events are not chunks', () => {
         res.end();
       };
       const stored = await create(service, { stream: true, store: true });
-      expect(stored.status).toBe(502);
+      // As for a plain create: not to be retried by the SDKs, each try a generation paid for and none stored; a
+      // stream that ended without any event is the empty body's case, a proxy's hiccup, left to their own rule.
+      const empty = message.includes('without sending a chunk');
+      expect([stored.status, stored.headers.get('x-should-retry')]).toEqual([502, empty ? null : 'false']);
       expect(await stored.json()).toEqual(badGateway(message));
       expect(storedCount(service)).toEqual({ n: 0 });
 

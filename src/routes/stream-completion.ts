@@ -206,7 +206,9 @@ async function readFirstEvents(
         if ('chunk' in read) return { events, firstChunk: read.chunk };
         reader.cancel().catch(() => {});
         if ('providerError' in read) return { events: events.slice(0, position + 1), providerError: true };
-        throw new ApiError(502, notStoredMessage(read.problem), 'server_error');
+        // Not retried (x-should-retry: false), as a plain create's answer that is no completion: the provider would
+        // most likely answer the same way, a generation paid for each time and nothing stored.
+        throw new ApiError(502, notStoredMessage(read.problem), 'server_error').notRetryable();
       }
       if (first !== undefined || result.done) {
         reader.cancel().catch(() => {});
