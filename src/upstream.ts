@@ -554,7 +554,10 @@ function webBody(body: Readable): ReadableStream<Uint8Array> {
   );
 }
 
-/** More content codings than this are refused, as fetch refuses them: each costs a decoder. */
+/**
+ * More content codings than this are refused, as fetch refuses them: each costs a decoder. Not to be retried: a provider
+ * (or a proxy before it) that stacks them does so on every answer, each one paid for.
+ */
 const MAX_CODINGS = 5;
 
 /** The Node streams that undo a streamed answer's Content-Encoding, last applied first; none for a coding we do not know. */
@@ -563,7 +566,7 @@ function streamDecoders(body: Readable, header: string | string[] | undefined): 
   if (codings === undefined) return [];
   if (codings.length > MAX_CODINGS) {
     body.destroy();
-    throw new ApiError(502, `The upstream provider's answer has more than ${MAX_CODINGS} content codings; it was not read.`, 'server_error');
+    throw new ApiError(502, `The upstream provider's answer has more than ${MAX_CODINGS} content codings; it was not read.`, 'server_error').notRetryable();
   }
   return codings.map((coding) => STREAM_DECODERS[coding]!());
 }

@@ -1079,6 +1079,7 @@ describe('a provider that compresses its stream though the proxy asked for no en
       body: JSON.stringify({ model: 'gpt-4o', messages, stream: true, store: true }),
     });
     expect(res.status).toBe(502);
+    expect(res.headers.get('x-should-retry')).toBe('false');
     expect((await res.json()).error.message).toBe("The upstream provider's answer has more than 5 content codings; it was not read.");
     expect(await storedCount()).toEqual({ n: 0 });
   });
