@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 /**
@@ -37,6 +38,10 @@ export default defineConfig({
     globalSetup: ['test/helpers/build-bundles.ts', 'test/helpers/browser-setup.ts'],
     // Every test builds its own app and database, so files run in parallel safely.
     pool: 'forks',
+    // One file per core, not vitest's default of one fewer: on CI's 2 cores that default is a single worker,
+    // and the files ran one after another (CI's JSON report: no two files ever overlapped) while most of them
+    // wait on a child process, a browser, a socket or a timer with a core idle.
+    maxWorkers: availableParallelism(),
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // A poll passes as soon as its condition holds; the wait only matters on a machine slowed by the other files
