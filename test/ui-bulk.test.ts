@@ -536,7 +536,8 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     await page.keyboard.press('Space');
     await expect.poll(() => bar(page).locator('.bulk-count').textContent()).toBe('3 completions selected');
 
-    // The bar follows "Select all loaded" in the tab order, before the cards.
+    // The bar follows "Select all loaded" and the keys' line at the end of its row in the tab order, before the cards.
+    await pressTo(page, 'Tab', 'Turn off shortcuts');
     await pressTo(page, 'Tab', 'Add tag');
     await pressTo(page, 'Enter', 'Tag key');
     await page.keyboard.type('set');
@@ -551,6 +552,7 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     expect(await focused(page)).toBe('Select all loaded');
 
     // Escape closes a form, back on the button that opened it.
+    await pressTo(page, 'Tab', 'Turn off shortcuts');
     await pressTo(page, 'Tab', `Select ${first}`);
     await page.keyboard.press('Space');
     for (const name of ['Clear selection', 'Delete', 'Export selected', 'Remove tag']) await pressTo(page, 'Shift+Tab', name);

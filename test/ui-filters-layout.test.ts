@@ -58,16 +58,16 @@ describe.skipIf(!browserAvailable)('web UI: the filters leave the first screen t
     const line = await middle(key);
     for (const beside of [value, add, ranges, page.locator('.metadata-filter > legend')]) expect(Math.abs((await middle(beside)) - line)).toBeLessThan(12);
     expect((await key.boundingBox())!.y).toBeGreaterThan((await page.getByLabel('Created after').boundingBox())!.y + 30);
-    // The keys' line shares the summary's row (it had a row of its own, and the first card began at 345 px), and keeps
-    // its place in the tab order: after the filters, before "Select all loaded", which the selection bar follows.
+    // The keys' line shares the summary's row (it had a row of its own, and the first card began at 345 px), at its end
+    // in the tab order too: "Select all loaded", at the row's left, comes first (test/ui-a11y-names.test.ts).
     const keysOff = page.getByRole('button', { name: 'Turn off shortcuts', exact: true });
     expect(Math.abs((await middle(keysOff)) - (await middle(page.locator('.list-controls .summary'))))).toBeLessThan(6);
     expect(await page.getByText(/^Keys: \/ Search/).isVisible()).toBe(true);
     await add.focus();
     await page.keyboard.press('Tab');
-    expect(await page.evaluate('document.activeElement.textContent')).toBe('Turn off shortcuts');
-    await page.keyboard.press('Tab');
     expect(await page.evaluate('document.activeElement.closest("label")?.textContent')).toBe('Select all loaded');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.textContent')).toBe('Turn off shortcuts');
     const firstTop = (await cards.first().boundingBox())!.y;
     expect(firstTop).toBeLessThan(330);
     const inSight = await cards.evaluateAll((rows) => rows.filter((row) => row.getBoundingClientRect().top < 800).length);

@@ -2,7 +2,7 @@
 
 import { api, forgetKey, maskKey, onUnauthorized, rememberKey, signedOutHere, storedKey } from './api.js';
 import { createConversationView } from './conversation-view.js';
-import { announce, field, h, replaceChildren } from './dom.js';
+import { announce, field, fieldError, h, replaceChildren } from './dom.js';
 import { completionHash, listHash, listKey, parseRoute } from './filters.js';
 import { keyFromOpenTabs, shareKeyWithNewTabs } from './key-handoff.js';
 import { createListView } from './list-view.js';
@@ -50,8 +50,9 @@ function renderSignIn(message) {
     spellcheck: 'false',
     required: true,
   });
-  const error = h('p', { class: 'error', role: 'alert' }, message ?? '');
-  error.hidden = !message;
+  // The key is what a message here is about (one refused since signing in, too).
+  const error = fieldError();
+  error.show(message, keyInput);
   const submit = h('button', { type: 'submit' }, 'Sign in');
   const form = h(
     'form',
@@ -59,15 +60,14 @@ function renderSignIn(message) {
     h('h1', { id: 'sign-in-title' }, 'Sign in'),
     h('p', { class: 'muted' }, 'Use the API key your clients use: you will see the completions stored for its project. The key stays in this browser tab and is sent only to this service.'),
     field('API key', keyInput),
-    error,
+    error.element,
     submit,
   );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const key = keyInput.value.trim();
     if (!key) {
-      error.textContent = 'Enter an API key.';
-      error.hidden = false;
+      error.show('Enter an API key.', keyInput);
       keyInput.focus();
       return;
     }
@@ -82,8 +82,7 @@ function renderSignIn(message) {
       // The form that had focus is gone: the list's heading takes it (a conversation's already has it).
       if (!main.contains(document.activeElement)) main.querySelector('h1')?.focus();
     } catch (failure) {
-      error.textContent = signInProblem(failure);
-      error.hidden = false;
+      error.show(signInProblem(failure), keyInput);
       keyInput.select();
       keyInput.focus();
     } finally {

@@ -5,9 +5,9 @@
 // one more press.
 
 import { api, changeMetadata, completionPath, METADATA_CHANGE_MAX_IDS } from './api.js';
-import { announce, askToConfirm, field, h, replaceChildren, scrollRegion, uid } from './dom.js';
+import { announce, askToConfirm, field, fieldError, h, replaceChildren, scrollRegion, uid } from './dom.js';
 import { formatInteger, localStamp, METADATA_LIMITS } from './format.js';
-import { metadataProblem } from './metadata-editor.js';
+import { metadataProblem, problemField } from './metadata-editor.js';
 import { suggestMetadata } from './metadata-suggestions.js';
 import { rememberTag } from './quick-tag.js';
 
@@ -83,14 +83,13 @@ export function createBulkActions({ selection, onMetadata, onDeleted, focusList,
   const valueInput = h('input', { type: 'text', name: 'tag-value', autocomplete: 'off' });
   const valueField = field('Tag value', valueInput);
   const hint = h('p', { class: 'hint' });
-  const formError = h('p', { class: 'error', role: 'alert' });
-  formError.hidden = true;
+  const formError = fieldError();
   const cancelButton = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
   const applyButton = h('button', { type: 'submit' }, 'Apply');
   const form = h('form', { class: 'bulk-form', novalidate: true },
     hint,
     h('div', { class: 'pair-fields' }, field('Tag key', keyInput), valueField, suggestMetadata(keyInput, valueInput)),
-    formError,
+    formError.element,
     h('div', { class: 'actions' }, applyButton, cancelButton),
   );
   form.hidden = true;
@@ -190,7 +189,7 @@ export function createBulkActions({ selection, onMetadata, onDeleted, focusList,
       valueInput.value = '';
     }
     valueField.hidden = !adding;
-    formError.hidden = true;
+    formError.show('');
     form.hidden = false;
     keyInput.focus();
   }
@@ -229,9 +228,10 @@ export function createBulkActions({ selection, onMetadata, onDeleted, focusList,
     const value = adding ? valueInput.value : '';
     const problem = metadataProblem([[key, value]]);
     if (problem) {
-      formError.textContent = problem;
-      formError.hidden = false;
-      keyInput.focus();
+      // The value's field when the value is what is wrong: the key's took the focus whatever the problem.
+      const wrong = problemField(value, keyInput, valueInput);
+      formError.show(problem, wrong);
+      wrong.focus();
       return;
     }
     const trigger = closeForm();

@@ -11,7 +11,7 @@ import { createMetadataEditor } from './metadata-editor.js';
 import { noteMetadata } from './metadata-suggestions.js';
 import { neighbourLinks, OUTSIDE_NOTE } from './neighbours.js';
 import { createQuickTag, rememberTag } from './quick-tag.js';
-import { forgetLoadedImages, loadAllImagesBar } from './remote-images.js';
+import { forgetLoadedImages, loadAllImagesBar, nameImageButtons } from './remote-images.js';
 import { shortcutsActive } from './shortcuts.js';
 import { curlSnippet, openaiSnippet, replayRequest } from './replay.js';
 import { matchNavigation } from './search-marks.js';
@@ -212,6 +212,7 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
         h('h2', null, choices.length > 1 ? `Choices (${choices.length})` : 'Reply'),
         choiceCards(choices, matcher),
       );
+      nameImageButtons(drawn);
       drawn.prepend(loadAllImagesBar(drawn) ?? '');
       return drawn;
     };

@@ -52,6 +52,10 @@ export function isolatedText(text) {
   return `\u2068${text}\u2069`;
 }
 
+/** Each scroll region's check, by element: one observer watches them all (a reply can hold a thousand code blocks). */
+const regionChecks = new WeakMap();
+let regionObserver = null;
+
 /**
  * Makes `el` a region named `label` that Tab reaches while it scrolls (its content overflows), so the keyboard
  * can scroll it: Safari's Tab skips a scroller, and Chromium's reaches only some. While nothing overflows it is
@@ -60,11 +64,10 @@ export function isolatedText(text) {
 export function scrollRegion(el, label) {
   let region = false;
   let attached = false;
-  const observer = new ResizeObserver(() => update());
   const update = () => {
     // Gone from the page (another view drawn): nothing to watch, and a pending observation kept it alive.
     if (!el.isConnected) {
-      if (attached) observer.disconnect();
+      if (attached) regionObserver.unobserve(el);
       return;
     }
     attached = true;
@@ -87,7 +90,11 @@ export function scrollRegion(el, label) {
       if (el.getAttribute('tabindex') === '0') el.removeAttribute('tabindex');
     }
   };
-  observer.observe(el);
+  regionObserver ??= new ResizeObserver((entries) => {
+    for (const entry of entries) regionChecks.get(entry.target)?.();
+  });
+  regionChecks.set(el, update);
+  regionObserver.observe(el);
   return update;
 }
 
@@ -120,6 +127,39 @@ export function field(label, control, hint) {
   const hintEl = hint ? h('span', { class: 'hint', id: `${control.id}-hint` }, hint) : null;
   if (hintEl) control.setAttribute('aria-describedby', hintEl.id);
   return h('div', { class: 'field' }, h('label', { for: control.id }, label), control, hintEl);
+}
+
+/** Adds `id` to the ids that describe `control` (first: what is wrong before the hint), or takes it out. */
+function describedBy(control, id, on) {
+  const ids = (control.getAttribute('aria-describedby') ?? '').split(' ').filter((other) => other && other !== id);
+  if (on) ids.unshift(id);
+  if (ids.length) control.setAttribute('aria-describedby', ids.join(' '));
+  else control.removeAttribute('aria-describedby');
+}
+
+/**
+ * A form's error line (`role="alert"`), tied while it shows to the fields it is about: each is `aria-invalid` and
+ * described by it, so a screen reader landing on the field hears what is wrong with it, not only its name.
+ * `show(message, ...controls)`; an empty message clears it and unties them.
+ */
+export function fieldError() {
+  const element = h('p', { class: 'error', role: 'alert', id: uid('error'), hidden: true });
+  let tied = [];
+  function show(message, ...controls) {
+    for (const control of tied) {
+      control.removeAttribute('aria-invalid');
+      describedBy(control, element.id, false);
+    }
+    tied = message ? controls : [];
+    for (const control of tied) {
+      control.setAttribute('aria-invalid', 'true');
+      describedBy(control, element.id, true);
+    }
+    // Written again when the same: a second attempt refused alike is read again (an alert is read as it is written).
+    element.textContent = message ?? '';
+    element.hidden = !message;
+  }
+  return { element, show };
 }
 
 /** Copies text, falling back to a selected textarea where the async clipboard is missing (plain http on a LAN). */

@@ -2,7 +2,7 @@
 
 import { api, apiResponse, completionPath, queryString } from './api.js';
 import { createBulkActions } from './bulk-actions.js';
-import { announce, field, h, isolatedText, pairNodes, replaceChildren } from './dom.js';
+import { announce, field, fieldError, h, isolatedText, pairNodes, replaceChildren } from './dom.js';
 import { completionHash, filterPairs, hasFilters, listHash, listKey } from './filters.js';
 import {
   characterCount,
@@ -117,14 +117,12 @@ export function createListView() {
   const addFilterButton = h('button', { type: 'button', class: 'secondary' }, 'Add metadata filter');
   const metadataChips = h('ul', { class: 'chips', 'aria-label': 'Metadata filters' });
   const clearButton = h('button', { type: 'button', class: 'link-button' }, 'Clear filters');
-  const filterError = h('p', { class: 'error', role: 'alert' });
-  filterError.hidden = true;
+  const filterError = fieldError();
   /** Says which times of the link were left out (filters.js parseRoute), instead of filtering on them unseen. */
   const linkError = h('p', { class: 'error', role: 'alert' });
   linkError.hidden = true;
   /** Dates that exclude each other: said, or the empty list would read as "nothing was stored then". */
-  const rangeError = h('p', { class: 'error', role: 'alert' });
-  rangeError.hidden = true;
+  const rangeError = fieldError();
 
   // On a phone the whole form filled the first screen before any completion: there it shows Search, the metadata
   // chips, and this button, which opens the rest (its count says how many of those hidden filter the list now).
@@ -168,8 +166,8 @@ export function createListView() {
     ),
     h('div', { class: 'active-filters' }, metadataChips, clearButton),
     linkError,
-    rangeError,
-    filterError,
+    rangeError.element,
+    filterError.element,
   );
 
   /**
@@ -284,9 +282,9 @@ export function createListView() {
     listError,
     retryButton,
     notice,
-    // The keys' line is drawn at the end of the summary's row (style.css), not on a row of its own; it stays first
-    // in the row's reading and tab order, as it came before the row: "Select all loaded" is followed by the bar.
-    h('div', { class: 'list-controls' }, keysHint, selection.selectAll, summary),
+    // The keys' line ends the summary's row, as it is seen (style.css): first in the DOM, Tab went from its far
+    // right back to "Select all loaded" at the row's left, past the summary.
+    h('div', { class: 'list-controls' }, selection.selectAll, summary, keysHint),
     bulk.element,
     rows,
     h('div', { class: 'more' }, loadMoreError, loadMoreButton),
@@ -399,10 +397,10 @@ export function createListView() {
     applyOrRefresh();
   });
 
-  function showFilterError(message, focus) {
-    filterError.textContent = message;
-    filterError.hidden = !message;
-    if (message && focus) focus.focus();
+  /** `control`: the field to correct, which takes the focus. */
+  function showFilterError(message, control) {
+    filterError.show(message, ...(control ? [control] : []));
+    control?.focus();
   }
 
   function addMetadataFilter() {
@@ -480,8 +478,7 @@ export function createListView() {
     const inverted = filters.created_after !== undefined && filters.created_before !== undefined && Number(filters.created_after) >= Number(filters.created_before);
     const rangeText = inverted ? '"Created after" is not earlier than "Created before": no completion can match both.' : '';
     // Set only when it changes: an alert written again is read again, at every other filter's change.
-    if (rangeError.textContent !== rangeText) rangeError.textContent = rangeText;
-    rangeError.hidden = !inverted;
+    if (rangeError.element.textContent !== rangeText) rangeError.show(rangeText, afterInput, beforeInput);
     replaceChildren(
       metadataChips,
       filters.metadata.map(([key, value]) =>

@@ -4,7 +4,7 @@
 // addresses; an image is a link to its address, never loaded: a reply steered by injected text can name an
 // image whose address carries the conversation off to someone else's server.
 
-import { h } from './dom.js';
+import { h, scrollRegion } from './dom.js';
 import { readSetting, writeSetting } from './preferences.js';
 
 /** Whether messages are drawn as markdown or shown as the characters stored; kept for the next visit. */
@@ -261,8 +261,14 @@ function indentedCode(lines, at, nodes) {
 export function codeBlock(code, language) {
   return h('div', { class: 'fenced' },
     language ? h('span', { class: 'part-label' }, language) : null,
-    h('pre', { class: 'fenced-code' }, h('code', null, code)),
+    scrolled(h('pre', { class: 'fenced-code' }, h('code', null, code)), language ? `${language} code` : 'Code'),
   );
+}
+
+/** A block that scrolls sideways (a long line of code, a wide table): Tab reaches it while it does (dom.js's scrollRegion). */
+function scrolled(block, label) {
+  scrollRegion(block, label);
+  return block;
 }
 
 /** A heading in a message, a level below the page's own (the completion is h1, its sections h2). */
@@ -353,12 +359,12 @@ function table(lines, at, nodes) {
   // A short row draws the cells it has: padded to the header's width, a narrow text under a wide header cost
   // cells in the square of its length.
   const cell = (tag, text, column) => directed(tag, { class: alignments[column] ?? null }, inline(text));
-  nodes.push(h('div', { class: 'md-table' },
+  nodes.push(scrolled(h('div', { class: 'md-table' },
     directed('table', null,
       h('thead', null, h('tr', null, header.map((text, column) => cell('th', text, column)))),
       rows.length ? h('tbody', null, rows.map((row) => h('tr', null, row.map((text, column) => cell('td', text, column))))) : null,
     ),
-  ));
+  ), 'Table'));
   return next;
 }
 

@@ -68,7 +68,8 @@ export function longText(text, className = 'text', label = undefined, matcher = 
   return h('div', { class: 'long-text' }, block, h('div', { class: 'expand' }, rest, button));
 }
 
-export function jsonBlock(value, label = undefined, matcher = null) {
+/** `label`: what the block is, named while it scrolls; "JSON" where no more is known. */
+export function jsonBlock(value, label = 'JSON', matcher = null) {
   return longText(typeof value === 'string' ? prettyJsonText(value) : JSON.stringify(value, null, 2), 'code', label, matcher);
 }
 
@@ -166,7 +167,7 @@ function renderMaybeJson(content, matcher) {
     try {
       JSON.parse(content);
       // The text, not the parsed value, so numbers show as the tool wrote them (prettyJsonText).
-      return jsonBlock(content, undefined, matcher);
+      return jsonBlock(content, 'JSON', matcher);
     } catch {
       // Not JSON after all: shown as the text it is.
     }
@@ -197,7 +198,7 @@ function toolCallBlock(call, result, matcher = null) {
   const argumentsText = fn.arguments ?? fn.input ?? '';
   return h('div', { class: 'tool-call' },
     h('div', { class: 'tool-call-head' }, partLabel('Tool call'), h('code', null, name), call?.id ? h('span', { class: 'muted' }, ` ${call.id}`) : null),
-    jsonBlock(argumentsText),
+    jsonBlock(argumentsText, `Arguments of ${name}`),
     result
       ? h('div', { class: 'tool-result' }, h('div', { class: 'tool-call-head' }, partLabel('Result'), result.name ? h('code', null, result.name) : null), renderMaybeJson(result.content_parts ?? result.content, matcher))
       : null,

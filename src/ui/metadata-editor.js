@@ -1,7 +1,7 @@
 // Editing a completion's metadata: add, change and remove pairs, with the API's limits checked before
 // "Save" sends the whole map (the update endpoint replaces it).
 
-import { askToConfirm, field, h, replaceChildren } from './dom.js';
+import { askToConfirm, field, fieldError, h, replaceChildren } from './dom.js';
 import { characterCount, METADATA_LIMITS } from './format.js';
 import { suggestMetadata } from './metadata-suggestions.js';
 
@@ -14,6 +14,11 @@ export function metadataProblem(pairs) {
     if (characterCount(value) > METADATA_LIMITS.valueLength) return `The value of "${key}" is longer than ${METADATA_LIMITS.valueLength} characters (${characterCount(value)}).`;
   }
   return null;
+}
+
+/** The field to correct when a pair typed is refused (metadataProblem): its value when that is too long, else its key. */
+export function problemField(value, keyInput, valueInput) {
+  return characterCount(value) > METADATA_LIMITS.valueLength ? valueInput : keyInput;
 }
 
 /**
@@ -40,8 +45,7 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
   const keyInput = h('input', { type: 'text', autocomplete: 'off', name: 'key' });
   const valueInput = h('input', { type: 'text', autocomplete: 'off', name: 'value' });
   const addButton = h('button', { type: 'button', class: 'secondary' }, 'Add pair');
-  const error = h('p', { class: 'error', role: 'alert' });
-  error.hidden = true;
+  const error = fieldError();
   const saveButton = h('button', { type: 'submit' }, 'Save');
   const cancelButton = h('button', { type: 'button', class: 'secondary' }, 'Cancel');
 
@@ -66,9 +70,9 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
     addButton.textContent = changing !== null ? 'Update pair' : replaces ? 'Replace value' : 'Add pair';
   }
 
-  function showError(message) {
-    error.textContent = message ?? '';
-    error.hidden = !message;
+  /** `control`: the field the message is about, if one is. */
+  function showError(message, control) {
+    error.show(message, ...(control ? [control] : []));
   }
 
   function renderPairs() {
@@ -112,7 +116,7 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
     const key = keyInput.value;
     const value = valueInput.value;
     if (!key && !value) {
-      if (required) showError('Enter a key and a value.');
+      if (required) showError('Enter a key and a value.', keyInput);
       return !required;
     }
     const changed = changing === null ? -1 : pairs.findIndex(([k]) => k === changing);
@@ -124,9 +128,10 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
     else next.push([key, value]);
     const problem = metadataProblem(next);
     if (problem) {
-      showError(problem);
       // To the field to correct (a Save pressed with a value and no key left the focus on Save).
-      (characterCount(value) > METADATA_LIMITS.valueLength ? valueInput : keyInput).focus();
+      const wrong = problemField(value, keyInput, valueInput);
+      showError(problem, wrong);
+      wrong.focus();
       return false;
     }
     pairs.splice(0, pairs.length, ...next);
@@ -211,7 +216,7 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
       addButton,
       suggestMetadata(keyInput, valueInput),
     ),
-    error,
+    error.element,
     h('div', { class: 'actions' }, saveButton, cancelButton),
   );
   form.addEventListener('keydown', (event) => {

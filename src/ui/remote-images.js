@@ -41,7 +41,9 @@ export function remoteImage(url, caption) {
   const host = hostOf(url);
   if (!host) return null;
   const figure = h('figure', { class: 'part image-part', 'data-remote': url });
-  const captionEl = h('figcaption', { class: 'muted' }, caption, ' ', copyButton('Copy address', () => url));
+  const copy = copyButton('Copy address', () => url);
+  copy.classList.add('copy-address');
+  const captionEl = h('figcaption', { class: 'muted' }, caption, ' ', copy);
   if (shown.has(url)) {
     figure.append(loadedImage(url, host), captionEl);
     return figure;
@@ -57,6 +59,21 @@ export function remoteImage(url, caption) {
   });
   figure.append(placeholder, captionEl);
   return figure;
+}
+
+/**
+ * Names each image's "Load image" and "Copy address" by its place among the conversation's images (`root`) and its
+ * host: a screen reader's list of buttons read "Load image" as many times as there were images, none telling which.
+ */
+export function nameImageButtons(root) {
+  const figures = [...root.querySelectorAll('figure.image-part')];
+  figures.forEach((figure, index) => {
+    const url = figure.dataset.remote;
+    if (!url) return;
+    const place = `image ${formatInteger(index + 1)} of ${formatInteger(figures.length)}`;
+    figure.querySelector('.load-image')?.setAttribute('aria-label', `Load ${place} from ${hostOf(url)}`);
+    figure.querySelector('.copy-address')?.setAttribute('aria-label', `Copy address of ${place}`);
+  });
 }
 
 function loadInto(figure) {
