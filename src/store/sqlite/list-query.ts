@@ -3,7 +3,7 @@ import type { WalkedIndex } from '../contract.ts';
 import { searchWords } from '../derived-fields.ts';
 import { badCursor, type Position, rankByReach } from '../list-ranking.ts';
 import { LIMIT_PARAMETER, type Prepare } from './statements.ts';
-import { bodySql, choicesSql, openBodySql } from './stored-json.ts';
+import { bodySql, choicesSql, openBodyParts } from './stored-json.ts';
 
 /** A filter the list can walk in (created, id) order, or check for one row. */
 interface ListFilter {
@@ -42,7 +42,7 @@ export const COMPLETION_COLUMNS = `c.id, ${bodySql('c')} AS body, c.metadata, ${
  * (src/wire.ts) writes it, built in SQL (`concat` allocates once; `||` would copy the text at each step).
  * Choices absent (NULL) give an empty array, as `row.choices ?? ''` does there.
  */
-export const PAGE_ITEM_COLUMNS = `c.id, concat(${openBodySql('c')}, ',"choices":[', ${CHOICES_SQL}, '],"metadata":', c.metadata, '}') AS item`;
+export const PAGE_ITEM_COLUMNS = `c.id, concat(${openBodyParts('c')}, ',"choices":[', ${CHOICES_SQL}, '],"metadata":', c.metadata, '}') AS item`;
 
 /**
  * One page in one value: a list query run with PAGE_ITEM_COLUMNS, folded into the ids (a JSON array),
