@@ -92,28 +92,41 @@ describe.skipIf(!browserAvailable)('web UI: "Previous" and "Next" of a conversat
     await signIn(page);
     await expect.poll(() => heading(page)).toBe(prod[5]);
     await nav(page).waitFor();
-    // The neighbours' requests (a list `after` an id) slowed down, as from a distant service.
+    // The neighbours' requests (a list `after` an id) held, as from a distant service, until `letThrough()`: a
+    // fixed delay could run out between two key presses on a busy machine. Asked while held, they wait for the next.
+    let gate = Promise.resolve();
+    let letThrough = () => {};
+    const hold = () => (gate = new Promise<void>((resolve) => (letThrough = resolve)));
     await page.route(/\/v1\/chat\/completions\?.*after=/, async (route) => {
-      await new Promise((resolve) => setTimeout(resolve, 600));
+      await gate;
       await route.continue();
     });
+    const view = 'metadata%5Benv%5D=prod&order=asc';
+    /** At prod[index], its neighbours drawn: a move kept for them is carried out as they are, so none is left to come. */
+    const stillAt = async (index: number) => {
+      await expect.poll(() => neighbourHrefs(page)).toEqual([`#/completions/${prod[index - 1]}?${view}`, `#/completions/${prod[index + 1]}?${view}`]);
+      expect(await page.evaluate('location.hash')).toBe(`#/completions/${prod[index]}?${view}`);
+      expect(await heading(page)).toBe(prod[index]);
+    };
+    hold();
     await nav(page).getByRole('link', { name: 'Next', exact: true }).click();
     await expect.poll(() => heading(page)).toBe(prod[6]);
     // Twice before its neighbours are in: one move, not two, and none lost.
     expect(await nav(page).count()).toBe(0);
     await page.keyboard.press('j');
     await page.keyboard.press('j');
-    await expect.poll(() => heading(page), { timeout: 5_000 }).toBe(prod[7]);
-    await page.waitForTimeout(2_500);
-    expect(await heading(page)).toBe(prod[7]);
+    letThrough();
+    await expect.poll(() => heading(page)).toBe(prod[7]);
+    await stillAt(7);
     // Its neighbours drawn, "j" is at once; then the last key pressed before the next ones are in is the one carried out.
+    hold();
     await page.keyboard.press('j');
     await expect.poll(() => heading(page)).toBe(prod[8]);
     await page.keyboard.press('j');
     await page.keyboard.press('k');
-    await expect.poll(() => heading(page), { timeout: 5_000 }).toBe(prod[7]);
-    await page.waitForTimeout(2_500);
-    expect(await heading(page)).toBe(prod[7]);
+    letThrough();
+    await expect.poll(() => heading(page)).toBe(prod[7]);
+    await stillAt(7);
   });
 
   it('after a reload, "← Completions" leads back to the list with its usage panel when it had it open', async () => {
