@@ -149,17 +149,22 @@ describe.skipIf(!browserAvailable)('web UI: coming back to the list, deep links,
     await expect.poll(() => top.getByRole('alert').textContent()).toBe('More could not be loaded: The database is unavailable; please retry your request shortly.');
     expect(await page.locator('h1.completion-id').textContent()).toBe(all[19]);
 
-    // The page answers late; the user goes back to the list meanwhile, and stays there once it has come.
+    // The page answers late; the user goes back to the list meanwhile, and stays there once it has come. Held until
+    // the list is shown (a fixed delay could run out before "← Completions" on a busy machine, and prove nothing).
     await page.unroute(nextPage);
+    let answer!: () => void;
+    const leftForTheList = new Promise<void>((resolve) => (answer = resolve));
     let answered!: () => void;
     const late = new Promise<void>((resolve) => (answered = resolve));
     await page.route(nextPage, async (route) => {
-      await new Promise((resolve) => setTimeout(resolve, 800));
+      await leftForTheList;
       await route.continue();
       answered();
     });
     await top.getByRole('button', { name: 'Next', exact: true }).click();
     await page.getByRole('link', { name: '← Completions' }).click();
+    await expect.poll(() => page.evaluate('location.hash')).toBe('#/');
+    answer();
     await late;
     await expectRows(page, all);
     await page.waitForTimeout(300);
