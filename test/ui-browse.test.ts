@@ -237,10 +237,13 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
 
     // The copy buttons put the id and a replay that really sends the same request on the clipboard.
     await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: suite.service.origin });
+    // The copy is written after the click returns (the clipboard's write is a promise): read until it is there.
+    const clipboard = () => page.evaluate('navigator.clipboard.readText()') as Promise<string>;
     await page.getByRole('button', { name: 'Copy id' }).click();
-    expect(await page.evaluate('navigator.clipboard.readText()')).toBe(toolCallId);
+    await expect.poll(clipboard).toBe(toolCallId);
     await page.getByRole('button', { name: 'Copy curl command' }).click();
-    const curl = (await page.evaluate('navigator.clipboard.readText()')) as string;
+    await expect.poll(clipboard).toMatch(/^curl /);
+    const curl = await clipboard();
     expect(curl.split('\n').slice(0, 4)).toEqual([
       `curl ${suite.service.origin}/v1/chat/completions \\`,
       '  -H "Authorization: Bearer $OPENAI_API_KEY" \\',
@@ -261,7 +264,7 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     expect(await echoed(replayedId)).toEqual(await echoed(toolCallId));
     await suite.service.request(`/v1/chat/completions/${replayedId}`, { method: 'DELETE' });
     await page.getByRole('button', { name: 'Copy openai snippet' }).click();
-    expect(await page.evaluate('navigator.clipboard.readText()')).toContain(`const client = new OpenAI({ baseURL: '${suite.service.origin}/v1' });`);
+    await expect.poll(clipboard).toContain(`const client = new OpenAI({ baseURL: '${suite.service.origin}/v1' });`);
     await page.getByRole('link', { name: '← Completions' }).click();
     await expect.poll(() => page.evaluate('document.activeElement.textContent')).toBe(toolCallId);
   });
