@@ -9,16 +9,25 @@ import { signIn, useUiSuite } from './helpers/ui-page.ts';
 const KEY_A = DEFAULT_KEY;
 const KEY_B = 'sk-test-key-0002';
 
-/** What a tab shows once it has settled: the sign-in form (and its message), or the key it is signed in with. */
-async function settled(page: Page): Promise<{ signedInAs: string | null; signInMessage: string | null }> {
-  const signOut = page.getByRole('button', { name: 'Sign out' });
-  const form = page.getByRole('button', { name: 'Sign in' });
-  await signOut.or(form).first().waitFor();
-  // The form is drawn at once; the open tabs answer within milliseconds, listened to for a quarter of a second.
-  await page.waitForTimeout(700);
-  if (await signOut.isVisible()) return { signedInAs: await page.locator('#signed-in').textContent(), signInMessage: null };
+type Shown = { signedInAs: string | null; signInMessage: string | null };
+
+/** What a tab shows now: the sign-in form (and its message), or the key it is signed in with. */
+async function shown(page: Page): Promise<Shown> {
+  if (await page.getByRole('button', { name: 'Sign out' }).isVisible()) return { signedInAs: await page.locator('#signed-in').textContent(), signInMessage: null };
   const message = page.locator('form.sign-in .error');
   return { signedInAs: null, signInMessage: (await message.isVisible()) ? await message.textContent() : null };
+}
+
+/**
+ * Expects the tab to settle on `expected`. Polled first: a key handed over is checked with the service before the tab
+ * signs in, which a busy machine can take well past any fixed wait. Then held past the quarter of a second the open tabs
+ * are listened to: the form is drawn at once, so only a form still there after it is one no tab's key replaced.
+ */
+async function expectSettled(page: Page, expected: Shown): Promise<void> {
+  await page.getByRole('button', { name: 'Sign out' }).or(page.getByRole('button', { name: 'Sign in' })).first().waitFor();
+  await expect.poll(() => shown(page)).toEqual(expected);
+  await page.waitForTimeout(700);
+  expect(await shown(page)).toEqual(expected);
 }
 
 function storedKeyOf(page: Page): Promise<unknown> {
@@ -42,7 +51,7 @@ describe.skipIf(!browserAvailable)('web UI: a new tab takes the key of the tabs 
     const first = await suite.open();
     await signIn(first, KEY_A);
     const second = await openBeside(first, `#/completions/${id}`);
-    expect(await settled(second)).toEqual({ signedInAs: 'Key …0001', signInMessage: null });
+    await expectSettled(second, { signedInAs: 'Key …0001', signInMessage: null });
     await second.getByRole('heading', { name: id }).waitFor();
     expect(await storedKeyOf(second)).toBe(KEY_A);
   });
@@ -51,7 +60,7 @@ describe.skipIf(!browserAvailable)('web UI: a new tab takes the key of the tabs 
     const first = await suite.open();
     await signIn(first, KEY_A);
     const second = await openBeside(first);
-    expect(await settled(second)).toEqual({ signedInAs: 'Key …0001', signInMessage: null });
+    await expectSettled(second, { signedInAs: 'Key …0001', signInMessage: null });
     expect(await second.evaluate('[document.activeElement.tagName, document.activeElement.textContent]')).toEqual(['H1', 'Completions']);
   });
 
@@ -59,23 +68,23 @@ describe.skipIf(!browserAvailable)('web UI: a new tab takes the key of the tabs 
     const first = await suite.open();
     await signIn(first, KEY_A);
     const second = await openBeside(first);
-    expect(await settled(second)).toEqual({ signedInAs: 'Key …0001', signInMessage: null });
+    await expectSettled(second, { signedInAs: 'Key …0001', signInMessage: null });
     await first.getByRole('button', { name: 'Sign out' }).click();
     await first.reload();
-    expect(await settled(first)).toEqual({ signedInAs: null, signInMessage: null });
+    await expectSettled(first, { signedInAs: null, signInMessage: null });
     // Signed in again by hand, it hands its key on as before.
     await signIn(first, KEY_A);
     await first.reload();
-    expect(await settled(first)).toEqual({ signedInAs: 'Key …0001', signInMessage: null });
+    await expectSettled(first, { signedInAs: 'Key …0001', signInMessage: null });
   });
 
   it('asks for the key when no tab is signed in, or the one that was has signed out', async () => {
     const first = await suite.open();
-    expect(await settled(first)).toEqual({ signedInAs: null, signInMessage: null });
+    await expectSettled(first, { signedInAs: null, signInMessage: null });
     await signIn(first, KEY_A);
     await first.getByRole('button', { name: 'Sign out' }).click();
     const second = await openBeside(first);
-    expect(await settled(second)).toEqual({ signedInAs: null, signInMessage: null });
+    await expectSettled(second, { signedInAs: null, signInMessage: null });
     expect(await storedKeyOf(second)).toBeNull();
   });
 
@@ -83,11 +92,11 @@ describe.skipIf(!browserAvailable)('web UI: a new tab takes the key of the tabs 
     const first = await suite.open();
     await signIn(first, KEY_A);
     const second = await openBeside(first);
-    await settled(second);
+    await expectSettled(second, { signedInAs: 'Key …0001', signInMessage: null });
     await second.getByRole('button', { name: 'Sign out' }).click();
     await signIn(second, KEY_B);
     const third = await openBeside(first, `#/completions/${id}`);
-    expect(await settled(third)).toEqual({
+    await expectSettled(third, {
       signedInAs: null,
       signInMessage: 'Other tabs of this service are signed in with different keys: sign in with the one to use in this tab.',
     });
@@ -98,6 +107,6 @@ describe.skipIf(!browserAvailable)('web UI: a new tab takes the key of the tabs 
     const first = await suite.open();
     await signIn(first, KEY_A);
     const stranger = await suite.open();
-    expect(await settled(stranger)).toEqual({ signedInAs: null, signInMessage: null });
+    await expectSettled(stranger, { signedInAs: null, signInMessage: null });
   });
 });
