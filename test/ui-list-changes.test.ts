@@ -274,7 +274,8 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     await page.getByRole('combobox', { name: 'Key' }).press('Enter');
     await expect.poll(() => page.url()).toContain('metadata%5Bsession%5D=');
     const chips = page.getByRole('list', { name: 'Metadata filters' });
-    expect(await chips.getByRole('listitem').allTextContents()).toEqual(['session = ""×']);
+    // Drawn by the page's hashchange, which runs after the address changed: polled, not read once.
+    await expect.poll(() => chips.getByRole('listitem').allTextContents()).toEqual(['session = ""×']);
     expect(await chips.getByRole('button').getAttribute('aria-label')).toBe('Remove filter session = empty value');
     await expect
       .poll(() => summary(page))
