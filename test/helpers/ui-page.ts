@@ -67,6 +67,13 @@ export interface UiSuite {
 }
 
 /**
+ * Launching a browser, starting a service and seeding it (dozens of completions through the fake provider, one
+ * request each) is a second or two alone, but tens of seconds on a machine running many files at once: past the
+ * 30 s hook timeout, which then fails every test of the file. Slow work, not a wait for something that may never come.
+ */
+const SUITE_SETUP_TIMEOUT_MS = 120_000;
+
+/**
  * One browser, one fake provider and one service for a whole test file (browsers are slow to start),
  * seeded once by `seed`; each test opens its own tabs, closed after it.
  */
@@ -92,7 +99,7 @@ export function useUiSuite(seed: (suite: UiSuite) => Promise<void>, env?: Record
     [browser, upstream] = await Promise.all([launchBrowser(), startFakeUpstream()]);
     service = await startService({ upstreamUrl: upstream.url, ...(env ? { env } : {}) });
     await seed(suite);
-  });
+  }, SUITE_SETUP_TIMEOUT_MS);
   afterEach(async () => {
     await Promise.all(contexts.splice(0).map((c) => c.close()));
   });
