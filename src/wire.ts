@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import type { CompletionListJson, CompletionRecord, CompletionRow, MessageRow, Page, UsageSummary } from './store/index.ts';
-import { contentTextOf, formatUtcDay, isStorableCreated, tokenCountsOfUsage } from './store/derived-fields.ts';
+import { contentTextOf, formatUtcDay, isStorableCreated, tokenCountsOfUsage, withSearchText } from './store/derived-fields.ts';
 import type { Metadata } from './validation.ts';
 import { type ExactIntegers, withExactIntegers } from './exact-integers.ts';
 import { isObject, type Json } from './json.ts';
@@ -189,8 +189,9 @@ export function toCompletionRecord({ request, response, id, requestId, metadata,
   body.model = model;
   body.request_id = requestId;
   for (const [requestField, storedField] of ECHOED_REQUEST_FIELDS) body[storedField] = request[requestField] ?? null;
-  const messages = Array.isArray(request.messages) ? request.messages : [];
-  return {
+  const messages = (Array.isArray(request.messages) ? request.messages : []).map(toMessageItem);
+  const storedChoices = (Array.isArray(choices) ? choices : []).map(toStoredChoice);
+  return withSearchText({
     id,
     created,
     storedAt: now,
@@ -198,10 +199,10 @@ export function toCompletionRecord({ request, response, id, requestId, metadata,
     requestedModel,
     metadata,
     body: withExactIntegers(JSON.stringify(body), exactIntegers),
-    choices: (Array.isArray(choices) ? choices : []).map((c, i) => withExactIntegers(JSON.stringify(toStoredChoice(c, i)), exactIntegers)),
-    messages: messages.map((m) => withExactIntegers(JSON.stringify(toMessageItem(m)), exactIntegers)),
+    choices: storedChoices.map((c) => withExactIntegers(JSON.stringify(c), exactIntegers)),
+    messages: messages.map((m) => withExactIntegers(JSON.stringify(m), exactIntegers)),
     tokens: tokenCountsOfUsage(body.usage),
-  };
+  }, messages, storedChoices);
 }
 
 /** A stored completion's JSON, put together from its stored texts without parsing them. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { toImportedRecord } from '../src/import/completion-line.ts';
-import { formatUtcDay, tokenCountsOf, utcDayOf } from '../src/store/derived-fields.ts';
+import { formatUtcDay, searchTextOf, tokenCountsOf, utcDayOf } from '../src/store/derived-fields.ts';
 import { toCompletionRecord } from '../src/wire.ts';
 
 /**
@@ -34,6 +34,53 @@ describe('token figures carried by a record', () => {
       expect(imported.tokens, JSON.stringify(usage)).toEqual(readBack);
       expect(Object.is(built.tokens!.promptTokens, -0)).toBe(false);
     }
+  });
+});
+
+/**
+ * A record built from parsed values carries its search text, so a store need not parse its messages (a request's
+ * images) again; it must be exactly the text read back from the record's texts (what a copy, a restore and the
+ * search index's migrations see).
+ */
+describe('the search text carried by a record', () => {
+  const messages: unknown[] = [
+    { role: 'user', content: 'plain 東京タワー' },
+    { role: 'user', content: [{ type: 'text', text: 'first' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }, { type: 'text', text: 'second \ud800' }] },
+    { role: 'assistant', content: null, refusal: 'I cannot "say"\n that' },
+    { role: 'user', content: [{ type: 'text', text: 7 }, { type: 'input_audio' }, 'loose'] },
+    JSON.parse('{"role":"user","content":"proto","__proto__":{"content":"not this"},"refusal":3}'),
+    { role: 'tool', content: 12, tool_call_id: 'call_1' },
+    'not an object',
+  ];
+  const choices: unknown[] = [
+    { index: 0, message: { role: 'assistant', content: 'answer ١٢٣', refusal: null }, finish_reason: 'stop' },
+    { message: { content: [{ type: 'text', text: 'part one' }, { type: 'refusal', refusal: 'no' }, { type: 'text', text: 'part two' }], refusal: 'declined' } },
+    { message: 'not an object' },
+    { index: 3, message: { content: 9007199254740993 } },
+    null,
+  ];
+
+  it('is the text read back from its texts, for every shape of message and choice', () => {
+    const built = toCompletionRecord({
+      request: { model: 'gpt-4o', messages },
+      response: { id: 'chatcmpl-x', created: 1, model: 'gpt-4o', choices, usage: {} },
+      id: 'chatcmpl-x',
+      requestId: 'req_x',
+      metadata: {},
+      now: 0,
+    });
+    const readBack = searchTextOf({ messages: [...built.messages], choices: [...built.choices] });
+    const imported = toImportedRecord(
+      { ...JSON.parse(built.body), choices: built.choices.map((c) => JSON.parse(c)), input_messages: built.messages.map((m) => JSON.parse(m)), metadata: {} },
+      0,
+    );
+    expect(readBack).toContain('second \ud800');
+    expect(searchTextOf(built)).toBe(readBack);
+    expect(searchTextOf(imported)).toBe(readBack);
+    // A record copied with other messages is read from its own texts, not given the text of the values it was built from.
+    expect(searchTextOf({ ...built, messages: [JSON.stringify({ role: 'user', content: 'other' })] })).toBe(
+      searchTextOf({ messages: [JSON.stringify({ role: 'user', content: 'other' })], choices: [...built.choices] }),
+    );
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planCreate, upstreamBody } from '../src/routes/create-plan.ts';
 import { sendWatchingTheLoop } from './helpers/event-loop.ts';
-import type { FakeUpstream } from './helpers/fake-upstream.ts';
+import { fakeCompletion, type FakeUpstream, sendJson } from './helpers/fake-upstream.ts';
 import { DEFAULT_KEY, type Service, useServiceEachTest } from './helpers/service.ts';
 
 /**
@@ -77,6 +77,30 @@ describe('a large create through the service', () => {
     expect(longestMs, `longest wait ${longestMs.toFixed(1)} ms, ${read.longestMs.toFixed(1)} ms to read a body as long`).toBeLessThan(
       10 * read.longestMs + 2000,
     );
+  });
+
+  it('parses a stored create\'s body once: its search text is found in the values read, not by parsing its messages again', async () => {
+    const body = `{"model":"gpt-4o","store":true,"messages":${MESSAGES}}`;
+    // A short answer, as a provider gives (the default one echoes the image back).
+    upstream.handler = (_request, res) => sendJson(res, 200, fakeCompletion({ model: 'gpt-4o', messages: [{ role: 'user', content: 'an image' }] }, 'chatcmpl-image', 1));
+    const parse = JSON.parse;
+    const parsedLengths: number[] = [];
+    JSON.parse = ((text: string, reviver?: Parameters<typeof JSON.parse>[1]) => {
+      if (text.length > 1024 * 1024) parsedLengths.push(text.length);
+      return parse(text, reviver);
+    }) as typeof JSON.parse;
+    let res: Response;
+    try {
+      res = await service.request('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    } finally {
+      JSON.parse = parse;
+    }
+    expect(res.status, await res.clone().text()).toBe(200);
+    // The service's one parse of what it read, then the fake provider's of what it was sent (it runs in this process).
+    expect(parsedLengths).toEqual([body.length, upstream.received[0]!.body.length]);
+    const { id } = (await res.json()) as { id: string };
+    const found = await service.request('/v1/chat/completions?search=what%20is%20this');
+    expect(((await found.json()) as { data: { id: string }[] }).data.map((c) => c.id)).toEqual([id]);
   });
 
   it('leaves out a byte order mark and keeps UTF-8 text byte for byte', async () => {

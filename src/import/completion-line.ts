@@ -3,7 +3,7 @@ import { ApiError } from '../errors.ts';
 import { type ExactIntegers, withExactIntegers } from '../exact-integers.ts';
 import { isObject, type Json, MAX_STORED_JSON_DEPTH, nestsDeeperThan } from '../json.ts';
 import type { CompletionRecord } from '../store/index.ts';
-import { EARLIEST_CREATED, isStorableCreated, LATEST_CREATED, tokenCountsOfUsage } from '../store/derived-fields.ts';
+import { EARLIEST_CREATED, isStorableCreated, LATEST_CREATED, tokenCountsOfUsage, withSearchText } from '../store/derived-fields.ts';
 import { hasLoneSurrogate, parseMetadata } from '../validation.ts';
 import { messageItemId } from '../wire.ts';
 
@@ -67,7 +67,7 @@ export function toImportedRecord(value: unknown, now: number, exact?: ExactInteg
   }
   const items = inputMessages ?? [];
   if (!Array.isArray(items) || !items.every(isObject)) fail('"input_messages" must be an array of message objects');
-  const messages = (items as Json[]).map((item, idx) => {
+  const messageItems = (items as Json[]).map((item, idx) => {
     const { id: itemId, ...rest } = item;
     // Message ids are derived from their position; one that says otherwise would be served differently than it came.
     if (itemId !== undefined && itemId !== messageItemId(id, idx)) {
@@ -76,9 +76,9 @@ export function toImportedRecord(value: unknown, now: number, exact?: ExactInteg
     // Present, whatever its value: create stores the role a request's message had (null when it had none, a number as
     // sent) once the provider accepted it, and import must take back every line export wrote.
     if (!('role' in rest)) fail(`input_messages[${idx}] has no "role"`);
-    return write(rest);
+    return rest;
   });
-  return {
+  return withSearchText({
     id,
     created: created as number,
     storedAt: now,
@@ -87,7 +87,7 @@ export function toImportedRecord(value: unknown, now: number, exact?: ExactInteg
     metadata: checkedMetadata,
     body: write(body),
     choices: (choices as Json[]).map(write),
-    messages,
+    messages: messageItems.map(write),
     tokens: tokenCountsOfUsage(body.usage),
-  };
+  }, messageItems, choices);
 }

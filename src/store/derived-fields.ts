@@ -52,22 +52,50 @@ export function contentTextOf(content: unknown): string | null {
  * each choice's `content` (likewise: a reasoning model's answer can come as parts) and `refusal`, one per line, with its
  * CJK runs written as characters and pairs (cjk-segments.ts): what the search index holds.
  * Tool call arguments, images and audio are not text a person searches for.
+ * Read from the record's texts, unless whoever built it found it in the values they were written from (withSearchText).
  */
 export function searchTextOf(record: Pick<CompletionRecord, 'messages' | 'choices'>): string {
+  const known = knownSearchTexts.get(record.messages);
+  if (known !== undefined && known.choices === record.choices) return known.text;
   const texts: string[] = [];
-  for (const json of record.messages) {
-    const item: unknown = JSON.parse(json);
-    if (isObject(item) && typeof item.content === 'string') texts.push(item.content);
-    if (isObject(item) && typeof item.refusal === 'string') texts.push(item.refusal);
-  }
-  for (const json of record.choices) {
-    const choice: unknown = JSON.parse(json);
-    const message = isObject(choice) && isObject(choice.message) ? choice.message : {};
-    const content = contentTextOf(message.content);
-    if (content !== null) texts.push(content);
-    if (typeof message.refusal === 'string') texts.push(message.refusal);
-  }
+  for (const json of record.messages) messageSearchTexts(JSON.parse(json), texts);
+  for (const json of record.choices) choiceSearchTexts(JSON.parse(json), texts);
   return segmentCjk(texts.join('\n'));
+}
+
+/**
+ * Search texts found in values, by the `messages` texts written from them, with the `choices` texts they go with: a
+ * record copied with other messages or choices (a new array) is read from its texts again.
+ */
+const knownSearchTexts = new WeakMap<readonly string[], { choices: readonly string[]; text: string }>();
+
+/**
+ * `record`, its search text found in the values its `messages` and `choices` are the JSON texts of (message items,
+ * stored choices), for searchTextOf to answer without parsing the texts again: a stored create's request, images and
+ * all, was parsed once when it was read, and parsing its messages again to find a line of text held the only thread
+ * for a fifth of a second per 28 MB image. Strings come back from JSON.stringify and JSON.parse as they were, so the
+ * text is the same.
+ */
+export function withSearchText<R extends Pick<CompletionRecord, 'messages' | 'choices'>>(record: R, messages: readonly unknown[], choices: readonly unknown[]): R {
+  const texts: string[] = [];
+  for (const item of messages) messageSearchTexts(item, texts);
+  for (const choice of choices) choiceSearchTexts(choice, texts);
+  knownSearchTexts.set(record.messages, { choices: record.choices, text: segmentCjk(texts.join('\n')) });
+  return record;
+}
+
+/** An input message item's searched texts, added to `texts`. */
+function messageSearchTexts(item: unknown, texts: string[]): void {
+  if (isObject(item) && typeof item.content === 'string') texts.push(item.content);
+  if (isObject(item) && typeof item.refusal === 'string') texts.push(item.refusal);
+}
+
+/** A stored choice's searched texts, added to `texts`. */
+function choiceSearchTexts(choice: unknown, texts: string[]): void {
+  const message = isObject(choice) && isObject(choice.message) ? choice.message : {};
+  const content = contentTextOf(message.content);
+  if (content !== null) texts.push(content);
+  if (typeof message.refusal === 'string') texts.push(message.refusal);
 }
 
 /** A letter or digit (what full-text indexes keep as tokens; everything else separates them). */
