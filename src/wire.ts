@@ -4,6 +4,7 @@ import { contentTextOf, formatUtcDay, isStorableCreated, tokenCountsOfUsage, wit
 import type { Metadata } from './validation.ts';
 import { type ExactIntegers, withExactIntegers } from './exact-integers.ts';
 import { isObject, type Json } from './json.ts';
+import { stringifyLarge } from './stringify-large.ts';
 
 /**
  * OpenAI's wire format, in one place: how a request and the upstream's response
@@ -198,9 +199,9 @@ export function toCompletionRecord({ request, response, id, requestId, metadata,
     model,
     requestedModel,
     metadata,
-    body: withExactIntegers(JSON.stringify(body), exactIntegers),
-    choices: storedChoices.map((c) => withExactIntegers(JSON.stringify(c), exactIntegers)),
-    messages: messages.map((m) => withExactIntegers(JSON.stringify(m), exactIntegers)),
+    body: withExactIntegers(stringifyLarge(body), exactIntegers),
+    choices: storedChoices.map((c) => withExactIntegers(stringifyLarge(c), exactIntegers)),
+    messages: messages.map((m) => withExactIntegers(stringifyLarge(m), exactIntegers)),
     tokens: tokenCountsOfUsage(body.usage),
   }, messages, storedChoices);
 }

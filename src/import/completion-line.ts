@@ -4,6 +4,7 @@ import { type ExactIntegers, withExactIntegers } from '../exact-integers.ts';
 import { isObject, type Json, MAX_STORED_JSON_DEPTH, nestsDeeperThan } from '../json.ts';
 import type { CompletionRecord } from '../store/index.ts';
 import { EARLIEST_CREATED, isStorableCreated, LATEST_CREATED, tokenCountsOfUsage, withSearchText } from '../store/derived-fields.ts';
+import { stringifyLarge } from '../stringify-large.ts';
 import { hasLoneSurrogate, parseMetadata } from '../validation.ts';
 import { messageItemId } from '../wire.ts';
 
@@ -46,7 +47,7 @@ function lookalike(value: Json): string {
  * text `value` was parsed from, written back as they came (src/exact-integers.ts).
  */
 export function toImportedRecord(value: unknown, now: number, exact?: ExactIntegers): CompletionRecord {
-  const write = (json: unknown) => withExactIntegers(JSON.stringify(json), exact);
+  const write = (json: unknown) => withExactIntegers(stringifyLarge(json), exact);
   if (!isObject(value)) fail('expected a JSON object (a chat.completion with input_messages)');
   if (nestsDeeperThan(value, MAX_STORED_JSON_DEPTH)) fail(`JSON nested deeper than ${MAX_STORED_JSON_DEPTH} levels`);
   const { choices, metadata, input_messages: inputMessages, ...body } = value;
