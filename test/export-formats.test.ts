@@ -374,5 +374,6 @@ describe('a completion too large for its line', () => {
     expect(formatLine(big, { format: 'eval', choice: 0 })).toEqual({ skipped: 'too_large' });
     // The same completion as a completions line (the reply once) still fits.
     expect('line' in formatLine(big, { format: 'completions', choice: 0 })).toBe(true);
-  });
+    // Hundreds of megabytes built and copied: seconds alone, past 30 s beside another file on CI's 2 cores (failed so).
+  }, 120_000);
 });
