@@ -46,8 +46,11 @@ function checkStringLength(param: string, value: string, max: number): void {
   }
 }
 
-/** A metadata key's limits (64 characters, text), errors naming `param` (the map's). */
-export function checkMetadataKey(key: string, param: string): void {
+/**
+ * A metadata key's limits (64 characters, text), errors naming `param` (the map's); one not text names `textParam`,
+ * the key's own place (`metadata.KEY` in a map, `remove[1]` in a list).
+ */
+export function checkMetadataKey(key: string, param: string, textParam = `${param}.${key}`): void {
   const keyLength = characterCount(key);
   if (keyLength > METADATA_KEY_MAX_LENGTH) {
     throw ApiError.badRequest(
@@ -57,7 +60,7 @@ export function checkMetadataKey(key: string, param: string): void {
     );
   }
   if (hasLoneSurrogate(key)) {
-    throw ApiError.badRequest(`Invalid '${param}.${key}': keys and values must be valid Unicode text.`, `${param}.${key}`, 'invalid_value');
+    throw ApiError.badRequest(`Invalid '${textParam}': keys and values must be valid Unicode text.`, textParam, 'invalid_value');
   }
 }
 

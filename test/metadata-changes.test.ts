@@ -210,6 +210,12 @@ describe('refusing what it cannot do: a 400 naming the parameter, nothing change
       (id) => ({ ids: [id], remove: ['k'.repeat(65)] }),
       error("Invalid 'remove': key too long. Expected a key with maximum length 64, but got a key with length 65 instead.", 'remove', 'string_above_max_length'),
     ],
+    [
+      // Its place in the list, not `remove.\ud800`: a path into an object `remove` is not, echoing the broken text.
+      'a key removed half a surrogate pair',
+      (id) => ({ ids: [id], remove: ['ok', '\ud800'] }),
+      error("Invalid 'remove[1]': keys and values must be valid Unicode text.", 'remove[1]', 'invalid_value'),
+    ],
     ['a key both set and removed', (id) => ({ ids: [id], set: { a: '1' }, remove: ['a'] }), error("Invalid 'remove': 'a' is also in 'set'.", 'remove', 'invalid_value')],
     ['expect a list', (id) => ({ ids: [id], set: { a: '1' }, expect: ['a'] }), error("Invalid type for 'expect': expected an object, but got an array instead.", 'expect', 'invalid_type')],
     ['an expected value a number', (id) => ({ ids: [id], set: { a: '1' }, expect: { a: 2 } }), error("Invalid type for 'expect.a': expected a string or null, but got an integer instead.", 'expect.a', 'invalid_type')],
