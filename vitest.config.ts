@@ -22,6 +22,7 @@ const BOTH_BACKENDS = [
   'test/usage.test.ts',
   'test/list-page-bytes.test.ts',
   'test/fuzz.test.ts',
+  'test/fuzz-extensions.test.ts',
   'test/stored-json-fidelity.test.ts',
   'test/search-cjk.test.ts',
   'test/search-marks-agree.test.ts',

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { maskKey } from '../src/auth.ts';
 import { fakeCompletion, sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { nastyString, readChecked, safely } from './helpers/fuzz-input.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
 import { startService, type Service } from './helpers/service.ts';
 
@@ -22,17 +23,6 @@ const options = { seed: SEED, numRuns: RUNS, endOnFailure: true };
 
 const BODY_LIMIT = 4096;
 const KEYS = { alice: 'sk-alice-fuzz-000000000001', bob: 'sk-bob-fuzz-00000000000002' };
-
-/** Fragments that have broken parsers, routers and SQL before. */
-const NASTY = [
-  '[', ']', '[]', '%', '%2F', '%2f', '%25', '%00', '%ED%A0%80', '%E0%A4%A', '%%', '+', '&', '=', '#', '?', '/', '..', '.',
-  "'", '"', '\\', '\u0000', '\n', '\t', ' ', '\ud800', '\udfff', '🎉', 'ü', '\u202e', '__proto__', 'constructor',
-  'metadata[', 'metadata', 'limit', 'after', "'; DROP TABLE completions; --", '%_', 'NULL',
-];
-
-const nastyString = fc
-  .array(fc.oneof(fc.constantFrom(...NASTY), fc.string({ maxLength: 4 }), fc.string({ unit: 'binary', maxLength: 3 })), { maxLength: 6 })
-  .map((parts) => parts.join(''));
 
 let upstream: FakeUpstream;
 let service: Service;
@@ -76,30 +66,6 @@ async function seed(): Promise<Seeded> {
     }
   }
   return seeded;
-}
-
-/** A response is either a success the caller may see, or an error in OpenAI's exact shape with a 4xx status. */
-async function readChecked(res: Response): Promise<{ status: number; body: any }> {
-  const text = await res.text();
-  expect(res.status, text).toBeLessThan(500);
-  const body = JSON.parse(text);
-  if (res.status >= 400) {
-    assertMatchesSchema('ErrorResponse', body);
-    expect(Object.keys(body)).toEqual(['error']);
-    expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
-  }
-  return { status: res.status, body };
-}
-
-/** encodeURI(Component) throws on a lone surrogate; such text then goes as it is, and the URL parser makes it U+FFFD. */
-function safely(encoder: (s: string) => string): (s: string) => string {
-  return (s) => {
-    try {
-      return encoder(s);
-    } catch {
-      return s;
-    }
-  };
 }
 
 /** OpenAI's list schema, with our documented exception: an empty page has null first_id and last_id. */
