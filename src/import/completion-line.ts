@@ -3,7 +3,7 @@ import { ApiError } from '../errors.ts';
 import { type ExactIntegers, withExactIntegers } from '../exact-integers.ts';
 import { isObject, type Json, MAX_STORED_JSON_DEPTH, nestsDeeperThan } from '../json.ts';
 import type { CompletionRecord } from '../store/index.ts';
-import { EARLIEST_CREATED, isStorableCreated, LATEST_CREATED, tokenCountsOfUsage, withSearchText } from '../store/derived-fields.ts';
+import { EARLIEST_CREATED, isStorableCreated, LATEST_CREATED, tokenCountsOfUsage } from '../store/derived-fields.ts';
 import { stringifyLarge } from '../stringify-large.ts';
 import { hasLoneSurrogate, parseMetadata } from '../validation.ts';
 import { messageItemId } from '../wire.ts';
@@ -79,7 +79,9 @@ export function toImportedRecord(value: unknown, now: number, exact?: ExactInteg
     if (!('role' in rest)) fail(`input_messages[${idx}] has no "role"`);
     return rest;
   });
-  return withSearchText({
+  // Its search text is read from the stored texts when stored, not carried from here: an import or mirror batch holds
+  // many records at once, and a search text beside each (a copy of its texts) doubled what a batch of large ones held.
+  return {
     id,
     created: created as number,
     storedAt: now,
@@ -90,5 +92,5 @@ export function toImportedRecord(value: unknown, now: number, exact?: ExactInteg
     choices: (choices as Json[]).map(write),
     messages: messageItems.map(write),
     tokens: tokenCountsOfUsage(body.usage),
-  }, messageItems, choices);
+  };
 }
