@@ -46,7 +46,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // A poll passes as soon as its condition holds; the wait only matters on a machine slowed by the other files
-    // (CI runs them all at once, a browser among them), where vitest's default second was once too short.
+    // (CI runs two at once, a browser often among them), where vitest's default second was once too short.
     expect: { poll: { timeout: 10_000 } },
     projects: [
       { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'], exclude: POSTGRES_ONLY } },
