@@ -53,8 +53,8 @@ function parseRemove(value: unknown): string[] {
     if (!isString(key)) {
       throw ApiError.badRequest(`Invalid type for 'remove[${index}]': expected a string, but got ${describeJsonType(key)} instead.`, `remove[${index}]`, 'invalid_type');
     }
-    // Named by its place in the list: `remove.KEY` would be a path into an object `remove` is not.
-    checkMetadataKey(key, 'remove', `remove[${index}]`);
+    // Named by its place in the list, as a wrong type is: `remove.KEY` would be a path into an object `remove` is not.
+    checkMetadataKey(key, `remove[${index}]`, `remove[${index}]`);
   });
   return value as string[];
 }

@@ -206,9 +206,9 @@ describe('refusing what it cannot do: a 400 naming the parameter, nothing change
       error("Invalid 'remove': array too long. Expected an array with maximum length 16, but got an array with length 17 instead.", 'remove', 'array_above_max_length'),
     ],
     [
-      'a key removed of 65 characters',
-      (id) => ({ ids: [id], remove: ['k'.repeat(65)] }),
-      error("Invalid 'remove': key too long. Expected a key with maximum length 64, but got a key with length 65 instead.", 'remove', 'string_above_max_length'),
+      'a key removed of 65 characters, named by its place in the list',
+      (id) => ({ ids: [id], remove: ['ok', 'k'.repeat(65)] }),
+      error("Invalid 'remove[1]': key too long. Expected a key with maximum length 64, but got a key with length 65 instead.", 'remove[1]', 'string_above_max_length'),
     ],
     [
       // Its place in the list, not `remove.\ud800`: a path into an object `remove` is not, echoing the broken text.
