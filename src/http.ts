@@ -18,9 +18,9 @@ export type BodyLimits = Pick<Config, 'bodyLimitBytes' | 'bodyLimitValues'>;
 
 /** Reads the body (decoded when sent compressed), refusing (413) more than `limit` bytes whatever Content-Length claims. */
 export async function readBody(c: Context, limit: number): Promise<Buffer> {
-  const tooLarge = () => ApiError.bodyTooLarge(limit);
+  // No helper closure for the 413: a named closure per request costs the bundle's __name (keepNames), about a microsecond.
   const declared = Number(c.req.header('content-length'));
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+  if (Number.isFinite(declared) && declared > limit) throw ApiError.bodyTooLarge(limit);
   // Under @hono/node-server the Node request is at hand: iterating it directly costs a fraction of
   // the web ReadableStream that wraps it (which showed in the create path's profile).
   const incoming = (c.env as { incoming?: AsyncIterable<Uint8Array> & { readableEnded?: boolean } } | undefined)?.incoming;
@@ -33,7 +33,7 @@ export async function readBody(c: Context, limit: number): Promise<Buffer> {
         // The rest of the body is never read: the connection cannot carry another request, and a client that
         // pooled it (fetch, the SDKs) met a reset on its next one. Closed after the 413 instead.
         c.header('connection', 'close');
-        throw tooLarge();
+        throw ApiError.bodyTooLarge(limit);
       }
       body.add(chunk);
     }

@@ -54,25 +54,29 @@ export function upstreamBody(plan: CreatePlan, streamOptions?: Json): Uint8Array
   const placed = new Set<string>();
   const splice = new BodySplice(plan.body);
   splice.literal('{');
-  let first = true;
-  const add = (member: { start: number; end: number } | string) => {
-    if (!first) splice.literal(',');
-    first = false;
-    if (typeof member === 'string') splice.text(member);
-    else splice.range(member.start, member.end);
-  };
+  let members = 0;
   for (const member of jsonMembers(plan.body)) {
     if (plan.holdsOurs && isOurs(member.key)) continue;
     const replacement = replacements.get(member.key);
-    if (replacement === undefined) add(member);
+    if (replacement === undefined) addMember(splice, member, members++);
     else if (!placed.has(member.key)) {
-      add(replacement);
+      addMember(splice, replacement, members++);
       placed.add(member.key);
     }
   }
-  for (const [key, text] of replacements) if (!placed.has(key)) add(text);
+  for (const [key, text] of replacements) if (!placed.has(key)) addMember(splice, text, members++);
   splice.literal('}');
   return splice.parts();
+}
+
+/**
+ * Puts the body's member number `index` in, after a comma unless it is the first. A function of its own, not a
+ * closure made per request: the bundle names each closure it makes (keepNames' __name, about a microsecond each).
+ */
+function addMember(splice: BodySplice, member: { start: number; end: number } | string, index: number): void {
+  if (index > 0) splice.literal(',');
+  if (typeof member === 'string') splice.text(member);
+  else splice.range(member.start, member.end);
 }
 
 /** The request's fields that only say what to store: not sent upstream unless UPSTREAM_FORWARD_STORE says so. */
