@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { FakeUpstream } from './helpers/fake-upstream.ts';
+import { fakeCompletion, type FakeUpstream } from './helpers/fake-upstream.ts';
+import { streamingHandler } from './helpers/fake-sse.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
 import { type Service, useServiceEachTest } from './helpers/service.ts';
+import { storedCompletion } from './helpers/stored-shape.ts';
 
 let upstream: FakeUpstream;
 let service: Service;
@@ -215,5 +217,50 @@ describe('get /v1/chat/completions/{id}/messages', () => {
     const res = await service.request('/v1/chat/completions/chatcmpl-nope/messages');
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual(notFound('chatcmpl-nope'));
+  });
+});
+
+/** Each `metadata` map of a response's text as written: a parsed object would put `"10"` first, whatever the text. */
+function metadataTexts(text: string): string[] {
+  return [...text.matchAll(/"metadata":(\{[^{}]*\})/g)].map((match) => match[1]!);
+}
+
+describe('metadata keys that read as integers', () => {
+  // OpenAI serves a map in the order it was sent; a JavaScript object moves integer-like keys before the others.
+  const written = '{"b":"1","10":"x","a":"2","2":"y"}';
+  const pairs = { b: '1', 10: 'x', a: '2', 2: 'y' };
+  const request = { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] };
+  const post = (path: string, body: string) =>
+    service.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+
+  it('keep the order the create wrote on retrieve and list, and the order the update wrote after it', async () => {
+    upstream.nextIds = ['chatcmpl-order'];
+    const created = await post('/v1/chat/completions', `${JSON.stringify({ ...request, store: true }).slice(0, -1)},"metadata":${written}}`);
+    expect(created.status, await created.clone().text()).toBe(200);
+    const requestId = created.headers.get('x-request-id')!;
+    const expected = storedCompletion(fakeCompletion(request, 'chatcmpl-order', upstream.created), requestId, { metadata: pairs });
+
+    const retrieved = await (await service.request('/v1/chat/completions/chatcmpl-order')).text();
+    expect(JSON.parse(retrieved)).toEqual(expected);
+    expect(metadataTexts(retrieved)).toEqual([written]);
+    const listed = await (await service.request('/v1/chat/completions')).text();
+    expect(JSON.parse(listed)).toEqual({ object: 'list', data: [expected], first_id: 'chatcmpl-order', last_id: 'chatcmpl-order', has_more: false });
+    expect(metadataTexts(listed)).toEqual([written]);
+
+    // A repeated key keeps its first place and takes its last value, as JSON.parse reads it.
+    const updated = await (await post('/v1/chat/completions/chatcmpl-order', '{"metadata":{"z":"1","5":"x","z":"2"}}')).text();
+    expect(JSON.parse(updated)).toEqual({ ...expected, metadata: { z: '2', 5: 'x' } });
+    expect(metadataTexts(updated)).toEqual(['{"z":"2","5":"x"}']);
+    expect(metadataTexts(await (await service.request('/v1/chat/completions/chatcmpl-order')).text())).toEqual(['{"z":"2","5":"x"}']);
+  });
+
+  it('keep the order a streamed create wrote', async () => {
+    const completion = fakeCompletion(request, 'chatcmpl-streamed-order', upstream.created);
+    upstream.handler = streamingHandler(completion);
+    const created = await post('/v1/chat/completions', `${JSON.stringify({ ...request, store: true, stream: true }).slice(0, -1)},"metadata":${written}}`);
+    expect(created.status).toBe(200);
+    await created.text();
+    const retrieved = await (await service.request('/v1/chat/completions/chatcmpl-streamed-order')).text();
+    expect(metadataTexts(retrieved)).toEqual([written]);
   });
 });

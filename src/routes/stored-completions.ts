@@ -1,7 +1,8 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { ApiError } from '../errors.ts';
-import { type BodyLimits, jsonText, queryParams, readJsonObject } from '../http.ts';
+import { type BodyLimits, jsonText, queryParams, readJsonObjectBytes } from '../http.ts';
+import { keepWrittenOrder } from '../metadata-order.ts';
 import type { Answer } from '../observability.ts';
 import type { Answered, Store } from '../store/index.ts';
 import { parseListParams, parseMetadata, parsePageParams } from '../validation.ts';
@@ -32,11 +33,11 @@ export function createStoredCompletionRoutes(store: Store, bodyLimits: BodyLimit
 
   routes.post('/:id', async (c) => {
     const id = c.req.param('id');
-    const body = await readJsonObject(c, bodyLimits);
+    const { object: body, bytes } = await readJsonObjectBytes(c, bodyLimits);
     if (!('metadata' in body)) {
       throw ApiError.badRequest("Missing required parameter: 'metadata'.", 'metadata', 'missing_required_parameter');
     }
-    const metadata = parseMetadata(body.metadata);
+    const metadata = keepWrittenOrder(parseMetadata(body.metadata), bytes);
     // Metadata is all an update can change: a `model` or `messages` beside it is refused, as OpenAI's
     // newer endpoints refuse an unknown parameter, rather than answered 200 with it silently ignored.
     const unknown = Object.keys(body).find((key) => key !== 'metadata');

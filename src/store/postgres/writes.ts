@@ -1,4 +1,5 @@
 import type { SqlSession } from '../../db/sql-client.ts';
+import { metadataJson } from '../../metadata-order.ts';
 import type { Metadata } from '../../validation.ts';
 import { type CompletionRecord, CompletionIdTaken } from '../contract.ts';
 import { type TokenCounts, tokenCountsOf } from '../derived-fields.ts';
@@ -211,7 +212,7 @@ export function createRowWrites(db: SqlSession) {
         int8Array(writes.map((w) => w.record.created)),
         textArray(writes.map((w) => filterText(w.record.model))),
         textArray(writes.map((w) => filterText(w.record.requestedModel))),
-        textArray(writes.map((w) => JSON.stringify(w.record.metadata))),
+        textArray(writes.map((w) => metadataJson(w.record.metadata))),
         textArray(writes.map((w) => w.record.body)),
         textArray(writes.map((w) => joinChoices(w.record.choices))),
         int8Array(writes.map((w) => w.record.storedAt)),
@@ -243,7 +244,7 @@ export function createRowWrites(db: SqlSession) {
     await db.query(
       `UPDATE completions c SET metadata = u.metadata FROM unnest($2::text[], $3::text[]) AS u(id, metadata)
        WHERE c.project_id = $1 AND c.id = u.id`,
-      [projectId, changes.map(({ id }) => id), changes.map(({ replacement }) => JSON.stringify(replacement))],
+      [projectId, changes.map(({ id }) => id), changes.map(({ replacement }) => metadataJson(replacement))],
     );
   }
 

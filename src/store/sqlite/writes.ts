@@ -1,3 +1,4 @@
+import { metadataJson } from '../../metadata-order.ts';
 import type { Metadata } from '../../validation.ts';
 import { CompletionIdTaken, type CompletionRecord } from '../contract.ts';
 import { searchTextOf, tokenCountsOf, utcDayOf, type TokenCounts } from '../derived-fields.ts';
@@ -79,7 +80,7 @@ export function createRowWrites(prepare: Prepare) {
         record.created,
         record.model,
         record.requestedModel,
-        JSON.stringify(record.metadata),
+        metadataJson(record.metadata),
         storedBody(record),
         storedChoices(joinChoices(record.choices)),
         record.storedAt,
@@ -176,7 +177,7 @@ export function createRowWrites(prepare: Prepare) {
   function replaceMetadata(projectId: number, id: string, position: { created: number; metadata: string }, metadata: Metadata): void {
     deletePairs(projectId, position.metadata, position.created, id);
     insertPairs(projectId, metadata, position.created, id);
-    prepare('UPDATE completions SET metadata = ? WHERE project_id = ? AND id = ?').run(JSON.stringify(metadata), projectId, id);
+    prepare('UPDATE completions SET metadata = ? WHERE project_id = ? AND id = ?').run(metadataJson(metadata), projectId, id);
   }
 
   /** Removes a completion and every row that points at it; the one place that knows them all. */
