@@ -153,6 +153,27 @@ describe('changing metadata in place', () => {
     expect(answer.body).toEqual({ object: 'list', data: [{ id, outcome: 'updated', metadata: JSON.parse('{"__proto__":"p"}'), previous_metadata: { constructor: 'c' } }] });
     expect(await metadataOf(id)).toEqual(JSON.parse('{"__proto__":"p"}'));
   });
+
+  it('keeps the order the keys were written in, keys that read as integers too (an object would put them first)', async () => {
+    const created = await fetch(`${service.origin}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ALICE}`, 'content-type': 'application/json' },
+      body: '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}],"store":true,"metadata":{"b":"1","10":"x","a":"2"}}',
+    });
+    const { id } = (await created.json()) as { id: string };
+    const res = await fetch(`${service.origin}/v1/stored-completions/metadata`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ALICE}`, 'content-type': 'application/json' },
+      body: `{"ids":["${id}"],"set":{"z":"9","7":"y","b":"3"},"remove":["a"]}`,
+    });
+    expect(res.status).toBe(200);
+    // The kept keys where they were, `b` in its place with its new value, the new keys after them as `set` wrote them.
+    expect(await res.text()).toBe(
+      `{"object":"list","data":[{"id":"${id}","outcome":"updated","metadata":{"b":"3","10":"x","z":"9","7":"y"},"previous_metadata":{"b":"1","10":"x","a":"2"}}]}`,
+    );
+    const retrieved = await (await fetch(`${service.origin}/v1/chat/completions/${id}`, { headers: { authorization: `Bearer ${ALICE}` } })).text();
+    expect(retrieved).toContain(',"metadata":{"b":"3","10":"x","z":"9","7":"y"}}');
+  });
 });
 
 describe('refusing what it cannot do: a 400 naming the parameter, nothing changed', () => {

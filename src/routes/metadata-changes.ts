@@ -1,13 +1,15 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
-import { type BodyLimits, jsonText, readJsonObject } from '../http.ts';
+import { type BodyLimits, jsonText, readJsonObjectBytes } from '../http.ts';
 import { parseMetadataChangeRequest } from '../metadata-change-params.ts';
+import { keepWrittenOrder, metadataJson } from '../metadata-order.ts';
 import type { MetadataChangeResult, Store } from '../store/index.ts';
 
-/** One completion's answer on the wire: `metadata` and `previous_metadata` null for one not found. */
-function resultJson(result: MetadataChangeResult) {
-  if (result.outcome === 'not_found') return { id: result.id, outcome: result.outcome, metadata: null, previous_metadata: null };
-  return { id: result.id, outcome: result.outcome, metadata: result.metadata, previous_metadata: result.previous };
+/** One completion's answer on the wire, each map in its keys' order: `metadata` and `previous_metadata` null for one not found. */
+function resultJson(result: MetadataChangeResult): string {
+  const head = `{"id":${JSON.stringify(result.id)},"outcome":${JSON.stringify(result.outcome)}`;
+  if (result.outcome === 'not_found') return `${head},"metadata":null,"previous_metadata":null}`;
+  return `${head},"metadata":${metadataJson(result.metadata)},"previous_metadata":${metadataJson(result.previous)}}`;
 }
 
 /**
@@ -18,9 +20,11 @@ function resultJson(result: MetadataChangeResult) {
 export function createMetadataChangeRoutes(store: Store, bodyLimits: BodyLimits) {
   const routes = new Hono<AppEnv>();
   routes.post('/', async (c) => {
-    const { ids, change } = parseMetadataChangeRequest(await readJsonObject(c, bodyLimits));
+    const { object, bytes } = await readJsonObjectBytes(c, bodyLimits);
+    const { ids, change } = parseMetadataChangeRequest(object);
+    keepWrittenOrder(change.set, bytes, 'set');
     const results = await store.changeMetadata(c.get('tenant').project, ids, change);
-    return jsonText(c, JSON.stringify({ object: 'list', data: results.map(resultJson) }));
+    return jsonText(c, `{"object":"list","data":[${results.map(resultJson).join(',')}]}`);
   });
   return routes;
 }

@@ -1,3 +1,4 @@
+import { keysInWrittenOrder, withKeyOrder } from '../metadata-order.ts';
 import { METADATA_MAX_PAIRS, type Metadata } from '../validation.ts';
 
 /**
@@ -35,14 +36,14 @@ export function applyMetadataChange(previous: Metadata, change: MetadataChange):
   if (!expectationHolds) return { outcome: 'expectation_failed', metadata: previous };
   const removed = new Set(change.remove);
   const entries: [string, string][] = [];
-  for (const [key, value] of Object.entries(previous)) {
-    if (!removed.has(key)) entries.push([key, valueOf(change.set, key) ?? value]);
+  for (const key of keysInWrittenOrder(previous)) {
+    if (!removed.has(key)) entries.push([key, valueOf(change.set, key) ?? previous[key]!]);
   }
-  for (const [key, value] of Object.entries(change.set)) {
-    if (!Object.hasOwn(previous, key)) entries.push([key, value]);
+  for (const key of keysInWrittenOrder(change.set)) {
+    if (!Object.hasOwn(previous, key)) entries.push([key, change.set[key]!]);
   }
   const same = entries.length === Object.keys(previous).length && entries.every(([key, value]) => valueOf(previous, key) === value);
   if (same) return { outcome: 'unchanged', metadata: previous };
   if (entries.length > METADATA_MAX_PAIRS) return { outcome: 'too_many_pairs', metadata: previous };
-  return { outcome: 'updated', metadata: Object.fromEntries(entries) };
+  return { outcome: 'updated', metadata: withKeyOrder(Object.fromEntries(entries), entries.map(([key]) => key)) };
 }

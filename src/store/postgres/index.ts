@@ -1,4 +1,5 @@
 import type { SqlDatabase, SqlSession } from '../../db/sql-client.ts';
+import { parseStoredMetadata } from '../../metadata-order.ts';
 import type { ListParams, Metadata } from '../../validation.ts';
 import { applyMetadataChange, type MetadataChange, type MetadataChangeResult } from '../metadata-change.ts';
 import { type CompletionRecord, type CompletionRow, type MessageRow, type Page, type Store } from '../contract.ts';
@@ -97,7 +98,7 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
       const results = new Map<string, MetadataChangeResult>();
       const writes: { id: string; created: number; metadata: string; replacement: Metadata }[] = [];
       for (const row of stored) {
-        const previous = JSON.parse(row.metadata) as Metadata;
+        const previous = parseStoredMetadata(row.metadata);
         const { outcome, metadata } = applyMetadataChange(previous, change);
         if (outcome === 'updated') writes.push({ ...row, replacement: metadata });
         results.set(row.id, { id: row.id, outcome, metadata, previous });

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { type BackgroundCheckpointOptions, startBackgroundCheckpoints } from '../../db/background-checkpoints.ts';
 import type { SqliteDatabase } from '../../db/client.ts';
+import { parseStoredMetadata } from '../../metadata-order.ts';
 import type { ListParams, Metadata, PageParams } from '../../validation.ts';
 import type { CompletionListJson, CompletionRecord, CompletionRow, MessageRow, Page, Store } from '../contract.ts';
 import { COMPLETION_COLUMNS, createListQueries, PAGE_ITEM_COLUMNS, pageSql } from './list-query.ts';
@@ -154,7 +155,7 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
           | { created: number; metadata: string }
           | undefined);
       if (!position) return { id, outcome: 'not_found' };
-      const previous = JSON.parse(position.metadata) as Metadata;
+      const previous = parseStoredMetadata(position.metadata);
       const { outcome, metadata } = applyMetadataChange(previous, change);
       if (outcome === 'updated') rows.replaceMetadata(projectId!, id, position, metadata);
       return { id, outcome, metadata, previous };
