@@ -22,6 +22,16 @@ async function text(service: Service, path: string): Promise<string> {
   return res.text();
 }
 
+/** The source's completions exported to `name`.jsonl and imported into a new database, served by a service of its own. */
+async function importedCopy(name: string): Promise<Service> {
+  const file = join(folder, `${name}.jsonl`);
+  expect((await runCli(['export', '--key', DEFAULT_KEY, '--out', file], { env: { DATABASE_URL: source.databasePath } })).code).toBe(0);
+  const copyPath = join(folder, 'copy.db');
+  const imported = await runCli(['import', file, '--key', DEFAULT_KEY], { env: { DATABASE_URL: copyPath } });
+  expect(imported.code, imported.stderr).toBe(0);
+  return startService({ upstreamUrl: upstream.url, databasePath: copyPath });
+}
+
 describe('export then import', () => {
   it('serves every retrieve, list and messages page byte for byte as the first database did', async () => {
     const ids = await storeVariety(source, upstream);
@@ -126,6 +136,25 @@ describe('export then import', () => {
     }
   });
 
+  it('carries metadata in the order create kept, keys that read as integers too (an object would put them first)', async () => {
+    upstream.nextIds = ['chatcmpl-key-order'];
+    const created = await source.request('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"model":"gpt-4o","store":true,"messages":[{"role":"user","content":"Hi"}],"metadata":{"b":"1","10":"x","a":"2"}}',
+    });
+    expect(created.status).toBe(200);
+    const copy = await importedCopy('order');
+    try {
+      const path = '/v1/chat/completions/chatcmpl-key-order';
+      const served = await text(source, path);
+      expect(served).toContain(',"metadata":{"b":"1","10":"x","a":"2"}}');
+      expect(await text(copy, path)).toBe(served);
+    } finally {
+      await copy.close();
+    }
+  });
+
   it('carries a completion the provider answered with an empty model name, which create stores as it came', async () => {
     upstream.handler = (request, res) => sendJson(res, 200, { ...fakeCompletion(request.json!, 'chatcmpl-blank-model', 1_700_000_000), model: '' });
     const created = await source.request('/v1/chat/completions', {
@@ -164,12 +193,7 @@ describe('export then import', () => {
     await source.store.saveCompletions(await projectOf(source, DEFAULT_KEY), [record]);
     const served = JSON.parse(await text(source, `/v1/chat/completions/${id}/messages`)) as { data: { role: unknown }[] };
     expect(served.data.map((item) => item.role)).toEqual([null, null, 7]);
-    const file = join(folder, 'roles.jsonl');
-    expect((await runCli(['export', '--key', DEFAULT_KEY, '--out', file], { env: { DATABASE_URL: source.databasePath } })).code).toBe(0);
-    const copyPath = join(folder, 'copy.db');
-    const imported = await runCli(['import', file, '--key', DEFAULT_KEY], { env: { DATABASE_URL: copyPath } });
-    expect(imported.code, imported.stderr).toBe(0);
-    const copy = await startService({ upstreamUrl: upstream.url, databasePath: copyPath });
+    const copy = await importedCopy('roles');
     try {
       expect(await text(copy, `/v1/chat/completions/${id}/messages`)).toBe(await text(source, `/v1/chat/completions/${id}/messages`));
       expect(await text(copy, `/v1/chat/completions/${id}`)).toBe(await text(source, `/v1/chat/completions/${id}`));

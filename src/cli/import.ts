@@ -4,6 +4,7 @@ import { BATCH_TEXT_CHARACTERS } from '../batch-text.ts';
 import { findUnsafeIntegers } from '../exact-integers.ts';
 import { InvalidCompletionError, toImportedRecord } from '../import/completion-line.ts';
 import { inputLines } from '../import/input-lines.ts';
+import { keepWrittenOrder } from '../metadata-order.ts';
 import type { CompletionRecord } from '../store/index.ts';
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
@@ -156,6 +157,8 @@ export const importCommand = defineCommand({
           let record: CompletionRecord;
           try {
             record = toImportedRecord(JSON.parse(text), now, findUnsafeIntegers(text));
+            // The map as the line wrote it, which is how export wrote it: parsed, its integer-like keys came first.
+            keepWrittenOrder(record.metadata, Buffer.from(text));
           } catch (err) {
             if (!(err instanceof SyntaxError || err instanceof InvalidCompletionError)) throw err;
             await badLine(describeBadLine(text));

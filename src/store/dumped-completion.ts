@@ -1,4 +1,4 @@
-import type { Metadata } from '../validation.ts';
+import { parseStoredMetadata } from '../metadata-order.ts';
 import type { DumpItem } from './contract.ts';
 
 /** A completion row as a dump reads it, with the model names already decoded by the backend. */
@@ -25,7 +25,8 @@ export function toDumpedCompletion(row: DumpedRow, choices: Map<number, string[]
       storedAt: row.storedAt,
       model: row.model,
       requestedModel: row.requestedModel,
-      metadata: JSON.parse(row.metadata) as Metadata,
+      // In the stored text's order, which an object would change (integer-like keys first).
+      metadata: parseStoredMetadata(row.metadata),
       body: row.body,
       choices: choices.get(row.seq) ?? [],
       messages: messages.get(row.seq) ?? [],
