@@ -35,6 +35,8 @@ export interface Config {
   sqliteSynchronous: 'FULL' | 'NORMAL';
   /** SQLite's page cache for the service's connection, in MiB: most of the memory a busy instance holds beyond Node's own. */
   sqliteCacheSizeMb: number;
+  /** How long a SQLite write waits for the lock another process holds (another instance, an import, a backup) before its 503. */
+  sqliteBusyTimeoutMs: number;
   /** How long /healthz reuses the result of its database write check. */
   healthCheckIntervalMs: number;
   /** PostgreSQL only (DATABASE_URL postgres://...): connections each instance keeps at most. */
@@ -146,6 +148,8 @@ const envSchema = z.object({
   // service's peak memory in `npm run bench` passed 300 MB (bench/README.md); the operating system's file
   // cache still holds the rest of the database for reads.
   SQLITE_CACHE_SIZE_MB: integerString(1, 65_536).default(16),
+  // The CLI's fixed wait (BUSY_TIMEOUT_MS in db/client.ts): long enough for another process's batch to commit.
+  SQLITE_BUSY_TIMEOUT_MS: integerString(0, 3_600_000).default(5_000),
   HEALTH_CHECK_INTERVAL_MS: integerString(0, 3_600_000).default(5_000),
   DATABASE_POOL_SIZE: integerString(1, 1000).default(10),
   DATABASE_STATEMENT_TIMEOUT_MS: integerString(100, 3_600_000).default(30_000),
@@ -267,6 +271,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retentionDays: e.RETENTION_DAYS,
     sqliteSynchronous: e.SQLITE_SYNCHRONOUS,
     sqliteCacheSizeMb: e.SQLITE_CACHE_SIZE_MB,
+    sqliteBusyTimeoutMs: e.SQLITE_BUSY_TIMEOUT_MS,
     healthCheckIntervalMs: e.HEALTH_CHECK_INTERVAL_MS,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     databaseStatementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,

@@ -31,6 +31,7 @@ describe('configuration', () => {
       retentionDays: 0,
       sqliteSynchronous: 'NORMAL',
       sqliteCacheSizeMb: 16,
+      sqliteBusyTimeoutMs: 5000,
       healthCheckIntervalMs: 5000,
       databasePoolSize: 10,
       databaseStatementTimeoutMs: 30000,
@@ -87,6 +88,7 @@ describe('configuration', () => {
     expect(loadConfig({ SQLITE_SYNCHRONOUS: 'full' }).sqliteSynchronous).toBe('FULL');
     expect(() => loadConfig({ SQLITE_CACHE_SIZE_MB: '0' })).toThrow(/SQLITE_CACHE_SIZE_MB: /);
     expect(() => loadConfig({ SQLITE_CACHE_SIZE_MB: '16MB' })).toThrow(/SQLITE_CACHE_SIZE_MB: expected a whole number/);
+    expect(() => loadConfig({ SQLITE_BUSY_TIMEOUT_MS: '5s' })).toThrow(/SQLITE_BUSY_TIMEOUT_MS: expected a whole number/);
     expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow('LOG_LEVEL: expected fatal, error, warn, info, debug, trace or silent');
     expect(loadConfig({ LOG_LEVEL: 'DEBUG' }).logLevel).toBe('debug');
     // A key with a line break (pasted from a CRLF file) or a non-ASCII byte could never be sent as a header.
@@ -101,18 +103,19 @@ describe('configuration', () => {
     );
   });
 
-  it('SQLITE_SYNCHRONOUS and SQLITE_CACHE_SIZE_MB reach SQLite: NORMAL (1) and 16 MiB by default, FULL (2) and the size set otherwise', async () => {
+  it('SQLITE_SYNCHRONOUS, SQLITE_CACHE_SIZE_MB and SQLITE_BUSY_TIMEOUT_MS reach SQLite: NORMAL (1), 16 MiB and 5 s by default, what is set otherwise', async () => {
     const upstream = await startFakeUpstream();
     const cases = [
-      [{}, 1, -16384],
-      [{ SQLITE_SYNCHRONOUS: 'FULL', SQLITE_CACHE_SIZE_MB: '4' }, 2, -4096],
+      [{}, 1, -16384, 5000],
+      [{ SQLITE_SYNCHRONOUS: 'FULL', SQLITE_CACHE_SIZE_MB: '4', SQLITE_BUSY_TIMEOUT_MS: '250' }, 2, -4096, 250],
     ] as const;
-    for (const [env, synchronous, cacheSizeKib] of cases) {
+    for (const [env, synchronous, cacheSizeKib, busyTimeoutMs] of cases) {
       const service = await startService({ upstreamUrl: upstream.url, env });
       try {
         expect(service.db.pragma('synchronous', { simple: true })).toBe(synchronous);
         // Negative: KiB rather than pages.
         expect(service.db.pragma('cache_size', { simple: true })).toBe(cacheSizeKib);
+        expect(service.db.pragma('busy_timeout', { simple: true })).toBe(busyTimeoutMs);
       } finally {
         await service.close();
       }

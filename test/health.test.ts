@@ -42,6 +42,9 @@ function storedCreate(): Promise<Response> {
 }
 
 const ok = { status: 200, body: { status: 'ok' } };
+/** The lock tests' SQLITE_BUSY_TIMEOUT_MS: each waits it out, and the default 5 s made each wait cost 5 s of the suite. */
+const BUSY_TIMEOUT_MS = 300;
+const shortBusyTimeout = { SQLITE_BUSY_TIMEOUT_MS: String(BUSY_TIMEOUT_MS) };
 const unavailableAnswer = {
   status: 503,
   retryAfter: '1',
@@ -122,16 +125,21 @@ describe('health', () => {
     });
   }
 
-  it('/healthz is 503 while another process holds the write lock past the busy timeout', async () => {
+  it('/healthz is 503 while another process holds the write lock past the busy timeout (SQLITE_BUSY_TIMEOUT_MS)', async () => {
     const path = join(folder, 'completions.db');
-    service = await startService({ upstreamUrl: upstream.url, databasePath: path, env: { HEALTH_CHECK_INTERVAL_MS: '0' } });
+    service = await startService({ upstreamUrl: upstream.url, databasePath: path, env: { HEALTH_CHECK_INTERVAL_MS: '0', ...shortBusyTimeout } });
     const other = new Database(path);
     other.exec('BEGIN IMMEDIATE');
     try {
+      const asked = Date.now();
       expect(await get('/healthz')).toEqual({
         status: 503,
         body: { status: 'unavailable', reason: 'the database cannot take a write (SQLITE_BUSY: database is locked)' },
       });
+      // Waited the configured timeout out before giving up, and not the default 5 s (a loaded machine adds a second or so).
+      const waited = Date.now() - asked;
+      expect(waited).toBeGreaterThanOrEqual(BUSY_TIMEOUT_MS);
+      expect(waited).toBeLessThan(5_000);
     } finally {
       other.exec('ROLLBACK');
       other.close();
@@ -141,7 +149,7 @@ describe('health', () => {
 
   it('a request that needs the database while another process holds its lock past the busy timeout gets a 503 to retry, not a 500', async () => {
     const path = join(folder, 'completions.db');
-    service = await startService({ upstreamUrl: upstream.url, databasePath: path });
+    service = await startService({ upstreamUrl: upstream.url, databasePath: path, env: shortBusyTimeout });
     const unavailable = { error: { message: 'The database is unavailable; please retry your request shortly.', type: 'server_error', param: null, code: null } };
     const other = new Database(path);
     const whileLocked = async (request: () => Promise<Response>) => {
@@ -180,7 +188,7 @@ describe('health', () => {
 
   it('past the hold, a stored create asks the database whether it takes a write before the provider: a retry during an outage pays for no generation', async () => {
     const path = join(folder, 'completions.db');
-    service = await startService({ upstreamUrl: upstream.url, databasePath: path });
+    service = await startService({ upstreamUrl: upstream.url, databasePath: path, env: shortBusyTimeout });
     expect((await storedCreate()).status).toBe(200);
     const other = new Database(path);
     try {

@@ -30,6 +30,7 @@ afterEach(() => {
 const CONFIG = {
   sqliteSynchronous: 'NORMAL',
   sqliteCacheSizeMb: 16,
+  sqliteBusyTimeoutMs: 5000,
   databasePoolSize: 2,
   databaseStatementTimeoutMs: 10_000,
   databaseConnectTimeoutMs: 5_000,

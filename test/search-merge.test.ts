@@ -90,7 +90,7 @@ describe('the search index after bulk writes (SQLite)', () => {
     const indexBytes = () => db.prepare('SELECT sum(length(block)) FROM completion_search_data').pluck().get() as number;
     const before = indexBytes();
 
-    const config = { databaseUrl: database, sqliteSynchronous: 'NORMAL', sqliteCacheSizeMb: 16 } as const;
+    const config = { databaseUrl: database, sqliteSynchronous: 'NORMAL', sqliteCacheSizeMb: 16, sqliteBusyTimeoutMs: 5000 } as const;
     const store = await openStore({ ...config, databasePoolSize: 1, databaseStatementTimeoutMs: 1000, databaseConnectTimeoutMs: 1000, databaseStartupTimeoutMs: 1000 });
     // chatcmpl-merge0, 1, 2 and 10 to 29: 23 of 40, in batches of 5.
     expect(await createRetention({ store, retentionDays: 1, logger: pino({ level: 'silent' }), batchSize: 5 }).sweep()).toBe(23);

@@ -16,7 +16,7 @@ export type SqliteDatabase = Database.Database;
  */
 export type Synchronous = 'FULL' | 'NORMAL';
 
-/** How long a statement waits for another process's lock before failing with SQLITE_BUSY. */
+/** How long a statement waits for another process's lock before failing with SQLITE_BUSY (the service's SQLITE_BUSY_TIMEOUT_MS). */
 export const BUSY_TIMEOUT_MS = 5_000;
 /** The same at start, while another process starting on the same file may be migrating it. */
 const MIGRATION_BUSY_TIMEOUT_MS = 60_000;
@@ -81,8 +81,8 @@ function applyMigrations(sqlite: SqliteDatabase): void {
  */
 export function openDatabase(
   url: string,
-  /** The page cache defaults to 64 MiB here; the service passes SQLITE_CACHE_SIZE_MB. */
-  { synchronous = 'NORMAL', cacheSizeMb = 64 }: { synchronous?: Synchronous; cacheSizeMb?: number } = {},
+  /** The page cache defaults to 64 MiB here; the service passes SQLITE_CACHE_SIZE_MB, and SQLITE_BUSY_TIMEOUT_MS. */
+  { synchronous = 'NORMAL', cacheSizeMb = 64, busyTimeoutMs = BUSY_TIMEOUT_MS }: { synchronous?: Synchronous; cacheSizeMb?: number; busyTimeoutMs?: number } = {},
 ): SqliteDatabase {
   // This better-sqlite3 build reads no `file:` URIs (configuration refuses them): every name but :memory: is a path.
   const onDisk = url !== ':memory:';
@@ -101,7 +101,7 @@ export function openDatabase(
     // Negative: a size in KiB rather than in pages.
     sqlite.pragma(`cache_size = -${cacheSizeMb * 1024}`);
     applyMigrations(sqlite);
-    sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
     return sqlite;
   } catch (err) {
     try {

@@ -21,6 +21,7 @@ export async function openStore(
     | 'databaseUrl'
     | 'sqliteSynchronous'
     | 'sqliteCacheSizeMb'
+    | 'sqliteBusyTimeoutMs'
     | 'databasePoolSize'
     | 'databaseStatementTimeoutMs'
     | 'databaseConnectTimeoutMs'
@@ -31,7 +32,11 @@ export async function openStore(
   postgresOptions?: PostgresStoreOptions,
 ): Promise<Store> {
   if (!isPostgresUrl(config.databaseUrl)) {
-    const db = openDatabase(config.databaseUrl, { synchronous: config.sqliteSynchronous, cacheSizeMb: config.sqliteCacheSizeMb });
+    const db = openDatabase(config.databaseUrl, {
+      synchronous: config.sqliteSynchronous,
+      cacheSizeMb: config.sqliteCacheSizeMb,
+      busyTimeoutMs: config.sqliteBusyTimeoutMs,
+    });
     // The service's list pages free their blocks in bulk: glibc keeps them instead of trimming its heap (see the function).
     raiseMallocThresholds(db);
     warnOfNewerSchema(newerSqliteSchema(db), logger);

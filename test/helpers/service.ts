@@ -130,7 +130,11 @@ function openSqliteBackend(options: ServiceOptions): OpenedBackend {
   const folder = options.databasePath ? undefined : mkdtempSync(join(tmpdir(), 'stored-completions-'));
   const databasePath = options.databasePath ?? join(folder!, 'completions.db');
   const config = configFor(options, databasePath);
-  const sqlite = openDatabase(config.databaseUrl, { synchronous: config.sqliteSynchronous, cacheSizeMb: config.sqliteCacheSizeMb });
+  const sqlite = openDatabase(config.databaseUrl, {
+    synchronous: config.sqliteSynchronous,
+    cacheSizeMb: config.sqliteCacheSizeMb,
+    busyTimeoutMs: config.sqliteBusyTimeoutMs,
+  });
   return {
     config,
     store: createSqliteStore(sqlite, options.storeOptions),

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BUSY_TIMEOUT_MS, type SqliteDatabase } from '../../db/client.ts';
+import type { SqliteDatabase } from '../../db/client.ts';
 
 /** The first pause between two tries for the lock, doubled after each try up to the longest. */
 const FIRST_PAUSE_MS = 1;
@@ -17,7 +17,8 @@ function isBusy(err: unknown): boolean {
  * tool), the whole process stood still, `/livez` too, for up to the 5 s timeout, which a
  * liveness probe with a 1 s timeout takes for a dead process. Here a write is tried with no
  * wait; while the lock is taken, it is tried again after a timer (1, 2, 4 ... 50 ms), and
- * after BUSY_TIMEOUT_MS its SQLITE_BUSY is thrown as before (the 503 to retry).
+ * after the connection's busy timeout (as opened: SQLITE_BUSY_TIMEOUT_MS in the service) its
+ * SQLITE_BUSY is thrown as before (the 503 to retry).
  *
  * `write` must take the lock itself and hold nothing when it throws: a `.immediate()`
  * transaction (BEGIN IMMEDIATE fails before anything ran) or one autocommit statement. The
@@ -29,7 +30,7 @@ function isBusy(err: unknown): boolean {
  * the same prepare and step, without a Statement object and a result row built for JavaScript
  * each time (the two `db.pragma()` calls of every commit took 4-6x as long as these two).
  */
-export function createWriteLock(db: SqliteDatabase, waitMs = BUSY_TIMEOUT_MS) {
+export function createWriteLock(db: SqliteDatabase, waitMs = db.pragma('busy_timeout', { simple: true }) as number) {
   const restore = `PRAGMA busy_timeout = ${waitMs}`;
   function tryOnce<R>(write: () => R): R {
     db.exec('PRAGMA busy_timeout = 0');
