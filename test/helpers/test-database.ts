@@ -39,7 +39,21 @@ export function noteSkippedServerCases(): void {
 
 export const POSTGRES_OPTIONS = { poolSize: 4, statementTimeoutMs: 10_000, connectTimeoutMs: 5_000, startupTimeoutMs: 10_000 };
 
-const TABLES = 'projects, settings, completions, input_messages, metadata, completion_models, deleted_completions, usage_daily';
+const TABLES = ['projects', 'settings', 'completions', 'input_messages', 'metadata', 'completion_models', 'deleted_completions', 'usage_daily'];
+/** The identity columns' sequences, which start again at 1 for each test, as on a new database. */
+const SEQUENCES = ['completions_seq_seq', 'projects_id_seq'];
+
+/**
+ * Empties the store's tables, as a new database has them. DELETE, not TRUNCATE: the few rows a test leaves go at
+ * once, where TRUNCATE gives each table new files and scans the server's whole buffer cache for each (it cost
+ * tens of milliseconds a test, as much as opening the store, and more than the test itself for many).
+ */
+async function emptyDatabase(db: SqlDatabase): Promise<void> {
+  await db.transaction(async (tx) => {
+    for (const table of TABLES) await tx.query(`DELETE FROM ${table}`);
+    await tx.query(`SELECT ${SEQUENCES.map((name) => `setval('${name}', 1, false)`).join(', ')}`);
+  });
+}
 
 /** A PostgreSQL database leased to one test: empty when leased. */
 export interface PostgresLease {
@@ -98,7 +112,7 @@ export async function leasePostgres(): Promise<PostgresLease> {
     slots.push(slot);
   }
   slot.busy = true;
-  await slot.db.query(`TRUNCATE ${TABLES} RESTART IDENTITY`);
+  await emptyDatabase(slot.db);
   const leased = slot;
   return {
     url: leased.url,
