@@ -123,6 +123,9 @@ export async function runLoad(options: {
     headers: options.headers,
     body: options.body,
   });
+  // A window that finished nothing (a service that hung, a machine too loaded to answer) would otherwise report
+  // 0 req/s and pass every check on non-2xx answers and errors: a stage the smoke run claims to prove never ran.
+  if (result.requests.total === 0) throw new Error(`${options.method ?? 'GET'} ${options.url}: no request finished in ${options.durationSeconds} s`);
   return {
     requestsPerSecond: result.requests.average,
     p50Ms: result.latency.p50,
