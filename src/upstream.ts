@@ -17,6 +17,7 @@ import { Agent, type Dispatcher } from 'undici';
 import { ApiError, type ErrorBody } from './errors.ts';
 import { isObject } from './json.ts';
 import { nodeResponse } from './response-headers.ts';
+import { closedUnansweredOnReusedConnection } from './upstream-reuse.ts';
 
 /**
  * The provider: every call to it goes through here, so timeouts, credentials and
@@ -291,7 +292,13 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   // more than the call itself), and it sends the client's headers as they are,
   // where fetch adds its own (sec-fetch-mode, accept-language, accept-encoding,
   // user-agent...). Our own timeout governs, so undici's (300 s by default) are off.
-  const agent = new Agent({ headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 10_000 });
+  // An idle connection is closed before the provider closes it, so that no request is sent on one the provider is
+  // closing: undici keeps one as long as the provider's `Keep-Alive: timeout=` says, less keepAliveTimeoutThreshold
+  // (2 s), and 4 s when it says nothing: below the 5 s of uvicorn (vLLM, LiteLLM), which says nothing. 10 s outlived it.
+  const agent = new Agent({ headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 4_000 });
+  // A request the provider closed its kept-alive connection under, unanswered, is sent again on a connection of its
+  // own (see upstream-reuse.ts): a pool's other idle connection could be closing as well.
+  const freshConnections = new Agent({ headersTimeout: 0, bodyTimeout: 0, pipelining: 0 });
   // Split once, not per call: undici's request API takes the origin and the path apart; the query goes after each
   // call's own path. From the parsed URL, not by slicing the text: an explicit default port (`:443`) or a user
   // is not in `origin`, and the path sliced after it was garbage.
@@ -319,26 +326,32 @@ export function createUpstream(options: UpstreamOptions): Upstream {
         body: requestBody(request.body),
         signal: call.signal,
       };
-      try {
-        if (!request.streamed) {
-          try {
-            return await sendWhole(agent, dispatch, call, options.responseLimitBytes);
-          } finally {
-            call.detach();
-          }
-        }
-        const answer = await agent.request(dispatch);
+      const sendOn = async (dispatcher: Dispatcher): Promise<UpstreamResponse> => {
+        if (!request.streamed) return sendWhole(dispatcher, dispatch, call, options.responseLimitBytes);
+        const answer = await dispatcher.request(dispatch);
         return new StreamedAnswer(answer.statusCode, answer.headers, answerBody(answer, request.method));
+      };
+      try {
+        try {
+          return await sendOn(agent);
+        } catch (err) {
+          // Once: a provider that resets a new connection too is not racing its keep-alive. A streamed upload is spent.
+          if (!closedUnansweredOnReusedConnection(err) || call.signal.aborted || request.body instanceof ReadableStream) throw err;
+          return await sendOn(freshConnections);
+        }
       } catch (err) {
         if (err instanceof ApiError) throw err;
         throw toUpstreamFailure(err, call.timedOut);
       } finally {
+        if (!request.streamed) call.detach();
         // A streamed call's timeout bounds only the wait for its headers (see UpstreamRequest.streamed);
         // the client going away still aborts its body.
         call.clearTimeout();
       }
     },
-    close: () => agent.close(),
+    close: async () => {
+      await Promise.all([agent.close(), freshConnections.close()]);
+    },
   };
 }
 
@@ -471,7 +484,7 @@ export function readAnswerText(response: UpstreamResponse, upstream: Pick<Upstre
  * that resets or stalls after its headers is a 502 or 504 too, never our 500.
  */
 async function sendWhole(
-  agent: Agent,
+  agent: Dispatcher,
   dispatch: Dispatcher.RequestOptions,
   call: ReturnType<typeof callSignal>,
   limit: number,
