@@ -151,6 +151,95 @@ describe('mirror against a source whose messages never end', () => {
   }
 });
 
+/**
+ * A source listing `sizes.length` completions (`chatcmpl-0`, `chatcmpl-1`...), each with a reply of that many characters, in pages
+ * as `limit` and `after` ask; `limits` records each list request's limit, in order.
+ */
+async function sourceOfSizes(sizes: number[]): Promise<{ url: string; limits: number[] }> {
+  const completions = sizes.map((size, i) => ({
+    ...listedCompletion,
+    id: `chatcmpl-${i}`,
+    created: 1_700_000_000 + i,
+    choices: [{ ...listedCompletion.choices[0]!, message: { role: 'assistant', content: 'r'.repeat(size), refusal: null } }],
+  }));
+  const limits: number[] = [];
+  const source = await serve((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const id = /^\/v1\/chat\/completions\/([^/]+)\/messages$/.exec(url.pathname)?.[1];
+    if (id !== undefined) {
+      const data = [{ id: `${id}-0`, role: 'user', content: 'hi', name: null, content_parts: null }];
+      res.end(JSON.stringify({ object: 'list', data, first_id: data[0]!.id, last_id: data[0]!.id, has_more: false }));
+      return;
+    }
+    const limit = Number(url.searchParams.get('limit'));
+    limits.push(limit);
+    const after = url.searchParams.get('after');
+    const start = after === null ? 0 : completions.findIndex((c) => c.id === after) + 1;
+    const data = completions.slice(start, start + limit);
+    res.end(JSON.stringify({ object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: start + limit < completions.length }));
+  });
+  return { url: source.url, limits };
+}
+
+/** Mirrors `source` into a new in-memory store through a client that reads at most 1 MiB an answer. */
+async function mirrorBounded(source: { url: string }, notes: string[]): Promise<{ tally: MirrorTally; run: Promise<void>; stored: () => Promise<string[]> }> {
+  const store = createSqliteStore(openDatabase(':memory:'));
+  closers.push(() => store.close());
+  const tally = newTally();
+  const run = runMirror(
+    {
+      source: createSourceClient({ baseUrl: source.url, apiKey: 'sk-x', maxBodyBytes: 1024 * 1024 }),
+      store,
+      project: 'p',
+      filters: { model: undefined, metadata: [], createdAfter: undefined, createdBefore: undefined },
+      concurrency: 2,
+      checkpointKey: undefined,
+      unreadKey: undefined,
+      fromStart: false,
+      updateMetadata: false,
+    },
+    tally,
+    { onNote: (text) => notes.push(text) },
+  );
+  const stored = async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) if (await store.isIdTaken('p', `chatcmpl-${i}`)) ids.push(`chatcmpl-${i}`);
+    return ids;
+  };
+  return { tally, run, stored };
+}
+
+describe('mirror against a source whose list pages are larger than an answer may be', () => {
+  it('asks for a quarter as many completions a page until the page can be read, and mirrors them all', async () => {
+    // 300 KB each: 4 of them are past the client's 1 MiB, 3 are within it.
+    const source = await sourceOfSizes(Array.from({ length: 5 }, () => 300_000));
+    const notes: string[] = [];
+    const { tally, run, stored } = await mirrorBounded(source, notes);
+    await run;
+    // After a page of one, the next is sized to 8 MiB of answer at that size (27), and asked again for fewer.
+    expect(source.limits).toEqual([100, 25, 6, 1, 27, 6, 1, 27]);
+    expect(notes).toEqual(['a list page of 100 completions was too large to read at once: asking for fewer a page']);
+    expect(tally).toMatchObject({ pages: 3, listed: 5, copied: 5, unread: new Map() });
+    expect(await stored()).toEqual(['chatcmpl-0', 'chatcmpl-1', 'chatcmpl-2', 'chatcmpl-3', 'chatcmpl-4']);
+  });
+
+  it('stops at a completion too large for an answer alone, naming it, with what was listed before it stored', async () => {
+    const source = await sourceOfSizes([10, 1_500_000, 10]);
+    const notes: string[] = [];
+    const { tally, run, stored } = await mirrorBounded(source, notes);
+    const failure = await run.catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(SourceError);
+    expect((failure as SourceError).message).toBe(
+      `the source answered ${source.url}/chat/completions with more than 1 MiB (HTTP 200), more than any page of the API holds; stopped reading it: ` +
+        'a page of one completion, the one listed after chatcmpl-0 (chatcmpl-1), which the run cannot list past',
+    );
+    expect(source.limits).toEqual([100, 25, 6, 1, 100, 25, 6, 1]);
+    expect(tally).toMatchObject({ pages: 1, listed: 1, copied: 1 });
+    expect(await stored()).toEqual(['chatcmpl-0']);
+  });
+});
+
 /** A private folder for a target database, removed after the test. */
 function folder(): string {
   const path = mkdtempSync(join(tmpdir(), 'mirror-hostile-'));

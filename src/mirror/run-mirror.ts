@@ -165,6 +165,14 @@ const LIST_PAGE_SIZE = 100;
  */
 const LIST_ANSWER_BYTES = BATCH_TEXT_CHARACTERS / 4;
 
+/**
+ * The most bytes a list answer of more than one completion is read up to: past it the page is asked again for a
+ * quarter as many (they average over LIST_ANSWER_BYTES each at this bound), down to one, which may take the whole
+ * MAX_ANSWER_BYTES. Read up to that, a first page of 100 completions of 3 MB (a 300 MB answer) stopped the run
+ * (it was past MAX_ANSWER_BYTES), and one of 2 MB each was held whole, text and parse, for 600 MB and more.
+ */
+const LIST_PAGE_MAX_BYTES = 4 * LIST_ANSWER_BYTES;
+
 /** The next list page's `limit`: as many completions as fit in LIST_ANSWER_BYTES at the last page's average size, 1 to 100. */
 function nextListLimit(items: number, bytes: number): number {
   if (items === 0) return LIST_PAGE_SIZE;
@@ -312,13 +320,31 @@ function listQuery(filters: MirrorFilters, after: string | undefined, limit: num
  */
 async function listPage(source: SourceClient, filters: MirrorFilters, after: string | undefined, limit: number): Promise<{ body: Json; bytes: number }> {
   try {
-    return await source.getSized('/chat/completions', listQuery(filters, after, limit));
+    return await source.getSized('/chat/completions', listQuery(filters, after, limit), limit === 1 ? undefined : LIST_PAGE_MAX_BYTES);
   } catch (err) {
+    if (err instanceof SourceAnswerTooLargeError && limit === 1) throw oneTooLarge(err, after);
     if (!(err instanceof SourceNotFoundError) || after !== undefined) throw err;
     throw new SourceError(
       `the source has no stored-completions list there (HTTP 404: ${err.message}): --from must be the API's base URL, such as https://api.openai.com/v1`,
       404,
     );
+  }
+}
+
+/** A list page of one completion past the client's bound: the run cannot list past it, so it stops naming it. */
+function oneTooLarge(err: SourceAnswerTooLargeError, after: string | undefined): SourceError {
+  const id = firstId(err.head);
+  const which = `${after === undefined ? 'the first listed' : `the one listed after ${printable(after)}`}${id === undefined ? '' : ` (${printable(id)})`}`;
+  return new SourceError(`${err.message}: a page of one completion, ${which}, which the run cannot list past`, err.status);
+}
+
+/** The first `"id"` of a JSON text's start, decoded: a list answer's first completion's, which OpenAI's items hold near their start. */
+function firstId(head: string): string | undefined {
+  const literal = /"id"\s*:\s*("(?:[^"\\]|\\.)*")/.exec(head)?.[1];
+  try {
+    return literal === undefined ? undefined : (JSON.parse(literal) as string);
+  } catch {
+    return undefined;
   }
 }
 
@@ -495,11 +521,19 @@ async function mirrorFrom(
   let listedBefore = new Set<string>();
   // The first page at OpenAI's maximum: nothing tells yet how large completions are, and most are small.
   let limit = LIST_PAGE_SIZE;
+  // Said once: the pages after one too large to read are sized by what was read, and may be asked again for fewer too.
+  let shrunk = false;
   for (;;) {
     let answer: { body: Json; bytes: number };
     try {
       answer = await listPage(source, filters, after, limit);
     } catch (err) {
+      if (err instanceof SourceAnswerTooLargeError && limit > 1) {
+        if (!shrunk) events.onNote?.(`a list page of ${limit} completions was too large to read at once: asking for fewer a page`);
+        shrunk = true;
+        limit = Math.max(1, Math.floor(limit / 4));
+        continue;
+      }
       // Stopped here, the run ended with the source's "not found" though only one completion was gone.
       const back = after !== undefined && err instanceof SourceError && (err.status === 400 || err.status === 404) ? trail.pop() : undefined;
       if (back === undefined) throw err;

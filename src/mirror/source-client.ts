@@ -80,6 +80,14 @@ export const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
 /** An answer longer than the bound: the same request would get the same answer, so it is not retried. */
 export class SourceAnswerTooLargeError extends SourceError {
   override name = 'SourceAnswerTooLargeError';
+  constructor(
+    message: string,
+    status: number,
+    /** The answer's first characters (a chunk's worth), to name what it held. */
+    readonly head: string,
+  ) {
+    super(message, status);
+  }
 }
 
 /** `n` bytes in MiB for a message: whole when it is. */
@@ -88,8 +96,8 @@ export function mebibytes(n: number): string {
   return Number.isInteger(mib) ? String(mib) : mib.toFixed(2);
 }
 
-/** The body as UTF-8 text, or undefined once it is longer than `maxBytes` (the rest is not read: the connection is dropped). */
-async function readBounded(response: Response, maxBytes: number): Promise<{ text: string; bytes: number } | undefined> {
+/** The body as UTF-8 text, or its first chunk's text once it is longer than `maxBytes` (the rest is not read: the connection is dropped). */
+async function readBounded(response: Response, maxBytes: number): Promise<{ text: string; bytes: number } | { head: string }> {
   if (response.body === null) return { text: '', bytes: 0 };
   // Decoded as it comes, so the bytes are let go at once: kept whole, then joined, a large answer was in memory three
   // times over (the chunks, their copy in one buffer, the text) before its parse made a fourth.
@@ -104,7 +112,7 @@ async function readBounded(response: Response, maxBytes: number): Promise<{ text
     bytes += value.byteLength;
     if (bytes > maxBytes) {
       await reader.cancel().catch(() => undefined);
-      return undefined;
+      return { head: pieces[0] ?? decoder.decode(value) };
     }
     pieces.push(decoder.decode(value, { stream: true }));
   }
@@ -192,11 +200,12 @@ export function createSourceClient(options: SourceClientOptions) {
         };
       }
       const read = await readBounded(response, maxBytes);
-      if (read === undefined) {
+      if ('head' in read) {
         return {
           fail: new SourceAnswerTooLargeError(
             `the source answered ${shownPath(url.split('?')[0]!)} with more than ${mebibytes(maxBytes)} MiB (HTTP ${response.status}), more than any page of the API holds; stopped reading it`,
             response.status,
+            read.head,
           ),
         };
       }
