@@ -59,7 +59,7 @@ function outline(block: Locator): Promise<string> {
 
 const LINK = 'rel="noopener noreferrer nofollow" target="_blank"';
 const EXPECTED = [
-  '<p class="md-heading md-h1" role="heading" aria-level="3">Plan for <em>today</em></p>',
+  '<p class="md-heading md-h1" role="heading" aria-level="4">Plan for <em>today</em></p>',
   '<p>Some <strong>bold</strong>, <em>italic</em>, <code>a &lt;b&gt; code</code>, <del>old</del> and snake_case_name, 5 * 3 = 15.\n'
     + `A second line, <a href="https://example.com/a_(b)" ${LINK}>the docs</a> and [bad](javascript:window.__pwned=1).\n`
     + `An image: <a href="https://tracker.example/p.png?q=secret" ${LINK}>Image: pixel</a> <a href="https://example.org/x" ${LINK}>https://example.org/x</a></p>`,
@@ -69,7 +69,7 @@ const EXPECTED = [
   '<div class="md-table"><table><thead><tr><th class="align-left">Name</th><th class="align-right">Qty</th></tr></thead>'
     + '<tbody><tr><td class="align-left">a | b</td><td class="align-right"><strong>1</strong></td></tr></tbody></table></div>',
   '<div class="fenced"><span class="part-label">js</span><pre class="fenced-code"><code>const x = "*not emphasis*";</code></pre></div>',
-  '<p class="md-heading md-h2" role="heading" aria-level="4">Heading two</p>',
+  '<p class="md-heading md-h2" role="heading" aria-level="5">Heading two</p>',
   '<hr></hr>',
   '<div class="fenced"><pre class="fenced-code"><code>indented code</code></pre></div>',
   '<p>Unclosed *star and [bracket and `tick</p>',

@@ -114,7 +114,7 @@ describe.skipIf(!browserAvailable)('web UI: images on other hosts are loaded onl
     expect(requested()).toEqual([['/pixel.png?who=reader'], []]);
     expect(hosts[0]!.requests[0]!.headers.referer).toBeUndefined();
     expect(await first.getAttribute('referrerpolicy')).toBe('no-referrer');
-    expect(await first.getAttribute('alt')).toBe(`Image from ${hosts[0]!.host}, sent with the message`);
+    expect(await first.getAttribute('alt')).toBe(`Image 1 of 4 from ${hosts[0]!.host}, sent with the message`);
     expect(await page.evaluate("document.activeElement === document.querySelector('article.message figure.image-part')")).toBe(true);
     expect(await page.locator('.images-bar').textContent()).toBe('2 images on 2 other hosts not loaded. Load all images');
 

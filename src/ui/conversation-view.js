@@ -69,6 +69,7 @@ function choiceCards(choices, matcher) {
   return choices.map((choice) =>
     messageCard(choice.message ?? {}, {
       matcher,
+      // Named apart by their index ("Choice 0"), or the one card under the heading "Reply".
       heading: choices.length > 1 ? `Choice ${choice.index}` : 'Assistant',
       extra: h('span', { class: 'finish muted' }, ` · finish reason: ${choice.finish_reason ?? 'none'}${choice.logprobs ? ' · logprobs stored' : ''}`),
     }),

@@ -274,7 +274,8 @@ export function createListView() {
     { class: 'list-view', 'aria-labelledby': 'list-title' },
     h('div', { class: 'title-row' },
       heading,
-      h('div', { class: 'toolbar' }, refreshButton, usageToggle, compactToggle, exportFormat, exportButton),
+      // The format and "Export" wrap as one: a narrow window put "Export" alone on a line under its format.
+      h('div', { class: 'toolbar' }, refreshButton, usageToggle, compactToggle, h('span', { class: 'export-pair' }, exportFormat, exportButton)),
       exportStatus,
     ),
     filtersForm,

@@ -271,9 +271,9 @@ function scrolled(block, label) {
   return block;
 }
 
-/** A heading in a message, a level below the page's own (the completion is h1, its sections h2). */
+/** A heading in a message, a level below the page's own (the completion is h1, its sections h2, each message h3). */
 function heading(level, text) {
-  return directed('p', { class: `md-heading md-h${level}`, role: 'heading', 'aria-level': String(Math.min(6, level + 2)) }, inline(text));
+  return directed('p', { class: `md-heading md-h${level}`, role: 'heading', 'aria-level': String(Math.min(6, level + 3)) }, inline(text));
 }
 
 function paragraph(lines, at, nodes) {

@@ -2,7 +2,7 @@
 // the characters as stored), content parts, tool calls beside their results, refusals. Everything is
 // elements and text nodes; images only from http(s) (when the reader asks) and data:image URLs.
 
-import { h, replaceChildren, scrollRegion } from './dom.js';
+import { h, replaceChildren, scrollRegion, uid } from './dom.js';
 import { cutAtBreak, formatInteger, prettyJsonText } from './format.js';
 import { directionOf, markdownNodes, markdownShown } from './markdown.js';
 import { remoteImage } from './remote-images.js';
@@ -191,8 +191,12 @@ export function refusalBlock(text, matcher = null) {
   return h('div', { class: 'refusal' }, partLabel('Refusal'), longText(text, 'text', undefined, matcher));
 }
 
-/** A call's arguments are not searched (the service's search leaves them out); its result, a tool message, is. */
-function toolCallBlock(call, result, matcher = null) {
+/**
+ * A call's arguments are not searched (the service's search leaves them out); its result, a tool message, is.
+ * `placeOf`: the result's place among the input messages ("Message 4 of 12"), which its heading says: a reader
+ * going from heading to heading heard message 3, then 5, and no trace of 4 drawn under its call.
+ */
+function toolCallBlock(call, result, matcher = null, placeOf = () => null) {
   const fn = call?.function ?? call?.custom ?? {};
   const name = fn.name ?? call?.type ?? 'tool';
   const argumentsText = fn.arguments ?? fn.input ?? '';
@@ -200,7 +204,9 @@ function toolCallBlock(call, result, matcher = null) {
     h('div', { class: 'tool-call-head' }, partLabel('Tool call'), h('code', null, name), call?.id ? h('span', { class: 'muted' }, ` ${call.id}`) : null),
     jsonBlock(argumentsText, `Arguments of ${name}`),
     result
-      ? h('div', { class: 'tool-result' }, h('div', { class: 'tool-call-head' }, partLabel('Result'), result.name ? h('code', null, result.name) : null), renderMaybeJson(result.content_parts ?? result.content, matcher))
+      ? h('div', { class: 'tool-result' },
+        h('h4', { class: 'tool-call-head', 'aria-label': placeName(placeOf(result), result.name ? `tool result, ${result.name}` : 'tool result') }, partLabel('Result'), result.name ? h('code', null, result.name) : null),
+        renderMaybeJson(result.content_parts ?? result.content, matcher))
       : null,
   );
 }
@@ -208,10 +214,20 @@ function toolCallBlock(call, result, matcher = null) {
 const ROLE_NAMES = { system: 'System', developer: 'Developer', user: 'User', assistant: 'Assistant', tool: 'Tool', function: 'Function' };
 
 /**
- * One message card. `results` maps tool_call_id to the tool message answering it, shown under the call;
- * `heading` overrides the role's name (a choice).
+ * A heading's name with its place ("Message 3 of 12, User"), for a screen reader: the eye has the card's place.
+ * A name, not hidden text, so a conversation selected and copied reads as it is seen.
  */
-export function messageCard(message, { results = new Map(), heading, extra, matcher = null } = {}) {
+function placeName(place, what) {
+  return place ? `${place}, ${what}` : null;
+}
+
+/**
+ * One message card. `results` maps tool_call_id to the tool message answering it, shown under the call;
+ * `heading` overrides the role's name (a choice). The card is named by its heading, whose name starts with `place`
+ * ("Message 3 of 12"): a screen reader's list of headings read "User", "Assistant", "User"... with no way to tell
+ * one from another; `placeOf` gives each tool result's under its call.
+ */
+export function messageCard(message, { results = new Map(), heading, extra, matcher = null, place = null, placeOf } = {}) {
   const role = String(message?.role ?? 'unknown');
   const toolCalls = Array.isArray(message?.tool_calls) ? message.tool_calls : [];
   const content = message?.content_parts ?? message?.content;
@@ -219,9 +235,11 @@ export function messageCard(message, { results = new Map(), heading, extra, matc
   // with the difference an API user looks for ("content": "" or null).
   const blank = (content === null || content === undefined || content === '' || (Array.isArray(content) && content.length === 0))
     && !message?.refusal && toolCalls.length === 0 && !message?.function_call && !message?.audio;
-  return h('article', { class: `message role-${ROLE_NAMES[role] ? role : 'other'}` },
+  const shownName = heading ?? ROLE_NAMES[role] ?? role;
+  const title = h('h3', { class: 'message-title', id: uid('message'), 'aria-label': placeName(place, shownName) }, h('span', { class: 'role' }, shownName));
+  return h('article', { class: `message role-${ROLE_NAMES[role] ? role : 'other'}`, 'aria-labelledby': title.id },
     h('header', { class: 'message-head' },
-      h('span', { class: 'role' }, heading ?? ROLE_NAMES[role] ?? role),
+      title,
       message?.name ? h('span', { class: 'muted' }, ` ${message.name}`) : null,
       message?.tool_call_id ? h('span', { class: 'muted' }, ` result of ${message.tool_call_id}`) : null,
       extra ?? null,
@@ -230,7 +248,7 @@ export function messageCard(message, { results = new Map(), heading, extra, matc
     role === 'assistant' ? renderMaybeJson(content, matcher) : renderContent(content, matcher),
     blank ? h('p', { class: 'muted empty-content' }, content === '' ? '(empty text)' : '(no content)') : null,
     message?.refusal ? refusalBlock(message.refusal, matcher) : null,
-    toolCalls.map((call) => toolCallBlock(call, results.get(call?.id), matcher)),
+    toolCalls.map((call) => toolCallBlock(call, results.get(call?.id), matcher, placeOf)),
     message?.function_call ? toolCallBlock({ function: message.function_call }, null) : null,
     message?.audio ? h('div', { class: 'part' }, partLabel('Audio'), ` ${message.audio.id ?? ''} ${message.audio.transcript ? `: ${message.audio.transcript}` : ''}`) : null,
     Array.isArray(message?.annotations) && message.annotations.length
@@ -263,7 +281,11 @@ export function conversationCards(messages, { earlierOpen = false, matcher = nul
   }
   const answered = new Set(results.values());
   const shown = messages.filter((m) => !answered.has(m));
-  const cards = shown.map((m) => messageCard(m, { results, matcher }));
+  // Each message's place as stored, which the heading "Input messages (N)" and the API's messages list count:
+  // a tool result drawn under its call keeps its own.
+  const places = new Map(messages.map((m, index) => [m, `Message ${formatInteger(index + 1)} of ${formatInteger(messages.length)}`]));
+  const placeOf = (m) => places.get(m) ?? null;
+  const cards = shown.map((m) => messageCard(m, { results, matcher, place: placeOf(m), placeOf }));
   let lead = 0;
   while (lead < shown.length && (shown[lead]?.role === 'system' || shown[lead]?.role === 'developer')) lead++;
   const tail = shown.length - TAIL_CARDS;

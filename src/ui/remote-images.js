@@ -25,9 +25,18 @@ function hostOf(url) {
   }
 }
 
+/**
+ * An image's text alternative: its place among the conversation's images ("Image 2 of 3", set by nameImageButtons on
+ * the figure) and its host: three images from one host were each "Image from a.example", none telling which.
+ */
+export function imageAlt(figure, host = null) {
+  const place = figure?.dataset.place ?? 'Image';
+  return `${place}${host ? ` from ${host}` : ''}, sent with the message`;
+}
+
 /** `asked`: loaded on a press just now, so a failure is announced too: the focus waits on its figure, which went quiet. */
-function loadedImage(url, host, asked = false) {
-  const img = h('img', { src: url, alt: `Image from ${host}, sent with the message`, decoding: 'async', referrerpolicy: 'no-referrer' });
+function loadedImage(url, host, asked = false, figure = null) {
+  const img = h('img', { src: url, alt: imageAlt(figure, host), decoding: 'async', referrerpolicy: 'no-referrer' });
   img.addEventListener('error', () => {
     const failed = `The image did not load from ${host}: the host refused it, or it is gone.`;
     img.replaceWith(h('p', { class: 'image-failed muted' }, failed));
@@ -64,15 +73,18 @@ export function remoteImage(url, caption) {
 /**
  * Names each image's "Load image" and "Copy address" by its place among the conversation's images (`root`) and its
  * host: a screen reader's list of buttons read "Load image" as many times as there were images, none telling which.
+ * Each image drawn, and each loaded later, takes the same place in its text alternative.
  */
 export function nameImageButtons(root) {
   const figures = [...root.querySelectorAll('figure.image-part')];
   figures.forEach((figure, index) => {
     const url = figure.dataset.remote;
+    const place = `${formatInteger(index + 1)} of ${formatInteger(figures.length)}`;
+    figure.dataset.place = `Image ${place}`;
+    figure.querySelector(':scope > img')?.setAttribute('alt', imageAlt(figure, url ? hostOf(url) : null));
     if (!url) return;
-    const place = `image ${formatInteger(index + 1)} of ${formatInteger(figures.length)}`;
-    figure.querySelector('.load-image')?.setAttribute('aria-label', `Load ${place} from ${hostOf(url)}`);
-    figure.querySelector('.copy-address')?.setAttribute('aria-label', `Copy address of ${place}`);
+    figure.querySelector('.load-image')?.setAttribute('aria-label', `Load image ${place} from ${hostOf(url)}`);
+    figure.querySelector('.copy-address')?.setAttribute('aria-label', `Copy address of image ${place}`);
   });
 }
 
@@ -82,7 +94,7 @@ function loadInto(figure) {
   const url = figure.dataset.remote;
   shown.add(url);
   figure.setAttribute('tabindex', '-1');
-  placeholder.replaceWith(loadedImage(url, hostOf(url), true));
+  placeholder.replaceWith(loadedImage(url, hostOf(url), true, figure));
 }
 
 /**
