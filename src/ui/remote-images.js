@@ -29,7 +29,7 @@ function hostOf(url) {
  * An image's text alternative: its place among the conversation's images ("Image 2 of 3", set by nameImageButtons on
  * the figure) and its host: three images from one host were each "Image from a.example", none telling which.
  */
-export function imageAlt(figure, host = null) {
+function imageAlt(figure, host = null) {
   const place = figure?.dataset.place ?? 'Image';
   return `${place}${host ? ` from ${host}` : ''}, sent with the message`;
 }
