@@ -94,6 +94,30 @@ describe('the web UI as served', () => {
     }
   });
 
+  it('names every module of the page\'s import graph as a modulepreload, so the browser asks for all of them at once', async () => {
+    const html = await (await fetch(`${service.origin}/`)).text();
+    const { version } = loadUiBundle();
+    const preloaded = [...html.matchAll(/<link rel="modulepreload" href="([^"]+)">/g)].map((match) => match[1]!);
+    // The graph as the browser walks it: from the entry, every relative specifier of every module it fetches.
+    const graph = new Set<string>();
+    const pending = [`/ui/${version}/app.js`];
+    while (pending.length > 0) {
+      const path = pending.pop()!;
+      const res = await fetch(`${service.origin}${path}`);
+      expect(res.status, path).toBe(200);
+      for (const [, specifier] of (await res.text()).matchAll(/(?:from|import)\s*['"](\.\/[^'"]+)['"]/g)) {
+        const imported = new URL(specifier!, `${service.origin}${path}`).pathname;
+        if (!graph.has(imported)) pending.push(imported);
+        graph.add(imported);
+      }
+    }
+    expect(graph.size).toBeGreaterThan(20);
+    expect([...preloaded].sort()).toEqual([...graph].sort());
+    // Each once, and the entry itself is the script tag's, not a preload.
+    expect(new Set(preloaded).size).toBe(preloaded.length);
+    expect(html).not.toContain('__UI_');
+  });
+
   it('keeps every script the page loads, compressed, under 200 KB', () => {
     const bundle = loadUiBundle();
     let total = 0;
