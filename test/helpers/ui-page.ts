@@ -1,17 +1,17 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Dialog, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { launchBrowser } from './browser.ts';
 import { type FakeUpstream, startFakeUpstream } from './fake-upstream.ts';
 import { DEFAULT_KEY, type Service, startService } from './service.ts';
 
-/** A fresh tab (its own sessionStorage) on the service's UI, in UTC so date fields read the same everywhere. */
-export async function openUi(browser: Browser, service: Service, hash = ''): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ timezoneId: 'UTC', locale: 'en-US', viewport: { width: 1280, height: 900 } });
+const VIEWPORT = { width: 1280, height: 900 };
+
+/** A tab in a new context (its own storage), in UTC so date fields read the same everywhere; on about:blank. */
+async function newTab(browser: Browser): Promise<Tab> {
+  const context = await browser.newContext({ timezoneId: 'UTC', locale: 'en-US', viewport: VIEWPORT });
   // Short waits: a missing control fails at its own line, well inside the test's timeout.
   context.setDefaultTimeout(8_000);
-  const page = await context.newPage();
-  await page.goto(`${service.origin}/${hash}`);
-  return { context, page };
+  return { context, page: await context.newPage() };
 }
 
 export async function signIn(page: Page, key = DEFAULT_KEY): Promise<void> {
@@ -62,7 +62,7 @@ export function utcInput(seconds: number): string {
 export interface UiSuite {
   readonly service: Service;
   readonly upstream: FakeUpstream;
-  /** A fresh tab on the UI at `hash`, closed after the test. */
+  /** A fresh tab on the UI at `hash`, signed out, with nothing of an earlier test's; given back after the test. */
   open(hash?: string): Promise<Page>;
 }
 
@@ -73,15 +73,60 @@ export interface UiSuite {
  */
 const SUITE_SETUP_TIMEOUT_MS = 120_000;
 
+/** A tab with the browser context (cookies, storage, HTTP cache) that is its alone. */
+interface Tab {
+  context: BrowserContext;
+  page: Page;
+}
+
+/**
+ * What a tab must show to be given to another test: still the one page of its context, on this service's UI, its
+ * timers the browser's own (a test that installed `page.clock` leaves fake ones in the context for good).
+ */
+async function reusable({ context, page }: Tab, origin: string): Promise<boolean> {
+  if (page.isClosed() || context.pages().length !== 1 || new URL(page.url()).origin !== origin) return false;
+  try {
+    return (await page.evaluate('String(Date).includes("[native code]") && String(setTimeout).includes("[native code]")')) === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Takes a tab back to what a new one shows: nothing stored, no route or listener of the last test, the viewport and
+ * media of a new context, no permission granted; then parks it on the UI's icon, a document that runs nothing, so
+ * that the last test's page stops its timers and requests.
+ */
+async function park({ context, page }: Tab): Promise<void> {
+  const icon = await page.evaluate(`(() => {
+    sessionStorage.clear();
+    localStorage.clear();
+    return document.querySelector('link[rel=icon]')?.href ?? null;
+  })()`);
+  if (typeof icon !== 'string') throw new Error('not on the UI page');
+  await Promise.all([page.removeAllListeners(), page.unrouteAll({ behavior: 'wait' }), context.unrouteAll({ behavior: 'wait' }), context.clearPermissions()]);
+  await page.setViewportSize(VIEWPORT);
+  await page.emulateMedia({ media: null, colorScheme: 'light', reducedMotion: 'no-preference', forcedColors: 'none', contrast: 'no-preference' });
+  // An editor left open asks before the page is left (beforeunload): leaving is the answer here.
+  const leave = (dialog: Dialog) => void dialog.accept();
+  page.on('dialog', leave);
+  await page.goto(icon);
+  page.off('dialog', leave);
+}
+
 /**
  * One browser, one fake provider and one service for a whole test file (browsers are slow to start),
- * seeded once by `seed`; each test opens its own tabs, closed after it.
+ * seeded once by `seed`; each test opens its own tabs, each in a context of its own. A new context and tab cost
+ * Chromium about 1.8 s of CPU (a renderer process started, then another for the page's site), most of a short
+ * test and the larger part of CI's browser time; so a tab that ends its test cleanly is parked (`park`) and handed
+ * to the next test that opens one, where loading the page in the renderer it already has costs about a tenth.
  */
 export function useUiSuite(seed: (suite: UiSuite) => Promise<void>, env?: Record<string, string>): UiSuite {
   let browser: Browser | undefined;
   let service: Service | undefined;
   let upstream: FakeUpstream | undefined;
-  const contexts: BrowserContext[] = [];
+  const inUse: Tab[] = [];
+  const parked: Tab[] = [];
   const suite: UiSuite = {
     get service() {
       return service!;
@@ -90,9 +135,10 @@ export function useUiSuite(seed: (suite: UiSuite) => Promise<void>, env?: Record
       return upstream!;
     },
     async open(hash = '') {
-      const opened = await openUi(browser!, service!, hash);
-      contexts.push(opened.context);
-      return opened.page;
+      const tab = parked.pop() ?? (await newTab(browser!));
+      inUse.push(tab);
+      await tab.page.goto(`${service!.origin}/${hash}`);
+      return tab.page;
     },
   };
   beforeAll(async () => {
@@ -100,8 +146,23 @@ export function useUiSuite(seed: (suite: UiSuite) => Promise<void>, env?: Record
     service = await startService({ upstreamUrl: upstream.url, ...(env ? { env } : {}) });
     await seed(suite);
   }, SUITE_SETUP_TIMEOUT_MS);
-  afterEach(async () => {
-    await Promise.all(contexts.splice(0).map((c) => c.close()));
+  afterEach(async ({ task }) => {
+    const passed = task.result?.state === 'pass';
+    await Promise.all(
+      inUse.splice(0).map(async (tab) => {
+        // A failed test's tab may be in any state: closed, as a new context would be.
+        if (passed && (await reusable(tab, service!.origin))) {
+          try {
+            await park(tab);
+            parked.push(tab);
+            return;
+          } catch {
+            // Not parked: closed below.
+          }
+        }
+        await tab.context.close();
+      }),
+    );
   });
   afterAll(async () => {
     await browser?.close();
