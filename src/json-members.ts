@@ -71,3 +71,16 @@ export function jsonMembers(bytes: Uint8Array): JsonMember[] {
     if (bytes[i] === COMMA) i++;
   }
 }
+
+/** Where each element of `bytes`, a valid JSON array (as `JSON.parse` accepted it), lies: its first byte, and just past it. */
+export function jsonElements(bytes: Uint8Array): { start: number; end: number }[] {
+  const elements: { start: number; end: number }[] = [];
+  let i = skipWhitespace(bytes, skipWhitespace(bytes, 0) + 1);
+  while (i < bytes.length && bytes[i] !== 0x5d) {
+    const end = valueEnd(bytes, i);
+    elements.push({ start: i, end });
+    i = skipWhitespace(bytes, end);
+    if (bytes[i] === COMMA) i = skipWhitespace(bytes, i + 1);
+  }
+  return elements;
+}

@@ -1,4 +1,5 @@
-import { jsonMembers } from './json-members.ts';
+import { jsonElements, jsonMembers } from './json-members.ts';
+import { isObject, type Json } from './json.ts';
 import type { Metadata } from './validation.ts';
 
 /**
@@ -43,6 +44,33 @@ export function keepWrittenOrder(metadata: Metadata, body: Uint8Array, name = 'm
   // The value's `{`: the key before it is `name` (a parameter's name), however escaped, so it holds no brace.
   const open = body.indexOf(0x7b, member.start);
   return open < 0 || open >= member.end ? metadata : keepObjectOrder(metadata, body.subarray(open, member.end));
+}
+
+/** Whether `value` is a map of strings whose key order an object loses (what keeping its written order is for). */
+function orderedMap(value: unknown): value is Metadata {
+  return isObject(value) && Object.values(value).every((v) => typeof v === 'string') && orderCanDiffer(value as Metadata);
+}
+
+/**
+ * Notes the written key order of the metadata in an answer of OpenAI's API, as its text `text` writes it: the map of
+ * a retrieved completion (`body.metadata`), or of each completion of a list page (`body.data[i].metadata`). The text
+ * is walked only when a map can differ from the parsed object's order (rare: an integer-like key among others).
+ */
+export function keepAnsweredOrder(body: Json, text: string): void {
+  const items = Array.isArray(body.data) ? body.data : [];
+  const listed = items.some((item) => isObject(item) && orderedMap(item.metadata));
+  if (!listed && !orderedMap(body.metadata)) return;
+  const bytes = Buffer.from(text);
+  if (orderedMap(body.metadata)) keepWrittenOrder(body.metadata, bytes);
+  if (!listed) return;
+  const data = jsonMembers(bytes).findLast((m) => m.key === 'data');
+  if (data === undefined) return;
+  const open = bytes.indexOf(0x5b, data.start);
+  const array = bytes.subarray(open, data.end);
+  jsonElements(array).forEach(({ start, end }, i) => {
+    const item = items[i];
+    if (isObject(item) && orderedMap(item.metadata)) keepWrittenOrder(item.metadata, array.subarray(start, end));
+  });
 }
 
 /** A map as a store holds it (its JSON text), in the order that text has. */

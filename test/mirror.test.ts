@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/client.ts';
+import { withKeyOrder } from '../src/metadata-order.ts';
 import { toCompletionRecord } from '../src/wire.ts';
 import { runCli, runCliInProcess } from './helpers/cli.ts';
 import { type FakeUpstream, listenOnLoopback } from './helpers/fake-upstream.ts';
@@ -39,7 +40,8 @@ async function fillSource(): Promise<number> {
       },
       id: `chatcmpl-bulk${String(i).padStart(4, '0')}`,
       requestId: `req_${String(i).padStart(32, '0')}`,
-      metadata: { batch: String(i % 4) },
+      // Every seventh with a key an object moves first (`"2024"`): the source serves it where it was written, after `batch`.
+      metadata: i % 7 === 6 ? withKeyOrder({ batch: String(i % 4), 2024: 'q' }, ['batch', '2024']) : { batch: String(i % 4) },
       now: 1_700_001_000,
     }),
   );
@@ -380,6 +382,9 @@ describe('mirror', () => {
     await retag('chatcmpl-bulk0002', {});
     await retag('chatcmpl-bulk0003', { batch: '3' }); // the same map again: nothing to write
     await retag('chatcmpl-bulk0004', { batch: 'gone' });
+    // A map whose written order a parsed object changes: it must reach the copy in that order (`"7"` after `reviewed`).
+    const raw = await source.request('/v1/chat/completions/chatcmpl-bulk0005', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"metadata":{"reviewed":"yes","7":"seven"}}' });
+    expect(await raw.text()).toContain('"metadata":{"reviewed":"yes","7":"seven"}');
     const copy = await startCopy(target);
     // Deleted here after the first run: it stays deleted, whatever its tags at the source.
     expect((await copy.request('/v1/chat/completions/chatcmpl-bulk0004', { method: 'DELETE' })).status).toBe(200);
@@ -391,15 +396,15 @@ describe('mirror', () => {
 
     const updating = await runCliInProcess([...mirrorArgs(proxy), '--update-metadata'], { env: { DATABASE_URL: target } });
     expect(updating.code, updating.stderr).toBe(0);
-    expect(updating.stderr).toMatch(new RegExp(`^mirror: 0 copied, ${total} already there \\(2 took the source's metadata\\), `));
-    for (const id of ['chatcmpl-bulk0001', 'chatcmpl-bulk0002', 'chatcmpl-bulk0003']) {
+    expect(updating.stderr).toMatch(new RegExp(`^mirror: 0 copied, ${total} already there \\(3 took the source's metadata\\), `));
+    for (const id of ['chatcmpl-bulk0001', 'chatcmpl-bulk0002', 'chatcmpl-bulk0003', 'chatcmpl-bulk0005']) {
       const path = `/v1/chat/completions/${id}`;
       expect(await (await copy.request(path)).text()).toBe(await (await source.request(path)).text());
     }
     expect((await copy.request('/v1/chat/completions/chatcmpl-bulk0004')).status).toBe(404);
     const withoutDeleted = (await exportOf(source)).split('\n').filter((line) => !line.includes('"chatcmpl-bulk0004"'));
     expect((await exportOf(copy)).split('\n')).toEqual(withoutDeleted);
-    expect(await (await copy.request('/v1/chat/completions?metadata[reviewed]=yes')).json()).toMatchObject({ data: [{ id: 'chatcmpl-bulk0001' }] });
+    expect(await (await copy.request('/v1/chat/completions?metadata[reviewed]=yes')).json()).toMatchObject({ data: [{ id: 'chatcmpl-bulk0001' }, { id: 'chatcmpl-bulk0005' }] });
   });
 
   it('copies only what the filters and --since select', async () => {

@@ -5,7 +5,8 @@ import { isObject, type Json, MAX_STORED_JSON_DEPTH, nestsDeeperThan } from '../
 import type { CompletionRecord } from '../store/index.ts';
 import { EARLIEST_CREATED, isStorableCreated, LATEST_CREATED, tokenCountsOfUsage } from '../store/derived-fields.ts';
 import { stringifyLarge } from '../stringify-large.ts';
-import { hasLoneSurrogate, parseMetadata } from '../validation.ts';
+import { keysInWrittenOrder, withKeyOrder } from '../metadata-order.ts';
+import { hasLoneSurrogate, type Metadata, parseMetadata } from '../validation.ts';
 import { messageItemId } from '../wire.ts';
 
 /**
@@ -61,7 +62,8 @@ export function toImportedRecord(value: unknown, now: number, exact?: ExactInteg
   if (!Array.isArray(choices) || !choices.every(isObject)) fail('"choices" must be an array of objects');
   let checkedMetadata;
   try {
-    checkedMetadata = parseMetadata(metadata);
+    // The map in the order noted for the one read (keepWrittenOrder, keepAnsweredOrder), which a copy would lose.
+    checkedMetadata = withKeyOrder(parseMetadata(metadata), isObject(metadata) ? keysInWrittenOrder(metadata as Metadata) : []);
   } catch (err) {
     if (err instanceof ApiError) fail(err.message);
     throw err;

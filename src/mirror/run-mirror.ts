@@ -3,6 +3,7 @@ import { ApiError } from '../errors.ts';
 import { type ExactIntegers, exactIntegersOf, hasAmbiguousIntegers, mergeExactIntegers } from '../exact-integers.ts';
 import { InvalidCompletionError, toImportedRecord } from '../import/completion-line.ts';
 import { isObject, type Json } from '../json.ts';
+import { keysInWrittenOrder, metadataJson, withKeyOrder } from '../metadata-order.ts';
 import type { CompletionRecord, Store } from '../store/index.ts';
 import { type Metadata, parseMetadata } from '../validation.ts';
 import { MESSAGE_CHARACTERS, printable, quoted } from './printable.ts';
@@ -447,14 +448,14 @@ function createPageWriter(request: MirrorRequest, tally: MirrorTally, events: Mi
     async takeMetadata(id: string, listed: unknown): Promise<void> {
       let metadata: Metadata;
       try {
-        metadata = parseMetadata(listed);
+        metadata = withKeyOrder(parseMetadata(listed), isObject(listed) ? keysInWrittenOrder(listed as Metadata) : []);
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
         events.onNote?.(`metadata of ${printable(id)} not updated: ${printable(err.message, MESSAGE_CHARACTERS)}`);
         return;
       }
       const row = await store.getCompletion(project, id);
-      if (row === undefined || row.metadata === JSON.stringify(metadata)) return;
+      if (row === undefined || row.metadata === metadataJson(metadata)) return;
       if (await store.updateMetadata(project, id, metadata)) tally.metadataUpdated++;
     },
     /** Stores what was read in one transaction, then keeps the ids still unread (before the position moves past them). */

@@ -1,5 +1,6 @@
 import { rememberExactIntegers } from '../exact-integers.ts';
 import { isObject, type Json } from '../json.ts';
+import { keepAnsweredOrder } from '../metadata-order.ts';
 import { MESSAGE_CHARACTERS, printable } from './printable.ts';
 
 /**
@@ -228,7 +229,11 @@ export function createSourceClient(options: SourceClientOptions) {
     try {
       body = JSON.parse(text);
       // Integers past 2^53 (an int64 seed echoed on a completion) are stored as the source wrote them.
-      if (isObject(body)) rememberExactIntegers(body, text);
+      if (isObject(body)) {
+        rememberExactIntegers(body, text);
+        // A map's keys in the order the source serves them, which a parsed object changes (integer-like keys first).
+        keepAnsweredOrder(body, text);
+      }
     } catch {
       body = undefined;
     }
