@@ -14,6 +14,8 @@ export interface JsonMember {
   key: string;
   /** The offset of the key's opening quote. */
   start: number;
+  /** The offset of the value's first byte. */
+  valueStart: number;
   /** The offset just past the value. */
   end: number;
 }
@@ -65,8 +67,9 @@ export function jsonMembers(bytes: Uint8Array): JsonMember[] {
     i = skipWhitespace(bytes, i);
     if (bytes[i] !== QUOTE) return members;
     const keyEnd = byteStringEnd(bytes, i);
-    const end = valueEnd(bytes, skipWhitespace(bytes, skipWhitespace(bytes, keyEnd) + 1));
-    members.push({ key: JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + i, keyEnd - i).toString()) as string, start: i, end });
+    const valueStart = skipWhitespace(bytes, skipWhitespace(bytes, keyEnd) + 1);
+    const end = valueEnd(bytes, valueStart);
+    members.push({ key: JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + i, keyEnd - i).toString()) as string, start: i, valueStart, end });
     i = skipWhitespace(bytes, end);
     if (bytes[i] === COMMA) i++;
   }

@@ -4,7 +4,7 @@ import { contentTextOf, formatUtcDay, isStorableCreated, tokenCountsOfUsage, wit
 import type { Metadata } from './validation.ts';
 import { type ExactIntegers, withExactIntegers } from './exact-integers.ts';
 import { isObject, type Json } from './json.ts';
-import { stringifyLarge } from './stringify-large.ts';
+import { storedJsonText } from './key-order.ts';
 
 /**
  * OpenAI's wire format, in one place: how a request and the upstream's response
@@ -199,9 +199,10 @@ export function toCompletionRecord({ request, response, id, requestId, metadata,
     model,
     requestedModel,
     metadata,
-    body: withExactIntegers(stringifyLarge(body), exactIntegers),
-    choices: storedChoices.map((c) => withExactIntegers(stringifyLarge(c), exactIntegers)),
-    messages: messages.map((m) => withExactIntegers(stringifyLarge(m), exactIntegers)),
+    // The texts with the keys of the request's objects (a tool's schema) in the order the client wrote them (planCreate).
+    body: withExactIntegers(storedJsonText(body), exactIntegers),
+    choices: storedChoices.map((c) => withExactIntegers(storedJsonText(c), exactIntegers)),
+    messages: messages.map((m) => withExactIntegers(storedJsonText(m), exactIntegers)),
     tokens: tokenCountsOfUsage(body.usage),
   }, messages, storedChoices);
 }

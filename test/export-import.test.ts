@@ -136,22 +136,28 @@ describe('export then import', () => {
     }
   });
 
-  it('carries metadata in the order create kept, keys that read as integers too (an object would put them first)', async () => {
+  it('carries metadata and tool schemas in the order create kept, keys that read as integers too (an object would put them first)', async () => {
     upstream.nextIds = ['chatcmpl-key-order'];
+    const tools = '[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"b":{"type":"string"},"2024":{"type":"string"}}}}}]';
     const created = await source.request('/v1/chat/completions', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: '{"model":"gpt-4o","store":true,"messages":[{"role":"user","content":"Hi"}],"metadata":{"b":"1","10":"x","a":"2"}}',
+      body: `{"model":"gpt-4o","store":true,"messages":[{"role":"user","content":"Hi"}],"metadata":{"b":"1","10":"x","a":"2"},"tools":${tools}}`,
     });
     expect(created.status).toBe(200);
-    const copy = await importedCopy('order');
-    try {
-      const path = '/v1/chat/completions/chatcmpl-key-order';
-      const served = await text(source, path);
-      expect(served).toContain(',"metadata":{"b":"1","10":"x","a":"2"}}');
-      expect(await text(copy, path)).toBe(served);
-    } finally {
-      await copy.close();
+    const path = '/v1/chat/completions/chatcmpl-key-order';
+    const served = await text(source, path);
+    expect(served).toContain(',"metadata":{"b":"1","10":"x","a":"2"}}');
+    expect(served).toContain(`"tools":${tools},`);
+    const mirrored = join(folder, 'mirrored.db');
+    const mirror = await runCli(['mirror', '--from', `${source.origin}/v1`, '--source-key', DEFAULT_KEY, '--key', DEFAULT_KEY], { env: { DATABASE_URL: mirrored } });
+    expect(mirror.code, mirror.stderr).toBe(0);
+    for (const copy of [await importedCopy('order'), await startService({ upstreamUrl: upstream.url, databasePath: mirrored })]) {
+      try {
+        expect(await text(copy, path)).toBe(served);
+      } finally {
+        await copy.close();
+      }
     }
   });
 

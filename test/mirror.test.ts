@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/client.ts';
-import { withKeyOrder } from '../src/metadata-order.ts';
+import { withKeyOrder } from '../src/key-order.ts';
 import { toCompletionRecord } from '../src/wire.ts';
 import { runCli, runCliInProcess } from './helpers/cli.ts';
 import { type FakeUpstream, listenOnLoopback } from './helpers/fake-upstream.ts';

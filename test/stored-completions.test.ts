@@ -254,6 +254,30 @@ describe('metadata keys that read as integers', () => {
     expect(metadataTexts(await (await service.request('/v1/chat/completions/chatcmpl-order')).text())).toEqual(['{"z":"2","5":"x"}']);
   });
 
+  it('keep the order the create wrote in the tools and response format a stored completion echoes, at any depth', async () => {
+    // A strict schema's properties are answered in their order: `"2024"` after `"b"`, as the client wrote it.
+    const tools = '[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"b":{"type":"string"},"2024":{"type":"object","properties":{"z":{"type":"string"},"7":{"type":"string"}}}},"required":["b","2024"]}}}]';
+    const format = '{"type":"json_schema","json_schema":{"name":"s","schema":{"type":"object","properties":{"title":{"type":"string"},"1":{"type":"string"}}}}}';
+    upstream.nextIds = ['chatcmpl-tools-order'];
+    const body = `${JSON.stringify({ ...request, store: true }).slice(0, -1)},"tools":${tools},"response_format":${format}}`;
+    const created = await post('/v1/chat/completions', body);
+    expect(created.status, await created.clone().text()).toBe(200);
+    const requestId = created.headers.get('x-request-id')!;
+    const expected = storedCompletion(fakeCompletion(request, 'chatcmpl-tools-order', upstream.created), requestId, {
+      tools: JSON.parse(tools),
+      response_format: JSON.parse(format),
+    });
+    for (const text of [
+      await (await service.request('/v1/chat/completions/chatcmpl-tools-order')).text(),
+      await (await service.request('/v1/chat/completions')).text(),
+    ]) {
+      expect(JSON.parse(text).id ?? JSON.parse(text).data[0].id).toBe('chatcmpl-tools-order');
+      expect(text).toContain(`"tools":${tools},`);
+      expect(text).toContain(`"response_format":${format}`);
+    }
+    expect(await (await service.request('/v1/chat/completions/chatcmpl-tools-order')).json()).toEqual(expected);
+  });
+
   it('keep the order a streamed create wrote', async () => {
     const completion = fakeCompletion(request, 'chatcmpl-streamed-order', upstream.created);
     upstream.handler = streamingHandler(completion);

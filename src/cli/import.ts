@@ -4,7 +4,7 @@ import { BATCH_TEXT_CHARACTERS } from '../batch-text.ts';
 import { findUnsafeIntegers } from '../exact-integers.ts';
 import { InvalidCompletionError, toImportedRecord } from '../import/completion-line.ts';
 import { inputLines } from '../import/input-lines.ts';
-import { keepWrittenOrder } from '../metadata-order.ts';
+import { noteWrittenKeyOrders } from '../key-order.ts';
 import type { CompletionRecord } from '../store/index.ts';
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
@@ -156,9 +156,11 @@ export const importCommand = defineCommand({
           if (text.trim() === '') continue;
           let record: CompletionRecord;
           try {
-            record = toImportedRecord(JSON.parse(text), now, findUnsafeIntegers(text));
-            // The map as the line wrote it, which is how export wrote it: parsed, its integer-like keys came first.
-            keepWrittenOrder(record.metadata, Buffer.from(text));
+            const value: unknown = JSON.parse(text);
+            // Objects as the line wrote them (a metadata map, a tool's schema), as export wrote them: parsed, their
+            // integer-like keys came first.
+            noteWrittenKeyOrders(value, text);
+            record = toImportedRecord(value, now, findUnsafeIntegers(text));
           } catch (err) {
             if (!(err instanceof SyntaxError || err instanceof InvalidCompletionError)) throw err;
             await badLine(describeBadLine(text));

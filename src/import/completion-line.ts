@@ -4,8 +4,7 @@ import { type ExactIntegers, withExactIntegers } from '../exact-integers.ts';
 import { isObject, type Json, MAX_STORED_JSON_DEPTH, nestsDeeperThan } from '../json.ts';
 import type { CompletionRecord } from '../store/index.ts';
 import { EARLIEST_CREATED, isStorableCreated, LATEST_CREATED, tokenCountsOfUsage } from '../store/derived-fields.ts';
-import { stringifyLarge } from '../stringify-large.ts';
-import { keysInWrittenOrder, withKeyOrder } from '../metadata-order.ts';
+import { keysInWrittenOrder, storedJsonText, withKeyOrder } from '../key-order.ts';
 import { hasLoneSurrogate, type Metadata, parseMetadata } from '../validation.ts';
 import { messageItemId } from '../wire.ts';
 
@@ -48,7 +47,8 @@ function lookalike(value: Json): string {
  * text `value` was parsed from, written back as they came (src/exact-integers.ts).
  */
 export function toImportedRecord(value: unknown, now: number, exact?: ExactIntegers): CompletionRecord {
-  const write = (json: unknown) => withExactIntegers(stringifyLarge(json), exact);
+  // Keys in the order the text wrote them where an object changed it (noteWrittenKeyOrders), as create stores them.
+  const write = (json: unknown) => withExactIntegers(storedJsonText(json), exact);
   if (!isObject(value)) fail('expected a JSON object (a chat.completion with input_messages)');
   if (nestsDeeperThan(value, MAX_STORED_JSON_DEPTH)) fail(`JSON nested deeper than ${MAX_STORED_JSON_DEPTH} levels`);
   const { choices, metadata, input_messages: inputMessages, ...body } = value;
@@ -62,7 +62,7 @@ export function toImportedRecord(value: unknown, now: number, exact?: ExactInteg
   if (!Array.isArray(choices) || !choices.every(isObject)) fail('"choices" must be an array of objects');
   let checkedMetadata;
   try {
-    // The map in the order noted for the one read (keepWrittenOrder, keepAnsweredOrder), which a copy would lose.
+    // The map in the order noted for the one read (noteWrittenKeyOrders), which a copy would lose.
     checkedMetadata = withKeyOrder(parseMetadata(metadata), isObject(metadata) ? keysInWrittenOrder(metadata as Metadata) : []);
   } catch (err) {
     if (err instanceof ApiError) fail(err.message);

@@ -3,7 +3,7 @@ import { ApiError } from '../errors.ts';
 import { type ExactIntegers, exactIntegersOf, hasAmbiguousIntegers, mergeExactIntegers } from '../exact-integers.ts';
 import { InvalidCompletionError, toImportedRecord } from '../import/completion-line.ts';
 import { isObject, type Json } from '../json.ts';
-import { keysInWrittenOrder, metadataJson, withKeyOrder } from '../metadata-order.ts';
+import { keysInWrittenOrder, metadataJson, withKeyOrder } from '../key-order.ts';
 import type { CompletionRecord, Store } from '../store/index.ts';
 import { type Metadata, parseMetadata } from '../validation.ts';
 import { MESSAGE_CHARACTERS, printable, quoted } from './printable.ts';

@@ -1,6 +1,6 @@
 import { rememberExactIntegers } from '../exact-integers.ts';
 import { isObject, type Json } from '../json.ts';
-import { keepAnsweredOrder } from '../metadata-order.ts';
+import { noteWrittenKeyOrders } from '../key-order.ts';
 import { MESSAGE_CHARACTERS, printable } from './printable.ts';
 
 /**
@@ -231,8 +231,9 @@ export function createSourceClient(options: SourceClientOptions) {
       // Integers past 2^53 (an int64 seed echoed on a completion) are stored as the source wrote them.
       if (isObject(body)) {
         rememberExactIntegers(body, text);
-        // A map's keys in the order the source serves them, which a parsed object changes (integer-like keys first).
-        keepAnsweredOrder(body, text);
+        // Objects' keys in the order the source serves them (a metadata map, a tool's schema), which a parsed object
+        // changes (integer-like keys first): stored as served.
+        noteWrittenKeyOrders(body, text);
       }
     } catch {
       body = undefined;

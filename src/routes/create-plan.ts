@@ -3,7 +3,7 @@ import { ApiError, describeJsonType } from '../errors.ts';
 import { type ExactIntegers, exactIntegersOf, withExactIntegers } from '../exact-integers.ts';
 import { BodySplice } from '../body-splice.ts';
 import { jsonMembers } from '../json-members.ts';
-import { keepWrittenOrder } from '../metadata-order.ts';
+import { keepWrittenOrder, noteWrittenKeyOrders } from '../key-order.ts';
 import type { Json } from '../json.ts';
 import type { Store } from '../store/index.ts';
 import type { Upstream } from '../upstream.ts';
@@ -87,6 +87,8 @@ function isOurs(key: string): boolean {
 
 /** Validates what OpenAI would refuse before any upstream call, so a bad request costs the provider nothing. */
 export function planCreate(request: Record<string, unknown>, body: Uint8Array, config: CreateCompletionDeps['config']): CreatePlan {
+  // Objects stored from the request (a tool's schema, the metadata map) keep the key order the client wrote.
+  noteWrittenKeyOrders(request, body);
   const metadata = keepWrittenOrder(parseMetadata(request.metadata), body);
   const store = request.store;
   // `stream` decides how the answer is read: a provider that took `"true"` for true would

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { type BodyLimits, jsonText, readJsonObjectBytes } from '../http.ts';
 import { parseMetadataChangeRequest } from '../metadata-change-params.ts';
-import { keepWrittenOrder, metadataJson } from '../metadata-order.ts';
+import { keepWrittenOrder, metadataJson } from '../key-order.ts';
 import type { MetadataChangeResult, Store } from '../store/index.ts';
 
 /** One completion's answer on the wire, each map in its keys' order: `metadata` and `previous_metadata` null for one not found. */

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { ApiError } from '../errors.ts';
 import { type BodyLimits, jsonText, queryParams, readJsonObjectBytes } from '../http.ts';
-import { keepWrittenOrder } from '../metadata-order.ts';
+import { keepWrittenOrder } from '../key-order.ts';
 import type { Answer } from '../observability.ts';
 import type { Answered, Store } from '../store/index.ts';
 import { parseListParams, parseMetadata, parsePageParams } from '../validation.ts';

@@ -1,4 +1,4 @@
-import { parseStoredMetadata } from '../metadata-order.ts';
+import { parseStoredMetadata } from '../key-order.ts';
 import type { DumpItem } from './contract.ts';
 
 /** A completion row as a dump reads it, with the model names already decoded by the backend. */

@@ -1,4 +1,4 @@
-import { keysInWrittenOrder, withKeyOrder } from '../metadata-order.ts';
+import { keysInWrittenOrder, withKeyOrder } from '../key-order.ts';
 import { METADATA_MAX_PAIRS, type Metadata } from '../validation.ts';
 
 /**

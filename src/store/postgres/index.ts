@@ -1,5 +1,5 @@
 import type { SqlDatabase, SqlSession } from '../../db/sql-client.ts';
-import { parseStoredMetadata } from '../../metadata-order.ts';
+import { parseStoredMetadata } from '../../key-order.ts';
 import type { ListParams, Metadata } from '../../validation.ts';
 import { applyMetadataChange, type MetadataChange, type MetadataChangeResult } from '../metadata-change.ts';
 import { type CompletionRecord, type CompletionRow, type MessageRow, type Page, type Store } from '../contract.ts';

@@ -1,5 +1,5 @@
 import type { SqlSession } from '../../db/sql-client.ts';
-import { metadataJson } from '../../metadata-order.ts';
+import { metadataJson } from '../../key-order.ts';
 import type { Metadata } from '../../validation.ts';
 import { type CompletionRecord, CompletionIdTaken } from '../contract.ts';
 import { type TokenCounts, tokenCountsOf } from '../derived-fields.ts';

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { type BackgroundCheckpointOptions, startBackgroundCheckpoints } from '../../db/background-checkpoints.ts';
 import type { SqliteDatabase } from '../../db/client.ts';
-import { parseStoredMetadata } from '../../metadata-order.ts';
+import { parseStoredMetadata } from '../../key-order.ts';
 import type { ListParams, Metadata, PageParams } from '../../validation.ts';
 import type { CompletionListJson, CompletionRecord, CompletionRow, MessageRow, Page, Store } from '../contract.ts';
 import { COMPLETION_COLUMNS, createListQueries, PAGE_ITEM_COLUMNS, pageSql } from './list-query.ts';

@@ -1,4 +1,4 @@
-import { metadataJson } from '../../metadata-order.ts';
+import { metadataJson } from '../../key-order.ts';
 import type { Metadata } from '../../validation.ts';
 import { CompletionIdTaken, type CompletionRecord } from '../contract.ts';
 import { searchTextOf, tokenCountsOf, utcDayOf, type TokenCounts } from '../derived-fields.ts';
