@@ -1,5 +1,6 @@
 import { ApiError, describeJsonType } from './errors.ts';
 import { isObject, type Json, MAX_STORED_JSON_DEPTH, nestsDeeperThan } from './json.ts';
+import { noteWrittenKeyOrders } from './key-order.ts';
 import { hasLoneSurrogate } from './validation.ts';
 
 /**
@@ -64,7 +65,10 @@ export function parseCompletionText(text: string): { completion: Json } | { prob
     return { problem: `a body that is not JSON: ${quote(text)}` };
   }
   const problem = problemWithCompletion(parsed, 'chat.completion');
-  return problem === undefined ? { completion: parsed as Json } : { problem };
+  if (problem !== undefined) return { problem };
+  // Stored as the provider wrote it: an object keyed by token ids (vLLM's prompt_logprobs) keeps its order.
+  noteWrittenKeyOrders(parsed, text);
+  return { completion: parsed as Json };
 }
 
 /** The 502 a stored request gets for a provider's 200 that is not what was asked for. */

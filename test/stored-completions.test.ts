@@ -278,6 +278,20 @@ describe('metadata keys that read as integers', () => {
     expect(await (await service.request('/v1/chat/completions/chatcmpl-tools-order')).json()).toEqual(expected);
   });
 
+  it('keep the order the provider wrote in its answer: vLLM\'s prompt_logprobs, keyed by token ids', async () => {
+    const logprobs = '[null,{"50":{"logprob":-1.5,"rank":2},"7":{"logprob":-0.2,"rank":1}}]';
+    const answer = JSON.stringify(fakeCompletion(request, 'chatcmpl-provider-order', upstream.created)).replace(/}$/, `,"prompt_logprobs":${logprobs}}`);
+    upstream.handler = (_request, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(answer);
+    };
+    const created = await post('/v1/chat/completions', JSON.stringify({ ...request, store: true }));
+    expect(await created.text()).toBe(answer);
+    const retrieved = await (await service.request('/v1/chat/completions/chatcmpl-provider-order')).text();
+    expect(retrieved).toContain(`"prompt_logprobs":${logprobs}`);
+    expect(JSON.parse(retrieved)).toEqual(storedCompletion(JSON.parse(answer), created.headers.get('x-request-id')!));
+  });
+
   it('keep the order a streamed create wrote', async () => {
     const completion = fakeCompletion(request, 'chatcmpl-streamed-order', upstream.created);
     upstream.handler = streamingHandler(completion);
