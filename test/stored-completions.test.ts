@@ -290,6 +290,12 @@ describe('metadata keys that read as integers', () => {
     const retrieved = await (await service.request('/v1/chat/completions/chatcmpl-provider-order')).text();
     expect(retrieved).toContain(`"prompt_logprobs":${logprobs}`);
     expect(JSON.parse(retrieved)).toEqual(storedCompletion(JSON.parse(answer), created.headers.get('x-request-id')!));
+    // The same id answered again: the completion gets a fresh one, and its answer, written again, keeps the order too.
+    const again = await (await post('/v1/chat/completions', JSON.stringify({ ...request, store: true }))).text();
+    const fresh = (JSON.parse(again) as { id: string }).id;
+    expect(fresh).not.toBe('chatcmpl-provider-order');
+    expect(again).toBe(answer.replace('"chatcmpl-provider-order"', JSON.stringify(fresh)));
+    expect(await (await service.request(`/v1/chat/completions/${fresh}`)).text()).toContain(`"prompt_logprobs":${logprobs}`);
   });
 
   it('keep the order a streamed create wrote', async () => {

@@ -3,6 +3,7 @@ import type { AppEnv } from '../app-env.ts';
 import { createIdAllocator, type IdAllocator, saveUnderFreeId } from '../completion-ids.ts';
 import { type ExactIntegers, findUnsafeIntegers, mergeExactIntegers, withExactIntegers } from '../exact-integers.ts';
 import type { Json } from '../json.ts';
+import { storedJsonText } from '../key-order.ts';
 import type { CompletionRecord, Store } from '../store/index.ts';
 import type { HeaderRecord } from '../upstream.ts';
 import { toCompletionRecord } from '../wire.ts';
@@ -81,6 +82,7 @@ export async function storeAndAnswer(
     reservation.release();
   }
   ids.remember(project, id);
-  const body = id !== completion.id ? withExactIntegers(JSON.stringify({ ...completion, id }), answerIntegers) : answer.text;
+  // A fresh id: the provider's answer written again, its objects' keys in the order it wrote them, as stored.
+  const body = id !== completion.id ? withExactIntegers(storedJsonText({ ...completion, id }), answerIntegers) : answer.text;
   return c.body(body, answer.status as 200, answer.headers);
 }
