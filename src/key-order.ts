@@ -103,6 +103,11 @@ export function storedJsonText(value: unknown): string {
   return hasReorderedKeys(value) ? stringifyInWrittenOrder(value) : stringifyLarge(value);
 }
 
+/** JSON.stringify's text of `value`, or, where it holds an object whose keys an object reordered, in their written order. */
+export function jsonTextInWrittenOrder(value: unknown): string {
+  return hasReorderedKeys(value) ? stringifyInWrittenOrder(value) : JSON.stringify(value);
+}
+
 /** JSON.stringify's text of `value` (parsed JSON, or objects built of it), every object's keys in their written order. */
 function stringifyInWrittenOrder(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : stringifyInWrittenOrder(v))).join(',')}]`;

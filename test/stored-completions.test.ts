@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fakeCompletion, type FakeUpstream } from './helpers/fake-upstream.ts';
-import { streamingHandler } from './helpers/fake-sse.ts';
+import { completionToChunks, openSse, sseEvent, streamingHandler } from './helpers/fake-sse.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
 import { type Service, useServiceEachTest } from './helpers/service.ts';
 import { storedCompletion } from './helpers/stored-shape.ts';
@@ -296,6 +296,25 @@ describe('metadata keys that read as integers', () => {
     expect(fresh).not.toBe('chatcmpl-provider-order');
     expect(again).toBe(answer.replace('"chatcmpl-provider-order"', JSON.stringify(fresh)));
     expect(await (await service.request(`/v1/chat/completions/${fresh}`)).text()).toContain(`"prompt_logprobs":${logprobs}`);
+  });
+
+  it('keep the order a streamed answer wrote in a chunk\'s objects', async () => {
+    const logprobs = '[null,{"50":{"logprob":-1.5},"7":{"logprob":-0.2}}]';
+    const completion = fakeCompletion(request, 'chatcmpl-streamed-provider-order', upstream.created);
+    upstream.handler = (handled, res) => {
+      const includeUsage = (handled.json?.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+      const sse = openSse(res);
+      completionToChunks(completion, { includeUsage }).forEach((chunk, i) => {
+        const text = JSON.stringify(chunk);
+        sse.raw(sseEvent(i === 0 ? text.replace(/}$/, `,"prompt_logprobs":${logprobs}}`) : text));
+      });
+      sse.done();
+    };
+    const created = await post('/v1/chat/completions', JSON.stringify({ ...request, store: true, stream: true }));
+    expect(created.status).toBe(200);
+    expect(await created.text()).toContain(`"prompt_logprobs":${logprobs}`);
+    const retrieved = await (await service.request('/v1/chat/completions/chatcmpl-streamed-provider-order')).text();
+    expect(retrieved).toContain(`"prompt_logprobs":${logprobs}`);
   });
 
   it('keep the order a streamed create wrote', async () => {

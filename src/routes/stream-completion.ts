@@ -3,6 +3,7 @@ import type { AppEnv } from '../app-env.ts';
 import { type IdReservation, saveUnderFreeId } from '../completion-ids.ts';
 import { ApiError, type ErrorBody } from '../errors.ts';
 import { type ExactIntegers, findUnsafeIntegers, mergeExactIntegers, withExactIntegers } from '../exact-integers.ts';
+import { jsonTextInWrittenOrder, noteWrittenKeyOrders } from '../key-order.ts';
 import { createCompletionAssembler } from '../streaming/assemble.ts';
 import { createSseParser, formatSseData, type SseEvent, type SseParser, withData } from '../streaming/sse.ts';
 import {
@@ -79,7 +80,11 @@ function readEvent(event: SseEvent): ReadEvent {
   const reshaped = isObject(parsed) && parsed.choices == null && isObject(parsed.usage) && parsed.error == null;
   if (reshaped) (parsed as Json).choices = [];
   const problem = problemWithCompletion(parsed, 'chat.completion.chunk');
-  if (problem === undefined) return { chunk: parsed as Json, reshaped };
+  if (problem === undefined) {
+    // What the completion keeps of a chunk as it came (vLLM's prompt_logprobs, keyed by token ids) keeps the order written.
+    noteWrittenKeyOrders(parsed, data);
+    return { chunk: parsed as Json, reshaped };
+  }
   const isError = isObject(parsed) && ((parsed.error !== undefined && parsed.error !== null) || parsed.object === 'error');
   return isError ? { problem, providerError: true } : { problem, errorEvent: errorEvent(notStoredMessage(problem)) };
 }
@@ -413,7 +418,7 @@ export function createStreamCompletion(deps: CreateCompletionDeps, writes: Compl
       const changed: Json = { ...chunk };
       if (rewriteId) changed.id = reservation!.id;
       if (stripUsage) delete changed.usage;
-      return withData(event.raw, withExactIntegers(JSON.stringify(changed), chunkIntegers));
+      return withData(event.raw, withExactIntegers(jsonTextInWrittenOrder(changed), chunkIntegers));
     }
 
     const stream = new ReadableStream<Uint8Array>(
