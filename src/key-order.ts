@@ -1,7 +1,7 @@
 import { jsonElements, jsonMembers } from './json-members.ts';
 import { isObject, MAX_STORED_JSON_DEPTH } from './json.ts';
 import { stringifyLarge } from './stringify-large.ts';
-import type { Metadata } from './validation.ts';
+import { type Metadata, parseMetadata } from './validation.ts';
 
 /**
  * The order in which an object's keys were written, for the objects whose order a plain object loses: one parsed
@@ -117,6 +117,12 @@ function stringifyInWrittenOrder(value: unknown): string {
     if (value[key] !== undefined) members.push(`${JSON.stringify(key)}:${stringifyInWrittenOrder(value[key])}`);
   }
   return `{${members.join(',')}}`;
+}
+
+/** parseMetadata's map of `value`, in the key order noted for `value` (noteWrittenKeyOrders), which its copy would lose. */
+export function parseMetadataInWrittenOrder(value: unknown): Metadata {
+  const metadata = parseMetadata(value);
+  return isObject(value) ? withKeyOrder(metadata, keysInWrittenOrder(value)) : metadata;
 }
 
 /** A map as a store holds it (its JSON text), in the order that text has. */

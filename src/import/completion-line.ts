@@ -4,8 +4,8 @@ import { type ExactIntegers, withExactIntegers } from '../exact-integers.ts';
 import { isObject, type Json, MAX_STORED_JSON_DEPTH, nestsDeeperThan } from '../json.ts';
 import type { CompletionRecord } from '../store/index.ts';
 import { EARLIEST_CREATED, isStorableCreated, LATEST_CREATED, tokenCountsOfUsage } from '../store/derived-fields.ts';
-import { keysInWrittenOrder, storedJsonText, withKeyOrder } from '../key-order.ts';
-import { hasLoneSurrogate, type Metadata, parseMetadata } from '../validation.ts';
+import { parseMetadataInWrittenOrder, storedJsonText } from '../key-order.ts';
+import { hasLoneSurrogate } from '../validation.ts';
 import { messageItemId } from '../wire.ts';
 
 /**
@@ -62,8 +62,7 @@ export function toImportedRecord(value: unknown, now: number, exact?: ExactInteg
   if (!Array.isArray(choices) || !choices.every(isObject)) fail('"choices" must be an array of objects');
   let checkedMetadata;
   try {
-    // The map in the order noted for the one read (noteWrittenKeyOrders), which a copy would lose.
-    checkedMetadata = withKeyOrder(parseMetadata(metadata), isObject(metadata) ? keysInWrittenOrder(metadata as Metadata) : []);
+    checkedMetadata = parseMetadataInWrittenOrder(metadata);
   } catch (err) {
     if (err instanceof ApiError) fail(err.message);
     throw err;

@@ -3,9 +3,9 @@ import { ApiError } from '../errors.ts';
 import { type ExactIntegers, exactIntegersOf, hasAmbiguousIntegers, mergeExactIntegers } from '../exact-integers.ts';
 import { InvalidCompletionError, toImportedRecord } from '../import/completion-line.ts';
 import { isObject, type Json } from '../json.ts';
-import { keysInWrittenOrder, metadataJson, withKeyOrder } from '../key-order.ts';
+import { metadataJson, parseMetadataInWrittenOrder } from '../key-order.ts';
 import type { CompletionRecord, Store } from '../store/index.ts';
-import { type Metadata, parseMetadata } from '../validation.ts';
+import type { Metadata } from '../validation.ts';
 import { MESSAGE_CHARACTERS, printable, quoted } from './printable.ts';
 import { readAndStore } from './read-and-store.ts';
 import { errorMessage, mebibytes, shownPath, type SourceClient, SourceAnswerTooLargeError, SourceError, SourceNotFoundError, SourceUnavailableError } from './source-client.ts';
@@ -448,7 +448,7 @@ function createPageWriter(request: MirrorRequest, tally: MirrorTally, events: Mi
     async takeMetadata(id: string, listed: unknown): Promise<void> {
       let metadata: Metadata;
       try {
-        metadata = withKeyOrder(parseMetadata(listed), isObject(listed) ? keysInWrittenOrder(listed as Metadata) : []);
+        metadata = parseMetadataInWrittenOrder(listed);
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
         events.onNote?.(`metadata of ${printable(id)} not updated: ${printable(err.message, MESSAGE_CHARACTERS)}`);

@@ -3,11 +3,11 @@ import { ApiError, describeJsonType } from '../errors.ts';
 import { type ExactIntegers, exactIntegersOf, withExactIntegers } from '../exact-integers.ts';
 import { BodySplice } from '../body-splice.ts';
 import { jsonMembers } from '../json-members.ts';
-import { keepWrittenOrder, noteWrittenKeyOrders } from '../key-order.ts';
+import { noteWrittenKeyOrders, parseMetadataInWrittenOrder } from '../key-order.ts';
 import type { Json } from '../json.ts';
 import type { Store } from '../store/index.ts';
 import type { Upstream } from '../upstream.ts';
-import { hasLoneSurrogate, parseMetadata, type Metadata } from '../validation.ts';
+import { hasLoneSurrogate, type Metadata } from '../validation.ts';
 import { checkStoredMessages, checkStoredModel, checkStoredStreamOptions } from './stored-request-checks.ts';
 
 /** What a create needs, streamed or not. */
@@ -89,7 +89,7 @@ function isOurs(key: string): boolean {
 export function planCreate(request: Record<string, unknown>, body: Uint8Array, config: CreateCompletionDeps['config']): CreatePlan {
   // Objects stored from the request (a tool's schema, the metadata map) keep the key order the client wrote.
   noteWrittenKeyOrders(request, body);
-  const metadata = keepWrittenOrder(parseMetadata(request.metadata), body);
+  const metadata = parseMetadataInWrittenOrder(request.metadata);
   const store = request.store;
   // `stream` decides how the answer is read: a provider that took `"true"` for true would
   // stream to a path expecting one JSON body, so a non-boolean is refused here, as OpenAI does.
