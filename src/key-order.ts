@@ -33,22 +33,6 @@ export function withKeyOrder<T extends object>(object: T, keys: readonly string[
   return object;
 }
 
-/** Notes the key order of `metadata` as the JSON object text `object` (the map `metadata` was parsed from) writes it. */
-function keepObjectOrder(metadata: Metadata, object: Uint8Array): Metadata {
-  return orderCanDiffer(metadata) ? withKeyOrder(metadata, jsonMembers(object).map((m) => m.key)) : metadata;
-}
-
-/**
- * Notes the key order of `metadata` as the JSON object `body` writes its member `name` (the last one when repeated,
- * as JSON.parse takes), and returns `metadata`. Walks the body's members only when the order can differ.
- */
-export function keepWrittenOrder(metadata: Metadata, body: Uint8Array, name = 'metadata'): Metadata {
-  if (!orderCanDiffer(metadata)) return metadata;
-  const member = jsonMembers(body).findLast((m) => m.key === name);
-  if (member === undefined) return metadata;
-  return body[member.valueStart] === 0x7b ? keepObjectOrder(metadata, body.subarray(member.valueStart, member.end)) : metadata;
-}
-
 /**
  * Whether `value` (parsed JSON) holds an object whose key order a text can have written otherwise. Walked without
  * recursion: a source's answer is asked about before its depth is checked.
@@ -120,15 +104,16 @@ function stringifyInWrittenOrder(value: unknown): string {
 }
 
 /** parseMetadata's map of `value`, in the key order noted for `value` (noteWrittenKeyOrders), which its copy would lose. */
-export function parseMetadataInWrittenOrder(value: unknown): Metadata {
-  const metadata = parseMetadata(value);
+export function parseMetadataInWrittenOrder(value: unknown, param = 'metadata'): Metadata {
+  const metadata = parseMetadata(value, param);
   return isObject(value) ? withKeyOrder(metadata, keysInWrittenOrder(value)) : metadata;
 }
 
 /** A map as a store holds it (its JSON text), in the order that text has. */
 export function parseStoredMetadata(text: string): Metadata {
   const metadata = JSON.parse(text) as Metadata;
-  return orderCanDiffer(metadata) ? keepObjectOrder(metadata, Buffer.from(text)) : metadata;
+  noteWrittenKeyOrders(metadata, text);
+  return metadata;
 }
 
 /** The object's keys in their written order, when one was noted; otherwise its own. */

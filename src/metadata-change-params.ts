@@ -1,6 +1,7 @@
 import { ApiError, describeJsonType } from './errors.ts';
+import { parseMetadataInWrittenOrder } from './key-order.ts';
 import type { MetadataChange } from './store/index.ts';
-import { checkMetadataKey, isString, METADATA_MAX_PAIRS, metadataEntries, parseMetadata } from './validation.ts';
+import { checkMetadataKey, isString, METADATA_MAX_PAIRS, metadataEntries } from './validation.ts';
 
 /** The most completions one request changes: one transaction holds their rows, so it stays short. */
 export const METADATA_CHANGE_MAX_IDS = 100;
@@ -67,7 +68,7 @@ export function parseMetadataChangeRequest(body: Record<string, unknown>): { ids
   const unknown = Object.keys(body).find((key) => !PARAMETERS.has(key));
   if (unknown !== undefined) throw ApiError.badRequest(`Unknown parameter: '${unknown}'.`, unknown, 'unknown_parameter');
   const ids = parseIds(body.ids);
-  const set = parseMetadata(body.set, 'set');
+  const set = parseMetadataInWrittenOrder(body.set, 'set');
   const remove = parseRemove(body.remove);
   const expect = Object.fromEntries(metadataEntries(body.expect, 'expect', isValueOrNull, 'a string or null'));
   if (Object.keys(set).length === 0 && remove.length === 0) {

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { type BodyLimits, jsonText, readJsonObjectBytes } from '../http.ts';
 import { parseMetadataChangeRequest } from '../metadata-change-params.ts';
-import { keepWrittenOrder, metadataJson } from '../key-order.ts';
+import { metadataJson, noteWrittenKeyOrders } from '../key-order.ts';
 import type { MetadataChangeResult, Store } from '../store/index.ts';
 
 /** One completion's answer on the wire, each map in its keys' order: `metadata` and `previous_metadata` null for one not found. */
@@ -21,8 +21,9 @@ export function createMetadataChangeRoutes(store: Store, bodyLimits: BodyLimits)
   const routes = new Hono<AppEnv>();
   routes.post('/', async (c) => {
     const { object, bytes } = await readJsonObjectBytes(c, bodyLimits);
+    // `set`'s pairs are added in the order the body wrote them (parseMetadataChangeRequest keeps it).
+    noteWrittenKeyOrders(object, bytes);
     const { ids, change } = parseMetadataChangeRequest(object);
-    keepWrittenOrder(change.set, bytes, 'set');
     const results = await store.changeMetadata(c.get('tenant').project, ids, change);
     return jsonText(c, `{"object":"list","data":[${results.map(resultJson).join(',')}]}`);
   });

@@ -2,10 +2,10 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { ApiError } from '../errors.ts';
 import { type BodyLimits, jsonText, queryParams, readJsonObjectBytes } from '../http.ts';
-import { keepWrittenOrder } from '../key-order.ts';
+import { noteWrittenKeyOrders, parseMetadataInWrittenOrder } from '../key-order.ts';
 import type { Answer } from '../observability.ts';
 import type { Answered, Store } from '../store/index.ts';
-import { parseListParams, parseMetadata, parsePageParams } from '../validation.ts';
+import { parseListParams, parsePageParams } from '../validation.ts';
 import { serializeCompletion, serializeCompletionList, serializeDeleted, serializeMessageList } from '../wire.ts';
 
 /** Goes on with the store's answer in the turn it comes: at once when the store answered at once (see `Answered`). */
@@ -37,7 +37,8 @@ export function createStoredCompletionRoutes(store: Store, bodyLimits: BodyLimit
     if (!('metadata' in body)) {
       throw ApiError.badRequest("Missing required parameter: 'metadata'.", 'metadata', 'missing_required_parameter');
     }
-    const metadata = keepWrittenOrder(parseMetadata(body.metadata), bytes);
+    noteWrittenKeyOrders(body, bytes);
+    const metadata = parseMetadataInWrittenOrder(body.metadata);
     // Metadata is all an update can change: a `model` or `messages` beside it is refused, as OpenAI's
     // newer endpoints refuse an unknown parameter, rather than answered 200 with it silently ignored.
     const unknown = Object.keys(body).find((key) => key !== 'metadata');
