@@ -30,8 +30,13 @@ async function outside(page: Page): Promise<{ scrollWidth: number; controls: str
   }), width);
 }
 
+/** Names at the API's 64-character limit, one word each: an MCP tool's, an author's. */
+const TOOL_NAME = 'mcp__github__create_pull_request_review_comment_with_suggestion_';
+const AUTHOR_NAME = 'customer_support_escalation_team_member_with_a_long_handle_00001';
+
 describe.skipIf(!browserAvailable)('web UI: from 400 to 560 px wide', () => {
   let table = '';
+  let named = '';
   const suite = useUiSuite(async ({ service, upstream }) => {
     const client = service.client();
     for (const spec of demoSpecs(1_765_000_000, 6)) await seedCompletion(client, upstream, spec);
@@ -41,6 +46,17 @@ describe.skipIf(!browserAvailable)('web UI: from 400 to 560 px wide', () => {
       metadata: { env: 'prod', feature: 'weather' },
       messages: [{ role: 'user', content: 'The weather, as a table.' }],
       replies: [{ content: TABLE }],
+    });
+    named = await seedCompletion(client, upstream, {
+      created: 1_765_100_001,
+      model: 'gpt-4o',
+      request: { tools: [{ type: 'function', function: { name: TOOL_NAME, parameters: { type: 'object', properties: {} } } }] },
+      messages: [
+        { role: 'user', name: AUTHOR_NAME, content: 'Comment on the pull request.' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_review', type: 'function', function: { name: TOOL_NAME, arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'call_review', content: '{"ok":true}' },
+      ],
+      replies: [{ content: 'Done.' }],
     });
   });
 
@@ -83,4 +99,16 @@ describe.skipIf(!browserAvailable)('web UI: from 400 to 560 px wide', () => {
       expect(await outside(page)).toEqual(fits);
     });
   }
+
+  it('at 400 px a conversation whose tool and author have 64-character names fits: the names break', async () => {
+    const page = await suite.open(`#/completions/${named}`);
+    await page.setViewportSize({ width: 400, height: 800 });
+    await signIn(page);
+    await page.getByRole('heading', { name: 'Reply', exact: true }).waitFor();
+    await waitForIdle(page);
+    // Each name drawn whole, in the message's head, the call's head and the request's tools; they made the page 561 px wide.
+    expect(await page.locator('.message-head .muted').first().textContent()).toBe(` ${AUTHOR_NAME}`);
+    expect(await page.locator('.tool-call-head code, .tool-list code').allTextContents()).toEqual([TOOL_NAME, TOOL_NAME]);
+    expect(await outside(page)).toEqual({ scrollWidth: 400, controls: [] });
+  });
 });
