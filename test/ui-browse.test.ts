@@ -178,6 +178,43 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     await expect.poll(() => new URL(page.url()).hash).toBe('#/');
   });
 
+  it('keeps a date filter while a part of its field is typed again, and says a date without its time is incomplete', async () => {
+    // 2025-10-09 08:58:20 UTC.
+    const page = await open(`#/?created_after=${BASE + 5 * 60}`);
+    await signIn(page);
+    await expectRows(page, (await apiIds(suite.service, `created_after=${BASE + 5 * 60}&order=desc`)).slice(0, 20));
+    const rows = await rowIds(page);
+    const after = page.getByRole('textbox', { name: 'Created after' });
+    // The minute deleted to type another (month, day, year, hour, then minute): the field reads "" meanwhile, which
+    // dropped the filter at the first Backspace, the list unfiltered and the rest of the field wiped.
+    await after.focus();
+    for (let i = 0; i < 4; i++) await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('Backspace');
+    await page.getByText('"Created after" is incomplete: fill in each part of its date and time, or clear them all.').waitFor();
+    await waitForIdle(page);
+    expect(new URL(page.url()).hash).toBe(`#/?created_after=${BASE + 5 * 60}`);
+    expect(await rowIds(page)).toEqual(rows);
+    // Another filter applied meanwhile keeps the date the list has, not the incomplete field's "".
+    await page.getByRole('searchbox', { name: 'Search' }).fill('lighthouse');
+    await page.getByRole('searchbox', { name: 'Search' }).press('Enter');
+    await page.waitForURL((url) => url.hash === `#/?created_after=${BASE + 5 * 60}&search=lighthouse`);
+
+    await after.focus();
+    for (let i = 0; i < 4; i++) await page.keyboard.press('ArrowRight');
+    await page.keyboard.type('30');
+    const retyped = Date.parse('2025-10-09T08:30:20Z') / 1000;
+    await page.waitForURL((url) => url.hash === `#/?created_after=${retyped}&search=lighthouse`);
+    await expectRows(page, await apiIds(suite.service, `created_after=${retyped}&search=lighthouse&order=desc`));
+    expect(await page.getByRole('alert').filter({ hasText: 'incomplete' }).count()).toBe(0);
+
+    // A day typed without its time changes nothing (the field still reads ""): Enter says why.
+    await page.getByRole('textbox', { name: 'Created before' }).focus();
+    await page.keyboard.type('10092025');
+    await page.keyboard.press('Enter');
+    await page.getByText('"Created before" is incomplete: fill in each part of its date and time, or clear them all.').waitFor();
+    expect(new URL(page.url()).hash).toBe(`#/?created_after=${retyped}&search=lighthouse`);
+  });
+
   it('sets "Created after" to a quick range back from now, and clears "Created before"', async () => {
     const page = await open(`#/?created_before=${BASE + 60}`);
     // A minute after the newest completion, on the page's clock.

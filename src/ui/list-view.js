@@ -123,6 +123,8 @@ export function createListView() {
   linkError.hidden = true;
   /** Dates that exclude each other: said, or the empty list would read as "nothing was stored then". */
   const rangeError = fieldError();
+  /** A date field with a part left blank: said, as the list it shows is not (yet) filtered by it. */
+  const incompleteError = fieldError();
 
   // On a phone the whole form filled the first screen before any completion: there it shows Search, the metadata
   // chips, and this button, which opens the rest (its count says how many of those hidden filter the list now).
@@ -167,6 +169,7 @@ export function createListView() {
     h('div', { class: 'active-filters' }, metadataChips, clearButton),
     linkError,
     rangeError.element,
+    incompleteError.element,
     filterError.element,
   );
 
@@ -354,8 +357,8 @@ export function createListView() {
     const next = withFilters({
       search: searchInput.value.trim() || undefined,
       model: modelInput.value.trim() || undefined,
-      created_after: fromLocalInput(afterInput.value),
-      created_before: fromLocalInput(beforeInput.value),
+      created_after: dateFilter(afterInput, route.filters.created_after),
+      created_before: dateFilter(beforeInput, route.filters.created_before),
     });
     next.order = orderSelect.value === 'asc' ? 'asc' : 'desc';
     appliedFromFields = { search: next.filters.search, model: next.filters.model };
@@ -363,6 +366,20 @@ export function createListView() {
     navigate(next, { replace: typedSinceLastStep });
     typedSinceLastStep = typing;
     return same;
+  }
+
+  /**
+   * A date field with a part left blank (a minute deleted to type another, a day typed without its time) reads "" as
+   * an empty one does: applied, the first Backspace dropped the date filter and wiped the rest of the field. Until the
+   * field is whole (or wholly empty) the view keeps the date it had, and says why.
+   */
+  function dateFilter(input, applied) {
+    return input.validity.badInput ? applied : fromLocalInput(input.value);
+  }
+  function sayIncompleteDates() {
+    const incomplete = [[afterInput, 'Created after'], [beforeInput, 'Created before']].filter(([input]) => input.validity.badInput);
+    const text = incomplete.map(([, label]) => `"${label}" is incomplete: fill in each part of its date and time, or clear them all.`).join(' ');
+    if (incompleteError.element.textContent !== text) incompleteError.show(text, ...incomplete.map(([input]) => input));
   }
 
   let typingTimer = null;
@@ -392,7 +409,19 @@ export function createListView() {
       }
     });
   }
-  for (const input of [afterInput, beforeInput, orderSelect]) input.addEventListener('change', applyNow);
+  orderSelect.addEventListener('change', applyNow);
+  for (const input of [afterInput, beforeInput]) {
+    // Nothing to apply while incomplete: applying would also draw the fields anew, the part deleted put back.
+    input.addEventListener('change', () => {
+      sayIncompleteDates();
+      if (!input.validity.badInput) applyNow();
+    });
+    // A date typed without its time fires no change (the value stays ""): Enter or leaving the field says it.
+    input.addEventListener('blur', sayIncompleteDates);
+    input.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') sayIncompleteDates();
+    });
+  }
   filtersForm.addEventListener('submit', (event) => {
     event.preventDefault();
     applyOrRefresh();
@@ -465,6 +494,7 @@ export function createListView() {
     appliedFromFields = { search: filters.search, model: filters.model };
     afterInput.value = toLocalInput(filters.created_after);
     beforeInput.value = toLocalInput(filters.created_before);
+    sayIncompleteDates();
     orderSelect.value = route.order;
     labelMoreFilters();
     const ignored = route.ignored ?? [];
