@@ -6,10 +6,12 @@ import { apiIds, expectRows, signIn, useUiSuite } from './helpers/ui-page.ts';
 
 const KEY = 'sk-ui-curate-key-0001';
 const TUNE_KEY = 'sk-ui-curate-key-0002';
+const NOTE_KEY = 'sk-ui-curate-key-0003';
 const BASE = 1_760_000_000;
 
 describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, export', () => {
   const ids: string[] = [];
+  let multiline = '';
   // Named keys: any other key is refused with OpenAI's 401.
   const suite = useUiSuite(async ({ service, upstream }) => {
     const client = service.client(KEY);
@@ -23,22 +25,29 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
         }),
       );
     }
+    // A value with line breaks, as the API takes it: more than a one-line field can hold.
+    multiline = await seedCompletion(service.client(NOTE_KEY), upstream, {
+      created: BASE + 6,
+      model: 'gpt-4o-mini',
+      metadata: { note: 'line one\nline two\r\nline three', env: 'prod' },
+      messages: [{ role: 'user', content: 'A note on two lines' }],
+    });
     // In a project of their own: a refusal and an answer, of which only the answer makes a fine-tuning example.
     for (const [i, reply] of [{ refusal: "I can't help with that." }, { content: 'Sure.' }].entries()) {
       await seedCompletion(service.client(TUNE_KEY), upstream, { created: BASE + 10 + i, model: 'gpt-4o-mini', messages: [{ role: 'user', content: `Ask ${i}` }], replies: [reply] });
     }
-  }, { API_KEYS: `${KEY}:ui-project,${TUNE_KEY}:tune-project` });
+  }, { API_KEYS: `${KEY}:ui-project,${TUNE_KEY}:tune-project,${NOTE_KEY}:note-project` });
   const open = (hash?: string) => suite.open(hash);
 
-  async function retrieve(id: string) {
-    const res = await suite.service.request(`/v1/chat/completions/${id}`, { key: KEY });
+  async function retrieve(id: string, key = KEY) {
+    const res = await suite.service.request(`/v1/chat/completions/${id}`, { key });
     return { status: res.status, body: (await res.json()) as { metadata: Record<string, string> } };
   }
 
   /** A completion's page, signed in, with its metadata editor open. */
-  async function openEditor(id: string) {
+  async function openEditor(id: string, key = KEY) {
     const page = await open(`#/completions/${id}`);
-    await signIn(page, KEY);
+    await signIn(page, key);
     await page.getByRole('button', { name: 'Edit metadata' }).click();
     return { page, editor: page.getByRole('form', { name: 'Edit metadata' }) };
   }
@@ -132,6 +141,24 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     expect(await pairsText()).toBe('user = u_30ChangeRemovesplit = trainChangeRemove');
     await editor.getByRole('button', { name: 'Save' }).click();
     await expect.poll(async () => (await retrieve(id)).body.metadata).toEqual({ user: 'u_30', split: 'train' });
+  });
+
+  it('a value with line breaks put in the fields by Change is saved as stored, renamed or untouched', async () => {
+    const { page, editor } = await openEditor(multiline, NOTE_KEY);
+    await editor.getByRole('button', { name: 'Change note' }).click();
+    // Its line breaks dropped from the field (a text field holds one line), which Save wrote back: 'line oneline two…'.
+    expect(await editor.getByRole('combobox', { name: 'Value', exact: true }).inputValue()).toBe('line oneline twoline three');
+    await editor.getByRole('button', { name: 'Save' }).click();
+    await editor.waitFor({ state: 'detached' });
+    expect((await retrieve(multiline, NOTE_KEY)).body.metadata).toEqual({ note: 'line one\nline two\r\nline three', env: 'prod' });
+
+    await page.getByRole('button', { name: 'Edit metadata' }).click();
+    await editor.getByRole('button', { name: 'Change note' }).click();
+    await editor.getByRole('combobox', { name: 'Key', exact: true }).fill('notes');
+    await editor.getByRole('button', { name: 'Update pair' }).click();
+    await editor.getByRole('button', { name: 'Save' }).click();
+    await editor.waitFor({ state: 'detached' });
+    expect((await retrieve(multiline, NOTE_KEY)).body.metadata).toEqual({ notes: 'line one\nline two\r\nline three', env: 'prod' });
   });
 
   it('"Remove" on the pair being changed takes its key and value out of the fields: Save does not put it back', async () => {

@@ -54,11 +54,23 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
    * in its place, so a key can be renamed (a new key would otherwise be added beside the old pair).
    */
   let changing = null;
+  /** The value of the pair being changed, as stored: the Value field may not hold it as it is (below). */
+  let changingValue = null;
   /** The last pair added or changed: what the conversation's "Tag" applies next (quick-tag.js). */
   let lastTaken = null;
-  function setChanging(key) {
+  function setChanging(key, value = null) {
     changing = key;
+    changingValue = value;
     labelAddButton();
+  }
+
+  /**
+   * The fields' key and value. A text field drops the line breaks of what it is given, so a pair "Change" put there
+   * untouched (a value written with line breaks through the API) was saved without them; it is read back as stored.
+   */
+  function typedPair() {
+    const asGiven = (input, original) => (original !== null && input.value === original.replace(/[\r\n]/g, '') ? original : input.value);
+    return changing === null ? [keyInput.value, valueInput.value] : [asGiven(keyInput, changing), asGiven(valueInput, changingValue)];
   }
 
   /**
@@ -87,7 +99,7 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
             h('button', { type: 'button', class: 'link-button', 'aria-label': `Change ${key}`, onclick: () => {
               keyInput.value = key;
               valueInput.value = value;
-              setChanging(key);
+              setChanging(key, value);
               valueInput.focus();
             } }, 'Change'),
             h('button', { type: 'button', class: 'link-button', 'aria-label': `Remove ${key}`, onclick: () => {
@@ -113,8 +125,7 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
 
   /** Puts the Key and Value fields into the pairs (replacing the key's old value); false when they are invalid. */
   function takeFields({ required }) {
-    const key = keyInput.value;
-    const value = valueInput.value;
+    const [key, value] = typedPair();
     if (!key && !value) {
       if (required) showError('Enter a key and a value.', keyInput);
       return !required;
@@ -177,8 +188,7 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
     // Sent already: what was typed is in the request on its way, which leaving does not call back.
     if (saving()) return false;
     if (JSON.stringify(pairs) !== initial) return true;
-    const key = keyInput.value;
-    const value = valueInput.value;
+    const [key, value] = typedPair();
     if (!key && !value) return false;
     return !(changing !== null && key === changing && pairs.some(([k, v]) => k === key && v === value));
   }
