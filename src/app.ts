@@ -135,7 +135,7 @@ export function createApp({ config, logger, ...deps }: AppDeps) {
   add('POST', '/v1/chat/completions', api(createCompletionHandler({ store, upstream, config })));
   mount('/v1/chat/completions', createStoredCompletionRoutes(store, config), api);
   mount('/v1/stored-completions/usage', createUsageRoutes(store), api);
-  mount('/v1/stored-completions', createExportRoutes(store, metrics), api);
+  mount('/v1/stored-completions', createExportRoutes(store, metrics, config), api);
   mount('/v1/stored-completions/metadata', createMetadataChangeRoutes(store, config), api);
   // Every path under /v1/stored-completions/ is ours: one we do not serve is a 404 here, never a call to the provider.
   // Labelled `/v1/*` as it always was (the pass-through's pattern matched it too while that was a route).

@@ -1,4 +1,5 @@
 import { ApiError, describeJsonType } from './errors.ts';
+import { parseIdList } from './id-list-param.ts';
 import { parseMetadataInWrittenOrder } from './key-order.ts';
 import type { MetadataChange } from './store/index.ts';
 import { checkMetadataKey, isString, METADATA_MAX_PAIRS, metadataEntries } from './validation.ts';
@@ -9,33 +10,6 @@ export const METADATA_CHANGE_MAX_IDS = 100;
 const PARAMETERS = new Set(['ids', 'set', 'remove', 'expect']);
 
 const isValueOrNull = (v: unknown): v is string | null => v === null || typeof v === 'string';
-
-/** `ids`: 1 to 100 strings, each once (twice would be one completion changed twice, or a client's mistake). */
-function parseIds(value: unknown): string[] {
-  if (value === undefined) throw ApiError.badRequest("Missing required parameter: 'ids'.", 'ids', 'missing_required_parameter');
-  if (!Array.isArray(value)) {
-    throw ApiError.badRequest(`Invalid type for 'ids': expected an array of strings, but got ${describeJsonType(value)} instead.`, 'ids', 'invalid_type');
-  }
-  if (value.length === 0) throw ApiError.badRequest("Invalid 'ids': empty array. Expected an array with minimum length 1, but got an empty array instead.", 'ids', 'empty_array');
-  if (value.length > METADATA_CHANGE_MAX_IDS) {
-    throw ApiError.badRequest(
-      `Invalid 'ids': array too long. Expected an array with maximum length ${METADATA_CHANGE_MAX_IDS}, but got an array with length ${value.length} instead.`,
-      'ids',
-      'array_above_max_length',
-    );
-  }
-  const seen = new Map<string, number>();
-  value.forEach((id: unknown, index) => {
-    if (typeof id !== 'string') {
-      throw ApiError.badRequest(`Invalid type for 'ids[${index}]': expected a string, but got ${describeJsonType(id)} instead.`, `ids[${index}]`, 'invalid_type');
-    }
-    const first = seen.get(id);
-    // Not echoed: an id may be any length.
-    if (first !== undefined) throw ApiError.badRequest(`Invalid 'ids[${index}]': the same id as 'ids[${first}]'.`, `ids[${index}]`, 'invalid_value');
-    seen.set(id, index);
-  });
-  return [...seen.keys()];
-}
 
 /** `remove`: up to 16 keys (no map holds more), each within a key's limits. */
 function parseRemove(value: unknown): string[] {
@@ -67,7 +41,7 @@ function parseRemove(value: unknown): string[] {
 export function parseMetadataChangeRequest(body: Record<string, unknown>): { ids: string[]; change: MetadataChange } {
   const unknown = Object.keys(body).find((key) => !PARAMETERS.has(key));
   if (unknown !== undefined) throw ApiError.badRequest(`Unknown parameter: '${unknown}'.`, unknown, 'unknown_parameter');
-  const ids = parseIds(body.ids);
+  const ids = parseIdList(body.ids, METADATA_CHANGE_MAX_IDS);
   const set = parseMetadataInWrittenOrder(body.set, 'set');
   const remove = parseRemove(body.remove);
   const expect = Object.fromEntries(metadataEntries(body.expect, 'expect', isValueOrNull, 'a string or null'));

@@ -258,3 +258,70 @@ describe('get /v1/stored-completions/export', () => {
     expect(await gauge()).toBe(0);
   });
 });
+
+describe('post /v1/stored-completions/export (chosen completions, by id)', () => {
+  async function exportIds(body: unknown, key = DEFAULT_KEY): Promise<{ status: number; type: string | null; body: string }> {
+    const res = await service.request('/v1/stored-completions/export', { key, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, type: res.headers.get('content-type'), body: await res.text() };
+  }
+  const error = (status: number, message: string, param: string | null, code: string | null) => ({
+    status,
+    type: 'application/json',
+    body: JSON.stringify({ error: { message, type: 'invalid_request_error', param, code } }),
+  });
+
+  it('streams the named completions in the order named, each line as the filtered export writes it', async () => {
+    const a = await create(DEFAULT_KEY, 'a', 1_700_000_000, { env: 'prod' });
+    const b = await create(DEFAULT_KEY, 'b', 1_700_000_010);
+    const c = await create(DEFAULT_KEY, 'c', 1_700_000_020);
+    const all = (await exportText('')).body.split('\n');
+    const res = await exportIds({ ids: [c.id, a.id] });
+    expect(res).toEqual({ status: 200, type: 'application/x-ndjson', body: `${all[2]}\n${all[0]}\n` });
+    for (const format of ['finetune', 'eval']) {
+      const filtered = (await exportText(`?format=${format}&order=desc`)).body.split('\n');
+      expect(await exportIds({ ids: [c.id, b.id, a.id], format })).toEqual({ status: 200, type: 'application/x-ndjson', body: filtered.join('\n') });
+    }
+    // A choice no completion has: no finetune line, and no answer to read (not an error).
+    expect(await exportIds({ ids: [b.id], format: 'finetune', choice: 3 })).toEqual({ status: 200, type: 'application/x-ndjson', body: '' });
+    expect(upstream.received.map((r) => r.path)).toEqual(Array(3).fill('/v1/chat/completions'));
+  });
+
+  it("is OpenAI's 404 naming the first id the project does not have (never stored, deleted, another project's), before any line", async () => {
+    const mine = await create(DEFAULT_KEY, 'mine', 1_700_000_000);
+    const deleted = await create(DEFAULT_KEY, 'deleted', 1_700_000_010);
+    const theirs = await create(OTHER_KEY, 'theirs', 1_700_000_020);
+    expect((await service.request(`/v1/chat/completions/${deleted.id}`, { method: 'DELETE' })).status).toBe(200);
+    const notFound = (id: string, index: number) => error(404, `No chat completion found with id '${id}'.`, `ids[${index}]`, null);
+    expect(await exportIds({ ids: [mine.id, 'chatcmpl-never'] })).toEqual(notFound('chatcmpl-never', 1));
+    expect(await exportIds({ ids: [deleted.id, mine.id] })).toEqual(notFound(deleted.id, 0));
+    expect(await exportIds({ ids: [mine.id, theirs.id] })).toEqual(notFound(theirs.id, 1));
+    expect(ids((await exportIds({ ids: [theirs.id] }, OTHER_KEY)).body)).toEqual([theirs.id]);
+  });
+
+  it('refuses a body it cannot read in OpenAI’s error shape', async () => {
+    const mine = await create(DEFAULT_KEY, 'mine', 1_700_000_000);
+    expect(await exportIds({})).toEqual(error(400, "Missing required parameter: 'ids'.", 'ids', 'missing_required_parameter'));
+    expect(await exportIds({ ids: mine.id })).toEqual(error(400, "Invalid type for 'ids': expected an array of strings, but got a string instead.", 'ids', 'invalid_type'));
+    expect(await exportIds({ ids: [] })).toEqual(
+      error(400, "Invalid 'ids': empty array. Expected an array with minimum length 1, but got an empty array instead.", 'ids', 'empty_array'),
+    );
+    expect(await exportIds({ ids: Array.from({ length: 10_001 }, (_, i) => `chatcmpl-${i}`) })).toEqual(
+      error(400, "Invalid 'ids': array too long. Expected an array with maximum length 10000, but got an array with length 10001 instead.", 'ids', 'array_above_max_length'),
+    );
+    expect(await exportIds({ ids: [mine.id, 7] })).toEqual(error(400, "Invalid type for 'ids[1]': expected a string, but got an integer instead.", 'ids[1]', 'invalid_type'));
+    expect(await exportIds({ ids: [mine.id, mine.id] })).toEqual(error(400, "Invalid 'ids[1]': the same id as 'ids[0]'.", 'ids[1]', 'invalid_value'));
+    expect(await exportIds({ ids: [mine.id], order: 'desc' })).toEqual(error(400, "Unknown parameter: 'order'.", 'order', 'unknown_parameter'));
+    expect(await exportIds({ ids: [mine.id], format: 'xml' })).toEqual(
+      error(400, "Invalid value: 'xml'. Supported values are: 'completions', 'finetune' and 'eval'.", 'format', 'invalid_value'),
+    );
+    expect(await exportIds({ ids: [mine.id], format: ['eval'] })).toEqual(error(400, "Invalid type for 'format': expected a string, but got an array instead.", 'format', 'invalid_type'));
+    expect(await exportIds({ ids: [mine.id], choice: 1.5 })).toEqual(error(400, "Invalid type for 'choice': expected an integer, but got a decimal instead.", 'choice', 'invalid_type'));
+    expect(await exportIds({ ids: [mine.id], choice: -1 })).toEqual(
+      error(400, "Invalid 'choice': integer below minimum value. Expected a value >= 0, but got -1 instead.", 'choice', 'integer_below_min_value'),
+    );
+    expect((await exportIds([mine.id])).status).toBe(400);
+    const unauthenticated = await service.request('/v1/stored-completions/export', { auth: false, method: 'POST', body: JSON.stringify({ ids: [mine.id] }) });
+    expect(unauthenticated.status).toBe(401);
+    expect(upstream.received).toHaveLength(1);
+  });
+});

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CompletionRecord, DumpItem, Store } from '../src/store/index.ts';
-import { exportLines, newTally } from '../src/export/run-export.ts';
+import { exportLines, exportLinesOf, newTally } from '../src/export/run-export.ts';
 import type { ListParams, Metadata } from '../src/validation.ts';
 import { openTestStore, type TestStore } from './helpers/service.ts';
 import { TEST_BACKEND } from './helpers/test-database.ts';
@@ -302,6 +302,19 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     expect([...(await store.listCompletionsOf('project-c', ['one']))]).toEqual([]);
   });
 
+  it("weighs many completions by id as the list's sizes do: nothing for one deleted, never stored, or of another project", async () => {
+    await store.saveCompletions(PROJECT, [record('one', 1_000), record('two', 2_000, { messages: [] }), record('deleted', 3_000)]);
+    await store.saveCompletion('project-b', record('theirs', 4_000));
+    expect(await store.deleteCompletion(PROJECT, 'deleted')).toBe(true);
+    const listed = await store.listCompletionSizes(PROJECT, params());
+    const weighed = await store.completionSizesOf(PROJECT, ['two', 'deleted', 'never', 'theirs', 'one', 'a\u0000b']);
+    expect(new Map([...weighed].sort(([a], [b]) => bytewise(a, b)))).toEqual(new Map(listed.items.map(({ id, size }) => [id, size])));
+    // What was stored, as text-size.ts counts it: the completion's texts and its input messages'.
+    expect(weighed.get('one')).toBeGreaterThan(weighed.get('two')!);
+    expect([...(await store.completionSizesOf(PROJECT, []))]).toEqual([]);
+    expect([...(await store.completionSizesOf('project-c', ['one']))]).toEqual([]);
+  });
+
   it('reads the messages of many completions at once: [] for one stored without input, nothing for one deleted', async () => {
     await store.saveCompletions(PROJECT, [record('with', 1_000), record('without', 2_000, { messages: [] }), record('deleted', 3_000)]);
     expect(await store.deleteCompletion(PROJECT, 'deleted')).toBe(true);
@@ -331,6 +344,21 @@ describe(`store contract on ${TEST_BACKEND}`, () => {
     expect(lines.trim().split('\n').map((line) => [JSON.parse(line).id, JSON.parse(line).input_messages.length])).toEqual([
       ['first', 1],
       ['last', 1],
+    ]);
+    expect(tally).toEqual({ read: 2, written: 2, skipped: {} });
+  });
+
+  it('exports chosen completions in the order named, leaving out one deleted after they were weighed', async () => {
+    await store.saveCompletions(PROJECT, [record('first', 1_000), record('gone', 2_000), record('last', 3_000)]);
+    const named = ['last', 'gone', 'first'];
+    const sizes = await store.completionSizesOf(PROJECT, named);
+    expect(await store.deleteCompletion(PROJECT, 'gone')).toBe(true);
+    const tally = newTally();
+    let lines = '';
+    for await (const chunk of exportLinesOf(store, { project: PROJECT, format: 'completions', choice: 0 }, named, sizes, tally)) lines += chunk;
+    expect(lines.trim().split('\n').map((line) => [JSON.parse(line).id, JSON.parse(line).input_messages.length])).toEqual([
+      ['last', 1],
+      ['first', 1],
     ]);
     expect(tally).toEqual({ read: 2, written: 2, skipped: {} });
   });

@@ -1,4 +1,5 @@
-import { ApiError } from '../errors.ts';
+import { ApiError, describeJsonType } from '../errors.ts';
+import { parseIdList } from '../id-list-param.ts';
 import { type ListFilters, parseCursorParams, parseListFilters, type SortOrder } from '../validation.ts';
 import { EXPORT_FORMATS, type ExportFormat } from './formats.ts';
 
@@ -10,6 +11,17 @@ export interface ExportParams {
   /** Lines from the completion after this one (a cut download resumed from the last id it holds). */
   after: string | undefined;
   order: SortOrder;
+}
+
+function checkFormat(format: string): ExportFormat {
+  if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
+    throw ApiError.badRequest(
+      `Invalid value: '${format}'. Supported values are: 'completions', 'finetune' and 'eval'.`,
+      'format',
+      'invalid_value',
+    );
+  }
+  return format as ExportFormat;
 }
 
 function single(params: URLSearchParams, name: string): string | undefined {
@@ -45,19 +57,43 @@ function parseCount(params: URLSearchParams, name: string, min: number): number 
  * `format`, `limit` (lines, no maximum) and `choice`.
  */
 export function parseExportParams(params: URLSearchParams): ExportParams {
-  const format = single(params, 'format') ?? 'completions';
-  if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
-    throw ApiError.badRequest(
-      `Invalid value: '${format}'. Supported values are: 'completions', 'finetune' and 'eval'.`,
-      'format',
-      'invalid_value',
-    );
-  }
   return {
     filters: parseListFilters(params),
-    format: format as ExportFormat,
+    format: checkFormat(single(params, 'format') ?? 'completions'),
     choice: parseCount(params, 'choice', 0) ?? 0,
     limit: parseCount(params, 'limit', 1),
     ...parseCursorParams(params),
   };
+}
+
+/** The most completions one export by ids names: its body stays small (~400 KB), and so does the check that reads their sizes. */
+export const EXPORT_MAX_IDS = 10_000;
+
+export interface ExportSelection {
+  ids: string[];
+  format: ExportFormat;
+  choice: number;
+}
+
+const SELECTION_PARAMETERS = new Set(['ids', 'format', 'choice']);
+
+/**
+ * `POST /v1/stored-completions/export`'s body: `ids` (1 to EXPORT_MAX_IDS, each once), and `format` and `choice` as
+ * the GET export takes them. Throws OpenAI's 400 naming the parameter.
+ */
+export function parseExportSelection(body: Record<string, unknown>): ExportSelection {
+  const unknown = Object.keys(body).find((key) => !SELECTION_PARAMETERS.has(key));
+  if (unknown !== undefined) throw ApiError.badRequest(`Unknown parameter: '${unknown}'.`, unknown, 'unknown_parameter');
+  const ids = parseIdList(body.ids, EXPORT_MAX_IDS);
+  const { format = 'completions', choice = 0 } = body;
+  if (typeof format !== 'string') {
+    throw ApiError.badRequest(`Invalid type for 'format': expected a string, but got ${describeJsonType(format)} instead.`, 'format', 'invalid_type');
+  }
+  if (typeof choice !== 'number' || !Number.isInteger(choice)) {
+    throw ApiError.badRequest(`Invalid type for 'choice': expected an integer, but got ${describeJsonType(choice)} instead.`, 'choice', 'invalid_type');
+  }
+  if (choice < 0) {
+    throw ApiError.badRequest(`Invalid 'choice': integer below minimum value. Expected a value >= 0, but got ${choice} instead.`, 'choice', 'integer_below_min_value');
+  }
+  return { ids, format: checkFormat(format), choice };
 }

@@ -71,35 +71,59 @@ export async function* exportLines(store: Store, request: ExportRequest, tally: 
     const sized = await store.listCompletionSizes(request.project, params);
     // At least one: an empty page still says there is nothing more (or that `after` was never stored).
     const fitting = sized.items.slice(0, Math.max(1, countWithin(sized.items.map(({ size }) => size)))).map(({ id }) => id);
-    const completions = await store.listCompletionsOf(request.project, fitting);
-    const messages = await store.listMessagesOf(request.project, fitting);
-    let chunk = '';
     const ended = fitting.length === sized.items.length && !sized.hasMore;
-    for (const id of fitting) {
-      // A deleted id stays a cursor: the next page goes on after it whether or not it was read.
-      after = id;
-      // Deleted between the page's sizes and its texts (another request, retention): written without its input it
-      // would import as a completion that never had any. A completion goes out whole or not at all.
-      const completion = completions.get(id);
-      const input = messages.get(id);
-      if (!completion || !input) continue;
-      tally.read++;
-      const formatted = formatLine({ completion, messages: input }, request);
-      if ('skipped' in formatted) {
-        tally.skipped[formatted.skipped] = (tally.skipped[formatted.skipped] ?? 0) + 1;
-        continue;
-      }
-      // Two long lines (of 300 MB each) would not make one string: the chunk goes out before it would grow past the bound.
-      if (chunk !== '' && chunk.length + formatted.line.length >= CHUNK_CHARACTERS) {
-        yield chunk;
-        chunk = '';
-      }
-      chunk += `${formatted.line}\n`;
-      tally.written++;
-      if (limitReached()) break;
-    }
-    if (chunk !== '') yield chunk;
+    yield* pageLines(store, request, fitting, tally, limitReached);
+    // A deleted id stays a cursor: the next page goes on after the page's last id whether or not it was read.
+    after = fitting.at(-1) ?? after;
     if (ended || limitReached()) return;
     pageSize = EXPORT_PAGE_SIZE;
+  }
+}
+
+/** What a page of lines is made with: the format, and the choice finetune and eval lines take. */
+type LineRequest = Pick<ExportRequest, 'project' | 'format' | 'choice'>;
+
+/**
+ * The lines of the completions named (one page, read by id), in that order, as chunks of whole lines. A completion
+ * deleted since it was named (another request, retention) makes none: written without its input it would import as a
+ * completion that never had any, so a completion goes out whole or not at all. Stops after the line `limitReached` ends on.
+ */
+async function* pageLines(store: Store, request: LineRequest, ids: string[], tally: ExportTally, limitReached: () => boolean): AsyncGenerator<string> {
+  const completions = await store.listCompletionsOf(request.project, ids);
+  const messages = await store.listMessagesOf(request.project, ids);
+  let chunk = '';
+  for (const id of ids) {
+    const completion = completions.get(id);
+    const input = messages.get(id);
+    if (!completion || !input) continue;
+    tally.read++;
+    const formatted = formatLine({ completion, messages: input }, request);
+    if ('skipped' in formatted) {
+      tally.skipped[formatted.skipped] = (tally.skipped[formatted.skipped] ?? 0) + 1;
+      continue;
+    }
+    // Two long lines (of 300 MB each) would not make one string: the chunk goes out before it would grow past the bound.
+    if (chunk !== '' && chunk.length + formatted.line.length >= CHUNK_CHARACTERS) {
+      yield chunk;
+      chunk = '';
+    }
+    chunk += `${formatted.line}\n`;
+    tally.written++;
+    if (limitReached()) break;
+  }
+  if (chunk !== '') yield chunk;
+}
+
+/**
+ * The lines of chosen completions, in the order named (`POST /v1/stored-completions/export`): `sizes` is what the
+ * store said each weighs when they were checked, and pages hold as many as BATCH_TEXT_CHARACTERS allows, as the
+ * filtered export's do. One deleted since the check makes no line.
+ */
+export async function* exportLinesOf(store: Store, request: LineRequest, ids: string[], sizes: ReadonlyMap<string, number>, tally: ExportTally): AsyncGenerator<string> {
+  for (let start = 0; start < ids.length; ) {
+    const rest = ids.slice(start, start + EXPORT_PAGE_SIZE);
+    const page = rest.slice(0, Math.max(1, countWithin(rest.map((id) => sizes.get(id) ?? 0))));
+    yield* pageLines(store, request, page, tally, () => false);
+    start += page.length;
   }
 }

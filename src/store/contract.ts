@@ -175,6 +175,11 @@ export interface Store {
   listCompletionSizes(project: string, params: ListParams): Promise<Page<{ id: string; size: number }>>;
   /** The named completions the project has, by id; one it does not have (or no longer has: deleted since) is absent. */
   listCompletionsOf(project: string, ids: string[]): Promise<Map<string, CompletionRow>>;
+  /**
+   * What each named completion the project has weighs, as listCompletionSizes says it (no text read), by id; one it
+   * does not have is absent. An export of chosen completions checks them all and reads them in fitting pages.
+   */
+  completionSizesOf(project: string, ids: string[]): Promise<Map<string, number>>;
   /** The same page, serialized for the list endpoint (SQLite builds it in SQL: no row becomes a JavaScript string). */
   listCompletionsJson(project: string, params: ListParams): Answered<CompletionListJson>;
   /**

@@ -156,6 +156,18 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
     return new Map(rows.map((row) => [row.id, row]));
   }
 
+  /** The sizes (a bigint's sum: a string from the driver) of the named completions the project has. */
+  async function completionSizesOf(project: string, ids: string[]): Promise<Map<string, number>> {
+    const projectId = await projects.find(project);
+    const storable = ids.filter(isStorableId);
+    if (projectId === undefined || storable.length === 0) return new Map();
+    const rows = await db.query<{ id: string; size: string }>(
+      `SELECT c.id, ${STORED_SIZE_SQL} AS size FROM completions c WHERE c.project_id = $1 AND c.id = ANY($2::text[])`,
+      [projectId, storable],
+    );
+    return new Map(rows.map(({ id, size }) => [id, Number(size)]));
+  }
+
   /**
    * Writes the records in one transaction. An id another instance deleted while the insert waited for
    * it rolls the transaction back (migration 0005's trigger); written again, its tombstone is then in
@@ -226,6 +238,7 @@ export function createPostgresStore(db: SqlDatabase, options: PostgresStoreOptio
     listCompletions,
     listCompletionSizes,
     listCompletionsOf,
+    completionSizesOf,
     // Rows come as JavaScript strings from node-postgres anyway: serialized here as the other endpoints serialize them.
     listCompletionsJson: async (project, params) => toCompletionListJson(await listCompletions(project, params)),
     summarizeUsage: async (project, filters) => summarizeUsage(await projects.find(project), filters),

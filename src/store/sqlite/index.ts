@@ -259,6 +259,16 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     return new Map(rows.map((row) => [row.id, row]));
   }
 
+  function completionSizesOf(project: string, ids: string[]): Map<string, number> {
+    const projectId = projects.find(project);
+    if (projectId === undefined || ids.length === 0) return new Map();
+    const rows = prepare(`SELECT c.id, ${STORED_SIZE_SQL} AS size FROM completions c WHERE c.project_id = ? AND c.id IN (SELECT value FROM json_each(?))`).all(
+      projectId,
+      JSON.stringify(ids),
+    ) as { id: string; size: number }[];
+    return new Map(rows.map(({ id, size }) => [id, size]));
+  }
+
   /**
    * Each list text's page statement, found by the list text itself: wrapping it in pageSql first
    * built, flattened and hashed a longer text at every request (about 3% of a served list's
@@ -329,6 +339,7 @@ function createStore(db: SqliteDatabase, options: SqliteStoreOptions): Store {
     listCompletions: async (project, params) => listCompletions(project, params),
     listCompletionSizes: async (project, params) => listCompletionSizes(project, params),
     listCompletionsOf: async (project, ids) => listCompletionsOf(project, ids),
+    completionSizesOf: async (project, ids) => completionSizesOf(project, ids),
     listCompletionsJson,
     summarizeUsage: async (project, filters) => usage.summarize(projects.find(project), filters),
     updateMetadata: async (project, id, metadata) => updateMetadata(project, id, metadata),
