@@ -135,58 +135,39 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     expect(exported).toEqual(picked);
   });
 
-  it('"Add tag" after an "Export selected" form called off opens empty, not with the pair it was filled in with', async () => {
+  it('"Export selected" downloads exactly the selected, in the list\'s order and format, writing nothing to them', async () => {
     const page = await openGroup('export');
-    await select(page, ids.export[0]!);
-    await bar(page).getByRole('button', { name: 'Export selected' }).click();
-    await page.getByRole('form', { name: 'Export selected' }).getByRole('button', { name: 'Cancel' }).click();
-    await bar(page).getByRole('button', { name: 'Add tag' }).click();
-    const form = page.getByRole('form', { name: 'Add tag' });
-    expect(await form.getByRole('combobox', { name: 'Tag key' }).inputValue()).toBe('');
-    expect(await form.getByRole('combobox', { name: 'Tag value' }).inputValue()).toBe('');
-  });
-
-  it('"Export selected" tags the selection and shows just it, its Export in focus, which downloads exactly those', async () => {
-    const page = await openGroup('export');
-    const picked = [ids.export[0]!, ids.export[3]!];
+    // [2] holds 16 pairs already: a tag could not go on it, and nothing needs to.
+    const picked = [ids.export[0]!, ids.export[2]!, ids.export[3]!];
+    const before = await Promise.all(ids.export.map(metadataOf));
     await select(page, ...picked);
     // The whole view's Export, with cards checked, says the file is not just them.
     await page.getByRole('button', { name: 'Export', exact: true }).click();
-    await expect.poll(() => page.locator('.export-status').textContent()).toBe('Exported 4 lines (completions). That is the whole view, not only the 2 selected: "Export selected" downloads those.');
+    await expect.poll(() => page.locator('.export-status').textContent()).toBe('Exported 4 lines (completions). That is the whole view, not only the 3 selected: "Export selected" downloads those.');
 
+    const [download] = await Promise.all([page.waitForEvent('download'), bar(page).getByRole('button', { name: 'Export selected' }).click()]);
+    const lines = readFileSync((await download.path())!, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { id: string; metadata: Record<string, string> });
+    expect(lines.map((line) => line.id)).toEqual(picked);
+    expect(lines.map((line) => line.metadata)).toEqual([before[0], before[2], before[3]]);
+    await expect.poll(() => page.locator('.export-status').textContent()).toBe('Exported 3 lines (completions). From the 3 selected completions.');
+    expect(await Promise.all(ids.export.map(metadataOf))).toEqual(before);
+    // The selection stays, for what comes next (a tag, a delete, another format).
+    expect(await bar(page).locator('.bulk-count').textContent()).toBe('3 completions selected');
+    expect(await focused(page)).toBe('Export selected');
+
+    await page.getByRole('combobox', { name: 'Export format' }).selectOption('eval');
+    const [evalDownload] = await Promise.all([page.waitForEvent('download'), bar(page).getByRole('button', { name: 'Export selected' }).click()]);
+    expect(evalDownload.suggestedFilename()).toMatch(/^stored-completions-eval-\d{4}-\d\d-\d\d-\d{6}\.jsonl$/);
+    const items = readFileSync((await evalDownload.path())!, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { item: { id: string } }).item.id);
+    expect(items).toEqual(picked);
+
+    // One deleted elsewhere since it was selected: the file would pass for the whole set, so none is saved, and it is named.
+    expect((await suite.service.request(`/v1/chat/completions/${ids.export[2]}`, { method: 'DELETE' })).status).toBe(200);
+    let downloads = 0;
+    page.on('download', () => downloads++);
     await bar(page).getByRole('button', { name: 'Export selected' }).click();
-    const form = page.getByRole('form', { name: 'Export selected' });
-    expect(await focused(page)).toBe('Tag key');
-    expect(await form.textContent()).toContain('so the 2 completions selected are tagged with this pair first');
-    expect(await form.getByRole('combobox', { name: 'Tag key' }).inputValue()).toBe('export');
-    const value = await form.getByRole('combobox', { name: 'Tag value' }).inputValue();
-    expect(value).toMatch(/^selected-\d{4}-\d\d-\d\d-\d{6}-[0-9a-f]{4}$/);
-    await form.getByRole('button', { name: 'Tag and show them' }).click();
-
-    await expectRows(page, picked);
-    expect(await page.evaluate('location.hash')).toBe(`#/?metadata%5Bexport%5D=${value}`);
-    const note = `Showing only the 2 selected completions, tagged export = ${value}: "Export" downloads them.`;
-    await expect.poll(() => page.locator('.export-status').textContent()).toBe(note);
-    expect(await focused(page)).toBe('Export');
-    expect(await bar(page).isVisible()).toBe(false);
-    const [download] = await Promise.all([page.waitForEvent('download'), page.keyboard.press('Enter')]);
-    const exported = readFileSync((await download.path())!, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id);
-    expect(exported).toEqual(picked);
-    for (const id of picked) expect(await metadataOf(id)).toEqual({ group: 'export', export: value });
-
-    // One that cannot take the tag (16 pairs): no jump, the summary names it, and its link shows the rest.
-    await page.goto(`${suite.service.origin}/#/?metadata[group]=export`);
-    await expectRows(page, ids.export);
-    await select(page, ids.export[1]!, ids.export[2]!);
-    await bar(page).getByRole('button', { name: 'Export selected' }).click();
-    // A pair of its own though it comes within the same second as the first (the views of the two would merge).
-    expect(await page.getByRole('form', { name: 'Export selected' }).getByRole('combobox', { name: 'Tag value' }).inputValue()).not.toBe(value);
-    await page.getByRole('button', { name: 'Tag and show them' }).click();
-    await expect.poll(() => summary(page).textContent()).toMatch(/^Added export=selected-[-\da-f]+ to 1 of 2 completions\. 1 failed:$/);
-    // Newest first: [1] is the one with 16 pairs already.
-    expect(await page.getByRole('checkbox', { name: `Select ${ids.export[1]}` }).isChecked()).toBe(true);
-    await page.getByRole('link', { name: /^Show only export = selected-/ }).click();
-    await expectRows(page, [ids.export[2]!]);
+    await expect.poll(() => page.getByRole('alert').filter({ hasText: 'Export failed' }).textContent()).toBe(`Export failed: No chat completion found with id '${ids.export[2]}'.`);
+    expect(downloads).toBe(0);
   });
 
   it('two operators tagging the same 60 completions at once keep both their tags (no whole map written back)', async () => {

@@ -334,7 +334,7 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
 
   /** The ids, in file order, of the JSONL that "Export" downloads from `page`. */
   async function exportedIds(page: import('playwright-core').Page): Promise<string[]> {
-    // Named in local time, as a selection's tag is (`selected-2026-12-04-161605-3fa2`): one clock for both.
+    // Named in local time, the user's own clock.
     const hour = () => page.evaluate('(() => { const d = new Date(); const two = (n) => String(n).padStart(2, "0"); return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}-${two(d.getHours())}`; })()');
     const before = String(await hour());
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export' }).click()]);

@@ -6,7 +6,7 @@
 
 import { api, changeMetadata, completionPath, METADATA_CHANGE_MAX_IDS } from './api.js';
 import { announce, askToConfirm, field, fieldError, h, replaceChildren, scrollRegion, uid } from './dom.js';
-import { formatInteger, localStamp, METADATA_LIMITS } from './format.js';
+import { formatInteger, METADATA_LIMITS } from './format.js';
 import { metadataProblem, problemField } from './metadata-editor.js';
 import { suggestMetadata } from './metadata-suggestions.js';
 import { rememberTag } from './quick-tag.js';
@@ -51,30 +51,18 @@ async function eachAtMost(ids, size, work, onStep, stopped) {
 
 
 /**
- * A tag value naming this selection: local time to the second, and four random hex digits, since two selections
- * tagged within one second would otherwise share a value and their views would merge: `selected-2026-12-04-161605-3fa2`.
- */
-function selectionStamp(date = new Date()) {
-  const random = crypto.getRandomValues(new Uint16Array(1))[0].toString(16).padStart(4, '0');
-  return `selected-${localStamp(date)}-${random}`;
-}
-
-/**
  * `selection` is the list's (selection.js); `onMetadata(id, metadata)` and `onDeleted(id)` redraw or take out
  * its card in place; `focusList()` takes the focus when the bar and the summary are both gone;
  * `filterHash(key, value)` is the list's URL with that metadata pair added to its filters, and `focusFilterOn(key)`
  * gives that pair's filter the focus once it is drawn;
- * `showForExport(key, value, count)` shows the list of just that pair, its "Export" in focus.
+ * `exportSelected(ids)` downloads those completions, in the list's order, in the format chosen beside "Export".
  */
-export function createBulkActions({ selection, onMetadata, onDeleted, focusList, filterHash, focusFilterOn, showForExport }) {
+export function createBulkActions({ selection, onMetadata, onDeleted, focusList, filterHash, focusFilterOn, exportSelected }) {
   const count = h('p', { class: 'bulk-count' });
   const addButton = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false' }, 'Add tag');
   const removeButton = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false' }, 'Remove tag');
-  /**
-   * The export takes filters, not ids (SPEC.md), so exporting a selection is tagging it and exporting the view
-   * of that tag: one form, prefilled, that does both steps, rather than a recipe the user must know.
-   */
-  const exportButton = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false' }, 'Export selected');
+  /** The picked completions themselves, by id (`POST /v1/stored-completions/export`): nothing is written to them. */
+  const exportButton = h('button', { type: 'button', class: 'secondary' }, 'Export selected');
   const deleteButton = h('button', { type: 'button', class: 'danger' }, 'Delete');
   const clearButton = h('button', { type: 'button', class: 'link-button' }, 'Clear selection');
   const actionButtons = [addButton, removeButton, exportButton, deleteButton];
@@ -95,8 +83,6 @@ export function createBulkActions({ selection, onMetadata, onDeleted, focusList,
   form.hidden = true;
   /** The button whose form is open: Add tag or Remove tag. */
   let formTrigger = null;
-  /** The value the last "Export selected" form was filled in with. */
-  let exportStamp = null;
 
   const progressText = h('span', { id: uid('bulk-progress') });
   const progress = h('progress', { max: '1', value: '0', 'aria-labelledby': progressText.id });
@@ -115,10 +101,7 @@ export function createBulkActions({ selection, onMetadata, onDeleted, focusList,
   const failureBox = h('div', { class: 'bulk-failures-box' }, failureList);
   const checkFailuresScroll = scrollRegion(failureBox, 'Failures');
   const dismissButton = h('button', { type: 'button', class: 'link-button' }, 'Dismiss');
-  /**
-   * After a tag is added: the view of just the tagged ones, whose "Export" then downloads them. A selection is
-   * how a set is picked (for fine-tuning, an eval), but the export takes filters, not ids: the tag is the bridge.
-   */
+  /** After a tag is added: the view of just the tagged ones (to look at them, export them, tag them further). */
   const showTagged = h('a', { class: 'show-tagged' });
   /** The pair "Show only" shows. */
   let shownTag = null;
@@ -169,25 +152,11 @@ export function createBulkActions({ selection, onMetadata, onDeleted, focusList,
     closeForm();
     formTrigger = trigger;
     trigger.setAttribute('aria-expanded', 'true');
-    const exporting = trigger === exportButton;
-    const adding = trigger === addButton || exporting;
-    form.setAttribute('aria-label', exporting ? 'Export selected' : adding ? 'Add tag' : 'Remove tag');
-    hint.textContent = exporting
-      ? `"Export" downloads a view of the list (its filters), not picked completions: so the ${completions(selection.size)} selected are tagged with this pair first, then the list shows only them, and its "Export" downloads exactly those, in the format chosen beside it. The tag stays in their metadata ("Remove tag" takes it out).`
-      : adding
-        ? `Sets key = value in each selected completion's metadata, replacing that key's value. Keys up to ${METADATA_LIMITS.keyLength} characters, values up to ${METADATA_LIMITS.valueLength}, ${METADATA_LIMITS.pairs} pairs a completion.`
-        : "Removes the key from each selected completion's metadata.";
-    applyButton.textContent = exporting ? 'Tag and show them' : 'Apply';
-    if (exporting) {
-      // A pair no other completion has, so the view of it is this selection and nothing else.
-      exportStamp = selectionStamp();
-      keyInput.value = 'export';
-      valueInput.value = exportStamp;
-    } else if (keyInput.value === 'export' && valueInput.value === exportStamp) {
-      // Left by an "Export selected" form: "Add tag" or "Remove tag" opens empty, not with a pair the user never typed.
-      keyInput.value = '';
-      valueInput.value = '';
-    }
+    const adding = trigger === addButton;
+    form.setAttribute('aria-label', adding ? 'Add tag' : 'Remove tag');
+    hint.textContent = adding
+      ? `Sets key = value in each selected completion's metadata, replacing that key's value. Keys up to ${METADATA_LIMITS.keyLength} characters, values up to ${METADATA_LIMITS.valueLength}, ${METADATA_LIMITS.pairs} pairs a completion.`
+      : "Removes the key from each selected completion's metadata.";
     valueField.hidden = !adding;
     formError.show('');
     form.hidden = false;
@@ -196,7 +165,11 @@ export function createBulkActions({ selection, onMetadata, onDeleted, focusList,
 
   addButton.addEventListener('click', () => openForm(addButton));
   removeButton.addEventListener('click', () => openForm(removeButton));
-  exportButton.addEventListener('click', () => openForm(exportButton));
+  exportButton.addEventListener('click', () => {
+    if (running || exportButton.getAttribute('aria-disabled') === 'true' || selection.size === 0) return;
+    closeForm();
+    exportSelected(selection.ids());
+  });
   cancelButton.addEventListener('click', () => closeForm()?.focus());
   form.addEventListener('keydown', (event) => {
     if (event.key === 'Escape') closeForm()?.focus();
@@ -222,8 +195,7 @@ export function createBulkActions({ selection, onMetadata, onDeleted, focusList,
 
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    const exporting = formTrigger === exportButton;
-    const adding = formTrigger === addButton || exporting;
+    const adding = formTrigger === addButton;
     const key = keyInput.value;
     const value = adding ? valueInput.value : '';
     const problem = metadataProblem([[key, value]]);
@@ -235,10 +207,10 @@ export function createBulkActions({ selection, onMetadata, onDeleted, focusList,
       return;
     }
     const trigger = closeForm();
-    // The pair set last is what a conversation's "Tag" adds (not the export's own, which names this selection only).
-    if (adding && !exporting) rememberTag(key, value);
+    // The pair set last is what a conversation's "Tag" adds.
+    if (adding) rememberTag(key, value);
     // (Built from entries: a key "__proto__" in an object literal would set its prototype, not a pair.)
-    if (adding) run(trigger, `Adding ${key}=${value}`, `Added ${key}=${value} to `, retagging({ set: Object.fromEntries([[key, value]]) }), METADATA_CHANGE_MAX_IDS, [key, value], exporting);
+    if (adding) run(trigger, `Adding ${key}=${value}`, `Added ${key}=${value} to `, retagging({ set: Object.fromEntries([[key, value]]) }), METADATA_CHANGE_MAX_IDS, [key, value]);
     else run(trigger, `Removing ${key}`, `Removed ${key} from `, retagging({ remove: [key] }), METADATA_CHANGE_MAX_IDS);
   });
 
@@ -297,7 +269,7 @@ export function createBulkActions({ selection, onMetadata, onDeleted, focusList,
    * Runs `work(batch, signal)` over the selection, `size` ids a batch (a delete is one request a completion, a tag change
    * names up to a hundred), with progress, then says what was done and what failed; `tag`, the pair an "Add tag" set.
    */
-  async function run(trigger, doing, didPrefix, work, size, tag = null, exporting = false) {
+  async function run(trigger, doing, didPrefix, work, size, tag = null) {
     const ids = selection.ids();
     if (running || ids.length === 0) return;
     running = new AbortController();
@@ -325,15 +297,6 @@ export function createBulkActions({ selection, onMetadata, onDeleted, focusList,
     for (const button of actionButtons) button.removeAttribute('aria-disabled');
     progressLine.hidden = true;
     const notStarted = ids.length - done.length - failures.length;
-    // Every one tagged: straight on to the view of just them, whose "Export" is the next step. Otherwise the
-    // summary names what failed or was not started, and its "Show only" link leads to those that were tagged.
-    if (exporting && done.length === ids.length) {
-      selection.drop(done);
-      result.hidden = true;
-      render();
-      showForExport(tag[0], tag[1], done.length);
-      return;
-    }
     // Counted are the completions changed: one that already had the pair (or lacked the key) is said apart.
     const changed = done.length - unchanged;
     const counted = done.length < ids.length ? `${formatInteger(changed)} of ${completions(ids.length)}` : completions(changed);

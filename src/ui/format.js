@@ -107,10 +107,7 @@ export function cutText(text, length) {
   return text.slice(0, characterStart(text, length));
 }
 
-/**
- * The local time to the second, for names (an export's file, a selection's tag): `2026-12-04-161605`. One clock
- * for both, so the file saved after "Export selected" names the minute its tag does.
- */
+/** The local time to the second, for names (an export's file): `2026-12-04-161605`. */
 export function localStamp(date = new Date()) {
   const two = (n) => String(n).padStart(2, '0');
   return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}-${two(date.getHours())}${two(date.getMinutes())}${two(date.getSeconds())}`;

@@ -264,14 +264,10 @@ export function createListView() {
     focusFilterOn: (key) => {
       focusFilterOn = key;
     },
-    showForExport: (key, value, count) => {
-      exportNote = `Showing only the ${count === 1 ? 'selected completion' : `${formatInteger(count)} selected completions`}, tagged ${key} = ${value}: "Export" downloads ${count === 1 ? 'it' : 'them'}.`;
-      // The tag alone: the other filters can only take some of them out (a change since they were listed).
-      navigate({ filters: { metadata: [[key, value]] }, order: route.order, usage: false });
+    exportSelected: (ids) => {
+      if (exportButton.getAttribute('aria-disabled') !== 'true') exportPicked(ids);
     },
   });
-  /** Said beside "Export" once the view of a selection just tagged for export is loading ("Export selected"). */
-  let exportNote = null;
   const element = h(
     'section',
     { class: 'list-view', 'aria-labelledby': 'list-title' },
@@ -557,12 +553,7 @@ export function createListView() {
     loadMoreButton.hidden = true;
     summary.textContent = 'Loading…';
     // What the last export did was about the view before this one.
-    if (exportButton.getAttribute('aria-disabled') !== 'true') showExportStatus(exportNote ?? '');
-    if (exportNote) {
-      announce(exportNote);
-      exportButton.focus();
-      exportNote = null;
-    }
+    if (exportButton.getAttribute('aria-disabled') !== 'true') showExportStatus('');
     knownModels.refresh();
     await loadPage(undefined, controller.signal);
   }
@@ -968,7 +959,40 @@ export function createListView() {
   /** The export under way: the list is dropped only at sign-out, and a key's export must end with its session. */
   let exportController = null;
 
-  async function exportView() {
+  /** The view: its filters and order (the export's own default is oldest first, so the file reads as the list does). */
+  function exportView() {
+    const format = exportFormat.value;
+    // Cards were checked: the file is the whole view, which a user who picked some may not have meant.
+    const picked = selection.size ? ` That is the whole view, not only the ${formatInteger(selection.size)} selected: "Export selected" downloads those.` : '';
+    return runExport({
+      format,
+      request: (signal) => apiResponse(`/v1/stored-completions/export${queryString([['format', format], ...filterPairs(route.filters), ['order', route.order]])}`, { signal }),
+      nothing: format === 'finetune' ? 'Nothing to export: no completion in this view makes a fine-tuning example.' : 'Nothing to export: no completion matches this view.',
+      done: (lines) => `${skippedNote(format, lines)}${picked}`,
+    });
+  }
+
+  /** The selected completions themselves, by id, in the list's order ("Export selected"): nothing is written to them. */
+  function exportPicked(ids) {
+    const format = exportFormat.value;
+    const skipped = (lines) => (format === 'finetune' && lines < ids.length
+      ? ` ${formatInteger(ids.length - lines)} of the ${formatInteger(ids.length)} selected make no fine-tuning example (a refusal, a reply cut off, a tool call without its result...) and were left out.`
+      : '');
+    return runExport({
+      format,
+      request: (signal) => apiResponse('/v1/stored-completions/export', { method: 'POST', body: { ids, format }, signal }),
+      nothing: format === 'finetune'
+        ? `Nothing to export: none of the ${formatInteger(ids.length)} selected makes a fine-tuning example.`
+        : 'Nothing to export: the selected completions were deleted meanwhile.',
+      done: (lines) => ` From the ${ids.length === 1 ? 'selected completion' : `${formatInteger(ids.length)} selected completions`}.${skipped(lines)}`,
+    });
+  }
+
+  /**
+   * Downloads an export as a file: `request(signal)` is its response, read as it streams, counting lines, so the count
+   * shows while a large export runs; `nothing` is said instead of saving an empty file, `done(lines)` after the count.
+   */
+  async function runExport({ format, request, nothing, done }) {
     // aria-disabled, not disabled: a disabled button drops the focus of the keyboard user who pressed it.
     exportButton.setAttribute('aria-disabled', 'true');
     announce('Exporting…');
@@ -977,11 +1001,8 @@ export function createListView() {
     const exporting = (exportController = new AbortController());
     const { signal } = exporting;
     try {
-      const format = exportFormat.value;
-      // In the list's order, so the file reads as the list does (the export's own default is oldest first).
-      const response = await apiResponse(`/v1/stored-completions/export${queryString([['format', format], ...filterPairs(route.filters), ['order', route.order]])}`, { signal });
-      // Read as it streams, counting lines, so the count shows while a large export runs; and a body the
-      // service broke off (its database lost midway) is an error here, not a file saved short.
+      const response = await request(signal);
+      // A body the service broke off (its database lost midway) is an error here, not a file saved short.
       const chunks = [];
       const reader = response.body.getReader();
       for (;;) {
@@ -999,7 +1020,6 @@ export function createListView() {
       }
       if (lines === 0) {
         // An empty file would download as if something had been exported.
-        const nothing = format === 'finetune' ? 'Nothing to export: no completion in this view makes a fine-tuning example.' : 'Nothing to export: no completion matches this view.';
         showExportStatus(nothing);
         announce(nothing);
         return;
@@ -1010,11 +1030,9 @@ export function createListView() {
       link.click();
       link.remove();
       setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
-      // Cards were checked: the file is the whole view, which a user who picked some may not have meant.
-      const picked = selection.size ? ` That is the whole view, not only the ${formatInteger(selection.size)} selected: "Export selected" downloads those.` : '';
-      const done = `Exported ${formatInteger(lines)} line${lines === 1 ? '' : 's'} (${format}).${skippedNote(format, lines)}${picked}`;
-      showExportStatus(done);
-      announce(`Export downloaded. ${done}`);
+      const said = `Exported ${formatInteger(lines)} line${lines === 1 ? '' : 's'} (${format}).${done(lines)}`;
+      showExportStatus(said);
+      announce(`Export downloaded. ${said}`);
     } catch (failure) {
       // Signed out meanwhile: the export went with the key, and nothing of it is saved or said.
       if (signal.aborted) return;
