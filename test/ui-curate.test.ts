@@ -128,8 +128,10 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     expect(await editor.getByRole('button', { name: 'Add pair' }).count()).toBe(1);
     await editor.getByRole('button', { name: 'Change environment' }).click();
     await editor.getByRole('combobox', { name: 'Key', exact: true }).fill('user');
+    // Onto a key another pair has: that pair's value goes, and the button says so before it is pressed.
+    expect(await editor.getByRole('button', { name: 'Replace value' }).count()).toBe(1);
     await editor.getByRole('combobox', { name: 'Value', exact: true }).fill('u_30');
-    await editor.getByRole('button', { name: 'Update pair' }).click();
+    await editor.getByRole('button', { name: 'Replace value' }).click();
     expect(await pairsText()).toBe('user = u_30ChangeRemove');
     // Emptying both fields gives the change up: the next pair typed is added, the changed one stays.
     await editor.getByRole('button', { name: 'Change user' }).click();

@@ -78,8 +78,9 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
    * once), which "Add pair" did not say.
    */
   function labelAddButton() {
-    const replaces = changing === null && pairs.some(([k]) => k === keyInput.value);
-    addButton.textContent = changing !== null ? 'Update pair' : replaces ? 'Replace value' : 'Add pair';
+    // Renamed onto another pair's key (Change, then that key typed), the other pair's value is replaced too: said so.
+    const replaces = pairs.some(([k]) => k === keyInput.value && k !== changing);
+    addButton.textContent = replaces ? 'Replace value' : changing !== null ? 'Update pair' : 'Add pair';
   }
 
   /** `control`: the field the message is about, if one is. */
