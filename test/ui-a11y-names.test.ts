@@ -105,14 +105,21 @@ describe.skipIf(!browserAvailable)('web UI: every control named apart, in the or
     // The short block and the narrow table: no stop, no name.
     expect(await reply.locator('pre.fenced-code:not([role]), .md-table:not([role])').count()).toBe(2);
     expect(await reply.locator('[tabindex]:not([role=region])').count()).toBe(0);
-    // From the keyboard: Tab from the "Markdown" box (the last control before the messages) reaches the code, then the table.
+    // From the keyboard: Tab from the "Markdown" box (the last control before the messages) reaches the question's "Copy",
+    // the code, its "Copy", the short block's "Copy" (the block itself no stop), then the table.
     await page.getByRole('checkbox', { name: 'Markdown' }).focus();
+    await page.keyboard.press('Tab');
+    expect(await focusedName(page)).toBe('Copy message 1 of 1');
     await page.keyboard.press('Tab');
     expect(await focusedName(page)).toBe('python code');
     const block = reply.getByRole('region', { name: 'python code' });
     expect(await block.evaluate((el) => el.scrollLeft)).toBe(0);
     await page.keyboard.press('ArrowRight');
     await expect.poll(() => block.evaluate((el) => el.scrollLeft)).toBeGreaterThan(0);
+    await page.keyboard.press('Tab');
+    expect(await focusedName(page)).toBe('Copy python code');
+    await page.keyboard.press('Tab');
+    expect(await focusedName(page)).toBe('Copy code');
     await page.keyboard.press('Tab');
     expect(await focusedName(page)).toBe('Table');
   });

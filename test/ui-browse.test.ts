@@ -312,8 +312,9 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     await page.getByRole('heading', { name: 'Choices (2)' }).waitFor();
     const choices = page.locator('.conversation article.role-assistant');
     expect(await choices.count()).toBe(2);
-    expect(await choices.nth(0).textContent()).toBe('Choice 0 · finish reason: stopFirst tagline.');
-    expect(await choices.nth(1).textContent()).toBe('Choice 1 · finish reason: lengthSecond tagline.');
+    // Each card ends with its "Copy".
+    expect(await choices.nth(0).textContent()).toBe('Choice 0 · finish reason: stopFirst tagline.Copy');
+    expect(await choices.nth(1).textContent()).toBe('Choice 1 · finish reason: lengthSecond tagline.Copy');
   });
 
   it('keeps hostile content as text: nothing runs, nothing is linked, the CSP is strict', async () => {

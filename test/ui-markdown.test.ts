@@ -68,10 +68,10 @@ const EXPECTED = [
   '<blockquote><p>quoted &lt;script&gt;window.__pwned=1&lt;/script&gt;</p></blockquote>',
   '<div class="md-table"><table><thead><tr><th class="align-left">Name</th><th class="align-right">Qty</th></tr></thead>'
     + '<tbody><tr><td class="align-left">a | b</td><td class="align-right"><strong>1</strong></td></tr></tbody></table></div>',
-  '<div class="fenced"><span class="part-label">js</span><pre class="fenced-code"><code>const x = "*not emphasis*";</code></pre></div>',
+  '<div class="fenced"><span class="part-label">js</span><pre class="fenced-code"><code>const x = "*not emphasis*";</code></pre><button class="secondary small copy-code">Copy</button></div>',
   '<p class="md-heading md-h2" role="heading" aria-level="5">Heading two</p>',
   '<hr></hr>',
-  '<div class="fenced"><pre class="fenced-code"><code>indented code</code></pre></div>',
+  '<div class="fenced"><pre class="fenced-code"><code>indented code</code></pre><button class="secondary small copy-code">Copy</button></div>',
   '<p>Unclosed *star and [bracket and `tick</p>',
 ].join('\n');
 

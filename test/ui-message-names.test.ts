@@ -1,8 +1,8 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { browserAvailable, waitForIdle } from './helpers/browser.ts';
+import { browserAvailable } from './helpers/browser.ts';
 import { seedCompletion } from './helpers/seed.ts';
-import { signIn, useUiSuite } from './helpers/ui-page.ts';
+import { openConversation, useUiSuite } from './helpers/ui-page.ts';
 
 const PIXEL = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=';
 
@@ -62,17 +62,8 @@ describe.skipIf(!browserAvailable)('web UI: each message card and image is named
     });
   });
 
-  async function openConversation(id: string): Promise<Page> {
-    const page = await suite.open();
-    await signIn(page);
-    await page.goto(`${suite.service.origin}/#/completions/${id}`);
-    await page.locator('article.message').first().waitFor();
-    await waitForIdle(page);
-    return page;
-  }
-
   it('names each card by its place among the input messages and its role, a tool result under its call by its own', async () => {
-    const page = await openConversation(ids.tools!);
+    const page = await openConversation(suite, ids.tools!);
     expect(await outline(page)).toEqual([
       '- heading "Input messages (6)" [level=2]',
       '- article "Message 1 of 6, System"',
@@ -98,7 +89,7 @@ describe.skipIf(!browserAvailable)('web UI: each message card and image is named
   });
 
   it('names several choices by their index', async () => {
-    const page = await openConversation(ids.choices!);
+    const page = await openConversation(suite, ids.choices!);
     expect(await outline(page)).toEqual([
       '- heading "Input messages (1)" [level=2]',
       '- article "Message 1 of 1, User"',
@@ -112,7 +103,7 @@ describe.skipIf(!browserAvailable)('web UI: each message card and image is named
   });
 
   it('tells images from one host apart by their place, loaded one by one, all at once, or drawn again', async () => {
-    const page = await openConversation(ids.images!);
+    const page = await openConversation(suite, ids.images!);
     const images = () => outline(page).then((lines) => lines.filter((line) => line.startsWith('- img')));
     expect(await images()).toEqual(['- img "Image 2 of 4, sent with the message"']);
 

@@ -106,7 +106,7 @@ describe.skipIf(!browserAvailable)('web UI: why a search matched, marked', () =>
       '<p role=heading><mark>Refund</mark> rules</p>'
       + '<p>A <strong><mark>refund</mark></strong> is due; call <code><mark>refund</mark>(order)</code> or see '
       + '<a href=https://shop.example/refund?refund=1>the <mark>refund</mark> page</a>.</p>'
-      + '<div><span>js</span><pre><code><mark>refund</mark>(order); // <mark>refund</mark></code></pre></div>',
+      + '<div><span>js</span><pre><code><mark>refund</mark>(order); // <mark>refund</mark></code></pre><button>Copy</button></div>',
     );
     const user = page.locator('article.message.role-user .text');
     expect(await structure(user)).toBe('<p><mark>Refund</mark> &lt;b>now&lt;/b></p>');

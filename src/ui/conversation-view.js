@@ -71,6 +71,7 @@ function choiceCards(choices, matcher) {
       matcher,
       // Named apart by their index ("Choice 0"), or the one card under the heading "Reply".
       heading: choices.length > 1 ? `Choice ${choice.index}` : 'Assistant',
+      copyLabel: choices.length > 1 ? `Copy choice ${choice.index}` : 'Copy reply',
       extra: h('span', { class: 'finish muted' }, ` · finish reason: ${choice.finish_reason ?? 'none'}${choice.logprobs ? ' · logprobs stored' : ''}`),
     }),
   );

@@ -168,8 +168,12 @@ export async function copyText(text) {
     await navigator.clipboard.writeText(text);
     return true;
   } catch {
-    const area = h('textarea', { class: 'visually-hidden', readonly: true, 'aria-hidden': 'true' });
+    // `copy-source` keeps its white space (style.css): the copy is the selection as laid out, and hidden text's
+    // `nowrap` collapsed runs of spaces, so code and JSON lost their indentation.
+    const area = h('textarea', { class: 'visually-hidden copy-source', readonly: true, 'aria-hidden': 'true' });
     area.value = text;
+    // Selecting the text focuses it: the focus goes back to the button pressed, or a keyboard user was left on the page's top.
+    const focused = document.activeElement;
     document.body.append(area);
     area.select();
     let copied = false;
@@ -179,6 +183,7 @@ export async function copyText(text) {
       copied = false;
     }
     area.remove();
+    if (focused instanceof HTMLElement && focused.isConnected) focused.focus({ preventScroll: true });
     return copied;
   }
 }

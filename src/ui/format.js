@@ -73,11 +73,15 @@ export function fromLocalInput(value) {
 /** How a preview names a part that is not text: in words for the kinds OpenAI has, by its type otherwise. */
 const PART_NAMES = { image_url: 'image', input_audio: 'audio', file: 'file', refusal: 'refusal' };
 
-/** The text of a message's content: a string, or the text parts of an array, other parts named. */
-export function contentText(content) {
+/**
+ * The text of a message's content: a string, or the text parts of an array, other parts named (`[image]`) unless
+ * `nameOthers` is false, when only the text parts are joined, as the API's own `content` of an input message is.
+ */
+export function contentText(content, nameOthers = true) {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) return '';
   return content
+    .filter((part) => nameOthers || part?.type === 'text')
     .map((part) => {
       if (part?.type === 'text') return String(part.text ?? '');
       const type = String(part?.type ?? 'part');

@@ -4,7 +4,7 @@
 // addresses; an image is a link to its address, never loaded: a reply steered by injected text can name an
 // image whose address carries the conversation off to someone else's server.
 
-import { h, scrollRegion } from './dom.js';
+import { copyButton, h, scrollRegion } from './dom.js';
 import { readSetting, writeSetting } from './preferences.js';
 
 /** Whether messages are drawn as markdown or shown as the characters stored; kept for the next visit. */
@@ -257,11 +257,19 @@ function indentedCode(lines, at, nodes) {
   return end;
 }
 
-/** A model's code block: monospaced, indentation and long lines kept (the block scrolls sideways), the language named. */
+/**
+ * A model's code block: monospaced, indentation and long lines kept (the block scrolls sideways), the language named.
+ * Its "Copy" copies the code exactly (no language line, no closing newline), named by its language like the block;
+ * after the code, so a reader hears the code, then the button that copies it.
+ */
 export function codeBlock(code, language) {
+  const copy = copyButton('Copy', () => code);
+  copy.classList.add('copy-code');
+  copy.setAttribute('aria-label', language ? `Copy ${language} code` : 'Copy code');
   return h('div', { class: 'fenced' },
     language ? h('span', { class: 'part-label' }, language) : null,
     scrolled(h('pre', { class: 'fenced-code' }, h('code', null, code)), language ? `${language} code` : 'Code'),
+    copy,
   );
 }
 

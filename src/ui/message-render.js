@@ -2,8 +2,8 @@
 // the characters as stored), content parts, tool calls beside their results, refusals. Everything is
 // elements and text nodes; images only from http(s) (when the reader asks) and data:image URLs.
 
-import { h, replaceChildren, scrollRegion, uid } from './dom.js';
-import { cutAtBreak, formatInteger, prettyJsonText } from './format.js';
+import { copyButton, h, replaceChildren, scrollRegion, uid } from './dom.js';
+import { contentText, cutAtBreak, formatInteger, prettyJsonText } from './format.js';
 import { directionOf, markdownNodes, markdownShown } from './markdown.js';
 import { remoteImage } from './remote-images.js';
 import { growMarked } from './search-marks.js';
@@ -197,18 +197,57 @@ export function refusalBlock(text, matcher = null) {
  * going from heading to heading heard message 3, then 5, and no trace of 4 drawn under its call.
  */
 function toolCallBlock(call, result, matcher = null, placeOf = () => null) {
-  const fn = call?.function ?? call?.custom ?? {};
-  const name = fn.name ?? call?.type ?? 'tool';
-  const argumentsText = fn.arguments ?? fn.input ?? '';
+  const { name, argumentsText } = callParts(call);
   return h('div', { class: 'tool-call' },
     h('div', { class: 'tool-call-head' }, partLabel('Tool call'), h('code', null, name), call?.id ? h('span', { class: 'muted' }, ` ${call.id}`) : null),
     jsonBlock(argumentsText, `Arguments of ${name}`),
     result
       ? h('div', { class: 'tool-result' },
         h('h4', { class: 'tool-call-head', 'aria-label': placeName(placeOf(result), result.name ? `tool result, ${result.name}` : 'tool result') }, partLabel('Result'), result.name ? h('code', null, result.name) : null),
-        renderMaybeJson(result.content_parts ?? result.content, matcher))
+        renderMaybeJson(result.content_parts ?? result.content, matcher),
+        copyMessageButton(result, copyName(placeOf(result), 'Copy tool result'), 'copy-result'))
       : null,
   );
+}
+
+/** A call's name and arguments (a function's JSON text, a custom tool's input), as the model wrote them. */
+function callParts(call) {
+  const fn = call?.function ?? call?.custom ?? {};
+  return { name: fn.name ?? call?.type ?? 'tool', argumentsText: fn.arguments ?? fn.input ?? '' };
+}
+
+/**
+ * What a card's "Copy" puts on the clipboard: the message as the API holds it, not as drawn (markdown's characters,
+ * not its HTML): its text (the text parts joined by new lines, as the API's `content` of an input message joins
+ * them), its refusal, then each call's arguments as the model wrote them (JSON text), a blank line between each.
+ * Thinking, images and audio are not text a reader pastes: left out.
+ */
+function messageText(message) {
+  const calls = Array.isArray(message?.tool_calls) ? [...message.tool_calls] : [];
+  if (message?.function_call) calls.push({ function: message.function_call });
+  return [
+    contentText(message?.content_parts ?? message?.content, false),
+    typeof message?.refusal === 'string' ? message.refusal : '',
+    ...calls.map((call) => {
+      const { argumentsText } = callParts(call);
+      return typeof argumentsText === 'string' ? argumentsText : JSON.stringify(argumentsText);
+    }),
+  ].filter((text) => text !== '').join('\n\n');
+}
+
+/** "Copy message 3 of 12" from the place "Message 3 of 12"; `otherwise` where the message has none. */
+function copyName(place, otherwise) {
+  return place ? `Copy ${place[0].toLowerCase()}${place.slice(1)}` : otherwise;
+}
+
+/** A message's "Copy" (`messageText`), named for a screen reader (`name`); none for a message with no text to copy. */
+function copyMessageButton(message, name, className) {
+  const text = messageText(message);
+  if (text === '') return null;
+  const button = copyButton('Copy', () => text);
+  button.classList.add(className);
+  button.setAttribute('aria-label', name);
+  return button;
 }
 
 const ROLE_NAMES = { system: 'System', developer: 'Developer', user: 'User', assistant: 'Assistant', tool: 'Tool', function: 'Function' };
@@ -223,11 +262,12 @@ function placeName(place, what) {
 
 /**
  * One message card. `results` maps tool_call_id to the tool message answering it, shown under the call;
- * `heading` overrides the role's name (a choice). The card is named by its heading, whose name starts with `place`
+ * `heading` overrides the role's name (a choice), `copyLabel` the name of its "Copy" (a choice's: "Copy choice 1").
+ * The card is named by its heading, whose name starts with `place`
  * ("Message 3 of 12"): a screen reader's list of headings read "User", "Assistant", "User"... with no way to tell
  * one from another; `placeOf` gives each tool result's under its call.
  */
-export function messageCard(message, { results = new Map(), heading, extra, matcher = null, place = null, placeOf } = {}) {
+export function messageCard(message, { results = new Map(), heading, copyLabel, extra, matcher = null, place = null, placeOf } = {}) {
   const role = String(message?.role ?? 'unknown');
   const toolCalls = Array.isArray(message?.tool_calls) ? message.tool_calls : [];
   const content = message?.content_parts ?? message?.content;
@@ -254,6 +294,8 @@ export function messageCard(message, { results = new Map(), heading, extra, matc
     Array.isArray(message?.annotations) && message.annotations.length
       ? h('div', { class: 'part' }, partLabel('Annotations'), jsonBlock(message.annotations))
       : null,
+    // Last, after what it copies (drawn in the card's corner): the card's text reads as it is seen, "Copy" at its end.
+    copyMessageButton(message, copyLabel ?? copyName(place, 'Copy message'), 'copy-message'),
   );
 }
 

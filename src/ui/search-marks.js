@@ -18,7 +18,8 @@ function markAll(root, matcher) {
   const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
   const nodes = [];
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    if (!node.parentElement?.closest('mark.match')) nodes.push(node);
+    // A button's label ("Copy" on a code block) is the page's, not the message's: never a match.
+    if (!node.parentElement?.closest('mark.match, button')) nodes.push(node);
   }
   for (const node of nodes) {
     found.last = markText(node, matcher);

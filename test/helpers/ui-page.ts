@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Dialog, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
-import { launchBrowser } from './browser.ts';
+import { launchBrowser, waitForIdle } from './browser.ts';
 import { type FakeUpstream, startFakeUpstream } from './fake-upstream.ts';
 import { DEFAULT_KEY, type Service, startService } from './service.ts';
 
@@ -208,6 +208,16 @@ export function textBoxOf(page: Page, selector: string, needle: string): Promise
     }
     return null;
   })()`);
+}
+
+/** A tab signed in on the conversation of `id`, its cards drawn and the page idle. */
+export async function openConversation(suite: UiSuite, id: string): Promise<Page> {
+  const page = await suite.open();
+  await signIn(page);
+  await page.goto(`${suite.service.origin}/#/completions/${id}`);
+  await page.locator('article.message').first().waitFor();
+  await waitForIdle(page);
+  return page;
 }
 
 /** A tab signed in on the list of one seeded group (`seedGroups`), its first page (20, newest first) shown. */
