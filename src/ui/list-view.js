@@ -28,6 +28,7 @@ import { searchMatcher } from './search-words.js';
 import { shortcutsActive, shortcutsOn, turnShortcuts } from './shortcuts.js';
 import { createSelection } from './selection.js';
 import { createUsagePanel } from './usage-panel.js';
+import { listTitle } from './view-title.js';
 
 const PAGE_SIZE = 20;
 /** Previews of the last user message need one request per row; a few at a time keeps the page's own requests ahead. */
@@ -1105,7 +1106,7 @@ export function createListView() {
       if (!noticeFresh) notice.hidden = true;
       noticeFresh = false;
       refreshAges();
-      document.title = 'Completions · Stored completions';
+      document.title = listTitle(route);
       syncFields();
       // The keys line names "n" and "p" while the list is a search's.
       showKeys();
