@@ -65,7 +65,7 @@ function renderSignIn(message) {
   );
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    const key = keyInput.value.trim();
+    const key = typedKey(keyInput.value);
     if (!key) {
       error.show('Enter an API key.', keyInput);
       keyInput.focus();
@@ -92,6 +92,14 @@ function renderSignIn(message) {
   });
   replaceChildren(main, form);
   keyInput.focus();
+}
+
+/**
+ * The key in what was typed: a whole Authorization value pasted (`Bearer sk-…`, as a curl command or a client's
+ * settings show it) is the key after its scheme; the API itself is not changed to take the scheme twice.
+ */
+function typedKey(value) {
+  return value.trim().replace(/^bearer\s+/i, '');
 }
 
 /**
