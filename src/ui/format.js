@@ -1,5 +1,7 @@
 // Turning API objects into short human text: times, token counts, previews.
 
+import { plainText } from './plain-text.js';
+
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 const relative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
 const integer = new Intl.NumberFormat();
@@ -145,25 +147,29 @@ const MATCH_IN_SIGHT = 24;
 const BEFORE_MATCH = 16;
 
 /**
- * The text from a little before the search's first match (search-words.js's matcher), at a word's start and after
- * "…", when the match is further in than a preview's first words: one line shows why the search found it.
+ * Where a preview starts: a little before the search's first match (search-words.js's matcher), at a word's start,
+ * when the match is further in than a preview's first words, so one line shows why the search found it; else 0.
  */
-function fromFirstMatch(text, matcher) {
+function firstMatchStart(text, matcher) {
   const first = matcher?.ranges(text.length > MATCH_REACH ? cutText(text, MATCH_REACH) : text)[0];
-  if (!first || first[0] <= MATCH_IN_SIGHT) return text;
-  let start = first[0] - BEFORE_MATCH;
+  if (!first || first[0] <= MATCH_IN_SIGHT) return 0;
+  const start = first[0] - BEFORE_MATCH;
   const space = text.slice(start, first[0]).search(/\s/);
-  if (space !== -1) start += space + 1;
-  else start = characterStart(text, start);
-  return `…${text.slice(start)}`;
+  return space !== -1 ? start + space + 1 : characterStart(text, start);
 }
 
-/** One line of text for a preview; the cut is made before any layout sees the whole (a 1 MB message). */
-export function previewText(fullText, max = 240, matcher = null) {
-  const text = fromFirstMatch(fullText, matcher);
-  const head = text.length > max * 4 ? cutText(text, max * 4) : text;
-  const line = head.replace(/\s+/g, ' ').trim();
-  return line.length > max ? `${cutText(line, max - 1)}…` : line;
+/**
+ * One line of text for a preview, after "…" when it starts further in; the cut is made before any layout sees the
+ * whole (a 1 MB message). `markdown`: a message's prose, shown without its syntax (plain-text.js), which is taken
+ * out of the cut part only, so it may make the line shorter than `max`: "…" then still says the text goes on.
+ */
+export function previewText(fullText, max = 240, matcher = null, { markdown = false } = {}) {
+  const start = firstMatchStart(fullText, matcher);
+  const rest = start ? fullText.slice(start) : fullText;
+  const head = rest.length > max * 4 ? cutText(rest, max * 4) : rest;
+  const line = `${start ? '…' : ''}${(markdown ? plainText(head) : head).replace(/\s+/g, ' ').trim()}`;
+  if (line.length > max) return `${cutText(line, max - 1)}…`;
+  return head.length < rest.length ? `${line}…` : line;
 }
 
 /** What a stored input message said, for a preview. */
@@ -171,7 +177,7 @@ export function messagePreview(message, matcher = null) {
   if (!message) return '';
   const parts = message.content_parts ?? message.content;
   const text = contentText(parts);
-  if (text) return previewText(text, undefined, matcher);
+  if (text) return previewText(text, undefined, matcher, { markdown: true });
   if (message.tool_calls?.length) return previewText(toolCallsSummary(message.tool_calls));
   return '';
 }
@@ -188,7 +194,7 @@ export function replyPreview(completion, matcher = null) {
   if (!message) return '';
   if (message.refusal) return `Refusal: ${previewText(String(message.refusal), undefined, matcher)}`;
   const text = contentText(message.content);
-  if (text) return previewText(text, undefined, matcher);
+  if (text) return previewText(text, undefined, matcher, { markdown: true });
   if (message.tool_calls?.length) return `→ ${previewText(toolCallsSummary(message.tool_calls))}`;
   return '';
 }
