@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { LATEST_CREATED } from '../src/store/derived-fields.ts';
-import { toCompletionRecord } from '../src/wire.ts';
 import { browserAvailable } from './helpers/browser.ts';
 import { signIn, useUiSuite } from './helpers/ui-page.ts';
+import { usageRecord } from './helpers/usage-records.ts';
 
 const KEY = 'sk-ui-far-days-0001';
 const PROJECT = 'far-days';
@@ -13,22 +13,11 @@ const PROJECT = 'far-days';
  */
 describe.skipIf(!browserAvailable)('web UI: usage of days past the year 9999', () => {
   const suite = useUiSuite(async ({ service }) => {
-    const record = (id: string, created: number) => ({
-      ...toCompletionRecord({
-        request: { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] },
-        response: { id, created: 0, model: 'gpt-4o', choices: [], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } },
-        id,
-        requestId: `req_${id}`,
-        metadata: {},
-        now: 0,
-      }),
-      created,
-    });
     // 2025-11-30, then 10000-01-01 and 275761-01-01 (past the last day a JavaScript Date holds).
     await service.store.saveCompletions(PROJECT, [
-      record('chatcmpl-far-1', 1_764_460_800),
-      record('chatcmpl-far-2', LATEST_CREATED + 1),
-      record('chatcmpl-far-3', 8_640_009_504_000),
+      usageRecord('chatcmpl-far-1', 1_764_460_800),
+      usageRecord('chatcmpl-far-2', LATEST_CREATED + 1),
+      usageRecord('chatcmpl-far-3', 8_640_009_504_000),
     ]);
   }, { API_KEYS: `${KEY}:${PROJECT}` });
 

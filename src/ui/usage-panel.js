@@ -27,18 +27,43 @@ function dayOrder(day) {
   return Number(year) * 10_000 + Number(month) * 100 + Number(date);
 }
 
-/** The days the charts draw, and whether days without completions were left out (past MAX_DRAWN_DAYS). */
-function dayRange(items) {
+/** The UTC day (`YYYY-MM-DD`, or with a sign and six digits past the year 9999) starting at `ms`. */
+function dayOf(ms) {
+  // Up to the T, not 10 characters: a year past 9999 is written with six digits and a sign.
+  return new Date(ms).toISOString().split('T')[0];
+}
+
+/**
+ * The first and last day (as milliseconds) of the filter's date range: `created_after` is inclusive, `created_before`
+ * exclusive (docs/api.md). A side the filter leaves open is null.
+ */
+function filterDays(filters) {
+  const day = (seconds) => Math.floor((seconds * 1000) / DAY_MS) * DAY_MS;
+  return {
+    from: filters?.created_after === undefined ? null : day(Number(filters.created_after)),
+    to: filters?.created_before === undefined ? null : day(Number(filters.created_before) - 1),
+  };
+}
+
+/**
+ * The days the charts draw, and whether days without completions were left out: every day of the filter's date range
+ * (a side it leaves open ends at the first or last day with completions), so that the days of the range without any
+ * are seen as such. Past MAX_DRAWN_DAYS, the days from the first to the last with completions; past that too, only
+ * the days with completions.
+ */
+function dayRange(items, filters) {
   // In date order, not as text: `+010000-01-01` would sort before `2026-12-01`.
   const present = [...new Set(items.map((item) => item.day))].sort((a, b) => dayOrder(a) - dayOrder(b));
-  if (present.length < 2) return { days: present, gapsLeftOut: false };
   const first = Date.parse(`${present[0]}T00:00:00Z`);
   const last = Date.parse(`${present[present.length - 1]}T00:00:00Z`);
-  const span = Math.round((last - first) / DAY_MS) + 1;
+  const range = filterDays(filters);
+  const spanOf = (from, to) => Math.round((to - from) / DAY_MS) + 1;
+  const days = (from, to) => Array.from({ length: spanOf(from, to) }, (_, i) => dayOf(from + i * DAY_MS));
+  const wanted = [Math.min(range.from ?? first, first), Math.max(range.to ?? last, last)];
   // A day past the year 275760 (a database written before created was bounded) is no Date: drawn as listed.
-  if (!(span <= MAX_DRAWN_DAYS)) return { days: present, gapsLeftOut: !(present.length >= span) };
-  // Up to the T, not 10 characters: a year past 9999 is written with six digits and a sign.
-  return { days: Array.from({ length: span }, (_, i) => new Date(first + i * DAY_MS).toISOString().split('T')[0]), gapsLeftOut: false };
+  if (spanOf(...wanted) <= MAX_DRAWN_DAYS) return { days: days(...wanted), gapsLeftOut: false };
+  if (spanOf(first, last) <= MAX_DRAWN_DAYS) return { days: days(first, last), gapsLeftOut: false };
+  return { days: present, gapsLeftOut: present.length > 1 && !(present.length >= spanOf(first, last)) };
 }
 
 /** `unit` is the singular noun of `measure` ("completion", "token"): counts of one are said in the singular. */
@@ -114,13 +139,13 @@ function table(caption, headings, rows) {
   return wrapper;
 }
 
-function renderUsage({ data: items, truncated }) {
+function renderUsage({ data: items, truncated }, filters) {
   if (items.length === 0) return [h('p', { class: 'muted' }, 'No completions in this view.')];
   const bound = truncated
     ? h('p', { class: 'hint', role: 'note' }, 'More completions match than a filtered summary reads: these figures cover the newest matches only, and the oldest day shown may be partial. Filter by model and whole days for exact figures.')
     : null;
   const models = [...new Set(items.map((item) => item.model))].sort();
-  const { days, gapsLeftOut } = dayRange(items);
+  const { days, gapsLeftOut } = dayRange(items, filters);
   const perModel = models.map((model) => {
     const own = items.filter((item) => item.model === model);
     const sum = (field) => own.reduce((a, item) => a + item[field], 0);
@@ -187,7 +212,7 @@ export function createUsagePanel() {
     if (!refresh) replaceChildren(body, h('p', { class: 'muted' }, 'Loading usage…'));
     loadUsage(filters, signal)
       .then((usage) => {
-        if (!signal.aborted) replaceChildren(body, renderUsage(usage));
+        if (!signal.aborted) replaceChildren(body, renderUsage(usage, filters));
       })
       .catch((failure) => {
         if (signal.aborted) return;
