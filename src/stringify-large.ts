@@ -19,26 +19,32 @@ const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
 const MARK = '\u0000stored-completions-long-string:';
 const MARK_TEXT = JSON.stringify(MARK).slice(0, -1);
 
-/** Whether `value` holds a string that stringifyLarge would put in as it is (walked without recursion: any depth). */
-function holdsLongString(value: unknown): boolean {
+/**
+ * The strings of `value` that stringifyLarge puts in as they are (walked without recursion: any depth). Each is
+ * scanned for escapes once, here: the replacer below only looks it up among these few, and is given the same string,
+ * which compares equal by identity without its characters being read (a Set would hash all of them).
+ */
+function longStringsOf(value: unknown): string[] {
+  const found: string[] = [];
   const stack: unknown[] = [value];
   while (stack.length > 0) {
     const v = stack.pop();
     if (typeof v === 'string') {
-      if (v.length >= LONG && !ESCAPED.test(v)) return true;
+      if (v.length >= LONG && !ESCAPED.test(v)) found.push(v);
     } else if (typeof v === 'object' && v !== null) {
       for (const child of Object.values(v)) stack.push(child);
     }
   }
-  return false;
+  return found;
 }
 
 /** `JSON.stringify(value)` for a parsed JSON value (no functions, no toJSON), each long string put in without being written again. */
 export function stringifyLarge(value: unknown): string {
-  if (!holdsLongString(value)) return JSON.stringify(value);
+  const unescaped = longStringsOf(value);
+  if (unescaped.length === 0) return JSON.stringify(value);
   const long: string[] = [];
   const marked = JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v !== 'string' || v.length < LONG || ESCAPED.test(v)) return v;
+    if (typeof v !== 'string' || v.length < LONG || !unescaped.includes(v)) return v;
     long.push(v);
     return `${MARK}${long.length - 1}`;
   });
