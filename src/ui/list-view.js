@@ -448,10 +448,12 @@ export function createListView() {
   addFilterButton.addEventListener('click', addMetadataFilter);
   for (const input of [keyInput, valueInput]) {
     input.addEventListener('keydown', (event) => {
-      if (event.key === 'Enter') {
-        event.preventDefault();
-        addMetadataFilter();
-      }
+      if (event.key !== 'Enter' || event.isComposing) return;
+      event.preventDefault();
+      // Enter in a key typed alone goes on to its value, as in the metadata editor: it added a filter on the empty
+      // value, which matched nothing. Enter in the value (empty too, on purpose) adds the filter.
+      if (input === keyInput && keyInput.value !== '' && valueInput.value === '') valueInput.focus();
+      else addMetadataFilter();
     });
     input.addEventListener('input', showClearButton);
   }
