@@ -9,7 +9,7 @@ import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { openStore } from '../src/store/open.ts';
-import { createUpstream } from '../src/upstream.ts';
+import { createUpstream } from '../src/upstream/client.ts';
 import { LIST_PATH } from './data.ts';
 
 /**
@@ -45,7 +45,7 @@ const bare = new Hono();
 bare.get('/trivial', (c) => c.json({ object: 'list', data: [], first_id: null, last_id: null, has_more: false }));
 bare.get('/ceiling', (c) => c.body(listBytes, 200, { 'content-type': 'application/json' }));
 // The bare proxy: the request's bytes to the upstream and its answer back, through an undici Agent set up as
-// src/upstream.ts sets up its own, reading the Node request as the service does (no web stream).
+// src/upstream/client.ts sets up its own, reading the Node request as the service does (no web stream).
 const proxyAgent = new Agent({ headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 10_000 });
 const upstreamOrigin = new URL(upstreamUrl).origin;
 const upstreamPath = `${upstreamUrl.slice(upstreamOrigin.length)}/chat/completions`;

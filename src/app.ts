@@ -18,7 +18,7 @@ import { createStoredCompletionRoutes } from './routes/stored-completions.ts';
 import { createUiRoutes } from './routes/ui.ts';
 import { createUsageRoutes } from './routes/usage.ts';
 import type { Store } from './store/index.ts';
-import type { Upstream } from './upstream.ts';
+import type { Upstream } from './upstream/client.ts';
 
 type Endpoint = (c: Context<AppEnv>) => Answer;
 

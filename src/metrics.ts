@@ -3,7 +3,7 @@ import { ApiError } from './errors.ts';
 import type { ConnectionUse } from './db/sql-client.ts';
 import { RequestMetrics } from './request-metrics.ts';
 import { CompletionIdTaken, type Store } from './store/index.ts';
-import type { Upstream } from './upstream.ts';
+import type { Upstream } from './upstream/client.ts';
 
 /**
  * The service's Prometheus metrics, each registered on a registry of its own

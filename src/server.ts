@@ -15,7 +15,8 @@ import { createMetrics } from './metrics.ts';
 import { createRetention } from './retention.ts';
 import type { Store } from './store/index.ts';
 import { openStore } from './store/open.ts';
-import { createUpstream, maskUpstreamUrl } from './upstream.ts';
+import { maskUpstreamUrl } from './upstream/base-url.ts';
+import { createUpstream } from './upstream/client.ts';
 
 /** The entry point: the only file with side effects at start. */
 const startedAt = performance.now();

@@ -8,7 +8,7 @@ import { loadConfig } from '../src/config.ts';
 import { openDatabase, type SqliteDatabase } from '../src/db/client.ts';
 import { createLogger } from '../src/logger.ts';
 import { createSqliteStore } from '../src/store/index.ts';
-import { createUpstream } from '../src/upstream.ts';
+import { createUpstream } from '../src/upstream/client.ts';
 import { toCompletionRecord } from '../src/wire.ts';
 
 /**

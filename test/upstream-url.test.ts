@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import { baseQueryPairs, createUpstream, maskUpstreamUrl, withBaseQuery } from '../src/upstream.ts';
+import { baseQueryPairs, maskUpstreamUrl, withBaseQuery } from '../src/upstream/base-url.ts';
+import { createUpstream } from '../src/upstream/client.ts';
 import { streamingHandler } from './helpers/fake-sse.ts';
 import { fakeCompletion, startFakeUpstream } from './helpers/fake-upstream.ts';
 import { startService } from './helpers/service.ts';

@@ -1,7 +1,8 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { readJsonObjectBytes } from '../http.ts';
-import { clientGoneWatch, clientHeadersOf, clientQueryOf, forwardResponseHeaders } from '../upstream.ts';
+import { clientGoneWatch, clientHeadersOf, clientQueryOf } from '../upstream/client-request.ts';
+import { forwardResponseHeaders } from '../upstream/headers.ts';
 import { notStoredError, parseCompletionText } from '../upstream-answer.ts';
 import { type CreateCompletionDeps, type CreatePlan, planCreate, upstreamBody } from './create-plan.ts';
 import { type CompletionWrites, createCompletionWrites, storeAndAnswer } from './store-and-answer.ts';

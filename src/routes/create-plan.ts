@@ -6,7 +6,7 @@ import { jsonMembers } from '../json-members.ts';
 import { noteWrittenKeyOrders, parseMetadataInWrittenOrder } from '../key-order.ts';
 import type { Json } from '../json.ts';
 import type { Store } from '../store/index.ts';
-import type { Upstream } from '../upstream.ts';
+import type { Upstream } from '../upstream/client.ts';
 import { hasLoneSurrogate, type Metadata } from '../validation.ts';
 import { checkStoredMessages, checkStoredModel, checkStoredStreamOptions } from './stored-request-checks.ts';
 

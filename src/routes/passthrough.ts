@@ -1,7 +1,10 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { ApiError } from '../errors.ts';
-import { clientGoneWatch, clientHeadersOf, forwardResponseHeaders, relayedBody, type Upstream, type UpstreamResponse } from '../upstream.ts';
+import { relayedBody } from '../upstream/body-reading.ts';
+import type { Upstream, UpstreamResponse } from '../upstream/client.ts';
+import { clientGoneWatch, clientHeadersOf } from '../upstream/client-request.ts';
+import { forwardResponseHeaders } from '../upstream/headers.ts';
 import { upstreamErrorResponse } from './upstream-errors.ts';
 
 export interface PassthroughDeps {

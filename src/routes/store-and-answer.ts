@@ -5,7 +5,7 @@ import { type ExactIntegers, findUnsafeIntegers, mergeExactIntegers, withExactIn
 import type { Json } from '../json.ts';
 import { storedJsonText } from '../key-order.ts';
 import type { CompletionRecord, Store } from '../store/index.ts';
-import type { HeaderRecord } from '../upstream.ts';
+import type { HeaderRecord } from '../upstream/headers.ts';
 import { toCompletionRecord } from '../wire.ts';
 import { createWriteBatcher, type WriteBatcher } from '../write-batcher.ts';
 import type { CreatePlan } from './create-plan.ts';

@@ -6,19 +6,10 @@ import { type ExactIntegers, findUnsafeIntegers, mergeExactIntegers, withExactIn
 import { jsonTextInWrittenOrder, noteWrittenKeyOrders } from '../key-order.ts';
 import { createCompletionAssembler } from '../streaming/assemble.ts';
 import { createSseParser, formatSseData, type SseEvent, type SseParser, withData } from '../streaming/sse.ts';
-import {
-  answerTooLarge,
-  clientGoneWatch,
-  clientHeadersOf,
-  clientQueryOf,
-  forwardResponseHeaders,
-  normalizeUpstreamError,
-  readTextCapped,
-  readWithin,
-  type ReadResult,
-  relayedBody,
-  UpstreamIdleTimeout,
-} from '../upstream.ts';
+import { answerTooLarge, type ReadResult, readTextCapped, readWithin, relayedBody, UpstreamIdleTimeout } from '../upstream/body-reading.ts';
+import { clientGoneWatch, clientHeadersOf, clientQueryOf } from '../upstream/client-request.ts';
+import { normalizeUpstreamError } from '../upstream/failures.ts';
+import { forwardResponseHeaders } from '../upstream/headers.ts';
 import { notStoredError, parseCompletionText, problemWithCompletion, quote } from '../upstream-answer.ts';
 import { isObject, type Json } from '../json.ts';
 import { type CreateCompletionDeps, type CreatePlan, upstreamBody } from './create-plan.ts';

@@ -1,7 +1,9 @@
 import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { ApiError } from '../errors.ts';
-import { forwardResponseHeaders, normalizeUpstreamError, readAnswerText, type Upstream, type UpstreamResponse } from '../upstream.ts';
+import { readAnswerText, type Upstream, type UpstreamResponse } from '../upstream/client.ts';
+import { normalizeUpstreamError } from '../upstream/failures.ts';
+import { forwardResponseHeaders } from '../upstream/headers.ts';
 
 /**
  * The provider's error statuses as the client gets them: status kept, body in

@@ -14,7 +14,7 @@ import { createHttpServer } from '../../src/http-server.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createPostgresStore, createSqliteStore, type PostgresStoreOptions, type SqliteStoreOptions, type Store } from '../../src/store/index.ts';
 import { openStore } from '../../src/store/open.ts';
-import { createUpstream } from '../../src/upstream.ts';
+import { createUpstream } from '../../src/upstream/client.ts';
 import { startFakeUpstream, type FakeUpstream } from './fake-upstream.ts';
 import { type Backend, leasePostgres, POSTGRES_OPTIONS, TEST_BACKEND } from './test-database.ts';
 
