@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIGRATION_LOCK_KEY } from '../src/db/postgres-client.ts';
+import { MIGRATION_LOCK_KEY } from '../src/db/postgres-migrate.ts';
 import { type ChildServer, deferred, SERVICE_ENTRY, startChildServer } from './helpers/child-server.ts';
 import { runCli } from './helpers/cli.ts';
 import { completionToChunks, openSse, parseSseText, streamingHandler } from './helpers/fake-sse.ts';

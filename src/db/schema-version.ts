@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SqliteDatabase } from './client.ts';
 import { migrationsFolder } from './client.ts';
-import { pgMigrationsFolder } from './postgres-client.ts';
+import { pgMigrationsFolder } from './postgres-migrate.ts';
 import type { SqlSession } from './sql-client.ts';
 
 /**

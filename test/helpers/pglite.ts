@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle } from 'drizzle-orm/pglite';
 import { migrate } from 'drizzle-orm/pglite/migrator';
-import { pgMigrationsFolder } from '../../src/db/postgres-client.ts';
+import { pgMigrationsFolder } from '../../src/db/postgres-migrate.ts';
 import type { SqlDatabase, SqlSession } from '../../src/db/sql-client.ts';
 
 /** The migrations' content, so a cached data folder is used only while they are unchanged. */
