@@ -68,6 +68,27 @@ describe.skipIf(!browserAvailable)('web UI: keyboard shortcuts for reading a day
     await expect.poll(() => focused(page)).toBe(all[6]);
   });
 
+  it('Escape leaves Search for the list heading with the search kept, so "j" goes on to its first card', async () => {
+    const [page, all] = await openList();
+    const search = page.getByRole('searchbox', { name: 'Search' });
+    await page.keyboard.press('/');
+    await page.keyboard.type('Message 7');
+    // At once, before the pause after typing applied the words: Escape applies them, as leaving the field does.
+    await page.keyboard.press('Escape');
+    await expect.poll(() => hash(page)).toBe('#/?search=Message+7');
+    expect(await search.inputValue()).toBe('Message 7');
+    expect(await focusedName(page)).toBe('H1');
+    await expectRows(page, [all[COUNT - 1 - 7]!]);
+    await page.keyboard.press('j');
+    await expect.poll(() => focused(page)).toBe(all[COUNT - 1 - 7]);
+    // Back in the field with the words applied: Escape again only leaves it, the search still kept.
+    await page.keyboard.press('/');
+    await page.keyboard.press('Escape');
+    expect(await focusedName(page)).toBe('H1');
+    expect(await search.inputValue()).toBe('Message 7');
+    expect(hash(page)).toBe('#/?search=Message+7');
+  });
+
   it('never fires with a modifier held, in a field, a select, the metadata editor, the tag form, an ARIA widget or under a dialog', async () => {
     const [page, all] = await openList();
     await page.locator('#list-title').focus();

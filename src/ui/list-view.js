@@ -406,6 +406,15 @@ export function createListView() {
       }
     });
   }
+  // Escape leaves Search with its words kept, for the list's heading (as Gmail's search box does): the field's own
+  // Escape emptied it, which dropped the search, and leaving it was the only way to "j" and "k" (shortcuts.js stays
+  // out of fields). From the heading, "j" is the first card in sight. The field's "×" and "Clear filters" still empty it.
+  searchInput.addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape' || event.isComposing || event.defaultPrevented) return;
+    event.preventDefault();
+    applyNow();
+    heading.focus();
+  });
   orderSelect.addEventListener('change', applyNow);
   for (const input of [afterInput, beforeInput]) {
     // Nothing to apply while incomplete: applying would also draw the fields anew, the part deleted put back.
