@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { browserAvailable, waitForIdle } from './helpers/browser.ts';
 import { seedCompletion, toolCallSpec } from './helpers/seed.ts';
 import { DEFAULT_KEY } from './helpers/service.ts';
-import { apiIds, expectRows, loadAll, rowIds, signIn, unnamedControls, useUiSuite, utcInput } from './helpers/ui-page.ts';
+import { apiIds, expectRows, loadAll, rowIds, signIn, textBoxOf, unnamedControls, useUiSuite, utcInput } from './helpers/ui-page.ts';
 import { UI_CONTENT_SECURITY_POLICY } from '../src/routes/ui.ts';
 
 const BASE = 1_760_000_000;
@@ -446,7 +446,18 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
       : new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', year: 'numeric', month: 'short', day: 'numeric' });
     expect(await row.locator('time').innerText()).toBe(short.format(new Date(created * 1000)));
     const full = new Intl.DateTimeFormat('en-US', { timeZone: 'UTC', dateStyle: 'medium', timeStyle: 'medium' }).format(new Date(created * 1000));
-    expect(await row.locator('a.row-link').getAttribute('title')).toBe(`${full} · gpt-4o-mini`);
+    expect(await row.locator('a.row-link').getAttribute('title')).toBe(`${toolCallId} · ${full} · gpt-4o-mini`);
+    // The id cut in the middle: its shared "chatcmpl-" out of sight and its end, which tells ids apart, in sight (a
+    // cut at the end showed "chatcmpl-" and a few characters on every line); the link's text and name the whole id.
+    const link = row.locator('a.row-link');
+    const linkBox = (await link.boundingBox())!;
+    const idBox = (needle: string) => textBoxOf(page, `li.row[data-id="${toolCallId}"] a.row-link`, needle);
+    const end = (await idBox(toolCallId.slice(-6)))!;
+    expect(end.left).toBeGreaterThan(linkBox.x + linkBox.width / 2);
+    expect(end.right).toBeLessThanOrEqual(linkBox.x + linkBox.width + 0.5);
+    expect((await link.locator('.id-prefix').boundingBox())!.width).toBeLessThanOrEqual(1);
+    expect(await link.textContent()).toBe(toolCallId);
+    expect(await page.getByRole('link', { name: toolCallId, exact: true }).count()).toBe(1);
     expect(await page.evaluate('localStorage.getItem("stored-completions.list-density")')).toBe('compact');
     // An n = 2 completion says so before its reply, the card's "2 choices" having no room on a line, and that one
     // of its replies was cut off (its second choice's finish reason is "length").

@@ -40,6 +40,24 @@ function shownValue(value) {
   return value === '' ? '""' : value;
 }
 
+/** OpenAI's ids all begin so: in a compact line's narrow column it took half the room, and told no two apart. */
+const SHARED_ID_PREFIX = 'chatcmpl-';
+/** Characters of an id's end a compact line always shows (as a tag's answer names a conversation by them). */
+const ID_END = 6;
+
+/**
+ * A row link's text: the whole id, in parts a compact line can cut in the middle (style.css). The shared prefix is
+ * hidden there and the end kept, with "…" between: a column cut at its end showed "chatcmpl-nr3EoQL…" on every line,
+ * the part that tells ids apart gone. The link's text and a copy of it stay the whole id; its name is the id given
+ * as its label, since Chromium names a link of boxes with spaces between them ("chatcmpl- nr3EoQL a9XvPO").
+ */
+function idParts(id) {
+  const prefix = id.startsWith(SHARED_ID_PREFIX) ? SHARED_ID_PREFIX : '';
+  const rest = [...id.slice(prefix.length)];
+  const end = rest.length > 2 * ID_END ? rest.splice(-ID_END).join('') : '';
+  return [prefix ? h('span', { class: 'id-prefix' }, prefix) : null, h('span', { class: 'id-start' }, rest.join('')), end ? h('span', { class: 'id-end' }, end) : null];
+}
+
 /** Metadata chips a card shows before "+N more". */
 const CHIPS_SHOWN = 6;
 /** Lists gone from (a chip clicked, a filter changed) kept to show again as they were on Back: the latest few. */
@@ -870,10 +888,11 @@ export function createListView() {
       { class: 'row', 'data-id': completion.id },
       h('div', { class: 'row-head' },
         selection.checkbox(completion.id),
-        // Its title, the time and model, shows wherever the pointer is on the card: the link covers it.
+        // Its title, the id (whole: a compact line cuts it), time and model, shows wherever the pointer is on the card:
+        // the link covers it.
         // Its address names the list (filters, order, usage): copied or opened in a new tab, the conversation has
         // its "Previous", "Next" and "← Completions" there too, which the bare address gives no one.
-        h('a', { class: 'row-link', href: completionHash(completion.id, route), title: `${localTime(completion.created)} · ${completion.model}` }, completion.id),
+        h('a', { class: 'row-link', href: completionHash(completion.id, route), title: `${completion.id} · ${localTime(completion.created)} · ${completion.model}`, 'aria-label': completion.id }, ...idParts(completion.id)),
         h('time', { datetime: isoTime(completion.created), title: isoTime(completion.created) },
           h('span', { class: 'absolute' }, localTime(completion.created)),
           // A compact line's time: a day of completions all read "yesterday" by their age alone.
