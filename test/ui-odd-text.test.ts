@@ -117,6 +117,28 @@ describe.skipIf(!browserAvailable)('web UI: right-to-left text, long model names
     expect(idWidth).toBeGreaterThan(200);
   });
 
+  it('a long model name leaves a card at 800 px its id and its time on one line each, the model cut shorter', async () => {
+    const page = await suite.open();
+    await page.setViewportSize({ width: 800, height: 900 });
+    await signIn(page);
+    const row = `ol.rows li[data-id="${longId}"]`;
+    await page.locator(row).waitFor();
+    // The lines its text is drawn on: the distinct tops of its text's boxes (a string: no DOM types here).
+    const lines = (selector: string) => page.evaluate(`(() => {
+      const range = document.createRange();
+      range.selectNodeContents(document.querySelector(${JSON.stringify(`${row} ${selector}`)}));
+      return new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.bottom))).size;
+    })()`);
+    // Both on one line each, the time's age on its date's line: the id took three lines and the time two.
+    expect(await lines('a.row-link')).toBe(1);
+    expect(await lines('time')).toBe(1);
+    // The model still in its row, cut, whole in its title.
+    expect(await right(page, `${row} .model`)).toBeLessThanOrEqual(await right(page, row));
+    expect(await page.locator(`${row} .model`).evaluate((element) => element.scrollWidth > element.clientWidth)).toBe(true);
+    expect(await page.locator(`${row} .model`).getAttribute('title')).toBe(LONG_MODEL);
+    expect(await pageWidth(page)).toBe(800);
+  });
+
   // Last in the file: it stores a third completion.
   it('a model first used after the page opened is suggested once the list reloads, without asking the usage again', async () => {
     const page = await suite.open();
