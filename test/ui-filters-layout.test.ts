@@ -107,6 +107,33 @@ describe.skipIf(!browserAvailable)('web UI: the filters leave the first screen t
     expect(await focusedName()).toBe('created_after');
   });
 
+  it('on a phone, "More filters" stays under Search when opened, above what it opened, as Tab reaches it', async () => {
+    const page = await suite.open();
+    await page.setViewportSize({ width: 420, height: 900 });
+    await signIn(page);
+    const box = (selector: string) => page.locator(selector).evaluate((element) => {
+      const { top, bottom } = element.getBoundingClientRect();
+      return { top: Math.round(top), bottom: Math.round(bottom) };
+    });
+    const closed = await box('.more-filters');
+    await page.getByRole('button', { name: /^More filters/ }).click();
+    expect(await page.getByRole('button', { name: 'Fewer filters' }).getAttribute('aria-expanded')).toBe('true');
+    // Where it was (under the thumb that pressed it), and every field it opened below it: it sat after the dates,
+    // in the middle of the open form, the quick ranges and the metadata pair under it.
+    const open = await box('.more-filters');
+    expect(open).toEqual(closed);
+    expect(open.top).toBeGreaterThan((await box('.filter-grid > .field:first-child')).bottom);
+    for (const below of ['.field:has([name=model])', '.field:has([name=created_before])', '.quick-ranges', '.metadata-filter']) {
+      expect((await box(`.filters ${below}`)).top, below).toBeGreaterThan(open.bottom);
+    }
+    const focused = () => page.evaluate('document.activeElement.getAttribute("name") ?? document.activeElement.textContent');
+    await page.getByRole('searchbox', { name: 'Search' }).focus();
+    await page.keyboard.press('Tab');
+    expect(await focused()).toBe('Fewer filters');
+    await page.keyboard.press('Tab');
+    expect(await focused()).toBe('model');
+  });
+
   it.each([[1280, 800], [390, 844]])('every control of the filters is 24 by 24 px or more at %ix%i, a filter chip\'s × too', async (width, height) => {
     const page = await suite.open('#/?metadata[env]=prod');
     await page.setViewportSize({ width, height });

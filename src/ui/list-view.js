@@ -165,6 +165,9 @@ export function createListView() {
     { class: 'filters', role: 'search', 'aria-label': 'Filters' },
     h('div', { class: 'filter-grid' },
       field('Search', searchInput),
+      // Under Search, above what it opens, where it stays (a disclosure's place): after the dates, "Fewer filters"
+      // sat in the middle of the open form, the quick ranges and the metadata pair below it.
+      moreFilters,
       field('Model', modelInput),
       knownModels.element,
       // Beside Model where they share a row (a phone, a narrow window): the tab order is the order they are seen in.
@@ -172,7 +175,6 @@ export function createListView() {
       field('Created after', afterInput),
       field('Created before', beforeInput),
     ),
-    moreFilters,
     h('div', { class: 'quick-ranges', role: 'group', 'aria-label': 'Quick date ranges' },
       h('span', { class: 'muted', 'aria-hidden': 'true' }, 'Created in the last'),
       ...quickRanges,
