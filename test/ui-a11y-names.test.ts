@@ -117,9 +117,9 @@ describe.skipIf(!browserAvailable)('web UI: every control named apart, in the or
     await page.keyboard.press('ArrowRight');
     await expect.poll(() => block.evaluate((el) => el.scrollLeft)).toBeGreaterThan(0);
     await page.keyboard.press('Tab');
-    expect(await focusedName(page)).toBe('Copy python code');
+    expect(await focusedName(page)).toBe('Copy code block 1 of 2 (python)');
     await page.keyboard.press('Tab');
-    expect(await focusedName(page)).toBe('Copy code');
+    expect(await focusedName(page)).toBe('Copy code block 2 of 2');
     await page.keyboard.press('Tab');
     expect(await focusedName(page)).toBe('Table');
   });

@@ -41,11 +41,11 @@ describe.skipIf(!browserAvailable)('web UI: copying a message or a code block', 
       created: 1_760_000_100,
       model: 'gpt-4o',
       messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: PIXEL } }] }, { role: 'user', content: 'Two taglines.' }],
-      replies: [{ content: 'One.' }, { content: 'Two.' }],
+      replies: [{ content: 'One:\n\n```sh\nls\n```' }, { content: 'Two.' }],
     });
   });
 
-  it('names each "Copy" by the message or the code it copies, none where a message has no text', async () => {
+  it('names each "Copy" by the message or the code it copies (a message\'s several blocks by their place), none where a message has no text', async () => {
     let page = await openConversation(suite, ids.conversation!);
     expect(await copyNames(page)).toEqual([
       'Copy message 1 of 5',
@@ -54,13 +54,14 @@ describe.skipIf(!browserAvailable)('web UI: copying a message or a code block', 
       'Copy message 4 of 5',
       'Copy message 3 of 5',
       'Copy message 5 of 5',
-      'Copy python code',
-      'Copy code',
+      'Copy code block 1 of 2 (python)',
+      'Copy code block 2 of 2',
       'Copy reply',
     ]);
     page = await openConversation(suite, ids.choices!);
     // Message 1 is an image alone: nothing to copy, no button.
-    expect(await copyNames(page)).toEqual(['Copy message 2 of 2', 'Copy choice 0', 'Copy choice 1']);
+    // A message with one code block keeps its name by the language.
+    expect(await copyNames(page)).toEqual(['Copy message 2 of 2', 'Copy sh code', 'Copy choice 0', 'Copy choice 1']);
   });
 
   it('copies each message as the API holds it, and each code block exactly, saying so', async () => {
@@ -74,8 +75,8 @@ describe.skipIf(!browserAvailable)('web UI: copying a message or a code block', 
       ['Copy message 3 of 5', ARGUMENTS],
       ['Copy message 4 of 5', RESULT],
       ['Copy message 5 of 5', 'Now copy the code.'],
-      ['Copy python code', PYTHON],
-      ['Copy code', BARE],
+      ['Copy code block 1 of 2 (python)', PYTHON],
+      ['Copy code block 2 of 2', BARE],
       ['Copy reply', REPLY],
     ];
     for (const [name, text] of copies) {
@@ -93,13 +94,13 @@ describe.skipIf(!browserAvailable)('web UI: copying a message or a code block', 
     const opacity = (name: string) => page.getByRole('button', { name, exact: true }).evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): Record<string, string> }).getComputedStyle(el).opacity);
     await page.mouse.move(0, 0);
     expect(await opacity('Copy message 5 of 5')).toBe('0');
-    expect(await opacity('Copy python code')).toBe('0');
+    expect(await opacity('Copy code block 1 of 2 (python)')).toBe('0');
     await page.getByRole('button', { name: 'Copy message 5 of 5', exact: true }).focus();
     expect(await opacity('Copy message 5 of 5')).toBe('1');
     // The next stop after the last input message's "Copy" is the reply's first code block's.
     await page.keyboard.press('Tab');
-    expect(await page.evaluate('document.activeElement.getAttribute("aria-label")')).toBe('Copy python code');
-    expect(await opacity('Copy python code')).toBe('1');
+    expect(await page.evaluate('document.activeElement.getAttribute("aria-label")')).toBe('Copy code block 1 of 2 (python)');
+    expect(await opacity('Copy code block 1 of 2 (python)')).toBe('1');
     await page.keyboard.press('Enter');
     await expect.poll(() => page.evaluate('navigator.clipboard.readText()')).toBe(PYTHON);
     await page.locator('article.message.role-assistant').last().hover();
@@ -125,7 +126,7 @@ describe.skipIf(!browserAvailable)('web UI: copying a message or a code block', 
     await expect.poll(() => page.locator('.match-count').textContent()).toBe('1 match of “copy”');
     expect(await page.locator('.conversation mark.match').allTextContents()).toEqual(['copy']);
     expect(await page.locator('.conversation button mark').count()).toBe(0);
-    expect(await page.getByRole('button', { name: 'Copy python code' }).textContent()).toBe('Copy');
+    expect(await page.getByRole('button', { name: 'Copy code block 1 of 2 (python)' }).textContent()).toBe('Copy');
   });
 
   it('copies where the async clipboard is missing (plain http to another machine), through a selected text', async () => {
@@ -134,12 +135,12 @@ describe.skipIf(!browserAvailable)('web UI: copying a message or a code block', 
     // Taken away as an insecure context has it (undefined); kept aside to read the result back. Gone with the page.
     await page.evaluate('window.kept = navigator.clipboard; Object.defineProperty(Navigator.prototype, "clipboard", { get: () => undefined, configurable: true })');
     expect(await page.evaluate('navigator.clipboard === undefined')).toBe(true);
-    await page.getByRole('button', { name: 'Copy python code' }).focus();
+    await page.getByRole('button', { name: 'Copy code block 1 of 2 (python)' }).focus();
     await page.keyboard.press('Enter');
     // Indentation and line breaks whole: the selected text is copied as laid out.
     await expect.poll(() => page.evaluate('window.kept.readText()')).toBe(PYTHON);
     await expect.poll(() => page.locator('#announcer').textContent()).toBe('Copied to the clipboard');
     // The focus stays on the button pressed, for the next key.
-    expect(await page.evaluate('document.activeElement.getAttribute("aria-label")')).toBe('Copy python code');
+    expect(await page.evaluate('document.activeElement.getAttribute("aria-label")')).toBe('Copy code block 1 of 2 (python)');
   });
 });

@@ -273,6 +273,21 @@ export function codeBlock(code, language) {
   );
 }
 
+/**
+ * Names the "Copy" of each code block in `text` (a message drawn) by its place there, where it has several: a screen
+ * reader's list of buttons read "Copy python code" once a block, none telling which ("Copy code block 2 of 3
+ * (python)"). One block alone keeps its name. Run again after "Show more", which may add blocks.
+ */
+export function nameCodeCopies(text) {
+  const copies = [...text.querySelectorAll('button.copy-code')];
+  if (copies.length < 2) return;
+  copies.forEach((copy, index) => {
+    // The language the block is drawn under (none for an indented block, or a fence without one).
+    const language = copy.parentElement.querySelector(':scope > .part-label')?.textContent;
+    copy.setAttribute('aria-label', `Copy code block ${index + 1} of ${copies.length}${language ? ` (${language})` : ''}`);
+  });
+}
+
 /** A block that scrolls sideways (a long line of code, a wide table): Tab reaches it while it does (dom.js's scrollRegion). */
 function scrolled(block, label) {
   scrollRegion(block, label);

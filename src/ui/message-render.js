@@ -4,7 +4,7 @@
 
 import { copyButton, h, replaceChildren, scrollRegion, uid } from './dom.js';
 import { contentText, cutAtBreak, formatInteger, prettyJsonText } from './format.js';
-import { directionOf, markdownNodes, markdownShown } from './markdown.js';
+import { directionOf, markdownNodes, markdownShown, nameCodeCopies } from './markdown.js';
 import { remoteImage } from './remote-images.js';
 import { growMarked } from './search-marks.js';
 import { mentionsAny } from './search-words.js';
@@ -38,6 +38,7 @@ export function longText(text, className = 'text', label = undefined, matcher = 
     if (matcher) growMarked(block, markdown ? markdownNodes(node.data) : [document.createTextNode(node.data)], matcher, marked);
     else if (markdown) replaceChildren(block, markdownNodes(node.data));
     if (className === 'text') block.setAttribute('dir', markdown ? directionOf(node.data) : 'auto');
+    if (markdown) nameCodeCopies(block);
   };
   draw();
   if (value.length <= COLLAPSED_LENGTH) return block;
