@@ -2,7 +2,7 @@
 // request fields, metadata (editable), delete, raw JSON and replay snippets.
 
 import { allMessages, api, completionPath, storedKey } from './api.js';
-import { announce, askToConfirm, copyButton, h, isolatedText, pairNodes, replaceChildren } from './dom.js';
+import { announce, askToConfirm, copyButton, h, isolatedText, pairNodes, replaceChildren, shownPairText } from './dom.js';
 import { completionHash, listHash } from './filters.js';
 import { cutReasons, finishReasons, formatInteger, isoTime, localTime, relativeTime } from './format.js';
 import { markdownShown, showMarkdown } from './markdown.js';
@@ -61,7 +61,7 @@ function metadataChips(metadata) {
   if (pairs.length === 0) return h('p', { class: 'muted' }, 'No metadata.');
   // Each pair links to the list filtered on it (the href is ours, built from URLSearchParams).
   return h('ul', { class: 'chips', 'aria-label': 'Metadata' }, pairs.map(([key, value]) =>
-    h('li', null, h('a', { class: 'chip', href: listHash({ filters: { metadata: [[key, value]] }, order: 'desc', usage: false }), title: `${isolatedText(key)}: ${isolatedText(value)} (all completions with this pair)` }, pairNodes(key, ': ', value))),
+    h('li', null, h('a', { class: 'chip', href: listHash({ filters: { metadata: [[key, value]] }, order: 'desc', usage: false }), title: `${isolatedText(shownPairText(key))}: ${isolatedText(shownPairText(value))} (all completions with this pair)` }, pairNodes(key, ': ', value))),
   ));
 }
 

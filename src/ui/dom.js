@@ -42,9 +42,19 @@ export function s(tag, attrs, ...children) {
 // reorders what follows it to the end of the line, so `key: value` read `value :key` and the override
 // reversed the rest. Each is set apart: a <bdi> on the page, FSI...PDI in a tooltip, where no element can.
 
-/** `key<sep>value` as nodes, each side isolated, so the pair reads key first whatever either holds. */
+/**
+ * A metadata key or value as the page shows it: quoted (as JSON writes it) where its edges would not show, so
+ * `" prod"`, `"prod "` and `prod` read apart (they filter apart), `""` is an empty value, a line break reads `\n`,
+ * and a value that is itself quoted (`"prod"`) is told from one quoted here. Only drawn so: what is stored, sent
+ * and filled into a field is the text itself.
+ */
+export function shownPairText(text) {
+  return text === '' || /^[\s"]|[\s"]$/u.test(text) ? JSON.stringify(text) : text;
+}
+
+/** `key<sep>value` as nodes, each side isolated, so the pair reads key first whatever either holds; each as shown. */
 export function pairNodes(key, separator, value) {
-  return [h('bdi', null, key), separator, h('bdi', null, value)];
+  return [h('bdi', null, shownPairText(key)), separator, h('bdi', null, shownPairText(value))];
 }
 
 /** Text isolated for an attribute (a title): between FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE. */

@@ -2,7 +2,7 @@
 
 import { api, apiResponse, completionPath, queryString } from './api.js';
 import { createBulkActions } from './bulk-actions.js';
-import { announce, field, fieldError, h, isolatedText, pairNodes, replaceChildren } from './dom.js';
+import { announce, field, fieldError, h, isolatedText, pairNodes, replaceChildren, shownPairText } from './dom.js';
 import { completionHash, filterPairs, hasFilters, listHash, listKey } from './filters.js';
 import {
   characterCount,
@@ -34,11 +34,6 @@ const PAGE_SIZE = 20;
 /** Previews of the last user message need one request per row; a few at a time keeps the page's own requests ahead. */
 const PREVIEW_CONCURRENCY = 4;
 const TYPING_DELAY_MS = 400;
-
-/** A metadata value as a filter chip shows it: an empty one as "", or the chip would read "key =" and nothing. */
-function shownValue(value) {
-  return value === '' ? '""' : value;
-}
 
 /** OpenAI's ids all begin so: in a compact line's narrow column it took half the room, and told no two apart. */
 const SHARED_ID_PREFIX = 'chatcmpl-';
@@ -542,12 +537,12 @@ export function createListView() {
       metadataChips,
       filters.metadata.map(([key, value]) =>
         h('li', { class: 'chip filter-chip' },
-          // An empty value is a filter too (on the empty string): shown as "" so that it reads as one.
-          h('span', { title: `${isolatedText(key)} = ${isolatedText(shownValue(value))}` }, pairNodes(key, ' = ', shownValue(value))),
+          // An empty value is a filter too (on the empty string): shown as "" so that it reads as one (shownPairText).
+          h('span', { title: `${isolatedText(shownPairText(key))} = ${isolatedText(shownPairText(value))}` }, pairNodes(key, ' = ', value)),
           h('button', {
             type: 'button',
             class: 'chip-remove',
-            'aria-label': `Remove filter ${key} = ${value === '' ? 'empty value' : value}`,
+            'aria-label': `Remove filter ${shownPairText(key)} = ${value === '' ? 'empty value' : shownPairText(value)}`,
             onclick: () => {
               navigate(withFilters({ metadata: route.filters.metadata.filter(([k]) => k !== key) }));
               // The chip and its button are drawn anew: focus goes where another pair is added, as after adding one.
@@ -929,9 +924,9 @@ export function createListView() {
         h('button', {
           type: 'button',
           class: 'chip',
-          title: `${isolatedText(key)}: ${isolatedText(value)} (click to filter on this pair)`,
-          // Holds the pair as shown ("env: prod"), so speech input saying it finds the chip (WCAG 2.5.3).
-          'aria-label': `Filter on ${key}: ${value}`,
+          title: `${isolatedText(shownPairText(key))}: ${isolatedText(shownPairText(value))} (click to filter on this pair)`,
+          // Holds the pair as shown ("env: prod", `env: " prod"`), so speech input saying it finds the chip (WCAG 2.5.3).
+          'aria-label': `Filter on ${shownPairText(key)}: ${shownPairText(value)}`,
           onclick: () => {
             // The card and its chip are drawn anew: the focus goes to the filter it made (its remove button names it).
             focusFilterOn = key;

@@ -1,7 +1,7 @@
 // Editing a completion's metadata: add, change and remove pairs, with the API's limits checked before
 // "Save" sends the whole map (the update endpoint replaces it).
 
-import { askToConfirm, field, fieldError, h, replaceChildren } from './dom.js';
+import { askToConfirm, field, fieldError, h, replaceChildren, shownPairText } from './dom.js';
 import { characterCount, METADATA_LIMITS } from './format.js';
 import { suggestMetadata } from './metadata-suggestions.js';
 
@@ -93,9 +93,9 @@ export function createMetadataEditor(metadata, { save, close: closed }) {
       list,
       pairs.map(([key, value], index) =>
         h('li', null,
-          h('code', { class: 'pair-key' }, key),
+          h('code', { class: 'pair-key' }, shownPairText(key)),
           h('span', { 'aria-hidden': 'true' }, ' = '),
-          h('span', { class: 'pair-value' }, value),
+          h('span', { class: 'pair-value' }, shownPairText(value)),
           h('span', { class: 'pair-actions' },
             h('button', { type: 'button', class: 'link-button', 'aria-label': `Change ${key}`, onclick: () => {
               keyInput.value = key;

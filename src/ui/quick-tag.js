@@ -3,7 +3,7 @@
 // conversation to pick some for an eval was otherwise: open the editor, type a key and a value, save, each time.
 
 import { changeMetadata, storedKey } from './api.js';
-import { announce, h, isolatedText, pairNodes } from './dom.js';
+import { announce, h, isolatedText, pairNodes, shownPairText } from './dom.js';
 import { METADATA_LIMITS } from './format.js';
 import { metadataProblem } from './metadata-editor.js';
 import { readSetting, writeSetting } from './preferences.js';
@@ -57,7 +57,7 @@ export function createQuickTag(id, { onMetadata }) {
     type: 'button',
     class: 'secondary tag-button',
     'aria-keyshortcuts': shortcutsActive() ? 't' : null,
-    title: pair ? `Tag ${isolatedText(pair[0])}: ${isolatedText(pair[1])}` : null,
+    title: pair ? `Tag ${isolatedText(shownPairText(pair[0]))}: ${isolatedText(shownPairText(pair[1]))}` : null,
   }, 'Tag ', pair ? pairNodes(pair[0], ': ', pair[1]) : null);
   button.hidden = !pair;
   const said = h('span');
