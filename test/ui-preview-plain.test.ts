@@ -12,7 +12,7 @@ const QUESTION = [
   '* [x] second item',
   '> quoted, 2 * 3 * 4 and snake_case stay',
 ].join('\n');
-const ANSWER = ['## Answer ##', '', 'Yes, a *full* refund, ~~not~~ __now__:', '', '```sh', 'refund --order **12**', '```', '---', '![receipt](https://shop.example/r.png)'].join('\n');
+const ANSWER = ['## Answer ##', '', 'Yes, a *full* refund, ~~not~~ __now__:', '', '```sh', 'refund --order **12**', '```', '---', '![receipt](https://shop.example/r.png)', '', 'Next steps', '==========', 'None.'].join('\n');
 
 describe.skipIf(!browserAvailable)("web UI: a card's previews show a message's words, not its markdown", () => {
   let id = '';
@@ -22,13 +22,13 @@ describe.skipIf(!browserAvailable)("web UI: a card's previews show a message's w
 
   const previews = (page: import('playwright-core').Page) => page.locator(`ol.rows li[data-id="${id}"] .preview-text`);
 
-  it('drops headings, emphasis, code marks, link addresses, bullets, quotes and fences; the search words are still marked', async () => {
+  it('drops headings (an underlined one\'s "===" too), emphasis, code marks, link addresses, bullets, quotes and fences; the search words are still marked', async () => {
     const page = await suite.open();
     await signIn(page);
     await expectRows(page, [id]);
     await expect.poll(() => previews(page).allTextContents()).toEqual([
       'About refunds Please refund my order_12 (see the policy). first item second item quoted, 2 * 3 * 4 and snake_case stay',
-      'Answer Yes, a full refund, not now: refund --order **12** receipt',
+      'Answer Yes, a full refund, not now: refund --order **12** receipt Next steps None.',
     ]);
 
     await page.goto(`${suite.service.origin}/#/?search=refund`);
@@ -37,7 +37,7 @@ describe.skipIf(!browserAvailable)("web UI: a card's previews show a message's w
     expect(await previews(page).evaluateAll((spans) => spans.map((span) => span.innerHTML))).toEqual([
       // Whole words, as the service finds them: "refunds" is not "refund". The line starts near the first match.
       '…Please <mark class="match">refund</mark> my order_12 (see the policy). first item second item quoted, 2 * 3 * 4 and snake_case stay',
-      '…Yes, a full <mark class="match">refund</mark>, not now: <mark class="match">refund</mark> --order **12** receipt',
+      '…Yes, a full <mark class="match">refund</mark>, not now: <mark class="match">refund</mark> --order **12** receipt Next steps None.',
     ]);
   });
 });

@@ -5,6 +5,8 @@
 
 const FENCE = /^ {0,3}(?:`{3,}|~{3,})/;
 const RULE = /^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$/;
+/** A heading's underline (`Title` over `=====`); its `---` form is a rule's line already. */
+const SETEXT_UNDERLINE = /^ {0,3}=+[ \t]*$/;
 /** A line's leading syntax: quote marks, a heading's hashes, a list's bullet and task box. */
 const LINE_START = /^[ \t]*(?:>[ \t]?)*[ \t]*(?:#{1,6}(?=[ \t]|$)|[-*+](?=[ \t])(?:[ \t]+\[[ xX]\](?=[ \t]))?)?[ \t]*/;
 const CLOSING_HASHES = /[ \t]+#+[ \t]*$/;
@@ -42,13 +44,16 @@ export function plainText(text) {
   let fenced = false;
   return text
     .split('\n')
-    .map((line) => {
+    .map((line, index, lines) => {
       // A fence's own line (and its language) goes; the code inside stays as written.
       if (FENCE.test(line)) {
         fenced = !fenced;
         return '';
       }
-      return fenced ? line : plainLine(line);
+      if (fenced) return line;
+      // Under a line of text, a line of "=" makes it a heading: "Title === First item" read the underline as words.
+      if (SETEXT_UNDERLINE.test(line) && index > 0 && /\S/.test(lines[index - 1])) return '';
+      return plainLine(line);
     })
     .join('\n');
 }
