@@ -556,6 +556,25 @@ describe('mirror', () => {
     );
   });
 
+  it('stops at once, not after 9 attempts over 94 s, when nothing listens at --from on its first request (a mistyped port)', async () => {
+    // A port just let go: nothing listens there, as at a --from with a wrong port or a source not started.
+    const closed = await listenOnLoopback(createServer());
+    await closed.close();
+    const startedAt = performance.now();
+    const run = await runCli(['mirror', '--from', closed.url, '--source-key', DEFAULT_KEY, '--key', DEFAULT_KEY], {
+      env: { DATABASE_URL: join(folder, 'copy.db') },
+      deadlineMs: 20_000,
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      `stored-completions mirror: cannot connect to the source at ${new URL(closed.url).origin}: the connection was refused (ECONNREFUSED), ` +
+        "not retried, as the source has not answered yet: check that --from is the API's base URL (such as https://api.openai.com/v1) and that the source runs\n" +
+        'stopped after 0 copied (they stay; run again to continue)\n',
+    );
+    // The process's start and the database's opening; the retries alone took 94 s.
+    expect(performance.now() - startedAt).toBeLessThan(15_000);
+  });
+
   it('says --from must be the API base URL when the source has no list there (a 404 in JSON, as api.openai.com without /v1 answers)', async () => {
     const origin = source.baseURL.replace(/\/v1\/?$/, '');
     expect(origin).not.toBe(source.baseURL);

@@ -56,6 +56,20 @@ export const shownPath = (path: string) => printable(path, 300);
 /** Follows a redirect's message when the run stops on it. */
 const REDIRECT_ADVICE = "--from must be the API's own base URL, where it answers without a redirect (such as https://api.openai.com/v1)";
 
+/**
+ * Connection failures that say no source is there at all, by their code: a host name that does not resolve, a port
+ * nothing listens on. On the run's first request they are a mistyped --from (or a source not started), and retried
+ * like a dropped connection they kept the operator waiting 94 s for the same answer; once the source has answered,
+ * they are a source that went away mid-run, and retried as such.
+ */
+const NOTHING_THERE: Record<string, string | undefined> = {
+  ENOTFOUND: 'its host name was not found (ENOTFOUND)',
+  ECONNREFUSED: 'the connection was refused (ECONNREFUSED)',
+};
+
+/** Follows a first request's failed connection when the run stops on it. */
+const NOTHING_THERE_ADVICE = "not retried, as the source has not answered yet: check that --from is the API's base URL (such as https://api.openai.com/v1) and that the source runs";
+
 /** A completion the source no longer has (deleted while mirroring). */
 export class SourceNotFoundError extends SourceError {
   override name = 'SourceNotFoundError';
@@ -167,6 +181,8 @@ export function createSourceClient(options: SourceClientOptions) {
   const maxBodyBytes = options.maxBodyBytes ?? MAX_ANSWER_BYTES;
   // Aborted by `stop`: every request in flight and every wait before a retry ends at once with the stop's error.
   const stopping = new AbortController();
+  // Once the source has answered anything, a connection it refuses is a source gone away mid-run, worth the retries.
+  let answered = false;
 
   /** One attempt: the parsed body, or what went wrong and whether it is worth another try. */
   async function attempt(
@@ -175,7 +191,7 @@ export function createSourceClient(options: SourceClientOptions) {
     timeout = timeoutMs,
   ): Promise<
     | { body: Json; bytes: number }
-    | { retry: string; status: number | undefined; delayMs: number | undefined; connectionFailed?: true }
+    | { retry: string; status: number | undefined; delayMs: number | undefined; connectionFailed?: string | undefined }
     | { fail: SourceError }
   > {
     let response: Response;
@@ -189,6 +205,7 @@ export function createSourceClient(options: SourceClientOptions) {
         // what that host served stored as the source's); the service refuses its provider's redirects alike.
         redirect: 'manual',
       });
+      answered = true;
       if (response.status >= 300 && response.status < 400) {
         await response.body?.cancel().catch(() => undefined);
         const location = response.headers.get('location');
@@ -221,7 +238,7 @@ export function createSourceClient(options: SourceClientOptions) {
         retry: `connection failed (${cause?.code ?? cause?.message ?? (err as Error).message})`,
         status: undefined,
         delayMs: undefined,
-        connectionFailed: true,
+        connectionFailed: cause?.code ?? '',
       };
     }
     const type = response.headers.get('content-type') ?? '';
@@ -274,6 +291,9 @@ export function createSourceClient(options: SourceClientOptions) {
       const outcome = await attempt(url, Math.min(maxBytes, maxBodyBytes));
       if ('body' in outcome) return outcome;
       if ('fail' in outcome) throw outcome.fail;
+      if (!answered && outcome.connectionFailed !== undefined && NOTHING_THERE[outcome.connectionFailed]) {
+        throw new SourceError(`cannot connect to the source at ${printable(new URL(baseUrl).origin)}: ${NOTHING_THERE[outcome.connectionFailed]}`, undefined, NOTHING_THERE_ADVICE);
+      }
       if (tries >= maxRetries) {
         const message = `giving up on ${shownPath(path)} after ${tries + 1} attempts: ${outcome.retry}`;
         throw new SourceUnavailableError(message, outcome.status);
