@@ -375,6 +375,18 @@ describe('export', () => {
     expect(existsSync(resolve(import.meta.dirname, '..', '-'))).toBe(false);
   });
 
+  it("--help describes the eval line as it is written: the item, and the sample graders read, each key named", async () => {
+    expect((await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a'], { env })).code).toBe(0);
+    const help = (await runCliInProcess(['export', '--help'], { env })).stdout;
+    const entry = /^ {2}eval {9}([\s\S]*?)\n\n/m.exec(help)?.[1] ?? '';
+    // A reply that is JSON, so the line holds every key a sample may have (output_json only then).
+    const lines = (await runCliInProcess(['export', '--key', 'sk-a', '--format', 'eval'], { env })).stdout.trim().split('\n');
+    const line = lines.map((text) => JSON.parse(text) as { item: object; sample: object }).find(({ sample }) => 'output_json' in sample)!;
+    expect(Object.keys(line)).toEqual(['item', 'sample']);
+    for (const key of Object.keys(line)) expect(entry).toContain(`"${key}"`);
+    for (const key of [...Object.keys(line.item), ...Object.keys(line.sample)]) expect(entry).toMatch(new RegExp(`\\b${key}\\b`));
+  });
+
   it('refuses bad options with a usage error', async () => {
     const format = await runCliInProcess(['export', '--key', 'sk-a', '--format', 'csv'], { env });
     expect(format).toMatchObject({ code: 2 });

@@ -21,7 +21,9 @@ Formats (--format):
   finetune     OpenAI's chat fine-tuning lines: the input messages as sent, then the
                reply of one choice; completions that make no valid example (empty
                reply, refusal, cut off, unpaired tool calls) are skipped and counted
-  eval         {"item": {id, model, input, output, metadata}} for an eval's JSONL data source
+  eval         {"item": {id, model, input, output, metadata}, "sample": {model, output_text,
+               output_json, output_tools, choices, finish_reason, usage}} for an eval's JSONL
+               data source: the item asked, and the reply as graders read a sample
 
 Options:
 ${PROJECT_HELP}
