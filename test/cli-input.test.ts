@@ -307,10 +307,16 @@ describe('choosing the project', () => {
     expect(unknown.stderr).toMatch(/^stored-completions export: --project: 'teem' is not a project of API_KEYS \(known: team\)\n/);
   });
 
-  it('needs one of --key and --project', async () => {
+  it('needs one of --key, --key-file and --project, and names all three', async () => {
     const run = await runCliInProcess(['export'], { env });
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/^stored-completions export: say which project: --key KEY or --project NAME \(one of them\)\n/);
+    expect(run.stderr).toBe(
+      'stored-completions export: say which project: --key KEY, --key-file PATH or --project NAME (one of them)\n(stored-completions export --help shows the options)\n',
+    );
+    // A key read from a file and a project both: the same message, which said only "--key KEY or --project NAME".
+    writeFileSync(join(folder, 'key'), 'sk-a\n');
+    const both = await runCliInProcess(['export', '--key-file', join(folder, 'key'), '--project', 'team'], { env });
+    expect(both.stderr).toBe(run.stderr);
     const passThrough = await runCliInProcess(['export', '--project', 'x'], { env });
     expect(passThrough.stderr).toMatch(/--project needs API_KEYS/);
   });

@@ -125,7 +125,7 @@ type ProjectOptions = { key?: string | undefined; project?: string | undefined }
 /** The usage errors of --key and --project, found before any database is opened. */
 export function checkProjectOptions(config: Config, options: ProjectOptions): void {
   if ((options.key === undefined) === (options.project === undefined)) {
-    throw new UsageError('say which project: --key KEY or --project NAME (one of them)');
+    throw new UsageError('say which project: --key KEY, --key-file PATH or --project NAME (one of them)');
   }
   if (options.project === undefined) return;
   if (!config.apiKeys) {
