@@ -197,6 +197,41 @@ describe('mirror', () => {
     expect(await exportOf(copy)).toBe(await exportOf(source));
   });
 
+  it('passes over ids a source lists twice (on two pages, or twice on one): counted and fetched once, none taken as already there', async () => {
+    const total = await fillSource();
+    // A source whose pages overlap: each page after the first opens with the completion the page before ended with,
+    // and lists its own second completion twice.
+    const messageRequests = new Map<string, number>();
+    const server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const messages = /^\/v1\/chat\/completions\/([^/]+)\/messages$/.exec(url.pathname);
+      if (messages) messageRequests.set(messages[1]!, (messageRequests.get(messages[1]!) ?? 0) + 1);
+      if (url.pathname !== '/v1/chat/completions') return forward(source.origin, req, res);
+      void (async () => {
+        const after = url.searchParams.get('after');
+        const page = JSON.parse(await (await source.request(`/v1/chat/completions${url.search}`)).text()) as { data: { id: string }[]; has_more: boolean };
+        const ids = page.data.map((item) => item.id);
+        if (ids.length > 1) ids.splice(1, 0, ids[1]!);
+        if (after !== null) ids.unshift(after);
+        // Each item as retrieve serves it, text for text: parsed and written again, integers past 2^53 would change.
+        const items = await Promise.all(ids.map(async (id) => (await source.request(`/v1/chat/completions/${id}`)).text()));
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(`{"object":"list","data":[${items.join(',')}],"first_id":${JSON.stringify(ids[0])},"last_id":${JSON.stringify(ids.at(-1))},"has_more":${page.has_more}}`);
+      })();
+    });
+    const proxy = await listenOnLoopback(server);
+    later(proxy.close);
+    const target = join(folder, 'copy.db');
+    const run = await runCliInProcess(['mirror', '--from', proxy.url, '--source-key', DEFAULT_KEY, '--key', DEFAULT_KEY], { env: { DATABASE_URL: target } });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(new RegExp(`^mirror: ${total} copied, 0 already there, 0 deleted at the source meanwhile, 0 not storable, 0 not mirrored; ${total} listed on 3 pages, `, 'm'));
+    expect(messageRequests.size).toBe(total);
+    // One request a completion, but chatcmpl-bulk0000's 130 messages take two pages.
+    expect([...messageRequests].filter(([, n]) => n !== 1)).toEqual([['chatcmpl-bulk0000', 2]]);
+    const copy = await startCopy(target);
+    expect(await exportOf(copy)).toBe(await exportOf(source));
+  });
+
   it('interrupted midway, continues when run again and stores nothing twice', async () => {
     const total = await fillSource();
     const proxy = await startFlakyProxy(source.origin, 5);

@@ -544,7 +544,10 @@ async function mirrorFrom(
       after = back.after;
       continue;
     }
-    const { wanted, ids, last, hasMore, reachedEnd, exact } = await takePage(request, tally, events, mirror, answer.body, { listedBefore, readAgainIds });
+    // The last pages' ids too: a source whose pages overlap (one opening with the completion the page before ended
+    // with) lists some twice, and each was counted "already there", though stored by this very run.
+    const listedByWalk = new Set([...listedBefore, ...trail.flatMap(({ ids }) => ids)]);
+    const { wanted, ids, last, hasMore, reachedEnd, exact } = await takePage(request, tally, events, mirror, answer.body, { listedBefore: listedByWalk, readAgainIds });
     limit = nextListLimit(ids.length, answer.bytes);
     // Held on to, the answer kept every completion's text of the page until the page was done: let go here, each
     // listed completion is held by `wanted` alone, until its read begins.
@@ -602,17 +605,21 @@ async function takePage(
     tally.notObjects++;
     events.onNote?.(`skipped item ${index + 1} of list page ${tally.pages}: not a completion object but ${printable(JSON.stringify(item) ?? String(item), 100)}`);
   }
-  tally.listed += page.data.length - listed.filter((item) => listedBefore.has(item.id as string)).length;
+  // An id listed before in this walk, or twice on this page, is counted, read and stored once: the first time.
+  const firstListed = listed.filter((item, index) => {
+    if (typeof item.id !== 'string') return true;
+    return !listedBefore.has(item.id) && listed.findIndex((other) => other.id === item.id) === index;
+  });
+  tally.listed += page.data.length - (listed.length - firstListed.length);
   // The created range is applied here: OpenAI's list has no such filter; order is ascending, so the end ends the walk.
   let reachedEnd = false;
   const wanted: Json[] = [];
-  for (const item of listed) {
+  for (const item of firstListed) {
     const created = Number(item.created);
     if (filters.createdBefore !== undefined && created >= filters.createdBefore) {
       reachedEnd = true;
       break;
     }
-    if (listedBefore.has(item.id as string)) continue;
     if (filters.createdAfter !== undefined && created < filters.createdAfter) continue;
     // Read again before the walk (--from-start and --update-metadata list it again): stored, named or counted there already.
     if (readAgainIds.has(String(item.id))) continue;
