@@ -610,6 +610,36 @@ describe('mirror', () => {
     expect(performance.now() - startedAt).toBeLessThan(15_000);
   });
 
+  it("stops at once, not retried, when the source answers 429 for an account out of quota (OpenAI's insufficient_quota), on the list or a completion's messages", async () => {
+    await fillSource();
+    const quota = (res: ServerResponse) => {
+      res.writeHead(429, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: 'You exceeded your current quota, please check your plan and billing details.', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } }));
+    };
+    const said =
+      'stored-completions mirror: the source refused the request: its account is out of quota (HTTP 429: You exceeded your current quota, please check your plan and billing details.)\n';
+    let requests = 0;
+    const list = await listenOnLoopback(createServer((_req, res) => (requests++, quota(res))));
+    later(list.close);
+    const onList = await runCliInProcess(['mirror', '--from', list.url, '--source-key', DEFAULT_KEY, '--key', DEFAULT_KEY], { env: { DATABASE_URL: join(folder, 'list.db') } });
+    expect(onList).toMatchObject({ code: 1, stderr: `${said}stopped after 0 copied (they stay; run again to continue)\n` });
+    expect(requests).toBe(1);
+
+    // The list answers, every completion's messages are refused: the run stops at the first, none named "not mirrored".
+    let refused = 0;
+    const server = createServer((req, res) => {
+      if (!/\/messages(\?|$)/.test(req.url ?? '')) return forward(source.origin, req, res);
+      refused++;
+      quota(res);
+    });
+    const messages = await listenOnLoopback(server);
+    later(messages.close);
+    const onMessages = await runCliInProcess(['mirror', '--from', messages.url, '--source-key', DEFAULT_KEY, '--key', DEFAULT_KEY], { env: { DATABASE_URL: join(folder, 'messages.db') } });
+    expect(onMessages).toMatchObject({ code: 1, stderr: `${said}stopped after 0 copied (they stay; run again to continue)\n` });
+    // The reads in flight at the first refusal (--concurrency 4), each asked once.
+    expect(refused).toBeLessThanOrEqual(4);
+  });
+
   it('says --from must be the API base URL when the source has no list there (a 404 in JSON, as api.openai.com without /v1 answers)', async () => {
     const origin = source.baseURL.replace(/\/v1\/?$/, '');
     expect(origin).not.toBe(source.baseURL);

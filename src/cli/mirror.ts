@@ -20,7 +20,8 @@ Its position is kept in the database after each page, so a mirror that was
 stopped lists on from there when run again; completions the project already
 has are skipped without being fetched, so nothing is stored twice.
 408, 409, 429 and 5xx answers and dropped connections are retried with backoff (the
-source's Retry-After is honoured, up to 60 s a wait); a refused key stops it with exit code 1.
+source's Retry-After is honoured, up to 60 s a wait); a refused key, or a 429 for an account
+out of quota (insufficient_quota), stops it at once with exit code 1.
 A completion the source fails on (an error, or no answer, through every retry)
 is named and passed over, the rest mirrored, and the mirror exits with code 1;
 the next run reads it again. When the source then fails one list request too,

@@ -8,7 +8,17 @@ import type { CompletionRecord, Store } from '../store/index.ts';
 import type { Metadata } from '../validation.ts';
 import { MESSAGE_CHARACTERS, printable, quoted } from './printable.ts';
 import { readAndStore } from './read-and-store.ts';
-import { errorMessage, mebibytes, shownPath, type SourceClient, SourceAnswerTooLargeError, SourceError, SourceNotFoundError, SourceUnavailableError } from './source-client.ts';
+import {
+  errorMessage,
+  mebibytes,
+  shownPath,
+  type SourceClient,
+  SourceAccountError,
+  SourceAnswerTooLargeError,
+  SourceError,
+  SourceNotFoundError,
+  SourceUnavailableError,
+} from './source-client.ts';
 
 /**
  * Copies every stored completion a source lists into one project of the
@@ -273,13 +283,13 @@ async function readCompletion(
 
 /**
  * The source failed on this completion's requests and not on the whole run: it answered (an error status, a broken
- * body), or gave no answer through every retry, but not a refused key (which fails every request alike). No answer
+ * body), or gave no answer through every retry, but not a refused key or an account out of quota (which fail every request alike). No answer
  * counts as an error status does: one completion the source always times out on or drops the connection for stopped
  * every run at the same place, for ever; a source that is down as a whole is stopped by `UNAVAILABLE_IN_A_ROW`
  * instead. A 404 is a completion deleted meanwhile.
  */
 function failedOnlyThisCompletion(err: unknown): err is SourceError {
-  if (!(err instanceof SourceError) || err instanceof SourceNotFoundError) return false;
+  if (!(err instanceof SourceError) || err instanceof SourceNotFoundError || err instanceof SourceAccountError) return false;
   return err instanceof SourceUnavailableError || (err.status !== undefined && err.status !== 401 && err.status !== 403);
 }
 

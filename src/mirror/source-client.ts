@@ -70,6 +70,19 @@ const NOTHING_THERE: Record<string, string | undefined> = {
 /** Follows a first request's failed connection when the run stops on it. */
 const NOTHING_THERE_ADVICE = "not retried, as the source has not answered yet: check that --from is the API's base URL (such as https://api.openai.com/v1) and that the source runs";
 
+/**
+ * The source refuses the account, not one request: its quota is spent. Not retried, and the run stops, as for a
+ * refused key: every other request would be refused alike.
+ */
+export class SourceAccountError extends SourceError {
+  override name = 'SourceAccountError';
+}
+
+/** OpenAI's answer to an account out of credit (`insufficient_quota`), which it sends as a 429 like a rate limit. */
+function isQuotaError(body: unknown): boolean {
+  return isObject(body) && isObject(body.error) && (body.error.code === 'insufficient_quota' || body.error.type === 'insufficient_quota');
+}
+
 /** A completion the source no longer has (deleted while mirroring). */
 export class SourceNotFoundError extends SourceError {
   override name = 'SourceNotFoundError';
@@ -254,6 +267,13 @@ export function createSourceClient(options: SourceClientOptions) {
       }
     } catch {
       body = undefined;
+    }
+    // OpenAI's 429 for an account out of credit: asked again, it answers the same through every retry (8 minutes of
+    // waits at the defaults), and no completion of the run can be read meanwhile.
+    if (response.status === 429 && isQuotaError(body)) {
+      return {
+        fail: new SourceAccountError(`the source refused the request: its account is out of quota (HTTP 429: ${errorMessage(body) ?? 'insufficient_quota'})`, response.status),
+      };
     }
     if (RETRIED_STATUSES(response.status)) {
       return {
