@@ -68,6 +68,34 @@ describe('keys read from files', () => {
     expect(new Set(idsOf(exported.stdout))).toEqual(new Set(stored));
   });
 
+  it('refuses a key no request can carry (a Windows line end from $(cat FILE), a space, a line break, past U+00FF), never echoing it, nothing opened or asked', async () => {
+    const env = { DATABASE_URL: join(folder, 'never.sqlite') };
+    const around = (option: string) =>
+      `--${option}: the key begins or ends with a space or a line break (pasted with what followed it, or read with $(cat FILE) from a file ` +
+      `with Windows line ends), which no request carries: give the key alone, or --${option}-file, which drops the whitespace around it`;
+    const inside = (option: string) =>
+      `--${option}: the key holds a character no request can carry (a control character such as a line break, or one past U+00FF): check that it was copied whole and alone`;
+    const mirror = (sourceKey: string) => ['mirror', '--from', `${source.origin}/v1`, '--source-key', sourceKey, '--key', DEFAULT_KEY];
+    const cases: [string[], string][] = [
+      // What `--key "$(cat key.txt)"` gives for a file saved with Windows line ends: stored under a project of its own, which the
+      // service's clients (whose key arrives without it) never see, the import said "3 stored" and exit 0.
+      [['import', EXAMPLES, '--key', `${DEFAULT_KEY}\r`], around('key')],
+      [['export', '--key', ` ${DEFAULT_KEY}`], around('key')],
+      [['export', '--key', `sk-a\u001bb`], inside('key')],
+      [mirror(`sk-sec\nret`), inside('source-key')],
+      [mirror('sk-secret\u2026'), inside('source-key')],
+      [mirror(`${DEFAULT_KEY}\r`), around('source-key')],
+    ];
+    for (const [args, message] of cases) {
+      const run = await runCli(args, { env });
+      expect({ code: run.code, stderr: run.stderr }, JSON.stringify(args)).toEqual({
+        code: 2,
+        stderr: `stored-completions ${args[0]}: ${message}\n(stored-completions ${args[0]} --help shows the options)\n`,
+      });
+    }
+    expect(existsSync(join(folder, 'never.sqlite'))).toBe(false);
+  });
+
   it('refuses a key given both ways, a file it cannot read, an empty one, and one with more than the key in it (exit 2, nothing opened)', async () => {
     const env = { DATABASE_URL: join(folder, 'never.sqlite') };
     const keyFile = fileWith('key', 'sk-a\n');

@@ -6,7 +6,7 @@ import { MIRROR_CLAIM_PREFIX } from '../store/unstored-settings.ts';
 import { type MirrorTally, runMirror } from '../mirror/run-mirror.ts';
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
-import { parseCount, parseMetadataPairs, parseTime, PROJECT_HELP, PROJECT_OPTIONS, projectOptions, secretOption } from './options.ts';
+import { checkKeyCharacters, parseCount, parseMetadataPairs, parseTime, PROJECT_HELP, PROJECT_OPTIONS, projectOptions, secretOption } from './options.ts';
 import { counted, createProgress, rate } from './progress.ts';
 import { openStore, resolveProject } from './target.ts';
 
@@ -109,6 +109,7 @@ export const mirrorCommand = defineCommand({
     }
     const sourceKey = secretOption(values['source-key'], values['source-key-file'], 'source-key');
     if (sourceKey === undefined) throw new UsageError('--source-key KEY (or --source-key-file PATH) is required');
+    checkKeyCharacters(sourceKey, 'source-key');
     const target = projectOptions(values);
     // Two names for one bound (--created-after is export's): with both, one was silently ignored, and which one a user meant is a guess.
     if (values.since !== undefined && values['created-after'] !== undefined) {

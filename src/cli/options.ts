@@ -17,7 +17,32 @@ export function projectOptions(values: { key?: string | undefined; 'key-file'?: 
   key: string | undefined;
   project: string | undefined;
 } {
-  return { key: secretOption(values.key, values['key-file'], 'key'), project: values.project };
+  const key = secretOption(values.key, values['key-file'], 'key');
+  if (key !== undefined) checkKeyCharacters(key, 'key');
+  return { key, project: values.project };
+}
+
+/**
+ * Refuses a key no request can carry in its Authorization header: with a space or a line break around it (`--key
+ * "$(cat FILE)"` keeps a Windows line end's \r), or a control character or one past U+00FF in it. The service sees
+ * the key a client sends, its surrounding whitespace dropped by HTTP, so in pass-through mode such a --key named a
+ * project of its own, which no client could ever reach: an import into it said "stored" and was lost to every key.
+ * Sent by the mirror, fetch refused the header, and the refusal, key and all, was printed as a dropped connection,
+ * retried for 94 s. The key is not echoed.
+ */
+export function checkKeyCharacters(key: string, option: string): void {
+  if (/^[ \t\r\n]|[ \t\r\n]$/.test(key)) {
+    throw new UsageError(
+      `--${option}: the key begins or ends with a space or a line break (pasted with what followed it, or read with $(cat FILE) from a file ` +
+        `with Windows line ends), which no request carries: give the key alone, or --${option}-file, which drops the whitespace around it`,
+    );
+  }
+  // What an HTTP header value may hold: tabs, printable ASCII and bytes 0x80 to 0xFF (Latin-1, one byte each).
+  if (/[^\t\x20-\x7e\x80-\xff]/.test(key)) {
+    throw new UsageError(
+      `--${option}: the key holds a character no request can carry (a control character such as a line break, or one past U+00FF): check that it was copied whole and alone`,
+    );
+  }
 }
 
 /**
