@@ -283,10 +283,10 @@ async function readCompletion(
 
 /**
  * The source failed on this completion's requests and not on the whole run: it answered (an error status, a broken
- * body), or gave no answer through every retry, but not a refused key or an account out of quota (which fail every request alike). No answer
- * counts as an error status does: one completion the source always times out on or drops the connection for stopped
- * every run at the same place, for ever; a source that is down as a whole is stopped by `UNAVAILABLE_IN_A_ROW`
- * instead. A 404 is a completion deleted meanwhile.
+ * body), or gave no answer through every retry, but not a refused key or an account out of quota (which fail every
+ * request alike). No answer counts as an error status does: one completion the source always times out on or drops
+ * the connection for stopped every run at the same place, for ever; a source that is down as a whole is stopped by
+ * `UNAVAILABLE_IN_A_ROW` instead. A 404 is a completion deleted meanwhile.
  */
 function failedOnlyThisCompletion(err: unknown): err is SourceError {
   if (!(err instanceof SourceError) || err instanceof SourceNotFoundError || err instanceof SourceAccountError) return false;
