@@ -616,9 +616,12 @@ async function takePage(
     events.onNote?.(`skipped item ${index + 1} of list page ${tally.pages}: not a completion object but ${printable(JSON.stringify(item) ?? String(item), 100)}`);
   }
   // An id listed before in this walk, or twice on this page, is counted, read and stored once: the first time.
-  const firstListed = listed.filter((item, index) => {
+  const onThisPage = new Set<string>();
+  const firstListed = listed.filter((item) => {
     if (typeof item.id !== 'string') return true;
-    return !listedBefore.has(item.id) && listed.findIndex((other) => other.id === item.id) === index;
+    if (listedBefore.has(item.id) || onThisPage.has(item.id)) return false;
+    onThisPage.add(item.id);
+    return true;
   });
   tally.listed += page.data.length - (listed.length - firstListed.length);
   // The created range is applied here: OpenAI's list has no such filter; order is ascending, so the end ends the walk.
