@@ -131,7 +131,9 @@ describe('mirror position', () => {
     // The pages of one hour, one before it, and the last page of a run that may be short.
     const perHour = (perRun * RESUME_LOOKBACK_SECONDS) / 300;
     expect((await keptEnds()).length).toBeLessThanOrEqual(Math.ceil(perHour / 100) + 3);
-  });
+    // 36 runs, each listing and storing an hour again: 6-19 s on a busy 2-core machine, past the 30 s default once
+    // when five mirror files ran beside it. A bound on a hang, not a timing.
+  }, 120_000);
 
   it('forgets a position the source refused, so the next run resumes instead of listing everything again', async () => {
     const source = await startFakeSource();
