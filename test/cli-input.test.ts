@@ -423,6 +423,23 @@ describe('export', () => {
     }
     expect((await runCliInProcess(['export', '--key', 'sk-a', '--created-after', '2024-02-29'], { env })).code).toBe(0);
   });
+
+  it('refuses a compact date (20250303) that would filter as seconds in 1970, and takes seconds that are no date', async () => {
+    expect((await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a'], { env })).code).toBe(0);
+    const compact = await runCliInProcess(['export', '--key', 'sk-a', '--created-after', '20250303'], { env });
+    expect(compact).toMatchObject({ code: 2, stdout: '' });
+    expect(compact.stderr).toBe(
+      "stored-completions export: --created-after: '20250303' reads as Unix seconds (1970-08-23); for the date write 2025-03-03\n(stored-completions export --help shows the options)\n",
+    );
+    const since = await runCliInProcess(['mirror', '--from', 'http://127.0.0.1:9/v1', '--source-key', 'k', '--key', 'sk-a', '--since', '20241231'], { env });
+    expect(since.code).toBe(2);
+    expect(since.stderr).toMatch(/--since: '20241231' reads as Unix seconds \(1970-08-23\); for the date write 2024-12-31\n\(stored-completions mirror --help shows the options\)\n$/);
+    // Eight digits that are no calendar date (a 13th month) are seconds as ever, as are the seconds of today.
+    for (const seconds of ['20251301', '1700000000']) {
+      const run = await runCliInProcess(['export', '--key', 'sk-a', '--created-after', seconds], { env });
+      expect(run.code, seconds).toBe(0);
+    }
+  });
 });
 
 describe('files that fail under the tool', () => {

@@ -100,6 +100,12 @@ function isCalendarDate(text: string): boolean {
  * operator's wall clock, and the stored `created` is UTC).
  */
 export function parseTime(text: string, option: string): number {
+  const compact = compactDate(text);
+  if (compact !== undefined) {
+    // `20250303` is a time in August 1970 as seconds, which no stored completion has: the operator meant the date.
+    // Refused rather than guessed: read as seconds it filters silently, and read as a date it stops being seconds.
+    throw new UsageError(`--${option}: '${text}' reads as Unix seconds (${new Date(Number(text) * 1000).toISOString().slice(0, 10)}); for the date write ${compact}`);
+  }
   // Whole seconds the store can compare with (PostgreSQL's bigint refuses more): the HTTP list's own bound, a safe integer.
   if (/^\d+$/.test(text) && Number.isSafeInteger(Number(text))) return Number(text);
   if (ISO_DATE.test(text) && isCalendarDate(text)) {
@@ -108,6 +114,14 @@ export function parseTime(text: string, option: string): number {
     if (Number.isFinite(ms)) return Math.floor(ms / 1000);
   }
   throw new UsageError(`--${option}: expected Unix seconds or an ISO date such as 2025-01-31 or 2025-01-31T12:00:00Z, got '${text}'`);
+}
+
+/** `YYYYMMDD` of a calendar date from 1990 to 2099 as `YYYY-MM-DD`, else undefined: ISO 8601's basic form, or seconds in 1970-73. */
+function compactDate(text: string): string | undefined {
+  const parts = /^(19[9]\d|20\d\d)(\d\d)(\d\d)$/.exec(text);
+  if (parts === null) return undefined;
+  const date = `${parts[1]}-${parts[2]}-${parts[3]}`;
+  return isCalendarDate(date) ? date : undefined;
 }
 
 export function parsePositiveInteger(text: string, option: string, min = 1): number {
