@@ -381,12 +381,14 @@ describe('export', () => {
     expect(existsSync(resolve(import.meta.dirname, '..', '-'))).toBe(false);
   });
 
-  it("--help describes the eval line as it is written: the item, and the sample graders read, each key named", async () => {
+  it("--help describes the eval line as it is written: the item, and with --sample the sample graders read, each key named", async () => {
     expect((await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a'], { env })).code).toBe(0);
     const help = (await runCliInProcess(['export', '--help'], { env })).stdout;
     const entry = /^ {2}eval {9}([\s\S]*?)\n\n/m.exec(help)?.[1] ?? '';
+    const plain = (await runCliInProcess(['export', '--key', 'sk-a', '--format', 'eval'], { env })).stdout.trim().split('\n');
+    expect(plain.map((text) => Object.keys(JSON.parse(text) as object))).toEqual(plain.map(() => ['item']));
     // A reply that is JSON, so the line holds every key a sample may have (output_json only then).
-    const lines = (await runCliInProcess(['export', '--key', 'sk-a', '--format', 'eval'], { env })).stdout.trim().split('\n');
+    const lines = (await runCliInProcess(['export', '--key', 'sk-a', '--format', 'eval', '--sample'], { env })).stdout.trim().split('\n');
     const line = lines.map((text) => JSON.parse(text) as { item: object; sample: object }).find(({ sample }) => 'output_json' in sample)!;
     expect(Object.keys(line)).toEqual(['item', 'sample']);
     for (const key of Object.keys(line)) expect(entry).toContain(`"${key}"`);
@@ -397,6 +399,9 @@ describe('export', () => {
     const format = await runCliInProcess(['export', '--key', 'sk-a', '--format', 'csv'], { env });
     expect(format).toMatchObject({ code: 2 });
     expect(format.stderr).toMatch(/^stored-completions export: --format: expected one of completions, finetune, eval, got 'csv'\n/);
+    const sample = await runCliInProcess(['export', '--key', 'sk-a', '--format', 'finetune', '--sample'], { env });
+    expect(sample).toMatchObject({ code: 2, stdout: '' });
+    expect(sample.stderr).toMatch(/^stored-completions export: --sample: only eval lines carry a sample \(the format is finetune; add --format eval\)\n/);
     const time = await runCliInProcess(['export', '--key', 'sk-a', '--created-after', 'last tuesday'], { env });
     expect(time.stderr).toMatch(/--created-after: expected Unix seconds or an ISO date/);
   });

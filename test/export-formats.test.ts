@@ -159,7 +159,7 @@ describe('finetune lines', () => {
 
   it("grade a reply given as parts on its text, and keep its parts in the eval line's choices", () => {
     const source = item({ messages: [{ role: 'user', content: 'Hi' }] }, [reply({ content: [thinkingThenText[0], { type: 'text', text: '{"greeting":"Hello"}' }] })]);
-    const line = JSON.parse((formatLine(source, { format: 'eval', choice: 0 }) as { line: string }).line) as { item: Json; sample: Json };
+    const line = JSON.parse((formatLine(source, { format: 'eval', choice: 0, sample: true }) as { line: string }).line) as { item: Json; sample: Json };
     expect([line.item.output, line.sample.output_text, line.sample.output_json]).toEqual(['{"greeting":"Hello"}', '{"greeting":"Hello"}', { greeting: 'Hello' }]);
     expect(((line.sample.choices as Json[])[0]?.message as Json).content).toEqual([thinkingThenText[0], { type: 'text', text: '{"greeting":"Hello"}' }]);
   });
@@ -269,18 +269,22 @@ describe('finetune lines', () => {
 });
 
 describe('eval lines', () => {
-  it('carry the id, model, input, reply text and metadata', () => {
+  it('carry the id, model, input, reply text and metadata, and nothing else unless the sample is asked for', () => {
     const source = item({ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }] }, [reply({ content: 'Hello!' })], { env: 'prod' });
-    const formatted = formatLine(source, { format: 'eval', choice: 0 });
+    const evalItem = {
+      id: 'chatcmpl-1',
+      model: 'gpt-4o-2024-08-06',
+      input: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }],
+      output: 'Hello!',
+      metadata: { env: 'prod' },
+    };
+    // SPEC.md's line: `{"item": {...}}` alone.
+    expect(formatLine(source, { format: 'eval', choice: 0 })).toEqual({ line: JSON.stringify({ item: evalItem }) });
+    expect(formatLine(source, { format: 'eval', choice: 0, sample: false })).toEqual({ line: JSON.stringify({ item: evalItem }) });
+    const formatted = formatLine(source, { format: 'eval', choice: 0, sample: true });
     expect(formatted).toEqual({
       line: JSON.stringify({
-        item: {
-          id: 'chatcmpl-1',
-          model: 'gpt-4o-2024-08-06',
-          input: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }],
-          output: 'Hello!',
-          metadata: { env: 'prod' },
-        },
+        item: evalItem,
         sample: {
           model: 'gpt-4o-2024-08-06',
           output_text: 'Hello!',
@@ -298,6 +302,7 @@ describe('eval lines', () => {
     const tools = formatLine(item({ tools: [weather], messages: [{ role: 'user', content: 'Oslo?' }] }, [reply({ content: null, tool_calls: calls }, 'tool_calls')]), {
       format: 'eval',
       choice: 0,
+      sample: true,
     });
     const toolSample = (JSON.parse((tools as { line: string }).line) as { sample: Json }).sample;
     expect(toolSample).toEqual({
@@ -309,12 +314,12 @@ describe('eval lines', () => {
       usage: null,
     });
     const text = ' {"city":"Oslo","id":9223372036854775807,"tags":["a"]}';
-    const json = formatLine(item({ messages: [{ role: 'user', content: 'As JSON' }] }, [reply({ content: text })]), { format: 'eval', choice: 0 });
+    const json = formatLine(item({ messages: [{ role: 'user', content: 'As JSON' }] }, [reply({ content: text })]), { format: 'eval', choice: 0, sample: true });
     const line = (json as { line: string }).line;
     expect(line).toContain('"output_json":{"city":"Oslo","id":9223372036854775807,"tags":["a"]}');
     expect((JSON.parse(line) as { sample: Json }).sample.output_text).toBe(text);
     for (const notJson of ['{"cut": "of', '42', '"a string"', 'Plain text.']) {
-      const plain = formatLine(item({ messages: [{ role: 'user', content: 'Hi' }] }, [reply({ content: notJson })]), { format: 'eval', choice: 0 });
+      const plain = formatLine(item({ messages: [{ role: 'user', content: 'Hi' }] }, [reply({ content: notJson })]), { format: 'eval', choice: 0, sample: true });
       expect(Object.keys((JSON.parse((plain as { line: string }).line) as { sample: Json }).sample)).toEqual(['model', 'output_text', 'output_tools', 'choices', 'finish_reason', 'usage']);
     }
   });
@@ -358,20 +363,20 @@ describe('eval lines', () => {
   it('are written for every completion, an empty output when the reply has no text', () => {
     const formatted = formatLine(item({ messages: [{ role: 'user', content: 'Hi' }] }, [reply({ content: null, refusal: 'No.' })]), { format: 'eval', choice: 0 });
     const line = JSON.parse((formatted as { line: string }).line) as { item: Json };
-    expect(Object.keys(line)).toEqual(['item', 'sample']);
+    expect(Object.keys(line)).toEqual(['item']);
     expect(Object.keys(line.item)).toEqual(['id', 'model', 'input', 'output', 'metadata']);
     expect(line.item.output).toBe('');
     // A missing choice: nothing came back for it.
-    const missing = formatLine(item({ messages: [{ role: 'user', content: 'Hi' }] }, [reply({ content: 'only one' })]), { format: 'eval', choice: 1 });
+    const missing = formatLine(item({ messages: [{ role: 'user', content: 'Hi' }] }, [reply({ content: 'only one' })]), { format: 'eval', choice: 1, sample: true });
     const sample = (JSON.parse((missing as { line: string }).line) as { sample: Json }).sample;
     expect([sample.output_text, sample.output_tools, sample.finish_reason]).toEqual(['', [], null]);
   });
 });
 
 describe('a completion too large for its line', () => {
-  it('is skipped as too_large, not thrown: an eval line holds a 180 MB reply three times, past the longest string', () => {
+  it('is skipped as too_large, not thrown: an eval line with its sample holds a 180 MB reply three times, past the longest string', () => {
     const big = item({ messages: [{ role: 'user', content: 'Write a lot' }] }, [reply({ content: 'a'.repeat(180_000_000) })]);
-    expect(formatLine(big, { format: 'eval', choice: 0 })).toEqual({ skipped: 'too_large' });
+    expect(formatLine(big, { format: 'eval', choice: 0, sample: true })).toEqual({ skipped: 'too_large' });
     // The same completion as a completions line (the reply once) still fits.
     expect('line' in formatLine(big, { format: 'completions', choice: 0 })).toBe(true);
     // Hundreds of megabytes built and copied: seconds alone, past 30 s beside another file on CI's 2 cores (failed so).

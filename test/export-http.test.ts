@@ -86,11 +86,14 @@ describe('get /v1/stored-completions/export', () => {
     expect(finetune.body).toBe(
       `${JSON.stringify({ messages: [{ role: 'user', content: 'hello' }, { role: 'assistant', content: 'echo 0: hello' }] })}\n`,
     );
-    const evalLine = await exportText('?format=eval');
+    const item = { id: a.id, model: 'gpt-4o-2024-01-01', input: [{ role: 'user', content: 'hello' }], output: 'echo 0: hello', metadata: { env: 'prod' } };
+    // SPEC.md's eval line: the item alone, unless the sample is asked for.
+    expect((await exportText('?format=eval')).body).toBe(`${JSON.stringify({ item })}\n`);
+    expect((await exportText('?format=eval&sample=false')).body).toBe(`${JSON.stringify({ item })}\n`);
     const stored = (await (await service.request(`/v1/chat/completions/${a.id}`)).json()) as { choices: unknown[]; usage: unknown };
-    expect(evalLine.body).toBe(
+    expect((await exportText('?format=eval&sample=true')).body).toBe(
       `${JSON.stringify({
-        item: { id: a.id, model: 'gpt-4o-2024-01-01', input: [{ role: 'user', content: 'hello' }], output: 'echo 0: hello', metadata: { env: 'prod' } },
+        item,
         sample: { model: 'gpt-4o-2024-01-01', output_text: 'echo 0: hello', output_tools: [], choices: stored.choices, finish_reason: 'stop', usage: stored.usage },
       })}\n`,
     );
@@ -139,6 +142,16 @@ describe('get /v1/stored-completions/export', () => {
         error: { message: "Invalid value: 'xml'. Supported values are: 'completions', 'finetune' and 'eval'.", type: 'invalid_request_error', param: 'format', code: 'invalid_value' },
       }),
     });
+    const shapeOf = (message: string, param: string, code: string) => ({
+      status: 400,
+      type: 'application/json',
+      body: JSON.stringify({ error: { message, type: 'invalid_request_error', param, code } }),
+    });
+    expect(await exportText('?format=eval&sample=yes')).toEqual(shapeOf("Invalid value: 'yes'. Supported values are: 'true' and 'false'.", 'sample', 'invalid_value'));
+    expect(await exportText('?format=finetune&sample=true')).toEqual(
+      shapeOf("'sample' applies only to format 'eval' (the format asked for is 'finetune').", 'sample', 'invalid_value'),
+    );
+    expect(await exportText('?sample=true')).toEqual(shapeOf("'sample' applies only to format 'eval' (the format asked for is 'completions').", 'sample', 'invalid_value'));
     const limit = await exportText('?limit=0');
     expect(limit.status).toBe(400);
     expect(JSON.parse(limit.body).error).toEqual({
@@ -281,6 +294,9 @@ describe('post /v1/stored-completions/export (chosen completions, by id)', () =>
       const filtered = (await exportText(`?format=${format}&order=desc`)).body.split('\n');
       expect(await exportIds({ ids: [c.id, b.id, a.id], format })).toEqual({ status: 200, type: 'application/x-ndjson', body: filtered.join('\n') });
     }
+    const sampled = (await exportText('?format=eval&sample=true&order=desc')).body;
+    expect(await exportIds({ ids: [c.id, b.id, a.id], format: 'eval', sample: true })).toEqual({ status: 200, type: 'application/x-ndjson', body: sampled });
+    expect(sampled).not.toBe((await exportText('?format=eval&order=desc')).body);
     // A choice no completion has: no finetune line, and no answer to read (not an error).
     expect(await exportIds({ ids: [b.id], format: 'finetune', choice: 3 })).toEqual({ status: 200, type: 'application/x-ndjson', body: '' });
     expect(upstream.received.map((r) => r.path)).toEqual(Array(3).fill('/v1/chat/completions'));
@@ -318,6 +334,12 @@ describe('post /v1/stored-completions/export (chosen completions, by id)', () =>
     expect(await exportIds({ ids: [mine.id], choice: 1.5 })).toEqual(error(400, "Invalid type for 'choice': expected an integer, but got a decimal instead.", 'choice', 'invalid_type'));
     expect(await exportIds({ ids: [mine.id], choice: -1 })).toEqual(
       error(400, "Invalid 'choice': integer below minimum value. Expected a value >= 0, but got -1 instead.", 'choice', 'integer_below_min_value'),
+    );
+    expect(await exportIds({ ids: [mine.id], format: 'eval', sample: 'true' })).toEqual(
+      error(400, "Invalid type for 'sample': expected a boolean, but got a string instead.", 'sample', 'invalid_type'),
+    );
+    expect(await exportIds({ ids: [mine.id], sample: true })).toEqual(
+      error(400, "'sample' applies only to format 'eval' (the format asked for is 'completions').", 'sample', 'invalid_value'),
     );
     expect((await exportIds([mine.id])).status).toBe(400);
     const unauthenticated = await service.request('/v1/stored-completions/export', { auth: false, method: 'POST', body: JSON.stringify({ ids: [mine.id] }) });

@@ -158,8 +158,10 @@ describe.skipIf(!browserAvailable)('web UI: curating many completions at once', 
     await page.getByRole('combobox', { name: 'Export format' }).selectOption('eval');
     const [evalDownload] = await Promise.all([page.waitForEvent('download'), bar(page).getByRole('button', { name: 'Export selected' }).click()]);
     expect(evalDownload.suggestedFilename()).toMatch(/^stored-completions-eval-\d{4}-\d\d-\d\d-\d{6}\.jsonl$/);
-    const items = readFileSync((await evalDownload.path())!, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { item: { id: string } }).item.id);
-    expect(items).toEqual(picked);
+    const evalLines = readFileSync((await evalDownload.path())!, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { item: { id: string } });
+    expect(evalLines.map((line) => line.item.id)).toEqual(picked);
+    // The UI's eval file carries each reply as the sample an eval run grades (the API's line is the item alone unless asked).
+    expect(evalLines.map((line) => Object.keys(line))).toEqual(picked.map(() => ['item', 'sample']));
 
     // One deleted elsewhere since it was selected: the file would pass for the whole set, so none is saved, and it is named.
     expect((await suite.service.request(`/v1/chat/completions/${ids.export[2]}`, { method: 'DELETE' })).status).toBe(200);

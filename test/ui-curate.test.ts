@@ -356,6 +356,19 @@ describe.skipIf(!browserAvailable)('web UI: curating, signing out, wrong keys, e
     expect(await exportedIds(page)).toEqual(expected);
   });
 
+  it("exports the view as eval lines that carry each reply as its sample, for an eval run to grade as answered", async () => {
+    const page = await open('#/?metadata[env]=prod');
+    await signIn(page, KEY);
+    const expected = await apiIds(suite.service, 'metadata[env]=prod&order=desc', KEY);
+    await expectRows(page, expected);
+    await page.getByRole('combobox', { name: 'Export format' }).selectOption('eval');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export' }).click()]);
+    const lines = readFileSync((await download.path())!, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { item: { id: string; output: string }; sample: { output_text: string } });
+    expect(lines.map((line) => line.item.id)).toEqual(expected);
+    expect(lines.map((line) => Object.keys(line))).toEqual(expected.map(() => ['item', 'sample']));
+    expect(lines.map((line) => line.sample.output_text)).toEqual(lines.map((line) => line.item.output));
+  });
+
   it('says how many lines it exported, and downloads no empty file for a view with no match', async () => {
     const page = await open('#/?metadata[env]=prod');
     await signIn(page, KEY);

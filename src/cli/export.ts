@@ -21,14 +21,15 @@ Formats (--format):
   finetune     OpenAI's chat fine-tuning lines: the input messages as sent, then the
                reply of one choice; completions that make no valid example (empty
                reply, refusal, cut off, unpaired tool calls) are skipped and counted
-  eval         {"item": {id, model, input, output, metadata}, "sample": {model, output_text,
-               output_json, output_tools, choices, finish_reason, usage}} for an eval's JSONL
-               data source: the item asked, and the reply as graders read a sample
+  eval         {"item": {id, model, input, output, metadata}} for an eval's JSONL data source;
+               with --sample also "sample": {model, output_text, output_json, output_tools,
+               choices, finish_reason, usage}: the reply as graders read a sample
 
 Options:
 ${PROJECT_HELP}
   --format FORMAT       completions | finetune | eval (default completions)
   --choice N            the choice finetune and eval lines are made of (default 0)
+  --sample              eval lines carry the reply as a "sample" too (eval format only)
 ${FILTER_HELP}
   --limit N             at most N lines
   --after ID            start after this completion (resume a cut export from the last id it holds)
@@ -234,6 +235,7 @@ export const exportCommand = defineCommand({
     ...FILTER_OPTIONS,
     format: { type: 'string' },
     choice: { type: 'string' },
+    sample: { type: 'boolean' },
     limit: { type: 'string' },
     after: { type: 'string' },
     order: { type: 'string' },
@@ -243,6 +245,8 @@ export const exportCommand = defineCommand({
   async run({ values }, context) {
     const format = parseFormat(values.format);
     const choice = values.choice === undefined ? 0 : parsePositiveInteger(values.choice, 'choice', 0);
+    const sample = values.sample === true;
+    if (sample && format !== 'eval') throw new UsageError(`--sample: only eval lines carry a sample (the format is ${format}; add --format eval)`);
     const limit = values.limit === undefined ? undefined : parsePositiveInteger(values.limit, 'limit');
     const filters = parseFilters(values);
     const order = parseOrder(values.order);
@@ -290,7 +294,7 @@ export const exportCommand = defineCommand({
       // whole line and resumes with --after its last id; killed in the middle of a write, it ended in half a line.
       const forgetInterrupt = out === context.stdout ? undefined : context.onInterrupt?.(() => writer.end().catch(() => undefined));
       try {
-        for await (const chunk of exportLines(store, { project, filters, format, choice, limit, after: values.after, order }, tally)) {
+        for await (const chunk of exportLines(store, { project, filters, format, choice, sample, limit, after: values.after, order }, tally)) {
           await writer.write(chunk);
           progress.update({ read: tally.read, written: tally.written });
         }

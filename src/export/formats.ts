@@ -45,6 +45,8 @@ export interface FormatOptions {
   format: ExportFormat;
   /** The choice a finetune or eval line is made of (default 0). */
   choice: number;
+  /** An eval line also carries the reply as a `sample` (asked for: the line is `{item}` alone otherwise, as SPEC.md gives it). */
+  sample?: boolean;
 }
 
 /**
@@ -264,26 +266,30 @@ function outputJson(text: string): Json | undefined {
 }
 
 /**
- * One line of an eval's JSONL data source (`{item, sample}`, as a run's `file_content` source holds it): the
- * `item` is what was asked and how to find it again, the `sample` what came back, in the names OpenAI's graders
- * read from a sample (`output_text`, `output_json`, `output_tools`, `choices`), so a stored completion is graded
- * as it was answered, without sampling a model again.
+ * One line of an eval's JSONL data source: `{item}`, the item what was asked, what came back (`output`) and how to
+ * find it again. With `withSample`, also the `sample` a run's `file_content` source may hold beside it (`{item,
+ * sample}`): the reply in the names OpenAI's graders read from a sample (`output_text`, `output_json`,
+ * `output_tools`, `choices`), so a stored completion is graded as it was answered, without sampling a model again.
+ * Asked for, not the default: the project's contract (SPEC.md) gives the line as `{item}`, and a consumer that
+ * reads the whole line finds only what it gives.
  */
-export function evalLine(item: ExportItem, choiceIndex: number): string {
+export function evalLine(item: ExportItem, choiceIndex: number, withSample = false): string {
   const { body, choices, input, exact } = parseItem(item);
   const choice = choiceOf(choices, choiceIndex);
   const message = isObject(choice?.message) ? (choice.message as Json) : {};
   // A reply given as parts is graded on its text, as OpenAI's `output_text` is the text of the output's text parts.
   const outputText = contentTextOf(message.content) ?? '';
+  const evalItem = {
+    id: item.completion.id,
+    model: body.model,
+    input,
+    output: outputText,
+    metadata: JSON.parse(item.completion.metadata) as unknown,
+  };
+  if (!withSample) return withExactIntegers(JSON.stringify({ item: evalItem }), exact);
   const json = outputJson(outputText);
   const line = JSON.stringify({
-    item: {
-      id: item.completion.id,
-      model: body.model,
-      input,
-      output: outputText,
-      metadata: JSON.parse(item.completion.metadata) as unknown,
-    },
+    item: evalItem,
     sample: {
       model: body.model,
       output_text: outputText,
@@ -311,7 +317,7 @@ export function formatLine(item: ExportItem, options: FormatOptions): FormattedL
       case 'finetune':
         return finetuneLine(item, options.choice);
       case 'eval':
-        return { line: evalLine(item, options.choice) };
+        return { line: evalLine(item, options.choice, options.sample) };
     }
   } catch (err) {
     if (err instanceof RangeError && /Invalid string length/i.test(err.message)) return { skipped: 'too_large' };

@@ -7,6 +7,8 @@ export interface ExportParams {
   filters: ListFilters;
   format: ExportFormat;
   choice: number;
+  /** Eval lines carry the reply as a `sample` too. */
+  sample: boolean;
   limit: number | undefined;
   /** Lines from the completion after this one (a cut download resumed from the last id it holds). */
   after: string | undefined;
@@ -32,6 +34,24 @@ function single(params: URLSearchParams, name: string): string | undefined {
   return all[0] === '' ? undefined : all[0];
 }
 
+/** `sample`, which only an eval line has: a 400 with any other format, so that it is not silently without effect. */
+function checkSample(sample: boolean, format: ExportFormat): boolean {
+  if (sample && format !== 'eval') {
+    throw ApiError.badRequest(`'sample' applies only to format 'eval' (the format asked for is '${format}').`, 'sample', 'invalid_value');
+  }
+  return sample;
+}
+
+/** A boolean in a query: `true` or `false` (absent or empty: undefined). */
+function parseFlag(params: URLSearchParams, name: string): boolean | undefined {
+  const raw = single(params, name);
+  if (raw === undefined) return undefined;
+  if (raw !== 'true' && raw !== 'false') {
+    throw ApiError.badRequest(`Invalid value: '${raw}'. Supported values are: 'true' and 'false'.`, name, 'invalid_value');
+  }
+  return raw === 'true';
+}
+
 /** A whole number of at least `min`, with OpenAI's texts for what is not. Export's `limit` has no maximum. */
 function parseCount(params: URLSearchParams, name: string, min: number): number | undefined {
   const raw = single(params, name);
@@ -54,13 +74,15 @@ function parseCount(params: URLSearchParams, name: string, min: number): number 
 
 /**
  * `GET /v1/stored-completions/export`'s query: the list's filters, `after` and `order` as the list takes them,
- * `format`, `limit` (lines, no maximum) and `choice`.
+ * `format`, `limit` (lines, no maximum), `choice` and `sample` (eval lines only).
  */
 export function parseExportParams(params: URLSearchParams): ExportParams {
+  const format = checkFormat(single(params, 'format') ?? 'completions');
   return {
     filters: parseListFilters(params),
-    format: checkFormat(single(params, 'format') ?? 'completions'),
+    format,
     choice: parseCount(params, 'choice', 0) ?? 0,
+    sample: checkSample(parseFlag(params, 'sample') ?? false, format),
     limit: parseCount(params, 'limit', 1),
     ...parseCursorParams(params),
   };
@@ -73,19 +95,20 @@ export interface ExportSelection {
   ids: string[];
   format: ExportFormat;
   choice: number;
+  sample: boolean;
 }
 
-const SELECTION_PARAMETERS = new Set(['ids', 'format', 'choice']);
+const SELECTION_PARAMETERS = new Set(['ids', 'format', 'choice', 'sample']);
 
 /**
- * `POST /v1/stored-completions/export`'s body: `ids` (1 to EXPORT_MAX_IDS, each once), and `format` and `choice` as
+ * `POST /v1/stored-completions/export`'s body: `ids` (1 to EXPORT_MAX_IDS, each once), and `format`, `choice` and `sample` as
  * the GET export takes them. Throws OpenAI's 400 naming the parameter.
  */
 export function parseExportSelection(body: Record<string, unknown>): ExportSelection {
   const unknown = Object.keys(body).find((key) => !SELECTION_PARAMETERS.has(key));
   if (unknown !== undefined) throw ApiError.badRequest(`Unknown parameter: '${unknown}'.`, unknown, 'unknown_parameter');
   const ids = parseIdList(body.ids, EXPORT_MAX_IDS);
-  const { format = 'completions', choice = 0 } = body;
+  const { format = 'completions', choice = 0, sample = false } = body;
   if (typeof format !== 'string') {
     throw ApiError.badRequest(`Invalid type for 'format': expected a string, but got ${describeJsonType(format)} instead.`, 'format', 'invalid_type');
   }
@@ -95,5 +118,9 @@ export function parseExportSelection(body: Record<string, unknown>): ExportSelec
   if (choice < 0) {
     throw ApiError.badRequest(`Invalid 'choice': integer below minimum value. Expected a value >= 0, but got ${choice} instead.`, 'choice', 'integer_below_min_value');
   }
-  return { ids, format: checkFormat(format), choice };
+  if (typeof sample !== 'boolean') {
+    throw ApiError.badRequest(`Invalid type for 'sample': expected a boolean, but got ${describeJsonType(sample)} instead.`, 'sample', 'invalid_type');
+  }
+  const checked = checkFormat(format);
+  return { ids, format: checked, choice, sample: checkSample(sample, checked) };
 }

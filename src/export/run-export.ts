@@ -10,6 +10,8 @@ export interface ExportRequest {
   format: ExportFormat;
   /** The choice finetune and eval lines are made of. */
   choice: number;
+  /** Eval lines carry the reply as a `sample` too (formats.ts, evalLine). */
+  sample?: boolean;
   /** At most this many lines; undefined for all. */
   limit: number | undefined;
   /** Lines from the completion after this one in `order`, as the list's `after`; undefined for the first. */
@@ -80,8 +82,8 @@ export async function* exportLines(store: Store, request: ExportRequest, tally: 
   }
 }
 
-/** What a page of lines is made with: the format, and the choice finetune and eval lines take. */
-type LineRequest = Pick<ExportRequest, 'project' | 'format' | 'choice'>;
+/** What a page of lines is made with: the format, the choice finetune and eval lines take, and whether eval lines carry a sample. */
+type LineRequest = Pick<ExportRequest, 'project' | 'format' | 'choice' | 'sample'>;
 
 /**
  * The lines of the completions named (one page, read by id), in that order, as chunks of whole lines. A completion

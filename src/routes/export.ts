@@ -43,13 +43,13 @@ export function createExportRoutes(store: Store, metrics: Metrics, bodyLimits: B
   // Chosen completions, by id, in the order named (a selection in the web UI): no filter picks an arbitrary set, and
   // tagging them first to filter by the tag changed their metadata, and failed on a map already at 16 pairs.
   routes.post('/export', async (c) => {
-    const { ids, format, choice } = parseExportSelection(await readJsonObject(c, bodyLimits));
+    const { ids, format, choice, sample } = parseExportSelection(await readJsonObject(c, bodyLimits));
     const project = c.get('tenant').project;
     // All checked before answering: one the project does not have is OpenAI's 404 naming it, not a file short of it.
     const sizes = await store.completionSizesOf(project, ids);
     const missing = ids.findIndex((id) => !sizes.has(id));
     if (missing !== -1) throw new ApiError(404, `No chat completion found with id '${ids[missing]}'.`, 'invalid_request_error', `ids[${missing}]`);
-    const lines = exportLinesOf(store, { project, format, choice }, ids, sizes, newTally());
+    const lines = exportLinesOf(store, { project, format, choice, sample }, ids, sizes, newTally());
     return streamedLines(c, lines, await lines.next(), metrics);
   });
 

@@ -35,6 +35,15 @@ const PAGE_SIZE = 20;
 const PREVIEW_CONCURRENCY = 4;
 const TYPING_DELAY_MS = 400;
 
+/**
+ * An eval file from the UI carries each stored reply as its `sample` (`{item, sample}`): what it is downloaded for is
+ * an eval run that grades the replies as they were given, which reads them from the sample. The API's default line
+ * is `{item}` alone.
+ */
+function withSample(format) {
+  return format === 'eval';
+}
+
 /** OpenAI's ids all begin so: in a compact line's narrow column it took half the room, and told no two apart. */
 const SHARED_ID_PREFIX = 'chatcmpl-';
 /** Characters of an id's end a compact line always shows (as a tag's answer names a conversation by them). */
@@ -994,7 +1003,7 @@ export function createListView() {
     const picked = selection.size ? ` That is the whole view, not only the ${formatInteger(selection.size)} selected: "Export selected" downloads those.` : '';
     return runExport({
       format,
-      request: (signal) => apiResponse(`/v1/stored-completions/export${queryString([['format', format], ...filterPairs(route.filters), ['order', route.order]])}`, { signal }),
+      request: (signal) => apiResponse(`/v1/stored-completions/export${queryString([['format', format], ...(withSample(format) ? [['sample', 'true']] : []), ...filterPairs(route.filters), ['order', route.order]])}`, { signal }),
       nothing: format === 'finetune' ? 'Nothing to export: no completion in this view makes a fine-tuning example.' : 'Nothing to export: no completion matches this view.',
       done: (lines) => `${skippedNote(format, lines)}${picked}`,
     });
@@ -1008,7 +1017,7 @@ export function createListView() {
       : '');
     return runExport({
       format,
-      request: (signal) => apiResponse('/v1/stored-completions/export', { method: 'POST', body: { ids, format }, signal }),
+      request: (signal) => apiResponse('/v1/stored-completions/export', { method: 'POST', body: { ids, format, sample: withSample(format) }, signal }),
       nothing: format === 'finetune'
         ? `Nothing to export: none of the ${formatInteger(ids.length)} selected makes a fine-tuning example.`
         : 'Nothing to export: the selected completions were deleted meanwhile.',
