@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll } from 'vitest';
 import { openPostgres } from '../../src/db/postgres-client.ts';
 import type { SqlDatabase } from '../../src/db/sql-client.ts';
+import { atEndOfEachFile } from './file-cleanup.ts';
 import { openPglite } from './pglite.ts';
 
 /**
@@ -133,8 +133,8 @@ export async function leasePostgres(): Promise<PostgresLease> {
   };
 }
 
-// Only inside vitest (which sets VITEST): scripts import the test helpers too (npm run screenshots), and a hook outside a run throws.
-if (process.env.VITEST) afterAll(async () => {
+// At the end of each file (file-cleanup.ts says why not a module-level afterAll): a file's databases are its own.
+atEndOfEachFile(async () => {
   await Promise.all(slots.splice(0).map((slot) => slot.db.close()));
   if (createdDatabases.length === 0) return;
   const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
