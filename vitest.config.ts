@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 /**
- * The test files that run on both backends, from one source: the `postgres`
+ * The test files that run on both backends, from one source: the `postgres-shared`
  * project runs them again with TEST_BACKEND=postgres (test/helpers/test-database.ts
  * gives each file a database of its own on the server named by TEST_POSTGRES_URL,
  * or on the embedded PGlite without one).
@@ -56,9 +56,12 @@ const SQLITE_SHARED = [
   'test/fuzz.test.ts',
   'test/health.test.ts',
   'test/hostile-input.test.ts',
+  'test/isolation.test.ts',
   'test/json-members.test.ts',
+  'test/list-extensions.test.ts',
   'test/list-page-bytes.test.ts',
   'test/list-params.test.ts',
+  'test/metadata-changes.test.ts',
   'test/migration-backfill.test.ts',
   'test/migration-upgrade.test.ts',
   'test/newer-schema.test.ts',
@@ -89,8 +92,12 @@ const SQLITE_SHARED = [
   'test/upstream-size-limit.test.ts',
   'test/upstream-small-limit.test.ts',
   'test/upstream-url.test.ts',
+  'test/usage.test.ts',
   'test/write-batcher.test.ts',
 ];
+
+/** What the PostgreSQL projects run with: that backend, and room for the embedded PGlite's slow start. */
+const ON_POSTGRES = { env: { TEST_BACKEND: 'postgres' }, testTimeout: 120_000, hookTimeout: 120_000 };
 
 export default defineConfig({
   test: {
@@ -115,11 +122,10 @@ export default defineConfig({
       { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'], exclude: [...POSTGRES_ONLY, ...SQLITE_SHARED] } },
       // Sorted after `sqlite` (vitest runs projects in name order), so these short files also fill the end of the run.
       { extends: true, test: { name: 'sqlite-shared', include: SQLITE_SHARED, isolate: false } },
-      {
-        extends: true,
-        // Starting the embedded PGlite takes seconds on a busy machine (tens when a test opens a second one).
-        test: { name: 'postgres', include: [...BOTH_BACKENDS, ...POSTGRES_ONLY], env: { TEST_BACKEND: 'postgres' }, testTimeout: 120_000, hookTimeout: 120_000 },
-      },
+      // Starting the embedded PGlite takes seconds on a busy machine (tens when a test opens a second one).
+      { extends: true, test: { name: 'postgres', include: POSTGRES_ONLY, ...ON_POSTGRES } },
+      // The shared files, on PostgreSQL: all of them share their worker, as SQLITE_SHARED's do.
+      { extends: true, test: { name: 'postgres-shared', include: BOTH_BACKENDS, isolate: false, ...ON_POSTGRES } },
     ],
   },
 });
