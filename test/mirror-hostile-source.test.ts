@@ -83,7 +83,7 @@ describe('mirror source client', () => {
   });
 });
 
-const newTally = (): MirrorTally => ({ pages: 0, listed: 0, copied: 0, present: 0, metadataUpdated: 0, vanished: 0, invalid: [], notObjects: 0, resumed: false, unread: new Map() });
+const newTally = (): MirrorTally => ({ pages: 0, listed: 0, copied: 0, present: 0, metadataUpdated: 0, vanished: 0, invalid: [], notObjects: 0, outsideFilters: 0, resumed: false, unread: new Map() });
 
 const listedCompletion = {
   id: 'chatcmpl-endless',

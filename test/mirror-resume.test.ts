@@ -88,7 +88,7 @@ afterEach(async () => {
 });
 
 async function run(source: FakeSource, lease?: MirrorRequest['lease']): Promise<{ tally: MirrorTally; notes: string[] }> {
-  const tally: MirrorTally = { pages: 0, listed: 0, copied: 0, present: 0, metadataUpdated: 0, vanished: 0, invalid: [], notObjects: 0, resumed: false, unread: new Map() };
+  const tally: MirrorTally = { pages: 0, listed: 0, copied: 0, present: 0, metadataUpdated: 0, vanished: 0, invalid: [], notObjects: 0, outsideFilters: 0, resumed: false, unread: new Map() };
   const notes: string[] = [];
   await runMirror(
     {

@@ -454,6 +454,29 @@ describe('mirror', () => {
     expect(await exportOf(copy)).toBe(expected);
   });
 
+  it('applies --metadata itself when the source lists without filtering by it (a compatible server without the filter)', async () => {
+    const total = await fillSource();
+    // A source that knows no metadata filter: the list's metadata[...] parameters never reach it.
+    const server = createServer((req, res) => {
+      const url = new URL(req.url!, 'http://source');
+      for (const name of [...url.searchParams.keys()]) if (name.startsWith('metadata[')) url.searchParams.delete(name);
+      req.url = `${url.pathname}${url.search}`;
+      forward(source.origin, req, res);
+    });
+    const unfiltering = await listenOnLoopback(server);
+    later(unfiltering.close);
+    const target = join(folder, 'copy.db');
+    const run = await runCliInProcess([...mirrorArgs({ url: unfiltering.url, requests: 0, faults: [] }), '--metadata', 'batch=2'], { env: { DATABASE_URL: target } });
+    expect(run.code, run.stderr).toBe(0);
+    const expected = await (await source.request('/v1/stored-completions/export?metadata[batch]=2')).text();
+    const kept = expected.split('\n').filter(Boolean).length;
+    expect(kept).toBe(60);
+    expect(run.stderr).toMatch(
+      new RegExp(`^mirror: ${kept} copied, 0 already there, 0 deleted at the source meanwhile, ${total - kept} left out for lacking the --metadata pairs \\(the source did not filter by them\\), 0 not storable, 0 not mirrored; ${total} listed on `, 'm'),
+    );
+    expect(await exportOf(await startCopy(target))).toBe(expected);
+  });
+
   it('stops when the source gives up on completion after completion (down or overloaded), keeping what it stored', async () => {
     await fillSource();
     const broken = new Map<string, (res: ServerResponse) => void>();

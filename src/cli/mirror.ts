@@ -129,7 +129,7 @@ export const mirrorCommand = defineCommand({
     try {
       const project = await resolveProject(config, store, target);
       const progress = createProgress(context.stderr, 'mirror');
-      const tally: MirrorTally = { pages: 0, listed: 0, copied: 0, present: 0, metadataUpdated: 0, vanished: 0, invalid: [], notObjects: 0, resumed: false, unread: new Map() };
+      const tally: MirrorTally = { pages: 0, listed: 0, copied: 0, present: 0, metadataUpdated: 0, vanished: 0, invalid: [], notObjects: 0, outsideFilters: 0, resumed: false, unread: new Map() };
       // One position (and one list of completions to read again) per source, source key, target project and filters; a digest, so no key is stored.
       const mirrorDigest = createHash('sha256')
         .update(JSON.stringify([values.from.replace(/\/+$/, ''), sourceKey, project, filters]))
@@ -192,7 +192,10 @@ export const mirrorCommand = defineCommand({
       progress.finish(
         `mirror${tally.resumed ? ' (resumed from the last run, an hour back)' : ''}: ${tally.copied} copied, ${tally.present} already there${
           values['update-metadata'] ? ` (${tally.metadataUpdated} took the source's metadata)` : ''
-        }, ${tally.vanished} deleted at the source meanwhile, ` +
+        }, ${tally.vanished} deleted at the source meanwhile, ${
+          // Only when the source ignored the filter: with OpenAI (which applies it) there is nothing to say.
+          tally.outsideFilters > 0 ? `${tally.outsideFilters} left out for lacking the --metadata pairs (the source did not filter by them), ` : ''
+        }` +
           `${tally.invalid.length + tally.notObjects} not storable, ${tally.unread.size} not mirrored; ${tally.listed} listed on ${counted(tally.pages, 'page')}, ${retries} ${retries === 1 ? 'retry' : 'retries'}, ${rate(tally.copied, startedAt)}`,
       );
       // The run went on past them, but a mirror with holes must not look like a whole one to a script or an operator.

@@ -105,6 +105,8 @@ export interface MirrorTally {
   invalid: string[];
   /** List items that are not objects at all (`null`, `5`, `"str"`): not storable, and without an id to name them by. */
   notObjects: number;
+  /** Listed without the `--metadata` pairs asked for (a source that does not filter by metadata): left out. */
+  outsideFilters: number;
   /** Completions the source failed on and that are still not mirrored: id -> what the source answered. */
   unread: Map<string, string>;
 }
@@ -589,7 +591,7 @@ async function mirrorFrom(
 }
 
 /**
- * One list page taken in: its items counted (those not objects noted), the created range applied, what the project has
+ * One list page taken in: its items counted (those not objects noted), the created range and metadata pairs applied, what the project has
  * passed over (taking the source's metadata with `updateMetadata`); what is left to read, and what the walk needs of the
  * page after it is stored (its ids, its last item's id and time), without the page itself.
  */
@@ -634,6 +636,12 @@ async function takePage(
       break;
     }
     if (filters.createdAfter !== undefined && created < filters.createdAfter) continue;
+    // Asked of the source too, which OpenAI applies; a compatible server without the filter (llama-stack's store) lists
+    // every completion, and the copy would hold what the operator filtered out.
+    if (!hasPairs(item.metadata, filters.metadata)) {
+      tally.outsideFilters++;
+      continue;
+    }
     // Read again before the walk (--from-start and --update-metadata list it again): stored, named or counted there already.
     if (readAgainIds.has(String(item.id))) continue;
     if (typeof item.id === 'string' && (await store.isIdTaken(project, item.id))) {
@@ -652,6 +660,13 @@ async function takePage(
     reachedEnd,
     exact: exactIntegersOf(page),
   };
+}
+
+/** Whether a listed completion's metadata holds every pair (exact, case-sensitive, as the list's filter matches). */
+function hasPairs(metadata: unknown, pairs: readonly [string, string][]): boolean {
+  if (pairs.length === 0) return true;
+  if (!isObject(metadata)) return false;
+  return pairs.every(([key, value]) => Object.hasOwn(metadata, key) && metadata[key] === value);
 }
 
 /** Page ends in list order, by `created`; one without a time last. */
