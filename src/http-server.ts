@@ -7,6 +7,15 @@ import { connectionTimeouts } from './connection-timeouts.ts';
 type Fetch = Parameters<typeof getRequestListener>[0];
 
 /**
+ * The largest request line and headers taken (431 above). Node's default, 16 KiB, refused list queries the
+ * contract allows: a metadata filter may hold 16 pairs of 64-character keys and 512-character values, as on
+ * create, and the SDKs percent-encode each character, 12 bytes for one past U+FFFF, so four values of Chinese
+ * text were already over it. The longest valid query (that filter, a 1000-character `search`, an `after` id of
+ * 256 characters) comes to about 126 KB; this leaves room for the headers beside it.
+ */
+export const MAX_REQUEST_HEAD_BYTES = 256 * 1024;
+
+/**
  * The Node HTTP server around the app, not yet listening: the connection limits of the config, and
  * every request the app never sees (refused by Node's parser, or by the adapter) answered in
  * OpenAI's error shape. Built here rather than with the adapter's `serve()`, which does not pass
@@ -17,7 +26,10 @@ export function createHttpServer(
   config: Pick<Config, 'host' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs'>,
 ): Server {
   const listener = getRequestListener(fetch, { hostname: config.host, errorHandler: answerRequestError });
-  const server = createServer({ ...connectionTimeouts(config), requireHostHeader: false }, inTurnOnItsConnection(withHostRequired(listener)));
+  const server = createServer(
+    { ...connectionTimeouts(config), requireHostHeader: false, maxHeaderSize: MAX_REQUEST_HEAD_BYTES },
+    inTurnOnItsConnection(withHostRequired(listener)),
+  );
   server.on('clientError', answerClientError);
   server.on('connect', answerConnect);
   server.on('checkExpectation', answerUnmetExpectation);

@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
+import { MAX_REQUEST_HEAD_BYTES } from '../src/http-server.ts';
 import { startService, type Service } from './helpers/service.ts';
 
 /**
@@ -220,9 +221,9 @@ describe('hostile completion ids', () => {
     expect(upstream.received.map((r) => r.path)).toEqual(['/v1/x']);
   });
 
-  it('an id too long for the request line gets 431 in the error shape', async () => {
+  it('a request line longer than the service takes (256 KiB) gets 431 in the error shape', async () => {
     const raw = await rawExchange(
-      `GET /v1/chat/completions/${'x'.repeat(20_000)} HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer sk-k\r\n\r\n`,
+      `GET /v1/chat/completions/${'x'.repeat(MAX_REQUEST_HEAD_BYTES + 1)} HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer sk-k\r\n\r\n`,
     );
     expect(raw.startsWith('HTTP/1.1 431 ')).toBe(true);
     expect(bodiesOf(raw)).toEqual([error('The request line and headers are larger than this server accepts.')]);

@@ -327,3 +327,42 @@ describe('metadata keys that read as integers', () => {
     expect(metadataTexts(retrieved)).toEqual([written]);
   });
 });
+
+describe('get /v1/chat/completions with the largest metadata filter the contract allows', () => {
+  // 16 pairs, 64-character keys, 512-character values: the limits apply to the list filter as to create (SPEC.md).
+  // The official client percent-encodes each character, 12 bytes for one past U+FFFF, so such a filter makes a
+  // request line of about 110 KB; Node's default limit on a request's head (16 KiB) refused it with a 431.
+  const largestFilter = (character: string) =>
+    Object.fromEntries(
+      Array.from({ length: 16 }, (_, i) => [String(i).padStart(2, '0') + character.repeat(62), character.repeat(512)]),
+    );
+
+  for (const [script, character] of [
+    ['spaces', ' '],
+    ['accented letters', 'é'],
+    ['Chinese', '日'],
+    ['emoji', '😀'],
+  ] as const) {
+    it(`finds the completion tagged with it, in ${script}, through the official client`, async () => {
+      const metadata = largestFilter(character);
+      const client = service.client();
+      const created = await client.chat.completions.create({
+        model: 'gpt-4o',
+        messages: [{ role: 'user', content: 'hi' }],
+        store: true,
+        metadata,
+      });
+      await createStored({ other: 'tag' });
+
+      const body = await (await client.chat.completions.list({ metadata }).asResponse()).json();
+      expect(body).toEqual({
+        object: 'list',
+        data: [await client.chat.completions.retrieve(created.id)],
+        first_id: created.id,
+        last_id: created.id,
+        has_more: false,
+      });
+      assertMatchesSchema('ChatCompletionList', body);
+    });
+  }
+});
