@@ -75,8 +75,10 @@ export function toMessageItem(message: unknown): Json {
     name: m.name ?? null,
     content_parts: Array.isArray(m.content) ? m.content : null,
   };
+  // A role's own field when the message has one: one sent as null (a reply sent back as OpenAI serves it, with
+  // `"tool_calls": null, "function_call": null`) is none, and OpenAI's schema for these items has no null for them.
   for (const field of ['tool_calls', 'tool_call_id', 'audio', 'function_call']) {
-    if (m[field] !== undefined) item[field] = m[field];
+    if (m[field] !== undefined && m[field] !== null) item[field] = m[field];
   }
   return item;
 }

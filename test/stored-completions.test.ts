@@ -179,6 +179,32 @@ describe('get /v1/chat/completions/{id}/messages', () => {
     assertMatchesSchema('ChatCompletionMessageList', body);
   });
 
+  it('leaves out a role field sent as null, as a reply sent back the way OpenAI serves it carries them', async () => {
+    // OpenAI's own example of a stored reply has `"tool_calls": null, "function_call": null`; a client that appends
+    // the reply it received to the next request's messages sends them back so. OpenAI's schema for the messages
+    // endpoint's items has no null for either (an array, an object), so served back as null the page did not validate.
+    const reply = { role: 'assistant', content: 'Hello', refusal: null, tool_calls: null, function_call: null, audio: null };
+    const tool = { role: 'tool', content: '42', tool_call_id: null };
+    const messages = [{ role: 'user', content: 'hi' }, reply, tool, { role: 'user', content: 'more' }];
+    const client = service.client();
+    const created = await client.chat.completions.create({ model: 'gpt-4o', messages: messages as never, store: true });
+    const body = await (await client.chat.completions.messages.list(created.id).asResponse()).json();
+    const id = created.id;
+    expect(body).toEqual({
+      object: 'list',
+      data: [
+        { id: `${id}-0`, role: 'user', content: 'hi', refusal: null, name: null, content_parts: null },
+        { id: `${id}-1`, role: 'assistant', content: 'Hello', refusal: null, name: null, content_parts: null },
+        { id: `${id}-2`, role: 'tool', content: '42', refusal: null, name: null, content_parts: null },
+        { id: `${id}-3`, role: 'user', content: 'more', refusal: null, name: null, content_parts: null },
+      ],
+      first_id: `${id}-0`,
+      last_id: `${id}-3`,
+      has_more: false,
+    });
+    assertMatchesSchema('ChatCompletionMessageList', body);
+  });
+
   it('pages with after, limit and order, through the official client too', async () => {
     const created = await createWithMessages();
     const id = created.id;
