@@ -30,9 +30,15 @@ It reads the service's configuration from the environment (DATABASE_URL, API_KEY
 /** Runs one command line; `env` replaces the process environment as the configuration's source (tests). Returns the exit code. */
 export async function runCli(argv: string[], env: Record<string, string | undefined> | undefined, streams: Omit<CommandContext, 'config'>): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  // Asked for, the overview is the output (stdout, 0); with no command at all it is a usage error's message, and goes
+  // where errors go (stderr, 2), as an unknown command's does: `stored-completions > out` must not fill `out` with it.
+  if (name === '--help' || name === '-h' || name === 'help') {
     streams.stdout.write(`${overview()}\n`);
-    return name === undefined ? 2 : 0;
+    return 0;
+  }
+  if (name === undefined) {
+    streams.stderr.write(`stored-completions: expected a command\n\n${overview()}\n`);
+    return 2;
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
