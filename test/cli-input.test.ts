@@ -570,7 +570,7 @@ describe('export --out that a failed write cut', () => {
     expect(unended).toMatchObject({
       code: 1,
       stderr:
-        `stored-completions export: --append: ${quoted} ends in a whole line without its new line (${Buffer.byteLength(exampleLines[0]!)} bytes, written by another tool?); ` +
+        `stored-completions export: --append: ${quoted} ends in a whole line without its new line (${Buffer.byteLength(exampleLines[0]!).toLocaleString('en-US')} bytes, written by another tool?); ` +
         `added to, the next line would be glued to it. End it (printf '\\n' >> '${quoted.replace("'", "'\\''")}'), then resume with --after the last id it holds\n`,
     });
     // Dropped as it says, the export resumes into a whole file.

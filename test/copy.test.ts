@@ -142,7 +142,7 @@ describe('copy', () => {
     for (const file of [target, `${target}-wal`, `${target}-shm`]) rmSync(file, { force: true });
     const fresh = await runCliInProcess(['copy', '--from', source.databasePath, '--to', target], { env: {} });
     expect(fresh.code, fresh.stderr).toBe(0);
-    expect(fresh.stderr).toMatch(new RegExp(`^copy: ${total} completions, 0 deleted ids, 1 setting in `));
+    expect(fresh.stderr).toMatch(new RegExp(`^copy: ${total.toLocaleString('en-US')} completions, 0 deleted ids, 1 setting in `));
     const copy = await startService({ upstreamUrl: upstream.url, databasePath: target });
     try {
       expect(await view(copy, DEFAULT_KEY, 'chatcmpl-many0000')).toEqual(await view(source, DEFAULT_KEY, 'chatcmpl-many0000'));
@@ -152,7 +152,7 @@ describe('copy', () => {
     // And it copies on: no mark of the copy is left in it.
     const onwardAgain = await runCliInProcess(['copy', '--from', target, '--to', join(folder, 'onward.db')], { env: {} });
     expect(onwardAgain.code, onwardAgain.stderr).toBe(0);
-    expect(onwardAgain.stderr).toMatch(new RegExp(`^copy: ${total} completions, 0 deleted ids, 1 setting in `));
+    expect(onwardAgain.stderr).toMatch(new RegExp(`^copy: ${total.toLocaleString('en-US')} completions, 0 deleted ids, 1 setting in `));
   });
 
   it('fails, the target left marked unfinished, when a service on the target stores a completion during the copy', async () => {
@@ -195,7 +195,7 @@ describe('copy', () => {
         code: 1,
         stderr: expect.stringMatching(
           new RegExp(
-            `stored-completions copy: the target ${target} was written to during the copy \\(it holds ${total + 1} completions and 0 deleted ids, the copy wrote ${total} and 0\\): ` +
+            `stored-completions copy: the target ${target} was written to during the copy \\(it holds ${(total + 1).toLocaleString('en-US')} completions and 0 deleted ids, the copy wrote ${total.toLocaleString('en-US')} and 0\\): ` +
               'a service is running on it\\. Stop every service on the target, empty it, and run the copy again\n$',
           ),
         ),

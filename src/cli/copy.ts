@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { parseBatchSize } from './options.ts';
-import { counted, createProgress, rate } from './progress.ts';
+import { count, counted, createProgress, rate } from './progress.ts';
 import { maskDatabaseUrl, databaseUrlProblem } from '../db/database-url.ts';
 import { openSourceStore, openStore } from './target.ts';
 import { PROJECT_HASH_SECRET } from '../store/unstored-settings.ts';
@@ -70,7 +70,7 @@ export const copyCommand = defineCommand({
         if (held.completions !== counts.completions || held.deletedIds !== counts['deleted ids']) {
           throw new CliError(
             `the target ${maskDatabaseUrl(values.to)} was written to during the copy (it holds ${counted(held.completions, 'completion')} and ${counted(held.deletedIds, 'deleted id')}, ` +
-              `the copy wrote ${counts.completions} and ${counts['deleted ids']}): a service is running on it. Stop every service on the target, ` +
+              `the copy wrote ${count(counts.completions)} and ${count(counts['deleted ids'])}): a service is running on it. Stop every service on the target, ` +
               'empty it, and run the copy again',
           );
         }

@@ -8,7 +8,7 @@ import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { FILTER_HELP, FILTER_OPTIONS, parseFilters, parsePositiveInteger, PROJECT_HELP, PROJECT_OPTIONS, projectOptions } from './options.ts';
 import type { SortOrder } from '../validation.ts';
-import { counted, createProgress, rate } from './progress.ts';
+import { count, counted, createProgress, rate } from './progress.ts';
 import { checkProjectOptions, openSourceStore, resolveProject } from './target.ts';
 
 const HELP = `Usage: stored-completions export (--key KEY | --key-file PATH | --project NAME) [options]
@@ -62,7 +62,7 @@ export function describeSkips(tally: ExportTally): string {
   const entries = Object.entries(tally.skipped) as [SkipReason, number][];
   if (entries.length === 0) return '';
   const total = entries.reduce((sum, [, n]) => sum + n, 0);
-  return `; skipped ${total}: ${entries.map(([reason, n]) => `${n} for ${reason} (${SKIP_REASONS[reason]})`).join(', ')}`;
+  return `; skipped ${count(total)}: ${entries.map(([reason, n]) => `${count(n)} for ${reason} (${SKIP_REASONS[reason]})`).join(', ')}`;
 }
 
 /**

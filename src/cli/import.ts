@@ -9,7 +9,7 @@ import type { CompletionRecord } from '../store/index.ts';
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { PROJECT_HELP, PROJECT_OPTIONS, projectOptions, parseBatchSize } from './options.ts';
-import { counted, createProgress, rate } from './progress.ts';
+import { count, counted, createProgress, rate } from './progress.ts';
 import { checkProjectOptions, openStore, resolveProject } from './target.ts';
 
 const HELP = `Usage: stored-completions import FILE (--key KEY | --key-file PATH | --project NAME) [options]
@@ -134,7 +134,7 @@ export const importCommand = defineCommand({
         if (!values['skip-invalid']) {
           await flush();
           throw new CliError(
-            `line ${counts.lines}: ${problem}\nstopped: ${counts.stored} stored before it stay, ${counts.existing} were already there (--skip-invalid skips bad lines)`,
+            `line ${counts.lines}: ${problem}\nstopped: ${count(counts.stored)} stored before it stay, ${count(counts.existing)} were already there (--skip-invalid skips bad lines)`,
           );
         }
         counts.invalid++;
@@ -177,13 +177,13 @@ export const importCommand = defineCommand({
         // The lines read whole before it are stored, as before a bad line.
         await flush();
         throw new CliError(
-          `cannot read ${path === '-' ? 'standard input' : path}${counts.lines > 0 ? ` after line ${counts.lines}` : ''}: ${err.message}\nstopped: ${counts.stored} stored before it stay, ${counts.existing} were already there`,
+          `cannot read ${path === '-' ? 'standard input' : path}${counts.lines > 0 ? ` after line ${counts.lines}` : ''}: ${err.message}\nstopped: ${count(counts.stored)} stored before it stay, ${count(counts.existing)} were already there`,
         );
       }
       await flush();
       await store.settleSearchIndex(counts.stored);
       progress.finish(
-        `import: ${counts.stored} stored, ${counts.existing} already there (skipped), ${counted(counts.invalid, 'invalid line')} skipped, ` +
+        `import: ${count(counts.stored)} stored, ${count(counts.existing)} already there (skipped), ${counted(counts.invalid, 'invalid line')} skipped, ` +
           `${counted(counts.lines, 'line')} in ${rate(counts.lines, startedAt)}`,
       );
     } finally {

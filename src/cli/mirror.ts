@@ -7,7 +7,7 @@ import { type MirrorTally, runMirror } from '../mirror/run-mirror.ts';
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { checkKeyCharacters, parseCount, parseMetadataPairs, parseTime, PROJECT_HELP, PROJECT_OPTIONS, projectOptions, secretOption } from './options.ts';
-import { counted, createProgress, rate } from './progress.ts';
+import { count, counted, createProgress, perSecond, rate } from './progress.ts';
 import { openStore, resolveProject } from './target.ts';
 
 const HELP = `Usage: stored-completions mirror --from URL (--source-key KEY | --source-key-file PATH) (--key KEY | --key-file PATH | --project NAME) [options]
@@ -58,19 +58,19 @@ const NAMED_UNREAD = 10;
 
 function namedIds(ids: string[]): string {
   // Ids the source chose: escaped and cut, as in the notes above.
-  return ids.slice(0, NAMED_UNREAD).map((id) => printable(id)).join(', ') + (ids.length > NAMED_UNREAD ? ` and ${ids.length - NAMED_UNREAD} more` : '');
+  return ids.slice(0, NAMED_UNREAD).map((id) => printable(id)).join(', ') + (ids.length > NAMED_UNREAD ? ` and ${count(ids.length - NAMED_UNREAD)} more` : '');
 }
 
 function notStorableSummary(ids: string[], notObjects: number): string {
   const total = ids.length + notObjects;
-  const count = total === 1 ? '1 completion of the source' : `${total} completions of the source`;
-  const named = [...(ids.length > 0 ? [namedIds(ids)] : []), ...(notObjects > 0 ? [notObjects === 1 ? '1 list item that is not an object' : `${notObjects} list items that are not objects`] : [])];
-  return `${count} could not be stored here (why is said above, as "skipped"): ${named.join(', ')}; the rest is mirrored`;
+  const what = total === 1 ? '1 completion of the source' : `${count(total)} completions of the source`;
+  const named = [...(ids.length > 0 ? [namedIds(ids)] : []), ...(notObjects > 0 ? [notObjects === 1 ? '1 list item that is not an object' : `${count(notObjects)} list items that are not objects`] : [])];
+  return `${what} could not be stored here (why is said above, as "skipped"): ${named.join(', ')}; the rest is mirrored`;
 }
 
 function unreadSummary(ids: string[]): string {
-  const count = ids.length === 1 ? '1 completion was' : `${ids.length} completions were`;
-  return `${count} not mirrored (the source failed on them, as said above): ${namedIds(ids)}; the rest is mirrored, and the next run tries these again`;
+  const what = ids.length === 1 ? '1 completion was' : `${count(ids.length)} completions were`;
+  return `${what} not mirrored (the source failed on them, as said above): ${namedIds(ids)}; the rest is mirrored, and the next run tries these again`;
 }
 
 export const mirrorCommand = defineCommand({
@@ -149,7 +149,7 @@ export const mirrorCommand = defineCommand({
         progress.update({
           copied: tally.copied,
           'already there': tally.present,
-          rate: `${Math.round(tally.copied / Math.max((performance.now() - startedAt) / 1000, 0.001))}/s`,
+          rate: perSecond(tally.copied, startedAt),
           pages: tally.pages,
           retries,
         });
@@ -181,7 +181,7 @@ export const mirrorCommand = defineCommand({
       } catch (err) {
         if (err instanceof SourceError || err instanceof MirrorBusyError) {
           const advice = err instanceof SourceError && err.advice ? `, ${err.advice}` : '';
-          throw new CliError(`${err.message}${advice}\nstopped after ${tally.copied} copied (they stay; run again to continue)`);
+          throw new CliError(`${err.message}${advice}\nstopped after ${count(tally.copied)} copied (they stay; run again to continue)`);
         }
         throw err;
       } finally {
@@ -190,13 +190,13 @@ export const mirrorCommand = defineCommand({
       }
       await store.settleSearchIndex(tally.copied);
       progress.finish(
-        `mirror${tally.resumed ? ' (resumed from the last run, an hour back)' : ''}: ${tally.copied} copied, ${tally.present} already there${
-          values['update-metadata'] ? ` (${tally.metadataUpdated} took the source's metadata)` : ''
-        }, ${tally.vanished} deleted at the source meanwhile, ${
+        `mirror${tally.resumed ? ' (resumed from the last run, an hour back)' : ''}: ${count(tally.copied)} copied, ${count(tally.present)} already there${
+          values['update-metadata'] ? ` (${count(tally.metadataUpdated)} took the source's metadata)` : ''
+        }, ${count(tally.vanished)} deleted at the source meanwhile, ${
           // Only when the source ignored the filter: with OpenAI (which applies it) there is nothing to say.
-          tally.outsideFilters > 0 ? `${tally.outsideFilters} left out for lacking the --metadata pairs (the source did not filter by them), ` : ''
+          tally.outsideFilters > 0 ? `${count(tally.outsideFilters)} left out for lacking the --metadata pairs (the source did not filter by them), ` : ''
         }` +
-          `${tally.invalid.length + tally.notObjects} not storable, ${tally.unread.size} not mirrored; ${tally.listed} listed on ${counted(tally.pages, 'page')}, ${retries} ${retries === 1 ? 'retry' : 'retries'}, ${rate(tally.copied, startedAt)}`,
+          `${count(tally.invalid.length + tally.notObjects)} not storable, ${count(tally.unread.size)} not mirrored; ${count(tally.listed)} listed on ${counted(tally.pages, 'page')}, ${count(retries)} ${retries === 1 ? 'retry' : 'retries'}, ${rate(tally.copied, startedAt)}`,
       );
       // The run went on past them, but a mirror with holes must not look like a whole one to a script or an operator.
       const problems = [

@@ -15,7 +15,7 @@ export interface Progress {
 
 function formatFields(fields: Record<string, string | number>, startedAt: number): string {
   const seconds = (performance.now() - startedAt) / 1000;
-  const parts = Object.entries(fields).map(([name, value]) => `${name} ${typeof value === 'number' ? value.toLocaleString('en-US') : value}`);
+  const parts = Object.entries(fields).map(([name, value]) => `${name} ${typeof value === 'number' ? count(value) : value}`);
   return `${parts.join(', ')}, ${seconds.toFixed(1)} s`;
 }
 
@@ -61,13 +61,25 @@ export function createProgress(stream: Writable & { isTTY?: boolean }, label: st
   };
 }
 
-/** Elapsed seconds and a rate, for summaries. */
-export function rate(count: number, startedAt: number): string {
-  const seconds = (performance.now() - startedAt) / 1000;
-  return `${seconds.toFixed(1)} s, ${Math.round(count / Math.max(seconds, 0.001)).toLocaleString('en-US')}/s`;
+/**
+ * A count as people read it, `1,234,567`: en-US grouping whatever the machine's locale, so a summary reads the
+ * same everywhere (and a script matching it meets one spelling). Only for what people read: JSON lines keep digits.
+ */
+export function count(n: number): string {
+  return n.toLocaleString('en-US');
 }
 
-/** `1 line`, `2 lines`: a summary read by people, who stumble over `1 lines`. */
-export function counted(count: number, noun: string): string {
-  return `${count} ${count === 1 ? noun : `${noun}s`}`;
+/** Items a second since `startedAt`, grouped as `count` groups them. */
+export function perSecond(items: number, startedAt: number): string {
+  return `${count(Math.round(items / Math.max((performance.now() - startedAt) / 1000, 0.001)))}/s`;
+}
+
+/** Elapsed seconds and a rate, for summaries. */
+export function rate(items: number, startedAt: number): string {
+  return `${((performance.now() - startedAt) / 1000).toFixed(1)} s, ${perSecond(items, startedAt)}`;
+}
+
+/** `1 line`, `2 lines`, `1,500 lines`: a summary read by people, who stumble over `1 lines`. */
+export function counted(n: number, noun: string): string {
+  return `${count(n)} ${n === 1 ? noun : `${noun}s`}`;
 }
