@@ -96,3 +96,21 @@ describe('summaries', () => {
     expect(again.stderr).toMatch(/^mirror: 0 copied, 1,001 already there, 0 deleted at the source meanwhile, 0 not storable, 0 not mirrored; 1,001 listed on 11 pages, /m);
   });
 });
+
+describe('export --choice', () => {
+  it('is a usage error with the completions format, whose lines hold every choice, as --sample is with a format but eval', async () => {
+    const env = { DATABASE_URL: join(folder, 'db.sqlite') };
+    expect((await runCliInProcess(['import', EXAMPLES, '--key', 'sk-a'], { env })).code).toBe(0);
+    const refusal =
+      'stored-completions export: --choice: only finetune and eval lines are made of one choice (the format is completions, whose lines hold every choice; add --format finetune or --format eval)\n' +
+      '(stored-completions export --help shows the options)\n';
+    for (const args of [['--choice', '1'], ['--choice', '0', '--format', 'completions']]) {
+      const run = await runCliInProcess(['export', '--key', 'sk-a', ...args], { env });
+      expect(run, args.join(' ')).toEqual({ code: 2, stdout: '', stderr: refusal });
+    }
+    for (const format of ['finetune', 'eval']) {
+      const run = await runCliInProcess(['export', '--key', 'sk-a', '--format', format, '--choice', '1'], { env });
+      expect(run.code, run.stderr).toBe(0);
+    }
+  });
+});

@@ -28,7 +28,7 @@ Formats (--format):
 Options:
 ${PROJECT_HELP}
   --format FORMAT       completions | finetune | eval (default completions)
-  --choice N            the choice finetune and eval lines are made of (default 0)
+  --choice N            the choice finetune and eval lines are made of (default 0; finetune and eval only)
   --sample              eval lines carry the reply as a "sample" too (eval format only)
 ${FILTER_HELP}
   --limit N             at most N lines
@@ -247,6 +247,11 @@ export const exportCommand = defineCommand({
     const choice = values.choice === undefined ? 0 : parsePositiveInteger(values.choice, 'choice', 0);
     const sample = values.sample === true;
     if (sample && format !== 'eval') throw new UsageError(`--sample: only eval lines carry a sample (the format is ${format}; add --format eval)`);
+    // A completions line is the whole stored completion, every choice: a --choice there would be ignored without a
+    // word, and the file taken for one choice's lines. Refused as --sample is.
+    if (values.choice !== undefined && format === 'completions') {
+      throw new UsageError('--choice: only finetune and eval lines are made of one choice (the format is completions, whose lines hold every choice; add --format finetune or --format eval)');
+    }
     const limit = values.limit === undefined ? undefined : parsePositiveInteger(values.limit, 'limit');
     const filters = parseFilters(values);
     const order = parseOrder(values.order);
