@@ -152,6 +152,15 @@ describe('get /v1/stored-completions/export', () => {
       shapeOf("'sample' applies only to format 'eval' (the format asked for is 'finetune').", 'sample', 'invalid_value'),
     );
     expect(await exportText('?sample=true')).toEqual(shapeOf("'sample' applies only to format 'eval' (the format asked for is 'completions').", 'sample', 'invalid_value'));
+    // A completions line holds every choice: a choice asked for there would be without effect, so it is refused.
+    const choiceRefused = shapeOf(
+      "'choice' applies only to formats 'finetune' and 'eval' (the format asked for is 'completions', whose lines hold every choice).",
+      'choice',
+      'invalid_value',
+    );
+    expect(await exportText('?choice=1')).toEqual(choiceRefused);
+    expect(await exportText('?format=completions&choice=0')).toEqual(choiceRefused);
+    expect((await exportText('?choice=')).status).toBe(200);
     const limit = await exportText('?limit=0');
     expect(limit.status).toBe(400);
     expect(JSON.parse(limit.body).error).toEqual({
@@ -341,6 +350,10 @@ describe('post /v1/stored-completions/export (chosen completions, by id)', () =>
     expect(await exportIds({ ids: [mine.id], sample: true })).toEqual(
       error(400, "'sample' applies only to format 'eval' (the format asked for is 'completions').", 'sample', 'invalid_value'),
     );
+    expect(await exportIds({ ids: [mine.id], format: 'completions', choice: 1 })).toEqual(
+      error(400, "'choice' applies only to formats 'finetune' and 'eval' (the format asked for is 'completions', whose lines hold every choice).", 'choice', 'invalid_value'),
+    );
+    expect(await exportIds({ ids: [mine.id], choice: null })).toEqual(error(400, "Invalid type for 'choice': expected an integer, but got null instead.", 'choice', 'invalid_type'));
     expect((await exportIds([mine.id])).status).toBe(400);
     const unauthenticated = await service.request('/v1/stored-completions/export', { auth: false, method: 'POST', body: JSON.stringify({ ids: [mine.id] }) });
     expect(unauthenticated.status).toBe(401);

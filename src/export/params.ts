@@ -42,6 +42,21 @@ function checkSample(sample: boolean, format: ExportFormat): boolean {
   return sample;
 }
 
+/**
+ * `choice`, which only finetune and eval lines are made of: a 400 when given with `completions`, whose lines hold
+ * every choice, so that it is not silently without effect (the CLI refuses `--choice` there too).
+ */
+function checkChoice(choice: number | undefined, format: ExportFormat): number {
+  if (choice !== undefined && format === 'completions') {
+    throw ApiError.badRequest(
+      "'choice' applies only to formats 'finetune' and 'eval' (the format asked for is 'completions', whose lines hold every choice).",
+      'choice',
+      'invalid_value',
+    );
+  }
+  return choice ?? 0;
+}
+
 /** A boolean in a query: `true` or `false` (absent or empty: undefined). */
 function parseFlag(params: URLSearchParams, name: string): boolean | undefined {
   const raw = single(params, name);
@@ -81,7 +96,7 @@ export function parseExportParams(params: URLSearchParams): ExportParams {
   return {
     filters: parseListFilters(params),
     format,
-    choice: parseCount(params, 'choice', 0) ?? 0,
+    choice: checkChoice(parseCount(params, 'choice', 0), format),
     sample: checkSample(parseFlag(params, 'sample') ?? false, format),
     limit: parseCount(params, 'limit', 1),
     ...parseCursorParams(params),
@@ -108,19 +123,19 @@ export function parseExportSelection(body: Record<string, unknown>): ExportSelec
   const unknown = Object.keys(body).find((key) => !SELECTION_PARAMETERS.has(key));
   if (unknown !== undefined) throw ApiError.badRequest(`Unknown parameter: '${unknown}'.`, unknown, 'unknown_parameter');
   const ids = parseIdList(body.ids, EXPORT_MAX_IDS);
-  const { format = 'completions', choice = 0, sample = false } = body;
+  const { format = 'completions', choice, sample = false } = body;
   if (typeof format !== 'string') {
     throw ApiError.badRequest(`Invalid type for 'format': expected a string, but got ${describeJsonType(format)} instead.`, 'format', 'invalid_type');
   }
-  if (typeof choice !== 'number' || !Number.isInteger(choice)) {
+  if (choice !== undefined && (typeof choice !== 'number' || !Number.isInteger(choice))) {
     throw ApiError.badRequest(`Invalid type for 'choice': expected an integer, but got ${describeJsonType(choice)} instead.`, 'choice', 'invalid_type');
   }
-  if (choice < 0) {
+  if (choice !== undefined && choice < 0) {
     throw ApiError.badRequest(`Invalid 'choice': integer below minimum value. Expected a value >= 0, but got ${choice} instead.`, 'choice', 'integer_below_min_value');
   }
   if (typeof sample !== 'boolean') {
     throw ApiError.badRequest(`Invalid type for 'sample': expected a boolean, but got ${describeJsonType(sample)} instead.`, 'sample', 'invalid_type');
   }
   const checked = checkFormat(format);
-  return { ids, format: checked, choice, sample: checkSample(sample, checked) };
+  return { ids, format: checked, choice: checkChoice(choice, checked), sample: checkSample(sample, checked) };
 }
