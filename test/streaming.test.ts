@@ -7,7 +7,7 @@ import { holdNextCall, sendJson, startFakeUpstream, type FakeUpstream, UNREACHAB
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
 import { storedCompletion } from './helpers/stored-shape.ts';
 import { startService, type Service, useServiceEachTest } from './helpers/service.ts';
-import { FIRST_EVENT_WAIT_MS } from '../src/routes/stream-completion.ts';
+import { FIRST_EVENT_WAIT_MS } from '../src/routes/stream-first-events.ts';
 
 let upstream: FakeUpstream;
 let service: Service;

@@ -72,7 +72,7 @@ export function checkStoredModel(model: unknown): void {
 }
 
 /**
- * A stored stream always asks the provider for usage (src/routes/stream-completion.ts), which it can
+ * A stored stream always asks the provider for usage (src/routes/stream-upstream.ts), which it can
  * only add to an object whose `include_usage` is a boolean; OpenAI refuses anything else, and a
  * provider that did not would leave the stored completion without usage.
  */

@@ -1,0 +1,144 @@
+import { errorEvent } from '../streaming/error-events.ts';
+import { type ProviderReads, streamBreakMessage } from '../streaming/provider-reads.ts';
+import type { SseEvent, SseParser } from '../streaming/sse.ts';
+import { answerTooLarge, type ReadResult } from '../upstream/body-reading.ts';
+import type { StreamRelay } from './stream-relay.ts';
+
+/** What the client's stream is made from. */
+export interface ClientStreamSource {
+  reads: ProviderReads;
+  parser: SseParser;
+  relay: StreamRelay;
+  /** Events read before the answer began (the first-event wait's), relayed first. */
+  pending: SseEvent[];
+  /** A stored stream: it must end with `[DONE]` or an error event, and its completion is written before `[DONE]`. */
+  store: boolean;
+}
+
+/**
+ * The client's stream: pulled (no buffer ahead of the client), so the provider is read only as fast as the
+ * client takes its events, and each event goes out as soon as it is complete. Where it ends, and how: at
+ * `[DONE]`, at an error (the provider's, a read that failed, an event past the limit), or when the client
+ * goes away; in each case the provider's connection is let go and the id the stream held is released.
+ */
+export function clientStream(source: ClientStreamSource): ReadableStream<Uint8Array> {
+  const pump = new ClientStreamPump(source);
+  return new ReadableStream<Uint8Array>(
+    {
+      pull: (controller) => pump.pull(controller),
+      cancel: (reason) => pump.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+type Controller = ReadableStreamDefaultController<Uint8Array>;
+
+/** The client stream's state between pulls: the events still to relay, and the ends it can come to. */
+class ClientStreamPump {
+  private readonly encoder = new TextEncoder();
+  private readonly reads: ProviderReads;
+  private readonly parser: SseParser;
+  private readonly relay: StreamRelay;
+  private readonly store: boolean;
+  private pending: SseEvent[];
+
+  constructor(source: ClientStreamSource) {
+    ({ reads: this.reads, parser: this.parser, relay: this.relay, store: this.store, pending: this.pending } = source);
+  }
+
+  async pull(controller: Controller): Promise<void> {
+    // Loops until something is forwarded: a pull that enqueues nothing is not called again.
+    for (;;) {
+      let events: SseEvent[] | undefined;
+      if (this.pending.length > 0) {
+        events = this.pending;
+        this.pending = [];
+      } else {
+        events = await this.readEvents(controller);
+        if (events === undefined) return;
+      }
+      if (await this.forward(events, controller)) return;
+    }
+  }
+
+  async cancel(reason: unknown): Promise<void> {
+    this.relay.end();
+    await this.reads.cancel(reason);
+  }
+
+  /** The next events the provider completes; undefined when the stream has come to its end (or the client's went away). */
+  private async readEvents(controller: Controller): Promise<SseEvent[] | undefined> {
+    let result: ReadResult<Uint8Array>;
+    try {
+      result = await this.reads.next();
+    } catch (err) {
+      if (!this.relay.ended) this.finish(controller, errorEvent(streamBreakMessage(err)));
+      return undefined;
+    }
+    // The client went away while we waited: cancel() has already cleaned up.
+    if (this.relay.ended) return undefined;
+    if (result.done) {
+      await this.finishAtProviderEnd(controller);
+      return undefined;
+    }
+    const events = this.parser.push(result.value);
+    // Even an unstored stream holds an event until it is complete: one that never ends is cut at the limit.
+    if (this.parser.pendingLength() > this.reads.limit) {
+      this.reads.cancel();
+      this.finish(controller, errorEvent(answerTooLarge(this.reads.limit).message));
+      return undefined;
+    }
+    return events;
+  }
+
+  /** The provider closed its stream: a last event it did not close with a blank line still counts, [DONE] included. */
+  private async finishAtProviderEnd(controller: Controller): Promise<void> {
+    let out = '';
+    for (const event of this.parser.end()) {
+      out += await this.relay.textFor(event);
+      if (this.relay.mustStop) return this.finish(controller, out);
+    }
+    // Only a stored stream needs [DONE]: an unstored one is relayed as the provider ended it.
+    const unfinished = this.store && !this.relay.done;
+    this.finish(controller, unfinished ? out + errorEvent('The upstream provider ended the stream before it finished.') : out);
+  }
+
+  /** Relays the events; true when the pull is over (something went out, or the stream ended), false to read on. */
+  private async forward(events: SseEvent[], controller: Controller): Promise<boolean> {
+    let out = '';
+    for (const event of events) {
+      if (this.store && out !== '' && this.relay.isDone(event)) {
+        // The chunks before [DONE] go out before the write to the database, not after it.
+        controller.enqueue(this.encoder.encode(out));
+        out = '';
+        await new Promise((resolve) => setImmediate(resolve));
+        if (this.relay.ended) return true;
+      }
+      out += await this.relay.textFor(event);
+      if (this.relay.mustStop) {
+        // Nothing more of this stream can be stored: the provider's connection is closed now.
+        this.reads.cancel();
+        this.finish(controller, out);
+        return true;
+      }
+      if (this.relay.done) {
+        // [DONE] ends the client's stream: a provider that holds its connection open after it
+        // must not keep the client waiting, nor earn it an idle-timeout error after a [DONE].
+        void this.reads.drainAfterDone();
+        this.finish(controller, out);
+        return true;
+      }
+    }
+    if (out === '') return false;
+    controller.enqueue(this.encoder.encode(out));
+    return true;
+  }
+
+  /** Ends the client's stream with this last text. */
+  private finish(controller: Controller, text: string): void {
+    this.relay.end();
+    if (text !== '') controller.enqueue(this.encoder.encode(text));
+    controller.close();
+  }
+}
