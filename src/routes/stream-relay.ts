@@ -74,13 +74,25 @@ export class StreamRelay {
     this.reservation = await this.writes.ids.reserve(this.project, firstChunk.id);
   }
 
-  /** What to forward for one upstream event ('' to forward nothing). */
+  /**
+   * What to forward for one upstream event ('' to forward nothing). A chunk is made into text without a
+   * further await (chunkText): the hot path costs one promise per event, not one per step.
+   */
   async textFor(event: SseEvent): Promise<string> {
     // An `event: error` without data is still the provider's error (the SDKs raise it): not a keep-alive.
     if (this.doneSeen || (event.data === undefined && event.type !== 'error')) return event.raw;
     if (this.isDone(event)) return this.relayDone(event);
     if (!this.plan.store) return event.raw;
-    return this.relayChunk(event);
+    const read = readEvent(event);
+    if (!('chunk' in read)) {
+      this.stopAfter = true;
+      return 'providerError' in read ? relayedError(event.data ?? '', event.raw) : read.errorEvent;
+    }
+    if (this.reservation === undefined) {
+      const unstored = await this.reserveMidStream(read.chunk);
+      if (unstored !== undefined) return unstored;
+    }
+    return this.chunkText(event, read.chunk, read.reshaped === true);
   }
 
   /** `[DONE]`: a stored stream's completion is written first, and only a successful write lets the client see it. */
@@ -106,18 +118,9 @@ export class StreamRelay {
     return storeStreamedCompletion(this.c, this.plan, this.writes, { held: this.reservation, assembler: this.assembler, integers: this.answerIntegers });
   }
 
-  /** One event of a stored stream before `[DONE]`: a chunk, assembled and relayed as the client must see it, or its end. */
-  private async relayChunk(event: SseEvent): Promise<string> {
-    const read = readEvent(event);
-    if (!('chunk' in read)) {
-      this.stopAfter = true;
-      return 'providerError' in read ? relayedError(event.data ?? '', event.raw) : read.errorEvent;
-    }
-    const { chunk } = read;
-    if (this.reservation === undefined) {
-      const unstored = await this.reserveMidStream(chunk);
-      if (unstored !== undefined) return unstored;
-    }
+  /** A stored stream's chunk, its id held: assembled, and relayed as the client must see it (the id it is stored under, usage it asked for). */
+  private chunkText(event: SseEvent, chunk: Json, reshaped: boolean): string {
+    const held = this.reservation!;
     this.sawChunk = true;
     this.assembler.add(chunk);
     // A chunk was read from its data.
@@ -126,9 +129,8 @@ export class StreamRelay {
     const usage = this.usage.verdict(chunk);
     if (usage === 'drop') return '';
     // A fresh id, or a provider whose chunks carry different ids: every chunk carries the id it is stored under.
-    const held = this.reservation!;
     const rewriteId = held.replaced || chunk.id !== held.id;
-    if (!rewriteId && usage === 'keep' && !read.reshaped) return event.raw;
+    if (!rewriteId && usage === 'keep' && !reshaped) return event.raw;
     const changed: Json = { ...chunk };
     if (rewriteId) changed.id = held.id;
     if (usage === 'strip') delete changed.usage;
