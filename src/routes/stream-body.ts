@@ -44,7 +44,11 @@ class ClientStreamPump {
   private pending: SseEvent[];
 
   constructor(source: ClientStreamSource) {
-    ({ reads: this.reads, parser: this.parser, relay: this.relay, store: this.store, pending: this.pending } = source);
+    this.reads = source.reads;
+    this.parser = source.parser;
+    this.relay = source.relay;
+    this.store = source.store;
+    this.pending = source.pending;
   }
 
   async pull(controller: Controller): Promise<void> {
