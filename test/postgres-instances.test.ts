@@ -446,7 +446,11 @@ describe.skipIf(!withServer && !REQUIRE_POSTGRES)('PostgreSQL stopped and starte
 });
 
 /** The service started on a PostgreSQL URL nothing listens on, until it gives up: its exit code and what it wrote. */
-async function startUnreachable(databaseUrl: string, startupTimeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function startUnreachable(
+  databaseUrl: string,
+  startupTimeoutMs: number,
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [SERVICE_ENTRY], {
     cwd: repoRoot,
     env: {
@@ -455,6 +459,7 @@ async function startUnreachable(databaseUrl: string, startupTimeoutMs: number): 
       DATABASE_URL: databaseUrl,
       DATABASE_STARTUP_TIMEOUT_MS: String(startupTimeoutMs),
       LOG_LEVEL: 'info',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -681,6 +686,31 @@ describe('PostgreSQL unreachable at start', () => {
     );
     const output = stdout + stderr;
     expect(output).not.toContain('hunter2');
+  }, 60_000);
+
+  // A hung server, or a port forwarded to a host that is gone: the connection opens and nothing answers. Start-up
+  // waited for DATABASE_CONNECT_TIMEOUT_MS (30 s here) however short DATABASE_STARTUP_TIMEOUT_MS was, then said
+  // "over 2 s".
+  it('gives up at DATABASE_STARTUP_TIMEOUT_MS on a server that accepts connections and never answers', async () => {
+    const held: Socket[] = [];
+    const silent = createServer((socket) => void held.push(socket));
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const { port } = silent.address() as { port: number };
+    try {
+      const startedAt = performance.now();
+      const { code, stderr } = await startUnreachable(`postgres://app:hunter2-secret@127.0.0.1:${port}/completions`, 1500, { DATABASE_CONNECT_TIMEOUT_MS: '30000' });
+      const elapsedMs = performance.now() - startedAt;
+      expect(code).toBe(1);
+      expect(stderr).toMatch(
+        /^DATABASE_URL: PostgreSQL at postgres:\/\/app:\*\*\*@127\.0\.0\.1:\d+\/completions still unreachable after 1 attempts over 2 s \(DATABASE_STARTUP_TIMEOUT_MS\): no answer from the server within the start-up's time\n$/,
+      );
+      // 1.5 s, the process's own start and its exit: nowhere near the connect timeout's 30 s.
+      expect(elapsedMs).toBeLessThan(6_000);
+    } finally {
+      for (const socket of held) socket.destroy();
+      silent.close();
+    }
   }, 60_000);
 });
 

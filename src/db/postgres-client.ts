@@ -66,19 +66,20 @@ export async function openPostgres(url: string, options: PostgresOptions): Promi
   const identity = createDatabaseIdentity();
   let pool = createPool(withLibpqSslModes(url), url, options, identity);
   try {
-    await withStartupRetry(url, options, async () => {
+    await withStartupRetry(url, options, async (deadline) => {
       try {
-        await migrateOnce(await checkOut(pool), options.logger);
+        await migrateOnce(await checkOutBy(pool, deadline), options.logger);
       } catch (err) {
         if (!fallsBackToPlain(url) || !(err instanceof Error) || !/does not support SSL/i.test(err.message)) throw err;
         // libpq's `prefer` and `allow` go on unencrypted when the server has no TLS; node-postgres stops there.
         await pool.end().catch(() => {});
         pool = createPool(withoutTls(url), url, options, identity);
-        await migrateOnce(await checkOut(pool), options.logger);
+        await migrateOnce(await checkOutBy(pool, deadline), options.logger);
       }
     });
   } catch (err) {
-    await pool.end().catch(() => {});
+    // Not awaited: the pool ends once a connection still opening is given up, up to DATABASE_CONNECT_TIMEOUT_MS later.
+    void pool.end().catch(() => {});
     throw err;
   }
   const limit = options.preparedStatementLimit ?? PREPARED_STATEMENT_LIMIT;
@@ -214,15 +215,47 @@ async function checkOut(pool: pg.Pool): Promise<{ client: pg.PoolClient; broken:
   };
 }
 
-async function withStartupRetry(url: string, options: PostgresOptions, attempt: () => Promise<void>): Promise<void> {
+/** A connection still not open when start-up's time ran out (checkOutBy). */
+class StartupDeadlineError extends Error {}
+
+/**
+ * How long the attempt start-up makes at its deadline may still take to connect, so that a server which just came
+ * back is given a fair try, and the start never overruns DATABASE_STARTUP_TIMEOUT_MS by more.
+ */
+const LAST_ATTEMPT_MS = 1_000;
+
+/**
+ * A connection checked out before start-up's deadline (or LAST_ATTEMPT_MS from now, if later). A server that accepts
+ * connections and never answers (a hung server, a port forwarded to a host that is gone) otherwise held start-up for
+ * the pool's DATABASE_CONNECT_TIMEOUT_MS past DATABASE_STARTUP_TIMEOUT_MS: 30 s past a 1.5 s one, the give-up
+ * line then saying "over 2 s". Only the connection is bounded: a migration may rightly take longer.
+ */
+async function checkOutBy(pool: pg.Pool, deadline: number): ReturnType<typeof checkOut> {
+  const pending = checkOut(pool);
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StartupDeadlineError("no answer from the server within the start-up's time")), Math.max(deadline - Date.now(), LAST_ATTEMPT_MS));
+  });
+  try {
+    return await Promise.race([pending, expired]);
+  } catch (err) {
+    // A connection that opens after all is closed, not left checked out of a pool nobody uses.
+    pending.then(({ release }) => release(true)).catch(() => {});
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function withStartupRetry(url: string, options: PostgresOptions, attempt: (deadline: number) => Promise<void>): Promise<void> {
   const deadline = Date.now() + options.startupTimeoutMs;
   let delayMs = 250;
   for (let tries = 1; ; tries++) {
     try {
-      await attempt();
+      await attempt(deadline);
       return;
     } catch (err) {
-      const retryable = isUnavailableError(err);
+      const retryable = isUnavailableError(err) || err instanceof StartupDeadlineError;
       const message = hideDatabasePassword((err as Error).message, url);
       const remainingMs = deadline - Date.now();
       if (!retryable || remainingMs <= 0) {
