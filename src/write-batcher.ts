@@ -29,6 +29,10 @@ interface PendingWrite {
  * still sent only for what is on disk. A batch that fails is retried one write
  * at a time, so one bad write fails alone; one that fails because the database
  * is unreachable (a 503) fails whole, at once.
+ *
+ * A create that is the only one under way (one client, or a quiet moment) commits at once instead: nothing
+ * could join its batch, and the turn's wait was only latency. Under concurrency creates still wait for the
+ * turn's end, whatever they are, as the first of a turn cannot know what the rest of it brings.
  */
 export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCompletionBatch' | 'groupCommitsInFlight' | 'checkWritable'>) {
   /** SQLite has one writer: one flush at a time. PostgreSQL's pool lets several commits wait for the WAL's fsync at once. */
@@ -41,6 +45,8 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
   let unavailable: { err: ApiError; at: number } | undefined;
   /** The one write check past the hold, which every stored create arriving meanwhile waits for. */
   let checking: Promise<void> | undefined;
+  /** Plain stored creates between their start and their answer (beginCreate, endCreate): the ones a save could wait for. */
+  let createsUnderWay = 0;
 
   function noteFailure(err: unknown): void {
     if (err instanceof ApiError && err.status === 503) unavailable = { err, at: performance.now() };
@@ -162,13 +168,25 @@ export function createWriteBatcher(store: Pick<Store, 'saveCompletion' | 'saveCo
         },
       );
     },
+    /**
+     * A plain stored create has begun (before its provider call) or ended (answered or failed): while exactly
+     * one is under way and nothing else waits, its save commits without waiting for the turn's end. Streamed
+     * creates are not counted: their saves always wait for it, so many streams ending together still share a commit.
+     */
+    beginCreate(): void {
+      createsUnderWay++;
+    },
+    endCreate(): void {
+      createsUnderWay--;
+    },
     /** Resolves once the completion is committed; rejects when it could not be written. */
     save(project: string, record: CompletionRecord): Promise<void> {
       return new Promise((resolve, reject) => {
         pending.push({ project, record, resolve, reject });
         if (!scheduled && flushes < maxFlushes) {
           scheduled = true;
-          setImmediate(() => void flush());
+          if (pending.length === 1 && createsUnderWay === 1) void flush();
+          else setImmediate(() => void flush());
         }
       });
     },

@@ -64,6 +64,39 @@ describe('group commit', () => {
     expect((await store.getCompletion('project-2', 'chatcmpl-c'))?.id).toBe('chatcmpl-c');
   });
 
+  it('commits the only plain create under way at once, without waiting for the turn to end; two under way still share a commit', async () => {
+    const batches: string[][] = [];
+    const writer = createWriteBatcher({
+      ...store,
+      saveCompletionBatch: async (writes) => {
+        batches.push(writes.map(([, written]) => written.id));
+        await store.saveCompletionBatch(writes);
+      },
+    });
+    const writtenIds = () => db.prepare('SELECT id FROM completions ORDER BY seq').all();
+    let turnEnded = false;
+    setImmediate(() => (turnEnded = true));
+    writer.beginCreate();
+    await writer.save('p', record('chatcmpl-alone'));
+    expect(turnEnded).toBe(false);
+    expect(writtenIds()).toEqual([{ id: 'chatcmpl-alone' }]);
+    writer.endCreate();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+
+    // Another create under way (its provider not answered yet) could still end in this turn: both saves wait for its end.
+    writer.beginCreate();
+    writer.beginCreate();
+    const first = writer.save('p', record('chatcmpl-one-of-two'));
+    await Promise.resolve();
+    expect(writtenIds()).toEqual([{ id: 'chatcmpl-alone' }]);
+    const second = writer.save('p', record('chatcmpl-two-of-two'));
+    await Promise.all([first, second]);
+    writer.endCreate();
+    writer.endCreate();
+    expect(writtenIds()).toEqual([{ id: 'chatcmpl-alone' }, { id: 'chatcmpl-one-of-two' }, { id: 'chatcmpl-two-of-two' }]);
+    expect(batches).toEqual([['chatcmpl-alone'], ['chatcmpl-one-of-two', 'chatcmpl-two-of-two']]);
+  });
+
   it('starts the next group commit while one is in flight only when the store allows two (PostgreSQL), never on SQLite', async () => {
     const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
     for (const [label, inFlight] of [['sqlite', undefined], ['two', 2]] as const) {

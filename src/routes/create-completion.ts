@@ -47,6 +47,13 @@ export function createCompletionHandler(deps: CreateCompletionDeps) {
       if (check) await check;
     }
     if (request.stream === true) return streamCompletion(c, plan);
-    return createCompletion(c, deps, writes, plan);
+    if (!plan.store) return createCompletion(c, deps, writes, plan);
+    // Counted from before the provider call: whether another create could still join this one's group commit.
+    writes.writer.beginCreate();
+    try {
+      return await createCompletion(c, deps, writes, plan);
+    } finally {
+      writes.writer.endCreate();
+    }
   };
 }
