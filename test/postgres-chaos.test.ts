@@ -10,7 +10,8 @@ import { createTestDatabase, hasPostgresServer, noteSkippedServerCases, REQUIRE_
  * over both (stored creates through the SDK and raw HTTP, stored streams, metadata updates, deletes, lists,
  * reads), has one instance killed (under load, or while it starts) or stopped, and PostgreSQL itself restarted
  * as after a crash, at random moments; every acknowledged fact is then read back from each instance, the
- * failures must have been OpenAI's 503, and the database holds no half-written completion.
+ * failures must have been OpenAI's 503, and the database holds no half-written completion. Another tenant's
+ * completions, stored before the faults, must stay out of the chaos key's lists and retrieves on every instance.
  * The seed is random unless CHAOS_SEED sets it, and every failure names it.
  * The instance faults run on the TEST_POSTGRES_URL server; the restarts on a cluster of the test's own
  * (restarting the shared server would cut off the files running beside this one), as in postgres-instances.test.ts.

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { type ChildServer, startChildServer } from './child-server.ts';
-import { ChaosModel, checkUsage, type Rng, runLoad, settle, verifyAll } from './chaos.ts';
+import { CHAOS_KEY, ChaosModel, checkUsage, type Rng, runLoad, settle, verifyAll } from './chaos.ts';
 import type { ChaosRunOptions } from './chaos-rounds.ts';
 
 /**
@@ -58,6 +58,8 @@ export async function runInstancesChaos(options: InstancesChaosOptions): Promise
   const instances: ChildServer[] = await Promise.all(Array.from({ length: options.instances }, () => start()));
   log(`${options.instances} instances started`);
   started.push(...instances);
+  // Another tenant's few completions, stored before any fault: no instance may show them to the chaos key, whatever it went through.
+  const otherTenant = await storeOtherTenant(instances[0]!.origin);
   /** The instances the load may use: one is taken out before it is signalled. */
   const up = new Set(instances);
   const origins = () => [...up].map((i) => i.origin);
@@ -118,6 +120,7 @@ export async function runInstancesChaos(options: InstancesChaosOptions): Promise
       for (const finding of model.findings.slice(findingsBefore)) log(`  ${finding}`);
     }
     await checkInstances(instances, model, rng, 'the end', true);
+    for (const [i, instance] of instances.entries()) await checkOtherTenant(instance.origin, otherTenant, model, `the end, instance ${i}`);
     await checkDatabase(databaseUrl, model, 'the end');
     log(`the end: ${model.known.size} completions checked from every instance, and the database`);
   } finally {
@@ -159,6 +162,63 @@ async function waitUntilHealthy(origin: string, model: ChaosModel, when: string)
     await sleep(100);
   }
   model.find(`${when}: not healthy ${RECOVERY_MS} ms after the fault: ${last}`);
+}
+
+/** A second project's key (no API_KEYS: each key is its own project). */
+const OTHER_TENANT_KEY = 'sk-chaos-other-tenant-0002';
+
+/** The fields of a list page or a completion these checks read. */
+interface Answer {
+  id?: string;
+  data?: { id: string }[];
+  has_more?: boolean;
+  last_id?: string | null;
+}
+
+async function otherTenantRequest(origin: string, path: string, key: string, body?: unknown): Promise<{ status: number; json: Answer }> {
+  const res = await fetch(`${origin}/v1/chat/completions${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  return { status: res.status, json: (await res.json()) as Answer };
+}
+
+/** Three stored completions of the other tenant, by id. */
+async function storeOtherTenant(origin: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const request = { model: 'gpt-4o', store: true, metadata: { tenant: 'other' }, messages: [{ role: 'user', content: `other tenant ${i}` }] };
+    const { status, json } = await otherTenantRequest(origin, '', OTHER_TENANT_KEY, request);
+    if (status !== 200) throw new Error(`the other tenant's create answered ${status}: ${JSON.stringify(json)}`);
+    ids.push(json.id!);
+  }
+  return ids;
+}
+
+/**
+ * Tenants stay apart through every fault: the other tenant lists exactly its own completions on this instance, and
+ * the chaos key can neither list (walked whole) nor retrieve any of them.
+ */
+async function checkOtherTenant(origin: string, ids: string[], model: ChaosModel, when: string): Promise<void> {
+  const own = await otherTenantRequest(origin, '?limit=100', OTHER_TENANT_KEY);
+  const listed = (own.json.data ?? []).map((c) => c.id).sort();
+  if (own.status !== 200 || JSON.stringify(listed) !== JSON.stringify([...ids].sort())) {
+    model.find(`${when}: the other tenant lists ${own.status} ${JSON.stringify(listed)}, not its own ${JSON.stringify(ids)}`);
+  }
+  const theirs = new Set(ids);
+  for (let after: string | undefined, pages = 0; pages < 10_000; pages++) {
+    const page = await otherTenantRequest(origin, `?limit=100${after ? `&after=${after}` : ''}`, CHAOS_KEY);
+    const leaked = (page.json.data ?? []).filter((c) => theirs.has(c.id)).map((c) => c.id);
+    if (page.status !== 200 || leaked.length > 0) model.find(`${when}: the chaos key's list answered ${page.status} with the other tenant's ${JSON.stringify(leaked)}`);
+    if (page.status !== 200 || !page.json.has_more) break;
+    after = page.json.last_id ?? undefined;
+  }
+  for (const id of ids) {
+    const read = await otherTenantRequest(origin, `/${id}`, CHAOS_KEY);
+    if (read.status !== 404) model.find(`${when}: the chaos key retrieved the other tenant's ${id}: ${read.status}`);
+  }
 }
 
 /** The database itself, read directly: no half-written completion, every derived row matching its completion. */
