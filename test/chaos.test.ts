@@ -10,7 +10,8 @@ import { runChaos } from './helpers/chaos-rounds.ts';
  * under a mixed load (stored creates, stored streams, metadata updates, deletes, lists, reads) is killed at
  * random moments (SIGKILL under load, while it starts and migrates a new file, while a retention sweep
  * deletes) or stopped (SIGTERM), restarted on the same file each time, and every acknowledged fact read back;
- * the file passes SQLite's and FTS5's integrity checks and holds no half-written completion. The seed is
+ * the file passes SQLite's and FTS5's integrity checks and holds no half-written completion; another key's
+ * completions (its own project) stay out of the chaos key's sight through it all, and its own stay its. The seed is
  * random unless CHAOS_SEED sets it, and every failure names it: `CHAOS_SEED=N npx vitest run test/chaos.test.ts`.
  */
 let upstream: ChaosUpstream;

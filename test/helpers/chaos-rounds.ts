@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { type ChildServer, startChildServer } from './child-server.ts';
 import { ChaosModel, checkFile, type ChaosUpstream, type Rng, runLoad, settle, verifyAll } from './chaos.ts';
+import { checkOtherTenant, storeOtherTenant } from './chaos-tenants.ts';
 
 /**
  * Rounds of the chaos driver on one SQLite file: each starts the real service (`dist/server.mjs`), checks
@@ -40,6 +41,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosModel> {
   const env = () => ({ RETENTION_DAYS: '1', SHUTDOWN_GRACE_MS: '20000', PORT: String(options.port?.() ?? 0) });
   /** Completions aged past retention by the last round: gone once the next start's sweep is done. */
   let expiring: ChaosModelKnown[] = [];
+  /** The other tenant's completions (chaos-tenants.ts), once a start served long enough to store them. */
+  let otherTenant: string[] | undefined;
 
   async function start(): Promise<ChildServer> {
     return startChildServer({ databasePath, upstreamUrl: upstream.fake.url, env: env() });
@@ -84,6 +87,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosModel> {
     }
     await settle(child.origin, model);
     await verifyAll(child.origin, model, rng, `${when}, after the restart`);
+    // Another project's completions, stored at the first start that serves: from then on every start checks them.
+    if (otherTenant) await checkOtherTenant(child.origin, otherTenant, model, `${when}, after the restart`);
+    else otherTenant = await storeOtherTenant(child.origin);
 
     if (kind === 'kill-in-retention') {
       // Age a third of the live completions past RETENTION_DAYS in the file, then kill the next start while it sweeps.
@@ -137,6 +143,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosModel> {
   if (expiring.length > 0) await waitUntilGone(last.origin, expiring, model, 'last start');
   await settle(last.origin, model);
   await verifyAll(last.origin, model, rng, 'last start');
+  // Every round may have been a kill at start: then the other tenant comes now, and is checked against the chaos key's whole list.
+  otherTenant ??= await storeOtherTenant(last.origin);
+  await checkOtherTenant(last.origin, otherTenant, model, 'last start');
   last.process.kill('SIGTERM');
   const exit = await last.exited;
   if (exit.code !== 0) model.find(`last start: SIGTERM exited ${JSON.stringify(exit)}`);
