@@ -99,6 +99,28 @@ describe('get /v1/stored-completions/export', () => {
     );
   });
 
+  it('trains a finetune line on the stored reply alone: earlier assistant turns are context, weight 0', async () => {
+    // A conversation stored a turn at a time: fine-tuning trains on every assistant message without a weight, so the
+    // second turn's example taught the first turn again (and a turn the client wrote, as if the model had answered it).
+    await service.client().chat.completions.create({
+      model: 'gpt-4o',
+      store: true,
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: 'Hello!' },
+        { role: 'user', content: 'Bye' },
+      ],
+    });
+    expect(await exportText('?format=finetune')).toEqual({
+      status: 200,
+      type: 'application/x-ndjson',
+      body:
+        '{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"},' +
+        '{"role":"assistant","content":"Hello!","weight":0},{"role":"user","content":"Bye"},{"role":"assistant","content":"echo 0: Bye"}]}\n',
+    });
+  });
+
   it('writes integers past 2^53 in finetune lines as they were stored, not rounded', async () => {
     const tools = '[{"type":"function","function":{"name":"pick","parameters":{"type":"object","properties":{"n":{"type":"integer","maximum":9223372036854775807}}}}}]';
     const res = await service.request('/v1/chat/completions', {
