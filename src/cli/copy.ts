@@ -2,11 +2,12 @@ import { resolve } from 'node:path';
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { parseBatchSize } from './options.ts';
-import { count, counted, createProgress, rate } from './progress.ts';
+import { createProgress, rate } from './progress.ts';
 import { maskDatabaseUrl, databaseUrlProblem } from '../db/database-url.ts';
 import { openSourceStore, openStore } from './target.ts';
 import { PROJECT_HASH_SECRET } from '../store/unstored-settings.ts';
 import { markCopyFinished, markCopyUnfinished } from '../copy-mark.ts';
+import { count, counted } from '../counts.ts';
 import { checkCopySource, checkCopyTarget } from './unfinished-copy.ts';
 
 const HELP = `Usage: stored-completions copy --from DATABASE_URL --to DATABASE_URL [options]

@@ -8,7 +8,8 @@ import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { FILTER_HELP, FILTER_OPTIONS, parseFilters, parsePositiveInteger, PROJECT_HELP, PROJECT_OPTIONS, projectOptions } from './options.ts';
 import type { SortOrder } from '../validation.ts';
-import { count, counted, createProgress, rate } from './progress.ts';
+import { count, counted } from '../counts.ts';
+import { createProgress, rate } from './progress.ts';
 import { checkProjectOptions, openSourceStore, resolveProject } from './target.ts';
 
 const HELP = `Usage: stored-completions export (--key KEY | --key-file PATH | --project NAME) [options]

@@ -6,10 +6,11 @@ import { InvalidCompletionError, toImportedRecord } from '../import/completion-l
 import { inputLines } from '../import/input-lines.ts';
 import { noteWrittenKeyOrders } from '../key-order.ts';
 import type { CompletionRecord } from '../store/index.ts';
+import { count, counted } from '../counts.ts';
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { PROJECT_HELP, PROJECT_OPTIONS, projectOptions, parseBatchSize } from './options.ts';
-import { count, counted, createProgress, rate } from './progress.ts';
+import { createProgress, rate } from './progress.ts';
 import { checkProjectOptions, openStore, resolveProject } from './target.ts';
 
 const HELP = `Usage: stored-completions import FILE (--key KEY | --key-file PATH | --project NAME) [options]

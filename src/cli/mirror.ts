@@ -4,10 +4,11 @@ import { createSourceClient, shownPath, SourceError } from '../mirror/source-cli
 import { MirrorBusyError, takeMirrorLease } from '../mirror/mirror-lease.ts';
 import { MIRROR_CLAIM_PREFIX } from '../store/unstored-settings.ts';
 import { type MirrorTally, runMirror } from '../mirror/run-mirror.ts';
+import { count, counted } from '../counts.ts';
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
 import { checkKeyCharacters, parseCount, parseMetadataPairs, parseTime, PROJECT_HELP, PROJECT_OPTIONS, projectOptions, secretOption } from './options.ts';
-import { count, counted, createProgress, perSecond, rate } from './progress.ts';
+import { createProgress, perSecond, rate } from './progress.ts';
 import { openStore, resolveProject } from './target.ts';
 
 const HELP = `Usage: stored-completions mirror --from URL (--source-key KEY | --source-key-file PATH) (--key KEY | --key-file PATH | --project NAME) [options]

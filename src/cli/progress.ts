@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { count } from '../counts.ts';
 
 /** How often a plain (non-terminal) progress line is written: a log, not an animation. */
 const PLAIN_INTERVAL_MS = 5_000;
@@ -61,14 +62,6 @@ export function createProgress(stream: Writable & { isTTY?: boolean }, label: st
   };
 }
 
-/**
- * A count as people read it, `1,234,567`: en-US grouping whatever the machine's locale, so a summary reads the
- * same everywhere (and a script matching it meets one spelling). Only for what people read: JSON lines keep digits.
- */
-export function count(n: number): string {
-  return n.toLocaleString('en-US');
-}
-
 /** Items a second since `startedAt`, grouped as `count` groups them. */
 export function perSecond(items: number, startedAt: number): string {
   return `${count(Math.round(items / Math.max((performance.now() - startedAt) / 1000, 0.001)))}/s`;
@@ -77,9 +70,4 @@ export function perSecond(items: number, startedAt: number): string {
 /** Elapsed seconds and a rate, for summaries. */
 export function rate(items: number, startedAt: number): string {
   return `${((performance.now() - startedAt) / 1000).toFixed(1)} s, ${perSecond(items, startedAt)}`;
-}
-
-/** `1 line`, `2 lines`, `1,500 lines`: a summary read by people, who stumble over `1 lines`. */
-export function counted(n: number, noun: string): string {
-  return `${count(n)} ${n === 1 ? noun : `${noun}s`}`;
 }

@@ -1,4 +1,5 @@
 import { constants } from 'node:buffer';
+import { count } from '../counts.ts';
 
 /**
  * The lines of an import file as UTF-8 text, each checked on its own. A
@@ -57,7 +58,7 @@ function decodeLine(bytes: Buffer): InputLine {
  */
 export async function* inputLines(input: AsyncIterable<Buffer | string>, maxLineBytes = MAX_LINE_BYTES): AsyncGenerator<InputLine> {
   const tooLong: InputLine = {
-    problem: `longer than ${maxLineBytes.toLocaleString('en-US')} bytes, the longest line that can be read (about 512 MiB)`,
+    problem: `longer than ${count(maxLineBytes)} bytes, the longest line that can be read (about 512 MiB)`,
     wholeFile: false,
   };
   let pending: Buffer[] = [];

@@ -1,4 +1,5 @@
 import { BATCH_TEXT_CHARACTERS } from '../batch-text.ts';
+import { count } from '../counts.ts';
 import { ApiError } from '../errors.ts';
 import { type ExactIntegers, exactIntegersOf, hasAmbiguousIntegers, mergeExactIntegers } from '../exact-integers.ts';
 import { InvalidCompletionError, toImportedRecord } from '../import/completion-line.ts';
@@ -229,7 +230,7 @@ async function fetchMessages(
     // Taken as no messages, the completion would be stored without its input, for good.
     if (!Array.isArray(page.data)) throw new SourceError(withoutData(`the source answered ${shown}`, page), 200);
     const data = page.data as Json[];
-    if (items.length + data.length > bounds.count) throw tooMany(`more than ${bounds.count.toLocaleString('en-US')} messages`);
+    if (items.length + data.length > bounds.count) throw tooMany(`more than ${count(bounds.count)} messages`);
     items.push(...data);
     exact = mergeExactIntegers(exact, exactIntegersOf(page));
     const last = data.at(-1);
