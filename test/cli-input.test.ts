@@ -122,6 +122,15 @@ describe('import refuses bad lines', () => {
     expect(await exported()).toBe(`${exampleLines[0]}\n${exampleLines[1]}\n`);
   });
 
+  it('reads files that each open with a byte order mark joined end to end (the mark prints as nothing: refused, the line looked whole)', async () => {
+    const path = join(folder, 'joined.jsonl');
+    writeFileSync(path, `\uFEFF${exampleLines[0]}\r\n${exampleLines[1]}\r\n\uFEFF${exampleLines[2]}\r\n`);
+    const run = await runCliInProcess(['import', path, '--key', 'sk-a'], { env });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/^import: 3 stored, 0 already there \(skipped\), 0 invalid lines skipped, 3 lines in /);
+    expect(await exported()).toBe(`${exampleLines.slice(0, 3).join('\n')}\n`);
+  });
+
   it('refuses a line that is not UTF-8 instead of storing its text with U+FFFD in place of each odd byte', async () => {
     // `café` saved as Latin-1 / Windows-1252: the é is the single byte 0xE9.
     const latin1 = Buffer.from(exampleLines[2]!.replace('"content":"', '"content":"café '), 'latin1');

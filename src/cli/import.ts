@@ -152,8 +152,10 @@ export const importCommand = defineCommand({
             await badLine(line.problem);
             continue;
           }
-          // A byte order mark (editors on Windows write one) opens the file, not its first completion.
-          const text = counts.lines === 1 && line.text.startsWith('\uFEFF') ? line.text.slice(1) : line.text;
+          // A byte order mark (editors on Windows write one) opens a file, not a completion; on any line, as files that
+          // each open with one are joined end to end (`cat a.jsonl b.jsonl`): refused there, the line was "not JSON" for
+          // an unexpected token that prints as nothing.
+          const text = line.text.startsWith('\uFEFF') ? line.text.slice(1) : line.text;
           if (text.trim() === '') continue;
           let record: CompletionRecord;
           try {
