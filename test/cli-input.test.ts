@@ -131,6 +131,27 @@ describe('import refuses bad lines', () => {
     expect(await exported()).toBe(`${exampleLines.slice(0, 3).join('\n')}\n`);
   });
 
+  it("refuses ':memory:', which would be a new empty database of the tool's own, not the service's", async () => {
+    const message = "':memory:' is a database only the process that opens it sees: this tool would work on a new empty one of its own, not the service's, and lose what it wrote when it ends; name a SQLite file or a PostgreSQL URL\n";
+    const memory = { DATABASE_URL: ':memory:' };
+    expect(await runCliInProcess(['import', fileOf(exampleLines.slice(0, 2)), '--key', 'sk-a'], { env: memory })).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: `stored-completions import: DATABASE_URL: ${message}`,
+    });
+    expect(await runCliInProcess(['export', '--key', 'sk-a'], { env: memory })).toMatchObject({ code: 1, stdout: '', stderr: `stored-completions export: DATABASE_URL: ${message}` });
+    expect(await runCliInProcess(['copy', '--from', ':memory:', '--to', join(folder, 'copy.db')], { env })).toMatchObject({
+      code: 2,
+      stderr: `stored-completions copy: --from: ${message}(stored-completions copy --help shows the options)\n`,
+    });
+    expect(existsSync(join(folder, 'copy.db'))).toBe(false);
+    expect((await runCliInProcess(['import', fileOf(exampleLines.slice(0, 2)), '--key', 'sk-a'], { env })).code).toBe(0);
+    expect(await runCliInProcess(['copy', '--from', env.DATABASE_URL!, '--to', ':memory:'], { env })).toMatchObject({
+      code: 2,
+      stderr: `stored-completions copy: --to: ${message}(stored-completions copy --help shows the options)\n`,
+    });
+  });
+
   it('refuses a line that is not UTF-8 instead of storing its text with U+FFFD in place of each odd byte', async () => {
     // `café` saved as Latin-1 / Windows-1252: the é is the single byte 0xE9.
     const latin1 = Buffer.from(exampleLines[2]!.replace('"content":"', '"content":"café '), 'latin1');

@@ -24,6 +24,14 @@ export async function openStore(
   // The opening errors name DATABASE_URL, as the service's do; copy's databases come from --from and --to, and an
   // operator told "DATABASE_URL: ... refused the connection" would look at the service's database, not the one typed.
   const named = (message: string) => new CliError(message.replace(/^DATABASE_URL: /, `${what}: `));
+  // The service's `:memory:` lives in its own process: the tool's would be a new, empty one, so an import said "30
+  // stored" into a database gone when it ended, and an export or copy found nothing. An option is a usage error.
+  if (databaseUrl === ':memory:') {
+    throw new CliError(
+      `${what}: ':memory:' is a database only the process that opens it sees: this tool would work on a new empty one of its own, not the service's, and lose what it wrote when it ends; name a SQLite file or a PostgreSQL URL`,
+      what === 'DATABASE_URL' ? 1 : 2,
+    );
+  }
   if (isPostgresUrl(databaseUrl)) {
     try {
       const db = await openPostgres(databaseUrl, CLI_POSTGRES);
