@@ -166,7 +166,9 @@ export const importCommand = defineCommand({
             record = toImportedRecord(value, now, findUnsafeIntegers(text));
           } catch (err) {
             if (!(err instanceof SyntaxError || err instanceof InvalidCompletionError)) throw err;
-            await badLine(describeBadLine(text));
+            // "Unexpected end of JSON input" alone did not say why the last line of a file cut off ended early.
+            const cutOff = err instanceof SyntaxError && line.unended ? '; it is the last line, with no new line after it: the file looks cut off (an export or download that stopped?)' : '';
+            await badLine(`${describeBadLine(text)}${cutOff}`);
             continue;
           }
           batch.push(record);

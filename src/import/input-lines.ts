@@ -9,8 +9,11 @@ import { count } from '../counts.ts';
  * a bad line with its number, like a line that is not JSON.
  */
 
-/** A line's text, or why it cannot be read; `wholeFile` when no line of the file can be (it is UTF-16). */
-export type InputLine = { text: string } | { problem: string; wholeFile: boolean };
+/**
+ * A line's text, or why it cannot be read; `wholeFile` when no line of the file can be (it is UTF-16). `unended`: the
+ * file's last line, without a new line after it (another tool's, or a file cut off: an export killed, a download broken).
+ */
+export type InputLine = { text: string; unended?: true } | { problem: string; wholeFile: boolean };
 
 /**
  * The longest line read: the longest string JavaScript can hold (about 512 MiB), so any line within
@@ -86,5 +89,8 @@ export async function* inputLines(input: AsyncIterable<Buffer | string>, maxLine
     } else pending.push(bytes);
   }
   if (overLimit) yield tooLong;
-  else if (pending.length > 0) yield decodeLine(Buffer.concat(pending));
+  else if (pending.length > 0) {
+    const last = decodeLine(Buffer.concat(pending));
+    yield 'text' in last ? { ...last, unended: true } : last;
+  }
 }
