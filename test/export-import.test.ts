@@ -7,6 +7,7 @@ import { runCli } from './helpers/cli.ts';
 import { fakeCompletion, type FakeUpstream, sendJson } from './helpers/fake-upstream.ts';
 import { storeVariety } from './helpers/variety.ts';
 import { DEFAULT_KEY, type Service, startService } from './helpers/service.ts';
+import { hasPostgresServer, noteSkippedServerCases } from './helpers/test-database.ts';
 import { projectOf, type SourceSetup, useSourceEachTest } from './helpers/source-service.ts';
 
 let upstream: FakeUpstream;
@@ -248,4 +249,59 @@ describe('export then import', () => {
     const messages = JSON.parse(await text(source, `/v1/chat/completions/${id}/messages`)) as { data: unknown[] };
     expect(exported.stdout).toBe(`${retrieved.slice(0, -1)},"input_messages":${JSON.stringify(messages.data)}}\n`);
   });
+});
+
+/** Every page a client reads of these completions (and a deleted id, as a cursor and by itself), as `service` serves it. */
+async function pagesOf(service: Service, ids: string[], deleted: string): Promise<string[]> {
+  const paths = [
+    ...ids.flatMap((id) => [`/v1/chat/completions/${id}`, `/v1/chat/completions/${id}/messages`, `/v1/chat/completions/${id}/messages?limit=1&order=desc`]),
+    ...['', '?limit=2', '?order=desc', '?metadata[user]=u_2', '?model=gpt-4o', '?search=picture', '?search=tagged', `?after=${deleted}`, `/${deleted}`].map(
+      (query) => `/v1/chat/completions${query}`,
+    ),
+  ];
+  return Promise.all(paths.map(async (path) => `${path} ${await (await service.request(path)).text()}`));
+}
+
+const POSTGRES = hasPostgresServer();
+if (!POSTGRES) noteSkippedServerCases();
+
+describe.skipIf(!POSTGRES)('moving completions to PostgreSQL and back (a real server)', () => {
+  it('export then import into PostgreSQL, and copy SQLite to PostgreSQL to SQLite, serve every page as the source did', async () => {
+    const ids = await storeVariety(source, upstream);
+    const [deleted, ...kept] = [ids[1]!, ...ids.filter((id) => id !== ids[1])];
+    expect((await source.request(`/v1/chat/completions/${deleted}`, { method: 'DELETE' })).status).toBe(200);
+    const original = await pagesOf(source, kept, deleted);
+    // Search is served from each database's own index, which import and copy fill.
+    expect(original.find((page) => page.startsWith('/v1/chat/completions?search=picture '))).toMatch(/^\S+ \{"object":"list","data":\[\{"id":"chatcmpl-/);
+    const file = join(folder, 'all.jsonl');
+    expect((await runCli(['export', '--key', DEFAULT_KEY, '--out', file], { env: { DATABASE_URL: source.databasePath } })).code).toBe(0);
+
+    // Import keeps no deleted ids (they are not in an export): only the cursor naming one differs.
+    const imported = await startService({ upstreamUrl: upstream.url, backend: 'postgres' });
+    later(() => imported.close());
+    const importRun = await runCli(['import', file, '--key', DEFAULT_KEY], { env: { DATABASE_URL: imported.databasePath } });
+    expect(importRun.stderr).toMatch(/^import: 5 stored, 0 already there/);
+    const afterDeleted = (pages: string[]) => pages.filter((page) => !page.startsWith(`/v1/chat/completions?after=${deleted} `));
+    expect(afterDeleted(await pagesOf(imported, kept, deleted))).toEqual(afterDeleted(original));
+    expect((await runCli(['import', file, '--key', DEFAULT_KEY], { env: { DATABASE_URL: imported.databasePath } })).stderr).toMatch(/^import: 0 stored, 5 already there/);
+
+    // Copy keeps everything, the deleted id and the secret that maps the key to its project included. The services
+    // on the targets answered no request before the copy (a service that did makes a secret of its own to replace).
+    const copied = await startService({ upstreamUrl: upstream.url, backend: 'postgres' });
+    later(() => copied.close());
+    const toPostgres = await runCli(['copy', '--from', source.databasePath, '--to', copied.databasePath], { env: {} });
+    expect(toPostgres.stderr).toMatch(/^copy: 5 completions, 1 deleted id, 1 setting in /);
+    expect(await pagesOf(copied, kept, deleted)).toEqual(original);
+
+    const back = join(folder, 'back.db');
+    const toSqlite = await runCli(['copy', '--from', copied.databasePath, '--to', back], { env: {} });
+    expect(toSqlite.stderr).toMatch(/^copy: 5 completions, 1 deleted id, 1 setting in /);
+    const returned = await startService({ upstreamUrl: upstream.url, databasePath: back });
+    later(() => returned.close());
+    expect(await pagesOf(returned, kept, deleted)).toEqual(original);
+    // The exports agree byte for byte too.
+    const exportOf = async (database: string) => (await runCli(['export', '--key', DEFAULT_KEY], { env: { DATABASE_URL: database } })).stdout;
+    expect(await exportOf(copied.databasePath)).toBe(readFileSync(file, 'utf8'));
+    expect(await exportOf(back)).toBe(readFileSync(file, 'utf8'));
+  }, 120_000);
 });
