@@ -121,6 +121,21 @@ describe('get /v1/stored-completions/export', () => {
     });
   });
 
+  it('makes no finetune line of a request with a role fine-tuning does not know, which a lax provider took (the upload would fail whole)', async () => {
+    for (const role of ['ipython', 'critic']) {
+      const res = await service.request('/v1/chat/completions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', store: true, messages: [{ role: 'user', content: 'Run it' }, { role, content: '42' }] }),
+      });
+      expect(res.status, await res.clone().text()).toBe(200);
+    }
+    expect(await exportText('?format=finetune')).toEqual({ status: 200, type: 'application/x-ndjson', body: '' });
+    // The eval line keeps every message as sent.
+    const inputs = (await exportText('?format=eval')).body.trim().split('\n').map((line) => (JSON.parse(line) as { item: { input: unknown[] } }).item.input[1]);
+    expect(inputs).toEqual([{ role: 'ipython', content: '42' }, { role: 'critic', content: '42' }]);
+  });
+
   it('writes integers past 2^53 in finetune lines as they were stored, not rounded', async () => {
     const tools = '[{"type":"function","function":{"name":"pick","parameters":{"type":"object","properties":{"n":{"type":"integer","maximum":9223372036854775807}}}}}]';
     const res = await service.request('/v1/chat/completions', {

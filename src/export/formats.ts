@@ -25,6 +25,7 @@ export const SKIP_REASONS = {
   unpaired_tool_call: 'a tool call without its tool result, or a tool result without its call',
   tools_missing: 'tool calls in a request that listed no tools',
   legacy_function_call: "a legacy function call or result: the request's functions are not stored, and fine-tuning needs them",
+  unsupported_role: 'an input message with a role fine-tuning does not know (it takes system, developer, user, assistant and tool)',
   empty_message: 'an input message has no content (or an empty one) and no tool calls (a refused or audio-only turn)',
   unsupported_tool: 'a tool that is not a function (a custom tool): fine-tuning takes function tools only',
   unsupported_image: 'more than 10 images, or an image given as data that is not PNG, JPEG or WEBP: fine-tuning takes no other',
@@ -65,6 +66,13 @@ export function completionsLine(item: ExportItem): string {
  * carries its `refusal` or its `audio` (by id) in place of content, as the request's assistant message allows.
  */
 const SENT_FIELDS = ['name', 'tool_calls', 'tool_call_id', 'function_call', 'refusal', 'audio'] as const;
+
+/**
+ * The roles a fine-tuning example's messages may have (`developer` written as `system`; `function`, the legacy
+ * result, has its own reason). A lax provider may have answered a request with another (`ipython`, a Llama tool
+ * result): written as it came, the line failed the whole file's upload.
+ */
+const FINETUNE_ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
 
 /** Images one fine-tuning example may hold, and the kinds it takes as data (OpenAI's vision fine-tuning guide). */
 const FINETUNE_MAX_IMAGES = 10;
@@ -216,6 +224,7 @@ function skipReason(choice: Json | undefined, input: Json[], body: Json): SkipRe
   // function call without them is refused like a tool call without `tools`; converting the call to a tool call
   // would need the function's parameters, which are gone with them.
   if (isLegacyFunctionCall(message) || input.some(isLegacyFunctionCall)) return 'legacy_function_call';
+  if (input.some((m) => !FINETUNE_ROLES.has(m.role as string))) return 'unsupported_role';
   const reply = replyMessage(choice);
   if (reply.content === undefined && reply.tool_calls === undefined) return 'empty_reply';
   // Fine-tuning refuses a message without content unless it carries calls: a replayed refusal (`content: null`, the
