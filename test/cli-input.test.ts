@@ -155,18 +155,31 @@ describe('import refuses bad lines', () => {
   it('says a last line that is not JSON and has no new line after it looks cut off (an export or download that stopped)', async () => {
     const path = join(folder, 'cut.jsonl');
     writeFileSync(path, `${exampleLines[0]}\n${exampleLines[1]!.slice(0, 40)}`);
-    expect(await runCliInProcess(['import', path, '--key', 'sk-a'], { env })).toMatchObject({
-      code: 1,
-      stderr:
-        'stored-completions import: line 2: not JSON (Unterminated string in JSON at position 40); it is the last line, with no new line after it: the file looks cut off (an export or download that stopped?)\n' +
+    const cut = await runCliInProcess(['import', path, '--key', 'sk-a'], { env });
+    expect(cut.code).toBe(1);
+    // The parser's own words (in parentheses) vary with Node's version.
+    expect(cut.stderr.replace(/not JSON \(Unterminated string.*?\); it is/, 'not JSON (...); it is')).toBe(
+      'stored-completions import: line 2: not JSON (...); it is the last line, with no new line after it: the file looks cut off (an export or download that stopped?)\n' +
         'stopped: 1 stored before it stay, 0 were already there (--skip-invalid skips bad lines)\n',
-    });
+    );
     // Any unended last line that is not JSON; a line with a new line after it is not cut off, and is said as before.
     writeFileSync(path, `${exampleLines[0]}\nnot json`);
     expect((await runCliInProcess(['import', path, '--key', 'sk-a'], { env })).stderr).toMatch(/^stored-completions import: line 2: not JSON \([^)]*\); it is the last line/);
     writeFileSync(path, `${exampleLines[1]!.slice(0, 40)}\n${exampleLines[0]}\n`);
-    expect((await runCliInProcess(['import', path, '--key', 'sk-a'], { env })).stderr).toMatch(/^stored-completions import: line 1: not JSON \(Unterminated string in JSON at position 40\)\nstopped/);
+    expect((await runCliInProcess(['import', path, '--key', 'sk-a'], { env })).stderr).toMatch(/^stored-completions import: line 1: not JSON \(Unterminated string.*\)\nstopped/);
     expect(await exportedIds()).toEqual([idOf(exampleLines[0]!)]);
+  });
+
+  it('says a file of indented JSON (a completion saved as `jq .` prints it) is one, not only that its line 1 is not JSON', async () => {
+    const path = join(folder, 'pretty.json');
+    writeFileSync(path, `${JSON.stringify(JSON.parse(exampleLines[0]!), null, 2)}\n`);
+    const run = await runCliInProcess(['import', path, '--key', 'sk-a'], { env });
+    expect(run.code).toBe(1);
+    // The parser's own words (in parentheses) vary with Node's version.
+    expect(run.stderr.replace(/not JSON \(.*?\): the file/, 'not JSON (...): the file')).toBe(
+      'stored-completions import: line 1: not JSON (...): the file looks like indented JSON, a value over many lines, where import takes one completion a line (`jq -c` writes them so)\n' +
+        'stopped: 0 stored before it stay, 0 were already there (--skip-invalid skips bad lines)\n',
+    );
   });
 
   it('refuses a line that is not UTF-8 instead of storing its text with U+FFFD in place of each odd byte', async () => {

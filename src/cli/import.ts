@@ -79,7 +79,9 @@ function describeBadLine(text: string): string {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    return `not JSON (${(err as Error).message})`;
+    // A completion saved as `jq .` prints it (pretty, over many lines) opens with a line of `{` alone.
+    const pretty = /^\s*[[{]\s*$/.test(text) ? ': the file looks like indented JSON, a value over many lines, where import takes one completion a line (`jq -c` writes them so)' : '';
+    return `not JSON (${(err as Error).message})${pretty}`;
   }
   try {
     toImportedRecord(value, 0);
