@@ -47,7 +47,6 @@ function finetuneProblems(line: string): string[] {
     for (const part of Array.isArray(m.content) ? (m.content as Json[]) : []) {
       if (!['text', 'image_url'].includes(part.type as string)) problems.push(`message ${i}: a ${String(part.type)} part`);
     }
-    if (m.weight !== undefined && (m.role !== 'assistant' || (m.weight !== 0 && m.weight !== 1))) problems.push(`message ${i}: weight ${String(m.weight)}`);
     if (m.role === 'tool') {
       if (!open.delete(m.tool_call_id)) problems.push(`message ${i}: tool result without its call`);
     } else if (open.size > 0) {
@@ -105,7 +104,7 @@ describe('finetune lines', () => {
     expect(JSON.parse(line)).toEqual({
       messages: [
         { role: 'user', content: 'Paris and Oslo?' },
-        { role: 'assistant', tool_calls: [call('c1', 'Paris'), call('c2', 'Oslo')], weight: 0 },
+        { role: 'assistant', tool_calls: [call('c1', 'Paris'), call('c2', 'Oslo')] },
         { role: 'tool', tool_call_id: 'c1', content: '21' },
         { role: 'tool', tool_call_id: 'c2', content: '12' },
         { role: 'assistant', content: 'Paris 21, Oslo 12.' },
@@ -134,7 +133,7 @@ describe('finetune lines', () => {
         [reply({ content: 'Here is one.' })],
       ),
     );
-    expect(JSON.parse(line).messages[1]).toEqual({ role: 'assistant', content: 'Hello.\nHow can I help?', weight: 0 });
+    expect(JSON.parse(line).messages[1]).toEqual({ role: 'assistant', content: 'Hello.\nHow can I help?' });
   });
 
   it('keep an assistant message sent as text parts as parts in the eval line (as sent)', () => {
@@ -348,7 +347,7 @@ describe('eval lines', () => {
     const example = JSON.parse((formatLine(withText, { format: 'finetune', choice: 0 }) as { line: string }).line) as Json;
     expect(example.messages).toEqual([
       { role: 'user', content: 'Say hi' },
-      { role: 'assistant', content: 'Hi!', weight: 0 },
+      { role: 'assistant', content: 'Hi!' },
       { role: 'user', content: 'Again' },
       { role: 'assistant', content: 'Hi again.' },
     ]);
@@ -358,7 +357,7 @@ describe('eval lines', () => {
     const untyped = { id: 'c1', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } };
     const messages = [{ role: 'user', content: 'Oslo?' }, { role: 'assistant', content: '', tool_calls: [untyped] }, { role: 'tool', tool_call_id: 'c1', content: '' }];
     const example = JSON.parse((formatLine(item({ tools: [weather], messages }, [reply({ content: 'No answer.' })]), { format: 'finetune', choice: 0 }) as { line: string }).line) as Json;
-    expect((example.messages as Json[]).slice(1, 3)).toEqual([{ ...messages[1], weight: 0 }, messages[2]]);
+    expect((example.messages as Json[]).slice(1, 3)).toEqual([messages[1], messages[2]]);
   });
 
   it('are written for every completion, an empty output when the reply has no text', () => {

@@ -99,9 +99,9 @@ describe('get /v1/stored-completions/export', () => {
     );
   });
 
-  it('trains a finetune line on the stored reply alone: earlier assistant turns are context, weight 0', async () => {
-    // A conversation stored a turn at a time: fine-tuning trains on every assistant message without a weight, so the
-    // second turn's example taught the first turn again (and a turn the client wrote, as if the model had answered it).
+  it('writes a finetune line of a conversation with the input messages as sent, earlier assistant turns included unchanged', async () => {
+    // SPEC.md: the input messages as sent, then the reply. No `weight` is added to earlier assistant turns: which of them to
+    // train on is the user's choice, made on the file (docs/decisions.md).
     await service.client().chat.completions.create({
       model: 'gpt-4o',
       store: true,
@@ -117,7 +117,7 @@ describe('get /v1/stored-completions/export', () => {
       type: 'application/x-ndjson',
       body:
         '{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"},' +
-        '{"role":"assistant","content":"Hello!","weight":0},{"role":"user","content":"Bye"},{"role":"assistant","content":"echo 0: Bye"}]}\n',
+        '{"role":"assistant","content":"Hello!"},{"role":"user","content":"Bye"},{"role":"assistant","content":"echo 0: Bye"}]}\n',
     });
   });
 

@@ -144,22 +144,20 @@ function toolCallsArePaired(messages: Json[]): boolean {
  * An input message as a fine-tuning example holds it: a `developer` message becomes `system`, the only name
  * fine-tuning accepts for it; an assistant turn sent as text parts becomes its text, the parts joined by new lines
  * as the messages endpoint serves its content: the form of every assistant message in OpenAI's fine-tuning guide.
- * An earlier assistant turn is context, `"weight": 0`: fine-tuning trains on every assistant message of an example
- * unless told otherwise, so each earlier turn of a conversation stored a turn at a time was trained on again in every
- * later turn's example (the tenth turn's taught the first nine again), and a turn the client wrote (a few-shot
- * example, an edited history) was taught as if the model had answered it. The stored reply, last, is the one trained.
- * The eval line keeps the messages as sent.
+ * The eval line keeps both as sent.
  */
 function finetuneMessage(message: Json): Json {
   if (message.role === 'developer') return { ...message, role: 'system' };
-  if (message.role !== 'assistant') return message;
   // An assistant turn's audio, by an id the provider has long let go, alongside its text: the text is the example.
-  const { audio: _audio, ...turn } = message;
-  const parts = turn.content;
-  if (Array.isArray(parts) && parts.length > 0 && parts.every((part) => isObject(part) && part.type === 'text' && typeof part.text === 'string')) {
-    turn.content = contentTextOf(parts);
+  if (message.audio !== undefined) {
+    const { audio: _audio, ...rest } = message;
+    return finetuneMessage(rest);
   }
-  return { ...turn, weight: 0 };
+  const parts = message.content;
+  if (message.role === 'assistant' && Array.isArray(parts) && parts.length > 0 && parts.every((part) => isObject(part) && part.type === 'text' && typeof part.text === 'string')) {
+    return { ...message, content: contentTextOf(parts) };
+  }
+  return message;
 }
 
 /** A legacy function call (`functions` in the request, `function_call` in the reply), or its result. */
