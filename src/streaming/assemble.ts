@@ -24,7 +24,8 @@
  *   OpenRouter's `reasoning_details` joined by entry (see reasoning-details.ts).
  *   Any other delta field: strings concatenate (`reasoning_content`, ...),
  *   arrays concatenate, objects merge by the same rule, other values replace.
- * - at the end: a call's missing `arguments` is `""`, an empty `refusal` null.
+ * - at the end: a call's missing `arguments` is `""`, a call streamed without `type` (Mistral on Azure, vLLM
+ *   with a named `tool_choice`) is typed by what it carries (`function` or `custom`), an empty `refusal` null.
  */
 
 import { isObject, type Json } from '../json.ts';
@@ -155,6 +156,24 @@ function appendPart(parts: unknown[], part: unknown): void {
  */
 function withArguments(fn: Json): void {
   if (typeof fn.arguments !== 'string') fn.arguments = '';
+}
+
+/**
+ * A call whose deltas never named its `type`: typed as the call it is, `function` (or `custom` for a custom tool's
+ * call). Mistral's models on Azure, and vLLM answering a named `tool_choice`, stream their calls without it, and
+ * answer the same call unstreamed with `"type": "function"`; OpenAI's schema requires it of a stored call, and the
+ * SDK's own accumulator refuses a call without it. A type the provider did give (an empty one too) is kept.
+ */
+function withType(call: Json): Json {
+  if (call.type !== undefined && call.type !== null) return call;
+  const type = isObject(call.custom) ? 'custom' : isObject(call.function) ? 'function' : undefined;
+  if (type === undefined) return call;
+  // Where OpenAI's calls have it: after the id, before the function.
+  const typed: Json = {};
+  if (Object.hasOwn(call, 'id')) typed.id = call.id;
+  typed.type = type;
+  for (const [key, value] of Object.entries(call)) if (key !== 'id' && key !== 'type') setField(typed, key, value);
+  return typed;
 }
 
 /**
@@ -330,12 +349,12 @@ export function createCompletionAssembler(): CompletionAssembler {
           if (message.refusal === '') message.refusal = null;
           if (isObject(message.function_call)) withArguments(message.function_call);
           if (state.toolCalls.size > 0) {
-            message.tool_calls = [...state.toolCalls.entries()].sort(([a], [b]) => a - b).map(([, call]) => call);
             for (const call of state.toolCalls.values()) {
               if (isObject(call.function)) withArguments(call.function);
               // A custom tool's input starts as "" in the SDK's accumulator, as a function's arguments do.
               if (isObject(call.custom) && typeof call.custom.input !== 'string') call.custom.input = '';
             }
+            message.tool_calls = [...state.toolCalls.entries()].sort(([a], [b]) => a - b).map(([, call]) => withType(call));
           }
           return { ...state.choice, message };
         });

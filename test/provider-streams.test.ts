@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { openSse, sseEvent } from './helpers/fake-sse.ts';
+import type { FakeUpstream } from './helpers/fake-upstream.ts';
+import { assertMatchesSchema } from './helpers/openai-schema.ts';
+import { type Service, useServiceEachTest } from './helpers/service.ts';
+import { storedCompletion } from './helpers/stored-shape.ts';
+
+/**
+ * Streams as OpenAI-compatible providers really send them, where they differ from OpenAI's in a way the
+ * stored completion must make up for: what the client receives is the provider's stream, what is stored is
+ * the completion the same provider would have answered unstreamed, in OpenAI's shape.
+ */
+
+let upstream: FakeUpstream;
+let service: Service;
+
+useServiceEachTest((started) => ({ upstream, service } = started));
+
+type Json = Record<string, unknown>;
+
+const messages = [{ role: 'user' as const, content: 'Weather in Paris?' }];
+const usage = { prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 };
+
+/** A provider that writes these events and then ends its response, with `[DONE]` or without. */
+function streams(events: (Json | string)[], { done }: { done: boolean }): void {
+  upstream.handler = (_request, res) => {
+    const sse = openSse(res);
+    for (const event of events) sse.raw(typeof event === 'string' ? event : sseEvent(event));
+    if (done) sse.done();
+    else res.end();
+  };
+}
+
+/** What retrieve serves for the completion of a stream of `base`'s chunks, with these choices and top-level fields. */
+function storedAs(base: Json, requestId: string, choices: Json[], extra: Json = {}): Json {
+  return storedCompletion({ id: base.id, object: 'chat.completion', created: base.created, model: base.model, choices, ...extra }, requestId);
+}
+
+/** A stored choice 0: the assistant's message with these fields, finished so. */
+function choiceOf(message: Json, finishReason: string): Json {
+  return { index: 0, message: { role: 'assistant', refusal: null, ...message }, logprobs: null, finish_reason: finishReason };
+}
+
+async function collect(stream: AsyncIterable<unknown>): Promise<Json[]> {
+  const chunks: Json[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Json);
+  return chunks;
+}
+
+describe('tool calls streamed without their type', () => {
+  // Mistral's models on Azure AI Foundry stream each call without `type` (vercel/ai#12901, "Azure AI Foundry and
+  // Mistral models deployed on Azure omit the `type` field in streaming `tool_calls` deltas"); vLLM did so answering a
+  // named tool_choice (vllm-project/vllm#16340). Both answer the same call unstreamed with `"type": "function"`.
+  const base = { id: 'a1b2c3d4e5f60718293a4b5c6d7e8f90', object: 'chat.completion.chunk', created: 1_760_000_000, model: 'mistral-large-2411' };
+  const chunks: Json[] = [
+    { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] },
+    { ...base, choices: [{ index: 0, delta: { tool_calls: [{ id: 'D681PevKs', function: { name: 'get_weather', arguments: '' }, index: 0 }] }, finish_reason: null }] },
+    { ...base, choices: [{ index: 0, delta: { tool_calls: [{ function: { arguments: '{"city": "Paris"}' }, index: 0 }] }, finish_reason: null }] },
+    { ...base, choices: [{ index: 0, delta: { tool_calls: [{ id: 'Xq3vNw2Lp', function: { name: 'get_time', arguments: '{"tz": "Europe/Paris"}' }, index: 1 }] }, finish_reason: null }] },
+    { ...base, choices: [{ index: 0, delta: { content: '' }, finish_reason: 'tool_calls' }], usage },
+  ];
+
+  it('are stored typed "function", where OpenAI puts the type, while the client gets the chunks as they came', async () => {
+    streams(chunks, { done: true });
+    const client = service.client();
+    const { data: stream, response } = await client.chat.completions.create({ model: 'mistral-large-2411', messages, stream: true, store: true }).withResponse();
+    // The provider's usage is on the chunk that finishes the choice: left there, as the client would have had it.
+    expect(await collect(stream)).toEqual(chunks);
+    const stored = await client.chat.completions.retrieve(base.id);
+    const calls = [
+      { id: 'D681PevKs', type: 'function', function: { name: 'get_weather', arguments: '{"city": "Paris"}' } },
+      { id: 'Xq3vNw2Lp', type: 'function', function: { name: 'get_time', arguments: '{"tz": "Europe/Paris"}' } },
+    ];
+    expect(stored).toEqual(storedAs(base, response.headers.get('x-request-id')!, [choiceOf({ content: '', tool_calls: calls }, 'tool_calls')], { usage }));
+    // In OpenAI's key order too: the same call unstreamed is stored byte for byte alike.
+    const text = await (await service.request(`/v1/chat/completions/${base.id}`)).text();
+    expect(text).toContain('"tool_calls":[{"id":"D681PevKs","type":"function","function":{"name":"get_weather","arguments":"{\\"city\\": \\"Paris\\"}"}}');
+    assertMatchesSchema('CreateChatCompletionResponse', stored);
+    assertMatchesSchema('ChatCompletionList', await (await service.request('/v1/chat/completions')).json());
+  });
+
+  it("keep a type the provider did give, even an empty one, and type a custom tool's call \"custom\"", async () => {
+    const custom: Json[] = [
+      { ...base, choices: [{ index: 0, delta: { role: 'assistant', tool_calls: [{ index: 0, id: 'call_a', type: '', function: { name: 'f', arguments: '{}' } }] }, finish_reason: null }] },
+      { ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 1, id: 'call_b', custom: { name: 'grep', input: 'needle' } }] }, finish_reason: 'tool_calls' }] },
+    ];
+    streams(custom, { done: true });
+    const client = service.client();
+    await collect(await client.chat.completions.create({ model: 'mistral-large-2411', messages, stream: true, store: true }));
+    const stored = (await client.chat.completions.retrieve(base.id)) as unknown as { choices: { message: Json }[] };
+    expect(stored.choices[0]!.message.tool_calls).toEqual([
+      { id: 'call_a', type: '', function: { name: 'f', arguments: '{}' } },
+      { id: 'call_b', type: 'custom', custom: { name: 'grep', input: 'needle' } },
+    ]);
+  });
+});
