@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { openSse, sseEvent } from './helpers/fake-sse.ts';
+import { openSse, parseSseText, sseEvent } from './helpers/fake-sse.ts';
 import type { FakeUpstream } from './helpers/fake-upstream.ts';
 import { assertMatchesSchema } from './helpers/openai-schema.ts';
 import { type Service, useServiceEachTest } from './helpers/service.ts';
@@ -29,6 +29,13 @@ function streams(events: (Json | string)[], { done }: { done: boolean }): void {
     if (done) sse.done();
     else res.end();
   };
+}
+
+/** The events' data as the client receives them over plain HTTP, and the response's request id. */
+async function streamOverHttp(body: Json): Promise<{ data: string[]; requestId: string }> {
+  const res = await service.request('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  expect(res.status).toBe(200);
+  return { data: parseSseText(await res.text()), requestId: res.headers.get('x-request-id')! };
 }
 
 /** What retrieve serves for the completion of a stream of `base`'s chunks, with these choices and top-level fields. */
@@ -92,5 +99,82 @@ describe('tool calls streamed without their type', () => {
       { id: 'call_a', type: '', function: { name: 'f', arguments: '{}' } },
       { id: 'call_b', type: 'custom', custom: { name: 'grep', input: 'needle' } },
     ]);
+  });
+});
+
+describe('a stored stream the provider closes without [DONE]', () => {
+  // MiniMax closes its stream after the last chunk without `data: [DONE]` (yologdev/yoagent#76), as do GMI
+  // (Dstack-TEE/private-ai-gateway#114) and Azure AI Foundry's DeepSeek after its content filter finishes a choice
+  // (experientiallabs/experiential#962). The SDKs take the end of the response for the end of the stream.
+  const base = { id: '0476f7f5d1b6b1ae0f6ba8b0fbc3bc3e', object: 'chat.completion.chunk', created: 1_760_000_000, model: 'MiniMax-M2' };
+  const text = (content: string, finish: string | null = null, index = 0): Json => ({ ...base, choices: [{ index, delta: { role: 'assistant', content }, finish_reason: finish }] });
+
+  it('is stored once every choice has finished, and ends with [DONE] as a stored stream does', async () => {
+    const chunks = [text('Sunny, '), text('21 degrees.'), { ...text('', 'stop'), usage }];
+    streams(chunks, { done: false });
+    const { data, requestId } = await streamOverHttp({ model: 'MiniMax-M2', messages, stream: true, store: true });
+    expect(data).toEqual([...chunks.map((chunk) => JSON.stringify(chunk)), '[DONE]']);
+    const stored = await service.client().chat.completions.retrieve(base.id);
+    expect(stored).toEqual(storedAs(base, requestId, [choiceOf({ content: 'Sunny, 21 degrees.' }, 'stop')], { usage }));
+    assertMatchesSchema('CreateChatCompletionResponse', stored);
+  });
+
+  it('reaches the official client as a whole stream, no error raised, and is stored with the content filter that ended it', async () => {
+    const chunks = [text('Once upon'), text('', 'content_filter')];
+    streams(chunks, { done: false });
+    const client = service.client();
+    const { data: stream, response } = await client.chat.completions.create({ model: 'MiniMax-M2', messages, stream: true, store: true }).withResponse();
+    expect(await collect(stream)).toEqual(chunks);
+    const requestId = response.headers.get('x-request-id')!;
+    expect(await client.chat.completions.retrieve(base.id)).toEqual(storedAs(base, requestId, [choiceOf({ content: 'Once upon' }, 'content_filter')]));
+  });
+
+  it('is stored when its last event is not closed by a blank line either', async () => {
+    const chunks = [text('Hi'), text('', 'stop')];
+    streams([sseEvent(chunks[0]), `data: ${JSON.stringify(chunks[1])}`], { done: false });
+    const { data } = await streamOverHttp({ model: 'MiniMax-M2', messages, stream: true, store: true });
+    expect(data).toEqual([...chunks.map((chunk) => JSON.stringify(chunk)), '[DONE]']);
+    expect(await service.countRows('completions')).toBe(1);
+  });
+
+  const unfinished: [name: string, events: Json[]][] = [
+    ['before any choice finished', [text('Sunny, ')]],
+    // n: 2, the second choice cut off: the completion is not whole.
+    ['with one of two choices unfinished', [text('Sunny.', null, 0), text('Clear', null, 1), text('', 'stop', 0)]],
+    ['after a finish_reason of ""', [text('Sunny.'), text('', '')]],
+  ];
+  for (const [name, events] of unfinished) {
+    it(`still ends with an error event and stores nothing when closed ${name}`, async () => {
+      streams(events, { done: false });
+      const { data } = await streamOverHttp({ model: 'MiniMax-M2', messages, stream: true, store: true });
+      expect(data).toEqual([
+        ...events.map((chunk) => JSON.stringify(chunk)),
+        JSON.stringify({ error: { message: 'The upstream provider ended the stream before it finished.', type: 'server_error', param: null, code: null } }),
+      ]);
+      expect(await service.countRows('completions')).toBe(0);
+    });
+  }
+
+  const unclosedLast: [name: string, events: string[], data: string[]][] = [
+    ['a last chunk', [`data: ${JSON.stringify(text('Sunny, '))}`], [JSON.stringify(text('Sunny, '))]],
+    ['a last keep-alive', [sseEvent(text('Sunny, ')), ': keep-alive'], [JSON.stringify(text('Sunny, ')), '']],
+  ];
+  for (const [name, events, data] of unclosedLast) {
+    it(`closes ${name} the provider did not close before the error event that follows, so the client can read both`, async () => {
+      streams(events, { done: false });
+      const res = await streamOverHttp({ model: 'MiniMax-M2', messages, stream: true, store: true });
+      expect(res.data).toEqual([
+        ...data,
+        JSON.stringify({ error: { message: 'The upstream provider ended the stream before it finished.', type: 'server_error', param: null, code: null } }),
+      ]);
+    });
+  }
+
+  it('is relayed as the provider ended it when not stored: no [DONE] added', async () => {
+    const chunks = [text('Hi'), text('', 'stop')];
+    streams(chunks, { done: false });
+    const { data } = await streamOverHttp({ model: 'MiniMax-M2', messages, stream: true });
+    expect(data).toEqual(chunks.map((chunk) => JSON.stringify(chunk)));
+    expect(await service.countRows('completions')).toBe(0);
   });
 });

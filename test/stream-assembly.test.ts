@@ -43,7 +43,7 @@ describe('sse parser', () => {
     cut.push(encode('data: {"c":"'));
     cut.push(encode('yy'));
     cut.push(encode('"}'));
-    expect(cut.end()).toEqual([{ raw: 'data: {"c":"yy"}', data: '{"c":"yy"}' }]);
+    expect(cut.end()).toEqual([{ raw: 'data: {"c":"yy"}', data: '{"c":"yy"}', unclosed: true }]);
     expect(cut.pendingLength()).toBe(0);
   });
 });

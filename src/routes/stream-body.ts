@@ -1,6 +1,6 @@
 import { errorEvent } from '../streaming/error-events.ts';
 import { type ProviderReads, streamBreakMessage } from '../streaming/provider-reads.ts';
-import type { SseEvent, SseParser } from '../streaming/sse.ts';
+import { closedEvent, type SseEvent, type SseParser } from '../streaming/sse.ts';
 import { answerTooLarge, type ReadResult } from '../upstream/body-reading.ts';
 import type { StreamRelay } from './stream-relay.ts';
 
@@ -96,16 +96,21 @@ class ClientStreamPump {
     return events;
   }
 
-  /** The provider closed its stream: a last event it did not close with a blank line still counts, [DONE] included. */
+  /**
+   * The provider closed its stream: a last event it did not close with a blank line still counts, [DONE] included.
+   * A stored stream the provider closed without [DONE] ends as StreamRelay.providerEnded() says.
+   */
   private async finishAtProviderEnd(controller: Controller): Promise<void> {
     let out = '';
     for (const event of this.parser.end()) {
-      out += await this.relay.textFor(event);
-      if (this.relay.mustStop) return this.finish(controller, out);
+      out += this.closedIfGoingOn(event, await this.relay.textFor(event));
+      if (this.relay.mustStop || this.relay.done) return this.finish(controller, out);
     }
-    // Only a stored stream needs [DONE]: an unstored one is relayed as the provider ended it.
-    const unfinished = this.store && !this.relay.done;
-    this.finish(controller, unfinished ? out + errorEvent('The upstream provider ended the stream before it finished.') : out);
+    // The chunks go out before the write to the database, as at a [DONE] the provider sent.
+    if (out !== '') controller.enqueue(this.encoder.encode(out));
+    const last = await this.relay.providerEnded();
+    // The client went away during the write: its stream is already closed.
+    if (!this.relay.ended) this.finish(controller, last);
   }
 
   /** Relays the events; true when the pull is over (something went out, or the stream ended), false to read on. */
@@ -119,7 +124,7 @@ class ClientStreamPump {
         await new Promise((resolve) => setImmediate(resolve));
         if (this.relay.ended) return true;
       }
-      out += await this.relay.textFor(event);
+      out += this.closedIfGoingOn(event, await this.relay.textFor(event));
       if (this.relay.mustStop) {
         // Nothing more of this stream can be stored: the provider's connection is closed now.
         this.reads.cancel();
@@ -137,6 +142,14 @@ class ClientStreamPump {
     if (out === '') return false;
     controller.enqueue(this.encoder.encode(out));
     return true;
+  }
+
+  /**
+   * An event's text as relayed, closed by a blank line when the provider ended its stream before closing it and a
+   * stored stream goes on after it (`[DONE]` or an error event of ours): run together, the client could read neither.
+   */
+  private closedIfGoingOn(event: SseEvent, text: string): string {
+    return this.store && event.unclosed === true && text !== '' ? closedEvent(text) : text;
   }
 
   /** Ends the client's stream with this last text. */

@@ -6,7 +6,7 @@ import type { Json } from '../json.ts';
 import { jsonTextInWrittenOrder } from '../key-order.ts';
 import { createCompletionAssembler } from '../streaming/assemble.ts';
 import { readEvent } from '../streaming/chunk-event.ts';
-import { errorEvent, NO_CHUNK_MESSAGE, notStored, relayedError } from '../streaming/error-events.ts';
+import { errorEvent, NO_CHUNK_MESSAGE, notStored, relayedError, UNFINISHED_MESSAGE } from '../streaming/error-events.ts';
 import { type SseEvent, withData } from '../streaming/sse.ts';
 import { createUsageHiding, type UsageHiding } from '../streaming/usage-hiding.ts';
 import type { CreatePlan } from './create-plan.ts';
@@ -93,6 +93,22 @@ export class StreamRelay {
       if (unstored !== undefined) return unstored;
     }
     return this.chunkText(event, read.chunk, read.reshaped === true);
+  }
+
+  /**
+   * The provider closed its stream (cleanly: a dropped connection is a failed read) without `[DONE]`. What a stored
+   * stream ends with: when every choice it began has its `finish_reason`, the generation is over, and it is stored
+   * and ended with `[DONE]` as if the provider had sent it (MiniMax, Azure's DeepSeek after its content filter and
+   * GMI close so; the SDKs take such an end for the end); else an error event, nothing stored. An unstored stream,
+   * or one already ended, gets nothing more.
+   */
+  async providerEnded(): Promise<string> {
+    if (!this.plan.store || this.doneSeen || this.stopAfter) return '';
+    if (!this.assembler.finished()) {
+      this.stopAfter = true;
+      return errorEvent(UNFINISHED_MESSAGE);
+    }
+    return this.relayDone({ raw: 'data: [DONE]\n\n', data: '[DONE]' });
   }
 
   /** `[DONE]`: a stored stream's completion is written first, and only a successful write lets the client see it. */

@@ -26,6 +26,8 @@ export function notStoredMessage(problem: string): string {
   return `The upstream provider sent ${problem} instead of a chat completion chunk; nothing was stored.`;
 }
 
+export const UNFINISHED_MESSAGE = 'The upstream provider ended the stream before it finished.';
+
 export const NO_CHUNK_MESSAGE = 'The upstream provider ended the stream without sending a chunk; nothing was stored.';
 
 /** A provider's error event as the client gets it: byte for byte when in OpenAI's shape, else put into it. */

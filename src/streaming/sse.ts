@@ -11,6 +11,8 @@ export interface SseEvent {
   data: string | undefined;
   /** The `event:` field (`error` from some providers), undefined without one. */
   type?: string;
+  /** The stream ended before the blank line that closes an event: `raw` has none (see closedEvent). */
+  unclosed?: true;
 }
 
 export interface SseParser {
@@ -122,7 +124,10 @@ export function createSseParser(): SseParser {
       if (buffer.endsWith('\r')) takeLine(buffer.slice(0, -1), '\r', events);
       else if (buffer !== '') takeLine(buffer, '', events);
       buffer = '';
-      if (eventRaw !== '') dispatch(events);
+      if (eventRaw !== '') {
+        dispatch(events);
+        events.at(-1)!.unclosed = true;
+      }
       return events;
     },
   };
@@ -144,8 +149,15 @@ export function withData(raw: string, data: string): string {
       written = true;
     }
   }
-  // An event the provider never closed (its stream ended instead) is closed here: the client's stream goes on.
-  return /(\r\n|\r|\n)(\r\n|\r|\n)$/.test(out) ? out : out.replace(/(\r\n|\r|\n)?$/, '\n\n');
+  return closedEvent(out);
+}
+
+/**
+ * An event's text closed by a blank line: one the provider never closed (its stream ended instead) is closed
+ * here, when the client's stream goes on after it (a chunk re-written, an error event or `[DONE]` of ours).
+ */
+export function closedEvent(raw: string): string {
+  return /(\r\n|\r|\n)(\r\n|\r|\n)$/.test(raw) ? raw : raw.replace(/(\r\n|\r|\n)?$/, '\n\n');
 }
 
 /** One event in the form the upstream itself uses. */
