@@ -102,6 +102,30 @@ describe('tool calls streamed without their type', () => {
   });
 });
 
+describe('tool call arguments streamed as a JSON object', () => {
+  // Venice's models stream a call's arguments as an object rather than OpenAI's string (ar-jan/llm-venice#45); the
+  // stored call had them as "", the client's chunks holding them whole.
+  const base = { id: 'chatcmpl-venice-1', object: 'chat.completion.chunk', created: 1_760_000_000, model: 'mistral-31-24b' };
+  const chunks: Json[] = [
+    { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] },
+    { ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: 'call_m1', type: 'function', function: { name: 'multiply', arguments: { x: 1337, y: 42 } } }] }, finish_reason: null }] },
+    { ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 1, id: 'call_m2', type: 'function', function: { name: 'now', arguments: '' } }] }, finish_reason: null }] },
+    { ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 1, function: { arguments: {} } }] }, finish_reason: 'tool_calls' }] },
+  ];
+
+  it('are stored as the object the client received, not dropped', async () => {
+    streams(chunks, { done: true });
+    const client = service.client();
+    const { data: stream, response } = await client.chat.completions.create({ model: 'mistral-31-24b', messages, stream: true, store: true }).withResponse();
+    expect(await collect(stream)).toEqual(chunks);
+    const calls = [
+      { id: 'call_m1', type: 'function', function: { name: 'multiply', arguments: { x: 1337, y: 42 } } },
+      { id: 'call_m2', type: 'function', function: { name: 'now', arguments: {} } },
+    ];
+    expect(await client.chat.completions.retrieve(base.id)).toEqual(storedAs(base, response.headers.get('x-request-id')!, [choiceOf({ content: '', tool_calls: calls }, 'tool_calls')]));
+  });
+});
+
 describe('a stored stream the provider closes without [DONE]', () => {
   // MiniMax closes its stream after the last chunk without `data: [DONE]` (yologdev/yoagent#76), as do GMI
   // (Dstack-TEE/private-ai-gateway#114) and Azure AI Foundry's DeepSeek after its content filter finishes a choice

@@ -16,7 +16,8 @@
  *   `function.name` replaced by a non-empty value only (a continuation delta's
  *   `"name": ""` does not wipe the name), Gemini's `extra_content` merged without
  *   concatenating (see mergeOpaque), `function.arguments` concatenated (a custom
- *   tool's `custom.name` and `custom.input` likewise); a
+ *   tool's `custom.name` and `custom.input` likewise; arguments sent as an object
+ *   kept as one, see mergeStreamed); a
  *   tool call delta without `index` (Gemini sends whole calls so) is the call
  *   with its `id`, a new call for an `id` not seen yet, else the last call (a new one
  *   when it follows another without `index` in the same delta); the legacy
@@ -155,7 +156,17 @@ function appendPart(parts: unknown[], part: unknown): void {
  * accumulator starts them and as the schema requires of a stored completion's call.
  */
 function withArguments(fn: Json): void {
-  if (typeof fn.arguments !== 'string') fn.arguments = '';
+  if (fn.arguments === undefined || fn.arguments === null) fn.arguments = '';
+}
+
+/**
+ * A call's streamed `arguments` (a custom call's `input`): string pieces concatenated. A server that sends them
+ * as a JSON object instead (Venice's models, ar-jan/llm-venice#45) has that object kept as it came, objects merged,
+ * rather than dropped for not being a string (the stored call had `"arguments": ""` while the client had them).
+ */
+function mergeStreamed(current: unknown, next: unknown): unknown {
+  if (!isObject(next) && !Array.isArray(next)) return concatString(current, next);
+  return mergeValue(current === '' ? undefined : current, next);
 }
 
 /**
@@ -183,7 +194,7 @@ function withType(call: Json): Json {
  */
 function mergeCall(target: Json, delta: Json, streamed: 'arguments' | 'input'): void {
   for (const [key, value] of Object.entries(delta)) {
-    if (key === streamed) target[key] = concatString(target[key], value);
+    if (key === streamed) target[key] = mergeStreamed(target[key], value);
     else if (key === 'name') target.name = replaceNonEmpty(target.name, value);
     else setField(target, key, mergeValue(ownField(target, key), value));
   }
@@ -359,7 +370,7 @@ export function createCompletionAssembler(): CompletionAssembler {
             for (const call of state.toolCalls.values()) {
               if (isObject(call.function)) withArguments(call.function);
               // A custom tool's input starts as "" in the SDK's accumulator, as a function's arguments do.
-              if (isObject(call.custom) && typeof call.custom.input !== 'string') call.custom.input = '';
+              if (isObject(call.custom) && (call.custom.input === undefined || call.custom.input === null)) call.custom.input = '';
             }
             message.tool_calls = [...state.toolCalls.entries()].sort(([a], [b]) => a - b).map(([, call]) => withType(call));
           }
