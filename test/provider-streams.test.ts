@@ -1,3 +1,4 @@
+import { RateLimitError } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { openSse, parseSseText, sseEvent } from './helpers/fake-sse.ts';
 import type { FakeUpstream } from './helpers/fake-upstream.ts';
@@ -31,9 +32,14 @@ function streams(events: (Json | string)[], { done }: { done: boolean }): void {
   };
 }
 
+/** A create sent over plain HTTP, to read its answer as it goes over the wire. */
+function postCreate(body: Json): Promise<Response> {
+  return service.request('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
 /** The events' data as the client receives them over plain HTTP, and the response's request id. */
 async function streamOverHttp(body: Json): Promise<{ data: string[]; requestId: string }> {
-  const res = await service.request('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await postCreate(body);
   expect(res.status).toBe(200);
   return { data: parseSseText(await res.text()), requestId: res.headers.get('x-request-id')! };
 }
@@ -200,5 +206,73 @@ describe('a stored stream the provider closes without [DONE]', () => {
     const { data } = await streamOverHttp({ model: 'MiniMax-M2', messages, stream: true });
     expect(data).toEqual(chunks.map((chunk) => JSON.stringify(chunk)));
     expect(await service.countRows('completions')).toBe(0);
+  });
+});
+
+describe("OpenRouter's error answered with status 200", () => {
+  // "Otherwise, the returned HTTP response status will be 200 and any error occurred while the LLM is producing the
+  // output will be emitted in the response body", `error.code` being the status (https://openrouter.ai/docs/errors).
+  const rateLimited = {
+    error: { code: 429, message: 'google/gemini-2.5-pro is temporarily rate-limited upstream. Please retry shortly.', metadata: { provider_name: 'Google AI Studio' } },
+    user_id: 'user_2abc',
+  };
+  const modelDown = { error: { code: 502, message: 'Provider returned error', metadata: { provider_name: 'Together' } }, user_id: 'user_2abc' };
+
+  function answers(body: Json, contentType = 'application/json'): void {
+    upstream.handler = (_request, res) => {
+      res.writeHead(200, { 'content-type': contentType, 'x-generation-id': 'gen-1760000000-abc' });
+      res.end(JSON.stringify(body));
+    };
+  }
+
+  const cases: [name: string, body: Json, status: number, error: Json][] = [
+    ['a rate limit', rateLimited, 429, { message: rateLimited.error.message, type: 'requests', param: null, code: 'rate_limit_exceeded' }],
+    ['a model that is down', modelDown, 502, { message: 'Provider returned error', type: 'server_error', param: null, code: null }],
+  ];
+  for (const [name, body, status, error] of cases) {
+    for (const stream of [false, true]) {
+      it(`${name}: a stored ${stream ? 'stream answered in JSON' : 'create'} is that status in OpenAI's error shape, retryable, nothing stored`, async () => {
+        answers(body);
+        const res = await postCreate({ model: 'google/gemini-2.5-pro', messages, store: true, ...(stream ? { stream: true } : {}) });
+        expect(res.status).toBe(status);
+        expect(await res.json()).toEqual({ error });
+        // Left to the SDKs' own rule, which retries a 429 and a 502: the model was not answering, not answering wrong.
+        expect(res.headers.get('x-should-retry')).toBeNull();
+        expect(res.headers.get('x-generation-id')).toBe('gen-1760000000-abc');
+        expect(await service.countRows('completions')).toBe(0);
+      });
+    }
+  }
+
+  it('reaches the official client as the error it names', async () => {
+    answers(rateLimited);
+    const error = await service
+      .client()
+      .chat.completions.create({ model: 'google/gemini-2.5-pro', messages, store: true })
+      .catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect((error as RateLimitError).error).toEqual({ message: rateLimited.error.message, type: 'requests', param: null, code: 'rate_limit_exceeded' });
+  });
+
+  it('is handed on unchanged when not stored, as a proxy does', async () => {
+    answers(modelDown);
+    const res = await postCreate({ model: 'google/gemini-2.5-pro', messages });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(JSON.stringify(modelDown));
+  });
+
+  it('keeps the 502 saying what came for an error without a status of its own (a string code, as OpenAI writes it)', async () => {
+    answers({ error: { message: 'You exceeded your quota', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } });
+    const res = await postCreate({ model: 'gpt-4o', messages, store: true });
+    expect(res.status).toBe(502);
+    expect(res.headers.get('x-should-retry')).toBe('false');
+    expect(await res.json()).toEqual({
+      error: {
+        message: 'The upstream provider answered 200 with an error: "You exceeded your quota" instead of a chat completion; nothing was stored.',
+        type: 'server_error',
+        param: null,
+        code: null,
+      },
+    });
   });
 });

@@ -3,11 +3,11 @@ import type { AppEnv } from '../app-env.ts';
 import { readJsonObjectBytes } from '../http.ts';
 import { clientGoneWatch, clientHeadersOf, clientQueryOf } from '../upstream/client-request.ts';
 import { forwardResponseHeaders } from '../upstream/headers.ts';
-import { notStoredError, parseCompletionText } from '../upstream-answer.ts';
+import { parseCompletionText } from '../upstream-answer.ts';
 import { type CreateCompletionDeps, type CreatePlan, planCreate, upstreamBody } from './create-plan.ts';
 import { type CompletionWrites, createCompletionWrites, storeAndAnswer } from './store-and-answer.ts';
 import { createStreamCompletion } from './stream-completion.ts';
-import { upstreamErrorResponse } from './upstream-errors.ts';
+import { notACompletionAnswer, upstreamErrorResponse } from './upstream-errors.ts';
 
 /**
  * `POST /v1/chat/completions`, non-streaming: forwards to the provider and,
@@ -29,7 +29,7 @@ async function createCompletion(c: Context<AppEnv>, deps: CreateCompletionDeps, 
   const text = await response.text();
   if (!plan.store) return c.body(text, response.status as 200, headers);
   const parsed = parseCompletionText(text);
-  if ('problem' in parsed) throw notStoredError(parsed.problem, response.status);
+  if ('problem' in parsed) return notACompletionAnswer(c, response, text, parsed.problem);
   return storeAndAnswer(c, writes, plan, { completion: parsed.completion, text, status: response.status, headers });
 }
 

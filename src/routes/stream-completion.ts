@@ -6,13 +6,14 @@ import { createSseParser, type SseEvent } from '../streaming/sse.ts';
 import { readTextCapped, relayedBody } from '../upstream/body-reading.ts';
 import type { UpstreamResponse } from '../upstream/client.ts';
 import { forwardResponseHeaders, type HeaderRecord } from '../upstream/headers.ts';
-import { notStoredError, parseCompletionText } from '../upstream-answer.ts';
+import { parseCompletionText } from '../upstream-answer.ts';
 import type { CreateCompletionDeps, CreatePlan } from './create-plan.ts';
 import { type CompletionWrites, storeAndAnswer } from './store-and-answer.ts';
 import { clientStream } from './stream-body.ts';
 import { readFirstEvents } from './stream-first-events.ts';
 import { StreamRelay } from './stream-relay.ts';
 import { openUpstreamStream } from './stream-upstream.ts';
+import { notACompletionAnswer } from './upstream-errors.ts';
 
 /**
  * `POST /v1/chat/completions` with `stream: true`. Each upstream event is
@@ -89,6 +90,6 @@ async function answerOneDocument(
     throw readFailure(err);
   });
   const parsed = parseCompletionText(text);
-  if ('problem' in parsed) throw notStoredError(parsed.problem, response.status);
+  if ('problem' in parsed) return notACompletionAnswer(c, response, text, parsed.problem);
   return storeAndAnswer(c, writes, plan, { completion: parsed.completion, text, status: response.status, headers });
 }

@@ -2,7 +2,8 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { ApiError } from '../errors.ts';
 import { readAnswerText, type Upstream, type UpstreamResponse } from '../upstream/client.ts';
-import { normalizeUpstreamError } from '../upstream/failures.ts';
+import { notStoredError } from '../upstream-answer.ts';
+import { errorStatusOfAnswer, normalizeUpstreamError } from '../upstream/failures.ts';
 import { forwardResponseHeaders } from '../upstream/headers.ts';
 
 /**
@@ -27,7 +28,7 @@ export async function readErrorText(response: UpstreamResponse, upstream: Pick<U
  * pointed, around the proxy (nothing stored, the provider's address learnt), or turning the POST into a GET whose
  * 200 stored nothing. Not retried: the provider would redirect again.
  */
-export function upstreamErrorFromText(c: Context<AppEnv>, response: UpstreamResponse, text: string): Response {
+export function upstreamErrorFromText(c: Context<AppEnv>, response: Pick<UpstreamResponse, 'status' | 'headers'>, text: string): Response {
   if (response.status >= 300 && response.status < 400) {
     throw new ApiError(
       502,
@@ -38,4 +39,16 @@ export function upstreamErrorFromText(c: Context<AppEnv>, response: UpstreamResp
   const headers = forwardResponseHeaders(response.headers);
   headers['content-type'] = 'application/json';
   return c.body(normalizeUpstreamError(response.status, text), response.status as 400, headers);
+}
+
+/**
+ * A stored create's answer when the provider's 200 held no completion (`problem` says what it held instead): an
+ * error naming its own status (OpenRouter's, errorStatusOfAnswer) is the client's answer with that status, in OpenAI's
+ * error shape, as the same error before the model started would have been (a 429 the SDKs back off and retry, a 502
+ * for a model that is down); anything else the 502 of notStoredError.
+ */
+export function notACompletionAnswer(c: Context<AppEnv>, response: Pick<UpstreamResponse, 'status' | 'headers'>, text: string, problem: string): Response {
+  const status = errorStatusOfAnswer(text);
+  if (status === undefined) throw notStoredError(problem, response.status);
+  return upstreamErrorFromText(c, { status, headers: response.headers }, text);
 }

@@ -110,3 +110,21 @@ export function normalizeUpstreamError(status: number, text: string): string {
   };
   return JSON.stringify(body);
 }
+
+/**
+ * The status a provider's 200 names for the error it holds instead of a completion, or undefined. OpenRouter answers
+ * an error that came while the model was producing its output (the model's provider down, rate limited, timed out)
+ * with status 200 and `{"error": {"code": 502, "message": "...", "metadata": {...}}}`, `code` being the status the
+ * error would have had (https://openrouter.ai/docs/errors). OpenAI's own codes are strings: only an integer from
+ * 400 to 599 is read as a status.
+ */
+export function errorStatusOfAnswer(text: string): number | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const code = isObject(parsed) && isObject(parsed.error) ? parsed.error.code : undefined;
+  return typeof code === 'number' && Number.isInteger(code) && code >= 400 && code <= 599 ? code : undefined;
+}
