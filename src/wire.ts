@@ -131,6 +131,22 @@ function impliedFinishReason(message: Json): string {
 }
 
 /**
+ * OpenAI's name for the tier another provider names its own way: Groq's `on_demand` ("the default tier ... the
+ * standard tier") is OpenAI's `default`, its `performance` ("the highest tier ... reliable low latency") OpenAI's
+ * `priority` (console.groq.com/docs/service-tiers). OpenAI's schema allows only its own names, and clients generated
+ * from it with strict enums (Rust's async-openai: Scale, Default, Flex, Priority) refuse a whole list page holding
+ * another. A tier with no OpenAI counterpart is kept as the provider said it.
+ */
+const openAiServiceTiers = new Map<string, string>([
+  ['on_demand', 'default'],
+  ['performance', 'priority'],
+]);
+
+function storedServiceTier(given: string): string {
+  return openAiServiceTiers.get(given) ?? given;
+}
+
+/**
  * Copies `source`'s own fields into `target` in their order, as a spread would, but without one: on
  * Node 20 a spread of a parsed object followed by added fields built new hidden classes on every
  * call (`toCompletionRecord` of the bench's create: 29-33 µs with spreads, 8-13 µs without). `skip` names fields
@@ -186,6 +202,7 @@ export function toCompletionRecord({ request, response, id, requestId, metadata,
   const model = typeof response.model === 'string' ? response.model : requestedModel;
   const created = storedCreated(response.created, now);
   const body = copyFields({}, response, isStoredApart);
+  if (typeof body.service_tier === 'string') body.service_tier = storedServiceTier(body.service_tier);
   body.id = id;
   body.object = 'chat.completion';
   body.created = created;

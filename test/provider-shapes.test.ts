@@ -276,3 +276,42 @@ describe("OpenRouter's error answered with status 200", () => {
     });
   });
 });
+
+describe("Groq's service tiers", () => {
+  // Groq's answer, as captured from its API (ENTERPILOT/GoModel tests/contract/testdata/groq/chat_completion.json).
+  const groq = {
+    id: 'chatcmpl-704f97d8-0ee9-4fa6-b74f-777917cc07d7',
+    object: 'chat.completion',
+    created: 1_769_093_741,
+    model: 'llama-3.3-70b-versatile',
+    choices: [{ index: 0, message: { role: 'assistant', content: 'Hello World!' }, logprobs: null, finish_reason: 'stop' }],
+    usage: { queue_time: 0.089910694, prompt_tokens: 38, prompt_time: 0.001689387, completion_tokens: 4, completion_time: 0.030590271, total_tokens: 42, total_time: 0.032279658 },
+    usage_breakdown: null,
+    system_fingerprint: 'fp_c06d5113ec',
+    x_groq: { id: 'req_01kfk38f6bebmb6c6xstpckt0x', seed: 874043000 },
+    service_tier: 'on_demand',
+  };
+
+  for (const [tier, stored] of [['on_demand', 'default'], ['performance', 'priority'], ['flex', 'flex'], ['some_new_tier', 'some_new_tier']]) {
+    it(`stores "${tier}" as "${stored}", the client's answer left as Groq wrote it`, async () => {
+      const answer = { ...groq, service_tier: tier };
+      upstream.handler = (_request, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(answer));
+      };
+      const res = await postCreate({ model: 'llama-3.3-70b-versatile', messages, store: true });
+      expect(await res.text()).toBe(JSON.stringify(answer));
+      const retrieved = await service.client().chat.completions.retrieve(groq.id);
+      expect(retrieved).toEqual(
+        storedCompletion(
+          { ...groq, choices: [{ ...groq.choices[0], message: { role: 'assistant', content: 'Hello World!', refusal: null } }], service_tier: stored },
+          res.headers.get('x-request-id')!,
+        ),
+      );
+      // In its place among the fields, as Groq put it.
+      const text = await (await service.request(`/v1/chat/completions/${groq.id}`)).text();
+      expect(text).toContain(`"x_groq":{"id":"req_01kfk38f6bebmb6c6xstpckt0x","seed":874043000},"service_tier":"${stored}"`);
+      if (stored !== 'some_new_tier') assertMatchesSchema('ChatCompletionList', await (await service.request('/v1/chat/completions')).json());
+    });
+  }
+});
