@@ -87,13 +87,43 @@ export function toMessageItem(message: unknown): Json {
 function toStoredChoice(choice: unknown, position: number): Json {
   const c = isObject(choice) ? choice : {};
   const message: Json = { role: 'assistant', content: null, refusal: null };
-  if (isObject(c.message)) copyFields(message, c.message);
+  if (isObject(c.message)) {
+    const given = c.message;
+    copyFields(message, given, (key) => isNullCallField(key, given[key]));
+    if (Array.isArray(message.tool_calls)) message.tool_calls = message.tool_calls.map(typedToolCall);
+  }
   const stored = copyFields({}, c);
   stored.index = typeof c.index === 'number' ? c.index : position;
   stored.message = message;
   stored.finish_reason = storedFinishReason(c.finish_reason, message);
   stored.logprobs = c.logprobs ?? null;
   return stored;
+}
+
+/**
+ * A reply's `tool_calls` or `function_call` sent as null (Mistral's plain answers have `"tool_calls": null`, LiteLLM's
+ * both): none, as OpenAI's schema has them (an array, an object, or absent) and as the same provider's stream stores
+ * it; the input messages' items leave them out alike (toMessageItem).
+ */
+function isNullCallField(key: string, value: unknown): boolean {
+  return value === null && (key === 'tool_calls' || key === 'function_call');
+}
+
+/**
+ * A tool call without `type`, typed as the call it is: `function` (`custom` for a custom tool's call), after its id
+ * as OpenAI orders it. Mistral's API answers its calls without it, plain and streamed, as do Mistral's models on
+ * Azure and vLLM answering a named `tool_choice` when they stream; OpenAI's schema requires it, code that tells
+ * calls apart by `type === 'function'` passed them by, and the SDK's stream accumulator refuses a call without it.
+ * A type the provider did give (an empty one too) is kept.
+ */
+function typedToolCall(call: unknown): unknown {
+  if (!isObject(call) || (call.type !== undefined && call.type !== null)) return call;
+  const type = isObject(call.custom) ? 'custom' : isObject(call.function) ? 'function' : undefined;
+  if (type === undefined) return call;
+  const typed: Json = {};
+  if (Object.hasOwn(call, 'id')) typed.id = call.id;
+  typed.type = type;
+  return copyFields(typed, call, (key) => key === 'id' || key === 'type');
 }
 
 /**

@@ -60,10 +60,10 @@ async function collect(stream: AsyncIterable<unknown>): Promise<Json[]> {
   return chunks;
 }
 
-describe('tool calls streamed without their type', () => {
-  // Mistral's models on Azure AI Foundry stream each call without `type` (vercel/ai#12901, "Azure AI Foundry and
-  // Mistral models deployed on Azure omit the `type` field in streaming `tool_calls` deltas"); vLLM did so answering a
-  // named tool_choice (vllm-project/vllm#16340). Both answer the same call unstreamed with `"type": "function"`.
+describe('tool calls without their type', () => {
+  // Mistral's API answers its tool calls without `type`, streamed and not (vercel/ai's recorded Mistral answers,
+  // packages/mistral/src/__fixtures__/mistral-tool-call.json and .chunks.txt), as do its models on Azure AI Foundry
+  // (vercel/ai#12901); vLLM streamed them so answering a named tool_choice (vllm-project/vllm#16340).
   const base = { id: 'a1b2c3d4e5f60718293a4b5c6d7e8f90', object: 'chat.completion.chunk', created: 1_760_000_000, model: 'mistral-large-2411' };
   const chunks: Json[] = [
     { ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] },
@@ -105,6 +105,31 @@ describe('tool calls streamed without their type', () => {
       { id: 'call_a', type: '', function: { name: 'f', arguments: '{}' } },
       { id: 'call_b', type: 'custom', custom: { name: 'grep', input: 'needle' } },
     ]);
+  });
+
+  it("are stored typed in a plain answer too, and Mistral's \"tool_calls\": null is left out, as its stream stores it", async () => {
+    // Mistral's plain answers, as recorded (vercel/ai packages/mistral/src/__fixtures__/mistral-tool-call.json, mistral-text.json).
+    const call = { id: 'gSIMJiOkT', function: { name: 'weather', arguments: '{"location": "San Francisco"}' } };
+    const answers: Json[] = [
+      { id: 'b3999b8c93e04e11bcbff7bcab829667', created: 1_769_088_854, model: 'mistral-small-latest', usage, object: 'chat.completion', choices: [{ index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', tool_calls: [call] } }] },
+      { id: '5319bd0299614c679a0068a4f2c8ffd0', created: 1_769_088_720, model: 'mistral-small-latest', usage, object: 'chat.completion', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', tool_calls: null, content: 'Hello!' } }] },
+    ];
+    const stored: Json[] = [
+      { index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: null, refusal: null, tool_calls: [{ id: 'gSIMJiOkT', type: 'function', function: call.function }] }, logprobs: null },
+      { index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'Hello!', refusal: null }, logprobs: null },
+    ];
+    for (const [i, answer] of answers.entries()) {
+      upstream.handler = (_request, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(answer));
+      };
+      const res = await postCreate({ model: 'mistral-small-latest', messages, store: true });
+      // The client's answer is Mistral's own.
+      expect(await res.text()).toBe(JSON.stringify(answer));
+      const { choices: _choices, ...top } = answer;
+      expect(await service.client().chat.completions.retrieve(answer.id as string)).toEqual(storedCompletion({ ...top, choices: [stored[i]] }, res.headers.get('x-request-id')!));
+    }
+    assertMatchesSchema('ChatCompletionList', await (await service.request('/v1/chat/completions')).json());
   });
 });
 

@@ -25,8 +25,8 @@
  *   OpenRouter's `reasoning_details` joined by entry (see reasoning-details.ts).
  *   Any other delta field: strings concatenate (`reasoning_content`, ...),
  *   arrays concatenate, objects merge by the same rule, other values replace.
- * - at the end: a call's missing `arguments` is `""`, a call streamed without `type` (Mistral on Azure, vLLM
- *   with a named `tool_choice`) is typed by what it carries (`function` or `custom`), an empty `refusal` null.
+ * - at the end: a call's missing `arguments` is `""`, an empty `refusal` null. (A call without `type` is typed
+ *   where every stored choice is made, toStoredChoice in wire.ts.)
  */
 
 import { isObject, type Json } from '../json.ts';
@@ -167,24 +167,6 @@ function withArguments(fn: Json): void {
 function mergeStreamed(current: unknown, next: unknown): unknown {
   if (!isObject(next) && !Array.isArray(next)) return concatString(current, next);
   return mergeValue(current === '' ? undefined : current, next);
-}
-
-/**
- * A call whose deltas never named its `type`: typed as the call it is, `function` (or `custom` for a custom tool's
- * call). Mistral's models on Azure, and vLLM answering a named `tool_choice`, stream their calls without it, and
- * answer the same call unstreamed with `"type": "function"`; OpenAI's schema requires it of a stored call, and the
- * SDK's own accumulator refuses a call without it. A type the provider did give (an empty one too) is kept.
- */
-function withType(call: Json): Json {
-  if (call.type !== undefined && call.type !== null) return call;
-  const type = isObject(call.custom) ? 'custom' : isObject(call.function) ? 'function' : undefined;
-  if (type === undefined) return call;
-  // Where OpenAI's calls have it: after the id, before the function.
-  const typed: Json = {};
-  if (Object.hasOwn(call, 'id')) typed.id = call.id;
-  typed.type = type;
-  for (const [key, value] of Object.entries(call)) if (key !== 'id' && key !== 'type') setField(typed, key, value);
-  return typed;
 }
 
 /**
@@ -372,7 +354,7 @@ export function createCompletionAssembler(): CompletionAssembler {
               // A custom tool's input starts as "" in the SDK's accumulator, as a function's arguments do.
               if (isObject(call.custom) && (call.custom.input === undefined || call.custom.input === null)) call.custom.input = '';
             }
-            message.tool_calls = [...state.toolCalls.entries()].sort(([a], [b]) => a - b).map(([, call]) => withType(call));
+            message.tool_calls = [...state.toolCalls.entries()].sort(([a], [b]) => a - b).map(([, call]) => call);
           }
           return { ...state.choice, message };
         });
