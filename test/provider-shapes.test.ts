@@ -340,3 +340,45 @@ describe("Groq's service tiers", () => {
     });
   }
 });
+
+describe("Perplexity's stream", () => {
+  // As vercel/ai recorded it (packages/perplexity/src/__fixtures__/perplexity-text.chunks.txt, February 2026): usage so far
+  // and the citations on every chunk, the last chunk named "chat.completion.done", and no [DONE] after it
+  // (perplexityai/api-discussion#209).
+  const citations = ['https://example.org/a', 'https://example.org/b'];
+  const chunk = (completionTokens: number, delta: Json, extra: Json = {}): Json => ({
+    id: 'a3d55d44-63f9-4704-bb26-e17be1ddab3a',
+    model: 'sonar',
+    created: 1_770_768_233,
+    usage: { prompt_tokens: 11, completion_tokens: completionTokens, total_tokens: 11 + completionTokens },
+    citations,
+    object: 'chat.completion.chunk',
+    choices: [{ index: 0, delta: { role: 'assistant', ...delta }, ...extra }],
+  });
+  const chunks = [chunk(1, { content: 'Modern' }), chunk(3, { content: ' trees [1]' }), { ...chunk(3, { content: '' }, { finish_reason: 'stop' }), object: 'chat.completion.done' }];
+
+  // Before, every chunk was named "chat.completion" (perplexityai/api-discussion#209).
+  const earlier = chunks.map((c) => ({ ...c, object: 'chat.completion' }));
+  for (const [name, sent] of [['as it streams now', chunks], ['as it streamed before', earlier]] as const) {
+    it(`${name}: is stored, its chunks read as the chunks they are, and ends with [DONE]`, async () => {
+      streams([...sent], { done: false });
+      const { data, requestId } = await streamOverHttp({ model: 'sonar', messages, stream: true, stream_options: { include_usage: true }, store: true });
+      expect(data).toEqual([...sent.map((c) => JSON.stringify(c)), '[DONE]']);
+      const stored = await service.client().chat.completions.retrieve('a3d55d44-63f9-4704-bb26-e17be1ddab3a');
+      expect(stored).toEqual(
+        storedAs(chunks[0]!, requestId, [choiceOf({ content: 'Modern trees [1]' }, 'stop')], {
+          usage: { prompt_tokens: 11, completion_tokens: 3, total_tokens: 14 },
+          citations,
+        }),
+      );
+      assertMatchesSchema('CreateChatCompletionResponse', stored);
+    });
+  }
+
+  it('still refuses a whole chat.completion sent as an event, whose choices hold a message', async () => {
+    streams([{ id: 'x', object: 'chat.completion', created: 1, model: 'sonar', choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }] }], { done: true });
+    const res = await postCreate({ model: 'sonar', messages, stream: true, store: true });
+    expect(res.status).toBe(502);
+    expect(await service.countRows('completions')).toBe(0);
+  });
+});
