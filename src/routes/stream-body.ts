@@ -106,11 +106,7 @@ class ClientStreamPump {
       out += this.closedIfGoingOn(event, await this.relay.textFor(event));
       if (this.relay.mustStop || this.relay.done) return this.finish(controller, out);
     }
-    // The chunks go out before the write to the database, as at a [DONE] the provider sent.
-    if (out !== '') controller.enqueue(this.encoder.encode(out));
-    const last = await this.relay.providerEnded();
-    // The client went away during the write: its stream is already closed.
-    if (!this.relay.ended) this.finish(controller, last);
+    this.finish(controller, out + this.relay.providerEnded());
   }
 
   /** Relays the events; true when the pull is over (something went out, or the stream ended), false to read on. */

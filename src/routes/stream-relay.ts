@@ -96,19 +96,14 @@ export class StreamRelay {
   }
 
   /**
-   * The provider closed its stream (cleanly: a dropped connection is a failed read) without `[DONE]`. What a stored
-   * stream ends with: when every choice it began has its `finish_reason`, the generation is over, and it is stored
-   * and ended with `[DONE]` as if the provider had sent it (MiniMax, Azure's DeepSeek after its content filter and
-   * GMI close so; the SDKs take such an end for the end); else an error event, nothing stored. An unstored stream,
-   * or one already ended, gets nothing more.
+   * The provider closed its stream (cleanly: a dropped connection is a failed read) without `[DONE]`: a stored stream
+   * ends with an error event and nothing stored, even when every choice has its `finish_reason` (SPEC.md stores at
+   * `[DONE]` only; docs/decisions.md). An unstored stream, or one already ended, gets nothing more.
    */
-  async providerEnded(): Promise<string> {
+  providerEnded(): string {
     if (!this.plan.store || this.doneSeen || this.stopAfter) return '';
-    if (!this.assembler.finished()) {
-      this.stopAfter = true;
-      return errorEvent(UNFINISHED_MESSAGE);
-    }
-    return this.relayDone({ raw: 'data: [DONE]\n\n', data: '[DONE]' });
+    this.stopAfter = true;
+    return errorEvent(UNFINISHED_MESSAGE);
   }
 
   /** `[DONE]`: a stored stream's completion is written first, and only a successful write lets the client see it. */

@@ -296,8 +296,6 @@ export interface CompletionAssembler {
   add(chunk: Json): void;
   /** The `chat.completion` so far, with the given id. */
   result(id: string): Json;
-  /** Whether the stream has begun a choice and every choice begun has a `finish_reason` (a non-empty string): its generation is over. */
-  finished(): boolean;
 }
 
 export function createCompletionAssembler(): CompletionAssembler {
@@ -334,11 +332,6 @@ export function createCompletionAssembler(): CompletionAssembler {
           else setField(state.choice, key, mergeChoiceField(ownField(state.choice, key), value));
         }
       });
-    },
-    finished() {
-      if (choices.size === 0) return false;
-      for (const { choice } of choices.values()) if (typeof choice.finish_reason !== 'string' || choice.finish_reason === '') return false;
-      return true;
     },
     result(id) {
       const assembled = [...choices.entries()]
