@@ -5,6 +5,10 @@ import { signIn, useUiSuite } from './helpers/ui-page.ts';
 
 const KEY = 'sk-ui-many-models-0001';
 const PROJECT = 'many-models';
+/** A project whose one model has a name as long as an AWS Bedrock inference profile's ARN. */
+const LONG_KEY = 'sk-ui-long-model-name-0001';
+const LONG_PROJECT = 'long-model-name';
+const LONG_MODEL = 'arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/us.anthropic.claude-3-5-sonnet-20241022-v2:0';
 /**
  * Ten models, model n stored 10 + n times: the charts have eight colours. The largest is named as the
  * grouped series would be: it must stay apart from it.
@@ -31,7 +35,17 @@ describe.skipIf(!browserAvailable)('web UI: usage of more models than the charts
       }),
     );
     await service.store.saveCompletions(PROJECT, records);
-  }, { API_KEYS: `${KEY}:${PROJECT}` });
+    await service.store.saveCompletions(LONG_PROJECT, [
+      toCompletionRecord({
+        request: { model: LONG_MODEL, messages: [{ role: 'user', content: 'hi' }] },
+        response: { id: 'chatcmpl-long-model', created: 1_764_460_800, model: LONG_MODEL, choices: [], usage: { prompt_tokens: 1_234_567, completion_tokens: 7_654_321, total_tokens: 8_888_888 } },
+        id: 'chatcmpl-long-model',
+        requestId: 'req_long_model',
+        metadata: {},
+        now: 0,
+      }),
+    ]);
+  }, { API_KEYS: `${KEY}:${PROJECT},${LONG_KEY}:${LONG_PROJECT}` });
 
   it('gives the seven with the most completions a colour each and the other three one more, and still names all ten in the table', async () => {
     const page = await suite.open('#/?usage=1');
@@ -66,5 +80,19 @@ describe.skipIf(!browserAvailable)('web UI: usage of more models than the charts
       ['series-7', '2025-11-30 · 3 other models (2): 33 completions'],
     ]);
     expect(await panel.locator('table').first().locator('tbody th').allTextContents()).toEqual([...MODELS].sort());
+  });
+
+  it('wraps a model name too long for the per-model table on a laptop, so its figures stay in sight rather than scrolled out', async () => {
+    const page = await suite.open('#/?usage=1');
+    await signIn(page, LONG_KEY);
+    const table = page.getByRole('region', { name: 'Usage' }).getByRole('table', { name: 'Per model' });
+    await expect.poll(() => table.locator('tbody tr').count()).toBe(1);
+    expect(await table.locator('tbody tr').first().locator('th, td').allTextContents()).toEqual([LONG_MODEL, '1', '1,234,567', '7,654,321', '8,888,888']);
+    // At 1280 px the name took 960 px on one line and the token columns ran past the panel's edge (1,310 px wide in 1,118).
+    const fits = await table.evaluate((element) => {
+      const region = element.parentElement!;
+      return { table: element.scrollWidth, region: region.clientWidth };
+    });
+    expect(fits.table).toBeLessThanOrEqual(fits.region);
   });
 });
