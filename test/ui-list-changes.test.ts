@@ -7,7 +7,7 @@ import { apiIds, contrastRatio, expectRows, openGroup as openPageOfGroup, rowIds
 const BASE = 1_762_000_000;
 
 /** Each test has its own group (`metadata[group]=…`); `back` cards also carry a shade, one in three red. */
-const GROUPS = { wipe: 23, pages: 25, back: 45, save: 1, usage: 3, leave: 1, phone: 20, keyless: 1, single: 2, kept: 25, slow: 2, moved: 1, lost: 1 } as const;
+const GROUPS = { wipe: 23, pages: 25, back: 45, save: 1, usage: 3, leave: 1, phone: 20, keyless: 1, single: 2, kept: 25, slow: 2, moved: 1, lost: 1, elsewhere: 3 } as const;
 type Group = keyof typeof GROUPS;
 
 describe.skipIf(!browserAvailable)('web UI: the list as it changes under the user', () => {
@@ -332,6 +332,21 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     await page.goForward();
     await expectRows(page, [kept]);
     expect(await notice.isVisible()).toBe(false);
+  });
+
+  it('takes out of the list a card whose conversation answers 404, deleted elsewhere since the list was drawn', async () => {
+    const [newest, gone, oldest] = ids.elsewhere as [string, string, string];
+    const page = await openGroup('elsewhere');
+    expect(await summary(page)).toBe('Showing all 3 completions.');
+    // Another tab, a script or a teammate deletes it while this list is in sight.
+    expect((await suite.service.request(`/v1/chat/completions/${gone}`, { method: 'DELETE' })).status).toBe(200);
+    await page.getByRole('link', { name: gone, exact: true }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe(`No chat completion found with id '${gone}'.`);
+    await page.getByRole('link', { name: '← Completions' }).click();
+    // It came back with the card, which could only ever open that 404 again, and counted it.
+    await expectRows(page, [newest, oldest]);
+    expect(await summary(page)).toBe('Showing all 2 completions.');
+    await expect.poll(() => page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string } } }).document.activeElement.textContent)).toBe(oldest);
   });
 
   it('tests changes against a kept list\'s own filters: a card changed in a chip\'s list stays in the list before it', async () => {

@@ -321,6 +321,9 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
       })
       .catch((failure) => {
         if (controller.signal.aborted) return false;
+        // Deleted since the list was drawn (another tab, a script, a teammate): the list takes its card out too, or
+        // "← Completions" came back to a card that only ever opens this 404.
+        if (failure.status === 404) onDeleted?.(id);
         // The service down or restarting, or failing for a moment: the list offers "Try again", and so does
         // this page, which otherwise left a reload of the whole page as the only way back.
         const passing = !(failure.status >= 400 && failure.status < 500) || failure.status === 429;
