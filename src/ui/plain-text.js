@@ -10,6 +10,10 @@ const SETEXT_UNDERLINE = /^ {0,3}=+[ \t]*$/;
 /** A line's leading syntax: quote marks, a heading's hashes, a list's bullet and task box. */
 const LINE_START = /^[ \t]*(?:>[ \t]?)*[ \t]*(?:#{1,6}(?=[ \t]|$)|[-*+](?=[ \t])(?:[ \t]+\[[ xX]\](?=[ \t]))?)?[ \t]*/;
 const CLOSING_HASHES = /[ \t]+#+[ \t]*$/;
+/** A table's delimiter row (`|---|:--:|`, `--- | ---`): a pipe and dashes, colons and spaces only. */
+const TABLE_DELIMITER = /^ {0,3}(?=[^\n]*\|)\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$/;
+/** A cell's edge in a table row: a pipe not escaped (`\|` is the character). */
+const CELL_EDGE = /(?<!\\)\|/g;
 const CODE_SPAN = /(?<!`)(`+)(?!`)([^\n]+?)(?<!`)\1(?!`)/g;
 /** Inline syntax outside code: images and links by their text, an autolink by its address, emphasis and strike-through by their words. */
 const INLINE = [
@@ -26,34 +30,50 @@ function inline(text) {
   return INLINE.reduce((line, [pattern, replacement]) => line.replace(pattern, replacement), text);
 }
 
-/** One line outside a fence: its leading syntax dropped, code spans kept as their characters, the rest's syntax dropped. */
-function plainLine(line) {
+/** A table row's cells as words side by side: its pipes outside code spans go (markdown.js keeps one in a code span in its cell). */
+function cellWords(text) {
+  return text.replace(CELL_EDGE, ' ').replaceAll('\\|', '|');
+}
+
+/**
+ * One line outside a fence: its leading syntax dropped, code spans kept as their characters, the rest's syntax
+ * dropped; in a table's row (`inTable`), its pipes too.
+ */
+function plainLine(line, inTable) {
   if (RULE.test(line)) return '';
   const text = line.replace(LINE_START, '').replace(CLOSING_HASHES, '');
+  const words = inTable ? (part) => cellWords(inline(part)) : inline;
   let plain = '';
   let at = 0;
   for (const match of text.matchAll(CODE_SPAN)) {
-    plain += inline(text.slice(at, match.index)) + match[2];
+    plain += words(text.slice(at, match.index)) + match[2];
     at = match.index + match[0].length;
   }
-  return plain + inline(text.slice(at));
+  return plain + words(text.slice(at));
 }
 
 /** `text` (a preview's few hundred characters, not a whole message) without markdown's syntax. */
 export function plainText(text) {
   let fenced = false;
+  let inTable = false;
   return text
     .split('\n')
     .map((line, index, lines) => {
       // A fence's own line (and its language) goes; the code inside stays as written.
       if (FENCE.test(line)) {
         fenced = !fenced;
+        inTable = false;
         return '';
       }
       if (fenced) return line;
       // Under a line of text, a line of "=" makes it a heading: "Title === First item" read the underline as words.
       if (SETEXT_UNDERLINE.test(line) && index > 0 && /\S/.test(lines[index - 1])) return '';
-      return plainLine(line);
+      // A table: its header is the line over the delimiter row, its body the lines after it up to a blank one. A
+      // reply opening on a comparison table read "| Plan | Price | |---|---| | Basic | $5 |" on its card.
+      if (TABLE_DELIMITER.test(line) && index > 0 && lines[index - 1].includes('|')) return '';
+      if (!/\S/.test(line)) inTable = false;
+      else if (!inTable) inTable = line.includes('|') && TABLE_DELIMITER.test(lines[index + 1] ?? '');
+      return plainLine(line, inTable);
     })
     .join('\n');
 }
