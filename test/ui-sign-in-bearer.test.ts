@@ -12,10 +12,10 @@ describe.skipIf(!browserAvailable)('web UI: a pasted Authorization value signs i
     id = await seedCompletion(service.client(KEY), upstream, { created: 1_764_849_600, model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
   }, { API_KEYS: `${KEY}:bearer-project` });
 
-  it('takes the key after "Bearer " (any case, spaces around it), while the API still refuses the scheme in the key', async () => {
+  it('takes the key after "Bearer " (any case, spaces around it, the header\'s name and quotes pasted with it), while the API still refuses the scheme in the key', async () => {
     // The API is unchanged: the scheme sent twice is a wrong key.
     expect((await suite.service.request('/v1/chat/completions', { key: `Bearer ${KEY}` })).status).toBe(401);
-    for (const typed of [`Bearer ${KEY}`, `  bEARER   ${KEY}  `]) {
+    for (const typed of [`Bearer ${KEY}`, `  bEARER   ${KEY}  `, `"${KEY}"`, `'${KEY}'`, `"Authorization: Bearer ${KEY}"`, `authorization:Bearer ${KEY}`]) {
       const page = await suite.open();
       await page.getByRole('textbox', { name: 'API key' }).fill(typed);
       await page.getByRole('button', { name: 'Sign in' }).click();

@@ -96,10 +96,17 @@ function renderSignIn(message) {
 
 /**
  * The key in what was typed: a whole Authorization value pasted (`Bearer sk-…`, as a curl command or a client's
- * settings show it) is the key after its scheme; the API itself is not changed to take the scheme twice.
+ * settings show it, with the header's name too: `Authorization: Bearer sk-…`) is the key after its scheme; the API
+ * itself is not changed to take the scheme twice. Quotes around it, copied with it from a `.env` file, code or a curl
+ * command's `-H "…"`, go too: in pass-through mode the quoted key signed in, to an empty store of its own.
  */
 function typedKey(value) {
-  return value.trim().replace(/^bearer\s+/i, '');
+  return unquoted(unquoted(value.trim()).replace(/^authorization:\s*/i, '').replace(/^bearer\s+/i, ''));
+}
+
+/** `text` without one pair of matching quotes around it (", ' or `), which no key begins and ends with. */
+function unquoted(text) {
+  return /^(["'`])([^]*)\1$/.exec(text)?.[2].trim() ?? text;
 }
 
 /**
