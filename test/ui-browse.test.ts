@@ -315,6 +315,15 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     // Each card ends with its "Copy".
     expect(await choices.nth(0).textContent()).toBe('Choice 0 · finish reason: stopFirst tagline.Copy');
     expect(await choices.nth(1).textContent()).toBe('Choice 1 · finish reason: lengthSecond tagline.Copy');
+    // The one cut off says so in the danger colour, as the facts' "finish: stop, length" does; the other stays muted.
+    const colours = (await page.evaluate(`(() => {
+      const colour = (el) => getComputedStyle(el).color;
+      const choices = [...document.querySelectorAll('.conversation article.role-assistant .finish')];
+      return { facts: colour(document.querySelector('.conversation-view .finish.cut')), choices: choices.map((span) => [span.className, colour(span)]) };
+    })()`)) as { facts: string; choices: [string, string][] };
+    expect(colours.choices.map(([name]) => name)).toEqual(['finish muted', 'finish cut']);
+    expect(colours.choices[1]![1]).toBe(colours.facts);
+    expect(colours.choices[0]![1]).not.toBe(colours.facts);
   });
 
   it('keeps hostile content as text: nothing runs, nothing is linked, the CSP is strict', async () => {

@@ -72,7 +72,9 @@ function choiceCards(choices, matcher) {
       // Named apart by their index ("Choice 0"), or the one card under the heading "Reply".
       heading: choices.length > 1 ? `Choice ${choice.index}` : 'Assistant',
       copyLabel: choices.length > 1 ? `Copy choice ${choice.index}` : 'Copy reply',
-      extra: h('span', { class: 'finish muted' }, ` · finish reason: ${choice.finish_reason ?? 'none'}${choice.logprobs ? ' · logprobs stored' : ''}`),
+      // A choice cut off or withheld in the danger colour, as the facts above say it: among three choices, the one to
+      // distrust stood out only there, as "finish: stop, length", not on its own card.
+      extra: h('span', { class: cutReasons({ choices: [choice] }).length ? 'finish cut' : 'finish muted' }, ` · finish reason: ${choice.finish_reason ?? 'none'}${choice.logprobs ? ' · logprobs stored' : ''}`),
     }),
   );
 }
