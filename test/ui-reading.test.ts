@@ -159,6 +159,20 @@ describe.skipIf(!browserAvailable)('web UI: reading code, metadata, and a servic
     await expect.poll(() => age.textContent()).toBe(' · 1 hour ago');
   });
 
+  it('says "now" of a completion a few seconds ahead of the browser\'s clock (the provider\'s clock), not "in 5 seconds"', async () => {
+    const page = await suite.open();
+    // The browser's clock 5 seconds behind the provider's, which stamped the newest completion.
+    await page.clock.install({ time: (BASE + 1 - 5) * 1000 });
+    await page.reload();
+    await signIn(page);
+    const age = page.locator(`li.row[data-id="${ids.metadata}"] .relative`);
+    await expect.poll(() => age.textContent()).toBe(' · now');
+    // A minute ahead or more is a clock that is wrong, and said as it is.
+    await page.clock.setSystemTime((BASE + 1 - 130) * 1000);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await expect.poll(() => age.textContent()).toBe(' · in 2 minutes');
+  });
+
   /** Every API request fails as when the service is down: no HTTP answer at all. */
   const serviceDown = (page: Page) => page.route('**/v1/**', (route) => route.abort('connectionrefused'));
 

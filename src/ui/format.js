@@ -38,9 +38,16 @@ const UNITS = [
   ['second', 1],
 ];
 
+/**
+ * Less than this ahead of the browser's clock is "now": `created` is the provider's clock, and a browser a second or
+ * two behind it said "in 2 seconds" of the completion just stored, at the top of the list after "Refresh".
+ */
+const CLOCK_SKEW_SECONDS = 60;
+
 /** "3 minutes ago", "yesterday". */
 export function relativeTime(unixSeconds, nowMs = Date.now()) {
-  const delta = unixSeconds - nowMs / 1000;
+  const ahead = unixSeconds - nowMs / 1000;
+  const delta = ahead > 0 && ahead < CLOCK_SKEW_SECONDS ? 0 : ahead;
   for (const [unit, seconds] of UNITS) {
     if (Math.abs(delta) >= seconds || unit === 'second') return relative.format(Math.round(delta / seconds), unit);
   }
