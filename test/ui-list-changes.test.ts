@@ -7,7 +7,7 @@ import { apiIds, contrastRatio, expectRows, openGroup as openPageOfGroup, rowIds
 const BASE = 1_762_000_000;
 
 /** Each test has its own group (`metadata[group]=…`); `back` cards also carry a shade, one in three red. */
-const GROUPS = { wipe: 23, pages: 25, back: 45, save: 1, usage: 3, leave: 1, phone: 20, keyless: 1, single: 2, kept: 25, slow: 2, moved: 1, lost: 1, elsewhere: 3 } as const;
+const GROUPS = { wipe: 23, pages: 25, back: 45, save: 1, usage: 3, leave: 1, phone: 20, keyless: 1, single: 2, kept: 25, slow: 2, moved: 1, lost: 1, elsewhere: 3, gone: 4 } as const;
 type Group = keyof typeof GROUPS;
 
 describe.skipIf(!browserAvailable)('web UI: the list as it changes under the user', () => {
@@ -347,6 +347,40 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     await expectRows(page, [newest, oldest]);
     expect(await summary(page)).toBe('Showing all 2 completions.');
     await expect.poll(() => page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string } } }).document.activeElement.textContent)).toBe(oldest);
+  });
+
+  it('takes out of the list a card whose metadata save or tag answers that it was deleted meanwhile', async () => {
+    const [tagged, saved, tagGone, oldest] = ids.gone as [string, string, string, string];
+    const page = await openGroup('gone');
+    const deleteElsewhere = async (id: string) => expect((await suite.service.request(`/v1/chat/completions/${id}`, { method: 'DELETE' })).status).toBe(200);
+    const editor = page.getByRole('form', { name: 'Edit metadata' });
+    // A pair saved on the newest: "Tag" offers it on the next conversations.
+    await page.getByRole('link', { name: tagged, exact: true }).click();
+    await typePair(page, 'reviewed', 'yes');
+    await editor.getByRole('button', { name: 'Save' }).click();
+    await editor.waitFor({ state: 'detached' });
+    await page.getByRole('link', { name: '← Completions' }).click();
+    await expectRows(page, ids.gone);
+
+    // Opened, then deleted elsewhere before its metadata is saved.
+    await page.getByRole('link', { name: saved, exact: true }).click();
+    await typePair(page, 'reviewed', 'no');
+    await deleteElsewhere(saved);
+    await editor.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => editor.getByRole('alert').textContent()).toBe(`No chat completion found with id '${saved}'.`);
+    await editor.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('link', { name: '← Completions' }).click();
+    await expectRows(page, [tagged, tagGone, oldest]);
+
+    // Opened, then deleted elsewhere before it is tagged.
+    await page.getByRole('link', { name: tagGone, exact: true }).click();
+    await page.locator('article.message').first().waitFor();
+    await deleteElsewhere(tagGone);
+    await page.getByRole('button', { name: 'Tag reviewed: yes' }).click();
+    await expect.poll(() => page.locator('p.tag-status').textContent()).toContain('Not tagged: this completion was deleted meanwhile.');
+    await page.getByRole('link', { name: '← Completions' }).click();
+    await expectRows(page, [tagged, oldest]);
+    expect(await summary(page)).toBe('Showing all 2 completions.');
   });
 
   it('tests changes against a kept list\'s own filters: a card changed in a chip\'s list stays in the list before it', async () => {

@@ -162,6 +162,8 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
         raw.replaceWith(redrawn);
         raw = redrawn;
       },
+      // Deleted meanwhile: its card leaves the list, as when opening it answers 404 (load, below).
+      onGone: () => onDeleted?.(id),
     });
     quickTag = quick;
 
@@ -181,6 +183,8 @@ export function createConversationView(id, { onUpdated, onDeleted, onSaveLost, b
           } catch (failure) {
             // Left while it was on its way (leaving does not ask then): said where the user went, not lost unseen.
             if (!element.isConnected) onSaveLost?.(id, failure.message);
+            // Deleted meanwhile: its card leaves the list, as when opening it answers 404 (load, below).
+            if (failure.status === 404) onDeleted?.(id);
             throw failure;
           }
           onUpdated?.(updated);

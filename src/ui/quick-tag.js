@@ -47,9 +47,10 @@ function conversationName(id) {
 
 /**
  * For the conversation `id`: its "Tag" button and the line saying what it did, with "Undo". `onMetadata(metadata)`
- * gets the map as stored after each change (as it is, when nothing was written).
+ * gets the map as stored after each change (as it is, when nothing was written); `onGone()` runs when the service
+ * answers that the completion was deleted meanwhile.
  */
-export function createQuickTag(id, { onMetadata }) {
+export function createQuickTag(id, { onMetadata, onGone }) {
   const pair = rememberedTag();
   // Its name begins with what it shows (WCAG 2.5.3), the pair isolated as a chip's is; at most a chip's width, whole
   // in its tooltip (a value may be 512 characters).
@@ -94,6 +95,7 @@ export function createQuickTag(id, { onMetadata }) {
       // Deleted meanwhile (another tab, another client): said as such, not as the API's sentence with the whole id
       // (long to hear), and without an "Undo" that could only fail the same way.
       undoable = null;
+      onGone?.();
       throw new Error('this completion was deleted meanwhile.');
     }
     onMetadata(answer.metadata);
