@@ -7,7 +7,7 @@ import { apiIds, contrastRatio, expectRows, openGroup as openPageOfGroup, rowIds
 const BASE = 1_762_000_000;
 
 /** Each test has its own group (`metadata[group]=…`); `back` cards also carry a shade, one in three red. */
-const GROUPS = { wipe: 23, pages: 25, back: 45, save: 1, usage: 3, leave: 1, phone: 20, keyless: 1, single: 2, kept: 25, slow: 2, moved: 1, lost: 1, elsewhere: 3, gone: 4 } as const;
+const GROUPS = { wipe: 23, pages: 25, back: 45, save: 1, usage: 3, leave: 1, phone: 20, keyless: 1, single: 2, kept: 25, slow: 2, moved: 1, lost: 1, elsewhere: 3, gone: 4, edge: 21 } as const;
 type Group = keyof typeof GROUPS;
 
 describe.skipIf(!browserAvailable)('web UI: the list as it changes under the user', () => {
@@ -347,6 +347,19 @@ describe.skipIf(!browserAvailable)('web UI: the list as it changes under the use
     await expectRows(page, [newest, oldest]);
     expect(await summary(page)).toBe('Showing all 2 completions.');
     await expect.poll(() => page.evaluate(() => (globalThis as unknown as { document: { activeElement: { textContent: string } } }).document.activeElement.textContent)).toBe(oldest);
+  });
+
+  it('"Next" from the 404 of the last card loaded, deleted elsewhere, still loads the next page and goes on', async () => {
+    const page = await openGroup('edge');
+    const [lastLoaded, firstOfNextPage] = [ids.edge[19]!, ids.edge[20]!];
+    expect((await suite.service.request(`/v1/chat/completions/${lastLoaded}`, { method: 'DELETE' })).status).toBe(200);
+    await page.getByRole('link', { name: lastLoaded, exact: true }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe(`No chat completion found with id '${lastLoaded}'.`);
+    // Its card has left the list; its place in it has not.
+    await page.getByRole('navigation', { name: 'Completions in the list (top)' }).getByRole('button', { name: 'Next', exact: true }).click();
+    await page.getByRole('heading', { name: firstOfNextPage, level: 1 }).waitFor();
+    await page.getByRole('link', { name: '← Completions' }).click();
+    await expectRows(page, ids.edge.filter((id) => id !== lastLoaded));
   });
 
   it('takes out of the list a card whose metadata save or tag answers that it was deleted meanwhile', async () => {

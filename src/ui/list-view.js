@@ -80,6 +80,11 @@ export function createListView() {
   let loaded = [];
   /** Where focus goes back to when the row it would go to was taken out meanwhile: its neighbour, or the heading (null). */
   const focusInsteadOf = new Map();
+  /**
+   * Each row taken out (takeOut): the id of the row before it then, or null for the first: its place in the list, so
+   * that "Next" from its conversation (open while it was deleted elsewhere) still goes on from there.
+   */
+  const takenOutAfter = new Map();
   let hasMore = false;
   /**
    * Where the next page starts: the last completion the API sent, kept apart from the rows, since a bulk delete
@@ -677,6 +682,17 @@ export function createListView() {
    * The completions before and after `id` among those loaded, in the list's order, and whether more come after the
    * last: a conversation's "Previous" and "Next".
    */
+  /**
+   * The row whose next is `id`'s next: `id` while loaded; for a row taken out, the one that was before it (followed
+   * back while that one was taken out too; null: the list's start). Bounded: a row may be taken out of two lists.
+   */
+  function placeOf(id) {
+    for (let steps = 0; steps <= takenOutAfter.size && id !== null && !loaded.some((c) => c.id === id) && takenOutAfter.has(id); steps++) {
+      id = takenOutAfter.get(id);
+    }
+    return id;
+  }
+
   function neighboursOf(id) {
     const index = loaded.findIndex((completion) => completion.id === id);
     if (index === -1) return {};
@@ -731,6 +747,7 @@ export function createListView() {
   function takeOut(index) {
     const { id } = loaded[index];
     focusInsteadOf.set(id, loaded[index + 1]?.id ?? loaded[index - 1]?.id ?? null);
+    takenOutAfter.set(id, loaded[index - 1]?.id ?? null);
     loaded.splice(index, 1);
     rowOf(id)?.remove();
     selection.forget(id);
@@ -1197,14 +1214,15 @@ export function createListView() {
      * are to come, once however many ask; `error` when that page could not be loaded.
      */
     async nextAfterLoading(id) {
-      if (loaded.at(-1)?.id === id && hasMore && cursor && controller) {
+      const at = placeOf(id);
+      if ((at === null ? loaded.length === 0 : loaded.at(-1)?.id === at) && hasMore && cursor && controller) {
         loadingNext ??= loadPage(cursor, controller.signal).finally(() => {
           loadingNext = null;
         });
         await loadingNext;
         if (!loadMoreError.hidden) return { error: loadMoreError.textContent };
       }
-      return { next: neighboursOf(id).next };
+      return { next: at === null ? loaded[0]?.id : neighboursOf(at).next };
     },
     hide() {
       hiddenAtScrollY = window.scrollY;
