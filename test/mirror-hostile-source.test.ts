@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/client.ts';
 import { type MirrorTally, runMirror } from '../src/mirror/run-mirror.ts';
@@ -73,6 +75,20 @@ describe('mirror source client', () => {
       expect(retries).toEqual(['no answer within 0.2 s']);
     }
     expect(source.requests()).toBe(4);
+  });
+
+  it('gives up on a source that answers nothing even when memory is collected while it waits', async () => {
+    // Node 20 held the timer of AbortSignal.any([AbortSignal.timeout(ms), ...]) only weakly: a collection while the
+    // source was silent took it away, and the request waited forever (a CI run hung here past 30 s).
+    setFlagsFromString('--expose-gc');
+    const collectGarbage = runInNewContext('gc') as () => void;
+    const source = await serve(() => undefined);
+    const client = createSourceClient({ baseUrl: source.url, apiKey: 'sk-x', timeoutMs: 300, maxRetries: 0 });
+    const failure = client.get('/chat/completions').catch((err: unknown) => (err as Error).message);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    collectGarbage();
+    const hung = new Promise((resolve) => setTimeout(() => resolve('still waiting after 5 s'), 5000).unref());
+    expect(await Promise.race([failure, hung])).toBe('giving up on /chat/completions after 1 attempts: no answer within 0.3 s');
   });
 
   it('reads an answer within the bound as it is', async () => {

@@ -185,6 +185,34 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener('abort', done, { once: true });
   });
 
+/**
+ * One attempt's signal: aborted when `ms` pass (`timedOut` then says so) or when `stopping` aborts. Not
+ * `AbortSignal.any([AbortSignal.timeout(ms), stopping])`: Node 20 holds the timeout signal only weakly there, so a
+ * garbage collection while the source said nothing took the timer with it, and the request waited forever (seen in
+ * CI as a mirror test hung past 30 s). `release` ends the timer and the listener once the answer is read.
+ */
+function attemptSignal(ms: number, stopping: AbortSignal) {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new DOMException(`no answer within ${ms / 1000} s`, 'TimeoutError'));
+  }, ms);
+  const onStop = () => controller.abort(stopping.reason);
+  if (stopping.aborted) onStop();
+  else stopping.addEventListener('abort', onStop, { once: true });
+  return {
+    signal: controller.signal,
+    get timedOut() {
+      return timedOut;
+    },
+    release: () => {
+      clearTimeout(timer);
+      stopping.removeEventListener('abort', onStop);
+    },
+  };
+}
+
 export function createSourceClient(options: SourceClientOptions) {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
   const maxRetries = options.maxRetries ?? 8;
@@ -210,10 +238,11 @@ export function createSourceClient(options: SourceClientOptions) {
     let response: Response;
     let text: string;
     let bytes: number;
+    const deadline = attemptSignal(timeout, stopping.signal);
     try {
       response = await fetch(url, {
         headers: { authorization: `Bearer ${options.apiKey}`, accept: 'application/json' },
-        signal: AbortSignal.any([AbortSignal.timeout(timeout), stopping.signal]),
+        signal: deadline.signal,
         // Followed, a redirect to another host was mirrored from there (the key dropped, as fetch does cross-origin, but
         // what that host served stored as the source's); the service refuses its provider's redirects alike.
         redirect: 'manual',
@@ -245,7 +274,7 @@ export function createSourceClient(options: SourceClientOptions) {
       if (stopping.signal.aborted) return { fail: stopping.signal.reason as SourceError };
       // The source took the request and answered nothing, or stopped halfway, for the whole time: said as such, not as
       // "connection failed (The operation was aborted due to timeout)", which read as a refused connection.
-      if ((err as Error).name === 'TimeoutError') return { retry: `no answer within ${timeout / 1000} s`, status: undefined, delayMs: undefined };
+      if (deadline.timedOut) return { retry: `no answer within ${timeout / 1000} s`, status: undefined, delayMs: undefined };
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       return {
         retry: `connection failed (${cause?.code ?? cause?.message ?? (err as Error).message})`,
@@ -253,6 +282,8 @@ export function createSourceClient(options: SourceClientOptions) {
         delayMs: undefined,
         connectionFailed: cause?.code ?? '',
       };
+    } finally {
+      deadline.release();
     }
     const type = response.headers.get('content-type') ?? '';
     let body: unknown;
