@@ -392,5 +392,5 @@ describe('the warning at start', () => {
     } finally {
       rmSync(folder, { recursive: true, force: true });
     }
-  }, 60_000);
+  }, 120_000);
 });
