@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { openPostgres } from '../src/db/postgres-client.ts';
 import { openStore } from '../src/store/open.ts';
-import { HELD_POSITION } from '../src/store/postgres/list-query.ts';
+import { HELD_POSITION } from '../src/store/postgres/list-sql.ts';
 import { backfillSearch } from '../src/store/postgres/search-backfill.ts';
 import { backfillRecords } from './helpers/backfill-records.ts';
 import { type ChildServer, startChildServer } from './helpers/child-server.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore, type Store } from '../src/store/index.ts';
-import { cutWalkFills, storedOrderWalkPays } from '../src/store/postgres/list-query.ts';
+import { cutWalkFills, storedOrderWalkPays } from '../src/store/postgres/search-strategy.ts';
 import type { ListParams, Metadata, SortOrder } from '../src/validation.ts';
 import { toCompletionRecord } from '../src/wire.ts';
 import { openTestStore, type TestStore } from './helpers/service.ts';

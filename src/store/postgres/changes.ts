@@ -2,7 +2,7 @@ import { parseStoredMetadata } from '../../key-order.ts';
 import type { Metadata } from '../../validation.ts';
 import type { Store } from '../contract.ts';
 import { applyMetadataChange, type MetadataChange, type MetadataChangeResult } from '../metadata-change.ts';
-import { HELD_POSITION as HELD } from './list-query.ts';
+import { HELD_POSITION as HELD } from './list-sql.ts';
 import { type PostgresParts, projectHolding } from './parts.ts';
 import { completionRow } from './reads.ts';
 import { isStorableId, limitLiteral } from './text.ts';

@@ -5,7 +5,7 @@ import { splitChoices } from '../joined-choices.ts';
 import { countWithin } from '../../batch-text.ts';
 import { STORED_SIZE_SQL } from '../text-size.ts';
 import type { ProjectIds } from './projects.ts';
-import { HELD_POSITION } from './list-query.ts';
+import { HELD_POSITION } from './list-sql.ts';
 import { fromFilterText, limitLiteral } from './text.ts';
 import { createRowWrites } from './writes.ts';
 import { COPIED_SETTINGS_SQL, UNSTORED_SETTINGS_SQL } from '../unstored-settings.ts';

@@ -1,6 +1,6 @@
 import type { SqlSession } from '../../db/sql-client.ts';
 import type { CompletionRecord, Store } from '../contract.ts';
-import { HELD_POSITION as HELD } from './list-query.ts';
+import { HELD_POSITION as HELD } from './list-sql.ts';
 import type { PostgresParts } from './parts.ts';
 import { isStorableId } from './text.ts';
 import { createRowWrites } from './writes.ts';
