@@ -28,6 +28,7 @@ const BOTH_BACKENDS = [
   'test/search-marks-agree.test.ts',
   'test/openai-schema.test.ts',
   'test/metadata-changes.test.ts',
+  'test/mirror-since.test.ts',
 ];
 /** PostgreSQL's own cases: its query plans, several instances on one database, restarts. */
 const POSTGRES_ONLY = ['test/postgres-*.test.ts'];

@@ -8,7 +8,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/client.ts';
-import { type MirrorTally, runMirror } from '../src/mirror/run-mirror.ts';
+import { type MirrorTally, newMirrorTally, runMirror } from '../src/mirror/run-mirror.ts';
+import { SourceStuckError } from '../src/mirror/list-pages.ts';
 import { createSourceClient, SourceError } from '../src/mirror/source-client.ts';
 import { createSqliteStore } from '../src/store/index.ts';
 import { runCliInProcess } from './helpers/cli.ts';
@@ -99,7 +100,7 @@ describe('mirror source client', () => {
   });
 });
 
-const newTally = (): MirrorTally => ({ pages: 0, listed: 0, copied: 0, present: 0, metadataUpdated: 0, vanished: 0, invalid: [], notObjects: 0, outsideFilters: 0, resumed: false, unread: new Map() });
+const newTally = newMirrorTally;
 
 const listedCompletion = {
   id: 'chatcmpl-endless',
@@ -245,11 +246,13 @@ describe('mirror against a source whose list pages are larger than an answer may
     const notes: string[] = [];
     const { tally, run, stored } = await mirrorBounded(source, notes);
     const failure = await run.catch((err: unknown) => err);
-    expect(failure).toBeInstanceOf(SourceError);
-    expect((failure as SourceError).message).toBe(
+    // Every run stops at it: said so, not "run again to continue" (src/cli/mirror.ts).
+    expect(failure).toBeInstanceOf(SourceStuckError);
+    expect((failure as SourceStuckError).message).toBe(
       `the source answered ${source.url}/chat/completions with more than 1 MiB (HTTP 200), more than any page of the API holds; stopped reading it: ` +
         'a page of one completion, the one listed after chatcmpl-0 (chatcmpl-1), which the run cannot list past',
     );
+    expect((failure as SourceStuckError).remedy).toBe('as that completion stays as large: a --since later than its created time may start past it');
     expect(source.limits).toEqual([100, 25, 6, 1, 100, 25, 6, 1]);
     expect(tally).toMatchObject({ pages: 1, listed: 1, copied: 1 });
     expect(await stored()).toEqual(['chatcmpl-0']);

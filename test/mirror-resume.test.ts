@@ -2,7 +2,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type SqliteDatabase } from '../src/db/client.ts';
 import { LEASE_TTL_MS, MirrorBusyError, takeMirrorLease } from '../src/mirror/mirror-lease.ts';
-import { type MirrorRequest, type MirrorTally, RESUME_LOOKBACK_SECONDS, runMirror } from '../src/mirror/run-mirror.ts';
+import { type MirrorRequest, type MirrorTally, newMirrorTally, RESUME_LOOKBACK_SECONDS, runMirror } from '../src/mirror/run-mirror.ts';
 import { createSourceClient, type SourceClient } from '../src/mirror/source-client.ts';
 import type { Store } from '../src/store/index.ts';
 import { createSqliteStore } from '../src/store/sqlite/index.ts';
@@ -88,7 +88,7 @@ afterEach(async () => {
 });
 
 async function run(source: FakeSource, lease?: MirrorRequest['lease']): Promise<{ tally: MirrorTally; notes: string[] }> {
-  const tally: MirrorTally = { pages: 0, listed: 0, copied: 0, present: 0, metadataUpdated: 0, vanished: 0, invalid: [], notObjects: 0, outsideFilters: 0, resumed: false, unread: new Map() };
+  const tally = newMirrorTally();
   const notes: string[] = [];
   await runMirror(
     {

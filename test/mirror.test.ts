@@ -547,7 +547,10 @@ describe('mirror', () => {
     );
     expect(run.stderr).toMatch(
       new RegExp(
-        `\\nstored-completions mirror: the source answered /chat/completions after ${lastId} with a page ending at ${lastId}, as an earlier page did \\(it does not page by "after"\\); stopped asking for more\\nstopped after 99 copied`,
+        `\\nstored-completions mirror: the source answered /chat/completions after ${lastId} with a page ending at ${lastId}, as an earlier page did \\(it does not page by "after"\\); stopped asking for more\\n` +
+          // Not "run again to continue": a run again meets the same page, and no --since gets past a source that ignores "after".
+          'stopped after 99 copied \\(they stay\\); running again stops at the same place, as the source answers the same way every time \\(it does not page by "after"\\), ' +
+          'which no option here gets past: report it to whoever runs the source\\n$',
       ),
     );
   }, 40_000);
@@ -576,9 +579,14 @@ describe('mirror', () => {
       env: { DATABASE_URL: join(folder, 'other.db') },
     });
     expect(second.code, second.stderr).toBe(1);
+    const firstPage = JSON.parse(await (await source.request('/v1/chat/completions?limit=100')).text()) as { data: { created: number }[] };
     expect(second.stderr).toContain(
-      'stored-completions mirror: the source answered /chat/completions with "has_more": true and a page whose last item has no id to continue after; stopped asking for more\n',
+      'stored-completions mirror: the source answered /chat/completions with "has_more": true and a page whose last item has no id to continue after; stopped asking for more\n' +
+        // Each run asks for that page and gets the same answer: said so, with a --since that starts past it.
+        `stopped after 100 copied (they stay); running again stops at the same place, as the source answers the same way every time: a --since later than ${firstPage.data.at(-1)!.created} ` +
+        '(the newest completion listed) may start past it; or report it to whoever runs the source\n',
     );
+    expect(second.stderr.endsWith('or report it to whoever runs the source\n')).toBe(true);
   });
 
   it('refuses --since together with --created-after, the same filter under two names, as a usage error', async () => {

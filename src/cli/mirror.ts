@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { printable } from '../mirror/printable.ts';
+import { SourceStuckError } from '../mirror/list-pages.ts';
 import { createSourceClient, shownPath, SourceError } from '../mirror/source-client.ts';
 import { MirrorBusyError, takeMirrorLease } from '../mirror/mirror-lease.ts';
 import { MIRROR_CLAIM_PREFIX } from '../store/unstored-settings.ts';
-import { type MirrorTally, runMirror } from '../mirror/run-mirror.ts';
+import { newMirrorTally, runMirror } from '../mirror/run-mirror.ts';
 import { count, counted } from '../counts.ts';
 import { defineCommand } from './command.ts';
 import { CliError, UsageError } from './errors.ts';
@@ -38,7 +39,8 @@ Options:
 ${PROJECT_HELP}
   --model NAME          only completions of this model
   --metadata KEY=VALUE  only completions with this metadata pair; repeat to AND several
-  --since T             only completions created at or after T (Unix seconds or an ISO date);
+  --since T             only completions created at or after T (Unix seconds or an ISO date),
+                        where the source's list is searched for newest-first, not walked to;
                         --created-after T is the same, as export names it (give one)
   --created-before T    only completions created before T
   --concurrency N       requests in flight at most (default 4, at most 32)
@@ -130,7 +132,7 @@ export const mirrorCommand = defineCommand({
     try {
       const project = await resolveProject(config, store, target);
       const progress = createProgress(context.stderr, 'mirror');
-      const tally: MirrorTally = { pages: 0, listed: 0, copied: 0, present: 0, metadataUpdated: 0, vanished: 0, invalid: [], notObjects: 0, outsideFilters: 0, resumed: false, unread: new Map() };
+      const tally = newMirrorTally();
       // One position (and one list of completions to read again) per source, source key, target project and filters; a digest, so no key is stored.
       const mirrorDigest = createHash('sha256')
         .update(JSON.stringify([values.from.replace(/\/+$/, ''), sourceKey, project, filters]))
@@ -182,7 +184,9 @@ export const mirrorCommand = defineCommand({
       } catch (err) {
         if (err instanceof SourceError || err instanceof MirrorBusyError) {
           const advice = err instanceof SourceError && err.advice ? `, ${err.advice}` : '';
-          throw new CliError(`${err.message}${advice}\nstopped after ${count(tally.copied)} copied (they stay; run again to continue)`);
+          // Run again, a source that answers the same way every time stops the run at the same place: an endless loop to invite.
+          const next = err instanceof SourceStuckError ? `); running again stops at the same place, ${err.remedy}` : '; run again to continue)';
+          throw new CliError(`${err.message}${advice}\nstopped after ${count(tally.copied)} copied (they stay${next}`);
         }
         throw err;
       } finally {
@@ -197,7 +201,9 @@ export const mirrorCommand = defineCommand({
           // Only when the source ignored the filter: with OpenAI (which applies it) there is nothing to say.
           tally.outsideFilters > 0 ? `${count(tally.outsideFilters)} left out for lacking the --metadata pairs (the source did not filter by them), ` : ''
         }` +
-          `${count(tally.invalid.length + tally.notObjects)} not storable, ${count(tally.unread.size)} not mirrored; ${count(tally.listed)} listed on ${counted(tally.pages, 'page')}, ${count(retries)} ${retries === 1 ? 'retry' : 'retries'}, ${rate(tally.copied, startedAt)}`,
+          `${count(tally.invalid.length + tally.notObjects)} not storable, ${count(tally.unread.size)} not mirrored; ${count(tally.listed)} listed on ${counted(tally.pages, 'page')}${
+            tally.searchPages > 0 ? ` (and ${counted(tally.searchPages, 'page')} newest-first to find where --since begins)` : ''
+          }, ${count(retries)} ${retries === 1 ? 'retry' : 'retries'}, ${rate(tally.copied, startedAt)}`,
       );
       // The run went on past them, but a mirror with holes must not look like a whole one to a script or an operator.
       const problems = [

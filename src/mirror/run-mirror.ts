@@ -1,4 +1,3 @@
-import { BATCH_TEXT_CHARACTERS } from '../batch-text.ts';
 import { count } from '../counts.ts';
 import { ApiError } from '../errors.ts';
 import { type ExactIntegers, exactIntegersOf, hasAmbiguousIntegers, mergeExactIntegers } from '../exact-integers.ts';
@@ -7,8 +6,10 @@ import { isObject, type Json } from '../json.ts';
 import { metadataJson, parseMetadataInWrittenOrder } from '../key-order.ts';
 import type { CompletionRecord, Store } from '../store/index.ts';
 import type { Metadata } from '../validation.ts';
+import { createListReader, SourceStuckError } from './list-pages.ts';
 import { MESSAGE_CHARACTERS, printable, quoted } from './printable.ts';
 import { readAndStore } from './read-and-store.ts';
+import { createSinceSearch } from './since-search.ts';
 import {
   errorMessage,
   mebibytes,
@@ -91,7 +92,10 @@ export interface MessageBounds {
 export const MESSAGES_BOUNDS: MessageBounds = { bytes: 256 * 1024 * 1024, count: 1_000_000 };
 
 export interface MirrorTally {
+  /** List pages read in order, oldest first: the walk. */
   pages: number;
+  /** List pages read newest-first to find where `--since` begins (`since-search.ts`). */
+  searchPages: number;
   listed: number;
   copied: number;
   /** Already in the project (an earlier run, or an import). */
@@ -110,6 +114,11 @@ export interface MirrorTally {
   outsideFilters: number;
   /** Completions the source failed on and that are still not mirrored: id -> what the source answered. */
   unread: Map<string, string>;
+}
+
+/** A tally before the run: nothing counted yet. */
+export function newMirrorTally(): MirrorTally {
+  return { pages: 0, searchPages: 0, listed: 0, copied: 0, present: 0, metadataUpdated: 0, vanished: 0, resumed: false, invalid: [], notObjects: 0, outsideFilters: 0, unread: new Map() };
 }
 
 /**
@@ -145,20 +154,27 @@ function readPageEnds(saved: string): PageEnds {
   return [[null, saved]];
 }
 
-/** Where a resumed run lists from: the newest end at least the look-back before the newest completion listed. */
-function resumePosition(ends: PageEnds): string | undefined {
+/**
+ * Whether a run may resume after a page end created at `created`: one at least the look-back before the newest
+ * completion listed (created `newest`), or one before `--since` (`since`), past which nothing is wanted however late
+ * it was listed.
+ */
+function resumable(created: number | null, newest: number, since: number | undefined): boolean {
+  return created !== null && (created <= newest - RESUME_LOOKBACK_SECONDS || (since !== undefined && created < since));
+}
+
+/** Where a resumed run lists from: the newest end it may resume after. */
+function resumePosition(ends: PageEnds, since: number | undefined): string | undefined {
   const newest = ends.at(-1)!;
   if (newest[0] === null) return newest[1];
-  const bound = newest[0] - RESUME_LOOKBACK_SECONDS;
-  return ends.findLast(([created]) => created !== null && created <= bound)?.[1];
+  return ends.findLast(([created]) => resumable(created, newest[0]!, since))?.[1];
 }
 
 /** The ends a resumed run needs: those of the look-back, and the newest before them. */
-function prunePageEnds(ends: PageEnds): PageEnds {
+function prunePageEnds(ends: PageEnds, since: number | undefined): PageEnds {
   const newest = ends.at(-1)?.[0];
   if (newest === null || newest === undefined) return ends.slice(-1);
-  const bound = newest - RESUME_LOOKBACK_SECONDS;
-  const anchor = ends.findLastIndex(([created]) => created !== null && created <= bound);
+  const anchor = ends.findLastIndex(([created]) => resumable(created, newest, since));
   return ends.slice(Math.max(anchor, 0));
 }
 
@@ -168,30 +184,6 @@ function prunePageEnds(ends: PageEnds): PageEnds {
  * from). Each step lists a page again; its completions already listed are passed over, not counted twice.
  */
 const CURSOR_STEPS_BACK = 3;
-
-/** Completions per list page: OpenAI's maximum, the fewest requests. */
-const LIST_PAGE_SIZE = 100;
-
-/**
- * Bytes a list answer is sized to: a page of 100 completions with replies of 1 MB was a 100 MB answer, held as text and
- * parsed objects at once, and Node's heap, sized by what it last found alive, grew to several times that (the mirror
- * peaked at 1 GB of memory). Ordinary completions (a few KB) stay at 100 a page.
- */
-const LIST_ANSWER_BYTES = BATCH_TEXT_CHARACTERS / 4;
-
-/**
- * The most bytes a list answer of more than one completion is read up to: past it the page is asked again for a
- * quarter as many (they average over LIST_ANSWER_BYTES each at this bound), down to one, which may take the whole
- * MAX_ANSWER_BYTES. Read up to that, a first page of 100 completions of 3 MB (a 300 MB answer) stopped the run
- * (it was past MAX_ANSWER_BYTES), and one of 2 MB each was held whole, text and parse, for 600 MB and more.
- */
-const LIST_PAGE_MAX_BYTES = 4 * LIST_ANSWER_BYTES;
-
-/** The next list page's `limit`: as many completions as fit in LIST_ANSWER_BYTES at the last page's average size, 1 to 100. */
-function nextListLimit(items: number, bytes: number): number {
-  if (items === 0) return LIST_PAGE_SIZE;
-  return Math.max(1, Math.min(LIST_PAGE_SIZE, Math.floor((LIST_ANSWER_BYTES * items) / bytes)));
-}
 
 const MESSAGES_PAGE_SIZE = 100;
 
@@ -263,6 +255,16 @@ function repeatedPage(path: string, after: string | undefined, last: string): st
   return `the source answered ${shownPath(path)} after ${after === undefined ? 'undefined' : quoted(after)} with a page ending at ${quoted(last)}, as an earlier page did (it does not page by "after"); stopped asking for more`;
 }
 
+/** What might get past a list that stops the same way on every run: a source that does not page by `after` is past help here. */
+const IGNORES_AFTER_REMEDY = 'as the source answers the same way every time (it does not page by "after"), which no option here gets past: report it to whoever runs the source';
+
+/** The same for a list that promised more and gave nothing to ask for it by, after the newest completion listed (created `created`). */
+function pastIt(created: number | undefined): string {
+  const same = 'as the source answers the same way every time';
+  if (created === undefined) return `${same}: report it to whoever runs the source`;
+  return `${same}: a --since later than ${created} (the newest completion listed) may start past it; or report it to whoever runs the source`;
+}
+
 /**
  * One completion with every input message, ready to store: from the object its list page gave, or,
  * for one an earlier run could not read, fetched by id.
@@ -320,48 +322,6 @@ async function mapWithLimit<T, R>(items: T[], limit: number, work: (item: T) => 
   return results;
 }
 
-function listQuery(filters: MirrorFilters, after: string | undefined, limit: number): [string, string][] {
-  const query: [string, string][] = [['limit', String(limit)], ['order', 'asc']];
-  if (filters.model !== undefined) query.push(['model', filters.model]);
-  for (const [key, value] of filters.metadata) query.push([`metadata[${key}]`, value]);
-  if (after !== undefined) query.push(['after', after]);
-  return query;
-}
-
-/**
- * One page of the source's list. A 404 on the first page is a base URL without the API's path
- * (`https://api.openai.com` answers `Invalid URL (GET /chat/completions)` in JSON): said so, as for an HTML answer.
- */
-async function listPage(source: SourceClient, filters: MirrorFilters, after: string | undefined, limit: number): Promise<{ body: Json; bytes: number }> {
-  try {
-    return await source.getSized('/chat/completions', listQuery(filters, after, limit), limit === 1 ? undefined : LIST_PAGE_MAX_BYTES);
-  } catch (err) {
-    if (err instanceof SourceAnswerTooLargeError && limit === 1) throw oneTooLarge(err, after);
-    if (!(err instanceof SourceNotFoundError) || after !== undefined) throw err;
-    throw new SourceError(
-      `the source has no stored-completions list there (HTTP 404: ${err.message}): --from must be the API's base URL, such as https://api.openai.com/v1`,
-      404,
-    );
-  }
-}
-
-/** A list page of one completion past the client's bound: the run cannot list past it, so it stops naming it. */
-function oneTooLarge(err: SourceAnswerTooLargeError, after: string | undefined): SourceError {
-  const id = firstId(err.head);
-  const which = `${after === undefined ? 'the first listed' : `the one listed after ${printable(after)}`}${id === undefined ? '' : ` (${printable(id)})`}`;
-  return new SourceError(`${err.message}: a page of one completion, ${which}, which the run cannot list past`, err.status);
-}
-
-/** The first `"id"` of a JSON text's start, decoded: a list answer's first completion's, which OpenAI's items hold near their start. */
-function firstId(head: string): string | undefined {
-  const literal = /"id"\s*:\s*("(?:[^"\\]|\\.)*")/.exec(head)?.[1];
-  try {
-    return literal === undefined ? undefined : (JSON.parse(literal) as string);
-  } catch {
-    return undefined;
-  }
-}
-
 export interface MirrorEvents {
   /** After each list page is stored. */
   onPage?: () => void;
@@ -379,7 +339,7 @@ export async function runMirror(request: MirrorRequest, tally: MirrorTally, even
   const readAgainIds = await readAgain(request, tally, mirror);
   const saved = checkpointKey === undefined || request.fromStart || request.updateMetadata ? undefined : await store.getSetting(checkpointKey);
   const ends = saved === undefined ? [] : readPageEnds(saved);
-  const start = ends.length === 0 ? undefined : resumePosition(ends);
+  const start = ends.length === 0 ? undefined : resumePosition(ends, request.filters.createdAfter);
   if (start !== undefined) {
     tally.resumed = true;
     try {
@@ -533,21 +493,26 @@ async function mirrorFrom(
   const trail: { after: string | undefined; ids: string[] }[] = [];
   // Ids the pages listed again after such a step were already listed (and counted) by this walk.
   let listedBefore = new Set<string>();
-  // The first page at OpenAI's maximum: nothing tells yet how large completions are, and most are small.
-  let limit = LIST_PAGE_SIZE;
-  // Said once: the pages after one too large to read are sized by what was read, and may be asked again for fewer too.
-  let shrunk = false;
+  const reader = createListReader(source, filters, 'asc', events.onNote);
+  // The time of the newest completion listed, to say where a --since would start past a list that stops here.
+  let newestListed: number | undefined;
+  // While the walk lists completions older than --since: where it begins, searched for newest-first beside it.
+  const since = filters.createdAfter;
+  let search =
+    since === undefined
+      ? undefined
+      : createSinceSearch(source, filters, since, {
+          onPage: () => {
+            tally.searchPages++;
+            events.onPage?.();
+          },
+          onNote: events.onNote,
+        });
   for (;;) {
     let answer: { body: Json; bytes: number };
     try {
-      answer = await listPage(source, filters, after, limit);
+      answer = await reader.read(after);
     } catch (err) {
-      if (err instanceof SourceAnswerTooLargeError && limit > 1) {
-        if (!shrunk) events.onNote?.(`a list page of ${limit} completions was too large to read at once: asking for fewer a page`);
-        shrunk = true;
-        limit = Math.max(1, Math.floor(limit / 4));
-        continue;
-      }
       // Stopped here, the run ended with the source's "not found" though only one completion was gone.
       const back = after !== undefined && err instanceof SourceError && (err.status === 400 || err.status === 404) ? trail.pop() : undefined;
       if (back === undefined) throw err;
@@ -561,7 +526,7 @@ async function mirrorFrom(
     // with) lists some twice, and each was counted "already there", though stored by this very run.
     const listedByWalk = new Set([...listedBefore, ...trail.flatMap(({ ids }) => ids)]);
     const { wanted, ids, last, hasMore, reachedEnd, exact } = await takePage(request, tally, events, mirror, answer.body, { listedBefore: listedByWalk, readAgainIds });
-    limit = nextListLimit(ids.length, answer.bytes);
+    reader.sized(ids.length, answer.bytes);
     // Held on to, the answer kept every completion's text of the page until the page was done: let go here, each
     // listed completion is held by `wanted` alone, until its read begins.
     answer = { body: {}, bytes: 0 };
@@ -575,19 +540,35 @@ async function mirrorFrom(
       const created = typeof last.created === 'number' && Number.isFinite(last.created) ? last.created : null;
       const end: PageEnds[number] = [created, last.id];
       // An end without a time (an earlier version's single id, a source's odd answer) is only ever the newest.
-      ends = prunePageEnds([...ends.filter(([time, id]) => time !== null && id !== last.id), end].sort(byCreated));
+      ends = prunePageEnds([...ends.filter(([time, id]) => time !== null && id !== last.id), end].sort(byCreated), since);
       await store.setSetting(checkpointKey, JSON.stringify({ ends }));
     }
     events.onPage?.();
     if (reachedEnd || !hasMore) return;
+    if (last && Number.isFinite(Number(last.created))) newestListed = Number(last.created);
     // Ended here, the run would report the history mirrored while the rest of it was never listed.
-    if (!last || typeof last.id !== 'string') throw new SourceError(noCursor('/chat/completions'), undefined);
+    // Every run asks for this page and gets the same answer: said so, not "run again to continue".
+    if (!last || typeof last.id !== 'string') throw new SourceStuckError(noCursor('/chat/completions'), undefined, pastIt(newestListed));
     // The list answered a page it gave before (a source that ignores `after`): the walk would never end.
-    if (cursors.has(last.id)) throw new SourceError(repeatedPage('/chat/completions', after, last.id), undefined);
+    if (cursors.has(last.id)) throw new SourceStuckError(repeatedPage('/chat/completions', after, last.id), undefined, IGNORES_AFTER_REMEDY);
     cursors.add(last.id);
     trail.push({ after, ids });
     if (trail.length > CURSOR_STEPS_BACK) trail.shift();
     after = last.id;
+    if (search !== undefined && Number(last.created) < since!) {
+      const step = await search.step();
+      if (step !== 'searching') search = undefined;
+      // Only ahead of the walk: one behind it (a source whose two orders disagree) would list again what was listed.
+      if (typeof step === 'object' && step.found.created > Number(last.created)) {
+        after = step.found.id;
+        cursors.add(after);
+        // Kept with the next page's end, as a page's end is: a later run resumes there, not before --since to search again.
+        ends = [...ends, [step.found.created, step.found.id]];
+      }
+    } else {
+      // At --since already (or a page without a time to tell): nothing left to search for.
+      search = undefined;
+    }
   }
 }
 
