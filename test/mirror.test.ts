@@ -454,6 +454,19 @@ describe('mirror', () => {
     expect(await exportOf(copy)).toBe(expected);
   });
 
+  it('with --since near the end, lists the pages from --since on and a few newest-first, not the whole history, and says so', async () => {
+    await fillSource();
+    const proxy = await startBrokenProxy(source.origin, new Map());
+    const target = join(folder, 'copy.db');
+    const run = await runCliInProcess([...mirrorArgs(proxy), '--since', '1700001070'], { env: { DATABASE_URL: target } });
+    expect(run.code, run.stderr).toBe(0);
+    const lists = proxy.seen.filter((path) => path === '/v1/chat/completions');
+    expect(run.stderr).toMatch(/^mirror: 30 copied, 0 already there, .* listed on 2 pages \(and 1 page newest-first to find where --since begins\), /m);
+    expect(lists).toHaveLength(3);
+    const copy = await startCopy(target);
+    expect(await exportOf(copy)).toBe(await (await source.request('/v1/stored-completions/export?created_after=1700001070')).text());
+  });
+
   it('applies --metadata itself when the source lists without filtering by it (a compatible server without the filter)', async () => {
     const total = await fillSource();
     // A source that knows no metadata filter: the list's metadata[...] parameters never reach it.
