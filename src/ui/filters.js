@@ -109,6 +109,11 @@ export function hasFilters(filters) {
   return Boolean(filters.model || filters.metadata.length || filters.created_after || filters.created_before || filters.search);
 }
 
+/** Whether a completion (changed since it was listed) still has every metadata pair a list is filtered on. */
+export function matchesMetadata(filters, completion) {
+  return filters.metadata.every(([key, value]) => completion.metadata?.[key] === value);
+}
+
 /** A stable key for "the same list": used to keep the loaded pages when coming back from a conversation. */
 export function listKey(route) {
   return listHash({ ...route, usage: false });
