@@ -29,7 +29,7 @@ export function createCardKeys({ rows, loadMoreButton, bar, hasMore, loadNextPag
    * The focus to the next (`step` 1) or previous (-1) card's link; from outside the cards, to the first card in
    * sight, so reading starts where the page was scrolled to. In sight is below the selection bar: focused, a card
    * wholly under it stayed there, hidden. One partly under it is taken, and the focus scrolls its link out from under
-   * the bar (the bar's clearance, bar-clearance.js), as Tab's does. False when there is no card to go to.
+   * the bar (the scroll padding of bar-clearance.js), as Tab's does. False when there is no card to go to.
    */
   function focusCard(step) {
     const cards = [...rows.children];

@@ -158,7 +158,7 @@ export function createListView() {
     rows,
     h('div', { class: 'more' }, loadMoreError, loadMoreButton),
   );
-  const barClearance = keepClearOfBar(bulk.element, element);
+  const barClearance = keepClearOfBar(bulk.element);
 
   /**
    * "3 minutes ago" is true when drawn: a list left open for an afternoon said it of every card still. Each
