@@ -105,6 +105,20 @@ describe.skipIf(!browserAvailable)('web UI: browsing', () => {
     await expectRows(page, all);
   });
 
+  it('lays the cards out in block flow, 0.5rem apart: a page loaded lays out its own cards, not every card again', async () => {
+    const page = await open();
+    await signIn(page);
+    await loadAll(page);
+    // A flex column (its gap between the cards) ran the flex algorithm over every card loaded at each "Load more":
+    // 30-150 ms of layout a page with 1,200 cards, where block flow lays out the 20 new ones.
+    const layout = (await page.evaluate(`(() => {
+      const rows = document.querySelector('ol.rows');
+      const [first, second] = rows.children;
+      return { display: getComputedStyle(rows).display, apart: second.getBoundingClientRect().top - first.getBoundingClientRect().bottom };
+    })()`)) as { display: string; apart: number };
+    expect(layout).toEqual({ display: 'block', apart: 8 });
+  });
+
   it('filters by model and metadata pairs (AND), all held in the URL, with back and forward', async () => {
     const page = await open();
     await signIn(page);
