@@ -159,6 +159,30 @@ describe.skipIf(!browserAvailable)('web UI: reading code, metadata, and a servic
     await expect.poll(() => age.textContent()).toBe(' · 1 hour ago');
   });
 
+  it("rewrites a card's relative time only when it changed: the minute's redraw leaves an hour-old list's cards alone", async () => {
+    const page = await suite.open();
+    await page.clock.install({ time: (BASE + 1 + 3600) * 1000 });
+    await page.reload();
+    await signIn(page);
+    await expect.poll(() => page.locator(`li.row[data-id="${ids.metadata}"] .relative`).textContent()).toBe(' · 1 hour ago');
+    // Each age span's text before and after the next minute's redraw, and the spans whose text was written meanwhile.
+    const ages = () => page.locator('li.row .relative > span:last-child').allTextContents();
+    const before = await ages();
+    await page.evaluate(`{
+      const spans = [...document.querySelectorAll('li.row .relative > span:last-child')];
+      window.written = [];
+      new MutationObserver((records) => {
+        for (const record of records) window.written.push(spans.indexOf(record.target));
+      }).observe(document.querySelector('ol.rows'), { childList: true, subtree: true, characterData: true });
+    }`);
+    await page.clock.fastForward('01:00');
+    await page.evaluate('new Promise((resolve) => setTimeout(resolve, 0))');
+    const after = await ages();
+    const changed = before.flatMap((text, i) => (text === after[i] ? [] : [i]));
+    expect(before.length).toBeGreaterThan(1);
+    expect(await page.evaluate('[...new Set(window.written)]')).toEqual(changed);
+  });
+
   it('says "now" of a completion a few seconds ahead of the browser\'s clock (the provider\'s clock), not "in 5 seconds"', async () => {
     const page = await suite.open();
     // The browser's clock 5 seconds behind the provider's, which stamped the newest completion.
